@@ -1,0 +1,11 @@
+// synth-tracing: records what AI agents do. Include this header for the whole public API.
+#pragma once
+
+#include "synth/tracing/config.hpp"
+#include "synth/tracing/context.hpp"
+#include "synth/tracing/error.hpp"
+#include "synth/tracing/json.hpp"
+#include "synth/tracing/model.hpp"
+#include "synth/tracing/sinks.hpp"
+#include "synth/tracing/tracer.hpp"
+#include "synth/tracing/version.hpp"

@@ -1,0 +1,199 @@
+// The trace data model: sessions, timesteps, events and messages, as value types.
+// Field names follow the original Python synth-ai `session_tracer.py`, so traces move between
+// the two unchanged.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "synth/tracing/json.hpp"
+
+namespace synth::tracing {
+
+/// Wall-clock time, nanoseconds since the Unix epoch (UTC). The epoch itself means "not set"
+/// and is written to JSON as null.
+using Timestamp = std::chrono::sys_time<std::chrono::nanoseconds>;
+
+/// The current wall-clock time, truncated to microseconds (the precision JSON traces keep).
+Timestamp now() noexcept;
+
+/// ISO-8601 UTC text: "2025-01-01T10:00:01.123456Z" (nine fraction digits when the time has
+/// sub-microsecond precision).
+std::string format_timestamp(Timestamp t);
+
+/// Parses ISO-8601 ("2025-01-01T10:00:01", optional fraction up to nanoseconds, optional "Z" or
+/// "+hh:mm" offset; a time without an offset is taken as UTC) or a date alone. nullopt when invalid.
+std::optional<Timestamp> parse_timestamp(std::string_view text) noexcept;
+
+/// When something happened: the wall-clock time and the logical turn (`message_time`).
+struct TimeRecord {
+  Timestamp event_time{};
+  std::int64_t message_time = 0;
+
+  friend bool operator==(const TimeRecord&, const TimeRecord&) = default;
+};
+
+/// An AI / LLM call (Python: CAISEvent, LMCAISEvent).
+struct CAISEvent {
+  /// Filled with (now, current turn) by the tracer when absent.
+  std::optional<TimeRecord> time_record;
+  std::string system_instance_id = "llm_agent";
+  Value system_state_before;
+  Value system_state_after;
+  /// Raw provider call records, kept as given.
+  std::vector<Value> llm_call_records;
+  /// Hex ids of the OpenTelemetry span recording the same call, when there is one.
+  std::optional<std::string> span_id;
+  std::optional<std::string> trace_id;
+  std::optional<std::string> model_name;
+  std::optional<std::string> provider;
+  std::optional<std::int64_t> prompt_tokens;
+  std::optional<std::int64_t> completion_tokens;
+  std::optional<std::int64_t> total_tokens;
+  /// Subset of prompt_tokens served from the provider's prompt cache.
+  std::optional<std::int64_t> cached_tokens;
+  /// Subset of completion_tokens spent on hidden reasoning.
+  std::optional<std::int64_t> reasoning_tokens;
+  /// Cost in US dollars.
+  std::optional<double> cost;
+  std::optional<double> latency_ms;
+  Value metadata = Value::object();
+  /// Results of on_event hooks, in hook order.
+  std::vector<Value> event_metadata;
+
+  friend bool operator==(const CAISEvent&, const CAISEvent&) = default;
+};
+
+/// The original's name for an LLM call event; the same type here.
+using LMCAISEvent = CAISEvent;
+
+/// A step of an environment (Python: EnvironmentEvent).
+struct EnvironmentEvent {
+  std::optional<TimeRecord> time_record;
+  std::string system_instance_id = "environment";
+  Value system_state_before;
+  Value system_state_after;
+  std::optional<double> reward;
+  std::optional<bool> terminated;
+  std::optional<bool> truncated;
+  Value observation_diff;
+  Value metadata = Value::object();
+  std::vector<Value> event_metadata;
+
+  friend bool operator==(const EnvironmentEvent&, const EnvironmentEvent&) = default;
+};
+
+/// A runtime or tool operation (Python: RuntimeEvent).
+struct RuntimeEvent {
+  std::optional<TimeRecord> time_record;
+  std::string system_instance_id = "runtime";
+  Value system_state_before;
+  Value system_state_after;
+  /// The actions carried out, usually an array; null when not given.
+  Value actions;
+  Value metadata = Value::object();
+  std::vector<Value> event_metadata;
+
+  friend bool operator==(const RuntimeEvent&, const RuntimeEvent&) = default;
+};
+
+/// Any event.
+using Event = std::variant<CAISEvent, EnvironmentEvent, RuntimeEvent>;
+
+/// The kind of an event; written to JSON as "cais", "environment" or "runtime".
+enum class EventType : std::uint8_t { cais, environment, runtime };
+
+EventType event_type(const Event& event) noexcept;
+std::string_view event_type_name(EventType type) noexcept;
+/// Accepts our names and the original's class names ("CAISEvent", "LMCAISEvent", ...).
+std::optional<EventType> parse_event_type(std::string_view name) noexcept;
+
+/// Fields every event kind has.
+const std::optional<TimeRecord>& time_record(const Event& event) noexcept;
+std::optional<TimeRecord>& time_record(Event& event) noexcept;
+const std::string& system_instance_id(const Event& event) noexcept;
+const Value& metadata(const Event& event) noexcept;
+Value& metadata(Event& event) noexcept;
+const std::vector<Value>& event_metadata(const Event& event) noexcept;
+std::vector<Value>& event_metadata(Event& event) noexcept;
+
+/// A message between systems (an observation, an action, a prompt, ...).
+struct SessionEventMessage {
+  /// By convention {"origin_system_id": ..., "payload": ...}; any JSON value is accepted.
+  Value content;
+  std::string message_type = "unknown";
+  /// Filled with now by the tracer when not set.
+  Timestamp timestamp{};
+  /// Filled with (now, current turn) by the tracer when absent.
+  std::optional<TimeRecord> time_record;
+
+  friend bool operator==(const SessionEventMessage&, const SessionEventMessage&) = default;
+};
+
+/// A message from `origin_system_id` carrying `payload`, stamped now at logical turn `turn`:
+///
+///     tracer.add_message(make_message("agent", {{"action", "move_north"}}, "action", turn));
+SessionEventMessage make_message(std::string_view origin_system_id, Value payload, std::string message_type,
+                                 std::int64_t turn);
+
+/// One logical turn of a session.
+struct SessionTimeStep {
+  std::string step_id;
+  /// Position in SessionTrace::session_time_steps.
+  std::int64_t step_index = 0;
+  std::int64_t turn_number = 0;
+  std::vector<Event> events;
+  std::vector<SessionEventMessage> step_messages;
+  Timestamp timestamp{};
+  Value step_metadata = Value::object();
+
+  friend bool operator==(const SessionTimeStep&, const SessionTimeStep&) = default;
+};
+
+/// A typed piece of session metadata (Python: SessionMetadum). Metadata given to
+/// start_session() is stored as the entry of type "session_start".
+struct SessionMetadataEntry {
+  std::string metadata_type;
+  Value data = Value::object();
+  Timestamp timestamp{};
+
+  friend bool operator==(const SessionMetadataEntry&, const SessionMetadataEntry&) = default;
+};
+
+/// Metadata type of the entry holding the metadata given when a session started.
+inline constexpr std::string_view kSessionStartMetadata = "session_start";
+
+/// Everything recorded in one session. Events and messages appear in their timestep and, in
+/// recording order, in the session-wide histories (as in the original's JSON).
+struct SessionTrace {
+  std::string session_id;
+  Timestamp created_at{};
+  std::vector<SessionMetadataEntry> session_metadata;
+  std::vector<SessionTimeStep> session_time_steps;
+  std::vector<Event> event_history;
+  std::vector<SessionEventMessage> message_history;
+
+  /// The metadata given to start_session() (the "session_start" entry), or null.
+  const Value& start_metadata() const noexcept;
+
+  /// JSON text in the original's shape, plus "event_type" on every event.
+  std::string to_json(JsonFormat format = {}) const;
+  /// Reads our JSON, the Python original's (event types inferred) and the README/test shape
+  /// (`metadata`, `timesteps[{turn_number, messages, events}]`). Throws TraceFormatError.
+  static SessionTrace from_json(std::string_view text, std::string_view source = "<string>");
+  /// Reads a trace file; errors name the file.
+  static SessionTrace read_file(const std::filesystem::path& path);
+  /// Writes the trace to `path` (through a temporary file, so readers never see half a trace).
+  /// Throws Error naming the file when it cannot be written.
+  void write_file(const std::filesystem::path& path, JsonFormat format = {}) const;
+
+  friend bool operator==(const SessionTrace&, const SessionTrace&) = default;
+};
+
+}  // namespace synth::tracing

@@ -1,0 +1,46 @@
+// Sinks: where finished sessions go.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing {
+
+/// Receives finished sessions. The tracer calls write() and flush() from its one background
+/// thread, never from the agent's, so a sink may block on disk or network; it is called by one
+/// thread at a time. An exception from a sink is caught, counted and reported; the trace is not
+/// retried.
+class SessionSink {
+ public:
+  virtual ~SessionSink() = default;
+  /// Stores or forwards one finished session.
+  virtual void write(const SessionTrace& trace) = 0;
+  /// Makes everything written so far durable; called when the queue runs empty and on flush().
+  virtual void flush() {}
+};
+
+/// Writes each session to `<dir>/session_<id>_<YYYYmmdd_HHMMSS>.json` (a numeric suffix keeps
+/// files apart when the same id ends twice in one second). Characters other than letters,
+/// digits, '-', '_' and '.' in the id become '_' in the file name.
+class JsonFileSink : public SessionSink {
+ public:
+  /// Creates `dir` if needed; throws Error naming it when that fails.
+  explicit JsonFileSink(std::filesystem::path dir, JsonFormat format = {});
+
+  void write(const SessionTrace& trace) override;
+
+  const std::filesystem::path& dir() const noexcept { return dir_; }
+  /// Files written so far.
+  std::uint64_t files_written() const noexcept { return files_written_.load(std::memory_order_relaxed); }
+
+ private:
+  std::filesystem::path dir_;
+  JsonFormat format_;
+  std::atomic<std::uint64_t> files_written_{0};
+};
+
+}  // namespace synth::tracing

@@ -1,0 +1,201 @@
+// SessionTracer: records sessions, timesteps, events and messages, and hands finished sessions
+// to sinks in the background.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "synth/tracing/config.hpp"
+#include "synth/tracing/context.hpp"
+#include "synth/tracing/model.hpp"
+#include "synth/tracing/sinks.hpp"
+
+namespace synth::tracing {
+
+/// Callbacks run by the tracer on the recording thread. Set only the ones you need:
+///
+///     tracer.add_hook({.on_event = [](std::string_view session, const Event& e) -> std::optional<Value> {
+///       return Value{{"hook", "seen"}};
+///     }});
+///
+/// A hook that throws is isolated: the exception is counted (TracerStats::hook_errors) and
+/// reported, and recording goes on. Hooks may not call back into the same tracer.
+struct TraceHooks {
+  /// Before the session is registered; may edit the session's start metadata.
+  std::function<void(std::string_view session_id, Value& metadata)> on_session_start;
+  /// Before the timestep is added; may edit it (its step_metadata, say).
+  std::function<void(std::string_view session_id, SessionTimeStep& step)> on_timestep_start;
+  /// Before an event is stored; a returned value is appended to the event's event_metadata.
+  std::function<std::optional<Value>(std::string_view session_id, const Event& event)> on_event;
+  /// Before a message is stored.
+  std::function<void(std::string_view session_id, const SessionEventMessage& message)> on_message;
+  /// After the session ended, before it goes to the sinks.
+  std::function<void(const SessionTrace& trace)> on_session_end;
+};
+
+/// Counters of a tracer since it was created.
+struct TracerStats {
+  std::uint64_t sessions_started = 0;
+  std::uint64_t sessions_ended = 0;
+  /// Events and messages recorded, in ended and active sessions.
+  std::uint64_t events_recorded = 0;
+  std::uint64_t messages_recorded = 0;
+  /// Exceptions thrown by hooks.
+  std::uint64_t hook_errors = 0;
+  /// Finished sessions not given to the sinks because their queue was full.
+  std::uint64_t sessions_dropped = 0;
+  /// Exceptions thrown by sinks' write() or flush().
+  std::uint64_t sink_errors = 0;
+  /// Finished sessions waiting for the sinks.
+  std::uint64_t sessions_pending = 0;
+};
+
+/// RAII handle of a session: ends it when destroyed (or on end()). Movable.
+class SessionScope {
+ public:
+  SessionScope() noexcept = default;
+  SessionScope(SessionScope&& other) noexcept = default;
+  SessionScope& operator=(SessionScope&& other) noexcept;
+  ~SessionScope();
+
+  /// Ends the session now (finalizes it, runs on_session_end hooks, hands it to the sinks).
+  /// Does nothing when already ended.
+  void end() noexcept;
+  /// The session's id ("" for the inert scope of a disabled tracer).
+  std::string_view session_id() const noexcept;
+
+ private:
+  friend class SessionTracer;
+  std::shared_ptr<detail::SessionState> session_;
+};
+
+/// RAII handle of a timestep: while it lives, events and messages recorded on this thread go
+/// into it. Ending it makes the enclosing timestep (if any) current again. Movable.
+class TimestepScope {
+ public:
+  TimestepScope() noexcept = default;
+  TimestepScope(TimestepScope&& other) noexcept;
+  TimestepScope& operator=(TimestepScope&& other) noexcept;
+  ~TimestepScope();
+
+  void end() noexcept;
+  const std::string& step_id() const noexcept { return step_id_; }
+  /// Position of the timestep in the session (-1 for the inert scope of a disabled tracer).
+  std::int64_t step_index() const noexcept { return step_; }
+
+ private:
+  friend class SessionTracer;
+  std::shared_ptr<detail::SessionState> session_;
+  std::string step_id_;
+  std::int64_t step_ = -1;
+  std::int64_t previous_step_ = -1;
+  std::int64_t previous_turn_ = 0;
+};
+
+/// Records what agents do, organised into sessions and timesteps.
+///
+///     SessionTracer tracer;
+///     auto session = tracer.start_session("episode-17", {{"experiment", "baseline"}});
+///     auto step = tracer.timestep(0);
+///     tracer.add_event(CAISEvent{.system_instance_id = "agent", .model_name = "gpt-4o-mini"});
+///
+/// One tracer serves many sessions at once: the current session and timestep belong to the
+/// calling thread. Use current_context() with ContextScope, or wrap(), to record into a
+/// session from other threads. Thread-safe.
+class SessionTracer {
+ public:
+  /// Configured by TracingConfig::load() (defaults and SYNTH_TRACING_* variables).
+  SessionTracer();
+  /// Throws Error when the configuration is invalid.
+  explicit SessionTracer(TracingConfig config);
+  /// Waits for the sinks to store every finished session.
+  ~SessionTracer();
+  SessionTracer(const SessionTracer&) = delete;
+  SessionTracer& operator=(const SessionTracer&) = delete;
+
+  const TracingConfig& config() const noexcept;
+  bool enabled() const noexcept { return enabled_; }
+
+  /// Starts a session on this thread; an empty id means a new UUIDv4. Throws TracingError when
+  /// this thread already has a session of this tracer, or a session with this id is active.
+  [[nodiscard]] SessionScope start_session(std::string session_id = {}, Value metadata = Value::object());
+  /// Ends this thread's session (no-op without one).
+  void end_session() noexcept;
+
+  /// Starts a timestep of this thread's session for logical turn `turn`; `step_id` defaults to
+  /// "step_<turn>" ("step_<turn>_<n>" when that id is already taken in the session).
+  /// Throws TracingError without a session.
+  [[nodiscard]] TimestepScope timestep(std::int64_t turn, std::string step_id = {},
+                                       Value step_metadata = Value::object());
+
+  /// Appends an event to the current timestep and to the session's event history (to the
+  /// history only outside a timestep). A missing time_record becomes (now, current turn).
+  /// Throws TracingError when this thread has no session.
+  template <class E>
+    requires std::constructible_from<Event, E&&>
+  void add_event(E&& event) {
+    if (enabled_) record_event(Event(std::forward<E>(event)));
+  }
+
+  /// Appends a message to the current timestep and to the message history, as add_event.
+  template <class M>
+    requires std::constructible_from<SessionEventMessage, M&&>
+  void add_message(M&& message) {
+    if (enabled_) record_message(SessionEventMessage(std::forward<M>(message)));
+  }
+
+  /// Appends a typed metadata entry to this thread's session. Throws TracingError without one.
+  void add_session_metadata(std::string metadata_type, Value data);
+
+  /// True when this thread has an active session of this tracer.
+  bool in_session() const noexcept;
+  /// Id of this thread's session, or "".
+  std::string current_session_id() const;
+  /// The turn events recorded now on this thread receive (0 outside a timestep).
+  std::int64_t current_turn() const noexcept;
+
+  /// A snapshot of an active session, or a finished one still kept in memory
+  /// (TracingConfig::max_finished_sessions); nullptr when unknown.
+  std::shared_ptr<const SessionTrace> get_session_trace(std::string_view session_id) const;
+
+  /// Adds hooks; they apply to everything recorded afterwards.
+  void add_hook(TraceHooks hooks);
+  /// Adds a sink for sessions finished from now on.
+  void add_sink(std::shared_ptr<SessionSink> sink);
+  /// Waits until every finished session has been written and the sinks flushed; false on
+  /// timeout. Also runs at destruction and at normal process exit.
+  bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// This thread's position (session, timestep, turn) in this tracer; empty without a session.
+  Context current_context() const noexcept;
+
+  /// Wraps a callable so that it runs in this thread's current context, wherever it is called:
+  ///
+  ///     std::thread worker(tracer.wrap([&] { tracer.add_event(EnvironmentEvent{.reward = 1}); }));
+  template <class F>
+  auto wrap(F&& fn) const {
+    return [context = current_context(), fn = std::forward<F>(fn)](auto&&... args) mutable -> decltype(auto) {
+      ContextScope attach(context);
+      return std::invoke(fn, std::forward<decltype(args)>(args)...);
+    };
+  }
+
+  TracerStats stats() const;
+
+ private:
+  void record_event(Event&& event);
+  void record_message(SessionEventMessage&& message);
+
+  bool enabled_;
+  std::shared_ptr<detail::TracerCore> core_;
+};
+
+}  // namespace synth::tracing

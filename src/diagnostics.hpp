@@ -1,0 +1,23 @@
+// Internal: reporting problems found off the agent's thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace synth::tracing::detail {
+
+/// Passes a message to the diagnostic handler (stderr by default). Never throws.
+void report(std::string_view message) noexcept;
+
+/// True for the 1st, 10th, 100th, ... occurrence: repeated problems are reported, not flooded.
+constexpr bool is_report_worthy(std::uint64_t count) noexcept {
+  while (count >= 10 && count % 10 == 0) count /= 10;
+  return count == 1;
+}
+
+/// what() of the exception being handled, or a placeholder for non-std exceptions.
+/// Call only inside a catch block.
+std::string current_exception_text();
+
+}  // namespace synth::tracing::detail

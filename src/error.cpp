@@ -1,0 +1,78 @@
+#include "synth/tracing/error.hpp"
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "diagnostics.hpp"
+
+namespace synth::tracing {
+
+namespace {
+std::string describe(const std::string& source, std::uint64_t offset, std::uint64_t line, std::uint64_t column,
+                     const std::string& problem) {
+  std::string out = source;
+  if (line > 0) {
+    out += ':' + std::to_string(line) + ':' + std::to_string(column) + " (byte " + std::to_string(offset) + ')';
+  }
+  out += ": ";
+  out += problem;
+  return out;
+}
+
+std::mutex& handler_mutex() {
+  static std::mutex m;
+  return m;
+}
+// Held by shared_ptr so a report in flight keeps its handler alive while another is installed.
+std::shared_ptr<const DiagnosticHandler>& handler_slot() {
+  static std::shared_ptr<const DiagnosticHandler> h;
+  return h;
+}
+}  // namespace
+
+TraceFormatError::TraceFormatError(std::string source, std::uint64_t offset, std::uint64_t line,
+                                   std::uint64_t column, std::string problem)
+    : Error(describe(source, offset, line, column, problem)),
+      source_(std::move(source)),
+      offset_(offset),
+      line_(line),
+      column_(column),
+      problem_(std::move(problem)) {}
+
+void set_diagnostic_handler(DiagnosticHandler handler) {
+  std::lock_guard lock(handler_mutex());
+  handler_slot() = handler ? std::make_shared<const DiagnosticHandler>(std::move(handler)) : nullptr;
+}
+
+namespace detail {
+void report(std::string_view message) noexcept {
+  std::shared_ptr<const DiagnosticHandler> handler;
+  {
+    std::lock_guard lock(handler_mutex());
+    handler = handler_slot();
+  }
+  try {
+    if (handler) {
+      (*handler)(message);
+      return;
+    }
+  } catch (...) {
+    // A failing handler must not take the program down; fall back to stderr.
+  }
+  std::fprintf(stderr, "[synth-tracing] %.*s\n", static_cast<int>(message.size()), message.data());
+}
+
+std::string current_exception_text() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+}  // namespace detail
+
+}  // namespace synth::tracing

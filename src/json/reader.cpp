@@ -1,0 +1,373 @@
+#include "json/reader.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "json/writer.hpp"
+
+namespace synth::tracing::detail {
+
+namespace {
+using simdjson::error_code;
+
+std::size_t first_invalid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_sequence_length(p + i, s.size() - i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return s.size();
+}
+
+std::string describe(error_code code) {
+  switch (code) {
+    case error_code::UTF8_ERROR:
+      return "invalid UTF-8";
+    case error_code::UNCLOSED_STRING:
+    case error_code::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "unexpected end of input: the JSON is truncated";
+    case error_code::EMPTY:
+      return "no JSON value (the input is empty or only whitespace)";
+    case error_code::DEPTH_ERROR:
+      return "JSON nested deeper than 1024 levels";
+    case error_code::NUMBER_ERROR:
+    case error_code::NUMBER_OUT_OF_RANGE:
+      return "number out of range or malformed (integers must fit in 64 bits, doubles must be finite)";
+    case error_code::STRING_ERROR:
+      return "malformed string escape";
+    case error_code::UNESCAPED_CHARS:
+      return "control character inside a string must be escaped";
+    case error_code::T_ATOM_ERROR:
+    case error_code::F_ATOM_ERROR:
+    case error_code::N_ATOM_ERROR:
+      return "invalid literal (expected true, false or null)";
+    case error_code::TRAILING_CONTENT:
+      return "unexpected content after the JSON value";
+    case error_code::CAPACITY:
+      return "input larger than 4 GiB";
+    default:
+      return std::string("malformed JSON (") + simdjson::error_message(code) + ")";
+  }
+}
+}  // namespace
+
+JsonReader::JsonReader(std::string_view text, std::string_view source)
+    : source_(source), text_(text.data(), text.size()) {
+  const auto error = parser_.iterate(text_).get(doc_);
+  if (error) fail_simdjson(error);
+}
+
+od::value JsonReader::object_root() {
+  if (doc_.type() != od::json_type::object) {
+    fail_at(text_.data(), "expected a JSON object at the top level, found " + found_document());
+  }
+  return doc_.get_value();
+}
+
+Value JsonReader::read_value() {
+  try {
+    Value result;
+    switch (doc_.type()) {
+      case od::json_type::object:
+      case od::json_type::array:
+        result = value(doc_.get_value());
+        break;
+      case od::json_type::number:
+        switch (doc_.get_number_type()) {
+          case od::number_type::signed_integer:
+            result = static_cast<std::int64_t>(doc_.get_int64());
+            break;
+          case od::number_type::unsigned_integer:
+            result = static_cast<std::uint64_t>(doc_.get_uint64());
+            break;
+          default:
+            result = static_cast<double>(doc_.get_double());
+        }
+        break;
+      case od::json_type::string:
+        result = std::string(std::string_view(doc_.get_string()));
+        break;
+      case od::json_type::boolean:
+        result = static_cast<bool>(doc_.get_bool());
+        break;
+      case od::json_type::null:
+        if (!doc_.is_null()) fail_at(text_.data(), "invalid literal (expected null)");
+        break;
+    }
+    finish();
+    return result;
+  } catch (const simdjson::simdjson_error& e) {
+    fail_simdjson(e.error());
+  }
+}
+
+void JsonReader::finish() {
+  // Once the root is consumed, any location still inside the document is trailing content.
+  const char* where = nullptr;
+  if (doc_.current_location().get(where) == error_code::SUCCESS) {
+    fail_at(where, "unexpected content after the JSON value");
+  }
+}
+
+Value JsonReader::value(od::value v, int depth) {
+  if (depth >= kMaxJsonDepth) fail(v, "JSON nested deeper than 1024 levels");
+  switch (v.type()) {
+    case od::json_type::object: {
+      Value::Object members;
+      for (auto field : v.get_object()) {
+        // Unescaped keys stay valid in the parser's buffer for the whole document.
+        const std::string_view key = field.unescaped_key();
+        Path p(*this, key);
+        Value member = value(field.value(), depth + 1);
+        members.emplace_back(std::string(key), std::move(member));
+      }
+      return Value(std::move(members));
+    }
+    case od::json_type::array: {
+      Value::Array elements;
+      std::size_t i = 0;
+      for (auto element : v.get_array()) {
+        Path p(*this, i++);
+        elements.push_back(value(element.value(), depth + 1));
+      }
+      return Value(std::move(elements));
+    }
+    case od::json_type::number: {
+      od::number_type type;
+      if (v.get_number_type().get(type) != error_code::SUCCESS) {
+        fail(v, "malformed number");
+      }
+      switch (type) {
+        case od::number_type::signed_integer: {
+          std::int64_t i;
+          if (v.get_int64().get(i) != error_code::SUCCESS) fail(v, "malformed number");
+          return Value(i);
+        }
+        case od::number_type::unsigned_integer: {
+          std::uint64_t u;
+          if (v.get_uint64().get(u) != error_code::SUCCESS) {
+            fail(v, "integer does not fit in 64 bits");
+          }
+          return Value(u);
+        }
+        default: {
+          double d;
+          if (v.get_double().get(d) != error_code::SUCCESS) {
+            fail(v, "number out of range or malformed (doubles must be finite)");
+          }
+          return Value(d);
+        }
+      }
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
+      return Value(std::string(s));
+    }
+    case od::json_type::boolean: {
+      bool b;
+      if (v.get_bool().get(b) != error_code::SUCCESS) fail(v, "invalid literal (expected true or false)");
+      return Value(b);
+    }
+    case od::json_type::null:
+      if (!v.is_null()) fail(v, "invalid literal (expected null)");
+      return Value();
+  }
+  fail(v, "unexpected JSON token");
+}
+
+std::string JsonReader::string(od::value v) {
+  std::string_view s;
+  if (v.type() != od::json_type::string) fail(v, "expected a string, found " + found(v));
+  if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
+  return std::string(s);
+}
+
+std::optional<std::string> JsonReader::optional_string(od::value v) {
+  if (is_null(v)) return std::nullopt;
+  if (v.type() != od::json_type::string) fail(v, "expected a string or null, found " + found(v));
+  return string(v);
+}
+
+std::int64_t JsonReader::integer(od::value v) {
+  if (v.type() == od::json_type::number) {
+    std::int64_t i;
+    if (v.get_int64().get(i) == error_code::SUCCESS) return i;
+    double d;
+    if (v.get_double().get(d) == error_code::SUCCESS && d == std::trunc(d) && d >= -9223372036854775808.0 &&
+        d < 9223372036854775808.0) {
+      return static_cast<std::int64_t>(d);
+    }
+    fail(v, "expected an integer in 64-bit range, found " + std::string(v.raw_json_token()));
+  }
+  fail(v, "expected an integer, found " + found(v));
+}
+
+std::optional<std::int64_t> JsonReader::optional_integer(od::value v) {
+  if (is_null(v)) return std::nullopt;
+  return integer(v);
+}
+
+std::optional<double> JsonReader::optional_number(od::value v) {
+  if (is_null(v)) return std::nullopt;
+  if (v.type() != od::json_type::number) fail(v, "expected a number or null, found " + found(v));
+  double d;
+  if (v.get_double().get(d) != error_code::SUCCESS) {
+    fail(v, "number out of range or malformed (doubles must be finite)");
+  }
+  return d;
+}
+
+std::optional<bool> JsonReader::optional_boolean(od::value v) {
+  if (is_null(v)) return std::nullopt;
+  bool b;
+  if (v.type() != od::json_type::boolean) fail(v, "expected true, false or null, found " + found(v));
+  if (v.get_bool().get(b) != error_code::SUCCESS) fail(v, "invalid literal (expected true or false)");
+  return b;
+}
+
+Timestamp JsonReader::timestamp(od::value v) {
+  switch (v.type()) {
+    case od::json_type::null:
+      if (!v.is_null()) fail(v, "invalid literal (expected null)");
+      return Timestamp{};
+    case od::json_type::string: {
+      std::string_view s;
+      if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
+      if (auto t = parse_timestamp(s)) return *t;
+      fail(v, "invalid timestamp \"" + std::string(s) + "\" (expected ISO-8601 such as 2025-01-01T10:00:00.000000Z)");
+    }
+    case od::json_type::number: {
+      // Epoch seconds, as some Python callers pass time.time().
+      double seconds;
+      if (v.get_double().get(seconds) != error_code::SUCCESS || !(std::fabs(seconds) < 9.2e9)) {
+        fail(v, "epoch-seconds timestamp out of range");
+      }
+      return Timestamp(std::chrono::nanoseconds(std::llround(seconds * 1e9)));
+    }
+    default:
+      fail(v, "expected a timestamp (ISO-8601 string, epoch seconds or null), found " + found(v));
+  }
+}
+
+bool JsonReader::is_null(od::value v) {
+  if (v.type() != od::json_type::null) return false;
+  if (!v.is_null()) fail(v, "invalid literal (expected null)");
+  return true;
+}
+
+od::object JsonReader::object(od::value v) {
+  if (v.type() != od::json_type::object) fail(v, "expected an object, found " + found(v));
+  return v.get_object();
+}
+
+od::array JsonReader::array(od::value v) {
+  if (v.type() != od::json_type::array) fail(v, "expected an array, found " + found(v));
+  return v.get_array();
+}
+
+std::string JsonReader::found(od::value v) {
+  switch (v.type()) {
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::number:
+      return "the number " + std::string(v.raw_json_token());
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
+  }
+  return "an unknown token";
+}
+
+std::string JsonReader::found_document() {
+  switch (doc_.type()) {
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
+    default:
+      return "an object";
+  }
+}
+
+void JsonReader::fail(od::value v, std::string problem) { fail_at(v.raw_json_token().data(), std::move(problem)); }
+
+void JsonReader::fail_at(const char* where, std::string problem) {
+  const std::string path = path_string();
+  if (!path.empty()) problem = path + ": " + problem;
+  std::size_t offset = text_.size();
+  if (where >= text_.data() && where <= text_.data() + text_.size()) {
+    offset = static_cast<std::size_t>(where - text_.data());
+  }
+  fail_offset(offset, std::move(problem));
+}
+
+void JsonReader::fail_simdjson(error_code code) {
+  std::size_t offset = text_.size();
+  if (code == error_code::UTF8_ERROR) {
+    offset = first_invalid_utf8(std::string_view(text_.data(), text_.size()));
+  } else if (code != error_code::UNCLOSED_STRING && code != error_code::INCOMPLETE_ARRAY_OR_OBJECT &&
+             code != error_code::EMPTY) {
+    const char* where = nullptr;
+    if (doc_.current_location().get(where) == error_code::SUCCESS && where >= text_.data()) {
+      offset = static_cast<std::size_t>(where - text_.data());
+    }
+  }
+  std::string problem = describe(code);
+  const std::string path = path_string();
+  if (!path.empty()) problem = path + ": " + problem;
+  fail_offset(offset, std::move(problem));
+}
+
+void JsonReader::fail_offset(std::size_t offset, std::string problem) {
+  offset = std::min(offset, text_.size());
+  std::uint64_t line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text_.data()[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  throw TraceFormatError(source_, offset, line, offset - line_start + 1, std::move(problem));
+}
+
+std::string JsonReader::path_string() const {
+  std::string out;
+  for (const auto& segment : path_) {
+    if (const auto* key = std::get_if<std::string_view>(&segment)) {
+      if (!out.empty()) out.push_back('.');
+      out.append(*key);
+    } else {
+      out += '[' + std::to_string(std::get<std::size_t>(segment)) + ']';
+    }
+  }
+  return out;
+}
+
+}  // namespace synth::tracing::detail
+
+namespace synth::tracing {
+
+Value Value::parse(std::string_view text, std::string_view source) {
+  detail::JsonReader reader(text, source);
+  return reader.read_value();
+}
+
+}  // namespace synth::tracing

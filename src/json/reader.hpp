@@ -1,0 +1,104 @@
+// Internal: reading JSON with simdjson's on-demand API, reporting every problem as a
+// TraceFormatError that names the source, the byte offset, line and column, and the JSON path.
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "synth/tracing/json.hpp"
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing::detail {
+
+namespace od = simdjson::ondemand;
+
+class JsonReader {
+ public:
+  /// Copies `text` into a padded buffer and starts parsing. `source` names it in errors.
+  JsonReader(std::string_view text, std::string_view source);
+  JsonReader(const JsonReader&) = delete;
+  JsonReader& operator=(const JsonReader&) = delete;
+
+  /// Runs `body(root)` on the document's root, which must be an object, and checks that
+  /// nothing follows it. simdjson failures inside become TraceFormatError.
+  template <class Body>
+  auto read_object(Body&& body) {
+    try {
+      auto result = body(object_root());
+      finish();
+      return result;
+    } catch (const simdjson::simdjson_error& e) {
+      fail_simdjson(e.error());
+    }
+  }
+
+  /// The whole document as a Value (any JSON, scalars included).
+  Value read_value();
+
+  /// Any JSON value.
+  Value value(od::value v, int depth = 0);
+  /// Reads and discards a value (still checking that it is well-formed).
+  void skip(od::value v) { (void)value(v); }
+
+  std::string string(od::value v);
+  std::optional<std::string> optional_string(od::value v);
+  /// Integers, and doubles holding an integral value.
+  std::int64_t integer(od::value v);
+  std::optional<std::int64_t> optional_integer(od::value v);
+  std::optional<double> optional_number(od::value v);
+  std::optional<bool> optional_boolean(od::value v);
+  /// ISO-8601 text, epoch seconds, or null (the unset timestamp).
+  Timestamp timestamp(od::value v);
+  bool is_null(od::value v);
+  od::object object(od::value v);
+  od::array array(od::value v);
+
+  /// Throws TraceFormatError at value `v` with `problem` (the current path is prepended).
+  [[noreturn]] void fail(od::value v, std::string problem);
+  [[noreturn]] void fail_at(const char* where, std::string problem);
+
+  /// Pushes a path segment (an object key or an array index) for the lifetime of the guard.
+  class Path {
+   public:
+    Path(JsonReader& r, std::string_view key) : r_(r), exceptions_(std::uncaught_exceptions()) {
+      r_.path_.emplace_back(key);
+    }
+    Path(JsonReader& r, std::size_t index) : r_(r), exceptions_(std::uncaught_exceptions()) {
+      r_.path_.emplace_back(index);
+    }
+    // Left in place while an exception unwinds, so the error names where it happened.
+    ~Path() {
+      if (std::uncaught_exceptions() == exceptions_) r_.path_.pop_back();
+    }
+    Path(const Path&) = delete;
+    Path& operator=(const Path&) = delete;
+
+   private:
+    JsonReader& r_;
+    int exceptions_;
+  };
+
+ private:
+  od::value object_root();
+  void finish();
+  [[noreturn]] void fail_simdjson(simdjson::error_code code);
+  [[noreturn]] void fail_offset(std::size_t offset, std::string problem);
+  std::string path_string() const;
+  std::string found(od::value v);
+  std::string found_document();
+
+  std::string source_;
+  simdjson::padded_string text_;
+  od::parser parser_;
+  od::document doc_;
+  std::vector<std::variant<std::string_view, std::size_t>> path_;
+};
+
+}  // namespace synth::tracing::detail

@@ -1,0 +1,404 @@
+#include <string>
+
+#include "json/trace_json.hpp"
+
+namespace synth::tracing::detail {
+
+namespace {
+
+std::optional<TimeRecord> read_time_record(JsonReader& r, od::value v) {
+  if (r.is_null(v)) return std::nullopt;
+  TimeRecord tr;
+  for (auto field : r.object(v)) {
+    const std::string_view key = field.unescaped_key();
+    JsonReader::Path p(r, key);
+    od::value fv = field.value();
+    if (key == "event_time") {
+      tr.event_time = r.timestamp(fv);
+    } else if (key == "message_time") {
+      tr.message_time = r.optional_integer(fv).value_or(0);
+    } else {
+      r.skip(fv);
+    }
+  }
+  return tr;
+}
+
+std::vector<Value> read_value_list(JsonReader& r, od::value v) {
+  std::vector<Value> out;
+  if (r.is_null(v)) return out;
+  std::size_t i = 0;
+  for (auto element : r.array(v)) {
+    JsonReader::Path p(r, i++);
+    out.push_back(r.value(element.value()));
+  }
+  return out;
+}
+
+Value read_object_value(JsonReader& r, od::value v) {
+  if (r.is_null(v)) return Value::object();
+  if (v.type() != od::json_type::object) r.fail(v, "expected an object or null");
+  return r.value(v);
+}
+
+// Every field any event kind may carry; the kind is decided once all are read.
+struct EventFields {
+  std::optional<EventType> declared;
+  const char* declared_at = nullptr;
+  std::optional<TimeRecord> time_record;
+  std::optional<std::string> system_instance_id;
+  Value before, after;
+  std::vector<Value> llm_call_records;
+  std::optional<std::string> span_id, trace_id, model_name, provider;
+  std::optional<std::int64_t> prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens;
+  std::optional<double> cost, latency_ms, reward;
+  std::optional<bool> terminated, truncated;
+  Value observation_diff, actions;
+  Value metadata = Value::object();
+  std::vector<Value> event_metadata;
+  // Which kind-specific keys were present (even with null values, as the original writes them).
+  const char* cais_key = nullptr;
+  const char* environment_key = nullptr;
+  const char* runtime_key = nullptr;
+};
+
+Event read_event(JsonReader& r, od::value v) {
+  EventFields f;
+  for (auto field : r.object(v)) {
+    const std::string_view key = field.unescaped_key();
+    JsonReader::Path p(r, key);
+    od::value fv = field.value();
+    const char* at = fv.raw_json_token().data();
+    if (key == "event_type") {
+      const std::string name = r.string(fv);
+      f.declared = parse_event_type(name);
+      if (!f.declared) r.fail(fv, "unknown event_type \"" + name + "\" (expected cais, environment or runtime)");
+      f.declared_at = at;
+    } else if (key == "time_record") {
+      f.time_record = read_time_record(r, fv);
+    } else if (key == "system_instance_id") {
+      f.system_instance_id = r.optional_string(fv);
+    } else if (key == "system_state_before") {
+      f.before = r.value(fv);
+    } else if (key == "system_state_after") {
+      f.after = r.value(fv);
+    } else if (key == "metadata") {
+      f.metadata = read_object_value(r, fv);
+    } else if (key == "event_metadata") {
+      f.event_metadata = read_value_list(r, fv);
+    } else if (key == "llm_call_records") {
+      f.llm_call_records = read_value_list(r, fv);
+      f.cais_key = at;
+    } else if (key == "span_id") {
+      f.span_id = r.optional_string(fv);
+      f.cais_key = at;
+    } else if (key == "trace_id") {
+      f.trace_id = r.optional_string(fv);
+      f.cais_key = at;
+    } else if (key == "model_name") {
+      f.model_name = r.optional_string(fv);
+      f.cais_key = at;
+    } else if (key == "provider") {
+      f.provider = r.optional_string(fv);
+      f.cais_key = at;
+    } else if (key == "prompt_tokens") {
+      f.prompt_tokens = r.optional_integer(fv);
+      f.cais_key = at;
+    } else if (key == "completion_tokens") {
+      f.completion_tokens = r.optional_integer(fv);
+      f.cais_key = at;
+    } else if (key == "total_tokens") {
+      f.total_tokens = r.optional_integer(fv);
+      f.cais_key = at;
+    } else if (key == "cached_tokens") {
+      f.cached_tokens = r.optional_integer(fv);
+      f.cais_key = at;
+    } else if (key == "reasoning_tokens") {
+      f.reasoning_tokens = r.optional_integer(fv);
+      f.cais_key = at;
+    } else if (key == "cost") {
+      f.cost = r.optional_number(fv);
+      f.cais_key = at;
+    } else if (key == "latency_ms") {
+      f.latency_ms = r.optional_number(fv);
+      f.cais_key = at;
+    } else if (key == "reward") {
+      f.reward = r.optional_number(fv);
+      f.environment_key = at;
+    } else if (key == "terminated") {
+      f.terminated = r.optional_boolean(fv);
+      f.environment_key = at;
+    } else if (key == "truncated") {
+      f.truncated = r.optional_boolean(fv);
+      f.environment_key = at;
+    } else if (key == "observation_diff") {
+      f.observation_diff = r.value(fv);
+      f.environment_key = at;
+    } else if (key == "actions") {
+      f.actions = r.value(fv);
+      f.runtime_key = at;
+    } else {
+      r.skip(fv);  // unknown keys of newer or older writers
+    }
+  }
+
+  EventType type = EventType::cais;
+  if (f.declared) {
+    type = *f.declared;
+  } else if (f.cais_key) {
+    type = EventType::cais;
+  } else if (f.environment_key) {
+    type = EventType::environment;
+  } else if (f.runtime_key) {
+    type = EventType::runtime;
+  } else if (f.system_instance_id == "environment") {
+    type = EventType::environment;
+  } else if (f.system_instance_id == "runtime") {
+    type = EventType::runtime;
+  }
+  // A field of another kind would be lost silently; refuse it instead.
+  const auto conflict = [&](const char* at, std::string_view kind) {
+    if (at) {
+      r.fail_at(at, std::string(kind) + " field in a " + std::string(event_type_name(type)) +
+                        " event (the event's fields do not match its event_type)");
+    }
+  };
+  switch (type) {
+    case EventType::cais: {
+      conflict(f.environment_key, "an environment");
+      conflict(f.runtime_key, "a runtime");
+      CAISEvent e;
+      e.time_record = f.time_record;
+      if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
+      e.system_state_before = std::move(f.before);
+      e.system_state_after = std::move(f.after);
+      e.llm_call_records = std::move(f.llm_call_records);
+      e.span_id = std::move(f.span_id);
+      e.trace_id = std::move(f.trace_id);
+      e.model_name = std::move(f.model_name);
+      e.provider = std::move(f.provider);
+      e.prompt_tokens = f.prompt_tokens;
+      e.completion_tokens = f.completion_tokens;
+      e.total_tokens = f.total_tokens;
+      e.cached_tokens = f.cached_tokens;
+      e.reasoning_tokens = f.reasoning_tokens;
+      e.cost = f.cost;
+      e.latency_ms = f.latency_ms;
+      e.metadata = std::move(f.metadata);
+      e.event_metadata = std::move(f.event_metadata);
+      return e;
+    }
+    case EventType::environment: {
+      conflict(f.cais_key, "an LLM-call");
+      conflict(f.runtime_key, "a runtime");
+      EnvironmentEvent e;
+      e.time_record = f.time_record;
+      if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
+      e.system_state_before = std::move(f.before);
+      e.system_state_after = std::move(f.after);
+      e.reward = f.reward;
+      e.terminated = f.terminated;
+      e.truncated = f.truncated;
+      e.observation_diff = std::move(f.observation_diff);
+      e.metadata = std::move(f.metadata);
+      e.event_metadata = std::move(f.event_metadata);
+      return e;
+    }
+    case EventType::runtime: {
+      conflict(f.cais_key, "an LLM-call");
+      conflict(f.environment_key, "an environment");
+      RuntimeEvent e;
+      e.time_record = f.time_record;
+      if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
+      e.system_state_before = std::move(f.before);
+      e.system_state_after = std::move(f.after);
+      e.actions = std::move(f.actions);
+      e.metadata = std::move(f.metadata);
+      e.event_metadata = std::move(f.event_metadata);
+      return e;
+    }
+  }
+  return CAISEvent{};
+}
+
+SessionEventMessage read_message(JsonReader& r, od::value v) {
+  SessionEventMessage m;
+  for (auto field : r.object(v)) {
+    const std::string_view key = field.unescaped_key();
+    JsonReader::Path p(r, key);
+    od::value fv = field.value();
+    if (key == "content") {
+      m.content = r.value(fv);
+    } else if (key == "message_type") {
+      m.message_type = r.optional_string(fv).value_or("unknown");
+    } else if (key == "timestamp") {
+      m.timestamp = r.timestamp(fv);
+    } else if (key == "time_record") {
+      m.time_record = read_time_record(r, fv);
+    } else {
+      r.skip(fv);
+    }
+  }
+  return m;
+}
+
+std::vector<Event> read_events(JsonReader& r, od::value v) {
+  std::vector<Event> out;
+  if (r.is_null(v)) return out;
+  std::size_t i = 0;
+  for (auto element : r.array(v)) {
+    JsonReader::Path p(r, i++);
+    out.push_back(read_event(r, element.value()));
+  }
+  return out;
+}
+
+std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v) {
+  std::vector<SessionEventMessage> out;
+  if (r.is_null(v)) return out;
+  std::size_t i = 0;
+  for (auto element : r.array(v)) {
+    JsonReader::Path p(r, i++);
+    out.push_back(read_message(r, element.value()));
+  }
+  return out;
+}
+
+SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) {
+  SessionTimeStep step;
+  step.step_index = static_cast<std::int64_t>(position);
+  bool have_id = false;
+  bool have_turn = false;
+  for (auto field : r.object(v)) {
+    const std::string_view key = field.unescaped_key();
+    JsonReader::Path p(r, key);
+    od::value fv = field.value();
+    if (key == "step_id") {
+      // The original's tests also write integer step ids.
+      if (fv.type() == od::json_type::number) {
+        step.step_id = std::to_string(r.integer(fv));
+      } else {
+        step.step_id = r.string(fv);
+      }
+      have_id = true;
+    } else if (key == "step_index") {
+      step.step_index = r.integer(fv);
+    } else if (key == "turn_number") {
+      step.turn_number = r.optional_integer(fv).value_or(0);
+      have_turn = true;
+    } else if (key == "events") {
+      step.events = read_events(r, fv);
+    } else if (key == "step_messages" || key == "messages") {
+      step.step_messages = read_messages(r, fv);
+    } else if (key == "timestamp") {
+      step.timestamp = r.timestamp(fv);
+    } else if (key == "step_metadata" || key == "metadata") {
+      step.step_metadata = read_object_value(r, fv);
+    } else {
+      r.skip(fv);
+    }
+  }
+  if (!have_turn) {
+    // The original's timesteps carry no turn: take the first recorded message_time.
+    step.turn_number = static_cast<std::int64_t>(position);
+    for (const Event& e : step.events) {
+      if (const auto& tr = time_record(e)) {
+        step.turn_number = tr->message_time;
+        break;
+      }
+    }
+  }
+  if (!have_id) step.step_id = "step_" + std::to_string(step.turn_number);
+  return step;
+}
+
+SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
+  SessionMetadataEntry m;
+  for (auto field : r.object(v)) {
+    const std::string_view key = field.unescaped_key();
+    JsonReader::Path p(r, key);
+    od::value fv = field.value();
+    if (key == "metadata_type") {
+      m.metadata_type = r.string(fv);
+    } else if (key == "data") {
+      m.data = r.value(fv);
+    } else if (key == "timestamp") {
+      m.timestamp = r.timestamp(fv);
+    } else {
+      r.skip(fv);
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+SessionTrace read_trace(JsonReader& r) {
+  return r.read_object([&r](od::value root) {
+    SessionTrace t;
+    bool have_events = false;
+    bool have_messages = false;
+    bool have_id = false;
+    Value start_metadata;
+    for (auto field : root.get_object()) {
+      const std::string_view key = field.unescaped_key();
+      JsonReader::Path p(r, key);
+      od::value fv = field.value();
+      if (key == "session_id") {
+        t.session_id = r.string(fv);
+        have_id = true;
+      } else if (key == "created_at") {
+        t.created_at = r.timestamp(fv);
+      } else if (key == "session_metadata") {
+        if (fv.type() == od::json_type::object) {
+          start_metadata = r.value(fv);
+        } else if (!r.is_null(fv)) {
+          std::size_t i = 0;
+          for (auto element : r.array(fv)) {
+            JsonReader::Path ep(r, i++);
+            t.session_metadata.push_back(read_metadata_entry(r, element.value()));
+          }
+        }
+      } else if (key == "metadata") {  // README/test shape: the start metadata as a dict
+        start_metadata = r.value(fv);
+      } else if (key == "session_time_steps" || key == "timesteps") {
+        if (!r.is_null(fv)) {
+          std::size_t i = 0;
+          for (auto element : r.array(fv)) {
+            JsonReader::Path ep(r, i);
+            t.session_time_steps.push_back(read_timestep(r, element.value(), i));
+            ++i;
+          }
+        }
+      } else if (key == "event_history") {
+        t.event_history = read_events(r, fv);
+        have_events = true;
+      } else if (key == "message_history") {
+        t.message_history = read_messages(r, fv);
+        have_messages = true;
+      } else {
+        r.skip(fv);
+      }
+    }
+    if (!have_id) r.fail_at(nullptr, "missing \"session_id\"");
+    if (!start_metadata.is_null() && !(start_metadata.is_object() && start_metadata.empty())) {
+      t.session_metadata.insert(t.session_metadata.begin(),
+                                SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(start_metadata),
+                                                     t.created_at});
+    }
+    // Shapes without histories: every item of the timesteps, in timestep order.
+    if (!have_events) {
+      for (const auto& step : t.session_time_steps) {
+        t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
+      }
+    }
+    if (!have_messages) {
+      for (const auto& step : t.session_time_steps) {
+        t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
+      }
+    }
+    return t;
+  });
+}
+
+}  // namespace synth::tracing::detail

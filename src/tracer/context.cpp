@@ -1,0 +1,52 @@
+#include <algorithm>
+
+#include "tracer/state.hpp"
+
+namespace synth::tracing {
+
+namespace detail {
+namespace {
+// At most one entry per tracer that has something current on this thread; usually one.
+thread_local std::vector<Context> t_contexts;
+}  // namespace
+
+Context* ContextAccess::find(const TracerCore* core) noexcept {
+  for (Context& c : t_contexts) {
+    if (c.core_ == core) return &c;
+  }
+  return nullptr;
+}
+
+void ContextAccess::install(const Context& context) {
+  if (Context* existing = find(context.core_)) {
+    *existing = context;
+  } else {
+    t_contexts.push_back(context);
+  }
+}
+
+void ContextAccess::remove(const TracerCore* core) noexcept {
+  const auto it = std::find_if(t_contexts.begin(), t_contexts.end(), [core](const Context& c) { return c.core_ == core; });
+  if (it != t_contexts.end()) t_contexts.erase(it);
+}
+}  // namespace detail
+
+std::string_view Context::session_id() const noexcept { return session_ ? std::string_view(session_->id) : ""; }
+
+ContextScope::ContextScope(const Context& context) {
+  if (context.empty()) return;
+  core_ = detail::ContextAccess::core(context);
+  if (const Context* current = detail::ContextAccess::find(core_)) previous_ = *current;
+  detail::ContextAccess::install(context);
+}
+
+ContextScope::~ContextScope() {
+  if (core_ == nullptr) return;
+  if (previous_) {
+    detail::ContextAccess::install(*previous_);
+  } else {
+    detail::ContextAccess::remove(core_);
+  }
+}
+
+}  // namespace synth::tracing

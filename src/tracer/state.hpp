@@ -1,0 +1,150 @@
+// Internal: the shared state behind SessionTracer, its sessions and the per-thread contexts.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "synth/tracing/config.hpp"
+#include "synth/tracing/context.hpp"
+#include "synth/tracing/sinks.hpp"
+#include "synth/tracing/tracer.hpp"
+
+namespace synth::tracing::detail {
+
+/// One session being recorded. Contexts on any thread may point at it.
+struct SessionState {
+  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id)
+      : core(std::move(owner)), id(std::move(session_id)) {}
+
+  /// Keeps the tracer's hooks, sinks and registry alive while contexts reference the session.
+  const std::shared_ptr<TracerCore> core;
+  const std::string id;
+  std::mutex mutex;
+  SessionTrace trace;                   // guarded by mutex
+  std::unordered_set<std::string> step_ids;  // guarded by mutex
+  std::atomic<bool> ended{false};       // written under mutex; read anywhere
+};
+
+/// Hands finished sessions to the sinks on one background thread, through a bounded queue.
+class SinkDispatcher {
+ public:
+  explicit SinkDispatcher(std::size_t capacity) : capacity_(capacity) {}
+  /// Delivers what is queued, then stops the thread.
+  ~SinkDispatcher();
+  SinkDispatcher(const SinkDispatcher&) = delete;
+  SinkDispatcher& operator=(const SinkDispatcher&) = delete;
+
+  void add_sink(std::shared_ptr<SessionSink> sink);
+  /// Queues a session for every sink; never blocks. Counts and reports a drop when full.
+  void submit(std::shared_ptr<const SessionTrace> trace) noexcept;
+  /// Waits until everything submitted so far is written and the sinks flushed.
+  bool flush(std::chrono::milliseconds timeout);
+
+  std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
+  std::uint64_t pending() const;
+
+ private:
+  void run();
+  void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const SessionTrace& trace);
+  void flush_sinks(const std::vector<std::shared_ptr<SessionSink>>& sinks);
+
+  const std::size_t capacity_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable flushed_;
+  std::deque<std::shared_ptr<const SessionTrace>> queue_;
+  std::vector<std::shared_ptr<SessionSink>> sinks_;
+  std::uint64_t submitted_ = 0;
+  std::uint64_t completed_ = 0;
+  std::uint64_t flush_requested_ = 0;
+  std::uint64_t flush_done_ = 0;
+  bool stopping_ = false;
+  std::thread worker_;
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> errors_{0};
+};
+
+/// Everything a SessionTracer shares with its sessions.
+struct TracerCore {
+  explicit TracerCore(TracingConfig cfg);
+
+  /// Ends `session` once: finalizes it, runs on_session_end hooks, keeps it for
+  /// get_session_trace and submits it to the sinks.
+  void end_session(const std::shared_ptr<SessionState>& session) noexcept;
+
+  std::shared_ptr<const std::vector<TraceHooks>> hooks() const;
+  /// Calls `call(hook)` for every hook, isolating exceptions.
+  template <class Call>
+  void for_each_hook(const char* hook_name, std::string_view session_id, Call&& call) noexcept;
+
+  const TracingConfig config;
+  SinkDispatcher dispatcher;
+
+  std::atomic<bool> has_hooks{false};
+  mutable std::mutex hooks_mutex;
+  std::shared_ptr<const std::vector<TraceHooks>> hook_list;  // guarded by hooks_mutex; copy-on-write
+
+  mutable std::mutex registry_mutex;
+  std::unordered_map<std::string, std::weak_ptr<SessionState>> active;  // guarded by registry_mutex
+  std::deque<std::shared_ptr<const SessionTrace>> finished;            // guarded by registry_mutex
+
+  std::atomic<std::uint64_t> sessions_started{0};
+  std::atomic<std::uint64_t> sessions_ended{0};
+  std::atomic<std::uint64_t> events_in_ended{0};
+  std::atomic<std::uint64_t> messages_in_ended{0};
+  std::atomic<std::uint64_t> hook_errors{0};
+};
+
+/// The per-thread table of contexts, one per tracer with something current on this thread.
+struct ContextAccess {
+  static Context* find(const TracerCore* core) noexcept;
+  /// Makes `context` current for its tracer on this thread.
+  static void install(const Context& context);
+  /// Forgets this thread's context of `core`.
+  static void remove(const TracerCore* core) noexcept;
+
+  static Context make(std::shared_ptr<SessionState> session, std::int64_t step, std::int64_t turn) {
+    Context c;
+    c.core_ = session->core.get();
+    c.session_ = std::move(session);
+    c.step_ = step;
+    c.turn_ = turn;
+    return c;
+  }
+  static const std::shared_ptr<SessionState>& session(const Context& c) noexcept { return c.session_; }
+  static const TracerCore* core(const Context& c) noexcept { return c.core_; }
+  static void set_step(Context& c, std::int64_t step, std::int64_t turn) noexcept {
+    c.step_ = step;
+    c.turn_ = turn;
+  }
+};
+
+template <class Call>
+void TracerCore::for_each_hook(const char* hook_name, std::string_view session_id, Call&& call) noexcept {
+  const auto list = hooks();
+  for (const TraceHooks& hook : *list) {
+    try {
+      call(hook);
+    } catch (...) {
+      const std::uint64_t n = hook_errors.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (is_report_worthy(n)) {
+        report(std::string(hook_name) + " hook threw in session '" + std::string(session_id) +
+               "': " + current_exception_text() + " (" + std::to_string(n) +
+               " hook errors so far; recording continues)");
+      }
+    }
+  }
+}
+
+}  // namespace synth::tracing::detail

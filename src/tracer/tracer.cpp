@@ -1,0 +1,422 @@
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "diagnostics.hpp"
+#include "tracer/state.hpp"
+
+namespace synth::tracing {
+
+namespace detail {
+namespace {
+
+std::string uuid4() {
+  thread_local std::mt19937_64 rng{[] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }()};
+  std::uint64_t hi = rng();
+  std::uint64_t lo = rng();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+// Flushes every live tracer at normal process exit, so nothing waiting for a sink is lost.
+class ExitFlusher {
+ public:
+  static void track(const std::shared_ptr<TracerCore>& core) {
+    ExitFlusher& self = instance();
+    std::lock_guard lock(self.mutex_);
+    std::erase_if(self.cores_, [](const std::weak_ptr<TracerCore>& w) { return w.expired(); });
+    self.cores_.push_back(core);
+  }
+
+ private:
+  ExitFlusher() { std::atexit([] { instance().flush_all(); }); }
+  static ExitFlusher& instance() {
+    static auto* flusher = new ExitFlusher();  // never destroyed: atexit may run after statics die
+    return *flusher;
+  }
+  void flush_all() {
+    std::vector<std::shared_ptr<TracerCore>> live;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& w : cores_) {
+        if (auto c = w.lock()) live.push_back(std::move(c));
+      }
+    }
+    for (const auto& core : live) {
+      if (!core->dispatcher.flush(std::chrono::seconds(30))) {
+        report("at exit: sinks did not finish within 30 s; sessions still queued may be lost");
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<TracerCore>> cores_;
+};
+
+[[noreturn]] void no_session(const char* call) {
+  throw TracingError(std::string(call) +
+                     ": this thread has no active session of this tracer; start one with "
+                     "tracer.start_session(...) or attach a context with ContextScope");
+}
+
+// This thread's live context of `core`, or nullptr (a context of an ended session counts as none).
+Context* live_context(const TracerCore* core) noexcept {
+  Context* c = ContextAccess::find(core);
+  if (c == nullptr || ContextAccess::session(*c)->ended.load(std::memory_order_acquire)) return nullptr;
+  return c;
+}
+
+}  // namespace
+
+TracerCore::TracerCore(TracingConfig cfg)
+    : config(std::move(cfg)),
+      dispatcher(config.sink_queue_capacity),
+      hook_list(std::make_shared<const std::vector<TraceHooks>>()) {}
+
+std::shared_ptr<const std::vector<TraceHooks>> TracerCore::hooks() const {
+  std::lock_guard lock(hooks_mutex);
+  return hook_list;
+}
+
+void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexcept {
+  std::shared_ptr<SessionTrace> trace;
+  {
+    std::lock_guard lock(session->mutex);
+    if (session->ended.load(std::memory_order_relaxed)) return;
+    session->ended.store(true, std::memory_order_release);
+    trace = std::make_shared<SessionTrace>(std::move(session->trace));
+  }
+  // This thread no longer records into the session.
+  if (Context* c = ContextAccess::find(this); c != nullptr && ContextAccess::session(*c) == session) {
+    ContextAccess::remove(this);
+  }
+  sessions_ended.fetch_add(1, std::memory_order_relaxed);
+  events_in_ended.fetch_add(trace->event_history.size(), std::memory_order_relaxed);
+  messages_in_ended.fetch_add(trace->message_history.size(), std::memory_order_relaxed);
+  if (has_hooks.load(std::memory_order_acquire)) {
+    for_each_hook("on_session_end", session->id, [&](const TraceHooks& h) {
+      if (h.on_session_end) h.on_session_end(*trace);
+    });
+  }
+  std::shared_ptr<const SessionTrace> done = std::move(trace);
+  try {
+    std::lock_guard lock(registry_mutex);
+    const auto it = active.find(session->id);
+    if (it != active.end() && it->second.lock() == session) active.erase(it);
+    if (config.max_finished_sessions > 0) {
+      finished.push_back(done);
+      while (finished.size() > config.max_finished_sessions) finished.pop_front();
+    }
+  } catch (...) {
+    report("could not keep finished session '" + session->id + "' in memory: " + current_exception_text());
+  }
+  dispatcher.submit(std::move(done));
+}
+
+}  // namespace detail
+
+// ---- scopes ----
+
+SessionScope& SessionScope::operator=(SessionScope&& other) noexcept {
+  if (this != &other) {
+    end();
+    session_ = std::move(other.session_);
+  }
+  return *this;
+}
+
+SessionScope::~SessionScope() { end(); }
+
+void SessionScope::end() noexcept {
+  if (!session_) return;
+  const auto session = std::move(session_);
+  session->core->end_session(session);
+}
+
+std::string_view SessionScope::session_id() const noexcept { return session_ ? std::string_view(session_->id) : ""; }
+
+TimestepScope::TimestepScope(TimestepScope&& other) noexcept
+    : session_(std::move(other.session_)),
+      step_id_(std::move(other.step_id_)),
+      step_(other.step_),
+      previous_step_(other.previous_step_),
+      previous_turn_(other.previous_turn_) {}
+
+TimestepScope& TimestepScope::operator=(TimestepScope&& other) noexcept {
+  if (this != &other) {
+    end();
+    session_ = std::move(other.session_);
+    step_id_ = std::move(other.step_id_);
+    step_ = other.step_;
+    previous_step_ = other.previous_step_;
+    previous_turn_ = other.previous_turn_;
+  }
+  return *this;
+}
+
+TimestepScope::~TimestepScope() { end(); }
+
+void TimestepScope::end() noexcept {
+  if (!session_) return;
+  const auto session = std::move(session_);
+  // Restore the enclosing timestep, unless this thread has moved on to something else.
+  Context* c = detail::ContextAccess::find(session->core.get());
+  if (c != nullptr && detail::ContextAccess::session(*c) == session && c->step_index() == step_) {
+    detail::ContextAccess::set_step(*c, previous_step_, previous_turn_);
+  }
+}
+
+// ---- SessionTracer ----
+
+SessionTracer::SessionTracer() : SessionTracer(TracingConfig::load()) {}
+
+SessionTracer::SessionTracer(TracingConfig config) : enabled_(config.enabled) {
+  config.validate();
+  const std::filesystem::path save_dir = config.save_dir;
+  core_ = std::make_shared<detail::TracerCore>(std::move(config));
+  if (!enabled_) return;
+  if (!save_dir.empty()) add_sink(std::make_shared<JsonFileSink>(save_dir));
+  detail::ExitFlusher::track(core_);
+}
+
+SessionTracer::~SessionTracer() {
+  if (!core_->dispatcher.flush(std::chrono::seconds(30))) {
+    detail::report("tracer destroyed while sinks were still busy after 30 s; they finish in the background");
+  }
+}
+
+const TracingConfig& SessionTracer::config() const noexcept { return core_->config; }
+
+SessionScope SessionTracer::start_session(std::string session_id, Value metadata) {
+  if (!enabled_) return {};
+  if (const Context* c = detail::live_context(core_.get())) {
+    throw TracingError("start_session(\"" + session_id + "\"): this thread already has session '" +
+                       std::string(c->session_id()) + "' of this tracer; end it first (sessions do not nest)");
+  }
+  if (session_id.empty()) session_id = detail::uuid4();
+  if (core_->has_hooks.load(std::memory_order_acquire)) {
+    core_->for_each_hook("on_session_start", session_id, [&](const TraceHooks& h) {
+      if (h.on_session_start) h.on_session_start(session_id, metadata);
+    });
+  }
+  auto state = std::make_shared<detail::SessionState>(core_, session_id);
+  state->trace.session_id = session_id;
+  state->trace.created_at = now();
+  if (!metadata.is_null() && !(metadata.is_object() && metadata.empty())) {
+    state->trace.session_metadata.push_back(
+        SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(metadata), state->trace.created_at});
+  }
+  {
+    std::lock_guard lock(core_->registry_mutex);
+    auto& slot = core_->active[session_id];
+    if (auto other = slot.lock(); other && !other->ended.load(std::memory_order_acquire)) {
+      throw TracingError("start_session(\"" + session_id + "\"): a session with this id is already active");
+    }
+    slot = state;
+  }
+  core_->sessions_started.fetch_add(1, std::memory_order_relaxed);
+  detail::ContextAccess::install(detail::ContextAccess::make(state, -1, 0));
+  SessionScope scope;
+  scope.session_ = std::move(state);
+  return scope;
+}
+
+void SessionTracer::end_session() noexcept {
+  if (!enabled_) return;
+  if (Context* c = detail::live_context(core_.get())) {
+    const auto session = detail::ContextAccess::session(*c);
+    core_->end_session(session);
+  }
+}
+
+TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Value step_metadata) {
+  if (!enabled_) return {};
+  Context* c = detail::live_context(core_.get());
+  if (c == nullptr) detail::no_session("timestep()");
+  const auto session = detail::ContextAccess::session(*c);
+  const bool default_id = step_id.empty();
+  SessionTimeStep step;
+  step.step_id = default_id ? "step_" + std::to_string(turn) : std::move(step_id);
+  step.turn_number = turn;
+  step.timestamp = now();
+  step.step_metadata = std::move(step_metadata);
+  if (core_->has_hooks.load(std::memory_order_acquire)) {
+    core_->for_each_hook("on_timestep_start", session->id, [&](const TraceHooks& h) {
+      if (h.on_timestep_start) h.on_timestep_start(session->id, step);
+    });
+  }
+  {
+    std::lock_guard lock(session->mutex);
+    if (session->ended.load(std::memory_order_relaxed)) detail::no_session("timestep()");
+    if (session->step_ids.contains(step.step_id)) {
+      if (!default_id) {
+        throw TracingError("timestep(" + std::to_string(turn) + ", \"" + step.step_id +
+                           "\"): this step id is already used in session '" + session->id + "'");
+      }
+      const std::string base = step.step_id;
+      for (std::size_t n = 1; session->step_ids.contains(step.step_id); ++n) {
+        step.step_id = base + "_" + std::to_string(n);
+      }
+    }
+    step.step_index = static_cast<std::int64_t>(session->trace.session_time_steps.size());
+    session->step_ids.insert(step.step_id);
+    session->trace.session_time_steps.push_back(step);
+  }
+  TimestepScope scope;
+  scope.session_ = session;
+  scope.step_id_ = step.step_id;
+  scope.step_ = step.step_index;
+  scope.previous_step_ = c->step_index();
+  scope.previous_turn_ = c->turn();
+  detail::ContextAccess::set_step(*c, step.step_index, turn);
+  return scope;
+}
+
+void SessionTracer::record_event(Event&& event) {
+  Context* c = detail::live_context(core_.get());
+  if (c == nullptr) detail::no_session("add_event()");
+  detail::SessionState& session = *detail::ContextAccess::session(*c);
+  auto& tr = time_record(event);
+  if (!tr) tr = TimeRecord{now(), c->turn()};
+  if (core_->has_hooks.load(std::memory_order_acquire)) {
+    core_->for_each_hook("on_event", session.id, [&](const TraceHooks& h) {
+      if (!h.on_event) return;
+      if (auto result = h.on_event(session.id, event)) event_metadata(event).push_back(std::move(*result));
+    });
+  }
+  const std::int64_t step = c->step_index();
+  // Copy outside the lock: other threads recording into this session wait less.
+  std::optional<Event> step_copy;
+  if (step >= 0) step_copy.emplace(event);
+  std::lock_guard lock(session.mutex);
+  if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_event()");
+  if (step_copy) session.trace.session_time_steps[static_cast<std::size_t>(step)].events.push_back(std::move(*step_copy));
+  session.trace.event_history.push_back(std::move(event));
+}
+
+void SessionTracer::record_message(SessionEventMessage&& message) {
+  Context* c = detail::live_context(core_.get());
+  if (c == nullptr) detail::no_session("add_message()");
+  detail::SessionState& session = *detail::ContextAccess::session(*c);
+  if (message.timestamp.time_since_epoch().count() == 0) message.timestamp = now();
+  if (!message.time_record) message.time_record = TimeRecord{message.timestamp, c->turn()};
+  if (core_->has_hooks.load(std::memory_order_acquire)) {
+    core_->for_each_hook("on_message", session.id, [&](const TraceHooks& h) {
+      if (h.on_message) h.on_message(session.id, message);
+    });
+  }
+  const std::int64_t step = c->step_index();
+  std::optional<SessionEventMessage> step_copy;
+  if (step >= 0) step_copy.emplace(message);
+  std::lock_guard lock(session.mutex);
+  if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
+  if (step_copy) {
+    session.trace.session_time_steps[static_cast<std::size_t>(step)].step_messages.push_back(std::move(*step_copy));
+  }
+  session.trace.message_history.push_back(std::move(message));
+}
+
+void SessionTracer::add_session_metadata(std::string metadata_type, Value data) {
+  if (!enabled_) return;
+  Context* c = detail::live_context(core_.get());
+  if (c == nullptr) detail::no_session("add_session_metadata()");
+  detail::SessionState& session = *detail::ContextAccess::session(*c);
+  SessionMetadataEntry entry{std::move(metadata_type), std::move(data), now()};
+  std::lock_guard lock(session.mutex);
+  if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_session_metadata()");
+  session.trace.session_metadata.push_back(std::move(entry));
+}
+
+bool SessionTracer::in_session() const noexcept { return enabled_ && detail::live_context(core_.get()) != nullptr; }
+
+std::string SessionTracer::current_session_id() const {
+  const Context* c = enabled_ ? detail::live_context(core_.get()) : nullptr;
+  return c ? std::string(c->session_id()) : std::string();
+}
+
+std::int64_t SessionTracer::current_turn() const noexcept {
+  const Context* c = enabled_ ? detail::live_context(core_.get()) : nullptr;
+  return c ? c->turn() : 0;
+}
+
+std::shared_ptr<const SessionTrace> SessionTracer::get_session_trace(std::string_view session_id) const {
+  std::shared_ptr<detail::SessionState> active;
+  {
+    std::lock_guard lock(core_->registry_mutex);
+    if (const auto it = core_->active.find(std::string(session_id)); it != core_->active.end()) {
+      active = it->second.lock();
+    }
+    if (!active || active->ended.load(std::memory_order_acquire)) {
+      for (auto it = core_->finished.rbegin(); it != core_->finished.rend(); ++it) {
+        if ((*it)->session_id == session_id) return *it;
+      }
+    }
+  }
+  if (!active) return nullptr;
+  std::lock_guard lock(active->mutex);
+  if (active->ended.load(std::memory_order_relaxed)) {
+    // Ended between the two lookups: it is in the finished list now.
+    std::lock_guard registry_lock(core_->registry_mutex);
+    for (auto it = core_->finished.rbegin(); it != core_->finished.rend(); ++it) {
+      if ((*it)->session_id == session_id) return *it;
+    }
+    return nullptr;
+  }
+  return std::make_shared<const SessionTrace>(active->trace);
+}
+
+void SessionTracer::add_hook(TraceHooks hooks) {
+  std::lock_guard lock(core_->hooks_mutex);
+  auto list = std::make_shared<std::vector<TraceHooks>>(*core_->hook_list);
+  list->push_back(std::move(hooks));
+  core_->hook_list = std::move(list);
+  core_->has_hooks.store(true, std::memory_order_release);
+}
+
+void SessionTracer::add_sink(std::shared_ptr<SessionSink> sink) {
+  if (sink == nullptr) throw TracingError("add_sink(): the sink is null");
+  core_->dispatcher.add_sink(std::move(sink));
+}
+
+bool SessionTracer::flush(std::chrono::milliseconds timeout) { return core_->dispatcher.flush(timeout); }
+
+Context SessionTracer::current_context() const noexcept {
+  const Context* c = enabled_ ? detail::live_context(core_.get()) : nullptr;
+  return c ? *c : Context();
+}
+
+TracerStats SessionTracer::stats() const {
+  TracerStats s;
+  s.sessions_started = core_->sessions_started.load(std::memory_order_relaxed);
+  s.sessions_ended = core_->sessions_ended.load(std::memory_order_relaxed);
+  s.events_recorded = core_->events_in_ended.load(std::memory_order_relaxed);
+  s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed);
+  s.hook_errors = core_->hook_errors.load(std::memory_order_relaxed);
+  s.sessions_dropped = core_->dispatcher.dropped();
+  s.sink_errors = core_->dispatcher.errors();
+  s.sessions_pending = core_->dispatcher.pending();
+  std::vector<std::shared_ptr<detail::SessionState>> active;
+  {
+    std::lock_guard lock(core_->registry_mutex);
+    for (const auto& [id, weak] : core_->active) {
+      if (auto state = weak.lock()) active.push_back(std::move(state));
+    }
+  }
+  for (const auto& state : active) {
+    std::lock_guard lock(state->mutex);
+    if (state->ended.load(std::memory_order_relaxed)) continue;
+    s.events_recorded += state->trace.event_history.size();
+    s.messages_recorded += state->trace.message_history.size();
+  }
+  return s;
+}
+
+}  // namespace synth::tracing
