@@ -24,6 +24,30 @@ std::size_t first_invalid_utf8(std::string_view s) {
   return s.size();
 }
 
+// True when the text ends inside a string or with brackets still open: a cut-off file. Only
+// consulted on the error path, where simdjson may report such input as some other problem.
+bool is_truncated(std::string_view s) {
+  std::int64_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return in_string || depth > 0;
+}
+
 std::string describe(error_code code) {
   switch (code) {
     case error_code::UTF8_ERROR:
@@ -336,6 +360,10 @@ void JsonReader::fail_simdjson(error_code code) {
 }
 
 void JsonReader::fail_offset(std::size_t offset, std::string problem) {
+  if (is_truncated(std::string_view(text_.data(), text_.size()))) {
+    offset = text_.size();
+    problem = "unexpected end of input: the JSON is truncated";
+  }
   offset = std::min(offset, text_.size());
   std::uint64_t line = 1;
   std::size_t line_start = 0;
