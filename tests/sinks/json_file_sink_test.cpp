@@ -1,0 +1,166 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+
+#include "synth/tracing.hpp"
+
+namespace fs = std::filesystem;
+namespace st = synth::tracing;
+
+namespace {
+// A fresh folder under the system temp dir, removed afterwards.
+struct TempDir {
+  TempDir() : path(fs::temp_directory_path() / ("synth_sink_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))) {
+    fs::remove_all(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path, fs::perms::owner_all, ec);
+    fs::remove_all(path, ec);
+  }
+  std::vector<fs::path> json_files() const {
+    std::vector<fs::path> out;
+    for (const auto& entry : fs::directory_iterator(path)) out.push_back(entry.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  fs::path path;
+  static inline int counter = 0;
+};
+}  // namespace
+
+TEST(JsonFileSink, WritesOneFilePerSessionThatReadsBackEqual) {
+  TempDir dir;
+  st::SessionTracer tracer(st::TracingConfig{.save_dir = dir.path});
+  {
+    auto session = tracer.start_session("episode-1", {{"seed", 3}});
+    auto step = tracer.timestep(0);
+    tracer.add_event(st::CAISEvent{.model_name = "gpt-4o-mini", .prompt_tokens = 12});
+    tracer.add_message(st::make_message("env", {{"obs", "door"}}, "observation", 0));
+  }
+  ASSERT_TRUE(tracer.flush());
+  const auto files = dir.json_files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(std::regex_match(files[0].filename().string(), std::regex(R"(session_episode-1_\d{8}_\d{6}\.json)")))
+      << files[0];
+  const auto loaded = st::SessionTrace::read_file(files[0]);
+  EXPECT_EQ(loaded, *tracer.get_session_trace("episode-1"));
+}
+
+TEST(JsonFileSink, SameIdTwiceInOneSecondKeepsBothFiles) {
+  TempDir dir;
+  auto sink = std::make_shared<st::JsonFileSink>(dir.path);
+  st::SessionTrace trace;
+  trace.session_id = "dup";
+  sink->write(trace);
+  sink->write(trace);
+  sink->write(trace);
+  EXPECT_EQ(dir.json_files().size(), 3u);
+  EXPECT_EQ(sink->files_written(), 3u);
+}
+
+TEST(JsonFileSink, UnsafeIdCharactersStayInsideTheFolder) {
+  TempDir dir;
+  st::JsonFileSink sink(dir.path);
+  st::SessionTrace trace;
+  trace.session_id = "../../etc/passwd x/y";
+  sink.write(trace);
+  const auto files = dir.json_files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].parent_path(), dir.path);
+  EXPECT_EQ(files[0].filename().string().rfind("session_.._.._etc_passwd_x_y_", 0), 0u) << files[0];
+  EXPECT_EQ(st::SessionTrace::read_file(files[0]).session_id, trace.session_id);
+}
+
+TEST(JsonFileSink, PrettyFormat) {
+  TempDir dir;
+  st::JsonFileSink sink(dir.path, st::JsonFormat{.indent = 2});
+  st::SessionTrace trace;
+  trace.session_id = "pretty";
+  sink.write(trace);
+  const auto files = dir.json_files();
+  ASSERT_EQ(files.size(), 1u);
+  std::ifstream in(files[0]);
+  std::string first_line;
+  std::getline(in, first_line);
+  EXPECT_EQ(first_line, "{");
+}
+
+TEST(JsonFileSink, FolderThatCannotBeCreatedIsAClearError) {
+  TempDir dir;
+  fs::create_directories(dir.path);
+  const fs::path blocker = dir.path / "a_file";
+  std::ofstream(blocker) << "x";
+  try {
+    st::JsonFileSink sink(blocker / "traces");
+    FAIL() << "accepted a folder under a regular file";
+  } catch (const st::Error& e) {
+    EXPECT_NE(std::string(e.what()).find((blocker / "traces").string()), std::string::npos) << e.what();
+  }
+}
+
+TEST(JsonFileSink, UnwritableFolderIsReportedNotThrownAtTheAgent) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores folder permissions";
+  TempDir dir;
+  std::vector<std::string> diagnostics;
+  std::mutex m;
+  st::set_diagnostic_handler([&](std::string_view msg) {
+    std::lock_guard lock(m);
+    diagnostics.emplace_back(msg);
+  });
+  {
+    st::SessionTracer tracer(st::TracingConfig{.save_dir = dir.path});
+    fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+    { auto s = tracer.start_session("s"); }
+    ASSERT_TRUE(tracer.flush());
+    EXPECT_EQ(tracer.stats().sink_errors, 1u);
+  }
+  st::set_diagnostic_handler({});
+  ASSERT_FALSE(diagnostics.empty());
+  EXPECT_NE(diagnostics[0].find("cannot write trace file"), std::string::npos) << diagnostics[0];
+}
+
+TEST(JsonFileSink, WriteErrorsNameTheFile) {
+  TempDir dir;
+  st::JsonFileSink sink(dir.path);
+  fs::remove_all(dir.path);  // the folder vanishes after start-up
+  st::SessionTrace trace;
+  trace.session_id = "gone";
+  try {
+    sink.write(trace);
+    FAIL();
+  } catch (const st::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.path.string()), std::string::npos) << e.what();
+  }
+}
+
+TEST(JsonFileSink, EverySessionIsOnDiskAfterTheTracerIsDestroyed) {
+  TempDir dir;
+  {
+    st::SessionTracer tracer(st::TracingConfig{.save_dir = dir.path});
+    for (int i = 0; i < 50; ++i) {
+      auto s = tracer.start_session("s" + std::to_string(i));
+      tracer.add_event(st::CAISEvent{});
+    }
+  }  // no explicit flush: destruction waits for the sink
+  EXPECT_EQ(dir.json_files().size(), 50u);
+}
+
+TEST(SessionTraceFile, WriteFileIsAtomicAndReplaces) {
+  TempDir dir;
+  fs::create_directories(dir.path);
+  st::SessionTrace trace;
+  trace.session_id = "one";
+  trace.write_file(dir.path / "t.json");
+  trace.session_id = "two";
+  trace.write_file(dir.path / "t.json");
+  EXPECT_EQ(dir.json_files().size(), 1u);  // no temporary files left behind
+  EXPECT_EQ(st::SessionTrace::read_file(dir.path / "t.json").session_id, "two");
+  EXPECT_THROW(trace.write_file(dir.path / "missing" / "t.json"), st::Error);
+}
