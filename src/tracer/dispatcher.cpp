@@ -26,7 +26,7 @@ void SinkDispatcher::add_sink(std::shared_ptr<SessionSink> sink) {
   if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
 }
 
-void SinkDispatcher::submit(std::shared_ptr<const SessionTrace> trace) noexcept {
+void SinkDispatcher::submit(std::shared_ptr<FinishedSession> session) noexcept {
   std::string dropped_id;
   std::uint64_t dropped_count = 0;
   {
@@ -34,14 +34,14 @@ void SinkDispatcher::submit(std::shared_ptr<const SessionTrace> trace) noexcept 
     if (sinks_.empty()) return;
     if (queue_.size() >= capacity_ || stopping_) {
       dropped_count = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
-      dropped_id = trace->session_id;
+      dropped_id = session->id();
     } else {
       try {
-        queue_.push_back(std::move(trace));
+        queue_.push_back(std::move(session));
         ++submitted_;
       } catch (...) {
         dropped_count = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
-        dropped_id = trace->session_id;
+        dropped_id = session->id();
       }
     }
   }
@@ -68,7 +68,17 @@ std::uint64_t SinkDispatcher::pending() const {
   return submitted_ - completed_;
 }
 
-void SinkDispatcher::deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const SessionTrace& trace) {
+void SinkDispatcher::deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks,
+                             const std::shared_ptr<FinishedSession>& session) {
+  std::shared_ptr<const SessionTrace> built;
+  try {
+    built = session->trace();  // the two-place trace is built here, off the agent's thread
+  } catch (...) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    report("could not assemble session '" + session->id() + "' for the sinks: " + current_exception_text());
+    return;
+  }
+  const SessionTrace& trace = *built;
   for (const auto& sink : sinks) {
     try {
       sink->write(trace);
@@ -101,12 +111,12 @@ void SinkDispatcher::run() {
   for (;;) {
     work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty() || flush_requested_ > flush_done_; });
     while (!queue_.empty()) {
-      auto trace = std::move(queue_.front());
+      auto session = std::move(queue_.front());
       queue_.pop_front();
       const auto sinks = sinks_;
       lock.unlock();
-      deliver(sinks, *trace);
-      trace.reset();
+      deliver(sinks, session);
+      session.reset();
       lock.lock();
       ++completed_;
       dirty = true;

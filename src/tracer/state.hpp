@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "tracer/journal.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/sinks.hpp"
@@ -23,16 +24,15 @@ namespace synth::tracing::detail {
 
 /// One session being recorded. Contexts on any thread may point at it.
 struct SessionState {
-  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id)
-      : core(std::move(owner)), id(std::move(session_id)) {}
+  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id);
 
   /// Keeps the tracer's hooks, sinks and registry alive while contexts reference the session.
   const std::shared_ptr<TracerCore> core;
   const std::string id;
   std::mutex mutex;
-  SessionTrace trace;                   // guarded by mutex
+  SessionJournal journal;                    // guarded by mutex
   std::unordered_set<std::string> step_ids;  // guarded by mutex
-  std::atomic<bool> ended{false};       // written under mutex; read anywhere
+  std::atomic<bool> ended{false};            // written under mutex; read anywhere
 };
 
 /// Hands finished sessions to the sinks on one background thread, through a bounded queue.
@@ -46,7 +46,7 @@ class SinkDispatcher {
 
   void add_sink(std::shared_ptr<SessionSink> sink);
   /// Queues a session for every sink; never blocks. Counts and reports a drop when full.
-  void submit(std::shared_ptr<const SessionTrace> trace) noexcept;
+  void submit(std::shared_ptr<FinishedSession> session) noexcept;
   /// Waits until everything submitted so far is written and the sinks flushed.
   bool flush(std::chrono::milliseconds timeout);
 
@@ -56,14 +56,14 @@ class SinkDispatcher {
 
  private:
   void run();
-  void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const SessionTrace& trace);
+  void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const std::shared_ptr<FinishedSession>& session);
   void flush_sinks(const std::vector<std::shared_ptr<SessionSink>>& sinks);
 
   const std::size_t capacity_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable flushed_;
-  std::deque<std::shared_ptr<const SessionTrace>> queue_;
+  std::deque<std::shared_ptr<FinishedSession>> queue_;
   std::vector<std::shared_ptr<SessionSink>> sinks_;
   std::uint64_t submitted_ = 0;
   std::uint64_t completed_ = 0;
@@ -89,6 +89,8 @@ struct TracerCore {
   void for_each_hook(const char* hook_name, std::string_view session_id, Call&& call) noexcept;
 
   const TracingConfig config;
+  /// Declared before everything that may hold journals, so it is destroyed after them.
+  const std::shared_ptr<BlockPool> journal_blocks;
   SinkDispatcher dispatcher;
 
   std::atomic<bool> has_hooks{false};
@@ -97,7 +99,7 @@ struct TracerCore {
 
   mutable std::mutex registry_mutex;
   std::unordered_map<std::string, std::weak_ptr<SessionState>> active;  // guarded by registry_mutex
-  std::deque<std::shared_ptr<const SessionTrace>> finished;            // guarded by registry_mutex
+  std::deque<std::shared_ptr<FinishedSession>> finished;               // guarded by registry_mutex
 
   std::atomic<std::uint64_t> sessions_started{0};
   std::atomic<std::uint64_t> sessions_ended{0};

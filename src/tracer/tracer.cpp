@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -76,8 +77,15 @@ Context* live_context(const TracerCore* core) noexcept {
 
 }  // namespace
 
+// Journal memory kept for reuse per tracer: enough for the active sessions of a busy process.
+constexpr std::size_t kRetainedJournalBytes = 32u << 20;
+
+SessionState::SessionState(std::shared_ptr<TracerCore> owner, std::string session_id)
+    : core(std::move(owner)), id(std::move(session_id)), journal(core->journal_blocks) {}
+
 TracerCore::TracerCore(TracingConfig cfg)
     : config(std::move(cfg)),
+      journal_blocks(std::make_shared<BlockPool>(kRetainedJournalBytes)),
       dispatcher(config.sink_queue_capacity),
       hook_list(std::make_shared<const std::vector<TraceHooks>>()) {}
 
@@ -87,38 +95,49 @@ std::shared_ptr<const std::vector<TraceHooks>> TracerCore::hooks() const {
 }
 
 void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexcept {
-  std::shared_ptr<SessionTrace> trace;
-  {
+  std::shared_ptr<FinishedSession> finished_session;
+  try {
     std::lock_guard lock(session->mutex);
     if (session->ended.load(std::memory_order_relaxed)) return;
     session->ended.store(true, std::memory_order_release);
-    trace = std::make_shared<SessionTrace>(std::move(session->trace));
+    finished_session = std::make_shared<FinishedSession>(std::move(session->journal));
+  } catch (...) {
+    report("could not end session '" + session->id + "': " + current_exception_text());
+    return;
   }
   // This thread no longer records into the session.
   if (Context* c = ContextAccess::find(this); c != nullptr && ContextAccess::session(*c) == session) {
     ContextAccess::remove(this);
   }
   sessions_ended.fetch_add(1, std::memory_order_relaxed);
-  events_in_ended.fetch_add(trace->event_history.size(), std::memory_order_relaxed);
-  messages_in_ended.fetch_add(trace->message_history.size(), std::memory_order_relaxed);
+  events_in_ended.fetch_add(finished_session->event_count(), std::memory_order_relaxed);
+  messages_in_ended.fetch_add(finished_session->message_count(), std::memory_order_relaxed);
   if (has_hooks.load(std::memory_order_acquire)) {
-    for_each_hook("on_session_end", session->id, [&](const TraceHooks& h) {
-      if (h.on_session_end) h.on_session_end(*trace);
-    });
+    const auto list = hooks();
+    const bool wanted = std::any_of(list->begin(), list->end(), [](const TraceHooks& h) { return bool(h.on_session_end); });
+    if (wanted) {
+      try {
+        const auto trace = finished_session->trace();
+        for_each_hook("on_session_end", session->id, [&](const TraceHooks& h) {
+          if (h.on_session_end) h.on_session_end(*trace);
+        });
+      } catch (...) {
+        report("could not assemble session '" + session->id + "' for on_session_end hooks: " + current_exception_text());
+      }
+    }
   }
-  std::shared_ptr<const SessionTrace> done = std::move(trace);
   try {
     std::lock_guard lock(registry_mutex);
     const auto it = active.find(session->id);
     if (it != active.end() && it->second.lock() == session) active.erase(it);
     if (config.max_finished_sessions > 0) {
-      finished.push_back(done);
+      finished.push_back(finished_session);
       while (finished.size() > config.max_finished_sessions) finished.pop_front();
     }
   } catch (...) {
     report("could not keep finished session '" + session->id + "' in memory: " + current_exception_text());
   }
-  dispatcher.submit(std::move(done));
+  dispatcher.submit(std::move(finished_session));
 }
 
 }  // namespace detail
@@ -208,11 +227,12 @@ SessionScope SessionTracer::start_session(std::string session_id, Value metadata
     });
   }
   auto state = std::make_shared<detail::SessionState>(core_, session_id);
-  state->trace.session_id = session_id;
-  state->trace.created_at = now();
+  detail::SessionJournal& journal = state->journal;
+  journal.session_id = session_id;
+  journal.created_at = now();
   if (!metadata.is_null() && !(metadata.is_object() && metadata.empty())) {
-    state->trace.session_metadata.push_back(
-        SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(metadata), state->trace.created_at});
+    journal.session_metadata.push_back(
+        SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(metadata), journal.created_at});
   }
   {
     std::lock_guard lock(core_->registry_mutex);
@@ -266,9 +286,9 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
         step.step_id = base + "_" + std::to_string(n);
       }
     }
-    step.step_index = static_cast<std::int64_t>(session->trace.session_time_steps.size());
+    step.step_index = static_cast<std::int64_t>(session->journal.steps.size());
     session->step_ids.insert(step.step_id);
-    session->trace.session_time_steps.push_back(step);
+    session->journal.steps.push_back(step);
   }
   TimestepScope scope;
   scope.session_ = session;
@@ -280,26 +300,39 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
   return scope;
 }
 
-void SessionTracer::record_event(Event&& event) {
-  Context* c = detail::live_context(core_.get());
+namespace {
+// Records one event of type E (an alternative of Event, or Event itself). Without on_event
+// hooks the event is moved once, straight into the session's journal.
+template <class E>
+void record_event_into(detail::TracerCore& core, E&& event) {
+  Context* c = detail::live_context(&core);
   if (c == nullptr) detail::no_session("add_event()");
   detail::SessionState& session = *detail::ContextAccess::session(*c);
-  auto& tr = time_record(event);
+  auto& tr = event.time_record;
   if (!tr) tr = TimeRecord{now(), c->turn()};
-  if (core_->has_hooks.load(std::memory_order_acquire)) {
-    core_->for_each_hook("on_event", session.id, [&](const TraceHooks& h) {
-      if (!h.on_event) return;
-      if (auto result = h.on_event(session.id, event)) event_metadata(event).push_back(std::move(*result));
-    });
-  }
   const std::int64_t step = c->step_index();
-  // Copy outside the lock: other threads recording into this session wait less.
-  std::optional<Event> step_copy;
-  if (step >= 0) step_copy.emplace(event);
+  if (core.has_hooks.load(std::memory_order_acquire)) {
+    Event as_event(std::move(event));
+    core.for_each_hook("on_event", session.id, [&](const TraceHooks& h) {
+      if (!h.on_event) return;
+      if (auto result = h.on_event(session.id, as_event)) event_metadata(as_event).push_back(std::move(*result));
+    });
+    std::lock_guard lock(session.mutex);
+    if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_event()");
+    session.journal.events.emplace_back(std::move(as_event), step);
+    return;
+  }
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_event()");
-  if (step_copy) session.trace.session_time_steps[static_cast<std::size_t>(step)].events.push_back(std::move(*step_copy));
-  session.trace.event_history.push_back(std::move(event));
+  session.journal.events.emplace_back(std::move(event), step);
+}
+}  // namespace
+
+void SessionTracer::record_event(CAISEvent&& event) { record_event_into(*core_, std::move(event)); }
+void SessionTracer::record_event(EnvironmentEvent&& event) { record_event_into(*core_, std::move(event)); }
+void SessionTracer::record_event(RuntimeEvent&& event) { record_event_into(*core_, std::move(event)); }
+void SessionTracer::record_event(Event&& event) {
+  std::visit([this](auto&& e) { record_event_into(*core_, std::move(e)); }, std::move(event));
 }
 
 void SessionTracer::record_message(SessionEventMessage&& message) {
@@ -314,14 +347,9 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
     });
   }
   const std::int64_t step = c->step_index();
-  std::optional<SessionEventMessage> step_copy;
-  if (step >= 0) step_copy.emplace(message);
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
-  if (step_copy) {
-    session.trace.session_time_steps[static_cast<std::size_t>(step)].step_messages.push_back(std::move(*step_copy));
-  }
-  session.trace.message_history.push_back(std::move(message));
+  session.journal.messages.emplace_back(std::move(message), step);
 }
 
 void SessionTracer::add_session_metadata(std::string metadata_type, Value data) {
@@ -332,7 +360,7 @@ void SessionTracer::add_session_metadata(std::string metadata_type, Value data) 
   SessionMetadataEntry entry{std::move(metadata_type), std::move(data), now()};
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_session_metadata()");
-  session.trace.session_metadata.push_back(std::move(entry));
+  session.journal.session_metadata.push_back(std::move(entry));
 }
 
 bool SessionTracer::in_session() const noexcept { return enabled_ && detail::live_context(core_.get()) != nullptr; }
@@ -348,29 +376,35 @@ std::int64_t SessionTracer::current_turn() const noexcept {
 }
 
 std::shared_ptr<const SessionTrace> SessionTracer::get_session_trace(std::string_view session_id) const {
+  const auto find_finished = [&]() -> std::shared_ptr<detail::FinishedSession> {
+    for (auto it = core_->finished.rbegin(); it != core_->finished.rend(); ++it) {
+      if ((*it)->id() == session_id) return *it;
+    }
+    return nullptr;
+  };
   std::shared_ptr<detail::SessionState> active;
+  std::shared_ptr<detail::FinishedSession> finished;
   {
     std::lock_guard lock(core_->registry_mutex);
     if (const auto it = core_->active.find(std::string(session_id)); it != core_->active.end()) {
       active = it->second.lock();
     }
     if (!active || active->ended.load(std::memory_order_acquire)) {
-      for (auto it = core_->finished.rbegin(); it != core_->finished.rend(); ++it) {
-        if ((*it)->session_id == session_id) return *it;
-      }
+      active.reset();
+      finished = find_finished();
     }
   }
-  if (!active) return nullptr;
-  std::lock_guard lock(active->mutex);
-  if (active->ended.load(std::memory_order_relaxed)) {
-    // Ended between the two lookups: it is in the finished list now.
+  if (active) {
+    std::unique_lock lock(active->mutex);
+    if (!active->ended.load(std::memory_order_relaxed)) {
+      return std::make_shared<const SessionTrace>(active->journal.snapshot());
+    }
+    // Ended between the two lookups: it is among the finished sessions now.
+    lock.unlock();
     std::lock_guard registry_lock(core_->registry_mutex);
-    for (auto it = core_->finished.rbegin(); it != core_->finished.rend(); ++it) {
-      if ((*it)->session_id == session_id) return *it;
-    }
-    return nullptr;
+    finished = find_finished();
   }
-  return std::make_shared<const SessionTrace>(active->trace);
+  return finished ? finished->trace() : nullptr;
 }
 
 void SessionTracer::add_hook(TraceHooks hooks) {
@@ -413,8 +447,8 @@ TracerStats SessionTracer::stats() const {
   for (const auto& state : active) {
     std::lock_guard lock(state->mutex);
     if (state->ended.load(std::memory_order_relaxed)) continue;
-    s.events_recorded += state->trace.event_history.size();
-    s.messages_recorded += state->trace.message_history.size();
+    s.events_recorded += state->journal.events.size();
+    s.messages_recorded += state->journal.messages.size();
   }
   return s;
 }

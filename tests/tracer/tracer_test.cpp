@@ -339,9 +339,11 @@ TEST(SessionTracer, FailingSinkIsCountedAndOthersStillWrite) {
 TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {
   CapturedDiagnostics diagnostics;
   struct Slow : st::SessionSink {
+    std::atomic<bool> entered{false};
     std::atomic<bool> release{false};
     std::atomic<int> written{0};
     void write(const st::SessionTrace&) override {
+      entered = true;
       while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       written.fetch_add(1);
     }
@@ -349,17 +351,24 @@ TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {
   SessionTracer tracer(TracingConfig{.sink_queue_capacity = 2});
   auto slow = std::make_shared<Slow>();
   tracer.add_sink(slow);
-  for (int i = 0; i < 10; ++i) {
+  { auto first = tracer.start_session("s0"); }
+  while (!slow->entered.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto before = std::chrono::steady_clock::now();
+  for (int i = 1; i < 10; ++i) {
     auto s = tracer.start_session("s" + std::to_string(i));
   }
-  // One in the sink, two queued, seven dropped; the agent thread never waited.
+  // The sink is stuck: the agent thread still never waited for it.
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(1));
+  // One in the sink, two queued, seven dropped.
+  EXPECT_EQ(tracer.stats().sessions_dropped, 7u);
+  EXPECT_EQ(tracer.stats().sessions_pending, 3u);  // the one being written counts too
   slow->release = true;
   ASSERT_TRUE(tracer.flush());
-  const auto stats = tracer.stats();
-  EXPECT_EQ(stats.sessions_dropped + static_cast<std::uint64_t>(slow->written.load()), 10u);
-  EXPECT_GE(stats.sessions_dropped, 6u);
-  EXPECT_LE(stats.sessions_dropped, 7u);
-  EXPECT_FALSE(diagnostics.all().empty());
+  EXPECT_EQ(slow->written.load(), 3);
+  EXPECT_EQ(tracer.stats().sessions_dropped, 7u);
+  const auto messages = diagnostics.all();
+  ASSERT_FALSE(messages.empty());
+  EXPECT_NE(messages[0].find("sink queue full"), std::string::npos) << messages[0];
 }
 
 TEST(SessionTracer, DisabledTracerIsANoOp) {

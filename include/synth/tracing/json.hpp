@@ -132,9 +132,18 @@ class Value {
   const Value& operator[](std::string_view key) const noexcept;
   Value& operator[](const char* key) { return (*this)[std::string_view(key)]; }
   const Value& operator[](const char* key) const noexcept { return (*this)[std::string_view(key)]; }
-  /// Array element; throws ValueTypeError when not an array or out of range.
-  Value& operator[](std::size_t index);
-  const Value& operator[](std::size_t index) const;
+  /// Array element; throws ValueTypeError when not an array or out of range. (A template so
+  /// that `v[0]` is not ambiguous with the key overloads.)
+  template <std::integral I>
+    requires(!std::same_as<I, bool>)
+  Value& operator[](I index) {
+    return at_index(static_cast<std::size_t>(index));
+  }
+  template <std::integral I>
+    requires(!std::same_as<I, bool>)
+  const Value& operator[](I index) const {
+    return at_index(static_cast<std::size_t>(index));
+  }
   /// Pointer to an object member, or nullptr.
   const Value* find(std::string_view key) const noexcept;
   Value* find(std::string_view key) noexcept;
@@ -148,6 +157,9 @@ class Value {
   friend bool operator==(const Value& a, const Value& b) noexcept;
 
  private:
+  Value& at_index(std::size_t index);
+  const Value& at_index(std::size_t index) const;
+
   std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Array, Object> data_;
 };
 

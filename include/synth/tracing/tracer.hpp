@@ -54,7 +54,7 @@ struct TracerStats {
   std::uint64_t sessions_dropped = 0;
   /// Exceptions thrown by sinks' write() or flush().
   std::uint64_t sink_errors = 0;
-  /// Finished sessions waiting for the sinks.
+  /// Finished sessions queued for the sinks or being written by them.
   std::uint64_t sessions_pending = 0;
 };
 
@@ -142,14 +142,31 @@ class SessionTracer {
   template <class E>
     requires std::constructible_from<Event, E&&>
   void add_event(E&& event) {
-    if (enabled_) record_event(Event(std::forward<E>(event)));
+    if (!enabled_) return;
+    using T = std::remove_cvref_t<E>;
+    if constexpr (std::is_same_v<T, CAISEvent> || std::is_same_v<T, EnvironmentEvent> ||
+                  std::is_same_v<T, RuntimeEvent> || std::is_same_v<T, Event>) {
+      // Rvalues go straight into the session's storage; lvalues are copied once.
+      if constexpr (std::is_lvalue_reference_v<E>) {
+        record_event(T(event));
+      } else {
+        record_event(std::move(event));
+      }
+    } else {
+      record_event(Event(std::forward<E>(event)));
+    }
   }
 
   /// Appends a message to the current timestep and to the message history, as add_event.
   template <class M>
     requires std::constructible_from<SessionEventMessage, M&&>
   void add_message(M&& message) {
-    if (enabled_) record_message(SessionEventMessage(std::forward<M>(message)));
+    if (!enabled_) return;
+    if constexpr (std::is_same_v<std::remove_cvref_t<M>, SessionEventMessage> && !std::is_lvalue_reference_v<M>) {
+      record_message(std::move(message));
+    } else {
+      record_message(SessionEventMessage(std::forward<M>(message)));
+    }
   }
 
   /// Appends a typed metadata entry to this thread's session. Throws TracingError without one.
@@ -191,6 +208,9 @@ class SessionTracer {
   TracerStats stats() const;
 
  private:
+  void record_event(CAISEvent&& event);
+  void record_event(EnvironmentEvent&& event);
+  void record_event(RuntimeEvent&& event);
   void record_event(Event&& event);
   void record_message(SessionEventMessage&& message);
 

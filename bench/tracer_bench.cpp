@@ -1,0 +1,162 @@
+// Hot-path costs of SessionTracer. Targets (issue 2, this 2-core machine):
+//   add_event of a CAISEvent with 4 scalar fields + 2-key metadata: median <= 150 ns, and with
+//   2 threads each in its own session <= 2x that; disabled tracer <= 5 ns; context capture +
+//   attach <= 100 ns.
+#include <benchmark/benchmark.h>
+
+#include <synth/tracing.hpp>
+
+namespace st = synth::tracing;
+
+namespace {
+
+// The event the targets name: 4 scalar fields and a 2-key metadata object.
+st::CAISEvent make_event(std::int64_t i) {
+  return st::CAISEvent{.system_instance_id = "agent",
+                       .model_name = "gpt-4o-mini",
+                       .prompt_tokens = i,
+                       .completion_tokens = 42,
+                       .metadata = {{"provider", "openai"}, {"attempt", 1}}};
+}
+
+// Sessions are rotated so memory stays bounded; the rotation is outside the timed region.
+constexpr std::int64_t kEventsPerSession = 4096;
+
+st::SessionTracer& shared_tracer() {
+  static st::SessionTracer tracer(st::TracingConfig{.max_finished_sessions = 0});
+  return tracer;
+}
+
+void BM_ConstructEvent(benchmark::State& state) {
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    auto e = make_event(i++);
+    benchmark::DoNotOptimize(e);
+  }
+}
+BENCHMARK(BM_ConstructEvent);
+
+// Construct the event and record it: what an agent pays per call.
+void BM_AddEvent(benchmark::State& state) {
+  st::SessionTracer& tracer = shared_tracer();
+  std::optional<st::SessionScope> session(tracer.start_session());
+  std::optional<st::TimestepScope> step(tracer.timestep(0));
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    tracer.add_event(make_event(i));
+    if (++i % kEventsPerSession == 0) {
+      state.PauseTiming();
+      step.reset();
+      session.reset();
+      session.emplace(tracer.start_session());
+      step.emplace(tracer.timestep(0));
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AddEvent)->Threads(1)->Threads(2)->UseRealTime();
+
+// The same outside a timestep: one copy fewer (history only).
+void BM_AddEventNoTimestep(benchmark::State& state) {
+  st::SessionTracer& tracer = shared_tracer();
+  std::optional<st::SessionScope> session(tracer.start_session());
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    tracer.add_event(make_event(i));
+    if (++i % kEventsPerSession == 0) {
+      state.PauseTiming();
+      session.reset();
+      session.emplace(tracer.start_session());
+      state.ResumeTiming();
+    }
+  }
+}
+BENCHMARK(BM_AddEventNoTimestep);
+
+void BM_AddMessage(benchmark::State& state) {
+  st::SessionTracer& tracer = shared_tracer();
+  std::optional<st::SessionScope> session(tracer.start_session());
+  std::optional<st::TimestepScope> step(tracer.timestep(0));
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    tracer.add_message(st::make_message("env", {{"obs", "door"}, {"hp", i}}, "observation", 0));
+    if (++i % kEventsPerSession == 0) {
+      state.PauseTiming();
+      step.reset();
+      session.reset();
+      session.emplace(tracer.start_session());
+      step.emplace(tracer.timestep(0));
+      state.ResumeTiming();
+    }
+  }
+}
+BENCHMARK(BM_AddMessage);
+
+void BM_DisabledAddEvent(benchmark::State& state) {
+  st::SessionTracer tracer(st::TracingConfig{.enabled = false});
+  auto session = tracer.start_session("s");
+  const st::CAISEvent event = make_event(1);
+  for (auto _ : state) {
+    tracer.add_event(event);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_DisabledAddEvent);
+
+void BM_DisabledSessionTimestepEvent(benchmark::State& state) {
+  st::SessionTracer tracer(st::TracingConfig{.enabled = false});
+  const st::CAISEvent event = make_event(1);
+  for (auto _ : state) {
+    auto session = tracer.start_session("s");
+    auto step = tracer.timestep(0);
+    tracer.add_event(event);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_DisabledSessionTimestepEvent);
+
+void BM_ContextCaptureAndAttach(benchmark::State& state) {
+  st::SessionTracer tracer;
+  auto session = tracer.start_session("s");
+  auto step = tracer.timestep(0);
+  for (auto _ : state) {
+    const st::Context ctx = tracer.current_context();
+    st::ContextScope attach(ctx);
+    benchmark::DoNotOptimize(&attach);
+  }
+}
+BENCHMARK(BM_ContextCaptureAndAttach);
+
+void BM_TimestepOpenClose(benchmark::State& state) {
+  st::SessionTracer& tracer = shared_tracer();
+  std::optional<st::SessionScope> session(tracer.start_session());
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    auto step = tracer.timestep(i);
+    if (++i % kEventsPerSession == 0) {
+      state.PauseTiming();
+      session.reset();
+      session.emplace(tracer.start_session());
+      state.ResumeTiming();
+    }
+  }
+}
+BENCHMARK(BM_TimestepOpenClose);
+
+// A whole small session: start, 10 timesteps of 3 events, end (no sinks).
+void BM_SessionOf30Events(benchmark::State& state) {
+  st::SessionTracer& tracer = shared_tracer();
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    auto session = tracer.start_session();
+    for (int t = 0; t < 10; ++t) {
+      auto step = tracer.timestep(t);
+      for (int e = 0; e < 3; ++e) tracer.add_event(make_event(i++));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 30);
+}
+BENCHMARK(BM_SessionOf30Events);
+
+}  // namespace

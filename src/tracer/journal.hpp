@@ -1,0 +1,153 @@
+// Internal: how a session is recorded before anyone needs it as a SessionTrace.
+//
+// A SessionTrace holds every event twice (in its timestep and in the history), as the
+// original's JSON does. Building that on the agent's thread would cost a deep copy per event,
+// so the recording thread only appends each item once, with its timestep index, into storage
+// that never moves what it holds; the two-place SessionTrace is built later, off the hot path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing::detail {
+
+/// Recycles the memory blocks of session journals. Fresh memory costs a page fault per 4 KiB on
+/// first touch (microseconds on virtual machines), and large freed blocks go back to the OS;
+/// reusing blocks keeps long runs on warm pages. Retains at most `max_bytes`. Thread-safe.
+class BlockPool {
+ public:
+  explicit BlockPool(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  ~BlockPool();
+  BlockPool(const BlockPool&) = delete;
+  BlockPool& operator=(const BlockPool&) = delete;
+
+  void* allocate(std::size_t bytes);
+  void release(void* block, std::size_t bytes) noexcept;
+
+ private:
+  const std::size_t max_bytes_;
+  std::mutex mutex_;
+  std::size_t retained_ = 0;
+  std::vector<std::pair<std::size_t, std::vector<void*>>> free_;  // by block size
+};
+
+/// Append-only sequence in chunks: appending never relocates earlier elements (no
+/// reallocation copies), and chunk memory comes from a BlockPool.
+template <class T>
+class ChunkedList {
+ public:
+  explicit ChunkedList(std::shared_ptr<BlockPool> pool) : pool_(std::move(pool)) {}
+  ChunkedList(ChunkedList&& other) noexcept
+      : pool_(std::move(other.pool_)), chunks_(std::move(other.chunks_)), size_(other.size_) {
+    other.size_ = 0;
+  }
+  ChunkedList& operator=(ChunkedList&&) = delete;
+  ChunkedList(const ChunkedList&) = delete;
+  ChunkedList& operator=(const ChunkedList&) = delete;
+  ~ChunkedList() {
+    for (Chunk& c : chunks_) {
+      std::destroy_n(c.data, c.used);
+      pool_->release(c.data, c.capacity * sizeof(T));
+    }
+  }
+
+  /// Constructs the element in place.
+  template <class... Args>
+  void emplace_back(Args&&... args) {
+    if (chunks_.empty() || chunks_.back().used == chunks_.back().capacity) {
+      // Small first chunks keep short sessions small; later chunks stay a size the pool reuses.
+      const std::size_t capacity = chunks_.empty() ? kFirstChunk : std::min(chunks_.back().capacity * 2, kMaxChunk);
+      chunks_.reserve(chunks_.size() + 1);
+      chunks_.push_back(Chunk{static_cast<T*>(pool_->allocate(capacity * sizeof(T))), capacity, 0});
+    }
+    Chunk& c = chunks_.back();
+    std::construct_at(c.data + c.used, std::forward<Args>(args)...);
+    ++c.used;
+    ++size_;
+  }
+
+  std::size_t size() const noexcept { return size_; }
+
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Chunk& c : chunks_) {
+      for (std::size_t i = 0; i < c.used; ++i) f(static_cast<const T&>(c.data[i]));
+    }
+  }
+  template <class F>
+  void for_each_mutable(F&& f) {
+    for (Chunk& c : chunks_) {
+      for (std::size_t i = 0; i < c.used; ++i) f(c.data[i]);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kFirstChunk = 8;
+  static constexpr std::size_t kMaxChunk = 64;
+  struct Chunk {
+    T* data;
+    std::size_t capacity;
+    std::size_t used;
+  };
+
+  std::shared_ptr<BlockPool> pool_;
+  std::vector<Chunk> chunks_;
+  std::size_t size_ = 0;
+};
+
+/// An item recorded into a session, with the index of its timestep (-1: history only).
+template <class T>
+struct Recorded {
+  T item;
+  std::int64_t step;
+};
+
+/// Everything recorded in one session, each item stored once.
+struct SessionJournal {
+  explicit SessionJournal(const std::shared_ptr<BlockPool>& pool) : events(pool), messages(pool) {}
+
+  std::string session_id;
+  Timestamp created_at{};
+  std::vector<SessionMetadataEntry> session_metadata;
+  /// Timesteps without their items (events and step_messages stay empty here).
+  std::vector<SessionTimeStep> steps;
+  ChunkedList<Recorded<Event>> events;
+  ChunkedList<Recorded<SessionEventMessage>> messages;
+
+  /// A SessionTrace copied from the journal (a snapshot of an active session).
+  SessionTrace snapshot() const;
+  /// The SessionTrace, moving the items out of the journal.
+  SessionTrace finish() &&;
+};
+
+/// An ended session: its journal until someone needs the SessionTrace, built once on the
+/// first request (the sink thread, get_session_trace or an on_session_end hook).
+class FinishedSession {
+ public:
+  explicit FinishedSession(SessionJournal journal)
+      : id_(journal.session_id),
+        event_count_(journal.events.size()),
+        message_count_(journal.messages.size()),
+        journal_(std::move(journal)) {}
+
+  const std::string& id() const noexcept { return id_; }
+  std::size_t event_count() const noexcept { return event_count_; }
+  std::size_t message_count() const noexcept { return message_count_; }
+  std::shared_ptr<const SessionTrace> trace();
+
+ private:
+  const std::string id_;
+  const std::size_t event_count_;
+  const std::size_t message_count_;
+  std::mutex mutex_;
+  std::optional<SessionJournal> journal_;       // guarded by mutex_
+  std::shared_ptr<const SessionTrace> trace_;  // guarded by mutex_
+};
+
+}  // namespace synth::tracing::detail
