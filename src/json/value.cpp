@@ -166,7 +166,7 @@ const Value& Value::operator[](std::string_view key) const noexcept {
   return v ? *v : null_value();
 }
 
-Value& Value::operator[](std::size_t index) {
+Value& Value::at_index(std::size_t index) {
   Array& a = as_array();
   if (index >= a.size()) {
     throw ValueTypeError("JSON array index " + std::to_string(index) + " out of range (size " +
@@ -175,7 +175,7 @@ Value& Value::operator[](std::size_t index) {
   return a[index];
 }
 
-const Value& Value::operator[](std::size_t index) const {
+const Value& Value::at_index(std::size_t index) const {
   const Array& a = as_array();
   if (index >= a.size()) {
     throw ValueTypeError("JSON array index " + std::to_string(index) + " out of range (size " +
