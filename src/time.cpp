@@ -166,7 +166,13 @@ std::optional<Timestamp> parse_timestamp(std::string_view text) noexcept {
   if (pos != text.size()) return std::nullopt;
   // int64 nanoseconds reach from 1677-09-21 to 2262-04-11.
   const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const int64_t secs = days * kSecondsPerDay + hour * 3600 + minute * 60 + second - offset_seconds;
+  int64_t secs = days * kSecondsPerDay + hour * 3600 + minute * 60 + second - offset_seconds;
+  // Before 1970 count from the next second down, so that times less than a second above the
+  // lower limit (where secs * 1e9 alone would overflow) still parse.
+  if (secs < 0 && nanos > 0) {
+    ++secs;
+    nanos -= kNanosPerSecond;
+  }
   int64_t total = 0;
   if (__builtin_mul_overflow(secs, kNanosPerSecond, &total) || __builtin_add_overflow(total, nanos, &total)) {
     return std::nullopt;

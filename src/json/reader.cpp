@@ -24,6 +24,34 @@ std::size_t first_invalid_utf8(std::string_view s) {
   return s.size();
 }
 
+// Offset of the first raw control character inside a string (simdjson's UNESCAPED_CHARS).
+std::size_t first_unescaped_control(std::string_view s) {
+  bool in_string = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!in_string) {
+      in_string = c == '"';
+    } else if (c == '\\') {
+      ++i;
+    } else if (c == '"') {
+      in_string = false;
+    } else if (c < 0x20) {
+      return i;
+    }
+  }
+  return s.size();
+}
+
+// A scalar's text for messages: simdjson's raw token runs up to the next structural character,
+// so it includes the whitespace (newlines, indentation) that follows the value.
+std::string token_text(od::value v) {
+  std::string_view s = v.raw_json_token();
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return std::string(s);
+}
+
 // True when the text ends inside a string or with brackets still open: a cut-off file. Only
 // consulted on the error path, where simdjson may report such input as some other problem.
 bool is_truncated(std::string_view s) {
@@ -82,8 +110,12 @@ std::string describe(error_code code) {
 
 JsonReader::JsonReader(std::string_view text, std::string_view source)
     : source_(source), text_(text.data(), text.size()) {
-  const auto error = parser_.iterate(text_).get(doc_);
-  if (error) fail_simdjson(error);
+  // simdjson counts the root as depth 1 and (in builds with its development checks, i.e. without
+  // optimization) asserts that every container it enters lies below max_depth; our own limit in
+  // value() admits containers up to depth kMaxJsonDepth, so leave it one level of room.
+  auto error = parser_.allocate(text_.size(), static_cast<std::size_t>(kMaxJsonDepth) + 1);
+  if (!error) error = parser_.iterate(text_).get(doc_);
+  if (error) fail_simdjson(error, false);
 }
 
 od::value JsonReader::object_root() {
@@ -138,8 +170,12 @@ void JsonReader::finish() {
   }
 }
 
-Value JsonReader::value(od::value v, int depth) {
-  if (depth >= kMaxJsonDepth) fail(v, "JSON nested deeper than 1024 levels");
+Value JsonReader::value(od::value v) {
+  // path_ holds one segment per enclosing container, so its size is the depth within the whole
+  // document: a value nested inside a trace must also stay writable (JsonWriter's limit).
+  if (path_.size() >= static_cast<std::size_t>(kMaxJsonDepth)) {
+    fail(v, "JSON nested deeper than 1024 levels");
+  }
   switch (v.type()) {
     case od::json_type::object: {
       Value::Object members;
@@ -147,7 +183,7 @@ Value JsonReader::value(od::value v, int depth) {
         // Unescaped keys stay valid in the parser's buffer for the whole document.
         const std::string_view key = field.unescaped_key();
         Path p(*this, key);
-        Value member = value(field.value(), depth + 1);
+        Value member = value(field.value());
         members.emplace_back(std::string(key), std::move(member));
       }
       return Value(std::move(members));
@@ -157,7 +193,7 @@ Value JsonReader::value(od::value v, int depth) {
       std::size_t i = 0;
       for (auto element : v.get_array()) {
         Path p(*this, i++);
-        elements.push_back(value(element.value(), depth + 1));
+        elements.push_back(value(element.value()));
       }
       return Value(std::move(elements));
     }
@@ -227,7 +263,7 @@ std::int64_t JsonReader::integer(od::value v) {
         d < 9223372036854775808.0) {
       return static_cast<std::int64_t>(d);
     }
-    fail(v, "expected an integer in 64-bit range, found " + std::string(v.raw_json_token()));
+    fail(v, "expected an integer in 64-bit range, found " + token_text(v));
   }
   fail(v, "expected an integer, found " + found(v));
 }
@@ -272,7 +308,11 @@ Timestamp JsonReader::timestamp(od::value v) {
       if (v.get_double().get(seconds) != error_code::SUCCESS || !(std::fabs(seconds) < 9.2e9)) {
         fail(v, "epoch-seconds timestamp out of range");
       }
-      return Timestamp(std::chrono::nanoseconds(std::llround(seconds * 1e9)));
+      // Whole and fractional seconds apart: seconds * 1e9 alone is a double near 1.7e18, whose
+      // spacing is 256 ns, so 1735725601.25 would read as ...01.249999872.
+      const double whole = std::floor(seconds);
+      return Timestamp(std::chrono::nanoseconds(static_cast<std::int64_t>(whole) * 1'000'000'000 +
+                                                std::llround((seconds - whole) * 1e9)));
     }
     default:
       fail(v, "expected a timestamp (ISO-8601 string, epoch seconds or null), found " + found(v));
@@ -302,7 +342,7 @@ std::string JsonReader::found(od::value v) {
     case od::json_type::array:
       return "an array";
     case od::json_type::number:
-      return "the number " + std::string(v.raw_json_token());
+      return "the number " + token_text(v);
     case od::json_type::string:
       return "a string";
     case od::json_type::boolean:
@@ -342,11 +382,13 @@ void JsonReader::fail_at(const char* where, std::string problem) {
   fail_offset(offset, std::move(problem));
 }
 
-void JsonReader::fail_simdjson(error_code code) {
+void JsonReader::fail_simdjson(error_code code, bool started) {
   std::size_t offset = text_.size();
   if (code == error_code::UTF8_ERROR) {
     offset = first_invalid_utf8(std::string_view(text_.data(), text_.size()));
-  } else if (code != error_code::UNCLOSED_STRING && code != error_code::INCOMPLETE_ARRAY_OR_OBJECT &&
+  } else if (code == error_code::UNESCAPED_CHARS) {
+    offset = first_unescaped_control(std::string_view(text_.data(), text_.size()));
+  } else if (started && code != error_code::UNCLOSED_STRING && code != error_code::INCOMPLETE_ARRAY_OR_OBJECT &&
              code != error_code::EMPTY) {
     const char* where = nullptr;
     if (doc_.current_location().get(where) == error_code::SUCCESS && where >= text_.data()) {
@@ -377,13 +419,20 @@ void JsonReader::fail_offset(std::size_t offset, std::string problem) {
 }
 
 std::string JsonReader::path_string() const {
+  // Deep paths keep their first and last segments: enough to find the place, short to read.
+  constexpr std::size_t kEdge = 6;
   std::string out;
-  for (const auto& segment : path_) {
-    if (const auto* key = std::get_if<std::string_view>(&segment)) {
+  for (std::size_t i = 0; i < path_.size(); ++i) {
+    if (path_.size() > 2 * kEdge + 1 && i == kEdge) {
+      out += ".(" + std::to_string(path_.size() - 2 * kEdge) + " more levels)";
+      i = path_.size() - kEdge - 1;
+      continue;
+    }
+    if (const auto* key = std::get_if<std::string_view>(&path_[i])) {
       if (!out.empty()) out.push_back('.');
       out.append(*key);
     } else {
-      out += '[' + std::to_string(std::get<std::size_t>(segment)) + ']';
+      out += '[' + std::to_string(std::get<std::size_t>(path_[i])) + ']';
     }
   }
   return out;

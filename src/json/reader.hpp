@@ -43,7 +43,7 @@ class JsonReader {
   Value read_value();
 
   /// Any JSON value.
-  Value value(od::value v, int depth = 0);
+  Value value(od::value v);
   /// Reads and discards a value (still checking that it is well-formed).
   void skip(od::value v) { (void)value(v); }
 
@@ -88,7 +88,8 @@ class JsonReader {
  private:
   od::value object_root();
   void finish();
-  [[noreturn]] void fail_simdjson(simdjson::error_code code);
+  /// `started` is false while the document could not even be iterated (doc_ is then unusable).
+  [[noreturn]] void fail_simdjson(simdjson::error_code code, bool started = true);
   [[noreturn]] void fail_offset(std::size_t offset, std::string problem);
   std::string path_string() const;
   std::string found(od::value v);

@@ -35,9 +35,9 @@ std::vector<Value> read_value_list(JsonReader& r, od::value v) {
   return out;
 }
 
-Value read_object_value(JsonReader& r, od::value v) {
+// metadata / step_metadata: usually an object; null (the original's older writers) reads as {}.
+Value read_metadata(JsonReader& r, od::value v) {
   if (r.is_null(v)) return Value::object();
-  if (v.type() != od::json_type::object) r.fail(v, "expected an object or null");
   return r.value(v);
 }
 
@@ -83,7 +83,7 @@ Event read_event(JsonReader& r, od::value v) {
     } else if (key == "system_state_after") {
       f.after = r.value(fv);
     } else if (key == "metadata") {
-      f.metadata = read_object_value(r, fv);
+      f.metadata = read_metadata(r, fv);
     } else if (key == "event_metadata") {
       f.event_metadata = read_value_list(r, fv);
     } else if (key == "llm_call_records") {
@@ -293,7 +293,7 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) 
     } else if (key == "timestamp") {
       step.timestamp = r.timestamp(fv);
     } else if (key == "step_metadata" || key == "metadata") {
-      step.step_metadata = read_object_value(r, fv);
+      step.step_metadata = read_metadata(r, fv);
     } else {
       r.skip(fv);
     }

@@ -72,10 +72,20 @@ void write_event_head(JsonWriter& w, const E& e, EventType type) {
   w.value(e.system_state_after);
 }
 
+// Null metadata is written as {} (and so reads back as {}), as the original always has a dict.
+void write_metadata(JsonWriter& w, const Value& metadata) {
+  if (metadata.is_null()) {
+    w.begin_object();
+    w.end_object();
+  } else {
+    w.value(metadata);
+  }
+}
+
 template <class E>
 void write_event_tail(JsonWriter& w, const E& e) {
   w.plain_key("metadata");
-  w.value(e.metadata);
+  write_metadata(w, e.metadata);
   w.plain_key("event_metadata");
   write_values(w, e.event_metadata);
 }
@@ -175,7 +185,7 @@ void write_trace(JsonWriter& w, const SessionTrace& t) {
     w.plain_key("timestamp");
     w.timestamp(step.timestamp);
     w.plain_key("step_metadata");
-    w.value(step.step_metadata);
+    write_metadata(w, step.step_metadata);
     w.end_object();
   }
   w.end_array();

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -105,8 +104,7 @@ TEST(JsonFileSink, FolderThatCannotBeCreatedIsAClearError) {
   }
 }
 
-TEST(JsonFileSink, UnwritableFolderIsReportedNotThrownAtTheAgent) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores folder permissions";
+TEST(JsonFileSink, FailedWriteIsReportedNotThrownAtTheAgent) {
   TempDir dir;
   std::vector<std::string> diagnostics;
   std::mutex m;
@@ -116,14 +114,15 @@ TEST(JsonFileSink, UnwritableFolderIsReportedNotThrownAtTheAgent) {
   });
   {
     st::SessionTracer tracer(st::TracingConfig{.save_dir = dir.path});
-    fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
-    { auto s = tracer.start_session("s"); }
+    fs::remove_all(dir.path);  // the folder vanishes under the running tracer (works as root too)
+    EXPECT_NO_THROW({ auto s = tracer.start_session("s"); });
     ASSERT_TRUE(tracer.flush());
     EXPECT_EQ(tracer.stats().sink_errors, 1u);
   }
   st::set_diagnostic_handler({});
-  ASSERT_FALSE(diagnostics.empty());
+  ASSERT_EQ(diagnostics.size(), 1u);
   EXPECT_NE(diagnostics[0].find("cannot write trace file"), std::string::npos) << diagnostics[0];
+  EXPECT_NE(diagnostics[0].find(dir.path.string()), std::string::npos) << diagnostics[0];
 }
 
 TEST(JsonFileSink, WriteErrorsNameTheFile) {

@@ -63,6 +63,7 @@ struct CAISEvent {
   /// Cost in US dollars.
   std::optional<double> cost;
   std::optional<double> latency_ms;
+  /// Usually an object; null is written to JSON as {}.
   Value metadata = Value::object();
   /// Results of on_event hooks, in hook order.
   std::vector<Value> event_metadata;
