@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Usage: scripts/build.sh [BUILD_DIR] [extra cmake args...]
+# Configures (Release unless the extra args say otherwise) and builds on every core.
+# BUILD_DIR defaults to build/ in the repository.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${1:-$root/build}
+shift $(($# > 0 ? 1 : 0))
+
+# The extra args come last so that they override the defaults.
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build "$build_dir" -j "$(nproc)"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # the stage_* functions are called through run_stage
+# The full test suite (also what CI runs): installs dependencies, then
+#   release  Release build with tests, benchmarks and examples; every test   (build/)
+#   asan     ASan+UBSan Debug build; every test                              (build-asan/)
+#   tsan     TSan build; the tests labelled "threaded"                       (build-tsan/)
+# Every stage runs even when an earlier one failed; exits non-zero when any failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+# Exported before building too: gtest_discover_tests runs the test binaries at build time.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+# --no-tests=error: a label or discovery mistake that selects nothing must not pass.
+ctest_args=(--output-on-failure --no-tests=error -j2)
+
+# Stages chain with && because `set -e` is off inside a function called from `if`.
+stage_release() {
+  scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DSYNTH_TRACING_SANITIZE= \
+    -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=ON -DSYNTH_TRACING_BUILD_EXAMPLES=ON &&
+    ctest --test-dir build "${ctest_args[@]}"
+}
+
+stage_asan() {
+  scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSYNTH_TRACING_SANITIZE=address,undefined \
+    -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=ON &&
+    ctest --test-dir build-asan "${ctest_args[@]}"
+}
+
+# RelWithDebInfo: the threaded tests need speed to interleave much under TSan.
+stage_tsan() {
+  scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTH_TRACING_SANITIZE=thread \
+    -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
+    ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
+}
+
+summary=()
+failed=0
+
+run_stage() {
+  local name=$1 start=$SECONDS status=ok elapsed
+  shift
+  printf '\n===== %s =====\n' "$name"
+  if ! "$@"; then
+    status=FAILED
+    failed=1
+  fi
+  elapsed=$((SECONDS - start))
+  summary+=("$(printf '%-8s %-7s %dm%02ds' "$name" "$status" $((elapsed / 60)) $((elapsed % 60)))")
+}
+
+print_summary() {
+  printf '\n===== summary =====\n'
+  printf '%s\n' "${summary[@]}"
+}
+
+run_stage setup scripts/setup.sh
+if [ "$failed" -ne 0 ]; then
+  print_summary
+  exit 1
+fi
+run_stage release stage_release
+run_stage asan stage_asan
+run_stage tsan stage_tsan
+print_summary
+exit "$failed"
