@@ -11,7 +11,6 @@ APT_PACKAGES=(
   "cmake=3.25.1-1"
   "make=4.3-4.1"
   "pkgconf=1.8.1-1"
-  "git=1:2.39.5-0+deb12u3"
   "libgtest-dev=1.12.1-0.2"
   "libgmock-dev=1.12.1-0.2"
   "libbenchmark-dev=1.7.1-1"
