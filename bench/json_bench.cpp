@@ -66,6 +66,20 @@ void BM_WriteTrace(benchmark::State& state) {
 }
 BENCHMARK(BM_WriteTrace)->Arg(1000);
 
+// As the JSON file sink writes: into one reused buffer.
+void BM_WriteTraceReusedBuffer(benchmark::State& state) {
+  const auto trace = make_trace(static_cast<int>(state.range(0)));
+  std::string buffer;
+  for (auto _ : state) {
+    buffer.clear();
+    trace.write_json(buffer);
+    benchmark::DoNotOptimize(buffer.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(trace.event_history.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(buffer.size()));
+}
+BENCHMARK(BM_WriteTraceReusedBuffer)->Arg(1000);
+
 void BM_ReadTrace(benchmark::State& state) {
   const auto trace = make_trace(static_cast<int>(state.range(0)));
   const std::string json = trace.to_json();

@@ -78,9 +78,13 @@ const Value& SessionTrace::start_metadata() const noexcept {
 
 std::string SessionTrace::to_json(JsonFormat format) const {
   std::string out;
+  write_json(out, format);
+  return out;
+}
+
+void SessionTrace::write_json(std::string& out, JsonFormat format) const {
   detail::JsonWriter w(out, format);
   detail::write_trace(w, *this);
-  return out;
 }
 
 SessionTrace SessionTrace::from_json(std::string_view text, std::string_view source) {

@@ -1,6 +1,7 @@
 #include "time.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 namespace synth::tracing {
 
@@ -68,6 +69,17 @@ void put_digits(std::string& out, int64_t v, int width) {
   out.append(buf, static_cast<std::size_t>(width));
 }
 
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+// Writes v (0..99) as two digits.
+char* put2(char* out, unsigned v) noexcept {
+  std::memcpy(out, &kDigitPairs[2 * v], 2);
+  return out + 2;
+}
+
 bool is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 unsigned days_in_month(int64_t y, unsigned m) {
@@ -105,9 +117,8 @@ Timestamp now() noexcept {
 }
 
 std::string format_timestamp(Timestamp t) {
-  std::string out;
-  detail::append_timestamp(out, t);
-  return out;
+  char buf[detail::kMaxTimestampChars];
+  return std::string(buf, detail::write_timestamp(buf, t));
 }
 
 std::optional<Timestamp> parse_timestamp(std::string_view text) noexcept {
@@ -182,26 +193,35 @@ std::optional<Timestamp> parse_timestamp(std::string_view text) noexcept {
 
 namespace detail {
 
-void append_timestamp(std::string& out, Timestamp t) {
-  const Civil c = civil_from_time(t);
-  put_digits(out, c.year, 4);
-  out.push_back('-');
-  put_digits(out, c.month, 2);
-  out.push_back('-');
-  put_digits(out, c.day, 2);
-  out.push_back('T');
-  put_digits(out, c.hour, 2);
-  out.push_back(':');
-  put_digits(out, c.minute, 2);
-  out.push_back(':');
-  put_digits(out, c.second, 2);
-  out.push_back('.');
-  if (c.nanos % 1000 == 0) {
-    put_digits(out, c.nanos / 1000, 6);
+char* write_timestamp(char* out, Timestamp t) noexcept {
+  const Civil c = civil_from_time(t);  // years 1677..2262: always four digits
+  out = put2(out, static_cast<unsigned>(c.year / 100));
+  out = put2(out, static_cast<unsigned>(c.year % 100));
+  *out++ = '-';
+  out = put2(out, c.month);
+  *out++ = '-';
+  out = put2(out, c.day);
+  *out++ = 'T';
+  out = put2(out, c.hour);
+  *out++ = ':';
+  out = put2(out, c.minute);
+  *out++ = ':';
+  out = put2(out, c.second);
+  *out++ = '.';
+  auto frac = static_cast<unsigned>(c.nanos);
+  if (frac % 1000 == 0) {
+    frac /= 1000;  // microseconds: six digits
   } else {
-    put_digits(out, c.nanos, 9);
+    *out++ = static_cast<char>('0' + frac / 100'000'000);  // nanoseconds: nine digits
+    frac %= 100'000'000;
+    out = put2(out, frac / 1'000'000);
+    frac %= 1'000'000;
   }
-  out.push_back('Z');
+  out = put2(out, frac / 10'000);
+  out = put2(out, frac / 100 % 100);
+  out = put2(out, frac % 100);
+  *out++ = 'Z';
+  return out;
 }
 
 void append_compact_timestamp(std::string& out, Timestamp t) {

@@ -7,8 +7,11 @@
 
 namespace synth::tracing::detail {
 
-/// Appends ISO-8601 UTC ("2025-01-01T10:00:01.123456Z") to `out`.
-void append_timestamp(std::string& out, Timestamp t);
+/// Longest text write_timestamp produces.
+inline constexpr std::size_t kMaxTimestampChars = 30;
+
+/// Writes ISO-8601 UTC ("2025-01-01T10:00:01.123456Z") at `out`; returns the end.
+char* write_timestamp(char* out, Timestamp t) noexcept;
 
 /// Appends "YYYYmmdd_HHMMSS" (UTC), as used in trace file names.
 void append_compact_timestamp(std::string& out, Timestamp t);

@@ -1,6 +1,8 @@
 #include "json/reader.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "json/writer.hpp"
@@ -108,13 +110,59 @@ std::string describe(error_code code) {
 }
 }  // namespace
 
-JsonReader::JsonReader(std::string_view text, std::string_view source)
-    : source_(source), text_(text.data(), text.size()) {
-  // simdjson counts the root as depth 1 and (in builds with its development checks, i.e. without
-  // optimization) asserts that every container it enters lies below max_depth; our own limit in
-  // value() admits containers up to depth kMaxJsonDepth, so leave it one level of room.
-  auto error = parser_.allocate(text_.size(), static_cast<std::size_t>(kMaxJsonDepth) + 1);
-  if (!error) error = parser_.iterate(text_).get(doc_);
+struct ParseWorkspace {
+  od::parser parser;
+  std::unique_ptr<char[]> buffer;
+  std::size_t buffer_size = 0;
+  bool busy = false;
+};
+
+namespace {
+thread_local ParseWorkspace t_workspace;
+// Larger workspaces are released after use rather than kept for the thread's lifetime.
+constexpr std::size_t kRetainedWorkspaceBytes = 64u << 20;
+// simdjson counts the root as depth 1 and (in builds with its development checks, i.e. without
+// optimization) asserts that every container it enters lies below max_depth; our own limit in
+// value() admits containers up to depth kMaxJsonDepth, so leave it one level of room.
+constexpr std::size_t kParserDepth = static_cast<std::size_t>(kMaxJsonDepth) + 1;
+}  // namespace
+
+WorkspaceLease::WorkspaceLease() {
+  if (t_workspace.busy) {
+    own_ = std::make_unique<ParseWorkspace>();
+    workspace_ = own_.get();
+  } else {
+    workspace_ = &t_workspace;
+  }
+  workspace_->busy = true;
+}
+
+WorkspaceLease::~WorkspaceLease() {
+  ParseWorkspace& ws = *workspace_;
+  ws.busy = false;
+  if (ws.buffer_size > kRetainedWorkspaceBytes) {
+    ws.buffer.reset();
+    ws.buffer_size = 0;
+    ws.parser = od::parser();
+  }
+}
+
+JsonReader::JsonReader(std::string_view text, std::string_view source) : source_(source) {
+  ParseWorkspace& ws = workspace_.get();
+  const std::size_t needed = text.size() + simdjson::SIMDJSON_PADDING;
+  if (ws.buffer_size < needed) {
+    ws.buffer = std::make_unique<char[]>(needed);
+    ws.buffer_size = needed;
+  }
+  std::memcpy(ws.buffer.get(), text.data(), text.size());
+  std::memset(ws.buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+  text_ = std::string_view(ws.buffer.get(), text.size());
+  auto error = simdjson::SUCCESS;
+  // Grow only: allocate() with another size would reallocate every time.
+  if (ws.parser.capacity() < text.size() || ws.parser.max_depth() != kParserDepth) {
+    error = ws.parser.allocate(std::max(text.size(), ws.parser.capacity()), kParserDepth);
+  }
+  if (!error) error = ws.parser.iterate(ws.buffer.get(), text.size(), ws.buffer_size).get(doc_);
   if (error) fail_simdjson(error, false);
 }
 
@@ -171,9 +219,9 @@ void JsonReader::finish() {
 }
 
 Value JsonReader::value(od::value v) {
-  // path_ holds one segment per enclosing container, so its size is the depth within the whole
+  // depth_ counts the enclosing containers, so it is the depth within the whole
   // document: a value nested inside a trace must also stay writable (JsonWriter's limit).
-  if (path_.size() >= static_cast<std::size_t>(kMaxJsonDepth)) {
+  if (depth_ >= static_cast<std::size_t>(kMaxJsonDepth)) {
     fail(v, "JSON nested deeper than 1024 levels");
   }
   switch (v.type()) {
@@ -373,7 +421,7 @@ std::string JsonReader::found_document() {
 void JsonReader::fail(od::value v, std::string problem) { fail_at(v.raw_json_token().data(), std::move(problem)); }
 
 void JsonReader::fail_at(const char* where, std::string problem) {
-  const std::string path = path_string();
+  const std::string path = path_string(depth_);
   if (!path.empty()) problem = path + ": " + problem;
   std::size_t offset = text_.size();
   if (where >= text_.data() && where <= text_.data() + text_.size()) {
@@ -396,7 +444,8 @@ void JsonReader::fail_simdjson(error_code code, bool started) {
     }
   }
   std::string problem = describe(code);
-  const std::string path = path_string();
+  // Reached after unwinding (depth_ is back to 0): the path still holds the failing field's.
+  const std::string path = path_string(path_.size());
   if (!path.empty()) problem = path + ": " + problem;
   fail_offset(offset, std::move(problem));
 }
@@ -418,14 +467,15 @@ void JsonReader::fail_offset(std::size_t offset, std::string problem) {
   throw TraceFormatError(source_, offset, line, offset - line_start + 1, std::move(problem));
 }
 
-std::string JsonReader::path_string() const {
+std::string JsonReader::path_string(std::size_t depth) const {
   // Deep paths keep their first and last segments: enough to find the place, short to read.
   constexpr std::size_t kEdge = 6;
+  depth = std::min(depth, path_.size());
   std::string out;
-  for (std::size_t i = 0; i < path_.size(); ++i) {
-    if (path_.size() > 2 * kEdge + 1 && i == kEdge) {
-      out += ".(" + std::to_string(path_.size() - 2 * kEdge) + " more levels)";
-      i = path_.size() - kEdge - 1;
+  for (std::size_t i = 0; i < depth; ++i) {
+    if (depth > 2 * kEdge + 1 && i == kEdge) {
+      out += ".(" + std::to_string(depth - 2 * kEdge) + " more levels)";
+      i = depth - kEdge - 1;
       continue;
     }
     if (const auto* key = std::get_if<std::string_view>(&path_[i])) {

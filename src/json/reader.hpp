@@ -5,7 +5,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
-#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +18,25 @@
 namespace synth::tracing::detail {
 
 namespace od = simdjson::ondemand;
+
+/// A simdjson parser and a padded input buffer, reused by the JsonReaders of one thread: fresh
+/// memory costs page faults, which dominate parsing otherwise.
+struct ParseWorkspace;
+
+/// Borrows this thread's workspace (or a private one while it is in use) for one reader, and
+/// gives it back when destroyed, also when the reader's constructor throws.
+class WorkspaceLease {
+ public:
+  WorkspaceLease();
+  ~WorkspaceLease();
+  WorkspaceLease(const WorkspaceLease&) = delete;
+  WorkspaceLease& operator=(const WorkspaceLease&) = delete;
+  ParseWorkspace& get() noexcept { return *workspace_; }
+
+ private:
+  std::unique_ptr<ParseWorkspace> own_;
+  ParseWorkspace* workspace_;
+};
 
 class JsonReader {
  public:
@@ -64,42 +83,43 @@ class JsonReader {
   [[noreturn]] void fail(od::value v, std::string problem);
   [[noreturn]] void fail_at(const char* where, std::string problem);
 
-  /// Pushes a path segment (an object key or an array index) for the lifetime of the guard.
+  /// Makes `key` or `index` the current path segment at this nesting level while the guard
+  /// lives. Segments are only overwritten by later guards, never removed, so when an exception
+  /// unwinds the guards the path still names where it happened.
   class Path {
    public:
-    Path(JsonReader& r, std::string_view key) : r_(r), exceptions_(std::uncaught_exceptions()) {
-      r_.path_.emplace_back(key);
-    }
-    Path(JsonReader& r, std::size_t index) : r_(r), exceptions_(std::uncaught_exceptions()) {
-      r_.path_.emplace_back(index);
-    }
-    // Left in place while an exception unwinds, so the error names where it happened.
-    ~Path() {
-      if (std::uncaught_exceptions() == exceptions_) r_.path_.pop_back();
-    }
+    Path(JsonReader& r, std::string_view key) : r_(r) { r_.enter(key); }
+    Path(JsonReader& r, std::size_t index) : r_(r) { r_.enter(index); }
+    ~Path() { --r_.depth_; }
     Path(const Path&) = delete;
     Path& operator=(const Path&) = delete;
 
    private:
     JsonReader& r_;
-    int exceptions_;
   };
 
  private:
+  void enter(std::variant<std::string_view, std::size_t> segment) {
+    path_.resize(depth_);
+    path_.push_back(segment);
+    ++depth_;
+  }
   od::value object_root();
   void finish();
   /// `started` is false while the document could not even be iterated (doc_ is then unusable).
   [[noreturn]] void fail_simdjson(simdjson::error_code code, bool started = true);
   [[noreturn]] void fail_offset(std::size_t offset, std::string problem);
-  std::string path_string() const;
+  /// The first `depth` segments of the path as text ("session_time_steps[0].events[2]").
+  std::string path_string(std::size_t depth) const;
   std::string found(od::value v);
   std::string found_document();
 
   std::string source_;
-  simdjson::padded_string text_;
-  od::parser parser_;
+  WorkspaceLease workspace_;
+  std::string_view text_;  // the padded copy of the input, in the workspace
   od::document doc_;
   std::vector<std::variant<std::string_view, std::size_t>> path_;
+  std::size_t depth_ = 0;  // segments of path_ that are current
 };
 
 }  // namespace synth::tracing::detail

@@ -62,6 +62,63 @@ struct EventFields {
   const char* runtime_key = nullptr;
 };
 
+enum class EventKey {
+  unknown, event_type, time_record, system_instance_id, system_state_before, system_state_after, metadata,
+  event_metadata, llm_call_records, span_id, trace_id, model_name, provider, prompt_tokens, completion_tokens,
+  total_tokens, cached_tokens, reasoning_tokens, cost, latency_ms, reward, terminated, truncated, observation_diff,
+  actions
+};
+
+// Key lookup by length first: one or two comparisons instead of a chain of twenty.
+EventKey classify_event_key(std::string_view k) noexcept {
+  switch (k.size()) {
+    case 4:
+      return k == "cost" ? EventKey::cost : EventKey::unknown;
+    case 6:
+      return k == "reward" ? EventKey::reward : EventKey::unknown;
+    case 7:
+      return k == "span_id" ? EventKey::span_id : k == "actions" ? EventKey::actions : EventKey::unknown;
+    case 8:
+      return k == "metadata"   ? EventKey::metadata
+             : k == "trace_id" ? EventKey::trace_id
+             : k == "provider" ? EventKey::provider
+                               : EventKey::unknown;
+    case 9:
+      return k == "truncated" ? EventKey::truncated : EventKey::unknown;
+    case 10:
+      return k == "event_type"   ? EventKey::event_type
+             : k == "model_name" ? EventKey::model_name
+             : k == "latency_ms" ? EventKey::latency_ms
+             : k == "terminated" ? EventKey::terminated
+                                 : EventKey::unknown;
+    case 11:
+      return k == "time_record" ? EventKey::time_record : EventKey::unknown;
+    case 12:
+      return k == "total_tokens" ? EventKey::total_tokens : EventKey::unknown;
+    case 13:
+      return k == "prompt_tokens"   ? EventKey::prompt_tokens
+             : k == "cached_tokens" ? EventKey::cached_tokens
+                                    : EventKey::unknown;
+    case 14:
+      return k == "event_metadata" ? EventKey::event_metadata : EventKey::unknown;
+    case 16:
+      return k == "llm_call_records"   ? EventKey::llm_call_records
+             : k == "reasoning_tokens" ? EventKey::reasoning_tokens
+             : k == "observation_diff" ? EventKey::observation_diff
+                                       : EventKey::unknown;
+    case 17:
+      return k == "completion_tokens" ? EventKey::completion_tokens : EventKey::unknown;
+    case 18:
+      return k == "system_instance_id"   ? EventKey::system_instance_id
+             : k == "system_state_after" ? EventKey::system_state_after
+                                         : EventKey::unknown;
+    case 19:
+      return k == "system_state_before" ? EventKey::system_state_before : EventKey::unknown;
+    default:
+      return EventKey::unknown;
+  }
+}
+
 Event read_event(JsonReader& r, od::value v) {
   EventFields f;
   for (auto field : r.object(v)) {
@@ -69,76 +126,103 @@ Event read_event(JsonReader& r, od::value v) {
     JsonReader::Path p(r, key);
     od::value fv = field.value();
     const char* at = fv.raw_json_token().data();
-    if (key == "event_type") {
-      const std::string name = r.string(fv);
-      f.declared = parse_event_type(name);
-      if (!f.declared) r.fail(fv, "unknown event_type \"" + name + "\" (expected cais, environment or runtime)");
-      f.declared_at = at;
-    } else if (key == "time_record") {
-      f.time_record = read_time_record(r, fv);
-    } else if (key == "system_instance_id") {
-      f.system_instance_id = r.optional_string(fv);
-    } else if (key == "system_state_before") {
-      f.before = r.value(fv);
-    } else if (key == "system_state_after") {
-      f.after = r.value(fv);
-    } else if (key == "metadata") {
-      f.metadata = read_metadata(r, fv);
-    } else if (key == "event_metadata") {
-      f.event_metadata = read_value_list(r, fv);
-    } else if (key == "llm_call_records") {
-      f.llm_call_records = read_value_list(r, fv);
-      f.cais_key = at;
-    } else if (key == "span_id") {
-      f.span_id = r.optional_string(fv);
-      f.cais_key = at;
-    } else if (key == "trace_id") {
-      f.trace_id = r.optional_string(fv);
-      f.cais_key = at;
-    } else if (key == "model_name") {
-      f.model_name = r.optional_string(fv);
-      f.cais_key = at;
-    } else if (key == "provider") {
-      f.provider = r.optional_string(fv);
-      f.cais_key = at;
-    } else if (key == "prompt_tokens") {
-      f.prompt_tokens = r.optional_integer(fv);
-      f.cais_key = at;
-    } else if (key == "completion_tokens") {
-      f.completion_tokens = r.optional_integer(fv);
-      f.cais_key = at;
-    } else if (key == "total_tokens") {
-      f.total_tokens = r.optional_integer(fv);
-      f.cais_key = at;
-    } else if (key == "cached_tokens") {
-      f.cached_tokens = r.optional_integer(fv);
-      f.cais_key = at;
-    } else if (key == "reasoning_tokens") {
-      f.reasoning_tokens = r.optional_integer(fv);
-      f.cais_key = at;
-    } else if (key == "cost") {
-      f.cost = r.optional_number(fv);
-      f.cais_key = at;
-    } else if (key == "latency_ms") {
-      f.latency_ms = r.optional_number(fv);
-      f.cais_key = at;
-    } else if (key == "reward") {
-      f.reward = r.optional_number(fv);
-      f.environment_key = at;
-    } else if (key == "terminated") {
-      f.terminated = r.optional_boolean(fv);
-      f.environment_key = at;
-    } else if (key == "truncated") {
-      f.truncated = r.optional_boolean(fv);
-      f.environment_key = at;
-    } else if (key == "observation_diff") {
-      f.observation_diff = r.value(fv);
-      f.environment_key = at;
-    } else if (key == "actions") {
-      f.actions = r.value(fv);
-      f.runtime_key = at;
-    } else {
-      r.skip(fv);  // unknown keys of newer or older writers
+    switch (classify_event_key(key)) {
+      case EventKey::event_type: {
+        const std::string name = r.string(fv);
+        f.declared = parse_event_type(name);
+        if (!f.declared) r.fail(fv, "unknown event_type \"" + name + "\" (expected cais, environment or runtime)");
+        f.declared_at = at;
+        break;
+      }
+      case EventKey::time_record:
+        f.time_record = read_time_record(r, fv);
+        break;
+      case EventKey::system_instance_id:
+        f.system_instance_id = r.optional_string(fv);
+        break;
+      case EventKey::system_state_before:
+        f.before = r.value(fv);
+        break;
+      case EventKey::system_state_after:
+        f.after = r.value(fv);
+        break;
+      case EventKey::metadata:
+        f.metadata = read_metadata(r, fv);
+        break;
+      case EventKey::event_metadata:
+        f.event_metadata = read_value_list(r, fv);
+        break;
+      case EventKey::llm_call_records:
+        f.llm_call_records = read_value_list(r, fv);
+        f.cais_key = at;
+        break;
+      case EventKey::span_id:
+        f.span_id = r.optional_string(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::trace_id:
+        f.trace_id = r.optional_string(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::model_name:
+        f.model_name = r.optional_string(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::provider:
+        f.provider = r.optional_string(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::prompt_tokens:
+        f.prompt_tokens = r.optional_integer(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::completion_tokens:
+        f.completion_tokens = r.optional_integer(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::total_tokens:
+        f.total_tokens = r.optional_integer(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::cached_tokens:
+        f.cached_tokens = r.optional_integer(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::reasoning_tokens:
+        f.reasoning_tokens = r.optional_integer(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::cost:
+        f.cost = r.optional_number(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::latency_ms:
+        f.latency_ms = r.optional_number(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::reward:
+        f.reward = r.optional_number(fv);
+        f.environment_key = at;
+        break;
+      case EventKey::terminated:
+        f.terminated = r.optional_boolean(fv);
+        f.environment_key = at;
+        break;
+      case EventKey::truncated:
+        f.truncated = r.optional_boolean(fv);
+        f.environment_key = at;
+        break;
+      case EventKey::observation_diff:
+        f.observation_diff = r.value(fv);
+        f.environment_key = at;
+        break;
+      case EventKey::actions:
+        f.actions = r.value(fv);
+        f.runtime_key = at;
+        break;
+      case EventKey::unknown:
+        r.skip(fv);  // unknown keys of newer or older writers
+        break;
     }
   }
 

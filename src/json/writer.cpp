@@ -1,5 +1,6 @@
 #include "json/writer.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -52,13 +53,20 @@ std::size_t utf8_sequence_length(const unsigned char* s, std::size_t avail) noex
   return n;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
+void JsonWriter::grow(std::size_t n) {
+  // Doubling keeps appends amortized O(1); resize() value-initializes the new room once.
+  out_.resize(std::max({pos_ + n, 2 * out_.size(), std::size_t{256}}));
+}
+
+void JsonWriter::quoted(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
+  room(n + 2);  // enough unless something needs escaping; escapes ask for more as they come
+  put('"');
   std::size_t i = 0;
   std::size_t run = 0;  // start of bytes to copy unchanged
+  const auto flush_run = [&] { put(s.substr(run, i - run)); };
   while (i < n) {
     if (i + 8 <= n) {
       std::uint64_t w;
@@ -79,48 +87,51 @@ void append_json_string(std::string& out, std::string_view s) {
         i += len;
         continue;
       }
-      out.append(s.data() + run, i - run);
-      out.append("\xEF\xBF\xBD");  // U+FFFD for an invalid byte
+      flush_run();
+      put("\xEF\xBF\xBD");  // U+FFFD for an invalid byte
       run = ++i;
       continue;
     }
-    out.append(s.data() + run, i - run);
+    flush_run();
     switch (c) {
       case '"':
-        out.append("\\\"");
+        put("\\\"");
         break;
       case '\\':
-        out.append("\\\\");
+        put("\\\\");
         break;
       case '\n':
-        out.append("\\n");
+        put("\\n");
         break;
       case '\r':
-        out.append("\\r");
+        put("\\r");
         break;
       case '\t':
-        out.append("\\t");
+        put("\\t");
         break;
       case '\b':
-        out.append("\\b");
+        put("\\b");
         break;
       case '\f':
-        out.append("\\f");
+        put("\\f");
         break;
       default: {
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out.append(esc, 6);
+        put(std::string_view(esc, 6));
       }
     }
     run = ++i;
   }
-  out.append(s.data() + run, n - run);
-  out.push_back('"');
+  flush_run();
+  put('"');
 }
 
 void JsonWriter::newline() {
-  out_.push_back('\n');
-  out_.append(static_cast<std::size_t>(depth_ * indent_), ' ');
+  const auto spaces = static_cast<std::size_t>(depth_ * indent_);
+  char* dst = room(spaces + 1);
+  *dst = '\n';
+  std::memset(dst + 1, ' ', spaces);
+  pos_ += spaces + 1;
 }
 
 void JsonWriter::before_value() {
@@ -128,14 +139,14 @@ void JsonWriter::before_value() {
     after_key_ = false;
     return;
   }
-  if (need_comma_) out_.push_back(',');
+  if (need_comma_) put(',');
   if (indent_ >= 0 && depth_ > 0) newline();
 }
 
 void JsonWriter::begin_object() {
   before_value();
   if (depth_ >= kMaxJsonDepth) throw Error("JSON nesting deeper than 1024 levels cannot be written");
-  out_.push_back('{');
+  put('{');
   ++depth_;
   need_comma_ = false;
 }
@@ -143,14 +154,14 @@ void JsonWriter::begin_object() {
 void JsonWriter::end_object() {
   --depth_;
   if (indent_ >= 0 && need_comma_) newline();
-  out_.push_back('}');
+  put('}');
   need_comma_ = true;
 }
 
 void JsonWriter::begin_array() {
   before_value();
   if (depth_ >= kMaxJsonDepth) throw Error("JSON nesting deeper than 1024 levels cannot be written");
-  out_.push_back('[');
+  put('[');
   ++depth_;
   need_comma_ = false;
 }
@@ -158,58 +169,63 @@ void JsonWriter::begin_array() {
 void JsonWriter::end_array() {
   --depth_;
   if (indent_ >= 0 && need_comma_) newline();
-  out_.push_back(']');
+  put(']');
   need_comma_ = true;
 }
 
 void JsonWriter::key(std::string_view k) {
-  if (need_comma_) out_.push_back(',');
+  if (need_comma_) put(',');
   if (indent_ >= 0) newline();
-  append_json_string(out_, k);
-  if (indent_ >= 0) {
-    out_.append(": ");
-  } else {
-    out_.push_back(':');
-  }
+  quoted(k);
+  put(indent_ >= 0 ? std::string_view(": ") : std::string_view(":"));
   need_comma_ = false;
   after_key_ = true;
 }
 
 void JsonWriter::plain_key(std::string_view k) {
-  if (need_comma_) out_.push_back(',');
-  if (indent_ >= 0) newline();
-  out_.push_back('"');
-  out_.append(k);
-  out_.append(indent_ >= 0 ? "\": " : "\":");
+  if (indent_ >= 0) {
+    if (need_comma_) put(',');
+    newline();
+    put('"');
+    put(k);
+    put("\": ");
+  } else {
+    char* dst = room(k.size() + 4);  // `,"key":` in one go
+    if (need_comma_) *dst++ = ',';
+    *dst++ = '"';
+    std::memcpy(dst, k.data(), k.size());
+    dst += k.size();
+    *dst++ = '"';
+    *dst++ = ':';
+    pos_ = static_cast<std::size_t>(dst - out_.data());
+  }
   need_comma_ = false;
   after_key_ = true;
 }
 
 void JsonWriter::null() {
   before_value();
-  out_.append("null");
+  put("null");
   need_comma_ = true;
 }
 
 void JsonWriter::boolean(bool b) {
   before_value();
-  out_.append(b ? "true" : "false");
+  put(b ? std::string_view("true") : std::string_view("false"));
   need_comma_ = true;
 }
 
 void JsonWriter::integer(std::int64_t i) {
   before_value();
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, i);
-  out_.append(buf, r.ptr);
+  char* dst = room(20);
+  pos_ = static_cast<std::size_t>(std::to_chars(dst, dst + 20, i).ptr - out_.data());
   need_comma_ = true;
 }
 
 void JsonWriter::unsigned_integer(std::uint64_t u) {
   before_value();
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, u);
-  out_.append(buf, r.ptr);
+  char* dst = room(20);
+  pos_ = static_cast<std::size_t>(std::to_chars(dst, dst + 20, u).ptr - out_.data());
   need_comma_ = true;
 }
 
@@ -217,21 +233,22 @@ void JsonWriter::number(double d) {
   before_value();
   need_comma_ = true;
   if (!std::isfinite(d)) {
-    out_.append("null");
+    put("null");
     return;
   }
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, d);
-  out_.append(buf, r.ptr);
-  if (std::memchr(buf, '.', static_cast<std::size_t>(r.ptr - buf)) == nullptr &&
-      std::memchr(buf, 'e', static_cast<std::size_t>(r.ptr - buf)) == nullptr) {
-    out_.append(".0");
+  char* dst = room(32);  // shortest round-trip doubles take at most 24 characters
+  char* end = std::to_chars(dst, dst + 32, d).ptr;
+  const auto len = static_cast<std::size_t>(end - dst);
+  if (std::memchr(dst, '.', len) == nullptr && std::memchr(dst, 'e', len) == nullptr) {
+    *end++ = '.';
+    *end++ = '0';
   }
+  pos_ = static_cast<std::size_t>(end - out_.data());
 }
 
 void JsonWriter::string(std::string_view s) {
   before_value();
-  append_json_string(out_, s);
+  quoted(s);
   need_comma_ = true;
 }
 
@@ -241,9 +258,11 @@ void JsonWriter::timestamp(Timestamp t) {
     return;
   }
   before_value();
-  out_.push_back('"');
-  append_timestamp(out_, t);
-  out_.push_back('"');
+  char* dst = room(kMaxTimestampChars + 2);
+  *dst++ = '"';
+  dst = write_timestamp(dst, t);
+  *dst++ = '"';
+  pos_ = static_cast<std::size_t>(dst - out_.data());
   need_comma_ = true;
 }
 
@@ -289,8 +308,10 @@ namespace synth::tracing {
 
 std::string Value::dump(JsonFormat format) const {
   std::string out;
-  detail::JsonWriter w(out, format);
-  w.value(*this);
+  {
+    detail::JsonWriter w(out, format);
+    w.value(*this);
+  }  // the writer trims `out` to what was written
   return out;
 }
 

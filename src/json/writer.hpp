@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -16,14 +17,15 @@ inline constexpr int kMaxJsonDepth = 1024;
 /// Length of the valid UTF-8 sequence starting at s[0] (a byte >= 0x80), or 0 when invalid.
 std::size_t utf8_sequence_length(const unsigned char* s, std::size_t available) noexcept;
 
-/// Appends `s` as a JSON string literal: escapes quotes, backslashes and control characters,
-/// replaces invalid UTF-8 by U+FFFD.
-void append_json_string(std::string& out, std::string_view s);
-
-/// Streams JSON into a string, placing commas (and, with an indent, newlines) itself.
+/// Streams JSON onto the end of a string, placing commas (and, with an indent, newlines)
+/// itself. Writes through a cursor into space grown by doubling, not character by character;
+/// the string has its final size once the writer is destroyed.
 class JsonWriter {
  public:
-  JsonWriter(std::string& out, JsonFormat format) : out_(out), indent_(format.indent) {}
+  JsonWriter(std::string& out, JsonFormat format) : out_(out), pos_(out.size()), indent_(format.indent) {}
+  ~JsonWriter() { out_.resize(pos_); }
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
 
   void begin_object();
   void end_object();
@@ -47,10 +49,28 @@ class JsonWriter {
   void value(const Value& v);
 
  private:
+  /// Makes room for `n` more bytes at the cursor and returns where they go.
+  char* room(std::size_t n) {
+    if (out_.size() - pos_ < n) grow(n);
+    return out_.data() + pos_;
+  }
+  void grow(std::size_t n);
+  void put(char c) {
+    *room(1) = c;
+    ++pos_;
+  }
+  void put(std::string_view s) {
+    std::memcpy(room(s.size()), s.data(), s.size());
+    pos_ += s.size();
+  }
+  /// `s` as a JSON string literal: escapes quotes, backslashes and control characters, replaces
+  /// invalid UTF-8 by U+FFFD.
+  void quoted(std::string_view s);
   void before_value();
   void newline();
 
   std::string& out_;
+  std::size_t pos_;  // end of what is written; out_ may be longer (room not yet used)
   int indent_;
   int depth_ = 0;
   bool need_comma_ = false;

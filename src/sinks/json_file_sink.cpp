@@ -32,7 +32,9 @@ JsonFileSink::JsonFileSink(std::filesystem::path dir, JsonFormat format) : dir_(
 }
 
 void JsonFileSink::write(const SessionTrace& trace) {
-  const std::string json = trace.to_json(format_);
+  buffer_.clear();
+  trace.write_json(buffer_, format_);
+  const std::string_view json = buffer_;
   std::string stem = "session_" + file_name_part(trace.session_id) + "_";
   detail::append_compact_timestamp(stem, now());
   for (int attempt = 0;; ++attempt) {

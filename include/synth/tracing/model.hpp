@@ -185,6 +185,9 @@ struct SessionTrace {
 
   /// JSON text in the original's shape, plus "event_type" on every event.
   std::string to_json(JsonFormat format = {}) const;
+  /// Appends the same JSON text to `out`. Reusing one buffer for many traces avoids fresh
+  /// memory per trace, which on some machines costs more than writing the JSON.
+  void write_json(std::string& out, JsonFormat format = {}) const;
   /// Reads our JSON, the Python original's (event types inferred) and the README/test shape
   /// (`metadata`, `timesteps[{turn_number, messages, events}]`). Throws TraceFormatError.
   static SessionTrace from_json(std::string_view text, std::string_view source = "<string>");

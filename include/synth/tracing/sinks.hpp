@@ -40,6 +40,7 @@ class JsonFileSink : public SessionSink {
  private:
   std::filesystem::path dir_;
   JsonFormat format_;
+  std::string buffer_;  // reused for every trace: warm memory
   std::atomic<std::uint64_t> files_written_{0};
 };
 
