@@ -49,7 +49,12 @@ SessionTrace build_trace(Journal& j, Take take) {
   t.session_id = take(j.session_id);
   t.created_at = j.created_at;
   t.session_metadata = take(j.session_metadata);
-  t.session_time_steps = take(j.steps);
+  t.session_time_steps.reserve(j.steps.size());
+  if constexpr (std::is_const_v<Journal>) {
+    j.steps.for_each([&](const SessionTimeStep& step) { t.session_time_steps.push_back(step); });
+  } else {
+    j.steps.for_each_mutable([&](SessionTimeStep& step) { t.session_time_steps.push_back(std::move(step)); });
+  }
   std::vector<std::size_t> event_counts(t.session_time_steps.size(), 0);
   std::vector<std::size_t> message_counts(t.session_time_steps.size(), 0);
   j.events.for_each([&](const auto& r) {

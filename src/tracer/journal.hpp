@@ -110,13 +110,13 @@ struct Recorded {
 
 /// Everything recorded in one session, each item stored once.
 struct SessionJournal {
-  explicit SessionJournal(const std::shared_ptr<BlockPool>& pool) : events(pool), messages(pool) {}
+  explicit SessionJournal(const std::shared_ptr<BlockPool>& pool) : steps(pool), events(pool), messages(pool) {}
 
   std::string session_id;
   Timestamp created_at{};
   std::vector<SessionMetadataEntry> session_metadata;
   /// Timesteps without their items (events and step_messages stay empty here).
-  std::vector<SessionTimeStep> steps;
+  ChunkedList<SessionTimeStep> steps;
   ChunkedList<Recorded<Event>> events;
   ChunkedList<Recorded<SessionEventMessage>> messages;
 

@@ -273,6 +273,7 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
       if (h.on_timestep_start) h.on_timestep_start(session->id, step);
     });
   }
+  TimestepScope scope;
   {
     std::lock_guard lock(session->mutex);
     if (session->ended.load(std::memory_order_relaxed)) detail::no_session("timestep()");
@@ -288,15 +289,14 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
     }
     step.step_index = static_cast<std::int64_t>(session->journal.steps.size());
     session->step_ids.insert(step.step_id);
-    session->journal.steps.push_back(step);
+    scope.step_id_ = step.step_id;
+    scope.step_ = step.step_index;
+    session->journal.steps.emplace_back(std::move(step));
   }
-  TimestepScope scope;
   scope.session_ = session;
-  scope.step_id_ = step.step_id;
-  scope.step_ = step.step_index;
   scope.previous_step_ = c->step_index();
   scope.previous_turn_ = c->turn();
-  detail::ContextAccess::set_step(*c, step.step_index, turn);
+  detail::ContextAccess::set_step(*c, scope.step_, turn);
   return scope;
 }
 
