@@ -34,7 +34,7 @@ void BM_ConstructEvent(benchmark::State& state) {
     benchmark::DoNotOptimize(e);
   }
 }
-BENCHMARK(BM_ConstructEvent);
+BENCHMARK(BM_ConstructEvent)->Threads(1)->Threads(2)->UseRealTime();
 
 // Construct the event and record it: what an agent pays per call.
 void BM_AddEvent(benchmark::State& state) {

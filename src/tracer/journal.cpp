@@ -4,20 +4,45 @@
 
 namespace synth::tracing::detail {
 
-BlockPool::~BlockPool() {
-  for (auto& [bytes, blocks] : free_) {
-    for (void* b : blocks) ::operator delete(b, bytes);
-  }
-}
+namespace {
+// Blocks a thread keeps for reuse, by size. Reached through a plain pointer so that journals
+// destroyed late in thread exit (by other thread_local objects) see "gone" instead of a
+// destroyed object.
+struct BlockCache {
+  std::vector<std::pair<std::size_t, std::vector<void*>>> free;
+  std::size_t retained = 0;
+};
+constexpr std::size_t kRetainedBlockBytes = 16u << 20;  // per thread
 
-void* BlockPool::allocate(std::size_t bytes) {
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [size, blocks] : free_) {
+thread_local BlockCache* t_cache = nullptr;
+thread_local bool t_cache_gone = false;
+
+struct BlockCacheOwner {
+  ~BlockCacheOwner() {
+    if (t_cache != nullptr) {
+      for (auto& [bytes, blocks] : t_cache->free) {
+        for (void* b : blocks) ::operator delete(b, bytes);
+      }
+      delete t_cache;
+      t_cache = nullptr;
+    }
+    t_cache_gone = true;
+  }
+};
+thread_local BlockCacheOwner t_cache_owner;
+}  // namespace
+
+void* allocate_block(std::size_t bytes) {
+  if (t_cache == nullptr && !t_cache_gone) {
+    (void)&t_cache_owner;  // registers the owner's destructor for this thread
+    t_cache = new BlockCache();
+  }
+  if (t_cache != nullptr) {
+    for (auto& [size, blocks] : t_cache->free) {
       if (size == bytes && !blocks.empty()) {
         void* b = blocks.back();
         blocks.pop_back();
-        retained_ -= bytes;
+        t_cache->retained -= bytes;
         return b;
       }
     }
@@ -25,18 +50,18 @@ void* BlockPool::allocate(std::size_t bytes) {
   return ::operator new(bytes);
 }
 
-void BlockPool::release(void* block, std::size_t bytes) noexcept {
-  try {
-    std::lock_guard lock(mutex_);
-    if (retained_ + bytes <= max_bytes_) {
-      auto it = std::find_if(free_.begin(), free_.end(), [bytes](const auto& e) { return e.first == bytes; });
-      if (it == free_.end()) it = free_.insert(free_.end(), {bytes, {}});
+void release_block(void* block, std::size_t bytes) noexcept {
+  // Only a thread that allocates blocks keeps them; others hand them back to malloc.
+  if (BlockCache* cache = t_cache; cache != nullptr && cache->retained + bytes <= kRetainedBlockBytes) {
+    try {
+      auto it = std::find_if(cache->free.begin(), cache->free.end(), [bytes](const auto& e) { return e.first == bytes; });
+      if (it == cache->free.end()) it = cache->free.insert(cache->free.end(), {bytes, {}});
       it->second.push_back(block);
-      retained_ += bytes;
+      cache->retained += bytes;
       return;
+    } catch (...) {
+      // No room to remember it: free it instead.
     }
-  } catch (...) {
-    // Could not keep it: give it back instead.
   }
   ::operator delete(block, bytes);
 }

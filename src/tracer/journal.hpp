@@ -17,34 +17,21 @@
 
 namespace synth::tracing::detail {
 
-/// Recycles the memory blocks of session journals. Fresh memory costs a page fault per 4 KiB on
-/// first touch (microseconds on virtual machines), and large freed blocks go back to the OS;
-/// reusing blocks keeps long runs on warm pages. Retains at most `max_bytes`. Thread-safe.
-class BlockPool {
- public:
-  explicit BlockPool(std::size_t max_bytes) : max_bytes_(max_bytes) {}
-  ~BlockPool();
-  BlockPool(const BlockPool&) = delete;
-  BlockPool& operator=(const BlockPool&) = delete;
-
-  void* allocate(std::size_t bytes);
-  void release(void* block, std::size_t bytes) noexcept;
-
- private:
-  const std::size_t max_bytes_;
-  std::mutex mutex_;
-  std::size_t retained_ = 0;
-  std::vector<std::pair<std::size_t, std::vector<void*>>> free_;  // by block size
-};
+/// Memory blocks for journal chunks, recycled per thread. Fresh memory costs a page fault per
+/// 4 KiB on first touch (microseconds on virtual machines) and glibc returns freed memory to the
+/// OS eagerly, so a thread reuses the blocks it released itself (up to a bound). Blocks are never
+/// handed to another thread: that would move every write's cache lines between cores. A block
+/// released on a thread that never allocates (the sink thread) goes back to malloc.
+void* allocate_block(std::size_t bytes);
+void release_block(void* block, std::size_t bytes) noexcept;
 
 /// Append-only sequence in chunks: appending never relocates earlier elements (no
-/// reallocation copies), and chunk memory comes from a BlockPool.
+/// reallocation copies), and chunk memory comes from allocate_block().
 template <class T>
 class ChunkedList {
  public:
-  explicit ChunkedList(std::shared_ptr<BlockPool> pool) : pool_(std::move(pool)) {}
-  ChunkedList(ChunkedList&& other) noexcept
-      : pool_(std::move(other.pool_)), chunks_(std::move(other.chunks_)), size_(other.size_) {
+  ChunkedList() = default;
+  ChunkedList(ChunkedList&& other) noexcept : chunks_(std::move(other.chunks_)), size_(other.size_) {
     other.size_ = 0;
   }
   ChunkedList& operator=(ChunkedList&&) = delete;
@@ -53,7 +40,7 @@ class ChunkedList {
   ~ChunkedList() {
     for (Chunk& c : chunks_) {
       std::destroy_n(c.data, c.used);
-      pool_->release(c.data, c.capacity * sizeof(T));
+      release_block(c.data, c.capacity * sizeof(T));
     }
   }
 
@@ -61,10 +48,10 @@ class ChunkedList {
   template <class... Args>
   void emplace_back(Args&&... args) {
     if (chunks_.empty() || chunks_.back().used == chunks_.back().capacity) {
-      // Small first chunks keep short sessions small; later chunks stay a size the pool reuses.
+      // Small first chunks keep short sessions small; later chunks stay one size that the per-thread block cache reuses.
       const std::size_t capacity = chunks_.empty() ? kFirstChunk : std::min(chunks_.back().capacity * 2, kMaxChunk);
       chunks_.reserve(chunks_.size() + 1);
-      chunks_.push_back(Chunk{static_cast<T*>(pool_->allocate(capacity * sizeof(T))), capacity, 0});
+      chunks_.push_back(Chunk{static_cast<T*>(allocate_block(capacity * sizeof(T))), capacity, 0});
     }
     Chunk& c = chunks_.back();
     std::construct_at(c.data + c.used, std::forward<Args>(args)...);
@@ -96,7 +83,6 @@ class ChunkedList {
     std::size_t used;
   };
 
-  std::shared_ptr<BlockPool> pool_;
   std::vector<Chunk> chunks_;
   std::size_t size_ = 0;
 };
@@ -110,8 +96,6 @@ struct Recorded {
 
 /// Everything recorded in one session, each item stored once.
 struct SessionJournal {
-  explicit SessionJournal(const std::shared_ptr<BlockPool>& pool) : steps(pool), events(pool), messages(pool) {}
-
   std::string session_id;
   Timestamp created_at{};
   std::vector<SessionMetadataEntry> session_metadata;

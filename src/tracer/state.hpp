@@ -24,7 +24,8 @@ namespace synth::tracing::detail {
 
 /// One session being recorded. Contexts on any thread may point at it.
 struct SessionState {
-  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id);
+  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id)
+      : core(std::move(owner)), id(std::move(session_id)) {}
 
   /// Keeps the tracer's hooks, sinks and registry alive while contexts reference the session.
   const std::shared_ptr<TracerCore> core;
@@ -89,8 +90,6 @@ struct TracerCore {
   void for_each_hook(const char* hook_name, std::string_view session_id, Call&& call) noexcept;
 
   const TracingConfig config;
-  /// Declared before everything that may hold journals, so it is destroyed after them.
-  const std::shared_ptr<BlockPool> journal_blocks;
   SinkDispatcher dispatcher;
 
   std::atomic<bool> has_hooks{false};

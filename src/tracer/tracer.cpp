@@ -77,15 +77,8 @@ Context* live_context(const TracerCore* core) noexcept {
 
 }  // namespace
 
-// Journal memory kept for reuse per tracer: enough for the active sessions of a busy process.
-constexpr std::size_t kRetainedJournalBytes = 32u << 20;
-
-SessionState::SessionState(std::shared_ptr<TracerCore> owner, std::string session_id)
-    : core(std::move(owner)), id(std::move(session_id)), journal(core->journal_blocks) {}
-
 TracerCore::TracerCore(TracingConfig cfg)
     : config(std::move(cfg)),
-      journal_blocks(std::make_shared<BlockPool>(kRetainedJournalBytes)),
       dispatcher(config.sink_queue_capacity),
       hook_list(std::make_shared<const std::vector<TraceHooks>>()) {}
 
