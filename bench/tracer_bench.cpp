@@ -19,13 +19,38 @@ st::CAISEvent make_event(std::int64_t i) {
                        .metadata = {{"provider", "openai"}, {"attempt", 1}}};
 }
 
-// Sessions are rotated so memory stays bounded; the rotation is outside the timed region.
-constexpr std::int64_t kEventsPerSession = 4096;
-
 st::SessionTracer& shared_tracer() {
   static st::SessionTracer tracer(st::TracingConfig{.max_finished_sessions = 0});
   return tracer;
 }
+
+// Keeps a session (and, if asked, a timestep) open on this thread, replacing it every 4096 calls
+// to next() so memory stays bounded; the replacement is outside the timed region.
+class RotatingSession {
+ public:
+  RotatingSession(benchmark::State& state, bool with_timestep) : state_(state), with_timestep_(with_timestep) {
+    open();
+  }
+  void next() {
+    if (++count_ % 4096 != 0) return;
+    state_.PauseTiming();
+    step_.reset();
+    session_.reset();
+    open();
+    state_.ResumeTiming();
+  }
+
+ private:
+  void open() {
+    session_.emplace(shared_tracer().start_session());
+    if (with_timestep_) step_.emplace(shared_tracer().timestep(0));
+  }
+  benchmark::State& state_;
+  const bool with_timestep_;
+  std::int64_t count_ = 0;
+  std::optional<st::SessionScope> session_;
+  std::optional<st::TimestepScope> step_;
+};
 
 void BM_ConstructEvent(benchmark::State& state) {
   std::int64_t i = 0;
@@ -39,19 +64,11 @@ BENCHMARK(BM_ConstructEvent)->Threads(1)->Threads(2)->UseRealTime();
 // Construct the event and record it: what an agent pays per call.
 void BM_AddEvent(benchmark::State& state) {
   st::SessionTracer& tracer = shared_tracer();
-  std::optional<st::SessionScope> session(tracer.start_session());
-  std::optional<st::TimestepScope> step(tracer.timestep(0));
+  RotatingSession session(state, true);
   std::int64_t i = 0;
   for (auto _ : state) {
-    tracer.add_event(make_event(i));
-    if (++i % kEventsPerSession == 0) {
-      state.PauseTiming();
-      step.reset();
-      session.reset();
-      session.emplace(tracer.start_session());
-      step.emplace(tracer.timestep(0));
-      state.ResumeTiming();
-    }
+    tracer.add_event(make_event(i++));
+    session.next();
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -60,35 +77,22 @@ BENCHMARK(BM_AddEvent)->Threads(1)->Threads(2)->UseRealTime();
 // The same outside a timestep: one copy fewer (history only).
 void BM_AddEventNoTimestep(benchmark::State& state) {
   st::SessionTracer& tracer = shared_tracer();
-  std::optional<st::SessionScope> session(tracer.start_session());
+  RotatingSession session(state, false);
   std::int64_t i = 0;
   for (auto _ : state) {
-    tracer.add_event(make_event(i));
-    if (++i % kEventsPerSession == 0) {
-      state.PauseTiming();
-      session.reset();
-      session.emplace(tracer.start_session());
-      state.ResumeTiming();
-    }
+    tracer.add_event(make_event(i++));
+    session.next();
   }
 }
 BENCHMARK(BM_AddEventNoTimestep);
 
 void BM_AddMessage(benchmark::State& state) {
   st::SessionTracer& tracer = shared_tracer();
-  std::optional<st::SessionScope> session(tracer.start_session());
-  std::optional<st::TimestepScope> step(tracer.timestep(0));
+  RotatingSession session(state, true);
   std::int64_t i = 0;
   for (auto _ : state) {
-    tracer.add_message(st::make_message("env", {{"obs", "door"}, {"hp", i}}, "observation", 0));
-    if (++i % kEventsPerSession == 0) {
-      state.PauseTiming();
-      step.reset();
-      session.reset();
-      session.emplace(tracer.start_session());
-      step.emplace(tracer.timestep(0));
-      state.ResumeTiming();
-    }
+    tracer.add_message(st::make_message("env", {{"obs", "door"}, {"hp", i++}}, "observation", 0));
+    session.next();
   }
 }
 BENCHMARK(BM_AddMessage);
@@ -130,16 +134,11 @@ BENCHMARK(BM_ContextCaptureAndAttach);
 
 void BM_TimestepOpenClose(benchmark::State& state) {
   st::SessionTracer& tracer = shared_tracer();
-  std::optional<st::SessionScope> session(tracer.start_session());
+  RotatingSession session(state, false);
   std::int64_t i = 0;
   for (auto _ : state) {
-    auto step = tracer.timestep(i);
-    if (++i % kEventsPerSession == 0) {
-      state.PauseTiming();
-      session.reset();
-      session.emplace(tracer.start_session());
-      state.ResumeTiming();
-    }
+    auto step = tracer.timestep(i++);
+    session.next();
   }
 }
 BENCHMARK(BM_TimestepOpenClose);

@@ -44,6 +44,25 @@ std::size_t first_unescaped_control(std::string_view s) {
   return s.size();
 }
 
+// "an object", "a string", ... for messages.
+std::string_view type_phrase(od::json_type type) {
+  switch (type) {
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
+  }
+  return "an unknown token";
+}
+
 // A scalar's text for messages: simdjson's raw token runs up to the next structural character,
 // so it includes the whitespace (newlines, indentation) that follows the value.
 std::string token_text(od::value v) {
@@ -384,39 +403,11 @@ od::array JsonReader::array(od::value v) {
 }
 
 std::string JsonReader::found(od::value v) {
-  switch (v.type()) {
-    case od::json_type::object:
-      return "an object";
-    case od::json_type::array:
-      return "an array";
-    case od::json_type::number:
-      return "the number " + token_text(v);
-    case od::json_type::string:
-      return "a string";
-    case od::json_type::boolean:
-      return "a boolean";
-    case od::json_type::null:
-      return "null";
-  }
-  return "an unknown token";
+  const od::json_type type = v.type();
+  if (type == od::json_type::number) return "the number " + token_text(v);
+  return std::string(type_phrase(type));
 }
-
-std::string JsonReader::found_document() {
-  switch (doc_.type()) {
-    case od::json_type::array:
-      return "an array";
-    case od::json_type::number:
-      return "a number";
-    case od::json_type::string:
-      return "a string";
-    case od::json_type::boolean:
-      return "a boolean";
-    case od::json_type::null:
-      return "null";
-    default:
-      return "an object";
-  }
-}
+std::string JsonReader::found_document() { return std::string(type_phrase(doc_.type())); }
 
 void JsonReader::fail(od::value v, std::string problem) { fail_at(v.raw_json_token().data(), std::move(problem)); }
 
