@@ -42,10 +42,14 @@ ContextScope::ContextScope(const Context& context) {
 
 ContextScope::~ContextScope() {
   if (core_ == nullptr) return;
-  if (previous_) {
-    detail::ContextAccess::install(*previous_);
-  } else {
-    detail::ContextAccess::remove(core_);
+  try {
+    if (previous_) {
+      detail::ContextAccess::install(*previous_);  // replaces in place: allocates only if removed meanwhile
+    } else {
+      detail::ContextAccess::remove(core_);
+    }
+  } catch (...) {
+    detail::ContextAccess::remove(core_);  // out of memory: leave no context rather than a wrong one
   }
 }
 

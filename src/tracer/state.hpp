@@ -105,6 +105,7 @@ struct TracerCore {
   std::atomic<std::uint64_t> events_in_ended{0};
   std::atomic<std::uint64_t> messages_in_ended{0};
   std::atomic<std::uint64_t> hook_errors{0};
+  std::atomic<std::uint64_t> records_failed{0};
 };
 
 /// The per-thread table of contexts, one per tracer with something current on this thread.

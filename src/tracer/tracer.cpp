@@ -319,30 +319,57 @@ void record_event_into(detail::TracerCore& core, E&& event) {
   if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_event()");
   session.journal.events.emplace_back(std::move(event), step);
 }
+
+// Misuse (TracingError) reaches the caller; any other failure inside the tracer (out of memory)
+// loses only this record: it is counted and reported, and the agent goes on.
+template <class F>
+void guarded_record(detail::TracerCore& core, const char* call, F&& record) {
+  try {
+    record();
+  } catch (const TracingError&) {
+    throw;
+  } catch (...) {
+    const std::uint64_t n = core.records_failed.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (detail::is_report_worthy(n)) {
+      detail::report(std::string(call) + " could not record: " + detail::current_exception_text() + " (" +
+                     std::to_string(n) + " records lost so far)");
+    }
+  }
+}
 }  // namespace
 
-void SessionTracer::record_event(CAISEvent&& event) { record_event_into(*core_, std::move(event)); }
-void SessionTracer::record_event(EnvironmentEvent&& event) { record_event_into(*core_, std::move(event)); }
-void SessionTracer::record_event(RuntimeEvent&& event) { record_event_into(*core_, std::move(event)); }
+void SessionTracer::record_event(CAISEvent&& event) {
+  guarded_record(*core_, "add_event()", [&] { record_event_into(*core_, std::move(event)); });
+}
+void SessionTracer::record_event(EnvironmentEvent&& event) {
+  guarded_record(*core_, "add_event()", [&] { record_event_into(*core_, std::move(event)); });
+}
+void SessionTracer::record_event(RuntimeEvent&& event) {
+  guarded_record(*core_, "add_event()", [&] { record_event_into(*core_, std::move(event)); });
+}
 void SessionTracer::record_event(Event&& event) {
-  std::visit([this](auto&& e) { record_event_into(*core_, std::move(e)); }, std::move(event));
+  guarded_record(*core_, "add_event()", [&] {
+    std::visit([this](auto&& e) { record_event_into(*core_, std::move(e)); }, std::move(event));
+  });
 }
 
 void SessionTracer::record_message(SessionEventMessage&& message) {
-  Context* c = detail::live_context(core_.get());
-  if (c == nullptr) detail::no_session("add_message()");
-  detail::SessionState& session = *detail::ContextAccess::session(*c);
-  if (message.timestamp.time_since_epoch().count() == 0) message.timestamp = now();
-  if (!message.time_record) message.time_record = TimeRecord{message.timestamp, c->turn()};
-  if (core_->has_hooks.load(std::memory_order_acquire)) {
-    core_->for_each_hook("on_message", session.id, [&](const TraceHooks& h) {
-      if (h.on_message) h.on_message(session.id, message);
-    });
-  }
-  const std::int64_t step = c->step_index();
-  std::lock_guard lock(session.mutex);
-  if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
-  session.journal.messages.emplace_back(std::move(message), step);
+  guarded_record(*core_, "add_message()", [&] {
+    Context* c = detail::live_context(core_.get());
+    if (c == nullptr) detail::no_session("add_message()");
+    detail::SessionState& session = *detail::ContextAccess::session(*c);
+    if (message.timestamp.time_since_epoch().count() == 0) message.timestamp = now();
+    if (!message.time_record) message.time_record = TimeRecord{message.timestamp, c->turn()};
+    if (core_->has_hooks.load(std::memory_order_acquire)) {
+      core_->for_each_hook("on_message", session.id, [&](const TraceHooks& h) {
+        if (h.on_message) h.on_message(session.id, message);
+      });
+    }
+    const std::int64_t step = c->step_index();
+    std::lock_guard lock(session.mutex);
+    if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
+    session.journal.messages.emplace_back(std::move(message), step);
+  });
 }
 
 void SessionTracer::add_session_metadata(std::string metadata_type, Value data) {
@@ -427,6 +454,7 @@ TracerStats SessionTracer::stats() const {
   s.events_recorded = core_->events_in_ended.load(std::memory_order_relaxed);
   s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed);
   s.hook_errors = core_->hook_errors.load(std::memory_order_relaxed);
+  s.records_failed = core_->records_failed.load(std::memory_order_relaxed);
   s.sessions_dropped = core_->dispatcher.dropped();
   s.sink_errors = core_->dispatcher.errors();
   s.sessions_pending = core_->dispatcher.pending();
