@@ -16,7 +16,23 @@ APT_PACKAGES=(
   "libbenchmark-dev=1.7.1-1"
   "libsimdjson-dev=3.0.1-1"
   "nlohmann-json3-dev=3.11.2-2"
+  "libcli11-dev=2.1.2+ds-1"
 )
+
+# Only when no npm is on the PATH (machines of this kind already have Node.js and npm).
+NPM_APT_PACKAGE="npm=9.2.0~ds1-1"
+
+# DuckDB 1.4.4 comes from npm: libduckdb.so from the Node bindings package, duckdb.h from the
+# source package (no npm package ships both). Fetched with `npm pack`, which runs no install
+# scripts, into third_party/ (ignored by git), and pinned by sha256 at both stages.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DUCKDB_DIR="$ROOT/third_party/duckdb"
+DUCKDB_TARBALLS_SHA256="\
+732fac4dc6b8f198870b9c4bb6ddf13544466daca00ad28ba2f1d80de5d7aa4b  duckdb-node-bindings-linux-x64-1.4.4-r.4.tgz
+5bb967dcbcd517670ba5f169f238fb9d6787e53752c60ebe24386169d76941ed  duckdb-1.4.4.tgz"
+DUCKDB_FILES_SHA256="\
+1ef33048e12235115ac0d277a0aaccbb560e33248144f488b5ac005cd9ba81b5  lib/libduckdb.so
+cbe6a827284375c5a646b8f27dbd3a00808ce8738b5bbb49c190cb1e08540281  include/duckdb.h"
 
 log() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
@@ -68,4 +84,39 @@ install_apt_packages() {
   log "apt: done"
 }
 
+ensure_npm() {
+  if command -v npm >/dev/null 2>&1; then
+    return
+  fi
+  APT_PACKAGES+=("$NPM_APT_PACKAGE")
+  install_apt_packages
+}
+
+install_duckdb() {
+  if (cd "$DUCKDB_DIR" 2>/dev/null && sha256sum --check --quiet --status <<<"$DUCKDB_FILES_SHA256"); then
+    log "duckdb: 1.4.4 present in third_party/duckdb"
+    return
+  fi
+  ensure_npm
+  log "duckdb: fetching 1.4.4 from npm"
+  local tmp
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2064  # expand now: the trap must remove this very folder
+  trap "rm -rf '$tmp'" RETURN
+  (cd "$tmp" && npm pack --silent @duckdb/node-bindings-linux-x64@1.4.4-r.4 duckdb@1.4.4 >/dev/null) ||
+    die "npm pack of DuckDB failed (is the npm registry reachable?)"
+  (cd "$tmp" && sha256sum --check --quiet <<<"$DUCKDB_TARBALLS_SHA256") ||
+    die "DuckDB tarballs from npm do not match their pinned sha256"
+  rm -rf "$DUCKDB_DIR"
+  mkdir -p "$DUCKDB_DIR/lib" "$DUCKDB_DIR/include"
+  tar -xzf "$tmp/duckdb-node-bindings-linux-x64-1.4.4-r.4.tgz" -C "$DUCKDB_DIR/lib" --strip-components=1 \
+    package/libduckdb.so
+  tar -xzf "$tmp/duckdb-1.4.4.tgz" -C "$DUCKDB_DIR/include" --strip-components=5 \
+    package/src/duckdb/src/include/duckdb.h
+  (cd "$DUCKDB_DIR" && sha256sum --check --quiet <<<"$DUCKDB_FILES_SHA256") ||
+    die "extracted DuckDB files do not match their pinned sha256"
+  log "duckdb: done"
+}
+
 install_apt_packages
+install_duckdb

@@ -124,6 +124,14 @@ Value& metadata(Event& event) noexcept;
 const std::vector<Value>& event_metadata(const Event& event) noexcept;
 std::vector<Value>& event_metadata(Event& event) noexcept;
 
+/// The provider of a model in synth-tracing's vocabulary (the OpenTelemetry GenAI
+/// `gen_ai.provider.name` values: "openai", "anthropic", "gcp.gemini", "groq", "deepseek",
+/// "mistral_ai", "x_ai", "azure.ai.openai", ...), from a model name; nullopt when unknown.
+std::optional<std::string> detect_provider(std::string_view model_name);
+/// A provider name as written by other tools ("OpenAI", "azure_openai", "google", ...) in the
+/// same vocabulary; unknown names are lower-cased.
+std::string normalize_provider(std::string_view provider);
+
 /// A message between systems (an observation, an action, a prompt, ...).
 struct SessionEventMessage {
   /// By convention {"origin_system_id": ..., "payload": ...}; any JSON value is accepted.

@@ -1,0 +1,131 @@
+// Internal: RAII over DuckDB's C API, turning every failure into a StorageError that names the
+// database file and, for statements, the SQL.
+#pragma once
+
+#include <duckdb.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing::detail::duck {
+
+/// An open database with one connection. Extension auto-install and auto-load are off: the
+/// store never reaches for the network.
+class Connection {
+ public:
+  Connection(const std::filesystem::path& path, bool read_only);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  duckdb_connection get() const noexcept { return conn_; }
+  const std::string& name() const noexcept { return name_; }
+
+  /// Runs statements that return nothing of interest.
+  void exec(std::string_view sql);
+  [[noreturn]] void fail(std::string_view what, std::string_view detail) const;
+
+ private:
+  std::string name_;
+  duckdb_database db_ = nullptr;
+  duckdb_connection conn_ = nullptr;
+};
+
+/// A materialized result.
+class Result {
+ public:
+  Result() = default;
+  ~Result();
+  Result(Result&& other) noexcept;
+  Result& operator=(Result&&) = delete;
+  Result(const Result&) = delete;
+
+  duckdb_result* raw() noexcept { return &result_; }
+  void mark_valid() noexcept { valid_ = true; }
+
+  std::size_t rows() noexcept;
+  std::size_t columns() noexcept;
+  bool is_null(std::size_t col, std::size_t row) noexcept;
+  std::optional<std::string> text(std::size_t col, std::size_t row);
+  std::optional<std::int64_t> integer(std::size_t col, std::size_t row) noexcept;
+  std::optional<double> number(std::size_t col, std::size_t row) noexcept;
+  std::optional<bool> boolean(std::size_t col, std::size_t row) noexcept;
+  /// TIMESTAMP columns; NULL is the unset timestamp.
+  Timestamp timestamp(std::size_t col, std::size_t row) noexcept;
+  /// The whole result as QueryResult (names, type names, Values).
+  QueryResult to_query_result();
+
+ private:
+  duckdb_result result_{};
+  bool valid_ = false;
+};
+
+/// A prepared statement; values bind by position (1-based).
+class Prepared {
+ public:
+  Prepared(Connection& conn, std::string_view sql);
+  ~Prepared();
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  Prepared& bind(std::size_t index, const Value& value);
+  Prepared& bind(std::size_t index, std::string_view text);
+  Prepared& bind_timestamp(std::size_t index, Timestamp t);
+  std::size_t parameter_count() const noexcept;
+  Result execute();
+
+ private:
+  Connection& conn_;
+  std::string sql_;
+  duckdb_prepared_statement stmt_ = nullptr;
+};
+
+/// Runs a query with no parameters.
+Result query(Connection& conn, std::string_view sql);
+
+/// Appends rows to one table; rows become visible with the surrounding transaction's commit.
+class Appender {
+ public:
+  Appender(Connection& conn, const char* table);
+  ~Appender();
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+
+  Appender& null();
+  Appender& text(std::string_view s);
+  Appender& text(const std::optional<std::string>& s);
+  Appender& integer(std::int64_t i);
+  Appender& integer(const std::optional<std::int64_t>& i);
+  Appender& number(const std::optional<double>& d);
+  Appender& boolean(const std::optional<bool>& b);
+  /// The unset timestamp appends NULL.
+  Appender& timestamp(Timestamp t);
+  /// JSON text of a value; null appends SQL NULL.
+  Appender& json(const Value& v);
+  void end_row();
+  void flush();
+
+ private:
+  void check(duckdb_state state, const char* what);
+
+  Connection& conn_;
+  const char* table_;
+  duckdb_appender app_ = nullptr;
+  std::string scratch_;  // reused for JSON text
+};
+
+/// DuckDB TIMESTAMP (microseconds) from our nanosecond timestamps, and back.
+inline std::int64_t to_micros(Timestamp t) noexcept {
+  const std::int64_t ns = t.time_since_epoch().count();
+  return ns >= 0 ? ns / 1000 : -((-ns + 999) / 1000);
+}
+inline Timestamp from_micros(std::int64_t micros) noexcept {
+  return Timestamp(std::chrono::microseconds(micros));
+}
+
+}  // namespace synth::tracing::detail::duck

@@ -1,0 +1,749 @@
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "diagnostics.hpp"
+#include "duckdb/connection.hpp"
+#include "duckdb/schema.hpp"
+#include "json/reader.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing {
+
+namespace {
+using detail::duck::Appender;
+using detail::duck::Connection;
+using detail::duck::Prepared;
+using detail::duck::Result;
+
+// Where one stored item sits: its position in the history and/or its timestep.
+struct Placement {
+  std::optional<std::int64_t> history_index;
+  std::optional<std::int64_t> step;  // index into session_time_steps
+  std::optional<std::int64_t> step_position;
+};
+
+// Pairs each timestep item with an equal, not yet paired history item, so an item that appears
+// in both places is stored once. Items only in a timestep or only in the history keep one place.
+template <class Item, class KeyOf>
+std::vector<std::pair<const Item*, Placement>> place_items(const std::vector<Item>& history,
+                                                           const std::vector<SessionTimeStep>& steps,
+                                                           const std::vector<Item> SessionTimeStep::*in_step,
+                                                           KeyOf key_of) {
+  std::unordered_map<std::string, std::vector<std::size_t>> unpaired;  // key -> history indices
+  for (std::size_t h = 0; h < history.size(); ++h) unpaired[key_of(history[h])].push_back(h);
+  std::vector<Placement> history_places(history.size());
+  for (std::size_t h = 0; h < history.size(); ++h) history_places[h].history_index = static_cast<std::int64_t>(h);
+  std::vector<std::pair<const Item*, Placement>> step_only;
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    const auto& items = steps[s].*in_step;
+    for (std::size_t p = 0; p < items.size(); ++p) {
+      auto it = unpaired.find(key_of(items[p]));
+      bool paired = false;
+      if (it != unpaired.end()) {
+        auto& candidates = it->second;
+        for (auto c = candidates.begin(); c != candidates.end(); ++c) {
+          if (history[*c] == items[p]) {
+            history_places[*c].step = static_cast<std::int64_t>(s);
+            history_places[*c].step_position = static_cast<std::int64_t>(p);
+            candidates.erase(c);
+            paired = true;
+            break;
+          }
+        }
+      }
+      if (!paired) {
+        step_only.push_back({&items[p], Placement{std::nullopt, static_cast<std::int64_t>(s), static_cast<std::int64_t>(p)}});
+      }
+    }
+  }
+  std::vector<std::pair<const Item*, Placement>> out;
+  out.reserve(history.size() + step_only.size());
+  for (std::size_t h = 0; h < history.size(); ++h) out.push_back({&history[h], history_places[h]});
+  out.insert(out.end(), step_only.begin(), step_only.end());
+  return out;
+}
+
+std::string time_key(const std::optional<TimeRecord>& tr) {
+  if (!tr) return "-";
+  return std::to_string(tr->event_time.time_since_epoch().count()) + "/" + std::to_string(tr->message_time);
+}
+
+std::string event_key(const Event& e) {
+  return std::string(event_type_name(event_type(e))) + "|" + system_instance_id(e) + "|" + time_key(time_record(e));
+}
+
+std::string message_key(const SessionEventMessage& m) {
+  return m.message_type + "|" + std::to_string(m.timestamp.time_since_epoch().count()) + "|" + time_key(m.time_record);
+}
+
+Value values_to_array(const std::vector<Value>& values) { return Value(Value::Array(values.begin(), values.end())); }
+
+std::vector<Value> array_to_values(const Value& v) {
+  if (!v.is_array()) return {};
+  return v.as_array();
+}
+
+Value parse_json_column(Result& r, std::size_t col, std::size_t row, const std::string& db) {
+  auto text = r.text(col, row);
+  if (!text) return Value();
+  return Value::parse(*text, db);
+}
+
+std::string placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+// A WHERE clause built from lists of allowed values; values stay bound parameters.
+struct Filter {
+  std::string sql;
+  std::vector<Value> params;
+  void in(std::string_view column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    sql += sql.empty() ? " WHERE " : " AND ";
+    sql += std::string(column) + " IN (" + placeholders(values.size()) + ")";
+    for (const auto& v : values) params.emplace_back(v);
+  }
+};
+
+std::string sql_string_literal(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+}  // namespace
+
+struct DuckDBTraceManager::Impl {
+  Impl(std::filesystem::path p, DuckDBOptions o) : path(std::move(p)), options(o), conn(path, o.read_only) {
+    if (!options.read_only) conn.exec(detail::duck::kSchema);
+    next_timestep_id = max_id("session_timesteps") + 1;
+    next_event_id = max_id("events") + 1;
+    next_message_id = max_id("messages") + 1;
+  }
+
+  std::int64_t max_id(const char* table) {
+    Result r = detail::duck::query(conn, std::string("SELECT COALESCE(MAX(id), 0) FROM ") + table);
+    return r.integer(0, 0).value_or(0);
+  }
+
+  QueryResult run(std::string_view sql, const std::vector<Value>& params) {
+    Prepared stmt(conn, sql);
+    if (stmt.parameter_count() != params.size()) {
+      throw StorageError("query on '" + conn.name() + "' has " + std::to_string(stmt.parameter_count()) +
+                         " placeholders but " + std::to_string(params.size()) + " values were given:\n  " +
+                         std::string(sql));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) stmt.bind(i + 1, params[i]);
+    return stmt.execute().to_query_result();
+  }
+
+  bool exists(std::string_view session_id) {
+    if (!exists_stmt) exists_stmt.emplace(conn, "SELECT 1 FROM session_traces WHERE session_id = ?");
+    exists_stmt->bind(1, session_id);
+    return exists_stmt->execute().rows() > 0;
+  }
+
+  void delete_session(std::string_view session_id) {
+    for (const char* table : {"events", "messages", "session_timesteps", "session_traces"}) {
+      Prepared stmt(conn, std::string("DELETE FROM ") + table + " WHERE session_id = ?");
+      stmt.bind(1, session_id);
+      stmt.execute();
+    }
+  }
+
+  struct Appenders {
+    explicit Appenders(Connection& c)
+        : sessions(c, "session_traces"), steps(c, "session_timesteps"), events(c, "events"), messages(c, "messages") {}
+    void flush() {
+      sessions.flush();
+      steps.flush();
+      events.flush();
+      messages.flush();
+    }
+    Appender sessions, steps, events, messages;
+  };
+
+  // Decides about an existing id, then appends the session's rows. Returns false when skipped.
+  bool append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen, InsertSummary& summary) {
+    if (seen.contains(t.session_id) || exists(t.session_id)) {
+      switch (options.on_existing) {
+        case OnExistingSession::skip:
+          ++summary.skipped;
+          detail::report("session '" + t.session_id + "' is already in '" + conn.name() + "'; skipped it");
+          return false;
+        case OnExistingSession::fail:
+          throw StorageError("session '" + t.session_id + "' is already in '" + conn.name() +
+                             "' (use OnExistingSession::replace to overwrite it)");
+        case OnExistingSession::replace:
+          // Rows appended earlier in this batch are not visible to DELETE yet: flush them first.
+          a.flush();
+          delete_session(t.session_id);
+          ++summary.replaced;
+          break;
+      }
+    } else {
+      ++summary.inserted;
+    }
+    seen.insert(t.session_id);
+    append_rows(a, t);
+    return true;
+  }
+
+  void append_rows(Appenders& a, const SessionTrace& t) {
+    Value::Array metadata;
+    for (const auto& m : t.session_metadata) {
+      metadata.push_back(Value{{"metadata_type", m.metadata_type},
+                               {"data", m.data},
+                               {"timestamp", m.timestamp.time_since_epoch().count() == 0
+                                                 ? Value()
+                                                 : Value(format_timestamp(m.timestamp))}});
+    }
+    a.sessions.text(std::string_view(t.session_id))
+        .timestamp(t.created_at)
+        .integer(static_cast<std::int64_t>(t.session_time_steps.size()))
+        .integer(static_cast<std::int64_t>(t.event_history.size()))
+        .integer(static_cast<std::int64_t>(t.message_history.size()))
+        .json(Value(std::move(metadata)))
+        .null();
+    a.sessions.end_row();
+
+    std::vector<std::int64_t> step_ids(t.session_time_steps.size());
+    for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
+      const SessionTimeStep& step = t.session_time_steps[s];
+      step_ids[s] = next_timestep_id++;
+      a.steps.integer(step_ids[s])
+          .text(std::string_view(t.session_id))
+          .text(std::string_view(step.step_id))
+          .integer(step.step_index)
+          .integer(step.turn_number)
+          .timestamp(step.timestamp)
+          .integer(static_cast<std::int64_t>(step.events.size()))
+          .integer(static_cast<std::int64_t>(step.step_messages.size()))
+          .json(step.step_metadata);
+      a.steps.end_row();
+    }
+    const auto step_id_of = [&](const Placement& p) -> std::optional<std::int64_t> {
+      if (!p.step) return std::nullopt;
+      return step_ids[static_cast<std::size_t>(*p.step)];
+    };
+
+    for (const auto& [event, place] :
+         place_items(t.event_history, t.session_time_steps, &SessionTimeStep::events, event_key)) {
+      append_event(a.events, t.session_id, *event, step_id_of(place), place);
+    }
+    for (const auto& [message, place] :
+         place_items(t.message_history, t.session_time_steps, &SessionTimeStep::step_messages, message_key)) {
+      const auto& tr = message->time_record;
+      a.messages.integer(next_message_id++)
+          .text(std::string_view(t.session_id))
+          .integer(step_id_of(place))
+          .text(std::string_view(message->message_type))
+          .json(message->content)
+          .timestamp(message->timestamp)
+          .timestamp(tr ? tr->event_time : Timestamp{})
+          .integer(tr ? std::optional<std::int64_t>(tr->message_time) : std::nullopt)
+          .integer(place.history_index)
+          .integer(place.step_position);
+      a.messages.end_row();
+    }
+  }
+
+  void append_event(Appender& a, const std::string& session_id, const Event& event,
+                    std::optional<std::int64_t> timestep_id, const Placement& place) {
+    const auto& tr = time_record(event);
+    a.integer(next_event_id++)
+        .text(std::string_view(session_id))
+        .integer(timestep_id)
+        .text(event_type_name(event_type(event)))
+        .text(std::string_view(system_instance_id(event)))
+        .timestamp(tr ? tr->event_time : Timestamp{})
+        .integer(tr ? std::optional<std::int64_t>(tr->message_time) : std::nullopt);
+    const auto* cais = std::get_if<CAISEvent>(&event);
+    const auto* env = std::get_if<EnvironmentEvent>(&event);
+    const auto* runtime = std::get_if<RuntimeEvent>(&event);
+    std::optional<std::string> provider;
+    if (cais) provider = cais->provider ? normalize_provider(*cais->provider) : detect_provider(cais->model_name.value_or(""));
+    a.text(cais ? cais->span_id : std::nullopt)
+        .text(cais ? cais->trace_id : std::nullopt)
+        .text(cais ? cais->model_name : std::nullopt)
+        .text(provider)
+        .integer(cais ? cais->prompt_tokens : std::nullopt)
+        .integer(cais ? cais->completion_tokens : std::nullopt)
+        .integer(cais ? cais->total_tokens : std::nullopt)
+        .integer(cais ? cais->cached_tokens : std::nullopt)
+        .integer(cais ? cais->reasoning_tokens : std::nullopt)
+        .number(cais ? cais->cost : std::nullopt)
+        .number(cais ? cais->latency_ms : std::nullopt)
+        .number(env ? env->reward : std::nullopt)
+        .boolean(env ? env->terminated : std::nullopt)
+        .boolean(env ? env->truncated : std::nullopt);
+    std::visit([&](const auto& e) { a.json(e.system_state_before).json(e.system_state_after).json(e.metadata); }, event);
+    a.json(values_to_array(event_metadata(event)))
+        .json(cais ? values_to_array(cais->llm_call_records) : Value())
+        .json(env ? env->observation_diff : Value())
+        .json(runtime ? runtime->actions : Value())
+        .text(cais ? cais->provider : std::nullopt)
+        .integer(place.history_index)
+        .integer(place.step_position);
+    a.end_row();
+  }
+
+  // Runs `body` in one transaction; rolls back and rethrows on failure.
+  template <class Body>
+  void in_transaction(Body&& body) {
+    conn.exec("BEGIN TRANSACTION");
+    try {
+      body();
+      conn.exec("COMMIT");
+    } catch (...) {
+      try {
+        conn.exec("ROLLBACK");
+      } catch (...) {
+        // The original error is the one to report.
+      }
+      throw;
+    }
+  }
+
+  InsertSummary insert(std::span<const SessionTrace> traces, std::size_t batch_size) {
+    if (options.read_only) throw StorageError("'" + conn.name() + "' is open read-only; cannot insert");
+    if (batch_size == 0) batch_size = 1;
+    InsertSummary summary;
+    for (std::size_t start = 0; start < traces.size(); start += batch_size) {
+      const auto chunk = traces.subspan(start, std::min(batch_size, traces.size() - start));
+      const auto saved_ids = std::tuple(next_timestep_id, next_event_id, next_message_id);
+      InsertSummary batch_summary;
+      try {
+        in_transaction([&] {
+          Appenders a(conn);
+          std::unordered_set<std::string> seen;
+          for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary);
+          a.flush();
+        });
+      } catch (...) {
+        std::tie(next_timestep_id, next_event_id, next_message_id) = saved_ids;
+        throw;
+      }
+      summary.inserted += batch_summary.inserted;
+      summary.skipped += batch_summary.skipped;
+      summary.replaced += batch_summary.replaced;
+    }
+    return summary;
+  }
+
+  std::optional<SessionTrace> load(std::string_view session_id);
+
+  std::filesystem::path path;
+  DuckDBOptions options;
+  Connection conn;
+  std::mutex mutex;
+  std::int64_t next_timestep_id = 1;
+  std::int64_t next_event_id = 1;
+  std::int64_t next_message_id = 1;
+  std::optional<Prepared> exists_stmt;
+  // DuckDBSink: the open transaction of its current batch, if any.
+  std::optional<Appenders> batch;
+  std::unordered_set<std::string> batch_seen;
+};
+
+std::optional<SessionTrace> DuckDBTraceManager::Impl::load(std::string_view session_id) {
+  const std::string& db = conn.name();
+  SessionTrace t;
+  {
+    Prepared stmt(conn, "SELECT session_id, created_at, metadata FROM session_traces WHERE session_id = ?");
+    stmt.bind(1, session_id);
+    Result r = stmt.execute();
+    if (r.rows() == 0) return std::nullopt;
+    t.session_id = r.text(0, 0).value_or("");
+    t.created_at = r.timestamp(1, 0);
+    const Value metadata = parse_json_column(r, 2, 0, db);
+    if (metadata.is_array()) {
+      for (const Value& m : metadata.as_array()) {
+        SessionMetadataEntry entry;
+        entry.metadata_type = m["metadata_type"].is_string() ? m["metadata_type"].as_string() : "";
+        entry.data = m["data"];
+        if (m["timestamp"].is_string()) entry.timestamp = parse_timestamp(m["timestamp"].as_string()).value_or(Timestamp{});
+        t.session_metadata.push_back(std::move(entry));
+      }
+    }
+  }
+  std::map<std::int64_t, std::size_t> step_of_id;  // session_timesteps.id -> index
+  {
+    Prepared stmt(conn,
+                  "SELECT id, step_id, step_index, turn_number, timestamp, step_metadata FROM session_timesteps "
+                  "WHERE session_id = ? ORDER BY step_index, id");
+    stmt.bind(1, session_id);
+    Result r = stmt.execute();
+    for (std::size_t row = 0; row < r.rows(); ++row) {
+      SessionTimeStep step;
+      step.step_id = r.text(1, row).value_or("");
+      step.step_index = r.integer(2, row).value_or(0);
+      step.turn_number = r.integer(3, row).value_or(0);
+      step.timestamp = r.timestamp(4, row);
+      step.step_metadata = parse_json_column(r, 5, row, db);
+      step_of_id[r.integer(0, row).value_or(0)] = t.session_time_steps.size();
+      t.session_time_steps.push_back(std::move(step));
+    }
+  }
+  const auto time_record_at = [](Result& r, std::size_t time_col, std::size_t turn_col,
+                                 std::size_t row) -> std::optional<TimeRecord> {
+    const auto turn = r.integer(turn_col, row);
+    if (!turn && r.is_null(time_col, row)) return std::nullopt;
+    return TimeRecord{r.timestamp(time_col, row), turn.value_or(0)};
+  };
+  // Items go to the history by history_index and to their timestep by step_position.
+  struct Slot {
+    std::int64_t order;
+    std::size_t item;
+  };
+  {
+    Prepared stmt(conn,
+                  "SELECT timestep_id, event_type, system_instance_id, event_time, message_time, span_id, trace_id, "
+                  "model_name, event_provider, prompt_tokens, completion_tokens, total_tokens, cached_tokens, "
+                  "reasoning_tokens, cost, latency_ms, reward, terminated, truncated, system_state_before, "
+                  "system_state_after, metadata, event_metadata, llm_call_records, observation_diff, actions, "
+                  "history_index, step_position FROM events WHERE session_id = ? ORDER BY id");
+    stmt.bind(1, session_id);
+    Result r = stmt.execute();
+    std::vector<Event> events;
+    std::vector<Slot> history;
+    std::vector<std::vector<Slot>> in_steps(t.session_time_steps.size());
+    for (std::size_t row = 0; row < r.rows(); ++row) {
+      const auto type = parse_event_type(r.text(1, row).value_or(""));
+      if (!type) throw StorageError("'" + db + "': unknown event_type in events of session '" + std::string(session_id) + "'");
+      const auto fill_common = [&](auto& e) {
+        e.time_record = time_record_at(r, 3, 4, row);
+        e.system_instance_id = r.text(2, row).value_or("");
+        e.system_state_before = parse_json_column(r, 19, row, db);
+        e.system_state_after = parse_json_column(r, 20, row, db);
+        e.metadata = parse_json_column(r, 21, row, db);
+        e.event_metadata = array_to_values(parse_json_column(r, 22, row, db));
+      };
+      switch (*type) {
+        case EventType::cais: {
+          CAISEvent e;
+          fill_common(e);
+          e.span_id = r.text(5, row);
+          e.trace_id = r.text(6, row);
+          e.model_name = r.text(7, row);
+          e.provider = r.text(8, row);
+          e.prompt_tokens = r.integer(9, row);
+          e.completion_tokens = r.integer(10, row);
+          e.total_tokens = r.integer(11, row);
+          e.cached_tokens = r.integer(12, row);
+          e.reasoning_tokens = r.integer(13, row);
+          e.cost = r.number(14, row);
+          e.latency_ms = r.number(15, row);
+          e.llm_call_records = array_to_values(parse_json_column(r, 23, row, db));
+          events.emplace_back(std::move(e));
+          break;
+        }
+        case EventType::environment: {
+          EnvironmentEvent e;
+          fill_common(e);
+          e.reward = r.number(16, row);
+          e.terminated = r.boolean(17, row);
+          e.truncated = r.boolean(18, row);
+          e.observation_diff = parse_json_column(r, 24, row, db);
+          events.emplace_back(std::move(e));
+          break;
+        }
+        case EventType::runtime: {
+          RuntimeEvent e;
+          fill_common(e);
+          e.actions = parse_json_column(r, 25, row, db);
+          events.emplace_back(std::move(e));
+          break;
+        }
+      }
+      if (auto h = r.integer(26, row)) history.push_back({*h, row});
+      if (auto step_row = r.integer(0, row)) {
+        const auto it = step_of_id.find(*step_row);
+        if (it != step_of_id.end()) in_steps[it->second].push_back({r.integer(27, row).value_or(0), row});
+      }
+    }
+    const auto by_order = [](const Slot& a, const Slot& b) { return a.order < b.order; };
+    std::sort(history.begin(), history.end(), by_order);
+    for (std::size_t s = 0; s < in_steps.size(); ++s) {
+      std::sort(in_steps[s].begin(), in_steps[s].end(), by_order);
+      for (const Slot& slot : in_steps[s]) t.session_time_steps[s].events.push_back(events[slot.item]);
+    }
+    for (const Slot& slot : history) t.event_history.push_back(std::move(events[slot.item]));
+  }
+  {
+    Prepared stmt(conn,
+                  "SELECT timestep_id, message_type, content, timestamp, event_time, message_time, history_index, "
+                  "step_position FROM messages WHERE session_id = ? ORDER BY id");
+    stmt.bind(1, session_id);
+    Result r = stmt.execute();
+    std::vector<SessionEventMessage> messages;
+    std::vector<Slot> history;
+    std::vector<std::vector<Slot>> in_steps(t.session_time_steps.size());
+    for (std::size_t row = 0; row < r.rows(); ++row) {
+      SessionEventMessage m;
+      m.message_type = r.text(1, row).value_or("unknown");
+      m.content = parse_json_column(r, 2, row, db);
+      m.timestamp = r.timestamp(3, row);
+      m.time_record = time_record_at(r, 4, 5, row);
+      messages.push_back(std::move(m));
+      if (auto h = r.integer(6, row)) history.push_back({*h, row});
+      if (auto step_row = r.integer(0, row)) {
+        const auto it = step_of_id.find(*step_row);
+        if (it != step_of_id.end()) in_steps[it->second].push_back({r.integer(7, row).value_or(0), row});
+      }
+    }
+    const auto by_order = [](const Slot& a, const Slot& b) { return a.order < b.order; };
+    std::sort(history.begin(), history.end(), by_order);
+    for (std::size_t s = 0; s < in_steps.size(); ++s) {
+      std::sort(in_steps[s].begin(), in_steps[s].end(), by_order);
+      for (const Slot& slot : in_steps[s]) t.session_time_steps[s].step_messages.push_back(messages[slot.item]);
+    }
+    for (const Slot& slot : history) t.message_history.push_back(std::move(messages[slot.item]));
+  }
+  return t;
+}
+
+DuckDBTraceManager::DuckDBTraceManager(std::filesystem::path path, DuckDBOptions options)
+    : impl_(std::make_unique<Impl>(std::move(path), options)) {}
+DuckDBTraceManager::~DuckDBTraceManager() = default;
+DuckDBTraceManager::DuckDBTraceManager(DuckDBTraceManager&&) noexcept = default;
+DuckDBTraceManager& DuckDBTraceManager::operator=(DuckDBTraceManager&&) noexcept = default;
+
+const std::filesystem::path& DuckDBTraceManager::path() const noexcept { return impl_->path; }
+
+bool DuckDBTraceManager::insert_trace(const SessionTrace& trace) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->insert(std::span<const SessionTrace>(&trace, 1), 1).skipped == 0;
+}
+
+InsertSummary DuckDBTraceManager::insert_traces(std::span<const SessionTrace> traces, std::size_t batch_size) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->insert(traces, batch_size);
+}
+
+std::optional<SessionTrace> DuckDBTraceManager::load_trace(std::string_view session_id) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->load(session_id);
+}
+
+std::vector<std::string> DuckDBTraceManager::session_ids() {
+  std::lock_guard lock(impl_->mutex);
+  Result r = detail::duck::query(impl_->conn, "SELECT session_id FROM session_traces ORDER BY created_at DESC, session_id");
+  std::vector<std::string> ids;
+  for (std::size_t row = 0; row < r.rows(); ++row) ids.push_back(r.text(0, row).value_or(""));
+  return ids;
+}
+
+QueryResult DuckDBTraceManager::query(std::string_view sql, const std::vector<Value>& params) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->run(sql, params);
+}
+
+QueryResult DuckDBTraceManager::query_messages(const std::vector<std::string>& session_ids,
+                                               const std::vector<std::string>& message_types) {
+  Filter f;
+  f.in("m.session_id", session_ids);
+  f.in("m.message_type", message_types);
+  return query(
+      "SELECT m.session_id, t.step_id, m.message_type, m.content, m.timestamp, m.message_time FROM messages m "
+      "LEFT JOIN session_timesteps t ON t.id = m.timestep_id" +
+          f.sql + " ORDER BY m.session_id, m.history_index NULLS LAST, m.id",
+      f.params);
+}
+
+QueryResult DuckDBTraceManager::query_events(const std::vector<std::string>& session_ids,
+                                             const std::vector<std::string>& event_types,
+                                             const std::vector<std::string>& system_ids) {
+  Filter f;
+  f.in("e.session_id", session_ids);
+  f.in("e.event_type", event_types);
+  f.in("e.system_instance_id", system_ids);
+  return query(
+      "SELECT e.session_id, t.step_id, e.event_type, e.system_instance_id, e.event_time, e.message_time, "
+      "e.model_name, e.provider, e.prompt_tokens, e.completion_tokens, e.total_tokens, e.cached_tokens, "
+      "e.reasoning_tokens, e.cost, e.latency_ms, e.reward, e.terminated, e.truncated, e.metadata FROM events e "
+      "LEFT JOIN session_timesteps t ON t.id = e.timestep_id" +
+          f.sql + " ORDER BY e.session_id, e.history_index NULLS LAST, e.id",
+      f.params);
+}
+
+QueryResult DuckDBTraceManager::get_model_usage(std::optional<Timestamp> start, std::optional<Timestamp> end) {
+  std::vector<Value> params;
+  std::string where = "event_type = 'cais' AND model_name IS NOT NULL";
+  if (start) {
+    where += " AND event_time >= CAST(? AS TIMESTAMP)";
+    params.emplace_back(format_timestamp(*start));
+  }
+  if (end) {
+    where += " AND event_time <= CAST(? AS TIMESTAMP)";
+    params.emplace_back(format_timestamp(*end));
+  }
+  return query(
+      "SELECT model_name, provider, COUNT(*) AS call_count, SUM(prompt_tokens) AS total_prompt_tokens, "
+      "SUM(completion_tokens) AS total_completion_tokens, "
+      "SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS total_tokens, "
+      "SUM(cached_tokens) AS total_cached_tokens, SUM(reasoning_tokens) AS total_reasoning_tokens, "
+      "AVG(latency_ms) AS avg_latency_ms, SUM(cost) AS total_cost, MIN(event_time) AS first_call, "
+      "MAX(event_time) AS last_call FROM events WHERE " +
+          where + " GROUP BY model_name, provider ORDER BY total_cost DESC NULLS LAST, call_count DESC, model_name",
+      params);
+}
+
+QueryResult DuckDBTraceManager::get_expensive_calls(double threshold) {
+  return query(
+      "SELECT session_id, model_name, prompt_tokens, completion_tokens, cost, latency_ms FROM events "
+      "WHERE event_type = 'cais' AND cost > ? ORDER BY cost DESC",
+      {Value(threshold)});
+}
+
+QueryResult DuckDBTraceManager::get_session_summary(std::optional<std::string_view> session_id) {
+  if (session_id) {
+    return query("SELECT * FROM session_summary WHERE session_id = ?", {Value(*session_id)});
+  }
+  return query("SELECT * FROM session_summary ORDER BY created_at DESC, session_id");
+}
+
+void DuckDBTraceManager::export_to_parquet(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw StorageError("cannot create Parquet folder '" + dir.string() + "': " + ec.message());
+  std::lock_guard lock(impl_->mutex);
+  for (const char* table : {"session_traces", "session_timesteps", "events", "messages"}) {
+    // COPY takes no bound parameter for its file: the path is quoted as a literal instead.
+    const std::string file = (dir / (std::string(table) + ".parquet")).string();
+    impl_->conn.exec(std::string("COPY (SELECT * FROM ") + table + " ORDER BY ALL) TO " + sql_string_literal(file) +
+                     " (FORMAT parquet, COMPRESSION zstd)");
+  }
+}
+
+void DuckDBTraceManager::create_system(std::string_view system_id, std::string_view name,
+                                       std::string_view description) {
+  query("INSERT INTO systems (id, name, description) VALUES (?, ?, ?)",
+        {Value(system_id), Value(name), description.empty() ? Value() : Value(description)});
+}
+
+void DuckDBTraceManager::create_system_version(std::string_view version_id, std::string_view system_id,
+                                               std::string_view branch, std::string_view commit,
+                                               std::string_view description) {
+  const auto opt = [](std::string_view s) { return s.empty() ? Value() : Value(s); };
+  query(
+      "INSERT INTO system_versions (id, system_id, branch, \"commit\", created_at, description) "
+      "VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMP), ?)",
+      {Value(version_id), Value(system_id), opt(branch), opt(commit), Value(format_timestamp(now())), opt(description)});
+}
+
+void DuckDBTraceManager::create_experiment(std::string_view experiment_id, std::string_view name,
+                                           std::string_view description,
+                                           const std::vector<std::pair<std::string, std::string>>& systems) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->in_transaction([&] {
+    const Value created(format_timestamp(now()));
+    impl_->run(
+        "INSERT INTO experiments (id, name, description, created_at, updated_at) "
+        "VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))",
+        {Value(experiment_id), Value(name), description.empty() ? Value() : Value(description), created, created});
+    for (const auto& [system_id, version_id] : systems) {
+      impl_->run("INSERT INTO experimental_systems (experiment_id, system_id, system_version_id) VALUES (?, ?, ?)",
+                 {Value(experiment_id), Value(system_id), version_id.empty() ? Value() : Value(version_id)});
+    }
+  });
+}
+
+void DuckDBTraceManager::link_session_to_experiment(std::string_view session_id, std::string_view experiment_id) {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->exists(session_id)) {
+    throw StorageError("cannot link session '" + std::string(session_id) + "': it is not in '" + impl_->conn.name() + "'");
+  }
+  impl_->run("UPDATE session_traces SET experiment_id = ? WHERE session_id = ?", {Value(experiment_id), Value(session_id)});
+  impl_->run("UPDATE experiments SET updated_at = CAST(? AS TIMESTAMP) WHERE id = ?",
+             {Value(format_timestamp(now())), Value(experiment_id)});
+}
+
+QueryResult DuckDBTraceManager::get_experiment_sessions(std::string_view experiment_id) {
+  // Totals by subquery per session: joining events and messages would multiply them.
+  return query(
+      "SELECT s.*, "
+      "(SELECT COUNT(*) FROM events e WHERE e.session_id = s.session_id) AS total_events, "
+      "(SELECT COUNT(*) FROM messages m WHERE m.session_id = s.session_id) AS total_messages, "
+      "(SELECT SUM(e.cost) FROM events e WHERE e.session_id = s.session_id) AS total_cost, "
+      "(SELECT SUM(COALESCE(e.total_tokens, e.prompt_tokens + e.completion_tokens)) FROM events e "
+      " WHERE e.session_id = s.session_id) AS total_tokens "
+      "FROM session_traces s WHERE s.experiment_id = ? ORDER BY s.created_at, s.session_id",
+      {Value(experiment_id)});
+}
+
+QueryResult DuckDBTraceManager::get_experiments_by_system_version(std::string_view system_version_id) {
+  return query(
+      "SELECT x.* FROM experiments x WHERE x.id IN "
+      "(SELECT experiment_id FROM experimental_systems WHERE system_version_id = ?) ORDER BY x.created_at, x.id",
+      {Value(system_version_id)});
+}
+
+// ---- DuckDBSink ----
+
+DuckDBSink::DuckDBSink(std::filesystem::path path, DuckDBOptions options) : manager_(std::move(path), options) {}
+
+DuckDBSink::~DuckDBSink() {
+  try {
+    flush();
+  } catch (...) {
+    detail::report("DuckDB sink: could not commit its last sessions to '" + manager_.path().string() +
+                   "': " + detail::current_exception_text());
+  }
+}
+
+void DuckDBSink::write(const SessionTrace& trace) {
+  auto& impl = *manager_.impl_;
+  std::lock_guard lock(impl.mutex);
+  if (!impl.batch) {
+    impl.conn.exec("BEGIN TRANSACTION");
+    try {
+      impl.batch.emplace(impl.conn);
+    } catch (...) {
+      impl.conn.exec("ROLLBACK");
+      throw;
+    }
+    impl.batch_seen.clear();
+  }
+  InsertSummary ignored;
+  try {
+    impl.append(*impl.batch, trace, impl.batch_seen, ignored);
+  } catch (...) {
+    // The batch may hold part of this session: drop the whole uncommitted batch.
+    const std::size_t lost = impl.batch_seen.size();
+    impl.batch.reset();
+    try {
+      impl.conn.exec("ROLLBACK");
+    } catch (...) {
+    }
+    detail::report("DuckDB sink: rolled back " + std::to_string(lost) + " uncommitted session(s) in '" +
+                   manager_.path().string() + "'");
+    throw;
+  }
+}
+
+void DuckDBSink::flush() {
+  auto& impl = *manager_.impl_;
+  std::lock_guard lock(impl.mutex);
+  if (!impl.batch) return;
+  try {
+    impl.batch->flush();
+    impl.batch.reset();
+    impl.conn.exec("COMMIT");
+  } catch (...) {
+    impl.batch.reset();
+    try {
+      impl.conn.exec("ROLLBACK");
+    } catch (...) {
+    }
+    throw;
+  }
+}
+
+}  // namespace synth::tracing

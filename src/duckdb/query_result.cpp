@@ -1,0 +1,142 @@
+#include <algorithm>
+#include <charconv>
+
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing {
+
+namespace {
+constexpr std::size_t kMaxCellWidth = 60;
+
+std::string cell_text(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::null:
+      return "NULL";
+    case Value::Kind::string:
+      return v.as_string();
+    case Value::Kind::floating: {
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, v.as_double());
+      return std::string(buf, r.ptr);
+    }
+    default:
+      return v.dump();
+  }
+}
+
+// Display width of UTF-8 text: one column per code point (good enough for aligned tables).
+std::size_t width_of(std::string_view s) {
+  std::size_t w = 0;
+  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+  return w;
+}
+
+// Cuts to `max` columns, marking the cut; newlines and tabs shown as spaces to keep rows whole.
+std::string fit(std::string s, std::size_t max) {
+  std::replace_if(s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  if (width_of(s) <= max) return s;
+  std::size_t cols = 0;
+  std::size_t i = 0;
+  while (i < s.size() && cols < max - 1) {
+    ++i;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+    ++cols;
+  }
+  return s.substr(0, i) + "\xE2\x80\xA6";  // …
+}
+
+std::string csv_field(const Value& v) {
+  if (v.is_null()) return "";
+  const std::string s = cell_text(v);
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+}  // namespace
+
+std::string QueryResult::to_table() const {
+  const std::size_t n = columns.size();
+  std::vector<std::vector<std::string>> cells(rows.size(), std::vector<std::string>(n));
+  std::vector<std::size_t> widths(n);
+  std::vector<bool> numeric(n, true);
+  for (std::size_t c = 0; c < n; ++c) widths[c] = width_of(columns[c]);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t c = 0; c < n && c < rows[r].size(); ++c) {
+      cells[r][c] = fit(cell_text(rows[r][c]), kMaxCellWidth);
+      widths[c] = std::max(widths[c], width_of(cells[r][c]));
+      if (!rows[r][c].is_number() && !rows[r][c].is_null()) numeric[c] = false;
+    }
+  }
+  std::string out;
+  const auto pad = [&out](const std::string& s, std::size_t width, bool right) {
+    const std::string spaces(width - std::min(width, width_of(s)), ' ');
+    out += right ? spaces + s : s + spaces;
+  };
+  for (std::size_t c = 0; c < n; ++c) {
+    if (c > 0) out += "  ";
+    pad(columns[c], widths[c], numeric[c] && !rows.empty());
+  }
+  out += '\n';
+  for (std::size_t c = 0; c < n; ++c) {
+    if (c > 0) out += "  ";
+    out += std::string(widths[c], '-');
+  }
+  out += '\n';
+  for (const auto& row : cells) {
+    for (std::size_t c = 0; c < n; ++c) {
+      if (c > 0) out += "  ";
+      pad(row[c], widths[c], numeric[c]);
+    }
+    // No trailing spaces.
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    out += '\n';
+  }
+  out.append("(").append(std::to_string(rows.size())).append(rows.size() == 1 ? " row)\n" : " rows)\n");
+  return out;
+}
+
+std::string QueryResult::to_csv() const {
+  std::string out;
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    if (c > 0) out += ',';
+    out += csv_field(Value(columns[c]));
+  }
+  out += "\r\n";
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (c > 0) out += ',';
+      out += csv_field(row[c]);
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::string QueryResult::to_json() const {
+  Value::Array out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    Value::Object object;
+    object.reserve(columns.size());
+    for (std::size_t c = 0; c < columns.size() && c < row.size(); ++c) {
+      Value v = row[c];
+      // JSON columns come back as text; nest them as JSON again.
+      if (c < types.size() && types[c] == "JSON" && v.is_string()) {
+        try {
+          v = Value::parse(v.as_string());
+        } catch (const TraceFormatError&) {
+          // Keep the text as it is.
+        }
+      }
+      object.emplace_back(columns[c], std::move(v));
+    }
+    out.emplace_back(std::move(object));
+  }
+  return Value(std::move(out)).dump({.indent = 2});
+}
+
+}  // namespace synth::tracing
