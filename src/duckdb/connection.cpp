@@ -224,8 +224,17 @@ QueryResult Result::to_query_result() {
         case DUCKDB_TYPE_TIMESTAMP:
           row.emplace_back(format_timestamp(from_micros(duckdb_value_timestamp(&result_, c, r).micros)));
           break;
-        default:
+        case DUCKDB_TYPE_VARCHAR:
+        case DUCKDB_TYPE_DATE:
+        case DUCKDB_TYPE_TIMESTAMP_TZ:
+        case DUCKDB_TYPE_INTERVAL:
+        case DUCKDB_TYPE_UUID:
+        case DUCKDB_TYPE_BLOB:
           row.emplace_back(text(c, r).value_or(""));
+          break;
+        default:
+          // Nested values (LIST, STRUCT, MAP, ...) have no text form in the C API's row access.
+          row.emplace_back("<" + out.types[c] + ": select to_json(...) to see it>");
       }
     }
     out.rows.push_back(std::move(row));

@@ -62,15 +62,25 @@ std::string QueryResult::to_table() const {
   const std::size_t n = columns.size();
   std::vector<std::vector<std::string>> cells(rows.size(), std::vector<std::string>(n));
   std::vector<std::size_t> widths(n);
-  std::vector<bool> numeric(n, true);
+  std::vector<int> kind(n, 0);  // right-align columns holding numbers (and NULLs) only
   for (std::size_t c = 0; c < n; ++c) widths[c] = width_of(columns[c]);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     for (std::size_t c = 0; c < n && c < rows[r].size(); ++c) {
       cells[r][c] = fit(cell_text(rows[r][c]), kMaxCellWidth);
       widths[c] = std::max(widths[c], width_of(cells[r][c]));
-      if (!rows[r][c].is_number() && !rows[r][c].is_null()) numeric[c] = false;
+      if (rows[r][c].is_number()) {
+        kind[c] = kind[c] == 0 ? 1 : kind[c];
+      } else if (!rows[r][c].is_null()) {
+        kind[c] = 2;
+      }
     }
   }
+  std::vector<bool> numeric(n);
+  for (std::size_t c = 0; c < n; ++c) numeric[c] = kind[c] == 1;
+  const auto end_line = [](std::string& s) {
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    s += '\n';
+  };
   std::string out;
   const auto pad = [&out](const std::string& s, std::size_t width, bool right) {
     const std::string spaces(width - std::min(width, width_of(s)), ' ');
@@ -78,22 +88,20 @@ std::string QueryResult::to_table() const {
   };
   for (std::size_t c = 0; c < n; ++c) {
     if (c > 0) out += "  ";
-    pad(columns[c], widths[c], numeric[c] && !rows.empty());
+    pad(columns[c], widths[c], numeric[c]);
   }
-  out += '\n';
+  end_line(out);
   for (std::size_t c = 0; c < n; ++c) {
     if (c > 0) out += "  ";
     out += std::string(widths[c], '-');
   }
-  out += '\n';
+  end_line(out);
   for (const auto& row : cells) {
     for (std::size_t c = 0; c < n; ++c) {
       if (c > 0) out += "  ";
       pad(row[c], widths[c], numeric[c]);
     }
-    // No trailing spaces.
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    out += '\n';
+    end_line(out);
   }
   out.append("(").append(std::to_string(rows.size())).append(rows.size() == 1 ? " row)\n" : " rows)\n");
   return out;

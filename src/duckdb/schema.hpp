@@ -118,7 +118,7 @@ SELECT model_name,
        COUNT(*) AS call_count,
        SUM(prompt_tokens) AS total_prompt_tokens,
        SUM(completion_tokens) AS total_completion_tokens,
-       SUM(total_tokens) AS total_tokens,
+       SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS total_tokens,
        SUM(cached_tokens) AS total_cached_tokens,
        SUM(reasoning_tokens) AS total_reasoning_tokens,
        AVG(latency_ms) AS avg_latency_ms,
@@ -144,9 +144,9 @@ SELECT s.session_id,
 FROM session_traces s
 LEFT JOIN (
   SELECT session_id,
-         list_sort(list_distinct(list(model_name) FILTER (WHERE model_name IS NOT NULL))) AS models_used,
-         list_sort(list_distinct(list(provider) FILTER (WHERE provider IS NOT NULL))) AS providers_used,
-         SUM(total_tokens) AS total_tokens_used,
+         to_json(list_sort(list_distinct(list(model_name) FILTER (WHERE model_name IS NOT NULL)))) AS models_used,
+         to_json(list_sort(list_distinct(list(provider) FILTER (WHERE provider IS NOT NULL)))) AS providers_used,
+         SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS total_tokens_used,
          SUM(cost) AS total_cost,
          SUM(reward) AS total_reward
   FROM events
