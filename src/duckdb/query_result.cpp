@@ -8,6 +8,7 @@ namespace synth::tracing {
 namespace {
 constexpr std::size_t kMaxCellWidth = 60;
 
+// Exact text of a value (CSV keeps every digit of a double).
 std::string cell_text(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::null:
@@ -22,6 +23,14 @@ std::string cell_text(const Value& v) {
     default:
       return v.dump();
   }
+}
+
+// Text for people: doubles to 6 significant digits, so sums like 0.9299999999999999 read 0.93.
+std::string display_text(const Value& v) {
+  if (v.kind() != Value::Kind::floating) return cell_text(v);
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v.as_double(), std::chars_format::general, 6);
+  return std::string(buf, r.ptr);
 }
 
 // Display width of UTF-8 text: one column per code point (good enough for aligned tables).
@@ -66,7 +75,7 @@ std::string QueryResult::to_table() const {
   for (std::size_t c = 0; c < n; ++c) widths[c] = width_of(columns[c]);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     for (std::size_t c = 0; c < n && c < rows[r].size(); ++c) {
-      cells[r][c] = fit(cell_text(rows[r][c]), kMaxCellWidth);
+      cells[r][c] = fit(display_text(rows[r][c]), kMaxCellWidth);
       widths[c] = std::max(widths[c], width_of(cells[r][c]));
       if (rows[r][c].is_number()) {
         kind[c] = kind[c] == 0 ? 1 : kind[c];

@@ -1,0 +1,254 @@
+// synth-trace sessions / show / stats / query: looking at what is stored.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <synth/tracing.hpp>
+
+#include "cli.hpp"
+
+namespace synth_trace {
+
+namespace {
+
+st::DuckDBTraceManager open_read_only(const std::filesystem::path& db) {
+  if (!std::filesystem::exists(db)) {
+    throw st::StorageError("no trace database at '" + db.string() +
+                           "': run `synth-trace demo` or `synth-trace import`, or pass --db / SYNTH_TRACING_DB");
+  }
+  return st::DuckDBTraceManager(db, st::DuckDBOptions{.read_only = true});
+}
+
+std::string shorten(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t cut = max - 3;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+  return s.substr(0, cut) + "...";
+}
+
+std::string money(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "$%.6f", usd);
+  return buf;
+}
+
+std::string millis(double ms) {
+  char buf[32];
+  if (ms < 10) {
+    std::snprintf(buf, sizeof buf, "%.2f ms", ms);
+  } else if (ms < 10000) {
+    std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
+  }
+  return buf;
+}
+
+std::string number(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", d);
+  return buf;
+}
+
+// One line for an event in `show`.
+std::string describe(const st::Event& event) {
+  std::string out(st::event_type_name(st::event_type(event)));
+  out += "  " + st::system_instance_id(event);
+  if (const auto* c = std::get_if<st::CAISEvent>(&event)) {
+    if (c->model_name) out += "  " + *c->model_name + (c->provider ? " (" + *c->provider + ")" : "");
+    if (c->prompt_tokens || c->completion_tokens) {
+      out += "  " + std::to_string(c->prompt_tokens.value_or(0)) + "+" + std::to_string(c->completion_tokens.value_or(0)) +
+             " tokens";
+    }
+    if (c->cost) out += "  " + money(*c->cost);
+    if (c->latency_ms) out += "  " + millis(*c->latency_ms);
+  } else if (const auto* e = std::get_if<st::EnvironmentEvent>(&event)) {
+    if (e->reward) out += "  reward " + number(*e->reward);
+    if (e->terminated.value_or(false)) out += "  terminated";
+    if (e->truncated.value_or(false)) out += "  truncated";
+    if (!e->observation_diff.is_null()) out += "  " + shorten(e->observation_diff.dump(), 60);
+  } else if (const auto* r = std::get_if<st::RuntimeEvent>(&event)) {
+    if (!r->actions.is_null()) out += "  actions " + shorten(r->actions.dump(), 60);
+  }
+  if (const st::Value& error = st::metadata(event)["error"]; !error.is_null()) {
+    out += "  ERROR " + shorten(error.is_string() ? error.as_string() : error.dump(), 80);
+  }
+  return out;
+}
+
+std::string describe(const st::SessionEventMessage& m) {
+  std::string out = "message " + m.message_type;
+  const st::Value& origin = m.content["origin_system_id"];
+  if (origin.is_string()) {
+    out += "  from " + origin.as_string() + ": " + shorten(m.content["payload"].dump(), 80);
+  } else {
+    out += ": " + shorten(m.content.dump(), 80);
+  }
+  return out;
+}
+
+st::Timestamp time_of(const st::Event& e) {
+  const auto& tr = st::time_record(e);
+  return tr ? tr->event_time : st::Timestamp{};
+}
+
+st::Timestamp time_of(const st::SessionEventMessage& m) {
+  if (m.time_record && m.time_record->event_time.time_since_epoch().count() != 0) return m.time_record->event_time;
+  return m.timestamp;
+}
+
+// The timestep's events and messages, merged by time (stable: equal times keep recording order).
+std::vector<std::pair<st::Timestamp, std::string>> lines_of(const st::SessionTimeStep& step) {
+  std::vector<std::pair<st::Timestamp, std::string>> lines;
+  for (const auto& m : step.step_messages) lines.emplace_back(time_of(m), describe(m));
+  const std::size_t messages = lines.size();
+  for (const auto& e : step.events) lines.emplace_back(time_of(e), describe(e));
+  std::inplace_merge(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(messages), lines.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  return lines;
+}
+
+st::Value parse_param(const std::string& text) {
+  std::int64_t i = 0;
+  if (auto r = std::from_chars(text.data(), text.data() + text.size(), i); r.ec == std::errc() && r.ptr == text.data() + text.size()) {
+    return st::Value(i);
+  }
+  double d = 0;
+  if (auto r = std::from_chars(text.data(), text.data() + text.size(), d); r.ec == std::errc() && r.ptr == text.data() + text.size()) {
+    return st::Value(d);
+  }
+  return st::Value(text);
+}
+
+st::Timestamp parse_time_option(const char* option, const std::string& text) {
+  if (auto t = st::parse_timestamp(text)) return *t;
+  throw UsageError(std::string(option) + " \"" + text + "\" is not an ISO-8601 time (e.g. 2025-01-31 or 2025-01-31T12:00:00Z)");
+}
+
+}  // namespace
+
+int run_sessions(const std::filesystem::path& db, const SessionsOptions& options) {
+  std::string where;
+  std::vector<st::Value> params;
+  const auto add = [&](const char* condition, st::Value v) {
+    where += where.empty() ? " WHERE " : " AND ";
+    where += condition;
+    params.push_back(std::move(v));
+  };
+  if (options.experiment) add("experiment_id = ?", st::Value(*options.experiment));
+  if (options.since) add("created_at >= CAST(? AS TIMESTAMP)", st::format_timestamp(parse_time_option("--since", *options.since)));
+  if (options.until) add("created_at <= CAST(? AS TIMESTAMP)", st::format_timestamp(parse_time_option("--until", *options.until)));
+  params.emplace_back(options.limit);
+  auto store = open_read_only(db);
+  print(store.query("SELECT session_id, created_at, num_timesteps AS steps, num_events AS events, num_messages AS messages, "
+                    "models_used, total_tokens_used AS tokens, total_cost AS cost_usd, total_reward AS reward, "
+                    "experiment_id FROM session_summary" +
+                        where + " ORDER BY created_at DESC, session_id LIMIT ?",
+                    params),
+        options.format);
+  return kOk;
+}
+
+int run_show(const std::filesystem::path& db, const std::string& session_id) {
+  auto store = open_read_only(db);
+  const auto trace = store.load_trace(session_id);
+  if (!trace) {
+    std::cerr << "synth-trace: no session '" << session_id << "' in " << db.string()
+              << " (list them with `synth-trace sessions`)\n";
+    return kBadInput;
+  }
+  std::int64_t tokens = 0;
+  double cost = 0;
+  double reward = 0;
+  for (const auto& e : trace->event_history) {
+    if (const auto* c = std::get_if<st::CAISEvent>(&e)) {
+      tokens += c->total_tokens.value_or(c->prompt_tokens.value_or(0) + c->completion_tokens.value_or(0));
+      cost += c->cost.value_or(0);
+    } else if (const auto* env = std::get_if<st::EnvironmentEvent>(&e)) {
+      reward += env->reward.value_or(0);
+    }
+  }
+  std::cout << "session " << trace->session_id << "   created " << st::format_timestamp(trace->created_at) << "\n"
+            << "  " << trace->session_time_steps.size() << " timesteps, " << trace->event_history.size() << " events, "
+            << trace->message_history.size() << " messages, " << tokens << " tokens, " << money(cost) << ", reward "
+            << number(reward) << "\n";
+  for (const auto& m : trace->session_metadata) {
+    std::cout << "  " << m.metadata_type << ": " << shorten(m.data.dump(), 100) << "\n";
+  }
+  const auto& steps = trace->session_time_steps;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const bool last_step = i + 1 == steps.size();
+    const auto lines = lines_of(steps[i]);
+    // A timestep lasts until the next one starts (the last: until its last item).
+    st::Timestamp end = last_step ? (lines.empty() ? steps[i].timestamp : lines.back().first) : steps[i + 1].timestamp;
+    const double ms = std::chrono::duration<double, std::milli>(end - steps[i].timestamp).count();
+    std::cout << (last_step ? "└── " : "├── ") << steps[i].step_id << "  turn " << steps[i].turn_number;
+    if (steps[i].timestamp.time_since_epoch().count() != 0 && ms >= 0) std::cout << "  " << millis(ms);
+    if (!steps[i].step_metadata.empty()) std::cout << "  " << shorten(steps[i].step_metadata.dump(), 60);
+    std::cout << "\n";
+    for (std::size_t j = 0; j < lines.size(); ++j) {
+      std::cout << (last_step ? "    " : "│   ") << (j + 1 == lines.size() ? "└── " : "├── ") << lines[j].second << "\n";
+    }
+  }
+  // Items recorded outside any timestep.
+  std::size_t in_steps = 0;
+  for (const auto& s : steps) in_steps += s.events.size() + s.step_messages.size();
+  const std::size_t outside = trace->event_history.size() + trace->message_history.size() - std::min(in_steps,
+      trace->event_history.size() + trace->message_history.size());
+  if (outside > 0) {
+    std::cout << "outside timesteps:\n";
+    for (const auto& e : trace->event_history) {
+      bool found = false;
+      for (const auto& s : steps) found = found || std::find(s.events.begin(), s.events.end(), e) != s.events.end();
+      if (!found) std::cout << "    " << describe(e) << "\n";
+    }
+    for (const auto& m : trace->message_history) {
+      bool found = false;
+      for (const auto& s : steps) found = found || std::find(s.step_messages.begin(), s.step_messages.end(), m) != s.step_messages.end();
+      if (!found) std::cout << "    " << describe(m) << "\n";
+    }
+  }
+  return kOk;
+}
+
+int run_stats(const std::filesystem::path& db, const StatsOptions& options) {
+  auto store = open_read_only(db);
+  const st::QueryResult models = store.get_model_usage();
+  const st::QueryResult sessions = store.query(
+      "SELECT session_id, num_events AS events, total_tokens_used AS tokens, total_cost AS cost_usd, "
+      "total_reward AS reward FROM session_summary ORDER BY total_cost DESC NULLS LAST, session_id LIMIT ?",
+      {st::Value(options.top)});
+  const st::QueryResult totals = store.query(
+      "SELECT (SELECT COUNT(*) FROM session_traces) AS sessions, COUNT(*) AS events, "
+      "COUNT(*) FILTER (WHERE event_type = 'cais') AS llm_calls, "
+      "SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS tokens, SUM(cost) AS cost_usd, "
+      "SUM(reward) AS reward, (SELECT COUNT(*) FROM messages) AS messages FROM events");
+  if (options.format == Format::json) {
+    std::cout << "{\"models\": " << models.to_json() << ",\n\"sessions\": " << sessions.to_json()
+              << ",\n\"totals\": " << totals.to_json() << "}\n";
+    return kOk;
+  }
+  const auto section = [&](const char* title, const st::QueryResult& r) {
+    std::cout << (options.format == Format::csv ? "# " : "") << title << "\n";
+    print(r, options.format);
+    std::cout << "\n";
+  };
+  section("usage by model and provider", models);
+  section("most expensive sessions", sessions);
+  section("totals", totals);
+  return kOk;
+}
+
+int run_query(const std::filesystem::path& db, const QueryOptions& options) {
+  // Writable when the file can be: queries may be DDL (CREATE VIEW ...), and DuckDB refuses a
+  // read-only open of a file that does not exist yet.
+  st::DuckDBTraceManager store(db);
+  std::vector<st::Value> params;
+  for (const auto& p : options.params) params.push_back(parse_param(p));
+  print(store.query(options.sql, params), options.format);
+  return kOk;
+}
+
+}  // namespace synth_trace

@@ -1,0 +1,106 @@
+// synth-trace import: JSON trace files (ours or the Python original's) into the database. A bad
+// file is reported and skipped; the good ones are imported.
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <synth/tracing.hpp>
+
+#include "cli.hpp"
+
+namespace synth_trace {
+
+namespace {
+
+constexpr std::size_t kBatchSessions = 500;
+
+bool is_trace_file(const std::filesystem::path& p) { return p.extension() == ".json" || p.extension() == ".jsonl"; }
+
+// The files named, folders expanded (recursively, in name order); missing paths reported.
+std::vector<std::filesystem::path> collect(const std::vector<std::string>& paths, std::size_t& failures) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    const std::filesystem::path path(p);
+    if (std::filesystem::is_directory(path, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != std::filesystem::end(it);
+           it.increment(ec)) {
+        if (it->is_regular_file() && is_trace_file(it->path())) found.push_back(it->path());
+      }
+      if (ec) {
+        std::cerr << p << ": cannot read the folder: " << ec.message() << "\n";
+        ++failures;
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::exists(path, ec)) {
+      files.push_back(path);
+    } else {
+      std::cerr << p << ": no such file or folder\n";
+      ++failures;
+    }
+  }
+  return files;
+}
+
+// One trace per file, or one per line for .jsonl (as `synth-trace export --jsonl` writes).
+std::vector<st::SessionTrace> read_traces(const std::filesystem::path& file) {
+  if (file.extension() != ".jsonl") return {st::SessionTrace::read_file(file)};
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw st::TraceFormatError(file.string(), 0, 0, 0, "cannot open the file");
+  std::vector<st::SessionTrace> traces;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    traces.push_back(st::SessionTrace::from_json(line, file.string() + " line " + std::to_string(number)));
+  }
+  return traces;
+}
+
+}  // namespace
+
+int run_import(const std::filesystem::path& db, const ImportOptions& options) {
+  std::size_t bad_paths = 0;
+  const auto files = collect(options.paths, bad_paths);
+  std::size_t bad_files = 0;
+  st::DuckDBTraceManager store(db, st::DuckDBOptions{.on_existing = options.on_existing});
+  st::InsertSummary total;
+  std::vector<st::SessionTrace> batch;
+  const auto insert_batch = [&] {
+    const st::InsertSummary s = store.insert_traces(batch);
+    total.inserted += s.inserted;
+    total.skipped += s.skipped;
+    total.replaced += s.replaced;
+    batch.clear();
+  };
+  {
+    Progress progress("importing", files.size());
+    for (const auto& file : files) {
+      try {
+        auto traces = read_traces(file);
+        for (auto& t : traces) batch.push_back(std::move(t));
+      } catch (const st::TraceFormatError& e) {
+        std::cerr << e.what() << " (file skipped)\n";
+        ++bad_files;
+      }
+      if (batch.size() >= kBatchSessions) insert_batch();
+      progress.advance();
+    }
+    if (!batch.empty()) insert_batch();
+  }
+  std::cout << "imported " << total.inserted << (total.inserted == 1 ? " session" : " sessions") << " from "
+            << files.size() - bad_files << " of " << files.size() << " files into " << db.string();
+  if (total.skipped > 0) std::cout << "; " << total.skipped << " already stored (skipped)";
+  if (total.replaced > 0) std::cout << "; " << total.replaced << " replaced";
+  std::cout << "\n";
+  if (bad_files + bad_paths > 0) {
+    std::cout << bad_files + bad_paths << (bad_files + bad_paths == 1 ? " path" : " paths")
+              << " could not be imported (see above)\n";
+    return kBadInput;
+  }
+  return kOk;
+}
+
+}  // namespace synth_trace

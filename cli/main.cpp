@@ -1,0 +1,116 @@
+// synth-trace: store, inspect, query and export agent traces.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include <synth/tracing/version.hpp>
+
+#include "cli.hpp"
+
+namespace {
+
+using namespace synth_trace;
+
+const std::map<std::string, Format> kFormats{{"table", Format::table}, {"csv", Format::csv}, {"json", Format::json}};
+
+void add_format(CLI::App* cmd, Format& format) {
+  cmd->add_option("--format", format, "Output format: table, csv or json")
+      ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"synth-trace: store, inspect, query and export traces of AI agents"};
+  app.set_version_flag("--version", std::string("synth-trace ") + synth::tracing::kVersion);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
+
+  std::string db = "traces.duckdb";
+  app.add_option("--db", db, "DuckDB trace database (default: traces.duckdb)")->envname("SYNTH_TRACING_DB");
+
+  DemoOptions demo;
+  auto* demo_cmd = app.add_subcommand("demo", "Run a small traced agent and store its traces in the database");
+  demo_cmd->add_option("--episodes", demo.episodes, "Episodes to run (default 5)")->check(CLI::Range(1, 100000));
+  demo_cmd->add_option("--threads", demo.threads, "Episodes run in parallel (default 2)")->check(CLI::Range(1, 64));
+  demo_cmd->add_option("--seed", demo.seed, "Random seed (default 7)");
+
+  ImportOptions import;
+  auto* import_cmd = app.add_subcommand("import", "Import JSON trace files or folders (ours and the Python original's)");
+  import_cmd->add_option("paths", import.paths, "Files (.json, .jsonl) or folders")->required();
+  const std::map<std::string, st::OnExistingSession> kOnExisting{
+      {"skip", st::OnExistingSession::skip}, {"replace", st::OnExistingSession::replace}, {"fail", st::OnExistingSession::fail}};
+  import_cmd->add_option("--on-existing", import.on_existing, "A session already stored: skip (default), replace or fail")
+      ->transform(CLI::CheckedTransformer(kOnExisting, CLI::ignore_case));
+
+  SessionsOptions sessions;
+  auto* sessions_cmd = app.add_subcommand("sessions", "List stored sessions, newest first");
+  sessions_cmd->add_option("--experiment", sessions.experiment, "Only sessions of this experiment id");
+  sessions_cmd->add_option("--since", sessions.since, "Only sessions created at or after this ISO-8601 time");
+  sessions_cmd->add_option("--until", sessions.until, "Only sessions created at or before this ISO-8601 time");
+  sessions_cmd->add_option("--limit", sessions.limit, "At most this many (default 50)")->check(CLI::Range(1, 1000000000));
+  add_format(sessions_cmd, sessions.format);
+
+  std::string show_id;
+  auto* show_cmd = app.add_subcommand("show", "Show one session as a tree of timesteps, messages and events");
+  show_cmd->add_option("session_id", show_id, "The session to show")->required();
+
+  StatsOptions stats;
+  auto* stats_cmd = app.add_subcommand("stats", "Usage and cost per model and provider, per session, and totals");
+  stats_cmd->add_option("--top", stats.top, "Sessions listed, most expensive first (default 10)")->check(CLI::Range(0, 1000000));
+  add_format(stats_cmd, stats.format);
+
+  QueryOptions query;
+  auto* query_cmd = app.add_subcommand("query", "Run SQL against the trace database");
+  query_cmd->add_option("sql", query.sql, "The SQL; use ? for values given with --param")->required();
+  query_cmd->add_option("--param", query.params, "A value bound to the next ? (repeatable)");
+  add_format(query_cmd, query.format);
+
+  ExportOptions export_opts;
+  auto* export_cmd = app.add_subcommand("export", "Export the database as Parquet files or JSON lines");
+  auto* parquet = export_cmd->add_option("--parquet", export_opts.parquet_dir, "Folder for one .parquet file per table");
+  auto* jsonl = export_cmd->add_option("--jsonl", export_opts.jsonl_file, "File with one JSON trace per line");
+  parquet->excludes(jsonl);
+  jsonl->excludes(parquet);
+
+  FinetuneOptions finetune;
+  auto* finetune_cmd =
+      app.add_subcommand("finetune-export", "Write OpenAI chat fine-tuning JSONL from the LLM calls of successful sessions");
+  finetune_cmd->add_option("--out", finetune.out, "Output .jsonl file")->required();
+  finetune_cmd->add_option("--min-reward", finetune.min_reward,
+                           "Sessions whose total reward exceeds this are successful (default 0)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "synth-trace: " << e.what() << "\n(run synth-trace --help, or synth-trace <command> --help)\n";
+    return kUsage;
+  }
+
+  try {
+    if (*demo_cmd) return run_demo(db, demo);
+    if (*import_cmd) return run_import(db, import);
+    if (*sessions_cmd) return run_sessions(db, sessions);
+    if (*show_cmd) return run_show(db, show_id);
+    if (*stats_cmd) return run_stats(db, stats);
+    if (*query_cmd) return run_query(db, query);
+    if (*export_cmd) {
+      if (!export_opts.parquet_dir && !export_opts.jsonl_file) throw UsageError("export needs --parquet DIR or --jsonl FILE");
+      return run_export(db, export_opts);
+    }
+    if (*finetune_cmd) return run_finetune_export(db, finetune);
+  } catch (const UsageError& e) {
+    std::cerr << "synth-trace: " << e.what() << "\n(run synth-trace --help)\n";
+    return kUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "synth-trace: " << e.what() << "\n";
+    return kBadInput;
+  }
+  return kUsage;
+}
