@@ -1,0 +1,249 @@
+// The synth-trace command line, run as a process: outputs (golden files for the deterministic
+// ones), exit codes (0 ok, 1 bad input, 2 usage) and bad inputs.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "synth/tracing.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace fs = std::filesystem;
+namespace st = synth::tracing;
+
+namespace {
+
+struct Output {
+  int code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("synth_cli_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "traces.duckdb").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs synth-trace with `args` (already shell-quoted where needed) on this test's database.
+  Output run(const std::string& args, bool with_db = true) const {
+    const fs::path out = dir_ / "stdout.txt";
+    const fs::path err = dir_ / "stderr.txt";
+    std::string cmd = std::string(SYNTH_TRACE_BINARY) + (with_db ? " --db " + quote(db_) : "") + " " + args + " >" +
+                      quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    return Output{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  }
+
+  static std::string data(const std::string& relative) { return std::string(SYNTH_TEST_DATA_DIR) + "/" + relative; }
+
+  void import_fixtures() const {
+    const Output o = run("import " + quote(data("python")) + " " + quote(data("readme_shape/with_histories.json")));
+    ASSERT_EQ(o.code, 0) << o.out << o.err;
+  }
+
+  void expect_golden(const Output& o, const std::string& golden) const {
+    EXPECT_EQ(o.code, 0) << o.err;
+    EXPECT_EQ(o.out, slurp(data("cli/" + golden))) << "golden file tests/data/cli/" << golden;
+  }
+
+  fs::path dir_;
+  std::string db_;
+};
+
+TEST_F(Cli, HelpAndVersion) {
+  const Output help = run("--help", false);
+  EXPECT_EQ(help.code, 0);
+  for (const char* cmd : {"demo", "import", "sessions", "show", "stats", "query", "export", "finetune-export"}) {
+    EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd;
+    const Output sub = run(std::string(cmd) + " --help", false);
+    EXPECT_EQ(sub.code, 0) << cmd << sub.err;
+    EXPECT_NE(sub.out.find("Usage"), std::string::npos) << cmd;
+  }
+  const Output version = run("--version", false);
+  EXPECT_EQ(version.code, 0);
+  EXPECT_EQ(version.out, std::string("synth-trace ") + st::kVersion + "\n");
+}
+
+TEST_F(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(run("", false).code, 2);
+  EXPECT_EQ(run("frobnicate", false).code, 2);
+  EXPECT_EQ(run("sessions --format yaml").code, 2);
+  EXPECT_EQ(run("sessions --limit 0").code, 2);
+  EXPECT_EQ(run("show").code, 2);
+  EXPECT_EQ(run("export").code, 2);
+  EXPECT_EQ(run("export --parquet a --jsonl b").code, 2);
+  EXPECT_EQ(run("finetune-export").code, 2);
+  EXPECT_EQ(run("demo --episodes 0").code, 2);
+  const Output since = run("sessions --since yesterday");
+  EXPECT_EQ(since.code, 2);
+  EXPECT_NE(since.err.find("--since"), std::string::npos) << since.err;
+}
+
+TEST_F(Cli, ImportAndGoldenOutputs) {
+  import_fixtures();
+  expect_golden(run("sessions --format csv"), "sessions.csv");
+  expect_golden(run("show s-1"), "show_s-1.txt");
+  expect_golden(run("stats --format csv"), "stats.csv");
+  expect_golden(run("query " + quote("SELECT event_type, COUNT(*) AS n, SUM(cost) AS cost FROM events GROUP BY ALL ORDER BY event_type") +
+                    " --format json"),
+                "query_event_types.json");
+  expect_golden(run("query " + quote("SELECT session_id, num_events FROM session_traces WHERE num_events >= ? ORDER BY ALL") +
+                    " --param 2"),
+                "query_param.txt");
+}
+
+TEST_F(Cli, ImportReportsBadFilesAndKeepsGoodOnes) {
+  const Output o = run("import " + quote(data("python/section_1e_example.json")) + " " +
+                       quote(data("bad/prompt_tokens_string.json")) + " " + quote(data("bad/truncated_mid_object.json")) +
+                       " " + quote(data("python/env_runtime_session.json")) + " " + quote((dir_ / "missing").string()));
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.err.find("prompt_tokens_string.json"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("expected an integer"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("truncated_mid_object.json"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("no such file or folder"), std::string::npos) << o.err;
+  EXPECT_NE(o.out.find("imported 2 sessions from 2 of 4 files"), std::string::npos) << o.out;
+  st::DuckDBTraceManager store(db_, st::DuckDBOptions{.read_only = true});
+  EXPECT_EQ(store.session_ids().size(), 2u);
+}
+
+TEST_F(Cli, ImportTwiceSkipsThenReplaces) {
+  import_fixtures();
+  const Output again = run("import " + quote(data("python/section_1e_example.json")));
+  EXPECT_EQ(again.code, 0);
+  EXPECT_NE(again.out.find("1 already stored (skipped)"), std::string::npos) << again.out;
+  const Output replace = run("import --on-existing replace " + quote(data("python/section_1e_example.json")));
+  EXPECT_EQ(replace.code, 0);
+  EXPECT_NE(replace.out.find("1 replaced"), std::string::npos) << replace.out;
+  EXPECT_EQ(run("import --on-existing fail " + quote(data("python/section_1e_example.json"))).code, 1);
+}
+
+TEST_F(Cli, DemoStoresSessionsThatTheOtherCommandsRead) {
+  const Output demo = run("demo --episodes 3 --seed 11");
+  ASSERT_EQ(demo.code, 0) << demo.out << demo.err;
+  EXPECT_NE(demo.out.find("built-in, deterministic, offline; not an LLM"), std::string::npos);
+  EXPECT_NE(demo.out.find("Try next:"), std::string::npos);
+
+  const Output sessions = run("sessions --format json");
+  ASSERT_EQ(sessions.code, 0) << sessions.err;
+  const st::Value rows = st::Value::parse(sessions.out);
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows.as_array()) {
+    EXPECT_GT(row["events"].as_int(), 0);
+    EXPECT_GT(row["tokens"].as_int(), 0);
+    EXPECT_GT(row["cost_usd"].as_double(), 0);
+    EXPECT_EQ(row["models_used"], st::Value::array({"synth-demo-policy"}));
+  }
+  const std::string id = rows[0]["session_id"].as_string();
+  const Output show = run("show " + quote(id));
+  EXPECT_EQ(show.code, 0);
+  EXPECT_NE(show.out.find("cais  agent  synth-demo-policy (synth-demo)"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("environment  gridworld  reward"), std::string::npos) << show.out;
+
+  const fs::path ft = dir_ / "ft.jsonl";
+  const Output finetune = run("finetune-export --out " + quote(ft.string()) + " --min-reward 0");
+  ASSERT_EQ(finetune.code, 0) << finetune.err;
+  std::ifstream in(ft);
+  std::string line;
+  std::size_t lines = 0;
+  while (std::getline(in, line)) {
+    const st::Value example = st::Value::parse(line);
+    ASSERT_EQ(example.size(), 1u);  // only "messages"
+    const auto& messages = example["messages"].as_array();
+    ASSERT_EQ(messages.size(), 3u);
+    EXPECT_EQ(messages[0]["role"].as_string(), "system");
+    EXPECT_EQ(messages[1]["role"].as_string(), "user");
+    EXPECT_EQ(messages[2]["role"].as_string(), "assistant");
+    EXPECT_TRUE(st::Value::parse(messages[2]["content"].as_string())["action"].is_string());
+    ++lines;
+  }
+  EXPECT_GT(lines, 0u);
+
+  const fs::path jsonl = dir_ / "all.jsonl";
+  ASSERT_EQ(run("export --jsonl " + quote(jsonl.string())).code, 0);
+  const fs::path parquet = dir_ / "parquet";
+  ASSERT_EQ(run("export --parquet " + quote(parquet.string())).code, 0);
+  for (const char* table : {"session_traces", "session_timesteps", "events", "messages"}) {
+    EXPECT_TRUE(fs::exists(parquet / (std::string(table) + ".parquet"))) << table;
+  }
+  // The JSON lines import back into another database as the same sessions.
+  const std::string other = (dir_ / "other.duckdb").string();
+  const Output reimport = run("--db " + quote(other) + " import " + quote(jsonl.string()), false);
+  ASSERT_EQ(reimport.code, 0) << reimport.err;
+  st::DuckDBTraceManager a(db_, st::DuckDBOptions{.read_only = true});
+  st::DuckDBTraceManager b(other, st::DuckDBOptions{.read_only = true});
+  EXPECT_EQ(a.load_trace(id), b.load_trace(id));
+}
+
+TEST_F(Cli, BadDatabasesAndQueriesExitWithOne) {
+  const Output missing = run("sessions");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no trace database"), std::string::npos) << missing.err;
+
+  std::ofstream(db_) << "this is not a database, just some text that happens to be long enough" << std::string(5000, 'x');
+  const Output corrupt = run("sessions");
+  EXPECT_EQ(corrupt.code, 1);
+  EXPECT_NE(corrupt.err.find(db_), std::string::npos) << corrupt.err;
+  EXPECT_NE(corrupt.err.find("not a readable DuckDB database"), std::string::npos) << corrupt.err;
+  fs::remove(db_);
+
+  import_fixtures();
+  const Output bad_sql = run("query " + quote("SELEC nonsense"));
+  EXPECT_EQ(bad_sql.code, 1);
+  EXPECT_NE(bad_sql.err.find("SELEC nonsense"), std::string::npos) << bad_sql.err;
+  EXPECT_EQ(run("show no-such-session").code, 1);
+}
+
+TEST_F(Cli, LockedDatabaseIsAClearError) {
+  import_fixtures();
+  int ready[2];
+  int release[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(release), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Another process holds the database open.
+    {
+      st::DuckDBTraceManager holder(db_);
+      (void)!::write(ready[1], "x", 1);
+      char c;
+      (void)!::read(release[0], &c, 1);
+    }
+    ::_exit(0);
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  const Output locked = run("sessions");
+  (void)!::write(release[1], "x", 1);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_EQ(locked.code, 1);
+  EXPECT_NE(locked.err.find("locked by another process"), std::string::npos) << locked.err;
+  EXPECT_NE(locked.err.find(db_), std::string::npos) << locked.err;
+}
+
+}  // namespace
