@@ -40,6 +40,7 @@ package_dir=$(sed -n 's/^synth_tracing_DIR:PATH=//p' "$scratch/cmake-build/CMake
 [[ $package_dir == "$prefix"/* ]] || fail "find_package used $package_dir, not the package in $prefix"
 cmake --build "$scratch/cmake-build"
 "$scratch/cmake-build/consumer"
+"$scratch/cmake-build/store_consumer" "$scratch/cmake-store.duckdb"
 
 step "pkg-config consumer"
 pc_file=$(find "$prefix" -name synth_tracing.pc -print -quit)
@@ -55,5 +56,20 @@ printf 'pkg-config flags: %s\n' "${pc_flags[*]}"
 "$cxx" -O2 "${sanitize_flags[@]}" -DSYNTH_EXPECTED_VERSION="\"$version\"" "$consumer_src/main.cpp" \
   "${pc_flags[@]}" -o "$scratch/consumer-pkgconfig"
 "$scratch/consumer-pkgconfig"
+
+step "pkg-config consumer of the DuckDB store"
+read -ra store_flags <<<"$(pkg-config --cflags --libs synth_tracing_duckdb)"
+"$cxx" -O2 "${sanitize_flags[@]}" "$consumer_src/store.cpp" "${store_flags[@]}" -o "$scratch/store-pkgconfig"
+"$scratch/store-pkgconfig" "$scratch/pkgconfig-store.duckdb"
+
+step "installed synth-trace"
+# It must find the libduckdb.so installed beside the library, not the build tree's copy.
+duckdb_used=$(ldd "$prefix/bin/synth-trace" | awk '/libduckdb/ {print $3}')
+[ "$duckdb_used" -ef "$prefix/lib/libduckdb.so" ] || [[ $duckdb_used == "$prefix"/* ]] ||
+  fail "installed synth-trace loads $duckdb_used, not the libduckdb.so in $prefix"
+"$prefix/bin/synth-trace" --version
+"$prefix/bin/synth-trace" --db "$scratch/cli.duckdb" demo --episodes 1 >/dev/null
+"$prefix/bin/synth-trace" --db "$scratch/cli.duckdb" sessions --format csv | grep -q '^demo-' ||
+  fail "installed synth-trace demo stored no session"
 
 step "install consumer test passed"
