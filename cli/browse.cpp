@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <unordered_map>
 
 #include <synth/tracing.hpp>
 
@@ -192,23 +193,31 @@ int run_show(const std::filesystem::path& db, const std::string& session_id) {
       std::cout << (last_step ? "    " : "│   ") << (j + 1 == lines.size() ? "└── " : "├── ") << lines[j].second << "\n";
     }
   }
-  // Items recorded outside any timestep.
-  std::size_t in_steps = 0;
-  for (const auto& s : steps) in_steps += s.events.size() + s.step_messages.size();
-  const std::size_t outside = trace->event_history.size() + trace->message_history.size() - std::min(in_steps,
-      trace->event_history.size() + trace->message_history.size());
-  if (outside > 0) {
+  // Items recorded outside any timestep: history items with no equal item left in a timestep.
+  const auto outside = [&](const auto& history, auto in_step) {
+    using Item = std::decay_t<decltype(history.front())>;
+    std::unordered_map<std::int64_t, std::vector<const Item*>> in_steps;  // by time, then equality
+    for (const auto& s : steps) {
+      for (const auto& item : s.*in_step) in_steps[time_of(item).time_since_epoch().count()].push_back(&item);
+    }
+    std::vector<const Item*> out;
+    for (const auto& item : history) {
+      auto& candidates = in_steps[time_of(item).time_since_epoch().count()];
+      const auto it = std::find_if(candidates.begin(), candidates.end(), [&](const Item* c) { return *c == item; });
+      if (it == candidates.end()) {
+        out.push_back(&item);
+      } else {
+        candidates.erase(it);
+      }
+    }
+    return out;
+  };
+  const auto events_outside = outside(trace->event_history, &st::SessionTimeStep::events);
+  const auto messages_outside = outside(trace->message_history, &st::SessionTimeStep::step_messages);
+  if (!events_outside.empty() || !messages_outside.empty()) {
     std::cout << "outside timesteps:\n";
-    for (const auto& e : trace->event_history) {
-      bool found = false;
-      for (const auto& s : steps) found = found || std::find(s.events.begin(), s.events.end(), e) != s.events.end();
-      if (!found) std::cout << "    " << describe(e) << "\n";
-    }
-    for (const auto& m : trace->message_history) {
-      bool found = false;
-      for (const auto& s : steps) found = found || std::find(s.step_messages.begin(), s.step_messages.end(), m) != s.step_messages.end();
-      if (!found) std::cout << "    " << describe(m) << "\n";
-    }
+    for (const auto* e : events_outside) std::cout << "    " << describe(*e) << "\n";
+    for (const auto* m : messages_outside) std::cout << "    " << describe(*m) << "\n";
   }
   return kOk;
 }

@@ -107,6 +107,7 @@ TEST_F(Cli, ImportAndGoldenOutputs) {
   import_fixtures();
   expect_golden(run("sessions --format csv"), "sessions.csv");
   expect_golden(run("show s-1"), "show_s-1.txt");
+  expect_golden(run("show readme-session"), "show_readme-session.txt");  // has an item outside timesteps
   expect_golden(run("stats --format csv"), "stats.csv");
   expect_golden(run("query " + quote("SELECT event_type, COUNT(*) AS n, SUM(cost) AS cost FROM events GROUP BY ALL ORDER BY event_type") +
                     " --format json"),
