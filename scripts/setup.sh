@@ -17,6 +17,7 @@ APT_PACKAGES=(
   "libsimdjson-dev=3.0.1-1"
   "nlohmann-json3-dev=3.11.2-2"
   "libcli11-dev=2.1.2+ds-1"
+  "libre2-dev=20220601+dfsg-1+b1"
 )
 
 # Only when no npm is on the PATH (machines of this kind already have Node.js and npm).
