@@ -18,6 +18,8 @@ APT_PACKAGES=(
   "nlohmann-json3-dev=3.11.2-2"
   "libcli11-dev=2.1.2+ds-1"
   "libre2-dev=20220601+dfsg-1+b1"
+  "libyaml-cpp-dev=0.7.0+dfsg-8+b1"
+  "libtomlplusplus-dev=3.3.0+ds-1"
 )
 
 # Only when no npm is on the PATH (machines of this kind already have Node.js and npm).

@@ -1,18 +1,31 @@
 #include "synth/tracing/config.hpp"
 
+#include <toml++/toml.h>
+#include <yaml-cpp/yaml.h>
+
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
+#include "file_io.hpp"
 #include "synth/tracing/error.hpp"
 
 namespace synth::tracing {
 
 namespace {
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
 }
 
 const char* env(const char* name) {
@@ -20,47 +33,382 @@ const char* env(const char* name) {
   return v != nullptr && *v != '\0' ? v : nullptr;
 }
 
-[[noreturn]] void bad_env(const char* name, std::string_view value, std::string_view expected) {
-  throw Error("environment variable " + std::string(name) + "=\"" + std::string(value) + "\" is invalid: expected " +
-              std::string(expected));
-}
+// Parsing failures say what was expected; the caller adds where the value came from.
+struct BadValue {
+  std::string expected;
+};
 
-void env_bool(const char* name, bool& out) {
-  const char* v = env(name);
-  if (v == nullptr) return;
-  const std::string s = lower(v);
+// ---- text (environment) -> value ----
+
+void parse_text(std::string_view text, bool& out) {
+  const std::string s = lower(trim(text));
   if (s == "true" || s == "1" || s == "yes" || s == "on") {
     out = true;
   } else if (s == "false" || s == "0" || s == "no" || s == "off") {
     out = false;
   } else {
-    bad_env(name, v, "true/1/yes/on or false/0/no/off");
+    throw BadValue{"true/1/yes/on or false/0/no/off"};
   }
 }
 
-void env_size(const char* name, std::size_t& out) {
-  const char* v = env(name);
-  if (v == nullptr) return;
-  const std::string_view s(v);
-  std::size_t parsed = 0;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), parsed);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) bad_env(name, s, "a non-negative integer");
-  out = parsed;
+void parse_text(std::string_view text, std::size_t& out) {
+  text = trim(text);
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size()) throw BadValue{"a non-negative integer"};
 }
+
+void parse_text(std::string_view text, double& out) {
+  text = trim(text);
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(out)) {
+    throw BadValue{"a number"};
+  }
+}
+
+void parse_text(std::string_view text, std::string& out) { out = std::string(text); }
+void parse_text(std::string_view text, std::filesystem::path& out) { out = std::string(text); }
+
+void parse_text(std::string_view text, TracingMode& out) {
+  const std::string s = lower(trim(text));
+  if (s == "dual") {
+    out = TracingMode::dual;
+  } else if (s == "v2") {
+    out = TracingMode::v2;
+  } else if (s == "otel") {
+    out = TracingMode::otel;
+  } else if (s == "disabled") {
+    out = TracingMode::disabled;
+  } else {
+    throw BadValue{"dual, v2, otel or disabled"};
+  }
+}
+
+void parse_text(std::string_view text, OtlpProtocol& out) {
+  const std::string s = lower(trim(text));
+  if (s == "http/protobuf" || s == "protobuf") {
+    out = OtlpProtocol::http_protobuf;
+  } else if (s == "http/json" || s == "json") {
+    out = OtlpProtocol::http_json;
+  } else {
+    throw BadValue{"http/protobuf or http/json"};
+  }
+}
+
+// OTLP header lists: "k1=v1,k2=v2", values percent-decoded (OTEL_EXPORTER_OTLP_HEADERS).
+void parse_text(std::string_view text, std::map<std::string, std::string>& out) {
+  const auto decode = [](std::string_view s) {
+    std::string r;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size()) {
+        unsigned v = 0;
+        if (std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ec == std::errc()) {
+          r.push_back(static_cast<char>(v));
+          i += 2;
+          continue;
+        }
+      }
+      r.push_back(s[i]);
+    }
+    return r;
+  };
+  out.clear();
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view item = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || trim(item.substr(0, eq)).empty()) throw BadValue{"key=value pairs separated by commas"};
+    out[decode(trim(item.substr(0, eq)))] = decode(trim(item.substr(eq + 1)));
+  }
+}
+
+void from_value(const Value& v, std::vector<PiiPattern>& out);
+
+void parse_text(std::string_view text, std::vector<PiiPattern>& out) {
+  Value v;
+  try {
+    v = Value::parse(text);
+  } catch (const TraceFormatError& e) {
+    throw BadValue{"a JSON object of patterns (" + e.problem() + ")"};
+  }
+  from_value(v, out);
+}
+
+// ---- file values -> value ----
+
+template <class T>
+void from_value(const Value& v, T& out) {
+  // Scalars in files may also be written as strings ("true", "0.5").
+  if (v.is_string()) {
+    parse_text(v.as_string(), out);
+    return;
+  }
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_bool()) throw BadValue{"true or false"};
+    out = v.as_bool();
+  } else if constexpr (std::is_same_v<T, std::size_t>) {
+    if (!v.is_integer() || v.as_double() < 0) throw BadValue{"a non-negative integer"};
+    out = static_cast<std::size_t>(v.as_uint());
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!v.is_number()) throw BadValue{"a number"};
+    out = v.as_double();
+  } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
+    if (!v.is_object()) throw BadValue{"an object of header names to values, or \"k=v,k2=v2\""};
+    out.clear();
+    for (const auto& [key, value] : v.as_object()) {
+      if (!value.is_string()) throw BadValue{"string header values"};
+      out[key] = value.as_string();
+    }
+  } else {
+    throw BadValue{"a string"};
+  }
+}
+
+void from_value(const Value& v, std::vector<PiiPattern>& out) {
+  if (!v.is_object()) throw BadValue{"an object {\"name\": \"regex\"} or {\"name\": {\"regex\": ..., \"replacement\": ...}}"};
+  out.clear();
+  for (const auto& [name, spec] : v.as_object()) {
+    std::string upper;
+    for (char c : name) upper.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c));
+    if (spec.is_string()) {
+      out.push_back(PiiPattern{name, spec.as_string(), "[" + upper + "]"});
+    } else if (spec.is_object() && spec["regex"].is_string()) {
+      out.push_back(PiiPattern{name, spec["regex"].as_string(),
+                               spec["replacement"].is_string() ? spec["replacement"].as_string() : "[" + upper + "]"});
+    } else {
+      throw BadValue{"for pattern '" + name + "': a regex string or {\"regex\": ..., \"replacement\": ...}"};
+    }
+  }
+}
+
+// ---- config files ----
+
+Value yaml_to_value(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      Value::Object o;
+      for (const auto& item : node) o.emplace_back(item.first.as<std::string>(), yaml_to_value(item.second));
+      return Value(std::move(o));
+    }
+    case YAML::NodeType::Sequence: {
+      Value::Array a;
+      for (const auto& item : node) a.push_back(yaml_to_value(item));
+      return Value(std::move(a));
+    }
+    case YAML::NodeType::Scalar:
+      return Value(node.Scalar());  // YAML scalars are text, typed on use (parse_text reads "true", "0.5")
+    default:
+      return Value();
+  }
+}
+
+Value toml_to_value(const toml::node& node) {
+  if (const auto* table = node.as_table()) {
+    Value::Object o;
+    for (const auto& [key, value] : *table) o.emplace_back(std::string(key.str()), toml_to_value(value));
+    return Value(std::move(o));
+  }
+  if (const auto* array = node.as_array()) {
+    Value::Array a;
+    for (const auto& value : *array) a.push_back(toml_to_value(value));
+    return Value(std::move(a));
+  }
+  if (const auto* s = node.as_string()) return Value(s->get());
+  if (const auto* i = node.as_integer()) return Value(i->get());
+  if (const auto* d = node.as_floating_point()) return Value(d->get());
+  if (const auto* b = node.as_boolean()) return Value(b->get());
+  return Value(std::string(node.is_date_time() ? "date-time" : ""));
+}
+
+Value read_config_file(const std::filesystem::path& path) {
+  const std::string text = detail::read_whole_file(path);
+  const std::string ext = lower(path.extension().string());
+  Value v;
+  if (ext == ".yaml" || ext == ".yml") {
+    try {
+      v = yaml_to_value(YAML::Load(text));
+    } catch (const YAML::Exception& e) {
+      throw Error("config file '" + path.string() + "' is not valid YAML: " + e.what());
+    }
+  } else if (ext == ".toml") {
+    try {
+      v = toml_to_value(toml::parse(text, path.string()));
+    } catch (const toml::parse_error& e) {
+      throw Error("config file '" + path.string() + "' is not valid TOML: " + std::string(e.description()) + " at line " +
+                  std::to_string(e.source().begin.line));
+    }
+  } else if (ext == ".json") {
+    v = Value::parse(text, path.string());  // TraceFormatError names file, line and column
+  } else {
+    throw Error("config file '" + path.string() + "': unknown format (use .json, .yaml, .yml or .toml)");
+  }
+  if (v.is_null()) return Value::object();  // an empty YAML file
+  if (!v.is_object()) throw Error("config file '" + path.string() + "' must hold a mapping of settings");
+  return v;
+}
+
+// Fills one field not set in code: environment variables (first present wins), then the file.
+struct Loader {
+  const Value& file;
+  const std::string& file_name;
+  std::vector<std::string> known;
+
+  template <class T>
+  void field(const char* name, Setting<T>& setting, std::initializer_list<const char*> env_names = {},
+             const std::function<std::string(std::string_view)>& env_adjust = {}) {
+    known.emplace_back(name);
+    if (setting.is_set()) return;
+    std::string variable = "SYNTH_TRACING_" + std::string(name);
+    for (char& c : variable) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    std::vector<std::string> names{variable};
+    for (const char* n : env_names) names.emplace_back(n);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (const char* raw = env(names[i].c_str())) {
+        // A standard variable may need adapting (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL).
+        const std::string text = i > 0 && env_adjust ? env_adjust(names[i]) : std::string(raw);
+        T value{};
+        try {
+          parse_text(text, value);
+        } catch (const BadValue& bad) {
+          throw Error("environment variable " + names[i] + "=\"" + std::string(raw) + "\" is invalid: expected " + bad.expected);
+        }
+        setting = std::move(value);
+        return;
+      }
+    }
+    if (const Value* v = file.find(name)) {
+      T value{};
+      try {
+        from_value(*v, value);
+      } catch (const BadValue& bad) {
+        throw Error("config file '" + file_name + "': setting '" + std::string(name) + "' = " + v->dump() +
+                    " is invalid: expected " + bad.expected);
+      }
+      setting = std::move(value);
+    }
+  }
+};
+
+// OTEL_RESOURCE_ATTRIBUTES: "service.version=1.2,deployment.environment=prod".
+std::optional<std::string> resource_attribute(std::string_view key) {
+  const char* raw = env("OTEL_RESOURCE_ATTRIBUTES");
+  if (raw == nullptr) return std::nullopt;
+  std::map<std::string, std::string> attributes;
+  try {
+    parse_text(raw, attributes);
+  } catch (const BadValue& bad) {
+    throw Error("environment variable OTEL_RESOURCE_ATTRIBUTES=\"" + std::string(raw) + "\" is invalid: expected " +
+                bad.expected);
+  }
+  const auto it = attributes.find(std::string(key));
+  if (it == attributes.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace
 
-TracingConfig TracingConfig::load() {
-  TracingConfig c;
-  env_bool("SYNTH_TRACING_ENABLED", c.enabled);
-  if (const char* dir = env("SYNTH_TRACING_SAVE_DIR")) c.save_dir = dir;
-  env_size("SYNTH_TRACING_MAX_FINISHED_SESSIONS", c.max_finished_sessions);
-  env_size("SYNTH_TRACING_SINK_QUEUE_CAPACITY", c.sink_queue_capacity);
+std::string_view mode_name(TracingMode mode) noexcept {
+  switch (mode) {
+    case TracingMode::dual:
+      return "dual";
+    case TracingMode::v2:
+      return "v2";
+    case TracingMode::otel:
+      return "otel";
+    case TracingMode::disabled:
+      return "disabled";
+  }
+  return "dual";
+}
+
+TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& config_file) const {
+  TracingConfig c = *this;
+  std::filesystem::path file_path;
+  if (config_file) {
+    file_path = *config_file;
+  } else if (const char* f = env("SYNTH_TRACING_CONFIG_FILE")) {
+    file_path = f;
+  }
+  const Value file = file_path.empty() ? Value::object() : read_config_file(file_path);
+  const std::string file_name = file_path.string();
+  Loader l{file, file_name, {}};
+  l.field("enabled", c.enabled);
+  l.field("mode", c.mode);
+  l.field("sampling_rate", c.sampling_rate);
+  l.field("max_payload_bytes", c.max_payload_bytes);
+  l.field("truncate_payloads", c.truncate_payloads);
+  l.field("mask_pii", c.mask_pii);
+  l.field("pii_patterns", c.pii_patterns);
+  l.field("track_costs", c.track_costs);
+  l.field("pricing_file", c.pricing_file);
+  l.field("save_dir", c.save_dir);
+  l.field("db_path", c.db_path, {"SYNTH_TRACING_DB"});
+  l.field("max_finished_sessions", c.max_finished_sessions);
+  l.field("sink_queue_capacity", c.sink_queue_capacity);
+  l.field("service_name", c.service_name, {"OTEL_SERVICE_NAME"});
+  l.field("service_version", c.service_version);
+  l.field("deployment_environment", c.deployment_environment, {"DEPLOYMENT_ENV"});
+  // The spec's base URL gets the traces path; the traces-specific variable is used as given.
+  l.field("otel_endpoint", c.otel_endpoint, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+          [](std::string_view variable) {
+            std::string url = env(std::string(variable).c_str());
+            if (variable == "OTEL_EXPORTER_OTLP_ENDPOINT") {
+              while (!url.empty() && url.back() == '/') url.pop_back();
+              url += "/v1/traces";
+            }
+            return url;
+          });
+  l.field("otel_headers", c.otel_headers, {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"});
+  l.field("otel_protocol", c.otel_protocol, {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"});
+  l.field("otel_timeout_ms", c.otel_timeout_ms, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"});
+  l.field("otel_gzip", c.otel_gzip, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
+          [](std::string_view variable) {
+            const std::string v = lower(env(std::string(variable).c_str()));
+            return std::string(v == "gzip" ? "true" : v == "none" ? "false" : v);
+          });
+  l.field("otel_max_queue_size", c.otel_max_queue_size, {"OTEL_BSP_MAX_QUEUE_SIZE"});
+  l.field("otel_max_export_batch_size", c.otel_max_export_batch_size, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE"});
+  l.field("otel_schedule_delay_ms", c.otel_schedule_delay_ms, {"OTEL_BSP_SCHEDULE_DELAY"});
+  l.field("otel_flush_on_session_end", c.otel_flush_on_session_end);
+  // Resource attributes from OTEL_RESOURCE_ATTRIBUTES, below the specific variables.
+  if (!c.service_version.is_set()) {
+    if (auto v = resource_attribute("service.version")) c.service_version = *v;
+  }
+  if (!c.deployment_environment.is_set()) {
+    if (auto v = resource_attribute("deployment.environment")) c.deployment_environment = *v;
+  }
+  if (!c.service_name.is_set()) {
+    if (auto v = resource_attribute("service.name")) c.service_name = *v;
+  }
+  for (const auto& [key, value] : file.as_object()) {
+    if (std::find(l.known.begin(), l.known.end(), key) == l.known.end()) {
+      std::string names;
+      for (const auto& k : l.known) names += (names.empty() ? "" : ", ") + k;
+      throw Error("config file '" + file_name + "': unknown setting '" + key + "' (known settings: " + names + ")");
+    }
+  }
   c.validate();
   return c;
 }
 
 void TracingConfig::validate() const {
-  if (sink_queue_capacity == 0) throw Error("TracingConfig::sink_queue_capacity must be positive");
+  if (!(*sampling_rate >= 0.0 && *sampling_rate <= 1.0)) {
+    throw Error("TracingConfig: sampling_rate must be between 0.0 and 1.0 (got " + std::to_string(*sampling_rate) + ")");
+  }
+  const auto positive = [](const char* name, std::size_t v) {
+    if (v == 0) throw Error(std::string("TracingConfig: ") + name + " must be positive");
+  };
+  positive("max_payload_bytes", max_payload_bytes);
+  positive("sink_queue_capacity", sink_queue_capacity);
+  positive("otel_timeout_ms", otel_timeout_ms);
+  positive("otel_max_queue_size", otel_max_queue_size);
+  positive("otel_max_export_batch_size", otel_max_export_batch_size);
+  if (*otel_max_export_batch_size > *otel_max_queue_size) {
+    throw Error("TracingConfig: otel_max_export_batch_size (" + std::to_string(*otel_max_export_batch_size) +
+                ") must not exceed otel_max_queue_size (" + std::to_string(*otel_max_queue_size) + ")");
+  }
+  if (trim(*service_name).empty()) throw Error("TracingConfig: service_name cannot be empty");
 }
 
 }  // namespace synth::tracing

@@ -188,10 +188,11 @@ void TimestepScope::end() noexcept {
 
 // ---- SessionTracer ----
 
-SessionTracer::SessionTracer() : SessionTracer(TracingConfig::load()) {}
+SessionTracer::SessionTracer() : SessionTracer(TracingConfig{}) {}
 
-SessionTracer::SessionTracer(TracingConfig config) : enabled_(config.enabled) {
-  config.validate();
+SessionTracer::SessionTracer(TracingConfig config) {
+  config = config.load();
+  enabled_ = config.enabled && config.mode != TracingMode::disabled;
   const std::filesystem::path save_dir = config.save_dir;
   core_ = std::make_shared<detail::TracerCore>(std::move(config));
   if (!enabled_) return;

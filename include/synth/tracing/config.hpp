@@ -1,32 +1,123 @@
-// TracingConfig: how a tracer behaves.
+// TracingConfig: how a tracer behaves, from code, the environment and a file.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "synth/tracing/pii.hpp"
 
 namespace synth::tracing {
 
-/// Settings of a SessionTracer. Build one in code with designated initializers, or start from
-/// TracingConfig::load() (defaults overridden by SYNTH_TRACING_* environment variables) and
-/// change fields in code, so code wins over the environment.
-struct TracingConfig {
-  /// When false every tracer call is a no-op (env SYNTH_TRACING_ENABLED).
-  bool enabled = true;
-  /// When set, each finished session is written as JSON into this folder in the background
-  /// (env SYNTH_TRACING_SAVE_DIR).
-  std::filesystem::path save_dir;
-  /// How many finished sessions stay in memory for get_session_trace()
-  /// (env SYNTH_TRACING_MAX_FINISHED_SESSIONS).
-  std::size_t max_finished_sessions = 100;
-  /// Finished sessions waiting for the sinks; when full, further sessions are dropped, counted
-  /// and reported rather than blocking the agent (env SYNTH_TRACING_SINK_QUEUE_CAPACITY).
-  std::size_t sink_queue_capacity = 1024;
+/// One configuration value that knows whether code set it. A value given in code (a designated
+/// initializer, an assignment) is "set" and wins over the environment and files; a field left
+/// alone keeps its default until TracingConfig::load fills it. Reads like the value itself.
+template <class T>
+class Setting {
+ public:
+  /// The default of a field (not "set").
+  struct Default {
+    T value;
+  };
+  Setting(Default d) : value_(std::move(d.value)) {}
+  /// A value given in code ("set").
+  template <class U>
+    requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, Setting>) &&
+             (!std::is_same_v<std::remove_cvref_t<U>, Default>)
+  Setting(U&& value) : value_(std::forward<U>(value)), set_(true) {}
 
-  /// Defaults, overridden by the environment. Throws Error naming the variable when a value
-  /// cannot be parsed (booleans: true/1/yes/on or false/0/no/off, any case).
-  static TracingConfig load();
+  template <class U>
+    requires std::is_assignable_v<T&, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, Setting>)
+  Setting& operator=(U&& value) {
+    value_ = std::forward<U>(value);
+    set_ = true;
+    return *this;
+  }
+
+  const T& value() const noexcept { return value_; }
+  operator const T&() const noexcept { return value_; }
+  const T& operator*() const noexcept { return value_; }
+  const T* operator->() const noexcept { return &value_; }
+  /// True when the value came from code (or from a source already applied by load()).
+  bool is_set() const noexcept { return set_; }
+
+ private:
+  T value_;
+  bool set_ = false;
+};
+
+/// Which signals a tracer produces: trace events (the v2 SessionTrace), OpenTelemetry spans, both,
+/// or nothing.
+enum class TracingMode : std::uint8_t { dual, v2, otel, disabled };
+
+/// Wire format of the OTLP exporter.
+enum class OtlpProtocol : std::uint8_t { http_protobuf, http_json };
+
+/// Settings of a SessionTracer and its instrumentation. Give fields in code with designated
+/// initializers; TracingConfig::load() (and the tracer's constructors) fill every field not given
+/// in code from, in order of precedence: the environment (`SYNTH_TRACING_<FIELD>`, upper-cased),
+/// a config file (JSON, YAML or TOML; `SYNTH_TRACING_CONFIG_FILE`), the defaults below.
+///
+///     SessionTracer tracer(TracingConfig{.sampling_rate = 0.25, .save_dir = "traces"});
+struct TracingConfig {
+  /// false makes every tracer call a no-op costing about a branch.
+  Setting<bool> enabled = Setting<bool>::Default{true};
+  Setting<TracingMode> mode = Setting<TracingMode>::Default{TracingMode::dual};
+  /// Fraction of sessions recorded, decided per session id (so processes agree), in [0, 1].
+  Setting<double> sampling_rate = Setting<double>::Default{1.0};
+  /// Strings in states and payloads longer than this are cut (when truncate_payloads).
+  Setting<std::size_t> max_payload_bytes = Setting<std::size_t>::Default{10240};
+  Setting<bool> truncate_payloads = Setting<bool>::Default{true};
+  /// Mask personal data before anything leaves the process.
+  Setting<bool> mask_pii = Setting<bool>::Default{true};
+  /// Extra detectors, or replacements of built-ins by name. Env/file: {"name": "regex", ...}
+  /// (replacement token "[NAME]") or {"name": {"regex": .., "replacement": ..}}.
+  Setting<std::vector<PiiPattern>> pii_patterns = Setting<std::vector<PiiPattern>>::Default{{}};
+  /// Compute the cost of LLM calls from their usage.
+  Setting<bool> track_costs = Setting<bool>::Default{true};
+  /// A pricing table adding to / overriding the built-in one.
+  Setting<std::filesystem::path> pricing_file = Setting<std::filesystem::path>::Default{{}};
+  /// When set, each finished session is written as JSON into this folder in the background.
+  Setting<std::filesystem::path> save_dir = Setting<std::filesystem::path>::Default{{}};
+  /// The DuckDB trace database used by synth-trace and DuckDBSink::from_config.
+  Setting<std::filesystem::path> db_path = Setting<std::filesystem::path>::Default{"traces.duckdb"};
+  /// How many finished sessions stay in memory for get_session_trace().
+  Setting<std::size_t> max_finished_sessions = Setting<std::size_t>::Default{100};
+  /// Finished sessions waiting for the sinks; beyond that they are dropped, counted and reported
+  /// rather than blocking the agent.
+  Setting<std::size_t> sink_queue_capacity = Setting<std::size_t>::Default{1024};
+  /// Resource attributes of exported telemetry (also OTEL_SERVICE_NAME).
+  Setting<std::string> service_name = Setting<std::string>::Default{"synth-tracing"};
+  Setting<std::string> service_version = Setting<std::string>::Default{"0.1.0"};
+  Setting<std::string> deployment_environment = Setting<std::string>::Default{"development"};
+  /// OTLP/HTTP endpoint; empty means no export (also OTEL_EXPORTER_OTLP_ENDPOINT).
+  Setting<std::string> otel_endpoint = Setting<std::string>::Default{{}};
+  /// Headers sent with every export (env/file: "k1=v1,k2=v2"; also OTEL_EXPORTER_OTLP_HEADERS).
+  Setting<std::map<std::string, std::string>> otel_headers = Setting<std::map<std::string, std::string>>::Default{{}};
+  Setting<OtlpProtocol> otel_protocol = Setting<OtlpProtocol>::Default{OtlpProtocol::http_protobuf};
+  Setting<std::size_t> otel_timeout_ms = Setting<std::size_t>::Default{10000};
+  Setting<bool> otel_gzip = Setting<bool>::Default{false};
+  Setting<std::size_t> otel_max_queue_size = Setting<std::size_t>::Default{2048};
+  Setting<std::size_t> otel_max_export_batch_size = Setting<std::size_t>::Default{512};
+  Setting<std::size_t> otel_schedule_delay_ms = Setting<std::size_t>::Default{5000};
+  /// Export right away when a session ends (for short-lived processes).
+  Setting<bool> otel_flush_on_session_end = Setting<bool>::Default{false};
+
+  /// This configuration with every field not set in code filled from the environment, then the
+  /// file (`config_file`, else SYNTH_TRACING_CONFIG_FILE, else none), then the defaults; validated.
+  /// Throws Error naming the variable, file, key or field and the bad value.
+  TracingConfig load(const std::optional<std::filesystem::path>& config_file = std::nullopt) const;
   /// Throws Error describing the first invalid setting.
   void validate() const;
 };
+
+/// Names used in files and environment variables: "dual", "v2", "otel", "disabled".
+std::string_view mode_name(TracingMode mode) noexcept;
 
 }  // namespace synth::tracing

@@ -114,8 +114,9 @@ class TimestepScope {
 /// session from other threads. Thread-safe.
 class SessionTracer {
  public:
-  /// Configured by TracingConfig::load() (defaults and SYNTH_TRACING_* variables).
+  /// Configured by the environment, a config file and the defaults (TracingConfig::load).
   SessionTracer();
+  /// `config`'s fields set in code, the rest from the environment, file and defaults.
   /// Throws Error when the configuration is invalid.
   explicit SessionTracer(TracingConfig config);
   /// Waits for the sinks to store every finished session.
@@ -216,7 +217,7 @@ class SessionTracer {
   void record_event(Event&& event);
   void record_message(SessionEventMessage&& message);
 
-  bool enabled_;
+  bool enabled_ = false;
   std::shared_ptr<detail::TracerCore> core_;
 };
 
