@@ -120,6 +120,18 @@ void BM_DisabledSessionTimestepEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_DisabledSessionTimestepEvent);
 
+// A session sampled out by TracingConfig::sampling_rate: target <= 20 ns per call.
+void BM_SampledOutAddEvent(benchmark::State& state) {
+  st::SessionTracer tracer(st::TracingConfig{.sampling_rate = 0.0});
+  auto session = tracer.start_session("sampled-out");
+  const st::CAISEvent event = make_event(1);
+  for (auto _ : state) {
+    tracer.add_event(event);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_SampledOutAddEvent);
+
 void BM_ContextCaptureAndAttach(benchmark::State& state) {
   st::SessionTracer tracer;
   auto session = tracer.start_session("s");

@@ -24,12 +24,14 @@ namespace synth::tracing::detail {
 
 /// One session being recorded. Contexts on any thread may point at it.
 struct SessionState {
-  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id)
-      : core(std::move(owner)), id(std::move(session_id)) {}
+  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in)
+      : core(std::move(owner)), id(std::move(session_id)), recording(sampled_in) {}
 
   /// Keeps the tracer's hooks, sinks and registry alive while contexts reference the session.
   const std::shared_ptr<TracerCore> core;
   const std::string id;
+  /// False for a session sampled out: it nests and ends like any other, but records nothing.
+  const bool recording;
   std::mutex mutex;
   SessionJournal journal;                    // guarded by mutex
   std::unordered_set<std::string> step_ids;  // guarded by mutex
@@ -106,6 +108,7 @@ struct TracerCore {
   std::atomic<std::uint64_t> messages_in_ended{0};
   std::atomic<std::uint64_t> hook_errors{0};
   std::atomic<std::uint64_t> records_failed{0};
+  std::atomic<std::uint64_t> sessions_sampled_out{0};
 };
 
 /// The per-thread table of contexts, one per tracer with something current on this thread.

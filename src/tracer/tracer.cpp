@@ -62,6 +62,20 @@ class ExitFlusher {
   std::vector<std::weak_ptr<TracerCore>> cores_;
 };
 
+// Head sampling: a stable hash of the session id decides, so every process agrees on it.
+bool sampled_in(std::string_view session_id, double rate) noexcept {
+  if (rate >= 1.0) return true;
+  if (rate <= 0.0) return false;
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, then a splitmix finalizer to spread it
+  for (unsigned char c : session_id) h = (h ^ c) * 0x100000001b3ULL;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return static_cast<double>(h >> 11) * 0x1.0p-53 < rate;
+}
+
 [[noreturn]] void no_session(const char* call) {
   throw TracingError(std::string(call) +
                      ": this thread has no active session of this tracer; start one with "
@@ -88,6 +102,13 @@ std::shared_ptr<const std::vector<TraceHooks>> TracerCore::hooks() const {
 }
 
 void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexcept {
+  if (!session->recording) {
+    session->ended.store(true, std::memory_order_release);
+    if (Context* c = ContextAccess::find(this); c != nullptr && ContextAccess::session(*c) == session) {
+      ContextAccess::remove(this);
+    }
+    return;
+  }
   std::shared_ptr<FinishedSession> finished_session;
   try {
     std::lock_guard lock(session->mutex);
@@ -215,12 +236,21 @@ SessionScope SessionTracer::start_session(std::string session_id, Value metadata
                        std::string(c->session_id()) + "' of this tracer; end it first (sessions do not nest)");
   }
   if (session_id.empty()) session_id = detail::uuid4();
+  if (!detail::sampled_in(session_id, core_->config.sampling_rate)) {
+    // Still a session for nesting and ending, but nothing is recorded or kept.
+    core_->sessions_sampled_out.fetch_add(1, std::memory_order_relaxed);
+    auto state = std::make_shared<detail::SessionState>(core_, std::move(session_id), false);
+    detail::ContextAccess::install(detail::ContextAccess::make(state, -1, 0));
+    SessionScope scope;
+    scope.session_ = std::move(state);
+    return scope;
+  }
   if (core_->has_hooks.load(std::memory_order_acquire)) {
     core_->for_each_hook("on_session_start", session_id, [&](const TraceHooks& h) {
       if (h.on_session_start) h.on_session_start(session_id, metadata);
     });
   }
-  auto state = std::make_shared<detail::SessionState>(core_, session_id);
+  auto state = std::make_shared<detail::SessionState>(core_, session_id, true);
   detail::SessionJournal& journal = state->journal;
   journal.session_id = session_id;
   journal.created_at = now();
@@ -256,6 +286,7 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
   Context* c = detail::live_context(core_.get());
   if (c == nullptr) detail::no_session("timestep()");
   const auto session = detail::ContextAccess::session(*c);
+  if (!session->recording) return {};
   const bool default_id = step_id.empty();
   SessionTimeStep step;
   step.step_id = default_id ? "step_" + std::to_string(turn) : std::move(step_id);
@@ -302,6 +333,7 @@ void record_event_into(detail::TracerCore& core, E&& event) {
   Context* c = detail::live_context(&core);
   if (c == nullptr) detail::no_session("add_event()");
   detail::SessionState& session = *detail::ContextAccess::session(*c);
+  if (!session.recording) return;
   auto& tr = event.time_record;
   if (!tr) tr = TimeRecord{now(), c->turn()};
   const std::int64_t step = c->step_index();
@@ -359,6 +391,7 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
     Context* c = detail::live_context(core_.get());
     if (c == nullptr) detail::no_session("add_message()");
     detail::SessionState& session = *detail::ContextAccess::session(*c);
+    if (!session.recording) return;
     if (message.timestamp.time_since_epoch().count() == 0) message.timestamp = now();
     if (!message.time_record) message.time_record = TimeRecord{message.timestamp, c->turn()};
     if (core_->has_hooks.load(std::memory_order_acquire)) {
@@ -373,11 +406,18 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
   });
 }
 
+bool SessionTracer::session_records(const char* call) const {
+  const Context* c = detail::live_context(core_.get());
+  if (c == nullptr) detail::no_session(call);
+  return detail::ContextAccess::session(*c)->recording;
+}
+
 void SessionTracer::add_session_metadata(std::string metadata_type, Value data) {
   if (!enabled_) return;
   Context* c = detail::live_context(core_.get());
   if (c == nullptr) detail::no_session("add_session_metadata()");
   detail::SessionState& session = *detail::ContextAccess::session(*c);
+  if (!session.recording) return;
   SessionMetadataEntry entry{std::move(metadata_type), std::move(data), now()};
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_session_metadata()");
@@ -456,6 +496,7 @@ TracerStats SessionTracer::stats() const {
   s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed);
   s.hook_errors = core_->hook_errors.load(std::memory_order_relaxed);
   s.records_failed = core_->records_failed.load(std::memory_order_relaxed);
+  s.sessions_sampled_out = core_->sessions_sampled_out.load(std::memory_order_relaxed);
   s.sessions_dropped = core_->dispatcher.dropped();
   s.sink_errors = core_->dispatcher.errors();
   s.sessions_pending = core_->dispatcher.pending();

@@ -421,3 +421,58 @@ TEST(SessionTracer, MessageDefaultsAreFilled) {
   ASSERT_TRUE(m.time_record.has_value());
   EXPECT_EQ(m.time_record->message_time, 3);
 }
+
+TEST(SessionTracer, SamplingIsDecidedBySessionIdAndIsStable) {
+  SessionTracer a(TracingConfig{.sampling_rate = 0.3, .max_finished_sessions = 0});
+  SessionTracer b(TracingConfig{.sampling_rate = 0.3, .max_finished_sessions = 0});
+  auto sink_a = std::make_shared<MemorySink>();
+  auto sink_b = std::make_shared<MemorySink>();
+  a.add_sink(sink_a);
+  b.add_sink(sink_b);
+  constexpr int kSessions = 10000;
+  for (int i = 0; i < kSessions; ++i) {
+    const std::string id = "episode-" + std::to_string(i);
+    {
+      auto s = a.start_session(id);
+      a.add_event(CAISEvent{});
+    }
+    {
+      auto s = b.start_session(id);
+    }
+  }
+  ASSERT_TRUE(a.flush());
+  ASSERT_TRUE(b.flush());
+  const auto kept_a = sink_a->traces();
+  const auto kept_b = sink_b->traces();
+  // Two tracers (as two processes would) keep exactly the same sessions.
+  ASSERT_EQ(kept_a.size(), kept_b.size());
+  for (std::size_t i = 0; i < kept_a.size(); ++i) EXPECT_EQ(kept_a[i].session_id, kept_b[i].session_id);
+  // About 30%: binomial(10000, 0.3) has sigma 46; allow 5 sigma.
+  EXPECT_NEAR(static_cast<double>(kept_a.size()), 0.3 * kSessions, 230.0);
+  const auto stats = a.stats();
+  EXPECT_EQ(stats.sessions_started + stats.sessions_sampled_out, static_cast<std::uint64_t>(kSessions));
+  EXPECT_EQ(stats.sessions_started, kept_a.size());
+  EXPECT_EQ(stats.events_recorded, kept_a.size());
+}
+
+TEST(SessionTracer, SampledOutSessionRecordsNothingButBehavesLikeOne) {
+  SessionTracer none(TracingConfig{.sampling_rate = 0.0});
+  auto sink = std::make_shared<MemorySink>();
+  none.add_sink(sink);
+  {
+    auto session = none.start_session("dropped");
+    EXPECT_TRUE(none.in_session());
+    EXPECT_THROW((void)none.start_session("nested"), TracingError);  // still one session per thread
+    auto step = none.timestep(0);
+    EXPECT_NO_THROW(none.add_event(CAISEvent{}));
+    EXPECT_NO_THROW(none.add_message(st::SessionEventMessage{}));
+    EXPECT_NO_THROW(none.add_session_metadata("x", 1));
+  }
+  EXPECT_FALSE(none.in_session());
+  EXPECT_THROW(none.add_event(CAISEvent{}), TracingError);  // after it ended: no session again
+  ASSERT_TRUE(none.flush());
+  EXPECT_TRUE(sink->traces().empty());
+  EXPECT_EQ(none.get_session_trace("dropped"), nullptr);
+  EXPECT_EQ(none.stats().sessions_sampled_out, 1u);
+  EXPECT_EQ(none.stats().sessions_started, 0u);
+}

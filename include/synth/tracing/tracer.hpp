@@ -43,7 +43,10 @@ struct TraceHooks {
 
 /// Counters of a tracer since it was created.
 struct TracerStats {
+  /// Sessions recorded (sampled in).
   std::uint64_t sessions_started = 0;
+  /// Sessions not recorded because of TracingConfig::sampling_rate.
+  std::uint64_t sessions_sampled_out = 0;
   std::uint64_t sessions_ended = 0;
   /// Events and messages recorded, in ended and active sessions.
   std::uint64_t events_recorded = 0;
@@ -129,6 +132,8 @@ class SessionTracer {
 
   /// Starts a session on this thread; an empty id means a new UUIDv4. Throws TracingError when
   /// this thread already has a session of this tracer, or a session with this id is active.
+  /// A session sampled out (TracingConfig::sampling_rate, decided from a hash of its id) behaves
+  /// the same to the caller but records nothing.
   [[nodiscard]] SessionScope start_session(std::string session_id = {}, Value metadata = Value::object());
   /// Ends this thread's session (no-op without one).
   void end_session() noexcept;
@@ -149,9 +154,10 @@ class SessionTracer {
     using T = std::remove_cvref_t<E>;
     if constexpr (std::is_same_v<T, CAISEvent> || std::is_same_v<T, EnvironmentEvent> ||
                   std::is_same_v<T, RuntimeEvent> || std::is_same_v<T, Event>) {
-      // Rvalues go straight into the session's storage; lvalues are copied once.
+      // Rvalues go straight into the session's storage; lvalues are copied once, and only when
+      // the session records (not for one sampled out).
       if constexpr (std::is_lvalue_reference_v<E>) {
-        record_event(T(event));
+        if (session_records("add_event()")) record_event(T(event));
       } else {
         record_event(std::move(event));
       }
@@ -167,7 +173,7 @@ class SessionTracer {
     if (!enabled_) return;
     if constexpr (std::is_same_v<std::remove_cvref_t<M>, SessionEventMessage> && !std::is_lvalue_reference_v<M>) {
       record_message(std::move(message));
-    } else {
+    } else if (session_records("add_message()")) {
       record_message(SessionEventMessage(std::forward<M>(message)));
     }
   }
@@ -211,6 +217,9 @@ class SessionTracer {
   TracerStats stats() const;
 
  private:
+  /// Whether this thread's session records (false when sampled out); throws TracingError naming
+  /// `call` without a session.
+  bool session_records(const char* call) const;
   void record_event(CAISEvent&& event);
   void record_event(EnvironmentEvent&& event);
   void record_event(RuntimeEvent&& event);
