@@ -69,7 +69,7 @@ void release_block(void* block, std::size_t bytes) noexcept {
 namespace {
 // Builds the two-place trace; `Take` either copies or moves an item out of the journal.
 template <class Journal, class Take>
-SessionTrace build_trace(Journal& j, Take take) {
+SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy) {
   SessionTrace t;
   t.session_id = take(j.session_id);
   t.created_at = j.created_at;
@@ -102,25 +102,31 @@ SessionTrace build_trace(Journal& j, Take take) {
     j.events.for_each([&](const auto& r) { place(r, &SessionTimeStep::events, t.event_history); });
     j.messages.for_each([&](const auto& r) { place(r, &SessionTimeStep::step_messages, t.message_history); });
   } else {
-    j.events.for_each_mutable([&](auto& r) { place(r, &SessionTimeStep::events, t.event_history); });
-    j.messages.for_each_mutable([&](auto& r) { place(r, &SessionTimeStep::step_messages, t.message_history); });
+    j.events.for_each_mutable([&](auto& r) {
+      if (policy) policy->apply(r.item);
+      place(r, &SessionTimeStep::events, t.event_history);
+    });
+    j.messages.for_each_mutable([&](auto& r) {
+      if (policy) policy->apply(r.item);
+      place(r, &SessionTimeStep::step_messages, t.message_history);
+    });
   }
   return t;
 }
 }  // namespace
 
 SessionTrace SessionJournal::snapshot() const {
-  return build_trace(*this, [](const auto& x) { return x; });
+  return build_trace(*this, [](const auto& x) { return x; }, nullptr);
 }
 
-SessionTrace SessionJournal::finish() && {
-  return build_trace(*this, [](auto& x) { return std::move(x); });
+SessionTrace SessionJournal::finish(const OutgoingPolicy* policy) && {
+  return build_trace(*this, [](auto& x) { return std::move(x); }, policy);
 }
 
 std::shared_ptr<const SessionTrace> FinishedSession::trace() {
   std::lock_guard lock(mutex_);
   if (!trace_) {
-    trace_ = std::make_shared<const SessionTrace>(std::move(*journal_).finish());
+    trace_ = std::make_shared<const SessionTrace>(std::move(*journal_).finish(policy_.get()));
     journal_.reset();
   }
   return trace_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "synth/tracing/model.hpp"
+#include "tracer/outgoing.hpp"
 
 namespace synth::tracing::detail {
 
@@ -106,16 +107,18 @@ struct SessionJournal {
 
   /// A SessionTrace copied from the journal (a snapshot of an active session).
   SessionTrace snapshot() const;
-  /// The SessionTrace, moving the items out of the journal.
-  SessionTrace finish() &&;
+  /// The SessionTrace, moving the items out of the journal; each item passes `policy` once
+  /// (masking, truncation, costs) when given.
+  SessionTrace finish(const OutgoingPolicy* policy) &&;
 };
 
 /// An ended session: its journal until someone needs the SessionTrace, built once on the
 /// first request (the sink thread, get_session_trace or an on_session_end hook).
 class FinishedSession {
  public:
-  explicit FinishedSession(SessionJournal journal)
-      : id_(journal.session_id),
+  FinishedSession(SessionJournal journal, std::shared_ptr<const OutgoingPolicy> policy)
+      : policy_(std::move(policy)),
+        id_(journal.session_id),
         event_count_(journal.events.size()),
         message_count_(journal.messages.size()),
         journal_(std::move(journal)) {}
@@ -126,6 +129,7 @@ class FinishedSession {
   std::shared_ptr<const SessionTrace> trace();
 
  private:
+  const std::shared_ptr<const OutgoingPolicy> policy_;
   const std::string id_;
   const std::size_t event_count_;
   const std::size_t message_count_;

@@ -92,6 +92,8 @@ struct TracerCore {
   void for_each_hook(const char* hook_name, std::string_view session_id, Call&& call) noexcept;
 
   const TracingConfig config;
+  /// Masking, truncation and costs for everything leaving the process.
+  const std::shared_ptr<const OutgoingPolicy> outgoing;
   SinkDispatcher dispatcher;
 
   std::atomic<bool> has_hooks{false};

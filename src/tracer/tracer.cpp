@@ -93,6 +93,7 @@ Context* live_context(const TracerCore* core) noexcept {
 
 TracerCore::TracerCore(TracingConfig cfg)
     : config(std::move(cfg)),
+      outgoing(std::make_shared<const OutgoingPolicy>(config)),
       dispatcher(config.sink_queue_capacity),
       hook_list(std::make_shared<const std::vector<TraceHooks>>()) {}
 
@@ -114,7 +115,7 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
     std::lock_guard lock(session->mutex);
     if (session->ended.load(std::memory_order_relaxed)) return;
     session->ended.store(true, std::memory_order_release);
-    finished_session = std::make_shared<FinishedSession>(std::move(session->journal));
+    finished_session = std::make_shared<FinishedSession>(std::move(session->journal), outgoing);
   } catch (...) {
     report("could not end session '" + session->id + "': " + current_exception_text());
     return;

@@ -1,0 +1,89 @@
+#include "tracer/outgoing.hpp"
+
+#include <variant>
+
+namespace synth::tracing::detail {
+
+namespace {
+constexpr std::string_view kTruncationMark = "... [truncated]";
+
+// Cuts `s` to at most `max` bytes on a UTF-8 character boundary and marks the cut.
+void cut(std::string& s, std::size_t max) {
+  if (s.size() <= max) return;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  s.resize(end);
+  s += kTruncationMark;
+}
+}  // namespace
+
+OutgoingPolicy::OutgoingPolicy(const TracingConfig& config) {
+  if (config.mask_pii) {
+    // Compiling the detectors takes milliseconds: tracers without custom patterns share them.
+    static const auto builtin = std::make_shared<const PiiMasker>();
+    masker_ = config.pii_patterns->empty() ? builtin : std::make_shared<const PiiMasker>(*config.pii_patterns);
+  }
+  if (config.truncate_payloads) max_bytes_ = config.max_payload_bytes;
+  if (config.track_costs) {
+    pricing_ = config.pricing_file->empty() ? PricingTable::builtin()
+                                            : PricingTable::builtin().merged_with(PricingTable::load_file(config.pricing_file));
+  }
+}
+
+void OutgoingPolicy::truncate(Value& value) const {
+  switch (value.kind()) {
+    case Value::Kind::string:
+      cut(value.as_string(), max_bytes_);
+      break;
+    case Value::Kind::array:
+      for (Value& v : value.as_array()) truncate(v);
+      break;
+    case Value::Kind::object:
+      for (auto& [key, v] : value.as_object()) truncate(v);
+      break;
+    default:
+      break;
+  }
+}
+
+void OutgoingPolicy::apply(Value& value) const {
+  if (value.is_null()) return;
+  if (masker_) masker_->mask_in_place(value);
+  if (max_bytes_ > 0) truncate(value);
+}
+
+void OutgoingPolicy::price(CAISEvent& call) const {
+  if (call.cost || !call.model_name) return;
+  if (!call.prompt_tokens && !call.completion_tokens) return;
+  const TokenUsage usage{.prompt_tokens = call.prompt_tokens.value_or(0),
+                         .completion_tokens = call.completion_tokens.value_or(0),
+                         .cached_tokens = call.cached_tokens.value_or(0),
+                         .reasoning_tokens = call.reasoning_tokens.value_or(0)};
+  call.cost = pricing_->cost(*call.model_name, usage);
+  // Never a silent 0: an unknown model keeps no cost and says why.
+  if (!call.cost) call.metadata.set("cost_status", "unknown_model");
+}
+
+void OutgoingPolicy::apply(Event& event) const {
+  std::visit(
+      [this](auto& e) {
+        apply(e.system_state_before);
+        apply(e.system_state_after);
+        apply(e.metadata);
+        for (Value& v : e.event_metadata) apply(v);
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, CAISEvent>) {
+          for (Value& v : e.llm_call_records) apply(v);
+          if (pricing_) price(e);
+        } else if constexpr (std::is_same_v<E, EnvironmentEvent>) {
+          apply(e.observation_diff);
+        } else {
+          apply(e.actions);
+        }
+      },
+      event);
+}
+
+void OutgoingPolicy::apply(SessionEventMessage& message) const { apply(message.content); }
+
+}  // namespace synth::tracing::detail

@@ -1,0 +1,37 @@
+// Internal: what happens to recorded data before it leaves the process (sinks, files, the
+// database, exports): PII masking, truncation of long strings, and the cost of LLM calls.
+// Applied once per item where a finished session is assembled, off the agent's thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "synth/tracing/config.hpp"
+#include "synth/tracing/cost.hpp"
+#include "synth/tracing/model.hpp"
+#include "synth/tracing/pii.hpp"
+
+namespace synth::tracing::detail {
+
+class OutgoingPolicy {
+ public:
+  /// Throws Error for a PII pattern that does not compile or a pricing file that cannot be read.
+  explicit OutgoingPolicy(const TracingConfig& config);
+
+  void apply(Event& event) const;
+  void apply(SessionEventMessage& message) const;
+  /// Masks then truncates every string in `value` (masking first, so a cut never splits an item
+  /// and leaves part of it readable).
+  void apply(Value& value) const;
+
+ private:
+  void truncate(Value& value) const;
+  void price(CAISEvent& call) const;
+
+  std::shared_ptr<const PiiMasker> masker_;  // null: no masking
+  std::size_t max_bytes_ = 0;  // 0: no truncation
+  std::optional<PricingTable> pricing_;
+};
+
+}  // namespace synth::tracing::detail

@@ -1,0 +1,111 @@
+// What leaves the process: finished sessions are masked, truncated and priced per TracingConfig.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "synth/tracing.hpp"
+
+namespace st = synth::tracing;
+using st::CAISEvent;
+using st::SessionTracer;
+using st::TracingConfig;
+using st::Value;
+
+namespace {
+std::shared_ptr<const st::SessionTrace> record(SessionTracer& tracer, const std::function<void()>& body) {
+  {
+    auto session = tracer.start_session("s");
+    auto step = tracer.timestep(0);
+    body();
+  }
+  return tracer.get_session_trace("s");
+}
+}  // namespace
+
+TEST(Outgoing, PiiIsMaskedEverywhereBeforeLeaving) {
+  SessionTracer tracer(TracingConfig{.mask_pii = true});
+  const auto trace = record(tracer, [&] {
+    tracer.add_event(CAISEvent{.system_state_before = {{"prompt", "mail jane.doe@example.com or call (555) 987-6543"}},
+                               .system_state_after = {{"text", "card 4111 1111 1111 1111"}},
+                               .metadata = {{"note", "ssn 123-45-6789"}, {"count", 3}}});
+    tracer.add_message(st::make_message("user", {{"text", "my key is sk-abcdefghijklmnopqrstuvwx1234"}}, "chat", 0));
+  });
+  const auto& e = std::get<CAISEvent>(trace->event_history.at(0));
+  EXPECT_EQ(e.system_state_before["prompt"].as_string(), "mail [EMAIL] or call [PHONE]");
+  EXPECT_EQ(e.system_state_after["text"].as_string(), "card [CREDIT_CARD]");
+  EXPECT_EQ(e.metadata["note"].as_string(), "ssn [SSN]");
+  EXPECT_EQ(e.metadata["count"].as_int(), 3);
+  EXPECT_EQ(trace->message_history.at(0).content["payload"]["text"].as_string(), "my key is [API_KEY]");
+  // The timestep's copy is the same masked item.
+  EXPECT_EQ(trace->session_time_steps[0].events[0], trace->event_history[0]);
+  EXPECT_EQ(trace->to_json().find("jane.doe"), std::string::npos);
+}
+
+TEST(Outgoing, MaskingOffAndCustomPatterns) {
+  SessionTracer off(TracingConfig{.mask_pii = false});
+  const auto plain = record(off, [&] { off.add_event(CAISEvent{.metadata = {{"email", "a@b.com"}}}); });
+  EXPECT_EQ(st::metadata(plain->event_history[0])["email"].as_string(), "a@b.com");
+
+  SessionTracer custom(TracingConfig{.pii_patterns = std::vector<st::PiiPattern>{{"employee", "E\\d{6}", "[EMPLOYEE]"}}});
+  const auto masked = record(custom, [&] { custom.add_event(CAISEvent{.metadata = {{"who", "E123456 at a@b.com"}}}); });
+  EXPECT_EQ(st::metadata(masked->event_history[0])["who"].as_string(), "[EMPLOYEE] at [EMAIL]");
+
+  EXPECT_THROW(SessionTracer(TracingConfig{.pii_patterns = std::vector<st::PiiPattern>{{"bad", "(", "[X]"}}}), st::Error);
+}
+
+TEST(Outgoing, LongStringsAreTruncatedAfterMasking) {
+  SessionTracer tracer(TracingConfig{.max_payload_bytes = 16});
+  const std::string long_text = "\xC3\xA9" + std::string(40, 'x');  // starts with a 2-byte character
+  const auto trace = record(tracer, [&] {
+    tracer.add_event(CAISEvent{.system_state_before = {{"text", long_text}, {"short", "ok"}}});
+  });
+  const auto& before = std::get<CAISEvent>(trace->event_history[0]).system_state_before;
+  EXPECT_EQ(before["text"].as_string(), "\xC3\xA9" + std::string(14, 'x') + "... [truncated]");
+  EXPECT_EQ(before["short"].as_string(), "ok");
+
+  SessionTracer untouched(TracingConfig{.max_payload_bytes = 16, .truncate_payloads = false});
+  const auto whole = record(untouched, [&] { untouched.add_event(CAISEvent{.system_state_before = {{"text", long_text}}}); });
+  EXPECT_EQ(std::get<CAISEvent>(whole->event_history[0]).system_state_before["text"].as_string(), long_text);
+}
+
+TEST(Outgoing, CostsFromUsageAndUnknownModelsSayWhy) {
+  SessionTracer tracer(TracingConfig{});
+  const auto trace = record(tracer, [&] {
+    tracer.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 100, .completion_tokens = 200});
+    tracer.add_event(CAISEvent{.model_name = "no-such-model-x", .prompt_tokens = 10, .completion_tokens = 10});
+    tracer.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 100, .completion_tokens = 200, .cost = 1.25});
+    tracer.add_event(CAISEvent{.model_name = "gpt-4"});  // no usage: nothing to price
+  });
+  const auto cost_of = [&](std::size_t i) { return std::get<CAISEvent>(trace->event_history.at(i)).cost; };
+  ASSERT_TRUE(cost_of(0).has_value());
+  EXPECT_DOUBLE_EQ(*cost_of(0), 0.015);
+  EXPECT_FALSE(cost_of(1).has_value());
+  EXPECT_EQ(st::metadata(trace->event_history[1])["cost_status"].as_string(), "unknown_model");
+  EXPECT_DOUBLE_EQ(*cost_of(2), 1.25);  // a recorded cost is kept
+  EXPECT_FALSE(cost_of(3).has_value());
+  EXPECT_TRUE(st::metadata(trace->event_history[3])["cost_status"].is_null());
+
+  SessionTracer no_costs(TracingConfig{.track_costs = false});
+  const auto unpriced = record(no_costs, [&] {
+    no_costs.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 100, .completion_tokens = 200});
+  });
+  EXPECT_FALSE(std::get<CAISEvent>(unpriced->event_history[0]).cost.has_value());
+}
+
+TEST(Outgoing, UserPricingFileOverridesTheBuiltInTable) {
+  const auto path = std::filesystem::temp_directory_path() / ("pricing_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << R"({"as_of": "2026-01-01", "models": {"gpt-4": {"input": 1, "output": 2}, "house-model": {"input": 10, "output": 10}}})";
+  SessionTracer tracer(TracingConfig{.pricing_file = path});
+  const auto trace = record(tracer, [&] {
+    tracer.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 1000000, .completion_tokens = 1000000});
+    tracer.add_event(CAISEvent{.model_name = "house-model", .prompt_tokens = 500000});
+  });
+  EXPECT_DOUBLE_EQ(*std::get<CAISEvent>(trace->event_history[0]).cost, 3.0);
+  EXPECT_DOUBLE_EQ(*std::get<CAISEvent>(trace->event_history[1]).cost, 5.0);
+  std::filesystem::remove(path);
+  EXPECT_THROW(SessionTracer(TracingConfig{.pricing_file = "/nonexistent/pricing.json"}), st::Error);
+}
