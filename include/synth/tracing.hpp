@@ -3,9 +3,12 @@
 
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
+#include "synth/tracing/cost.hpp"
 #include "synth/tracing/error.hpp"
+#include "synth/tracing/instrument.hpp"
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/model.hpp"
+#include "synth/tracing/pii.hpp"
 #include "synth/tracing/sinks.hpp"
 #include "synth/tracing/tracer.hpp"
 #include "synth/tracing/version.hpp"

@@ -18,12 +18,16 @@ Context* ContextAccess::find(const TracerCore* core) noexcept {
 }
 
 void ContextAccess::install(const Context& context) {
+  // The most recently made current stays last: instrumentation without a named tracer uses it.
   if (Context* existing = find(context.core_)) {
     *existing = context;
+    std::rotate(existing, existing + 1, t_contexts.data() + t_contexts.size());
   } else {
     t_contexts.push_back(context);
   }
 }
+
+Context* ContextAccess::innermost() noexcept { return t_contexts.empty() ? nullptr : &t_contexts.back(); }
 
 void ContextAccess::remove(const TracerCore* core) noexcept {
   const auto it = std::find_if(t_contexts.begin(), t_contexts.end(), [core](const Context& c) { return c.core_ == core; });

@@ -24,14 +24,16 @@ namespace synth::tracing::detail {
 
 /// One session being recorded. Contexts on any thread may point at it.
 struct SessionState {
-  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in)
-      : core(std::move(owner)), id(std::move(session_id)), recording(sampled_in) {}
+  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in);
 
   /// Keeps the tracer's hooks, sinks and registry alive while contexts reference the session.
   const std::shared_ptr<TracerCore> core;
   const std::string id;
   /// False for a session sampled out: it nests and ends like any other, but records nothing.
   const bool recording;
+  /// The session's 128-bit trace id: every instrumentation scope in it shares it.
+  const std::uint64_t trace_id_high;
+  const std::uint64_t trace_id_low;
   std::mutex mutex;
   SessionJournal journal;                    // guarded by mutex
   std::unordered_set<std::string> step_ids;  // guarded by mutex
@@ -113,6 +115,20 @@ struct TracerCore {
   std::atomic<std::uint64_t> sessions_sampled_out{0};
 };
 
+/// Instrumentation's view of a SessionTracer.
+struct SessionTracerAccess {
+  /// This thread's live context of `tracer` (nullptr when disabled or without a session).
+  static Context* live_context(const SessionTracer& tracer) noexcept;
+};
+
+/// A random, non-zero 64-bit id (span and trace ids), from a per-thread generator.
+std::uint64_t random_id() noexcept;
+
+/// Records an event made by an instrumentation scope into the session and timestep captured when
+/// the scope opened (hooks included). Returns false, without throwing, when that session has
+/// ended in the meantime.
+bool record_scoped_event(const Context& where, Event&& event);
+
 /// The per-thread table of contexts, one per tracer with something current on this thread.
 struct ContextAccess {
   static Context* find(const TracerCore* core) noexcept;
@@ -120,6 +136,8 @@ struct ContextAccess {
   static void install(const Context& context);
   /// Forgets this thread's context of `core`.
   static void remove(const TracerCore* core) noexcept;
+  /// The context made current most recently on this thread (of any tracer), or nullptr.
+  static Context* innermost() noexcept;
 
   static Context make(std::shared_ptr<SessionState> session, std::int64_t step, std::int64_t turn) {
     Context c;
@@ -135,6 +153,7 @@ struct ContextAccess {
     c.step_ = step;
     c.turn_ = turn;
   }
+  static void set_span(Context& c, std::uint64_t span) noexcept { c.span_ = span; }
 };
 
 template <class Call>

@@ -11,11 +11,16 @@ namespace synth::tracing {
 namespace detail {
 namespace {
 
-std::string uuid4() {
+std::mt19937_64& id_generator() {
   thread_local std::mt19937_64 rng{[] {
     std::random_device rd;
     return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   }()};
+  return rng;
+}
+
+std::string uuid4() {
+  auto& rng = id_generator();
   std::uint64_t hi = rng();
   std::uint64_t lo = rng();
   hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
@@ -90,6 +95,19 @@ Context* live_context(const TracerCore* core) noexcept {
 }
 
 }  // namespace
+
+std::uint64_t random_id() noexcept {
+  std::uint64_t id = 0;
+  while (id == 0) id = id_generator()();
+  return id;
+}
+
+SessionState::SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in)
+    : core(std::move(owner)),
+      id(std::move(session_id)),
+      recording(sampled_in),
+      trace_id_high(random_id()),
+      trace_id_low(random_id()) {}
 
 TracerCore::TracerCore(TracingConfig cfg)
     : config(std::move(cfg)),
@@ -327,17 +345,14 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
 }
 
 namespace {
-// Records one event of type E (an alternative of Event, or Event itself). Without on_event
-// hooks the event is moved once, straight into the session's journal.
+// Appends one event of type E (an alternative of Event) to `session` at `step`; false when the
+// session has ended. Without on_event hooks the event is moved once, straight into the journal.
 template <class E>
-void record_event_into(detail::TracerCore& core, E&& event) {
-  Context* c = detail::live_context(&core);
-  if (c == nullptr) detail::no_session("add_event()");
-  detail::SessionState& session = *detail::ContextAccess::session(*c);
-  if (!session.recording) return;
+bool append_event(detail::TracerCore& core, detail::SessionState& session, std::int64_t step, std::int64_t turn,
+                  E&& event) {
+  if (!session.recording) return true;
   auto& tr = event.time_record;
-  if (!tr) tr = TimeRecord{now(), c->turn()};
-  const std::int64_t step = c->step_index();
+  if (!tr) tr = TimeRecord{now(), turn};
   if (core.has_hooks.load(std::memory_order_acquire)) {
     Event as_event(std::move(event));
     core.for_each_hook("on_event", session.id, [&](const TraceHooks& h) {
@@ -345,13 +360,23 @@ void record_event_into(detail::TracerCore& core, E&& event) {
       if (auto result = h.on_event(session.id, as_event)) event_metadata(as_event).push_back(std::move(*result));
     });
     std::lock_guard lock(session.mutex);
-    if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_event()");
+    if (session.ended.load(std::memory_order_relaxed)) return false;
     session.journal.events.emplace_back(std::move(as_event), step);
-    return;
+    return true;
   }
   std::lock_guard lock(session.mutex);
-  if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_event()");
+  if (session.ended.load(std::memory_order_relaxed)) return false;
   session.journal.events.emplace_back(std::move(event), step);
+  return true;
+}
+
+template <class E>
+void record_event_into(detail::TracerCore& core, E&& event) {
+  Context* c = detail::live_context(&core);
+  if (c == nullptr) detail::no_session("add_event()");
+  if (!append_event(core, *detail::ContextAccess::session(*c), c->step_index(), c->turn(), std::forward<E>(event))) {
+    detail::no_session("add_event()");
+  }
 }
 
 // Misuse (TracingError) reaches the caller; any other failure inside the tracer (out of memory)
@@ -406,6 +431,20 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
     session.journal.messages.emplace_back(std::move(message), step);
   });
 }
+
+namespace detail {
+Context* SessionTracerAccess::live_context(const SessionTracer& tracer) noexcept {
+  return tracer.enabled_ ? detail::live_context(tracer.core_.get()) : nullptr;
+}
+
+bool record_scoped_event(const Context& where, Event&& event) {
+  const auto& session = ContextAccess::session(where);
+  if (!session) return false;
+  return std::visit(
+      [&](auto&& e) { return append_event(*session->core, *session, where.step_index(), where.turn(), std::move(e)); },
+      std::move(event));
+}
+}  // namespace detail
 
 bool SessionTracer::session_records(const char* call) const {
   const Context* c = detail::live_context(core_.get());

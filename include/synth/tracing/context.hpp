@@ -29,6 +29,9 @@ class Context {
   std::int64_t step_index() const noexcept { return step_; }
   /// The logical turn events recorded here receive.
   std::int64_t turn() const noexcept { return turn_; }
+  /// The innermost open instrumentation scope (ai_call, trace_span, ...) here: the parent of the
+  /// next one; 0 when none.
+  std::uint64_t span_id() const noexcept { return span_; }
 
  private:
   friend struct detail::ContextAccess;
@@ -37,6 +40,7 @@ class Context {
   const detail::TracerCore* core_ = nullptr;
   std::int64_t step_ = -1;
   std::int64_t turn_ = 0;
+  std::uint64_t span_ = 0;
 };
 
 /// Makes `context` current on this thread until the scope ends, then restores what was current:

@@ -20,6 +20,10 @@
 
 namespace synth::tracing {
 
+namespace detail {
+struct SessionTracerAccess;
+}  // namespace detail
+
 /// Callbacks run by the tracer on the recording thread. Set only the ones you need:
 ///
 ///     tracer.add_hook({.on_event = [](std::string_view session, const Event& e) -> std::optional<Value> {
@@ -217,6 +221,8 @@ class SessionTracer {
   TracerStats stats() const;
 
  private:
+  friend struct detail::SessionTracerAccess;
+
   /// Whether this thread's session records (false when sampled out); throws TracingError naming
   /// `call` without a session.
   bool session_records(const char* call) const;

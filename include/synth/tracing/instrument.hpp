@@ -1,0 +1,364 @@
+// Instrumentation: RAII scopes and callable wrappers that turn an LLM call, an environment step,
+// a runtime/tool operation or any span of work into a traced event, with timing, identity,
+// errors and usage, in the current session and timestep.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+#include "synth/tracing/context.hpp"
+#include "synth/tracing/cost.hpp"
+#include "synth/tracing/json.hpp"
+#include "synth/tracing/tracer.hpp"
+
+#if __has_include(<nlohmann/json.hpp>)
+#include <nlohmann/json.hpp>
+#define SYNTH_TRACING_HAS_NLOHMANN 1
+#endif
+
+namespace synth::tracing {
+
+/// Identity of a scope in OpenTelemetry's format: the session's 128-bit trace id and the scope's
+/// 64-bit span id as lower-case hex; the parent is the enclosing scope ("" at the top level).
+struct SpanIdentity {
+  std::string trace_id;
+  std::string span_id;
+  std::string parent_span_id;
+};
+
+namespace detail {
+/// What all scopes share: where they record, timing, identity, error and extra metadata.
+class ScopeBase {
+ public:
+  ScopeBase(ScopeBase&& other) noexcept;
+  ScopeBase& operator=(ScopeBase&&) = delete;
+  ScopeBase(const ScopeBase&) = delete;
+
+  /// False when nothing is recorded (no session on this thread, tracing disabled, or the
+  /// session sampled out); the setters still accept calls.
+  bool recording() const noexcept { return recording_; }
+  SpanIdentity identity() const;
+
+ protected:
+  ScopeBase(SessionTracer* tracer, std::string_view name);
+  ~ScopeBase();
+
+  /// Ends the scope: restores the enclosing span and returns the common metadata (name, ids,
+  /// duration, error), or nullopt when already ended or not recording.
+  std::optional<Value> finish(double& duration_ms, Timestamp& started_at) noexcept;
+  void set_error(std::string_view type, std::string_view message);
+  void set_metadata(std::string_view key, Value value);
+  /// Records the finished event where the scope opened.
+  void record(Event&& event) noexcept;
+
+  Context where_;
+  std::string name_;
+  bool recording_ = false;
+  bool ended_ = false;
+  std::uint64_t span_ = 0;
+  std::uint64_t parent_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  Timestamp started_at_{};
+  int exceptions_at_open_ = 0;
+  Value error_;
+  Value metadata_;
+};
+
+/// The name of an exception's dynamic type, demangled.
+std::string exception_type_name(const std::exception& e);
+}  // namespace detail
+
+/// Options of ai_call().
+struct AiCallOptions {
+  /// The requested model.
+  std::string model;
+  std::string system_id = "llm_agent";
+  /// Empty: detected from the model name.
+  std::string provider;
+  /// The tracer to record into; nullptr: the session made current most recently on this thread.
+  SessionTracer* tracer = nullptr;
+};
+
+/// An LLM call in progress; becomes one CAISEvent when it ends (scope exit or end()).
+class AiCallScope : public detail::ScopeBase {
+ public:
+  AiCallScope(std::string_view operation, AiCallOptions options);
+  AiCallScope(AiCallScope&&) noexcept = default;
+  ~AiCallScope();
+
+  /// What was sent (messages, prompt, parameters): the event's system_state_before.
+  AiCallScope& request(Value request);
+  /// What came back: the event's system_state_after.
+  AiCallScope& response(Value response);
+  AiCallScope& usage(const TokenUsage& usage);
+  /// The model that answered, when it differs from the one requested.
+  AiCallScope& response_model(std::string_view model);
+  AiCallScope& error(std::string_view type, std::string_view message);
+  AiCallScope& error(const std::exception& e);
+  /// Extra event metadata.
+  AiCallScope& set(std::string_view key, Value value);
+  void end() noexcept;
+
+ private:
+  AiCallOptions options_;
+  std::string response_model_;
+  Value request_;
+  Value response_;
+  std::optional<TokenUsage> usage_;
+};
+
+/// Starts an LLM call scope: `auto call = ai_call("chat", {.model = "gpt-4o-mini"});`
+[[nodiscard]] AiCallScope ai_call(std::string_view operation, AiCallOptions options = {});
+
+/// Options of environment_step().
+struct EnvironmentStepOptions {
+  std::string system_id = "environment";
+  SessionTracer* tracer = nullptr;
+};
+
+/// An environment step in progress; becomes one EnvironmentEvent.
+class EnvironmentStepScope : public detail::ScopeBase {
+ public:
+  EnvironmentStepScope(std::string_view name, EnvironmentStepOptions options);
+  EnvironmentStepScope(EnvironmentStepScope&&) noexcept = default;
+  ~EnvironmentStepScope();
+
+  /// Recorded in the state before the step.
+  EnvironmentStepScope& action(Value action);
+  /// Recorded in the state after the step.
+  EnvironmentStepScope& observation(Value observation);
+  EnvironmentStepScope& reward(double reward);
+  EnvironmentStepScope& terminated(bool terminated = true);
+  EnvironmentStepScope& truncated(bool truncated = true);
+  /// Merged into the state before / after (besides action and observation).
+  EnvironmentStepScope& state_before(Value state);
+  EnvironmentStepScope& state_after(Value state);
+  EnvironmentStepScope& observation_diff(Value diff);
+  EnvironmentStepScope& error(std::string_view type, std::string_view message);
+  EnvironmentStepScope& error(const std::exception& e);
+  EnvironmentStepScope& set(std::string_view key, Value value);
+  void end() noexcept;
+
+ private:
+  EnvironmentStepOptions options_;
+  Value before_;
+  Value after_;
+  Value diff_;
+  std::optional<double> reward_;
+  std::optional<bool> terminated_;
+  std::optional<bool> truncated_;
+};
+
+[[nodiscard]] EnvironmentStepScope environment_step(std::string_view name = "step", EnvironmentStepOptions options = {});
+
+/// Options of runtime_operation().
+struct RuntimeOperationOptions {
+  std::string system_id = "runtime";
+  SessionTracer* tracer = nullptr;
+};
+
+/// A runtime or tool operation in progress; becomes one RuntimeEvent.
+class RuntimeOperationScope : public detail::ScopeBase {
+ public:
+  RuntimeOperationScope(std::string_view operation_type, RuntimeOperationOptions options);
+  RuntimeOperationScope(RuntimeOperationScope&&) noexcept = default;
+  ~RuntimeOperationScope();
+
+  RuntimeOperationScope& actions(Value actions);
+  /// Defaults to true, or false when the scope records an error.
+  RuntimeOperationScope& success(bool success);
+  RuntimeOperationScope& state_before(Value state);
+  RuntimeOperationScope& state_after(Value state);
+  RuntimeOperationScope& error(std::string_view type, std::string_view message);
+  RuntimeOperationScope& error(const std::exception& e);
+  RuntimeOperationScope& set(std::string_view key, Value value);
+  void end() noexcept;
+
+ private:
+  RuntimeOperationOptions options_;
+  Value actions_;
+  Value before_;
+  Value after_;
+  std::optional<bool> success_;
+};
+
+[[nodiscard]] RuntimeOperationScope runtime_operation(std::string_view operation_type,
+                                                      RuntimeOperationOptions options = {});
+
+/// Options of trace_span().
+struct SpanOptions {
+  /// Also record a RuntimeEvent for the span (spans otherwise only give structure: parents of
+  /// the scopes inside them, and OpenTelemetry spans).
+  bool record_event = false;
+  std::string system_id = "runtime";
+  SessionTracer* tracer = nullptr;
+};
+
+/// A generic span of work that encloses other scopes.
+class SpanScope : public detail::ScopeBase {
+ public:
+  SpanScope(std::string_view name, Value attributes, SpanOptions options);
+  SpanScope(SpanScope&&) noexcept = default;
+  ~SpanScope();
+
+  SpanScope& set(std::string_view key, Value value);
+  SpanScope& error(std::string_view type, std::string_view message);
+  SpanScope& error(const std::exception& e);
+  void end() noexcept;
+
+ private:
+  SpanOptions options_;
+  Value attributes_;
+};
+
+[[nodiscard]] SpanScope trace_span(std::string_view name, Value attributes = Value::object(), SpanOptions options = {});
+
+// ---- capturing arguments and results of wrapped callables ----
+
+/// Customization point: how a wrapped function's result reports the model that answered and the
+/// tokens used. The default reads members `model` (string-like) and `usage` (TokenUsage) when a
+/// type has them; specialize it for other types.
+template <class T>
+struct llm_result_traits {
+  static std::optional<std::string> model(const T& result) {
+    if constexpr (requires { std::string(result.model); }) {
+      return std::string(result.model);
+    } else {
+      return std::nullopt;
+    }
+  }
+  static std::optional<TokenUsage> usage(const T& result) {
+    if constexpr (requires { TokenUsage(result.usage); }) {
+      return TokenUsage(result.usage);
+    } else {
+      return std::nullopt;
+    }
+  }
+};
+
+namespace detail {
+/// A value as JSON for a trace: Values and what converts to them directly; types with an
+/// nlohmann `to_json` (found by ADL) when nlohmann/json is available; otherwise the type's name.
+template <class T>
+Value capture(const T& v) {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (std::is_constructible_v<Value, const U&>) {
+    return Value(v);
+#ifdef SYNTH_TRACING_HAS_NLOHMANN
+  } else if constexpr (requires(nlohmann::json& j) { to_json(j, v); }) {
+    nlohmann::json j;
+    to_json(j, v);
+    return Value(j);
+#endif
+  } else {
+    return Value("<" + std::string(typeid(U).name()) + ">");
+  }
+}
+
+template <class... Args>
+Value capture_arguments(const Args&... args) {
+  Value::Array out;
+  out.reserve(sizeof...(Args));
+  (out.push_back(capture(args)), ...);
+  return Value(std::move(out));
+}
+
+// Runs `fn` inside `scope`: arguments into the state before, the result (and, for LLM calls,
+// model and usage) into the state after, exceptions recorded and rethrown unchanged.
+template <class Scope, class F, class... Args>
+decltype(auto) run_in_scope(Scope& scope, F& fn, Args&&... args) {
+  using R = std::invoke_result_t<F&, Args&&...>;
+  try {
+    if constexpr (std::is_void_v<R>) {
+      std::invoke(fn, std::forward<Args>(args)...);
+    } else {
+      R result = std::invoke(fn, std::forward<Args>(args)...);
+      if constexpr (std::is_same_v<Scope, AiCallScope>) {
+        using Result = std::remove_cvref_t<R>;
+        scope.response(Value{{"output", capture(result)}});
+        if (auto model = llm_result_traits<Result>::model(result)) scope.response_model(*model);
+        if (auto usage = llm_result_traits<Result>::usage(result)) scope.usage(*usage);
+      } else if constexpr (std::is_same_v<Scope, EnvironmentStepScope>) {
+        scope.observation(capture(result));
+      } else if constexpr (std::is_same_v<Scope, RuntimeOperationScope>) {
+        scope.state_after(Value{{"output", capture(result)}});
+      } else {
+        scope.set("output", capture(result));
+      }
+      return result;
+    }
+  } catch (const std::exception& e) {
+    scope.error(e);
+    throw;
+  } catch (...) {
+    scope.error("unknown", "a non-standard exception");
+    throw;
+  }
+}
+}  // namespace detail
+
+/// Wraps any callable so that every call is an ai_call scope, keeping its signature:
+///
+///     auto plan = traced_ai_call("plan", [&](const std::string& goal) { return client.ask(goal); },
+///                                {.model = "gpt-4o-mini"});
+template <class F>
+auto traced_ai_call(std::string operation, F fn, AiCallOptions options = {}) {
+  return [operation = std::move(operation), fn = std::move(fn), options = std::move(options)](auto&&... args) mutable
+         -> decltype(auto) {
+    auto scope = ai_call(operation, options);
+    scope.request(Value{{"arguments", detail::capture_arguments(args...)}});
+    return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
+  };
+}
+
+/// Wraps a callable as environment steps: arguments as the action, the result as the observation.
+template <class F>
+auto traced_environment_step(std::string name, F fn, EnvironmentStepOptions options = {}) {
+  return [name = std::move(name), fn = std::move(fn), options = std::move(options)](auto&&... args) mutable
+         -> decltype(auto) {
+    auto scope = environment_step(name, options);
+    scope.action(detail::capture_arguments(args...));
+    return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
+  };
+}
+
+/// Wraps a callable as runtime operations: arguments as the actions, the result in the state after.
+template <class F>
+auto traced_runtime_operation(std::string operation_type, F fn, RuntimeOperationOptions options = {}) {
+  return [operation_type = std::move(operation_type), fn = std::move(fn), options = std::move(options)](
+             auto&&... args) mutable -> decltype(auto) {
+    auto scope = runtime_operation(operation_type, options);
+    scope.actions(detail::capture_arguments(args...));
+    return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
+  };
+}
+
+/// Wraps a callable in a span.
+template <class F>
+auto traced_span(std::string name, F fn, SpanOptions options = {}) {
+  return [name = std::move(name), fn = std::move(fn), options = std::move(options)](auto&&... args) mutable
+         -> decltype(auto) {
+    auto scope = trace_span(name, Value::object(), options);
+    return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
+  };
+}
+
+}  // namespace synth::tracing
+
+#define SYNTH_TRACING_CONCAT_INNER(a, b) a##b
+#define SYNTH_TRACING_CONCAT(a, b) SYNTH_TRACING_CONCAT_INNER(a, b)
+/// One-line span until the end of the enclosing block: `SYNTH_TRACE_SPAN("parse");`
+#define SYNTH_TRACE_SPAN(...) \
+  auto SYNTH_TRACING_CONCAT(synth_tracing_span_, __LINE__) = ::synth::tracing::trace_span(__VA_ARGS__)
+/// One-line runtime operation until the end of the enclosing block: `SYNTH_TRACE_OPERATION("tool.search");`
+#define SYNTH_TRACE_OPERATION(...) \
+  auto SYNTH_TRACING_CONCAT(synth_tracing_operation_, __LINE__) = ::synth::tracing::runtime_operation(__VA_ARGS__)

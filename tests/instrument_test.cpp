@@ -1,0 +1,335 @@
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+#include "synth/tracing.hpp"
+
+namespace st = synth::tracing;
+using st::SessionTracer;
+using st::TracingConfig;
+using st::Value;
+
+namespace {
+
+// Records the body in session "s" and returns the finished trace.
+std::shared_ptr<const st::SessionTrace> in_session(SessionTracer& tracer, const std::function<void()>& body) {
+  {
+    auto session = tracer.start_session("s");
+    auto step = tracer.timestep(3);
+    body();
+  }
+  return tracer.get_session_trace("s");
+}
+
+const Value& md(const st::Event& e) { return st::metadata(e); }
+
+struct Point {
+  int x;
+  int y;
+};
+void to_json(nlohmann::json& j, const Point& p) { j = nlohmann::json{{"x", p.x}, {"y", p.y}}; }
+
+struct Opaque {
+  int secret;
+};
+
+struct Completion {
+  std::string text;
+  std::string model;
+  st::TokenUsage usage;
+};
+void to_json(nlohmann::json& j, const Completion& c) { j = nlohmann::json{{"text", c.text}}; }
+
+}  // namespace
+
+TEST(Instrument, AiCallRecordsOneCaisEvent) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    auto call = st::ai_call("chat", {.model = "gpt-4", .system_id = "agent"});
+    call.request({{"messages", {{{"role", "user"}, {"content", "hi"}}}}})
+        .response({{"content", "hello"}})
+        .usage({.prompt_tokens = 100, .completion_tokens = 200, .cached_tokens = 0})
+        .set("attempt", 1);
+  });
+  ASSERT_EQ(trace->event_history.size(), 1u);
+  const auto& e = std::get<st::CAISEvent>(trace->event_history[0]);
+  EXPECT_EQ(e.system_instance_id, "agent");
+  EXPECT_EQ(e.model_name, "gpt-4");
+  EXPECT_EQ(e.provider, st::detect_provider("gpt-4"));
+  EXPECT_EQ(e.prompt_tokens, 100);
+  EXPECT_EQ(e.completion_tokens, 200);
+  EXPECT_EQ(e.total_tokens, 300);
+  ASSERT_TRUE(e.cost.has_value());  // priced from usage before leaving the process
+  EXPECT_DOUBLE_EQ(*e.cost, 0.015);
+  ASSERT_TRUE(e.latency_ms.has_value());
+  EXPECT_GE(*e.latency_ms, 0.0);
+  EXPECT_EQ(e.time_record->message_time, 3);  // the turn of the timestep
+  EXPECT_EQ(e.system_state_before["messages"][0]["content"].as_string(), "hi");
+  EXPECT_EQ(e.system_state_after["content"].as_string(), "hello");
+  EXPECT_EQ(e.metadata["operation"].as_string(), "chat");
+  EXPECT_EQ(e.metadata["attempt"].as_int(), 1);
+  EXPECT_TRUE(e.metadata["duration_ms"].is_number());
+  EXPECT_TRUE(std::regex_match(*e.span_id, std::regex("[0-9a-f]{16}")));
+  EXPECT_TRUE(std::regex_match(*e.trace_id, std::regex("[0-9a-f]{32}")));
+  EXPECT_EQ(e.metadata["span_id"].as_string(), *e.span_id);
+  EXPECT_FALSE(e.metadata.contains("parent_span_id"));
+  EXPECT_EQ(trace->session_time_steps[0].events.size(), 1u);
+}
+
+TEST(Instrument, ResponseModelAndExplicitProvider) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    auto call = st::ai_call("chat", {.model = "my-deployment", .provider = "Azure"});
+    call.response_model("gpt-4o-2024-08-06");
+  });
+  const auto& e = std::get<st::CAISEvent>(trace->event_history[0]);
+  EXPECT_EQ(e.model_name, "gpt-4o-2024-08-06");
+  EXPECT_EQ(e.provider, st::normalize_provider("Azure"));
+  EXPECT_EQ(e.metadata["request_model"].as_string(), "my-deployment");
+}
+
+TEST(Instrument, ScopesNestAndShareTheSessionTraceId) {
+  SessionTracer tracer;
+  st::SpanIdentity outer_id;
+  const auto trace = in_session(tracer, [&] {
+    auto outer = st::trace_span("plan", {{"goal", "treasure"}}, {.record_event = true});
+    outer_id = outer.identity();
+    {
+      auto call = st::ai_call("chat", {.model = "gpt-4o-mini"});
+      auto tool = st::runtime_operation("search");  // sibling of nothing: child of the call
+    }
+    auto step = st::environment_step("move");
+  });
+  ASSERT_EQ(trace->event_history.size(), 4u);
+  // Recorded when each scope ends: tool, call, step, then the span.
+  const auto& tool = trace->event_history[0];
+  const auto& call = trace->event_history[1];
+  const auto& step = trace->event_history[2];
+  const auto& span = trace->event_history[3];
+  EXPECT_EQ(md(span)["span"].as_string(), "plan");
+  EXPECT_EQ(md(span)["attributes"]["goal"].as_string(), "treasure");
+  EXPECT_EQ(md(span)["span_id"].as_string(), outer_id.span_id);
+  EXPECT_EQ(md(call)["parent_span_id"].as_string(), outer_id.span_id);
+  EXPECT_EQ(md(tool)["parent_span_id"].as_string(), md(call)["span_id"].as_string());
+  EXPECT_EQ(md(step)["parent_span_id"].as_string(), outer_id.span_id);  // the call had ended
+  for (const auto& e : trace->event_history) EXPECT_EQ(md(e)["trace_id"].as_string(), outer_id.trace_id);
+
+  const auto other = [&] {
+    auto session = tracer.start_session("other");
+    auto s = st::trace_span("x");
+    return s.identity().trace_id;
+  }();
+  EXPECT_NE(other, outer_id.trace_id);
+}
+
+TEST(Instrument, EnvironmentStepAndRuntimeOperation) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    {
+      auto step = st::environment_step("move", {.system_id = "gridworld"});
+      step.action("north").observation({{"pos", {0, 1}}}).reward(0.5).terminated(false).truncated(false);
+      step.state_before({{"pos", {0, 0}}}).observation_diff({{"pos", {0, 1}}});
+    }
+    {
+      auto op = st::runtime_operation("validate_action", {.system_id = "validator"});
+      op.actions({"north"}).state_after({{"valid", true}});
+    }
+    {
+      auto failing = st::runtime_operation("shell");
+      failing.error("TimeoutError", "took 30 s");
+    }
+  });
+  ASSERT_EQ(trace->event_history.size(), 3u);
+  const auto& env = std::get<st::EnvironmentEvent>(trace->event_history[0]);
+  EXPECT_EQ(env.system_instance_id, "gridworld");
+  EXPECT_EQ(env.system_state_before["action"].as_string(), "north");
+  EXPECT_EQ(env.system_state_before["pos"][1].as_int(), 0);
+  EXPECT_EQ(env.system_state_after["observation"]["pos"][1].as_int(), 1);
+  EXPECT_EQ(env.reward, 0.5);
+  EXPECT_EQ(env.terminated, false);
+  EXPECT_EQ(env.truncated, false);
+  EXPECT_EQ(env.observation_diff["pos"][1].as_int(), 1);
+  EXPECT_EQ(env.metadata["step"].as_string(), "move");
+  const auto& op = std::get<st::RuntimeEvent>(trace->event_history[1]);
+  EXPECT_EQ(op.system_instance_id, "validator");
+  EXPECT_EQ(op.actions, Value::array({"north"}));
+  EXPECT_TRUE(op.metadata["success"].as_bool());
+  EXPECT_EQ(op.metadata["operation_type"].as_string(), "validate_action");
+  const auto& failed = std::get<st::RuntimeEvent>(trace->event_history[2]);
+  EXPECT_FALSE(failed.metadata["success"].as_bool());
+  EXPECT_EQ(failed.metadata["error"]["type"].as_string(), "TimeoutError");
+  EXPECT_EQ(failed.metadata["error"]["message"].as_string(), "took 30 s");
+}
+
+TEST(Instrument, SpanWithoutEventRecordsNothing) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] { SYNTH_TRACE_SPAN("parse"); });
+  EXPECT_TRUE(trace->event_history.empty());
+}
+
+TEST(Instrument, ScopeLeftByAnExceptionSaysSo) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    try {
+      auto call = st::ai_call("chat", {.model = "gpt-4o"});
+      throw std::runtime_error("rate limited");
+    } catch (const std::runtime_error&) {
+    }
+    try {
+      auto call = st::ai_call("chat", {.model = "gpt-4o"});
+      try {
+        throw std::invalid_argument("bad prompt");
+      } catch (const std::exception& e) {
+        call.error(e);
+        throw;
+      }
+    } catch (const std::invalid_argument&) {
+    }
+  });
+  ASSERT_EQ(trace->event_history.size(), 2u);
+  EXPECT_EQ(md(trace->event_history[0])["error"]["type"].as_string(), "exception");
+  EXPECT_EQ(md(trace->event_history[1])["error"]["type"].as_string(), "std::invalid_argument");
+  EXPECT_EQ(md(trace->event_history[1])["error"]["message"].as_string(), "bad prompt");
+}
+
+TEST(Instrument, WrappersKeepTheSignatureAndCaptureArgumentsAndResults) {
+  SessionTracer tracer;
+  int calls = 0;
+  auto plan = st::traced_ai_call(
+      "plan",
+      [&](const std::string& goal, Point where, Opaque) {
+        ++calls;
+        return Completion{"go " + goal, "gpt-4o-mini-2024-07-18", {.prompt_tokens = 10, .completion_tokens = 5}};
+      },
+      {.model = "gpt-4o-mini"});
+  auto move = st::traced_environment_step("move", [](const std::string& a) { return Value{{"moved", a}}; });
+  auto check = st::traced_runtime_operation("check", [](int x) { return x > 0; });
+  auto log = st::traced_span("log", [](std::string_view) {});
+  std::string result_text;
+  const auto trace = in_session(tracer, [&] {
+    const Completion c = plan("treasure", Point{1, 2}, Opaque{42});
+    result_text = c.text;
+    EXPECT_EQ(move("north")["moved"].as_string(), "north");
+    EXPECT_TRUE(check(5));
+    log("hello");
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(result_text, "go treasure");
+  ASSERT_EQ(trace->event_history.size(), 3u);
+  const auto& call = std::get<st::CAISEvent>(trace->event_history[0]);
+  const Value& args = call.system_state_before["arguments"];
+  EXPECT_EQ(args[0].as_string(), "treasure");
+  EXPECT_EQ(args[1], (Value{{"x", 1}, {"y", 2}}));  // through its nlohmann to_json
+  EXPECT_EQ(args[2].as_string().front(), '<');       // not serializable: its type name
+  EXPECT_EQ(call.system_state_after["output"]["text"].as_string(), "go treasure");
+  EXPECT_EQ(call.model_name, "gpt-4o-mini-2024-07-18");  // llm_result_traits: model member
+  EXPECT_EQ(call.prompt_tokens, 10);                      // llm_result_traits: usage member
+  EXPECT_EQ(call.completion_tokens, 5);
+  const auto& env = std::get<st::EnvironmentEvent>(trace->event_history[1]);
+  EXPECT_EQ(env.system_state_before["action"], Value::array({"north"}));
+  EXPECT_EQ(env.system_state_after["observation"]["moved"].as_string(), "north");
+  const auto& op = std::get<st::RuntimeEvent>(trace->event_history[2]);
+  EXPECT_EQ(op.actions, Value::array({5}));
+  EXPECT_EQ(op.system_state_after["output"], Value(true));
+}
+
+TEST(Instrument, WrapperRecordsAndRethrowsTheSameException) {
+  SessionTracer tracer;
+  auto failing = st::traced_ai_call("chat", [](int) -> int { throw std::out_of_range("no such choice"); });
+  const auto trace = in_session(tracer, [&] { EXPECT_THROW(failing(1), std::out_of_range); });
+  ASSERT_EQ(trace->event_history.size(), 1u);
+  EXPECT_EQ(md(trace->event_history[0])["error"]["type"].as_string(), "std::out_of_range");
+  EXPECT_EQ(md(trace->event_history[0])["error"]["message"].as_string(), "no such choice");
+}
+
+TEST(Instrument, ScopesInPoolTasksAreChildrenOfTheRightParent) {
+  SessionTracer tracer;
+  std::string parent_span;
+  const auto trace = in_session(tracer, [&] {
+    auto parent = st::trace_span("fan-out", Value::object(), {.record_event = true});
+    parent_span = parent.identity().span_id;
+    std::vector<std::future<void>> tasks;
+    for (int i = 0; i < 4; ++i) {
+      tasks.push_back(std::async(std::launch::async, tracer.wrap([i] {
+        auto call = st::ai_call("chat", {.model = "gpt-4o-mini"});
+        call.set("worker", i);
+      })));
+    }
+    for (auto& t : tasks) t.get();
+  });
+  ASSERT_EQ(trace->event_history.size(), 5u);
+  int children = 0;
+  for (const auto& e : trace->event_history) {
+    if (std::holds_alternative<st::CAISEvent>(e)) {
+      EXPECT_EQ(md(e)["parent_span_id"].as_string(), parent_span);
+      ++children;
+    }
+  }
+  EXPECT_EQ(children, 4);
+  EXPECT_EQ(trace->session_time_steps[0].events.size(), 5u);
+}
+
+TEST(Instrument, InertWithoutASessionDisabledOrSampledOut) {
+  {
+    SessionTracer tracer;
+    auto call = st::ai_call("chat", {.model = "gpt-4o"});  // no session anywhere: nothing to do, no error
+    EXPECT_FALSE(call.recording());
+    call.usage({.prompt_tokens = 1}).response("x");
+    EXPECT_TRUE(call.identity().span_id.empty());
+  }
+  SessionTracer off(TracingConfig{.enabled = false});
+  auto s1 = off.start_session("a");
+  EXPECT_FALSE(st::ai_call("chat", {.tracer = &off}).recording());
+
+  SessionTracer sampled(TracingConfig{.sampling_rate = 0.0});
+  auto s2 = sampled.start_session("b");
+  EXPECT_FALSE(st::runtime_operation("x", {.tracer = &sampled}).recording());
+}
+
+TEST(Instrument, NamedTracerWhenSeveralAreCurrent) {
+  SessionTracer a;
+  SessionTracer b;
+  auto sa = a.start_session("a");
+  auto sb = b.start_session("b");  // b's session is the most recent on this thread
+  { auto implicit = st::runtime_operation("implicit"); }
+  { auto named = st::runtime_operation("named", {.tracer = &a}); }
+  EXPECT_EQ(md(a.get_session_trace("a")->event_history.at(0))["operation_type"].as_string(), "named");
+  EXPECT_EQ(md(b.get_session_trace("b")->event_history.at(0))["operation_type"].as_string(), "implicit");
+}
+
+TEST(Instrument, MovedScopeRecordsOnceAndHooksSeeScopeEvents) {
+  SessionTracer tracer;
+  int hook_events = 0;
+  tracer.add_hook({.on_event = [&](std::string_view, const st::Event&) -> std::optional<Value> {
+    ++hook_events;
+    return std::nullopt;
+  }});
+  const auto trace = in_session(tracer, [] {
+    auto first = st::ai_call("chat");
+    auto second = std::move(first);
+    second.end();
+    second.end();  // idempotent
+  });
+  EXPECT_EQ(trace->event_history.size(), 1u);
+  EXPECT_EQ(hook_events, 1);
+}
+
+TEST(Instrument, ScopeOutlivingItsSessionIsDroppedQuietly) {
+  std::vector<std::string> diagnostics;
+  st::set_diagnostic_handler([&](std::string_view m) { diagnostics.emplace_back(m); });
+  SessionTracer tracer;
+  std::optional<st::AiCallScope> late;
+  {
+    auto session = tracer.start_session("short");
+    late.emplace(st::ai_call("chat"));
+  }
+  EXPECT_NO_THROW(late.reset());
+  st::set_diagnostic_handler({});
+  EXPECT_TRUE(tracer.get_session_trace("short")->event_history.empty());
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_NE(diagnostics[0].find("ended after its session"), std::string::npos);
+}
