@@ -74,6 +74,7 @@ void OutgoingPolicy::apply(Event& event) const {
         using E = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<E, CAISEvent>) {
           for (Value& v : e.llm_call_records) apply(v);
+          if (!e.provider && e.model_name) e.provider = detect_provider(*e.model_name);
           if (pricing_) price(e);
         } else if constexpr (std::is_same_v<E, EnvironmentEvent>) {
           apply(e.observation_diff);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,54 +37,49 @@ struct SpanIdentity {
 };
 
 namespace detail {
-/// What all scopes share: where they record, timing, identity, error and extra metadata.
+struct ScopeState;
+
+/// What all scopes share. A scope that records holds its state behind one pointer; one that
+/// does not (no session, tracing disabled, session sampled out) holds nothing and costs next
+/// to nothing.
 class ScopeBase {
  public:
   ScopeBase(ScopeBase&& other) noexcept;
   ScopeBase& operator=(ScopeBase&&) = delete;
   ScopeBase(const ScopeBase&) = delete;
 
-  /// False when nothing is recorded (no session on this thread, tracing disabled, or the
-  /// session sampled out); the setters still accept calls.
-  bool recording() const noexcept { return recording_; }
+  /// False when nothing is recorded; the setters still accept calls.
+  bool recording() const noexcept { return state_ != nullptr; }
+  /// Empty strings when not recording.
   SpanIdentity identity() const;
 
  protected:
-  ScopeBase(SessionTracer* tracer, std::string_view name);
+  ScopeBase() noexcept;
   ~ScopeBase();
 
-  /// Ends the scope: restores the enclosing span and returns the common metadata (name, ids,
-  /// duration, error), or nullopt when already ended or not recording.
-  std::optional<Value> finish(double& duration_ms, Timestamp& started_at) noexcept;
+  /// Starts recording at `where` (this thread's context) with the scope's `state`.
+  void open(Context& where, std::string_view name, std::unique_ptr<ScopeState> state);
+  /// Ends the scope: restores the enclosing span, fills the common metadata (name, ids,
+  /// duration, error) and records the event `make(state)` builds. Runs once.
+  template <class State, class Make>
+  void close(Make&& make) noexcept;
   void set_error(std::string_view type, std::string_view message);
   void set_metadata(std::string_view key, Value value);
-  /// Records the finished event where the scope opened.
-  void record(Event&& event) noexcept;
 
-  Context where_;
-  std::string name_;
-  bool recording_ = false;
-  bool ended_ = false;
-  std::uint64_t span_ = 0;
-  std::uint64_t parent_ = 0;
-  std::chrono::steady_clock::time_point started_;
-  Timestamp started_at_{};
-  int exceptions_at_open_ = 0;
-  Value error_;
-  Value metadata_;
+  std::unique_ptr<ScopeState> state_;
 };
 
 /// The name of an exception's dynamic type, demangled.
 std::string exception_type_name(const std::exception& e);
 }  // namespace detail
 
-/// Options of ai_call().
+/// Options of ai_call(). Strings are copied when the scope opens.
 struct AiCallOptions {
   /// The requested model.
-  std::string model;
-  std::string system_id = "llm_agent";
-  /// Empty: detected from the model name.
-  std::string provider;
+  std::string_view model;
+  std::string_view system_id = "llm_agent";
+  /// Empty: detected from the model name when the session is assembled.
+  std::string_view provider;
   /// The tracer to record into; nullptr: the session made current most recently on this thread.
   SessionTracer* tracer = nullptr;
 };
@@ -91,7 +87,7 @@ struct AiCallOptions {
 /// An LLM call in progress; becomes one CAISEvent when it ends (scope exit or end()).
 class AiCallScope : public detail::ScopeBase {
  public:
-  AiCallScope(std::string_view operation, AiCallOptions options);
+  AiCallScope(std::string_view operation, const AiCallOptions& options);
   AiCallScope(AiCallScope&&) noexcept = default;
   ~AiCallScope();
 
@@ -107,28 +103,21 @@ class AiCallScope : public detail::ScopeBase {
   /// Extra event metadata.
   AiCallScope& set(std::string_view key, Value value);
   void end() noexcept;
-
- private:
-  AiCallOptions options_;
-  std::string response_model_;
-  Value request_;
-  Value response_;
-  std::optional<TokenUsage> usage_;
 };
 
 /// Starts an LLM call scope: `auto call = ai_call("chat", {.model = "gpt-4o-mini"});`
-[[nodiscard]] AiCallScope ai_call(std::string_view operation, AiCallOptions options = {});
+[[nodiscard]] AiCallScope ai_call(std::string_view operation, const AiCallOptions& options = {});
 
 /// Options of environment_step().
 struct EnvironmentStepOptions {
-  std::string system_id = "environment";
+  std::string_view system_id = "environment";
   SessionTracer* tracer = nullptr;
 };
 
 /// An environment step in progress; becomes one EnvironmentEvent.
 class EnvironmentStepScope : public detail::ScopeBase {
  public:
-  EnvironmentStepScope(std::string_view name, EnvironmentStepOptions options);
+  EnvironmentStepScope(std::string_view name, const EnvironmentStepOptions& options);
   EnvironmentStepScope(EnvironmentStepScope&&) noexcept = default;
   ~EnvironmentStepScope();
 
@@ -139,7 +128,7 @@ class EnvironmentStepScope : public detail::ScopeBase {
   EnvironmentStepScope& reward(double reward);
   EnvironmentStepScope& terminated(bool terminated = true);
   EnvironmentStepScope& truncated(bool truncated = true);
-  /// Merged into the state before / after (besides action and observation).
+  /// Members merged into the state before / after (besides action and observation).
   EnvironmentStepScope& state_before(Value state);
   EnvironmentStepScope& state_after(Value state);
   EnvironmentStepScope& observation_diff(Value diff);
@@ -147,29 +136,21 @@ class EnvironmentStepScope : public detail::ScopeBase {
   EnvironmentStepScope& error(const std::exception& e);
   EnvironmentStepScope& set(std::string_view key, Value value);
   void end() noexcept;
-
- private:
-  EnvironmentStepOptions options_;
-  Value before_;
-  Value after_;
-  Value diff_;
-  std::optional<double> reward_;
-  std::optional<bool> terminated_;
-  std::optional<bool> truncated_;
 };
 
-[[nodiscard]] EnvironmentStepScope environment_step(std::string_view name = "step", EnvironmentStepOptions options = {});
+[[nodiscard]] EnvironmentStepScope environment_step(std::string_view name = "step",
+                                                    const EnvironmentStepOptions& options = {});
 
 /// Options of runtime_operation().
 struct RuntimeOperationOptions {
-  std::string system_id = "runtime";
+  std::string_view system_id = "runtime";
   SessionTracer* tracer = nullptr;
 };
 
 /// A runtime or tool operation in progress; becomes one RuntimeEvent.
 class RuntimeOperationScope : public detail::ScopeBase {
  public:
-  RuntimeOperationScope(std::string_view operation_type, RuntimeOperationOptions options);
+  RuntimeOperationScope(std::string_view operation_type, const RuntimeOperationOptions& options);
   RuntimeOperationScope(RuntimeOperationScope&&) noexcept = default;
   ~RuntimeOperationScope();
 
@@ -182,31 +163,24 @@ class RuntimeOperationScope : public detail::ScopeBase {
   RuntimeOperationScope& error(const std::exception& e);
   RuntimeOperationScope& set(std::string_view key, Value value);
   void end() noexcept;
-
- private:
-  RuntimeOperationOptions options_;
-  Value actions_;
-  Value before_;
-  Value after_;
-  std::optional<bool> success_;
 };
 
 [[nodiscard]] RuntimeOperationScope runtime_operation(std::string_view operation_type,
-                                                      RuntimeOperationOptions options = {});
+                                                      const RuntimeOperationOptions& options = {});
 
 /// Options of trace_span().
 struct SpanOptions {
   /// Also record a RuntimeEvent for the span (spans otherwise only give structure: parents of
   /// the scopes inside them, and OpenTelemetry spans).
   bool record_event = false;
-  std::string system_id = "runtime";
+  std::string_view system_id = "runtime";
   SessionTracer* tracer = nullptr;
 };
 
 /// A generic span of work that encloses other scopes.
 class SpanScope : public detail::ScopeBase {
  public:
-  SpanScope(std::string_view name, Value attributes, SpanOptions options);
+  SpanScope(std::string_view name, Value attributes, const SpanOptions& options);
   SpanScope(SpanScope&&) noexcept = default;
   ~SpanScope();
 
@@ -214,13 +188,10 @@ class SpanScope : public detail::ScopeBase {
   SpanScope& error(std::string_view type, std::string_view message);
   SpanScope& error(const std::exception& e);
   void end() noexcept;
-
- private:
-  SpanOptions options_;
-  Value attributes_;
 };
 
-[[nodiscard]] SpanScope trace_span(std::string_view name, Value attributes = Value::object(), SpanOptions options = {});
+[[nodiscard]] SpanScope trace_span(std::string_view name, Value attributes = Value::object(),
+                                   const SpanOptions& options = {});
 
 // ---- capturing arguments and results of wrapped callables ----
 
@@ -282,6 +253,7 @@ decltype(auto) run_in_scope(Scope& scope, F& fn, Args&&... args) {
       std::invoke(fn, std::forward<Args>(args)...);
     } else {
       R result = std::invoke(fn, std::forward<Args>(args)...);
+      if (!scope.recording()) return result;
       if constexpr (std::is_same_v<Scope, AiCallScope>) {
         using Result = std::remove_cvref_t<R>;
         scope.response(Value{{"output", capture(result)}});
@@ -311,43 +283,45 @@ decltype(auto) run_in_scope(Scope& scope, F& fn, Args&&... args) {
 ///     auto plan = traced_ai_call("plan", [&](const std::string& goal) { return client.ask(goal); },
 ///                                {.model = "gpt-4o-mini"});
 template <class F>
-auto traced_ai_call(std::string operation, F fn, AiCallOptions options = {}) {
-  return [operation = std::move(operation), fn = std::move(fn), options = std::move(options)](auto&&... args) mutable
-         -> decltype(auto) {
-    auto scope = ai_call(operation, options);
-    scope.request(Value{{"arguments", detail::capture_arguments(args...)}});
+auto traced_ai_call(std::string operation, F fn, const AiCallOptions& options = {}) {
+  // The wrapper outlives the caller's strings: it keeps its own copies.
+  return [operation = std::move(operation), fn = std::move(fn), model = std::string(options.model),
+          system_id = std::string(options.system_id), provider = std::string(options.provider),
+          tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
+    auto scope = ai_call(operation, {.model = model, .system_id = system_id, .provider = provider, .tracer = tracer});
+    if (scope.recording()) scope.request(Value{{"arguments", detail::capture_arguments(args...)}});
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
 }
 
 /// Wraps a callable as environment steps: arguments as the action, the result as the observation.
 template <class F>
-auto traced_environment_step(std::string name, F fn, EnvironmentStepOptions options = {}) {
-  return [name = std::move(name), fn = std::move(fn), options = std::move(options)](auto&&... args) mutable
-         -> decltype(auto) {
-    auto scope = environment_step(name, options);
-    scope.action(detail::capture_arguments(args...));
+auto traced_environment_step(std::string name, F fn, const EnvironmentStepOptions& options = {}) {
+  return [name = std::move(name), fn = std::move(fn), system_id = std::string(options.system_id),
+          tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
+    auto scope = environment_step(name, {.system_id = system_id, .tracer = tracer});
+    if (scope.recording()) scope.action(detail::capture_arguments(args...));
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
 }
 
 /// Wraps a callable as runtime operations: arguments as the actions, the result in the state after.
 template <class F>
-auto traced_runtime_operation(std::string operation_type, F fn, RuntimeOperationOptions options = {}) {
-  return [operation_type = std::move(operation_type), fn = std::move(fn), options = std::move(options)](
-             auto&&... args) mutable -> decltype(auto) {
-    auto scope = runtime_operation(operation_type, options);
-    scope.actions(detail::capture_arguments(args...));
+auto traced_runtime_operation(std::string operation_type, F fn, const RuntimeOperationOptions& options = {}) {
+  return [operation_type = std::move(operation_type), fn = std::move(fn), system_id = std::string(options.system_id),
+          tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
+    auto scope = runtime_operation(operation_type, {.system_id = system_id, .tracer = tracer});
+    if (scope.recording()) scope.actions(detail::capture_arguments(args...));
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
 }
 
 /// Wraps a callable in a span.
 template <class F>
-auto traced_span(std::string name, F fn, SpanOptions options = {}) {
-  return [name = std::move(name), fn = std::move(fn), options = std::move(options)](auto&&... args) mutable
-         -> decltype(auto) {
-    auto scope = trace_span(name, Value::object(), options);
+auto traced_span(std::string name, F fn, const SpanOptions& options = {}) {
+  return [name = std::move(name), fn = std::move(fn), record_event = options.record_event,
+          system_id = std::string(options.system_id), tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
+    auto scope = trace_span(name, Value::object(), {.record_event = record_event, .system_id = system_id, .tracer = tracer});
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
 }
