@@ -157,12 +157,16 @@ void ScopeBase::close(Make&& make) noexcept {
       s.error = Value{{"type", "exception"}, {"message", "the scope was left by an exception"}};
     }
     const SpanIdentity id = identity_of(s);
-    Value md = s.metadata.is_object() ? std::move(s.metadata) : Value::object();
-    md.set("span_id", id.span_id);
-    md.set("trace_id", id.trace_id);
-    if (!id.parent_span_id.empty()) md.set("parent_span_id", id.parent_span_id);
-    md.set("duration_ms", duration_ms);
-    if (!s.error.is_null()) md.set("error", std::move(s.error));
+    // One allocation for the common members (set() would regrow the object member by member).
+    Value::Object members;
+    members.reserve((s.metadata.is_object() ? s.metadata.size() : 0) + 8);
+    if (s.metadata.is_object()) {
+      for (auto& m : s.metadata.as_object()) members.push_back(std::move(m));
+    }
+    members.emplace_back("duration_ms", duration_ms);
+    if (!id.parent_span_id.empty()) members.emplace_back("parent_span_id", id.parent_span_id);
+    if (!s.error.is_null()) members.emplace_back("error", std::move(s.error));
+    Value md(std::move(members));
     std::optional<Event> event = make(s, std::move(md), duration_ms, id);
     if (event && !record_scoped_event(s.where, std::move(*event))) {
       report("instrumentation scope '" + s.name + "' ended after its session: its event was dropped");
@@ -308,8 +312,10 @@ EnvironmentStepScope& EnvironmentStepScope::set(std::string_view key, Value valu
 }
 
 void EnvironmentStepScope::end() noexcept {
-  close<detail::EnvironmentStepState>([](detail::EnvironmentStepState& s, Value md, double, const SpanIdentity&) {
+  close<detail::EnvironmentStepState>([](detail::EnvironmentStepState& s, Value md, double, const SpanIdentity& id) {
     md.set("step", s.name);
+    md.set("span_id", id.span_id);
+    md.set("trace_id", id.trace_id);
     return std::optional<Event>(EnvironmentEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
                                                  .system_instance_id = std::move(s.system_id),
                                                  .system_state_before = std::move(s.before),
@@ -368,8 +374,10 @@ RuntimeOperationScope& RuntimeOperationScope::set(std::string_view key, Value va
 }
 
 void RuntimeOperationScope::end() noexcept {
-  close<detail::RuntimeOperationState>([](detail::RuntimeOperationState& s, Value md, double, const SpanIdentity&) {
+  close<detail::RuntimeOperationState>([](detail::RuntimeOperationState& s, Value md, double, const SpanIdentity& id) {
     md.set("operation_type", s.name);
+    md.set("span_id", id.span_id);
+    md.set("trace_id", id.trace_id);
     md.set("success", s.success.value_or(!md.contains("error")));
     return std::optional<Event>(RuntimeEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
                                              .system_instance_id = std::move(s.system_id),
@@ -412,9 +420,11 @@ SpanScope& SpanScope::error(const std::exception& e) {
 }
 
 void SpanScope::end() noexcept {
-  close<detail::SpanState>([](detail::SpanState& s, Value md, double, const SpanIdentity&) -> std::optional<Event> {
+  close<detail::SpanState>([](detail::SpanState& s, Value md, double, const SpanIdentity& id) -> std::optional<Event> {
     if (!s.record_event) return std::nullopt;
     md.set("span", s.name);
+    md.set("span_id", id.span_id);
+    md.set("trace_id", id.trace_id);
     md.set("attributes", std::move(s.attributes));
     return RuntimeEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
                         .system_instance_id = std::move(s.system_id),
