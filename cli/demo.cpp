@@ -1,6 +1,6 @@
 // synth-trace demo: a self-contained traced agent. Each turn the agent asks a policy model for
 // an action (an LLM-shaped call with prompt, response, tokens, cost and latency) and steps a
-// grid world; everything is traced into the DuckDB database. The model is a built-in,
+// grid world; the instrumentation scopes trace everything into the DuckDB database. The model is a built-in,
 // deterministic, offline policy ("synth-demo-policy"), labelled as such in the traces.
 #include <chrono>
 #include <cmath>
@@ -64,50 +64,44 @@ Episode run_episode(st::SessionTracer& tracer, const std::string& id, unsigned s
     const st::Value obs = env.observe();
     tracer.add_message(st::make_message("gridworld", obs, "observation", turn));
 
-    const std::string user_prompt = describe(obs);
-    const auto started = std::chrono::steady_clock::now();
-    const auto [action, reasoning] = gridworld::scripted_policy(obs, rng);
-    const double latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    const std::string response = st::Value{{"action", action}, {"reasoning", reasoning}}.dump();
-    const std::int64_t prompt_tokens = estimate_tokens(system_prompt) + estimate_tokens(user_prompt);
-    const std::int64_t completion_tokens = estimate_tokens(response);
-    tracer.add_event(st::CAISEvent{
-        .system_instance_id = "agent",
-        .system_state_before = {{"messages", {{{"role", "system"}, {"content", system_prompt}},
-                                              {{"role", "user"}, {"content", user_prompt}}}},
-                                {"model", kModel},
-                                {"temperature", 0.0}},
-        .system_state_after = {{"content", response}, {"finish_reason", "stop"}},
-        .model_name = kModel,
-        .provider = kProvider,
-        .prompt_tokens = prompt_tokens,
-        .completion_tokens = completion_tokens,
-        .total_tokens = prompt_tokens + completion_tokens,
-        .cost = std::round((static_cast<double>(prompt_tokens) * kInputPrice +
-                            static_cast<double>(completion_tokens) * kOutputPrice) * 1e9) / 1e9,
-        .latency_ms = latency_ms,
-        .metadata = {{"policy_note", "built-in offline policy, not an LLM; prices illustrative"}},
-    });
+    // The policy decision, traced like any LLM call.
+    std::string action;
+    {
+      const std::string user_prompt = describe(obs);
+      auto call = st::ai_call("chat", {.model = kModel, .system_id = "agent", .provider = kProvider});
+      call.request({{"messages", {{{"role", "system"}, {"content", system_prompt}}, {{"role", "user"}, {"content", user_prompt}}}},
+                    {"model", kModel},
+                    {"temperature", 0.0}});
+      auto [chosen, reasoning] = gridworld::scripted_policy(obs, rng);
+      const std::string response = st::Value{{"action", chosen}, {"reasoning", reasoning}}.dump();
+      const std::int64_t prompt_tokens = estimate_tokens(system_prompt) + estimate_tokens(user_prompt);
+      const std::int64_t completion_tokens = estimate_tokens(response);
+      call.response({{"content", response}, {"finish_reason", "stop"}})
+          .usage({.prompt_tokens = prompt_tokens, .completion_tokens = completion_tokens})
+          .cost(std::round((static_cast<double>(prompt_tokens) * kInputPrice +
+                            static_cast<double>(completion_tokens) * kOutputPrice) * 1e9) / 1e9)
+          .set("policy_note", "built-in offline policy, not an LLM; prices illustrative");
+      action = chosen;
+    }
     tracer.add_message(st::make_message("agent", {{"action", action}}, "action", turn));
-    tracer.add_event(st::RuntimeEvent{.system_instance_id = "action_validator",
-                                      .actions = {action},
-                                      .metadata = {{"valid", true}}});
-
+    {
+      auto check = st::runtime_operation("validate_action", {.system_id = "action_validator"});
+      check.actions({action}).success(true);
+    }
+    auto move = st::environment_step("move", {.system_id = "gridworld"});
     const auto before = env.position();
     const auto result = env.step(action);
     const auto after = env.position();
     e.steps = turn + 1;
     e.reward += result.reward;
     e.reached = result.terminated;
-    tracer.add_event(st::EnvironmentEvent{
-        .system_instance_id = "gridworld",
-        .system_state_before = {{"position", {before[0], before[1]}}},
-        .system_state_after = {{"position", {after[0], after[1]}}},
-        .reward = result.reward,
-        .terminated = result.terminated,
-        .truncated = !result.terminated && turn + 1 == kMaxTurns,
-        .observation_diff = result.bumped ? st::Value{{"bumped", true}} : st::Value{{"position", {after[0], after[1]}}},
-    });
+    move.action(action)
+        .state_before({{"position", {before[0], before[1]}}})
+        .state_after({{"position", {after[0], after[1]}}})
+        .reward(result.reward)
+        .terminated(result.terminated)
+        .truncated(!result.terminated && turn + 1 == kMaxTurns)
+        .observation_diff(result.bumped ? st::Value{{"bumped", true}} : st::Value{{"position", {after[0], after[1]}}});
   }
   tracer.add_session_metadata("outcome", {{"reached_goal", e.reached}, {"steps", e.steps}, {"total_reward", e.reward}});
   return e;

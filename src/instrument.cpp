@@ -36,6 +36,7 @@ struct AiCallState : ScopeState {
   Value request;
   Value response;
   std::optional<TokenUsage> usage;
+  std::optional<double> cost;
 };
 
 struct EnvironmentStepState : ScopeState {
@@ -206,6 +207,10 @@ AiCallScope& AiCallScope::usage(const TokenUsage& usage) {
   if (auto* s = state_of<detail::AiCallState>(state_)) s->usage = usage;
   return *this;
 }
+AiCallScope& AiCallScope::cost(double usd) {
+  if (auto* s = state_of<detail::AiCallState>(state_)) s->cost = usd;
+  return *this;
+}
 AiCallScope& AiCallScope::response_model(std::string_view model) {
   if (auto* s = state_of<detail::AiCallState>(state_)) s->response_model = model;
   return *this;
@@ -245,6 +250,7 @@ void AiCallScope::end() noexcept {
       if (s.usage->cached_tokens > 0) e.cached_tokens = s.usage->cached_tokens;
       if (s.usage->reasoning_tokens > 0) e.reasoning_tokens = s.usage->reasoning_tokens;
     }
+    e.cost = s.cost;
     e.latency_ms = ms;
     md.set("operation", s.name);
     e.metadata = std::move(md);

@@ -96,6 +96,8 @@ class AiCallScope : public detail::ScopeBase {
   /// What came back: the event's system_state_after.
   AiCallScope& response(Value response);
   AiCallScope& usage(const TokenUsage& usage);
+  /// The cost in USD when the provider reports it (otherwise it is computed from the usage).
+  AiCallScope& cost(double usd);
   /// The model that answered, when it differs from the one requested.
   AiCallScope& response_model(std::string_view model);
   AiCallScope& error(std::string_view type, std::string_view message);
