@@ -20,6 +20,8 @@ APT_PACKAGES=(
   "libre2-dev=20220601+dfsg-1+b1"
   "libyaml-cpp-dev=0.7.0+dfsg-8+b1"
   "libtomlplusplus-dev=3.3.0+ds-1"
+  "libcurl4-openssl-dev=7.88.1-10+deb12u15"
+  "zlib1g-dev=1:1.2.13.dfsg-1"
 )
 
 # Only when no npm is on the PATH (machines of this kind already have Node.js and npm).

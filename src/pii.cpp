@@ -1,1 +1,705 @@
-// Being written.
+// PII masking with RE2.
+//
+// How a text is scanned:
+//
+// 1. A pre-scan walks the bytes once (16 at a time with SSE2) and stops only at "trigger" bytes:
+//    digits (phone, SSN, card, IP), '@' (email) and the bytes at which an API-key marker is checked
+//    ('-' of sk- and xox?-, '_' of sk_/rk_/gh?_/github_pat_, 'A' of AKIA/ASIA/AIza, 'b'/'B' of
+//    bearer). Prose without any of
+//    them costs this loop and nothing else; RE2 is never called.
+// 2. Each trigger yields a small window: the maximal run of "numeric" bytes (digits, space, ( ) +
+//    . -) around a digit, the local-part@domain run around an '@', the marker plus the token that
+//    follows it. Every match of a built-in detector lies inside such a window, so each built-in's
+//    RE2 runs on its windows only (given the full text plus start/end offsets, so that \b and the
+//    validators see the real neighbours). Cheap counts gate the numeric detectors (a card needs
+//    13 digits, an IP three dots, ...), so most numbers in prose never reach RE2.
+// 3. Validators (Luhn and issuer prefix, SSN rules, IPv4 octets, phone digit counts, bearer-token
+//    shape) run on each candidate; some narrow it (the token after "Bearer", the digits after
+//    "SSN:"), the card validator tries every group-aligned sub-span of a digit run (so a card
+//    glued to a preceding id, "id-25869129 4483-2621-2830-5087", is still found whole).
+// 4. User patterns have no trigger: each runs over the whole text (an RE2::Set first answers
+//    "does any of them match at all", so clean text costs one pass for all of them).
+// 5. All accepted spans of all detectors are unioned: spans that overlap merge into one span that
+//    takes the token of the span starting first (then the longest, then the detector listed first).
+//    Spans that merely touch keep their own tokens. Nothing of an item can leak because another
+//    item's match swallowed its start.
+#include "synth/tracing/pii.hpp"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "synth/tracing/error.hpp"
+
+namespace synth::tracing {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Built-in detectors
+
+enum class Builtin : std::uint8_t { email, phone, ssn, card, api_key, ip, none };
+constexpr std::size_t kBuiltinCount = 6;
+
+const char* const kEmailRegex =
+    R"([\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,})";
+// Phone, SSN and card candidates need no \b: their validators only require that no digit touches
+// them, so "tel555-987-6543" or an item glued to an email ("a@b.com555-987-6543") is still found.
+// US forms (optionally +1 / 1 first) or +CC followed by up to six groups.
+const char* const kPhoneRegex =
+    R"((?:\+1[ .-]?|1[ .-])?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4})"
+    R"(|\+[1-9]\d{0,2}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,6})){1,6})";
+// ddd-dd-dddd, ddd dd dddd (one separator throughout), or 9 bare digits right after "SSN".
+const char* const kSsnRegex =
+    R"(\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})"
+    R"(|(?i:\bssn\b|\bsocial security(?: number| no\.?)?)\W{0,3}(?:(?i:is|was|of)\W{1,3})?\d{9})";
+// A run of digits with single spaces or dashes; the validator picks the card-shaped sub-spans.
+const char* const kCardRegex = R"(\d(?:[ -]?\d){12,})";
+const char* const kApiKeyRegex =
+    R"(\bsk-[A-Za-z0-9_-]{20,}|\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,})"
+    R"(|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,})"
+    R"(|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bAIza[A-Za-z0-9_-]{35})"
+    R"(|\bxox[abposr]-[A-Za-z0-9-]{10,})"
+    R"(|(?i:\bbearer)[ \t]+[A-Za-z0-9._~+/-]{16,}=*)";
+const char* const kIpRegex = R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)";
+
+const std::vector<PiiPattern>& builtins() {
+  static const std::vector<PiiPattern> patterns{
+      {"email", kEmailRegex, "[EMAIL]"},       {"phone", kPhoneRegex, "[PHONE]"},
+      {"ssn", kSsnRegex, "[SSN]"},             {"credit_card", kCardRegex, "[CREDIT_CARD]"},
+      {"api_key", kApiKeyRegex, "[API_KEY]"},  {"ip", kIpRegex, "[IP]"},
+  };
+  return patterns;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte classes
+
+enum : std::uint8_t {
+  kDigit = 1,     // 0-9
+  kNumeric = 2,   // may sit inside a numeric item: digits, space, ( ) + . -
+  kWord = 4,      // \w: [A-Za-z0-9_]
+  kLocal = 8,     // email local part: alnum . _ % + - and non-ASCII bytes
+  kDomain = 16,   // email domain: alnum . - and non-ASCII bytes
+  kToken = 32,    // key / bearer token: alnum . _ ~ + / = -
+  kKeyStart = 64  // bytes at which an API-key marker check starts: - _ A b B
+};
+
+constexpr std::array<std::uint8_t, 256> make_classes() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool digit = c >= '0' && c <= '9';
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    std::uint8_t v = 0;
+    if (digit) v |= kDigit | kNumeric;
+    if (c == ' ' || c == '(' || c == ')' || c == '+' || c == '.' || c == '-') v |= kNumeric;
+    if (digit || alpha || c == '_') v |= kWord;
+    if (digit || alpha || c >= 0x80 || c == '.' || c == '_' || c == '%' || c == '+' || c == '-') v |= kLocal;
+    if (digit || alpha || c >= 0x80 || c == '.' || c == '-') v |= kDomain;
+    if (digit || alpha || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=' || c == '-') v |= kToken;
+    if (c == '-' || c == '_' || c == 'A' || c == 'b' || c == 'B') v |= kKeyStart;
+    t[static_cast<std::size_t>(c)] = v;
+  }
+  return t;
+}
+constexpr std::array<std::uint8_t, 256> kClass = make_classes();
+
+inline std::uint8_t cls(unsigned char c) { return kClass[c]; }
+inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+inline unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; }
+
+// ---------------------------------------------------------------------------------------------
+// Spans: inline storage, so that scanning text that holds nothing never allocates.
+
+struct Span {
+  std::size_t start;
+  std::size_t end;
+  std::uint32_t detector;
+};
+
+class SpanList {
+ public:
+  void push(std::size_t start, std::size_t end, std::uint32_t detector) {
+    if (size_ < kInline) {
+      inline_[size_] = Span{start, end, detector};
+    } else {
+      if (heap_.empty()) heap_.assign(inline_.begin(), inline_.end());
+      heap_.push_back(Span{start, end, detector});
+    }
+    ++size_;
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Span* begin() { return size_ <= kInline ? inline_.data() : heap_.data(); }
+  Span* end() { return begin() + size_; }
+
+ private:
+  static constexpr std::size_t kInline = 32;
+  std::array<Span, kInline> inline_;
+  std::vector<Span> heap_;
+  std::size_t size_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Validators. Each sees the full text and a candidate [s, e), pushes the accepted span(s) and
+// returns where the next search starts (always > s).
+
+using Text = std::string_view;
+inline unsigned char at(Text t, std::size_t i) { return static_cast<unsigned char>(t[i]); }
+
+bool luhn(const unsigned char* digits, std::size_t n) {
+  unsigned sum = 0;
+  bool twice = false;
+  for (std::size_t i = n; i-- > 0;) {
+    unsigned d = digits[i];
+    if (twice) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    twice = !twice;
+  }
+  return sum % 10 == 0;
+}
+
+// Issuer rule: 2-6 (Mastercard/Mir, Amex/Diners/JCB, Visa, Mastercard/Maestro, Discover/UnionPay/
+// Maestro/RuPay) at any length, 1 only for 15-digit UATP cards, 8 only for 16-19-digit
+// UnionPay/RuPay. Keeps millisecond timestamps (13 digits, "17...") and snowflake ids out.
+bool plausible_issuer(unsigned char first, std::size_t n) {
+  if (first >= 2 && first <= 6) return true;
+  if (first == 1) return n == 15;
+  if (first == 8) return n >= 16;
+  return false;
+}
+
+// [s, e) is a maximal run of digits joined by single spaces or dashes. A card is a contiguous
+// range of its groups: one group of 13-19 digits, or a group of 4-6 digits, then groups of 3-6
+// and possibly a last one of 1-2; 13-19 digits in all, from a plausible issuer, passing Luhn.
+// Every such range is accepted (their union is masked).
+std::size_t validate_card(Text t, std::size_t s, std::size_t e, std::uint32_t det, SpanList& out) {
+  std::size_t g = s;  // start of the first group of the candidate
+  while (g < e) {
+    std::size_t g_end = g;
+    while (g_end < e && is_digit(at(t, g_end))) ++g_end;
+    const std::size_t first_len = g_end - g;
+    const bool start_ok = g == 0 || !is_digit(at(t, g - 1));
+    if (start_ok) {
+      std::array<unsigned char, 19> digits{};
+      std::size_t n = 0;
+      std::size_t h = g;  // start of the current group
+      while (h < e) {
+        std::size_t h_end = h;
+        while (h_end < e && is_digit(at(t, h_end))) ++h_end;
+        const std::size_t len = h_end - h;
+        if (n + len > 19) break;
+        if (h != g && (first_len < 4 || first_len > 6 || len > 6)) break;
+        for (std::size_t k = h; k < h_end; ++k) digits[n++] = static_cast<unsigned char>(at(t, k) - '0');
+        const bool end_ok = h_end >= t.size() || !is_digit(at(t, h_end));
+        if (n >= 13 && end_ok && plausible_issuer(digits[0], n) && luhn(digits.data(), n)) out.push(g, h_end, det);
+        if (h == g && (first_len < 4 || first_len > 6)) break;  // only a single long group
+        if (h != g && len < 3) break;  // a short group ends a card (4111 1111 1111 1)
+        if (h_end >= e) break;
+        h = h_end + 1;  // skip the separator
+      }
+    }
+    if (g_end >= e) break;
+    g = g_end + 1;
+  }
+  return e;
+}
+
+std::size_t validate_ssn(Text t, std::size_t s, std::size_t e, std::uint32_t det, SpanList& out) {
+  std::array<int, 9> d{};
+  std::size_t n = 0;
+  for (std::size_t k = s; k < e && n <= 9; ++k) {
+    if (is_digit(at(t, k))) {
+      if (n < 9) d[n] = at(t, k) - '0';
+      ++n;
+    }
+  }
+  const std::size_t start = is_digit(at(t, s)) ? s : e - 9;  // "SSN: 123456789": keep the label
+  if (n != 9 || (start > 0 && is_digit(at(t, start - 1))) || (e < t.size() && is_digit(at(t, e)))) return s + 1;
+  const int area = d[0] * 100 + d[1] * 10 + d[2];
+  const int group = d[3] * 10 + d[4];
+  const int serial = d[5] * 1000 + d[6] * 100 + d[7] * 10 + d[8];
+  if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return s + 1;
+  out.push(start, e, det);
+  return e;
+}
+
+std::size_t validate_phone(Text t, std::size_t s, std::size_t e, std::uint32_t det, SpanList& out) {
+  if (at(t, s) != '+') {  // US forms: 10 or 11 digits, fixed by the regex
+    if ((s > 0 && is_digit(at(t, s - 1))) || (e < t.size() && is_digit(at(t, e)))) return s + 1;
+    out.push(s, e, det);
+    return e;
+  }
+  // +CC: 8-15 digits (E.164). A longer match swallowed following numbers: keep the longest prefix
+  // ending at a group end with at most 15 digits.
+  std::size_t digits = 0, best_end = 0, best_digits = 0;
+  for (std::size_t k = s; k < e; ++k) {
+    if (!is_digit(at(t, k))) continue;
+    if (++digits <= 15 && (k + 1 >= t.size() || !is_digit(at(t, k + 1)))) {
+      best_end = k + 1;
+      best_digits = digits;
+    }
+  }
+  if (best_digits < 8) return s + 1;
+  out.push(s, best_end, det);
+  // The groups may have run into another number ("+1.1.10.0.0.11-800-555-0199"): search again
+  // from inside the match.
+  return s + 1;
+}
+
+std::size_t validate_ip(Text t, std::size_t s, std::size_t e, std::uint32_t det, SpanList& out) {
+  unsigned octet = 0;
+  for (std::size_t k = s; k < e; ++k) {
+    const unsigned char c = at(t, k);
+    if (c == '.') {
+      octet = 0;
+    } else if ((octet = octet * 10 + (c - '0')) > 255) {
+      return s + 1;
+    }
+  }
+  // Part of a longer dotted number (1.2.3.4.5)?
+  if (s >= 2 && at(t, s - 1) == '.' && is_digit(at(t, s - 2))) return s + 1;
+  if (e + 1 < t.size() && at(t, e) == '.' && is_digit(at(t, e + 1))) return s + 1;
+  // A version: "version 1.2.3.4", "ver 1.2.3.4", "v 1.2.3.4" ("v1.2.3.4" fails \b already).
+  std::size_t k = s;
+  while (k > 0 && k + 2 > s && at(t, k - 1) == ' ') --k;
+  if (k < s) {
+    std::size_t w = k;
+    while (w > 0 && k - w < 8 && (cls(at(t, w - 1)) & kWord)) --w;
+    std::string_view word = t.substr(w, k - w);
+    auto is = [&](std::string_view v) {
+      if (word.size() != v.size()) return false;
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (lower(static_cast<unsigned char>(word[i])) != static_cast<unsigned char>(v[i])) return false;
+      return true;
+    };
+    if ((w == 0 || !(cls(at(t, w - 1)) & kWord)) && (is("version") || is("ver") || is("v"))) return s + 1;
+  }
+  out.push(s, e, det);
+  return e;
+}
+
+// Keys glued together ("xoxb-...ghp_...") overlap: after a key of normal length, search again from
+// inside it so that a key starting inside and running past it is found too. (Past 256 bytes the
+// search resumes after the match, which bounds the work on adversarial runs like "sk-sk-sk-...".)
+std::size_t validate_api_key(Text t, std::size_t s, std::size_t e, std::uint32_t det, SpanList& out) {
+  const std::size_t next = e - s <= 256 ? s + 1 : e;
+  if (lower(at(t, s)) != 'b') {  // a key with a known prefix
+    out.push(s, e, det);
+    return next;
+  }
+  // "Bearer <token>": keep "Bearer" readable, mask the token if it looks like one (not a word:
+  // it has a digit, punctuation, or an upper-case letter after its first character).
+  const std::size_t resume = e;
+  std::size_t k = s + 6;
+  while (k < e && (at(t, k) == ' ' || at(t, k) == '\t')) ++k;
+  while (e > k && at(t, e - 1) == '.') --e;  // the end of a sentence, not of the token
+  if (e - k < 16) return resume;
+  bool token_like = false;
+  for (std::size_t i = k; i < e && !token_like; ++i) {
+    const unsigned char c = at(t, i);
+    token_like = is_digit(c) || !(cls(c) & kWord) || c == '_' || (i > k && c >= 'A' && c <= 'Z');
+  }
+  if (!token_like) return resume;
+  out.push(k, e, det);
+  return next;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Detector {
+  std::string name;
+  std::string regex;
+  std::string replacement;
+  Builtin kind = Builtin::none;  // none: a user pattern, run over the whole text, no validation
+  std::unique_ptr<RE2> re;
+};
+
+std::unique_ptr<RE2> compile(const std::string& name, const std::string& regex, bool builtin) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  // Built-ins want the longest candidate at each start (their validators trim); user patterns
+  // keep Perl semantics (lazy operators mean what they say).
+  options.set_longest_match(builtin);
+  auto re = std::make_unique<RE2>(regex, options);
+  if (!re->ok()) throw Error("PII pattern '" + name + "': invalid regex '" + regex + "': " + re->error());
+  return re;
+}
+
+bool is_builtin_name(std::string_view name, std::size_t& index) {
+  const auto& b = builtins();
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (b[i].name == name) {
+      index = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+struct PiiMasker::Impl {
+  std::vector<Detector> detectors;
+  // Index into `detectors` of each active built-in (validated, windowed), or -1.
+  std::array<int, kBuiltinCount> builtin{-1, -1, -1, -1, -1, -1};
+  std::vector<std::uint32_t> custom;  // indices of user patterns
+  std::unique_ptr<RE2::Set> custom_set;
+  std::array<bool, 256> trigger{};  // bytes that stop the pre-scan
+  bool email_on = false, key_on = false, numeric_on = false;
+
+  int active(Builtin b) const { return builtin[static_cast<std::size_t>(b)]; }
+
+  // Runs detector `d` on [ws, we) of `t`, pushing validated spans.
+  void run(std::uint32_t d, Text t, std::size_t ws, std::size_t we, SpanList& out) const {
+    const Detector& det = detectors[d];
+    const re2::StringPiece text(t.data(), t.size());
+    std::size_t pos = ws;
+    while (pos < we) {
+      re2::StringPiece m;
+      if (!det.re->Match(text, pos, we, RE2::UNANCHORED, &m, 1)) break;
+      const std::size_t s = static_cast<std::size_t>(m.data() - t.data());
+      const std::size_t e = s + m.size();
+      if (e == s) {  // an empty match masks nothing
+        pos = s + 1;
+        continue;
+      }
+      switch (det.kind) {
+        case Builtin::phone: pos = validate_phone(t, s, e, d, out); break;
+        case Builtin::ssn: pos = validate_ssn(t, s, e, d, out); break;
+        case Builtin::card: pos = validate_card(t, s, e, d, out); break;
+        case Builtin::ip: pos = validate_ip(t, s, e, d, out); break;
+        case Builtin::api_key: pos = validate_api_key(t, s, e, d, out); break;
+        case Builtin::email:
+        case Builtin::none:
+          out.push(s, e, d);
+          pos = e;
+          break;
+      }
+    }
+  }
+
+  void run_if(Builtin b, Text t, std::size_t ws, std::size_t we, SpanList& out) const {
+    const int d = active(b);
+    if (d >= 0) run(static_cast<std::uint32_t>(d), t, ws, we, out);
+  }
+
+  // The first byte at or after `i` that may start an item (n if none).
+  std::size_t next_trigger(const unsigned char* p, std::size_t i, std::size_t n) const {
+#if defined(__SSE2__)
+    // 16 bytes at a time: digits, '@', '-', '_', 'A', 'b'/'B' (the union of all triggers; the
+    // table then drops the classes of disabled detectors).
+    const __m128i digit_bias = _mm_set1_epi8(static_cast<char>(0x80 - '0'));
+    const __m128i digit_limit = _mm_set1_epi8(static_cast<char>(0x80 + 10));
+    const __m128i at_sign = _mm_set1_epi8('@'), dash = _mm_set1_epi8('-'), underscore = _mm_set1_epi8('_');
+    const __m128i upper_a = _mm_set1_epi8('A'), b = _mm_set1_epi8('b'), case_bit = _mm_set1_epi8(0x20);
+    while (i + 16 <= n) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      __m128i hit = _mm_cmplt_epi8(_mm_add_epi8(v, digit_bias), digit_limit);
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, at_sign));
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, dash));
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, underscore));
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, upper_a));
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_or_si128(v, case_bit), b));
+      auto bits = static_cast<unsigned>(_mm_movemask_epi8(hit));
+      while (bits != 0) {
+        const std::size_t k = i + static_cast<std::size_t>(__builtin_ctz(bits));
+        if (trigger[p[k]]) return k;
+        bits &= bits - 1;
+      }
+      i += 16;
+    }
+#endif
+    while (i < n && !trigger[p[i]]) ++i;
+    return i;
+  }
+
+  // Pre-scan plus built-ins on their windows.
+  void scan_builtins(Text t, SpanList& out) const {
+    const auto* p = reinterpret_cast<const unsigned char*>(t.data());
+    const std::size_t n = t.size();
+    std::size_t i = 0;
+    std::size_t numeric_floor = 0;  // end of the last numeric window
+    std::size_t key_floor = 0;      // end of the last key window (markers inside it are covered)
+    auto word_start = [&](std::size_t k) { return k == 0 || !(cls(p[k - 1]) & kWord); };
+    while (true) {
+      i = next_trigger(p, i, n);
+      if (i >= n) break;
+      const unsigned char c = p[i];
+      if (is_digit(c)) {
+        std::size_t a = i;
+        while (a > numeric_floor && (cls(p[a - 1]) & kNumeric)) --a;
+        std::size_t digits = 0, dots = 0, run = 0;
+        bool plus = false, nine = false;  // nine: a run of exactly 9 digits
+        for (std::size_t k = a; k < i; ++k) {
+          dots += p[k] == '.';
+          plus |= p[k] == '+';
+        }
+        std::size_t b = i;
+        while (b < n && (cls(p[b]) & kNumeric)) {
+          if (is_digit(p[b])) {
+            ++digits;
+            ++run;
+          } else {
+            nine |= run == 9;
+            run = 0;
+            dots += p[b] == '.';
+            plus |= p[b] == '+';
+          }
+          ++b;
+        }
+        nine |= run == 9;
+        numeric_floor = b;
+        i = b;
+        while (p[a] == ' ') ++a;  // p[a..b) holds a digit, so this stops
+        std::size_t e = b;
+        while (p[e - 1] == ' ') --e;
+        if (digits >= 10 || (plus && digits >= 8)) run_if(Builtin::phone, t, a, e, out);
+        if (digits >= 9) {
+          // Nine bare digits count only after an "SSN" label, which lies before the window.
+          const std::size_t back = nine ? std::min<std::size_t>(a, 40) : 0;
+          run_if(Builtin::ssn, t, a - back, e, out);
+        }
+        if (digits >= 13) run_if(Builtin::card, t, a, e, out);
+        if (dots >= 3 && digits >= 4) run_if(Builtin::ip, t, a, e, out);
+        continue;
+      }
+      if (c == '@') {
+        std::size_t a = i;
+        while (a > 0 && (cls(p[a - 1]) & kLocal)) --a;
+        std::size_t b = i + 1;
+        bool dot = false;
+        while (b < n && (cls(p[b]) & kDomain)) dot |= p[b++] == '.';
+        if (a < i && dot) run_if(Builtin::email, t, a, b, out);
+        ++i;
+        continue;
+      }
+      // API-key markers; `m` is where the marker starts.
+      std::size_t m = n;
+      bool bearer = false;
+      switch (c) {
+        case '-':  // sk-..., xoxb- xoxp- ...
+          if (i >= 2 && p[i - 2] == 's' && p[i - 1] == 'k' && word_start(i - 2))
+            m = i - 2;
+          else if (i >= 4 && p[i - 4] == 'x' && p[i - 3] == 'o' && p[i - 2] == 'x' && word_start(i - 4))
+            m = i - 4;
+          break;
+        case '_':  // sk_live_ rk_live_, ghp_ gho_ ghu_ ghs_ ghr_, github_pat_
+          if (i >= 2 && (p[i - 2] == 's' || p[i - 2] == 'r') && p[i - 1] == 'k' && word_start(i - 2))
+            m = i - 2;
+          else if (i >= 3 && p[i - 3] == 'g' && p[i - 2] == 'h' &&
+                   (p[i - 1] == 'p' || p[i - 1] == 'o' || p[i - 1] == 'u' || p[i - 1] == 's' || p[i - 1] == 'r') &&
+                   word_start(i - 3))
+            m = i - 3;
+          else if (i >= 6 && std::memcmp(p + i - 6, "github", 6) == 0 && word_start(i - 6))
+            m = i - 6;
+          break;
+        case 'A':  // AKIA, ASIA, AIza
+          if (i + 3 < n && word_start(i) &&
+              (((p[i + 1] == 'K' || p[i + 1] == 'S') && p[i + 2] == 'I' && p[i + 3] == 'A') ||
+               (p[i + 1] == 'I' && p[i + 2] == 'z' && p[i + 3] == 'a')))
+            m = i;
+          break;
+        case 'b':
+        case 'B':
+          if (i + 6 < n && word_start(i) && lower(p[i + 1]) == 'e' && lower(p[i + 2]) == 'a' &&
+              lower(p[i + 3]) == 'r' && lower(p[i + 4]) == 'e' && lower(p[i + 5]) == 'r') {
+            m = i;
+            bearer = true;
+          }
+          break;
+        default:
+          break;
+      }
+      if (m < n && (bearer || m >= key_floor)) {
+        std::size_t b = m;
+        if (bearer) {
+          b = m + 6;
+          while (b < n && (p[b] == ' ' || p[b] == '\t')) ++b;
+          if (b == m + 6) b = m;  // "bearer" must be followed by blanks, then the token
+        }
+        if (b > m || !bearer) {
+          const std::size_t token = b;
+          while (b < n && (cls(p[b]) & kToken)) ++b;
+          // The window of a marker ends with its token, so a marker inside the token of the previous
+          // one ("sk-sk-sk-...") adds nothing; skipping it keeps the scan linear.
+          if (!bearer) key_floor = b;
+          if (b - token >= (bearer ? 16u : 0u) && b - m >= 15) run_if(Builtin::api_key, t, m, b, out);
+        }
+      }
+      ++i;
+    }
+  }
+
+  void scan_custom(Text t, SpanList& out) const {
+    if (custom.empty()) return;
+    if (custom_set && !custom_set->Match(re2::StringPiece(t.data(), t.size()), nullptr)) return;
+    for (std::uint32_t d : custom) run(d, t, 0, t.size(), out);
+  }
+
+  // The masked text, or false when nothing was found (then `result` is untouched).
+  bool mask(Text t, std::string& result) const {
+    SpanList spans;
+    if (email_on || key_on || numeric_on) scan_builtins(t, spans);
+    scan_custom(t, spans);
+    if (spans.empty()) return false;
+    std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
+      if (x.start != y.start) return x.start < y.start;
+      if (x.end != y.end) return x.end > y.end;
+      return x.detector < y.detector;
+    });
+    std::string out;
+    out.reserve(t.size());
+    std::size_t copied = 0;
+    const Span* it = spans.begin();
+    const Span* last = spans.end();
+    while (it != last) {
+      const Span& first = *it;
+      std::size_t end = first.end;
+      for (++it; it != last && it->start < end; ++it) end = std::max(end, it->end);
+      out.append(t.data() + copied, first.start - copied);
+      out += detectors[first.detector].replacement;
+      copied = end;
+    }
+    out.append(t.data() + copied, t.size() - copied);
+    result = std::move(out);
+    return true;
+  }
+
+  void mask_value(Value& v) const {
+    switch (v.kind()) {
+      case Value::Kind::string: {
+        std::string masked;
+        if (mask(v.as_string(), masked)) v.as_string() = std::move(masked);
+        break;
+      }
+      case Value::Kind::array:
+        for (Value& e : v.as_array()) mask_value(e);
+        break;
+      case Value::Kind::object:
+        for (auto& member : v.as_object()) mask_value(member.second);
+        break;
+      default:
+        break;
+    }
+  }
+};
+
+PiiMasker::PiiMasker() : PiiMasker(std::vector<PiiPattern>{}, true) {}
+
+PiiMasker::PiiMasker(std::vector<PiiPattern> patterns, bool with_builtins) : impl_(std::make_unique<Impl>()) {
+  const auto& b = builtins();
+  std::vector<Detector>& dets = impl_->detectors;
+  auto builtin_detector = [&](std::size_t index, std::string replacement) {
+    Detector d;
+    d.name = b[index].name;
+    d.regex = b[index].regex;
+    d.replacement = replacement.empty() ? b[index].replacement : std::move(replacement);
+    d.kind = static_cast<Builtin>(index);
+    return d;
+  };
+  if (with_builtins) {
+    for (std::size_t i = 0; i < b.size(); ++i) dets.push_back(builtin_detector(i, {}));
+  }
+  for (PiiPattern& p : patterns) {
+    if (p.name.empty()) throw Error("PII pattern with an empty name (regex '" + p.regex + "')");
+    Detector d;
+    std::size_t index = 0;
+    if (is_builtin_name(p.name, index) && (p.regex.empty() || p.regex == b[index].regex)) {
+      // Same detector, possibly another token: keeps the built-in's validation.
+      d = builtin_detector(index, std::move(p.replacement));
+    } else {
+      if (p.regex.empty()) throw Error("PII pattern '" + p.name + "': empty regex");
+      d.name = std::move(p.name);
+      d.regex = std::move(p.regex);
+      d.replacement = std::move(p.replacement);
+    }
+    auto same = std::find_if(dets.begin(), dets.end(), [&](const Detector& x) { return x.name == d.name; });
+    if (same != dets.end()) {
+      *same = std::move(d);
+    } else {
+      dets.push_back(std::move(d));
+    }
+  }
+  for (std::size_t i = 0; i < dets.size(); ++i) {
+    Detector& d = dets[i];
+    d.re = compile(d.name, d.regex, d.kind != Builtin::none);
+    if (d.kind == Builtin::none) {
+      impl_->custom.push_back(static_cast<std::uint32_t>(i));
+    } else {
+      impl_->builtin[static_cast<std::size_t>(d.kind)] = static_cast<int>(i);
+    }
+  }
+  impl_->email_on = impl_->active(Builtin::email) >= 0;
+  impl_->key_on = impl_->active(Builtin::api_key) >= 0;
+  impl_->numeric_on = impl_->active(Builtin::phone) >= 0 || impl_->active(Builtin::ssn) >= 0 ||
+                      impl_->active(Builtin::card) >= 0 || impl_->active(Builtin::ip) >= 0;
+  for (int c = 0; c < 256; ++c) {
+    const std::uint8_t k = cls(static_cast<unsigned char>(c));
+    impl_->trigger[static_cast<std::size_t>(c)] = (impl_->numeric_on && (k & kDigit)) ||
+                                                  (impl_->key_on && (k & kKeyStart)) || (impl_->email_on && c == '@');
+  }
+  if (impl_->custom.size() >= 2) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+    bool ok = true;
+    for (std::uint32_t d : impl_->custom) ok = ok && set->Add(dets[d].regex, nullptr) >= 0;
+    if (ok && set->Compile()) impl_->custom_set = std::move(set);  // else: every pattern runs
+  }
+}
+
+PiiMasker::~PiiMasker() = default;
+PiiMasker::PiiMasker(PiiMasker&&) noexcept = default;
+PiiMasker& PiiMasker::operator=(PiiMasker&&) noexcept = default;
+
+namespace {
+[[noreturn]] void moved_from() { throw Error("PiiMasker used after it was moved from"); }
+}  // namespace
+
+std::string PiiMasker::mask(std::string_view text) const {
+  if (!impl_) moved_from();
+  std::string out;
+  if (!impl_->mask(text, out)) out.assign(text);
+  return out;
+}
+
+bool PiiMasker::mask_in_place(std::string& text) const {
+  if (!impl_) moved_from();
+  return impl_->mask(text, text);
+}
+
+void PiiMasker::mask_in_place(Value& value) const {
+  if (!impl_) moved_from();
+  impl_->mask_value(value);
+}
+
+Value PiiMasker::mask(const Value& value) const {
+  Value copy = value;
+  mask_in_place(copy);
+  return copy;
+}
+
+std::vector<std::string> PiiMasker::pattern_names() const {
+  if (!impl_) moved_from();
+  std::vector<std::string> names;
+  names.reserve(impl_->detectors.size());
+  for (const Detector& d : impl_->detectors) names.push_back(d.name);
+  return names;
+}
+
+const std::vector<PiiPattern>& PiiMasker::builtin_patterns() { return builtins(); }
+
+}  // namespace synth::tracing

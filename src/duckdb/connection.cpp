@@ -1,5 +1,7 @@
 #include "duckdb/connection.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -103,6 +105,24 @@ Connection::Connection(const std::filesystem::path& path, bool read_only) : name
     duckdb_close(&db_);
     throw StorageError("cannot connect to trace database '" + name_ + "'");
   }
+  // DuckDB opens an existing data file (.json, .csv, .parquet, ...) as an in-memory database
+  // with views over it: traces written there would vanish on close.
+  if (name_ != ":memory:" && !name_.empty()) {
+    bool in_memory = false;
+    try {
+      Result r = query(*this, "SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()");
+      in_memory = r.rows() == 1 && r.boolean(0, 0).value_or(false);
+    } catch (...) {
+      in_memory = false;  // cannot tell; the file itself opened fine
+    }
+    if (in_memory) {
+      duckdb_disconnect(&conn_);
+      duckdb_close(&db_);
+      throw StorageError("'" + name_ +
+                         "' is not a DuckDB database (DuckDB would read it as a data file, and traces written to "
+                         "it would be lost): choose another file (--db / SYNTH_TRACING_DB)");
+    }
+  }
 }
 
 Connection::~Connection() {
@@ -125,43 +145,309 @@ Result query(Connection& conn, std::string_view sql) {
     const char* error = duckdb_result_error(r.raw());
     conn.fail("statement failed", std::string(error ? error : "unknown error") + "\n  in: " + text);
   }
+  r.fetch();
   return r;
 }
 
 Result::~Result() {
+  for (auto& chunk : chunks_) duckdb_destroy_data_chunk(&chunk);
   if (valid_) duckdb_destroy_result(&result_);
 }
 
-Result::Result(Result&& other) noexcept : result_(other.result_), valid_(other.valid_) { other.valid_ = false; }
+Result::Result(Result&& other) noexcept
+    : result_(other.result_),
+      valid_(other.valid_),
+      fetched_(other.fetched_),
+      chunks_(std::move(other.chunks_)),
+      chunk_ends_(std::move(other.chunk_ends_)) {
+  other.valid_ = false;
+  other.fetched_ = false;
+  other.chunks_.clear();
+  other.chunk_ends_.clear();
+}
 
-std::size_t Result::rows() noexcept { return duckdb_row_count(&result_); }
+void Result::fetch() {
+  if (fetched_ || !valid_) return;
+  fetched_ = true;
+  const idx_t n = duckdb_result_chunk_count(result_);
+  chunks_.reserve(n);
+  chunk_ends_.reserve(n);
+  std::size_t rows = 0;
+  for (idx_t i = 0; i < n; ++i) {
+    duckdb_data_chunk chunk = duckdb_result_get_chunk(result_, i);
+    if (chunk == nullptr) break;
+    chunks_.push_back(chunk);
+    rows += duckdb_data_chunk_get_size(chunk);
+    chunk_ends_.push_back(rows);
+  }
+}
+
+std::size_t Result::rows() noexcept { return chunk_ends_.empty() ? 0 : chunk_ends_.back(); }
 std::size_t Result::columns() noexcept { return duckdb_column_count(&result_); }
-bool Result::is_null(std::size_t col, std::size_t row) noexcept { return duckdb_value_is_null(&result_, col, row); }
+duckdb_type Result::type(std::size_t col) noexcept { return duckdb_column_type(&result_, col); }
+
+Result::Cell Result::cell(std::size_t col, std::size_t row) noexcept {
+  const auto it = std::upper_bound(chunk_ends_.begin(), chunk_ends_.end(), row);
+  const auto c = static_cast<std::size_t>(it - chunk_ends_.begin());
+  const std::size_t first = c == 0 ? 0 : chunk_ends_[c - 1];
+  return {duckdb_data_chunk_get_vector(chunks_[c], col), row - first};
+}
+
+bool Result::is_null(std::size_t col, std::size_t row) noexcept {
+  if (row >= rows()) return true;
+  const Cell c = cell(col, row);
+  const std::uint64_t* validity = duckdb_vector_get_validity(c.vector);
+  return validity != nullptr && !duckdb_validity_row_is_valid(const_cast<std::uint64_t*>(validity), c.index);
+}
+
+namespace {
+
+template <class T>
+T at(duckdb_vector vector, std::size_t index) noexcept {
+  return static_cast<const T*>(duckdb_vector_get_data(vector))[index];
+}
+
+std::string string_at(duckdb_vector vector, std::size_t index) {
+  auto* s = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector)) + index;
+  return std::string(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+}
+
+double hugeint_to_double(duckdb_hugeint h) noexcept {
+  return static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower);
+}
+
+std::optional<std::int64_t> hugeint_to_int64(duckdb_hugeint h) noexcept {
+  if (h.upper == 0 && h.lower <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(h.lower);
+  if (h.upper == -1 && h.lower > static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(h.lower);
+  return std::nullopt;
+}
+
+// Integer types as int64 (UBIGINT and HUGEINT only when they fit).
+std::optional<std::int64_t> integer_at(duckdb_type type, duckdb_vector v, std::size_t i) noexcept {
+  switch (type) {
+    case DUCKDB_TYPE_BOOLEAN:
+      return at<bool>(v, i) ? 1 : 0;
+    case DUCKDB_TYPE_TINYINT:
+      return at<std::int8_t>(v, i);
+    case DUCKDB_TYPE_SMALLINT:
+      return at<std::int16_t>(v, i);
+    case DUCKDB_TYPE_INTEGER:
+      return at<std::int32_t>(v, i);
+    case DUCKDB_TYPE_BIGINT:
+      return at<std::int64_t>(v, i);
+    case DUCKDB_TYPE_UTINYINT:
+      return at<std::uint8_t>(v, i);
+    case DUCKDB_TYPE_USMALLINT:
+      return at<std::uint16_t>(v, i);
+    case DUCKDB_TYPE_UINTEGER:
+      return at<std::uint32_t>(v, i);
+    case DUCKDB_TYPE_UBIGINT: {
+      const auto u = at<std::uint64_t>(v, i);
+      if (u > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+      return static_cast<std::int64_t>(u);
+    }
+    case DUCKDB_TYPE_HUGEINT:
+      return hugeint_to_int64(at<duckdb_hugeint>(v, i));
+    default:
+      return std::nullopt;
+  }
+}
+
+// A DECIMAL's stored integer divided by 10^scale.
+double decimal_at(duckdb_logical_type logical, duckdb_vector v, std::size_t i) noexcept {
+  double raw = 0;
+  switch (duckdb_decimal_internal_type(logical)) {
+    case DUCKDB_TYPE_SMALLINT:
+      raw = at<std::int16_t>(v, i);
+      break;
+    case DUCKDB_TYPE_INTEGER:
+      raw = at<std::int32_t>(v, i);
+      break;
+    case DUCKDB_TYPE_BIGINT:
+      raw = static_cast<double>(at<std::int64_t>(v, i));
+      break;
+    default:
+      raw = hugeint_to_double(at<duckdb_hugeint>(v, i));
+  }
+  return raw / std::pow(10.0, duckdb_decimal_scale(logical));
+}
+
+// Nanoseconds since the epoch of the TIMESTAMP kinds; nullopt for other types.
+std::optional<Timestamp> timestamp_at(duckdb_type type, duckdb_vector v, std::size_t i) noexcept {
+  const std::int64_t raw = at<std::int64_t>(v, i);
+  switch (type) {
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+      return from_micros(raw);
+    case DUCKDB_TYPE_TIMESTAMP_S:
+      return Timestamp(std::chrono::seconds(raw));
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+      return Timestamp(std::chrono::milliseconds(raw));
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+      return Timestamp(std::chrono::nanoseconds(raw));
+    default:
+      return std::nullopt;
+  }
+}
+
+// DuckDB's own text of a value (taking ownership of it).
+Value text_of(duckdb_value value) {
+  if (value == nullptr) return Value();
+  DuckString s{duckdb_value_to_string(value)};
+  duckdb_destroy_value(&value);
+  return Value(std::string(s.s ? s.s : ""));
+}
+
+// One cell as a Value: numbers as numbers, timestamps as ISO-8601 text, strings as they are,
+// other scalars in DuckDB's text form. Not for NULL cells.
+Value value_at(duckdb_type type, duckdb_logical_type logical, duckdb_vector v, std::size_t i,
+               const std::string& type_label) {
+  switch (type) {
+    case DUCKDB_TYPE_BOOLEAN:
+      return Value(at<bool>(v, i));
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+      return Value(*integer_at(type, v, i));
+    case DUCKDB_TYPE_UBIGINT:
+      return Value(at<std::uint64_t>(v, i));
+    case DUCKDB_TYPE_HUGEINT: {
+      // SUM() of integers is HUGEINT; keep it an integer when it fits.
+      const auto h = at<duckdb_hugeint>(v, i);
+      if (const auto small = hugeint_to_int64(h)) return Value(*small);
+      return Value(hugeint_to_double(h));
+    }
+    case DUCKDB_TYPE_UHUGEINT: {
+      const auto u = at<duckdb_uhugeint>(v, i);
+      if (u.upper == 0) return Value(u.lower);
+      return Value(static_cast<double>(u.upper) * 18446744073709551616.0 + static_cast<double>(u.lower));
+    }
+    case DUCKDB_TYPE_DECIMAL: {
+      const double d = decimal_at(logical, v, i);
+      if (std::trunc(d) == d && std::fabs(d) < 9.0e15) return Value(static_cast<std::int64_t>(d));
+      return Value(d);
+    }
+    case DUCKDB_TYPE_FLOAT:
+      return Value(static_cast<double>(at<float>(v, i)));
+    case DUCKDB_TYPE_DOUBLE:
+      return Value(at<double>(v, i));
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+      return Value(format_timestamp(*timestamp_at(type, v, i)));
+    case DUCKDB_TYPE_VARCHAR:
+      return Value(string_at(v, i));
+    case DUCKDB_TYPE_BLOB: {
+      const std::string bytes = string_at(v, i);
+      return text_of(duckdb_create_blob(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    }
+    case DUCKDB_TYPE_DATE:
+      return text_of(duckdb_create_date(at<duckdb_date>(v, i)));
+    case DUCKDB_TYPE_TIME:
+      return text_of(duckdb_create_time(at<duckdb_time>(v, i)));
+    case DUCKDB_TYPE_TIME_TZ:
+      return text_of(duckdb_create_time_tz_value(at<duckdb_time_tz>(v, i)));
+    case DUCKDB_TYPE_INTERVAL:
+      return text_of(duckdb_create_interval(at<duckdb_interval>(v, i)));
+    case DUCKDB_TYPE_UUID: {
+      // Stored as a signed 128-bit integer with the top bit flipped (so that UUIDs sort as text).
+      const auto h = at<duckdb_hugeint>(v, i);
+      const duckdb_uhugeint u{h.lower, static_cast<std::uint64_t>(h.upper) ^ (std::uint64_t{1} << 63)};
+      return text_of(duckdb_create_uuid(u));
+    }
+    case DUCKDB_TYPE_ENUM: {
+      std::uint64_t index = 0;
+      switch (duckdb_enum_internal_type(logical)) {
+        case DUCKDB_TYPE_UTINYINT:
+          index = at<std::uint8_t>(v, i);
+          break;
+        case DUCKDB_TYPE_USMALLINT:
+          index = at<std::uint16_t>(v, i);
+          break;
+        default:
+          index = at<std::uint32_t>(v, i);
+      }
+      DuckString name{duckdb_enum_dictionary_value(logical, index)};
+      return Value(std::string(name.s ? name.s : ""));
+    }
+    default:
+      // Nested values (LIST, STRUCT, MAP, ...) are not converted.
+      return Value("<" + type_label + ": select to_json(...) to see it>");
+  }
+}
+
+// Owns a logical type.
+struct LogicalType {
+  explicit LogicalType(duckdb_logical_type t) noexcept : type(t) {}
+  LogicalType(const LogicalType&) = delete;
+  LogicalType& operator=(const LogicalType&) = delete;
+  ~LogicalType() { duckdb_destroy_logical_type(&type); }
+  duckdb_logical_type type;
+};
+
+}  // namespace
 
 std::optional<std::string> Result::text(std::size_t col, std::size_t row) {
   if (is_null(col, row)) return std::nullopt;
-  DuckString s{duckdb_value_varchar(&result_, col, row)};
-  return std::string(s.s ? s.s : "");
+  const Cell c = cell(col, row);
+  const duckdb_type t = type(col);
+  if (t == DUCKDB_TYPE_VARCHAR || t == DUCKDB_TYPE_BLOB) return string_at(c.vector, c.index);
+  LogicalType logical{duckdb_column_logical_type(&result_, col)};
+  const Value v = value_at(t, logical.type, c.vector, c.index, std::string(type_name(t)));
+  return v.is_string() ? v.as_string() : v.dump();
 }
 
 std::optional<std::int64_t> Result::integer(std::size_t col, std::size_t row) noexcept {
   if (is_null(col, row)) return std::nullopt;
-  return duckdb_value_int64(&result_, col, row);
+  const Cell c = cell(col, row);
+  const duckdb_type t = type(col);
+  if (t == DUCKDB_TYPE_FLOAT || t == DUCKDB_TYPE_DOUBLE) {
+    const double d = t == DUCKDB_TYPE_FLOAT ? at<float>(c.vector, c.index) : at<double>(c.vector, c.index);
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+  }
+  return integer_at(t, c.vector, c.index);
 }
 
 std::optional<double> Result::number(std::size_t col, std::size_t row) noexcept {
   if (is_null(col, row)) return std::nullopt;
-  return duckdb_value_double(&result_, col, row);
+  const Cell c = cell(col, row);
+  switch (const duckdb_type t = type(col)) {
+    case DUCKDB_TYPE_DOUBLE:
+      return at<double>(c.vector, c.index);
+    case DUCKDB_TYPE_FLOAT:
+      return at<float>(c.vector, c.index);
+    case DUCKDB_TYPE_UBIGINT:
+      return static_cast<double>(at<std::uint64_t>(c.vector, c.index));
+    case DUCKDB_TYPE_HUGEINT:
+      return hugeint_to_double(at<duckdb_hugeint>(c.vector, c.index));
+    case DUCKDB_TYPE_DECIMAL: {
+      LogicalType logical{duckdb_column_logical_type(&result_, col)};
+      return decimal_at(logical.type, c.vector, c.index);
+    }
+    default:
+      if (const auto i = integer_at(t, c.vector, c.index)) return static_cast<double>(*i);
+      return std::nullopt;
+  }
 }
 
 std::optional<bool> Result::boolean(std::size_t col, std::size_t row) noexcept {
   if (is_null(col, row)) return std::nullopt;
-  return duckdb_value_boolean(&result_, col, row);
+  const Cell c = cell(col, row);
+  if (const auto i = integer_at(type(col), c.vector, c.index)) return *i != 0;
+  return std::nullopt;
 }
 
 Timestamp Result::timestamp(std::size_t col, std::size_t row) noexcept {
   if (is_null(col, row)) return Timestamp{};
-  return from_micros(duckdb_value_timestamp(&result_, col, row).micros);
+  const Cell c = cell(col, row);
+  return timestamp_at(type(col), c.vector, c.index).value_or(Timestamp{});
 }
 
 QueryResult Result::to_query_result() {
@@ -169,16 +455,14 @@ QueryResult Result::to_query_result() {
   const std::size_t ncols = columns();
   const std::size_t nrows = rows();
   std::vector<duckdb_type> types(ncols);
+  std::vector<std::unique_ptr<LogicalType>> logical(ncols);
   for (std::size_t c = 0; c < ncols; ++c) {
     out.columns.emplace_back(duckdb_column_name(&result_, c));
     types[c] = duckdb_column_type(&result_, c);
+    logical[c] = std::make_unique<LogicalType>(duckdb_column_logical_type(&result_, c));
     std::string name(type_name(types[c]));
-    if (types[c] == DUCKDB_TYPE_VARCHAR) {
-      duckdb_logical_type logical = duckdb_column_logical_type(&result_, c);
-      DuckString alias{duckdb_logical_type_get_alias(logical)};
-      if (alias.s != nullptr) name = alias.s;  // JSON is a VARCHAR with an alias
-      duckdb_destroy_logical_type(&logical);
-    }
+    DuckString alias{duckdb_logical_type_get_alias(logical[c]->type)};
+    if (alias.s != nullptr) name = alias.s;  // JSON is a VARCHAR with an alias
     out.types.push_back(std::move(name));
   }
   out.rows.reserve(nrows);
@@ -190,52 +474,8 @@ QueryResult Result::to_query_result() {
         row.emplace_back();
         continue;
       }
-      switch (types[c]) {
-        case DUCKDB_TYPE_BOOLEAN:
-          row.emplace_back(duckdb_value_boolean(&result_, c, r));
-          break;
-        case DUCKDB_TYPE_TINYINT:
-        case DUCKDB_TYPE_SMALLINT:
-        case DUCKDB_TYPE_INTEGER:
-        case DUCKDB_TYPE_BIGINT:
-        case DUCKDB_TYPE_UTINYINT:
-        case DUCKDB_TYPE_USMALLINT:
-        case DUCKDB_TYPE_UINTEGER:
-          row.emplace_back(duckdb_value_int64(&result_, c, r));
-          break;
-        case DUCKDB_TYPE_UBIGINT:
-          row.emplace_back(duckdb_value_uint64(&result_, c, r));
-          break;
-        case DUCKDB_TYPE_HUGEINT:
-        case DUCKDB_TYPE_DECIMAL: {
-          // SUM() of integers is HUGEINT; keep it an integer when it fits.
-          const double d = duckdb_value_double(&result_, c, r);
-          if (std::trunc(d) == d && std::fabs(d) < 9.0e15) {
-            row.emplace_back(static_cast<std::int64_t>(d));
-          } else {
-            row.emplace_back(d);
-          }
-          break;
-        }
-        case DUCKDB_TYPE_FLOAT:
-        case DUCKDB_TYPE_DOUBLE:
-          row.emplace_back(duckdb_value_double(&result_, c, r));
-          break;
-        case DUCKDB_TYPE_TIMESTAMP:
-          row.emplace_back(format_timestamp(from_micros(duckdb_value_timestamp(&result_, c, r).micros)));
-          break;
-        case DUCKDB_TYPE_VARCHAR:
-        case DUCKDB_TYPE_DATE:
-        case DUCKDB_TYPE_TIMESTAMP_TZ:
-        case DUCKDB_TYPE_INTERVAL:
-        case DUCKDB_TYPE_UUID:
-        case DUCKDB_TYPE_BLOB:
-          row.emplace_back(text(c, r).value_or(""));
-          break;
-        default:
-          // Nested values (LIST, STRUCT, MAP, ...) have no text form in the C API's row access.
-          row.emplace_back("<" + out.types[c] + ": select to_json(...) to see it>");
-      }
+      const Cell at_cell = cell(c, r);
+      row.push_back(value_at(types[c], logical[c]->type, at_cell.vector, at_cell.index, out.types[c]));
     }
     out.rows.push_back(std::move(row));
   }
@@ -307,6 +547,7 @@ Result Prepared::execute() {
     const char* error = duckdb_result_error(r.raw());
     conn_.fail("statement failed", std::string(error ? error : "unknown error") + "\n  in: " + sql_);
   }
+  r.fetch();
   return r;
 }
 

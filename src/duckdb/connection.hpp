@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "synth/tracing/duckdb.hpp"
 
@@ -36,7 +38,8 @@ class Connection {
   duckdb_connection conn_ = nullptr;
 };
 
-/// A materialized result.
+/// A materialized result, read through DuckDB's data chunks. (The older row-by-row C API cuts
+/// strings at an embedded NUL character, and cannot be mixed with chunk access.)
 class Result {
  public:
   Result() = default;
@@ -47,10 +50,13 @@ class Result {
 
   duckdb_result* raw() noexcept { return &result_; }
   void mark_valid() noexcept { valid_ = true; }
+  /// Takes the result's chunks; call once the statement succeeded.
+  void fetch();
 
   std::size_t rows() noexcept;
   std::size_t columns() noexcept;
   bool is_null(std::size_t col, std::size_t row) noexcept;
+  /// VARCHAR and JSON (and BLOB) columns, embedded NUL characters included.
   std::optional<std::string> text(std::size_t col, std::size_t row);
   std::optional<std::int64_t> integer(std::size_t col, std::size_t row) noexcept;
   std::optional<double> number(std::size_t col, std::size_t row) noexcept;
@@ -61,8 +67,18 @@ class Result {
   QueryResult to_query_result();
 
  private:
+  struct Cell {
+    duckdb_vector vector;
+    std::size_t index;  // within the chunk
+  };
+  Cell cell(std::size_t col, std::size_t row) noexcept;
+  duckdb_type type(std::size_t col) noexcept;
+
   duckdb_result result_{};
   bool valid_ = false;
+  bool fetched_ = false;
+  std::vector<duckdb_data_chunk> chunks_;
+  std::vector<std::size_t> chunk_ends_;  // rows up to and including each chunk
 };
 
 /// A prepared statement; values bind by position (1-based).
@@ -120,9 +136,14 @@ class Appender {
 };
 
 /// DuckDB TIMESTAMP (microseconds) from our nanosecond timestamps, and back.
+/// Rounds down to whole microseconds, but not below the earliest microsecond a nanosecond
+/// Timestamp can hold (so that from_micros never overflows; -ns would overflow at the minimum).
 inline std::int64_t to_micros(Timestamp t) noexcept {
   const std::int64_t ns = t.time_since_epoch().count();
-  return ns >= 0 ? ns / 1000 : -((-ns + 999) / 1000);
+  std::int64_t us = ns / 1000;  // rounds toward zero
+  if (ns % 1000 < 0) --us;
+  constexpr std::int64_t kMinMicros = std::numeric_limits<std::int64_t>::min() / 1000;
+  return us < kMinMicros ? kMinMicros : us;
 }
 inline Timestamp from_micros(std::int64_t micros) noexcept {
   return Timestamp(std::chrono::microseconds(micros));

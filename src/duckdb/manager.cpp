@@ -7,6 +7,7 @@
 #include "duckdb/connection.hpp"
 #include "duckdb/schema.hpp"
 #include "json/reader.hpp"
+#include "json/writer.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing {
@@ -109,6 +110,26 @@ struct Filter {
   }
 };
 
+// A session refused before any of its rows was appended: the open transaction is unharmed.
+class Refused : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+bool valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = detail::utf8_sequence_length(p + i, s.size() - i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string sql_string_literal(std::string_view s) {
   std::string out = "'";
   for (char c : s) {
@@ -169,8 +190,46 @@ struct DuckDBTraceManager::Impl {
     Appender sessions, steps, events, messages;
   };
 
+  // Throws Refused for a session the schema cannot hold, before anything is written: two
+  // timesteps with one step_id (UNIQUE (session_id, step_id)), or text columns that are not
+  // UTF-8 (DuckDB would fail the whole batch when it flushes).
+  void validate(const SessionTrace& t) const {
+    const auto refuse = [&](const std::string& why) {
+      throw Refused("cannot store session '" + t.session_id + "' in '" + conn.name() + "': " + why);
+    };
+    const auto text = [&](std::string_view value, const char* field) {
+      if (!valid_utf8(value)) refuse(std::string(field) + " is not valid UTF-8");
+    };
+    const auto optional_text = [&](const std::optional<std::string>& value, const char* field) {
+      if (value) text(*value, field);
+    };
+    const auto event_texts = [&](const Event& e) {
+      text(system_instance_id(e), "an event's system_instance_id");
+      if (const auto* cais = std::get_if<CAISEvent>(&e)) {
+        optional_text(cais->span_id, "an event's span_id");
+        optional_text(cais->trace_id, "an event's trace_id");
+        optional_text(cais->model_name, "an event's model_name");
+        optional_text(cais->provider, "an event's provider");
+      }
+    };
+    text(t.session_id, "the session id");
+    std::unordered_set<std::string_view> step_ids;
+    for (const SessionTimeStep& step : t.session_time_steps) {
+      text(step.step_id, "a step_id");
+      if (!step_ids.insert(step.step_id).second) {
+        refuse("two timesteps have step_id '" + step.step_id + "' (step ids are unique within a session)");
+      }
+      for (const Event& e : step.events) event_texts(e);
+      for (const SessionEventMessage& m : step.step_messages) text(m.message_type, "a message_type");
+    }
+    for (const Event& e : t.event_history) event_texts(e);
+    for (const SessionEventMessage& m : t.message_history) text(m.message_type, "a message_type");
+  }
+
   // Decides about an existing id, then appends the session's rows. Returns false when skipped.
+  // Throws Refused when the session is refused before any row was appended.
   bool append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen, InsertSummary& summary) {
+    validate(t);
     if (seen.contains(t.session_id) || exists(t.session_id)) {
       switch (options.on_existing) {
         case OnExistingSession::skip:
@@ -178,8 +237,8 @@ struct DuckDBTraceManager::Impl {
           detail::report("session '" + t.session_id + "' is already in '" + conn.name() + "'; skipped it");
           return false;
         case OnExistingSession::fail:
-          throw StorageError("session '" + t.session_id + "' is already in '" + conn.name() +
-                             "' (use OnExistingSession::replace to overwrite it)");
+          throw Refused("session '" + t.session_id + "' is already in '" + conn.name() +
+                        "' (use OnExistingSession::replace to overwrite it)");
         case OnExistingSession::replace:
           // Rows appended earlier in this batch are not visible to DELETE yet: flush them first.
           a.flush();
@@ -377,7 +436,7 @@ std::optional<SessionTrace> DuckDBTraceManager::Impl::load(std::string_view sess
   {
     Prepared stmt(conn,
                   "SELECT id, step_id, step_index, turn_number, timestamp, step_metadata FROM session_timesteps "
-                  "WHERE session_id = ? ORDER BY step_index, id");
+                  "WHERE session_id = ? ORDER BY id");
     stmt.bind(1, session_id);
     Result r = stmt.execute();
     for (std::size_t row = 0; row < r.rows(); ++row) {
@@ -576,13 +635,15 @@ QueryResult DuckDBTraceManager::query_events(const std::vector<std::string>& ses
 QueryResult DuckDBTraceManager::get_model_usage(std::optional<Timestamp> start, std::optional<Timestamp> end) {
   std::vector<Value> params;
   std::string where = "event_type = 'cais' AND model_name IS NOT NULL";
+  // Stored times are whole microseconds: round the bounds inwards, as DuckDB's cast of a
+  // nine-digit fraction would not (a call at 11:00:00 is not at or after 11:00:00.000000001).
   if (start) {
     where += " AND event_time >= CAST(? AS TIMESTAMP)";
-    params.emplace_back(format_timestamp(*start));
+    params.emplace_back(format_timestamp(std::chrono::ceil<std::chrono::microseconds>(*start)));
   }
   if (end) {
     where += " AND event_time <= CAST(? AS TIMESTAMP)";
-    params.emplace_back(format_timestamp(*end));
+    params.emplace_back(format_timestamp(std::chrono::floor<std::chrono::microseconds>(*end)));
   }
   return query(
       "SELECT model_name, provider, COUNT(*) AS call_count, SUM(prompt_tokens) AS total_prompt_tokens, "
@@ -714,6 +775,8 @@ void DuckDBSink::write(const SessionTrace& trace) {
   InsertSummary ignored;
   try {
     impl.append(*impl.batch, trace, impl.batch_seen, ignored);
+  } catch (const Refused&) {
+    throw;  // nothing of this session was appended: the batch's other sessions stay
   } catch (...) {
     // The batch may hold part of this session: drop the whole uncommitted batch.
     const std::size_t lost = impl.batch_seen.size();
