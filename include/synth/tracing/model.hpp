@@ -124,12 +124,14 @@ Value& metadata(Event& event) noexcept;
 const std::vector<Value>& event_metadata(const Event& event) noexcept;
 std::vector<Value>& event_metadata(Event& event) noexcept;
 
-/// The provider of a model in synth-tracing's vocabulary (the OpenTelemetry GenAI
-/// `gen_ai.provider.name` values: "openai", "anthropic", "gcp.gemini", "groq", "deepseek",
-/// "mistral_ai", "x_ai", "azure.ai.openai", ...), from a model name; nullopt when unknown.
-std::optional<std::string> detect_provider(std::string_view model_name);
-/// A provider name as written by other tools ("OpenAI", "azure_openai", "google", ...) in the
-/// same vocabulary; unknown names are lower-cased.
+/// The provider of an LLM call in synth-tracing's one vocabulary: "openai", "azure_openai",
+/// "anthropic", "google", "groq", "deepseek", "mistral", "xai", "together", "openrouter",
+/// "local" or "unknown". The endpoint (a base URL or host) decides when it names a known service
+/// or a local server (localhost, private addresses); otherwise the model name does
+/// ("claude-*" -> anthropic, "gpt-35-*" -> azure_openai, "router/model" prefixes, ...).
+std::string detect_provider(std::string_view model_name, std::string_view endpoint = {});
+/// A provider name as written by other tools ("OpenAI", "Azure", "gcp.gemini", "vllm", ...) in
+/// the same vocabulary; names outside it are kept, lower-cased; empty is "unknown".
 std::string normalize_provider(std::string_view provider);
 
 /// A message between systems (an observation, an action, a prompt, ...).
