@@ -22,6 +22,7 @@ APT_PACKAGES=(
   "libtomlplusplus-dev=3.3.0+ds-1"
   "libcurl4-openssl-dev=7.88.1-10+deb12u15"
   "zlib1g-dev=1:1.2.13.dfsg-1"
+  "libcpp-httplib-dev=0.11.4+ds-1+deb12u1"
 )
 
 # Only when no npm is on the PATH (machines of this kind already have Node.js and npm).

@@ -1,0 +1,290 @@
+#include "http/client.hpp"
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <exception>
+#include <mutex>
+
+#include "synth/tracing/error.hpp"
+
+namespace synth::tracing::http {
+namespace {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl could not be initialised");
+  });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// What the callbacks of one transfer share.
+struct Transfer {
+  CURL* curl = nullptr;
+  Response* response = nullptr;
+  const OnChunk* on_chunk = nullptr;
+  std::exception_ptr chunk_error;
+  bool aborted = false;
+};
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  const std::string_view line(data, n);
+  if (line.starts_with("HTTP/")) {
+    // A new status line (after "100 Continue" or an informational answer): start over.
+    t.response->headers.clear();
+    return n;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return n;  // the blank line ending the headers
+  try {
+    t.response->headers.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+  } catch (...) {
+    return 0;  // out of memory: abort
+  }
+  return n;
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  long status = 0;
+  curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
+  try {
+    if (t.on_chunk != nullptr && *t.on_chunk && status >= 200 && status < 300) {
+      if (!(*t.on_chunk)(std::string_view(data, n))) {
+        t.aborted = true;
+        return 0;
+      }
+    } else {
+      t.response->body.append(data, n);
+    }
+  } catch (...) {
+    t.chunk_error = std::current_exception();
+    t.aborted = true;
+    return 0;
+  }
+  return n;
+}
+
+// Sets an option, turning a refusal into an exception (they only fail on out-of-memory or a
+// libcurl built without the feature).
+template <class T>
+void set(CURL* curl, CURLoption option, T value) {
+  if (const CURLcode rc = curl_easy_setopt(curl, option, value); rc != CURLE_OK) {
+    throw Error(std::string("libcurl refused an option: ") + curl_easy_strerror(rc));
+  }
+}
+
+struct HeaderList {
+  curl_slist* list = nullptr;
+  ~HeaderList() { curl_slist_free_all(list); }
+  void add(const std::string& line) {
+    curl_slist* next = curl_slist_append(list, line.c_str());
+    if (next == nullptr) throw Error("out of memory building request headers");
+    list = next;
+  }
+};
+
+}  // namespace
+
+const std::string* Response::header(std::string_view name) const noexcept {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+Client::Client() {
+  global_init();
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) throw Error("libcurl could not create a handle");
+  handle_ = curl;
+  try {
+    // Options that stay the same for every request of this handle.
+    set(curl, CURLOPT_NOSIGNAL, 1L);
+    set(curl, CURLOPT_TCP_NODELAY, 1L);
+    set(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    set(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    set(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    set(curl, CURLOPT_HEADERFUNCTION, &on_header);
+    set(curl, CURLOPT_WRITEFUNCTION, &on_body);
+  } catch (...) {
+    curl_easy_cleanup(curl);
+    handle_ = nullptr;
+    throw;
+  }
+}
+
+Client::~Client() {
+  if (handle_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(handle_));
+}
+
+Client::Client(Client&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+
+Client& Client::operator=(Client&& other) noexcept {
+  if (this != &other) {
+    if (handle_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(handle_));
+    handle_ = std::exchange(other.handle_, nullptr);
+  }
+  return *this;
+}
+
+Response Client::post(std::string_view url, const Headers& headers, std::string_view body,
+                      std::chrono::milliseconds timeout, const OnChunk& on_chunk) {
+  return perform(true, url, headers, body, timeout, on_chunk);
+}
+
+Response Client::get(std::string_view url, const Headers& headers, std::chrono::milliseconds timeout,
+                     const OnChunk& on_chunk) {
+  return perform(false, url, headers, {}, timeout, on_chunk);
+}
+
+Response Client::perform(bool is_post, std::string_view url, const Headers& headers, std::string_view body,
+                         std::chrono::milliseconds timeout, const OnChunk& on_chunk) {
+  Response response;
+  if (handle_ == nullptr) {
+    response.error = "the HTTP client was moved from";
+    return response;
+  }
+  auto* curl = static_cast<CURL*>(handle_);
+  Transfer t;
+  t.curl = curl;
+  t.response = &response;
+  t.on_chunk = &on_chunk;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  HeaderList list;
+  // No "Expect: 100-continue" round trip before large bodies.
+  list.add("Expect:");
+  for (const auto& [name, value] : headers) list.add(name + ": " + value);
+
+  const std::string url_text(url);
+  set(curl, CURLOPT_URL, url_text.c_str());
+  set(curl, CURLOPT_HTTPHEADER, list.list);
+  set(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  set(curl, CURLOPT_HEADERDATA, static_cast<void*>(&t));
+  set(curl, CURLOPT_WRITEDATA, static_cast<void*>(&t));
+  set(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<std::chrono::milliseconds::rep>(timeout.count(), 0)));
+  if (is_post) {
+    set(curl, CURLOPT_POST, 1L);
+    set(curl, CURLOPT_POSTFIELDS, body.data());
+    set(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  } else {
+    set(curl, CURLOPT_HTTPGET, 1L);
+  }
+
+  const CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  response.status = static_cast<int>(status);
+  // The handle keeps no pointer into this frame past the call.
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, static_cast<void*>(nullptr));
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, static_cast<void*>(nullptr));
+  if (is_post) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, static_cast<const char*>(nullptr));
+
+  if (t.chunk_error) std::rethrow_exception(t.chunk_error);
+  if (rc == CURLE_OK) {
+    response.outcome = Outcome::response;
+    return response;
+  }
+  if (t.aborted) {
+    response.outcome = Outcome::aborted;
+    response.error = "the transfer was aborted by the receiver";
+    return response;
+  }
+  response.outcome = rc == CURLE_OPERATION_TIMEDOUT ? Outcome::timed_out : Outcome::connection_failed;
+  response.error = error_buffer[0] != '\0' ? std::string(error_buffer) : std::string(curl_easy_strerror(rc));
+  return response;
+}
+
+std::string gzip_compress(std::string_view data, int level) {
+  z_stream z{};
+  // 15 window bits + 16: a gzip header and trailer instead of zlib's.
+  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw Error("zlib could not start compressing");
+  }
+  std::string out;
+  out.resize(deflateBound(&z, static_cast<uLong>(data.size())) + 32);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  const auto written = z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) throw Error("zlib could not compress the data");
+  out.resize(written);
+  return out;
+}
+
+std::optional<std::string> gzip_decompress(std::string_view data) {
+  z_stream z{};
+  // 15 window bits + 32: detect gzip or zlib from the header.
+  if (inflateInit2(&z, 15 + 32) != Z_OK) return std::nullopt;
+  std::string out;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  char buffer[16384];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buffer);
+    z.avail_out = sizeof buffer;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc == Z_OK || rc == Z_STREAM_END) out.append(buffer, sizeof buffer - z.avail_out);
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) rc = Z_BUF_ERROR;  // truncated input
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  return out;
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           std::chrono::system_clock::time_point now) {
+  value = trim(value);
+  if (value.empty()) return std::nullopt;
+  if (std::isdigit(static_cast<unsigned char>(value.front()))) {
+    // delay-seconds; a fraction is accepted too.
+    double seconds = 0;
+    std::size_t i = 0;
+    for (; i < value.size() && std::isdigit(static_cast<unsigned char>(value[i])); ++i) {
+      seconds = seconds * 10 + (value[i] - '0');
+    }
+    if (i < value.size() && value[i] == '.') {
+      double scale = 0.1;
+      for (++i; i < value.size() && std::isdigit(static_cast<unsigned char>(value[i])); ++i, scale /= 10) {
+        seconds += (value[i] - '0') * scale;
+      }
+    }
+    if (i != value.size() || seconds > 1e9) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
+  }
+  // An HTTP-date. curl_getdate reads RFC 1123, RFC 850 and asctime forms.
+  const std::string text(value);
+  const time_t when = curl_getdate(text.c_str(), nullptr);
+  if (when == -1) return std::nullopt;
+  const auto delay = std::chrono::system_clock::from_time_t(when) - now;
+  if (delay <= std::chrono::system_clock::duration::zero()) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(delay);
+}
+
+}  // namespace synth::tracing::http
