@@ -124,5 +124,26 @@ install_duckdb() {
   log "duckdb: done"
 }
 
+# The OTLP receiver of the tests (tests/otel/receiver) runs on Node.js with npm packages installed
+# exactly as package-lock.json pins them (versions and integrity hashes), into its node_modules/
+# (ignored by git). Again when the lockfile is newer than node_modules.
+RECEIVER_DIR="$ROOT/tests/otel/receiver"
+
+install_receiver_packages() {
+  local modules="$RECEIVER_DIR/node_modules"
+  if [ -d "$modules" ] && [ "$modules" -nt "$RECEIVER_DIR/package-lock.json" ]; then
+    log "npm: OTLP receiver packages present in tests/otel/receiver"
+    return
+  fi
+  ensure_npm
+  log "npm: installing the OTLP receiver packages (npm ci in tests/otel/receiver)"
+  # --ignore-scripts: none of these packages needs an install script to work.
+  (cd "$RECEIVER_DIR" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null) ||
+    die "npm ci in tests/otel/receiver failed (is the npm registry reachable?)"
+  touch "$modules"  # newer than the lockfile from now on
+  log "npm: done"
+}
+
 install_apt_packages
 install_duckdb
+install_receiver_packages
