@@ -1,0 +1,478 @@
+// The LM client: provider resolution, requests with retries, streaming, tracing.
+#include "synth/tracing/lm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "http/client.hpp"
+#include "lm/wire.hpp"
+#include "synth/tracing/context.hpp"
+#include "synth/tracing/instrument.hpp"
+#include "synth/tracing/model.hpp"
+#include "synth/tracing/tracer.hpp"
+#include "tracer/state.hpp"
+
+namespace synth::tracing {
+
+using lm_detail::Wire;
+
+Value LMResponse::json() const {
+  try {
+    return Value::parse(text, "the model's answer");
+  } catch (const std::exception& e) {
+    throw LMResponseError(std::string("the model's answer is not JSON: ") + e.what(), provider);
+  }
+}
+
+namespace {
+
+constexpr auto kMaxBackoff = std::chrono::seconds(20);
+// A Retry-After longer than this is not waited for: the call fails with LMRateLimitError.
+constexpr auto kMaxRetryAfter = std::chrono::seconds(60);
+
+struct ProviderInfo {
+  std::string_view name;
+  Wire wire;
+  std::string_view base_url;
+  std::string_view key_variable;
+};
+
+// Public endpoints and key variables of the providers in synth-tracing's vocabulary.
+constexpr ProviderInfo kProviders[] = {
+    {"openai", Wire::openai, "https://api.openai.com/v1", "OPENAI_API_KEY"},
+    {"anthropic", Wire::anthropic, "https://api.anthropic.com", "ANTHROPIC_API_KEY"},
+    {"google", Wire::gemini, "https://generativelanguage.googleapis.com", "GEMINI_API_KEY"},
+    {"groq", Wire::openai, "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
+    {"deepseek", Wire::openai, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"},
+    {"mistral", Wire::openai, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
+    {"xai", Wire::openai, "https://api.x.ai/v1", "XAI_API_KEY"},
+    {"together", Wire::openai, "https://api.together.xyz/v1", "TOGETHER_API_KEY"},
+    {"openrouter", Wire::openai, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
+    {"azure_openai", Wire::openai, "", "AZURE_OPENAI_API_KEY"},
+};
+
+const ProviderInfo* provider_info(std::string_view name) {
+  for (const auto& p : kProviders) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string strip_trailing_slash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+// The provider's own name, in our vocabulary ("gemini" and "google" are the same).
+std::string provider_name(std::string_view given) {
+  const std::string p = lower(given);
+  if (p == "gemini" || p == "google_genai" || p == "gcp.gemini") return "google";
+  if (p == "grok" || p == "x_ai") return "xai";
+  if (p == "mistral_ai") return "mistral";
+  if (p == "azure" || p == "azure.ai.openai" || p == "azure-openai") return "azure_openai";
+  if (p == "vllm" || p == "ollama" || p == "llama.cpp" || p == "llamacpp") return "local";
+  return p;
+}
+
+Value messages_state(const std::vector<Message>& messages) {
+  Value::Array out;
+  out.reserve(messages.size());
+  for (const auto& m : messages) {
+    Value v = Value::object({{"role", m.role}, {"content", m.content}});
+    if (!m.tool_calls.empty()) {
+      Value calls = Value::array();
+      for (const auto& c : m.tool_calls) calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+      v.set("tool_calls", std::move(calls));
+    }
+    if (!m.tool_call_id.empty()) v.set("tool_call_id", m.tool_call_id);
+    out.push_back(std::move(v));
+  }
+  return Value(std::move(out));
+}
+
+Value tool_calls_state(const std::vector<ToolCall>& calls) {
+  Value out = Value::array();
+  for (const auto& c : calls) out.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+  return out;
+}
+
+}  // namespace
+
+struct LM::Impl {
+  using OnTextFn = std::function<void(std::string_view)>;
+
+  LMOptions options;
+  std::string provider;
+  Wire wire = Wire::openai;
+  std::string base_url;
+  std::string api_key;
+  std::string key_variable;
+  std::string system_id;
+
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<http::Client>> idle;
+
+  // ---- connections: one keep-alive handle per call in flight ----
+  struct Lease {
+    Impl& lm;
+    std::unique_ptr<http::Client> client;
+    ~Lease() {
+      std::lock_guard lock(lm.pool_mutex);
+      lm.idle.push_back(std::move(client));
+    }
+  };
+  Lease lease() {
+    {
+      std::lock_guard lock(pool_mutex);
+      if (!idle.empty()) {
+        auto c = std::move(idle.back());
+        idle.pop_back();
+        return Lease{*this, std::move(c)};
+      }
+    }
+    return Lease{*this, std::make_unique<http::Client>()};
+  }
+
+  // The key never leaves in an error message.
+  std::string redact(std::string text) const {
+    if (api_key.size() < 4) return text;
+    for (std::size_t at = text.find(api_key); at != std::string::npos; at = text.find(api_key, at)) {
+      text.replace(at, api_key.size(), "[REDACTED]");
+    }
+    return text;
+  }
+
+  std::string url(bool stream) const {
+    switch (wire) {
+      case Wire::anthropic: return base_url + "/v1/messages";
+      case Wire::gemini:
+        return base_url + "/v1beta/models/" + options.model +
+               (stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+      default: return base_url + "/chat/completions";
+    }
+  }
+
+  http::Headers headers(bool stream, const std::string& traceparent) const {
+    http::Headers h{{"Content-Type", "application/json"}};
+    if (stream) h.emplace_back("Accept", "text/event-stream");
+    if (!api_key.empty()) {
+      switch (wire) {
+        case Wire::anthropic: h.emplace_back("x-api-key", api_key); break;
+        case Wire::gemini: h.emplace_back("x-goog-api-key", api_key); break;
+        default:
+          if (provider == "azure_openai") {
+            h.emplace_back("api-key", api_key);
+          } else {
+            h.emplace_back("Authorization", "Bearer " + api_key);
+          }
+      }
+    }
+    if (wire == Wire::anthropic) h.emplace_back("anthropic-version", "2023-06-01");
+    if (!traceparent.empty()) h.emplace_back("traceparent", traceparent);
+    return h;
+  }
+
+  std::string body(const std::vector<Message>& messages, const GenerateOptions& resolved, bool stream) const {
+    const lm_detail::CallSpec spec{.model = options.model,
+                                   .messages = messages,
+                                   .options = resolved,
+                                   .stream = stream,
+                                   .max_completion_tokens = provider == "openai" || provider == "azure_openai"};
+    switch (wire) {
+      case Wire::anthropic: return lm_detail::anthropic_body(spec);
+      case Wire::gemini: return lm_detail::gemini_body(spec);
+      default: return lm_detail::openai_body(spec);
+    }
+  }
+
+  LMResponse parse(std::string_view text) const {
+    switch (wire) {
+      case Wire::anthropic: return lm_detail::anthropic_parse(text, provider);
+      case Wire::gemini: return lm_detail::gemini_parse(text, provider);
+      default: return lm_detail::openai_parse(text, provider);
+    }
+  }
+
+  std::unique_ptr<lm_detail::StreamAccumulator> accumulator() const {
+    switch (wire) {
+      case Wire::anthropic: return lm_detail::anthropic_stream(provider);
+      case Wire::gemini: return lm_detail::gemini_stream(provider);
+      default: return lm_detail::openai_stream(provider);
+    }
+  }
+
+  std::chrono::milliseconds backoff(int attempt) const {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    const double base = static_cast<double>(options.retry_backoff.count()) * static_cast<double>(1 << std::min(attempt, 16));
+    const double jittered = base * std::uniform_real_distribution<double>(0.75, 1.0)(rng);
+    return std::min(std::chrono::milliseconds(static_cast<std::int64_t>(jittered)),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+  }
+
+  // Sends the request until it succeeds, fails for good or the retries run out.
+  LMResponse execute(const std::vector<Message>& messages, const GenerateOptions& resolved, const OnTextFn* on_text,
+                     const std::string& traceparent, std::chrono::steady_clock::time_point started) {
+    if (api_key.empty() && !key_variable.empty()) {
+      throw LMAuthenticationError("no API key for " + provider + ": set " + key_variable + " or LMOptions::api_key",
+                                  provider);
+    }
+    const bool stream = on_text != nullptr;
+    const std::string request_url = url(stream);
+    const http::Headers request_headers = headers(stream, traceparent);
+    const std::string request_body = body(messages, resolved, stream);
+    auto client = lease();
+    for (int attempt = 0;; ++attempt) {
+      std::unique_ptr<lm_detail::StreamAccumulator> acc;
+      lm_detail::SseParser sse;
+      std::optional<std::chrono::steady_clock::time_point> first_token;
+      http::OnChunk on_chunk;
+      if (stream) {
+        acc = accumulator();
+        on_chunk = [&](std::string_view bytes) {
+          sse.feed(bytes, [&](std::string_view name, std::string_view data) {
+            if (acc->on_event(name, data, *on_text) && !first_token) first_token = std::chrono::steady_clock::now();
+          });
+          return true;
+        };
+      }
+      const http::Response r = client.client->post(request_url, request_headers, request_body, options.timeout, on_chunk);
+      const bool can_retry = attempt < options.max_retries && !first_token;
+      std::optional<std::chrono::milliseconds> wait;
+      if (r.ok()) {
+        LMResponse out = stream ? acc->finish() : parse(r.body);
+        out.provider = provider;
+        if (out.model.empty()) out.model = options.model;
+        out.attempts = attempt + 1;
+        const auto now = std::chrono::steady_clock::now();
+        out.latency_ms = std::chrono::duration<double, std::milli>(now - started).count();
+        if (first_token) out.time_to_first_token_ms = std::chrono::duration<double, std::milli>(*first_token - started).count();
+        return out;
+      }
+      if (r.outcome == http::Outcome::timed_out) {
+        if (!can_retry) {
+          throw LMTimeoutError(provider + " did not answer within " + std::to_string(options.timeout.count()) +
+                                   " ms (" + std::to_string(attempt + 1) + " attempts): " + redact(r.error),
+                               provider, r.status);
+        }
+      } else if (r.outcome != http::Outcome::response) {
+        if (!can_retry) {
+          throw LMConnectionError(provider + (first_token ? ": the connection broke during the streamed answer: "
+                                                          : ": could not reach " + base_url + ": ") +
+                                      redact(r.error),
+                                  provider, r.status);
+        }
+      } else {
+        const std::string message = redact(lm_detail::error_message(r.body));
+        const std::string what = provider + " answered " + std::to_string(r.status) + ": " + message;
+        std::optional<std::chrono::milliseconds> retry_after;
+        if (const std::string* ms = r.header("retry-after-ms")) {
+          if (auto d = http::parse_retry_after(*ms)) retry_after = std::chrono::milliseconds(d->count() / 1000);
+        }
+        if (const std::string* h = r.header("retry-after"); h != nullptr && !retry_after) {
+          retry_after = http::parse_retry_after(*h);
+        }
+        if (r.status == 401 || r.status == 403) throw LMAuthenticationError(what, provider, r.status);
+        const bool retryable = r.status == 429 || r.status == 408 || r.status == 409 || r.status >= 500;
+        if (!retryable) throw LMBadRequestError(what, provider, r.status);
+        const bool too_long = retry_after && *retry_after > kMaxRetryAfter;
+        if (!can_retry || too_long) {
+          if (r.status == 429) throw LMRateLimitError(what, provider, r.status, retry_after);
+          if (r.status == 408) throw LMTimeoutError(what, provider, r.status);
+          throw LMServerError(what, provider, r.status);
+        }
+        wait = retry_after;
+      }
+      std::this_thread::sleep_for(wait ? *wait : backoff(attempt));
+    }
+  }
+
+  GenerateOptions resolve(const GenerateOptions& call) const {
+    GenerateOptions r = call;
+    if (!r.temperature) r.temperature = options.temperature;
+    if (!r.max_tokens) r.max_tokens = options.max_tokens;
+    if (!r.top_p) r.top_p = options.top_p;
+    if (!r.tools.empty() && r.tool_choice.empty()) r.tool_choice = "auto";
+    return r;
+  }
+
+  Value request_state(const std::vector<Message>& messages, const GenerateOptions& r, bool stream) const {
+    Value::Object s;
+    s.reserve(8);
+    s.emplace_back("model", options.model);
+    if (r.temperature) s.emplace_back("temperature", *r.temperature);
+    if (r.max_tokens) s.emplace_back("max_tokens", *r.max_tokens);
+    if (r.top_p) s.emplace_back("top_p", *r.top_p);
+    s.emplace_back("messages", messages_state(messages));
+    if (!r.tools.empty()) {
+      Value tools = Value::array();
+      for (const auto& t : r.tools) {
+        tools.push_back({{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}});
+      }
+      s.emplace_back("tools", std::move(tools));
+    }
+    if (r.json) {
+      s.emplace_back("response_format", r.json->schema.is_null()
+                                            ? Value{{"type", "json_object"}}
+                                            : Value{{"type", "json_schema"}, {"name", r.json->name}, {"schema", r.json->schema}});
+    }
+    if (stream) s.emplace_back("stream", true);
+    return Value(std::move(s));
+  }
+
+  // One traced call.
+  LMResponse call(const std::vector<Message>& messages, const GenerateOptions& call_options, const OnTextFn* on_text) {
+    const auto started = std::chrono::steady_clock::now();
+    const GenerateOptions resolved = resolve(call_options);
+    std::optional<AiCallScope> scope;
+    if (options.enable_v2_tracing) {
+      scope.emplace(wire == Wire::gemini ? "generate_content" : "chat",
+                    AiCallOptions{.model = options.model,
+                                  .system_id = system_id,
+                                  .provider = provider,
+                                  .tracer = options.session_tracer});
+    }
+    const bool recording = scope && scope->recording();
+    std::string traceparent;
+    if (recording) {
+      scope->request(request_state(messages, resolved, on_text != nullptr));
+      if (wire != Wire::in_process) {
+        const SpanIdentity id = scope->identity();
+        if (id.trace_id.size() == 32 && id.span_id.size() == 16) traceparent = "00-" + id.trace_id + "-" + id.span_id + "-01";
+      }
+    }
+    try {
+      LMResponse out = wire == Wire::in_process ? run_in_process(messages, resolved, on_text, started)
+                                                : execute(messages, resolved, on_text, traceparent, started);
+      if (recording) {
+        Value after = Value::object({{"content", out.text}, {"finish_reason", out.finish_reason}});
+        if (!out.tool_calls.empty()) after.set("tool_calls", tool_calls_state(out.tool_calls));
+        if (!out.response_id.empty()) after.set("response_id", out.response_id);
+        after.set("model", out.model);
+        scope->response(std::move(after));
+        scope->usage(out.usage);
+        if (out.model != options.model) scope->response_model(out.model);
+        if (out.cost) scope->cost(*out.cost);
+        if (out.time_to_first_token_ms) scope->set("time_to_first_token_ms", *out.time_to_first_token_ms);
+        if (out.attempts > 1) scope->set("attempts", out.attempts);
+      }
+      return out;
+    } catch (const std::exception& e) {
+      if (recording) scope->error(e);
+      throw;
+    }
+  }
+
+  LMResponse run_in_process(const std::vector<Message>& messages, const GenerateOptions& resolved,
+                            const OnTextFn* on_text, std::chrono::steady_clock::time_point started) const {
+    LMResponse out = options.in_process_model(LMRequest{options.model, messages, resolved});
+    const auto answered = std::chrono::steady_clock::now();
+    if (on_text != nullptr && *on_text && !out.text.empty()) {
+      out.time_to_first_token_ms = std::chrono::duration<double, std::milli>(answered - started).count();
+      (*on_text)(out.text);
+    }
+    out.provider = provider;
+    if (out.model.empty()) out.model = options.model;
+    if (out.finish_reason.empty()) out.finish_reason = out.tool_calls.empty() ? "stop" : "tool_calls";
+    out.attempts = 1;
+    out.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    return out;
+  }
+};
+
+LM::LM(LMOptions options) : impl_(std::make_unique<Impl>()) {
+  Impl& d = *impl_;
+  d.options = std::move(options);
+  const LMOptions& o = d.options;
+  if (o.model.empty()) throw LMError("LMOptions::model is empty", o.provider);
+  if (o.max_retries < 0) throw LMError("LMOptions::max_retries is negative", o.provider);
+  if (o.in_process_model) {
+    d.wire = Wire::in_process;
+    d.provider = o.provider.empty() ? "offline" : lower(o.provider);
+  } else {
+    d.provider = o.provider.empty() ? detect_provider(o.model, o.base_url) : provider_name(o.provider);
+    const ProviderInfo* info = provider_info(d.provider);
+    if (info != nullptr) {
+      d.wire = info->wire;
+      d.base_url = o.base_url.empty() ? std::string(info->base_url) : o.base_url;
+      d.key_variable = info->key_variable;
+      d.api_key = o.api_key.empty() ? env(info->key_variable.data()) : o.api_key;
+      if (d.api_key.empty() && d.provider == "google") {
+        d.api_key = env("GOOGLE_API_KEY");
+        if (d.api_key.empty()) d.key_variable = "GEMINI_API_KEY (or GOOGLE_API_KEY)";
+      }
+      if (!d.api_key.empty()) d.key_variable.clear();
+    } else {
+      // A local or unknown server speaking the OpenAI format; a key only when given.
+      d.wire = Wire::openai;
+      d.base_url = o.base_url;
+      d.api_key = o.api_key;
+    }
+    if (d.base_url.empty()) {
+      throw LMError("cannot tell where to send requests for model '" + o.model + "' (provider " + d.provider +
+                        "): set LMOptions::provider or LMOptions::base_url",
+                    d.provider);
+    }
+    d.base_url = strip_trailing_slash(d.base_url);
+  }
+  d.system_id = o.system_id.empty() ? "lm_" + o.model : o.system_id;
+}
+
+LM::~LM() = default;
+
+LMResponse LM::generate(std::string_view prompt, const GenerateOptions& options) {
+  return impl_->call({Message::user(std::string(prompt))}, options, nullptr);
+}
+
+LMResponse LM::generate(const std::vector<Message>& messages, const GenerateOptions& options) {
+  return impl_->call(messages, options, nullptr);
+}
+
+std::future<LMResponse> LM::agenerate(std::string prompt, GenerateOptions options) {
+  return agenerate(std::vector<Message>{Message::user(std::move(prompt))}, std::move(options));
+}
+
+std::future<LMResponse> LM::agenerate(std::vector<Message> messages, GenerateOptions options) {
+  // The call records where agenerate() was called: the caller's session, timestep and span.
+  Context context;
+  if (impl_->options.session_tracer != nullptr) {
+    context = impl_->options.session_tracer->current_context();
+  } else if (const Context* c = detail::ContextAccess::innermost()) {
+    context = *c;
+  }
+  return std::async(std::launch::async, [this, context = std::move(context), messages = std::move(messages),
+                                         options = std::move(options)] {
+    std::optional<ContextScope> attach;
+    if (!context.empty()) attach.emplace(context);
+    return impl_->call(messages, options, nullptr);
+  });
+}
+
+LMResponse LM::stream(std::string_view prompt, const std::function<void(std::string_view)>& on_text,
+                      const GenerateOptions& options) {
+  return stream(std::vector<Message>{Message::user(std::string(prompt))}, on_text, options);
+}
+
+LMResponse LM::stream(const std::vector<Message>& messages, const std::function<void(std::string_view)>& on_text,
+                      const GenerateOptions& options) {
+  return impl_->call(messages, options, &on_text);
+}
+
+const std::string& LM::model() const noexcept { return impl_->options.model; }
+const std::string& LM::provider() const noexcept { return impl_->provider; }
+const std::string& LM::system_id() const noexcept { return impl_->system_id; }
+
+}  // namespace synth::tracing

@@ -1,0 +1,179 @@
+// LM calls from several threads and futures land in the sessions and timesteps they were made in.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "lm/provider_server.hpp"
+#include "synth/tracing.hpp"
+#include "synth/tracing/lm.hpp"
+
+namespace st = synth::tracing;
+using json = nlohmann::json;
+using synth_test::Reply;
+using namespace std::chrono_literals;
+
+namespace {
+
+class MemorySink : public st::SessionSink {
+ public:
+  void write(const st::SessionTrace& trace) override {
+    std::lock_guard lock(mutex_);
+    traces_.push_back(trace);
+  }
+  std::vector<st::SessionTrace> traces() {
+    std::lock_guard lock(mutex_);
+    return traces_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<st::SessionTrace> traces_;
+};
+
+// Answers with the last user message, so each answer names the call that asked for it.
+Reply echo(const synth_test::Received& r) {
+  const json body = json::parse(r.body);
+  const std::string prompt = body["messages"].back()["content"];
+  if (body.value("stream", false)) {
+    return Reply{.events = {json{{"id", "c"}, {"choices", {{{"index", 0}, {"delta", {{"content", prompt}}}}}}}.dump(),
+                            json{{"id", "c"}, {"choices", {{{"index", 0}, {"delta", json::object()}, {"finish_reason", "stop"}}}}}.dump(),
+                            json{{"id", "c"}, {"choices", json::array()}, {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 1}}}}.dump(),
+                            "[DONE]"}};
+  }
+  return Reply{.body = json{{"id", "c"},
+                            {"model", "gpt-4o-mini"},
+                            {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", prompt}}}, {"finish_reason", "stop"}}}},
+                            {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 1}}}}
+                           .dump()};
+}
+
+class LMThreadedTest : public ::testing::Test {
+ protected:
+  LMThreadedTest() : tracer(st::TracingConfig{.mask_pii = false}) {
+    tracer.add_sink(sink);
+    server.respond_with(echo);
+  }
+
+  std::map<std::string, st::SessionTrace> finished() {
+    EXPECT_TRUE(tracer.flush());
+    std::map<std::string, st::SessionTrace> out;
+    for (auto& t : sink->traces()) out[t.session_id] = t;
+    return out;
+  }
+
+  synth_test::ProviderServer server;
+  std::shared_ptr<MemorySink> sink = std::make_shared<MemorySink>();
+  st::SessionTracer tracer;
+};
+
+std::string content_of(const st::Event& e) {
+  return std::get<st::CAISEvent>(e).system_state_after["content"].as_string();
+}
+
+TEST_F(LMThreadedTest, CallsFromThreadsLandInTheirOwnSessions) {
+  st::LM lm({.model = "gpt-4o-mini", .provider = "openai", .base_url = server.url("/v1"), .api_key = "k",
+             .session_tracer = &tracer, .system_id = "agent"});
+  constexpr int kThreads = 4;
+  constexpr int kTurns = 5;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto session = tracer.start_session("thread-" + std::to_string(t));
+      for (int turn = 0; turn < kTurns; ++turn) {
+        auto step = tracer.timestep(turn);
+        const std::string prompt = "t" + std::to_string(t) + "-turn" + std::to_string(turn);
+        if (turn % 2 == 0) {
+          EXPECT_EQ(lm.generate(prompt).text, prompt);
+        } else {
+          std::string text;
+          EXPECT_EQ(lm.stream(prompt, [&](std::string_view p) { text += p; }).text, prompt);
+          EXPECT_EQ(text, prompt);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto traces = finished();
+  for (int t = 0; t < kThreads; ++t) {
+    const auto& trace = traces.at("thread-" + std::to_string(t));
+    ASSERT_EQ(trace.session_time_steps.size(), static_cast<std::size_t>(kTurns));
+    for (int turn = 0; turn < kTurns; ++turn) {
+      const auto& step = trace.session_time_steps[static_cast<std::size_t>(turn)];
+      ASSERT_EQ(step.events.size(), 1u);
+      EXPECT_EQ(content_of(step.events[0]), "t" + std::to_string(t) + "-turn" + std::to_string(turn));
+      EXPECT_EQ(st::time_record(step.events[0])->message_time, turn);
+    }
+  }
+}
+
+TEST_F(LMThreadedTest, FuturesLandInTheSessionAndTimestepWhereTheyWereStarted) {
+  st::LM lm({.model = "gpt-4o-mini", .provider = "openai", .base_url = server.url("/v1"), .api_key = "k",
+             .session_tracer = &tracer});
+  {
+    auto session = tracer.start_session("futures");
+    for (int turn = 0; turn < 3; ++turn) {
+      auto step = tracer.timestep(turn);
+      std::vector<std::future<st::LMResponse>> futures;
+      for (int i = 0; i < 3; ++i) futures.push_back(lm.agenerate("turn" + std::to_string(turn) + "-call" + std::to_string(i)));
+      for (int i = 0; i < 3; ++i) EXPECT_EQ(futures[static_cast<std::size_t>(i)].get().text, "turn" + std::to_string(turn) + "-call" + std::to_string(i));
+    }
+  }
+  const auto trace = finished().at("futures");
+  ASSERT_EQ(trace.session_time_steps.size(), 3u);
+  for (int turn = 0; turn < 3; ++turn) {
+    const auto& step = trace.session_time_steps[static_cast<std::size_t>(turn)];
+    ASSERT_EQ(step.events.size(), 3u);
+    std::set<std::string> contents;
+    for (const auto& e : step.events) {
+      contents.insert(content_of(e));
+      EXPECT_EQ(st::time_record(e)->message_time, turn);
+    }
+    EXPECT_EQ(contents, (std::set<std::string>{"turn" + std::to_string(turn) + "-call0", "turn" + std::to_string(turn) + "-call1",
+                                               "turn" + std::to_string(turn) + "-call2"}));
+  }
+}
+
+TEST_F(LMThreadedTest, FuturesWithoutAnExplicitTracerUseTheCallersSession) {
+  st::LM lm({.model = "gpt-4o-mini", .provider = "openai", .base_url = server.url("/v1"), .api_key = "k"});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      auto session = tracer.start_session("implicit-" + std::to_string(t));
+      auto step = tracer.timestep(7);
+      auto f1 = lm.agenerate("implicit" + std::to_string(t) + "a");
+      auto f2 = lm.agenerate(std::vector<st::Message>{st::Message::user("implicit" + std::to_string(t) + "b")});
+      EXPECT_EQ(f1.get().text, "implicit" + std::to_string(t) + "a");
+      EXPECT_EQ(f2.get().text, "implicit" + std::to_string(t) + "b");
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto traces = finished();
+  for (int t = 0; t < 3; ++t) {
+    const auto& trace = traces.at("implicit-" + std::to_string(t));
+    ASSERT_EQ(trace.session_time_steps.size(), 1u);
+    const auto& events = trace.session_time_steps[0].events;
+    ASSERT_EQ(events.size(), 2u);
+    std::set<std::string> contents{content_of(events[0]), content_of(events[1])};
+    EXPECT_EQ(contents, (std::set<std::string>{"implicit" + std::to_string(t) + "a", "implicit" + std::to_string(t) + "b"}));
+    EXPECT_EQ(st::time_record(events[0])->message_time, 7);
+  }
+}
+
+TEST_F(LMThreadedTest, AFutureCarriesTheCallsErrorAndRecordsIt) {
+  server.respond_with([](const synth_test::Received&) {
+    return Reply{.status = 400, .body = R"({"error":{"message":"bad things"}})"};
+  });
+  st::LM lm({.model = "gpt-4o-mini", .provider = "openai", .base_url = server.url("/v1"), .api_key = "k",
+             .session_tracer = &tracer});
+  {
+    auto session = tracer.start_session("future-error");
+    auto f = lm.agenerate("x");
+    EXPECT_THROW(f.get(), st::LMBadRequestError);
+  }
+  const auto trace = finished().at("future-error");
+  ASSERT_EQ(trace.event_history.size(), 1u);
+  EXPECT_TRUE(st::metadata(trace.event_history[0]).contains("error"));
+}
+
+}  // namespace
