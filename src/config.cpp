@@ -371,6 +371,7 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   l.field("otel_max_export_batch_size", c.otel_max_export_batch_size, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE"});
   l.field("otel_schedule_delay_ms", c.otel_schedule_delay_ms, {"OTEL_BSP_SCHEDULE_DELAY"});
   l.field("otel_flush_on_session_end", c.otel_flush_on_session_end);
+  l.field("otel_resource_attributes", c.otel_resource_attributes, {"OTEL_RESOURCE_ATTRIBUTES"});
   // Resource attributes from OTEL_RESOURCE_ATTRIBUTES, below the specific variables.
   if (!c.service_version.is_set()) {
     if (auto v = resource_attribute("service.version")) c.service_version = *v;

@@ -166,10 +166,38 @@ void ScopeBase::close(Make&& make) noexcept {
     }
     members.emplace_back("duration_ms", duration_ms);
     if (!id.parent_span_id.empty()) members.emplace_back("parent_span_id", id.parent_span_id);
-    if (!s.error.is_null()) members.emplace_back("error", std::move(s.error));
+    if (!s.error.is_null()) members.emplace_back("error", s.error);
     Value md(std::move(members));
     std::optional<Event> event = make(s, std::move(md), duration_ms, id);
-    if (event && !record_scoped_event(s.where, std::move(*event))) {
+    const auto& session = ContextAccess::session(s.where);
+    if (const auto& spans = session->core->spans) {
+      ScopeSpanInput in{.name = s.name,
+                        .session_id = session->id,
+                        .trace_id_high = session->trace_id_high,
+                        .trace_id_low = session->trace_id_low,
+                        .span_id = s.span,
+                        .parent_span_id = s.parent,
+                        .start = s.started_at,
+                        .end = s.started_at + std::chrono::duration_cast<Timestamp::duration>(
+                                                  std::chrono::duration<double, std::nano>(duration_ms * 1e6)),
+                        .turn = s.where.turn(),
+                        .step_index = s.where.step_index(),
+                        .event = event ? &*event : nullptr,
+                        .error = s.error.is_null() ? nullptr : &s.error};
+      if constexpr (std::is_same_v<State, AiCallState>) {
+        in.kind = "ai_call";
+      } else if constexpr (std::is_same_v<State, EnvironmentStepState>) {
+        in.kind = "environment_step";
+      } else if constexpr (std::is_same_v<State, RuntimeOperationState>) {
+        in.kind = "runtime_operation";
+      } else {
+        in.kind = "trace_span";
+        const Value* recorded = event ? metadata(*event).find("attributes") : nullptr;
+        in.attributes = recorded != nullptr ? recorded : &s.attributes;
+      }
+      spans->end(scope_span(in));
+    }
+    if (event && session->core->records_events && !record_scoped_event(s.where, std::move(*event))) {
       report("instrumentation scope '" + s.name + "' ended after its session: its event was dropped");
     }
   } catch (...) {

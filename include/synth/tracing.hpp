@@ -8,6 +8,7 @@
 #include "synth/tracing/instrument.hpp"
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/model.hpp"
+#include "synth/tracing/otel.hpp"
 #include "synth/tracing/pii.hpp"
 #include "synth/tracing/sinks.hpp"
 #include "synth/tracing/tracer.hpp"

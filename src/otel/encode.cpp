@@ -1,6 +1,7 @@
 // OTLP encoding of spans: protobuf (opentelemetry/proto/collector/trace/v1) written by hand,
 // and OTLP/JSON. Field numbers are the proto files' (trace.proto, common.proto, resource.proto).
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "json/writer.hpp"
@@ -25,11 +26,18 @@ class ProtoWriter {
   }
   void tag(std::uint32_t field, WireType type) { varint((static_cast<std::uint64_t>(field) << 3) | type); }
 
-  /// Written even when empty (AnyValue's string_value: "" is a value).
+  /// Written even when empty (AnyValue's string_value: "" is a value). Protobuf strings must be
+  /// UTF-8: each invalid byte becomes U+FFFD, as in the JSON encoding.
   void string_always(std::uint32_t field, std::string_view s) {
     tag(field, kLengthDelimited);
-    varint(s.size());
-    out_.append(s);
+    if (valid_utf8(s)) {
+      varint(s.size());
+      out_.append(s);
+      return;
+    }
+    const std::string fixed = with_replacements(s);
+    varint(fixed.size());
+    out_.append(fixed);
   }
   /// Omitted when empty (proto3 default).
   void string_field(std::uint32_t field, std::string_view s) {
@@ -91,6 +99,35 @@ class ProtoWriter {
   }
 
  private:
+  static bool valid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (std::size_t i = 0; i < s.size();) {
+      if (p[i] < 0x80) {
+        ++i;
+        continue;
+      }
+      const std::size_t n = detail::utf8_sequence_length(p + i, s.size() - i);
+      if (n == 0) return false;
+      i += n;
+    }
+    return true;
+  }
+  static std::string with_replacements(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    std::string out;
+    out.reserve(s.size() + 8);
+    for (std::size_t i = 0; i < s.size();) {
+      const std::size_t n = p[i] < 0x80 ? 1 : detail::utf8_sequence_length(p + i, s.size() - i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+    }
+    return out;
+  }
   static std::size_t encode_varint(std::uint64_t v, char* buf) {
     std::size_t n = 0;
     while (v >= 0x80) {
@@ -240,10 +277,16 @@ void json_any_value(detail::JsonWriter& w, const Value& v) {
       w.string(std::to_string(v.as_int()));  // 64-bit integers are decimal strings
       break;
     case Value::Kind::unsigned_integer:
-    case Value::Kind::floating:
+    case Value::Kind::floating: {
       w.plain_key("doubleValue");
-      w.number(v.as_double());
+      const double d = v.as_double();
+      if (std::isfinite(d)) {
+        w.number(d);
+      } else {  // the proto3 JSON mapping's spelling of non-finite doubles
+        w.string(std::isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+      }
       break;
+    }
     case Value::Kind::string:
       w.plain_key("stringValue");
       w.string(v.as_string());

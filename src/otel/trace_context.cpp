@@ -1,5 +1,6 @@
 // W3C Trace Context: the traceparent header (https://www.w3.org/TR/trace-context/).
 #include "synth/tracing/otel.hpp"
+#include "tracer/state.hpp"
 
 namespace synth::tracing {
 
@@ -59,6 +60,18 @@ std::string format_traceparent(std::uint64_t trace_id_high, std::uint64_t trace_
   put_hex(out, span_id, 16);
   out += sampled ? "-01" : "-00";
   return out;
+}
+
+std::string traceparent(const Context& context) {
+  const auto& session = detail::ContextAccess::session(context);
+  if (!session) return {};
+  const std::uint64_t span = context.span_id() != 0 ? context.span_id() : session->root_span;
+  return format_traceparent(session->trace_id_high, session->trace_id_low, span, session->recording);
+}
+
+std::string tracestate(const Context& context) {
+  const auto& session = detail::ContextAccess::session(context);
+  return session ? session->trace_state : std::string();
 }
 
 }  // namespace synth::tracing

@@ -119,11 +119,13 @@ class FinishedSession {
   FinishedSession(SessionJournal journal, std::shared_ptr<const OutgoingPolicy> policy)
       : policy_(std::move(policy)),
         id_(journal.session_id),
+        created_at_(journal.created_at),
         event_count_(journal.events.size()),
         message_count_(journal.messages.size()),
         journal_(std::move(journal)) {}
 
   const std::string& id() const noexcept { return id_; }
+  Timestamp created_at() const noexcept { return created_at_; }
   std::size_t event_count() const noexcept { return event_count_; }
   std::size_t message_count() const noexcept { return message_count_; }
   std::shared_ptr<const SessionTrace> trace();
@@ -131,6 +133,7 @@ class FinishedSession {
  private:
   const std::shared_ptr<const OutgoingPolicy> policy_;
   const std::string id_;
+  const Timestamp created_at_;
   const std::size_t event_count_;
   const std::size_t message_count_;
   std::mutex mutex_;

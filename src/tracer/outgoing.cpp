@@ -87,4 +87,29 @@ void OutgoingPolicy::apply(Event& event) const {
 
 void OutgoingPolicy::apply(SessionEventMessage& message) const { apply(message.content); }
 
+void OutgoingPolicy::apply(SpanData& span) const {
+  if (pricing_ && span.kind == SpanKind::client && !span.attributes.contains("synth.cost_usd")) {
+    const Value* model = span.attributes.find("gen_ai.response.model");
+    if (model == nullptr) model = span.attributes.find("gen_ai.request.model");
+    const auto tokens = [&](std::string_view key) -> std::int64_t {
+      const Value* v = span.attributes.find(key);
+      return v != nullptr && v->is_integer() ? v->as_int() : 0;
+    };
+    const TokenUsage usage{.prompt_tokens = tokens("gen_ai.usage.input_tokens"),
+                           .completion_tokens = tokens("gen_ai.usage.output_tokens"),
+                           .cached_tokens = tokens("gen_ai.usage.cache_read.input_tokens"),
+                           .reasoning_tokens = tokens("gen_ai.usage.reasoning.output_tokens")};
+    if (model != nullptr && model->is_string() && (usage.prompt_tokens > 0 || usage.completion_tokens > 0)) {
+      if (const auto cost = pricing_->cost(model->as_string(), usage)) span.attributes.set("synth.cost_usd", *cost);
+    }
+  }
+  apply(span.attributes);
+  for (SpanEvent& e : span.events) apply(e.attributes);
+  if (!span.status_message.empty()) {
+    Value message(std::move(span.status_message));
+    apply(message);
+    span.status_message = std::move(message.as_string());
+  }
+}
+
 }  // namespace synth::tracing::detail

@@ -10,6 +10,7 @@
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/cost.hpp"
 #include "synth/tracing/model.hpp"
+#include "synth/tracing/otel.hpp"
 #include "synth/tracing/pii.hpp"
 
 namespace synth::tracing::detail {
@@ -24,6 +25,9 @@ class OutgoingPolicy {
   /// Masks then truncates every string in `value` (masking first, so a cut never splits an item
   /// and leaves part of it readable).
   void apply(Value& value) const;
+  /// Masks and truncates a span's attributes, events and status message, and adds
+  /// `synth.cost_usd` to an LLM call's span from its model and usage.
+  void apply(SpanData& span) const;
 
  private:
   void truncate(Value& value) const;

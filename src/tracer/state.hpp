@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "otel/spans.hpp"
 #include "tracer/journal.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
@@ -24,7 +25,9 @@ namespace synth::tracing::detail {
 
 /// One session being recorded. Contexts on any thread may point at it.
 struct SessionState {
-  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in);
+  /// `parent`: a span of another process the session continues (its trace id is kept).
+  SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in,
+               const RemoteParent* parent = nullptr);
 
   /// Keeps the tracer's hooks, sinks and registry alive while contexts reference the session.
   const std::shared_ptr<TracerCore> core;
@@ -34,6 +37,11 @@ struct SessionState {
   /// The session's 128-bit trace id: every instrumentation scope in it shares it.
   const std::uint64_t trace_id_high;
   const std::uint64_t trace_id_low;
+  /// The session's own span (the root of its spans, or the child of a remote parent).
+  const std::uint64_t root_span;
+  /// The remote parent's span id (0 for none) and W3C tracestate.
+  const std::uint64_t remote_parent_span;
+  const std::string trace_state;
   std::mutex mutex;
   SessionJournal journal;                    // guarded by mutex
   std::unordered_set<std::string> step_ids;  // guarded by mutex
@@ -96,6 +104,10 @@ struct TracerCore {
   const TracingConfig config;
   /// Masking, truncation and costs for everything leaving the process.
   const std::shared_ptr<const OutgoingPolicy> outgoing;
+  /// Null unless spans are exported (mode dual or otel, with an endpoint).
+  const std::unique_ptr<SpanPipeline> spans;
+  /// Whether scopes record events (false in mode otel: spans only).
+  const bool records_events;
   SinkDispatcher dispatcher;
 
   std::atomic<bool> has_hooks{false};
@@ -139,9 +151,12 @@ struct ContextAccess {
   /// The context made current most recently on this thread (of any tracer), or nullptr.
   static Context* innermost() noexcept;
 
+  /// A context at the top of `session`: spans opened there are children of the session's span
+  /// when spans are exported.
   static Context make(std::shared_ptr<SessionState> session, std::int64_t step, std::int64_t turn) {
     Context c;
     c.core_ = session->core.get();
+    if (session->core->spans) c.span_ = session->root_span;
     c.session_ = std::move(session);
     c.step_ = step;
     c.turn_ = turn;

@@ -60,6 +60,9 @@ class ExitFlusher {
       if (!core->dispatcher.flush(std::chrono::seconds(30))) {
         report("at exit: sinks did not finish within 30 s; sessions still queued may be lost");
       }
+      if (core->spans && !core->spans->flush(std::chrono::seconds(30))) {
+        report("at exit: span export did not finish within 30 s; spans still queued may be lost");
+      }
     }
   }
 
@@ -102,16 +105,22 @@ std::uint64_t random_id() noexcept {
   return id;
 }
 
-SessionState::SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in)
+SessionState::SessionState(std::shared_ptr<TracerCore> owner, std::string session_id, bool sampled_in,
+                           const RemoteParent* parent)
     : core(std::move(owner)),
       id(std::move(session_id)),
       recording(sampled_in),
-      trace_id_high(random_id()),
-      trace_id_low(random_id()) {}
+      trace_id_high(parent ? parent->trace_id_high : random_id()),
+      trace_id_low(parent ? parent->trace_id_low : random_id()),
+      root_span(random_id()),
+      remote_parent_span(parent ? parent->span_id : 0),
+      trace_state(parent ? parent->trace_state : std::string()) {}
 
 TracerCore::TracerCore(TracingConfig cfg)
     : config(std::move(cfg)),
       outgoing(std::make_shared<const OutgoingPolicy>(config)),
+      spans(SpanPipeline::from_config(config, outgoing)),
+      records_events(config.mode != TracingMode::otel),
       dispatcher(config.sink_queue_capacity),
       hook_list(std::make_shared<const std::vector<TraceHooks>>()) {}
 
@@ -143,6 +152,23 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
     ContextAccess::remove(this);
   }
   sessions_ended.fetch_add(1, std::memory_order_relaxed);
+  if (spans) {
+    SpanData root;
+    root.trace_id_high = session->trace_id_high;
+    root.trace_id_low = session->trace_id_low;
+    root.span_id = session->root_span;
+    root.parent_span_id = session->remote_parent_span;
+    root.trace_state = session->trace_state;
+    root.name = "session";
+    root.start = finished_session->created_at();
+    root.end = now();
+    root.attributes = Value{{"gen_ai.conversation.id", session->id},
+                            {"synth.kind", "session"},
+                            {"synth.events", static_cast<std::int64_t>(finished_session->event_count())},
+                            {"synth.messages", static_cast<std::int64_t>(finished_session->message_count())}};
+    spans->end(std::move(root));
+    if (config.otel_flush_on_session_end) spans->export_soon();
+  }
   events_in_ended.fetch_add(finished_session->event_count(), std::memory_order_relaxed);
   messages_in_ended.fetch_add(finished_session->message_count(), std::memory_order_relaxed);
   if (has_hooks.load(std::memory_order_acquire)) {
@@ -170,7 +196,7 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
   } catch (...) {
     report("could not keep finished session '" + session->id + "' in memory: " + current_exception_text());
   }
-  dispatcher.submit(std::move(finished_session));
+  if (records_events) dispatcher.submit(std::move(finished_session));
 }
 
 }  // namespace detail
@@ -200,7 +226,11 @@ TimestepScope::TimestepScope(TimestepScope&& other) noexcept
       step_id_(std::move(other.step_id_)),
       step_(other.step_),
       previous_step_(other.previous_step_),
-      previous_turn_(other.previous_turn_) {}
+      previous_turn_(other.previous_turn_),
+      span_(other.span_),
+      previous_span_(other.previous_span_),
+      turn_(other.turn_),
+      started_(other.started_) {}
 
 TimestepScope& TimestepScope::operator=(TimestepScope&& other) noexcept {
   if (this != &other) {
@@ -210,6 +240,10 @@ TimestepScope& TimestepScope::operator=(TimestepScope&& other) noexcept {
     step_ = other.step_;
     previous_step_ = other.previous_step_;
     previous_turn_ = other.previous_turn_;
+    span_ = other.span_;
+    previous_span_ = other.previous_span_;
+    turn_ = other.turn_;
+    started_ = other.started_;
   }
   return *this;
 }
@@ -223,6 +257,26 @@ void TimestepScope::end() noexcept {
   Context* c = detail::ContextAccess::find(session->core.get());
   if (c != nullptr && detail::ContextAccess::session(*c) == session && c->step_index() == step_) {
     detail::ContextAccess::set_step(*c, previous_step_, previous_turn_);
+    if (span_ != 0 && c->span_id() == span_) detail::ContextAccess::set_span(*c, previous_span_);
+  }
+  if (span_ == 0) return;
+  try {
+    SpanData span;
+    span.trace_id_high = session->trace_id_high;
+    span.trace_id_low = session->trace_id_low;
+    span.span_id = span_;
+    span.parent_span_id = previous_span_;
+    span.name = "timestep";
+    span.start = started_;
+    span.end = now();
+    span.attributes = Value{{"gen_ai.conversation.id", session->id},
+                            {"synth.kind", "timestep"},
+                            {"synth.step_id", step_id_},
+                            {"synth.step_index", step_},
+                            {"synth.turn", turn_}};
+    session->core->spans->end(std::move(span));
+  } catch (...) {
+    detail::report("the span of timestep '" + step_id_ + "' could not be made: " + detail::current_exception_text());
   }
 }
 
@@ -244,18 +298,29 @@ SessionTracer::~SessionTracer() {
   if (!core_->dispatcher.flush(std::chrono::seconds(30))) {
     detail::report("tracer destroyed while sinks were still busy after 30 s; they finish in the background");
   }
+  if (core_->spans && !core_->spans->flush(std::chrono::seconds(30))) {
+    detail::report("tracer destroyed while spans were still being exported after 30 s; queued spans may be lost");
+  }
 }
 
 const TracingConfig& SessionTracer::config() const noexcept { return core_->config; }
 
 SessionScope SessionTracer::start_session(std::string session_id, Value metadata) {
+  return begin_session(std::move(session_id), std::move(metadata), nullptr);
+}
+
+SessionScope SessionTracer::start_session(std::string session_id, Value metadata, const RemoteParent& parent) {
+  return begin_session(std::move(session_id), std::move(metadata), &parent);
+}
+
+SessionScope SessionTracer::begin_session(std::string session_id, Value metadata, const RemoteParent* parent) {
   if (!enabled_) return {};
   if (const Context* c = detail::live_context(core_.get())) {
     throw TracingError("start_session(\"" + session_id + "\"): this thread already has session '" +
                        std::string(c->session_id()) + "' of this tracer; end it first (sessions do not nest)");
   }
   if (session_id.empty()) session_id = detail::uuid4();
-  if (!detail::sampled_in(session_id, core_->config.sampling_rate)) {
+  if ((parent != nullptr && !parent->sampled) || !detail::sampled_in(session_id, core_->config.sampling_rate)) {
     // Still a session for nesting and ending, but nothing is recorded or kept.
     core_->sessions_sampled_out.fetch_add(1, std::memory_order_relaxed);
     auto state = std::make_shared<detail::SessionState>(core_, std::move(session_id), false);
@@ -269,7 +334,7 @@ SessionScope SessionTracer::start_session(std::string session_id, Value metadata
       if (h.on_session_start) h.on_session_start(session_id, metadata);
     });
   }
-  auto state = std::make_shared<detail::SessionState>(core_, session_id, true);
+  auto state = std::make_shared<detail::SessionState>(core_, session_id, true, parent);
   detail::SessionJournal& journal = state->journal;
   journal.session_id = session_id;
   journal.created_at = now();
@@ -341,6 +406,13 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
   scope.previous_step_ = c->step_index();
   scope.previous_turn_ = c->turn();
   detail::ContextAccess::set_step(*c, scope.step_, turn);
+  if (core_->spans) {
+    scope.span_ = detail::random_id();
+    scope.previous_span_ = c->span_id();
+    scope.turn_ = turn;
+    scope.started_ = now();
+    detail::ContextAccess::set_span(*c, scope.span_);  // scopes inside are the timestep's children
+  }
   return scope;
 }
 
@@ -521,7 +593,15 @@ void SessionTracer::add_sink(std::shared_ptr<SessionSink> sink) {
   core_->dispatcher.add_sink(std::move(sink));
 }
 
-bool SessionTracer::flush(std::chrono::milliseconds timeout) { return core_->dispatcher.flush(timeout); }
+bool SessionTracer::flush(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool done = core_->dispatcher.flush(timeout);
+  if (core_->spans) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    done = core_->spans->flush(std::max(left, std::chrono::milliseconds(0))) && done;
+  }
+  return done;
+}
 
 Context SessionTracer::current_context() const noexcept {
   const Context* c = enabled_ ? detail::live_context(core_.get()) : nullptr;
@@ -540,6 +620,14 @@ TracerStats SessionTracer::stats() const {
   s.sessions_dropped = core_->dispatcher.dropped();
   s.sink_errors = core_->dispatcher.errors();
   s.sessions_pending = core_->dispatcher.pending();
+  if (core_->spans) {
+    const BatchStats spans = core_->spans->stats();
+    s.spans_ended = spans.spans_ended;
+    s.spans_exported = spans.spans_exported;
+    s.spans_dropped = spans.spans_dropped;
+    s.spans_failed = spans.spans_failed;
+    s.spans_queued = spans.queued;
+  }
   std::vector<std::shared_ptr<detail::SessionState>> active;
   {
     std::lock_guard lock(core_->registry_mutex);

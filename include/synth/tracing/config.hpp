@@ -106,7 +106,12 @@ struct TracingConfig {
   Setting<std::size_t> otel_max_queue_size = Setting<std::size_t>::Default{2048};
   Setting<std::size_t> otel_max_export_batch_size = Setting<std::size_t>::Default{512};
   Setting<std::size_t> otel_schedule_delay_ms = Setting<std::size_t>::Default{5000};
-  /// Export right away when a session ends (for short-lived processes).
+  /// More resource attributes of exported spans (env/file: "k1=v1,k2=v2"; also
+  /// OTEL_RESOURCE_ATTRIBUTES). service_name, service_version and deployment_environment win.
+  Setting<std::map<std::string, std::string>> otel_resource_attributes =
+      Setting<std::map<std::string, std::string>>::Default{{}};
+  /// Start exporting a session's spans as soon as it ends, instead of after
+  /// otel_schedule_delay_ms (for short-lived processes). Never waits.
   Setting<bool> otel_flush_on_session_end = Setting<bool>::Default{false};
 
   /// This configuration with every field not set in code filled from the environment, then the

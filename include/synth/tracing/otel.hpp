@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "synth/tracing/context.hpp"
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/model.hpp"
 
@@ -70,6 +71,118 @@ std::string encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpReso
 /// The same request in OTLP/JSON (hex ids, decimal-string 64-bit integers, integer enums).
 std::string encode_otlp_json(std::span<const SpanData> spans, const OtlpResource& resource);
 
+// ---- export ----
+
+/// How an export went.
+enum class ExportResult : std::uint8_t {
+  success,
+  /// Rejected for good (a 400, another non-retryable status, retries exhausted): dropped.
+  failure,
+};
+
+/// Sends finished spans somewhere. Called from one background thread at a time.
+class SpanExporter {
+ public:
+  virtual ~SpanExporter() = default;
+  virtual ExportResult export_spans(std::span<SpanData> spans) = 0;
+};
+
+/// Counters of an OtlpHttpExporter.
+struct OtlpExporterStats {
+  std::uint64_t requests = 0;       ///< HTTP requests sent, retries included
+  std::uint64_t retries = 0;        ///< of which retries (429/502/503/504, connection failures)
+  std::uint64_t spans_sent = 0;     ///< spans accepted by the receiver
+  std::uint64_t spans_rejected = 0; ///< spans refused (non-retryable status, retries exhausted, partial success)
+};
+
+/// Options of OtlpHttpExporter; TracingConfig's otel_* settings fill them for a tracer.
+struct OtlpHttpOptions {
+  /// The full URL spans are POSTed to, e.g. "http://localhost:4318/v1/traces".
+  std::string endpoint;
+  std::map<std::string, std::string> headers;
+  bool json = false;  ///< OTLP/JSON instead of binary protobuf
+  bool gzip = false;
+  std::chrono::milliseconds timeout{10000};
+  /// Retries of a retryable failure, with exponential backoff and jitter between them
+  /// (a Retry-After header takes precedence).
+  int max_retries = 5;
+  std::chrono::milliseconds initial_backoff{1000};
+  std::chrono::milliseconds max_backoff{5000};
+  OtlpResource resource;
+};
+
+/// OTLP/HTTP exporter (libcurl, keep-alive). Retries exactly as the OTLP specification says:
+/// 429, 502, 503, 504 and connection failures, honouring Retry-After; never a 400, another
+/// status, or a partial success.
+class OtlpHttpExporter : public SpanExporter {
+ public:
+  /// Throws Error when the endpoint is not an http(s) URL.
+  explicit OtlpHttpExporter(OtlpHttpOptions options);
+  ~OtlpHttpExporter() override;
+  ExportResult export_spans(std::span<SpanData> spans) override;
+  OtlpExporterStats stats() const;
+  const OtlpHttpOptions& options() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Appends each export as one OTLP/JSON ExportTraceServiceRequest line to a file (offline use).
+class OtlpFileExporter : public SpanExporter {
+ public:
+  /// Throws Error naming the file when it cannot be opened for appending.
+  OtlpFileExporter(std::filesystem::path path, OtlpResource resource);
+  ~OtlpFileExporter() override;
+  ExportResult export_spans(std::span<SpanData> spans) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Options of BatchSpanProcessor (TracingConfig's otel_max_queue_size, otel_max_export_batch_size,
+/// otel_schedule_delay_ms).
+struct BatchOptions {
+  std::size_t max_queue_size = 2048;
+  std::size_t max_export_batch_size = 512;
+  std::chrono::milliseconds schedule_delay{5000};
+};
+
+/// Counters of a BatchSpanProcessor. Every span ended is exactly one of: exported, dropped
+/// (queue full), failed (the exporter refused it), or still queued.
+struct BatchStats {
+  std::uint64_t spans_ended = 0;
+  std::uint64_t spans_exported = 0;
+  std::uint64_t spans_dropped = 0;  ///< the queue was full
+  std::uint64_t spans_failed = 0;   ///< the exporter reported failure
+  std::uint64_t batches = 0;
+  std::uint64_t queued = 0;
+};
+
+/// Batches finished spans for an exporter on a background thread. end() never blocks: a span
+/// goes into a bounded lock-free queue or is dropped and counted. A batch is exported as soon as
+/// `max_export_batch_size` spans are waiting, or `schedule_delay` after the oldest one queued.
+class BatchSpanProcessor {
+ public:
+  BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, BatchOptions options = {});
+  /// Exports what is queued (for up to 30 s), then stops.
+  ~BatchSpanProcessor();
+  BatchSpanProcessor(const BatchSpanProcessor&) = delete;
+  BatchSpanProcessor& operator=(const BatchSpanProcessor&) = delete;
+
+  /// Queues a finished span; false (and counted) when the queue is full.
+  bool end(SpanData&& span) noexcept;
+  /// Exports everything queued before the call; false when `timeout` passed first.
+  bool force_flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  BatchStats stats() const;
+  SpanExporter& exporter() noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // ---- W3C trace context ----
 
 /// A span in another process to continue from (W3C traceparent, with its tracestate).
@@ -91,5 +204,15 @@ std::optional<RemoteParent> parse_traceparent(std::string_view traceparent, std:
 /// The `traceparent` header value for a span.
 std::string format_traceparent(std::uint64_t trace_id_high, std::uint64_t trace_id_low, std::uint64_t span_id,
                                bool sampled = true);
+
+/// The `traceparent` header that continues the work at `context` in another process (an HTTP
+/// request, an environment server, a child process): the session's trace id and the innermost
+/// open scope, else the timestep's or the session's span; not sampled for a session sampled out.
+/// "" for an empty context.
+///
+///     headers["traceparent"] = synth::tracing::traceparent(tracer.current_context());
+std::string traceparent(const Context& context);
+/// The W3C `tracestate` the session received from its remote parent ("" when none).
+std::string tracestate(const Context& context);
 
 }  // namespace synth::tracing

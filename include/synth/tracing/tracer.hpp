@@ -24,6 +24,9 @@ namespace detail {
 struct SessionTracerAccess;
 }  // namespace detail
 
+struct RemoteParent;
+struct BatchStats;
+
 /// Callbacks run by the tracer on the recording thread. Set only the ones you need:
 ///
 ///     tracer.add_hook({.on_event = [](std::string_view session, const Event& e) -> std::optional<Value> {
@@ -65,6 +68,14 @@ struct TracerStats {
   std::uint64_t sink_errors = 0;
   /// Finished sessions queued for the sinks or being written by them.
   std::uint64_t sessions_pending = 0;
+  /// Spans handed to the OpenTelemetry export (0 when spans are not exported). Every one is
+  /// exported, dropped because the queue was full, failed (refused by the receiver or retries
+  /// exhausted), or still queued.
+  std::uint64_t spans_ended = 0;
+  std::uint64_t spans_exported = 0;
+  std::uint64_t spans_dropped = 0;
+  std::uint64_t spans_failed = 0;
+  std::uint64_t spans_queued = 0;
 };
 
 /// RAII handle of a session: ends it when destroyed (or on end()). Movable.
@@ -107,6 +118,11 @@ class TimestepScope {
   std::int64_t step_ = -1;
   std::int64_t previous_step_ = -1;
   std::int64_t previous_turn_ = 0;
+  // Its span, when spans are exported (0 otherwise), and the span current before it.
+  std::uint64_t span_ = 0;
+  std::uint64_t previous_span_ = 0;
+  std::int64_t turn_ = 0;
+  Timestamp started_{};
 };
 
 /// Records what agents do, organised into sessions and timesteps.
@@ -139,6 +155,10 @@ class SessionTracer {
   /// A session sampled out (TracingConfig::sampling_rate, decided from a hash of its id) behaves
   /// the same to the caller but records nothing.
   [[nodiscard]] SessionScope start_session(std::string session_id = {}, Value metadata = Value::object());
+  /// Starts a session that continues a trace of another process (parse_traceparent() of an
+  /// incoming `traceparent` header): its spans share the remote trace id and its root span is
+  /// the remote span's child. A remote parent that was not sampled makes the session sampled out.
+  [[nodiscard]] SessionScope start_session(std::string session_id, Value metadata, const RemoteParent& parent);
   /// Ends this thread's session (no-op without one).
   void end_session() noexcept;
 
@@ -200,8 +220,8 @@ class SessionTracer {
   void add_hook(TraceHooks hooks);
   /// Adds a sink for sessions finished from now on.
   void add_sink(std::shared_ptr<SessionSink> sink);
-  /// Waits until every finished session has been written and the sinks flushed; false on
-  /// timeout. Also runs at destruction and at normal process exit.
+  /// Waits until every finished session has been written and the sinks flushed, and every span
+  /// ended so far exported; false on timeout. Also runs at destruction and at normal process exit.
   bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /// This thread's position (session, timestep, turn) in this tracer; empty without a session.
@@ -226,6 +246,7 @@ class SessionTracer {
   /// Whether this thread's session records (false when sampled out); throws TracingError naming
   /// `call` without a session.
   bool session_records(const char* call) const;
+  SessionScope begin_session(std::string session_id, Value metadata, const RemoteParent* parent);
   void record_event(CAISEvent&& event);
   void record_event(EnvironmentEvent&& event);
   void record_event(RuntimeEvent&& event);

@@ -1,0 +1,219 @@
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "synth/tracing/otel.hpp"
+
+namespace synth::tracing {
+
+namespace {
+
+// Bounded multi-producer queue after Dmitry Vyukov's array queue: one atomic sequence per cell,
+// producers claim cells with one CAS, nobody takes a lock, capacity fixed at construction.
+class SpanQueue {
+ public:
+  explicit SpanQueue(std::size_t capacity) : cells_(std::max<std::size_t>(capacity, 1)) {
+    for (std::size_t i = 0; i < cells_.size(); ++i) cells_[i].sequence.store(i, std::memory_order_relaxed);
+  }
+
+  bool try_push(SpanData&& span) noexcept {
+    std::size_t pos = tail_.load(std::memory_order_relaxed);
+    for (;;) {
+      Cell& cell = cells_[pos % cells_.size()];
+      const std::size_t seq = cell.sequence.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::ptrdiff_t>(seq) - static_cast<std::ptrdiff_t>(pos);
+      if (diff == 0) {
+        if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          cell.span = std::move(span);
+          cell.sequence.store(pos + 1, std::memory_order_release);
+          return true;
+        }
+      } else if (diff < 0) {
+        return false;  // full
+      } else {
+        pos = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  bool try_pop(SpanData& out) noexcept {
+    std::size_t pos = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      Cell& cell = cells_[pos % cells_.size()];
+      const std::size_t seq = cell.sequence.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::ptrdiff_t>(seq) - static_cast<std::ptrdiff_t>(pos + 1);
+      if (diff == 0) {
+        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          out = std::move(cell.span);
+          cell.sequence.store(pos + cells_.size(), std::memory_order_release);
+          return true;
+        }
+      } else if (diff < 0) {
+        return false;  // empty
+      } else {
+        pos = head_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+ private:
+  struct Cell {
+    std::atomic<std::size_t> sequence{0};
+    SpanData span;
+  };
+  std::vector<Cell> cells_;
+  alignas(64) std::atomic<std::size_t> tail_{0};
+  alignas(64) std::atomic<std::size_t> head_{0};
+};
+
+}  // namespace
+
+struct BatchSpanProcessor::Impl {
+  Impl(std::unique_ptr<SpanExporter> e, BatchOptions o)
+      : exporter(std::move(e)),
+        options(o),
+        batch_size(std::clamp<std::size_t>(o.max_export_batch_size, 1, std::max<std::size_t>(o.max_queue_size, 1))),
+        queue(o.max_queue_size) {
+    worker = std::thread([this] { run(); });
+  }
+
+  void run();
+  void export_batch(std::vector<SpanData>& batch);
+
+  std::unique_ptr<SpanExporter> exporter;
+  const BatchOptions options;
+  const std::size_t batch_size;
+  SpanQueue queue;
+  std::atomic<std::uint64_t> queued{0};
+  std::atomic<std::uint64_t> ended{0};
+  std::atomic<std::uint64_t> exported{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> batches{0};
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::condition_variable flushed;
+  bool stopping = false;           // guarded by mutex
+  bool batch_ready = false;        // guarded by mutex
+  std::uint64_t flush_requested = 0;  // guarded by mutex
+  std::uint64_t flush_done = 0;       // guarded by mutex
+  std::thread worker;
+};
+
+void BatchSpanProcessor::Impl::export_batch(std::vector<SpanData>& batch) {
+  if (batch.empty()) return;
+  ExportResult result = ExportResult::failure;
+  try {
+    result = exporter->export_spans(batch);
+  } catch (...) {
+    detail::report("span exporter threw: " + detail::current_exception_text());
+  }
+  (result == ExportResult::success ? exported : failed).fetch_add(batch.size(), std::memory_order_relaxed);
+  batches.fetch_add(1, std::memory_order_relaxed);
+  batch.clear();
+}
+
+void BatchSpanProcessor::Impl::run() {
+  std::vector<SpanData> batch;
+  batch.reserve(batch_size);
+  std::unique_lock lock(mutex);
+  for (;;) {
+    wake.wait_for(lock, options.schedule_delay,
+                  [&] { return stopping || batch_ready || flush_requested > flush_done; });
+    const bool draining = stopping || flush_requested > flush_done;
+    const std::uint64_t ticket = flush_requested;
+    batch_ready = false;
+    lock.unlock();
+    // Full batches right away; on the timer, on flush and at stop, also the remainder.
+    for (;;) {
+      SpanData span;
+      while (batch.size() < batch_size && queue.try_pop(span)) {
+        queued.fetch_sub(1, std::memory_order_acq_rel);
+        batch.push_back(std::move(span));
+      }
+      if (batch.empty()) {
+        // `queued` counts a span before it is in the queue: a push is in flight, wait for it.
+        if (draining && queued.load(std::memory_order_acquire) > 0) {
+          std::this_thread::yield();
+          continue;
+        }
+        break;
+      }
+      const bool full = batch.size() == batch_size;
+      export_batch(batch);
+      if (draining) continue;
+      if (!full || queued.load(std::memory_order_acquire) < batch_size) break;  // the rest waits for the timer
+    }
+    lock.lock();
+    if (draining) {
+      flush_done = std::max(flush_done, ticket);
+      flushed.notify_all();
+    }
+    if (stopping && queued.load(std::memory_order_acquire) == 0) return;
+  }
+}
+
+BatchSpanProcessor::BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, BatchOptions options)
+    : impl_(std::make_unique<Impl>(std::move(exporter), options)) {}
+
+BatchSpanProcessor::~BatchSpanProcessor() {
+  force_flush(std::chrono::seconds(30));
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  impl_->worker.join();
+}
+
+bool BatchSpanProcessor::end(SpanData&& span) noexcept {
+  impl_->ended.fetch_add(1, std::memory_order_relaxed);
+  // Counted before the push, so the worker never sees more spans than `queued`.
+  const std::uint64_t waiting = impl_->queued.fetch_add(1, std::memory_order_acq_rel) + 1;
+  if (!impl_->queue.try_push(std::move(span))) {
+    impl_->queued.fetch_sub(1, std::memory_order_acq_rel);
+    const std::uint64_t n = impl_->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (detail::is_report_worthy(n)) {
+      detail::report("span queue full (" + std::to_string(impl_->options.max_queue_size) + " spans): " +
+                     std::to_string(n) + " spans dropped so far (raise otel_max_queue_size, or check the collector)");
+    }
+    return false;
+  }
+  // Wake the exporter once per full batch: a lock here once per batch, never per span.
+  if (waiting % impl_->batch_size == 0) {
+    {
+      std::lock_guard lock(impl_->mutex);
+      impl_->batch_ready = true;
+    }
+    impl_->wake.notify_one();
+  }
+  return true;
+}
+
+bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  if (impl_->worker.get_id() == std::this_thread::get_id()) return false;
+  const std::uint64_t ticket = ++impl_->flush_requested;
+  impl_->wake.notify_one();
+  return impl_->flushed.wait_for(lock, timeout, [&] { return impl_->flush_done >= ticket; });
+}
+
+BatchStats BatchSpanProcessor::stats() const {
+  BatchStats s;
+  s.spans_ended = impl_->ended.load(std::memory_order_relaxed);
+  s.spans_exported = impl_->exported.load(std::memory_order_relaxed);
+  s.spans_dropped = impl_->dropped.load(std::memory_order_relaxed);
+  s.spans_failed = impl_->failed.load(std::memory_order_relaxed);
+  s.batches = impl_->batches.load(std::memory_order_relaxed);
+  s.queued = impl_->queued.load(std::memory_order_relaxed);
+  return s;
+}
+
+SpanExporter& BatchSpanProcessor::exporter() noexcept { return *impl_->exporter; }
+
+}  // namespace synth::tracing

@@ -1,0 +1,182 @@
+#include "otel/spans.hpp"
+
+#include <variant>
+
+#include "synth/tracing/version.hpp"
+#include "tracer/outgoing.hpp"
+
+namespace synth::tracing::detail {
+
+namespace {
+
+// Masks and prices spans on the export thread, then hands them to the real exporter.
+class PolicyExporter : public SpanExporter {
+ public:
+  PolicyExporter(std::unique_ptr<SpanExporter> next, std::shared_ptr<const OutgoingPolicy> policy)
+      : next_(std::move(next)), policy_(std::move(policy)) {}
+
+  ExportResult export_spans(std::span<SpanData> spans) override {
+    if (policy_) {
+      for (SpanData& span : spans) policy_->apply(span);
+    }
+    return next_->export_spans(spans);
+  }
+
+ private:
+  std::unique_ptr<SpanExporter> next_;
+  std::shared_ptr<const OutgoingPolicy> policy_;
+};
+
+OtlpResource resource_of(const TracingConfig& config) {
+  OtlpResource r;
+  for (const auto& [key, value] : *config.otel_resource_attributes) r.attributes.set(key, value);
+  r.attributes.set("service.name", *config.service_name);
+  r.attributes.set("service.version", *config.service_version);
+  r.attributes.set("deployment.environment", *config.deployment_environment);
+  r.attributes.set("telemetry.sdk.name", "synth-tracing");
+  r.attributes.set("telemetry.sdk.language", "cpp");
+  r.attributes.set("telemetry.sdk.version", kVersion);
+  r.scope_name = "synth-tracing";
+  r.scope_version = kVersion;
+  return r;
+}
+
+void set_if(Value& attributes, std::string_view key, const Value& from, std::string_view field) {
+  if (!from.is_object()) return;
+  if (const Value* v = from.find(field); v != nullptr && !v->is_null()) attributes.set(key, *v);
+}
+
+void set_error(SpanData& span, const Value& error) {
+  const Value* type = error.find("type");
+  const Value* message = error.find("message");
+  const std::string type_text = type && type->is_string() ? type->as_string() : "error";
+  const std::string message_text = message && message->is_string() ? message->as_string() : "";
+  span.status = SpanStatus::error;
+  span.status_message = message_text;
+  span.attributes.set("error.type", type_text);
+  span.events.push_back(SpanEvent{.name = "exception",
+                                  .time = span.end,
+                                  .attributes = Value{{"exception.type", type_text}, {"exception.message", message_text}}});
+}
+
+void llm_call_attributes(SpanData& span, const ScopeSpanInput& in, const CAISEvent& e) {
+  Value& a = span.attributes;
+  const Value* requested = e.metadata.is_object() ? e.metadata.find("request_model") : nullptr;
+  const std::string request_model = requested && requested->is_string() ? requested->as_string() : e.model_name.value_or("");
+  span.name = request_model.empty() ? std::string(in.name) : std::string(in.name) + " " + request_model;
+  span.kind = SpanKind::client;
+  a.set("gen_ai.operation.name", in.name);
+  a.set("gen_ai.provider.name",
+        genai_provider_name(e.provider ? *e.provider : detect_provider(e.model_name.value_or(""))));
+  if (!request_model.empty()) a.set("gen_ai.request.model", request_model);
+  set_if(a, "gen_ai.request.temperature", e.system_state_before, "temperature");
+  set_if(a, "gen_ai.request.max_tokens", e.system_state_before, "max_tokens");
+  set_if(a, "gen_ai.request.top_p", e.system_state_before, "top_p");
+  set_if(a, "gen_ai.request.stream", e.system_state_before, "stream");
+  if (e.model_name) a.set("gen_ai.response.model", *e.model_name);
+  set_if(a, "gen_ai.response.id", e.system_state_after, "response_id");
+  if (e.system_state_after.is_object()) {
+    if (const Value* reason = e.system_state_after.find("finish_reason"); reason && reason->is_string()) {
+      a.set("gen_ai.response.finish_reasons", Value::array({*reason}));
+    }
+  }
+  if (e.metadata.is_object()) {
+    if (const Value* ttft = e.metadata.find("time_to_first_token_ms"); ttft && ttft->is_number()) {
+      a.set("gen_ai.response.time_to_first_chunk", ttft->as_double() / 1000.0);
+    }
+  }
+  if (e.prompt_tokens) a.set("gen_ai.usage.input_tokens", *e.prompt_tokens);
+  if (e.completion_tokens) a.set("gen_ai.usage.output_tokens", *e.completion_tokens);
+  if (e.cached_tokens) a.set("gen_ai.usage.cache_read.input_tokens", *e.cached_tokens);
+  if (e.reasoning_tokens) a.set("gen_ai.usage.reasoning.output_tokens", *e.reasoning_tokens);
+  if (e.cost) a.set("synth.cost_usd", *e.cost);
+  if (!e.system_instance_id.empty()) a.set("gen_ai.agent.name", e.system_instance_id);
+}
+
+}  // namespace
+
+std::string_view genai_provider_name(std::string_view provider) noexcept {
+  if (provider == "azure_openai") return "azure.ai.openai";
+  if (provider == "google") return "gcp.gemini";
+  if (provider == "mistral") return "mistral_ai";
+  if (provider == "xai") return "x_ai";
+  return provider;  // openai, anthropic, groq, deepseek, and ours where GenAI has no name
+}
+
+std::unique_ptr<SpanPipeline> SpanPipeline::from_config(const TracingConfig& config,
+                                                        std::shared_ptr<const OutgoingPolicy> policy) {
+  if (!config.enabled || (*config.mode != TracingMode::dual && *config.mode != TracingMode::otel)) return nullptr;
+  const std::string& endpoint = *config.otel_endpoint;
+  if (endpoint.empty()) return nullptr;
+  std::unique_ptr<SpanExporter> exporter;
+  if (endpoint.starts_with("file://")) {
+    exporter = std::make_unique<OtlpFileExporter>(endpoint.substr(7), resource_of(config));
+  } else {
+    OtlpHttpOptions options;
+    options.endpoint = endpoint;
+    options.headers = *config.otel_headers;
+    options.json = *config.otel_protocol == OtlpProtocol::http_json;
+    options.gzip = *config.otel_gzip;
+    options.timeout = std::chrono::milliseconds(*config.otel_timeout_ms);
+    options.resource = resource_of(config);
+    exporter = std::make_unique<OtlpHttpExporter>(std::move(options));
+  }
+  return std::make_unique<SpanPipeline>(std::move(exporter), config, std::move(policy));
+}
+
+SpanPipeline::SpanPipeline(std::unique_ptr<SpanExporter> exporter, const TracingConfig& config,
+                           std::shared_ptr<const OutgoingPolicy> policy)
+    : processor_(std::make_unique<PolicyExporter>(std::move(exporter), std::move(policy)),
+                 BatchOptions{.max_queue_size = *config.otel_max_queue_size,
+                              .max_export_batch_size = *config.otel_max_export_batch_size,
+                              .schedule_delay = std::chrono::milliseconds(*config.otel_schedule_delay_ms)}) {}
+
+void SpanPipeline::export_soon() noexcept {
+  try {
+    processor_.force_flush(std::chrono::milliseconds(0));
+  } catch (...) {
+    // Only a failing mutex could get here; the timer exports the spans anyway.
+  }
+}
+
+SpanData scope_span(const ScopeSpanInput& in) {
+  SpanData span;
+  span.trace_id_high = in.trace_id_high;
+  span.trace_id_low = in.trace_id_low;
+  span.span_id = in.span_id;
+  span.parent_span_id = in.parent_span_id;
+  span.start = in.start;
+  span.end = in.end;
+  span.kind = SpanKind::internal;
+  Value& a = span.attributes;
+  if (const auto* call = in.event ? std::get_if<CAISEvent>(in.event) : nullptr) {
+    llm_call_attributes(span, in, *call);
+  } else if (in.kind == "runtime_operation") {
+    span.name = "execute_tool " + std::string(in.name);
+    a.set("gen_ai.operation.name", "execute_tool");
+    a.set("gen_ai.tool.name", in.name);
+    if (const auto* op = in.event ? std::get_if<RuntimeEvent>(in.event) : nullptr) {
+      if (!op->system_instance_id.empty()) a.set("gen_ai.agent.name", op->system_instance_id);
+      set_if(a, "synth.success", op->metadata, "success");
+    }
+  } else if (const auto* step = in.event ? std::get_if<EnvironmentEvent>(in.event) : nullptr) {
+    span.name = "environment_step " + std::string(in.name);
+    if (!step->system_instance_id.empty()) a.set("synth.system_id", step->system_instance_id);
+    if (step->reward) a.set("synth.reward", *step->reward);
+    if (step->terminated) a.set("synth.terminated", *step->terminated);
+    if (step->truncated) a.set("synth.truncated", *step->truncated);
+  } else {
+    span.name = std::string(in.name);
+    if (in.attributes != nullptr && in.attributes->is_object()) {
+      for (const auto& [key, value] : in.attributes->as_object()) a.set(key, value);
+    }
+  }
+  a.set("gen_ai.conversation.id", in.session_id);
+  a.set("synth.kind", in.kind);
+  a.set("synth.turn", in.turn);
+  if (in.step_index >= 0) a.set("synth.step_index", in.step_index);
+  if (in.error != nullptr && in.error->is_object()) set_error(span, *in.error);
+  return span;
+}
+
+}  // namespace synth::tracing::detail

@@ -1,0 +1,195 @@
+// BatchSpanProcessor on its own: full batches go at once, the timer sends the rest, every span is
+// exported, dropped or failed exactly once under concurrent producers, flush and shutdown drain.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "synth/tracing/otel.hpp"
+
+namespace st = synth::tracing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// What a CollectingExporter was given; outlives the exporter (which the processor owns).
+class Collected {
+ public:
+  st::ExportResult take(std::span<st::SpanData> spans) {
+    std::unique_lock lock(mutex_);
+    ++calls_;
+    changed_.notify_all();
+    open_.wait(lock, [&] { return !held_; });
+    batch_sizes_.push_back(spans.size());
+    if (fail_) return st::ExportResult::failure;
+    for (const auto& s : spans) ids_.push_back(s.span_id);
+    changed_.notify_all();
+    return st::ExportResult::success;
+  }
+  // Holds the export thread inside export_spans() until release().
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      held_ = false;
+    }
+    open_.notify_all();
+  }
+  void fail() {
+    std::lock_guard lock(mutex_);
+    fail_ = true;
+  }
+  // Waits until `n` spans were exported; false after 10 s.
+  bool wait_for(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return ids_.size() >= n; });
+  }
+  bool wait_for_calls(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return calls_ >= n; });
+  }
+  std::vector<std::uint64_t> ids() {
+    std::lock_guard lock(mutex_);
+    return ids_;
+  }
+  std::vector<std::size_t> batch_sizes() {
+    std::lock_guard lock(mutex_);
+    return batch_sizes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable open_, changed_;
+  bool held_ = false, fail_ = false;
+  int calls_ = 0;
+  std::vector<std::uint64_t> ids_;
+  std::vector<std::size_t> batch_sizes_;
+};
+
+// Keeps what it is given in a Collected the test holds on to.
+class CollectingExporter : public st::SpanExporter {
+ public:
+  explicit CollectingExporter(std::shared_ptr<Collected> into) : into_(std::move(into)) {}
+  st::ExportResult export_spans(std::span<st::SpanData> spans) override { return into_->take(spans); }
+
+ private:
+  std::shared_ptr<Collected> into_;
+};
+
+// An exporter for a processor, and what it will have collected.
+std::pair<std::unique_ptr<st::SpanExporter>, std::shared_ptr<Collected>> collecting() {
+  auto collected = std::make_shared<Collected>();
+  return {std::make_unique<CollectingExporter>(collected), collected};
+}
+
+st::SpanData span(std::uint64_t id) {
+  st::SpanData s;
+  s.trace_id_low = 1;
+  s.span_id = id;
+  s.name = "s";
+  return s;
+}
+
+}  // namespace
+
+TEST(BatchSpanProcessor, AFullBatchGoesWithoutWaitingForTheTimer) {
+  auto [owned, collected] = collecting();
+  Collected& exporter = *collected;
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 100, .max_export_batch_size = 10,
+                                                      .schedule_delay = std::chrono::hours(1)});
+  for (std::uint64_t i = 1; i <= 25; ++i) EXPECT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(exporter.wait_for(20));  // two full batches, long before the hour is up
+  EXPECT_EQ(exporter.batch_sizes(), (std::vector<std::size_t>{10, 10}));
+  EXPECT_EQ(processor.stats().queued, 5u);
+  ASSERT_TRUE(processor.force_flush(10s));  // the rest on flush
+  EXPECT_EQ(exporter.ids().size(), 25u);
+}
+
+TEST(BatchSpanProcessor, TheTimerSendsAPartialBatch) {
+  auto [owned, collected] = collecting();
+  Collected& exporter = *collected;
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 100, .max_export_batch_size = 50,
+                                                      .schedule_delay = 20ms});
+  for (std::uint64_t i = 1; i <= 3; ++i) processor.end(span(i));
+  ASSERT_TRUE(exporter.wait_for(3));
+  EXPECT_EQ(processor.stats().spans_exported, 3u);
+}
+
+TEST(BatchSpanProcessor, ConcurrentProducersEveryIdExportedOnce) {
+  auto [owned, collected] = collecting();
+  Collected& exporter = *collected;
+  constexpr int kThreads = 4;
+  constexpr std::uint64_t kPerThread = 20000;
+  {
+    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = kThreads * kPerThread,
+                                                        .max_export_batch_size = 512, .schedule_delay = 5ms});
+    std::vector<std::thread> producers;
+    for (int t = 0; t < kThreads; ++t) {
+      producers.emplace_back([&, t] {
+        for (std::uint64_t i = 0; i < kPerThread; ++i) processor.end(span(t * kPerThread + i + 1));
+      });
+    }
+    for (auto& p : producers) p.join();
+    ASSERT_TRUE(processor.force_flush(30s));
+    const auto stats = processor.stats();
+    EXPECT_EQ(stats.spans_ended, kThreads * kPerThread);
+    EXPECT_EQ(stats.spans_exported, kThreads * kPerThread);
+    EXPECT_EQ(stats.spans_dropped, 0u);
+  }
+  const auto ids = exporter.ids();
+  EXPECT_EQ(std::set<std::uint64_t>(ids.begin(), ids.end()).size(), kThreads * kPerThread);
+}
+
+TEST(BatchSpanProcessor, OverflowDropsAreCountedExactlyWhileTheExporterIsStuck) {
+  auto [owned, collected] = collecting();
+  Collected& exporter = *collected;
+  exporter.hold();
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 32, .max_export_batch_size = 8,
+                                                      .schedule_delay = std::chrono::hours(1)});
+  for (std::uint64_t i = 1; i <= 8; ++i) processor.end(span(i));
+  ASSERT_TRUE(exporter.wait_for_calls(1));  // the first batch is stuck in the exporter
+  std::atomic<std::uint64_t> refused{0};
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 4; ++t) {
+    producers.emplace_back([&, t] {
+      for (std::uint64_t i = 0; i < 100; ++i) {
+        if (!processor.end(span(1000 + t * 100 + i))) refused.fetch_add(1);
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  EXPECT_EQ(refused.load(), 400u - 32u);  // the queue holds exactly its capacity
+  EXPECT_EQ(processor.stats().spans_dropped, refused.load());
+  EXPECT_FALSE(processor.force_flush(50ms));  // stuck: the flush times out instead of hanging
+  exporter.release();
+  ASSERT_TRUE(processor.force_flush(10s));
+  const auto stats = processor.stats();
+  EXPECT_EQ(stats.spans_ended, 408u);
+  EXPECT_EQ(stats.spans_exported + stats.spans_dropped, stats.spans_ended);
+  EXPECT_EQ(exporter.ids().size(), 40u);
+}
+
+TEST(BatchSpanProcessor, FailuresAreCountedAndShutdownDrainsTheQueue) {
+  auto [failing, failures] = collecting();
+  failures->fail();
+  st::BatchSpanProcessor bad(std::move(failing), {.max_queue_size = 64, .max_export_batch_size = 16});
+  for (std::uint64_t i = 1; i <= 20; ++i) bad.end(span(i));
+  ASSERT_TRUE(bad.force_flush(10s));
+  EXPECT_EQ(bad.stats().spans_failed, 20u);
+
+  auto [owned, collected] = collecting();
+  Collected& exporter = *collected;
+  {
+    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 64, .max_export_batch_size = 16,
+                                                        .schedule_delay = std::chrono::hours(1)});
+    for (std::uint64_t i = 1; i <= 5; ++i) processor.end(span(i));
+  }  // destroyed: what was queued is exported first
+  EXPECT_EQ(exporter.ids().size(), 5u);
+}
