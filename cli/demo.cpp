@@ -1,14 +1,19 @@
 // synth-trace demo: a self-contained traced agent. Each turn the agent asks a policy model for
-// an action (an LLM-shaped call with prompt, response, tokens, cost and latency) and steps a
-// grid world; the instrumentation scopes trace everything into the DuckDB database. The model is a built-in,
-// deterministic, offline policy ("synth-demo-policy"), labelled as such in the traces.
+// an action through the LM client (synth/tracing/lm.hpp), which traces the call, and steps a
+// grid world; everything is traced into the DuckDB database. By default the model is a built-in,
+// deterministic, offline policy ("synth-demo-policy", provider "offline": an in-process model
+// of the LM client), labelled as such in the output and the traces. With SYNTH_DEMO_MODEL (and
+// optionally SYNTH_DEMO_PROVIDER, SYNTH_DEMO_BASE_URL, the provider's usual key variable) the
+// decisions come from that real model instead.
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
 #include <synth/tracing.hpp>
+#include <synth/tracing/lm.hpp>
 
 #include "cli.hpp"
 #include "gridworld.hpp"
@@ -18,7 +23,6 @@ namespace synth_trace {
 namespace {
 
 constexpr const char* kModel = "synth-demo-policy";
-constexpr const char* kProvider = "synth-demo";
 // Illustrative prices (USD per token), in the range of small hosted models, so that the demo's
 // cost columns mean something. The built-in policy itself costs nothing.
 constexpr double kInputPrice = 0.15e-6;
@@ -41,6 +45,60 @@ std::string describe(const st::Value& obs) {
          ". Reply with JSON {\"action\": north|south|west|east, \"reasoning\": ...}.";
 }
 
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+// The model the demo asks: a real one when SYNTH_DEMO_MODEL or SYNTH_DEMO_BASE_URL is set,
+// otherwise the built-in offline policy.
+struct PolicyModel {
+  std::string model = kModel;
+  std::string provider;
+  std::string base_url;
+  bool offline() const { return base_url.empty() && model == kModel && provider.empty(); }
+
+  static PolicyModel from_environment() {
+    PolicyModel m;
+    m.base_url = env_or_empty("SYNTH_DEMO_BASE_URL");
+    m.provider = env_or_empty("SYNTH_DEMO_PROVIDER");
+    if (std::string model = env_or_empty("SYNTH_DEMO_MODEL"); !model.empty()) m.model = std::move(model);
+    return m;
+  }
+};
+
+// The offline policy as an in-process model of the LM client: the scripted policy decides from
+// the observation; text, tokens and (illustrative) cost are what an LLM call would report.
+st::LMResponse offline_answer(const st::Value& obs, std::mt19937& rng, const st::LMRequest& request) {
+  auto [chosen, reasoning] = gridworld::scripted_policy(obs, rng);
+  st::LMResponse r;
+  r.text = st::Value{{"action", chosen}, {"reasoning", reasoning}}.dump();
+  std::int64_t prompt_tokens = 0;
+  for (const auto& m : request.messages) prompt_tokens += estimate_tokens(m.content);
+  const std::int64_t completion_tokens = estimate_tokens(r.text);
+  r.usage = {.prompt_tokens = prompt_tokens, .completion_tokens = completion_tokens};
+  r.cost = std::round((static_cast<double>(prompt_tokens) * kInputPrice +
+                       static_cast<double>(completion_tokens) * kOutputPrice) * 1e9) / 1e9;
+  r.finish_reason = "stop";
+  return r;
+}
+
+// The action in a model's answer ({"action": ...}), or "" when it names none of the four.
+std::string action_of(const std::string& text) {
+  const auto start = text.find('{');
+  const auto end = text.rfind('}');
+  if (start == std::string::npos || end == std::string::npos || end < start) return {};
+  try {
+    const st::Value v = st::Value::parse(std::string_view(text).substr(start, end - start + 1));
+    if (v["action"].is_string()) {
+      const std::string& a = v["action"].as_string();
+      if (a == "north" || a == "south" || a == "west" || a == "east") return a;
+    }
+  } catch (const std::exception&) {
+  }
+  return {};
+}
+
 struct Episode {
   std::string session_id;
   int steps = 0;
@@ -48,41 +106,41 @@ struct Episode {
   bool reached = false;
 };
 
-Episode run_episode(st::SessionTracer& tracer, const std::string& id, unsigned seed) {
+Episode run_episode(st::SessionTracer& tracer, const PolicyModel& policy, const std::string& id, unsigned seed) {
   std::mt19937 rng(seed);
   gridworld::GridWorld env(6, rng);
   Episode e{id};
+  st::Value obs;
+  st::LMOptions lm_options{.model = policy.model,
+                           .provider = policy.provider,
+                           .temperature = 0.0,
+                           .max_tokens = 200,
+                           .base_url = policy.base_url,
+                           .session_tracer = &tracer,
+                           .system_id = "agent"};
+  if (policy.offline()) {
+    lm_options.in_process_model = [&obs, &rng](const st::LMRequest& request) { return offline_answer(obs, rng, request); };
+  }
+  st::LM lm(std::move(lm_options));
   auto session = tracer.start_session(id, {{"environment", "gridworld-6x6"},
-                                           {"policy", kModel},
-                                           {"policy_note", "built-in offline policy, not an LLM"},
+                                           {"policy", policy.model},
+                                           {"policy_provider", lm.provider()},
+                                           {"policy_note", policy.offline() ? "built-in offline policy, not an LLM"
+                                                                            : "a real model through the LM client"},
                                            {"seed", seed}});
   const std::string system_prompt =
       "You are an agent in a 6x6 grid world looking for a treasure. Walls block some moves. "
       "Each move costs a little reward; finding the treasure gives +1.";
   for (int turn = 0; turn < kMaxTurns && !e.reached; ++turn) {
     auto step = tracer.timestep(turn);
-    const st::Value obs = env.observe();
+    obs = env.observe();
     tracer.add_message(st::make_message("gridworld", obs, "observation", turn));
 
-    // The policy decision, traced like any LLM call.
-    std::string action;
-    {
-      const std::string user_prompt = describe(obs);
-      auto call = st::ai_call("chat", {.model = kModel, .system_id = "agent", .provider = kProvider});
-      call.request({{"messages", {{{"role", "system"}, {"content", system_prompt}}, {{"role", "user"}, {"content", user_prompt}}}},
-                    {"model", kModel},
-                    {"temperature", 0.0}});
-      auto [chosen, reasoning] = gridworld::scripted_policy(obs, rng);
-      const std::string response = st::Value{{"action", chosen}, {"reasoning", reasoning}}.dump();
-      const std::int64_t prompt_tokens = estimate_tokens(system_prompt) + estimate_tokens(user_prompt);
-      const std::int64_t completion_tokens = estimate_tokens(response);
-      call.response({{"content", response}, {"finish_reason", "stop"}})
-          .usage({.prompt_tokens = prompt_tokens, .completion_tokens = completion_tokens})
-          .cost(std::round((static_cast<double>(prompt_tokens) * kInputPrice +
-                            static_cast<double>(completion_tokens) * kOutputPrice) * 1e9) / 1e9)
-          .set("policy_note", "built-in offline policy, not an LLM; prices illustrative");
-      action = chosen;
-    }
+    // The policy decision: an LLM call through the LM client, which traces it.
+    const st::LMResponse answer = lm.generate({st::Message::system(system_prompt), st::Message::user(describe(obs))},
+                                              {.json = st::JsonOutput{}});
+    std::string action = action_of(answer.text);
+    if (action.empty()) action = gridworld::scripted_policy(obs, rng).first;  // an unusable answer: explore
     tracer.add_message(st::make_message("agent", {{"action", action}}, "action", turn));
     {
       auto check = st::runtime_operation("validate_action", {.system_id = "action_validator"});
@@ -117,12 +175,17 @@ std::string run_stamp() {
 }  // namespace
 
 int run_demo(const std::filesystem::path& db, const DemoOptions& options) {
+  const PolicyModel policy = PolicyModel::from_environment();
   auto sink = std::make_shared<st::DuckDBSink>(db);
   st::SessionTracer tracer(st::TracingConfig{.max_finished_sessions = 0});
   tracer.add_sink(sink);
 
   std::cout << "synth-trace demo: " << options.episodes << " episodes of a 6x6 grid-world treasure hunt\n"
-            << "policy: " << kModel << " (built-in, deterministic, offline; not an LLM)\n"
+            << "policy: "
+            << (policy.offline() ? std::string(kModel) + " (built-in, deterministic, offline; not an LLM), through the LM client"
+                                 : policy.model + " through the LM client (" +
+                                       (policy.base_url.empty() ? std::string("provider's public endpoint") : policy.base_url) + ")")
+            << "\n"
             << "database: " << db.string() << "\n\n";
 
   const std::string stamp = run_stamp();
@@ -137,7 +200,7 @@ int run_demo(const std::filesystem::path& db, const DemoOptions& options) {
         try {
           for (int i = t; i < options.episodes; i += options.threads) {
             episodes[static_cast<std::size_t>(i)] =
-                run_episode(tracer, "demo-" + stamp + "-" + std::to_string(i), options.seed + static_cast<unsigned>(i));
+                run_episode(tracer, policy, "demo-" + stamp + "-" + std::to_string(i), options.seed + static_cast<unsigned>(i));
           }
         } catch (const std::exception& ex) {
           std::lock_guard lock(error_mutex);

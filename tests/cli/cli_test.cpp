@@ -161,7 +161,7 @@ TEST_F(Cli, DemoStoresSessionsThatTheOtherCommandsRead) {
   const std::string id = rows[0]["session_id"].as_string();
   const Output show = run("show " + quote(id));
   EXPECT_EQ(show.code, 0);
-  EXPECT_NE(show.out.find("cais  agent  synth-demo-policy (synth-demo)"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("cais  agent  synth-demo-policy (offline)"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("environment  gridworld  reward"), std::string::npos) << show.out;
 
   const fs::path ft = dir_ / "ft.jsonl";
