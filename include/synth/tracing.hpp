@@ -7,6 +7,7 @@
 #include "synth/tracing/error.hpp"
 #include "synth/tracing/instrument.hpp"
 #include "synth/tracing/json.hpp"
+#include "synth/tracing/lm.hpp"
 #include "synth/tracing/model.hpp"
 #include "synth/tracing/otel.hpp"
 #include "synth/tracing/pii.hpp"
