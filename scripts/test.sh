@@ -13,7 +13,7 @@ cd "$root"
 # Exported before building too: gtest_discover_tests runs the test binaries at build time.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/tsan.supp}
 
 # --no-tests=error: a label or discovery mistake that selects nothing must not pass.
 ctest_args=(--output-on-failure --no-tests=error -j2)
