@@ -1,0 +1,136 @@
+// OpenTelemetry costs. Targets (issue 5): encoding >= 1 M spans/s; end to end (scopes ->
+// BatchSpanProcessor -> OTLP/HTTP protobuf -> the Node receiver on the official decoder) >= 200 k
+// spans/s with no drops given a large enough queue. Also what a scope costs the agent with span
+// export on.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include <synth/tracing.hpp>
+
+#include "otel/otlp_receiver.hpp"
+
+namespace st = synth::tracing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// An LLM call's span as the tracer makes it: GenAI attributes, 15 in all.
+st::SpanData llm_span(std::uint64_t i) {
+  st::SpanData s;
+  s.trace_id_high = 0x4bf92f3577b34da6ULL;
+  s.trace_id_low = 0xa3ce929d0e0e4736ULL + i;
+  s.span_id = 0x00f067aa0ba902b7ULL + i;
+  s.parent_span_id = 0x1234;
+  s.name = "chat gpt-4o-mini";
+  s.kind = st::SpanKind::client;
+  s.start = st::Timestamp(std::chrono::nanoseconds(1'732'000'000'000'000'000LL + static_cast<std::int64_t>(i) * 1000));
+  s.end = s.start + std::chrono::milliseconds(420);
+  s.attributes = st::Value{{"gen_ai.operation.name", "chat"},
+                           {"gen_ai.provider.name", "openai"},
+                           {"gen_ai.request.model", "gpt-4o-mini"},
+                           {"gen_ai.request.temperature", 0.2},
+                           {"gen_ai.request.max_tokens", 256},
+                           {"gen_ai.response.model", "gpt-4o-mini-2024-07-18"},
+                           {"gen_ai.response.id", "chatcmpl-9x8y7z"},
+                           {"gen_ai.response.finish_reasons", st::Value::array({"stop"})},
+                           {"gen_ai.usage.input_tokens", 1200},
+                           {"gen_ai.usage.output_tokens", 85},
+                           {"gen_ai.conversation.id", "episode-17"},
+                           {"gen_ai.agent.name", "planner"},
+                           {"synth.kind", "ai_call"},
+                           {"synth.turn", 3},
+                           {"synth.cost_usd", 0.00023}};
+  return s;
+}
+
+st::OtlpResource resource() {
+  st::OtlpResource r;
+  r.attributes = st::Value{{"service.name", "bench"}, {"telemetry.sdk.name", "synth-tracing"}};
+  return r;
+}
+
+void BM_EncodeProtobuf(benchmark::State& state) {
+  std::vector<st::SpanData> spans;
+  for (std::uint64_t i = 0; i < 512; ++i) spans.push_back(llm_span(i));
+  const auto r = resource();
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const std::string body = st::encode_otlp_protobuf(spans, r);
+    bytes += body.size();
+    benchmark::DoNotOptimize(body.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 512);
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(BM_EncodeProtobuf);
+
+void BM_EncodeJson(benchmark::State& state) {
+  std::vector<st::SpanData> spans;
+  for (std::uint64_t i = 0; i < 512; ++i) spans.push_back(llm_span(i));
+  const auto r = resource();
+  for (auto _ : state) {
+    const std::string body = st::encode_otlp_json(spans, r);
+    benchmark::DoNotOptimize(body.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 512);
+}
+BENCHMARK(BM_EncodeJson);
+
+// Spans ended on the agent's thread and exported in the background to the Node receiver; the
+// time includes the final flush, so this is the sustained end-to-end rate.
+void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
+  st::testing::OtlpReceiver receiver;
+  std::uint64_t total = 0;
+  for (auto _ : state) {
+    auto owned = std::make_unique<st::OtlpHttpExporter>(
+        st::OtlpHttpOptions{.endpoint = receiver.endpoint(), .resource = resource()});
+    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 1 << 17, .max_export_batch_size = 512,
+                                                        .schedule_delay = 100ms});
+    constexpr std::uint64_t kSpans = 50'000;
+    for (std::uint64_t i = 0; i < kSpans; ++i) processor.end(llm_span(total + i));
+    if (!processor.force_flush(120s)) state.SkipWithError("flush timed out");
+    const auto stats = processor.stats();
+    if (stats.spans_dropped != 0 || stats.spans_failed != 0) state.SkipWithError("spans were dropped or refused");
+    total += kSpans;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(total));
+  state.counters["received"] = static_cast<double>(receiver.span_count());
+}
+BENCHMARK(BM_EndToEndIntoTheReceiver)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// What an ai_call scope costs the agent's thread with span export on (the span is built and
+// queued; masking, pricing, encoding and sending happen on the export thread).
+void BM_AiCallScopeWithSpans(benchmark::State& state) {
+  st::testing::OtlpReceiver receiver;
+  st::TracingConfig c;
+  c.otel_endpoint = receiver.endpoint();
+  c.otel_max_queue_size = std::size_t{1 << 16};
+  c.max_finished_sessions = std::size_t{1};
+  c.save_dir = std::filesystem::path();
+  st::SessionTracer tracer(c);
+  std::optional<st::SessionScope> session(tracer.start_session());
+  std::optional<st::TimestepScope> step(tracer.timestep(0));
+  std::int64_t n = 0;
+  for (auto _ : state) {
+    {
+      auto call = st::ai_call("chat", {.model = "gpt-4o-mini", .system_id = "agent", .tracer = &tracer});
+      call.request({{"temperature", 0.2}}).usage({.prompt_tokens = 60, .completion_tokens = 12}).response({{"content", "north"}});
+    }
+    if (++n % 4096 == 0) {
+      state.PauseTiming();
+      step.reset();
+      session.reset();
+      tracer.flush(60s);
+      session.emplace(tracer.start_session());
+      step.emplace(tracer.timestep(0));
+      state.ResumeTiming();
+    }
+  }
+  state.counters["dropped"] = static_cast<double>(tracer.stats().spans_dropped);
+}
+BENCHMARK(BM_AiCallScopeWithSpans);
+
+}  // namespace
