@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "diagnostics.hpp"
+#include "hex.hpp"
 #include "tracer/state.hpp"
 
 namespace synth::tracing {
@@ -62,11 +63,6 @@ struct SpanState : ScopeState {
   std::string system_id;
   Value attributes;
 };
-
-void append_hex(std::string& out, std::uint64_t v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(v >> shift) & 0xF]);
-}
 
 // This thread's context to record into: the tracer's, or the most recently made current one;
 // nullptr when nothing would record.
@@ -171,7 +167,12 @@ void ScopeBase::close(Make&& make) noexcept {
     std::optional<Event> event = make(s, std::move(md), duration_ms, id);
     const auto& session = ContextAccess::session(s.where);
     if (const auto& spans = session->core->spans) {
-      ScopeSpanInput in{.name = s.name,
+      constexpr std::string_view kind = std::is_same_v<State, AiCallState>            ? "ai_call"
+                                        : std::is_same_v<State, EnvironmentStepState> ? "environment_step"
+                                        : std::is_same_v<State, RuntimeOperationState> ? "runtime_operation"
+                                                                                       : "trace_span";
+      ScopeSpanInput in{.kind = kind,
+                        .name = s.name,
                         .session_id = session->id,
                         .trace_id_high = session->trace_id_high,
                         .trace_id_low = session->trace_id_low,
@@ -183,15 +184,9 @@ void ScopeBase::close(Make&& make) noexcept {
                         .turn = s.where.turn(),
                         .step_index = s.where.step_index(),
                         .event = event ? &*event : nullptr,
+                        .attributes = nullptr,
                         .error = s.error.is_null() ? nullptr : &s.error};
-      if constexpr (std::is_same_v<State, AiCallState>) {
-        in.kind = "ai_call";
-      } else if constexpr (std::is_same_v<State, EnvironmentStepState>) {
-        in.kind = "environment_step";
-      } else if constexpr (std::is_same_v<State, RuntimeOperationState>) {
-        in.kind = "runtime_operation";
-      } else {
-        in.kind = "trace_span";
+      if constexpr (std::is_same_v<State, SpanState>) {
         const Value* recorded = event ? metadata(*event).find("attributes") : nullptr;
         in.attributes = recorded != nullptr ? recorded : &s.attributes;
       }

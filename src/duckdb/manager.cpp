@@ -116,19 +116,6 @@ class Refused : public StorageError {
   using StorageError::StorageError;
 };
 
-bool valid_utf8(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (std::size_t i = 0; i < s.size();) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    const std::size_t n = detail::utf8_sequence_length(p + i, s.size() - i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
 
 std::string sql_string_literal(std::string_view s) {
   std::string out = "'";
@@ -198,7 +185,7 @@ struct DuckDBTraceManager::Impl {
       throw Refused("cannot store session '" + t.session_id + "' in '" + conn.name() + "': " + why);
     };
     const auto text = [&](std::string_view value, const char* field) {
-      if (!valid_utf8(value)) refuse(std::string(field) + " is not valid UTF-8");
+      if (detail::first_invalid_utf8(value) != value.size()) refuse(std::string(field) + " is not valid UTF-8");
     };
     const auto optional_text = [&](const std::optional<std::string>& value, const char* field) {
       if (value) text(*value, field);

@@ -12,20 +12,6 @@ namespace synth::tracing::detail {
 namespace {
 using simdjson::error_code;
 
-std::size_t first_invalid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (std::size_t i = 0; i < s.size();) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    const std::size_t n = utf8_sequence_length(p + i, s.size() - i);
-    if (n == 0) return i;
-    i += n;
-  }
-  return s.size();
-}
-
 // Offset of the first raw control character inside a string (simdjson's UNESCAPED_CHARS).
 std::size_t first_unescaped_control(std::string_view s) {
   bool in_string = false;

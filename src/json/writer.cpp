@@ -53,6 +53,32 @@ std::size_t utf8_sequence_length(const unsigned char* s, std::size_t avail) noex
   return n;
 }
 
+std::size_t first_invalid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_sequence_length(p + i, s.size() - i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return s.size();
+}
+
+std::string replace_invalid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (std::size_t bad = first_invalid_utf8(s); bad < s.size(); bad = first_invalid_utf8(s)) {
+    out.append(s.substr(0, bad));
+    out += "\xEF\xBF\xBD";  // U+FFFD
+    s.remove_prefix(bad + 1);
+  }
+  out.append(s);
+  return out;
+}
+
 void JsonWriter::grow(std::size_t n) {
   // Doubling keeps appends amortized O(1); resize() value-initializes the new room once.
   out_.resize(std::max({pos_ + n, 2 * out_.size(), std::size_t{256}}));

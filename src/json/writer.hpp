@@ -16,6 +16,11 @@ inline constexpr int kMaxJsonDepth = 1024;
 
 /// Length of the valid UTF-8 sequence starting at s[0] (a byte >= 0x80), or 0 when invalid.
 std::size_t utf8_sequence_length(const unsigned char* s, std::size_t available) noexcept;
+/// Offset of the first byte of `s` that does not start a valid UTF-8 sequence; s.size() when
+/// all of `s` is valid.
+std::size_t first_invalid_utf8(std::string_view s) noexcept;
+/// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
+std::string replace_invalid_utf8(std::string_view s);
 
 /// Streams JSON onto the end of a string, placing commas (and, with an indent, newlines)
 /// itself. Writes through a cursor into space grown by doubling, not character by character;

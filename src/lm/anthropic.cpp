@@ -128,17 +128,13 @@ std::string anthropic_body(const CallSpec& spec) {
   body.set("messages", std::move(messages));
   if (o.temperature) body.set("temperature", *o.temperature);
   if (o.top_p) body.set("top_p", *o.top_p);
-  if (!o.stop.empty()) {
-    Value stop = Value::array();
-    for (const auto& s : o.stop) stop.push_back(s);
-    body.set("stop_sequences", std::move(stop));
-  }
+  if (!o.stop.empty()) body.set("stop_sequences", string_array(o.stop));
   if (!o.tools.empty()) {
     Value tools = Value::array();
     for (const auto& t : o.tools) {
       Value tool = Value::object({{"name", t.name}});
       if (!t.description.empty()) tool.set("description", t.description);
-      tool.set("input_schema", t.parameters.is_null() ? Value{{"type", "object"}, {"properties", Value::object()}} : t.parameters);
+      tool.set("input_schema", parameters_schema(t));
       tools.push_back(std::move(tool));
     }
     body.set("tools", std::move(tools));

@@ -124,11 +124,7 @@ std::string gemini_body(const CallSpec& spec) {
   if (o.temperature) config.set("temperature", *o.temperature);
   if (o.max_tokens) config.set("maxOutputTokens", *o.max_tokens);
   if (o.top_p) config.set("topP", *o.top_p);
-  if (!o.stop.empty()) {
-    Value stop = Value::array();
-    for (const auto& s : o.stop) stop.push_back(s);
-    config.set("stopSequences", std::move(stop));
-  }
+  if (!o.stop.empty()) config.set("stopSequences", string_array(o.stop));
   if (o.json) {
     config.set("responseMimeType", "application/json");
     if (!o.json->schema.is_null()) config.set("responseSchema", o.json->schema);

@@ -112,17 +112,13 @@ std::string openai_body(const CallSpec& spec) {
   if (o.temperature) body.set("temperature", *o.temperature);
   if (o.max_tokens) body.set(spec.max_completion_tokens ? "max_completion_tokens" : "max_tokens", *o.max_tokens);
   if (o.top_p) body.set("top_p", *o.top_p);
-  if (!o.stop.empty()) {
-    Value stop = Value::array();
-    for (const auto& s : o.stop) stop.push_back(s);
-    body.set("stop", std::move(stop));
-  }
+  if (!o.stop.empty()) body.set("stop", string_array(o.stop));
   if (!o.tools.empty()) {
     Value tools = Value::array();
     for (const auto& t : o.tools) {
       Value fn = Value::object({{"name", t.name}});
       if (!t.description.empty()) fn.set("description", t.description);
-      fn.set("parameters", t.parameters.is_null() ? Value{{"type", "object"}, {"properties", Value::object()}} : t.parameters);
+      fn.set("parameters", parameters_schema(t));
       tools.push_back({{"type", "function"}, {"function", std::move(fn)}});
     }
     body.set("tools", std::move(tools));

@@ -68,6 +68,16 @@ std::string error_message(std::string_view body) {
   return text;
 }
 
+Value string_array(const std::vector<std::string>& strings) {
+  Value out = Value::array();
+  for (const auto& s : strings) out.push_back(s);
+  return out;
+}
+
+Value parameters_schema(const Tool& tool) {
+  return tool.parameters.is_null() ? Value{{"type", "object"}, {"properties", Value::object()}} : tool.parameters;
+}
+
 Value arguments_value(std::string_view arguments) {
   if (arguments.empty()) return Value::object();
   try {

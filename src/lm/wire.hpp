@@ -85,6 +85,10 @@ inline std::int64_t int_of(const Value& v) {
   if (v.is_number()) return static_cast<std::int64_t>(v.as_double());
   return 0;
 }
+/// Strings as a JSON array (stop sequences).
+Value string_array(const std::vector<std::string>& strings);
+/// A tool's JSON schema for its parameters; an empty object schema when it declares none.
+Value parameters_schema(const Tool& tool);
 /// A tool call's JSON arguments as a value (an object when they are not valid JSON: {"_raw": text}).
 Value arguments_value(std::string_view arguments);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "hex.hpp"
 #include "json/writer.hpp"
 #include "synth/tracing/otel.hpp"
 
@@ -30,12 +31,12 @@ class ProtoWriter {
   /// UTF-8: each invalid byte becomes U+FFFD, as in the JSON encoding.
   void string_always(std::uint32_t field, std::string_view s) {
     tag(field, kLengthDelimited);
-    if (valid_utf8(s)) {
+    if (detail::first_invalid_utf8(s) == s.size()) {
       varint(s.size());
       out_.append(s);
       return;
     }
-    const std::string fixed = with_replacements(s);
+    const std::string fixed = detail::replace_invalid_utf8(s);
     varint(fixed.size());
     out_.append(fixed);
   }
@@ -99,35 +100,6 @@ class ProtoWriter {
   }
 
  private:
-  static bool valid_utf8(std::string_view s) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    for (std::size_t i = 0; i < s.size();) {
-      if (p[i] < 0x80) {
-        ++i;
-        continue;
-      }
-      const std::size_t n = detail::utf8_sequence_length(p + i, s.size() - i);
-      if (n == 0) return false;
-      i += n;
-    }
-    return true;
-  }
-  static std::string with_replacements(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    std::string out;
-    out.reserve(s.size() + 8);
-    for (std::size_t i = 0; i < s.size();) {
-      const std::size_t n = p[i] < 0x80 ? 1 : detail::utf8_sequence_length(p + i, s.size() - i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-    }
-    return out;
-  }
   static std::size_t encode_varint(std::uint64_t v, char* buf) {
     std::size_t n = 0;
     while (v >= 0x80) {
@@ -233,15 +205,12 @@ void write_span(ProtoWriter& w, const SpanData& s) {
   w.end(span);
 }
 
+// A 128-bit trace id (two halves) or a 64-bit span id (`low` alone) as lower-case hex.
 std::string hex(std::uint64_t high, std::uint64_t low, bool wide) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(wide ? 32 : 16);
-  const auto put = [&](std::uint64_t v) {
-    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(v >> shift) & 0xF]);
-  };
-  if (wide) put(high);
-  put(low);
+  if (wide) detail::append_hex(out, high);
+  detail::append_hex(out, low);
   return out;
 }
 

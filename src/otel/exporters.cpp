@@ -98,6 +98,11 @@ std::optional<PartialSuccess> partial_success_of_json(std::string_view body) {
   }
 }
 
+std::string first_line(std::string_view text, std::size_t max = 200) {
+  text = text.substr(0, text.find('\n'));
+  return std::string(text.substr(0, max));
+}
+
 // The message of a google.rpc.Status error body (protobuf field 2, or JSON "message"), else the
 // body's first line.
 std::string status_message(const http::Response& response, bool json) {
@@ -117,15 +122,10 @@ std::string status_message(const http::Response& response, bool json) {
       return message;
     }
   }
-  return std::string(std::string_view(response.body).substr(0, response.body.find('\n')).substr(0, 200));
+  return first_line(response.body);
 }
 
 bool retryable(int status) { return status == 429 || status == 502 || status == 503 || status == 504; }
-
-std::string first_line(std::string_view text, std::size_t max = 200) {
-  text = text.substr(0, text.find('\n'));
-  return std::string(text.substr(0, max));
-}
 
 }  // namespace
 

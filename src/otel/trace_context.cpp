@@ -1,4 +1,5 @@
 // W3C Trace Context: the traceparent header (https://www.w3.org/TR/trace-context/).
+#include "hex.hpp"
 #include "synth/tracing/otel.hpp"
 #include "tracer/state.hpp"
 
@@ -20,11 +21,6 @@ bool read_hex(std::string_view s, std::uint64_t& out) {
     out = (out << 4) | static_cast<std::uint64_t>(d);
   }
   return true;
-}
-
-void put_hex(std::string& out, std::uint64_t v, int digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out.push_back(kHex[(v >> shift) & 0xF]);
 }
 }  // namespace
 
@@ -54,10 +50,10 @@ std::string format_traceparent(std::uint64_t trace_id_high, std::uint64_t trace_
                                bool sampled) {
   std::string out = "00-";
   out.reserve(55);
-  put_hex(out, trace_id_high, 16);
-  put_hex(out, trace_id_low, 16);
+  detail::append_hex(out, trace_id_high);
+  detail::append_hex(out, trace_id_low);
   out.push_back('-');
-  put_hex(out, span_id, 16);
+  detail::append_hex(out, span_id);
   out += sampled ? "-01" : "-00";
   return out;
 }

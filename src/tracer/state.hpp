@@ -136,6 +136,11 @@ struct SessionTracerAccess {
 /// A random, non-zero 64-bit id (span and trace ids), from a per-thread generator.
 std::uint64_t random_id() noexcept;
 
+/// The span of a session (`name` "session") or a timestep ("timestep") of `session`, ending now,
+/// with `attributes` plus the conversation id and kind.
+SpanData structure_span(const SessionState& session, std::uint64_t span_id, std::uint64_t parent, std::string name,
+                        Timestamp start, Value attributes);
+
 /// Records an event made by an instrumentation scope into the session and timestep captured when
 /// the scope opened (hooks included). Returns false, without throwing, when that session has
 /// ended in the meantime.

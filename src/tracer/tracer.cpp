@@ -99,6 +99,22 @@ Context* live_context(const TracerCore* core) noexcept {
 
 }  // namespace
 
+SpanData structure_span(const SessionState& session, std::uint64_t span_id, std::uint64_t parent, std::string name,
+                        Timestamp start, Value attributes) {
+  SpanData span;
+  span.trace_id_high = session.trace_id_high;
+  span.trace_id_low = session.trace_id_low;
+  span.span_id = span_id;
+  span.parent_span_id = parent;
+  span.name = name;
+  span.start = start;
+  span.end = now();
+  span.attributes = std::move(attributes);
+  span.attributes.set("gen_ai.conversation.id", session.id);
+  span.attributes.set("synth.kind", std::move(name));
+  return span;
+}
+
 std::uint64_t random_id() noexcept {
   std::uint64_t id = 0;
   while (id == 0) id = id_generator()();
@@ -153,19 +169,11 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
   }
   sessions_ended.fetch_add(1, std::memory_order_relaxed);
   if (spans) {
-    SpanData root;
-    root.trace_id_high = session->trace_id_high;
-    root.trace_id_low = session->trace_id_low;
-    root.span_id = session->root_span;
-    root.parent_span_id = session->remote_parent_span;
-    root.trace_state = session->trace_state;
-    root.name = "session";
-    root.start = finished_session->created_at();
-    root.end = now();
-    root.attributes = Value{{"gen_ai.conversation.id", session->id},
-                            {"synth.kind", "session"},
-                            {"synth.events", static_cast<std::int64_t>(finished_session->event_count())},
-                            {"synth.messages", static_cast<std::int64_t>(finished_session->message_count())}};
+    SpanData root = structure_span(*session, session->root_span, session->remote_parent_span, "session",
+                                   finished_session->created_at(),
+                                   {{"synth.events", static_cast<std::int64_t>(finished_session->event_count())},
+                                    {"synth.messages", static_cast<std::int64_t>(finished_session->message_count())}});
+    root.trace_state = session->trace_state;  // received with the remote parent
     spans->end(std::move(root));
     if (config.otel_flush_on_session_end) spans->export_soon();
   }
@@ -261,20 +269,9 @@ void TimestepScope::end() noexcept {
   }
   if (span_ == 0) return;
   try {
-    SpanData span;
-    span.trace_id_high = session->trace_id_high;
-    span.trace_id_low = session->trace_id_low;
-    span.span_id = span_;
-    span.parent_span_id = previous_span_;
-    span.name = "timestep";
-    span.start = started_;
-    span.end = now();
-    span.attributes = Value{{"gen_ai.conversation.id", session->id},
-                            {"synth.kind", "timestep"},
-                            {"synth.step_id", step_id_},
-                            {"synth.step_index", step_},
-                            {"synth.turn", turn_}};
-    session->core->spans->end(std::move(span));
+    session->core->spans->end(detail::structure_span(
+        *session, span_, previous_span_, "timestep", started_,
+        {{"synth.step_id", step_id_}, {"synth.step_index", step_}, {"synth.turn", turn_}}));
   } catch (...) {
     detail::report("the span of timestep '" + step_id_ + "' could not be made: " + detail::current_exception_text());
   }

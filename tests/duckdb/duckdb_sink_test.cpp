@@ -16,11 +16,14 @@
 #include <thread>
 #include <vector>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
+using st::testing::CapturedDiagnostics;
+using st::testing::TempDir;
 using st::CAISEvent;
 using st::DuckDBOptions;
 using st::DuckDBSink;
@@ -59,37 +62,7 @@ Db& single_threaded_under_tsan(Db& db) {
   return db;
 }
 
-struct TempDir {
-  TempDir()
-      : path(fs::temp_directory_path() /
-             ("synth_duckdb_sink_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path db() const { return path / "traces.duckdb"; }
-  fs::path path;
-  static inline int counter = 0;
-};
 
-struct CapturedDiagnostics {
-  CapturedDiagnostics() {
-    st::set_diagnostic_handler([this](std::string_view m) {
-      std::lock_guard lock(mutex);
-      messages.emplace_back(m);
-    });
-  }
-  ~CapturedDiagnostics() { st::set_diagnostic_handler({}); }
-  std::vector<std::string> all() {
-    std::lock_guard lock(mutex);
-    return messages;
-  }
-  std::mutex mutex;
-  std::vector<std::string> messages;
-};
 
 TracingConfig config_keeping(std::size_t sessions) {
   TracingConfig config;

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
 
@@ -31,6 +32,8 @@
 
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
+using st::testing::CapturedDiagnostics;
+using st::testing::TempDir;
 using st::CAISEvent;
 using st::DuckDBOptions;
 using st::DuckDBTraceManager;
@@ -57,41 +60,7 @@ void PrintTo(const SessionTrace& t, std::ostream* os) {
 
 namespace {
 
-// A fresh folder under the system temp dir, removed afterwards.
-struct TempDir {
-  TempDir()
-      : path(fs::temp_directory_path() /
-             ("synth_duckdb_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, ec);
-    fs::remove_all(path, ec);
-  }
-  fs::path file(const std::string& name) const { return path / name; }
-  fs::path db() const { return path / "traces.duckdb"; }
-  fs::path path;
-  static inline int counter = 0;
-};
 
-// Collects diagnostics for assertions instead of printing them.
-struct CapturedDiagnostics {
-  CapturedDiagnostics() {
-    st::set_diagnostic_handler([this](std::string_view m) {
-      std::lock_guard lock(mutex);
-      messages.emplace_back(m);
-    });
-  }
-  ~CapturedDiagnostics() { st::set_diagnostic_handler({}); }
-  std::vector<std::string> all() {
-    std::lock_guard lock(mutex);
-    return messages;
-  }
-  std::mutex mutex;
-  std::vector<std::string> messages;
-};
 
 Timestamp ts(std::string_view iso) {
   const auto t = st::parse_timestamp(iso);

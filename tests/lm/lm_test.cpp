@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "lm/provider_server.hpp"
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
+using st::testing::MemorySink;
 using json = nlohmann::json;
 using synth_test::Reply;
 using namespace std::chrono_literals;
@@ -22,21 +24,6 @@ namespace {
 
 constexpr const char* kKey = "sk-test-SECRET-4f9c2b7d1e";
 
-class MemorySink : public st::SessionSink {
- public:
-  void write(const st::SessionTrace& trace) override {
-    std::lock_guard lock(mutex_);
-    traces_.push_back(trace);
-  }
-  std::vector<st::SessionTrace> traces() {
-    std::lock_guard lock(mutex_);
-    return traces_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<st::SessionTrace> traces_;
-};
 
 std::vector<st::CAISEvent> cais_events(const st::SessionTrace& trace) {
   std::vector<st::CAISEvent> out;

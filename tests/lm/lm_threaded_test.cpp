@@ -5,31 +5,18 @@
 #include <thread>
 
 #include "lm/provider_server.hpp"
+#include "support.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/lm.hpp"
 
 namespace st = synth::tracing;
+using st::testing::MemorySink;
 using json = nlohmann::json;
 using synth_test::Reply;
 using namespace std::chrono_literals;
 
 namespace {
 
-class MemorySink : public st::SessionSink {
- public:
-  void write(const st::SessionTrace& trace) override {
-    std::lock_guard lock(mutex_);
-    traces_.push_back(trace);
-  }
-  std::vector<st::SessionTrace> traces() {
-    std::lock_guard lock(mutex_);
-    return traces_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<st::SessionTrace> traces_;
-};
 
 // Answers with the last user message, so each answer names the call that asked for it.
 Reply echo(const synth_test::Received& r) {

@@ -4,6 +4,7 @@
 #include <regex>
 #include <stdexcept>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
@@ -14,45 +15,11 @@ using st::SessionTracer;
 using st::TracingConfig;
 using st::TracingError;
 using st::Value;
+using st::testing::CapturedDiagnostics;
+using st::testing::MemorySink;
 
 namespace {
 TracingConfig quiet_config() { return TracingConfig{}; }
-
-// Collects diagnostics for assertions instead of printing them.
-struct CapturedDiagnostics {
-  CapturedDiagnostics() {
-    st::set_diagnostic_handler([this](std::string_view m) {
-      std::lock_guard lock(mutex);
-      messages.emplace_back(m);
-    });
-  }
-  ~CapturedDiagnostics() { st::set_diagnostic_handler({}); }
-  std::vector<std::string> all() {
-    std::lock_guard lock(mutex);
-    return messages;
-  }
-  std::mutex mutex;
-  std::vector<std::string> messages;
-};
-
-class MemorySink : public st::SessionSink {
- public:
-  void write(const st::SessionTrace& trace) override {
-    std::lock_guard lock(mutex_);
-    traces_.push_back(trace);
-  }
-  void flush() override { flushes_.fetch_add(1); }
-  std::vector<st::SessionTrace> traces() {
-    std::lock_guard lock(mutex_);
-    return traces_;
-  }
-  int flushes() const { return flushes_.load(); }
-
- private:
-  std::mutex mutex_;
-  std::vector<st::SessionTrace> traces_;
-  std::atomic<int> flushes_{0};
-};
 }  // namespace
 
 TEST(SessionTracer, SessionTimestepEventsAndMessages) {
@@ -423,13 +390,14 @@ TEST(SessionTracer, MessageDefaultsAreFilled) {
 }
 
 TEST(SessionTracer, SamplingIsDecidedBySessionIdAndIsStable) {
-  SessionTracer a(TracingConfig{.sampling_rate = 0.3, .max_finished_sessions = 0});
-  SessionTracer b(TracingConfig{.sampling_rate = 0.3, .max_finished_sessions = 0});
+  constexpr int kSessions = 10000;
+  // A queue for every session: this test is about which sessions are kept, not about backpressure.
+  SessionTracer a(TracingConfig{.sampling_rate = 0.3, .max_finished_sessions = 0, .sink_queue_capacity = kSessions});
+  SessionTracer b(TracingConfig{.sampling_rate = 0.3, .max_finished_sessions = 0, .sink_queue_capacity = kSessions});
   auto sink_a = std::make_shared<MemorySink>();
   auto sink_b = std::make_shared<MemorySink>();
   a.add_sink(sink_a);
   b.add_sink(sink_b);
-  constexpr int kSessions = 10000;
   for (int i = 0; i < kSessions; ++i) {
     const std::string id = "episode-" + std::to_string(i);
     {

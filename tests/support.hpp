@@ -1,0 +1,83 @@
+// Helpers shared by the tests: a temporary folder and captured diagnostics.
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "synth/tracing/error.hpp"
+#include "synth/tracing/sinks.hpp"
+
+namespace synth::tracing::testing {
+
+/// A fresh, empty folder under the system's temporary folder, removed with everything in it
+/// (permissions restored first, for tests that make it read-only).
+struct TempDir {
+  explicit TempDir(std::string_view prefix = "synth_test")
+      : path(std::filesystem::temp_directory_path() / (std::string(prefix) + "_" + std::to_string(::getpid()) + "_" +
+                                                       std::to_string(counter++))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::filesystem::path file(const std::string& name) const { return path / name; }
+  std::filesystem::path db() const { return path / "traces.duckdb"; }
+
+  std::filesystem::path path;
+  static inline int counter = 0;
+};
+
+/// Collects the library's diagnostics for assertions instead of printing them, while it lives.
+struct CapturedDiagnostics {
+  CapturedDiagnostics() {
+    set_diagnostic_handler([this](std::string_view m) {
+      std::lock_guard lock(mutex);
+      messages.emplace_back(m);
+    });
+  }
+  ~CapturedDiagnostics() { set_diagnostic_handler({}); }
+  CapturedDiagnostics(const CapturedDiagnostics&) = delete;
+  CapturedDiagnostics& operator=(const CapturedDiagnostics&) = delete;
+
+  std::vector<std::string> all() {
+    std::lock_guard lock(mutex);
+    return messages;
+  }
+  std::mutex mutex;
+  std::vector<std::string> messages;
+};
+
+/// A sink that keeps every session it is given, and counts flushes.
+class MemorySink : public SessionSink {
+ public:
+  void write(const SessionTrace& trace) override {
+    std::lock_guard lock(mutex_);
+    traces_.push_back(trace);
+  }
+  void flush() override { flushes_.fetch_add(1); }
+  std::vector<SessionTrace> traces() {
+    std::lock_guard lock(mutex_);
+    return traces_;
+  }
+  int flushes() const { return flushes_.load(); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<SessionTrace> traces_;
+  std::atomic<int> flushes_{0};
+};
+
+}  // namespace synth::tracing::testing
