@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -115,40 +116,43 @@ void BatchSpanProcessor::Impl::export_batch(std::vector<SpanData>& batch) {
   }
   (result == ExportResult::success ? exported : failed).fetch_add(batch.size(), std::memory_order_relaxed);
   batches.fetch_add(1, std::memory_order_relaxed);
+  queued.fetch_sub(batch.size(), std::memory_order_acq_rel);
   batch.clear();
 }
 
 void BatchSpanProcessor::Impl::run() {
+  // Spans taken from the queue stay in `batch` (still counted in `queued`) until it is full, the
+  // timer fires, or a flush or stop asks for everything: a wake-up never sends a partial batch.
   std::vector<SpanData> batch;
   batch.reserve(batch_size);
+  auto deadline = std::chrono::steady_clock::now() + options.schedule_delay;
   std::unique_lock lock(mutex);
   for (;;) {
-    wake.wait_for(lock, options.schedule_delay,
-                  [&] { return stopping || batch_ready || flush_requested > flush_done; });
+    wake.wait_until(lock, deadline, [&] { return stopping || batch_ready || flush_requested > flush_done; });
     const bool draining = stopping || flush_requested > flush_done;
+    const bool timer = std::chrono::steady_clock::now() >= deadline;
     const std::uint64_t ticket = flush_requested;
     batch_ready = false;
     lock.unlock();
-    // Full batches right away; on the timer, on flush and at stop, also the remainder.
     for (;;) {
       SpanData span;
-      while (batch.size() < batch_size && queue.try_pop(span)) {
-        queued.fetch_sub(1, std::memory_order_acq_rel);
-        batch.push_back(std::move(span));
+      while (batch.size() < batch_size && queue.try_pop(span)) batch.push_back(std::move(span));
+      if (batch.size() == batch_size) {
+        export_batch(batch);
+        continue;
       }
-      if (batch.empty()) {
-        // `queued` counts a span before it is in the queue: a push is in flight, wait for it.
-        if (draining && queued.load(std::memory_order_acquire) > 0) {
-          std::this_thread::yield();
-          continue;
-        }
-        break;
+      if (!batch.empty() && (draining || timer)) {
+        export_batch(batch);
+        if (draining) continue;
       }
-      const bool full = batch.size() == batch_size;
-      export_batch(batch);
-      if (draining) continue;
-      if (!full || queued.load(std::memory_order_acquire) < batch_size) break;  // the rest waits for the timer
+      // `queued` counts a span before it is in the queue: while draining, wait for pushes in flight.
+      if (draining && batch.empty() && queued.load(std::memory_order_acquire) > 0) {
+        std::this_thread::yield();
+        continue;
+      }
+      break;
     }
+    if (timer) deadline = std::chrono::steady_clock::now() + options.schedule_delay;
     lock.lock();
     if (draining) {
       flush_done = std::max(flush_done, ticket);
@@ -172,9 +176,9 @@ BatchSpanProcessor::~BatchSpanProcessor() {
 }
 
 bool BatchSpanProcessor::end(SpanData&& span) noexcept {
-  impl_->ended.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t n_ended = impl_->ended.fetch_add(1, std::memory_order_relaxed) + 1;
   // Counted before the push, so the worker never sees more spans than `queued`.
-  const std::uint64_t waiting = impl_->queued.fetch_add(1, std::memory_order_acq_rel) + 1;
+  impl_->queued.fetch_add(1, std::memory_order_acq_rel);
   if (!impl_->queue.try_push(std::move(span))) {
     impl_->queued.fetch_sub(1, std::memory_order_acq_rel);
     const std::uint64_t n = impl_->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -184,8 +188,9 @@ bool BatchSpanProcessor::end(SpanData&& span) noexcept {
     }
     return false;
   }
-  // Wake the exporter once per full batch: a lock here once per batch, never per span.
-  if (waiting % impl_->batch_size == 0) {
+  // Wake the exporter once per batch_size spans: a lock here once per batch, never per span. The
+  // worker sends only full batches on such a wake, so a wake-up early or late costs nothing.
+  if (n_ended % impl_->batch_size == 0) {
     {
       std::lock_guard lock(impl_->mutex);
       impl_->batch_ready = true;

@@ -157,12 +157,13 @@ struct BatchStats {
   std::uint64_t spans_dropped = 0;  ///< the queue was full
   std::uint64_t spans_failed = 0;   ///< the exporter reported failure
   std::uint64_t batches = 0;
-  std::uint64_t queued = 0;
+  std::uint64_t queued = 0;  ///< waiting for export (in the queue or in the batch being filled)
 };
 
 /// Batches finished spans for an exporter on a background thread. end() never blocks: a span
 /// goes into a bounded lock-free queue or is dropped and counted. A batch is exported as soon as
-/// `max_export_batch_size` spans are waiting, or `schedule_delay` after the oldest one queued.
+/// `max_export_batch_size` spans are waiting; the rest goes on a `schedule_delay` timer, so no span
+/// waits much longer than that. Nothing but the timer, a flush or the end sends a partial batch.
 class BatchSpanProcessor {
  public:
   BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, BatchOptions options = {});
