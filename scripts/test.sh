@@ -2,8 +2,8 @@
 # shellcheck disable=SC2317  # the stage_* functions are called through run_stage
 # The full test suite (also what CI runs): installs dependencies, then
 #   release  Release build with tests, benchmarks and examples; every test   (build/)
-#   asan     ASan+UBSan Debug build; every test                              (build-asan/)
-#   tsan     TSan build; the tests labelled "threaded"                       (build-tsan/)
+#   asan     ASan+UBSan Debug build; every test but the install check        (build-asan/)
+#   tsan     TSan build of the threaded test programs; the tests labelled "threaded" (build-tsan/)
 # Every stage runs even when an earlier one failed; exits non-zero when any failed.
 set -euo pipefail
 
@@ -28,12 +28,12 @@ stage_release() {
 stage_asan() {
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSYNTH_TRACING_SANITIZE=address,undefined \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=ON &&
-    ctest --test-dir build-asan "${ctest_args[@]}"
+    ctest --test-dir build-asan "${ctest_args[@]}" -LE install
 }
 
 # RelWithDebInfo: the threaded tests need speed to interleave much under TSan.
 stage_tsan() {
-  scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTH_TRACING_SANITIZE=thread \
+  BUILD_TARGET=threaded_tests scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTH_TRACING_SANITIZE=thread \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
     ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
 }

@@ -114,9 +114,10 @@ void BatchSpanProcessor::Impl::export_batch(std::vector<SpanData>& batch) {
   } catch (...) {
     detail::report("span exporter threw: " + detail::current_exception_text());
   }
-  (result == ExportResult::success ? exported : failed).fetch_add(batch.size(), std::memory_order_relaxed);
-  batches.fetch_add(1, std::memory_order_relaxed);
+  // `batches` last: who sees the batch counted sees the other counters updated for it.
   queued.fetch_sub(batch.size(), std::memory_order_acq_rel);
+  (result == ExportResult::success ? exported : failed).fetch_add(batch.size(), std::memory_order_relaxed);
+  batches.fetch_add(1, std::memory_order_release);
   batch.clear();
 }
 
@@ -210,11 +211,11 @@ bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {
 
 BatchStats BatchSpanProcessor::stats() const {
   BatchStats s;
+  s.batches = impl_->batches.load(std::memory_order_acquire);
   s.spans_ended = impl_->ended.load(std::memory_order_relaxed);
   s.spans_exported = impl_->exported.load(std::memory_order_relaxed);
   s.spans_dropped = impl_->dropped.load(std::memory_order_relaxed);
   s.spans_failed = impl_->failed.load(std::memory_order_relaxed);
-  s.batches = impl_->batches.load(std::memory_order_relaxed);
   s.queued = impl_->queued.load(std::memory_order_relaxed);
   return s;
 }

@@ -106,6 +106,8 @@ TEST(BatchSpanProcessor, AFullBatchGoesWithoutWaitingForTheTimer) {
                                                       .schedule_delay = std::chrono::hours(1)});
   for (std::uint64_t i = 1; i <= 25; ++i) EXPECT_TRUE(processor.end(span(i)));
   ASSERT_TRUE(exporter.wait_for(20));  // two full batches, long before the hour is up
+  // The counters are updated once export_spans returned.
+  for (int i = 0; i < 1000 && processor.stats().batches < 2; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(exporter.batch_sizes(), (std::vector<std::size_t>{10, 10}));
   EXPECT_EQ(processor.stats().queued, 5u);
   ASSERT_TRUE(processor.force_flush(10s));  // the rest on flush
