@@ -25,8 +25,10 @@ stage_release() {
     ctest --test-dir build "${ctest_args[@]}"
 }
 
+# -O1 (as the sanitizers advise) with line tables: the tests run twice as fast as at -O0.
 stage_asan() {
-  scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DSYNTH_TRACING_SANITIZE=address,undefined \
+  scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
+    -DSYNTH_TRACING_SANITIZE=address,undefined \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=ON &&
     ctest --test-dir build-asan "${ctest_args[@]}" -LE install
 }

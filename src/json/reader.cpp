@@ -250,6 +250,15 @@ Value JsonReader::value(od::value v) {
       }
       return Value(std::move(elements));
     }
+    default:
+      return scalar(v);
+  }
+}
+
+// Kept out of value() so that its frame, one per nesting level, stays small (deep documents
+// must not exhaust a thread's stack, even in sanitizer builds with large frames).
+Value JsonReader::scalar(od::value v) {
+  switch (v.type()) {
     case od::json_type::number: {
       od::number_type type;
       if (v.get_number_type().get(type) != error_code::SUCCESS) {
@@ -290,6 +299,9 @@ Value JsonReader::value(od::value v) {
     case od::json_type::null:
       if (!v.is_null()) fail(v, "invalid literal (expected null)");
       return Value();
+    case od::json_type::object:
+    case od::json_type::array:
+      break;
   }
   fail(v, "unexpected JSON token");
 }

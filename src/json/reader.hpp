@@ -63,6 +63,8 @@ class JsonReader {
 
   /// Any JSON value.
   Value value(od::value v);
+  /// A number, string, boolean or null.
+  [[gnu::noinline]] Value scalar(od::value v);
   /// Reads and discards a value (still checking that it is well-formed).
   void skip(od::value v) { (void)value(v); }
 
