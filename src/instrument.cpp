@@ -64,15 +64,6 @@ struct SpanState : ScopeState {
   Value attributes;
 };
 
-// This thread's context to record into: the tracer's, or the most recently made current one;
-// nullptr when nothing would record.
-Context* recording_context(SessionTracer* tracer) noexcept {
-  Context* c = tracer != nullptr ? SessionTracerAccess::live_context(*tracer) : ContextAccess::innermost();
-  if (c == nullptr) return nullptr;
-  const auto& session = ContextAccess::session(*c);
-  if (!session->recording || session->ended.load(std::memory_order_acquire)) return nullptr;
-  return c;
-}
 
 // Merges an object's members into `into` (or keeps a non-object under "state").
 void merge_state(Value& into, Value state) {
@@ -97,8 +88,8 @@ SpanIdentity identity_of(const ScopeState& s) {
   return id;
 }
 
-template <class State>
-State* state_of(const std::unique_ptr<ScopeState>& p) noexcept {
+template <class State, class Pointer>
+State* state_of(const Pointer& p) noexcept {
   return static_cast<State*>(p.get());
 }
 
@@ -111,9 +102,15 @@ std::string exception_type_name(const std::exception& e) {
   return status == 0 && demangled ? std::string(demangled.get()) : std::string(mangled);
 }
 
-ScopeBase::ScopeBase() noexcept = default;
-ScopeBase::~ScopeBase() = default;
-ScopeBase::ScopeBase(ScopeBase&& other) noexcept = default;
+Context* recording_context(SessionTracer* tracer) noexcept {
+  Context* c = tracer != nullptr ? SessionTracerAccess::live_context(*tracer) : ContextAccess::innermost();
+  if (c == nullptr) return nullptr;
+  const auto& session = ContextAccess::session(*c);
+  if (!session->recording || session->ended.load(std::memory_order_acquire)) return nullptr;
+  return c;
+}
+
+void ScopeStateDeleter::operator()(ScopeState* state) const noexcept { delete state; }
 
 void ScopeBase::open(Context& where, std::string_view name, std::unique_ptr<ScopeState> state) {
   state->name = name;
@@ -124,7 +121,7 @@ void ScopeBase::open(Context& where, std::string_view name, std::unique_ptr<Scop
   state->where = where;
   state->started_at = now();
   state->started = std::chrono::steady_clock::now();
-  state_ = std::move(state);
+  state_.reset(state.release());
 }
 
 SpanIdentity ScopeBase::identity() const { return state_ ? identity_of(*state_) : SpanIdentity{}; }
@@ -140,7 +137,7 @@ void ScopeBase::set_metadata(std::string_view key, Value value) {
 template <class State, class Make>
 void ScopeBase::close(Make&& make) noexcept {
   if (!state_) return;
-  const std::unique_ptr<ScopeState> owned = std::move(state_);  // a second close() does nothing
+  const std::unique_ptr<ScopeState> owned(state_.release());  // a second close() does nothing
   auto& s = static_cast<State&>(*owned);
   const double duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.started).count();
   // The enclosing scope is current again on this thread (unless something else took over).
@@ -206,17 +203,13 @@ using detail::state_of;
 
 // ---- ai_call ----
 
-AiCallScope::AiCallScope(std::string_view operation, const AiCallOptions& options) {
-  if (Context* c = detail::recording_context(options.tracer)) {
-    auto s = std::make_unique<detail::AiCallState>();
-    s->model = options.model;
-    s->system_id = options.system_id;
-    if (!options.provider.empty()) s->provider = normalize_provider(options.provider);
-    open(*c, operation, std::move(s));
-  }
+void AiCallScope::start(Context& where, std::string_view operation, const AiCallOptions& options) {
+  auto s = std::make_unique<detail::AiCallState>();
+  s->model = options.model;
+  s->system_id = options.system_id;
+  if (!options.provider.empty()) s->provider = normalize_provider(options.provider);
+  open(where, operation, std::move(s));
 }
-
-AiCallScope::~AiCallScope() { end(); }
 
 AiCallScope& AiCallScope::request(Value request) {
   if (auto* s = state_of<detail::AiCallState>(state_)) s->request = std::move(request);
@@ -281,19 +274,14 @@ void AiCallScope::end() noexcept {
   });
 }
 
-AiCallScope ai_call(std::string_view operation, const AiCallOptions& options) { return AiCallScope(operation, options); }
 
 // ---- environment_step ----
 
-EnvironmentStepScope::EnvironmentStepScope(std::string_view name, const EnvironmentStepOptions& options) {
-  if (Context* c = detail::recording_context(options.tracer)) {
-    auto s = std::make_unique<detail::EnvironmentStepState>();
-    s->system_id = options.system_id;
-    open(*c, name, std::move(s));
-  }
+void EnvironmentStepScope::start(Context& where, std::string_view name, const EnvironmentStepOptions& options) {
+  auto s = std::make_unique<detail::EnvironmentStepState>();
+  s->system_id = options.system_id;
+  open(where, name, std::move(s));
 }
-
-EnvironmentStepScope::~EnvironmentStepScope() { end(); }
 
 EnvironmentStepScope& EnvironmentStepScope::action(Value action) {
   if (auto* s = state_of<detail::EnvironmentStepState>(state_)) s->before.set("action", std::move(action));
@@ -357,21 +345,15 @@ void EnvironmentStepScope::end() noexcept {
   });
 }
 
-EnvironmentStepScope environment_step(std::string_view name, const EnvironmentStepOptions& options) {
-  return EnvironmentStepScope(name, options);
-}
 
 // ---- runtime_operation ----
 
-RuntimeOperationScope::RuntimeOperationScope(std::string_view operation_type, const RuntimeOperationOptions& options) {
-  if (Context* c = detail::recording_context(options.tracer)) {
-    auto s = std::make_unique<detail::RuntimeOperationState>();
-    s->system_id = options.system_id;
-    open(*c, operation_type, std::move(s));
-  }
+void RuntimeOperationScope::start(Context& where, std::string_view operation_type,
+                                  const RuntimeOperationOptions& options) {
+  auto s = std::make_unique<detail::RuntimeOperationState>();
+  s->system_id = options.system_id;
+  open(where, operation_type, std::move(s));
 }
-
-RuntimeOperationScope::~RuntimeOperationScope() { end(); }
 
 RuntimeOperationScope& RuntimeOperationScope::actions(Value actions) {
   if (auto* s = state_of<detail::RuntimeOperationState>(state_)) s->actions = std::move(actions);
@@ -417,23 +399,16 @@ void RuntimeOperationScope::end() noexcept {
   });
 }
 
-RuntimeOperationScope runtime_operation(std::string_view operation_type, const RuntimeOperationOptions& options) {
-  return RuntimeOperationScope(operation_type, options);
-}
 
 // ---- trace_span ----
 
-SpanScope::SpanScope(std::string_view name, Value attributes, const SpanOptions& options) {
-  if (Context* c = detail::recording_context(options.tracer)) {
-    auto s = std::make_unique<detail::SpanState>();
-    s->record_event = options.record_event;
-    s->system_id = options.system_id;
-    s->attributes = std::move(attributes);
-    open(*c, name, std::move(s));
-  }
+void SpanScope::start(Context& where, std::string_view name, Value attributes, const SpanOptions& options) {
+  auto s = std::make_unique<detail::SpanState>();
+  s->record_event = options.record_event;
+  s->system_id = options.system_id;
+  s->attributes = std::move(attributes);
+  open(where, name, std::move(s));
 }
-
-SpanScope::~SpanScope() { end(); }
 
 SpanScope& SpanScope::set(std::string_view key, Value value) {
   if (auto* s = state_of<detail::SpanState>(state_)) s->attributes.set(key, std::move(value));
@@ -461,8 +436,5 @@ void SpanScope::end() noexcept {
   });
 }
 
-SpanScope trace_span(std::string_view name, Value attributes, const SpanOptions& options) {
-  return SpanScope(name, std::move(attributes), options);
-}
 
 }  // namespace synth::tracing

@@ -39,12 +39,22 @@ struct SpanIdentity {
 namespace detail {
 struct ScopeState;
 
+/// Deletes a scope's state (defined where ScopeState is complete, so that scopes that hold none
+/// are created and destroyed inline).
+struct ScopeStateDeleter {
+  void operator()(ScopeState* state) const noexcept;
+};
+
+/// The context a new scope records into: `tracer`'s on this thread, or the innermost one when
+/// null; nullptr when there is none, or its session is not recording or has ended.
+Context* recording_context(SessionTracer* tracer) noexcept;
+
 /// What all scopes share. A scope that records holds its state behind one pointer; one that
-/// does not (no session, tracing disabled, session sampled out) holds nothing and costs next
-/// to nothing.
+/// does not (no session, tracing disabled, session sampled out) holds nothing, and opening and
+/// closing it is one call.
 class ScopeBase {
  public:
-  ScopeBase(ScopeBase&& other) noexcept;
+  ScopeBase(ScopeBase&& other) noexcept = default;
   ScopeBase& operator=(ScopeBase&&) = delete;
   ScopeBase(const ScopeBase&) = delete;
 
@@ -54,8 +64,8 @@ class ScopeBase {
   SpanIdentity identity() const;
 
  protected:
-  ScopeBase() noexcept;
-  ~ScopeBase();
+  ScopeBase() noexcept = default;
+  ~ScopeBase() = default;
 
   /// Starts recording at `where` (this thread's context) with the scope's `state`.
   void open(Context& where, std::string_view name, std::unique_ptr<ScopeState> state);
@@ -66,7 +76,7 @@ class ScopeBase {
   void set_error(std::string_view type, std::string_view message);
   void set_metadata(std::string_view key, Value value);
 
-  std::unique_ptr<ScopeState> state_;
+  std::unique_ptr<ScopeState, ScopeStateDeleter> state_;
 };
 
 /// The name of an exception's dynamic type, demangled.
@@ -87,9 +97,13 @@ struct AiCallOptions {
 /// An LLM call in progress; becomes one CAISEvent when it ends (scope exit or end()).
 class AiCallScope : public detail::ScopeBase {
  public:
-  AiCallScope(std::string_view operation, const AiCallOptions& options);
+  AiCallScope(std::string_view operation, const AiCallOptions& options) {
+    if (Context* c = detail::recording_context(options.tracer)) start(*c, operation, options);
+  }
   AiCallScope(AiCallScope&&) noexcept = default;
-  ~AiCallScope();
+  ~AiCallScope() {
+    if (recording()) end();
+  }
 
   /// What was sent (messages, prompt, parameters): the event's system_state_before.
   AiCallScope& request(Value request);
@@ -105,10 +119,15 @@ class AiCallScope : public detail::ScopeBase {
   /// Extra event metadata.
   AiCallScope& set(std::string_view key, Value value);
   void end() noexcept;
+
+ private:
+  void start(Context& where, std::string_view operation, const AiCallOptions& options);
 };
 
 /// Starts an LLM call scope: `auto call = ai_call("chat", {.model = "gpt-4o-mini"});`
-[[nodiscard]] AiCallScope ai_call(std::string_view operation, const AiCallOptions& options = {});
+[[nodiscard]] inline AiCallScope ai_call(std::string_view operation, const AiCallOptions& options = {}) {
+  return AiCallScope(operation, options);
+}
 
 /// Options of environment_step().
 struct EnvironmentStepOptions {
@@ -119,9 +138,13 @@ struct EnvironmentStepOptions {
 /// An environment step in progress; becomes one EnvironmentEvent.
 class EnvironmentStepScope : public detail::ScopeBase {
  public:
-  EnvironmentStepScope(std::string_view name, const EnvironmentStepOptions& options);
+  EnvironmentStepScope(std::string_view name, const EnvironmentStepOptions& options) {
+    if (Context* c = detail::recording_context(options.tracer)) start(*c, name, options);
+  }
   EnvironmentStepScope(EnvironmentStepScope&&) noexcept = default;
-  ~EnvironmentStepScope();
+  ~EnvironmentStepScope() {
+    if (recording()) end();
+  }
 
   /// Recorded in the state before the step.
   EnvironmentStepScope& action(Value action);
@@ -138,10 +161,15 @@ class EnvironmentStepScope : public detail::ScopeBase {
   EnvironmentStepScope& error(const std::exception& e);
   EnvironmentStepScope& set(std::string_view key, Value value);
   void end() noexcept;
+
+ private:
+  void start(Context& where, std::string_view name, const EnvironmentStepOptions& options);
 };
 
-[[nodiscard]] EnvironmentStepScope environment_step(std::string_view name = "step",
-                                                    const EnvironmentStepOptions& options = {});
+[[nodiscard]] inline EnvironmentStepScope environment_step(std::string_view name = "step",
+                                                           const EnvironmentStepOptions& options = {}) {
+  return EnvironmentStepScope(name, options);
+}
 
 /// Options of runtime_operation().
 struct RuntimeOperationOptions {
@@ -152,9 +180,13 @@ struct RuntimeOperationOptions {
 /// A runtime or tool operation in progress; becomes one RuntimeEvent.
 class RuntimeOperationScope : public detail::ScopeBase {
  public:
-  RuntimeOperationScope(std::string_view operation_type, const RuntimeOperationOptions& options);
+  RuntimeOperationScope(std::string_view operation_type, const RuntimeOperationOptions& options) {
+    if (Context* c = detail::recording_context(options.tracer)) start(*c, operation_type, options);
+  }
   RuntimeOperationScope(RuntimeOperationScope&&) noexcept = default;
-  ~RuntimeOperationScope();
+  ~RuntimeOperationScope() {
+    if (recording()) end();
+  }
 
   RuntimeOperationScope& actions(Value actions);
   /// Defaults to true, or false when the scope records an error.
@@ -165,10 +197,15 @@ class RuntimeOperationScope : public detail::ScopeBase {
   RuntimeOperationScope& error(const std::exception& e);
   RuntimeOperationScope& set(std::string_view key, Value value);
   void end() noexcept;
+
+ private:
+  void start(Context& where, std::string_view operation_type, const RuntimeOperationOptions& options);
 };
 
-[[nodiscard]] RuntimeOperationScope runtime_operation(std::string_view operation_type,
-                                                      const RuntimeOperationOptions& options = {});
+[[nodiscard]] inline RuntimeOperationScope runtime_operation(std::string_view operation_type,
+                                                             const RuntimeOperationOptions& options = {}) {
+  return RuntimeOperationScope(operation_type, options);
+}
 
 /// Options of trace_span().
 struct SpanOptions {
@@ -182,18 +219,27 @@ struct SpanOptions {
 /// A generic span of work that encloses other scopes.
 class SpanScope : public detail::ScopeBase {
  public:
-  SpanScope(std::string_view name, Value attributes, const SpanOptions& options);
+  SpanScope(std::string_view name, Value attributes, const SpanOptions& options) {
+    if (Context* c = detail::recording_context(options.tracer)) start(*c, name, std::move(attributes), options);
+  }
   SpanScope(SpanScope&&) noexcept = default;
-  ~SpanScope();
+  ~SpanScope() {
+    if (recording()) end();
+  }
 
   SpanScope& set(std::string_view key, Value value);
   SpanScope& error(std::string_view type, std::string_view message);
   SpanScope& error(const std::exception& e);
   void end() noexcept;
+
+ private:
+  void start(Context& where, std::string_view name, Value attributes, const SpanOptions& options);
 };
 
-[[nodiscard]] SpanScope trace_span(std::string_view name, Value attributes = Value::object(),
-                                   const SpanOptions& options = {});
+[[nodiscard]] inline SpanScope trace_span(std::string_view name, Value attributes = Value::object(),
+                                          const SpanOptions& options = {}) {
+  return SpanScope(name, std::move(attributes), options);
+}
 
 // ---- capturing arguments and results of wrapped callables ----
 
