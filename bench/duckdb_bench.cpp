@@ -97,7 +97,8 @@ st::SessionTrace realistic_session(const std::string& id, std::int64_t seed) {
 }
 
 // (a) Sustained batch inserts into a file database: every iteration appends 100 new sessions
-// (30,000 events, 20,000 messages, 10,000 timesteps) to the same, growing file.
+// (30,000 events, 20,000 messages, 10,000 timesteps) to the same, growing file; with the
+// original's indexes (indexes:1, the default) and without them (indexes:0).
 void BM_InsertTracesFile(benchmark::State& state) {
   const fs::path path = fs::temp_directory_path() / "synth_duckdb_bench_insert.duckdb";
   remove_database(path);
@@ -106,7 +107,7 @@ void BM_InsertTracesFile(benchmark::State& state) {
   std::int64_t events = 0;
   std::int64_t rows = 0;
   {
-    st::DuckDBTraceManager db(path);
+    st::DuckDBTraceManager db(path, {.indexes = state.range(0) != 0});
     std::int64_t round = 0;
     for (auto _ : state) {
       state.PauseTiming();
@@ -129,7 +130,7 @@ void BM_InsertTracesFile(benchmark::State& state) {
   state.counters["file_MB"] = static_cast<double>(fs::file_size(path)) / 1e6;
   remove_database(path);
 }
-BENCHMARK(BM_InsertTracesFile)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InsertTracesFile)->ArgName("indexes")->Arg(1)->Arg(0)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // (b) A database of 5,000 sessions x 200 messages = 1,000,000 messages (and 500,000 timesteps),
 // with random UUID-like session ids so that no ordering helps the lookup.

@@ -129,7 +129,10 @@ std::string sql_string_literal(std::string_view s) {
 
 struct DuckDBTraceManager::Impl {
   Impl(std::filesystem::path p, DuckDBOptions o) : path(std::move(p)), options(o), conn(path, o.read_only) {
-    if (!options.read_only) conn.exec(detail::duck::kSchema);
+    if (!options.read_only) {
+      conn.exec(detail::duck::kSchema);
+      if (options.indexes) conn.exec(detail::duck::kIndexes);
+    }
     next_timestep_id = max_id("session_timesteps") + 1;
     next_event_id = max_id("events") + 1;
     next_message_id = max_id("messages") + 1;

@@ -102,16 +102,6 @@ CREATE TABLE IF NOT EXISTS messages (
   history_index BIGINT,
   step_position INTEGER
 );
-CREATE INDEX IF NOT EXISTS idx_events_session_time ON events(session_id, event_time);
-CREATE INDEX IF NOT EXISTS idx_events_system_type ON events(system_instance_id, event_type);
-CREATE INDEX IF NOT EXISTS idx_events_model_provider ON events(model_name, provider);
-CREATE INDEX IF NOT EXISTS idx_messages_session_time ON messages(session_id, timestamp);
-CREATE INDEX IF NOT EXISTS idx_messages_type ON messages(message_type);
-CREATE INDEX IF NOT EXISTS idx_timesteps_session ON session_timesteps(session_id);
-CREATE INDEX IF NOT EXISTS idx_system_versions_system ON system_versions(system_id);
-CREATE INDEX IF NOT EXISTS idx_experimental_systems_experiment ON experimental_systems(experiment_id);
-CREATE INDEX IF NOT EXISTS idx_session_traces_experiment ON session_traces(experiment_id);
-
 CREATE OR REPLACE VIEW model_usage_stats AS
 SELECT model_name,
        provider,
@@ -161,6 +151,19 @@ SELECT x.id AS experiment_id,
        (SELECT MIN(created_at) FROM session_traces s WHERE s.experiment_id = x.id) AS first_session,
        (SELECT MAX(created_at) FROM session_traces s WHERE s.experiment_id = x.id) AS last_session
 FROM experiments x;
+)SQL";
+
+// The original's secondary indexes (DuckDBOptions::indexes).
+inline constexpr const char* kIndexes = R"SQL(
+CREATE INDEX IF NOT EXISTS idx_events_session_time ON events(session_id, event_time);
+CREATE INDEX IF NOT EXISTS idx_events_system_type ON events(system_instance_id, event_type);
+CREATE INDEX IF NOT EXISTS idx_events_model_provider ON events(model_name, provider);
+CREATE INDEX IF NOT EXISTS idx_messages_session_time ON messages(session_id, timestamp);
+CREATE INDEX IF NOT EXISTS idx_messages_type ON messages(message_type);
+CREATE INDEX IF NOT EXISTS idx_timesteps_session ON session_timesteps(session_id);
+CREATE INDEX IF NOT EXISTS idx_system_versions_system ON system_versions(system_id);
+CREATE INDEX IF NOT EXISTS idx_experimental_systems_experiment ON experimental_systems(experiment_id);
+CREATE INDEX IF NOT EXISTS idx_session_traces_experiment ON session_traces(experiment_id);
 )SQL";
 
 }  // namespace synth::tracing::detail::duck

@@ -285,6 +285,31 @@ TEST(Schema, NewFileHasTheTablesViewsAndIndexes) {
   }
 }
 
+TEST(Schema, WithoutIndexesTheSameQueriesGiveTheSameAnswers) {
+  std::vector<SessionTrace> traces;
+  for (std::size_t i = 0; i < 40; ++i) traces.push_back(random_micro_trace(0x1DE + i, i));
+  traces.push_back(complex_trace("complex", 5));
+  TempDir dir;
+  const fs::path indexed_path = dir.path / "indexed.duckdb";
+  const fs::path plain_path = dir.path / "plain.duckdb";
+  DuckDBTraceManager indexed(indexed_path);
+  DuckDBTraceManager plain(plain_path, {.indexes = false});
+  EXPECT_EQ(plain.query("SELECT COUNT(*) AS n FROM duckdb_indexes()").rows.at(0).at(0).as_int(), 0);
+  EXPECT_EQ(indexed.insert_traces(traces).inserted, traces.size());
+  EXPECT_EQ(plain.insert_traces(traces).inserted, traces.size());
+
+  for (const SessionTrace& t : traces) {
+    const auto loaded = plain.load_trace(t.session_id);
+    ASSERT_TRUE(loaded) << t.session_id;
+    EXPECT_EQ(*loaded, t) << t.session_id;
+  }
+  const std::vector<std::string> some = {traces[3].session_id, "complex"};
+  EXPECT_EQ(plain.query_messages(some).to_json(), indexed.query_messages(some).to_json());
+  EXPECT_EQ(plain.query_events(some).to_json(), indexed.query_events(some).to_json());
+  EXPECT_EQ(plain.get_session_summary().to_json(), indexed.get_session_summary().to_json());
+  EXPECT_EQ(plain.get_model_usage().to_json(), indexed.get_model_usage().to_json());
+}
+
 TEST(Schema, ReopeningKeepsDataAndContinuesIds) {
   TempDir dir;
   const SessionTrace first = complex_trace("first");

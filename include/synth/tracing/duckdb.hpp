@@ -38,6 +38,10 @@ struct DuckDBOptions {
   OnExistingSession on_existing = OnExistingSession::skip;
   /// Open without writing: no schema creation, inserts throw.
   bool read_only = false;
+  /// Create the original's secondary indexes (`idx_*`) when they are missing. Without them
+  /// inserts are about 1.6x as fast and files about a third of the size, and the built-in
+  /// queries are as fast (DuckDB's zone maps serve them); indexes a file already has stay.
+  bool indexes = true;
 };
 
 /// The result of a query: column names and DuckDB type names, and rows of values (NULL is a
