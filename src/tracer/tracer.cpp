@@ -229,29 +229,11 @@ void SessionScope::end() noexcept {
 
 std::string_view SessionScope::session_id() const noexcept { return session_ ? std::string_view(session_->id) : ""; }
 
-TimestepScope::TimestepScope(TimestepScope&& other) noexcept
-    : session_(std::move(other.session_)),
-      step_id_(std::move(other.step_id_)),
-      step_(other.step_),
-      previous_step_(other.previous_step_),
-      previous_turn_(other.previous_turn_),
-      span_(other.span_),
-      previous_span_(other.previous_span_),
-      turn_(other.turn_),
-      started_(other.started_) {}
-
 TimestepScope& TimestepScope::operator=(TimestepScope&& other) noexcept {
   if (this != &other) {
-    end();
-    session_ = std::move(other.session_);
-    step_id_ = std::move(other.step_id_);
-    step_ = other.step_;
-    previous_step_ = other.previous_step_;
-    previous_turn_ = other.previous_turn_;
-    span_ = other.span_;
-    previous_span_ = other.previous_span_;
-    turn_ = other.turn_;
-    started_ = other.started_;
+    // End this timestep (the destructor), then take over the other one (the move constructor).
+    std::destroy_at(this);
+    std::construct_at(this, std::move(other));
   }
   return *this;
 }

@@ -102,7 +102,8 @@ class SessionScope {
 class TimestepScope {
  public:
   TimestepScope() noexcept = default;
-  TimestepScope(TimestepScope&& other) noexcept;
+  /// The moved-from scope no longer ends anything.
+  TimestepScope(TimestepScope&& other) noexcept = default;
   TimestepScope& operator=(TimestepScope&& other) noexcept;
   ~TimestepScope();
 
