@@ -13,6 +13,7 @@ using st::EnvironmentEvent;
 using st::RuntimeEvent;
 using st::SessionTracer;
 using st::TracingConfig;
+using st::TimestepScope;
 using st::TracingError;
 using st::Value;
 using st::testing::CapturedDiagnostics;
@@ -156,6 +157,29 @@ TEST(SessionTracer, TimestepsNestAndRestore) {
   EXPECT_EQ(trace->session_time_steps[0].events.size(), 1u);
   EXPECT_EQ(trace->session_time_steps[1].events.size(), 1u);
   EXPECT_EQ(tracer.current_turn(), 1);
+}
+
+TEST(SessionTracer, MovedTimestepScopesEndTheirTimestepOnce) {
+  SessionTracer tracer(quiet_config());
+  auto session = tracer.start_session("s");
+  TimestepScope a = tracer.timestep(1);
+  {
+    TimestepScope b = tracer.timestep(2);
+    TimestepScope c(std::move(b));
+    a = std::move(c);  // a's timestep 1 ends (it is not current: nothing to restore); a owns timestep 2
+  }  // b and c were moved from: ending them does nothing
+  tracer.add_event(CAISEvent{.model_name = "in-2"});
+  EXPECT_EQ(tracer.current_turn(), 2);
+  a.end();  // timestep 2 ends: timestep 1 is current again
+  tracer.add_event(CAISEvent{.model_name = "in-1"});
+  EXPECT_EQ(tracer.current_turn(), 1);
+  a.end();  // already ended: no effect
+  auto trace = tracer.get_session_trace("s");
+  ASSERT_EQ(trace->session_time_steps.size(), 2u);
+  ASSERT_EQ(trace->session_time_steps[0].events.size(), 1u);
+  ASSERT_EQ(trace->session_time_steps[1].events.size(), 1u);
+  EXPECT_EQ(std::get<CAISEvent>(trace->session_time_steps[0].events[0]).model_name, "in-1");
+  EXPECT_EQ(std::get<CAISEvent>(trace->session_time_steps[1].events[0]).model_name, "in-2");
 }
 
 TEST(SessionTracer, StepIdsAreUniqueWithinASession) {
