@@ -3,7 +3,8 @@
 # The full test suite (also what CI runs): installs dependencies, then
 #   release  Release build with tests, benchmarks and examples; every test   (build/)
 #   asan     ASan+UBSan Debug build; every test but the install check        (build-asan/)
-#   tsan     TSan build of the threaded test programs; the tests labelled "threaded" (build-tsan/)
+#   tsan     TSan build of the threaded test programs; the tests labelled "threaded"
+#                                                                            (build-tsan/)
 # Every stage runs even when an earlier one failed; exits non-zero when any failed.
 set -euo pipefail
 
@@ -35,7 +36,8 @@ stage_asan() {
 
 # RelWithDebInfo: the threaded tests need speed to interleave much under TSan.
 stage_tsan() {
-  BUILD_TARGET=threaded_tests scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNTH_TRACING_SANITIZE=thread \
+  BUILD_TARGET=threaded_tests scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSYNTH_TRACING_SANITIZE=thread \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
     ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
 }

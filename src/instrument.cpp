@@ -64,7 +64,6 @@ struct SpanState : ScopeState {
   Value attributes;
 };
 
-
 // Merges an object's members into `into` (or keeps a non-object under "state").
 void merge_state(Value& into, Value state) {
   if (state.is_object() && (into.is_null() || into.is_object())) {
@@ -88,8 +87,8 @@ SpanIdentity identity_of(const ScopeState& s) {
   return id;
 }
 
-template <class State, class Pointer>
-State* state_of(const Pointer& p) noexcept {
+template <class State>
+State* state_of(const std::unique_ptr<ScopeState, ScopeStateDeleter>& p) noexcept {
   return static_cast<State*>(p.get());
 }
 
@@ -137,7 +136,7 @@ void ScopeBase::set_metadata(std::string_view key, Value value) {
 template <class State, class Make>
 void ScopeBase::close(Make&& make) noexcept {
   if (!state_) return;
-  const std::unique_ptr<ScopeState> owned(state_.release());  // a second close() does nothing
+  const auto owned = std::move(state_);  // a second close() does nothing
   auto& s = static_cast<State&>(*owned);
   const double duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.started).count();
   // The enclosing scope is current again on this thread (unless something else took over).
@@ -274,7 +273,6 @@ void AiCallScope::end() noexcept {
   });
 }
 
-
 // ---- environment_step ----
 
 void EnvironmentStepScope::start(Context& where, std::string_view name, const EnvironmentStepOptions& options) {
@@ -345,7 +343,6 @@ void EnvironmentStepScope::end() noexcept {
   });
 }
 
-
 // ---- runtime_operation ----
 
 void RuntimeOperationScope::start(Context& where, std::string_view operation_type,
@@ -399,7 +396,6 @@ void RuntimeOperationScope::end() noexcept {
   });
 }
 
-
 // ---- trace_span ----
 
 void SpanScope::start(Context& where, std::string_view name, Value attributes, const SpanOptions& options) {
@@ -435,6 +431,5 @@ void SpanScope::end() noexcept {
                         .metadata = std::move(md)};
   });
 }
-
 
 }  // namespace synth::tracing

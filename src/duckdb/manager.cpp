@@ -116,7 +116,6 @@ class Refused : public StorageError {
   using StorageError::StorageError;
 };
 
-
 std::string sql_string_literal(std::string_view s) {
   std::string out = "'";
   for (char c : s) {

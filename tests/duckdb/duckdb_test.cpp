@@ -60,8 +60,6 @@ void PrintTo(const SessionTrace& t, std::ostream* os) {
 
 namespace {
 
-
-
 Timestamp ts(std::string_view iso) {
   const auto t = st::parse_timestamp(iso);
   if (!t) throw std::runtime_error("bad test timestamp " + std::string(iso));
