@@ -345,6 +345,7 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   l.field("save_dir", c.save_dir);
   l.field("db_path", c.db_path, {"SYNTH_TRACING_DB"});
   l.field("max_finished_sessions", c.max_finished_sessions);
+  l.field("max_finished_bytes", c.max_finished_bytes);
   l.field("sink_queue_capacity", c.sink_queue_capacity);
   l.field("service_name", c.service_name, {"OTEL_SERVICE_NAME"});
   l.field("service_version", c.service_version);
@@ -362,6 +363,7 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   l.field("otel_headers", c.otel_headers, {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"});
   l.field("otel_protocol", c.otel_protocol, {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"});
   l.field("otel_timeout_ms", c.otel_timeout_ms, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"});
+  l.field("otel_max_retries", c.otel_max_retries);
   l.field("otel_gzip", c.otel_gzip, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
           [](std::string_view variable) {
             const std::string v = lower(env(std::string(variable).c_str()));
@@ -372,6 +374,7 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   l.field("otel_schedule_delay_ms", c.otel_schedule_delay_ms, {"OTEL_BSP_SCHEDULE_DELAY"});
   l.field("otel_flush_on_session_end", c.otel_flush_on_session_end);
   l.field("otel_resource_attributes", c.otel_resource_attributes, {"OTEL_RESOURCE_ATTRIBUTES"});
+  l.field("shutdown_timeout_ms", c.shutdown_timeout_ms);
   // Resource attributes from OTEL_RESOURCE_ATTRIBUTES, below the specific variables.
   if (!c.service_version.is_set()) {
     if (auto v = resource_attribute("service.version")) c.service_version = *v;
@@ -403,6 +406,7 @@ void TracingConfig::validate() const {
   positive("max_payload_bytes", max_payload_bytes);
   positive("sink_queue_capacity", sink_queue_capacity);
   positive("otel_timeout_ms", otel_timeout_ms);
+  positive("shutdown_timeout_ms", shutdown_timeout_ms);
   positive("otel_max_queue_size", otel_max_queue_size);
   positive("otel_max_export_batch_size", otel_max_export_batch_size);
   if (*otel_max_export_batch_size > *otel_max_queue_size) {

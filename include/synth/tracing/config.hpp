@@ -89,6 +89,9 @@ struct TracingConfig {
   Setting<std::filesystem::path> db_path = Setting<std::filesystem::path>::Default{"traces.duckdb"};
   /// How many finished sessions stay in memory for get_session_trace().
   Setting<std::size_t> max_finished_sessions = Setting<std::size_t>::Default{100};
+  /// And how much memory they may take together (an estimate of their size in bytes); the
+  /// oldest go first when either bound is passed.
+  Setting<std::size_t> max_finished_bytes = Setting<std::size_t>::Default{64u << 20};
   /// Finished sessions waiting for the sinks; beyond that they are dropped, counted and reported
   /// rather than blocking the agent.
   Setting<std::size_t> sink_queue_capacity = Setting<std::size_t>::Default{1024};
@@ -101,7 +104,10 @@ struct TracingConfig {
   /// Headers sent with every export (env/file: "k1=v1,k2=v2"; also OTEL_EXPORTER_OTLP_HEADERS).
   Setting<std::map<std::string, std::string>> otel_headers = Setting<std::map<std::string, std::string>>::Default{{}};
   Setting<OtlpProtocol> otel_protocol = Setting<OtlpProtocol>::Default{OtlpProtocol::http_protobuf};
+  /// Bounds one whole export, retries and their waits included (OTEL_EXPORTER_OTLP_TIMEOUT).
   Setting<std::size_t> otel_timeout_ms = Setting<std::size_t>::Default{10000};
+  /// Retries of one export after a retryable failure (429, 502, 503, 504, connection failures).
+  Setting<std::size_t> otel_max_retries = Setting<std::size_t>::Default{5};
   Setting<bool> otel_gzip = Setting<bool>::Default{false};
   Setting<std::size_t> otel_max_queue_size = Setting<std::size_t>::Default{2048};
   Setting<std::size_t> otel_max_export_batch_size = Setting<std::size_t>::Default{512};
@@ -113,6 +119,9 @@ struct TracingConfig {
   /// Start exporting a session's spans as soon as it ends, instead of after
   /// otel_schedule_delay_ms (for short-lived processes). Never waits.
   Setting<bool> otel_flush_on_session_end = Setting<bool>::Default{false};
+  /// How long the tracer's destructor and process exit wait for the sinks and the span export
+  /// together; what is still queued after that is dropped and counted.
+  Setting<std::size_t> shutdown_timeout_ms = Setting<std::size_t>::Default{5000};
 
   /// This configuration with every field not set in code filled from the environment, then the
   /// file (`config_file`, else SYNTH_TRACING_CONFIG_FILE, else none), then the defaults; validated.
