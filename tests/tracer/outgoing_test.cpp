@@ -1,4 +1,5 @@
-// What leaves the process: finished sessions are masked, truncated and priced per TracingConfig.
+// What leaves the process: finished sessions (their metadata, timesteps, events and messages) are
+// masked, truncated and priced per TracingConfig.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -108,4 +109,37 @@ TEST(Outgoing, UserPricingFileOverridesTheBuiltInTable) {
   EXPECT_DOUBLE_EQ(*std::get<CAISEvent>(trace->event_history[1]).cost, 5.0);
   std::filesystem::remove(path);
   EXPECT_THROW(SessionTracer(TracingConfig{.pricing_file = "/nonexistent/pricing.json"}), st::Error);
+}
+
+// Issue 9: metadata given at the start, added later, or added by hooks, and timestep metadata,
+// pass the same masking and truncation as events and messages.
+TEST(Outgoing, SessionAndStepMetadataAreMaskedAndTruncated) {
+  SessionTracer tracer(TracingConfig{.max_payload_bytes = 64});
+  tracer.add_hook({.on_session_start = [](std::string_view, Value& m) { m.set("hook_contact", "bob@example.org"); },
+                   .on_timestep_start = [](std::string_view, st::SessionTimeStep& step) {
+                     step.step_metadata.set("hook_phone", "(555) 987-6543");
+                   }});
+  const std::string long_text(200, 'x');
+  {
+    auto session = tracer.start_session("s", {{"user_email", "alice@example.com"}, {"n", 7}});
+    tracer.add_session_metadata("contact", {{"ssn", "123-45-6789"}, {"notes", long_text}});
+    auto step = tracer.timestep(0, "step_0", {{"card", "4111 1111 1111 1111"}, {"long", long_text}});
+  }
+  const auto trace = tracer.get_session_trace("s");
+  ASSERT_EQ(trace->session_metadata.size(), 2u);
+  const Value& start = trace->start_metadata();
+  EXPECT_EQ(start["user_email"].as_string(), "[EMAIL]");
+  EXPECT_EQ(start["hook_contact"].as_string(), "[EMAIL]");
+  EXPECT_EQ(start["n"].as_int(), 7);
+  const Value& contact = trace->session_metadata[1].data;
+  EXPECT_EQ(contact["ssn"].as_string(), "[SSN]");
+  EXPECT_EQ(contact["notes"].as_string(), std::string(64, 'x') + "... [truncated]");
+  const Value& step = trace->session_time_steps.at(0).step_metadata;
+  EXPECT_EQ(step["card"].as_string(), "[CREDIT_CARD]");
+  EXPECT_EQ(step["hook_phone"].as_string(), "[PHONE]");
+  EXPECT_EQ(step["long"].as_string(), std::string(64, 'x') + "... [truncated]");
+  const std::string json = trace->to_json();
+  for (const char* planted : {"alice@", "bob@", "123-45-6789", "4111 1111", "987-6543"}) {
+    EXPECT_EQ(json.find(planted), std::string::npos) << planted;
+  }
 }
