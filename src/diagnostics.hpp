@@ -7,7 +7,8 @@
 
 namespace synth::tracing::detail {
 
-/// Passes a message to the diagnostic handler (stderr by default). Never throws.
+/// Passes a message to the diagnostic handler (stderr by default), credentials redacted
+/// (redact_credentials()). Never throws.
 void report(std::string_view message) noexcept;
 
 /// True for the 1st, 10th, 100th, ... occurrence: repeated problems are reported, not flooded.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "diagnostics.hpp"
+#include "secrets.hpp"
 
 namespace synth::tracing {
 
@@ -47,7 +48,15 @@ void set_diagnostic_handler(DiagnosticHandler handler) {
 }
 
 namespace detail {
-void report(std::string_view message) noexcept {
+void report(std::string_view raw_message) noexcept {
+  // Credentials never reach a log line, whoever wrote the message.
+  std::string redacted;
+  try {
+    redacted = redact_credentials(raw_message);
+  } catch (...) {
+    redacted = "a diagnostic that could not be checked for credentials was withheld";
+  }
+  const std::string_view message = redacted;
   std::shared_ptr<const DiagnosticHandler> handler;
   {
     std::lock_guard lock(handler_mutex());

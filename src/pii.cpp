@@ -3,10 +3,10 @@
 // How a text is scanned:
 //
 // 1. A pre-scan walks the bytes once (16 at a time with SSE2) and stops only at "trigger" bytes:
-//    digits (phone, SSN, card, IP), '@' (email) and the bytes at which an API-key marker is checked
-//    ('-' of sk- and xox?-, '_' of sk_/rk_/gh?_/github_pat_, 'A' of AKIA/ASIA/AIza, 'b'/'B' of
-//    bearer). Prose without any of
-//    them costs this loop and nothing else; RE2 is never called.
+//    digits (phone, SSN, card, IP), '@' (email, URL userinfo) and the bytes at which a key or
+//    credential marker is checked ('-' / '_' after a key prefix such as sk- or gsk_, 'A' of
+//    AKIA/ASIA/AIza, 'J' of a JWT's eyJ, 'b'/'B' of bearer, '=' of ?key=; see pii_keys.cpp).
+//    Prose without any of them costs this loop and nothing else; RE2 is never called.
 // 2. Each trigger yields a small window: the maximal run of "numeric" bytes (digits, space, ( ) +
 //    . -) around a digit, the local-part@domain run around an '@', the marker plus the token that
 //    follows it. Every match of a built-in detector lies inside such a window, so each built-in's
@@ -23,6 +23,8 @@
 //    takes the token of the span starting first (then the longest, then the detector listed first).
 //    Spans that merely touch keep their own tokens. Nothing of an item can leak because another
 //    item's match swallowed its start.
+// 6. Registered secrets (register_secret()) are found by plain search in every text, whatever
+//    the detectors, and join the union as [SECRET].
 #include "synth/tracing/pii.hpp"
 
 #include <re2/re2.h>
@@ -31,24 +33,30 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
+#include "pii_keys.hpp"
+#include "pii_text.hpp"
+#include "secrets.hpp"
 #include "synth/tracing/error.hpp"
 
 namespace synth::tracing {
 
 namespace {
 
+using namespace pii_detail;
+
 // ---------------------------------------------------------------------------------------------
 // Built-in detectors
 
 enum class Builtin : std::uint8_t { email, phone, ssn, card, api_key, ip, none };
 constexpr std::size_t kBuiltinCount = 6;
+// The detector index of registered secrets' spans (listed after every detector).
+constexpr std::uint32_t kSecretDetector = UINT32_MAX;
 
 const char* const kEmailRegex =
     R"([\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,})";
@@ -64,12 +72,6 @@ const char* const kSsnRegex =
     R"(|(?i:\bssn\b|\bsocial security(?: number| no\.?)?)\W{0,3}(?:(?i:is|was|of)\W{1,3})?\d{9})";
 // A run of digits with single spaces or dashes; the validator picks the card-shaped sub-spans.
 const char* const kCardRegex = R"(\d(?:[ -]?\d){12,})";
-const char* const kApiKeyRegex =
-    R"(\bsk-[A-Za-z0-9_-]{20,}|\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,})"
-    R"(|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,})"
-    R"(|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bAIza[A-Za-z0-9_-]{35})"
-    R"(|\bxox[abposr]-[A-Za-z0-9-]{10,})"
-    R"(|(?i:\bbearer)[ \t]+[A-Za-z0-9._~+/-]{16,}=*)";
 const char* const kIpRegex = R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)";
 
 const std::vector<PiiPattern>& builtins() {
@@ -80,42 +82,6 @@ const std::vector<PiiPattern>& builtins() {
   };
   return patterns;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Byte classes
-
-enum : std::uint8_t {
-  kDigit = 1,     // 0-9
-  kNumeric = 2,   // may sit inside a numeric item: digits, space, ( ) + . -
-  kWord = 4,      // \w: [A-Za-z0-9_]
-  kLocal = 8,     // email local part: alnum . _ % + - and non-ASCII bytes
-  kDomain = 16,   // email domain: alnum . - and non-ASCII bytes
-  kToken = 32,    // key / bearer token: alnum . _ ~ + / = -
-  kKeyStart = 64  // bytes at which an API-key marker check starts: - _ A b B
-};
-
-constexpr std::array<std::uint8_t, 256> make_classes() {
-  std::array<std::uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    const bool digit = c >= '0' && c <= '9';
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    std::uint8_t v = 0;
-    if (digit) v |= kDigit | kNumeric;
-    if (c == ' ' || c == '(' || c == ')' || c == '+' || c == '.' || c == '-') v |= kNumeric;
-    if (digit || alpha || c == '_') v |= kWord;
-    if (digit || alpha || c >= 0x80 || c == '.' || c == '_' || c == '%' || c == '+' || c == '-') v |= kLocal;
-    if (digit || alpha || c >= 0x80 || c == '.' || c == '-') v |= kDomain;
-    if (digit || alpha || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=' || c == '-') v |= kToken;
-    if (c == '-' || c == '_' || c == 'A' || c == 'b' || c == 'B') v |= kKeyStart;
-    t[static_cast<std::size_t>(c)] = v;
-  }
-  return t;
-}
-constexpr std::array<std::uint8_t, 256> kClass = make_classes();
-
-inline std::uint8_t cls(unsigned char c) { return kClass[c]; }
-inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-inline unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; }
 
 // ---------------------------------------------------------------------------------------------
 // Spans: inline storage, so that scanning text that holds nothing never allocates.
@@ -152,9 +118,6 @@ class SpanList {
 // ---------------------------------------------------------------------------------------------
 // Validators. Each sees the full text and a candidate [s, e), pushes the accepted span(s) and
 // returns where the next search starts (always > s).
-
-using Text = std::string_view;
-inline unsigned char at(Text t, std::size_t i) { return static_cast<unsigned char>(t[i]); }
 
 bool luhn(const unsigned char* digits, std::size_t n) {
   unsigned sum = 0;
@@ -291,32 +254,6 @@ std::size_t validate_ip(Text t, std::size_t s, std::size_t e, std::uint32_t det,
   return e;
 }
 
-// Keys glued together ("xoxb-...ghp_...") overlap: after a key of normal length, search again from
-// inside it so that a key starting inside and running past it is found too. (Past 256 bytes the
-// search resumes after the match, which bounds the work on adversarial runs like "sk-sk-sk-...".)
-std::size_t validate_api_key(Text t, std::size_t s, std::size_t e, std::uint32_t det, SpanList& out) {
-  const std::size_t next = e - s <= 256 ? s + 1 : e;
-  if (lower(at(t, s)) != 'b') {  // a key with a known prefix
-    out.push(s, e, det);
-    return next;
-  }
-  // "Bearer <token>": keep "Bearer" readable, mask the token if it looks like one (not a word:
-  // it has a digit, punctuation, or an upper-case letter after its first character).
-  const std::size_t resume = e;
-  std::size_t k = s + 6;
-  while (k < e && (at(t, k) == ' ' || at(t, k) == '\t')) ++k;
-  while (e > k && at(t, e - 1) == '.') --e;  // the end of a sentence, not of the token
-  if (e - k < 16) return resume;
-  bool token_like = false;
-  for (std::size_t i = k; i < e && !token_like; ++i) {
-    const unsigned char c = at(t, i);
-    token_like = is_digit(c) || !(cls(c) & kWord) || c == '_' || (i > k && c >= 'A' && c <= 'Z');
-  }
-  if (!token_like) return resume;
-  out.push(k, e, det);
-  return next;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 struct Detector {
@@ -381,7 +318,12 @@ struct PiiMasker::Impl {
         case Builtin::ssn: pos = validate_ssn(t, s, e, d, out); break;
         case Builtin::card: pos = validate_card(t, s, e, d, out); break;
         case Builtin::ip: pos = validate_ip(t, s, e, d, out); break;
-        case Builtin::api_key: pos = validate_api_key(t, s, e, d, out); break;
+        case Builtin::api_key: {
+          const KeyVerdict v = validate_key(t, s, e);
+          if (v.end > v.start) out.push(v.start, v.end, d);
+          pos = v.next;
+          break;
+        }
         case Builtin::email:
         case Builtin::none:
           out.push(s, e, d);
@@ -399,12 +341,13 @@ struct PiiMasker::Impl {
   // The first byte at or after `i` that may start an item (n if none).
   std::size_t next_trigger(const unsigned char* p, std::size_t i, std::size_t n) const {
 #if defined(__SSE2__)
-    // 16 bytes at a time: digits, '@', '-', '_', 'A', 'b'/'B' (the union of all triggers; the
-    // table then drops the classes of disabled detectors).
+    // 16 bytes at a time: digits, '@', '-', '_', 'A', 'J', '=', 'b'/'B' (the union of all
+    // triggers; the table then drops the classes of disabled detectors).
     const __m128i digit_bias = _mm_set1_epi8(static_cast<char>(0x80 - '0'));
     const __m128i digit_limit = _mm_set1_epi8(static_cast<char>(0x80 + 10));
     const __m128i at_sign = _mm_set1_epi8('@'), dash = _mm_set1_epi8('-'), underscore = _mm_set1_epi8('_');
-    const __m128i upper_a = _mm_set1_epi8('A'), b = _mm_set1_epi8('b'), case_bit = _mm_set1_epi8(0x20);
+    const __m128i upper_a = _mm_set1_epi8('A'), upper_j = _mm_set1_epi8('J'), equals = _mm_set1_epi8('=');
+    const __m128i b = _mm_set1_epi8('b'), case_bit = _mm_set1_epi8(0x20);
     while (i + 16 <= n) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
       __m128i hit = _mm_cmplt_epi8(_mm_add_epi8(v, digit_bias), digit_limit);
@@ -412,6 +355,8 @@ struct PiiMasker::Impl {
       hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, dash));
       hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, underscore));
       hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, upper_a));
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, upper_j));
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, equals));
       hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_or_si128(v, case_bit), b));
       auto bits = static_cast<unsigned>(_mm_movemask_epi8(hit));
       while (bits != 0) {
@@ -432,8 +377,7 @@ struct PiiMasker::Impl {
     const std::size_t n = t.size();
     std::size_t i = 0;
     std::size_t numeric_floor = 0;  // end of the last numeric window
-    std::size_t key_floor = 0;      // end of the last key window (markers inside it are covered)
-    auto word_start = [&](std::size_t k) { return k == 0 || !(cls(p[k - 1]) & kWord); };
+    KeyFloors key_floors;
     while (true) {
       i = next_trigger(p, i, n);
       if (i >= n) break;
@@ -476,70 +420,36 @@ struct PiiMasker::Impl {
         if (dots >= 3 && digits >= 4) run_if(Builtin::ip, t, a, e, out);
         continue;
       }
-      if (c == '@') {
+      const KeyWindow key = key_on ? key_window(t, i, key_floors) : KeyWindow{};
+      // An '@' ending a URL's userinfo (scheme://user:password@host) is not an email's.
+      if (c == '@' && email_on && key.empty()) {
         std::size_t a = i;
         while (a > 0 && (cls(p[a - 1]) & kLocal)) --a;
         std::size_t b = i + 1;
         bool dot = false;
         while (b < n && (cls(p[b]) & kDomain)) dot |= p[b++] == '.';
         if (a < i && dot) run_if(Builtin::email, t, a, b, out);
-        ++i;
-        continue;
       }
-      // API-key markers; `m` is where the marker starts.
-      std::size_t m = n;
-      bool bearer = false;
-      switch (c) {
-        case '-':  // sk-..., xoxb- xoxp- ...
-          if (i >= 2 && p[i - 2] == 's' && p[i - 1] == 'k' && word_start(i - 2))
-            m = i - 2;
-          else if (i >= 4 && p[i - 4] == 'x' && p[i - 3] == 'o' && p[i - 2] == 'x' && word_start(i - 4))
-            m = i - 4;
-          break;
-        case '_':  // sk_live_ rk_live_, ghp_ gho_ ghu_ ghs_ ghr_, github_pat_
-          if (i >= 2 && (p[i - 2] == 's' || p[i - 2] == 'r') && p[i - 1] == 'k' && word_start(i - 2))
-            m = i - 2;
-          else if (i >= 3 && p[i - 3] == 'g' && p[i - 2] == 'h' &&
-                   (p[i - 1] == 'p' || p[i - 1] == 'o' || p[i - 1] == 'u' || p[i - 1] == 's' || p[i - 1] == 'r') &&
-                   word_start(i - 3))
-            m = i - 3;
-          else if (i >= 6 && std::memcmp(p + i - 6, "github", 6) == 0 && word_start(i - 6))
-            m = i - 6;
-          break;
-        case 'A':  // AKIA, ASIA, AIza
-          if (i + 3 < n && word_start(i) &&
-              (((p[i + 1] == 'K' || p[i + 1] == 'S') && p[i + 2] == 'I' && p[i + 3] == 'A') ||
-               (p[i + 1] == 'I' && p[i + 2] == 'z' && p[i + 3] == 'a')))
-            m = i;
-          break;
-        case 'b':
-        case 'B':
-          if (i + 6 < n && word_start(i) && lower(p[i + 1]) == 'e' && lower(p[i + 2]) == 'a' &&
-              lower(p[i + 3]) == 'r' && lower(p[i + 4]) == 'e' && lower(p[i + 5]) == 'r') {
-            m = i;
-            bearer = true;
-          }
-          break;
-        default:
-          break;
-      }
-      if (m < n && (bearer || m >= key_floor)) {
-        std::size_t b = m;
-        if (bearer) {
-          b = m + 6;
-          while (b < n && (p[b] == ' ' || p[b] == '\t')) ++b;
-          if (b == m + 6) b = m;  // "bearer" must be followed by blanks, then the token
-        }
-        if (b > m || !bearer) {
-          const std::size_t token = b;
-          while (b < n && (cls(p[b]) & kToken)) ++b;
-          // The window of a marker ends with its token, so a marker inside the token of the previous
-          // one ("sk-sk-sk-...") adds nothing; skipping it keeps the scan linear.
-          if (!bearer) key_floor = b;
-          if (b - token >= (bearer ? 16u : 0u) && b - m >= 15) run_if(Builtin::api_key, t, m, b, out);
-        }
-      }
+      if (!key.empty()) run_if(Builtin::api_key, t, key.start, key.end, out);
       ++i;
+    }
+  }
+
+  // Every occurrence of every registered secret; overlapping occurrences make one span.
+  static void scan_secrets(Text t, SpanList& out) {
+    for (const detail::RegisteredSecret* secret = detail::registered_secrets(); secret != nullptr; secret = secret->next) {
+      const std::size_t length = secret->text.size();
+      std::size_t start = t.find(secret->text);
+      while (start != Text::npos) {
+        std::size_t end = start + length;
+        std::size_t next = t.find(secret->text, start + 1);
+        while (next != Text::npos && next <= end) {
+          end = next + length;
+          next = t.find(secret->text, next + 1);
+        }
+        out.push(start, end, kSecretDetector);
+        start = next;
+      }
     }
   }
 
@@ -554,6 +464,7 @@ struct PiiMasker::Impl {
     SpanList spans;
     if (email_on || key_on || numeric_on) scan_builtins(t, spans);
     scan_custom(t, spans);
+    scan_secrets(t, spans);
     if (spans.empty()) return false;
     std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
       if (x.start != y.start) return x.start < y.start;
@@ -570,7 +481,7 @@ struct PiiMasker::Impl {
       std::size_t end = first.end;
       for (++it; it != last && it->start < end; ++it) end = std::max(end, it->end);
       out.append(t.data() + copied, first.start - copied);
-      out += detectors[first.detector].replacement;
+      out += first.detector == kSecretDetector ? detail::kSecretToken : detectors[first.detector].replacement;
       copied = end;
     }
     out.append(t.data() + copied, t.size() - copied);
@@ -649,7 +560,8 @@ PiiMasker::PiiMasker(std::vector<PiiPattern> patterns, bool with_builtins) : imp
   for (int c = 0; c < 256; ++c) {
     const std::uint8_t k = cls(static_cast<unsigned char>(c));
     impl_->trigger[static_cast<std::size_t>(c)] = (impl_->numeric_on && (k & kDigit)) ||
-                                                  (impl_->key_on && (k & kKeyStart)) || (impl_->email_on && c == '@');
+                                                  (impl_->key_on && (k & kKeyStart)) ||
+                                                  ((impl_->email_on || impl_->key_on) && c == '@');
   }
   if (impl_->custom.size() >= 2) {
     RE2::Options options;

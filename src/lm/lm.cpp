@@ -9,15 +9,20 @@
 
 #include "http/client.hpp"
 #include "lm/wire.hpp"
+#include "secrets.hpp"
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/instrument.hpp"
 #include "synth/tracing/model.hpp"
+#include "synth/tracing/pii.hpp"
 #include "synth/tracing/tracer.hpp"
 #include "tracer/state.hpp"
 
 namespace synth::tracing {
 
 using lm_detail::Wire;
+
+LMError::LMError(const std::string& message, std::string provider, int status)
+    : Error(detail::redact_credentials(message)), provider_(std::move(provider)), status_(status) {}
 
 Value LMResponse::json() const {
   try {
@@ -147,15 +152,6 @@ struct LM::Impl {
     return Lease{*this, std::make_unique<http::Client>()};
   }
 
-  // The key never leaves in an error message.
-  std::string redact(std::string text) const {
-    if (api_key.size() < 4) return text;
-    for (std::size_t at = text.find(api_key); at != std::string::npos; at = text.find(api_key, at)) {
-      text.replace(at, api_key.size(), "[REDACTED]");
-    }
-    return text;
-  }
-
   std::string url(bool stream) const {
     switch (wire) {
       case Wire::anthropic: return base_url + "/v1/messages";
@@ -265,18 +261,18 @@ struct LM::Impl {
       if (r.outcome == http::Outcome::timed_out) {
         if (!can_retry) {
           throw LMTimeoutError(provider + " did not answer within " + std::to_string(options.timeout.count()) +
-                                   " ms (" + std::to_string(attempt + 1) + " attempts): " + redact(r.error),
+                                   " ms (" + std::to_string(attempt + 1) + " attempts): " + r.error,
                                provider, r.status);
         }
       } else if (r.outcome != http::Outcome::response) {
         if (!can_retry) {
           throw LMConnectionError(provider + (first_token ? ": the connection broke during the streamed answer: "
                                                           : ": could not reach " + base_url + ": ") +
-                                      redact(r.error),
+                                      r.error,
                                   provider, r.status);
         }
       } else {
-        const std::string message = redact(lm_detail::error_message(r.body));
+        const std::string message = lm_detail::error_message(r.body);
         const std::string what = provider + " answered " + std::to_string(r.status) + ": " + message;
         std::optional<std::chrono::milliseconds> retry_after;
         if (const std::string* ms = r.header("retry-after-ms")) {
@@ -428,6 +424,8 @@ LM::LM(LMOptions options) : impl_(std::make_unique<Impl>()) {
     }
     d.base_url = strip_trailing_slash(d.base_url);
   }
+  // The key in use, given or read from the environment, is masked wherever it could be printed.
+  register_secret(d.api_key);
   d.system_id = o.system_id.empty() ? "lm_" + o.model : o.system_id;
 }
 

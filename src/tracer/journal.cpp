@@ -78,7 +78,13 @@ SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy) {
   if constexpr (std::is_const_v<Journal>) {
     j.steps.for_each([&](const SessionTimeStep& step) { t.session_time_steps.push_back(step); });
   } else {
-    j.steps.for_each_mutable([&](SessionTimeStep& step) { t.session_time_steps.push_back(std::move(step)); });
+    if (policy) {
+      for (SessionMetadataEntry& entry : t.session_metadata) policy->apply(entry);
+    }
+    j.steps.for_each_mutable([&](SessionTimeStep& step) {
+      if (policy) policy->apply(step);
+      t.session_time_steps.push_back(std::move(step));
+    });
   }
   std::vector<std::size_t> event_counts(t.session_time_steps.size(), 0);
   std::vector<std::size_t> message_counts(t.session_time_steps.size(), 0);

@@ -107,8 +107,8 @@ struct SessionJournal {
 
   /// A SessionTrace copied from the journal (a snapshot of an active session).
   SessionTrace snapshot() const;
-  /// The SessionTrace, moving the items out of the journal; each item passes `policy` once
-  /// (masking, truncation, costs) when given.
+  /// The SessionTrace, moving the items out of the journal; each item (session metadata entry,
+  /// timestep, event, message) passes `policy` once (masking, truncation, costs) when given.
   SessionTrace finish(const OutgoingPolicy* policy) &&;
 };
 

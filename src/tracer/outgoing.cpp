@@ -22,6 +22,9 @@ OutgoingPolicy::OutgoingPolicy(const TracingConfig& config) {
     // Compiling the detectors takes milliseconds: tracers without custom patterns share them.
     static const auto builtin = std::make_shared<const PiiMasker>();
     masker_ = config.pii_patterns->empty() ? builtin : std::make_shared<const PiiMasker>(*config.pii_patterns);
+  } else {
+    static const auto secrets_only = std::make_shared<const PiiMasker>(std::vector<PiiPattern>{}, false);
+    masker_ = secrets_only;
   }
   if (config.truncate_payloads) max_bytes_ = config.max_payload_bytes;
   if (config.track_costs) {
@@ -46,9 +49,15 @@ void OutgoingPolicy::truncate(Value& value) const {
   }
 }
 
+void OutgoingPolicy::mask_and_cut(std::string& text) const {
+  if (text.empty()) return;
+  masker_->mask_in_place(text);
+  if (max_bytes_ > 0) cut(text, max_bytes_);
+}
+
 void OutgoingPolicy::apply(Value& value) const {
   if (value.is_null()) return;
-  if (masker_) masker_->mask_in_place(value);
+  masker_->mask_in_place(value);
   if (max_bytes_ > 0) truncate(value);
 }
 
@@ -87,6 +96,10 @@ void OutgoingPolicy::apply(Event& event) const {
 
 void OutgoingPolicy::apply(SessionEventMessage& message) const { apply(message.content); }
 
+void OutgoingPolicy::apply(SessionMetadataEntry& entry) const { apply(entry.data); }
+
+void OutgoingPolicy::apply(SessionTimeStep& step) const { apply(step.step_metadata); }
+
 void OutgoingPolicy::apply(SpanData& span) const {
   if (pricing_ && span.kind == SpanKind::client && !span.attributes.contains("synth.cost_usd")) {
     const Value* model = span.attributes.find("gen_ai.response.model");
@@ -105,11 +118,8 @@ void OutgoingPolicy::apply(SpanData& span) const {
   }
   apply(span.attributes);
   for (SpanEvent& e : span.events) apply(e.attributes);
-  if (!span.status_message.empty()) {
-    Value message(std::move(span.status_message));
-    apply(message);
-    span.status_message = std::move(message.as_string());
-  }
+  mask_and_cut(span.name);
+  mask_and_cut(span.status_message);
 }
 
 }  // namespace synth::tracing::detail

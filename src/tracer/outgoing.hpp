@@ -1,6 +1,7 @@
 // Internal: what happens to recorded data before it leaves the process (sinks, files, the
 // database, exports): PII masking, truncation of long strings, and the cost of LLM calls.
 // Applied once per item where a finished session is assembled, off the agent's thread.
+// Registered secrets are masked even when PII masking is off.
 #pragma once
 
 #include <cstddef>
@@ -22,18 +23,24 @@ class OutgoingPolicy {
 
   void apply(Event& event) const;
   void apply(SessionEventMessage& message) const;
+  /// The entry's data.
+  void apply(SessionMetadataEntry& entry) const;
+  /// The timestep's step_metadata (its events and messages are applied one by one).
+  void apply(SessionTimeStep& step) const;
   /// Masks then truncates every string in `value` (masking first, so a cut never splits an item
   /// and leaves part of it readable).
   void apply(Value& value) const;
-  /// Masks and truncates a span's attributes, events and status message, and adds
+  /// Masks and truncates a span's name, attributes, events and status message, and adds
   /// `synth.cost_usd` to an LLM call's span from its model and usage.
   void apply(SpanData& span) const;
 
  private:
+  /// Masks then truncates one string.
+  void mask_and_cut(std::string& text) const;
   void truncate(Value& value) const;
   void price(CAISEvent& call) const;
 
-  std::shared_ptr<const PiiMasker> masker_;  // null: no masking
+  std::shared_ptr<const PiiMasker> masker_;  // with mask_pii off: registered secrets only
   std::size_t max_bytes_ = 0;  // 0: no truncation
   std::optional<PricingTable> pricing_;
 };

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "lm/provider_server.hpp"
 #include "support.hpp"
@@ -774,3 +775,71 @@ TEST_F(LMTest, AnExceptionFromTheStreamReceiverReachesTheCallerAndIsRecorded) {
 }
 
 }  // namespace
+
+// Issue 9: the key in use (given, or read from the environment) is registered as a secret, so
+// even a key of no known shape (Mistral's: 32 letters and digits) never appears in a trace, an
+// error or a diagnostic, with PII masking off (this fixture) and a server echoing it everywhere.
+TEST_F(LMTest, KeysOfAnyShapeNeverLeaveTheProcess) {
+  const std::string given = "Mq7ZrT2vX9pL4nB8wK3sD6fH1jG5cV0a";
+  const std::string from_env = "Ej4Uw8Ty2Oi6Pa0Sd3Fg7Hk1Lz5Xc9Vb";
+  ::setenv("MISTRAL_API_KEY", from_env.c_str(), 1);
+  st::testing::CapturedDiagnostics diagnostics;
+  tracer.add_hook({.on_session_end = [&](const st::SessionTrace&) { throw std::runtime_error("hook saw " + given); }});
+  server.script({Reply{.body = openai_answer("echo " + given + " / " + from_env)},
+                 Reply{.status = 400, .body = json{{"error", {{"message", "bad key " + given + " or " + from_env}}}}.dump()}});
+  st::LM with_key({.model = "mistral-small-latest", .provider = "mistral", .base_url = server.url("/v1"),
+                   .api_key = given, .session_tracer = &tracer});
+  st::LM with_env_key({.model = "mistral-small-latest", .provider = "mistral", .base_url = server.url("/v1"),
+                       .session_tracer = &tracer});
+  ::unsetenv("MISTRAL_API_KEY");
+  std::string error;
+  {
+    auto session = tracer.start_session("s-keys");
+    EXPECT_NE(with_key.generate("my keys: " + given + ", " + from_env).text.find(given), std::string::npos)
+        << "the caller gets the answer unchanged";
+    try {
+      (void)with_env_key.generate("again");
+      FAIL() << "no exception";
+    } catch (const st::LMBadRequestError& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_EQ(server.requests()[1].header("Authorization"), "Bearer " + from_env);
+  EXPECT_NE(error.find("bad key [SECRET] or [SECRET]"), std::string::npos) << error;
+  const std::string trace = finished("s-keys").to_json();
+  EXPECT_NE(trace.find("[SECRET]"), std::string::npos);
+  const auto logged = diagnostics.all();
+  ASSERT_FALSE(logged.empty());
+  for (const std::string& key : {given, from_env}) {
+    EXPECT_EQ(trace.find(key), std::string::npos) << trace;
+    EXPECT_EQ(error.find(key), std::string::npos);
+    for (const std::string& line : logged) EXPECT_EQ(line.find(key), std::string::npos) << line;
+  }
+}
+
+// A base URL with credentials in it (userinfo, a key parameter) is never printed as such.
+TEST_F(LMTest, CredentialsInTheBaseUrlAreNeverPrinted) {
+  int run = 0;
+  for (const std::string& base_url : {std::string("http://agent:pa55-Word-77@127.0.0.1:1/v1"),
+                                      std::string("http://127.0.0.1:1/v1?api_key=pa55-Word-77")}) {
+    const std::string id = "s-url-" + std::to_string(run++);
+    st::LM lm({.model = "gpt-4o-mini", .provider = "openai", .base_url = base_url, .api_key = kKey, .max_retries = 0,
+               .session_tracer = &tracer});
+    std::string error;
+    {
+      auto session = tracer.start_session(id);
+      try {
+        (void)lm.generate("hi");
+        FAIL() << "no exception";
+      } catch (const st::LMConnectionError& e) {
+        error = e.what();
+      }
+    }
+    EXPECT_NE(error.find("127.0.0.1:1"), std::string::npos) << error;
+    EXPECT_NE(error.find("[API_KEY]"), std::string::npos) << error;
+    EXPECT_EQ(error.find("pa55-Word-77"), std::string::npos) << error;
+    const std::string trace = finished(id).to_json();
+    EXPECT_EQ(trace.find("pa55-Word-77"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("127.0.0.1:1"), std::string::npos) << "masking is off in this fixture";
+  }
+}

@@ -1,4 +1,6 @@
-// What leaves the process: finished sessions are masked, truncated and priced per TracingConfig.
+// What leaves the process: finished sessions (their metadata, timesteps, events and messages) and
+// spans are masked, truncated and priced per TracingConfig; registered secrets never leave, not
+// even in diagnostics.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -6,7 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <stdexcept>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
@@ -108,4 +113,94 @@ TEST(Outgoing, UserPricingFileOverridesTheBuiltInTable) {
   EXPECT_DOUBLE_EQ(*std::get<CAISEvent>(trace->event_history[1]).cost, 5.0);
   std::filesystem::remove(path);
   EXPECT_THROW(SessionTracer(TracingConfig{.pricing_file = "/nonexistent/pricing.json"}), st::Error);
+}
+
+// Issue 9: metadata given at the start, added later, or added by hooks, and timestep metadata,
+// pass the same masking and truncation as events and messages.
+TEST(Outgoing, SessionAndStepMetadataAreMaskedAndTruncated) {
+  SessionTracer tracer(TracingConfig{.max_payload_bytes = 64});
+  tracer.add_hook({.on_session_start = [](std::string_view, Value& m) { m.set("hook_contact", "bob@example.org"); },
+                   .on_timestep_start = [](std::string_view, st::SessionTimeStep& step) {
+                     step.step_metadata.set("hook_phone", "(555) 987-6543");
+                   }});
+  const std::string long_text(200, 'x');
+  {
+    auto session = tracer.start_session("s", {{"user_email", "alice@example.com"}, {"n", 7}});
+    tracer.add_session_metadata("contact", {{"ssn", "123-45-6789"}, {"notes", long_text}});
+    auto step = tracer.timestep(0, "step_0", {{"card", "4111 1111 1111 1111"}, {"long", long_text}});
+  }
+  const auto trace = tracer.get_session_trace("s");
+  ASSERT_EQ(trace->session_metadata.size(), 2u);
+  const Value& start = trace->start_metadata();
+  EXPECT_EQ(start["user_email"].as_string(), "[EMAIL]");
+  EXPECT_EQ(start["hook_contact"].as_string(), "[EMAIL]");
+  EXPECT_EQ(start["n"].as_int(), 7);
+  const Value& contact = trace->session_metadata[1].data;
+  EXPECT_EQ(contact["ssn"].as_string(), "[SSN]");
+  EXPECT_EQ(contact["notes"].as_string(), std::string(64, 'x') + "... [truncated]");
+  const Value& step = trace->session_time_steps.at(0).step_metadata;
+  EXPECT_EQ(step["card"].as_string(), "[CREDIT_CARD]");
+  EXPECT_EQ(step["hook_phone"].as_string(), "[PHONE]");
+  EXPECT_EQ(step["long"].as_string(), std::string(64, 'x') + "... [truncated]");
+  const std::string json = trace->to_json();
+  for (const char* planted : {"alice@", "bob@", "123-45-6789", "4111 1111", "987-6543"}) {
+    EXPECT_EQ(json.find(planted), std::string::npos) << planted;
+  }
+}
+
+// Registered secrets never leave, even with PII masking off: not in sessions, not in spans.
+TEST(Outgoing, RegisteredSecretsAreMaskedWithMaskingOff) {
+  const std::string secret = "Tq4Lm9Xr2Vb7Nc5Zs8Kd";  // 20 random characters: no known key shape
+  st::register_secret(secret);
+  st::testing::TempDir dir;
+  const std::filesystem::path spans = dir.file("spans.jsonl");
+  {
+    SessionTracer tracer(TracingConfig{.mask_pii = false, .otel_endpoint = "file://" + spans.string()});
+    {
+      auto session = tracer.start_session("s", {{"token", secret}, {"email", "a@b.com"}});
+      tracer.add_session_metadata("later", {{"token", "x" + secret}});
+      auto step = tracer.timestep(0, "step_0", {{"token", secret}});
+      tracer.add_event(CAISEvent{.metadata = {{"token", secret}}});
+      tracer.add_message(st::make_message("user", {{"text", "use " + secret}}, "chat", 0));
+      auto span = st::trace_span("work " + secret, {{"token", secret}}, {.tracer = &tracer});
+      span.error("failure", "rejected " + secret);
+    }
+    const auto trace = tracer.get_session_trace("s");
+    const std::string json = trace->to_json();
+    EXPECT_EQ(json.find(secret), std::string::npos) << json;
+    EXPECT_NE(json.find("[SECRET]"), std::string::npos);
+    EXPECT_EQ(trace->start_metadata()["email"].as_string(), "a@b.com");  // masking is off
+    ASSERT_TRUE(tracer.flush());
+  }
+  std::ifstream in(spans);
+  const std::string exported((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(exported.find("[SECRET]"), std::string::npos) << exported;
+  EXPECT_EQ(exported.find(secret), std::string::npos) << exported;
+}
+
+// Diagnostics (the library's log lines) carry no credentials, whoever wrote the message.
+TEST(Outgoing, DiagnosticsNeverCarryCredentials) {
+  const std::string secret = "Hw3Pz8Qe1Ry6Tu0Io5As";
+  st::register_secret(secret);
+  const std::string key = "sk-proj-" + std::string("Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5");
+  st::testing::CapturedDiagnostics diagnostics;
+  {
+    SessionTracer tracer(TracingConfig{});
+    tracer.add_hook({.on_session_end = [&](const st::SessionTrace&) {
+      throw std::runtime_error("hook failed with " + secret + " and " + key + " at https://u:pw-123@host/x?token=t0k");
+    }});
+    { auto session = tracer.start_session("s"); }
+    ASSERT_TRUE(tracer.flush());
+  }
+  const auto messages = diagnostics.all();
+  ASSERT_FALSE(messages.empty());
+  for (const std::string& m : messages) {
+    EXPECT_EQ(m.find(secret), std::string::npos) << m;
+    EXPECT_EQ(m.find(key), std::string::npos) << m;
+    EXPECT_EQ(m.find("pw-123"), std::string::npos) << m;
+    EXPECT_EQ(m.find("t0k"), std::string::npos) << m;
+  }
+  EXPECT_NE(messages[0].find("hook failed with [SECRET] and [API_KEY] at https://[API_KEY]@host/x?token=[API_KEY]"),
+            std::string::npos)
+      << messages[0];
 }

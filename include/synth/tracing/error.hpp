@@ -51,7 +51,8 @@ class TraceFormatError : public Error {
 };
 
 /// Receives problems found off the agent's thread (a sink that failed, a hook that threw, dropped
-/// data). The default handler writes one line to stderr. The handler must be thread-safe.
+/// data), with API keys, tokens, URL credentials and registered secrets already masked. The
+/// default handler writes one line to stderr. The handler must be thread-safe.
 using DiagnosticHandler = std::function<void(std::string_view message)>;
 
 /// Replaces the diagnostic handler; an empty function restores the default.

@@ -162,11 +162,12 @@ struct LMOptions {
   InProcessModel in_process_model;
 };
 
-/// Base class of the LM's errors. Messages carry the provider's own explanation, never the key.
+/// Base class of the LM's errors. Messages carry the provider's own explanation, never a
+/// credential: API keys, tokens, URL credentials and registered secrets (register_secret())
+/// are masked in `message`.
 class LMError : public Error {
  public:
-  LMError(const std::string& message, std::string provider, int status = 0)
-      : Error(message), provider_(std::move(provider)), status_(status) {}
+  LMError(const std::string& message, std::string provider, int status = 0);
   const std::string& provider() const noexcept { return provider_; }
   /// The HTTP status of the answer, 0 when there was none.
   int status() const noexcept { return status_; }

@@ -2,6 +2,7 @@
 // (and in the strings of JSON values) are replaced by tokens before data leaves the process.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,9 +23,13 @@ struct PiiPattern {
 /// Masks personal data. Built-in detectors, by name: "email" -> [EMAIL], "phone" -> [PHONE]
 /// (US and international forms), "ssn" -> [SSN] (US rules: no area 000/666/9xx, no group 00, no
 /// serial 0000, consistent separators), "credit_card" -> [CREDIT_CARD] (13-19 digits, spaces or
-/// dashes, Luhn-checked), "api_key" -> [API_KEY] (sk-... keys, bearer tokens), "ip" -> [IP]
-/// (IPv4). Matches of all detectors are unioned, so overlapping or adjacent items never leak a
-/// part. Immutable after construction and thread-safe.
+/// dashes, Luhn-checked), "api_key" -> [API_KEY] (keys with a known prefix: OpenAI, Anthropic,
+/// OpenRouter, DeepSeek sk-, Groq gsk_, xAI xai-, Google AIza, Hugging Face hf_, Together tgp_v1_,
+/// GitHub, AWS, Slack, Stripe, ...; JWTs; bearer tokens; the userinfo of a URL and the value of
+/// its key/token/secret/password query parameters), "ip" -> [IP] (IPv4). Registered secrets
+/// (register_secret()) become [SECRET] whatever the detectors. Matches of all detectors are
+/// unioned, so overlapping or adjacent items never leak a part. Immutable after construction
+/// and thread-safe.
 class PiiMasker {
  public:
   /// The built-in detectors.
@@ -55,5 +60,16 @@ class PiiMasker {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Secrets shorter than this are not registered: they could not be told from ordinary text.
+inline constexpr std::size_t kMinSecretBytes = 8;
+
+/// Registers `secret` (an API key, a password, a token) as text that never leaves the process:
+/// from then on it becomes [SECRET] in every PiiMasker, in what every tracer's sinks and span
+/// exporters receive (also with mask_pii off), in diagnostics and in the LM client's errors. The
+/// LM client registers the keys it uses. Process-wide and permanent; registering a secret again,
+/// or one shorter than kMinSecretBytes, does nothing. Thread-safe; masking reads the registry
+/// without a lock.
+void register_secret(std::string_view secret);
 
 }  // namespace synth::tracing
