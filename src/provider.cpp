@@ -1,6 +1,5 @@
 // The provider vocabulary: openai, azure_openai, anthropic, google, groq, deepseek, mistral, xai,
 // together, openrouter, local, unknown; the registry of what is known of each.
-#include <array>
 #include <string>
 
 #include "providers.hpp"
@@ -23,7 +22,8 @@ constexpr ProviderInfo kProviders[] = {
     {.name = "anthropic", .otel_name = "anthropic", .aliases = {"claude"}, .domains = {"anthropic.com"},
      .wire = Wire::anthropic, .base_url = "https://api.anthropic.com", .key_variable = "ANTHROPIC_API_KEY"},
     {.name = "google", .otel_name = "gcp.gemini",
-     .aliases = {"gemini", "gcp.gemini", "google_genai", "google-genai", "vertex", "vertex_ai", "vertexai", "gcp.vertex_ai"},
+     .aliases = {"gemini", "gcp.gemini", "google_genai", "google-genai", "vertex", "vertex_ai", "vertexai",
+                 "gcp.vertex_ai"},
      .domains = {"googleapis.com"}, .wire = Wire::gemini, .base_url = "https://generativelanguage.googleapis.com",
      .key_variable = "GEMINI_API_KEY"},
     {.name = "groq", .otel_name = "groq", .aliases = {"groqcloud"}, .domains = {"groq.com"},

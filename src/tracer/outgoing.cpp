@@ -71,7 +71,9 @@ void OutgoingPolicy::price(CAISEvent& call) const {
                        .cache_write_tokens = call.cache_write_tokens.value_or(0)};
   }
   const std::string_view status = price(call.model_name ? &*call.model_name : nullptr, usage, call.cost);
-  if (!status.empty() && (call.metadata.is_object() || call.metadata.is_null())) call.metadata.set("cost_status", status);
+  if (!status.empty() && (call.metadata.is_object() || call.metadata.is_null())) {
+    call.metadata.set("cost_status", status);
+  }
 }
 
 void OutgoingPolicy::price(SpanData& span) const {

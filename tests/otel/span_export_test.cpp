@@ -162,7 +162,8 @@ TEST_F(SpanExport, SessionTimestepAndScopesBecomeLinkedSpansWithGenAiAttributes)
 }
 
 TEST_F(SpanExport, CacheWritesAreAttributesAndPricedAndMissingUsageIsNoAttribute) {
-  const st::TokenUsage usage{.prompt_tokens = 1000, .completion_tokens = 50, .cached_tokens = 200, .cache_write_tokens = 700};
+  const st::TokenUsage usage{
+      .prompt_tokens = 1000, .completion_tokens = 50, .cached_tokens = 200, .cache_write_tokens = 700};
   {
     st::SessionTracer tracer(config_for(receiver));
     auto session = tracer.start_session("usage");
