@@ -840,6 +840,13 @@ TEST_F(LMTest, ProviderResolution) {
   EXPECT_THROW(st::LM({.model = "my-own-model"}), st::LMError);
   EXPECT_THROW(st::LM({.model = ""}), st::LMError);
   EXPECT_THROW(st::LM({.model = "gpt-4o", .max_retries = -1}), st::LMError);
+  try {
+    st::LM({.model = "gpt-4o", .api_key = "k", .async_threads = 0});
+    ADD_FAILURE() << "no exception";
+  } catch (const st::LMError& e) {
+    EXPECT_NE(std::string(e.what()).find("async_threads"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(st::LM({.model = "gpt-4o", .api_key = "k", .async_queue_capacity = 0}), st::LMError);
 }
 
 TEST_F(LMTest, TheLMAndProviderDetectionShareOneRegistry) {
