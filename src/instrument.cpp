@@ -189,10 +189,14 @@ void ScopeBase::close(Make&& make) noexcept {
       spans->end(scope_span(in));
     }
     if (event && session->core->records_events && !record_scoped_event(s.where, std::move(*event))) {
-      report("instrumentation scope '" + s.name + "' ended after its session: its event was dropped");
+      count_failed_record(*session->core, [&] {
+        return "instrumentation scope '" + s.name + "' ended after its session: its event was dropped";
+      });
     }
   } catch (...) {
-    report("instrumentation scope '" + s.name + "' could not be recorded: " + current_exception_text());
+    count_failed_record(*ContextAccess::session(s.where)->core, [&] {
+      return "instrumentation scope '" + s.name + "' could not be recorded: " + current_exception_text();
+    });
   }
 }
 
@@ -263,6 +267,7 @@ void AiCallScope::end() noexcept {
       e.completion_tokens = s.usage->completion_tokens;
       e.total_tokens = s.usage->prompt_tokens + s.usage->completion_tokens;
       if (s.usage->cached_tokens > 0) e.cached_tokens = s.usage->cached_tokens;
+      if (s.usage->cache_write_tokens > 0) e.cache_write_tokens = s.usage->cache_write_tokens;
       if (s.usage->reasoning_tokens > 0) e.reasoning_tokens = s.usage->reasoning_tokens;
     }
     e.cost = s.cost;

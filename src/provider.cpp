@@ -1,11 +1,59 @@
 // The provider vocabulary: openai, azure_openai, anthropic, google, groq, deepseek, mistral, xai,
-// together, openrouter, local, unknown.
-#include <array>
+// together, openrouter, local, unknown; the registry of what is known of each.
 #include <string>
 
+#include "providers.hpp"
 #include "synth/tracing/model.hpp"
 
 namespace synth::tracing {
+
+namespace detail {
+namespace {
+// stream_options: documented by OpenAI, Azure OpenAI, Groq, DeepSeek and xAI. Mistral refuses it
+// (422); Together and OpenRouter send usage in every stream's last chunk without it. Local servers
+// differ (LMOptions::stream_usage turns it on).
+constexpr ProviderInfo kProviders[] = {
+    {.name = "openai", .otel_name = "openai", .aliases = {"open_ai"}, .domains = {"openai.com"},
+     .wire = Wire::openai, .base_url = "https://api.openai.com/v1", .key_variable = "OPENAI_API_KEY",
+     .accepts_stream_options = true, .max_completion_tokens = true},
+    {.name = "azure_openai", .otel_name = "azure.ai.openai", .aliases = {"azure", "azure-openai", "azure.ai.openai"},
+     .wire = Wire::openai, .key_variable = "AZURE_OPENAI_API_KEY", .accepts_stream_options = true,
+     .max_completion_tokens = true},
+    {.name = "anthropic", .otel_name = "anthropic", .aliases = {"claude"}, .domains = {"anthropic.com"},
+     .wire = Wire::anthropic, .base_url = "https://api.anthropic.com", .key_variable = "ANTHROPIC_API_KEY"},
+    {.name = "google", .otel_name = "gcp.gemini",
+     .aliases = {"gemini", "gcp.gemini", "google_genai", "google-genai", "vertex", "vertex_ai", "vertexai",
+                 "gcp.vertex_ai"},
+     .domains = {"googleapis.com"}, .wire = Wire::gemini, .base_url = "https://generativelanguage.googleapis.com",
+     .key_variable = "GEMINI_API_KEY"},
+    {.name = "groq", .otel_name = "groq", .aliases = {"groqcloud"}, .domains = {"groq.com"},
+     .base_url = "https://api.groq.com/openai/v1", .key_variable = "GROQ_API_KEY", .accepts_stream_options = true},
+    {.name = "deepseek", .otel_name = "deepseek", .aliases = {"deepseek_ai"}, .domains = {"deepseek.com"},
+     .base_url = "https://api.deepseek.com/v1", .key_variable = "DEEPSEEK_API_KEY", .accepts_stream_options = true},
+    {.name = "mistral", .otel_name = "mistral_ai", .aliases = {"mistral_ai", "mistralai"}, .domains = {"mistral.ai"},
+     .base_url = "https://api.mistral.ai/v1", .key_variable = "MISTRAL_API_KEY"},
+    {.name = "xai", .otel_name = "x_ai", .aliases = {"x_ai", "grok"}, .domains = {"x.ai"},
+     .base_url = "https://api.x.ai/v1", .key_variable = "XAI_API_KEY", .accepts_stream_options = true},
+    {.name = "together", .otel_name = "together", .aliases = {"together_ai", "togetherai"},
+     .domains = {"together.xyz", "together.ai"}, .base_url = "https://api.together.xyz/v1",
+     .key_variable = "TOGETHER_API_KEY"},
+    {.name = "openrouter", .otel_name = "openrouter", .aliases = {"open_router"}, .domains = {"openrouter.ai"},
+     .base_url = "https://openrouter.ai/api/v1", .key_variable = "OPENROUTER_API_KEY"},
+    {.name = "local", .otel_name = "local",
+     .aliases = {"vllm", "ollama", "llama.cpp", "llamacpp", "llama-cpp", "lmstudio", "sglang"}},
+    {.name = "unknown", .otel_name = "unknown", .aliases = {"none"}},
+};
+}  // namespace
+
+std::span<const ProviderInfo> providers() noexcept { return kProviders; }
+
+const ProviderInfo* find_provider(std::string_view name) noexcept {
+  for (const ProviderInfo& p : kProviders) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+}  // namespace detail
 
 namespace {
 std::string lower_trimmed(std::string_view s) {
@@ -66,22 +114,12 @@ std::string provider_of_endpoint(std::string_view endpoint) {
     return "local";
   }
   if (host.find("azure") != std::string::npos) return "azure_openai";  // *.openai.azure.com
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kHosts{{
-      {"openai.com", "openai"},
-      {"anthropic.com", "anthropic"},
-      {"googleapis.com", "google"},
-      {"groq.com", "groq"},
-      {"deepseek.com", "deepseek"},
-      {"mistral.ai", "mistral"},
-      {"x.ai", "xai"},
-      {"together.xyz", "together"},
-      {"together.ai", "together"},
-      {"openrouter.ai", "openrouter"},
-  }};
-  for (const auto& [domain, provider] : kHosts) {
-    if (host == domain || (host.size() > domain.size() && host.ends_with(domain) &&
-                           host[host.size() - domain.size() - 1] == '.')) {
-      return std::string(provider);
+  for (const detail::ProviderInfo& p : detail::providers()) {
+    for (std::string_view domain : p.domains) {
+      if (!domain.empty() && (host == domain || (host.size() > domain.size() && host.ends_with(domain) &&
+                                                 host[host.size() - domain.size() - 1] == '.'))) {
+        return std::string(p.name);
+      }
     }
   }
   return {};
@@ -120,40 +158,10 @@ std::string provider_of_model(std::string_view model_name) {
 std::string normalize_provider(std::string_view provider) {
   const std::string p = lower_trimmed(provider);
   if (p.empty()) return "unknown";
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 30> kAliases{{
-      {"open_ai", "openai"},
-      {"azure", "azure_openai"},
-      {"azure-openai", "azure_openai"},
-      {"azure.ai.openai", "azure_openai"},
-      {"claude", "anthropic"},
-      {"gemini", "google"},
-      {"gcp.gemini", "google"},
-      {"google_genai", "google"},
-      {"google-genai", "google"},
-      {"vertex", "google"},
-      {"vertex_ai", "google"},
-      {"vertexai", "google"},
-      {"gcp.vertex_ai", "google"},
-      {"mistral_ai", "mistral"},
-      {"mistralai", "mistral"},
-      {"x_ai", "xai"},
-      {"grok", "xai"},
-      {"together_ai", "together"},
-      {"togetherai", "together"},
-      {"deepseek_ai", "deepseek"},
-      {"groqcloud", "groq"},
-      {"open_router", "openrouter"},
-      {"vllm", "local"},
-      {"ollama", "local"},
-      {"llama.cpp", "local"},
-      {"llamacpp", "local"},
-      {"llama-cpp", "local"},
-      {"lmstudio", "local"},
-      {"sglang", "local"},
-      {"none", "unknown"},
-  }};
-  for (const auto& [alias, name] : kAliases) {
-    if (p == alias) return std::string(name);
+  for (const detail::ProviderInfo& info : detail::providers()) {
+    for (std::string_view alias : info.aliases) {
+      if (!alias.empty() && p == alias) return std::string(info.name);
+    }
   }
   return p;
 }

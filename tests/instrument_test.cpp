@@ -90,6 +90,36 @@ TEST(Instrument, AiCallRecordsOneCaisEvent) {
   EXPECT_EQ(trace->session_time_steps[0].events.size(), 1u);
 }
 
+TEST(Instrument, AiCallWithoutUsageKeepsItsTokensEmptyAndSaysSo) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    auto call = st::ai_call("chat", {.model = "gpt-4o-mini"});
+    call.response({{"content", "hello"}});  // the provider reported no usage
+  });
+  const auto& e = std::get<st::CAISEvent>(trace->event_history.at(0));
+  EXPECT_FALSE(e.prompt_tokens.has_value());
+  EXPECT_FALSE(e.completion_tokens.has_value());
+  EXPECT_FALSE(e.total_tokens.has_value());
+  EXPECT_FALSE(e.cost.has_value()) << "a known model is never priced at $0 for lack of data";
+  EXPECT_EQ(e.metadata["cost_status"].as_string(), "no_usage");
+}
+
+TEST(Instrument, AiCallKeepsCacheWriteTokens) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    auto call = st::ai_call("chat", {.model = "claude-3-5-haiku-20241022"});
+    call.usage({.prompt_tokens = 1000, .completion_tokens = 10, .cached_tokens = 100, .cache_write_tokens = 600});
+  });
+  const auto& e = std::get<st::CAISEvent>(trace->event_history.at(0));
+  EXPECT_EQ(e.prompt_tokens, 1000);
+  EXPECT_EQ(e.cached_tokens, 100);
+  EXPECT_EQ(e.cache_write_tokens, 600);
+  EXPECT_EQ(e.cost, st::calculate_cost("claude-3-5-haiku-20241022", {.prompt_tokens = 1000,
+                                                                      .completion_tokens = 10,
+                                                                      .cached_tokens = 100,
+                                                                      .cache_write_tokens = 600}));
+}
+
 TEST(Instrument, ResponseModelAndExplicitProvider) {
   SessionTracer tracer;
   const auto trace = in_session(tracer, [] {
@@ -247,6 +277,32 @@ TEST(Instrument, WrappersKeepTheSignatureAndCaptureArgumentsAndResults) {
   EXPECT_EQ(op.system_state_after["output"], Value(true));
 }
 
+TEST(Instrument, WrappedResultsWithOptionalUsage) {
+  // An LMResponse-like result: usage is absent when the provider reported none.
+  struct Reply {
+    std::string model;
+    std::optional<st::TokenUsage> usage;
+  };
+  SessionTracer tracer;
+  auto ask = st::traced_ai_call("chat", [](bool reported) {
+    return reported ? Reply{"gpt-4o-mini", st::TokenUsage{.prompt_tokens = 7, .completion_tokens = 3}}
+                    : Reply{"gpt-4o-mini", std::nullopt};
+  });
+  const auto trace = in_session(tracer, [&] {
+    (void)ask(true);
+    (void)ask(false);
+  });
+  ASSERT_EQ(trace->event_history.size(), 2u);
+  const auto& with = std::get<st::CAISEvent>(trace->event_history[0]);
+  EXPECT_EQ(with.prompt_tokens, 7);
+  EXPECT_EQ(with.completion_tokens, 3);
+  EXPECT_TRUE(with.cost.has_value());
+  const auto& without = std::get<st::CAISEvent>(trace->event_history[1]);
+  EXPECT_FALSE(without.prompt_tokens.has_value());
+  EXPECT_FALSE(without.cost.has_value());
+  EXPECT_EQ(without.metadata["cost_status"].as_string(), "no_usage");
+}
+
 TEST(Instrument, WrapperRecordsAndRethrowsTheSameException) {
   SessionTracer tracer;
   auto failing = st::traced_ai_call("chat", [](int) -> int { throw std::out_of_range("no such choice"); });
@@ -328,7 +384,7 @@ TEST(Instrument, MovedScopeRecordsOnceAndHooksSeeScopeEvents) {
   EXPECT_EQ(hook_events, 1);
 }
 
-TEST(Instrument, ScopeOutlivingItsSessionIsDroppedQuietly) {
+TEST(Instrument, ScopeOutlivingItsSessionIsDroppedCountedAndReported) {
   std::vector<std::string> diagnostics;
   st::set_diagnostic_handler([&](std::string_view m) { diagnostics.emplace_back(m); });
   SessionTracer tracer;
@@ -340,6 +396,7 @@ TEST(Instrument, ScopeOutlivingItsSessionIsDroppedQuietly) {
   EXPECT_NO_THROW(late.reset());
   st::set_diagnostic_handler({});
   EXPECT_TRUE(tracer.get_session_trace("short")->event_history.empty());
+  EXPECT_EQ(tracer.stats().records_failed, 1u) << "nothing recorded is lost silently";
   ASSERT_EQ(diagnostics.size(), 1u);
   EXPECT_NE(diagnostics[0].find("ended after its session"), std::string::npos);
 }

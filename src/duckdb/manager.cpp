@@ -338,7 +338,8 @@ struct DuckDBTraceManager::Impl {
         .json(runtime ? runtime->actions : Value())
         .text(cais ? cais->provider : std::nullopt)
         .integer(place.history_index)
-        .integer(place.step_position);
+        .integer(place.step_position)
+        .integer(cais ? cais->cache_write_tokens : std::nullopt);
     a.end_row();
   }
 
@@ -456,7 +457,7 @@ std::optional<SessionTrace> DuckDBTraceManager::Impl::load(std::string_view sess
                   "model_name, event_provider, prompt_tokens, completion_tokens, total_tokens, cached_tokens, "
                   "reasoning_tokens, cost, latency_ms, reward, terminated, truncated, system_state_before, "
                   "system_state_after, metadata, event_metadata, llm_call_records, observation_diff, actions, "
-                  "history_index, step_position FROM events WHERE session_id = ? ORDER BY id");
+                  "history_index, step_position, cache_write_tokens FROM events WHERE session_id = ? ORDER BY id");
     stmt.bind(1, session_id);
     Result r = stmt.execute();
     std::vector<Event> events;
@@ -485,6 +486,7 @@ std::optional<SessionTrace> DuckDBTraceManager::Impl::load(std::string_view sess
           e.completion_tokens = r.integer(10, row);
           e.total_tokens = r.integer(11, row);
           e.cached_tokens = r.integer(12, row);
+          e.cache_write_tokens = r.integer(28, row);
           e.reasoning_tokens = r.integer(13, row);
           e.cost = r.number(14, row);
           e.latency_ms = r.number(15, row);

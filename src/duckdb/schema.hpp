@@ -2,8 +2,10 @@
 // - events.event_time / messages.timestamp are the recorded times (the original wrote insert time);
 // - events.timestep_id / messages.timestep_id reference session_timesteps.id (always NULL there);
 // - provider uses one vocabulary (normalize_provider); event_provider keeps what was recorded;
-// - added: event_type, cached/reasoning tokens, truncated, turn_number, and what load_trace needs
-//   to rebuild a trace exactly (history_index, step_position, the remaining event fields).
+// - added: event_type, cached/reasoning/cache-write tokens, truncated, turn_number, and what
+//   load_trace needs to rebuild a trace exactly (history_index, step_position, the remaining event
+//   fields). Columns added later go last, where ALTER TABLE puts them in older files, so that
+//   inserts (which fill columns by position) see the same order in every file.
 // Ids come from the writer (it holds DuckDB's single-writer lock), not from sequences.
 #pragma once
 
@@ -88,7 +90,8 @@ CREATE TABLE IF NOT EXISTS events (
   actions JSON,
   event_provider VARCHAR,
   history_index BIGINT,
-  step_position INTEGER
+  step_position INTEGER,
+  cache_write_tokens BIGINT
 );
 CREATE TABLE IF NOT EXISTS messages (
   id BIGINT PRIMARY KEY,

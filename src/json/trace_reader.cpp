@@ -50,7 +50,8 @@ struct EventFields {
   Value before, after;
   std::vector<Value> llm_call_records;
   std::optional<std::string> span_id, trace_id, model_name, provider;
-  std::optional<std::int64_t> prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens;
+  std::optional<std::int64_t> prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens,
+      reasoning_tokens;
   std::optional<double> cost, latency_ms, reward;
   std::optional<bool> terminated, truncated;
   Value observation_diff, actions;
@@ -65,7 +66,7 @@ struct EventFields {
 enum class EventKey {
   unknown, event_type, time_record, system_instance_id, system_state_before, system_state_after, metadata,
   event_metadata, llm_call_records, span_id, trace_id, model_name, provider, prompt_tokens, completion_tokens,
-  total_tokens, cached_tokens, reasoning_tokens, cost, latency_ms, reward, terminated, truncated, observation_diff,
+  total_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost, latency_ms, reward, terminated, truncated, observation_diff,
   actions
 };
 
@@ -111,6 +112,7 @@ EventKey classify_event_key(std::string_view k) noexcept {
     case 18:
       return k == "system_instance_id"   ? EventKey::system_instance_id
              : k == "system_state_after" ? EventKey::system_state_after
+             : k == "cache_write_tokens" ? EventKey::cache_write_tokens
                                          : EventKey::unknown;
     case 19:
       return k == "system_state_before" ? EventKey::system_state_before : EventKey::unknown;
@@ -186,6 +188,10 @@ Event read_event(JsonReader& r, od::value v) {
         break;
       case EventKey::cached_tokens:
         f.cached_tokens = r.optional_integer(fv);
+        f.cais_key = at;
+        break;
+      case EventKey::cache_write_tokens:
+        f.cache_write_tokens = r.optional_integer(fv);
         f.cais_key = at;
         break;
       case EventKey::reasoning_tokens:
@@ -265,6 +271,7 @@ Event read_event(JsonReader& r, od::value v) {
       e.completion_tokens = f.completion_tokens;
       e.total_tokens = f.total_tokens;
       e.cached_tokens = f.cached_tokens;
+      e.cache_write_tokens = f.cache_write_tokens;
       e.reasoning_tokens = f.reasoning_tokens;
       e.cost = f.cost;
       e.latency_ms = f.latency_ms;

@@ -110,6 +110,8 @@ void write_fields(JsonWriter& w, const CAISEvent& e) {
   write_optional(w, e.total_tokens);
   w.plain_key("cached_tokens");
   write_optional(w, e.cached_tokens);
+  w.plain_key("cache_write_tokens");
+  write_optional(w, e.cache_write_tokens);
   w.plain_key("reasoning_tokens");
   write_optional(w, e.reasoning_tokens);
   w.plain_key("cost");

@@ -17,9 +17,12 @@ std::string finish_reason_of(std::string_view r) {
   return std::string(r);
 }
 
-// Anthropic's input_tokens leaves out the cached part; ours includes it (OpenTelemetry's rule).
-void read_usage(const Value& u, TokenUsage& usage) {
+// Anthropic's input_tokens leaves out the tokens read from and written to the prompt cache; our
+// prompt_tokens includes both (TokenUsage's and OpenTelemetry's rule): input + cache read + cache
+// write. message_delta repeats the counts, updated.
+void read_usage(const Value& u, std::optional<TokenUsage>& reported) {
   if (!u.is_object()) return;
+  TokenUsage& usage = reported ? *reported : reported.emplace();
   if (u.contains("input_tokens")) {
     usage.cached_tokens = int_of(u["cache_read_input_tokens"]);
     usage.cache_write_tokens = int_of(u["cache_creation_input_tokens"]);

@@ -1,5 +1,6 @@
 // Google Gemini generateContent / streamGenerateContent (the Generative Language API).
 #include <unordered_map>
+#include <utility>
 
 #include "lm/wire.hpp"
 
@@ -19,9 +20,11 @@ std::string finish_reason_of(std::string_view r, bool has_tool_calls) {
   return out;
 }
 
-// candidatesTokenCount leaves out the thinking; our output tokens include it.
-void read_usage(const Value& u, TokenUsage& usage) {
+// candidatesTokenCount leaves out the thinking; our output tokens include it. The cached part of
+// the prompt (cachedContentTokenCount) is included in promptTokenCount, as in ours.
+void read_usage(const Value& u, std::optional<TokenUsage>& reported) {
   if (!u.is_object()) return;
+  TokenUsage& usage = reported.emplace();
   usage.prompt_tokens = int_of(u["promptTokenCount"]) + int_of(u["toolUsePromptTokenCount"]);
   usage.reasoning_tokens = int_of(u["thoughtsTokenCount"]);
   usage.completion_tokens = int_of(u["candidatesTokenCount"]) + usage.reasoning_tokens;
@@ -101,11 +104,18 @@ std::string gemini_body(const CallSpec& spec) {
       const auto name = call_names.find(m.tool_call_id);
       Value response = arguments_value(m.content);
       if (!response.is_object() || response.contains("_raw")) response = Value{{"result", m.content}};
-      contents.push_back(
-          {{"role", "user"},
-           {"parts", Value::array({{{"functionResponse",
-                                     {{"name", name == call_names.end() ? m.tool_call_id : name->second},
-                                      {"response", std::move(response)}}}}})}});
+      Value part = {{"functionResponse",
+                     {{"name", name == call_names.end() ? m.tool_call_id : name->second},
+                      {"response", std::move(response)}}}};
+      // The results of parallel calls go back in one turn: Gemini wants as many functionResponse
+      // parts in it as the model's turn had functionCall parts.
+      Value::Array& list = contents.as_array();
+      Value* previous = list.empty() ? nullptr : list.back().find("parts");
+      if (previous != nullptr && !previous->empty() && std::as_const(*previous)[0].contains("functionResponse")) {
+        previous->push_back(std::move(part));
+      } else {
+        contents.push_back({{"role", "user"}, {"parts", Value::array({std::move(part)})}});
+      }
     } else if (m.role == "assistant") {
       Value parts = Value::array();
       if (!m.content.empty()) parts.push_back({{"text", m.content}});

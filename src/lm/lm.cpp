@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "http/client.hpp"
+#include "lm/call_pool.hpp"
 #include "lm/wire.hpp"
+#include "providers.hpp"
 #include "secrets.hpp"
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/instrument.hpp"
@@ -19,7 +21,7 @@
 
 namespace synth::tracing {
 
-using lm_detail::Wire;
+using detail::Wire;
 
 LMError::LMError(const std::string& message, std::string provider, int status)
     : Error(detail::redact_credentials(message)), provider_(std::move(provider)), status_(status) {}
@@ -38,59 +40,14 @@ constexpr auto kMaxBackoff = std::chrono::seconds(20);
 // A Retry-After longer than this is not waited for: the call fails with LMRateLimitError.
 constexpr auto kMaxRetryAfter = std::chrono::seconds(60);
 
-struct ProviderInfo {
-  std::string_view name;
-  Wire wire;
-  std::string_view base_url;
-  std::string_view key_variable;
-};
-
-// Public endpoints and key variables of the providers in synth-tracing's vocabulary.
-constexpr ProviderInfo kProviders[] = {
-    {"openai", Wire::openai, "https://api.openai.com/v1", "OPENAI_API_KEY"},
-    {"anthropic", Wire::anthropic, "https://api.anthropic.com", "ANTHROPIC_API_KEY"},
-    {"google", Wire::gemini, "https://generativelanguage.googleapis.com", "GEMINI_API_KEY"},
-    {"groq", Wire::openai, "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
-    {"deepseek", Wire::openai, "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"},
-    {"mistral", Wire::openai, "https://api.mistral.ai/v1", "MISTRAL_API_KEY"},
-    {"xai", Wire::openai, "https://api.x.ai/v1", "XAI_API_KEY"},
-    {"together", Wire::openai, "https://api.together.xyz/v1", "TOGETHER_API_KEY"},
-    {"openrouter", Wire::openai, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
-    {"azure_openai", Wire::openai, "", "AZURE_OPENAI_API_KEY"},
-};
-
-const ProviderInfo* provider_info(std::string_view name) {
-  for (const auto& p : kProviders) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
-}
-
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? std::string(v) : std::string();
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string strip_trailing_slash(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
-}
-
-// The provider's own name, in our vocabulary ("gemini" and "google" are the same).
-std::string provider_name(std::string_view given) {
-  const std::string p = lower(given);
-  if (p == "gemini" || p == "google_genai" || p == "gcp.gemini") return "google";
-  if (p == "grok" || p == "x_ai") return "xai";
-  if (p == "mistral_ai") return "mistral";
-  if (p == "azure" || p == "azure.ai.openai" || p == "azure-openai") return "azure_openai";
-  if (p == "vllm" || p == "ollama" || p == "llama.cpp" || p == "llamacpp") return "local";
-  return p;
 }
 
 Value messages_state(const std::vector<Message>& messages) {
@@ -122,14 +79,19 @@ struct LM::Impl {
 
   LMOptions options;
   std::string provider;
+  bool in_process = false;
   Wire wire = Wire::openai;
   std::string base_url;
   std::string api_key;
   std::string key_variable;
   std::string system_id;
+  bool max_completion_tokens = false;
+  bool stream_usage = false;
 
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<http::Client>> idle;
+  // Last: destroyed first, so the calls still queued run while the rest of the LM is intact.
+  std::unique_ptr<lm_detail::CallPool> async_calls;
 
   // ---- connections: one keep-alive handle per call in flight ----
   struct Lease {
@@ -187,7 +149,8 @@ struct LM::Impl {
                                    .messages = messages,
                                    .options = resolved,
                                    .stream = stream,
-                                   .max_completion_tokens = provider == "openai" || provider == "azure_openai"};
+                                   .max_completion_tokens = max_completion_tokens,
+                                   .stream_usage = stream_usage};
     switch (wire) {
       case Wire::anthropic: return lm_detail::anthropic_body(spec);
       case Wire::gemini: return lm_detail::gemini_body(spec);
@@ -329,47 +292,69 @@ struct LM::Impl {
     return Value(std::move(s));
   }
 
+  // Tracing work of a call. A failure in it (out of memory) is counted in the tracer's
+  // records_failed and reported, never thrown: the call goes on and its answer reaches the caller.
+  template <class Work>
+  static void trace_safely(detail::TracerCore* core, const char* what, Work&& work) noexcept {
+    try {
+      work();
+    } catch (...) {
+      if (core == nullptr) return;
+      detail::count_failed_record(*core, [&] {
+        return std::string("an LM call could not record ") + what + ": " + detail::current_exception_text();
+      });
+    }
+  }
+
+  void record_answer(AiCallScope& scope, const LMResponse& out) const {
+    Value after = Value::object({{"content", out.text}, {"finish_reason", out.finish_reason}});
+    if (!out.tool_calls.empty()) after.set("tool_calls", tool_calls_state(out.tool_calls));
+    if (!out.response_id.empty()) after.set("response_id", out.response_id);
+    after.set("model", out.model);
+    scope.response(std::move(after));
+    if (out.usage) scope.usage(*out.usage);  // none reported: no token counts, never zeros
+    if (out.model != options.model) scope.response_model(out.model);
+    if (out.cost) scope.cost(*out.cost);
+    if (out.time_to_first_token_ms) scope.set("time_to_first_token_ms", *out.time_to_first_token_ms);
+    if (out.attempts > 1) scope.set("attempts", out.attempts);
+  }
+
   // One traced call.
   LMResponse call(const std::vector<Message>& messages, const GenerateOptions& call_options, const OnTextFn* on_text) {
     const auto started = std::chrono::steady_clock::now();
     const GenerateOptions resolved = resolve(call_options);
     std::optional<AiCallScope> scope;
+    std::shared_ptr<detail::TracerCore> core;  // where failures to record are counted
+    std::string traceparent;
     if (options.enable_v2_tracing) {
-      scope.emplace(wire == Wire::gemini ? "generate_content" : "chat",
-                    AiCallOptions{.model = options.model,
-                                  .system_id = system_id,
-                                  .provider = provider,
-                                  .tracer = options.session_tracer});
+      if (Context* where = detail::recording_context(options.session_tracer)) {
+        core = detail::ContextAccess::session(*where)->core;
+      }
+      trace_safely(core.get(), "the request", [&] {
+        scope.emplace(wire == Wire::gemini ? "generate_content" : "chat",
+                      AiCallOptions{.model = options.model,
+                                    .system_id = system_id,
+                                    .provider = provider,
+                                    .tracer = options.session_tracer});
+        if (!scope->recording()) return;
+        scope->request(request_state(messages, resolved, on_text != nullptr));
+        if (!in_process) {
+          const SpanIdentity id = scope->identity();
+          if (id.trace_id.size() == 32 && id.span_id.size() == 16) traceparent = "00-" + id.trace_id + "-" + id.span_id + "-01";
+        }
+      });
     }
     const bool recording = scope && scope->recording();
-    std::string traceparent;
-    if (recording) {
-      scope->request(request_state(messages, resolved, on_text != nullptr));
-      if (wire != Wire::in_process) {
-        const SpanIdentity id = scope->identity();
-        if (id.trace_id.size() == 32 && id.span_id.size() == 16) traceparent = "00-" + id.trace_id + "-" + id.span_id + "-01";
-      }
-    }
+    LMResponse out;
     try {
-      LMResponse out = wire == Wire::in_process ? run_in_process(messages, resolved, on_text, started)
-                                                : execute(messages, resolved, on_text, traceparent, started);
-      if (recording) {
-        Value after = Value::object({{"content", out.text}, {"finish_reason", out.finish_reason}});
-        if (!out.tool_calls.empty()) after.set("tool_calls", tool_calls_state(out.tool_calls));
-        if (!out.response_id.empty()) after.set("response_id", out.response_id);
-        after.set("model", out.model);
-        scope->response(std::move(after));
-        scope->usage(out.usage);
-        if (out.model != options.model) scope->response_model(out.model);
-        if (out.cost) scope->cost(*out.cost);
-        if (out.time_to_first_token_ms) scope->set("time_to_first_token_ms", *out.time_to_first_token_ms);
-        if (out.attempts > 1) scope->set("attempts", out.attempts);
-      }
-      return out;
+      out = in_process ? run_in_process(messages, resolved, on_text, started)
+                       : execute(messages, resolved, on_text, traceparent, started);
     } catch (const std::exception& e) {
-      if (recording) scope->error(e);
+      if (recording) trace_safely(core.get(), "the error", [&] { scope->error(e); });
       throw;
     }
+    if (recording) trace_safely(core.get(), "the answer", [&] { record_answer(*scope, out); });
+    return out;
   }
 
   LMResponse run_in_process(const std::vector<Message>& messages, const GenerateOptions& resolved,
@@ -395,28 +380,34 @@ LM::LM(LMOptions options) : impl_(std::make_unique<Impl>()) {
   const LMOptions& o = d.options;
   if (o.model.empty()) throw LMError("LMOptions::model is empty", o.provider);
   if (o.max_retries < 0) throw LMError("LMOptions::max_retries is negative", o.provider);
+  if (o.async_threads == 0) throw LMError("LMOptions::async_threads is 0: agenerate() needs at least 1", o.provider);
+  if (o.async_queue_capacity == 0) {
+    throw LMError("LMOptions::async_queue_capacity is 0: agenerate() needs room for at least 1 call", o.provider);
+  }
   if (o.in_process_model) {
-    d.wire = Wire::in_process;
-    d.provider = o.provider.empty() ? "offline" : lower(o.provider);
+    d.in_process = true;
+    d.provider = o.provider.empty() ? "offline" : normalize_provider(o.provider);
   } else {
-    d.provider = o.provider.empty() ? detect_provider(o.model, o.base_url) : provider_name(o.provider);
-    const ProviderInfo* info = provider_info(d.provider);
+    d.provider = o.provider.empty() ? detect_provider(o.model, o.base_url) : normalize_provider(o.provider);
+    // Local, unknown and unlisted servers speak the OpenAI format and get a key only when given one.
+    const detail::ProviderInfo* info = detail::find_provider(d.provider);
+    d.base_url = o.base_url.empty() && info != nullptr ? std::string(info->base_url) : o.base_url;
+    d.api_key = o.api_key;
     if (info != nullptr) {
       d.wire = info->wire;
-      d.base_url = o.base_url.empty() ? std::string(info->base_url) : o.base_url;
-      d.key_variable = info->key_variable;
-      d.api_key = o.api_key.empty() ? env(info->key_variable.data()) : o.api_key;
-      if (d.api_key.empty() && d.provider == "google") {
-        d.api_key = env("GOOGLE_API_KEY");
-        if (d.api_key.empty()) d.key_variable = "GEMINI_API_KEY (or GOOGLE_API_KEY)";
+      d.max_completion_tokens = info->max_completion_tokens;
+      d.stream_usage = info->accepts_stream_options;
+      if (d.api_key.empty() && !info->key_variable.empty()) {
+        d.key_variable = info->key_variable;
+        d.api_key = env(d.key_variable.c_str());
+        if (d.api_key.empty() && d.provider == "google") {
+          d.api_key = env("GOOGLE_API_KEY");
+          if (d.api_key.empty()) d.key_variable = "GEMINI_API_KEY (or GOOGLE_API_KEY)";
+        }
+        if (!d.api_key.empty()) d.key_variable.clear();
       }
-      if (!d.api_key.empty()) d.key_variable.clear();
-    } else {
-      // A local or unknown server speaking the OpenAI format; a key only when given.
-      d.wire = Wire::openai;
-      d.base_url = o.base_url;
-      d.api_key = o.api_key;
     }
+    d.stream_usage = o.stream_usage.value_or(d.stream_usage);
     if (d.base_url.empty()) {
       throw LMError("cannot tell where to send requests for model '" + o.model + "' (provider " + d.provider +
                         "): set LMOptions::provider or LMOptions::base_url",
@@ -427,6 +418,7 @@ LM::LM(LMOptions options) : impl_(std::make_unique<Impl>()) {
   // The key in use, given or read from the environment, is masked wherever it could be printed.
   register_secret(d.api_key);
   d.system_id = o.system_id.empty() ? "lm_" + o.model : o.system_id;
+  d.async_calls = std::make_unique<lm_detail::CallPool>(o.async_threads, o.async_queue_capacity);
 }
 
 LM::~LM() = default;
@@ -451,12 +443,15 @@ std::future<LMResponse> LM::agenerate(std::vector<Message> messages, GenerateOpt
   } else if (const Context* c = detail::ContextAccess::innermost()) {
     context = *c;
   }
-  return std::async(std::launch::async, [this, context = std::move(context), messages = std::move(messages),
-                                         options = std::move(options)] {
+  std::packaged_task<LMResponse()> task([impl = impl_.get(), context = std::move(context),
+                                          messages = std::move(messages), options = std::move(options)] {
     std::optional<ContextScope> attach;
     if (!context.empty()) attach.emplace(context);
-    return impl_->call(messages, options, nullptr);
+    return impl->call(messages, options, nullptr);
   });
+  std::future<LMResponse> result = task.get_future();
+  if (!impl_->async_calls->try_submit(task)) task();  // the queue is full: the caller runs the call
+  return result;
 }
 
 LMResponse LM::stream(std::string_view prompt, const std::function<void(std::string_view)>& on_text,

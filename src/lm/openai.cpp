@@ -32,12 +32,15 @@ std::string finish_reason_of(const Value& v) {
   return r;
 }
 
+// No usage object (a stream from a server that ignored stream_options): the usage stays unknown.
+// OpenAI reports no cache writes.
 void read_usage(const Value& u, LMResponse& out) {
   if (!u.is_object()) return;
-  out.usage.prompt_tokens = int_of(u["prompt_tokens"]);
-  out.usage.completion_tokens = int_of(u["completion_tokens"]);
-  out.usage.cached_tokens = int_of(u["prompt_tokens_details"]["cached_tokens"]);
-  out.usage.reasoning_tokens = int_of(u["completion_tokens_details"]["reasoning_tokens"]);
+  TokenUsage& usage = out.usage.emplace();
+  usage.prompt_tokens = int_of(u["prompt_tokens"]);
+  usage.completion_tokens = int_of(u["completion_tokens"]);
+  usage.cached_tokens = int_of(u["prompt_tokens_details"]["cached_tokens"]);
+  usage.reasoning_tokens = int_of(u["completion_tokens_details"]["reasoning_tokens"]);
   if (u["cost"].is_number()) out.cost = u["cost"].as_double();  // OpenRouter reports it
 }
 
@@ -138,7 +141,7 @@ std::string openai_body(const CallSpec& spec) {
   }
   if (spec.stream) {
     body.set("stream", true);
-    body.set("stream_options", {{"include_usage", true}});
+    if (spec.stream_usage) body.set("stream_options", {{"include_usage", true}});
   }
   return body.dump();
 }

@@ -13,9 +13,6 @@
 
 namespace synth::tracing::lm_detail {
 
-/// The format a provider speaks.
-enum class Wire : std::uint8_t { openai, anthropic, gemini, in_process };
-
 /// What a call sends, resolved from the LM's and the call's settings.
 struct CallSpec {
   std::string_view model;
@@ -24,6 +21,8 @@ struct CallSpec {
   bool stream = false;
   /// OpenAI proper wants max_completion_tokens; compatible servers max_tokens.
   bool max_completion_tokens = false;
+  /// With `stream`: ask for usage with stream_options (only servers known to accept it).
+  bool stream_usage = false;
 };
 
 /// Receives text deltas of a stream.

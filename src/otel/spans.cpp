@@ -2,6 +2,7 @@
 
 #include <variant>
 
+#include "providers.hpp"
 #include "synth/tracing/version.hpp"
 #include "tracer/outgoing.hpp"
 
@@ -88,6 +89,7 @@ void llm_call_attributes(SpanData& span, const ScopeSpanInput& in, const CAISEve
   if (e.prompt_tokens) a.set("gen_ai.usage.input_tokens", *e.prompt_tokens);
   if (e.completion_tokens) a.set("gen_ai.usage.output_tokens", *e.completion_tokens);
   if (e.cached_tokens) a.set("gen_ai.usage.cache_read.input_tokens", *e.cached_tokens);
+  if (e.cache_write_tokens) a.set("gen_ai.usage.cache_creation.input_tokens", *e.cache_write_tokens);
   if (e.reasoning_tokens) a.set("gen_ai.usage.reasoning.output_tokens", *e.reasoning_tokens);
   if (e.cost) a.set("synth.cost_usd", *e.cost);
   if (!e.system_instance_id.empty()) a.set("gen_ai.agent.name", e.system_instance_id);
@@ -96,11 +98,8 @@ void llm_call_attributes(SpanData& span, const ScopeSpanInput& in, const CAISEve
 }  // namespace
 
 std::string_view genai_provider_name(std::string_view provider) noexcept {
-  if (provider == "azure_openai") return "azure.ai.openai";
-  if (provider == "google") return "gcp.gemini";
-  if (provider == "mistral") return "mistral_ai";
-  if (provider == "xai") return "x_ai";
-  return provider;  // openai, anthropic, groq, deepseek, and ours where GenAI has no name
+  const ProviderInfo* info = find_provider(provider);
+  return info != nullptr ? info->otel_name : provider;
 }
 
 std::unique_ptr<SpanPipeline> SpanPipeline::from_config(const TracingConfig& config,

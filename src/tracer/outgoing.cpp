@@ -61,16 +61,52 @@ void OutgoingPolicy::apply(Value& value) const {
   if (max_bytes_ > 0) truncate(value);
 }
 
+std::string_view OutgoingPolicy::price(const std::string* model, const std::optional<TokenUsage>& usage,
+                                       std::optional<double>& cost) const {
+  // Never a silent 0: a call without usage, or of an unknown model, keeps no cost and says why.
+  if (!usage) return "no_usage";
+  if (model != nullptr) cost = pricing_->cost(*model, *usage);
+  return cost ? std::string_view() : "unknown_model";
+}
+
 void OutgoingPolicy::price(CAISEvent& call) const {
-  if (call.cost || !call.model_name) return;
-  if (!call.prompt_tokens && !call.completion_tokens) return;
-  const TokenUsage usage{.prompt_tokens = call.prompt_tokens.value_or(0),
-                         .completion_tokens = call.completion_tokens.value_or(0),
-                         .cached_tokens = call.cached_tokens.value_or(0),
-                         .reasoning_tokens = call.reasoning_tokens.value_or(0)};
-  call.cost = pricing_->cost(*call.model_name, usage);
-  // Never a silent 0: an unknown model keeps no cost and says why.
-  if (!call.cost) call.metadata.set("cost_status", "unknown_model");
+  if (call.cost) return;
+  std::optional<TokenUsage> usage;
+  if (call.prompt_tokens || call.completion_tokens) {
+    usage = TokenUsage{.prompt_tokens = call.prompt_tokens.value_or(0),
+                       .completion_tokens = call.completion_tokens.value_or(0),
+                       .cached_tokens = call.cached_tokens.value_or(0),
+                       .reasoning_tokens = call.reasoning_tokens.value_or(0),
+                       .cache_write_tokens = call.cache_write_tokens.value_or(0)};
+  }
+  const std::string_view status = price(call.model_name ? &*call.model_name : nullptr, usage, call.cost);
+  if (!status.empty() && (call.metadata.is_object() || call.metadata.is_null())) {
+    call.metadata.set("cost_status", status);
+  }
+}
+
+void OutgoingPolicy::price(SpanData& span) const {
+  const Value* model = span.attributes.find("gen_ai.response.model");
+  if (model == nullptr) model = span.attributes.find("gen_ai.request.model");
+  const auto tokens = [&](std::string_view key) -> std::optional<std::int64_t> {
+    const Value* v = span.attributes.find(key);
+    return v != nullptr && v->is_integer() ? std::optional<std::int64_t>(v->as_int()) : std::nullopt;
+  };
+  const auto input = tokens("gen_ai.usage.input_tokens");
+  const auto output = tokens("gen_ai.usage.output_tokens");
+  std::optional<TokenUsage> usage;
+  if (input || output) {
+    usage = TokenUsage{.prompt_tokens = input.value_or(0),
+                       .completion_tokens = output.value_or(0),
+                       .cached_tokens = tokens("gen_ai.usage.cache_read.input_tokens").value_or(0),
+                       .reasoning_tokens = tokens("gen_ai.usage.reasoning.output_tokens").value_or(0),
+                       .cache_write_tokens = tokens("gen_ai.usage.cache_creation.input_tokens").value_or(0)};
+  }
+  std::optional<double> cost;
+  const std::string_view status =
+      price(model != nullptr && model->is_string() ? &model->as_string() : nullptr, usage, cost);
+  if (cost) span.attributes.set("synth.cost_usd", *cost);
+  if (!status.empty()) span.attributes.set("synth.cost_status", status);
 }
 
 void OutgoingPolicy::apply(Event& event) const {
@@ -101,21 +137,7 @@ void OutgoingPolicy::apply(SessionMetadataEntry& entry) const { apply(entry.data
 void OutgoingPolicy::apply(SessionTimeStep& step) const { apply(step.step_metadata); }
 
 void OutgoingPolicy::apply(SpanData& span) const {
-  if (pricing_ && span.kind == SpanKind::client && !span.attributes.contains("synth.cost_usd")) {
-    const Value* model = span.attributes.find("gen_ai.response.model");
-    if (model == nullptr) model = span.attributes.find("gen_ai.request.model");
-    const auto tokens = [&](std::string_view key) -> std::int64_t {
-      const Value* v = span.attributes.find(key);
-      return v != nullptr && v->is_integer() ? v->as_int() : 0;
-    };
-    const TokenUsage usage{.prompt_tokens = tokens("gen_ai.usage.input_tokens"),
-                           .completion_tokens = tokens("gen_ai.usage.output_tokens"),
-                           .cached_tokens = tokens("gen_ai.usage.cache_read.input_tokens"),
-                           .reasoning_tokens = tokens("gen_ai.usage.reasoning.output_tokens")};
-    if (model != nullptr && model->is_string() && (usage.prompt_tokens > 0 || usage.completion_tokens > 0)) {
-      if (const auto cost = pricing_->cost(model->as_string(), usage)) span.attributes.set("synth.cost_usd", *cost);
-    }
-  }
+  if (pricing_ && span.kind == SpanKind::client && !span.attributes.contains("synth.cost_usd")) price(span);
   apply(span.attributes);
   for (SpanEvent& e : span.events) apply(e.attributes);
   mask_and_cut(span.name);

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/cost.hpp"
@@ -31,14 +33,21 @@ class OutgoingPolicy {
   /// and leaves part of it readable).
   void apply(Value& value) const;
   /// Masks and truncates a span's name, attributes, events and status message, and adds
-  /// `synth.cost_usd` to an LLM call's span from its model and usage.
+  /// `synth.cost_usd` to an LLM call's span from its model and usage (or `synth.cost_status`).
   void apply(SpanData& span) const;
 
  private:
   /// Masks then truncates one string.
   void mask_and_cut(std::string& text) const;
   void truncate(Value& value) const;
+  /// Sets `cost` from the model's price and `usage` (nullopt: the provider reported none), or
+  /// returns why there is none: "no_usage" or "unknown_model" ("" when priced).
+  std::string_view price(const std::string* model, const std::optional<TokenUsage>& usage,
+                         std::optional<double>& cost) const;
+  /// An LLM call's cost from its tokens, or metadata.cost_status.
   void price(CAISEvent& call) const;
+  /// The same for an LLM call's span, from its gen_ai.usage.* attributes.
+  void price(SpanData& span) const;
 
   std::shared_ptr<const PiiMasker> masker_;  // with mask_pii off: registered secrets only
   std::size_t max_bytes_ = 0;  // 0: no truncation

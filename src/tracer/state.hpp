@@ -127,6 +127,20 @@ struct TracerCore {
   std::atomic<std::uint64_t> sessions_sampled_out{0};
 };
 
+/// Counts one record lost, or recorded incomplete, to a failure inside the tracer (out of memory,
+/// a session that ended under a scope) and reports it at the 1st, 10th, 100th, ... time with
+/// `describe()` (called only then, inside a catch block when it names the exception). Never throws.
+template <class Describe>
+void count_failed_record(TracerCore& core, Describe&& describe) noexcept {
+  const std::uint64_t n = core.records_failed.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!is_report_worthy(n)) return;
+  try {
+    report(describe() + " (" + std::to_string(n) + " records lost so far)");
+  } catch (...) {
+    // Out of memory even for the message: the counter still tells.
+  }
+}
+
 /// Instrumentation's view of a SessionTracer.
 struct SessionTracerAccess {
   /// This thread's live context of `tracer` (nullptr when disabled or without a session).

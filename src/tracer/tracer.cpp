@@ -439,11 +439,8 @@ void guarded_record(detail::TracerCore& core, const char* call, F&& record) {
   } catch (const TracingError&) {
     throw;
   } catch (...) {
-    const std::uint64_t n = core.records_failed.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (detail::is_report_worthy(n)) {
-      detail::report(std::string(call) + " could not record: " + detail::current_exception_text() + " (" +
-                     std::to_string(n) + " records lost so far)");
-    }
+    detail::count_failed_record(
+        core, [&] { return std::string(call) + " could not record: " + detail::current_exception_text(); });
   }
 }
 }  // namespace

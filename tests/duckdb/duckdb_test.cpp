@@ -426,6 +426,28 @@ TEST(RoundTrip, RandomTraces) {
   }
 }
 
+TEST(RoundTrip, CacheWriteTokensHaveTheirColumn) {
+  SessionTrace t = empty_trace("cache-write");
+  CAISEvent call;
+  call.time_record = TimeRecord{ts("2025-01-01T10:00:00"), 0};
+  call.model_name = "claude-sonnet-4-20250514";
+  call.prompt_tokens = 1200;
+  call.completion_tokens = 40;
+  call.cached_tokens = 300;
+  call.cache_write_tokens = 800;
+  CAISEvent without = call;
+  without.cache_write_tokens.reset();
+  add_step(t, "step_0", ts("2025-01-01T10:00:00"), {call, without}, {});
+  TempDir dir;
+  DuckDBTraceManager db(dir.db());
+  ASSERT_TRUE(db.insert_trace(t));
+  EXPECT_EQ(db.query("SELECT cache_write_tokens FROM events ORDER BY id").rows,
+            (std::vector<std::vector<Value>>{{800}, {Value()}}));
+  const auto loaded = db.load_trace("cache-write");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(*loaded, t);
+}
+
 TEST(RoundTrip, NanosecondDigitsAreDroppedNotGarbled) {
   SessionTrace t = empty_trace("ns", ts("2025-01-01T09:00:00.999999999"));
   EnvironmentEvent late;

@@ -512,6 +512,7 @@ TEST(TraceJsonPython, Section1eExample) {
   EXPECT_EQ(e.completion_tokens, 3);
   EXPECT_EQ(e.total_tokens, 15);
   EXPECT_FALSE(e.cached_tokens.has_value());
+  EXPECT_FALSE(e.cache_write_tokens.has_value());
   EXPECT_FALSE(e.reasoning_tokens.has_value());
   EXPECT_EQ(e.cost, 0.00054);
   EXPECT_EQ(e.latency_ms, 420.0);
@@ -1182,6 +1183,24 @@ TEST(TraceJsonBadInput, MutationFuzzNeverCrashes) {
 
 // metadata is usually an object, but any JSON value an older writer left there is kept.
 namespace {
+// Not drawn by the random generator: a new draw would change every seed's trace.
+TEST(TraceJson, CacheWriteTokensRoundTrip) {
+  for (const std::optional<std::int64_t> tokens :
+       {std::optional<std::int64_t>(), std::optional<std::int64_t>(0), std::optional<std::int64_t>(3000),
+        std::optional<std::int64_t>(std::numeric_limits<std::int64_t>::max())}) {
+    SessionTrace trace;
+    trace.session_id = "cache-write";
+    trace.event_history.push_back(CAISEvent{.prompt_tokens = 5050, .cached_tokens = 2000, .cache_write_tokens = tokens});
+    const std::string text = trace.to_json();
+    EXPECT_NE(text.find("\"cache_write_tokens\":" + (tokens ? std::to_string(*tokens) : std::string("null"))),
+              std::string::npos)
+        << text;
+    const auto back = SessionTrace::from_json(text);
+    EXPECT_EQ(std::get<CAISEvent>(back.event_history.at(0)).cache_write_tokens, tokens);
+    EXPECT_EQ(back, trace);
+  }
+}
+
 TEST(TraceJson, NonObjectMetadataIsKept) {
   const auto event_file = data_path("non_object_metadata_event.json");
   const auto step_file = data_path("non_object_metadata_step.json");

@@ -393,11 +393,11 @@ TEST(WriterLayout, KeyOrderFollowsTheOriginal) {
                               "step_metadata"}));
   EXPECT_TRUE(is_subsequence({"step_id", "events", "step_messages", "timestamp", "step_metadata"}, keys_of(step)));
 
-  const V cais_keys = {"event_type",        "time_record",    "system_instance_id", "system_state_before",
-                       "system_state_after", "llm_call_records", "span_id",          "trace_id",
-                       "model_name",         "provider",       "prompt_tokens",      "completion_tokens",
-                       "total_tokens",       "cached_tokens",  "reasoning_tokens",   "cost",
-                       "latency_ms",         "metadata",       "event_metadata"};
+  const V cais_keys = {"event_type",        "time_record",      "system_instance_id", "system_state_before",
+                       "system_state_after", "llm_call_records", "span_id",            "trace_id",
+                       "model_name",         "provider",         "prompt_tokens",      "completion_tokens",
+                       "total_tokens",       "cached_tokens",    "cache_write_tokens", "reasoning_tokens",
+                       "cost",               "latency_ms",       "metadata",           "event_metadata"};
   const V env_keys = {"event_type", "time_record", "system_instance_id", "system_state_before", "system_state_after",
                       "reward",     "terminated",  "truncated",          "observation_diff",    "metadata",
                       "event_metadata"};

@@ -110,9 +110,9 @@ TEST_F(LMTest, OpenAIGenerateSendsTheRequestAndRecordsOneEvent) {
   EXPECT_EQ(reply.model, "gpt-4o-mini-2024-07-18");
   EXPECT_EQ(reply.response_id, "chatcmpl-123");
   EXPECT_EQ(reply.provider, "openai");
-  EXPECT_EQ(reply.usage.prompt_tokens, 12);
-  EXPECT_EQ(reply.usage.completion_tokens, 5);
-  EXPECT_EQ(reply.usage.cached_tokens, 2);
+  EXPECT_EQ(reply.usage->prompt_tokens, 12);
+  EXPECT_EQ(reply.usage->completion_tokens, 5);
+  EXPECT_EQ(reply.usage->cached_tokens, 2);
   EXPECT_EQ(reply.attempts, 1);
   EXPECT_GT(reply.latency_ms, 0);
   EXPECT_FALSE(reply.time_to_first_token_ms.has_value());
@@ -144,7 +144,7 @@ TEST_F(LMTest, OpenAIGenerateSendsTheRequestAndRecordsOneEvent) {
   EXPECT_EQ(e.total_tokens, 17);
   EXPECT_EQ(e.cached_tokens, 2);
   ASSERT_TRUE(e.cost.has_value()) << "priced from the table";
-  EXPECT_EQ(e.cost, st::calculate_cost("gpt-4o-mini-2024-07-18", reply.usage));
+  EXPECT_EQ(e.cost, st::calculate_cost("gpt-4o-mini-2024-07-18", *reply.usage));
   ASSERT_TRUE(e.latency_ms.has_value());
   EXPECT_GT(*e.latency_ms, 0);
   ASSERT_TRUE(e.time_record.has_value());
@@ -194,8 +194,8 @@ TEST_F(LMTest, AnthropicTokensAreMappedAndTotalled) {
   }
   EXPECT_EQ(reply.text, "Hello there");
   EXPECT_EQ(reply.finish_reason, "stop");
-  EXPECT_EQ(reply.usage.prompt_tokens, 15);
-  EXPECT_EQ(reply.usage.completion_tokens, 25);
+  EXPECT_EQ(reply.usage->prompt_tokens, 15);
+  EXPECT_EQ(reply.usage->completion_tokens, 25);
 
   const auto req = server.last();
   EXPECT_EQ(req.path, "/v1/messages");
@@ -232,11 +232,40 @@ TEST_F(LMTest, AnthropicCachedTokensCountAsInput) {
                                    .dump()}});
   st::LM lm({.model = "claude-sonnet-4-20250514", .provider = "anthropic", .base_url = server.url(), .api_key = kKey});
   const auto reply = lm.generate("hi");
-  EXPECT_EQ(reply.usage.prompt_tokens, 115);
-  EXPECT_EQ(reply.usage.cached_tokens, 100);
-  EXPECT_EQ(reply.usage.cache_write_tokens, 5);
-  EXPECT_EQ(reply.usage.completion_tokens, 7);
+  EXPECT_EQ(reply.usage->prompt_tokens, 115);
+  EXPECT_EQ(reply.usage->cached_tokens, 100);
+  EXPECT_EQ(reply.usage->cache_write_tokens, 5);
+  EXPECT_EQ(reply.usage->completion_tokens, 7);
   EXPECT_EQ(reply.finish_reason, "length");
+}
+
+TEST_F(LMTest, AnthropicCacheWritesReachTheEventAndArePricedAtTheirRate) {
+  server.script({Reply{.body = json{{"id", "msg_3"},
+                                    {"model", "claude-sonnet-4-20250514"},
+                                    {"content", {{{"type", "text"}, {"text", "ok"}}}},
+                                    {"stop_reason", "end_turn"},
+                                    {"usage",
+                                     {{"input_tokens", 50},
+                                      {"cache_read_input_tokens", 2000},
+                                      {"cache_creation_input_tokens", 3000},
+                                      {"output_tokens", 20}}}}
+                                   .dump()}});
+  st::LM lm({.model = "claude-sonnet-4-20250514", .provider = "anthropic", .base_url = server.url(), .api_key = kKey,
+             .session_tracer = &tracer});
+  {
+    auto session = tracer.start_session("s-cache-write");
+    (void)lm.generate("hi");
+  }
+  const auto events = cais_events(finished("s-cache-write"));
+  ASSERT_EQ(events.size(), 1u);
+  const auto& e = events[0];
+  EXPECT_EQ(e.prompt_tokens, 5050) << "input + cache read + cache write";
+  EXPECT_EQ(e.cached_tokens, 2000);
+  EXPECT_EQ(e.cache_write_tokens, 3000);
+  EXPECT_EQ(e.completion_tokens, 20);
+  ASSERT_TRUE(e.cost.has_value());
+  // claude-sonnet-4: input 3, cache read 0.30, cache write 3.75, output 15 (USD per million).
+  EXPECT_DOUBLE_EQ(*e.cost, (50 * 3.0 + 2000 * 0.30 + 3000 * 3.75 + 20 * 15.0) / 1e6);
 }
 
 TEST_F(LMTest, GeminiGenerateContent) {
@@ -266,10 +295,10 @@ TEST_F(LMTest, GeminiGenerateContent) {
   }
   EXPECT_EQ(reply.text, "Paris");
   EXPECT_EQ(reply.finish_reason, "stop");
-  EXPECT_EQ(reply.usage.prompt_tokens, 8);
-  EXPECT_EQ(reply.usage.completion_tokens, 7);
-  EXPECT_EQ(reply.usage.reasoning_tokens, 4);
-  EXPECT_EQ(reply.usage.cached_tokens, 1);
+  EXPECT_EQ(reply.usage->prompt_tokens, 8);
+  EXPECT_EQ(reply.usage->completion_tokens, 7);
+  EXPECT_EQ(reply.usage->reasoning_tokens, 4);
+  EXPECT_EQ(reply.usage->cached_tokens, 1);
   EXPECT_EQ(reply.model, "gemini-2.0-flash-001");
   EXPECT_EQ(reply.response_id, "resp-g1");
 
@@ -317,8 +346,8 @@ TEST_F(LMTest, OpenAIStreamAsksForUsageAndDeliversPieces) {
   EXPECT_EQ(pieces, (std::vector<std::string>{"Hel", "lo"}));
   EXPECT_EQ(reply.text, "Hello");
   EXPECT_EQ(reply.finish_reason, "stop");
-  EXPECT_EQ(reply.usage.prompt_tokens, 9);
-  EXPECT_EQ(reply.usage.completion_tokens, 2);
+  EXPECT_EQ(reply.usage->prompt_tokens, 9);
+  EXPECT_EQ(reply.usage->completion_tokens, 2);
   EXPECT_EQ(reply.response_id, "chatcmpl-s1");
   ASSERT_TRUE(reply.time_to_first_token_ms.has_value());
   EXPECT_LE(*reply.time_to_first_token_ms, reply.latency_ms);
@@ -337,6 +366,74 @@ TEST_F(LMTest, OpenAIStreamAsksForUsageAndDeliversPieces) {
   ASSERT_TRUE(events[0].metadata.contains("time_to_first_token_ms"));
   EXPECT_DOUBLE_EQ(events[0].metadata["time_to_first_token_ms"].as_double(), *reply.time_to_first_token_ms);
   EXPECT_EQ(events[0].time_record->message_time, 1);
+}
+
+// A server that ignores stream_options (or is not asked) and sends no usage chunk: the call's
+// tokens stay empty and its cost unknown, never a $0 call of a known model.
+TEST_F(LMTest, AStreamWithoutUsageKeepsItsTokensEmpty) {
+  const auto chunk = [](const json& delta, const json& finish = nullptr) {
+    return json{{"id", "c-nu"}, {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}}}}.dump();
+  };
+  server.script({Reply{.events = {chunk({{"content", "No usage"}}), chunk(json::object(), "stop"), "[DONE]"}}});
+  st::LM asked(openai_options());                       // OpenAI: asks for usage, the server ignores it
+  st::LM local({.model = "gpt-4o-mini", .base_url = server.url("/v1"), .session_tracer = &tracer});  // not asked
+  ASSERT_EQ(local.provider(), "local");
+  {
+    auto session = tracer.start_session("s-no-usage");
+    EXPECT_EQ(asked.stream("hi", [](std::string_view) {}).text, "No usage");
+    EXPECT_TRUE(json::parse(server.last().body).contains("stream_options"));
+    const auto reply = local.stream("hi", [](std::string_view) {});
+    EXPECT_FALSE(json::parse(server.last().body).contains("stream_options"));
+    EXPECT_EQ(reply.text, "No usage");
+    EXPECT_FALSE(reply.usage.has_value());
+  }
+  const auto events = cais_events(finished("s-no-usage"));
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& e : events) {
+    EXPECT_FALSE(e.prompt_tokens.has_value());
+    EXPECT_FALSE(e.completion_tokens.has_value());
+    EXPECT_FALSE(e.total_tokens.has_value());
+    EXPECT_FALSE(e.cost.has_value()) << "a known model is never priced at $0 for lack of data";
+    EXPECT_EQ(e.metadata["cost_status"].as_string(), "no_usage");
+  }
+}
+
+TEST_F(LMTest, StreamOptionsGoOnlyToServersKnownToAcceptThem) {
+  const auto chunk = [](const json& delta, const json& finish = nullptr) {
+    return json{{"id", "c"}, {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}}}}.dump();
+  };
+  server.script({Reply{.events = {chunk({{"content", "x"}}), chunk(json::object(), "stop"),
+                                  json{{"id", "c"}, {"choices", json::array()},
+                                       {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 1}}}}
+                                      .dump(),
+                                  "[DONE]"}}});
+  const auto sends_stream_options = [&](const st::LMOptions& options) {
+    st::LM lm(options);
+    const auto reply = lm.stream("hi", [](std::string_view) {});
+    EXPECT_EQ(reply.usage->prompt_tokens, 3) << options.provider;
+    return json::parse(server.last().body).contains("stream_options");
+  };
+  const std::string url = server.url("/v1");
+  EXPECT_TRUE(sends_stream_options({.model = "gpt-4o-mini", .provider = "openai", .base_url = url, .api_key = kKey}));
+  EXPECT_TRUE(sends_stream_options({.model = "deepseek-chat", .provider = "deepseek", .base_url = url, .api_key = kKey}));
+  // Mistral answers 422 to the unknown field (and sends usage anyway).
+  EXPECT_FALSE(sends_stream_options({.model = "mistral-small-latest", .provider = "mistral", .base_url = url, .api_key = kKey}));
+  EXPECT_FALSE(sends_stream_options({.model = "llama3.1", .base_url = url}));  // a local server
+  EXPECT_FALSE(sends_stream_options({.model = "my-model", .provider = "vllm", .base_url = url}));
+}
+
+TEST_F(LMTest, StreamUsageCanBeTurnedOnAndOff) {
+  const auto chunk = [](const json& delta, const json& finish = nullptr) {
+    return json{{"id", "c"}, {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}}}}.dump();
+  };
+  server.script({Reply{.events = {chunk({{"content", "x"}}), chunk(json::object(), "stop"), "[DONE]"}}});
+  const std::string url = server.url("/v1");
+  st::LM vllm({.model = "llama3.1", .base_url = url, .stream_usage = true});
+  (void)vllm.stream("hi", [](std::string_view) {});
+  EXPECT_EQ(json::parse(server.last().body)["stream_options"], (json{{"include_usage", true}}));
+  st::LM quiet({.model = "gpt-4o-mini", .provider = "openai", .base_url = url, .api_key = kKey, .stream_usage = false});
+  (void)quiet.stream("hi", [](std::string_view) {});
+  EXPECT_FALSE(json::parse(server.last().body).contains("stream_options"));
 }
 
 TEST_F(LMTest, AnthropicStreamWithToolUse) {
@@ -367,8 +464,8 @@ data: {"type":"message_stop"})"}}});
   EXPECT_EQ(reply.finish_reason, "tool_calls");
   ASSERT_EQ(reply.tool_calls.size(), 1u);
   EXPECT_EQ(reply.tool_calls[0], (st::ToolCall{"toolu_1", "move", R"({"dir":"north"})"}));
-  EXPECT_EQ(reply.usage.prompt_tokens, 20);
-  EXPECT_EQ(reply.usage.completion_tokens, 30);
+  EXPECT_EQ(reply.usage->prompt_tokens, 20);
+  EXPECT_EQ(reply.usage->completion_tokens, 30);
   const json body = json::parse(server.last().body);
   EXPECT_EQ(body["stream"], true);
   EXPECT_EQ(body["tools"][0]["name"], "move");
@@ -385,8 +482,8 @@ TEST_F(LMTest, GeminiStreamGenerateContent) {
   const auto reply = lm.stream("Count", [&](std::string_view p) { pieces.emplace_back(p); });
   EXPECT_EQ(pieces, (std::vector<std::string>{"One, ", "two."}));
   EXPECT_EQ(reply.text, "One, two.");
-  EXPECT_EQ(reply.usage.prompt_tokens, 4);
-  EXPECT_EQ(reply.usage.completion_tokens, 3);
+  EXPECT_EQ(reply.usage->prompt_tokens, 4);
+  EXPECT_EQ(reply.usage->completion_tokens, 3);
   EXPECT_EQ(reply.response_id, "r-2");
   EXPECT_EQ(server.last().path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
 }
@@ -445,6 +542,42 @@ TEST_F(LMTest, ToolCallsRoundTrip) {
   EXPECT_EQ(after["tool_calls"][0]["name"], "look");
   EXPECT_EQ(json(events[0].system_state_before)["tools"][0]["name"], "look");
   EXPECT_EQ(json(events[1].system_state_before)["messages"][2]["tool_call_id"], "call_a");
+}
+
+TEST_F(LMTest, GeminiParallelToolResultsGoBackInOneTurn) {
+  server.script({Reply{.body = json{{"candidates",
+                                     {{{"content",
+                                        {{"role", "model"},
+                                         {"parts",
+                                          {{{"functionCall", {{"name", "weather"}, {"args", {{"city", "Paris"}}}}}},
+                                           {{"functionCall", {{"name", "weather"}, {"args", {{"city", "Rome"}}}}}}}}}},
+                                       {"finishReason", "STOP"}}}},
+                                    {"usageMetadata", {{"promptTokenCount", 20}, {"candidatesTokenCount", 10}}}}
+                                   .dump()},
+                 Reply{.body = json{{"candidates",
+                                     {{{"content", {{"role", "model"}, {"parts", {{{"text", "Sunny in both."}}}}}},
+                                       {"finishReason", "STOP"}}}},
+                                    {"usageMetadata", {{"promptTokenCount", 40}, {"candidatesTokenCount", 5}}}}
+                                   .dump()}});
+  st::LM lm({.model = "gemini-2.5-flash", .provider = "google", .base_url = server.url(), .api_key = kKey});
+  const st::Tool weather{.name = "weather", .description = "Weather of a city", .parameters = {{"type", "object"}}};
+  std::vector<st::Message> messages{st::Message::user("Weather in Paris and Rome?")};
+  const auto first = lm.generate(messages, {.tools = {weather}});
+  ASSERT_EQ(first.tool_calls.size(), 2u);
+  EXPECT_EQ(first.finish_reason, "tool_calls");
+  messages.push_back(st::Message::assistant(first.text, first.tool_calls));
+  messages.push_back(st::Message::tool(first.tool_calls[0].id, R"({"sky":"sunny","city":"Paris"})"));
+  messages.push_back(st::Message::tool(first.tool_calls[1].id, "sunny in Rome"));
+  EXPECT_EQ(lm.generate(messages, {.tools = {weather}}).text, "Sunny in both.");
+
+  const json contents = json::parse(server.last().body)["contents"];
+  ASSERT_EQ(contents.size(), 3u) << contents.dump(2);
+  EXPECT_EQ(contents[1]["role"], "model");
+  EXPECT_EQ(contents[1]["parts"].size(), 2u);
+  // One turn answers both calls, in order: as many functionResponse parts as functionCall parts.
+  const json paris = {{"functionResponse", {{"name", "weather"}, {"response", {{"sky", "sunny"}, {"city", "Paris"}}}}}};
+  const json rome = {{"functionResponse", {{"name", "weather"}, {"response", {{"result", "sunny in Rome"}}}}}};
+  EXPECT_EQ(contents[2], (json{{"role", "user"}, {"parts", json::array({paris, rome})}})) << contents[2].dump(2);
 }
 
 TEST_F(LMTest, StructuredOutput) {
@@ -708,6 +841,34 @@ TEST_F(LMTest, ProviderResolution) {
   EXPECT_THROW(st::LM({.model = "my-own-model"}), st::LMError);
   EXPECT_THROW(st::LM({.model = ""}), st::LMError);
   EXPECT_THROW(st::LM({.model = "gpt-4o", .max_retries = -1}), st::LMError);
+  try {
+    st::LM({.model = "gpt-4o", .api_key = "k", .async_threads = 0});
+    ADD_FAILURE() << "no exception";
+  } catch (const st::LMError& e) {
+    EXPECT_NE(std::string(e.what()).find("async_threads"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(st::LM({.model = "gpt-4o", .api_key = "k", .async_queue_capacity = 0}), st::LMError);
+}
+
+TEST_F(LMTest, TheLMAndProviderDetectionShareOneRegistry) {
+  // Every spelling detection understands, the LM understands too.
+  for (const std::string alias : {"google-genai", "GCP.Gemini", "MistralAI", "together_ai", "claude", "open_router",
+                                  "groqcloud", "deepseek_ai", "Azure", "x_ai"}) {
+    const std::string name = st::normalize_provider(alias);
+    ASSERT_NE(name, "unknown");
+    try {
+      // Azure has no public endpoint: each user has their own.
+      const std::string url = name == "azure_openai" ? "https://x.openai.azure.com/openai/v1" : "";
+      st::LM lm({.model = "some-model", .provider = alias, .base_url = url, .api_key = "k"});
+      EXPECT_EQ(lm.provider(), name) << alias;
+    } catch (const st::LMError& e) {
+      ADD_FAILURE() << alias << ": " << e.what();
+    }
+  }
+  // Hosts detection names, the LM sends to.
+  EXPECT_EQ(st::detect_provider("anything", "https://api.together.xyz/v1"), "together");
+  st::LM together({.model = "meta-llama/Llama-3-8b", .base_url = "https://api.together.xyz/v1", .api_key = "k"});
+  EXPECT_EQ(together.provider(), "together");
 }
 
 TEST_F(LMTest, ProviderReportedCostIsKept) {
@@ -758,6 +919,29 @@ TEST_F(LMTest, InProcessModel) {
   EXPECT_EQ(events[0].cost, 0.0);
   EXPECT_EQ(events[0].time_record->message_time, 5);
   EXPECT_EQ(json(events[0].system_state_after)["finish_reason"], "stop");
+}
+
+TEST_F(LMTest, AnAnswerIsReturnedWhenItsSessionEndedDuringTheCall) {
+  st::testing::CapturedDiagnostics diagnostics;
+  std::optional<st::SessionScope> session;
+  st::LM lm({.model = "synth-offline-policy",
+             .session_tracer = &tracer,
+             .in_process_model = [&](const st::LMRequest&) {
+               session->end();  // say, another part of the agent ended the episode meanwhile
+               st::LMResponse r;
+               r.text = "answer";
+               r.usage = st::TokenUsage{.prompt_tokens = 4, .completion_tokens = 2};
+               return r;
+             }});
+  session.emplace(tracer.start_session("s-ended-during"));
+  st::LMResponse reply;
+  EXPECT_NO_THROW(reply = lm.generate("go"));
+  EXPECT_EQ(reply.text, "answer");
+  EXPECT_EQ(tracer.stats().records_failed, 1u) << "the lost event is counted";
+  const auto messages = diagnostics.all();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_NE(messages[0].find("ended after its session"), std::string::npos) << messages[0];
+  EXPECT_TRUE(cais_events(finished("s-ended-during")).empty());
 }
 
 TEST_F(LMTest, AnExceptionFromTheStreamReceiverReachesTheCallerAndIsRecorded) {

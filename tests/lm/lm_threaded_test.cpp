@@ -1,7 +1,12 @@
 // LM calls from several threads and futures land in the sessions and timesteps they were made in.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "lm/provider_server.hpp"
@@ -145,6 +150,81 @@ TEST_F(LMThreadedTest, FuturesWithoutAnExplicitTracerUseTheCallersSession) {
     EXPECT_EQ(contents, (std::set<std::string>{"implicit" + std::to_string(t) + "a", "implicit" + std::to_string(t) + "b"}));
     EXPECT_EQ(st::time_record(events[0])->message_time, 7);
   }
+}
+
+// agenerate() never starts a thread per call: at most async_threads run the calls, at most
+// async_queue_capacity wait, and beyond that the caller runs the call itself.
+TEST_F(LMThreadedTest, AgenerateRunsOnABoundedPoolAndTheCallerRunsTheOverflow) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int blocked = 0;        // calls holding a pool thread until released
+  bool released = false;
+  std::set<std::thread::id> pool_threads;
+  std::map<std::string, std::thread::id> thread_of;
+  st::LM lm({.model = "synth-offline-policy",
+             .session_tracer = &tracer,
+             .async_threads = 2,
+             .async_queue_capacity = 3,
+             .in_process_model = [&](const st::LMRequest& request) {
+               const std::string prompt = request.messages.back().content;
+               std::unique_lock lock(mutex);
+               thread_of[prompt] = std::this_thread::get_id();
+               if (prompt.starts_with("hold")) {
+                 ++blocked;
+                 changed.notify_all();
+                 changed.wait(lock, [&] { return released; });
+               }
+               st::LMResponse r;
+               r.text = prompt;
+               return r;
+             }});
+  std::vector<std::future<st::LMResponse>> futures;
+  {
+    auto session = tracer.start_session("bounded");
+    futures.push_back(lm.agenerate("hold-1"));
+    futures.push_back(lm.agenerate("hold-2"));
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return blocked == 2; });  // both threads are busy
+    }
+    for (int i = 0; i < 3; ++i) futures.push_back(lm.agenerate("queued-" + std::to_string(i)));  // fills the queue
+    auto overflow = lm.agenerate("overflow");
+    EXPECT_EQ(overflow.wait_for(0s), std::future_status::ready) << "the caller ran it";
+    EXPECT_EQ(overflow.get().text, "overflow");
+    {
+      std::lock_guard lock(mutex);
+      EXPECT_EQ(thread_of.at("overflow"), std::this_thread::get_id());
+      EXPECT_EQ(thread_of.count("queued-0"), 0u) << "queued calls wait for a thread";
+      released = true;
+    }
+    changed.notify_all();
+    for (auto& f : futures) (void)f.get();
+  }
+  std::lock_guard lock(mutex);
+  for (const auto& [prompt, id] : thread_of) {
+    if (prompt != "overflow") pool_threads.insert(id);
+  }
+  EXPECT_EQ(pool_threads.size(), 2u) << "two threads ran the five other calls";
+  EXPECT_EQ(pool_threads.count(std::this_thread::get_id()), 0u);
+  const auto trace = finished().at("bounded");
+  EXPECT_EQ(trace.event_history.size(), 6u) << "every call is traced in the caller's session";
+}
+
+TEST_F(LMThreadedTest, DestroyingTheLMRunsTheQueuedCalls) {
+  std::atomic<int> answered{0};
+  std::vector<std::future<st::LMResponse>> futures;
+  {
+    st::LM lm({.model = "synth-offline-policy", .async_threads = 1, .async_queue_capacity = 16,
+               .in_process_model = [&](const st::LMRequest& request) {
+                 ++answered;
+                 st::LMResponse r;
+                 r.text = request.messages.back().content;
+                 return r;
+               }});
+    for (int i = 0; i < 10; ++i) futures.push_back(lm.agenerate("call-" + std::to_string(i)));
+  }
+  EXPECT_EQ(answered.load(), 10);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(futures[static_cast<std::size_t>(i)].get().text, "call-" + std::to_string(i));
 }
 
 TEST_F(LMThreadedTest, AFutureCarriesTheCallsErrorAndRecordsIt) {

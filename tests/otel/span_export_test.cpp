@@ -161,6 +161,38 @@ TEST_F(SpanExport, SessionTimestepAndScopesBecomeLinkedSpansWithGenAiAttributes)
   EXPECT_EQ(call["scope"]["name"], "synth-tracing");
 }
 
+TEST_F(SpanExport, CacheWritesAreAttributesAndPricedAndMissingUsageIsNoAttribute) {
+  const st::TokenUsage usage{
+      .prompt_tokens = 1000, .completion_tokens = 50, .cached_tokens = 200, .cache_write_tokens = 700};
+  {
+    st::SessionTracer tracer(config_for(receiver));
+    auto session = tracer.start_session("usage");
+    {
+      auto call = st::ai_call("chat", {.model = "claude-sonnet-4-20250514", .tracer = &tracer});
+      call.usage(usage);
+    }
+    {
+      auto call = st::ai_call("stream", {.model = "gpt-4o-mini", .tracer = &tracer});
+      call.response({{"content", "no usage came back"}});
+    }
+  }
+  ASSERT_TRUE(receiver.wait_for_spans(3, 5s));
+  const json spans = receiver.spans();
+  const json cached = attrs(one_named(spans, "chat claude-sonnet-4-20250514"));
+  EXPECT_EQ(cached["gen_ai.usage.input_tokens"], 1000);
+  EXPECT_EQ(cached["gen_ai.usage.cache_read.input_tokens"], 200);
+  EXPECT_EQ(cached["gen_ai.usage.cache_creation.input_tokens"], 700);
+  ASSERT_TRUE(cached.contains("synth.cost_usd"));
+  EXPECT_DOUBLE_EQ(cached["synth.cost_usd"].get<double>(), *st::calculate_cost("claude-sonnet-4-20250514", usage));
+
+  const json unreported = attrs(one_named(spans, "stream gpt-4o-mini"));
+  for (const auto& [key, value] : unreported.items()) {
+    EXPECT_EQ(key.find("gen_ai.usage."), std::string::npos) << key << " = " << value << ": absent, not 0";
+  }
+  EXPECT_FALSE(unreported.contains("synth.cost_usd"));
+  EXPECT_EQ(unreported["synth.cost_status"], "no_usage");
+}
+
 TEST_F(SpanExport, ScopesOnOtherThreadsAreChildrenOfTheirContext) {
   {
     st::SessionTracer tracer(config_for(receiver));

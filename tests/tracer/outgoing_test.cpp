@@ -83,7 +83,7 @@ TEST(Outgoing, CostsFromUsageAndUnknownModelsSayWhy) {
     tracer.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 100, .completion_tokens = 200});
     tracer.add_event(CAISEvent{.model_name = "no-such-model-x", .prompt_tokens = 10, .completion_tokens = 10});
     tracer.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 100, .completion_tokens = 200, .cost = 1.25});
-    tracer.add_event(CAISEvent{.model_name = "gpt-4"});  // no usage: nothing to price
+    tracer.add_event(CAISEvent{.model_name = "gpt-4"});  // no usage: nothing to price, and it says so
   });
   const auto cost_of = [&](std::size_t i) { return std::get<CAISEvent>(trace->event_history.at(i)).cost; };
   ASSERT_TRUE(cost_of(0).has_value());
@@ -91,14 +91,35 @@ TEST(Outgoing, CostsFromUsageAndUnknownModelsSayWhy) {
   EXPECT_FALSE(cost_of(1).has_value());
   EXPECT_EQ(st::metadata(trace->event_history[1])["cost_status"].as_string(), "unknown_model");
   EXPECT_DOUBLE_EQ(*cost_of(2), 1.25);  // a recorded cost is kept
-  EXPECT_FALSE(cost_of(3).has_value());
-  EXPECT_TRUE(st::metadata(trace->event_history[3])["cost_status"].is_null());
+  EXPECT_FALSE(cost_of(3).has_value()) << "a known model is never priced at $0 for lack of data";
+  EXPECT_EQ(st::metadata(trace->event_history[3])["cost_status"].as_string(), "no_usage");
+  EXPECT_FALSE(std::get<CAISEvent>(trace->event_history[3]).prompt_tokens.has_value());
 
   SessionTracer no_costs(TracingConfig{.track_costs = false});
   const auto unpriced = record(no_costs, [&] {
     no_costs.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 100, .completion_tokens = 200});
   });
   EXPECT_FALSE(std::get<CAISEvent>(unpriced->event_history[0]).cost.has_value());
+}
+
+TEST(Outgoing, CacheWriteTokensArePricedAtTheCacheWriteRate) {
+  SessionTracer tracer(TracingConfig{});
+  const auto trace = record(tracer, [&] {
+    // claude-sonnet-4: input 3, cached input 0.30, cache write 3.75, output 15 (USD per million).
+    tracer.add_event(CAISEvent{.model_name = "claude-sonnet-4-20250514",
+                               .prompt_tokens = 1000000,
+                               .completion_tokens = 100000,
+                               .cached_tokens = 200000,
+                               .cache_write_tokens = 500000});
+  });
+  const auto& e = std::get<CAISEvent>(trace->event_history.at(0));
+  EXPECT_EQ(e.cache_write_tokens, 500000);
+  ASSERT_TRUE(e.cost.has_value());
+  EXPECT_DOUBLE_EQ(*e.cost, 0.3 * 3 + 0.2 * 0.30 + 0.5 * 3.75 + 0.1 * 15);
+  EXPECT_EQ(e.cost, st::calculate_cost("claude-sonnet-4-20250514", {.prompt_tokens = 1000000,
+                                                                     .completion_tokens = 100000,
+                                                                     .cached_tokens = 200000,
+                                                                     .cache_write_tokens = 500000}));
 }
 
 TEST(Outgoing, UserPricingFileOverridesTheBuiltInTable) {

@@ -109,6 +109,8 @@ class AiCallScope : public detail::ScopeBase {
   AiCallScope& request(Value request);
   /// What came back: the event's system_state_after.
   AiCallScope& response(Value response);
+  /// The tokens the provider reported. Without it the event has no token counts and no cost
+  /// (metadata.cost_status = "no_usage"), never zeros.
   AiCallScope& usage(const TokenUsage& usage);
   /// The cost in USD when the provider reports it (otherwise it is computed from the usage).
   AiCallScope& cost(double usd);
@@ -244,8 +246,9 @@ class SpanScope : public detail::ScopeBase {
 // ---- capturing arguments and results of wrapped callables ----
 
 /// Customization point: how a wrapped function's result reports the model that answered and the
-/// tokens used. The default reads members `model` (string-like) and `usage` (TokenUsage) when a
-/// type has them; specialize it for other types.
+/// tokens used. The default reads members `model` (string-like) and `usage` (a TokenUsage, or an
+/// optional one that is empty when the provider reported none) when a type has them; specialize
+/// it for other types.
 template <class T>
 struct llm_result_traits {
   static std::optional<std::string> model(const T& result) {
@@ -256,8 +259,8 @@ struct llm_result_traits {
     }
   }
   static std::optional<TokenUsage> usage(const T& result) {
-    if constexpr (requires { TokenUsage(result.usage); }) {
-      return TokenUsage(result.usage);
+    if constexpr (requires { std::optional<TokenUsage>(result.usage); }) {
+      return std::optional<TokenUsage>(result.usage);
     } else {
       return std::nullopt;
     }

@@ -3,10 +3,11 @@
 //
 //     synth::tracing::LM lm({.model = "gpt-4o-mini", .session_tracer = &tracer, .system_id = "my_agent"});
 //     auto reply = lm.generate("Which move reaches the treasure?");
-//     std::cout << reply.text << " (" << reply.usage.completion_tokens << " tokens)\n";
+//     std::cout << reply.text << " (" << reply.usage->completion_tokens << " tokens)\n";
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -92,8 +93,11 @@ struct LMResponse {
   /// In OpenAI's words whatever the provider: "stop", "length", "tool_calls", "content_filter"
   /// (others are kept as the provider wrote them, lower-cased).
   std::string finish_reason;
-  /// Input (including cached), output (including reasoning), cached and reasoning tokens.
-  TokenUsage usage;
+  /// Input (including cache reads and writes), output (including reasoning), cached, cache-write
+  /// and reasoning tokens, as TokenUsage counts them; nullopt when the provider reported none (a
+  /// stream from a server that does not send usage, say): the call's event then has no token
+  /// counts and no cost, and says `metadata.cost_status = "no_usage"`.
+  std::optional<TokenUsage> usage;
   /// Cost in USD when the provider reports it (OpenRouter, an in-process model).
   std::optional<double> cost;
   /// The model that answered, as the provider names it.
@@ -151,6 +155,11 @@ struct LMOptions {
   /// First wait between attempts; it doubles each time (with jitter, at most 20 s), unless the
   /// server says how long with Retry-After.
   std::chrono::milliseconds retry_backoff = std::chrono::milliseconds(500);
+  /// Whether streams ask for usage with `stream_options.include_usage`. nullopt: only from
+  /// servers known to accept it (OpenAI, Azure OpenAI, Groq, DeepSeek, xAI), since strict ones
+  /// refuse the field (Mistral) and local servers differ; true: always (a vLLM server, say);
+  /// false: never.
+  std::optional<bool> stream_usage;
   /// The tracer to record into; nullptr: the session made current most recently on the calling
   /// thread (of any tracer).
   SessionTracer* session_tracer = nullptr;
@@ -158,6 +167,11 @@ struct LMOptions {
   std::string system_id;
   /// false: calls record nothing.
   bool enable_v2_tracing = true;
+  /// Threads that run agenerate() calls, started as needed and joined when the LM is destroyed.
+  std::size_t async_threads = 4;
+  /// agenerate() calls waiting for a thread; beyond that, agenerate() runs the call on the
+  /// caller's thread and returns a ready future (the caller slows down, nothing grows unbounded).
+  std::size_t async_queue_capacity = 64;
   /// Set to serve the calls in this process (provider "offline" unless `provider` says otherwise).
   InProcessModel in_process_model;
 };
@@ -231,10 +245,14 @@ class LMResponseError : public LMError {
 /// the session and timestep current where the call was made: model, provider, tokens, cost,
 /// latency, time to first token, the request (messages and parameters) and the answer; a failed
 /// call is recorded with metadata.error and its exception reaches the caller. With OpenTelemetry
-/// on, the call is a CLIENT span and the server receives its `traceparent`.
+/// on, the call is a CLIENT span and the server receives its `traceparent`. Tracing never breaks
+/// a call: an answer that was received is returned even when recording it fails (the failure is
+/// counted in the tracer's `stats().records_failed` and reported).
 ///
 /// Thread-safe: calls may run concurrently from any threads (each in flight uses its own
-/// keep-alive connection). The LM must outlive the futures agenerate() returns.
+/// keep-alive connection). agenerate() runs on the LM's own bounded pool of threads
+/// (LMOptions::async_threads); the LM must outlive the futures it returns, and its destructor
+/// waits for the calls already queued.
 class LM {
  public:
   /// Throws LMError when the provider cannot be told (no provider, base_url or known model name).
@@ -248,7 +266,9 @@ class LM {
   /// A conversation; blocks until the answer is complete.
   LMResponse generate(const std::vector<Message>& messages, const GenerateOptions& options = {});
 
-  /// generate() on another thread, in the caller's session and timestep.
+  /// generate() on one of the LM's threads, in the caller's session, timestep and span. When
+  /// LMOptions::async_queue_capacity calls already wait, the call runs on the calling thread
+  /// instead and the future is ready on return.
   std::future<LMResponse> agenerate(std::string prompt, GenerateOptions options = {});
   std::future<LMResponse> agenerate(std::vector<Message> messages, GenerateOptions options = {});
 

@@ -39,7 +39,9 @@ struct TimeRecord {
   friend bool operator==(const TimeRecord&, const TimeRecord&) = default;
 };
 
-/// An AI / LLM call (Python: CAISEvent, LMCAISEvent).
+/// An AI / LLM call (Python: CAISEvent, LMCAISEvent). Token counts follow TokenUsage
+/// (cost.hpp); absent counts mean the provider reported none, and such a call is not priced
+/// (metadata.cost_status = "no_usage").
 struct CAISEvent {
   /// Filled with (now, current turn) by the tracer when absent.
   std::optional<TimeRecord> time_record;
@@ -58,6 +60,9 @@ struct CAISEvent {
   std::optional<std::int64_t> total_tokens;
   /// Subset of prompt_tokens served from the provider's prompt cache.
   std::optional<std::int64_t> cached_tokens;
+  /// Subset of prompt_tokens written to the provider's prompt cache (Anthropic's
+  /// cache_creation_input_tokens), priced at the cache-write rate.
+  std::optional<std::int64_t> cache_write_tokens;
   /// Subset of completion_tokens spent on hidden reasoning.
   std::optional<std::int64_t> reasoning_tokens;
   /// Cost in US dollars.

@@ -60,7 +60,8 @@ struct TracerStats {
   std::uint64_t messages_recorded = 0;
   /// Exceptions thrown by hooks.
   std::uint64_t hook_errors = 0;
-  /// Events and messages lost to a failure inside the tracer (out of memory); never thrown.
+  /// Events and messages lost, or recorded incomplete, to a failure inside the tracer (out of
+  /// memory) or because their session ended first (a scope or LM call still open); never thrown.
   std::uint64_t records_failed = 0;
   /// Finished sessions not given to the sinks because their queue was full.
   std::uint64_t sessions_dropped = 0;
