@@ -60,6 +60,10 @@ struct TracerStats {
   std::uint64_t messages_recorded = 0;
   /// Exceptions thrown by hooks.
   std::uint64_t hook_errors = 0;
+  /// Arguments or results of wrapped calls (traced_ai_call, ...) that could not be captured: a
+  /// to_json that threw, out of memory. The call itself is unaffected; its event says what failed
+  /// in metadata.capture_error.
+  std::uint64_t capture_errors = 0;
   /// Events and messages lost to a failure inside the tracer (out of memory); never thrown.
   std::uint64_t records_failed = 0;
   /// Finished sessions not given to the sinks because their queue was full.
