@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
@@ -359,6 +360,7 @@ struct HugeResult {
 }  // namespace
 
 TEST(Instrument, ArgumentCaptureThatThrowsStillRunsTheCallAndIsRecorded) {
+  st::testing::CapturedDiagnostics diagnostics;
   SessionTracer tracer;
   int calls = 0;
   auto plan = st::traced_ai_call("plan", [&](const Unserializable& u) { return ++calls + u.id; });
@@ -373,9 +375,15 @@ TEST(Instrument, ArgumentCaptureThatThrowsStillRunsTheCallAndIsRecorded) {
   const auto& call = std::get<st::CAISEvent>(trace->event_history[0]);
   EXPECT_EQ(call.system_state_after["output"], Value(41));
   EXPECT_EQ(tracer.stats().capture_errors, 1u);
+  const auto reported = diagnostics.all();
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_NE(reported[0].find("'plan' could not capture its arguments: std::runtime_error: to_json bug"),
+            std::string::npos)
+      << reported[0];
 }
 
 TEST(Instrument, ResultCaptureThatThrowsBadAllocStillReturnsTheResult) {
+  st::testing::CapturedDiagnostics diagnostics;
   SessionTracer tracer;
   auto step = st::traced_environment_step("move", [](int n) { return HugeResult{n * 2}; });
   auto tool = st::traced_runtime_operation("tool", [](int n) { return HugeResult{n + 1}; });
@@ -398,6 +406,7 @@ TEST(Instrument, ResultCaptureThatThrowsBadAllocStillReturnsTheResult) {
 }
 
 TEST(Instrument, UsersExceptionPassesThroughUnchangedWhenCaptureAlsoFails) {
+  st::testing::CapturedDiagnostics diagnostics;
   SessionTracer tracer;
   auto failing = st::traced_runtime_operation("tool", [](const Unserializable&) -> int {
     throw std::out_of_range("the user's own error");
