@@ -16,7 +16,7 @@ using st::SessionTrace;
 using st::Value;
 
 namespace {
-fs::path crafter_sample() { return fs::path(SYNTH_TEST_DATA_DIR) / "python/crafter_episode.json"; }
+fs::path crafter_sample() { return fs::path(SYNTH_TEST_DATA_DIR) / "original_samples/crafter_episode.json"; }
 
 bool mentions(const std::vector<std::string>& messages, std::string_view a, std::string_view b) {
   for (const auto& m : messages) {
