@@ -90,4 +90,12 @@ bool write_file_atomically(const std::filesystem::path& path, std::string_view d
   return true;
 }
 
+void sync_to_disk(const std::filesystem::path& path) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0 || ::fsync(f.fd) != 0) {
+    throw Error("cannot make '" + path.string() + "' durable: " + errno_text(errno) +
+                " (check that the disk is healthy and has free space)");
+  }
+}
+
 }  // namespace synth::tracing::detail

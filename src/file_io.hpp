@@ -17,4 +17,8 @@ enum class IfExists { replace, keep };
 /// returned. Throws Error naming the file on failure.
 bool write_file_atomically(const std::filesystem::path& path, std::string_view data, IfExists if_exists);
 
+/// Makes `path` (a file, or a folder: the names in it) durable on disk (fsync). Throws Error
+/// naming it on failure.
+void sync_to_disk(const std::filesystem::path& path);
+
 }  // namespace synth::tracing::detail

@@ -111,6 +111,30 @@ Context* recording_context(SessionTracer* tracer) noexcept {
 
 void ScopeStateDeleter::operator()(ScopeState* state) const noexcept { delete state; }
 
+void record_capture_error(ScopeBase& scope, std::string_view part) noexcept {
+  if (!scope.state_) return;
+  ScopeState& s = *scope.state_;
+  const std::uint64_t n =
+      ContextAccess::session(s.where)->core->capture_errors.fetch_add(1, std::memory_order_relaxed) + 1;
+  try {
+    std::string what;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      what = exception_type_name(e) + ": " + e.what();
+    } catch (...) {
+      what = "a non-standard exception";
+    }
+    if (is_report_worthy(n)) {
+      report("scope '" + s.name + "' could not capture its " + std::string(part) + ": " + what + " (" +
+             std::to_string(n) + " capture errors so far; the traced calls are unaffected)");
+    }
+    s.metadata["capture_error"][part] = std::move(what);
+  } catch (...) {
+    // Out of memory again: the counter says what happened.
+  }
+}
+
 void ScopeBase::open(Context& where, std::string_view name, std::unique_ptr<ScopeState> state) {
   state->name = name;
   state->exceptions_at_open = std::uncaught_exceptions();

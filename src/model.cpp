@@ -1,5 +1,7 @@
 #include "synth/tracing/model.hpp"
 
+#include <regex>
+
 #include "file_io.hpp"
 #include "json/trace_json.hpp"
 
@@ -92,9 +94,21 @@ SessionTrace SessionTrace::from_json(std::string_view text, std::string_view sou
   return detail::read_trace(reader);
 }
 
+namespace {
+// The session a file holds when the file does not say: the original's (and JsonFileSink's) names
+// are session_<id>_<YYYYmmdd>_<HHMMSS>[_<n>].json; other names give their stem.
+std::string session_id_from_file_name(const std::filesystem::path& path) {
+  static const std::regex written_name(R"(session_(.+)_\d{8}_\d{6}(_\d+)?)");
+  const std::string stem = path.stem().string();
+  std::smatch m;
+  return std::regex_match(stem, m, written_name) ? m[1].str() : stem;
+}
+}  // namespace
+
 SessionTrace SessionTrace::read_file(const std::filesystem::path& path) {
   const std::string text = detail::read_whole_file(path);
-  return from_json(text, path.string());
+  detail::JsonReader reader(text, path.string());
+  return detail::read_trace(reader, session_id_from_file_name(path));
 }
 
 void SessionTrace::write_file(const std::filesystem::path& path, JsonFormat format) const {

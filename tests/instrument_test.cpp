@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
@@ -399,4 +400,84 @@ TEST(Instrument, ScopeOutlivingItsSessionIsDroppedCountedAndReported) {
   EXPECT_EQ(tracer.stats().records_failed, 1u) << "nothing recorded is lost silently";
   ASSERT_EQ(diagnostics.size(), 1u);
   EXPECT_NE(diagnostics[0].find("ended after its session"), std::string::npos);
+}
+
+namespace {
+// An argument whose nlohmann conversion throws, as a buggy user to_json would.
+struct Unserializable {
+  int id;
+};
+void to_json(nlohmann::json&, const Unserializable&) { throw std::runtime_error("to_json bug"); }
+
+// A result whose capture runs out of memory.
+struct HugeResult {
+  int value;
+  explicit operator Value() const { throw std::bad_alloc(); }
+};
+}  // namespace
+
+TEST(Instrument, ArgumentCaptureThatThrowsStillRunsTheCallAndIsRecorded) {
+  st::testing::CapturedDiagnostics diagnostics;
+  SessionTracer tracer;
+  int calls = 0;
+  auto plan = st::traced_ai_call("plan", [&](const Unserializable& u) { return ++calls + u.id; });
+  int result = 0;
+  const auto trace = in_session(tracer, [&] { EXPECT_NO_THROW(result = plan(Unserializable{40})); });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(result, 41);
+  ASSERT_EQ(trace->event_history.size(), 1u);
+  const Value& capture_error = md(trace->event_history[0])["capture_error"];
+  EXPECT_NE(capture_error["arguments"].as_string().find("to_json bug"), std::string::npos) << capture_error.dump();
+  EXPECT_FALSE(md(trace->event_history[0]).contains("error"));  // the call itself succeeded
+  const auto& call = std::get<st::CAISEvent>(trace->event_history[0]);
+  EXPECT_EQ(call.system_state_after["output"], Value(41));
+  EXPECT_EQ(tracer.stats().capture_errors, 1u);
+  const auto reported = diagnostics.all();
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_NE(reported[0].find("'plan' could not capture its arguments: std::runtime_error: to_json bug"),
+            std::string::npos)
+      << reported[0];
+}
+
+TEST(Instrument, ResultCaptureThatThrowsBadAllocStillReturnsTheResult) {
+  st::testing::CapturedDiagnostics diagnostics;
+  SessionTracer tracer;
+  auto step = st::traced_environment_step("move", [](int n) { return HugeResult{n * 2}; });
+  auto tool = st::traced_runtime_operation("tool", [](int n) { return HugeResult{n + 1}; });
+  auto call = st::traced_ai_call("chat", [](int n) { return HugeResult{n}; });
+  auto span = st::traced_span("span", [](int n) { return HugeResult{n}; }, {.record_event = true});
+  int sum = 0;
+  const auto trace = in_session(tracer, [&] {
+    EXPECT_NO_THROW(sum += step(5).value);
+    EXPECT_NO_THROW(sum += tool(5).value);
+    EXPECT_NO_THROW(sum += call(5).value);
+    EXPECT_NO_THROW(sum += span(5).value);
+  });
+  EXPECT_EQ(sum, 10 + 6 + 5 + 5);
+  ASSERT_EQ(trace->event_history.size(), 4u);
+  for (const auto& e : trace->event_history) {
+    EXPECT_FALSE(md(e).contains("error")) << md(e).dump();
+    EXPECT_NE(md(e)["capture_error"]["result"].as_string().find("bad_alloc"), std::string::npos) << md(e).dump();
+  }
+  EXPECT_EQ(tracer.stats().capture_errors, 4u);
+}
+
+TEST(Instrument, UsersExceptionPassesThroughUnchangedWhenCaptureAlsoFails) {
+  st::testing::CapturedDiagnostics diagnostics;
+  SessionTracer tracer;
+  auto failing = st::traced_runtime_operation("tool", [](const Unserializable&) -> int {
+    throw std::out_of_range("the user's own error");
+  });
+  const auto trace = in_session(tracer, [&] {
+    try {
+      failing(Unserializable{1});
+      ADD_FAILURE() << "no exception";
+    } catch (const std::out_of_range& e) {
+      EXPECT_STREQ(e.what(), "the user's own error");
+    }
+  });
+  ASSERT_EQ(trace->event_history.size(), 1u);
+  EXPECT_EQ(md(trace->event_history[0])["error"]["type"].as_string(), "std::out_of_range");
+  EXPECT_TRUE(md(trace->event_history[0])["capture_error"].contains("arguments"));
+  EXPECT_EQ(tracer.stats().capture_errors, 1u);
 }

@@ -60,6 +60,8 @@ class JsonReader {
 
   /// The whole document as a Value (any JSON, scalars included).
   Value read_value();
+  /// What the input is called in errors (a file name, "<string>", ...).
+  const std::string& source() const noexcept { return source_; }
 
   /// Any JSON value.
   Value value(od::value v);

@@ -1,5 +1,6 @@
 #include <string>
 
+#include "diagnostics.hpp"
 #include "json/trace_json.hpp"
 
 namespace synth::tracing::detail {
@@ -41,6 +42,32 @@ Value read_metadata(JsonReader& r, od::value v) {
   return r.value(v);
 }
 
+// Keys the model has no field for (other writers' extras, such as the original's
+// "hooks_triggered"), kept as members of `into` (null becomes an object). Returns those that do
+// not fit: `into` is not an object, or already has the key.
+Value::Object keep_extra_keys(Value& into, Value::Object extra) {
+  if (extra.empty()) return extra;
+  if (into.is_null()) into = Value::object();
+  if (!into.is_object()) return extra;
+  Value::Object left;
+  for (auto& [key, value] : extra) {
+    if (into.contains(key)) {
+      left.emplace_back(std::move(key), std::move(value));
+    } else {
+      into.set(key, std::move(value));
+    }
+  }
+  return left;
+}
+
+// Extra keys that could not be kept are said, not dropped silently.
+void report_dropped(const JsonReader& r, std::string_view where, const Value::Object& left) {
+  for (const auto& [key, value] : left) {
+    report(r.source() + ": the key \"" + key + "\" of " + std::string(where) +
+           " is also inside it (or it is not an object); the outer value was not kept");
+  }
+}
+
 // Every field any event kind may carry; the kind is decided once all are read.
 struct EventFields {
   std::optional<EventType> declared;
@@ -57,6 +84,7 @@ struct EventFields {
   Value observation_diff, actions;
   Value metadata = Value::object();
   std::vector<Value> event_metadata;
+  Value::Object extra;  // keys of no field
   // Which kind-specific keys were present (even with null values, as the original writes them).
   const char* cais_key = nullptr;
   const char* environment_key = nullptr;
@@ -227,7 +255,7 @@ Event read_event(JsonReader& r, od::value v) {
         f.runtime_key = at;
         break;
       case EventKey::unknown:
-        r.skip(fv);  // unknown keys of newer or older writers
+        f.extra.emplace_back(std::string(key), r.value(fv));  // other writers' keys: kept in metadata
         break;
     }
   }
@@ -245,6 +273,10 @@ Event read_event(JsonReader& r, od::value v) {
     type = EventType::environment;
   } else if (f.system_instance_id == "runtime") {
     type = EventType::runtime;
+  }
+  // Extra keys go into the metadata; when it cannot take one, into event_metadata.
+  for (auto& [key, value] : keep_extra_keys(f.metadata, std::move(f.extra))) {
+    f.event_metadata.emplace_back(Value::Object{{std::move(key), std::move(value)}});
   }
   // A field of another kind would be lost silently; refuse it instead.
   const auto conflict = [&](const char* at, std::string_view kind) {
@@ -314,6 +346,7 @@ Event read_event(JsonReader& r, od::value v) {
 
 SessionEventMessage read_message(JsonReader& r, od::value v) {
   SessionEventMessage m;
+  Value::Object extra;  // such as the original's origin_system_id beside the content
   for (auto field : r.object(v)) {
     const std::string_view key = field.unescaped_key();
     JsonReader::Path p(r, key);
@@ -327,9 +360,14 @@ SessionEventMessage read_message(JsonReader& r, od::value v) {
     } else if (key == "time_record") {
       m.time_record = read_time_record(r, fv);
     } else {
-      r.skip(fv);
+      extra.emplace_back(std::string(key), r.value(fv));
     }
   }
+  // Extra keys go into the content; content that is not an object becomes its "payload".
+  if (!extra.empty() && !m.content.is_null() && !m.content.is_object()) {
+    m.content = Value(Value::Object{{"payload", std::move(m.content)}});
+  }
+  report_dropped(r, "a message", keep_extra_keys(m.content, std::move(extra)));
   return m;
 }
 
@@ -360,6 +398,7 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) 
   step.step_index = static_cast<std::int64_t>(position);
   bool have_id = false;
   bool have_turn = false;
+  Value::Object extra;
   for (auto field : r.object(v)) {
     const std::string_view key = field.unescaped_key();
     JsonReader::Path p(r, key);
@@ -386,9 +425,10 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) 
     } else if (key == "step_metadata" || key == "metadata") {
       step.step_metadata = read_metadata(r, fv);
     } else {
-      r.skip(fv);
+      extra.emplace_back(std::string(key), r.value(fv));
     }
   }
+  report_dropped(r, "a timestep", keep_extra_keys(step.step_metadata, std::move(extra)));
   if (!have_turn) {
     // The original's timesteps carry no turn: take the first recorded message_time.
     step.turn_number = static_cast<std::int64_t>(position);
@@ -424,13 +464,14 @@ SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
 
 }  // namespace
 
-SessionTrace read_trace(JsonReader& r) {
-  return r.read_object([&r](od::value root) {
+SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
+  return r.read_object([&r, id_from_file_name](od::value root) {
     SessionTrace t;
     bool have_events = false;
     bool have_messages = false;
     bool have_id = false;
     Value start_metadata;
+    Value::Object extra;  // become typed metadata entries named after their keys
     for (auto field : root.get_object()) {
       const std::string_view key = field.unescaped_key();
       JsonReader::Path p(r, key);
@@ -468,10 +509,19 @@ SessionTrace read_trace(JsonReader& r) {
         t.message_history = read_messages(r, fv);
         have_messages = true;
       } else {
-        r.skip(fv);
+        extra.emplace_back(std::string(key), r.value(fv));
       }
     }
-    if (!have_id) r.fail_at(nullptr, "missing \"session_id\"");
+    if (!have_id) {
+      if (id_from_file_name.empty()) {
+        r.fail_at(nullptr, "missing \"session_id\" (SessionTrace::read_file names such a session after its file)");
+      }
+      t.session_id = id_from_file_name;
+      report(r.source() + ": no \"session_id\"; the session is named \"" + t.session_id + "\" after the file");
+    }
+    for (auto& [key, value] : extra) {
+      t.session_metadata.push_back(SessionMetadataEntry{std::move(key), std::move(value), t.created_at});
+    }
     if (!start_metadata.is_null() && !(start_metadata.is_object() && start_metadata.empty())) {
       t.session_metadata.insert(t.session_metadata.begin(),
                                 SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(start_metadata),

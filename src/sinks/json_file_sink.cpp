@@ -1,4 +1,7 @@
+#include <exception>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "file_io.hpp"
 #include "synth/tracing/sinks.hpp"
@@ -41,9 +44,28 @@ void JsonFileSink::write(const SessionTrace& trace) {
     std::string name = stem;
     if (attempt > 0) name.append("_").append(std::to_string(attempt));
     name.append(".json");
-    if (detail::write_file_atomically(dir_ / name, json, detail::IfExists::keep)) break;
+    if (detail::write_file_atomically(dir_ / name, json, detail::IfExists::keep)) {
+      unsynced_.push_back(dir_ / name);
+      break;
+    }
   }
   files_written_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void JsonFileSink::flush() {
+  if (unsynced_.empty()) return;
+  // Every file is tried, each once: a failure is reported (the first), not retried forever.
+  const std::vector<std::filesystem::path> files = std::exchange(unsynced_, {});
+  std::exception_ptr failure;
+  for (const auto& path : files) {
+    try {
+      detail::sync_to_disk(path);
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  detail::sync_to_disk(dir_);
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace synth::tracing

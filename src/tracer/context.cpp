@@ -8,7 +8,37 @@ namespace detail {
 namespace {
 // At most one entry per tracer that has something current on this thread; usually one.
 thread_local std::vector<Context> t_contexts;
+
+// At most one entry per tracer that ended a session on this thread.
+struct EndedSession {
+  std::weak_ptr<const TracerCore> core;  // weak: an entry never keeps a tracer alive
+  std::shared_ptr<FinishedSession> session;
+};
+thread_local std::vector<EndedSession> t_ended;
 }  // namespace
+
+void EndedOnThisThread::remember(const std::shared_ptr<TracerCore>& core,
+                                 std::shared_ptr<FinishedSession> session) noexcept {
+  std::erase_if(t_ended, [](const EndedSession& e) { return e.core.expired(); });  // tracers destroyed since
+  for (EndedSession& e : t_ended) {
+    if (e.core.lock() == core) {
+      e.session = std::move(session);
+      return;
+    }
+  }
+  try {
+    t_ended.push_back({core, std::move(session)});
+  } catch (...) {
+    // Out of memory: this thread finds the session among the kept ones only.
+  }
+}
+
+std::shared_ptr<FinishedSession> EndedOnThisThread::find(const TracerCore* core, std::string_view session_id) noexcept {
+  for (const EndedSession& e : t_ended) {
+    if (e.core.lock().get() == core && e.session->id() == session_id) return e.session;
+  }
+  return nullptr;
+}
 
 Context* ContextAccess::find(const TracerCore* core) noexcept {
   for (Context& c : t_contexts) {

@@ -23,6 +23,15 @@ SinkDispatcher::~SinkDispatcher() {
 void SinkDispatcher::add_sink(std::shared_ptr<SessionSink> sink) {
   std::lock_guard lock(mutex_);
   sinks_.push_back(std::move(sink));
+  start_locked();
+}
+
+void SinkDispatcher::start() {
+  std::lock_guard lock(mutex_);
+  start_locked();
+}
+
+void SinkDispatcher::start_locked() {
   if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
 }
 
@@ -31,7 +40,7 @@ void SinkDispatcher::submit(std::shared_ptr<FinishedSession> session) noexcept {
   std::uint64_t dropped_count = 0;
   {
     std::lock_guard lock(mutex_);
-    if (sinks_.empty()) return;
+    if ((sinks_.empty() || !to_sinks_) && !hooks_.ends_sessions()) return;
     if (queue_.size() >= capacity_ || stopping_) {
       dropped_count = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
       dropped_id = session->id();
@@ -79,6 +88,12 @@ void SinkDispatcher::deliver(const std::vector<std::shared_ptr<SessionSink>>& si
     return;
   }
   const SessionTrace& trace = *built;
+  if (hooks_.ends_sessions()) {
+    hooks_.for_each("on_session_end", trace.session_id, [&](const TraceHooks& h) {
+      if (h.on_session_end) h.on_session_end(trace);
+    });
+  }
+  if (!to_sinks_) return;
   for (const auto& sink : sinks) {
     try {
       sink->write(trace);

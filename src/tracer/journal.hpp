@@ -112,6 +112,10 @@ struct SessionJournal {
   SessionTrace finish(const OutgoingPolicy* policy) &&;
 };
 
+/// An estimate of the memory the SessionTrace built from `journal` takes: the items, each in its
+/// timestep and in a history, with the strings and JSON values they hold.
+std::size_t estimated_trace_bytes(const SessionJournal& journal) noexcept;
+
 /// An ended session: its journal until someone needs the SessionTrace, built once on the
 /// first request (the sink thread, get_session_trace or an on_session_end hook).
 class FinishedSession {
@@ -122,12 +126,15 @@ class FinishedSession {
         created_at_(journal.created_at),
         event_count_(journal.events.size()),
         message_count_(journal.messages.size()),
+        footprint_(estimated_trace_bytes(journal)),
         journal_(std::move(journal)) {}
 
   const std::string& id() const noexcept { return id_; }
   Timestamp created_at() const noexcept { return created_at_; }
   std::size_t event_count() const noexcept { return event_count_; }
   std::size_t message_count() const noexcept { return message_count_; }
+  /// estimated_trace_bytes(), computed once when the session ended.
+  std::size_t footprint() const noexcept { return footprint_; }
   std::shared_ptr<const SessionTrace> trace();
 
  private:
@@ -136,6 +143,7 @@ class FinishedSession {
   const Timestamp created_at_;
   const std::size_t event_count_;
   const std::size_t message_count_;
+  const std::size_t footprint_;
   std::mutex mutex_;
   std::optional<SessionJournal> journal_;       // guarded by mutex_
   std::shared_ptr<const SessionTrace> trace_;  // guarded by mutex_

@@ -46,19 +46,60 @@ struct SessionState {
   SessionJournal journal;                    // guarded by mutex
   std::unordered_set<std::string> step_ids;  // guarded by mutex
   std::atomic<bool> ended{false};            // written under mutex; read anywhere
+  /// What the session became when it ended (guarded by mutex): get_session_trace finds it here
+  /// until it is among the tracer's finished sessions. Weak: only those are kept.
+  std::weak_ptr<FinishedSession> finished;
 };
 
-/// Hands finished sessions to the sinks on one background thread, through a bounded queue.
+/// The tracer's hooks, in the order they were added. Added under a lock; read without any (the
+/// recording path): the list only grows, and its nodes live as long as the list.
+class HookList {
+ public:
+  HookList() = default;
+  ~HookList();
+  HookList(const HookList&) = delete;
+  HookList& operator=(const HookList&) = delete;
+
+  void add(TraceHooks hooks);
+  bool empty() const noexcept { return first_.load(std::memory_order_acquire) == nullptr; }
+  /// Whether a hook has on_session_end.
+  bool ends_sessions() const noexcept { return ends_sessions_.load(std::memory_order_acquire); }
+  /// Calls `call(hook)` for every hook, isolating exceptions: each is counted and reported.
+  template <class Call>
+  void for_each(const char* hook_name, std::string_view session_id, Call&& call) const noexcept;
+  /// Exceptions thrown by hooks so far.
+  std::uint64_t errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Node {
+    explicit Node(TraceHooks h) : hooks(std::move(h)) {}
+    const TraceHooks hooks;
+    std::atomic<Node*> next{nullptr};
+  };
+  std::mutex add_mutex_;
+  std::atomic<Node*> first_{nullptr};
+  Node* last_ = nullptr;  // guarded by add_mutex_
+  std::atomic<bool> ends_sessions_{false};
+  mutable std::atomic<std::uint64_t> errors_{0};
+};
+
+/// Hands finished sessions to the sinks on one background thread, through a bounded queue; that
+/// thread also runs the on_session_end hooks, before the sinks write a session.
 class SinkDispatcher {
  public:
-  explicit SinkDispatcher(std::size_t capacity) : capacity_(capacity) {}
+  /// `to_sinks`: whether sessions go to the sinks (or only to the on_session_end `hooks`).
+  SinkDispatcher(std::size_t capacity, const HookList& hooks, bool to_sinks)
+      : capacity_(capacity), hooks_(hooks), to_sinks_(to_sinks) {}
   /// Delivers what is queued, then stops the thread.
   ~SinkDispatcher();
   SinkDispatcher(const SinkDispatcher&) = delete;
   SinkDispatcher& operator=(const SinkDispatcher&) = delete;
 
   void add_sink(std::shared_ptr<SessionSink> sink);
-  /// Queues a session for every sink; never blocks. Counts and reports a drop when full.
+  /// Starts the background thread if it is not running (for on_session_end hooks without sinks).
+  void start();
+  /// Queues a session for the on_session_end hooks and every sink; never blocks. Counts and
+  /// reports a drop when full.
   void submit(std::shared_ptr<FinishedSession> session) noexcept;
   /// Waits until everything submitted so far is written and the sinks flushed.
   bool flush(std::chrono::milliseconds timeout);
@@ -72,7 +113,11 @@ class SinkDispatcher {
   void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const std::shared_ptr<FinishedSession>& session);
   void flush_sinks(const std::vector<std::shared_ptr<SessionSink>>& sinks);
 
+  void start_locked();
+
   const std::size_t capacity_;
+  const HookList& hooks_;
+  const bool to_sinks_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable flushed_;
@@ -92,14 +137,9 @@ class SinkDispatcher {
 struct TracerCore {
   explicit TracerCore(TracingConfig cfg);
 
-  /// Ends `session` once: finalizes it, runs on_session_end hooks, keeps it for
-  /// get_session_trace and submits it to the sinks.
+  /// Ends `session` once: finalizes it, keeps it for get_session_trace and hands it to the
+  /// background thread (on_session_end hooks, sinks).
   void end_session(const std::shared_ptr<SessionState>& session) noexcept;
-
-  std::shared_ptr<const std::vector<TraceHooks>> hooks() const;
-  /// Calls `call(hook)` for every hook, isolating exceptions.
-  template <class Call>
-  void for_each_hook(const char* hook_name, std::string_view session_id, Call&& call) noexcept;
 
   const TracingConfig config;
   /// Masking, truncation and costs for everything leaving the process.
@@ -108,21 +148,21 @@ struct TracerCore {
   const std::unique_ptr<SpanPipeline> spans;
   /// Whether scopes record events (false in mode otel: spans only).
   const bool records_events;
+  HookList hooks;  // before the dispatcher, whose thread runs them
   SinkDispatcher dispatcher;
-
-  std::atomic<bool> has_hooks{false};
-  mutable std::mutex hooks_mutex;
-  std::shared_ptr<const std::vector<TraceHooks>> hook_list;  // guarded by hooks_mutex; copy-on-write
 
   mutable std::mutex registry_mutex;
   std::unordered_map<std::string, std::weak_ptr<SessionState>> active;  // guarded by registry_mutex
-  std::deque<std::shared_ptr<FinishedSession>> finished;               // guarded by registry_mutex
+  /// Kept for get_session_trace, oldest first, within max_finished_sessions and
+  /// max_finished_bytes (their footprints add up to finished_bytes).
+  std::deque<std::shared_ptr<FinishedSession>> finished;  // guarded by registry_mutex
+  std::size_t finished_bytes = 0;                         // guarded by registry_mutex
 
   std::atomic<std::uint64_t> sessions_started{0};
   std::atomic<std::uint64_t> sessions_ended{0};
   std::atomic<std::uint64_t> events_in_ended{0};
   std::atomic<std::uint64_t> messages_in_ended{0};
-  std::atomic<std::uint64_t> hook_errors{0};
+  std::atomic<std::uint64_t> capture_errors{0};
   std::atomic<std::uint64_t> records_failed{0};
   std::atomic<std::uint64_t> sessions_sampled_out{0};
 };
@@ -160,6 +200,15 @@ SpanData structure_span(const SessionState& session, std::uint64_t span_id, std:
 /// ended in the meantime.
 bool record_scoped_event(const Context& where, Event&& event);
 
+/// The session each tracer saw end last on this thread, so that this thread finds it right after
+/// ending it, however many sessions other threads end meanwhile (the finished sessions a tracer
+/// keeps are bounded: the oldest go).
+struct EndedOnThisThread {
+  static void remember(const std::shared_ptr<TracerCore>& core, std::shared_ptr<FinishedSession> session) noexcept;
+  /// The one `core` saw end last on this thread, when its id is `session_id`; else nullptr.
+  static std::shared_ptr<FinishedSession> find(const TracerCore* core, std::string_view session_id) noexcept;
+};
+
 /// The per-thread table of contexts, one per tracer with something current on this thread.
 struct ContextAccess {
   static Context* find(const TracerCore* core) noexcept;
@@ -191,13 +240,13 @@ struct ContextAccess {
 };
 
 template <class Call>
-void TracerCore::for_each_hook(const char* hook_name, std::string_view session_id, Call&& call) noexcept {
-  const auto list = hooks();
-  for (const TraceHooks& hook : *list) {
+void HookList::for_each(const char* hook_name, std::string_view session_id, Call&& call) const noexcept {
+  for (const Node* node = first_.load(std::memory_order_acquire); node != nullptr;
+       node = node->next.load(std::memory_order_acquire)) {
     try {
-      call(hook);
+      call(node->hooks);
     } catch (...) {
-      const std::uint64_t n = hook_errors.fetch_add(1, std::memory_order_relaxed) + 1;
+      const std::uint64_t n = errors_.fetch_add(1, std::memory_order_relaxed) + 1;
       if (is_report_worthy(n)) {
         report(std::string(hook_name) + " hook threw in session '" + std::string(session_id) +
                "': " + current_exception_text() + " (" + std::to_string(n) +

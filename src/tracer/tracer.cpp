@@ -137,13 +137,7 @@ TracerCore::TracerCore(TracingConfig cfg)
       outgoing(std::make_shared<const OutgoingPolicy>(config)),
       spans(SpanPipeline::from_config(config, outgoing)),
       records_events(config.mode != TracingMode::otel),
-      dispatcher(config.sink_queue_capacity),
-      hook_list(std::make_shared<const std::vector<TraceHooks>>()) {}
-
-std::shared_ptr<const std::vector<TraceHooks>> TracerCore::hooks() const {
-  std::lock_guard lock(hooks_mutex);
-  return hook_list;
-}
+      dispatcher(config.sink_queue_capacity, hooks, records_events) {}
 
 void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexcept {
   if (!session->recording) {
@@ -159,6 +153,7 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
     if (session->ended.load(std::memory_order_relaxed)) return;
     session->ended.store(true, std::memory_order_release);
     finished_session = std::make_shared<FinishedSession>(std::move(session->journal), outgoing);
+    session->finished = finished_session;
   } catch (...) {
     report("could not end session '" + session->id + "': " + current_exception_text());
     return;
@@ -179,32 +174,30 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
   }
   events_in_ended.fetch_add(finished_session->event_count(), std::memory_order_relaxed);
   messages_in_ended.fetch_add(finished_session->message_count(), std::memory_order_relaxed);
-  if (has_hooks.load(std::memory_order_acquire)) {
-    const auto list = hooks();
-    const bool wanted = std::any_of(list->begin(), list->end(), [](const TraceHooks& h) { return bool(h.on_session_end); });
-    if (wanted) {
-      try {
-        const auto trace = finished_session->trace();
-        for_each_hook("on_session_end", session->id, [&](const TraceHooks& h) {
-          if (h.on_session_end) h.on_session_end(*trace);
-        });
-      } catch (...) {
-        report("could not assemble session '" + session->id + "' for on_session_end hooks: " + current_exception_text());
-      }
-    }
-  }
+  // Leaves the active sessions and joins the finished ones at once: get_session_trace finds it in
+  // one or the other (or through the session in between). When a bound is passed the oldest go
+  // (destroyed after the lock is released); the newest always stays.
+  const bool keep = config.max_finished_sessions > 0;
+  std::vector<std::shared_ptr<FinishedSession>> evicted;
   try {
     std::lock_guard lock(registry_mutex);
     const auto it = active.find(session->id);
     if (it != active.end() && it->second.lock() == session) active.erase(it);
-    if (config.max_finished_sessions > 0) {
+    if (keep) {
       finished.push_back(finished_session);
-      while (finished.size() > config.max_finished_sessions) finished.pop_front();
+      finished_bytes += finished_session->footprint();
+      while (finished.size() > 1 &&
+             (finished.size() > config.max_finished_sessions || finished_bytes > config.max_finished_bytes)) {
+        evicted.push_back(finished.front());  // first: nothing changes if this throws
+        finished_bytes -= finished.front()->footprint();
+        finished.pop_front();
+      }
     }
   } catch (...) {
     report("could not keep finished session '" + session->id + "' in memory: " + current_exception_text());
   }
-  if (records_events) dispatcher.submit(std::move(finished_session));
+  if (keep) EndedOnThisThread::remember(session->core, finished_session);
+  dispatcher.submit(std::move(finished_session));
 }
 
 }  // namespace detail
@@ -308,8 +301,8 @@ SessionScope SessionTracer::begin_session(std::string session_id, Value metadata
     scope.session_ = std::move(state);
     return scope;
   }
-  if (core_->has_hooks.load(std::memory_order_acquire)) {
-    core_->for_each_hook("on_session_start", session_id, [&](const TraceHooks& h) {
+  if (!core_->hooks.empty()) {
+    core_->hooks.for_each("on_session_start", session_id, [&](const TraceHooks& h) {
       if (h.on_session_start) h.on_session_start(session_id, metadata);
     });
   }
@@ -356,8 +349,8 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
   step.turn_number = turn;
   step.timestamp = now();
   step.step_metadata = std::move(step_metadata);
-  if (core_->has_hooks.load(std::memory_order_acquire)) {
-    core_->for_each_hook("on_timestep_start", session->id, [&](const TraceHooks& h) {
+  if (!core_->hooks.empty()) {
+    core_->hooks.for_each("on_timestep_start", session->id, [&](const TraceHooks& h) {
       if (h.on_timestep_start) h.on_timestep_start(session->id, step);
     });
   }
@@ -382,6 +375,10 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
     session->journal.steps.emplace_back(std::move(step));
   }
   scope.session_ = session;
+  // The hooks may have moved this thread's contexts (a session of another tracer started in one
+  // grows the table): look this one up again.
+  c = detail::ContextAccess::find(core_.get());
+  if (c == nullptr || detail::ContextAccess::session(*c) != session) return scope;
   scope.previous_step_ = c->step_index();
   scope.previous_turn_ = c->turn();
   detail::ContextAccess::set_step(*c, scope.step_, turn);
@@ -398,34 +395,37 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
 namespace {
 // Appends one event of type E (an alternative of Event) to `session` at `step`; false when the
 // session has ended. Without on_event hooks the event is moved once, straight into the journal.
+// `session` may be a reference into this thread's contexts, which hooks may move: only a copy is
+// used once they run.
 template <class E>
-bool append_event(detail::TracerCore& core, detail::SessionState& session, std::int64_t step, std::int64_t turn,
-                  E&& event) {
-  if (!session.recording) return true;
+bool append_event(detail::TracerCore& core, const std::shared_ptr<detail::SessionState>& session, std::int64_t step,
+                  std::int64_t turn, E&& event) {
+  if (!session->recording) return true;
   auto& tr = event.time_record;
   if (!tr) tr = TimeRecord{now(), turn};
-  if (core.has_hooks.load(std::memory_order_acquire)) {
+  if (!core.hooks.empty()) {
+    const std::shared_ptr<detail::SessionState> held = session;
     Event as_event(std::move(event));
-    core.for_each_hook("on_event", session.id, [&](const TraceHooks& h) {
+    core.hooks.for_each("on_event", held->id, [&](const TraceHooks& h) {
       if (!h.on_event) return;
-      if (auto result = h.on_event(session.id, as_event)) event_metadata(as_event).push_back(std::move(*result));
+      if (auto result = h.on_event(held->id, as_event)) event_metadata(as_event).push_back(std::move(*result));
     });
-    std::lock_guard lock(session.mutex);
-    if (session.ended.load(std::memory_order_relaxed)) return false;
-    session.journal.events.emplace_back(std::move(as_event), step);
+    std::lock_guard lock(held->mutex);
+    if (held->ended.load(std::memory_order_relaxed)) return false;
+    held->journal.events.emplace_back(std::move(as_event), step);
     return true;
   }
-  std::lock_guard lock(session.mutex);
-  if (session.ended.load(std::memory_order_relaxed)) return false;
-  session.journal.events.emplace_back(std::move(event), step);
+  std::lock_guard lock(session->mutex);
+  if (session->ended.load(std::memory_order_relaxed)) return false;
+  session->journal.events.emplace_back(std::move(event), step);
   return true;
 }
 
 template <class E>
 void record_event_into(detail::TracerCore& core, E&& event) {
-  Context* c = detail::live_context(&core);
+  const Context* c = detail::live_context(&core);
   if (c == nullptr) detail::no_session("add_event()");
-  if (!append_event(core, *detail::ContextAccess::session(*c), c->step_index(), c->turn(), std::forward<E>(event))) {
+  if (!append_event(core, detail::ContextAccess::session(*c), c->step_index(), c->turn(), std::forward<E>(event))) {
     detail::no_session("add_event()");
   }
 }
@@ -462,21 +462,24 @@ void SessionTracer::record_event(Event&& event) {
 
 void SessionTracer::record_message(SessionEventMessage&& message) {
   guarded_record(*core_, "add_message()", [&] {
-    Context* c = detail::live_context(core_.get());
+    const Context* c = detail::live_context(core_.get());
     if (c == nullptr) detail::no_session("add_message()");
-    detail::SessionState& session = *detail::ContextAccess::session(*c);
-    if (!session.recording) return;
+    const std::shared_ptr<detail::SessionState>& current = detail::ContextAccess::session(*c);
+    if (!current->recording) return;
+    const std::int64_t step = c->step_index();
     if (message.timestamp.time_since_epoch().count() == 0) message.timestamp = now();
     if (!message.time_record) message.time_record = TimeRecord{message.timestamp, c->turn()};
-    if (core_->has_hooks.load(std::memory_order_acquire)) {
-      core_->for_each_hook("on_message", session.id, [&](const TraceHooks& h) {
-        if (h.on_message) h.on_message(session.id, message);
-      });
-    }
-    const std::int64_t step = c->step_index();
-    std::lock_guard lock(session.mutex);
-    if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
-    session.journal.messages.emplace_back(std::move(message), step);
+    const auto store = [&](detail::SessionState& session) {
+      std::lock_guard lock(session.mutex);
+      if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
+      session.journal.messages.emplace_back(std::move(message), step);
+    };
+    if (core_->hooks.empty()) return store(*current);
+    const std::shared_ptr<detail::SessionState> session = current;  // the hooks may move this thread's contexts
+    core_->hooks.for_each("on_message", session->id, [&](const TraceHooks& h) {
+      if (h.on_message) h.on_message(session->id, message);
+    });
+    store(*session);
   });
 }
 
@@ -489,7 +492,7 @@ bool record_scoped_event(const Context& where, Event&& event) {
   const auto& session = ContextAccess::session(where);
   if (!session) return false;
   return std::visit(
-      [&](auto&& e) { return append_event(*session->core, *session, where.step_index(), where.turn(), std::move(e)); },
+      [&](auto&& e) { return append_event(*session->core, session, where.step_index(), where.turn(), std::move(e)); },
       std::move(event));
 }
 }  // namespace detail
@@ -525,12 +528,6 @@ std::int64_t SessionTracer::current_turn() const noexcept {
 }
 
 std::shared_ptr<const SessionTrace> SessionTracer::get_session_trace(std::string_view session_id) const {
-  const auto find_finished = [&]() -> std::shared_ptr<detail::FinishedSession> {
-    for (auto it = core_->finished.rbegin(); it != core_->finished.rend(); ++it) {
-      if ((*it)->id() == session_id) return *it;
-    }
-    return nullptr;
-  };
   std::shared_ptr<detail::SessionState> active;
   std::shared_ptr<detail::FinishedSession> finished;
   {
@@ -538,30 +535,27 @@ std::shared_ptr<const SessionTrace> SessionTracer::get_session_trace(std::string
     if (const auto it = core_->active.find(std::string(session_id)); it != core_->active.end()) {
       active = it->second.lock();
     }
-    if (!active || active->ended.load(std::memory_order_acquire)) {
-      active.reset();
-      finished = find_finished();
+    if (!active) {
+      const auto it = std::find_if(core_->finished.rbegin(), core_->finished.rend(),
+                                   [&](const auto& f) { return f->id() == session_id; });  // the newest
+      if (it != core_->finished.rend()) finished = *it;
     }
   }
   if (active) {
-    std::unique_lock lock(active->mutex);
+    std::lock_guard lock(active->mutex);
     if (!active->ended.load(std::memory_order_relaxed)) {
       return std::make_shared<const SessionTrace>(active->journal.snapshot());
     }
-    // Ended between the two lookups: it is among the finished sessions now.
-    lock.unlock();
-    std::lock_guard registry_lock(core_->registry_mutex);
-    finished = find_finished();
+    finished = active->finished.lock();  // ending: not yet among the finished sessions
   }
+  if (!finished) finished = detail::EndedOnThisThread::find(core_.get(), session_id);
   return finished ? finished->trace() : nullptr;
 }
 
 void SessionTracer::add_hook(TraceHooks hooks) {
-  std::lock_guard lock(core_->hooks_mutex);
-  auto list = std::make_shared<std::vector<TraceHooks>>(*core_->hook_list);
-  list->push_back(std::move(hooks));
-  core_->hook_list = std::move(list);
-  core_->has_hooks.store(true, std::memory_order_release);
+  const bool ends_sessions = bool(hooks.on_session_end);
+  core_->hooks.add(std::move(hooks));
+  if (ends_sessions) core_->dispatcher.start();  // on_session_end runs on the background thread
 }
 
 void SessionTracer::add_sink(std::shared_ptr<SessionSink> sink) {
@@ -590,7 +584,8 @@ TracerStats SessionTracer::stats() const {
   s.sessions_ended = core_->sessions_ended.load(std::memory_order_relaxed);
   s.events_recorded = core_->events_in_ended.load(std::memory_order_relaxed);
   s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed);
-  s.hook_errors = core_->hook_errors.load(std::memory_order_relaxed);
+  s.hook_errors = core_->hooks.errors();
+  s.capture_errors = core_->capture_errors.load(std::memory_order_relaxed);
   s.records_failed = core_->records_failed.load(std::memory_order_relaxed);
   s.sessions_sampled_out = core_->sessions_sampled_out.load(std::memory_order_relaxed);
   s.sessions_dropped = core_->dispatcher.dropped();

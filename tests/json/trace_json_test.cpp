@@ -890,7 +890,6 @@ const BadCase kBadCases[] = {
   // wrong types for typed fields
   {"session_id_number.json", "session_id: expected a string, found the number 42", "42"},
   {"session_id_null.json", "session_id: expected a string, found null", "null"},
-  {"missing_session_id.json", "missing \"session_id\"", "<end>"},
   {"timesteps_object.json", "session_time_steps: expected an array, found an object", "{\"step_id\""},
   {"readme_timesteps_string.json", "timesteps: expected an array, found a string", "\"none\""},
   {"events_string.json", "session_time_steps[0].events: expected an array, found a string", "\"oops\""},

@@ -1,3 +1,4 @@
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -6,11 +7,37 @@
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "synth/tracing.hpp"
 
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
+
+// Every fsync() of this process is recorded by the path of its file descriptor, then done for
+// real by the C library's fsync (this definition takes the calls the library makes).
+namespace {
+std::mutex g_synced_mutex;
+std::vector<std::string> g_synced;  // guarded by g_synced_mutex
+
+std::vector<std::string> take_synced() {
+  std::lock_guard lock(g_synced_mutex);
+  return std::exchange(g_synced, {});
+}
+}  // namespace
+
+extern "C" int fsync(int fd) {
+  static const auto real = reinterpret_cast<int (*)(int)>(dlsym(RTLD_NEXT, "fsync"));
+  std::error_code ec;
+  const fs::path target = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+  if (!ec) {
+    std::lock_guard lock(g_synced_mutex);
+    g_synced.push_back(target.string());
+  }
+  return real(fd);
+}
 
 namespace {
 // A fresh folder under the system temp dir, removed afterwards.
@@ -149,6 +176,29 @@ TEST(JsonFileSink, EverySessionIsOnDiskAfterTheTracerIsDestroyed) {
     }
   }  // no explicit flush: destruction waits for the sink
   EXPECT_EQ(dir.json_files().size(), 50u);
+}
+
+TEST(JsonFileSink, FlushMakesTheWrittenFilesAndTheirFolderDurable) {
+  TempDir dir;
+  st::JsonFileSink sink(dir.path);
+  st::SessionTrace trace;
+  trace.session_id = "a";
+  sink.write(trace);
+  trace.session_id = "b";
+  sink.write(trace);
+  (void)take_synced();
+  sink.flush();
+  const auto synced = take_synced();
+  const auto has = [&](const fs::path& p) {
+    return std::find(synced.begin(), synced.end(), fs::canonical(p).string()) != synced.end();
+  };
+  const auto files = dir.json_files();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(has(files[0])) << testing::PrintToString(synced);
+  EXPECT_TRUE(has(files[1])) << testing::PrintToString(synced);
+  EXPECT_TRUE(has(dir.path)) << testing::PrintToString(synced);  // the renames are in the folder
+  sink.flush();
+  EXPECT_TRUE(take_synced().empty()) << "nothing new to make durable";
 }
 
 TEST(SessionTraceFile, WriteFileIsAtomicAndReplaces) {

@@ -237,6 +237,7 @@ TEST(SessionTracer, HooksRunAndMayEdit) {
     tracer.add_event(EnvironmentEvent{.reward = 2});
     tracer.add_message(st::make_message("env", "obs", "observation", 0));
   }
+  ASSERT_TRUE(tracer.flush());  // on_session_end runs on the background thread
   EXPECT_EQ(calls, (std::vector<std::string>{"start:h", "step:step_0", "event", "event", "msg:observation", "end:2"}));
   auto trace = tracer.get_session_trace("h");
   EXPECT_TRUE(trace->start_metadata()["added_by_hook"].as_bool());

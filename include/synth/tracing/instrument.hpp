@@ -77,7 +77,27 @@ class ScopeBase {
   void set_metadata(std::string_view key, Value value);
 
   std::unique_ptr<ScopeState, ScopeStateDeleter> state_;
+
+ private:
+  friend void record_capture_error(ScopeBase& scope, std::string_view part) noexcept;
 };
+
+/// Notes on `scope`'s event (metadata.capture_error.<part>) that capturing `part` of a wrapped
+/// call failed with the exception being handled, and counts it (TracerStats::capture_errors).
+/// Call only inside a catch block. Never throws.
+void record_capture_error(ScopeBase& scope, std::string_view part) noexcept;
+
+/// Runs `capture`, which records `part` ("arguments", "result", ...) of a wrapped call into
+/// `scope`. Whatever it throws (a user's to_json, out of memory) is recorded, never thrown: the
+/// wrapped call and its caller are unaffected.
+template <class Capture>
+void capture_safely(ScopeBase& scope, std::string_view part, Capture&& capture) noexcept {
+  try {
+    capture();
+  } catch (...) {
+    record_capture_error(scope, part);
+  }
+}
 
 /// The name of an exception's dynamic type, demangled.
 std::string exception_type_name(const std::exception& e);
@@ -294,37 +314,51 @@ Value capture_arguments(const Args&... args) {
   return Value(std::move(out));
 }
 
-// Runs `fn` inside `scope`: arguments into the state before, the result (and, for LLM calls,
-// model and usage) into the state after, exceptions recorded and rethrown unchanged.
+// Records a wrapped call's result into `scope`: for LLM calls also the model that answered and
+// the usage.
+template <class Scope, class Result>
+void capture_result(Scope& scope, const Result& result) {
+  if constexpr (std::is_same_v<Scope, AiCallScope>) {
+    scope.response(Value{{"output", capture(result)}});
+    if (auto model = llm_result_traits<Result>::model(result)) scope.response_model(*model);
+    if (auto usage = llm_result_traits<Result>::usage(result)) scope.usage(*usage);
+  } else if constexpr (std::is_same_v<Scope, EnvironmentStepScope>) {
+    scope.observation(capture(result));
+  } else if constexpr (std::is_same_v<Scope, RuntimeOperationScope>) {
+    scope.state_after(Value{{"output", capture(result)}});
+  } else {
+    scope.set("output", capture(result));
+  }
+}
+
+// Calls `fn`, recording an exception it throws in `scope` and rethrowing it unchanged. Only the
+// user's function is inside the try: nothing the tracer does can turn a success into a failure.
+template <class Scope, class F, class... Args>
+decltype(auto) call_recording_errors(Scope& scope, F& fn, Args&&... args) {
+  try {
+    return std::invoke(fn, std::forward<Args>(args)...);
+  } catch (const std::exception& e) {
+    capture_safely(scope, "error", [&] { scope.error(e); });
+    throw;
+  } catch (...) {
+    capture_safely(scope, "error", [&] { scope.error("unknown", "a non-standard exception"); });
+    throw;
+  }
+}
+
+// Runs `fn` inside `scope`; the result goes into the state after (a capture that fails is
+// recorded on the event, and the result still reaches the caller unchanged).
 template <class Scope, class F, class... Args>
 decltype(auto) run_in_scope(Scope& scope, F& fn, Args&&... args) {
   using R = std::invoke_result_t<F&, Args&&...>;
-  try {
-    if constexpr (std::is_void_v<R>) {
-      std::invoke(fn, std::forward<Args>(args)...);
-    } else {
-      R result = std::invoke(fn, std::forward<Args>(args)...);
-      if (!scope.recording()) return result;
-      if constexpr (std::is_same_v<Scope, AiCallScope>) {
-        using Result = std::remove_cvref_t<R>;
-        scope.response(Value{{"output", capture(result)}});
-        if (auto model = llm_result_traits<Result>::model(result)) scope.response_model(*model);
-        if (auto usage = llm_result_traits<Result>::usage(result)) scope.usage(*usage);
-      } else if constexpr (std::is_same_v<Scope, EnvironmentStepScope>) {
-        scope.observation(capture(result));
-      } else if constexpr (std::is_same_v<Scope, RuntimeOperationScope>) {
-        scope.state_after(Value{{"output", capture(result)}});
-      } else {
-        scope.set("output", capture(result));
-      }
-      return result;
+  if constexpr (std::is_void_v<R>) {
+    call_recording_errors(scope, fn, std::forward<Args>(args)...);
+  } else {
+    R result = call_recording_errors(scope, fn, std::forward<Args>(args)...);
+    if (scope.recording()) {
+      capture_safely(scope, "result", [&] { capture_result(scope, result); });
     }
-  } catch (const std::exception& e) {
-    scope.error(e);
-    throw;
-  } catch (...) {
-    scope.error("unknown", "a non-standard exception");
-    throw;
+    return result;
   }
 }
 }  // namespace detail
@@ -340,7 +374,10 @@ auto traced_ai_call(std::string operation, F fn, const AiCallOptions& options = 
           system_id = std::string(options.system_id), provider = std::string(options.provider),
           tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
     auto scope = ai_call(operation, {.model = model, .system_id = system_id, .provider = provider, .tracer = tracer});
-    if (scope.recording()) scope.request(Value{{"arguments", detail::capture_arguments(args...)}});
+    if (scope.recording()) {
+      detail::capture_safely(scope, "arguments",
+                             [&] { scope.request(Value{{"arguments", detail::capture_arguments(args...)}}); });
+    }
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
 }
@@ -351,7 +388,9 @@ auto traced_environment_step(std::string name, F fn, const EnvironmentStepOption
   return [name = std::move(name), fn = std::move(fn), system_id = std::string(options.system_id),
           tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
     auto scope = environment_step(name, {.system_id = system_id, .tracer = tracer});
-    if (scope.recording()) scope.action(detail::capture_arguments(args...));
+    if (scope.recording()) {
+      detail::capture_safely(scope, "arguments", [&] { scope.action(detail::capture_arguments(args...)); });
+    }
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
 }
@@ -362,7 +401,9 @@ auto traced_runtime_operation(std::string operation_type, F fn, const RuntimeOpe
   return [operation_type = std::move(operation_type), fn = std::move(fn), system_id = std::string(options.system_id),
           tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
     auto scope = runtime_operation(operation_type, {.system_id = system_id, .tracer = tracer});
-    if (scope.recording()) scope.actions(detail::capture_arguments(args...));
+    if (scope.recording()) {
+      detail::capture_safely(scope, "arguments", [&] { scope.actions(detail::capture_arguments(args...)); });
+    }
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "synth/tracing/model.hpp"
 
@@ -32,6 +33,9 @@ class JsonFileSink : public SessionSink {
   explicit JsonFileSink(std::filesystem::path dir, JsonFormat format = {});
 
   void write(const SessionTrace& trace) override;
+  /// Makes the files written since the last flush durable: fsync of each, then of the folder
+  /// (their names). Throws Error naming the file that could not be synced.
+  void flush() override;
 
   const std::filesystem::path& dir() const noexcept { return dir_; }
   /// Files written so far.
@@ -41,6 +45,7 @@ class JsonFileSink : public SessionSink {
   std::filesystem::path dir_;
   JsonFormat format_;
   std::string buffer_;  // reused for every trace: warm memory
+  std::vector<std::filesystem::path> unsynced_;  // written since the last flush
   std::atomic<std::uint64_t> files_written_{0};
 };
 

@@ -27,14 +27,16 @@ struct SessionTracerAccess;
 struct RemoteParent;
 struct BatchStats;
 
-/// Callbacks run by the tracer on the recording thread. Set only the ones you need:
+/// Callbacks run by the tracer: on_session_end on the tracer's background thread, the others on
+/// the recording thread (without any tracer-wide lock). Set only the ones you need:
 ///
 ///     tracer.add_hook({.on_event = [](std::string_view session, const Event& e) -> std::optional<Value> {
 ///       return Value{{"hook", "seen"}};
 ///     }});
 ///
 /// A hook that throws is isolated: the exception is counted (TracerStats::hook_errors) and
-/// reported, and recording goes on. Hooks may not call back into the same tracer.
+/// reported, and recording goes on. Hooks may not record into the same tracer (on_session_end
+/// may call its get_session_trace); they may use other tracers.
 struct TraceHooks {
   /// Before the session is registered; may edit the session's start metadata.
   std::function<void(std::string_view session_id, Value& metadata)> on_session_start;
@@ -44,7 +46,10 @@ struct TraceHooks {
   std::function<std::optional<Value>(std::string_view session_id, const Event& event)> on_event;
   /// Before a message is stored.
   std::function<void(std::string_view session_id, const SessionEventMessage& message)> on_message;
-  /// After the session ended, before it goes to the sinks.
+  /// After the session ended, on the background thread, before the sinks write it (also without
+  /// sinks); the thread ending the session only hands it over. SessionTracer::flush() waits for
+  /// it. A session dropped because the sink queue was full (TracerStats::sessions_dropped) is
+  /// not seen.
   std::function<void(const SessionTrace& trace)> on_session_end;
 };
 
@@ -60,6 +65,10 @@ struct TracerStats {
   std::uint64_t messages_recorded = 0;
   /// Exceptions thrown by hooks.
   std::uint64_t hook_errors = 0;
+  /// Arguments or results of wrapped calls (traced_ai_call, ...) that could not be captured: a
+  /// to_json that threw, out of memory. The call itself is unaffected; its event says what failed
+  /// in metadata.capture_error.
+  std::uint64_t capture_errors = 0;
   /// Events and messages lost, or recorded incomplete, to a failure inside the tracer (out of
   /// memory) or because their session ended first (a scope or LM call still open); never thrown.
   std::uint64_t records_failed = 0;
@@ -87,7 +96,7 @@ class SessionScope {
   SessionScope& operator=(SessionScope&& other) noexcept;
   ~SessionScope();
 
-  /// Ends the session now (finalizes it, runs on_session_end hooks, hands it to the sinks).
+  /// Ends the session now (finalizes it, hands it to the on_session_end hooks and the sinks).
   /// Does nothing when already ended.
   void end() noexcept;
   /// The session's id ("" for the inert scope of a disabled tracer).
@@ -214,8 +223,9 @@ class SessionTracer {
   /// The turn events recorded now on this thread receive (0 outside a timestep).
   std::int64_t current_turn() const noexcept;
 
-  /// A snapshot of an active session, or a finished one still kept in memory
-  /// (TracingConfig::max_finished_sessions); nullptr when unknown.
+  /// A snapshot of an active session, or a finished one still kept in memory: the most recent
+  /// within TracingConfig::max_finished_sessions and max_finished_bytes, and the one this thread
+  /// ended last (found right after it ends, whatever other threads end). nullptr when unknown.
   std::shared_ptr<const SessionTrace> get_session_trace(std::string_view session_id) const;
 
   /// Adds hooks; they apply to everything recorded afterwards.
