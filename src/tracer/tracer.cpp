@@ -32,7 +32,8 @@ std::string uuid4() {
   return buf;
 }
 
-// Flushes every live tracer at normal process exit, so nothing waiting for a sink is lost.
+// Shuts down every live tracer at normal process exit, so nothing waiting for a sink or the span
+// export is lost, within one deadline.
 class ExitFlusher {
  public:
   static void track(const std::shared_ptr<TracerCore>& core) {
@@ -56,14 +57,9 @@ class ExitFlusher {
         if (auto c = w.lock()) live.push_back(std::move(c));
       }
     }
-    for (const auto& core : live) {
-      if (!core->dispatcher.flush(std::chrono::seconds(30))) {
-        report("at exit: sinks did not finish within 30 s; sessions still queued may be lost");
-      }
-      if (core->spans && !core->spans->flush(std::chrono::seconds(30))) {
-        report("at exit: span export did not finish within 30 s; spans still queued may be lost");
-      }
-    }
+    // Each tracer's deadline counts from the same moment: exit waits for the longest, not the sum.
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& core : live) core->shutdown(start + std::chrono::milliseconds(*core->config.shutdown_timeout_ms));
   }
 
   std::mutex mutex_;
@@ -115,6 +111,34 @@ SpanData structure_span(const SessionState& session, std::uint64_t span_id, std:
   return span;
 }
 
+bool add_span_event(SessionState& session, std::uint64_t span, SpanEvent&& event, bool is_message) {
+  {
+    std::lock_guard lock(session.mutex);
+    if (session.ended.load(std::memory_order_relaxed)) return false;
+    session.span_events.emplace_back(span, std::move(event));
+    session.has_span_events.store(true, std::memory_order_relaxed);
+  }
+  (is_message ? session.core->span_messages_recorded : session.core->span_events_recorded)
+      .fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void take_span_events(SessionState& session, std::uint64_t span, std::vector<SpanEvent>& into) {
+  if (!session.has_span_events.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(session.mutex);
+  const bool all = span == session.root_span;  // including those of spans that never ended
+  auto kept = session.span_events.begin();
+  for (auto& [id, event] : session.span_events) {
+    if (all || id == span) {
+      into.push_back(std::move(event));
+    } else {
+      *kept++ = {id, std::move(event)};
+    }
+  }
+  session.span_events.erase(kept, session.span_events.end());
+  session.has_span_events.store(!session.span_events.empty(), std::memory_order_relaxed);
+}
+
 std::uint64_t random_id() noexcept {
   std::uint64_t id = 0;
   while (id == 0) id = id_generator()();
@@ -137,8 +161,14 @@ TracerCore::TracerCore(TracingConfig cfg)
       outgoing(std::make_shared<const OutgoingPolicy>(config)),
       spans(SpanPipeline::from_config(config, outgoing)),
       records_events(config.mode != TracingMode::otel),
-      dispatcher(config.sink_queue_capacity),
+      dispatcher(config.sink_queue_capacity, std::chrono::milliseconds(*config.shutdown_timeout_ms)),
       hook_list(std::make_shared<const std::vector<TraceHooks>>()) {}
+
+void TracerCore::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
+  if (spans) spans->export_soon();  // both drain at once; the waits below share the deadline
+  dispatcher.shutdown(deadline);
+  if (spans) spans->shutdown(deadline);
+}
 
 std::shared_ptr<const std::vector<TraceHooks>> TracerCore::hooks() const {
   std::lock_guard lock(hooks_mutex);
@@ -174,6 +204,7 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
                                    {{"synth.events", static_cast<std::int64_t>(finished_session->event_count())},
                                     {"synth.messages", static_cast<std::int64_t>(finished_session->message_count())}});
     root.trace_state = session->trace_state;  // received with the remote parent
+    take_span_events(*session, session->root_span, root.events);
     spans->end(std::move(root));
     if (config.otel_flush_on_session_end) spans->export_soon();
   }
@@ -251,9 +282,10 @@ void TimestepScope::end() noexcept {
   }
   if (span_ == 0) return;
   try {
-    session->core->spans->end(detail::structure_span(
-        *session, span_, previous_span_, "timestep", started_,
-        {{"synth.step_id", step_id_}, {"synth.step_index", step_}, {"synth.turn", turn_}}));
+    SpanData span = detail::structure_span(*session, span_, previous_span_, "timestep", started_,
+                                           {{"synth.step_id", step_id_}, {"synth.step_index", step_}, {"synth.turn", turn_}});
+    detail::take_span_events(*session, span_, span.events);
+    session->core->spans->end(std::move(span));
   } catch (...) {
     detail::report("the span of timestep '" + step_id_ + "' could not be made: " + detail::current_exception_text());
   }
@@ -274,12 +306,7 @@ SessionTracer::SessionTracer(TracingConfig config) {
 }
 
 SessionTracer::~SessionTracer() {
-  if (!core_->dispatcher.flush(std::chrono::seconds(30))) {
-    detail::report("tracer destroyed while sinks were still busy after 30 s; they finish in the background");
-  }
-  if (core_->spans && !core_->spans->flush(std::chrono::seconds(30))) {
-    detail::report("tracer destroyed while spans were still being exported after 30 s; queued spans may be lost");
-  }
+  core_->shutdown(std::chrono::steady_clock::now() + std::chrono::milliseconds(*core_->config.shutdown_timeout_ms));
 }
 
 const TracingConfig& SessionTracer::config() const noexcept { return core_->config; }
@@ -396,36 +423,46 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
 }
 
 namespace {
-// Appends one event of type E (an alternative of Event) to `session` at `step`; false when the
-// session has ended. Without on_event hooks the event is moved once, straight into the journal.
+// Mode otel keeps no trace: what is recorded directly becomes a span event of the span current
+// where it was recorded (session, timestep or scope).
+bool as_span_events(const detail::TracerCore& core) noexcept { return !core.records_events && core.spans; }
+
+// Stores one event of type E (an alternative of Event) recorded at `where`; false when the session
+// has ended. The event is moved once, straight into the journal.
 template <class E>
-bool append_event(detail::TracerCore& core, detail::SessionState& session, std::int64_t step, std::int64_t turn,
-                  E&& event) {
+bool store_event(detail::TracerCore& core, detail::SessionState& session, const Context& where, E&& event) {
+  if (as_span_events(core)) {
+    return detail::add_span_event(session, where.span_id(), detail::span_event(Event(std::move(event))), false);
+  }
+  std::lock_guard lock(session.mutex);
+  if (session.ended.load(std::memory_order_relaxed)) return false;
+  session.journal.events.emplace_back(std::move(event), where.step_index());
+  return true;
+}
+
+// Appends one event of type E (an alternative of Event) to `session` at `where`, after the
+// on_event hooks; false when the session has ended.
+template <class E>
+bool append_event(detail::TracerCore& core, detail::SessionState& session, const Context& where, E&& event) {
   if (!session.recording) return true;
   auto& tr = event.time_record;
-  if (!tr) tr = TimeRecord{now(), turn};
+  if (!tr) tr = TimeRecord{now(), where.turn()};
   if (core.has_hooks.load(std::memory_order_acquire)) {
     Event as_event(std::move(event));
     core.for_each_hook("on_event", session.id, [&](const TraceHooks& h) {
       if (!h.on_event) return;
       if (auto result = h.on_event(session.id, as_event)) event_metadata(as_event).push_back(std::move(*result));
     });
-    std::lock_guard lock(session.mutex);
-    if (session.ended.load(std::memory_order_relaxed)) return false;
-    session.journal.events.emplace_back(std::move(as_event), step);
-    return true;
+    return store_event(core, session, where, std::move(as_event));
   }
-  std::lock_guard lock(session.mutex);
-  if (session.ended.load(std::memory_order_relaxed)) return false;
-  session.journal.events.emplace_back(std::move(event), step);
-  return true;
+  return store_event(core, session, where, std::move(event));
 }
 
 template <class E>
 void record_event_into(detail::TracerCore& core, E&& event) {
   Context* c = detail::live_context(&core);
   if (c == nullptr) detail::no_session("add_event()");
-  if (!append_event(core, *detail::ContextAccess::session(*c), c->step_index(), c->turn(), std::forward<E>(event))) {
+  if (!append_event(core, *detail::ContextAccess::session(*c), *c, std::forward<E>(event))) {
     detail::no_session("add_event()");
   }
 }
@@ -476,6 +513,12 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
         if (h.on_message) h.on_message(session.id, message);
       });
     }
+    if (as_span_events(*core_)) {
+      if (!detail::add_span_event(session, c->span_id(), detail::span_event(message), true)) {
+        detail::no_session("add_message()");
+      }
+      return;
+    }
     const std::int64_t step = c->step_index();
     std::lock_guard lock(session.mutex);
     if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
@@ -491,9 +534,8 @@ Context* SessionTracerAccess::live_context(const SessionTracer& tracer) noexcept
 bool record_scoped_event(const Context& where, Event&& event) {
   const auto& session = ContextAccess::session(where);
   if (!session) return false;
-  return std::visit(
-      [&](auto&& e) { return append_event(*session->core, *session, where.step_index(), where.turn(), std::move(e)); },
-      std::move(event));
+  return std::visit([&](auto&& e) { return append_event(*session->core, *session, where, std::move(e)); },
+                    std::move(event));
 }
 }  // namespace detail
 
@@ -591,8 +633,10 @@ TracerStats SessionTracer::stats() const {
   TracerStats s;
   s.sessions_started = core_->sessions_started.load(std::memory_order_relaxed);
   s.sessions_ended = core_->sessions_ended.load(std::memory_order_relaxed);
-  s.events_recorded = core_->events_in_ended.load(std::memory_order_relaxed);
-  s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed);
+  s.events_recorded = core_->events_in_ended.load(std::memory_order_relaxed) +
+                      core_->span_events_recorded.load(std::memory_order_relaxed);
+  s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed) +
+                        core_->span_messages_recorded.load(std::memory_order_relaxed);
   s.hook_errors = core_->hook_errors.load(std::memory_order_relaxed);
   s.records_failed = core_->records_failed.load(std::memory_order_relaxed);
   s.sessions_sampled_out = core_->sessions_sampled_out.load(std::memory_order_relaxed);
