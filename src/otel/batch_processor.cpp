@@ -240,8 +240,9 @@ bool BatchSpanProcessor::end(SpanData&& span) noexcept {
 bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {
   Impl& x = *impl_;
   std::unique_lock lock(x.mutex);
+  // Once shutdown began, only shutdown() touches the thread.
+  if (x.shutdown_result) return x.queued.load(std::memory_order_acquire) == 0;
   if (x.worker.is_current()) return false;
-  if (x.shutdown_result) return x.queued.load(std::memory_order_acquire) == 0;  // no worker to ask
   const std::uint64_t ticket = ++x.flush_requested;
   x.wake.notify_one();
   return x.flushed.wait_for(lock, timeout, [&] { return x.flush_done >= ticket; });

@@ -228,7 +228,8 @@ class SessionTracer {
   /// Adds a sink for sessions finished from now on.
   void add_sink(std::shared_ptr<SessionSink> sink);
   /// Waits until every finished session has been written and the sinks flushed, and every span
-  /// ended so far exported; false on timeout. Also runs at destruction and at normal process exit.
+  /// ended so far exported; false on timeout. (Destruction and normal process exit wait the same
+  /// way, within TracingConfig::shutdown_timeout_ms.)
   bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /// This thread's position (session, timestep, turn) in this tracer; empty without a session.
