@@ -356,3 +356,11 @@ TEST(OtelEnvironment, ABatchLargerThanTheQueueIsCutToTheQueue) {
   // Given in code, the same setting is a mistake to correct.
   EXPECT_THROW(st::SessionTracer(st::TracingConfig{.otel_max_export_batch_size = 4096}), st::Error);
 }
+
+TEST(OtelEnvironment, ModeOtelWithSpanExportTurnedOffIsReported) {
+  CapturedDiagnostics diagnostics;
+  SpanFile file;
+  EnvGuard disabled("OTEL_SDK_DISABLED", "true");
+  st::SessionTracer tracer(st::TracingConfig{.mode = st::TracingMode::otel, .otel_endpoint = file.endpoint()});
+  EXPECT_EQ(mentions(diagnostics, "mode otel without span export"), 1u);
+}

@@ -271,8 +271,7 @@ bool BatchSpanProcessor::shutdown(std::chrono::milliseconds timeout) {
   x.exporter->shutdown();  // an export still in progress gives up now
   const bool ended = x.worker.finish(std::max(deadline, std::chrono::steady_clock::now()) + detail::kShutdownGrace);
   if (const std::uint64_t n = x.dropped_at_shutdown.load(std::memory_order_relaxed); n > 0) {
-    detail::report("span export did not finish within the shutdown deadline (" + std::to_string(timeout.count()) +
-                   " ms): " + std::to_string(n) +
+    detail::report("span export did not finish by the shutdown deadline: " + std::to_string(n) +
                    " spans still queued were dropped (raise shutdown_timeout_ms, or check the collector)");
   }
   if (!ended) {

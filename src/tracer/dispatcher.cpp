@@ -111,7 +111,7 @@ bool SinkDispatcher::shutdown(std::chrono::steady_clock::time_point deadline) no
   lock.unlock();
   if (left > 0) {
     s.dropped.fetch_add(left, std::memory_order_relaxed);
-    report("sinks did not finish within the shutdown deadline: " + std::to_string(left) +
+    report("sinks did not finish by the shutdown deadline: " + std::to_string(left) +
            " sessions still queued were dropped (raise shutdown_timeout_ms, or use faster sinks)");
   }
   const bool ended = s.worker.finish(std::max(deadline, std::chrono::steady_clock::now()) + kShutdownGrace);

@@ -301,6 +301,10 @@ SessionTracer::SessionTracer(TracingConfig config) {
   const std::filesystem::path save_dir = config.save_dir;
   core_ = std::make_shared<detail::TracerCore>(std::move(config));
   if (!enabled_) return;
+  if (!core_->records_events && !core_->spans) {
+    detail::report("mode otel without span export (no otel_endpoint, or OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none): "
+                   "nothing recorded leaves the process");
+  }
   if (!save_dir.empty()) add_sink(std::make_shared<JsonFileSink>(save_dir));
   detail::ExitFlusher::track(core_);
 }
