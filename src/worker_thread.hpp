@@ -12,7 +12,7 @@ namespace synth::tracing::detail {
 
 /// How long a shutdown waits past its deadline for a thread it asked to stop (an exporter
 /// honouring SpanExporter::shutdown() ends within milliseconds) before leaving it behind.
-inline constexpr std::chrono::milliseconds kShutdownGrace{500};
+inline constexpr std::chrono::milliseconds kShutdownGrace{250};
 
 /// A background thread whose body owns (shares) everything it touches, so that stopping it is
 /// safe from anywhere: from another thread, finish() waits for the body up to a deadline, then
