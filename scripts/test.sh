@@ -11,6 +11,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+# Tests never see the caller's tracing settings (each test program clears them as well).
+while IFS= read -r name; do
+  unset "$name"
+done < <(compgen -e | grep -E '^(SYNTH_TRACING_|OTEL_|DEPLOYMENT_ENV$)' || true)
+
 # Exported before building too: gtest_discover_tests runs the test binaries at build time.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

@@ -7,8 +7,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
+#include <set>
 #include <string>
 
+#include "diagnostics.hpp"
 #include "file_io.hpp"
 #include "synth/tracing/error.hpp"
 
@@ -37,6 +40,36 @@ const char* env(const char* name) {
 struct BadValue {
   std::string expected;
 };
+
+// Reports `message` the first time this process sees it (configuration is loaded per tracer).
+void warn_once(const std::string& message) {
+  static auto* mutex = new std::mutex;  // never destroyed: a tracer may be made during exit
+  static auto* seen = new std::set<std::string>;
+  {
+    std::lock_guard lock(*mutex);
+    if (!seen->insert(message).second) return;
+  }
+  detail::report(message);
+}
+
+// Variables of the OpenTelemetry specification, often set for other SDKs in the same
+// environment: a value we cannot use is warned about and ignored, never an error.
+bool is_standard(std::string_view variable) { return variable.starts_with("OTEL_"); }
+
+// A standard variable's value that parses but cannot be used: what is expected instead, or "".
+template <class T>
+std::string unusable(std::string_view field, const T& value) {
+  if constexpr (std::is_same_v<T, std::size_t>) {
+    if (value == 0) return "a positive integer";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (field == "otel_endpoint" && !value.starts_with("http://") && !value.starts_with("https://") &&
+        !value.starts_with("file://")) {
+      return "an http:// or https:// URL (OTLP/HTTP)";
+    }
+    if (field == "service_name" && trim(value).empty()) return "a name";
+  }
+  return {};
+}
 
 // ---- text (environment) -> value ----
 
@@ -89,6 +122,9 @@ void parse_text(std::string_view text, OtlpProtocol& out) {
     out = OtlpProtocol::http_protobuf;
   } else if (s == "http/json" || s == "json") {
     out = OtlpProtocol::http_json;
+  } else if (s == "grpc") {
+    throw BadValue{"http/protobuf or http/json (OTLP over gRPC is not supported: point the endpoint at the "
+                   "collector's OTLP/HTTP port, 4318)"};
   } else {
     throw BadValue{"http/protobuf or http/json"};
   }
@@ -248,11 +284,13 @@ Value read_config_file(const std::filesystem::path& path) {
   return v;
 }
 
-// Fills one field not set in code: environment variables (first present wins), then the file.
+// Fills one field not set in code: environment variables (first usable one wins), then the file.
 struct Loader {
   const Value& file;
   const std::string& file_name;
   std::vector<std::string> known;
+  // Fields filled from a standard (OTEL_*) variable.
+  std::set<std::string> from_standard;
 
   template <class T>
   void field(const char* name, Setting<T>& setting, std::initializer_list<const char*> env_names = {},
@@ -265,14 +303,22 @@ struct Loader {
     for (const char* n : env_names) names.emplace_back(n);
     for (std::size_t i = 0; i < names.size(); ++i) {
       if (const char* raw = env(names[i].c_str())) {
-        // A standard variable may need adapting (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL).
-        const std::string text = i > 0 && env_adjust ? env_adjust(names[i]) : std::string(raw);
         T value{};
+        std::string expected;
         try {
-          parse_text(text, value);
+          // A standard variable may need adapting (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL).
+          parse_text(i > 0 && env_adjust ? env_adjust(names[i]) : std::string(raw), value);
+          if (is_standard(names[i])) expected = unusable(name, value);
         } catch (const BadValue& bad) {
-          throw Error("environment variable " + names[i] + "=\"" + std::string(raw) + "\" is invalid: expected " + bad.expected);
+          expected = bad.expected;
         }
+        if (!expected.empty()) {
+          const std::string problem = "environment variable " + names[i] + "=\"" + std::string(raw) + "\"";
+          if (!is_standard(names[i])) throw Error(problem + " is invalid: expected " + expected);
+          warn_once(problem + " is ignored: expected " + expected + "; using the next setting or the default");
+          continue;
+        }
+        if (is_standard(names[i])) from_standard.insert(name);
         setting = std::move(value);
         return;
       }
@@ -298,12 +344,45 @@ std::optional<std::string> resource_attribute(std::string_view key) {
   try {
     parse_text(raw, attributes);
   } catch (const BadValue& bad) {
-    throw Error("environment variable OTEL_RESOURCE_ATTRIBUTES=\"" + std::string(raw) + "\" is invalid: expected " +
-                bad.expected);
+    warn_once("environment variable OTEL_RESOURCE_ATTRIBUTES=\"" + std::string(raw) + "\" is ignored: expected " +
+              bad.expected + "; using the next setting or the default");
+    return std::nullopt;
   }
   const auto it = attributes.find(std::string(key));
   if (it == attributes.end()) return std::nullopt;
   return it->second;
+}
+
+// OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER without "otlp" but with "none".
+bool spans_switched_off() {
+  bool off = false;
+  if (const char* raw = env("OTEL_SDK_DISABLED")) {
+    const std::string v = lower(trim(raw));
+    if (v == "true") {
+      off = true;
+    } else if (v != "false") {
+      warn_once("environment variable OTEL_SDK_DISABLED=\"" + std::string(raw) + "\" is ignored: expected true or false");
+    }
+  }
+  if (const char* raw = env("OTEL_TRACES_EXPORTER")) {
+    bool otlp = false;
+    bool none = false;
+    for (std::string_view list = raw; !list.empty();) {
+      const auto comma = list.find(',');
+      const std::string name = lower(trim(list.substr(0, comma)));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (name == "otlp") {
+        otlp = true;
+      } else if (name == "none") {
+        none = true;
+      } else if (!name.empty()) {
+        warn_once("environment variable OTEL_TRACES_EXPORTER=\"" + std::string(raw) + "\": exporter '" + name +
+                  "' is not supported (only otlp and none); ignored");
+      }
+    }
+    off = off || (none && !otlp);
+  }
+  return off;
 }
 
 }  // namespace
@@ -366,8 +445,9 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   l.field("otel_max_retries", c.otel_max_retries);
   l.field("otel_gzip", c.otel_gzip, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
           [](std::string_view variable) {
-            const std::string v = lower(env(std::string(variable).c_str()));
-            return std::string(v == "gzip" ? "true" : v == "none" ? "false" : v);
+            const std::string v = lower(trim(env(std::string(variable).c_str())));
+            if (v != "gzip" && v != "none") throw BadValue{"gzip or none"};
+            return std::string(v == "gzip" ? "true" : "false");
           });
   l.field("otel_max_queue_size", c.otel_max_queue_size, {"OTEL_BSP_MAX_QUEUE_SIZE"});
   l.field("otel_max_export_batch_size", c.otel_max_export_batch_size, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE"});
@@ -384,6 +464,17 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   }
   if (!c.service_name.is_set()) {
     if (auto v = resource_attribute("service.name")) c.service_name = *v;
+  }
+  // The specification's off switches, for spans only (trace events are ours). They win even
+  // over an endpoint given in code: they are how an operator turns OpenTelemetry off.
+  if (spans_switched_off()) c.otel_endpoint = std::string();
+  // Batch and queue sizes meant for another SDK need not agree with ours: the batch is cut.
+  if (*c.otel_max_export_batch_size > *c.otel_max_queue_size &&
+      (l.from_standard.contains("otel_max_export_batch_size") || l.from_standard.contains("otel_max_queue_size"))) {
+    warn_once("OTEL_BSP_MAX_EXPORT_BATCH_SIZE (" + std::to_string(*c.otel_max_export_batch_size) +
+              ") exceeds the span queue size (" + std::to_string(*c.otel_max_queue_size) + "): batches of " +
+              std::to_string(*c.otel_max_queue_size) + " are used");
+    c.otel_max_export_batch_size = *c.otel_max_queue_size;
   }
   for (const auto& [key, value] : file.as_object()) {
     if (std::find(l.known.begin(), l.known.end(), key) == l.known.end()) {
@@ -406,6 +497,7 @@ void TracingConfig::validate() const {
   positive("max_payload_bytes", max_payload_bytes);
   positive("sink_queue_capacity", sink_queue_capacity);
   positive("otel_timeout_ms", otel_timeout_ms);
+  positive("otel_schedule_delay_ms", otel_schedule_delay_ms);
   positive("shutdown_timeout_ms", shutdown_timeout_ms);
   positive("otel_max_queue_size", otel_max_queue_size);
   positive("otel_max_export_batch_size", otel_max_export_batch_size);

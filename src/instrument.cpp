@@ -210,7 +210,9 @@ void ScopeBase::close(Make&& make) noexcept {
         const Value* recorded = event ? metadata(*event).find("attributes") : nullptr;
         in.attributes = recorded != nullptr ? recorded : &s.attributes;
       }
-      spans->end(scope_span(in));
+      SpanData span = scope_span(in);
+      take_span_events(*session, s.span, span.events);  // recorded directly inside the scope (mode otel)
+      spans->end(std::move(span));
     }
     if (event && session->core->records_events && !record_scoped_event(s.where, std::move(*event))) {
       count_failed_record(*session->core, [&] {

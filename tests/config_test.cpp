@@ -6,20 +6,19 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/error.hpp"
+#include "synth/tracing/instrument.hpp"
 #include "synth/tracing/tracer.hpp"
 
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
 
+using EnvGuard = st::testing::ScopedEnv;
+using st::testing::CapturedDiagnostics;
+
 namespace {
-// Sets an environment variable for the lifetime of the guard.
-struct EnvGuard {
-  EnvGuard(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~EnvGuard() { ::unsetenv(name_); }
-  const char* name_;
-};
 
 // A config file in the temp folder, removed afterwards.
 struct TempFile {
@@ -207,8 +206,6 @@ TEST(TracingConfig, OpenTelemetryStandardVariables) {
     EnvGuard ours("SYNTH_TRACING_OTEL_ENDPOINT", "http://ours:4318/v1/traces");
     EXPECT_EQ(*st::TracingConfig{}.load().otel_endpoint, "http://ours:4318/v1/traces");
   }
-  EnvGuard bad("OTEL_EXPORTER_OTLP_HEADERS", "novalue");
-  EXPECT_NE(error_of([] { (void)st::TracingConfig{}.load(); }).find("OTEL_EXPORTER_OTLP_HEADERS"), std::string::npos);
 }
 
 TEST(TracingConfig, ValidationMessages) {
@@ -218,6 +215,10 @@ TEST(TracingConfig, ValidationMessages) {
   EXPECT_NE(error_of([] { st::TracingConfig{.max_payload_bytes = 0}.validate(); }).find("max_payload_bytes must be positive"),
             std::string::npos);
   EXPECT_NE(error_of([] { st::TracingConfig{.sink_queue_capacity = 0}.validate(); }).find("must be positive"), std::string::npos);
+  // Zero would make the export thread spin.
+  EXPECT_NE(error_of([] { st::TracingConfig{.otel_schedule_delay_ms = 0}.validate(); })
+                .find("otel_schedule_delay_ms must be positive"),
+            std::string::npos);
   EXPECT_NE(error_of([] { st::TracingConfig{.service_name = "   "}.validate(); }).find("service_name cannot be empty"),
             std::string::npos);
   EXPECT_NE(error_of([] {
@@ -226,4 +227,140 @@ TEST(TracingConfig, ValidationMessages) {
             std::string::npos);
   EXPECT_THROW(st::SessionTracer(st::TracingConfig{.sampling_rate = 2.0}), st::Error);
   EXPECT_NO_THROW(st::TracingConfig{}.validate());
+}
+
+// ---- OTEL_* variables written for other SDKs ----
+
+namespace {
+// The diagnostics mentioning `text`.
+std::size_t mentions(CapturedDiagnostics& diagnostics, std::string_view text) {
+  std::size_t n = 0;
+  for (const auto& m : diagnostics.all()) n += m.find(text) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+// A file:// span endpoint in a fresh folder: spans are exported without a network.
+struct SpanFile {
+  st::testing::TempDir dir{"otel_env"};
+  std::string endpoint() const { return "file://" + dir.file("spans.jsonl").string(); }
+};
+
+// Spans a tracer made for one session with one scope (0 when span export is off).
+std::uint64_t spans_of_one_session(st::SessionTracer& tracer) {
+  {
+    auto session = tracer.start_session("s");
+    auto span = st::trace_span("work", {}, {.tracer = &tracer});
+  }
+  return tracer.stats().spans_ended;
+}
+}  // namespace
+
+TEST(OtelEnvironment, GrpcProtocolIsWarnedAboutOnceAndFallsBackToHttpProtobuf) {
+  CapturedDiagnostics diagnostics;
+  SpanFile file;
+  EnvGuard endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", file.endpoint().c_str());
+  EnvGuard protocol("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+  st::SessionTracer first;
+  st::SessionTracer second;
+  EXPECT_EQ(*first.config().otel_protocol, st::OtlpProtocol::http_protobuf);
+  EXPECT_EQ(*second.config().otel_protocol, st::OtlpProtocol::http_protobuf);
+  EXPECT_EQ(mentions(diagnostics, "OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\""), 1u);
+  EXPECT_EQ(spans_of_one_session(first), 2u);
+  // The traces-specific variable falls back to the general one, then to the default.
+  EnvGuard traces_protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc");
+  EnvGuard general("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
+  EXPECT_EQ(*st::SessionTracer().config().otel_protocol, st::OtlpProtocol::http_json);
+}
+
+TEST(OtelEnvironment, OurOwnVariablesStayStrict) {
+  EnvGuard protocol("SYNTH_TRACING_OTEL_PROTOCOL", "grpc");
+  EXPECT_NE(error_of([] { st::SessionTracer tracer; }).find("SYNTH_TRACING_OTEL_PROTOCOL"), std::string::npos);
+}
+
+TEST(OtelEnvironment, SdkDisabledTurnsSpanExportOff) {
+  SpanFile file;
+  EnvGuard endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", file.endpoint().c_str());
+  {
+    EnvGuard disabled("OTEL_SDK_DISABLED", "TRUE");
+    st::SessionTracer tracer;
+    EXPECT_TRUE(tracer.config().otel_endpoint->empty());
+    EXPECT_EQ(spans_of_one_session(tracer), 0u);
+    // Also over an endpoint given in code: it is the operator's switch.
+    st::SessionTracer coded(st::TracingConfig{.otel_endpoint = file.endpoint()});
+    EXPECT_EQ(spans_of_one_session(coded), 0u);
+    EXPECT_TRUE(tracer.enabled()) << "only OpenTelemetry is off; trace events are still recorded";
+  }
+  {
+    EnvGuard enabled("OTEL_SDK_DISABLED", "false");
+    st::SessionTracer tracer;
+    EXPECT_EQ(spans_of_one_session(tracer), 2u);
+  }
+  CapturedDiagnostics diagnostics;
+  EnvGuard unclear("OTEL_SDK_DISABLED", "maybe");
+  st::SessionTracer tracer;
+  EXPECT_EQ(spans_of_one_session(tracer), 2u);
+  EXPECT_EQ(mentions(diagnostics, "OTEL_SDK_DISABLED=\"maybe\""), 1u);
+}
+
+TEST(OtelEnvironment, TracesExporterNoneTurnsSpanExportOff) {
+  SpanFile file;
+  EnvGuard endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", file.endpoint().c_str());
+  {
+    EnvGuard none("OTEL_TRACES_EXPORTER", "none");
+    st::SessionTracer tracer;
+    EXPECT_EQ(spans_of_one_session(tracer), 0u);
+  }
+  {
+    EnvGuard otlp("OTEL_TRACES_EXPORTER", "otlp");
+    st::SessionTracer tracer;
+    EXPECT_EQ(spans_of_one_session(tracer), 2u);
+  }
+  CapturedDiagnostics diagnostics;
+  EnvGuard other("OTEL_TRACES_EXPORTER", "otlp, zipkin");
+  st::SessionTracer tracer;
+  EXPECT_EQ(spans_of_one_session(tracer), 2u);
+  EXPECT_EQ(mentions(diagnostics, "zipkin"), 1u);
+}
+
+TEST(OtelEnvironment, UnusableValuesAreWarnedAboutAndIgnored) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"OTEL_EXPORTER_OTLP_TIMEOUT", "ten seconds"},  {"OTEL_BSP_MAX_QUEUE_SIZE", "0"},
+      {"OTEL_BSP_SCHEDULE_DELAY", "-5"},              {"OTEL_EXPORTER_OTLP_HEADERS", "novalue"},
+      {"OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"},     {"OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"},
+      {"OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"}, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://collector:4317"},
+  };
+  const st::TracingConfig defaults = st::TracingConfig{}.load();
+  for (const auto& [name, value] : cases) {
+    CapturedDiagnostics diagnostics;
+    EnvGuard variable(name, value);
+    std::unique_ptr<st::SessionTracer> tracer;
+    ASSERT_NO_THROW(tracer = std::make_unique<st::SessionTracer>()) << name;
+    const st::TracingConfig& c = tracer->config();
+    EXPECT_EQ(c.otel_timeout_ms, defaults.otel_timeout_ms) << name;
+    EXPECT_EQ(c.otel_max_queue_size, defaults.otel_max_queue_size) << name;
+    EXPECT_EQ(c.otel_schedule_delay_ms, defaults.otel_schedule_delay_ms) << name;
+    EXPECT_TRUE(c.otel_headers->empty()) << name;
+    EXPECT_FALSE(c.otel_gzip) << name;
+    EXPECT_TRUE(c.otel_resource_attributes->empty()) << name;
+    EXPECT_TRUE(c.otel_endpoint->empty()) << name;
+    EXPECT_EQ(mentions(diagnostics, name + std::string("=\"") + value + "\""), 1u) << name;
+  }
+}
+
+TEST(OtelEnvironment, ABatchLargerThanTheQueueIsCutToTheQueue) {
+  CapturedDiagnostics diagnostics;
+  EnvGuard batch("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096");
+  st::SessionTracer tracer;
+  EXPECT_EQ(tracer.config().otel_max_export_batch_size, 2048u);
+  EXPECT_EQ(mentions(diagnostics, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), 1u);
+  // Given in code, the same setting is a mistake to correct.
+  EXPECT_THROW(st::SessionTracer(st::TracingConfig{.otel_max_export_batch_size = 4096}), st::Error);
+}
+
+TEST(OtelEnvironment, ModeOtelWithSpanExportTurnedOffIsReported) {
+  CapturedDiagnostics diagnostics;
+  SpanFile file;
+  EnvGuard disabled("OTEL_SDK_DISABLED", "true");
+  st::SessionTracer tracer(st::TracingConfig{.mode = st::TracingMode::otel, .otel_endpoint = file.endpoint()});
+  EXPECT_EQ(mentions(diagnostics, "mode otel without span export"), 1u);
 }

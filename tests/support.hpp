@@ -1,14 +1,19 @@
-// Helpers shared by the tests: a temporary folder and captured diagnostics.
+// Helpers shared by the tests: a temporary folder, captured diagnostics, an environment variable
+// set for a scope, and waiting for a condition.
 #pragma once
 
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "synth/tracing/error.hpp"
@@ -59,6 +64,45 @@ struct CapturedDiagnostics {
   std::mutex mutex;
   std::vector<std::string> messages;
 };
+
+/// Sets (or, with nullptr, unsets) an environment variable while it lives; restores what was
+/// there before. (Every test program starts without SYNTH_TRACING_* and OTEL_* variables.)
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const char* value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) previous_ = old;
+    if (value != nullptr) {
+      ::setenv(name_.c_str(), value, 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  ~ScopedEnv() {
+    if (previous_) {
+      ::setenv(name_.c_str(), previous_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> previous_;
+};
+
+/// Polls `condition` (a counter of another process or thread the test cannot be notified by)
+/// until it holds; false when `limit` passed first.
+template <class Condition>
+bool wait_until(Condition&& condition, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 /// A sink that keeps every session it is given, and counts flushes.
 class MemorySink : public SessionSink {

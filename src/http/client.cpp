@@ -8,6 +8,7 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
+#include <stop_token>
 
 #include "synth/tracing/error.hpp"
 
@@ -118,6 +119,12 @@ Client::Client() {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) throw Error("libcurl could not create a handle");
   handle_ = curl;
+  multi_ = curl_multi_init();
+  if (multi_ == nullptr) {
+    curl_easy_cleanup(curl);
+    handle_ = nullptr;
+    throw Error("libcurl could not create a handle");
+  }
   try {
     // Options that stay the same for every request of this handle.
     set(curl, CURLOPT_NOSIGNAL, 1L);
@@ -129,37 +136,85 @@ Client::Client() {
     set(curl, CURLOPT_WRITEFUNCTION, &on_body);
   } catch (...) {
     curl_easy_cleanup(curl);
+    curl_multi_cleanup(static_cast<CURLM*>(multi_));
     handle_ = nullptr;
+    multi_ = nullptr;
     throw;
   }
 }
 
 Client::~Client() {
   if (handle_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(handle_));
+  if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
-Client::Client(Client&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+Client::Client(Client&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)), multi_(std::exchange(other.multi_, nullptr)) {}
 
 Client& Client::operator=(Client&& other) noexcept {
   if (this != &other) {
     if (handle_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(handle_));
+    if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
     handle_ = std::exchange(other.handle_, nullptr);
+    multi_ = std::exchange(other.multi_, nullptr);
   }
   return *this;
 }
 
 Response Client::post(std::string_view url, const Headers& headers, std::string_view body,
-                      std::chrono::milliseconds timeout, const OnChunk& on_chunk) {
-  return perform(true, url, headers, body, timeout, on_chunk);
+                      std::chrono::milliseconds timeout, const OnChunk& on_chunk, std::stop_token stop) {
+  return perform(true, url, headers, body, timeout, on_chunk, stop);
 }
 
 Response Client::get(std::string_view url, const Headers& headers, std::chrono::milliseconds timeout,
-                     const OnChunk& on_chunk) {
-  return perform(false, url, headers, {}, timeout, on_chunk);
+                     const OnChunk& on_chunk, std::stop_token stop) {
+  return perform(false, url, headers, {}, timeout, on_chunk, stop);
 }
 
+namespace {
+// Runs one transfer of `curl` on `multi` (what curl_easy_perform does, but a stop request wakes
+// the wait at once instead of at curl's next progress tick). Sets `cancelled` when stopped.
+CURLcode run_transfer(CURLM* multi, CURL* curl, const std::stop_token& stop, bool& cancelled) {
+  if (stop.stop_requested()) {
+    cancelled = true;
+    return CURLE_ABORTED_BY_CALLBACK;
+  }
+  if (curl_multi_add_handle(multi, curl) != CURLM_OK) return CURLE_OUT_OF_MEMORY;
+  CURLcode result = CURLE_OK;
+  {
+    std::stop_callback wake(stop, [multi] { curl_multi_wakeup(multi); });
+    for (;;) {
+      int running = 0;
+      if (curl_multi_perform(multi, &running) != CURLM_OK) {
+        result = CURLE_OUT_OF_MEMORY;
+        break;
+      }
+      if (running == 0) {
+        int left = 0;
+        while (const CURLMsg* message = curl_multi_info_read(multi, &left)) {
+          if (message->msg == CURLMSG_DONE && message->easy_handle == curl) result = message->data.result;
+        }
+        break;
+      }
+      if (stop.stop_requested()) {
+        cancelled = true;
+        result = CURLE_ABORTED_BY_CALLBACK;
+        break;
+      }
+      // Waits for the sockets, curl's own timers (the timeout among them) or a wake-up.
+      if (curl_multi_poll(multi, nullptr, 0, 1000, nullptr) != CURLM_OK) {
+        result = CURLE_OUT_OF_MEMORY;
+        break;
+      }
+    }
+  }
+  curl_multi_remove_handle(multi, curl);
+  return result;
+}
+}  // namespace
+
 Response Client::perform(bool is_post, std::string_view url, const Headers& headers, std::string_view body,
-                         std::chrono::milliseconds timeout, const OnChunk& on_chunk) {
+                         std::chrono::milliseconds timeout, const OnChunk& on_chunk, const std::stop_token& stop) {
   Response response;
   if (handle_ == nullptr) {
     response.error = "the HTTP client was moved from";
@@ -191,7 +246,8 @@ Response Client::perform(bool is_post, std::string_view url, const Headers& head
     set(curl, CURLOPT_HTTPGET, 1L);
   }
 
-  const CURLcode rc = curl_easy_perform(curl);
+  bool cancelled = false;
+  const CURLcode rc = run_transfer(static_cast<CURLM*>(multi_), curl, stop, cancelled);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
@@ -203,6 +259,11 @@ Response Client::perform(bool is_post, std::string_view url, const Headers& head
   if (is_post) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, static_cast<const char*>(nullptr));
 
   if (t.chunk_error) std::rethrow_exception(t.chunk_error);
+  if (cancelled) {
+    response.outcome = Outcome::cancelled;
+    response.error = "the request was cancelled";
+    return response;
+  }
   if (rc == CURLE_OK) {
     response.outcome = Outcome::response;
     return response;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,8 @@ enum class Outcome : std::uint8_t {
   timed_out,
   /// OnChunk returned false.
   aborted,
+  /// The request's stop token was triggered (before or during the exchange).
+  cancelled,
 };
 
 /// What came back.
@@ -53,9 +56,10 @@ struct Response {
   const std::string* header(std::string_view name) const noexcept;
 };
 
-/// One libcurl easy handle, reused from request to request so that connections stay open
-/// (keep-alive). Not thread-safe: use one Client per thread (or a pool). Never follows
-/// redirects; speaks http and https only; honours the usual proxy environment variables.
+/// One libcurl handle, reused from request to request so that connections stay open
+/// (keep-alive). Not thread-safe: use one Client per thread (or a pool); only a request's stop
+/// token may be triggered from another thread. Never follows redirects; speaks http and https
+/// only; honours the usual proxy environment variables.
 class Client {
  public:
   /// Throws synth::tracing::Error when libcurl cannot make a handle.
@@ -68,19 +72,21 @@ class Client {
 
   /// POSTs `body` to `url` with `headers` (add "Content-Type"; for a gzip body made with
   /// gzip_compress() add "Content-Encoding: gzip"). `timeout` bounds the whole exchange
-  /// (connect, send, receive); zero means none. Failures are reported in the Response, never
-  /// thrown; only an exception from `on_chunk` propagates.
+  /// (connect, send, receive); zero means none. A stop requested on `stop` (from any thread)
+  /// ends the exchange at once with Outcome::cancelled. Failures are reported in the Response,
+  /// never thrown; only an exception from `on_chunk` propagates.
   Response post(std::string_view url, const Headers& headers, std::string_view body,
-                std::chrono::milliseconds timeout, const OnChunk& on_chunk = {});
+                std::chrono::milliseconds timeout, const OnChunk& on_chunk = {}, std::stop_token stop = {});
   /// GET, with the same rules.
   Response get(std::string_view url, const Headers& headers, std::chrono::milliseconds timeout,
-               const OnChunk& on_chunk = {});
+               const OnChunk& on_chunk = {}, std::stop_token stop = {});
 
  private:
   Response perform(bool is_post, std::string_view url, const Headers& headers, std::string_view body,
-                   std::chrono::milliseconds timeout, const OnChunk& on_chunk);
+                   std::chrono::milliseconds timeout, const OnChunk& on_chunk, const std::stop_token& stop);
 
   void* handle_ = nullptr;  // CURL*
+  void* multi_ = nullptr;   // CURLM*: runs the transfer, so that a stop can wake it; owns the connection pool
 };
 
 /// `data` compressed in the gzip format (RFC 1952), for a "Content-Encoding: gzip" body.

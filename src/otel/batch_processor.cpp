@@ -3,11 +3,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "diagnostics.hpp"
 #include "synth/tracing/otel.hpp"
+#include "worker_thread.hpp"
 
 namespace synth::tracing {
 
@@ -78,12 +80,12 @@ struct BatchSpanProcessor::Impl {
       : exporter(std::move(e)),
         options(o),
         batch_size(std::clamp<std::size_t>(o.max_export_batch_size, 1, std::max<std::size_t>(o.max_queue_size, 1))),
-        queue(o.max_queue_size) {
-    worker = std::thread([this] { run(); });
-  }
+        queue(o.max_queue_size) {}
 
   void run();
   void export_batch(std::vector<SpanData>& batch);
+  // Drops `batch` and everything queued, waiting for pushes in flight (shutdown).
+  void drop_all(std::vector<SpanData>& batch);
 
   std::unique_ptr<SpanExporter> exporter;
   const BatchOptions options;
@@ -95,15 +97,21 @@ struct BatchSpanProcessor::Impl {
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> batches{0};
+  // Set when shutdown begins: end() drops from then on.
+  std::atomic<bool> closed{false};
+  // Set at the shutdown deadline: the worker drops what is left instead of exporting it.
+  std::atomic<bool> abandon{false};
+  std::atomic<std::uint64_t> dropped_at_shutdown{0};
 
   std::mutex mutex;
   std::condition_variable wake;
   std::condition_variable flushed;
-  bool stopping = false;           // guarded by mutex
-  bool batch_ready = false;        // guarded by mutex
+  bool stopping = false;              // guarded by mutex
+  bool batch_ready = false;           // guarded by mutex
   std::uint64_t flush_requested = 0;  // guarded by mutex
   std::uint64_t flush_done = 0;       // guarded by mutex
-  std::thread worker;
+  std::optional<bool> shutdown_result;  // guarded by mutex; set by the first shutdown()
+  detail::WorkerThread worker;
 };
 
 void BatchSpanProcessor::Impl::export_batch(std::vector<SpanData>& batch) {
@@ -114,11 +122,34 @@ void BatchSpanProcessor::Impl::export_batch(std::vector<SpanData>& batch) {
   } catch (...) {
     detail::report("span exporter threw: " + detail::current_exception_text());
   }
+  const std::uint64_t size = batch.size();
+  const std::uint64_t refused =
+      result.status == ExportResult::success ? std::min<std::uint64_t>(result.rejected, size) : size;
   // `batches` last: who sees the batch counted sees the other counters updated for it.
-  queued.fetch_sub(batch.size(), std::memory_order_acq_rel);
-  (result == ExportResult::success ? exported : failed).fetch_add(batch.size(), std::memory_order_relaxed);
+  queued.fetch_sub(size, std::memory_order_acq_rel);
+  exported.fetch_add(size - refused, std::memory_order_relaxed);
+  failed.fetch_add(refused, std::memory_order_relaxed);
   batches.fetch_add(1, std::memory_order_release);
   batch.clear();
+}
+
+void BatchSpanProcessor::Impl::drop_all(std::vector<SpanData>& batch) {
+  std::uint64_t n = batch.size();
+  batch.clear();
+  queued.fetch_sub(n, std::memory_order_acq_rel);
+  SpanData span;
+  // `queued` counts a span before it is in the queue: wait for pushes in flight (end() sees
+  // `closed` and gives up, or pushes at once).
+  while (queued.load(std::memory_order_acquire) > 0) {
+    if (queue.try_pop(span)) {
+      queued.fetch_sub(1, std::memory_order_acq_rel);
+      ++n;
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  dropped.fetch_add(n, std::memory_order_relaxed);
+  dropped_at_shutdown.fetch_add(n, std::memory_order_relaxed);
 }
 
 void BatchSpanProcessor::Impl::run() {
@@ -136,6 +167,10 @@ void BatchSpanProcessor::Impl::run() {
     batch_ready = false;
     lock.unlock();
     for (;;) {
+      if (abandon.load(std::memory_order_acquire)) {
+        drop_all(batch);
+        break;
+      }
       SpanData span;
       while (batch.size() < batch_size && queue.try_pop(span)) batch.push_back(std::move(span));
       if (batch.size() == batch_size) {
@@ -164,28 +199,29 @@ void BatchSpanProcessor::Impl::run() {
 }
 
 BatchSpanProcessor::BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, BatchOptions options)
-    : impl_(std::make_unique<Impl>(std::move(exporter), options)) {}
-
-BatchSpanProcessor::~BatchSpanProcessor() {
-  force_flush(std::chrono::seconds(30));
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-  }
-  impl_->wake.notify_all();
-  impl_->worker.join();
+    : impl_(std::make_shared<Impl>(std::move(exporter), options)) {
+  // The thread shares the state: it may outlive this object (destroyed from the thread itself,
+  // or an exporter that ignores shutdown()).
+  impl_->worker = detail::WorkerThread([impl = impl_] { impl->run(); });
 }
+
+BatchSpanProcessor::~BatchSpanProcessor() { shutdown(impl_->options.shutdown_timeout); }
 
 bool BatchSpanProcessor::end(SpanData&& span) noexcept {
   const std::uint64_t n_ended = impl_->ended.fetch_add(1, std::memory_order_relaxed) + 1;
-  // Counted before the push, so the worker never sees more spans than `queued`.
-  impl_->queued.fetch_add(1, std::memory_order_acq_rel);
-  if (!impl_->queue.try_push(std::move(span))) {
+  // Counted before the push, so the worker never sees more spans than `queued`. Sequentially
+  // consistent with `closed`: a shutdown either sees this span counted or this call sees it.
+  impl_->queued.fetch_add(1, std::memory_order_seq_cst);
+  const bool closed = impl_->closed.load(std::memory_order_seq_cst);
+  if (closed || !impl_->queue.try_push(std::move(span))) {
     impl_->queued.fetch_sub(1, std::memory_order_acq_rel);
     const std::uint64_t n = impl_->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
     if (detail::is_report_worthy(n)) {
-      detail::report("span queue full (" + std::to_string(impl_->options.max_queue_size) + " spans): " +
-                     std::to_string(n) + " spans dropped so far (raise otel_max_queue_size, or check the collector)");
+      detail::report(closed ? "span ended after the span export shut down: " + std::to_string(n) +
+                                  " spans dropped so far"
+                            : "span queue full (" + std::to_string(impl_->options.max_queue_size) + " spans): " +
+                                  std::to_string(n) +
+                                  " spans dropped so far (raise otel_max_queue_size, or check the collector)");
     }
     return false;
   }
@@ -202,11 +238,48 @@ bool BatchSpanProcessor::end(SpanData&& span) noexcept {
 }
 
 bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(impl_->mutex);
-  if (impl_->worker.get_id() == std::this_thread::get_id()) return false;
-  const std::uint64_t ticket = ++impl_->flush_requested;
-  impl_->wake.notify_one();
-  return impl_->flushed.wait_for(lock, timeout, [&] { return impl_->flush_done >= ticket; });
+  Impl& x = *impl_;
+  std::unique_lock lock(x.mutex);
+  // Once shutdown began, only shutdown() touches the thread.
+  if (x.shutdown_result) return x.queued.load(std::memory_order_acquire) == 0;
+  if (x.worker.is_current()) return false;
+  const std::uint64_t ticket = ++x.flush_requested;
+  x.wake.notify_one();
+  return x.flushed.wait_for(lock, timeout, [&] { return x.flush_done >= ticket; });
+}
+
+bool BatchSpanProcessor::shutdown(std::chrono::milliseconds timeout) {
+  Impl& x = *impl_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(x.mutex);
+  if (x.shutdown_result) return *x.shutdown_result;
+  x.shutdown_result = false;
+  x.closed.store(true, std::memory_order_seq_cst);
+  if (x.worker.is_current()) {
+    // Destroyed from inside export_spans(): the thread exports the rest, then ends by itself.
+    x.stopping = true;
+    x.worker.finish(deadline);
+    return false;
+  }
+  const std::uint64_t ticket = ++x.flush_requested;
+  x.wake.notify_one();
+  const bool exported = x.flushed.wait_until(lock, deadline, [&] { return x.flush_done >= ticket; });
+  x.stopping = true;
+  if (!exported) x.abandon.store(true, std::memory_order_release);
+  lock.unlock();
+  x.wake.notify_one();
+  x.exporter->shutdown();  // an export still in progress gives up now
+  const bool ended = x.worker.finish(std::max(deadline, std::chrono::steady_clock::now()) + detail::kShutdownGrace);
+  if (const std::uint64_t n = x.dropped_at_shutdown.load(std::memory_order_relaxed); n > 0) {
+    detail::report("span export did not finish by the shutdown deadline: " + std::to_string(n) +
+                   " spans still queued were dropped (raise shutdown_timeout_ms, or check the collector)");
+  }
+  if (!ended) {
+    detail::report("the span exporter did not stop when asked at shutdown; it is left to finish in the background");
+  }
+  lock.lock();
+  x.shutdown_result = exported && ended;
+  return *x.shutdown_result;
 }
 
 BatchStats BatchSpanProcessor::stats() const {

@@ -2,9 +2,11 @@
 // specification says) and a JSON-lines file for offline use.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <random>
-#include <thread>
+#include <stop_token>
 
 #include "diagnostics.hpp"
 #include "http/client.hpp"
@@ -127,6 +129,13 @@ std::string status_message(const http::Response& response, bool json) {
 
 bool retryable(int status) { return status == 429 || status == 502 || status == 503 || status == 504; }
 
+using Clock = std::chrono::steady_clock;
+
+// What is left until `deadline`, never negative.
+std::chrono::milliseconds left_until(Clock::time_point deadline) {
+  return std::max(std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()), std::chrono::milliseconds(0));
+}
+
 }  // namespace
 
 // ---- OtlpHttpExporter ----
@@ -150,10 +159,20 @@ struct OtlpHttpExporter::Impl {
     return std::chrono::milliseconds(pick(jitter));
   }
 
+  // Waits `delay` unless shutdown() comes first; false then.
+  bool wait(std::chrono::milliseconds delay) {
+    std::unique_lock lock(wait_mutex);
+    return !woken.wait_for(lock, stop.get_token(), delay, [] { return false; }) && !stop.stop_requested();
+  }
+
   OtlpHttpOptions options;
   http::Headers headers;
   http::Client client;
   std::mt19937_64 jitter;
+  // shutdown(): cancels the request or wait in progress and every later export.
+  std::stop_source stop;
+  std::mutex wait_mutex;
+  std::condition_variable_any woken;
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> retries{0};
   std::atomic<std::uint64_t> spans_sent{0};
@@ -170,9 +189,13 @@ OtlpHttpExporter::OtlpHttpExporter(OtlpHttpOptions options) {
 
 OtlpHttpExporter::~OtlpHttpExporter() = default;
 
+void OtlpHttpExporter::shutdown() noexcept { impl_->stop.request_stop(); }
+
 ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
   if (spans.empty()) return ExportResult::success;
   Impl& x = *impl_;
+  // One deadline for the whole export, retries and their waits included (OTEL_EXPORTER_OTLP_TIMEOUT).
+  const auto deadline = Clock::now() + x.options.timeout;
   const std::span<const SpanData> batch(spans.data(), spans.size());
   std::string body = x.options.json ? encode_otlp_json(batch, x.options.resource)
                                     : encode_otlp_protobuf(batch, x.options.resource);
@@ -183,9 +206,17 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
                    " spans dropped (" + std::to_string(n) + " so far)");
     return ExportResult::failure;
   };
+  const auto cancelled = [&] { return refuse("abandoned at shutdown"); };
+  if (x.stop.stop_requested()) return cancelled();
   for (int attempt = 0;; ++attempt) {
+    const std::chrono::milliseconds left = left_until(deadline);
+    if (left.count() == 0) {  // (a zero timeout would mean none to libcurl)
+      return refuse("the export timeout (" + std::to_string(x.options.timeout.count()) + " ms) passed after " +
+                    std::to_string(attempt) + " attempts");
+    }
     x.requests.fetch_add(1, std::memory_order_relaxed);
-    const http::Response response = x.client.post(x.options.endpoint, x.headers, body, x.options.timeout);
+    const http::Response response = x.client.post(x.options.endpoint, x.headers, body, left, {}, x.stop.get_token());
+    if (response.outcome == http::Outcome::cancelled) return cancelled();
     if (response.ok()) {
       const auto partial = x.options.json ? partial_success_of_json(response.body)
                                           : partial_success_of_protobuf(response.body);
@@ -198,20 +229,24 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
         detail::report("OTLP receiver at " + x.options.endpoint + " rejected " + std::to_string(rejected) + " of " +
                        std::to_string(spans.size()) + " spans: " + first_line(partial->error_message));
       }
-      return ExportResult::success;
+      return ExportResult(ExportResult::success, rejected);
     }
     const bool answered = response.outcome == http::Outcome::response;
+    const std::string what = answered ? "HTTP " + std::to_string(response.status) : response.error;
     if (answered && !retryable(response.status)) {
       const std::string message = status_message(response, x.options.json);
-      return refuse("HTTP " + std::to_string(response.status) + (message.empty() ? "" : " (" + message + ")") +
-                    ", not retried");
+      return refuse(what + (message.empty() ? "" : " (" + message + ")") + ", not retried");
     }
-    if (attempt >= x.options.max_retries) {
-      return refuse((answered ? "HTTP " + std::to_string(response.status) : response.error) + " after " +
-                    std::to_string(attempt + 1) + " attempts");
+    const std::string attempts = std::to_string(attempt + 1) + (attempt == 0 ? " attempt" : " attempts");
+    if (attempt >= x.options.max_retries) return refuse(what + " after " + attempts);
+    // A retry that cannot start before the deadline is not attempted (nor waited for).
+    const std::chrono::milliseconds wait = x.backoff(attempt + 1, response);
+    if (wait >= left_until(deadline)) {
+      return refuse(what + " after " + attempts + "; the export timeout (" + std::to_string(x.options.timeout.count()) +
+                    " ms) leaves no time to retry");
     }
     x.retries.fetch_add(1, std::memory_order_relaxed);
-    std::this_thread::sleep_for(x.backoff(attempt + 1, response));
+    if (!x.wait(wait)) return cancelled();
   }
 }
 

@@ -1,7 +1,9 @@
 #include "otel/spans.hpp"
 
+#include <algorithm>
 #include <variant>
 
+#include "diagnostics.hpp"
 #include "providers.hpp"
 #include "synth/tracing/version.hpp"
 #include "tracer/outgoing.hpp"
@@ -22,6 +24,7 @@ class PolicyExporter : public SpanExporter {
     }
     return next_->export_spans(spans);
   }
+  void shutdown() noexcept override { next_->shutdown(); }
 
  private:
   std::unique_ptr<SpanExporter> next_;
@@ -117,6 +120,7 @@ std::unique_ptr<SpanPipeline> SpanPipeline::from_config(const TracingConfig& con
     options.json = *config.otel_protocol == OtlpProtocol::http_json;
     options.gzip = *config.otel_gzip;
     options.timeout = std::chrono::milliseconds(*config.otel_timeout_ms);
+    options.max_retries = static_cast<int>(std::min<std::size_t>(*config.otel_max_retries, 1000));
     options.resource = resource_of(config);
     exporter = std::make_unique<OtlpHttpExporter>(std::move(options));
   }
@@ -128,7 +132,18 @@ SpanPipeline::SpanPipeline(std::unique_ptr<SpanExporter> exporter, const Tracing
     : processor_(std::make_unique<PolicyExporter>(std::move(exporter), std::move(policy)),
                  BatchOptions{.max_queue_size = *config.otel_max_queue_size,
                               .max_export_batch_size = *config.otel_max_export_batch_size,
-                              .schedule_delay = std::chrono::milliseconds(*config.otel_schedule_delay_ms)}) {}
+                              .schedule_delay = std::chrono::milliseconds(*config.otel_schedule_delay_ms),
+                              .shutdown_timeout = std::chrono::milliseconds(*config.shutdown_timeout_ms)}) {}
+
+bool SpanPipeline::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
+  try {
+    return processor_.shutdown(std::max(std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+                                        std::chrono::milliseconds(0)));
+  } catch (...) {
+    report("span export could not shut down: " + current_exception_text());
+    return false;
+  }
+}
 
 void SpanPipeline::export_soon() noexcept {
   try {
@@ -136,6 +151,66 @@ void SpanPipeline::export_soon() noexcept {
   } catch (...) {
     // Only a failing mutex could get here; the timer exports the spans anyway.
   }
+}
+
+namespace {
+void set_value(Value& attributes, std::string_view key, const Value& value) {
+  if (!value.is_null() && !(value.is_object() && value.empty())) attributes.set(key, value);
+}
+
+// What every event kind has.
+template <class E>
+Value common_event_attributes(const E& e) {
+  Value a = Value::object();
+  if (!e.system_instance_id.empty()) a.set("synth.system_id", e.system_instance_id);
+  if (e.time_record) a.set("synth.turn", e.time_record->message_time);
+  set_value(a, "synth.state_before", e.system_state_before);
+  set_value(a, "synth.state_after", e.system_state_after);
+  set_value(a, "synth.metadata", e.metadata);
+  if (!e.event_metadata.empty()) a.set("synth.event_metadata", Value::Array(e.event_metadata.begin(), e.event_metadata.end()));
+  return a;
+}
+}  // namespace
+
+SpanEvent span_event(const Event& event) {
+  return std::visit(
+      [&](const auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        SpanEvent out{.name = "synth.event." + std::string(event_type_name(event_type(event))),
+                      .time = e.time_record ? e.time_record->event_time : now(),
+                      .attributes = common_event_attributes(e)};
+        Value& a = out.attributes;
+        if constexpr (std::is_same_v<E, CAISEvent>) {
+          if (e.model_name) {
+            a.set("gen_ai.response.model", *e.model_name);
+            a.set("gen_ai.provider.name", genai_provider_name(e.provider ? *e.provider : detect_provider(*e.model_name)));
+          }
+          if (e.prompt_tokens) a.set("gen_ai.usage.input_tokens", *e.prompt_tokens);
+          if (e.completion_tokens) a.set("gen_ai.usage.output_tokens", *e.completion_tokens);
+          if (e.cached_tokens) a.set("gen_ai.usage.cache_read.input_tokens", *e.cached_tokens);
+          if (e.reasoning_tokens) a.set("gen_ai.usage.reasoning.output_tokens", *e.reasoning_tokens);
+          if (e.cost) a.set("synth.cost_usd", *e.cost);
+          if (e.latency_ms) a.set("synth.latency_ms", *e.latency_ms);
+        } else if constexpr (std::is_same_v<E, EnvironmentEvent>) {
+          if (e.reward) a.set("synth.reward", *e.reward);
+          if (e.terminated) a.set("synth.terminated", *e.terminated);
+          if (e.truncated) a.set("synth.truncated", *e.truncated);
+          set_value(a, "synth.observation_diff", e.observation_diff);
+        } else {
+          set_value(a, "synth.actions", e.actions);
+        }
+        return out;
+      },
+      event);
+}
+
+SpanEvent span_event(const SessionEventMessage& message) {
+  SpanEvent out{.name = "synth.message",
+                .time = message.time_record ? message.time_record->event_time : message.timestamp,
+                .attributes = {{"synth.message_type", message.message_type}}};
+  if (message.time_record) out.attributes.set("synth.turn", message.time_record->message_time);
+  set_value(out.attributes, "synth.content", message.content);
+  return out;
 }
 
 SpanData scope_span(const ScopeSpanInput& in) {

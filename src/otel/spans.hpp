@@ -2,6 +2,7 @@
 // become spans (GenAI conventions for LLM calls), which a BatchSpanProcessor exports.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,6 +33,9 @@ class SpanPipeline {
   /// Starts exporting what is queued now, without waiting for it.
   void export_soon() noexcept;
   bool flush(std::chrono::milliseconds timeout) { return processor_.force_flush(timeout); }
+  /// Exports what is queued until `deadline`, then drops (and counts) the rest and stops;
+  /// spans ended later are dropped. True when everything was exported.
+  bool shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
   BatchStats stats() const { return processor_.stats(); }
 
  private:
@@ -61,6 +65,12 @@ struct ScopeSpanInput {
 
 /// The span of a scope, following the GenAI conventions for LLM calls and tool executions.
 SpanData scope_span(const ScopeSpanInput& in);
+
+/// An event or message recorded directly (not through a scope) in mode otel, as a span event of
+/// the span current where it was recorded: named "synth.event.<cais|environment|runtime>" or
+/// "synth.message", at its time, with its fields as attributes (GenAI names for LLM calls).
+SpanEvent span_event(const Event& event);
+SpanEvent span_event(const SessionEventMessage& message);
 
 /// The OpenTelemetry GenAI `gen_ai.provider.name` for a provider of our vocabulary.
 std::string_view genai_provider_name(std::string_view provider) noexcept;

@@ -2,13 +2,12 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "diagnostics.hpp"
 #include "otel/spans.hpp"
 #include "tracer/journal.hpp"
+#include "worker_thread.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/sinks.hpp"
@@ -45,6 +45,10 @@ struct SessionState {
   std::mutex mutex;
   SessionJournal journal;                    // guarded by mutex
   std::unordered_set<std::string> step_ids;  // guarded by mutex
+  /// Mode otel: events and messages recorded directly, as span events waiting for their span
+  /// (by id) to end.
+  std::vector<std::pair<std::uint64_t, SpanEvent>> span_events;  // guarded by mutex
+  std::atomic<bool> has_span_events{false};  // written under mutex; spares ending spans the lock
   std::atomic<bool> ended{false};            // written under mutex; read anywhere
   /// What the session became when it ended (guarded by mutex): get_session_trace finds it here
   /// until it is among the tracer's finished sessions. Weak: only those are kept.
@@ -83,14 +87,22 @@ class HookList {
   mutable std::atomic<std::uint64_t> errors_{0};
 };
 
+/// Mode otel: keeps `event` for span `span` of `session` (counted as recorded); false when the
+/// session has ended.
+bool add_span_event(SessionState& session, std::uint64_t span, SpanEvent&& event, bool is_message);
+/// Moves the span events kept for `span` into `into` as the span ends; the session's own span
+/// takes every one left.
+void take_span_events(SessionState& session, std::uint64_t span, std::vector<SpanEvent>& into);
+
 /// Hands finished sessions to the sinks on one background thread, through a bounded queue; that
-/// thread also runs the on_session_end hooks, before the sinks write a session.
+/// thread also runs the on_session_end hooks, before the sinks write a session. Safe to destroy
+/// from any thread, the sink thread included.
 class SinkDispatcher {
  public:
   /// `to_sinks`: whether sessions go to the sinks (or only to the on_session_end `hooks`).
-  SinkDispatcher(std::size_t capacity, const HookList& hooks, bool to_sinks)
-      : capacity_(capacity), hooks_(hooks), to_sinks_(to_sinks) {}
-  /// Delivers what is queued, then stops the thread.
+  SinkDispatcher(std::size_t capacity, std::chrono::milliseconds shutdown_timeout,
+                 std::shared_ptr<const HookList> hooks, bool to_sinks);
+  /// shutdown() within the shutdown timeout.
   ~SinkDispatcher();
   SinkDispatcher(const SinkDispatcher&) = delete;
   SinkDispatcher& operator=(const SinkDispatcher&) = delete;
@@ -99,38 +111,25 @@ class SinkDispatcher {
   /// Starts the background thread if it is not running (for on_session_end hooks without sinks).
   void start();
   /// Queues a session for the on_session_end hooks and every sink; never blocks. Counts and
-  /// reports a drop when full.
+  /// reports a drop when full or shut down.
   void submit(std::shared_ptr<FinishedSession> session) noexcept;
   /// Waits until everything submitted so far is written and the sinks flushed.
   bool flush(std::chrono::milliseconds timeout);
+  /// Stops taking sessions and delivers what is queued until `deadline`; then drops (counted,
+  /// reported) what is left. A sink still writing then gets kShutdownGrace, after which it is
+  /// left to finish in the background. True when everything was delivered. Only the first call
+  /// does anything; on the sink thread it only stops taking sessions.
+  bool shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
 
-  std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
-  std::uint64_t errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
+  std::uint64_t dropped() const noexcept;
+  std::uint64_t errors() const noexcept;
   std::uint64_t pending() const;
 
  private:
-  void run();
-  void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const std::shared_ptr<FinishedSession>& session);
-  void flush_sinks(const std::vector<std::shared_ptr<SessionSink>>& sinks);
-
-  void start_locked();
-
-  const std::size_t capacity_;
-  const HookList& hooks_;
-  const bool to_sinks_;
-  mutable std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::condition_variable flushed_;
-  std::deque<std::shared_ptr<FinishedSession>> queue_;
-  std::vector<std::shared_ptr<SessionSink>> sinks_;
-  std::uint64_t submitted_ = 0;
-  std::uint64_t completed_ = 0;
-  std::uint64_t flush_requested_ = 0;
-  std::uint64_t flush_done_ = 0;
-  bool stopping_ = false;
-  std::thread worker_;
-  std::atomic<std::uint64_t> dropped_{0};
-  std::atomic<std::uint64_t> errors_{0};
+  struct State;
+  // Shared with the sink thread, which may outlive this object (see shutdown()).
+  std::shared_ptr<State> state_;
+  const std::chrono::milliseconds shutdown_timeout_;
 };
 
 /// Everything a SessionTracer shares with its sessions.
@@ -140,6 +139,9 @@ struct TracerCore {
   /// Ends `session` once: finalizes it, keeps it for get_session_trace and hands it to the
   /// background thread (on_session_end hooks, sinks).
   void end_session(const std::shared_ptr<SessionState>& session) noexcept;
+  /// Delivers what waits for the sinks and the span export until `deadline` (one deadline for
+  /// both), then drops and counts the rest; what ends afterwards is dropped and counted too.
+  void shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
 
   const TracingConfig config;
   /// Masking, truncation and costs for everything leaving the process.
@@ -148,7 +150,9 @@ struct TracerCore {
   const std::unique_ptr<SpanPipeline> spans;
   /// Whether scopes record events (false in mode otel: spans only).
   const bool records_events;
-  HookList hooks;  // before the dispatcher, whose thread runs them
+  /// Shared with the dispatcher's thread, which runs on_session_end and may outlive the tracer
+  /// (a sink stuck past the shutdown deadline).
+  const std::shared_ptr<HookList> hooks;  // before the dispatcher
   SinkDispatcher dispatcher;
 
   mutable std::mutex registry_mutex;
@@ -163,6 +167,9 @@ struct TracerCore {
   std::atomic<std::uint64_t> events_in_ended{0};
   std::atomic<std::uint64_t> messages_in_ended{0};
   std::atomic<std::uint64_t> capture_errors{0};
+  /// Mode otel: events and messages that became span events.
+  std::atomic<std::uint64_t> span_events_recorded{0};
+  std::atomic<std::uint64_t> span_messages_recorded{0};
   std::atomic<std::uint64_t> records_failed{0};
   std::atomic<std::uint64_t> sessions_sampled_out{0};
 };

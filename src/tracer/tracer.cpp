@@ -32,7 +32,8 @@ std::string uuid4() {
   return buf;
 }
 
-// Flushes every live tracer at normal process exit, so nothing waiting for a sink is lost.
+// Shuts down every live tracer at normal process exit, so nothing waiting for a sink or the span
+// export is lost, within one deadline.
 class ExitFlusher {
  public:
   static void track(const std::shared_ptr<TracerCore>& core) {
@@ -56,14 +57,9 @@ class ExitFlusher {
         if (auto c = w.lock()) live.push_back(std::move(c));
       }
     }
-    for (const auto& core : live) {
-      if (!core->dispatcher.flush(std::chrono::seconds(30))) {
-        report("at exit: sinks did not finish within 30 s; sessions still queued may be lost");
-      }
-      if (core->spans && !core->spans->flush(std::chrono::seconds(30))) {
-        report("at exit: span export did not finish within 30 s; spans still queued may be lost");
-      }
-    }
+    // Each tracer's deadline counts from the same moment: exit waits for the longest, not the sum.
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& core : live) core->shutdown(start + std::chrono::milliseconds(*core->config.shutdown_timeout_ms));
   }
 
   std::mutex mutex_;
@@ -115,6 +111,34 @@ SpanData structure_span(const SessionState& session, std::uint64_t span_id, std:
   return span;
 }
 
+bool add_span_event(SessionState& session, std::uint64_t span, SpanEvent&& event, bool is_message) {
+  {
+    std::lock_guard lock(session.mutex);
+    if (session.ended.load(std::memory_order_relaxed)) return false;
+    session.span_events.emplace_back(span, std::move(event));
+    session.has_span_events.store(true, std::memory_order_relaxed);
+  }
+  (is_message ? session.core->span_messages_recorded : session.core->span_events_recorded)
+      .fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void take_span_events(SessionState& session, std::uint64_t span, std::vector<SpanEvent>& into) {
+  if (!session.has_span_events.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(session.mutex);
+  const bool all = span == session.root_span;  // including those of spans that never ended
+  auto kept = session.span_events.begin();
+  for (auto& [id, event] : session.span_events) {
+    if (all || id == span) {
+      into.push_back(std::move(event));
+    } else {
+      *kept++ = {id, std::move(event)};
+    }
+  }
+  session.span_events.erase(kept, session.span_events.end());
+  session.has_span_events.store(!session.span_events.empty(), std::memory_order_relaxed);
+}
+
 std::uint64_t random_id() noexcept {
   std::uint64_t id = 0;
   while (id == 0) id = id_generator()();
@@ -137,7 +161,15 @@ TracerCore::TracerCore(TracingConfig cfg)
       outgoing(std::make_shared<const OutgoingPolicy>(config)),
       spans(SpanPipeline::from_config(config, outgoing)),
       records_events(config.mode != TracingMode::otel),
-      dispatcher(config.sink_queue_capacity, hooks, records_events) {}
+      hooks(std::make_shared<HookList>()),
+      dispatcher(config.sink_queue_capacity, std::chrono::milliseconds(*config.shutdown_timeout_ms), hooks,
+                 records_events) {}
+
+void TracerCore::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
+  if (spans) spans->export_soon();  // both drain at once; the waits below share the deadline
+  dispatcher.shutdown(deadline);
+  if (spans) spans->shutdown(deadline);
+}
 
 void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexcept {
   if (!session->recording) {
@@ -169,6 +201,7 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
                                    {{"synth.events", static_cast<std::int64_t>(finished_session->event_count())},
                                     {"synth.messages", static_cast<std::int64_t>(finished_session->message_count())}});
     root.trace_state = session->trace_state;  // received with the remote parent
+    take_span_events(*session, session->root_span, root.events);
     spans->end(std::move(root));
     if (config.otel_flush_on_session_end) spans->export_soon();
   }
@@ -244,9 +277,10 @@ void TimestepScope::end() noexcept {
   }
   if (span_ == 0) return;
   try {
-    session->core->spans->end(detail::structure_span(
-        *session, span_, previous_span_, "timestep", started_,
-        {{"synth.step_id", step_id_}, {"synth.step_index", step_}, {"synth.turn", turn_}}));
+    SpanData span = detail::structure_span(*session, span_, previous_span_, "timestep", started_,
+                                           {{"synth.step_id", step_id_}, {"synth.step_index", step_}, {"synth.turn", turn_}});
+    detail::take_span_events(*session, span_, span.events);
+    session->core->spans->end(std::move(span));
   } catch (...) {
     detail::report("the span of timestep '" + step_id_ + "' could not be made: " + detail::current_exception_text());
   }
@@ -262,17 +296,16 @@ SessionTracer::SessionTracer(TracingConfig config) {
   const std::filesystem::path save_dir = config.save_dir;
   core_ = std::make_shared<detail::TracerCore>(std::move(config));
   if (!enabled_) return;
+  if (!core_->records_events && !core_->spans) {
+    detail::report("mode otel without span export (no otel_endpoint, or OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none): "
+                   "nothing recorded leaves the process");
+  }
   if (!save_dir.empty()) add_sink(std::make_shared<JsonFileSink>(save_dir));
   detail::ExitFlusher::track(core_);
 }
 
 SessionTracer::~SessionTracer() {
-  if (!core_->dispatcher.flush(std::chrono::seconds(30))) {
-    detail::report("tracer destroyed while sinks were still busy after 30 s; they finish in the background");
-  }
-  if (core_->spans && !core_->spans->flush(std::chrono::seconds(30))) {
-    detail::report("tracer destroyed while spans were still being exported after 30 s; queued spans may be lost");
-  }
+  core_->shutdown(std::chrono::steady_clock::now() + std::chrono::milliseconds(*core_->config.shutdown_timeout_ms));
 }
 
 const TracingConfig& SessionTracer::config() const noexcept { return core_->config; }
@@ -301,8 +334,8 @@ SessionScope SessionTracer::begin_session(std::string session_id, Value metadata
     scope.session_ = std::move(state);
     return scope;
   }
-  if (!core_->hooks.empty()) {
-    core_->hooks.for_each("on_session_start", session_id, [&](const TraceHooks& h) {
+  if (!core_->hooks->empty()) {
+    core_->hooks->for_each("on_session_start", session_id, [&](const TraceHooks& h) {
       if (h.on_session_start) h.on_session_start(session_id, metadata);
     });
   }
@@ -349,8 +382,8 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
   step.turn_number = turn;
   step.timestamp = now();
   step.step_metadata = std::move(step_metadata);
-  if (!core_->hooks.empty()) {
-    core_->hooks.for_each("on_timestep_start", session->id, [&](const TraceHooks& h) {
+  if (!core_->hooks->empty()) {
+    core_->hooks->for_each("on_timestep_start", session->id, [&](const TraceHooks& h) {
       if (h.on_timestep_start) h.on_timestep_start(session->id, step);
     });
   }
@@ -393,39 +426,50 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
 }
 
 namespace {
-// Appends one event of type E (an alternative of Event) to `session` at `step`; false when the
-// session has ended. Without on_event hooks the event is moved once, straight into the journal.
-// `session` may be a reference into this thread's contexts, which hooks may move: only a copy is
-// used once they run.
+// Mode otel keeps no trace: what is recorded directly becomes a span event of the span current
+// where it was recorded (session, timestep or scope).
+bool as_span_events(const detail::TracerCore& core) noexcept { return !core.records_events && core.spans; }
+
+// Stores one event of type E (an alternative of Event) recorded at span `span` and timestep `step`;
+// false when the session has ended. The event is moved once, straight into the journal.
 template <class E>
-bool append_event(detail::TracerCore& core, const std::shared_ptr<detail::SessionState>& session, std::int64_t step,
-                  std::int64_t turn, E&& event) {
+bool store_event(detail::TracerCore& core, detail::SessionState& session, std::uint64_t span, std::int64_t step,
+                 E&& event) {
+  if (as_span_events(core)) return detail::add_span_event(session, span, detail::span_event(Event(std::move(event))), false);
+  std::lock_guard lock(session.mutex);
+  if (session.ended.load(std::memory_order_relaxed)) return false;
+  session.journal.events.emplace_back(std::move(event), step);
+  return true;
+}
+
+// Appends one event of type E (an alternative of Event) to `session` at `where`, after the
+// on_event hooks; false when the session has ended. `session` and `where` may be references into
+// this thread's contexts, which hooks may move: only copies are used once they run.
+template <class E>
+bool append_event(detail::TracerCore& core, const std::shared_ptr<detail::SessionState>& session, const Context& where,
+                  E&& event) {
   if (!session->recording) return true;
+  const std::uint64_t span = where.span_id();
+  const std::int64_t step = where.step_index();
   auto& tr = event.time_record;
-  if (!tr) tr = TimeRecord{now(), turn};
-  if (!core.hooks.empty()) {
+  if (!tr) tr = TimeRecord{now(), where.turn()};
+  if (!core.hooks->empty()) {
     const std::shared_ptr<detail::SessionState> held = session;
     Event as_event(std::move(event));
-    core.hooks.for_each("on_event", held->id, [&](const TraceHooks& h) {
+    core.hooks->for_each("on_event", held->id, [&](const TraceHooks& h) {
       if (!h.on_event) return;
       if (auto result = h.on_event(held->id, as_event)) event_metadata(as_event).push_back(std::move(*result));
     });
-    std::lock_guard lock(held->mutex);
-    if (held->ended.load(std::memory_order_relaxed)) return false;
-    held->journal.events.emplace_back(std::move(as_event), step);
-    return true;
+    return store_event(core, *held, span, step, std::move(as_event));
   }
-  std::lock_guard lock(session->mutex);
-  if (session->ended.load(std::memory_order_relaxed)) return false;
-  session->journal.events.emplace_back(std::move(event), step);
-  return true;
+  return store_event(core, *session, span, step, std::move(event));
 }
 
 template <class E>
 void record_event_into(detail::TracerCore& core, E&& event) {
   const Context* c = detail::live_context(&core);
   if (c == nullptr) detail::no_session("add_event()");
-  if (!append_event(core, detail::ContextAccess::session(*c), c->step_index(), c->turn(), std::forward<E>(event))) {
+  if (!append_event(core, detail::ContextAccess::session(*c), *c, std::forward<E>(event))) {
     detail::no_session("add_event()");
   }
 }
@@ -469,14 +513,19 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
     const std::int64_t step = c->step_index();
     if (message.timestamp.time_since_epoch().count() == 0) message.timestamp = now();
     if (!message.time_record) message.time_record = TimeRecord{message.timestamp, c->turn()};
+    const std::uint64_t span = c->span_id();
     const auto store = [&](detail::SessionState& session) {
+      if (as_span_events(*core_)) {
+        if (!detail::add_span_event(session, span, detail::span_event(message), true)) detail::no_session("add_message()");
+        return;
+      }
       std::lock_guard lock(session.mutex);
       if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
       session.journal.messages.emplace_back(std::move(message), step);
     };
-    if (core_->hooks.empty()) return store(*current);
+    if (core_->hooks->empty()) return store(*current);
     const std::shared_ptr<detail::SessionState> session = current;  // the hooks may move this thread's contexts
-    core_->hooks.for_each("on_message", session->id, [&](const TraceHooks& h) {
+    core_->hooks->for_each("on_message", session->id, [&](const TraceHooks& h) {
       if (h.on_message) h.on_message(session->id, message);
     });
     store(*session);
@@ -491,9 +540,8 @@ Context* SessionTracerAccess::live_context(const SessionTracer& tracer) noexcept
 bool record_scoped_event(const Context& where, Event&& event) {
   const auto& session = ContextAccess::session(where);
   if (!session) return false;
-  return std::visit(
-      [&](auto&& e) { return append_event(*session->core, session, where.step_index(), where.turn(), std::move(e)); },
-      std::move(event));
+  return std::visit([&](auto&& e) { return append_event(*session->core, session, where, std::move(e)); },
+                    std::move(event));
 }
 }  // namespace detail
 
@@ -554,7 +602,7 @@ std::shared_ptr<const SessionTrace> SessionTracer::get_session_trace(std::string
 
 void SessionTracer::add_hook(TraceHooks hooks) {
   const bool ends_sessions = bool(hooks.on_session_end);
-  core_->hooks.add(std::move(hooks));
+  core_->hooks->add(std::move(hooks));
   if (ends_sessions) core_->dispatcher.start();  // on_session_end runs on the background thread
 }
 
@@ -582,9 +630,11 @@ TracerStats SessionTracer::stats() const {
   TracerStats s;
   s.sessions_started = core_->sessions_started.load(std::memory_order_relaxed);
   s.sessions_ended = core_->sessions_ended.load(std::memory_order_relaxed);
-  s.events_recorded = core_->events_in_ended.load(std::memory_order_relaxed);
-  s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed);
-  s.hook_errors = core_->hooks.errors();
+  s.events_recorded = core_->events_in_ended.load(std::memory_order_relaxed) +
+                      core_->span_events_recorded.load(std::memory_order_relaxed);
+  s.messages_recorded = core_->messages_in_ended.load(std::memory_order_relaxed) +
+                        core_->span_messages_recorded.load(std::memory_order_relaxed);
+  s.hook_errors = core_->hooks->errors();
   s.capture_errors = core_->capture_errors.load(std::memory_order_relaxed);
   s.records_failed = core_->records_failed.load(std::memory_order_relaxed);
   s.sessions_sampled_out = core_->sessions_sampled_out.load(std::memory_order_relaxed);

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "support.hpp"
 #include "synth/tracing/otel.hpp"
 
 namespace st = synth::tracing;
@@ -46,6 +48,20 @@ class Collected {
     std::lock_guard lock(mutex_);
     fail_ = true;
   }
+  // SpanExporter::shutdown(): an export held gives up with a failure, as do later ones.
+  void abandon() {
+    {
+      std::lock_guard lock(mutex_);
+      shutdowns_ += 1;
+      fail_ = true;
+      held_ = false;
+    }
+    open_.notify_all();
+  }
+  int shutdowns() {
+    std::lock_guard lock(mutex_);
+    return shutdowns_;
+  }
   // Waits until `n` spans were exported; false after 10 s.
   bool wait_for(std::size_t n) {
     std::unique_lock lock(mutex_);
@@ -68,7 +84,7 @@ class Collected {
   std::mutex mutex_;
   std::condition_variable open_, changed_;
   bool held_ = false, fail_ = false;
-  int calls_ = 0;
+  int calls_ = 0, shutdowns_ = 0;
   std::vector<std::uint64_t> ids_;
   std::vector<std::size_t> batch_sizes_;
 };
@@ -78,6 +94,7 @@ class CollectingExporter : public st::SpanExporter {
  public:
   explicit CollectingExporter(std::shared_ptr<Collected> into) : into_(std::move(into)) {}
   st::ExportResult export_spans(std::span<st::SpanData> spans) override { return into_->take(spans); }
+  void shutdown() noexcept override { into_->abandon(); }
 
  private:
   std::shared_ptr<Collected> into_;
@@ -107,7 +124,7 @@ TEST(BatchSpanProcessor, AFullBatchGoesWithoutWaitingForTheTimer) {
   for (std::uint64_t i = 1; i <= 25; ++i) EXPECT_TRUE(processor.end(span(i)));
   ASSERT_TRUE(exporter.wait_for(20));  // two full batches, long before the hour is up
   // The counters are updated once export_spans returned.
-  for (int i = 0; i < 1000 && processor.stats().batches < 2; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(st::testing::wait_until([&] { return processor.stats().batches >= 2; }));
   EXPECT_EQ(exporter.batch_sizes(), (std::vector<std::size_t>{10, 10}));
   EXPECT_EQ(processor.stats().queued, 5u);
   ASSERT_TRUE(processor.force_flush(10s));  // the rest on flush
@@ -195,4 +212,75 @@ TEST(BatchSpanProcessor, FailuresAreCountedAndShutdownDrainsTheQueue) {
     for (std::uint64_t i = 1; i <= 5; ++i) processor.end(span(i));
   }  // destroyed: what was queued is exported first
   EXPECT_EQ(exporter.ids().size(), 5u);
+}
+
+TEST(BatchSpanProcessor, ShutdownDropsWhatTheDeadlineLeftAndCountsEverySpanOnce) {
+  auto [owned, collected] = collecting();
+  Collected& exporter = *collected;
+  exporter.hold();
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 64, .max_export_batch_size = 8,
+                                                      .schedule_delay = std::chrono::hours(1)});
+  for (std::uint64_t i = 1; i <= 20; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(exporter.wait_for_calls(1));  // the first batch is stuck in the exporter
+  EXPECT_FALSE(processor.shutdown(50ms));
+  EXPECT_EQ(exporter.shutdowns(), 1);  // asked to give up the export in progress
+  auto stats = processor.stats();
+  EXPECT_EQ(stats.spans_ended, 20u);
+  EXPECT_EQ(stats.spans_failed, 8u);    // the batch the exporter abandoned
+  EXPECT_EQ(stats.spans_dropped, 12u);  // still queued at the deadline
+  EXPECT_EQ(stats.spans_exported + stats.queued, 0u);
+  // Shut down: later spans are dropped and counted, flushes and shutdowns answer at once.
+  EXPECT_FALSE(processor.end(span(21)));
+  EXPECT_EQ(processor.stats().spans_dropped, 13u);
+  EXPECT_TRUE(processor.force_flush(10s));
+  EXPECT_FALSE(processor.shutdown(10s));
+  EXPECT_EQ(exporter.shutdowns(), 1);
+}
+
+TEST(BatchSpanProcessor, ShutdownInTimeExportsEverything) {
+  auto [owned, collected] = collecting();
+  Collected& exporter = *collected;
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 64, .max_export_batch_size = 16,
+                                                      .schedule_delay = std::chrono::hours(1)});
+  for (std::uint64_t i = 1; i <= 20; ++i) processor.end(span(i));
+  EXPECT_TRUE(processor.shutdown(10s));
+  EXPECT_EQ(processor.stats().spans_exported, 20u);
+  EXPECT_EQ(exporter.ids().size(), 20u);
+}
+
+// An exporter that, from inside export_spans(), lets go of the last reference to its processor
+// (once the test is done calling it).
+class SelfReleasingExporter : public st::SpanExporter {
+ public:
+  SelfReleasingExporter(std::shared_ptr<st::BatchSpanProcessor>* owner, std::shared_future<void> go,
+                        std::promise<void>* destroyed)
+      : owner_(owner), go_(std::move(go)), destroyed_(destroyed) {}
+  ~SelfReleasingExporter() override { destroyed_->set_value(); }
+  st::ExportResult export_spans(std::span<st::SpanData>) override {
+    go_.wait();
+    owner_->reset();  // ~BatchSpanProcessor on its own export thread
+    return st::ExportResult::success;
+  }
+
+ private:
+  std::shared_ptr<st::BatchSpanProcessor>* owner_;
+  std::shared_future<void> go_;
+  std::promise<void>* destroyed_;
+};
+
+TEST(BatchSpanProcessor, DestroyedFromItsOwnExportThread) {
+  std::promise<void> go;
+  std::promise<void> destroyed;
+  auto exporter_gone = destroyed.get_future();
+  std::shared_ptr<st::BatchSpanProcessor> processor;
+  auto exporter = std::make_unique<SelfReleasingExporter>(&processor, go.get_future().share(), &destroyed);
+  processor = std::make_shared<st::BatchSpanProcessor>(
+      std::move(exporter), st::BatchOptions{.max_queue_size = 16, .max_export_batch_size = 4,
+                                            .schedule_delay = std::chrono::hours(1)});
+  for (std::uint64_t i = 1; i <= 6; ++i) processor->end(span(i));  // a full batch goes at once
+  go.set_value();
+  // The processor is destroyed on its export thread, which neither joins itself nor touches
+  // freed state: it exports the rest and ends by itself, destroying the exporter.
+  ASSERT_EQ(exporter_gone.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(processor, nullptr);
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
@@ -241,11 +242,16 @@ TEST(Concurrency, HooksAddedWhileRecording) {
     while (!stop.load()) tracer.add_event(CAISEvent{});
   });
   for (int i = 0; i < 20; ++i) {
+    const int before = hook_calls.load();
     tracer.add_hook({.on_event = [&](std::string_view, const st::Event&) -> std::optional<st::Value> {
       hook_calls.fetch_add(1);
       return std::nullopt;
     }});
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // The recorder runs the hooks while more are added.
+    if (!st::testing::wait_until([&] { return hook_calls.load() > before; })) {
+      ADD_FAILURE() << "the recorder stopped running hooks";
+      break;
+    }
   }
   stop = true;
   recorder.join();

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <regex>
 #include <stdexcept>
 
@@ -21,6 +24,46 @@ using st::testing::MemorySink;
 
 namespace {
 TracingConfig quiet_config() { return TracingConfig{}; }
+
+// A sink whose write() waits until release(): a slow or stuck disk.
+class HeldSink : public st::SessionSink {
+ public:
+  void write(const st::SessionTrace&) override {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return released_; });
+    ++written_;
+    changed_.notify_all();
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      released_ = true;
+    }
+    changed_.notify_all();
+  }
+  // Waits until write() was entered `n` times (at most 10 s).
+  bool wait_entered(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return entered_ >= n; });
+  }
+  bool wait_written(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return written_ >= n; });
+  }
+  int written() {
+    std::lock_guard lock(mutex_);
+    return written_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool released_ = false;
+  int entered_ = 0;
+  int written_ = 0;
+};
 }  // namespace
 
 TEST(SessionTracer, SessionTimestepEventsAndMessages) {
@@ -330,33 +373,22 @@ TEST(SessionTracer, FailingSinkIsCountedAndOthersStillWrite) {
 
 TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {
   CapturedDiagnostics diagnostics;
-  struct Slow : st::SessionSink {
-    std::atomic<bool> entered{false};
-    std::atomic<bool> release{false};
-    std::atomic<int> written{0};
-    void write(const st::SessionTrace&) override {
-      entered = true;
-      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      written.fetch_add(1);
-    }
-  };
   SessionTracer tracer(TracingConfig{.sink_queue_capacity = 2});
-  auto slow = std::make_shared<Slow>();
+  auto slow = std::make_shared<HeldSink>();
   tracer.add_sink(slow);
   { auto first = tracer.start_session("s0"); }
-  while (!slow->entered.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const auto before = std::chrono::steady_clock::now();
+  ASSERT_TRUE(slow->wait_entered(1));
+  // The sink is stuck until released: ending these sessions never waits for it (else this
+  // would never finish).
   for (int i = 1; i < 10; ++i) {
     auto s = tracer.start_session("s" + std::to_string(i));
   }
-  // The sink is stuck: the agent thread still never waited for it.
-  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(1));
   // One in the sink, two queued, seven dropped.
   EXPECT_EQ(tracer.stats().sessions_dropped, 7u);
   EXPECT_EQ(tracer.stats().sessions_pending, 3u);  // the one being written counts too
-  slow->release = true;
+  slow->release();
   ASSERT_TRUE(tracer.flush());
-  EXPECT_EQ(slow->written.load(), 3);
+  EXPECT_EQ(slow->written(), 3);
   EXPECT_EQ(tracer.stats().sessions_dropped, 7u);
   const auto messages = diagnostics.all();
   ASSERT_FALSE(messages.empty());
@@ -468,4 +500,62 @@ TEST(SessionTracer, SampledOutSessionRecordsNothingButBehavesLikeOne) {
   EXPECT_EQ(none.get_session_trace("dropped"), nullptr);
   EXPECT_EQ(none.stats().sessions_sampled_out, 1u);
   EXPECT_EQ(none.stats().sessions_started, 0u);
+}
+
+TEST(SessionTracer, AStuckSinkDelaysDestructionOnlyUntilTheShutdownDeadline) {
+  CapturedDiagnostics diagnostics;
+  auto stuck = std::make_shared<HeldSink>();
+  auto tracer = std::make_unique<SessionTracer>(TracingConfig{.shutdown_timeout_ms = std::size_t{200}});
+  tracer->add_sink(stuck);
+  for (int i = 0; i < 3; ++i) {
+    auto s = tracer->start_session("stuck-" + std::to_string(i));
+  }
+  ASSERT_TRUE(stuck->wait_entered(1));
+  // The sink never returns before the tracer is gone: destruction gives up at the deadline
+  // (a liveness bound: without one, this waits forever).
+  auto destroyed = std::async(std::launch::async, [&] { tracer.reset(); });
+  const bool in_time = destroyed.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  stuck->release();  // now let the sink thread, left behind, finish
+  ASSERT_TRUE(in_time);
+  ASSERT_TRUE(stuck->wait_written(1));
+  const auto messages = diagnostics.all();
+  const auto said = [&](const std::string& text) {
+    return std::any_of(messages.begin(), messages.end(), [&](const std::string& m) { return m.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(said("2 sessions still queued were dropped")) << ::testing::PrintToString(messages);
+  EXPECT_TRUE(said("left to finish in the background")) << ::testing::PrintToString(messages);
+  EXPECT_EQ(stuck->written(), 1);  // the two queued ones were dropped, not written late
+}
+
+// A sink holding a context of its tracer: when it lets go, from inside write(), after the
+// SessionTracer is gone, the tracer's last owner is the sink thread itself.
+class ContextHoldingSink : public st::SessionSink {
+ public:
+  void write(const st::SessionTrace&) override {
+    go_.get_future().wait();
+    context_ = st::Context();  // ~TracerCore, ~SinkDispatcher on the sink thread
+    released_.set_value();
+  }
+  void hold(st::Context context) { context_ = std::move(context); }
+  void go() { go_.set_value(); }
+  std::future<void> released() { return released_.get_future(); }
+
+ private:
+  st::Context context_;
+  std::promise<void> go_;
+  std::promise<void> released_;
+};
+
+TEST(SessionTracer, DestroyedFromItsOwnSinkThread) {
+  auto sink = std::make_shared<ContextHoldingSink>();
+  auto released = sink->released();
+  {
+    SessionTracer tracer(TracingConfig{.shutdown_timeout_ms = std::size_t{50}});
+    tracer.add_sink(sink);
+    auto worker_session = tracer.start_session("held");
+    sink->hold(tracer.current_context());
+  }  // the session ends (the sink waits in write()), then the tracer is destroyed
+  sink->go();
+  ASSERT_EQ(released.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  // The sink thread then returns into the dispatcher, whose state it still shares, and ends.
 }

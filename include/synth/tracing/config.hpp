@@ -100,6 +100,7 @@ struct TracingConfig {
   Setting<std::string> service_version = Setting<std::string>::Default{"0.1.0"};
   Setting<std::string> deployment_environment = Setting<std::string>::Default{"development"};
   /// OTLP/HTTP endpoint; empty means no export (also OTEL_EXPORTER_OTLP_ENDPOINT).
+  /// OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none empty it, even when set in code.
   Setting<std::string> otel_endpoint = Setting<std::string>::Default{{}};
   /// Headers sent with every export (env/file: "k1=v1,k2=v2"; also OTEL_EXPORTER_OTLP_HEADERS).
   Setting<std::map<std::string, std::string>> otel_headers = Setting<std::map<std::string, std::string>>::Default{{}};
@@ -125,7 +126,9 @@ struct TracingConfig {
 
   /// This configuration with every field not set in code filled from the environment, then the
   /// file (`config_file`, else SYNTH_TRACING_CONFIG_FILE, else none), then the defaults; validated.
-  /// Throws Error naming the variable, file, key or field and the bad value.
+  /// Throws Error naming the variable, file, key or field and the bad value. A standard OTEL_*
+  /// variable (often meant for another SDK) with a value that cannot be used is reported once and
+  /// ignored instead.
   TracingConfig load(const std::optional<std::filesystem::path>& config_file = std::nullopt) const;
   /// Throws Error describing the first invalid setting.
   void validate() const;

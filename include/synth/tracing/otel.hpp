@@ -73,18 +73,34 @@ std::string encode_otlp_json(std::span<const SpanData> spans, const OtlpResource
 
 // ---- export ----
 
-/// How an export went.
-enum class ExportResult : std::uint8_t {
-  success,
-  /// Rejected for good (a 400, another non-retryable status, retries exhausted): dropped.
-  failure,
+/// How an export went: every span accepted (`ExportResult::success`), every span refused
+/// (`ExportResult::failure`), or accepted but for `rejected` of them (an OTLP partial success).
+struct ExportResult {
+  enum Status : std::uint8_t {
+    success,
+    /// Refused for good (a 400, another non-retryable status, retries exhausted, the export
+    /// timeout passed, shut down): all the spans are dropped.
+    failure,
+  };
+  ExportResult(Status result = success, std::size_t rejected_spans = 0) noexcept
+      : status(result), rejected(rejected_spans) {}
+
+  Status status;
+  /// With `success`: how many of the spans the receiver refused all the same (counted failed).
+  std::size_t rejected;
+
+  friend bool operator==(const ExportResult&, const ExportResult&) = default;
 };
 
-/// Sends finished spans somewhere. Called from one background thread at a time.
+/// Sends finished spans somewhere. export_spans() is called from one background thread at a
+/// time; shutdown() may come from another thread while an export runs.
 class SpanExporter {
  public:
   virtual ~SpanExporter() = default;
   virtual ExportResult export_spans(std::span<SpanData> spans) = 0;
+  /// The processor's shutdown deadline passed: an export in progress should give up as soon
+  /// as it can (returning failure), and later exports fail at once. Called at most once.
+  virtual void shutdown() noexcept {}
 };
 
 /// Counters of an OtlpHttpExporter.
@@ -102,6 +118,8 @@ struct OtlpHttpOptions {
   std::map<std::string, std::string> headers;
   bool json = false;  ///< OTLP/JSON instead of binary protobuf
   bool gzip = false;
+  /// Bounds one whole export: every attempt and every wait between attempts. A retry that
+  /// could not start before it passes is not attempted.
   std::chrono::milliseconds timeout{10000};
   /// Retries of a retryable failure, with exponential backoff and jitter between them
   /// (a Retry-After header takes precedence).
@@ -120,6 +138,8 @@ class OtlpHttpExporter : public SpanExporter {
   explicit OtlpHttpExporter(OtlpHttpOptions options);
   ~OtlpHttpExporter() override;
   ExportResult export_spans(std::span<SpanData> spans) override;
+  /// Cancels the request or wait in progress at once; later exports fail without a request.
+  void shutdown() noexcept override;
   OtlpExporterStats stats() const;
   const OtlpHttpOptions& options() const noexcept;
 
@@ -142,20 +162,26 @@ class OtlpFileExporter : public SpanExporter {
 };
 
 /// Options of BatchSpanProcessor (TracingConfig's otel_max_queue_size, otel_max_export_batch_size,
-/// otel_schedule_delay_ms).
+/// otel_schedule_delay_ms, shutdown_timeout_ms).
 struct BatchOptions {
   std::size_t max_queue_size = 2048;
   std::size_t max_export_batch_size = 512;
   std::chrono::milliseconds schedule_delay{5000};
+  /// How long destruction waits for what is queued to be exported.
+  std::chrono::milliseconds shutdown_timeout{5000};
 };
 
-/// Counters of a BatchSpanProcessor. Every span ended is exactly one of: exported, dropped
-/// (queue full), failed (the exporter refused it), or still queued.
+/// Counters of a BatchSpanProcessor. Every span ended is exactly one of: exported, dropped,
+/// failed, or still queued.
 struct BatchStats {
   std::uint64_t spans_ended = 0;
   std::uint64_t spans_exported = 0;
-  std::uint64_t spans_dropped = 0;  ///< the queue was full
-  std::uint64_t spans_failed = 0;   ///< the exporter reported failure
+  /// Not exported: the queue was full, or the processor was shut down (spans still queued at
+  /// the shutdown deadline, spans ended after it).
+  std::uint64_t spans_dropped = 0;
+  /// Refused: the exporter reported failure (abandoned at the shutdown deadline included), or
+  /// the receiver rejected them in a partial success.
+  std::uint64_t spans_failed = 0;
   std::uint64_t batches = 0;
   std::uint64_t queued = 0;  ///< waiting for export (in the queue or in the batch being filled)
 };
@@ -164,24 +190,33 @@ struct BatchStats {
 /// goes into a bounded lock-free queue or is dropped and counted. A batch is exported as soon as
 /// `max_export_batch_size` spans are waiting; the rest goes on a `schedule_delay` timer, so no span
 /// waits much longer than that. Nothing but the timer, a flush or the end sends a partial batch.
+/// Safe to destroy from any thread, the export thread included (from inside export_spans()).
 class BatchSpanProcessor {
  public:
   BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, BatchOptions options = {});
-  /// Exports what is queued (for up to 30 s), then stops.
+  /// shutdown(options.shutdown_timeout).
   ~BatchSpanProcessor();
   BatchSpanProcessor(const BatchSpanProcessor&) = delete;
   BatchSpanProcessor& operator=(const BatchSpanProcessor&) = delete;
 
-  /// Queues a finished span; false (and counted) when the queue is full.
+  /// Queues a finished span; false (and counted dropped) when the queue is full or the
+  /// processor is shut down.
   bool end(SpanData&& span) noexcept;
   /// Exports everything queued before the call; false when `timeout` passed first.
   bool force_flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// Stops taking spans and exports what is queued for up to `timeout`; then the export in
+  /// progress is abandoned (SpanExporter::shutdown()) and the rest dropped, counted and
+  /// reported. True when everything was exported in time. Only the first call does anything;
+  /// later ones return its result. Called from the export thread (by an exporter destroying
+  /// its processor), it only stops taking spans: the thread exports the rest and ends.
+  bool shutdown(std::chrono::milliseconds timeout);
   BatchStats stats() const;
   SpanExporter& exporter() noexcept;
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // Shared with the export thread, which may outlive this object (see shutdown()).
+  std::shared_ptr<Impl> impl_;
 };
 
 // ---- W3C trace context ----

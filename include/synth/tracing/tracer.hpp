@@ -60,7 +60,8 @@ struct TracerStats {
   /// Sessions not recorded because of TracingConfig::sampling_rate.
   std::uint64_t sessions_sampled_out = 0;
   std::uint64_t sessions_ended = 0;
-  /// Events and messages recorded, in ended and active sessions.
+  /// Events and messages recorded, in ended and active sessions (in mode otel: those recorded
+  /// directly, which become span events of the span current where they were recorded).
   std::uint64_t events_recorded = 0;
   std::uint64_t messages_recorded = 0;
   /// Exceptions thrown by hooks.
@@ -72,15 +73,17 @@ struct TracerStats {
   /// Events and messages lost, or recorded incomplete, to a failure inside the tracer (out of
   /// memory) or because their session ended first (a scope or LM call still open); never thrown.
   std::uint64_t records_failed = 0;
-  /// Finished sessions not given to the sinks because their queue was full.
+  /// Finished sessions not given to the sinks: their queue was full, or the tracer was shut
+  /// down (still queued at the shutdown deadline, or ended afterwards).
   std::uint64_t sessions_dropped = 0;
   /// Exceptions thrown by sinks' write() or flush().
   std::uint64_t sink_errors = 0;
   /// Finished sessions queued for the sinks or being written by them.
   std::uint64_t sessions_pending = 0;
   /// Spans handed to the OpenTelemetry export (0 when spans are not exported). Every one is
-  /// exported, dropped because the queue was full, failed (refused by the receiver or retries
-  /// exhausted), or still queued.
+  /// exported, dropped (the queue was full, or shut down: see BatchStats), failed (refused by
+  /// the receiver, also in a partial success; retries or the export timeout exhausted;
+  /// abandoned at the shutdown deadline), or still queued.
   std::uint64_t spans_ended = 0;
   std::uint64_t spans_exported = 0;
   std::uint64_t spans_dropped = 0;
@@ -153,7 +156,10 @@ class SessionTracer {
   /// `config`'s fields set in code, the rest from the environment, file and defaults.
   /// Throws Error when the configuration is invalid.
   explicit SessionTracer(TracingConfig config);
-  /// Waits for the sinks to store every finished session.
+  /// Waits for the sinks and the span export to finish, for up to
+  /// TracingConfig::shutdown_timeout_ms in all; what is left then is dropped, counted and
+  /// reported. Sessions and spans ending afterwards (on threads still holding a context) are
+  /// dropped and counted.
   ~SessionTracer();
   SessionTracer(const SessionTracer&) = delete;
   SessionTracer& operator=(const SessionTracer&) = delete;
@@ -233,7 +239,8 @@ class SessionTracer {
   /// Adds a sink for sessions finished from now on.
   void add_sink(std::shared_ptr<SessionSink> sink);
   /// Waits until every finished session has been written and the sinks flushed, and every span
-  /// ended so far exported; false on timeout. Also runs at destruction and at normal process exit.
+  /// ended so far exported; false on timeout. (Destruction and normal process exit wait the same
+  /// way, within TracingConfig::shutdown_timeout_ms.)
   bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /// This thread's position (session, timestep, turn) in this tracer; empty without a session.

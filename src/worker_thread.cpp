@@ -1,0 +1,46 @@
+#include "worker_thread.hpp"
+
+namespace synth::tracing::detail {
+
+WorkerThread::WorkerThread(std::function<void()> body) : done_(std::make_shared<Done>()) {
+  thread_ = std::thread([done = done_, body = std::move(body)] {
+    body();
+    {
+      std::lock_guard lock(done->mutex);
+      done->done = true;
+    }
+    done->changed.notify_all();
+  });
+}
+
+WorkerThread::~WorkerThread() { finish(std::chrono::steady_clock::time_point::min()); }
+
+WorkerThread& WorkerThread::operator=(WorkerThread&& other) noexcept {
+  if (this != &other) {
+    finish(std::chrono::steady_clock::time_point::min());
+    done_ = std::move(other.done_);
+    thread_ = std::move(other.thread_);
+  }
+  return *this;
+}
+
+bool WorkerThread::wait_until(std::chrono::steady_clock::time_point deadline) noexcept {
+  if (!thread_.joinable()) return true;
+  if (is_current()) return false;
+  std::unique_lock lock(done_->mutex);
+  return done_->changed.wait_until(lock, deadline, [&] { return done_->done; });
+}
+
+bool WorkerThread::finish(std::chrono::steady_clock::time_point deadline) noexcept {
+  if (!thread_.joinable()) return true;
+  const bool done = wait_until(deadline);
+  // A finished body only has its captures left to release: the join is immediate.
+  if (done) {
+    thread_.join();
+  } else {
+    thread_.detach();  // the body keeps what it uses alive and ends by itself
+  }
+  return done;
+}
+
+}  // namespace synth::tracing::detail
