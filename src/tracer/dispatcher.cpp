@@ -5,6 +5,24 @@
 
 namespace synth::tracing::detail {
 
+namespace {
+// Sessions lost to the sink failure being handled: what SessionsLost says, else `otherwise`.
+std::uint64_t sessions_lost_in_failure(std::uint64_t otherwise) {
+  try {
+    throw;
+  } catch (const SessionsLost& e) {
+    return e.count();
+  } catch (...) {
+    return otherwise;
+  }
+}
+
+std::string lost_text(std::uint64_t lost) {
+  if (lost == 0) return "";
+  return ", " + std::to_string(lost) + (lost == 1 ? " session lost" : " sessions lost");
+}
+}  // namespace
+
 SinkDispatcher::~SinkDispatcher() {
   {
     std::lock_guard lock(mutex_);
@@ -83,10 +101,13 @@ void SinkDispatcher::deliver(const std::vector<std::shared_ptr<SessionSink>>& si
     try {
       sink->write(trace);
     } catch (...) {
+      const std::uint64_t lost = sessions_lost_in_failure(1);  // a write that throws has lost its session
+      lost_.fetch_add(lost, std::memory_order_relaxed);
       const std::uint64_t n = errors_.fetch_add(1, std::memory_order_relaxed) + 1;
       if (is_report_worthy(n)) {
         report(std::string("sink ") + typeid(*sink).name() + " failed to write session '" + trace.session_id +
-               "': " + current_exception_text() + " (" + std::to_string(n) + " sink errors so far)");
+               "': " + current_exception_text() + " (" + std::to_string(n) + " sink errors so far" + lost_text(lost) +
+               ")");
       }
     }
   }
@@ -97,9 +118,12 @@ void SinkDispatcher::flush_sinks(const std::vector<std::shared_ptr<SessionSink>>
     try {
       sink->flush();
     } catch (...) {
+      const std::uint64_t lost = sessions_lost_in_failure(0);
+      lost_.fetch_add(lost, std::memory_order_relaxed);
       const std::uint64_t n = errors_.fetch_add(1, std::memory_order_relaxed) + 1;
       if (is_report_worthy(n)) {
-        report(std::string("sink ") + typeid(*sink).name() + " failed to flush: " + current_exception_text());
+        report(std::string("sink ") + typeid(*sink).name() + " failed to flush: " + current_exception_text() + " (" +
+               std::to_string(n) + " sink errors so far" + lost_text(lost) + ")");
       }
     }
   }

@@ -65,6 +65,8 @@ class SinkDispatcher {
 
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
   std::uint64_t errors() const noexcept { return errors_.load(std::memory_order_relaxed); }
+  /// Sessions sinks failed to store (SessionSink: a throwing write(), SessionsLost).
+  std::uint64_t lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
   std::uint64_t pending() const;
 
  private:
@@ -86,6 +88,7 @@ class SinkDispatcher {
   std::thread worker_;
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> errors_{0};
+  std::atomic<std::uint64_t> lost_{0};
 };
 
 /// Everything a SessionTracer shares with its sessions.

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <regex>
 #include <stdexcept>
+#include <utility>
 
 #include "support.hpp"
 #include "synth/tracing.hpp"
@@ -321,10 +322,35 @@ TEST(SessionTracer, FailingSinkIsCountedAndOthersStillWrite) {
   { auto s = tracer.start_session("s"); }
   ASSERT_TRUE(tracer.flush());
   EXPECT_EQ(tracer.stats().sink_errors, 1u);
+  EXPECT_EQ(tracer.stats().sessions_lost, 1u);  // the failing sink did not store it
   EXPECT_EQ(good->traces().size(), 1u);
   const auto messages = diagnostics.all();
   ASSERT_FALSE(messages.empty());
   EXPECT_NE(messages[0].find("disk on fire"), std::string::npos);
+}
+
+TEST(SessionTracer, SessionsASinkAcceptedAndThenLostAreCounted) {
+  CapturedDiagnostics diagnostics;
+  // Keeps sessions in a batch and loses the batch when it flushes, as a store whose commit fails.
+  struct LosingBatches : st::SessionSink {
+    std::uint64_t held = 0;
+    void write(const st::SessionTrace&) override { ++held; }
+    void flush() override {
+      const std::uint64_t lost = std::exchange(held, 0);
+      if (lost > 0) throw st::SessionsLost(lost, "the batch's commit failed");
+    }
+  };
+  SessionTracer tracer(quiet_config());
+  tracer.add_sink(std::make_shared<LosingBatches>());
+  for (int i = 0; i < 3; ++i) auto s = tracer.start_session("s" + std::to_string(i));
+  ASSERT_TRUE(tracer.flush());
+  const st::TracerStats stats = tracer.stats();
+  EXPECT_EQ(stats.sessions_lost, 3u);
+  EXPECT_EQ(stats.sink_errors, 1u);
+  const auto messages = diagnostics.all();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_NE(messages[0].find("the batch's commit failed"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[0].find("3 sessions lost"), std::string::npos) << messages[0];
 }
 
 TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {
