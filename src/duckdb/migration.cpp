@@ -61,12 +61,22 @@ std::string sql_identifier(std::string_view identifier) {
   return out + "\"";
 }
 
-std::optional<int> stored_version(Connection& conn, const Tables& tables) {
-  if (!tables.contains("synth_tracing_schema")) return std::nullopt;
-  Result r = query(conn, "SELECT MAX(version) FROM synth_tracing_schema");
+// What a file records of its schema: none in the Python original's and early files.
+struct Recorded {
+  std::optional<int> version;
+  std::optional<std::string> definition;  // kSchema's text when written
+  bool current() const { return version == kSchemaVersion && definition == kSchema; }
+};
+
+Recorded recorded_schema(Connection& conn) {
+  Result table = query(conn,
+                       "SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND schema_name = 'main' AND table_name = 'synth_tracing_schema'");
+  if (table.integer(0, 0).value_or(0) == 0) return {};
+  Result r = query(conn, "SELECT version, definition FROM synth_tracing_schema ORDER BY version DESC LIMIT 1");
+  if (r.rows() == 0) return {};
   const auto version = r.integer(0, 0);
-  if (!version) return std::nullopt;
-  return static_cast<int>(*version);
+  return Recorded{version ? std::optional<int>(static_cast<int>(*version)) : std::nullopt, r.text(1, 0)};
 }
 
 // What an existing file lacks compared with the current schema, as statements.
@@ -157,28 +167,31 @@ void refuse_newer(Connection& conn, int version) {
 }  // namespace
 
 void prepare_schema(Connection& conn, bool indexes) {
-  const Tables existing = tables_of(conn);
-  const std::optional<int> version = stored_version(conn, existing);
+  const Recorded recorded = recorded_schema(conn);
+  const std::optional<int> version = recorded.version;
   if (version && *version > kSchemaVersion) refuse_newer(conn, *version);
-  const bool new_file = !existing.contains("session_traces");
+  bool new_file = false;
   Migration m;
   std::vector<std::string> recreate;
-  try {
-    in_transaction(conn, [&] {
-      m = plan(conn, existing);
-      recreate = drop_indexes(conn, m.altered_tables);
-      for (const auto& sql : m.add_columns) conn.exec(sql);
-      for (const auto& sql : m.alter_columns) conn.exec(sql);
-      for (const auto& sql : m.backfills) conn.exec(sql);
-      conn.exec(kSchema);  // missing tables; the views as they are now
-      if (version != kSchemaVersion) {
+  if (!recorded.current()) {
+    const Tables existing = tables_of(conn);
+    new_file = !existing.contains("session_traces");
+    try {
+      in_transaction(conn, [&] {
+        m = plan(conn, existing);
+        recreate = drop_indexes(conn, m.altered_tables);
+        for (const auto& sql : m.add_columns) conn.exec(sql);
+        for (const auto& sql : m.alter_columns) conn.exec(sql);
+        for (const auto& sql : m.backfills) conn.exec(sql);
+        conn.exec(kSchema);  // missing tables; the views as they are now
         conn.exec("DELETE FROM synth_tracing_schema");
-        conn.exec("INSERT INTO synth_tracing_schema VALUES (" + std::to_string(kSchemaVersion) + ")");
-      }
-    });
-  } catch (const std::exception& e) {
-    throw StorageError("cannot migrate trace database '" + conn.name() + "' to schema version " +
-                       std::to_string(kSchemaVersion) + " (it is left as it was): " + e.what());
+        Prepared record(conn, "INSERT INTO synth_tracing_schema (version, definition) VALUES (?, ?)");
+        record.bind(1, Value(kSchemaVersion)).bind(2, std::string_view(kSchema)).execute();
+      });
+    } catch (const std::exception& e) {
+      throw StorageError("cannot migrate trace database '" + conn.name() + "' to schema version " +
+                         std::to_string(kSchemaVersion) + " (it is left as it was): " + e.what());
+    }
   }
   // DuckDB 1.4 crashes committing a CREATE INDEX on a table altered in the same transaction:
   // indexes get a transaction of their own (without them queries are only slower).
@@ -208,10 +221,10 @@ const std::vector<std::string>& schema_columns(std::string_view table) {
 }
 
 void check_schema_readable(Connection& conn) {
+  const Recorded recorded = recorded_schema(conn);
+  if (recorded.version && *recorded.version > kSchemaVersion) refuse_newer(conn, *recorded.version);
+  if (recorded.current()) return;
   const Tables existing = tables_of(conn);
-  if (const auto version = stored_version(conn, existing); version && *version > kSchemaVersion) {
-    refuse_newer(conn, *version);
-  }
   std::vector<std::string> missing;
   for (const auto& [table, definition] : current_tables()) {
     const auto found = existing.find(table);

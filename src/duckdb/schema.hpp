@@ -14,13 +14,15 @@
 
 namespace synth::tracing::detail::duck {
 
-/// The version recorded in synth_tracing_schema. Files without that table are the Python
-/// original's or from versions of this library before it was recorded.
+/// The version recorded in synth_tracing_schema, with kSchema's text (a file recording both is
+/// current and needs no look). Files without that table are the Python original's or from
+/// versions of this library before it was recorded.
 inline constexpr int kSchemaVersion = 1;
 
 inline constexpr const char* kSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS synth_tracing_schema (
-  version INTEGER NOT NULL
+  version INTEGER NOT NULL,
+  definition VARCHAR
 );
 CREATE TABLE IF NOT EXISTS experiments (
   id VARCHAR PRIMARY KEY,

@@ -282,22 +282,28 @@ TEST(Migration, AMigratedFileOpensReadOnlyAndIsNotMigratedAgain) {
 }
 
 TEST(Migration, ColumnsTheSchemaGainsAreAddedToExistingFiles) {
-  TempDir dir;
-  {
-    // A file from before the schema had these columns (and before versions were recorded).
-    DuckDBTraceManager db(dir.db(), DuckDBOptions{.indexes = false});
-    ASSERT_TRUE(db.insert_trace(original_sessions()[1]));
-    db.query("ALTER TABLE events DROP COLUMN reasoning_tokens");
-    db.query("ALTER TABLE session_timesteps DROP COLUMN turn_number");
-    db.query("DROP TABLE synth_tracing_schema");
+  for (const bool versioned : {false, true}) {
+    SCOPED_TRACE(versioned ? "written at this version by an older schema.hpp" : "written before versions");
+    TempDir dir;
+    {
+      DuckDBTraceManager db(dir.db(), DuckDBOptions{.indexes = false});
+      ASSERT_TRUE(db.insert_trace(original_sessions()[1]));
+      db.query("ALTER TABLE events DROP COLUMN reasoning_tokens");
+      db.query("ALTER TABLE session_timesteps DROP COLUMN turn_number");
+      if (versioned) {
+        db.query("UPDATE synth_tracing_schema SET definition = 'the schema without those columns'");
+      } else {
+        db.query("DROP TABLE synth_tracing_schema");
+      }
+    }
+    CapturedDiagnostics diagnostics;
+    DuckDBTraceManager db(dir.db());
+    EXPECT_TRUE(reported(diagnostics, "events.reasoning_tokens added"));
+    EXPECT_TRUE(reported(diagnostics, "session_timesteps.turn_number added"));
+    EXPECT_EQ(db.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{1}}));
+    EXPECT_EQ(db.load_trace("episode-2"), original_sessions()[1]);
+    EXPECT_EQ(db.query("SELECT COUNT(reasoning_tokens) FROM events").rows[0][0], Value(0));
   }
-  CapturedDiagnostics diagnostics;
-  DuckDBTraceManager db(dir.db());
-  EXPECT_TRUE(reported(diagnostics, "events.reasoning_tokens added"));
-  EXPECT_TRUE(reported(diagnostics, "session_timesteps.turn_number added"));
-  EXPECT_EQ(db.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{1}}));
-  EXPECT_EQ(db.load_trace("episode-2"), original_sessions()[1]);
-  EXPECT_EQ(db.query("SELECT COUNT(reasoning_tokens) FROM events").rows[0][0], Value(0));
 }
 
 TEST(Migration, AFileFromANewerVersionIsRefused) {

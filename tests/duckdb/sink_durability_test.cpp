@@ -58,7 +58,7 @@ std::size_t durable_sessions(const TempDir& dir) {
   const fs::path copy = dir.file("crash_copy.duckdb");
   copy_durable_state(dir.db(), copy);
   DuckDBTraceManager db(copy, DuckDBOptions{.read_only = true});
-  return db.session_ids().size();
+  return single_threaded_under_tsan(db).session_ids().size();
 }
 
 // A sink that holds the tracer's sink thread inside write() of session "gate" until opened,
@@ -268,6 +268,7 @@ TEST(DuckDBSinkDurability, AFailedCommitIsRetriedAndLosesOnlyWhatCannotBeStored)
   // What a new process reads from the files is the same.
   copy_durable_state(dir.db(), dir.file("crash_copy.duckdb"));
   DuckDBTraceManager reread(dir.file("crash_copy.duckdb"), DuckDBOptions{.read_only = true});
+  single_threaded_under_tsan(reread);
   for (const char* id : {"gate", "a", "b", "c", "d"}) EXPECT_EQ(reread.load_trace(id), db.load_trace(id)) << id;
   bool named = false;
   for (const auto& m : diagnostics.all()) named = named || m.find("'too-big'") != std::string::npos;
