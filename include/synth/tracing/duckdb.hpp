@@ -38,7 +38,8 @@ enum class OnExistingSession : std::uint8_t {
 /// Options of a DuckDBTraceManager.
 struct DuckDBOptions {
   OnExistingSession on_existing = OnExistingSession::skip;
-  /// Open without writing: no schema creation, inserts throw.
+  /// Open without writing: no schema creation or migration, inserts throw. The file must exist
+  /// and have the current schema.
   bool read_only = false;
   /// Create the original's secondary indexes (`idx_*`) when they are missing. Without them
   /// inserts are about 1.6x as fast and files about a third of the size, and the built-in
@@ -91,8 +92,11 @@ struct InsertSummary {
 /// serialized on the manager's one connection.
 class DuckDBTraceManager {
  public:
-  /// Opens (creating file and schema if needed). Throws StorageError naming the file when it
-  /// is locked by another process, not a DuckDB database, or in a read-only folder.
+  /// Opens, creating file and schema if needed. A file with an older schema (the Python
+  /// original's, an earlier synth-tracing's) is migrated in place, in one transaction, and the
+  /// change reported (diagnostics). Throws StorageError naming the file when it is locked by
+  /// another process, not a DuckDB database, in a read-only folder, written by a newer version,
+  /// or (read_only) missing or in need of migration.
   explicit DuckDBTraceManager(std::filesystem::path path = "traces.duckdb", DuckDBOptions options = {});
   ~DuckDBTraceManager();
   DuckDBTraceManager(DuckDBTraceManager&&) noexcept;
