@@ -1,4 +1,4 @@
-// synth-trace sessions / show / stats / query: looking at what is stored.
+// synth-trace sessions / show / stats / query / migrate: looking at what is stored.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -13,14 +13,6 @@
 namespace synth_trace {
 
 namespace {
-
-st::DuckDBTraceManager open_read_only(const std::filesystem::path& db) {
-  if (!std::filesystem::exists(db)) {
-    throw st::StorageError("no trace database at '" + db.string() +
-                           "': run `synth-trace demo` or `synth-trace import`, or pass --db / SYNTH_TRACING_DB");
-  }
-  return st::DuckDBTraceManager(db, st::DuckDBOptions{.read_only = true});
-}
 
 std::string shorten(std::string s, std::size_t max) {
   if (s.size() <= max) return s;
@@ -111,17 +103,48 @@ std::vector<std::pair<st::Timestamp, std::string>> lines_of(const st::SessionTim
   return lines;
 }
 
-st::Value parse_param(const std::string& text) {
-  std::int64_t i = 0;
-  if (auto r = std::from_chars(text.data(), text.data() + text.size(), i); r.ec == std::errc() && r.ptr == text.data() + text.size()) {
-    return st::Value(i);
-  }
-  double d = 0;
-  if (auto r = std::from_chars(text.data(), text.data() + text.size(), d); r.ec == std::errc() && r.ptr == text.data() + text.size()) {
-    return st::Value(d);
-  }
-  return st::Value(text);
+template <class Number>
+std::optional<Number> whole_number(std::string_view text) {
+  Number n{};
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
 }
+
+// A --param value: the text as given ("007" stays "007"), or TYPE:VALUE for another type (int,
+// float, bool, null, or text to keep a text that starts like one of those).
+st::Value parse_param(const std::string& param) {
+  const auto colon = param.find(':');
+  if (colon == std::string::npos) return st::Value(param);
+  const std::string_view type = std::string_view(param).substr(0, colon);
+  const std::string_view value = std::string_view(param).substr(colon + 1);
+  const auto bad = [&](const char* expected) {
+    return UsageError("--param \"" + param + "\": \"" + std::string(value) + "\" is not " + expected +
+                      " (write --param text:" + param + " to bind this text)");
+  };
+  if (type == "text") return st::Value(value);
+  if (type == "int") {
+    if (const auto i = whole_number<std::int64_t>(value)) return st::Value(*i);
+    throw bad("an integer");
+  }
+  if (type == "float") {
+    if (const auto d = whole_number<double>(value)) return st::Value(*d);
+    throw bad("a number");
+  }
+  if (type == "bool") {
+    if (value == "true" || value == "false") return st::Value(value == "true");
+    throw bad("true or false");
+  }
+  if (type == "null") {
+    if (value.empty()) return st::Value();
+    throw bad("empty (null: binds NULL)");
+  }
+  return st::Value(param);  // a text with a colon, such as a URL
+}
+
+// `show` prints trace content, which may hold terminal escape sequences: every line goes out
+// with its control characters made visible.
+void print_line(std::string_view line) { std::cout << st::terminal_safe(line) << "\n"; }
 
 st::Timestamp parse_time_option(const char* option, const std::string& text) {
   if (auto t = st::parse_timestamp(text)) return *t;
@@ -142,7 +165,7 @@ int run_sessions(const std::filesystem::path& db, const SessionsOptions& options
   if (options.since) add("created_at >= CAST(? AS TIMESTAMP)", st::format_timestamp(parse_time_option("--since", *options.since)));
   if (options.until) add("created_at <= CAST(? AS TIMESTAMP)", st::format_timestamp(parse_time_option("--until", *options.until)));
   params.emplace_back(options.limit);
-  auto store = open_read_only(db);
+  auto store = open_for_reading(db);
   print(store.query("SELECT session_id, created_at, num_timesteps AS steps, num_events AS events, num_messages AS messages, "
                     "models_used, total_tokens_used AS tokens, total_cost AS cost_usd, total_reward AS reward, "
                     "experiment_id FROM session_summary" +
@@ -153,10 +176,10 @@ int run_sessions(const std::filesystem::path& db, const SessionsOptions& options
 }
 
 int run_show(const std::filesystem::path& db, const std::string& session_id) {
-  auto store = open_read_only(db);
+  auto store = open_for_reading(db);
   const auto trace = store.load_trace(session_id);
   if (!trace) {
-    std::cerr << "synth-trace: no session '" << session_id << "' in " << db.string()
+    std::cerr << "synth-trace: no session '" << st::terminal_safe(session_id) << "' in " << db.string()
               << " (list them with `synth-trace sessions`)\n";
     return kBadInput;
   }
@@ -171,13 +194,11 @@ int run_show(const std::filesystem::path& db, const std::string& session_id) {
       reward += env->reward.value_or(0);
     }
   }
-  std::cout << "session " << trace->session_id << "   created " << st::format_timestamp(trace->created_at) << "\n"
-            << "  " << trace->session_time_steps.size() << " timesteps, " << trace->event_history.size() << " events, "
-            << trace->message_history.size() << " messages, " << tokens << " tokens, " << money(cost) << ", reward "
-            << number(reward) << "\n";
-  for (const auto& m : trace->session_metadata) {
-    std::cout << "  " << m.metadata_type << ": " << shorten(m.data.dump(), 100) << "\n";
-  }
+  print_line("session " + trace->session_id + "   created " + st::format_timestamp(trace->created_at));
+  print_line("  " + std::to_string(trace->session_time_steps.size()) + " timesteps, " +
+             std::to_string(trace->event_history.size()) + " events, " + std::to_string(trace->message_history.size()) +
+             " messages, " + std::to_string(tokens) + " tokens, " + money(cost) + ", reward " + number(reward));
+  for (const auto& m : trace->session_metadata) print_line("  " + m.metadata_type + ": " + shorten(m.data.dump(), 100));
   const auto& steps = trace->session_time_steps;
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const bool last_step = i + 1 == steps.size();
@@ -185,12 +206,12 @@ int run_show(const std::filesystem::path& db, const std::string& session_id) {
     // A timestep lasts until the next one starts (the last: until its last item).
     st::Timestamp end = last_step ? (lines.empty() ? steps[i].timestamp : lines.back().first) : steps[i + 1].timestamp;
     const double ms = std::chrono::duration<double, std::milli>(end - steps[i].timestamp).count();
-    std::cout << (last_step ? "└── " : "├── ") << steps[i].step_id << "  turn " << steps[i].turn_number;
-    if (steps[i].timestamp.time_since_epoch().count() != 0 && ms >= 0) std::cout << "  " << millis(ms);
-    if (!steps[i].step_metadata.empty()) std::cout << "  " << shorten(steps[i].step_metadata.dump(), 60);
-    std::cout << "\n";
+    std::string head = (last_step ? "└── " : "├── ") + steps[i].step_id + "  turn " + std::to_string(steps[i].turn_number);
+    if (steps[i].timestamp.time_since_epoch().count() != 0 && ms >= 0) head += "  " + millis(ms);
+    if (!steps[i].step_metadata.empty()) head += "  " + shorten(steps[i].step_metadata.dump(), 60);
+    print_line(head);
     for (std::size_t j = 0; j < lines.size(); ++j) {
-      std::cout << (last_step ? "    " : "│   ") << (j + 1 == lines.size() ? "└── " : "├── ") << lines[j].second << "\n";
+      print_line(std::string(last_step ? "    " : "│   ") + (j + 1 == lines.size() ? "└── " : "├── ") + lines[j].second);
     }
   }
   // Items recorded outside any timestep: history items with no equal item left in a timestep.
@@ -215,15 +236,15 @@ int run_show(const std::filesystem::path& db, const std::string& session_id) {
   const auto events_outside = outside(trace->event_history, &st::SessionTimeStep::events);
   const auto messages_outside = outside(trace->message_history, &st::SessionTimeStep::step_messages);
   if (!events_outside.empty() || !messages_outside.empty()) {
-    std::cout << "outside timesteps:\n";
-    for (const auto* e : events_outside) std::cout << "    " << describe(*e) << "\n";
-    for (const auto* m : messages_outside) std::cout << "    " << describe(*m) << "\n";
+    print_line("outside timesteps:");
+    for (const auto* e : events_outside) print_line("    " + describe(*e));
+    for (const auto* m : messages_outside) print_line("    " + describe(*m));
   }
   return kOk;
 }
 
 int run_stats(const std::filesystem::path& db, const StatsOptions& options) {
-  auto store = open_read_only(db);
+  auto store = open_for_reading(db);
   const st::QueryResult models = store.get_model_usage();
   const st::QueryResult sessions = store.query(
       "SELECT session_id, num_events AS events, total_tokens_used AS tokens, total_cost AS cost_usd, "
@@ -251,13 +272,31 @@ int run_stats(const std::filesystem::path& db, const StatsOptions& options) {
 }
 
 int run_query(const std::filesystem::path& db, const QueryOptions& options) {
-  // Writable when the file can be: queries may be DDL (CREATE VIEW ...), and DuckDB refuses a
-  // read-only open of a file that does not exist yet.
-  st::DuckDBTraceManager store(db);
   std::vector<st::Value> params;
   for (const auto& p : options.params) params.push_back(parse_param(p));
-  print(store.query(options.sql, params), options.format);
+  st::DuckDBTraceManager store = options.write ? st::DuckDBTraceManager(db) : open_for_reading(db);
+  try {
+    print(store.query(options.sql, params), options.format);
+  } catch (const st::StorageError& e) {
+    if (options.write || std::string_view(e.what()).find("read-only") == std::string_view::npos) throw;
+    throw st::StorageError(std::string(e.what()) + "\n(query opens the database read-only: add --write to change it)");
+  }
   return kOk;
+}
+
+int run_migrate(const std::filesystem::path& db) {
+  if (!std::filesystem::exists(db)) {
+    throw st::StorageError("no trace database at '" + db.string() + "': nothing to migrate (--db / SYNTH_TRACING_DB)");
+  }
+  st::DuckDBTraceManager store(db);  // a writable open migrates, reporting what it changed
+  const st::QueryResult version = store.query("SELECT MAX(version) FROM synth_tracing_schema");
+  std::cout << "trace database '" << db.string() << "' is at schema version " << version.rows.at(0).at(0).dump()
+            << "\n";
+  return kOk;
+}
+
+st::DuckDBTraceManager open_for_reading(const std::filesystem::path& db) {
+  return st::DuckDBTraceManager(db, st::DuckDBOptions{.read_only = true});
 }
 
 }  // namespace synth_trace

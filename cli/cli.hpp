@@ -28,6 +28,9 @@ enum class Format { table, csv, json };
 /// Prints a query result to stdout in the chosen format.
 void print(const st::QueryResult& result, Format format);
 
+/// The trace database opened read-only, for the commands that only read (it is never changed).
+st::DuckDBTraceManager open_for_reading(const std::filesystem::path& db);
+
 /// A one-line progress bar on stderr, shown only when stderr is a terminal.
 class Progress {
  public:
@@ -70,6 +73,7 @@ struct QueryOptions {
   std::string sql;
   std::vector<std::string> params;
   Format format = Format::table;
+  bool write = false;  ///< open the database writable (else read-only)
 };
 struct ExportOptions {
   std::optional<std::string> parquet_dir;
@@ -88,5 +92,6 @@ int run_stats(const std::filesystem::path& db, const StatsOptions& options);
 int run_query(const std::filesystem::path& db, const QueryOptions& options);
 int run_export(const std::filesystem::path& db, const ExportOptions& options);
 int run_finetune_export(const std::filesystem::path& db, const FinetuneOptions& options);
+int run_migrate(const std::filesystem::path& db);
 
 }  // namespace synth_trace

@@ -62,7 +62,7 @@ std::optional<std::string> response_text(const st::Value& after) {
 }  // namespace
 
 int run_export(const std::filesystem::path& db, const ExportOptions& options) {
-  st::DuckDBTraceManager store(db, st::DuckDBOptions{.read_only = true});
+  st::DuckDBTraceManager store = open_for_reading(db);
   if (options.parquet_dir) {
     store.export_to_parquet(*options.parquet_dir);
     std::cout << "wrote session_traces, session_timesteps, events and messages as Parquet into " << *options.parquet_dir
@@ -91,7 +91,7 @@ int run_export(const std::filesystem::path& db, const ExportOptions& options) {
 }
 
 int run_finetune_export(const std::filesystem::path& db, const FinetuneOptions& options) {
-  st::DuckDBTraceManager store(db, st::DuckDBOptions{.read_only = true});
+  st::DuckDBTraceManager store = open_for_reading(db);
   const st::QueryResult successful = store.query(
       "SELECT session_id FROM session_summary WHERE COALESCE(total_reward, 0) > ? ORDER BY created_at, session_id",
       {st::Value(options.min_reward)});

@@ -1,8 +1,12 @@
 // synth-trace: store, inspect, query and export agent traces.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
+#include <string_view>
 
+#include <synth/tracing/config.hpp>
 #include <synth/tracing/version.hpp>
 
 #include "cli.hpp"
@@ -18,6 +22,17 @@ void add_format(CLI::App* cmd, Format& format) {
       ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
 }
 
+// Errors may quote trace content (a value in a constraint error, a session id): each line is
+// printed terminal-safe.
+void print_error(std::string_view message) {
+  std::cerr << "synth-trace: ";
+  for (std::size_t start = 0; start <= message.size();) {
+    const std::size_t end = std::min(message.find('\n', start), message.size());
+    std::cerr << st::terminal_safe(message.substr(start, end - start)) << "\n";
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -26,8 +41,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
 
-  std::string db = "traces.duckdb";
-  app.add_option("--db", db, "DuckDB trace database (default: traces.duckdb)")->envname("SYNTH_TRACING_DB");
+  std::optional<std::string> db_option;
+  app.add_option("--db", db_option,
+                 "DuckDB trace database (default: TracingConfig::db_path: $SYNTH_TRACING_DB, the configuration "
+                 "file's db_path, else traces.duckdb)");
 
   DemoOptions demo;
   auto* demo_cmd = app.add_subcommand("demo", "Run a small traced agent and store its traces in the database");
@@ -61,9 +78,12 @@ int main(int argc, char** argv) {
   add_format(stats_cmd, stats.format);
 
   QueryOptions query;
-  auto* query_cmd = app.add_subcommand("query", "Run SQL against the trace database");
+  auto* query_cmd = app.add_subcommand("query", "Run SQL against the trace database (read-only unless --write)");
   query_cmd->add_option("sql", query.sql, "The SQL; use ? for values given with --param")->required();
-  query_cmd->add_option("--param", query.params, "A value bound to the next ? (repeatable)");
+  query_cmd->add_option("--param", query.params,
+                        "A value bound to the next ? (repeatable): text as given (007 stays \"007\"), or "
+                        "int:N, float:X, bool:true|false, null: or text:T for a type");
+  query_cmd->add_flag("--write", query.write, "Open the database writable, for statements that change it");
   add_format(query_cmd, query.format);
 
   ExportOptions export_opts;
@@ -80,6 +100,9 @@ int main(int argc, char** argv) {
   finetune_cmd->add_option("--min-reward", finetune.min_reward,
                            "Sessions whose total reward exceeds this are successful (default 0)");
 
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate", "Bring a database written by the Python original or an earlier synth-tracing to the current schema");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -94,6 +117,9 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // TracingConfig's db_path: SYNTH_TRACING_DB, else the configuration file, else the default.
+    const std::filesystem::path db =
+        db_option ? std::filesystem::path(*db_option) : st::TracingConfig{}.load().db_path.value();
     if (*demo_cmd) return run_demo(db, demo);
     if (*import_cmd) return run_import(db, import);
     if (*sessions_cmd) return run_sessions(db, sessions);
@@ -105,11 +131,13 @@ int main(int argc, char** argv) {
       return run_export(db, export_opts);
     }
     if (*finetune_cmd) return run_finetune_export(db, finetune);
+    if (*migrate_cmd) return run_migrate(db);
   } catch (const UsageError& e) {
-    std::cerr << "synth-trace: " << e.what() << "\n(run synth-trace --help)\n";
+    print_error(e.what());
+    std::cerr << "(run synth-trace --help)\n";
     return kUsage;
   } catch (const std::exception& e) {
-    std::cerr << "synth-trace: " << e.what() << "\n";
+    print_error(e.what());
     return kBadInput;
   }
   return kUsage;

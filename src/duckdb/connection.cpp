@@ -88,13 +88,23 @@ std::string_view type_name(duckdb_type type) {
 
 }  // namespace
 
-Connection::Connection(const std::filesystem::path& path, bool read_only) : name_(path.string()) {
+Connection::Connection(const std::filesystem::path& path, bool read_only)
+    : name_(path.string()), read_only_(read_only) {
+  if (read_only && name_ != ":memory:" && !std::filesystem::exists(path)) {
+    throw StorageError("no trace database at '" + name_ +
+                       "' (opening it read-only creates nothing): check the path (--db / SYNTH_TRACING_DB), or "
+                       "store traces there first (synth-trace demo or import, a DuckDBSink)");
+  }
+  open();
+}
+
+void Connection::open() {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) != DuckDBSuccess) throw StorageError("cannot configure DuckDB");
   std::unique_ptr<_duckdb_config, void (*)(duckdb_config)> guard(config, [](duckdb_config c) { duckdb_destroy_config(&c); });
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
   duckdb_set_config(config, "autoload_known_extensions", "false");
-  duckdb_set_config(config, "access_mode", read_only ? "READ_ONLY" : "READ_WRITE");
+  duckdb_set_config(config, "access_mode", read_only_ ? "READ_ONLY" : "READ_WRITE");
   char* error = nullptr;
   if (duckdb_open_ext(name_.c_str(), &db_, config, &error) != DuckDBSuccess) {
     const std::string message = error ? error : "unknown error";
@@ -116,8 +126,7 @@ Connection::Connection(const std::filesystem::path& path, bool read_only) : name
       in_memory = false;  // cannot tell; the file itself opened fine
     }
     if (in_memory) {
-      duckdb_disconnect(&conn_);
-      duckdb_close(&db_);
+      close();
       throw StorageError("'" + name_ +
                          "' is not a DuckDB database (DuckDB would read it as a data file, and traces written to "
                          "it would be lost): choose another file (--db / SYNTH_TRACING_DB)");
@@ -125,9 +134,30 @@ Connection::Connection(const std::filesystem::path& path, bool read_only) : name
   }
 }
 
-Connection::~Connection() {
+Connection::~Connection() { close(); }
+
+void Connection::close() noexcept {
   if (conn_) duckdb_disconnect(&conn_);
   if (db_) duckdb_close(&db_);
+  conn_ = nullptr;
+  db_ = nullptr;
+}
+
+void Connection::reopen() {
+  std::optional<std::string> threads;
+  try {
+    threads = query(*this, "SELECT current_setting('threads')::VARCHAR").text(0, 0);
+  } catch (...) {
+    // The default thread count then.
+  }
+  close();
+  open();
+  if (threads) exec("SET threads TO " + *threads);
+}
+
+duckdb_connection Connection::handle() const {
+  if (!conn_) fail("closed", "it could not be opened again after a failed commit; open it anew");
+  return conn_;
 }
 
 void Connection::fail(std::string_view what, std::string_view detail) const {
@@ -136,10 +166,18 @@ void Connection::fail(std::string_view what, std::string_view detail) const {
 
 void Connection::exec(std::string_view sql) { (void)query(*this, sql); }
 
+void roll_back(Connection& conn) noexcept {
+  try {
+    conn.exec("ROLLBACK");
+  } catch (...) {
+    // No transaction left to end; the failure that led here is the one to report.
+  }
+}
+
 Result query(Connection& conn, std::string_view sql) {
   Result r;
   const std::string text(sql);
-  const duckdb_state state = duckdb_query(conn.get(), text.c_str(), r.raw());
+  const duckdb_state state = duckdb_query(conn.handle(), text.c_str(), r.raw());
   r.mark_valid();
   if (state != DuckDBSuccess) {
     const char* error = duckdb_result_error(r.raw());
@@ -483,7 +521,7 @@ QueryResult Result::to_query_result() {
 }
 
 Prepared::Prepared(Connection& conn, std::string_view sql) : conn_(conn), sql_(sql) {
-  if (duckdb_prepare(conn_.get(), sql_.c_str(), &stmt_) != DuckDBSuccess) {
+  if (duckdb_prepare(conn_.handle(), sql_.c_str(), &stmt_) != DuckDBSuccess) {
     const char* error = duckdb_prepare_error(stmt_);
     const std::string message = error ? error : "unknown error";
     duckdb_destroy_prepare(&stmt_);
@@ -551,13 +589,15 @@ Result Prepared::execute() {
   return r;
 }
 
-Appender::Appender(Connection& conn, const char* table) : conn_(conn), table_(table) {
-  if (duckdb_appender_create(conn_.get(), nullptr, table_, &app_) != DuckDBSuccess) {
+Appender::Appender(Connection& conn, const char* table, const std::vector<std::string>& columns)
+    : conn_(conn), table_(table) {
+  if (duckdb_appender_create(conn_.handle(), nullptr, table_, &app_) != DuckDBSuccess) {
     const char* error = duckdb_appender_error(app_);
     const std::string message = error ? error : "unknown error";
     duckdb_appender_destroy(&app_);
     conn_.fail(std::string("cannot append to table ") + table_, message);
   }
+  for (const std::string& column : columns) check(duckdb_appender_add_column(app_, column.c_str()), "name column");
 }
 
 Appender::~Appender() {

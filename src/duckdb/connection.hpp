@@ -20,20 +20,32 @@ namespace synth::tracing::detail::duck {
 /// store never reaches for the network.
 class Connection {
  public:
+  /// A read-only open of a file that does not exist throws (DuckDB would not create it either).
   Connection(const std::filesystem::path& path, bool read_only);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  duckdb_connection get() const noexcept { return conn_; }
+  /// Throws StorageError when the connection is closed (a reopen() that failed).
+  duckdb_connection handle() const;
   const std::string& name() const noexcept { return name_; }
+
+  /// Closes the database and opens it again, keeping the `threads` setting. For after a failed
+  /// COMMIT: DuckDB 1.4 then keeps corrupt in-memory state (the next commit stores wrong
+  /// values); a fresh open reads what was committed. When opening fails it throws, and so does
+  /// every later use.
+  void reopen();
 
   /// Runs statements that return nothing of interest.
   void exec(std::string_view sql);
   [[noreturn]] void fail(std::string_view what, std::string_view detail) const;
 
  private:
+  void open();
+  void close() noexcept;
+
   std::string name_;
+  bool read_only_;
   duckdb_database db_ = nullptr;
   duckdb_connection conn_ = nullptr;
 };
@@ -101,13 +113,42 @@ class Prepared {
   duckdb_prepared_statement stmt_ = nullptr;
 };
 
+/// Rolls back the open transaction; nothing when DuckDB has ended it already.
+void roll_back(Connection& conn) noexcept;
+
+/// Runs `body` in one transaction ended by `commit` (a plain COMMIT by default); rolls back
+/// and rethrows on failure.
+template <class Body, class Commit>
+void in_transaction(Connection& conn, Body&& body, Commit&& commit) {
+  conn.exec("BEGIN TRANSACTION");
+  try {
+    body();
+    commit();
+  } catch (...) {
+    roll_back(conn);
+    throw;
+  }
+}
+template <class Body>
+void in_transaction(Connection& conn, Body&& body) {
+  in_transaction(conn, body, [&conn] { conn.exec("COMMIT"); });
+}
+
+/// A session refused before any of its rows was appended: an open transaction is unharmed.
+class Refused : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
 /// Runs a query with no parameters.
 Result query(Connection& conn, std::string_view sql);
 
 /// Appends rows to one table; rows become visible with the surrounding transaction's commit.
 class Appender {
  public:
-  Appender(Connection& conn, const char* table);
+  /// Rows give values for `columns`, in that order, whatever the table's order (columns a
+  /// migration added come last); the table's other columns get their defaults.
+  Appender(Connection& conn, const char* table, const std::vector<std::string>& columns);
   ~Appender();
   Appender(const Appender&) = delete;
   Appender& operator=(const Appender&) = delete;

@@ -5,6 +5,7 @@
 
 #include "diagnostics.hpp"
 #include "duckdb/connection.hpp"
+#include "duckdb/migration.hpp"
 #include "duckdb/schema.hpp"
 #include "json/reader.hpp"
 #include "json/writer.hpp"
@@ -16,6 +17,7 @@ namespace {
 using detail::duck::Appender;
 using detail::duck::Connection;
 using detail::duck::Prepared;
+using detail::duck::Refused;
 using detail::duck::Result;
 
 // Where one stored item sits: its position in the history and/or its timestep.
@@ -110,12 +112,6 @@ struct Filter {
   }
 };
 
-// A session refused before any of its rows was appended: the open transaction is unharmed.
-class Refused : public StorageError {
- public:
-  using StorageError::StorageError;
-};
-
 std::string sql_string_literal(std::string_view s) {
   std::string out = "'";
   for (char c : s) {
@@ -128,9 +124,10 @@ std::string sql_string_literal(std::string_view s) {
 
 struct DuckDBTraceManager::Impl {
   Impl(std::filesystem::path p, DuckDBOptions o) : path(std::move(p)), options(o), conn(path, o.read_only) {
-    if (!options.read_only) {
-      conn.exec(detail::duck::kSchema);
-      if (options.indexes) conn.exec(detail::duck::kIndexes);
+    if (options.read_only) {
+      detail::duck::check_schema_readable(conn);
+    } else {
+      detail::duck::prepare_schema(conn, options.indexes);
     }
     next_timestep_id = max_id("session_timesteps") + 1;
     next_event_id = max_id("events") + 1;
@@ -169,7 +166,10 @@ struct DuckDBTraceManager::Impl {
 
   struct Appenders {
     explicit Appenders(Connection& c)
-        : sessions(c, "session_traces"), steps(c, "session_timesteps"), events(c, "events"), messages(c, "messages") {}
+        : sessions(c, "session_traces", detail::duck::schema_columns("session_traces")),
+          steps(c, "session_timesteps", detail::duck::schema_columns("session_timesteps")),
+          events(c, "events", detail::duck::schema_columns("events")),
+          messages(c, "messages", detail::duck::schema_columns("messages")) {}
     void flush() {
       sessions.flush();
       steps.flush();
@@ -343,21 +343,26 @@ struct DuckDBTraceManager::Impl {
     a.end_row();
   }
 
-  // Runs `body` in one transaction; rolls back and rethrows on failure.
-  template <class Body>
-  void in_transaction(Body&& body) {
-    conn.exec("BEGIN TRANSACTION");
+  // COMMIT. When it fails, DuckDB 1.4 has rolled back but keeps corrupt in-memory state (the
+  // next commit stores wrong values): the database is opened again, with what was committed.
+  void commit() {
     try {
-      body();
       conn.exec("COMMIT");
     } catch (...) {
+      exists_stmt.reset();  // prepared on the connection being closed
       try {
-        conn.exec("ROLLBACK");
+        conn.reopen();
       } catch (...) {
-        // The original error is the one to report.
+        // Every later call says the connection is closed; this failure is the one to report.
       }
       throw;
     }
+  }
+
+  // Runs `body` in one transaction; rolls back and rethrows on failure.
+  template <class Body>
+  void in_transaction(Body&& body) {
+    detail::duck::in_transaction(conn, body, [this] { commit(); });
   }
 
   InsertSummary insert(std::span<const SessionTrace> traces, std::size_t batch_size) {
@@ -387,6 +392,11 @@ struct DuckDBTraceManager::Impl {
   }
 
   std::optional<SessionTrace> load(std::string_view session_id);
+
+  void roll_back_batch() noexcept {
+    batch.reset();
+    detail::duck::roll_back(conn);
+  }
 
   std::filesystem::path path;
   DuckDBOptions options;
@@ -737,28 +747,17 @@ QueryResult DuckDBTraceManager::get_experiments_by_system_version(std::string_vi
       {Value(system_version_id)});
 }
 
-// ---- DuckDBSink ----
+// ---- DuckDBSink's open transaction ----
 
-DuckDBSink::DuckDBSink(std::filesystem::path path, DuckDBOptions options) : manager_(std::move(path), options) {}
-
-DuckDBSink::~DuckDBSink() {
-  try {
-    flush();
-  } catch (...) {
-    detail::report("DuckDB sink: could not commit its last sessions to '" + manager_.path().string() +
-                   "': " + detail::current_exception_text());
-  }
-}
-
-void DuckDBSink::write(const SessionTrace& trace) {
-  auto& impl = *manager_.impl_;
+void DuckDBTraceManager::batch_append(const SessionTrace& trace) {
+  auto& impl = *impl_;
   std::lock_guard lock(impl.mutex);
   if (!impl.batch) {
     impl.conn.exec("BEGIN TRANSACTION");
     try {
       impl.batch.emplace(impl.conn);
     } catch (...) {
-      impl.conn.exec("ROLLBACK");
+      impl.roll_back_batch();
       throw;
     }
     impl.batch_seen.clear();
@@ -769,33 +768,24 @@ void DuckDBSink::write(const SessionTrace& trace) {
   } catch (const Refused&) {
     throw;  // nothing of this session was appended: the batch's other sessions stay
   } catch (...) {
-    // The batch may hold part of this session: drop the whole uncommitted batch.
-    const std::size_t lost = impl.batch_seen.size();
-    impl.batch.reset();
-    try {
-      impl.conn.exec("ROLLBACK");
-    } catch (...) {
-    }
-    detail::report("DuckDB sink: rolled back " + std::to_string(lost) + " uncommitted session(s) in '" +
-                   manager_.path().string() + "'");
+    impl.roll_back_batch();  // the batch may hold part of this session
     throw;
   }
 }
 
-void DuckDBSink::flush() {
-  auto& impl = *manager_.impl_;
+void DuckDBTraceManager::batch_commit() {
+  auto& impl = *impl_;
   std::lock_guard lock(impl.mutex);
   if (!impl.batch) return;
   try {
     impl.batch->flush();
     impl.batch.reset();
-    impl.conn.exec("COMMIT");
+    // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
+    // connection) aborted, and keeps nothing; any statement before it fails in that case.
+    impl.conn.exec("SELECT 1");
+    impl.commit();
   } catch (...) {
-    impl.batch.reset();
-    try {
-      impl.conn.exec("ROLLBACK");
-    } catch (...) {
-    }
+    impl.roll_back_batch();
     throw;
   }
 }

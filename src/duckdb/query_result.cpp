@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "json/writer.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing {
@@ -40,9 +41,9 @@ std::size_t width_of(std::string_view s) {
   return w;
 }
 
-// Cuts to `max` columns, marking the cut; newlines and tabs shown as spaces to keep rows whole.
-std::string fit(std::string s, std::size_t max) {
-  std::replace_if(s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+// Cuts to `max` columns, marking the cut; control characters escaped (rows stay whole).
+std::string fit(std::string_view text, std::size_t max) {
+  std::string s = terminal_safe(text);
   if (width_of(s) <= max) return s;
   std::size_t cols = 0;
   std::size_t i = 0;
@@ -52,6 +53,21 @@ std::string fit(std::string s, std::size_t max) {
     ++cols;
   }
   return s.substr(0, i) + "\xE2\x80\xA6";  // …
+}
+
+void append_escape(std::string& out, const char* prefix, unsigned value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += prefix;
+  out += kHex[(value >> 4) & 0xF];
+  out += kHex[value & 0xF];
+}
+
+// Bytes in a UTF-8 sequence starting with `lead` (1 for ASCII and stray continuation bytes).
+std::size_t sequence_length(unsigned char lead) {
+  if (lead >= 0xF0) return 4;
+  if (lead >= 0xE0) return 3;
+  if (lead >= 0xC0) return 2;
+  return 1;
 }
 
 std::string csv_field(const Value& v) {
@@ -67,12 +83,53 @@ std::string csv_field(const Value& v) {
 }
 }  // namespace
 
+std::string terminal_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      if (byte >= 0x20 && byte != 0x7F) {
+        out += static_cast<char>(byte);
+      } else if (byte == '\n') {
+        out += "\\n";
+      } else if (byte == '\r') {
+        out += "\\r";
+      } else if (byte == '\t') {
+        out += "\\t";
+      } else {
+        append_escape(out, "\\x", byte);
+      }
+      ++i;
+      continue;
+    }
+    const std::string_view sequence = text.substr(i, sequence_length(byte));
+    if (sequence.size() == 1 || detail::first_invalid_utf8(sequence) != sequence.size()) {
+      append_escape(out, "\\x", byte);  // not UTF-8: a terminal could read it as a C1 control
+      ++i;
+      continue;
+    }
+    const auto second = static_cast<unsigned char>(sequence[1]);
+    if (byte == 0xC2 && second < 0xA0) {
+      append_escape(out, "\\u00", second);  // U+0080..U+009F, the C1 controls
+    } else {
+      out += sequence;
+    }
+    i += sequence.size();
+  }
+  return out;
+}
+
 std::string QueryResult::to_table() const {
   const std::size_t n = columns.size();
   std::vector<std::vector<std::string>> cells(rows.size(), std::vector<std::string>(n));
   std::vector<std::size_t> widths(n);
   std::vector<int> kind(n, 0);  // right-align columns holding numbers (and NULLs) only
-  for (std::size_t c = 0; c < n; ++c) widths[c] = width_of(columns[c]);
+  std::vector<std::string> header(n);
+  for (std::size_t c = 0; c < n; ++c) {
+    header[c] = terminal_safe(columns[c]);
+    widths[c] = width_of(header[c]);
+  }
   for (std::size_t r = 0; r < rows.size(); ++r) {
     for (std::size_t c = 0; c < n && c < rows[r].size(); ++c) {
       cells[r][c] = fit(display_text(rows[r][c]), kMaxCellWidth);
@@ -97,7 +154,7 @@ std::string QueryResult::to_table() const {
   };
   for (std::size_t c = 0; c < n; ++c) {
     if (c > 0) out += "  ";
-    pad(columns[c], widths[c], numeric[c]);
+    pad(header[c], widths[c], numeric[c]);
   }
   end_line(out);
   for (std::size_t c = 0; c < n; ++c) {

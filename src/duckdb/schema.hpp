@@ -7,11 +7,25 @@
 //   fields). Columns added later go last, where ALTER TABLE puts them in older files, so that
 //   inserts (which fill columns by position) see the same order in every file.
 // Ids come from the writer (it holds DuckDB's single-writer lock), not from sequences.
+//
+// Opening a file for writing brings it to these definitions (migration.cpp): tables and columns
+// it lacks are added, so a new column needs nothing more than its place below. Raise
+// kSchemaVersion when stored data changes meaning, and give added columns their values for old
+// rows in kBackfills.
 #pragma once
 
 namespace synth::tracing::detail::duck {
 
+/// The version recorded in synth_tracing_schema, with kSchema's text (a file recording both is
+/// current and needs no look). Files without that table are the Python original's or from
+/// versions of this library before it was recorded.
+inline constexpr int kSchemaVersion = 1;
+
 inline constexpr const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS synth_tracing_schema (
+  version INTEGER NOT NULL,
+  definition VARCHAR
+);
 CREATE TABLE IF NOT EXISTS experiments (
   id VARCHAR PRIMARY KEY,
   name VARCHAR NOT NULL,
@@ -155,6 +169,22 @@ SELECT x.id AS experiment_id,
        (SELECT MAX(created_at) FROM session_traces s WHERE s.experiment_id = x.id) AS last_session
 FROM experiments x;
 )SQL";
+
+// Values for a column that a migration adds, for the rows stored before it. The Python original
+// stored each event and message once, from the histories, in order of id, outside any timestep.
+struct Backfill {
+  const char* table;
+  const char* column;
+  const char* sql;
+};
+inline constexpr Backfill kBackfills[] = {
+    {"events", "history_index",
+     "UPDATE events SET history_index = o.position FROM (SELECT id, row_number() OVER (PARTITION BY session_id "
+     "ORDER BY id) - 1 AS position FROM events) o WHERE events.id = o.id"},
+    {"messages", "history_index",
+     "UPDATE messages SET history_index = o.position FROM (SELECT id, row_number() OVER (PARTITION BY session_id "
+     "ORDER BY id) - 1 AS position FROM messages) o WHERE messages.id = o.id"},
+};
 
 // The original's secondary indexes (DuckDBOptions::indexes).
 inline constexpr const char* kIndexes = R"SQL(

@@ -8,6 +8,24 @@
 
 namespace synth::tracing::detail {
 
+namespace {
+// Sessions lost to the sink failure being handled: what SessionsLost says, else `otherwise`.
+std::uint64_t sessions_lost_in_failure(std::uint64_t otherwise) {
+  try {
+    throw;
+  } catch (const SessionsLost& e) {
+    return e.count();
+  } catch (...) {
+    return otherwise;
+  }
+}
+
+std::string lost_text(std::uint64_t lost) {
+  if (lost == 0) return "";
+  return ", " + std::to_string(lost) + (lost == 1 ? " session lost" : " sessions lost");
+}
+}  // namespace
+
 struct SinkDispatcher::State {
   State(std::size_t queue_capacity, std::shared_ptr<const HookList> hook_list, bool deliver_to_sinks)
       : capacity(queue_capacity), hooks(std::move(hook_list)), to_sinks(deliver_to_sinks) {}
@@ -34,6 +52,7 @@ struct SinkDispatcher::State {
   WorkerThread worker;                  // started by the first add_sink() or start()
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> lost{0};
 };
 
 SinkDispatcher::SinkDispatcher(std::size_t capacity, std::chrono::milliseconds shutdown_timeout,
@@ -143,6 +162,8 @@ std::uint64_t SinkDispatcher::dropped() const noexcept { return state_->dropped.
 
 std::uint64_t SinkDispatcher::errors() const noexcept { return state_->errors.load(std::memory_order_relaxed); }
 
+std::uint64_t SinkDispatcher::lost() const noexcept { return state_->lost.load(std::memory_order_relaxed); }
+
 std::uint64_t SinkDispatcher::pending() const {
   std::lock_guard lock(state_->mutex);
   return state_->submitted - state_->completed;
@@ -169,10 +190,13 @@ void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSin
     try {
       sink->write(trace);
     } catch (...) {
+      const std::uint64_t lost_now = sessions_lost_in_failure(1);  // a write that throws has lost its session
+      lost.fetch_add(lost_now, std::memory_order_relaxed);
       const std::uint64_t n = errors.fetch_add(1, std::memory_order_relaxed) + 1;
       if (is_report_worthy(n)) {
         report(std::string("sink ") + typeid(*sink).name() + " failed to write session '" + trace.session_id +
-               "': " + current_exception_text() + " (" + std::to_string(n) + " sink errors so far)");
+               "': " + current_exception_text() + " (" + std::to_string(n) + " sink errors so far" + lost_text(lost_now) +
+               ")");
       }
     }
   }
@@ -183,9 +207,12 @@ void SinkDispatcher::State::flush_sinks(const std::vector<std::shared_ptr<Sessio
     try {
       sink->flush();
     } catch (...) {
+      const std::uint64_t lost_now = sessions_lost_in_failure(0);
+      lost.fetch_add(lost_now, std::memory_order_relaxed);
       const std::uint64_t n = errors.fetch_add(1, std::memory_order_relaxed) + 1;
       if (is_report_worthy(n)) {
-        report(std::string("sink ") + typeid(*sink).name() + " failed to flush: " + current_exception_text());
+        report(std::string("sink ") + typeid(*sink).name() + " failed to flush: " + current_exception_text() + " (" +
+               std::to_string(n) + " sink errors so far" + lost_text(lost_now) + ")");
       }
     }
   }

@@ -123,6 +123,8 @@ class SinkDispatcher {
 
   std::uint64_t dropped() const noexcept;
   std::uint64_t errors() const noexcept;
+  /// Sessions sinks failed to store (SessionSink: a throwing write(), SessionsLost).
+  std::uint64_t lost() const noexcept;
   std::uint64_t pending() const;
 
  private:

@@ -640,6 +640,7 @@ TracerStats SessionTracer::stats() const {
   s.sessions_sampled_out = core_->sessions_sampled_out.load(std::memory_order_relaxed);
   s.sessions_dropped = core_->dispatcher.dropped();
   s.sink_errors = core_->dispatcher.errors();
+  s.sessions_lost = core_->dispatcher.lost();
   s.sessions_pending = core_->dispatcher.pending();
   if (core_->spans) {
     const BatchStats spans = core_->spans->stats();

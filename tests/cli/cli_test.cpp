@@ -1,5 +1,6 @@
 // The synth-trace command line, run as a process: outputs (golden files for the deterministic
 // ones), exit codes (0 ok, 1 bad input, 2 usage) and bad inputs.
+#include <duckdb.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,12 +49,14 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Runs synth-trace with `args` (already shell-quoted where needed) on this test's database.
-  Output run(const std::string& args, bool with_db = true) const {
+  // Runs synth-trace with `args` (already shell-quoted where needed) on this test's database,
+  // with `env` ("NAME=value ..." for env(1)) changing its environment.
+  Output run(const std::string& args, bool with_db = true, const std::string& env = "") const {
     const fs::path out = dir_ / "stdout.txt";
     const fs::path err = dir_ / "stderr.txt";
-    std::string cmd = std::string(SYNTH_TRACE_BINARY) + (with_db ? " --db " + quote(db_) : "") + " " + args + " >" +
-                      quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
+    std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(SYNTH_TRACE_BINARY) +
+                      (with_db ? " --db " + quote(db_) : "") + " " + args + " >" + quote(out.string()) + " 2>" +
+                      quote(err.string()) + " </dev/null";
     const int status = std::system(cmd.c_str());
     return Output{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
   }
@@ -77,7 +80,8 @@ class Cli : public ::testing::Test {
 TEST_F(Cli, HelpAndVersion) {
   const Output help = run("--help", false);
   EXPECT_EQ(help.code, 0);
-  for (const char* cmd : {"demo", "import", "sessions", "show", "stats", "query", "export", "finetune-export"}) {
+  for (const char* cmd :
+       {"demo", "import", "sessions", "show", "stats", "query", "export", "finetune-export", "migrate"}) {
     EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd;
     const Output sub = run(std::string(cmd) + " --help", false);
     EXPECT_EQ(sub.code, 0) << cmd << sub.err;
@@ -245,6 +249,172 @@ TEST_F(Cli, LockedDatabaseIsAClearError) {
   EXPECT_EQ(locked.code, 1);
   EXPECT_NE(locked.err.find("locked by another process"), std::string::npos) << locked.err;
   EXPECT_NE(locked.err.find(db_), std::string::npos) << locked.err;
+}
+
+// The bytes of the database file, and whether a write-ahead log exists beside it.
+std::string file_state(const std::string& db) {
+  return slurp(db) + (fs::exists(db + ".wal") ? "+wal" : "");
+}
+
+TEST_F(Cli, CommandsThatOnlyReadNeverChangeTheDatabase) {
+  import_fixtures();
+  const std::string before = file_state(db_);
+  const fs::path out = dir_ / "out";
+  for (const std::string& args :
+       {std::string("sessions"), std::string("show s-1"), std::string("stats"),
+        "query " + quote("SELECT COUNT(*) FROM events"), "export --jsonl " + quote((out / "all.jsonl").string()),
+        "export --parquet " + quote((out / "parquet").string()),
+        "finetune-export --out " + quote((out / "ft.jsonl").string())}) {
+    fs::create_directories(out);
+    const Output o = run(args);
+    EXPECT_EQ(o.code, 0) << args << "\n" << o.err;
+    EXPECT_TRUE(file_state(db_) == before) << args << " changed the database file";
+  }
+}
+
+TEST_F(Cli, QueryIsReadOnlyUnlessWriteIsGiven) {
+  import_fixtures();
+  const Output drop = run("query " + quote("DROP TABLE events"));
+  EXPECT_EQ(drop.code, 1);
+  EXPECT_NE(drop.err.find("read-only"), std::string::npos) << drop.err;
+  EXPECT_NE(drop.err.find("--write"), std::string::npos) << drop.err;
+  // The database is whole: every later command works.
+  EXPECT_EQ(run("sessions").code, 0);
+  expect_golden(run("show s-1"), "show_s-1.txt");
+  EXPECT_EQ(run("query " + quote("SELECT COUNT(*) FROM events")).code, 0);
+
+  const Output view = run("query --write " + quote("CREATE VIEW llm_calls AS SELECT * FROM events WHERE event_type = 'cais'"));
+  EXPECT_EQ(view.code, 0) << view.err;
+  const Output count = run("query " + quote("SELECT COUNT(*) AS n FROM llm_calls") + " --format csv");
+  EXPECT_EQ(count.code, 0) << count.err;
+  EXPECT_NE(count.out.find("n\r\n"), std::string::npos) << count.out;
+
+  // Read-only on a file that does not exist: said plainly, nothing created.
+  const std::string missing = (dir_ / "missing.duckdb").string();
+  const Output absent = run("--db " + quote(missing) + " query " + quote("SELECT 1"), false);
+  EXPECT_EQ(absent.code, 1);
+  EXPECT_NE(absent.err.find("no trace database at '" + missing + "'"), std::string::npos) << absent.err;
+  EXPECT_FALSE(fs::exists(missing));
+}
+
+TEST_F(Cli, ParamsBindTheTextAsGivenUnlessATypeIsNamed) {
+  import_fixtures();
+  const auto bound = [&](const std::string& param) {
+    const Output o = run("query " + quote("SELECT ? AS v") + " --param " + quote(param) + " --format json");
+    EXPECT_EQ(o.code, 0) << param << ": " << o.err;
+    return o.code == 0 ? st::Value::parse(o.out)[0]["v"] : st::Value("<failed>");
+  };
+  EXPECT_EQ(bound("007"), st::Value("007"));
+  EXPECT_EQ(bound("1e3"), st::Value("1e3"));
+  EXPECT_EQ(bound("https://example.com:8080/x"), st::Value("https://example.com:8080/x"));
+  EXPECT_EQ(bound("int:007"), st::Value(7));
+  EXPECT_EQ(bound("float:0.25"), st::Value(0.25));
+  EXPECT_EQ(bound("bool:true"), st::Value(true));
+  EXPECT_EQ(bound("null:"), st::Value());
+  EXPECT_EQ(bound("text:int:5"), st::Value("int:5"));
+  // Compared with a number column, text is converted as DuckDB converts it.
+  expect_golden(run("query " + quote("SELECT session_id, num_events FROM session_traces WHERE num_events >= ? ORDER BY ALL") +
+                    " --param int:2"),
+                "query_param.txt");
+  const Output bad = run("query " + quote("SELECT ?") + " --param int:seven");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("int:seven"), std::string::npos) << bad.err;
+  EXPECT_NE(run("query --help", false).out.find("int:"), std::string::npos);
+}
+
+TEST_F(Cli, TraceContentNeverReachesTheTerminalAsControlCharacters) {
+  const std::string hostile = "\x1b]0;pwned\x07\x1b[2J\r\xc2\x9b" "31m";
+  st::SessionTrace t;
+  t.session_id = "hostile";
+  t.created_at = st::now();
+  t.session_metadata.push_back({"run" + hostile, st::Value{{"note", hostile}}, st::now()});
+  st::SessionTimeStep step;
+  step.step_id = "step" + hostile;
+  st::CAISEvent call{.system_instance_id = "agent" + hostile, .model_name = "gpt" + hostile, .provider = "openai"};
+  call.metadata = st::Value{{"error", "boom" + hostile}};
+  step.events.push_back(call);
+  step.step_messages.push_back(st::make_message("env" + hostile, {{"obs", "line one\nline two" + hostile}},
+                                                "observation" + hostile, 0));
+  t.event_history = step.events;
+  t.message_history = step.step_messages;
+  t.session_time_steps.push_back(step);
+  const fs::path file = dir_ / "hostile.json";
+  t.write_file(file);
+  ASSERT_EQ(run("import " + quote(file.string())).code, 0);
+
+  const auto no_controls = [](const Output& o, const std::string& what) {
+    ASSERT_EQ(o.code, 0) << what << ": " << o.err;
+    for (const char c : o.out) {
+      const auto byte = static_cast<unsigned char>(c);
+      EXPECT_FALSE((byte < 0x20 && c != '\n') || byte == 0x7F) << what << " printed byte " << int(byte);
+    }
+    EXPECT_EQ(o.out.find("\xc2\x9b"), std::string::npos) << what << " printed a C1 control";
+  };
+  const Output show = run("show hostile");
+  no_controls(show, "show");
+  EXPECT_NE(show.out.find("\\x1b]0;pwned\\x07\\x1b[2J\\r\\u009b31m"), std::string::npos) << show.out;
+  no_controls(run("query " + quote("SELECT model_name, system_instance_id, metadata FROM events")), "query table");
+  no_controls(run("query " + quote("SELECT content FROM messages")), "query table");
+  const Output table = run("query " + quote("SELECT json_extract_string(content, '$.payload.obs') AS obs FROM messages"));
+  EXPECT_NE(table.out.find("line one\\nline two"), std::string::npos) << table.out;
+  no_controls(run("sessions"), "sessions");
+}
+
+TEST_F(Cli, DatabaseComesFromTheConfigurationUnlessGiven) {
+  const std::string configured = (dir_ / "configured.duckdb").string();
+  const fs::path config = dir_ / "tracing.json";
+  std::ofstream(config) << "{\"db_path\": \"" << configured << "\"}";
+  const std::string env = "-u SYNTH_TRACING_DB SYNTH_TRACING_CONFIG_FILE=" + quote(config.string());
+  const Output o = run("import " + quote(data("python/section_1e_example.json")), false, env);
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_TRUE(fs::exists(configured));
+  EXPECT_NE(o.out.find(configured), std::string::npos) << o.out;
+  // SYNTH_TRACING_DB wins over the file, and --db over both.
+  const std::string from_env = (dir_ / "env.duckdb").string();
+  ASSERT_EQ(run("import " + quote(data("python/section_1e_example.json")), false,
+                env + " SYNTH_TRACING_DB=" + quote(from_env)).code,
+            0);
+  EXPECT_TRUE(fs::exists(from_env));
+  ASSERT_EQ(run("import " + quote(data("python/section_1e_example.json")), true,
+                env + " SYNTH_TRACING_DB=" + quote(from_env)).code,
+            0);
+  EXPECT_TRUE(fs::exists(db_));
+  // A broken configuration is reported, naming the file.
+  std::ofstream(config) << "{\"db_path\": 7";
+  const Output broken = run("sessions", false, env);
+  EXPECT_EQ(broken.code, 1);
+  EXPECT_NE(broken.err.find(config.string()), std::string::npos) << broken.err;
+}
+
+TEST_F(Cli, MigrateBringsAPythonOriginalDatabaseToTheCurrentSchema) {
+  {
+    duckdb_database database = nullptr;
+    duckdb_connection connection = nullptr;
+    ASSERT_EQ(duckdb_open(db_.c_str(), &database), DuckDBSuccess);
+    duckdb_connect(database, &connection);
+    duckdb_result result;
+    const std::string sql = slurp(data("python_duckdb/original_schema.sql"));
+    EXPECT_EQ(duckdb_query(connection, sql.c_str(), &result), DuckDBSuccess) << duckdb_result_error(&result);
+    duckdb_destroy_result(&result);
+    duckdb_disconnect(&connection);
+    duckdb_close(&database);
+  }
+  const Output before = run("sessions");
+  EXPECT_EQ(before.code, 1);
+  EXPECT_NE(before.err.find("synth-trace migrate"), std::string::npos) << before.err;
+  const Output migrate = run("migrate");
+  EXPECT_EQ(migrate.code, 0) << migrate.err;
+  EXPECT_NE(migrate.out.find("schema version 1"), std::string::npos) << migrate.out;
+  EXPECT_NE(migrate.err.find("migrated in place"), std::string::npos) << migrate.err;
+  const Output sessions = run("sessions --format json");
+  ASSERT_EQ(sessions.code, 0) << sessions.err;
+  EXPECT_EQ(st::Value::parse(sessions.out).size(), 2u);
+  EXPECT_EQ(run("show episode-1").code, 0);
+  const Output again = run("migrate");
+  EXPECT_EQ(again.code, 0);
+  EXPECT_EQ(again.err, "");
+  EXPECT_EQ(run("--db " + quote((dir_ / "none.duckdb").string()) + " migrate", false).code, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "none.duckdb"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "duckdb/duckdb_support.hpp"
 #include "support.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -24,6 +26,8 @@ namespace fs = std::filesystem;
 namespace st = synth::tracing;
 using st::testing::CapturedDiagnostics;
 using st::testing::TempDir;
+using st::testing::kThreadSanitizer;
+using st::testing::single_threaded_under_tsan;
 using st::CAISEvent;
 using st::DuckDBOptions;
 using st::DuckDBSink;
@@ -44,25 +48,6 @@ void PrintTo(const SessionTrace& t, std::ostream* os) {
 }  // namespace synth::tracing
 
 namespace {
-
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// Under ThreadSanitizer, DuckDB runs its work on the calling thread only. libduckdb.so is not
-// instrumented, so TSan cannot see the synchronization between DuckDB's own worker threads and
-// reports hundreds of races between them (checkpoint tasks, task queues) that are not ours.
-// With one DuckDB thread, TSan still checks everything this project does: the sink thread, the
-// agents, and queries from other threads, all through the manager's mutex.
-template <class Db>
-Db& single_threaded_under_tsan(Db& db) {
-  if (kSanitized) db.query("SET threads TO 1");
-  return db;
-}
-
-
 
 TracingConfig config_keeping(std::size_t sessions) {
   TracingConfig config;
@@ -141,7 +126,7 @@ class SlowDuckDBSink : public DuckDBSink {
 
 TEST(DuckDBSink, ManyThreadsManySessionsAllStoredExactly) {
   const int kThreads = 4;
-  const int kSessionsPerThread = kSanitized ? 30 : 150;
+  const int kSessionsPerThread = kThreadSanitizer ? 30 : 150;
   const int kSteps = 3;
   const std::size_t total = static_cast<std::size_t>(kThreads * kSessionsPerThread);
   TempDir dir;
@@ -176,6 +161,7 @@ TEST(DuckDBSink, ManyThreadsManySessionsAllStoredExactly) {
   EXPECT_EQ(stats.sessions_ended, total);
   EXPECT_EQ(stats.sessions_dropped, 0u);
   EXPECT_EQ(stats.sink_errors, 0u);
+  EXPECT_EQ(stats.sessions_lost, 0u);
   EXPECT_EQ(stats.sessions_pending, 0u);
 
   DuckDBTraceManager& db = sink->manager();
@@ -204,7 +190,7 @@ TEST(DuckDBSink, ManyThreadsManySessionsAllStoredExactly) {
 }
 
 TEST(DuckDBSink, NothingLostWhenTheTracerIsDestroyedWithoutFlush) {
-  const int kSessions = kSanitized ? 40 : 300;
+  const int kSessions = kThreadSanitizer ? 40 : 300;
   TempDir dir;
   std::vector<SessionTrace> expected;
   {
@@ -292,6 +278,7 @@ TEST(DuckDBSink, FailingWriteIsCountedAndTheOtherSessionsAreStored) {
   ASSERT_TRUE(tracer.flush(std::chrono::seconds(60)));
 
   EXPECT_EQ(tracer.stats().sink_errors, 1u);
+  EXPECT_EQ(tracer.stats().sessions_lost, 1u);  // "dup" alone
   DuckDBTraceManager& db = sink->manager();
   for (const char* id : {"gate", "a", "b", "c", "d"}) {
     const auto loaded = db.load_trace(id);
@@ -331,6 +318,7 @@ TEST(DuckDBSink, SessionsTheSchemaCannotHoldFailAlone) {
   gate->open();
   ASSERT_TRUE(tracer.flush(std::chrono::seconds(60)));
   EXPECT_EQ(tracer.stats().sink_errors, 1u);
+  EXPECT_EQ(tracer.stats().sessions_lost, 1u);
   EXPECT_TRUE(sink->manager().load_trace("before"));
   EXPECT_TRUE(sink->manager().load_trace("after"));
   EXPECT_FALSE(sink->manager().load_trace("bad"));
@@ -360,7 +348,7 @@ TEST(DuckDBSink, SameIdEndedTwiceIsSkippedOrReplaced) {
 
 TEST(DuckDBManager, ConcurrentCallsAreSerialized) {
   const int kThreads = 4;
-  const int kPerThread = kSanitized ? 10 : 40;
+  const int kPerThread = kThreadSanitizer ? 10 : 40;
   TempDir dir;
   DuckDBTraceManager db(dir.db());
   single_threaded_under_tsan(db);
@@ -391,4 +379,16 @@ TEST(DuckDBManager, ConcurrentCallsAreSerialized) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_EQ(db.session_ids().size(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST(DuckDBSink, FromConfigOpensTheConfiguredDatabase) {
+  TempDir dir;
+  const auto in_code = DuckDBSink::from_config(TracingConfig{.db_path = dir.file("in_code.duckdb")});
+  EXPECT_EQ(in_code->manager().path(), dir.file("in_code.duckdb"));
+  // Not given in code: from the environment (or the configuration file).
+  ::setenv("SYNTH_TRACING_DB", dir.file("from_env.duckdb").c_str(), 1);
+  const auto from_env = DuckDBSink::from_config();
+  ::unsetenv("SYNTH_TRACING_DB");
+  EXPECT_EQ(from_env->manager().path(), dir.file("from_env.duckdb"));
+  EXPECT_TRUE(fs::exists(dir.file("from_env.duckdb")));
 }

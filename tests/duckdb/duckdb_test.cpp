@@ -235,7 +235,8 @@ TEST(Schema, NewFileHasTheTablesViewsAndIndexes) {
     (row[1].as_string() == "VIEW" ? views : base).push_back(row[0].as_string());
   }
   EXPECT_EQ(base, (std::vector<std::string>{"events", "experimental_systems", "experiments", "messages",
-                                            "session_timesteps", "session_traces", "system_versions", "systems"}));
+                                            "session_timesteps", "session_traces", "synth_tracing_schema",
+                                            "system_versions", "systems"}));
   EXPECT_EQ(views, (std::vector<std::string>{"experiment_overview", "model_usage_stats", "session_summary"}));
 
   const QueryResult indexes = db.query("SELECT index_name, table_name FROM duckdb_indexes() ORDER BY index_name");
@@ -1245,14 +1246,27 @@ TEST(Query, ToTableGolden) {
   TempDir dir;
   DuckDBTraceManager db(dir.db());
   const std::string expected =
-      "id  label                  score  flag  payload\n"
-      "--  --------------------  ------  ----  -------------------\n"
-      " 1  plain                    2.5  NULL  {\"a\":[1,2],\"b\":\"x\"}\n"
-      "22  comma, \"quote\" line2  -0.125  true  NULL\n"
+      "id  label                   score  flag  payload\n"
+      "--  ---------------------  ------  ----  -------------------\n"
+      " 1  plain                     2.5  NULL  {\"a\":[1,2],\"b\":\"x\"}\n"
+      "22  comma, \"quote\"\\nline2  -0.125  true  NULL\n"
       "(2 rows)\n";
   EXPECT_EQ(small_result(db).to_table(), expected);
   EXPECT_EQ(db.query("SELECT 1 AS n WHERE false").to_table(), "n\n-\n(0 rows)\n");
   EXPECT_EQ(db.query("SELECT 'x' AS only").to_table(), "only\n----\nx\n(1 row)\n");
+}
+
+TEST(Query, TerminalSafeTextShowsControlCharactersAsEscapes) {
+  EXPECT_EQ(st::terminal_safe("plain é ✓ 𝄞"), "plain é ✓ 𝄞");
+  EXPECT_EQ(st::terminal_safe("\x1b]0;pwned\x07\x1b[2J"), "\\x1b]0;pwned\\x07\\x1b[2J");
+  EXPECT_EQ(st::terminal_safe("a\nb\rc\td\x7f"), "a\\nb\\rc\\td\\x7f");
+  EXPECT_EQ(st::terminal_safe(std::string("nul\0!", 5)), "nul\\x00!");
+  EXPECT_EQ(st::terminal_safe("\xc2\x9b" "31m \xc2\x85"), "\\u009b31m \\u0085");  // C1 controls
+  EXPECT_EQ(st::terminal_safe("\x9b" "31m \xff \xe2\x82"), "\\x9b31m \\xff \\xe2\\x82");  // not UTF-8
+  TempDir dir;
+  DuckDBTraceManager db(dir.db());
+  EXPECT_EQ(db.query("SELECT chr(27) || '[2J' AS \"x\x1b\", 'a' || chr(10) || 'b' AS y").to_table(),
+            "x\\x1b    y\n-------  ----\n\\x1b[2J  a\\nb\n(1 row)\n");
 }
 
 TEST(Query, ToCsvGolden) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <regex>
 #include <stdexcept>
+#include <utility>
 
 #include "support.hpp"
 #include "synth/tracing.hpp"
@@ -365,10 +366,39 @@ TEST(SessionTracer, FailingSinkIsCountedAndOthersStillWrite) {
   { auto s = tracer.start_session("s"); }
   ASSERT_TRUE(tracer.flush());
   EXPECT_EQ(tracer.stats().sink_errors, 1u);
+  EXPECT_EQ(tracer.stats().sessions_lost, 1u);  // the failing sink did not store it
   EXPECT_EQ(good->traces().size(), 1u);
   const auto messages = diagnostics.all();
   ASSERT_FALSE(messages.empty());
   EXPECT_NE(messages[0].find("disk on fire"), std::string::npos);
+}
+
+TEST(SessionTracer, SessionsASinkAcceptedAndThenLostAreCounted) {
+  CapturedDiagnostics diagnostics;
+  // Keeps sessions in a batch and loses the batch when it flushes, as a store whose commit fails.
+  struct LosingBatches : st::SessionSink {
+    std::uint64_t held = 0;
+    void write(const st::SessionTrace&) override { ++held; }
+    void flush() override {
+      const std::uint64_t lost = std::exchange(held, 0);
+      if (lost > 0) throw st::SessionsLost(lost, "the batch's commit failed");
+    }
+  };
+  SessionTracer tracer(quiet_config());
+  tracer.add_sink(std::make_shared<LosingBatches>());
+  for (int i = 0; i < 3; ++i) auto s = tracer.start_session("s" + std::to_string(i));
+  ASSERT_TRUE(tracer.flush());
+  // However the sessions were batched (the sink flushes whenever its queue runs empty), all
+  // three are counted, and the failures are reported with what they lost.
+  const st::TracerStats stats = tracer.stats();
+  EXPECT_EQ(stats.sessions_lost, 3u);
+  EXPECT_GE(stats.sink_errors, 1u);
+  const auto messages = diagnostics.all();
+  ASSERT_FALSE(messages.empty());
+  for (const auto& m : messages) {
+    EXPECT_NE(m.find("the batch's commit failed"), std::string::npos) << m;
+    EXPECT_TRUE(std::regex_search(m, std::regex("[123] sessions? lost"))) << m;
+  }
 }
 
 TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {

@@ -2,6 +2,7 @@
 // queryable with SQL. Part of the synth::tracing_duckdb library target.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "synth/tracing/config.hpp"
 #include "synth/tracing/error.hpp"
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/model.hpp"
@@ -36,12 +38,19 @@ enum class OnExistingSession : std::uint8_t {
 /// Options of a DuckDBTraceManager.
 struct DuckDBOptions {
   OnExistingSession on_existing = OnExistingSession::skip;
-  /// Open without writing: no schema creation, inserts throw.
+  /// Open without writing: no schema creation or migration, inserts throw. The file must exist
+  /// and have the current schema.
   bool read_only = false;
   /// Create the original's secondary indexes (`idx_*`) when they are missing. Without them
   /// inserts are about 1.6x as fast and files about a third of the size, and the built-in
   /// queries are as fast (DuckDB's zone maps serve them); indexes a file already has stay.
   bool indexes = true;
+  /// DuckDBSink commits the sessions written since its last commit once there are this many,
+  /// or once the first of them was written `commit_interval` ago, whichever comes first; also
+  /// when the tracer's queue runs empty, on flush(), and when the batch holds 64 MiB of
+  /// sessions (it keeps them until the commit, to retry a failed one). At least 1.
+  std::size_t commit_sessions = 1000;
+  std::chrono::milliseconds commit_interval{1000};
 };
 
 /// The result of a query: column names and DuckDB type names, and rows of values (NULL is a
@@ -51,13 +60,20 @@ struct QueryResult {
   std::vector<std::string> types;
   std::vector<std::vector<Value>> rows;
 
-  /// Aligned text table with a header line, numbers right-aligned.
+  /// Aligned text table with a header line, numbers right-aligned; cells cut at 60 columns
+  /// and made terminal_safe.
   std::string to_table() const;
   /// RFC 4180 CSV with a header line.
   std::string to_csv() const;
   /// A JSON array of objects, one per row.
   std::string to_json() const;
 };
+
+/// `text` safe to print on a terminal: control characters (C0, DEL, C1) and bytes that are not
+/// UTF-8 shown as visible escapes (`\n`, `\t`, `\x1b`, `\u009b`, `\xff`), so that stored
+/// trace content cannot move the cursor, retitle the window or clear the screen.
+/// QueryResult::to_table and `synth-trace show` print through it.
+std::string terminal_safe(std::string_view text);
 
 /// How an insert went.
 struct InsertSummary {
@@ -76,8 +92,11 @@ struct InsertSummary {
 /// serialized on the manager's one connection.
 class DuckDBTraceManager {
  public:
-  /// Opens (creating file and schema if needed). Throws StorageError naming the file when it
-  /// is locked by another process, not a DuckDB database, or in a read-only folder.
+  /// Opens, creating file and schema if needed. A file with an older schema (the Python
+  /// original's, an earlier synth-tracing's) is migrated in place, in one transaction, and the
+  /// change reported (diagnostics). Throws StorageError naming the file when it is locked by
+  /// another process, not a DuckDB database, in a read-only folder, written by a newer version,
+  /// or (read_only) missing or in need of migration.
   explicit DuckDBTraceManager(std::filesystem::path path = "traces.duckdb", DuckDBOptions options = {});
   ~DuckDBTraceManager();
   DuckDBTraceManager(DuckDBTraceManager&&) noexcept;
@@ -132,27 +151,51 @@ class DuckDBTraceManager {
 
  private:
   friend class DuckDBSink;
+  // DuckDBSink's open transaction. batch_append throws detail::duck::Refused for a session
+  // refused before any of its rows was appended (the batch is unharmed); any other failure of
+  // either rolls the whole batch back and throws.
+  void batch_append(const SessionTrace& trace);
+  void batch_commit();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 /// A SessionSink storing finished sessions in a DuckDB file. It runs on the tracer's sink
-/// thread, which alone uses its connection; sessions written between two flushes share one
-/// transaction (committed when the queue runs empty and on flush()).
+/// thread, which alone uses its connection. Sessions share a transaction until it is committed:
+/// every DuckDBOptions::commit_sessions sessions or commit_interval, whichever comes first, also
+/// while sessions keep coming, and when the tracer's queue runs empty or is flushed. A session
+/// the database refuses is lost alone (write() throws); when a commit fails, each session of
+/// the batch is retried once in a transaction of its own, and those that still fail are
+/// reported and counted (SessionsLost: TracerStats::sessions_lost).
 class DuckDBSink : public SessionSink {
  public:
+  /// Opens (creating or migrating) the database; throws StorageError as DuckDBTraceManager does,
+  /// and for options a sink cannot use (read_only, commit_sessions 0).
   explicit DuckDBSink(std::filesystem::path path = "traces.duckdb", DuckDBOptions options = {});
+  /// A sink on the configuration's db_path (TracingConfig::load() fills it when code did not:
+  /// SYNTH_TRACING_DB, the configuration file, else traces.duckdb).
+  static std::shared_ptr<DuckDBSink> from_config(const TracingConfig& config = {}, DuckDBOptions options = {});
+  /// Commits what is still uncommitted; a failure is reported (diagnostics), not thrown.
   ~DuckDBSink() override;
 
   void write(const SessionTrace& trace) override;
   void flush() override;
 
-  /// The manager behind the sink (queries are serialized with the sink's writes and see what
-  /// was committed).
+  /// The manager behind the sink. Its calls are serialized with the sink's writes, on the same
+  /// connection: they see the sessions of the open batch too.
   DuckDBTraceManager& manager() noexcept { return manager_; }
 
  private:
+  void commit();
+  void retry_batch(const std::string& failure);
+
   DuckDBTraceManager manager_;
+  std::size_t commit_sessions_;
+  std::chrono::milliseconds commit_interval_;
+  std::vector<std::string> batch_;  // the open batch's sessions as JSON, to retry a failed commit
+  std::size_t batch_bytes_ = 0;
+  std::chrono::steady_clock::time_point batch_started_;
 };
 
 }  // namespace synth::tracing

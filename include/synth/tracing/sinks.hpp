@@ -7,14 +7,29 @@
 #include <string>
 #include <vector>
 
+#include "synth/tracing/error.hpp"
 #include "synth/tracing/model.hpp"
 
 namespace synth::tracing {
 
+/// Thrown by a sink's write() or flush() when sessions it had accepted earlier are lost (a
+/// batch whose commit failed, say). The tracer adds count() to TracerStats::sessions_lost.
+class SessionsLost : public Error {
+ public:
+  SessionsLost(std::uint64_t count, const std::string& why) : Error(why), count_(count) {}
+  /// How many sessions were lost.
+  std::uint64_t count() const noexcept { return count_; }
+
+ private:
+  std::uint64_t count_;
+};
+
 /// Receives finished sessions. The tracer calls write() and flush() from its one background
 /// thread, never from the agent's, so a sink may block on disk or network; it is called by one
-/// thread at a time. An exception from a sink is caught, counted and reported; the trace is not
-/// retried.
+/// thread at a time. An exception from a sink is caught, counted (TracerStats::sink_errors) and
+/// reported; the trace is not retried. A write() that throws has lost its session; a sink that
+/// later loses sessions it accepted throws SessionsLost (both count in
+/// TracerStats::sessions_lost).
 class SessionSink {
  public:
   virtual ~SessionSink() = default;

@@ -78,6 +78,9 @@ struct TracerStats {
   std::uint64_t sessions_dropped = 0;
   /// Exceptions thrown by sinks' write() or flush().
   std::uint64_t sink_errors = 0;
+  /// Finished sessions a sink failed to store (each sink counts its own): its write() threw,
+  /// or it lost sessions it had accepted (SessionsLost).
+  std::uint64_t sessions_lost = 0;
   /// Finished sessions queued for the sinks or being written by them.
   std::uint64_t sessions_pending = 0;
   /// Spans handed to the OpenTelemetry export (0 when spans are not exported). Every one is

@@ -1,0 +1,118 @@
+// DuckDBSink: when its batches are committed, and what a failed one loses.
+#include <utility>
+
+#include "diagnostics.hpp"
+#include "duckdb/connection.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing {
+
+namespace {
+
+// A batch also commits once its sessions take this much as JSON: the copies kept to retry a
+// failed commit stay bounded.
+constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
+
+// Lost sessions named in a report, at most.
+constexpr std::size_t kNamedSessions = 5;
+
+DuckDBOptions sink_options(DuckDBOptions options) {
+  if (options.read_only) throw StorageError("a DuckDBSink writes: DuckDBOptions::read_only must be false");
+  if (options.commit_sessions == 0) {
+    throw StorageError("DuckDBOptions::commit_sessions must be at least 1 (1 commits every session)");
+  }
+  return options;
+}
+
+}  // namespace
+
+DuckDBSink::DuckDBSink(std::filesystem::path path, DuckDBOptions options)
+    : manager_(std::move(path), sink_options(options)),
+      commit_sessions_(options.commit_sessions),
+      commit_interval_(options.commit_interval) {}
+
+std::shared_ptr<DuckDBSink> DuckDBSink::from_config(const TracingConfig& config, DuckDBOptions options) {
+  return std::make_shared<DuckDBSink>(config.load().db_path.value(), options);
+}
+
+DuckDBSink::~DuckDBSink() {
+  try {
+    flush();
+  } catch (...) {
+    detail::report("DuckDB sink: could not commit its last sessions to '" + manager_.path().string() +
+                   "': " + detail::current_exception_text());
+  }
+}
+
+void DuckDBSink::write(const SessionTrace& trace) {
+  if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
+  std::string json;
+  trace.write_json(json);
+  batch_bytes_ += json.size();
+  batch_.push_back(std::move(json));
+  try {
+    manager_.batch_append(trace);
+  } catch (const detail::duck::Refused&) {
+    batch_bytes_ -= batch_.back().size();
+    batch_.pop_back();
+    throw;  // this session alone is lost
+  } catch (...) {
+    retry_batch(detail::current_exception_text());  // the batch was rolled back
+    return;
+  }
+  if (batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes ||
+      std::chrono::steady_clock::now() - batch_started_ >= commit_interval_) {
+    commit();
+  }
+}
+
+void DuckDBSink::flush() { commit(); }
+
+void DuckDBSink::commit() {
+  try {
+    manager_.batch_commit();
+  } catch (...) {
+    retry_batch(detail::current_exception_text());  // the batch was rolled back
+    return;
+  }
+  batch_.clear();
+  batch_bytes_ = 0;
+}
+
+// Each session of the rolled-back batch is tried once more in a transaction of its own, so
+// that only the sessions that cannot be stored are lost.
+void DuckDBSink::retry_batch(const std::string& failure) {
+  const std::vector<std::string> sessions = std::exchange(batch_, {});
+  batch_bytes_ = 0;
+  std::vector<std::string> lost;
+  std::string first_error;
+  for (const std::string& json : sessions) {
+    std::string id;
+    try {
+      const SessionTrace trace = SessionTrace::from_json(json, "a session of a failed DuckDB batch");
+      id = trace.session_id;
+      manager_.insert_trace(trace);
+    } catch (...) {
+      lost.push_back(std::move(id));
+      if (first_error.empty()) first_error = detail::current_exception_text();
+    }
+  }
+  const std::string file = manager_.path().string();
+  const std::string where = "'" + file + "'";
+  if (lost.empty()) {
+    detail::report("DuckDB sink: a batch of " + std::to_string(sessions.size()) + " sessions failed in " + where +
+                   " and was stored on retry (" + failure + ")");
+    return;
+  }
+  std::string names;
+  for (std::size_t i = 0; i < lost.size() && i < kNamedSessions; ++i) {
+    names.append(i == 0 ? "'" : ", '").append(lost[i]).append("'");
+  }
+  if (lost.size() > kNamedSessions) names += ", ...";
+  throw SessionsLost(lost.size(), "DuckDB sink: could not store " + std::to_string(lost.size()) + " of the " +
+                                      std::to_string(sessions.size()) + " sessions of a batch in " + where + " (" +
+                                      names + "), also when retried alone: " + first_error +
+                                      " (the batch failed with: " + failure + ")");
+}
+
+}  // namespace synth::tracing

@@ -1,0 +1,303 @@
+// DuckDBSink durability: it commits every N sessions or T milliseconds also while sessions keep
+// coming, a failed commit is retried and loses only the sessions that cannot be stored, and the
+// sessions lost are counted in TracerStats. Failures are real: a file size limit (a full disk),
+// a constraint the database enforces, a transaction another statement aborted.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "duckdb/duckdb_support.hpp"
+#include "support.hpp"
+#include "synth/tracing.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace fs = std::filesystem;
+namespace st = synth::tracing;
+using namespace std::chrono_literals;
+using st::CAISEvent;
+using st::DuckDBOptions;
+using st::DuckDBSink;
+using st::DuckDBTraceManager;
+using st::SessionTrace;
+using st::SessionTracer;
+using st::TracingConfig;
+using st::Value;
+using st::testing::CapturedDiagnostics;
+using st::testing::TempDir;
+using st::testing::copy_durable_state;
+using st::testing::single_threaded_under_tsan;
+
+namespace synth::tracing {
+void PrintTo(const SessionTrace& t, std::ostream* os) { *os << t.to_json(); }
+}  // namespace synth::tracing
+
+namespace {
+
+SessionTrace session(const std::string& id, std::string payload = "small") {
+  SessionTrace t;
+  t.session_id = id;
+  t.created_at = st::now();
+  t.event_history.push_back(CAISEvent{.system_instance_id = "agent", .model_name = "gpt-4o-mini", .prompt_tokens = 3});
+  t.message_history.push_back(st::make_message("env", {{"obs", std::move(payload)}}, "observation", 0));
+  return t;
+}
+
+// The sessions a copy of the database's durable state holds: what a crash now would keep.
+std::size_t durable_sessions(const TempDir& dir) {
+  const fs::path copy = dir.file("crash_copy.duckdb");
+  copy_durable_state(dir.db(), copy);
+  DuckDBTraceManager db(copy, DuckDBOptions{.read_only = true});
+  return single_threaded_under_tsan(db).session_ids().size();
+}
+
+// A sink that holds the tracer's sink thread inside write() of session "gate" until opened,
+// so that the sessions ended meanwhile reach the next sink back to back, in one batch.
+class GateSink : public st::SessionSink {
+ public:
+  void write(const SessionTrace& trace) override {
+    if (trace.session_id != "gate") return;
+    std::unique_lock lock(mutex_);
+    entered_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+  }
+  bool wait_entered() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 30s, [&] { return entered_; });
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool entered_ = false;
+  bool open_ = false;
+};
+
+// Files this process writes may not grow beyond `bytes` while it lives (a full disk, for
+// DuckDB's write-ahead log); writes past the limit fail with EFBIG instead of killing the process.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    previous_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit limited = saved_;
+    limited.rlim_cur = bytes;
+    if (::setrlimit(RLIMIT_FSIZE, &limited) != 0) throw std::runtime_error("setrlimit(RLIMIT_FSIZE) failed");
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    ::signal(SIGXFSZ, previous_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+  sighandler_t previous_handler_;
+};
+
+std::uintmax_t wal_size(const fs::path& db) {
+  fs::path wal = db;
+  wal += ".wal";
+  std::error_code ec;
+  const auto size = fs::file_size(wal, ec);
+  return ec ? 0 : size;
+}
+
+}  // namespace
+
+TEST(DuckDBSinkDurability, DefaultsCommitAtLeastEverySecond) {
+  const DuckDBOptions defaults;
+  EXPECT_GE(defaults.commit_sessions, 1u);
+  EXPECT_LE(defaults.commit_interval, 1000ms);
+  TempDir dir;
+  try {
+    DuckDBSink sink(dir.db(), DuckDBOptions{.commit_sessions = 0});
+    FAIL() << "accepted commit_sessions = 0";
+  } catch (const st::StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("commit_sessions"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DuckDBSinkDurability, CommitsEveryNSessionsWhileSessionsKeepComing) {
+  TempDir dir;
+  DuckDBSink sink(dir.db(), DuckDBOptions{.commit_sessions = 10, .commit_interval = std::chrono::hours(1)});
+  single_threaded_under_tsan(sink.manager());
+  // write() without flush(): a sink thread whose queue never runs empty.
+  for (int i = 0; i < 9; ++i) sink.write(session("s" + std::to_string(i)));
+  EXPECT_EQ(durable_sessions(dir), 0u);
+  sink.write(session("s9"));
+  EXPECT_EQ(durable_sessions(dir), 10u);
+  for (int i = 10; i < 25; ++i) sink.write(session("s" + std::to_string(i)));
+  EXPECT_EQ(durable_sessions(dir), 20u);
+  sink.flush();
+  EXPECT_EQ(durable_sessions(dir), 25u);
+}
+
+TEST(DuckDBSinkDurability, CommitsWhenTheIntervalHasPassedWhileSessionsKeepComing) {
+  TempDir dir;
+  {
+    // An interval of zero has always passed: every session is committed as it is written.
+    DuckDBSink sink(dir.db(), DuckDBOptions{.commit_sessions = 1000, .commit_interval = 0ms});
+    single_threaded_under_tsan(sink.manager());
+    for (int i = 0; i < 5; ++i) {
+      sink.write(session("now" + std::to_string(i)));
+      EXPECT_EQ(durable_sessions(dir), static_cast<std::size_t>(i + 1));
+    }
+  }
+  // An interval that has not passed (nor N sessions): nothing is committed before flush().
+  DuckDBSink sink(dir.db(), DuckDBOptions{.commit_sessions = 1000, .commit_interval = std::chrono::hours(1)});
+  single_threaded_under_tsan(sink.manager());
+  for (int i = 0; i < 5; ++i) sink.write(session("later" + std::to_string(i)));
+  EXPECT_EQ(durable_sessions(dir), 5u);
+  sink.flush();
+  EXPECT_EQ(durable_sessions(dir), 10u);
+}
+
+TEST(DuckDBSinkDurability, AStatementThatAbortedTheOpenTransactionLosesNothing) {
+  TempDir dir;
+  DuckDBSink sink(dir.db());
+  single_threaded_under_tsan(sink.manager());
+  sink.write(session("stored"));
+  sink.flush();
+  const SessionTrace a = session("a");
+  const SessionTrace b = session("b");
+  sink.write(a);
+  sink.write(b);
+  // Another caller's statement on the sink's connection fails while the batch is open: DuckDB
+  // aborts the transaction, and the batch's rows go with it.
+  EXPECT_THROW(sink.manager().query("INSERT INTO session_traces (session_id) VALUES ('stored')"), st::StorageError);
+  EXPECT_NO_THROW(sink.flush());
+  DuckDBTraceManager& db = sink.manager();
+  EXPECT_EQ(db.load_trace("a"), a);
+  EXPECT_EQ(db.load_trace("b"), b);
+  EXPECT_EQ(durable_sessions(dir), 3u);
+}
+
+TEST(DuckDBSinkDurability, ASessionViolatingAConstraintLosesOnlyItself) {
+  TempDir dir;
+  auto gate = std::make_shared<GateSink>();
+  auto sink = std::make_shared<DuckDBSink>(dir.db());
+  DuckDBTraceManager& db = single_threaded_under_tsan(sink->manager());
+  // A rule of the user's that validation cannot know: one stored LLM call per span id.
+  db.query("CREATE UNIQUE INDEX one_row_per_span ON events(span_id)");
+  SessionTrace first = session("first");
+  std::get<CAISEvent>(first.event_history[0]).span_id = "span-1";
+  ASSERT_TRUE(db.insert_trace(first));
+
+  CapturedDiagnostics diagnostics;
+  SessionTracer tracer;
+  tracer.add_sink(gate);
+  tracer.add_sink(sink);
+  { auto s = tracer.start_session("gate"); }
+  ASSERT_TRUE(gate->wait_entered());
+  for (const char* id : {"a", "b", "clash", "c"}) {
+    auto s = tracer.start_session(id);
+    tracer.add_event(CAISEvent{.span_id = std::string(id) == "clash" ? "span-1" : std::string("span-") + id,
+                               .model_name = "gpt-4o-mini"});
+  }
+  gate->open();  // the four reach the DuckDB sink in one batch
+  ASSERT_TRUE(tracer.flush(60s));
+
+  const st::TracerStats stats = tracer.stats();
+  EXPECT_EQ(stats.sessions_lost, 1u);
+  EXPECT_EQ(stats.sink_errors, 1u);
+  for (const char* id : {"gate", "a", "b", "c"}) {
+    const auto loaded = db.load_trace(id);
+    ASSERT_TRUE(loaded) << id;
+    EXPECT_EQ(*loaded, *tracer.get_session_trace(id)) << id;
+  }
+  EXPECT_FALSE(db.load_trace("clash"));
+  bool named = false;
+  for (const auto& m : diagnostics.all()) named = named || m.find("'clash'") != std::string::npos;
+  EXPECT_TRUE(named) << "the lost session is named in a diagnostic";
+}
+
+TEST(DuckDBSinkDurability, AFailedCommitIsRetriedAndLosesOnlyWhatCannotBeStored) {
+  TempDir dir;
+  auto gate = std::make_shared<GateSink>();
+  auto sink = std::make_shared<DuckDBSink>(dir.db());
+  single_threaded_under_tsan(sink->manager());
+  CapturedDiagnostics diagnostics;
+  // No truncation or masking: the big session stays big.
+  SessionTracer tracer(TracingConfig{.truncate_payloads = false, .mask_pii = false});
+  tracer.add_sink(gate);
+  tracer.add_sink(sink);
+  { auto s = tracer.start_session("gate"); }
+  ASSERT_TRUE(gate->wait_entered());
+  const auto record = [&](const std::string& id, std::size_t payload_bytes) {
+    auto s = tracer.start_session(id);
+    tracer.add_message(st::make_message("env", {{"obs", std::string(payload_bytes, 'x')}}, "observation", 0));
+  };
+  for (const char* id : {"a", "b"}) record(id, 100);
+  record("too-big", 4 << 20);  // more than the disk has room for
+  for (const char* id : {"c", "d"}) record(id, 100);
+  {
+    // The write-ahead log may grow by 1 MiB: the batch's commit fails, each session alone is
+    // retried once, and only the one that cannot fit is lost.
+    FileSizeLimit disk_full(static_cast<rlim_t>(wal_size(dir.db()) + (1 << 20)));
+    gate->open();
+    ASSERT_TRUE(tracer.flush(60s));
+  }
+  st::TracerStats stats = tracer.stats();
+  EXPECT_EQ(stats.sessions_lost, 1u);
+  EXPECT_GE(stats.sink_errors, 1u);
+  DuckDBTraceManager& db = sink->manager();
+  for (const char* id : {"gate", "a", "b", "c", "d"}) {
+    const auto loaded = db.load_trace(id);
+    ASSERT_TRUE(loaded) << id;
+    EXPECT_EQ(*loaded, *tracer.get_session_trace(id)) << id;
+  }
+  EXPECT_FALSE(db.load_trace("too-big"));
+  // What a new process reads from the files is the same.
+  copy_durable_state(dir.db(), dir.file("crash_copy.duckdb"));
+  DuckDBTraceManager reread(dir.file("crash_copy.duckdb"), DuckDBOptions{.read_only = true});
+  single_threaded_under_tsan(reread);
+  for (const char* id : {"gate", "a", "b", "c", "d"}) EXPECT_EQ(reread.load_trace(id), db.load_trace(id)) << id;
+  bool named = false;
+  for (const auto& m : diagnostics.all()) named = named || m.find("'too-big'") != std::string::npos;
+  EXPECT_TRUE(named) << "the lost session is named in a diagnostic";
+
+  // With room on the disk again the sink goes on.
+  record("after", 100);
+  ASSERT_TRUE(tracer.flush(60s));
+  EXPECT_TRUE(db.load_trace("after"));
+  EXPECT_EQ(tracer.stats().sessions_lost, 1u);
+}
+
+TEST(DuckDBSinkDurability, EverySessionOfABatchThatCannotBeStoredIsCounted) {
+  TempDir dir;
+  auto gate = std::make_shared<GateSink>();
+  auto sink = std::make_shared<DuckDBSink>(dir.db());
+  single_threaded_under_tsan(sink->manager());
+  CapturedDiagnostics diagnostics;
+  SessionTracer tracer;
+  tracer.add_sink(gate);
+  tracer.add_sink(sink);
+  { auto s = tracer.start_session("gate"); }
+  ASSERT_TRUE(gate->wait_entered());
+  for (int i = 0; i < 6; ++i) auto s = tracer.start_session("s" + std::to_string(i));
+  {
+    FileSizeLimit disk_full(static_cast<rlim_t>(wal_size(dir.db())));  // the log cannot grow at all
+    gate->open();
+    ASSERT_TRUE(tracer.flush(60s));
+  }
+  EXPECT_EQ(tracer.stats().sessions_lost, 7u);  // "gate" and s0..s5: none is stored, all counted
+  EXPECT_TRUE(sink->manager().session_ids().empty());
+}
