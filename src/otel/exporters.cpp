@@ -12,6 +12,7 @@
 #include "http/client.hpp"
 #include "synth/tracing/error.hpp"
 #include "synth/tracing/otel.hpp"
+#include "synth/tracing/pii.hpp"
 
 namespace synth::tracing {
 
@@ -144,7 +145,12 @@ struct OtlpHttpExporter::Impl {
   explicit Impl(OtlpHttpOptions o) : options(std::move(o)), jitter(std::random_device{}()) {
     headers.emplace_back("Content-Type", options.json ? "application/json" : "application/x-protobuf");
     if (options.gzip) headers.emplace_back("Content-Encoding", "gzip");
-    for (const auto& [name, value] : options.headers) headers.emplace_back(name, value);
+    for (const auto& [name, value] : options.headers) {
+      headers.emplace_back(name, value);
+      // Header values are credentials more often than not: never in a trace or a log line.
+      register_secret(value);
+      if (const auto space = value.find(' '); space != std::string::npos) register_secret(value.substr(space + 1));
+    }
   }
 
   // The wait before retry `attempt` (1-based): the server's Retry-After, else exponential

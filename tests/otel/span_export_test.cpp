@@ -635,3 +635,17 @@ TEST(SpanFileExport, AFileEndpointWritesOtlpJsonLines) {
   EXPECT_THROW(st::OtlpFileExporter("/nonexistent-dir/x/spans.jsonl", {}), st::Error);
   EXPECT_THROW(st::OtlpHttpExporter({.endpoint = "localhost:4318"}), st::Error);
 }
+
+// Header values sent to the collector (an Authorization token, an API key header) are secrets:
+// the exporter registers them, so they never reach a trace, a span or a diagnostic.
+TEST(SpanExportSecrets, HeaderValuesAreMaskedWhereverTheyAppear) {
+  const std::string token = "collector-token-7f3a9c2e51d8";
+  const std::string key = "hdr-key-0d9e8f7a6b5c4d3e";
+  const st::OtlpHttpExporter exporter(
+      {.endpoint = "http://127.0.0.1:9/v1/traces", .headers = {{"authorization", "Bearer " + token}, {"x-api-key", key}}});
+  const std::string text = "auth " + token + " key " + key + " header Bearer " + token;
+  const std::string masked = st::PiiMasker(std::vector<st::PiiPattern>{}, false).mask(std::string_view(text));
+  EXPECT_EQ(masked.find(token), std::string::npos) << masked;
+  EXPECT_EQ(masked.find(key), std::string::npos) << masked;
+  EXPECT_NE(masked.find("[SECRET]"), std::string::npos) << masked;
+}
