@@ -63,7 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // A copy the text itself forms (say, the card's digits inside a longer number) is not planted.
     if (planted[i] == 0 || occurrences(text, kItems[i]) != planted[i]) continue;
     if (masked.find(kItems[i]) != std::string::npos) {
-      std::fprintf(stderr, "planted \"%s\" left in:\n%s\n", std::string(kItems[i]).c_str(), masked.c_str());
+      std::fprintf(stderr, "planted \"%s\" left in the masked text:\ntext:   %s\nmasked: %s\n",
+                   std::string(kItems[i]).c_str(), st::Value(text).dump().c_str(), st::Value(masked).dump().c_str());
       st::fuzz::check(false, "no planted item is left in the masked text");
     }
   }
