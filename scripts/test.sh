@@ -38,7 +38,7 @@ stage_asan() {
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
     -DSYNTH_TRACING_SANITIZE=address,undefined \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=ON &&
-    ctest --test-dir build-asan "${ctest_args[@]}" -LE install
+    ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak"
 }
 
 # RelWithDebInfo: the threaded tests need speed to interleave much under TSan.
