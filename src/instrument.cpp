@@ -93,6 +93,21 @@ State* state_of(const std::unique_ptr<ScopeState, ScopeStateDeleter>& p) noexcep
   return static_cast<State*>(p.get());
 }
 
+// Applies a setter's change to a recording scope's state. Out of memory loses that one value,
+// counted (TracerStats::records_failed): the agent never sees it.
+template <class State, class Change>
+void change_state(const std::unique_ptr<ScopeState, ScopeStateDeleter>& p, Change&& apply) noexcept {
+  State* s = state_of<State>(p);
+  if (s == nullptr) return;
+  try {
+    apply(*s);
+  } catch (...) {
+    count_failed_record(*ContextAccess::session(s->where)->core, [&] {
+      return "scope '" + s->name + "' could not record a value: " + current_exception_text();
+    });
+  }
+}
+
 }  // namespace
 
 std::string exception_type_name(const std::exception& e) {
@@ -136,26 +151,40 @@ void record_capture_error(ScopeBase& scope, std::string_view part) noexcept {
   }
 }
 
-void ScopeBase::open(Context& where, std::string_view name, std::unique_ptr<ScopeState> state) {
-  state->name = name;
-  state->exceptions_at_open = std::uncaught_exceptions();
-  state->span = random_id();
-  state->parent = where.span_id();
-  ContextAccess::set_span(where, state->span);  // scopes opened inside this one become its children
-  state->where = where;
-  state->started_at = now();
-  state->started = std::chrono::steady_clock::now();
-  state_.reset(state.release());
+template <class MakeState>
+void ScopeBase::open(Context& where, std::string_view name, MakeState&& make_state) noexcept {
+  try {
+    auto state = make_state();
+    state->name = name;
+    state->exceptions_at_open = std::uncaught_exceptions();
+    state->span = random_id();
+    state->parent = where.span_id();
+    ContextAccess::set_span(where, state->span);  // scopes opened inside this one become its children
+    state->where = where;
+    state->started_at = now();
+    state->started = std::chrono::steady_clock::now();
+    state_.reset(state.release());
+  } catch (...) {
+    count_failed_record(*ContextAccess::session(where)->core, [&] {
+      return "scope '" + std::string(name) + "' could not start: " + current_exception_text();
+    });
+  }
 }
 
 SpanIdentity ScopeBase::identity() const { return state_ ? identity_of(*state_) : SpanIdentity{}; }
 
-void ScopeBase::set_error(std::string_view type, std::string_view message) {
-  if (state_) state_->error = Value{{"type", type}, {"message", message}};
+void ScopeBase::set_error(std::string_view type, std::string_view message) noexcept {
+  change_state<ScopeState>(state_, [&](ScopeState& s) { s.error = Value{{"type", type}, {"message", message}}; });
 }
 
-void ScopeBase::set_metadata(std::string_view key, Value value) {
-  if (state_) state_->metadata.set(key, std::move(value));
+void ScopeBase::set_error(const std::exception& e) noexcept {
+  change_state<ScopeState>(state_, [&](ScopeState& s) {
+    s.error = Value{{"type", exception_type_name(e)}, {"message", e.what()}};
+  });
+}
+
+void ScopeBase::set_metadata(std::string_view key, Value value) noexcept {
+  change_state<ScopeState>(state_, [&](ScopeState& s) { s.metadata.set(key, std::move(value)); });
 }
 
 template <class State, class Make>
@@ -233,12 +262,14 @@ using detail::state_of;
 
 // ---- ai_call ----
 
-void AiCallScope::start(Context& where, std::string_view operation, const AiCallOptions& options) {
-  auto s = std::make_unique<detail::AiCallState>();
-  s->model = options.model;
-  s->system_id = options.system_id;
-  if (!options.provider.empty()) s->provider = normalize_provider(options.provider);
-  open(where, operation, std::move(s));
+void AiCallScope::start(Context& where, std::string_view operation, const AiCallOptions& options) noexcept {
+  open(where, operation, [&] {
+    auto s = std::make_unique<detail::AiCallState>();
+    s->model = options.model;
+    s->system_id = options.system_id;
+    if (!options.provider.empty()) s->provider = normalize_provider(options.provider);
+    return s;
+  });
 }
 
 AiCallScope& AiCallScope::request(Value request) {
@@ -258,7 +289,7 @@ AiCallScope& AiCallScope::cost(double usd) {
   return *this;
 }
 AiCallScope& AiCallScope::response_model(std::string_view model) {
-  if (auto* s = state_of<detail::AiCallState>(state_)) s->response_model = model;
+  detail::change_state<detail::AiCallState>(state_, [&](auto& s) { s.response_model = model; });
   return *this;
 }
 AiCallScope& AiCallScope::error(std::string_view type, std::string_view message) {
@@ -266,7 +297,7 @@ AiCallScope& AiCallScope::error(std::string_view type, std::string_view message)
   return *this;
 }
 AiCallScope& AiCallScope::error(const std::exception& e) {
-  if (state_) set_error(detail::exception_type_name(e), e.what());
+  set_error(e);
   return *this;
 }
 AiCallScope& AiCallScope::set(std::string_view key, Value value) {
@@ -311,18 +342,22 @@ void AiCallScope::end() noexcept {
 
 // ---- environment_step ----
 
-void EnvironmentStepScope::start(Context& where, std::string_view name, const EnvironmentStepOptions& options) {
-  auto s = std::make_unique<detail::EnvironmentStepState>();
-  s->system_id = options.system_id;
-  open(where, name, std::move(s));
+void EnvironmentStepScope::start(Context& where, std::string_view name,
+                                 const EnvironmentStepOptions& options) noexcept {
+  open(where, name, [&] {
+    auto s = std::make_unique<detail::EnvironmentStepState>();
+    s->system_id = options.system_id;
+    return s;
+  });
 }
 
 EnvironmentStepScope& EnvironmentStepScope::action(Value action) {
-  if (auto* s = state_of<detail::EnvironmentStepState>(state_)) s->before.set("action", std::move(action));
+  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) { s.before.set("action", std::move(action)); });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::observation(Value observation) {
-  if (auto* s = state_of<detail::EnvironmentStepState>(state_)) s->after.set("observation", std::move(observation));
+  detail::change_state<detail::EnvironmentStepState>(state_,
+                                                     [&](auto& s) { s.after.set("observation", std::move(observation)); });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::reward(double reward) {
@@ -338,11 +373,11 @@ EnvironmentStepScope& EnvironmentStepScope::truncated(bool truncated) {
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::state_before(Value state) {
-  if (auto* s = state_of<detail::EnvironmentStepState>(state_)) detail::merge_state(s->before, std::move(state));
+  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) { detail::merge_state(s.before, std::move(state)); });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::state_after(Value state) {
-  if (auto* s = state_of<detail::EnvironmentStepState>(state_)) detail::merge_state(s->after, std::move(state));
+  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) { detail::merge_state(s.after, std::move(state)); });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::observation_diff(Value diff) {
@@ -354,7 +389,7 @@ EnvironmentStepScope& EnvironmentStepScope::error(std::string_view type, std::st
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::error(const std::exception& e) {
-  if (state_) set_error(detail::exception_type_name(e), e.what());
+  set_error(e);
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::set(std::string_view key, Value value) {
@@ -382,10 +417,12 @@ void EnvironmentStepScope::end() noexcept {
 // ---- runtime_operation ----
 
 void RuntimeOperationScope::start(Context& where, std::string_view operation_type,
-                                  const RuntimeOperationOptions& options) {
-  auto s = std::make_unique<detail::RuntimeOperationState>();
-  s->system_id = options.system_id;
-  open(where, operation_type, std::move(s));
+                                  const RuntimeOperationOptions& options) noexcept {
+  open(where, operation_type, [&] {
+    auto s = std::make_unique<detail::RuntimeOperationState>();
+    s->system_id = options.system_id;
+    return s;
+  });
 }
 
 RuntimeOperationScope& RuntimeOperationScope::actions(Value actions) {
@@ -409,7 +446,7 @@ RuntimeOperationScope& RuntimeOperationScope::error(std::string_view type, std::
   return *this;
 }
 RuntimeOperationScope& RuntimeOperationScope::error(const std::exception& e) {
-  if (state_) set_error(detail::exception_type_name(e), e.what());
+  set_error(e);
   return *this;
 }
 RuntimeOperationScope& RuntimeOperationScope::set(std::string_view key, Value value) {
@@ -434,16 +471,18 @@ void RuntimeOperationScope::end() noexcept {
 
 // ---- trace_span ----
 
-void SpanScope::start(Context& where, std::string_view name, Value attributes, const SpanOptions& options) {
-  auto s = std::make_unique<detail::SpanState>();
-  s->record_event = options.record_event;
-  s->system_id = options.system_id;
-  s->attributes = std::move(attributes);
-  open(where, name, std::move(s));
+void SpanScope::start(Context& where, std::string_view name, Value attributes, const SpanOptions& options) noexcept {
+  open(where, name, [&] {
+    auto s = std::make_unique<detail::SpanState>();
+    s->record_event = options.record_event;
+    s->system_id = options.system_id;
+    s->attributes = std::move(attributes);
+    return s;
+  });
 }
 
 SpanScope& SpanScope::set(std::string_view key, Value value) {
-  if (auto* s = state_of<detail::SpanState>(state_)) s->attributes.set(key, std::move(value));
+  detail::change_state<detail::SpanState>(state_, [&](auto& s) { s.attributes.set(key, std::move(value)); });
   return *this;
 }
 SpanScope& SpanScope::error(std::string_view type, std::string_view message) {
@@ -451,7 +490,7 @@ SpanScope& SpanScope::error(std::string_view type, std::string_view message) {
   return *this;
 }
 SpanScope& SpanScope::error(const std::exception& e) {
-  if (state_) set_error(detail::exception_type_name(e), e.what());
+  set_error(e);
   return *this;
 }
 

@@ -154,6 +154,20 @@ std::size_t Value::size() const noexcept {
   return 0;
 }
 
+// The alternative is constructed before the variant takes its index: a copy that throws
+// leaves no variant behind to destroy.
+Value::Value(const Value& other)
+    : data_(std::visit([](const auto& x) { return Data(std::in_place_type<std::decay_t<decltype(x)>>, x); },
+                       other.data_)) {}
+
+Value& Value::operator=(const Value& other) {
+  if (this != &other) {
+    Value copy(other);
+    data_ = std::move(copy.data_);
+  }
+  return *this;
+}
+
 Value& Value::operator[](std::string_view key) {
   if (is_null()) data_ = Object{};
   Object& members = as_object();

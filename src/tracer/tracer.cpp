@@ -376,36 +376,42 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
   if (c == nullptr) detail::no_session("timestep()");
   const auto session = detail::ContextAccess::session(*c);
   if (!session->recording) return {};
-  const bool default_id = step_id.empty();
-  SessionTimeStep step;
-  step.step_id = default_id ? "step_" + std::to_string(turn) : std::move(step_id);
-  step.turn_number = turn;
-  step.timestamp = now();
-  step.step_metadata = std::move(step_metadata);
-  if (!core_->hooks->empty()) {
-    core_->hooks->for_each("on_timestep_start", session->id, [&](const TraceHooks& h) {
-      if (h.on_timestep_start) h.on_timestep_start(session->id, step);
-    });
-  }
   TimestepScope scope;
-  {
-    std::lock_guard lock(session->mutex);
-    if (session->ended.load(std::memory_order_relaxed)) detail::no_session("timestep()");
-    if (session->step_ids.contains(step.step_id)) {
-      if (!default_id) {
-        throw TracingError("timestep(" + std::to_string(turn) + ", \"" + step.step_id +
-                           "\"): this step id is already used in session '" + session->id + "'");
-      }
-      const std::string base = step.step_id;
-      for (std::size_t n = 1; session->step_ids.contains(step.step_id); ++n) {
-        step.step_id = base + "_" + std::to_string(n);
-      }
+  try {
+    const bool default_id = step_id.empty();
+    SessionTimeStep step;
+    step.step_id = default_id ? "step_" + std::to_string(turn) : std::move(step_id);
+    step.turn_number = turn;
+    step.timestamp = now();
+    step.step_metadata = std::move(step_metadata);
+    if (!core_->hooks->empty()) {
+      core_->hooks->for_each("on_timestep_start", session->id, [&](const TraceHooks& h) {
+        if (h.on_timestep_start) h.on_timestep_start(session->id, step);
+      });
     }
-    step.step_index = static_cast<std::int64_t>(session->journal.steps.size());
-    session->step_ids.insert(step.step_id);
-    scope.step_id_ = step.step_id;
-    scope.step_ = step.step_index;
-    session->journal.steps.emplace_back(std::move(step));
+    {
+      std::lock_guard lock(session->mutex);
+      if (session->ended.load(std::memory_order_relaxed)) detail::no_session("timestep()");
+      if (session->step_ids.contains(step.step_id)) {
+        if (!default_id) {
+          throw TracingError("timestep(" + std::to_string(turn) + ", \"" + step.step_id +
+                             "\"): this step id is already used in session '" + session->id + "'");
+        }
+        const std::string base = step.step_id;
+        for (std::size_t n = 1; session->step_ids.contains(step.step_id); ++n) {
+          step.step_id = base + "_" + std::to_string(n);
+        }
+      }
+      step.step_index = static_cast<std::int64_t>(session->journal.steps.size());
+      session->step_ids.insert(step.step_id);
+      scope.step_id_ = step.step_id;
+      scope.step_ = step.step_index;
+      session->journal.steps.emplace_back(std::move(step));
+    }
+  } catch (const std::bad_alloc&) {
+    // The agent goes on; what it records lands in the enclosing step.
+    detail::count_failed_record(*core_, [&] { return "timestep(" + std::to_string(turn) + ") could not start: out of memory"; });
+    return {};
   }
   scope.session_ = session;
   // The hooks may have moved this thread's contexts (a session of another tracer started in one

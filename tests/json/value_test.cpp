@@ -4,6 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "failing_allocator.hpp"
 #include "synth/tracing/json.hpp"
 
 using synth::tracing::TraceFormatError;
@@ -188,4 +189,29 @@ TEST(Value, ErrorNamesLineAndColumn) {
     EXPECT_EQ(e.line(), 3u);
     EXPECT_EQ(e.column(), 8u);
   }
+}
+
+// A copy that runs out of memory at any of its allocations throws std::bad_alloc and harms
+// neither value (libstdc++ 12's std::variant copy crashed: it destroyed a string it had not
+// constructed).
+TEST(Value, ACopyThatRunsOutOfMemoryThrowsAndLeavesBothValuesWhole) {
+  const Value original{{"type", "a string longer than the small-string buffer"},
+                       {"nested", {{"list", Value::array({"another long string, on the heap", 1, 2.5})}}}};
+  const std::string text = original.dump();
+  bool completed = false;
+  for (std::size_t k = 1; k < 100 && !completed; ++k) {
+    Value target{{"kept", "the target's own long value, kept on failure"}};
+    synth::tracing::testing::fail_allocation_in(k);
+    try {
+      Value copy(original);
+      target = original;
+      completed = synth::tracing::testing::allocation_failure_pending();
+    } catch (const std::bad_alloc&) {
+    }
+    synth::tracing::testing::fail_allocation_in(0);
+    EXPECT_EQ(original.dump(), text);
+    EXPECT_TRUE(target == original || target.dump() == R"({"kept":"the target's own long value, kept on failure"})")
+        << target.dump();
+  }
+  EXPECT_TRUE(completed) << "a copy makes fewer than 100 allocations";
 }

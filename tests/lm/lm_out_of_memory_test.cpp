@@ -1,35 +1,15 @@
 // An LM call whose recording runs out of memory still returns its answer: every allocation made
 // after the model answered is failed in turn, and each time the caller gets the answer while the
 // tracer counts the record it lost. The failure is real: this program's operator new throws
-// std::bad_alloc when armed (on the arming thread only).
+// std::bad_alloc when armed (failing_allocator.hpp).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <new>
 #include <optional>
 
+#include "failing_allocator.hpp"
 #include "support.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/lm.hpp"
-
-namespace {
-// The allocation on this thread that fails: 1 = the next one; 0 = none.
-thread_local std::size_t fail_allocation = 0;
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (fail_allocation != 0 && --fail_allocation == 0) throw std::bad_alloc();
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// Libraries (simdjson) allocate with the nothrow form and free with plain delete: it must come
-// from the same malloc, or AddressSanitizer rightly reports a mismatch.
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  if (fail_allocation != 0 && --fail_allocation == 0) return nullptr;
-  return std::malloc(size == 0 ? 1 : size);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace st = synth::tracing;
 
@@ -46,7 +26,7 @@ TEST(LMOutOfMemory, AnAnswerSurvivesAFailureToRecordIt) {
                r.model = request.model;
                r.finish_reason = "stop";
                r.usage = st::TokenUsage{.prompt_tokens = 4, .completion_tokens = 2};
-               fail_allocation = arm_at;  // from here on: the model has answered
+               st::testing::fail_allocation_in(arm_at);  // from here on: the model has answered
                return r;
              }});
   std::size_t failed_before_the_end = 0;
@@ -56,8 +36,8 @@ TEST(LMOutOfMemory, AnAnswerSurvivesAFailureToRecordIt) {
     for (arm_at = 1; arm_at <= 200; ++arm_at) {
       std::optional<st::LMResponse> reply;
       EXPECT_NO_THROW(reply = lm.generate("go")) << "allocation " << arm_at << " after the answer failed";
-      const bool beyond_the_call = fail_allocation != 0;
-      fail_allocation = 0;
+      const bool beyond_the_call = st::testing::allocation_failure_pending();
+      st::testing::fail_allocation_in(0);
       ASSERT_TRUE(reply.has_value());
       EXPECT_EQ(reply->text, "a long enough answer to live on the heap");
       if (beyond_the_call) break;

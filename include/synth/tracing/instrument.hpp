@@ -67,14 +67,19 @@ class ScopeBase {
   ScopeBase() noexcept = default;
   ~ScopeBase() = default;
 
-  /// Starts recording at `where` (this thread's context) with the scope's `state`.
-  void open(Context& where, std::string_view name, std::unique_ptr<ScopeState> state);
+  /// Starts recording at `where` (this thread's context) with the state `make_state()` builds.
+  /// Out of memory leaves the scope not recording, counted (TracerStats::records_failed).
+  template <class MakeState>
+  void open(Context& where, std::string_view name, MakeState&& make_state) noexcept;
   /// Ends the scope: restores the enclosing span, fills the common metadata (name, ids,
   /// duration, error) and records the event `make(state)` builds. Runs once.
   template <class State, class Make>
   void close(Make&& make) noexcept;
-  void set_error(std::string_view type, std::string_view message);
-  void set_metadata(std::string_view key, Value value);
+  // Setters of the scope's state. Out of memory loses that one value, counted
+  // (TracerStats::records_failed); never thrown.
+  void set_error(std::string_view type, std::string_view message) noexcept;
+  void set_error(const std::exception& e) noexcept;
+  void set_metadata(std::string_view key, Value value) noexcept;
 
   std::unique_ptr<ScopeState, ScopeStateDeleter> state_;
 
@@ -143,7 +148,7 @@ class AiCallScope : public detail::ScopeBase {
   void end() noexcept;
 
  private:
-  void start(Context& where, std::string_view operation, const AiCallOptions& options);
+  void start(Context& where, std::string_view operation, const AiCallOptions& options) noexcept;
 };
 
 /// Starts an LLM call scope: `auto call = ai_call("chat", {.model = "gpt-4o-mini"});`
@@ -185,7 +190,7 @@ class EnvironmentStepScope : public detail::ScopeBase {
   void end() noexcept;
 
  private:
-  void start(Context& where, std::string_view name, const EnvironmentStepOptions& options);
+  void start(Context& where, std::string_view name, const EnvironmentStepOptions& options) noexcept;
 };
 
 [[nodiscard]] inline EnvironmentStepScope environment_step(std::string_view name = "step",
@@ -221,7 +226,7 @@ class RuntimeOperationScope : public detail::ScopeBase {
   void end() noexcept;
 
  private:
-  void start(Context& where, std::string_view operation_type, const RuntimeOperationOptions& options);
+  void start(Context& where, std::string_view operation_type, const RuntimeOperationOptions& options) noexcept;
 };
 
 [[nodiscard]] inline RuntimeOperationScope runtime_operation(std::string_view operation_type,
@@ -255,7 +260,7 @@ class SpanScope : public detail::ScopeBase {
   void end() noexcept;
 
  private:
-  void start(Context& where, std::string_view name, Value attributes, const SpanOptions& options);
+  void start(Context& where, std::string_view name, Value attributes, const SpanOptions& options) noexcept;
 };
 
 [[nodiscard]] inline SpanScope trace_span(std::string_view name, Value attributes = Value::object(),

@@ -59,6 +59,13 @@ class Value {
   using Object = std::vector<Member>;
 
   Value() noexcept = default;
+  /// A deep copy. Out of memory throws std::bad_alloc and leaves nothing half-made (libstdc++ 12's
+  /// std::variant copy would destroy an alternative it never constructed).
+  Value(const Value& other);
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value& other);
+  Value& operator=(Value&&) noexcept = default;
+  ~Value() = default;
   Value(std::nullptr_t) noexcept {}
   template <std::same_as<bool> B>  // a template so that pointers do not silently become booleans
   Value(B b) noexcept : data_(static_cast<bool>(b)) {}
@@ -160,7 +167,8 @@ class Value {
   Value& at_index(std::size_t index);
   const Value& at_index(std::size_t index) const;
 
-  std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Array, Object> data_;
+  using Data = std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Array, Object>;
+  Data data_;
 };
 
 /// The name of a kind ("null", "boolean", "integer", ...), for messages.
