@@ -2,11 +2,11 @@
 # shellcheck disable=SC2317  # the stage_* functions are called through run_stage
 # The full test suite (also what CI runs): installs dependencies, then
 #   release  Release build with tests, benchmarks and examples; every test   (build/)
-#   asan     ASan+UBSan Debug build; every test but the install check        (build-asan/)
+#   asan     ASan+UBSan Debug build; every test but the install check and soak (build-asan/)
 #   tsan     TSan build of the threaded test programs; the tests labelled "threaded"
 #                                                                            (build-tsan/)
 #   fuzz     clang build of the libFuzzer harnesses (ASan+UBSan); each runs FUZZ_SECONDS
-#            (default 30) on its seed corpus, scripts/fuzz.sh               (build-fuzz/)
+#            (default 20) on its seed corpus, scripts/fuzz.sh               (build-fuzz/)
 # Every stage runs even when an earlier one failed; exits non-zero when any failed.
 set -euo pipefail
 
@@ -50,7 +50,7 @@ stage_tsan() {
 }
 
 stage_fuzz() {
-  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 }
 
 summary=()
