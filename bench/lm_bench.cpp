@@ -134,10 +134,14 @@ BENCHMARK_CAPTURE(BM_Stream, untraced, Tracing{})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Stream, bare, Tracing{Setup::bare})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Stream, default_sinks, Tracing{Setup::default_sinks})->UseRealTime();
 
+// One call of BM_InProcess. Not inlined, so that callgrind counts its instructions per call
+// (BENCHMARKS.md).
+[[gnu::noinline]] st::LMResponse generate_once(st::LM& lm) { return lm.generate(kMessages); }
+
 // No HTTP: what the client and its tracing cost around the model itself.
 void BM_InProcess(benchmark::State& state, Tracing tracing) {
   run(state, tracing, {.model = "synth-offline-policy", .temperature = 0.0, .in_process_model = in_process},
-      [](st::LM& lm) { return lm.generate(kMessages); });
+      generate_once);
 }
 BENCHMARK_CAPTURE(BM_InProcess, untraced, Tracing{});
 BENCHMARK_CAPTURE(BM_InProcess, bare, Tracing{Setup::bare});
