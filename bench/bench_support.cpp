@@ -30,13 +30,14 @@ fs::path new_temporary_folder() {
 }
 }  // namespace
 
-BenchTracer::BenchTracer(Setup setup) : dir_(new_temporary_folder()) {
+BenchTracer::BenchTracer(Setup setup, std::string otel_endpoint) : dir_(new_temporary_folder()) {
   if (setup == Setup::bare) {
-    tracer_.emplace(st::TracingConfig{.max_finished_sessions = 0});
+    tracer_.emplace(st::TracingConfig{.max_finished_sessions = 0, .otel_endpoint = std::move(otel_endpoint)});
   } else {
     // As the README tells users: save_dir adds the JSON file sink, db_path names the database.
     fs::create_directories(dir_);
-    tracer_.emplace(st::TracingConfig{.save_dir = dir_ / "json", .db_path = dir_ / "traces.duckdb"});
+    tracer_.emplace(st::TracingConfig{
+        .save_dir = dir_ / "json", .db_path = dir_ / "traces.duckdb", .otel_endpoint = std::move(otel_endpoint)});
     tracer_->add_sink(st::DuckDBSink::from_config(tracer_->config()));
   }
   process_cpu_at_start_ = cpu_time(CLOCK_PROCESS_CPUTIME_ID);
@@ -45,6 +46,9 @@ BenchTracer::BenchTracer(Setup setup) : dir_(new_temporary_folder()) {
 }
 
 BenchTracer::~BenchTracer() {
+  // Let the sinks store everything first: destroying the tracer at once would leave a busy sink
+  // working in the background into the next benchmark (and drop what is still queued).
+  tracer_->flush(std::chrono::minutes(5));
   tracer_.reset();
   std::error_code ignored;
   fs::remove_all(dir_, ignored);
@@ -58,6 +62,10 @@ void BenchTracer::report(benchmark::State& state) const {
   state.counters["queued"] = static_cast<double>(stats.sessions_pending);
   state.counters["faults"] = benchmark::Counter(static_cast<double>(thread_page_faults() - thread_faults_at_start_),
                                                 benchmark::Counter::kAvgIterations);
+  if (stats.spans_ended != 0) {
+    state.counters["spans_dropped_pct"] =
+        100.0 * static_cast<double>(stats.spans_dropped) / static_cast<double>(stats.spans_ended);
+  }
 }
 
 void BenchTracer::report_sink_cpu(benchmark::State& state) {
@@ -96,6 +104,18 @@ void RotatingSession::rotate() {
   step_.reset();
   session_.reset();
   open();
+}
+
+const std::string kPrompt =
+    "You are at (2, 3) in a 6x6 grid. The treasure is at (5, 5). Walls block north and west. "
+    "Reply to ops-team@example.com with JSON {\"action\": north|south|west|east} and a short reason ok";
+
+void ai_call_once(RotatingSession& session) {
+  {
+    auto call = st::ai_call("chat", {.model = "gpt-4o-mini", .system_id = "agent"});
+    call.request({{"prompt", kPrompt}}).usage({.prompt_tokens = 60, .completion_tokens = 12}).response({{"content", "north"}});
+  }
+  session.next();
 }
 
 namespace {

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <synth/tracing.hpp>
 
@@ -34,9 +35,11 @@ inline constexpr std::int64_t kRecordsPerSession = 300;
 /// The tracer of one benchmark run, in its Setup, with its own temporary folder for the sinks.
 class BenchTracer {
  public:
-  explicit BenchTracer(Setup setup);
-  /// Destroys the tracer (which waits for its sinks for up to shutdown_timeout_ms, then drops
-  /// and counts what is left), then removes the folder.
+  /// With an `otel_endpoint`, the tracer also exports spans there (TracingConfig::otel_endpoint,
+  /// the rest of the span export in its default configuration).
+  explicit BenchTracer(Setup setup, std::string otel_endpoint = {});
+  /// Waits for the sinks to store every session (so that none of their work spills into the
+  /// next benchmark), destroys the tracer, then removes the folder.
   ~BenchTracer();
   BenchTracer(const BenchTracer&) = delete;
   BenchTracer& operator=(const BenchTracer&) = delete;
@@ -46,7 +49,8 @@ class BenchTracer {
   /// Sets the run's counters: `dropped_pct`, sessions the full sink queue dropped per session
   /// ended (the sinks could not keep up); `queued`, sessions waiting for the sinks when the
   /// measurement ended; `faults`, page faults the reporting thread took per iteration since the
-  /// tracer was made. Call after the timing loop; only thread 0 reports.
+  /// tracer was made; with span export, `spans_dropped_pct`, spans the full export queue dropped
+  /// per span ended. Call after the timing loop; only thread 0 reports.
   void report(benchmark::State& state) const;
   /// Waits for the sinks to store the run's sessions, then sets `sink_cpu_us`: the CPU time the
   /// process spent on other threads than this one since the tracer was made (the tracer's sink
@@ -86,6 +90,14 @@ class RotatingSession {
   std::optional<st::SessionScope> session_;
   std::optional<st::TimestepScope> step_;
 };
+
+/// A 200-byte prompt with one email address in it (masked on the sink thread).
+extern const std::string kPrompt;
+
+/// A complete ai_call scope as an agent pays for it on its own thread (open, request with
+/// kPrompt, usage, response, record) in the current session, then session.next(). Out of line,
+/// so that callgrind counts its instructions per call (BENCHMARKS.md).
+void ai_call_once(RotatingSession& session);
 
 /// A fixed amount of CPU work: a busy loop of a set number of rounds, calibrated once per process
 /// to take `duration` on an otherwise idle core. Unlike waiting for a deadline, it takes longer

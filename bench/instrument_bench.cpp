@@ -11,25 +11,12 @@
 #include "bench_support.hpp"
 
 namespace st = synth::tracing;
+using synth_bench::ai_call_once;
+using synth_bench::kPrompt;
 using synth_bench::RotatingSession;
 using synth_bench::Setup;
 
 namespace {
-
-// A 200-byte prompt with one email address in it.
-const std::string kPrompt =
-    "You are at (2, 3) in a 6x6 grid. The treasure is at (5, 5). Walls block north and west. "
-    "Reply to ops-team@example.com with JSON {\"action\": north|south|west|east} and a short reason ok";
-
-// The scope as an agent pays for it, on its own thread: open, request, usage, response, record.
-// Not inlined, so that callgrind counts its instructions per call (BENCHMARKS.md).
-[[gnu::noinline]] void ai_call_once(RotatingSession& session) {
-  {
-    auto call = st::ai_call("chat", {.model = "gpt-4o-mini", .system_id = "agent"});
-    call.request({{"prompt", kPrompt}}).usage({.prompt_tokens = 60, .completion_tokens = 12}).response({{"content", "north"}});
-  }
-  session.next();
-}
 
 void BM_AiCallScope(benchmark::State& state, Setup setup) {
   const auto bench = synth_bench::run_tracer(setup);

@@ -31,10 +31,7 @@ const synth_bench::BusyWork policy_work(12us);
 const synth_bench::BusyWork tool_work(2us);
 const synth_bench::BusyWork environment_work(6us);
 
-// A 200-byte prompt with one email address in it (masked by the sink thread).
-const std::string kPrompt =
-    "You are at (2, 3) in a 6x6 grid. The treasure is at (5, 5). Walls block north and west. "
-    "Reply to ops-team@example.com with JSON {\"action\": north|south|west|east} and a short reason ok";
+using synth_bench::kPrompt;
 const std::string kAnswer = R"({"action": "north", "reason": "toward the treasure"})";
 
 // The step without tracing. Not inlined (nor the traced one), so that callgrind counts the

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench.sh [BUILD_DIR] [OUT_DIR]
 # Runs the recording benchmarks as BENCHMARKS.md reports them, and prints its tables:
-#   1. every recording benchmark (tracer_bench, instrument_bench, rollout_bench, lm_bench), bare
-#      and with the default sinks, REPS repetitions each (median and spread over them);
+#   1. every recording benchmark (tracer_bench, instrument_bench, rollout_bench, lm_bench, and
+#      otel_bench's scope with span export on), bare and with the default sinks, REPS
+#      repetitions each (median and spread over them);
 #   2. the same pinned to one core (taskset -c 0), where the sinks' thread competes with the agent;
 #   3. instructions per call of the hot paths under callgrind, bare and with the default sinks
 #      (stable under load, unlike wall-clock time).
-# BUILD_DIR (default build/) must be configured with -DSYNTH_TRACING_BUILD_BENCHMARKS=ON; the
-# benchmarks are built first. OUT_DIR (default a new temporary folder) keeps the Google Benchmark
+# BUILD_DIR (default build/) must be configured with -DSYNTH_TRACING_BUILD_BENCHMARKS=ON and
+# -DSYNTH_TRACING_BUILD_TESTS=ON (otel_bench uses the tests' OTLP receiver); the benchmarks are
+# built first. OUT_DIR (default a new temporary folder) keeps the Google Benchmark
 # JSON files and callgrind outputs. REPS (default 5) and MIN_TIME (seconds per repetition,
 # default 0.3) tune the runs; SKIP_CALLGRIND=1 leaves out part 3.
 set -euo pipefail
@@ -17,7 +19,9 @@ build_dir=${1:-$root/build}
 out_dir=${2:-$(mktemp -d -t synth-bench.XXXXXX)}
 reps=${REPS:-5}
 min_time=${MIN_TIME:-0.3}
-benches=(tracer_bench instrument_bench rollout_bench lm_bench)
+benches=(tracer_bench instrument_bench rollout_bench lm_bench otel_bench)
+# The recording benchmarks of a program that has others too (BENCHMARKS.md runs those apart).
+declare -A filters=([otel_bench]=BM_AiCallScopeWithSpans)
 mkdir -p "$out_dir"
 
 cmake --build "$build_dir" -j 2 --target "${benches[@]}"
@@ -27,7 +31,8 @@ cmake --build "$build_dir" -j 2 --target "${benches[@]}"
 run() {  # run OUTPUT_NAME BENCH [PREFIX...]
   local name=$1 bench=$2
   shift 2
-  "$@" "$build_dir/bench/$bench" --benchmark_repetitions="$reps" --benchmark_display_aggregates_only=true \
+  "$@" "$build_dir/bench/$bench" --benchmark_filter="${filters[$bench]:-.}" \
+    --benchmark_repetitions="$reps" --benchmark_display_aggregates_only=true \
     --benchmark_min_time="$min_time" --benchmark_out="$out_dir/$name.json" --benchmark_out_format=json
 }
 
@@ -69,5 +74,6 @@ for setup in bare default_sinks; do
   callgrind instrument_bench "BM_Wrapped10us/$setup/" traced_call_once plain_call_once
   callgrind rollout_bench "BM_RolloutStep/$setup/" traced_step untraced_step
   callgrind lm_bench "BM_InProcess/$setup\$" generate_once
+  callgrind otel_bench "BM_AiCallScopeWithSpans/$setup\$" ai_call_once
 done
 callgrind lm_bench 'BM_InProcess/untraced$' generate_once
