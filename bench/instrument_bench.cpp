@@ -1,7 +1,8 @@
-// Instrumentation costs. Targets (issue 4, this 2-core machine): a complete ai_call scope (usage,
-// cost lookup, masking a 200-byte prompt, event recorded into a session) median <= 1 us;
-// disabled <= 5 ns; sampled out <= 20 ns; wrapper overhead on a 10 us function <= 2%. The
-// recording benchmarks run bare and with the default sinks (bench_support.hpp).
+// Instrumentation costs. Targets (issue 11, this 2-core machine, sinks attached): a complete
+// ai_call scope with usage <= 300 ns; an environment_step scope with reward and a small
+// observation <= 200 ns; wrapper overhead on a 10 us function <= 2%; (issue 4) disabled <= 5 ns;
+// sampled out <= 20 ns. The recording benchmarks run bare and with the default sinks
+// (bench_support.hpp).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -28,6 +29,28 @@ void BM_AiCallScope(benchmark::State& state, Setup setup) {
 }
 BENCHMARK_CAPTURE(BM_AiCallScope, bare, Setup::bare);
 BENCHMARK_CAPTURE(BM_AiCallScope, default_sinks, Setup::default_sinks);
+
+// An environment step as an agent records it: open, action, a small observation, reward, record.
+// Not inlined, so that callgrind counts its instructions per call (BENCHMARKS.md).
+[[gnu::noinline]] void environment_step_once(RotatingSession& session, std::int64_t turn) {
+  {
+    auto step = st::environment_step("move", {.system_id = "gridworld"});
+    step.action("north").observation({{"x", turn % 6}, {"y", 3}}).reward(turn % 10 == 9 ? 1.0 : 0.0);
+  }
+  session.next();
+}
+
+void BM_EnvironmentStepScope(benchmark::State& state, Setup setup) {
+  const auto bench = synth_bench::run_tracer(setup);
+  {
+    RotatingSession session(bench->tracer(), true);
+    std::int64_t turn = 0;
+    for (auto _ : state) environment_step_once(session, turn++);
+  }
+  bench->report(state);
+}
+BENCHMARK_CAPTURE(BM_EnvironmentStepScope, bare, Setup::bare);
+BENCHMARK_CAPTURE(BM_EnvironmentStepScope, default_sinks, Setup::default_sinks);
 
 // Everything, including what happens when the session is assembled for the sinks: PII masking of
 // the prompt and the cost lookup (done once per event, off the agent's thread in real use). Here

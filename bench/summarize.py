@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """One line per benchmark from Google Benchmark JSON files holding every repetition.
 
-    build/bench/tracer_bench --benchmark_repetitions=7 --benchmark_display_aggregates_only=true \
+    build/bench/tracer_bench --benchmark_repetitions=5 --benchmark_display_aggregates_only=true \
         --benchmark_out=tracer.json --benchmark_out_format=json
     bench/summarize.py tracer.json
 
-Prints a Markdown table: the median over the repetitions of the wall-clock time per iteration
-(manual time for UseManualTime benchmarks), its spread (min-max and coefficient of variation), the
-median CPU time, and the median (min-max) of each counter the benchmark reports.
+Prints a Markdown table: the median (min-max) over the repetitions of the wall-clock time per
+iteration (manual time for UseManualTime benchmarks) and of the CPU time of the benchmark's
+threads, the CPU time's coefficient of variation, and the median (min-max) of each counter the
+benchmark reports.
 """
 import json
 import statistics
@@ -41,23 +42,28 @@ def main(paths):
                 if b.get("run_type") != "iteration" or b.get("error_occurred"):
                     continue
                 runs.setdefault(b["run_name"], []).append(b)
-    print("| benchmark | median | min-max | cv | CPU median | counters: median (min-max) |")
-    print("|---|---|---|---|---|---|")
+    print("| benchmark | wall median (min-max) | CPU median (min-max) | CPU cv | counters: median (min-max) |")
+    print("|---|---|---|---|---|")
     for name, reps in runs.items():
         unit = reps[0]["time_unit"]
-        real = [r["real_time"] for r in reps]
-        cpu = [r["cpu_time"] for r in reps]
-        mean = statistics.mean(real)
-        cv = statistics.stdev(real) / mean * 100 if len(real) > 1 and mean else 0.0
         counters = []
         for key in reps[0]:
             if key in SKIPPED or not isinstance(reps[0][key], (int, float)):
                 continue
-            values = [r[key] for r in reps]
             show = rate if key.endswith("_per_second") else figure
-            counters.append(f"{key} {show(statistics.median(values))} ({show(min(values))}-{show(max(values))})")
-        print(f"| {name} | {figure(statistics.median(real))} {unit} | {figure(min(real))}-{figure(max(real))} | "
-              f"{cv:.1f}% | {figure(statistics.median(cpu))} {unit} | {', '.join(counters)} |")
+            counters.append(f"{key} {spread([r[key] for r in reps], show)}")
+        print(f"| {name} | {spread([r['real_time'] for r in reps], figure)} {unit} | "
+              f"{spread([r['cpu_time'] for r in reps], figure)} {unit} | {cv([r['cpu_time'] for r in reps]):.1f}% | "
+              f"{', '.join(counters)} |")
+
+
+def spread(values, show):
+    return f"{show(statistics.median(values))} ({show(min(values))}-{show(max(values))})"
+
+
+def cv(values):
+    mean = statistics.mean(values)
+    return statistics.stdev(values) / mean * 100 if len(values) > 1 and mean else 0.0
 
 
 if __name__ == "__main__":

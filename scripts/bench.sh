@@ -71,6 +71,7 @@ echo "## Instructions per call (callgrind)"
 for setup in bare default_sinks; do
   callgrind tracer_bench "BM_AddEvent/$setup/real_time/threads:1\$" add_event_once
   callgrind instrument_bench "BM_AiCallScope/$setup\$" ai_call_once
+  callgrind instrument_bench "BM_EnvironmentStepScope/$setup\$" environment_step_once
   callgrind instrument_bench "BM_Wrapped10us/$setup/" traced_call_once plain_call_once
   callgrind rollout_bench "BM_RolloutStep/$setup/" traced_step untraced_step
   callgrind lm_bench "BM_InProcess/$setup\$" generate_once
