@@ -1,7 +1,7 @@
 // LM client overhead per call against a local server (cpp-httplib on 127.0.0.1), non-streamed and
 // streamed, untraced and traced (bare and with the default sinks, bench_support.hpp); and the same
 // calls served by an in-process model, which leaves out HTTP and so shows what tracing itself
-// adds. Target (issue 6): tracing adds <= 2 us per call.
+// adds. Target (issue 11, sinks attached): tracing adds <= 1 us per in-process call.
 #include <benchmark/benchmark.h>
 #include <httplib.h>
 
