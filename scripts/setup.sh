@@ -24,6 +24,8 @@ APT_PACKAGES=(
   "zlib1g-dev=1:1.2.13.dfsg-1"
   "libcpp-httplib-dev=0.11.4+ds-1+deb12u1"
   "ccache=4.8+really4.7.5-1"
+  "clang-14=1:14.0.6-12"
+  "libclang-rt-14-dev=1:14.0.6-12"
 )
 
 # Only when no npm is on the PATH (machines of this kind already have Node.js and npm).

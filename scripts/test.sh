@@ -5,6 +5,8 @@
 #   asan     ASan+UBSan Debug build; every test but the install check        (build-asan/)
 #   tsan     TSan build of the threaded test programs; the tests labelled "threaded"
 #                                                                            (build-tsan/)
+#   fuzz     clang build of the libFuzzer harnesses (ASan+UBSan); each runs FUZZ_SECONDS
+#            (default 30) on its seed corpus, scripts/fuzz.sh               (build-fuzz/)
 # Every stage runs even when an earlier one failed; exits non-zero when any failed.
 set -euo pipefail
 
@@ -36,7 +38,7 @@ stage_asan() {
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
     -DSYNTH_TRACING_SANITIZE=address,undefined \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=ON &&
-    ctest --test-dir build-asan "${ctest_args[@]}" -LE install
+    ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak"
 }
 
 # RelWithDebInfo: the threaded tests need speed to interleave much under TSan.
@@ -45,6 +47,10 @@ stage_tsan() {
     -DSYNTH_TRACING_SANITIZE=thread \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
     ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
+}
+
+stage_fuzz() {
+  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 }
 
 summary=()
@@ -75,5 +81,6 @@ fi
 run_stage release stage_release
 run_stage asan stage_asan
 run_stage tsan stage_tsan
+run_stage fuzz stage_fuzz
 print_summary
 exit "$failed"

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "config_file.hpp"
 #include "diagnostics.hpp"
 #include "file_io.hpp"
 #include "synth/tracing/error.hpp"
@@ -257,33 +258,6 @@ Value toml_to_value(const toml::node& node) {
   return Value(std::string(node.is_date_time() ? "date-time" : ""));
 }
 
-Value read_config_file(const std::filesystem::path& path) {
-  const std::string text = detail::read_whole_file(path);
-  const std::string ext = lower(path.extension().string());
-  Value v;
-  if (ext == ".yaml" || ext == ".yml") {
-    try {
-      v = yaml_to_value(YAML::Load(text));
-    } catch (const YAML::Exception& e) {
-      throw Error("config file '" + path.string() + "' is not valid YAML: " + e.what());
-    }
-  } else if (ext == ".toml") {
-    try {
-      v = toml_to_value(toml::parse(text, path.string()));
-    } catch (const toml::parse_error& e) {
-      throw Error("config file '" + path.string() + "' is not valid TOML: " + std::string(e.description()) + " at line " +
-                  std::to_string(e.source().begin.line));
-    }
-  } else if (ext == ".json") {
-    v = Value::parse(text, path.string());  // TraceFormatError names file, line and column
-  } else {
-    throw Error("config file '" + path.string() + "': unknown format (use .json, .yaml, .yml or .toml)");
-  }
-  if (v.is_null()) return Value::object();  // an empty YAML file
-  if (!v.is_object()) throw Error("config file '" + path.string() + "' must hold a mapping of settings");
-  return v;
-}
-
 // Fills one field not set in code: environment variables (first usable one wins), then the file.
 struct Loader {
   const Value& file;
@@ -402,15 +376,58 @@ std::string_view mode_name(TracingMode mode) noexcept {
 }
 
 TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& config_file) const {
-  TracingConfig c = *this;
   std::filesystem::path file_path;
   if (config_file) {
     file_path = *config_file;
   } else if (const char* f = env("SYNTH_TRACING_CONFIG_FILE")) {
     file_path = f;
   }
-  const Value file = file_path.empty() ? Value::object() : read_config_file(file_path);
   const std::string file_name = file_path.string();
+  if (file_path.empty()) return detail::apply_config(*this, Value::object(), file_name);
+  const std::string ext = lower(file_path.extension().string());
+  detail::ConfigFormat format = detail::ConfigFormat::json;
+  if (ext == ".yaml" || ext == ".yml") {
+    format = detail::ConfigFormat::yaml;
+  } else if (ext == ".toml") {
+    format = detail::ConfigFormat::toml;
+  } else if (ext != ".json") {
+    throw Error("config file '" + file_name + "': unknown format (use .json, .yaml, .yml or .toml)");
+  }
+  return detail::apply_config(*this, detail::parse_config(detail::read_whole_file(file_path), format, file_name),
+                              file_name);
+}
+
+namespace detail {
+
+Value parse_config(std::string_view text, ConfigFormat format, const std::string& file_name) {
+  Value v;
+  switch (format) {
+    case ConfigFormat::yaml:
+      try {
+        v = yaml_to_value(YAML::Load(std::string(text)));
+      } catch (const YAML::Exception& e) {
+        throw Error("config file '" + file_name + "' is not valid YAML: " + e.what());
+      }
+      break;
+    case ConfigFormat::toml:
+      try {
+        v = toml_to_value(toml::parse(text, file_name));
+      } catch (const toml::parse_error& e) {
+        throw Error("config file '" + file_name + "' is not valid TOML: " + std::string(e.description()) +
+                    " at line " + std::to_string(e.source().begin.line));
+      }
+      break;
+    case ConfigFormat::json:
+      v = Value::parse(text, file_name);  // TraceFormatError names file, line and column
+      break;
+  }
+  if (v.is_null()) return Value::object();  // an empty YAML file
+  if (!v.is_object()) throw Error("config file '" + file_name + "' must hold a mapping of settings");
+  return v;
+}
+
+TracingConfig apply_config(const TracingConfig& config, const Value& file, const std::string& file_name) {
+  TracingConfig c = config;
   Loader l{file, file_name, {}};
   l.field("enabled", c.enabled);
   l.field("mode", c.mode);
@@ -486,6 +503,8 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   c.validate();
   return c;
 }
+
+}  // namespace detail
 
 void TracingConfig::validate() const {
   if (!(*sampling_rate >= 0.0 && *sampling_rate <= 1.0)) {

@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 
@@ -291,7 +292,11 @@ void AiCallScope::end() noexcept {
     if (s.usage) {
       e.prompt_tokens = s.usage->prompt_tokens;
       e.completion_tokens = s.usage->completion_tokens;
-      e.total_tokens = s.usage->prompt_tokens + s.usage->completion_tokens;
+      std::int64_t total = 0;
+      if (__builtin_add_overflow(s.usage->prompt_tokens, s.usage->completion_tokens, &total)) {
+        total = s.usage->prompt_tokens > 0 ? INT64_MAX : INT64_MIN;  // nonsense counts saturate, never wrap
+      }
+      e.total_tokens = total;
       if (s.usage->cached_tokens > 0) e.cached_tokens = s.usage->cached_tokens;
       if (s.usage->cache_write_tokens > 0) e.cache_write_tokens = s.usage->cache_write_tokens;
       if (s.usage->reasoning_tokens > 0) e.reasoning_tokens = s.usage->reasoning_tokens;

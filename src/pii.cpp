@@ -421,8 +421,18 @@ struct PiiMasker::Impl {
         continue;
       }
       const KeyWindow key = key_on ? key_window(t, i, key_floors) : KeyWindow{};
-      // An '@' ending a URL's userinfo (scheme://user:password@host) is not an email's.
-      if (c == '@' && email_on && key.empty()) {
+      // True when the '@' ends a URL's userinfo (scheme://user:password@host) masked as a credential.
+      bool masked_userinfo = false;
+      if (!key.empty()) {
+        const std::size_t before = out.size();
+        run_if(Builtin::api_key, t, key.start, key.end, out);
+        if (c == '@') {
+          for (const Span* s = out.begin() + before; s != out.end(); ++s) masked_userinfo |= s->end == i;
+        }
+      }
+      // That '@' is not an email's; one that only looked like it (the credential pattern rejected
+      // the URL) still is.
+      if (c == '@' && email_on && !masked_userinfo) {
         std::size_t a = i;
         while (a > 0 && (cls(p[a - 1]) & kLocal)) --a;
         std::size_t b = i + 1;
@@ -430,7 +440,6 @@ struct PiiMasker::Impl {
         while (b < n && (cls(p[b]) & kDomain)) dot |= p[b++] == '.';
         if (a < i && dot) run_if(Builtin::email, t, a, b, out);
       }
-      if (!key.empty()) run_if(Builtin::api_key, t, key.start, key.end, out);
       ++i;
     }
   }

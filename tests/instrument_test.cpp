@@ -121,6 +121,22 @@ TEST(Instrument, AiCallKeepsCacheWriteTokens) {
                                                                       .cache_write_tokens = 600}));
 }
 
+// Counts near the int64 limit (a caller's or a server's nonsense) must not overflow the total
+// (undefined behaviour inside the library): it saturates.
+TEST(Instrument, TotalTokensSaturateInsteadOfOverflowing) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    auto call = st::ai_call("chat", {.model = "gpt-4"});
+    call.usage({.prompt_tokens = INT64_MAX, .completion_tokens = 2});
+  });
+  EXPECT_EQ(std::get<st::CAISEvent>(trace->event_history[0]).total_tokens, INT64_MAX);
+  const auto negative = in_session(tracer, [] {
+    auto call = st::ai_call("chat", {.model = "gpt-4"});
+    call.usage({.prompt_tokens = INT64_MIN, .completion_tokens = -2});
+  });
+  EXPECT_EQ(std::get<st::CAISEvent>(negative->event_history[0]).total_tokens, INT64_MIN);
+}
+
 TEST(Instrument, ResponseModelAndExplicitProvider) {
   SessionTracer tracer;
   const auto trace = in_session(tracer, [] {

@@ -207,6 +207,15 @@ TEST(PiiKeys, CredentialsInUrlsAreMaskedKeepingTheUrlReadable) {
   EXPECT_EQ(mask("postgres://app:s3cr3t@db.internal:5432/app"), "postgres://[API_KEY]@db.internal:5432/app");
 }
 
+// Found by tests/fuzz/pii_fuzz: an '@' that only looks like the end of a URL's userinfo (the
+// credential pattern then rejects the URL) still ends an email, which is masked.
+TEST(PiiKeys, AnEmailAfterAUrlLookAlikeIsMasked) {
+  EXPECT_EQ(mask("B://\x94<ops+alerts@mail.example.org "), "B://\x94<[EMAIL] ");  // invalid UTF-8 in the userinfo
+  EXPECT_EQ(mask("1://x(jane.doe@example.com)"), "1://x([EMAIL])");                 // a scheme cannot start with a digit
+  // A real userinfo is still the credential, and the host stays readable.
+  EXPECT_EQ(mask("https://jane.doe@example.com/x"), "https://[API_KEY]@example.com/x");
+}
+
 TEST(PiiKeys, LinearOnPathologicalInput) {
   const std::size_t n = 1 << 20;
   const auto repeat = [&](const std::string& unit) {

@@ -11,10 +11,15 @@ namespace synth::tracing::detail::duck {
 
 namespace {
 
+bool is_lock_conflict(std::string_view message) {
+  return message.find("Conflicting lock") != std::string_view::npos ||
+         message.find("Could not set lock") != std::string_view::npos;
+}
+
 // Turns DuckDB's open errors into what the user should do about them.
 std::string explain_open_error(const std::string& file, std::string_view error) {
   const std::string message(error);
-  if (message.find("Conflicting lock") != std::string::npos || message.find("Could not set lock") != std::string::npos) {
+  if (is_lock_conflict(message)) {
     return "trace database '" + file +
            "' is locked by another process: DuckDB allows one process per database file. Close the other "
            "program, or use another file (--db / SYNTH_TRACING_DB). (" + message + ")";
@@ -109,6 +114,7 @@ void Connection::open() {
   if (duckdb_open_ext(name_.c_str(), &db_, config, &error) != DuckDBSuccess) {
     const std::string message = error ? error : "unknown error";
     duckdb_free(error);
+    if (is_lock_conflict(message)) throw DatabaseLocked(explain_open_error(name_, message));
     throw StorageError(explain_open_error(name_, message));
   }
   if (duckdb_connect(db_, &conn_) != DuckDBSuccess) {

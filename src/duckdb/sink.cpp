@@ -16,6 +16,9 @@ constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
 // Lost sessions named in a report, at most.
 constexpr std::size_t kNamedSessions = 5;
 
+// While the file is locked by another process, how often the sink tries to open it again.
+constexpr std::chrono::seconds kReopenInterval{3};
+
 DuckDBOptions sink_options(DuckDBOptions options) {
   if (options.read_only) throw StorageError("a DuckDBSink writes: DuckDBOptions::read_only must be false");
   if (options.commit_sessions == 0) {
@@ -27,9 +30,54 @@ DuckDBOptions sink_options(DuckDBOptions options) {
 }  // namespace
 
 DuckDBSink::DuckDBSink(std::filesystem::path path, DuckDBOptions options)
-    : manager_(std::move(path), sink_options(options)),
+    : path_(std::move(path)),
+      options_(sink_options(options)),
       commit_sessions_(options.commit_sessions),
-      commit_interval_(options.commit_interval) {}
+      commit_interval_(options.commit_interval) {
+  open_database();
+}
+
+std::filesystem::path DuckDBSink::pending_dir() const {
+  std::filesystem::path dir = path_;
+  dir += ".pending";
+  return dir;
+}
+
+DuckDBTraceManager& DuckDBSink::manager() {
+  std::lock_guard lock(open_mutex_);
+  if (!manager_) {
+    throw DatabaseLocked("DuckDB sink: trace database '" + path_.string() +
+                         "' is locked by another process; the sink has not opened it yet");
+  }
+  return *manager_;
+}
+
+// Opens the database, or (locked by another process) sends sessions to pending_dir() until a
+// later attempt succeeds. Other failures throw.
+bool DuckDBSink::open_database() {
+  if (std::chrono::steady_clock::now() < next_open_) return false;
+  const std::string import_hint = "`synth-trace --db " + path_.string() + " import " + pending_dir().string() + "`";
+  try {
+    auto opened = std::make_unique<DuckDBTraceManager>(path_, options_);
+    std::lock_guard lock(open_mutex_);
+    manager_ = std::move(opened);
+  } catch (const DatabaseLocked& locked) {
+    next_open_ = std::chrono::steady_clock::now() + kReopenInterval;
+    if (!pending_) {
+      pending_ = std::make_unique<JsonFileSink>(pending_dir());
+      detail::report(std::string(locked.what()) + ". DuckDB sink: sessions go to '" + pending_dir().string() +
+                     "' as JSON files until it is free (tried every " + std::to_string(kReopenInterval.count()) +
+                     " s); store them then with " + import_hint);
+    }
+    return false;
+  }
+  if (pending_ && pending_->files_written() > 0) {
+    detail::report("DuckDB sink: trace database '" + path_.string() + "' is free again and stores new sessions; " +
+                   std::to_string(pending_->files_written()) + " sessions written while it was locked are in '" +
+                   pending_dir().string() + "': store them with " + import_hint);
+  }
+  return true;
+}
 
 std::shared_ptr<DuckDBSink> DuckDBSink::from_config(const TracingConfig& config, DuckDBOptions options) {
   return std::make_shared<DuckDBSink>(config.load().db_path.value(), options);
@@ -39,19 +87,23 @@ DuckDBSink::~DuckDBSink() {
   try {
     flush();
   } catch (...) {
-    detail::report("DuckDB sink: could not commit its last sessions to '" + manager_.path().string() +
+    detail::report("DuckDB sink: could not commit its last sessions to '" + path_.string() +
                    "': " + detail::current_exception_text());
   }
 }
 
 void DuckDBSink::write(const SessionTrace& trace) {
+  if (!manager_ && !open_database()) {
+    pending_->write(trace);
+    return;
+  }
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
   std::string json;
   trace.write_json(json);
   batch_bytes_ += json.size();
   batch_.push_back(std::move(json));
   try {
-    manager_.batch_append(trace);
+    manager_->batch_append(trace);
   } catch (const detail::duck::Refused&) {
     batch_bytes_ -= batch_.back().size();
     batch_.pop_back();
@@ -66,11 +118,14 @@ void DuckDBSink::write(const SessionTrace& trace) {
   }
 }
 
-void DuckDBSink::flush() { commit(); }
+void DuckDBSink::flush() {
+  if (pending_) pending_->flush();
+  if (manager_) commit();
+}
 
 void DuckDBSink::commit() {
   try {
-    manager_.batch_commit();
+    manager_->batch_commit();
   } catch (...) {
     retry_batch(detail::current_exception_text());  // the batch was rolled back
     return;
@@ -91,13 +146,13 @@ void DuckDBSink::retry_batch(const std::string& failure) {
     try {
       const SessionTrace trace = SessionTrace::from_json(json, "a session of a failed DuckDB batch");
       id = trace.session_id;
-      manager_.insert_trace(trace);
+      manager_->insert_trace(trace);
     } catch (...) {
       lost.push_back(std::move(id));
       if (first_error.empty()) first_error = detail::current_exception_text();
     }
   }
-  const std::string file = manager_.path().string();
+  const std::string file = path_.string();
   const std::string where = "'" + file + "'";
   if (lost.empty()) {
     detail::report("DuckDB sink: a batch of " + std::to_string(sessions.size()) + " sessions failed in " + where +

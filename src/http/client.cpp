@@ -321,6 +321,8 @@ std::optional<std::string> gzip_decompress(std::string_view data) {
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            std::chrono::system_clock::time_point now) {
+  // Waits longer than this (some 30 years) are refused, as delay-seconds or as dates.
+  constexpr std::int64_t kMaxSeconds = 1'000'000'000;
   value = trim(value);
   if (value.empty()) return std::nullopt;
   if (std::isdigit(static_cast<unsigned char>(value.front()))) {
@@ -336,13 +338,17 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
         seconds += (value[i] - '0') * scale;
       }
     }
-    if (i != value.size() || seconds > 1e9) return std::nullopt;
+    if (i != value.size() || seconds > static_cast<double>(kMaxSeconds)) return std::nullopt;
     return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
   }
   // An HTTP-date. curl_getdate reads RFC 1123, RFC 850 and asctime forms.
   const std::string text(value);
   const time_t when = curl_getdate(text.c_str(), nullptr);
   if (when == -1) return std::nullopt;
+  // Compared in seconds first: a date centuries away does not fit system_clock's nanoseconds.
+  const std::int64_t now_seconds = std::chrono::floor<std::chrono::seconds>(now).time_since_epoch().count();
+  if (when < now_seconds) return std::chrono::milliseconds(0);  // in the past: now
+  if (when - now_seconds > kMaxSeconds) return std::nullopt;
   const auto delay = std::chrono::system_clock::from_time_t(when) - now;
   if (delay <= std::chrono::system_clock::duration::zero()) return std::chrono::milliseconds(0);
   return std::chrono::ceil<std::chrono::milliseconds>(delay);

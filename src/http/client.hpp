@@ -98,7 +98,8 @@ std::optional<std::string> gzip_decompress(std::string_view data);
 
 /// The delay a "Retry-After" header asks for: delay-seconds ("120", also fractional "1.5") or an
 /// HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT", RFC 850 and asctime forms too) relative to `now`
-/// (a date in the past gives zero). nullopt when the value is neither.
+/// (a date in the past gives zero). nullopt when the value is neither, or asks to wait more than
+/// 10^9 seconds (some 30 years).
 std::optional<std::chrono::milliseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 

@@ -2,6 +2,9 @@
 // error messages. Internal.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -78,11 +81,16 @@ Value parse_json(std::string_view text, std::string_view provider);
 
 /// A string member's text, "" when absent or not a string.
 inline std::string text_of(const Value& v) { return v.is_string() ? v.as_string() : std::string(); }
-/// A number as an integer, 0 when absent or not a number.
+/// A number as an integer, 0 when absent or not a number. Clamped to +-2^53 (exact as a double),
+/// so that whatever a server sends (1e300, 2^64 - 1) converts, and sums of a few such counts
+/// (input + cached + cache writes, a call's total) cannot overflow.
 inline std::int64_t int_of(const Value& v) {
-  if (v.is_integer()) return v.as_int();
-  if (v.is_number()) return static_cast<std::int64_t>(v.as_double());
-  return 0;
+  constexpr std::int64_t kLimit = std::int64_t{1} << 53;
+  if (v.kind() == Value::Kind::integer) return std::clamp(v.as_int(), -kLimit, kLimit);
+  if (!v.is_number()) return 0;
+  const double d = v.as_double();
+  if (std::isnan(d)) return 0;
+  return static_cast<std::int64_t>(std::clamp(d, -static_cast<double>(kLimit), static_cast<double>(kLimit)));
 }
 /// Strings as a JSON array (stop sequences).
 Value string_array(const std::vector<std::string>& strings);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "synth/tracing/model.hpp"
@@ -91,6 +92,9 @@ class ChunkedList {
 /// An item recorded into a session, with the index of its timestep (-1: history only).
 template <class T>
 struct Recorded {
+  // A constructor, not aggregate initialization: ChunkedList::emplace_back builds it with
+  // parentheses, which clang before 16 cannot do for aggregates (C++20's P0960).
+  Recorded(T recorded, std::int64_t in_step) : item(std::move(recorded)), step(in_step) {}
   T item;
   std::int64_t step;
 };

@@ -13,6 +13,7 @@
 
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
+#include "duckdb/duckdb_support.hpp"
 
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
@@ -224,28 +225,9 @@ TEST_F(Cli, BadDatabasesAndQueriesExitWithOne) {
 
 TEST_F(Cli, LockedDatabaseIsAClearError) {
   import_fixtures();
-  int ready[2];
-  int release[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(release), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // Another process holds the database open.
-    {
-      st::DuckDBTraceManager holder(db_);
-      (void)!::write(ready[1], "x", 1);
-      char c;
-      (void)!::read(release[0], &c, 1);
-    }
-    ::_exit(0);
-  }
-  char c;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  st::testing::DatabaseHolder holder(db_);
   const Output locked = run("sessions");
-  (void)!::write(release[1], "x", 1);
-  int status = 0;
-  ::waitpid(child, &status, 0);
+  EXPECT_EQ(holder.release(), 0);
   EXPECT_EQ(locked.code, 1);
   EXPECT_NE(locked.err.find("locked by another process"), std::string::npos) << locked.err;
   EXPECT_NE(locked.err.find(db_), std::string::npos) << locked.err;

@@ -1,7 +1,14 @@
 // Helpers shared by the DuckDB store's tests.
 #pragma once
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 
 #include "synth/tracing/duckdb.hpp"
@@ -37,5 +44,74 @@ inline void copy_durable_state(const std::filesystem::path& db, const std::files
   std::filesystem::remove(copy_wal, ec);
   if (std::filesystem::exists(wal)) std::filesystem::copy_file(wal, copy_wal);
 }
+
+/// Another process holding a database open (DuckDB then refuses it to every other process):
+/// a child that opens `db` and keeps it until release() or destruction. The constructor returns
+/// once the child has it open; it throws std::runtime_error when the child could not open it.
+class DatabaseHolder {
+ public:
+  explicit DatabaseHolder(const std::filesystem::path& db) {
+    int ready[2];
+    int release_pipe[2];
+    if (::pipe(ready) != 0 || ::pipe(release_pipe) != 0) throw std::runtime_error("pipe failed");
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::close(ready[0]);
+      ::close(release_pipe[1]);
+      int code = 0;
+      try {
+        DuckDBTraceManager holder(db);
+        if (::write(ready[1], "r", 1) != 1) code = 2;
+        char c;
+        while (::read(release_pipe[0], &c, 1) > 0) {
+        }
+      } catch (...) {
+        (void)!::write(ready[1], "e", 1);
+        code = 1;
+      }
+      ::_exit(code);
+    }
+    ::close(ready[1]);
+    ::close(release_pipe[0]);
+    release_fd_ = release_pipe[1];
+    pollfd p{ready[0], POLLIN, 0};
+    char state = 0;
+    const bool opened = ::poll(&p, 1, 20'000) == 1 && ::read(ready[0], &state, 1) == 1 && state == 'r';
+    ::close(ready[0]);
+    if (!opened) {
+      release();
+      throw std::runtime_error("the holding process could not open '" + db.string() + "'");
+    }
+  }
+  ~DatabaseHolder() { release(); }
+  DatabaseHolder(const DatabaseHolder&) = delete;
+  DatabaseHolder& operator=(const DatabaseHolder&) = delete;
+
+  /// Lets the child close the database and exit (killed after 10 s); returns its exit code.
+  int release() {
+    if (release_fd_ >= 0) ::close(release_fd_);
+    release_fd_ = -1;
+    if (pid_ <= 0) return exit_code_;
+    int status = 0;
+    for (int i = 0; i < 200; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) return finished(status);
+      ::usleep(50'000);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    return finished(status);
+  }
+
+ private:
+  int finished(int status) {
+    pid_ = 0;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code_;
+  }
+  pid_t pid_ = 0;
+  int release_fd_ = -1;
+  int exit_code_ = -1;
+};
 
 }  // namespace synth::tracing::testing

@@ -3,7 +3,6 @@
 // database files, and the provider vocabulary. Every test uses real DuckDB files in a fresh
 // temporary folder.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "duckdb/duckdb_support.hpp"
 #include "support.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -33,6 +33,7 @@
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
 using st::testing::CapturedDiagnostics;
+using st::testing::DatabaseHolder;
 using st::testing::TempDir;
 using st::CAISEvent;
 using st::DuckDBOptions;
@@ -1356,67 +1357,7 @@ TEST(BadDatabase, LockedByAnotherProcess) {
     DuckDBTraceManager db(path);
     ASSERT_TRUE(db.insert_trace(complex_trace("before")));
   }
-  int ready[2];
-  int release[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(release), 0);
-  const pid_t child = ::fork();
-  ASSERT_NE(child, -1);
-  if (child == 0) {
-    // The child holds the database open until the parent closes the release pipe.
-    ::close(ready[0]);
-    ::close(release[1]);
-    int code = 0;
-    try {
-      DuckDBTraceManager db(path);
-      const char ok = 'r';
-      if (::write(ready[1], &ok, 1) != 1) code = 2;
-      char x;
-      while (::read(release[0], &x, 1) > 0) {
-      }
-    } catch (...) {
-      const char bad = 'e';
-      [[maybe_unused]] auto n = ::write(ready[1], &bad, 1);
-      code = 1;
-    }
-    ::_exit(code);
-  }
-  ::close(ready[1]);
-  ::close(release[0]);
-  // Ends the child however the test goes.
-  struct ChildGuard {
-    pid_t pid;
-    int release_fd;
-    int ready_fd;
-    int status = -1;
-    bool reaped = false;
-    void finish() {
-      if (release_fd >= 0) ::close(release_fd);
-      release_fd = -1;
-      if (reaped) return;
-      for (int i = 0; i < 200; ++i) {  // up to 10 s to exit by itself
-        if (::waitpid(pid, &status, WNOHANG) == pid) {
-          reaped = true;
-          return;
-        }
-        ::usleep(50'000);
-      }
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      reaped = true;
-    }
-    ~ChildGuard() {
-      finish();
-      ::close(ready_fd);
-    }
-  } guard{child, release[1], ready[0]};
-
-  pollfd p{ready[0], POLLIN, 0};
-  ASSERT_EQ(::poll(&p, 1, 20'000), 1) << "the child did not open the database in time";
-  char state = 0;
-  ASSERT_EQ(::read(ready[0], &state, 1), 1);
-  ASSERT_EQ(state, 'r') << "the child could not open the database";
-
+  DatabaseHolder holder(path);
   for (const bool read_only : {false, true}) {
     SCOPED_TRACE(read_only ? "read-only" : "read-write");
     const std::string what = storage_error_text(path, DuckDBOptions{.read_only = read_only});
@@ -1425,9 +1366,7 @@ TEST(BadDatabase, LockedByAnotherProcess) {
     EXPECT_NE(what.find("'" + path.string() + "'"), std::string::npos) << what;
   }
 
-  guard.finish();
-  ASSERT_TRUE(WIFEXITED(guard.status)) << guard.status;
-  EXPECT_EQ(WEXITSTATUS(guard.status), 0);
+  EXPECT_EQ(holder.release(), 0);
   // The lock goes with the process; the data is intact.
   DuckDBTraceManager db(path);
   EXPECT_EQ(db.load_trace("before"), complex_trace("before"));

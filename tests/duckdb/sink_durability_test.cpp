@@ -301,3 +301,58 @@ TEST(DuckDBSinkDurability, EverySessionOfABatchThatCannotBeStoredIsCounted) {
   EXPECT_EQ(tracer.stats().sessions_lost, 7u);  // "gate" and s0..s5: none is stored, all counted
   EXPECT_TRUE(sink->manager().session_ids().empty());
 }
+
+// Issue 10, fault injection: the database is locked by another process when the sink starts.
+// Nothing is lost: sessions go to JSON files in '<file>.pending' (reported, with the command
+// that stores them later), and once the other process lets go the sink stores new sessions in
+// the database again.
+TEST(DuckDBSinkDurability, ALockedDatabaseSendsSessionsToJsonFilesUntilItIsFree) {
+  TempDir dir;
+  CapturedDiagnostics diagnostics;
+  st::testing::DatabaseHolder holder(dir.db());
+  auto sink = std::make_shared<DuckDBSink>(dir.db());  // does not throw
+  EXPECT_THROW(sink->manager(), st::DatabaseLocked);
+  SessionTracer tracer;
+  tracer.add_sink(sink);
+  for (int i = 0; i < 3; ++i) auto s = tracer.start_session("while-locked-" + std::to_string(i));
+  ASSERT_TRUE(tracer.flush(60s));
+  EXPECT_EQ(sink->sessions_pending_import(), 3u);
+  EXPECT_EQ(tracer.stats().sessions_lost, 0u);
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(sink->pending_dir())) {
+    const SessionTrace stored = SessionTrace::read_file(entry.path());
+    const auto recorded = tracer.get_session_trace(stored.session_id);
+    ASSERT_TRUE(recorded) << stored.session_id;
+    EXPECT_EQ(stored, *recorded);
+    ++files;
+  }
+  EXPECT_EQ(files, 3u);
+  bool told = false;
+  for (const auto& m : diagnostics.all()) {
+    told = told || (m.find("locked by another process") != std::string::npos &&
+                    m.find("import " + sink->pending_dir().string()) != std::string::npos);
+  }
+  EXPECT_TRUE(told) << "the report names the lock, the folder and the import command";
+
+  // The other process lets go: the sink opens the database at its next attempt (every few
+  // seconds) and stores the sessions that follow there.
+  ASSERT_EQ(holder.release(), 0);
+  int n = 0;
+  ASSERT_TRUE(st::testing::wait_until(
+      [&] {
+        { auto s = tracer.start_session("after-" + std::to_string(n++)); }
+        if (!tracer.flush(60s)) return false;
+        try {
+          return !sink->manager().session_ids().empty();
+        } catch (const st::DatabaseLocked&) {
+          return false;  // not yet opened again
+        }
+      },
+      30s));
+  single_threaded_under_tsan(sink->manager());
+  const std::uint64_t in_files = sink->sessions_pending_import();
+  const std::uint64_t in_db = sink->manager().session_ids().size();
+  EXPECT_EQ(in_files + in_db, 3u + static_cast<std::uint64_t>(n)) << "every session in the database or a file";
+  EXPECT_TRUE(sink->manager().load_trace("after-" + std::to_string(n - 1)));
+  EXPECT_EQ(tracer.stats().sessions_lost, 0u);
+}

@@ -390,4 +390,16 @@ TEST(RetryAfterTest, HttpDates) {
   EXPECT_EQ(http::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now + 1h), std::chrono::milliseconds(0));
 }
 
+// Found by tests/fuzz/retry_after_fuzz: a date centuries away overflowed system_clock's
+// nanoseconds (undefined behaviour). Like a delay-seconds beyond 10^9, it is refused; a date
+// centuries ago means now.
+TEST(RetryAfterTest, DatesCenturiesAwayAreRefusedWithoutOverflow) {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::sys_days{std::chrono::year{2025} / 1 / 1});
+  EXPECT_FALSE(http::parse_retry_after("Fri, 31 Dec 20027 23:59:59 GMT", now).has_value());
+  EXPECT_FALSE(http::parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).has_value());
+  EXPECT_FALSE(http::parse_retry_after("1000000001", now).has_value());
+  EXPECT_EQ(http::parse_retry_after("Sun, 01 Jan 2045 00:00:00 GMT", now), std::chrono::milliseconds(631152000000));
+  EXPECT_EQ(http::parse_retry_after("Mon, 01 Jan 1601 00:00:00 GMT", now), std::chrono::milliseconds(0));
+}
+
 }  // namespace

@@ -268,6 +268,42 @@ TEST_F(LMTest, AnthropicCacheWritesReachTheEventAndArePricedAtTheirRate) {
   EXPECT_DOUBLE_EQ(*e.cost, (50 * 3.0 + 2000 * 0.30 + 3000 * 3.75 + 20 * 15.0) / 1e6);
 }
 
+// Token counts a server may send that do not fit: beyond int64, huge doubles. Reading them was
+// undefined behaviour (a double cast, sums that overflow) or a ValueTypeError escaping the call;
+// they are clamped to 2^53, so that the sums (input + cached, total) stay exact.
+TEST_F(LMTest, AbsurdTokenCountsAreClamped) {
+  constexpr std::int64_t kMax = std::int64_t{1} << 53;
+  server.script({Reply{.body = R"({"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],
+                                  "usage":{"prompt_tokens":1e300,"completion_tokens":18446744073709551615,
+                                           "prompt_tokens_details":{"cached_tokens":-1e300}}})"}});
+  st::LMResponse reply;
+  {
+    auto session = tracer.start_session("s-absurd-tokens");
+    reply = st::LM(openai_options()).generate("hi");
+  }
+  EXPECT_EQ(reply.usage->prompt_tokens, kMax);
+  EXPECT_EQ(reply.usage->completion_tokens, kMax);
+  EXPECT_EQ(reply.usage->cached_tokens, -kMax);
+  const auto events = cais_events(finished("s-absurd-tokens"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].total_tokens, 2 * kMax);
+
+  server.script({Reply{.body = R"({"content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn",
+                                  "usage":{"input_tokens":9223372036854775807,"cache_read_input_tokens":9223372036854775807,
+                                           "cache_creation_input_tokens":1e19,"output_tokens":2}})"}});
+  st::LM anthropic({.model = "claude-sonnet-4-20250514", .provider = "anthropic", .base_url = server.url(), .api_key = kKey});
+  EXPECT_EQ(anthropic.generate("hi").usage->prompt_tokens, 3 * kMax);
+
+  server.script({Reply{.body = R"({"candidates":[{"content":{"parts":[{"text":"ok"}]},"finishReason":"STOP"}],
+                                  "usageMetadata":{"promptTokenCount":9223372036854775807,"toolUsePromptTokenCount":1e20,
+                                                   "candidatesTokenCount":1e300,"thoughtsTokenCount":1e300}})"}});
+  st::LM gemini({.model = "gemini-2.5-flash", .provider = "google", .base_url = server.url(), .api_key = kKey});
+  const auto usage = gemini.generate("hi").usage;
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 2 * kMax);
+  EXPECT_EQ(usage->completion_tokens, 2 * kMax);
+}
+
 TEST_F(LMTest, GeminiGenerateContent) {
   server.script({Reply{.body = json{{"candidates",
                                      {{{"content", {{"role", "model"}, {"parts", {{{"text", "Paris"}}}}}},

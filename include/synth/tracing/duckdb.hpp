@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,6 +27,12 @@ namespace synth::tracing {
 class StorageError : public Error {
  public:
   using Error::Error;
+};
+
+/// The database file is locked by another process (DuckDB allows one process per file).
+class DatabaseLocked : public StorageError {
+ public:
+  using StorageError::StorageError;
 };
 
 /// What inserting a session whose id is already stored does.
@@ -168,10 +175,16 @@ class DuckDBTraceManager {
 /// the database refuses is lost alone (write() throws); when a commit fails, each session of
 /// the batch is retried once in a transaction of its own, and those that still fail are
 /// reported and counted (SessionsLost: TracerStats::sessions_lost).
+///
+/// While the file is locked by another process (when the sink starts, or when it must reopen
+/// its connection), sessions are written as JSON trace files to `<file>.pending/` instead, and
+/// the file is tried again every few seconds; `synth-trace --db <file> import <file>.pending`
+/// stores them later. Both are reported (diagnostics).
 class DuckDBSink : public SessionSink {
  public:
-  /// Opens (creating or migrating) the database; throws StorageError as DuckDBTraceManager does,
-  /// and for options a sink cannot use (read_only, commit_sessions 0).
+  /// Opens (creating or migrating) the database; throws StorageError as DuckDBTraceManager does
+  /// (but for a lock held by another process: see above), and for options a sink cannot use
+  /// (read_only, commit_sessions 0).
   explicit DuckDBSink(std::filesystem::path path = "traces.duckdb", DuckDBOptions options = {});
   /// A sink on the configuration's db_path (TracingConfig::load() fills it when code did not:
   /// SYNTH_TRACING_DB, the configuration file, else traces.duckdb).
@@ -183,14 +196,25 @@ class DuckDBSink : public SessionSink {
   void flush() override;
 
   /// The manager behind the sink. Its calls are serialized with the sink's writes, on the same
-  /// connection: they see the sessions of the open batch too.
-  DuckDBTraceManager& manager() noexcept { return manager_; }
+  /// connection: they see the sessions of the open batch too. Throws DatabaseLocked while the
+  /// sink has not opened the file (locked by another process).
+  DuckDBTraceManager& manager();
+  /// The folder of the sessions written while the file was locked (`<file>.pending`).
+  std::filesystem::path pending_dir() const;
+  /// Sessions written to pending_dir() so far.
+  std::uint64_t sessions_pending_import() const noexcept { return pending_ ? pending_->files_written() : 0; }
 
  private:
+  bool open_database();
   void commit();
   void retry_batch(const std::string& failure);
 
-  DuckDBTraceManager manager_;
+  std::filesystem::path path_;
+  DuckDBOptions options_;
+  mutable std::mutex open_mutex_;                // guards manager_ from readers off the sink thread
+  std::unique_ptr<DuckDBTraceManager> manager_;  // null while the file is locked
+  std::unique_ptr<JsonFileSink> pending_;        // made when the file is first found locked
+  std::chrono::steady_clock::time_point next_open_;
   std::size_t commit_sessions_;
   std::chrono::milliseconds commit_interval_;
   std::vector<std::string> batch_;  // the open batch's sessions as JSON, to retry a failed commit
