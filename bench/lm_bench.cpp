@@ -1,7 +1,7 @@
 // LM client overhead per call against a local server (cpp-httplib on 127.0.0.1), non-streamed and
-// streamed, with and without tracing; and the same calls served by an in-process model, which
-// leaves out HTTP and so shows what tracing itself adds. Target (issue 6): tracing adds <= 2 us
-// per call.
+// streamed, untraced and traced (bare and with the default sinks, bench_support.hpp); and the same
+// calls served by an in-process model, which leaves out HTTP and so shows what tracing itself
+// adds. Target (issue 11, sinks attached): tracing adds <= 1 us per in-process call.
 #include <benchmark/benchmark.h>
 #include <httplib.h>
 
@@ -11,7 +11,10 @@
 #include <synth/tracing.hpp>
 #include <synth/tracing/lm.hpp>
 
+#include "bench_support.hpp"
+
 namespace st = synth::tracing;
+using synth_bench::Setup;
 
 namespace {
 
@@ -69,11 +72,6 @@ Server& server() {
   return s;
 }
 
-st::SessionTracer& tracer() {
-  static st::SessionTracer t(st::TracingConfig{.max_finished_sessions = 1});
-  return t;
-}
-
 const std::vector<st::Message> kMessages = {
     st::Message::system("You are an agent in a 6x6 grid world looking for a treasure."),
     st::Message::user("You are at (2, 3). The treasure is at (5, 5). Blocked: north. Reply with JSON {\"action\": ...}."),
@@ -86,58 +84,67 @@ st::LMResponse in_process(const st::LMRequest&) {
   return r;
 }
 
-// Runs `call` in a session (when traced), starting a fresh session every 4096 calls so memory stays flat.
+// The tracing of a benchmark: none (untraced: the LM's tracing off, no session), or a Setup.
+using Tracing = std::optional<Setup>;
+
+// Runs `call(lm)` in every iteration, on an LM made from `options`: with `tracing`, its tracing on,
+// in a session and timestep of the run's tracer that end and start again every kRecordsPerSession
+// calls.
 template <class Call>
-void run(benchmark::State& state, bool traced, Call&& call) {
-  std::optional<st::SessionScope> session;
-  std::optional<st::TimestepScope> step;
-  if (traced) {
-    session.emplace(tracer().start_session());
-    step.emplace(tracer().timestep(0));
+void run(benchmark::State& state, const Tracing& tracing, st::LMOptions options, Call&& call) {
+  std::shared_ptr<synth_bench::BenchTracer> bench;
+  if (tracing) {
+    bench = synth_bench::run_tracer(*tracing);
+    options.session_tracer = &bench->tracer();
   }
-  std::int64_t n = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(call());
-    if (traced && ++n % 4096 == 0) {
-      state.PauseTiming();
-      step.reset();
-      session.reset();
-      session.emplace(tracer().start_session());
-      step.emplace(tracer().timestep(0));
-      state.ResumeTiming();
+  options.system_id = "agent";
+  options.enable_v2_tracing = tracing.has_value();
+  st::LM lm(std::move(options));
+  {
+    std::optional<synth_bench::RotatingSession> session;
+    if (bench) session.emplace(bench->tracer(), true);
+    for (auto _ : state) {
+      benchmark::DoNotOptimize(call(lm));
+      if (session) session->next();
     }
   }
   state.SetItemsProcessed(state.iterations());
+  if (bench) bench->report(state);
 }
 
-st::LMOptions http_options(bool traced) {
+st::LMOptions http_options() {
   return {.model = "gpt-4o-mini", .provider = "openai", .temperature = 0.0, .base_url = server().url(),
-          .api_key = "sk-bench", .session_tracer = &tracer(), .system_id = "agent", .enable_v2_tracing = traced};
+          .api_key = "sk-bench"};
 }
 
-void BM_Generate(benchmark::State& state) {
-  const bool traced = state.range(0) != 0;
-  st::LM lm(http_options(traced));
-  run(state, traced, [&] { return lm.generate(kMessages); });
+void BM_Generate(benchmark::State& state, Tracing tracing) {
+  run(state, tracing, http_options(), [](st::LM& lm) { return lm.generate(kMessages); });
 }
-BENCHMARK(BM_Generate)->ArgName("traced")->Arg(0)->Arg(1)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Generate, untraced, Tracing{})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Generate, bare, Tracing{Setup::bare})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Generate, default_sinks, Tracing{Setup::default_sinks})->UseRealTime();
 
-void BM_Stream(benchmark::State& state) {
-  const bool traced = state.range(0) != 0;
-  st::LM lm(http_options(traced));
+void BM_Stream(benchmark::State& state, Tracing tracing) {
   std::size_t bytes = 0;
-  run(state, traced, [&] { return lm.stream(kMessages, [&](std::string_view p) { bytes += p.size(); }); });
+  run(state, tracing, http_options(),
+      [&](st::LM& lm) { return lm.stream(kMessages, [&](std::string_view p) { bytes += p.size(); }); });
   benchmark::DoNotOptimize(bytes);
 }
-BENCHMARK(BM_Stream)->ArgName("traced")->Arg(0)->Arg(1)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Stream, untraced, Tracing{})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Stream, bare, Tracing{Setup::bare})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Stream, default_sinks, Tracing{Setup::default_sinks})->UseRealTime();
+
+// One call of BM_InProcess. Not inlined, so that callgrind counts its instructions per call
+// (BENCHMARKS.md).
+[[gnu::noinline]] st::LMResponse generate_once(st::LM& lm) { return lm.generate(kMessages); }
 
 // No HTTP: what the client and its tracing cost around the model itself.
-void BM_InProcess(benchmark::State& state) {
-  const bool traced = state.range(0) != 0;
-  st::LM lm({.model = "synth-offline-policy", .temperature = 0.0, .session_tracer = &tracer(), .system_id = "agent",
-             .enable_v2_tracing = traced, .in_process_model = in_process});
-  run(state, traced, [&] { return lm.generate(kMessages); });
+void BM_InProcess(benchmark::State& state, Tracing tracing) {
+  run(state, tracing, {.model = "synth-offline-policy", .temperature = 0.0, .in_process_model = in_process},
+      generate_once);
 }
-BENCHMARK(BM_InProcess)->ArgName("traced")->Arg(0)->Arg(1);
+BENCHMARK_CAPTURE(BM_InProcess, untraced, Tracing{});
+BENCHMARK_CAPTURE(BM_InProcess, bare, Tracing{Setup::bare});
+BENCHMARK_CAPTURE(BM_InProcess, default_sinks, Tracing{Setup::default_sinks});
 
 }  // namespace

@@ -5,15 +5,15 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <optional>
-#include <thread>
 
 #include <synth/tracing.hpp>
 
+#include "bench_support.hpp"
 #include "otel/otlp_receiver.hpp"
 
 namespace st = synth::tracing;
 using namespace std::chrono_literals;
+using synth_bench::Setup;
 
 namespace {
 
@@ -101,36 +101,21 @@ void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
 }
 BENCHMARK(BM_EndToEndIntoTheReceiver)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
-// What an ai_call scope costs the agent's thread with span export on (the span is built and
-// queued; masking, pricing, encoding and sending happen on the export thread).
-void BM_AiCallScopeWithSpans(benchmark::State& state) {
+// What an ai_call scope (the one of instrument_bench's BM_AiCallScope) costs the agent's thread
+// with span export on (the span is built and
+// queued; masking, pricing, encoding and sending happen on the export thread), bare and with the
+// default sinks (bench_support.hpp), with the export queue of the default configuration: when
+// the receiver cannot keep up, spans are dropped and counted (spans_dropped_pct).
+void BM_AiCallScopeWithSpans(benchmark::State& state, Setup setup) {
   st::testing::OtlpReceiver receiver;
-  st::TracingConfig c;
-  c.otel_endpoint = receiver.endpoint();
-  c.otel_max_queue_size = std::size_t{1 << 16};
-  c.max_finished_sessions = std::size_t{1};
-  c.save_dir = std::filesystem::path();
-  st::SessionTracer tracer(c);
-  std::optional<st::SessionScope> session(tracer.start_session());
-  std::optional<st::TimestepScope> step(tracer.timestep(0));
-  std::int64_t n = 0;
-  for (auto _ : state) {
-    {
-      auto call = st::ai_call("chat", {.model = "gpt-4o-mini", .system_id = "agent", .tracer = &tracer});
-      call.request({{"temperature", 0.2}}).usage({.prompt_tokens = 60, .completion_tokens = 12}).response({{"content", "north"}});
-    }
-    if (++n % 4096 == 0) {
-      state.PauseTiming();
-      step.reset();
-      session.reset();
-      tracer.flush(60s);
-      session.emplace(tracer.start_session());
-      step.emplace(tracer.timestep(0));
-      state.ResumeTiming();
-    }
+  synth_bench::BenchTracer bench(setup, receiver.endpoint());
+  {
+    synth_bench::RotatingSession session(bench.tracer(), true);
+    for (auto _ : state) synth_bench::ai_call_once(session);
   }
-  state.counters["dropped"] = static_cast<double>(tracer.stats().spans_dropped);
+  bench.report(state);
 }
-BENCHMARK(BM_AiCallScopeWithSpans);
+BENCHMARK_CAPTURE(BM_AiCallScopeWithSpans, bare, Setup::bare);
+BENCHMARK_CAPTURE(BM_AiCallScopeWithSpans, default_sinks, Setup::default_sinks);
 
 }  // namespace

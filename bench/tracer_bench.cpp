@@ -1,12 +1,17 @@
 // Hot-path costs of SessionTracer. Targets (issue 2, this 2-core machine):
 //   add_event of a CAISEvent with 4 scalar fields + 2-key metadata: median <= 150 ns, and with
 //   2 threads each in its own session <= 2x that; disabled tracer <= 5 ns; context capture +
-//   attach <= 100 ns.
+//   attach <= 100 ns. The recording benchmarks run bare and with the default sinks
+//   (bench_support.hpp).
 #include <benchmark/benchmark.h>
 
 #include <synth/tracing.hpp>
 
+#include "bench_support.hpp"
+
 namespace st = synth::tracing;
+using synth_bench::RotatingSession;
+using synth_bench::Setup;
 
 namespace {
 
@@ -19,39 +24,6 @@ st::CAISEvent make_event(std::int64_t i) {
                        .metadata = {{"provider", "openai"}, {"attempt", 1}}};
 }
 
-st::SessionTracer& shared_tracer() {
-  static st::SessionTracer tracer(st::TracingConfig{.max_finished_sessions = 0});
-  return tracer;
-}
-
-// Keeps a session (and, if asked, a timestep) open on this thread, replacing it every 4096 calls
-// to next() so memory stays bounded; the replacement is outside the timed region.
-class RotatingSession {
- public:
-  RotatingSession(benchmark::State& state, bool with_timestep) : state_(state), with_timestep_(with_timestep) {
-    open();
-  }
-  void next() {
-    if (++count_ % 4096 != 0) return;
-    state_.PauseTiming();
-    step_.reset();
-    session_.reset();
-    open();
-    state_.ResumeTiming();
-  }
-
- private:
-  void open() {
-    session_.emplace(shared_tracer().start_session());
-    if (with_timestep_) step_.emplace(shared_tracer().timestep(0));
-  }
-  benchmark::State& state_;
-  const bool with_timestep_;
-  std::int64_t count_ = 0;
-  std::optional<st::SessionScope> session_;
-  std::optional<st::TimestepScope> step_;
-};
-
 void BM_ConstructEvent(benchmark::State& state) {
   std::int64_t i = 0;
   for (auto _ : state) {
@@ -61,41 +33,56 @@ void BM_ConstructEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_ConstructEvent)->Threads(1)->Threads(2)->UseRealTime();
 
-// Construct the event and record it: what an agent pays per call.
-void BM_AddEvent(benchmark::State& state) {
-  st::SessionTracer& tracer = shared_tracer();
-  RotatingSession session(state, true);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    tracer.add_event(make_event(i++));
-    session.next();
+// Construct the event and record it: what an agent pays per call. Not inlined, so that callgrind
+// counts its instructions per call (BENCHMARKS.md).
+[[gnu::noinline]] void add_event_once(st::SessionTracer& tracer, RotatingSession& session, std::int64_t i) {
+  tracer.add_event(make_event(i));
+  session.next();
+}
+
+void BM_AddEvent(benchmark::State& state, Setup setup) {
+  const auto bench = synth_bench::run_tracer(setup);
+  {
+    RotatingSession session(bench->tracer(), true);
+    std::int64_t i = 0;
+    for (auto _ : state) add_event_once(bench->tracer(), session, i++);
   }
   state.SetItemsProcessed(state.iterations());
+  bench->report(state);
 }
-BENCHMARK(BM_AddEvent)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_AddEvent, bare, Setup::bare)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_AddEvent, default_sinks, Setup::default_sinks)->Threads(1)->Threads(2)->UseRealTime();
 
 // The same outside a timestep: one copy fewer (history only).
-void BM_AddEventNoTimestep(benchmark::State& state) {
-  st::SessionTracer& tracer = shared_tracer();
-  RotatingSession session(state, false);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    tracer.add_event(make_event(i++));
-    session.next();
+void BM_AddEventNoTimestep(benchmark::State& state, Setup setup) {
+  const auto bench = synth_bench::run_tracer(setup);
+  {
+    RotatingSession session(bench->tracer(), false);
+    std::int64_t i = 0;
+    for (auto _ : state) {
+      bench->tracer().add_event(make_event(i++));
+      session.next();
+    }
   }
+  bench->report(state);
 }
-BENCHMARK(BM_AddEventNoTimestep);
+BENCHMARK_CAPTURE(BM_AddEventNoTimestep, bare, Setup::bare);
+BENCHMARK_CAPTURE(BM_AddEventNoTimestep, default_sinks, Setup::default_sinks);
 
-void BM_AddMessage(benchmark::State& state) {
-  st::SessionTracer& tracer = shared_tracer();
-  RotatingSession session(state, true);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    tracer.add_message(st::make_message("env", {{"obs", "door"}, {"hp", i++}}, "observation", 0));
-    session.next();
+void BM_AddMessage(benchmark::State& state, Setup setup) {
+  const auto bench = synth_bench::run_tracer(setup);
+  {
+    RotatingSession session(bench->tracer(), true);
+    std::int64_t i = 0;
+    for (auto _ : state) {
+      bench->tracer().add_message(st::make_message("env", {{"obs", "door"}, {"hp", i++}}, "observation", 0));
+      session.next();
+    }
   }
+  bench->report(state);
 }
-BENCHMARK(BM_AddMessage);
+BENCHMARK_CAPTURE(BM_AddMessage, bare, Setup::bare);
+BENCHMARK_CAPTURE(BM_AddMessage, default_sinks, Setup::default_sinks);
 
 void BM_DisabledAddEvent(benchmark::State& state) {
   st::SessionTracer tracer(st::TracingConfig{.enabled = false});
@@ -144,20 +131,25 @@ void BM_ContextCaptureAndAttach(benchmark::State& state) {
 }
 BENCHMARK(BM_ContextCaptureAndAttach);
 
-void BM_TimestepOpenClose(benchmark::State& state) {
-  st::SessionTracer& tracer = shared_tracer();
-  RotatingSession session(state, false);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    auto step = tracer.timestep(i++);
-    session.next();
+void BM_TimestepOpenClose(benchmark::State& state, Setup setup) {
+  const auto bench = synth_bench::run_tracer(setup);
+  {
+    RotatingSession session(bench->tracer(), false);
+    std::int64_t i = 0;
+    for (auto _ : state) {
+      auto step = bench->tracer().timestep(i++);
+      session.next();
+    }
   }
+  bench->report(state);
 }
-BENCHMARK(BM_TimestepOpenClose);
+BENCHMARK_CAPTURE(BM_TimestepOpenClose, bare, Setup::bare);
+BENCHMARK_CAPTURE(BM_TimestepOpenClose, default_sinks, Setup::default_sinks);
 
-// A whole small session: start, 10 timesteps of 3 events, end (no sinks).
-void BM_SessionOf30Events(benchmark::State& state) {
-  st::SessionTracer& tracer = shared_tracer();
+// A whole small session: start, 10 timesteps of 3 events, end.
+void BM_SessionOf30Events(benchmark::State& state, Setup setup) {
+  const auto bench = synth_bench::run_tracer(setup);
+  st::SessionTracer& tracer = bench->tracer();
   std::int64_t i = 0;
   for (auto _ : state) {
     auto session = tracer.start_session();
@@ -167,7 +159,9 @@ void BM_SessionOf30Events(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations() * 30);
+  bench->report(state);
 }
-BENCHMARK(BM_SessionOf30Events);
+BENCHMARK_CAPTURE(BM_SessionOf30Events, bare, Setup::bare);
+BENCHMARK_CAPTURE(BM_SessionOf30Events, default_sinks, Setup::default_sinks);
 
 }  // namespace
