@@ -22,6 +22,12 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
+// Libraries (simdjson) allocate with the nothrow form and free with plain delete: it must come
+// from the same malloc, or AddressSanitizer rightly reports a mismatch.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  if (fail_allocation != 0 && --fail_allocation == 0) return nullptr;
+  return std::malloc(size == 0 ? 1 : size);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
