@@ -56,7 +56,7 @@ class RemoteStore : public TraceStore {
     for (const st::Value& c : answer["columns"].as_array()) r.columns.push_back(c.as_string());
     for (const st::Value& t : answer["types"].as_array()) r.types.push_back(t.as_string());
     for (const st::Value& row : answer["rows"].as_array()) r.rows.push_back(row.as_array());
-    if (answer["truncated"].is_boolean() && answer["truncated"].as_bool()) {
+    if (answer["truncated"].is_bool() && answer["truncated"].as_bool()) {
       std::cerr << "synth-trace: only the first " << r.rows.size() << " rows: the server at " << client_.url()
                 << " returns at most that many (serve --query-max-rows)\n";
     }

@@ -81,7 +81,7 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
   p.http.new_task_queue = [n = p.options.http_threads] { return new httplib::ThreadPool(std::max<std::size_t>(n, 2)); };
   p.http.set_payload_max_length(p.options.max_body_bytes);
   p.http.set_keep_alive_max_count(1000);
-  p.http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  p.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (res.status == 404) {
       send_error(res, 404, "no route " + req.method + " " + req.path + " (the API is under /api/v1/: see the README)");
@@ -91,7 +91,7 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
       send_error(res, res.status, "the request could not be served (HTTP " + std::to_string(res.status) + ")");
     }
     return httplib::Server::HandlerResponse::Handled;
-  });
+  }));
   p.http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
   add_ingest_routes(p.http, p.ctx);
   add_read_routes(p.http, p.ctx);
