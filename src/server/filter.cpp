@@ -183,7 +183,7 @@ class Compiler {
       const std::size_t at = tok_.pos;
       next();
       std::string sql = expression();
-      if (tok_.type != Tok::close) fail(tok_.pos, "expected ')' to close the '(' at character " + std::to_string(at + 1));
+      if (tok_.type != Tok::close) fail(tok_.pos, "expected ')' to close the '(' at character " + std::to_string(at + 1) + ", found " + describe(tok_));
       next();
       return sql;
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <string>
 
 #include "synth/tracing/model.hpp"
@@ -20,9 +21,10 @@ struct SessionShape {
   int start_second = 0;
 };
 
+// Whole microseconds, as the database keeps times: a stored session equals its original.
 inline st::Timestamp at_second(double seconds) {
   return *st::parse_timestamp("2025-01-01T00:00:00Z") +
-         std::chrono::duration_cast<st::Timestamp::duration>(std::chrono::duration<double>(seconds));
+         std::chrono::microseconds(std::llround(seconds * 1e6));
 }
 
 inline st::SessionTrace sample_session(const std::string& id, const SessionShape& shape = {}) {
@@ -39,26 +41,26 @@ inline st::SessionTrace sample_session(const std::string& id, const SessionShape
     step.timestamp = at_second(base);
     st::CAISEvent call{.time_record = st::TimeRecord{at_second(base + 0.1), s},
                        .system_instance_id = "agent",
-                       .metadata = st::Value{{"operation", "chat"}, {"duration_ms", 200.0}},
                        .model_name = shape.model,
                        .provider = "openai",
                        .prompt_tokens = 100,
                        .completion_tokens = 20,
                        .total_tokens = 120,
                        .cost = 0.001,
-                       .latency_ms = 200.0};
+                       .latency_ms = 200.0,
+                       .metadata = st::Value{{"operation", "chat"}, {"duration_ms", 200.0}}};
     st::EnvironmentEvent env{.time_record = st::TimeRecord{at_second(base + 0.4), s},
                              .system_instance_id = "gridworld",
-                             .metadata = st::Value{{"step", "move"}, {"duration_ms", 50.0}},
                              .reward = shape.reward_per_step,
-                             .terminated = s + 1 == shape.steps};
+                             .terminated = s + 1 == shape.steps,
+                             .metadata = st::Value{{"step", "move"}, {"duration_ms", 50.0}}};
     st::RuntimeEvent tool{.time_record = st::TimeRecord{at_second(base + 0.5), s},
                           .system_instance_id = "tools",
+                          .actions = st::Value{{"query", "door " + std::to_string(s)}},
                           .metadata = shape.failing_tool && s == 0
                                           ? st::Value{{"operation_type", "search"},
                                                       {"error", st::Value{{"type", "Timeout"}, {"message", "slow"}}}}
-                                          : st::Value{{"operation_type", "search"}},
-                          .actions = st::Value{{"query", "door " + std::to_string(s)}}};
+                                          : st::Value{{"operation_type", "search"}}};
     st::SessionEventMessage message;
     message.message_type = "observation";
     message.content = st::Value{{"origin_system_id", "gridworld"}, {"payload", "room " + std::to_string(s)}};
