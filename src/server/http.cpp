@@ -62,6 +62,21 @@ httplib::Server::Handler guarded(std::function<void(const httplib::Request&, htt
   };
 }
 
+httplib::Server::HandlerWithContentReader guarded_post(
+    std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body) {
+  return [body = std::move(body)](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    bool read_whole = false;
+    const httplib::ContentReader tracked(
+        [&](httplib::ContentReceiver receiver) { return read_whole = reader(std::move(receiver)); },
+        [&](httplib::MultipartContentHeader header, httplib::ContentReceiver receiver) {
+          return read_whole = reader(std::move(header), std::move(receiver));
+        });
+    guarded([&](const httplib::Request&, httplib::Response& r) { body(req, r, tracked); })(req, res);
+    // httplib 0.11 closes the connection after answering a request that asked for it.
+    if (!read_whole) const_cast<httplib::Request&>(req).set_header("Connection", "close");
+  };
+}
+
 std::optional<std::string> param(const httplib::Request& req, const char* name) {
   if (!req.has_param(name)) return std::nullopt;
   std::string value = req.get_param_value(name);

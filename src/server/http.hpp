@@ -51,6 +51,12 @@ void send_error(httplib::Response& res, int status, std::string_view message);
 /// StorageError 400 (bad SQL, an unreadable value), anything else 500; all with {"error"}.
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> body);
 
+/// A POST route's handler, guarded as guarded() does. A request refused before its body was
+/// read whole is answered with "Connection: close": the unread bytes must not be taken for the
+/// connection's next request.
+httplib::Server::HandlerWithContentReader guarded_post(
+    std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body);
+
 /// The value of query parameter `name`, if given (and not empty).
 std::optional<std::string> param(const httplib::Request& req, const char* name);
 /// A count parameter in [0, max]; 400 naming the parameter otherwise.

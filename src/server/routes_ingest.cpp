@@ -32,9 +32,9 @@ Value rejected_value(const RejectedSession& r) {
 }  // namespace
 
 void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
-  http.Post("/api/v1/sessions", [&ctx](const httplib::Request& req, httplib::Response& res,
-                                       const httplib::ContentReader& reader) {
-    guarded([&](const httplib::Request&, httplib::Response&) {
+  http.Post("/api/v1/sessions", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
+                                                    const httplib::ContentReader& reader) {
+    {
       const BodyFormat format = body_format(req);
       const OnExistingSession on_existing = on_existing_param(req);
       const bool wait = choice_param(req, "wait", {"commit"}, "") == "commit";
@@ -92,8 +92,8 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
       }
       answer.set("rejected", Value(std::move(rejected)));
       send_json(res, answer.dump());
-    })(req, res);
-  });
+    }
+  }));
 }
 
 }  // namespace synth::tracing::server

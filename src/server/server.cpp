@@ -26,6 +26,12 @@ std::filesystem::path make_export_dir() {
 }
 
 ServerOptions checked(ServerOptions options) {
+  // Before the database is opened: DuckDB's own refusal would not say which server holds it.
+  if (const auto other = find_server(options.db)) {
+    throw Error("a synth-trace serve (pid " + std::to_string(other->pid) + ", " + other->url + ") already owns '" +
+                options.db.string() + "': send to it (synth-trace --server " + other->url +
+                " ...), or stop it first");
+  }
   if (!is_loopback(options.host) && options.token.empty()) {
     throw Error("serving on '" + options.host +
                 "' lets other machines reach the traces: give a token (--token SECRET; clients send "
