@@ -35,7 +35,10 @@ Value rows_value(const QueryResult& result) {
 
 Value session_row(Reader& reader, const std::string& session_id) {
   const QueryResult r =
-      reader.query(std::string("SELECT ") + kSessionColumns + " FROM session_stats s WHERE s.session_id = ?", {Value(session_id)});
+      reader.query(std::string("SELECT ") + kSessionColumns +
+                       ", s.first_event_id, s.last_event_id, s.first_message_id, s.last_message_id "
+                       "FROM session_stats s WHERE s.session_id = ?",
+                   {Value(session_id)});
   if (r.rows.empty()) {
     throw ApiError(404, "no session '" + session_id + "' in the database (list them: GET /api/v1/sessions)");
   }

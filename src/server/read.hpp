@@ -38,7 +38,9 @@ inline constexpr const char* kSessionColumns =
     "CAST(to_json(s.models) AS JSON) AS models, CAST(to_json(s.providers) AS JSON) AS providers, "
     "CAST(to_json(s.systems) AS JSON) AS systems, s.first_message, s.last_message";
 
-/// The session_stats row of a session: 404 naming it when there is none.
+/// The session_stats row of a session (kSessionColumns, and the id ranges of its events and
+/// messages: first_event_id, last_event_id, first_message_id, last_message_id): 404 naming it
+/// when there is none.
 Value session_row(Reader& reader, const std::string& session_id);
 
 }  // namespace synth::tracing::server
