@@ -449,7 +449,7 @@ TEST_F(Cli, MigrateBringsAPythonOriginalDatabaseToTheCurrentSchema) {
   EXPECT_NE(before.err.find("synth-trace migrate"), std::string::npos) << before.err;
   const Output migrate = run("migrate");
   EXPECT_EQ(migrate.code, 0) << migrate.err;
-  EXPECT_NE(migrate.out.find("schema version 1"), std::string::npos) << migrate.out;
+  EXPECT_NE(migrate.out.find("schema version 2"), std::string::npos) << migrate.out;
   EXPECT_NE(migrate.err.find("migrated in place"), std::string::npos) << migrate.err;
   const Output sessions = run("sessions --format json");
   ASSERT_EQ(sessions.code, 0) << sessions.err;
