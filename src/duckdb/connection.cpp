@@ -696,6 +696,20 @@ Appender& Appender::text(std::string_view s) {
 
 Appender& Appender::text(const std::optional<std::string>& s) { return s ? text(std::string_view(*s)) : null(); }
 
+Appender& Appender::text_list(const std::vector<std::string>& items) {
+  std::vector<duckdb_value> values;
+  values.reserve(items.size());
+  for (const auto& item : items) values.push_back(duckdb_create_varchar_length(item.data(), item.size()));
+  duckdb_logical_type varchar = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+  duckdb_value list = duckdb_create_list_value(varchar, values.data(), values.size());
+  duckdb_destroy_logical_type(&varchar);
+  for (duckdb_value& v : values) duckdb_destroy_value(&v);
+  const duckdb_state state = list ? duckdb_append_value(app_, list) : DuckDBError;
+  duckdb_destroy_value(&list);
+  check(state, "append a list");
+  return *this;
+}
+
 Appender& Appender::integer(std::int64_t i) {
   check(duckdb_append_int64(app_, i), "append");
   return *this;

@@ -187,6 +187,8 @@ class Appender {
   Appender& timestamp(Timestamp t);
   /// JSON text of a value; null appends SQL NULL.
   Appender& json(const Value& v);
+  /// A VARCHAR[] value.
+  Appender& text_list(const std::vector<std::string>& items);
   void end_row();
   void flush();
 

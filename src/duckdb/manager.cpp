@@ -8,6 +8,7 @@
 #include "duckdb/connection.hpp"
 #include "duckdb/migration.hpp"
 #include "duckdb/schema.hpp"
+#include "duckdb/session_stats.hpp"
 #include "json/reader.hpp"
 #include "json/writer.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -236,7 +237,7 @@ struct DuckDBTraceManager::Impl {
     if (!in_batch && !exists(t.session_id)) {
       ++summary.inserted;
       seen.insert(t.session_id);
-      append_rows(a, t, std::nullopt);
+      append_new(a, t);
       return Appended::inserted;
     }
     switch (on_existing) {
@@ -253,13 +254,16 @@ struct DuckDBTraceManager::Impl {
         delete_session(t.session_id);
         ++summary.replaced;
         seen.insert(t.session_id);
-        append_rows(a, t, std::nullopt);
+        append_new(a, t);
         return Appended::replaced;
       case OnExistingSession::merge:
         if (in_batch) a.flush();  // the stored part's rows must be visible to stored_part()
         ++summary.merged;
         seen.insert(t.session_id);
-        append_rows(a, t, stored_part(t.session_id));
+        append_rows(a, t, stored_part(t.session_id), nullptr);
+        // Its aggregates come from its stored rows (a part of this batch's included), in SQL.
+        pending_stats.erase(t.session_id);
+        merged_ids.insert(t.session_id);
         return Appended::merged;
     }
     return Appended::skipped;
@@ -299,8 +303,18 @@ struct DuckDBTraceManager::Impl {
     return part;
   }
 
-  // Appends the session's rows; with `into`, as a part of that stored session (OnExistingSession::merge).
-  void append_rows(Appenders& a, const SessionTrace& t, const std::optional<StoredPart>& into) {
+  // Appends a session that is not stored (any more), with its aggregates for session_stats.
+  void append_new(Appenders& a, const SessionTrace& t) {
+    detail::duck::SessionStats stats(t.created_at);
+    append_rows(a, t, std::nullopt, &stats);
+    // A session merged earlier in this batch, then replaced: its rows are all new, and SQL counts them.
+    if (!merged_ids.contains(t.session_id)) pending_stats.insert_or_assign(t.session_id, std::move(stats));
+  }
+
+  // Appends the session's rows, adding them to `stats` when given; with `into`, as a part of that
+  // stored session (OnExistingSession::merge).
+  void append_rows(Appenders& a, const SessionTrace& t, const std::optional<StoredPart>& into,
+                   detail::duck::SessionStats* stats) {
     Value::Array metadata = into ? into->metadata : Value::Array{};
     for (const auto& m : t.session_metadata) {
       metadata.push_back(Value{{"metadata_type", m.metadata_type},
@@ -344,6 +358,7 @@ struct DuckDBTraceManager::Impl {
         }
       }
       ++added_steps;
+      if (stats) stats->add_timestep();
       step_rows[s].id = next_timestep_id++;
       a.steps.integer(step_rows[s].id)
           .text(std::string_view(t.session_id))
@@ -371,12 +386,15 @@ struct DuckDBTraceManager::Impl {
     for (const auto& [event, place] :
          place_items(t.event_history, t.session_time_steps, &SessionTimeStep::events, event_key)) {
       const auto [step_id, at] = placed(place, history_events, &StepRow::first_event);
-      append_event(a.events, t.session_id, *event, step_id, at);
+      const std::int64_t id = next_event_id;
+      const std::optional<std::string> provider = append_event(a.events, t.session_id, *event, step_id, at);
+      if (stats) stats->add_event(id, *event, provider);
     }
     for (const auto& [message, place] :
          place_items(t.message_history, t.session_time_steps, &SessionTimeStep::step_messages, message_key)) {
       const auto [step_id, at] = placed(place, history_messages, &StepRow::first_message);
       const auto& tr = message->time_record;
+      if (stats) stats->add_message(next_message_id, *message);
       a.messages.integer(next_message_id++)
           .text(std::string_view(t.session_id))
           .integer(step_id)
@@ -407,21 +425,33 @@ struct DuckDBTraceManager::Impl {
     }
   }
 
-  // Adds the rows appended since `from` to the aggregates of the sessions in `touched`, in the
-  // open transaction.
-  void refresh_stats(const BatchStart& from, const std::unordered_set<std::string>& touched) {
-    if (touched.empty()) return;
-    Value::Array ids;
-    ids.reserve(touched.size());
-    for (const auto& id : touched) ids.emplace_back(id);
-    Prepared stmt(conn, detail::duck::kRefreshSessionStats);
-    stmt.bind(1, Value(last_seq))
-        .bind(2, Value(from.timestep))
-        .bind(3, Value(from.event))
-        .bind(4, Value(from.message))
-        .bind(5, Value(std::move(ids)));
-    stmt.execute();
-    last_seq += static_cast<std::int64_t>(touched.size());
+  // Stores the aggregates of the sessions appended since `from`, in the open transaction: those
+  // computed while appending, and (in SQL) those of the merged sessions.
+  void store_stats(const BatchStart& from) {
+    if (!pending_stats.empty()) {
+      Appender rows(conn, "session_stats", detail::duck::SessionStats::columns());
+      for (const auto& [session_id, stats] : pending_stats) stats.append(rows, session_id, ++last_seq);
+      rows.flush();
+    }
+    if (!merged_ids.empty()) {
+      Value::Array ids;
+      ids.reserve(merged_ids.size());
+      for (const auto& id : merged_ids) ids.emplace_back(id);
+      Prepared stmt(conn, detail::duck::kRefreshSessionStats);
+      stmt.bind(1, Value(last_seq))
+          .bind(2, Value(from.timestep))
+          .bind(3, Value(from.event))
+          .bind(4, Value(from.message))
+          .bind(5, Value(std::move(ids)));
+      stmt.execute();
+      last_seq += static_cast<std::int64_t>(merged_ids.size());
+    }
+    forget_stats();
+  }
+
+  void forget_stats() noexcept {
+    pending_stats.clear();
+    merged_ids.clear();
   }
 
   BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }
@@ -439,6 +469,7 @@ struct DuckDBTraceManager::Impl {
       }
       batch_from = batch_start();
       batch_seen.clear();
+      forget_stats();
     }
     InsertSummary ignored;
     try {
@@ -460,7 +491,7 @@ struct DuckDBTraceManager::Impl {
       // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
       // connection) aborted, and keeps nothing; any statement before it fails in that case.
       conn.exec("SELECT 1");
-      refresh_stats(batch_from, batch_seen);
+      store_stats(batch_from);
       commit();
     } catch (...) {
       roll_back_batch();
@@ -468,8 +499,9 @@ struct DuckDBTraceManager::Impl {
     }
   }
 
-  void append_event(Appender& a, const std::string& session_id, const Event& event,
-                    std::optional<std::int64_t> timestep_id, const Placement& place) {
+  // Appends an events row; returns its provider column.
+  std::optional<std::string> append_event(Appender& a, const std::string& session_id, const Event& event,
+                                          std::optional<std::int64_t> timestep_id, const Placement& place) {
     const auto& tr = time_record(event);
     a.integer(next_event_id++)
         .text(std::string_view(session_id))
@@ -507,6 +539,7 @@ struct DuckDBTraceManager::Impl {
         .integer(place.step_position)
         .integer(cais ? cais->cache_write_tokens : std::nullopt);
     a.end_row();
+    return provider;
   }
 
   // COMMIT. When it fails, DuckDB 1.4 has rolled back but keeps corrupt in-memory state (the
@@ -544,9 +577,10 @@ struct DuckDBTraceManager::Impl {
         in_transaction([&] {
           Appenders a(conn);
           std::unordered_set<std::string> seen;
+          forget_stats();
           for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing);
           a.flush();
-          refresh_stats(from, seen);
+          store_stats(from);
         });
       } catch (...) {
         next_timestep_id = from.timestep;
@@ -565,6 +599,7 @@ struct DuckDBTraceManager::Impl {
 
   void roll_back_batch() noexcept {
     batch.reset();
+    forget_stats();
     detail::duck::roll_back(conn);
   }
 
@@ -577,6 +612,10 @@ struct DuckDBTraceManager::Impl {
   std::int64_t next_message_id = 1;
   std::int64_t last_seq = 0;  // session_stats.seq of the latest change
   std::optional<Prepared> exists_stmt;
+  // The aggregates of the open transaction's new sessions (by id: their seq follow the ids, as
+  // kRefreshSessionStats gives them), and the sessions merged into.
+  std::map<std::string, detail::duck::SessionStats> pending_stats;
+  std::unordered_set<std::string> merged_ids;
   // DuckDBSink and the server's writer: the open transaction of the current batch, if any.
   std::optional<Appenders> batch;
   BatchStart batch_from{};

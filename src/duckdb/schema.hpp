@@ -226,6 +226,8 @@ inline constexpr Backfill kBackfills[] = {
 // sessions, which are $5 (a JSON array of ids; NULL: every session). A session without a
 // session_stats row gets one; the aggregates of one that has (a merged session) are combined with
 // the new rows'. A changed session gets a new `seq`, from $1 + 1 upwards (the live-tail order).
+// Merged sessions and migrated files are refreshed with it; inserts compute the same aggregates
+// while appending (session_stats.hpp). Lists are sorted.
 // Aggregates: events, LLM calls, tokens and cost summed; reward summed; terminated if any event
 // says so; errors: events with metadata.error; models, providers, systems (system_instance_id);
 // the first and last message (by time) cut to 200 characters (a message's payload, else its
@@ -249,9 +251,9 @@ WITH touched AS (
          SUM(reward) AS reward,
          bool_or(terminated) AS terminated,
          COUNT(*) FILTER (WHERE COALESCE(json_type(metadata, '$.error'), 'NULL') <> 'NULL') AS errors,
-         list_distinct(list(model_name) FILTER (WHERE model_name IS NOT NULL)) AS models,
-         list_distinct(list(provider) FILTER (WHERE provider IS NOT NULL)) AS providers,
-         list_distinct(list(system_instance_id)) AS systems,
+         list_sort(list_distinct(list(model_name) FILTER (WHERE model_name IS NOT NULL))) AS models,
+         list_sort(list_distinct(list(provider) FILTER (WHERE provider IS NOT NULL))) AS providers,
+         list_sort(list_distinct(list(system_instance_id))) AS systems,
          MIN(event_time) AS first_event_at,
          MAX(event_time + to_microseconds(CAST(1000 * COALESCE(latency_ms,
              TRY_CAST(json_extract_string(metadata, '$.duration_ms') AS DOUBLE), 0) AS BIGINT))) AS last_event_end,
@@ -318,9 +320,9 @@ ON CONFLICT (session_id) DO UPDATE SET
   reward = COALESCE(session_stats.reward + excluded.reward, session_stats.reward, excluded.reward),
   terminated = COALESCE(session_stats.terminated OR excluded.terminated, session_stats.terminated, excluded.terminated),
   errors = session_stats.errors + excluded.errors,
-  models = list_distinct(list_concat(session_stats.models, excluded.models)),
-  providers = list_distinct(list_concat(session_stats.providers, excluded.providers)),
-  systems = list_distinct(list_concat(session_stats.systems, excluded.systems)),
+  models = list_sort(list_distinct(list_concat(session_stats.models, excluded.models))),
+  providers = list_sort(list_distinct(list_concat(session_stats.providers, excluded.providers))),
+  systems = list_sort(list_distinct(list_concat(session_stats.systems, excluded.systems))),
   first_message = CASE WHEN session_stats.first_message_at IS NULL OR excluded.first_message_at < session_stats.first_message_at
                        THEN excluded.first_message ELSE session_stats.first_message END,
   first_message_at = least(session_stats.first_message_at, excluded.first_message_at),

@@ -39,13 +39,13 @@ Both aggregates(DuckDBTraceManager& db) {
         SUM(e.prompt_tokens) AS prompt_tokens, SUM(e.completion_tokens) AS completion_tokens,
         SUM(COALESCE(e.total_tokens, e.prompt_tokens + e.completion_tokens)) AS total_tokens,
         SUM(e.cost) AS cost, SUM(e.reward) AS reward, bool_or(e.terminated) AS terminated,
-        COUNT(e.id) FILTER (WHERE json_extract(e.metadata, '$.error') IS NOT NULL) AS errors,
+        COUNT(e.id) FILTER (WHERE COALESCE(json_type(e.metadata, '$.error'), 'NULL') <> 'NULL') AS errors,
         COALESCE(list_distinct(list(e.model_name) FILTER (WHERE e.model_name IS NOT NULL)), []) AS models,
         COALESCE(list_distinct(list(e.system_instance_id) FILTER (WHERE e.id IS NOT NULL)), []) AS systems,
-        (SELECT json_extract_string(content, '$.payload') FROM messages m WHERE m.session_id = s.session_id
-          ORDER BY timestamp, id LIMIT 1) AS first_message,
-        (SELECT json_extract_string(content, '$.payload') FROM messages m WHERE m.session_id = s.session_id
-          ORDER BY timestamp DESC, id DESC LIMIT 1) AS last_message,
+        (SELECT COALESCE(json_extract_string(content, '$.payload'), CAST(content AS VARCHAR)) FROM messages m
+          WHERE m.session_id = s.session_id ORDER BY timestamp, id LIMIT 1) AS first_message,
+        (SELECT COALESCE(json_extract_string(content, '$.payload'), CAST(content AS VARCHAR)) FROM messages m
+          WHERE m.session_id = s.session_id ORDER BY timestamp DESC, id DESC LIMIT 1) AS last_message,
         least(s.created_at, MIN(e.event_time), (SELECT MIN(timestamp) FROM messages m WHERE m.session_id = s.session_id))
           AS started_at,
         greatest(MAX(e.event_time + to_microseconds(CAST(1000 * COALESCE(e.latency_ms,
@@ -58,7 +58,14 @@ Both aggregates(DuckDBTraceManager& db) {
 
 void expect_consistent(DuckDBTraceManager& db) {
   const Both b = aggregates(db);
-  EXPECT_EQ(b.kept.rows, b.computed.rows);
+  ASSERT_EQ(b.kept.rows.size(), b.computed.rows.size());
+  for (std::size_t r = 0; r < b.kept.rows.size(); ++r) {
+    for (std::size_t c = 0; c < b.kept.columns.size(); ++c) {
+      EXPECT_EQ(b.kept.rows[r][c], b.computed.rows[r][c])
+          << b.kept.columns[c] << " of " << b.kept.rows[r][0].dump() << ": kept " << b.kept.rows[r][c].dump()
+          << ", computed " << b.computed.rows[r][c].dump();
+    }
+  }
 }
 
 }  // namespace
@@ -173,4 +180,35 @@ TEST(SessionStats, AFileWithoutThemGetsThemWhenMigrated) {
   expect_consistent(db);
   db.insert_trace(sample_session("new"));
   EXPECT_EQ(db.query("SELECT session_id FROM session_stats ORDER BY seq DESC LIMIT 1").rows[0][0], Value("new"));
+}
+
+TEST(SessionStats, UnusualItemsAreCountedAsTheirRowsSay) {
+  // Computed while inserting, the aggregates match the stored rows also for items without times,
+  // messages without content or payload, calls without a total, durations given as text, a null
+  // error, and an event only in a timestep.
+  SessionTrace t = sample_session("odd", {.steps = 2});
+  auto& call = std::get<CAISEvent>(t.session_time_steps[0].events[0]);
+  call.total_tokens.reset();
+  call.latency_ms.reset();
+  call.time_record.reset();
+  call.metadata = Value{{"duration_ms", "12.5"}, {"error", Value()}};
+  t.event_history[0] = call;
+  auto& tool = std::get<RuntimeEvent>(t.session_time_steps[1].events[2]);
+  tool.metadata = Value{{"duration_ms", 1.0004}, {"error", "boom"}};
+  t.event_history[5] = tool;
+  t.session_time_steps[1].events.push_back(EnvironmentEvent{.time_record = TimeRecord{synth_test::at_second(9), 1},
+                                                            .reward = 0.25});
+  SessionEventMessage no_content{.message_type = "note"};
+  SessionEventMessage structured{.content = Value{{"origin_system_id", "agent"}, {"payload", Value{{"a", 1}}}},
+                                 .message_type = "action",
+                                 .timestamp = synth_test::at_second(5)};
+  SessionEventMessage plain{.content = Value("just text"), .message_type = "note", .timestamp = synth_test::at_second(0.01)};
+  t.message_history.insert(t.message_history.end(), {no_content, structured, plain});
+  TempDir dir;
+  DuckDBTraceManager db(dir.db());
+  db.insert_trace(t);
+  db.insert_trace(sample_session("plain", {.steps = 1}));
+  expect_consistent(db);
+  EXPECT_EQ(db.query("SELECT errors, first_message, last_message, num_events FROM session_stats WHERE session_id = 'odd'").rows[0],
+            (std::vector<Value>{1, "\"just text\"", "{\"a\":1}", 7}));
 }
