@@ -701,7 +701,8 @@ Appender& Appender::text_list(const std::vector<std::string>& items) {
   values.reserve(items.size());
   for (const auto& item : items) values.push_back(duckdb_create_varchar_length(item.data(), item.size()));
   duckdb_logical_type varchar = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
-  duckdb_value list = duckdb_create_list_value(varchar, values.data(), values.size());
+  duckdb_value none = nullptr;  // DuckDB refuses a null array, even for an empty list
+  duckdb_value list = duckdb_create_list_value(varchar, values.empty() ? &none : values.data(), values.size());
   duckdb_destroy_logical_type(&varchar);
   for (duckdb_value& v : values) duckdb_destroy_value(&v);
   const duckdb_state state = list ? duckdb_append_value(app_, list) : DuckDBError;

@@ -5,7 +5,6 @@
 
 #include <httplib.h>
 
-#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -26,7 +25,6 @@ struct ServerContext {
   IngestQueue& queue;
   IngestCounters& counters;
   std::string url;
-  std::chrono::steady_clock::time_point started;
   /// A private folder where Parquet exports are written before they are sent.
   std::filesystem::path export_dir;
 };

@@ -53,7 +53,6 @@ std::optional<RunningServer> find_server(const std::filesystem::path& db) {
     RunningServer server;
     server.url = v["url"].as_string();
     server.pid = static_cast<long>(v["pid"].as_int());
-    server.db = v["db"].is_string() ? v["db"].as_string() : db.string();
     return server;
   } catch (const Error& e) {
     throw Error("'" + path.string() + "' says a synth-trace serve owns '" + db.string() +

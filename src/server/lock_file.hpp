@@ -17,7 +17,6 @@ std::filesystem::path lock_file_path(const std::filesystem::path& db);
 struct RunningServer {
   std::string url;  ///< "http://127.0.0.1:4319"
   long pid = 0;
-  std::string db;   ///< the database path the server was given
 };
 
 /// The server that owns `db`, if one runs: its lock file exists and is locked. A stale file (no

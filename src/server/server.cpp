@@ -59,7 +59,7 @@ struct Server::Parts {
         store(std::make_unique<DuckDBTraceManager>(options.db)),
         queue(options.queue_sessions, options.queue_bytes),
         export_dir(make_export_dir()),
-        ctx{options, *store, queue, counters, "", std::chrono::steady_clock::now(), export_dir} {}
+        ctx{options, *store, queue, counters, "", export_dir} {}
 
   ServerOptions options;
   std::unique_ptr<DuckDBTraceManager> store;

@@ -22,7 +22,7 @@ TEST(Backpressure, AFullQueueAnswers503WithRetryAfterThenTakesTheRequest) {
   DuckDBTraceManager store(options.db);
   IngestQueue queue(options.queue_sessions, options.queue_bytes);
   IngestCounters counters;
-  ServerContext ctx{options, store, queue, counters, "", std::chrono::steady_clock::now(), dir.path};
+  ServerContext ctx{options, store, queue, counters, "", dir.path};
   httplib::Server http;
   add_ingest_routes(http, ctx);
   const int port = http.bind_to_any_port("127.0.0.1");
