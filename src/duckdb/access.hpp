@@ -34,6 +34,9 @@ struct StoreAccess {
   static std::unique_ptr<Connection> reader(DuckDBTraceManager& store);
 };
 
+/// The JSON value of a JSON column (SQL NULL: null); a value that is not JSON throws, naming `db`.
+Value parse_json_column(Result& r, std::size_t col, std::size_t row, const std::string& db);
+
 /// Rebuilds a stored session through `conn` (as DuckDBTraceManager::load_trace does).
 std::optional<SessionTrace> load_trace(Connection& conn, std::string_view session_id);
 

@@ -102,11 +102,15 @@ void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Res
           {Value(last_key), Value(last_key), Value(last_id)});
   }
   w.params.emplace_back(limit + 1);
-  const char* direction = descending ? " DESC" : " ASC";
+  const std::string dir = descending ? " DESC" : " ASC";
   Reader reader(ctx);
-  const QueryResult r = reader.query(std::string("SELECT ") + kSessionColumns + ", CAST(" + key +
-                                         " AS VARCHAR) AS sort_key FROM session_stats s" + w.sql + " ORDER BY " + key +
-                                         direction + ", s.session_id" + direction + " LIMIT ?",
+  // The page's ids first, then their columns: DuckDB would compute every selected column of
+  // every matching row before taking the top ones (10x the time at 100k sessions).
+  const std::string order = " ORDER BY " + key + dir + ", s.session_id" + dir;
+  const QueryResult r = reader.query("WITH page AS (SELECT s.session_id FROM session_stats s" + w.sql + order +
+                                         " LIMIT ?) SELECT " + kSessionColumns + ", CAST(" + key +
+                                         " AS VARCHAR) AS sort_key FROM session_stats s "
+                                         "WHERE s.session_id IN (SELECT session_id FROM page)" + order,
                                      w.params);
   Value::Array sessions;
   std::string next;
