@@ -93,8 +93,8 @@ std::int64_t inserted(httplib::Client& client) {
 }
 
 // (a) Two client threads POST NDJSON batches of 20 sessions x 10 timesteps (600 events) without
-// waiting for their commit; a third lists sessions every 50 ms meanwhile. The time runs until the server has
-// committed every session (health's inserted count), so it is end to end into the file.
+// waiting for their commit; a third lists sessions every 50 ms meanwhile. The time runs until the
+// server has committed every session (health's inserted count), so it is end to end into the file.
 void BM_NativeIngest(benchmark::State& state) {
   const fs::path path = fs::temp_directory_path() / "synth_server_bench_ingest.duckdb";
   constexpr int kBatches = 100;  // per client
