@@ -151,17 +151,20 @@ void session_detail(ServerContext& ctx, const httplib::Request& req, httplib::Re
   send_json(res, Value{{"session", std::move(session)}, {"metadata", std::move(metadata)}, {"timesteps", rows_value(steps)}}.dump());
 }
 
-// The light columns of an event (no payloads).
+// The light columns of an event (no payloads), from kEvents.
 constexpr const char* kEventColumns =
-    "e.id, t.step_id, e.event_type AS kind, COALESCE(json_extract_string(e.metadata, '$.operation'), "
-    "json_extract_string(e.metadata, '$.step'), json_extract_string(e.metadata, '$.operation_type'), "
-    "json_extract_string(e.metadata, '$.span'), e.event_type) AS name, e.system_instance_id AS system, "
-    "COALESCE(e.span_id, json_extract_string(e.metadata, '$.span_id')) AS span_id, "
-    "json_extract_string(e.metadata, '$.parent_span_id') AS parent_span_id, e.event_time AS started_at, "
-    "COALESCE(e.latency_ms, TRY_CAST(json_extract_string(e.metadata, '$.duration_ms') AS DOUBLE)) AS duration_ms, "
+    "e.id, t.step_id, e.event_type AS kind, COALESCE(e.md[1], e.md[2], e.md[3], e.md[4], e.event_type) AS name, "
+    "e.system_instance_id AS system, COALESCE(e.span_id, e.md[5]) AS span_id, e.md[6] AS parent_span_id, "
+    "e.event_time AS started_at, COALESCE(e.latency_ms, TRY_CAST(e.md[7] AS DOUBLE)) AS duration_ms, "
     "e.message_time AS turn, e.model_name AS model, e.provider, e.prompt_tokens, e.completion_tokens, e.total_tokens, "
     "e.cached_tokens, e.cost, e.reward, e.terminated, e.truncated, "
     "CASE WHEN COALESCE(json_type(e.metadata, '$.error'), 'NULL') <> 'NULL' THEN 'error' ELSE 'ok' END AS status";
+// Events (alias e, with md: the metadata keys kEventColumns uses, each metadata parsed once) and
+// their timesteps (alias t).
+constexpr const char* kEvents =
+    " FROM (SELECT *, json_extract_string(metadata, ['$.operation', '$.step', '$.operation_type', '$.span', "
+    "'$.span_id', '$.parent_span_id', '$.duration_ms']) AS md FROM events) e "
+    "LEFT JOIN session_timesteps t ON t.id = e.timestep_id";
 
 void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
@@ -182,10 +185,8 @@ void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Re
   }
   params.emplace_back(limit);
   params.emplace_back(offset);
-  const QueryResult r = reader.query(std::string("SELECT ") + kEventColumns +
-                                         ", COUNT(*) OVER () AS total FROM events e LEFT JOIN session_timesteps t ON "
-                                         "t.id = e.timestep_id WHERE " +
-                                         where + " ORDER BY e.event_time NULLS LAST, e.id LIMIT ? OFFSET ?",
+  const QueryResult r = reader.query(std::string("SELECT ") + kEventColumns + ", COUNT(*) OVER () AS total" + kEvents +
+                                         " WHERE " + where + " ORDER BY e.event_time NULLS LAST, e.id LIMIT ? OFFSET ?",
                                      params);
   Value events = rows_value(r);
   std::int64_t total = 0;
@@ -218,8 +219,8 @@ void event_detail(ServerContext& ctx, const httplib::Request& req, httplib::Resp
   const QueryResult r = reader.query(std::string("SELECT ") + kEventColumns +
                                          ", e.session_id, e.event_provider, e.reasoning_tokens, e.cache_write_tokens, "
                                          "e.latency_ms, e.system_state_before, e.system_state_after, e.metadata, "
-                                         "e.event_metadata, e.llm_call_records, e.observation_diff, e.actions "
-                                         "FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE e.id = ?",
+                                         "e.event_metadata, e.llm_call_records, e.observation_diff, e.actions" +
+                                         kEvents + " WHERE e.id = ?",
                                      {Value(id)});
   if (r.rows.empty()) throw ApiError(404, "no event " + text + " (event ids come from GET /api/v1/sessions/{id}/events)");
   // Payloads beyond the limit are sent as the start of their JSON text, named in "truncated".
