@@ -138,7 +138,7 @@ TEST(Serve, ABadSessionIsRejectedAloneAndTheGoodOnesAreStored) {
 
 TEST(Serve, BadRequestsGetAStatusAndAMessageNamingTheProblem) {
   TempDir dir;
-  ServeProcess serve(dir.db(), {"--max-body-bytes", "100000"});
+  ServeProcess serve(dir.db(), {"--max-body-bytes", "100000", "--queue-sessions", "3"});
   auto client = serve.client();
   const auto expect = [&](const httplib::Result& r, int status, const std::string& words) {
     ASSERT_TRUE(r);
@@ -162,6 +162,10 @@ TEST(Serve, BadRequestsGetAStatusAndAMessageNamingTheProblem) {
          "decompressed");
   expect(client->Post("/api/v1/sessions", httplib::Headers{{"Content-Encoding", "gzip"}}, "not gzip", kJson), 400,
          "gzip");
+  // More sessions than the queue holds at all (--queue-sessions): retrying would not help.
+  const std::vector<SessionTrace> four{sample_session("q1", {.steps = 1}), sample_session("q2", {.steps = 1}),
+                                       sample_session("q3", {.steps = 1}), sample_session("q4", {.steps = 1})};
+  expect(client->Post("/api/v1/sessions", ndjson(four), kNdjson), 413, "3 sessions");
   // Still serving, nothing stored.
   const Value health = json_of(client->Get("/api/v1/health"));
   EXPECT_EQ(health["ingest"]["accepted"], Value(0));
