@@ -153,7 +153,7 @@ st::Timestamp parse_time_option(const char* option, const std::string& text) {
 
 }  // namespace
 
-int run_sessions(const std::filesystem::path& db, const SessionsOptions& options) {
+int run_sessions(const Target& target, const SessionsOptions& options) {
   std::string where;
   std::vector<st::Value> params;
   const auto add = [&](const char* condition, st::Value v) {
@@ -165,8 +165,8 @@ int run_sessions(const std::filesystem::path& db, const SessionsOptions& options
   if (options.since) add("created_at >= CAST(? AS TIMESTAMP)", st::format_timestamp(parse_time_option("--since", *options.since)));
   if (options.until) add("created_at <= CAST(? AS TIMESTAMP)", st::format_timestamp(parse_time_option("--until", *options.until)));
   params.emplace_back(options.limit);
-  auto store = open_for_reading(db);
-  print(store.query("SELECT session_id, created_at, num_timesteps AS steps, num_events AS events, num_messages AS messages, "
+  const auto store = open_for_reading(target);
+  print(store->query("SELECT session_id, created_at, num_timesteps AS steps, num_events AS events, num_messages AS messages, "
                     "models_used, total_tokens_used AS tokens, total_cost AS cost_usd, total_reward AS reward, "
                     "experiment_id FROM session_summary" +
                         where + " ORDER BY created_at DESC, session_id LIMIT ?",
@@ -175,11 +175,11 @@ int run_sessions(const std::filesystem::path& db, const SessionsOptions& options
   return kOk;
 }
 
-int run_show(const std::filesystem::path& db, const std::string& session_id) {
-  auto store = open_for_reading(db);
-  const auto trace = store.load_trace(session_id);
+int run_show(const Target& target, const std::string& session_id) {
+  const auto store = open_for_reading(target);
+  const auto trace = store->load_trace(session_id);
   if (!trace) {
-    std::cerr << "synth-trace: no session '" << st::terminal_safe(session_id) << "' in " << db.string()
+    std::cerr << "synth-trace: no session '" << st::terminal_safe(session_id) << "' in " << target.db.string()
               << " (list them with `synth-trace sessions`)\n";
     return kBadInput;
   }
@@ -243,14 +243,15 @@ int run_show(const std::filesystem::path& db, const std::string& session_id) {
   return kOk;
 }
 
-int run_stats(const std::filesystem::path& db, const StatsOptions& options) {
-  auto store = open_for_reading(db);
-  const st::QueryResult models = store.get_model_usage();
-  const st::QueryResult sessions = store.query(
+int run_stats(const Target& target, const StatsOptions& options) {
+  const auto store = open_for_reading(target);
+  const st::QueryResult models = store->query(
+      "SELECT * FROM model_usage_stats ORDER BY total_cost DESC NULLS LAST, call_count DESC, model_name");
+  const st::QueryResult sessions = store->query(
       "SELECT session_id, num_events AS events, total_tokens_used AS tokens, total_cost AS cost_usd, "
       "total_reward AS reward FROM session_summary ORDER BY total_cost DESC NULLS LAST, session_id LIMIT ?",
       {st::Value(options.top)});
-  const st::QueryResult totals = store.query(
+  const st::QueryResult totals = store->query(
       "SELECT (SELECT COUNT(*) FROM session_traces) AS sessions, COUNT(*) AS events, "
       "COUNT(*) FILTER (WHERE event_type = 'cais') AS llm_calls, "
       "SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS tokens, SUM(cost) AS cost_usd, "
@@ -271,20 +272,28 @@ int run_stats(const std::filesystem::path& db, const StatsOptions& options) {
   return kOk;
 }
 
-int run_query(const std::filesystem::path& db, const QueryOptions& options) {
+int run_query(const Target& target, const QueryOptions& options) {
   std::vector<st::Value> params;
   for (const auto& p : options.params) params.push_back(parse_param(p));
-  st::DuckDBTraceManager store = options.write ? st::DuckDBTraceManager(db) : open_for_reading(db);
-  try {
-    print(store.query(options.sql, params), options.format);
-  } catch (const st::StorageError& e) {
-    if (options.write || std::string_view(e.what()).find("read-only") == std::string_view::npos) throw;
-    throw st::StorageError(std::string(e.what()) + "\n(query opens the database read-only: add --write to change it)");
+  if (!options.write) {
+    const auto store = open_for_reading(target);
+    try {
+      print(store->query(options.sql, params), options.format);
+    } catch (const st::StorageError& e) {
+      if (std::string_view(e.what()).find("read-only") == std::string_view::npos) throw;
+      throw st::StorageError(std::string(e.what()) + "\n(query opens the database read-only: add --write to change it)");
+    }
+    return kOk;
   }
+  refuse_if_served(target, "query --write");
+  st::DuckDBTraceManager store(target.db);
+  print(store.query(options.sql, params), options.format);
   return kOk;
 }
 
-int run_migrate(const std::filesystem::path& db) {
+int run_migrate(const Target& target) {
+  const std::filesystem::path& db = target.db;
+  refuse_if_served(target, "migrate");
   if (!std::filesystem::exists(db)) {
     throw st::StorageError("no trace database at '" + db.string() + "': nothing to migrate (--db / SYNTH_TRACING_DB)");
   }
@@ -293,10 +302,6 @@ int run_migrate(const std::filesystem::path& db) {
   std::cout << "trace database '" << db.string() << "' is at schema version " << version.rows.at(0).at(0).dump()
             << "\n";
   return kOk;
-}
-
-st::DuckDBTraceManager open_for_reading(const std::filesystem::path& db) {
-  return st::DuckDBTraceManager(db, st::DuckDBOptions{.read_only = true});
 }
 
 }  // namespace synth_trace

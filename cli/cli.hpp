@@ -3,11 +3,15 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <ostream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <synth/tracing/duckdb.hpp>
+
+#include "server/options.hpp"
 
 namespace synth_trace {
 
@@ -28,8 +32,36 @@ enum class Format { table, csv, json };
 /// Prints a query result to stdout in the chosen format.
 void print(const st::QueryResult& result, Format format);
 
-/// The trace database opened read-only, for the commands that only read (it is never changed).
-st::DuckDBTraceManager open_for_reading(const std::filesystem::path& db);
+/// Where a command finds the traces: the database file, or the server that owns it.
+struct Target {
+  std::filesystem::path db;
+  std::optional<std::string> server;  ///< --server URL: go through this server
+  std::string token;                  ///< --token: the server's token, if it has one
+};
+
+/// The URL of the server to go through: --server, else the synth-trace serve whose lock file
+/// says it owns the database; nullopt when the file is to be opened directly.
+std::optional<std::string> server_of(const Target& target);
+
+/// Throws when a server owns the database, for the commands that must write the file itself.
+void refuse_if_served(const Target& target, const char* command);
+
+/// What the reading commands read through: the database file opened read-only (never changed),
+/// or, while a synth-trace serve owns it, that server's API. Both give the same answers.
+class TraceStore {
+ public:
+  virtual ~TraceStore() = default;
+  /// SQL with values bound to its `?` placeholders.
+  virtual st::QueryResult query(std::string_view sql, const std::vector<st::Value>& params = {}) = 0;
+  /// A stored session; nullopt when there is none with that id.
+  virtual std::optional<st::SessionTrace> load_trace(std::string_view session_id) = 0;
+  /// Every session as one JSON line, oldest first; returns how many.
+  virtual std::size_t export_jsonl(std::ostream& out) = 0;
+  /// session_traces, session_timesteps, events and messages as `<table>.parquet` in `dir`.
+  virtual void export_parquet(const std::filesystem::path& dir) = 0;
+};
+
+std::unique_ptr<TraceStore> open_for_reading(const Target& target);
 
 /// A one-line progress bar on stderr, shown only when stderr is a terminal.
 class Progress {
@@ -84,14 +116,16 @@ struct FinetuneOptions {
   double min_reward = 0.0;
 };
 
-int run_demo(const std::filesystem::path& db, const DemoOptions& options);
-int run_import(const std::filesystem::path& db, const ImportOptions& options);
-int run_sessions(const std::filesystem::path& db, const SessionsOptions& options);
-int run_show(const std::filesystem::path& db, const std::string& session_id);
-int run_stats(const std::filesystem::path& db, const StatsOptions& options);
-int run_query(const std::filesystem::path& db, const QueryOptions& options);
-int run_export(const std::filesystem::path& db, const ExportOptions& options);
-int run_finetune_export(const std::filesystem::path& db, const FinetuneOptions& options);
-int run_migrate(const std::filesystem::path& db);
+int run_demo(const Target& target, const DemoOptions& options);
+int run_import(const Target& target, const ImportOptions& options);
+int run_sessions(const Target& target, const SessionsOptions& options);
+int run_show(const Target& target, const std::string& session_id);
+int run_stats(const Target& target, const StatsOptions& options);
+int run_query(const Target& target, const QueryOptions& options);
+int run_export(const Target& target, const ExportOptions& options);
+int run_finetune_export(const Target& target, const FinetuneOptions& options);
+int run_migrate(const Target& target);
+/// Serves until SIGINT or SIGTERM.
+int run_serve(const Target& target, synth::tracing::server::ServerOptions options);
 
 }  // namespace synth_trace

@@ -174,7 +174,9 @@ std::string run_stamp() {
 
 }  // namespace
 
-int run_demo(const std::filesystem::path& db, const DemoOptions& options) {
+int run_demo(const Target& target, const DemoOptions& options) {
+  const std::filesystem::path& db = target.db;
+  refuse_if_served(target, "demo");
   const PolicyModel policy = PolicyModel::from_environment();
   auto sink = std::make_shared<st::DuckDBSink>(db);
   st::SessionTracer tracer(st::TracingConfig{.max_finished_sessions = 0});
@@ -250,7 +252,9 @@ int run_demo(const std::filesystem::path& db, const DemoOptions& options) {
             << "  synth-trace --db " << db.string() << " stats\n"
             << "  synth-trace --db " << db.string()
             << " query \"SELECT event_type, COUNT(*) AS n FROM events GROUP BY ALL ORDER BY n DESC\"\n"
-            << "  synth-trace --db " << db.string() << " finetune-export --out demo.jsonl\n";
+            << "  synth-trace --db " << db.string() << " finetune-export --out demo.jsonl\n"
+            << "Open them in the viewer: synth-trace --db " << db.string()
+            << " serve, then http://127.0.0.1:4319 (the API: /api/v1/sessions)\n";
   return kOk;
 }
 

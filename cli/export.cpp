@@ -61,45 +61,31 @@ std::optional<std::string> response_text(const st::Value& after) {
 
 }  // namespace
 
-int run_export(const std::filesystem::path& db, const ExportOptions& options) {
-  st::DuckDBTraceManager store = open_for_reading(db);
+int run_export(const Target& target, const ExportOptions& options) {
+  const auto store = open_for_reading(target);
   if (options.parquet_dir) {
-    store.export_to_parquet(*options.parquet_dir);
+    store->export_parquet(*options.parquet_dir);
     std::cout << "wrote session_traces, session_timesteps, events and messages as Parquet into " << *options.parquet_dir
               << "\n";
     return kOk;
   }
-  auto ids = store.session_ids();
-  std::reverse(ids.begin(), ids.end());  // oldest first
   OutputFile file(*options.jsonl_file);
-  std::string line;
-  {
-    Progress progress("exporting", ids.size());
-    for (const auto& id : ids) {
-      const auto trace = store.load_trace(id);
-      if (!trace) continue;
-      line.clear();
-      trace->write_json(line);
-      line += '\n';
-      file.stream().write(line.data(), static_cast<std::streamsize>(line.size()));
-      progress.advance();
-    }
-  }
+  const std::size_t written = store->export_jsonl(file.stream());
   file.commit();
-  std::cout << "wrote " << ids.size() << (ids.size() == 1 ? " session" : " sessions") << " to " << *options.jsonl_file << "\n";
+  std::cout << "wrote " << written << (written == 1 ? " session" : " sessions") << " to " << *options.jsonl_file << "\n";
   return kOk;
 }
 
-int run_finetune_export(const std::filesystem::path& db, const FinetuneOptions& options) {
-  st::DuckDBTraceManager store = open_for_reading(db);
-  const st::QueryResult successful = store.query(
+int run_finetune_export(const Target& target, const FinetuneOptions& options) {
+  const auto store = open_for_reading(target);
+  const st::QueryResult successful = store->query(
       "SELECT session_id FROM session_summary WHERE COALESCE(total_reward, 0) > ? ORDER BY created_at, session_id",
       {st::Value(options.min_reward)});
   OutputFile file(options.out);
   std::size_t examples = 0;
   std::size_t unusable = 0;
   for (const auto& row : successful.rows) {
-    const auto trace = store.load_trace(row[0].as_string());
+    const auto trace = store->load_trace(row[0].as_string());
     if (!trace) continue;
     for (const st::Event& e : trace->event_history) {
       const auto* call = std::get_if<st::CAISEvent>(&e);

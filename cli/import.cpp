@@ -8,6 +8,7 @@
 #include <synth/tracing.hpp>
 
 #include "cli.hpp"
+#include "server_client.hpp"
 
 namespace synth_trace {
 
@@ -59,20 +60,73 @@ std::vector<st::SessionTrace> read_traces(const std::filesystem::path& file) {
   return traces;
 }
 
-}  // namespace
+// Where import puts sessions: the database file, or the server that owns it.
+class Destination {
+ public:
+  Destination(const Target& target, st::OnExistingSession on_existing) {
+    if (const auto url = server_of(target)) {
+      server_.emplace(*url, target.token);
+      on_existing_ = on_existing == st::OnExistingSession::replace ? "replace"
+                     : on_existing == st::OnExistingSession::fail  ? "fail"
+                     : on_existing == st::OnExistingSession::merge ? "merge"
+                                                                   : "skip";
+    } else {
+      store_.emplace(target.db, st::DuckDBOptions{.on_existing = on_existing});
+    }
+  }
 
-int run_import(const std::filesystem::path& db, const ImportOptions& options) {
-  std::size_t bad_paths = 0;
-  const auto files = collect(options.paths, bad_paths);
-  std::size_t bad_files = 0;
-  st::DuckDBTraceManager store(db, st::DuckDBOptions{.on_existing = options.on_existing});
-  st::InsertSummary total;
-  std::vector<st::SessionTrace> batch;
-  const auto insert_batch = [&] {
-    const st::InsertSummary s = store.insert_traces(batch);
+  /// Stores a batch; sessions the server refused are reported and counted in `refused`.
+  void insert(const std::vector<st::SessionTrace>& batch, st::InsertSummary& total, std::size_t& refused) {
+    if (store_) {
+      const st::InsertSummary s = store_->insert_traces(batch);
+      add(total, s);
+      return;
+    }
+    std::string body;
+    for (const auto& t : batch) {
+      t.write_json(body);
+      body += '\n';
+    }
+    // The server answers once the batch is committed, with what became of each session.
+    const st::Value answer = server_->post_json("/api/v1/sessions?wait=commit&on_existing=" + on_existing_,
+                                                "application/x-ndjson", body, true);
+    const st::Value& stored = answer["stored"];
+    add(total, st::InsertSummary{.inserted = static_cast<std::size_t>(stored["inserted"].as_int()),
+                                 .skipped = static_cast<std::size_t>(stored["skipped"].as_int()),
+                                 .replaced = static_cast<std::size_t>(stored["replaced"].as_int()),
+                                 .merged = static_cast<std::size_t>(stored["merged"].as_int())});
+    for (const st::Value& r : answer["rejected"].as_array()) {
+      std::cerr << "session '" << (r["session_id"].is_string() ? r["session_id"].as_string() : "?")
+                << "' was not stored: " << r["error"].as_string() << "\n";
+      ++refused;
+    }
+  }
+
+ private:
+  static void add(st::InsertSummary& total, const st::InsertSummary& s) {
     total.inserted += s.inserted;
     total.skipped += s.skipped;
     total.replaced += s.replaced;
+    total.merged += s.merged;
+  }
+
+  std::optional<st::DuckDBTraceManager> store_;
+  std::optional<ServerClient> server_;
+  std::string on_existing_;
+};
+
+}  // namespace
+
+int run_import(const Target& target, const ImportOptions& options) {
+  std::size_t bad_paths = 0;
+  const auto files = collect(options.paths, bad_paths);
+  std::size_t bad_files = 0;
+  std::size_t refused = 0;
+  Destination destination(target, options.on_existing);
+  st::InsertSummary total;
+  std::vector<st::SessionTrace> batch;
+  const auto insert_batch = [&] {
+    destination.insert(batch, total, refused);
     batch.clear();
   };
   {
@@ -91,13 +145,18 @@ int run_import(const std::filesystem::path& db, const ImportOptions& options) {
     if (!batch.empty()) insert_batch();
   }
   std::cout << "imported " << total.inserted << (total.inserted == 1 ? " session" : " sessions") << " from "
-            << files.size() - bad_files << " of " << files.size() << " files into " << db.string();
+            << files.size() - bad_files << " of " << files.size() << " files into " << target.db.string();
   if (total.skipped > 0) std::cout << "; " << total.skipped << " already stored (skipped)";
   if (total.replaced > 0) std::cout << "; " << total.replaced << " replaced";
+  if (total.merged > 0) std::cout << "; " << total.merged << " merged into stored sessions";
   std::cout << "\n";
   if (bad_files + bad_paths > 0) {
     std::cout << bad_files + bad_paths << (bad_files + bad_paths == 1 ? " path" : " paths")
               << " could not be imported (see above)\n";
+    return kBadInput;
+  }
+  if (refused > 0) {
+    std::cout << refused << (refused == 1 ? " session was" : " sessions were") << " not stored (see above)\n";
     return kBadInput;
   }
   return kOk;

@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
   app.add_option("--db", db_option,
                  "DuckDB trace database (default: TracingConfig::db_path: $SYNTH_TRACING_DB, the configuration "
                  "file's db_path, else traces.duckdb)");
+  Target target;
+  app.add_option("--server", target.server,
+                 "Read and import through this synth-trace serve (default: the one that owns the database, if any)");
+  app.add_option("--token", target.token, "The server's token (serve: the token clients must send)");
 
   DemoOptions demo;
   auto* demo_cmd = app.add_subcommand("demo", "Run a small traced agent and store its traces in the database");
@@ -56,8 +60,12 @@ int main(int argc, char** argv) {
   auto* import_cmd = app.add_subcommand("import", "Import JSON trace files or folders (ours and the Python original's)");
   import_cmd->add_option("paths", import.paths, "Files (.json, .jsonl) or folders")->required();
   const std::map<std::string, st::OnExistingSession> kOnExisting{
-      {"skip", st::OnExistingSession::skip}, {"replace", st::OnExistingSession::replace}, {"fail", st::OnExistingSession::fail}};
-  import_cmd->add_option("--on-existing", import.on_existing, "A session already stored: skip (default), replace or fail")
+      {"skip", st::OnExistingSession::skip},
+      {"replace", st::OnExistingSession::replace},
+      {"fail", st::OnExistingSession::fail},
+      {"merge", st::OnExistingSession::merge}};
+  import_cmd->add_option("--on-existing", import.on_existing,
+                         "A session already stored: skip (default), replace, fail, or merge (add this part to it)")
       ->transform(CLI::CheckedTransformer(kOnExisting, CLI::ignore_case));
 
   SessionsOptions sessions;
@@ -103,6 +111,36 @@ int main(int argc, char** argv) {
   auto* migrate_cmd = app.add_subcommand(
       "migrate", "Bring a database written by the Python original or an earlier synth-tracing to the current schema");
 
+  st::server::ServerOptions serve;
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "Own the database and serve it over HTTP on 127.0.0.1: sessions in from any process, the viewer's API");
+  serve_cmd->add_option("--host", serve.host, "Address to listen on (default 127.0.0.1; others need --token)");
+  serve_cmd->add_option("--port", serve.port, "Port (default 4319; 0 picks a free one)")->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("--allow-host", serve.allowed_hosts, "Another Host header name to answer (repeatable)");
+  serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body, decompressed (default 64 MiB)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--queue-sessions", serve.queue_sessions, "Sessions waiting to be stored, at most (default 10000)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--queue-bytes", serve.queue_bytes, "Their JSON size together, at most (default 512 MiB)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--commit-sessions", serve.commit_sessions, "Commit every N sessions (default 1000)")
+      ->check(CLI::PositiveNumber);
+  std::int64_t commit_ms = serve.commit_interval.count(), query_ms = serve.query_timeout.count(),
+               shutdown_ms = serve.shutdown_timeout.count();
+  serve_cmd->add_option("--commit-interval-ms", commit_ms, "Or once a session waited this long (default 1000)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+  serve_cmd->add_option("--query-max-rows", serve.query_max_rows, "Rows a query returns, at most (default 10000)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--query-timeout-ms", query_ms, "Time a query may run (default 10000)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+  serve_cmd->add_option("--max-page", serve.max_page, "Rows one page of a list returns, at most (default 1000)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-event-bytes", serve.max_event_bytes, "An event's payloads sent whole up to this (default 8 MiB)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--shutdown-timeout-ms", shutdown_ms, "Time stopping may take to store what was accepted (default 30000)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+  serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -118,20 +156,25 @@ int main(int argc, char** argv) {
 
   try {
     // TracingConfig's db_path: SYNTH_TRACING_DB, else the configuration file, else the default.
-    const std::filesystem::path db =
-        db_option ? std::filesystem::path(*db_option) : st::TracingConfig{}.load().db_path.value();
-    if (*demo_cmd) return run_demo(db, demo);
-    if (*import_cmd) return run_import(db, import);
-    if (*sessions_cmd) return run_sessions(db, sessions);
-    if (*show_cmd) return run_show(db, show_id);
-    if (*stats_cmd) return run_stats(db, stats);
-    if (*query_cmd) return run_query(db, query);
+    target.db = db_option ? std::filesystem::path(*db_option) : st::TracingConfig{}.load().db_path.value();
+    if (*demo_cmd) return run_demo(target, demo);
+    if (*import_cmd) return run_import(target, import);
+    if (*sessions_cmd) return run_sessions(target, sessions);
+    if (*show_cmd) return run_show(target, show_id);
+    if (*stats_cmd) return run_stats(target, stats);
+    if (*query_cmd) return run_query(target, query);
     if (*export_cmd) {
       if (!export_opts.parquet_dir && !export_opts.jsonl_file) throw UsageError("export needs --parquet DIR or --jsonl FILE");
-      return run_export(db, export_opts);
+      return run_export(target, export_opts);
     }
-    if (*finetune_cmd) return run_finetune_export(db, finetune);
-    if (*migrate_cmd) return run_migrate(db);
+    if (*finetune_cmd) return run_finetune_export(target, finetune);
+    if (*migrate_cmd) return run_migrate(target);
+    if (*serve_cmd) {
+      serve.commit_interval = std::chrono::milliseconds(commit_ms);
+      serve.query_timeout = std::chrono::milliseconds(query_ms);
+      serve.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
+      return run_serve(target, std::move(serve));
+    }
   } catch (const UsageError& e) {
     print_error(e.what());
     std::cerr << "(run synth-trace --help)\n";

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <mutex>
 
 #include "json/writer.hpp"
 
@@ -93,15 +94,33 @@ std::string_view type_name(duckdb_type type) {
 
 }  // namespace
 
-Connection::Connection(const std::filesystem::path& path, bool read_only)
-    : name_(path.string()), read_only_(read_only) {
-  if (read_only && name_ != ":memory:" && !std::filesystem::exists(path)) {
-    throw StorageError("no trace database at '" + name_ +
+struct Database {
+  std::string name;
+  bool read_only = false;
+  duckdb_database handle = nullptr;
+  std::shared_mutex users;  // held shared by the connections made on the database, exclusively by reopen()
+  std::vector<std::string> settings;
+};
+
+Connection::Connection(const std::filesystem::path& path, bool read_only) : db_(std::make_shared<Database>()) {
+  db_->name = path.string();
+  db_->read_only = read_only;
+  if (read_only && db_->name != ":memory:" && !std::filesystem::exists(path)) {
+    throw StorageError("no trace database at '" + db_->name +
                        "' (opening it read-only creates nothing): check the path (--db / SYNTH_TRACING_DB), or "
                        "store traces there first (synth-trace demo or import, a DuckDBSink)");
   }
   open();
 }
+
+Connection::Connection(const Connection& owner) : db_(owner.db_), use_(owner.db_->users) {
+  if (db_->handle == nullptr || duckdb_connect(db_->handle, &conn_) != DuckDBSuccess) {
+    conn_ = nullptr;
+    fail("cannot connect", "the database is closed");
+  }
+}
+
+const std::string& Connection::name() const noexcept { return db_->name; }
 
 void Connection::open() {
   duckdb_config config = nullptr;
@@ -109,21 +128,25 @@ void Connection::open() {
   std::unique_ptr<_duckdb_config, void (*)(duckdb_config)> guard(config, [](duckdb_config c) { duckdb_destroy_config(&c); });
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
   duckdb_set_config(config, "autoload_known_extensions", "false");
-  duckdb_set_config(config, "access_mode", read_only_ ? "READ_ONLY" : "READ_WRITE");
+  duckdb_set_config(config, "access_mode", db_->read_only ? "READ_ONLY" : "READ_WRITE");
   char* error = nullptr;
-  if (duckdb_open_ext(name_.c_str(), &db_, config, &error) != DuckDBSuccess) {
+  const std::string& name = db_->name;
+  if (duckdb_open_ext(name.c_str(), &db_->handle, config, &error) != DuckDBSuccess) {
     const std::string message = error ? error : "unknown error";
     duckdb_free(error);
-    if (is_lock_conflict(message)) throw DatabaseLocked(explain_open_error(name_, message));
-    throw StorageError(explain_open_error(name_, message));
+    db_->handle = nullptr;
+    if (is_lock_conflict(message)) throw DatabaseLocked(explain_open_error(name, message));
+    throw StorageError(explain_open_error(name, message));
   }
-  if (duckdb_connect(db_, &conn_) != DuckDBSuccess) {
-    duckdb_close(&db_);
-    throw StorageError("cannot connect to trace database '" + name_ + "'");
+  if (duckdb_connect(db_->handle, &conn_) != DuckDBSuccess) {
+    duckdb_close(&db_->handle);
+    db_->handle = nullptr;
+    conn_ = nullptr;
+    throw StorageError("cannot connect to trace database '" + name + "'");
   }
   // DuckDB opens an existing data file (.json, .csv, .parquet, ...) as an in-memory database
   // with views over it: traces written there would vanish on close.
-  if (name_ != ":memory:" && !name_.empty()) {
+  if (name != ":memory:" && !name.empty()) {
     bool in_memory = false;
     try {
       Result r = query(*this, "SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()");
@@ -133,7 +156,7 @@ void Connection::open() {
     }
     if (in_memory) {
       close();
-      throw StorageError("'" + name_ +
+      throw StorageError("'" + name +
                          "' is not a DuckDB database (DuckDB would read it as a data file, and traces written to "
                          "it would be lost): choose another file (--db / SYNTH_TRACING_DB)");
     }
@@ -144,9 +167,16 @@ Connection::~Connection() { close(); }
 
 void Connection::close() noexcept {
   if (conn_) duckdb_disconnect(&conn_);
-  if (db_) duckdb_close(&db_);
   conn_ = nullptr;
-  db_ = nullptr;
+  if (!use_.owns_lock() && db_->handle) {  // the owner closes the database
+    duckdb_close(&db_->handle);
+    db_->handle = nullptr;
+  }
+}
+
+void Connection::configure(std::vector<std::string> settings) {
+  for (const std::string& sql : settings) exec(sql);
+  db_->settings = std::move(settings);
 }
 
 void Connection::reopen() {
@@ -156,9 +186,11 @@ void Connection::reopen() {
   } catch (...) {
     // The default thread count then.
   }
+  const std::unique_lock no_other_users(db_->users);
   close();
   open();
   if (threads) exec("SET threads TO " + *threads);
+  for (const std::string& sql : db_->settings) exec(sql);
 }
 
 duckdb_connection Connection::handle() const {
@@ -167,7 +199,7 @@ duckdb_connection Connection::handle() const {
 }
 
 void Connection::fail(std::string_view what, std::string_view detail) const {
-  throw StorageError("trace database '" + name_ + "': " + std::string(what) + ": " + std::string(detail));
+  throw StorageError("trace database '" + db_->name + "': " + std::string(what) + ": " + std::string(detail));
 }
 
 void Connection::exec(std::string_view sql) { (void)query(*this, sql); }
@@ -224,6 +256,25 @@ void Result::fetch() {
     rows += duckdb_data_chunk_get_size(chunk);
     chunk_ends_.push_back(rows);
   }
+}
+
+void Result::fetch_streaming(std::size_t max_rows, const Connection& conn) {
+  if (fetched_ || !valid_) return;
+  fetched_ = true;
+  std::size_t rows = 0;
+  while (rows <= max_rows) {
+    duckdb_data_chunk chunk = duckdb_fetch_chunk(result_);
+    if (chunk == nullptr) break;
+    const std::size_t size = duckdb_data_chunk_get_size(chunk);
+    if (size == 0) {
+      duckdb_destroy_data_chunk(&chunk);
+      break;
+    }
+    chunks_.push_back(chunk);
+    rows += size;
+    chunk_ends_.push_back(rows);
+  }
+  if (const char* error = duckdb_result_error(&result_)) conn.fail("statement failed", error);
 }
 
 std::size_t Result::rows() noexcept { return chunk_ends_.empty() ? 0 : chunk_ends_.back(); }
@@ -541,6 +592,28 @@ Prepared::~Prepared() {
 
 std::size_t Prepared::parameter_count() const noexcept { return duckdb_nparams(stmt_); }
 
+duckdb_statement_type Prepared::statement_type() const noexcept { return duckdb_prepared_statement_type(stmt_); }
+
+Result Prepared::execute_streaming(std::size_t max_rows) {
+  // DuckDB 1.4 streams results only through these calls (marked for removal in a later version;
+  // the others compute every row first).
+  duckdb_pending_result pending = nullptr;
+  std::unique_ptr<duckdb_pending_result, void (*)(duckdb_pending_result*)> guard(&pending, duckdb_destroy_pending);
+  if (duckdb_pending_prepared_streaming(stmt_, &pending) != DuckDBSuccess) {
+    const char* error = duckdb_pending_error(pending);
+    conn_.fail("statement failed", std::string(error ? error : "unknown error") + "\n  in: " + sql_);
+  }
+  Result r;
+  const duckdb_state state = duckdb_execute_pending(pending, r.raw());
+  r.mark_valid();
+  if (state != DuckDBSuccess) {
+    const char* error = duckdb_result_error(r.raw());
+    conn_.fail("statement failed", std::string(error ? error : "unknown error") + "\n  in: " + sql_);
+  }
+  r.fetch_streaming(max_rows, conn_);
+  return r;
+}
+
 Prepared& Prepared::bind(std::size_t index, std::string_view text) {
   if (duckdb_bind_varchar_length(stmt_, index, text.data(), text.size()) != DuckDBSuccess) {
     conn_.fail("cannot bind parameter " + std::to_string(index), sql_);
@@ -628,6 +701,21 @@ Appender& Appender::text(std::string_view s) {
 }
 
 Appender& Appender::text(const std::optional<std::string>& s) { return s ? text(std::string_view(*s)) : null(); }
+
+Appender& Appender::text_list(const std::vector<std::string>& items) {
+  std::vector<duckdb_value> values;
+  values.reserve(items.size());
+  for (const auto& item : items) values.push_back(duckdb_create_varchar_length(item.data(), item.size()));
+  duckdb_logical_type varchar = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+  duckdb_value none = nullptr;  // DuckDB refuses a null array, even for an empty list
+  duckdb_value list = duckdb_create_list_value(varchar, values.empty() ? &none : values.data(), values.size());
+  duckdb_destroy_logical_type(&varchar);
+  for (duckdb_value& v : values) duckdb_destroy_value(&v);
+  const duckdb_state state = list ? duckdb_append_value(app_, list) : DuckDBError;
+  duckdb_destroy_value(&list);
+  check(state, "append a list");
+  return *this;
+}
 
 Appender& Appender::integer(std::int64_t i) {
   check(duckdb_append_int64(app_, i), "append");

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,24 +18,37 @@
 
 namespace synth::tracing::detail::duck {
 
+/// An open database file, shared by the connections made on it.
+struct Database;
+
 /// An open database with one connection. Extension auto-install and auto-load are off: the
 /// store never reaches for the network.
 class Connection {
  public:
-  /// A read-only open of a file that does not exist throws (DuckDB would not create it either).
+  /// Opens the database and connects (the owner of the database). A read-only open of a file
+  /// that does not exist throws (DuckDB would not create it either).
   Connection(const std::filesystem::path& path, bool read_only);
+  /// Another connection on `owner`'s database: DuckDB's MVCC gives it the committed data and
+  /// lets it read while the owner writes. It holds the owner's reopen() back until destroyed,
+  /// so it is for one short piece of work (an HTTP request), on a thread that never waits for
+  /// the owner.
+  explicit Connection(const Connection& owner);
   ~Connection();
-  Connection(const Connection&) = delete;
+  Connection(Connection&&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   /// Throws StorageError when the connection is closed (a reopen() that failed).
   duckdb_connection handle() const;
-  const std::string& name() const noexcept { return name_; }
+  const std::string& name() const noexcept;
 
-  /// Closes the database and opens it again, keeping the `threads` setting. For after a failed
-  /// COMMIT: DuckDB 1.4 then keeps corrupt in-memory state (the next commit stores wrong
-  /// values); a fresh open reads what was committed. When opening fails it throws, and so does
-  /// every later use.
+  /// Runs database-wide settings now and again after every reopen() (a reopened database starts
+  /// from the defaults). Call on the owner before sharing it.
+  void configure(std::vector<std::string> settings);
+
+  /// Closes the database and opens it again, keeping the `threads` setting and configure()'s.
+  /// For after a failed COMMIT: DuckDB 1.4 then keeps corrupt in-memory state (the next commit
+  /// stores wrong values); a fresh open reads what was committed. Waits until the connections
+  /// made on it are gone. When opening fails it throws, and so does every later use. Owner only.
   void reopen();
 
   /// Runs statements that return nothing of interest.
@@ -44,9 +59,8 @@ class Connection {
   void open();
   void close() noexcept;
 
-  std::string name_;
-  bool read_only_;
-  duckdb_database db_ = nullptr;
+  std::shared_ptr<Database> db_;
+  std::shared_lock<std::shared_mutex> use_;  // a shared connection's hold on the database
   duckdb_connection conn_ = nullptr;
 };
 
@@ -64,6 +78,10 @@ class Result {
   void mark_valid() noexcept { valid_ = true; }
   /// Takes the result's chunks; call once the statement succeeded.
   void fetch();
+  /// For a streaming result: takes chunks until it holds more than `max_rows` rows or the
+  /// result ends (the rest is never computed). Throws StorageError when the query fails
+  /// meanwhile (an interrupt, say), naming `conn`'s database.
+  void fetch_streaming(std::size_t max_rows, const Connection& conn);
 
   std::size_t rows() noexcept;
   std::size_t columns() noexcept;
@@ -105,7 +123,12 @@ class Prepared {
   Prepared& bind(std::size_t index, std::string_view text);
   Prepared& bind_timestamp(std::size_t index, Timestamp t);
   std::size_t parameter_count() const noexcept;
+  /// SELECT, INSERT, ... (DuckDB's duckdb_statement_type).
+  duckdb_statement_type statement_type() const noexcept;
   Result execute();
+  /// Runs the statement streaming its result: at most `max_rows` + 1 rows are computed and kept,
+  /// so that the caller can tell there were more.
+  Result execute_streaming(std::size_t max_rows);
 
  private:
   Connection& conn_;
@@ -164,6 +187,8 @@ class Appender {
   Appender& timestamp(Timestamp t);
   /// JSON text of a value; null appends SQL NULL.
   Appender& json(const Value& v);
+  /// A VARCHAR[] value.
+  Appender& text_list(const std::vector<std::string>& items);
   void end_row();
   void flush();
 

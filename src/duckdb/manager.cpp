@@ -4,9 +4,11 @@
 #include <unordered_set>
 
 #include "diagnostics.hpp"
+#include "duckdb/access.hpp"
 #include "duckdb/connection.hpp"
 #include "duckdb/migration.hpp"
 #include "duckdb/schema.hpp"
+#include "duckdb/session_stats.hpp"
 #include "json/reader.hpp"
 #include "json/writer.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -16,6 +18,7 @@ namespace synth::tracing {
 namespace {
 using detail::duck::Appender;
 using detail::duck::Connection;
+using detail::duck::parse_json_column;
 using detail::duck::Prepared;
 using detail::duck::Refused;
 using detail::duck::Result;
@@ -83,17 +86,6 @@ std::string message_key(const SessionEventMessage& m) {
 
 Value values_to_array(const std::vector<Value>& values) { return Value(Value::Array(values.begin(), values.end())); }
 
-std::vector<Value> array_to_values(const Value& v) {
-  if (!v.is_array()) return {};
-  return v.as_array();
-}
-
-Value parse_json_column(Result& r, std::size_t col, std::size_t row, const std::string& db) {
-  auto text = r.text(col, row);
-  if (!text) return Value();
-  return Value::parse(*text, db);
-}
-
 std::string placeholders(std::size_t n) {
   std::string out;
   for (std::size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
@@ -112,15 +104,14 @@ struct Filter {
   }
 };
 
-std::string sql_string_literal(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
 }  // namespace
+
+// The first row ids of a batch: its rows are those from here on.
+struct BatchStart {
+  std::int64_t timestep;
+  std::int64_t event;
+  std::int64_t message;
+};
 
 struct DuckDBTraceManager::Impl {
   Impl(std::filesystem::path p, DuckDBOptions o) : path(std::move(p)), options(o), conn(path, o.read_only) {
@@ -132,6 +123,9 @@ struct DuckDBTraceManager::Impl {
     next_timestep_id = max_id("session_timesteps") + 1;
     next_event_id = max_id("events") + 1;
     next_message_id = max_id("messages") + 1;
+    if (!options.read_only) {
+      last_seq = detail::duck::query(conn, "SELECT COALESCE(MAX(seq), 0) FROM session_stats").integer(0, 0).value_or(0);
+    }
   }
 
   std::int64_t max_id(const char* table) {
@@ -157,7 +151,7 @@ struct DuckDBTraceManager::Impl {
   }
 
   void delete_session(std::string_view session_id) {
-    for (const char* table : {"events", "messages", "session_timesteps", "session_traces"}) {
+    for (const char* table : {"events", "messages", "session_timesteps", "session_traces", "session_stats"}) {
       Prepared stmt(conn, std::string("DELETE FROM ") + table + " WHERE session_id = ?");
       stmt.bind(1, session_id);
       stmt.execute();
@@ -215,36 +209,95 @@ struct DuckDBTraceManager::Impl {
     for (const SessionEventMessage& m : t.message_history) text(m.message_type, "a message_type");
   }
 
-  // Decides about an existing id, then appends the session's rows. Returns false when skipped.
-  // Throws Refused when the session is refused before any row was appended.
-  bool append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen, InsertSummary& summary) {
+  // Decides about an existing id by `on_existing`, then appends the session's rows. Throws
+  // Refused when the session is refused before any row was appended.
+  detail::duck::Appended append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen,
+                                InsertSummary& summary, OnExistingSession on_existing, bool report_skip = true) {
+    using detail::duck::Appended;
     validate(t);
-    if (seen.contains(t.session_id) || exists(t.session_id)) {
-      switch (options.on_existing) {
-        case OnExistingSession::skip:
-          ++summary.skipped;
-          detail::report("session '" + t.session_id + "' is already in '" + conn.name() + "'; skipped it");
-          return false;
-        case OnExistingSession::fail:
-          throw Refused("session '" + t.session_id + "' is already in '" + conn.name() +
-                        "' (use OnExistingSession::replace to overwrite it)");
-        case OnExistingSession::replace:
-          // Rows appended earlier in this batch are not visible to DELETE yet: flush them first.
-          a.flush();
-          delete_session(t.session_id);
-          ++summary.replaced;
-          break;
-      }
-    } else {
+    const bool in_batch = seen.contains(t.session_id);
+    if (!in_batch && !exists(t.session_id)) {
       ++summary.inserted;
+      seen.insert(t.session_id);
+      append_new(a, t);
+      return Appended::inserted;
     }
-    seen.insert(t.session_id);
-    append_rows(a, t);
-    return true;
+    switch (on_existing) {
+      case OnExistingSession::skip:
+        ++summary.skipped;
+        if (report_skip) detail::report("session '" + t.session_id + "' is already in '" + conn.name() + "'; skipped it");
+        return Appended::skipped;
+      case OnExistingSession::fail:
+        throw Refused("session '" + t.session_id + "' is already in '" + conn.name() +
+                      "' (use OnExistingSession::replace to overwrite it)");
+      case OnExistingSession::replace:
+        // Rows appended earlier in this batch are not visible to DELETE yet: flush them first.
+        a.flush();
+        delete_session(t.session_id);
+        ++summary.replaced;
+        seen.insert(t.session_id);
+        append_new(a, t);
+        return Appended::replaced;
+      case OnExistingSession::merge:
+        if (in_batch) a.flush();  // the stored part's rows must be visible to stored_part()
+        ++summary.merged;
+        seen.insert(t.session_id);
+        append_rows(a, t, stored_part(t.session_id), nullptr);
+        // Its aggregates come from its stored rows (a part of this batch's included), in SQL.
+        pending_stats.erase(t.session_id);
+        merged_ids.insert(t.session_id);
+        return Appended::merged;
+    }
+    return Appended::skipped;
   }
 
-  void append_rows(Appenders& a, const SessionTrace& t) {
+  // What a merge continues from: the stored session's counts, timesteps and metadata.
+  struct StoredPart {
+    std::int64_t events = 0;    // history length: the next history_index
+    std::int64_t messages = 0;
     Value::Array metadata;
+    struct Step {
+      std::int64_t id;
+      std::int64_t events;  // the next step_position
+      std::int64_t messages;
+    };
+    std::unordered_map<std::string, Step> steps;  // by step_id
+  };
+
+  StoredPart stored_part(std::string_view session_id) {
+    StoredPart part;
+    {
+      Prepared stmt(conn, "SELECT num_events, num_messages, metadata FROM session_traces WHERE session_id = ?");
+      stmt.bind(1, session_id);
+      Result r = stmt.execute();
+      part.events = r.integer(0, 0).value_or(0);
+      part.messages = r.integer(1, 0).value_or(0);
+      const Value metadata = parse_json_column(r, 2, 0, conn.name());
+      if (metadata.is_array()) part.metadata = metadata.as_array();
+    }
+    Prepared stmt(conn, "SELECT step_id, id, num_events, num_messages FROM session_timesteps WHERE session_id = ?");
+    stmt.bind(1, session_id);
+    Result r = stmt.execute();
+    for (std::size_t row = 0; row < r.rows(); ++row) {
+      part.steps[r.text(0, row).value_or("")] =
+          StoredPart::Step{r.integer(1, row).value_or(0), r.integer(2, row).value_or(0), r.integer(3, row).value_or(0)};
+    }
+    return part;
+  }
+
+  // Appends a session that is not stored (any more), with its aggregates for session_stats.
+  void append_new(Appenders& a, const SessionTrace& t) {
+    detail::duck::SessionStats stats(t.created_at);
+    append_rows(a, t, std::nullopt, &stats);
+    // A session merged earlier in this batch, then replaced: its rows are all new, and SQL counts them.
+    if (!merged_ids.contains(t.session_id)) pending_stats.insert_or_assign(t.session_id, std::move(stats));
+  }
+
+  // Appends the session's rows, adding them to `stats` when given; with `into`, as a part of that
+  // stored session (OnExistingSession::merge).
+  void append_rows(Appenders& a, const SessionTrace& t, const std::optional<StoredPart>& into,
+                   detail::duck::SessionStats* stats) {
+    Value::Array metadata = into ? into->metadata : Value::Array{};
     for (const auto& m : t.session_metadata) {
       metadata.push_back(Value{{"metadata_type", m.metadata_type},
                                {"data", m.data},
@@ -252,20 +305,44 @@ struct DuckDBTraceManager::Impl {
                                                  ? Value()
                                                  : Value(format_timestamp(m.timestamp))}});
     }
-    a.sessions.text(std::string_view(t.session_id))
-        .timestamp(t.created_at)
-        .integer(static_cast<std::int64_t>(t.session_time_steps.size()))
-        .integer(static_cast<std::int64_t>(t.event_history.size()))
-        .integer(static_cast<std::int64_t>(t.message_history.size()))
-        .json(Value(std::move(metadata)))
-        .null();
-    a.sessions.end_row();
+    const std::int64_t history_events = into ? into->events : 0;
+    const std::int64_t history_messages = into ? into->messages : 0;
+    std::int64_t added_steps = 0;
+    if (!into) {
+      a.sessions.text(std::string_view(t.session_id))
+          .timestamp(t.created_at)
+          .integer(static_cast<std::int64_t>(t.session_time_steps.size()))
+          .integer(static_cast<std::int64_t>(t.event_history.size()))
+          .integer(static_cast<std::int64_t>(t.message_history.size()))
+          .json(Value(std::move(metadata)))
+          .null();
+      a.sessions.end_row();
+    }
 
-    std::vector<std::int64_t> step_ids(t.session_time_steps.size());
+    // Each timestep's row id, and where its new items start (after a stored step's own).
+    struct StepRow {
+      std::int64_t id;
+      std::int64_t first_event = 0;
+      std::int64_t first_message = 0;
+    };
+    std::vector<StepRow> step_rows(t.session_time_steps.size());
     for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
       const SessionTimeStep& step = t.session_time_steps[s];
-      step_ids[s] = next_timestep_id++;
-      a.steps.integer(step_ids[s])
+      if (into) {
+        if (const auto stored = into->steps.find(step.step_id); stored != into->steps.end()) {
+          step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
+          Prepared update(conn,
+                          "UPDATE session_timesteps SET num_events = num_events + ?, num_messages = num_messages + ? "
+                          "WHERE id = ?");
+          update.bind(1, Value(step.events.size())).bind(2, Value(step.step_messages.size())).bind(3, Value(stored->second.id));
+          update.execute();
+          continue;
+        }
+      }
+      ++added_steps;
+      if (stats) stats->add_timestep();
+      step_rows[s].id = next_timestep_id++;
+      a.steps.integer(step_rows[s].id)
           .text(std::string_view(t.session_id))
           .text(std::string_view(step.step_id))
           .integer(step.step_index)
@@ -276,34 +353,137 @@ struct DuckDBTraceManager::Impl {
           .json(step.step_metadata);
       a.steps.end_row();
     }
-    const auto step_id_of = [&](const Placement& p) -> std::optional<std::int64_t> {
-      if (!p.step) return std::nullopt;
-      return step_ids[static_cast<std::size_t>(*p.step)];
+    // A placement within this part, shifted to follow the stored part.
+    const auto placed = [&](Placement p, std::int64_t history_offset, std::int64_t StepRow::*step_offset) {
+      std::optional<std::int64_t> step_id;
+      if (p.history_index) *p.history_index += history_offset;
+      if (p.step) {
+        const StepRow& row = step_rows[static_cast<std::size_t>(*p.step)];
+        step_id = row.id;
+        *p.step_position += row.*step_offset;
+      }
+      return std::pair{step_id, p};
     };
 
     for (const auto& [event, place] :
          place_items(t.event_history, t.session_time_steps, &SessionTimeStep::events, event_key)) {
-      append_event(a.events, t.session_id, *event, step_id_of(place), place);
+      const auto [step_id, at] = placed(place, history_events, &StepRow::first_event);
+      const std::int64_t id = next_event_id;
+      const std::optional<std::string> provider = append_event(a.events, t.session_id, *event, step_id, at);
+      if (stats) stats->add_event(id, *event, provider);
     }
     for (const auto& [message, place] :
          place_items(t.message_history, t.session_time_steps, &SessionTimeStep::step_messages, message_key)) {
+      const auto [step_id, at] = placed(place, history_messages, &StepRow::first_message);
       const auto& tr = message->time_record;
+      if (stats) stats->add_message(next_message_id, *message);
       a.messages.integer(next_message_id++)
           .text(std::string_view(t.session_id))
-          .integer(step_id_of(place))
+          .integer(step_id)
           .text(std::string_view(message->message_type))
           .json(message->content)
           .timestamp(message->timestamp)
           .timestamp(tr ? tr->event_time : Timestamp{})
           .integer(tr ? std::optional<std::int64_t>(tr->message_time) : std::nullopt)
-          .integer(place.history_index)
-          .integer(place.step_position);
+          .integer(at.history_index)
+          .integer(at.step_position);
       a.messages.end_row();
+    }
+    if (into) {
+      Prepared update(conn,
+                      "UPDATE session_traces SET num_timesteps = num_timesteps + ?, num_events = num_events + ?, "
+                      "num_messages = num_messages + ?, metadata = ?, created_at = least(created_at, ?) "
+                      "WHERE session_id = ?");
+      update.bind(1, Value(added_steps))
+          .bind(2, Value(t.event_history.size()))
+          .bind(3, Value(t.message_history.size()))
+          .bind(4, Value(std::move(metadata)));
+      if (t.created_at.time_since_epoch().count() == 0) {
+        update.bind(5, Value());
+      } else {
+        update.bind_timestamp(5, t.created_at);
+      }
+      update.bind(6, std::string_view(t.session_id)).execute();
     }
   }
 
-  void append_event(Appender& a, const std::string& session_id, const Event& event,
-                    std::optional<std::int64_t> timestep_id, const Placement& place) {
+  // Stores the aggregates of the sessions appended since `from`, in the open transaction: those
+  // computed while appending, and (in SQL) those of the merged sessions.
+  void store_stats(const BatchStart& from) {
+    if (!pending_stats.empty()) {
+      Appender rows(conn, "session_stats", detail::duck::SessionStats::columns());
+      for (const auto& [session_id, stats] : pending_stats) stats.append(rows, session_id, ++last_seq);
+      rows.flush();
+    }
+    if (!merged_ids.empty()) {
+      Value::Array ids;
+      ids.reserve(merged_ids.size());
+      for (const auto& id : merged_ids) ids.emplace_back(id);
+      Prepared stmt(conn, detail::duck::kRefreshSessionStats);
+      stmt.bind(1, Value(last_seq))
+          .bind(2, Value(from.timestep))
+          .bind(3, Value(from.event))
+          .bind(4, Value(from.message))
+          .bind(5, Value(std::move(ids)));
+      stmt.execute();
+      last_seq += static_cast<std::int64_t>(merged_ids.size());
+    }
+    forget_stats();
+  }
+
+  void forget_stats() noexcept {
+    pending_stats.clear();
+    merged_ids.clear();
+  }
+
+  BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }
+
+  // The open batch: begun by the first append, ended by commit_batch().
+  detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip) {
+    std::lock_guard lock(mutex);
+    if (!batch) {
+      conn.exec("BEGIN TRANSACTION");
+      try {
+        batch.emplace(conn);
+      } catch (...) {
+        roll_back_batch();
+        throw;
+      }
+      batch_from = batch_start();
+      batch_seen.clear();
+      forget_stats();
+    }
+    InsertSummary ignored;
+    try {
+      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip);
+    } catch (const Refused&) {
+      throw;  // nothing of this session was appended: the batch's other sessions stay
+    } catch (...) {
+      roll_back_batch();  // the batch may hold part of this session
+      throw;
+    }
+  }
+
+  void commit_batch() {
+    std::lock_guard lock(mutex);
+    if (!batch) return;
+    try {
+      batch->flush();
+      batch.reset();
+      // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
+      // connection) aborted, and keeps nothing; any statement before it fails in that case.
+      conn.exec("SELECT 1");
+      store_stats(batch_from);
+      commit();
+    } catch (...) {
+      roll_back_batch();
+      throw;
+    }
+  }
+
+  // Appends an events row; returns its provider column.
+  std::optional<std::string> append_event(Appender& a, const std::string& session_id, const Event& event,
+                                          std::optional<std::int64_t> timestep_id, const Placement& place) {
     const auto& tr = time_record(event);
     a.integer(next_event_id++)
         .text(std::string_view(session_id))
@@ -341,6 +521,7 @@ struct DuckDBTraceManager::Impl {
         .integer(place.step_position)
         .integer(cais ? cais->cache_write_tokens : std::nullopt);
     a.end_row();
+    return provider;
   }
 
   // COMMIT. When it fails, DuckDB 1.4 has rolled back but keeps corrupt in-memory state (the
@@ -371,30 +552,36 @@ struct DuckDBTraceManager::Impl {
     InsertSummary summary;
     for (std::size_t start = 0; start < traces.size(); start += batch_size) {
       const auto chunk = traces.subspan(start, std::min(batch_size, traces.size() - start));
-      const auto saved_ids = std::tuple(next_timestep_id, next_event_id, next_message_id);
+      const BatchStart from = batch_start();
+      const std::int64_t saved_seq = last_seq;
       InsertSummary batch_summary;
       try {
         in_transaction([&] {
           Appenders a(conn);
           std::unordered_set<std::string> seen;
-          for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary);
+          forget_stats();
+          for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing);
           a.flush();
+          store_stats(from);
         });
       } catch (...) {
-        std::tie(next_timestep_id, next_event_id, next_message_id) = saved_ids;
+        next_timestep_id = from.timestep;
+        next_event_id = from.event;
+        next_message_id = from.message;
+        last_seq = saved_seq;
         throw;
       }
       summary.inserted += batch_summary.inserted;
       summary.skipped += batch_summary.skipped;
       summary.replaced += batch_summary.replaced;
+      summary.merged += batch_summary.merged;
     }
     return summary;
   }
 
-  std::optional<SessionTrace> load(std::string_view session_id);
-
   void roll_back_batch() noexcept {
     batch.reset();
+    forget_stats();
     detail::duck::roll_back(conn);
   }
 
@@ -405,169 +592,18 @@ struct DuckDBTraceManager::Impl {
   std::int64_t next_timestep_id = 1;
   std::int64_t next_event_id = 1;
   std::int64_t next_message_id = 1;
+  std::int64_t last_seq = 0;  // session_stats.seq of the latest change
   std::optional<Prepared> exists_stmt;
-  // DuckDBSink: the open transaction of its current batch, if any.
+  // The aggregates of the open transaction's new sessions (by id: their seq follow the ids, as
+  // kRefreshSessionStats gives them), and the sessions merged into.
+  std::map<std::string, detail::duck::SessionStats> pending_stats;
+  std::unordered_set<std::string> merged_ids;
+  // DuckDBSink and the server's writer: the open transaction of the current batch, if any.
   std::optional<Appenders> batch;
-  std::unordered_set<std::string> batch_seen;
+  BatchStart batch_from{};
+  std::unordered_set<std::string> batch_seen;  // the sessions the batch appended
 };
 
-std::optional<SessionTrace> DuckDBTraceManager::Impl::load(std::string_view session_id) {
-  const std::string& db = conn.name();
-  SessionTrace t;
-  {
-    Prepared stmt(conn, "SELECT session_id, created_at, metadata FROM session_traces WHERE session_id = ?");
-    stmt.bind(1, session_id);
-    Result r = stmt.execute();
-    if (r.rows() == 0) return std::nullopt;
-    t.session_id = r.text(0, 0).value_or("");
-    t.created_at = r.timestamp(1, 0);
-    const Value metadata = parse_json_column(r, 2, 0, db);
-    if (metadata.is_array()) {
-      for (const Value& m : metadata.as_array()) {
-        SessionMetadataEntry entry;
-        entry.metadata_type = m["metadata_type"].is_string() ? m["metadata_type"].as_string() : "";
-        entry.data = m["data"];
-        if (m["timestamp"].is_string()) entry.timestamp = parse_timestamp(m["timestamp"].as_string()).value_or(Timestamp{});
-        t.session_metadata.push_back(std::move(entry));
-      }
-    }
-  }
-  std::map<std::int64_t, std::size_t> step_of_id;  // session_timesteps.id -> index
-  {
-    Prepared stmt(conn,
-                  "SELECT id, step_id, step_index, turn_number, timestamp, step_metadata FROM session_timesteps "
-                  "WHERE session_id = ? ORDER BY id");
-    stmt.bind(1, session_id);
-    Result r = stmt.execute();
-    for (std::size_t row = 0; row < r.rows(); ++row) {
-      SessionTimeStep step;
-      step.step_id = r.text(1, row).value_or("");
-      step.step_index = r.integer(2, row).value_or(0);
-      step.turn_number = r.integer(3, row).value_or(0);
-      step.timestamp = r.timestamp(4, row);
-      step.step_metadata = parse_json_column(r, 5, row, db);
-      step_of_id[r.integer(0, row).value_or(0)] = t.session_time_steps.size();
-      t.session_time_steps.push_back(std::move(step));
-    }
-  }
-  const auto time_record_at = [](Result& r, std::size_t time_col, std::size_t turn_col,
-                                 std::size_t row) -> std::optional<TimeRecord> {
-    const auto turn = r.integer(turn_col, row);
-    if (!turn && r.is_null(time_col, row)) return std::nullopt;
-    return TimeRecord{r.timestamp(time_col, row), turn.value_or(0)};
-  };
-  // Items go to the history by history_index and to their timestep by step_position.
-  struct Slot {
-    std::int64_t order;
-    std::size_t item;
-  };
-  {
-    Prepared stmt(conn,
-                  "SELECT timestep_id, event_type, system_instance_id, event_time, message_time, span_id, trace_id, "
-                  "model_name, event_provider, prompt_tokens, completion_tokens, total_tokens, cached_tokens, "
-                  "reasoning_tokens, cost, latency_ms, reward, terminated, truncated, system_state_before, "
-                  "system_state_after, metadata, event_metadata, llm_call_records, observation_diff, actions, "
-                  "history_index, step_position, cache_write_tokens FROM events WHERE session_id = ? ORDER BY id");
-    stmt.bind(1, session_id);
-    Result r = stmt.execute();
-    std::vector<Event> events;
-    std::vector<Slot> history;
-    std::vector<std::vector<Slot>> in_steps(t.session_time_steps.size());
-    for (std::size_t row = 0; row < r.rows(); ++row) {
-      const auto type = parse_event_type(r.text(1, row).value_or(""));
-      if (!type) throw StorageError("'" + db + "': unknown event_type in events of session '" + std::string(session_id) + "'");
-      const auto fill_common = [&](auto& e) {
-        e.time_record = time_record_at(r, 3, 4, row);
-        e.system_instance_id = r.text(2, row).value_or("");
-        e.system_state_before = parse_json_column(r, 19, row, db);
-        e.system_state_after = parse_json_column(r, 20, row, db);
-        e.metadata = parse_json_column(r, 21, row, db);
-        e.event_metadata = array_to_values(parse_json_column(r, 22, row, db));
-      };
-      switch (*type) {
-        case EventType::cais: {
-          CAISEvent e;
-          fill_common(e);
-          e.span_id = r.text(5, row);
-          e.trace_id = r.text(6, row);
-          e.model_name = r.text(7, row);
-          e.provider = r.text(8, row);
-          e.prompt_tokens = r.integer(9, row);
-          e.completion_tokens = r.integer(10, row);
-          e.total_tokens = r.integer(11, row);
-          e.cached_tokens = r.integer(12, row);
-          e.cache_write_tokens = r.integer(28, row);
-          e.reasoning_tokens = r.integer(13, row);
-          e.cost = r.number(14, row);
-          e.latency_ms = r.number(15, row);
-          e.llm_call_records = array_to_values(parse_json_column(r, 23, row, db));
-          events.emplace_back(std::move(e));
-          break;
-        }
-        case EventType::environment: {
-          EnvironmentEvent e;
-          fill_common(e);
-          e.reward = r.number(16, row);
-          e.terminated = r.boolean(17, row);
-          e.truncated = r.boolean(18, row);
-          e.observation_diff = parse_json_column(r, 24, row, db);
-          events.emplace_back(std::move(e));
-          break;
-        }
-        case EventType::runtime: {
-          RuntimeEvent e;
-          fill_common(e);
-          e.actions = parse_json_column(r, 25, row, db);
-          events.emplace_back(std::move(e));
-          break;
-        }
-      }
-      if (auto h = r.integer(26, row)) history.push_back({*h, row});
-      if (auto step_row = r.integer(0, row)) {
-        const auto it = step_of_id.find(*step_row);
-        if (it != step_of_id.end()) in_steps[it->second].push_back({r.integer(27, row).value_or(0), row});
-      }
-    }
-    const auto by_order = [](const Slot& a, const Slot& b) { return a.order < b.order; };
-    std::sort(history.begin(), history.end(), by_order);
-    for (std::size_t s = 0; s < in_steps.size(); ++s) {
-      std::sort(in_steps[s].begin(), in_steps[s].end(), by_order);
-      for (const Slot& slot : in_steps[s]) t.session_time_steps[s].events.push_back(events[slot.item]);
-    }
-    for (const Slot& slot : history) t.event_history.push_back(std::move(events[slot.item]));
-  }
-  {
-    Prepared stmt(conn,
-                  "SELECT timestep_id, message_type, content, timestamp, event_time, message_time, history_index, "
-                  "step_position FROM messages WHERE session_id = ? ORDER BY id");
-    stmt.bind(1, session_id);
-    Result r = stmt.execute();
-    std::vector<SessionEventMessage> messages;
-    std::vector<Slot> history;
-    std::vector<std::vector<Slot>> in_steps(t.session_time_steps.size());
-    for (std::size_t row = 0; row < r.rows(); ++row) {
-      SessionEventMessage m;
-      m.message_type = r.text(1, row).value_or("unknown");
-      m.content = parse_json_column(r, 2, row, db);
-      m.timestamp = r.timestamp(3, row);
-      m.time_record = time_record_at(r, 4, 5, row);
-      messages.push_back(std::move(m));
-      if (auto h = r.integer(6, row)) history.push_back({*h, row});
-      if (auto step_row = r.integer(0, row)) {
-        const auto it = step_of_id.find(*step_row);
-        if (it != step_of_id.end()) in_steps[it->second].push_back({r.integer(7, row).value_or(0), row});
-      }
-    }
-    const auto by_order = [](const Slot& a, const Slot& b) { return a.order < b.order; };
-    std::sort(history.begin(), history.end(), by_order);
-    for (std::size_t s = 0; s < in_steps.size(); ++s) {
-      std::sort(in_steps[s].begin(), in_steps[s].end(), by_order);
-      for (const Slot& slot : in_steps[s]) t.session_time_steps[s].step_messages.push_back(messages[slot.item]);
-    }
-    for (const Slot& slot : history) t.message_history.push_back(std::move(messages[slot.item]));
-  }
-  return t;
-}
 
 DuckDBTraceManager::DuckDBTraceManager(std::filesystem::path path, DuckDBOptions options)
     : impl_(std::make_unique<Impl>(std::move(path), options)) {}
@@ -589,7 +625,7 @@ InsertSummary DuckDBTraceManager::insert_traces(std::span<const SessionTrace> tr
 
 std::optional<SessionTrace> DuckDBTraceManager::load_trace(std::string_view session_id) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->load(session_id);
+  return detail::duck::load_trace(impl_->conn, session_id);
 }
 
 std::vector<std::string> DuckDBTraceManager::session_ids() {
@@ -677,10 +713,7 @@ void DuckDBTraceManager::export_to_parquet(const std::filesystem::path& dir) {
   if (ec) throw StorageError("cannot create Parquet folder '" + dir.string() + "': " + ec.message());
   std::lock_guard lock(impl_->mutex);
   for (const char* table : {"session_traces", "session_timesteps", "events", "messages"}) {
-    // COPY takes no bound parameter for its file: the path is quoted as a literal instead.
-    const std::string file = (dir / (std::string(table) + ".parquet")).string();
-    impl_->conn.exec(std::string("COPY (SELECT * FROM ") + table + " ORDER BY ALL) TO " + sql_string_literal(file) +
-                     " (FORMAT parquet, COMPRESSION zstd)");
+    impl_->conn.exec(detail::duck::parquet_export_sql(table, dir / (std::string(table) + ".parquet")));
   }
 }
 
@@ -723,6 +756,8 @@ void DuckDBTraceManager::link_session_to_experiment(std::string_view session_id,
     throw StorageError("cannot link session '" + std::string(session_id) + "': it is not in '" + impl_->conn.name() + "'");
   }
   impl_->run("UPDATE session_traces SET experiment_id = ? WHERE session_id = ?", {Value(experiment_id), Value(session_id)});
+  impl_->run("UPDATE session_stats SET experiment_id = ?, seq = ? WHERE session_id = ?",
+             {Value(experiment_id), Value(++impl_->last_seq), Value(session_id)});
   impl_->run("UPDATE experiments SET updated_at = CAST(? AS TIMESTAMP) WHERE id = ?",
              {Value(format_timestamp(now())), Value(experiment_id)});
 }
@@ -747,47 +782,31 @@ QueryResult DuckDBTraceManager::get_experiments_by_system_version(std::string_vi
       {Value(system_version_id)});
 }
 
-// ---- DuckDBSink's open transaction ----
+// ---- the open transaction of DuckDBSink and of the server's writer ----
 
 void DuckDBTraceManager::batch_append(const SessionTrace& trace) {
-  auto& impl = *impl_;
-  std::lock_guard lock(impl.mutex);
-  if (!impl.batch) {
-    impl.conn.exec("BEGIN TRANSACTION");
-    try {
-      impl.batch.emplace(impl.conn);
-    } catch (...) {
-      impl.roll_back_batch();
-      throw;
-    }
-    impl.batch_seen.clear();
-  }
-  InsertSummary ignored;
-  try {
-    impl.append(*impl.batch, trace, impl.batch_seen, ignored);
-  } catch (const Refused&) {
-    throw;  // nothing of this session was appended: the batch's other sessions stay
-  } catch (...) {
-    impl.roll_back_batch();  // the batch may hold part of this session
-    throw;
-  }
+  impl_->append_to_batch(trace, impl_->options.on_existing, true);
 }
 
-void DuckDBTraceManager::batch_commit() {
-  auto& impl = *impl_;
-  std::lock_guard lock(impl.mutex);
-  if (!impl.batch) return;
-  try {
-    impl.batch->flush();
-    impl.batch.reset();
-    // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
-    // connection) aborted, and keeps nothing; any statement before it fails in that case.
-    impl.conn.exec("SELECT 1");
-    impl.commit();
-  } catch (...) {
-    impl.roll_back_batch();
-    throw;
-  }
+void DuckDBTraceManager::batch_commit() { impl_->commit_batch(); }
+
+namespace detail::duck {
+
+Appended StoreAccess::batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing) {
+  return store.impl_->append_to_batch(trace, on_existing, false);
 }
+
+void StoreAccess::batch_commit(DuckDBTraceManager& store) { store.impl_->commit_batch(); }
+
+void StoreAccess::configure(DuckDBTraceManager& store, std::vector<std::string> settings) {
+  std::lock_guard lock(store.impl_->mutex);
+  store.impl_->conn.configure(std::move(settings));
+}
+
+std::unique_ptr<Connection> StoreAccess::reader(DuckDBTraceManager& store) {
+  return std::make_unique<Connection>(store.impl_->conn);
+}
+
+}  // namespace detail::duck
 
 }  // namespace synth::tracing

@@ -184,6 +184,12 @@ void prepare_schema(Connection& conn, bool indexes) {
         for (const auto& sql : m.alter_columns) conn.exec(sql);
         for (const auto& sql : m.backfills) conn.exec(sql);
         conn.exec(kSchema);  // missing tables; the views as they are now
+        if (!new_file && !existing.contains("session_stats")) {
+          // Every stored session's aggregates, as inserts would have kept them.
+          Prepared backfill(conn, kRefreshSessionStats);
+          backfill.bind(1, Value(0)).bind(2, Value(0)).bind(3, Value(0)).bind(4, Value(0)).bind(5, Value()).execute();
+          m.changes.push_back("session_stats added");
+        }
         conn.exec("DELETE FROM synth_tracing_schema");
         Prepared record(conn, "INSERT INTO synth_tracing_schema (version, definition) VALUES (?, ?)");
         record.bind(1, Value(kSchemaVersion)).bind(2, std::string_view(kSchema)).execute();

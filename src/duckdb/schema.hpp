@@ -12,6 +12,11 @@
 // it lacks are added, so a new column needs nothing more than its place below. Raise
 // kSchemaVersion when stored data changes meaning, and give added columns their values for old
 // rows in kBackfills.
+//
+// session_stats holds each session's aggregates, kept by every insert (kRefreshSessionStats in the
+// inserting transaction), so that listing sessions reads one row per session instead of
+// aggregating their events. Version 2 added it: an older library would store sessions without
+// it, so it refuses version 2 files.
 #pragma once
 
 namespace synth::tracing::detail::duck {
@@ -19,7 +24,7 @@ namespace synth::tracing::detail::duck {
 /// The version recorded in synth_tracing_schema, with kSchema's text (a file recording both is
 /// current and needs no look). Files without that table are the Python original's or from
 /// versions of this library before it was recorded.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 inline constexpr const char* kSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS synth_tracing_schema (
@@ -107,6 +112,37 @@ CREATE TABLE IF NOT EXISTS events (
   step_position INTEGER,
   cache_write_tokens BIGINT
 );
+CREATE TABLE IF NOT EXISTS session_stats (
+  session_id VARCHAR PRIMARY KEY,
+  seq BIGINT NOT NULL,
+  created_at TIMESTAMP,
+  experiment_id VARCHAR,
+  started_at TIMESTAMP,
+  ended_at TIMESTAMP,
+  num_timesteps BIGINT NOT NULL,
+  num_events BIGINT NOT NULL,
+  num_messages BIGINT NOT NULL,
+  num_llm_calls BIGINT NOT NULL,
+  prompt_tokens BIGINT,
+  completion_tokens BIGINT,
+  total_tokens BIGINT,
+  cached_tokens BIGINT,
+  cost DOUBLE,
+  reward DOUBLE,
+  terminated BOOLEAN,
+  errors BIGINT NOT NULL,
+  models VARCHAR[] NOT NULL,
+  providers VARCHAR[] NOT NULL,
+  systems VARCHAR[] NOT NULL,
+  first_message VARCHAR,
+  first_message_at TIMESTAMP,
+  last_message VARCHAR,
+  last_message_at TIMESTAMP,
+  first_event_id BIGINT,
+  last_event_id BIGINT,
+  first_message_id BIGINT,
+  last_message_id BIGINT
+);
 CREATE TABLE IF NOT EXISTS messages (
   id BIGINT PRIMARY KEY,
   session_id VARCHAR NOT NULL,
@@ -185,6 +221,119 @@ inline constexpr Backfill kBackfills[] = {
      "UPDATE messages SET history_index = o.position FROM (SELECT id, row_number() OVER (PARTITION BY session_id "
      "ORDER BY id) - 1 AS position FROM messages) o WHERE messages.id = o.id"},
 };
+
+// Adds the rows stored since ids ($2 timesteps, $3 events, $4 messages) to the aggregates of their
+// sessions, which are $5 (a JSON array of ids; NULL: every session). A session without a
+// session_stats row gets one; the aggregates of one that has (a merged session) are combined with
+// the new rows'. A changed session gets a new `seq`, from $1 + 1 upwards (the live-tail order).
+// Merged sessions and migrated files are refreshed with it; inserts compute the same aggregates
+// while appending (session_stats.hpp). Lists are sorted.
+// Aggregates: events, LLM calls, tokens and cost summed; reward summed; terminated if any event
+// says so; errors: events with metadata.error; models, providers, systems (system_instance_id);
+// the first and last message (by time) cut to 200 characters (a message's payload, else its
+// content); the time from the first item to the end of the last (an event ends latency_ms or
+// metadata.duration_ms after it starts); and the id ranges of the session's rows, which let a
+// reader find them without an index.
+inline constexpr const char* kRefreshSessionStats = R"SQL(
+INSERT INTO session_stats BY NAME
+WITH touched AS (
+  SELECT session_id, created_at, experiment_id FROM session_traces
+  WHERE $5 IS NULL OR session_id IN (SELECT unnest(CAST(CAST($5 AS JSON) AS VARCHAR[])))
+), ev AS (
+  SELECT session_id,
+         COUNT(*) AS num_events,
+         COUNT(*) FILTER (WHERE event_type = 'cais') AS num_llm_calls,
+         SUM(prompt_tokens) AS prompt_tokens,
+         SUM(completion_tokens) AS completion_tokens,
+         SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS total_tokens,
+         SUM(cached_tokens) AS cached_tokens,
+         SUM(cost) AS cost,
+         SUM(reward) AS reward,
+         bool_or(terminated) AS terminated,
+         COUNT(*) FILTER (WHERE COALESCE(json_type(metadata, '$.error'), 'NULL') <> 'NULL') AS errors,
+         list_sort(list_distinct(list(model_name) FILTER (WHERE model_name IS NOT NULL))) AS models,
+         list_sort(list_distinct(list(provider) FILTER (WHERE provider IS NOT NULL))) AS providers,
+         list_sort(list_distinct(list(system_instance_id))) AS systems,
+         MIN(event_time) AS first_event_at,
+         MAX(event_time + to_microseconds(CAST(1000 * COALESCE(latency_ms,
+             TRY_CAST(json_extract_string(metadata, '$.duration_ms') AS DOUBLE), 0) AS BIGINT))) AS last_event_end,
+         MIN(id) AS first_event_id,
+         MAX(id) AS last_event_id
+  FROM events
+  WHERE id >= $3 AND session_id IN (SELECT session_id FROM touched)
+  GROUP BY session_id
+), msg AS (
+  SELECT session_id,
+         COUNT(*) AS num_messages,
+         arg_min(preview, (timestamp, id)) AS first_message,
+         MIN(timestamp) AS first_message_at,
+         arg_max(preview, (timestamp, id)) AS last_message,
+         MAX(timestamp) AS last_message_at,
+         MIN(id) AS first_message_id,
+         MAX(id) AS last_message_id
+  FROM (SELECT session_id, timestamp, id,
+               left(COALESCE(json_extract_string(content, '$.payload'), CAST(content AS VARCHAR)), 200) AS preview
+        FROM messages WHERE id >= $4 AND session_id IN (SELECT session_id FROM touched))
+  GROUP BY session_id
+), steps AS (
+  SELECT session_id, COUNT(*) AS num_timesteps FROM session_timesteps
+  WHERE id >= $2 AND session_id IN (SELECT session_id FROM touched)
+  GROUP BY session_id
+)
+SELECT t.session_id,
+       $1 + row_number() OVER (ORDER BY t.session_id) AS seq,
+       t.created_at,
+       t.experiment_id,
+       least(t.created_at, ev.first_event_at, msg.first_message_at) AS started_at,
+       greatest(ev.last_event_end, msg.last_message_at) AS ended_at,
+       COALESCE(steps.num_timesteps, 0) AS num_timesteps,
+       COALESCE(ev.num_events, 0) AS num_events,
+       COALESCE(msg.num_messages, 0) AS num_messages,
+       COALESCE(ev.num_llm_calls, 0) AS num_llm_calls,
+       ev.prompt_tokens, ev.completion_tokens, ev.total_tokens, ev.cached_tokens, ev.cost, ev.reward, ev.terminated,
+       COALESCE(ev.errors, 0) AS errors,
+       COALESCE(ev.models, []) AS models,
+       COALESCE(ev.providers, []) AS providers,
+       COALESCE(ev.systems, []) AS systems,
+       msg.first_message, msg.first_message_at, msg.last_message, msg.last_message_at,
+       ev.first_event_id, ev.last_event_id, msg.first_message_id, msg.last_message_id
+FROM touched t
+LEFT JOIN ev USING (session_id)
+LEFT JOIN msg USING (session_id)
+LEFT JOIN steps USING (session_id)
+ON CONFLICT (session_id) DO UPDATE SET
+  seq = excluded.seq,
+  created_at = excluded.created_at,
+  experiment_id = excluded.experiment_id,
+  started_at = least(session_stats.started_at, excluded.started_at),
+  ended_at = greatest(session_stats.ended_at, excluded.ended_at),
+  num_timesteps = session_stats.num_timesteps + excluded.num_timesteps,
+  num_events = session_stats.num_events + excluded.num_events,
+  num_messages = session_stats.num_messages + excluded.num_messages,
+  num_llm_calls = session_stats.num_llm_calls + excluded.num_llm_calls,
+  prompt_tokens = COALESCE(session_stats.prompt_tokens + excluded.prompt_tokens, session_stats.prompt_tokens, excluded.prompt_tokens),
+  completion_tokens = COALESCE(session_stats.completion_tokens + excluded.completion_tokens, session_stats.completion_tokens,
+                               excluded.completion_tokens),
+  total_tokens = COALESCE(session_stats.total_tokens + excluded.total_tokens, session_stats.total_tokens, excluded.total_tokens),
+  cached_tokens = COALESCE(session_stats.cached_tokens + excluded.cached_tokens, session_stats.cached_tokens, excluded.cached_tokens),
+  cost = COALESCE(session_stats.cost + excluded.cost, session_stats.cost, excluded.cost),
+  reward = COALESCE(session_stats.reward + excluded.reward, session_stats.reward, excluded.reward),
+  terminated = COALESCE(session_stats.terminated OR excluded.terminated, session_stats.terminated, excluded.terminated),
+  errors = session_stats.errors + excluded.errors,
+  models = list_sort(list_distinct(list_concat(session_stats.models, excluded.models))),
+  providers = list_sort(list_distinct(list_concat(session_stats.providers, excluded.providers))),
+  systems = list_sort(list_distinct(list_concat(session_stats.systems, excluded.systems))),
+  first_message = CASE WHEN session_stats.first_message_at IS NULL OR excluded.first_message_at < session_stats.first_message_at
+                       THEN excluded.first_message ELSE session_stats.first_message END,
+  first_message_at = least(session_stats.first_message_at, excluded.first_message_at),
+  last_message = CASE WHEN session_stats.last_message_at IS NULL OR excluded.last_message_at >= session_stats.last_message_at
+                      THEN excluded.last_message ELSE session_stats.last_message END,
+  last_message_at = greatest(session_stats.last_message_at, excluded.last_message_at),
+  first_event_id = least(session_stats.first_event_id, excluded.first_event_id),
+  last_event_id = greatest(session_stats.last_event_id, excluded.last_event_id),
+  first_message_id = least(session_stats.first_message_id, excluded.first_message_id),
+  last_message_id = greatest(session_stats.last_message_id, excluded.last_message_id)
+)SQL";
 
 // The original's secondary indexes (DuckDBOptions::indexes).
 inline constexpr const char* kIndexes = R"SQL(

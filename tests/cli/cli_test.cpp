@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/serve_process.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
 #include "duckdb/duckdb_support.hpp"
@@ -62,6 +63,8 @@ class Cli : public ::testing::Test {
     return Output{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
   }
 
+  void expect_goldens(const std::string& options) const;
+
   static std::string data(const std::string& relative) { return std::string(SYNTH_TEST_DATA_DIR) + "/" + relative; }
 
   void import_fixtures() const {
@@ -108,18 +111,60 @@ TEST_F(Cli, UsageErrorsExitWithTwo) {
   EXPECT_NE(since.err.find("--since"), std::string::npos) << since.err;
 }
 
-TEST_F(Cli, ImportAndGoldenOutputs) {
-  import_fixtures();
-  expect_golden(run("sessions --format csv"), "sessions.csv");
-  expect_golden(run("show s-1"), "show_s-1.txt");
-  expect_golden(run("show readme-session"), "show_readme-session.txt");  // has an item outside timesteps
-  expect_golden(run("stats --format csv"), "stats.csv");
-  expect_golden(run("query " + quote("SELECT event_type, COUNT(*) AS n, SUM(cost) AS cost FROM events GROUP BY ALL ORDER BY event_type") +
+// The reading commands' golden outputs, with `options` ("--server URL", say) before each.
+void Cli::expect_goldens(const std::string& options) const {
+  expect_golden(run(options + "sessions --format csv"), "sessions.csv");
+  expect_golden(run(options + "show s-1"), "show_s-1.txt");
+  expect_golden(run(options + "show readme-session"), "show_readme-session.txt");  // has an item outside timesteps
+  expect_golden(run(options + "stats --format csv"), "stats.csv");
+  expect_golden(run(options + "query " +
+                    quote("SELECT event_type, COUNT(*) AS n, SUM(cost) AS cost FROM events GROUP BY ALL ORDER BY event_type") +
                     " --format json"),
                 "query_event_types.json");
-  expect_golden(run("query " + quote("SELECT session_id, num_events FROM session_traces WHERE num_events >= ? ORDER BY ALL") +
+  expect_golden(run(options + "query " +
+                    quote("SELECT session_id, num_events FROM session_traces WHERE num_events >= ? ORDER BY ALL") +
                     " --param 2"),
                 "query_param.txt");
+}
+
+TEST_F(Cli, ImportAndGoldenOutputs) {
+  import_fixtures();
+  expect_goldens("");
+}
+
+TEST_F(Cli, BesideARunningServerTheCommandsReadThroughItWithTheSameOutput) {
+  import_fixtures();
+  const fs::path direct_jsonl = dir_ / "direct.jsonl";
+  ASSERT_EQ(run("export --jsonl " + quote(direct_jsonl.string())).code, 0);
+
+  synth_test::ServeProcess serve(db_);
+  expect_goldens("");  // the server found through its lock file
+  expect_goldens("--server " + serve.url() + " ");
+  const fs::path served_jsonl = dir_ / "served.jsonl";
+  const Output exported = run("export --jsonl " + quote(served_jsonl.string()));
+  EXPECT_EQ(exported.code, 0) << exported.err;
+  EXPECT_EQ(slurp(served_jsonl), slurp(direct_jsonl));
+  EXPECT_EQ(run("export --parquet " + quote((dir_ / "parquet").string())).code, 0);
+  EXPECT_TRUE(fs::exists(dir_ / "parquet" / "events.parquet"));
+  const Output missing = run("show nope");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no session 'nope'"), std::string::npos) << missing.err;
+
+  // import sends to the server; the commands that write the file itself say who owns it.
+  const Output imported = run("import " + quote(data("python/env_runtime_session.json")) + " --on-existing replace");
+  EXPECT_EQ(imported.code, 0) << imported.err;
+  EXPECT_NE(imported.out.find("1 replaced"), std::string::npos) << imported.out;
+  for (const char* command : {"query --write 'DELETE FROM events'", "demo --episodes 1", "migrate"}) {
+    const Output refused = run(command);
+    EXPECT_EQ(refused.code, 1) << command;
+    EXPECT_NE(refused.err.find(serve.url()), std::string::npos) << command << ": " << refused.err;
+  }
+  const Output write_sql = run("query 'DELETE FROM events'");
+  EXPECT_EQ(write_sql.code, 1);
+  EXPECT_NE(write_sql.err.find("only SELECT"), std::string::npos) << write_sql.err;
+
+  ASSERT_EQ(serve.stop(), 0);
+  expect_goldens("");  // the file again, unchanged by reading through the server
 }
 
 TEST_F(Cli, ImportReportsBadFilesAndKeepsGoodOnes) {
@@ -386,7 +431,7 @@ TEST_F(Cli, MigrateBringsAPythonOriginalDatabaseToTheCurrentSchema) {
   EXPECT_NE(before.err.find("synth-trace migrate"), std::string::npos) << before.err;
   const Output migrate = run("migrate");
   EXPECT_EQ(migrate.code, 0) << migrate.err;
-  EXPECT_NE(migrate.out.find("schema version 1"), std::string::npos) << migrate.out;
+  EXPECT_NE(migrate.out.find("schema version 2"), std::string::npos) << migrate.out;
   EXPECT_NE(migrate.err.find("migrated in place"), std::string::npos) << migrate.err;
   const Output sessions = run("sessions --format json");
   ASSERT_EQ(sessions.code, 0) << sessions.err;

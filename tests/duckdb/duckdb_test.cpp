@@ -236,8 +236,8 @@ TEST(Schema, NewFileHasTheTablesViewsAndIndexes) {
     (row[1].as_string() == "VIEW" ? views : base).push_back(row[0].as_string());
   }
   EXPECT_EQ(base, (std::vector<std::string>{"events", "experimental_systems", "experiments", "messages",
-                                            "session_timesteps", "session_traces", "synth_tracing_schema",
-                                            "system_versions", "systems"}));
+                                            "session_stats", "session_timesteps", "session_traces",
+                                            "synth_tracing_schema", "system_versions", "systems"}));
   EXPECT_EQ(views, (std::vector<std::string>{"experiment_overview", "model_usage_stats", "session_summary"}));
 
   const QueryResult indexes = db.query("SELECT index_name, table_name FROM duckdb_indexes() ORDER BY index_name");
@@ -270,15 +270,16 @@ TEST(Schema, NewFileHasTheTablesViewsAndIndexes) {
                        "session_traces.created_at TIMESTAMP", "session_traces.metadata JSON",
                        "session_traces.session_id VARCHAR"}));
 
-  // Primary keys as in the original.
+  // Primary keys as in the original (and session_stats, ours).
   const QueryResult pks = db.query(
       "SELECT table_name, constraint_column_names::VARCHAR FROM duckdb_constraints() "
       "WHERE constraint_type = 'PRIMARY KEY' ORDER BY table_name");
   std::vector<std::string> keys;
   for (const auto& row : pks.rows) keys.push_back(row[0].as_string() + row[1].as_string());
   EXPECT_EQ(keys, (std::vector<std::string>{"events[id]", "experimental_systems[experiment_id, system_id]",
-                                            "experiments[id]", "messages[id]", "session_timesteps[id]",
-                                            "session_traces[session_id]", "system_versions[id]", "systems[id]"}));
+                                            "experiments[id]", "messages[id]", "session_stats[session_id]",
+                                            "session_timesteps[id]", "session_traces[session_id]", "system_versions[id]",
+                                            "systems[id]"}));
   for (const char* table : {"session_traces", "session_timesteps", "events", "messages", "systems",
                             "system_versions", "experiments", "experimental_systems"}) {
     EXPECT_EQ(count_rows(db, table), 0) << table;

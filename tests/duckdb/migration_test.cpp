@@ -205,7 +205,7 @@ TEST(Migration, NewFileCarriesTheSchemaVersion) {
   TempDir dir;
   CapturedDiagnostics diagnostics;
   DuckDBTraceManager db(dir.db());
-  EXPECT_EQ(db.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{1}}));
+  EXPECT_EQ(db.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{2}}));
   EXPECT_TRUE(diagnostics.all().empty());  // creating is not migrating
 }
 
@@ -229,10 +229,10 @@ TEST(Migration, PythonOriginalDatabaseIsMigratedInPlaceAndAnswersTheSameQueries)
 
   CapturedDiagnostics diagnostics;
   DuckDBTraceManager migrated(original);
-  EXPECT_TRUE(reported(diagnostics, "migrated in place to schema version 1")) << "the migration is reported";
+  EXPECT_TRUE(reported(diagnostics, "migrated in place to schema version 2")) << "the migration is reported";
   EXPECT_TRUE(reported(diagnostics, "events.history_index added"));
   DuckDBTraceManager reference(ours);
-  EXPECT_EQ(migrated.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{1}}));
+  EXPECT_EQ(migrated.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{2}}));
 
   // Every column of the current schema, nullable where it is; key columns keep their type.
   std::vector<std::string> expected = columns_of(reference);
@@ -300,7 +300,7 @@ TEST(Migration, ColumnsTheSchemaGainsAreAddedToExistingFiles) {
     DuckDBTraceManager db(dir.db());
     EXPECT_TRUE(reported(diagnostics, "events.reasoning_tokens added"));
     EXPECT_TRUE(reported(diagnostics, "session_timesteps.turn_number added"));
-    EXPECT_EQ(db.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{1}}));
+    EXPECT_EQ(db.query("SELECT version FROM synth_tracing_schema").rows, (std::vector<std::vector<Value>>{{2}}));
     EXPECT_EQ(db.load_trace("episode-2"), original_sessions()[1]);
     EXPECT_EQ(db.query("SELECT COUNT(reasoning_tokens) FROM events").rows[0][0], Value(0));
   }

@@ -40,6 +40,10 @@ enum class OnExistingSession : std::uint8_t {
   skip,     ///< keep the stored session, report a warning (the default)
   replace,  ///< delete the stored session and insert the new one
   fail,     ///< throw StorageError
+  /// Add the new one's timesteps, events, messages and metadata entries to the stored session
+  /// (a session sent in parts): a timestep whose step_id is stored gets the new items after its
+  /// own, the others are added; the histories continue; the earlier created_at stays.
+  merge,
 };
 
 /// Options of a DuckDBTraceManager.
@@ -87,13 +91,21 @@ struct InsertSummary {
   std::size_t inserted = 0;
   std::size_t skipped = 0;  ///< already stored (OnExistingSession::skip)
   std::size_t replaced = 0;
+  std::size_t merged = 0;   ///< added to a stored session (OnExistingSession::merge)
 };
+
+namespace detail::duck {
+struct StoreAccess;
+}
 
 /// Stores traces in a DuckDB file with the original synth-ai schema (tables session_traces,
 /// session_timesteps, events, messages, systems, system_versions, experiments,
 /// experimental_systems; views model_usage_stats, session_summary, experiment_overview), with
 /// its bugs fixed: recorded times (not insert times), timestep ids linked, one provider
-/// vocabulary, and columns for event_type, cached/reasoning tokens and turns.
+/// vocabulary, and columns for event_type, cached/reasoning tokens and turns. Table
+/// session_stats keeps each session's aggregates (events, LLM calls, tokens, cost, reward,
+/// terminated, errors, models, providers, systems, first and last message, start and end),
+/// updated by every insert in the same transaction.
 ///
 /// One process may write a database file at a time (DuckDB's lock). Thread-safe: calls are
 /// serialized on the manager's one connection.
@@ -158,6 +170,7 @@ class DuckDBTraceManager {
 
  private:
   friend class DuckDBSink;
+  friend struct detail::duck::StoreAccess;
   // DuckDBSink's open transaction. batch_append throws detail::duck::Refused for a session
   // refused before any of its rows was appended (the batch is unharmed); any other failure of
   // either rolls the whole batch back and throws.

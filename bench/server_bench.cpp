@@ -1,0 +1,237 @@
+// `synth-trace serve` (issue 12): an in-process Server on 127.0.0.1, a file database, real HTTP.
+// Targets (this 2-core machine):
+//   (a) native ingest (POST /api/v1/sessions, NDJSON) end to end into the file: >= 100 k events/s,
+//       with a reader listing sessions meanwhile; acknowledged-to-committed delay < 1 s;
+//   (b) the sessions list, first page, 100 k sessions stored: <= 50 ms;
+//   (c) one session's events page (100 events): <= 20 ms;
+//   (d) a 10 k-event session's full event list: <= 100 ms.
+// Times of (b)-(d) are wall times of the whole request seen by a keep-alive client.
+//
+// Run (medians over repetitions):
+//   server_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// The 100 k-session database of (b)-(d) is built once into /tmp/synth_server_bench_100k.duckdb and
+// reused by later runs (delete the file to rebuild it).
+#include <benchmark/benchmark.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <synth/tracing/duckdb.hpp>
+
+#include "server/server.hpp"
+
+namespace fs = std::filesystem;
+namespace st = synth::tracing;
+using st::Value;
+
+namespace {
+
+// A session of `steps` timesteps, each with an LLM call, an environment step and a tool call, and
+// an observation message.
+st::SessionTrace session(const std::string& id, int steps, std::int64_t seed) {
+  st::SessionTrace t;
+  t.session_id = id;
+  const st::Timestamp start = st::Timestamp(std::chrono::seconds(1'735'725'600 + seed * 60));
+  t.created_at = start;
+  for (int s = 0; s < steps; ++s) {
+    const st::Timestamp at = start + std::chrono::milliseconds(s * 1500);
+    st::SessionTimeStep step;
+    step.step_id = "step_" + std::to_string(s);
+    step.step_index = s;
+    step.timestamp = at;
+    st::CAISEvent llm{.time_record = st::TimeRecord{at + std::chrono::microseconds(120), s},
+                      .system_instance_id = "agent",
+                      .system_state_before = {{"messages", Value::array({Value{{"role", "user"}, {"content", "What next?"}}})}},
+                      .system_state_after = {{"content", "collect_stone"}},
+                      .model_name = seed % 3 == 0 ? "gpt-4o" : "gpt-4o-mini",
+                      .provider = "openai",
+                      .prompt_tokens = 412 + s,
+                      .completion_tokens = 9,
+                      .total_tokens = 421 + s,
+                      .cost = 0.0000672,
+                      .latency_ms = 640.5};
+    st::EnvironmentEvent env{.time_record = st::TimeRecord{at + std::chrono::milliseconds(650), s},
+                             .system_instance_id = "crafter",
+                             .reward = static_cast<double>((seed + s) % 7) / 10.0,
+                             .terminated = s + 1 == steps};
+    st::RuntimeEvent tool{.time_record = st::TimeRecord{at + std::chrono::milliseconds(660), s},
+                          .system_instance_id = "runtime",
+                          .actions = Value::array({"collect_stone"}),
+                          .metadata = {{"duration_ms", 3.25}}};
+    st::SessionEventMessage observation{.content = {{"origin_system_id", "crafter"}, {"payload", "stone " + std::to_string(s)}},
+                                        .message_type = "observation",
+                                        .timestamp = at,
+                                        .time_record = st::TimeRecord{at, s}};
+    step.events = {llm, env, tool};
+    step.step_messages = {observation};
+    t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
+    t.message_history.push_back(observation);
+    t.session_time_steps.push_back(std::move(step));
+  }
+  return t;
+}
+
+void remove_database(const fs::path& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+  fs::remove(fs::path(path.string() + ".wal"), ec);
+}
+
+std::unique_ptr<httplib::Client> client_of(const st::server::Server& server) {
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", server.port());
+  c->set_keep_alive(true);
+  c->set_tcp_nodelay(true);
+  c->set_read_timeout(std::chrono::seconds(60));
+  return c;
+}
+
+std::int64_t inserted(httplib::Client& client) {
+  const auto r = client.Get("/api/v1/health");
+  return r && r->status == 200 ? Value::parse(r->body)["ingest"]["inserted"].as_int() : -1;
+}
+
+// (a) Two client threads POST NDJSON batches of 20 sessions x 10 timesteps (600 events) without
+// waiting for their commit; a third lists sessions every 50 ms meanwhile. The time runs until the
+// server has committed every session (health's inserted count), so it is end to end into the file.
+void BM_NativeIngest(benchmark::State& state) {
+  const fs::path path = fs::temp_directory_path() / "synth_server_bench_ingest.duckdb";
+  constexpr int kBatches = 100;  // per client
+  constexpr int kSessionsPerBatch = 20;
+  constexpr int kSteps = 10;
+  std::vector<std::string> bodies(2 * kBatches);
+  for (int b = 0; b < 2 * kBatches; ++b) {
+    for (int i = 0; i < kSessionsPerBatch; ++i) {
+      bodies[static_cast<std::size_t>(b)] += session("b" + std::to_string(b) + "-" + std::to_string(i), kSteps, i).to_json() + "\n";
+    }
+  }
+  std::int64_t events = 0;
+  std::int64_t lists = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    remove_database(path);
+    {
+      st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
+      const std::int64_t expected = 2 * kBatches * kSessionsPerBatch;
+      std::atomic<bool> done{false};
+      state.ResumeTiming();
+      std::vector<std::thread> senders;
+      for (int c = 0; c < 2; ++c) {
+        senders.emplace_back([&, c] {
+          auto client = client_of(server);
+          for (int b = c; b < 2 * kBatches; b += 2) {
+            for (;;) {
+              const auto r = client->Post("/api/v1/sessions", bodies[static_cast<std::size_t>(b)], "application/x-ndjson");
+              if (r && r->status == 200) break;
+              if (!r || r->status != 503) return;  // 503: the queue is full, send it again
+            }
+          }
+        });
+      }
+      std::thread reader([&] {
+        auto client = client_of(server);
+        while (!done.load()) {  // a viewer refreshing its list 20 times a second
+          if (client->Get("/api/v1/sessions?limit=50")) ++lists;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      });
+      for (auto& t : senders) t.join();
+      auto client = client_of(server);
+      while (inserted(*client) < expected) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      state.PauseTiming();
+      done = true;
+      reader.join();
+      events += expected * kSteps * 3;
+    }
+    state.ResumeTiming();
+  }
+  remove_database(path);
+  state.SetItemsProcessed(events);  // items = events
+  state.counters["lists_during_ingest"] = static_cast<double>(lists);
+}
+BENCHMARK(BM_NativeIngest)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// (a') The acknowledged-to-committed delay of one session posted while the server is idle:
+// POST ... ?wait=commit answers once its commit is done.
+void BM_AcknowledgedToCommitted(benchmark::State& state) {
+  const fs::path path = fs::temp_directory_path() / "synth_server_bench_commit.duckdb";
+  remove_database(path);
+  {
+    st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
+    auto client = client_of(server);
+    std::int64_t n = 0;
+    for (auto _ : state) {
+      const auto r = client->Post("/api/v1/sessions?wait=commit", session("c" + std::to_string(n++), 10, n).to_json(),
+                                  "application/json");
+      if (!r || r->status != 200) state.SkipWithError("not stored");
+    }
+  }
+  remove_database(path);
+}
+BENCHMARK(BM_AcknowledgedToCommitted)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// (b)-(d) share one file of 100 k sessions (3 timesteps each) and one of 10 k events.
+constexpr int kListSessions = 100'000;
+const fs::path kListDb = fs::temp_directory_path() / "synth_server_bench_100k.duckdb";
+
+void build_list_database() {
+  if (fs::exists(kListDb)) return;
+  st::DuckDBTraceManager db(kListDb);
+  std::vector<st::SessionTrace> batch;
+  for (int i = 0; i < kListSessions; ++i) {
+    batch.push_back(session("s-" + std::to_string(i), 3, i));
+    if (batch.size() == 5000) {
+      db.insert_traces(batch, 5000);
+      batch.clear();
+    }
+  }
+  db.insert_trace(session("big", 3334, 1));  // 10,002 events
+}
+
+struct ListServer {
+  ListServer() {
+    build_list_database();
+    server = std::make_unique<st::server::Server>(st::server::ServerOptions{.db = kListDb, .port = 0, .max_page = 20000});
+    client = client_of(*server);
+  }
+  std::unique_ptr<st::server::Server> server;
+  std::unique_ptr<httplib::Client> client;
+};
+
+ListServer& list_server() {
+  static ListServer s;
+  return s;
+}
+
+void get_benchmark(benchmark::State& state, const std::string& path) {
+  httplib::Client& client = *list_server().client;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const auto r = client.Get(path);
+    if (!r || r->status != 200) {
+      state.SkipWithError(("GET " + path + " failed").c_str());
+      break;
+    }
+    bytes = r->body.size();
+  }
+  state.counters["answer_KB"] = static_cast<double>(bytes) / 1e3;
+}
+
+void BM_SessionsFirstPage(benchmark::State& state) { get_benchmark(state, "/api/v1/sessions?limit=50"); }
+void BM_SessionsFirstPageByReward(benchmark::State& state) { get_benchmark(state, "/api/v1/sessions?limit=50&sort=reward"); }
+void BM_SessionsFiltered(benchmark::State& state) {
+  get_benchmark(state, "/api/v1/sessions?limit=50&filter=" +
+                           httplib::detail::encode_query_param("reward > 0.5 and model == \"gpt-4o\" and errors == 0"));
+}
+void BM_SessionEventsPage(benchmark::State& state) { get_benchmark(state, "/api/v1/sessions/s-54321/events?limit=100"); }
+void BM_OneSession(benchmark::State& state) { get_benchmark(state, "/api/v1/sessions/s-54321"); }
+void BM_TenThousandEvents(benchmark::State& state) { get_benchmark(state, "/api/v1/sessions/big/events?limit=20000"); }
+BENCHMARK(BM_SessionsFirstPage)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SessionsFirstPageByReward)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SessionsFiltered)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OneSession)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SessionEventsPage)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TenThousandEvents)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace

@@ -1,0 +1,47 @@
+// Internal: what the trace server (src/server) needs of the store beyond its public API: a
+// writer appending sessions one by one, each with its own policy for an id already stored, in a
+// transaction it commits when it chooses; and readers with connections of their own on the same
+// database.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "duckdb/connection.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing::detail::duck {
+
+/// What appending one session did.
+enum class Appended : std::uint8_t { inserted, skipped, replaced, merged };
+
+struct StoreAccess {
+  /// Appends `trace` to the open batch (beginning one if needed), deciding about a stored id by
+  /// `on_existing` (skips are not reported: the caller counts them). Throws Refused for a
+  /// session refused before any of its rows was appended (the batch is unharmed); any other
+  /// failure rolls the whole batch back and throws.
+  static Appended batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing);
+  /// Commits the open batch (its sessions' aggregates included); on failure the batch is rolled
+  /// back and StorageError thrown.
+  static void batch_commit(DuckDBTraceManager& store);
+  /// Runs database-wide settings now and after every reopen (see Connection::configure).
+  static void configure(DuckDBTraceManager& store, std::vector<std::string> settings);
+  /// A connection of its own on the store's database, for one short piece of reading (see
+  /// Connection's sharing constructor). Safe to call from any thread.
+  static std::unique_ptr<Connection> reader(DuckDBTraceManager& store);
+};
+
+/// The JSON value of a JSON column (SQL NULL: null); a value that is not JSON throws, naming `db`.
+Value parse_json_column(Result& r, std::size_t col, std::size_t row, const std::string& db);
+
+/// Rebuilds a stored session through `conn` (as DuckDBTraceManager::load_trace does).
+std::optional<SessionTrace> load_trace(Connection& conn, std::string_view session_id);
+
+/// The statement writing `table` to `file` as Parquet (zstd), rows in a stable order (as
+/// DuckDBTraceManager::export_to_parquet writes each table).
+std::string parquet_export_sql(std::string_view table, const std::filesystem::path& file);
+
+}  // namespace synth::tracing::detail::duck

@@ -1,0 +1,188 @@
+#include "duckdb/session_stats.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace synth::tracing::detail::duck {
+
+namespace {
+
+std::optional<std::int64_t> micros_of(Timestamp t) {
+  if (t.time_since_epoch().count() == 0) return std::nullopt;  // stored as NULL
+  return to_micros(t);
+}
+
+template <class T>
+void add_to(std::optional<T>& sum, const std::optional<T>& value) {
+  if (value) sum = sum.value_or(T{}) + *value;
+}
+
+void keep_min(std::optional<std::int64_t>& kept, std::optional<std::int64_t> value) {
+  if (value && (!kept || *value < *kept)) kept = value;
+}
+
+void keep_max(std::optional<std::int64_t>& kept, std::optional<std::int64_t> value) {
+  if (value && (!kept || *value > *kept)) kept = value;
+}
+
+void add_distinct(std::vector<std::string>& list, const std::string& item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+// TRY_CAST(json_extract_string(metadata, '$.duration_ms') AS DOUBLE).
+std::optional<double> duration_of(const Value& metadata) {
+  const Value* d = metadata.is_object() ? metadata.find("duration_ms") : nullptr;
+  if (d == nullptr) return std::nullopt;
+  if (d->is_number()) return d->as_double();
+  if (!d->is_string()) return std::nullopt;
+  const std::string& text = d->as_string();
+  double value = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// left(text, 200): the first 200 characters (UTF-8 code points).
+std::string first_characters(std::string text, std::size_t count) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == count) {
+      text.resize(i);
+      break;
+    }
+  }
+  return text;
+}
+
+// COALESCE(json_extract_string(content, '$.payload'), CAST(content AS VARCHAR)), cut.
+std::optional<std::string> preview_of(const Value& content) {
+  if (content.is_null()) return std::nullopt;
+  const Value* payload = content.is_object() ? content.find("payload") : nullptr;
+  if (payload != nullptr && !payload->is_null()) {
+    return first_characters(payload->is_string() ? payload->as_string() : payload->dump(), 200);
+  }
+  return first_characters(content.dump(), 200);
+}
+
+std::vector<std::string> sorted(std::vector<std::string> list) {
+  std::sort(list.begin(), list.end());
+  return list;
+}
+
+}  // namespace
+
+SessionStats::SessionStats(Timestamp created_at) : created_at_(micros_of(created_at)) {}
+
+void SessionStats::add_event(std::int64_t id, const Event& event, const std::optional<std::string>& provider) {
+  ++events_;
+  keep_min(first_event_id_, id);
+  keep_max(last_event_id_, id);
+  add_distinct(systems_, system_instance_id(event));
+  const Value& md = metadata(event);
+  const Value* error = md.is_object() ? md.find("error") : nullptr;
+  if (error != nullptr && !error->is_null()) ++errors_;
+  std::optional<double> duration_ms = duration_of(md);
+  if (const auto* call = std::get_if<CAISEvent>(&event)) {
+    ++llm_calls_;
+    add_to(prompt_tokens_, call->prompt_tokens);
+    add_to(completion_tokens_, call->completion_tokens);
+    if (call->total_tokens) {
+      add_to(total_tokens_, call->total_tokens);
+    } else if (call->prompt_tokens && call->completion_tokens) {
+      add_to(total_tokens_, std::optional(*call->prompt_tokens + *call->completion_tokens));
+    }
+    add_to(cached_tokens_, call->cached_tokens);
+    add_to(cost_, call->cost);
+    if (call->model_name) add_distinct(models_, *call->model_name);
+    if (call->latency_ms) duration_ms = call->latency_ms;
+  }
+  if (provider) add_distinct(providers_, *provider);
+  if (const auto* env = std::get_if<EnvironmentEvent>(&event)) {
+    add_to(reward_, env->reward);
+    if (env->terminated) terminated_ = terminated_.value_or(false) || *env->terminated;
+  }
+  if (const auto& tr = time_record(event)) {
+    const std::optional<std::int64_t> start = micros_of(tr->event_time);
+    keep_min(first_event_at_, start);
+    // CAST(1000 * ms AS BIGINT) rounds to the nearest microsecond.
+    const double us = 1000 * duration_ms.value_or(0);
+    if (start && std::isfinite(us)) keep_max(last_event_end_, *start + static_cast<std::int64_t>(std::nearbyint(us)));
+  }
+}
+
+void SessionStats::add_message(std::int64_t id, const SessionEventMessage& message) {
+  ++messages_;
+  keep_min(first_message_id_, id);
+  keep_max(last_message_id_, id);
+  const std::optional<std::int64_t> at = micros_of(message.timestamp);
+  keep_min(first_message_at_, at);
+  keep_max(last_message_at_, at);
+  const std::optional<std::string> preview = preview_of(message.content);
+  // The first and the last by (timestamp, id); a message without a timestamp only when none has one.
+  const auto earlier = [](const std::optional<std::int64_t>& a, std::int64_t a_id, const Preview& b) {
+    if (a.has_value() != b.at.has_value()) return a.has_value();
+    return a ? (*a < *b.at || (*a == *b.at && a_id < b.id)) : a_id < b.id;
+  };
+  const auto later = [](const std::optional<std::int64_t>& a, std::int64_t a_id, const Preview& b) {
+    if (a.has_value() != b.at.has_value()) return a.has_value();
+    return a ? (*a > *b.at || (*a == *b.at && a_id > b.id)) : a_id > b.id;
+  };
+  if (!first_message_ || earlier(at, id, *first_message_)) first_message_ = Preview{preview, at, id};
+  if (!last_message_ || later(at, id, *last_message_)) last_message_ = Preview{preview, at, id};
+}
+
+const std::vector<std::string>& SessionStats::columns() {
+  static const std::vector<std::string> kColumns = {
+      "session_id",    "seq",           "created_at",       "experiment_id",   "started_at",
+      "ended_at",      "num_timesteps", "num_events",       "num_messages",    "num_llm_calls",
+      "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",   "cost",
+      "reward",        "terminated",    "errors",           "models",          "providers",
+      "systems",       "first_message", "first_message_at", "last_message",    "last_message_at",
+      "first_event_id", "last_event_id", "first_message_id", "last_message_id"};
+  return kColumns;
+}
+
+void SessionStats::append(Appender& a, std::string_view session_id, std::int64_t seq) const {
+  const auto time = [&](const std::optional<std::int64_t>& us) -> Appender& {
+    return us ? a.timestamp(from_micros(*us)) : a.null();
+  };
+  std::optional<std::int64_t> started = created_at_;
+  keep_min(started, first_event_at_);
+  keep_min(started, first_message_at_);
+  std::optional<std::int64_t> ended = last_event_end_;
+  keep_max(ended, last_message_at_);
+  const auto preview = [&](const std::optional<Preview>& p) -> Appender& {
+    return p ? a.text(p->text) : a.null();
+  };
+  a.text(session_id).integer(seq);
+  time(created_at_).null();  // experiment_id: a new session is in none
+  time(started);
+  time(ended)
+      .integer(timesteps_)
+      .integer(events_)
+      .integer(messages_)
+      .integer(llm_calls_)
+      .integer(prompt_tokens_)
+      .integer(completion_tokens_)
+      .integer(total_tokens_)
+      .integer(cached_tokens_)
+      .number(cost_)
+      .number(reward_)
+      .boolean(terminated_)
+      .integer(errors_)
+      .text_list(sorted(models_))
+      .text_list(sorted(providers_))
+      .text_list(sorted(systems_));
+  preview(first_message_);
+  time(first_message_at_);
+  preview(last_message_);
+  time(last_message_at_)
+      .integer(first_event_id_)
+      .integer(last_event_id_)
+      .integer(first_message_id_)
+      .integer(last_message_id_);
+  a.end_row();
+}
+
+}  // namespace synth::tracing::detail::duck

@@ -1,0 +1,51 @@
+// Internal: one session's row of session_stats, accumulated from the rows an insert appends, as
+// kRefreshSessionStats (schema.hpp) computes it in SQL from stored rows. Inserts use this (no
+// query: it costs nothing next to the appends); merged sessions and migrated files use the SQL.
+// tests/duckdb/session_stats_test.cpp checks both against the stored rows.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "duckdb/connection.hpp"
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing::detail::duck {
+
+class SessionStats {
+ public:
+  explicit SessionStats(Timestamp created_at);
+
+  /// An events row: its id, the event, and its provider column.
+  void add_event(std::int64_t id, const Event& event, const std::optional<std::string>& provider);
+  /// A messages row.
+  void add_message(std::int64_t id, const SessionEventMessage& message);
+  void add_timestep() noexcept { ++timesteps_; }
+
+  /// The columns append() fills, in its order.
+  static const std::vector<std::string>& columns();
+  /// Appends the session's row, with change number `seq`.
+  void append(Appender& a, std::string_view session_id, std::int64_t seq) const;
+
+ private:
+  struct Preview {
+    std::optional<std::string> text;  // NULL for a message without content
+    std::optional<std::int64_t> at;  // microseconds; NULL sorts last
+    std::int64_t id;
+  };
+
+  std::optional<std::int64_t> created_at_;  // microseconds
+  std::int64_t timesteps_ = 0, events_ = 0, messages_ = 0, llm_calls_ = 0, errors_ = 0;
+  std::optional<std::int64_t> prompt_tokens_, completion_tokens_, total_tokens_, cached_tokens_;
+  std::optional<double> cost_, reward_;
+  std::optional<bool> terminated_;
+  std::vector<std::string> models_, providers_, systems_;
+  std::optional<std::int64_t> first_event_at_, last_event_end_, first_message_at_, last_message_at_;
+  std::optional<Preview> first_message_, last_message_;
+  std::optional<std::int64_t> first_event_id_, last_event_id_, first_message_id_, last_message_id_;
+};
+
+}  // namespace synth::tracing::detail::duck

@@ -1,0 +1,221 @@
+#include "server/http.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "diagnostics.hpp"
+#include "synth/tracing/json.hpp"
+
+namespace synth::tracing::server {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+bool is_loopback(std::string_view host) { return host == "127.0.0.1" || host == "::1" || host == "localhost"; }
+
+// Compares in a time that does not depend on where the texts differ (a token is a secret).
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+void send_json(httplib::Response& res, std::string body, int status) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(std::move(body), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, std::string_view message) {
+  send_json(res, Value{{"error", message}}.dump(), status);
+}
+
+httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> body) {
+  return [body = std::move(body)](const httplib::Request& req, httplib::Response& res) {
+    try {
+      body(req, res);
+    } catch (const ApiError& e) {
+      send_error(res, e.status(), e.what());
+    } catch (const StorageError& e) {
+      send_error(res, 400, e.what());
+    } catch (...) {
+      const std::string what = detail::current_exception_text();
+      detail::report("synth-trace serve: " + req.method + " " + req.path + " failed: " + what);
+      send_error(res, 500, "the server failed answering " + req.method + " " + req.path + ": " + what);
+    }
+  };
+}
+
+httplib::Server::HandlerWithContentReader guarded_post(
+    std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body) {
+  return [body = std::move(body)](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    bool read_whole = false;
+    const httplib::ContentReader tracked(
+        [&](httplib::ContentReceiver receiver) { return read_whole = reader(std::move(receiver)); },
+        [&](httplib::MultipartContentHeader header, httplib::ContentReceiver receiver) {
+          return read_whole = reader(std::move(header), std::move(receiver));
+        });
+    guarded([&](const httplib::Request&, httplib::Response& r) { body(req, r, tracked); })(req, res);
+    // httplib 0.11 closes the connection after answering a request that asked for it.
+    if (!read_whole) const_cast<httplib::Request&>(req).set_header("Connection", "close");
+  };
+}
+
+std::optional<std::string> param(const httplib::Request& req, const char* name) {
+  if (!req.has_param(name)) return std::nullopt;
+  std::string value = req.get_param_value(name);
+  if (value.empty()) return std::nullopt;
+  return value;
+}
+
+std::size_t count_param(const httplib::Request& req, const char* name, std::size_t fallback, std::size_t max) {
+  const auto text = param(req, name);
+  if (!text) return std::min(fallback, max);
+  std::size_t n = 0;
+  const auto r = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (r.ec != std::errc() || r.ptr != text->data() + text->size() || n > max) {
+    throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected a whole number from 0 to " +
+                            std::to_string(max));
+  }
+  return n;
+}
+
+std::optional<double> number_param(const httplib::Request& req, const char* name) {
+  const auto text = param(req, name);
+  if (!text) return std::nullopt;
+  double d = 0;
+  const auto r = std::from_chars(text->data(), text->data() + text->size(), d);
+  if (r.ec != std::errc() || r.ptr != text->data() + text->size()) {
+    throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected a number");
+  }
+  return d;
+}
+
+std::optional<bool> bool_param(const httplib::Request& req, const char* name) {
+  const auto text = param(req, name);
+  if (!text) return std::nullopt;
+  if (*text == "true" || *text == "1") return true;
+  if (*text == "false" || *text == "0") return false;
+  throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected true or false");
+}
+
+std::optional<Timestamp> time_param(const httplib::Request& req, const char* name) {
+  const auto text = param(req, name);
+  if (!text) return std::nullopt;
+  if (auto t = parse_timestamp(*text)) return t;
+  double seconds = 0;
+  const auto r = std::from_chars(text->data(), text->data() + text->size(), seconds);
+  if (r.ec == std::errc() && r.ptr == text->data() + text->size()) {
+    return Timestamp(std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(seconds)));
+  }
+  throw ApiError(400, std::string("parameter ") + name + "=" + *text +
+                          ": expected an ISO-8601 time (2025-01-31T12:00:00Z) or seconds since the epoch");
+}
+
+std::string choice_param(const httplib::Request& req, const char* name, std::initializer_list<const char*> choices,
+                         const char* fallback) {
+  const auto text = param(req, name);
+  if (!text) return fallback;
+  std::string known;
+  for (const char* c : choices) {
+    if (*text == c) return *text;
+    known += known.empty() ? c : std::string(", ") + c;
+  }
+  throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected one of " + known);
+}
+
+std::string media_type(const httplib::Request& req) {
+  const std::string type = req.get_header_value("Content-Type");
+  return lower(trim(std::string_view(type).substr(0, type.find(';'))));
+}
+
+// The body, decompressed (httplib inflates gzip and deflate as it reads), refused once it is
+// larger than the limit: a small gzip body cannot grow into gigabytes.
+std::string read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t max) {
+  const auto too_large = [&] {
+    return ApiError(413, "the body is larger than " + std::to_string(max) +
+                             " bytes (decompressed): send fewer sessions per request (serve --max-body-bytes)");
+  };
+  if (req.has_header("Content-Length")) {
+    const std::string length = req.get_header_value("Content-Length");
+    std::size_t n = 0;
+    const auto r = std::from_chars(length.data(), length.data() + length.size(), n);
+    if (r.ec == std::errc::result_out_of_range || (r.ec == std::errc() && n > max)) throw too_large();
+  }
+  std::string body;
+  bool over = false;
+  const bool read = reader([&](const char* data, std::size_t size) {
+    if (body.size() + size > max) {
+      over = true;
+      return false;
+    }
+    body.append(data, size);
+    return true;
+  });
+  if (over) throw too_large();
+  if (!read) throw ApiError(400, "the body could not be read: invalid gzip (Content-Encoding), or the upload was cut short");
+  return body;
+}
+
+void install_guards(httplib::Server& http, const ServerOptions& options, int port) {
+  // host[:port] forms this server answers to.
+  std::vector<std::string> names = {"localhost", "127.0.0.1", "[::1]"};
+  if (!is_loopback(options.host) && options.host != "0.0.0.0" && options.host != "::") {
+    names.push_back(options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host);
+  }
+  for (const auto& h : options.allowed_hosts) names.push_back(lower(h));
+  std::vector<std::string> hosts;
+  for (const auto& n : names) hosts.push_back(n + ":" + std::to_string(port));
+  const auto known_host = [hosts](std::string_view host) {
+    return std::find(hosts.begin(), hosts.end(), lower(trim(host))) != hosts.end();
+  };
+  const std::string listed = [&] {
+    std::string out;
+    for (const auto& h : hosts) out += (out.empty() ? "" : ", ") + h;
+    return out;
+  }();
+  http.set_pre_routing_handler([=, token = options.token](const httplib::Request& req, httplib::Response& res) {
+    const std::string host = req.get_header_value("Host");
+    if (!known_host(host)) {
+      send_error(res, 403,
+                 "Host '" + host + "' is not this server: it answers requests for " + listed +
+                     " only (a guard against DNS rebinding; serve --allow-host NAME adds a name)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.has_header("Origin")) {
+      const std::string origin = lower(req.get_header_value("Origin"));
+      const std::string prefix = "http://";
+      if (origin.rfind(prefix, 0) != 0 || !known_host(origin.substr(prefix.size()))) {
+        send_error(res, 403, "requests from pages of origin '" + origin + "' are refused (only this server's own pages)");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    if (!token.empty() && req.path.rfind("/api/", 0) == 0) {
+      const std::string auth = req.get_header_value("Authorization");
+      const std::string bearer = "Bearer ";
+      if (auth.rfind(bearer, 0) != 0 || !same_secret(auth.substr(bearer.size()), token)) {
+        send_error(res, 401, "this server needs its token: send \"Authorization: Bearer <token>\" (synth-trace --token)");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+}
+
+}  // namespace synth::tracing::server

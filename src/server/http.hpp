@@ -1,0 +1,85 @@
+// Internal: what every route of the server shares: the server's parts (ServerContext), JSON
+// answers and errors, query parameters, and the checks each request passes before any route
+// (Host, Origin, token).
+#pragma once
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "server/ingest_queue.hpp"
+#include "server/options.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing::server {
+
+/// The parts of a running server that routes use.
+struct ServerContext {
+  const ServerOptions& options;
+  DuckDBTraceManager& store;
+  IngestQueue& queue;
+  IngestCounters& counters;
+  std::string url;
+  /// A private folder where Parquet exports are written before they are sent.
+  std::filesystem::path export_dir;
+};
+
+/// What a route answers when the request cannot be served: an HTTP status and a message for
+/// the client saying what to do.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
+/// Answers with a JSON body.
+void send_json(httplib::Response& res, std::string body, int status = 200);
+/// Answers {"error": message}.
+void send_error(httplib::Response& res, int status, std::string_view message);
+
+/// A route's handler that never lets an exception out: ApiError answers its status, a
+/// StorageError 400 (bad SQL, an unreadable value), anything else 500; all with {"error"}.
+httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> body);
+
+/// A POST route's handler, guarded as guarded() does. A request refused before its body was
+/// read whole is answered with "Connection: close": the unread bytes must not be taken for the
+/// connection's next request.
+httplib::Server::HandlerWithContentReader guarded_post(
+    std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body);
+
+/// The value of query parameter `name`, if given (and not empty).
+std::optional<std::string> param(const httplib::Request& req, const char* name);
+/// A count parameter in [0, max]; 400 naming the parameter otherwise.
+std::size_t count_param(const httplib::Request& req, const char* name, std::size_t fallback, std::size_t max);
+std::optional<double> number_param(const httplib::Request& req, const char* name);
+/// true/false (also 1/0).
+std::optional<bool> bool_param(const httplib::Request& req, const char* name);
+/// An ISO-8601 time, or seconds since the epoch.
+std::optional<Timestamp> time_param(const httplib::Request& req, const char* name);
+/// One of `choices`, else `fallback` when absent; 400 listing them otherwise.
+std::string choice_param(const httplib::Request& req, const char* name, std::initializer_list<const char*> choices,
+                         const char* fallback);
+
+/// The body of a request handled with a ContentReader, decompressed (httplib inflates gzip and
+/// deflate as it reads): 413 once it is larger than `max` bytes (so a small gzip body cannot
+/// grow into gigabytes), 400 when it cannot be read (invalid gzip, an upload cut short).
+std::string read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t max);
+
+/// The request's media type: Content-Type before any ';', trimmed, lower case.
+std::string media_type(const httplib::Request& req);
+
+/// Checks every request passes before its route: the Host header names this server (a loopback
+/// name, the address it is bound to, or an allowed host, with the port it listens on: DNS
+/// rebinding), an Origin header (sent by browsers) names it too, and /api/ requests carry the
+/// token when there is one. Answers 403 or 401 otherwise. No route sends CORS headers.
+void install_guards(httplib::Server& http, const ServerOptions& options, int port);
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,118 @@
+// Internal: the bounded queue between the HTTP handlers that accept sessions and the one writer
+// that stores them. Every way in (native JSON now, OTLP later) hands the writer IngestItems.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "synth/tracing/duckdb.hpp"
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing::server {
+
+/// What became of one session handed to the writer.
+enum class Stored : std::uint8_t {
+  inserted,
+  replaced,
+  merged,
+  skipped,  ///< already stored (OnExistingSession::skip)
+  refused,  ///< the database refused it (an id stored with on_existing fail, text that is not UTF-8, ...)
+  lost,     ///< accepted, then not stored: a commit failed twice, or the shutdown deadline passed
+};
+
+/// The name of an outcome in API answers ("inserted", ...).
+const char* stored_name(Stored what) noexcept;
+
+/// A request waiting until its sessions are stored (POST /api/v1/sessions?wait=commit).
+class Receipt {
+ public:
+  explicit Receipt(std::size_t sessions) : outcomes_(sessions) {}
+  /// The outcome of session `index` of the request (the writer's thread).
+  void record(std::size_t index, Stored what, std::string error = {});
+  /// Waits until every session has its outcome; false when `deadline` passed first.
+  bool wait(std::chrono::steady_clock::time_point deadline);
+
+  struct Outcome {
+    Stored what = Stored::lost;
+    std::string error;
+  };
+  /// The outcomes, once wait() returned true.
+  const std::vector<Outcome>& outcomes() const noexcept { return outcomes_; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::vector<Outcome> outcomes_;
+  std::size_t recorded_ = 0;
+};
+
+/// One session for the writer.
+struct IngestItem {
+  /// The whole session, or (on_existing merge) a part of it to add to what is stored.
+  SessionTrace trace;
+  OnExistingSession on_existing = OnExistingSession::skip;
+  /// What it counts against the queue's byte bound (its JSON size).
+  std::size_t bytes = 0;
+  /// Set when the request waits for the outcome; `index` is the session's place in it.
+  std::shared_ptr<Receipt> receipt;
+  std::size_t index = 0;
+};
+
+/// Exact counts of everything that came in, for /api/v1/health.
+struct IngestCounters {
+  std::atomic<std::uint64_t> accepted{0};        ///< sessions queued for the writer
+  std::atomic<std::uint64_t> decode_rejected{0};  ///< sessions of a request that could not be read
+  std::atomic<std::uint64_t> throttled{0};        ///< requests answered 503: the queue was full
+  std::atomic<std::uint64_t> inserted{0};
+  std::atomic<std::uint64_t> replaced{0};
+  std::atomic<std::uint64_t> merged{0};
+  std::atomic<std::uint64_t> skipped{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> lost{0};
+  std::atomic<std::uint64_t> commits{0};
+
+  void count(Stored what) noexcept;
+};
+
+/// Bounded in sessions and in bytes. Pushes are all or nothing, so a request is queued whole or
+/// refused whole (and can be sent again as it is).
+class IngestQueue {
+ public:
+  IngestQueue(std::size_t max_sessions, std::size_t max_bytes) : max_sessions_(max_sessions), max_bytes_(max_bytes) {}
+
+  enum class Push : std::uint8_t {
+    queued,
+    full,       ///< not now: try again later (503)
+    too_large,  ///< never fits: more sessions or bytes than the queue holds (413)
+    closed,     ///< the server is stopping
+  };
+  /// Moves `items` in when they all fit.
+  Push push(std::vector<IngestItem>& items);
+  /// Moves up to `max` items into `out`, waiting until there is one, or `until` passes, or the
+  /// queue is closed.
+  void pop(std::vector<IngestItem>& out, std::size_t max, std::optional<std::chrono::steady_clock::time_point> until);
+  /// Refuses later pushes; pop() stops waiting once the queue is empty.
+  void close();
+  bool closed_and_empty();
+  std::size_t depth();
+  std::size_t bytes();
+
+ private:
+  const std::size_t max_sessions_;
+  const std::size_t max_bytes_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<IngestItem> items_;
+  std::size_t bytes_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace synth::tracing::server

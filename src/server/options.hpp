@@ -1,0 +1,47 @@
+// Internal: the settings of `synth-trace serve`, every limit among them.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace synth::tracing::server {
+
+struct ServerOptions {
+  /// The DuckDB file the server owns (created or migrated when opened).
+  std::filesystem::path db = "traces.duckdb";
+  /// The address to listen on. Anything but a loopback address needs a token.
+  std::string host = "127.0.0.1";
+  /// 0 picks a free port.
+  int port = 4319;
+  /// When set, every /api/ request must carry "Authorization: Bearer <token>".
+  std::string token;
+  /// Host header names accepted besides localhost, 127.0.0.1 and [::1] (with our port).
+  std::vector<std::string> allowed_hosts;
+
+  /// The largest request body, after gzip decompression (413 beyond).
+  std::size_t max_body_bytes = std::size_t{64} << 20;
+  /// The ingest queue: sessions waiting for the writer, and their JSON size together (503 with
+  /// Retry-After when a request does not fit).
+  std::size_t queue_sessions = 10000;
+  std::size_t queue_bytes = std::size_t{512} << 20;
+  /// The writer commits every this many sessions, or once the first uncommitted one waited
+  /// commit_interval, and whenever the queue runs empty.
+  std::size_t commit_sessions = 1000;
+  std::chrono::milliseconds commit_interval{1000};
+  /// Read-only SQL (POST /api/v1/query): rows returned at most, and time allowed.
+  std::size_t query_max_rows = 10000;
+  std::chrono::milliseconds query_timeout{10000};
+  /// The most rows one page of a list route returns.
+  std::size_t max_page = 1000;
+  /// An event's payload larger than this (as JSON) is returned cut, flagged truncated.
+  std::size_t max_event_bytes = std::size_t{8} << 20;
+  /// How long stopping may take: what the writer has not stored by then is counted lost.
+  std::chrono::milliseconds shutdown_timeout{30000};
+  /// HTTP worker threads (each keep-alive connection holds one while it is open).
+  std::size_t http_threads = 16;
+};
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,23 @@
+// Internal: the server's routes, by concept. Each adds its handlers to the HTTP server; all
+// answer JSON ({"error": ...} with a 4xx/5xx status when a request cannot be served).
+#pragma once
+
+#include <httplib.h>
+
+#include "server/http.hpp"
+
+namespace synth::tracing::server {
+
+/// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue.
+void add_ingest_routes(httplib::Server& http, ServerContext& ctx);
+/// GET /api/v1/health, /api/v1/sessions (list), /api/v1/sessions/{id}, its events and messages,
+/// /api/v1/events/{id}, /api/v1/changes.
+void add_read_routes(httplib::Server& http, ServerContext& ctx);
+/// GET /api/v1/stats/timeseries, /api/v1/facets.
+void add_stats_routes(httplib::Server& http, ServerContext& ctx);
+/// GET /api/v1/sessions/{id}/export, /api/v1/export/jsonl, /api/v1/export/parquet/{table}.
+void add_export_routes(httplib::Server& http, ServerContext& ctx);
+/// POST /api/v1/query: read-only SQL with a row and a time limit.
+void add_query_routes(httplib::Server& http, ServerContext& ctx);
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,99 @@
+// POST /api/v1/sessions: one session, an array, or NDJSON; gzip; idempotent on session_id.
+#include "server/ingest_decode.hpp"
+#include "server/routes.hpp"
+
+namespace synth::tracing::server {
+
+namespace {
+
+BodyFormat body_format(const httplib::Request& req) {
+  const std::string type = media_type(req);
+  if (type == "application/json") return BodyFormat::json;
+  if (type == "application/x-ndjson" || type == "application/ndjson" || type == "application/jsonl") {
+    return BodyFormat::ndjson;
+  }
+  throw ApiError(415, "Content-Type '" + req.get_header_value("Content-Type") +
+                          "' is not accepted here: send application/json (one session, or an array of them) or "
+                          "application/x-ndjson (one session per line), gzip-compressed or not");
+}
+
+OnExistingSession on_existing_param(const httplib::Request& req) {
+  const std::string choice = choice_param(req, "on_existing", {"skip", "replace", "fail", "merge"}, "skip");
+  if (choice == "replace") return OnExistingSession::replace;
+  if (choice == "fail") return OnExistingSession::fail;
+  if (choice == "merge") return OnExistingSession::merge;
+  return OnExistingSession::skip;
+}
+
+Value rejected_value(const RejectedSession& r) {
+  return Value{{"index", r.index}, {"session_id", r.session_id ? Value(*r.session_id) : Value()}, {"error", r.error}};
+}
+
+}  // namespace
+
+void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
+  http.Post("/api/v1/sessions", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
+                                                    const httplib::ContentReader& reader) {
+    {
+      const BodyFormat format = body_format(req);
+      const OnExistingSession on_existing = on_existing_param(req);
+      const bool wait = choice_param(req, "wait", {"commit"}, "") == "commit";
+      const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+      DecodedBody decoded;
+      try {
+        decoded = decode_sessions(body, format);
+      } catch (const BodyError& e) {
+        throw ApiError(400, e.what());
+      }
+      ctx.counters.decode_rejected.fetch_add(decoded.rejected.size(), std::memory_order_relaxed);
+      Value::Array rejected;
+      for (const RejectedSession& r : decoded.rejected) rejected.push_back(rejected_value(r));
+
+      const std::size_t count = decoded.sessions.size();
+      std::shared_ptr<Receipt> receipt = wait ? std::make_shared<Receipt>(count) : nullptr;
+      std::vector<std::pair<std::size_t, std::string>> where;  // each session's place in the body, and id
+      std::vector<IngestItem> items;
+      items.reserve(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (wait) where.emplace_back(decoded.sessions[i].index, decoded.sessions[i].trace.session_id);
+        items.push_back(IngestItem{std::move(decoded.sessions[i].trace), on_existing, decoded.sessions[i].bytes, receipt, i});
+      }
+      switch (ctx.queue.push(items)) {
+        case IngestQueue::Push::queued:
+          break;
+        case IngestQueue::Push::full:
+          ctx.counters.throttled.fetch_add(1, std::memory_order_relaxed);
+          res.set_header("Retry-After", "1");
+          throw ApiError(503, "the ingest queue is full: send the request again after Retry-After seconds");
+        case IngestQueue::Push::too_large:
+          throw ApiError(413, "the request holds more sessions or bytes than the ingest queue takes at once (" +
+                                  std::to_string(ctx.options.queue_sessions) + " sessions, " +
+                                  std::to_string(ctx.options.queue_bytes) +
+                                  " bytes): send fewer per request (serve --queue-sessions, --queue-bytes)");
+        case IngestQueue::Push::closed:
+          res.set_header("Retry-After", "1");
+          throw ApiError(503, "the server is stopping: send the request again to the next one");
+      }
+      ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+      Value answer{{"accepted", count}};
+      if (receipt) {
+        const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout + ctx.options.commit_interval;
+        if (!receipt->wait(deadline)) throw ApiError(504, "the sessions were accepted but not stored in time");
+        Value stored = Value::object({{"inserted", 0}, {"replaced", 0}, {"merged", 0}, {"skipped", 0}});
+        for (std::size_t i = 0; i < count; ++i) {
+          const Receipt::Outcome& o = receipt->outcomes()[i];
+          if (o.what == Stored::refused || o.what == Stored::lost) {
+            rejected.push_back(Value{{"index", where[i].first}, {"session_id", where[i].second}, {"error", o.error}});
+          } else {
+            stored[stored_name(o.what)] = Value(stored[stored_name(o.what)].as_int() + 1);
+          }
+        }
+        answer.set("stored", std::move(stored));
+      }
+      answer.set("rejected", Value(std::move(rejected)));
+      send_json(res, answer.dump());
+    }
+  }));
+}
+
+}  // namespace synth::tracing::server

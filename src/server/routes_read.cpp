@@ -1,0 +1,340 @@
+// The viewer's reading routes: health, the sessions list (filters, sorts, keyset pages), one
+// session with its timesteps, its events without payloads, one event with its payload, its
+// messages, and the changes since a sequence number.
+#include <charconv>
+
+#include "server/filter.hpp"
+#include "server/read.hpp"
+#include "server/routes.hpp"
+#include "synth/tracing/version.hpp"
+
+namespace synth::tracing::server {
+
+namespace {
+
+// A page's continuation: the last row's sort key and session id, as opaque text.
+std::string encode_cursor(const std::string& key, const std::string& session_id) {
+  return Value(Value::Array{Value(key), Value(session_id)}).dump();
+}
+
+std::pair<std::string, std::string> decode_cursor(const std::string& cursor) {
+  try {
+    const Value v = Value::parse(cursor, "cursor");
+    if (v.is_array() && v.size() == 2 && v[0].is_string() && v[1].is_string()) return {v[0].as_string(), v[1].as_string()};
+  } catch (const Error&) {
+    // answered below
+  }
+  throw ApiError(400, "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
+}
+
+// Sorts of the sessions list: a key that is never NULL (sessions without a value go last).
+struct Sort {
+  const char* name;
+  const char* column;  // may be NULL
+};
+constexpr Sort kSorts[] = {
+    {"time", "epoch_us(s.created_at)"},
+    {"cost", "s.cost"},
+    {"tokens", "s.total_tokens"},
+    {"reward", "s.reward"},
+    {"duration", "(epoch_us(s.ended_at) - epoch_us(s.started_at))"},
+    {"events", "s.num_events"},
+    {"errors", "s.errors"},
+};
+
+std::string sort_key(const Sort& sort, bool descending) {
+  return std::string("COALESCE(CAST(") + sort.column + " AS DOUBLE), " + (descending ? "'-inf'" : "'inf'") + "::DOUBLE)";
+}
+
+// Conditions of the list's query parameters, ANDed.
+struct Where {
+  std::string sql;
+  std::vector<Value> params;
+  void add(const std::string& condition, std::vector<Value> values = {}) {
+    sql += (sql.empty() ? " WHERE " : " AND ") + condition;
+    for (auto& v : values) params.push_back(std::move(v));
+  }
+};
+
+Where list_conditions(const httplib::Request& req) {
+  Where w;
+  if (const auto from = time_param(req, "from")) w.add("s.created_at >= CAST(? AS TIMESTAMP)", {Value(format_timestamp(*from))});
+  if (const auto to = time_param(req, "to")) w.add("s.created_at <= CAST(? AS TIMESTAMP)", {Value(format_timestamp(*to))});
+  if (const auto v = param(req, "experiment")) w.add("s.experiment_id = ?", {Value(*v)});
+  if (const auto v = param(req, "model")) w.add("list_contains(s.models, ?)", {Value(*v)});
+  if (const auto v = param(req, "provider")) w.add("list_contains(s.providers, ?)", {Value(*v)});
+  if (const auto v = param(req, "system")) w.add("list_contains(s.systems, ?)", {Value(*v)});
+  if (const auto v = number_param(req, "min_reward")) w.add("s.reward >= ?", {Value(*v)});
+  if (const auto v = number_param(req, "max_reward")) w.add("s.reward <= ?", {Value(*v)});
+  if (const auto v = bool_param(req, "terminated")) w.add("COALESCE(s.terminated, false) = ?", {Value(*v)});
+  if (const auto v = bool_param(req, "has_errors")) w.add(*v ? "s.errors > 0" : "s.errors = 0");
+  if (const auto q = param(req, "q")) {
+    // Text search: the session id, or any message of the session (case-insensitive).
+    w.add("(contains(lower(s.session_id), lower(?)) OR s.session_id IN "
+          "(SELECT session_id FROM messages WHERE contains(lower(CAST(content AS VARCHAR)), lower(?))))",
+          {Value(*q), Value(*q)});
+  }
+  if (const auto f = param(req, "filter")) {
+    try {
+      SqlCondition c = compile_filter(*f);
+      w.add(c.sql, std::move(c.params));
+    } catch (const FilterError& e) {
+      throw ApiError(400, e.what());
+    }
+  }
+  return w;
+}
+
+void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::size_t limit = count_param(req, "limit", 50, ctx.options.max_page);
+  const std::string sort_name = choice_param(req, "sort", {"time", "cost", "tokens", "reward", "duration", "events", "errors"}, "time");
+  const bool descending = choice_param(req, "order", {"desc", "asc"}, "desc") == "desc";
+  const Sort* sort = &kSorts[0];
+  for (const Sort& s : kSorts) {
+    if (sort_name == s.name) sort = &s;
+  }
+  const std::string key = sort_key(*sort, descending);
+  Where w = list_conditions(req);
+  if (const auto cursor = param(req, "cursor")) {
+    const auto [last_key, last_id] = decode_cursor(*cursor);
+    const char* cmp = descending ? "<" : ">";
+    w.add("(" + key + " " + cmp + " CAST(? AS DOUBLE) OR (" + key + " = CAST(? AS DOUBLE) AND s.session_id " + cmp + " ?))",
+          {Value(last_key), Value(last_key), Value(last_id)});
+  }
+  w.params.emplace_back(limit + 1);
+  const std::string dir = descending ? " DESC" : " ASC";
+  Reader reader(ctx);
+  // The page's ids first, then their columns: DuckDB would compute every selected column of
+  // every matching row before taking the top ones (10x the time at 100k sessions).
+  const std::string order = " ORDER BY " + key + dir + ", s.session_id" + dir;
+  const QueryResult r = reader.query("WITH page AS (SELECT s.session_id FROM session_stats s" + w.sql + order +
+                                         " LIMIT ?) SELECT " + kSessionColumns + ", CAST(" + key +
+                                         " AS VARCHAR) AS sort_key FROM session_stats s "
+                                         "WHERE s.session_id IN (SELECT session_id FROM page)" + order,
+                                     w.params);
+  Value::Array sessions;
+  std::string next;
+  for (std::size_t row = 0; row < r.rows.size() && row < limit; ++row) {
+    Value v = row_value(r, row);
+    if (row + 1 == limit && r.rows.size() > limit) next = encode_cursor(v["sort_key"].as_string(), v["session_id"].as_string());
+    v.as_object().pop_back();  // sort_key, the last column
+    sessions.push_back(std::move(v));
+  }
+  send_json(res, Value{{"sessions", Value(std::move(sessions))}, {"next_cursor", next.empty() ? Value() : Value(next)}}.dump());
+}
+
+void session_detail(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  Reader reader(ctx);
+  Value session = session_row(reader, id);
+  const QueryResult meta = reader.query("SELECT metadata FROM session_traces WHERE session_id = ?", {Value(id)});
+  const Value first = session["first_event_id"];
+  // Each timestep with its events' totals; events outside any timestep as a last row (step_id null).
+  const QueryResult steps = reader.query(
+      "WITH e AS (SELECT timestep_id, COUNT(*) AS events, COUNT(*) FILTER (WHERE event_type = 'cais') AS llm_calls, "
+      "  SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS tokens, SUM(cost) AS cost, "
+      "  SUM(reward) AS reward, bool_or(terminated) AS terminated, "
+      "  COUNT(*) FILTER (WHERE COALESCE(json_type(metadata, '$.error'), 'NULL') <> 'NULL') AS errors, "
+      "  MIN(event_time) AS first_event_at, MAX(event_time + to_microseconds(CAST(1000 * COALESCE(latency_ms, "
+      "    TRY_CAST(json_extract_string(metadata, '$.duration_ms') AS DOUBLE), 0) AS BIGINT))) AS ended_at "
+      "  FROM events WHERE session_id = ? AND id BETWEEN ? AND ? GROUP BY timestep_id) "
+      "SELECT t.id, t.step_id, t.step_index, t.turn_number, least(t.timestamp, e.first_event_at) AS started_at, "
+      "  e.ended_at, t.num_events, t.num_messages, e.llm_calls, e.tokens, e.cost, e.reward, e.terminated, e.errors, "
+      "  t.step_metadata "
+      "FROM session_timesteps t LEFT JOIN e ON e.timestep_id = t.id WHERE t.session_id = ? "
+      "UNION ALL SELECT NULL, NULL, NULL, NULL, e.first_event_at, e.ended_at, e.events, NULL, e.llm_calls, e.tokens, "
+      "  e.cost, e.reward, e.terminated, e.errors, NULL FROM e WHERE e.timestep_id IS NULL "
+      "ORDER BY step_index NULLS LAST, id",
+      {Value(id), first.is_null() ? Value(0) : first, session["last_event_id"].is_null() ? Value(0) : session["last_event_id"],
+       Value(id)});
+  Value metadata = meta.rows.empty() || meta.rows[0][0].is_null() ? Value::array() : Value::parse(meta.rows[0][0].as_string());
+  send_json(res, Value{{"session", std::move(session)}, {"metadata", std::move(metadata)}, {"timesteps", rows_value(steps)}}.dump());
+}
+
+// The light columns of an event (no payloads), from kEvents.
+constexpr const char* kEventColumns =
+    "e.id, t.step_id, e.event_type AS kind, COALESCE(e.md[1], e.md[2], e.md[3], e.md[4], e.event_type) AS name, "
+    "e.system_instance_id AS system, COALESCE(e.span_id, e.md[5]) AS span_id, e.md[6] AS parent_span_id, "
+    "e.event_time AS started_at, COALESCE(e.latency_ms, TRY_CAST(e.md[7] AS DOUBLE)) AS duration_ms, "
+    "e.message_time AS turn, e.model_name AS model, e.provider, e.prompt_tokens, e.completion_tokens, e.total_tokens, "
+    "e.cached_tokens, e.cost, e.reward, e.terminated, e.truncated, "
+    "CASE WHEN COALESCE(json_type(e.metadata, '$.error'), 'NULL') <> 'NULL' THEN 'error' ELSE 'ok' END AS status";
+// Events (alias e, with md: the metadata keys kEventColumns uses, each metadata parsed once) and
+// their timesteps (alias t).
+constexpr const char* kEvents =
+    " FROM (SELECT *, json_extract_string(metadata, ['$.operation', '$.step', '$.operation_type', '$.span', "
+    "'$.span_id', '$.parent_span_id', '$.duration_ms']) AS md FROM events) e "
+    "LEFT JOIN session_timesteps t ON t.id = e.timestep_id";
+
+void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const std::size_t limit = count_param(req, "limit", 100, ctx.options.max_page);
+  const std::size_t offset = count_param(req, "offset", 0, SIZE_MAX / 2);
+  Reader reader(ctx);
+  Value session = session_row(reader, id);
+  std::string where = "e.session_id = ? AND e.id BETWEEN ? AND ?";
+  std::vector<Value> params{Value(id), session["first_event_id"].is_null() ? Value(0) : session["first_event_id"],
+                            session["last_event_id"].is_null() ? Value(-1) : session["last_event_id"]};
+  if (const auto step = param(req, "step")) {
+    where += " AND t.step_id = ?";
+    params.emplace_back(*step);
+  }
+  if (const auto kind = param(req, "kind")) {
+    where += " AND e.event_type = ?";
+    params.emplace_back(choice_param(req, "kind", {"cais", "environment", "runtime"}, ""));
+  }
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  const QueryResult r = reader.query(std::string("SELECT ") + kEventColumns + ", COUNT(*) OVER () AS total" + kEvents +
+                                         " WHERE " + where + " ORDER BY e.event_time NULLS LAST, e.id LIMIT ? OFFSET ?",
+                                     params);
+  Value events = rows_value(r);
+  std::int64_t total = 0;
+  for (Value& e : events.as_array()) {
+    total = e["total"].as_int();
+    e.as_object().pop_back();
+  }
+  if (r.rows.empty() && offset > 0) {
+    // Past the end: the total still tells the client how many there are.
+    const QueryResult count = reader.query(
+        "SELECT COUNT(*) FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where,
+        std::vector<Value>(params.begin(), params.end() - 2));
+    total = count.rows[0][0].as_int();
+  }
+  send_json(res, Value{{"events", std::move(events)}, {"total", total}, {"offset", offset}, {"limit", limit}}.dump());
+}
+
+// A JSON text cut to `max` bytes at a character boundary.
+std::string cut(const std::string& text, std::size_t max) {
+  std::size_t end = std::min(max, text.size());
+  while (end > 0 && end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
+void event_detail(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  std::int64_t id = 0;
+  const std::string text = req.matches[1];
+  std::from_chars(text.data(), text.data() + text.size(), id);
+  Reader reader(ctx);
+  const QueryResult r = reader.query(std::string("SELECT ") + kEventColumns +
+                                         ", e.session_id, e.event_provider, e.reasoning_tokens, e.cache_write_tokens, "
+                                         "e.latency_ms, e.system_state_before, e.system_state_after, e.metadata, "
+                                         "e.event_metadata, e.llm_call_records, e.observation_diff, e.actions" +
+                                         kEvents + " WHERE e.id = ?",
+                                     {Value(id)});
+  if (r.rows.empty()) throw ApiError(404, "no event " + text + " (event ids come from GET /api/v1/sessions/{id}/events)");
+  // Payloads beyond the limit are sent as the start of their JSON text, named in "truncated".
+  QueryResult row = r;
+  Value::Array truncated;
+  std::size_t budget = ctx.options.max_event_bytes;
+  for (std::size_t c = 0; c < row.columns.size(); ++c) {
+    Value& cell = row.rows[0][c];
+    if (row.types[c] != "JSON" || !cell.is_string()) continue;
+    const std::string& json = cell.as_string();
+    if (json.size() <= budget) {
+      budget -= json.size();
+      continue;
+    }
+    truncated.emplace_back(row.columns[c]);
+    cell = Value(cut(json, budget));
+    row.types[c] = "VARCHAR";
+    budget = 0;
+  }
+  Value event = row_value(row, 0);
+  event.set("truncated", Value(std::move(truncated)));
+  send_json(res, event.dump());
+}
+
+void session_messages(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const std::size_t limit = count_param(req, "limit", 100, ctx.options.max_page);
+  const std::size_t offset = count_param(req, "offset", 0, SIZE_MAX / 2);
+  Reader reader(ctx);
+  Value session = session_row(reader, id);
+  const QueryResult r = reader.query(
+      "SELECT m.id, t.step_id, m.message_type, m.content, m.timestamp, m.event_time, m.message_time AS turn, "
+      "COUNT(*) OVER () AS total FROM messages m LEFT JOIN session_timesteps t ON t.id = m.timestep_id "
+      "WHERE m.session_id = ? AND m.id BETWEEN ? AND ? ORDER BY m.history_index NULLS LAST, m.id LIMIT ? OFFSET ?",
+      {Value(id), session["first_message_id"].is_null() ? Value(0) : session["first_message_id"],
+       session["last_message_id"].is_null() ? Value(-1) : session["last_message_id"], Value(limit), Value(offset)});
+  Value messages = rows_value(r);
+  for (Value& m : messages.as_array()) m.as_object().pop_back();
+  send_json(res, Value{{"messages", std::move(messages)},
+                       {"total", session["num_messages"]},
+                       {"offset", offset},
+                       {"limit", limit}}
+                     .dump());
+}
+
+void changes(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::size_t since = count_param(req, "since", 0, SIZE_MAX / 2);
+  const std::size_t limit = count_param(req, "limit", 100, ctx.options.max_page);
+  Reader reader(ctx);
+  const QueryResult r = reader.query(std::string("SELECT ") + kSessionColumns +
+                                         " FROM session_stats s WHERE s.seq > ? ORDER BY s.seq LIMIT ?",
+                                     {Value(since), Value(limit + 1)});
+  Value::Array sessions;
+  std::int64_t seq = static_cast<std::int64_t>(since);
+  for (std::size_t row = 0; row < r.rows.size() && row < limit; ++row) {
+    sessions.push_back(row_value(r, row));
+    seq = sessions.back()["seq"].as_int();
+  }
+  send_json(res, Value{{"sessions", Value(std::move(sessions))}, {"seq", seq}, {"more", r.rows.size() > limit}}.dump());
+}
+
+void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  Reader reader(ctx);
+  const QueryResult rows = reader.query(
+      "SELECT (SELECT COUNT(*) FROM session_traces) AS sessions, (SELECT COUNT(*) FROM session_timesteps) AS timesteps, "
+      "(SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM messages) AS messages, "
+      "(SELECT COALESCE(MAX(seq), 0) FROM session_stats) AS seq");
+  const IngestCounters& c = ctx.counters;
+  const auto n = [](const std::atomic<std::uint64_t>& a) { return Value(a.load(std::memory_order_relaxed)); };
+  const Value body{
+      {"status", "ok"},
+      {"version", kVersion},
+      {"db", ctx.options.db.string()},
+      {"url", ctx.url},
+      {"queue", Value{{"sessions", ctx.queue.depth()},
+                      {"bytes", ctx.queue.bytes()},
+                      {"max_sessions", ctx.options.queue_sessions},
+                      {"max_bytes", ctx.options.queue_bytes}}},
+      {"ingest", Value{{"accepted", n(c.accepted)},
+                       {"inserted", n(c.inserted)},
+                       {"replaced", n(c.replaced)},
+                       {"merged", n(c.merged)},
+                       {"skipped", n(c.skipped)},
+                       {"refused", n(c.refused)},
+                       {"lost", n(c.lost)},
+                       {"rejected", n(c.decode_rejected)},
+                       {"throttled_requests", n(c.throttled)},
+                       {"commits", n(c.commits)}}},
+      {"rows", row_value(rows, 0)},
+  };
+  // Clients poll this: an unchanged answer is a 304 (uptime is left out so that it can be).
+  std::string text = body.dump();
+  const std::string etag = "\"" + std::to_string(std::hash<std::string>{}(text)) + "\"";
+  res.set_header("ETag", etag);
+  if (req.get_header_value("If-None-Match") == etag) {
+    res.status = 304;
+    return;
+  }
+  send_json(res, std::move(text));
+}
+
+}  // namespace
+
+void add_read_routes(httplib::Server& http, ServerContext& ctx) {
+  const auto route = [&ctx](void (*fn)(ServerContext&, const httplib::Request&, httplib::Response&)) {
+    return guarded([&ctx, fn](const httplib::Request& req, httplib::Response& res) { fn(ctx, req, res); });
+  };
+  http.Get("/api/v1/health", route(health));
+  http.Get("/api/v1/sessions", route(sessions_list));
+  http.Get(R"(/api/v1/sessions/([^/]+))", route(session_detail));
+  http.Get(R"(/api/v1/sessions/([^/]+)/events)", route(session_events));
+  http.Get(R"(/api/v1/sessions/([^/]+)/messages)", route(session_messages));
+  http.Get(R"(/api/v1/events/(\d+))", route(event_detail));
+  http.Get("/api/v1/changes", route(changes));
+}
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,150 @@
+#include "server/server.hpp"
+
+#include <cstdlib>
+
+#include "duckdb/access.hpp"
+#include "server/lock_file.hpp"
+#include "server/routes.hpp"
+#include "server/writer.hpp"
+
+namespace synth::tracing::server {
+
+namespace {
+
+bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "::1" || host == "localhost"; }
+
+std::string sql_text(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::filesystem::path make_export_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "synth-trace-serve-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw Error("cannot create a temporary folder under " + pattern);
+  return pattern;
+}
+
+ServerOptions checked(ServerOptions options) {
+  // Before the database is opened: DuckDB's own refusal would not say which server holds it.
+  if (const auto other = find_server(options.db)) {
+    throw Error("a synth-trace serve (pid " + std::to_string(other->pid) + ", " + other->url + ") already owns '" +
+                options.db.string() + "': send to it (synth-trace --server " + other->url +
+                " ...), or stop it first");
+  }
+  if (!is_loopback(options.host) && options.token.empty()) {
+    throw Error("serving on '" + options.host +
+                "' lets other machines reach the traces: give a token (--token SECRET; clients send "
+                "\"Authorization: Bearer SECRET\"), or serve on 127.0.0.1");
+  }
+  if (options.port < 0 || options.port > 65535) throw Error("--port " + std::to_string(options.port) + " is not a port");
+  return options;
+}
+
+constexpr const char* kIndexPage = R"HTML(<!doctype html>
+<html><head><meta charset="utf-8"><title>synth-trace serve</title></head>
+<body>
+<h1>synth-trace serve</h1>
+<p>The trace viewer is not built into this version yet. The JSON API answers under
+<code>/api/v1/</code>: <a href="/api/v1/health">health</a>, <a href="/api/v1/sessions">sessions</a>,
+<a href="/api/v1/facets">facets</a> (the README lists every route).</p>
+</body></html>
+)HTML";
+
+}  // namespace
+
+struct Server::Parts {
+  explicit Parts(ServerOptions o)
+      : options(checked(std::move(o))),
+        store(std::make_unique<DuckDBTraceManager>(options.db)),
+        queue(options.queue_sessions, options.queue_bytes),
+        export_dir(make_export_dir()),
+        ctx{options, *store, queue, counters, "", export_dir} {}
+
+  ServerOptions options;
+  std::unique_ptr<DuckDBTraceManager> store;
+  IngestQueue queue;
+  IngestCounters counters;
+  std::filesystem::path export_dir;
+  ServerContext ctx;
+  std::unique_ptr<StoreWriter> writer;
+  httplib::Server http;
+  int port = 0;
+  std::unique_ptr<ServerLock> lock;
+  std::thread serving;
+  std::optional<StopReport> stopped;
+};
+
+Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move(options))) {
+  Parts& p = *parts_;
+  // SQL of the query route reaches no file but the database (and the export folder).
+  detail::duck::StoreAccess::configure(*p.store, {"SET allowed_directories = [" + sql_text(p.export_dir.string()) + "]",
+                                                 "SET enable_external_access = false", "SET lock_configuration = true"});
+  p.writer = std::make_unique<StoreWriter>(*p.store, p.queue, p.counters, p.options);
+
+  // Nagle + delayed ACK would stall small answers; each keep-alive connection holds a worker.
+  p.http.set_tcp_nodelay(true);
+  p.http.new_task_queue = [n = p.options.http_threads] { return new httplib::ThreadPool(std::max<std::size_t>(n, 2)); };
+  p.http.set_payload_max_length(p.options.max_body_bytes);
+  p.http.set_keep_alive_max_count(1000);
+  p.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 404) {
+      send_error(res, 404, "no route " + req.method + " " + req.path + " (the API is under /api/v1/: see the README)");
+    } else if (res.status == 413) {
+      send_error(res, 413, "the body is too large (serve --max-body-bytes)");
+    } else {
+      send_error(res, res.status, "the request could not be served (HTTP " + std::to_string(res.status) + ")");
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  p.http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
+  add_ingest_routes(p.http, p.ctx);
+  add_read_routes(p.http, p.ctx);
+  add_stats_routes(p.http, p.ctx);
+  add_export_routes(p.http, p.ctx);
+  add_query_routes(p.http, p.ctx);
+
+  p.port = p.options.port == 0 ? p.http.bind_to_any_port(p.options.host)
+                               : (p.http.bind_to_port(p.options.host, p.options.port) ? p.options.port : -1);
+  if (p.port <= 0) {
+    p.writer->stop(std::chrono::steady_clock::now() + p.options.shutdown_timeout);
+    throw Error("cannot listen on " + p.options.host + ":" + std::to_string(p.options.port) +
+                ": the port is in use or the address is not this machine's (choose another with --port, or --port 0)");
+  }
+  const std::string host = is_loopback(p.options.host) || p.options.host == "0.0.0.0" ? "127.0.0.1"
+                           : p.options.host.find(':') != std::string::npos          ? "[" + p.options.host + "]"
+                                                                                     : p.options.host;
+  p.ctx.url = "http://" + host + ":" + std::to_string(p.port);
+  install_guards(p.http, p.options, p.port);
+  p.lock = std::make_unique<ServerLock>(p.options.db, p.ctx.url);
+  p.serving = std::thread([&p] { p.http.listen_after_bind(); });
+  // stop() is a no-op until the accept loop runs.
+  while (!p.http.is_running()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
+
+Server::~Server() { stop(); }
+
+const std::string& Server::url() const noexcept { return parts_->ctx.url; }
+int Server::port() const noexcept { return parts_->port; }
+
+StopReport Server::stop() {
+  Parts& p = *parts_;
+  if (p.stopped) return *p.stopped;
+  p.http.stop();
+  if (p.serving.joinable()) p.serving.join();  // requests in progress have finished
+  StopReport report;
+  report.finished = p.writer->stop(std::chrono::steady_clock::now() + p.options.shutdown_timeout);
+  report.stored = p.counters.inserted + p.counters.replaced + p.counters.merged;
+  report.lost = p.counters.lost;
+  p.stopped = report;
+  if (!report.finished) return report;  // the writer still holds the database: leave it open
+  p.writer.reset();
+  p.store.reset();  // closed before the lock file goes: a CLI that finds no server can open it
+  p.lock.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(p.export_dir, ec);
+  return report;
+}
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,149 @@
+#include "server/writer.hpp"
+
+#include "diagnostics.hpp"
+#include "duckdb/access.hpp"
+
+namespace synth::tracing::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using detail::duck::Appended;
+using detail::duck::StoreAccess;
+
+// A batch also commits once its sessions take this much JSON: the copies kept for a retry stay
+// bounded, as DuckDBSink's do.
+constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
+
+Stored stored_of(Appended a) {
+  switch (a) {
+    case Appended::inserted:
+      return Stored::inserted;
+    case Appended::replaced:
+      return Stored::replaced;
+    case Appended::merged:
+      return Stored::merged;
+    case Appended::skipped:
+      return Stored::skipped;
+  }
+  return Stored::skipped;
+}
+
+}  // namespace
+
+StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters,
+                         const ServerOptions& options)
+    : store_(store),
+      queue_(queue),
+      counters_(counters),
+      commit_sessions_(std::max<std::size_t>(options.commit_sessions, 1)),
+      commit_interval_(options.commit_interval),
+      thread_([this] { run(); }) {}
+
+StoreWriter::~StoreWriter() { stop(Clock::now() + std::chrono::seconds(30)); }
+
+bool StoreWriter::stop(Clock::time_point deadline) {
+  deadline_.store(deadline.time_since_epoch().count());
+  queue_.close();
+  return thread_.finish(deadline + detail::kShutdownGrace);
+}
+
+void StoreWriter::run() noexcept {
+  try {
+    serve_queue();
+  } catch (...) {
+    detail::report("synth-trace serve: the writer stopped storing sessions: " + detail::current_exception_text());
+  }
+}
+
+void StoreWriter::serve_queue() {
+  std::vector<IngestItem> taken;
+  for (;;) {
+    const bool past_deadline = Clock::now().time_since_epoch().count() >= deadline_.load();
+    if (past_deadline) break;
+    taken.clear();
+    queue_.pop(taken, commit_sessions_ - batch_.size(), batch_.empty() ? std::nullopt : std::optional(batch_due_));
+    for (IngestItem& item : taken) append(item);
+    if (!batch_.empty() && (batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes ||
+                            Clock::now() >= batch_due_ || queue_.depth() == 0)) {
+      commit();
+    }
+    if (batch_.empty() && queue_.closed_and_empty()) return;
+  }
+  // The stop deadline passed: the open batch still gets its commit; what waits is lost.
+  if (!batch_.empty()) commit();
+  taken.clear();
+  queue_.pop(taken, SIZE_MAX, Clock::now());
+  if (!taken.empty()) {
+    detail::report("synth-trace serve: " + std::to_string(taken.size()) +
+                   " accepted sessions were not stored before the shutdown deadline (first: '" +
+                   taken.front().trace.session_id + "')");
+  }
+  for (IngestItem& item : taken) finish(item, Stored::lost, "not stored before the shutdown deadline");
+}
+
+void StoreWriter::append(IngestItem& item) {
+  if (batch_.empty()) batch_due_ = Clock::now() + commit_interval_;
+  try {
+    const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing);
+    batch_bytes_ += item.bytes;
+    appended_.push_back(stored_of(appended));
+    batch_.push_back(std::move(item));
+  } catch (const detail::duck::Refused& e) {
+    finish(item, Stored::refused, e.what());  // refused alone: the batch is unharmed
+  } catch (...) {
+    // The batch was rolled back: its sessions and this one are tried again one by one.
+    const std::string failure = detail::current_exception_text();
+    batch_bytes_ += item.bytes;
+    appended_.push_back(Stored::lost);
+    batch_.push_back(std::move(item));
+    retry_alone(failure);
+  }
+}
+
+void StoreWriter::commit() {
+  try {
+    StoreAccess::batch_commit(store_);
+  } catch (...) {
+    retry_alone(detail::current_exception_text());
+    return;
+  }
+  counters_.commits.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < batch_.size(); ++i) finish(batch_[i], appended_[i]);
+  batch_.clear();
+  appended_.clear();
+  batch_bytes_ = 0;
+}
+
+void StoreWriter::retry_alone(const std::string& failure) {
+  std::size_t lost = 0;
+  std::string first_error;
+  for (IngestItem& item : batch_) {
+    try {
+      const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing);
+      StoreAccess::batch_commit(store_);
+      counters_.commits.fetch_add(1, std::memory_order_relaxed);
+      finish(item, stored_of(appended));
+    } catch (const detail::duck::Refused& e) {
+      finish(item, Stored::refused, e.what());
+    } catch (...) {
+      ++lost;
+      if (first_error.empty()) first_error = detail::current_exception_text();
+      finish(item, Stored::lost, first_error);
+    }
+  }
+  detail::report("synth-trace serve: a batch of " + std::to_string(batch_.size()) + " sessions failed (" + failure +
+                 "); retried one by one, " + std::to_string(lost) + " could not be stored" +
+                 (lost > 0 ? " (" + first_error + ")" : std::string()));
+  batch_.clear();
+  appended_.clear();
+  batch_bytes_ = 0;
+}
+
+void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
+  counters_.count(what);
+  if (item.receipt) item.receipt->record(item.index, what, std::move(error));
+  item.trace = SessionTrace{};  // its memory goes now, not with the batch
+}
+
+}  // namespace synth::tracing::server

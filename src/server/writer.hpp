@@ -1,0 +1,53 @@
+// Internal: the server's single writer. One thread owns the store's write connection: it takes
+// sessions from the ingest queue, appends them in one open transaction and commits every
+// commit_sessions sessions, every commit_interval, and whenever the queue runs empty.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "server/ingest_queue.hpp"
+#include "server/options.hpp"
+#include "worker_thread.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing::server {
+
+class StoreWriter {
+ public:
+  StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters, const ServerOptions& options);
+  /// stop() with the options' shutdown_timeout.
+  ~StoreWriter();
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  /// Closes the queue and waits until everything in it is stored, until `deadline`: what is
+  /// left then is counted lost (and reported). False when the writer is still busy in the
+  /// database past the deadline: it is then left running, and the store must not be destroyed
+  /// (the process should exit).
+  bool stop(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  void run() noexcept;
+  void serve_queue();
+  void append(IngestItem& item);
+  void commit();
+  // Each session of a rolled-back batch, once more in a transaction of its own.
+  void retry_alone(const std::string& failure);
+  void finish(IngestItem& item, Stored what, std::string error = {});
+
+  DuckDBTraceManager& store_;
+  IngestQueue& queue_;
+  IngestCounters& counters_;
+  const std::size_t commit_sessions_;
+  const std::chrono::milliseconds commit_interval_;
+  // The open batch: appended, not committed yet, with what appending did.
+  std::vector<IngestItem> batch_;
+  std::vector<Stored> appended_;
+  std::size_t batch_bytes_ = 0;
+  std::chrono::steady_clock::time_point batch_due_;
+  std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
+  detail::WorkerThread thread_;
+};
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,214 @@
+// session_stats: every way of storing sessions keeps each session's aggregates, computed once
+// per stored session (or per merged part), equal to what its events say; and a session stored in
+// parts (OnExistingSession::merge) is one session.
+#include <gtest/gtest.h>
+
+#include "duckdb/duckdb_support.hpp"
+#include "server/fixtures.hpp"
+#include "support.hpp"
+#include "synth/tracing.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace fs = std::filesystem;
+using namespace synth::tracing;
+using namespace synth::tracing::testing;
+using synth_test::sample_session;
+using synth_test::SessionShape;
+
+namespace {
+
+// The aggregates the store keeps, next to the same aggregates computed from the events now.
+struct Both {
+  QueryResult kept;
+  QueryResult computed;
+};
+
+Both aggregates(DuckDBTraceManager& db) {
+  const char* columns =
+      "session_id, num_timesteps, num_events, num_messages, num_llm_calls, prompt_tokens, completion_tokens, "
+      "total_tokens, cost, reward, terminated, errors, to_json(list_sort(models)) AS models, "
+      "to_json(list_sort(systems)) AS systems, first_message, last_message, started_at, ended_at";
+  Both b;
+  b.kept = db.query(std::string("SELECT ") + columns + " FROM session_stats ORDER BY session_id");
+  b.computed = db.query(std::string("SELECT ") + columns + R"SQL( FROM (
+      SELECT s.session_id,
+        (SELECT COUNT(*) FROM session_timesteps t WHERE t.session_id = s.session_id) AS num_timesteps,
+        COUNT(e.id) AS num_events,
+        (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.session_id) AS num_messages,
+        COUNT(e.id) FILTER (WHERE e.event_type = 'cais') AS num_llm_calls,
+        SUM(e.prompt_tokens) AS prompt_tokens, SUM(e.completion_tokens) AS completion_tokens,
+        SUM(COALESCE(e.total_tokens, e.prompt_tokens + e.completion_tokens)) AS total_tokens,
+        SUM(e.cost) AS cost, SUM(e.reward) AS reward, bool_or(e.terminated) AS terminated,
+        COUNT(e.id) FILTER (WHERE COALESCE(json_type(e.metadata, '$.error'), 'NULL') <> 'NULL') AS errors,
+        COALESCE(list_distinct(list(e.model_name) FILTER (WHERE e.model_name IS NOT NULL)), []) AS models,
+        COALESCE(list_distinct(list(e.system_instance_id) FILTER (WHERE e.id IS NOT NULL)), []) AS systems,
+        (SELECT COALESCE(json_extract_string(content, '$.payload'), CAST(content AS VARCHAR)) FROM messages m
+          WHERE m.session_id = s.session_id ORDER BY timestamp, id LIMIT 1) AS first_message,
+        (SELECT COALESCE(json_extract_string(content, '$.payload'), CAST(content AS VARCHAR)) FROM messages m
+          WHERE m.session_id = s.session_id ORDER BY timestamp DESC, id DESC LIMIT 1) AS last_message,
+        least(s.created_at, MIN(e.event_time), (SELECT MIN(timestamp) FROM messages m WHERE m.session_id = s.session_id))
+          AS started_at,
+        greatest(MAX(e.event_time + to_microseconds(CAST(1000 * COALESCE(e.latency_ms,
+          TRY_CAST(json_extract_string(e.metadata, '$.duration_ms') AS DOUBLE), 0) AS BIGINT))),
+          (SELECT MAX(timestamp) FROM messages m WHERE m.session_id = s.session_id)) AS ended_at
+      FROM session_traces s LEFT JOIN events e USING (session_id) GROUP BY s.session_id, s.created_at)
+    ORDER BY session_id)SQL");
+  return b;
+}
+
+void expect_consistent(DuckDBTraceManager& db) {
+  const Both b = aggregates(db);
+  ASSERT_EQ(b.kept.rows.size(), b.computed.rows.size());
+  for (std::size_t r = 0; r < b.kept.rows.size(); ++r) {
+    for (std::size_t c = 0; c < b.kept.columns.size(); ++c) {
+      EXPECT_EQ(b.kept.rows[r][c], b.computed.rows[r][c])
+          << b.kept.columns[c] << " of " << b.kept.rows[r][0].dump() << ": kept " << b.kept.rows[r][c].dump()
+          << ", computed " << b.computed.rows[r][c].dump();
+    }
+  }
+}
+
+}  // namespace
+
+TEST(SessionStats, InsertsKeepEachSessionsAggregates) {
+  TempDir dir;
+  DuckDBTraceManager db(dir.db());
+  db.insert_traces(std::vector<SessionTrace>{sample_session("a", {.steps = 3}),
+                                             sample_session("b", {.steps = 2, .model = "claude-3-haiku", .failing_tool = true})});
+  db.insert_trace(sample_session("c", {.steps = 1, .reward_per_step = 2.0}));
+  const QueryResult r = db.query(
+      "SELECT session_id, num_timesteps, num_events, num_messages, num_llm_calls, total_tokens, cost, reward, terminated, "
+      "errors, to_json(models), first_message, last_message, seq FROM session_stats ORDER BY session_id");
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{"a", 3, 9, 3, 3, 360, 0.003, 1.5, true, 0, "[\"gpt-4o-mini\"]", "room 0",
+                                           "room 2", 1}));
+  EXPECT_EQ(r.rows[1][9], Value(1)) << "b's failing tool is an error";
+  EXPECT_EQ(r.rows[1][10], Value("[\"claude-3-haiku\"]"));
+  EXPECT_EQ(r.rows[2][13], Value(3)) << "every change gets the next sequence number";
+  expect_consistent(db);
+}
+
+TEST(SessionStats, TheSinkReplaceAndExperimentLinksKeepThemToo) {
+  TempDir dir;
+  {
+    auto sink = std::make_shared<DuckDBSink>(dir.db());
+    SessionTracer tracer(TracingConfig{.max_finished_sessions = 0});
+    tracer.add_sink(sink);
+    for (int i = 0; i < 3; ++i) {
+      auto session = tracer.start_session("sink-" + std::to_string(i));
+      auto step = tracer.timestep(0);
+      tracer.add_event(CAISEvent{.model_name = "gpt-4o", .prompt_tokens = 10, .completion_tokens = 5, .cost = 0.5});
+      tracer.add_event(EnvironmentEvent{.reward = 1.0, .terminated = true});
+    }
+    ASSERT_TRUE(tracer.flush());
+  }
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::replace});
+  EXPECT_EQ(db.query("SELECT COUNT(*), SUM(cost), SUM(reward) FROM session_stats").rows[0],
+            (std::vector<Value>{3, 1.5, 3.0}));
+  db.insert_trace(sample_session("sink-1", {.steps = 2}));  // replaced: its aggregates are the new session's
+  EXPECT_EQ(db.query("SELECT num_events, reward FROM session_stats WHERE session_id = 'sink-1'").rows[0],
+            (std::vector<Value>{6, 1.0}));
+  db.create_experiment("exp", "Experiment");
+  db.link_session_to_experiment("sink-2", "exp");
+  EXPECT_EQ(db.query("SELECT experiment_id, seq = (SELECT MAX(seq) FROM session_stats) FROM session_stats "
+                     "WHERE session_id = 'sink-2'")
+                .rows[0],
+            (std::vector<Value>{"exp", true}));
+  expect_consistent(db);
+}
+
+TEST(SessionStats, ASessionStoredInPartsIsOneSession) {
+  // The whole session, and the same session cut into three parts stored one after the other
+  // (parts may split a timestep): loading gives the same trace, with the same aggregates.
+  const SessionTrace whole = sample_session("parts", {.steps = 4, .failing_tool = true});
+  const auto part = [&](std::size_t first_step, std::size_t steps, bool with_metadata) {
+    SessionTrace p;
+    p.session_id = whole.session_id;
+    p.created_at = whole.created_at;
+    if (with_metadata) p.session_metadata = whole.session_metadata;
+    for (std::size_t s = first_step; s < first_step + steps; ++s) {
+      const SessionTimeStep& step = whole.session_time_steps[s];
+      p.session_time_steps.push_back(step);
+      p.event_history.insert(p.event_history.end(), step.events.begin(), step.events.end());
+      p.message_history.insert(p.message_history.end(), step.step_messages.begin(), step.step_messages.end());
+    }
+    return p;
+  };
+  // Step 2 arrives in two pieces: its LLM call first, the rest later.
+  SessionTrace first = part(0, 2, true);
+  SessionTrace second = part(2, 1, false);
+  second.session_time_steps[0].events.resize(1);
+  second.session_time_steps[0].step_messages.clear();
+  second.event_history.resize(second.event_history.size() - 2);
+  second.message_history.clear();
+  SessionTrace third = part(2, 2, false);
+  third.session_time_steps[0].events.erase(third.session_time_steps[0].events.begin());
+  third.event_history.erase(third.event_history.begin());
+
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  db.insert_trace(first);
+  const std::int64_t first_seq = db.query("SELECT seq FROM session_stats").rows[0][0].as_int();
+  const InsertSummary s = db.insert_traces(std::vector<SessionTrace>{second, third});
+  EXPECT_EQ(s.merged, 2u);
+  EXPECT_EQ(db.load_trace("parts"), whole);
+  expect_consistent(db);
+  EXPECT_GT(db.query("SELECT seq FROM session_stats").rows[0][0].as_int(), first_seq) << "a merge is a change";
+
+  TempDir other;
+  DuckDBTraceManager reference(other.db());
+  reference.insert_trace(whole);
+  const char* view = "SELECT * EXCLUDE (seq, first_event_id, last_event_id, first_message_id, last_message_id) FROM session_stats";
+  EXPECT_EQ(db.query(view).rows, reference.query(view).rows);
+}
+
+TEST(SessionStats, AFileWithoutThemGetsThemWhenMigrated) {
+  TempDir dir;
+  {
+    DuckDBTraceManager db(dir.db());
+    db.insert_traces(std::vector<SessionTrace>{sample_session("old-1"), sample_session("old-2", {.failing_tool = true})});
+    // As a file of schema version 1 was: no session_stats.
+    db.query("DROP TABLE session_stats");
+    db.query("UPDATE synth_tracing_schema SET version = 1, definition = 'version 1'");
+  }
+  CapturedDiagnostics diagnostics;
+  DuckDBTraceManager db(dir.db());
+  bool reported = false;
+  for (const auto& m : diagnostics.all()) reported |= m.find("session_stats added") != std::string::npos;
+  EXPECT_TRUE(reported);
+  EXPECT_EQ(db.query("SELECT COUNT(*) FROM session_stats").rows[0][0], Value(2));
+  expect_consistent(db);
+  db.insert_trace(sample_session("new"));
+  EXPECT_EQ(db.query("SELECT session_id FROM session_stats ORDER BY seq DESC LIMIT 1").rows[0][0], Value("new"));
+}
+
+TEST(SessionStats, UnusualItemsAreCountedAsTheirRowsSay) {
+  // Computed while inserting, the aggregates match the stored rows also for items without times,
+  // messages without content or payload, calls without a total, durations given as text, a null
+  // error, and an event only in a timestep.
+  SessionTrace t = sample_session("odd", {.steps = 2});
+  auto& call = std::get<CAISEvent>(t.session_time_steps[0].events[0]);
+  call.total_tokens.reset();
+  call.latency_ms.reset();
+  call.time_record.reset();
+  call.metadata = Value{{"duration_ms", "12.5"}, {"error", Value()}};
+  t.event_history[0] = call;
+  auto& tool = std::get<RuntimeEvent>(t.session_time_steps[1].events[2]);
+  tool.metadata = Value{{"duration_ms", 1.0004}, {"error", "boom"}};
+  t.event_history[5] = tool;
+  t.session_time_steps[1].events.push_back(EnvironmentEvent{.time_record = TimeRecord{synth_test::at_second(9), 1},
+                                                            .reward = 0.25});
+  SessionEventMessage no_content{.message_type = "note"};
+  SessionEventMessage structured{.content = Value{{"origin_system_id", "agent"}, {"payload", Value{{"a", 1}}}},
+                                 .message_type = "action",
+                                 .timestamp = synth_test::at_second(5)};
+  SessionEventMessage plain{.content = Value("just text"), .message_type = "note", .timestamp = synth_test::at_second(0.01)};
+  t.message_history.insert(t.message_history.end(), {no_content, structured, plain});
+  TempDir dir;
+  DuckDBTraceManager db(dir.db());
+  db.insert_trace(t);
+  db.insert_trace(sample_session("plain", {.steps = 1}));
+  expect_consistent(db);
+  EXPECT_EQ(db.query("SELECT errors, first_message, last_message, num_events FROM session_stats WHERE session_id = 'odd'").rows[0],
+            (std::vector<Value>{1, "\"just text\"", "{\"a\":1}", 7}));
+}

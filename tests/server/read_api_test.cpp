@@ -1,0 +1,294 @@
+// The viewer's API of `synth-trace serve` over real HTTP: health, the sessions list (filters, the
+// filter expression, sorts, keyset pages), one session with its timesteps, its events without
+// payloads (paged), one event with its payload, messages, facets, changes since a sequence
+// number, time series, and the exports (our JSON, OTLP JSON, Chrome Trace JSON).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "server/fixtures.hpp"
+#include "server/serve_process.hpp"
+#include "support.hpp"
+
+using namespace synth::tracing;
+using synth::tracing::testing::TempDir;
+using synth_test::sample_session;
+using synth_test::ServeProcess;
+using synth_test::SessionShape;
+
+namespace {
+
+// The sessions every test reads: models, rewards, errors and times differ.
+const std::vector<std::pair<std::string, SessionShape>>& seeded() {
+  static const std::vector<std::pair<std::string, SessionShape>> sessions = {
+      {"s0", {.steps = 3, .model = "gpt-4o", .reward_per_step = 0.5, .start_second = 0}},
+      {"s1", {.steps = 2, .model = "gpt-4o-mini", .reward_per_step = 0.1, .failing_tool = true, .start_second = 3600}},
+      {"s2", {.steps = 5, .model = "claude-3-5-haiku", .reward_per_step = 0.4, .start_second = 7200}},
+      {"s3", {.steps = 1, .model = "gpt-4o-mini", .reward_per_step = 0.0, .start_second = 7300}},
+      {"s4", {.steps = 1, .model = "gpt-4o-mini", .reward_per_step = 0.9, .start_second = 7400}},
+      {"s5", {.steps = 2, .model = "gpt-4o", .reward_per_step = 0.25, .start_second = 7500}},
+  };
+  return sessions;
+}
+
+class ReadApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("synth_read_api");
+    serve_ = new ServeProcess(dir_->db());
+    std::string body;
+    for (const auto& [id, shape] : seeded()) body += sample_session(id, shape).to_json() + "\n";
+    const auto r = serve_->client()->Post("/api/v1/sessions?wait=commit", body, "application/x-ndjson");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  static void TearDownTestSuite() {
+    delete serve_;
+    delete dir_;
+  }
+
+  // GETs `path` with `params` (encoded): the status and the JSON answer.
+  static std::pair<int, Value> get(const std::string& path, const httplib::Params& params = {}) {
+    const auto r = serve_->client()->Get(path, params, httplib::Headers{});
+    if (!r) return {0, Value()};
+    return {r->status, r->body.empty() ? Value() : Value::parse(r->body)};
+  }
+  static Value ok(const std::string& path, const httplib::Params& params = {}) {
+    auto [status, body] = get(path, params);
+    EXPECT_EQ(status, 200) << path << ": " << body.dump();
+    return body;
+  }
+  static std::vector<std::string> ids(const Value& list) {
+    std::vector<std::string> out;
+    for (const Value& s : list["sessions"].as_array()) out.push_back(s["session_id"].as_string());
+    return out;
+  }
+  static std::vector<std::string> listed(const httplib::Params& params) { return ids(ok("/api/v1/sessions", params)); }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline ServeProcess* serve_ = nullptr;
+};
+
+}  // namespace
+
+TEST_F(ReadApi, HealthSaysVersionDatabaseQueueAndRows) {
+  const Value h = ok("/api/v1/health");
+  EXPECT_EQ(h["status"], Value("ok"));
+  EXPECT_EQ(h["db"], Value(dir_->db().string()));
+  EXPECT_EQ(h["rows"]["sessions"], Value(6));
+  EXPECT_EQ(h["rows"]["events"], Value(3 * (3 + 2 + 5 + 1 + 1 + 2)));
+  EXPECT_EQ(h["queue"]["sessions"], Value(0));
+  EXPECT_EQ(h["ingest"]["inserted"], Value(6));
+  EXPECT_TRUE(h["version"].is_string());
+}
+
+TEST_F(ReadApi, SessionsCarryTheirAggregates) {
+  const Value list = ok("/api/v1/sessions", {{"filter", "session_id == \"s1\""}});
+  ASSERT_EQ(list["sessions"].size(), 1u);
+  const Value& s = list["sessions"][0];
+  EXPECT_EQ(s["num_timesteps"], Value(2));
+  EXPECT_EQ(s["num_events"], Value(6));
+  EXPECT_EQ(s["num_llm_calls"], Value(2));
+  EXPECT_EQ(s["total_tokens"], Value(240));
+  EXPECT_DOUBLE_EQ(s["cost"].as_double(), 0.002);
+  EXPECT_DOUBLE_EQ(s["reward"].as_double(), 0.2);
+  EXPECT_EQ(s["terminated"], Value(true));
+  EXPECT_EQ(s["errors"], Value(1));
+  EXPECT_EQ(s["models"], Value::array({"gpt-4o-mini"}));
+  EXPECT_EQ(s["first_message"], Value("room 0"));
+  EXPECT_EQ(s["last_message"], Value("room 1"));
+  // From the session's start to the end of its last event (step 1's tool call at 1.5 s).
+  EXPECT_DOUBLE_EQ(s["duration_ms"].as_double(), 1500.0);
+}
+
+TEST_F(ReadApi, KeysetPagesWalkEverySessionOnceInEachSort) {
+  for (const char* sort : {"time", "cost", "tokens", "reward", "duration"}) {
+    for (const char* order : {"desc", "asc"}) {
+      const std::vector<std::string> all = listed({{"sort", sort}, {"order", order}, {"limit", "100"}});
+      ASSERT_EQ(all.size(), 6u) << sort;
+      std::vector<std::string> paged;
+      std::string cursor;
+      for (int page = 0; page < 10; ++page) {
+        httplib::Params params{{"sort", sort}, {"order", order}, {"limit", "4"}};
+        if (!cursor.empty()) params.emplace("cursor", cursor);
+        const Value v = ok("/api/v1/sessions", params);
+        for (const auto& id : ids(v)) paged.push_back(id);
+        if (v["next_cursor"].is_null()) break;
+        cursor = v["next_cursor"].as_string();
+      }
+      EXPECT_EQ(paged, all) << sort << " " << order;
+    }
+  }
+  EXPECT_EQ(listed({{"sort", "time"}}), (std::vector<std::string>{"s5", "s4", "s3", "s2", "s1", "s0"}));
+  EXPECT_EQ(listed({{"sort", "reward"}, {"order", "desc"}}), (std::vector<std::string>{"s2", "s0", "s4", "s5", "s1", "s3"}));
+}
+
+TEST_F(ReadApi, FiltersAndTheFilterExpression) {
+  const auto set = [](std::vector<std::string> v) { return std::set<std::string>(v.begin(), v.end()); };
+  using Ids = std::set<std::string>;
+  EXPECT_EQ(set(listed({{"model", "gpt-4o"}})), (Ids{"s0", "s5"}));
+  EXPECT_EQ(set(listed({{"min_reward", "1"}})), (Ids{"s0", "s2"}));
+  EXPECT_EQ(set(listed({{"max_reward", "0.2"}})), (Ids{"s1", "s3"}));
+  EXPECT_EQ(set(listed({{"has_errors", "true"}})), (Ids{"s1"}));
+  EXPECT_EQ(set(listed({{"from", "2025-01-01T02:00:00Z"}, {"to", "2025-01-01T02:02:00Z"}})), (Ids{"s2", "s3"}));
+  EXPECT_EQ(set(listed({{"q", "ROOM 4"}})), (Ids{"s2"})) << "text in messages, any case";
+  EXPECT_EQ(set(listed({{"system", "gridworld"}, {"terminated", "true"}})).size(), 6u);
+  EXPECT_EQ(set(listed({{"filter", "reward > 0.5 and model == \"gpt-4o-mini\" and errors == 0"}})), (Ids{"s4"}));
+  EXPECT_EQ(set(listed({{"filter", "(steps >= 3 or model contains 'claude') and not reward < 1.6"}})), (Ids{"s2"}));
+  EXPECT_EQ(set(listed({{"filter", "session_id in ('s1', 's3') and terminated"}})), (Ids{"s1", "s3"}));
+  EXPECT_EQ(set(listed({{"filter", "created_at >= \"2025-01-01T02:03:00Z\""}, {"model", "gpt-4o"}})), (Ids{"s5"}));
+
+  // A quote in a value is a value, never SQL.
+  EXPECT_TRUE(listed({{"filter", "session_id == \"x' OR 1=1 --\""}}).empty());
+  const auto [status, body] = get("/api/v1/sessions", {{"filter", "reward > 0.5 and modle == 'x'"}});
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(body["error"].as_string().find("at character 18: unknown field 'modle'"), std::string::npos) << body.dump();
+  EXPECT_EQ(get("/api/v1/sessions", {{"sort", "colour"}}).first, 400);
+  EXPECT_EQ(get("/api/v1/sessions", {{"limit", "1000000"}}).first, 400);
+  EXPECT_EQ(get("/api/v1/sessions", {{"cursor", "garbage"}}).first, 400);
+  EXPECT_EQ(get("/api/v1/sessions", {{"min_reward", "high"}}).first, 400);
+}
+
+TEST_F(ReadApi, OneSessionWithItsTimestepSummaries) {
+  const Value v = ok("/api/v1/sessions/s0");
+  EXPECT_EQ(v["session"]["session_id"], Value("s0"));
+  EXPECT_EQ(v["metadata"][0]["metadata_type"], Value("session_start"));
+  ASSERT_EQ(v["timesteps"].size(), 3u);
+  const Value& step = v["timesteps"][1];
+  EXPECT_EQ(step["step_id"], Value("step_1"));
+  EXPECT_EQ(step["num_events"], Value(3));
+  EXPECT_EQ(step["llm_calls"], Value(1));
+  EXPECT_EQ(step["tokens"], Value(120));
+  EXPECT_DOUBLE_EQ(step["reward"].as_double(), 0.5);
+  const auto [status, body] = get("/api/v1/sessions/nope");
+  EXPECT_EQ(status, 404);
+  EXPECT_NE(body["error"].as_string().find("no session 'nope'"), std::string::npos);
+}
+
+TEST_F(ReadApi, EventsArePagedWithoutPayloadsAndOneEventHasItsPayload) {
+  const Value page = ok("/api/v1/sessions/s2/events", {{"limit", "4"}, {"offset", "3"}});
+  EXPECT_EQ(page["total"], Value(15));
+  ASSERT_EQ(page["events"].size(), 4u);
+  const Value& first = page["events"][0];
+  EXPECT_EQ(first["step_id"], Value("step_1")) << "in time order: step 1's first event is the 4th";
+  EXPECT_EQ(first["kind"], Value("cais"));
+  EXPECT_EQ(first["name"], Value("chat"));
+  EXPECT_EQ(first["model"], Value("claude-3-5-haiku"));
+  EXPECT_TRUE(first["system_state_before"].is_null()) << "no payloads in lists";
+  EXPECT_EQ(first.find("system_state_before"), nullptr);
+  EXPECT_EQ(ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}})["total"], Value(5));
+  EXPECT_EQ(ok("/api/v1/sessions/s2/events", {{"step", "step_3"}})["total"], Value(3));
+  EXPECT_EQ(ok("/api/v1/sessions/s1/events", {{"kind", "runtime"}})["events"][0]["status"], Value("error"));
+  EXPECT_EQ(get("/api/v1/sessions/s2/events", {{"kind", "telepathy"}}).first, 400);
+
+  const std::int64_t tool = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}})["events"][0]["id"].as_int();
+  const Value event = ok("/api/v1/events/" + std::to_string(tool));
+  EXPECT_EQ(event["session_id"], Value("s2"));
+  EXPECT_EQ(event["actions"], (Value{{"query", "door 0"}}));
+  EXPECT_EQ(event["truncated"], Value::array());
+  EXPECT_EQ(get("/api/v1/events/99999999").first, 404);
+}
+
+TEST_F(ReadApi, MessagesInHistoryOrder) {
+  const Value v = ok("/api/v1/sessions/s2/messages", {{"limit", "2"}, {"offset", "1"}});
+  EXPECT_EQ(v["total"], Value(5));
+  ASSERT_EQ(v["messages"].size(), 2u);
+  EXPECT_EQ(v["messages"][0]["content"]["payload"], Value("room 1"));
+  EXPECT_EQ(v["messages"][1]["step_id"], Value("step_2"));
+}
+
+TEST_F(ReadApi, FacetsTimeSeriesAndChanges) {
+  const Value f = ok("/api/v1/facets");
+  EXPECT_EQ(f["models"][0], (Value{{"value", "gpt-4o-mini"}, {"sessions", 3}})) << "most common first";
+  EXPECT_EQ(f["models"].size(), 3u);
+  EXPECT_EQ(f["systems"].size(), 3u);
+  EXPECT_EQ(f["event_kinds"].size(), 3u);
+
+  const Value cost = ok("/api/v1/stats/timeseries", {{"metric", "calls"}, {"bucket", "1h"}, {"group_by", "model"}});
+  std::map<std::string, double> calls;
+  for (const Value& series : cost["series"].as_array()) {
+    for (const Value& point : series["points"].as_array()) calls[series["group"].as_string()] += point[1].as_double();
+  }
+  EXPECT_EQ(calls, (std::map<std::string, double>{{"claude-3-5-haiku", 5}, {"gpt-4o", 5}, {"gpt-4o-mini", 4}}));
+  const Value reward = ok("/api/v1/stats/timeseries", {{"metric", "reward"}, {"bucket", "1h"}});
+  ASSERT_EQ(reward["series"].size(), 1u);
+  EXPECT_EQ(reward["series"][0]["points"].size(), 3u) << "hours 0, 1 and 2";
+  EXPECT_EQ(get("/api/v1/stats/timeseries", {{"bucket", "soon"}}).first, 400);
+
+  const Value all = ok("/api/v1/changes", {{"since", "0"}});
+  EXPECT_EQ(all["sessions"].size(), 6u);
+  const std::int64_t seq = all["seq"].as_int();
+  EXPECT_TRUE(ok("/api/v1/changes", {{"since", std::to_string(seq)}})["sessions"].as_array().empty());
+  const auto r = serve_->client()->Post("/api/v1/sessions?wait=commit&on_existing=merge",
+                                        sample_session("s3", {.steps = 1}).to_json(), "application/json");
+  ASSERT_TRUE(r);
+  const Value after = ok("/api/v1/changes", {{"since", std::to_string(seq)}});
+  ASSERT_EQ(after["sessions"].size(), 1u) << "a merged part is a change of its session";
+  EXPECT_EQ(after["sessions"][0]["session_id"], Value("s3"));
+  EXPECT_GT(after["seq"].as_int(), seq);
+}
+
+TEST_F(ReadApi, ExportsOurJsonOtlpJsonAndChromeTraceJson) {
+  const SessionTrace original = sample_session("s1", seeded()[1].second);
+  EXPECT_EQ(SessionTrace::from_json(ok("/api/v1/sessions/s1/export", {{"format", "json"}}).dump()), original);
+
+  const Value otlp = ok("/api/v1/sessions/s1/export", {{"format", "otlp-json"}});
+  std::size_t spans = 0;
+  std::set<std::string> trace_ids;
+  for (const Value& scope : otlp["resourceSpans"][0]["scopeSpans"].as_array()) {
+    for (const Value& span : scope["spans"].as_array()) {
+      ++spans;
+      trace_ids.insert(span["traceId"].as_string());
+      EXPECT_EQ(span["spanId"].as_string().size(), 16u);
+    }
+  }
+  EXPECT_GE(spans, 1u + 2u) << "the session and its timesteps at least";
+  EXPECT_EQ(trace_ids.size(), 1u) << "one trace";
+
+  const Value chrome = ok("/api/v1/sessions/s1/export", {{"format", "chrome"}});
+  std::map<std::int64_t, std::vector<std::pair<double, double>>> slices;  // by lane
+  bool counter = false;
+  for (const Value& e : chrome["traceEvents"].as_array()) {
+    if (e["ph"] == Value("X")) slices[e["tid"].as_int()].emplace_back(e["ts"].as_double(), e["ts"].as_double() + e["dur"].as_double());
+    counter |= e["ph"] == Value("C");
+  }
+  EXPECT_TRUE(counter) << "cumulative reward and cost";
+  ASSERT_GE(slices.size(), 3u) << "lanes by kind";
+  // Perfetto wants the slices of a lane nested: two that overlap, one inside the other.
+  for (auto& [lane, spans_of_lane] : slices) {
+    for (std::size_t i = 0; i < spans_of_lane.size(); ++i) {
+      for (std::size_t j = i + 1; j < spans_of_lane.size(); ++j) {
+        const auto [a0, a1] = spans_of_lane[i];
+        const auto [b0, b1] = spans_of_lane[j];
+        const bool disjoint = a1 <= b0 || b1 <= a0;
+        const bool nested = (a0 <= b0 && b1 <= a1) || (b0 <= a0 && a1 <= b1);
+        EXPECT_TRUE(disjoint || nested) << "lane " << lane;
+      }
+    }
+  }
+  // Microseconds from the session's start: step 1's LLM call starts 1.1 s in.
+  bool found = false;
+  for (const Value& e : chrome["traceEvents"].as_array()) {
+    if (e["ph"] == Value("X") && e["name"] == Value("chat") && std::abs(e["ts"].as_double() - 1'100'000.0) < 1.0) found = true;
+  }
+  EXPECT_TRUE(found) << chrome.dump().substr(0, 2000);
+  EXPECT_EQ(get("/api/v1/sessions/s1/export", {{"format", "pdf"}}).first, 400);
+  EXPECT_EQ(get("/api/v1/sessions/none/export").first, 404);
+}
+
+TEST(ReadApiLimits, AnEventLargerThanTheLimitIsCutAndSaysSo) {
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--max-event-bytes", "1000", "--max-page", "5"});
+  SessionTrace t = sample_session("big", {.steps = 1});
+  std::get<RuntimeEvent>(t.session_time_steps[0].events[2]).actions = Value{{"blob", std::string(5000, 'x')}};
+  t.event_history[2] = t.session_time_steps[0].events[2];
+  auto client = serve.client();
+  ASSERT_EQ(client->Post("/api/v1/sessions?wait=commit", t.to_json(), "application/json")->status, 200);
+  const Value events = Value::parse(client->Get("/api/v1/sessions/big/events")->body);
+  EXPECT_EQ(events["limit"], Value(5)) << "the default page is cut to --max-page";
+  const Value tool = Value::parse(client->Get("/api/v1/events/" + std::to_string(events["events"][2]["id"].as_int()))->body);
+  EXPECT_EQ(tool["truncated"], Value::array({"actions"}));
+  EXPECT_LE(tool["actions"].as_string().size(), 1000u);
+  EXPECT_EQ(client->Get("/api/v1/sessions?limit=6")->status, 400) << "beyond --max-page";
+}

@@ -1,0 +1,137 @@
+// The real `synth-trace serve` as a child process for tests: started on a free port of
+// 127.0.0.1 (it prints the address on its first line), stopped with a signal.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace synth_test {
+
+class ServeProcess {
+ public:
+  /// Starts `synth-trace --db <db> serve --port 0 <args...>` and waits for its address line.
+  explicit ServeProcess(const std::filesystem::path& db, std::vector<std::string> args = {}) : db_(db) {
+    std::vector<std::string> argv{SYNTH_TRACE_BINARY, "--db", db.string(), "serve", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    stderr_path_ = db.string() + ".serve-stderr." + std::to_string(counter_++);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      const int err = ::open(stderr_path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+      ::dup2(err, STDERR_FILENO);
+      std::vector<char*> raw;
+      for (auto& a : argv) raw.push_back(a.data());
+      raw.push_back(nullptr);
+      ::execv(raw[0], raw.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+    const std::string first = read_line(std::chrono::seconds(60));
+    const std::string marker = "listening on http://127.0.0.1:";
+    const auto at = first.find(marker);
+    if (at == std::string::npos) {
+      const int code = wait_exit();
+      throw std::runtime_error("synth-trace serve did not start (exit " + std::to_string(code) + "): " + first +
+                               stderr_text());
+    }
+    port_ = std::stoi(first.substr(at + marker.size()));
+  }
+
+  ~ServeProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      wait_exit();
+    }
+    if (out_ >= 0) ::close(out_);
+    std::error_code ec;
+    std::filesystem::remove(stderr_path_, ec);
+  }
+  ServeProcess(const ServeProcess&) = delete;
+  ServeProcess& operator=(const ServeProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+
+  /// A client of this server (keep-alive, generous timeouts).
+  std::unique_ptr<httplib::Client> client() const {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
+    c->set_read_timeout(std::chrono::seconds(120));
+    c->set_write_timeout(std::chrono::seconds(120));
+    return c;
+  }
+
+  /// Sends `signal` and waits for the exit: the exit code (128 + signal when killed by it).
+  int stop(int signal = SIGTERM) {
+    ::kill(pid_, signal);
+    return wait_exit();
+  }
+
+  /// What it printed on stdout after its first line (complete once it exited).
+  std::string output() {
+    std::string text;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(out_, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+    return text;
+  }
+
+  std::string stderr_text() const {
+    std::ifstream in(stderr_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  int wait_exit() {
+    int status = 0;
+    if (pid_ <= 0) return -1;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // A line of the child's stdout, waiting for it (poll: woken by the data, or by the exit).
+  std::string read_line(std::chrono::milliseconds limit) {
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    char c;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 1))) <= 0) continue;
+      const ssize_t n = ::read(out_, &c, 1);
+      if (n <= 0 || c == '\n') return line;
+      line += c;
+    }
+    return line;
+  }
+
+  std::filesystem::path db_;
+  std::string stderr_path_;
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int port_ = 0;
+  static inline int counter_ = 0;
+};
+
+}  // namespace synth_test
