@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 namespace synth::tracing::detail::duck {
 
@@ -13,9 +15,24 @@ std::optional<std::int64_t> micros_of(Timestamp t) {
   return to_micros(t);
 }
 
+// Integer sums saturate: token counts and times near the int64 limit (a provider's nonsense)
+// must not overflow (undefined behaviour).
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  std::int64_t total = 0;
+  if (__builtin_add_overflow(a, b, &total)) {
+    return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  }
+  return total;
+}
+
 template <class T>
 void add_to(std::optional<T>& sum, const std::optional<T>& value) {
-  if (value) sum = sum.value_or(T{}) + *value;
+  if (!value) return;
+  if constexpr (std::is_integral_v<T>) {
+    sum = saturating_add(sum.value_or(T{}), *value);
+  } else {
+    sum = sum.value_or(T{}) + *value;
+  }
 }
 
 void keep_min(std::optional<std::int64_t>& kept, std::optional<std::int64_t> value) {
@@ -90,7 +107,7 @@ void SessionStats::add_event(std::int64_t id, const Event& event, const std::opt
     if (call->total_tokens) {
       add_to(total_tokens_, call->total_tokens);
     } else if (call->prompt_tokens && call->completion_tokens) {
-      add_to(total_tokens_, std::optional(*call->prompt_tokens + *call->completion_tokens));
+      add_to(total_tokens_, std::optional(saturating_add(*call->prompt_tokens, *call->completion_tokens)));
     }
     add_to(cached_tokens_, call->cached_tokens);
     add_to(cost_, call->cost);
@@ -107,7 +124,10 @@ void SessionStats::add_event(std::int64_t id, const Event& event, const std::opt
     keep_min(first_event_at_, start);
     // CAST(1000 * ms AS BIGINT) rounds to the nearest microsecond.
     const double us = 1000 * duration_ms.value_or(0);
-    if (start && std::isfinite(us)) keep_max(last_event_end_, *start + static_cast<std::int64_t>(std::nearbyint(us)));
+    if (start && std::isfinite(us)) {
+      const double whole_us = std::clamp(std::nearbyint(us), -9.2e18, 9.2e18);  // converts without overflow
+      keep_max(last_event_end_, saturating_add(*start, static_cast<std::int64_t>(whole_us)));
+    }
   }
 }
 
@@ -144,8 +164,11 @@ const std::vector<std::string>& SessionStats::columns() {
 }
 
 void SessionStats::append(Appender& a, std::string_view session_id, std::int64_t seq) const {
+  // Sums of durations can leave the range of a nanosecond Timestamp: clamped to it.
   const auto time = [&](const std::optional<std::int64_t>& us) -> Appender& {
-    return us ? a.timestamp(from_micros(*us)) : a.null();
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max() / 1000;
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min() / 1000;
+    return us ? a.timestamp(from_micros(std::clamp(*us, kMin, kMax))) : a.null();
   };
   std::optional<std::int64_t> started = created_at_;
   keep_min(started, first_event_at_);
