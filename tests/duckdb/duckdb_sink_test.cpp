@@ -25,6 +25,7 @@
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
 using st::testing::CapturedDiagnostics;
+using st::testing::GateSink;
 using st::testing::TempDir;
 using st::testing::kThreadSanitizer;
 using st::testing::single_threaded_under_tsan;
@@ -77,34 +78,6 @@ void record_session(SessionTracer& tracer, const std::string& id, int steps) {
     tracer.add_message(st::make_message("env", {{"obs", turn}, {"session", id}}, "observation", turn));
   }
 }
-
-// A sink that holds the tracer's sink thread inside write() of session "gate" until opened,
-// so that the sessions ended meanwhile reach the next sink back to back, in one batch.
-class GateSink : public st::SessionSink {
- public:
-  void write(const SessionTrace& trace) override {
-    if (trace.session_id != "gate") return;
-    std::unique_lock lock(mutex_);
-    entered_ = true;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return open_; });
-  }
-  bool wait_entered() {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return entered_; });
-  }
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool entered_ = false;
-  bool open_ = false;
-};
 
 // A DuckDB sink on a slow disk: every write takes `delay` longer.
 class SlowDuckDBSink : public DuckDBSink {

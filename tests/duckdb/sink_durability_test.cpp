@@ -34,6 +34,7 @@ using st::SessionTracer;
 using st::TracingConfig;
 using st::Value;
 using st::testing::CapturedDiagnostics;
+using st::testing::GateSink;
 using st::testing::TempDir;
 using st::testing::copy_durable_state;
 using st::testing::single_threaded_under_tsan;
@@ -60,34 +61,6 @@ std::size_t durable_sessions(const TempDir& dir) {
   DuckDBTraceManager db(copy, DuckDBOptions{.read_only = true});
   return single_threaded_under_tsan(db).session_ids().size();
 }
-
-// A sink that holds the tracer's sink thread inside write() of session "gate" until opened,
-// so that the sessions ended meanwhile reach the next sink back to back, in one batch.
-class GateSink : public st::SessionSink {
- public:
-  void write(const SessionTrace& trace) override {
-    if (trace.session_id != "gate") return;
-    std::unique_lock lock(mutex_);
-    entered_ = true;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return open_; });
-  }
-  bool wait_entered() {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, 30s, [&] { return entered_; });
-  }
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool entered_ = false;
-  bool open_ = false;
-};
 
 // Files this process writes may not grow beyond `bytes` while it lives (a full disk, for
 // DuckDB's write-ahead log); writes past the limit fail with EFBIG instead of killing the process.
