@@ -361,8 +361,10 @@ bool SpillWriter::State::write(const std::shared_ptr<SpillCursor>& cursor, std::
   if (cursor->stopped) return false;
   const auto refuse = [&](const std::string& why) {
     cursor->stopped = true;
-    const std::uint64_t n = records_refused.fetch_add(count, std::memory_order_relaxed) + count;
+    // Reported before counted (only this thread counts): whoever sees the count finds the report.
+    const std::uint64_t n = records_refused.load(std::memory_order_relaxed) + count;
     if (is_report_worthy(n) || n == count) report(why + " (" + std::to_string(n) + " records not checkpointed so far)");
+    records_refused.store(n, std::memory_order_relaxed);
     return false;
   };
   if (bytes.load(std::memory_order_relaxed) + data.size() > max_bytes) {

@@ -278,6 +278,10 @@ TEST(Spill, ADiskFullStopsCheckpointsWithoutATornRecordCountsThemAndTheSessionIs
   ASSERT_EQ(sink->traces().size(), 1u);
   EXPECT_EQ(sink->traces()[0].event_history.size(), 20u);
   bool named = false;
-  for (const auto& m : diagnostics.all()) named = named || m.find("free disk space") != std::string::npos;
-  EXPECT_TRUE(named) << "the error says what to do";
+  std::string all;
+  for (const auto& m : diagnostics.all()) {
+    named = named || m.find("free disk space") != std::string::npos;
+    all += m + "\n";
+  }
+  EXPECT_TRUE(named) << "the error says what to do: " << all;
 }

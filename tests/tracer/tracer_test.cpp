@@ -403,7 +403,7 @@ TEST(SessionTracer, SessionsASinkAcceptedAndThenLostAreCounted) {
 
 TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {
   CapturedDiagnostics diagnostics;
-  SessionTracer tracer(TracingConfig{.sink_queue_capacity = 2});
+  SessionTracer tracer(TracingConfig{.sink_queue_capacity = 2, .overflow = st::OverflowPolicy::drop});
   auto slow = std::make_shared<HeldSink>();
   tracer.add_sink(slow);
   { auto first = tracer.start_session("s0"); }
@@ -422,7 +422,7 @@ TEST(SessionTracer, FullSinkQueueDropsAndCountsWithoutBlocking) {
   EXPECT_EQ(tracer.stats().sessions_dropped, 7u);
   const auto messages = diagnostics.all();
   ASSERT_FALSE(messages.empty());
-  EXPECT_NE(messages[0].find("sink queue full"), std::string::npos) << messages[0];
+  EXPECT_NE(messages[0].find("the sink queue is full"), std::string::npos) << messages[0];
 }
 
 TEST(SessionTracer, DisabledTracerIsANoOp) {
