@@ -88,7 +88,12 @@ class TracingConfig:
         if not str(self.otel_service_name).strip():
             raise ValueError("otel_service_name cannot be empty")
         # The C++ library checks what it will use (pattern syntax among them).
-        self.to_core().validate()
+        core = self.to_core()
+        core.validate()
+        try:
+            _core.PiiMasker(core.pii_patterns)  # compiles the custom patterns with RE2
+        except RuntimeError as exc:
+            raise ValueError(f"pii_patterns: {exc}") from None
 
     def to_core(self) -> "_core.CoreConfig":
         """The C++ TracingConfig with these settings (fields given here count as set in code)."""

@@ -139,7 +139,9 @@ def _get(obj: Any, key: str) -> Any:
 
 def _bound_arg(fn: Callable, args: tuple, kwargs: dict, name: str) -> Any:
     try:
-        return inspect.signature(fn).bind_partial(*args, **kwargs).arguments.get(name)
+        bound = inspect.signature(fn).bind_partial(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.arguments.get(name)
     except (TypeError, ValueError):
         return kwargs.get(name)
 
