@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, List, Optional
 
-from ... import _core
-from ...abstractions import SessionTrace, from_core
+from .. import _core
+from ..abstractions import SessionTrace, from_core
 
 logger = logging.getLogger(__name__)
 
