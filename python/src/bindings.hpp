@@ -7,7 +7,10 @@ namespace synth::tracing::python {
 
 /// DuckDBTraceManager and StorageError (duckdb.cpp).
 void bind_duckdb(pybind11::module_& m);
+/// LMClient, the C++ LM client (lm.cpp).
+void bind_lm(pybind11::module_& m);
 
 }  // namespace synth::tracing::python
 
 using synth::tracing::python::bind_duckdb;
+using synth::tracing::python::bind_lm;

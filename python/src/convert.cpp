@@ -195,6 +195,26 @@ py::object opt(const std::optional<T>& v) {
   }
 }
 
+SessionEventMessage to_message(py::handle obj) {
+  SessionEventMessage m;
+  m.content = to_value(attr(obj, "content"));
+  if (auto t = opt_string(obj, "message_type")) m.message_type = *t;
+  m.timestamp = to_timestamp(attr(obj, "timestamp"));
+  m.time_record = to_time_record(obj);
+  return m;
+}
+
+py::dict from_message(const SessionEventMessage& m) {
+  py::dict d;
+  d["content"] = from_value(m.content);
+  d["timestamp"] = from_timestamp(m.timestamp);
+  d["message_type"] = utf8_str(m.message_type);
+  d["time_record"] = from_time_record(m.time_record);
+  return d;
+}
+
+}  // namespace
+
 py::dict from_event(const Event& event) {
   if (const auto* e = std::get_if<CAISEvent>(&event)) {
     py::dict d = common_from(*e, "cais");
@@ -226,26 +246,6 @@ py::dict from_event(const Event& event) {
   d["actions"] = from_value(e.actions);
   return d;
 }
-
-SessionEventMessage to_message(py::handle obj) {
-  SessionEventMessage m;
-  m.content = to_value(attr(obj, "content"));
-  if (auto t = opt_string(obj, "message_type")) m.message_type = *t;
-  m.timestamp = to_timestamp(attr(obj, "timestamp"));
-  m.time_record = to_time_record(obj);
-  return m;
-}
-
-py::dict from_message(const SessionEventMessage& m) {
-  py::dict d;
-  d["content"] = from_value(m.content);
-  d["timestamp"] = from_timestamp(m.timestamp);
-  d["message_type"] = utf8_str(m.message_type);
-  d["time_record"] = from_time_record(m.time_record);
-  return d;
-}
-
-}  // namespace
 
 void set_serializer(py::object fn) { serializer() = std::move(fn); }
 

@@ -30,5 +30,7 @@ SessionTrace to_trace(py::handle trace);
 /// event_history, message_history}; every event dict carries "_kind" ("cais", "environment",
 /// "runtime"). synth_tracing.abstractions builds its objects from it.
 py::dict from_trace(const SessionTrace& trace);
+/// One event as the dict from_trace() puts in its lists (with "_kind").
+py::dict from_event(const Event& event);
 
 }  // namespace synth::tracing::python

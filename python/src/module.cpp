@@ -201,4 +201,5 @@ PYBIND11_MODULE(_core, m) {
   bind_model(m);
   bind_cost(m);
   bind_duckdb(m);
+  bind_lm(m);
 }

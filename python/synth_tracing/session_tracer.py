@@ -59,13 +59,14 @@ def run_awaitable(awaitable: Any) -> Any:
         loop = None
     if loop is not None:
         return asyncio.ensure_future(awaitable)
+    coroutine = awaitable
     if not inspect.iscoroutine(awaitable):
         async def wrapper():
             return await awaitable
-        awaitable = wrapper()
+        coroutine = wrapper()
     private = asyncio.new_event_loop()
     try:
-        return private.run_until_complete(awaitable)
+        return private.run_until_complete(coroutine)
     finally:
         private.close()
 

@@ -31,3 +31,12 @@ def synth_trace() -> str:
         pytest.fail("synth-trace not found: build it (cmake --build build --target synth-trace) and set "
                     "SYNTH_TRACE_BIN, or run the tests through ctest -L python")
     return path
+
+
+@pytest.fixture
+def fake_provider():
+    """A local OpenAI-compatible server (tests/fake_provider.py), stopped after the test."""
+    import fake_provider as fp
+    server = fp.start()
+    yield server
+    server.stop()
