@@ -16,8 +16,8 @@ from typing import Any, Callable, Dict, Optional
 
 from . import _core
 from .abstractions import CAISEvent, EnvironmentEvent, RuntimeEvent, TimeRecord
-from .config import BUILTIN_PII_NAMES, get_config
-from .session_tracer import run_awaitable
+from .config import BUILTIN_PII_NAMES, detect_provider, get_config
+from .session_tracer import _DONE, run_awaitable
 from .utils import now_iso
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _emit(event: Any, is_async: bool) -> Any:
         if tracer is None or getattr(tracer, "current_session", None) is None:
             return None
         result = tracer.add_event(event)
-        if inspect.isawaitable(result):
+        if result is not _DONE and inspect.isawaitable(result):  # _DONE: nothing left to wait for
             if is_async:
                 return result
             run_awaitable(result)
@@ -150,6 +150,18 @@ def _error_metadata(error: Optional[BaseException]) -> Dict[str, Any]:
     return {} if error is None else {"error": str(error), "error_type": type(error).__name__}
 
 
+_providers: Dict[str, Optional[str]] = {}
+
+
+def _provider_of(model: str) -> Optional[str]:
+    provider = _providers.get(model, _providers)
+    if provider is _providers:
+        if len(_providers) > 4096:  # models are few; a bound all the same
+            _providers.clear()
+        provider = _providers[model] = detect_provider(model)
+    return provider
+
+
 def _ai_event(fn, args, kwargs, result, error, latency_ms) -> CAISEvent:
     model = _get(result, "model") if result is not None else None
     if model is None:
@@ -167,11 +179,10 @@ def _ai_event(fn, args, kwargs, result, error, latency_ms) -> CAISEvent:
     cost = None
     if config.track_costs and model and (prompt is not None or completion is not None):
         cost = calculate_cost(str(model), prompt or 0, completion or 0)
-    from .config import detect_provider
     return CAISEvent(
         time_record=_time_record(), system_instance_id=get_system_id() or "unknown",
         model_name=None if model is None else str(model),
-        provider=detect_provider(str(model)) if model else None, prompt_tokens=prompt,
+        provider=_provider_of(str(model)) if model else None, prompt_tokens=prompt,
         completion_tokens=completion, total_tokens=total, cost=cost, latency_ms=latency_ms,
         metadata=_error_metadata(error))
 
@@ -198,9 +209,16 @@ def _runtime_event(operation_type: Optional[str]):
     return build
 
 
+_first_param_is_self: Dict[Callable, bool] = {}
+
+
 def _is_method_call(fn: Callable, args: tuple) -> bool:
-    params = list(inspect.signature(fn).parameters)
-    return bool(params) and params[0] in ("self", "cls")
+    # inspect.signature costs tens of microseconds: once per function.
+    known = _first_param_is_self.get(fn)
+    if known is None:
+        params = list(inspect.signature(fn).parameters)
+        known = _first_param_is_self[fn] = bool(params) and params[0] in ("self", "cls")
+    return known
 
 
 def _decorate(fn: Callable, build: Optional[Callable], v2_only: bool = False, otel_only: bool = False) -> Callable:

@@ -296,11 +296,19 @@ class SessionTracer:
         """Stores ``event`` in the open timestep and the event history, then runs the hooks'
         ``on_event``. Returns an awaitable (awaiting it waits for async hooks; not awaiting it is
         fine). Without a session: ValueError."""
-        session = self.current_session
+        session = self._session_var.get()
         if session is None:
             raise ValueError("Must start a session before recording events")
-        self._stamp(event)
-        for hook in self.hooks:
+        if getattr(event, "time_record", None) is None:
+            event.time_record = TimeRecord(event_time=now_iso(), message_time=self._turn_var.get())
+        hooks = self.hooks
+        if not hooks:  # the common case, kept short: recording is on the agent's path
+            step = self._step_var.get()
+            if step is not None:
+                step.events.append(event)
+            session.event_history.append(event)
+            return _DONE
+        for hook in hooks:
             check = getattr(hook, "check", None)
             if check is None:
                 continue
