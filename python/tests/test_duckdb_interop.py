@@ -58,11 +58,20 @@ async def test_tracer_with_duckdb_path_stores_each_session(tmp_path):
     tracer.close()
 
 
-def test_existing_empty_file_is_a_new_database():
+async def test_existing_empty_file_is_a_new_database():
+    # The C++ store treats a 0-byte file as new (no workaround in Python).
     with tempfile.NamedTemporaryFile(suffix=".duckdb") as f:
+        with pytest.raises(StorageError, match="empty file"):
+            DuckDBTraceManager(f.name, read_only=True)
         manager = DuckDBTraceManager(f.name)
         assert manager.session_ids() == []
+        tracer = SessionTracer()
+        await record(tracer, "in-empty")
+        assert manager.insert_session_trace(tracer.get_session_trace("in-empty"))
         manager.close()
+        again = DuckDBTraceManager(f.name, read_only=True)
+        assert again.session_ids() == ["in-empty"]
+        again.close()
 
 
 async def test_seed_duckdb_example(tmp_path, monkeypatch):

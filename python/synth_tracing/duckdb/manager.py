@@ -5,8 +5,6 @@ results are pandas DataFrames when pandas imports, else lists of row dicts."""
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import Any, Iterable, List, Optional
 
 from .. import _core
@@ -73,11 +71,6 @@ class DuckDBTraceManager:
 
     def __init__(self, db_path: Any = "traces.duckdb", read_only: bool = False):
         self.db_path = str(db_path)
-        path = Path(self.db_path)
-        if not read_only and path.is_file() and path.stat().st_size == 0:
-            # DuckDB refuses a 0-byte file as "not a database"; the C++ store does not special-case
-            # it, so the binding removes it first.
-            os.remove(path)
         self._core = _core.CoreDuckDB(self.db_path, read_only)
         self.conn = _Connection(self._core)
 
