@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "config_file.hpp"
 #include "convert.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/cost.hpp"
@@ -99,6 +100,31 @@ void bind_config(py::module_& m) {
       py::arg("config_file") = py::none(),
       "This configuration with the fields not set in code filled from the environment "
       "(SYNTH_TRACING_<FIELD>), the file and the defaults; validated.");
+  m.def(
+      "parse_config_text",
+      [](const std::string& text, const std::string& format, const std::string& file_name) {
+        detail::ConfigFormat f;
+        if (format == "yaml") {
+          f = detail::ConfigFormat::yaml;
+        } else if (format == "toml") {
+          f = detail::ConfigFormat::toml;
+        } else if (format == "json") {
+          f = detail::ConfigFormat::json;
+        } else {
+          throw py::value_error("config format must be yaml, toml or json (got \"" + format + "\")");
+        }
+        Value settings;
+        try {
+          py::gil_scoped_release release;
+          settings = detail::parse_config(text, f, file_name);
+        } catch (const Error& e) {
+          throw py::value_error(e.what());
+        }
+        return from_value(settings);
+      },
+      py::arg("text"), py::arg("format"), py::arg("file_name"),
+      "The mapping in a config file's text, read by the C++ config reader (YAML scalars come back as "
+      "text, typed by the caller). ValueError naming `file_name` when it is not valid or not a mapping.");
 }
 
 void bind_pii(py::module_& m) {

@@ -142,21 +142,35 @@ class TracingConfig:
         if not path.exists():
             raise FileNotFoundError(f"tracing configuration file {path} not found")
         text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            import yaml  # Debian's python3-yaml; only YAML files need it
-            data = yaml.safe_load(text) or {}
+        suffix = path.suffix.lower()
+        if suffix in (".yaml", ".yml", ".toml"):
+            # The C++ config reader (yaml-cpp, toml++): no Python YAML package needed.
+            data = _core.parse_config_text(text, "toml" if suffix == ".toml" else "yaml", str(path))
         else:
             data = json.loads(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+            if not isinstance(data, dict):
+                raise ValueError(f"tracing configuration file {path} must hold a mapping of settings")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
         if unknown:
             raise ValueError(f"unknown tracing configuration keys in {path}: {', '.join(unknown)}")
-        return dict(data)
+        out = {}
+        for name, value in data.items():
+            if isinstance(value, str) and name != "pii_patterns":
+                # YAML scalars arrive as text; typed here as the environment's values are.
+                kind = fields[name].type
+                typed = _parse(kind, value)
+                if typed is None:
+                    raise ValueError(f"{name} in {path}: {value!r} is not a valid {kind}")
+                value = typed
+            out[name] = value
+        return out
 
     @classmethod
     def from_file(cls, path: Any) -> "TracingConfig":
-        """From a JSON file, or YAML for ``.yaml``/``.yml``. Missing file: FileNotFoundError;
-        bad JSON: json.JSONDecodeError."""
+        """From a JSON file, or YAML for ``.yaml``/``.yml`` and TOML for ``.toml`` (read by the C++
+        config reader). Missing file: FileNotFoundError; bad JSON: json.JSONDecodeError; bad YAML
+        or TOML, or a value of the wrong type: ValueError naming the file."""
         return cls(**cls._field_values_from_file(path))
 
     @classmethod

@@ -85,3 +85,48 @@ def test_seed_readme_configuration_example():
         track_costs=True
     )
     assert config.to_core().mode == "dual"
+
+
+def test_from_file_reads_yaml_and_toml_through_the_cpp_reader(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "yaml", None)  # no Python YAML package: `import yaml` would fail
+    path = tmp_path / "tracing.yaml"
+    path.write_text("# tracing settings\n"
+                    "enabled: true\n"
+                    "otel_enabled: yes\n"
+                    "sampling_rate: 0.25\n"
+                    "otel_batch_max_queue_size: 4096\n"
+                    "otel_service_name: \"from-yaml\"\n"
+                    "mask_pii: false\n"
+                    "pii_patterns:\n"
+                    "  employee_id: 'EMP-\\d{6}'\n")
+    c = TracingConfig.from_file(path)
+    assert (c.enabled, c.otel_enabled, c.sampling_rate, c.otel_batch_max_queue_size) == (True, True, 0.25, 4096)
+    assert (c.otel_service_name, c.mask_pii) == ("from-yaml", False)
+    assert c.pii_patterns["employee_id"].pattern == r"EMP-\d{6}" and "ssn" in c.pii_patterns
+    assert TracingConfig.load(config_file=path, sampling_rate=0.5).sampling_rate == 0.5
+
+    (tmp_path / "empty.yml").write_text("")
+    assert TracingConfig.from_file(tmp_path / "empty.yml") == TracingConfig()
+
+    toml = tmp_path / "tracing.toml"
+    toml.write_text('sampling_rate = 0.5\notel_service_name = "from-toml"\ntrack_costs = false\n')
+    c = TracingConfig.from_file(toml)
+    assert (c.sampling_rate, c.otel_service_name, c.track_costs) == (0.5, "from-toml", False)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sampling_rate: [1, 2\n", "not valid YAML"),
+    ("- a\n- b\n", "must hold a mapping"),
+    ("sampling_rate: lots\n", "sampling_rate in .*'lots' is not a valid float"),
+    ("mask_pii: maybe\n", "mask_pii in .*'maybe' is not a valid bool"),
+    ("sampling_rate: 2.0\n", "sampling_rate must be between 0.0 and 1.0"),
+    ("colour: blue\n", "unknown tracing configuration keys in .*: colour"),
+])
+def test_bad_yaml_files_name_the_file_and_the_problem(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as info:
+        TracingConfig.from_file(path)
+    if "valid YAML" in message or "mapping" in message:
+        assert str(path) in str(info.value)
