@@ -126,18 +126,23 @@ class _SessionContext:
                         t._turn_var.set(0)]
         return t._state_change("session_start", session_id=session_id, metadata=metadata)
 
-    def _exit(self) -> None:
-        t = self._tracer
+    def _store(self, db_manager: Any) -> None:
         try:
-            if t.db_manager is not None and self._trace is not None:
-                try:
-                    t.db_manager.insert_session_trace(self._trace)
-                except Exception as exc:  # storage trouble must not break the agent's code
-                    logger.warning("synth_tracing: storing session %s in DuckDB failed: %s",
-                                   self._trace.session_id, exc)
+            db_manager.insert_session_trace(self._trace)
+        except Exception as exc:  # storage trouble must not break the agent's code
+            logger.warning("synth_tracing: storing session %s in DuckDB failed: %s", self._trace.session_id, exc)
+
+    def _reset(self) -> None:
+        t = self._tracer
+        for var, token in zip(t._vars, self._tokens or []):
+            var.reset(token)
+
+    def _exit(self) -> None:
+        try:
+            if self._tracer.db_manager is not None and self._trace is not None:
+                self._store(self._tracer.db_manager)
         finally:
-            for var, token in zip(t._vars, self._tokens or []):
-                var.reset(token)
+            self._reset()
 
     async def __aenter__(self) -> SessionTrace:
         pending = self._enter()
@@ -145,7 +150,14 @@ class _SessionContext:
         return self._trace
 
     async def __aexit__(self, *exc) -> None:
-        self._exit()
+        try:
+            db_manager = self._tracer.db_manager
+            if db_manager is not None and self._trace is not None:
+                # On a worker thread: DuckDB's work (tens of ms a session) runs with the GIL
+                # released, so the event loop serves other rollouts meanwhile.
+                await asyncio.get_running_loop().run_in_executor(None, self._store, db_manager)
+        finally:
+            self._reset()
 
     def __enter__(self) -> SessionTrace:
         self._enter_sync()

@@ -1,6 +1,7 @@
 """DuckDB storage from Python, and traces moving between Python, the C++ library and synth-trace
 through real DuckDB files."""
 
+import asyncio
 import json
 import subprocess
 import tempfile
@@ -55,6 +56,31 @@ async def test_tracer_with_duckdb_path_stores_each_session(tmp_path):
     tracer = SessionTracer(duckdb_path=path)
     await record(tracer, "auto-1")
     assert tracer.db_manager.session_ids() == ["auto-1"]
+    tracer.close()
+
+
+async def test_sessions_ending_together_are_stored_while_the_loop_runs(tmp_path):
+    # Each session's DuckDB insert runs on a worker thread: the loop serves the others meanwhile.
+    tracer = SessionTracer(duckdb_path=tmp_path / "many.duckdb")
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker():
+        nonlocal ticks
+        while not done.is_set():
+            await asyncio.sleep(0)
+            ticks += 1
+
+    ticking = asyncio.ensure_future(ticker())
+    await asyncio.gather(*[record(tracer, f"many-{i}") for i in range(8)])
+    done.set()
+    await ticking
+    assert sorted(tracer.db_manager.session_ids()) == sorted(f"many-{i}" for i in range(8))
+    assert ticks > 100, f"the event loop was blocked while the sessions were stored ({ticks} ticks)"
+    with tracer.start_session("sync-1"):  # plain `with` stores before it returns
+        with tracer.timestep(0):
+            tracer.add_event(RuntimeEvent(event_type="tool"))
+    assert "sync-1" in tracer.db_manager.session_ids()
     tracer.close()
 
 
