@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from synth_tracing import decorators as st_decorators
@@ -135,7 +136,7 @@ def py_environment_step(fn):
         started = time.perf_counter()
         result = fn(*args, **kwargs)
         event = PyEnvironmentEvent(
-            time_record=PyTimeRecord(event_time=time.time(), message_time=0), system_instance_id="env",
+            time_record=PyTimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="env",
             action_taken=args[0] if args else None, reward=result.get("reward"), terminated=result.get("done"),
             metadata={"duration_ms": (time.perf_counter() - started) * 1000})
         PY_TRACER.add_event_sync(event)
@@ -154,7 +155,7 @@ def py_ai_call(fn):
         price = _PRICES.get(result.get("model"))
         cost = None if price is None else (prompt * price[0] + completion * price[1]) / 1e6
         event = PyCAISEvent(
-            time_record=PyTimeRecord(event_time=time.time(), message_time=0), system_instance_id="agent",
+            time_record=PyTimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="agent",
             model_name=result.get("model"), provider="openai", prompt_tokens=prompt, completion_tokens=completion,
             total_tokens=prompt + completion, cost=cost, latency_ms=(time.perf_counter() - started) * 1000)
         PY_TRACER.add_event_sync(event)
@@ -256,7 +257,7 @@ def main() -> None:
             async with tracer.timestep(0):
                 for i in range(n_events):
                     await tracer.add_event(CAISEvent(
-                        time_record=TimeRecord(event_time=time.time(), message_time=0), system_instance_id="agent",
+                        time_record=TimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="agent",
                         model_name="gpt-4o-mini", prompt_tokens=i, completion_tokens=30))
 
     async def record_py():
@@ -264,7 +265,7 @@ def main() -> None:
         PY_TRACER.current_timestep = PyStep(step_id=0, turn_number=0)
         for i in range(n_events):
             await PY_TRACER.add_event(PyCAISEvent(
-                time_record=PyTimeRecord(event_time=time.time(), message_time=0), system_instance_id="agent",
+                time_record=PyTimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="agent",
                 model_name="gpt-4o-mini", prompt_tokens=i, completion_tokens=30))
 
     ours = best(lambda: loop.run_until_complete(record_ours()), rounds)

@@ -133,13 +133,16 @@ class LMClient {
            const std::string& api_key, double timeout_s, int max_retries, const std::string& system_id,
            TracingConfig tracing) {
     // The recorder only holds each call's event until it is handed to Python: no files, no
-    // spans, no sampling (the Python side decides what is traced).
+    // spill, no spans, no sampling (the Python side decides what is traced).
     tracing.enabled = true;
     tracing.mode = TracingMode::v2;
     tracing.sampling_rate = 1.0;
     tracing.save_dir = std::filesystem::path();
     tracing.otel_endpoint = std::string();
     tracing.max_finished_sessions = std::size_t{1};
+    tracing.checkpoint = false;  // nothing to keep on disk: the event goes to Python at once
+    tracing.recover_spill = false;
+    tracing.handle_signals = false;
     recorder_ = std::make_unique<SessionTracer>(std::move(tracing));
     lm_ = std::make_unique<LM>(LMOptions{
         .model = model,
