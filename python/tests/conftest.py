@@ -16,6 +16,9 @@ def _hermetic(monkeypatch):
     for name in list(os.environ):
         if name.startswith("SYNTH_TRACING_") or name.startswith("OTEL_"):
             monkeypatch.delenv(name, raising=False)
+    # Nor the LM's: where requests go and which provider a bare model name means.
+    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "SYNTH_AI_DEFAULT_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
     config_module._config_cache.clear()
     decorators.set_session_tracer(None)
     yield
