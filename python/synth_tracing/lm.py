@@ -27,7 +27,7 @@ from . import _core
 from .abstractions import CAISEvent, TimeRecord, _event
 from .config import get_config
 from .decorators import get_session_tracer, get_system_id, get_turn_number, set_session_tracer
-from .session_tracer import run_awaitable
+from .session_tracer import _DONE, run_awaitable
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class LM:
         except Exception as exc:  # tracing never breaks the call
             logger.warning("synth_tracing: recording the LM call failed: %s", exc)
             return None
-        return result if inspect.isawaitable(result) else None
+        return result if result is not _DONE and inspect.isawaitable(result) else None
 
     @staticmethod
     def _result(out: Dict[str, Any]) -> LMResponse:
