@@ -200,3 +200,19 @@ async def test_seed_readme_basic_usage(fake_provider, monkeypatch):
     (event,) = trace.timesteps[0].events
     assert event.system_instance_id == "my_agent" and event.model_name == "gpt-4"
     assert trace.metadata == {"experiment": "test"}
+
+
+async def test_async_hooks_see_the_call_before_agenerate_returns(fake_provider):
+    fake_provider.script(Reply(body=openai_answer("ok")))
+    seen = []
+
+    class Hook:
+        async def on_event(self, event, session_id):
+            await asyncio.sleep(0.01)
+            seen.append((type(event).__name__, session_id))
+
+    tracer = SessionTracer(hooks=[Hook()])
+    lm = lm_for(fake_provider, tracer)
+    async with tracer.start_session("s-hook"):
+        await lm.agenerate("hi")
+        assert seen == [("CAISEvent", "s-hook")]
