@@ -329,6 +329,11 @@ SpillRecovery recover_spilled_sessions(const std::filesystem::path& spill_dir, S
     }
     std::vector<std::filesystem::path> handed;
     for (const std::filesystem::path& file : folder->files()) {
+      std::error_code size_error;
+      if (std::filesystem::file_size(file, size_error) == 0 && !size_error) {
+        handed.push_back(file);  // created by a process that died before writing to it
+        continue;
+      }
       try {
         SpilledSession s = read_spill_file(file);
         if (!s.ended) s.trace.session_metadata.push_back(detail::aborted_status("its process ended before the session did"));

@@ -260,6 +260,10 @@ void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSin
 
 bool SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSink>>& targets, const SpilledFile& from_spill) {
   SpilledSession read;
+  std::error_code size_error;
+  if (std::filesystem::file_size(from_spill.file, size_error) == 0 && !size_error) {
+    return true;  // created by a process that died before writing to it: nothing to store
+  }
   try {
     read = read_spill_file(from_spill.file);
     if (!read.ended) read.trace.session_metadata.push_back(aborted_status("its process ended before the session did"));

@@ -53,6 +53,9 @@ struct SessionState {
   std::vector<std::pair<std::uint64_t, SpanEvent>> span_events;  // guarded by mutex
   std::atomic<bool> has_span_events{false};  // written under mutex; spares ending spans the lock
   std::atomic<bool> ended{false};            // written under mutex; read anywhere
+  /// Ended by end_all_sessions (a signal), not by its own threads: they are not at fault for
+  /// recording into it afterwards. Written before `ended`, read after it.
+  std::atomic<bool> ended_from_outside{false};
   /// What the session became when it ended (guarded by mutex): get_session_trace finds it here
   /// until it is among the tracer's finished sessions. Weak: only those are kept.
   std::weak_ptr<FinishedSession> finished;

@@ -46,10 +46,24 @@ bool sampled_in(std::string_view session_id, double rate) noexcept {
   return static_cast<double>(h >> 11) * 0x1.0p-53 < rate;
 }
 
-[[noreturn]] void no_session(const char* call) {
+// Thrown instead of TracingError when this thread's session was ended from outside
+// (end_all_sessions, a termination signal): the thread did nothing wrong, so what it still records
+// there is counted as lost (records_failed), never thrown at it.
+struct EndedFromOutside {};
+
+[[noreturn]] void no_session(const TracerCore& core, const char* call) {
+  if (const Context* c = ContextAccess::find(&core); c != nullptr && ContextAccess::session(*c)->ended_from_outside.load(std::memory_order_relaxed)) {
+    throw EndedFromOutside{};
+  }
   throw TracingError(std::string(call) +
                      ": this thread has no active session of this tracer; start one with "
                      "tracer.start_session(...) or attach a context with ContextScope");
+}
+
+void count_ended_from_outside(TracerCore& core, const char* call) noexcept {
+  count_failed_record(core, [&] {
+    return std::string(call) + ": the session was ended by end_all_sessions() or a termination signal; the record is dropped";
+  });
 }
 
 // This thread's live context of `core`, or nullptr (a context of an ended session counts as none).
@@ -156,6 +170,7 @@ std::size_t TracerCore::end_all_sessions(const std::string& reason) noexcept {
     try {
       std::lock_guard lock(session->mutex);
       if (session->ended.load(std::memory_order_relaxed)) continue;
+      session->ended_from_outside.store(true, std::memory_order_relaxed);
       session->journal.session_metadata.push_back(aborted_status(reason));
     } catch (...) {
       // Ended without its status entry rather than not at all.
@@ -369,8 +384,17 @@ void SessionTracer::end_session() noexcept {
 
 TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Value step_metadata) {
   if (!enabled_) return {};
+  try {
+    return start_timestep(turn, std::move(step_id), std::move(step_metadata));
+  } catch (const detail::EndedFromOutside&) {
+    detail::count_ended_from_outside(*core_, "timestep()");
+    return {};
+  }
+}
+
+TimestepScope SessionTracer::start_timestep(std::int64_t turn, std::string step_id, Value step_metadata) {
   Context* c = detail::live_context(core_.get());
-  if (c == nullptr) detail::no_session("timestep()");
+  if (c == nullptr) detail::no_session(*core_, "timestep()");
   const auto session = detail::ContextAccess::session(*c);
   if (!session->recording) return {};
   TimestepScope scope;
@@ -388,7 +412,7 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
     }
     {
       std::lock_guard lock(session->mutex);
-      if (session->ended.load(std::memory_order_relaxed)) detail::no_session("timestep()");
+      if (session->ended.load(std::memory_order_relaxed)) detail::no_session(*core_, "timestep()");
       if (session->step_ids.contains(step.step_id)) {
         if (!default_id) {
           throw TracingError("timestep(" + std::to_string(turn) + ", \"" + step.step_id +
@@ -471,9 +495,9 @@ bool append_event(detail::TracerCore& core, const std::shared_ptr<detail::Sessio
 template <class E>
 void record_event_into(detail::TracerCore& core, E&& event) {
   const Context* c = detail::live_context(&core);
-  if (c == nullptr) detail::no_session("add_event()");
+  if (c == nullptr) detail::no_session(core, "add_event()");
   if (!append_event(core, detail::ContextAccess::session(*c), *c, std::forward<E>(event))) {
-    detail::no_session("add_event()");
+    detail::no_session(core, "add_event()");
   }
 }
 
@@ -485,6 +509,8 @@ void guarded_record(detail::TracerCore& core, const char* call, F&& record) {
     record();
   } catch (const TracingError&) {
     throw;
+  } catch (const detail::EndedFromOutside&) {
+    detail::count_ended_from_outside(core, call);
   } catch (...) {
     detail::count_failed_record(
         core, [&] { return std::string(call) + " could not record: " + detail::current_exception_text(); });
@@ -510,7 +536,7 @@ void SessionTracer::record_event(Event&& event) {
 void SessionTracer::record_message(SessionEventMessage&& message) {
   guarded_record(*core_, "add_message()", [&] {
     const Context* c = detail::live_context(core_.get());
-    if (c == nullptr) detail::no_session("add_message()");
+    if (c == nullptr) detail::no_session(*core_, "add_message()");
     const std::shared_ptr<detail::SessionState>& current = detail::ContextAccess::session(*c);
     if (!current->recording) return;
     const std::int64_t step = c->step_index();
@@ -519,11 +545,11 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
     const std::uint64_t span = c->span_id();
     const auto store = [&](detail::SessionState& session) {
       if (as_span_events(*core_)) {
-        if (!detail::add_span_event(session, span, detail::span_event(message), true)) detail::no_session("add_message()");
+        if (!detail::add_span_event(session, span, detail::span_event(message), true)) detail::no_session(*core_, "add_message()");
         return;
       }
       std::lock_guard lock(session.mutex);
-      if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_message()");
+      if (session.ended.load(std::memory_order_relaxed)) detail::no_session(*core_, "add_message()");
       session.journal.messages.emplace_back(std::move(message), step);
     };
     if (core_->hooks->empty()) return store(*current);
@@ -550,19 +576,34 @@ bool record_scoped_event(const Context& where, Event&& event) {
 
 bool SessionTracer::session_records(const char* call) const {
   const Context* c = detail::live_context(core_.get());
-  if (c == nullptr) detail::no_session(call);
+  if (c == nullptr) {
+    try {
+      detail::no_session(*core_, call);
+    } catch (const detail::EndedFromOutside&) {
+      detail::count_ended_from_outside(*core_, call);
+      return false;
+    }
+  }
   return detail::ContextAccess::session(*c)->recording;
 }
 
 void SessionTracer::add_session_metadata(std::string metadata_type, Value data) {
   if (!enabled_) return;
+  try {
+    append_session_metadata(std::move(metadata_type), std::move(data));
+  } catch (const detail::EndedFromOutside&) {
+    detail::count_ended_from_outside(*core_, "add_session_metadata()");
+  }
+}
+
+void SessionTracer::append_session_metadata(std::string metadata_type, Value data) {
   Context* c = detail::live_context(core_.get());
-  if (c == nullptr) detail::no_session("add_session_metadata()");
+  if (c == nullptr) detail::no_session(*core_, "add_session_metadata()");
   detail::SessionState& session = *detail::ContextAccess::session(*c);
   if (!session.recording) return;
   SessionMetadataEntry entry{std::move(metadata_type), std::move(data), now()};
   std::lock_guard lock(session.mutex);
-  if (session.ended.load(std::memory_order_relaxed)) detail::no_session("add_session_metadata()");
+  if (session.ended.load(std::memory_order_relaxed)) detail::no_session(*core_, "add_session_metadata()");
   session.journal.session_metadata.push_back(std::move(entry));
 }
 

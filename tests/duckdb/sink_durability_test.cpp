@@ -62,29 +62,6 @@ std::size_t durable_sessions(const TempDir& dir) {
   return single_threaded_under_tsan(db).session_ids().size();
 }
 
-// Files this process writes may not grow beyond `bytes` while it lives (a full disk, for
-// DuckDB's write-ahead log); writes past the limit fail with EFBIG instead of killing the process.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    ::getrlimit(RLIMIT_FSIZE, &saved_);
-    previous_handler_ = ::signal(SIGXFSZ, SIG_IGN);
-    rlimit limited = saved_;
-    limited.rlim_cur = bytes;
-    if (::setrlimit(RLIMIT_FSIZE, &limited) != 0) throw std::runtime_error("setrlimit(RLIMIT_FSIZE) failed");
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &saved_);
-    ::signal(SIGXFSZ, previous_handler_);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
- private:
-  rlimit saved_{};
-  sighandler_t previous_handler_;
-};
-
 std::uintmax_t wal_size(const fs::path& db) {
   fs::path wal = db;
   wal += ".wal";
@@ -224,7 +201,7 @@ TEST(DuckDBSinkDurability, AFailedCommitIsRetriedAndLosesOnlyWhatCannotBeStored)
   {
     // The write-ahead log may grow by 1 MiB: the batch's commit fails, each session alone is
     // retried once, and only the one that cannot fit is lost.
-    FileSizeLimit disk_full(static_cast<rlim_t>(wal_size(dir.db()) + (1 << 20)));
+    st::testing::FileSizeLimit disk_full(static_cast<rlim_t>(wal_size(dir.db()) + (1 << 20)));
     gate->open();
     ASSERT_TRUE(tracer.flush(60s));
   }
@@ -267,7 +244,7 @@ TEST(DuckDBSinkDurability, EverySessionOfABatchThatCannotBeStoredIsCounted) {
   ASSERT_TRUE(gate->wait_entered());
   for (int i = 0; i < 6; ++i) auto s = tracer.start_session("s" + std::to_string(i));
   {
-    FileSizeLimit disk_full(static_cast<rlim_t>(wal_size(dir.db())));  // the log cannot grow at all
+    st::testing::FileSizeLimit disk_full(static_cast<rlim_t>(wal_size(dir.db())));  // the log cannot grow at all
     gate->open();
     ASSERT_TRUE(tracer.flush(60s));
   }

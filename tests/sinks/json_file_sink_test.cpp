@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace fs = std::filesystem;
@@ -164,6 +165,38 @@ TEST(JsonFileSink, WriteErrorsNameTheFile) {
   } catch (const st::Error& e) {
     EXPECT_NE(std::string(e.what()).find(dir.path.string()), std::string::npos) << e.what();
   }
+}
+
+TEST(JsonFileSink, ADiskFullLosesOnlyTheSessionThatDoesNotFitNamesItAndLeavesNoPartialFile) {
+  TempDir dir;
+  st::testing::CapturedDiagnostics diagnostics;
+  st::SessionTracer tracer(st::TracingConfig{.save_dir = dir.path, .checkpoint = false});
+  const std::string kilobytes(4000, 'x');
+  {
+    // Every file may hold 16 KiB: the small session fits, the big one does not.
+    st::testing::FileSizeLimit disk_full(16 << 10);
+    { auto s = tracer.start_session("small"); tracer.add_event(st::RuntimeEvent{.metadata = st::Value{{"k", "v"}}}); }
+    {
+      auto s = tracer.start_session("big");
+      for (int i = 0; i < 10; ++i) tracer.add_event(st::RuntimeEvent{.metadata = st::Value{{"blob", kilobytes}}});
+    }
+    ASSERT_TRUE(tracer.flush());
+  }
+  EXPECT_EQ(tracer.stats().sessions_lost, 1u);
+  EXPECT_EQ(tracer.stats().sink_errors, 1u);
+  const auto files = dir.json_files();
+  ASSERT_EQ(files.size(), 1u) << "no partial or temporary file stays";
+  EXPECT_NE(files[0].filename().string().find("session_small_"), std::string::npos);
+  EXPECT_EQ(st::SessionTrace::read_file(files[0]).session_id, "small");
+  bool named = false;
+  for (const auto& m : diagnostics.all()) {
+    named = named || (m.find("session_big_") != std::string::npos && m.find("free space") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << "the error names the file and what to do";
+  // With room again the sink goes on.
+  { auto s = tracer.start_session("after"); }
+  ASSERT_TRUE(tracer.flush());
+  EXPECT_EQ(dir.json_files().size(), 2u);
 }
 
 TEST(JsonFileSink, EverySessionIsOnDiskAfterTheTracerIsDestroyed) {

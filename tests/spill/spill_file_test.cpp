@@ -192,3 +192,18 @@ TEST(SpillRecovery, ASinkThatFailsToStoreLeavesTheFilesForNextTime) {
   st::testing::MemorySink sink;
   EXPECT_EQ(st::recover_spilled_sessions(dir.path, sink).sessions, 1u);
 }
+
+TEST(SpillRecovery, AnEmptyFileLeftByADeathBeforeItsFirstWriteIsRemovedQuietly) {
+  TempDir dir;
+  std::filesystem::path path;
+  {
+    sd::SpillFolder folder = sd::SpillFolder::create(dir.path);
+    path = folder.path();
+    write_bytes(path / "0.spill", "");
+  }
+  st::testing::MemorySink sink;
+  const st::SpillRecovery r = st::recover_spilled_sessions(dir.path, sink);
+  EXPECT_EQ(r.sessions, 0u);
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_FALSE(std::filesystem::exists(path));
+}

@@ -47,7 +47,11 @@ st::EnvironmentEvent numbered(int n) {
 long events_in_spill(const std::filesystem::path& spill_dir) {
   const auto files = spill_files(spill_dir);
   if (files.size() != 1) return -1;
-  return static_cast<long>(st::read_spill_file(files[0]).trace.event_history.size());
+  try {
+    return static_cast<long>(st::read_spill_file(files[0]).trace.event_history.size());
+  } catch (const st::Error&) {
+    return -1;  // created, not written yet
+  }
 }
 
 }  // namespace
@@ -210,6 +214,13 @@ TEST(Spill, EndAllSessionsEndsEveryThreadsSessionAsAborted) {
       tracer.add_event(numbered(t));
       ++started;
       while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      // The thread did nothing wrong: what it records into its ended session is counted, not thrown.
+      EXPECT_NO_THROW({
+        auto step = tracer.timestep(1);
+        tracer.add_event(numbered(99));
+        tracer.add_message(st::SessionEventMessage{.content = "late"});
+        tracer.add_session_metadata("late", st::Value{{"x", 1}});
+      });
     });
   }
   ASSERT_TRUE(wait_until([&] { return started == 3; }));
@@ -217,6 +228,7 @@ TEST(Spill, EndAllSessionsEndsEveryThreadsSessionAsAborted) {
   release = true;
   for (auto& w : workers) w.join();
   ASSERT_TRUE(tracer.flush());
+  EXPECT_EQ(tracer.stats().records_failed, 12u);
   const auto traces = sink->traces();
   ASSERT_EQ(traces.size(), 3u);
   for (const auto& t : traces) {
@@ -237,4 +249,35 @@ TEST(Spill, CheckpointOffWritesNothing) {
   tracer.add_event(numbered(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_FALSE(std::filesystem::exists(dir.path / "spill"));
+}
+
+TEST(Spill, ADiskFullStopsCheckpointsWithoutATornRecordCountsThemAndTheSessionIsStillStored) {
+  TempDir dir;
+  st::testing::CapturedDiagnostics diagnostics;
+  auto sink = std::make_shared<MemorySink>();
+  st::SessionTracer tracer(spill_config(dir));
+  tracer.add_sink(sink);
+  {
+    auto s = tracer.start_session("filling");
+    tracer.add_event(numbered(0));
+    ASSERT_TRUE(wait_until([&] { return events_in_spill(dir.path / "spill") == 1; }));
+    {
+      // The session's file may not grow past 4 KiB: the next checkpoints fail.
+      st::testing::FileSizeLimit disk_full(4 << 10);
+      const std::string blob(1500, 'y');
+      for (int i = 1; i < 20; ++i) tracer.add_event(st::RuntimeEvent{.metadata = st::Value{{"n", i}, {"blob", blob}}});
+      ASSERT_TRUE(wait_until([&] { return tracer.stats().records_not_checkpointed > 0; }));
+    }
+    const auto files = spill_files(dir.path / "spill");
+    ASSERT_EQ(files.size(), 1u);
+    const st::SpilledSession kept = st::read_spill_file(files[0]);
+    EXPECT_EQ(kept.bytes_cut, 0u) << "a failed write is cut back: no torn record stays";
+    EXPECT_GE(kept.trace.event_history.size(), 1u);
+  }
+  ASSERT_TRUE(tracer.flush());
+  ASSERT_EQ(sink->traces().size(), 1u);
+  EXPECT_EQ(sink->traces()[0].event_history.size(), 20u);
+  bool named = false;
+  for (const auto& m : diagnostics.all()) named = named || m.find("free disk space") != std::string::npos;
+  EXPECT_TRUE(named) << "the error says what to do";
 }

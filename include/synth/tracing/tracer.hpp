@@ -196,7 +196,8 @@ class SessionTracer {
   /// Ends every active session of this tracer, on every thread, each with a session metadata
   /// entry kSessionStatusMetadata {"status": "aborted", "reason": `reason`}, then waits up to
   /// `timeout` for the sinks (as flush()). Returns how many sessions it ended. Threads still
-  /// recording into them afterwards lose those records (TracerStats::records_failed).
+  /// recording into them afterwards lose those records, counted in TracerStats::records_failed
+  /// and never thrown at them.
   std::size_t end_all_sessions(std::string reason = "end_all_sessions",
                                std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
@@ -286,6 +287,8 @@ class SessionTracer {
   /// Whether this thread's session records (false when sampled out); throws TracingError naming
   /// `call` without a session.
   bool session_records(const char* call) const;
+  TimestepScope start_timestep(std::int64_t turn, std::string step_id, Value step_metadata);
+  void append_session_metadata(std::string metadata_type, Value data);
   SessionScope begin_session(std::string session_id, Value metadata, const RemoteParent* parent);
   void record_event(CAISEvent&& event);
   void record_event(EnvironmentEvent&& event);
