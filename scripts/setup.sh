@@ -26,6 +26,17 @@ APT_PACKAGES=(
   "ccache=4.8+really4.7.5-1"
   "clang-14=1:14.0.6-12"
   "libclang-rt-14-dev=1:14.0.6-12"
+  # Python package (python/): the extension, its tests and DataFrame results, for /usr/bin/python3.
+  "pybind11-dev=2.10.3-1"
+  "python3-dev=3.11.2-1+b1"
+  "python3-pytest=7.2.1-2"
+  "python3-pytest-asyncio=0.20.3-1"
+  "python3-pandas=1.5.3+dfsg-2"
+  # `pip install --no-build-isolation ./python`, offline, into the system Python or a venv.
+  "python3-pip=23.0.1+dfsg-1"
+  "python3-setuptools=66.1.1-1+deb12u2"
+  "python3-wheel=0.38.4-2"
+  "python3-venv=3.11.2-1+b1"
 )
 
 # Only when no npm is on the PATH (machines of this kind already have Node.js and npm).

@@ -110,6 +110,23 @@ Connection::Connection(const std::filesystem::path& path, bool read_only) : db_(
                        "' (opening it read-only creates nothing): check the path (--db / SYNTH_TRACING_DB), or "
                        "store traces there first (synth-trace demo or import, a DuckDBSink)");
   }
+  // An existing empty file (what tempfile.NamedTemporaryFile or `touch` leaves) holds no data:
+  // it is a new database. DuckDB refuses it as "not a valid DuckDB database", so it is removed
+  // and DuckDB creates the file anew; read-only, there is nothing to read.
+  std::error_code ec;
+  if (db_->name != ":memory:" && !db_->name.empty() && std::filesystem::is_regular_file(path, ec) &&
+      std::filesystem::file_size(path, ec) == 0 && !ec) {
+    if (read_only) {
+      throw StorageError("trace database '" + db_->name +
+                         "' is an empty file (no traces stored there yet; opening it read-only creates nothing): "
+                         "store traces there first (synth-trace demo or import, a DuckDBSink)");
+    }
+    std::filesystem::remove(path, ec);
+    if (ec) {
+      throw StorageError("cannot use the empty file '" + db_->name + "' as a trace database (" + ec.message() +
+                         "): remove it, or choose another file (--db / SYNTH_TRACING_DB)");
+    }
+  }
   open();
 }
 

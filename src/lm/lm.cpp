@@ -50,6 +50,14 @@ std::string strip_trailing_slash(std::string url) {
   return url;
 }
 
+// "<PROVIDER>_BASE_URL" beside the key's "<PROVIDER>_API_KEY"; "" for providers without a key variable.
+std::string base_url_variable(const detail::ProviderInfo& info) {
+  constexpr std::string_view suffix = "_API_KEY";
+  const std::string_view key = info.key_variable;
+  if (key.size() <= suffix.size() || !key.ends_with(suffix)) return {};
+  return std::string(key.substr(0, key.size() - suffix.size())) + "_BASE_URL";
+}
+
 Value messages_state(const std::vector<Message>& messages) {
   Value::Array out;
   out.reserve(messages.size());
@@ -391,7 +399,13 @@ LM::LM(LMOptions options) : impl_(std::make_unique<Impl>()) {
     d.provider = o.provider.empty() ? detect_provider(o.model, o.base_url) : normalize_provider(o.provider);
     // Local, unknown and unlisted servers speak the OpenAI format and get a key only when given one.
     const detail::ProviderInfo* info = detail::find_provider(d.provider);
-    d.base_url = o.base_url.empty() && info != nullptr ? std::string(info->base_url) : o.base_url;
+    d.base_url = o.base_url;
+    if (d.base_url.empty() && info != nullptr) {
+      // The provider SDKs' own variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, ...) points a
+      // program at a proxy or a local server without changing its code.
+      d.base_url = env(base_url_variable(*info).c_str());
+      if (d.base_url.empty()) d.base_url = info->base_url;
+    }
     d.api_key = o.api_key;
     if (info != nullptr) {
       d.wire = info->wire;

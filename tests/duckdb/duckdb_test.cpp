@@ -1351,6 +1351,23 @@ TEST(BadDatabase, NotADuckDBFile) {
   }
 }
 
+TEST(BadDatabase, AnEmptyFileIsANewDatabase) {
+  // What tempfile.NamedTemporaryFile (or `touch`) leaves: a 0-byte file.
+  TempDir dir;
+  const fs::path empty = dir.file("empty.duckdb");
+  std::ofstream(empty).close();
+  ASSERT_EQ(fs::file_size(empty), 0u);
+  const std::string what = storage_error_text(empty, DuckDBOptions{.read_only = true});
+  EXPECT_NE(what.find("empty file"), std::string::npos) << what;
+  EXPECT_EQ(fs::file_size(empty), 0u);  // read-only creates nothing
+  {
+    DuckDBTraceManager db(empty);
+    ASSERT_TRUE(db.insert_trace(complex_trace("in-empty")));
+  }
+  DuckDBTraceManager db(empty);
+  EXPECT_EQ(db.load_trace("in-empty"), complex_trace("in-empty"));
+}
+
 TEST(BadDatabase, LockedByAnotherProcess) {
   TempDir dir;
   const fs::path path = dir.db();

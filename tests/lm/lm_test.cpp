@@ -1063,3 +1063,19 @@ TEST_F(LMTest, CredentialsInTheBaseUrlAreNeverPrinted) {
     EXPECT_NE(trace.find("127.0.0.1:1"), std::string::npos) << "masking is off in this fixture";
   }
 }
+
+TEST_F(LMTest, BaseUrlComesFromTheProvidersVariableWhenNotGiven) {
+  st::testing::ScopedEnv base("OPENAI_BASE_URL", server.url("/v1").c_str());
+  st::testing::ScopedEnv key("OPENAI_API_KEY", "env-key-654321");
+  server.script({Reply{.body = openai_answer("from the variable")}, Reply{.body = openai_answer("given")}});
+  st::LM lm({.model = "gpt-4", .max_retries = 0});
+  EXPECT_EQ(lm.provider(), "openai");
+  EXPECT_EQ(lm.generate("hi").text, "from the variable");
+  EXPECT_EQ(server.last().path, "/v1/chat/completions");
+  EXPECT_EQ(server.last().header("Authorization"), "Bearer env-key-654321");
+
+  // A base_url given in code wins over the variable.
+  st::testing::ScopedEnv elsewhere("OPENAI_BASE_URL", "http://127.0.0.1:9/never");
+  st::LM given({.model = "gpt-4", .base_url = server.url("/v1"), .max_retries = 0});
+  EXPECT_EQ(given.generate("hi").text, "given");
+}

@@ -140,7 +140,9 @@ struct LMOptions {
   std::optional<double> top_p;
   /// The server: for OpenAI-compatible ones the URL before "/chat/completions"
   /// ("http://localhost:8000/v1"); for Anthropic the one before "/v1/messages"; for Gemini the one
-  /// before "/v1beta/models/...". Empty: the provider's public endpoint.
+  /// before "/v1beta/models/...". Empty: the provider's <NAME>_BASE_URL environment variable
+  /// beside its key's (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL, GROQ_BASE_URL, ...)
+  /// when set, else the provider's public endpoint.
   std::string base_url;
   /// Empty: the provider's usual environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
   /// GEMINI_API_KEY or GOOGLE_API_KEY, GROQ_API_KEY, DEEPSEEK_API_KEY, MISTRAL_API_KEY,

@@ -1,0 +1,1 @@
+"""DuckDB storage of traces (``synth_tracing.duckdb.manager``)."""

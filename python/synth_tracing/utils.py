@@ -1,0 +1,43 @@
+"""Helpers shared by the package (the original's ``synth_ai.tracing_v2.utils``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid as _uuid
+from typing import Any
+
+from . import _core
+
+
+def make_serializable(obj: Any) -> Any:
+    """``obj`` as JSON-able values. First match wins: an object with ``to_dict()`` -> its result
+    (converted too); UUID -> ``str``; date/time -> ``isoformat()``; bytes -> UTF-8 text (bad bytes
+    dropped); dict/list/tuple -> converted recursively (tuple -> list); JSON scalars unchanged;
+    anything else -> ``str(obj)``."""
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):
+        return make_serializable(obj.to_dict())
+    if isinstance(obj, _uuid.UUID):
+        return str(obj)
+    if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", errors="ignore")
+    if isinstance(obj, dict):
+        return {(k if isinstance(k, str) else str(k)): make_serializable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [make_serializable(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
+
+
+# The C++ conversion calls this for values that are not plain JSON.
+_core.set_serializer(make_serializable)
+
+
+def now_iso() -> str:
+    """The current local time as ``datetime.now().isoformat()`` (the original's timestamps)."""
+    return _dt.datetime.now().isoformat()
+
+
+__all__ = ["make_serializable", "now_iso"]
