@@ -79,7 +79,7 @@ std::string media_type(const httplib::Request& req);
 /// Checks every request passes before its route: the Host header names this server (a loopback
 /// name, the address it is bound to, or an allowed host, with the port it listens on: DNS
 /// rebinding), an Origin header (sent by browsers) names it too, and /api/ requests carry the
-/// token when there is one. Answers 403 or 401 otherwise. No route sends CORS headers.
+/// token when there is one (OTLP's /v1/ routes too). Answers 403 or 401 otherwise. No route sends CORS headers.
 void install_guards(httplib::Server& http, const ServerOptions& options, int port);
 
 }  // namespace synth::tracing::server

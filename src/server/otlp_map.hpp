@@ -1,0 +1,49 @@
+// Internal: OTLP spans as our sessions, timesteps and events, by the mapping table of
+// docs/collector-and-viewer.md §7 (first key present wins). Our own `synth.*` attributes (what
+// src/otel and the server's OTLP export write) come back as the events they were made from;
+// GenAI conventions, OpenInference and OpenLLMetry keys become LLM calls; other spans (HTTP, DB)
+// runtime events, so the tree stays connected.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/otlp_decode.hpp"
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing::server {
+
+/// The sessions of one request: each holds the part of its session that the request carried,
+/// to be merged into what is stored (OnExistingSession::merge), so spans of a session that
+/// arrive in several requests, in any order, end up in one session.
+struct OtlpMapped {
+  std::vector<SessionTrace> sessions;
+  std::uint64_t spans = 0;           ///< spans mapped
+  std::uint64_t rejected_spans = 0;  ///< spans that could not be mapped (no ids)
+  std::string error_message;         ///< why, for the first of them
+};
+
+/// Maps the spans of a request. Never throws for any content of `traces` but std::bad_alloc.
+OtlpMapped map_otlp_spans(const OtlpTraces& traces);
+
+namespace otlp {
+
+/// The first of `keys` present (not null) in the span's attributes, else nullptr.
+const Value* first_of(const Value& attributes, std::initializer_list<std::string_view> keys);
+
+/// The event of a span that is neither our session nor our timestep span.
+Event span_to_event(const OtlpSpan& span, const Value& resource);
+
+/// Our directly recorded events and messages, exported as span events named
+/// "synth.event.<kind>" and "synth.message": nullopt for other span events.
+std::optional<Event> synth_span_event(const OtlpEvent& event);
+std::optional<SessionEventMessage> synth_span_message(const OtlpEvent& event);
+
+/// Unix nanoseconds as a Timestamp.
+Timestamp timestamp_of(std::uint64_t unix_nano);
+
+}  // namespace otlp
+
+}  // namespace synth::tracing::server
