@@ -251,7 +251,7 @@ CAISEvent llm_event(const OtlpSpan& s, const Value& resource) {
                                         "llm.usage.prompt_tokens"}));
   e.completion_tokens = int_of(first_of(a, {"gen_ai.usage.output_tokens", "llm.token_count.completion",
                                             "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"}));
-  e.total_tokens = int_of(first_of(a, {"llm.token_count.total", "llm.usage.total_tokens", "gen_ai.usage.total_tokens"}));
+  e.total_tokens = int_of(first_of(a, {"synth.total_tokens", "llm.token_count.total", "llm.usage.total_tokens", "gen_ai.usage.total_tokens"}));
   if (!e.total_tokens && e.prompt_tokens && e.completion_tokens && a.find("synth.kind") == nullptr) {
     e.total_tokens = *e.prompt_tokens + *e.completion_tokens;
   }

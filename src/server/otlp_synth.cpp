@@ -73,6 +73,8 @@ std::optional<Event> synth_span_event(const OtlpEvent& ev) {
       e.completion_tokens = get<std::int64_t>(a, "gen_ai.usage.output_tokens");
       e.cached_tokens = get<std::int64_t>(a, "gen_ai.usage.cache_read.input_tokens");
       e.reasoning_tokens = get<std::int64_t>(a, "gen_ai.usage.reasoning.output_tokens");
+      e.cache_write_tokens = get<std::int64_t>(a, "gen_ai.usage.cache_creation.input_tokens");
+      e.total_tokens = get<std::int64_t>(a, "synth.total_tokens");
       e.cost = get<double>(a, "synth.cost_usd");
       e.latency_ms = get<double>(a, "synth.latency_ms");
       return Event(std::move(e));
