@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "server/ingest_queue.hpp"
+#include "server/otlp_map.hpp"
 #include "server/options.hpp"
 #include "synth/tracing/duckdb.hpp"
 
@@ -27,6 +28,8 @@ struct ServerContext {
   std::string url;
   /// A private folder where Parquet exports are written before they are sent.
   std::filesystem::path export_dir;
+  /// Which session each recent OTLP trace belongs to (shared by the main and the OTLP port).
+  std::shared_ptr<TraceSessions> trace_sessions = std::make_shared<TraceSessions>();
 };
 
 /// What a route answers when the request cannot be served: an HTTP status and a message for

@@ -62,7 +62,25 @@ struct Building {
 
 }  // namespace
 
-OtlpMapped map_otlp_spans(const OtlpTraces& traces) {
+std::optional<std::string> TraceSessions::find(const std::string& trace_id) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(trace_id);
+  return it == sessions_.end() ? std::nullopt : std::optional(it->second);
+}
+
+void TraceSessions::remember(const std::string& trace_id, const std::string& session_id) {
+  if (trace_id.empty() || capacity_ == 0) return;
+  std::lock_guard lock(mutex_);
+  const auto [it, added] = sessions_.insert_or_assign(trace_id, session_id);
+  if (!added) return;
+  order_.push_back(trace_id);
+  if (order_.size() > capacity_) {
+    sessions_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
   OtlpMapped out;
   static const Value kNoResource = Value::object();
   const auto resource_of = [&](const OtlpSpan& s) -> const Value& {
@@ -87,6 +105,10 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces) {
     }
   }
 
+  if (memory != nullptr) {
+    for (const auto& [trace, sid] : trace_session) memory->remember(trace, sid);
+  }
+
   std::map<std::string, Building> sessions;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     const OtlpSpan& s = traces.spans[i];
@@ -98,6 +120,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces) {
     if (!sid) {
       if (auto it = trace_session.find(s.trace_id); it != trace_session.end()) sid = it->second;
     }
+    if (!sid && memory != nullptr) sid = memory->find(s.trace_id);
     if (!sid) sid = session_key(resource_of(s));
     if (!sid && !s.trace_id.empty()) sid = s.trace_id;
     if (!sid) {

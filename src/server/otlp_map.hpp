@@ -6,6 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,8 +28,27 @@ struct OtlpMapped {
   std::string error_message;         ///< why, for the first of them
 };
 
-/// Maps the spans of a request. Never throws for any content of `traces` but std::bad_alloc.
-OtlpMapped map_otlp_spans(const OtlpTraces& traces);
+/// The sessions of recent traces, learned from the spans that named one: SDKs export each span
+/// as it ends (children first), and only some spans of a trace carry the session id, so a span
+/// without one takes its trace's session from an earlier request. Bounded: the oldest traces
+/// are forgotten first. Thread-safe.
+class TraceSessions {
+ public:
+  explicit TraceSessions(std::size_t capacity = 100000) : capacity_(capacity) {}
+  std::optional<std::string> find(const std::string& trace_id);
+  void remember(const std::string& trace_id, const std::string& session_id);
+
+ private:
+  std::mutex mutex_;
+  std::size_t capacity_;
+  std::unordered_map<std::string, std::string> sessions_;
+  std::deque<std::string> order_;
+};
+
+/// Maps the spans of a request. A span with no session id of its own takes its trace's: from
+/// the request's other spans, else from `memory` (when given), else its resource's, else the
+/// trace id. Never throws for any content of `traces` but std::bad_alloc.
+OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = nullptr);
 
 namespace otlp {
 

@@ -56,7 +56,7 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     } catch (const OtlpDecodeError& e) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
-    OtlpMapped mapped = map_otlp_spans(traces);
+    OtlpMapped mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
     ctx.counters.otlp_rejected_spans.fetch_add(mapped.rejected_spans, std::memory_order_relaxed);
     std::vector<IngestItem> items;
     items.reserve(mapped.sessions.size());

@@ -56,6 +56,12 @@ void serve_routes(httplib::Server& http, ServerContext& ctx) {
   const ServerOptions& options = ctx.options;
   // Nagle + delayed ACK would stall small answers; each keep-alive connection holds a worker.
   http.set_tcp_nodelay(true);
+  // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second server bind the same
+  // port (4318 above all) and take half of the connections.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(std::max<std::size_t>(n, 2)); };
   http.set_payload_max_length(options.max_body_bytes);
   http.set_keep_alive_max_count(1000);

@@ -300,3 +300,21 @@ TEST(OtlpDecode, ResponsesInBothEncodings) {
   EXPECT_EQ(json["partialSuccess"]["rejectedSpans"], Value("2"));
   EXPECT_EQ(json["partialSuccess"]["errorMessage"], Value("x"));
 }
+
+TEST(OtlpDecode, ASpanTakesItsTraceSessionFromAnEarlierRequest) {
+  TraceSessions memory(2);
+  const auto span = [](const char* trace, const char* id, const char* session) {
+    std::string attrs = session == nullptr ? "" : std::string(R"({"key":"session.id","value":{"stringValue":")") + session + "\"}}";
+    return std::string(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")") + trace + R"(","spanId":")" + id +
+           R"(","name":"n","attributes":[)" + attrs + "]}]}]}]}";
+  };
+  const std::string t1(32, '1'), t2(32, '2'), t3(32, '3'), t4(32, '4');
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t1.c_str(), "1111111111111111", "s1")), &memory).sessions.at(0).session_id, "s1");
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t1.c_str(), "2222222222222222", nullptr)), &memory).sessions.at(0).session_id, "s1");
+  // Bounded: the oldest trace is forgotten first.
+  map_otlp_spans(decode_otlp_traces_json(span(t2.c_str(), "1111111111111111", "s2")), &memory);
+  map_otlp_spans(decode_otlp_traces_json(span(t3.c_str(), "1111111111111111", "s3")), &memory);
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t1.c_str(), "3333333333333333", nullptr)), &memory).sessions.at(0).session_id, t1);
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t3.c_str(), "3333333333333333", nullptr)), &memory).sessions.at(0).session_id, "s3");
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t4.c_str(), "3333333333333333", nullptr))).sessions.at(0).session_id, t4);
+}

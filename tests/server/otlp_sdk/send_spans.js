@@ -3,7 +3,7 @@
 // Prints the export results; exits 1 when an export failed.
 'use strict';
 const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
-const { SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { SpanKind, SpanStatusCode, context, trace } = require('@opentelemetry/api');
 
@@ -22,7 +22,8 @@ exporter.export = (spans, done) => exportSpans(spans, (result) => {
 
 const provider = new NodeTracerProvider({
   resource: resourceFromAttributes({ 'service.name': 'js-agent', 'service.version': '1.0.0' }),
-  spanProcessors: [new SimpleSpanProcessor(exporter)],
+  // The batching processor, as NodeSDK sets up by default: the spans of the turn go together.
+  spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60000 })],
 });
 const tracer = provider.getTracer('synth-tracing-tests', '1.0.0');
 
