@@ -359,10 +359,102 @@ OtlpTraces decode_otlp_traces_protobuf(std::string_view body) {
   return out;
 }
 
-std::string otlp_trace_response(bool json, std::uint64_t rejected_spans, std::string_view error_message) {
+namespace {
+
+// LogRecord { time = 1; severity_number = 2; severity_text = 3; body = 5; attributes = 6;
+//             trace_id = 9; span_id = 10; observed_time = 11; event_name = 12 }
+OtlpLog read_log(ProtoReader r) {
+  OtlpLog log;
+  std::uint64_t observed = 0;
+  std::uint32_t field;
+  WireType type;
+  while (r.next(field, type)) {
+    switch (field) {
+      case 1:
+      case 11:
+        r.expect(type, kFixed64);
+        (field == 1 ? log.time_unix_nano : observed) = r.fixed64();
+        break;
+      case 5:
+        r.expect(type, kLengthDelimited);
+        log.body = read_any_value(r.message("AnyValue"), 1);
+        break;
+      case 6:
+        r.expect(type, kLengthDelimited);
+        read_key_value(r.message("KeyValue"), log.attributes, 1);
+        break;
+      case 9:
+        log.trace_id = id_field(r, type, 16, "trace_id");
+        break;
+      case 10:
+        log.span_id = id_field(r, type, 8, "span_id");
+        break;
+      case 12:
+        log.event_name = string_field(r, type);
+        break;
+      default:
+        r.skip(type);
+    }
+  }
+  if (log.time_unix_nano == 0) log.time_unix_nano = observed;
+  return log;
+}
+
+}  // namespace
+
+OtlpLogs decode_otlp_logs_protobuf(std::string_view body) {
+  OtlpLogs out;
+  ProtoReader request(body, 0, "ExportLogsServiceRequest");
+  std::uint32_t field;
+  WireType type;
+  while (request.next(field, type)) {
+    if (field != 1) {
+      request.skip(type);
+      continue;
+    }
+    request.expect(type, kLengthDelimited);
+    ProtoReader rl = request.message("ResourceLogs");
+    const std::size_t resource = out.resources.size();
+    out.resources.push_back(Value::object());
+    std::uint32_t f;
+    WireType t;
+    while (rl.next(f, t)) {
+      if (f == 1) {
+        rl.expect(t, kLengthDelimited);
+        out.resources[resource] = read_attributes_of(rl.message("Resource"), 1, nullptr);
+      } else if (f == 2) {
+        rl.expect(t, kLengthDelimited);
+        ProtoReader sl = rl.message("ScopeLogs");
+        std::uint32_t g;
+        WireType u;
+        while (sl.next(g, u)) {
+          if (g == 2) {
+            sl.expect(u, kLengthDelimited);
+            OtlpLog log = read_log(sl.message("LogRecord"));
+            log.resource = resource;
+            if (log.event_name.empty()) {
+              if (const Value* name = log.attributes.find("event.name"); name != nullptr && name->is_string()) {
+                log.event_name = name->as_string();
+              }
+            }
+            out.logs.push_back(std::move(log));
+          } else {
+            sl.skip(u);
+          }
+        }
+      } else {
+        rl.skip(t);
+      }
+    }
+  }
+  return out;
+}
+
+std::string otlp_trace_response(bool json, std::uint64_t rejected_spans, std::string_view error_message,
+                                const char* rejected_json_key) {
   if (json) {
     if (rejected_spans == 0 && error_message.empty()) return "{}";
-    return Value{{"partialSuccess", Value{{"rejectedSpans", std::to_string(rejected_spans)},
+    return Value{{"partialSuccess", Value{{rejected_json_key, std::to_string(rejected_spans)},
                                           {"errorMessage", std::string(error_message)}}}}
         .dump();
   }

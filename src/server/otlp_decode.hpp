@@ -62,8 +62,32 @@ OtlpTraces decode_otlp_traces_protobuf(std::string_view body);
 /// 64-bit integers as numbers or decimal strings).
 OtlpTraces decode_otlp_traces_json(std::string_view body);
 
-/// An ExportTraceServiceResponse: empty when nothing was rejected, else partial_success
-/// {rejected_spans, error_message}; protobuf or JSON.
-std::string otlp_trace_response(bool json, std::uint64_t rejected_spans, std::string_view error_message);
+/// A log record (LogRecord): GenAI instrumentations send prompt and completion content as logs.
+struct OtlpLog {
+  std::string trace_id;  ///< hex, "" when absent
+  std::string span_id;
+  std::uint64_t time_unix_nano = 0;  ///< its time, else its observed time
+  std::string event_name;            ///< the event_name field, else the attribute event.name
+  Value body;
+  Value attributes = Value::object();
+  std::size_t resource = 0;  ///< index into OtlpLogs::resources
+};
+
+/// The log records of a request, and the attributes of each resource they came from.
+struct OtlpLogs {
+  std::vector<Value> resources;
+  std::vector<OtlpLog> logs;
+};
+
+/// Reads a protobuf ExportLogsServiceRequest (opentelemetry/proto/collector/logs/v1).
+OtlpLogs decode_otlp_logs_protobuf(std::string_view body);
+/// Reads an OTLP/JSON ExportLogsServiceRequest.
+OtlpLogs decode_otlp_logs_json(std::string_view body);
+
+/// An ExportTraceServiceResponse (or, with `rejected_json_key` "rejectedLogRecords", an
+/// ExportLogsServiceResponse: the same fields): empty when nothing was rejected, else
+/// partial_success {rejected, error_message}; protobuf or JSON.
+std::string otlp_trace_response(bool json, std::uint64_t rejected_spans, std::string_view error_message,
+                                const char* rejected_json_key = "rejectedSpans");
 
 }  // namespace synth::tracing::server

@@ -168,16 +168,63 @@ OtlpSpan read_span(const Value& s, const std::string& where) {
   return out;
 }
 
-}  // namespace
-
-OtlpTraces decode_otlp_traces_json(std::string_view body) {
+Value parse_root(std::string_view body, const char* message) {
   Value root;
   try {
     root = Value::parse(body, "the OTLP/JSON body");
   } catch (const Error& e) {
     throw OtlpDecodeError(std::string("malformed OTLP JSON: ") + e.what());
   }
-  if (!root.is_object()) fail("the top level", "is not an ExportTraceServiceRequest object");
+  if (!root.is_object()) fail("the top level", std::string("is not an ") + message + " object");
+  return root;
+}
+
+OtlpLog read_log(const Value& l, const std::string& where) {
+  if (!l.is_object()) fail(where, "is not an object");
+  OtlpLog out;
+  out.trace_id = hex_id(l, "traceId", "trace_id", 32, where);
+  out.span_id = hex_id(l, "spanId", "span_id", 16, where);
+  out.time_unix_nano = uint_member(l, "timeUnixNano", "time_unix_nano", where);
+  if (out.time_unix_nano == 0) out.time_unix_nano = uint_member(l, "observedTimeUnixNano", "observed_time_unix_nano", where);
+  out.event_name = string_member(l, "eventName", "event_name", where);
+  if (const Value* body = member(l, "body", "body")) out.body = any_value(*body, where + ".body", 1);
+  key_values(l, "attributes", out.attributes, where, 0);
+  if (out.event_name.empty()) {
+    if (const Value* name = out.attributes.find("event.name"); name != nullptr && name->is_string()) out.event_name = name->as_string();
+  }
+  return out;
+}
+
+}  // namespace
+
+OtlpLogs decode_otlp_logs_json(std::string_view body) {
+  const Value root = parse_root(body, "ExportLogsServiceRequest");
+  OtlpLogs out;
+  const Value::Array& resource_logs = array_member(root, "resourceLogs", "resource_logs", "request");
+  for (std::size_t r = 0; r < resource_logs.size(); ++r) {
+    const std::string rw = "resourceLogs[" + std::to_string(r) + "]";
+    const Value& rl = resource_logs[r];
+    if (!rl.is_object()) fail(rw, "is not an object");
+    const std::size_t resource = out.resources.size();
+    out.resources.push_back(Value::object());
+    if (const Value* res = member(rl, "resource", "resource")) key_values(*res, "attributes", out.resources[resource], rw + ".resource", 0);
+    const Value::Array& scope_logs = array_member(rl, "scopeLogs", "scope_logs", rw);
+    for (std::size_t s = 0; s < scope_logs.size(); ++s) {
+      const std::string sw = rw + ".scopeLogs[" + std::to_string(s) + "]";
+      if (!scope_logs[s].is_object()) fail(sw, "is not an object");
+      const Value::Array& records = array_member(scope_logs[s], "logRecords", "log_records", sw);
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        OtlpLog log = read_log(records[i], sw + ".logRecords[" + std::to_string(i) + "]");
+        log.resource = resource;
+        out.logs.push_back(std::move(log));
+      }
+    }
+  }
+  return out;
+}
+
+OtlpTraces decode_otlp_traces_json(std::string_view body) {
+  const Value root = parse_root(body, "ExportTraceServiceRequest");
   OtlpTraces out;
   const Value::Array& resource_spans = array_member(root, "resourceSpans", "resource_spans", "request");
   for (std::size_t r = 0; r < resource_spans.size(); ++r) {

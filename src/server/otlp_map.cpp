@@ -204,4 +204,48 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
   return out;
 }
 
+OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
+  OtlpMapped out;
+  std::map<std::string, Building> sessions;
+  for (std::size_t i = 0; i < logs.logs.size(); ++i) {
+    const OtlpLog& log = logs.logs[i];
+    if (!log.event_name.starts_with("gen_ai.")) continue;
+    std::optional<std::string> sid = session_key(log.attributes);
+    if (!sid && memory != nullptr && !log.trace_id.empty()) sid = memory->find(log.trace_id);
+    if (!sid && log.resource < logs.resources.size()) sid = session_key(logs.resources[log.resource]);
+    if (!sid && !log.trace_id.empty()) sid = log.trace_id;
+    if (!sid) {
+      ++out.rejected_spans;
+      if (out.error_message.empty()) {
+        out.error_message = "log record " + std::to_string(i) + " ('" + log.event_name + "') has no trace id and no session id";
+      }
+      continue;
+    }
+    ++out.spans;
+    Building& b = sessions[*sid];
+    b.trace.session_id = *sid;
+    const Timestamp time = timestamp_of(log.time_unix_nano);
+    if (b.trace.created_at == Timestamp{} || time < b.trace.created_at) b.trace.created_at = time;
+    SessionEventMessage m;
+    m.message_type = log.event_name;
+    m.timestamp = time;
+    m.content = Value{{"body", log.body}};
+    if (!log.span_id.empty()) m.content.set("span_id", log.span_id);
+    if (!log.attributes.empty()) m.content.set("attributes", log.attributes);
+    std::optional<std::string> step;
+    if (!log.trace_id.empty()) step = log.trace_id;
+    b.items.push_back(Item{time, step, std::nullopt, std::move(m)});
+    if (step) b.step(*step, time);
+  }
+  for (auto& [sid, b] : sessions) {
+    std::stable_sort(b.items.begin(), b.items.end(), [](const Item& x, const Item& y) { return x.time < y.time; });
+    for (Item& item : b.items) {
+      if (item.step) b.trace.session_time_steps[b.steps.at(*item.step)].step_messages.push_back(*item.message);
+      b.trace.message_history.push_back(std::move(*item.message));
+    }
+    out.sessions.push_back(std::move(b.trace));
+  }
+  return out;
+}
+
 }  // namespace synth::tracing::server

@@ -50,6 +50,13 @@ class TraceSessions {
 /// trace id. Never throws for any content of `traces` but std::bad_alloc.
 OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = nullptr);
 
+/// GenAI content sent as log records (event name `gen_ai.*`: `gen_ai.user.message`,
+/// `gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) as messages of the
+/// session of their trace (found as for a span), in the timestep of their trace: message type
+/// the event name, content {"body", "span_id", "attributes"}. Other log records are dropped
+/// (not counted rejected); a GenAI one with neither a trace id nor a session id is rejected.
+OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory = nullptr);
+
 namespace otlp {
 
 /// The first of `keys` present (not null) in the span's attributes, else nullptr.

@@ -1,5 +1,5 @@
-// OTLP/HTTP: POST /v1/traces (protobuf or JSON, gzip) into the ingest queue; /v1/logs and
-// /v1/metrics answered so that SDKs sending them log no errors.
+// OTLP/HTTP: POST /v1/traces (protobuf or JSON, gzip) into the ingest queue; POST /v1/logs's
+// GenAI content as messages; /v1/metrics answered (and dropped) so that SDKs log no errors.
 #include "server/otlp_map.hpp"
 #include "server/routes.hpp"
 
@@ -70,16 +70,34 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     ctx.counters.otlp_spans.fetch_add(mapped.spans, std::memory_order_relaxed);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message));
   }));
-  // Logs and metrics: read (bounded), then dropped. An empty Export*ServiceResponse is an empty
-  // protobuf message, or {} in JSON, for both.
-  for (const char* path : {"/v1/logs", "/v1/metrics"}) {
-    http.Post(path, guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
-                                        const httplib::ContentReader& reader) {
-      const bool json = json_body(req);
-      read_body(req, reader, ctx.options.max_body_bytes);
-      answer(res, json, json ? "{}" : "");
-    }));
-  }
+  http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
+                                            const httplib::ContentReader& reader) {
+    const bool json = json_body(req);
+    const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+    OtlpLogs logs;
+    try {
+      logs = json ? decode_otlp_logs_json(body) : decode_otlp_logs_protobuf(body);
+    } catch (const OtlpDecodeError& e) {
+      throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
+    }
+    OtlpMapped mapped = map_otlp_logs(logs, ctx.trace_sessions.get());
+    std::vector<IngestItem> items;
+    for (SessionTrace& trace : mapped.sessions) {
+      const std::size_t bytes = trace.to_json().size();
+      items.push_back(IngestItem{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0});
+    }
+    const std::size_t count = items.size();
+    if (count > 0) push(ctx, res, items);
+    ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+    answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
+  }));
+  // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.
+  http.Post("/v1/metrics", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
+                                               const httplib::ContentReader& reader) {
+    const bool json = json_body(req);
+    read_body(req, reader, ctx.options.max_body_bytes);
+    answer(res, json, json ? "{}" : "");
+  }));
 }
 
 }  // namespace synth::tracing::server

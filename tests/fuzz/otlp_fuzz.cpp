@@ -1,5 +1,5 @@
-// OTLP trace requests as `synth-trace serve` receives them on POST /v1/traces: every input is
-// read both as protobuf and as OTLP/JSON, and what reads is mapped to sessions. Promises: no
+// OTLP trace and log requests as `synth-trace serve` receives them on POST /v1/traces and
+// /v1/logs: every input is read as each, protobuf and OTLP/JSON, and what reads is mapped. Promises: no
 // crash (deep nesting, huge lengths, cut varints); only OtlpDecodeError is thrown; every span is
 // either mapped or counted rejected; every session has an id and serializes.
 #include <cstddef>
@@ -35,6 +35,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     map_and_check(sv::decode_otlp_traces_json(input));
   } catch (const sv::OtlpDecodeError&) {
+  }
+  for (const bool json : {false, true}) {
+    try {
+      const sv::OtlpLogs logs = json ? sv::decode_otlp_logs_json(input) : sv::decode_otlp_logs_protobuf(input);
+      const sv::OtlpMapped mapped = sv::map_otlp_logs(logs);
+      st::fuzz::check(mapped.spans + mapped.rejected_spans <= logs.logs.size(), "every log record is counted once");
+    } catch (const sv::OtlpDecodeError&) {
+    }
   }
   return 0;
 }

@@ -318,3 +318,40 @@ TEST(OtlpDecode, ASpanTakesItsTraceSessionFromAnEarlierRequest) {
   EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t3.c_str(), "3333333333333333", nullptr)), &memory).sessions.at(0).session_id, "s3");
   EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t4.c_str(), "3333333333333333", nullptr))).sessions.at(0).session_id, t4);
 }
+
+TEST(OtlpDecode, ProtobufLogRecordsWithTheirIdsNameAndBody) {
+  const auto varint = [](std::size_t v) {
+    std::string out;
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+    return out;
+  };
+  const auto field = [&](int number, const std::string& bytes) {
+    return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
+  };
+  std::string time = std::string(1, static_cast<char>(1 << 3 | 1)) + std::string("\x00\x00\x00\x00\x00\x00\x00\x01", 8);
+  const std::string record = time + field(5, field(1, "Hi?")) + field(9, std::string(16, '\xab')) +
+                             field(10, std::string(8, '\xcd')) + field(12, "gen_ai.user.message");
+  const OtlpLogs logs = decode_otlp_logs_protobuf(field(1, field(2, field(2, record))));
+  ASSERT_EQ(logs.logs.size(), 1u);
+  const OtlpLog& log = logs.logs[0];
+  EXPECT_EQ(log.time_unix_nano, std::uint64_t{1} << 56);
+  EXPECT_EQ(log.body, Value("Hi?"));
+  EXPECT_EQ(log.trace_id, "abababababababababababababababab");
+  EXPECT_EQ(log.span_id, "cdcdcdcdcdcdcdcd");
+  EXPECT_EQ(log.event_name, "gen_ai.user.message");
+  const OtlpMapped mapped = map_otlp_logs(logs);
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  EXPECT_EQ(mapped.sessions[0].session_id, log.trace_id);
+  EXPECT_EQ(mapped.sessions[0].message_history.at(0).content["body"], Value("Hi?"));
+  try {
+    decode_otlp_logs_protobuf(field(1, field(2, field(2, field(9, "short")))));
+    FAIL() << "accepted";
+  } catch (const OtlpDecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("trace_id has 5 bytes, not 16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("in LogRecord"), std::string::npos) << e.what();
+  }
+}

@@ -151,21 +151,57 @@ TEST(OtlpRoute, JsonIsAnsweredInJsonWithPartialSuccess) {
   EXPECT_EQ(std::get<CAISEvent>(stored->event_history.at(0)).model_name, "gpt-4o");
 }
 
-TEST(OtlpRoute, LogsAndMetricsAreAnsweredAndDropped) {
+TEST(OtlpRoute, GenAiLogsBecomeMessagesOfTheirTraceSessionAndMetricsAreDropped) {
   TempDir dir;
   Routes routes(ServerOptions{.db = dir.db()});
+  routes.start_writer();
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto r = routes.post("/v1/traces", R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + trace +
+                                         R"(","spanId":"53995c3f42cd8ad8","name":"chat gpt-4o","attributes":[
+      {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+      {"key":"gen_ai.conversation.id","value":{"stringValue":"conv-logs"}},
+      {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}}]}]}]}]})",
+                       "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  // The content arrives as log records (as the official OpenAI instrumentations send it).
+  r = routes.post("/v1/logs", R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[
+      {"timeUnixNano":"1735689800000000000","traceId":")" + trace + R"(","spanId":"53995c3f42cd8ad8",
+       "eventName":"gen_ai.user.message","body":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":"Hi?"}}]}}},
+      {"timeUnixNano":"1735689800500000000","traceId":")" + trace + R"(","spanId":"53995c3f42cd8ad8",
+       "attributes":[{"key":"event.name","value":{"stringValue":"gen_ai.choice"}}],
+       "body":{"kvlistValue":{"values":[{"key":"message","value":{"kvlistValue":{"values":[
+         {"key":"content","value":{"stringValue":"Hello."}}]}}}]}}},
+      {"timeUnixNano":"1735689800600000000","body":{"stringValue":"GET /health 200"}},
+      {"eventName":"gen_ai.user.message","body":{"stringValue":"no trace, no session"}}]}]}]})",
+                  "application/json; charset=utf-8", true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  const Value answer = Value::parse(r->body);
+  EXPECT_EQ(answer["partialSuccess"]["rejectedLogRecords"], Value("1")) << r->body;
   for (const char* path : {"/v1/logs", "/v1/metrics"}) {
-    auto r = routes.post(path, "{\"resourceLogs\":[]}", "application/json");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 200) << path;
-    EXPECT_EQ(r->body, "{}");
     r = routes.post(path, std::string("\x0a\x00", 2), kProtobuf);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << path;
     EXPECT_EQ(r->get_header_value("Content-Type"), kProtobuf);
     EXPECT_EQ(r->body, "");
   }
-  EXPECT_EQ(routes.queue.depth(), 0u);
+  r = routes.post("/v1/metrics", "{\"resourceMetrics\":[]}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{}");
+  routes.drain();
+  EXPECT_EQ(routes.store.session_ids().size(), 1u);
+  const auto stored = routes.store.load_trace("conv-logs");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->event_history.size(), 1u);
+  ASSERT_EQ(stored->message_history.size(), 2u);
+  EXPECT_EQ(stored->message_history[0].message_type, "gen_ai.user.message");
+  EXPECT_EQ(stored->message_history[0].content["body"]["content"], Value("Hi?"));
+  EXPECT_EQ(stored->message_history[0].content["span_id"], Value("53995c3f42cd8ad8"));
+  EXPECT_EQ(stored->message_history[1].content["body"]["message"]["content"], Value("Hello."));
+  ASSERT_EQ(stored->session_time_steps.size(), 1u) << "the trace's timestep";
+  EXPECT_EQ(stored->session_time_steps[0].step_messages.size(), 2u);
 }
 
 TEST(OtlpRoute, FaultsAnswer415And400And413) {
