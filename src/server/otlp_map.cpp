@@ -160,8 +160,14 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
       at = parent == by_id.end() ? nullptr : parent->second;
     }
     if (!placed) {
+      // Ours name their timestep by the parent span, which may come in a later request: such
+      // an event stays outside timesteps rather than in a made-up one. Others: a trace, a turn.
       const Value* id = s.attributes.find("synth.step_id");
-      step = id != nullptr && id->is_string() ? id->as_string() : (s.trace_id.empty() ? *sid : s.trace_id);
+      if (id != nullptr && id->is_string()) {
+        step = id->as_string();
+      } else if (kind.empty()) {
+        step = s.trace_id.empty() ? *sid : s.trace_id;
+      }
     }
     if (step) {
       SessionTimeStep& ts = b.step(*step, start);

@@ -1,5 +1,6 @@
 // The real `synth-trace serve` taking OTLP from the official OpenTelemetry JS SDK (the proto and
-// the JSON exporters, tests/server/otlp_sdk) on its port and on the extra OTLP port: the stored
+// the JSON exporters, tests/server/otlp_sdk) on its port and on the extra OTLP port, and from
+// our own tracer's exporter: the stored
 // sessions hold the model, tokens, messages, tools and errors the spans carried.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -7,10 +8,13 @@
 
 #include <array>
 #include <cstdio>
+#include <map>
+#include <set>
 
 #include "server/serve_process.hpp"
 #include "support.hpp"
 #include "synth/tracing/duckdb.hpp"
+#include "synth/tracing.hpp"
 
 using namespace synth::tracing;
 using synth::tracing::testing::TempDir;
@@ -136,5 +140,119 @@ TEST(OtlpServe, AnOtlpPortAskedForAndTakenStopsTheStart) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("cannot listen for OTLP on 127.0.0.1:" + std::to_string(taken)), std::string::npos)
         << e.what();
+  }
+}
+
+namespace {
+
+// An episode through the library's scopes: LLM calls, a tool, environment steps with rewards,
+// a message, over `steps` timesteps.
+void record_episode(SessionTracer& tracer, const std::string& id, int steps) {
+  auto session = tracer.start_session(id);
+  for (int s = 0; s < steps; ++s) {
+    auto step = tracer.timestep(s);
+    SessionEventMessage m;
+    m.message_type = "observation";
+    m.content = Value{{"origin_system_id", "gridworld"}, {"payload", "room " + std::to_string(s)}};
+    m.timestamp = now();
+    tracer.add_message(std::move(m));
+    {
+      auto call = ai_call("chat", {.model = "gpt-4o-mini", .system_id = "planner", .tracer = &tracer});
+      call.request({{"model", "gpt-4o-mini"}, {"temperature", 0.2}});
+      call.response({{"content", "go north"}, {"finish_reason", "stop"}});
+      call.usage({.prompt_tokens = 1000 + s, .completion_tokens = 200, .cached_tokens = 100});
+    }
+    {
+      auto tool = runtime_operation("search", {.system_id = "planner", .tracer = &tracer});
+      tool.actions({{"query", "weather"}});
+    }
+    {
+      auto env = environment_step("move", {.system_id = "gridworld", .tracer = &tracer});
+      env.action("north").reward(0.5 + s).terminated(s + 1 == steps);
+    }
+  }
+}
+
+struct Totals {
+  std::size_t events = 0, calls = 0, steps = 0, messages = 0;
+  std::int64_t prompt = 0, completion = 0, cached = 0;
+  double cost = 0, reward = 0;
+  int terminated = 0;
+  std::set<std::string> models;
+  bool operator==(const Totals&) const = default;
+  friend std::ostream& operator<<(std::ostream& os, const Totals& t) {
+    return os << "{events " << t.events << ", calls " << t.calls << ", steps " << t.steps << ", messages " << t.messages
+              << ", tokens " << t.prompt << "/" << t.completion << "/" << t.cached << ", cost " << t.cost << ", reward "
+              << t.reward << ", terminated " << t.terminated << ", models " << t.models.size() << "}";
+  }
+};
+
+Totals totals_of(const SessionTrace& t) {
+  Totals out;
+  out.events = t.event_history.size();
+  out.steps = t.session_time_steps.size();
+  out.messages = t.message_history.size();
+  for (const Event& e : t.event_history) {
+    if (const auto* c = std::get_if<CAISEvent>(&e)) {
+      ++out.calls;
+      out.prompt += c->prompt_tokens.value_or(0);
+      out.completion += c->completion_tokens.value_or(0);
+      out.cached += c->cached_tokens.value_or(0);
+      out.cost += c->cost.value_or(0);
+      if (c->model_name) out.models.insert(*c->model_name);
+    } else if (const auto* env = std::get_if<EnvironmentEvent>(&e)) {
+      out.reward += env->reward.value_or(0);
+      out.terminated += env->terminated.value_or(false) ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// The library's own OTLP exporter sending to serve: what is stored from the spans equals what the
+// tracer recorded (mode dual keeps the session in memory too, to compare), in one request at the
+// end or in many small ones; in mode otel, where directly recorded events and messages travel as
+// span events, the messages arrive too (mode dual sends only the scopes' spans).
+TEST(OtlpServe, OurTracersSpansAreStoredAsTheSessionItRecorded) {
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-port", "0"});
+  struct Run {
+    TracingMode mode;
+    std::size_t delay_ms;
+    std::string id;
+  };
+  const std::vector<Run> runs = {{TracingMode::dual, 3600000, "dual-one-request"},
+                                 {TracingMode::dual, 1, "dual-many-requests"},
+                                 {TracingMode::otel, 1, "otel-many-requests"}};
+  std::optional<Totals> recorded;
+  for (const Run& run : runs) {
+    TracingConfig c;
+    c.mode = run.mode;
+    c.otel_endpoint = serve.url() + "/v1/traces";
+    c.otel_schedule_delay_ms = run.delay_ms;
+    c.otel_max_export_batch_size = run.delay_ms == 1 ? std::size_t{2} : std::size_t{512};
+    c.save_dir = std::filesystem::path();
+    SessionTracer tracer(c);
+    record_episode(tracer, run.id, 3);
+    ASSERT_TRUE(tracer.flush(std::chrono::seconds(30)));
+    EXPECT_EQ(tracer.stats().spans_exported, tracer.stats().spans_ended) << run.id;
+    if (run.mode == TracingMode::dual && !recorded) {
+      const auto trace = tracer.get_session_trace(run.id);
+      ASSERT_TRUE(trace);
+      recorded = totals_of(*trace);
+    }
+  }
+  ASSERT_TRUE(recorded);
+  EXPECT_EQ(recorded->messages, 3u);
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  DuckDBTraceManager store(dir.db(), DuckDBOptions{.read_only = true});
+  EXPECT_EQ(store.session_ids().size(), runs.size());
+  for (const Run& run : runs) {
+    const auto stored = store.load_trace(run.id);
+    ASSERT_TRUE(stored) << run.id;
+    Totals want = *recorded;
+    if (run.mode == TracingMode::dual) want.messages = 0;
+    EXPECT_EQ(totals_of(*stored), want) << run.id;
   }
 }
