@@ -3,6 +3,7 @@
 // and our own `synth.*` (collector-and-viewer.md §7, first key present wins).
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "server/otlp_map.hpp"
 
@@ -26,16 +27,20 @@ std::optional<std::int64_t> int_of(const Value* v) {
   return std::nullopt;
 }
 
+// A finite number (a NaN cost or latency would poison every sum it enters).
 std::optional<double> double_of(const Value* v) {
   if (v == nullptr) return std::nullopt;
-  if (v->is_number()) return v->as_double();
-  if (v->is_string()) {
-    double out = 0;
+  double out = 0;
+  if (v->is_number()) {
+    out = v->as_double();
+  } else if (v->is_string()) {
     const std::string& s = v->as_string();
     const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    if (r.ec == std::errc() && r.ptr == s.data() + s.size()) return out;
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  } else {
+    return std::nullopt;
   }
-  return std::nullopt;
+  return std::isfinite(out) ? std::optional(out) : std::nullopt;
 }
 
 std::optional<std::string> string_of(const Value* v) {
