@@ -225,6 +225,10 @@ OtlpLogs decode_otlp_logs_json(std::string_view body) {
 
 OtlpTraces decode_otlp_traces_json(std::string_view body) {
   const Value root = parse_root(body, "ExportTraceServiceRequest");
+  if (!root.empty() && member(root, "resourceSpans", "resource_spans") == nullptr) {
+    fail("the top level", "has no resourceSpans: not an ExportTraceServiceRequest" +
+                              std::string(root.contains("session_id") ? " (sessions in our trace JSON go to POST /api/v1/sessions)" : ""));
+  }
   OtlpTraces out;
   const Value::Array& resource_spans = array_member(root, "resourceSpans", "resource_spans", "request");
   for (std::size_t r = 0; r < resource_spans.size(); ++r) {

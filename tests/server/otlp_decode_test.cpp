@@ -288,6 +288,8 @@ TEST(OtlpDecode, MalformedJsonNamesWhere) {
   };
   EXPECT_NE(error_of("{").find("malformed OTLP JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"resourceSpans": 3})").find("resourceSpans"), std::string::npos);
+  EXPECT_NE(error_of(sample_session("native").to_json()).find("go to POST /api/v1/sessions"), std::string::npos);
+  EXPECT_EQ(error_of("{}"), "(accepted)");
   const std::string bad_id = error_of(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W/8rI2l+","spanId":"x"}]}]}]})");
   EXPECT_NE(bad_id.find("resourceSpans[0].scopeSpans[0].spans[0].traceId"), std::string::npos) << bad_id;
 }
