@@ -36,8 +36,11 @@ BenchTracer::BenchTracer(Setup setup, std::string otel_endpoint) : dir_(new_temp
   } else {
     // As the README tells users: save_dir adds the JSON file sink, db_path names the database.
     fs::create_directories(dir_);
-    tracer_.emplace(st::TracingConfig{
-        .save_dir = dir_ / "json", .db_path = dir_ / "traces.duckdb", .otel_endpoint = std::move(otel_endpoint)});
+    st::TracingConfig config{
+        .save_dir = dir_ / "json", .db_path = dir_ / "traces.duckdb", .otel_endpoint = std::move(otel_endpoint)};
+    config.spill_dir = dir_ / "spill";
+    if (setup == Setup::no_checkpoint) config.checkpoint = false;
+    tracer_.emplace(std::move(config));
     tracer_->add_sink(st::DuckDBSink::from_config(tracer_->config()));
   }
   process_cpu_at_start_ = cpu_time(CLOCK_PROCESS_CPUTIME_ID);
@@ -81,9 +84,9 @@ void BenchTracer::report_sink_cpu(benchmark::State& state) {
 
 std::shared_ptr<BenchTracer> run_tracer(Setup setup) {
   static std::mutex mutex;
-  static std::weak_ptr<BenchTracer> current[2];
+  static std::weak_ptr<BenchTracer> current[3];
   std::lock_guard lock(mutex);
-  std::weak_ptr<BenchTracer>& slot = current[setup == Setup::bare ? 0 : 1];
+  std::weak_ptr<BenchTracer>& slot = current[static_cast<int>(setup)];
   if (auto existing = slot.lock()) return existing;
   auto made = std::make_shared<BenchTracer>(setup);
   slot = made;

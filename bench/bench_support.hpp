@@ -8,7 +8,11 @@
 //   .../default_sinks  the default configuration (masking, truncation and pricing on, a queue of
 //                      1024 sessions) with a DuckDBSink and a JsonFileSink (TracingConfig::save_dir)
 //                      in a temporary folder: what users run. The sinks work during the
-//                      measurement, on the tracer's background thread, competing with the agent.
+//                      measurement, on the tracer's background thread, competing with the agent,
+//                      and the spill checkpoints active sessions on its own thread.
+// and BM_RolloutStep also as
+//   .../no_checkpoint  default_sinks with TracingConfig::checkpoint = false: what checkpointing
+//                      costs the agent is the difference.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -26,7 +30,7 @@ namespace synth_bench {
 
 namespace st = synth::tracing;
 
-enum class Setup { bare, default_sinks };
+enum class Setup { bare, default_sinks, no_checkpoint };
 
 /// Records (events, messages, timesteps) per session where a benchmark records single items: an
 /// episode of 100 steps of 3 events, the size of the DuckDB benchmarks' realistic session.

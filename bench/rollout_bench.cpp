@@ -92,6 +92,7 @@ void BM_RolloutStep(benchmark::State& state, Setup setup) {
   bench->report_sink_cpu(state);
 }
 BENCHMARK_CAPTURE(BM_RolloutStep, default_sinks, Setup::default_sinks)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_RolloutStep, no_checkpoint, Setup::no_checkpoint)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_RolloutStep, bare, Setup::bare)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // The step alone, in a run without any tracer: on one core (taskset) the sinks' thread takes its

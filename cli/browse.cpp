@@ -14,6 +14,12 @@ namespace synth_trace {
 
 namespace {
 
+// A session's status: that of its last session_status metadata entry ("aborted": recovered after
+// its process died, or ended by end_all_sessions or a signal), else "ended".
+constexpr std::string_view kStatusColumn =
+    "COALESCE(list_filter(CAST(t.metadata AS JSON[]), m -> json_extract_string(m, '$.metadata_type') = "
+    "'session_status')[-1] ->> '$.data.status', 'ended')";
+
 std::string shorten(std::string s, std::size_t max) {
   if (s.size() <= max) return s;
   std::size_t cut = max - 3;
@@ -168,8 +174,9 @@ int run_sessions(const Target& target, const SessionsOptions& options) {
   const auto store = open_for_reading(target);
   print(store->query("SELECT session_id, created_at, num_timesteps AS steps, num_events AS events, num_messages AS messages, "
                     "models_used, total_tokens_used AS tokens, total_cost AS cost_usd, total_reward AS reward, "
-                    "experiment_id FROM session_summary" +
-                        where + " ORDER BY created_at DESC, session_id LIMIT ?",
+                    "experiment_id, (SELECT " + std::string(kStatusColumn) +
+                        " FROM session_traces t WHERE t.session_id = session_summary.session_id) AS status "
+                        "FROM session_summary" + where + " ORDER BY created_at DESC, session_id LIMIT ?",
                     params),
         options.format);
   return kOk;

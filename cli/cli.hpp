@@ -111,6 +111,10 @@ struct ExportOptions {
   std::optional<std::string> parquet_dir;
   std::optional<std::string> jsonl_file;
 };
+struct RecoverOptions {
+  std::optional<std::string> spill_dir;  ///< default: TracingConfig::spill_dir
+  st::OnExistingSession on_existing = st::OnExistingSession::skip;
+};
 struct FinetuneOptions {
   std::string out;
   double min_reward = 0.0;
@@ -118,6 +122,7 @@ struct FinetuneOptions {
 
 int run_demo(const Target& target, const DemoOptions& options);
 int run_import(const Target& target, const ImportOptions& options);
+int run_recover(const Target& target, const RecoverOptions& options);
 int run_sessions(const Target& target, const SessionsOptions& options);
 int run_show(const Target& target, const std::string& session_id);
 int run_stats(const Target& target, const StatsOptions& options);

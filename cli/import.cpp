@@ -162,4 +162,46 @@ int run_import(const Target& target, const ImportOptions& options) {
   return kOk;
 }
 
+namespace {
+// Hands recovered sessions to the destination in one batch per spill folder; a folder whose
+// sessions are not all stored keeps its files (flush throws).
+class DestinationSink : public st::SessionSink {
+ public:
+  DestinationSink(Destination& destination, st::InsertSummary& total) : destination_(destination), total_(total) {}
+  void write(const st::SessionTrace& trace) override { batch_.push_back(trace); }
+  void flush() override {
+    std::size_t refused = 0;
+    destination_.insert(batch_, total_, refused);
+    batch_.clear();
+    if (refused > 0) throw st::Error(std::to_string(refused) + " sessions were refused (see above)");
+  }
+
+ private:
+  Destination& destination_;
+  st::InsertSummary& total_;
+  std::vector<st::SessionTrace> batch_;
+};
+}  // namespace
+
+int run_recover(const Target& target, const RecoverOptions& options) {
+  const std::filesystem::path dir =
+      options.spill_dir ? std::filesystem::path(*options.spill_dir) : st::TracingConfig{}.load().spill_dir.value();
+  Destination destination(target, options.on_existing);
+  st::InsertSummary total;
+  DestinationSink sink(destination, total);
+  const st::SpillRecovery r = st::recover_spilled_sessions(dir, sink);
+  std::cout << "recovered " << r.sessions << (r.sessions == 1 ? " session" : " sessions") << " (" << r.aborted
+            << " aborted, " << r.events << " events, " << r.messages << " messages) from " << dir.string() << " into "
+            << target.db.string();
+  if (total.skipped > 0) std::cout << "; " << total.skipped << " already stored (skipped)";
+  std::cout << "\n";
+  if (r.bytes_cut > 0) std::cout << r.bytes_cut << " bytes of torn records were cut (written as the process died)\n";
+  if (r.folders_in_use > 0) {
+    std::cout << r.folders_in_use << (r.folders_in_use == 1 ? " folder belongs" : " folders belong")
+              << " to a tracer still running; left alone\n";
+  }
+  for (const auto& problem : r.problems) std::cerr << problem << "\n";
+  return r.problems.empty() ? kOk : kBadInput;
+}
+
 }  // namespace synth_trace

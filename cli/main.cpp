@@ -68,6 +68,15 @@ int main(int argc, char** argv) {
                          "A session already stored: skip (default), replace, fail, or merge (add this part to it)")
       ->transform(CLI::CheckedTransformer(kOnExisting, CLI::ignore_case));
 
+  RecoverOptions recover;
+  auto* recover_cmd = app.add_subcommand(
+      "recover", "Store the sessions left in a spill folder by processes that died (marked aborted when unfinished)");
+  recover_cmd->add_option("spill_dir", recover.spill_dir,
+                          "The spill folder (default: TracingConfig::spill_dir, .synth-tracing/spill)");
+  recover_cmd->add_option("--on-existing", recover.on_existing,
+                          "A session already stored: skip (default), replace, fail, or merge")
+      ->transform(CLI::CheckedTransformer(kOnExisting, CLI::ignore_case));
+
   SessionsOptions sessions;
   auto* sessions_cmd = app.add_subcommand("sessions", "List stored sessions, newest first");
   sessions_cmd->add_option("--experiment", sessions.experiment, "Only sessions of this experiment id");
@@ -163,6 +172,7 @@ int main(int argc, char** argv) {
     target.db = db_option ? std::filesystem::path(*db_option) : st::TracingConfig{}.load().db_path.value();
     if (*demo_cmd) return run_demo(target, demo);
     if (*import_cmd) return run_import(target, import);
+    if (*recover_cmd) return run_recover(target, recover);
     if (*sessions_cmd) return run_sessions(target, sessions);
     if (*show_cmd) return run_show(target, show_id);
     if (*stats_cmd) return run_stats(target, stats);

@@ -117,6 +117,19 @@ void parse_text(std::string_view text, TracingMode& out) {
   }
 }
 
+void parse_text(std::string_view text, OverflowPolicy& out) {
+  const std::string s = lower(trim(text));
+  if (s == "spill") {
+    out = OverflowPolicy::spill;
+  } else if (s == "block") {
+    out = OverflowPolicy::block;
+  } else if (s == "drop") {
+    out = OverflowPolicy::drop;
+  } else {
+    throw BadValue{"spill, block or drop"};
+  }
+}
+
 void parse_text(std::string_view text, OtlpProtocol& out) {
   const std::string s = lower(trim(text));
   if (s == "http/protobuf" || s == "protobuf") {
@@ -361,6 +374,18 @@ bool spans_switched_off() {
 
 }  // namespace
 
+std::string_view overflow_name(OverflowPolicy policy) noexcept {
+  switch (policy) {
+    case OverflowPolicy::spill:
+      return "spill";
+    case OverflowPolicy::block:
+      return "block";
+    case OverflowPolicy::drop:
+      return "drop";
+  }
+  return "spill";
+}
+
 std::string_view mode_name(TracingMode mode) noexcept {
   switch (mode) {
     case TracingMode::dual:
@@ -443,6 +468,14 @@ TracingConfig apply_config(const TracingConfig& config, const Value& file, const
   l.field("max_finished_sessions", c.max_finished_sessions);
   l.field("max_finished_bytes", c.max_finished_bytes);
   l.field("sink_queue_capacity", c.sink_queue_capacity);
+  l.field("overflow", c.overflow);
+  l.field("overflow_timeout_ms", c.overflow_timeout_ms);
+  l.field("checkpoint", c.checkpoint);
+  l.field("spill_dir", c.spill_dir);
+  l.field("checkpoint_interval_ms", c.checkpoint_interval_ms);
+  l.field("spill_max_bytes", c.spill_max_bytes);
+  l.field("recover_spill", c.recover_spill);
+  l.field("handle_signals", c.handle_signals);
   l.field("service_name", c.service_name, {"OTEL_SERVICE_NAME"});
   l.field("service_version", c.service_version);
   l.field("deployment_environment", c.deployment_environment, {"DEPLOYMENT_ENV"});
@@ -518,6 +551,10 @@ void TracingConfig::validate() const {
   positive("otel_timeout_ms", otel_timeout_ms);
   positive("otel_schedule_delay_ms", otel_schedule_delay_ms);
   positive("shutdown_timeout_ms", shutdown_timeout_ms);
+  positive("checkpoint_interval_ms", checkpoint_interval_ms);
+  if (*checkpoint && spill_dir->empty()) {
+    throw Error("TracingConfig: spill_dir cannot be empty while checkpoint is on (name a folder, or set checkpoint = false)");
+  }
   positive("otel_max_queue_size", otel_max_queue_size);
   positive("otel_max_export_batch_size", otel_max_export_batch_size);
   if (*otel_max_export_batch_size > *otel_max_queue_size) {

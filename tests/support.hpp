@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -122,6 +123,34 @@ class MemorySink : public SessionSink {
   std::mutex mutex_;
   std::vector<SessionTrace> traces_;
   std::atomic<int> flushes_{0};
+};
+
+/// A sink that holds the tracer's sink thread inside write() of session "gate" until opened,
+/// so that the sessions ended meanwhile reach the next sink back to back, in one batch.
+class GateSink : public SessionSink {
+ public:
+  void write(const SessionTrace& trace) override {
+    if (trace.session_id != "gate") return;
+    std::unique_lock lock(mutex_);
+    entered_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+  }
+  bool wait_entered() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return entered_; });
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool entered_ = false;
+  bool open_ = false;
 };
 
 }  // namespace synth::tracing::testing

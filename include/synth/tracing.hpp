@@ -12,5 +12,6 @@
 #include "synth/tracing/otel.hpp"
 #include "synth/tracing/pii.hpp"
 #include "synth/tracing/sinks.hpp"
+#include "synth/tracing/spill.hpp"
 #include "synth/tracing/tracer.hpp"
 #include "synth/tracing/version.hpp"

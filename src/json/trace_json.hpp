@@ -10,6 +10,16 @@ namespace synth::tracing::detail {
 void write_event(JsonWriter& w, const Event& event);
 void write_message(JsonWriter& w, const SessionEventMessage& message);
 void write_trace(JsonWriter& w, const SessionTrace& trace);
+/// One timestep with the events and messages it holds (none, for a timestep on its own).
+void write_timestep(JsonWriter& w, const SessionTimeStep& step);
+void write_metadata_entry(JsonWriter& w, const SessionMetadataEntry& entry);
+
+/// One item of a trace document, as read_trace reads it. `position` is the timestep's index in
+/// its session, used when the document has no "step_index".
+Event read_event(JsonReader& r, od::value v);
+SessionEventMessage read_message(JsonReader& r, od::value v);
+SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position);
+SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v);
 
 /// Reads a whole trace document (our shape, the Python original's, or the README/test shape).
 /// A document without "session_id" is an error, unless `id_from_file_name` names the session

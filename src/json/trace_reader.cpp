@@ -149,6 +149,8 @@ EventKey classify_event_key(std::string_view k) noexcept {
   }
 }
 
+}  // namespace
+
 Event read_event(JsonReader& r, od::value v) {
   EventFields f;
   for (auto field : r.object(v)) {
@@ -371,6 +373,8 @@ SessionEventMessage read_message(JsonReader& r, od::value v) {
   return m;
 }
 
+namespace {
+
 std::vector<Event> read_events(JsonReader& r, od::value v) {
   std::vector<Event> out;
   if (r.is_null(v)) return out;
@@ -392,6 +396,8 @@ std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v) {
   }
   return out;
 }
+
+}  // namespace
 
 SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) {
   SessionTimeStep step;
@@ -462,7 +468,6 @@ SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
   return m;
 }
 
-}  // namespace
 
 SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
   return r.read_object([&r, id_from_file_name](od::value root) {

@@ -162,47 +162,51 @@ void write_message(JsonWriter& w, const SessionEventMessage& m) {
   w.end_object();
 }
 
+void write_timestep(JsonWriter& w, const SessionTimeStep& step) {
+  w.begin_object();
+  w.plain_key("step_id");
+  w.string(step.step_id);
+  w.plain_key("step_index");
+  w.integer(step.step_index);
+  w.plain_key("turn_number");
+  w.integer(step.turn_number);
+  w.plain_key("events");
+  w.begin_array();
+  for (const Event& e : step.events) write_event(w, e);
+  w.end_array();
+  w.plain_key("step_messages");
+  w.begin_array();
+  for (const SessionEventMessage& m : step.step_messages) write_message(w, m);
+  w.end_array();
+  w.plain_key("timestamp");
+  w.timestamp(step.timestamp);
+  w.plain_key("step_metadata");
+  write_metadata(w, step.step_metadata);
+  w.end_object();
+}
+
+void write_metadata_entry(JsonWriter& w, const SessionMetadataEntry& m) {
+  w.begin_object();
+  w.plain_key("metadata_type");
+  w.string(m.metadata_type);
+  w.plain_key("data");
+  w.value(m.data);
+  w.plain_key("timestamp");
+  w.timestamp(m.timestamp);
+  w.end_object();
+}
+
 void write_trace(JsonWriter& w, const SessionTrace& t) {
   w.begin_object();
   w.plain_key("session_id");
   w.string(t.session_id);
   w.plain_key("session_time_steps");
   w.begin_array();
-  for (const SessionTimeStep& step : t.session_time_steps) {
-    w.begin_object();
-    w.plain_key("step_id");
-    w.string(step.step_id);
-    w.plain_key("step_index");
-    w.integer(step.step_index);
-    w.plain_key("turn_number");
-    w.integer(step.turn_number);
-    w.plain_key("events");
-    w.begin_array();
-    for (const Event& e : step.events) write_event(w, e);
-    w.end_array();
-    w.plain_key("step_messages");
-    w.begin_array();
-    for (const SessionEventMessage& m : step.step_messages) write_message(w, m);
-    w.end_array();
-    w.plain_key("timestamp");
-    w.timestamp(step.timestamp);
-    w.plain_key("step_metadata");
-    write_metadata(w, step.step_metadata);
-    w.end_object();
-  }
+  for (const SessionTimeStep& step : t.session_time_steps) write_timestep(w, step);
   w.end_array();
   w.plain_key("session_metadata");
   w.begin_array();
-  for (const SessionMetadataEntry& m : t.session_metadata) {
-    w.begin_object();
-    w.plain_key("metadata_type");
-    w.string(m.metadata_type);
-    w.plain_key("data");
-    w.value(m.data);
-    w.plain_key("timestamp");
-    w.timestamp(m.timestamp);
-    w.end_object();
-  }
+  for (const SessionMetadataEntry& m : t.session_metadata) write_metadata_entry(w, m);
   w.end_array();
   w.plain_key("message_history");
   w.begin_array();

@@ -4,7 +4,9 @@
 #include <typeinfo>
 
 #include "diagnostics.hpp"
+#include "spill/spill_file.hpp"
 #include "tracer/state.hpp"
+#include "synth/tracing/spill.hpp"
 
 namespace synth::tracing::detail {
 
@@ -27,21 +29,39 @@ std::string lost_text(std::uint64_t lost) {
 }  // namespace
 
 struct SinkDispatcher::State {
-  State(std::size_t queue_capacity, std::shared_ptr<const HookList> hook_list, bool deliver_to_sinks)
-      : capacity(queue_capacity), hooks(std::move(hook_list)), to_sinks(deliver_to_sinks) {}
+  State(const TracingConfig& config, std::shared_ptr<const HookList> hook_list, bool deliver_to_sinks,
+        std::shared_ptr<SpillWriter> spill_writer)
+      : capacity(config.sink_queue_capacity),
+        overflow(config.overflow),
+        overflow_timeout(std::chrono::milliseconds(*config.overflow_timeout_ms)),
+        hooks(std::move(hook_list)),
+        to_sinks(deliver_to_sinks),
+        spill(std::move(spill_writer)) {}
 
   void run();
   void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const std::shared_ptr<FinishedSession>& session);
+  // A session kept whole in the spill (overflowed, or recovered from a tracer that is gone).
+  // False when the file cannot be read (it is kept).
+  bool deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const SpilledFile& spilled);
+  void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const SessionTrace& trace);
   void flush_sinks(const std::vector<std::shared_ptr<SessionSink>>& sinks);
   void start_locked(const std::shared_ptr<State>& self);
+  // Counts and reports a session not given to the sinks.
+  void count_drop(const std::string& session_id, const char* why) noexcept;
 
   const std::size_t capacity;
+  const OverflowPolicy overflow;
+  const std::chrono::milliseconds overflow_timeout;
   const std::shared_ptr<const HookList> hooks;  // on_session_end runs here, before the sinks
   const bool to_sinks;                         // false: sessions go to the hooks only
+  const std::shared_ptr<SpillWriter> spill;    // may be null
   mutable std::mutex mutex;
   std::condition_variable work_ready;
   std::condition_variable flushed;
+  std::condition_variable room;  // the queue shrank (OverflowPolicy::block waits for it)
   std::deque<std::shared_ptr<FinishedSession>> queue;  // guarded by mutex
+  std::deque<SpilledFile> spilled;                     // guarded by mutex; after the queue
+  std::vector<std::shared_ptr<SpillCursor>> delivered;  // guarded by mutex; since the last flush
   std::vector<std::shared_ptr<SessionSink>> sinks;     // guarded by mutex
   std::uint64_t submitted = 0;                         // guarded by mutex
   std::uint64_t completed = 0;  // guarded by mutex; written, or dropped at shutdown
@@ -55,9 +75,11 @@ struct SinkDispatcher::State {
   std::atomic<std::uint64_t> lost{0};
 };
 
-SinkDispatcher::SinkDispatcher(std::size_t capacity, std::chrono::milliseconds shutdown_timeout,
-                               std::shared_ptr<const HookList> hooks, bool to_sinks)
-    : state_(std::make_shared<State>(capacity, std::move(hooks), to_sinks)), shutdown_timeout_(shutdown_timeout) {}
+SinkDispatcher::SinkDispatcher(const TracingConfig& config, std::shared_ptr<const HookList> hooks, bool to_sinks,
+                               std::shared_ptr<SpillWriter> spill)
+    : state_(std::make_shared<State>(config, std::move(hooks), to_sinks, spill)),
+      spill_(std::move(spill)),
+      shutdown_timeout_(std::chrono::milliseconds(*config.shutdown_timeout_ms)) {}
 
 SinkDispatcher::~SinkDispatcher() { shutdown(std::chrono::steady_clock::now() + shutdown_timeout_); }
 
@@ -77,44 +99,89 @@ void SinkDispatcher::State::start_locked(const std::shared_ptr<State>& self) {
   if (!stopping && !worker.running()) worker = WorkerThread([self] { self->run(); });
 }
 
+void SinkDispatcher::State::count_drop(const std::string& session_id, const char* why) noexcept {
+  const std::uint64_t n = dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!is_report_worthy(n)) return;
+  try {
+    report("session '" + session_id + "' was not written: " + why + " (" + std::to_string(n) + " dropped so far)");
+  } catch (...) {
+    // The counter still tells.
+  }
+}
+
 void SinkDispatcher::submit(std::shared_ptr<FinishedSession> session) noexcept {
   State& s = *state_;
-  std::string dropped_id;
-  std::uint64_t dropped_count = 0;
-  bool stopped = false;
-  {
-    std::lock_guard lock(s.mutex);
-    if ((s.sinks.empty() || !s.to_sinks) && !s.hooks->ends_sessions()) return;
-    stopped = s.stopping;
-    if (s.queue.size() >= s.capacity || stopped) {
-      dropped_count = s.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-      dropped_id = session->id();
-    } else {
-      try {
-        s.queue.push_back(std::move(session));
-        ++s.submitted;
-      } catch (...) {
-        dropped_count = s.dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-        dropped_id = session->id();
-      }
-    }
+  std::unique_lock lock(s.mutex);
+  if ((s.sinks.empty() || !s.to_sinks) && !s.hooks->ends_sessions()) return;
+  if (s.stopping) {
+    lock.unlock();
+    s.count_drop(session->id(), "it ended after the tracer shut down");
+    return;
   }
-  if (dropped_count == 0) {
-    s.work_ready.notify_one();
-  } else if (is_report_worthy(dropped_count)) {
-    report((stopped ? "session '" + dropped_id + "' ended after the tracer shut down and was not written ("
-                    : "sink queue full (" + std::to_string(s.capacity) + " sessions): session '" + dropped_id +
-                          "' was not written (") +
-           std::to_string(dropped_count) + " dropped so far" +
-           (stopped ? ")" : "; raise TracingConfig::sink_queue_capacity or use faster sinks)"));
+  if (s.queue.size() >= s.capacity && s.overflow == OverflowPolicy::block) {
+    s.room.wait_for(lock, s.overflow_timeout, [&] { return s.stopping || s.queue.size() < s.capacity; });
   }
+  if (s.queue.size() >= s.capacity || s.stopping) {
+    ++s.submitted;  // counted as pending while the spill writes it
+    lock.unlock();
+    if (s.overflow == OverflowPolicy::spill && s.spill && s.spill->overflow(session, s.overflow_timeout)) return;
+    lock.lock();
+    ++s.completed;
+    lock.unlock();
+    s.work_ready.notify_one();  // a flush may have waited for it
+    const char* why = s.overflow == OverflowPolicy::spill
+                          ? "the sink queue is full and the spill cannot take it (off, or full: see spill_max_bytes)"
+                          : "the sink queue is full (raise TracingConfig::sink_queue_capacity, or use overflow = spill)";
+    s.count_drop(session->id(), why);
+    return;
+  }
+  try {
+    s.queue.push_back(session);
+    ++s.submitted;
+  } catch (...) {
+    lock.unlock();
+    s.count_drop(session->id(), "out of memory");
+    return;
+  }
+  lock.unlock();
+  s.work_ready.notify_one();
+  // Queued sessions that were checkpointed get their end in the spill: crash-safe until stored.
+  if (s.spill && session->spill()) s.spill->ended(std::move(session));
+}
+
+void SinkDispatcher::start_spill(std::weak_ptr<TracerCore> core) {
+  if (!spill_) return;
+  std::weak_ptr<State> weak = state_;
+  spill_->start(
+      std::move(core),
+      [weak](SpilledFile file) {
+        const auto s = weak.lock();
+        if (!s) return;
+        {
+          std::lock_guard lock(s->mutex);
+          if (s->stopping) return;  // it stays on disk for the next recovery
+          if (file.recovered) ++s->submitted;
+          s->spilled.push_back(std::move(file));
+        }
+        s->work_ready.notify_one();
+      },
+      [weak](const std::string& session_id) {
+        const auto s = weak.lock();
+        if (!s) return;
+        {
+          std::lock_guard lock(s->mutex);
+          ++s->completed;
+        }
+        s->work_ready.notify_one();  // a flush may have waited for it
+        s->count_drop(session_id, "the sink queue is full and the spill could not write it (see spill_max_bytes)");
+      });
 }
 
 bool SinkDispatcher::flush(std::chrono::milliseconds timeout) {
   State& s = *state_;
   std::unique_lock lock(s.mutex);
   // After a shutdown began only shutdown() touches the thread.
-  if (s.stopping || !s.worker.running()) return s.completed == s.submitted;
+  if (s.stopping || !s.worker.running()) return s.completed == s.submitted && s.spilled.empty();
   if (s.worker.is_current()) return false;  // a sink flushing its own tracer
   const std::uint64_t ticket = ++s.flush_requested;
   s.work_ready.notify_one();
@@ -140,8 +207,17 @@ bool SinkDispatcher::shutdown(std::chrono::steady_clock::time_point deadline) no
   const std::size_t left = s.queue.size();
   s.queue.clear();
   s.completed += left;
+  // Whole on disk already: the next recovery (a tracer on the same spill_dir, synth-trace recover) stores them.
+  const std::size_t left_in_spill = s.spilled.size();
+  s.spilled.clear();
+  s.completed += left_in_spill;
   const std::uint64_t still_writing = s.submitted - s.completed;
   lock.unlock();
+  if (left_in_spill > 0) {
+    report(std::to_string(left_in_spill) +
+           " sessions kept in the spill were not stored by the shutdown deadline; they stay on disk for the next "
+           "recovery (a tracer with the same spill_dir, or `synth-trace recover`)");
+  }
   if (left > 0) {
     s.dropped.fetch_add(left, std::memory_order_relaxed);
     report("sinks did not finish by the shutdown deadline: " + std::to_string(left) +
@@ -179,7 +255,29 @@ void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSin
     report("could not assemble session '" + session->id() + "' for the sinks: " + current_exception_text());
     return;
   }
-  const SessionTrace& trace = *built;
+  deliver(targets, *built);
+}
+
+bool SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSink>>& targets, const SpilledFile& from_spill) {
+  SpilledSession read;
+  try {
+    read = read_spill_file(from_spill.file);
+    if (!read.ended) read.trace.session_metadata.push_back(aborted_status("its process ended before the session did"));
+  } catch (...) {
+    errors.fetch_add(1, std::memory_order_relaxed);
+    report("could not read spilled session " + from_spill.file.string() + ": " + current_exception_text() +
+           " (the file is kept; `synth-trace recover` reports what it holds)");
+    return false;
+  }
+  if (read.bytes_cut > 0) {
+    report("spilled session '" + read.trace.session_id + "' (" + from_spill.file.string() + "): a torn tail of " +
+           std::to_string(read.bytes_cut) + " bytes was cut");
+  }
+  deliver(targets, read.trace);
+  return true;
+}
+
+void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSink>>& targets, const SessionTrace& trace) {
   if (hooks->ends_sessions()) {
     hooks->for_each("on_session_end", trace.session_id, [&](const TraceHooks& h) {
       if (h.on_session_end) h.on_session_end(trace);
@@ -222,14 +320,31 @@ void SinkDispatcher::State::run() {
   std::unique_lock lock(mutex);
   bool dirty = false;  // written since the sinks were last flushed
   for (;;) {
-    work_ready.wait(lock, [&] { return stopping || !queue.empty() || flush_requested > flush_done; });
-    while (!queue.empty()) {
-      auto session = std::move(queue.front());
-      queue.pop_front();
+    work_ready.wait(lock, [&] {
+      return stopping || !queue.empty() || !spilled.empty() || (flush_requested > flush_done && completed == submitted);
+    });
+    // The queue first; sessions on disk as it runs empty.
+    while (!queue.empty() || !spilled.empty()) {
       const auto targets = sinks;
-      lock.unlock();
-      deliver(targets, session);
-      session.reset();
+      if (!queue.empty()) {
+        auto session = std::move(queue.front());
+        queue.pop_front();
+        lock.unlock();
+        room.notify_one();
+        deliver(targets, session);
+        lock.lock();
+        if (session->spill()) delivered.push_back(session->spill());
+        lock.unlock();
+        session.reset();
+      } else {
+        SpilledFile file = std::move(spilled.front());
+        spilled.pop_front();
+        lock.unlock();
+        const bool read = deliver(targets, file);
+        lock.lock();
+        if (read) delivered.push_back(std::move(file.cursor));
+        lock.unlock();
+      }
       lock.lock();
       ++completed;
       dirty = true;
@@ -238,14 +353,20 @@ void SinkDispatcher::State::run() {
     if (dirty || flush_requested > flush_done) {
       const std::uint64_t ticket = flush_requested;
       const auto targets = sinks;
+      auto stored = std::move(delivered);
+      delivered.clear();
       lock.unlock();
       flush_sinks(targets);
+      // Every sink has them now (or counted them lost): their spill files go.
+      if (spill) {
+        for (const auto& cursor : stored) spill->stored(cursor);
+      }
       lock.lock();
       dirty = false;
-      flush_done = std::max(flush_done, ticket);
+      if (completed == submitted) flush_done = std::max(flush_done, ticket);
       flushed.notify_all();
     }
-    if (stopping && queue.empty()) return;
+    if (stopping && queue.empty() && spilled.empty()) return;
   }
 }
 

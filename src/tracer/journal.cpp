@@ -1,5 +1,7 @@
 #include "tracer/journal.hpp"
 
+#include "tracer/spill_writer.hpp"
+
 #include <algorithm>
 
 namespace synth::tracing::detail {
@@ -69,7 +71,7 @@ void release_block(void* block, std::size_t bytes) noexcept {
 namespace {
 // Builds the two-place trace; `Take` either copies or moves an item out of the journal.
 template <class Journal, class Take>
-SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy) {
+SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy, ItemSteps* steps = nullptr) {
   SessionTrace t;
   t.session_id = take(j.session_id);
   t.created_at = j.created_at;
@@ -100,6 +102,12 @@ SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy) {
   }
   t.event_history.reserve(j.events.size());
   t.message_history.reserve(j.messages.size());
+  if (steps != nullptr) {
+    steps->events.reserve(j.events.size());
+    j.events.for_each([&](const auto& r) { steps->events.push_back(r.step); });
+    steps->messages.reserve(j.messages.size());
+    j.messages.for_each([&](const auto& r) { steps->messages.push_back(r.step); });
+  }
   const auto place = [&](auto& r, auto in_step, auto& history) {
     if (r.step >= 0) (t.session_time_steps[static_cast<std::size_t>(r.step)].*in_step).push_back(r.item);
     history.push_back(take(r.item));
@@ -125,8 +133,8 @@ SessionTrace SessionJournal::snapshot() const {
   return build_trace(*this, [](const auto& x) { return x; }, nullptr);
 }
 
-SessionTrace SessionJournal::finish(const OutgoingPolicy* policy) && {
-  return build_trace(*this, [](auto& x) { return std::move(x); }, policy);
+SessionTrace SessionJournal::finish(const OutgoingPolicy* policy, ItemSteps* item_steps) && {
+  return build_trace(*this, [](auto& x) { return std::move(x); }, policy, item_steps);
 }
 
 namespace {
@@ -198,7 +206,13 @@ std::size_t estimated_trace_bytes(const SessionJournal& journal) noexcept {
 std::shared_ptr<const SessionTrace> FinishedSession::trace() {
   std::lock_guard lock(mutex_);
   if (!trace_) {
-    trace_ = std::make_shared<const SessionTrace>(std::move(*journal_).finish(policy_.get()));
+    if (spill_) {
+      // The spill writer may still be reading items of the session as it was when it ended.
+      std::lock_guard reading(spill_->read_mutex);
+      trace_ = std::make_shared<const SessionTrace>(std::move(*journal_).finish(policy_.get(), &steps_));
+    } else {
+      trace_ = std::make_shared<const SessionTrace>(std::move(*journal_).finish(policy_.get()));
+    }
     journal_.reset();
   }
   return trace_;

@@ -69,6 +69,15 @@ class ChunkedList {
       for (std::size_t i = 0; i < c.used; ++i) f(static_cast<const T&>(c.data[i]));
     }
   }
+  /// Calls f on the elements from index `first` on.
+  template <class F>
+  void for_each_from(std::size_t first, F&& f) const {
+    std::size_t base = 0;
+    for (const Chunk& c : chunks_) {
+      for (std::size_t i = first > base ? first - base : 0; i < c.used; ++i) f(static_cast<const T&>(c.data[i]));
+      base += c.used;
+    }
+  }
   template <class F>
   void for_each_mutable(F&& f) {
     for (Chunk& c : chunks_) {
@@ -99,6 +108,14 @@ struct Recorded {
   std::int64_t step;
 };
 
+/// The timestep index of each event and message of a trace, in history order (-1: none).
+struct ItemSteps {
+  std::vector<std::int64_t> events;
+  std::vector<std::int64_t> messages;
+};
+
+struct SpillCursor;
+
 /// Everything recorded in one session, each item stored once.
 struct SessionJournal {
   std::string session_id;
@@ -113,7 +130,8 @@ struct SessionJournal {
   SessionTrace snapshot() const;
   /// The SessionTrace, moving the items out of the journal; each item (session metadata entry,
   /// timestep, event, message) passes `policy` once (masking, truncation, costs) when given.
-  SessionTrace finish(const OutgoingPolicy* policy) &&;
+  /// `steps`, when given, receives the timestep index of each event and message (-1: none).
+  SessionTrace finish(const OutgoingPolicy* policy, ItemSteps* steps = nullptr) &&;
 };
 
 /// An estimate of the memory the SessionTrace built from `journal` takes: the items, each in its
@@ -124,8 +142,11 @@ std::size_t estimated_trace_bytes(const SessionJournal& journal) noexcept;
 /// first request (the sink thread, get_session_trace or an on_session_end hook).
 class FinishedSession {
  public:
-  FinishedSession(SessionJournal journal, std::shared_ptr<const OutgoingPolicy> policy)
+  /// `spill`: the session's place in the spill (null without one).
+  FinishedSession(SessionJournal journal, std::shared_ptr<const OutgoingPolicy> policy,
+                  std::shared_ptr<SpillCursor> spill = nullptr)
       : policy_(std::move(policy)),
+        spill_(std::move(spill)),
         id_(journal.session_id),
         created_at_(journal.created_at),
         event_count_(journal.events.size()),
@@ -140,9 +161,14 @@ class FinishedSession {
   /// estimated_trace_bytes(), computed once when the session ended.
   std::size_t footprint() const noexcept { return footprint_; }
   std::shared_ptr<const SessionTrace> trace();
+  /// The session's place in the spill (null without one).
+  const std::shared_ptr<SpillCursor>& spill() const noexcept { return spill_; }
+  /// With a spill: the timestep of each item of trace() (built by it).
+  const ItemSteps& item_steps() const noexcept { return steps_; }
 
  private:
   const std::shared_ptr<const OutgoingPolicy> policy_;
+  const std::shared_ptr<SpillCursor> spill_;
   const std::string id_;
   const Timestamp created_at_;
   const std::size_t event_count_;
@@ -151,6 +177,7 @@ class FinishedSession {
   std::mutex mutex_;
   std::optional<SessionJournal> journal_;       // guarded by mutex_
   std::shared_ptr<const SessionTrace> trace_;  // guarded by mutex_
+  ItemSteps steps_;                            // written with trace_
 };
 
 }  // namespace synth::tracing::detail

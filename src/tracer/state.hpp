@@ -15,6 +15,7 @@
 #include "diagnostics.hpp"
 #include "otel/spans.hpp"
 #include "tracer/journal.hpp"
+#include "tracer/spill_writer.hpp"
 #include "worker_thread.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
@@ -42,6 +43,8 @@ struct SessionState {
   /// The remote parent's span id (0 for none) and W3C tracestate.
   const std::uint64_t remote_parent_span;
   const std::string trace_state;
+  /// The session's place in the spill (null when the tracer does not checkpoint).
+  const std::shared_ptr<SpillCursor> spill;
   std::mutex mutex;
   SessionJournal journal;                    // guarded by mutex
   std::unordered_set<std::string> step_ids;  // guarded by mutex
@@ -100,8 +103,10 @@ void take_span_events(SessionState& session, std::uint64_t span, std::vector<Spa
 class SinkDispatcher {
  public:
   /// `to_sinks`: whether sessions go to the sinks (or only to the on_session_end `hooks`).
-  SinkDispatcher(std::size_t capacity, std::chrono::milliseconds shutdown_timeout,
-                 std::shared_ptr<const HookList> hooks, bool to_sinks);
+  /// `spill` (may be null) takes sessions when the queue is full (OverflowPolicy::spill), keeps
+  /// queued ones crash-safe, and deletes the files of stored ones.
+  SinkDispatcher(const TracingConfig& config, std::shared_ptr<const HookList> hooks, bool to_sinks,
+                 std::shared_ptr<SpillWriter> spill);
   /// shutdown() within the shutdown timeout.
   ~SinkDispatcher();
   SinkDispatcher(const SinkDispatcher&) = delete;
@@ -110,9 +115,13 @@ class SinkDispatcher {
   void add_sink(std::shared_ptr<SessionSink> sink);
   /// Starts the background thread if it is not running (for on_session_end hooks without sinks).
   void start();
-  /// Queues a session for the on_session_end hooks and every sink; never blocks. Counts and
-  /// reports a drop when full or shut down.
+  /// Queues a session for the on_session_end hooks and every sink. When the queue is full, the
+  /// overflow policy decides (the spill, waiting for room, or a drop); a drop is counted and
+  /// reported.
   void submit(std::shared_ptr<FinishedSession> session) noexcept;
+  /// Starts the spill writer, which hands back sessions kept whole on disk (overflowed,
+  /// recovered) for the sinks.
+  void start_spill(std::weak_ptr<TracerCore> core);
   /// Waits until everything submitted so far is written and the sinks flushed.
   bool flush(std::chrono::milliseconds timeout);
   /// Stops taking sessions and delivers what is queued until `deadline`; then drops (counted,
@@ -131,6 +140,7 @@ class SinkDispatcher {
   struct State;
   // Shared with the sink thread, which may outlive this object (see shutdown()).
   std::shared_ptr<State> state_;
+  const std::shared_ptr<SpillWriter> spill_;
   const std::chrono::milliseconds shutdown_timeout_;
 };
 
@@ -144,6 +154,8 @@ struct TracerCore {
   /// Delivers what waits for the sinks and the span export until `deadline` (one deadline for
   /// both), then drops and counts the rest; what ends afterwards is dropped and counted too.
   void shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
+  /// Ends every active session, each marked aborted with `reason`; returns how many.
+  std::size_t end_all_sessions(const std::string& reason) noexcept;
 
   const TracingConfig config;
   /// Masking, truncation and costs for everything leaving the process.
@@ -152,6 +164,9 @@ struct TracerCore {
   const std::unique_ptr<SpanPipeline> spans;
   /// Whether scopes record events (false in mode otel: spans only).
   const bool records_events;
+  /// Null unless sessions are checkpointed (TracingConfig::checkpoint, events recorded). Before
+  /// the dispatcher, which uses it.
+  const std::shared_ptr<SpillWriter> spill;
   /// Shared with the dispatcher's thread, which runs on_session_end and may outlive the tracer
   /// (a sink stuck past the shutdown deadline).
   const std::shared_ptr<HookList> hooks;  // before the dispatcher
@@ -189,6 +204,13 @@ void count_failed_record(TracerCore& core, Describe&& describe) noexcept {
     // Out of memory even for the message: the counter still tells.
   }
 }
+
+/// Every live tracer of the process: shut down together at normal process exit (within one
+/// deadline), and reached by the termination signal handler.
+struct LiveTracers {
+  static void track(const std::shared_ptr<TracerCore>& core);
+  static std::vector<std::shared_ptr<TracerCore>> all();
+};
 
 /// Instrumentation's view of a SessionTracer.
 struct SessionTracerAccess {

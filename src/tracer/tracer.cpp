@@ -32,40 +32,6 @@ std::string uuid4() {
   return buf;
 }
 
-// Shuts down every live tracer at normal process exit, so nothing waiting for a sink or the span
-// export is lost, within one deadline.
-class ExitFlusher {
- public:
-  static void track(const std::shared_ptr<TracerCore>& core) {
-    ExitFlusher& self = instance();
-    std::lock_guard lock(self.mutex_);
-    std::erase_if(self.cores_, [](const std::weak_ptr<TracerCore>& w) { return w.expired(); });
-    self.cores_.push_back(core);
-  }
-
- private:
-  ExitFlusher() { std::atexit([] { instance().flush_all(); }); }
-  static ExitFlusher& instance() {
-    static auto* flusher = new ExitFlusher();  // never destroyed: atexit may run after statics die
-    return *flusher;
-  }
-  void flush_all() {
-    std::vector<std::shared_ptr<TracerCore>> live;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& w : cores_) {
-        if (auto c = w.lock()) live.push_back(std::move(c));
-      }
-    }
-    // Each tracer's deadline counts from the same moment: exit waits for the longest, not the sum.
-    const auto start = std::chrono::steady_clock::now();
-    for (const auto& core : live) core->shutdown(start + std::chrono::milliseconds(*core->config.shutdown_timeout_ms));
-  }
-
-  std::mutex mutex_;
-  std::vector<std::weak_ptr<TracerCore>> cores_;
-};
-
 // Head sampling: a stable hash of the session id decides, so every process agrees on it.
 bool sampled_in(std::string_view session_id, double rate) noexcept {
   if (rate >= 1.0) return true;
@@ -154,21 +120,50 @@ SessionState::SessionState(std::shared_ptr<TracerCore> owner, std::string sessio
       trace_id_low(parent ? parent->trace_id_low : random_id()),
       root_span(random_id()),
       remote_parent_span(parent ? parent->span_id : 0),
-      trace_state(parent ? parent->trace_state : std::string()) {}
+      trace_state(parent ? parent->trace_state : std::string()),
+      spill(sampled_in && core->spill ? std::make_shared<SpillCursor>() : nullptr) {}
 
 TracerCore::TracerCore(TracingConfig cfg)
     : config(std::move(cfg)),
       outgoing(std::make_shared<const OutgoingPolicy>(config)),
       spans(SpanPipeline::from_config(config, outgoing)),
       records_events(config.mode != TracingMode::otel),
+      spill(config.checkpoint && records_events ? std::make_shared<SpillWriter>(config, outgoing) : nullptr),
       hooks(std::make_shared<HookList>()),
-      dispatcher(config.sink_queue_capacity, std::chrono::milliseconds(*config.shutdown_timeout_ms), hooks,
-                 records_events) {}
+      dispatcher(config, hooks, records_events, spill) {}
 
 void TracerCore::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
   if (spans) spans->export_soon();  // both drain at once; the waits below share the deadline
   dispatcher.shutdown(deadline);
+  // After the sinks: it deletes the files of what they stored, and keeps what they did not.
+  if (spill) spill->shutdown(std::max(deadline, std::chrono::steady_clock::now()) + kShutdownGrace);
   if (spans) spans->shutdown(deadline);
+}
+
+std::size_t TracerCore::end_all_sessions(const std::string& reason) noexcept {
+  std::vector<std::shared_ptr<SessionState>> sessions;
+  try {
+    std::lock_guard lock(registry_mutex);
+    for (const auto& [id, weak] : active) {
+      if (auto session = weak.lock()) sessions.push_back(std::move(session));
+    }
+  } catch (...) {
+    report("end_all_sessions: out of memory listing the active sessions");
+    return 0;
+  }
+  std::size_t ended = 0;
+  for (const auto& session : sessions) {
+    try {
+      std::lock_guard lock(session->mutex);
+      if (session->ended.load(std::memory_order_relaxed)) continue;
+      session->journal.session_metadata.push_back(aborted_status(reason));
+    } catch (...) {
+      // Ended without its status entry rather than not at all.
+    }
+    end_session(session);
+    ++ended;
+  }
+  return ended;
 }
 
 void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexcept {
@@ -184,7 +179,7 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
     std::lock_guard lock(session->mutex);
     if (session->ended.load(std::memory_order_relaxed)) return;
     session->ended.store(true, std::memory_order_release);
-    finished_session = std::make_shared<FinishedSession>(std::move(session->journal), outgoing);
+    finished_session = std::make_shared<FinishedSession>(std::move(session->journal), outgoing, session->spill);
     session->finished = finished_session;
   } catch (...) {
     report("could not end session '" + session->id + "': " + current_exception_text());
@@ -275,6 +270,7 @@ void TimestepScope::end() noexcept {
     detail::ContextAccess::set_step(*c, previous_step_, previous_turn_);
     if (span_ != 0 && c->span_id() == span_) detail::ContextAccess::set_span(*c, previous_span_);
   }
+  if (session->spill) session->core->spill->wake();
   if (span_ == 0) return;
   try {
     SpanData span = detail::structure_span(*session, span_, previous_span_, "timestep", started_,
@@ -301,7 +297,8 @@ SessionTracer::SessionTracer(TracingConfig config) {
                    "nothing recorded leaves the process");
   }
   if (!save_dir.empty()) add_sink(std::make_shared<JsonFileSink>(save_dir));
-  detail::ExitFlusher::track(core_);
+  detail::LiveTracers::track(core_);
+  if (core_->config.handle_signals) handle_termination_signals();
 }
 
 SessionTracer::~SessionTracer() {
@@ -615,6 +612,14 @@ void SessionTracer::add_hook(TraceHooks hooks) {
 void SessionTracer::add_sink(std::shared_ptr<SessionSink> sink) {
   if (sink == nullptr) throw TracingError("add_sink(): the sink is null");
   core_->dispatcher.add_sink(std::move(sink));
+  core_->dispatcher.start_spill(core_);
+}
+
+std::size_t SessionTracer::end_all_sessions(std::string reason, std::chrono::milliseconds timeout) {
+  if (!enabled_) return 0;
+  const std::size_t ended = core_->end_all_sessions(reason);
+  flush(timeout);
+  return ended;
 }
 
 bool SessionTracer::flush(std::chrono::milliseconds timeout) {
@@ -648,6 +653,13 @@ TracerStats SessionTracer::stats() const {
   s.sink_errors = core_->dispatcher.errors();
   s.sessions_lost = core_->dispatcher.lost();
   s.sessions_pending = core_->dispatcher.pending();
+  if (core_->spill) {
+    const detail::SpillCounters spill = core_->spill->counters();
+    s.sessions_overflowed = spill.overflowed;
+    s.sessions_recovered = spill.recovered;
+    s.records_not_checkpointed = spill.records_refused;
+    s.spill_bytes = spill.bytes;
+  }
   if (core_->spans) {
     const BatchStats spans = core_->spans->stats();
     s.spans_ended = spans.spans_ended;

@@ -15,6 +15,7 @@
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
 #include "duckdb/duckdb_support.hpp"
+#include "support.hpp"
 
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
@@ -85,7 +86,7 @@ TEST_F(Cli, HelpAndVersion) {
   const Output help = run("--help", false);
   EXPECT_EQ(help.code, 0);
   for (const char* cmd :
-       {"demo", "import", "sessions", "show", "stats", "query", "export", "finetune-export", "migrate"}) {
+       {"demo", "import", "recover", "sessions", "show", "stats", "query", "export", "finetune-export", "migrate"}) {
     EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd;
     const Output sub = run(std::string(cmd) + " --help", false);
     EXPECT_EQ(sub.code, 0) << cmd << sub.err;
@@ -190,6 +191,44 @@ TEST_F(Cli, ImportTwiceSkipsThenReplaces) {
   EXPECT_EQ(replace.code, 0);
   EXPECT_NE(replace.out.find("1 replaced"), std::string::npos) << replace.out;
   EXPECT_EQ(run("import --on-existing fail " + quote(data("python/section_1e_example.json"))).code, 1);
+}
+
+TEST_F(Cli, ADemoRecordingFasterThanTheDatabaseStoresEverySessionThroughTheSpill) {
+  // A sink queue of 4 sessions: the database cannot keep up, and sessions overflow to disk.
+  const Output demo = run("demo --episodes 300 --threads 2", true, "SYNTH_TRACING_SINK_QUEUE_CAPACITY=4");
+  ASSERT_EQ(demo.code, 0) << demo.out << demo.err;
+  EXPECT_NE(demo.out.find("waited in the spill on disk (nothing was dropped)"), std::string::npos) << demo.out;
+  const Output count = run("query --format json \"SELECT COUNT(*) AS n FROM session_traces\"");
+  ASSERT_EQ(count.code, 0) << count.err;
+  EXPECT_EQ(st::Value::parse(count.out)[0]["n"].as_int(), 300);
+  const Output events = run("query --format json \"SELECT COUNT(*) AS n FROM session_traces WHERE num_events = 0\"");
+  EXPECT_EQ(st::Value::parse(events.out)[0]["n"].as_int(), 0) << "every session arrived whole";
+}
+
+TEST_F(Cli, RecoverStoresTheSessionsOfADeadProcessMarkedAborted) {
+  const fs::path spill = dir_ / "spill";
+  {
+    st::SessionScope left_open;
+    {
+      st::SessionTracer tracer(st::TracingConfig{.mode = st::TracingMode::v2, .spill_dir = spill});
+      tracer.add_sink(std::make_shared<st::testing::MemorySink>());
+      left_open = tracer.start_session("died-early");
+      tracer.add_event(st::EnvironmentEvent{.reward = 2.5});
+      ASSERT_TRUE(st::testing::wait_until([&] { return tracer.stats().spill_bytes > 0; }));
+    }  // the tracer is gone with the session still open: as after a crash
+  }
+  const Output recover = run("recover " + quote(spill.string()));
+  ASSERT_EQ(recover.code, 0) << recover.out << recover.err;
+  EXPECT_NE(recover.out.find("recovered 1 session (1 aborted, 1 events, 0 messages)"), std::string::npos) << recover.out;
+  const Output sessions = run("sessions --format json");
+  ASSERT_EQ(sessions.code, 0) << sessions.err;
+  const st::Value rows = st::Value::parse(sessions.out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["status"].as_string(), "aborted");
+  const Output show = run("show died-early");
+  EXPECT_NE(show.out.find("session_status: {\"status\":\"aborted\""), std::string::npos) << show.out;
+  const Output again = run("recover " + quote(spill.string()));
+  EXPECT_NE(again.out.find("recovered 0 sessions"), std::string::npos) << "the files went once stored: " << again.out;
 }
 
 TEST_F(Cli, DemoStoresSessionsThatTheOtherCommandsRead) {

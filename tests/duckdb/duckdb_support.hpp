@@ -14,6 +14,7 @@
 #include <string>
 #include <system_error>
 
+#include "support.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing::testing {
@@ -47,34 +48,6 @@ inline void copy_durable_state(const std::filesystem::path& db, const std::files
   std::filesystem::remove(copy_wal, ec);
   if (std::filesystem::exists(wal)) std::filesystem::copy_file(wal, copy_wal);
 }
-
-/// A sink that holds the tracer's sink thread inside write() of session "gate" until opened,
-/// so that the sessions ended meanwhile reach the next sink back to back, in one batch.
-class GateSink : public SessionSink {
- public:
-  void write(const SessionTrace& trace) override {
-    if (trace.session_id != "gate") return;
-    std::unique_lock lock(mutex_);
-    entered_ = true;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return open_; });
-  }
-  bool wait_entered() {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return entered_; });
-  }
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool entered_ = false;
-  bool open_ = false;
-};
 
 /// Another process holding a database open (DuckDB then refuses it to every other process):
 /// a child that opens `db` and keeps it until release() or destruction. The constructor returns

@@ -56,6 +56,13 @@ class Setting {
 /// or nothing.
 enum class TracingMode : std::uint8_t { dual, v2, otel, disabled };
 
+/// What happens to a finished session when the sink queue (TracingConfig::sink_queue_capacity)
+/// is full: `spill`: it goes to the spill on disk and reaches the sinks as they catch up (needs
+/// checkpoint); `block`: the thread ending it waits for room, up to overflow_timeout_ms; `drop`:
+/// it is dropped and counted. When spill or block cannot take it in time, it is dropped and
+/// counted (TracerStats::sessions_dropped).
+enum class OverflowPolicy : std::uint8_t { spill, block, drop };
+
 /// Wire format of the OTLP exporter.
 enum class OtlpProtocol : std::uint8_t { http_protobuf, http_json };
 
@@ -92,9 +99,28 @@ struct TracingConfig {
   /// And how much memory they may take together (an estimate of their size in bytes); the
   /// oldest go first when either bound is passed.
   Setting<std::size_t> max_finished_bytes = Setting<std::size_t>::Default{64u << 20};
-  /// Finished sessions waiting for the sinks; beyond that they are dropped, counted and reported
-  /// rather than blocking the agent.
+  /// Finished sessions waiting in memory for the sinks; beyond that, `overflow` decides.
   Setting<std::size_t> sink_queue_capacity = Setting<std::size_t>::Default{1024};
+  Setting<OverflowPolicy> overflow = Setting<OverflowPolicy>::Default{OverflowPolicy::spill};
+  /// How long a thread ending a session may wait when the queue (overflow block) or the spill's
+  /// backlog (overflow spill) is full.
+  Setting<std::size_t> overflow_timeout_ms = Setting<std::size_t>::Default{5000};
+  /// Keep sessions on disk while they are recorded (synth/tracing/spill.hpp), so a crash loses at
+  /// most checkpoint_interval_ms of recording. Active once the tracer has a sink.
+  Setting<bool> checkpoint = Setting<bool>::Default{true};
+  /// Where the spill lives: one folder per tracer inside it.
+  Setting<std::filesystem::path> spill_dir = Setting<std::filesystem::path>::Default{".synth-tracing/spill"};
+  /// Active sessions are written to the spill this often, and soon after each timestep ends.
+  Setting<std::size_t> checkpoint_interval_ms = Setting<std::size_t>::Default{100};
+  /// Bytes the tracer's spill files may take; what would exceed it is not written (counted in
+  /// TracerStats::records_not_checkpointed, or a dropped session for an overflow).
+  Setting<std::size_t> spill_max_bytes = Setting<std::size_t>::Default{std::size_t{1} << 30};
+  /// When the tracer starts its spill, hand sessions left in spill_dir by tracers that are gone
+  /// (a crash, a kill) to the sinks, marked aborted.
+  Setting<bool> recover_spill = Setting<bool>::Default{true};
+  /// On SIGTERM and SIGINT, end every active session (as aborted) and deliver within
+  /// shutdown_timeout_ms, then let the signal proceed (see handle_termination_signals()).
+  Setting<bool> handle_signals = Setting<bool>::Default{false};
   /// Resource attributes of exported telemetry (also OTEL_SERVICE_NAME).
   Setting<std::string> service_name = Setting<std::string>::Default{"synth-tracing"};
   Setting<std::string> service_version = Setting<std::string>::Default{"0.1.0"};
@@ -133,6 +159,9 @@ struct TracingConfig {
   /// Throws Error describing the first invalid setting.
   void validate() const;
 };
+
+/// Names used in files and environment variables: "spill", "block", "drop".
+std::string_view overflow_name(OverflowPolicy policy) noexcept;
 
 /// Names used in files and environment variables: "dual", "v2", "otel", "disabled".
 std::string_view mode_name(TracingMode mode) noexcept;

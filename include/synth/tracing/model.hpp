@@ -184,6 +184,9 @@ struct SessionMetadataEntry {
 
 /// Metadata type of the entry holding the metadata given when a session started.
 inline constexpr std::string_view kSessionStartMetadata = "session_start";
+/// Type of the session metadata entry saying how a session ended when it did not end normally:
+/// {"status": "aborted", "reason": ...} (recovered after a crash, end_all_sessions, a signal).
+inline constexpr std::string_view kSessionStatusMetadata = "session_status";
 
 /// Everything recorded in one session. Events and messages appear in their timestep and, in
 /// recording order, in the session-wide histories (as in the original's JSON).

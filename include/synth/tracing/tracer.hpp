@@ -81,8 +81,20 @@ struct TracerStats {
   /// Finished sessions a sink failed to store (each sink counts its own): its write() threw,
   /// or it lost sessions it had accepted (SessionsLost).
   std::uint64_t sessions_lost = 0;
-  /// Finished sessions queued for the sinks or being written by them.
+  /// Finished sessions queued for the sinks (in memory or in the spill) or being written by them.
   std::uint64_t sessions_pending = 0;
+  /// Finished sessions that went through the spill on disk because the sink queue was full
+  /// (TracingConfig::overflow = spill); they reach the sinks as these catch up.
+  std::uint64_t sessions_overflowed = 0;
+  /// Sessions left in the spill by tracers that were gone (a crash, a kill), handed to this
+  /// tracer's sinks (TracingConfig::recover_spill).
+  std::uint64_t sessions_recovered = 0;
+  /// Items (events, messages, timesteps, metadata entries) not checkpointed to the spill: it
+  /// reached spill_max_bytes, or a write failed (disk full). Their sessions still reach the
+  /// sinks; only a crash would lose these items.
+  std::uint64_t records_not_checkpointed = 0;
+  /// Bytes in this tracer's spill files now.
+  std::uint64_t spill_bytes = 0;
   /// Spans handed to the OpenTelemetry export (0 when spans are not exported). Every one is
   /// exported, dropped (the queue was full, or shut down: see BatchStats), failed (refused by
   /// the receiver, also in a partial success; retries or the export timeout exhausted;
@@ -181,6 +193,12 @@ class SessionTracer {
   [[nodiscard]] SessionScope start_session(std::string session_id, Value metadata, const RemoteParent& parent);
   /// Ends this thread's session (no-op without one).
   void end_session() noexcept;
+  /// Ends every active session of this tracer, on every thread, each with a session metadata
+  /// entry kSessionStatusMetadata {"status": "aborted", "reason": `reason`}, then waits up to
+  /// `timeout` for the sinks (as flush()). Returns how many sessions it ended. Threads still
+  /// recording into them afterwards lose those records (TracerStats::records_failed).
+  std::size_t end_all_sessions(std::string reason = "end_all_sessions",
+                               std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   /// Starts a timestep of this thread's session for logical turn `turn`; `step_id` defaults to
   /// "step_<turn>" ("step_<turn>_<n>" when that id is already taken in the session).
@@ -278,5 +296,13 @@ class SessionTracer {
   bool enabled_ = false;
   std::shared_ptr<detail::TracerCore> core_;
 };
+
+/// Installs, once per process, a handler for SIGTERM and SIGINT that ends every active session of
+/// every live tracer (as aborted, reason "signal SIGTERM" or "signal SIGINT"), delivers them
+/// within each tracer's shutdown_timeout_ms, then restores the handler that was there before and
+/// raises the signal again, so that it proceeds as it would have (the default ends the process).
+/// A second signal while this runs proceeds at once. The work runs on a thread of its own, not in
+/// the signal handler. TracingConfig::handle_signals = true calls it when a tracer is created.
+void handle_termination_signals();
 
 }  // namespace synth::tracing

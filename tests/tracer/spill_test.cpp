@@ -1,0 +1,240 @@
+// The tracer's spill: active sessions checkpointed on disk, masked; files gone once stored;
+// sessions of a tracer that is gone recovered; a full sink queue overflowing to disk instead of
+// dropping; the cap; end_all_sessions.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "support.hpp"
+#include "synth/tracing.hpp"
+
+namespace st = synth::tracing;
+using st::testing::MemorySink;
+using st::testing::TempDir;
+using st::testing::wait_until;
+
+namespace {
+
+st::TracingConfig spill_config(const TempDir& dir) {
+  return st::TracingConfig{.mode = st::TracingMode::v2, .checkpoint = true, .spill_dir = dir.path / "spill",
+                           .checkpoint_interval_ms = 20};
+}
+
+// Every spill file under `spill_dir`.
+std::vector<std::filesystem::path> spill_files(const std::filesystem::path& spill_dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(spill_dir, ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec)) {
+    if (it->path().extension() == ".spill") out.push_back(it->path());
+  }
+  return out;
+}
+
+std::string file_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+st::EnvironmentEvent numbered(int n) {
+  return st::EnvironmentEvent{.reward = 1.0, .metadata = st::Value{{"n", n}}};
+}
+
+// Events recorded in the one spill file under `dir`, or -1 when there is none (yet).
+long events_in_spill(const std::filesystem::path& spill_dir) {
+  const auto files = spill_files(spill_dir);
+  if (files.size() != 1) return -1;
+  return static_cast<long>(st::read_spill_file(files[0]).trace.event_history.size());
+}
+
+}  // namespace
+
+TEST(Spill, AnActiveSessionIsCheckpointedMaskedAndItsFileGoesOnceStored) {
+  TempDir dir;
+  auto sink = std::make_shared<MemorySink>();
+  {
+    st::SessionTracer tracer(spill_config(dir));
+    tracer.add_sink(sink);
+    auto session = tracer.start_session("long-episode");
+    {
+      auto step = tracer.timestep(0);
+      for (int i = 0; i < 10; ++i) tracer.add_event(numbered(i));
+      tracer.add_message(st::SessionEventMessage{.content = st::Value{{"text", "mail me at jane.doe@example.com"}},
+                                                 .message_type = "user"});
+    }
+    ASSERT_TRUE(wait_until([&] { return events_in_spill(dir.path / "spill") == 10; }));
+    const auto files = spill_files(dir.path / "spill");
+    const st::SpilledSession spilled = st::read_spill_file(files[0]);
+    EXPECT_EQ(spilled.trace.session_id, "long-episode");
+    EXPECT_FALSE(spilled.ended);
+    ASSERT_EQ(spilled.trace.session_time_steps.size(), 1u);
+    EXPECT_EQ(spilled.trace.session_time_steps[0].events.size(), 10u);
+    ASSERT_EQ(spilled.trace.message_history.size(), 1u);
+    EXPECT_EQ(file_text(files[0]).find("jane.doe@example.com"), std::string::npos) << "the disk sees masked data only";
+    EXPECT_GT(tracer.stats().spill_bytes, 0u);
+    session.end();
+    ASSERT_TRUE(tracer.flush());
+    ASSERT_TRUE(wait_until([&] { return spill_files(dir.path / "spill").empty(); }));
+    EXPECT_EQ(tracer.stats().spill_bytes, 0u);
+  }
+  ASSERT_EQ(sink->traces().size(), 1u);
+  EXPECT_EQ(sink->traces()[0].event_history.size(), 10u);
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "spill") && !std::filesystem::is_empty(dir.path / "spill"))
+      << "a tracer that stored everything leaves no folder";
+}
+
+TEST(Spill, ASessionLeftOpenIsRecoveredAsAbortedByTheNextTracer) {
+  TempDir dir;
+  st::SessionScope left_open;
+  {
+    st::SessionTracer first(spill_config(dir));
+    first.add_sink(std::make_shared<MemorySink>());
+    left_open = first.start_session("cut-short");
+    auto step = first.timestep(0);
+    for (int i = 0; i < 7; ++i) first.add_event(numbered(i));
+    ASSERT_TRUE(wait_until([&] { return events_in_spill(dir.path / "spill") == 7; }));
+  }
+  auto sink = std::make_shared<MemorySink>();
+  st::SessionTracer next(spill_config(dir));
+  next.add_sink(sink);
+  ASSERT_TRUE(wait_until([&] { return sink->traces().size() == 1; }));
+  ASSERT_TRUE(next.flush());
+  const st::SessionTrace t = sink->traces()[0];
+  EXPECT_EQ(t.session_id, "cut-short");
+  EXPECT_EQ(t.event_history.size(), 7u);
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(st::metadata(t.event_history[static_cast<std::size_t>(i)])["n"].as_int(), i);
+  ASSERT_FALSE(t.session_metadata.empty());
+  EXPECT_EQ(t.session_metadata.back().metadata_type, st::kSessionStatusMetadata);
+  EXPECT_EQ(t.session_metadata.back().data["status"].as_string(), "aborted");
+  EXPECT_EQ(next.stats().sessions_recovered, 1u);
+  ASSERT_TRUE(wait_until([&] { return spill_files(dir.path / "spill").empty(); }));
+}
+
+TEST(Spill, AFullSinkQueueOverflowsToDiskAndEverySessionIsStored) {
+  TempDir dir;
+  st::TracingConfig config = spill_config(dir);
+  config.sink_queue_capacity = 2;
+  auto gate = std::make_shared<st::testing::GateSink>();
+  auto sink = std::make_shared<MemorySink>();
+  st::SessionTracer tracer(config);
+  tracer.add_sink(gate);
+  tracer.add_sink(sink);
+  { auto s = tracer.start_session("gate"); }
+  ASSERT_TRUE(gate->wait_entered());
+  constexpr int kSessions = 40;
+  for (int n = 0; n < kSessions; ++n) {
+    auto s = tracer.start_session("s" + std::to_string(n));
+    auto step = tracer.timestep(0);
+    for (int i = 0; i < 5; ++i) tracer.add_event(numbered(i));
+  }
+  const st::TracerStats during = tracer.stats();
+  EXPECT_EQ(during.sessions_dropped, 0u);
+  EXPECT_GE(during.sessions_overflowed + 0, 0u);
+  gate->open();
+  ASSERT_TRUE(tracer.flush(std::chrono::seconds(30)));
+  const st::TracerStats after = tracer.stats();
+  EXPECT_EQ(after.sessions_dropped, 0u);
+  EXPECT_GE(after.sessions_overflowed, static_cast<std::uint64_t>(kSessions - 2));
+  EXPECT_EQ(after.sessions_pending, 0u);
+  const auto traces = sink->traces();
+  EXPECT_EQ(traces.size(), static_cast<std::size_t>(kSessions + 1));
+  for (const auto& t : traces) {
+    if (t.session_id != "gate") {
+      EXPECT_EQ(t.event_history.size(), 5u) << t.session_id;
+    }
+    for (const auto& m : t.session_metadata) EXPECT_NE(m.metadata_type, st::kSessionStatusMetadata) << "they ended";
+  }
+  ASSERT_TRUE(wait_until([&] { return spill_files(dir.path / "spill").empty(); }));
+}
+
+TEST(Spill, OverflowDropCountsAndOverflowBlockWaitsForRoom) {
+  TempDir dir;
+  for (const st::OverflowPolicy policy : {st::OverflowPolicy::drop, st::OverflowPolicy::block}) {
+    st::TracingConfig config = spill_config(dir);
+    config.sink_queue_capacity = 1;
+    config.overflow = policy;
+    config.overflow_timeout_ms = 100;
+    auto gate = std::make_shared<st::testing::GateSink>();
+    st::SessionTracer tracer(config);
+    tracer.add_sink(gate);
+    { auto s = tracer.start_session("gate"); }
+    ASSERT_TRUE(gate->wait_entered());
+    { auto s = tracer.start_session("queued"); }
+    const auto start = std::chrono::steady_clock::now();
+    { auto s = tracer.start_session("no-room"); }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(tracer.stats().sessions_dropped, 1u) << st::overflow_name(policy);
+    if (policy == st::OverflowPolicy::block) {
+      EXPECT_GE(waited, std::chrono::milliseconds(100)) << "block waits for room up to overflow_timeout_ms";
+    }
+    gate->open();
+    ASSERT_TRUE(tracer.flush());
+  }
+}
+
+TEST(Spill, TheCapStopsCheckpointsAndCountsWhatItRefusedButTheSessionIsStillStored) {
+  TempDir dir;
+  st::TracingConfig config = spill_config(dir);
+  config.spill_max_bytes = 2000;
+  auto sink = std::make_shared<MemorySink>();
+  st::SessionTracer tracer(config);
+  tracer.add_sink(sink);
+  {
+    auto s = tracer.start_session("big");
+    for (int i = 0; i < 200; ++i) {
+      tracer.add_event(numbered(i));
+      if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    }
+    ASSERT_TRUE(wait_until([&] { return tracer.stats().records_not_checkpointed > 0; }));
+    EXPECT_LE(tracer.stats().spill_bytes, 2000u);
+  }
+  ASSERT_TRUE(tracer.flush());
+  ASSERT_EQ(sink->traces().size(), 1u);
+  EXPECT_EQ(sink->traces()[0].event_history.size(), 200u);
+}
+
+TEST(Spill, EndAllSessionsEndsEveryThreadsSessionAsAborted) {
+  TempDir dir;
+  auto sink = std::make_shared<MemorySink>();
+  st::SessionTracer tracer(spill_config(dir));
+  tracer.add_sink(sink);
+  std::atomic<int> started{0};
+  std::atomic<bool> release{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 3; ++t) {
+    workers.emplace_back([&, t] {
+      auto s = tracer.start_session("worker-" + std::to_string(t));
+      tracer.add_event(numbered(t));
+      ++started;
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return started == 3; }));
+  EXPECT_EQ(tracer.end_all_sessions("test over"), 3u);
+  release = true;
+  for (auto& w : workers) w.join();
+  ASSERT_TRUE(tracer.flush());
+  const auto traces = sink->traces();
+  ASSERT_EQ(traces.size(), 3u);
+  for (const auto& t : traces) {
+    ASSERT_FALSE(t.session_metadata.empty());
+    EXPECT_EQ(t.session_metadata.back().data["status"].as_string(), "aborted");
+    EXPECT_EQ(t.session_metadata.back().data["reason"].as_string(), "test over");
+    EXPECT_EQ(t.event_history.size(), 1u);
+  }
+}
+
+TEST(Spill, CheckpointOffWritesNothing) {
+  TempDir dir;
+  st::TracingConfig config = spill_config(dir);
+  config.checkpoint = false;
+  st::SessionTracer tracer(config);
+  tracer.add_sink(std::make_shared<MemorySink>());
+  auto s = tracer.start_session("x");
+  tracer.add_event(numbered(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "spill"));
+}
