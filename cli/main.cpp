@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
       "serve", "Own the database and serve it over HTTP on 127.0.0.1: sessions in from any process, the viewer's API");
   serve_cmd->add_option("--host", serve.host, "Address to listen on (default 127.0.0.1; others need --token)");
   serve_cmd->add_option("--port", serve.port, "Port (default 4319; 0 picks a free one)")->check(CLI::Range(0, 65535));
+  serve.otlp_port = 4318;
+  auto* otlp_port_opt = serve_cmd->add_option("--otlp-port", serve.otlp_port,
+                          "Also answer on this port, the OpenTelemetry default (default 4318, when free; 0: not)")
+      ->check(CLI::Range(0, 65535));
   serve_cmd->add_option("--allow-host", serve.allowed_hosts, "Another Host header name to answer (repeatable)");
   serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body, decompressed (default 64 MiB)")
       ->check(CLI::PositiveNumber);
@@ -180,6 +184,7 @@ int main(int argc, char** argv) {
     if (*finetune_cmd) return run_finetune_export(target, finetune);
     if (*migrate_cmd) return run_migrate(target);
     if (*serve_cmd) {
+      serve.otlp_port_required = otlp_port_opt->count() > 0 && serve.otlp_port > 0;
       serve.commit_interval = std::chrono::milliseconds(commit_ms);
       serve.query_timeout = std::chrono::milliseconds(query_ms);
       serve.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);

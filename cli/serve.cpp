@@ -26,6 +26,12 @@ int run_serve(const Target& target, st::server::ServerOptions options) {
   std::cout << "synth-trace serve: listening on " << server.url() << "\n"
             << "database: " << options.db.string() << (options.token.empty() ? "" : " (token required)") << "\n"
             << "API: " << server.url() << "/api/v1/health, /api/v1/sessions, ... (README: The trace server)\n"
+            << "OTLP/HTTP: " << server.url() << "/v1/traces"
+            << (server.otlp_port() > 0 ? " and " + server.otlp_url() + "/v1/traces" : std::string())
+            << (options.otlp_port > 0 && server.otlp_port() == 0
+                    ? " (port " + std::to_string(options.otlp_port) + " is taken: not listening there)"
+                    : std::string())
+            << "\n"
             << "stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);

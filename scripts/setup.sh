@@ -138,26 +138,31 @@ install_duckdb() {
   log "duckdb: done"
 }
 
-# The OTLP receiver of the tests (tests/otel/receiver) runs on Node.js with npm packages installed
-# exactly as package-lock.json pins them (versions and integrity hashes), into its node_modules/
-# (ignored by git). Again when the lockfile is newer than node_modules.
-RECEIVER_DIR="$ROOT/tests/otel/receiver"
+# The npm packages of the tests run on Node.js, each folder's exactly as its package-lock.json
+# pins them (versions and integrity hashes), into its node_modules/ (ignored by git). Again when
+# the lockfile is newer than node_modules:
+# - tests/otel/receiver: an OTLP receiver decoding with the official OpenTelemetry protobuf code;
+# - tests/server/otlp_sdk: the official OpenTelemetry JS SDK sending spans to `synth-trace serve`.
+NPM_TEST_DIRS=("$ROOT/tests/otel/receiver" "$ROOT/tests/server/otlp_sdk")
 
-install_receiver_packages() {
-  local modules="$RECEIVER_DIR/node_modules"
-  if [ -d "$modules" ] && [ "$modules" -nt "$RECEIVER_DIR/package-lock.json" ]; then
-    log "npm: OTLP receiver packages present in tests/otel/receiver"
-    return
-  fi
-  ensure_npm
-  log "npm: installing the OTLP receiver packages (npm ci in tests/otel/receiver)"
-  # --ignore-scripts: none of these packages needs an install script to work.
-  (cd "$RECEIVER_DIR" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null) ||
-    die "npm ci in tests/otel/receiver failed (is the npm registry reachable?)"
-  touch "$modules"  # newer than the lockfile from now on
+install_test_packages() {
+  local dir modules
+  for dir in "${NPM_TEST_DIRS[@]}"; do
+    modules="$dir/node_modules"
+    if [ -d "$modules" ] && [ "$modules" -nt "$dir/package-lock.json" ]; then
+      log "npm: test packages present in ${dir#"$ROOT"/}"
+      continue
+    fi
+    ensure_npm
+    log "npm: installing the test packages (npm ci in ${dir#"$ROOT"/})"
+    # --ignore-scripts: none of these packages needs an install script to work.
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null) ||
+      die "npm ci in ${dir#"$ROOT"/} failed (is the npm registry reachable?)"
+    touch "$modules"  # newer than the lockfile from now on
+  done
   log "npm: done"
 }
 
 install_apt_packages
 install_duckdb
-install_receiver_packages
+install_test_packages

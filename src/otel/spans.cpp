@@ -94,6 +94,7 @@ void llm_call_attributes(SpanData& span, const ScopeSpanInput& in, const CAISEve
   if (e.cached_tokens) a.set("gen_ai.usage.cache_read.input_tokens", *e.cached_tokens);
   if (e.cache_write_tokens) a.set("gen_ai.usage.cache_creation.input_tokens", *e.cache_write_tokens);
   if (e.reasoning_tokens) a.set("gen_ai.usage.reasoning.output_tokens", *e.reasoning_tokens);
+  if (e.total_tokens) a.set("synth.total_tokens", *e.total_tokens);
   if (e.cost) a.set("synth.cost_usd", *e.cost);
   if (!e.system_instance_id.empty()) a.set("gen_ai.agent.name", e.system_instance_id);
 }
@@ -188,7 +189,9 @@ SpanEvent span_event(const Event& event) {
           if (e.prompt_tokens) a.set("gen_ai.usage.input_tokens", *e.prompt_tokens);
           if (e.completion_tokens) a.set("gen_ai.usage.output_tokens", *e.completion_tokens);
           if (e.cached_tokens) a.set("gen_ai.usage.cache_read.input_tokens", *e.cached_tokens);
+          if (e.cache_write_tokens) a.set("gen_ai.usage.cache_creation.input_tokens", *e.cache_write_tokens);
           if (e.reasoning_tokens) a.set("gen_ai.usage.reasoning.output_tokens", *e.reasoning_tokens);
+          if (e.total_tokens) a.set("synth.total_tokens", *e.total_tokens);  // no GenAI key: a collector reads it back
           if (e.cost) a.set("synth.cost_usd", *e.cost);
           if (e.latency_ms) a.set("synth.latency_ms", *e.latency_ms);
         } else if constexpr (std::is_same_v<E, EnvironmentEvent>) {

@@ -74,7 +74,7 @@ Timestamp event_end(const Event& event) {
   return start + std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double, std::milli>(std::max(ms, 0.0)));
 }
 
-std::string otlp_json(const SessionTrace& trace) {
+OtlpSpans otlp_spans(const SessionTrace& trace) {
   const std::string& sid = trace.session_id;
   // The recorded trace id, else one derived from the session id.
   std::uint64_t trace_high = derived_id(sid, "trace-high"), trace_low = derived_id(sid, "trace-low");
@@ -171,7 +171,12 @@ std::string otlp_json(const SessionTrace& trace) {
   resource.attributes = Value{{"service.name", "synth-tracing"}, {"telemetry.sdk.name", "synth-tracing"},
                               {"telemetry.sdk.language", "cpp"}, {"telemetry.sdk.version", kVersion}};
   resource.scope_version = kVersion;
-  return encode_otlp_json(spans, resource);
+  return OtlpSpans{std::move(spans), std::move(resource)};
+}
+
+std::string otlp_json(const SessionTrace& trace) {
+  const OtlpSpans s = otlp_spans(trace);
+  return encode_otlp_json(s.spans, s.resource);
 }
 
 }  // namespace synth::tracing::server

@@ -3,7 +3,10 @@
 
 #include <string>
 
+#include <vector>
+
 #include "synth/tracing/model.hpp"
+#include "synth/tracing/otel.hpp"
 
 namespace synth::tracing::server {
 
@@ -20,6 +23,13 @@ std::string chrome_trace_json(const SessionTrace& trace);
 /// scope (GenAI attributes for LLM calls), other events and messages as span events. Ids are the
 /// recorded ones where the session has them, else derived from the session id.
 std::string otlp_json(const SessionTrace& trace);
+
+/// The spans otlp_json() encodes, and their resource (for the protobuf encoding).
+struct OtlpSpans {
+  std::vector<SpanData> spans;
+  OtlpResource resource;
+};
+OtlpSpans otlp_spans(const SessionTrace& trace);
 
 /// What an event is called: its scope's operation, step or span name, else its kind.
 std::string event_name(const Event& event);

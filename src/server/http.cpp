@@ -206,7 +206,7 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    if (!token.empty() && req.path.rfind("/api/", 0) == 0) {
+    if (!token.empty() && (req.path.rfind("/api/", 0) == 0 || req.path.rfind("/v1/", 0) == 0)) {
       const std::string auth = req.get_header_value("Authorization");
       const std::string bearer = "Bearer ";
       if (auth.rfind(bearer, 0) != 0 || !same_secret(auth.substr(bearer.size()), token)) {

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "server/ingest_queue.hpp"
+#include "server/otlp_map.hpp"
 #include "server/options.hpp"
 #include "synth/tracing/duckdb.hpp"
 
@@ -27,6 +28,8 @@ struct ServerContext {
   std::string url;
   /// A private folder where Parquet exports are written before they are sent.
   std::filesystem::path export_dir;
+  /// Which session each recent OTLP trace belongs to (shared by the main and the OTLP port).
+  std::shared_ptr<TraceSessions> trace_sessions = std::make_shared<TraceSessions>();
 };
 
 /// What a route answers when the request cannot be served: an HTTP status and a message for
@@ -79,7 +82,7 @@ std::string media_type(const httplib::Request& req);
 /// Checks every request passes before its route: the Host header names this server (a loopback
 /// name, the address it is bound to, or an allowed host, with the port it listens on: DNS
 /// rebinding), an Origin header (sent by browsers) names it too, and /api/ requests carry the
-/// token when there is one. Answers 403 or 401 otherwise. No route sends CORS headers.
+/// token when there is one (OTLP's /v1/ routes too). Answers 403 or 401 otherwise. No route sends CORS headers.
 void install_guards(httplib::Server& http, const ServerOptions& options, int port);
 
 }  // namespace synth::tracing::server

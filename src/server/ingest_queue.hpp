@@ -78,6 +78,8 @@ struct IngestCounters {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> lost{0};
   std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> otlp_spans{0};           ///< OTLP spans mapped into queued sessions
+  std::atomic<std::uint64_t> otlp_rejected_spans{0};  ///< OTLP spans that could not be mapped
 
   void count(Stored what) noexcept;
 };

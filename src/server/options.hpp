@@ -16,7 +16,12 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   /// 0 picks a free port.
   int port = 4319;
-  /// When set, every /api/ request must carry "Authorization: Bearer <token>".
+  /// A second port on `host` that answers the same routes, so that OpenTelemetry SDKs left at
+  /// their default endpoint (http://localhost:4318) reach the server; 0: none.
+  int otlp_port = 0;
+  /// When the OTLP port is taken: false goes on without it (a note on stderr), true fails.
+  bool otlp_port_required = false;
+  /// When set, every /api/ and /v1/ request must carry "Authorization: Bearer <token>".
   std::string token;
   /// Host header names accepted besides localhost, 127.0.0.1 and [::1] (with our port).
   std::vector<std::string> allowed_hosts;

@@ -10,6 +10,9 @@ namespace synth::tracing::server {
 
 /// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue.
 void add_ingest_routes(httplib::Server& http, ServerContext& ctx);
+/// POST /v1/traces (OTLP/HTTP protobuf or JSON) and /v1/logs (GenAI content) into the ingest
+/// queue; /v1/metrics answered and dropped.
+void add_otlp_routes(httplib::Server& http, ServerContext& ctx);
 /// GET /api/v1/health, /api/v1/sessions (list), /api/v1/sessions/{id}, its events and messages,
 /// /api/v1/events/{id}, /api/v1/changes.
 void add_read_routes(httplib::Server& http, ServerContext& ctx);

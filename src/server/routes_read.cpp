@@ -308,7 +308,9 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
                        {"lost", n(c.lost)},
                        {"rejected", n(c.decode_rejected)},
                        {"throttled_requests", n(c.throttled)},
-                       {"commits", n(c.commits)}}},
+                       {"commits", n(c.commits)},
+                       {"otlp_spans", n(c.otlp_spans)},
+                       {"otlp_rejected_spans", n(c.otlp_rejected_spans)}}},
       {"rows", row_value(rows, 0)},
   };
   // Clients poll this: an unchanged answer is a 304 (uptime is left out so that it can be).

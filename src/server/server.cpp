@@ -51,6 +51,40 @@ constexpr const char* kIndexPage = R"HTML(<!doctype html>
 </body></html>
 )HTML";
 
+// Every route and setting of a listening server (the main one and the OTLP one).
+void serve_routes(httplib::Server& http, ServerContext& ctx) {
+  const ServerOptions& options = ctx.options;
+  // Nagle + delayed ACK would stall small answers; each keep-alive connection holds a worker.
+  http.set_tcp_nodelay(true);
+  // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second server bind the same
+  // port (4318 above all) and take half of the connections.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(std::max<std::size_t>(n, 2)); };
+  http.set_payload_max_length(options.max_body_bytes);
+  http.set_keep_alive_max_count(1000);
+  http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 404) {
+      send_error(res, 404, "no route " + req.method + " " + req.path + " (the API is under /api/v1/: see the README)");
+    } else if (res.status == 413) {
+      send_error(res, 413, "the body is too large (serve --max-body-bytes)");
+    } else {
+      send_error(res, res.status, "the request could not be served (HTTP " + std::to_string(res.status) + ")");
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
+  add_ingest_routes(http, ctx);
+  add_otlp_routes(http, ctx);
+  add_read_routes(http, ctx);
+  add_stats_routes(http, ctx);
+  add_export_routes(http, ctx);
+  add_query_routes(http, ctx);
+}
+
 }  // namespace
 
 struct Server::Parts {
@@ -70,6 +104,11 @@ struct Server::Parts {
   std::unique_ptr<StoreWriter> writer;
   httplib::Server http;
   int port = 0;
+  // The optional OTLP port: the same routes on a server of their own.
+  std::unique_ptr<httplib::Server> otlp_http;
+  int otlp_port = 0;
+  std::string otlp_url;
+  std::thread otlp_serving;
   std::unique_ptr<ServerLock> lock;
   std::thread serving;
   std::optional<StopReport> stopped;
@@ -82,29 +121,7 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
                                                  "SET enable_external_access = false", "SET lock_configuration = true"});
   p.writer = std::make_unique<StoreWriter>(*p.store, p.queue, p.counters, p.options);
 
-  // Nagle + delayed ACK would stall small answers; each keep-alive connection holds a worker.
-  p.http.set_tcp_nodelay(true);
-  p.http.new_task_queue = [n = p.options.http_threads] { return new httplib::ThreadPool(std::max<std::size_t>(n, 2)); };
-  p.http.set_payload_max_length(p.options.max_body_bytes);
-  p.http.set_keep_alive_max_count(1000);
-  p.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    if (res.status == 404) {
-      send_error(res, 404, "no route " + req.method + " " + req.path + " (the API is under /api/v1/: see the README)");
-    } else if (res.status == 413) {
-      send_error(res, 413, "the body is too large (serve --max-body-bytes)");
-    } else {
-      send_error(res, res.status, "the request could not be served (HTTP " + std::to_string(res.status) + ")");
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  p.http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
-  add_ingest_routes(p.http, p.ctx);
-  add_read_routes(p.http, p.ctx);
-  add_stats_routes(p.http, p.ctx);
-  add_export_routes(p.http, p.ctx);
-  add_query_routes(p.http, p.ctx);
-
+  serve_routes(p.http, p.ctx);
   p.port = p.options.port == 0 ? p.http.bind_to_any_port(p.options.host)
                                : (p.http.bind_to_port(p.options.host, p.options.port) ? p.options.port : -1);
   if (p.port <= 0) {
@@ -117,22 +134,47 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
                                                                                      : p.options.host;
   p.ctx.url = "http://" + host + ":" + std::to_string(p.port);
   install_guards(p.http, p.options, p.port);
+  if (p.options.otlp_port > 0 && p.options.otlp_port != p.port) {
+    p.otlp_http = std::make_unique<httplib::Server>();
+    serve_routes(*p.otlp_http, p.ctx);
+    if (p.otlp_http->bind_to_port(p.options.host, p.options.otlp_port)) {
+      p.otlp_port = p.options.otlp_port;
+      p.otlp_url = "http://" + host + ":" + std::to_string(p.otlp_port);
+      install_guards(*p.otlp_http, p.options, p.otlp_port);
+    } else {
+      p.otlp_http.reset();
+      if (p.options.otlp_port_required) {
+        p.writer->stop(std::chrono::steady_clock::now() + p.options.shutdown_timeout);
+        throw Error("cannot listen for OTLP on " + p.options.host + ":" + std::to_string(p.options.otlp_port) +
+                    ": the port is in use (another collector?): choose another with --otlp-port, or --otlp-port 0 "
+                    "to take OTLP on the main port only");
+      }
+    }
+  }
   p.lock = std::make_unique<ServerLock>(p.options.db, p.ctx.url);
   p.serving = std::thread([&p] { p.http.listen_after_bind(); });
   // stop() is a no-op until the accept loop runs.
   while (!p.http.is_running()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  if (p.otlp_http) {
+    p.otlp_serving = std::thread([&p] { p.otlp_http->listen_after_bind(); });
+    while (!p.otlp_http->is_running()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
 }
 
 Server::~Server() { stop(); }
 
 const std::string& Server::url() const noexcept { return parts_->ctx.url; }
 int Server::port() const noexcept { return parts_->port; }
+int Server::otlp_port() const noexcept { return parts_->otlp_port; }
+const std::string& Server::otlp_url() const noexcept { return parts_->otlp_url; }
 
 StopReport Server::stop() {
   Parts& p = *parts_;
   if (p.stopped) return *p.stopped;
   p.http.stop();
-  if (p.serving.joinable()) p.serving.join();  // requests in progress have finished
+  if (p.otlp_http) p.otlp_http->stop();
+  if (p.serving.joinable()) p.serving.join();
+  if (p.otlp_serving.joinable()) p.otlp_serving.join();  // requests in progress have finished
   StopReport report;
   report.finished = p.writer->stop(std::chrono::steady_clock::now() + p.options.shutdown_timeout);
   report.stored = p.counters.inserted + p.counters.replaced + p.counters.merged;

@@ -35,6 +35,9 @@ class Server {
   /// "http://127.0.0.1:4319".
   const std::string& url() const noexcept;
   int port() const noexcept;
+  /// The OTLP port (ServerOptions::otlp_port) when the server listens on it, else 0 and "".
+  int otlp_port() const noexcept;
+  const std::string& otlp_url() const noexcept;
 
   /// In reverse: stops taking requests (those in progress finish), lets the writer store what
   /// was accepted until shutdown_timeout, closes the database, removes the lock file. Only the

@@ -1,0 +1,93 @@
+// Internal: reading an OTLP/HTTP ExportTraceServiceRequest (protobuf or JSON, already
+// decompressed) into plain spans. Hand-written for the few messages the trace service uses; the
+// mirror of src/otel/encode.cpp. Callable on any bytes (the fuzz harness drives it): it throws
+// only OtlpDecodeError, and its work is bounded by the body's size and a nesting limit.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "synth/tracing/error.hpp"
+#include "synth/tracing/json.hpp"
+
+namespace synth::tracing::server {
+
+/// A body that is not an ExportTraceServiceRequest: `what()` names the message and field where
+/// reading stopped, the byte offset (protobuf), and the problem.
+class OtlpDecodeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// AnyValues nested deeper than this (arrays and key-value lists) are refused.
+inline constexpr int kOtlpMaxDepth = 32;
+
+/// A span event (Span.Event).
+struct OtlpEvent {
+  std::string name;
+  std::uint64_t time_unix_nano = 0;
+  Value attributes = Value::object();
+};
+
+/// A span, with the attributes of the resource and scope that sent it.
+struct OtlpSpan {
+  std::string trace_id;        ///< 32 lower-case hex digits ("" when absent)
+  std::string span_id;         ///< 16 lower-case hex digits ("" when absent)
+  std::string parent_span_id;  ///< "" for a root span
+  std::string name;
+  int kind = 0;  ///< SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer
+  std::uint64_t start_unix_nano = 0;
+  std::uint64_t end_unix_nano = 0;
+  /// Attributes as an object; AnyValue maps onto Value (kvlist → object, bytes → hex string).
+  Value attributes = Value::object();
+  std::vector<OtlpEvent> events;
+  int status_code = 0;  ///< 0 unset, 1 ok, 2 error
+  std::string status_message;
+  std::size_t resource = 0;  ///< index into OtlpTraces::resources
+  std::string scope_name;
+};
+
+/// The spans of a request, and the attributes of each resource they came from.
+struct OtlpTraces {
+  std::vector<Value> resources;
+  std::vector<OtlpSpan> spans;
+};
+
+/// Reads a protobuf ExportTraceServiceRequest (opentelemetry/proto/collector/trace/v1). Unknown
+/// fields are skipped, as protobuf readers do.
+OtlpTraces decode_otlp_traces_protobuf(std::string_view body);
+/// Reads an OTLP/JSON ExportTraceServiceRequest (camelCase or snake_case field names, hex ids,
+/// 64-bit integers as numbers or decimal strings).
+OtlpTraces decode_otlp_traces_json(std::string_view body);
+
+/// A log record (LogRecord): GenAI instrumentations send prompt and completion content as logs.
+struct OtlpLog {
+  std::string trace_id;  ///< hex, "" when absent
+  std::string span_id;
+  std::uint64_t time_unix_nano = 0;  ///< its time, else its observed time
+  std::string event_name;            ///< the event_name field, else the attribute event.name
+  Value body;
+  Value attributes = Value::object();
+  std::size_t resource = 0;  ///< index into OtlpLogs::resources
+};
+
+/// The log records of a request, and the attributes of each resource they came from.
+struct OtlpLogs {
+  std::vector<Value> resources;
+  std::vector<OtlpLog> logs;
+};
+
+/// Reads a protobuf ExportLogsServiceRequest (opentelemetry/proto/collector/logs/v1).
+OtlpLogs decode_otlp_logs_protobuf(std::string_view body);
+/// Reads an OTLP/JSON ExportLogsServiceRequest.
+OtlpLogs decode_otlp_logs_json(std::string_view body);
+
+/// An ExportTraceServiceResponse (or, with `rejected_json_key` "rejectedLogRecords", an
+/// ExportLogsServiceResponse: the same fields): empty when nothing was rejected, else
+/// partial_success {rejected, error_message}; protobuf or JSON.
+std::string otlp_trace_response(bool json, std::uint64_t rejected_spans, std::string_view error_message,
+                                const char* rejected_json_key = "rejectedSpans");
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,257 @@
+// Spans of a request grouped into sessions and timesteps: the session id from the span, its
+// trace's other spans, or its resource (else the trace id); the timestep from our timestep span
+// above it, `synth.step_id`, or else one timestep per trace (a "turn").
+#include "server/otlp_map.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace synth::tracing::server {
+
+namespace {
+
+using otlp::first_of;
+using otlp::timestamp_of;
+
+// Spans nested deeper than this are not walked up to find their timestep.
+constexpr int kMaxAncestors = 256;
+
+std::optional<std::string> session_key(const Value& attributes) {
+  const Value* v = first_of(attributes, {"synth.session_id", "synth.session.id", "session.id", "gen_ai.conversation.id",
+                                         "langfuse.session.id", "traceloop.association.properties.session_id",
+                                         "ai.telemetry.metadata.sessionId"});
+  if (v == nullptr) return std::nullopt;
+  if (v->is_string()) return v->as_string().empty() ? std::nullopt : std::optional(v->as_string());
+  return v->dump();
+}
+
+std::string synth_kind(const OtlpSpan& s) {
+  const Value* k = s.attributes.find("synth.kind");
+  return k != nullptr && k->is_string() ? k->as_string() : std::string();
+}
+
+// An event or message, placed in time before it goes into the session.
+struct Item {
+  Timestamp time;
+  std::optional<std::string> step;  ///< step_id; none: outside any timestep
+  std::optional<Event> event;
+  std::optional<SessionEventMessage> message;
+};
+
+struct Building {
+  SessionTrace trace;
+  bool has_session_span = false;
+  std::map<std::string, std::size_t> steps;  ///< step_id → index in trace.session_time_steps
+  std::vector<Item> items;
+
+  SessionTimeStep& step(const std::string& id, Timestamp time) {
+    auto [it, added] = steps.try_emplace(id, trace.session_time_steps.size());
+    if (added) {
+      SessionTimeStep s;
+      s.step_id = id;
+      s.step_index = static_cast<std::int64_t>(trace.session_time_steps.size());
+      s.timestamp = time;
+      trace.session_time_steps.push_back(std::move(s));
+    }
+    SessionTimeStep& s = trace.session_time_steps[it->second];
+    if (added || time < s.timestamp) s.timestamp = time;
+    return s;
+  }
+};
+
+}  // namespace
+
+std::optional<std::string> TraceSessions::find(const std::string& trace_id) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(trace_id);
+  return it == sessions_.end() ? std::nullopt : std::optional(it->second);
+}
+
+void TraceSessions::remember(const std::string& trace_id, const std::string& session_id) {
+  if (trace_id.empty() || capacity_ == 0) return;
+  std::lock_guard lock(mutex_);
+  const auto [it, added] = sessions_.insert_or_assign(trace_id, session_id);
+  if (!added) return;
+  order_.push_back(trace_id);
+  if (order_.size() > capacity_) {
+    sessions_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
+  OtlpMapped out;
+  static const Value kNoResource = Value::object();
+  const auto resource_of = [&](const OtlpSpan& s) -> const Value& {
+    return s.resource < traces.resources.size() ? traces.resources[s.resource] : kNoResource;
+  };
+  const auto reject = [&](const std::string& why) {
+    ++out.rejected_spans;
+    if (out.error_message.empty()) out.error_message = why;
+  };
+
+  // A trace's session, from whichever of its spans names one (the root's wins).
+  std::unordered_map<std::string, std::string> trace_session;
+  std::unordered_map<std::string, const OtlpSpan*> by_id;
+  for (const OtlpSpan& s : traces.spans) {
+    if (!s.span_id.empty()) by_id.emplace(s.trace_id + "/" + s.span_id, &s);
+    if (const auto sid = session_key(s.attributes)) {
+      if (s.parent_span_id.empty()) {
+        trace_session[s.trace_id] = *sid;
+      } else {
+        trace_session.try_emplace(s.trace_id, *sid);
+      }
+    }
+  }
+
+  if (memory != nullptr) {
+    for (const auto& [trace, sid] : trace_session) memory->remember(trace, sid);
+  }
+
+  std::map<std::string, Building> sessions;
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    if (s.span_id.empty()) {
+      reject("span " + std::to_string(i) + " ('" + s.name + "') has no span id");
+      continue;
+    }
+    std::optional<std::string> sid = session_key(s.attributes);
+    if (!sid) {
+      if (auto it = trace_session.find(s.trace_id); it != trace_session.end()) sid = it->second;
+    }
+    if (!sid && memory != nullptr) sid = memory->find(s.trace_id);
+    if (!sid) sid = session_key(resource_of(s));
+    if (!sid && !s.trace_id.empty()) sid = s.trace_id;
+    if (!sid) {
+      reject("span " + std::to_string(i) + " ('" + s.name + "') has no trace id and no session id");
+      continue;
+    }
+    ++out.spans;
+    Building& b = sessions[*sid];
+    b.trace.session_id = *sid;
+    const Timestamp start = timestamp_of(s.start_unix_nano);
+    const std::string kind = synth_kind(s);
+    if (kind == "session") {
+      if (!b.has_session_span || start < b.trace.created_at) b.trace.created_at = start;
+      b.has_session_span = true;
+    } else if (!b.has_session_span && (b.trace.created_at == Timestamp{} || start < b.trace.created_at)) {
+      b.trace.created_at = start;
+    }
+
+    // Where the span's items go: the timestep span it is in, if any.
+    std::optional<std::string> step;
+    bool placed = false;
+    const OtlpSpan* at = &s;
+    for (int depth = 0; at != nullptr && depth < kMaxAncestors; ++depth) {
+      const std::string k = synth_kind(*at);
+      if (k == "timestep") {
+        const Value* id = at->attributes.find("synth.step_id");
+        step = id != nullptr && id->is_string() ? id->as_string() : at->span_id;
+        placed = true;
+        break;
+      }
+      if (k == "session") {
+        placed = true;
+        break;
+      }
+      if (at->parent_span_id.empty()) break;
+      auto parent = by_id.find(at->trace_id + "/" + at->parent_span_id);
+      at = parent == by_id.end() ? nullptr : parent->second;
+    }
+    if (!placed) {
+      // Ours name their timestep by the parent span, which may come in a later request: such
+      // an event stays outside timesteps rather than in a made-up one. Others: a trace, a turn.
+      const Value* id = s.attributes.find("synth.step_id");
+      if (id != nullptr && id->is_string()) {
+        step = id->as_string();
+      } else if (kind.empty()) {
+        step = s.trace_id.empty() ? *sid : s.trace_id;
+      }
+    }
+    if (step) {
+      SessionTimeStep& ts = b.step(*step, start);
+      if (kind == "timestep") {
+        const Value& a = s.attributes;
+        if (const Value* v = a.find("synth.step_index"); v && v->kind() == Value::Kind::integer) ts.step_index = v->as_int();
+        if (const Value* v = a.find("synth.turn"); v && v->kind() == Value::Kind::integer) ts.turn_number = v->as_int();
+        ts.timestamp = start;
+      }
+    }
+
+    for (const OtlpEvent& e : s.events) {
+      if (auto event = otlp::synth_span_event(e)) {
+        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::move(event), std::nullopt});
+      } else if (auto message = otlp::synth_span_message(e)) {
+        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::nullopt, std::move(message)});
+      }
+    }
+    if (kind != "session" && kind != "timestep") {
+      b.items.push_back(Item{start, step, otlp::span_to_event(s, resource_of(s)), std::nullopt});
+    }
+  }
+
+  for (auto& [sid, b] : sessions) {
+    std::stable_sort(b.items.begin(), b.items.end(), [](const Item& x, const Item& y) { return x.time < y.time; });
+    for (Item& item : b.items) {
+      SessionTimeStep* ts = item.step ? &b.trace.session_time_steps[b.steps.at(*item.step)] : nullptr;
+      if (item.event) {
+        if (ts != nullptr) ts->events.push_back(*item.event);
+        b.trace.event_history.push_back(std::move(*item.event));
+      } else {
+        if (ts != nullptr) ts->step_messages.push_back(*item.message);
+        b.trace.message_history.push_back(std::move(*item.message));
+      }
+    }
+    std::stable_sort(b.trace.session_time_steps.begin(), b.trace.session_time_steps.end(),
+                     [](const SessionTimeStep& x, const SessionTimeStep& y) { return x.step_index < y.step_index; });
+    out.sessions.push_back(std::move(b.trace));
+  }
+  return out;
+}
+
+OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
+  OtlpMapped out;
+  std::map<std::string, Building> sessions;
+  for (std::size_t i = 0; i < logs.logs.size(); ++i) {
+    const OtlpLog& log = logs.logs[i];
+    if (!log.event_name.starts_with("gen_ai.")) continue;
+    std::optional<std::string> sid = session_key(log.attributes);
+    if (!sid && memory != nullptr && !log.trace_id.empty()) sid = memory->find(log.trace_id);
+    if (!sid && log.resource < logs.resources.size()) sid = session_key(logs.resources[log.resource]);
+    if (!sid && !log.trace_id.empty()) sid = log.trace_id;
+    if (!sid) {
+      ++out.rejected_spans;
+      if (out.error_message.empty()) {
+        out.error_message = "log record " + std::to_string(i) + " ('" + log.event_name + "') has no trace id and no session id";
+      }
+      continue;
+    }
+    ++out.spans;
+    Building& b = sessions[*sid];
+    b.trace.session_id = *sid;
+    const Timestamp time = timestamp_of(log.time_unix_nano);
+    if (b.trace.created_at == Timestamp{} || time < b.trace.created_at) b.trace.created_at = time;
+    SessionEventMessage m;
+    m.message_type = log.event_name;
+    m.timestamp = time;
+    m.content = Value{{"body", log.body}};
+    if (!log.span_id.empty()) m.content.set("span_id", log.span_id);
+    if (!log.attributes.empty()) m.content.set("attributes", log.attributes);
+    std::optional<std::string> step;
+    if (!log.trace_id.empty()) step = log.trace_id;
+    b.items.push_back(Item{time, step, std::nullopt, std::move(m)});
+    if (step) b.step(*step, time);
+  }
+  for (auto& [sid, b] : sessions) {
+    std::stable_sort(b.items.begin(), b.items.end(), [](const Item& x, const Item& y) { return x.time < y.time; });
+    for (Item& item : b.items) {
+      if (item.step) b.trace.session_time_steps[b.steps.at(*item.step)].step_messages.push_back(*item.message);
+      b.trace.message_history.push_back(std::move(*item.message));
+    }
+    out.sessions.push_back(std::move(b.trace));
+  }
+  return out;
+}
+
+}  // namespace synth::tracing::server

@@ -1,0 +1,78 @@
+// Internal: OTLP spans as our sessions, timesteps and events, by the mapping table of
+// docs/collector-and-viewer.md §7 (first key present wins). Our own `synth.*` attributes (what
+// src/otel and the server's OTLP export write) come back as the events they were made from;
+// GenAI conventions, OpenInference and OpenLLMetry keys become LLM calls; other spans (HTTP, DB)
+// runtime events, so the tree stays connected.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/otlp_decode.hpp"
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing::server {
+
+/// The sessions of one request: each holds the part of its session that the request carried,
+/// to be merged into what is stored (OnExistingSession::merge), so spans of a session that
+/// arrive in several requests, in any order, end up in one session.
+struct OtlpMapped {
+  std::vector<SessionTrace> sessions;
+  std::uint64_t spans = 0;           ///< spans mapped
+  std::uint64_t rejected_spans = 0;  ///< spans that could not be mapped (no ids)
+  std::string error_message;         ///< why, for the first of them
+};
+
+/// The sessions of recent traces, learned from the spans that named one: SDKs export each span
+/// as it ends (children first), and only some spans of a trace carry the session id, so a span
+/// without one takes its trace's session from an earlier request. Bounded: the oldest traces
+/// are forgotten first. Thread-safe.
+class TraceSessions {
+ public:
+  explicit TraceSessions(std::size_t capacity = 100000) : capacity_(capacity) {}
+  std::optional<std::string> find(const std::string& trace_id);
+  void remember(const std::string& trace_id, const std::string& session_id);
+
+ private:
+  std::mutex mutex_;
+  std::size_t capacity_;
+  std::unordered_map<std::string, std::string> sessions_;
+  std::deque<std::string> order_;
+};
+
+/// Maps the spans of a request. A span with no session id of its own takes its trace's: from
+/// the request's other spans, else from `memory` (when given), else its resource's, else the
+/// trace id. Never throws for any content of `traces` but std::bad_alloc.
+OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = nullptr);
+
+/// GenAI content sent as log records (event name `gen_ai.*`: `gen_ai.user.message`,
+/// `gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) as messages of the
+/// session of their trace (found as for a span), in the timestep of their trace: message type
+/// the event name, content {"body", "span_id", "attributes"}. Other log records are dropped
+/// (not counted rejected); a GenAI one with neither a trace id nor a session id is rejected.
+OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory = nullptr);
+
+namespace otlp {
+
+/// The first of `keys` present (not null) in the span's attributes, else nullptr.
+const Value* first_of(const Value& attributes, std::initializer_list<std::string_view> keys);
+
+/// The event of a span that is neither our session nor our timestep span.
+Event span_to_event(const OtlpSpan& span, const Value& resource);
+
+/// Our directly recorded events and messages, exported as span events named
+/// "synth.event.<kind>" and "synth.message": nullopt for other span events.
+std::optional<Event> synth_span_event(const OtlpEvent& event);
+std::optional<SessionEventMessage> synth_span_message(const OtlpEvent& event);
+
+/// Unix nanoseconds as a Timestamp.
+Timestamp timestamp_of(std::uint64_t unix_nano);
+
+}  // namespace otlp
+
+}  // namespace synth::tracing::server

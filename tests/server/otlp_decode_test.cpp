@@ -1,0 +1,359 @@
+// OTLP trace requests read by hand (protobuf and JSON) and mapped to sessions: our own export
+// comes back as the session it was made from; the shapes Python SDKs send (OpenInference,
+// OpenLLMetry, GenAI conventions) become LLM calls with model, tokens and messages; garbage is
+// refused with an error naming the problem, never a crash.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "server/exports.hpp"
+#include "server/fixtures.hpp"
+#include "server/otlp_map.hpp"
+#include "synth/tracing/otel.hpp"
+
+using namespace synth::tracing;
+using namespace synth::tracing::server;
+using synth_test::sample_session;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(OTLP_FIXTURES) + "/" + name, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  EXPECT_FALSE(s.str().empty()) << name;
+  return s.str();
+}
+
+std::string protobuf_of(const SessionTrace& t) {
+  const OtlpSpans s = otlp_spans(t);
+  return encode_otlp_protobuf(s.spans, s.resource);
+}
+
+// What the round trip keeps: everything but the session's metadata entries (not exported).
+void expect_same_session(const SessionTrace& got, const SessionTrace& want) {
+  EXPECT_EQ(got.session_id, want.session_id);
+  EXPECT_EQ(got.created_at, want.created_at);
+  ASSERT_EQ(got.event_history.size(), want.event_history.size());
+  for (std::size_t i = 0; i < want.event_history.size(); ++i) {
+    EXPECT_TRUE(got.event_history[i] == want.event_history[i]) << "event " << i;
+  }
+  EXPECT_TRUE(got.message_history == want.message_history);
+  ASSERT_EQ(got.session_time_steps.size(), want.session_time_steps.size());
+  for (std::size_t i = 0; i < want.session_time_steps.size(); ++i) {
+    EXPECT_TRUE(got.session_time_steps[i] == want.session_time_steps[i]) << "timestep " << i;
+  }
+}
+
+const CAISEvent& only_call(const SessionTrace& t) {
+  for (const Event& e : t.event_history) {
+    if (const auto* c = std::get_if<CAISEvent>(&e)) return *c;
+  }
+  throw std::runtime_error("no LLM call in " + t.session_id);
+}
+
+}  // namespace
+
+TEST(OtlpDecode, OurProtobufExportComesBackAsTheSession) {
+  const SessionTrace original = sample_session("round-trip", {.steps = 3, .failing_tool = true});
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_protobuf(protobuf_of(original)));
+  EXPECT_EQ(mapped.rejected_spans, 0u) << mapped.error_message;
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  expect_same_session(mapped.sessions[0], original);
+}
+
+TEST(OtlpDecode, OurJsonExportComesBackAsTheSession) {
+  const SessionTrace original = sample_session("round-trip-json", {.steps = 2, .reward_per_step = 0.25});
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(otlp_json(original)));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  expect_same_session(mapped.sessions[0], original);
+}
+
+TEST(OtlpDecode, ScopeSpansOfLlmCallsKeepModelTokensCostAndIds) {
+  SessionTrace t = sample_session("scoped", {.steps = 1});
+  auto& call = std::get<CAISEvent>(t.session_time_steps[0].events[0]);
+  call.span_id = "00000000000000a1";
+  call.trace_id = "0000000000000001000000000000beef";
+  call.cached_tokens = 40;
+  call.reasoning_tokens = 5;
+  t.event_history[0] = t.session_time_steps[0].events[0];
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_protobuf(protobuf_of(t)));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const SessionTrace& got = mapped.sessions[0];
+  ASSERT_EQ(got.event_history.size(), t.event_history.size());
+  const CAISEvent& c = only_call(got);
+  EXPECT_EQ(c.model_name, call.model_name);
+  EXPECT_EQ(c.provider, call.provider);
+  EXPECT_EQ(c.prompt_tokens, call.prompt_tokens);
+  EXPECT_EQ(c.completion_tokens, call.completion_tokens);
+  EXPECT_EQ(c.total_tokens, call.total_tokens);
+  EXPECT_EQ(c.cached_tokens, 40);
+  EXPECT_EQ(c.reasoning_tokens, 5);
+  EXPECT_EQ(c.cost, call.cost);
+  EXPECT_EQ(c.latency_ms, call.latency_ms);
+  EXPECT_EQ(c.system_instance_id, "agent");
+  EXPECT_EQ(c.span_id, call.span_id);
+  EXPECT_EQ(c.trace_id, call.trace_id);
+  EXPECT_EQ(c.time_record, call.time_record);
+  EXPECT_EQ(c.metadata["operation"], Value("chat"));
+  ASSERT_EQ(got.session_time_steps.size(), 1u);
+  EXPECT_EQ(got.session_time_steps[0].step_id, "step_0");
+  EXPECT_EQ(got.session_time_steps[0].events.size(), 3u);
+}
+
+TEST(OtlpDecode, OpenInferenceFlattenedKeys) {
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(fixture("openinference.json")));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const SessionTrace& t = mapped.sessions[0];
+  EXPECT_EQ(t.session_id, "oi-session-1");  // the tool span has none: it takes its trace's
+  ASSERT_EQ(t.event_history.size(), 2u);
+  const CAISEvent& c = std::get<CAISEvent>(t.event_history[0]);
+  EXPECT_EQ(c.model_name, "gpt-4o-mini-2024-07-18");
+  EXPECT_EQ(c.provider, "openai");
+  EXPECT_EQ(c.prompt_tokens, 21);
+  EXPECT_EQ(c.completion_tokens, 1);
+  EXPECT_EQ(c.total_tokens, 22);
+  EXPECT_EQ(c.cached_tokens, 16);
+  EXPECT_DOUBLE_EQ(*c.latency_ms, 1250.0);
+  EXPECT_EQ(c.system_instance_id, "support-bot");
+  EXPECT_EQ(c.span_id, "eee19b7ec3c1b174");
+  const Value& in = c.system_state_before["messages"];
+  ASSERT_EQ(in.size(), 2u) << c.system_state_before.dump();
+  EXPECT_EQ(in[1]["role"], Value("user"));
+  EXPECT_EQ(in[1]["content"], Value("What is 2+2?"));
+  EXPECT_EQ(c.system_state_before["temperature"], Value(0.2));
+  EXPECT_EQ(c.system_state_after["messages"][0]["content"], Value("4"));
+
+  const RuntimeEvent& tool = std::get<RuntimeEvent>(t.event_history[1]);
+  EXPECT_EQ(tool.metadata["operation"], Value("get_weather"));
+  EXPECT_EQ(tool.system_state_before["arguments"]["city"], Value("Paris"));
+  EXPECT_EQ(tool.system_state_after["result"], Value("sunny"));
+  EXPECT_EQ(tool.metadata["error"]["type"], Value("TimeoutError"));
+  EXPECT_EQ(tool.metadata["parent_span_id"], Value("eee19b7ec3c1b174"));
+  ASSERT_EQ(t.session_time_steps.size(), 1u) << "one trace, one timestep";
+  EXPECT_EQ(t.session_time_steps[0].step_id, "5b8efff798038103d269b633813fc60c");
+  EXPECT_EQ(t.session_time_steps[0].events.size(), 2u);
+}
+
+TEST(OtlpDecode, OpenLLMetryPromptAndCompletionKeys) {
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(fixture("openllmetry.json")));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const SessionTrace& t = mapped.sessions[0];
+  EXPECT_EQ(t.session_id, "ollm-7");
+  const CAISEvent& c = only_call(t);
+  EXPECT_EQ(c.model_name, "claude-3-5-haiku-20241022");
+  EXPECT_EQ(c.metadata["request_model"], Value("claude-3-5-haiku-latest"));
+  EXPECT_EQ(c.provider, "anthropic");
+  EXPECT_EQ(c.prompt_tokens, 12);
+  EXPECT_EQ(c.completion_tokens, 7);
+  EXPECT_EQ(c.total_tokens, 19);
+  EXPECT_EQ(c.system_state_before["max_tokens"], Value(256));
+  EXPECT_EQ(c.system_state_before["messages"][0]["content"], Value("Plan a day in Lyon"));
+  EXPECT_EQ(c.system_state_after["messages"][0]["content"], Value("Morning: Vieux Lyon."));
+  EXPECT_EQ(c.system_state_after["messages"][0]["finish_reason"], Value("end_turn"));
+  EXPECT_EQ(t.created_at, *parse_timestamp("2025-01-01T00:01:40Z"));
+}
+
+TEST(OtlpDecode, GenAiMessagesAndUnknownSpansAsRuntimeEvents) {
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(fixture("genai.json")));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const SessionTrace& t = mapped.sessions[0];
+  EXPECT_EQ(t.session_id, "conv-42");
+  ASSERT_EQ(t.event_history.size(), 2u);
+  const CAISEvent& c = std::get<CAISEvent>(t.event_history[0]);
+  EXPECT_EQ(c.model_name, "gpt-4o-2024-08-06");
+  EXPECT_EQ(c.prompt_tokens, 97);
+  EXPECT_EQ(c.completion_tokens, 52);
+  EXPECT_EQ(c.system_instance_id, "chat-app");
+  const Value& in = c.system_state_before["messages"];
+  ASSERT_EQ(in.size(), 2u) << c.system_state_before.dump();
+  EXPECT_EQ(in[0]["role"], Value("system"));
+  EXPECT_EQ(in[0]["content"], Value("You are a helpful bot"));
+  EXPECT_EQ(in[1]["content"], Value("Weather in Paris?"));
+  const Value& out = c.system_state_after["messages"][0];
+  EXPECT_EQ(out["parts"][0]["name"], Value("get_weather"));
+  EXPECT_EQ(out["parts"][0]["arguments"]["location"], Value("Paris"));
+  EXPECT_EQ(c.system_state_after["finish_reason"], Value("tool_calls"));
+
+  const RuntimeEvent& http = std::get<RuntimeEvent>(t.event_history[1]);
+  EXPECT_EQ(http.metadata["span"], Value("GET"));
+  EXPECT_EQ(http.metadata["attributes"]["http.response.status_code"], Value(200));
+  EXPECT_EQ(http.metadata["parent_span_id"], Value("53995c3f42cd8ad8"));
+  EXPECT_DOUBLE_EQ(http.metadata["duration_ms"].as_double(), 700.0);
+}
+
+TEST(OtlpDecode, SessionFromTheSpanItsTraceOrElseTheTraceId) {
+  const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"11111111111111111111111111111111","spanId":"1111111111111111","name":"a","attributes":[
+      {"key":"session.id","value":{"stringValue":"s"}}]},
+    {"traceId":"22222222222222222222222222222222","spanId":"2222222222222222","name":"b","attributes":[
+      {"key":"gen_ai.conversation.id","value":{"stringValue":"s"}}]},
+    {"traceId":"33333333333333333333333333333333","spanId":"3333333333333333","name":"c"},
+    {"traceId":"33333333333333333333333333333333","name":"no span id"}]}]}]})";
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(body));
+  EXPECT_EQ(mapped.rejected_spans, 1u);
+  EXPECT_NE(mapped.error_message.find("('no span id') has no span id"), std::string::npos) << mapped.error_message;
+  ASSERT_EQ(mapped.sessions.size(), 2u);
+  const SessionTrace& s = mapped.sessions[0].session_id == "s" ? mapped.sessions[0] : mapped.sessions[1];
+  const SessionTrace& other = &s == &mapped.sessions[0] ? mapped.sessions[1] : mapped.sessions[0];
+  EXPECT_EQ(s.event_history.size(), 2u);
+  EXPECT_EQ(s.session_time_steps.size(), 2u) << "one timestep per trace";
+  EXPECT_EQ(other.session_id, "33333333333333333333333333333333");
+}
+
+TEST(OtlpDecode, MalformedProtobufNamesTheProblem) {
+  const auto error_of = [](std::string_view body) -> std::string {
+    try {
+      decode_otlp_traces_protobuf(body);
+    } catch (const OtlpDecodeError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_NE(error_of(std::string("\x0a\x05\x01", 3)).find("says it holds 5 bytes, but 1 are left"), std::string::npos);
+  EXPECT_NE(error_of("\x0b").find("wire type 3"), std::string::npos) << error_of("\x0b");
+  EXPECT_NE(error_of("\x10\xff").find("varint is cut off"), std::string::npos);
+  EXPECT_NE(error_of("\x08\x01").find("field 1 has wire type 0, not 2"), std::string::npos);
+  EXPECT_NE(error_of("{\"resourceSpans\": []}").find("malformed OTLP protobuf"), std::string::npos);
+  // A span id of the wrong length.
+  const std::string span = std::string("\x12\x03", 2) + "abc";
+  const std::string scope = "\x12" + std::string(1, static_cast<char>(span.size())) + span;
+  const std::string rs = "\x12" + std::string(1, static_cast<char>(scope.size())) + scope;
+  const std::string request = "\x0a" + std::string(1, static_cast<char>(rs.size())) + rs;
+  EXPECT_NE(error_of(request).find("span_id has 3 bytes, not 8"), std::string::npos) << error_of(request);
+  EXPECT_NE(error_of(request).find("in Span"), std::string::npos) << error_of(request);
+
+}
+
+TEST(OtlpDecode, DeepNestingIsRefusedAtTheLimit) {
+  // Built from the inside out with proper varint lengths.
+  const auto varint = [](std::size_t v) {
+    std::string out;
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+    return out;
+  };
+  const auto field = [&](int number, const std::string& bytes) {
+    return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
+  };
+  std::string any = field(1, "x");
+  for (int i = 0; i < 5000; ++i) any = field(5, field(1, any));  // AnyValue{array_value{values: any}}
+  const std::string kv = field(1, "k") + field(2, any);
+  const std::string span = field(1, std::string(16, '\x01')) + field(2, std::string(8, '\x02')) + field(9, kv);
+  const std::string request = field(1, field(2, field(2, span)));
+  try {
+    decode_otlp_traces_protobuf(request);
+    FAIL() << "accepted";
+  } catch (const OtlpDecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("nested deeper than 32"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OtlpDecode, GarbageAndEveryPrefixNeverCrash) {
+  const std::string good = protobuf_of(sample_session("prefix", {.steps = 2}));
+  std::size_t refused = 0;
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    try {
+      map_otlp_spans(decode_otlp_traces_protobuf(std::string_view(good).substr(0, n)));
+    } catch (const OtlpDecodeError&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, good.size() / 2);
+  std::mt19937 rng(12);
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes(rng() % 64, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    if (i % 2 == 0 && !good.empty()) bytes = good.substr(0, rng() % good.size()) + bytes;
+    try {
+      map_otlp_spans(decode_otlp_traces_protobuf(bytes));
+    } catch (const OtlpDecodeError&) {
+    }
+  }
+}
+
+TEST(OtlpDecode, MalformedJsonNamesWhere) {
+  const auto error_of = [](std::string_view body) -> std::string {
+    try {
+      decode_otlp_traces_json(body);
+    } catch (const OtlpDecodeError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_NE(error_of("{").find("malformed OTLP JSON"), std::string::npos);
+  EXPECT_NE(error_of(R"({"resourceSpans": 3})").find("resourceSpans"), std::string::npos);
+  EXPECT_NE(error_of(sample_session("native").to_json()).find("go to POST /api/v1/sessions"), std::string::npos);
+  EXPECT_EQ(error_of("{}"), "(accepted)");
+  const std::string bad_id = error_of(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W/8rI2l+","spanId":"x"}]}]}]})");
+  EXPECT_NE(bad_id.find("resourceSpans[0].scopeSpans[0].spans[0].traceId"), std::string::npos) << bad_id;
+}
+
+TEST(OtlpDecode, ResponsesInBothEncodings) {
+  EXPECT_EQ(otlp_trace_response(false, 0, ""), "");
+  EXPECT_EQ(otlp_trace_response(true, 0, ""), "{}");
+  EXPECT_EQ(otlp_trace_response(false, 2, "x"), std::string("\x0a\x05\x08\x02\x12\x01x", 7));
+  const Value json = Value::parse(otlp_trace_response(true, 2, "x"));
+  EXPECT_EQ(json["partialSuccess"]["rejectedSpans"], Value("2"));
+  EXPECT_EQ(json["partialSuccess"]["errorMessage"], Value("x"));
+}
+
+TEST(OtlpDecode, ASpanTakesItsTraceSessionFromAnEarlierRequest) {
+  TraceSessions memory(2);
+  const auto span = [](const char* trace, const char* id, const char* session) {
+    std::string attrs = session == nullptr ? "" : std::string(R"({"key":"session.id","value":{"stringValue":")") + session + "\"}}";
+    return std::string(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")") + trace + R"(","spanId":")" + id +
+           R"(","name":"n","attributes":[)" + attrs + "]}]}]}]}";
+  };
+  const std::string t1(32, '1'), t2(32, '2'), t3(32, '3'), t4(32, '4');
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t1.c_str(), "1111111111111111", "s1")), &memory).sessions.at(0).session_id, "s1");
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t1.c_str(), "2222222222222222", nullptr)), &memory).sessions.at(0).session_id, "s1");
+  // Bounded: the oldest trace is forgotten first.
+  map_otlp_spans(decode_otlp_traces_json(span(t2.c_str(), "1111111111111111", "s2")), &memory);
+  map_otlp_spans(decode_otlp_traces_json(span(t3.c_str(), "1111111111111111", "s3")), &memory);
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t1.c_str(), "3333333333333333", nullptr)), &memory).sessions.at(0).session_id, t1);
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t3.c_str(), "3333333333333333", nullptr)), &memory).sessions.at(0).session_id, "s3");
+  EXPECT_EQ(map_otlp_spans(decode_otlp_traces_json(span(t4.c_str(), "3333333333333333", nullptr))).sessions.at(0).session_id, t4);
+}
+
+TEST(OtlpDecode, ProtobufLogRecordsWithTheirIdsNameAndBody) {
+  const auto varint = [](std::size_t v) {
+    std::string out;
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+    return out;
+  };
+  const auto field = [&](int number, const std::string& bytes) {
+    return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
+  };
+  std::string time = std::string(1, static_cast<char>(1 << 3 | 1)) + std::string("\x00\x00\x00\x00\x00\x00\x00\x01", 8);
+  const std::string record = time + field(5, field(1, "Hi?")) + field(9, std::string(16, '\xab')) +
+                             field(10, std::string(8, '\xcd')) + field(12, "gen_ai.user.message");
+  const OtlpLogs logs = decode_otlp_logs_protobuf(field(1, field(2, field(2, record))));
+  ASSERT_EQ(logs.logs.size(), 1u);
+  const OtlpLog& log = logs.logs[0];
+  EXPECT_EQ(log.time_unix_nano, std::uint64_t{1} << 56);
+  EXPECT_EQ(log.body, Value("Hi?"));
+  EXPECT_EQ(log.trace_id, "abababababababababababababababab");
+  EXPECT_EQ(log.span_id, "cdcdcdcdcdcdcdcd");
+  EXPECT_EQ(log.event_name, "gen_ai.user.message");
+  const OtlpMapped mapped = map_otlp_logs(logs);
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  EXPECT_EQ(mapped.sessions[0].session_id, log.trace_id);
+  EXPECT_EQ(mapped.sessions[0].message_history.at(0).content["body"], Value("Hi?"));
+  try {
+    decode_otlp_logs_protobuf(field(1, field(2, field(2, field(9, "short")))));
+    FAIL() << "accepted";
+  } catch (const OtlpDecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("trace_id has 5 bytes, not 16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("in LogRecord"), std::string::npos) << e.what();
+  }
+}

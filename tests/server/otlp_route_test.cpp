@@ -1,0 +1,259 @@
+// POST /v1/traces, /v1/logs and /v1/metrics on the real routes, queue, writer and DuckDB file:
+// protobuf and JSON bodies (gzip too) answered in their own encoding, a session sent in parts
+// and out of order stored as one, and the faults: 415, 400, 413, 503 with Retry-After.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "http/client.hpp"
+#include "server/exports.hpp"
+#include "server/fixtures.hpp"
+#include "server/otlp_decode.hpp"
+#include "server/routes.hpp"
+#include "server/writer.hpp"
+#include "support.hpp"
+
+using namespace synth::tracing;
+using namespace synth::tracing::server;
+using synth::tracing::testing::TempDir;
+using synth_test::sample_session;
+
+namespace {
+
+constexpr const char* kProtobuf = "application/x-protobuf";
+
+// The routes on a free port of 127.0.0.1; the writer starts when asked (to be "behind").
+struct Routes {
+  explicit Routes(ServerOptions o) : options(std::move(o)), store(options.db), queue(options.queue_sessions, options.queue_bytes),
+                                     ctx{options, store, queue, counters, "", options.db.parent_path()} {
+    add_otlp_routes(http, ctx);
+    port = http.bind_to_any_port("127.0.0.1");
+    serving = std::thread([this] { http.listen_after_bind(); });
+    while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~Routes() {
+    http.stop();
+    serving.join();
+    if (writer) writer->stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  }
+  void start_writer() { writer = std::make_unique<StoreWriter>(store, queue, counters, options); }
+  /// Waits until everything queued is committed.
+  void drain() {
+    ASSERT_TRUE(synth::tracing::testing::wait_until([&] {
+      return queue.depth() == 0 && counters.inserted + counters.merged + counters.refused >= counters.accepted;
+    }));
+    writer->stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    writer.reset();
+  }
+  httplib::Result post(const char* path, const std::string& body, const char* type, bool gzip = false) {
+    httplib::Client client("127.0.0.1", port);
+    httplib::Headers headers;
+    if (gzip) headers.emplace("Content-Encoding", "gzip");
+    return client.Post(path, headers, gzip ? http::gzip_compress(body) : body, type);
+  }
+
+  ServerOptions options;
+  DuckDBTraceManager store;
+  IngestQueue queue;
+  IngestCounters counters;
+  ServerContext ctx;
+  httplib::Server http;
+  int port = 0;
+  std::thread serving;
+  std::unique_ptr<StoreWriter> writer;
+};
+
+std::string protobuf_of(const std::vector<SpanData>& spans, const OtlpResource& resource) {
+  return encode_otlp_protobuf(spans, resource);
+}
+
+}  // namespace
+
+TEST(OtlpRoute, ProtobufGzipIsStoredAndAnsweredInProtobuf) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db()});
+  routes.start_writer();
+  const SessionTrace original = sample_session("otlp-proto", {.steps = 3});
+  const OtlpSpans spans = otlp_spans(original);
+  auto r = routes.post("/v1/traces", protobuf_of(spans.spans, spans.resource), "application/x-protobuf; charset=binary", true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), kProtobuf);
+  EXPECT_EQ(r->body, "") << "an empty ExportTraceServiceResponse: nothing rejected";
+  routes.drain();
+  const auto stored = routes.store.load_trace("otlp-proto");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->event_history.size(), original.event_history.size());
+  for (std::size_t i = 0; i < original.event_history.size(); ++i) {
+    EXPECT_TRUE(stored->event_history[i] == original.event_history[i]) << "event " << i;
+  }
+  EXPECT_TRUE(stored->message_history == original.message_history);
+  EXPECT_EQ(stored->session_time_steps.size(), 3u);
+  EXPECT_EQ(routes.counters.otlp_spans.load(), spans.spans.size());
+}
+
+TEST(OtlpRoute, ASessionInPartsOutOfOrderIsOneSession) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db()});
+  routes.start_writer();
+  const SessionTrace original = sample_session("in-parts", {.steps = 4});
+  OtlpSpans spans = otlp_spans(original);
+  // The timestep spans (the last four) first, each alone, in reverse; then the session span.
+  ASSERT_EQ(spans.spans.size(), 5u);
+  for (std::size_t i = spans.spans.size(); i-- > 1;) {
+    auto r = routes.post("/v1/traces", protobuf_of({spans.spans[i]}, spans.resource), kProtobuf);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  auto r = routes.post("/v1/traces", protobuf_of({spans.spans[0]}, spans.resource), kProtobuf);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  routes.drain();
+  EXPECT_EQ(routes.store.session_ids().size(), 1u);
+  const auto stored = routes.store.load_trace("in-parts");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->event_history.size(), original.event_history.size());
+  EXPECT_EQ(stored->message_history.size(), original.message_history.size());
+  EXPECT_EQ(stored->session_time_steps.size(), 4u);
+  EXPECT_EQ(stored->created_at, original.created_at) << "the earliest start stays";
+  double reward = 0, cost = 0;
+  std::int64_t tokens = 0;
+  for (const Event& e : stored->event_history) {
+    if (const auto* env = std::get_if<EnvironmentEvent>(&e)) reward += env->reward.value_or(0);
+    if (const auto* c = std::get_if<CAISEvent>(&e)) {
+      cost += c->cost.value_or(0);
+      tokens += c->total_tokens.value_or(0);
+    }
+  }
+  EXPECT_DOUBLE_EQ(reward, 2.0);
+  EXPECT_DOUBLE_EQ(cost, 0.004);
+  EXPECT_EQ(tokens, 480);
+}
+
+TEST(OtlpRoute, JsonIsAnsweredInJsonWithPartialSuccess) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db()});
+  routes.start_writer();
+  const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"11111111111111111111111111111111","spanId":"1111111111111111","name":"chat",
+     "attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}}]},
+    {"traceId":"11111111111111111111111111111111","name":"orphan"}]}]}]})";
+  auto r = routes.post("/v1/traces", body, "application/json; charset=utf-8", true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  const Value answer = Value::parse(r->body);
+  EXPECT_EQ(answer["partialSuccess"]["rejectedSpans"], Value("1")) << r->body;
+  EXPECT_NE(answer["partialSuccess"]["errorMessage"].as_string().find("has no span id"), std::string::npos);
+  routes.drain();
+  const auto stored = routes.store.load_trace("11111111111111111111111111111111");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(std::get<CAISEvent>(stored->event_history.at(0)).model_name, "gpt-4o");
+}
+
+TEST(OtlpRoute, GenAiLogsBecomeMessagesOfTheirTraceSessionAndMetricsAreDropped) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db()});
+  routes.start_writer();
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto r = routes.post("/v1/traces", R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + trace +
+                                         R"(","spanId":"53995c3f42cd8ad8","name":"chat gpt-4o","attributes":[
+      {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+      {"key":"gen_ai.conversation.id","value":{"stringValue":"conv-logs"}},
+      {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}}]}]}]}]})",
+                       "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  // The content arrives as log records (as the official OpenAI instrumentations send it).
+  r = routes.post("/v1/logs", R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[
+      {"timeUnixNano":"1735689800000000000","traceId":")" + trace + R"(","spanId":"53995c3f42cd8ad8",
+       "eventName":"gen_ai.user.message","body":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":"Hi?"}}]}}},
+      {"timeUnixNano":"1735689800500000000","traceId":")" + trace + R"(","spanId":"53995c3f42cd8ad8",
+       "attributes":[{"key":"event.name","value":{"stringValue":"gen_ai.choice"}}],
+       "body":{"kvlistValue":{"values":[{"key":"message","value":{"kvlistValue":{"values":[
+         {"key":"content","value":{"stringValue":"Hello."}}]}}}]}}},
+      {"timeUnixNano":"1735689800600000000","body":{"stringValue":"GET /health 200"}},
+      {"eventName":"gen_ai.user.message","body":{"stringValue":"no trace, no session"}}]}]}]})",
+                  "application/json; charset=utf-8", true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  const Value answer = Value::parse(r->body);
+  EXPECT_EQ(answer["partialSuccess"]["rejectedLogRecords"], Value("1")) << r->body;
+  for (const char* path : {"/v1/logs", "/v1/metrics"}) {
+    r = routes.post(path, std::string("\x0a\x00", 2), kProtobuf);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(r->get_header_value("Content-Type"), kProtobuf);
+    EXPECT_EQ(r->body, "");
+  }
+  r = routes.post("/v1/metrics", "{\"resourceMetrics\":[]}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{}");
+  routes.drain();
+  EXPECT_EQ(routes.store.session_ids().size(), 1u);
+  const auto stored = routes.store.load_trace("conv-logs");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->event_history.size(), 1u);
+  ASSERT_EQ(stored->message_history.size(), 2u);
+  EXPECT_EQ(stored->message_history[0].message_type, "gen_ai.user.message");
+  EXPECT_EQ(stored->message_history[0].content["body"]["content"], Value("Hi?"));
+  EXPECT_EQ(stored->message_history[0].content["span_id"], Value("53995c3f42cd8ad8"));
+  EXPECT_EQ(stored->message_history[1].content["body"]["message"]["content"], Value("Hello."));
+  ASSERT_EQ(stored->session_time_steps.size(), 1u) << "the trace's timestep";
+  EXPECT_EQ(stored->session_time_steps[0].step_messages.size(), 2u);
+}
+
+TEST(OtlpRoute, FaultsAnswer415And400And413) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .max_body_bytes = 4096});
+  auto r = routes.post("/v1/traces", "resourceSpans", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415);
+  EXPECT_NE(r->body.find("application/x-protobuf or application/json"), std::string::npos) << r->body;
+
+  r = routes.post("/v1/traces", std::string("\x0a\x05\x01", 3), kProtobuf);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("malformed OTLP protobuf at byte 2 in ExportTraceServiceRequest"), std::string::npos) << r->body;
+
+  r = routes.post("/v1/traces", "{\"resourceSpans\": {}}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("resourceSpans"), std::string::npos) << r->body;
+
+  // Too large, also when only the decompressed body is (a small gzip bomb).
+  r = routes.post("/v1/traces", std::string(8192, 'x'), kProtobuf);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  r = routes.post("/v1/traces", std::string(std::size_t{16} << 20, '\0'), kProtobuf, true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413) << r->body;
+  EXPECT_EQ(routes.queue.depth(), 0u);
+}
+
+TEST(OtlpRoute, AFullQueueAnswers503WithRetryAfterThenTakesTheRequest) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .queue_sessions = 2, .queue_bytes = std::size_t{1} << 20});
+  const auto send = [&](const std::string& id) {
+    const OtlpSpans spans = otlp_spans(sample_session(id, {.steps = 1}));
+    return routes.post("/v1/traces", protobuf_of(spans.spans, spans.resource), kProtobuf);
+  };
+  for (const char* id : {"a", "b"}) {
+    auto r = send(id);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  auto r = send("c");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(routes.queue.depth(), 2u);
+  routes.start_writer();
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.queue.depth() == 0; }));
+  r = send("c");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  routes.drain();
+  EXPECT_EQ(routes.store.session_ids().size(), 3u);
+}
