@@ -2,11 +2,12 @@
 # shellcheck disable=SC2317  # the stage_* functions are called through run_stage
 # The full test suite (also what CI runs): installs dependencies, then
 #   release  Release build with tests, benchmarks and examples; every test   (build/)
-#   asan     ASan+UBSan Debug build; every test but the install check and soak (build-asan/)
+#   asan     ASan+UBSan Debug build (no benchmarks, no examples); every test but the install
+#            check and soak                                                 (build-asan/)
 #   tsan     TSan build of the threaded test programs; the tests labelled "threaded"
 #                                                                            (build-tsan/)
 #   fuzz     clang build of the libFuzzer harnesses (ASan+UBSan); each runs FUZZ_SECONDS
-#            (default 20) on its seed corpus, scripts/fuzz.sh               (build-fuzz/)
+#            (default 10) on its seed corpus, scripts/fuzz.sh               (build-fuzz/)
 # Every stage runs even when an earlier one failed; exits non-zero when any failed.
 set -euo pipefail
 
@@ -37,7 +38,7 @@ stage_release() {
 stage_asan() {
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
     -DSYNTH_TRACING_SANITIZE=address,undefined \
-    -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=ON &&
+    -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
     ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak"
 }
 
@@ -50,7 +51,7 @@ stage_tsan() {
 }
 
 stage_fuzz() {
-  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 }
 
 summary=()
