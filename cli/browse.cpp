@@ -14,11 +14,13 @@ namespace synth_trace {
 
 namespace {
 
-// A session's status: that of its last session_status metadata entry ("aborted": recovered after
-// its process died, or ended by end_all_sessions or a signal), else "ended".
+// A session's status, as a scalar subquery on session_summary: that of its last session_status
+// metadata entry ("aborted": recovered after its process died, or ended by end_all_sessions or a
+// signal), else "ended".
 constexpr std::string_view kStatusColumn =
-    "COALESCE(list_filter(CAST(t.metadata AS JSON[]), m -> json_extract_string(m, '$.metadata_type') = "
-    "'session_status')[-1] ->> '$.data.status', 'ended')";
+    "(SELECT COALESCE(list_filter(CAST(t.metadata AS JSON[]), m -> json_extract_string(m, '$.metadata_type') = "
+    "'session_status')[-1] ->> '$.data.status', 'ended') FROM session_traces t "
+    "WHERE t.session_id = session_summary.session_id)";
 
 std::string shorten(std::string s, std::size_t max) {
   if (s.size() <= max) return s;
@@ -174,9 +176,8 @@ int run_sessions(const Target& target, const SessionsOptions& options) {
   const auto store = open_for_reading(target);
   print(store->query("SELECT session_id, created_at, num_timesteps AS steps, num_events AS events, num_messages AS messages, "
                     "models_used, total_tokens_used AS tokens, total_cost AS cost_usd, total_reward AS reward, "
-                    "experiment_id, (SELECT " + std::string(kStatusColumn) +
-                        " FROM session_traces t WHERE t.session_id = session_summary.session_id) AS status "
-                        "FROM session_summary" + where + " ORDER BY created_at DESC, session_id LIMIT ?",
+                    "experiment_id, " + std::string(kStatusColumn) + " AS status FROM session_summary" + where +
+                        " ORDER BY created_at DESC, session_id LIMIT ?",
                     params),
         options.format);
   return kOk;
@@ -256,13 +257,16 @@ int run_stats(const Target& target, const StatsOptions& options) {
       "SELECT * FROM model_usage_stats ORDER BY total_cost DESC NULLS LAST, call_count DESC, model_name");
   const st::QueryResult sessions = store->query(
       "SELECT session_id, num_events AS events, total_tokens_used AS tokens, total_cost AS cost_usd, "
-      "total_reward AS reward FROM session_summary ORDER BY total_cost DESC NULLS LAST, session_id LIMIT ?",
+      "total_reward AS reward, " + std::string(kStatusColumn) + " AS status FROM session_summary "
+      "ORDER BY total_cost DESC NULLS LAST, session_id LIMIT ?",
       {st::Value(options.top)});
   const st::QueryResult totals = store->query(
       "SELECT (SELECT COUNT(*) FROM session_traces) AS sessions, COUNT(*) AS events, "
       "COUNT(*) FILTER (WHERE event_type = 'cais') AS llm_calls, "
       "SUM(COALESCE(total_tokens, prompt_tokens + completion_tokens)) AS tokens, SUM(cost) AS cost_usd, "
-      "SUM(reward) AS reward, (SELECT COUNT(*) FROM messages) AS messages FROM events");
+      "SUM(reward) AS reward, (SELECT COUNT(*) FROM messages) AS messages, "
+      "(SELECT COUNT(*) FROM session_summary WHERE " + std::string(kStatusColumn) + " = 'aborted') AS aborted_sessions "
+      "FROM events");
   if (options.format == Format::json) {
     std::cout << "{\"models\": " << models.to_json() << ",\n\"sessions\": " << sessions.to_json()
               << ",\n\"totals\": " << totals.to_json() << "}\n";

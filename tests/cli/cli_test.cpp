@@ -225,6 +225,10 @@ TEST_F(Cli, RecoverStoresTheSessionsOfADeadProcessMarkedAborted) {
   const st::Value rows = st::Value::parse(sessions.out);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["status"].as_string(), "aborted");
+  const Output stats = run("stats --format json");
+  ASSERT_EQ(stats.code, 0) << stats.err;
+  EXPECT_EQ(st::Value::parse(stats.out)["totals"][0]["aborted_sessions"].as_int(), 1) << stats.out;
+  EXPECT_EQ(st::Value::parse(stats.out)["sessions"][0]["status"].as_string(), "aborted") << stats.out;
   const Output show = run("show died-early");
   EXPECT_NE(show.out.find("session_status: {\"status\":\"aborted\""), std::string::npos) << show.out;
   const Output again = run("recover " + quote(spill.string()));
