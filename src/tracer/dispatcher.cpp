@@ -11,6 +11,9 @@
 namespace synth::tracing::detail {
 
 namespace {
+// Sessions with spill files delivered between two flushes of the sinks, at most.
+constexpr std::size_t kFlushEvery = 256;
+
 // Sessions lost to the sink failure being handled: what SessionsLost says, else `otherwise`.
 std::uint64_t sessions_lost_in_failure(std::uint64_t otherwise) {
   try {
@@ -352,8 +355,11 @@ void SinkDispatcher::State::run() {
       lock.lock();
       ++completed;
       dirty = true;
+      // A long backlog is flushed now and then, so that the spill files of what is stored go
+      // (the spill's disk stays within its cap) and the sinks commit as they go.
+      if (delivered.size() >= kFlushEvery) break;
     }
-    // The queue is empty: a natural point for sinks to commit their batch.
+    // The queue is empty (or a batch was delivered): a natural point for sinks to commit.
     if (dirty || flush_requested > flush_done) {
       const std::uint64_t ticket = flush_requested;
       const auto targets = sinks;
