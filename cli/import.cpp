@@ -163,12 +163,15 @@ int run_import(const Target& target, const ImportOptions& options) {
 }
 
 namespace {
-// Hands recovered sessions to the destination in one batch per spill folder; a folder whose
-// sessions are not all stored keeps its files (flush throws).
+// Hands recovered sessions to the destination in batches; a folder whose sessions are not all
+// stored keeps its files (flush throws).
 class DestinationSink : public st::SessionSink {
  public:
   DestinationSink(Destination& destination, st::InsertSummary& total) : destination_(destination), total_(total) {}
-  void write(const st::SessionTrace& trace) override { batch_.push_back(trace); }
+  void write(const st::SessionTrace& trace) override {
+    batch_.push_back(trace);
+    if (batch_.size() >= kBatchSessions) flush();  // a big folder is stored in batches
+  }
   void flush() override {
     std::size_t refused = 0;
     destination_.insert(batch_, total_, refused);
