@@ -145,6 +145,24 @@ std::string media_type(const httplib::Request& req) {
   return lower(trim(std::string_view(type).substr(0, type.find(';'))));
 }
 
+void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller) {
+  switch (ctx.queue.push(items)) {
+    case IngestQueue::Push::queued:
+      return;
+    case IngestQueue::Push::full:
+      ctx.counters.throttled.fetch_add(1, std::memory_order_relaxed);
+      res.set_header("Retry-After", "1");
+      throw ApiError(503, "the ingest queue is full: send the request again after Retry-After seconds");
+    case IngestQueue::Push::too_large:
+      throw ApiError(413, "the request holds more sessions or bytes than the ingest queue takes at once (" +
+                              std::to_string(ctx.options.queue_sessions) + " sessions, " +
+                              std::to_string(ctx.options.queue_bytes) + " bytes): " + std::string(smaller));
+    case IngestQueue::Push::closed:
+      res.set_header("Retry-After", "1");
+      throw ApiError(503, "the server is stopping: send the request again to the next one");
+  }
+}
+
 // The body, decompressed (httplib inflates gzip and deflate as it reads), refused once it is
 // larger than the limit: a small gzip body cannot grow into gigabytes.
 std::string read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t max) {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/ingest_queue.hpp"
 #include "server/otlp_map.hpp"
@@ -75,6 +76,11 @@ std::string choice_param(const httplib::Request& req, const char* name, std::ini
 /// deflate as it reads): 413 once it is larger than `max` bytes (so a small gzip body cannot
 /// grow into gigabytes), 400 when it cannot be read (invalid gzip, an upload cut short).
 std::string read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t max);
+
+/// Hands a request's sessions to the ingest queue, or throws the ApiError that says why not: 503
+/// with Retry-After when full or stopping, 413 when more than the queue takes at once
+/// (`smaller` tells the client how to send less).
+void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller);
 
 /// The request's media type: Content-Type before any ';', trimmed, lower case.
 std::string media_type(const httplib::Request& req);

@@ -58,22 +58,7 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
         if (wait) where.emplace_back(decoded.sessions[i].index, decoded.sessions[i].trace.session_id);
         items.push_back(IngestItem{std::move(decoded.sessions[i].trace), on_existing, decoded.sessions[i].bytes, receipt, i});
       }
-      switch (ctx.queue.push(items)) {
-        case IngestQueue::Push::queued:
-          break;
-        case IngestQueue::Push::full:
-          ctx.counters.throttled.fetch_add(1, std::memory_order_relaxed);
-          res.set_header("Retry-After", "1");
-          throw ApiError(503, "the ingest queue is full: send the request again after Retry-After seconds");
-        case IngestQueue::Push::too_large:
-          throw ApiError(413, "the request holds more sessions or bytes than the ingest queue takes at once (" +
-                                  std::to_string(ctx.options.queue_sessions) + " sessions, " +
-                                  std::to_string(ctx.options.queue_bytes) +
-                                  " bytes): send fewer per request (serve --queue-sessions, --queue-bytes)");
-        case IngestQueue::Push::closed:
-          res.set_header("Retry-After", "1");
-          throw ApiError(503, "the server is stopping: send the request again to the next one");
-      }
+      push_to_queue(ctx, res, items, "send fewer per request (serve --queue-sessions, --queue-bytes)");
       ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
       Value answer{{"accepted", count}};
       if (receipt) {

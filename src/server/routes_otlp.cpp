@@ -23,24 +23,21 @@ void answer(httplib::Response& res, bool json, std::string body) {
   res.set_content(std::move(body), json ? "application/json" : kProtobuf);
 }
 
-void push(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items) {
-  switch (ctx.queue.push(items)) {
-    case IngestQueue::Push::queued:
-      return;
-    case IngestQueue::Push::full:
-      ctx.counters.throttled.fetch_add(1, std::memory_order_relaxed);
-      res.set_header("Retry-After", "1");
-      throw ApiError(503, "the ingest queue is full: send the request again after Retry-After seconds");
-    case IngestQueue::Push::too_large:
-      throw ApiError(413, "the request holds more sessions or bytes than the ingest queue takes at once (" +
-                              std::to_string(ctx.options.queue_sessions) + " sessions, " +
-                              std::to_string(ctx.options.queue_bytes) +
-                              " bytes): export smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), or serve "
-                              "--queue-sessions, --queue-bytes");
-    case IngestQueue::Push::closed:
-      res.set_header("Retry-After", "1");
-      throw ApiError(503, "the server is stopping: send the request again to the next one");
+// Queues the sessions OTLP data mapped to (merged into what is stored); returns how many.
+std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped& mapped) {
+  std::vector<IngestItem> items;
+  items.reserve(mapped.sessions.size());
+  for (SessionTrace& trace : mapped.sessions) {
+    const std::size_t bytes = trace.to_json().size();  // what the queue's byte bound counts
+    items.push_back(IngestItem{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0});
   }
+  const std::size_t count = items.size();
+  if (count > 0) {
+    push_to_queue(ctx, res, items,
+                  "export smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes");
+  }
+  ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+  return count;
 }
 
 }  // namespace
@@ -58,15 +55,7 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     }
     OtlpMapped mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
     ctx.counters.otlp_rejected_spans.fetch_add(mapped.rejected_spans, std::memory_order_relaxed);
-    std::vector<IngestItem> items;
-    items.reserve(mapped.sessions.size());
-    for (SessionTrace& trace : mapped.sessions) {
-      const std::size_t bytes = trace.to_json().size();
-      items.push_back(IngestItem{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0});
-    }
-    const std::size_t count = items.size();
-    if (count > 0) push(ctx, res, items);
-    ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+    store_mapped(ctx, res, mapped);
     ctx.counters.otlp_spans.fetch_add(mapped.spans, std::memory_order_relaxed);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message));
   }));
@@ -81,14 +70,7 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
     OtlpMapped mapped = map_otlp_logs(logs, ctx.trace_sessions.get());
-    std::vector<IngestItem> items;
-    for (SessionTrace& trace : mapped.sessions) {
-      const std::size_t bytes = trace.to_json().size();
-      items.push_back(IngestItem{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0});
-    }
-    const std::size_t count = items.size();
-    if (count > 0) push(ctx, res, items);
-    ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+    store_mapped(ctx, res, mapped);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.
