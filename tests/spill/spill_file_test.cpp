@@ -97,7 +97,9 @@ TEST(SpillFile, EveryTornLengthReadsAsAPrefixOfTheRecords) {
     for (std::size_t i = 0; i < read.trace.event_history.size(); ++i) EXPECT_EQ(read.trace.event_history[i], t.event_history[i]);
     EXPECT_GE(read.trace.event_history.size(), previous_events) << "a longer file never reads fewer events";
     previous_events = read.trace.event_history.size();
-    EXPECT_EQ(read.bytes_cut + (cut - read.bytes_cut), cut);
+    EXPECT_LE(read.bytes_cut, cut);
+    // What was cut is at most the one torn record: the next record starts right after the kept ones.
+    EXPECT_LT(read.bytes_cut, 1000u) << cut;
   }
   EXPECT_EQ(previous_events, t.event_history.size());
 }

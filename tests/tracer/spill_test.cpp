@@ -134,9 +134,7 @@ TEST(Spill, AFullSinkQueueOverflowsToDiskAndEverySessionIsStored) {
     auto step = tracer.timestep(0);
     for (int i = 0; i < 5; ++i) tracer.add_event(numbered(i));
   }
-  const st::TracerStats during = tracer.stats();
-  EXPECT_EQ(during.sessions_dropped, 0u);
-  EXPECT_GE(during.sessions_overflowed + 0, 0u);
+  EXPECT_EQ(tracer.stats().sessions_dropped, 0u);
   gate->open();
   ASSERT_TRUE(tracer.flush(std::chrono::seconds(30)));
   const st::TracerStats after = tracer.stats();
