@@ -25,10 +25,14 @@ fi
 
 # ccache (see build.sh) hashes paths relative to the repository.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
-# -O1 as the sanitizers advise, with line tables for the stack traces.
-CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
-  -DSYNTH_TRACING_BUILD_FUZZERS=ON -DSYNTH_TRACING_SANITIZE= -DSYNTH_TRACING_BUILD_TESTS=OFF \
-  -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF >/dev/null
+# A build directory already configured for fuzzing (scripts/test.sh's build-asan, where the tests
+# are built with the same flags) is used as it is; any other is configured here.
+if ! grep -qs '^SYNTH_TRACING_BUILD_FUZZERS:BOOL=ON$' "$build_dir/CMakeCache.txt"; then
+  # -O1 as the sanitizers advise, with line tables for the stack traces.
+  cmake -S "$root" -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug \
+    "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSYNTH_TRACING_BUILD_FUZZERS=ON -DSYNTH_TRACING_SANITIZE= \
+    -DSYNTH_TRACING_BUILD_TESTS=OFF -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF >/dev/null
+fi
 cmake --build "$build_dir" -j "$(nproc)" --target fuzzers
 
 if [ $# -gt 0 ]; then

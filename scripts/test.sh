@@ -2,12 +2,12 @@
 # shellcheck disable=SC2317  # the stage_* functions are called through run_stage
 # The full test suite (also what CI runs): installs dependencies, then
 #   release  Release build with tests, benchmarks and examples; every test   (build/)
-#   asan     ASan+UBSan Debug build (no benchmarks, no examples); every test but the install
-#            check and soak                                                 (build-asan/)
+#   asan     ASan+UBSan build with clang-14 (no benchmarks, no examples), configured for fuzzing
+#            too; every test but the install check and soak                 (build-asan/)
 #   tsan     TSan build of the threaded test programs; the tests labelled "threaded"
 #                                                                            (build-tsan/)
-#   fuzz     clang build of the libFuzzer harnesses (ASan+UBSan); each runs FUZZ_SECONDS
-#            (default 10) on its seed corpus, scripts/fuzz.sh               (build-fuzz/)
+#   fuzz     the libFuzzer harnesses, built in build-asan/ beside the tests (one sanitizer build
+#            serves both); each runs FUZZ_SECONDS (default 10) on its seed corpus, scripts/fuzz.sh
 # Every stage runs even when an earlier one failed; exits non-zero when any failed.
 set -euo pipefail
 
@@ -34,24 +34,32 @@ stage_release() {
     ctest --test-dir build "${ctest_args[@]}"
 }
 
-# -O1 (as the sanitizers advise) with line tables: the tests run twice as fast as at -O0.
+# -O1 (as the sanitizers advise) with line tables: the tests run twice as fast as at -O0. The fuzz
+# configuration (SYNTH_TRACING_BUILD_FUZZERS: ASan+UBSan with coverage, clang-14) builds the tests
+# and the fuzz harnesses from one compilation of the library.
 stage_asan() {
-  scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
-    -DSYNTH_TRACING_SANITIZE=address,undefined \
+  # A build-asan/ configured by an older version of this script used another compiler.
+  if [ -f build-asan/CMakeCache.txt ] && ! grep -qs '^SYNTH_TRACING_BUILD_FUZZERS:BOOL=ON$' build-asan/CMakeCache.txt; then
+    rm -rf build-asan/CMakeCache.txt build-asan/CMakeFiles
+  fi
+  scripts/build.sh build-asan -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
+    -DSYNTH_TRACING_SANITIZE= -DSYNTH_TRACING_BUILD_FUZZERS=ON \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
     ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak"
 }
 
-# RelWithDebInfo: the threaded tests need speed to interleave much under TSan.
+# RelWithDebInfo: the threaded tests need speed to interleave much under TSan; line tables (-g1)
+# suffice for its reports and compile faster than full debug information.
 stage_tsan() {
   BUILD_TARGET=threaded_tests scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
     -DSYNTH_TRACING_SANITIZE=thread \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
     ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
 }
 
 stage_fuzz() {
-  scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+  FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 }
 
 summary=()
