@@ -3,7 +3,7 @@
 # The full test suite (also what CI runs): installs dependencies, then
 #   release  Release build with tests, benchmarks and examples; every test   (build/)
 #   asan     ASan+UBSan Debug build (no benchmarks, no examples); every test but the install
-#            check and soak                                                 (build-asan/)
+#            check, soak and the browser tests                              (build-asan/)
 #   tsan     TSan build of the threaded test programs; the tests labelled "threaded"
 #                                                                            (build-tsan/)
 #   fuzz     clang build of the libFuzzer harnesses (ASan+UBSan); each runs FUZZ_SECONDS
@@ -39,7 +39,7 @@ stage_asan() {
   scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
     -DSYNTH_TRACING_SANITIZE=address,undefined \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
-    ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak"
+    ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak|browser"
 }
 
 # RelWithDebInfo: the threaded tests need speed to interleave much under TSan.

@@ -33,7 +33,7 @@ function Tokens({ e }) {
 function LlmCall({ e }) {
   const md = e.metadata || {};
   const params = e.system_state_before && typeof e.system_state_before === 'object'
-    ? Object.fromEntries(Object.entries(e.system_state_before).filter(([k, v]) => !['messages', 'input_messages', 'prompt', 'system'].includes(k) && typeof v !== 'object'))
+    ? Object.fromEntries(Object.entries(e.system_state_before).filter(([k, v]) => !['messages', 'input_messages', 'prompt', 'system', 'model'].includes(k) && typeof v !== 'object'))
     : {};
   return html`<div>
     <div class="fields">
