@@ -28,13 +28,6 @@ answers under <code>/api/v1/</code>: <a href="/api/v1/health">health</a>,
 // Extension-less paths outside the API: the viewer's own routes.
 constexpr const char* kClientRoutes = R"(/(?!api/|v1/|assets/)[^.]*)";
 
-bool accepts_gzip(const httplib::Request& req) {
-  // "gzip;q=0" refuses it; nobody sends that, but it costs nothing to honour.
-  const std::string accept = req.get_header_value("Accept-Encoding");
-  const auto at = accept.find("gzip");
-  return at != std::string::npos && accept.compare(at, 8, "gzip;q=0") != 0;
-}
-
 std::string gunzip(const UiAsset& asset) {
   std::string out(asset.size, '\0');
   z_stream z{};

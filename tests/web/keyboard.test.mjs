@@ -38,7 +38,6 @@ await run('keyboard', sessions, async ({ browser, url }) => {
   await page.keyboard.type('k-tj');
   assert.equal(await selected(page), 'k-two');
   await page.keyboard.press('Backspace');
-  await page.keyboard.press('Backspace');
   await page.keyboard.type('wo');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=session-row]').length === 1);

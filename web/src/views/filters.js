@@ -25,7 +25,7 @@ function Pick({ name, values, query, label }) {
   return html`<select data-testid=${`pick-${name}`} value=${query[name] || ''}
     onChange=${(e) => setQuery({ [name]: e.currentTarget.value })}>
     <option value="">${label}: any</option>
-    ${values.map((v) => html`<option value=${v}>${v}</option>`)}
+    ${values.map((v) => html`<option value=${v} title=${v}>${v.length > 60 ? `${v.slice(0, 60)}…` : v}</option>`)}
   </select>`;
 }
 

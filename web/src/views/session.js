@@ -1,10 +1,10 @@
 // One session: header with totals and exports, the tree of steps → events and messages, the
 // waterfall timeline or the conversation, and the selected event's detail. Selection, tab and
 // zoom are in the URL.
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { allEvents, allMessages, enc, getJSON } from '../api.js';
-import { follow, goBack, setQuery, urlOf } from '../router.js';
+import { currentRoute, follow, goBack, setQuery, urlOf } from '../router.js';
 import { setKeyHandler } from '../keys.js';
 import { VirtualList } from '../components/virtual_list.js';
 import { buildNodes, TreeRow } from '../components/tree.js';
@@ -90,35 +90,44 @@ export function SessionView({ id, query }) {
   });
   const back = goBack;
 
+  // Keys read the latest state through a ref, and the selection from the URL (updated at once):
+  // keys pressed faster than renders still move one node each.
+  const latest = useRef({});
+  latest.current = { nodes, collapsed, view, model, setView };
   useEffect(() => setKeyHandler((e) => {
+    const { nodes: list, collapsed: closed, view: win, model: m, setView: zoomTo } = latest.current;
+    const key = currentRoute().query.sel || '';
+    const at = list.findIndex((n) => n.key === key);
+    const node = list[at];
     const move = (d) => {
-      if (nodes.length === 0) return true;
-      const i = Math.max(0, Math.min(nodes.length - 1, (selIndex < 0 ? (d > 0 ? -1 : nodes.length) : selIndex) + d));
-      select(nodes[i].key);
+      if (list.length === 0) return true;
+      const i = Math.max(0, Math.min(list.length - 1, (at < 0 ? (d > 0 ? -1 : list.length) : at) + d));
+      select(list[i].key);
       return true;
     };
+    const steps = () => new Set(list.filter((n) => n.type === 'step').map((n) => n.key));
     switch (e.key) {
       case 'j': case 'ArrowDown': return move(1);
       case 'k': case 'ArrowUp': return move(-1);
       case 'Enter':
-        if (selected && selected.type === 'step') toggle(selected.key);
+        if (node && node.type === 'step') toggle(node.key);
         return true;
-      case 'ArrowLeft': if (selected && selected.type === 'step' && !collapsed.has(selected.key)) toggle(selected.key); return true;
-      case 'ArrowRight': if (selected && selected.type === 'step' && collapsed.has(selected.key)) toggle(selected.key); return true;
+      case 'ArrowLeft': if (node && node.type === 'step' && !closed.has(node.key)) toggle(node.key); return true;
+      case 'ArrowRight': if (node && node.type === 'step' && closed.has(node.key)) toggle(node.key); return true;
       case 'Escape':
-        if (selKey) select('');
+        if (key) select('');
         else back();
         return true;
-      case '[': setCollapsed(new Set(nodes.filter((n) => n.type === 'step').map((n) => n.key))); return true;
+      case '[': setCollapsed(steps()); return true;
       case ']': setCollapsed(new Set()); return true;
-      case 'w': if (model) setView(zoomed(view, 0.6)); return true;
-      case 's': if (model) setView(zoomed(view, 1 / 0.6)); return true;
-      case 'a': if (model) setView([view[0] - (view[1] - view[0]) * 0.2, view[1] - (view[1] - view[0]) * 0.2]); return true;
-      case 'd': if (model) setView([view[0] + (view[1] - view[0]) * 0.2, view[1] + (view[1] - view[0]) * 0.2]); return true;
-      case 'f': if (model) setView([0, model.end]); return true;
+      case 'w': if (m) zoomTo(zoomed(win, 0.6)); return true;
+      case 's': if (m) zoomTo(zoomed(win, 1 / 0.6)); return true;
+      case 'a': if (m) zoomTo([win[0] - (win[1] - win[0]) * 0.2, win[1] - (win[1] - win[0]) * 0.2]); return true;
+      case 'd': if (m) zoomTo([win[0] + (win[1] - win[0]) * 0.2, win[1] + (win[1] - win[0]) * 0.2]); return true;
+      case 'f': if (m) zoomTo([0, m.end]); return true;
       default: return false;
     }
-  }), [nodes, selIndex, collapsed, view, model, selKey]);
+  }), []);
 
   if (error) return html`<div class="page"><div class="error" data-testid="session-error">${error}</div><a href="/" onClick=${follow}>All sessions</a></div>`;
   if (!data) return html`<div class="page muted">Loading session ${id}…</div>`;

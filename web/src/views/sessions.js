@@ -72,9 +72,16 @@ export function SessionsView({ query, live }) {
     load(null, true);
   }, [key, refresh]);
 
-  // Live: poll the change feed; new or finished sessions reload the first page.
+  // Live: poll the change feed; new or finished sessions reload the first page. Switched back
+  // on, it reloads at once: what arrived while paused is not in the feed's future.
+  const wasLive = useRef(live);
   useEffect(() => {
-    if (!live) return undefined;
+    if (!live) {
+      wasLive.current = false;
+      return undefined;
+    }
+    if (!wasLive.current) setRefresh((r) => r + 1);
+    wasLive.current = true;
     let seq = null;
     let stop = false;
     const tick = async () => {
@@ -107,20 +114,28 @@ export function SessionsView({ query, live }) {
     navigate(`/sessions/${enc(s.session_id)}`);
   };
 
+  // Keys read the latest rows and selection through refs: a key pressed before the next render
+  // (j then Enter at once) must see the move.
+  const latest = useRef({});
+  latest.current = { rows, open };
+  const selRef = useRef(-1);
+  selRef.current = sel;
   useEffect(() => setKeyHandler((e) => {
+    const { rows: list, open: go } = latest.current;
     const move = (d) => {
-      const i = Math.max(0, Math.min(rows.length - 1, sel + d));
+      const i = Math.max(0, Math.min(list.length - 1, selRef.current + d));
+      selRef.current = i;
       setSel(i);
       return true;
     };
     if (e.key === 'j' || e.key === 'ArrowDown') return move(1);
     if (e.key === 'k' || e.key === 'ArrowUp') return move(-1);
-    if (e.key === 'Enter' && sel >= 0) {
-      open(sel);
+    if (e.key === 'Enter' && selRef.current >= 0) {
+      go(selRef.current);
       return true;
     }
     return false;
-  }), [rows, sel]);
+  }), []);
 
   const sortBy = (k) => {
     if (!k) return;
