@@ -12,14 +12,14 @@ export function postJSON(url, data) {
 
 export const enc = encodeURIComponent;
 
-/** Every event of a session (light rows, no payloads), page by page. */
+/** Every event of a session (light rows, no payloads): the first page says how many, the rest
+ * are fetched in parallel. */
 export async function allEvents(sessionId, pageSize = 1000) {
-  const out = [];
-  for (let offset = 0; ; offset += pageSize) {
-    const page = await getJSON(`/api/v1/sessions/${enc(sessionId)}/events?offset=${offset}&limit=${pageSize}`);
-    out.push(...page.events);
-    if (page.events.length < pageSize || out.length >= page.total) return out;
-  }
+  const url = (offset) => `/api/v1/sessions/${enc(sessionId)}/events?offset=${offset}&limit=${pageSize}`;
+  const first = await getJSON(url(0));
+  const rest = [];
+  for (let offset = pageSize; offset < first.total; offset += pageSize) rest.push(getJSON(url(offset)));
+  return first.events.concat(...(await Promise.all(rest)).map((p) => p.events));
 }
 
 export async function allMessages(sessionId, pageSize = 1000, max = 20000) {

@@ -144,6 +144,16 @@ export function Timeline({ model, view, onView, selectedId, onSelect }) {
     onView([drag.current.view[0] + d, drag.current.view[1] + d]);
   };
 
+  const bar = (it, bx, bw, top) => {
+    const by = top + it.row * (ROW + GAP);
+    const sel = it.id === selectedId;
+    return html`<g class=${`bar${sel ? ' sel' : ''}`} data-testid=${it.kind === 'step' ? 'tl-step' : 'tl-bar'} data-event-id=${it.id}
+        data-kind=${it.kind} data-row=${it.row} onClick=${() => onSelect(it)}>
+      <rect x=${bx} y=${by} width=${bw} height=${ROW} rx="2" fill=${COLORS[it.kind]} />
+      ${bw > 40 && html`<text class="bar-label" x=${bx + 3} y=${by + 12}>${it.name.length * 6 > bw ? `${it.name.slice(0, Math.max(1, Math.floor(bw / 6) - 1))}…` : it.name}</text>`}
+      <title>${it.name} · ${ms(it.end - it.start)} at +${ms(it.start)}</title>
+    </g>`;
+  };
   const step = niceStep(v1 - v0);
   const ticks = [];
   for (let t = Math.ceil(v0 / step) * step; t <= v1; t += step) ticks.push(t);
@@ -154,19 +164,40 @@ export function Timeline({ model, view, onView, selectedId, onSelect }) {
     const h = lane.rows * (ROW + GAP);
     parts.push(html`<text class="lane-label" x="4" y=${top + 12}>${lane.label}${lane.rows > 1 ? ` (${lane.rows})` : ''}</text>
       <line class="lane-sep" x1="0" x2=${width} y1=${top + h + 2} y2=${top + h + 2} />`);
+    // Bars narrower than a few pixels that touch merge into one cluster per row (click to zoom
+    // into it), each at most 6 px wide: a row draws a few hundred shapes whatever the event count.
+    const pending = new Map();
+    const flush = (row) => {
+      const c = pending.get(row);
+      pending.delete(row);
+      if (!c) return;
+      if (c.items.length === 1) {
+        parts.push(bar(c.items[0], c.x0, c.x1 - c.x0, top));
+        return;
+      }
+      const first = c.items[0];
+      const last = c.items[c.items.length - 1];
+      parts.push(html`<g class="bar cluster" data-testid="tl-cluster" data-kind=${lane.kind} data-row=${row}
+          onClick=${() => onView([first.start, Math.max(last.end, first.start + 1e-3)])}>
+        <rect x=${c.x0} y=${top + row * (ROW + GAP)} width=${Math.max(1.5, c.x1 - c.x0)} height=${ROW} fill=${COLORS[lane.kind]} opacity="0.6" />
+        <title>${c.items.length} ${lane.label} from +${ms(first.start)} to +${ms(last.end)}: click to zoom in</title>
+      </g>`);
+    };
     for (const it of lane.items) {
       if (it.end < v0 || it.start > v1) continue;
       const bx = Math.max(GUTTER, x(it.start));
       const bw = Math.max(1.5, Math.min(width, x(it.end)) - bx);
-      const by = top + it.row * (ROW + GAP);
-      const sel = it.id === selectedId;
-      parts.push(html`<g class=${`bar${sel ? ' sel' : ''}`} data-testid=${it.kind === 'step' ? 'tl-step' : 'tl-bar'} data-event-id=${it.id}
-          data-kind=${it.kind} data-row=${it.row} onClick=${() => onSelect(it)}>
-        <rect x=${bx} y=${by} width=${bw} height=${ROW} rx="2" fill=${COLORS[it.kind]} />
-        ${bw > 40 && html`<text class="bar-label" x=${bx + 3} y=${by + 12} clip-path="none">${it.name.length * 6 > bw ? `${it.name.slice(0, Math.max(1, Math.floor(bw / 6) - 1))}…` : it.name}</text>`}
-        <title>${it.name} · ${ms(it.end - it.start)} at +${ms(it.start)}</title>
-      </g>`);
+      const c = pending.get(it.row);
+      if (bw < 3 && c && bx <= c.x1 + 1 && bx + bw - c.x0 <= 6) {
+        c.x1 = Math.max(c.x1, bx + bw);
+        c.items.push(it);
+        continue;
+      }
+      flush(it.row);
+      if (bw < 3) pending.set(it.row, { x0: bx, x1: bx + bw, items: [it] });
+      else parts.push(bar(it, bx, bw, top));
     }
+    for (const row of [...pending.keys()]) flush(row);
     y += h + 6;
   }
   // Cumulative reward and cost, each scaled to the lane.
