@@ -3,6 +3,7 @@ export const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 
 export function ms(v) {
   if (!isNum(v)) return '—';
+  if (v === 0) return '0';
   if (v < 1) return `${(v * 1000).toFixed(v < 0.01 ? 2 : 0)} µs`;
   if (v < 1000) return `${v.toFixed(v < 10 ? 2 : 0)} ms`;
   if (v < 60000) return `${(v / 1000).toFixed(2)} s`;
