@@ -1,5 +1,6 @@
-// A 10,000-event session opens and scrolls: the time to an interactive page is printed (it is
-// recorded in BENCHMARKS.md; the target is 1 s, the test fails beyond 10 s on a loaded machine).
+// A 10,000-event session opens and scrolls: the times to an interactive page (drawn from the first
+// page of events) and to every event are printed (recorded in BENCHMARKS.md; the target is 1 s,
+// the test fails beyond 10 s on a loaded machine).
 import assert from 'node:assert/strict';
 import { session } from './fixtures.mjs';
 import { newPage, run, screenshot } from './harness.mjs';
@@ -36,7 +37,9 @@ await run('large', [big], async ({ browser, url }) => {
   await page.keyboard.press('f');
   await page.waitForFunction(() => !location.search.includes('zoom='));
   assert.match(await page.getByTestId('tree').textContent(), /step_0/);
-  assert.equal(await page.evaluate(() => document.querySelector('[data-testid=tree-tools], .tree-tools').textContent.includes('10000 events')), true);
+  // Then every event: the page was usable meanwhile.
+  await page.waitForFunction(() => document.querySelector('[data-testid=tree-count]').textContent.startsWith('10000 events'));
+  const complete = Date.now() - t0;
 
   // Scroll the tree to the end: the last step is rendered, the DOM stays small.
   const t1 = Date.now();
@@ -53,7 +56,7 @@ await run('large', [big], async ({ browser, url }) => {
   await page.waitForURL(/sel=s/);
   const keyed = Date.now() - t2;
   await screenshot(page, 'large');
-  console.log(`large: 10,000 events: opened (tree + timeline drawn) in ${opened} ms, scrolled to the end in ${scrolled} ms, collapse + select in ${keyed} ms`);
+  console.log(`large: 10,000 events: opened (tree + timeline drawn from the first 1,000) in ${opened} ms, every event in ${complete} ms, scrolled to the end in ${scrolled} ms, collapse + select in ${keyed} ms`);
   assert.ok(opened < 10000, `opening took ${opened} ms`);
   assert.deepEqual(page.problems, []);
 });

@@ -12,14 +12,25 @@ export function postJSON(url, data) {
 
 export const enc = encodeURIComponent;
 
-/** Every event of a session (light rows, no payloads): the first page says how many, the rest
- * are fetched in parallel. */
-export async function allEvents(sessionId, pageSize = 1000) {
+/** Every event of a session (light rows, no payloads). The first page says how many there are
+ * and is handed to `onFirst` (the view draws it at once); the rest come `parallel` pages at a
+ * time (more only compete for the server's cores). */
+export async function allEvents(sessionId, { pageSize = 1000, parallel = 3, onFirst } = {}) {
   const url = (offset) => `/api/v1/sessions/${enc(sessionId)}/events?offset=${offset}&limit=${pageSize}`;
   const first = await getJSON(url(0));
-  const rest = [];
-  for (let offset = pageSize; offset < first.total; offset += pageSize) rest.push(getJSON(url(offset)));
-  return first.events.concat(...(await Promise.all(rest)).map((p) => p.events));
+  const offsets = [];
+  for (let offset = pageSize; offset < first.total; offset += pageSize) offsets.push(offset);
+  if (offsets.length > 0 && onFirst) onFirst(first.events, first.total);
+  const pages = new Array(offsets.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < offsets.length) {
+      const i = next++;
+      pages[i] = (await getJSON(url(offsets[i]))).events;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, offsets.length) }, worker));
+  return first.events.concat(...pages);
 }
 
 export async function allMessages(sessionId, pageSize = 1000, max = 20000) {

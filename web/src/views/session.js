@@ -24,8 +24,11 @@ function useSession(id) {
     let gone = false;
     (async () => {
       try {
-        const detail = await getJSON(`/api/v1/sessions/${enc(id)}`);
-        const [events, messages] = await Promise.all([allEvents(id), allMessages(id)]);
+        const [detail, messages] = await Promise.all([getJSON(`/api/v1/sessions/${enc(id)}`), allMessages(id)]);
+        // A long session is drawn from its first page of events while the rest arrive.
+        const events = await allEvents(id, {
+          onFirst: (first, total) => !gone && setData({ ...detail, events: first, messages, pending: total }),
+        });
         if (!gone) setData({ ...detail, events, messages });
       } catch (e) {
         if (!gone) setError(e.message);
@@ -145,7 +148,7 @@ export function SessionView({ id, query }) {
     <div class="split">
       <div class="left">
         <div class="tree-tools"><button onClick=${() => setCollapsed(new Set(nodes.filter((n) => n.type === 'step').map((n) => n.key)))}>Collapse [</button>
-          <button onClick=${() => setCollapsed(new Set())}>Expand ]</button><span class="muted">${data.events.length} events · ${data.messages.length} messages</span></div>
+          <button onClick=${() => setCollapsed(new Set())}>Expand ]</button><span class="muted" data-testid="tree-count">${data.pending ? `loading events: ${data.events.length} of ${data.pending}…` : `${data.events.length} events`} · ${data.messages.length} messages</span></div>
         <${VirtualList} testid="tree" className="tree" count=${nodes.length} rowHeight=${TREE_ROW} selected=${selIndex}
           renderRow=${(i, style) => html`<${TreeRow} key=${nodes[i].key} node=${nodes[i]} style=${style} selected=${i === selIndex}
             collapsed=${collapsed.has(nodes[i].key)} onClick=${() => { select(nodes[i].key); if (nodes[i].type === 'step' && nodes[i].key === selKey) toggle(nodes[i].key); }} />`} />
