@@ -45,7 +45,15 @@ await run('views', sessions, async ({ browser, url }) => {
   await page.goto(`${url}/stats?bucket=1d&group_by=model`);
   await page.locator('[data-testid=stats-chart] canvas').first().waitFor();
   assert.equal(await page.locator('[data-testid=top-cost] tr').count(), 3);
+  await page.locator('[data-testid=reward-histogram] canvas').first().waitFor();
   await screenshot(page, 'stats');
+  // Dark mode (from the system): readable, screenshot for a person to judge.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(url);
+  await page.getByTestId('session-row').first().waitFor();
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(21, 23, 28)');
+  await screenshot(page, 'sessions-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // SQL: a result table, then an error from the server.
   await page.goto(`${url}/sql`);

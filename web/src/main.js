@@ -12,6 +12,7 @@ import { StatsView } from './views/stats.js';
 import { SqlView } from './views/sql.js';
 
 let toggleHelp = () => {};
+let helpOpen = false;
 
 function Help({ onClose }) {
   return html`<div class="overlay" data-testid="help" onClick=${onClose}>
@@ -33,6 +34,7 @@ function App() {
     localStorage.setItem('synth-theme', theme);
   }, [theme]);
   toggleHelp = () => setHelp((v) => !v);
+  helpOpen = help;
   const p = route.path;
   let view;
   if (p === '/' || p === '/sessions') view = html`<${SessionsView} query=${route.query} live=${live} />`;
@@ -60,7 +62,7 @@ function App() {
 }
 
 installKeys((e) => {
-  if (e.key === '?') {
+  if (e.key === '?' || (e.key === 'Escape' && helpOpen)) {
     toggleHelp();
     return true;
   }
