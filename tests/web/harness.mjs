@@ -15,11 +15,11 @@ import { chromium } from 'playwright-core';
 export const SKIP = 77;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-export async function startServe() {
+export async function startServe(extraArgs = []) {
   const bin = process.env.SYNTH_TRACE_BINARY;
   if (!bin || !existsSync(bin)) throw new Error(`SYNTH_TRACE_BINARY (${bin}) is not a synth-trace binary: run through ctest`);
   const dir = mkdtempSync(join(tmpdir(), 'synth-viewer-test-'));
-  const child = spawn(bin, ['--db', join(dir, 'traces.duckdb'), 'serve', '--port', '0', '--otlp-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['--db', join(dir, 'traces.duckdb'), 'serve', '--port', '0', '--otlp-port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const lines = createInterface({ input: child.stdout });
@@ -44,8 +44,8 @@ export async function startServe() {
 }
 
 /** Sends sessions (our trace JSON) and waits until they are committed. */
-export async function seed(url, sessions) {
-  const res = await fetch(`${url}/api/v1/sessions?wait=commit`, {
+export async function seed(url, sessions, onExisting = 'skip') {
+  const res = await fetch(`${url}/api/v1/sessions?wait=commit&on_existing=${onExisting}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(sessions),

@@ -1,5 +1,5 @@
 // Live: a session stored while the list is open appears within 3 s; paused, nothing arrives
-// until live is switched on again.
+// until live is switched on again; a session's page grows as more of it is stored.
 import assert from 'node:assert/strict';
 import { episode } from './fixtures.mjs';
 import { newPage, run, screenshot, seed } from './harness.mjs';
@@ -26,5 +26,15 @@ await run('live', [episode('live-0', 2, { index: 0 })], async ({ browser, url })
 
   await page.getByTestId('live-toggle').click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=session-row]').length === 3, null, { timeout: 3000 });
+
+  // A running session's page grows as its parts arrive (merged into the stored session).
+  await page.goto(`${url}/sessions/live-0`);
+  await page.getByTestId('tree-step').first().waitFor();
+  assert.equal(await page.getByTestId('tree-step').count(), 2);
+  const more = episode('live-0', 4, { index: 0 });
+  more.session_time_steps = more.session_time_steps.slice(2);
+  more.message_history = more.session_time_steps.flatMap((s) => s.step_messages);
+  await seed(url, [more], 'merge');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=tree-step]').length === 4, null, { timeout: 5000 });
   assert.deepEqual(page.problems, []);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { episode } from './fixtures.mjs';
-import { newPage, run, screenshot } from './harness.mjs';
+import { newPage, run, screenshot, startServe } from './harness.mjs';
 
 const sessions = [episode('v-one', 3, { index: 0, rewards: [0.5, 0.5, 1] }), episode('v-two', 2, { index: 1, model: 'o3-mini' })];
 
@@ -85,5 +85,21 @@ await run('views', sessions, async ({ browser, url }) => {
   assert.ok(chrome.traceEvents.some((e) => e.ph === 'X' && e.name === 'chat'));
   const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
   assert.equal(JSON.parse(readFileSync(await json.path(), 'utf8')).session_id, 'v-one');
+
+  // --ui-dir serves the viewer from a folder (development): its files, and client routes.
+  if (process.env.UI_DIR) {
+    const dev = await startServe(['--ui-dir', process.env.UI_DIR]);
+    try {
+      const devIndex = await get(`${dev.url}/sessions/x`);
+      assert.equal(devIndex.status, 200);
+      assert.equal(devIndex.headers['cache-control'], 'no-cache');
+      assert.equal(devIndex.body.toString(), readFileSync(`${process.env.UI_DIR}/index.html`, 'utf8'));
+      await page.goto(dev.url);
+      await page.getByTestId('list-status').waitFor();
+      assert.equal((await get(`${dev.url}/assets/..%2F..%2Fetc%2Fpasswd`)).status, 404);
+    } finally {
+      await dev.stop();
+    }
+  }
   assert.deepEqual(page.problems, []);
 });

@@ -37,16 +37,17 @@ function useSession(id) {
     return () => { gone = true; };
   }, [id, version]);
   // A running session grows: reload when the change feed names it.
+  // The feed's position is taken as the page opens, so what is stored while it loads is not missed.
   useEffect(() => {
-    let seq = null;
+    let seq = getJSON('/api/v1/health').then((h) => h.rows.seq, () => null);
     const timer = setInterval(async () => {
       try {
-        if (seq == null) seq = (await getJSON('/api/v1/health')).rows.seq;
-        const ch = await getJSON(`/api/v1/changes?since=${seq}`);
-        seq = ch.seq;
+        const since = (await seq) ?? (await getJSON('/api/v1/health')).rows.seq;
+        const ch = await getJSON(`/api/v1/changes?since=${since}`);
+        seq = Promise.resolve(ch.seq);
         if (ch.sessions.some((s) => s.session_id === id)) setVersion((v) => v + 1);
       } catch (e) { /* next tick */ }
-    }, 3000);
+    }, 2000);
     return () => clearInterval(timer);
   }, [id]);
   return { data, error };
