@@ -16,6 +16,10 @@ await run('compare', [a, b], async ({ browser, url }) => {
   assert.equal(await page.getByTestId('divergent-step').getAttribute('data-step'), '3');
   assert.equal(await page.getByTestId('divergence-index').textContent(), '3');
   assert.equal(await page.getByTestId('compare-step').count(), 4);
+  // Step 3's events paired by name: the LLM call, the check, the environment step.
+  assert.equal(await page.locator('[data-testid=event-pairs] tr').count(), 4);
+  assert.equal(await page.locator('[data-testid=event-pairs] tr.unpaired').count(), 0);
+  assert.ok((await page.locator('pre.changed').count()) >= 2, 'the differing action messages are marked');
   await screenshot(page, 'compare');
   // From a session's page: Compare… then the second id.
   await page.goto(`${url}/sessions/cmp-a`);
