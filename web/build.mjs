@@ -101,7 +101,7 @@ const options = {
   nodePaths: [modules],
   write: false,
   logLevel: 'warning',
-  legalComments: 'none',
+  legalComments: 'eof',  // the packages' licence notices stay with the code
 };
 
 if (watch) {

@@ -3,6 +3,7 @@
 // page so that deep links and reloads work; /api/ and /v1/ never do.
 #include <zlib.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <string>
