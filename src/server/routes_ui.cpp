@@ -19,8 +19,9 @@ constexpr const char* kPlaceholderPage = R"HTML(<!doctype html>
 <html><head><meta charset="utf-8"><title>synth-trace serve</title></head>
 <body>
 <h1>synth-trace serve</h1>
-<p>This synth-trace was built without the viewer (the build found no Node.js/npm: install them,
-e.g. with scripts/setup.sh, and build again, or serve a built viewer with --ui-dir). The JSON API
+<p>This synth-trace was built without the viewer (the build found no Node.js and npm, or was
+configured with -DSYNTH_TRACING_BUILD_VIEWER=OFF): install them (scripts/setup.sh) and build
+again, or serve a built viewer with --ui-dir DIR. The JSON API
 answers under <code>/api/v1/</code>: <a href="/api/v1/health">health</a>,
 <a href="/api/v1/sessions">sessions</a>, <a href="/api/v1/facets">facets</a> (the README lists every route).</p>
 </body></html>
