@@ -25,6 +25,15 @@ await run('flow', sessions, async ({ browser, url }) => {
   await page.waitForURL(/sort=reward/);
   await page.waitForFunction(() => document.querySelector('[data-testid=session-row]').dataset.sessionId === 'alpha-good');
 
+  // Sort by steps, ascending on the second click.
+  await page.getByTestId('sort-steps').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=session-row]').dataset.sessionId === 'beta-bad');
+  await page.getByTestId('sort-steps').click();
+  await page.waitForURL(/order=asc/);
+  await page.waitForFunction(() => document.querySelector('[data-testid=session-row]').dataset.sessionId === 'gamma-mid');
+  await page.getByTestId('sort-reward').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=session-row]').dataset.sessionId === 'alpha-good');
+
   // A filter expression compiled by the server.
   await page.getByTestId('filter-input').fill('reward > 0.5 and model == "gpt-4o" and errors == 0');
   await page.getByTestId('filter-input').press('Enter');
