@@ -1,5 +1,6 @@
 // Live: a session stored while the list is open appears within 3 s; paused, nothing arrives
-// until live is switched on again; a session's page grows as more of it is stored.
+// until live is switched on again; a session's page grows as more of it is stored; deep in a long
+// list, new sessions are offered with a button instead of resetting the list.
 import assert from 'node:assert/strict';
 import { episode } from './fixtures.mjs';
 import { newPage, run, screenshot, seed } from './harness.mjs';
@@ -36,5 +37,17 @@ await run('live', [episode('live-0', 2, { index: 0 })], async ({ browser, url })
   more.message_history = more.session_time_steps.flatMap((s) => s.step_messages);
   await seed(url, [more], 'merge');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=tree-step]').length === 4, null, { timeout: 5000 });
+
+  // Deep in a long list, arrivals are offered instead of resetting the reader's place.
+  await seed(url, Array.from({ length: 250 }, (_, i) => episode(`bulk-${String(i).padStart(3, '0')}`, 1, { index: 10 + i })));
+  await page.goto(url);
+  await page.getByTestId('session-row').first().waitFor();
+  await page.getByTestId('sessions-list').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await page.waitForFunction(() => document.querySelector('[data-testid=list-status]').textContent.startsWith('253 '), null, { timeout: 5000 }).catch(async (e) => { throw new Error(`${e.message}: ${await page.getByTestId('list-status').textContent()}`); });
+  await seed(url, [episode('late-arrival', 1, { index: 400 })]);
+  await page.getByTestId('new-sessions').waitFor({ timeout: 3000 });
+  assert.match(await page.getByTestId('list-status').textContent(), /^253 /);
+  await page.getByTestId('new-sessions').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=session-row]').dataset.sessionId === 'late-arrival');
   assert.deepEqual(page.problems, []);
 });

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 
-export function VirtualList({ count, rowHeight, renderRow, onNearEnd, selected, testid, className }) {
+export function VirtualList({ count, rowHeight, renderRow, onNearEnd, selected, testid, className, resetKey }) {
   const box = useRef(null);
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -13,6 +13,11 @@ export function VirtualList({ count, rowHeight, renderRow, onNearEnd, selected, 
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
+  // A new list (other filters, a reload) starts at its top.
+  useEffect(() => {
+    if (box.current) box.current.scrollTop = 0;
+    setTop(0);
+  }, [resetKey]);
   // Keep the keyboard selection in view.
   useEffect(() => {
     const el = box.current;

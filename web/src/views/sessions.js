@@ -42,6 +42,9 @@ export function SessionsView({ query, live }) {
   const [error, setError] = useState('');
   const [sel, setSel] = useState(-1);
   const [refresh, setRefresh] = useState(0);
+  const [waiting, setWaiting] = useState(0);
+  const loaded = useRef(0);
+  loaded.current = rows.length;
   const gen = useRef(0);
   const sort = query.sort || 'time';
   const order = query.order || 'desc';
@@ -69,6 +72,7 @@ export function SessionsView({ query, live }) {
   }, [key]);
 
   useEffect(() => {
+    setWaiting(0);
     load(null, true);
   }, [key, refresh]);
 
@@ -88,7 +92,11 @@ export function SessionsView({ query, live }) {
       try {
         if (seq == null) seq = (await getJSON('/api/v1/health')).rows.seq;
         const ch = await getJSON(`/api/v1/changes?since=${seq}`);
-        if (!stop && ch.sessions.length > 0) setRefresh((r) => r + 1);
+        // Deep in the list, a reload would lose the reader's place: offer it instead.
+        if (!stop && ch.sessions.length > 0) {
+          if (loaded.current > PAGE) setWaiting((n) => n + ch.sessions.length);
+          else setRefresh((r) => r + 1);
+        }
         seq = ch.seq;
       } catch (e) { /* the next tick tries again */ }
     };
@@ -151,12 +159,14 @@ export function SessionsView({ query, live }) {
   };
   return html`<div class="sessions">
     <${FilterBar} query=${query} error=${error} />
+    ${waiting > 0 && html`<button class="new-sessions" data-testid="new-sessions" onClick=${() => setRefresh((r) => r + 1)}>
+      ↑ ${waiting} new or changed session${waiting === 1 ? '' : 's'}: show</button>`}
     <div class="shead srow">
       ${COLUMNS.map(([label, , k, c]) => html`<span class="${c}${k ? ' sortable' : ''}${k === sort ? ' sorted' : ''}"
         data-testid=${k ? `sort-${k}` : undefined} onClick=${() => sortBy(k)}
         title=${k ? 'Sort by this column' : 'The server does not sort by this column'}>${label}${k === sort ? (order === 'desc' ? ' ▼' : ' ▲') : ''}</span>`)}
     </div>
-    <${VirtualList} testid="sessions-list" className="slist" count=${rows.length} rowHeight=${ROW} selected=${sel}
+    <${VirtualList} testid="sessions-list" className="slist" count=${rows.length} rowHeight=${ROW} selected=${sel} resetKey=${`${key}/${refresh}`}
       renderRow=${row} onNearEnd=${() => cursor && !loading && load(cursor, false)} />
     <div class="status" data-testid="list-status">${rows.length} session${rows.length === 1 ? '' : 's'}${cursor ? ' (more as you scroll)' : ''}${loading ? ' · loading…' : ''}${live ? ' · live' : ' · paused'}</div>
   </div>`;
