@@ -38,7 +38,9 @@ export function outputMessages(after) {
   return [];
 }
 
-function ToolCall({ call }) {
+function ToolCall({ call: given }) {
+  // OpenInference wraps each call in {tool_call: {...}}.
+  const call = given && given.tool_call ? given.tool_call : given || {};
   const fn = call.function || call;
   const args = fn.arguments ?? call.arguments ?? call.input;
   return html`<div class="toolcall" data-testid="tool-call">
