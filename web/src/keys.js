@@ -27,9 +27,10 @@ export const SHORTCUTS = [
   ['Enter', 'open the selected session, expand a step, show an event'],
   ['Esc', 'close the detail, then back to the list'],
   ['/', 'focus the search box'],
+  ['← / →', 'collapse / expand the selected step'],
   ['[ / ]', 'collapse / expand all steps'],
   ['w / s', 'zoom the timeline in / out'],
   ['a / d', 'pan the timeline left / right'],
-  ['f', 'fit the timeline'],
+  ['f', 'fit the timeline (or double-click it; Ctrl+wheel zooms, drag pans)'],
   ['?', 'show or hide this list'],
 ];
