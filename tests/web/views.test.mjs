@@ -77,6 +77,13 @@ await run('views', sessions, async ({ browser, url }) => {
   assert.equal(await page.getByTestId('conv-message').count(), 6);
   await screenshot(page, 'conversation');
 
+  // Messages are instants on the timeline; clicking one selects it.
+  await page.getByTestId('tab-timeline').click();
+  assert.equal(await page.getByTestId('tl-message').count(), 6);
+  await page.getByTestId('tl-message').last().click();
+  await page.getByTestId('message-detail').waitFor();
+  assert.match(await page.getByTestId('message-detail').textContent(), /"action": "south"/);
+
   // An environment step's detail: reward, terminated and the state diff.
   await page.locator('[data-testid=tree-event][data-kind=environment]').last().click();
   await page.getByTestId('state-diff').waitFor();

@@ -11,10 +11,11 @@ const GAP = 3;
 const RULER = 22;
 const COUNTER = 40;
 const KINDS = [['cais', 'LLM calls'], ['environment', 'env steps'], ['runtime', 'runtime']];
-const COLORS = { step: 'var(--c-step)', cais: 'var(--c-cais)', environment: 'var(--c-env)', runtime: 'var(--c-rt)' };
+const COLORS = { step: 'var(--c-step)', cais: 'var(--c-cais)', environment: 'var(--c-env)', runtime: 'var(--c-rt)', message: 'var(--c-msg)' };
+const TESTID = { step: 'tl-step', message: 'tl-message' };
 
 /** Events and steps placed in lanes and rows; times in ms from the session's start. */
-export function layout(events, steps, t0) {
+export function layout(events, steps, t0, messages = []) {
   const lanes = [];
   const stepItems = steps
     .filter((s) => s.started_at)
@@ -43,6 +44,18 @@ export function layout(events, steps, t0) {
       end = Math.max(end, it.end);
     }
     lanes.push({ kind, label, rows: rowEnds.length, items });
+  }
+  // Messages as instants on a lane of their own.
+  const marks = messages
+    .filter((m) => m.timestamp || m.event_time)
+    .map((m) => {
+      const t = isoMs(m.timestamp || m.event_time) - t0;
+      return { id: `m${m.id}`, name: `${m.message_type} from ${m.content?.origin_system_id ?? '?'}`, kind: 'message', start: t, end: t, row: 0 };
+    })
+    .sort((a, b) => a.start - b.start);
+  if (marks.length > 0) {
+    lanes.push({ kind: 'message', label: 'messages', rows: 1, items: marks });
+    end = Math.max(end, marks[marks.length - 1].end);
   }
   // Cumulative reward (environment steps) and cost (LLM calls), in end-time order.
   const points = events
@@ -147,7 +160,7 @@ export function Timeline({ model, view, onView, selectedId, onSelect }) {
   const bar = (it, bx, bw, top) => {
     const by = top + it.row * (ROW + GAP);
     const sel = it.id === selectedId;
-    return html`<g class=${`bar${sel ? ' sel' : ''}`} data-testid=${it.kind === 'step' ? 'tl-step' : 'tl-bar'} data-event-id=${it.id}
+    return html`<g class=${`bar${sel ? ' sel' : ''}`} data-testid=${TESTID[it.kind] || 'tl-bar'} data-event-id=${it.id}
         data-kind=${it.kind} data-row=${it.row} onClick=${() => onSelect(it)}>
       <rect x=${bx} y=${by} width=${bw} height=${ROW} rx="2" fill=${COLORS[it.kind]} />
       ${bw > 40 && html`<text class="bar-label" x=${bx + 3} y=${by + 12}>${it.name.length * 6 > bw ? `${it.name.slice(0, Math.max(1, Math.floor(bw / 6) - 1))}…` : it.name}</text>`}

@@ -71,7 +71,7 @@ export function SessionView({ id, query }) {
   const selKey = query.sel || '';
 
   const t0 = data ? isoMs(data.session.started_at) : 0;
-  const model = useMemo(() => (data ? layout(data.events, data.timesteps, t0) : null), [data]);
+  const model = useMemo(() => (data ? layout(data.events, data.timesteps, t0, data.messages) : null), [data]);
   const nodes = useMemo(() => (data ? buildNodes(data.timesteps, data.events, data.messages, collapsed) : []), [data, collapsed]);
   const selIndex = nodes.findIndex((n) => n.key === selKey);
   const view = useMemo(() => {
@@ -160,8 +160,8 @@ export function SessionView({ id, query }) {
           <button class=${tab === 'conversation' ? 'on' : ''} data-testid="tab-conversation" onClick=${() => setQuery({ tab: 'conversation' }, { replace: true })}>Conversation</button>
         </div>
         ${tab === 'timeline'
-          ? html`<${Timeline} model=${model} view=${view} onView=${setView} selectedId=${eventId ?? (selKey.startsWith('s') ? selKey : null)}
-              onSelect=${(it) => select(it.kind === 'step' ? it.id : `e${it.id}`)} />`
+          ? html`<${Timeline} model=${model} view=${view} onView=${setView} selectedId=${eventId ?? (selKey || null)}
+              onSelect=${(it) => select(it.kind === 'step' || it.kind === 'message' ? it.id : `e${it.id}`)} />`
           : html`<${Conversation} steps=${data.timesteps} messages=${data.messages} onSelect=${(m) => select(`m${m.id}`)} selKey=${selKey} />`}
         ${eventId != null && html`<${EventDetail} id=${eventId} onClose=${() => select('')} />`}
         ${selected && selected.type === 'message' && html`<div class="detail" data-testid="message-detail"><div class="dhead"><b>${selected.msg.message_type}</b>
