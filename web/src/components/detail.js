@@ -14,7 +14,7 @@ function costSource(e) {
   if (md.cost_source) return String(md.cost_source);
   if (md.cost_status === 'unknown_model') return `not priced: model ${e.model ?? '(none)'} is not in the price table`;
   if (md.cost_status === 'no_usage') return 'not priced: the provider reported no token usage';
-  if (isNum(e.cost)) return 'recorded with the call (provider-reported, or priced from the price table when it was traced)';
+  if (isNum(e.cost)) return 'recorded with the call (reported, or priced when traced)';
   return 'no cost recorded';
 }
 
