@@ -258,8 +258,9 @@ int run_demo(const Target& target, const DemoOptions& options) {
             << "  synth-trace --db " << db.string()
             << " query \"SELECT event_type, COUNT(*) AS n FROM events GROUP BY ALL ORDER BY n DESC\"\n"
             << "  synth-trace --db " << db.string() << " finetune-export --out demo.jsonl\n"
-            << "Open them in the viewer: synth-trace --db " << db.string()
-            << " serve, then http://127.0.0.1:4319 (the API: /api/v1/sessions)\n";
+            << "See them in the browser viewer (sessions, timelines, LLM calls, rewards): run\n"
+            << "  synth-trace --db " << db.string() << " serve\n"
+            << "and open http://127.0.0.1:4319 (Ctrl-C stops it; the JSON API is under /api/v1/)\n";
   return kOk;
 }
 

@@ -153,6 +153,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--shutdown-timeout-ms", shutdown_ms, "Time stopping may take to store what was accepted (default 30000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
+  serve_cmd->add_option("--ui-dir", serve.ui_dir, "Serve the viewer from this folder (web/build.mjs output) instead of the built-in one")
+      ->check(CLI::ExistingDirectory);
 
   try {
     app.parse(argc, argv);

@@ -37,6 +37,8 @@ APT_PACKAGES=(
   "python3-setuptools=66.1.1-1+deb12u2"
   "python3-wheel=0.38.4-2"
   "python3-venv=3.11.2-1+b1"
+  # The viewer's browser tests (tests/web): playwright-core drives Debian's chromium.
+  "chromium=156.0.8078.114-1~deb12u1"
 )
 
 # Only when no npm is on the PATH (machines of this kind already have Node.js and npm).
@@ -142,8 +144,11 @@ install_duckdb() {
 # pins them (versions and integrity hashes), into its node_modules/ (ignored by git). Again when
 # the lockfile is newer than node_modules:
 # - tests/otel/receiver: an OTLP receiver decoding with the official OpenTelemetry protobuf code;
-# - tests/server/otlp_sdk: the official OpenTelemetry JS SDK sending spans to `synth-trace serve`.
-NPM_TEST_DIRS=("$ROOT/tests/otel/receiver" "$ROOT/tests/server/otlp_sdk")
+# - tests/server/otlp_sdk: the official OpenTelemetry JS SDK sending spans to `synth-trace serve`;
+# - tests/web: playwright-core, driving chromium through the viewer;
+# - web: the viewer's own packages (preact, htm, uplot, esbuild), for `node web/build.mjs` during
+#   development (the CMake build runs its own `npm ci` in the build folder).
+NPM_TEST_DIRS=("$ROOT/tests/otel/receiver" "$ROOT/tests/server/otlp_sdk" "$ROOT/tests/web" "$ROOT/web")
 
 install_test_packages() {
   local dir modules

@@ -3,7 +3,7 @@
 # The full test suite (also what CI runs): installs dependencies, then
 #   release  Release build with tests, benchmarks and examples; every test   (build/)
 #   asan     ASan+UBSan build with clang-14 (no benchmarks, no examples), configured for fuzzing
-#            too; every test but the install check and soak                 (build-asan/)
+#            too; every test but the install check, soak and the browser tests (build-asan/)
 #   tsan     TSan build of the threaded test programs; the tests labelled "threaded"
 #                                                                            (build-tsan/)
 #   fuzz     the libFuzzer harnesses, built in build-asan/ beside the tests (one sanitizer build
@@ -45,7 +45,7 @@ stage_asan() {
   scripts/build.sh build-asan -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
     -DSYNTH_TRACING_SANITIZE= -DSYNTH_TRACING_BUILD_FUZZERS=ON \
     -DSYNTH_TRACING_BUILD_TESTS=ON -DSYNTH_TRACING_BUILD_BENCHMARKS=OFF -DSYNTH_TRACING_BUILD_EXAMPLES=OFF &&
-    ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak"
+    ctest --test-dir build-asan "${ctest_args[@]}" -LE "install|soak|browser"
 }
 
 # RelWithDebInfo: the threaded tests need speed to interleave much under TSan; line tables (-g1)

@@ -82,6 +82,12 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
 /// (`smaller` tells the client how to send less).
 void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller);
 
+/// Whether the client takes gzip-compressed answers (Accept-Encoding).
+bool accepts_gzip(const httplib::Request& req);
+/// Drops brotli from the request's Accept-Encoding, so that httplib compresses the answer with
+/// gzip (fast) rather than brotli at its slowest level. Called before every route (install_guards).
+void prefer_gzip(const httplib::Request& req);
+
 /// The request's media type: Content-Type before any ';', trimmed, lower case.
 std::string media_type(const httplib::Request& req);
 

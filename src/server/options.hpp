@@ -45,6 +45,9 @@ struct ServerOptions {
   std::size_t max_event_bytes = std::size_t{8} << 20;
   /// How long stopping may take: what the writer has not stored by then is counted lost.
   std::chrono::milliseconds shutdown_timeout{30000};
+  /// When set, the viewer's files are read from this folder at each request (development: the
+  /// output of web/build.mjs) instead of the copy built into the binary.
+  std::filesystem::path ui_dir;
   /// HTTP worker threads (each keep-alive connection holds one while it is open).
   std::size_t http_threads = 16;
 };

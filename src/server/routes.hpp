@@ -22,5 +22,8 @@ void add_stats_routes(httplib::Server& http, ServerContext& ctx);
 void add_export_routes(httplib::Server& http, ServerContext& ctx);
 /// POST /api/v1/query: read-only SQL with a row and a time limit.
 void add_query_routes(httplib::Server& http, ServerContext& ctx);
+/// GET / and the viewer: its files (built in, or from --ui-dir), and the index page for its
+/// client-side routes. Added last: the API's routes come first.
+void add_ui_routes(httplib::Server& http, ServerContext& ctx);
 
 }  // namespace synth::tracing::server

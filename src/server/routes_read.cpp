@@ -40,6 +40,9 @@ constexpr Sort kSorts[] = {
     {"duration", "(epoch_us(s.ended_at) - epoch_us(s.started_at))"},
     {"events", "s.num_events"},
     {"errors", "s.errors"},
+    {"steps", "s.num_timesteps"},
+    {"llm_calls", "s.num_llm_calls"},
+    {"terminated", "s.terminated"},
 };
 
 std::string sort_key(const Sort& sort, bool descending) {
@@ -87,7 +90,9 @@ Where list_conditions(const httplib::Request& req) {
 
 void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::size_t limit = count_param(req, "limit", 50, ctx.options.max_page);
-  const std::string sort_name = choice_param(req, "sort", {"time", "cost", "tokens", "reward", "duration", "events", "errors"}, "time");
+  const std::string sort_name = choice_param(req, "sort", {"time", "cost", "tokens", "reward", "duration", "events", "errors", "steps", "llm_calls",
+                                                             "terminated"},
+                                         "time");
   const bool descending = choice_param(req, "order", {"desc", "asc"}, "desc") == "desc";
   const Sort* sort = &kSorts[0];
   for (const Sort& s : kSorts) {

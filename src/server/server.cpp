@@ -41,16 +41,6 @@ ServerOptions checked(ServerOptions options) {
   return options;
 }
 
-constexpr const char* kIndexPage = R"HTML(<!doctype html>
-<html><head><meta charset="utf-8"><title>synth-trace serve</title></head>
-<body>
-<h1>synth-trace serve</h1>
-<p>The trace viewer is not built into this version yet. The JSON API answers under
-<code>/api/v1/</code>: <a href="/api/v1/health">health</a>, <a href="/api/v1/sessions">sessions</a>,
-<a href="/api/v1/facets">facets</a> (the README lists every route).</p>
-</body></html>
-)HTML";
-
 // Every route and setting of a listening server (the main one and the OTLP one).
 void serve_routes(httplib::Server& http, ServerContext& ctx) {
   const ServerOptions& options = ctx.options;
@@ -76,13 +66,13 @@ void serve_routes(httplib::Server& http, ServerContext& ctx) {
     }
     return httplib::Server::HandlerResponse::Handled;
   }));
-  http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexPage, "text/html"); });
   add_ingest_routes(http, ctx);
   add_otlp_routes(http, ctx);
   add_read_routes(http, ctx);
   add_stats_routes(http, ctx);
   add_export_routes(http, ctx);
   add_query_routes(http, ctx);
+  add_ui_routes(http, ctx);
 }
 
 }  // namespace

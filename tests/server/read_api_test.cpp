@@ -103,7 +103,7 @@ TEST_F(ReadApi, SessionsCarryTheirAggregates) {
 }
 
 TEST_F(ReadApi, KeysetPagesWalkEverySessionOnceInEachSort) {
-  for (const char* sort : {"time", "cost", "tokens", "reward", "duration"}) {
+  for (const char* sort : {"time", "cost", "tokens", "reward", "duration", "steps", "llm_calls", "terminated"}) {
     for (const char* order : {"desc", "asc"}) {
       const std::vector<std::string> all = listed({{"sort", sort}, {"order", order}, {"limit", "100"}});
       ASSERT_EQ(all.size(), 6u) << sort;
