@@ -153,6 +153,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--shutdown-timeout-ms", shutdown_ms, "Time stopping may take to store what was accepted (default 30000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
+  serve_cmd->add_option("--forward-otlp", serve.forward_otlp,
+                        "Also export every stored session as OTLP spans to this OTLP/HTTP traces endpoint "
+                        "(an OpenTelemetry Collector, Jaeger, Tempo, ...; a URL without a path gets /v1/traces)");
 
   try {
     app.parse(argc, argv);

@@ -418,3 +418,27 @@ TEST(CollectorSinkServe, DuckDBSinkBesideServeSendsToIt) {
   const std::vector<std::string> ids = stored_ids(dir.db());
   EXPECT_EQ(ids.size(), 20u);
 }
+
+// serve --forward-otlp: a machine's server feeds a further OTLP collector (here a second serve,
+// on its /v1/traces) with every session it stores; the sessions arrive there by their ids.
+TEST(CollectorSinkServe, ServeForwardsWhatItStoresAsOtlp) {
+  TempDir dir("collector_forward");
+  ServeProcess fleet(dir.file("fleet.duckdb"));
+  ServeProcess local(dir.db(), {"--forward-otlp", fleet.url() + "/v1/traces"});
+  EXPECT_NE(local.output().size(), 1u);  // (drains nothing until it exits; the line is checked below)
+  {
+    SessionTracer tracer(quiet_config());
+    tracer.add_sink(std::make_shared<CollectorSink>(CollectorOptions{.url = local.url(), .fallback_dir = dir.path / "unsent"}));
+    for (int i = 0; i < 12; ++i) record(tracer, "fwd-" + std::to_string(i), 4);
+    ASSERT_TRUE(tracer.flush(std::chrono::seconds(60)));
+    EXPECT_EQ(tracer.stats().collector_sessions_sent, 12u);
+  }
+  ASSERT_EQ(local.stop(SIGTERM), 0) << local.stderr_text();  // exports what it queued before it ends
+  EXPECT_NE(local.output().find("forwarding stored sessions as OTLP to " + fleet.url()), std::string::npos);
+  ASSERT_EQ(fleet.stop(SIGTERM), 0) << fleet.stderr_text();
+  const std::vector<std::string> ids = stored_ids(dir.file("fleet.duckdb"));
+  const std::set<std::string> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), 12u);
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(unique.contains("fwd-" + std::to_string(i))) << i;
+  EXPECT_EQ(stored_ids(dir.db()).size(), 12u);
+}
