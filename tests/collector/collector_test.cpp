@@ -425,7 +425,6 @@ TEST(CollectorSinkServe, ServeForwardsWhatItStoresAsOtlp) {
   TempDir dir("collector_forward");
   ServeProcess fleet(dir.file("fleet.duckdb"));
   ServeProcess local(dir.db(), {"--forward-otlp", fleet.url() + "/v1/traces"});
-  EXPECT_NE(local.output().size(), 1u);  // (drains nothing until it exits; the line is checked below)
   {
     SessionTracer tracer(quiet_config());
     tracer.add_sink(std::make_shared<CollectorSink>(CollectorOptions{.url = local.url(), .fallback_dir = dir.path / "unsent"}));
