@@ -9,6 +9,8 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <stop_token>
+#include <thread>
 #include <vector>
 
 #include "diagnostics.hpp"
@@ -161,6 +163,11 @@ struct CollectorSink::Impl {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> retries{0};
   std::atomic<std::uint64_t> throttled{0};
+
+  // A request in flight when the shutdown's give-up time comes is cancelled by the watchdog
+  // (a server that takes the connection and never answers must not hold the exit).
+  std::stop_source cancel;
+  std::jthread watchdog;  // last: stopped and joined first
 };
 
 CollectorSink::Impl::Result CollectorSink::Impl::post(const std::vector<Item>& items, bool retry) {
@@ -177,7 +184,9 @@ CollectorSink::Impl::Result CollectorSink::Impl::post(const std::vector<Item>& i
     }
     requests.fetch_add(1, std::memory_order_relaxed);
     if (attempt > 0) retries.fetch_add(1, std::memory_order_relaxed);
-    const http::Response response = client.post(endpoint, headers, sent_body, std::min(options.request_timeout, left));
+    const http::Response response =
+        client.post(endpoint, headers, sent_body, std::min(options.request_timeout, left), {}, cancel.get_token());
+    if (response.outcome == http::Outcome::cancelled) return {Sent::unreachable, "no answer by the shutdown deadline", {}};
     if (response.ok()) {
       Result result{Sent::delivered, {}, {}};
       try {
@@ -446,10 +455,24 @@ void CollectorSink::shutdown_by(std::chrono::steady_clock::time_point deadline) 
   // Retries end early enough to leave time for writing the files.
   const auto now = Clock::now();
   const auto margin = std::min<Clock::duration>(std::chrono::milliseconds(500), std::max<Clock::duration>(deadline - now, {}) / 2);
-  x.give_up_at.store((deadline - margin).time_since_epoch().count(), std::memory_order_release);
+  const Clock::time_point give_up = deadline - margin;
+  x.give_up_at.store(give_up.time_since_epoch().count(), std::memory_order_release);
   {
     std::lock_guard lock(x.wait_mutex);
     ++x.notices;
+    if (!x.watchdog.joinable()) {
+      try {
+        x.watchdog = std::jthread([&x, give_up](std::stop_token stop) {
+          std::mutex mutex;
+          std::condition_variable_any never;
+          std::unique_lock lock(mutex);
+          never.wait_until(lock, stop, give_up, [] { return false; });
+          if (!stop.stop_requested()) x.cancel.request_stop();
+        });
+      } catch (...) {
+        // No thread: a request in flight runs to its own timeout.
+      }
+    }
   }
   x.woken.notify_all();
 }

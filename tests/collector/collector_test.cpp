@@ -441,3 +441,35 @@ TEST(CollectorSinkServe, ServeForwardsWhatItStoresAsOtlp) {
   for (int i = 0; i < 12; ++i) EXPECT_TRUE(unique.contains("fwd-" + std::to_string(i))) << i;
   EXPECT_EQ(stored_ids(dir.db()).size(), 12u);
 }
+
+// A server that takes connections and never answers holds the tracer's shutdown only until its
+// deadline: the request in flight is cancelled and the sessions go to files.
+TEST(CollectorSinkServe, AServerThatNeverAnswersHoldsTheShutdownOnlyUntilTheDeadline) {
+  TempDir dir("collector_silent");
+  CapturedDiagnostics diagnostics;
+  // Listens (the kernel completes connections into the backlog) but never accepts or answers.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  auto sink = std::make_shared<CollectorSink>(CollectorOptions{
+      .url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)), .fallback_dir = dir.path / "unsent"});
+  const auto started = std::chrono::steady_clock::now();
+  {
+    TracingConfig config = quiet_config();
+    config.shutdown_timeout_ms = 1500;
+    SessionTracer tracer(config);
+    tracer.add_sink(sink);
+    for (int i = 0; i < 6; ++i) record(tracer, "silent-" + std::to_string(i));
+  }
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  EXPECT_LT(took, std::chrono::milliseconds(1500 + 1000));
+  const CollectorStats s = sink->stats();
+  EXPECT_EQ(s.sessions_sent, 0u);
+  EXPECT_EQ(s.sessions_in_fallback, 6u);
+}
