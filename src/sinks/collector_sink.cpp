@@ -465,8 +465,8 @@ void CollectorSink::shutdown_by(std::chrono::steady_clock::time_point deadline) 
         x.watchdog = std::jthread([&x, give_up](std::stop_token stop) {
           std::mutex mutex;
           std::condition_variable_any never;
-          std::unique_lock lock(mutex);
-          never.wait_until(lock, stop, give_up, [] { return false; });
+          std::unique_lock held(mutex);
+          never.wait_until(held, stop, give_up, [] { return false; });
           if (!stop.stop_requested()) x.cancel.request_stop();
         });
       } catch (...) {
