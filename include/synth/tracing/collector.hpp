@@ -99,7 +99,9 @@ class CollectorSink : public SessionSink {
   /// Retries stop in time for the deadline; what cannot be sent by then goes to fallback_dir.
   void shutdown_by(std::chrono::steady_clock::time_point deadline) noexcept override;
 
+  /// The options it was made with.
   const CollectorOptions& options() const noexcept;
+  /// Its counts so far (thread-safe).
   CollectorStats stats() const noexcept;
 
  private:
