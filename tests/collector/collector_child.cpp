@@ -34,12 +34,15 @@ int main(int argc, char** argv) {
   }
   const bool flushed = tracer.flush(std::chrono::seconds(120));
   const st::TracerStats s = tracer.stats();
-  std::printf("stats flushed=%d ended=%llu sent=%llu fallback=%llu lost=%llu dropped=%llu retries=%llu throttled=%llu\n",
+  std::printf("stats flushed=%d ended=%llu sent=%llu fallback=%llu lost=%llu dropped=%llu retries=%llu throttled=%llu "
+              "spans_exported=%llu spans_failed=%llu spans_dropped=%llu\n",
               flushed ? 1 : 0, static_cast<unsigned long long>(s.sessions_ended),
               static_cast<unsigned long long>(s.collector_sessions_sent),
               static_cast<unsigned long long>(s.collector_sessions_in_fallback),
               static_cast<unsigned long long>(s.sessions_lost), static_cast<unsigned long long>(s.sessions_dropped),
-              static_cast<unsigned long long>(s.collector_retries), static_cast<unsigned long long>(s.collector_throttled));
+              static_cast<unsigned long long>(s.collector_retries), static_cast<unsigned long long>(s.collector_throttled),
+              static_cast<unsigned long long>(s.spans_exported), static_cast<unsigned long long>(s.spans_failed),
+              static_cast<unsigned long long>(s.spans_dropped));
   std::fflush(stdout);
   return 0;
 }

@@ -196,6 +196,53 @@ TEST(CollectorSinkServe, ConcurrentProcessesStoreEverySessionOnce) {
   EXPECT_FALSE(std::filesystem::exists(dir.path / "unsent"));
 }
 
+// Our two ways out side by side into one server: two processes with the collector sink, two with
+// the OTLP exporter (mode otel, OTEL_EXPORTER_OTLP_ENDPOINT at the server): every session once.
+TEST(CollectorSinkServe, CollectorAndOtlpProcessesShareOneServer) {
+  TempDir dir("collector_mixed");
+  ServeProcess serve(dir.db());
+  constexpr int kSessions = 30;
+  std::vector<std::thread> children;
+  std::vector<ChildResult> results(4);
+  for (int p = 0; p < 4; ++p) {
+    children.emplace_back([&, p] {
+      std::map<std::string, std::string> env{{"SYNTH_TRACING_SPILL_DIR", (dir.path / "spill").string()}};
+      if (p < 2) {
+        env["SYNTH_TRACING_COLLECTOR"] = serve.url();
+      } else {
+        env["SYNTH_TRACING_MODE"] = "otel";
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = serve.url();
+        env["SYNTH_TRACING_OTEL_FLUSH_ON_SESSION_END"] = "true";
+      }
+      results[p] = run({COLLECTOR_CHILD_BINARY, "mixed" + std::to_string(p), std::to_string(kSessions), "5"}, env,
+                       dir.path / ("mixed" + std::to_string(p) + ".err"));
+    });
+  }
+  for (auto& t : children) t.join();
+  for (int p = 0; p < 4; ++p) {
+    const std::string& out = results[p].out;
+    ASSERT_EQ(results[p].code, 0) << out << read_text(dir.path / ("mixed" + std::to_string(p) + ".err"));
+    EXPECT_EQ(stat(out, "flushed"), 1u) << out;
+    if (p < 2) {
+      EXPECT_EQ(stat(out, "sent"), std::uint64_t{kSessions}) << out;
+    } else {
+      EXPECT_GT(stat(out, "spans_exported"), 0u) << out;
+      EXPECT_EQ(stat(out, "spans_failed"), 0u) << out;
+      EXPECT_EQ(stat(out, "spans_dropped"), 0u) << out;
+    }
+  }
+  ASSERT_EQ(serve.stop(SIGTERM), 0) << serve.stderr_text();
+  const std::vector<std::string> ids = stored_ids(dir.db());
+  const std::set<std::string> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), ids.size());
+  for (int p = 0; p < 4; ++p) {
+    for (int i = 0; i < kSessions; ++i) {
+      EXPECT_TRUE(unique.contains("mixed" + std::to_string(p) + "-" + std::to_string(i))) << p << " " << i;
+    }
+  }
+  EXPECT_EQ(ids.size(), std::size_t{4 * kSessions});
+}
+
 // A server whose ingest queue holds 4 sessions, fed by 6 tracers at once in batches of 4: it
 // answers 503 with Retry-After, the sinks wait and send again, and everything is stored once.
 TEST(CollectorSinkServe, BusyServerAnswers503ThenStores) {
