@@ -520,3 +520,39 @@ TEST(CollectorSinkServe, AServerThatNeverAnswersHoldsTheShutdownOnlyUntilTheDead
   EXPECT_EQ(s.sessions_sent, 0u);
   EXPECT_EQ(s.sessions_in_fallback, 6u);
 }
+
+// A request larger than the server takes (413) is split until it fits; a session too large on its
+// own goes to the fallback folder, nothing else is held back.
+TEST(CollectorSinkServe, RequestsTooLargeAreSplitAndAnOversizedSessionIsKeptInAFile) {
+  TempDir dir("collector_split");
+  CapturedDiagnostics diagnostics;
+  ServeProcess serve(dir.db(), {"--max-body-bytes", "20000"});
+  auto sink = std::make_shared<CollectorSink>(
+      CollectorOptions{.url = serve.url(), .fallback_dir = dir.path / "unsent", .batch_sessions = 64});
+  {
+    SessionTracer tracer(quiet_config());
+    tracer.add_sink(sink);
+    for (int i = 0; i < 40; ++i) record(tracer, "split-" + std::to_string(i), 3);
+    {
+      auto session = tracer.start_session("oversized");
+      for (int m = 0; m < 8; ++m) {
+        tracer.add_message(SessionEventMessage{.content = Value(std::string(9000, 'x')), .message_type = "user"});
+      }
+    }
+    ASSERT_TRUE(tracer.flush(std::chrono::seconds(60)));
+    const TracerStats s = tracer.stats();
+    EXPECT_EQ(s.collector_sessions_sent, 40u);
+    EXPECT_EQ(s.collector_sessions_in_fallback, 1u);
+    EXPECT_EQ(s.sessions_lost, 0u);
+  }
+  EXPECT_GT(sink->stats().requests, 3u);
+  ASSERT_EQ(serve.stop(SIGTERM), 0) << serve.stderr_text();
+  const std::vector<std::string> ids = stored_ids(dir.db());
+  EXPECT_EQ(ids.size(), 40u);
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path / "unsent")) {
+    ++files;
+    EXPECT_NE(entry.path().filename().string().find("oversized"), std::string::npos);
+  }
+  EXPECT_EQ(files, 1u);
+}
