@@ -122,7 +122,9 @@ struct CollectorSink::Impl {
     woken.wait_for(lock, delay, [&] { return notices != seen; });
   }
 
+  // One batch to the server, retried (when `retry`) until its time is up; never throws.
   Result post(const std::vector<Item>& items, bool retry);
+  Result try_post(const std::vector<Item>& items, bool retry);
   void send(std::vector<Item> items);
   void to_fallback(const std::vector<Item>& items, const std::string& why);
   void resend_fallback();
@@ -171,6 +173,15 @@ struct CollectorSink::Impl {
 };
 
 CollectorSink::Impl::Result CollectorSink::Impl::post(const std::vector<Item>& items, bool retry) {
+  try {
+    return try_post(items, retry);
+  } catch (...) {
+    // Out of memory building or compressing the body: the sessions go to files, not lost.
+    return {Sent::refused, "the request could not be built: " + detail::current_exception_text(), {}};
+  }
+}
+
+CollectorSink::Impl::Result CollectorSink::Impl::try_post(const std::vector<Item>& items, bool retry) {
   body.clear();
   for (const Item& item : items) body.append(item.json).push_back('\n');
   const std::string payload = options.gzip ? http::gzip_compress(body) : std::string();
