@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <thread>
 
+#include <synth/tracing/collector.hpp>
 #include <synth/tracing/duckdb.hpp>
 
 #include "server/server.hpp"
@@ -151,6 +152,71 @@ void BM_NativeIngest(benchmark::State& state) {
   state.counters["lists_during_ingest"] = static_cast<double>(lists);
 }
 BENCHMARK(BM_NativeIngest)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// (a'') The same sessions through the library's collector sink, as a traced process sends them:
+// two sinks (two processes' worth) write 2,000 sessions each (600 events per 20) and flush; the
+// sink batches them (500 per request), gzips NDJSON and posts with ?wait=commit, so flush returns
+// once every session is committed in the file. A reader lists sessions every 50 ms meanwhile.
+void BM_CollectorSinkIngest(benchmark::State& state) {
+  const fs::path path = fs::temp_directory_path() / "synth_server_bench_collector.duckdb";
+  constexpr int kSessionsPerSink = 2000;
+  constexpr int kSteps = 10;
+  std::vector<std::vector<st::SessionTrace>> traces(2);
+  for (int c = 0; c < 2; ++c) {
+    for (int i = 0; i < kSessionsPerSink; ++i) {
+      traces[static_cast<std::size_t>(c)].push_back(session("k" + std::to_string(c) + "-" + std::to_string(i), kSteps, i));
+    }
+  }
+  std::int64_t events = 0;
+  std::int64_t lists = 0;
+  std::atomic<std::uint64_t> retries{0};
+  for (auto _ : state) {
+    state.PauseTiming();
+    remove_database(path);
+    {
+      st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
+      std::atomic<bool> done{false};
+      std::atomic<int> failures{0};
+      state.ResumeTiming();
+      std::vector<std::thread> senders;
+      for (int c = 0; c < 2; ++c) {
+        senders.emplace_back([&, c] {
+          st::CollectorSink sink(st::CollectorOptions{.url = server.url(), .fallback_dir = path.string() + ".unsent"});
+          try {
+            for (const st::SessionTrace& t : traces[static_cast<std::size_t>(c)]) sink.write(t);
+            sink.flush();
+          } catch (...) {
+            failures.fetch_add(1);
+          }
+          const st::CollectorStats s = sink.stats();
+          if (s.sessions_sent != kSessionsPerSink) failures.fetch_add(1);
+          retries += s.retries;
+        });
+      }
+      std::thread reader([&] {
+        auto client = client_of(server);
+        while (!done.load()) {
+          if (client->Get("/api/v1/sessions?limit=50")) ++lists;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      });
+      for (auto& t : senders) t.join();
+      state.PauseTiming();
+      done = true;
+      reader.join();
+      if (failures.load() > 0) state.SkipWithError("the collector sink did not deliver every session");
+      events += 2 * kSessionsPerSink * kSteps * 3;
+    }
+    state.ResumeTiming();
+  }
+  remove_database(path);
+  std::error_code ec;
+  fs::remove_all(path.string() + ".unsent", ec);
+  state.SetItemsProcessed(events);  // items = events
+  state.counters["lists_during_ingest"] = static_cast<double>(lists);
+  state.counters["retries"] = static_cast<double>(retries.load());
+}
+BENCHMARK(BM_CollectorSinkIngest)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // (a') The acknowledged-to-committed delay of one session posted while the server is idle:
 // POST ... ?wait=commit answers once its commit is done.

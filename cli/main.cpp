@@ -155,6 +155,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
   serve_cmd->add_option("--ui-dir", serve.ui_dir, "Serve the viewer from this folder (web/build.mjs output) instead of the built-in one")
       ->check(CLI::ExistingDirectory);
+  serve_cmd->add_option("--forward-otlp", serve.forward_otlp,
+                        "Also export every stored session as OTLP spans to this OTLP/HTTP traces endpoint "
+                        "(an OpenTelemetry Collector, Jaeger, Tempo, ...; a URL without a path gets /v1/traces)");
 
   try {
     app.parse(argc, argv);

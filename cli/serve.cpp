@@ -32,6 +32,8 @@ int run_serve(const Target& target, st::server::ServerOptions options) {
                     ? " (port " + std::to_string(options.otlp_port) + " is taken: not listening there)"
                     : std::string())
             << "\n"
+            << (options.forward_otlp.empty() ? std::string()
+                                             : "forwarding stored sessions as OTLP to " + options.forward_otlp + "\n")
             << "stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);

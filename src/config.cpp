@@ -504,6 +504,11 @@ TracingConfig apply_config(const TracingConfig& config, const Value& file, const
   l.field("otel_schedule_delay_ms", c.otel_schedule_delay_ms, {"OTEL_BSP_SCHEDULE_DELAY"});
   l.field("otel_flush_on_session_end", c.otel_flush_on_session_end);
   l.field("otel_resource_attributes", c.otel_resource_attributes, {"OTEL_RESOURCE_ATTRIBUTES"});
+  l.field("collector", c.collector);
+  l.field("collector_token", c.collector_token);
+  l.field("collector_fallback_dir", c.collector_fallback_dir);
+  l.field("collector_batch_sessions", c.collector_batch_sessions);
+  l.field("collector_timeout_ms", c.collector_timeout_ms);
   l.field("shutdown_timeout_ms", c.shutdown_timeout_ms);
   // Resource attributes from OTEL_RESOURCE_ATTRIBUTES, below the specific variables.
   if (!c.service_version.is_set()) {
@@ -562,6 +567,16 @@ void TracingConfig::validate() const {
                 ") must not exceed otel_max_queue_size (" + std::to_string(*otel_max_queue_size) + ")");
   }
   if (trim(*service_name).empty()) throw Error("TracingConfig: service_name cannot be empty");
+  if (!collector->empty() && !collector->starts_with("http://") && !collector->starts_with("https://")) {
+    throw Error("TracingConfig: collector '" + *collector +
+                "' is not an http:// or https:// URL (use the address `synth-trace serve` prints, for example "
+                "http://127.0.0.1:4319)");
+  }
+  if (!collector->empty() && collector_fallback_dir->empty()) {
+    throw Error("TracingConfig: collector_fallback_dir cannot be empty while a collector is set (name a folder)");
+  }
+  positive("collector_batch_sessions", collector_batch_sessions);
+  positive("collector_timeout_ms", collector_timeout_ms);
 }
 
 }  // namespace synth::tracing

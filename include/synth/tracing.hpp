@@ -1,6 +1,7 @@
 // synth-tracing: records what AI agents do. Include this header for the whole public API.
 #pragma once
 
+#include "synth/tracing/collector.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/cost.hpp"

@@ -3,6 +3,7 @@
 
 #include "diagnostics.hpp"
 #include "duckdb/connection.hpp"
+#include "server/lock_file.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing {
@@ -45,6 +46,11 @@ std::filesystem::path DuckDBSink::pending_dir() const {
 
 DuckDBTraceManager& DuckDBSink::manager() {
   std::lock_guard lock(open_mutex_);
+  if (collector_) {
+    throw DatabaseLocked("DuckDB sink: trace database '" + path_.string() + "' is owned by synth-trace serve at " +
+                         collector_->options().url + ", which the sink sends its sessions to: query it there (" +
+                         "`synth-trace --db " + path_.string() + " sessions`, or its HTTP API)");
+  }
   if (!manager_) {
     throw DatabaseLocked("DuckDB sink: trace database '" + path_.string() +
                          "' is locked by another process; the sink has not opened it yet");
@@ -57,6 +63,7 @@ DuckDBTraceManager& DuckDBSink::manager() {
 bool DuckDBSink::open_database() {
   if (std::chrono::steady_clock::now() < next_open_) return false;
   const std::string import_hint = "`synth-trace --db " + path_.string() + " import " + pending_dir().string() + "`";
+  if (send_to_server()) return false;
   try {
     auto opened = std::make_unique<DuckDBTraceManager>(path_, options_);
     std::lock_guard lock(open_mutex_);
@@ -79,6 +86,45 @@ bool DuckDBSink::open_database() {
   return true;
 }
 
+// A `synth-trace serve` owning the file takes the sessions instead (its lock file says where).
+bool DuckDBSink::send_to_server() {
+  std::optional<server::RunningServer> server;
+  try {
+    server = server::find_server(path_);
+  } catch (const Error& e) {
+    detail::report(std::string(e.what()) + "; DuckDB sink: opening the file itself instead");
+    return false;
+  }
+  if (!server) return false;
+  CollectorOptions options;
+  options.url = server->url;
+  options.fallback_dir = pending_dir();
+  try {
+    // A server started with --token needs it (TracingConfig::collector_token).
+    options.token = TracingConfig{}.load().collector_token;
+  } catch (...) {
+    // A configuration that does not load is reported by the tracer that uses it.
+  }
+  auto collector = std::make_unique<CollectorSink>(std::move(options));
+  {
+    std::lock_guard lock(open_mutex_);
+    collector_ = std::move(collector);
+  }
+  detail::report("DuckDB sink: trace database '" + path_.string() + "' is owned by synth-trace serve at " + server->url +
+                 " (pid " + std::to_string(server->pid) + "): sessions are sent to it, and it stores them in that file");
+  return true;
+}
+
+std::string DuckDBSink::server_url() const {
+  std::lock_guard lock(open_mutex_);
+  return collector_ ? collector_->options().url : std::string();
+}
+
+void DuckDBSink::shutdown_by(std::chrono::steady_clock::time_point deadline) noexcept {
+  std::lock_guard lock(open_mutex_);
+  if (collector_) collector_->shutdown_by(deadline);
+}
+
 std::shared_ptr<DuckDBSink> DuckDBSink::from_config(const TracingConfig& config, DuckDBOptions options) {
   return std::make_shared<DuckDBSink>(config.load().db_path.value(), options);
 }
@@ -93,8 +139,12 @@ DuckDBSink::~DuckDBSink() {
 }
 
 void DuckDBSink::write(const SessionTrace& trace) {
-  if (!manager_ && !open_database()) {
+  if (!collector_ && !manager_ && !open_database() && !collector_) {
     pending_->write(trace);
+    return;
+  }
+  if (collector_) {
+    collector_->write(trace);
     return;
   }
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
@@ -119,6 +169,7 @@ void DuckDBSink::write(const SessionTrace& trace) {
 }
 
 void DuckDBSink::flush() {
+  if (collector_) collector_->flush();
   if (pending_) pending_->flush();
   if (manager_) commit();
 }

@@ -50,6 +50,9 @@ struct ServerOptions {
   std::filesystem::path ui_dir;
   /// HTTP worker threads (each keep-alive connection holds one while it is open).
   std::size_t http_threads = 16;
+  /// When set, every stored session is also exported as OTLP spans to this OTLP/HTTP traces
+  /// endpoint (a further collector: an OpenTelemetry Collector, Jaeger, Tempo, ...).
+  std::string forward_otlp;
 };
 
 }  // namespace synth::tracing::server

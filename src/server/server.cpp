@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "duckdb/access.hpp"
+#include "server/forward.hpp"
 #include "server/lock_file.hpp"
 #include "server/routes.hpp"
 #include "server/writer.hpp"
@@ -91,6 +92,7 @@ struct Server::Parts {
   IngestCounters counters;
   std::filesystem::path export_dir;
   ServerContext ctx;
+  std::unique_ptr<OtlpForwarder> forwarder;  // serve --forward-otlp; before the writer, which feeds it
   std::unique_ptr<StoreWriter> writer;
   httplib::Server http;
   int port = 0;
@@ -109,7 +111,12 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
   // SQL of the query route reaches no file but the database (and the export folder).
   detail::duck::StoreAccess::configure(*p.store, {"SET allowed_directories = [" + sql_text(p.export_dir.string()) + "]",
                                                  "SET enable_external_access = false", "SET lock_configuration = true"});
-  p.writer = std::make_unique<StoreWriter>(*p.store, p.queue, p.counters, p.options);
+  std::function<void(const SessionTrace&)> on_stored;
+  if (!p.options.forward_otlp.empty()) {
+    p.forwarder = std::make_unique<OtlpForwarder>(p.options.forward_otlp);
+    on_stored = [forwarder = p.forwarder.get()](const SessionTrace& trace) { forwarder->forward(trace); };
+  }
+  p.writer = std::make_unique<StoreWriter>(*p.store, p.queue, p.counters, p.options, std::move(on_stored));
 
   serve_routes(p.http, p.ctx);
   p.port = p.options.port == 0 ? p.http.bind_to_any_port(p.options.host)
@@ -172,6 +179,7 @@ StopReport Server::stop() {
   p.stopped = report;
   if (!report.finished) return report;  // the writer still holds the database: leave it open
   p.writer.reset();
+  if (p.forwarder) p.forwarder->stop(p.options.shutdown_timeout);
   p.store.reset();  // closed before the lock file goes: a CLI that finds no server can open it
   p.lock.reset();
   std::error_code ec;

@@ -32,12 +32,13 @@ Stored stored_of(Appended a) {
 }  // namespace
 
 StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters,
-                         const ServerOptions& options)
+                         const ServerOptions& options, std::function<void(const SessionTrace&)> on_stored)
     : store_(store),
       queue_(queue),
       counters_(counters),
       commit_sessions_(std::max<std::size_t>(options.commit_sessions, 1)),
       commit_interval_(options.commit_interval),
+      on_stored_(std::move(on_stored)),
       thread_([this] { run(); }) {}
 
 StoreWriter::~StoreWriter() { stop(Clock::now() + std::chrono::seconds(30)); }
@@ -143,6 +144,14 @@ void StoreWriter::retry_alone(const std::string& failure) {
 void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
   counters_.count(what);
   if (item.receipt) item.receipt->record(item.index, what, std::move(error));
+  if (on_stored_ && (what == Stored::inserted || what == Stored::replaced || what == Stored::merged)) {
+    try {
+      on_stored_(item.trace);
+    } catch (...) {
+      detail::report("synth-trace serve: after storing session '" + item.trace.session_id +
+                     "': " + detail::current_exception_text());
+    }
+  }
   item.trace = SessionTrace{};  // its memory goes now, not with the batch
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "server/ingest_queue.hpp"
@@ -15,7 +16,10 @@ namespace synth::tracing::server {
 
 class StoreWriter {
  public:
-  StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters, const ServerOptions& options);
+  /// `on_stored`, when given, sees every session once it is committed (inserted, replaced or
+  /// merged), on the writer's thread (serve --forward-otlp).
+  StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters, const ServerOptions& options,
+              std::function<void(const SessionTrace&)> on_stored = {});
   /// stop() with the options' shutdown_timeout.
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
@@ -46,6 +50,7 @@ class StoreWriter {
   std::vector<Stored> appended_;
   std::size_t batch_bytes_ = 0;
   std::chrono::steady_clock::time_point batch_due_;
+  std::function<void(const SessionTrace&)> on_stored_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };

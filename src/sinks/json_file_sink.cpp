@@ -46,6 +46,7 @@ void JsonFileSink::write(const SessionTrace& trace) {
     name.append(".json");
     if (detail::write_file_atomically(dir_ / name, json, detail::IfExists::keep)) {
       unsynced_.push_back(dir_ / name);
+      last_file_ = unsynced_.back();
       break;
     }
   }

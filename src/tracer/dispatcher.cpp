@@ -203,7 +203,10 @@ bool SinkDispatcher::shutdown(std::chrono::steady_clock::time_point deadline) no
     return false;
   }
   s.work_ready.notify_one();
+  const auto targets = s.sinks;
   lock.unlock();
+  // Sinks that retry (over a network) learn when waiting for them ends.
+  for (const auto& sink : targets) sink->shutdown_by(deadline);
   // The thread ends once the queue is empty and the sinks flushed.
   const bool delivered = s.worker.wait_until(deadline);
   lock.lock();

@@ -17,6 +17,7 @@
 #include "tracer/journal.hpp"
 #include "tracer/spill_writer.hpp"
 #include "worker_thread.hpp"
+#include "synth/tracing/collector.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/sinks.hpp"
@@ -192,6 +193,8 @@ struct TracerCore {
   std::atomic<std::uint64_t> span_messages_recorded{0};
   std::atomic<std::uint64_t> records_failed{0};
   std::atomic<std::uint64_t> sessions_sampled_out{0};
+  /// The CollectorSinks among the sinks, for TracerStats.
+  std::vector<std::shared_ptr<const CollectorSink>> collectors;  // guarded by registry_mutex
 };
 
 /// Counts one record lost, or recorded incomplete, to a failure inside the tracer (out of memory,

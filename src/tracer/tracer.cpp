@@ -312,6 +312,9 @@ SessionTracer::SessionTracer(TracingConfig config) {
                    "nothing recorded leaves the process");
   }
   if (!save_dir.empty()) add_sink(std::make_shared<JsonFileSink>(save_dir));
+  if (!core_->config.collector->empty()) {
+    add_sink(std::make_shared<CollectorSink>(CollectorOptions::from_config(core_->config)));
+  }
   detail::LiveTracers::track(core_);
   if (core_->config.handle_signals) handle_termination_signals();
 }
@@ -652,6 +655,10 @@ void SessionTracer::add_hook(TraceHooks hooks) {
 
 void SessionTracer::add_sink(std::shared_ptr<SessionSink> sink) {
   if (sink == nullptr) throw TracingError("add_sink(): the sink is null");
+  if (auto collector = std::dynamic_pointer_cast<const CollectorSink>(sink)) {
+    std::lock_guard lock(core_->registry_mutex);
+    core_->collectors.push_back(std::move(collector));
+  }
   core_->dispatcher.add_sink(std::move(sink));
   core_->dispatcher.start_spill(core_);
 }
@@ -712,6 +719,13 @@ TracerStats SessionTracer::stats() const {
   std::vector<std::shared_ptr<detail::SessionState>> active;
   {
     std::lock_guard lock(core_->registry_mutex);
+    for (const auto& collector : core_->collectors) {
+      const CollectorStats c = collector->stats();
+      s.collector_sessions_sent += c.sessions_sent;
+      s.collector_sessions_in_fallback += c.sessions_in_fallback;
+      s.collector_retries += c.retries;
+      s.collector_throttled += c.throttled;
+    }
     for (const auto& [id, weak] : core_->active) {
       if (auto state = weak.lock()) active.push_back(std::move(state));
     }

@@ -146,6 +146,19 @@ struct TracingConfig {
   /// Start exporting a session's spans as soon as it ends, instead of after
   /// otel_schedule_delay_ms (for short-lived processes). Never waits.
   Setting<bool> otel_flush_on_session_end = Setting<bool>::Default{false};
+  /// A running `synth-trace serve` ("http://127.0.0.1:4319") that finished sessions are sent to
+  /// in the background (a CollectorSink, synth/tracing/collector.hpp); empty means none.
+  Setting<std::string> collector = Setting<std::string>::Default{{}};
+  /// The server's token, when it was started with --token.
+  Setting<std::string> collector_token = Setting<std::string>::Default{{}};
+  /// Where sessions go as JSON files when the collector cannot take them (unreachable, or still
+  /// down at shutdown); `synth-trace import <folder>` stores them later.
+  Setting<std::filesystem::path> collector_fallback_dir =
+      Setting<std::filesystem::path>::Default{".synth-tracing/unsent"};
+  /// Sessions per request to the collector, at most.
+  Setting<std::size_t> collector_batch_sessions = Setting<std::size_t>::Default{500};
+  /// How long one batch is retried before it goes to collector_fallback_dir.
+  Setting<std::size_t> collector_timeout_ms = Setting<std::size_t>::Default{30000};
   /// How long the tracer's destructor and process exit wait for the sinks and the span export
   /// together; what is still queued after that is dropped and counted.
   Setting<std::size_t> shutdown_timeout_ms = Setting<std::size_t>::Default{5000};

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "synth/tracing/collector.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/error.hpp"
 #include "synth/tracing/json.hpp"
@@ -193,6 +194,11 @@ class DuckDBTraceManager {
 /// its connection), sessions are written as JSON trace files to `<file>.pending/` instead, and
 /// the file is tried again every few seconds; `synth-trace --db <file> import <file>.pending`
 /// stores them later. Both are reported (diagnostics).
+///
+/// When the file is owned by a running `synth-trace serve` (its lock file `<file>.serve.lock`
+/// says so, and where it listens), the sink sends the sessions to that server instead, through a
+/// CollectorSink (batched, retried; what the server cannot take by the shutdown deadline goes to
+/// `<file>.pending/`), and reports it: the server stores them in the same file.
 class DuckDBSink : public SessionSink {
  public:
   /// Opens (creating or migrating) the database; throws StorageError as DuckDBTraceManager does
@@ -207,10 +213,15 @@ class DuckDBSink : public SessionSink {
 
   void write(const SessionTrace& trace) override;
   void flush() override;
+  /// Passed on to the collector sink, when sessions go to a server.
+  void shutdown_by(std::chrono::steady_clock::time_point deadline) noexcept override;
 
+  /// The URL of the `synth-trace serve` the sessions are sent to, when one owns the file;
+  /// empty otherwise.
+  std::string server_url() const;
   /// The manager behind the sink. Its calls are serialized with the sink's writes, on the same
   /// connection: they see the sessions of the open batch too. Throws DatabaseLocked while the
-  /// sink has not opened the file (locked by another process).
+  /// sink has not opened the file (locked by another process, or owned by a server).
   DuckDBTraceManager& manager();
   /// The folder of the sessions written while the file was locked (`<file>.pending`).
   std::filesystem::path pending_dir() const;
@@ -219,6 +230,7 @@ class DuckDBSink : public SessionSink {
 
  private:
   bool open_database();
+  bool send_to_server();
   void commit();
   void retry_batch(const std::string& failure);
 
@@ -227,6 +239,7 @@ class DuckDBSink : public SessionSink {
   mutable std::mutex open_mutex_;                // guards manager_ from readers off the sink thread
   std::unique_ptr<DuckDBTraceManager> manager_;  // null while the file is locked
   std::unique_ptr<JsonFileSink> pending_;        // made when the file is first found locked
+  std::unique_ptr<CollectorSink> collector_;     // set (under open_mutex_) when a server owns the file
   std::chrono::steady_clock::time_point next_open_;
   std::size_t commit_sessions_;
   std::chrono::milliseconds commit_interval_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -37,6 +38,11 @@ class SessionSink {
   virtual void write(const SessionTrace& trace) = 0;
   /// Makes everything written so far durable; called when the queue runs empty and on flush().
   virtual void flush() {}
+  /// The tracer is shutting down and gives up waiting for this sink at `deadline`: a sink that
+  /// retries (over a network) stops in time to put what it holds somewhere safe. Called from the
+  /// thread shutting the tracer down, possibly while write() or flush() run on the background
+  /// thread; must not throw.
+  virtual void shutdown_by(std::chrono::steady_clock::time_point deadline) noexcept { (void)deadline; }
 };
 
 /// Writes each session to `<dir>/session_<id>_<YYYYmmdd_HHMMSS>.json` (a numeric suffix keeps
@@ -55,12 +61,15 @@ class JsonFileSink : public SessionSink {
   const std::filesystem::path& dir() const noexcept { return dir_; }
   /// Files written so far.
   std::uint64_t files_written() const noexcept { return files_written_.load(std::memory_order_relaxed); }
+  /// The file the last write() made (empty before the first).
+  const std::filesystem::path& last_file() const noexcept { return last_file_; }
 
  private:
   std::filesystem::path dir_;
   JsonFormat format_;
   std::string buffer_;  // reused for every trace: warm memory
   std::vector<std::filesystem::path> unsynced_;  // written since the last flush
+  std::filesystem::path last_file_;
   std::atomic<std::uint64_t> files_written_{0};
 };
 

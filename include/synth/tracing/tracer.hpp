@@ -104,6 +104,14 @@ struct TracerStats {
   std::uint64_t spans_dropped = 0;
   std::uint64_t spans_failed = 0;
   std::uint64_t spans_queued = 0;
+  /// The collector sinks' counts (TracingConfig::collector, or CollectorSinks added with
+  /// add_sink; see CollectorStats): sessions the server acknowledged, sessions left as JSON files
+  /// in the fallback folder for `synth-trace import`, retried requests, and answers 503/429.
+  /// Sessions the server refused count in sessions_lost.
+  std::uint64_t collector_sessions_sent = 0;
+  std::uint64_t collector_sessions_in_fallback = 0;
+  std::uint64_t collector_retries = 0;
+  std::uint64_t collector_throttled = 0;
 };
 
 /// RAII handle of a session: ends it when destroyed (or on end()). Movable.
