@@ -319,6 +319,20 @@ std::optional<std::string> gzip_decompress(std::string_view data) {
   return out;
 }
 
+RetryBackoff::RetryBackoff(std::chrono::milliseconds initial, std::chrono::milliseconds max,
+                           std::chrono::milliseconds retry_after_cap)
+    : initial_(initial), max_(max), retry_after_cap_(retry_after_cap), jitter_(std::random_device{}()) {}
+
+std::chrono::milliseconds RetryBackoff::delay(int attempt, const Response& response) {
+  if (const std::string* after = response.header("retry-after")) {
+    if (auto wait = parse_retry_after(*after)) return std::min(*wait, retry_after_cap_);
+  }
+  const auto base = initial_ * (1LL << std::min(attempt - 1, 20));
+  const auto step = std::min<std::chrono::milliseconds>(base, max_);
+  std::uniform_int_distribution<long long> pick(step.count() / 2, std::max<long long>(step.count(), 1));
+  return std::chrono::milliseconds(pick(jitter_));
+}
+
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            std::chrono::system_clock::time_point now) {
   // Waits longer than this (some 30 years) are refused, as delay-seconds or as dates.

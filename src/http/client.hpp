@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <random>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -102,5 +103,20 @@ std::optional<std::string> gzip_decompress(std::string_view data);
 /// 10^9 seconds (some 30 years).
 std::optional<std::chrono::milliseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+/// The waits between the attempts of a request that may be retried: the server's Retry-After (up
+/// to `retry_after_cap`), else exponential backoff from `initial` up to `max`, jittered between
+/// half and all of the step so that many clients do not retry in step.
+class RetryBackoff {
+ public:
+  RetryBackoff(std::chrono::milliseconds initial, std::chrono::milliseconds max,
+               std::chrono::milliseconds retry_after_cap);
+  /// The wait before retry `attempt` (1-based) after `response`.
+  std::chrono::milliseconds delay(int attempt, const Response& response);
+
+ private:
+  std::chrono::milliseconds initial_, max_, retry_after_cap_;
+  std::mt19937_64 jitter_;
+};
 
 }  // namespace synth::tracing::http

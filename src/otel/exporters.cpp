@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
-#include <random>
 #include <stop_token>
 
 #include "diagnostics.hpp"
@@ -142,7 +141,9 @@ std::chrono::milliseconds left_until(Clock::time_point deadline) {
 // ---- OtlpHttpExporter ----
 
 struct OtlpHttpExporter::Impl {
-  explicit Impl(OtlpHttpOptions o) : options(std::move(o)), jitter(std::random_device{}()) {
+  explicit Impl(OtlpHttpOptions o)
+      : options(std::move(o)),
+        backoff(options.initial_backoff, options.max_backoff, std::chrono::milliseconds(60000)) {
     headers.emplace_back("Content-Type", options.json ? "application/json" : "application/x-protobuf");
     if (options.gzip) headers.emplace_back("Content-Encoding", "gzip");
     for (const auto& [name, value] : options.headers) {
@@ -151,18 +152,6 @@ struct OtlpHttpExporter::Impl {
       register_secret(value);
       if (const auto space = value.find(' '); space != std::string::npos) register_secret(value.substr(space + 1));
     }
-  }
-
-  // The wait before retry `attempt` (1-based): the server's Retry-After, else exponential
-  // backoff with full jitter between half and all of the step.
-  std::chrono::milliseconds backoff(int attempt, const http::Response& response) {
-    if (const std::string* after = response.header("retry-after")) {
-      if (auto delay = http::parse_retry_after(*after)) return std::min(*delay, std::chrono::milliseconds(60000));
-    }
-    const auto base = options.initial_backoff * (1LL << std::min(attempt - 1, 20));
-    const auto step = std::min<std::chrono::milliseconds>(base, options.max_backoff);
-    std::uniform_int_distribution<long long> pick(step.count() / 2, std::max<long long>(step.count(), 1));
-    return std::chrono::milliseconds(pick(jitter));
   }
 
   // Waits `delay` unless shutdown() comes first; false then.
@@ -174,7 +163,7 @@ struct OtlpHttpExporter::Impl {
   OtlpHttpOptions options;
   http::Headers headers;
   http::Client client;
-  std::mt19937_64 jitter;
+  http::RetryBackoff backoff;
   // shutdown(): cancels the request or wait in progress and every later export.
   std::stop_source stop;
   std::mutex wait_mutex;
@@ -246,7 +235,7 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
     const std::string attempts = std::to_string(attempt + 1) + (attempt == 0 ? " attempt" : " attempts");
     if (attempt >= x.options.max_retries) return refuse(what + " after " + attempts);
     // A retry that cannot start before the deadline is not attempted (nor waited for).
-    const std::chrono::milliseconds wait = x.backoff(attempt + 1, response);
+    const std::chrono::milliseconds wait = x.backoff.delay(attempt + 1, response);
     if (wait >= left_until(deadline)) {
       return refuse(what + " after " + attempts + "; the export timeout (" + std::to_string(x.options.timeout.count()) +
                     " ms) leaves no time to retry");

@@ -8,7 +8,6 @@
 #include <limits>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -74,7 +73,9 @@ struct Item {
 };
 
 struct CollectorSink::Impl {
-  explicit Impl(CollectorOptions o) : options(std::move(o)), jitter(std::random_device{}()) {
+  explicit Impl(CollectorOptions o)
+      : options(std::move(o)),
+        backoff(options.initial_backoff, options.max_backoff, std::chrono::milliseconds(30000)) {
     std::string base = options.url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     // wait=commit: the answer comes once the sessions are committed, so an acknowledged session
@@ -105,16 +106,6 @@ struct CollectorSink::Impl {
     return give_up_at.load(std::memory_order_acquire) != std::numeric_limits<Clock::rep>::max();
   }
 
-  std::chrono::milliseconds backoff(int attempt, const http::Response& response) {
-    if (const std::string* after = response.header("retry-after")) {
-      if (auto delay = http::parse_retry_after(*after)) return std::min(*delay, std::chrono::milliseconds(30000));
-    }
-    const auto base = options.initial_backoff * (1LL << std::min(attempt - 1, 20));
-    const auto step = std::min<std::chrono::milliseconds>(base, options.max_backoff);
-    std::uniform_int_distribution<long long> pick(step.count() / 2, std::max<long long>(step.count(), 1));
-    return std::chrono::milliseconds(pick(jitter));
-  }
-
   // Waits `delay`, or less when shutdown_by() moves the deadline.
   void wait(std::chrono::milliseconds delay) {
     std::unique_lock lock(wait_mutex);
@@ -137,7 +128,7 @@ struct CollectorSink::Impl {
   std::string endpoint;
   http::Headers headers;
   http::Client client;
-  std::mt19937_64 jitter;
+  http::RetryBackoff backoff;
 
   // The background thread's alone.
   std::vector<Item> batch;
@@ -230,7 +221,7 @@ CollectorSink::Impl::Result CollectorSink::Impl::try_post(const std::vector<Item
     if (answered && !retryable(response.status)) return {Sent::refused, what, {}};
     if (answered && (response.status == 503 || response.status == 429)) throttled.fetch_add(1, std::memory_order_relaxed);
     if (!retry) return {Sent::unreachable, what, {}};
-    const std::chrono::milliseconds pause = backoff(attempt + 1, response);
+    const std::chrono::milliseconds pause = backoff.delay(attempt + 1, response);
     if (Clock::now() + pause >= give_up_time(started)) {
       return {Sent::unreachable, what + " after " + plural(static_cast<std::size_t>(attempt) + 1, "attempt", "attempts"),
               {}};
