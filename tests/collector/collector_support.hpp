@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,28 +27,42 @@ using namespace synth::tracing;
 
 
 // Runs `argv` with `env` added to this environment; its stdout (stderr goes to `err`) and exit code.
+// posix_spawn, not fork: the test runs it from several threads, and a fork would run DuckDB's
+// allocator's fork handlers (too many locks for TSan's deadlock detector) and setenv in the child.
 struct ChildResult {
   int code = -1;
   std::string out;
 };
 inline ChildResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                const std::filesystem::path& err) {
+                       const std::filesystem::path& err) {
+  std::vector<std::string> vars;
+  for (char** e = ::environ; *e != nullptr; ++e) {
+    const std::string_view var(*e);
+    if (!env.contains(std::string(var.substr(0, var.find('='))))) vars.emplace_back(var);
+  }
+  for (const auto& [k, v] : env) vars.push_back(k + "=" + v);
+  std::vector<std::string> args = argv;
+  std::vector<char*> raw_args;
+  std::vector<char*> raw_vars;
+  for (auto& a : args) raw_args.push_back(a.data());
+  for (auto& v : vars) raw_vars.push_back(v.data());
+  raw_args.push_back(nullptr);
+  raw_vars.push_back(nullptr);
+
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
-    const int e = ::open(err.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
-    ::dup2(e, STDERR_FILENO);
-    std::vector<char*> raw;
-    std::vector<std::string> copy = argv;
-    for (auto& a : copy) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
-  }
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  ::posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+  pid_t pid = -1;
+  const int spawned = ::posix_spawn(&pid, raw_args[0], &actions, nullptr, raw_args.data(), raw_vars.data());
+  ::posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
+  if (spawned != 0) {
+    ::close(pipe_fds[0]);
+    throw std::runtime_error("cannot run " + argv.at(0) + ": " + std::strerror(spawned));
+  }
   ChildResult result;
   char buffer[4096];
   ssize_t n;

@@ -331,7 +331,8 @@ TEST(CollectorSinkServe, FilesWrittenDuringAnOutageAreSentWhenTheServerReturns) 
   auto sink = std::make_shared<CollectorSink>(CollectorOptions{.url = "http://127.0.0.1:" + std::to_string(port),
                                                                .fallback_dir = dir.path / "unsent",
                                                                .batch_sessions = 3,
-                                                               .retry_timeout = std::chrono::milliseconds(200),
+                                                               // room for a slow (sanitized) server's commit
+                                                               .retry_timeout = std::chrono::seconds(3),
                                                                .initial_backoff = std::chrono::milliseconds(20),
                                                                .probe_interval = std::chrono::milliseconds(100)});
   SessionTracer tracer(quiet_config());
