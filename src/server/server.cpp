@@ -56,6 +56,9 @@ void serve_routes(httplib::Server& http, ServerContext& ctx) {
   http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(std::max<std::size_t>(n, 2)); };
   http.set_payload_max_length(options.max_body_bytes);
   http.set_keep_alive_max_count(1000);
+  // An idle keep-alive connection (a browser keeps them) holds its worker, and stop(), until this
+  // timeout: 1 s instead of httplib's 5 (clients reconnect at no cost on loopback).
+  http.set_keep_alive_timeout(1);
   http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (res.status == 404) {

@@ -373,14 +373,16 @@ bool SpillWriter::State::write(const std::shared_ptr<SpillCursor>& cursor, std::
   }
   const bool first = cursor->file.empty();
   if (first) cursor->file = folder->path() / (std::to_string(next_file++) + ".spill");
+  // Counted before it is written: whoever finds the records on disk finds them in spill_bytes.
+  bytes.fetch_add(data.size(), std::memory_order_relaxed);
   try {
-    append_to_file(cursor->file, data);
+    append_to_file(cursor->file, data);  // on failure, the file is cut back to what it was
   } catch (const std::exception& e) {
+    bytes.fetch_sub(data.size(), std::memory_order_relaxed);
     return refuse(e.what());
   }
   if (first) with_files.push_back(cursor);
   cursor->bytes += data.size();
-  bytes.fetch_add(data.size(), std::memory_order_relaxed);
   return true;
 }
 

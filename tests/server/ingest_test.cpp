@@ -54,6 +54,21 @@ std::set<std::string> stored_ids(const std::filesystem::path& db) {
 
 }  // namespace
 
+// A browser (the viewer) keeps its connections open between requests: stopping must not wait for
+// them to go idle-timeout (httplib's default keep-alive timeout is 5 s).
+TEST(Serve, AClientHoldingAKeepAliveConnectionDoesNotHoldTheStop) {
+  TempDir dir;
+  ServeProcess serve(dir.db());
+  auto client = serve.client();
+  client->set_keep_alive(true);
+  const auto health = client->Get("/api/v1/health");  // the connection stays open, idle
+  ASSERT_TRUE(health);
+  ASSERT_EQ(health->status, 200);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(serve.stop(SIGTERM), 0) << serve.stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+}
+
 TEST(Serve, OwnsTheDatabaseWithALockFileAndStopsCleanly) {
   TempDir dir;
   auto serve = std::make_unique<ServeProcess>(dir.db());
