@@ -58,12 +58,13 @@ DuckDBTraceManager& DuckDBSink::manager() {
   return *manager_;
 }
 
-// Opens the database, or (locked by another process) sends sessions to pending_dir() until a
-// later attempt succeeds. Other failures throw.
+// Opens the database; or, when a `synth-trace serve` owns it, sends to that server; or (locked by
+// another process) sends sessions to pending_dir() until a later attempt succeeds. Returns whether
+// writes can go on (to the file or the server). Other failures throw.
 bool DuckDBSink::open_database() {
   if (std::chrono::steady_clock::now() < next_open_) return false;
   const std::string import_hint = "`synth-trace --db " + path_.string() + " import " + pending_dir().string() + "`";
-  if (send_to_server()) return false;
+  if (send_to_server()) return true;  // writes go to the server from now on
   try {
     auto opened = std::make_unique<DuckDBTraceManager>(path_, options_);
     std::lock_guard lock(open_mutex_);
@@ -139,7 +140,7 @@ DuckDBSink::~DuckDBSink() {
 }
 
 void DuckDBSink::write(const SessionTrace& trace) {
-  if (!collector_ && !manager_ && !open_database() && !collector_) {
+  if (!collector_ && !manager_ && !open_database()) {
     pending_->write(trace);
     return;
   }
