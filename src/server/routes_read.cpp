@@ -27,10 +27,14 @@ std::pair<std::string, std::string> decode_cursor(const std::string& cursor) {
   throw ApiError(400, "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
 }
 
-// Sorts of the sessions list: a key that is never NULL (sessions without a value go last).
+// Sorts of the sessions list. Keys are never NULL, so that the keyset condition is a plain
+// comparison: a missing number goes last in either order; missing text sorts as '' (first
+// ascending, last descending). Text compares case-insensitively on its first 200 characters,
+// which keeps cursors short (the message previews are 200 characters anyway).
 struct Sort {
   const char* name;
   const char* column;  // may be NULL
+  bool text = false;
 };
 constexpr Sort kSorts[] = {
     {"time", "epoch_us(s.created_at)"},
@@ -43,9 +47,26 @@ constexpr Sort kSorts[] = {
     {"steps", "s.num_timesteps"},
     {"llm_calls", "s.num_llm_calls"},
     {"terminated", "s.terminated"},
+    {"session", "s.session_id", true},
+    {"experiment", "s.experiment_id", true},
+    {"models", "array_to_string(s.models, ', ')", true},
+    {"first_message", "s.first_message", true},
+    {"last_message", "s.last_message", true},
 };
 
+const Sort& sort_param(const httplib::Request& req) {
+  const auto name = param(req, "sort");
+  if (!name) return kSorts[0];
+  std::string known;
+  for (const Sort& s : kSorts) {
+    if (*name == s.name) return s;
+    known += known.empty() ? s.name : std::string(", ") + s.name;
+  }
+  throw ApiError(400, "parameter sort=" + *name + ": expected one of " + known);
+}
+
 std::string sort_key(const Sort& sort, bool descending) {
+  if (sort.text) return std::string("lower(left(COALESCE(") + sort.column + ", ''), 200))";
   return std::string("COALESCE(CAST(") + sort.column + " AS DOUBLE), " + (descending ? "'-inf'" : "'inf'") + "::DOUBLE)";
 }
 
@@ -90,20 +111,15 @@ Where list_conditions(const httplib::Request& req) {
 
 void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::size_t limit = count_param(req, "limit", 50, ctx.options.max_page);
-  const std::string sort_name = choice_param(req, "sort", {"time", "cost", "tokens", "reward", "duration", "events", "errors", "steps", "llm_calls",
-                                                             "terminated"},
-                                         "time");
   const bool descending = choice_param(req, "order", {"desc", "asc"}, "desc") == "desc";
-  const Sort* sort = &kSorts[0];
-  for (const Sort& s : kSorts) {
-    if (sort_name == s.name) sort = &s;
-  }
+  const Sort* sort = &sort_param(req);
   const std::string key = sort_key(*sort, descending);
   Where w = list_conditions(req);
   if (const auto cursor = param(req, "cursor")) {
     const auto [last_key, last_id] = decode_cursor(*cursor);
     const char* cmp = descending ? "<" : ">";
-    w.add("(" + key + " " + cmp + " CAST(? AS DOUBLE) OR (" + key + " = CAST(? AS DOUBLE) AND s.session_id " + cmp + " ?))",
+    const std::string bound = sort->text ? "CAST(? AS VARCHAR)" : "CAST(? AS DOUBLE)";
+    w.add("(" + key + " " + cmp + " " + bound + " OR (" + key + " = " + bound + " AND s.session_id " + cmp + " ?))",
           {Value(last_key), Value(last_key), Value(last_id)});
   }
   w.params.emplace_back(limit + 1);
