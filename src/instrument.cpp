@@ -333,6 +333,9 @@ void AiCallScope::end() noexcept {
       if (s.usage->reasoning_tokens > 0) e.reasoning_tokens = s.usage->reasoning_tokens;
     }
     e.cost = s.cost;
+    // Where the cost came from, for readers of the trace (the viewer's event detail): a cost set
+    // here is the provider's; one computed later from the price table, or missing, says so there.
+    if (s.cost) md.set("cost_source", "provider");
     e.latency_ms = ms;
     md.set("operation", s.name);
     e.metadata = std::move(md);

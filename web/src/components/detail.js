@@ -9,12 +9,18 @@ import { Chat } from './chat.js';
 import { Json, StateDiff } from './json.js';
 import { KIND_GLYPH, KIND_LABEL, isNum, ms, num, reward, usd, when } from '../format.js';
 
-function costSource(e) {
+// Where a call's cost came from: what the trace records (metadata.cost_source, cost_status),
+// never a guess.
+export function costSource(e) {
   const md = e.metadata || {};
+  if (md.cost_source === 'provider') return 'provider-reported';
+  if (md.cost_source === 'price_table') {
+    return md.price_table_as_of ? `price table (prices as of ${md.price_table_as_of})` : 'price table (its date was not recorded)';
+  }
   if (md.cost_source) return String(md.cost_source);
-  if (md.cost_status === 'unknown_model') return `not priced: model ${e.model ?? '(none)'} is not in the price table`;
+  if (md.cost_status === 'unknown_model') return `unknown model: ${e.model ?? '(none)'} is not in the price table, so no cost`;
   if (md.cost_status === 'no_usage') return 'not priced: the provider reported no token usage';
-  if (isNum(e.cost)) return 'recorded with the call (reported, or priced when traced)';
+  if (isNum(e.cost)) return 'not recorded (the price table when traced, or a cost given with the event)';
   return 'no cost recorded';
 }
 
