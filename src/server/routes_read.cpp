@@ -172,7 +172,7 @@ void session_detail(ServerContext& ctx, const httplib::Request& req, httplib::Re
   send_json(res, Value{{"session", std::move(session)}, {"metadata", std::move(metadata)}, {"timesteps", rows_value(steps)}}.dump());
 }
 
-// The light columns of an event (no payloads), from kEvents.
+// The light columns of an event (no payloads), from events_from().
 constexpr const char* kEventColumns =
     "e.id, t.step_id, e.event_type AS kind, COALESCE(e.md[1], e.md[2], e.md[3], e.md[4], e.event_type) AS name, "
     "e.system_instance_id AS system, COALESCE(e.span_id, e.md[5]) AS span_id, e.md[6] AS parent_span_id, "
@@ -180,12 +180,14 @@ constexpr const char* kEventColumns =
     "e.message_time AS turn, e.model_name AS model, e.provider, e.prompt_tokens, e.completion_tokens, e.total_tokens, "
     "e.cached_tokens, e.cost, e.reward, e.terminated, e.truncated, "
     "CASE WHEN COALESCE(json_type(e.metadata, '$.error'), 'NULL') <> 'NULL' THEN 'error' ELSE 'ok' END AS status";
-// Events (alias e, with md: the metadata keys kEventColumns uses, each metadata parsed once) and
-// their timesteps (alias t).
-constexpr const char* kEvents =
-    " FROM (SELECT *, json_extract_string(metadata, ['$.operation', '$.step', '$.operation_type', '$.span', "
-    "'$.span_id', '$.parent_span_id', '$.duration_ms']) AS md FROM events) e "
-    "LEFT JOIN session_timesteps t ON t.id = e.timestep_id";
+// The events satisfying `condition` (on the events table's own columns) as alias e, with md: the
+// metadata keys kEventColumns uses, each metadata parsed once, and only for those events; their
+// timesteps as alias t.
+std::string events_from(const std::string& condition) {
+  return " FROM (SELECT *, json_extract_string(metadata, ['$.operation', '$.step', '$.operation_type', '$.span', "
+         "'$.span_id', '$.parent_span_id', '$.duration_ms']) AS md FROM events WHERE " +
+         condition + ") e LEFT JOIN session_timesteps t ON t.id = e.timestep_id";
+}
 
 void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
@@ -204,25 +206,24 @@ void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Re
     where += " AND e.event_type = ?";
     params.emplace_back(choice_param(req, "kind", {"cais", "environment", "runtime"}, ""));
   }
-  params.emplace_back(limit);
-  params.emplace_back(offset);
-  const QueryResult r = reader.query(std::string("SELECT ") + kEventColumns + ", COUNT(*) OVER () AS total" + kEvents +
-                                         " WHERE " + where + " ORDER BY e.event_time NULLS LAST, e.id LIMIT ? OFFSET ?",
-                                     params);
-  Value events = rows_value(r);
-  std::int64_t total = 0;
-  for (Value& e : events.as_array()) {
-    total = e["total"].as_int();
-    e.as_object().pop_back();
-  }
-  if (r.rows.empty() && offset > 0) {
-    // Past the end: the total still tells the client how many there are.
-    const QueryResult count = reader.query(
-        "SELECT COUNT(*) FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where,
-        std::vector<Value>(params.begin(), params.end() - 2));
-    total = count.rows[0][0].as_int();
-  }
-  send_json(res, Value{{"events", std::move(events)}, {"total", total}, {"offset", offset}, {"limit", limit}}.dump());
+  // The total first (light columns only), then the page: its ids from the light columns, then
+  // the columns of those rows only. A window COUNT(*) OVER () in the page's query made DuckDB
+  // carry every column of every event of the session through the sort (twice the time).
+  const QueryResult count =
+      reader.query("SELECT COUNT(*) FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where, params);
+  const std::int64_t total = count.rows[0][0].as_int();
+  std::vector<Value> page_params = params;
+  page_params.emplace_back(limit);
+  page_params.emplace_back(offset);
+  // The same range again for the outer scan (its zone maps skip the other sessions' rows).
+  page_params.insert(page_params.end(), params.begin(), params.begin() + 3);
+  const std::string order = " ORDER BY e.event_time NULLS LAST, e.id";
+  const QueryResult r = reader.query(
+      "WITH page AS (SELECT e.id FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where +
+          order + " LIMIT ? OFFSET ?) SELECT " + kEventColumns +
+          events_from("session_id = ? AND id BETWEEN ? AND ? AND id IN (SELECT id FROM page)") + order,
+      page_params);
+  send_json(res, Value{{"events", rows_value(r)}, {"total", total}, {"offset", offset}, {"limit", limit}}.dump());
 }
 
 // A JSON text cut to `max` bytes at a character boundary.
@@ -241,7 +242,7 @@ void event_detail(ServerContext& ctx, const httplib::Request& req, httplib::Resp
                                          ", e.session_id, e.event_provider, e.reasoning_tokens, e.cache_write_tokens, "
                                          "e.latency_ms, e.system_state_before, e.system_state_after, e.metadata, "
                                          "e.event_metadata, e.llm_call_records, e.observation_diff, e.actions" +
-                                         kEvents + " WHERE e.id = ?",
+                                         events_from("id = ?"),
                                      {Value(id)});
   if (r.rows.empty()) throw ApiError(404, "no event " + text + " (event ids come from GET /api/v1/sessions/{id}/events)");
   // Payloads beyond the limit are sent as the start of their JSON text, named in "truncated".
