@@ -217,6 +217,21 @@ TEST_F(ReadApi, EventsArePagedWithoutPayloadsAndOneEventHasItsPayload) {
   EXPECT_EQ(ok("/api/v1/sessions/s2/events", {{"step", "step_3"}})["total"], Value(3));
   EXPECT_EQ(ok("/api/v1/sessions/s1/events", {{"kind", "runtime"}})["events"][0]["status"], Value("error"));
   EXPECT_EQ(get("/api/v1/sessions/s2/events", {{"kind", "telepathy"}}).first, 400);
+  // Pages of a filtered list put together are the whole list, in order; past its end there are
+  // no events and the total still says how many there are.
+  std::vector<std::int64_t> whole, paged;
+  const Value all_runtime = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}, {"limit", "100"}});
+  for (const Value& e : all_runtime["events"].as_array()) whole.push_back(e["id"].as_int());
+  for (int offset = 0; offset < 10; offset += 2) {
+    const Value p = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}, {"limit", "2"}, {"offset", std::to_string(offset)}});
+    EXPECT_EQ(p["total"], Value(5));
+    for (const Value& e : p["events"].as_array()) paged.push_back(e["id"].as_int());
+  }
+  EXPECT_EQ(paged, whole);
+  EXPECT_TRUE(std::is_sorted(whole.begin(), whole.end())) << "runtime events in time order";
+  const Value past = ok("/api/v1/sessions/s2/events", {{"offset", "100"}});
+  EXPECT_TRUE(past["events"].as_array().empty());
+  EXPECT_EQ(past["total"], Value(15));
 
   const std::int64_t tool = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}})["events"][0]["id"].as_int();
   const Value event = ok("/api/v1/events/" + std::to_string(tool));
