@@ -124,9 +124,21 @@ TEST(Instrument, AiCallRecordsWhereItsCostCameFrom) {
   EXPECT_DOUBLE_EQ(*event(1).cost, 0.015);
   EXPECT_FALSE(event(1).metadata.contains("cost_source")) << "priced from the table, not reported";
   EXPECT_FALSE(event(1).metadata.contains("cost_status"));
+  EXPECT_EQ(event(1).metadata["price_table_as_of"].as_string(), st::PricingTable::builtin().as_of()) << "the table's date";
+  EXPECT_FALSE(event(0).metadata.contains("price_table_as_of")) << "the provider's cost needs no table";
   EXPECT_FALSE(event(2).cost.has_value());
   EXPECT_FALSE(event(2).metadata.contains("cost_source"));
   EXPECT_EQ(event(2).metadata["cost_status"].as_string(), "unknown_model");
+  EXPECT_EQ(event(2).metadata["price_table_as_of"].as_string(), st::PricingTable::builtin().as_of()) << "the table that did not know it";
+
+  // Costs not tracked: no cost, and no table named.
+  SessionTracer untracked(st::TracingConfig{.track_costs = false});
+  const auto none = in_session(untracked, [] {
+    st::ai_call("chat", {.model = "gpt-4"}).usage({.prompt_tokens = 100, .completion_tokens = 200});
+  });
+  const auto& unpriced = std::get<st::CAISEvent>(none->event_history.at(0));
+  EXPECT_FALSE(unpriced.cost.has_value());
+  EXPECT_FALSE(unpriced.metadata.contains("price_table_as_of"));
   // The trace JSON carries it (an additive metadata key: the Python original reads it as any other).
   EXPECT_TRUE(std::regex_search(trace->to_json(), std::regex(R"("cost_source":\s*"provider")")));
 }

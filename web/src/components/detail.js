@@ -9,17 +9,22 @@ import { Chat } from './chat.js';
 import { Json, StateDiff } from './json.js';
 import { KIND_GLYPH, KIND_LABEL, isNum, ms, num, reward, usd, when } from '../format.js';
 
-// Where a call's cost came from: what the trace records (metadata.cost_source, cost_status),
-// never a guess.
+// Where a call's cost came from: what the trace records, never a guess. The ai_call scope
+// records cost_source = "provider" for a cost the provider reported, and the date of the price
+// table the tracer prices with (price_table_as_of); the tracer adds cost_status when it could not
+// price (unknown model, no usage).
 export function costSource(e) {
   const md = e.metadata || {};
+  const asOf = md.price_table_as_of;
+  if (md.cost_status === 'unknown_model') {
+    return `unknown model: ${e.model ?? '(none)'} is not in the price table${asOf ? ` (prices as of ${asOf})` : ''}, so no cost`;
+  }
+  if (md.cost_status === 'no_usage') return 'not priced: the provider reported no token usage';
   if (md.cost_source === 'provider') return 'provider-reported';
-  if (md.cost_source === 'price_table') {
-    return md.price_table_as_of ? `price table (prices as of ${md.price_table_as_of})` : 'price table (its date was not recorded)';
+  if (isNum(e.cost) && (md.cost_source === 'price_table' || asOf)) {
+    return asOf ? `price table (prices as of ${asOf})` : 'price table (its date was not recorded)';
   }
   if (md.cost_source) return String(md.cost_source);
-  if (md.cost_status === 'unknown_model') return `unknown model: ${e.model ?? '(none)'} is not in the price table, so no cost`;
-  if (md.cost_status === 'no_usage') return 'not priced: the provider reported no token usage';
   if (isNum(e.cost)) return 'not recorded (the price table when traced, or a cost given with the event)';
   return 'no cost recorded';
 }
