@@ -47,7 +47,7 @@ constexpr Sort kSorts[] = {
     {"steps", "s.num_timesteps"},
     {"llm_calls", "s.num_llm_calls"},
     {"terminated", "s.terminated"},
-    {"session", "s.session_id", true},
+    {"session_id", "s.session_id", true},
     {"experiment", "s.experiment_id", true},
     {"models", "array_to_string(s.models, ', ')", true},
     {"first_message", "s.first_message", true},

@@ -127,7 +127,7 @@ TEST_F(ReadApi, KeysetPagesWalkEverySessionOnceInEachSort) {
 TEST_F(ReadApi, TextColumnsSortOnTheServerWithTiesBrokenBySessionId) {
   // Pages of 2 put page boundaries inside the ties (three sessions use gpt-4o-mini, two end
   // with "room 0"): keyset pages must neither repeat nor skip rows there.
-  for (const char* sort : {"session", "experiment", "models", "first_message", "last_message"}) {
+  for (const char* sort : {"session_id", "experiment", "models", "first_message", "last_message"}) {
     for (const char* order : {"desc", "asc"}) {
       const std::vector<std::string> all = listed({{"sort", sort}, {"order", order}, {"limit", "100"}});
       ASSERT_EQ(all.size(), 6u) << sort;
@@ -148,7 +148,7 @@ TEST_F(ReadApi, TextColumnsSortOnTheServerWithTiesBrokenBySessionId) {
   EXPECT_EQ(listed({{"sort", "models"}, {"order", "asc"}}), (Ids{"s2", "s0", "s5", "s1", "s3", "s4"}));
   EXPECT_EQ(listed({{"sort", "models"}, {"order", "desc"}}), (Ids{"s4", "s3", "s1", "s5", "s0", "s2"}));
   EXPECT_EQ(listed({{"sort", "last_message"}, {"order", "asc"}}), (Ids{"s3", "s4", "s1", "s5", "s0", "s2"}));
-  EXPECT_EQ(listed({{"sort", "session"}, {"order", "desc"}, {"limit", "3"}}), (Ids{"s5", "s4", "s3"}));
+  EXPECT_EQ(listed({{"sort", "session_id"}, {"order", "desc"}, {"limit", "3"}}), (Ids{"s5", "s4", "s3"}));
   // A filter and a text sort together: the filter's parameters and the cursor's are bound in order.
   const Value first = ok("/api/v1/sessions", {{"sort", "models"}, {"order", "asc"}, {"limit", "1"}, {"filter", "reward < 1"}});
   ASSERT_TRUE(first["next_cursor"].is_string());

@@ -19,7 +19,7 @@ for (let start = 0; start < N; start += 5000) {
   if (!res.ok) throw new Error(`ingest failed: ${res.status}`);
 }
 console.log(`stored ${N} sessions in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-for (const sort of ['time', 'cost', 'session', 'models', 'first_message', 'last_message']) {
+for (const sort of ['time', 'cost', 'session_id', 'models', 'first_message', 'last_message']) {
   const times = [];
   let cursor = null;
   for (let i = 0; i < 5; i++) {

@@ -73,8 +73,8 @@ await run('sort', sessions, async ({ browser, url }) => {
   }
 
   // Another text column: the session id, the URL keeps it (a reload gives the same order).
-  await page.getByTestId('sort-session').click();
-  await page.waitForURL(/sort=session/);
+  await page.getByTestId('sort-session_id').click();
+  await page.waitForURL(/sort=session_id/);
   await page.waitForFunction(() => document.querySelector('[data-testid=session-row]')?.dataset.sessionId === 'sort-000');
   await page.reload();
   await page.getByTestId('session-row').first().waitFor();

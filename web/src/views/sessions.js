@@ -15,7 +15,7 @@ const ROW = 30;
 // [label, value, server sort key, css class]. The server sorts by every column (text without
 // regard to case, on its first 200 characters), ties broken by session id.
 const COLUMNS = [
-  ['Session', (s) => s.session_id, 'session', 'id'],
+  ['Session', (s) => s.session_id, 'session_id', 'id'],
   ['Experiment', (s) => s.experiment_id || '', 'experiment', 'exp'],
   ['Start', (s) => when(s.started_at), 'time', 'when'],
   ['Duration', (s) => ms(s.duration_ms), 'duration', 'n'],
@@ -32,7 +32,7 @@ const COLUMNS = [
   ['Last message', (s) => preview(s.last_message, 120), 'last_message', 'msg'],
 ];
 // Text columns sort A→Z on their first click, numbers and times largest first.
-const TEXT_SORTS = new Set(['session', 'experiment', 'models', 'first_message', 'last_message']);
+const TEXT_SORTS = new Set(['session_id', 'experiment', 'models', 'first_message', 'last_message']);
 
 function sessionUrl(s) {
   return urlOf(`/sessions/${enc(s.session_id)}`);
