@@ -14,6 +14,15 @@ await run('large', [big], async ({ browser, url }) => {
   // In the page: the click's time, to read against the view's performance marks (without
   // playwright's round trips, which the times below include).
   await page.evaluate(() => document.addEventListener('click', () => performance.mark('synth:click'), { capture: true, once: true }));
+  // Every width the timeline's drawing gets: it must be drawn once, at its real width (not at a
+  // guess, then again when measured).
+  await page.evaluate(() => {
+    window.timelineWidths = [];
+    new MutationObserver(() => {
+      const w = document.querySelector('[data-testid=timeline] > svg')?.getAttribute('width');
+      if (w != null && w !== window.timelineWidths.at(-1)) window.timelineWidths.push(w);
+    }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['width'] });
+  });
   const t0 = Date.now();
   await page.getByTestId('session-row').first().click();
   await page.locator('[data-testid=tl-cluster]').first().waitFor();
@@ -37,6 +46,23 @@ await run('large', [big], async ({ browser, url }) => {
     const since = (name) => (at(name) == null ? NaN : Math.round(at(name) - click));
     return { fetch: since('synth:session-fetch'), first: since('synth:session-first-drawn'), all: since('synth:session-drawn') };
   });
+  // The order that makes it interactive sooner: the first page of events is requested with the
+  // session (not once the session has answered), and the other pages once that page is drawn
+  // (not competing with its drawing).
+  const order = await page.evaluate(() => {
+    const all = performance.getEntriesByType('resource');
+    const find = (re) => all.find((e) => re.test(e.name));
+    return {
+      session: find(/\/api\/v1\/sessions\/big-10k$/)?.responseEnd,
+      first: find(/\/events\?offset=0&/)?.startTime,
+      second: find(/\/events\?offset=1000&/)?.startTime,
+      drawn: performance.getEntriesByName('synth:session-first-drawn', 'mark')[0]?.startTime,
+    };
+  });
+  const widths = await page.evaluate(() => window.timelineWidths);
+  assert.equal(widths.length, 1, `the timeline was drawn at widths ${widths.join(', ')}`);
+  assert.ok(order.first < order.session, `the first page of events was requested after the session answered: ${JSON.stringify(order)}`);
+  assert.ok(order.second >= order.drawn, `the second page was requested before the first was drawn: ${JSON.stringify(order)}`);
 
   // Scroll the tree to the end: the last step is rendered, the DOM stays small.
   const t1 = Date.now();
