@@ -342,7 +342,9 @@ void AiCallScope::end() noexcept {
       md.set("cost_source", "provider");
     } else if (s.usage) {
       const TracingConfig& config = detail::ContextAccess::session(s.where)->core->config;
-      if (config.track_costs && config.pricing_file->empty()) md.set("price_table_as_of", PricingTable::builtin().as_of());
+      if (config.track_costs && config.pricing_file->empty()) {
+        md.set("price_table_as_of", PricingTable::builtin().as_of());
+      }
     }
     e.latency_ms = ms;
     md.set("operation", s.name);

@@ -116,7 +116,9 @@ TEST(Instrument, AiCallRecordsWhereItsCostCameFrom) {
     st::ai_call("chat", {.model = "no-such-model-x"}).usage({.prompt_tokens = 10, .completion_tokens = 10});
   });
   ASSERT_EQ(trace->event_history.size(), 3u);
-  const auto event = [&](std::size_t i) -> const st::CAISEvent& { return std::get<st::CAISEvent>(trace->event_history[i]); };
+  const auto event = [&](std::size_t i) -> const st::CAISEvent& {
+    return std::get<st::CAISEvent>(trace->event_history[i]);
+  };
   EXPECT_EQ(event(0).cost, 0.5);
   EXPECT_EQ(event(0).metadata["cost_source"].as_string(), "provider");
   EXPECT_FALSE(event(0).metadata.contains("cost_status"));
@@ -129,7 +131,8 @@ TEST(Instrument, AiCallRecordsWhereItsCostCameFrom) {
   EXPECT_FALSE(event(2).cost.has_value());
   EXPECT_FALSE(event(2).metadata.contains("cost_source"));
   EXPECT_EQ(event(2).metadata["cost_status"].as_string(), "unknown_model");
-  EXPECT_EQ(event(2).metadata["price_table_as_of"].as_string(), st::PricingTable::builtin().as_of()) << "the table that did not know it";
+  EXPECT_EQ(event(2).metadata["price_table_as_of"].as_string(), st::PricingTable::builtin().as_of())
+      << "the table that did not know it";
 
   // Costs not tracked: no cost, and no table named.
   SessionTracer untracked(st::TracingConfig{.track_costs = false});

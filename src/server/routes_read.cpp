@@ -209,8 +209,8 @@ void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Re
   // The total first (light columns only), then the page: its ids from the light columns, then
   // the columns of those rows only. A window COUNT(*) OVER () in the page's query made DuckDB
   // carry every column of every event of the session through the sort (twice the time).
-  const QueryResult count =
-      reader.query("SELECT COUNT(*) FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where, params);
+  const QueryResult count = reader.query(
+      "SELECT COUNT(*) FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where, params);
   const std::int64_t total = count.rows[0][0].as_int();
   std::vector<Value> page_params = params;
   page_params.emplace_back(limit);

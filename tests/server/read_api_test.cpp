@@ -153,7 +153,10 @@ TEST_F(ReadApi, TextColumnsSortOnTheServerWithTiesBrokenBySessionId) {
   const Value first = ok("/api/v1/sessions", {{"sort", "models"}, {"order", "asc"}, {"limit", "1"}, {"filter", "reward < 1"}});
   ASSERT_TRUE(first["next_cursor"].is_string());
   EXPECT_EQ(ids(first), (Ids{"s5"}));
-  EXPECT_EQ(listed({{"sort", "models"}, {"order", "asc"}, {"filter", "reward < 1"}, {"cursor", first["next_cursor"].as_string()}}),
+  EXPECT_EQ(listed({{"sort", "models"},
+                    {"order", "asc"},
+                    {"filter", "reward < 1"},
+                    {"cursor", first["next_cursor"].as_string()}}),
             (Ids{"s1", "s3", "s4"}));
   const auto [status, body] = get("/api/v1/sessions", {{"sort", "colour"}});
   EXPECT_EQ(status, 400);
@@ -223,7 +226,8 @@ TEST_F(ReadApi, EventsArePagedWithoutPayloadsAndOneEventHasItsPayload) {
   const Value all_runtime = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}, {"limit", "100"}});
   for (const Value& e : all_runtime["events"].as_array()) whole.push_back(e["id"].as_int());
   for (int offset = 0; offset < 10; offset += 2) {
-    const Value p = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}, {"limit", "2"}, {"offset", std::to_string(offset)}});
+    const Value p =
+        ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}, {"limit", "2"}, {"offset", std::to_string(offset)}});
     EXPECT_EQ(p["total"], Value(5));
     for (const Value& e : p["events"].as_array()) paged.push_back(e["id"].as_int());
   }
