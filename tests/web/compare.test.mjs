@@ -21,8 +21,13 @@ const textual = (id, index, line2) => session(id, [0, 1, 2, 3].map((i) => ({
 })), index);
 const c = textual('cmp-c', 2, 'open the north door');
 const d = textual('cmp-d', 3, 'open the west door');
+// The same as cmp-d with a note before step 3's action: the actions are still paired (by type).
+const e = textual('cmp-e', 4, 'open the west door');
+e.session_time_steps[3].step_messages.splice(1, 0, { ...e.session_time_steps[3].step_messages[1], message_type: 'note',
+  content: { origin_system_id: 'agent', payload: 'thinking' } });
+e.message_history = e.session_time_steps.flatMap((s) => s.step_messages);
 
-await run('compare', [a, b, c, d], async ({ browser, url }) => {
+await run('compare', [a, b, c, d, e], async ({ browser, url }) => {
   const page = await newPage(browser);
   await page.goto(`${url}/compare?a=cmp-a&b=cmp-b`);
   await page.getByTestId('compare-view').waitFor();
@@ -57,6 +62,16 @@ await run('compare', [a, b, c, d], async ({ browser, url }) => {
   assert.equal(await page.locator('.msgdiff img').count(), 0, 'markup in a message is text');
   assert.equal(await page.evaluate(() => window.pwned), undefined);
   await screenshot(page, 'compare-line-diff');
+
+  // A message only B has: shown as added, and the pairs after it are not shifted.
+  await page.goto(`${url}/compare?a=cmp-c&b=cmp-e`);
+  await page.getByTestId('divergent-step').waitFor();
+  const blocks = page.getByTestId('message-diff');
+  assert.equal(await blocks.count(), 2, 'the note, then the action');
+  assert.deepEqual(await blocks.nth(0).locator('pre > span').evaluateAll((els) => els.map((x) => [x.dataset.op, x.textContent])),
+    [['+', '+ note: thinking']]);
+  assert.deepEqual(await blocks.nth(1).locator('[data-op="-"], [data-op="+"]').allTextContents(),
+    ['- open the north door', '+ open the west door']);
   // Another step: its messages are the same.
   await page.getByTestId('compare-step').first().click();
   await page.getByTestId('message-diff-none').waitFor();

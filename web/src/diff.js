@@ -49,11 +49,11 @@ export function align(a, b, same) {
 
 /**
  * The line diff of two texts: [{ op: ' ' | '-' | '+', text }], '-' a line only `before` has,
- * '+' one only `after` has. Text, to be rendered as text.
+ * '+' one only `after` has; a null text has no lines. Text, to be rendered as text.
  */
 export function lineDiff(before, after) {
-  const a = before.split('\n');
-  const b = after.split('\n');
+  const a = before == null ? [] : before.split('\n');
+  const b = after == null ? [] : after.split('\n');
   return align(a, b, (x, y) => x === y).map(([x, y]) => {
     if (x != null && y != null) return { op: ' ', text: x };
     return x != null ? { op: '-', text: x } : { op: '+', text: y };

@@ -24,6 +24,7 @@ async function loadSide(id) {
     rows: events.filter((e) => e.step_id === s.step_id),
     events: events.filter((e) => e.step_id === s.step_id).map((e) => `${e.kind}:${e.name}`),
     messages: messages.filter((m) => m.step_id === s.step_id).map((m) => `${m.message_type}: ${messageText(m)}`),
+    types: messages.filter((m) => m.step_id === s.step_id).map((m) => m.message_type),
   }));
 }
 
@@ -43,20 +44,25 @@ export function alignEvents(a, b) {
   return align(a, b, (x, y) => x.kind === y.kind && x.name === y.name);
 }
 
-// The messages of a step, paired by position, each differing pair as a line diff (- only in A,
-// + only in B, unchanged lines as context). Rendered as text, never as HTML.
+// The messages of a step paired by type, in order (LCS: a message only one session has does not
+// shift the pairs after it), each differing pair as a line diff (- only in A, + only in B,
+// unchanged lines as context). Rendered as text, never as HTML.
 function MessageDiffs({ x, y }) {
-  const a = x ? x.messages : [];
-  const b = y ? y.messages : [];
+  const index = (s) => (s ? s.messages.map((_, i) => i) : []);
+  const pairs = align(index(x), index(y), (i, j) => x.types[i] === y.types[j]);
   const blocks = [];
-  for (let j = 0; j < Math.max(a.length, b.length); j++) {
-    if (a[j] === b[j]) continue;
-    const lines = lineDiff(a[j] ?? '', b[j] ?? '');
-    blocks.push(html`<div class="msgdiff" data-testid="message-diff" data-message=${j}>
-      <div class="muted">message ${j + 1}${a[j] == null ? ' (only in B)' : b[j] == null ? ' (only in A)' : ''}</div>
+  pairs.forEach(([i, j], k) => {
+    const a = i == null ? null : x.messages[i];
+    const b = j == null ? null : y.messages[j];
+    if (a === b) return;
+    const lines = lineDiff(a, b);
+    const where = i == null ? ` (only in B, its message ${j + 1})` : j == null ? ` (only in A, its message ${i + 1})`
+      : i === j ? '' : ` (B's message ${j + 1})`;
+    blocks.push(html`<div class="msgdiff" data-testid="message-diff" data-message=${k}>
+      <div class="muted">message ${i == null ? '—' : i + 1}${where}</div>
       <pre class="text">${lines.map((l) => html`<span class=${l.op === '-' ? 'del' : l.op === '+' ? 'add' : 'same'} data-op=${l.op}>${l.op} ${l.text}</span>`)}</pre>
     </div>`);
-  }
+  });
   if (blocks.length === 0) return html`<p class="muted" data-testid="message-diff-none">The messages of this step are the same.</p>`;
   return html`<div data-testid="message-diffs">${blocks}</div>`;
 }
