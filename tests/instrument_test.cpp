@@ -105,6 +105,47 @@ TEST(Instrument, AiCallWithoutUsageKeepsItsTokensEmptyAndSaysSo) {
   EXPECT_EQ(e.metadata["cost_status"].as_string(), "no_usage");
 }
 
+TEST(Instrument, AiCallRecordsWhereItsCostCameFrom) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    // Reported by the provider (OpenRouter's usage.cost): kept as it is, and said so.
+    st::ai_call("chat", {.model = "gpt-4"}).usage({.prompt_tokens = 100, .completion_tokens = 200}).cost(0.5);
+    // Priced from the price table when it leaves the process: no provider source.
+    st::ai_call("chat", {.model = "gpt-4"}).usage({.prompt_tokens = 100, .completion_tokens = 200});
+    // A model the price table does not know: no cost, and why.
+    st::ai_call("chat", {.model = "no-such-model-x"}).usage({.prompt_tokens = 10, .completion_tokens = 10});
+  });
+  ASSERT_EQ(trace->event_history.size(), 3u);
+  const auto event = [&](std::size_t i) -> const st::CAISEvent& {
+    return std::get<st::CAISEvent>(trace->event_history[i]);
+  };
+  EXPECT_EQ(event(0).cost, 0.5);
+  EXPECT_EQ(event(0).metadata["cost_source"].as_string(), "provider");
+  EXPECT_FALSE(event(0).metadata.contains("cost_status"));
+  ASSERT_TRUE(event(1).cost.has_value());
+  EXPECT_DOUBLE_EQ(*event(1).cost, 0.015);
+  EXPECT_FALSE(event(1).metadata.contains("cost_source")) << "priced from the table, not reported";
+  EXPECT_FALSE(event(1).metadata.contains("cost_status"));
+  EXPECT_EQ(event(1).metadata["price_table_as_of"].as_string(), st::PricingTable::builtin().as_of()) << "the table's date";
+  EXPECT_FALSE(event(0).metadata.contains("price_table_as_of")) << "the provider's cost needs no table";
+  EXPECT_FALSE(event(2).cost.has_value());
+  EXPECT_FALSE(event(2).metadata.contains("cost_source"));
+  EXPECT_EQ(event(2).metadata["cost_status"].as_string(), "unknown_model");
+  EXPECT_EQ(event(2).metadata["price_table_as_of"].as_string(), st::PricingTable::builtin().as_of())
+      << "the table that did not know it";
+
+  // Costs not tracked: no cost, and no table named.
+  SessionTracer untracked(st::TracingConfig{.track_costs = false});
+  const auto none = in_session(untracked, [] {
+    st::ai_call("chat", {.model = "gpt-4"}).usage({.prompt_tokens = 100, .completion_tokens = 200});
+  });
+  const auto& unpriced = std::get<st::CAISEvent>(none->event_history.at(0));
+  EXPECT_FALSE(unpriced.cost.has_value());
+  EXPECT_FALSE(unpriced.metadata.contains("price_table_as_of"));
+  // The trace JSON carries it (an additive metadata key: the Python original reads it as any other).
+  EXPECT_TRUE(std::regex_search(trace->to_json(), std::regex(R"("cost_source":\s*"provider")")));
+}
+
 TEST(Instrument, AiCallKeepsCacheWriteTokens) {
   SessionTracer tracer;
   const auto trace = in_session(tracer, [] {

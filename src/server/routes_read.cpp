@@ -27,10 +27,14 @@ std::pair<std::string, std::string> decode_cursor(const std::string& cursor) {
   throw ApiError(400, "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
 }
 
-// Sorts of the sessions list: a key that is never NULL (sessions without a value go last).
+// Sorts of the sessions list. Keys are never NULL, so that the keyset condition is a plain
+// comparison: a missing number goes last in either order; missing text sorts as '' (first
+// ascending, last descending). Text compares case-insensitively on its first 200 characters,
+// which keeps cursors short (the message previews are 200 characters anyway).
 struct Sort {
   const char* name;
   const char* column;  // may be NULL
+  bool text = false;
 };
 constexpr Sort kSorts[] = {
     {"time", "epoch_us(s.created_at)"},
@@ -43,9 +47,26 @@ constexpr Sort kSorts[] = {
     {"steps", "s.num_timesteps"},
     {"llm_calls", "s.num_llm_calls"},
     {"terminated", "s.terminated"},
+    {"session_id", "s.session_id", true},
+    {"experiment", "s.experiment_id", true},
+    {"models", "array_to_string(s.models, ', ')", true},
+    {"first_message", "s.first_message", true},
+    {"last_message", "s.last_message", true},
 };
 
+const Sort& sort_param(const httplib::Request& req) {
+  const auto name = param(req, "sort");
+  if (!name) return kSorts[0];
+  std::string known;
+  for (const Sort& s : kSorts) {
+    if (*name == s.name) return s;
+    known += known.empty() ? s.name : std::string(", ") + s.name;
+  }
+  throw ApiError(400, "parameter sort=" + *name + ": expected one of " + known);
+}
+
 std::string sort_key(const Sort& sort, bool descending) {
+  if (sort.text) return std::string("lower(left(COALESCE(") + sort.column + ", ''), 200))";
   return std::string("COALESCE(CAST(") + sort.column + " AS DOUBLE), " + (descending ? "'-inf'" : "'inf'") + "::DOUBLE)";
 }
 
@@ -90,20 +111,15 @@ Where list_conditions(const httplib::Request& req) {
 
 void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::size_t limit = count_param(req, "limit", 50, ctx.options.max_page);
-  const std::string sort_name = choice_param(req, "sort", {"time", "cost", "tokens", "reward", "duration", "events", "errors", "steps", "llm_calls",
-                                                             "terminated"},
-                                         "time");
   const bool descending = choice_param(req, "order", {"desc", "asc"}, "desc") == "desc";
-  const Sort* sort = &kSorts[0];
-  for (const Sort& s : kSorts) {
-    if (sort_name == s.name) sort = &s;
-  }
+  const Sort* sort = &sort_param(req);
   const std::string key = sort_key(*sort, descending);
   Where w = list_conditions(req);
   if (const auto cursor = param(req, "cursor")) {
     const auto [last_key, last_id] = decode_cursor(*cursor);
     const char* cmp = descending ? "<" : ">";
-    w.add("(" + key + " " + cmp + " CAST(? AS DOUBLE) OR (" + key + " = CAST(? AS DOUBLE) AND s.session_id " + cmp + " ?))",
+    const std::string bound = sort->text ? "CAST(? AS VARCHAR)" : "CAST(? AS DOUBLE)";
+    w.add("(" + key + " " + cmp + " " + bound + " OR (" + key + " = " + bound + " AND s.session_id " + cmp + " ?))",
           {Value(last_key), Value(last_key), Value(last_id)});
   }
   w.params.emplace_back(limit + 1);
@@ -156,7 +172,7 @@ void session_detail(ServerContext& ctx, const httplib::Request& req, httplib::Re
   send_json(res, Value{{"session", std::move(session)}, {"metadata", std::move(metadata)}, {"timesteps", rows_value(steps)}}.dump());
 }
 
-// The light columns of an event (no payloads), from kEvents.
+// The light columns of an event (no payloads), from events_from().
 constexpr const char* kEventColumns =
     "e.id, t.step_id, e.event_type AS kind, COALESCE(e.md[1], e.md[2], e.md[3], e.md[4], e.event_type) AS name, "
     "e.system_instance_id AS system, COALESCE(e.span_id, e.md[5]) AS span_id, e.md[6] AS parent_span_id, "
@@ -164,12 +180,14 @@ constexpr const char* kEventColumns =
     "e.message_time AS turn, e.model_name AS model, e.provider, e.prompt_tokens, e.completion_tokens, e.total_tokens, "
     "e.cached_tokens, e.cost, e.reward, e.terminated, e.truncated, "
     "CASE WHEN COALESCE(json_type(e.metadata, '$.error'), 'NULL') <> 'NULL' THEN 'error' ELSE 'ok' END AS status";
-// Events (alias e, with md: the metadata keys kEventColumns uses, each metadata parsed once) and
-// their timesteps (alias t).
-constexpr const char* kEvents =
-    " FROM (SELECT *, json_extract_string(metadata, ['$.operation', '$.step', '$.operation_type', '$.span', "
-    "'$.span_id', '$.parent_span_id', '$.duration_ms']) AS md FROM events) e "
-    "LEFT JOIN session_timesteps t ON t.id = e.timestep_id";
+// The events satisfying `condition` (on the events table's own columns) as alias e, with md: the
+// metadata keys kEventColumns uses, each metadata parsed once, and only for those events; their
+// timesteps as alias t.
+std::string events_from(const std::string& condition) {
+  return " FROM (SELECT *, json_extract_string(metadata, ['$.operation', '$.step', '$.operation_type', '$.span', "
+         "'$.span_id', '$.parent_span_id', '$.duration_ms']) AS md FROM events WHERE " +
+         condition + ") e LEFT JOIN session_timesteps t ON t.id = e.timestep_id";
+}
 
 void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
@@ -188,25 +206,24 @@ void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Re
     where += " AND e.event_type = ?";
     params.emplace_back(choice_param(req, "kind", {"cais", "environment", "runtime"}, ""));
   }
-  params.emplace_back(limit);
-  params.emplace_back(offset);
-  const QueryResult r = reader.query(std::string("SELECT ") + kEventColumns + ", COUNT(*) OVER () AS total" + kEvents +
-                                         " WHERE " + where + " ORDER BY e.event_time NULLS LAST, e.id LIMIT ? OFFSET ?",
-                                     params);
-  Value events = rows_value(r);
-  std::int64_t total = 0;
-  for (Value& e : events.as_array()) {
-    total = e["total"].as_int();
-    e.as_object().pop_back();
-  }
-  if (r.rows.empty() && offset > 0) {
-    // Past the end: the total still tells the client how many there are.
-    const QueryResult count = reader.query(
-        "SELECT COUNT(*) FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where,
-        std::vector<Value>(params.begin(), params.end() - 2));
-    total = count.rows[0][0].as_int();
-  }
-  send_json(res, Value{{"events", std::move(events)}, {"total", total}, {"offset", offset}, {"limit", limit}}.dump());
+  // The total first (light columns only), then the page: its ids from the light columns, then
+  // the columns of those rows only. A window COUNT(*) OVER () in the page's query made DuckDB
+  // carry every column of every event of the session through the sort (twice the time).
+  const QueryResult count = reader.query(
+      "SELECT COUNT(*) FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where, params);
+  const std::int64_t total = count.rows[0][0].as_int();
+  std::vector<Value> page_params = params;
+  page_params.emplace_back(limit);
+  page_params.emplace_back(offset);
+  // The same range again for the outer scan (its zone maps skip the other sessions' rows).
+  page_params.insert(page_params.end(), params.begin(), params.begin() + 3);
+  const std::string order = " ORDER BY e.event_time NULLS LAST, e.id";
+  const QueryResult r = reader.query(
+      "WITH page AS (SELECT e.id FROM events e LEFT JOIN session_timesteps t ON t.id = e.timestep_id WHERE " + where +
+          order + " LIMIT ? OFFSET ?) SELECT " + kEventColumns +
+          events_from("session_id = ? AND id BETWEEN ? AND ? AND id IN (SELECT id FROM page)") + order,
+      page_params);
+  send_json(res, Value{{"events", rows_value(r)}, {"total", total}, {"offset", offset}, {"limit", limit}}.dump());
 }
 
 // A JSON text cut to `max` bytes at a character boundary.
@@ -225,7 +242,7 @@ void event_detail(ServerContext& ctx, const httplib::Request& req, httplib::Resp
                                          ", e.session_id, e.event_provider, e.reasoning_tokens, e.cache_write_tokens, "
                                          "e.latency_ms, e.system_state_before, e.system_state_after, e.metadata, "
                                          "e.event_metadata, e.llm_call_records, e.observation_diff, e.actions" +
-                                         kEvents + " WHERE e.id = ?",
+                                         events_from("id = ?"),
                                      {Value(id)});
   if (r.rows.empty()) throw ApiError(404, "no event " + text + " (event ids come from GET /api/v1/sessions/{id}/events)");
   // Payloads beyond the limit are sent as the start of their JSON text, named in "truncated".

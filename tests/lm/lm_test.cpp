@@ -924,6 +924,7 @@ TEST_F(LMTest, ProviderReportedCostIsKept) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].cost, 0.00042);
   EXPECT_EQ(events[0].provider, "openrouter");
+  EXPECT_EQ(events[0].metadata["cost_source"].as_string(), "provider") << "the trace says where the cost came from";
 }
 
 TEST_F(LMTest, InProcessModel) {

@@ -124,6 +124,45 @@ TEST_F(ReadApi, KeysetPagesWalkEverySessionOnceInEachSort) {
   EXPECT_EQ(listed({{"sort", "reward"}, {"order", "desc"}}), (std::vector<std::string>{"s2", "s0", "s4", "s5", "s1", "s3"}));
 }
 
+TEST_F(ReadApi, TextColumnsSortOnTheServerWithTiesBrokenBySessionId) {
+  // Pages of 2 put page boundaries inside the ties (three sessions use gpt-4o-mini, two end
+  // with "room 0"): keyset pages must neither repeat nor skip rows there.
+  for (const char* sort : {"session_id", "experiment", "models", "first_message", "last_message"}) {
+    for (const char* order : {"desc", "asc"}) {
+      const std::vector<std::string> all = listed({{"sort", sort}, {"order", order}, {"limit", "100"}});
+      ASSERT_EQ(all.size(), 6u) << sort;
+      std::vector<std::string> paged;
+      std::string cursor;
+      for (int page = 0; page < 10; ++page) {
+        httplib::Params params{{"sort", sort}, {"order", order}, {"limit", "2"}};
+        if (!cursor.empty()) params.emplace("cursor", cursor);
+        const Value v = ok("/api/v1/sessions", params);
+        for (const auto& id : ids(v)) paged.push_back(id);
+        if (v["next_cursor"].is_null()) break;
+        cursor = v["next_cursor"].as_string();
+      }
+      EXPECT_EQ(paged, all) << sort << " " << order;
+    }
+  }
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(listed({{"sort", "models"}, {"order", "asc"}}), (Ids{"s2", "s0", "s5", "s1", "s3", "s4"}));
+  EXPECT_EQ(listed({{"sort", "models"}, {"order", "desc"}}), (Ids{"s4", "s3", "s1", "s5", "s0", "s2"}));
+  EXPECT_EQ(listed({{"sort", "last_message"}, {"order", "asc"}}), (Ids{"s3", "s4", "s1", "s5", "s0", "s2"}));
+  EXPECT_EQ(listed({{"sort", "session_id"}, {"order", "desc"}, {"limit", "3"}}), (Ids{"s5", "s4", "s3"}));
+  // A filter and a text sort together: the filter's parameters and the cursor's are bound in order.
+  const Value first = ok("/api/v1/sessions", {{"sort", "models"}, {"order", "asc"}, {"limit", "1"}, {"filter", "reward < 1"}});
+  ASSERT_TRUE(first["next_cursor"].is_string());
+  EXPECT_EQ(ids(first), (Ids{"s5"}));
+  EXPECT_EQ(listed({{"sort", "models"},
+                    {"order", "asc"},
+                    {"filter", "reward < 1"},
+                    {"cursor", first["next_cursor"].as_string()}}),
+            (Ids{"s1", "s3", "s4"}));
+  const auto [status, body] = get("/api/v1/sessions", {{"sort", "colour"}});
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(body["error"].as_string().find("first_message"), std::string::npos) << "the error lists the sorts: " << body.dump();
+}
+
 TEST_F(ReadApi, FiltersAndTheFilterExpression) {
   const auto set = [](std::vector<std::string> v) { return std::set<std::string>(v.begin(), v.end()); };
   using Ids = std::set<std::string>;
@@ -181,6 +220,22 @@ TEST_F(ReadApi, EventsArePagedWithoutPayloadsAndOneEventHasItsPayload) {
   EXPECT_EQ(ok("/api/v1/sessions/s2/events", {{"step", "step_3"}})["total"], Value(3));
   EXPECT_EQ(ok("/api/v1/sessions/s1/events", {{"kind", "runtime"}})["events"][0]["status"], Value("error"));
   EXPECT_EQ(get("/api/v1/sessions/s2/events", {{"kind", "telepathy"}}).first, 400);
+  // Pages of a filtered list put together are the whole list, in order; past its end there are
+  // no events and the total still says how many there are.
+  std::vector<std::int64_t> whole, paged;
+  const Value all_runtime = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}, {"limit", "100"}});
+  for (const Value& e : all_runtime["events"].as_array()) whole.push_back(e["id"].as_int());
+  for (int offset = 0; offset < 10; offset += 2) {
+    const Value p =
+        ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}, {"limit", "2"}, {"offset", std::to_string(offset)}});
+    EXPECT_EQ(p["total"], Value(5));
+    for (const Value& e : p["events"].as_array()) paged.push_back(e["id"].as_int());
+  }
+  EXPECT_EQ(paged, whole);
+  EXPECT_TRUE(std::is_sorted(whole.begin(), whole.end())) << "runtime events in time order";
+  const Value past = ok("/api/v1/sessions/s2/events", {{"offset", "100"}});
+  EXPECT_TRUE(past["events"].as_array().empty());
+  EXPECT_EQ(past["total"], Value(15));
 
   const std::int64_t tool = ok("/api/v1/sessions/s2/events", {{"kind", "runtime"}})["events"][0]["id"].as_int();
   const Value event = ok("/api/v1/events/" + std::to_string(tool));

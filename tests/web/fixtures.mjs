@@ -75,3 +75,21 @@ export function episode(id, n, { model = 'gpt-4o', rewards = [], actions = [], i
   }
   return session(id, steps, index);
 }
+
+/** The 10,000-event session of the large-session test and benchmark: 1,000 timesteps of an LLM
+ * call, eight runtime operations and an environment step, 50 ms apart. */
+export function tenThousandEvents(id = 'big-10k') {
+  const steps = [];
+  for (let i = 0; i < 1000; i++) {
+    const at = i * 50;
+    steps.push({
+      at,
+      events: [
+        { kind: 'cais', at, dur: 20, prompt: 50, completion: 5, cost: 0.0001, input: [{ role: 'user', content: `step ${i}` }], output: 'ok' },
+        ...Array.from({ length: 8 }, (_, j) => ({ kind: 'runtime', name: `tool-${j}`, at: at + 20 + j * 2, dur: 2 })),
+        { kind: 'environment', at: at + 40, dur: 8, reward: 0.001 },
+      ],
+    });
+  }
+  return session(id, steps);
+}

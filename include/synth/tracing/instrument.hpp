@@ -137,7 +137,8 @@ class AiCallScope : public detail::ScopeBase {
   /// The tokens the provider reported. Without it the event has no token counts and no cost
   /// (metadata.cost_status = "no_usage"), never zeros.
   AiCallScope& usage(const TokenUsage& usage);
-  /// The cost in USD when the provider reports it (otherwise it is computed from the usage).
+  /// The cost in USD when the provider reports it (otherwise it is computed from the usage). The
+  /// event records where it came from: metadata.cost_source = "provider".
   AiCallScope& cost(double usd);
   /// The model that answered, when it differs from the one requested.
   AiCallScope& response_model(std::string_view model);

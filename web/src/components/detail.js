@@ -9,12 +9,23 @@ import { Chat } from './chat.js';
 import { Json, StateDiff } from './json.js';
 import { KIND_GLYPH, KIND_LABEL, isNum, ms, num, reward, usd, when } from '../format.js';
 
-function costSource(e) {
+// Where a call's cost came from: what the trace records, never a guess. The ai_call scope
+// records cost_source = "provider" for a cost the provider reported, and the date of the price
+// table the tracer prices with (price_table_as_of); the tracer adds cost_status when it could not
+// price (unknown model, no usage).
+export function costSource(e) {
   const md = e.metadata || {};
-  if (md.cost_source) return String(md.cost_source);
-  if (md.cost_status === 'unknown_model') return `not priced: model ${e.model ?? '(none)'} is not in the price table`;
+  const asOf = md.price_table_as_of;
+  if (md.cost_status === 'unknown_model') {
+    return `unknown model: ${e.model ?? '(none)'} is not in the price table${asOf ? ` (prices as of ${asOf})` : ''}, so no cost`;
+  }
   if (md.cost_status === 'no_usage') return 'not priced: the provider reported no token usage';
-  if (isNum(e.cost)) return 'recorded with the call (reported, or priced when traced)';
+  if (md.cost_source === 'provider') return 'provider-reported';
+  if (isNum(e.cost) && (md.cost_source === 'price_table' || asOf)) {
+    return asOf ? `price table (prices as of ${asOf})` : 'price table (its date was not recorded)';
+  }
+  if (md.cost_source) return String(md.cost_source);
+  if (isNum(e.cost)) return 'not recorded (the price table when traced, or a cost given with the event)';
   return 'no cost recorded';
 }
 

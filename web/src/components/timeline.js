@@ -1,7 +1,7 @@
 // The waterfall: a ruler, a minimap with the visible window, one lane per event kind (events
 // that overlap in time get rows of their own) and a lane of cumulative reward and cost. Zoom
 // and pan with the mouse (Ctrl+wheel, drag, Shift+wheel) or w/s/a/d; the window is in the URL.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { isoMs, ms, usd, reward as fmtReward } from '../format.js';
 
@@ -124,14 +124,19 @@ function Minimap({ model, view, width, onView }) {
 
 export function Timeline({ model, view, onView, selectedId, onSelect }) {
   const box = useRef(null);
-  const [width, setWidth] = useState(800);
+  // 0 until measured: the bars are drawn once, at the real width (a first drawing at a guessed
+  // width, redrawn when the ResizeObserver answers, cost a 10k-event session a second render).
+  const [width, setWidth] = useState(0);
   const drag = useRef(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     const el = box.current;
-    const ro = new ResizeObserver(() => setWidth(Math.max(200, el.clientWidth)));
+    const measure = () => setWidth(Math.max(200, el.clientWidth));
+    measure();
+    const ro = new ResizeObserver(measure);
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
+  if (!width) return html`<div class="timeline" ref=${box} data-testid="timeline"></div>`;
   const [v0, v1] = view;
   const inner = width - GUTTER - 8;
   const x = (t) => GUTTER + ((t - v0) / (v1 - v0)) * inner;

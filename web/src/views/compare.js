@@ -1,12 +1,19 @@
 // Two sessions side by side: timesteps aligned by index with deltas of duration, tokens, cost and
 // reward; the first step where they diverge (different messages or events) is highlighted; in a
-// chosen step, events are paired by name and its messages shown next to each other, the
-// differing ones marked.
+// chosen step, events are paired by name, its messages shown next to each other (the differing
+// ones marked) and each differing pair of messages diffed line by line.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { allEvents, allMessages, enc, getJSON } from '../api.js';
 import { follow, setQuery } from '../router.js';
 import { isoMs, ms, num, reward, usd } from '../format.js';
+import { align, lineDiff } from '../diff.js';
+
+// A message as lines that diff well: text payloads as they are, others as indented JSON.
+function messageText(m) {
+  const payload = m.content?.payload ?? m.content;
+  return typeof payload === 'string' ? payload : JSON.stringify(payload, null, 2);
+}
 
 async function loadSide(id) {
   const [detail, events, messages] = await Promise.all([getJSON(`/api/v1/sessions/${enc(id)}`), allEvents(id), allMessages(id)]);
@@ -16,7 +23,8 @@ async function loadSide(id) {
     duration: isoMs(s.ended_at) - isoMs(s.started_at),
     rows: events.filter((e) => e.step_id === s.step_id),
     events: events.filter((e) => e.step_id === s.step_id).map((e) => `${e.kind}:${e.name}`),
-    messages: messages.filter((m) => m.step_id === s.step_id).map((m) => `${m.message_type}: ${JSON.stringify(m.content?.payload ?? m.content)}`),
+    messages: messages.filter((m) => m.step_id === s.step_id).map((m) => `${m.message_type}: ${messageText(m)}`),
+    types: messages.filter((m) => m.step_id === s.step_id).map((m) => m.message_type),
   }));
 }
 
@@ -33,23 +41,30 @@ export function divergence(a, b) {
 /** Events of two steps paired by name, in order (longest common subsequence); unpaired ones
  * stand alone. */
 export function alignEvents(a, b) {
-  const n = a.length;
-  const m = b.length;
-  const L = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
-      L[i][j] = `${a[i].kind}:${a[i].name}` === `${b[j].kind}:${b[j].name}` ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
-    }
-  }
-  const out = [];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && `${a[i].kind}:${a[i].name}` === `${b[j].kind}:${b[j].name}`) out.push([a[i++], b[j++]]);
-    else if (j >= m || (i < n && L[i + 1][j] >= L[i][j + 1])) out.push([a[i++], null]);
-    else out.push([null, b[j++]]);
-  }
-  return out;
+  return align(a, b, (x, y) => x.kind === y.kind && x.name === y.name);
+}
+
+// The messages of a step paired by type, in order (LCS: a message only one session has does not
+// shift the pairs after it), each differing pair as a line diff (- only in A, + only in B,
+// unchanged lines as context). Rendered as text, never as HTML.
+function MessageDiffs({ x, y }) {
+  const index = (s) => (s ? s.messages.map((_, i) => i) : []);
+  const pairs = align(index(x), index(y), (i, j) => x.types[i] === y.types[j]);
+  const blocks = [];
+  pairs.forEach(([i, j], k) => {
+    const a = i == null ? null : x.messages[i];
+    const b = j == null ? null : y.messages[j];
+    if (a === b) return;
+    const lines = lineDiff(a, b);
+    const where = i == null ? ` (only in B, its message ${j + 1})` : j == null ? ` (only in A, its message ${i + 1})`
+      : i === j ? '' : ` (B's message ${j + 1})`;
+    blocks.push(html`<div class="msgdiff" data-testid="message-diff" data-message=${k}>
+      <div class="muted">message ${i == null ? '—' : i + 1}${where}</div>
+      <pre class="text">${lines.map((l) => html`<span class=${l.op === '-' ? 'del' : l.op === '+' ? 'add' : 'same'} data-op=${l.op}>${l.op} ${l.text}</span>`)}</pre>
+    </div>`);
+  });
+  if (blocks.length === 0) return html`<p class="muted" data-testid="message-diff-none">The messages of this step are the same.</p>`;
+  return html`<div data-testid="message-diffs">${blocks}</div>`;
 }
 
 function EventPairs({ x, y }) {
@@ -111,6 +126,7 @@ export function CompareView({ query }) {
       ${rows}
     </table></div>
     ${focus >= 0 && html`<h3>Step ${focus}</h3><${EventPairs} x=${sa[focus]} y=${sb[focus]} />
+      <h4>Messages, line by line (− A, + B)</h4><${MessageDiffs} x=${sa[focus]} y=${sb[focus]} />
       <div class="sidebyside">${side(sa[focus])}${side(sb[focus])}</div>`}
   </div>`;
 }

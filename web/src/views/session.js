@@ -15,6 +15,8 @@ import { ExportButtons } from '../components/export.js';
 import { isoMs, ms, num, reward, usd, when } from '../format.js';
 
 const TREE_ROW = 26;
+// Events drawn before the rest of a long session arrives.
+const FIRST_EVENTS = 1000;
 
 function useSession(id) {
   const [data, setData] = useState(null);
@@ -24,11 +26,24 @@ function useSession(id) {
     let gone = false;
     (async () => {
       try {
-        const [detail, messages] = await Promise.all([getJSON(`/api/v1/sessions/${enc(id)}`), allMessages(id)]);
-        // A long session is drawn from its first page of events while the rest arrive.
-        const events = await allEvents(id, {
-          onFirst: (first, total) => !gone && setData({ ...detail, events: first, messages, pending: total }),
+        performance.mark('synth:session-fetch');
+        // All at once: the first page of events does not wait for the session's timesteps. A long
+        // session is drawn from that page while the rest arrive.
+        const head = Promise.all([getJSON(`/api/v1/sessions/${enc(id)}`), allMessages(id)]);
+        let done = false;
+        const all = allEvents(id, {
+          firstSize: FIRST_EVENTS,
+          // The rest are fetched once this first page is on screen (two frames: rendered, painted).
+          onFirst: (first, total) => head.then(([detail, messages]) => {
+            if (gone || done) return undefined;
+            performance.mark('synth:session-first-page');
+            setData({ ...detail, events: first, messages, pending: total });
+            return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+          }, () => {}),
         });
+        const [[detail, messages], events] = await Promise.all([head, all]);
+        done = true;
+        performance.mark('synth:session-all-events');
         if (!gone) setData({ ...detail, events, messages });
       } catch (e) {
         if (!gone) setError(e.message);
@@ -98,6 +113,10 @@ export function SessionView({ id, query }) {
   // keys pressed faster than renders still move one node each.
   const latest = useRef({});
   latest.current = { nodes, collapsed, view, model, setView };
+  // Marks for profiling (tests/web/large.test.mjs reads them): when a page of events is drawn.
+  useEffect(() => {
+    if (data) performance.mark(data.pending ? 'synth:session-first-drawn' : 'synth:session-drawn');
+  }, [data]);
   useEffect(() => setKeyHandler((e) => {
     const { nodes: list, collapsed: closed, view: win, model: m, setView: zoomTo } = latest.current;
     const key = currentRoute().query.sel || '';

@@ -12,10 +12,11 @@ import { ms, num, preview, reward, usd, when } from '../format.js';
 const PAGE = 200;
 const ROW = 30;
 
-// [label, value, server sort key or null, css class]
+// [label, value, server sort key, css class]. The server sorts by every column (text without
+// regard to case, on its first 200 characters), ties broken by session id.
 const COLUMNS = [
-  ['Session', (s) => s.session_id, null, 'id'],
-  ['Experiment', (s) => s.experiment_id || '', null, 'exp'],
+  ['Session', (s) => s.session_id, 'session_id', 'id'],
+  ['Experiment', (s) => s.experiment_id || '', 'experiment', 'exp'],
   ['Start', (s) => when(s.started_at), 'time', 'when'],
   ['Duration', (s) => ms(s.duration_ms), 'duration', 'n'],
   ['Steps', (s) => num(s.num_timesteps), 'steps', 'n'],
@@ -26,10 +27,12 @@ const COLUMNS = [
   ['Reward', (s) => reward(s.reward), 'reward', 'n'],
   ['Term.', (s) => (s.terminated == null ? '—' : s.terminated ? 'yes' : 'no'), 'terminated', 'flag'],
   ['Errors', (s) => num(s.errors), 'errors', 'n'],
-  ['Models', (s) => (s.models || []).join(', '), null, 'models'],
-  ['First message', (s) => preview(s.first_message, 120), null, 'msg'],
-  ['Last message', (s) => preview(s.last_message, 120), null, 'msg'],
+  ['Models', (s) => (s.models || []).join(', '), 'models', 'models'],
+  ['First message', (s) => preview(s.first_message, 120), 'first_message', 'msg'],
+  ['Last message', (s) => preview(s.last_message, 120), 'last_message', 'msg'],
 ];
+// Text columns sort A→Z on their first click, numbers and times largest first.
+const TEXT_SORTS = new Set(['session_id', 'experiment', 'models', 'first_message', 'last_message']);
 
 function sessionUrl(s) {
   return urlOf(`/sessions/${enc(s.session_id)}`);
@@ -146,8 +149,8 @@ export function SessionsView({ query, live }) {
   }), []);
 
   const sortBy = (k) => {
-    if (!k) return;
-    setQuery({ sort: k, order: sort === k && order === 'desc' ? 'asc' : 'desc' });
+    if (sort === k) setQuery({ sort: k, order: order === 'desc' ? 'asc' : 'desc' });
+    else setQuery({ sort: k, order: TEXT_SORTS.has(k) ? 'asc' : 'desc' });
   };
   const row = (i, style) => {
     const s = rows[i];
@@ -162,9 +165,9 @@ export function SessionsView({ query, live }) {
     ${waiting > 0 && html`<button class="new-sessions" data-testid="new-sessions" onClick=${() => setRefresh((r) => r + 1)}>
       ↑ ${waiting} new or changed session${waiting === 1 ? '' : 's'}: show</button>`}
     <div class="shead srow">
-      ${COLUMNS.map(([label, , k, c]) => html`<span class="${c}${k ? ' sortable' : ''}${k === sort ? ' sorted' : ''}"
-        data-testid=${k ? `sort-${k}` : undefined} onClick=${() => sortBy(k)}
-        title=${k ? 'Sort by this column' : 'The server does not sort by this column'}>${label}${k === sort ? (order === 'desc' ? ' ▼' : ' ▲') : ''}</span>`)}
+      ${COLUMNS.map(([label, , k, c]) => html`<span class="${c} sortable${k === sort ? ' sorted' : ''}"
+        data-testid=${`sort-${k}`} onClick=${() => sortBy(k)} title="Sort by this column (click again to reverse)"
+        >${label}${k === sort ? (order === 'desc' ? ' ▼' : ' ▲') : ''}</span>`)}
     </div>
     <${VirtualList} testid="sessions-list" className="slist" count=${rows.length} rowHeight=${ROW} selected=${sel} resetKey=${`${key}/${refresh}`}
       renderRow=${row} onNearEnd=${() => cursor && !loading && load(cursor, false)} />
