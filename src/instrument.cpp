@@ -333,19 +333,10 @@ void AiCallScope::end() noexcept {
       if (s.usage->reasoning_tokens > 0) e.reasoning_tokens = s.usage->reasoning_tokens;
     }
     e.cost = s.cost;
-    // Where the cost came from, for readers of the trace (the viewer's event detail). A cost set
-    // here is the provider's. Otherwise the tracer prices the call when it leaves the process,
-    // with its price table: the built-in one unless a pricing_file is configured (TracerCore's
-    // config never changes), whose date is recorded here; an unknown model then gets
-    // cost_status = "unknown_model" and no cost. (A pricing file's date would need the file.)
-    if (s.cost) {
-      md.set("cost_source", "provider");
-    } else if (s.usage) {
-      const TracingConfig& config = detail::ContextAccess::session(s.where)->core->config;
-      if (config.track_costs && config.pricing_file->empty()) {
-        md.set("price_table_as_of", PricingTable::builtin().as_of());
-      }
-    }
+    // A cost set on the scope is the provider's; the viewer shows where each cost came from. A
+    // call without one is priced when it leaves the process (OutgoingPolicy::price records the
+    // price table's date there).
+    if (s.cost) md.set("cost_source", "provider");
     e.latency_ms = ms;
     md.set("operation", s.name);
     e.metadata = std::move(md);

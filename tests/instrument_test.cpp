@@ -110,7 +110,7 @@ TEST(Instrument, AiCallRecordsWhereItsCostCameFrom) {
   const auto trace = in_session(tracer, [] {
     // Reported by the provider (OpenRouter's usage.cost): kept as it is, and said so.
     st::ai_call("chat", {.model = "gpt-4"}).usage({.prompt_tokens = 100, .completion_tokens = 200}).cost(0.5);
-    // Priced from the price table when it leaves the process: no provider source.
+    // Priced from the price table when it leaves the process.
     st::ai_call("chat", {.model = "gpt-4"}).usage({.prompt_tokens = 100, .completion_tokens = 200});
     // A model the price table does not know: no cost, and why.
     st::ai_call("chat", {.model = "no-such-model-x"}).usage({.prompt_tokens = 10, .completion_tokens = 10});
@@ -124,7 +124,7 @@ TEST(Instrument, AiCallRecordsWhereItsCostCameFrom) {
   EXPECT_FALSE(event(0).metadata.contains("cost_status"));
   ASSERT_TRUE(event(1).cost.has_value());
   EXPECT_DOUBLE_EQ(*event(1).cost, 0.015);
-  EXPECT_FALSE(event(1).metadata.contains("cost_source")) << "priced from the table, not reported";
+  EXPECT_EQ(event(1).metadata["cost_source"].as_string(), "price_table") << "priced from the table, not reported";
   EXPECT_FALSE(event(1).metadata.contains("cost_status"));
   EXPECT_EQ(event(1).metadata["price_table_as_of"].as_string(), st::PricingTable::builtin().as_of()) << "the table's date";
   EXPECT_FALSE(event(0).metadata.contains("price_table_as_of")) << "the provider's cost needs no table";

@@ -80,9 +80,12 @@ void OutgoingPolicy::price(CAISEvent& call) const {
                        .cache_write_tokens = call.cache_write_tokens.value_or(0)};
   }
   const std::string_view status = price(call.model_name ? &*call.model_name : nullptr, usage, call.cost);
-  if (!status.empty() && (call.metadata.is_object() || call.metadata.is_null())) {
-    call.metadata.set("cost_status", status);
-  }
+  if (!call.metadata.is_object() && !call.metadata.is_null()) return;
+  // Readers (the viewer's event detail) say which table and which date a cost comes from, or why
+  // there is none.
+  if (status.empty()) call.metadata.set("cost_source", "price_table");
+  if (status.empty() || status == "unknown_model") call.metadata.set("price_table_as_of", pricing_->as_of());
+  if (!status.empty()) call.metadata.set("cost_status", status);
 }
 
 void OutgoingPolicy::price(SpanData& span) const {

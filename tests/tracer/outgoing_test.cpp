@@ -124,7 +124,7 @@ TEST(Outgoing, CacheWriteTokensArePricedAtTheCacheWriteRate) {
 
 TEST(Outgoing, UserPricingFileOverridesTheBuiltInTable) {
   const auto path = std::filesystem::temp_directory_path() / ("pricing_" + std::to_string(::getpid()) + ".json");
-  std::ofstream(path) << R"({"as_of": "2026-01-01", "models": {"gpt-4": {"input": 1, "output": 2}, "house-model": {"input": 10, "output": 10}}})";
+  std::ofstream(path) << R"({"as_of": "2025-01-01", "models": {"gpt-4": {"input": 1, "output": 2}, "house-model": {"input": 10, "output": 10}}})";
   SessionTracer tracer(TracingConfig{.pricing_file = path});
   const auto trace = record(tracer, [&] {
     tracer.add_event(CAISEvent{.model_name = "gpt-4", .prompt_tokens = 1000000, .completion_tokens = 1000000});
@@ -132,6 +132,13 @@ TEST(Outgoing, UserPricingFileOverridesTheBuiltInTable) {
   });
   EXPECT_DOUBLE_EQ(*std::get<CAISEvent>(trace->event_history[0]).cost, 3.0);
   EXPECT_DOUBLE_EQ(*std::get<CAISEvent>(trace->event_history[1]).cost, 5.0);
+  // The events say which table priced them (the viewer shows "price table (prices as of ...)"): the
+  // file merged over the built-in table, whose prices were all checked by the earlier date.
+  for (const auto& event : trace->event_history) {
+    const auto& metadata = std::get<CAISEvent>(event).metadata;
+    EXPECT_EQ(metadata["cost_source"].as_string(), "price_table");
+    EXPECT_EQ(metadata["price_table_as_of"].as_string(), "2025-01-01");
+  }
   std::filesystem::remove(path);
   EXPECT_THROW(SessionTracer(TracingConfig{.pricing_file = "/nonexistent/pricing.json"}), st::Error);
 }

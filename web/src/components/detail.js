@@ -10,9 +10,9 @@ import { Json, StateDiff } from './json.js';
 import { KIND_GLYPH, KIND_LABEL, isNum, ms, num, reward, usd, when } from '../format.js';
 
 // Where a call's cost came from: what the trace records, never a guess. The ai_call scope
-// records cost_source = "provider" for a cost the provider reported, and the date of the price
-// table the tracer prices with (price_table_as_of); the tracer adds cost_status when it could not
-// price (unknown model, no usage).
+// records cost_source = "provider" for a cost the provider reported; the tracer, when it prices a
+// call, records cost_source = "price_table" and the table's date (price_table_as_of), or
+// cost_status when it could not price (unknown model, no usage).
 export function costSource(e) {
   const md = e.metadata || {};
   const asOf = md.price_table_as_of;
