@@ -172,6 +172,27 @@ std::string run_stamp() {
   return s;
 }
 
+// Sessions recorded faster than the database stores them wait in the spill on disk. The wait
+// lasts as long as the database makes progress (however many sessions are left), saying how far
+// it is; it gives up only when a minute passes without one session stored.
+void wait_until_stored(st::SessionTracer& tracer) {
+  constexpr auto kStall = std::chrono::minutes(1);
+  std::uint64_t pending = tracer.stats().sessions_pending;
+  auto last_progress = std::chrono::steady_clock::now();
+  while (!tracer.flush(std::chrono::seconds(10))) {
+    const std::uint64_t now_pending = tracer.stats().sessions_pending;
+    const auto now = std::chrono::steady_clock::now();
+    if (now_pending < pending) {
+      pending = now_pending;
+      last_progress = now;
+      std::cerr << "synth-trace demo: " << pending << " sessions still to store (waiting in the spill on disk)\n";
+    } else if (now - last_progress >= kStall) {
+      throw st::Error("the database stored no session for a minute with " + std::to_string(now_pending) +
+                      " sessions left; they stay in the spill on disk, and `synth-trace recover` stores them later");
+    }
+  }
+}
+
 }  // namespace
 
 int run_demo(const Target& target, const DemoOptions& options) {
@@ -179,7 +200,10 @@ int run_demo(const Target& target, const DemoOptions& options) {
   refuse_if_served(target, "demo");
   const PolicyModel policy = PolicyModel::from_environment();
   auto sink = std::make_shared<st::DuckDBSink>(db);
-  st::SessionTracer tracer(st::TracingConfig{.max_finished_sessions = 0});
+  // The episodes run far faster than a disk stores them, so the sink queue overflows to the
+  // spill; the demo prefers waiting for the spill's writer (even through seconds of disk stalls
+  // under load) to ever dropping a session: its threads wait up to a minute, not the library's 5 s.
+  st::SessionTracer tracer(st::TracingConfig{.max_finished_sessions = 0, .overflow_timeout_ms = 60000});
   tracer.add_sink(sink);
 
   std::cout << "synth-trace demo: " << options.episodes << " episodes of a 6x6 grid-world treasure hunt\n"
@@ -213,9 +237,7 @@ int run_demo(const Target& target, const DemoOptions& options) {
     for (auto& w : workers) w.join();
     if (!error.empty()) throw st::Error("demo episode failed: " + error);
   }
-  // Sessions recorded faster than the database stores them wait in the spill on disk: the wait is
-  // for the database, bounded generously.
-  if (!tracer.flush(std::chrono::minutes(30))) throw st::Error("the database did not finish storing the sessions within 30 minutes");
+  wait_until_stored(tracer);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const st::TracerStats stats = tracer.stats();
   if (stats.sink_errors > 0 || stats.sessions_dropped > 0) {
