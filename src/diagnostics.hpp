@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 
 namespace synth::tracing::detail {
 
@@ -20,5 +21,8 @@ constexpr bool is_report_worthy(std::uint64_t count) noexcept {
 /// what() of the exception being handled, or a placeholder for non-std exceptions.
 /// Call only inside a catch block.
 std::string current_exception_text();
+
+/// A type's name as written in C++ (demangled), for messages: "synth::tracing::JsonFileSink".
+std::string type_name(const std::type_info& type);
 
 }  // namespace synth::tracing::detail

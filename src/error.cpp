@@ -1,6 +1,9 @@
 #include "synth/tracing/error.hpp"
 
+#include <cxxabi.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -81,6 +84,12 @@ std::string current_exception_text() {
   } catch (...) {
     return "an exception not derived from std::exception";
   }
+}
+
+std::string type_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && demangled ? std::string(demangled.get()) : std::string(type.name());
 }
 }  // namespace detail
 

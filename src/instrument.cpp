@@ -1,7 +1,5 @@
 #include "synth/tracing/instrument.hpp"
 
-#include <cxxabi.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -110,12 +108,7 @@ void change_state(const std::unique_ptr<ScopeState, ScopeStateDeleter>& p, Chang
 
 }  // namespace
 
-std::string exception_type_name(const std::exception& e) {
-  const char* mangled = typeid(e).name();
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
-  return status == 0 && demangled ? std::string(demangled.get()) : std::string(mangled);
-}
+std::string exception_type_name(const std::exception& e) { return detail::type_name(typeid(e)); }
 
 Context* recording_context(SessionTracer* tracer) noexcept {
   Context* c = tracer != nullptr ? SessionTracerAccess::live_context(*tracer) : ContextAccess::innermost();

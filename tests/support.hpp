@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -177,6 +178,30 @@ class FileSizeLimit {
  private:
   rlimit saved_{};
   sighandler_t previous_handler_;
+};
+
+/// For tests of a folder made read-only: root writes into read-only folders, so when the test
+/// runs as root (CI may) the rest of the scope runs with the effective user and group "nobody",
+/// after `folder` is given to them. The saved user id stays root, so the destructor takes root
+/// back. Not root: nothing changes. Every thread of the process changes user together (glibc).
+class Unprivileged {
+ public:
+  explicit Unprivileged(const std::filesystem::path& folder) {
+    if (::geteuid() != 0) return;
+    constexpr uid_t kNobody = 65534;
+    if (::chown(folder.c_str(), kNobody, kNobody) != 0 || ::setegid(kNobody) != 0 || ::seteuid(kNobody) != 0) {
+      throw std::runtime_error("could not run as the user nobody: " + std::system_category().message(errno));
+    }
+    active_ = true;
+  }
+  ~Unprivileged() {
+    if (active_ && (::seteuid(0) != 0 || ::setegid(0) != 0)) std::abort();  // later tests would lie
+  }
+  Unprivileged(const Unprivileged&) = delete;
+  Unprivileged& operator=(const Unprivileged&) = delete;
+
+ private:
+  bool active_ = false;
 };
 
 }  // namespace synth::tracing::testing

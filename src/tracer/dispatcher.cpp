@@ -302,7 +302,7 @@ void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSin
       lost.fetch_add(lost_now, std::memory_order_relaxed);
       const std::uint64_t n = errors.fetch_add(1, std::memory_order_relaxed) + 1;
       if (is_report_worthy(n)) {
-        report(std::string("sink ") + typeid(*sink).name() + " failed to write session '" + trace.session_id +
+        report(std::string("sink ") + type_name(typeid(*sink)) + " failed to write session '" + trace.session_id +
                "': " + current_exception_text() + " (" + std::to_string(n) + " sink errors so far" + lost_text(lost_now) +
                ")");
       }
@@ -319,7 +319,7 @@ void SinkDispatcher::State::flush_sinks(const std::vector<std::shared_ptr<Sessio
       lost.fetch_add(lost_now, std::memory_order_relaxed);
       const std::uint64_t n = errors.fetch_add(1, std::memory_order_relaxed) + 1;
       if (is_report_worthy(n)) {
-        report(std::string("sink ") + typeid(*sink).name() + " failed to flush: " + current_exception_text() + " (" +
+        report(std::string("sink ") + type_name(typeid(*sink)) + " failed to flush: " + current_exception_text() + " (" +
                std::to_string(n) + " sink errors so far" + lost_text(lost_now) + ")");
       }
     }

@@ -306,3 +306,42 @@ TEST(DuckDBSinkDurability, ALockedDatabaseSendsSessionsToJsonFilesUntilItIsFree)
   EXPECT_TRUE(sink->manager().load_trace("after-" + std::to_string(n - 1)));
   EXPECT_EQ(tracer.stats().sessions_lost, 0u);
 }
+
+// Issue 10, fault injection: the database's folder made read-only while the agent runs (DuckDB
+// cannot create its write-ahead log there, nor the sink its pending folder). Every session is
+// accounted for: in the database, in a pending file, or counted lost with a message naming the
+// folder; the sessions after the folder is writable again are stored.
+TEST(DuckDBSinkDurability, AFolderMadeReadOnlyMidRunAccountsForEverySessionAndStoresAgainWhenWritable) {
+  TempDir dir;
+  st::testing::Unprivileged user(dir.path);
+  CapturedDiagnostics diagnostics;
+  auto sink = std::make_shared<DuckDBSink>(dir.db());
+  SessionTracer tracer(st::TracingConfig{.checkpoint = false});
+  tracer.add_sink(sink);
+  { auto s = tracer.start_session("before"); }
+  ASSERT_TRUE(tracer.flush(60s));
+  // Checkpointed: the next commit needs a new write-ahead log file in the folder.
+  single_threaded_under_tsan(sink->manager()).query("CHECKPOINT");
+  fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+  for (int i = 0; i < 3; ++i) auto s = tracer.start_session("during-" + std::to_string(i));
+  ASSERT_TRUE(tracer.flush(60s));
+  fs::permissions(dir.path, fs::perms::owner_all);
+  { auto s = tracer.start_session("after"); }
+  ASSERT_TRUE(tracer.flush(60s));
+
+  single_threaded_under_tsan(sink->manager());
+  const auto stored = sink->manager().session_ids();
+  const auto has = [&](const std::string& id) { return std::find(stored.begin(), stored.end(), id) != stored.end(); };
+  EXPECT_TRUE(has("before"));
+  EXPECT_TRUE(has("after")) << "the sink goes on once the folder is writable";
+  const st::TracerStats stats = tracer.stats();
+  EXPECT_EQ(stored.size() + sink->sessions_pending_import() + stats.sessions_lost, 5u)
+      << "every session stored, in a pending file, or counted lost";
+  EXPECT_EQ(stats.sessions_lost, 3u) << "DuckDB could not create its log: the three sessions are counted lost";
+  bool named = false;
+  for (const auto& m : diagnostics.all()) {
+    named = named || (m.find(dir.db().string() + ".wal") != std::string::npos && m.find("Permission denied") != std::string::npos &&
+                      m.find("'during-2'") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << "the report names the sessions, the file and the cause";
+}

@@ -199,6 +199,38 @@ TEST(JsonFileSink, ADiskFullLosesOnlyTheSessionThatDoesNotFitNamesItAndLeavesNoP
   EXPECT_EQ(dir.json_files().size(), 2u);
 }
 
+// Issue 10, fault injection: the output folder made read-only while the agent runs.
+TEST(JsonFileSink, AFolderMadeReadOnlyMidRunLosesOnlyWhatEndedMeanwhileNamesTheFolderAndGoesOnWhenWritable) {
+  st::testing::TempDir dir("synth_read_only");
+  st::testing::Unprivileged user(dir.path);
+  st::testing::CapturedDiagnostics diagnostics;
+  st::SessionTracer tracer(st::TracingConfig{.save_dir = dir.path, .checkpoint = false});
+  { auto s = tracer.start_session("before"); }
+  ASSERT_TRUE(tracer.flush());
+  fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+  { auto s = tracer.start_session("during"); }
+  ASSERT_TRUE(tracer.flush());
+  fs::permissions(dir.path, fs::perms::owner_all);
+  { auto s = tracer.start_session("after"); }
+  ASSERT_TRUE(tracer.flush());
+
+  const st::TracerStats stats = tracer.stats();
+  EXPECT_EQ(stats.sessions_lost, 1u) << "counted, never silent";
+  EXPECT_EQ(stats.sink_errors, 1u);
+  std::vector<std::string> stored;
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    stored.push_back(st::SessionTrace::read_file(entry.path()).session_id);
+  }
+  std::sort(stored.begin(), stored.end());
+  EXPECT_EQ(stored, (std::vector<std::string>{"after", "before"}));
+  bool named = false;
+  for (const auto& m : diagnostics.all()) {
+    named = named || (m.find(dir.path.string()) != std::string::npos && m.find("'during'") != std::string::npos &&
+                      m.find("sink synth::tracing::JsonFileSink failed") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << "the error names the sink (as written in C++), the folder and the session";
+}
+
 TEST(JsonFileSink, EverySessionIsOnDiskAfterTheTracerIsDestroyed) {
   TempDir dir;
   {
