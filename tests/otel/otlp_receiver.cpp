@@ -215,7 +215,7 @@ std::string OtlpReceiver::unavailable_reason() {
   return {};
 }
 
-OtlpReceiver::OtlpReceiver() {
+OtlpReceiver::OtlpReceiver(Keep keep) : keep_(keep) {
   if (std::string reason = unavailable_reason(); !reason.empty()) {
     throw std::runtime_error("OTLP receiver unavailable: " + reason);
   }
@@ -239,6 +239,7 @@ void OtlpReceiver::start(std::uint16_t port) {
   const std::string script_path = SYNTH_OTLP_RECEIVER_SCRIPT;
   const std::string port_text = std::to_string(port);
   std::vector<std::string> args{node, script_path, "--exit-on-stdin-close", "--port", port_text};
+  if (keep_ == Keep::counts) args.emplace_back("--count-only");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -50,9 +50,14 @@ namespace synth::tracing::testing {
 ///                    client had hung up before a delayed answer).
 class OtlpReceiver {
  public:
+  /// What a receiver keeps of each request.
+  enum class Keep {
+    everything,  ///< the decoded body and headers too (requests(), spans())
+    counts,      ///< counts, errors and answers only, for long runs (requests' "decoded" is null)
+  };
   /// Starts a receiver on a free port. Throws std::runtime_error, telling to run scripts/setup.sh,
   /// when node or the receiver's npm packages are missing, or when it does not come up.
-  OtlpReceiver();
+  explicit OtlpReceiver(Keep keep = Keep::everything);
   ~OtlpReceiver();
   OtlpReceiver(const OtlpReceiver&) = delete;
   OtlpReceiver& operator=(const OtlpReceiver&) = delete;
@@ -124,6 +129,7 @@ class OtlpReceiver {
   nlohmann::json fetch_json(const std::string& method, const std::string& path, const std::string& body = {}) const;
 
   mutable std::mutex mutex_;
+  Keep keep_;
   pid_t pid_ = -1;
   int stdin_fd_ = -1;  // our end of the child's stdin: closing it (or dying) makes the child exit
   std::uint16_t port_ = 0;

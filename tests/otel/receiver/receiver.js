@@ -12,7 +12,9 @@
 //   GET  /control/stats     {"requests": n, "pending": unanswered, "spans": n, "pending_script": n}
 //   POST /control/reset     forgets the requests and the scripted answers
 //
-// Usage: node receiver.js [--port N] [--exit-on-stdin-close]
+// Usage: node receiver.js [--port N] [--exit-on-stdin-close] [--count-only]
+// --count-only: a request's decoded body and headers are forgotten once it is validated (counts,
+// errors and answers stay), so that a long soak does not fill the receiver's memory.
 // Prints {"port":N} as its only line on stdout once listening on 127.0.0.1; logs go to stderr.
 'use strict';
 
@@ -29,6 +31,7 @@ const TO_OBJECT = { longs: String, enums: Number, bytes: Array, defaults: true, 
 
 let port = 0;
 let exitOnStdinClose = false;
+let countOnly = false;
 for (let i = 2; i < process.argv.length; ++i) {
   const arg = process.argv[i];
   if (arg === '--port' && i + 1 < process.argv.length) {
@@ -36,8 +39,10 @@ for (let i = 2; i < process.argv.length; ++i) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) fatal(`bad --port ${process.argv[i]}`);
   } else if (arg === '--exit-on-stdin-close') {
     exitOnStdinClose = true;
+  } else if (arg === '--count-only') {
+    countOnly = true;
   } else {
-    fatal(`unknown argument ${arg} (usage: receiver.js [--port N] [--exit-on-stdin-close])`);
+    fatal(`unknown argument ${arg} (usage: receiver.js [--port N] [--exit-on-stdin-close] [--count-only])`);
   }
 }
 
@@ -341,7 +346,7 @@ function checkScriptEntry(entry) {
 }
 
 function countedSpans(record) {
-  return record.decoded && record.status_answered !== null && record.status_answered >= 200 &&
+  return (record.decoded || record.decoded_forgotten) && record.status_answered !== null && record.status_answered >= 200 &&
          record.status_answered < 300 && !record.client_closed ? record.span_count : 0;
 }
 
@@ -448,6 +453,11 @@ function handleTraces(req, res, body) {
       else if (encoding !== '' && encoding !== 'identity') throw new Error(`unsupported Content-Encoding "${encoding}"`);
       record.decoded = json ? decodeJson(raw, record.errors) : decodeProtobuf(raw, record.errors, record.warnings);
       record.span_count = validate(record.decoded, record.errors);
+      if (countOnly) {
+        record.decoded = null;
+        record.decoded_forgotten = true;
+        record.headers = {};
+      }
     } catch (e) {
       record.decoded = null;
       record.decode_error = `${e.name || 'Error'}: ${e.message}`;
