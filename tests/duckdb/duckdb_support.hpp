@@ -1,8 +1,10 @@
 // Helpers shared by the DuckDB store's tests.
 #pragma once
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,35 +52,40 @@ inline void copy_durable_state(const std::filesystem::path& db, const std::files
 }
 
 /// Another process holding a database open (DuckDB then refuses it to every other process):
-/// a child that opens `db` and keeps it until release() or destruction. The constructor returns
+/// a child (database_holder: a test using this links DATABASE_HOLDER_BINARY, see
+/// tests/CMakeLists.txt) that opens `db` and keeps it until release() or destruction. The constructor returns
 /// once the child has it open; it throws std::runtime_error when the child could not open it.
 class DatabaseHolder {
  public:
   explicit DatabaseHolder(const std::filesystem::path& db) {
+    // posix_spawn of a program (tests/duckdb/database_holder.cpp), not fork: the forked child of
+    // a test process with threads (DuckDB's, the tracer's) must not run DuckDB or allocate.
     int ready[2];
     int release_pipe[2];
-    if (::pipe(ready) != 0 || ::pipe(release_pipe) != 0) throw std::runtime_error("pipe failed");
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
+    if (::pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    if (::pipe2(release_pipe, O_CLOEXEC) != 0) {
       ::close(ready[0]);
-      ::close(release_pipe[1]);
-      int code = 0;
-      try {
-        DuckDBTraceManager holder(db);
-        if (::write(ready[1], "r", 1) != 1) code = 2;
-        char c;
-        while (::read(release_pipe[0], &c, 1) > 0) {
-        }
-      } catch (...) {
-        (void)!::write(ready[1], "e", 1);
-        code = 1;
-      }
-      ::_exit(code);
+      ::close(ready[1]);
+      throw std::runtime_error("pipe failed");
     }
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, release_pipe[0], STDIN_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions, ready[1], STDOUT_FILENO);
+    std::string binary = DATABASE_HOLDER_BINARY;
+    std::string path = db.string();
+    char* argv[] = {binary.data(), path.data(), nullptr};
+    const int spawned = ::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ);
+    ::posix_spawn_file_actions_destroy(&actions);
     ::close(ready[1]);
     ::close(release_pipe[0]);
     release_fd_ = release_pipe[1];
+    if (spawned != 0) {
+      pid_ = 0;
+      ::close(ready[0]);
+      release();
+      throw std::runtime_error(std::string("could not start ") + DATABASE_HOLDER_BINARY);
+    }
     pollfd p{ready[0], POLLIN, 0};
     char state = 0;
     const bool opened = ::poll(&p, 1, 20'000) == 1 && ::read(ready[0], &state, 1) == 1 && state == 'r';

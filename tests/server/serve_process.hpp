@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,16 +31,22 @@ class ServeProcess {
     stderr_path_ = db.string() + ".serve-stderr." + std::to_string(counter_++);
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      const int err = ::open(stderr_path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
-      ::dup2(err, STDERR_FILENO);
-      std::vector<char*> raw;
-      for (auto& a : argv) raw.push_back(a.data());
-      raw.push_back(nullptr);
-      ::execv(raw[0], raw.data());
-      ::_exit(127);
+    // posix_spawn, not fork: the test process has threads (DuckDB's, httplib's), and a forked
+    // child must not allocate before exec.
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    ::posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    const int spawned = ::posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+      pid_ = -1;
+      ::close(out[0]);
+      ::close(out[1]);
+      throw std::runtime_error(std::string("could not start ") + raw[0]);
     }
     ::close(out[1]);
     out_ = out[0];
