@@ -226,6 +226,8 @@ struct SessionTracerAccess {
 
 /// A random, non-zero 64-bit id (span and trace ids), from a per-thread generator.
 std::uint64_t random_id() noexcept;
+/// A new session id: a random UUID version 4 (RFC 4122), from the same generator.
+std::string uuid4();
 
 /// The span of a session (`name` "session") or a timestep ("timestep") of `session`, ending now,
 /// with `attributes` plus the conversation id and kind.
