@@ -14,6 +14,7 @@
 #include "config_file.hpp"
 #include "diagnostics.hpp"
 #include "file_io.hpp"
+#include "http/client.hpp"
 #include "synth/tracing/error.hpp"
 
 namespace synth::tracing {
@@ -567,11 +568,7 @@ void TracingConfig::validate() const {
                 ") must not exceed otel_max_queue_size (" + std::to_string(*otel_max_queue_size) + ")");
   }
   if (trim(*service_name).empty()) throw Error("TracingConfig: service_name cannot be empty");
-  if (!collector->empty() && !collector->starts_with("http://") && !collector->starts_with("https://")) {
-    throw Error("TracingConfig: collector '" + *collector +
-                "' is not an http:// or https:// URL (use the address `synth-trace serve` prints, for example "
-                "http://127.0.0.1:4319)");
-  }
+  if (!collector->empty()) http::require_http_url("TracingConfig: collector", *collector, "use the address `synth-trace serve` prints, for example http://127.0.0.1:4319");
   if (!collector->empty() && collector_fallback_dir->empty()) {
     throw Error("TracingConfig: collector_fallback_dir cannot be empty while a collector is set (name a folder)");
   }

@@ -175,10 +175,7 @@ struct OtlpHttpExporter::Impl {
 };
 
 OtlpHttpExporter::OtlpHttpExporter(OtlpHttpOptions options) {
-  if (!options.endpoint.starts_with("http://") && !options.endpoint.starts_with("https://")) {
-    throw Error("OTLP endpoint '" + options.endpoint +
-                "' is not an http:// or https:// URL (for example http://localhost:4318/v1/traces)");
-  }
+  http::require_http_url("OTLP endpoint", options.endpoint, "for example http://localhost:4318/v1/traces");
   impl_ = std::make_unique<Impl>(std::move(options));
 }
 

@@ -1,6 +1,7 @@
 #include "server/forward.hpp"
 
 #include "diagnostics.hpp"
+#include "http/client.hpp"
 #include "server/exports.hpp"
 #include "synth/tracing/error.hpp"
 
@@ -9,11 +10,8 @@ namespace synth::tracing::server {
 namespace {
 
 std::string traces_endpoint(std::string_view given) {
-  if (!given.starts_with("http://") && !given.starts_with("https://")) {
-    throw Error("--forward-otlp '" + std::string(given) +
-                "' is not an http:// or https:// URL (the OTLP/HTTP traces endpoint of a collector, for example "
-                "http://localhost:4318/v1/traces)");
-  }
+  http::require_http_url("--forward-otlp", given,
+                         "the OTLP/HTTP traces endpoint of a collector, for example http://localhost:4318/v1/traces");
   std::string url(given);
   const std::size_t host_start = url.find("://") + 3;
   const std::size_t path = url.find('/', host_start);

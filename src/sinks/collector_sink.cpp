@@ -394,11 +394,7 @@ void CollectorSink::Impl::send_batch() {
 }
 
 CollectorSink::CollectorSink(CollectorOptions options) {
-  if (!options.url.starts_with("http://") && !options.url.starts_with("https://")) {
-    throw Error("collector URL '" + options.url +
-                "' is not an http:// or https:// URL (use the address `synth-trace serve` prints, for example "
-                "http://127.0.0.1:4319)");
-  }
+  http::require_http_url("collector URL", options.url, "use the address `synth-trace serve` prints, for example http://127.0.0.1:4319");
   if (options.batch_sessions == 0 || options.batch_bytes == 0) {
     throw Error("CollectorOptions: batch_sessions and batch_bytes must be at least 1");
   }
