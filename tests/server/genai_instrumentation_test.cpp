@@ -1,8 +1,9 @@
-// A GenAI instrumentation from npm against the real `synth-trace serve`: the official
-// @opentelemetry/instrumentation-openai instruments real `openai` client calls to a fake OpenAI
-// server on 127.0.0.1, and the OpenTelemetry JS SDK exports its spans and log events over
-// OTLP/protobuf (tests/server/genai_instrumentation/openai_calls.js). Checked through serve's
-// read API: models, tokens, the prompt and completion messages, and one session for the turn.
+// GenAI instrumentations from npm against the real `synth-trace serve`: the official
+// @opentelemetry/instrumentation-openai (content as log events) and OpenInference's
+// @arizeai/openinference-instrumentation-openai (content on the spans) instrument real `openai`
+// client calls to a fake OpenAI server on 127.0.0.1, and the OpenTelemetry JS SDK exports
+// over OTLP/protobuf (tests/server/genai_instrumentation/openai_calls.js). Checked through
+// serve's read API: models, tokens, the prompt and completion messages, and the session.
 // Without node or the npm packages the test is skipped, except in CI (CI=true), where it fails.
 #include <gtest/gtest.h>
 
@@ -27,17 +28,20 @@ const std::string kClientDir = GENAI_INSTRUMENTATION_DIR;
 std::string missing_client() {
   if (std::string(NODE_BINARY).empty()) return "node was not found when configuring";
   if (!std::filesystem::exists(kClientDir + "/node_modules/@opentelemetry/instrumentation-openai") ||
+      !std::filesystem::exists(kClientDir + "/node_modules/@arizeai/openinference-instrumentation-openai") ||
       !std::filesystem::exists(kClientDir + "/node_modules/openai")) {
     return kClientDir + "/node_modules is missing: run scripts/setup.sh";
   }
   return {};
 }
 
-// Runs openai_calls.js (content capture on or off); its exit code and what it printed.
-std::pair<int, std::string> run_client(const std::string& base, const std::string& session, bool capture_content) {
+// Runs openai_calls.js with an instrumentation (content capture of the official one on or off);
+// its exit code and what it printed.
+std::pair<int, std::string> run_client(const std::string& base, const std::string& session, bool capture_content,
+                                       const std::string& instrumentation = "opentelemetry") {
   const std::string command = std::string("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=") +
                               (capture_content ? "true" : "false") + " " + NODE_BINARY + " " + kClientDir +
-                              "/openai_calls.js " + base + " " + session + " 2>&1";
+                              "/openai_calls.js " + base + " " + session + " " + instrumentation + " 2>&1";
   std::string out;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed"};
@@ -90,12 +94,16 @@ std::vector<std::string> messages_of(const Value& messages, const std::string& s
 
 }  // namespace
 
-TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneSession) {
-  if (const std::string missing = missing_client(); !missing.empty()) {
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && std::string(ci) == "true") FAIL() << "CI=true and " << missing;
-    GTEST_SKIP() << missing;
+// Skips the test without the client, or fails it in CI.
+#define REQUIRE_CLIENT()                                                                \
+  if (const std::string missing = missing_client(); !missing.empty()) {                 \
+    const char* ci = std::getenv("CI");                                                 \
+    if (ci != nullptr && std::string(ci) == "true") FAIL() << "CI=true and " << missing; \
+    GTEST_SKIP() << missing;                                                            \
   }
+
+TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneSession) {
+  REQUIRE_CLIENT();
   TempDir dir;
   ServeProcess serve(dir.db(), {"--otlp-port", "0"});
   {
@@ -183,5 +191,59 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneS
   for (const Value& x : list["sessions"].as_array()) ids.push_back(x["session_id"].as_string());
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<std::string>{"turn-with-content", "turn-without-content"})) << list.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
+
+// OpenInference: each call its own trace (a timestep each), one session by the `session.id` that
+// setSession puts on the spans; the messages on the LLM call events themselves.
+TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenInferenceAreStoredWithTheirMessages) {
+  REQUIRE_CLIENT();
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-port", "0"});
+  const auto [code, out] = run_client(serve.url(), "openinference-session", false, "openinference");
+  ASSERT_EQ(code, 0) << out;
+
+  const Value detail = stored_session(serve, "openinference-session", 2, 0);
+  const Value& s = detail["session"];
+  EXPECT_EQ(s["num_llm_calls"].as_int(), 2);
+  EXPECT_EQ(s["num_timesteps"].as_int(), 2) << "one trace per call, one timestep each";
+  EXPECT_EQ(s["prompt_tokens"].as_int(), 64);
+  EXPECT_EQ(s["completion_tokens"].as_int(), 11);
+  EXPECT_EQ(s["models"], Value::parse(R"(["gpt-4o-mini-2024-07-18"])"));
+  EXPECT_EQ(s["providers"], Value::parse(R"(["openai"])"));
+
+  const Value events = get(serve, "/api/v1/sessions/openinference-session/events");
+  ASSERT_EQ(events["events"].size(), 2u) << events.dump();
+  std::vector<Value> calls;
+  for (const Value& e : events["events"].as_array()) {
+    calls.push_back(get(serve, "/api/v1/events/" + std::to_string(e["id"].as_int())));
+  }
+  std::sort(calls.begin(), calls.end(),
+            [](const Value& a, const Value& b) { return a["started_at"].as_string() < b["started_at"].as_string(); });
+  const auto lines = [](const Value& messages) {
+    std::vector<std::string> out;
+    for (const Value& m : messages.as_array()) out.push_back(m["role"].as_string() + ": " + m["content"].as_string());
+    return out;
+  };
+  EXPECT_EQ(calls[0]["kind"], Value("cais"));
+  EXPECT_EQ(calls[0]["model"], Value("gpt-4o-mini-2024-07-18"));
+  EXPECT_EQ(calls[0]["prompt_tokens"].as_int(), 23);
+  EXPECT_EQ(calls[0]["completion_tokens"].as_int(), 7);
+  EXPECT_EQ(calls[0]["system_state_before"]["temperature"], Value(0.2)) << calls[0].dump();
+  EXPECT_EQ(lines(calls[0]["system_state_before"]["messages"]),
+            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?"}))
+      << calls[0].dump();
+  EXPECT_EQ(lines(calls[0]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Sunny, 24 C in Paris."}));
+  EXPECT_EQ(calls[1]["prompt_tokens"].as_int(), 41);
+  EXPECT_EQ(calls[1]["completion_tokens"].as_int(), 4);
+  EXPECT_EQ(lines(calls[1]["system_state_before"]["messages"]),
+            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?",
+                                      "assistant: Sunny, 24 C in Paris.", "user: What should I take?"}))
+      << calls[1].dump();
+  EXPECT_EQ(lines(calls[1]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Take sunglasses."}));
+  EXPECT_NE(calls[0]["step_id"], calls[1]["step_id"]);
+
+  const Value list = get(serve, "/api/v1/sessions");
+  ASSERT_EQ(list["sessions"].size(), 1u) << "no session named after a trace id: " << list.dump();
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }

@@ -1,9 +1,13 @@
-// Real `openai` client calls, instrumented by the official OpenTelemetry GenAI instrumentation
-// (@opentelemetry/instrumentation-openai), against a fake OpenAI server on 127.0.0.1 (a real
-// HTTP server, here), exported by the OTLP/protobuf trace and log exporters to a collector:
-//   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true node openai_calls.js <base url> <session id>
-// Two chat completions under one parent span carrying gen_ai.conversation.id = <session id>.
-// Spans go out before logs (the logs find their session through their trace's spans). Prints
+// Real `openai` client calls, instrumented by a GenAI instrumentation from npm, against a fake
+// OpenAI server on 127.0.0.1 (a real HTTP server, here), exported by the OTLP/protobuf trace
+// and log exporters to a collector:
+//   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true node openai_calls.js <base url> <session id> [opentelemetry]
+//   node openai_calls.js <base url> <session id> openinference
+// Two chat completions. opentelemetry (@opentelemetry/instrumentation-openai, content as log
+// events): under one parent span carrying gen_ai.conversation.id = <session id>; spans go out
+// before logs (the logs find their session through their trace's spans). openinference
+// (@arizeai/openinference-instrumentation-openai, content on the spans): each call its own
+// trace, the session given by OpenInference's setSession (session.id on the spans). Prints
 // {ok, traces: [...], logs: [...], requests: [...]} (export results and what the fake server
 // received); exits 1 when something failed.
 'use strict';
@@ -17,11 +21,10 @@ const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-proto');
 const { context, trace } = require('@opentelemetry/api');
 const { logs } = require('@opentelemetry/api-logs');
 const { registerInstrumentations } = require('@opentelemetry/instrumentation');
-const { OpenAIInstrumentation } = require('@opentelemetry/instrumentation-openai');
 
-const [base, session] = process.argv.slice(2);
-if (!base || !session) {
-  process.stderr.write('usage: node openai_calls.js <collector base url> <session id>\n');
+const [base, session, flavour = 'opentelemetry'] = process.argv.slice(2);
+if (!base || !session || !['opentelemetry', 'openinference'].includes(flavour)) {
+  process.stderr.write('usage: node openai_calls.js <collector base url> <session id> [opentelemetry|openinference]\n');
   process.exit(2);
 }
 
@@ -52,8 +55,12 @@ const loggerProvider = new LoggerProvider({
   })],
 });
 logs.setGlobalLoggerProvider(loggerProvider);
-// Content capture comes from OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, as users set it.
-registerInstrumentations({ instrumentations: [new OpenAIInstrumentation()] });
+// Content capture comes from OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, as users set it;
+// OpenInference captures it by default.
+const instrumentation = flavour === 'opentelemetry'
+  ? new (require('@opentelemetry/instrumentation-openai').OpenAIInstrumentation)()
+  : new (require('@arizeai/openinference-instrumentation-openai').OpenAIInstrumentation)();
+registerInstrumentations({ instrumentations: [instrumentation] });
 // After the instrumentation: it patches `openai` as it is loaded.
 const { OpenAI } = require('openai');
 
@@ -92,26 +99,32 @@ const fake = http.createServer((req, res) => {
 async function main() {
   await new Promise((resolve) => fake.listen(0, '127.0.0.1', resolve));
   const client = new OpenAI({ apiKey: 'sk-test', baseURL: `http://127.0.0.1:${fake.address().port}/v1`, maxRetries: 0 });
-  const tracer = trace.getTracer('synth-tracing-tests', '1.0.0');
-  const turn = tracer.startSpan('invoke_agent weather', {
-    attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'weather', 'gen_ai.conversation.id': session },
-  });
-  await context.with(trace.setSpan(context.active(), turn), async () => {
-    const messages = [
-      { role: 'system', content: 'You answer about the weather.' },
-      { role: 'user', content: 'Weather in Paris?' },
-    ];
-    const first = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, temperature: 0.2 });
+  const messages = [
+    { role: 'system', content: 'You answer about the weather.' },
+    { role: 'user', content: 'Weather in Paris?' },
+  ];
+  const conversation = async (inSession) => {
+    const first = await inSession(() => client.chat.completions.create({ model: 'gpt-4o-mini', messages, temperature: 0.2 }));
     messages.push(first.choices[0].message, { role: 'user', content: 'What should I take?' });
-    await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50 });
-  });
-  turn.end();
+    await inSession(() => client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50 }));
+  };
+  if (flavour === 'opentelemetry') {
+    const tracer = trace.getTracer('synth-tracing-tests', '1.0.0');
+    const turn = tracer.startSpan('invoke_agent weather', {
+      attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'weather', 'gen_ai.conversation.id': session },
+    });
+    await context.with(trace.setSpan(context.active(), turn), () => conversation((call) => call()));
+    turn.end();
+  } else {
+    const { setSession } = require('@arizeai/openinference-core');
+    await conversation((call) => context.with(setSession(context.active(), { sessionId: session }), call));
+  }
   await tracerProvider.forceFlush();
   await loggerProvider.forceFlush();
   await tracerProvider.shutdown();
   await loggerProvider.shutdown();
   fake.close();
-  const ok = traceResults.length > 0 && logResults.length > 0 && [...traceResults, ...logResults].every((r) => r.code === 0) &&
+  const ok = traceResults.length > 0 && (logResults.length > 0 || flavour === 'openinference') && [...traceResults, ...logResults].every((r) => r.code === 0) &&
     received.length === 2;
   process.stdout.write(JSON.stringify({ ok, traces: traceResults, logs: logResults, requests: received }) + '\n');
   process.exit(ok ? 0 : 1);
