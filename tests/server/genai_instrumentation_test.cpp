@@ -1,6 +1,7 @@
 // GenAI instrumentations from npm against the real `synth-trace serve`: the official
-// @opentelemetry/instrumentation-openai (content as log events) and OpenInference's
-// @arizeai/openinference-instrumentation-openai (content on the spans) instrument real `openai`
+// @opentelemetry/instrumentation-openai (content as log events), OpenInference's
+// @arizeai/openinference-instrumentation-openai and OpenLLMetry's @traceloop/instrumentation-openai
+// (content on the spans) instrument real `openai`
 // client calls to a fake OpenAI server on 127.0.0.1, and the OpenTelemetry JS SDK exports
 // over OTLP/protobuf (tests/server/genai_instrumentation/openai_calls.js). Checked through
 // serve's read API: models, tokens, the prompt and completion messages, and the session.
@@ -29,6 +30,7 @@ std::string missing_client() {
   if (std::string(NODE_BINARY).empty()) return "node was not found when configuring";
   if (!std::filesystem::exists(kClientDir + "/node_modules/@opentelemetry/instrumentation-openai") ||
       !std::filesystem::exists(kClientDir + "/node_modules/@arizeai/openinference-instrumentation-openai") ||
+      !std::filesystem::exists(kClientDir + "/node_modules/@traceloop/instrumentation-openai") ||
       !std::filesystem::exists(kClientDir + "/node_modules/openai")) {
     return kClientDir + "/node_modules is missing: run scripts/setup.sh";
   }
@@ -194,6 +196,47 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneS
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
 
+// The two LLM calls of a session whose instrumentation puts the messages on the spans: models,
+// tokens and the messages in the events' system_state_before/after; the calls' full events,
+// oldest first.
+std::vector<Value> expect_calls_with_messages(const ServeProcess& serve, const std::string& session) {
+  const Value events = get(serve, "/api/v1/sessions/" + session + "/events");
+  std::vector<Value> calls;
+  for (const Value& e : events["events"].as_array()) {
+    if (e["kind"] == Value("cais")) calls.push_back(get(serve, "/api/v1/events/" + std::to_string(e["id"].as_int())));
+  }
+  EXPECT_EQ(calls.size(), 2u) << events.dump();
+  if (calls.size() != 2) return calls;
+  std::sort(calls.begin(), calls.end(),
+            [](const Value& a, const Value& b) { return a["started_at"].as_string() < b["started_at"].as_string(); });
+  const auto lines = [](const Value& messages) {
+    std::vector<std::string> out;
+    if (!messages.is_array()) return out;
+    for (const Value& m : messages.as_array()) out.push_back(m["role"].as_string() + ": " + m["content"].as_string());
+    return out;
+  };
+  const std::array<std::pair<int, int>, 2> usage{{{23, 7}, {41, 4}}};
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i]["model"], Value("gpt-4o-mini-2024-07-18")) << i;
+    EXPECT_EQ(calls[i]["provider"], Value("openai")) << i;
+    EXPECT_EQ(calls[i]["prompt_tokens"].as_int(), usage[i].first) << i;
+    EXPECT_EQ(calls[i]["completion_tokens"].as_int(), usage[i].second) << i;
+  }
+  EXPECT_EQ(calls[0]["system_state_before"]["temperature"], Value(0.2)) << calls[0].dump();
+  EXPECT_EQ(lines(calls[0]["system_state_before"]["messages"]),
+            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?"}))
+      << calls[0].dump();
+  EXPECT_EQ(lines(calls[0]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Sunny, 24 C in Paris."}))
+      << calls[0].dump();
+  EXPECT_EQ(lines(calls[1]["system_state_before"]["messages"]),
+            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?",
+                                      "assistant: Sunny, 24 C in Paris.", "user: What should I take?"}))
+      << calls[1].dump();
+  EXPECT_EQ(lines(calls[1]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Take sunglasses."}))
+      << calls[1].dump();
+  return calls;
+}
+
 // OpenInference: each call its own trace (a timestep each), one session by the `session.id` that
 // setSession puts on the spans; the messages on the LLM call events themselves.
 TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenInferenceAreStoredWithTheirMessages) {
@@ -209,40 +252,35 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenInferenceAreStoredWithTh
   EXPECT_EQ(s["num_timesteps"].as_int(), 2) << "one trace per call, one timestep each";
   EXPECT_EQ(s["prompt_tokens"].as_int(), 64);
   EXPECT_EQ(s["completion_tokens"].as_int(), 11);
-  EXPECT_EQ(s["models"], Value::parse(R"(["gpt-4o-mini-2024-07-18"])"));
-  EXPECT_EQ(s["providers"], Value::parse(R"(["openai"])"));
-
-  const Value events = get(serve, "/api/v1/sessions/openinference-session/events");
-  ASSERT_EQ(events["events"].size(), 2u) << events.dump();
-  std::vector<Value> calls;
-  for (const Value& e : events["events"].as_array()) {
-    calls.push_back(get(serve, "/api/v1/events/" + std::to_string(e["id"].as_int())));
-  }
-  std::sort(calls.begin(), calls.end(),
-            [](const Value& a, const Value& b) { return a["started_at"].as_string() < b["started_at"].as_string(); });
-  const auto lines = [](const Value& messages) {
-    std::vector<std::string> out;
-    for (const Value& m : messages.as_array()) out.push_back(m["role"].as_string() + ": " + m["content"].as_string());
-    return out;
-  };
-  EXPECT_EQ(calls[0]["kind"], Value("cais"));
-  EXPECT_EQ(calls[0]["model"], Value("gpt-4o-mini-2024-07-18"));
-  EXPECT_EQ(calls[0]["prompt_tokens"].as_int(), 23);
-  EXPECT_EQ(calls[0]["completion_tokens"].as_int(), 7);
-  EXPECT_EQ(calls[0]["system_state_before"]["temperature"], Value(0.2)) << calls[0].dump();
-  EXPECT_EQ(lines(calls[0]["system_state_before"]["messages"]),
-            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?"}))
-      << calls[0].dump();
-  EXPECT_EQ(lines(calls[0]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Sunny, 24 C in Paris."}));
-  EXPECT_EQ(calls[1]["prompt_tokens"].as_int(), 41);
-  EXPECT_EQ(calls[1]["completion_tokens"].as_int(), 4);
-  EXPECT_EQ(lines(calls[1]["system_state_before"]["messages"]),
-            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?",
-                                      "assistant: Sunny, 24 C in Paris.", "user: What should I take?"}))
-      << calls[1].dump();
-  EXPECT_EQ(lines(calls[1]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Take sunglasses."}));
+  const std::vector<Value> calls = expect_calls_with_messages(serve, "openinference-session");
+  ASSERT_EQ(calls.size(), 2u);
   EXPECT_NE(calls[0]["step_id"], calls[1]["step_id"]);
 
+  const Value list = get(serve, "/api/v1/sessions");
+  ASSERT_EQ(list["sessions"].size(), 1u) << "no session named after a trace id: " << list.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
+
+// OpenLLMetry (@traceloop/instrumentation-openai): GenAI `gen_ai.input/output.messages` on the
+// spans; the session from the parent span's traceloop.association.properties.session_id.
+TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenLLMetryAreStoredWithTheirMessages) {
+  REQUIRE_CLIENT();
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-port", "0"});
+  const auto [code, out] = run_client(serve.url(), "openllmetry-session", false, "traceloop");
+  ASSERT_EQ(code, 0) << out;
+
+  const Value detail = stored_session(serve, "openllmetry-session", 3, 0);
+  EXPECT_EQ(detail["session"]["num_llm_calls"].as_int(), 2);
+  EXPECT_EQ(detail["session"]["num_timesteps"].as_int(), 1);
+  const std::vector<Value> calls = expect_calls_with_messages(serve, "openllmetry-session");
+  ASSERT_EQ(calls.size(), 2u);
+  for (const Value& call : calls) {
+    EXPECT_EQ(call["metadata"]["request_model"], Value("gpt-4o-mini")) << call.dump();
+    EXPECT_EQ(call["system_state_after"]["finish_reason"], Value("stop")) << call.dump();
+    EXPECT_TRUE(call["parent_span_id"].is_string()) << call.dump();
+    EXPECT_EQ(call["parent_span_id"], calls[0]["parent_span_id"]) << "both under the turn's span";
+  }
   const Value list = get(serve, "/api/v1/sessions");
   ASSERT_EQ(list["sessions"].size(), 1u) << "no session named after a trace id: " << list.dump();
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();

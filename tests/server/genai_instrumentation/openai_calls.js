@@ -2,12 +2,14 @@
 // OpenAI server on 127.0.0.1 (a real HTTP server, here), exported by the OTLP/protobuf trace
 // and log exporters to a collector:
 //   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true node openai_calls.js <base url> <session id> [opentelemetry]
-//   node openai_calls.js <base url> <session id> openinference
+//   node openai_calls.js <base url> <session id> openinference|traceloop
 // Two chat completions. opentelemetry (@opentelemetry/instrumentation-openai, content as log
 // events): under one parent span carrying gen_ai.conversation.id = <session id>; spans go out
 // before logs (the logs find their session through their trace's spans). openinference
 // (@arizeai/openinference-instrumentation-openai, content on the spans): each call its own
-// trace, the session given by OpenInference's setSession (session.id on the spans). Prints
+// trace, the session given by OpenInference's setSession (session.id on the spans). traceloop
+// (OpenLLMetry's @traceloop/instrumentation-openai, content on the spans as GenAI messages):
+// under one parent span carrying traceloop.association.properties.session_id. Prints
 // {ok, traces: [...], logs: [...], requests: [...]} (export results and what the fake server
 // received); exits 1 when something failed.
 'use strict';
@@ -23,8 +25,8 @@ const { logs } = require('@opentelemetry/api-logs');
 const { registerInstrumentations } = require('@opentelemetry/instrumentation');
 
 const [base, session, flavour = 'opentelemetry'] = process.argv.slice(2);
-if (!base || !session || !['opentelemetry', 'openinference'].includes(flavour)) {
-  process.stderr.write('usage: node openai_calls.js <collector base url> <session id> [opentelemetry|openinference]\n');
+if (!base || !session || !['opentelemetry', 'openinference', 'traceloop'].includes(flavour)) {
+  process.stderr.write('usage: node openai_calls.js <collector base url> <session id> [opentelemetry|openinference|traceloop]\n');
   process.exit(2);
 }
 
@@ -56,10 +58,12 @@ const loggerProvider = new LoggerProvider({
 });
 logs.setGlobalLoggerProvider(loggerProvider);
 // Content capture comes from OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, as users set it;
-// OpenInference captures it by default.
-const instrumentation = flavour === 'opentelemetry'
-  ? new (require('@opentelemetry/instrumentation-openai').OpenAIInstrumentation)()
-  : new (require('@arizeai/openinference-instrumentation-openai').OpenAIInstrumentation)();
+// OpenInference and OpenLLMetry capture it by default.
+const instrumentation = new (require({
+  opentelemetry: '@opentelemetry/instrumentation-openai',
+  openinference: '@arizeai/openinference-instrumentation-openai',
+  traceloop: '@traceloop/instrumentation-openai',
+}[flavour]).OpenAIInstrumentation)();
 registerInstrumentations({ instrumentations: [instrumentation] });
 // After the instrumentation: it patches `openai` as it is loaded.
 const { OpenAI } = require('openai');
@@ -108,10 +112,11 @@ async function main() {
     messages.push(first.choices[0].message, { role: 'user', content: 'What should I take?' });
     await inSession(() => client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50 }));
   };
-  if (flavour === 'opentelemetry') {
+  if (flavour !== 'openinference') {
     const tracer = trace.getTracer('synth-tracing-tests', '1.0.0');
     const turn = tracer.startSpan('invoke_agent weather', {
-      attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'weather', 'gen_ai.conversation.id': session },
+      attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'weather',
+        [flavour === 'opentelemetry' ? 'gen_ai.conversation.id' : 'traceloop.association.properties.session_id']: session },
     });
     await context.with(trace.setSpan(context.active(), turn), () => conversation((call) => call()));
     turn.end();
@@ -124,7 +129,7 @@ async function main() {
   await tracerProvider.shutdown();
   await loggerProvider.shutdown();
   fake.close();
-  const ok = traceResults.length > 0 && (logResults.length > 0 || flavour === 'openinference') && [...traceResults, ...logResults].every((r) => r.code === 0) &&
+  const ok = traceResults.length > 0 && (logResults.length > 0 || flavour !== 'opentelemetry') && [...traceResults, ...logResults].every((r) => r.code === 0) &&
     received.length === 2;
   process.stdout.write(JSON.stringify({ ok, traces: traceResults, logs: logResults, requests: received }) + '\n');
   process.exit(ok ? 0 : 1);
