@@ -145,10 +145,13 @@ install_duckdb() {
 # the lockfile is newer than node_modules:
 # - tests/otel/receiver: an OTLP receiver decoding with the official OpenTelemetry protobuf code;
 # - tests/server/otlp_sdk: the official OpenTelemetry JS SDK sending spans to `synth-trace serve`;
+# - tests/server/genai_instrumentation: the openai instrumentations of OpenTelemetry, OpenInference
+#   and OpenLLMetry on the `openai` client, exporting spans and log events to `synth-trace serve`;
 # - tests/web: playwright-core, driving chromium through the viewer;
 # - web: the viewer's own packages (preact, htm, uplot, esbuild), for `node web/build.mjs` during
 #   development (the CMake build runs its own `npm ci` in the build folder).
-NPM_TEST_DIRS=("$ROOT/tests/otel/receiver" "$ROOT/tests/server/otlp_sdk" "$ROOT/tests/web" "$ROOT/web")
+NPM_TEST_DIRS=("$ROOT/tests/otel/receiver" "$ROOT/tests/server/otlp_sdk" "$ROOT/tests/server/genai_instrumentation"
+               "$ROOT/tests/web" "$ROOT/web")
 
 install_test_packages() {
   local dir modules

@@ -1,0 +1,287 @@
+// GenAI instrumentations from npm against the real `synth-trace serve`: the official
+// @opentelemetry/instrumentation-openai (content as log events), OpenInference's
+// @arizeai/openinference-instrumentation-openai and OpenLLMetry's @traceloop/instrumentation-openai
+// (content on the spans) instrument real `openai`
+// client calls to a fake OpenAI server on 127.0.0.1, and the OpenTelemetry JS SDK exports
+// over OTLP/protobuf (tests/server/genai_instrumentation/openai_calls.js). Checked through
+// serve's read API: models, tokens, the prompt and completion messages, and the session.
+// Without node or the npm packages the test is skipped, except in CI (CI=true), where it fails.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "server/serve_process.hpp"
+#include "support.hpp"
+
+using namespace synth::tracing;
+using synth::tracing::testing::TempDir;
+using synth_test::ServeProcess;
+
+namespace {
+
+const std::string kClientDir = GENAI_INSTRUMENTATION_DIR;
+
+// Why the client cannot run here, or empty.
+std::string missing_client() {
+  if (std::string(NODE_BINARY).empty()) return "node was not found when configuring";
+  if (!std::filesystem::exists(kClientDir + "/node_modules/@opentelemetry/instrumentation-openai") ||
+      !std::filesystem::exists(kClientDir + "/node_modules/@arizeai/openinference-instrumentation-openai") ||
+      !std::filesystem::exists(kClientDir + "/node_modules/@traceloop/instrumentation-openai") ||
+      !std::filesystem::exists(kClientDir + "/node_modules/openai")) {
+    return kClientDir + "/node_modules is missing: run scripts/setup.sh";
+  }
+  return {};
+}
+
+// Runs openai_calls.js with an instrumentation (content capture of the official one on or off);
+// its exit code and what it printed.
+std::pair<int, std::string> run_client(const std::string& base, const std::string& session, bool capture_content,
+                                       const std::string& instrumentation = "opentelemetry") {
+  const std::string command = std::string("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=") +
+                              (capture_content ? "true" : "false") + " " + NODE_BINARY + " " + kClientDir +
+                              "/openai_calls.js " + base + " " + session + " " + instrumentation + " 2>&1";
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+Value get(const ServeProcess& serve, const std::string& path) {
+  const auto r = serve.client()->Get(path);
+  if (!r || r->status != 200) {
+    ADD_FAILURE() << "GET " << path << ": " << (r ? std::to_string(r->status) + " " + r->body : std::string("no answer"));
+    return Value();
+  }
+  return Value::parse(r->body);
+}
+
+// The session once the writer stored all of it (ingest is asynchronous): its detail.
+Value stored_session(const ServeProcess& serve, const std::string& id, std::int64_t events, std::int64_t messages) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Value detail;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto r = serve.client()->Get("/api/v1/sessions/" + id);
+    if (r && r->status == 200) {
+      detail = Value::parse(r->body);
+      if (detail["session"]["num_events"].as_int() == events && detail["session"]["num_messages"].as_int() == messages) {
+        return detail;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << id << " did not reach " << events << " events and " << messages << " messages: " << detail.dump();
+  return detail;
+}
+
+// The messages (log events) of one span, as "type: content" lines (content when captured).
+std::vector<std::string> messages_of(const Value& messages, const std::string& span_id) {
+  std::vector<std::string> out;
+  for (const Value& m : messages["messages"].as_array()) {
+    const Value& c = m["content"];
+    if (c["span_id"] != Value(span_id)) continue;
+    const Value& body = c["body"];
+    const Value* text = body.find("content");
+    if (text == nullptr && body.find("message") != nullptr) text = body["message"].find("content");
+    out.push_back(m["message_type"].as_string() + ": " + (text != nullptr && text->is_string() ? text->as_string() : "-"));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Skips the test without the client, or fails it in CI.
+#define REQUIRE_CLIENT()                                                                \
+  if (const std::string missing = missing_client(); !missing.empty()) {                 \
+    const char* ci = std::getenv("CI");                                                 \
+    if (ci != nullptr && std::string(ci) == "true") FAIL() << "CI=true and " << missing; \
+    GTEST_SKIP() << missing;                                                            \
+  }
+
+TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneSession) {
+  REQUIRE_CLIENT();
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-port", "0"});
+  {
+    const auto [code, out] = run_client(serve.url(), "turn-with-content", true);
+    ASSERT_EQ(code, 0) << out;
+  }
+  {
+    const auto [code, out] = run_client(serve.url(), "turn-without-content", false);
+    ASSERT_EQ(code, 0) << out;
+  }
+
+  // Two chat calls and their parent, and 8 log events: system + user + choice for the first call,
+  // system + user + assistant + user + choice for the second.
+  const Value detail = stored_session(serve, "turn-with-content", 3, 8);
+  const Value& s = detail["session"];
+  EXPECT_EQ(s["num_llm_calls"].as_int(), 2);
+  EXPECT_EQ(s["prompt_tokens"].as_int(), 23 + 41);
+  EXPECT_EQ(s["completion_tokens"].as_int(), 7 + 4);
+  EXPECT_EQ(s["total_tokens"].as_int(), 75);
+  EXPECT_EQ(s["models"], Value::parse(R"(["gpt-4o-mini-2024-07-18"])"));
+  EXPECT_EQ(s["providers"], Value::parse(R"(["openai"])"));
+  EXPECT_EQ(s["num_timesteps"].as_int(), 1) << "one trace, one timestep";
+
+  const Value events = get(serve, "/api/v1/sessions/turn-with-content/events");
+  ASSERT_EQ(events["events"].size(), 3u) << events.dump();
+  std::string agent_span;
+  std::vector<Value> chats;
+  for (const Value& e : events["events"].as_array()) {
+    if (e["name"] == Value("invoke_agent weather")) agent_span = e["span_id"].as_string();
+    if (e["kind"] == Value("cais")) chats.push_back(e);
+  }
+  ASSERT_FALSE(agent_span.empty()) << events.dump();
+  ASSERT_EQ(chats.size(), 2u) << events.dump();
+  std::sort(chats.begin(), chats.end(),
+            [](const Value& a, const Value& b) { return a["started_at"].as_string() < b["started_at"].as_string(); });
+  const std::array<std::pair<int, int>, 2> usage{{{23, 7}, {41, 4}}};
+  for (std::size_t i = 0; i < chats.size(); ++i) {
+    const Value& e = chats[i];
+    EXPECT_EQ(e["model"], Value("gpt-4o-mini-2024-07-18")) << i;
+    EXPECT_EQ(e["provider"], Value("openai")) << i;
+    EXPECT_EQ(e["system"], Value("openai-agent")) << "the service name: " << i;
+    EXPECT_EQ(e["prompt_tokens"].as_int(), usage[i].first) << i;
+    EXPECT_EQ(e["completion_tokens"].as_int(), usage[i].second) << i;
+    EXPECT_EQ(e["parent_span_id"], Value(agent_span)) << "under the turn's span: " << i;
+    const Value full = get(serve, "/api/v1/events/" + std::to_string(e["id"].as_int()));
+    EXPECT_EQ(full["metadata"]["request_model"], Value("gpt-4o-mini")) << full.dump();
+    EXPECT_EQ(full["system_state_after"]["finish_reason"], Value("stop")) << full.dump();
+    EXPECT_EQ(full["system_state_after"]["response_id"], Value("chatcmpl-" + std::to_string(i + 1))) << full.dump();
+  }
+  const Value first_call = get(serve, "/api/v1/events/" + std::to_string(chats[0]["id"].as_int()));
+  EXPECT_EQ(first_call["system_state_before"]["temperature"], Value(0.2)) << first_call.dump();
+
+  const Value messages = get(serve, "/api/v1/sessions/turn-with-content/messages");
+  EXPECT_EQ(messages_of(messages, chats[0]["span_id"].as_string()),
+            (std::vector<std::string>{"gen_ai.system.message: You answer about the weather.",
+                                      "gen_ai.user.message: Weather in Paris?",
+                                      "gen_ai.choice: Sunny, 24 C in Paris."}))
+      << messages.dump();
+  EXPECT_EQ(messages_of(messages, chats[1]["span_id"].as_string()),
+            (std::vector<std::string>{"gen_ai.system.message: You answer about the weather.",
+                                      "gen_ai.user.message: Weather in Paris?",
+                                      "gen_ai.assistant.message: Sunny, 24 C in Paris.",
+                                      "gen_ai.user.message: What should I take?", "gen_ai.choice: Take sunglasses."}))
+      << messages.dump();
+
+  // Content capture off (the instrumentation's default): the same calls, tokens and message
+  // events, but no text stored.
+  stored_session(serve, "turn-without-content", 3, 8);
+  const Value events_off = get(serve, "/api/v1/sessions/turn-without-content/events");
+  const Value messages_off = get(serve, "/api/v1/sessions/turn-without-content/messages");
+  std::int64_t prompt = 0;
+  for (const Value& e : events_off["events"].as_array()) {
+    if (e["kind"] != Value("cais")) continue;
+    prompt += e["prompt_tokens"].as_int();
+    for (const std::string& line : messages_of(messages_off, e["span_id"].as_string())) {
+      EXPECT_TRUE(line.ends_with(": -")) << line;
+    }
+  }
+  EXPECT_EQ(prompt, 64);
+  EXPECT_EQ(messages_off["total"].as_int(), 8) << messages_off.dump();
+
+  // Nothing else: no session named after a trace id for spans or logs without the session id.
+  const Value list = get(serve, "/api/v1/sessions");
+  std::vector<std::string> ids;
+  for (const Value& x : list["sessions"].as_array()) ids.push_back(x["session_id"].as_string());
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"turn-with-content", "turn-without-content"})) << list.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
+
+// The two LLM calls of a session whose instrumentation puts the messages on the spans: models,
+// tokens and the messages in the events' system_state_before/after; the calls' full events,
+// oldest first.
+std::vector<Value> expect_calls_with_messages(const ServeProcess& serve, const std::string& session) {
+  const Value events = get(serve, "/api/v1/sessions/" + session + "/events");
+  std::vector<Value> calls;
+  for (const Value& e : events["events"].as_array()) {
+    if (e["kind"] == Value("cais")) calls.push_back(get(serve, "/api/v1/events/" + std::to_string(e["id"].as_int())));
+  }
+  EXPECT_EQ(calls.size(), 2u) << events.dump();
+  if (calls.size() != 2) return calls;
+  std::sort(calls.begin(), calls.end(),
+            [](const Value& a, const Value& b) { return a["started_at"].as_string() < b["started_at"].as_string(); });
+  const auto lines = [](const Value& messages) {
+    std::vector<std::string> out;
+    if (!messages.is_array()) return out;
+    for (const Value& m : messages.as_array()) out.push_back(m["role"].as_string() + ": " + m["content"].as_string());
+    return out;
+  };
+  const std::array<std::pair<int, int>, 2> usage{{{23, 7}, {41, 4}}};
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i]["model"], Value("gpt-4o-mini-2024-07-18")) << i;
+    EXPECT_EQ(calls[i]["provider"], Value("openai")) << i;
+    EXPECT_EQ(calls[i]["prompt_tokens"].as_int(), usage[i].first) << i;
+    EXPECT_EQ(calls[i]["completion_tokens"].as_int(), usage[i].second) << i;
+  }
+  EXPECT_EQ(calls[0]["system_state_before"]["temperature"], Value(0.2)) << calls[0].dump();
+  EXPECT_EQ(lines(calls[0]["system_state_before"]["messages"]),
+            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?"}))
+      << calls[0].dump();
+  EXPECT_EQ(lines(calls[0]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Sunny, 24 C in Paris."}))
+      << calls[0].dump();
+  EXPECT_EQ(lines(calls[1]["system_state_before"]["messages"]),
+            (std::vector<std::string>{"system: You answer about the weather.", "user: Weather in Paris?",
+                                      "assistant: Sunny, 24 C in Paris.", "user: What should I take?"}))
+      << calls[1].dump();
+  EXPECT_EQ(lines(calls[1]["system_state_after"]["messages"]), (std::vector<std::string>{"assistant: Take sunglasses."}))
+      << calls[1].dump();
+  return calls;
+}
+
+// OpenInference: each call its own trace (a timestep each), one session by the `session.id` that
+// setSession puts on the spans; the messages on the LLM call events themselves.
+TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenInferenceAreStoredWithTheirMessages) {
+  REQUIRE_CLIENT();
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-port", "0"});
+  const auto [code, out] = run_client(serve.url(), "openinference-session", false, "openinference");
+  ASSERT_EQ(code, 0) << out;
+
+  const Value detail = stored_session(serve, "openinference-session", 2, 0);
+  const Value& s = detail["session"];
+  EXPECT_EQ(s["num_llm_calls"].as_int(), 2);
+  EXPECT_EQ(s["num_timesteps"].as_int(), 2) << "one trace per call, one timestep each";
+  EXPECT_EQ(s["prompt_tokens"].as_int(), 64);
+  EXPECT_EQ(s["completion_tokens"].as_int(), 11);
+  const std::vector<Value> calls = expect_calls_with_messages(serve, "openinference-session");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_NE(calls[0]["step_id"], calls[1]["step_id"]);
+
+  const Value list = get(serve, "/api/v1/sessions");
+  ASSERT_EQ(list["sessions"].size(), 1u) << "no session named after a trace id: " << list.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
+
+// OpenLLMetry (@traceloop/instrumentation-openai): GenAI `gen_ai.input/output.messages` on the
+// spans; the session from the parent span's traceloop.association.properties.session_id.
+TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenLLMetryAreStoredWithTheirMessages) {
+  REQUIRE_CLIENT();
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-port", "0"});
+  const auto [code, out] = run_client(serve.url(), "openllmetry-session", false, "traceloop");
+  ASSERT_EQ(code, 0) << out;
+
+  const Value detail = stored_session(serve, "openllmetry-session", 3, 0);
+  EXPECT_EQ(detail["session"]["num_llm_calls"].as_int(), 2);
+  EXPECT_EQ(detail["session"]["num_timesteps"].as_int(), 1);
+  const std::vector<Value> calls = expect_calls_with_messages(serve, "openllmetry-session");
+  ASSERT_EQ(calls.size(), 2u);
+  for (const Value& call : calls) {
+    EXPECT_EQ(call["metadata"]["request_model"], Value("gpt-4o-mini")) << call.dump();
+    EXPECT_EQ(call["system_state_after"]["finish_reason"], Value("stop")) << call.dump();
+    EXPECT_TRUE(call["parent_span_id"].is_string()) << call.dump();
+    EXPECT_EQ(call["parent_span_id"], calls[0]["parent_span_id"]) << "both under the turn's span";
+  }
+  const Value list = get(serve, "/api/v1/sessions");
+  ASSERT_EQ(list["sessions"].size(), 1u) << "no session named after a trace id: " << list.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
