@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS session_traces (
   experiment_id VARCHAR
 );
 CREATE TABLE IF NOT EXISTS session_timesteps (
-  id BIGINT PRIMARY KEY,
+  id BIGINT NOT NULL,
   session_id VARCHAR NOT NULL,
   step_id VARCHAR NOT NULL,
   step_index INTEGER NOT NULL,
@@ -75,11 +75,10 @@ CREATE TABLE IF NOT EXISTS session_timesteps (
   timestamp TIMESTAMP,
   num_events INTEGER,
   num_messages INTEGER,
-  step_metadata JSON,
-  UNIQUE (session_id, step_id)
+  step_metadata JSON
 );
 CREATE TABLE IF NOT EXISTS events (
-  id BIGINT PRIMARY KEY,
+  id BIGINT NOT NULL,
   session_id VARCHAR NOT NULL,
   timestep_id BIGINT,
   event_type VARCHAR NOT NULL,
@@ -144,7 +143,7 @@ CREATE TABLE IF NOT EXISTS session_stats (
   last_message_id BIGINT
 );
 CREATE TABLE IF NOT EXISTS messages (
-  id BIGINT PRIMARY KEY,
+  id BIGINT NOT NULL,
   session_id VARCHAR NOT NULL,
   timestep_id BIGINT,
   message_type VARCHAR NOT NULL,

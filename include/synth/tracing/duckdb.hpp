@@ -56,7 +56,7 @@ struct DuckDBOptions {
   /// Create the original's secondary indexes (`idx_*`) when they are missing. Without them
   /// inserts are about 1.6x as fast and files about a third of the size, and the built-in
   /// queries are as fast (DuckDB's zone maps serve them); indexes a file already has stay.
-  bool indexes = true;
+  bool indexes = false;
   /// DuckDBSink commits the sessions written since its last commit once there are this many,
   /// or once the first of them was written `commit_interval` ago, whichever comes first; also
   /// when the tracer's queue runs empty, on flush(), and when the batch holds 64 MiB of
