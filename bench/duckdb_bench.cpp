@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -122,6 +121,8 @@ void BM_InsertTracesFile(benchmark::State& state) {
       state.ResumeTiming();
       const st::InsertSummary summary = db.insert_traces(batch, kSessionsPerBatch);
       if (summary.inserted != batch.size()) state.SkipWithError("sessions were not inserted");
+      // The last batch pays for the checkpoint that writes what the WAL still holds.
+      if (round == static_cast<std::int64_t>(state.max_iterations)) db.query("CHECKPOINT");
       for (const auto& t : batch) {
         events += static_cast<std::int64_t>(t.event_history.size());
         rows += 1 + static_cast<std::int64_t>(t.session_time_steps.size() + t.event_history.size() +
@@ -140,8 +141,10 @@ BENCHMARK(BM_InsertTracesFile)->ArgName("indexes")->Arg(1)->Arg(0)->Iterations(2
 // insert_traces filled: every column of session_traces, session_timesteps, events, messages and
 // session_stats), prepared in advance, appended to the same schema with DuckDB's data-chunk API
 // (duckdb_append_data_chunk) and nothing else: one transaction per batch, 20 batches into a
-// growing file. Only the keys change per batch (session ids, row ids), so that the primary keys
-// accept the rows. Compare items_per_second (events) with BM_InsertTracesFile/indexes:0.
+// growing file, the last batch paying for the final checkpoint. Only the keys change per batch
+// (session ids, row ids), so that the keys accept the rows. Compare items_per_second (events)
+// with BM_InsertTracesFile/indexes:0; store_settings:1 opens the file with the store's settings
+// (checkpoint_threshold), store_settings:0 with DuckDB's defaults.
 struct LimitColumn {
   std::string name;
   duckdb_type type = DUCKDB_TYPE_INVALID;
@@ -371,7 +374,8 @@ void BM_InsertLimitDataChunk(benchmark::State& state) {
     if (duckdb_open(path.c_str(), &db) != DuckDBSuccess || duckdb_connect(db, &c) != DuckDBSuccess) {
       limit_fail("cannot open " + path.string());
     }
-    if (const char* settings = std::getenv("SYNTH_LIMIT_SQL")) limit_exec(c, settings);  // experiments
+    // store_settings:1 opens as the store does (src/duckdb/connection.hpp, kCheckpointThreshold).
+    if (state.range(1) != 0) limit_exec(c, "SET checkpoint_threshold = '256MB'");
     int b = 0;
     for (auto _ : state) {
       if (b == kBatches) {
@@ -384,6 +388,7 @@ void BM_InsertLimitDataChunk(benchmark::State& state) {
       }
       limit_exec(c, "COMMIT");
       ++b;
+      if (b == static_cast<int>(state.max_iterations)) limit_exec(c, "CHECKPOINT");  // as BM_InsertTracesFile
       events += batch_events;
       rows += batch_rows;
     }
@@ -395,7 +400,14 @@ void BM_InsertLimitDataChunk(benchmark::State& state) {
   state.counters["file_MB"] = static_cast<double>(fs::file_size(path)) / 1e6;
   remove_database(path);
 }
-BENCHMARK(BM_InsertLimitDataChunk)->ArgName("indexes")->Arg(1)->Arg(0)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InsertLimitDataChunk)
+    ->ArgNames({"indexes", "store_settings"})
+    ->Args({0, 1})
+    ->Args({0, 0})
+    ->Args({1, 1})
+    ->Iterations(20)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // (a'') Does an insert cost more as the database grows? Sessions of 20 timesteps (60 events, 40
 // messages), committed 10 at a time as a DuckDBSink under a slow agent commits them, into an

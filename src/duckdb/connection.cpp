@@ -1,5 +1,6 @@
 #include "duckdb/connection.hpp"
 
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -146,6 +147,12 @@ void Connection::open() {
   duckdb_set_config(config, "autoinstall_known_extensions", "false");
   duckdb_set_config(config, "autoload_known_extensions", "false");
   duckdb_set_config(config, "access_mode", db_->read_only ? "READ_ONLY" : "READ_WRITE");
+  // DuckDB checkpoints once the WAL holds 16 MB (its default): with trace batches of tens of MB
+  // that is after every commit, each rewriting the tables' last, partly filled row groups
+  // (BENCHMARKS.md: a third of the insert CPU, and files half again as large). Committed rows
+  // wait in memory (the buffer manager spills them when it must) and the WAL until then; a file
+  // not closed cleanly replays at most this much when opened.
+  if (!db_->read_only) duckdb_set_config(config, "checkpoint_threshold", kCheckpointThreshold);
   char* error = nullptr;
   const std::string& name = db_->name;
   if (duckdb_open_ext(name.c_str(), &db_->handle, config, &error) != DuckDBSuccess) {

@@ -18,6 +18,9 @@
 
 namespace synth::tracing::detail::duck {
 
+/// The WAL size at which a writable database checkpoints (DuckDB's checkpoint_threshold).
+inline constexpr const char* kCheckpointThreshold = "256MB";
+
 /// An open database file, shared by the connections made on it.
 struct Database;
 
