@@ -437,6 +437,34 @@ TEST(RoundTrip, RandomTraces) {
   }
 }
 
+// Rows reach DuckDB in data chunks of 2,048 rows: a batch whose tables cross chunk boundaries
+// many times (session_stats' lists too) comes back exactly, and its aggregates are right.
+TEST(RoundTrip, BatchesLargerThanADataChunk) {
+  std::vector<SessionTrace> traces;
+  for (std::size_t i = 0; i < 400; ++i) traces.push_back(random_micro_trace(0xD0C + i, i));  // as RandomTraces
+  for (int i = 0; i < 2100; ++i) traces.push_back(complex_trace("small-" + std::to_string(i), 1));
+  SessionTrace big = complex_trace("big", 1500);
+  traces.push_back(big);
+  TempDir dir;
+  {
+    DuckDBTraceManager db(dir.db());
+    EXPECT_EQ(db.insert_traces(traces, traces.size()).inserted, traces.size());
+  }
+  DuckDBTraceManager db(dir.db(), {.read_only = true});
+  EXPECT_EQ(count_rows(db, "session_traces"), static_cast<std::int64_t>(traces.size()));
+  EXPECT_EQ(count_rows(db, "session_stats"), static_cast<std::int64_t>(traces.size()));
+  EXPECT_EQ(db.load_trace("big"), big);
+  for (std::size_t i = 0; i < traces.size(); i += 97) {
+    EXPECT_EQ(db.load_trace(traces[i].session_id), traces[i]) << "index " << i;
+  }
+  // The aggregates kept while appending equal those SQL computes from the stored rows.
+  const QueryResult wrong = db.query(
+      "SELECT s.session_id FROM session_stats s JOIN (SELECT session_id, COUNT(*) AS n, "
+      "list_sort(list_distinct(list(system_instance_id))) AS systems FROM events GROUP BY session_id) e "
+      "USING (session_id) WHERE s.num_events <> e.n OR s.systems <> e.systems");
+  EXPECT_TRUE(wrong.rows.empty()) << wrong.to_table();
+}
+
 TEST(RoundTrip, CacheWriteTokensHaveTheirColumn) {
   SessionTrace t = empty_trace("cache-write");
   CAISEvent call;

@@ -63,6 +63,11 @@ struct DuckDBOptions {
   /// sessions (it keeps them until the commit, to retry a failed one). At least 1.
   std::size_t commit_sessions = 1000;
   std::chrono::milliseconds commit_interval{1000};
+  /// DuckDB's worker threads for this file; 0: DuckDB's default (one per core), except in a
+  /// DuckDBSink, which uses 1 then: its inserts run on the sink thread, and workers only
+  /// compete with the agent's threads for the cores (on 2 busy cores they made inserts up to
+  /// twice as slow; BENCHMARKS.md, DuckDB store).
+  std::size_t threads = 0;
 };
 
 /// The result of a query: column names and DuckDB type names, and rows of values (NULL is a
