@@ -858,6 +858,19 @@ Appender& Appender::json(const Value& v) {
   return *this;
 }
 
+Appender& Appender::json_array(const std::vector<Value>& items) {
+  Column& c = next(DUCKDB_TYPE_VARCHAR, "JSON text");
+  scratch_.clear();
+  {
+    JsonWriter w(scratch_, JsonFormat{});
+    w.begin_array();
+    for (const Value& item : items) w.value(item);
+    w.end_array();
+  }
+  put_text(c, scratch_);
+  return *this;
+}
+
 void Appender::end_row() {
   if (col_ != columns_.size()) {
     conn_.fail(std::string("end row in table ") + table_,

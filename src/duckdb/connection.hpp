@@ -195,6 +195,8 @@ class Appender {
   Appender& timestamp(Timestamp t);
   /// JSON text of a value; null appends SQL NULL.
   Appender& json(const Value& v);
+  /// JSON text of an array of `items` (what json() of an array Value writes, without building it).
+  Appender& json_array(const std::vector<Value>& items);
   /// A VARCHAR[] value.
   Appender& text_list(const std::vector<std::string>& items);
   /// Ends a row: every column must have had its value.

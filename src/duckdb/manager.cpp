@@ -106,7 +106,10 @@ std::string message_key(const SessionEventMessage& m) {
   return m.message_type + "|" + std::to_string(m.timestamp.time_since_epoch().count()) + "|" + time_key(m.time_record);
 }
 
-Value values_to_array(const std::vector<Value>& values) { return Value(Value::Array(values.begin(), values.end())); }
+// What an event of another kind has in a kind's column: referenced, so that the conditionals in
+// append_event copy nothing.
+const Value kNoValue;
+const std::optional<std::string> kNoText;
 
 std::string placeholders(std::size_t n) {
   std::string out;
@@ -537,9 +540,9 @@ struct DuckDBTraceManager::Impl {
     const auto* runtime = std::get_if<RuntimeEvent>(&event);
     std::optional<std::string> provider;
     if (cais) provider = cais->provider ? normalize_provider(*cais->provider) : detect_provider(cais->model_name.value_or(""));
-    a.text(cais ? cais->span_id : std::nullopt)
-        .text(cais ? cais->trace_id : std::nullopt)
-        .text(cais ? cais->model_name : std::nullopt)
+    a.text(cais ? cais->span_id : kNoText)
+        .text(cais ? cais->trace_id : kNoText)
+        .text(cais ? cais->model_name : kNoText)
         .text(provider)
         .integer(cais ? cais->prompt_tokens : std::nullopt)
         .integer(cais ? cais->completion_tokens : std::nullopt)
@@ -552,11 +555,15 @@ struct DuckDBTraceManager::Impl {
         .boolean(env ? env->terminated : std::nullopt)
         .boolean(env ? env->truncated : std::nullopt);
     std::visit([&](const auto& e) { a.json(e.system_state_before).json(e.system_state_after).json(e.metadata); }, event);
-    a.json(values_to_array(event_metadata(event)))
-        .json(cais ? values_to_array(cais->llm_call_records) : Value())
-        .json(env ? env->observation_diff : Value())
-        .json(runtime ? runtime->actions : Value())
-        .text(cais ? cais->provider : std::nullopt)
+    a.json_array(event_metadata(event));
+    if (cais) {
+      a.json_array(cais->llm_call_records);
+    } else {
+      a.null();
+    }
+    a.json(env ? env->observation_diff : kNoValue)
+        .json(runtime ? runtime->actions : kNoValue)
+        .text(cais ? cais->provider : kNoText)
         .integer(place.history_index)
         .integer(place.step_position)
         .integer(cais ? cais->cache_write_tokens : std::nullopt);
