@@ -1,6 +1,8 @@
 // DuckDB trace store. Targets (this 2-core machine):
 //   (a) insert_traces into a FILE database, sustained: >= 300 k events/s, with realistic sessions
-//       (100 timesteps x 3 events + 2 messages, batches of 100 sessions);
+//       (100 timesteps x 3 events + 2 messages, batches of 100 sessions), and >= 70 % of the
+//       limit (a'): the same rows appended with DuckDB's data-chunk API alone; (a'') whether an
+//       insert costs more in a large file;
 //   (b) query_messages for one session in a database of 1 M messages: <= 50 ms;
 //   (c) end to end through DuckDBSink behind a SessionTracer: sessions/s (no target).
 //
