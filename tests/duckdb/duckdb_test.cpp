@@ -1047,6 +1047,27 @@ TEST(OnExistingSession, FailThrowsAndKeepsTheStoredSession) {
   EXPECT_EQ(db.load_trace("next"), version_of("next", 1));
 }
 
+// insert_traces asks which of a batch's ids are stored in one query (the ids travel as a JSON
+// array): ids JSON escapes, non-ASCII and NUL characters are found as stored all the same.
+TEST(OnExistingSession, StoredIdsOfABatchAreFoundWhateverTheirCharacters) {
+  TempDir dir;
+  DuckDBTraceManager db(dir.db());
+  const std::vector<std::string> odd{"quote\"d", "back\\slash", "new\nline", "caf\xC3\xA9 \xF0\x9F\x98\x80",
+                                     std::string("nul\0inside", 10), "[\"array\"]", "plain"};
+  std::vector<SessionTrace> first;
+  for (const auto& id : odd) first.push_back(version_of(id, 1));
+  ASSERT_EQ(db.insert_traces(first).inserted, odd.size());
+  std::vector<SessionTrace> again;
+  for (const auto& id : odd) again.push_back(version_of(id, 2));
+  again.push_back(version_of("new", 1));
+  CapturedDiagnostics diagnostics;
+  const auto summary = db.insert_traces(again);
+  EXPECT_EQ(summary.inserted, 1u);
+  EXPECT_EQ(summary.skipped, odd.size());
+  for (const auto& id : odd) EXPECT_EQ(db.load_trace(id), version_of(id, 1)) << id;
+  EXPECT_EQ(count_rows(db, "session_traces"), static_cast<std::int64_t>(odd.size() + 1));
+}
+
 TEST(OnExistingSession, SameIdTwiceInOneBatch) {
   {
     TempDir dir;
