@@ -18,6 +18,9 @@
 
 namespace synth::tracing::detail::duck {
 
+/// The WAL size at which a writable database checkpoints (DuckDB's checkpoint_threshold).
+inline constexpr const char* kCheckpointThreshold = "256MB";
+
 /// An open database file, shared by the connections made on it.
 struct Database;
 
@@ -167,6 +170,9 @@ class Refused : public StorageError {
 Result query(Connection& conn, std::string_view sql);
 
 /// Appends rows to one table; rows become visible with the surrounding transaction's commit.
+/// Values go straight into the vectors of a DuckDB data chunk of the table's column types, which
+/// is handed to DuckDB (duckdb_append_data_chunk) when full: value-by-value appends cost a call,
+/// a type dispatch and a check per value (BENCHMARKS.md, DuckDB store).
 class Appender {
  public:
   /// Rows give values for `columns`, in that order, whatever the table's order (columns a
@@ -177,8 +183,10 @@ class Appender {
   Appender& operator=(const Appender&) = delete;
 
   Appender& null();
+  /// VARCHAR (and JSON) columns; throws StorageError when `s` is not UTF-8.
   Appender& text(std::string_view s);
   Appender& text(const std::optional<std::string>& s);
+  /// BIGINT or INTEGER columns (INTEGER: ids of files the Python original created).
   Appender& integer(std::int64_t i);
   Appender& integer(const std::optional<std::int64_t>& i);
   Appender& number(const std::optional<double>& d);
@@ -187,17 +195,40 @@ class Appender {
   Appender& timestamp(Timestamp t);
   /// JSON text of a value; null appends SQL NULL.
   Appender& json(const Value& v);
+  /// JSON text of an array of `items` (what json() of an array Value writes, without building it).
+  Appender& json_array(const std::vector<Value>& items);
   /// A VARCHAR[] value.
   Appender& text_list(const std::vector<std::string>& items);
+  /// Ends a row: every column must have had its value.
   void end_row();
+  /// Hands the rows to DuckDB's table storage (constraints are checked here).
   void flush();
 
  private:
+  struct Column {
+    std::string name;
+    duckdb_type type;
+    duckdb_vector vector = nullptr;
+    void* data = nullptr;
+    std::uint64_t* validity = nullptr;
+    idx_t list_size = 0;  // LIST columns: child entries used in this chunk
+  };
   void check(duckdb_state state, const char* what);
+  // The column the next value goes to, which must be of `type`.
+  Column& next(duckdb_type type, const char* what);
+  void set_valid(Column& c) noexcept { c.validity[row_ / 64] |= std::uint64_t{1} << (row_ % 64); }
+  void bind_vectors();
+  void append_chunk();
+  void put_text(Column& c, std::string_view s);
 
   Connection& conn_;
   const char* table_;
   duckdb_appender app_ = nullptr;
+  duckdb_data_chunk chunk_ = nullptr;
+  std::vector<Column> columns_;
+  idx_t capacity_ = 0;
+  idx_t row_ = 0;
+  std::size_t col_ = 0;
   std::string scratch_;  // reused for JSON text
 };
 

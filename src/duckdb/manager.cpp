@@ -37,10 +37,33 @@ std::vector<std::pair<const Item*, Placement>> place_items(const std::vector<Ite
                                                            const std::vector<SessionTimeStep>& steps,
                                                            const std::vector<Item> SessionTimeStep::*in_step,
                                                            KeyOf key_of) {
-  std::unordered_map<std::string, std::vector<std::size_t>> unpaired;  // key -> history indices
-  for (std::size_t h = 0; h < history.size(); ++h) unpaired[key_of(history[h])].push_back(h);
   std::vector<Placement> history_places(history.size());
   for (std::size_t h = 0; h < history.size(); ++h) history_places[h].history_index = static_cast<std::int64_t>(h);
+  std::vector<std::pair<const Item*, Placement>> out;
+  out.reserve(history.size());
+  // The usual case (SessionTracer records them so): the history is the timesteps' items in
+  // order. The pairing below would pair them by position too (each step item takes the first
+  // unpaired equal history item); checked item by item, without its keys and maps.
+  std::size_t position = 0;
+  bool in_order = true;
+  for (std::size_t s = 0; s < steps.size() && in_order; ++s) {
+    const auto& items = steps[s].*in_step;
+    for (std::size_t p = 0; p < items.size(); ++p, ++position) {
+      if (position >= history.size() || !(history[position] == items[p])) {
+        in_order = false;
+        break;
+      }
+      history_places[position].step = static_cast<std::int64_t>(s);
+      history_places[position].step_position = static_cast<std::int64_t>(p);
+    }
+  }
+  if (in_order && position == history.size()) {
+    for (std::size_t h = 0; h < history.size(); ++h) out.push_back({&history[h], history_places[h]});
+    return out;
+  }
+  for (std::size_t h = 0; h < history.size(); ++h) history_places[h] = Placement{static_cast<std::int64_t>(h), {}, {}};
+  std::unordered_map<std::string, std::vector<std::size_t>> unpaired;  // key -> history indices
+  for (std::size_t h = 0; h < history.size(); ++h) unpaired[key_of(history[h])].push_back(h);
   std::vector<std::pair<const Item*, Placement>> step_only;
   for (std::size_t s = 0; s < steps.size(); ++s) {
     const auto& items = steps[s].*in_step;
@@ -64,7 +87,6 @@ std::vector<std::pair<const Item*, Placement>> place_items(const std::vector<Ite
       }
     }
   }
-  std::vector<std::pair<const Item*, Placement>> out;
   out.reserve(history.size() + step_only.size());
   for (std::size_t h = 0; h < history.size(); ++h) out.push_back({&history[h], history_places[h]});
   out.insert(out.end(), step_only.begin(), step_only.end());
@@ -84,7 +106,10 @@ std::string message_key(const SessionEventMessage& m) {
   return m.message_type + "|" + std::to_string(m.timestamp.time_since_epoch().count()) + "|" + time_key(m.time_record);
 }
 
-Value values_to_array(const std::vector<Value>& values) { return Value(Value::Array(values.begin(), values.end())); }
+// What an event of another kind has in a kind's column: referenced, so that the conditionals in
+// append_event copy nothing.
+const Value kNoValue;
+const std::optional<std::string> kNoText;
 
 std::string placeholders(std::size_t n) {
   std::string out;
@@ -115,6 +140,7 @@ struct BatchStart {
 
 struct DuckDBTraceManager::Impl {
   Impl(std::filesystem::path p, DuckDBOptions o) : path(std::move(p)), options(o), conn(path, o.read_only) {
+    if (options.threads > 0) conn.exec("SET threads TO " + std::to_string(options.threads));  // kept by reopen()
     if (options.read_only) {
       detail::duck::check_schema_readable(conn);
     } else {
@@ -148,6 +174,21 @@ struct DuckDBTraceManager::Impl {
     if (!exists_stmt) exists_stmt.emplace(conn, "SELECT 1 FROM session_traces WHERE session_id = ?");
     exists_stmt->bind(1, session_id);
     return exists_stmt->execute().rows() > 0;
+  }
+
+  // Which of `traces` are stored: one query for a batch instead of one per session.
+  std::unordered_set<std::string> stored_among(std::span<const SessionTrace> traces) {
+    Value::Array ids;
+    ids.reserve(traces.size());
+    for (const SessionTrace& t : traces) ids.emplace_back(t.session_id);
+    Prepared stmt(conn,
+                  "SELECT session_id FROM session_traces "
+                  "WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
+    stmt.bind(1, Value(std::move(ids)));
+    Result r = stmt.execute();
+    std::unordered_set<std::string> stored;
+    for (std::size_t row = 0; row < r.rows(); ++row) stored.insert(r.text(0, row).value_or(""));
+    return stored;
   }
 
   void delete_session(std::string_view session_id) {
@@ -211,12 +252,14 @@ struct DuckDBTraceManager::Impl {
 
   // Decides about an existing id by `on_existing`, then appends the session's rows. Throws
   // Refused when the session is refused before any row was appended.
+  // `stored`: the ids among the batch's that were stored when it began (else asked one by one).
   detail::duck::Appended append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen,
-                                InsertSummary& summary, OnExistingSession on_existing, bool report_skip = true) {
+                                InsertSummary& summary, OnExistingSession on_existing, bool report_skip = true,
+                                const std::unordered_set<std::string>* stored = nullptr) {
     using detail::duck::Appended;
     validate(t);
     const bool in_batch = seen.contains(t.session_id);
-    if (!in_batch && !exists(t.session_id)) {
+    if (!in_batch && !(stored ? stored->contains(t.session_id) : exists(t.session_id))) {
       ++summary.inserted;
       seen.insert(t.session_id);
       append_new(a, t);
@@ -497,9 +540,9 @@ struct DuckDBTraceManager::Impl {
     const auto* runtime = std::get_if<RuntimeEvent>(&event);
     std::optional<std::string> provider;
     if (cais) provider = cais->provider ? normalize_provider(*cais->provider) : detect_provider(cais->model_name.value_or(""));
-    a.text(cais ? cais->span_id : std::nullopt)
-        .text(cais ? cais->trace_id : std::nullopt)
-        .text(cais ? cais->model_name : std::nullopt)
+    a.text(cais ? cais->span_id : kNoText)
+        .text(cais ? cais->trace_id : kNoText)
+        .text(cais ? cais->model_name : kNoText)
         .text(provider)
         .integer(cais ? cais->prompt_tokens : std::nullopt)
         .integer(cais ? cais->completion_tokens : std::nullopt)
@@ -512,11 +555,15 @@ struct DuckDBTraceManager::Impl {
         .boolean(env ? env->terminated : std::nullopt)
         .boolean(env ? env->truncated : std::nullopt);
     std::visit([&](const auto& e) { a.json(e.system_state_before).json(e.system_state_after).json(e.metadata); }, event);
-    a.json(values_to_array(event_metadata(event)))
-        .json(cais ? values_to_array(cais->llm_call_records) : Value())
-        .json(env ? env->observation_diff : Value())
-        .json(runtime ? runtime->actions : Value())
-        .text(cais ? cais->provider : std::nullopt)
+    a.json_array(event_metadata(event));
+    if (cais) {
+      a.json_array(cais->llm_call_records);
+    } else {
+      a.null();
+    }
+    a.json(env ? env->observation_diff : kNoValue)
+        .json(runtime ? runtime->actions : kNoValue)
+        .text(cais ? cais->provider : kNoText)
         .integer(place.history_index)
         .integer(place.step_position)
         .integer(cais ? cais->cache_write_tokens : std::nullopt);
@@ -560,7 +607,8 @@ struct DuckDBTraceManager::Impl {
           Appenders a(conn);
           std::unordered_set<std::string> seen;
           forget_stats();
-          for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing);
+          const std::unordered_set<std::string> stored = stored_among(chunk);
+          for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing, true, &stored);
           a.flush();
           store_stats(from);
         });

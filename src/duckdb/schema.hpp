@@ -6,7 +6,11 @@
 //   load_trace needs to rebuild a trace exactly (history_index, step_position, the remaining event
 //   fields). Columns added later go last, where ALTER TABLE puts them in older files, so that
 //   inserts (which fill columns by position) see the same order in every file.
-// Ids come from the writer (it holds DuckDB's single-writer lock), not from sequences.
+// Ids come from the writer (it holds DuckDB's single-writer lock), not from sequences, and the
+// row ids of events, messages and session_timesteps carry no key: DuckDB keeps an index per key
+// and rewrites it whole at each checkpoint, which made inserts slower as files grew
+// (BENCHMARKS.md). validate() refuses what UNIQUE (session_id, step_id) refused. Files written
+// with those keys keep them.
 //
 // Opening a file for writing brings it to these definitions (migration.cpp): tables and columns
 // it lacks are added, so a new column needs nothing more than its place below. Raise
@@ -67,7 +71,7 @@ CREATE TABLE IF NOT EXISTS session_traces (
   experiment_id VARCHAR
 );
 CREATE TABLE IF NOT EXISTS session_timesteps (
-  id BIGINT PRIMARY KEY,
+  id BIGINT NOT NULL,
   session_id VARCHAR NOT NULL,
   step_id VARCHAR NOT NULL,
   step_index INTEGER NOT NULL,
@@ -75,11 +79,10 @@ CREATE TABLE IF NOT EXISTS session_timesteps (
   timestamp TIMESTAMP,
   num_events INTEGER,
   num_messages INTEGER,
-  step_metadata JSON,
-  UNIQUE (session_id, step_id)
+  step_metadata JSON
 );
 CREATE TABLE IF NOT EXISTS events (
-  id BIGINT PRIMARY KEY,
+  id BIGINT NOT NULL,
   session_id VARCHAR NOT NULL,
   timestep_id BIGINT,
   event_type VARCHAR NOT NULL,
@@ -144,7 +147,7 @@ CREATE TABLE IF NOT EXISTS session_stats (
   last_message_id BIGINT
 );
 CREATE TABLE IF NOT EXISTS messages (
-  id BIGINT PRIMARY KEY,
+  id BIGINT NOT NULL,
   session_id VARCHAR NOT NULL,
   timestep_id BIGINT,
   message_type VARCHAR NOT NULL,

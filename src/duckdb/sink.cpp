@@ -25,6 +25,7 @@ DuckDBOptions sink_options(DuckDBOptions options) {
   if (options.commit_sessions == 0) {
     throw StorageError("DuckDBOptions::commit_sessions must be at least 1 (1 commits every session)");
   }
+  if (options.threads == 0) options.threads = 1;  // the sink thread does the work (DuckDBOptions::threads)
   return options;
 }
 

@@ -187,6 +187,25 @@ TEST(DuckDBSink, NothingLostWhenTheTracerIsDestroyedWithoutFlush) {
   for (const auto& trace : expected) EXPECT_EQ(db.load_trace(trace.session_id), trace) << trace.session_id;
 }
 
+// DuckDB's worker threads: one in a sink (they would only compete with the agent's threads),
+// DuckDB's default or what DuckDBOptions::threads says elsewhere.
+TEST(DuckDBSink, UsesOneDuckDBThreadUnlessTold) {
+  TempDir dir;
+  const auto threads = [](DuckDBTraceManager& db) {
+    return db.query("SELECT current_setting('threads')").rows.at(0).at(0).as_int();
+  };
+  {
+    DuckDBSink sink(dir.db());
+    EXPECT_EQ(threads(sink.manager()), 1);
+  }
+  {
+    DuckDBSink sink(dir.db(), {.threads = 2});
+    EXPECT_EQ(threads(sink.manager()), 2);
+  }
+  DuckDBTraceManager db(dir.db(), {.threads = 3});
+  EXPECT_EQ(threads(db), 3);
+}
+
 TEST(DuckDBSink, DestroyedSinkCommitsWhatWasWritten) {
   TempDir dir;
   std::vector<SessionTrace> traces;

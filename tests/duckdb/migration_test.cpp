@@ -306,6 +306,46 @@ TEST(Migration, ColumnsTheSchemaGainsAreAddedToExistingFiles) {
   }
 }
 
+// Files written before the row ids of events, messages and session_timesteps lost their keys
+// (and the timesteps their UNIQUE (session_id, step_id)) keep them: DuckDB cannot drop a key
+// without rebuilding the table. They take new sessions, merges and replacements as before.
+TEST(Migration, AFileWhoseRowIdsHaveKeysKeepsThemAndTakesNewSessions) {
+  TempDir dir;
+  {
+    DuckDBTraceManager db(dir.db());
+    ASSERT_TRUE(db.insert_trace(original_sessions()[0]));
+  }
+  run_with_duckdb(dir.db(),
+                  "ALTER TABLE events ADD PRIMARY KEY (id); ALTER TABLE messages ADD PRIMARY KEY (id); "
+                  "ALTER TABLE session_timesteps ADD PRIMARY KEY (id); "
+                  "CREATE UNIQUE INDEX timesteps_step ON session_timesteps (session_id, step_id); "
+                  "UPDATE synth_tracing_schema SET definition = 'the schema with keys on the row ids'");
+  const auto keys = [](DuckDBTraceManager& db) {
+    return db.query("SELECT COUNT(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "
+                    "AND table_name IN ('events', 'messages', 'session_timesteps')")
+        .rows.at(0)
+        .at(0)
+        .as_int();
+  };
+  for (const auto policy : {st::OnExistingSession::replace, st::OnExistingSession::merge}) {
+    DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = policy});
+    EXPECT_EQ(keys(db), 3);
+    EXPECT_EQ(db.query("SELECT definition FROM synth_tracing_schema").rows.at(0).at(0).as_string().find("keys on the row"),
+              std::string::npos)
+        << "the current definition is recorded";
+    SessionTrace more = original_sessions()[1];
+    more.session_id = policy == st::OnExistingSession::replace ? "replaced" : "merged";
+    ASSERT_EQ(db.insert_traces(std::vector<SessionTrace>{more, more}).inserted, 1u);
+    EXPECT_EQ(db.load_trace(more.session_id)->session_time_steps.size(), more.session_time_steps.size());
+    EXPECT_EQ(db.load_trace(original_sessions()[0].session_id), original_sessions()[0]);
+    EXPECT_EQ(db.query("SELECT COUNT(DISTINCT id) = COUNT(*) FROM events").rows[0][0], Value(true));
+  }
+  // A new file has none.
+  TempDir fresh;
+  DuckDBTraceManager db(fresh.db());
+  EXPECT_EQ(keys(db), 0);
+}
+
 TEST(Migration, AFileFromANewerVersionIsRefused) {
   TempDir dir;
   {

@@ -56,13 +56,18 @@ struct DuckDBOptions {
   /// Create the original's secondary indexes (`idx_*`) when they are missing. Without them
   /// inserts are about 1.6x as fast and files about a third of the size, and the built-in
   /// queries are as fast (DuckDB's zone maps serve them); indexes a file already has stay.
-  bool indexes = true;
+  bool indexes = false;
   /// DuckDBSink commits the sessions written since its last commit once there are this many,
   /// or once the first of them was written `commit_interval` ago, whichever comes first; also
   /// when the tracer's queue runs empty, on flush(), and when the batch holds 64 MiB of
   /// sessions (it keeps them until the commit, to retry a failed one). At least 1.
   std::size_t commit_sessions = 1000;
   std::chrono::milliseconds commit_interval{1000};
+  /// DuckDB's worker threads for this file; 0: DuckDB's default (one per core), except in a
+  /// DuckDBSink, which uses 1 then: its inserts run on the sink thread, and workers only
+  /// compete with the agent's threads for the cores (on 2 busy cores they made inserts up to
+  /// twice as slow; BENCHMARKS.md, DuckDB store).
+  std::size_t threads = 0;
 };
 
 /// The result of a query: column names and DuckDB type names, and rows of values (NULL is a
