@@ -51,6 +51,7 @@ inline void copy_durable_state(const std::filesystem::path& db, const std::files
   if (std::filesystem::exists(wal)) std::filesystem::copy_file(wal, copy_wal);
 }
 
+#ifdef DATABASE_HOLDER_BINARY  // defined for the test programs that use it (tests/CMakeLists.txt)
 /// Another process holding a database open (DuckDB then refuses it to every other process):
 /// a child (database_holder: a test using this links DATABASE_HOLDER_BINARY, see
 /// tests/CMakeLists.txt) that opens `db` and keeps it until release() or destruction. The constructor returns
@@ -124,5 +125,6 @@ class DatabaseHolder {
   int release_fd_ = -1;
   int exit_code_ = -1;
 };
+#endif
 
 }  // namespace synth::tracing::testing
