@@ -46,6 +46,7 @@ export function SessionsView({ query, live }) {
   const [sel, setSel] = useState(-1);
   const [refresh, setRefresh] = useState(0);
   const [waiting, setWaiting] = useState(0);
+  const [ready, setReady] = useState(false);
   const loaded = useRef(0);
   loaded.current = rows.length;
   const gen = useRef(0);
@@ -70,7 +71,10 @@ export function SessionsView({ query, live }) {
       setCursor(null);
       setError(e.message);
     } finally {
-      if (mine === gen.current) setLoading(false);
+      if (mine === gen.current) {
+        setLoading(false);
+        setReady(true);
+      }
     }
   }, [key]);
 
@@ -161,7 +165,7 @@ export function SessionsView({ query, live }) {
     </a>`;
   };
   return html`<div class="sessions">
-    <${FilterBar} query=${query} error=${error} />
+    <${FilterBar} query=${query} error=${error} ready=${ready} />
     ${waiting > 0 && html`<button class="new-sessions" data-testid="new-sessions" onClick=${() => setRefresh((r) => r + 1)}>
       ↑ ${waiting} new or changed session${waiting === 1 ? '' : 's'}: show</button>`}
     <div class="shead srow">
