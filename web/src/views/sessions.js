@@ -1,6 +1,6 @@
 // Sessions: one row per session (episode / rollout / conversation), sorted and filtered on the
 // server (keyset pages, loaded as the list scrolls), new sessions arriving live.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { enc, getJSON } from '../api.js';
 import { navigate, setQuery, urlOf, follow } from '../router.js';
@@ -78,7 +78,8 @@ export function SessionsView({ query, live }) {
     }
   }, [key]);
 
-  useEffect(() => {
+  // A layout effect: the first page's request leaves before the first paint, not after it.
+  useLayoutEffect(() => {
     setWaiting(0);
     load(null, true);
   }, [key, refresh]);
