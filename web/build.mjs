@@ -31,12 +31,14 @@ try {
 
 const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'application/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
+// The empty icon spares every page load a request for /favicon.ico (a 404 here).
 function indexHtml(js, css) {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>synth-trace</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/${css}">
 <script type="module" src="/assets/${js}"></script>
 </head><body><div id="app"></div><noscript>The synth-trace viewer needs JavaScript; the JSON API is under /api/v1/.</noscript></body></html>

@@ -93,3 +93,24 @@ export function tenThousandEvents(id = 'big-10k') {
   }
   return session(id, steps);
 }
+
+/** Session i of the many-sessions list test and benchmark: one LLM call and one environment step,
+ * ids s-000000, s-000001, … (ascending with their start time). */
+export function smallSession(i) {
+  return session(`s-${String(i).padStart(6, '0')}`, [{ at: 0, events: [
+    { kind: 'cais', at: 0, dur: 5 + (i % 50), model: i % 3 ? 'gpt-4o' : 'o3-mini', cost: (i % 97) / 1000, input: [{ role: 'user', content: `task ${i}` }], output: 'done' },
+    { kind: 'environment', at: 60, dur: 1, reward: (i % 11) / 10, terminated: i % 2 === 0 },
+  ] }], i);
+}
+
+/** Stores smallSession(0 … n-1) through POST /api/v1/sessions in NDJSON batches; returns seconds. */
+export async function seedMany(url, n, batchSize = 5000) {
+  const t = Date.now();
+  for (let start = 0; start < n; start += batchSize) {
+    const batch = [];
+    for (let i = start; i < Math.min(n, start + batchSize); i++) batch.push(JSON.stringify(smallSession(i)));
+    const res = await fetch(`${url}/api/v1/sessions?wait=commit`, { method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: batch.join('\n') });
+    if (!res.ok) throw new Error(`ingest of sessions ${start}… failed: ${res.status} ${await res.text()}`);
+  }
+  return (Date.now() - t) / 1000;
+}

@@ -15,11 +15,12 @@ import { chromium } from 'playwright-core';
 export const SKIP = 77;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-export async function startServe(extraArgs = []) {
+/** Starts `synth-trace serve` on a fresh database, or on `db` (kept after stop: benchmarks reuse it). */
+export async function startServe(extraArgs = [], { db } = {}) {
   const bin = process.env.SYNTH_TRACE_BINARY;
   if (!bin || !existsSync(bin)) throw new Error(`SYNTH_TRACE_BINARY (${bin}) is not a synth-trace binary: run through ctest`);
-  const dir = mkdtempSync(join(tmpdir(), 'synth-viewer-test-'));
-  const child = spawn(bin, ['--db', join(dir, 'traces.duckdb'), 'serve', '--port', '0', '--otlp-port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const dir = db ? null : mkdtempSync(join(tmpdir(), 'synth-viewer-test-'));
+  const child = spawn(bin, ['--db', db || join(dir, 'traces.duckdb'), 'serve', '--port', '0', '--otlp-port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const lines = createInterface({ input: child.stdout });
@@ -38,7 +39,7 @@ export async function startServe(extraArgs = []) {
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode != null ? r() : child.once('exit', r)));
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

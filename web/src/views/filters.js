@@ -29,15 +29,17 @@ function Pick({ name, values, query, label }) {
   </select>`;
 }
 
-export function FilterBar({ query, error }) {
+/** `ready`: the list's first page has arrived; the facets (a scan of every session and event)
+ * wait for it, or they would compete with it for the server's CPU. */
+export function FilterBar({ query, error, ready }) {
   const [facets, setFacets] = useState({ models: [], systems: [], experiments: [] });
   const [expr, setExpr] = useState(query.filter || '');
   const [text, setText] = useState(query.q || '');
   useEffect(() => setExpr(query.filter || ''), [query.filter]);
   useEffect(() => setText(query.q || ''), [query.q]);
   useEffect(() => {
-    getJSON('/api/v1/facets').then(setFacets, () => {});
-  }, []);
+    if (ready) getJSON('/api/v1/facets').then(setFacets, () => {});
+  }, [ready]);
   const values = (list) => (list || []).map((f) => f.value);
   const chips = FILTER_KEYS.filter((k) => query[k]);
   return html`<div class="filters">

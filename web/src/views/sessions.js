@@ -1,6 +1,6 @@
 // Sessions: one row per session (episode / rollout / conversation), sorted and filtered on the
 // server (keyset pages, loaded as the list scrolls), new sessions arriving live.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { enc, getJSON } from '../api.js';
 import { navigate, setQuery, urlOf, follow } from '../router.js';
@@ -46,6 +46,7 @@ export function SessionsView({ query, live }) {
   const [sel, setSel] = useState(-1);
   const [refresh, setRefresh] = useState(0);
   const [waiting, setWaiting] = useState(0);
+  const [ready, setReady] = useState(false);
   const loaded = useRef(0);
   loaded.current = rows.length;
   const gen = useRef(0);
@@ -70,11 +71,15 @@ export function SessionsView({ query, live }) {
       setCursor(null);
       setError(e.message);
     } finally {
-      if (mine === gen.current) setLoading(false);
+      if (mine === gen.current) {
+        setLoading(false);
+        setReady(true);
+      }
     }
   }, [key]);
 
-  useEffect(() => {
+  // A layout effect: the first page's request leaves before the first paint, not after it.
+  useLayoutEffect(() => {
     setWaiting(0);
     load(null, true);
   }, [key, refresh]);
@@ -161,7 +166,7 @@ export function SessionsView({ query, live }) {
     </a>`;
   };
   return html`<div class="sessions">
-    <${FilterBar} query=${query} error=${error} />
+    <${FilterBar} query=${query} error=${error} ready=${ready} />
     ${waiting > 0 && html`<button class="new-sessions" data-testid="new-sessions" onClick=${() => setRefresh((r) => r + 1)}>
       ↑ ${waiting} new or changed session${waiting === 1 ? '' : 's'}: show</button>`}
     <div class="shead srow">
