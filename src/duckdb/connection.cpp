@@ -205,15 +205,19 @@ void Connection::configure(std::vector<std::string> settings) {
 
 void Connection::reopen() {
   std::optional<std::string> threads;
+  std::optional<std::string> memory_limit;
   try {
-    threads = query(*this, "SELECT current_setting('threads')::VARCHAR").text(0, 0);
+    auto current = query(*this, "SELECT current_setting('threads')::VARCHAR, current_setting('memory_limit')::VARCHAR");
+    threads = current.text(0, 0);
+    memory_limit = current.text(1, 0);
   } catch (...) {
-    // The default thread count then.
+    // DuckDB's defaults then.
   }
   const std::unique_lock no_other_users(db_->users);
   close();
   open();
   if (threads) exec("SET threads TO " + *threads);
+  if (memory_limit) exec("SET memory_limit = '" + *memory_limit + "'");
   for (const std::string& sql : db_->settings) exec(sql);
 }
 

@@ -140,7 +140,9 @@ struct BatchStart {
 
 struct DuckDBTraceManager::Impl {
   Impl(std::filesystem::path p, DuckDBOptions o) : path(std::move(p)), options(o), conn(path, o.read_only) {
-    if (options.threads > 0) conn.exec("SET threads TO " + std::to_string(options.threads));  // kept by reopen()
+    // Both kept by reopen().
+    if (options.threads > 0) conn.exec("SET threads TO " + std::to_string(options.threads));
+    if (options.memory_limit_mb > 0) conn.exec("SET memory_limit = '" + std::to_string(options.memory_limit_mb) + "MiB'");
     if (options.read_only) {
       detail::duck::check_schema_readable(conn);
     } else {

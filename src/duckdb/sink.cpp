@@ -26,6 +26,7 @@ DuckDBOptions sink_options(DuckDBOptions options) {
     throw StorageError("DuckDBOptions::commit_sessions must be at least 1 (1 commits every session)");
   }
   if (options.threads == 0) options.threads = 1;  // the sink thread does the work (DuckDBOptions::threads)
+  if (options.memory_limit_mb == 0) options.memory_limit_mb = 256;  // flat memory over hours (DuckDBOptions)
   return options;
 }
 

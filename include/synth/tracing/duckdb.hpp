@@ -68,6 +68,11 @@ struct DuckDBOptions {
   /// compete with the agent's threads for the cores (on 2 busy cores they made inserts up to
   /// twice as slow; BENCHMARKS.md, DuckDB store).
   std::size_t threads = 0;
+  /// The most memory DuckDB's buffer manager keeps for this file, in MiB (beyond it DuckDB
+  /// evicts or spills to a temporary folder beside the file); 0: DuckDB's default (80 % of the
+  /// machine's RAM), except in a DuckDBSink, which uses 256 then: a process that records for
+  /// hours must not grow with its database (BENCHMARKS.md, Soak).
+  std::size_t memory_limit_mb = 0;
 };
 
 /// The result of a query: column names and DuckDB type names, and rows of values (NULL is a
