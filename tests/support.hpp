@@ -3,13 +3,16 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -179,6 +182,25 @@ class FileSizeLimit {
   rlimit saved_{};
   sighandler_t previous_handler_;
 };
+
+/// What a shell command exited with and printed (stdout and stderr together).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+/// Runs `command` through the shell, capturing stdout and stderr; exit_code -1 when it could not
+/// run or did not exit normally.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) r.output += buffer.data();
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 /// For tests of a folder made read-only: root writes into read-only folders, so when the test
 /// runs as root (CI may) the rest of the scope runs with the effective user and group "nobody",

@@ -11,29 +11,15 @@
 #include <set>
 #include <string>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
+using st::testing::CommandResult;
+using st::testing::run_command;
 
 namespace {
-struct CommandResult {
-  int exit_code;
-  std::string output;
-};
-
-// Runs a command through the shell, capturing stdout and stderr.
-CommandResult run(const std::string& command) {
-  CommandResult r{-1, {}};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("synth_e2e_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -43,7 +29,7 @@ fs::path fresh_dir(const std::string& name) {
 
 TEST(AgentLoop, WritesOneReadableTracePerEpisode) {
   const fs::path out = fresh_dir("agent_loop");
-  const CommandResult r = run(std::string(AGENT_LOOP_BINARY) + " --episodes 5 --threads 3 --seed 11 --out " + out.string());
+  const CommandResult r = run_command(std::string(AGENT_LOOP_BINARY) + " --episodes 5 --threads 3 --seed 11 --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("recorded 5 sessions"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("0 sink errors"), std::string::npos) << r.output;
@@ -74,10 +60,10 @@ TEST(AgentLoop, WritesOneReadableTracePerEpisode) {
 }
 
 TEST(AgentLoop, BadArgumentsExitWithUsageError) {
-  EXPECT_EQ(run(std::string(AGENT_LOOP_BINARY) + " --episodes").exit_code, 2);
-  EXPECT_EQ(run(std::string(AGENT_LOOP_BINARY) + " --episodes many").exit_code, 2);
-  EXPECT_EQ(run(std::string(AGENT_LOOP_BINARY) + " --frobnicate").exit_code, 2);
-  EXPECT_EQ(run(std::string(AGENT_LOOP_BINARY) + " --help").exit_code, 0);
+  EXPECT_EQ(run_command(std::string(AGENT_LOOP_BINARY) + " --episodes").exit_code, 2);
+  EXPECT_EQ(run_command(std::string(AGENT_LOOP_BINARY) + " --episodes many").exit_code, 2);
+  EXPECT_EQ(run_command(std::string(AGENT_LOOP_BINARY) + " --frobnicate").exit_code, 2);
+  EXPECT_EQ(run_command(std::string(AGENT_LOOP_BINARY) + " --help").exit_code, 0);
 }
 
 TEST(AgentLoop, UnwritableOutputFolderIsAClearError) {
@@ -85,7 +71,7 @@ TEST(AgentLoop, UnwritableOutputFolderIsAClearError) {
   fs::create_directories(dir);
   const fs::path blocker = dir / "file";
   { std::ofstream(blocker) << "x"; }
-  const CommandResult r = run(std::string(AGENT_LOOP_BINARY) + " --episodes 1 --out " + (blocker / "traces").string());
+  const CommandResult r = run_command(std::string(AGENT_LOOP_BINARY) + " --episodes 1 --out " + (blocker / "traces").string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("cannot be created"), std::string::npos) << r.output;
   fs::remove_all(dir);

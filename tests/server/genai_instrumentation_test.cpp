@@ -39,18 +39,11 @@ std::string missing_client() {
 
 // Runs openai_calls.js with an instrumentation (content capture of the official one on or off);
 // its exit code and what it printed.
-std::pair<int, std::string> run_client(const std::string& base, const std::string& session, bool capture_content,
-                                       const std::string& instrumentation = "opentelemetry") {
-  const std::string command = std::string("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=") +
-                              (capture_content ? "true" : "false") + " " + NODE_BINARY + " " + kClientDir +
-                              "/openai_calls.js " + base + " " + session + " " + instrumentation + " 2>&1";
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+synth::tracing::testing::CommandResult run_client(const std::string& base, const std::string& session, bool capture_content,
+                                      const std::string& instrumentation = "opentelemetry") {
+  return synth::tracing::testing::run_command(std::string("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=") +
+                                  (capture_content ? "true" : "false") + " " + NODE_BINARY + " " + kClientDir +
+                                  "/openai_calls.js " + base + " " + session + " " + instrumentation);
 }
 
 Value get(const ServeProcess& serve, const std::string& path) {

@@ -23,16 +23,9 @@ using synth_test::ServeProcess;
 namespace {
 
 // Runs the SDK client; its exit code and what it printed.
-std::pair<int, std::string> send_with_sdk(const std::string& base, const char* protocol, const std::string& conversation) {
-  const std::string command = std::string(NODE_BINARY) + " " + OTLP_SDK_DIR + "/send_spans.js " + base + " " + protocol +
-                              " " + conversation + " 2>&1";
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+synth::tracing::testing::CommandResult send_with_sdk(const std::string& base, const char* protocol, const std::string& conversation) {
+  return synth::tracing::testing::run_command(std::string(NODE_BINARY) + " " + OTLP_SDK_DIR + "/send_spans.js " + base + " " + protocol +
+                                  " " + conversation);
 }
 
 // A port nobody listens on now (the kernel's pick, released).

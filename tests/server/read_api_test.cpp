@@ -65,6 +65,20 @@ class ReadApi : public ::testing::Test {
     return out;
   }
   static std::vector<std::string> listed(const httplib::Params& params) { return ids(ok("/api/v1/sessions", params)); }
+  // Every session id, walking the keyset pages of `page_size` in this sort (at most 10 pages).
+  static std::vector<std::string> walk_pages(const char* sort, const char* order, int page_size) {
+    std::vector<std::string> paged;
+    std::string cursor;
+    for (int page = 0; page < 10; ++page) {
+      httplib::Params params{{"sort", sort}, {"order", order}, {"limit", std::to_string(page_size)}};
+      if (!cursor.empty()) params.emplace("cursor", cursor);
+      const Value v = ok("/api/v1/sessions", params);
+      for (const auto& id : ids(v)) paged.push_back(id);
+      if (v["next_cursor"].is_null()) break;
+      cursor = v["next_cursor"].as_string();
+    }
+    return paged;
+  }
 
   static inline TempDir* dir_ = nullptr;
   static inline ServeProcess* serve_ = nullptr;
@@ -107,17 +121,7 @@ TEST_F(ReadApi, KeysetPagesWalkEverySessionOnceInEachSort) {
     for (const char* order : {"desc", "asc"}) {
       const std::vector<std::string> all = listed({{"sort", sort}, {"order", order}, {"limit", "100"}});
       ASSERT_EQ(all.size(), 6u) << sort;
-      std::vector<std::string> paged;
-      std::string cursor;
-      for (int page = 0; page < 10; ++page) {
-        httplib::Params params{{"sort", sort}, {"order", order}, {"limit", "4"}};
-        if (!cursor.empty()) params.emplace("cursor", cursor);
-        const Value v = ok("/api/v1/sessions", params);
-        for (const auto& id : ids(v)) paged.push_back(id);
-        if (v["next_cursor"].is_null()) break;
-        cursor = v["next_cursor"].as_string();
-      }
-      EXPECT_EQ(paged, all) << sort << " " << order;
+      EXPECT_EQ(walk_pages(sort, order, 4), all) << sort << " " << order;
     }
   }
   EXPECT_EQ(listed({{"sort", "time"}}), (std::vector<std::string>{"s5", "s4", "s3", "s2", "s1", "s0"}));
@@ -131,17 +135,7 @@ TEST_F(ReadApi, TextColumnsSortOnTheServerWithTiesBrokenBySessionId) {
     for (const char* order : {"desc", "asc"}) {
       const std::vector<std::string> all = listed({{"sort", sort}, {"order", order}, {"limit", "100"}});
       ASSERT_EQ(all.size(), 6u) << sort;
-      std::vector<std::string> paged;
-      std::string cursor;
-      for (int page = 0; page < 10; ++page) {
-        httplib::Params params{{"sort", sort}, {"order", order}, {"limit", "2"}};
-        if (!cursor.empty()) params.emplace("cursor", cursor);
-        const Value v = ok("/api/v1/sessions", params);
-        for (const auto& id : ids(v)) paged.push_back(id);
-        if (v["next_cursor"].is_null()) break;
-        cursor = v["next_cursor"].as_string();
-      }
-      EXPECT_EQ(paged, all) << sort << " " << order;
+      EXPECT_EQ(walk_pages(sort, order, 2), all) << sort << " " << order;
     }
   }
   using Ids = std::vector<std::string>;
