@@ -240,6 +240,9 @@ TEST_F(Cli, DemoStoresSessionsThatTheOtherCommandsRead) {
   ASSERT_EQ(demo.code, 0) << demo.out << demo.err;
   EXPECT_NE(demo.out.find("built-in, deterministic, offline; not an LLM"), std::string::npos);
   EXPECT_NE(demo.out.find("Try next:"), std::string::npos);
+  // It leads to the viewer: the command that serves it and the address to open.
+  EXPECT_NE(demo.out.find(" serve\n"), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("open http://127.0.0.1:4319"), std::string::npos) << demo.out;
 
   const Output sessions = run("sessions --format json");
   ASSERT_EQ(sessions.code, 0) << sessions.err;
