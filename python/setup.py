@@ -4,6 +4,7 @@ folder (pip builds local folders in place) and scripts/setup.sh's packages; no n
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,15 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+
+
+def project_version():
+    """The project's one version number: CMakeLists.txt project(... VERSION x.y.z)."""
+    text = (ROOT / "CMakeLists.txt").read_text()
+    found = re.search(r"project\(\s*synth_tracing\s+VERSION\s+([0-9][0-9.]*)", text)
+    if not found:
+        raise RuntimeError(f"no project(synth_tracing VERSION ...) in {ROOT / 'CMakeLists.txt'}")
+    return found.group(1)
 
 
 class CMakeBuild(build_ext):
@@ -39,4 +49,4 @@ class CMakeBuild(build_ext):
             shutil.copy2(lib, target)
 
 
-setup(ext_modules=[Extension("synth_tracing._core", sources=[])], cmdclass={"build_ext": CMakeBuild})
+setup(version=project_version(), ext_modules=[Extension("synth_tracing._core", sources=[])], cmdclass={"build_ext": CMakeBuild})

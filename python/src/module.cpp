@@ -12,6 +12,7 @@
 #include "bindings.hpp"
 #include "config_file.hpp"
 #include "convert.hpp"
+#include "synth/tracing/version.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/cost.hpp"
 #include "synth/tracing/error.hpp"
@@ -211,6 +212,7 @@ void bind_cost(py::module_& m) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "synth-tracing's C++ core (pybind11). Use the synth_tracing package, not this module.";
+  m.attr("__version__") = synth::tracing::kVersion;  // the project's one version number
   // Invalid input reported by the C++ library (a bad configuration value, malformed JSON) is a
   // ValueError to Python callers; other library errors stay RuntimeError.
   py::register_exception_translator([](std::exception_ptr p) {

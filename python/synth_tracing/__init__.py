@@ -13,6 +13,6 @@ __path__ = _pkgutil.extend_path(__path__, __name__)
 
 from . import _core  # noqa: E402  (the extension; its absence is a build problem, reported as is)
 
-__version__ = "0.1.0"
+__version__ = _core.__version__  # CMakeLists.txt project(VERSION), as in C++
 
 __all__ = ["_core", "__version__"]

@@ -27,6 +27,11 @@ step "install $build_dir into $prefix"
 # A DESTDIR from the caller would put the files somewhere else.
 env -u DESTDIR cmake --install "$build_dir" --prefix "$prefix"
 
+step "license, third-party notices and changelog installed"
+for doc in LICENSE THIRD_PARTY_NOTICES.md CHANGELOG.md; do
+  [ -s "$prefix/share/doc/synth_tracing/$doc" ] || fail "$doc is not installed in $prefix/share/doc/synth_tracing"
+done
+
 step "CMake consumer: find_package(synth_tracing)"
 # Package registries off: only the scratch prefix may provide the package.
 cmake -S "$consumer_src" -B "$scratch/cmake-build" \
