@@ -1,9 +1,12 @@
 #include "secrets.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <utility>
+#include <vector>
 
-#include "synth/tracing/pii.hpp"
+#include "synth/tracing/secrets.hpp"
 
 namespace synth::tracing {
 
@@ -28,9 +31,48 @@ namespace detail {
 const RegisteredSecret* registered_secrets() noexcept { return g_secrets.load(std::memory_order_acquire); }
 
 std::string redact_credentials(std::string_view text) {
-  // Never destroyed: diagnostics may be reported while the process exits.
-  static const PiiMasker* const credentials = new PiiMasker({PiiPattern{"api_key", "", ""}}, false);
-  return credentials->mask(text);
+  if (const PolicyLayer* policy = policy_layer()) return policy->redact_credentials(text);
+  std::string redacted(text);
+  mask_registered_secrets(redacted);
+  return redacted;
+}
+
+bool mask_registered_secrets(std::string& text) {
+  if (registered_secrets() == nullptr) return false;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  find_registered_secrets(text, [&](std::size_t start, std::size_t end) { spans.emplace_back(start, end); });
+  if (spans.empty()) return false;
+  std::sort(spans.begin(), spans.end());
+  std::string out;
+  out.reserve(text.size());
+  std::size_t copied = 0;
+  for (std::size_t i = 0; i < spans.size();) {
+    const std::size_t start = spans[i].first;
+    std::size_t end = spans[i].second;
+    for (++i; i < spans.size() && spans[i].first < end; ++i) end = std::max(end, spans[i].second);
+    out.append(text, copied, start - copied);
+    out += kSecretToken;
+    copied = end;
+  }
+  out.append(text, copied);
+  text = std::move(out);
+  return true;
+}
+
+void RegisteredSecretsMasker::mask_in_place(Value& value) const {
+  switch (value.kind()) {
+    case Value::Kind::string:
+      mask_registered_secrets(value.as_string());
+      break;
+    case Value::Kind::array:
+      for (Value& v : value.as_array()) mask_in_place(v);
+      break;
+    case Value::Kind::object:
+      for (auto& [key, v] : value.as_object()) mask_in_place(v);
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace detail

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "bindings.hpp"
-#include "config_file.hpp"
+#include "config/config_file.hpp"
 #include "convert.hpp"
 #include "synth/tracing/version.hpp"
 #include "synth/tracing/config.hpp"

@@ -368,9 +368,4 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   return std::chrono::ceil<std::chrono::milliseconds>(delay);
 }
 
-void require_http_url(std::string_view what, std::string_view url, std::string_view hint) {
-  if (url.starts_with("http://") || url.starts_with("https://")) return;
-  throw Error(std::string(what) + " '" + std::string(url) + "' is not an http:// or https:// URL (" + std::string(hint) + ")");
-}
-
 }  // namespace synth::tracing::http

@@ -13,11 +13,9 @@
 #include <utility>
 #include <vector>
 
-namespace synth::tracing::http {
+#include "http/url.hpp"
 
-/// Throws Error "<what> '<url>' is not an http:// or https:// URL (<hint>)" unless `url` starts
-/// with one of them: every URL a user configures is checked the same way.
-void require_http_url(std::string_view what, std::string_view url, std::string_view hint);
+namespace synth::tracing::http {
 
 /// Header lines as (name, value) pairs. Request headers are sent as given; response headers come
 /// back with lower-cased names, in arrival order.

@@ -15,7 +15,7 @@
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/instrument.hpp"
 #include "synth/tracing/model.hpp"
-#include "synth/tracing/pii.hpp"
+#include "synth/tracing/secrets.hpp"
 #include "synth/tracing/tracer.hpp"
 #include "tracer/state.hpp"
 

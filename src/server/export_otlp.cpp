@@ -3,7 +3,7 @@
 #include <charconv>
 #include <algorithm>
 
-#include "otel/spans.hpp"
+#include "span/spans.hpp"
 #include "server/exports.hpp"
 #include "synth/tracing/version.hpp"
 

@@ -1,6 +1,11 @@
 #include "tracer/outgoing.hpp"
 
+#include <atomic>
 #include <variant>
+
+#include "diagnostics.hpp"
+#include "secrets.hpp"
+#include "synth/tracing/error.hpp"
 
 namespace synth::tracing::detail {
 
@@ -18,19 +23,26 @@ void cut(std::string& s, std::size_t max) {
 }  // namespace
 
 OutgoingPolicy::OutgoingPolicy(const TracingConfig& config) {
-  if (config.mask_pii) {
-    // Compiling the detectors takes milliseconds: tracers without custom patterns share them.
-    static const auto builtin = std::make_shared<const PiiMasker>();
-    masker_ = config.pii_patterns->empty() ? builtin : std::make_shared<const PiiMasker>(*config.pii_patterns);
+  const PolicyLayer* layer = policy_layer();
+  // What the user asked for explicitly is never dropped silently.
+  if (layer == nullptr && (!config.pii_patterns->empty() || !config.pricing_file->empty())) {
+    throw Error(std::string("TracingConfig: ") + (config.pii_patterns->empty() ? "pricing_file" : "pii_patterns") +
+                " needs synth::tracing_policy, which this program does not link: link synth::tracing_policy "
+                "(or synth::tracing)");
+  }
+  if (config.mask_pii && layer != nullptr) {
+    masker_ = layer->make_pii_masker(config);
   } else {
-    static const auto secrets_only = std::make_shared<const PiiMasker>(std::vector<PiiPattern>{}, false);
+    static std::atomic<std::uint64_t> unmasked{0};
+    if (config.mask_pii && config.mask_pii.is_set() && unmasked.fetch_add(1) == 0) {
+      report("mask_pii is on, but synth::tracing_policy (the PII detectors) is not linked: only registered "
+                  "secrets are masked; link synth::tracing_policy or synth::tracing");
+    }
+    static const auto secrets_only = std::make_shared<const RegisteredSecretsMasker>();
     masker_ = secrets_only;
   }
   if (config.truncate_payloads) max_bytes_ = config.max_payload_bytes;
-  if (config.track_costs) {
-    pricing_ = config.pricing_file->empty() ? PricingTable::builtin()
-                                            : PricingTable::builtin().merged_with(PricingTable::load_file(config.pricing_file));
-  }
+  if (config.track_costs && layer != nullptr) pricer_ = layer->make_pricer(config);
 }
 
 void OutgoingPolicy::truncate(Value& value) const {
@@ -65,7 +77,7 @@ std::string_view OutgoingPolicy::price(const std::string* model, const std::opti
                                        std::optional<double>& cost) const {
   // Never a silent 0: a call without usage, or of an unknown model, keeps no cost and says why.
   if (!usage) return "no_usage";
-  if (model != nullptr) cost = pricing_->cost(*model, *usage);
+  if (model != nullptr) cost = pricer_->cost(*model, *usage);
   return cost ? std::string_view() : "unknown_model";
 }
 
@@ -84,7 +96,7 @@ void OutgoingPolicy::price(CAISEvent& call) const {
   // Readers (the viewer's event detail) say which table and which date a cost comes from, or why
   // there is none.
   if (status.empty()) call.metadata.set("cost_source", "price_table");
-  if (status.empty() || status == "unknown_model") call.metadata.set("price_table_as_of", pricing_->as_of());
+  if (status.empty() || status == "unknown_model") call.metadata.set("price_table_as_of", pricer_->as_of());
   if (!status.empty()) call.metadata.set("cost_status", status);
 }
 
@@ -123,7 +135,7 @@ void OutgoingPolicy::apply(Event& event) const {
         if constexpr (std::is_same_v<E, CAISEvent>) {
           for (Value& v : e.llm_call_records) apply(v);
           if (!e.provider && e.model_name) e.provider = detect_provider(*e.model_name);
-          if (pricing_) price(e);
+          if (pricer_) price(e);
         } else if constexpr (std::is_same_v<E, EnvironmentEvent>) {
           apply(e.observation_diff);
         } else {
@@ -140,7 +152,7 @@ void OutgoingPolicy::apply(SessionMetadataEntry& entry) const { apply(entry.data
 void OutgoingPolicy::apply(SessionTimeStep& step) const { apply(step.step_metadata); }
 
 void OutgoingPolicy::apply(SpanData& span) const {
-  if (pricing_ && span.kind == SpanKind::client && !span.attributes.contains("synth.cost_usd")) price(span);
+  if (pricer_ && span.kind == SpanKind::client && !span.attributes.contains("synth.cost_usd")) price(span);
   apply(span.attributes);
   for (SpanEvent& e : span.events) apply(e.attributes);
   mask_and_cut(span.name);

@@ -1,7 +1,9 @@
 // Internal: what happens to recorded data before it leaves the process (sinks, files, the
 // database, exports): PII masking, truncation of long strings, and the cost of LLM calls.
 // Applied once per item where a finished session is assembled, off the agent's thread.
-// Registered secrets are masked even when PII masking is off.
+// Registered secrets are masked even when PII masking is off. PII detectors and prices come from
+// synth::tracing_policy when it is linked (tracer/layers.hpp); without it, registered secrets are
+// masked and calls keep the cost their provider reported.
 #pragma once
 
 #include <cstddef>
@@ -11,16 +13,16 @@
 #include <string_view>
 
 #include "synth/tracing/config.hpp"
-#include "synth/tracing/cost.hpp"
 #include "synth/tracing/model.hpp"
-#include "synth/tracing/otel.hpp"
-#include "synth/tracing/pii.hpp"
+#include "synth/tracing/span.hpp"
+#include "tracer/layers.hpp"
 
 namespace synth::tracing::detail {
 
 class OutgoingPolicy {
  public:
-  /// Throws Error for a PII pattern that does not compile or a pricing file that cannot be read.
+  /// Throws Error for a PII pattern that does not compile or a pricing file that cannot be read,
+  /// and for either when synth::tracing_policy is not linked.
   explicit OutgoingPolicy(const TracingConfig& config);
 
   void apply(Event& event) const;
@@ -49,9 +51,9 @@ class OutgoingPolicy {
   /// The same for an LLM call's span, from its gen_ai.usage.* attributes.
   void price(SpanData& span) const;
 
-  std::shared_ptr<const PiiMasker> masker_;  // with mask_pii off: registered secrets only
+  std::shared_ptr<const TextMasker> masker_;  // with mask_pii off: registered secrets only
   std::size_t max_bytes_ = 0;  // 0: no truncation
-  std::optional<PricingTable> pricing_;
+  std::shared_ptr<const CallPricer> pricer_;  // null: no pricing
 };
 
 }  // namespace synth::tracing::detail

@@ -94,10 +94,26 @@ SessionState::SessionState(std::shared_ptr<TracerCore> owner, std::string sessio
       trace_state(parent ? parent->trace_state : std::string()),
       spill(sampled_in && core->spill ? std::make_shared<SpillCursor>() : nullptr) {}
 
+namespace {
+// The span export of synth::tracing_otel, when it is linked and spans are wanted. Without it the
+// tracer goes on without spans and says so: an OTEL_EXPORTER_OTLP_ENDPOINT meant for other
+// programs must not stop this one.
+std::unique_ptr<SpanProcessor> span_export(const TracingConfig& config, std::shared_ptr<const OutgoingPolicy> policy) {
+  if (const OtelLayer* otel = otel_layer()) return otel->make_span_processor(config, std::move(policy));
+  const bool wants_spans = *config.mode == TracingMode::dual || *config.mode == TracingMode::otel;
+  static std::atomic<bool> reported{false};
+  if (config.enabled && wants_spans && !config.otel_endpoint->empty() && !reported.exchange(true)) {
+    report("otel_endpoint '" + *config.otel_endpoint + "' is set, but synth::tracing_otel (span export) is not "
+           "linked: no spans are exported; link synth::tracing_otel (or synth::tracing)");
+  }
+  return nullptr;
+}
+}  // namespace
+
 TracerCore::TracerCore(TracingConfig cfg)
     : config(std::move(cfg)),
       outgoing(std::make_shared<const OutgoingPolicy>(config)),
-      spans(SpanPipeline::from_config(config, outgoing)),
+      spans(span_export(config, outgoing)),
       records_events(config.mode != TracingMode::otel),
       spill(config.checkpoint && records_events ? std::make_shared<SpillWriter>(config, outgoing) : nullptr),
       hooks(std::make_shared<HookList>()),

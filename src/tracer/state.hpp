@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "diagnostics.hpp"
-#include "otel/spans.hpp"
+#include "span/spans.hpp"
 #include "tracer/journal.hpp"
+#include "tracer/layers.hpp"
 #include "tracer/spill_writer.hpp"
 #include "worker_thread.hpp"
-#include "synth/tracing/collector.hpp"
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/context.hpp"
 #include "synth/tracing/sinks.hpp"
@@ -165,7 +165,7 @@ struct TracerCore {
   /// Masking, truncation and costs for everything leaving the process.
   const std::shared_ptr<const OutgoingPolicy> outgoing;
   /// Null unless spans are exported (mode dual or otel, with an endpoint).
-  const std::unique_ptr<SpanPipeline> spans;
+  const std::unique_ptr<SpanProcessor> spans;
   /// Whether scopes record events (false in mode otel: spans only).
   const bool records_events;
   /// Null unless sessions are checkpointed (TracingConfig::checkpoint, events recorded). Before
@@ -193,8 +193,8 @@ struct TracerCore {
   std::atomic<std::uint64_t> span_messages_recorded{0};
   std::atomic<std::uint64_t> records_failed{0};
   std::atomic<std::uint64_t> sessions_sampled_out{0};
-  /// The CollectorSinks among the sinks, for TracerStats.
-  std::vector<std::shared_ptr<const CollectorSink>> collectors;  // guarded by registry_mutex
+  /// The collector sinks among the sinks (OtelLayer::add_collector_stats), for TracerStats.
+  std::vector<std::shared_ptr<const SessionSink>> collectors;  // guarded by registry_mutex
 };
 
 /// Counts one record lost, or recorded incomplete, to a failure inside the tracer (out of memory,

@@ -120,7 +120,13 @@ SessionTracer::SessionTracer(TracingConfig config) {
   }
   if (!save_dir.empty()) add_sink(std::make_shared<JsonFileSink>(save_dir));
   if (!core_->config.collector->empty()) {
-    add_sink(std::make_shared<CollectorSink>(CollectorOptions::from_config(core_->config)));
+    const detail::OtelLayer* otel = detail::otel_layer();
+    if (otel == nullptr) {
+      throw Error("TracingConfig: collector '" + *core_->config.collector +
+                  "' needs synth::tracing_otel (the collector sink), which this program does not link: link "
+                  "synth::tracing_otel (or synth::tracing)");
+    }
+    add_sink(otel->make_collector_sink(core_->config));
   }
   detail::LiveTracers::track(core_);
   if (core_->config.handle_signals) handle_termination_signals();
@@ -462,9 +468,12 @@ void SessionTracer::add_hook(TraceHooks hooks) {
 
 void SessionTracer::add_sink(std::shared_ptr<SessionSink> sink) {
   if (sink == nullptr) throw TracingError("add_sink(): the sink is null");
-  if (auto collector = std::dynamic_pointer_cast<const CollectorSink>(sink)) {
-    std::lock_guard lock(core_->registry_mutex);
-    core_->collectors.push_back(std::move(collector));
+  if (const detail::OtelLayer* otel = detail::otel_layer()) {
+    TracerStats probe;
+    if (otel->add_collector_stats(*sink, probe)) {
+      std::lock_guard lock(core_->registry_mutex);
+      core_->collectors.push_back(sink);
+    }
   }
   core_->dispatcher.add_sink(std::move(sink));
   core_->dispatcher.start_spill(core_);
@@ -526,13 +535,7 @@ TracerStats SessionTracer::stats() const {
   std::vector<std::shared_ptr<detail::SessionState>> active;
   {
     std::lock_guard lock(core_->registry_mutex);
-    for (const auto& collector : core_->collectors) {
-      const CollectorStats c = collector->stats();
-      s.collector_sessions_sent += c.sessions_sent;
-      s.collector_sessions_in_fallback += c.sessions_in_fallback;
-      s.collector_retries += c.retries;
-      s.collector_throttled += c.throttled;
-    }
+    for (const auto& collector : core_->collectors) detail::otel_layer()->add_collector_stats(*collector, s);
     for (const auto& [id, weak] : core_->active) {
       if (auto state = weak.lock()) active.push_back(std::move(state));
     }

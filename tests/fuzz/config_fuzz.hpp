@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "config_file.hpp"
+#include "config/config_file.hpp"
 #include "fuzz_check.hpp"
 #include "synth/tracing/error.hpp"
 

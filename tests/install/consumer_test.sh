@@ -46,6 +46,8 @@ package_dir=$(sed -n 's/^synth_tracing_DIR:PATH=//p' "$scratch/cmake-build/CMake
 cmake --build "$scratch/cmake-build"
 "$scratch/cmake-build/consumer"
 "$scratch/cmake-build/store_consumer" "$scratch/cmake-store.duckdb"
+"$scratch/cmake-build/core_consumer"
+"$source_dir/tests/core_only/links_no_layer.sh" "$scratch/cmake-build/core_consumer"
 
 step "pkg-config consumer"
 pc_file=$(find "$prefix" -name synth_tracing.pc -print -quit)
@@ -61,6 +63,13 @@ printf 'pkg-config flags: %s\n' "${pc_flags[*]}"
 "$cxx" -O2 "${sanitize_flags[@]}" -DSYNTH_EXPECTED_VERSION="\"$version\"" "$consumer_src/main.cpp" \
   "${pc_flags[@]}" -o "$scratch/consumer-pkgconfig"
 "$scratch/consumer-pkgconfig"
+
+step "pkg-config consumer of the core alone"
+read -ra core_flags <<<"$(pkg-config --cflags --libs synth_tracing_core)"
+printf 'pkg-config flags: %s\n' "${core_flags[*]}"
+"$cxx" -O2 "${sanitize_flags[@]}" "$consumer_src/core.cpp" "${core_flags[@]}" -o "$scratch/core-pkgconfig"
+"$scratch/core-pkgconfig"
+"$source_dir/tests/core_only/links_no_layer.sh" "$scratch/core-pkgconfig"
 
 step "pkg-config consumer of the DuckDB store"
 read -ra store_flags <<<"$(pkg-config --cflags --libs synth_tracing_duckdb)"

@@ -1,4 +1,5 @@
-// TracingConfig: how a tracer behaves, from code, the environment and a file.
+// TracingConfig: how a tracer behaves, from code, the environment and a file. Target
+// synth::tracing_core (YAML and TOML files: synth::tracing_config_files).
 #pragma once
 
 #include <cstddef>
@@ -11,9 +12,15 @@
 #include <utility>
 #include <vector>
 
-#include "synth/tracing/pii.hpp"
-
 namespace synth::tracing {
+
+/// A named detector: an RE2 pattern whose matches become `replacement`.
+struct PiiPattern {
+  std::string name;
+  /// RE2 syntax (linear-time matching: no pattern can hang the caller).
+  std::string regex;
+  std::string replacement;
+};
 
 /// One configuration value that knows whether code set it. A value given in code (a designated
 /// initializer, an assignment) is "set" and wins over the environment and files; a field left

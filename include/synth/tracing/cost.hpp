@@ -1,4 +1,5 @@
-// Cost of LLM calls from token usage and a pricing table shipped with the library.
+// Cost of LLM calls from token usage (TokenUsage: model.hpp) and a pricing table shipped with the
+// library. Target synth::tracing_policy.
 #pragma once
 
 #include <cstdint>
@@ -9,18 +10,9 @@
 #include <string_view>
 #include <vector>
 
-namespace synth::tracing {
+#include "synth/tracing/model.hpp"
 
-/// Tokens of one call. `cached_tokens` and `cache_write_tokens` are parts of `prompt_tokens`
-/// (read from / written to the provider's prompt cache); `reasoning_tokens` are part of
-/// `completion_tokens`. Each token is priced once, at its own rate.
-struct TokenUsage {
-  std::int64_t prompt_tokens = 0;
-  std::int64_t completion_tokens = 0;
-  std::int64_t cached_tokens = 0;
-  std::int64_t reasoning_tokens = 0;
-  std::int64_t cache_write_tokens = 0;
-};
+namespace synth::tracing {
 
 /// USD per million tokens for one model.
 struct ModelPrice {

@@ -17,7 +17,6 @@
 #include <utility>
 
 #include "synth/tracing/context.hpp"
-#include "synth/tracing/cost.hpp"
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/tracer.hpp"
 

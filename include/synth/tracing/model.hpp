@@ -16,6 +16,17 @@
 
 namespace synth::tracing {
 
+/// Tokens of one call. `cached_tokens` and `cache_write_tokens` are parts of `prompt_tokens`
+/// (read from / written to the provider's prompt cache); `reasoning_tokens` are part of
+/// `completion_tokens`. Each token is priced once, at its own rate.
+struct TokenUsage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t cached_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
+  std::int64_t cache_write_tokens = 0;
+};
+
 /// Wall-clock time, nanoseconds since the Unix epoch (UTC). The epoch itself means "not set"
 /// and is written to JSON as null.
 using Timestamp = std::chrono::sys_time<std::chrono::nanoseconds>;

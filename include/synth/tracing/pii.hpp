@@ -1,5 +1,7 @@
 // PII masking: emails, phone numbers, SSNs, payment cards, API keys and IP addresses in text
 // (and in the strings of JSON values) are replaced by tokens before data leaves the process.
+// Target synth::tracing_policy (RE2). User patterns (PiiPattern): config.hpp; register_secret:
+// secrets.hpp.
 #pragma once
 
 #include <cstddef>
@@ -8,17 +10,11 @@
 #include <string_view>
 #include <vector>
 
+#include "synth/tracing/config.hpp"
 #include "synth/tracing/json.hpp"
+#include "synth/tracing/secrets.hpp"
 
 namespace synth::tracing {
-
-/// A named detector: an RE2 pattern whose matches become `replacement`.
-struct PiiPattern {
-  std::string name;
-  /// RE2 syntax (linear-time matching: no pattern can hang the caller).
-  std::string regex;
-  std::string replacement;
-};
 
 /// Masks personal data. Built-in detectors, by name: "email" -> [EMAIL], "phone" -> [PHONE]
 /// (US and international forms), "ssn" -> [SSN] (US rules: no area 000/666/9xx, no group 00, no
@@ -60,16 +56,5 @@ class PiiMasker {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-/// Secrets shorter than this are not registered: they could not be told from ordinary text.
-inline constexpr std::size_t kMinSecretBytes = 8;
-
-/// Registers `secret` (an API key, a password, a token) as text that never leaves the process:
-/// from then on it becomes [SECRET] in every PiiMasker, in what every tracer's sinks and span
-/// exporters receive (also with mask_pii off), in diagnostics and in the LM client's errors. The
-/// LM client registers the keys it uses. Process-wide and permanent; registering a secret again,
-/// or one shorter than kMinSecretBytes, does nothing. Thread-safe; masking reads the registry
-/// without a lock.
-void register_secret(std::string_view secret);
 
 }  // namespace synth::tracing

@@ -24,6 +24,7 @@ int main() try {
     auto session = tracer.start_session("consumer-session", {{"from", "install test"}});
     auto step = tracer.timestep(0);
     tracer.add_event(st::CAISEvent{.system_instance_id = "agent", .model_name = "test-model", .prompt_tokens = 3});
+    tracer.add_message(st::SessionEventMessage{.content = "write to a@example.com", .message_type = "user"});
   }
 
   const auto trace = tracer.get_session_trace("consumer-session");
@@ -35,6 +36,11 @@ int main() try {
   const st::SessionTrace parsed = st::SessionTrace::from_json(json);
   if (!(parsed == *trace)) {
     std::fprintf(stderr, "round trip changed the trace:\n%s\n", json.c_str());
+    return 1;
+  }
+  // synth::tracing links the policy layer: the PII detectors run.
+  if (json.find("a@example.com") != std::string::npos || json.find("[EMAIL]") == std::string::npos) {
+    std::fprintf(stderr, "the email was not masked: is synth::tracing_policy linked?\n%s\n", json.c_str());
     return 1;
   }
   if (parsed.event_history.size() != 1 || parsed.session_time_steps.size() != 1 ||

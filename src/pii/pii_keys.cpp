@@ -1,4 +1,4 @@
-#include "pii_keys.hpp"
+#include "pii/pii_keys.hpp"
 
 #include <algorithm>
 #include <string_view>

@@ -1,7 +1,5 @@
 #include "synth/tracing/config.hpp"
 
-#include <toml++/toml.h>
-#include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <cmath>
@@ -11,10 +9,11 @@
 #include <set>
 #include <string>
 
-#include "config_file.hpp"
+#include "config/config_file.hpp"
 #include "diagnostics.hpp"
 #include "file_io.hpp"
-#include "http/client.hpp"
+#include "http/url.hpp"
+#include "tracer/layers.hpp"
 #include "synth/tracing/error.hpp"
 
 namespace synth::tracing {
@@ -233,45 +232,6 @@ void from_value(const Value& v, std::vector<PiiPattern>& out) {
   }
 }
 
-// ---- config files ----
-
-Value yaml_to_value(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      Value::Object o;
-      for (const auto& item : node) o.emplace_back(item.first.as<std::string>(), yaml_to_value(item.second));
-      return Value(std::move(o));
-    }
-    case YAML::NodeType::Sequence: {
-      Value::Array a;
-      for (const auto& item : node) a.push_back(yaml_to_value(item));
-      return Value(std::move(a));
-    }
-    case YAML::NodeType::Scalar:
-      return Value(node.Scalar());  // YAML scalars are text, typed on use (parse_text reads "true", "0.5")
-    default:
-      return Value();
-  }
-}
-
-Value toml_to_value(const toml::node& node) {
-  if (const auto* table = node.as_table()) {
-    Value::Object o;
-    for (const auto& [key, value] : *table) o.emplace_back(std::string(key.str()), toml_to_value(value));
-    return Value(std::move(o));
-  }
-  if (const auto* array = node.as_array()) {
-    Value::Array a;
-    for (const auto& value : *array) a.push_back(toml_to_value(value));
-    return Value(std::move(a));
-  }
-  if (const auto* s = node.as_string()) return Value(s->get());
-  if (const auto* i = node.as_integer()) return Value(i->get());
-  if (const auto* d = node.as_floating_point()) return Value(d->get());
-  if (const auto* b = node.as_boolean()) return Value(b->get());
-  return Value(std::string(node.is_date_time() ? "date-time" : ""));
-}
-
 // Fills one field not set in code: environment variables (first usable one wins), then the file.
 struct Loader {
   const Value& file;
@@ -427,25 +387,13 @@ namespace detail {
 
 Value parse_config(std::string_view text, ConfigFormat format, const std::string& file_name) {
   Value v;
-  switch (format) {
-    case ConfigFormat::yaml:
-      try {
-        v = yaml_to_value(YAML::Load(std::string(text)));
-      } catch (const YAML::Exception& e) {
-        throw Error("config file '" + file_name + "' is not valid YAML: " + e.what());
-      }
-      break;
-    case ConfigFormat::toml:
-      try {
-        v = toml_to_value(toml::parse(text, file_name));
-      } catch (const toml::parse_error& e) {
-        throw Error("config file '" + file_name + "' is not valid TOML: " + std::string(e.description()) +
-                    " at line " + std::to_string(e.source().begin.line));
-      }
-      break;
-    case ConfigFormat::json:
-      v = Value::parse(text, file_name);  // TraceFormatError names file, line and column
-      break;
+  if (format == ConfigFormat::json) {
+    v = Value::parse(text, file_name);  // TraceFormatError names file, line and column
+  } else if (const ConfigFilesLayer* files = config_files_layer()) {
+    v = files->parse(text, format, file_name);
+  } else {
+    throw Error("config file '" + file_name + "': YAML and TOML files need synth::tracing_config_files, which this "
+                "program does not link: link synth::tracing_config_files (or synth::tracing), or use a .json file");
   }
   if (v.is_null()) return Value::object();  // an empty YAML file
   if (!v.is_object()) throw Error("config file '" + file_name + "' must hold a mapping of settings");

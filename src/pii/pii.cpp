@@ -39,8 +39,8 @@
 #include <emmintrin.h>
 #endif
 
-#include "pii_keys.hpp"
-#include "pii_text.hpp"
+#include "pii/pii_keys.hpp"
+#include "pii/pii_text.hpp"
 #include "secrets.hpp"
 #include "synth/tracing/error.hpp"
 
@@ -444,22 +444,8 @@ struct PiiMasker::Impl {
     }
   }
 
-  // Every occurrence of every registered secret; overlapping occurrences make one span.
   static void scan_secrets(Text t, SpanList& out) {
-    for (const detail::RegisteredSecret* secret = detail::registered_secrets(); secret != nullptr; secret = secret->next) {
-      const std::size_t length = secret->text.size();
-      std::size_t start = t.find(secret->text);
-      while (start != Text::npos) {
-        std::size_t end = start + length;
-        std::size_t next = t.find(secret->text, start + 1);
-        while (next != Text::npos && next <= end) {
-          end = next + length;
-          next = t.find(secret->text, next + 1);
-        }
-        out.push(start, end, kSecretDetector);
-        start = next;
-      }
-    }
+    detail::find_registered_secrets(t, [&](std::size_t start, std::size_t end) { out.push(start, end, kSecretDetector); });
   }
 
   void scan_custom(Text t, SpanList& out) const {

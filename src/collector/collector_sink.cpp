@@ -17,7 +17,7 @@
 #include "http/client.hpp"
 #include "synth/tracing/error.hpp"
 #include "synth/tracing/json.hpp"
-#include "synth/tracing/pii.hpp"
+#include "synth/tracing/secrets.hpp"
 
 namespace synth::tracing {
 

@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "pii_text.hpp"
+#include "pii/pii_text.hpp"
 
 namespace synth::tracing::pii_detail {
 

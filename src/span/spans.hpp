@@ -1,5 +1,5 @@
-// Internal: the tracer's OpenTelemetry side. Sessions, timesteps and instrumentation scopes
-// become spans (GenAI conventions for LLM calls), which a BatchSpanProcessor exports.
+// Internal: sessions, timesteps and instrumentation scopes become spans (GenAI conventions for
+// LLM calls) when span export is on; synth::tracing_otel exports them (otel/pipeline.hpp).
 #pragma once
 
 #include <chrono>
@@ -10,37 +10,9 @@
 
 #include "synth/tracing/config.hpp"
 #include "synth/tracing/model.hpp"
-#include "synth/tracing/otel.hpp"
+#include "synth/tracing/span.hpp"
 
 namespace synth::tracing::detail {
-
-class OutgoingPolicy;
-
-/// The spans of one tracer: built on the recording thread from data the tracer has anyway,
-/// masked and priced on the export thread, exported in batches.
-class SpanPipeline {
- public:
-  /// Null when spans are not wanted: mode v2 or disabled, or no endpoint configured.
-  /// Throws Error for an endpoint that is neither http(s):// nor file://.
-  static std::unique_ptr<SpanPipeline> from_config(const TracingConfig& config,
-                                                   std::shared_ptr<const OutgoingPolicy> policy);
-
-  SpanPipeline(std::unique_ptr<SpanExporter> exporter, const TracingConfig& config,
-               std::shared_ptr<const OutgoingPolicy> policy);
-
-  /// Queues a finished span; never blocks (a full queue drops it, counted).
-  void end(SpanData&& span) noexcept { processor_.end(std::move(span)); }
-  /// Starts exporting what is queued now, without waiting for it.
-  void export_soon() noexcept;
-  bool flush(std::chrono::milliseconds timeout) { return processor_.force_flush(timeout); }
-  /// Exports what is queued until `deadline`, then drops (and counts) the rest and stops;
-  /// spans ended later are dropped. True when everything was exported.
-  bool shutdown(std::chrono::steady_clock::time_point deadline) noexcept;
-  BatchStats stats() const { return processor_.stats(); }
-
- private:
-  BatchSpanProcessor processor_;
-};
 
 /// What a finished instrumentation scope knows, for its span.
 struct ScopeSpanInput {
