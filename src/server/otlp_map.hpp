@@ -57,10 +57,24 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = null
 /// (not counted rejected); a GenAI one with neither a trace id nor a session id is rejected.
 OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory = nullptr);
 
+/// Folds the GenAI log records of one span into it, as an instrumentation that puts the content
+/// on its spans would have: `gen_ai.{system,user,assistant,tool}.message` into
+/// `gen_ai.input.messages`, `gen_ai.choice` into `gen_ai.output.messages` (and the finish
+/// reason), `gen_ai.client.inference.operation.details`'s attributes as the span's own; only
+/// where the span has no content of its own. A record not folded (other events, or content the
+/// span already has) becomes a span event (kept in the event's `metadata.span_events`, its body
+/// as the attribute "body"). Records are taken in time order.
+void fold_logs_into_span(OtlpSpan& span, std::vector<OtlpLog> logs);
+
 namespace otlp {
 
 /// The first of `keys` present (not null) in the span's attributes, else nullptr.
 const Value* first_of(const Value& attributes, std::initializer_list<std::string_view> keys);
+
+/// A span's input (output) messages from its attributes, by the mapping table's order of keys,
+/// each {role, content, ...}; null when it has none.
+Value input_messages(const Value& attributes);
+Value output_messages(const Value& attributes);
 
 /// The event of a span that is neither our session nor our timestep span.
 Event span_to_event(const OtlpSpan& span, const Value& resource);

@@ -1,5 +1,10 @@
 // OTLP/HTTP: POST /v1/traces (protobuf or JSON, gzip) into the ingest queue; POST /v1/logs's
-// GenAI content as messages; /v1/metrics answered (and dropped) so that SDKs log no errors.
+// GenAI content held for its span's event (LogHold), else as messages; /v1/metrics answered
+// (and dropped) so that SDKs log no errors.
+#include <algorithm>
+#include <unordered_map>
+
+#include "diagnostics.hpp"
 #include "server/otlp_map.hpp"
 #include "server/routes.hpp"
 
@@ -23,14 +28,19 @@ void answer(httplib::Response& res, bool json, std::string body) {
   res.set_content(std::move(body), json ? "application/json" : kProtobuf);
 }
 
-// Queues the sessions OTLP data mapped to (merged into what is stored); returns how many.
-std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped& mapped) {
+std::vector<IngestItem> items_of(OtlpMapped& mapped) {
   std::vector<IngestItem> items;
   items.reserve(mapped.sessions.size());
   for (SessionTrace& trace : mapped.sessions) {
     const std::size_t bytes = trace.to_json().size();  // what the queue's byte bound counts
     items.push_back(IngestItem{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0});
   }
+  return items;
+}
+
+// Queues the sessions OTLP data mapped to (merged into what is stored); returns how many.
+std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped& mapped) {
+  std::vector<IngestItem> items = items_of(mapped);
   const std::size_t count = items.size();
   if (count > 0) {
     push_to_queue(ctx, res, items,
@@ -40,7 +50,65 @@ std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped&
   return count;
 }
 
+// The spans of a request with the held log records of their spans folded in; the records of
+// their traces that have no span id (or whose span is only in `traces`' sessions) as `loose`.
+struct WithLogs {
+  std::vector<HeldLog> taken;  // to give back when the request cannot be queued
+  std::uint64_t attached = 0;
+  OtlpLogs loose;
+};
+
+WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces) {
+  WithLogs out;
+  out.taken = ctx.log_hold->take_for(traces);
+  if (out.taken.empty()) return out;
+  std::unordered_map<std::string, std::vector<OtlpLog>> by_span;
+  std::vector<HeldLog> loose;
+  for (const HeldLog& h : out.taken) {
+    if (h.log.span_id.empty()) {
+      loose.push_back(h);
+    } else {
+      by_span[h.log.trace_id + "/" + h.log.span_id].push_back(h.log);
+    }
+  }
+  for (OtlpSpan& s : traces.spans) {
+    auto it = by_span.find(s.trace_id + "/" + s.span_id);
+    if (it == by_span.end()) continue;
+    out.attached += it->second.size();
+    fold_logs_into_span(s, std::move(it->second));
+    by_span.erase(it);
+  }
+  out.loose = logs_of(loose);
+  return out;
+}
+
 }  // namespace
+
+bool release_held_logs(ServerContext& ctx, bool all) {
+  std::vector<HeldLog> due = ctx.log_hold->take_due(all ? LogHold::Clock::time_point::max() : LogHold::Clock::now());
+  if (due.empty()) return true;
+  OtlpMapped mapped = map_otlp_logs(logs_of(due), ctx.trace_sessions.get());
+  std::vector<IngestItem> items = items_of(mapped);
+  const std::size_t count = items.size();
+  switch (count == 0 ? IngestQueue::Push::queued : ctx.queue.push(items)) {
+    case IngestQueue::Push::queued:
+      ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+      ctx.counters.otlp_logs_messages.fetch_add(due.size(), std::memory_order_relaxed);
+      ctx.counters.otlp_logs_unmatched.fetch_add(due.size(), std::memory_order_relaxed);
+      return true;
+    case IngestQueue::Push::full:
+      ctx.log_hold->restore(std::move(due));  // tried again at the next release
+      return false;
+    case IngestQueue::Push::too_large:
+    case IngestQueue::Push::closed:
+      break;
+  }
+  // Only at shutdown (the queue is closed) or with a queue smaller than one record's session.
+  ctx.counters.lost.fetch_add(due.size(), std::memory_order_relaxed);
+  detail::report("synth-trace serve: " + std::to_string(due.size()) +
+                 " held GenAI log records could not be queued (first of trace " + due.front().log.trace_id + ")");
+  return false;
+}
 
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
@@ -53,10 +121,21 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     } catch (const OtlpDecodeError& e) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
+    WithLogs logs = fold_held_logs(ctx, traces);
     OtlpMapped mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
+    // After the spans: their trace's session is known now.
+    OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
+    for (SessionTrace& t : loose.sessions) mapped.sessions.push_back(std::move(t));
+    try {
+      store_mapped(ctx, res, mapped);
+    } catch (...) {
+      ctx.log_hold->restore(std::move(logs.taken));  // they wait for the spans sent again
+      throw;
+    }
     ctx.counters.otlp_rejected_spans.fetch_add(mapped.rejected_spans, std::memory_order_relaxed);
-    store_mapped(ctx, res, mapped);
     ctx.counters.otlp_spans.fetch_add(mapped.spans, std::memory_order_relaxed);
+    ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
+    ctx.counters.otlp_logs_messages.fetch_add(logs.taken.size() - logs.attached, std::memory_order_relaxed);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message));
   }));
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
@@ -69,8 +148,21 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     } catch (const OtlpDecodeError& e) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
-    OtlpMapped mapped = map_otlp_logs(logs, ctx.trace_sessions.get());
-    store_mapped(ctx, res, mapped);
+    LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get());
+    OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
+    try {
+      store_mapped(ctx, res, mapped);
+    } catch (...) {
+      ctx.log_hold->undo(admission);
+      throw;
+    }
+    ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
+    // Records that were held and had to leave to keep the hold in its bounds.
+    const std::size_t let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), [&](const HeldLog& h) {
+      return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
+    }));
+    ctx.counters.otlp_logs_messages.fetch_add(admission.now.size() - mapped.rejected_spans, std::memory_order_relaxed);
+    ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.
