@@ -65,13 +65,14 @@ void LogHold::undo(Admission& admission) {
 
 std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces) {
   std::vector<HeldLog> out;
+  if (timeout_.count() <= 0 || max_logs_ == 0) return out;  // nothing is ever held
   std::lock_guard lock(mutex_);
-  std::unordered_set<std::string> spans;
   for (const OtlpSpan& s : traces.spans) {
-    if (s.trace_id.empty() || s.span_id.empty()) continue;
-    spans.insert(span_key(s.trace_id, s.span_id));
-    see(span_key(s.trace_id, s.span_id));
+    if (!s.trace_id.empty() && !s.span_id.empty()) see(span_key(s.trace_id, s.span_id));
   }
+  if (held_.empty()) return out;
+  std::unordered_set<std::string> spans;
+  for (const OtlpSpan& s : traces.spans) spans.insert(span_key(s.trace_id, s.span_id));
   std::unordered_set<std::string> done;
   for (const OtlpSpan& s : traces.spans) {
     if (s.trace_id.empty() || !done.insert(s.trace_id).second) continue;

@@ -45,6 +45,11 @@ class TraceSessions {
   std::deque<std::string> order_;
 };
 
+/// The session of each trace of a request that one of its spans names (the root's wins).
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces);
+/// Remembers them in `memory`.
+void remember_sessions(const std::unordered_map<std::string, std::string>& sessions, TraceSessions& memory);
+
 /// Maps the spans of a request. A span with no session id of its own takes its trace's: from
 /// the request's other spans, else from `memory` (when given), else its resource's, else the
 /// trace id. Never throws for any content of `traces` but std::bad_alloc.

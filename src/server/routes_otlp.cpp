@@ -60,6 +60,9 @@ struct WithLogs {
 
 WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces) {
   WithLogs out;
+  // Before the spans are marked seen: a record of them arriving meanwhile is stored at once, and
+  // must find its trace's session.
+  remember_sessions(sessions_of_traces(traces), *ctx.trace_sessions);
   out.taken = ctx.log_hold->take_for(traces);
   if (out.taken.empty()) return out;
   std::unordered_map<std::string, std::vector<OtlpLog>> by_span;
