@@ -257,3 +257,79 @@ TEST(OtlpRoute, AFullQueueAnswers503WithRetryAfterThenTakesTheRequest) {
   routes.drain();
   EXPECT_EQ(routes.store.session_ids().size(), 3u);
 }
+
+// A request refused with 503 leaves the held GenAI log records as they were: the client sends it
+// again, and nothing is held twice or lost.
+TEST(OtlpRoute, A503LeavesHeldLogRecordsAsTheyWere) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .queue_sessions = 1, .queue_bytes = std::size_t{1} << 20});
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string other_trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+  const auto logs = [](const std::string& records) {
+    return R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)" + records + "]}]}]}";
+  };
+  const std::string held = R"({"timeUnixNano":"1735689800000000000","traceId":")" + trace +
+                           R"(","spanId":"53995c3f42cd8ad8","eventName":"gen_ai.user.message",)"
+                           R"("body":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":"Hi?"}}]}}})";
+  const std::string mixed = R"({"eventName":"gen_ai.user.message","body":{"stringValue":"stored at once"},)"
+                            R"("attributes":[{"key":"session.id","value":{"stringValue":"no-trace"}}]},)"
+                            R"({"traceId":")" + other_trace + R"(","spanId":"63995c3f42cd8ad9","eventName":"gen_ai.choice"})";
+  const std::string spans = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + trace +
+                            R"(","spanId":"53995c3f42cd8ad8","name":"chat gpt-4o","attributes":[
+      {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+      {"key":"session.id","value":{"stringValue":"conv-503"}},
+      {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}}]}]}]}]})";
+  auto r = routes.post("/v1/logs", logs(held), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  const OtlpSpans filler = otlp_spans(sample_session("filler", {.steps = 1}));
+  r = routes.post("/v1/traces", protobuf_of(filler.spans, filler.resource), kProtobuf);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  // The queue is full: the record to store at once cannot be, so the request's other one is not held.
+  r = routes.post("/v1/logs", logs(mixed), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  // The spans are refused: their record goes back to wait for them.
+  r = routes.post("/v1/traces", spans, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  // Due records that find the queue full wait for the next try too.
+  EXPECT_FALSE(release_held_logs(routes.ctx, true));
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+
+  routes.start_writer();
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.queue.depth() == 0; }));
+  r = routes.post("/v1/traces", spans, "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 0u);
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.queue.depth() == 0; }));
+  r = routes.post("/v1/logs", logs(mixed), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  // As at shutdown: what still waits is stored, under its trace id (no span of it came).
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.queue.depth() == 0; }));
+  EXPECT_TRUE(release_held_logs(routes.ctx, true));
+  EXPECT_EQ(routes.ctx.log_hold->size(), 0u);
+  routes.drain();
+  const auto stored = routes.store.load_trace("conv-503");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->event_history.size(), 1u);
+  EXPECT_TRUE(stored->message_history.empty());
+  EXPECT_EQ(std::get<CAISEvent>(stored->event_history[0]).system_state_before["messages"],
+            Value::parse(R"([{"role":"user","content":"Hi?"}])"));
+  const auto once = routes.store.load_trace("no-trace");
+  ASSERT_TRUE(once);
+  EXPECT_EQ(once->message_history.size(), 1u) << "stored once, though sent twice";
+  const auto lonely = routes.store.load_trace(other_trace);
+  ASSERT_TRUE(lonely);
+  ASSERT_EQ(lonely->message_history.size(), 1u);
+  EXPECT_EQ(lonely->message_history[0].message_type, "gen_ai.choice");
+  EXPECT_EQ(routes.counters.otlp_logs_attached.load(), 1u);
+  EXPECT_EQ(routes.counters.otlp_logs_unmatched.load(), 1u);
+}
