@@ -60,6 +60,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = null
 /// session of their trace (found as for a span), in the timestep of their trace: message type
 /// the event name, content {"body", "span_id", "attributes"}. Other log records are dropped
 /// (not counted rejected); a GenAI one with neither a trace id nor a session id is rejected.
+/// For the records that cannot join their span's event (see LogHold and fold_logs_into_span).
 OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory = nullptr);
 
 /// Folds the GenAI log records of one span into it, as an instrumentation that puts the content
