@@ -258,3 +258,53 @@ TEST(OtlpLogs, AFullHoldLetsTheOldestGoAsMessagesAndShutdownStoresTheRest) {
   for (const auto& m : stored->message_history) texts.push_back(m.content["body"]["content"].as_string());
   EXPECT_EQ(texts, (std::vector<std::string>{"first", "second", "third"}));
 }
+
+TEST(OtlpLogs, RecordsAndSpansSentConcurrentlyAreEachStoredOnceInTheirSession) {
+  TempDir dir;
+  ServeProcess serve(dir.db());
+  constexpr int kTraces = 40;
+  const auto trace_of = [](int i) {
+    const std::string n = std::to_string(1000 + i);
+    return std::string(28, 'a') + n;
+  };
+  // Two clients at once, as an SDK's log and span exporters are: each record meets its span
+  // whichever comes first.
+  std::thread logs([&] {
+    for (int i = 0; i < kTraces; ++i) {
+      post(serve, "/v1/logs",
+           logs_body({record("gen_ai.user.message", kv("content", "q" + std::to_string(i)), kChat, trace_of(i)),
+                      record("gen_ai.choice", kv("content", "a" + std::to_string(i)), kChat, trace_of(i), "", 1)}));
+    }
+  });
+  std::thread spans([&] {
+    for (int i = kTraces - 1; i >= 0; --i) post(serve, "/v1/traces", spans_body("conv-" + std::to_string(i), true, true, trace_of(i)));
+  });
+  logs.join();
+  spans.join();
+  Value c;
+  ASSERT_TRUE(wait_until([&] {
+    c = ingest_counts(serve);
+    return c["otlp_logs_attached"].as_int() + c["otlp_logs_messages"].as_int() == 2 * kTraces;
+  })) << c.dump();
+  EXPECT_EQ(c["otlp_logs_held"], Value(0)) << "none waits: each record's span came";
+  EXPECT_EQ(c["otlp_logs_unmatched"], Value(0)) << c.dump();
+  // Each session: its two spans, and each record either in its call or one of its messages.
+  std::int64_t messages = 0;
+  for (int i = 0; i < kTraces; ++i) {
+    const std::string id = "conv-" + std::to_string(i);
+    std::int64_t attached = -1, loose = -1;
+    EXPECT_TRUE(wait_until([&] {
+      const auto r = serve.client()->Get("/api/v1/sessions/" + id);
+      if (!r || r->status != 200 || Value::parse(r->body)["session"]["num_events"].as_int() != 2) return false;
+      const Value chat = chat_event(serve, id);
+      attached = static_cast<std::int64_t>(chat["system_state_before"]["messages"].size() +
+                                           chat["system_state_after"]["messages"].size());
+      loose = Value::parse(r->body)["session"]["num_messages"].as_int();
+      return attached + loose == 2;
+    })) << id << ": " << attached << " attached, " << loose << " messages";
+    messages += loose;
+  }
+  EXPECT_EQ(messages, c["otlp_logs_messages"].as_int());
+  EXPECT_EQ(session_ids(serve).size(), static_cast<std::size_t>(kTraces)) << "no session named after a trace id";
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
