@@ -51,7 +51,7 @@ std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped&
 }
 
 // The spans of a request with the held log records of their spans folded in; the records of
-// their traces that have no span id (or whose span is only in `traces`' sessions) as `loose`.
+// their traces that have no span id, or whose span becomes no event, as `loose` (messages).
 struct WithLogs {
   std::vector<HeldLog> taken;  // to give back when the request cannot be queued
   std::uint64_t attached = 0;
@@ -77,9 +77,15 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces) {
   for (OtlpSpan& s : traces.spans) {
     auto it = by_span.find(s.trace_id + "/" + s.span_id);
     if (it == by_span.end()) continue;
+    // Our session and timestep spans become no event: their records stay messages.
+    const Value* kind = s.attributes.find("synth.kind");
+    if (kind != nullptr && (*kind == Value("session") || *kind == Value("timestep"))) continue;
     out.attached += it->second.size();
     fold_logs_into_span(s, std::move(it->second));
     by_span.erase(it);
+  }
+  for (const HeldLog& h : out.taken) {
+    if (!h.log.span_id.empty() && by_span.contains(h.log.trace_id + "/" + h.log.span_id)) loose.push_back(h);
   }
   out.loose = logs_of(loose);
   return out;
