@@ -86,6 +86,8 @@ struct IngestCounters {
   /// Of those stored as messages, the ones that waited for their span in vain (timeout, a full
   /// hold, shutdown).
   std::atomic<std::uint64_t> otlp_logs_unmatched{0};
+  /// Held GenAI log records that could not be stored (the shutdown deadline passed first).
+  std::atomic<std::uint64_t> otlp_logs_lost{0};
 
   void count(Stored what) noexcept;
 };

@@ -113,7 +113,7 @@ bool release_held_logs(ServerContext& ctx, bool all) {
       break;
   }
   // Only at shutdown (the queue is closed) or with a queue smaller than one record's session.
-  ctx.counters.lost.fetch_add(due.size(), std::memory_order_relaxed);
+  ctx.counters.otlp_logs_lost.fetch_add(due.size(), std::memory_order_relaxed);
   detail::report("synth-trace serve: " + std::to_string(due.size()) +
                  " held GenAI log records could not be queued (first of trace " + due.front().log.trace_id + ")");
   return false;
@@ -167,9 +167,10 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     }
     ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
     // Records that were held and had to leave to keep the hold in its bounds.
-    const std::size_t let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), [&](const HeldLog& h) {
+    const auto was_held = [&](const HeldLog& h) {
       return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
-    }));
+    };
+    const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
     ctx.counters.otlp_logs_messages.fetch_add(admission.now.size() - mapped.rejected_spans, std::memory_order_relaxed);
     ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));

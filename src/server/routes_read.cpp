@@ -337,6 +337,7 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
                        {"otlp_logs_attached", n(c.otlp_logs_attached)},
                        {"otlp_logs_messages", n(c.otlp_logs_messages)},
                        {"otlp_logs_unmatched", n(c.otlp_logs_unmatched)},
+                       {"otlp_logs_lost", n(c.otlp_logs_lost)},
                        {"otlp_logs_held", ctx.log_hold->size()}}},
       {"rows", row_value(rows, 0)},
   };

@@ -210,18 +210,23 @@ StopReport Server::stop() {
     p.releasing.join();
   }
   // Log records still waiting for their spans are stored as messages, before the writer's last
-  // batch (a full queue drains meanwhile).
+  // batch (a full queue drains meanwhile), within the same bounded close.
   const auto deadline = std::chrono::steady_clock::now() + p.options.shutdown_timeout;
-  while (!release_held_logs(p.ctx, true) && p.ctx.log_hold->size() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  try {
+    while (!release_held_logs(p.ctx, true) && p.ctx.log_hold->size() > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } catch (...) {
+    detail::report("synth-trace serve: storing held log records: " + detail::current_exception_text());
   }
-  if (const std::size_t left = p.ctx.log_hold->size(); left > 0) {
-    p.counters.lost.fetch_add(left, std::memory_order_relaxed);
+  if (const std::size_t left = p.ctx.log_hold->take_due(std::chrono::steady_clock::time_point::max()).size(); left > 0) {
+    p.counters.otlp_logs_lost.fetch_add(left, std::memory_order_relaxed);
     detail::report("synth-trace serve: " + std::to_string(left) +
                    " held GenAI log records were not stored before the shutdown deadline");
   }
   StopReport report;
-  report.finished = p.writer->stop(std::chrono::steady_clock::now() + p.options.shutdown_timeout);
+  report.finished = p.writer->stop(deadline);
   report.stored = p.counters.inserted + p.counters.replaced + p.counters.merged;
   report.lost = p.counters.lost;
   p.stopped = report;
