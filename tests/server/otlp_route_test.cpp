@@ -333,3 +333,37 @@ TEST(OtlpRoute, A503LeavesHeldLogRecordsAsTheyWere) {
   EXPECT_EQ(routes.counters.otlp_logs_attached.load(), 1u);
   EXPECT_EQ(routes.counters.otlp_logs_unmatched.load(), 1u);
 }
+
+// The hold's byte bound: the oldest records leave as messages to make room, and a record larger
+// than the whole hold is stored at once.
+TEST(OtlpRoute, TheLogHoldStaysInItsByteBound) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .log_hold_bytes = 2000});
+  routes.start_writer();
+  const auto record = [](int i, const std::string& text) {
+    return R"({"timeUnixNano":")" + std::to_string(1735689800000000000LL + i) +
+           R"(","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"53995c3f42cd8ad8","eventName":"gen_ai.user.message",)"
+           R"("body":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":")" + text + R"("}}]}}})";
+  };
+  std::string small;
+  for (int i = 0; i < 6; ++i) small += (i ? "," : "") + record(i, "m" + std::to_string(i));
+  auto r = routes.post("/v1/logs", R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)" + small + "]}]}]}", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::size_t held = routes.ctx.log_hold->size();
+  EXPECT_GE(held, 2u);
+  EXPECT_LT(held, 6u) << "some left to stay within 2000 bytes";
+  EXPECT_LE(routes.ctx.log_hold->bytes(), 2000u);
+  EXPECT_EQ(routes.counters.otlp_logs_unmatched.load(), 6 - held);
+  r = routes.post("/v1/logs", R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)" + record(9, std::string(4000, 'x')) + "]}]}]}",
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), held) << "too large to hold: stored at once";
+  EXPECT_EQ(routes.counters.otlp_logs_messages.load(), 6 - held + 1);
+  routes.drain();
+  const auto stored = routes.store.load_trace("4bf92f3577b34da6a3ce929d0e0e4736");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->message_history.size(), 6 - held + 1);
+  EXPECT_EQ(stored->message_history[0].content["body"]["content"], Value("m0")) << "the oldest left first";
+}
