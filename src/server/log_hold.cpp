@@ -110,11 +110,6 @@ std::size_t LogHold::bytes() const {
   return bytes_;
 }
 
-LogHold::Clock::time_point LogHold::next_due() const {
-  std::lock_guard lock(mutex_);
-  return held_.empty() ? Clock::time_point::max() : held_.begin()->second.due;
-}
-
 void LogHold::insert(HeldLog h) {
   bytes_ += h.bytes;
   by_trace_[h.log.trace_id].insert(h.seq);

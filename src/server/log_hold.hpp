@@ -50,8 +50,9 @@ class LogHold {
     std::size_t genai = 0;            ///< GenAI records in the request (others are dropped)
     std::uint64_t first_seq = 0;      ///< the request's first record: older ones are others'
   };
-  /// Holds the GenAI records of `logs` whose span (or, for a record without a span id, whose
-  /// trace) has not been seen yet; the others, and those without a trace id, are to be stored now.
+  /// Holds the GenAI records of `logs` whose span has not been seen yet (a record without a span
+  /// id: whose trace's session is not known yet); the others, and those without a trace id, are
+  /// to be stored now.
   Admission admit(const OtlpLogs& logs, TraceSessions* memory);
   /// Takes back an admission whose records could not be queued: the request's held records
   /// leave the hold (the client sends them again), the ones it let go come back.
@@ -59,7 +60,7 @@ class LogHold {
 
   /// Marks the spans of `traces` as seen and takes the held records that belong to them: those
   /// of a span in `traces`, and those without a span id of a trace in `traces`. Records of a
-  /// span still to come stay.
+  /// span still to come stay. Nothing at all when the hold is off (timeout or max_logs 0).
   std::vector<HeldLog> take_for(const OtlpTraces& traces);
   /// Takes the records due at `now` (all of them with Clock::time_point::max()).
   std::vector<HeldLog> take_due(Clock::time_point now);
@@ -69,8 +70,6 @@ class LogHold {
   /// Records held now, and their size.
   std::size_t size() const;
   std::size_t bytes() const;
-  /// When the oldest held record is due (Clock::time_point::max() when none is held).
-  Clock::time_point next_due() const;
 
  private:
   void insert(HeldLog log);               // mutex_ held
