@@ -88,6 +88,8 @@ struct IngestCounters {
   std::atomic<std::uint64_t> otlp_logs_unmatched{0};
   /// Held GenAI log records that could not be stored (the shutdown deadline passed first).
   std::atomic<std::uint64_t> otlp_logs_lost{0};
+  /// LLM call spans that waited for their log records and could not be stored (ditto).
+  std::atomic<std::uint64_t> otlp_spans_lost{0};
 
   void count(Stored what) noexcept;
 };

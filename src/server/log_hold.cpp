@@ -63,25 +63,43 @@ void LogHold::undo(Admission& admission) {
   admission.held.clear();
 }
 
-std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces) {
+std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::function<bool(const OtlpSpan&)>& may_wait,
+                                      std::vector<std::size_t>* waiting) {
   std::vector<HeldLog> out;
   if (timeout_.count() <= 0 || max_logs_ == 0) return out;  // nothing is ever held
   std::lock_guard lock(mutex_);
+  // The spans that held records belong to: they leave now, with their records.
+  std::unordered_set<std::string> with_records;
+  std::unordered_set<std::string> traces_done;
   for (const OtlpSpan& s : traces.spans) {
-    if (!s.trace_id.empty() && !s.span_id.empty()) see(span_key(s.trace_id, s.span_id));
-  }
-  if (held_.empty()) return out;
-  std::unordered_set<std::string> spans;
-  for (const OtlpSpan& s : traces.spans) spans.insert(span_key(s.trace_id, s.span_id));
-  std::unordered_set<std::string> done;
-  for (const OtlpSpan& s : traces.spans) {
-    if (s.trace_id.empty() || !done.insert(s.trace_id).second) continue;
+    if (held_.empty()) break;
+    if (s.trace_id.empty() || !traces_done.insert(s.trace_id).second) continue;
     const auto it = by_trace_.find(s.trace_id);
+    if (it == by_trace_.end()) continue;
+    for (const std::uint64_t seq : it->second) {
+      const OtlpLog& log = held_.at(seq).log;
+      if (!log.span_id.empty()) with_records.insert(span_key(log.trace_id, log.span_id));
+    }
+  }
+  std::unordered_set<std::string> leaving_spans;
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    if (s.trace_id.empty() || s.span_id.empty()) continue;
+    std::string key = span_key(s.trace_id, s.span_id);
+    if (waiting != nullptr && may_wait && !with_records.contains(key) && may_wait(s)) {
+      waiting->push_back(i);  // not seen yet: its records, when they come, wait for it here
+      continue;
+    }
+    see(key);
+    if (with_records.contains(key)) leaving_spans.insert(std::move(key));
+  }
+  for (const std::string& trace : traces_done) {
+    const auto it = by_trace_.find(trace);
     if (it == by_trace_.end()) continue;
     std::vector<std::uint64_t> leaving;
     for (const std::uint64_t seq : it->second) {
       const OtlpLog& log = held_.at(seq).log;
-      if (log.span_id.empty() || spans.contains(span_key(log.trace_id, log.span_id))) leaving.push_back(seq);
+      if (log.span_id.empty() || leaving_spans.contains(span_key(log.trace_id, log.span_id))) leaving.push_back(seq);
     }
     for (const std::uint64_t seq : leaving) out.push_back(remove(seq));  // may erase `it`
   }

@@ -56,6 +56,11 @@ struct ServerOptions {
   std::chrono::milliseconds log_hold{60000};
   std::size_t log_hold_bytes = std::size_t{64} << 20;
   std::size_t log_hold_records = 100000;
+  /// An LLM call span with no content of its own, whose log records have not come, waits this
+  /// long for them (an SDK may send them just after the spans); at most span_hold_spans wait.
+  /// 0: none waits.
+  std::chrono::milliseconds span_hold{500};
+  std::size_t span_hold_spans = 10000;
   /// When set, every stored session is also exported as OTLP spans to this OTLP/HTTP traces
   /// endpoint (a further collector: an OpenTelemetry Collector, Jaeger, Tempo, ...).
   std::string forward_otlp;

@@ -351,6 +351,10 @@ Value output_messages(const Value& a) {
   return Value();
 }
 
+bool is_foreign_llm_call(const OtlpSpan& span) {
+  return span.attributes.find("synth.kind") == nullptr && kind_of(span) == Kind::llm;
+}
+
 Event span_to_event(const OtlpSpan& span, const Value& resource) {
   switch (kind_of(span)) {
     case Kind::llm:

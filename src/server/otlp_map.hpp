@@ -82,6 +82,9 @@ const Value* first_of(const Value& attributes, std::initializer_list<std::string
 Value input_messages(const Value& attributes);
 Value output_messages(const Value& attributes);
 
+/// True for a span that becomes an LLM call event and is none of ours (`synth.*`).
+bool is_foreign_llm_call(const OtlpSpan& span);
+
 /// The event of a span that is neither our session nor our timestep span.
 Event span_to_event(const OtlpSpan& span, const Value& resource);
 

@@ -3,6 +3,7 @@
 // (and dropped) so that SDKs log no errors.
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "diagnostics.hpp"
 #include "server/otlp_map.hpp"
@@ -51,19 +52,54 @@ std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped&
 }
 
 // The spans of a request with the held log records of their spans folded in; the records of
-// their traces that have no span id, or whose span becomes no event, as `loose` (messages).
+// their traces that have no span id, or whose span becomes no event, as `loose` (messages); the
+// LLM calls that wait for their records, taken out of the request, as `waiting`.
 struct WithLogs {
   std::vector<HeldLog> taken;  // to give back when the request cannot be queued
   std::uint64_t attached = 0;
   OtlpLogs loose;
+  std::vector<HeldSpan> waiting;
 };
 
-WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces) {
+// A span that waits for its log records: an LLM call of a GenAI instrumentation with no content
+// of its own, in a trace without our spans (whose timesteps it would need to be placed).
+bool may_wait(const OtlpSpan& s, const std::unordered_set<std::string>& ours) {
+  return !ours.contains(s.trace_id) && otlp::is_foreign_llm_call(s) && otlp::input_messages(s.attributes).is_null() &&
+         otlp::output_messages(s.attributes).is_null();
+}
+
+WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_wait) {
   WithLogs out;
   // Before the spans are marked seen: a record of them arriving meanwhile is stored at once, and
   // must find its trace's session.
   remember_sessions(sessions_of_traces(traces), *ctx.trace_sessions);
-  out.taken = ctx.log_hold->take_for(traces);
+  std::vector<std::size_t> waiting;
+  if (spans_may_wait && ctx.span_hold->enabled()) {
+    std::unordered_set<std::string> ours;
+    for (const OtlpSpan& s : traces.spans) {
+      if (s.attributes.find("synth.kind") != nullptr) ours.insert(s.trace_id);
+    }
+    out.taken = ctx.log_hold->take_for(traces, [&](const OtlpSpan& s) { return may_wait(s, ours); }, &waiting);
+  } else {
+    out.taken = ctx.log_hold->take_for(traces);
+  }
+  if (!waiting.empty()) {
+    static const Value kNoResource = Value::object();
+    std::vector<bool> wait(traces.spans.size(), false);
+    for (const std::size_t i : waiting) wait[i] = true;
+    std::vector<OtlpSpan> staying;
+    staying.reserve(traces.spans.size() - waiting.size());
+    for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+      OtlpSpan& s = traces.spans[i];
+      if (!wait[i]) {
+        staying.push_back(std::move(s));
+        continue;
+      }
+      const Value& resource = s.resource < traces.resources.size() ? traces.resources[s.resource] : kNoResource;
+      out.waiting.push_back(HeldSpan{std::move(s), resource, {}});
+    }
+    traces.spans = std::move(staying);
+  }
   if (out.taken.empty()) return out;
   std::unordered_map<std::string, std::vector<OtlpLog>> by_span;
   std::vector<HeldLog> loose;
@@ -91,7 +127,63 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces) {
   return out;
 }
 
+// Maps spans with their held log records and queues the sessions (503 and the like as
+// ApiError, after giving the records back). Returns the mapping (for its counts) and the spans
+// that are to wait for their records.
+struct Queued {
+  OtlpMapped mapped;
+  std::vector<HeldSpan> waiting;
+};
+
+Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& traces, bool spans_may_wait) {
+  WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
+  Queued out;
+  out.mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
+  // After the spans: their trace's session is known now.
+  OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
+  for (SessionTrace& t : loose.sessions) out.mapped.sessions.push_back(std::move(t));
+  try {
+    if (res != nullptr) {
+      store_mapped(ctx, *res, out.mapped);
+    } else {
+      std::vector<IngestItem> items = items_of(out.mapped);
+      if (!items.empty() && ctx.queue.push(items) != IngestQueue::Push::queued) {
+        throw ApiError(503, "the ingest queue is full or closed");
+      }
+      ctx.counters.accepted.fetch_add(items.size(), std::memory_order_relaxed);
+    }
+  } catch (...) {
+    ctx.log_hold->restore(std::move(logs.taken));  // they wait for the spans sent again
+    throw;
+  }
+  ctx.counters.otlp_rejected_spans.fetch_add(out.mapped.rejected_spans, std::memory_order_relaxed);
+  ctx.counters.otlp_spans.fetch_add(out.mapped.spans, std::memory_order_relaxed);
+  ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
+  ctx.counters.otlp_logs_messages.fetch_add(logs.taken.size() - logs.attached, std::memory_order_relaxed);
+  out.waiting = std::move(logs.waiting);
+  return out;
+}
+
 }  // namespace
+
+bool release_held_spans(ServerContext& ctx, bool all) {
+  std::vector<HeldSpan> due = ctx.span_hold->take_due(all ? SpanHold::Clock::time_point::max() : SpanHold::Clock::now());
+  if (due.empty()) return true;
+  OtlpTraces traces;
+  traces.spans.reserve(due.size());
+  for (const HeldSpan& h : due) {
+    traces.spans.push_back(h.span);
+    traces.spans.back().resource = traces.resources.size();
+    traces.resources.push_back(h.resource);
+  }
+  try {
+    map_and_store(ctx, nullptr, traces, false);
+  } catch (const ApiError&) {
+    ctx.span_hold->restore(std::move(due));  // tried again at the next release
+    return false;
+  }
+  return true;
+}
 
 bool release_held_logs(ServerContext& ctx, bool all) {
   std::vector<HeldLog> due = ctx.log_hold->take_due(all ? LogHold::Clock::time_point::max() : LogHold::Clock::now());
@@ -130,21 +222,11 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     } catch (const OtlpDecodeError& e) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
-    WithLogs logs = fold_held_logs(ctx, traces);
-    OtlpMapped mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
-    // After the spans: their trace's session is known now.
-    OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
-    for (SessionTrace& t : loose.sessions) mapped.sessions.push_back(std::move(t));
-    try {
-      store_mapped(ctx, res, mapped);
-    } catch (...) {
-      ctx.log_hold->restore(std::move(logs.taken));  // they wait for the spans sent again
-      throw;
-    }
-    ctx.counters.otlp_rejected_spans.fetch_add(mapped.rejected_spans, std::memory_order_relaxed);
-    ctx.counters.otlp_spans.fetch_add(mapped.spans, std::memory_order_relaxed);
-    ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
-    ctx.counters.otlp_logs_messages.fetch_add(logs.taken.size() - logs.attached, std::memory_order_relaxed);
+    Queued stored = map_and_store(ctx, &res, traces, true);
+    // The LLM calls waiting for their log records are accepted too: stored when the wait is over,
+    // with the records that came meanwhile.
+    ctx.span_hold->hold(std::move(stored.waiting));
+    const OtlpMapped& mapped = stored.mapped;
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message));
   }));
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,

@@ -338,6 +338,8 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
                        {"otlp_logs_messages", n(c.otlp_logs_messages)},
                        {"otlp_logs_unmatched", n(c.otlp_logs_unmatched)},
                        {"otlp_logs_lost", n(c.otlp_logs_lost)},
+                       {"otlp_spans_lost", n(c.otlp_spans_lost)},
+                       {"otlp_spans_waiting", ctx.span_hold->size()},
                        {"otlp_logs_held", ctx.log_hold->size()}}},
       {"rows", row_value(rows, 0)},
   };

@@ -308,3 +308,33 @@ TEST(OtlpLogs, RecordsAndSpansSentConcurrentlyAreEachStoredOnceInTheirSession) {
   EXPECT_EQ(session_ids(serve).size(), static_cast<std::size_t>(kTraces)) << "no session named after a trace id";
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
+
+TEST(OtlpLogs, AnLlmCallWithoutContentWaitsBrieflyForRecordsSentAfterIt) {
+  TempDir dir;
+  {
+    ServeProcess serve(dir.db(), {"--span-hold-ms", "3000"});
+    // The spans first (an SDK flushing its tracer provider first): the chat span has no content
+    // and no record waits for it, so it waits for its records; the turn span is stored at once.
+    post(serve, "/v1/traces", spans_body("conv-wait", true, true));
+    EXPECT_EQ(ingest_counts(serve)["otlp_spans_waiting"], Value(1));
+    stored_session(serve, "conv-wait", 1, 0);
+    post(serve, "/v1/logs",
+         logs_body({record("gen_ai.user.message", kv("content", "Weather?"), kChat),
+                    record("gen_ai.choice", R"({"kvlistValue":{"values":[{"key":"message","value":)" + kv("content", "Sunny.") + "}]}}",
+                           kChat, kTrace, "", 1)}));
+    stored_session(serve, "conv-wait", 2, 0);
+    const Value chat = chat_event(serve, "conv-wait");
+    EXPECT_EQ(chat["system_state_before"]["messages"], Value::parse(R"([{"role":"user","content":"Weather?"}])")) << chat.dump();
+    EXPECT_EQ(chat["system_state_after"]["messages"], Value::parse(R"([{"role":"assistant","content":"Sunny."}])")) << chat.dump();
+    const Value c = ingest_counts(serve);
+    EXPECT_EQ(c["otlp_logs_attached"], Value(2)) << c.dump();
+    EXPECT_EQ(c["otlp_spans_waiting"], Value(0)) << c.dump();
+    // A call still waiting when the server stops is stored, not lost.
+    post(serve, "/v1/traces", spans_body("conv-stop", true, true, "7bf92f3577b34da6a3ce929d0e0e4739"));
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  }
+  DuckDBTraceManager store(dir.db());
+  const auto stopped = store.load_trace("conv-stop");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->event_history.size(), 2u);
+}
