@@ -63,7 +63,7 @@ void LogHold::undo(Admission& admission) {
   admission.held.clear();
 }
 
-std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::function<bool(const OtlpSpan&)>& may_wait,
+std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vector<bool>* may_wait,
                                       std::vector<std::size_t>* waiting) {
   std::vector<HeldLog> out;
   if (timeout_.count() <= 0 || max_logs_ == 0) return out;  // nothing is ever held
@@ -86,7 +86,8 @@ std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::func
     const OtlpSpan& s = traces.spans[i];
     if (s.trace_id.empty() || s.span_id.empty()) continue;
     std::string key = span_key(s.trace_id, s.span_id);
-    if (waiting != nullptr && may_wait && !with_records.contains(key) && may_wait(s)) {
+    if (waiting != nullptr && may_wait != nullptr && i < may_wait->size() && (*may_wait)[i] &&
+        !with_records.contains(key)) {
       waiting->push_back(i);  // not seen yet: its records, when they come, wait for it here
       continue;
     }

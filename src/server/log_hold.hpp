@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -62,9 +61,10 @@ class LogHold {
   /// Marks the spans of `traces` as seen and takes the held records that belong to them: those
   /// of a span in `traces`, and those without a span id of a trace in `traces`. Records of a
   /// span still to come stay. Nothing at all when the hold is off (timeout or max_logs 0).
-  /// With `waiting`: a span that has no held record and for which `may_wait` is true is not
-  /// marked seen (it is to wait for its records in a SpanHold); its index goes to `waiting`.
-  std::vector<HeldLog> take_for(const OtlpTraces& traces, const std::function<bool(const OtlpSpan&)>& may_wait = {},
+  /// With `may_wait` (one flag per span) and `waiting`: a span that has no held record and may
+  /// wait is not marked seen (it is to wait for its records in a SpanHold); its index goes to
+  /// `waiting`.
+  std::vector<HeldLog> take_for(const OtlpTraces& traces, const std::vector<bool>* may_wait = nullptr,
                                 std::vector<std::size_t>* waiting = nullptr);
   /// Takes the records due at `now` (all of them with Clock::time_point::max()).
   std::vector<HeldLog> take_due(Clock::time_point now);

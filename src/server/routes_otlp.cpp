@@ -61,11 +61,20 @@ struct WithLogs {
   std::vector<HeldSpan> waiting;
 };
 
-// A span that waits for its log records: an LLM call of a GenAI instrumentation with no content
-// of its own, in a trace without our spans (whose timesteps it would need to be placed).
-bool may_wait(const OtlpSpan& s, const std::unordered_set<std::string>& ours) {
-  return !ours.contains(s.trace_id) && otlp::is_foreign_llm_call(s) && otlp::input_messages(s.attributes).is_null() &&
-         otlp::output_messages(s.attributes).is_null();
+// Which spans may wait for their log records: LLM calls of GenAI instrumentations with no
+// content of their own, in traces without our spans (whose timesteps they would need to be placed).
+std::vector<bool> may_wait(const OtlpTraces& traces) {
+  std::unordered_set<std::string> ours;
+  for (const OtlpSpan& s : traces.spans) {
+    if (s.attributes.find("synth.kind") != nullptr) ours.insert(s.trace_id);
+  }
+  std::vector<bool> out(traces.spans.size(), false);
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    out[i] = !ours.contains(s.trace_id) && otlp::is_foreign_llm_call(s) && otlp::input_messages(s.attributes).is_null() &&
+             otlp::output_messages(s.attributes).is_null();
+  }
+  return out;
 }
 
 WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_wait) {
@@ -75,11 +84,8 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
   remember_sessions(sessions_of_traces(traces), *ctx.trace_sessions);
   std::vector<std::size_t> waiting;
   if (spans_may_wait && ctx.span_hold->enabled()) {
-    std::unordered_set<std::string> ours;
-    for (const OtlpSpan& s : traces.spans) {
-      if (s.attributes.find("synth.kind") != nullptr) ours.insert(s.trace_id);
-    }
-    out.taken = ctx.log_hold->take_for(traces, [&](const OtlpSpan& s) { return may_wait(s, ours); }, &waiting);
+    const std::vector<bool> candidates = may_wait(traces);  // outside the hold's lock: it reads content
+    out.taken = ctx.log_hold->take_for(traces, &candidates, &waiting);
   } else {
     out.taken = ctx.log_hold->take_for(traces);
   }
