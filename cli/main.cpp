@@ -152,6 +152,18 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--shutdown-timeout-ms", shutdown_ms, "Time stopping may take to store what was accepted (default 30000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+  std::int64_t log_hold_ms = serve.log_hold.count();
+  serve_cmd->add_option("--log-hold-ms", log_hold_ms,
+                        "GenAI log records wait this long for their span, to join its LLM call (default 60000; 0: not)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600000}));
+  std::int64_t span_hold_ms = serve.span_hold.count();
+  serve_cmd->add_option("--span-hold-ms", span_hold_ms,
+                        "LLM call spans without content wait this long for their log records (default 500; 0: not)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{60000}));
+  serve_cmd->add_option("--log-hold-bytes", serve.log_hold_bytes, "Log records waiting, their size at most (default 64 MiB)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--log-hold-records", serve.log_hold_records, "Log records waiting, at most (default 100000)")
+      ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
   serve_cmd->add_option("--ui-dir", serve.ui_dir, "Serve the viewer from this folder (web/build.mjs output) instead of the built-in one")
       ->check(CLI::ExistingDirectory);
@@ -193,6 +205,8 @@ int main(int argc, char** argv) {
       serve.commit_interval = std::chrono::milliseconds(commit_ms);
       serve.query_timeout = std::chrono::milliseconds(query_ms);
       serve.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
+      serve.log_hold = std::chrono::milliseconds(log_hold_ms);
+      serve.span_hold = std::chrono::milliseconds(span_hold_ms);
       return run_serve(target, std::move(serve));
     }
   } catch (const UsageError& e) {

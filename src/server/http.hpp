@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "server/ingest_queue.hpp"
+#include "server/log_hold.hpp"
+#include "server/span_hold.hpp"
 #include "server/otlp_map.hpp"
 #include "server/options.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -31,6 +33,11 @@ struct ServerContext {
   std::filesystem::path export_dir;
   /// Which session each recent OTLP trace belongs to (shared by the main and the OTLP port).
   std::shared_ptr<TraceSessions> trace_sessions = std::make_shared<TraceSessions>();
+  /// GenAI log records waiting for their spans (ServerOptions::log_hold).
+  std::shared_ptr<LogHold> log_hold =
+      std::make_shared<LogHold>(options.log_hold, options.log_hold_bytes, options.log_hold_records);
+  /// LLM call spans without content waiting for their log records (ServerOptions::span_hold).
+  std::shared_ptr<SpanHold> span_hold = std::make_shared<SpanHold>(options.span_hold, options.span_hold_spans);
 };
 
 /// What a route answers when the request cannot be served: an HTTP status and a message for

@@ -80,6 +80,16 @@ struct IngestCounters {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> otlp_spans{0};           ///< OTLP spans mapped into queued sessions
   std::atomic<std::uint64_t> otlp_rejected_spans{0};  ///< OTLP spans that could not be mapped
+  std::atomic<std::uint64_t> otlp_log_records{0};     ///< GenAI log records received
+  std::atomic<std::uint64_t> otlp_logs_attached{0};   ///< ...queued folded into their span's event
+  std::atomic<std::uint64_t> otlp_logs_messages{0};   ///< ...queued as messages of their session
+  /// Of those stored as messages, the ones that waited for their span in vain (timeout, a full
+  /// hold, shutdown).
+  std::atomic<std::uint64_t> otlp_logs_unmatched{0};
+  /// Held GenAI log records that could not be stored (the shutdown deadline passed first).
+  std::atomic<std::uint64_t> otlp_logs_lost{0};
+  /// LLM call spans that waited for their log records and could not be stored (ditto).
+  std::atomic<std::uint64_t> otlp_spans_lost{0};
 
   void count(Stored what) noexcept;
 };

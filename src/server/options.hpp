@@ -50,6 +50,17 @@ struct ServerOptions {
   std::filesystem::path ui_dir;
   /// HTTP worker threads (each keep-alive connection holds one while it is open).
   std::size_t http_threads = 16;
+  /// GenAI log records (prompt and completion content) whose span has not arrived yet are held
+  /// for it up to log_hold, to join its LLM call event; then, or when the hold is full (records
+  /// or bytes), or at shutdown, they are stored as messages of their trace's session. 0: none held.
+  std::chrono::milliseconds log_hold{60000};
+  std::size_t log_hold_bytes = std::size_t{64} << 20;
+  std::size_t log_hold_records = 100000;
+  /// An LLM call span with no content of its own, whose log records have not come, waits this
+  /// long for them (an SDK may send them just after the spans); at most span_hold_spans wait.
+  /// 0: none waits.
+  std::chrono::milliseconds span_hold{500};
+  std::size_t span_hold_spans = 10000;
   /// When set, every stored session is also exported as OTLP spans to this OTLP/HTTP traces
   /// endpoint (a further collector: an OpenTelemetry Collector, Jaeger, Tempo, ...).
   std::string forward_otlp;

@@ -146,31 +146,6 @@ Value normalized_messages(Value list) {
   return out.empty() ? Value() : out;
 }
 
-Value input_messages(const Value& a) {
-  Value m = normalized_messages(indexed(a, "gen_ai.input.messages"));
-  if (!m.is_null()) {
-    if (const Value* system = a.find("gen_ai.system_instructions")) {
-      Value parts = parsed(*system);
-      Value sys{{"role", "system"}, {"parts", parts}};
-      const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
-      if (!text.empty()) sys.set("content", text);
-      m.as_array().insert(m.as_array().begin(), std::move(sys));
-    }
-    return m;
-  }
-  m = normalized_messages(indexed(a, "llm.input_messages"));
-  if (!m.is_null()) return m;
-  return normalized_messages(indexed(a, "gen_ai.prompt"));
-}
-
-Value output_messages(const Value& a) {
-  for (const char* key : {"gen_ai.output.messages", "llm.output_messages", "gen_ai.completion"}) {
-    Value m = normalized_messages(indexed(a, key));
-    if (!m.is_null()) return m;
-  }
-  return Value();
-}
-
 enum class Kind { llm, environment, runtime };
 
 Kind kind_of(const OtlpSpan& s) {
@@ -349,6 +324,35 @@ const Value* first_of(const Value& attributes, std::initializer_list<std::string
 Timestamp timestamp_of(std::uint64_t unix_nano) {
   // Beyond int64 nanoseconds (year 2262) is no real time: clamp rather than wrap.
   return Timestamp{std::chrono::nanoseconds(static_cast<std::int64_t>(std::min<std::uint64_t>(unix_nano, INT64_MAX)))};
+}
+
+Value input_messages(const Value& a) {
+  Value m = normalized_messages(indexed(a, "gen_ai.input.messages"));
+  if (!m.is_null()) {
+    if (const Value* system = a.find("gen_ai.system_instructions")) {
+      Value parts = parsed(*system);
+      Value sys{{"role", "system"}, {"parts", parts}};
+      const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
+      if (!text.empty()) sys.set("content", text);
+      m.as_array().insert(m.as_array().begin(), std::move(sys));
+    }
+    return m;
+  }
+  m = normalized_messages(indexed(a, "llm.input_messages"));
+  if (!m.is_null()) return m;
+  return normalized_messages(indexed(a, "gen_ai.prompt"));
+}
+
+Value output_messages(const Value& a) {
+  for (const char* key : {"gen_ai.output.messages", "llm.output_messages", "gen_ai.completion"}) {
+    Value m = normalized_messages(indexed(a, key));
+    if (!m.is_null()) return m;
+  }
+  return Value();
+}
+
+bool is_foreign_llm_call(const OtlpSpan& span) {
+  return span.attributes.find("synth.kind") == nullptr && kind_of(span) == Kind::llm;
 }
 
 Event span_to_event(const OtlpSpan& span, const Value& resource) {

@@ -80,6 +80,25 @@ void TraceSessions::remember(const std::string& trace_id, const std::string& ses
   }
 }
 
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces) {
+  // From whichever span of a trace names one; the root's wins.
+  std::unordered_map<std::string, std::string> out;
+  for (const OtlpSpan& s : traces.spans) {
+    if (const auto sid = session_key(s.attributes)) {
+      if (s.parent_span_id.empty()) {
+        out[s.trace_id] = *sid;
+      } else {
+        out.try_emplace(s.trace_id, *sid);
+      }
+    }
+  }
+  return out;
+}
+
+void remember_sessions(const std::unordered_map<std::string, std::string>& sessions, TraceSessions& memory) {
+  for (const auto& [trace, sid] : sessions) memory.remember(trace, sid);
+}
+
 OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
   OtlpMapped out;
   static const Value kNoResource = Value::object();
@@ -91,23 +110,12 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     if (out.error_message.empty()) out.error_message = why;
   };
 
-  // A trace's session, from whichever of its spans names one (the root's wins).
-  std::unordered_map<std::string, std::string> trace_session;
+  const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces);
   std::unordered_map<std::string, const OtlpSpan*> by_id;
   for (const OtlpSpan& s : traces.spans) {
     if (!s.span_id.empty()) by_id.emplace(s.trace_id + "/" + s.span_id, &s);
-    if (const auto sid = session_key(s.attributes)) {
-      if (s.parent_span_id.empty()) {
-        trace_session[s.trace_id] = *sid;
-      } else {
-        trace_session.try_emplace(s.trace_id, *sid);
-      }
-    }
   }
-
-  if (memory != nullptr) {
-    for (const auto& [trace, sid] : trace_session) memory->remember(trace, sid);
-  }
+  if (memory != nullptr) remember_sessions(trace_session, *memory);
 
   std::map<std::string, Building> sessions;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {

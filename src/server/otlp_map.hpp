@@ -45,6 +45,11 @@ class TraceSessions {
   std::deque<std::string> order_;
 };
 
+/// The session of each trace of a request that one of its spans names (the root's wins).
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces);
+/// Remembers them in `memory`.
+void remember_sessions(const std::unordered_map<std::string, std::string>& sessions, TraceSessions& memory);
+
 /// Maps the spans of a request. A span with no session id of its own takes its trace's: from
 /// the request's other spans, else from `memory` (when given), else its resource's, else the
 /// trace id. Never throws for any content of `traces` but std::bad_alloc.
@@ -55,12 +60,30 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = null
 /// session of their trace (found as for a span), in the timestep of their trace: message type
 /// the event name, content {"body", "span_id", "attributes"}. Other log records are dropped
 /// (not counted rejected); a GenAI one with neither a trace id nor a session id is rejected.
+/// For the records that cannot join their span's event (see LogHold and fold_logs_into_span).
 OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory = nullptr);
+
+/// Folds the GenAI log records of one span into it, as an instrumentation that puts the content
+/// on its spans would have: `gen_ai.{system,user,assistant,tool}.message` into
+/// `gen_ai.input.messages`, `gen_ai.choice` into `gen_ai.output.messages` (and the finish
+/// reason), `gen_ai.client.inference.operation.details`'s attributes as the span's own; only
+/// where the span has no content of its own. A record not folded (other events, or content the
+/// span already has) becomes a span event (kept in the event's `metadata.span_events`, its body
+/// as the attribute "body"). Records are taken in time order.
+void fold_logs_into_span(OtlpSpan& span, std::vector<OtlpLog> logs);
 
 namespace otlp {
 
 /// The first of `keys` present (not null) in the span's attributes, else nullptr.
 const Value* first_of(const Value& attributes, std::initializer_list<std::string_view> keys);
+
+/// A span's input (output) messages from its attributes, by the mapping table's order of keys,
+/// each {role, content, ...}; null when it has none.
+Value input_messages(const Value& attributes);
+Value output_messages(const Value& attributes);
+
+/// True for a span that becomes an LLM call event and is none of ours (`synth.*`).
+bool is_foreign_llm_call(const OtlpSpan& span);
 
 /// The event of a span that is neither our session nor our timestep span.
 Event span_to_event(const OtlpSpan& span, const Value& resource);

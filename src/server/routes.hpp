@@ -13,6 +13,13 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx);
 /// POST /v1/traces (OTLP/HTTP protobuf or JSON) and /v1/logs (GenAI content) into the ingest
 /// queue; /v1/metrics answered and dropped.
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx);
+/// Stores the held GenAI log records that are due (all of them when `all`) as messages of their
+/// trace's session. False when the queue was full or closed: the records stay held (and are
+/// counted lost when the queue is closed).
+bool release_held_logs(ServerContext& ctx, bool all);
+/// Stores the held LLM call spans that are due (all of them when `all`), with the log records
+/// that came for them. False when the queue was full: they stay held.
+bool release_held_spans(ServerContext& ctx, bool all);
 /// GET /api/v1/health, /api/v1/sessions (list), /api/v1/sessions/{id}, its events and messages,
 /// /api/v1/events/{id}, /api/v1/changes.
 void add_read_routes(httplib::Server& http, ServerContext& ctx);

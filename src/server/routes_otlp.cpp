@@ -1,5 +1,12 @@
 // OTLP/HTTP: POST /v1/traces (protobuf or JSON, gzip) into the ingest queue; POST /v1/logs's
-// GenAI content as messages; /v1/metrics answered (and dropped) so that SDKs log no errors.
+// GenAI content held for its span's event (LogHold), else as messages; LLM calls without content
+// held briefly for their records (SpanHold); /v1/metrics answered (and dropped) so that SDKs log
+// no errors.
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "diagnostics.hpp"
 #include "server/otlp_map.hpp"
 #include "server/routes.hpp"
 
@@ -23,14 +30,19 @@ void answer(httplib::Response& res, bool json, std::string body) {
   res.set_content(std::move(body), json ? "application/json" : kProtobuf);
 }
 
-// Queues the sessions OTLP data mapped to (merged into what is stored); returns how many.
-std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped& mapped) {
+std::vector<IngestItem> items_of(OtlpMapped& mapped) {
   std::vector<IngestItem> items;
   items.reserve(mapped.sessions.size());
   for (SessionTrace& trace : mapped.sessions) {
     const std::size_t bytes = trace.to_json().size();  // what the queue's byte bound counts
     items.push_back(IngestItem{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0});
   }
+  return items;
+}
+
+// Queues the sessions OTLP data mapped to (merged into what is stored); returns how many.
+std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped& mapped) {
+  std::vector<IngestItem> items = items_of(mapped);
   const std::size_t count = items.size();
   if (count > 0) {
     push_to_queue(ctx, res, items,
@@ -40,7 +52,171 @@ std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped&
   return count;
 }
 
+// The spans of a request with the held log records of their spans folded in; the records of
+// their traces that have no span id, or whose span becomes no event, as `loose` (messages); the
+// LLM calls that wait for their records, taken out of the request, as `waiting`.
+struct WithLogs {
+  std::vector<HeldLog> taken;  // to give back when the request cannot be queued
+  std::uint64_t attached = 0;
+  OtlpLogs loose;
+  std::vector<HeldSpan> waiting;
+};
+
+// Which spans may wait for their log records: LLM calls of GenAI instrumentations with no
+// content of their own, in traces without our spans (whose timesteps they would need to be placed).
+std::vector<bool> may_wait(const OtlpTraces& traces) {
+  std::unordered_set<std::string> ours;
+  for (const OtlpSpan& s : traces.spans) {
+    if (s.attributes.find("synth.kind") != nullptr) ours.insert(s.trace_id);
+  }
+  std::vector<bool> out(traces.spans.size(), false);
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    out[i] = !ours.contains(s.trace_id) && otlp::is_foreign_llm_call(s) && otlp::input_messages(s.attributes).is_null() &&
+             otlp::output_messages(s.attributes).is_null();
+  }
+  return out;
+}
+
+WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_wait) {
+  WithLogs out;
+  // Before the spans are marked seen: a record of them arriving meanwhile is stored at once, and
+  // must find its trace's session.
+  remember_sessions(sessions_of_traces(traces), *ctx.trace_sessions);
+  std::vector<std::size_t> waiting;
+  if (spans_may_wait && ctx.span_hold->enabled()) {
+    const std::vector<bool> candidates = may_wait(traces);  // outside the hold's lock: it reads content
+    out.taken = ctx.log_hold->take_for(traces, &candidates, &waiting);
+  } else {
+    out.taken = ctx.log_hold->take_for(traces);
+  }
+  if (!waiting.empty()) {
+    static const Value kNoResource = Value::object();
+    std::vector<bool> wait(traces.spans.size(), false);
+    for (const std::size_t i : waiting) wait[i] = true;
+    std::vector<OtlpSpan> staying;
+    staying.reserve(traces.spans.size() - waiting.size());
+    for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+      OtlpSpan& s = traces.spans[i];
+      if (!wait[i]) {
+        staying.push_back(std::move(s));
+        continue;
+      }
+      const Value& resource = s.resource < traces.resources.size() ? traces.resources[s.resource] : kNoResource;
+      out.waiting.push_back(HeldSpan{std::move(s), resource, {}});
+    }
+    traces.spans = std::move(staying);
+  }
+  if (out.taken.empty()) return out;
+  std::unordered_map<std::string, std::vector<OtlpLog>> by_span;
+  std::vector<HeldLog> loose;
+  for (const HeldLog& h : out.taken) {
+    if (h.log.span_id.empty()) {
+      loose.push_back(h);
+    } else {
+      by_span[h.log.trace_id + "/" + h.log.span_id].push_back(h.log);
+    }
+  }
+  for (OtlpSpan& s : traces.spans) {
+    auto it = by_span.find(s.trace_id + "/" + s.span_id);
+    if (it == by_span.end()) continue;
+    // Our session and timestep spans become no event: their records stay messages.
+    const Value* kind = s.attributes.find("synth.kind");
+    if (kind != nullptr && (*kind == Value("session") || *kind == Value("timestep"))) continue;
+    out.attached += it->second.size();
+    fold_logs_into_span(s, std::move(it->second));
+    by_span.erase(it);
+  }
+  for (const HeldLog& h : out.taken) {
+    if (!h.log.span_id.empty() && by_span.contains(h.log.trace_id + "/" + h.log.span_id)) loose.push_back(h);
+  }
+  out.loose = logs_of(loose);
+  return out;
+}
+
+// Maps spans with their held log records and queues the sessions (503 and the like as
+// ApiError, after giving the records back). Returns the mapping (for its counts) and the spans
+// that are to wait for their records.
+struct Queued {
+  OtlpMapped mapped;
+  std::vector<HeldSpan> waiting;
+};
+
+Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& traces, bool spans_may_wait) {
+  WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
+  Queued out;
+  out.mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
+  // After the spans: their trace's session is known now.
+  OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
+  for (SessionTrace& t : loose.sessions) out.mapped.sessions.push_back(std::move(t));
+  try {
+    if (res != nullptr) {
+      store_mapped(ctx, *res, out.mapped);
+    } else {
+      std::vector<IngestItem> items = items_of(out.mapped);
+      if (!items.empty() && ctx.queue.push(items) != IngestQueue::Push::queued) {
+        throw ApiError(503, "the ingest queue is full or closed");
+      }
+      ctx.counters.accepted.fetch_add(items.size(), std::memory_order_relaxed);
+    }
+  } catch (...) {
+    ctx.log_hold->restore(std::move(logs.taken));  // they wait for the spans sent again
+    throw;
+  }
+  ctx.counters.otlp_rejected_spans.fetch_add(out.mapped.rejected_spans, std::memory_order_relaxed);
+  ctx.counters.otlp_spans.fetch_add(out.mapped.spans, std::memory_order_relaxed);
+  ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
+  ctx.counters.otlp_logs_messages.fetch_add(logs.taken.size() - logs.attached, std::memory_order_relaxed);
+  out.waiting = std::move(logs.waiting);
+  return out;
+}
+
 }  // namespace
+
+bool release_held_spans(ServerContext& ctx, bool all) {
+  std::vector<HeldSpan> due = ctx.span_hold->take_due(all ? SpanHold::Clock::time_point::max() : SpanHold::Clock::now());
+  if (due.empty()) return true;
+  OtlpTraces traces;
+  traces.spans.reserve(due.size());
+  for (const HeldSpan& h : due) {
+    traces.spans.push_back(h.span);
+    traces.spans.back().resource = traces.resources.size();
+    traces.resources.push_back(h.resource);
+  }
+  try {
+    map_and_store(ctx, nullptr, traces, false);
+  } catch (const ApiError&) {
+    ctx.span_hold->restore(std::move(due));  // tried again at the next release
+    return false;
+  }
+  return true;
+}
+
+bool release_held_logs(ServerContext& ctx, bool all) {
+  std::vector<HeldLog> due = ctx.log_hold->take_due(all ? LogHold::Clock::time_point::max() : LogHold::Clock::now());
+  if (due.empty()) return true;
+  OtlpMapped mapped = map_otlp_logs(logs_of(due), ctx.trace_sessions.get());
+  std::vector<IngestItem> items = items_of(mapped);
+  const std::size_t count = items.size();
+  switch (count == 0 ? IngestQueue::Push::queued : ctx.queue.push(items)) {
+    case IngestQueue::Push::queued:
+      ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+      ctx.counters.otlp_logs_messages.fetch_add(due.size(), std::memory_order_relaxed);
+      ctx.counters.otlp_logs_unmatched.fetch_add(due.size(), std::memory_order_relaxed);
+      return true;
+    case IngestQueue::Push::full:
+      ctx.log_hold->restore(std::move(due));  // tried again at the next release
+      return false;
+    case IngestQueue::Push::too_large:
+    case IngestQueue::Push::closed:
+      break;
+  }
+  // Only at shutdown (the queue is closed) or with a queue smaller than one record's session.
+  ctx.counters.otlp_logs_lost.fetch_add(due.size(), std::memory_order_relaxed);
+  detail::report("synth-trace serve: " + std::to_string(due.size()) +
+                 " held GenAI log records could not be queued (first of trace " + due.front().log.trace_id + ")");
+  return false;
+}
 
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
@@ -53,10 +229,11 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     } catch (const OtlpDecodeError& e) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
-    OtlpMapped mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
-    ctx.counters.otlp_rejected_spans.fetch_add(mapped.rejected_spans, std::memory_order_relaxed);
-    store_mapped(ctx, res, mapped);
-    ctx.counters.otlp_spans.fetch_add(mapped.spans, std::memory_order_relaxed);
+    Queued stored = map_and_store(ctx, &res, traces, true);
+    // The LLM calls waiting for their log records are accepted too: stored when the wait is over,
+    // with the records that came meanwhile.
+    ctx.span_hold->hold(std::move(stored.waiting));
+    const OtlpMapped& mapped = stored.mapped;
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message));
   }));
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
@@ -69,8 +246,22 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     } catch (const OtlpDecodeError& e) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
-    OtlpMapped mapped = map_otlp_logs(logs, ctx.trace_sessions.get());
-    store_mapped(ctx, res, mapped);
+    LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get());
+    OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
+    try {
+      store_mapped(ctx, res, mapped);
+    } catch (...) {
+      ctx.log_hold->undo(admission);
+      throw;
+    }
+    ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
+    // Records that were held and had to leave to keep the hold in its bounds.
+    const auto was_held = [&](const HeldLog& h) {
+      return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
+    };
+    const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
+    ctx.counters.otlp_logs_messages.fetch_add(admission.now.size() - mapped.rejected_spans, std::memory_order_relaxed);
+    ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.

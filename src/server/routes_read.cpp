@@ -332,7 +332,15 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
                        {"throttled_requests", n(c.throttled)},
                        {"commits", n(c.commits)},
                        {"otlp_spans", n(c.otlp_spans)},
-                       {"otlp_rejected_spans", n(c.otlp_rejected_spans)}}},
+                       {"otlp_rejected_spans", n(c.otlp_rejected_spans)},
+                       {"otlp_log_records", n(c.otlp_log_records)},
+                       {"otlp_logs_attached", n(c.otlp_logs_attached)},
+                       {"otlp_logs_messages", n(c.otlp_logs_messages)},
+                       {"otlp_logs_unmatched", n(c.otlp_logs_unmatched)},
+                       {"otlp_logs_lost", n(c.otlp_logs_lost)},
+                       {"otlp_spans_lost", n(c.otlp_spans_lost)},
+                       {"otlp_spans_waiting", ctx.span_hold->size()},
+                       {"otlp_logs_held", ctx.log_hold->size()}}},
       {"rows", row_value(rows, 0)},
   };
   // Clients poll this: an unchanged answer is a 304 (uptime is left out so that it can be).

@@ -1,7 +1,11 @@
 #include "server/server.hpp"
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 
+#include "diagnostics.hpp"
 #include "duckdb/access.hpp"
 #include "server/forward.hpp"
 #include "server/lock_file.hpp"
@@ -106,6 +110,11 @@ struct Server::Parts {
   std::thread otlp_serving;
   std::unique_ptr<ServerLock> lock;
   std::thread serving;
+  // Stores held GenAI log records whose span did not come in time.
+  std::mutex releasing_mutex;
+  std::condition_variable releasing_stop;
+  bool releasing_done = false;
+  std::thread releasing;
   std::optional<StopReport> stopped;
 };
 
@@ -152,6 +161,26 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
     }
   }
   p.lock = std::make_unique<ServerLock>(p.options.db, p.ctx.url);
+  if (p.options.log_hold.count() > 0) {
+    p.releasing = std::thread([&p] {
+      // A record or span leaves at most this late after its due time.
+      const auto shortest = p.options.span_hold.count() > 0 ? std::min(p.options.log_hold, p.options.span_hold)
+                                                             : p.options.log_hold;
+      const auto tick = std::clamp<std::chrono::milliseconds>(shortest / 4, std::chrono::milliseconds(10),
+                                                              std::chrono::milliseconds(250));
+      std::unique_lock lock(p.releasing_mutex);
+      while (!p.releasing_stop.wait_for(lock, tick, [&p] { return p.releasing_done; })) {
+        lock.unlock();
+        try {
+          release_held_spans(p.ctx, false);
+          release_held_logs(p.ctx, false);
+        } catch (...) {
+          detail::report("synth-trace serve: storing held log records: " + detail::current_exception_text());
+        }
+        lock.lock();
+      }
+    });
+  }
   p.serving = std::thread([&p] { p.http.listen_after_bind(); });
   // stop() is a no-op until the accept loop runs.
   while (!p.http.is_running()) std::this_thread::sleep_for(std::chrono::microseconds(100));
@@ -175,8 +204,41 @@ StopReport Server::stop() {
   if (p.otlp_http) p.otlp_http->stop();
   if (p.serving.joinable()) p.serving.join();
   if (p.otlp_serving.joinable()) p.otlp_serving.join();  // requests in progress have finished
+  if (p.releasing.joinable()) {
+    {
+      std::lock_guard lock(p.releasing_mutex);
+      p.releasing_done = true;
+    }
+    p.releasing_stop.notify_all();
+    p.releasing.join();
+  }
+  // Spans still waiting for their log records are stored (with those that came), then records
+  // still waiting for their spans as messages, before the writer's last batch (a full queue
+  // drains meanwhile), within the same bounded close.
+  const auto deadline = std::chrono::steady_clock::now() + p.options.shutdown_timeout;
+  try {
+    while (!release_held_spans(p.ctx, true) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    while (!release_held_logs(p.ctx, true) && p.ctx.log_hold->size() > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } catch (...) {
+    detail::report("synth-trace serve: storing held log records: " + detail::current_exception_text());
+  }
+  if (const std::size_t spans = p.ctx.span_hold->take_due(std::chrono::steady_clock::time_point::max()).size(); spans > 0) {
+    p.counters.otlp_spans_lost.fetch_add(spans, std::memory_order_relaxed);
+    detail::report("synth-trace serve: " + std::to_string(spans) +
+                   " LLM call spans waiting for their log records were not stored before the shutdown deadline");
+  }
+  if (const std::size_t left = p.ctx.log_hold->take_due(std::chrono::steady_clock::time_point::max()).size(); left > 0) {
+    p.counters.otlp_logs_lost.fetch_add(left, std::memory_order_relaxed);
+    detail::report("synth-trace serve: " + std::to_string(left) +
+                   " held GenAI log records were not stored before the shutdown deadline");
+  }
   StopReport report;
-  report.finished = p.writer->stop(std::chrono::steady_clock::now() + p.options.shutdown_timeout);
+  report.finished = p.writer->stop(deadline);
   report.stored = p.counters.inserted + p.counters.replaced + p.counters.merged;
   report.lost = p.counters.lost;
   p.stopped = report;

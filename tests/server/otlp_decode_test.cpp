@@ -357,3 +357,42 @@ TEST(OtlpDecode, ProtobufLogRecordsWithTheirIdsNameAndBody) {
     EXPECT_NE(std::string(e.what()).find("in LogRecord"), std::string::npos) << e.what();
   }
 }
+
+// GenAI log records as the Python and JS instrumentations send them (a tool-calling turn, two
+// choices out of order), folded into their span: the LLM call carries them as its messages.
+TEST(OtlpDecode, GenAiLogRecordsFoldIntoTheirSpansLlmCall) {
+  const OtlpLogs logs = decode_otlp_logs_json(R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[
+    {"timeUnixNano":"5","eventName":"gen_ai.choice","body":{"kvlistValue":{"values":[
+      {"key":"index","value":{"intValue":"1"}},{"key":"finish_reason","value":{"stringValue":"length"}},
+      {"key":"message","value":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":"Second."}}]}}}]}}},
+    {"timeUnixNano":"1","attributes":[{"key":"event.name","value":{"stringValue":"gen_ai.user.message"}}],
+     "body":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":"Weather?"}}]}}},
+    {"timeUnixNano":"2","eventName":"gen_ai.assistant.message","body":{"kvlistValue":{"values":[
+      {"key":"tool_calls","value":{"arrayValue":{"values":[{"kvlistValue":{"values":[
+        {"key":"id","value":{"stringValue":"call_1"}},{"key":"type","value":{"stringValue":"function"}}]}}]}}}]}}},
+    {"timeUnixNano":"3","eventName":"gen_ai.tool.message","body":{"kvlistValue":{"values":[
+      {"key":"content","value":{"stringValue":"24 C"}},{"key":"id","value":{"stringValue":"call_1"}}]}}},
+    {"timeUnixNano":"5","eventName":"gen_ai.choice","body":{"kvlistValue":{"values":[
+      {"key":"index","value":{"intValue":"0"}},{"key":"finish_reason","value":{"stringValue":"stop"}},
+      {"key":"message","value":{"kvlistValue":{"values":[{"key":"role","value":{"stringValue":"assistant"}},
+        {"key":"content","value":{"stringValue":"Sunny."}}]}}}]}}}]}]}]})");
+  ASSERT_EQ(logs.logs.size(), 5u);
+  OtlpSpan span;
+  span.trace_id = "abababababababababababababababab";
+  span.span_id = "cdcdcdcdcdcdcdcd";
+  span.name = "chat gpt-4o";
+  span.attributes = Value{{"gen_ai.operation.name", "chat"}, {"gen_ai.request.model", "gpt-4o"}};
+  fold_logs_into_span(span, logs.logs);
+  const Event event = otlp::span_to_event(span, Value::object());
+  ASSERT_TRUE(std::holds_alternative<CAISEvent>(event));
+  const CAISEvent& call = std::get<CAISEvent>(event);
+  EXPECT_EQ(call.system_state_before["messages"], Value::parse(R"([
+    {"role":"user","content":"Weather?"},
+    {"role":"assistant","tool_calls":[{"id":"call_1","type":"function"}]},
+    {"role":"tool","content":"24 C","tool_call_id":"call_1"}])"));
+  EXPECT_EQ(call.system_state_after["messages"], Value::parse(R"([
+    {"role":"assistant","content":"Sunny.","finish_reason":"stop"},
+    {"role":"assistant","content":"Second.","finish_reason":"length"}])"));
+  EXPECT_EQ(call.system_state_after["finish_reason"], Value("stop"));
+  EXPECT_EQ(call.metadata.find("span_events"), nullptr) << "every record was folded";
+}

@@ -37,8 +37,10 @@ struct Routes {
     if (writer) writer->stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
   }
   void start_writer() { writer = std::make_unique<StoreWriter>(store, queue, counters, options); }
-  /// Waits until everything queued is committed.
+  /// Waits until everything queued is committed (LLM calls waiting for their log records are
+  /// queued first: no release thread runs here).
   void drain() {
+    ASSERT_TRUE(release_held_spans(ctx, true));
     ASSERT_TRUE(synth::tracing::testing::wait_until([&] {
       return queue.depth() == 0 && counters.inserted + counters.merged + counters.refused >= counters.accepted;
     }));
@@ -153,7 +155,8 @@ TEST(OtlpRoute, JsonIsAnsweredInJsonWithPartialSuccess) {
 
 TEST(OtlpRoute, GenAiLogsBecomeMessagesOfTheirTraceSessionAndMetricsAreDropped) {
   TempDir dir;
-  Routes routes(ServerOptions{.db = dir.db()});
+  // No span waits for its records (serve --span-hold-ms 0): records after their span are messages.
+  Routes routes(ServerOptions{.db = dir.db(), .span_hold = std::chrono::milliseconds(0)});
   routes.start_writer();
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   auto r = routes.post("/v1/traces", R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + trace +
@@ -256,4 +259,114 @@ TEST(OtlpRoute, AFullQueueAnswers503WithRetryAfterThenTakesTheRequest) {
   EXPECT_EQ(r->status, 200) << r->body;
   routes.drain();
   EXPECT_EQ(routes.store.session_ids().size(), 3u);
+}
+
+// A request refused with 503 leaves the held GenAI log records as they were: the client sends it
+// again, and nothing is held twice or lost.
+TEST(OtlpRoute, A503LeavesHeldLogRecordsAsTheyWere) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .queue_sessions = 1, .queue_bytes = std::size_t{1} << 20});
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string other_trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+  const auto logs = [](const std::string& records) {
+    return R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)" + records + "]}]}]}";
+  };
+  const std::string held = R"({"timeUnixNano":"1735689800000000000","traceId":")" + trace +
+                           R"(","spanId":"53995c3f42cd8ad8","eventName":"gen_ai.user.message",)"
+                           R"("body":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":"Hi?"}}]}}})";
+  const std::string mixed = R"({"eventName":"gen_ai.user.message","body":{"stringValue":"stored at once"},)"
+                            R"("attributes":[{"key":"session.id","value":{"stringValue":"no-trace"}}]},)"
+                            R"({"traceId":")" + other_trace + R"(","spanId":"63995c3f42cd8ad9","eventName":"gen_ai.choice"})";
+  const std::string spans = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + trace +
+                            R"(","spanId":"53995c3f42cd8ad8","name":"chat gpt-4o","attributes":[
+      {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+      {"key":"session.id","value":{"stringValue":"conv-503"}},
+      {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}}]}]}]}]})";
+  auto r = routes.post("/v1/logs", logs(held), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  const OtlpSpans filler = otlp_spans(sample_session("filler", {.steps = 1}));
+  r = routes.post("/v1/traces", protobuf_of(filler.spans, filler.resource), kProtobuf);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  // The queue is full: the record to store at once cannot be, so the request's other one is not held.
+  r = routes.post("/v1/logs", logs(mixed), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  // The spans are refused: their record goes back to wait for them.
+  r = routes.post("/v1/traces", spans, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  // Due records that find the queue full wait for the next try too.
+  EXPECT_FALSE(release_held_logs(routes.ctx, true));
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+
+  routes.start_writer();
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.queue.depth() == 0; }));
+  r = routes.post("/v1/traces", spans, "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 0u);
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.queue.depth() == 0; }));
+  r = routes.post("/v1/logs", logs(mixed), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), 1u);
+  // As at shutdown: what still waits is stored, under its trace id (no span of it came).
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.queue.depth() == 0; }));
+  EXPECT_TRUE(release_held_logs(routes.ctx, true));
+  EXPECT_EQ(routes.ctx.log_hold->size(), 0u);
+  routes.drain();
+  const auto stored = routes.store.load_trace("conv-503");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->event_history.size(), 1u);
+  EXPECT_TRUE(stored->message_history.empty());
+  EXPECT_EQ(std::get<CAISEvent>(stored->event_history[0]).system_state_before["messages"],
+            Value::parse(R"([{"role":"user","content":"Hi?"}])"));
+  const auto once = routes.store.load_trace("no-trace");
+  ASSERT_TRUE(once);
+  EXPECT_EQ(once->message_history.size(), 1u) << "stored once, though sent twice";
+  const auto lonely = routes.store.load_trace(other_trace);
+  ASSERT_TRUE(lonely);
+  ASSERT_EQ(lonely->message_history.size(), 1u);
+  EXPECT_EQ(lonely->message_history[0].message_type, "gen_ai.choice");
+  EXPECT_EQ(routes.counters.otlp_logs_attached.load(), 1u);
+  EXPECT_EQ(routes.counters.otlp_logs_unmatched.load(), 1u);
+}
+
+// The hold's byte bound: the oldest records leave as messages to make room, and a record larger
+// than the whole hold is stored at once.
+TEST(OtlpRoute, TheLogHoldStaysInItsByteBound) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .log_hold_bytes = 2000});
+  routes.start_writer();
+  const auto record = [](int i, const std::string& text) {
+    return R"({"timeUnixNano":")" + std::to_string(1735689800000000000LL + i) +
+           R"(","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"53995c3f42cd8ad8","eventName":"gen_ai.user.message",)"
+           R"("body":{"kvlistValue":{"values":[{"key":"content","value":{"stringValue":")" + text + R"("}}]}}})";
+  };
+  std::string small;
+  for (int i = 0; i < 6; ++i) small += (i ? "," : "") + record(i, "m" + std::to_string(i));
+  auto r = routes.post("/v1/logs", R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)" + small + "]}]}]}", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::size_t held = routes.ctx.log_hold->size();
+  EXPECT_GE(held, 2u);
+  EXPECT_LT(held, 6u) << "some left to stay within 2000 bytes";
+  EXPECT_LE(routes.ctx.log_hold->bytes(), 2000u);
+  EXPECT_EQ(routes.counters.otlp_logs_unmatched.load(), 6 - held);
+  r = routes.post("/v1/logs", R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)" + record(9, std::string(4000, 'x')) + "]}]}]}",
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(routes.ctx.log_hold->size(), held) << "too large to hold: stored at once";
+  EXPECT_EQ(routes.counters.otlp_logs_messages.load(), 6 - held + 1);
+  routes.drain();
+  const auto stored = routes.store.load_trace("4bf92f3577b34da6a3ce929d0e0e4736");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->message_history.size(), 6 - held + 1);
+  EXPECT_EQ(stored->message_history[0].content["body"]["content"], Value("m0")) << "the oldest left first";
 }

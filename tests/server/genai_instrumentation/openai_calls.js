@@ -1,11 +1,12 @@
 // Real `openai` client calls, instrumented by a GenAI instrumentation from npm, against a fake
 // OpenAI server on 127.0.0.1 (a real HTTP server, here), exported by the OTLP/protobuf trace
 // and log exporters to a collector:
-//   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true node openai_calls.js <base url> <session id> [opentelemetry]
+//   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true node openai_calls.js <base url> <session id> [opentelemetry [spans-first|logs-first]]
 //   node openai_calls.js <base url> <session id> openinference|traceloop
 // Two chat completions. opentelemetry (@opentelemetry/instrumentation-openai, content as log
 // events): under one parent span carrying gen_ai.conversation.id = <session id>; spans go out
-// before logs (the logs find their session through their trace's spans). openinference
+// before logs (the logs find their session through their trace's spans), or with logs-first the
+// logs before the spans (as the SDK's default delays send them: logs 1 s, spans 5 s). openinference
 // (@arizeai/openinference-instrumentation-openai, content on the spans): each call its own
 // trace, the session given by OpenInference's setSession (session.id on the spans). traceloop
 // (OpenLLMetry's @traceloop/instrumentation-openai, content on the spans as GenAI messages):
@@ -24,9 +25,10 @@ const { context, trace } = require('@opentelemetry/api');
 const { logs } = require('@opentelemetry/api-logs');
 const { registerInstrumentations } = require('@opentelemetry/instrumentation');
 
-const [base, session, flavour = 'opentelemetry'] = process.argv.slice(2);
-if (!base || !session || !['opentelemetry', 'openinference', 'traceloop'].includes(flavour)) {
-  process.stderr.write('usage: node openai_calls.js <collector base url> <session id> [opentelemetry|openinference|traceloop]\n');
+const [base, session, flavour = 'opentelemetry', order = 'spans-first'] = process.argv.slice(2);
+if (!base || !session || !['opentelemetry', 'openinference', 'traceloop'].includes(flavour) ||
+    !['spans-first', 'logs-first'].includes(order)) {
+  process.stderr.write('usage: node openai_calls.js <collector base url> <session id> [opentelemetry|openinference|traceloop] [spans-first|logs-first]\n');
   process.exit(2);
 }
 
@@ -124,6 +126,7 @@ async function main() {
     const { setSession } = require('@arizeai/openinference-core');
     await conversation((call) => context.with(setSession(context.active(), { sessionId: session }), call));
   }
+  if (order === 'logs-first') await loggerProvider.forceFlush();
   await tracerProvider.forceFlush();
   await loggerProvider.forceFlush();
   await tracerProvider.shutdown();

@@ -1,0 +1,170 @@
+// GenAI log records held for the spans of their trace: by arrival (the oldest leave first, on
+// overflow and timeout) and by trace (to leave with their spans).
+#include "server/log_hold.hpp"
+
+#include "server/otlp_map.hpp"
+
+namespace synth::tracing::server {
+
+namespace {
+
+std::string span_key(const std::string& trace_id, const std::string& span_id) { return trace_id + "/" + span_id; }
+
+// What a record costs the hold: its text as JSON, and the bookkeeping around it.
+std::size_t size_of(const OtlpLog& log, const Value& resource) {
+  return log.body.dump().size() + log.attributes.dump().size() + resource.dump().size() + log.event_name.size() +
+         log.trace_id.size() + log.span_id.size() + 256;
+}
+
+}  // namespace
+
+LogHold::LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs, std::size_t span_memory)
+    : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), span_memory_(span_memory) {}
+
+LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory) {
+  static const Value kNoResource = Value::object();
+  Admission out;
+  const auto now = Clock::now();
+  std::lock_guard lock(mutex_);
+  out.first_seq = next_seq_;
+  for (const OtlpLog& log : logs.logs) {
+    if (!log.event_name.starts_with("gen_ai.")) continue;
+    ++out.genai;
+    const Value& resource = log.resource < logs.resources.size() ? logs.resources[log.resource] : kNoResource;
+    HeldLog h{log, resource, now + timeout_, size_of(log, resource), next_seq_++};
+    // Nothing to wait for: no trace; a span already stored; a trace whose session is known
+    // (a record without a span id has no event to join, only a session).
+    const bool wait = timeout_.count() > 0 && max_logs_ > 0 && !log.trace_id.empty() &&
+                      (log.span_id.empty() ? memory == nullptr || !memory->find(log.trace_id)
+                                           : !seen_.contains(span_key(log.trace_id, log.span_id)));
+    if (!wait || h.bytes > max_bytes_) {
+      out.now.push_back(std::move(h));
+      continue;
+    }
+    out.held.push_back(h.seq);
+    insert(std::move(h));
+    // Over a bound: the oldest leave now, as messages (a record that waited longest is the
+    // least likely to meet its span).
+    while (held_.size() > max_logs_ || bytes_ > max_bytes_) out.now.push_back(remove(held_.begin()->first));
+  }
+  return out;
+}
+
+void LogHold::undo(Admission& admission) {
+  std::lock_guard lock(mutex_);
+  for (const std::uint64_t seq : admission.held) {
+    if (held_.contains(seq)) remove(seq);
+  }
+  for (HeldLog& h : admission.now) {
+    if (h.seq >= admission.first_seq) continue;  // the request's own: the client sends them again
+    insert(std::move(h));
+  }
+  admission.now.clear();
+  admission.held.clear();
+}
+
+std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vector<bool>* may_wait,
+                                      std::vector<std::size_t>* waiting) {
+  std::vector<HeldLog> out;
+  if (timeout_.count() <= 0 || max_logs_ == 0) return out;  // nothing is ever held
+  std::lock_guard lock(mutex_);
+  // The spans that held records belong to: they leave now, with their records.
+  std::unordered_set<std::string> with_records;
+  std::unordered_set<std::string> traces_done;
+  for (const OtlpSpan& s : traces.spans) {
+    if (held_.empty()) break;
+    if (s.trace_id.empty() || !traces_done.insert(s.trace_id).second) continue;
+    const auto it = by_trace_.find(s.trace_id);
+    if (it == by_trace_.end()) continue;
+    for (const std::uint64_t seq : it->second) {
+      const OtlpLog& log = held_.at(seq).log;
+      if (!log.span_id.empty()) with_records.insert(span_key(log.trace_id, log.span_id));
+    }
+  }
+  std::unordered_set<std::string> leaving_spans;
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    if (s.trace_id.empty() || s.span_id.empty()) continue;
+    std::string key = span_key(s.trace_id, s.span_id);
+    if (waiting != nullptr && may_wait != nullptr && i < may_wait->size() && (*may_wait)[i] &&
+        !with_records.contains(key)) {
+      waiting->push_back(i);  // not seen yet: its records, when they come, wait for it here
+      continue;
+    }
+    see(key);
+    if (with_records.contains(key)) leaving_spans.insert(std::move(key));
+  }
+  for (const std::string& trace : traces_done) {
+    const auto it = by_trace_.find(trace);
+    if (it == by_trace_.end()) continue;
+    std::vector<std::uint64_t> leaving;
+    for (const std::uint64_t seq : it->second) {
+      const OtlpLog& log = held_.at(seq).log;
+      if (log.span_id.empty() || leaving_spans.contains(span_key(log.trace_id, log.span_id))) leaving.push_back(seq);
+    }
+    for (const std::uint64_t seq : leaving) out.push_back(remove(seq));  // may erase `it`
+  }
+  return out;
+}
+
+std::vector<HeldLog> LogHold::take_due(Clock::time_point now) {
+  std::vector<HeldLog> out;
+  std::lock_guard lock(mutex_);
+  while (!held_.empty() && held_.begin()->second.due <= now) out.push_back(remove(held_.begin()->first));
+  return out;
+}
+
+void LogHold::restore(std::vector<HeldLog> logs) {
+  std::lock_guard lock(mutex_);
+  for (HeldLog& h : logs) insert(std::move(h));
+}
+
+std::size_t LogHold::size() const {
+  std::lock_guard lock(mutex_);
+  return held_.size();
+}
+
+std::size_t LogHold::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
+void LogHold::insert(HeldLog h) {
+  bytes_ += h.bytes;
+  by_trace_[h.log.trace_id].insert(h.seq);
+  const std::uint64_t seq = h.seq;
+  held_.emplace(seq, std::move(h));
+}
+
+HeldLog LogHold::remove(std::uint64_t seq) {
+  auto node = held_.extract(seq);
+  HeldLog h = std::move(node.mapped());
+  bytes_ -= h.bytes;
+  auto it = by_trace_.find(h.log.trace_id);
+  it->second.erase(seq);
+  if (it->second.empty()) by_trace_.erase(it);
+  return h;
+}
+
+void LogHold::see(const std::string& key) {
+  if (span_memory_ == 0 || !seen_.insert(key).second) return;
+  seen_order_.push_back(key);
+  if (seen_order_.size() > span_memory_) {
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+}
+
+OtlpLogs logs_of(const std::vector<HeldLog>& held) {
+  OtlpLogs out;
+  out.logs.reserve(held.size());
+  out.resources.reserve(held.size());
+  for (const HeldLog& h : held) {
+    out.logs.push_back(h.log);
+    out.logs.back().resource = out.resources.size();
+    out.resources.push_back(h.resource);
+  }
+  return out;
+}
+
+}  // namespace synth::tracing::server

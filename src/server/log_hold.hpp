@@ -1,0 +1,99 @@
+// Internal: GenAI log records (prompt and completion content) waiting for the spans of their
+// trace. SDKs export logs and spans separately (logs usually first: the log processor's default
+// delay is 1 s, the span processor's 5 s), and a record belongs to its span's LLM call event,
+// which only exists once the span arrives. So records whose span has not been seen are held,
+// bounded in time and memory, and leave with their span (folded into its event) or, on timeout,
+// overflow or shutdown, as messages of their trace's session (nothing is lost).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "server/otlp_decode.hpp"
+
+namespace synth::tracing::server {
+
+class TraceSessions;
+
+/// One held log record, with the attributes of the resource that sent it.
+struct HeldLog {
+  OtlpLog log;
+  Value resource = Value::object();
+  std::chrono::steady_clock::time_point due;  ///< when it is stored without its span
+  std::size_t bytes = 0;                      ///< what it counts against the byte bound
+  std::uint64_t seq = 0;                      ///< arrival order
+};
+
+/// The held records. Thread-safe; every method is all-or-nothing under one lock, so a record
+/// and its span arriving at the same time on two connections cannot miss each other.
+class LogHold {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// `timeout` 0 or `max_logs` 0 holds nothing (every record is stored as it comes).
+  /// `span_memory`: how many recent spans are remembered as seen.
+  LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs,
+          std::size_t span_memory = 100000);
+
+  /// What admit() did with a request's records.
+  struct Admission {
+    std::vector<HeldLog> now;        ///< to store now: the request's, and older ones let go to stay in bounds
+    std::vector<std::uint64_t> held;  ///< the request's records now held
+    std::size_t genai = 0;            ///< GenAI records in the request (others are dropped)
+    std::uint64_t first_seq = 0;      ///< the request's first record: older ones are others'
+  };
+  /// Holds the GenAI records of `logs` whose span has not been seen yet (a record without a span
+  /// id: whose trace's session is not known yet); the others, and those without a trace id, are
+  /// to be stored now.
+  Admission admit(const OtlpLogs& logs, TraceSessions* memory);
+  /// Takes back an admission whose records could not be queued: the request's held records
+  /// leave the hold (the client sends them again), the ones it let go come back.
+  void undo(Admission& admission);
+
+  /// Marks the spans of `traces` as seen and takes the held records that belong to them: those
+  /// of a span in `traces`, and those without a span id of a trace in `traces`. Records of a
+  /// span still to come stay. Nothing at all when the hold is off (timeout or max_logs 0).
+  /// With `may_wait` (one flag per span) and `waiting`: a span that has no held record and may
+  /// wait is not marked seen (it is to wait for its records in a SpanHold); its index goes to
+  /// `waiting`.
+  std::vector<HeldLog> take_for(const OtlpTraces& traces, const std::vector<bool>* may_wait = nullptr,
+                                std::vector<std::size_t>* waiting = nullptr);
+  /// Takes the records due at `now` (all of them with Clock::time_point::max()).
+  std::vector<HeldLog> take_due(Clock::time_point now);
+  /// Puts taken records back (their store failed), keeping their order and due time.
+  void restore(std::vector<HeldLog> logs);
+
+  /// Records held now, and their size.
+  std::size_t size() const;
+  std::size_t bytes() const;
+
+ private:
+  void insert(HeldLog log);               // mutex_ held
+  HeldLog remove(std::uint64_t seq);      // mutex_ held
+  void see(const std::string& key);       // mutex_ held
+
+  const std::chrono::milliseconds timeout_;
+  const std::size_t max_bytes_;
+  const std::size_t max_logs_;
+  const std::size_t span_memory_;
+  mutable std::mutex mutex_;
+  std::map<std::uint64_t, HeldLog> held_;  // by seq: the oldest first
+  std::unordered_map<std::string, std::set<std::uint64_t>> by_trace_;
+  std::size_t bytes_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::unordered_set<std::string> seen_;  // "trace/span" of recent spans
+  std::deque<std::string> seen_order_;
+};
+
+/// The records as an OtlpLogs (each with its resource).
+OtlpLogs logs_of(const std::vector<HeldLog>& held);
+
+}  // namespace synth::tracing::server
