@@ -228,4 +228,5 @@ PYBIND11_MODULE(_core, m) {
   bind_cost(m);
   bind_duckdb(m);
   bind_lm(m);
+  bind_tracer(m);
 }
