@@ -34,8 +34,21 @@ py::str utf8_str(const std::string& s) {
   return py::reinterpret_steal<py::str>(o);
 }
 
+// `name` as an interned Python string, made once per name: PyObject_GetAttrString would build a
+// new string on every call, a good part of converting an event. Keyed by the literal's address;
+// used with the GIL held.
+PyObject* interned(const char* name) {
+  static auto* cache = new std::unordered_map<const char*, PyObject*>();  // leaked: outlives the interpreter
+  const auto it = cache->find(name);
+  if (it != cache->end()) return it->second;
+  PyObject* s = PyUnicode_InternFromString(name);
+  if (s == nullptr) throw py::error_already_set();
+  cache->emplace(name, s);
+  return s;
+}
+
 py::object attr(py::handle obj, const char* name) {
-  PyObject* o = PyObject_GetAttrString(obj.ptr(), name);
+  PyObject* o = PyObject_GetAttr(obj.ptr(), interned(name));
   if (o == nullptr) {
     PyErr_Clear();
     return py::none();
