@@ -26,13 +26,17 @@ from .utils import make_serializable, now_iso
 logger = logging.getLogger(__name__)
 
 
+# An exhausted iterator stays exhausted: one serves every await of _DONE.
+_NOTHING_LEFT = iter(())
+
+
 class _Done:
     """The awaitable returned when nothing is left to wait for (also fine never awaited)."""
 
     __slots__ = ()
 
     def __await__(self):
-        return iter(())
+        return _NOTHING_LEFT
 
 
 _DONE = _Done()
