@@ -10,7 +10,6 @@ import inspect
 import logging
 import random
 import threading
-import time
 from time import perf_counter
 from contextvars import ContextVar
 from typing import Any, Callable, Dict, Optional
@@ -72,6 +71,8 @@ def calculate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> fl
     cost = _core.calculate_cost(model or "", int(prompt_tokens or 0), int(completion_tokens or 0))
     return 0.0 if cost is None else cost
 
+
+_builtin_calculate_cost = calculate_cost
 
 _maskers: Dict[str, Any] = {}
 
@@ -219,7 +220,10 @@ def _ai_event(fn, args, kwargs, result, error, latency_ms) -> CAISEvent:
     config = get_config()
     cost = None
     if config.track_costs and model and (prompt is not None or completion is not None):
-        cost = _cost_of(str(model), prompt, completion)
+        if calculate_cost is _builtin_calculate_cost:
+            cost = _cost_of(str(model), prompt, completion)
+        else:  # replaced (monkeypatched pricing): its answer counts
+            cost = calculate_cost(str(model), prompt or 0, completion or 0)
     return _new_cais({
         "time_record": _time_record(), "system_instance_id": _system_id_ctx.get() or "unknown",
         "model_name": None if model is None else str(model),
