@@ -217,19 +217,22 @@ def _ai_event(fn, args, kwargs, result, error, latency_ms) -> CAISEvent:
         total = get("total_tokens")
     if total is None and (prompt is not None or completion is not None):
         total = (prompt or 0) + (completion or 0)
-    config = get_config()
-    cost = None
-    if config.track_costs and model and (prompt is not None or completion is not None):
-        if calculate_cost is _builtin_calculate_cost:
-            cost = _cost_of(str(model), prompt, completion)
-        else:  # replaced (monkeypatched pricing): its answer counts
-            cost = calculate_cost(str(model), prompt or 0, completion or 0)
+    cost = provider = None
+    if model is not None:
+        model = model if type(model) is str else str(model)
+        if model:
+            provider = _provider_of(model)
+            if (prompt is not None or completion is not None) and get_config().track_costs:
+                if calculate_cost is _builtin_calculate_cost:
+                    cost = _cost_of(model, prompt, completion)
+                else:  # replaced (monkeypatched pricing): its answer counts
+                    cost = calculate_cost(model, prompt or 0, completion or 0)
+    turn = _turn_number_ctx.get()
     return _new_cais({
-        "time_record": _time_record(), "system_instance_id": _system_id_ctx.get() or "unknown",
-        "model_name": None if model is None else str(model),
-        "provider": _provider_of(str(model)) if model else None, "prompt_tokens": prompt,
-        "completion_tokens": completion, "total_tokens": total, "cost": cost, "latency_ms": latency_ms,
-        "metadata": _error_metadata(error)})
+        "time_record": TimeRecord(now_iso(), 0 if turn is None else turn),
+        "system_instance_id": _system_id_ctx.get() or "unknown", "model_name": model, "provider": provider,
+        "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total, "cost": cost,
+        "latency_ms": latency_ms, "metadata": {} if error is None else _error_metadata(error)})
 
 
 def _environment_event(fn, args, kwargs, result, error, latency_ms) -> EnvironmentEvent:
@@ -237,12 +240,17 @@ def _environment_event(fn, args, kwargs, result, error, latency_ms) -> Environme
     call_args = args[1:] if args and _is_method_call(fn, args) else args
     action = call_args[0] if call_args else (next(iter(kwargs.values())) if kwargs else None)
     system_id = _system_id_ctx.get() or "unknown"
-    metadata = _error_metadata(error)
-    metadata["duration_ms"] = latency_ms
+    metadata = {"duration_ms": latency_ms} if error is None else {**_error_metadata(error), "duration_ms": latency_ms}
+    if type(result) is dict:
+        reward, done = result.get("reward"), result.get("done")
+    else:
+        reward = _get(result, "reward") if result is not None else None
+        done = _get(result, "done") if result is not None else None
+    turn = _turn_number_ctx.get()
     return _new_environment({
-        "time_record": _time_record(), "system_instance_id": system_id, "environment_name": system_id,
-        "action_taken": action, "reward": _get(result, "reward") if result is not None else None,
-        "terminated": _get(result, "done") if result is not None else None, "metadata": metadata})
+        "time_record": TimeRecord(now_iso(), 0 if turn is None else turn), "system_instance_id": system_id,
+        "environment_name": system_id, "action_taken": action, "reward": reward, "terminated": done,
+        "metadata": metadata})
 
 
 def _runtime_event(operation_type: Optional[str]):
@@ -303,9 +311,18 @@ def _decorate(fn: Callable, build: Optional[Callable], v2_only: bool = False, ot
             return result
         return async_wrapper
 
+    if build is None or otel_only:
+        @functools.wraps(fn)
+        def plain_wrapper(*args, **kwargs):
+            return fn(*args, **kwargs)  # nothing to record (spans only)
+        return plain_wrapper
+
+    # The sync path is _should_trace, record, _recording_tracer and _emit inlined: a decorated
+    # call is on the agent's hot path, and each Python call level costs as much as a field.
     @functools.wraps(fn)
     def sync_wrapper(*args, **kwargs):
-        if not _should_trace(v2_only, otel_only):
+        config = get_config()
+        if not config.enabled or (config.sampling_rate < 1.0 and random.random() >= config.sampling_rate):
             return fn(*args, **kwargs)
         started = perf_counter()
         try:
@@ -313,7 +330,25 @@ def _decorate(fn: Callable, build: Optional[Callable], v2_only: bool = False, ot
         except BaseException as exc:
             record(args, kwargs, None, exc, started, False)
             raise
-        record(args, kwargs, result, None, started, False)
+        latency_ms = (perf_counter() - started) * 1000.0
+        try:
+            if not config.emit_events:
+                return result
+            tracer = _session_tracer_ctx.get()
+            if tracer is None:
+                tracer = _process_tracer["tracer"]
+            if tracer is None or getattr(tracer, "current_session", None) is None:
+                return result
+            event = build(fn, args, kwargs, result, None, latency_ms)
+        except Exception as exc:
+            logger.warning("synth_tracing: describing the call of %s failed: %s", fn.__qualname__, exc)
+            return result
+        try:
+            pending = tracer.add_event(event)
+            if pending is not _DONE and inspect.isawaitable(pending):  # _DONE: nothing left to wait for
+                run_awaitable(pending)
+        except Exception as exc:  # tracing never breaks the traced call
+            logger.warning("synth_tracing: recording %s failed: %s", type(event).__name__, exc)
         return result
     return sync_wrapper
 
