@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "duckdb/duckdb_support.hpp"
 #include "support.hpp"
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -75,6 +76,7 @@ TEST(SubmitFinishedSession, ReachesDuckDBMaskedPricedAndCounted) {
   TempDir dir;
   SessionTracer tracer(TracingConfig{.mask_pii = true});
   auto sink = std::make_shared<st::DuckDBSink>(dir.db());
+  st::testing::single_threaded_under_tsan(sink->manager());
   tracer.add_sink(sink);
   std::mutex mutex;
   std::vector<std::string> ended;
