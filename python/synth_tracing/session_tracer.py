@@ -247,8 +247,14 @@ class SessionTracer:
         self._finalizer = weakref.finalize(self, _close_core, self._core_tracer)
         if duckdb_path is not None:
             from .duckdb.manager import DuckDBTraceManager
-            self.db_manager = DuckDBTraceManager._of_sink(self._core_tracer.duckdb(), str(duckdb_path),
-                                                          self._core_tracer.flush)
+            try:
+                store = self._core_tracer.duckdb()
+            except RuntimeError as exc:
+                # The file is locked by another process or owned by a running synth-trace serve:
+                # the sink still delivers (to <file>.pending/ or to that server), and says so.
+                logger.warning("synth_tracing: %s is not open here (%s); db_manager is None", duckdb_path, exc)
+            else:
+                self.db_manager = DuckDBTraceManager._of_sink(store, str(duckdb_path), self._core_tracer.flush)
 
     # ---- the caller's position, per asyncio task / thread ----
 

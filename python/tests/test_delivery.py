@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 from synth_tracing.duckdb.manager import DuckDBTraceManager
 from synth_tracing.session_tracer import CAISEvent, SessionEventMessage, SessionTracer
@@ -67,15 +66,25 @@ def test_without_an_outlet_nothing_is_converted_or_written(tmp_path, monkeypatch
     tracer.close()
 
 
+def start_serve(synth_trace, db):
+    """`synth-trace serve` on a free port of 127.0.0.1: (process, port)."""
+    log = open(f"{db}.serve-log", "w")  # a file, not a pipe: an unread pipe could fill and stall it
+    serve = subprocess.Popen([synth_trace, "--db", str(db), "serve", "--port", "0"], stdout=subprocess.PIPE,
+                             stderr=log, text=True)
+    log.close()
+    first = serve.stdout.readline()
+    marker = "listening on http://127.0.0.1:"
+    if marker not in first:
+        serve.kill()
+        serve.wait()
+        raise AssertionError("synth-trace serve did not start: " + first + open(f"{db}.serve-log").read())
+    return serve, int(first.split(marker)[1].split()[0].rstrip("/"))
+
+
 def test_sessions_reach_a_running_server_through_the_collector(tmp_path, monkeypatch, synth_trace):
     db = tmp_path / "served.duckdb"
-    serve = subprocess.Popen([synth_trace, "--db", str(db), "serve", "--port", "0"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    serve, port = start_serve(synth_trace, db)
     try:
-        first = serve.stdout.readline()
-        marker = "listening on http://127.0.0.1:"
-        assert marker in first, first + serve.stderr.read()
-        port = int(first.split(marker)[1].split()[0].rstrip("/"))
         monkeypatch.setenv("SYNTH_TRACING_COLLECTOR", f"http://127.0.0.1:{port}")
         monkeypatch.chdir(tmp_path)  # the collector's fallback folder, if any, stays here
         tracer = SessionTracer()
@@ -107,4 +116,24 @@ def test_sessions_ended_just_before_exit_are_stored(tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120, cwd=tmp_path, env=env)
     stored = DuckDBTraceManager(db, read_only=True)
     assert len(stored.session_ids()) == 20
+    stored.close()
+
+
+def test_a_duckdb_path_owned_by_a_running_server_is_served_through_it(tmp_path, monkeypatch, synth_trace):
+    # The C++ DuckDB sink sees the server's lock file and sends the sessions to it instead.
+    db = tmp_path / "owned.duckdb"
+    serve, _port = start_serve(synth_trace, db)
+    try:
+        monkeypatch.chdir(tmp_path)
+        tracer = SessionTracer(duckdb_path=db)
+        assert tracer.db_manager is None  # the server has the file
+        record(tracer, "owned-1")
+        assert tracer.flush(30)
+        assert tracer.stats()["sessions_lost"] == 0
+        tracer.close()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=60)
+    stored = DuckDBTraceManager(db, read_only=True)
+    assert stored.session_ids() == ["owned-1"]
     stored.close()
