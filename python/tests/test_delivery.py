@@ -137,3 +137,18 @@ def test_a_duckdb_path_owned_by_a_running_server_is_served_through_it(tmp_path, 
     stored = DuckDBTraceManager(db, read_only=True)
     assert stored.session_ids() == ["owned-1"]
     stored.close()
+
+
+def test_otel_enabled_exports_the_session_and_timestep_spans(tmp_path, monkeypatch):
+    from synth_tracing.config import TracingConfig, set_config
+    spans = tmp_path / "spans.jsonl"
+    monkeypatch.setenv("SYNTH_TRACING_OTEL_ENDPOINT", "file://" + str(spans))
+    set_config(TracingConfig(otel_enabled=True))
+    tracer = SessionTracer()
+    record(tracer, "spans-1")
+    assert tracer.flush(30)
+    stats = tracer.stats()
+    assert stats["spans_ended"] == 2 and stats["spans_exported"] == 2  # the session and its timestep
+    tracer.close()
+    exported = spans.read_text()
+    assert "spans-1" in exported and "jane.doe" not in exported
