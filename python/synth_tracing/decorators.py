@@ -295,7 +295,7 @@ def _decorate(fn: Callable, build: Optional[Callable], v2_only: bool = False, ot
     if inspect.iscoroutinefunction(fn):
         @functools.wraps(fn)
         async def async_wrapper(*args, **kwargs):
-            if not _should_trace(v2_only, otel_only):
+            if build is None or otel_only or not _should_trace(v2_only, otel_only):
                 return await fn(*args, **kwargs)
             started = perf_counter()
             try:
