@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import weakref
 import inspect
 import logging
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
