@@ -16,10 +16,10 @@ import argparse
 import asyncio
 import dataclasses
 import functools
+import gc
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from synth_tracing import decorators as st_decorators
-from synth_tracing.abstractions import CAISEvent, EnvironmentEvent, SessionEventMessage, TimeRecord
+from synth_tracing.abstractions import CAISEvent, SessionEventMessage, TimeRecord
 from synth_tracing.duckdb.manager import DuckDBTraceManager
 from synth_tracing.session_tracer import SessionTracer
 
@@ -244,71 +244,86 @@ def main() -> None:
     n_sessions = 20 if args.quick else 200
     rounds = 3 if args.quick else 5
     results = []
+    background: list = []  # µs per session from the first end to the last one stored (DuckDB sink)
 
     def report(name: str, ours: float, theirs: float, unit: str, per: int) -> None:
         results.append((name, ours / per * 1e6, theirs / per * 1e6, theirs / ours, unit))
 
-    # -- recording: await tracer.add_event(...)
-    tracer = SessionTracer()
     loop = asyncio.new_event_loop()
 
-    async def record_ours():
-        async with tracer.start_session():
-            async with tracer.timestep(0):
-                for i in range(n_events):
-                    await tracer.add_event(CAISEvent(
-                        time_record=TimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="agent",
-                        model_name="gpt-4o-mini", prompt_tokens=i, completion_tokens=30))
+    def recording(suffix: str) -> None:
+        """The recording rows; `suffix` names the garbage collector setting they ran with."""
+        # -- recording: await tracer.add_event(...)
+        tracer = SessionTracer()
 
-    async def record_py():
-        PY_TRACER.current_session = PyTrace(session_id="p")
-        PY_TRACER.current_timestep = PyStep(step_id=0, turn_number=0)
-        for i in range(n_events):
-            await PY_TRACER.add_event(PyCAISEvent(
-                time_record=PyTimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="agent",
-                model_name="gpt-4o-mini", prompt_tokens=i, completion_tokens=30))
+        async def record_ours():
+            async with tracer.start_session():
+                async with tracer.timestep(0):
+                    for i in range(n_events):
+                        await tracer.add_event(CAISEvent(
+                            time_record=TimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="agent",
+                            model_name="gpt-4o-mini", prompt_tokens=i, completion_tokens=30))
 
-    ours = best(lambda: loop.run_until_complete(record_ours()), rounds)
-    theirs = best(lambda: loop.run_until_complete(record_py()), rounds)
-    report("`await tracer.add_event(CAISEvent(...))`", ours, theirs, "µs/event", n_events)
-
-    # -- recording: decorated calls
-    st_decorators.set_session_tracer(tracer)
-
-    @st_decorators.environment_step
-    def st_step(action):
-        return {"reward": 1.0, "done": False}
-
-    @py_environment_step
-    def py_step(action):
-        return {"reward": 1.0, "done": False}
-
-    @st_decorators.ai_call
-    def st_ai(prompt):
-        return {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 120, "completion_tokens": 30}}
-
-    @py_ai_call
-    def py_ai(prompt):
-        return {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 120, "completion_tokens": 30}}
-
-    def decorated(fn_ours, fn_py, name):
-        def run_ours():
-            with tracer.start_session():
-                with tracer.timestep(0):
-                    for _ in range(n_events // 5):
-                        fn_ours("up")
-
-        def run_py():
+        async def record_py():
             PY_TRACER.current_session = PyTrace(session_id="p")
             PY_TRACER.current_timestep = PyStep(step_id=0, turn_number=0)
-            for _ in range(n_events // 5):
-                fn_py("up")
+            for i in range(n_events):
+                await PY_TRACER.add_event(PyCAISEvent(
+                    time_record=PyTimeRecord(event_time=datetime.now().isoformat(), message_time=0), system_instance_id="agent",
+                    model_name="gpt-4o-mini", prompt_tokens=i, completion_tokens=30))
 
-        report(name, best(run_ours, rounds), best(run_py, rounds), "µs/call", n_events // 5)
+        ours = best(lambda: loop.run_until_complete(record_ours()), rounds)
+        theirs = best(lambda: loop.run_until_complete(record_py()), rounds)
+        report("`await tracer.add_event(CAISEvent(...))`" + suffix, ours, theirs, "µs/event", n_events)
 
-    decorated(st_step, py_step, "`@environment_step` no-op (sync)")
-    decorated(st_ai, py_ai, "`@ai_call` returning `{model, usage}` (sync)")
-    st_decorators.set_session_tracer(None)
+        # -- recording: decorated calls
+        st_decorators.set_session_tracer(tracer)
+
+        @st_decorators.environment_step
+        def st_step(action):
+            return {"reward": 1.0, "done": False}
+
+        @py_environment_step
+        def py_step(action):
+            return {"reward": 1.0, "done": False}
+
+        @st_decorators.ai_call
+        def st_ai(prompt):
+            return {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 120, "completion_tokens": 30}}
+
+        @py_ai_call
+        def py_ai(prompt):
+            return {"model": "gpt-4o-mini", "usage": {"prompt_tokens": 120, "completion_tokens": 30}}
+
+        def decorated(fn_ours, fn_py, name):
+            def run_ours():
+                with tracer.start_session():
+                    with tracer.timestep(0):
+                        for _ in range(n_events // 5):
+                            fn_ours("up")
+
+            def run_py():
+                PY_TRACER.current_session = PyTrace(session_id="p")
+                PY_TRACER.current_timestep = PyStep(step_id=0, turn_number=0)
+                for _ in range(n_events // 5):
+                    fn_py("up")
+
+            report(name, best(run_ours, rounds), best(run_py, rounds), "µs/call", n_events // 5)
+
+        decorated(st_step, py_step, "`@environment_step` no-op (sync)" + suffix)
+        decorated(st_ai, py_ai, "`@ai_call` returning `{model, usage}` (sync)" + suffix)
+        st_decorators.set_session_tracer(None)
+
+    recording("")
+    # The same with the cyclic garbage collector off: the tracer's own work. With it on, the
+    # finished sessions the tracer keeps (get_session_trace; the baseline keeps none) make
+    # every full collection longer.
+    gc.collect()
+    gc.disable()
+    try:
+        recording(", garbage collector off")
+    finally:
+        gc.enable()
 
     # -- saving
     save_tracer = SessionTracer()
@@ -376,6 +391,46 @@ def main() -> None:
 
         report("store a session in DuckDB (`insert_session_trace` each) vs row building only",
                best(insert_one_by_one, rounds), best(rows_py, rounds), "µs/session", n_sessions)
+        # -- ending a session with duckdb_path: what the agent's thread pays (the conversion to
+        # the C++ model; the C++ tracer's DuckDB sink stores it on its own thread), against
+        # storing it synchronously at the end, as the original and this package's previous
+        # version did. Then how fast the background sink keeps up.
+        def record_sync(tracer: SessionTracer, session_id: str) -> float:
+            ctx = tracer.start_session(session_id, {"experiment": "bench"})
+            ctx.__enter__()
+            for s in range(STEPS):
+                with tracer.timestep(s):
+                    for e in range(EVENTS):
+                        tracer.add_event(CAISEvent(
+                            time_record=TimeRecord(event_time=1.7e9 + s, message_time=s), system_instance_id="agent",
+                            model_name="gpt-4o-mini", prompt_tokens=120 + e, completion_tokens=30,
+                            system_state_before={"messages": [{"role": "user", "content": f"step {s} event {e}"}]}))
+                    for m in range(MESSAGES):
+                        tracer.add_message(SessionEventMessage(content={"payload": {"obs": [s, m]}},
+                                                               message_type="observation"))
+            started = time.perf_counter()
+            ctx.__exit__(None, None, None)
+            return time.perf_counter() - started
+
+        db_round[0] += 1
+        end_tracer = SessionTracer(duckdb_path=os.path.join(tmp, f"ends-{db_round[0]}.duckdb"))
+        ended = sum(record_sync(end_tracer, f"end-{i}") for i in range(n_sessions))
+        started = time.perf_counter()
+        end_tracer.flush(600)
+        drained = time.perf_counter() - started
+        end_tracer.close()
+        sync_manager = DuckDBTraceManager(os.path.join(tmp, f"sync-{db_round[0]}.duckdb"))
+        plain = SessionTracer()
+        stored = 0.0
+        for i in range(n_sessions):
+            record_sync(plain, f"sync-{i}")
+            started = time.perf_counter()
+            sync_manager.insert_session_trace(plain.get_session_trace(f"sync-{i}"))
+            stored += time.perf_counter() - started
+        sync_manager.close()
+        report("end a session with `SessionTracer(duckdb_path=...)`: the agent's thread (ours) vs storing it "
+               "synchronously (`insert_session_trace`, as the original did)", ended, stored, "µs/session", n_sessions)
+        background.append((ended + drained) / n_sessions * 1e6)
     loop.close()
 
     events_per_session = STEPS * (EVENTS + MESSAGES)
@@ -386,6 +441,9 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for name, ours, theirs, ratio, unit in results:
         print(f"| {name} | {ours:.2f} {unit} | {theirs:.2f} {unit} | {ratio:.2f}× |")
+    for per_session in background:
+        print(f"\nThe C++ tracer's DuckDB sink stored those sessions at {per_session:.0f} µs/session "
+              f"(ending all of them, then `flush()`), on its own thread.")
 
 
 if __name__ == "__main__":

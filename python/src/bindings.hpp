@@ -9,8 +9,11 @@ namespace synth::tracing::python {
 void bind_duckdb(pybind11::module_& m);
 /// LMClient, the C++ LM client (lm.cpp).
 void bind_lm(pybind11::module_& m);
+/// CoreTracer, the C++ SessionTracer behind the Python one (tracer.cpp).
+void bind_tracer(pybind11::module_& m);
 
 }  // namespace synth::tracing::python
 
 using synth::tracing::python::bind_duckdb;
 using synth::tracing::python::bind_lm;
+using synth::tracing::python::bind_tracer;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace synth::tracing::python {
@@ -33,8 +34,21 @@ py::str utf8_str(const std::string& s) {
   return py::reinterpret_steal<py::str>(o);
 }
 
+// `name` as an interned Python string, made once per name: PyObject_GetAttrString would build a
+// new string on every call, a good part of converting an event. Keyed by the literal's address;
+// used with the GIL held.
+PyObject* interned(const char* name) {
+  static auto* cache = new std::unordered_map<const char*, PyObject*>();  // leaked: outlives the interpreter
+  const auto it = cache->find(name);
+  if (it != cache->end()) return it->second;
+  PyObject* s = PyUnicode_InternFromString(name);
+  if (s == nullptr) throw py::error_already_set();
+  cache->emplace(name, s);
+  return s;
+}
+
 py::object attr(py::handle obj, const char* name) {
-  PyObject* o = PyObject_GetAttrString(obj.ptr(), name);
+  PyObject* o = PyObject_GetAttr(obj.ptr(), interned(name));
   if (o == nullptr) {
     PyErr_Clear();
     return py::none();
@@ -356,6 +370,10 @@ SessionTrace to_trace(py::handle obj) {
   }
   for (auto& e : entries) t.session_metadata.push_back(std::move(e));
 
+  // The history holds the timesteps' own objects again: each is converted once and copied (a
+  // C++ copy costs a fraction of reading the Python object's attributes).
+  std::unordered_map<PyObject*, std::pair<std::size_t, std::size_t>> event_at;
+  std::unordered_map<PyObject*, std::pair<std::size_t, std::size_t>> message_at;
   py::object steps = attr(obj, "timesteps");
   if (!steps.is_none()) {
     std::int64_t index = 0;
@@ -369,23 +387,44 @@ SessionTrace to_trace(py::handle obj) {
       py::object sm = attr(s, "step_metadata");
       step.step_metadata = sm.is_none() ? Value::object() : to_value(sm);
       py::object events = attr(s, "events");
+      const std::size_t at = t.session_time_steps.size();
       if (!events.is_none()) {
-        for (py::handle e : events) step.events.push_back(to_event(e));
+        for (py::handle e : events) {
+          event_at.emplace(e.ptr(), std::make_pair(at, step.events.size()));
+          step.events.push_back(to_event(e));
+        }
       }
       py::object messages = attr(s, "messages");
       if (!messages.is_none()) {
-        for (py::handle m : messages) step.step_messages.push_back(to_message(m));
+        for (py::handle m : messages) {
+          message_at.emplace(m.ptr(), std::make_pair(at, step.step_messages.size()));
+          step.step_messages.push_back(to_message(m));
+        }
       }
       t.session_time_steps.push_back(std::move(step));
     }
   }
   py::object events = attr(obj, "event_history");
   if (!events.is_none()) {
-    for (py::handle e : events) t.event_history.push_back(to_event(e));
+    for (py::handle e : events) {
+      const auto it = event_at.find(e.ptr());
+      if (it == event_at.end()) {
+        t.event_history.push_back(to_event(e));
+      } else {
+        t.event_history.push_back(t.session_time_steps[it->second.first].events[it->second.second]);
+      }
+    }
   }
   py::object messages = attr(obj, "message_history");
   if (!messages.is_none()) {
-    for (py::handle m : messages) t.message_history.push_back(to_message(m));
+    for (py::handle m : messages) {
+      const auto it = message_at.find(m.ptr());
+      if (it == message_at.end()) {
+        t.message_history.push_back(to_message(m));
+      } else {
+        t.message_history.push_back(t.session_time_steps[it->second.first].step_messages[it->second.second]);
+      }
+    }
   }
   return t;
 }

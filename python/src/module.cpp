@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bindings.hpp"
@@ -206,6 +207,16 @@ void bind_cost(py::module_& m) {
       },
       py::arg("model"), py::arg("prompt_tokens"), py::arg("completion_tokens"),
       "Cost in USD from the built-in pricing table, or None for an unknown model.");
+  m.def(
+      "model_price",
+      [](const std::string& model) -> std::optional<std::pair<double, double>> {
+        const ModelPrice* p = PricingTable::builtin().find(model);
+        if (p == nullptr) return std::nullopt;
+        return std::make_pair(p->input, p->output);
+      },
+      py::arg("model"),
+      "(input, output) USD per million tokens from the built-in pricing table, or None for an unknown "
+      "model: callers pricing many calls of one model look it up once.");
 }
 
 }  // namespace
@@ -230,4 +241,5 @@ PYBIND11_MODULE(_core, m) {
   bind_cost(m);
   bind_duckdb(m);
   bind_lm(m);
+  bind_tracer(m);
 }

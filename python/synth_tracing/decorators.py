@@ -10,12 +10,12 @@ import inspect
 import logging
 import random
 import threading
-import time
+from time import perf_counter
 from contextvars import ContextVar
 from typing import Any, Callable, Dict, Optional
 
 from . import _core
-from .abstractions import CAISEvent, EnvironmentEvent, RuntimeEvent, TimeRecord
+from .abstractions import CAISEvent, EnvironmentEvent, RuntimeEvent, TimeRecord, _maker
 from .config import BUILTIN_PII_NAMES, detect_provider, get_config
 from .session_tracer import _DONE, run_awaitable
 from .utils import now_iso
@@ -72,6 +72,8 @@ def calculate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> fl
     return 0.0 if cost is None else cost
 
 
+_builtin_calculate_cost = calculate_cost
+
 _maskers: Dict[str, Any] = {}
 
 
@@ -107,15 +109,25 @@ def _should_trace(v2_only: bool, otel_only: bool) -> bool:
     return True
 
 
-def _emit(event: Any, is_async: bool) -> Any:
-    """Hands ``event`` to the tracer; returns an awaitable for async wrappers (or None)."""
+def _recording_tracer() -> Any:
+    """The tracer a decorated call records into now, or None (events off, no tracer, no session):
+    checked before the event is built, so that calls outside sessions cost no event."""
+    config = get_config()
+    if not config.emit_events:
+        return None
+    tracer = _session_tracer_ctx.get()
+    if tracer is None:
+        tracer = _process_tracer["tracer"]
+        if tracer is None:
+            return None
+    if getattr(tracer, "current_session", None) is None:
+        return None
+    return tracer
+
+
+def _emit(tracer: Any, event: Any, is_async: bool) -> Any:
+    """Hands ``event`` to ``tracer``; returns an awaitable for async wrappers (or None)."""
     try:
-        config = get_config()
-        if not config.emit_events:
-            return None
-        tracer = get_session_tracer()
-        if tracer is None or getattr(tracer, "current_session", None) is None:
-            return None
         result = tracer.add_event(event)
         if result is not _DONE and inspect.isawaitable(result):  # _DONE: nothing left to wait for
             if is_async:
@@ -126,9 +138,14 @@ def _emit(event: Any, is_async: bool) -> Any:
     return None
 
 
+_new_cais = _maker(CAISEvent)
+_new_environment = _maker(EnvironmentEvent)
+_new_runtime = _maker(RuntimeEvent)
+
+
 def _time_record() -> TimeRecord:
     turn = _turn_number_ctx.get()
-    return TimeRecord(event_time=now_iso(), message_time=turn if turn is not None else 0)
+    return TimeRecord(now_iso(), 0 if turn is None else turn)
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -151,6 +168,23 @@ def _error_metadata(error: Optional[BaseException]) -> Dict[str, Any]:
 
 
 _providers: Dict[str, Optional[str]] = {}
+# model -> (input, output) USD per million tokens, or None: looked up in C++ once per model.
+_prices: Dict[str, Any] = {}
+
+
+def _cost_of(model: str, prompt: Any, completion: Any) -> float:
+    """calculate_cost(), with the model's price looked up once: the same arithmetic as the C++
+    pricing (tokens below 0 count as 0), without crossing into C++ per call."""
+    price = _prices.get(model, _prices)
+    if price is _prices:
+        if len(_prices) > 4096:  # models are few; a bound all the same
+            _prices.clear()
+        price = _prices[model] = _core.model_price(model)
+    if price is None:
+        return 0.0
+    prompt = int(prompt or 0)
+    completion = int(completion or 0)
+    return (max(prompt, 0) * price[0] + max(completion, 0) * price[1]) / 1e6
 
 
 def _provider_of(model: str) -> Optional[str]:
@@ -163,49 +197,69 @@ def _provider_of(model: str) -> Optional[str]:
 
 
 def _ai_event(fn, args, kwargs, result, error, latency_ms) -> CAISEvent:
-    model = _get(result, "model") if result is not None else None
+    if type(result) is dict:  # the common shape, read without the generic helper
+        model = result.get("model")
+        usage = result.get("usage")
+    else:
+        model = _get(result, "model") if result is not None else None
+        usage = _get(result, "usage") if result is not None else None
     if model is None:
         model = _bound_arg(fn, args, kwargs, "model")
-    usage = _get(result, "usage") if result is not None else None
-    prompt = _get(usage, "prompt_tokens") if usage is not None else None
-    completion = _get(usage, "completion_tokens") if usage is not None else None
+    prompt = completion = total = None
     if usage is not None:
-        prompt = prompt if prompt is not None else _get(usage, "input_tokens")
-        completion = completion if completion is not None else _get(usage, "output_tokens")
-    total = _get(usage, "total_tokens") if usage is not None else None
+        get = usage.get if isinstance(usage, dict) else (lambda key: getattr(usage, key, None))
+        prompt = get("prompt_tokens")
+        if prompt is None:
+            prompt = get("input_tokens")
+        completion = get("completion_tokens")
+        if completion is None:
+            completion = get("output_tokens")
+        total = get("total_tokens")
     if total is None and (prompt is not None or completion is not None):
         total = (prompt or 0) + (completion or 0)
-    config = get_config()
-    cost = None
-    if config.track_costs and model and (prompt is not None or completion is not None):
-        cost = calculate_cost(str(model), prompt or 0, completion or 0)
-    return CAISEvent(
-        time_record=_time_record(), system_instance_id=get_system_id() or "unknown",
-        model_name=None if model is None else str(model),
-        provider=_provider_of(str(model)) if model else None, prompt_tokens=prompt,
-        completion_tokens=completion, total_tokens=total, cost=cost, latency_ms=latency_ms,
-        metadata=_error_metadata(error))
+    cost = provider = None
+    if model is not None:
+        model = model if type(model) is str else str(model)
+        if model:
+            provider = _provider_of(model)
+            if (prompt is not None or completion is not None) and get_config().track_costs:
+                if calculate_cost is _builtin_calculate_cost:
+                    cost = _cost_of(model, prompt, completion)
+                else:  # replaced (monkeypatched pricing): its answer counts
+                    cost = calculate_cost(model, prompt or 0, completion or 0)
+    turn = _turn_number_ctx.get()
+    return _new_cais({
+        "time_record": TimeRecord(now_iso(), 0 if turn is None else turn),
+        "system_instance_id": _system_id_ctx.get() or "unknown", "model_name": model, "provider": provider,
+        "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total, "cost": cost,
+        "latency_ms": latency_ms, "metadata": {} if error is None else _error_metadata(error)})
 
 
 def _environment_event(fn, args, kwargs, result, error, latency_ms) -> EnvironmentEvent:
     # The action is the first argument after self for methods.
     call_args = args[1:] if args and _is_method_call(fn, args) else args
     action = call_args[0] if call_args else (next(iter(kwargs.values())) if kwargs else None)
-    system_id = get_system_id() or "unknown"
-    metadata = _error_metadata(error)
-    metadata["duration_ms"] = latency_ms
-    return EnvironmentEvent(
-        time_record=_time_record(), system_instance_id=system_id, environment_name=system_id,
-        action_taken=action, reward=_get(result, "reward") if result is not None else None,
-        terminated=_get(result, "done") if result is not None else None, metadata=metadata)
+    system_id = _system_id_ctx.get() or "unknown"
+    metadata = {"duration_ms": latency_ms} if error is None else {**_error_metadata(error), "duration_ms": latency_ms}
+    if type(result) is dict:
+        reward, done = result.get("reward"), result.get("done")
+    else:
+        reward = _get(result, "reward") if result is not None else None
+        done = _get(result, "done") if result is not None else None
+    turn = _turn_number_ctx.get()
+    return _new_environment({
+        "time_record": TimeRecord(now_iso(), 0 if turn is None else turn), "system_instance_id": system_id,
+        "environment_name": system_id, "action_taken": action, "reward": reward, "terminated": done,
+        "metadata": metadata})
 
 
 def _runtime_event(operation_type: Optional[str]):
     def build(fn, args, kwargs, result, error, latency_ms) -> RuntimeEvent:
-        return RuntimeEvent(
-            time_record=_time_record(), system_instance_id=get_system_id() or "unknown", event_type=operation_type,
-            function_name=fn.__qualname__, duration_ms=latency_ms, success=error is None,
-            error_message=None if error is None else str(error), metadata=_error_metadata(error))
+        return _new_runtime({
+            "time_record": _time_record(), "system_instance_id": _system_id_ctx.get() or "unknown",
+            "event_type": operation_type, "function_name": fn.__qualname__, "duration_ms": latency_ms,
+            "success": error is None, "error_message": None if error is None else str(error),
+            "metadata": _error_metadata(error)})
     return build
 
 
@@ -227,19 +281,23 @@ def _decorate(fn: Callable, build: Optional[Callable], v2_only: bool = False, ot
     def record(args, kwargs, result, error, started, is_async):
         if build is None or otel_only:
             return None
+        latency_ms = (perf_counter() - started) * 1000.0
         try:
-            event = build(fn, args, kwargs, result, error, (time.perf_counter() - started) * 1000.0)
+            tracer = _recording_tracer()
+            if tracer is None:
+                return None
+            event = build(fn, args, kwargs, result, error, latency_ms)
         except Exception as exc:
             logger.warning("synth_tracing: describing the call of %s failed: %s", fn.__qualname__, exc)
             return None
-        return _emit(event, is_async)
+        return _emit(tracer, event, is_async)
 
     if inspect.iscoroutinefunction(fn):
         @functools.wraps(fn)
         async def async_wrapper(*args, **kwargs):
-            if not _should_trace(v2_only, otel_only):
+            if build is None or otel_only or not _should_trace(v2_only, otel_only):
                 return await fn(*args, **kwargs)
-            started = time.perf_counter()
+            started = perf_counter()
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
@@ -253,17 +311,44 @@ def _decorate(fn: Callable, build: Optional[Callable], v2_only: bool = False, ot
             return result
         return async_wrapper
 
+    if build is None or otel_only:
+        @functools.wraps(fn)
+        def plain_wrapper(*args, **kwargs):
+            return fn(*args, **kwargs)  # nothing to record (spans only)
+        return plain_wrapper
+
+    # The sync path is _should_trace, record, _recording_tracer and _emit inlined: a decorated
+    # call is on the agent's hot path, and each Python call level costs as much as a field.
     @functools.wraps(fn)
     def sync_wrapper(*args, **kwargs):
-        if not _should_trace(v2_only, otel_only):
+        config = get_config()
+        if not config.enabled or (config.sampling_rate < 1.0 and random.random() >= config.sampling_rate):
             return fn(*args, **kwargs)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             record(args, kwargs, None, exc, started, False)
             raise
-        record(args, kwargs, result, None, started, False)
+        latency_ms = (perf_counter() - started) * 1000.0
+        try:
+            if not config.emit_events:
+                return result
+            tracer = _session_tracer_ctx.get()
+            if tracer is None:
+                tracer = _process_tracer["tracer"]
+            if tracer is None or getattr(tracer, "current_session", None) is None:
+                return result
+            event = build(fn, args, kwargs, result, None, latency_ms)
+        except Exception as exc:
+            logger.warning("synth_tracing: describing the call of %s failed: %s", fn.__qualname__, exc)
+            return result
+        try:
+            pending = tracer.add_event(event)
+            if pending is not _DONE and inspect.isawaitable(pending):  # _DONE: nothing left to wait for
+                run_awaitable(pending)
+        except Exception as exc:  # tracing never breaks the traced call
+            logger.warning("synth_tracing: recording %s failed: %s", type(event).__name__, exc)
         return result
     return sync_wrapper
 

@@ -13,6 +13,7 @@ import inspect
 import logging
 import threading
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -25,13 +26,17 @@ from .utils import make_serializable, now_iso
 logger = logging.getLogger(__name__)
 
 
+# An exhausted iterator stays exhausted: one serves every await of _DONE.
+_NOTHING_LEFT = iter(())
+
+
 class _Done:
     """The awaitable returned when nothing is left to wait for (also fine never awaited)."""
 
     __slots__ = ()
 
     def __await__(self):
-        return iter(())
+        return _NOTHING_LEFT
 
 
 _DONE = _Done()
@@ -126,12 +131,6 @@ class _SessionContext:
                         t._turn_var.set(0)]
         return t._state_change("session_start", session_id=session_id, metadata=metadata)
 
-    def _store(self, db_manager: Any) -> None:
-        try:
-            db_manager.insert_session_trace(self._trace)
-        except Exception as exc:  # storage trouble must not break the agent's code
-            logger.warning("synth_tracing: storing session %s in DuckDB failed: %s", self._trace.session_id, exc)
-
     def _reset(self) -> None:
         t = self._tracer
         for var, token in zip(t._vars, self._tokens or []):
@@ -139,8 +138,8 @@ class _SessionContext:
 
     def _exit(self) -> None:
         try:
-            if self._tracer.db_manager is not None and self._trace is not None:
-                self._store(self._tracer.db_manager)
+            if self._trace is not None:
+                self._tracer._session_ended(self._trace)
         finally:
             self._reset()
 
@@ -150,14 +149,7 @@ class _SessionContext:
         return self._trace
 
     async def __aexit__(self, *exc) -> None:
-        try:
-            db_manager = self._tracer.db_manager
-            if db_manager is not None and self._trace is not None:
-                # On a worker thread: DuckDB's work (tens of ms a session) runs with the GIL
-                # released, so the event loop serves other rollouts meanwhile.
-                await asyncio.get_running_loop().run_in_executor(None, self._store, db_manager)
-        finally:
-            self._reset()
+        self._exit()
 
     def __enter__(self) -> SessionTrace:
         self._enter_sync()
@@ -216,10 +208,23 @@ class _TimestepContext:
         self._exit()
 
 
+def _close_core(core: Any) -> None:
+    try:
+        core.close()
+    except Exception as exc:  # at exit or collection: report, never raise
+        logger.warning("synth_tracing: closing the tracer failed: %s", exc)
+
+
 class SessionTracer:
     """Records sessions of an agent. Nothing is created up front: ``traces_dir`` appears on the
-    first ``save_session``, and DuckDB opens only when ``duckdb_path`` is given (each session is
-    stored there when it ends)."""
+    first ``save_session``, and DuckDB opens only when ``duckdb_path`` is given.
+
+    Each session that ends is handed to a C++ tracer (``_core.CoreTracer``) configured by
+    ``synth_tracing.config.get_config()`` and the ``SYNTH_TRACING_*`` environment: it masks and
+    prices it and stores it (DuckDB at ``duckdb_path``, JSON files in ``SYNTH_TRACING_SAVE_DIR``,
+    the collector of ``SYNTH_TRACING_COLLECTOR``, OTLP export) on its own thread, so ending a
+    session returns at once. ``flush()`` waits for that; ``close()`` and interpreter exit do too,
+    within the configured shutdown timeout."""
 
     def __init__(self, traces_dir: Any = "traces", hooks: Optional[list] = None, duckdb_path: Any = None,
                  experiment_id: Optional[str] = None):
@@ -235,9 +240,21 @@ class SessionTracer:
         self._turn_var: contextvars.ContextVar = contextvars.ContextVar(f"synth_turn_{tag}", default=0)
         self._vars = (self._session_var, self._step_var, self._in_step_var, self._turn_var)
         self.db_manager = None
+        from .config import get_config
+        self._core_tracer = _core.CoreTracer(get_config().to_core(),
+                                             None if duckdb_path is None else str(duckdb_path))
+        # Closed (what is queued delivered, bounded) when this tracer is collected or at exit.
+        self._finalizer = weakref.finalize(self, _close_core, self._core_tracer)
         if duckdb_path is not None:
             from .duckdb.manager import DuckDBTraceManager
-            self.db_manager = DuckDBTraceManager(str(duckdb_path))
+            try:
+                store = self._core_tracer.duckdb()
+            except RuntimeError as exc:
+                # The file is locked by another process or owned by a running synth-trace serve:
+                # the sink still delivers (to <file>.pending/ or to that server), and says so.
+                logger.warning("synth_tracing: %s is not open here (%s); db_manager is None", duckdb_path, exc)
+            else:
+                self.db_manager = DuckDBTraceManager._of_sink(store, str(duckdb_path), self._core_tracer.flush)
 
     # ---- the caller's position, per asyncio task / thread ----
 
@@ -410,6 +427,28 @@ class SessionTracer:
             raise ValueError("Must start a session before adding metadata")
         session.add_metadata(SessionMetadum(metadata_type, data))
 
+    # ---- delivery ----
+
+    def _session_ended(self, trace: SessionTrace) -> None:
+        core = self._core_tracer
+        if core is None or not core.has_outlets:
+            return
+        try:
+            core.submit(trace)  # converted here, stored on the C++ tracer's thread
+        except Exception as exc:  # delivery trouble must not break the agent's code
+            logger.warning("synth_tracing: handing session %s to the sinks failed: %s", trace.session_id, exc)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Waits up to ``timeout`` seconds until every ended session is stored (DuckDB, files,
+        collector) and its spans exported; False on timeout."""
+        core = self._core_tracer
+        return True if core is None else core.flush(timeout)
+
+    def stats(self) -> Dict[str, int]:
+        """The C++ tracer's counters (sessions_ended, sessions_pending, sessions_dropped, ...)."""
+        core = self._core_tracer
+        return {} if core is None else core.stats()
+
     # ---- results ----
 
     def get_session_trace(self, session_id: str) -> Optional[SessionTrace]:
@@ -440,6 +479,11 @@ class SessionTracer:
         return self.save_trace(session_id, self.traces_dir / f"{session_id}.json")
 
     def close(self) -> None:
+        """Delivers the ended sessions (within the configured shutdown timeout) and stops the
+        C++ tracer; the DuckDB file is released once nothing refers to it any more."""
+        if self._core_tracer is not None:
+            self._finalizer()
+            self._core_tracer = None
         if self.db_manager is not None:
             self.db_manager.close()
             self.db_manager = None

@@ -112,3 +112,14 @@ def test_cpp_round_trip_keeps_every_field():
     assert back.timesteps[0].step_id == 4 and back.timesteps[0].step_metadata == {"k": "v"}
     assert back.metadata == {"experiment": "e1", "n": 2}
     assert back == trace
+
+
+def test_now_iso_is_local_time_as_datetime_now_gives_it():
+    from synth_tracing.utils import now_iso
+    before = datetime.datetime.now()
+    stamps = [now_iso() for _ in range(1000)]  # many within one second share its cached text
+    after = datetime.datetime.now()
+    parsed = [datetime.datetime.fromisoformat(s) for s in stamps]
+    assert before.replace(microsecond=0) <= parsed[0] and parsed[-1] <= after
+    assert parsed == sorted(parsed)
+    assert all(s[10] == "T" and s.count(":") == 2 and "+" not in s for s in stamps)

@@ -139,3 +139,30 @@ def test_mask_pii():
         assert mask_pii(f"call {phone}") == "call [PHONE]", phone
     assert mask_pii(42) == 42
     assert mask_pii("id EMP-12345", {"employee": r"EMP-\d+"}) == "id [EMPLOYEE]"
+
+
+def test_ai_call_cost_is_the_pricing_tables_and_a_replaced_calculate_cost_counts(monkeypatch):
+    tracer = SessionTracer()
+    set_session_tracer(tracer)
+
+    @ai_call
+    def usage_object(prompt):
+        class Usage:  # an SDK-style object, read by attribute
+            prompt_tokens, completion_tokens = 120, 30
+        return {"model": "gpt-4o-mini", "usage": Usage()}
+
+    with tracer.start_session("priced") as trace:
+        with tracer.timestep(0):
+            complete("a", model="gpt-4o-mini")
+            complete("b", model="no-such-model")
+            usage_object("c")
+            monkeypatch.setattr(decorators, "calculate_cost", lambda model, p, c: 42.0)
+            complete("d", model="gpt-4o-mini")
+    costs = [e.cost for e in trace.event_history]
+    assert costs[0] == calculate_cost("gpt-4o-mini", 1000, 500) and costs[0] > 0
+    assert costs[1] == 0.0
+    assert costs[2] == calculate_cost("gpt-4o-mini", 120, 30) and trace.event_history[2].total_tokens == 150
+    assert costs[3] == 42.0
+    # The time record is (now as local ISO text, turn), as datetime.now().isoformat() gives.
+    event_time = trace.event_history[0].time_record.event_time
+    assert isinstance(event_time, str) and len(event_time) in (19, 26) and event_time[10] == "T"

@@ -249,6 +249,25 @@ class SessionTracer {
     }
   }
 
+  /// Hands over a session recorded elsewhere (the Python package records in Python objects and
+  /// submits each session as it ends), to leave the process as if recorded here and just ended:
+  /// masking, truncation and pricing (TracingConfig), the on_session_end hooks, the sinks, the
+  /// session and timestep spans when spans are exported (in mode otel its events and messages
+  /// become their span events), the counts of stats(), and get_session_trace(). Only queues it:
+  /// the background thread does the rest; a full queue is handled by TracingConfig::overflow.
+  ///
+  ///     SessionTrace trace = build_it_elsewhere();
+  ///     tracer.submit_finished_session(std::move(trace));
+  ///     tracer.flush();  // when it must be stored now
+  ///
+  /// Each item of a timestep is matched to its equal copy in the history (the first one not yet
+  /// matched); one found only in a timestep joins the history at the end. An empty session_id
+  /// becomes a new UUID and an unset created_at the current time. The on_session_start,
+  /// on_timestep_start, on_event and on_message hooks and sampling_rate do not apply (the
+  /// caller recorded it). Does nothing on a disabled tracer; never throws: a failure (out of
+  /// memory) is reported and counted in TracerStats::records_failed.
+  void submit_finished_session(SessionTrace trace) noexcept;
+
   /// Appends a typed metadata entry to this thread's session. Throws TracingError without one.
   void add_session_metadata(std::string metadata_type, Value data);
 

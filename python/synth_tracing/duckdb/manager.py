@@ -5,7 +5,7 @@ results are pandas DataFrames when pandas imports, else lists of row dicts."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional
 
 from .. import _core
 from ..abstractions import SessionTrace, from_core
@@ -65,6 +65,27 @@ class _Connection:
         return _Result(self._core.query(sql, None if params is None else list(params)))
 
 
+class _FlushingCore:
+    """The store of a SessionTracer's DuckDB sink: every call first waits (bounded) for the
+    sessions already ended to be written, so that reading right after a session ends sees it, as
+    with the original's synchronous store."""
+
+    __slots__ = ("_core", "_flush")
+
+    def __init__(self, core: Any, flush: Callable[[], Any]):
+        self._core = core
+        self._flush = flush
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._core, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._flush()
+            return method(*args, **kwargs)
+
+        return call
+
+
 class DuckDBTraceManager:
     """Stores traces in a DuckDB file (created with its schema when missing; an existing empty
     file, as ``tempfile.NamedTemporaryFile`` leaves, counts as new)."""
@@ -73,6 +94,15 @@ class DuckDBTraceManager:
         self.db_path = str(db_path)
         self._core = _core.CoreDuckDB(self.db_path, read_only)
         self.conn = _Connection(self._core)
+
+    @classmethod
+    def _of_sink(cls, core: Any, db_path: str, flush: Callable[[], Any]) -> "DuckDBTraceManager":
+        """The manager of a SessionTracer's DuckDB sink (one connection per file and process)."""
+        manager = cls.__new__(cls)
+        manager.db_path = db_path
+        manager._core = _FlushingCore(core, flush)
+        manager.conn = _Connection(manager._core)
+        return manager
 
     def insert_session_trace(self, trace: SessionTrace) -> bool:
         """Stores a session (keyed by ``trace.session_id``); an id already stored is skipped with
