@@ -1,9 +1,10 @@
 #include "spill/spill_file.hpp"
 
+#include "spill/crc32.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -37,7 +38,7 @@ std::uint64_t get_le(const char* p, int bytes) {
 }
 
 std::uint32_t checksum(std::string_view body) {
-  return static_cast<std::uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  return crc32(body);
 }
 
 // JSON of one item, in a buffer reused by the thread.
