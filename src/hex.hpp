@@ -6,10 +6,17 @@
 
 namespace synth::tracing::detail {
 
-/// Appends `v` as 16 lower-case hex digits.
-inline void append_hex(std::string& out, std::uint64_t v) {
+/// Writes `v` as 16 lower-case hex digits at `out`.
+inline void write_hex(char* out, std::uint64_t v) noexcept {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(v >> shift) & 0xF]);
+  for (int i = 15; i >= 0; --i, v >>= 4) out[i] = kHex[v & 0xF];
+}
+
+/// Appends `v` as 16 lower-case hex digits (one append: scopes format three ids each).
+inline void append_hex(std::string& out, std::uint64_t v) {
+  char digits[16];
+  write_hex(digits, v);
+  out.append(digits, sizeof digits);
 }
 
 }  // namespace synth::tracing::detail

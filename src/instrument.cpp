@@ -74,15 +74,33 @@ void merge_state(Value& into, Value state) {
   }
 }
 
+// The metadata of a scope's event: the user's keys (set()) first, then the scope's own. Without
+// user keys the scope's are appended unchecked (they are distinct); with them, a user key of
+// the same name is replaced, as set() does.
+struct ScopeMetadata {
+  Value value;  // an object
+  bool has_user_keys = false;
+  void put(std::string_view key, Value v) {
+    if (has_user_keys) {
+      value.set(key, std::move(v));
+    } else {
+      value.as_object().emplace_back(std::string(key), std::move(v));
+    }
+  }
+};
+
 SpanIdentity identity_of(const ScopeState& s) {
   const auto& session = ContextAccess::session(s.where);
   SpanIdentity id;
-  id.trace_id.reserve(32);
-  append_hex(id.trace_id, session->trace_id_high);
-  append_hex(id.trace_id, session->trace_id_low);
-  id.span_id.reserve(16);
-  append_hex(id.span_id, s.span);
-  if (s.parent != 0) append_hex(id.parent_span_id, s.parent);
+  id.trace_id.resize(32);
+  write_hex(id.trace_id.data(), session->trace_id_high);
+  write_hex(id.trace_id.data() + 16, session->trace_id_low);
+  id.span_id.resize(16);
+  write_hex(id.span_id.data(), s.span);
+  if (s.parent != 0) {
+    id.parent_span_id.resize(16);
+    write_hex(id.parent_span_id.data(), s.parent);
+  }
   return id;
 }
 
@@ -196,17 +214,18 @@ void ScopeBase::close(Make&& make) noexcept {
       // Unwinding: the exception itself is out of reach here; wrappers and error(e) give its type.
       s.error = Value{{"type", "exception"}, {"message", "the scope was left by an exception"}};
     }
-    const SpanIdentity id = identity_of(s);
+    SpanIdentity id = identity_of(s);  // its strings move into the event
     // One allocation for the common members (set() would regrow the object member by member).
+    const bool has_user_keys = s.metadata.is_object() && s.metadata.size() > 0;
     Value::Object members;
-    members.reserve((s.metadata.is_object() ? s.metadata.size() : 0) + 8);
-    if (s.metadata.is_object()) {
+    members.reserve((has_user_keys ? s.metadata.size() : 0) + 8);
+    if (has_user_keys) {
       for (auto& m : s.metadata.as_object()) members.push_back(std::move(m));
     }
-    members.emplace_back("duration_ms", duration_ms);
-    if (!id.parent_span_id.empty()) members.emplace_back("parent_span_id", id.parent_span_id);
-    if (!s.error.is_null()) members.emplace_back("error", s.error);
-    Value md(std::move(members));
+    ScopeMetadata md{Value(std::move(members)), has_user_keys};
+    md.put("duration_ms", duration_ms);
+    if (!id.parent_span_id.empty()) md.put("parent_span_id", id.parent_span_id);
+    if (!s.error.is_null()) md.put("error", s.error);
     std::optional<Event> event = make(s, std::move(md), duration_ms, id);
     const auto& session = ContextAccess::session(s.where);
     if (const auto& spans = session->core->spans) {
@@ -299,16 +318,16 @@ AiCallScope& AiCallScope::set(std::string_view key, Value value) {
 }
 
 void AiCallScope::end() noexcept {
-  close<detail::AiCallState>([](detail::AiCallState& s, Value md, double ms, const SpanIdentity& id) {
+  close<detail::AiCallState>([](detail::AiCallState& s, detail::ScopeMetadata md, double ms, SpanIdentity& id) {
     CAISEvent e;
     e.time_record = TimeRecord{s.started_at, s.where.turn()};
     e.system_instance_id = std::move(s.system_id);
     e.system_state_before = std::move(s.request);
     e.system_state_after = std::move(s.response);
-    e.span_id = id.span_id;
-    e.trace_id = id.trace_id;
+    e.span_id = std::move(id.span_id);
+    e.trace_id = std::move(id.trace_id);
     if (!s.response_model.empty() && s.response_model != s.model) {
-      if (!s.model.empty()) md.set("request_model", s.model);
+      if (!s.model.empty()) md.put("request_model", s.model);
       s.model = std::move(s.response_model);
     }
     if (!s.model.empty()) e.model_name = std::move(s.model);
@@ -329,10 +348,10 @@ void AiCallScope::end() noexcept {
     // A cost set on the scope is the provider's; the viewer shows where each cost came from. A
     // call without one is priced when it leaves the process (OutgoingPolicy::price records the
     // price table's date there).
-    if (s.cost) md.set("cost_source", "provider");
+    if (s.cost) md.put("cost_source", "provider");
     e.latency_ms = ms;
-    md.set("operation", s.name);
-    e.metadata = std::move(md);
+    md.put("operation", s.name);
+    e.metadata = std::move(md.value);
     return std::optional<Event>(std::move(e));
   });
 }
@@ -395,10 +414,10 @@ EnvironmentStepScope& EnvironmentStepScope::set(std::string_view key, Value valu
 }
 
 void EnvironmentStepScope::end() noexcept {
-  close<detail::EnvironmentStepState>([](detail::EnvironmentStepState& s, Value md, double, const SpanIdentity& id) {
-    md.set("step", s.name);
-    md.set("span_id", id.span_id);
-    md.set("trace_id", id.trace_id);
+  close<detail::EnvironmentStepState>([](detail::EnvironmentStepState& s, detail::ScopeMetadata md, double, SpanIdentity& id) {
+    md.put("step", s.name);
+    md.put("span_id", std::move(id.span_id));
+    md.put("trace_id", std::move(id.trace_id));
     return std::optional<Event>(EnvironmentEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
                                                  .system_instance_id = std::move(s.system_id),
                                                  .system_state_before = std::move(s.before),
@@ -407,7 +426,7 @@ void EnvironmentStepScope::end() noexcept {
                                                  .terminated = s.terminated,
                                                  .truncated = s.truncated,
                                                  .observation_diff = std::move(s.diff),
-                                                 .metadata = std::move(md)});
+                                                 .metadata = std::move(md.value)});
   });
 }
 
@@ -452,17 +471,17 @@ RuntimeOperationScope& RuntimeOperationScope::set(std::string_view key, Value va
 }
 
 void RuntimeOperationScope::end() noexcept {
-  close<detail::RuntimeOperationState>([](detail::RuntimeOperationState& s, Value md, double, const SpanIdentity& id) {
-    md.set("operation_type", s.name);
-    md.set("span_id", id.span_id);
-    md.set("trace_id", id.trace_id);
-    md.set("success", s.success.value_or(!md.contains("error")));
+  close<detail::RuntimeOperationState>([](detail::RuntimeOperationState& s, detail::ScopeMetadata md, double, SpanIdentity& id) {
+    md.put("operation_type", s.name);
+    md.put("span_id", std::move(id.span_id));
+    md.put("trace_id", std::move(id.trace_id));
+    md.put("success", s.success.value_or(!md.value.contains("error")));
     return std::optional<Event>(RuntimeEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
                                              .system_instance_id = std::move(s.system_id),
                                              .system_state_before = std::move(s.before),
                                              .system_state_after = std::move(s.after),
                                              .actions = std::move(s.actions),
-                                             .metadata = std::move(md)});
+                                             .metadata = std::move(md.value)});
   });
 }
 
@@ -492,15 +511,15 @@ SpanScope& SpanScope::error(const std::exception& e) {
 }
 
 void SpanScope::end() noexcept {
-  close<detail::SpanState>([](detail::SpanState& s, Value md, double, const SpanIdentity& id) -> std::optional<Event> {
+  close<detail::SpanState>([](detail::SpanState& s, detail::ScopeMetadata md, double, SpanIdentity& id) -> std::optional<Event> {
     if (!s.record_event) return std::nullopt;
-    md.set("span", s.name);
-    md.set("span_id", id.span_id);
-    md.set("trace_id", id.trace_id);
-    md.set("attributes", std::move(s.attributes));
+    md.put("span", s.name);
+    md.put("span_id", std::move(id.span_id));
+    md.put("trace_id", std::move(id.trace_id));
+    md.put("attributes", std::move(s.attributes));
     return RuntimeEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
                         .system_instance_id = std::move(s.system_id),
-                        .metadata = std::move(md)};
+                        .metadata = std::move(md.value)};
   });
 }
 

@@ -10,9 +10,9 @@ namespace synth::tracing {
 
 namespace {
 
-// A batch also commits once its sessions take this much as JSON: the copies kept to retry a
-// failed commit stay bounded.
-constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
+// A batch also commits once its sessions hold this many events and messages: the copies kept to
+// retry a failed commit stay bounded (about 100 MB for events of 1 KB).
+constexpr std::size_t kMaxBatchItems = 100'000;
 
 // Lost sessions named in a report, at most.
 constexpr std::size_t kNamedSessions = 5;
@@ -151,21 +151,20 @@ void DuckDBSink::write(const SessionTrace& trace) {
     return;
   }
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
-  std::string json;
-  trace.write_json(json);
-  batch_bytes_ += json.size();
-  batch_.push_back(std::move(json));
+  const std::size_t items = trace.event_history.size() + trace.message_history.size();
+  batch_items_ += items;
+  batch_.push_back(trace);
   try {
     manager_->batch_append(trace);
   } catch (const detail::duck::Refused&) {
-    batch_bytes_ -= batch_.back().size();
+    batch_items_ -= items;
     batch_.pop_back();
     throw;  // this session alone is lost
   } catch (...) {
     retry_batch(detail::current_exception_text());  // the batch was rolled back
     return;
   }
-  if (batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes ||
+  if (batch_.size() >= commit_sessions_ || batch_items_ >= kMaxBatchItems ||
       std::chrono::steady_clock::now() - batch_started_ >= commit_interval_) {
     commit();
   }
@@ -185,24 +184,21 @@ void DuckDBSink::commit() {
     return;
   }
   batch_.clear();
-  batch_bytes_ = 0;
+  batch_items_ = 0;
 }
 
 // Each session of the rolled-back batch is tried once more in a transaction of its own, so
 // that only the sessions that cannot be stored are lost.
 void DuckDBSink::retry_batch(const std::string& failure) {
-  const std::vector<std::string> sessions = std::exchange(batch_, {});
-  batch_bytes_ = 0;
+  const std::vector<SessionTrace> sessions = std::exchange(batch_, {});
+  batch_items_ = 0;
   std::vector<std::string> lost;
   std::string first_error;
-  for (const std::string& json : sessions) {
-    std::string id;
+  for (const auto& trace : sessions) {
     try {
-      const SessionTrace trace = SessionTrace::from_json(json, "a session of a failed DuckDB batch");
-      id = trace.session_id;
       manager_->insert_trace(trace);
     } catch (...) {
-      lost.push_back(std::move(id));
+      lost.push_back(trace.session_id);
       if (first_error.empty()) first_error = detail::current_exception_text();
     }
   }

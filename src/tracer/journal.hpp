@@ -103,7 +103,9 @@ template <class T>
 struct Recorded {
   // A constructor, not aggregate initialization: ChunkedList::emplace_back builds it with
   // parentheses, which clang before 16 cannot do for aggregates (C++20's P0960).
-  Recorded(T recorded, std::int64_t in_step) : item(std::move(recorded)), step(in_step) {}
+  // Forwarding, so that an event alternative (CAISEvent&&) becomes the item in one move.
+  template <class U>
+  Recorded(U&& recorded, std::int64_t in_step) : item(std::forward<U>(recorded)), step(in_step) {}
   T item;
   std::int64_t step;
 };

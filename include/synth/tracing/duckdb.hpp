@@ -253,8 +253,10 @@ class DuckDBSink : public SessionSink {
   std::chrono::steady_clock::time_point next_open_;
   std::size_t commit_sessions_;
   std::chrono::milliseconds commit_interval_;
-  std::vector<std::string> batch_;  // the open batch's sessions as JSON, to retry a failed commit
-  std::size_t batch_bytes_ = 0;
+  // Copies of the open batch's sessions, to retry a failed commit (a copy costs the sink thread
+  // less than serializing them).
+  std::vector<SessionTrace> batch_;
+  std::size_t batch_items_ = 0;  // their events and messages
   std::chrono::steady_clock::time_point batch_started_;
 };
 
