@@ -12,10 +12,12 @@ namespace synth::tracing {
 
 namespace detail {
 
-/// A recording scope's state (an inert scope has none).
+/// A recording scope's state (an inert scope has none). When the scope closes, the state itself
+/// is what the session's journal keeps: its event (metadata, hex ids) is built when the session is
+/// read, on the sink thread, instead of on the agent's.
 struct ScopeState {
   virtual ~ScopeState() = default;
-  Context where;  // session and timestep the event goes to
+  Context where;  // session and timestep the event goes to (emptied once recorded)
   std::string name;
   std::uint64_t span = 0;
   std::uint64_t parent = 0;
@@ -24,7 +26,44 @@ struct ScopeState {
   int exceptions_at_open = 0;
   Value error;
   Value metadata;
+  // Set when the scope closes.
+  double duration_ms = 0;
+  std::int64_t turn = 0;
+  std::uint64_t trace_id_high = 0;
+  std::uint64_t trace_id_low = 0;
+  /// Builds the event, moving out of the state (`consume`) or copying it; nullopt: none.
+  std::optional<Event> (*build)(ScopeState& state, bool consume) = nullptr;
+
+  /// Heap memory of the values and strings the event will hold (scope_event_bytes).
+  virtual std::size_t value_bytes() const noexcept {
+    return name.capacity() + value_heap_bytes(error) + value_heap_bytes(metadata);
+  }
 };
+
+std::size_t scope_event_bytes(const ScopeState& state) noexcept {
+  constexpr std::size_t kIdsAndMetadata = 256;  // hex ids, the scope's own metadata members
+  return sizeof(Event) + kIdsAndMetadata + state.value_bytes();
+}
+
+Event take_scope_event(ScopeState& state) { return *state.build(state, true); }
+Event copy_scope_event(const ScopeState& state) { return *state.build(const_cast<ScopeState&>(state), false); }
+
+namespace {
+// Records a closed scope whose event is built later: the journal takes `state`, its context
+// emptied so that the journal holds no reference to its own session. False, with `state` left to
+// the caller, when the session has ended.
+bool record_scoped_state(std::unique_ptr<ScopeState, ScopeStateDeleter>& state) {
+  SessionState& session = *ContextAccess::session(state->where);
+  if (!session.recording) return true;  // sampled out: nothing is kept
+  const std::int64_t step = state->where.step_index();
+  Context where;  // released after the lock: it may hold the last reference to the session
+  std::lock_guard lock(session.mutex);
+  if (session.ended.load(std::memory_order_relaxed)) return false;
+  where = std::move(state->where);
+  session.journal.events.emplace_back(std::move(state), step);
+  return true;
+}
+}  // namespace
 
 namespace {
 
@@ -37,6 +76,10 @@ struct AiCallState : ScopeState {
   Value response;
   std::optional<TokenUsage> usage;
   std::optional<double> cost;
+  std::size_t value_bytes() const noexcept override {
+    return ScopeState::value_bytes() + model.capacity() + system_id.capacity() + provider.capacity() +
+           value_heap_bytes(request) + value_heap_bytes(response);
+  }
 };
 
 struct EnvironmentStepState : ScopeState {
@@ -47,6 +90,10 @@ struct EnvironmentStepState : ScopeState {
   std::optional<double> reward;
   std::optional<bool> terminated;
   std::optional<bool> truncated;
+  std::size_t value_bytes() const noexcept override {
+    return ScopeState::value_bytes() + system_id.capacity() + value_heap_bytes(before) + value_heap_bytes(after) +
+           value_heap_bytes(diff);
+  }
 };
 
 struct RuntimeOperationState : ScopeState {
@@ -55,12 +102,19 @@ struct RuntimeOperationState : ScopeState {
   Value before;
   Value after;
   std::optional<bool> success;
+  std::size_t value_bytes() const noexcept override {
+    return ScopeState::value_bytes() + system_id.capacity() + value_heap_bytes(actions) + value_heap_bytes(before) +
+           value_heap_bytes(after);
+  }
 };
 
 struct SpanState : ScopeState {
   bool record_event = false;
   std::string system_id;
   Value attributes;
+  std::size_t value_bytes() const noexcept override {
+    return ScopeState::value_bytes() + system_id.capacity() + value_heap_bytes(attributes);
+  }
 };
 
 // Merges an object's members into `into` (or keeps a non-object under "state").
@@ -89,12 +143,11 @@ struct ScopeMetadata {
   }
 };
 
-SpanIdentity identity_of(const ScopeState& s) {
-  const auto& session = ContextAccess::session(s.where);
+SpanIdentity identity_of(std::uint64_t trace_id_high, std::uint64_t trace_id_low, const ScopeState& s) {
   SpanIdentity id;
   id.trace_id.resize(32);
-  write_hex(id.trace_id.data(), session->trace_id_high);
-  write_hex(id.trace_id.data() + 16, session->trace_id_low);
+  write_hex(id.trace_id.data(), trace_id_high);
+  write_hex(id.trace_id.data() + 16, trace_id_low);
   id.span_id.resize(16);
   write_hex(id.span_id.data(), s.span);
   if (s.parent != 0) {
@@ -182,7 +235,11 @@ void ScopeBase::open(Context& where, std::string_view name, MakeState&& make_sta
   }
 }
 
-SpanIdentity ScopeBase::identity() const { return state_ ? identity_of(*state_) : SpanIdentity{}; }
+SpanIdentity ScopeBase::identity() const {
+  if (!state_) return {};
+  const auto& session = ContextAccess::session(state_->where);
+  return identity_of(session->trace_id_high, session->trace_id_low, *state_);
+}
 
 void ScopeBase::set_error(std::string_view type, std::string_view message) noexcept {
   change_state<ScopeState>(state_, [&](ScopeState& s) { s.error = Value{{"type", type}, {"message", message}}; });
@@ -198,37 +255,83 @@ void ScopeBase::set_metadata(std::string_view key, Value value) noexcept {
   change_state<ScopeState>(state_, [&](ScopeState& s) { s.metadata.set(key, std::move(value)); });
 }
 
+namespace {
+// How a scope's event is built from its state: by moving (the journal's copy, once) or copying
+// (a snapshot of an active session, the spill).
+struct MoveOut {
+  template <class T>
+  T&& operator()(T& x) const noexcept {
+    return std::move(x);
+  }
+};
+struct CopyOut {
+  template <class T>
+  const T& operator()(const T& x) const noexcept {
+    return x;
+  }
+};
+
+// The event of a closed scope: the metadata every scope has, then `Make` (the scope type's part).
+template <class State, class Make, class S, class Take>
+std::optional<Event> build_event(S& s, Take take) {
+  SpanIdentity id = identity_of(s.trace_id_high, s.trace_id_low, s);  // its strings move into the event
+  // One allocation for the common members (set() would regrow the object member by member).
+  const bool has_user_keys = s.metadata.is_object() && s.metadata.size() > 0;
+  Value::Object members;
+  members.reserve((has_user_keys ? s.metadata.size() : 0) + 8);
+  if (has_user_keys) {
+    for (auto& m : s.metadata.as_object()) members.push_back(take(m));
+  }
+  ScopeMetadata md{Value(std::move(members)), has_user_keys};
+  md.put("duration_ms", s.duration_ms);
+  if (!id.parent_span_id.empty()) md.put("parent_span_id", std::move(id.parent_span_id));
+  if (!s.error.is_null()) md.put("error", s.error);
+  return Make{}(s, take, std::move(md), id);
+}
+
 template <class State, class Make>
-void ScopeBase::close(Make&& make) noexcept {
+std::optional<Event> build_scope_event(ScopeState& state, bool consume) {
+  auto& s = static_cast<State&>(state);
+  if (consume) return build_event<State, Make>(s, MoveOut{});
+  return build_event<State, Make>(static_cast<const State&>(s), CopyOut{});
+}
+}  // namespace
+
+template <class State, class Make>
+void ScopeBase::close(Make&&) noexcept {
   if (!state_) return;
-  const auto owned = std::move(state_);  // a second close() does nothing
+  auto owned = std::move(state_);  // a second close() does nothing
   auto& s = static_cast<State&>(*owned);
-  const double duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.started).count();
+  s.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.started).count();
   // The enclosing scope is current again on this thread (unless something else took over).
   if (Context* c = ContextAccess::find(ContextAccess::core(s.where));
       c != nullptr && c->span_id() == s.span && ContextAccess::session(*c) == ContextAccess::session(s.where)) {
     ContextAccess::set_span(*c, s.parent);
   }
+  const auto& session = ContextAccess::session(s.where);
+  TracerCore& core = *session->core;
   try {
     if (s.error.is_null() && std::uncaught_exceptions() > s.exceptions_at_open) {
       // Unwinding: the exception itself is out of reach here; wrappers and error(e) give its type.
       s.error = Value{{"type", "exception"}, {"message", "the scope was left by an exception"}};
     }
-    SpanIdentity id = identity_of(s);  // its strings move into the event
-    // One allocation for the common members (set() would regrow the object member by member).
-    const bool has_user_keys = s.metadata.is_object() && s.metadata.size() > 0;
-    Value::Object members;
-    members.reserve((has_user_keys ? s.metadata.size() : 0) + 8);
-    if (has_user_keys) {
-      for (auto& m : s.metadata.as_object()) members.push_back(std::move(m));
+    s.turn = s.where.turn();
+    s.trace_id_high = session->trace_id_high;
+    s.trace_id_low = session->trace_id_low;
+    s.build = &build_scope_event<State, std::decay_t<Make>>;
+    bool records = core.records_events;
+    if constexpr (std::is_same_v<State, SpanState>) records = records && s.record_event;
+    if (records && !core.spans && core.hooks->empty()) {
+      // The common case: the journal keeps the state; the event is built off this thread.
+      if (!record_scoped_state(owned)) {
+        count_failed_record(core, [&] {
+          return "instrumentation scope '" + s.name + "' ended after its session: its event was dropped";
+        });
+      }
+      return;
     }
-    ScopeMetadata md{Value(std::move(members)), has_user_keys};
-    md.put("duration_ms", duration_ms);
-    if (!id.parent_span_id.empty()) md.put("parent_span_id", id.parent_span_id);
-    if (!s.error.is_null()) md.put("error", s.error);
-    std::optional<Event> event = make(s, std::move(md), duration_ms, id);
-    const auto& session = ContextAccess::session(s.where);
-    if (const auto& spans = session->core->spans) {
+    std::optional<Event> event = s.build(s, true);
+    if (const auto& spans = core.spans) {
       constexpr std::string_view kind = std::is_same_v<State, AiCallState>            ? "ai_call"
                                         : std::is_same_v<State, EnvironmentStepState> ? "environment_step"
                                         : std::is_same_v<State, RuntimeOperationState> ? "runtime_operation"
@@ -242,7 +345,7 @@ void ScopeBase::close(Make&& make) noexcept {
                         .parent_span_id = s.parent,
                         .start = s.started_at,
                         .end = s.started_at + std::chrono::duration_cast<Timestamp::duration>(
-                                                  std::chrono::duration<double, std::nano>(duration_ms * 1e6)),
+                                                  std::chrono::duration<double, std::nano>(s.duration_ms * 1e6)),
                         .turn = s.where.turn(),
                         .step_index = s.where.step_index(),
                         .event = event ? &*event : nullptr,
@@ -256,13 +359,13 @@ void ScopeBase::close(Make&& make) noexcept {
       take_span_events(*session, s.span, span.events);  // recorded directly inside the scope (mode otel)
       spans->end(std::move(span));
     }
-    if (event && session->core->records_events && !record_scoped_event(s.where, std::move(*event))) {
-      count_failed_record(*session->core, [&] {
+    if (event && records && !record_scoped_event(s.where, std::move(*event))) {
+      count_failed_record(core, [&] {
         return "instrumentation scope '" + s.name + "' ended after its session: its event was dropped";
       });
     }
   } catch (...) {
-    count_failed_record(*ContextAccess::session(s.where)->core, [&] {
+    count_failed_record(core, [&] {
       return "instrumentation scope '" + s.name + "' could not be recorded: " + current_exception_text();
     });
   }
@@ -318,20 +421,20 @@ AiCallScope& AiCallScope::set(std::string_view key, Value value) {
 }
 
 void AiCallScope::end() noexcept {
-  close<detail::AiCallState>([](detail::AiCallState& s, detail::ScopeMetadata md, double ms, SpanIdentity& id) {
+  close<detail::AiCallState>([](auto& s, auto take, detail::ScopeMetadata md, SpanIdentity& id) {
     CAISEvent e;
-    e.time_record = TimeRecord{s.started_at, s.where.turn()};
-    e.system_instance_id = std::move(s.system_id);
-    e.system_state_before = std::move(s.request);
-    e.system_state_after = std::move(s.response);
+    e.time_record = TimeRecord{s.started_at, s.turn};
+    e.system_instance_id = take(s.system_id);
+    e.system_state_before = take(s.request);
+    e.system_state_after = take(s.response);
     e.span_id = std::move(id.span_id);
     e.trace_id = std::move(id.trace_id);
-    if (!s.response_model.empty() && s.response_model != s.model) {
-      if (!s.model.empty()) md.put("request_model", s.model);
-      s.model = std::move(s.response_model);
-    }
-    if (!s.model.empty()) e.model_name = std::move(s.model);
-    if (!s.provider.empty()) e.provider = std::move(s.provider);  // else detected when assembled
+    // The model that answered, when it differs from the one asked for.
+    const bool renamed = !s.response_model.empty() && s.response_model != s.model;
+    if (renamed && !s.model.empty()) md.put("request_model", take(s.model));
+    auto& model = renamed ? s.response_model : s.model;
+    if (!model.empty()) e.model_name = take(model);
+    if (!s.provider.empty()) e.provider = take(s.provider);  // else detected when assembled
     if (s.usage) {
       e.prompt_tokens = s.usage->prompt_tokens;
       e.completion_tokens = s.usage->completion_tokens;
@@ -349,7 +452,7 @@ void AiCallScope::end() noexcept {
     // call without one is priced when it leaves the process (OutgoingPolicy::price records the
     // price table's date there).
     if (s.cost) md.put("cost_source", "provider");
-    e.latency_ms = ms;
+    e.latency_ms = s.duration_ms;
     md.put("operation", s.name);
     e.metadata = std::move(md.value);
     return std::optional<Event>(std::move(e));
@@ -414,18 +517,18 @@ EnvironmentStepScope& EnvironmentStepScope::set(std::string_view key, Value valu
 }
 
 void EnvironmentStepScope::end() noexcept {
-  close<detail::EnvironmentStepState>([](detail::EnvironmentStepState& s, detail::ScopeMetadata md, double, SpanIdentity& id) {
+  close<detail::EnvironmentStepState>([](auto& s, auto take, detail::ScopeMetadata md, SpanIdentity& id) {
     md.put("step", s.name);
     md.put("span_id", std::move(id.span_id));
     md.put("trace_id", std::move(id.trace_id));
-    return std::optional<Event>(EnvironmentEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
-                                                 .system_instance_id = std::move(s.system_id),
-                                                 .system_state_before = std::move(s.before),
-                                                 .system_state_after = std::move(s.after),
+    return std::optional<Event>(EnvironmentEvent{.time_record = TimeRecord{s.started_at, s.turn},
+                                                 .system_instance_id = take(s.system_id),
+                                                 .system_state_before = take(s.before),
+                                                 .system_state_after = take(s.after),
                                                  .reward = s.reward,
                                                  .terminated = s.terminated,
                                                  .truncated = s.truncated,
-                                                 .observation_diff = std::move(s.diff),
+                                                 .observation_diff = take(s.diff),
                                                  .metadata = std::move(md.value)});
   });
 }
@@ -471,16 +574,16 @@ RuntimeOperationScope& RuntimeOperationScope::set(std::string_view key, Value va
 }
 
 void RuntimeOperationScope::end() noexcept {
-  close<detail::RuntimeOperationState>([](detail::RuntimeOperationState& s, detail::ScopeMetadata md, double, SpanIdentity& id) {
+  close<detail::RuntimeOperationState>([](auto& s, auto take, detail::ScopeMetadata md, SpanIdentity& id) {
     md.put("operation_type", s.name);
     md.put("span_id", std::move(id.span_id));
     md.put("trace_id", std::move(id.trace_id));
     md.put("success", s.success.value_or(!md.value.contains("error")));
-    return std::optional<Event>(RuntimeEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
-                                             .system_instance_id = std::move(s.system_id),
-                                             .system_state_before = std::move(s.before),
-                                             .system_state_after = std::move(s.after),
-                                             .actions = std::move(s.actions),
+    return std::optional<Event>(RuntimeEvent{.time_record = TimeRecord{s.started_at, s.turn},
+                                             .system_instance_id = take(s.system_id),
+                                             .system_state_before = take(s.before),
+                                             .system_state_after = take(s.after),
+                                             .actions = take(s.actions),
                                              .metadata = std::move(md.value)});
   });
 }
@@ -511,14 +614,14 @@ SpanScope& SpanScope::error(const std::exception& e) {
 }
 
 void SpanScope::end() noexcept {
-  close<detail::SpanState>([](detail::SpanState& s, detail::ScopeMetadata md, double, SpanIdentity& id) -> std::optional<Event> {
+  close<detail::SpanState>([](auto& s, auto take, detail::ScopeMetadata md, SpanIdentity& id) -> std::optional<Event> {
     if (!s.record_event) return std::nullopt;
     md.put("span", s.name);
     md.put("span_id", std::move(id.span_id));
     md.put("trace_id", std::move(id.trace_id));
-    md.put("attributes", std::move(s.attributes));
-    return RuntimeEvent{.time_record = TimeRecord{s.started_at, s.where.turn()},
-                        .system_instance_id = std::move(s.system_id),
+    md.put("attributes", take(s.attributes));
+    return RuntimeEvent{.time_record = TimeRecord{s.started_at, s.turn},
+                        .system_instance_id = take(s.system_id),
                         .metadata = std::move(md.value)};
   });
 }

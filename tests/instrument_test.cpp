@@ -538,3 +538,83 @@ TEST(Instrument, UsersExceptionPassesThroughUnchangedWhenCaptureAlsoFails) {
   EXPECT_TRUE(md(trace->event_history[0])["capture_error"].contains("arguments"));
   EXPECT_EQ(tracer.stats().capture_errors, 1u);
 }
+
+// A scope's event is built when the session is read (the journal keeps the scope's state): a
+// snapshot of the active session, the finished trace and a tracer with hooks (which builds each
+// event as the scope closes) must all see the same events.
+TEST(Instrument, ScopeEventsReadWhileActiveEqualTheStoredOnesAndThoseBuiltEagerly) {
+  const auto record = [](SessionTracer& tracer, std::shared_ptr<const st::SessionTrace>& active) {
+    auto session = tracer.start_session("s");
+    {
+      auto step = tracer.timestep(3);
+      {
+        auto call = st::ai_call("chat", {.model = "gpt-4o", .system_id = "agent"});
+        call.request({{"prompt", "a prompt longer than any inline string buffer"}}).set("user_key", 7);
+        call.response({{"content", "ok"}}).response_model("gpt-4o-2024-08-06").usage({.prompt_tokens = 3, .completion_tokens = 4});
+        call.cost(0.5);
+        auto tool = st::runtime_operation("tool.check");
+        tool.actions({{"check", "north"}}).error("Timeout", "slow");
+      }
+      auto env = st::environment_step("move", {.system_id = "grid"});
+      env.action("north").observation({{"x", 1}}).reward(1.0).terminated(false);
+      env.end();
+      auto span = st::trace_span("plan", {{"depth", 2}}, {.record_event = true});
+    }
+    active = tracer.get_session_trace("s");
+  };
+  SessionTracer deferred;
+  std::shared_ptr<const st::SessionTrace> snapshot;
+  record(deferred, snapshot);
+  const auto stored = deferred.get_session_trace("s");
+
+  SessionTracer eager;  // a hook: every event is built as its scope closes
+  eager.add_hook({.on_event = [](std::string_view, const st::Event&) -> std::optional<Value> { return std::nullopt; }});
+  std::shared_ptr<const st::SessionTrace> eager_snapshot;
+  record(eager, eager_snapshot);
+  const auto eager_stored = eager.get_session_trace("s");
+
+  ASSERT_TRUE(snapshot && stored && eager_snapshot && eager_stored);
+  ASSERT_EQ(stored->event_history.size(), 4u);  // tool, call (the inner scope closes first), env, span
+  ASSERT_EQ(snapshot->event_history.size(), 4u);
+  EXPECT_EQ(snapshot->session_time_steps[0].events, snapshot->event_history);
+  EXPECT_EQ(stored->session_time_steps[0].events, stored->event_history);
+  // The same content but for ids and times, which differ between the two tracers.
+  const auto without_ids_and_times = [](st::Event e) {
+    std::visit(
+        [](auto& x) {
+          x.time_record.reset();
+          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, st::CAISEvent>) {
+            x.span_id.reset();
+            x.trace_id.reset();
+            x.latency_ms.reset();
+          }
+        },
+        e);
+    auto& members = st::metadata(e).as_object();
+    std::erase_if(members, [](const auto& m) {
+      return m.first == "span_id" || m.first == "trace_id" || m.first == "parent_span_id" || m.first == "duration_ms";
+    });
+    return e;
+  };
+  for (std::size_t i = 0; i < stored->event_history.size(); ++i) {
+    // Copied from the kept state (snapshot) and moved out of it (stored), as built eagerly.
+    EXPECT_EQ(without_ids_and_times(snapshot->event_history[i]), without_ids_and_times(eager_snapshot->event_history[i]))
+        << "event " << i;
+    EXPECT_EQ(without_ids_and_times(stored->event_history[i]), without_ids_and_times(eager_stored->event_history[i]))
+        << "event " << i;
+    EXPECT_EQ(span_of(snapshot->event_history[i]), span_of(stored->event_history[i]));
+    EXPECT_EQ(trace_of(snapshot->event_history[i]), trace_of(stored->event_history[i]));
+  }
+  const auto& call = std::get<st::CAISEvent>(stored->event_history[1]);
+  EXPECT_EQ(call.model_name, "gpt-4o-2024-08-06");
+  EXPECT_EQ(call.prompt_tokens, 3);
+  EXPECT_EQ(md(stored->event_history[1])["request_model"].as_string(), "gpt-4o");
+  EXPECT_EQ(md(stored->event_history[1])["user_key"].as_int(), 7);
+  EXPECT_EQ(md(stored->event_history[0])["success"].as_bool(), false);
+  EXPECT_EQ(md(stored->event_history[0])["error"]["type"].as_string(), "Timeout");
+  EXPECT_EQ(span_of(stored->event_history[0]).size(), 16u);
+  EXPECT_EQ(trace_of(stored->event_history[0]).size(), 32u);
+  EXPECT_EQ(md(stored->event_history[0])["parent_span_id"].as_string(), span_of(stored->event_history[1]));
+  EXPECT_EQ(md(stored->event_history[3])["attributes"]["depth"].as_int(), 2);
+  EXPECT_EQ(std::get<st::EnvironmentEvent>(stored->event_history[2]).reward, 1.0);
+}

@@ -108,21 +108,26 @@ SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy, It
     steps->messages.reserve(j.messages.size());
     j.messages.for_each([&](const auto& r) { steps->messages.push_back(r.step); });
   }
-  const auto place = [&](auto& r, auto in_step, auto& history) {
-    if (r.step >= 0) (t.session_time_steps[static_cast<std::size_t>(r.step)].*in_step).push_back(r.item);
-    history.push_back(take(r.item));
+  const auto place = [&](auto& item, std::int64_t step, auto in_step, auto& history) {
+    if (step >= 0) (t.session_time_steps[static_cast<std::size_t>(step)].*in_step).push_back(item);
+    history.push_back(take(item));
   };
   if constexpr (std::is_const_v<Journal>) {
-    j.events.for_each([&](const auto& r) { place(r, &SessionTimeStep::events, t.event_history); });
-    j.messages.for_each([&](const auto& r) { place(r, &SessionTimeStep::step_messages, t.message_history); });
+    j.events.for_each([&](const Recorded<Event>& r) {
+      Event event = r.copy();
+      if (r.step >= 0) t.session_time_steps[static_cast<std::size_t>(r.step)].events.push_back(event);
+      t.event_history.push_back(std::move(event));
+    });
+    j.messages.for_each([&](const auto& r) { place(r.item, r.step, &SessionTimeStep::step_messages, t.message_history); });
   } else {
-    j.events.for_each_mutable([&](auto& r) {
-      if (policy) policy->apply(r.item);
-      place(r, &SessionTimeStep::events, t.event_history);
+    j.events.for_each_mutable([&](Recorded<Event>& r) {
+      Event& event = r.event();  // a scope's event is built here, off the agent's thread
+      if (policy) policy->apply(event);
+      place(event, r.step, &SessionTimeStep::events, t.event_history);
     });
     j.messages.for_each_mutable([&](auto& r) {
       if (policy) policy->apply(r.item);
-      place(r, &SessionTimeStep::step_messages, t.message_history);
+      place(r.item, r.step, &SessionTimeStep::step_messages, t.message_history);
     });
   }
   return t;
@@ -188,6 +193,8 @@ std::size_t bytes_of(const SessionEventMessage& m) noexcept {
 }
 }  // namespace
 
+std::size_t value_heap_bytes(const Value& value) noexcept { return heap_bytes(value); }
+
 std::size_t estimated_trace_bytes(const SessionJournal& journal) noexcept {
   std::size_t n = sizeof(SessionTrace) + heap_bytes(journal.session_id);
   for (const SessionMetadataEntry& m : journal.session_metadata) {
@@ -197,7 +204,9 @@ std::size_t estimated_trace_bytes(const SessionJournal& journal) noexcept {
     n += sizeof(s) + heap_bytes(s.step_id) + heap_bytes(s.step_metadata);
   });
   // An item in a timestep is held twice: there and in the history.
-  journal.events.for_each([&](const Recorded<Event>& r) { n += bytes_of(r.item) * (r.step >= 0 ? 2 : 1); });
+  journal.events.for_each([&](const Recorded<Event>& r) {
+    n += (r.scope ? scope_event_bytes(*r.scope) : bytes_of(r.item)) * (r.step >= 0 ? 2 : 1);
+  });
   journal.messages.for_each(
       [&](const Recorded<SessionEventMessage>& r) { n += bytes_of(r.item) * (r.step >= 0 ? 2 : 1); });
   return n;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "synth/tracing/instrument.hpp"
 #include "synth/tracing/model.hpp"
 #include "tracer/outgoing.hpp"
 
@@ -110,6 +111,39 @@ struct Recorded {
   std::int64_t step;
 };
 
+/// A closed instrumentation scope's state (instrument.cpp), kept by the journal instead of its
+/// event: building the event (hex ids, metadata) is left to whoever reads the session.
+using ScopeStatePtr = std::unique_ptr<ScopeState, ScopeStateDeleter>;
+/// The scope's event, moved out of `state` (once).
+Event take_scope_event(ScopeState& state);
+/// A copy of the scope's event.
+Event copy_scope_event(const ScopeState& state);
+/// An estimate of the memory the scope's event takes (as estimated_trace_bytes counts).
+std::size_t scope_event_bytes(const ScopeState& state) noexcept;
+
+/// A recorded event: the event itself, or a closed scope's state whose event is built on demand.
+template <>
+struct Recorded<Event> {
+  template <class E>
+  Recorded(E&& recorded, std::int64_t in_step) : item(std::forward<E>(recorded)), step(in_step) {}
+  Recorded(ScopeStatePtr&& closed, std::int64_t in_step) : scope(std::move(closed)), step(in_step) {}
+
+  /// The event, built from the scope's state first when there is one.
+  Event& event() {
+    if (scope) {
+      item = take_scope_event(*scope);
+      scope.reset();
+    }
+    return item;
+  }
+  /// A copy of the event, leaving this record as it is.
+  Event copy() const { return scope ? copy_scope_event(*scope) : item; }
+
+  Event item;  // unless `scope`
+  ScopeStatePtr scope;
+  std::int64_t step;
+};
+
 /// The timestep index of each event and message of a trace, in history order (-1: none).
 struct ItemSteps {
   std::vector<std::int64_t> events;
@@ -135,6 +169,9 @@ struct SessionJournal {
   /// `steps`, when given, receives the timestep index of each event and message (-1: none).
   SessionTrace finish(const OutgoingPolicy* policy, ItemSteps* steps = nullptr) &&;
 };
+
+/// Heap memory a JSON value holds beyond the Value itself (strings, arrays, objects).
+std::size_t value_heap_bytes(const Value& value) noexcept;
 
 /// An estimate of the memory the SessionTrace built from `journal` takes: the items, each in its
 /// timestep and in a history, with the strings and JSON values they hold.

@@ -288,7 +288,7 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
     append_spill_item(buffer, copy);
   }
   for (const auto* r : events) {
-    Event copy = r->item;
+    Event copy = r->copy();
     policy->apply(copy);
     append_spill_item(buffer, copy, r->step);
   }

@@ -283,3 +283,34 @@ TEST(Spill, ADiskFullStopsCheckpointsWithoutATornRecordCountsThemAndTheSessionIs
   }
   EXPECT_TRUE(named) << "the error says what to do: " << all;
 }
+
+// A scope's event is built when the session is read: the checkpoint builds a copy of it, equal
+// to the event the sinks get.
+TEST(Spill, ScopeEventsAreCheckpointedAsTheSinksGetThem) {
+  TempDir dir;
+  auto sink = std::make_shared<MemorySink>();
+  st::SessionTracer tracer(spill_config(dir));
+  tracer.add_sink(sink);
+  {
+    auto session = tracer.start_session("scoped");
+    auto step = tracer.timestep(0);
+    {
+      auto call = st::ai_call("chat", {.model = "gpt-4o-mini", .provider = "openai"});
+      call.request({{"prompt", "hello"}}).response({{"content", "hi"}}).usage({.prompt_tokens = 5, .completion_tokens = 2});
+    }
+    ASSERT_TRUE(wait_until([&] { return events_in_spill(dir.path / "spill") == 1; }));
+    const st::SpilledSession spilled = st::read_spill_file(spill_files(dir.path / "spill")[0]);
+    session.end();
+    ASSERT_TRUE(tracer.flush());
+    const auto traces = sink->traces();
+    ASSERT_EQ(traces.size(), 1u);
+    const auto& checkpointed = std::get<st::CAISEvent>(spilled.trace.event_history.at(0));
+    const auto& stored = std::get<st::CAISEvent>(traces[0].event_history.at(0));
+    EXPECT_EQ(checkpointed.span_id, stored.span_id);
+    EXPECT_EQ(checkpointed.trace_id, stored.trace_id);
+    EXPECT_EQ(checkpointed.system_state_before, stored.system_state_before);
+    EXPECT_EQ(checkpointed.metadata, stored.metadata);
+    EXPECT_EQ(checkpointed.prompt_tokens, 5);
+    EXPECT_EQ(checkpointed.span_id->size(), 16u);
+  }
+}
