@@ -1,7 +1,8 @@
 // OpenTelemetry costs. Targets (issue 5): encoding >= 1 M spans/s; end to end (scopes ->
 // BatchSpanProcessor -> OTLP/HTTP protobuf -> the Node receiver on the official decoder) >= 200 k
-// spans/s with no drops given a large enough queue. Also what a scope costs the agent with span
-// export on.
+// spans/s with no drops given a large enough queue; issue 11 adds the same into decode-only
+// receivers (Node with the official decoder, and C++ with the collector's decoder). Also what a
+// scope costs the agent with span export on.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include "bench_support.hpp"
 #include "otel/otlp_receiver.hpp"
+#include "otlp_decode_receiver.hpp"
 
 namespace st = synth::tracing;
 using namespace std::chrono_literals;
@@ -79,14 +81,14 @@ void BM_EncodeJson(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeJson);
 
-// Spans ended on the agent's thread and exported in the background to the Node receiver; the
-// time includes the final flush, so this is the sustained end-to-end rate.
-void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
-  st::testing::OtlpReceiver receiver;
+// Spans ended on the agent's thread and exported in the background to `endpoint`; the time
+// includes building the spans and the final flush, so this is the sustained end-to-end rate.
+// `received()` reads the receiver's span count.
+template <class Received>
+void end_to_end(benchmark::State& state, const std::string& endpoint, Received received) {
   std::uint64_t total = 0;
   for (auto _ : state) {
-    auto owned = std::make_unique<st::OtlpHttpExporter>(
-        st::OtlpHttpOptions{.endpoint = receiver.endpoint(), .resource = resource()});
+    auto owned = std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = endpoint, .resource = resource()});
     st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 1 << 17, .max_export_batch_size = 512,
                                                         .schedule_delay = 100ms});
     constexpr std::uint64_t kSpans = 50'000;
@@ -97,9 +99,35 @@ void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
     total += kSpans;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(total));
-  state.counters["received"] = static_cast<double>(receiver.span_count());
+  const auto got = static_cast<double>(received());
+  state.counters["received"] = got;
+  if (got != static_cast<double>(total)) state.SkipWithError("the receiver did not count every span");
+}
+
+// Into the strict Node receiver of the tests: it decodes, validates, re-encodes and keeps every
+// span, so it bounds the rate.
+void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
+  st::testing::OtlpReceiver receiver;
+  end_to_end(state, receiver.endpoint(), [&] { return receiver.span_count(); });
 }
 BENCHMARK(BM_EndToEndIntoTheReceiver)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// Into a receiver that fully decodes each request, counts its spans and answers 200, nothing else:
+// `node`, the Node receiver with --decode-only (the official @opentelemetry/otlp-transformer
+// decoder, single-threaded, its own process); `cpp`, the collector's C++ decoder behind
+// cpp-httplib in this process (bench/otlp_decode_receiver.hpp).
+void BM_EndToEndIntoADecodeOnlyReceiver_node(benchmark::State& state) {
+  st::testing::OtlpReceiver receiver(st::testing::OtlpReceiver::Keep::decode_only);
+  end_to_end(state, receiver.endpoint(), [&] { return receiver.span_count(); });
+}
+BENCHMARK(BM_EndToEndIntoADecodeOnlyReceiver_node)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+void BM_EndToEndIntoADecodeOnlyReceiver_cpp(benchmark::State& state) {
+  synth_bench::DecodeOnlyReceiver receiver;
+  end_to_end(state, receiver.endpoint(), [&] { return receiver.span_count(); });
+  if (receiver.errors() != 0) state.SkipWithError("the receiver could not decode some requests");
+}
+BENCHMARK(BM_EndToEndIntoADecodeOnlyReceiver_cpp)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
 // What an ai_call scope (the one of instrument_bench's BM_AiCallScope) costs the agent's thread
 // with span export on (the span is built and
