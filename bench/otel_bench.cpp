@@ -84,13 +84,15 @@ BENCHMARK(BM_EncodeJson);
 // Spans ended on the agent's thread and exported in the background to `endpoint`; the time
 // includes building the spans and the final flush, so this is the sustained end-to-end rate.
 // `received()` reads the receiver's span count.
+inline std::size_t kBatch = std::getenv("OTLP11_BATCH") ? std::stoul(std::getenv("OTLP11_BATCH")) : 512;
+inline std::size_t kConc = std::getenv("OTLP11_CONC") ? std::stoul(std::getenv("OTLP11_CONC")) : 1;
 template <class Received>
 void end_to_end(benchmark::State& state, const std::string& endpoint, Received received) {
   std::uint64_t total = 0;
   for (auto _ : state) {
     auto owned = std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = endpoint, .resource = resource()});
-    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 1 << 17, .max_export_batch_size = 512,
-                                                        .schedule_delay = 100ms});
+    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 1 << 17, .max_export_batch_size = kBatch,
+                                                        .schedule_delay = 100ms, .max_concurrent_exports = kConc});
     constexpr std::uint64_t kSpans = 50'000;
     for (std::uint64_t i = 0; i < kSpans; ++i) processor.end(llm_span(total + i));
     if (!processor.force_flush(120s)) state.SkipWithError("flush timed out");

@@ -63,6 +63,9 @@ class SpanExporter {
   /// The processor's shutdown deadline passed: an export in progress should give up as soon
   /// as it can (returning failure), and later exports fail at once. Called at most once.
   virtual void shutdown() noexcept {}
+  /// True when export_spans() may run on several threads at once (then BatchOptions'
+  /// max_concurrent_exports applies). False by default: one export at a time.
+  virtual bool concurrent_exports() const noexcept { return false; }
 };
 
 /// Counters of an OtlpHttpExporter.
@@ -102,6 +105,8 @@ class OtlpHttpExporter : public SpanExporter {
   ExportResult export_spans(std::span<SpanData> spans) override;
   /// Cancels the request or wait in progress at once; later exports fail without a request.
   void shutdown() noexcept override;
+  /// True: each export in progress has its own connection.
+  bool concurrent_exports() const noexcept override;
   OtlpExporterStats stats() const;
   const OtlpHttpOptions& options() const noexcept;
 
@@ -129,6 +134,11 @@ struct BatchOptions {
   std::size_t max_queue_size = 2048;
   std::size_t max_export_batch_size = 512;
   std::chrono::milliseconds schedule_delay{5000};
+  /// Batches in flight at once (each export on its own thread), so that the next batch is
+  /// collected, encoded and sent while the receiver still works on the previous one. Applies only
+  /// to an exporter whose concurrent_exports() is true (OtlpHttpExporter); 1 for the others.
+  /// Batches may then arrive out of order.
+  std::size_t max_concurrent_exports = 1;
   /// How long destruction waits for what is queued to be exported.
   std::chrono::milliseconds shutdown_timeout{5000};
 };
