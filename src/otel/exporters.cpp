@@ -149,6 +149,9 @@ struct OtlpHttpExporter::Impl {
     Slot(const OtlpHttpOptions& o) : backoff(o.initial_backoff, o.max_backoff, std::chrono::milliseconds(60000)) {}
     http::Client client;
     http::RetryBackoff backoff;
+    // The request body, reused: ~300 KB per 512 spans, fresh memory every time otherwise (page
+    // faults cost more here than the encoding).
+    std::string body;
   };
 
   explicit Impl(OtlpHttpOptions o) : options(std::move(o)) {
@@ -213,10 +216,6 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
   Impl& x = *impl_;
   // One deadline for the whole export, retries and their waits included (OTEL_EXPORTER_OTLP_TIMEOUT).
   const auto deadline = Clock::now() + x.options.timeout;
-  const std::span<const SpanData> batch(spans.data(), spans.size());
-  std::string body = x.options.json ? encode_otlp_json(batch, x.options.resource)
-                                    : encode_otlp_protobuf(batch, x.options.resource);
-  if (x.options.gzip) body = http::gzip_compress(body);
   const auto refuse = [&](const std::string& why) {
     const std::uint64_t n = x.spans_rejected.fetch_add(spans.size(), std::memory_order_relaxed) + spans.size();
     detail::report("OTLP export to " + x.options.endpoint + " failed: " + why + "; " + std::to_string(spans.size()) +
@@ -232,6 +231,14 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
     std::unique_ptr<Impl::Slot>& slot;
     ~Release() { x.release(std::move(slot)); }
   } release{x, slot};
+  const std::span<const SpanData> batch(spans.data(), spans.size());
+  if (x.options.json) {
+    encode_otlp_json(batch, x.options.resource, slot->body);
+  } else {
+    encode_otlp_protobuf(batch, x.options.resource, slot->body);
+  }
+  if (x.options.gzip) slot->body = http::gzip_compress(slot->body);
+  const std::string& body = slot->body;
   for (int attempt = 0;; ++attempt) {
     const std::chrono::milliseconds left = left_until(deadline);
     if (left.count() == 0) {  // (a zero timeout would mean none to libcurl)

@@ -32,6 +32,11 @@ struct OtlpResource {
 std::string encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpResource& resource);
 /// The same request in OTLP/JSON (hex ids, decimal-string 64-bit integers, integer enums).
 std::string encode_otlp_json(std::span<const SpanData> spans, const OtlpResource& resource);
+/// encode_otlp_protobuf() into `out`, replacing its contents and reusing its capacity (a buffer
+/// kept from request to request is not fresh memory each time).
+void encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpResource& resource, std::string& out);
+/// encode_otlp_json() into `out`, likewise.
+void encode_otlp_json(std::span<const SpanData> spans, const OtlpResource& resource, std::string& out);
 
 // ---- export ----
 
