@@ -78,7 +78,7 @@ class SpanQueue {
 
 // The Impl whose sender thread this is (concurrent exports), else null: such a thread counts as an
 // export thread for force_flush() and shutdown().
-thread_local const void* current_sender = nullptr;
+static thread_local const void* current_sender = nullptr;
 
 struct BatchSpanProcessor::Impl {
   Impl(std::unique_ptr<SpanExporter> e, BatchOptions o)
@@ -261,9 +261,11 @@ void BatchSpanProcessor::Impl::run_loop() {
         export_batch(batch);
         if (draining) continue;
       }
-      // `queued` counts a span before it is in the queue: while draining, wait for pushes in flight.
+      // `queued` counts a span before it is in the queue, and until its batch is exported: while
+      // draining, wait (blocked) for the batches of sender threads, then for pushes in flight.
       if (draining && batch.empty() && queued.load(std::memory_order_acquire) > 0) {
-        std::this_thread::yield();
+        wait_senders_idle();
+        if (queued.load(std::memory_order_acquire) > 0) std::this_thread::yield();
         continue;
       }
       break;
