@@ -326,17 +326,22 @@ TEST(BatchSpanProcessor, ShutdownWithConcurrentExportsStuckCountsEverySpanOnce) 
 // (once the test is done calling it).
 class SelfReleasingExporter : public st::SpanExporter {
  public:
+  // `concurrent`: with max_concurrent_exports > 1 the first full batch goes to a sender thread,
+  // which then destroys the processor.
   SelfReleasingExporter(std::shared_ptr<st::BatchSpanProcessor>* owner, std::shared_future<void> go,
-                        std::promise<void>* destroyed)
-      : owner_(owner), go_(std::move(go)), destroyed_(destroyed) {}
+                        std::promise<void>* destroyed, bool concurrent = false)
+      : owner_(owner), go_(std::move(go)), destroyed_(destroyed), concurrent_(concurrent) {}
   ~SelfReleasingExporter() override { destroyed_->set_value(); }
   st::ExportResult export_spans(std::span<st::SpanData>) override {
     go_.wait();
-    owner_->reset();  // ~BatchSpanProcessor on its own export thread
+    if (!released_.exchange(true)) owner_->reset();  // ~BatchSpanProcessor on its own export thread
     return st::ExportResult::success;
   }
+  bool concurrent_exports() const noexcept override { return concurrent_; }
 
  private:
+  std::atomic<bool> released_{false};
+  bool concurrent_;
   std::shared_ptr<st::BatchSpanProcessor>* owner_;
   std::shared_future<void> go_;
   std::promise<void>* destroyed_;
@@ -356,5 +361,26 @@ TEST(BatchSpanProcessor, DestroyedFromItsOwnExportThread) {
   // The processor is destroyed on its export thread, which neither joins itself nor touches
   // freed state: it exports the rest and ends by itself, destroying the exporter.
   ASSERT_EQ(exporter_gone.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(processor, nullptr);
+}
+
+TEST(BatchSpanProcessor, DestroyedFromASenderThreadOfConcurrentExports) {
+  std::promise<void> go;
+  std::promise<void> destroyed;
+  auto exporter_gone = destroyed.get_future();
+  std::shared_ptr<st::BatchSpanProcessor> processor;
+  auto exporter =
+      std::make_unique<SelfReleasingExporter>(&processor, go.get_future().share(), &destroyed, /*concurrent=*/true);
+  processor = std::make_shared<st::BatchSpanProcessor>(
+      std::move(exporter), st::BatchOptions{.max_queue_size = 16, .max_export_batch_size = 4,
+                                            .schedule_delay = std::chrono::hours(1),
+                                            .max_concurrent_exports = 2});
+  for (std::uint64_t i = 1; i <= 6; ++i) processor->end(span(i));  // a full batch goes to a sender
+  const auto start = std::chrono::steady_clock::now();
+  go.set_value();
+  // The sender neither waits for the worker (which waits for it) nor joins anything: the worker
+  // exports the rest and ends by itself, well before the 5 s shutdown timeout.
+  ASSERT_EQ(exporter_gone.wait_for(10s), std::future_status::ready);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   EXPECT_EQ(processor, nullptr);
 }
