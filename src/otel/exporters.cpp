@@ -237,8 +237,9 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
   } else {
     encode_otlp_protobuf(batch, x.options.resource, slot->body);
   }
-  if (x.options.gzip) slot->body = http::gzip_compress(slot->body);
-  const std::string& body = slot->body;
+  // (Compressed apart, so that the encoding buffer keeps its capacity.)
+  const std::string compressed = x.options.gzip ? http::gzip_compress(slot->body) : std::string();
+  const std::string& body = x.options.gzip ? compressed : slot->body;
   for (int attempt = 0;; ++attempt) {
     const std::chrono::milliseconds left = left_until(deadline);
     if (left.count() == 0) {  // (a zero timeout would mean none to libcurl)
