@@ -104,7 +104,8 @@ struct BatchSpanProcessor::Impl {
   std::unique_ptr<SpanExporter> exporter;
   const BatchOptions options;
   const std::size_t batch_size;
-  // Batches exported at once: the worker's own and concurrency - 1 sender threads'.
+  // Batches exported at once: the worker's own and concurrency - 1 sender threads' (fewer when
+  // threads could not be started: senders_running).
   const std::size_t concurrency;
   SpanQueue queue;
   std::atomic<std::uint64_t> queued{0};
@@ -132,6 +133,7 @@ struct BatchSpanProcessor::Impl {
   std::condition_variable send_changed;
   std::deque<std::vector<SpanData>> pending;  // guarded by send_mutex
   std::size_t in_flight = 0;                  // guarded by send_mutex: handed to senders, not done
+  std::size_t senders_running = 0;            // guarded by send_mutex: sender threads started
   bool senders_stop = false;                  // guarded by send_mutex
   std::vector<std::vector<SpanData>> spare;   // guarded by send_mutex: emptied batches, reused
 
@@ -142,7 +144,7 @@ void BatchSpanProcessor::Impl::export_batch(std::vector<SpanData>& batch) {
   if (batch.empty()) return;
   if (concurrency > 1) {
     std::unique_lock lock(send_mutex);
-    if (in_flight < concurrency - 1) {
+    if (in_flight < senders_running) {
       ++in_flight;
       pending.push_back(std::move(batch));
       if (!spare.empty()) {
@@ -222,7 +224,17 @@ void BatchSpanProcessor::Impl::drop_all(std::vector<SpanData>& batch) {
 
 void BatchSpanProcessor::Impl::run() {
   std::vector<std::thread> senders;
-  for (std::size_t i = 1; i < concurrency; ++i) senders.emplace_back([this] { send_loop(); });
+  try {
+    for (std::size_t i = 1; i < concurrency; ++i) senders.emplace_back([this] { send_loop(); });
+  } catch (...) {
+    detail::report("span export: could start only " + std::to_string(senders.size()) + " of " +
+                   std::to_string(concurrency - 1) + " sender threads (" + detail::current_exception_text() +
+                   "); fewer batches go at once (lower max_concurrent_exports, or check the process's thread limit)");
+  }
+  {
+    std::lock_guard lock(send_mutex);
+    senders_running = senders.size();
+  }
   run_loop();
   {
     std::lock_guard lock(send_mutex);
