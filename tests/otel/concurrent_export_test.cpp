@@ -1,6 +1,7 @@
 // OtlpHttpExporter behind a BatchSpanProcessor with several exports in flight
 // (max_concurrent_exports), against the strict Node receiver: the requests overlap, each on its
-// own connection, and every span arrives once, valid.
+// own connection, and every span arrives once, valid. Also the decode-only mode of the receiver
+// that the export benchmarks use.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -73,4 +74,24 @@ TEST(ConcurrentOtlpExport, ShutdownAbandonsEveryExportInFlight) {
   EXPECT_EQ(stats.spans_exported, 0u);
   EXPECT_EQ(stats.spans_failed + stats.spans_dropped, 30u);
   EXPECT_EQ(stats.queued, 0u);
+}
+
+// The decode-only receiver of the benchmarks (OtlpReceiver::Keep::decode_only) counts exactly what
+// it decoded and refuses what does not decode.
+TEST(ConcurrentOtlpExport, TheDecodeOnlyReceiverCountsEverySpanAndRefusesGarbage) {
+  OtlpReceiver receiver(OtlpReceiver::Keep::decode_only);
+  st::BatchSpanProcessor processor(
+      std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = receiver.endpoint()}),
+      {.max_queue_size = 1000, .max_export_batch_size = 40, .schedule_delay = std::chrono::hours(1),
+       .max_concurrent_exports = 2});
+  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(processor.force_flush(30s));
+  EXPECT_EQ(processor.stats().spans_exported, 100u);
+  EXPECT_EQ(receiver.span_count(), 100u);
+  EXPECT_EQ(receiver.request_count(), 3u);
+  EXPECT_EQ(receiver.errors(), nlohmann::json::array());
+  // A length that runs past the end of the body: not an ExportTraceServiceRequest.
+  const auto refused = st::testing::post_otlp(receiver.endpoint(), std::string("\x0a\x7f\x01", 3), false);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(receiver.span_count(), 100u);
 }
