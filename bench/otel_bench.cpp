@@ -1,7 +1,8 @@
 // OpenTelemetry costs. Targets (issue 5): encoding >= 1 M spans/s; end to end (scopes ->
 // BatchSpanProcessor -> OTLP/HTTP protobuf -> the Node receiver on the official decoder) >= 200 k
-// spans/s with no drops given a large enough queue. Also what a scope costs the agent with span
-// export on.
+// spans/s with no drops given a large enough queue; issue 11 adds the same into decode-only
+// receivers (Node with the official decoder, and C++ with the collector's decoder). Also what a
+// scope costs the agent with span export on.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include "bench_support.hpp"
 #include "otel/otlp_receiver.hpp"
+#include "otlp_decode_receiver.hpp"
 
 namespace st = synth::tracing;
 using namespace std::chrono_literals;
@@ -79,16 +81,23 @@ void BM_EncodeJson(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeJson);
 
-// Spans ended on the agent's thread and exported in the background to the Node receiver; the
-// time includes the final flush, so this is the sustained end-to-end rate.
-void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
-  st::testing::OtlpReceiver receiver;
+// Exporter settings of the end-to-end benchmarks (the levers measured in BENCHMARKS.md).
+struct Levers {
+  std::size_t batch = 512;       // max_export_batch_size
+  std::size_t concurrent = 1;    // max_concurrent_exports
+  bool gzip = false;
+};
+
+// Spans ended on the agent's thread and exported in the background to `endpoint`; the time
+// includes building the spans and the final flush, so this is the sustained end-to-end rate.
+// `received()` reads the receiver's span count.
+template <class Received>
+void end_to_end(benchmark::State& state, const std::string& endpoint, Received received, Levers levers = {}) {
   std::uint64_t total = 0;
   for (auto _ : state) {
-    auto owned = std::make_unique<st::OtlpHttpExporter>(
-        st::OtlpHttpOptions{.endpoint = receiver.endpoint(), .resource = resource()});
-    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 1 << 17, .max_export_batch_size = 512,
-                                                        .schedule_delay = 100ms});
+    auto owned = std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = endpoint, .gzip = levers.gzip, .resource = resource()});
+    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 1 << 17, .max_export_batch_size = levers.batch,
+                                                        .schedule_delay = 100ms, .max_concurrent_exports = levers.concurrent});
     constexpr std::uint64_t kSpans = 50'000;
     for (std::uint64_t i = 0; i < kSpans; ++i) processor.end(llm_span(total + i));
     if (!processor.force_flush(120s)) state.SkipWithError("flush timed out");
@@ -97,9 +106,51 @@ void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
     total += kSpans;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(total));
-  state.counters["received"] = static_cast<double>(receiver.span_count());
+  const auto got = static_cast<double>(received());
+  state.counters["received"] = got;
+  if (got != static_cast<double>(total)) state.SkipWithError("the receiver did not count every span");
+}
+
+// Into the strict Node receiver of the tests: it decodes, validates, re-encodes and keeps every
+// span, so it bounds the rate.
+void BM_EndToEndIntoTheReceiver(benchmark::State& state) {
+  st::testing::OtlpReceiver receiver;
+  end_to_end(state, receiver.endpoint(), [&] { return receiver.span_count(); });
 }
 BENCHMARK(BM_EndToEndIntoTheReceiver)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// Into a receiver that fully decodes each request, counts its spans and answers 200, nothing else:
+// `node`, the Node receiver with --decode-only (the official @opentelemetry/otlp-transformer
+// decoder, single-threaded, its own process); `cpp`, the collector's C++ decoder behind
+// cpp-httplib in this process (bench/otlp_decode_receiver.hpp). Arguments: exports in flight
+// (max_concurrent_exports), batch size, gzip (0/1).
+Levers levers_of(const benchmark::State& state) {
+  return {.batch = static_cast<std::size_t>(state.range(1)), .concurrent = static_cast<std::size_t>(state.range(0)),
+          .gzip = state.range(2) != 0};
+}
+
+void BM_EndToEndIntoADecodeOnlyReceiver_node(benchmark::State& state) {
+  st::testing::OtlpReceiver receiver(st::testing::OtlpReceiver::Keep::decode_only);
+  end_to_end(state, receiver.endpoint(), [&] { return receiver.span_count(); }, levers_of(state));
+}
+
+void BM_EndToEndIntoADecodeOnlyReceiver_cpp(benchmark::State& state) {
+  synth_bench::DecodeOnlyReceiver receiver;
+  end_to_end(state, receiver.endpoint(), [&] { return receiver.span_count(); }, levers_of(state));
+  if (receiver.errors() != 0) state.SkipWithError("the receiver could not decode some requests");
+}
+
+// {in flight, batch, gzip}: the default settings first, then one lever at a time.
+void decode_only_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"in_flight", "batch", "gzip"});
+  for (const auto& args : std::vector<std::vector<std::int64_t>>{
+           {1, 512, 0}, {2, 512, 0}, {4, 512, 0}, {2, 128, 0}, {2, 2048, 0}, {2, 512, 1}}) {
+    b->Args(args);
+  }
+  b->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+}
+BENCHMARK(BM_EndToEndIntoADecodeOnlyReceiver_node)->Apply(decode_only_args);
+BENCHMARK(BM_EndToEndIntoADecodeOnlyReceiver_cpp)->Apply(decode_only_args);
 
 // What an ai_call scope (the one of instrument_bench's BM_AiCallScope) costs the agent's thread
 // with span export on (the span is built and

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -75,21 +76,37 @@ class SpanQueue {
 
 }  // namespace
 
+// The Impl whose sender thread this is (concurrent exports), else null: such a thread counts as an
+// export thread for force_flush() and shutdown().
+static thread_local const void* current_sender = nullptr;
+
 struct BatchSpanProcessor::Impl {
   Impl(std::unique_ptr<SpanExporter> e, BatchOptions o)
       : exporter(std::move(e)),
         options(o),
         batch_size(std::clamp<std::size_t>(o.max_export_batch_size, 1, std::max<std::size_t>(o.max_queue_size, 1))),
+        concurrency(exporter->concurrent_exports() ? std::max<std::size_t>(o.max_concurrent_exports, 1) : 1),
         queue(o.max_queue_size) {}
 
   void run();
+  void run_loop();
+  // Exports `batch` (and clears it): handed to an idle sender thread when there is one, so that
+  // the next batch is collected and sent meanwhile; else exported on this thread.
   void export_batch(std::vector<SpanData>& batch);
+  void export_now(std::vector<SpanData>& batch);
+  void send_loop();
+  // Waits until no sender thread has a batch.
+  void wait_senders_idle();
+  bool on_export_thread() const noexcept { return worker.is_current() || current_sender == this; }
   // Drops `batch` and everything queued, waiting for pushes in flight (shutdown).
   void drop_all(std::vector<SpanData>& batch);
 
   std::unique_ptr<SpanExporter> exporter;
   const BatchOptions options;
   const std::size_t batch_size;
+  // Batches exported at once: the worker's own and concurrency - 1 sender threads' (fewer when
+  // threads could not be started: senders_running).
+  const std::size_t concurrency;
   SpanQueue queue;
   std::atomic<std::uint64_t> queued{0};
   std::atomic<std::uint64_t> ended{0};
@@ -111,11 +128,64 @@ struct BatchSpanProcessor::Impl {
   std::uint64_t flush_requested = 0;  // guarded by mutex
   std::uint64_t flush_done = 0;       // guarded by mutex
   std::optional<bool> shutdown_result;  // guarded by mutex; set by the first shutdown()
+
+  std::mutex send_mutex;
+  std::condition_variable send_changed;
+  std::deque<std::vector<SpanData>> pending;  // guarded by send_mutex
+  std::size_t in_flight = 0;                  // guarded by send_mutex: handed to senders, not done
+  std::size_t senders_running = 0;            // guarded by send_mutex: sender threads started
+  bool senders_stop = false;                  // guarded by send_mutex
+  std::vector<std::vector<SpanData>> spare;   // guarded by send_mutex: emptied batches, reused
+
   detail::WorkerThread worker;
 };
 
 void BatchSpanProcessor::Impl::export_batch(std::vector<SpanData>& batch) {
   if (batch.empty()) return;
+  if (concurrency > 1) {
+    std::unique_lock lock(send_mutex);
+    if (in_flight < senders_running) {
+      ++in_flight;
+      pending.push_back(std::move(batch));
+      if (!spare.empty()) {
+        batch = std::move(spare.back());
+        spare.pop_back();
+      } else {
+        batch = {};
+        batch.reserve(batch_size);
+      }
+      lock.unlock();
+      send_changed.notify_all();
+      return;
+    }
+  }
+  export_now(batch);
+}
+
+void BatchSpanProcessor::Impl::send_loop() {
+  current_sender = this;
+  std::unique_lock lock(send_mutex);
+  for (;;) {
+    send_changed.wait(lock, [&] { return senders_stop || !pending.empty(); });
+    if (pending.empty()) return;
+    std::vector<SpanData> batch = std::move(pending.front());
+    pending.pop_front();
+    lock.unlock();
+    export_now(batch);
+    lock.lock();
+    --in_flight;
+    spare.push_back(std::move(batch));
+    send_changed.notify_all();
+  }
+}
+
+void BatchSpanProcessor::Impl::wait_senders_idle() {
+  if (concurrency == 1) return;
+  std::unique_lock lock(send_mutex);
+  send_changed.wait(lock, [&] { return in_flight == 0; });
+}
+
+void BatchSpanProcessor::Impl::export_now(std::vector<SpanData>& batch) {
   ExportResult result = ExportResult::failure;
   try {
     result = exporter->export_spans(batch);
@@ -153,6 +223,28 @@ void BatchSpanProcessor::Impl::drop_all(std::vector<SpanData>& batch) {
 }
 
 void BatchSpanProcessor::Impl::run() {
+  std::vector<std::thread> senders;
+  try {
+    for (std::size_t i = 1; i < concurrency; ++i) senders.emplace_back([this] { send_loop(); });
+  } catch (...) {
+    detail::report("span export: could start only " + std::to_string(senders.size()) + " of " +
+                   std::to_string(concurrency - 1) + " sender threads (" + detail::current_exception_text() +
+                   "); fewer batches go at once (lower max_concurrent_exports, or check the process's thread limit)");
+  }
+  {
+    std::lock_guard lock(send_mutex);
+    senders_running = senders.size();
+  }
+  run_loop();
+  {
+    std::lock_guard lock(send_mutex);
+    senders_stop = true;
+  }
+  send_changed.notify_all();
+  for (std::thread& t : senders) t.join();
+}
+
+void BatchSpanProcessor::Impl::run_loop() {
   // Spans taken from the queue stay in `batch` (still counted in `queued`) until it is full, the
   // timer fires, or a flush or stop asks for everything: a wake-up never sends a partial batch.
   std::vector<SpanData> batch;
@@ -181,13 +273,17 @@ void BatchSpanProcessor::Impl::run() {
         export_batch(batch);
         if (draining) continue;
       }
-      // `queued` counts a span before it is in the queue: while draining, wait for pushes in flight.
+      // `queued` counts a span before it is in the queue, and until its batch is exported: while
+      // draining, wait (blocked) for the batches of sender threads, then for pushes in flight.
       if (draining && batch.empty() && queued.load(std::memory_order_acquire) > 0) {
-        std::this_thread::yield();
+        wait_senders_idle();
+        if (queued.load(std::memory_order_acquire) > 0) std::this_thread::yield();
         continue;
       }
       break;
     }
+    // A flush is done when the batches handed to sender threads are, too.
+    if (draining) wait_senders_idle();
     if (timer) deadline = std::chrono::steady_clock::now() + options.schedule_delay;
     lock.lock();
     if (draining) {
@@ -242,7 +338,7 @@ bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(x.mutex);
   // Once shutdown began, only shutdown() touches the thread.
   if (x.shutdown_result) return x.queued.load(std::memory_order_acquire) == 0;
-  if (x.worker.is_current()) return false;
+  if (x.on_export_thread()) return false;
   const std::uint64_t ticket = ++x.flush_requested;
   x.wake.notify_one();
   return x.flushed.wait_for(lock, timeout, [&] { return x.flush_done >= ticket; });
@@ -255,10 +351,16 @@ bool BatchSpanProcessor::shutdown(std::chrono::milliseconds timeout) {
   if (x.shutdown_result) return *x.shutdown_result;
   x.shutdown_result = false;
   x.closed.store(true, std::memory_order_seq_cst);
-  if (x.worker.is_current()) {
-    // Destroyed from inside export_spans(): the thread exports the rest, then ends by itself.
+  if (x.on_export_thread()) {
+    // Destroyed from inside export_spans(): the thread exports the rest, then ends by itself. (A
+    // sender thread does not wait for the worker, which waits for it.)
     x.stopping = true;
-    x.worker.finish(deadline);
+    if (x.worker.is_current()) {
+      x.worker.finish(deadline);
+    } else {
+      x.wake.notify_one();
+      x.worker.finish(std::chrono::steady_clock::now());
+    }
     return false;
   }
   const std::uint64_t ticket = ++x.flush_requested;

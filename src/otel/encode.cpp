@@ -286,6 +286,12 @@ void json_any_value(detail::JsonWriter& w, const Value& v) {
 //   scope_spans = 2 { scope = 1 { name = 1; version = 2 }; spans = 2 } } }
 std::string encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpResource& resource) {
   std::string out;
+  encode_otlp_protobuf(spans, resource, out);
+  return out;
+}
+
+void encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpResource& resource, std::string& out) {
+  out.clear();
   out.reserve(256 + spans.size() * 256);
   ProtoWriter w(out);
   const std::size_t resource_spans = w.begin(1);
@@ -300,11 +306,16 @@ std::string encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpReso
   for (const SpanData& s : spans) write_span(w, s);
   w.end(scope_spans);
   w.end(resource_spans);
-  return out;
 }
 
 std::string encode_otlp_json(std::span<const SpanData> spans, const OtlpResource& resource) {
   std::string out;
+  encode_otlp_json(spans, resource, out);
+  return out;
+}
+
+void encode_otlp_json(std::span<const SpanData> spans, const OtlpResource& resource, std::string& out) {
+  out.clear();
   {
     detail::JsonWriter w(out, JsonFormat{});
     w.begin_object();
@@ -385,7 +396,6 @@ std::string encode_otlp_json(std::span<const SpanData> spans, const OtlpResource
     w.end_array();
     w.end_object();
   }
-  return out;
 }
 
 }  // namespace synth::tracing

@@ -5,7 +5,9 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <memory>
 #include <stop_token>
+#include <vector>
 
 #include "diagnostics.hpp"
 #include "http/client.hpp"
@@ -141,9 +143,18 @@ std::chrono::milliseconds left_until(Clock::time_point deadline) {
 // ---- OtlpHttpExporter ----
 
 struct OtlpHttpExporter::Impl {
-  explicit Impl(OtlpHttpOptions o)
-      : options(std::move(o)),
-        backoff(options.initial_backoff, options.max_backoff, std::chrono::milliseconds(60000)) {
+  // What one export in progress uses: exports run concurrently (BatchOptions'
+  // max_concurrent_exports), each on a connection of its own (a curl handle is single-threaded).
+  struct Slot {
+    Slot(const OtlpHttpOptions& o) : backoff(o.initial_backoff, o.max_backoff, std::chrono::milliseconds(60000)) {}
+    http::Client client;
+    http::RetryBackoff backoff;
+    // The request body, reused: ~300 KB per 512 spans, fresh memory every time otherwise (page
+    // faults cost more here than the encoding).
+    std::string body;
+  };
+
+  explicit Impl(OtlpHttpOptions o) : options(std::move(o)) {
     headers.emplace_back("Content-Type", options.json ? "application/json" : "application/x-protobuf");
     if (options.gzip) headers.emplace_back("Content-Encoding", "gzip");
     for (const auto& [name, value] : options.headers) {
@@ -160,10 +171,27 @@ struct OtlpHttpExporter::Impl {
     return !woken.wait_for(lock, stop.get_token(), delay, [] { return false; }) && !stop.stop_requested();
   }
 
+  // A slot for this export: an idle one (its connection kept alive), else a new one.
+  std::unique_ptr<Slot> acquire() {
+    {
+      std::lock_guard lock(slots_mutex);
+      if (!idle.empty()) {
+        std::unique_ptr<Slot> slot = std::move(idle.back());
+        idle.pop_back();
+        return slot;
+      }
+    }
+    return std::make_unique<Slot>(options);
+  }
+  void release(std::unique_ptr<Slot> slot) {
+    std::lock_guard lock(slots_mutex);
+    idle.push_back(std::move(slot));
+  }
+
   OtlpHttpOptions options;
   http::Headers headers;
-  http::Client client;
-  http::RetryBackoff backoff;
+  std::mutex slots_mutex;
+  std::vector<std::unique_ptr<Slot>> idle;  // guarded by slots_mutex
   // shutdown(): cancels the request or wait in progress and every later export.
   std::stop_source stop;
   std::mutex wait_mutex;
@@ -188,10 +216,6 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
   Impl& x = *impl_;
   // One deadline for the whole export, retries and their waits included (OTEL_EXPORTER_OTLP_TIMEOUT).
   const auto deadline = Clock::now() + x.options.timeout;
-  const std::span<const SpanData> batch(spans.data(), spans.size());
-  std::string body = x.options.json ? encode_otlp_json(batch, x.options.resource)
-                                    : encode_otlp_protobuf(batch, x.options.resource);
-  if (x.options.gzip) body = http::gzip_compress(body);
   const auto refuse = [&](const std::string& why) {
     const std::uint64_t n = x.spans_rejected.fetch_add(spans.size(), std::memory_order_relaxed) + spans.size();
     detail::report("OTLP export to " + x.options.endpoint + " failed: " + why + "; " + std::to_string(spans.size()) +
@@ -200,6 +224,22 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
   };
   const auto cancelled = [&] { return refuse("abandoned at shutdown"); };
   if (x.stop.stop_requested()) return cancelled();
+  std::unique_ptr<Impl::Slot> slot = x.acquire();
+  // Back to the pool on every return (a refused export's connection is still good to reuse).
+  struct Release {
+    Impl& x;
+    std::unique_ptr<Impl::Slot>& slot;
+    ~Release() { x.release(std::move(slot)); }
+  } release{x, slot};
+  const std::span<const SpanData> batch(spans.data(), spans.size());
+  if (x.options.json) {
+    encode_otlp_json(batch, x.options.resource, slot->body);
+  } else {
+    encode_otlp_protobuf(batch, x.options.resource, slot->body);
+  }
+  // (Compressed apart, so that the encoding buffer keeps its capacity.)
+  const std::string compressed = x.options.gzip ? http::gzip_compress(slot->body) : std::string();
+  const std::string& body = x.options.gzip ? compressed : slot->body;
   for (int attempt = 0;; ++attempt) {
     const std::chrono::milliseconds left = left_until(deadline);
     if (left.count() == 0) {  // (a zero timeout would mean none to libcurl)
@@ -207,7 +247,7 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
                     std::to_string(attempt) + " attempts");
     }
     x.requests.fetch_add(1, std::memory_order_relaxed);
-    const http::Response response = x.client.post(x.options.endpoint, x.headers, body, left, {}, x.stop.get_token());
+    const http::Response response = slot->client.post(x.options.endpoint, x.headers, body, left, {}, x.stop.get_token());
     if (response.outcome == http::Outcome::cancelled) return cancelled();
     if (response.ok()) {
       const auto partial = x.options.json ? partial_success_of_json(response.body)
@@ -232,7 +272,7 @@ ExportResult OtlpHttpExporter::export_spans(std::span<SpanData> spans) {
     const std::string attempts = std::to_string(attempt + 1) + (attempt == 0 ? " attempt" : " attempts");
     if (attempt >= x.options.max_retries) return refuse(what + " after " + attempts);
     // A retry that cannot start before the deadline is not attempted (nor waited for).
-    const std::chrono::milliseconds wait = x.backoff.delay(attempt + 1, response);
+    const std::chrono::milliseconds wait = slot->backoff.delay(attempt + 1, response);
     if (wait >= left_until(deadline)) {
       return refuse(what + " after " + attempts + "; the export timeout (" + std::to_string(x.options.timeout.count()) +
                     " ms) leaves no time to retry");
@@ -250,6 +290,8 @@ OtlpExporterStats OtlpHttpExporter::stats() const {
 }
 
 const OtlpHttpOptions& OtlpHttpExporter::options() const noexcept { return impl_->options; }
+
+bool OtlpHttpExporter::concurrent_exports() const noexcept { return true; }
 
 // ---- OtlpFileExporter ----
 

@@ -2,6 +2,7 @@
 // exported, dropped or failed exactly once under concurrent producers, flush and shutdown drain.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -24,8 +25,10 @@ class Collected {
   st::ExportResult take(std::span<st::SpanData> spans) {
     std::unique_lock lock(mutex_);
     ++calls_;
+    max_active_ = std::max(max_active_, ++active_);
     changed_.notify_all();
     open_.wait(lock, [&] { return !held_; });
+    --active_;
     batch_sizes_.push_back(spans.size());
     if (fail_) return st::ExportResult::failure;
     for (const auto& s : spans) ids_.push_back(s.span_id);
@@ -67,6 +70,15 @@ class Collected {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, 10s, [&] { return ids_.size() >= n; });
   }
+  int calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  // The most export_spans() calls that were in progress at once.
+  int max_active() {
+    std::lock_guard lock(mutex_);
+    return max_active_;
+  }
   bool wait_for_calls(int n) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, 10s, [&] { return calls_ >= n; });
@@ -84,7 +96,7 @@ class Collected {
   std::mutex mutex_;
   std::condition_variable open_, changed_;
   bool held_ = false, fail_ = false;
-  int calls_ = 0, shutdowns_ = 0;
+  int calls_ = 0, shutdowns_ = 0, active_ = 0, max_active_ = 0;
   std::vector<std::uint64_t> ids_;
   std::vector<std::size_t> batch_sizes_;
 };
@@ -92,18 +104,22 @@ class Collected {
 // Keeps what it is given in a Collected the test holds on to.
 class CollectingExporter : public st::SpanExporter {
  public:
-  explicit CollectingExporter(std::shared_ptr<Collected> into) : into_(std::move(into)) {}
+  // `concurrent`: says export_spans() may run on several threads at once (Collected is safe so).
+  explicit CollectingExporter(std::shared_ptr<Collected> into, bool concurrent = false)
+      : into_(std::move(into)), concurrent_(concurrent) {}
   st::ExportResult export_spans(std::span<st::SpanData> spans) override { return into_->take(spans); }
   void shutdown() noexcept override { into_->abandon(); }
+  bool concurrent_exports() const noexcept override { return concurrent_; }
 
  private:
   std::shared_ptr<Collected> into_;
+  bool concurrent_;
 };
 
 // An exporter for a processor, and what it will have collected.
-std::pair<std::unique_ptr<st::SpanExporter>, std::shared_ptr<Collected>> collecting() {
+std::pair<std::unique_ptr<st::SpanExporter>, std::shared_ptr<Collected>> collecting(bool concurrent = false) {
   auto collected = std::make_shared<Collected>();
-  return {std::make_unique<CollectingExporter>(collected), collected};
+  return {std::make_unique<CollectingExporter>(collected, concurrent), collected};
 }
 
 st::SpanData span(std::uint64_t id) {
@@ -248,21 +264,84 @@ TEST(BatchSpanProcessor, ShutdownInTimeExportsEverything) {
   EXPECT_EQ(exporter.ids().size(), 20u);
 }
 
+TEST(BatchSpanProcessor, ConcurrentExportsKeepSeveralBatchesInFlightAndAFlushWaitsForAll) {
+  auto [owned, collected] = collecting(/*concurrent=*/true);
+  Collected& exporter = *collected;
+  exporter.hold();
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 100, .max_export_batch_size = 10,
+                                                      .schedule_delay = std::chrono::hours(1),
+                                                      .max_concurrent_exports = 3});
+  for (std::uint64_t i = 1; i <= 55; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(exporter.wait_for_calls(3));  // three batches in the exporter at once
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(exporter.calls(), 3);  // never more than max_concurrent_exports
+  EXPECT_FALSE(processor.force_flush(50ms));  // the flush waits for the batches in flight
+  exporter.release();
+  ASSERT_TRUE(processor.force_flush(10s));
+  const auto stats = processor.stats();
+  EXPECT_EQ(stats.spans_exported, 55u);
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(exporter.max_active(), 3);
+  const auto ids = exporter.ids();
+  EXPECT_EQ(std::set<std::uint64_t>(ids.begin(), ids.end()).size(), 55u);
+}
+
+TEST(BatchSpanProcessor, AnExporterThatDoesNotAllowConcurrencyGetsOneExportAtATime) {
+  auto [owned, collected] = collecting(/*concurrent=*/false);
+  Collected& exporter = *collected;
+  exporter.hold();
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 100, .max_export_batch_size = 10,
+                                                      .schedule_delay = std::chrono::hours(1),
+                                                      .max_concurrent_exports = 4});
+  for (std::uint64_t i = 1; i <= 40; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(exporter.wait_for_calls(1));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(exporter.calls(), 1);
+  exporter.release();
+  ASSERT_TRUE(processor.force_flush(10s));
+  EXPECT_EQ(processor.stats().spans_exported, 40u);
+  EXPECT_EQ(exporter.max_active(), 1);
+}
+
+TEST(BatchSpanProcessor, ShutdownWithConcurrentExportsStuckCountsEverySpanOnce) {
+  auto [owned, collected] = collecting(/*concurrent=*/true);
+  Collected& exporter = *collected;
+  exporter.hold();
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 64, .max_export_batch_size = 8,
+                                                      .schedule_delay = std::chrono::hours(1),
+                                                      .max_concurrent_exports = 2});
+  for (std::uint64_t i = 1; i <= 30; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(exporter.wait_for_calls(2));  // two batches stuck in the exporter
+  EXPECT_FALSE(processor.shutdown(50ms));
+  EXPECT_EQ(exporter.shutdowns(), 1);
+  const auto stats = processor.stats();
+  EXPECT_EQ(stats.spans_ended, 30u);
+  EXPECT_EQ(stats.spans_exported, 0u);
+  EXPECT_EQ(stats.spans_failed + stats.spans_dropped, 30u);  // the stuck batches fail, the rest drop
+  EXPECT_GE(stats.spans_failed, 16u);
+  EXPECT_EQ(stats.queued, 0u);
+}
+
 // An exporter that, from inside export_spans(), lets go of the last reference to its processor
 // (once the test is done calling it).
 class SelfReleasingExporter : public st::SpanExporter {
  public:
+  // `concurrent`: with max_concurrent_exports > 1 the first full batch goes to a sender thread,
+  // which then destroys the processor.
   SelfReleasingExporter(std::shared_ptr<st::BatchSpanProcessor>* owner, std::shared_future<void> go,
-                        std::promise<void>* destroyed)
-      : owner_(owner), go_(std::move(go)), destroyed_(destroyed) {}
+                        std::promise<void>* destroyed, bool concurrent = false)
+      : owner_(owner), go_(std::move(go)), destroyed_(destroyed), concurrent_(concurrent) {}
   ~SelfReleasingExporter() override { destroyed_->set_value(); }
   st::ExportResult export_spans(std::span<st::SpanData>) override {
     go_.wait();
-    owner_->reset();  // ~BatchSpanProcessor on its own export thread
+    if (!released_.exchange(true)) owner_->reset();  // ~BatchSpanProcessor on its own export thread
     return st::ExportResult::success;
   }
+  bool concurrent_exports() const noexcept override { return concurrent_; }
 
  private:
+  std::atomic<bool> released_{false};
+  bool concurrent_;
   std::shared_ptr<st::BatchSpanProcessor>* owner_;
   std::shared_future<void> go_;
   std::promise<void>* destroyed_;
@@ -282,5 +361,26 @@ TEST(BatchSpanProcessor, DestroyedFromItsOwnExportThread) {
   // The processor is destroyed on its export thread, which neither joins itself nor touches
   // freed state: it exports the rest and ends by itself, destroying the exporter.
   ASSERT_EQ(exporter_gone.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(processor, nullptr);
+}
+
+TEST(BatchSpanProcessor, DestroyedFromASenderThreadOfConcurrentExports) {
+  std::promise<void> go;
+  std::promise<void> destroyed;
+  auto exporter_gone = destroyed.get_future();
+  std::shared_ptr<st::BatchSpanProcessor> processor;
+  auto exporter =
+      std::make_unique<SelfReleasingExporter>(&processor, go.get_future().share(), &destroyed, /*concurrent=*/true);
+  processor = std::make_shared<st::BatchSpanProcessor>(
+      std::move(exporter), st::BatchOptions{.max_queue_size = 16, .max_export_batch_size = 4,
+                                            .schedule_delay = std::chrono::hours(1),
+                                            .max_concurrent_exports = 2});
+  for (std::uint64_t i = 1; i <= 6; ++i) processor->end(span(i));  // a full batch goes to a sender
+  const auto start = std::chrono::steady_clock::now();
+  go.set_value();
+  // The sender neither waits for the worker (which waits for it) nor joins anything: the worker
+  // exports the rest and ends by itself, well before the 5 s shutdown timeout.
+  ASSERT_EQ(exporter_gone.wait_for(10s), std::future_status::ready);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   EXPECT_EQ(processor, nullptr);
 }

@@ -240,6 +240,7 @@ void OtlpReceiver::start(std::uint16_t port) {
   const std::string port_text = std::to_string(port);
   std::vector<std::string> args{node, script_path, "--exit-on-stdin-close", "--port", port_text};
   if (keep_ == Keep::counts) args.emplace_back("--count-only");
+  if (keep_ == Keep::decode_only) args.emplace_back("--decode-only");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -54,6 +54,10 @@ class OtlpReceiver {
   enum class Keep {
     everything,  ///< the decoded body and headers too (requests(), spans())
     counts,      ///< counts, errors and answers only, for long runs (requests' "decoded" is null)
+    /// as `counts`, and a protobuf body is only decoded by the official generated code and its
+    /// spans counted: no strict UTF-8 or unknown-field checks, no validation, no re-encoding
+    /// (errors() stays empty for protobuf). For throughput benchmarks.
+    decode_only,
   };
   /// Starts a receiver on a free port. Throws std::runtime_error, telling to run scripts/setup.sh,
   /// when node or the receiver's npm packages are missing, or when it does not come up.

@@ -32,6 +32,11 @@ struct OtlpResource {
 std::string encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpResource& resource);
 /// The same request in OTLP/JSON (hex ids, decimal-string 64-bit integers, integer enums).
 std::string encode_otlp_json(std::span<const SpanData> spans, const OtlpResource& resource);
+/// encode_otlp_protobuf() into `out`, replacing its contents and reusing its capacity (a buffer
+/// kept from request to request is not fresh memory each time).
+void encode_otlp_protobuf(std::span<const SpanData> spans, const OtlpResource& resource, std::string& out);
+/// encode_otlp_json() into `out`, likewise.
+void encode_otlp_json(std::span<const SpanData> spans, const OtlpResource& resource, std::string& out);
 
 // ---- export ----
 
@@ -63,6 +68,9 @@ class SpanExporter {
   /// The processor's shutdown deadline passed: an export in progress should give up as soon
   /// as it can (returning failure), and later exports fail at once. Called at most once.
   virtual void shutdown() noexcept {}
+  /// True when export_spans() may run on several threads at once (then BatchOptions'
+  /// max_concurrent_exports applies). False by default: one export at a time.
+  virtual bool concurrent_exports() const noexcept { return false; }
 };
 
 /// Counters of an OtlpHttpExporter.
@@ -102,6 +110,8 @@ class OtlpHttpExporter : public SpanExporter {
   ExportResult export_spans(std::span<SpanData> spans) override;
   /// Cancels the request or wait in progress at once; later exports fail without a request.
   void shutdown() noexcept override;
+  /// True: each export in progress has its own connection.
+  bool concurrent_exports() const noexcept override;
   OtlpExporterStats stats() const;
   const OtlpHttpOptions& options() const noexcept;
 
@@ -129,6 +139,11 @@ struct BatchOptions {
   std::size_t max_queue_size = 2048;
   std::size_t max_export_batch_size = 512;
   std::chrono::milliseconds schedule_delay{5000};
+  /// Batches in flight at once (each export on its own thread), so that the next batch is
+  /// collected, encoded and sent while the receiver still works on the previous one. Applies only
+  /// to an exporter whose concurrent_exports() is true (OtlpHttpExporter); 1 for the others.
+  /// Batches may then arrive out of order.
+  std::size_t max_concurrent_exports = 1;
   /// How long destruction waits for what is queued to be exported.
   std::chrono::milliseconds shutdown_timeout{5000};
 };

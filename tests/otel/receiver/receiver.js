@@ -12,9 +12,13 @@
 //   GET  /control/stats     {"requests": n, "pending": unanswered, "spans": n, "pending_script": n}
 //   POST /control/reset     forgets the requests and the scripted answers
 //
-// Usage: node receiver.js [--port N] [--exit-on-stdin-close] [--count-only]
+// Usage: node receiver.js [--port N] [--exit-on-stdin-close] [--count-only] [--decode-only]
 // --count-only: a request's decoded body and headers are forgotten once it is validated (counts,
 // errors and answers stay), so that a long soak does not fill the receiver's memory.
+// --decode-only (implies --count-only): a protobuf body is decoded with the official generated
+// code as it is (no strict UTF-8 or unknown-field hooks, no toObject, validation or re-encoding)
+// and its spans counted; for throughput benchmarks, where the strict checks would be the
+// bottleneck. OTLP/JSON bodies are still handled the strict way.
 // Prints {"port":N} as its only line on stdout once listening on 127.0.0.1; logs go to stderr.
 'use strict';
 
@@ -32,6 +36,7 @@ const TO_OBJECT = { longs: String, enums: Number, bytes: Array, defaults: true, 
 let port = 0;
 let exitOnStdinClose = false;
 let countOnly = false;
+let decodeOnly = false;
 for (let i = 2; i < process.argv.length; ++i) {
   const arg = process.argv[i];
   if (arg === '--port' && i + 1 < process.argv.length) {
@@ -41,8 +46,11 @@ for (let i = 2; i < process.argv.length; ++i) {
     exitOnStdinClose = true;
   } else if (arg === '--count-only') {
     countOnly = true;
+  } else if (arg === '--decode-only') {
+    decodeOnly = true;
+    countOnly = true;
   } else {
-    fatal(`unknown argument ${arg} (usage: receiver.js [--port N] [--exit-on-stdin-close] [--count-only])`);
+    fatal(`unknown argument ${arg} (usage: receiver.js [--port N] [--exit-on-stdin-close] [--count-only] [--decode-only])`);
   }
 }
 
@@ -69,15 +77,17 @@ function strictString() {
     return lenientUtf8.decode(bytes);
   }
 }
-protobuf.Reader.prototype.string = strictString;
-protobuf.BufferReader.prototype.string = strictString;
 const originalSkipType = protobuf.Reader.prototype.skipType;
-protobuf.Reader.prototype.skipType = function skipType(wireType, depth) {
-  if (decodeWarnings && depth === undefined) {
-    decodeWarnings.push(`unknown field (wire type ${wireType}) skipped before byte ${this.pos}`);
-  }
-  return originalSkipType.call(this, wireType, depth);
-};
+if (!decodeOnly) {
+  protobuf.Reader.prototype.string = strictString;
+  protobuf.BufferReader.prototype.string = strictString;
+  protobuf.Reader.prototype.skipType = function skipType(wireType, depth) {
+    if (decodeWarnings && depth === undefined) {
+      decodeWarnings.push(`unknown field (wire type ${wireType}) skipped before byte ${this.pos}`);
+    }
+    return originalSkipType.call(this, wireType, depth);
+  };
+}
 
 // ---- ids ----
 
@@ -123,6 +133,14 @@ function walkAnyValues(node, visit) {
 }
 
 // ---- binary protobuf ----
+
+// --decode-only: the whole message decoded by the generated code, its spans counted.
+function decodeAndCount(body) {
+  const message = pb.ExportTraceServiceRequest.decode(body);
+  let n = 0;
+  for (const rs of message.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+  return n;
+}
 
 function decodeProtobuf(body, errors, warnings) {
   decodeErrors = errors;
@@ -451,8 +469,13 @@ function handleTraces(req, res, body) {
     try {
       if (encoding === 'gzip') raw = zlib.gunzipSync(body);
       else if (encoding !== '' && encoding !== 'identity') throw new Error(`unsupported Content-Encoding "${encoding}"`);
-      record.decoded = json ? decodeJson(raw, record.errors) : decodeProtobuf(raw, record.errors, record.warnings);
-      record.span_count = validate(record.decoded, record.errors);
+      if (decodeOnly && !json) {
+        record.span_count = decodeAndCount(raw);
+        record.decoded = true;  // forgotten below, as with --count-only
+      } else {
+        record.decoded = json ? decodeJson(raw, record.errors) : decodeProtobuf(raw, record.errors, record.warnings);
+        record.span_count = validate(record.decoded, record.errors);
+      }
       if (countOnly) {
         record.decoded = null;
         record.decoded_forgotten = true;

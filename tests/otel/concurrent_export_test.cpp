@@ -1,0 +1,97 @@
+// OtlpHttpExporter behind a BatchSpanProcessor with several exports in flight
+// (max_concurrent_exports), against the strict Node receiver: the requests overlap, each on its
+// own connection, and every span arrives once, valid. Also the decode-only mode of the receiver
+// that the export benchmarks use.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "otel/otlp_receiver.hpp"
+#include "support.hpp"
+#include "synth/tracing/otel.hpp"
+
+namespace st = synth::tracing;
+using namespace std::chrono_literals;
+using st::testing::OtlpReceiver;
+
+namespace {
+
+st::SpanData span(std::uint64_t id) {
+  st::SpanData s;
+  s.trace_id_high = 0x0af7651916cd43ddULL;
+  s.trace_id_low = 0x8448eb211c80319cULL;
+  s.span_id = id;
+  s.name = "step";
+  s.start = st::Timestamp(std::chrono::seconds(1'732'000'000));
+  s.end = s.start + 1ms;
+  s.attributes = st::Value{{"synth.turn", static_cast<std::int64_t>(id)}};
+  return s;
+}
+
+}  // namespace
+
+TEST(ConcurrentOtlpExport, RequestsOverlapAndEverySpanArrivesOnce) {
+  OtlpReceiver receiver;
+  // The first three answers are slow: with three exports in flight they are received together.
+  receiver.script({{{"delay_ms", 400}}, {{"delay_ms", 400}}, {{"delay_ms", 400}}});
+  auto exporter = std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = receiver.endpoint()});
+  st::OtlpHttpExporter& http = *exporter;
+  st::BatchSpanProcessor processor(std::move(exporter), {.max_queue_size = 1000, .max_export_batch_size = 20,
+                                                         .schedule_delay = std::chrono::hours(1),
+                                                         .max_concurrent_exports = 3});
+  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(processor.force_flush(30s));
+  const auto stats = processor.stats();
+  EXPECT_EQ(stats.spans_exported, 100u);
+  EXPECT_EQ(stats.spans_failed + stats.spans_dropped, 0u);
+  EXPECT_EQ(http.stats().requests, 5u);  // no retries
+
+  const nlohmann::json requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 5u);
+  // The three slow requests were all received before the first of them was answered.
+  const std::int64_t first_answer = requests[0]["answered_at_ms"].get<std::int64_t>();
+  EXPECT_LT(requests[2]["received_at_ms"].get<std::int64_t>(), first_answer);
+  EXPECT_EQ(receiver.errors(), nlohmann::json::array());
+  std::set<std::string> ids;
+  for (const auto& s : receiver.spans()) ids.insert(s["spanId"].get<std::string>());
+  EXPECT_EQ(ids.size(), 100u);
+}
+
+TEST(ConcurrentOtlpExport, ShutdownAbandonsEveryExportInFlight) {
+  OtlpReceiver receiver;
+  receiver.script({{{"delay_ms", 20000}}, {{"delay_ms", 20000}}});
+  st::BatchSpanProcessor processor(
+      std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = receiver.endpoint()}),
+      {.max_queue_size = 1000, .max_export_batch_size = 10, .schedule_delay = std::chrono::hours(1),
+       .max_concurrent_exports = 2});
+  for (std::uint64_t i = 1; i <= 30; ++i) ASSERT_TRUE(processor.end(span(i)));
+  // Both exports in flight, stalled by the receiver.
+  ASSERT_TRUE(st::testing::wait_until([&] { return receiver.request_count() >= 2; }));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(processor.shutdown(100ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // not the receiver's 20 s
+  const auto stats = processor.stats();
+  EXPECT_EQ(stats.spans_exported, 0u);
+  EXPECT_EQ(stats.spans_failed + stats.spans_dropped, 30u);
+  EXPECT_EQ(stats.queued, 0u);
+}
+
+// The decode-only receiver of the benchmarks (OtlpReceiver::Keep::decode_only) counts exactly what
+// it decoded and refuses what does not decode.
+TEST(ConcurrentOtlpExport, TheDecodeOnlyReceiverCountsEverySpanAndRefusesGarbage) {
+  OtlpReceiver receiver(OtlpReceiver::Keep::decode_only);
+  st::BatchSpanProcessor processor(
+      std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = receiver.endpoint()}),
+      {.max_queue_size = 1000, .max_export_batch_size = 40, .schedule_delay = std::chrono::hours(1),
+       .max_concurrent_exports = 2});
+  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(processor.force_flush(30s));
+  EXPECT_EQ(processor.stats().spans_exported, 100u);
+  EXPECT_EQ(receiver.span_count(), 100u);
+  EXPECT_EQ(receiver.request_count(), 3u);
+  EXPECT_EQ(receiver.errors(), nlohmann::json::array());
+  // A length that runs past the end of the body: not an ExportTraceServiceRequest.
+  const auto refused = st::testing::post_otlp(receiver.endpoint(), std::string("\x0a\x7f\x01", 3), false);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(receiver.span_count(), 100u);
+}
