@@ -1,6 +1,7 @@
 #include "json/writer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -77,6 +78,44 @@ std::string replace_invalid_utf8(std::string_view s) {
   }
   out.append(s);
   return out;
+}
+
+bool same_text(const Value& a, const Value& b) noexcept {
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case Value::Kind::null:
+      return true;
+    case Value::Kind::boolean:
+      return a.as_bool() == b.as_bool();
+    case Value::Kind::integer:
+      return a.as_int() == b.as_int();
+    case Value::Kind::unsigned_integer:
+      return a.as_uint() == b.as_uint();
+    case Value::Kind::floating:
+      // Bit patterns: 0.0 and -0.0 are written differently; equal NaNs both write null.
+      return std::bit_cast<std::uint64_t>(a.as_double()) == std::bit_cast<std::uint64_t>(b.as_double());
+    case Value::Kind::string:
+      return a.as_string() == b.as_string();
+    case Value::Kind::array: {
+      const auto& x = a.as_array();
+      const auto& y = b.as_array();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (!same_text(x[i], y[i])) return false;
+      }
+      return true;
+    }
+    case Value::Kind::object: {
+      const auto& x = a.as_object();
+      const auto& y = b.as_object();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (x[i].first != y[i].first || !same_text(x[i].second, y[i].second)) return false;
+      }
+      return true;
+    }
+  }
+  return false;
 }
 
 void JsonWriter::grow(std::size_t n) {
@@ -289,6 +328,16 @@ void JsonWriter::timestamp(Timestamp t) {
   dst = write_timestamp(dst, t);
   *dst++ = '"';
   pos_ = static_cast<std::size_t>(dst - out_.data());
+  need_comma_ = true;
+}
+
+void JsonWriter::copy_value(std::size_t begin, std::size_t end) {
+  if (begin < end && out_[begin] == ',') ++begin;
+  before_value();
+  const std::size_t n = end - begin;
+  char* dst = room(n);  // may move out_'s bytes: read the source after it
+  std::memcpy(dst, out_.data() + begin, n);
+  pos_ += n;
   need_comma_ = true;
 }
 

@@ -22,6 +22,10 @@ std::size_t first_invalid_utf8(std::string_view s) noexcept;
 /// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
 std::string replace_invalid_utf8(std::string_view s);
 
+/// True when `a` and `b` are written as the same text. Stricter than ==, which holds across
+/// number kinds (1 == 1.0), for objects in another member order, and for 0.0 == -0.0.
+bool same_text(const Value& a, const Value& b) noexcept;
+
 /// Streams JSON onto the end of a string, placing commas (and, with an indent, newlines)
 /// itself. Writes through a cursor into space grown by doubling, not character by character;
 /// the string has its final size once the writer is destroyed.
@@ -52,6 +56,14 @@ class JsonWriter {
   /// ISO-8601 UTC, or null for the unset (epoch) timestamp.
   void timestamp(Timestamp t);
   void value(const Value& v);
+
+  /// Where the next byte goes (with copy_value, lets a caller write a value's text again).
+  std::size_t position() const noexcept { return pos_; }
+  /// True when everything goes on one line: a value's text then does not depend on its depth.
+  bool compact() const noexcept { return indent_ < 0; }
+  /// Writes, as the next value, a copy of the text of a value already written by this writer at
+  /// [begin, end) (as position() gave them; a leading comma is skipped). Compact writers only.
+  void copy_value(std::size_t begin, std::size_t end);
 
  private:
   /// Makes room for `n` more bytes at the cursor and returns where they go.
