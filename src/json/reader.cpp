@@ -215,6 +215,12 @@ Value JsonReader::read_value() {
   }
 }
 
+const char* JsonReader::position() {
+  const char* where = nullptr;
+  if (doc_.current_location().get(where) != error_code::SUCCESS) return text_.data() + text_.size();
+  return where;
+}
+
 void JsonReader::finish() {
   // Once the root is consumed, any location still inside the document is trailing content.
   const char* where = nullptr;

@@ -60,6 +60,11 @@ class JsonReader {
 
   /// The whole document as a Value (any JSON, scalars included).
   Value read_value();
+  /// The (padded copy of the) input text: views of it stay valid while the reader lives.
+  std::string_view text() const noexcept { return text_; }
+  /// Where the next token starts, or the end of the text once the document is consumed. Right
+  /// after a value is read, [where it started, position()) is its text and the whitespace after.
+  const char* position();
   /// What the input is called in errors (a file name, "<string>", ...).
   const std::string& source() const noexcept { return source_; }
 
