@@ -386,7 +386,7 @@ struct ReadTexts {
 // An array of items. With `texts`, records each item's text; with `repeats`, an item whose text
 // is byte for byte that of the timesteps' item at the same position is copied from it, unread
 // (equal bytes read to an equal item; our own files repeat every item so). `copy_from(i)` gives
-// that item.
+// that item (null if there is none: then the item is read).
 template <class Item, class ReadItem, class CopyFrom>
 std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std::vector<std::string_view>* texts,
                              const std::vector<std::string_view>* repeats, CopyFrom copy_from) {
@@ -403,9 +403,11 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
       // A complete object's bytes at the start of a value are the whole value. Left unread,
       // the array iteration skips it.
       if (static_cast<std::size_t>(end - start) >= seen.size() && std::memcmp(start, seen.data(), seen.size()) == 0) {
-        out.push_back(copy_from(i));
-        ++i;
-        continue;
+        if (const Item* same = copy_from(i)) {
+          out.push_back(*same);
+          ++i;
+          continue;
+        }
       }
     }
     JsonReader::Path p(r, i++);
@@ -424,13 +426,13 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
 SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, ReadTexts* texts);
 
 std::vector<Event> read_events(JsonReader& r, od::value v, std::vector<std::string_view>* texts = nullptr) {
-  return read_items<Event>(r, v, read_event, texts, nullptr, [](std::size_t) { return Event{}; });
+  return read_items<Event>(r, v, read_event, texts, nullptr, [](std::size_t) -> const Event* { return nullptr; });
 }
 
 std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v,
                                                std::vector<std::string_view>* texts = nullptr) {
   return read_items<SessionEventMessage>(r, v, read_message, texts, nullptr,
-                                         [](std::size_t) { return SessionEventMessage{}; });
+                                         [](std::size_t) -> const SessionEventMessage* { return nullptr; });
 }
 
 }  // namespace
@@ -503,12 +505,14 @@ struct StepItems {
   std::vector<Item> SessionTimeStep::*member;
   std::size_t step = 0, first = 0;  // items of steps before `step`
 
-  const Item& operator()(std::size_t i) {
-    while ((steps[step].*member).size() <= i - first) {
+  // Called with increasing i. Null past the last item (the texts and items always align; this
+  // keeps a mistake from reading out of bounds).
+  const Item* operator()(std::size_t i) {
+    while (step < steps.size() && (steps[step].*member).size() <= i - first) {
       first += (steps[step].*member).size();
       ++step;
     }
-    return (steps[step].*member)[i - first];
+    return step < steps.size() ? &(steps[step].*member)[i - first] : nullptr;
   }
 };
 
