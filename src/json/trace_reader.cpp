@@ -392,10 +392,13 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
                              const std::vector<std::string_view>* repeats, CopyFrom copy_from) {
   std::vector<Item> out;
   if (r.is_null(v)) return out;
+  if (repeats) out.reserve(repeats->size());  // a history is usually as long as the timesteps' items
   const std::string_view all = r.text();
   const char* const end = all.data() + all.size();
   std::size_t i = 0;
   for (auto element : r.array(v)) {
+    // Entered before element.value(), which reports malformed JSON: the error names this item.
+    JsonReader::Path p(r, i);
     od::value ev = element.value();
     const char* start = ev.raw_json_token().data();
     if (repeats && i < repeats->size()) {
@@ -410,7 +413,7 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
         }
       }
     }
-    JsonReader::Path p(r, i++);
+    ++i;
     out.push_back(read_item(r, ev));
     if (texts) {
       std::string_view text(start, static_cast<std::size_t>(r.position() - start));

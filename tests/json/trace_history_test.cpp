@@ -154,3 +154,24 @@ TEST(TraceHistory, ErrorAfterCopiedItemsNamesTheItem) {
 }
 
 }  // namespace
+
+// Malformed JSON right after an item (copied or read) is reported at the same place and with
+// the same path as when every item was read (the messages of the reader before the copies).
+TEST(TraceHistory, MalformedJsonAfterAnItemNamesTheNextItem) {
+  const std::string e = R"({"event_type":"runtime","actions":[1]})";
+  const auto error_of = [](const std::string& json) {
+    try {
+      (void)SessionTrace::from_json(json);
+    } catch (const st::TraceFormatError& err) {
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of(R"({"session_id":"s","session_time_steps":[{"events":[)" + e + "," + e + ":1]}]}"),
+            "<string>:1:129 (byte 128): session_time_steps[0].events[2]: malformed JSON (The JSON document has an "
+            "improper structure: missing or superfluous commas, braces, missing keys, etc.)");
+  EXPECT_EQ(error_of(R"({"session_id":"s","session_time_steps":[{"events":[)" + e + R"(]}],"event_history":[)" + e +
+                     ":2]}"),
+            "<string>:1:149 (byte 148): event_history[1]: malformed JSON (The JSON document has an improper "
+            "structure: missing or superfluous commas, braces, missing keys, etc.)");
+}
