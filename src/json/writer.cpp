@@ -120,17 +120,43 @@ bool same_text(const Value& a, const Value& b) noexcept {
 
 void JsonWriter::grow(std::size_t n) {
   // Doubling keeps appends amortized O(1); resize() value-initializes the new room once.
-  out_.resize(std::max({pos_ + n, 2 * out_.size(), std::size_t{256}}));
+  std::size_t size = std::max({pos_ + n, 2 * out_.size(), std::size_t{256}});
+  // Within the capacity a reused buffer already has, grow in steps of 64 KiB instead: resize()
+  // zeroes every byte it adds, and doubling zeroes up to twice the text (reallocation is not
+  // the cost here, the capacity is there).
+  constexpr std::size_t kStep = 64u << 10;
+  if (pos_ + n <= out_.capacity()) size = std::min(size, std::max(pos_ + n, out_.size() + kStep));
+  out_.resize(size);
 }
 
 void JsonWriter::quoted(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
+  // Most strings (ids, names, keys) need no escape: check 8 bytes at a time, the last few padded
+  // with spaces, then copy them in one go.
+  std::size_t i = 0;
+  std::uint64_t head;
+  while (i + 8 <= n) {
+    std::memcpy(&head, p + i, 8);
+    if (!plain_ascii_word(head)) break;
+    i += 8;
+  }
+  if (n - i < 8) {
+    head = kOnes * ' ';
+    std::memcpy(&head, p + i, n - i);
+    if (plain_ascii_word(head)) {
+      char* dst = room(n + 2);
+      dst[0] = '"';
+      std::memcpy(dst + 1, p, n);
+      dst[n + 1] = '"';
+      pos_ += n + 2;
+      return;
+    }
+  }
   room(n + 2);  // enough unless something needs escaping; escapes ask for more as they come
   put('"');
-  std::size_t i = 0;
-  std::size_t run = 0;  // start of bytes to copy unchanged
+  std::size_t run = 0;  // start of bytes to copy unchanged (those before i are plain)
   const auto flush_run = [&] { put(s.substr(run, i - run)); };
   while (i < n) {
     if (i + 8 <= n) {
