@@ -501,7 +501,7 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
   return step;
 }
 
-// The i-th item of the timesteps, in timestep order; `at` walks forward with i.
+// The i-th item of the timesteps, in timestep order (the histories' copy source).
 template <class Item>
 struct StepItems {
   const std::vector<SessionTimeStep>& steps;
