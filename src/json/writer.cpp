@@ -351,7 +351,16 @@ void JsonWriter::timestamp(Timestamp t) {
   before_value();
   char* dst = room(kMaxTimestampChars + 2);
   *dst++ = '"';
-  dst = write_timestamp(dst, t);
+  if (last_len_ != 0 && t == last_time_) {
+    std::memcpy(dst, last_text_, last_len_);
+    dst += last_len_;
+  } else {
+    char* end = write_timestamp(dst, t);
+    last_time_ = t;
+    last_len_ = static_cast<std::size_t>(end - dst);
+    std::memcpy(last_text_, dst, last_len_);
+    dst = end;
+  }
   *dst++ = '"';
   pos_ = static_cast<std::size_t>(dst - out_.data());
   need_comma_ = true;

@@ -8,6 +8,7 @@
 
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/model.hpp"
+#include "time.hpp"
 
 namespace synth::tracing::detail {
 
@@ -87,6 +88,11 @@ class JsonWriter {
   void newline();
 
   std::string& out_;
+  // The last timestamp written and its text: a message's timestamp and its time record, or the
+  // events of one step, often repeat the same instant.
+  Timestamp last_time_{};
+  std::size_t last_len_ = 0;
+  char last_text_[kMaxTimestampChars];
   std::size_t pos_;  // end of what is written; out_ may be longer (room not yet used)
   int indent_;
   int depth_ = 0;
