@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <variant>
 
@@ -153,7 +156,6 @@ TEST(TraceHistory, ErrorAfterCopiedItemsNamesTheItem) {
   }
 }
 
-}  // namespace
 
 // Malformed JSON right after an item (copied or read) is reported at the same place and with
 // the same path as when every item was read (the messages of the reader before the copies).
@@ -175,3 +177,33 @@ TEST(TraceHistory, MalformedJsonAfterAnItemNamesTheNextItem) {
             "<string>:1:149 (byte 148): event_history[1]: malformed JSON (The JSON document has an improper "
             "structure: missing or superfluous commas, braces, missing keys, etc.)");
 }
+
+// The trace_json fuzz corpus (tests/fuzz/corpus/trace_json: our files, the original's, broken
+// ones): whatever reads, reads the same from its compact output (histories copied) as from its
+// indented output (every item parsed), down to the text.
+TEST(TraceHistory, FuzzCorpusReadsTheSameCopiedOrParsed) {
+  const std::filesystem::path dir =
+      std::filesystem::path(SYNTH_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "trace_json";
+  int read = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    SessionTrace t;
+    try {
+      t = SessionTrace::from_json(text.str());
+    } catch (const st::TraceFormatError&) {
+      continue;
+    }
+    ++read;
+    SCOPED_TRACE(entry.path().filename().string());
+    const SessionTrace compact = SessionTrace::from_json(t.to_json());
+    const SessionTrace indented = SessionTrace::from_json(t.to_json(JsonFormat{2}));
+    EXPECT_EQ(compact, t);
+    EXPECT_EQ(indented, t);
+    EXPECT_EQ(reference_text(compact), reference_text(indented));
+  }
+  EXPECT_GE(read, 5);  // most of the corpus is broken input
+}
+
+}  // namespace
