@@ -128,6 +128,10 @@ class JsonReader {
   std::string_view text_;  // the padded copy of the input, in the workspace
   od::document doc_;
   std::vector<std::variant<std::string_view, std::size_t>> path_;
+  // The last timestamp text read and its value (instants repeat: a message's timestamp and its
+  // time record, the events of one step). The text stays in the parser's buffer.
+  std::string_view last_time_text_;
+  Timestamp last_time_{};
   std::size_t depth_ = 0;  // segments of path_ that are current
 };
 
