@@ -215,6 +215,12 @@ Value JsonReader::read_value() {
   }
 }
 
+const char* JsonReader::position() {
+  const char* where = nullptr;
+  if (doc_.current_location().get(where) != error_code::SUCCESS) return text_.data() + text_.size();
+  return where;
+}
+
 void JsonReader::finish() {
   // Once the root is consumed, any location still inside the document is trailing content.
   const char* where = nullptr;
@@ -364,7 +370,12 @@ Timestamp JsonReader::timestamp(od::value v) {
     case od::json_type::string: {
       std::string_view s;
       if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
-      if (auto t = parse_timestamp(s)) return *t;
+      if (!s.empty() && s == last_time_text_) return last_time_;
+      if (auto t = parse_timestamp(s)) {
+        last_time_text_ = s;
+        last_time_ = *t;
+        return *t;
+      }
       fail(v, "invalid timestamp \"" + std::string(s) + "\" (expected ISO-8601 such as 2025-01-01T10:00:00.000000Z)");
     }
     case od::json_type::number: {

@@ -60,6 +60,11 @@ class JsonReader {
 
   /// The whole document as a Value (any JSON, scalars included).
   Value read_value();
+  /// The (padded copy of the) input text: views of it stay valid while the reader lives.
+  std::string_view text() const noexcept { return text_; }
+  /// Where the next token starts, or the end of the text once the document is consumed. Right
+  /// after a value is read, [where it started, position()) is its text and the whitespace after.
+  const char* position();
   /// What the input is called in errors (a file name, "<string>", ...).
   const std::string& source() const noexcept { return source_; }
 
@@ -123,6 +128,10 @@ class JsonReader {
   std::string_view text_;  // the padded copy of the input, in the workspace
   od::document doc_;
   std::vector<std::variant<std::string_view, std::size_t>> path_;
+  // The last timestamp text read and its value (instants repeat: a message's timestamp and its
+  // time record, the events of one step). The text stays in the parser's buffer.
+  std::string_view last_time_text_;
+  Timestamp last_time_{};
   std::size_t depth_ = 0;  // segments of path_ that are current
 };
 

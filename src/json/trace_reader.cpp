@@ -1,4 +1,7 @@
+#include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "diagnostics.hpp"
 #include "json/trace_json.hpp"
@@ -375,33 +378,80 @@ SessionEventMessage read_message(JsonReader& r, od::value v) {
 
 namespace {
 
-std::vector<Event> read_events(JsonReader& r, od::value v) {
-  std::vector<Event> out;
+// The text each item of the timesteps was read from, in timestep order, for the histories.
+struct ReadTexts {
+  std::vector<std::string_view> events, messages;
+};
+
+// An array of items. With `texts`, records each item's text; with `repeats`, an item whose text
+// is byte for byte that of the timesteps' item at the same position is copied from it, unread
+// (equal bytes read to an equal item; our own files repeat every item so). `copy_from(i)` gives
+// that item (null if there is none: then the item is read).
+template <class Item, class ReadItem, class CopyFrom>
+std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std::vector<std::string_view>* texts,
+                             const std::vector<std::string_view>* repeats, CopyFrom copy_from) {
+  std::vector<Item> out;
   if (r.is_null(v)) return out;
+  if (repeats) out.reserve(repeats->size());  // a history is usually as long as the timesteps' items
+  const std::string_view all = r.text();
+  const char* const end = all.data() + all.size();
   std::size_t i = 0;
   for (auto element : r.array(v)) {
-    JsonReader::Path p(r, i++);
-    out.push_back(read_event(r, element.value()));
+    // Entered before element.value(), which reports malformed JSON: the error names this item.
+    JsonReader::Path p(r, i);
+    od::value ev = element.value();
+    const char* start = ev.raw_json_token().data();
+    if (repeats && i < repeats->size()) {
+      const std::string_view seen = (*repeats)[i];
+      // A complete object's bytes at the start of a value are the whole value. Left unread,
+      // the array iteration skips it.
+      if (static_cast<std::size_t>(end - start) >= seen.size() && std::memcmp(start, seen.data(), seen.size()) == 0) {
+        if (const Item* same = copy_from(i)) {
+          out.push_back(*same);
+          ++i;
+          continue;
+        }
+      }
+    }
+    ++i;
+    out.push_back(read_item(r, ev));
+    if (texts) {
+      std::string_view text(start, static_cast<std::size_t>(r.position() - start));
+      while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
+        text.remove_suffix(1);
+      }
+      texts->push_back(text);
+    }
   }
   return out;
 }
 
-std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v) {
-  std::vector<SessionEventMessage> out;
-  if (r.is_null(v)) return out;
-  std::size_t i = 0;
-  for (auto element : r.array(v)) {
-    JsonReader::Path p(r, i++);
-    out.push_back(read_message(r, element.value()));
-  }
-  return out;
+SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, ReadTexts* texts);
+
+std::vector<Event> read_events(JsonReader& r, od::value v, std::vector<std::string_view>* texts = nullptr) {
+  return read_items<Event>(r, v, read_event, texts, nullptr, [](std::size_t) -> const Event* { return nullptr; });
+}
+
+std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v,
+                                               std::vector<std::string_view>* texts = nullptr) {
+  return read_items<SessionEventMessage>(r, v, read_message, texts, nullptr,
+                                         [](std::size_t) -> const SessionEventMessage* { return nullptr; });
 }
 
 }  // namespace
 
 SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) {
+  return read_timestep(r, v, position, nullptr);
+}
+
+namespace {
+
+SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, ReadTexts* texts) {
   SessionTimeStep step;
   step.step_index = static_cast<std::int64_t>(position);
+  // A key given twice replaces the items read first: so are their texts.
+  const std::size_t events_mark = texts ? texts->events.size() : 0;
+  const std::size_t messages_mark = texts ? texts->messages.size() : 0;
   bool have_id = false;
   bool have_turn = false;
   Value::Object extra;
@@ -423,9 +473,11 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) 
       step.turn_number = r.optional_integer(fv).value_or(0);
       have_turn = true;
     } else if (key == "events") {
-      step.events = read_events(r, fv);
+      if (texts) texts->events.resize(events_mark);
+      step.events = read_events(r, fv, texts ? &texts->events : nullptr);
     } else if (key == "step_messages" || key == "messages") {
-      step.step_messages = read_messages(r, fv);
+      if (texts) texts->messages.resize(messages_mark);
+      step.step_messages = read_messages(r, fv, texts ? &texts->messages : nullptr);
     } else if (key == "timestamp") {
       step.timestamp = r.timestamp(fv);
     } else if (key == "step_metadata" || key == "metadata") {
@@ -448,6 +500,26 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position) 
   if (!have_id) step.step_id = "step_" + std::to_string(step.turn_number);
   return step;
 }
+
+// The i-th item of the timesteps, in timestep order (the histories' copy source).
+template <class Item>
+struct StepItems {
+  const std::vector<SessionTimeStep>& steps;
+  std::vector<Item> SessionTimeStep::*member;
+  std::size_t step = 0, first = 0;  // items of steps before `step`
+
+  // Called with increasing i. Null past the last item (the texts and items always align; this
+  // keeps a mistake from reading out of bounds).
+  const Item* operator()(std::size_t i) {
+    while (step < steps.size() && (steps[step].*member).size() <= i - first) {
+      first += (steps[step].*member).size();
+      ++step;
+    }
+    return step < steps.size() ? &(steps[step].*member)[i - first] : nullptr;
+  }
+};
+
+}  // namespace
 
 SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
   SessionMetadataEntry m;
@@ -477,6 +549,8 @@ SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
     bool have_id = false;
     Value start_metadata;
     Value::Object extra;  // become typed metadata entries named after their keys
+    ReadTexts texts;      // of the timesteps' items, when the histories come after them
+    bool have_steps = false;
     for (auto field : root.get_object()) {
       const std::string_view key = field.unescaped_key();
       JsonReader::Path p(r, key);
@@ -500,18 +574,24 @@ SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
         start_metadata = r.value(fv);
       } else if (key == "session_time_steps" || key == "timesteps") {
         if (!r.is_null(fv)) {
+          // A second list (both keys present) appends its timesteps; the texts of the first
+          // are enough, and stay aligned with the first items.
+          ReadTexts* record = have_steps ? nullptr : &texts;
           std::size_t i = 0;
           for (auto element : r.array(fv)) {
             JsonReader::Path ep(r, i);
-            t.session_time_steps.push_back(read_timestep(r, element.value(), i));
+            t.session_time_steps.push_back(read_timestep(r, element.value(), i, record));
             ++i;
           }
         }
+        have_steps = true;
       } else if (key == "event_history") {
-        t.event_history = read_events(r, fv);
+        StepItems<Event> items{t.session_time_steps, &SessionTimeStep::events};
+        t.event_history = read_items<Event>(r, fv, read_event, nullptr, &texts.events, items);
         have_events = true;
       } else if (key == "message_history") {
-        t.message_history = read_messages(r, fv);
+        StepItems<SessionEventMessage> items{t.session_time_steps, &SessionTimeStep::step_messages};
+        t.message_history = read_items<SessionEventMessage>(r, fv, read_message, nullptr, &texts.messages, items);
         have_messages = true;
       } else {
         extra.emplace_back(std::string(key), r.value(fv));

@@ -1,4 +1,7 @@
+#include <bit>
+#include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "json/trace_json.hpp"
 
@@ -141,6 +144,74 @@ void write_fields(JsonWriter& w, const RuntimeEvent& e) {
   write_event_tail(w, e);
 }
 
+using detail::same_text;  // the Value overload, beside the item overloads below
+
+bool same_bits(const std::optional<double>& a, const std::optional<double>& b) {
+  return a.has_value() == b.has_value() && (!a || std::bit_cast<std::uint64_t>(*a) == std::bit_cast<std::uint64_t>(*b));
+}
+
+bool same_values(const std::vector<Value>& a, const std::vector<Value>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!same_text(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+// The parts where == is looser than the text: Values (see same_text) and doubles (0.0, -0.0).
+bool same_text_fields(const CAISEvent& a, const CAISEvent& b) {
+  return same_values(a.llm_call_records, b.llm_call_records) && same_bits(a.cost, b.cost) &&
+         same_bits(a.latency_ms, b.latency_ms);
+}
+bool same_text_fields(const EnvironmentEvent& a, const EnvironmentEvent& b) {
+  return same_bits(a.reward, b.reward) && same_text(a.observation_diff, b.observation_diff);
+}
+bool same_text_fields(const RuntimeEvent& a, const RuntimeEvent& b) { return same_text(a.actions, b.actions); }
+
+// True when write_event writes `a` and `b` as the same text: == (every field, kept up to date
+// by the compiler) and, where == is looser than the text, the exact values.
+bool same_text(const Event& a, const Event& b) {
+  if (a.index() != b.index() || !(a == b)) return false;
+  return std::visit(
+      [&b](const auto& x) {
+        const auto& y = std::get<std::decay_t<decltype(x)>>(b);
+        return same_text(x.system_state_before, y.system_state_before) &&
+               same_text(x.system_state_after, y.system_state_after) && same_text(x.metadata, y.metadata) &&
+               same_values(x.event_metadata, y.event_metadata) && same_text_fields(x, y);
+      },
+      a);
+}
+
+bool same_text(const SessionEventMessage& a, const SessionEventMessage& b) {
+  return a == b && same_text(a.content, b.content);
+}
+
+// Where each item of the timesteps was written, in timestep order, for the histories.
+template <class Item>
+struct WrittenItem {
+  const Item* item;
+  std::size_t begin, end;
+};
+
+// The histories usually repeat the timesteps' items in the same order: an item whose text would
+// be the same is copied from where it was written (a memcpy instead of formatting it again).
+template <class Item, class WriteItem>
+void write_history(JsonWriter& w, const std::vector<Item>& history, const std::vector<WrittenItem<Item>>& written,
+                   WriteItem write_item) {
+  w.begin_array();
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    if (i < written.size() && same_text(history[i], *written[i].item)) {
+      w.copy_value(written[i].begin, written[i].end);
+    } else {
+      write_item(w, history[i]);
+    }
+  }
+  w.end_array();
+}
+
+void write_timestep(JsonWriter& w, const SessionTimeStep& step, std::vector<WrittenItem<Event>>* events,
+                    std::vector<WrittenItem<SessionEventMessage>>* messages);
+
 }  // namespace
 
 void write_event(JsonWriter& w, const Event& event) {
@@ -162,7 +233,12 @@ void write_message(JsonWriter& w, const SessionEventMessage& m) {
   w.end_object();
 }
 
-void write_timestep(JsonWriter& w, const SessionTimeStep& step) {
+void write_timestep(JsonWriter& w, const SessionTimeStep& step) { write_timestep(w, step, nullptr, nullptr); }
+
+namespace {
+
+void write_timestep(JsonWriter& w, const SessionTimeStep& step, std::vector<WrittenItem<Event>>* events,
+                    std::vector<WrittenItem<SessionEventMessage>>* messages) {
   w.begin_object();
   w.plain_key("step_id");
   w.string(step.step_id);
@@ -172,11 +248,19 @@ void write_timestep(JsonWriter& w, const SessionTimeStep& step) {
   w.integer(step.turn_number);
   w.plain_key("events");
   w.begin_array();
-  for (const Event& e : step.events) write_event(w, e);
+  for (const Event& e : step.events) {
+    const std::size_t begin = w.position();
+    write_event(w, e);
+    if (events) events->push_back({&e, begin, w.position()});
+  }
   w.end_array();
   w.plain_key("step_messages");
   w.begin_array();
-  for (const SessionEventMessage& m : step.step_messages) write_message(w, m);
+  for (const SessionEventMessage& m : step.step_messages) {
+    const std::size_t begin = w.position();
+    write_message(w, m);
+    if (messages) messages->push_back({&m, begin, w.position()});
+  }
   w.end_array();
   w.plain_key("timestamp");
   w.timestamp(step.timestamp);
@@ -184,6 +268,8 @@ void write_timestep(JsonWriter& w, const SessionTimeStep& step) {
   write_metadata(w, step.step_metadata);
   w.end_object();
 }
+
+}  // namespace
 
 void write_metadata_entry(JsonWriter& w, const SessionMetadataEntry& m) {
   w.begin_object();
@@ -201,21 +287,26 @@ void write_trace(JsonWriter& w, const SessionTrace& t) {
   w.plain_key("session_id");
   w.string(t.session_id);
   w.plain_key("session_time_steps");
+  // Reused by the thread's next trace: no allocation per write once they have grown.
+  thread_local std::vector<WrittenItem<Event>> events;
+  thread_local std::vector<WrittenItem<SessionEventMessage>> messages;
+  events.clear();
+  messages.clear();
+  // Indented text depends on the depth, which differs between a timestep and the history.
+  const bool reuse = w.compact();
   w.begin_array();
-  for (const SessionTimeStep& step : t.session_time_steps) write_timestep(w, step);
+  for (const SessionTimeStep& step : t.session_time_steps) {
+    write_timestep(w, step, reuse ? &events : nullptr, reuse ? &messages : nullptr);
+  }
   w.end_array();
   w.plain_key("session_metadata");
   w.begin_array();
   for (const SessionMetadataEntry& m : t.session_metadata) write_metadata_entry(w, m);
   w.end_array();
   w.plain_key("message_history");
-  w.begin_array();
-  for (const SessionEventMessage& m : t.message_history) write_message(w, m);
-  w.end_array();
+  write_history(w, t.message_history, messages, write_message);
   w.plain_key("event_history");
-  w.begin_array();
-  for (const Event& e : t.event_history) write_event(w, e);
-  w.end_array();
+  write_history(w, t.event_history, events, write_event);
   w.plain_key("created_at");
   w.timestamp(t.created_at);
   w.end_object();

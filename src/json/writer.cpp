@@ -1,6 +1,7 @@
 #include "json/writer.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -79,19 +80,83 @@ std::string replace_invalid_utf8(std::string_view s) {
   return out;
 }
 
+bool same_text(const Value& a, const Value& b) noexcept {
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case Value::Kind::null:
+      return true;
+    case Value::Kind::boolean:
+      return a.as_bool() == b.as_bool();
+    case Value::Kind::integer:
+      return a.as_int() == b.as_int();
+    case Value::Kind::unsigned_integer:
+      return a.as_uint() == b.as_uint();
+    case Value::Kind::floating:
+      // Bit patterns: 0.0 and -0.0 are written differently; equal NaNs both write null.
+      return std::bit_cast<std::uint64_t>(a.as_double()) == std::bit_cast<std::uint64_t>(b.as_double());
+    case Value::Kind::string:
+      return a.as_string() == b.as_string();
+    case Value::Kind::array: {
+      const auto& x = a.as_array();
+      const auto& y = b.as_array();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (!same_text(x[i], y[i])) return false;
+      }
+      return true;
+    }
+    case Value::Kind::object: {
+      const auto& x = a.as_object();
+      const auto& y = b.as_object();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (x[i].first != y[i].first || !same_text(x[i].second, y[i].second)) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 void JsonWriter::grow(std::size_t n) {
   // Doubling keeps appends amortized O(1); resize() value-initializes the new room once.
-  out_.resize(std::max({pos_ + n, 2 * out_.size(), std::size_t{256}}));
+  std::size_t size = std::max({pos_ + n, 2 * out_.size(), std::size_t{256}});
+  // Within the capacity a reused buffer already has, grow in steps of 64 KiB instead: resize()
+  // zeroes every byte it adds, and doubling zeroes up to twice the text (reallocation is not
+  // the cost here, the capacity is there).
+  constexpr std::size_t kStep = 64u << 10;
+  if (pos_ + n <= out_.capacity()) size = std::min(size, std::max(pos_ + n, out_.size() + kStep));
+  out_.resize(size);
 }
 
 void JsonWriter::quoted(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
+  // Most strings (ids, names, keys) need no escape: check 8 bytes at a time, the last few padded
+  // with spaces, then copy them in one go.
+  std::size_t i = 0;
+  std::uint64_t head;
+  while (i + 8 <= n) {
+    std::memcpy(&head, p + i, 8);
+    if (!plain_ascii_word(head)) break;
+    i += 8;
+  }
+  if (n - i < 8) {
+    head = kOnes * ' ';
+    std::memcpy(&head, p + i, n - i);
+    if (plain_ascii_word(head)) {
+      char* dst = room(n + 2);
+      dst[0] = '"';
+      std::memcpy(dst + 1, p, n);
+      dst[n + 1] = '"';
+      pos_ += n + 2;
+      return;
+    }
+  }
   room(n + 2);  // enough unless something needs escaping; escapes ask for more as they come
   put('"');
-  std::size_t i = 0;
-  std::size_t run = 0;  // start of bytes to copy unchanged
+  std::size_t run = 0;  // start of bytes to copy unchanged (those before i are plain)
   const auto flush_run = [&] { put(s.substr(run, i - run)); };
   while (i < n) {
     if (i + 8 <= n) {
@@ -286,9 +351,28 @@ void JsonWriter::timestamp(Timestamp t) {
   before_value();
   char* dst = room(kMaxTimestampChars + 2);
   *dst++ = '"';
-  dst = write_timestamp(dst, t);
+  if (last_len_ != 0 && t == last_time_) {
+    std::memcpy(dst, last_text_, last_len_);
+    dst += last_len_;
+  } else {
+    char* end = write_timestamp(dst, t);
+    last_time_ = t;
+    last_len_ = static_cast<std::size_t>(end - dst);
+    std::memcpy(last_text_, dst, last_len_);
+    dst = end;
+  }
   *dst++ = '"';
   pos_ = static_cast<std::size_t>(dst - out_.data());
+  need_comma_ = true;
+}
+
+void JsonWriter::copy_value(std::size_t begin, std::size_t end) {
+  if (begin < end && out_[begin] == ',') ++begin;
+  before_value();
+  const std::size_t n = end - begin;
+  char* dst = room(n);  // may move out_'s bytes: read the source after it
+  std::memcpy(dst, out_.data() + begin, n);
+  pos_ += n;
   need_comma_ = true;
 }
 

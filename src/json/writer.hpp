@@ -8,6 +8,7 @@
 
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/model.hpp"
+#include "time.hpp"
 
 namespace synth::tracing::detail {
 
@@ -21,6 +22,10 @@ std::size_t utf8_sequence_length(const unsigned char* s, std::size_t available) 
 std::size_t first_invalid_utf8(std::string_view s) noexcept;
 /// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
 std::string replace_invalid_utf8(std::string_view s);
+
+/// True when `a` and `b` are written as the same text. Stricter than ==, which holds across
+/// number kinds (1 == 1.0), for objects in another member order, and for 0.0 == -0.0.
+bool same_text(const Value& a, const Value& b) noexcept;
 
 /// Streams JSON onto the end of a string, placing commas (and, with an indent, newlines)
 /// itself. Writes through a cursor into space grown by doubling, not character by character;
@@ -53,6 +58,14 @@ class JsonWriter {
   void timestamp(Timestamp t);
   void value(const Value& v);
 
+  /// Where the next byte goes (with copy_value, lets a caller write a value's text again).
+  std::size_t position() const noexcept { return pos_; }
+  /// True when everything goes on one line: a value's text then does not depend on its depth.
+  bool compact() const noexcept { return indent_ < 0; }
+  /// Writes, as the next value, a copy of the text of a value already written by this writer at
+  /// [begin, end) (as position() gave them; a leading comma is skipped). Compact writers only.
+  void copy_value(std::size_t begin, std::size_t end);
+
  private:
   /// Makes room for `n` more bytes at the cursor and returns where they go.
   char* room(std::size_t n) {
@@ -75,6 +88,11 @@ class JsonWriter {
   void newline();
 
   std::string& out_;
+  // The last timestamp written and its text: a message's timestamp and its time record, or the
+  // events of one step, often repeat the same instant.
+  Timestamp last_time_{};
+  std::size_t last_len_ = 0;
+  char last_text_[kMaxTimestampChars];
   std::size_t pos_;  // end of what is written; out_ may be longer (room not yet used)
   int indent_;
   int depth_ = 0;
