@@ -3,69 +3,147 @@
 #include "tracer/spill_writer.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <utility>
 
 namespace synth::tracing::detail {
 
-namespace {
-// Blocks a thread keeps for reuse, by size. Reached through a plain pointer so that journals
-// destroyed late in thread exit (by other thread_local objects) see "gone" instead of a
-// destroyed object.
+// A thread's block cache. Blocks it allocated come back to it wherever they are released: on
+// the owner, into its free lists; on another thread (the sink thread frees journals), onto the
+// `returned` stack, which the owner takes over when its free lists run dry. So an agent reuses
+// the memory it already touched instead of faulting in fresh pages. The cache lives until its
+// owner thread has exited and every block it handed out is back (`refs`).
 struct BlockCache {
+  struct Returned {  // written over a returned block
+    Returned* next;
+    std::size_t bytes;
+  };
+  // The owner's.
   std::vector<std::pair<std::size_t, std::vector<void*>>> free;
-  std::size_t retained = 0;
+  // Shared.
+  std::atomic<Returned*> returned{nullptr};
+  std::atomic<std::size_t> held{0};  // bytes in `free` and `returned`, within kRetainedBlockBytes
+  std::atomic<std::size_t> refs{1};  // the owner thread, plus one per block handed out
+  std::atomic<bool> owner_gone{false};  // from then on, blocks go back to malloc
 };
+
+namespace {
 constexpr std::size_t kRetainedBlockBytes = 16u << 20;  // per thread
 
 thread_local BlockCache* t_cache = nullptr;
 thread_local bool t_cache_gone = false;
 
+// Frees a cache whose owner is gone and whose blocks are all back.
+void destroy(BlockCache* cache) noexcept {
+  for (auto* r = cache->returned.exchange(nullptr, std::memory_order_acquire); r != nullptr;) {
+    auto* next = r->next;
+    ::operator delete(static_cast<void*>(r), r->bytes);
+    r = next;
+  }
+  for (auto& [bytes, blocks] : cache->free) {
+    for (void* b : blocks) ::operator delete(b, bytes);
+  }
+  delete cache;
+}
+
+void release_reference(BlockCache* cache) noexcept {
+  if (cache->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(cache);
+}
+
 struct BlockCacheOwner {
   ~BlockCacheOwner() {
-    if (t_cache != nullptr) {
-      for (auto& [bytes, blocks] : t_cache->free) {
+    if (BlockCache* cache = std::exchange(t_cache, nullptr)) {
+      for (auto& [bytes, blocks] : cache->free) {
         for (void* b : blocks) ::operator delete(b, bytes);
       }
-      delete t_cache;
-      t_cache = nullptr;
+      cache->free.clear();
+      cache->owner_gone.store(true, std::memory_order_relaxed);
+      release_reference(cache);  // blocks still out bring it to an end when they come back
     }
     t_cache_gone = true;
   }
 };
 thread_local BlockCacheOwner t_cache_owner;
+
+// Keeps a block in the owner's free lists; false when that would exceed the bound (or memory).
+bool keep(BlockCache& cache, void* block, std::size_t bytes) noexcept {
+  try {
+    auto it = std::find_if(cache.free.begin(), cache.free.end(), [bytes](const auto& e) { return e.first == bytes; });
+    if (it == cache.free.end()) it = cache.free.insert(cache.free.end(), {bytes, {}});
+    it->second.push_back(block);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void* take_kept(BlockCache& cache, std::size_t bytes) noexcept {
+  for (auto& [size, blocks] : cache.free) {
+    if (size == bytes && !blocks.empty()) {
+      void* b = blocks.back();
+      blocks.pop_back();
+      cache.held.fetch_sub(bytes, std::memory_order_relaxed);
+      return b;
+    }
+  }
+  return nullptr;
+}
+
+// The owner takes over the blocks other threads gave back.
+void take_returned(BlockCache& cache) noexcept {
+  for (auto* r = cache.returned.exchange(nullptr, std::memory_order_acquire); r != nullptr;) {
+    auto* next = r->next;
+    const std::size_t bytes = r->bytes;
+    if (!keep(cache, r, bytes)) {
+      cache.held.fetch_sub(bytes, std::memory_order_relaxed);
+      ::operator delete(static_cast<void*>(r), bytes);
+    }
+    r = next;
+  }
+}
 }  // namespace
 
-void* allocate_block(std::size_t bytes) {
+Block allocate_block(std::size_t bytes) {
   if (t_cache == nullptr && !t_cache_gone) {
     (void)&t_cache_owner;  // registers the owner's destructor for this thread
     t_cache = new BlockCache();
   }
-  if (t_cache != nullptr) {
-    for (auto& [size, blocks] : t_cache->free) {
-      if (size == bytes && !blocks.empty()) {
-        void* b = blocks.back();
-        blocks.pop_back();
-        t_cache->retained -= bytes;
-        return b;
-      }
-    }
+  BlockCache* cache = t_cache;
+  if (cache == nullptr) return {::operator new(bytes), nullptr};  // during thread exit
+  void* b = take_kept(*cache, bytes);
+  if (b == nullptr && cache->returned.load(std::memory_order_relaxed) != nullptr) {
+    take_returned(*cache);
+    b = take_kept(*cache, bytes);
   }
-  return ::operator new(bytes);
+  if (b == nullptr) b = ::operator new(bytes);
+  cache->refs.fetch_add(1, std::memory_order_relaxed);
+  return {b, cache};
 }
 
-void release_block(void* block, std::size_t bytes) noexcept {
-  // Only a thread that allocates blocks keeps them; others hand them back to malloc.
-  if (BlockCache* cache = t_cache; cache != nullptr && cache->retained + bytes <= kRetainedBlockBytes) {
-    try {
-      auto it = std::find_if(cache->free.begin(), cache->free.end(), [bytes](const auto& e) { return e.first == bytes; });
-      if (it == cache->free.end()) it = cache->free.insert(cache->free.end(), {bytes, {}});
-      it->second.push_back(block);
-      cache->retained += bytes;
-      return;
-    } catch (...) {
-      // No room to remember it: free it instead.
+void release_block(Block block, std::size_t bytes) noexcept {
+  BlockCache* cache = block.owner;
+  if (cache == nullptr) {
+    ::operator delete(block.data, bytes);
+    return;
+  }
+  const bool room = !cache->owner_gone.load(std::memory_order_relaxed) &&
+                    cache->held.fetch_add(bytes, std::memory_order_relaxed) + bytes <= kRetainedBlockBytes;
+  if (!room) {
+    if (!cache->owner_gone.load(std::memory_order_relaxed)) cache->held.fetch_sub(bytes, std::memory_order_relaxed);
+    ::operator delete(block.data, bytes);
+  } else if (cache == t_cache) {
+    if (!keep(*cache, block.data, bytes)) {
+      cache->held.fetch_sub(bytes, std::memory_order_relaxed);
+      ::operator delete(block.data, bytes);
+    }
+  } else {
+    auto* r = static_cast<BlockCache::Returned*>(block.data);
+    r->bytes = bytes;
+    r->next = cache->returned.load(std::memory_order_relaxed);
+    while (!cache->returned.compare_exchange_weak(r->next, r, std::memory_order_release, std::memory_order_relaxed)) {
     }
   }
-  ::operator delete(block, bytes);
+  release_reference(cache);
 }
 
 namespace {

@@ -21,12 +21,16 @@
 namespace synth::tracing::detail {
 
 /// Memory blocks for journal chunks, recycled per thread. Fresh memory costs a page fault per
-/// 4 KiB on first touch (microseconds on virtual machines) and glibc returns freed memory to the
-/// OS eagerly, so a thread reuses the blocks it released itself (up to a bound). Blocks are never
-/// handed to another thread: that would move every write's cache lines between cores. A block
-/// released on a thread that never allocates (the sink thread) goes back to malloc.
-void* allocate_block(std::size_t bytes);
-void release_block(void* block, std::size_t bytes) noexcept;
+/// 4 KiB on first touch (microseconds on virtual machines), so a block goes back to the thread
+/// that allocated it, wherever it is released (the sink thread frees the journals the agent
+/// filled), and that thread reuses it (up to a bound).
+struct BlockCache;
+struct Block {
+  void* data;
+  BlockCache* owner;  // null: plain memory
+};
+Block allocate_block(std::size_t bytes);
+void release_block(Block block, std::size_t bytes) noexcept;
 
 /// Append-only sequence in chunks: appending never relocates earlier elements (no
 /// reallocation copies), and chunk memory comes from allocate_block().
@@ -43,7 +47,7 @@ class ChunkedList {
   ~ChunkedList() {
     for (Chunk& c : chunks_) {
       std::destroy_n(c.data, c.used);
-      release_block(c.data, c.capacity * sizeof(T));
+      release_block(Block{c.data, c.owner}, c.capacity * sizeof(T));
     }
   }
 
@@ -54,7 +58,8 @@ class ChunkedList {
       // Small first chunks keep short sessions small; later chunks stay one size that the per-thread block cache reuses.
       const std::size_t capacity = chunks_.empty() ? kFirstChunk : std::min(chunks_.back().capacity * 2, kMaxChunk);
       chunks_.reserve(chunks_.size() + 1);
-      chunks_.push_back(Chunk{static_cast<T*>(allocate_block(capacity * sizeof(T))), capacity, 0});
+      const Block block = allocate_block(capacity * sizeof(T));
+      chunks_.push_back(Chunk{static_cast<T*>(block.data), block.owner, capacity, 0});
     }
     Chunk& c = chunks_.back();
     std::construct_at(c.data + c.used, std::forward<Args>(args)...);
@@ -91,9 +96,11 @@ class ChunkedList {
   static constexpr std::size_t kMaxChunk = 64;
   struct Chunk {
     T* data;
+    BlockCache* owner;
     std::size_t capacity;
     std::size_t used;
   };
+  static_assert(kFirstChunk * sizeof(T) >= 2 * sizeof(void*), "a returned block holds a link and its size");
 
   std::vector<Chunk> chunks_;
   std::size_t size_ = 0;
