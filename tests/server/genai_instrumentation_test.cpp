@@ -19,6 +19,7 @@
 
 using namespace synth::tracing;
 using synth::tracing::testing::TempDir;
+using synth_test::get_json;
 using synth_test::ServeProcess;
 
 namespace {
@@ -46,15 +47,6 @@ synth::tracing::testing::CommandResult run_client(const std::string& base, const
   return synth::tracing::testing::run_command(std::string("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=") +
                                   (capture_content ? "true" : "false") + " " + NODE_BINARY + " " + kClientDir +
                                   "/openai_calls.js " + base + " " + session + " " + instrumentation + " " + order);
-}
-
-Value get(const ServeProcess& serve, const std::string& path) {
-  const auto r = serve.client()->Get(path);
-  if (!r || r->status != 200) {
-    ADD_FAILURE() << "GET " << path << ": " << (r ? std::to_string(r->status) + " " + r->body : std::string("no answer"));
-    return Value();
-  }
-  return Value::parse(r->body);
 }
 
 // The session once the writer stored all of it (ingest is asynchronous): its detail.
@@ -129,7 +121,7 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneS
   EXPECT_EQ(s["providers"], Value::parse(R"(["openai"])"));
   EXPECT_EQ(s["num_timesteps"].as_int(), 1) << "one trace, one timestep";
 
-  const Value events = get(serve, "/api/v1/sessions/turn-with-content/events");
+  const Value events = get_json(serve, "/api/v1/sessions/turn-with-content/events");
   ASSERT_EQ(events["events"].size(), 3u) << events.dump();
   std::string agent_span;
   for (const Value& e : events["events"].as_array()) {
@@ -153,7 +145,7 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneS
   EXPECT_EQ(expect_calls_with_messages(serve, "turn-spans-first").size(), 2u);
 
   // Nothing else: no session named after a trace id for spans or logs without the session id.
-  const Value list = get(serve, "/api/v1/sessions");
+  const Value list = get_json(serve, "/api/v1/sessions");
   std::vector<std::string> ids;
   for (const Value& x : list["sessions"].as_array()) ids.push_back(x["session_id"].as_string());
   std::sort(ids.begin(), ids.end());
@@ -174,8 +166,8 @@ TEST(GenAiInstrumentation, OpenTelemetryLogEventsAfterTheirStoredCallsAreMessage
   // Content capture off (the instrumentation's default): the same calls and tokens; the log
   // events are messages of the session (each with its call's span id), without text.
   stored_session(serve, "turn-without-content", 3, 8);
-  const Value events_off = get(serve, "/api/v1/sessions/turn-without-content/events");
-  const Value messages_off = get(serve, "/api/v1/sessions/turn-without-content/messages");
+  const Value events_off = get_json(serve, "/api/v1/sessions/turn-without-content/events");
+  const Value messages_off = get_json(serve, "/api/v1/sessions/turn-without-content/messages");
   std::int64_t prompt = 0;
   for (const Value& e : events_off["events"].as_array()) {
     if (e["kind"] != Value("cais")) continue;
@@ -186,7 +178,7 @@ TEST(GenAiInstrumentation, OpenTelemetryLogEventsAfterTheirStoredCallsAreMessage
   }
   EXPECT_EQ(prompt, 64);
   EXPECT_EQ(messages_off["total"].as_int(), 8) << messages_off.dump();
-  const Value list = get(serve, "/api/v1/sessions");
+  const Value list = get_json(serve, "/api/v1/sessions");
   ASSERT_EQ(list["sessions"].size(), 1u) << list.dump();
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
@@ -195,10 +187,10 @@ TEST(GenAiInstrumentation, OpenTelemetryLogEventsAfterTheirStoredCallsAreMessage
 // tokens and the messages in the events' system_state_before/after; the calls' full events,
 // oldest first.
 std::vector<Value> expect_calls_with_messages(const ServeProcess& serve, const std::string& session) {
-  const Value events = get(serve, "/api/v1/sessions/" + session + "/events");
+  const Value events = get_json(serve, "/api/v1/sessions/" + session + "/events");
   std::vector<Value> calls;
   for (const Value& e : events["events"].as_array()) {
-    if (e["kind"] == Value("cais")) calls.push_back(get(serve, "/api/v1/events/" + std::to_string(e["id"].as_int())));
+    if (e["kind"] == Value("cais")) calls.push_back(get_json(serve, "/api/v1/events/" + std::to_string(e["id"].as_int())));
   }
   EXPECT_EQ(calls.size(), 2u) << events.dump();
   if (calls.size() != 2) return calls;
@@ -251,7 +243,7 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenInferenceAreStoredWithTh
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_NE(calls[0]["step_id"], calls[1]["step_id"]);
 
-  const Value list = get(serve, "/api/v1/sessions");
+  const Value list = get_json(serve, "/api/v1/sessions");
   ASSERT_EQ(list["sessions"].size(), 1u) << "no session named after a trace id: " << list.dump();
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
@@ -276,7 +268,7 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenLLMetryAreStoredWithThei
     EXPECT_TRUE(call["parent_span_id"].is_string()) << call.dump();
     EXPECT_EQ(call["parent_span_id"], calls[0]["parent_span_id"]) << "both under the turn's span";
   }
-  const Value list = get(serve, "/api/v1/sessions");
+  const Value list = get_json(serve, "/api/v1/sessions");
   ASSERT_EQ(list["sessions"].size(), 1u) << "no session named after a trace id: " << list.dump();
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }

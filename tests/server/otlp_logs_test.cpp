@@ -13,6 +13,7 @@
 using namespace synth::tracing;
 using synth::tracing::testing::TempDir;
 using synth::tracing::testing::wait_until;
+using synth_test::get_json;
 using synth_test::ServeProcess;
 
 namespace {
@@ -74,15 +75,6 @@ void post(const ServeProcess& serve, const char* path, const std::string& body) 
   EXPECT_EQ(r->body, "{}") << path << ": nothing rejected";
 }
 
-Value get(const ServeProcess& serve, const std::string& path) {
-  const auto r = serve.client()->Get(path);
-  if (!r || r->status != 200) {
-    ADD_FAILURE() << "GET " << path << ": " << (r ? std::to_string(r->status) + " " + r->body : std::string("no answer"));
-    return Value();
-  }
-  return Value::parse(r->body);
-}
-
 // The session once it holds `events` events and `messages` messages (ingest is asynchronous).
 Value stored_session(const ServeProcess& serve, const std::string& id, std::int64_t events, std::int64_t messages,
                      std::chrono::milliseconds limit = std::chrono::seconds(15)) {
@@ -101,9 +93,9 @@ Value stored_session(const ServeProcess& serve, const std::string& id, std::int6
 
 // The LLM call event of a session, with its payloads.
 Value chat_event(const ServeProcess& serve, const std::string& session) {
-  const Value events = get(serve, "/api/v1/sessions/" + session + "/events");
+  const Value events = get_json(serve, "/api/v1/sessions/" + session + "/events");
   for (const Value& e : events["events"].as_array()) {
-    if (e["kind"] == Value("cais")) return get(serve, "/api/v1/events/" + std::to_string(e["id"].as_int()));
+    if (e["kind"] == Value("cais")) return get_json(serve, "/api/v1/events/" + std::to_string(e["id"].as_int()));
   }
   ADD_FAILURE() << "no LLM call in " << events.dump();
   return Value();
@@ -111,13 +103,13 @@ Value chat_event(const ServeProcess& serve, const std::string& session) {
 
 std::vector<std::string> session_ids(const ServeProcess& serve) {
   std::vector<std::string> ids;
-  const Value list = get(serve, "/api/v1/sessions");
+  const Value list = get_json(serve, "/api/v1/sessions");
   for (const Value& s : list["sessions"].as_array()) ids.push_back(s["session_id"].as_string());
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
-Value ingest_counts(const ServeProcess& serve) { return get(serve, "/api/v1/health")["ingest"]; }
+Value ingest_counts(const ServeProcess& serve) { return get_json(serve, "/api/v1/health")["ingest"]; }
 
 }  // namespace
 
@@ -206,7 +198,7 @@ TEST(OtlpLogs, RecordsAfterTheirSpanAreMessagesOfItsSessionAtOnce) {
        logs_body({record("gen_ai.user.message", kv("content", "Late?"), kChat),
                   record("gen_ai.user.message", kv("content", "no span"), "")}));
   stored_session(serve, "conv-late", 2, 2, std::chrono::seconds(10));
-  const Value messages = get(serve, "/api/v1/sessions/conv-late/messages");
+  const Value messages = get_json(serve, "/api/v1/sessions/conv-late/messages");
   EXPECT_EQ(messages["messages"][0]["content"]["body"]["content"], Value("Late?")) << messages.dump();
   EXPECT_EQ(messages["messages"][0]["content"]["span_id"], Value(kChat)) << messages.dump();
   EXPECT_EQ(session_ids(serve), std::vector<std::string>{"conv-late"});

@@ -9,7 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <httplib.h>
+
+#include "synth/tracing/json.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -141,5 +144,15 @@ class ServeProcess {
   int port_ = 0;
   static inline int counter_ = 0;
 };
+
+/// GET `path` from `serve` as JSON; a failure (no answer, not 200) is reported and gives null.
+inline synth::tracing::Value get_json(const ServeProcess& serve, const std::string& path) {
+  const auto r = serve.client()->Get(path);
+  if (!r || r->status != 200) {
+    ADD_FAILURE() << "GET " << path << ": " << (r ? std::to_string(r->status) + " " + r->body : std::string("no answer"));
+    return synth::tracing::Value();
+  }
+  return synth::tracing::Value::parse(r->body);
+}
 
 }  // namespace synth_test
