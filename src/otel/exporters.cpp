@@ -163,6 +163,10 @@ struct OtlpHttpExporter::Impl {
       register_secret(value);
       if (const auto space = value.find(' '); space != std::string::npos) register_secret(value.substr(space + 1));
     }
+    // The first connection is made here, on the constructing thread: libcurl's (and OpenSSL's)
+    // global set-up must not run first on the export thread while the process exits and
+    // tears them down (test Shutdown.AStalledCollectorHoldsTheExitOnlyUntilTheDeadline).
+    idle.push_back(std::make_unique<Slot>(options));
   }
 
   // Waits `delay` unless shutdown() comes first; false then.
