@@ -175,6 +175,11 @@ TEST(TracingConfig, BadFilesAreClearErrors) {
   EXPECT_NE(type_error.find("setting 'max_payload_bytes' = \"lots\" is invalid"), std::string::npos) << type_error;
   TempFile bad_yaml("bad.yaml", "a: [1, 2\n");
   EXPECT_NE(error_of([&] { (void)st::TracingConfig{}.load(bad_yaml.path); }).find("not valid YAML"), std::string::npos);
+  // An anchor merged into itself makes a cyclic node graph (found by the config_yaml fuzzer).
+  TempFile cyclic_yaml("cyclic.yaml", "base: &b\n  <<: *b\n  y: [a, b]\n");
+  const std::string cyclic_error = error_of([&] { (void)st::TracingConfig{}.load(cyclic_yaml.path); });
+  EXPECT_NE(cyclic_error.find("nested deeper than"), std::string::npos) << cyclic_error;
+  EXPECT_NE(cyclic_error.find("cyclic.yaml"), std::string::npos) << cyclic_error;
   TempFile bad_toml("bad.toml", "a = = 1\n");
   EXPECT_NE(error_of([&] { (void)st::TracingConfig{}.load(bad_toml.path); }).find("not valid TOML"), std::string::npos);
   TempFile txt("c.ini", "x=1");

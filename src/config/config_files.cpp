@@ -12,16 +12,23 @@
 namespace synth::tracing::detail {
 namespace {
 
-Value yaml_to_value(const YAML::Node& node) {
+// Deeper than any configuration; also where an alias that contains itself (a cyclic node graph,
+// which yaml-cpp builds for `&a {<<: *a}`) stops instead of exhausting the stack.
+constexpr int kMaxYamlDepth = 64;
+
+struct TooDeep {};
+
+Value yaml_to_value(const YAML::Node& node, int depth = 0) {
+  if (depth > kMaxYamlDepth) throw TooDeep{};
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       Value::Object o;
-      for (const auto& item : node) o.emplace_back(item.first.as<std::string>(), yaml_to_value(item.second));
+      for (const auto& item : node) o.emplace_back(item.first.as<std::string>(), yaml_to_value(item.second, depth + 1));
       return Value(std::move(o));
     }
     case YAML::NodeType::Sequence: {
       Value::Array a;
-      for (const auto& item : node) a.push_back(yaml_to_value(item));
+      for (const auto& item : node) a.push_back(yaml_to_value(item, depth + 1));
       return Value(std::move(a));
     }
     case YAML::NodeType::Scalar:
@@ -55,6 +62,9 @@ Value parse_yaml_or_toml(std::string_view text, ConfigFormat format, const std::
       return yaml_to_value(YAML::Load(std::string(text)));
     } catch (const YAML::Exception& e) {
       throw Error("config file '" + file_name + "' is not valid YAML: " + e.what());
+    } catch (const TooDeep&) {
+      throw Error("config file '" + file_name + "' is nested deeper than " + std::to_string(kMaxYamlDepth) +
+                  " levels (an anchor that refers to itself?)");
     }
   }
   try {
