@@ -17,6 +17,19 @@ namespace detail {
 /// read, on the sink thread, instead of on the agent's.
 struct ScopeState {
   virtual ~ScopeState() = default;
+  // States come from the journal's per-thread blocks (tracer/journal.hpp): a state the sink
+  // thread frees goes back to the agent that opened the scope, whose pages are already touched.
+  static void* operator new(std::size_t bytes) {
+    const Block block = allocate_block(bytes + kOwnerBytes);
+    *static_cast<BlockCache**>(block.data) = block.owner;
+    return static_cast<char*>(block.data) + kOwnerBytes;
+  }
+  static void operator delete(void* state, std::size_t bytes) noexcept {
+    char* start = static_cast<char*>(state) - kOwnerBytes;
+    release_block(Block{start, *reinterpret_cast<BlockCache**>(start)}, bytes + kOwnerBytes);
+  }
+  static constexpr std::size_t kOwnerBytes = alignof(std::max_align_t);
+
   Context where;  // session and timestep the event goes to (emptied once recorded)
   std::string name;
   std::uint64_t span = 0;
