@@ -14,7 +14,8 @@ namespace detail {
 
 /// A recording scope's state (an inert scope has none). When the scope closes, the state itself
 /// is what the session's journal keeps: its event (metadata, hex ids) is built when the session is
-/// read, on the sink thread, instead of on the agent's.
+/// read, on the sink thread, instead of on the agent's (unless on_event hooks or span export
+/// need the event at once: then close() builds it).
 struct ScopeState {
   virtual ~ScopeState() = default;
   // States come from the journal's per-thread blocks (tracer/journal.hpp): a state the sink
