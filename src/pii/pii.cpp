@@ -43,7 +43,7 @@
 #include "pii/pii_spans.hpp"
 #include "pii/pii_text.hpp"
 #include "pii/pii_validators.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 #include "synth/tracing/error.hpp"
 
 namespace synth::tracing {

@@ -2,7 +2,7 @@
 // together, openrouter, local, unknown; the registry of what is known of each.
 #include <string>
 
-#include "providers.hpp"
+#include "model/providers.hpp"
 #include "text.hpp"
 #include "synth/tracing/model.hpp"
 
