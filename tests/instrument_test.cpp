@@ -8,6 +8,7 @@
 
 #include "support.hpp"
 #include "synth/tracing.hpp"
+#include "synth/tracing/nlohmann.hpp"
 
 namespace st = synth::tracing;
 using st::SessionTracer;

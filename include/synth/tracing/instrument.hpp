@@ -20,11 +20,6 @@
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/tracer.hpp"
 
-#if __has_include(<nlohmann/json.hpp>)
-#include <nlohmann/json.hpp>
-#define SYNTH_TRACING_HAS_NLOHMANN 1
-#endif
-
 namespace synth::tracing {
 
 /// Identity of a scope in OpenTelemetry's format: the session's 128-bit trace id and the scope's
@@ -292,23 +287,26 @@ struct llm_result_traits {
   }
 };
 
+/// How the traced_* wrappers capture an argument or a result of type T into the trace: what
+/// converts to Value directly, else the type's name. Specialize it for your types (the
+/// specialization must be visible wherever such a value is captured, as with fmt::formatter), or
+/// include <synth/tracing/nlohmann.hpp> to capture every type that has an nlohmann `to_json`.
+template <class T>
+struct capture_traits {
+  static Value capture(const T& v) {
+    if constexpr (std::is_constructible_v<Value, const T&>) {
+      return Value(v);
+    } else {
+      return Value("<" + std::string(typeid(T).name()) + ">");
+    }
+  }
+};
+
 namespace detail {
-/// A value as JSON for a trace: Values and what converts to them directly; types with an
-/// nlohmann `to_json` (found by ADL) when nlohmann/json is available; otherwise the type's name.
+/// A value as JSON for a trace, by its capture_traits.
 template <class T>
 Value capture(const T& v) {
-  using U = std::remove_cvref_t<T>;
-  if constexpr (std::is_constructible_v<Value, const U&>) {
-    return Value(v);
-#ifdef SYNTH_TRACING_HAS_NLOHMANN
-  } else if constexpr (requires(nlohmann::json& j) { to_json(j, v); }) {
-    nlohmann::json j;
-    to_json(j, v);
-    return Value(j);
-#endif
-  } else {
-    return Value("<" + std::string(typeid(U).name()) + ">");
-  }
+  return capture_traits<std::remove_cvref_t<T>>::capture(v);
 }
 
 template <class... Args>
