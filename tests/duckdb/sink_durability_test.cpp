@@ -339,9 +339,13 @@ TEST(DuckDBSinkDurability, AFolderMadeReadOnlyMidRunAccountsForEverySessionAndSt
       << "every session stored, in a pending file, or counted lost";
   EXPECT_EQ(stats.sessions_lost, 3u) << "DuckDB could not create its log: the three sessions are counted lost";
   bool named = false;
+  std::string reports;
   for (const auto& m : diagnostics.all()) {
+    reports += m + "\n";
     named = named || (m.find(dir.db().string() + ".wal") != std::string::npos && m.find("Permission denied") != std::string::npos &&
-                      m.find("'during-2'") != std::string::npos);
+                      m.find("'during-") != std::string::npos);
   }
-  EXPECT_TRUE(named) << "the report names the sessions, the file and the cause";
+  // (A loaded machine may commit the three in more than one batch; reports of the later ones
+  // are rate-limited, counted in sessions_lost above.)
+  EXPECT_TRUE(named) << "the report names the sessions, the file and the cause:\n" << reports;
 }
