@@ -1,0 +1,317 @@
+// Internal: DuckDBTraceManager's state, shared by manager.cpp (opening the file, queries,
+// batches and transactions) and rows.cpp (deciding about stored ids and writing a session's rows).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "duckdb/access.hpp"
+#include "duckdb/connection.hpp"
+#include "duckdb/migration.hpp"
+#include "duckdb/placement.hpp"
+#include "duckdb/schema.hpp"
+#include "duckdb/session_stats.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+namespace synth::tracing {
+
+using detail::duck::Appender;
+using detail::duck::Connection;
+using detail::duck::parse_json_column;
+using detail::duck::Prepared;
+using detail::duck::Refused;
+using detail::duck::Result;
+using detail::duck::Placement;
+
+// The first row ids of a batch: its rows are those from here on.
+struct BatchStart {
+  std::int64_t timestep;
+  std::int64_t event;
+  std::int64_t message;
+};
+struct DuckDBTraceManager::Impl {
+  Impl(std::filesystem::path p, DuckDBOptions o) : path(std::move(p)), options(o), conn(path, o.read_only) {
+    // Both kept by reopen().
+    if (options.threads > 0) conn.exec("SET threads TO " + std::to_string(options.threads));
+    if (options.memory_limit_mb > 0) conn.exec("SET memory_limit = '" + std::to_string(options.memory_limit_mb) + "MiB'");
+    if (options.read_only) {
+      detail::duck::check_schema_readable(conn);
+    } else {
+      detail::duck::prepare_schema(conn, options.indexes);
+    }
+    next_timestep_id = max_id("session_timesteps") + 1;
+    next_event_id = max_id("events") + 1;
+    next_message_id = max_id("messages") + 1;
+    if (!options.read_only) {
+      last_seq = detail::duck::query(conn, "SELECT COALESCE(MAX(seq), 0) FROM session_stats").integer(0, 0).value_or(0);
+    }
+  }
+
+  std::int64_t max_id(const char* table) {
+    Result r = detail::duck::query(conn, std::string("SELECT COALESCE(MAX(id), 0) FROM ") + table);
+    return r.integer(0, 0).value_or(0);
+  }
+
+  QueryResult run(std::string_view sql, const std::vector<Value>& params) {
+    Prepared stmt(conn, sql);
+    if (stmt.parameter_count() != params.size()) {
+      throw StorageError("query on '" + conn.name() + "' has " + std::to_string(stmt.parameter_count()) +
+                         " placeholders but " + std::to_string(params.size()) + " values were given:\n  " +
+                         std::string(sql));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) stmt.bind(i + 1, params[i]);
+    return stmt.execute().to_query_result();
+  }
+
+  bool exists(std::string_view session_id) {
+    if (!exists_stmt) exists_stmt.emplace(conn, "SELECT 1 FROM session_traces WHERE session_id = ?");
+    exists_stmt->bind(1, session_id);
+    return exists_stmt->execute().rows() > 0;
+  }
+
+  // Which of `traces` are stored: one query for a batch instead of one per session.
+  std::unordered_set<std::string> stored_among(std::span<const SessionTrace> traces) {
+    Value::Array ids;
+    ids.reserve(traces.size());
+    for (const SessionTrace& t : traces) ids.emplace_back(t.session_id);
+    Prepared stmt(conn,
+                  "SELECT session_id FROM session_traces "
+                  "WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
+    stmt.bind(1, Value(std::move(ids)));
+    Result r = stmt.execute();
+    std::unordered_set<std::string> stored;
+    for (std::size_t row = 0; row < r.rows(); ++row) stored.insert(r.text(0, row).value_or(""));
+    return stored;
+  }
+
+  void delete_session(std::string_view session_id) {
+    for (const char* table : {"events", "messages", "session_timesteps", "session_traces", "session_stats"}) {
+      Prepared stmt(conn, std::string("DELETE FROM ") + table + " WHERE session_id = ?");
+      stmt.bind(1, session_id);
+      stmt.execute();
+    }
+  }
+
+  struct Appenders {
+    explicit Appenders(Connection& c)
+        : sessions(c, "session_traces", detail::duck::schema_columns("session_traces")),
+          steps(c, "session_timesteps", detail::duck::schema_columns("session_timesteps")),
+          events(c, "events", detail::duck::schema_columns("events")),
+          messages(c, "messages", detail::duck::schema_columns("messages")) {}
+    void flush() {
+      sessions.flush();
+      steps.flush();
+      events.flush();
+      messages.flush();
+    }
+    Appender sessions, steps, events, messages;
+  };
+
+  // Throws Refused for a session the schema cannot hold, before anything is written: two
+  // timesteps with one step_id (UNIQUE (session_id, step_id)), or text columns that are not
+  // UTF-8 (DuckDB would fail the whole batch when it flushes).
+  void validate(const SessionTrace& t) const;
+
+  // Decides about an existing id by `on_existing`, then appends the session's rows. Throws
+  // Refused when the session is refused before any row was appended.
+  // `stored`: the ids among the batch's that were stored when it began (else asked one by one).
+  detail::duck::Appended append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen,
+                                InsertSummary& summary, OnExistingSession on_existing, bool report_skip = true,
+                                const std::unordered_set<std::string>* stored = nullptr);
+
+  // What a merge continues from: the stored session's counts, timesteps and metadata.
+  struct StoredPart {
+    std::int64_t events = 0;    // history length: the next history_index
+    std::int64_t messages = 0;
+    Value::Array metadata;
+    struct Step {
+      std::int64_t id;
+      std::int64_t events;  // the next step_position
+      std::int64_t messages;
+    };
+    std::unordered_map<std::string, Step> steps;  // by step_id
+  };
+
+  StoredPart stored_part(std::string_view session_id);
+
+  // Appends a session that is not stored (any more), with its aggregates for session_stats.
+  void append_new(Appenders& a, const SessionTrace& t);
+
+  // Appends the session's rows, adding them to `stats` when given; with `into`, as a part of that
+  // stored session (OnExistingSession::merge).
+  void append_rows(Appenders& a, const SessionTrace& t, const std::optional<StoredPart>& into,
+                   detail::duck::SessionStats* stats);
+
+  // Stores the aggregates of the sessions appended since `from`, in the open transaction: those
+  // computed while appending, and (in SQL) those of the merged sessions.
+  void store_stats(const BatchStart& from);
+
+  void forget_stats() noexcept {
+    pending_stats.clear();
+    merged_ids.clear();
+  }
+
+  BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }
+
+  // The open batch: begun by the first append, ended by commit_batch().
+  void begin_batch() {
+    if (batch) return;
+    conn.exec("BEGIN TRANSACTION");
+    try {
+      batch.emplace(conn);
+    } catch (...) {
+      roll_back_batch();
+      throw;
+    }
+    batch_from = batch_start();
+    batch_seen.clear();
+    forget_stats();
+  }
+
+  detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip) {
+    std::lock_guard lock(mutex);
+    begin_batch();
+    InsertSummary ignored;
+    try {
+      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip);
+    } catch (const Refused&) {
+      throw;  // nothing of this session was appended: the batch's other sessions stay
+    } catch (...) {
+      roll_back_batch();  // the batch may hold part of this session
+      throw;
+    }
+  }
+
+  // Moves the stored session `from` (its rows of the open batch included) into `to`, merged as
+  // OnExistingSession::merge merges; false when `from` is not stored. Any failure rolls the
+  // whole batch back and throws.
+  bool move_in_batch(std::string_view from, const std::string& to) {
+    std::lock_guard lock(mutex);
+    begin_batch();
+    try {
+      batch->flush();  // rows of `from` appended in this batch must be visible to the load
+      std::optional<SessionTrace> moved = detail::duck::load_trace(conn, from);
+      if (!moved) return false;
+      delete_session(from);
+      const std::string from_id(from);
+      pending_stats.erase(from_id);
+      merged_ids.erase(from_id);
+      batch_seen.erase(from_id);
+      moved->session_id = to;
+      InsertSummary ignored;
+      append(*batch, *moved, batch_seen, ignored, OnExistingSession::merge, false);
+      return true;
+    } catch (...) {
+      roll_back_batch();
+      throw;
+    }
+  }
+
+  void commit_batch() {
+    std::lock_guard lock(mutex);
+    if (!batch) return;
+    try {
+      batch->flush();
+      batch.reset();
+      // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
+      // connection) aborted, and keeps nothing; any statement before it fails in that case.
+      conn.exec("SELECT 1");
+      store_stats(batch_from);
+      commit();
+    } catch (...) {
+      roll_back_batch();
+      throw;
+    }
+  }
+
+  // Appends an events row; returns its provider column.
+  std::optional<std::string> append_event(Appender& a, const std::string& session_id, const Event& event,
+                                          std::optional<std::int64_t> timestep_id, const Placement& place);
+
+  // COMMIT. When it fails, DuckDB 1.4 has rolled back but keeps corrupt in-memory state (the
+  // next commit stores wrong values): the database is opened again, with what was committed.
+  void commit() {
+    try {
+      conn.exec("COMMIT");
+    } catch (...) {
+      exists_stmt.reset();  // prepared on the connection being closed
+      try {
+        conn.reopen();
+      } catch (...) {
+        // Every later call says the connection is closed; this failure is the one to report.
+      }
+      throw;
+    }
+  }
+
+  // Runs `body` in one transaction; rolls back and rethrows on failure.
+  template <class Body>
+  void in_transaction(Body&& body) {
+    detail::duck::in_transaction(conn, body, [this] { commit(); });
+  }
+
+  InsertSummary insert(std::span<const SessionTrace> traces, std::size_t batch_size) {
+    if (options.read_only) throw StorageError("'" + conn.name() + "' is open read-only; cannot insert");
+    if (batch_size == 0) batch_size = 1;
+    InsertSummary summary;
+    for (std::size_t start = 0; start < traces.size(); start += batch_size) {
+      const auto chunk = traces.subspan(start, std::min(batch_size, traces.size() - start));
+      const BatchStart from = batch_start();
+      const std::int64_t saved_seq = last_seq;
+      InsertSummary batch_summary;
+      try {
+        in_transaction([&] {
+          Appenders a(conn);
+          std::unordered_set<std::string> seen;
+          forget_stats();
+          const std::unordered_set<std::string> stored = stored_among(chunk);
+          for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing, true, &stored);
+          a.flush();
+          store_stats(from);
+        });
+      } catch (...) {
+        next_timestep_id = from.timestep;
+        next_event_id = from.event;
+        next_message_id = from.message;
+        last_seq = saved_seq;
+        throw;
+      }
+      summary.inserted += batch_summary.inserted;
+      summary.skipped += batch_summary.skipped;
+      summary.replaced += batch_summary.replaced;
+      summary.merged += batch_summary.merged;
+    }
+    return summary;
+  }
+
+  void roll_back_batch() noexcept {
+    batch.reset();
+    forget_stats();
+    detail::duck::roll_back(conn);
+  }
+
+  std::filesystem::path path;
+  DuckDBOptions options;
+  Connection conn;
+  std::mutex mutex;
+  std::int64_t next_timestep_id = 1;
+  std::int64_t next_event_id = 1;
+  std::int64_t next_message_id = 1;
+  std::int64_t last_seq = 0;  // session_stats.seq of the latest change
+  std::optional<Prepared> exists_stmt;
+  // The aggregates of the open transaction's new sessions (by id: their seq follow the ids, as
+  // kRefreshSessionStats gives them), and the sessions merged into.
+  std::map<std::string, detail::duck::SessionStats> pending_stats;
+  std::unordered_set<std::string> merged_ids;
+  // DuckDBSink and the server's writer: the open transaction of the current batch, if any.
+  std::optional<Appenders> batch;
+  BatchStart batch_from{};
+  std::unordered_set<std::string> batch_seen;  // the sessions the batch appended
+};
+
+}  // namespace synth::tracing

@@ -1,0 +1,305 @@
+// Writing a session's rows (DuckDBTraceManager::Impl): the policy for an id already stored, the
+// checks that refuse a session before any of its rows is written, the rows of sessions,
+// timesteps, events and messages (new, or merged into a stored session), and session_stats.
+#include "diagnostics.hpp"
+#include "duckdb/manager_impl.hpp"
+#include "json/writer.hpp"
+
+namespace synth::tracing {
+
+namespace {
+
+using detail::duck::event_key;
+using detail::duck::message_key;
+using detail::duck::place_items;
+
+// What an event of another kind has in a kind's column: referenced, so that the conditionals in
+// append_event copy nothing.
+const Value kNoValue;
+const std::optional<std::string> kNoText;
+
+}  // namespace
+
+void DuckDBTraceManager::Impl::validate(const SessionTrace& t) const {
+  const auto refuse = [&](const std::string& why) {
+    throw Refused("cannot store session '" + t.session_id + "' in '" + conn.name() + "': " + why);
+  };
+  const auto text = [&](std::string_view value, const char* field) {
+    if (detail::first_invalid_utf8(value) != value.size()) refuse(std::string(field) + " is not valid UTF-8");
+  };
+  const auto optional_text = [&](const std::optional<std::string>& value, const char* field) {
+    if (value) text(*value, field);
+  };
+  const auto event_texts = [&](const Event& e) {
+    text(system_instance_id(e), "an event's system_instance_id");
+    if (const auto* cais = std::get_if<CAISEvent>(&e)) {
+      optional_text(cais->span_id, "an event's span_id");
+      optional_text(cais->trace_id, "an event's trace_id");
+      optional_text(cais->model_name, "an event's model_name");
+      optional_text(cais->provider, "an event's provider");
+    }
+  };
+  text(t.session_id, "the session id");
+  std::unordered_set<std::string_view> step_ids;
+  for (const SessionTimeStep& step : t.session_time_steps) {
+    text(step.step_id, "a step_id");
+    if (!step_ids.insert(step.step_id).second) {
+      refuse("two timesteps have step_id '" + step.step_id + "' (step ids are unique within a session)");
+    }
+    for (const Event& e : step.events) event_texts(e);
+    for (const SessionEventMessage& m : step.step_messages) text(m.message_type, "a message_type");
+  }
+  for (const Event& e : t.event_history) event_texts(e);
+  for (const SessionEventMessage& m : t.message_history) text(m.message_type, "a message_type");
+}
+
+detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen,
+                              InsertSummary& summary, OnExistingSession on_existing, bool report_skip,
+                              const std::unordered_set<std::string>* stored) {
+  using detail::duck::Appended;
+  validate(t);
+  const bool in_batch = seen.contains(t.session_id);
+  if (!in_batch && !(stored ? stored->contains(t.session_id) : exists(t.session_id))) {
+    ++summary.inserted;
+    seen.insert(t.session_id);
+    append_new(a, t);
+    return Appended::inserted;
+  }
+  switch (on_existing) {
+    case OnExistingSession::skip:
+      ++summary.skipped;
+      if (report_skip) detail::report("session '" + t.session_id + "' is already in '" + conn.name() + "'; skipped it");
+      return Appended::skipped;
+    case OnExistingSession::fail:
+      throw Refused("session '" + t.session_id + "' is already in '" + conn.name() +
+                    "' (use OnExistingSession::replace to overwrite it)");
+    case OnExistingSession::replace:
+      // Rows appended earlier in this batch are not visible to DELETE yet: flush them first.
+      a.flush();
+      delete_session(t.session_id);
+      ++summary.replaced;
+      seen.insert(t.session_id);
+      append_new(a, t);
+      return Appended::replaced;
+    case OnExistingSession::merge:
+      if (in_batch) a.flush();  // the stored part's rows must be visible to stored_part()
+      ++summary.merged;
+      seen.insert(t.session_id);
+      append_rows(a, t, stored_part(t.session_id), nullptr);
+      // Its aggregates come from its stored rows (a part of this batch's included), in SQL.
+      pending_stats.erase(t.session_id);
+      merged_ids.insert(t.session_id);
+      return Appended::merged;
+  }
+  return Appended::skipped;
+}
+
+DuckDBTraceManager::Impl::StoredPart DuckDBTraceManager::Impl::stored_part(std::string_view session_id) {
+  StoredPart part;
+  {
+    Prepared stmt(conn, "SELECT num_events, num_messages, metadata FROM session_traces WHERE session_id = ?");
+    stmt.bind(1, session_id);
+    Result r = stmt.execute();
+    part.events = r.integer(0, 0).value_or(0);
+    part.messages = r.integer(1, 0).value_or(0);
+    const Value metadata = parse_json_column(r, 2, 0, conn.name());
+    if (metadata.is_array()) part.metadata = metadata.as_array();
+  }
+  Prepared stmt(conn, "SELECT step_id, id, num_events, num_messages FROM session_timesteps WHERE session_id = ?");
+  stmt.bind(1, session_id);
+  Result r = stmt.execute();
+  for (std::size_t row = 0; row < r.rows(); ++row) {
+    part.steps[r.text(0, row).value_or("")] =
+        StoredPart::Step{r.integer(1, row).value_or(0), r.integer(2, row).value_or(0), r.integer(3, row).value_or(0)};
+  }
+  return part;
+}
+
+void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t) {
+  detail::duck::SessionStats stats(t.created_at);
+  append_rows(a, t, std::nullopt, &stats);
+  // A session merged earlier in this batch, then replaced: its rows are all new, and SQL counts them.
+  if (!merged_ids.contains(t.session_id)) pending_stats.insert_or_assign(t.session_id, std::move(stats));
+}
+
+void DuckDBTraceManager::Impl::append_rows(Appenders& a, const SessionTrace& t, const std::optional<StoredPart>& into,
+                 detail::duck::SessionStats* stats) {
+  Value::Array metadata = into ? into->metadata : Value::Array{};
+  for (const auto& m : t.session_metadata) {
+    metadata.push_back(Value{{"metadata_type", m.metadata_type},
+                             {"data", m.data},
+                             {"timestamp", m.timestamp.time_since_epoch().count() == 0
+                                               ? Value()
+                                               : Value(format_timestamp(m.timestamp))}});
+  }
+  const std::int64_t history_events = into ? into->events : 0;
+  const std::int64_t history_messages = into ? into->messages : 0;
+  std::int64_t added_steps = 0;
+  if (!into) {
+    a.sessions.text(std::string_view(t.session_id))
+        .timestamp(t.created_at)
+        .integer(static_cast<std::int64_t>(t.session_time_steps.size()))
+        .integer(static_cast<std::int64_t>(t.event_history.size()))
+        .integer(static_cast<std::int64_t>(t.message_history.size()))
+        .json(Value(std::move(metadata)))
+        .null();
+    a.sessions.end_row();
+  }
+
+  // Each timestep's row id, and where its new items start (after a stored step's own).
+  struct StepRow {
+    std::int64_t id;
+    std::int64_t first_event = 0;
+    std::int64_t first_message = 0;
+  };
+  std::vector<StepRow> step_rows(t.session_time_steps.size());
+  for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
+    const SessionTimeStep& step = t.session_time_steps[s];
+    if (into) {
+      if (const auto stored = into->steps.find(step.step_id); stored != into->steps.end()) {
+        step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
+        Prepared update(conn,
+                        "UPDATE session_timesteps SET num_events = num_events + ?, num_messages = num_messages + ? "
+                        "WHERE id = ?");
+        update.bind(1, Value(step.events.size())).bind(2, Value(step.step_messages.size())).bind(3, Value(stored->second.id));
+        update.execute();
+        continue;
+      }
+    }
+    ++added_steps;
+    if (stats) stats->add_timestep();
+    step_rows[s].id = next_timestep_id++;
+    a.steps.integer(step_rows[s].id)
+        .text(std::string_view(t.session_id))
+        .text(std::string_view(step.step_id))
+        .integer(step.step_index)
+        .integer(step.turn_number)
+        .timestamp(step.timestamp)
+        .integer(static_cast<std::int64_t>(step.events.size()))
+        .integer(static_cast<std::int64_t>(step.step_messages.size()))
+        .json(step.step_metadata);
+    a.steps.end_row();
+  }
+  // A placement within this part, shifted to follow the stored part.
+  const auto placed = [&](Placement p, std::int64_t history_offset, std::int64_t StepRow::*step_offset) {
+    std::optional<std::int64_t> step_id;
+    if (p.history_index) *p.history_index += history_offset;
+    if (p.step) {
+      const StepRow& row = step_rows[static_cast<std::size_t>(*p.step)];
+      step_id = row.id;
+      *p.step_position += row.*step_offset;
+    }
+    return std::pair{step_id, p};
+  };
+
+  for (const auto& [event, place] :
+       place_items(t.event_history, t.session_time_steps, &SessionTimeStep::events, event_key)) {
+    const auto [step_id, at] = placed(place, history_events, &StepRow::first_event);
+    const std::int64_t id = next_event_id;
+    const std::optional<std::string> provider = append_event(a.events, t.session_id, *event, step_id, at);
+    if (stats) stats->add_event(id, *event, provider);
+  }
+  for (const auto& [message, place] :
+       place_items(t.message_history, t.session_time_steps, &SessionTimeStep::step_messages, message_key)) {
+    const auto [step_id, at] = placed(place, history_messages, &StepRow::first_message);
+    const auto& tr = message->time_record;
+    if (stats) stats->add_message(next_message_id, *message);
+    a.messages.integer(next_message_id++)
+        .text(std::string_view(t.session_id))
+        .integer(step_id)
+        .text(std::string_view(message->message_type))
+        .json(message->content)
+        .timestamp(message->timestamp)
+        .timestamp(tr ? tr->event_time : Timestamp{})
+        .integer(tr ? std::optional<std::int64_t>(tr->message_time) : std::nullopt)
+        .integer(at.history_index)
+        .integer(at.step_position);
+    a.messages.end_row();
+  }
+  if (into) {
+    Prepared update(conn,
+                    "UPDATE session_traces SET num_timesteps = num_timesteps + ?, num_events = num_events + ?, "
+                    "num_messages = num_messages + ?, metadata = ?, created_at = least(created_at, ?) "
+                    "WHERE session_id = ?");
+    update.bind(1, Value(added_steps))
+        .bind(2, Value(t.event_history.size()))
+        .bind(3, Value(t.message_history.size()))
+        .bind(4, Value(std::move(metadata)));
+    if (t.created_at.time_since_epoch().count() == 0) {
+      update.bind(5, Value());
+    } else {
+      update.bind_timestamp(5, t.created_at);
+    }
+    update.bind(6, std::string_view(t.session_id)).execute();
+  }
+}
+
+void DuckDBTraceManager::Impl::store_stats(const BatchStart& from) {
+  if (!pending_stats.empty()) {
+    Appender rows(conn, "session_stats", detail::duck::SessionStats::columns());
+    for (const auto& [session_id, stats] : pending_stats) stats.append(rows, session_id, ++last_seq);
+    rows.flush();
+  }
+  if (!merged_ids.empty()) {
+    Value::Array ids;
+    ids.reserve(merged_ids.size());
+    for (const auto& id : merged_ids) ids.emplace_back(id);
+    Prepared stmt(conn, detail::duck::kRefreshSessionStats);
+    stmt.bind(1, Value(last_seq))
+        .bind(2, Value(from.timestep))
+        .bind(3, Value(from.event))
+        .bind(4, Value(from.message))
+        .bind(5, Value(std::move(ids)));
+    stmt.execute();
+    last_seq += static_cast<std::int64_t>(merged_ids.size());
+  }
+  forget_stats();
+}
+
+std::optional<std::string> DuckDBTraceManager::Impl::append_event(Appender& a, const std::string& session_id, const Event& event,
+                                        std::optional<std::int64_t> timestep_id, const Placement& place) {
+  const auto& tr = time_record(event);
+  a.integer(next_event_id++)
+      .text(std::string_view(session_id))
+      .integer(timestep_id)
+      .text(event_type_name(event_type(event)))
+      .text(std::string_view(system_instance_id(event)))
+      .timestamp(tr ? tr->event_time : Timestamp{})
+      .integer(tr ? std::optional<std::int64_t>(tr->message_time) : std::nullopt);
+  const auto* cais = std::get_if<CAISEvent>(&event);
+  const auto* env = std::get_if<EnvironmentEvent>(&event);
+  const auto* runtime = std::get_if<RuntimeEvent>(&event);
+  std::optional<std::string> provider;
+  if (cais) provider = cais->provider ? normalize_provider(*cais->provider) : detect_provider(cais->model_name.value_or(""));
+  a.text(cais ? cais->span_id : kNoText)
+      .text(cais ? cais->trace_id : kNoText)
+      .text(cais ? cais->model_name : kNoText)
+      .text(provider)
+      .integer(cais ? cais->prompt_tokens : std::nullopt)
+      .integer(cais ? cais->completion_tokens : std::nullopt)
+      .integer(cais ? cais->total_tokens : std::nullopt)
+      .integer(cais ? cais->cached_tokens : std::nullopt)
+      .integer(cais ? cais->reasoning_tokens : std::nullopt)
+      .number(cais ? cais->cost : std::nullopt)
+      .number(cais ? cais->latency_ms : std::nullopt)
+      .number(env ? env->reward : std::nullopt)
+      .boolean(env ? env->terminated : std::nullopt)
+      .boolean(env ? env->truncated : std::nullopt);
+  std::visit([&](const auto& e) { a.json(e.system_state_before).json(e.system_state_after).json(e.metadata); }, event);
+  a.json_array(event_metadata(event));
+  if (cais) {
+    a.json_array(cais->llm_call_records);
+  } else {
+    a.null();
+  }
+  a.json(env ? env->observation_diff : kNoValue)
+      .json(runtime ? runtime->actions : kNoValue)
+      .text(cais ? cais->provider : kNoText)
+      .integer(place.history_index)
+      .integer(place.step_position)
+      .integer(cais ? cais->cache_write_tokens : std::nullopt);
+  a.end_row();
+  return provider;
+}
+
+}  // namespace synth::tracing
