@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/config_file.hpp"
+#include "config/config_values.hpp"
 #include "diagnostics.hpp"
 #include "file_io.hpp"
 #include "http/url.hpp"
@@ -22,17 +23,15 @@ namespace synth::tracing {
 namespace {
 
 using detail::ascii_lower;
+using detail::BadValue;
+using detail::from_value;
+using detail::parse_text;
 using detail::trim_blanks;
 
 const char* env(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : nullptr;
 }
-
-// Parsing failures say what was expected; the caller adds where the value came from.
-struct BadValue {
-  std::string expected;
-};
 
 // Reports `message` the first time this process sees it (configuration is loaded per tracer).
 void warn_once(const std::string& message) {
@@ -62,166 +61,6 @@ std::string unusable(std::string_view field, const T& value) {
     if (field == "service_name" && trim_blanks(value).empty()) return "a name";
   }
   return {};
-}
-
-// ---- text (environment) -> value ----
-
-void parse_text(std::string_view text, bool& out) {
-  const std::string s = ascii_lower(trim_blanks(text));
-  if (s == "true" || s == "1" || s == "yes" || s == "on") {
-    out = true;
-  } else if (s == "false" || s == "0" || s == "no" || s == "off") {
-    out = false;
-  } else {
-    throw BadValue{"true/1/yes/on or false/0/no/off"};
-  }
-}
-
-void parse_text(std::string_view text, std::size_t& out) {
-  text = trim_blanks(text);
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size()) throw BadValue{"a non-negative integer"};
-}
-
-void parse_text(std::string_view text, double& out) {
-  text = trim_blanks(text);
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(out)) {
-    throw BadValue{"a number"};
-  }
-}
-
-void parse_text(std::string_view text, std::string& out) { out = std::string(text); }
-void parse_text(std::string_view text, std::filesystem::path& out) { out = std::string(text); }
-
-void parse_text(std::string_view text, TracingMode& out) {
-  const std::string s = ascii_lower(trim_blanks(text));
-  if (s == "dual") {
-    out = TracingMode::dual;
-  } else if (s == "v2") {
-    out = TracingMode::v2;
-  } else if (s == "otel") {
-    out = TracingMode::otel;
-  } else if (s == "disabled") {
-    out = TracingMode::disabled;
-  } else {
-    throw BadValue{"dual, v2, otel or disabled"};
-  }
-}
-
-void parse_text(std::string_view text, OverflowPolicy& out) {
-  const std::string s = ascii_lower(trim_blanks(text));
-  if (s == "spill") {
-    out = OverflowPolicy::spill;
-  } else if (s == "block") {
-    out = OverflowPolicy::block;
-  } else if (s == "drop") {
-    out = OverflowPolicy::drop;
-  } else {
-    throw BadValue{"spill, block or drop"};
-  }
-}
-
-void parse_text(std::string_view text, OtlpProtocol& out) {
-  const std::string s = ascii_lower(trim_blanks(text));
-  if (s == "http/protobuf" || s == "protobuf") {
-    out = OtlpProtocol::http_protobuf;
-  } else if (s == "http/json" || s == "json") {
-    out = OtlpProtocol::http_json;
-  } else if (s == "grpc") {
-    throw BadValue{"http/protobuf or http/json (OTLP over gRPC is not supported: point the endpoint at the "
-                   "collector's OTLP/HTTP port, 4318)"};
-  } else {
-    throw BadValue{"http/protobuf or http/json"};
-  }
-}
-
-// OTLP header lists: "k1=v1,k2=v2", values percent-decoded (OTEL_EXPORTER_OTLP_HEADERS).
-void parse_text(std::string_view text, std::map<std::string, std::string>& out) {
-  const auto decode = [](std::string_view s) {
-    std::string r;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '%' && i + 2 < s.size()) {
-        unsigned v = 0;
-        if (std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ec == std::errc()) {
-          r.push_back(static_cast<char>(v));
-          i += 2;
-          continue;
-        }
-      }
-      r.push_back(s[i]);
-    }
-    return r;
-  };
-  out.clear();
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    const std::string_view item = trim_blanks(text.substr(0, comma));
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    if (item.empty()) continue;
-    const auto eq = item.find('=');
-    if (eq == std::string_view::npos || trim_blanks(item.substr(0, eq)).empty()) throw BadValue{"key=value pairs separated by commas"};
-    out[decode(trim_blanks(item.substr(0, eq)))] = decode(trim_blanks(item.substr(eq + 1)));
-  }
-}
-
-void from_value(const Value& v, std::vector<PiiPattern>& out);
-
-void parse_text(std::string_view text, std::vector<PiiPattern>& out) {
-  Value v;
-  try {
-    v = Value::parse(text);
-  } catch (const TraceFormatError& e) {
-    throw BadValue{"a JSON object of patterns (" + e.problem() + ")"};
-  }
-  from_value(v, out);
-}
-
-// ---- file values -> value ----
-
-template <class T>
-void from_value(const Value& v, T& out) {
-  // Scalars in files may also be written as strings ("true", "0.5").
-  if (v.is_string()) {
-    parse_text(v.as_string(), out);
-    return;
-  }
-  if constexpr (std::is_same_v<T, bool>) {
-    if (!v.is_bool()) throw BadValue{"true or false"};
-    out = v.as_bool();
-  } else if constexpr (std::is_same_v<T, std::size_t>) {
-    if (!v.is_integer() || v.as_double() < 0) throw BadValue{"a non-negative integer"};
-    out = static_cast<std::size_t>(v.as_uint());
-  } else if constexpr (std::is_same_v<T, double>) {
-    if (!v.is_number()) throw BadValue{"a number"};
-    out = v.as_double();
-  } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
-    if (!v.is_object()) throw BadValue{"an object of header names to values, or \"k=v,k2=v2\""};
-    out.clear();
-    for (const auto& [key, value] : v.as_object()) {
-      if (!value.is_string()) throw BadValue{"string header values"};
-      out[key] = value.as_string();
-    }
-  } else {
-    throw BadValue{"a string"};
-  }
-}
-
-void from_value(const Value& v, std::vector<PiiPattern>& out) {
-  if (!v.is_object()) throw BadValue{"an object {\"name\": \"regex\"} or {\"name\": {\"regex\": ..., \"replacement\": ...}}"};
-  out.clear();
-  for (const auto& [name, spec] : v.as_object()) {
-    std::string upper;
-    for (char c : name) upper.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c));
-    if (spec.is_string()) {
-      out.push_back(PiiPattern{name, spec.as_string(), "[" + upper + "]"});
-    } else if (spec.is_object() && spec["regex"].is_string()) {
-      out.push_back(PiiPattern{name, spec["regex"].as_string(),
-                               spec["replacement"].is_string() ? spec["replacement"].as_string() : "[" + upper + "]"});
-    } else {
-      throw BadValue{"for pattern '" + name + "': a regex string or {\"regex\": ..., \"replacement\": ...}"};
-    }
-  }
 }
 
 // Fills one field not set in code: environment variables (first usable one wins), then the file.
