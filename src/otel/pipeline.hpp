@@ -26,6 +26,8 @@ class SpanPipeline final : public SpanProcessor {
 
   /// Queues a finished span; never blocks (a full queue drops it, counted).
   void end(SpanData&& span) noexcept override { processor_.end(std::move(span)); }
+  /// Queues a span built on the export thread (before masking and pricing); likewise.
+  void end(PendingSpanPtr&& span) noexcept override { processor_.end(std::move(span)); }
   /// Starts exporting what is queued now, without waiting for it.
   void export_soon() noexcept override;
   bool flush(std::chrono::milliseconds timeout) override { return processor_.force_flush(timeout); }
