@@ -491,7 +491,18 @@ void AiCallScope::start(Context& where, std::string_view operation, const AiCall
     auto s = std::make_unique<detail::AiCallState>();
     s->model = options.model;
     s->system_id = options.system_id;
-    if (!options.provider.empty()) s->provider = normalize_provider(options.provider);
+    if (!options.provider.empty()) {
+      // A thread's calls name the same provider over and over (an LM client's, say): the last
+      // one normalized is kept rather than normalized again (lowercasing, ~50 aliases compared).
+      thread_local std::string last_given, last_normalized;
+      if (options.provider != last_given) {
+        std::string normalized = normalize_provider(options.provider);
+        std::string given(options.provider);
+        last_normalized.swap(normalized);  // both or neither: out of memory leaves the old pair
+        last_given.swap(given);
+      }
+      s->provider = last_normalized;
+    }
     return s;
   });
 }
