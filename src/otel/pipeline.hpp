@@ -12,8 +12,9 @@ namespace synth::tracing::detail {
 
 class OutgoingPolicy;
 
-/// The spans of one tracer: built on the recording thread from data the tracer has anyway,
-/// masked and priced on the export thread, exported in batches.
+/// The spans of one tracer: sessions' and timesteps' built on the recording thread, scopes'
+/// built on the export thread from their state (PendingSpan), all masked and priced on the
+/// export thread and exported in batches.
 class SpanPipeline final : public SpanProcessor {
  public:
   /// Null when spans are not wanted: mode v2 or disabled, or no endpoint configured.
