@@ -1,9 +1,9 @@
 #include "synth/tracing/instrument.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <atomic>
 #include <memory>
 
 #include "diagnostics.hpp"
@@ -87,11 +87,10 @@ struct ScopeState : PendingSpan {
 
   // Span export: what the span needs once the state has left the agent's thread.
   std::atomic<std::uint32_t> refs{1};  // the journal and the export queue
-  std::string_view kind;               // "ai_call", ... (a literal)
   std::int64_t step_index = -1;
   BlockText session_id;
   std::vector<SpanEvent> span_events;  // mode otel: recorded directly inside the scope
-  /// The span, from the state and its event (built by `build`).
+  /// The span, from the state and its event (made by `make_event`).
   SpanData (*span_of)(const ScopeState& state, const Event* event) = nullptr;
 
   /// The span, built on the export thread from a copy of the event, as close() builds it.
@@ -115,7 +114,6 @@ Event take_scope_event(ScopeState& state) {
   return *state.make_event(state, state.refs.load(std::memory_order_acquire) == 1);
 }
 Event copy_scope_event(const ScopeState& state) { return *state.make_event(const_cast<ScopeState&>(state), false); }
-
 
 namespace {
 
@@ -443,7 +441,6 @@ void ScopeBase::close(Make&&) noexcept {
     if constexpr (std::is_same_v<State, SpanState>) records = records && s.record_event;
     const auto& spans = core.spans;
     if (spans) {
-      s.kind = kind_of<State>;
       s.step_index = where.step_index();
       s.session_id.assign(session->id);
       s.span_of = &scope_span_of<State>;
