@@ -15,22 +15,14 @@
 #include "http/url.hpp"
 #include "tracer/layers.hpp"
 #include "synth/tracing/error.hpp"
+#include "text.hpp"
 
 namespace synth::tracing {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using detail::ascii_lower;
+using detail::trim_blanks;
 
 const char* env(const char* name) {
   const char* v = std::getenv(name);
@@ -67,7 +59,7 @@ std::string unusable(std::string_view field, const T& value) {
         !value.starts_with("file://")) {
       return "an http:// or https:// URL (OTLP/HTTP)";
     }
-    if (field == "service_name" && trim(value).empty()) return "a name";
+    if (field == "service_name" && trim_blanks(value).empty()) return "a name";
   }
   return {};
 }
@@ -75,7 +67,7 @@ std::string unusable(std::string_view field, const T& value) {
 // ---- text (environment) -> value ----
 
 void parse_text(std::string_view text, bool& out) {
-  const std::string s = lower(trim(text));
+  const std::string s = ascii_lower(trim_blanks(text));
   if (s == "true" || s == "1" || s == "yes" || s == "on") {
     out = true;
   } else if (s == "false" || s == "0" || s == "no" || s == "off") {
@@ -86,13 +78,13 @@ void parse_text(std::string_view text, bool& out) {
 }
 
 void parse_text(std::string_view text, std::size_t& out) {
-  text = trim(text);
+  text = trim_blanks(text);
   const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
   if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size()) throw BadValue{"a non-negative integer"};
 }
 
 void parse_text(std::string_view text, double& out) {
-  text = trim(text);
+  text = trim_blanks(text);
   const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
   if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(out)) {
     throw BadValue{"a number"};
@@ -103,7 +95,7 @@ void parse_text(std::string_view text, std::string& out) { out = std::string(tex
 void parse_text(std::string_view text, std::filesystem::path& out) { out = std::string(text); }
 
 void parse_text(std::string_view text, TracingMode& out) {
-  const std::string s = lower(trim(text));
+  const std::string s = ascii_lower(trim_blanks(text));
   if (s == "dual") {
     out = TracingMode::dual;
   } else if (s == "v2") {
@@ -118,7 +110,7 @@ void parse_text(std::string_view text, TracingMode& out) {
 }
 
 void parse_text(std::string_view text, OverflowPolicy& out) {
-  const std::string s = lower(trim(text));
+  const std::string s = ascii_lower(trim_blanks(text));
   if (s == "spill") {
     out = OverflowPolicy::spill;
   } else if (s == "block") {
@@ -131,7 +123,7 @@ void parse_text(std::string_view text, OverflowPolicy& out) {
 }
 
 void parse_text(std::string_view text, OtlpProtocol& out) {
-  const std::string s = lower(trim(text));
+  const std::string s = ascii_lower(trim_blanks(text));
   if (s == "http/protobuf" || s == "protobuf") {
     out = OtlpProtocol::http_protobuf;
   } else if (s == "http/json" || s == "json") {
@@ -164,12 +156,12 @@ void parse_text(std::string_view text, std::map<std::string, std::string>& out) 
   out.clear();
   while (!text.empty()) {
     const auto comma = text.find(',');
-    const std::string_view item = trim(text.substr(0, comma));
+    const std::string_view item = trim_blanks(text.substr(0, comma));
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     if (item.empty()) continue;
     const auto eq = item.find('=');
-    if (eq == std::string_view::npos || trim(item.substr(0, eq)).empty()) throw BadValue{"key=value pairs separated by commas"};
-    out[decode(trim(item.substr(0, eq)))] = decode(trim(item.substr(eq + 1)));
+    if (eq == std::string_view::npos || trim_blanks(item.substr(0, eq)).empty()) throw BadValue{"key=value pairs separated by commas"};
+    out[decode(trim_blanks(item.substr(0, eq)))] = decode(trim_blanks(item.substr(eq + 1)));
   }
 }
 
@@ -305,7 +297,7 @@ std::optional<std::string> resource_attribute(std::string_view key) {
 bool spans_switched_off() {
   bool off = false;
   if (const char* raw = env("OTEL_SDK_DISABLED")) {
-    const std::string v = lower(trim(raw));
+    const std::string v = ascii_lower(trim_blanks(raw));
     if (v == "true") {
       off = true;
     } else if (v != "false") {
@@ -317,7 +309,7 @@ bool spans_switched_off() {
     bool none = false;
     for (std::string_view list = raw; !list.empty();) {
       const auto comma = list.find(',');
-      const std::string name = lower(trim(list.substr(0, comma)));
+      const std::string name = ascii_lower(trim_blanks(list.substr(0, comma)));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       if (name == "otlp") {
         otlp = true;
@@ -370,7 +362,7 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   }
   const std::string file_name = file_path.string();
   if (file_path.empty()) return detail::apply_config(*this, Value::object(), file_name);
-  const std::string ext = lower(file_path.extension().string());
+  const std::string ext = ascii_lower(file_path.extension().string());
   detail::ConfigFormat format = detail::ConfigFormat::json;
   if (ext == ".yaml" || ext == ".yml") {
     format = detail::ConfigFormat::yaml;
@@ -444,7 +436,7 @@ TracingConfig apply_config(const TracingConfig& config, const Value& file, const
   l.field("otel_max_retries", c.otel_max_retries);
   l.field("otel_gzip", c.otel_gzip, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
           [](std::string_view variable) {
-            const std::string v = lower(trim(env(std::string(variable).c_str())));
+            const std::string v = ascii_lower(trim_blanks(env(std::string(variable).c_str())));
             if (v != "gzip" && v != "none") throw BadValue{"gzip or none"};
             return std::string(v == "gzip" ? "true" : "false");
           });
@@ -517,7 +509,7 @@ void TracingConfig::validate() const {
     throw Error("TracingConfig: otel_max_export_batch_size (" + std::to_string(*otel_max_export_batch_size) +
                 ") must not exceed otel_max_queue_size (" + std::to_string(*otel_max_queue_size) + ")");
   }
-  if (trim(*service_name).empty()) throw Error("TracingConfig: service_name cannot be empty");
+  if (trim_blanks(*service_name).empty()) throw Error("TracingConfig: service_name cannot be empty");
   if (!collector->empty()) http::require_http_url("TracingConfig: collector", *collector, "use the address `synth-trace serve` prints, for example http://127.0.0.1:4319");
   if (!collector->empty() && collector_fallback_dir->empty()) {
     throw Error("TracingConfig: collector_fallback_dir cannot be empty while a collector is set (name a folder)");

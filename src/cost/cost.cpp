@@ -33,6 +33,7 @@
 #include "file_io.hpp"
 #include "json/reader.hpp"
 #include "synth/tracing/error.hpp"
+#include "text.hpp"
 
 namespace synth::tracing::detail {
 extern const std::string_view kBuiltinPricingJson;
@@ -48,14 +49,7 @@ namespace od = simdjson::ondemand;
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
 
-std::string normalize(std::string_view id) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!id.empty() && is_space(id.front())) id.remove_prefix(1);
-  while (!id.empty() && is_space(id.back())) id.remove_suffix(1);
-  std::string out(id);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+std::string normalize(std::string_view id) { return detail::ascii_lower(detail::trim_blanks(id)); }
 
 bool all_digits(std::string_view s) noexcept {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_digit(c); });

@@ -24,6 +24,11 @@ struct StoreAccess {
   /// session refused before any of its rows was appended (the batch is unharmed); any other
   /// failure rolls the whole batch back and throws.
   static Appended batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing);
+  /// Moves the stored session `from` (its rows in the open batch included) into `to` in the open
+  /// batch, merged as OnExistingSession::merge merges (`to` is created when not stored): the
+  /// server's OTLP sessions first stored under a trace id. False when `from` is not stored. Any
+  /// failure rolls the whole batch back and throws.
+  static bool batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to);
   /// Commits the open batch (its sessions' aggregates included); on failure the batch is rolled
   /// back and StorageError thrown.
   static void batch_commit(DuckDBTraceManager& store);

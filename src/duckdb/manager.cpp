@@ -484,20 +484,23 @@ struct DuckDBTraceManager::Impl {
   BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }
 
   // The open batch: begun by the first append, ended by commit_batch().
+  void begin_batch() {
+    if (batch) return;
+    conn.exec("BEGIN TRANSACTION");
+    try {
+      batch.emplace(conn);
+    } catch (...) {
+      roll_back_batch();
+      throw;
+    }
+    batch_from = batch_start();
+    batch_seen.clear();
+    forget_stats();
+  }
+
   detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip) {
     std::lock_guard lock(mutex);
-    if (!batch) {
-      conn.exec("BEGIN TRANSACTION");
-      try {
-        batch.emplace(conn);
-      } catch (...) {
-        roll_back_batch();
-        throw;
-      }
-      batch_from = batch_start();
-      batch_seen.clear();
-      forget_stats();
-    }
+    begin_batch();
     InsertSummary ignored;
     try {
       return append(*batch, trace, batch_seen, ignored, on_existing, report_skip);
@@ -505,6 +508,31 @@ struct DuckDBTraceManager::Impl {
       throw;  // nothing of this session was appended: the batch's other sessions stay
     } catch (...) {
       roll_back_batch();  // the batch may hold part of this session
+      throw;
+    }
+  }
+
+  // Moves the stored session `from` (its rows of the open batch included) into `to`, merged as
+  // OnExistingSession::merge merges; false when `from` is not stored. Any failure rolls the
+  // whole batch back and throws.
+  bool move_in_batch(std::string_view from, const std::string& to) {
+    std::lock_guard lock(mutex);
+    begin_batch();
+    try {
+      batch->flush();  // rows of `from` appended in this batch must be visible to the load
+      std::optional<SessionTrace> moved = detail::duck::load_trace(conn, from);
+      if (!moved) return false;
+      delete_session(from);
+      const std::string from_id(from);
+      pending_stats.erase(from_id);
+      merged_ids.erase(from_id);
+      batch_seen.erase(from_id);
+      moved->session_id = to;
+      InsertSummary ignored;
+      append(*batch, *moved, batch_seen, ignored, OnExistingSession::merge, false);
+      return true;
+    } catch (...) {
+      roll_back_batch();
       throw;
     }
   }
@@ -844,6 +872,10 @@ namespace detail::duck {
 
 Appended StoreAccess::batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing) {
   return store.impl_->append_to_batch(trace, on_existing, false);
+}
+
+bool StoreAccess::batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to) {
+  return store.impl_->move_in_batch(from, to);
 }
 
 void StoreAccess::batch_commit(DuckDBTraceManager& store) { store.impl_->commit_batch(); }

@@ -11,6 +11,7 @@
 #include <stop_token>
 
 #include "synth/tracing/error.hpp"
+#include "text.hpp"
 
 namespace synth::tracing::http {
 namespace {
@@ -22,19 +23,8 @@ void global_init() {
   });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+using detail::ascii_lower;
+using detail::trim_blanks;
 
 // What the callbacks of one transfer share.
 struct Transfer {
@@ -57,7 +47,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return n;  // the blank line ending the headers
   try {
-    t.response->headers.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    t.response->headers.emplace_back(ascii_lower(trim_blanks(line.substr(0, colon))), std::string(trim_blanks(line.substr(colon + 1))));
   } catch (...) {
     return 0;  // out of memory: abort
   }
@@ -337,7 +327,7 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
                                                            std::chrono::system_clock::time_point now) {
   // Waits longer than this (some 30 years) are refused, as delay-seconds or as dates.
   constexpr std::int64_t kMaxSeconds = 1'000'000'000;
-  value = trim(value);
+  value = trim_blanks(value);
   if (value.empty()) return std::nullopt;
   if (std::isdigit(static_cast<unsigned char>(value.front()))) {
     // delay-seconds; a fraction is accepted too.

@@ -6,22 +6,14 @@
 
 #include "diagnostics.hpp"
 #include "synth/tracing/json.hpp"
+#include "text.hpp"
 
 namespace synth::tracing::server {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
+using detail::ascii_lower;
+using detail::trim_blanks;
 
 bool is_loopback(std::string_view host) { return host == "127.0.0.1" || host == "::1" || host == "localhost"; }
 
@@ -142,7 +134,7 @@ std::string choice_param(const httplib::Request& req, const char* name, std::ini
 
 std::string media_type(const httplib::Request& req) {
   const std::string type = req.get_header_value("Content-Type");
-  return lower(trim(std::string_view(type).substr(0, type.find(';'))));
+  return ascii_lower(trim_blanks(std::string_view(type).substr(0, type.find(';'))));
 }
 
 void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller) {
@@ -197,11 +189,11 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
   if (!is_loopback(options.host) && options.host != "0.0.0.0" && options.host != "::") {
     names.push_back(options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host);
   }
-  for (const auto& h : options.allowed_hosts) names.push_back(lower(h));
+  for (const auto& h : options.allowed_hosts) names.push_back(ascii_lower(h));
   std::vector<std::string> hosts;
   for (const auto& n : names) hosts.push_back(n + ":" + std::to_string(port));
   const auto known_host = [hosts](std::string_view host) {
-    return std::find(hosts.begin(), hosts.end(), lower(trim(host))) != hosts.end();
+    return std::find(hosts.begin(), hosts.end(), ascii_lower(trim_blanks(host))) != hosts.end();
   };
   const std::string listed = [&] {
     std::string out;
@@ -218,7 +210,7 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.has_header("Origin")) {
-      const std::string origin = lower(req.get_header_value("Origin"));
+      const std::string origin = ascii_lower(req.get_header_value("Origin"));
       const std::string prefix = "http://";
       if (origin.rfind(prefix, 0) != 0 || !known_host(origin.substr(prefix.size()))) {
         send_error(res, 403, "requests from pages of origin '" + origin + "' are refused (only this server's own pages)");
@@ -255,9 +247,9 @@ void prefer_gzip(const httplib::Request& req) {
   std::string_view rest = it->second;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
-    const std::string item = trim(rest.substr(0, comma));
+    const std::string item(trim_blanks(rest.substr(0, comma)));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (lower(trim(item.substr(0, item.find(';')))) == "br") continue;
+    if (ascii_lower(trim_blanks(item.substr(0, item.find(';')))) == "br") continue;
     if (!item.empty()) kept += (kept.empty() ? "" : ", ") + item;
   }
   it->second = kept;

@@ -64,6 +64,14 @@ struct IngestItem {
   /// Set when the request waits for the outcome; `index` is the session's place in it.
   std::shared_ptr<Receipt> receipt;
   std::size_t index = 0;
+  /// OTLP: named after its trace id for want of a session id. When a later span of the trace
+  /// has named the session, the writer stores it there instead.
+  bool unnamed = false;
+  /// OTLP: sessions stored under a trace id (unnamed) that this session's spans now name; the
+  /// writer moves them into this session before appending it.
+  std::vector<std::string> absorbs;
+  /// The writer's: how many of `absorbs` it moved (counted once the batch is committed).
+  std::size_t absorbed = 0;
 };
 
 /// Exact counts of everything that came in, for /api/v1/health.
@@ -80,6 +88,8 @@ struct IngestCounters {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> otlp_spans{0};           ///< OTLP spans mapped into queued sessions
   std::atomic<std::uint64_t> otlp_rejected_spans{0};  ///< OTLP spans that could not be mapped
+  /// Sessions first stored under their trace id and moved into the session a later span named.
+  std::atomic<std::uint64_t> otlp_sessions_renamed{0};
   std::atomic<std::uint64_t> otlp_log_records{0};     ///< GenAI log records received
   std::atomic<std::uint64_t> otlp_logs_attached{0};   ///< ...queued folded into their span's event
   std::atomic<std::uint64_t> otlp_logs_messages{0};   ///< ...queued as messages of their session

@@ -42,6 +42,7 @@ struct Item {
 struct Building {
   SessionTrace trace;
   bool has_session_span = false;
+  bool unnamed = false;  ///< named after its trace id for want of a session id
   std::map<std::string, std::size_t> steps;  ///< step_id → index in trace.session_time_steps
   std::vector<Item> items;
 
@@ -68,14 +69,36 @@ std::optional<std::string> TraceSessions::find(const std::string& trace_id) {
   return it == sessions_.end() ? std::nullopt : std::optional(it->second);
 }
 
+std::optional<std::string> TraceSessions::find_or_note_unnamed(const std::string& trace_id) {
+  if (trace_id.empty() || capacity_ == 0) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  if (const auto it = sessions_.find(trace_id); it != sessions_.end()) return it->second;
+  if (unnamed_.insert(trace_id).second) remember_order(trace_id);
+  return std::nullopt;
+}
+
 void TraceSessions::remember(const std::string& trace_id, const std::string& session_id) {
   if (trace_id.empty() || capacity_ == 0) return;
   std::lock_guard lock(mutex_);
   const auto [it, added] = sessions_.insert_or_assign(trace_id, session_id);
-  if (!added) return;
+  if (added && !unnamed_.contains(trace_id)) remember_order(trace_id);
+}
+
+bool TraceSessions::take_unnamed(const std::string& trace_id) {
+  std::lock_guard lock(mutex_);
+  return unnamed_.erase(trace_id) > 0;
+}
+
+void TraceSessions::restore_unnamed(const std::string& trace_id) {
+  std::lock_guard lock(mutex_);
+  if (sessions_.contains(trace_id)) unnamed_.insert(trace_id);  // else forgotten meanwhile
+}
+
+void TraceSessions::remember_order(const std::string& trace_id) {
   order_.push_back(trace_id);
   if (order_.size() > capacity_) {
     sessions_.erase(order_.front());
+    unnamed_.erase(order_.front());
     order_.pop_front();
   }
 }
@@ -130,7 +153,12 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     }
     if (!sid && memory != nullptr) sid = memory->find(s.trace_id);
     if (!sid) sid = session_key(resource_of(s));
-    if (!sid && !s.trace_id.empty()) sid = s.trace_id;
+    bool unnamed = false;
+    if (!sid && memory != nullptr) sid = memory->find_or_note_unnamed(s.trace_id);
+    if (!sid && !s.trace_id.empty()) {
+      sid = s.trace_id;
+      unnamed = true;
+    }
     if (!sid) {
       reject("span " + std::to_string(i) + " ('" + s.name + "') has no trace id and no session id");
       continue;
@@ -138,6 +166,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     ++out.spans;
     Building& b = sessions[*sid];
     b.trace.session_id = *sid;
+    b.unnamed = unnamed;
     const Timestamp start = timestamp_of(s.start_unix_nano);
     const std::string kind = synth_kind(s);
     if (kind == "session") {
@@ -214,6 +243,12 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     std::stable_sort(b.trace.session_time_steps.begin(), b.trace.session_time_steps.end(),
                      [](const SessionTimeStep& x, const SessionTimeStep& y) { return x.step_index < y.step_index; });
     out.sessions.push_back(std::move(b.trace));
+    out.unnamed.push_back(b.unnamed);
+  }
+  if (memory != nullptr) {
+    for (const auto& [trace, sid] : trace_session) {
+      if (trace != sid && sessions.contains(sid) && memory->take_unnamed(trace)) out.named.emplace_back(trace, sid);
+    }
   }
   return out;
 }
@@ -227,7 +262,12 @@ OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
     std::optional<std::string> sid = session_key(log.attributes);
     if (!sid && memory != nullptr && !log.trace_id.empty()) sid = memory->find(log.trace_id);
     if (!sid && log.resource < logs.resources.size()) sid = session_key(logs.resources[log.resource]);
-    if (!sid && !log.trace_id.empty()) sid = log.trace_id;
+    bool unnamed = false;
+    if (!sid && memory != nullptr) sid = memory->find_or_note_unnamed(log.trace_id);
+    if (!sid && !log.trace_id.empty()) {
+      sid = log.trace_id;
+      unnamed = true;
+    }
     if (!sid) {
       ++out.rejected_spans;
       if (out.error_message.empty()) {
@@ -238,6 +278,7 @@ OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
     ++out.spans;
     Building& b = sessions[*sid];
     b.trace.session_id = *sid;
+    b.unnamed = unnamed;
     const Timestamp time = timestamp_of(log.time_unix_nano);
     if (b.trace.created_at == Timestamp{} || time < b.trace.created_at) b.trace.created_at = time;
     SessionEventMessage m;
@@ -258,6 +299,7 @@ OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
       b.trace.message_history.push_back(std::move(*item.message));
     }
     out.sessions.push_back(std::move(b.trace));
+    out.unnamed.push_back(b.unnamed);
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,13 @@ namespace synth::tracing::server {
 /// arrive in several requests, in any order, end up in one session.
 struct OtlpMapped {
   std::vector<SessionTrace> sessions;
+  /// Per session of `sessions`: named after its trace id for want of a session id (a later span
+  /// of the trace may name the session; TraceSessions).
+  std::vector<bool> unnamed;
+  /// {trace id, session id}: traces whose spans earlier requests stored under the trace id and
+  /// that a span of this request named; that session is among `sessions`, and what was stored
+  /// under the trace id is to be moved into it.
+  std::vector<std::pair<std::string, std::string>> named;
   std::uint64_t spans = 0;           ///< spans mapped
   std::uint64_t rejected_spans = 0;  ///< spans that could not be mapped (no ids)
   std::string error_message;         ///< why, for the first of them
@@ -35,13 +43,25 @@ struct OtlpMapped {
 class TraceSessions {
  public:
   explicit TraceSessions(std::size_t capacity = 100000) : capacity_(capacity) {}
+  /// The session a span of the trace named, if any.
   std::optional<std::string> find(const std::string& trace_id);
+  /// find(); when no span named one, notes that the trace's spans go to a session named after
+  /// the trace id (one test and set, so that a span naming the session meanwhile either comes
+  /// first and is returned, or finds the note in take_unnamed()).
+  std::optional<std::string> find_or_note_unnamed(const std::string& trace_id);
   void remember(const std::string& trace_id, const std::string& session_id);
+  /// True (once) when spans of the trace went to a session named after the trace id.
+  bool take_unnamed(const std::string& trace_id);
+  /// Undoes take_unnamed() (the request that took it was not queued).
+  void restore_unnamed(const std::string& trace_id);
 
  private:
+  void remember_order(const std::string& trace_id);  // under mutex_: bounds both maps
+
   std::mutex mutex_;
   std::size_t capacity_;
   std::unordered_map<std::string, std::string> sessions_;
+  std::unordered_set<std::string> unnamed_;
   std::deque<std::string> order_;
 };
 

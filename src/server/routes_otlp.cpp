@@ -33,9 +33,15 @@ void answer(httplib::Response& res, bool json, std::string body) {
 std::vector<IngestItem> items_of(OtlpMapped& mapped) {
   std::vector<IngestItem> items;
   items.reserve(mapped.sessions.size());
-  for (SessionTrace& trace : mapped.sessions) {
+  for (std::size_t i = 0; i < mapped.sessions.size(); ++i) {
+    SessionTrace& trace = mapped.sessions[i];
     const std::size_t bytes = trace.to_json().size();  // what the queue's byte bound counts
-    items.push_back(IngestItem{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0});
+    IngestItem item{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0};
+    item.unnamed = i < mapped.unnamed.size() && mapped.unnamed[i];
+    for (const auto& [trace_id, session_id] : mapped.named) {
+      if (session_id == item.trace.session_id) item.absorbs.push_back(trace_id);
+    }
+    items.push_back(std::move(item));
   }
   return items;
 }
@@ -148,7 +154,10 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
   out.mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
   // After the spans: their trace's session is known now.
   OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
-  for (SessionTrace& t : loose.sessions) out.mapped.sessions.push_back(std::move(t));
+  for (std::size_t i = 0; i < loose.sessions.size(); ++i) {
+    out.mapped.sessions.push_back(std::move(loose.sessions[i]));
+    out.mapped.unnamed.push_back(loose.unnamed[i]);
+  }
   try {
     if (res != nullptr) {
       store_mapped(ctx, *res, out.mapped);
@@ -161,6 +170,7 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
     }
   } catch (...) {
     ctx.log_hold->restore(std::move(logs.taken));  // they wait for the spans sent again
+    for (const auto& [trace_id, session_id] : out.mapped.named) ctx.trace_sessions->restore_unnamed(trace_id);
     throw;
   }
   ctx.counters.otlp_rejected_spans.fetch_add(out.mapped.rejected_spans, std::memory_order_relaxed);

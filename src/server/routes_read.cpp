@@ -333,6 +333,7 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
                        {"commits", n(c.commits)},
                        {"otlp_spans", n(c.otlp_spans)},
                        {"otlp_rejected_spans", n(c.otlp_rejected_spans)},
+                       {"otlp_sessions_renamed", n(c.otlp_sessions_renamed)},
                        {"otlp_log_records", n(c.otlp_log_records)},
                        {"otlp_logs_attached", n(c.otlp_logs_attached)},
                        {"otlp_logs_messages", n(c.otlp_logs_messages)},

@@ -11,6 +11,9 @@ using Clock = std::chrono::steady_clock;
 using detail::duck::Appended;
 using detail::duck::StoreAccess;
 
+// As many traces as TraceSessions remembers.
+constexpr std::size_t kMaxRenamed = 100000;
+
 // A batch also commits once its sessions take this much JSON: the copies kept for a retry stay
 // bounded, as DuckDBSink's do.
 constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
@@ -83,10 +86,28 @@ void StoreWriter::serve_queue() {
   for (IngestItem& item : taken) finish(item, Stored::lost, "not stored before the shutdown deadline");
 }
 
+Appended StoreWriter::append_to_store(IngestItem& item) {
+  if (item.unnamed) {
+    if (const auto it = renamed_.find(item.trace.session_id); it != renamed_.end()) item.trace.session_id = it->second;
+  }
+  item.absorbed = 0;
+  for (const std::string& from : item.absorbs) {
+    if (StoreAccess::batch_move(store_, from, item.trace.session_id)) ++item.absorbed;
+    if (renamed_.insert_or_assign(from, item.trace.session_id).second) {
+      renamed_order_.push_back(from);
+      if (renamed_order_.size() > kMaxRenamed) {
+        renamed_.erase(renamed_order_.front());
+        renamed_order_.pop_front();
+      }
+    }
+  }
+  return StoreAccess::batch_append(store_, item.trace, item.on_existing);
+}
+
 void StoreWriter::append(IngestItem& item) {
   if (batch_.empty()) batch_due_ = Clock::now() + commit_interval_;
   try {
-    const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing);
+    const Appended appended = append_to_store(item);
     batch_bytes_ += item.bytes;
     appended_.push_back(stored_of(appended));
     batch_.push_back(std::move(item));
@@ -121,7 +142,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
   std::string first_error;
   for (IngestItem& item : batch_) {
     try {
-      const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing);
+      const Appended appended = append_to_store(item);
       StoreAccess::batch_commit(store_);
       counters_.commits.fetch_add(1, std::memory_order_relaxed);
       finish(item, stored_of(appended));
@@ -143,6 +164,8 @@ void StoreWriter::retry_alone(const std::string& failure) {
 
 void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
   counters_.count(what);
+  // The moves were committed with the item unless the item's batch was lost.
+  if (what != Stored::lost) counters_.otlp_sessions_renamed.fetch_add(item.absorbed, std::memory_order_relaxed);
   if (item.receipt) item.receipt->record(item.index, what, std::move(error));
   if (on_stored_ && (what == Stored::inserted || what == Stored::replaced || what == Stored::merged)) {
     try {

@@ -4,9 +4,13 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "duckdb/access.hpp"
 #include "server/ingest_queue.hpp"
 #include "server/options.hpp"
 #include "worker_thread.hpp"
@@ -35,6 +39,8 @@ class StoreWriter {
   void run() noexcept;
   void serve_queue();
   void append(IngestItem& item);
+  // The store side of append(): the sessions the item absorbs moved into it, then the item.
+  detail::duck::Appended append_to_store(IngestItem& item);
   void commit();
   // Each session of a rolled-back batch, once more in a transaction of its own.
   void retry_alone(const std::string& failure);
@@ -51,6 +57,11 @@ class StoreWriter {
   std::size_t batch_bytes_ = 0;
   std::chrono::steady_clock::time_point batch_due_;
   std::function<void(const SessionTrace&)> on_stored_;
+  // OTLP sessions stored under a trace id and moved into the session a later span named: later
+  // spans of the trace mapped under the trace id (before the name was known) go there too.
+  // Bounded as the server's memory of traces (TraceSessions).
+  std::unordered_map<std::string, std::string> renamed_;
+  std::deque<std::string> renamed_order_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };

@@ -4,7 +4,7 @@
 #include <variant>
 
 #include "diagnostics.hpp"
-#include "providers.hpp"
+#include "model/providers.hpp"
 
 namespace synth::tracing::detail {
 

@@ -4,7 +4,7 @@
 #include <variant>
 
 #include "diagnostics.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 #include "synth/tracing/error.hpp"
 
 namespace synth::tracing::detail {

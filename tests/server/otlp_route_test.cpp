@@ -132,6 +132,92 @@ TEST(OtlpRoute, ASessionInPartsOutOfOrderIsOneSession) {
   EXPECT_EQ(tokens, 480);
 }
 
+namespace {
+
+// One OTLP/JSON span of `trace` (a child of `parent` when given), with `session` as
+// gen_ai.conversation.id when given: the shape of the GenAI instrumentations, whose calls carry
+// no session id and whose wrapping span, the one that names it, ends (and is exported) last.
+std::string foreign_span(const std::string& trace, const char* span_id, const char* parent, const char* name,
+                         double start_s, const char* session) {
+  const auto nanos = [](double s) { return std::to_string(static_cast<long long>((1735689800.0 + s) * 1e9)); };
+  std::string attributes = R"([{"key":"gen_ai.operation.name","value":{"stringValue":")" +
+                           std::string(session ? "invoke_agent" : "chat") + R"("}})";
+  if (!session) attributes += R"(,{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}})";
+  if (session) attributes += R"(,{"key":"gen_ai.conversation.id","value":{"stringValue":")" + std::string(session) + "\"}}";
+  attributes += "]";
+  return R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":")" + trace + R"(","spanId":")" + span_id +
+         R"(","parentSpanId":")" + (parent ? parent : "") + R"(","name":")" + name + R"(","startTimeUnixNano":")" +
+         nanos(start_s) + R"(","endTimeUnixNano":")" + nanos(start_s + 0.5) + R"(","attributes":)" + attributes +
+         "}]}]}]}";
+}
+
+}  // namespace
+
+TEST(OtlpRoute, SpansSentBeforeTheSpanNamingTheirSessionEndUpInThatSession) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .span_hold = std::chrono::milliseconds(0)});
+  routes.start_writer();
+  const std::string trace = "5bf92f3577b34da6a3ce929d0e0e4736";
+  const char* root = "1000000000000001";
+  // Two calls and a tool call exported (and committed) before the span naming the session ends.
+  for (const auto& [span, name, at] : {std::tuple{"2000000000000001", "chat gpt-4o", 1.0},
+                                       std::tuple{"2000000000000002", "chat gpt-4o", 2.0},
+                                       std::tuple{"2000000000000003", "execute_tool", 3.0}}) {
+    auto r = routes.post("/v1/traces", foreign_span(trace, span, root, name, at, nullptr), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.counters.inserted + routes.counters.merged >= 3; }));
+  ASSERT_TRUE(routes.store.load_trace(trace)) << "stored under the trace id while no span named the session";
+  auto r = routes.post("/v1/traces", foreign_span(trace, root, nullptr, "invoke_agent", 0.0, "conv-late"), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  r = routes.post("/v1/traces", foreign_span(trace, "2000000000000004", root, "chat gpt-4o", 4.0, nullptr), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  routes.drain();
+  EXPECT_EQ(routes.store.session_ids(), std::vector<std::string>{"conv-late"});
+  const auto stored = routes.store.load_trace("conv-late");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->event_history.size(), 5u) << "the agent span, three calls before it, one after";
+  ASSERT_EQ(stored->session_time_steps.size(), 1u) << "the trace is one turn";
+  EXPECT_EQ(stored->session_time_steps[0].events.size(), 5u);
+  EXPECT_EQ(stored->created_at, synth_test::at_second(200.0)) << "the earliest start (the naming span's)";
+  EXPECT_EQ(routes.counters.otlp_sessions_renamed.load(), 1u);
+  const QueryResult stats = routes.store.query("SELECT num_events FROM session_stats ORDER BY session_id", {});
+  ASSERT_EQ(stats.rows.size(), 1u) << "no aggregates left of the session under the trace id";
+  EXPECT_EQ(stats.rows[0][0], Value(5));
+}
+
+TEST(OtlpRoute, TheWriterStoresAnUnnamedPartQueuedAfterItsTraceWasNamedInTheNamedSession) {
+  // A request mapped under the trace id on one HTTP thread may reach the queue after the request
+  // naming the session (another thread): the writer sends it after the moved part.
+  TempDir dir;
+  ServerOptions options{.db = dir.db()};
+  DuckDBTraceManager store(options.db);
+  IngestQueue queue(options.queue_sessions, options.queue_bytes);
+  IngestCounters counters;
+  const std::string trace = "6bf92f3577b34da6a3ce929d0e0e4736";
+  SessionTrace named = sample_session("conv-race", {.steps = 1});
+  SessionTrace unnamed = sample_session(trace, {.steps = 1});
+  unnamed.session_time_steps[0].step_id = named.session_time_steps[0].step_id;
+  std::vector<IngestItem> items;
+  items.push_back(IngestItem{named, OnExistingSession::merge, 1, nullptr, 0});
+  items.back().absorbs = {trace};
+  items.push_back(IngestItem{unnamed, OnExistingSession::merge, 1, nullptr, 0});
+  items.back().unnamed = true;
+  ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+  {
+    StoreWriter writer(store, queue, counters, options);
+    ASSERT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  }
+  EXPECT_EQ(store.session_ids(), std::vector<std::string>{"conv-race"});
+  const auto stored = store.load_trace("conv-race");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->event_history.size(), named.event_history.size() + unnamed.event_history.size());
+  EXPECT_EQ(counters.otlp_sessions_renamed.load(), 0u) << "nothing was stored under the trace id to move";
+}
+
 TEST(OtlpRoute, JsonIsAnsweredInJsonWithPartialSuccess) {
   TempDir dir;
   Routes routes(ServerOptions{.db = dir.db()});

@@ -1,4 +1,4 @@
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -4,6 +4,7 @@
 
 #include "file_io.hpp"
 #include "json/trace_json.hpp"
+#include "text.hpp"
 
 namespace synth::tracing {
 
@@ -22,9 +23,7 @@ std::string_view event_type_name(EventType type) noexcept {
 }
 
 std::optional<EventType> parse_event_type(std::string_view name) noexcept {
-  std::string lower;
-  lower.reserve(name.size());
-  for (char c : name) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  const std::string lower = detail::ascii_lower(name);
   if (lower == "cais" || lower == "caisevent" || lower == "lmcaisevent" || lower == "lm_cais" || lower == "lmcais") {
     return EventType::cais;
   }

@@ -2,7 +2,8 @@
 // together, openrouter, local, unknown; the registry of what is known of each.
 #include <string>
 
-#include "providers.hpp"
+#include "model/providers.hpp"
+#include "text.hpp"
 #include "synth/tracing/model.hpp"
 
 namespace synth::tracing {
@@ -56,13 +57,7 @@ const ProviderInfo* find_provider(std::string_view name) noexcept {
 }  // namespace detail
 
 namespace {
-std::string lower_trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
+std::string lower_trimmed(std::string_view s) { return detail::ascii_lower(detail::trim_blanks(s)); }
 
 bool starts_with_any(std::string_view s, std::initializer_list<std::string_view> prefixes) {
   for (std::string_view p : prefixes) {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "diagnostics.hpp"
-#include "secrets.hpp"
+#include "secrets/secrets.hpp"
 
 namespace synth::tracing {
 
