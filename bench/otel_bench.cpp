@@ -95,7 +95,7 @@ template <class Received>
 void end_to_end(benchmark::State& state, const std::string& endpoint, Received received, Levers levers = {}) {
   std::uint64_t total = 0;
   for (auto _ : state) {
-    auto owned = std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = endpoint, .gzip = levers.gzip, .resource = resource()});
+    auto owned = std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = endpoint, .gzip = levers.gzip, .resource = resource(), .connections = levers.concurrent});
     st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 1 << 17, .max_export_batch_size = levers.batch,
                                                         .schedule_delay = 100ms, .max_concurrent_exports = levers.concurrent});
     constexpr std::uint64_t kSpans = 50'000;

@@ -1,7 +1,9 @@
 #include "synth/tracing/instrument.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "diagnostics.hpp"
@@ -12,11 +14,46 @@ namespace synth::tracing {
 
 namespace detail {
 
+namespace {
+// A copy of a string in block memory (tracer/journal.hpp): wherever it is freed, the memory goes
+// back to the thread that made the copy.
+class BlockText {
+ public:
+  BlockText() = default;
+  BlockText(const BlockText&) = delete;
+  BlockText& operator=(const BlockText&) = delete;
+  ~BlockText() { clear(); }
+  void assign(std::string_view text) {
+    clear();
+    if (text.empty()) return;
+    // Few block sizes, so that the per-thread free lists stay short.
+    const std::size_t bytes = (text.size() + 63) / 64 * 64;
+    block_ = allocate_block(bytes);
+    bytes_ = bytes;
+    size_ = text.size();
+    std::memcpy(block_.data, text.data(), text.size());
+  }
+  std::string_view view() const noexcept { return {static_cast<const char*>(block_.data), size_}; }
+
+ private:
+  void clear() noexcept {
+    if (bytes_ != 0) release_block(block_, bytes_);
+    bytes_ = size_ = 0;
+  }
+  Block block_{nullptr, nullptr};
+  std::size_t bytes_ = 0;
+  std::size_t size_ = 0;
+};
+}  // namespace
+
 /// A recording scope's state (an inert scope has none). When the scope closes, the state itself
 /// is what the session's journal keeps: its event (metadata, hex ids) is built when the session is
-/// read, on the sink thread, instead of on the agent's (unless on_event hooks or span export
-/// need the event at once: then close() builds it).
-struct ScopeState {
+/// read, on the sink thread, instead of on the agent's (unless on_event hooks need the event at
+/// once: then close() builds it). With span export on, the state is also the scope's
+/// PendingSpan: the span, too, is built from it on the export thread. Journal and export queue
+/// then share it (`refs`); while both hold it, the event is built by copying, never by moving
+/// out of the state the export thread reads.
+struct ScopeState : PendingSpan {
   virtual ~ScopeState() = default;
   // States come from the journal's per-thread blocks (tracer/journal.hpp): a state the sink
   // thread frees goes back to the agent that opened the scope, whose pages are already touched.
@@ -46,7 +83,19 @@ struct ScopeState {
   std::uint64_t trace_id_high = 0;
   std::uint64_t trace_id_low = 0;
   /// Builds the event, moving out of the state (`consume`) or copying it; nullopt: none.
-  std::optional<Event> (*build)(ScopeState& state, bool consume) = nullptr;
+  std::optional<Event> (*make_event)(ScopeState& state, bool consume) = nullptr;
+
+  // Span export: what the span needs once the state has left the agent's thread.
+  std::atomic<std::uint32_t> refs{1};  // the journal and the export queue
+  std::int64_t step_index = -1;
+  BlockText session_id;
+  std::vector<SpanEvent> span_events;  // mode otel: recorded directly inside the scope
+  /// The span, from the state and its event (made by `make_event`).
+  SpanData (*span_of)(const ScopeState& state, const Event* event) = nullptr;
+
+  /// The span, built on the export thread from a copy of the event, as close() builds it.
+  SpanData build() override;
+  void release() noexcept override;
 
   /// Heap memory of the values and strings the event will hold (scope_event_bytes).
   virtual std::size_t value_bytes() const noexcept {
@@ -59,25 +108,12 @@ std::size_t scope_event_bytes(const ScopeState& state) noexcept {
   return sizeof(Event) + kIdsAndMetadata + state.value_bytes();
 }
 
-Event take_scope_event(ScopeState& state) { return *state.build(state, true); }
-Event copy_scope_event(const ScopeState& state) { return *state.build(const_cast<ScopeState&>(state), false); }
-
-namespace {
-// Records a closed scope whose event is built later: the journal takes `state`, its context
-// emptied so that the journal holds no reference to its own session. False, with `state` left to
-// the caller, when the session has ended.
-bool record_scoped_state(std::unique_ptr<ScopeState, ScopeStateDeleter>& state) {
-  SessionState& session = *ContextAccess::session(state->where);
-  if (!session.recording) return true;  // sampled out: nothing is kept
-  const std::int64_t step = state->where.step_index();
-  Context where;  // released after the lock: it may hold the last reference to the session
-  std::lock_guard lock(session.mutex);
-  if (session.ended.load(std::memory_order_relaxed)) return false;
-  where = std::move(state->where);
-  session.journal.events.emplace_back(std::move(state), step);
-  return true;
+// Moves out of the state only when the journal is its last holder (the export thread may be
+// reading it otherwise).
+Event take_scope_event(ScopeState& state) {
+  return *state.make_event(state, state.refs.load(std::memory_order_acquire) == 1);
 }
-}  // namespace
+Event copy_scope_event(const ScopeState& state) { return *state.make_event(const_cast<ScopeState&>(state), false); }
 
 namespace {
 
@@ -203,7 +239,19 @@ Context* recording_context(SessionTracer* tracer) noexcept {
   return c;
 }
 
-void ScopeStateDeleter::operator()(ScopeState* state) const noexcept { delete state; }
+void ScopeStateDeleter::operator()(ScopeState* state) const noexcept { state->release(); }
+
+void ScopeState::release() noexcept {
+  // The last holder frees it; a sole holder need not write the count.
+  if (refs.load(std::memory_order_acquire) == 1 || refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+SpanData ScopeState::build() {
+  const std::optional<Event> event = make_event(*this, false);
+  SpanData out = span_of(*this, event ? &*event : nullptr);
+  for (SpanEvent& e : span_events) out.events.push_back(std::move(e));
+  return out;
+}
 
 void record_capture_error(ScopeBase& scope, std::string_view part) noexcept {
   if (!scope.state_) return;
@@ -311,73 +359,117 @@ std::optional<Event> build_scope_event(ScopeState& state, bool consume) {
 }
 }  // namespace
 
+namespace {
+template <class State>
+constexpr std::string_view kind_of = std::is_same_v<State, AiCallState>            ? "ai_call"
+                                     : std::is_same_v<State, EnvironmentStepState>  ? "environment_step"
+                                     : std::is_same_v<State, RuntimeOperationState> ? "runtime_operation"
+                                                                                    : "trace_span";
+
+// A closed scope's span from its state and its event: the same code whether the span is built at
+// once (on_event hooks) or on the export thread (ScopeState::build).
+template <class State>
+SpanData scope_span_of(const ScopeState& state, const Event* event) {
+  const auto& s = static_cast<const State&>(state);
+  ScopeSpanInput in{.kind = kind_of<State>,
+                    .name = s.name,
+                    .session_id = s.session_id.view(),
+                    .trace_id_high = s.trace_id_high,
+                    .trace_id_low = s.trace_id_low,
+                    .span_id = s.span,
+                    .parent_span_id = s.parent,
+                    .start = s.started_at,
+                    .end = s.started_at + std::chrono::duration_cast<Timestamp::duration>(
+                                              std::chrono::duration<double, std::nano>(s.duration_ms * 1e6)),
+                    .turn = s.turn,
+                    .step_index = s.step_index,
+                    .event = event,
+                    .attributes = nullptr,
+                    .error = s.error.is_null() ? nullptr : &s.error};
+  if constexpr (std::is_same_v<State, SpanState>) {
+    const Value* recorded = event ? metadata(*event).find("attributes") : nullptr;
+    in.attributes = recorded != nullptr ? recorded : &s.attributes;
+  }
+  return scope_span(in);
+}
+
+// Records a closed scope whose event is built later: the journal takes `state`. False, with
+// `state` left to the caller, when the session has ended.
+bool record_scoped_state(std::unique_ptr<ScopeState, ScopeStateDeleter>& state, const Context& where) {
+  SessionState& session = *ContextAccess::session(where);
+  if (!session.recording) return true;  // sampled out: nothing is kept
+  const std::int64_t step = where.step_index();
+  std::lock_guard lock(session.mutex);
+  if (session.ended.load(std::memory_order_relaxed)) return false;
+  session.journal.events.emplace_back(std::move(state), step);
+  return true;
+}
+}  // namespace
+
 template <class State, class Make>
 void ScopeBase::close(Make&&) noexcept {
   if (!state_) return;
   auto owned = std::move(state_);  // a second close() does nothing
   auto& s = static_cast<State&>(*owned);
   s.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s.started).count();
+  // The state keeps no reference to its session from here on (the journal is inside the session,
+  // the export queue inside the tracer); this one is released last, after any lock: it may be
+  // the session's last reference.
+  const Context where = std::move(s.where);
   // The enclosing scope is current again on this thread (unless something else took over).
-  if (Context* c = ContextAccess::find(ContextAccess::core(s.where));
-      c != nullptr && c->span_id() == s.span && ContextAccess::session(*c) == ContextAccess::session(s.where)) {
+  if (Context* c = ContextAccess::find(ContextAccess::core(where));
+      c != nullptr && c->span_id() == s.span && ContextAccess::session(*c) == ContextAccess::session(where)) {
     ContextAccess::set_span(*c, s.parent);
   }
-  const auto& session = ContextAccess::session(s.where);
+  const auto& session = ContextAccess::session(where);
   TracerCore& core = *session->core;
+  const auto dropped = [&] {
+    count_failed_record(core, [&] {
+      return "instrumentation scope '" + s.name + "' ended after its session: its event was dropped";
+    });
+  };
   try {
     if (s.error.is_null() && std::uncaught_exceptions() > s.exceptions_at_open) {
       // Unwinding: the exception itself is out of reach here; wrappers and error(e) give its type.
       s.error = Value{{"type", "exception"}, {"message", "the scope was left by an exception"}};
     }
-    s.turn = s.where.turn();
+    s.turn = where.turn();
     s.trace_id_high = session->trace_id_high;
     s.trace_id_low = session->trace_id_low;
-    s.build = &build_scope_event<State, std::decay_t<Make>>;
+    s.make_event = &build_scope_event<State, std::decay_t<Make>>;
     bool records = core.records_events;
     if constexpr (std::is_same_v<State, SpanState>) records = records && s.record_event;
-    if (records && !core.spans && core.hooks->empty()) {
-      // The common case: the journal keeps the state; the event is built off this thread.
-      if (!record_scoped_state(owned)) {
-        count_failed_record(core, [&] {
-          return "instrumentation scope '" + s.name + "' ended after its session: its event was dropped";
-        });
+    const auto& spans = core.spans;
+    if (spans) {
+      s.step_index = where.step_index();
+      s.session_id.assign(session->id);
+      s.span_of = &scope_span_of<State>;
+    }
+    if (!core.hooks->empty()) {
+      // on_event hooks need the event now: it is built here, and so is the span.
+      std::optional<Event> event = s.make_event(s, true);
+      if (spans) {
+        SpanData span = s.span_of(s, event ? &*event : nullptr);
+        take_span_events(*session, s.span, span.events);  // recorded directly inside the scope (mode otel)
+        spans->end(std::move(span));
       }
+      if (event && records && !record_scoped_event(where, std::move(*event))) dropped();
       return;
     }
-    std::optional<Event> event = s.build(s, true);
-    if (const auto& spans = core.spans) {
-      constexpr std::string_view kind = std::is_same_v<State, AiCallState>            ? "ai_call"
-                                        : std::is_same_v<State, EnvironmentStepState> ? "environment_step"
-                                        : std::is_same_v<State, RuntimeOperationState> ? "runtime_operation"
-                                                                                       : "trace_span";
-      ScopeSpanInput in{.kind = kind,
-                        .name = s.name,
-                        .session_id = session->id,
-                        .trace_id_high = session->trace_id_high,
-                        .trace_id_low = session->trace_id_low,
-                        .span_id = s.span,
-                        .parent_span_id = s.parent,
-                        .start = s.started_at,
-                        .end = s.started_at + std::chrono::duration_cast<Timestamp::duration>(
-                                                  std::chrono::duration<double, std::nano>(s.duration_ms * 1e6)),
-                        .turn = s.where.turn(),
-                        .step_index = s.where.step_index(),
-                        .event = event ? &*event : nullptr,
-                        .attributes = nullptr,
-                        .error = s.error.is_null() ? nullptr : &s.error};
-      if constexpr (std::is_same_v<State, SpanState>) {
-        const Value* recorded = event ? metadata(*event).find("attributes") : nullptr;
-        in.attributes = recorded != nullptr ? recorded : &s.attributes;
+    // The common case: the journal keeps the state and the export queue shares it; the event
+    // and the span are built off this thread.
+    if (spans) {
+      take_span_events(*session, s.span, s.span_events);
+      if (records) {
+        // The queue's release store publishes the count with the state.
+        s.refs.store(2, std::memory_order_relaxed);
+        spans->end(PendingSpanPtr(&s));
+      } else {
+        spans->end(PendingSpanPtr(owned.release()));
+        return;
       }
-      SpanData span = scope_span(in);
-      take_span_events(*session, s.span, span.events);  // recorded directly inside the scope (mode otel)
-      spans->end(std::move(span));
     }
-    if (event && records && !record_scoped_event(s.where, std::move(*event))) {
-      count_failed_record(core, [&] {
-        return "instrumentation scope '" + s.name + "' ended after its session: its event was dropped";
-      });
-    }
+    if (records && !record_scoped_state(owned, where)) dropped();
   } catch (...) {
     count_failed_record(core, [&] {
       return "instrumentation scope '" + s.name + "' could not be recorded: " + current_exception_text();
@@ -396,7 +488,18 @@ void AiCallScope::start(Context& where, std::string_view operation, const AiCall
     auto s = std::make_unique<detail::AiCallState>();
     s->model = options.model;
     s->system_id = options.system_id;
-    if (!options.provider.empty()) s->provider = normalize_provider(options.provider);
+    if (!options.provider.empty()) {
+      // A thread's calls name the same provider over and over (an LM client's, say): the last
+      // one normalized is kept rather than normalized again (lowercasing, ~50 aliases compared).
+      thread_local std::string last_given, last_normalized;
+      if (options.provider != last_given) {
+        std::string normalized = normalize_provider(options.provider);
+        std::string given(options.provider);
+        last_normalized.swap(normalized);  // both or neither: out of memory leaves the old pair
+        last_given.swap(given);
+      }
+      s->provider = last_normalized;
+    }
     return s;
   });
 }

@@ -61,6 +61,7 @@ TEST(TracingConfig, Defaults) {
   EXPECT_EQ(c.otel_max_queue_size, 2048u);
   EXPECT_EQ(c.otel_max_export_batch_size, 512u);
   EXPECT_EQ(c.otel_schedule_delay_ms, 5000u);
+  EXPECT_EQ(c.otel_max_concurrent_exports, 1u);
   EXPECT_FALSE(c.otel_flush_on_session_end);
 }
 
@@ -211,6 +212,27 @@ TEST(TracingConfig, OpenTelemetryStandardVariables) {
     EnvGuard ours("SYNTH_TRACING_OTEL_ENDPOINT", "http://ours:4318/v1/traces");
     EXPECT_EQ(*st::TracingConfig{}.load().otel_endpoint, "http://ours:4318/v1/traces");
   }
+}
+
+// Exports in flight: from code, the environment, YAML and TOML, like the other OTLP settings.
+TEST(TracingConfig, ConcurrentExportsFromEveryPlace) {
+  EXPECT_EQ(st::TracingConfig{.otel_max_concurrent_exports = 3}.load().otel_max_concurrent_exports, 3u);
+  TempFile yaml("exports.yaml", "otel_max_concurrent_exports: 4\n");
+  EXPECT_EQ(st::TracingConfig{}.load(yaml.path).otel_max_concurrent_exports, 4u);
+  TempFile toml("exports.toml", "otel_max_concurrent_exports = 2\n");
+  EXPECT_EQ(st::TracingConfig{}.load(toml.path).otel_max_concurrent_exports, 2u);
+  {
+    EnvGuard g("SYNTH_TRACING_OTEL_MAX_CONCURRENT_EXPORTS", "6");
+    EXPECT_EQ(st::TracingConfig{}.load(toml.path).otel_max_concurrent_exports, 6u);  // environment over file
+  }
+  {
+    EnvGuard g("SYNTH_TRACING_OTEL_MAX_CONCURRENT_EXPORTS", "many");
+    EXPECT_NE(error_of([] { (void)st::TracingConfig{}.load(); }).find("SYNTH_TRACING_OTEL_MAX_CONCURRENT_EXPORTS"),
+              std::string::npos);
+  }
+  EXPECT_NE(error_of([] { st::TracingConfig{.otel_max_concurrent_exports = 0}.validate(); })
+                .find("otel_max_concurrent_exports must be positive"),
+            std::string::npos);
 }
 
 TEST(TracingConfig, ValidationMessages) {

@@ -282,6 +282,7 @@ TracingConfig apply_config(const TracingConfig& config, const Value& file, const
   l.field("otel_max_queue_size", c.otel_max_queue_size, {"OTEL_BSP_MAX_QUEUE_SIZE"});
   l.field("otel_max_export_batch_size", c.otel_max_export_batch_size, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE"});
   l.field("otel_schedule_delay_ms", c.otel_schedule_delay_ms, {"OTEL_BSP_SCHEDULE_DELAY"});
+  l.field("otel_max_concurrent_exports", c.otel_max_concurrent_exports);
   l.field("otel_flush_on_session_end", c.otel_flush_on_session_end);
   l.field("otel_resource_attributes", c.otel_resource_attributes, {"OTEL_RESOURCE_ATTRIBUTES"});
   l.field("collector", c.collector);
@@ -342,6 +343,7 @@ void TracingConfig::validate() const {
   }
   positive("otel_max_queue_size", otel_max_queue_size);
   positive("otel_max_export_batch_size", otel_max_export_batch_size);
+  positive("otel_max_concurrent_exports", otel_max_concurrent_exports);
   if (*otel_max_export_batch_size > *otel_max_queue_size) {
     throw Error("TracingConfig: otel_max_export_batch_size (" + std::to_string(*otel_max_export_batch_size) +
                 ") must not exceed otel_max_queue_size (" + std::to_string(*otel_max_queue_size) + ")");

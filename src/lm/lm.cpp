@@ -58,26 +58,36 @@ std::string base_url_variable(const detail::ProviderInfo& info) {
   return std::string(key.substr(0, key.size() - suffix.size())) + "_BASE_URL";
 }
 
-Value messages_state(const std::vector<Message>& messages) {
+// The trace's copies of the call's messages and answer are built member by member, in place: a
+// Value literal ({{"role", ...}}) builds each value, then the list, then the object (and a
+// set() per member searches the object first), several times the work of the copy itself.
+Value tool_calls_state(const std::vector<ToolCall>& calls) {
   Value::Array out;
-  out.reserve(messages.size());
-  for (const auto& m : messages) {
-    Value v = Value::object({{"role", m.role}, {"content", m.content}});
-    if (!m.tool_calls.empty()) {
-      Value calls = Value::array();
-      for (const auto& c : m.tool_calls) calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
-      v.set("tool_calls", std::move(calls));
-    }
-    if (!m.tool_call_id.empty()) v.set("tool_call_id", m.tool_call_id);
-    out.push_back(std::move(v));
+  out.reserve(calls.size());
+  for (const auto& c : calls) {
+    Value::Object call;
+    call.reserve(3);
+    call.emplace_back("id", c.id);
+    call.emplace_back("name", c.name);
+    call.emplace_back("arguments", c.arguments);
+    out.emplace_back(std::move(call));
   }
   return Value(std::move(out));
 }
 
-Value tool_calls_state(const std::vector<ToolCall>& calls) {
-  Value out = Value::array();
-  for (const auto& c : calls) out.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
-  return out;
+Value messages_state(const std::vector<Message>& messages) {
+  Value::Array out;
+  out.reserve(messages.size());
+  for (const auto& m : messages) {
+    Value::Object v;
+    v.reserve(2 + (m.tool_calls.empty() ? 0 : 1) + (m.tool_call_id.empty() ? 0 : 1));
+    v.emplace_back("role", m.role);
+    v.emplace_back("content", m.content);
+    if (!m.tool_calls.empty()) v.emplace_back("tool_calls", tool_calls_state(m.tool_calls));
+    if (!m.tool_call_id.empty()) v.emplace_back("tool_call_id", m.tool_call_id);
+    out.emplace_back(std::move(v));
+  }
+  return Value(std::move(out));
 }
 
 }  // namespace
@@ -315,11 +325,14 @@ struct LM::Impl {
   }
 
   void record_answer(AiCallScope& scope, const LMResponse& out) const {
-    Value after = Value::object({{"content", out.text}, {"finish_reason", out.finish_reason}});
-    if (!out.tool_calls.empty()) after.set("tool_calls", tool_calls_state(out.tool_calls));
-    if (!out.response_id.empty()) after.set("response_id", out.response_id);
-    after.set("model", out.model);
-    scope.response(std::move(after));
+    Value::Object after;
+    after.reserve(5);
+    after.emplace_back("content", out.text);
+    after.emplace_back("finish_reason", out.finish_reason);
+    if (!out.tool_calls.empty()) after.emplace_back("tool_calls", tool_calls_state(out.tool_calls));
+    if (!out.response_id.empty()) after.emplace_back("response_id", out.response_id);
+    after.emplace_back("model", out.model);
+    scope.response(Value(std::move(after)));
     if (out.usage) scope.usage(*out.usage);  // none reported: no token counts, never zeros
     if (out.model != options.model) scope.response_model(out.model);
     if (out.cost) scope.cost(*out.cost);

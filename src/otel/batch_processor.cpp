@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "diagnostics.hpp"
@@ -16,6 +17,12 @@ namespace synth::tracing {
 
 namespace {
 
+// What the queue holds: a span, or one to be built on the export thread (`pending`).
+struct QueuedSpan {
+  SpanData span;  // unless `pending`
+  PendingSpanPtr pending;
+};
+
 // Bounded multi-producer queue after Dmitry Vyukov's array queue: one atomic sequence per cell,
 // producers claim cells with one CAS, nobody takes a lock, capacity fixed at construction.
 class SpanQueue {
@@ -24,7 +31,9 @@ class SpanQueue {
     for (std::size_t i = 0; i < cells_.size(); ++i) cells_[i].sequence.store(i, std::memory_order_relaxed);
   }
 
-  bool try_push(SpanData&& span) noexcept {
+  // `item`: a SpanData or a PendingSpanPtr, moved in unless the queue is full.
+  template <class Item>
+  bool try_push(Item&& item) noexcept {
     std::size_t pos = tail_.load(std::memory_order_relaxed);
     for (;;) {
       Cell& cell = cells_[pos % cells_.size()];
@@ -32,7 +41,11 @@ class SpanQueue {
       const auto diff = static_cast<std::ptrdiff_t>(seq) - static_cast<std::ptrdiff_t>(pos);
       if (diff == 0) {
         if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
-          cell.span = std::move(span);
+          if constexpr (std::is_same_v<std::decay_t<Item>, PendingSpanPtr>) {
+            cell.item.pending = std::move(item);
+          } else {
+            cell.item.span = std::move(item);
+          }
           cell.sequence.store(pos + 1, std::memory_order_release);
           return true;
         }
@@ -44,7 +57,8 @@ class SpanQueue {
     }
   }
 
-  bool try_pop(SpanData& out) noexcept {
+  // `out.pending` must be empty.
+  bool try_pop(QueuedSpan& out) noexcept {
     std::size_t pos = head_.load(std::memory_order_relaxed);
     for (;;) {
       Cell& cell = cells_[pos % cells_.size()];
@@ -52,7 +66,8 @@ class SpanQueue {
       const auto diff = static_cast<std::ptrdiff_t>(seq) - static_cast<std::ptrdiff_t>(pos + 1);
       if (diff == 0) {
         if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
-          out = std::move(cell.span);
+          out.pending = std::move(cell.item.pending);
+          if (!out.pending) out.span = std::move(cell.item.span);
           cell.sequence.store(pos + cells_.size(), std::memory_order_release);
           return true;
         }
@@ -67,7 +82,7 @@ class SpanQueue {
  private:
   struct Cell {
     std::atomic<std::size_t> sequence{0};
-    SpanData span;
+    QueuedSpan item;
   };
   std::vector<Cell> cells_;
   alignas(64) std::atomic<std::size_t> tail_{0};
@@ -94,7 +109,13 @@ struct BatchSpanProcessor::Impl {
   // the next batch is collected and sent meanwhile; else exported on this thread.
   void export_batch(std::vector<SpanData>& batch);
   void export_now(std::vector<SpanData>& batch);
+  // Moves what was popped into `batch`, building a pending span here, on the export thread (one
+  // that fails to build is counted failed).
+  void add(std::vector<SpanData>& batch, QueuedSpan& item) noexcept;
   void send_loop();
+  // end(): a SpanData or a PendingSpanPtr.
+  template <class Item>
+  bool end(Item&& span) noexcept;
   // Waits until no sender thread has a batch.
   void wait_senders_idle();
   bool on_export_thread() const noexcept { return worker.is_current() || current_sender == this; }
@@ -203,15 +224,34 @@ void BatchSpanProcessor::Impl::export_now(std::vector<SpanData>& batch) {
   batch.clear();
 }
 
+void BatchSpanProcessor::Impl::add(std::vector<SpanData>& batch, QueuedSpan& item) noexcept {
+  if (!item.pending) {
+    batch.push_back(std::move(item.span));  // no reallocation: reserved to batch_size
+    return;
+  }
+  PendingSpanPtr to_build = std::move(item.pending);
+  try {
+    batch.push_back(to_build->build());
+  } catch (...) {
+    queued.fetch_sub(1, std::memory_order_acq_rel);
+    const std::uint64_t n = failed.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (detail::is_report_worthy(n)) {
+      detail::report("a span could not be built for export: " + detail::current_exception_text() + " (" +
+                     std::to_string(n) + " spans failed so far)");
+    }
+  }
+}
+
 void BatchSpanProcessor::Impl::drop_all(std::vector<SpanData>& batch) {
   std::uint64_t n = batch.size();
   batch.clear();
   queued.fetch_sub(n, std::memory_order_acq_rel);
-  SpanData span;
+  QueuedSpan span;
   // `queued` counts a span before it is in the queue: wait for pushes in flight (end() sees
   // `closed` and gives up, or pushes at once).
   while (queued.load(std::memory_order_acquire) > 0) {
     if (queue.try_pop(span)) {
+      span.pending.reset();  // dropped unbuilt
       queued.fetch_sub(1, std::memory_order_acq_rel);
       ++n;
     } else {
@@ -263,8 +303,8 @@ void BatchSpanProcessor::Impl::run_loop() {
         drop_all(batch);
         break;
       }
-      SpanData span;
-      while (batch.size() < batch_size && queue.try_pop(span)) batch.push_back(std::move(span));
+      QueuedSpan item;
+      while (batch.size() < batch_size && queue.try_pop(item)) add(batch, item);
       if (batch.size() == batch_size) {
         export_batch(batch);
         continue;
@@ -294,6 +334,45 @@ void BatchSpanProcessor::Impl::run_loop() {
   }
 }
 
+template <class Item>
+bool BatchSpanProcessor::Impl::end(Item&& span) noexcept {
+  const std::uint64_t n_ended = ended.fetch_add(1, std::memory_order_relaxed) + 1;
+  // Counted before the push, so the worker never sees more spans than `queued`. Sequentially
+  // consistent with `closed`: a shutdown either sees this span counted or this call sees it.
+  queued.fetch_add(1, std::memory_order_seq_cst);
+  const bool shut = closed.load(std::memory_order_seq_cst);
+  if (shut || !queue.try_push(std::move(span))) {
+    queued.fetch_sub(1, std::memory_order_acq_rel);
+    const std::uint64_t n = dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (detail::is_report_worthy(n)) {
+      detail::report(shut ? "span ended after the span export shut down: " + std::to_string(n) +
+                                  " spans dropped so far"
+                            : "span queue full (" + std::to_string(options.max_queue_size) + " spans): " +
+                                  std::to_string(n) +
+                                  " spans dropped so far (raise otel_max_queue_size, or check the collector)");
+    }
+    return false;
+  }
+  // Wake the exporter once per batch_size spans: a lock here once per batch, never per span. The
+  // worker sends only full batches on such a wake, so a wake-up early or late costs nothing.
+  if (n_ended % batch_size == 0) {
+    {
+      std::lock_guard lock(mutex);
+      batch_ready = true;
+    }
+    wake.notify_one();
+  }
+  return true;
+}
+
+bool BatchSpanProcessor::end(SpanData&& span) noexcept { return impl_->end(std::move(span)); }
+
+bool BatchSpanProcessor::end(PendingSpanPtr&& span) noexcept {
+  // Released here when dropped: the caller's memory goes back on the caller's thread.
+  PendingSpanPtr owned = std::move(span);
+  return impl_->end(std::move(owned));
+}
+
 BatchSpanProcessor::BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, BatchOptions options)
     : impl_(std::make_shared<Impl>(std::move(exporter), options)) {
   // The thread shares the state: it may outlive this object (destroyed from the thread itself,
@@ -302,36 +381,6 @@ BatchSpanProcessor::BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, B
 }
 
 BatchSpanProcessor::~BatchSpanProcessor() { shutdown(impl_->options.shutdown_timeout); }
-
-bool BatchSpanProcessor::end(SpanData&& span) noexcept {
-  const std::uint64_t n_ended = impl_->ended.fetch_add(1, std::memory_order_relaxed) + 1;
-  // Counted before the push, so the worker never sees more spans than `queued`. Sequentially
-  // consistent with `closed`: a shutdown either sees this span counted or this call sees it.
-  impl_->queued.fetch_add(1, std::memory_order_seq_cst);
-  const bool closed = impl_->closed.load(std::memory_order_seq_cst);
-  if (closed || !impl_->queue.try_push(std::move(span))) {
-    impl_->queued.fetch_sub(1, std::memory_order_acq_rel);
-    const std::uint64_t n = impl_->dropped.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (detail::is_report_worthy(n)) {
-      detail::report(closed ? "span ended after the span export shut down: " + std::to_string(n) +
-                                  " spans dropped so far"
-                            : "span queue full (" + std::to_string(impl_->options.max_queue_size) + " spans): " +
-                                  std::to_string(n) +
-                                  " spans dropped so far (raise otel_max_queue_size, or check the collector)");
-    }
-    return false;
-  }
-  // Wake the exporter once per batch_size spans: a lock here once per batch, never per span. The
-  // worker sends only full batches on such a wake, so a wake-up early or late costs nothing.
-  if (n_ended % impl_->batch_size == 0) {
-    {
-      std::lock_guard lock(impl_->mutex);
-      impl_->batch_ready = true;
-    }
-    impl_->wake.notify_one();
-  }
-  return true;
-}
 
 bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {
   Impl& x = *impl_;

@@ -163,10 +163,12 @@ struct OtlpHttpExporter::Impl {
       register_secret(value);
       if (const auto space = value.find(' '); space != std::string::npos) register_secret(value.substr(space + 1));
     }
-    // The first connection is made here, on the constructing thread: libcurl's (and OpenSSL's)
-    // global set-up must not run first on the export thread while the process exits and
-    // tears them down (test Shutdown.AStalledCollectorHoldsTheExitOnlyUntilTheDeadline).
-    idle.push_back(std::make_unique<Slot>(options));
+    // Every connection is made here, on the constructing thread: libcurl's (and OpenSSL's)
+    // set-up must not run on an export thread while the process exits and tears them down
+    // (test Shutdown.AStalledCollectorHoldsTheExitOnlyUntilTheDeadline).
+    const std::size_t n = std::max<std::size_t>(options.connections, 1);
+    idle.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) idle.push_back(std::make_unique<Slot>(options));
   }
 
   // Waits `delay` unless shutdown() comes first; false then.
@@ -175,7 +177,8 @@ struct OtlpHttpExporter::Impl {
     return !woken.wait_for(lock, stop.get_token(), delay, [] { return false; }) && !stop.stop_requested();
   }
 
-  // A slot for this export: an idle one (its connection kept alive), else a new one.
+  // A slot for this export: an idle one (its connection kept alive), else a new one (more
+  // exports at once than options.connections).
   std::unique_ptr<Slot> acquire() {
     {
       std::lock_guard lock(slots_mutex);

@@ -25,6 +25,7 @@ class PolicyExporter : public SpanExporter {
     return next_->export_spans(spans);
   }
   void shutdown() noexcept override { next_->shutdown(); }
+  bool concurrent_exports() const noexcept override { return next_->concurrent_exports(); }
 
  private:
   std::unique_ptr<SpanExporter> next_;
@@ -64,6 +65,7 @@ std::unique_ptr<SpanPipeline> SpanPipeline::from_config(const TracingConfig& con
     options.timeout = std::chrono::milliseconds(*config.otel_timeout_ms);
     options.max_retries = static_cast<int>(std::min<std::size_t>(*config.otel_max_retries, 1000));
     options.resource = resource_of(config);
+    options.connections = *config.otel_max_concurrent_exports;
     exporter = std::make_unique<OtlpHttpExporter>(std::move(options));
   }
   return std::make_unique<SpanPipeline>(std::move(exporter), config, std::move(policy));
@@ -75,6 +77,7 @@ SpanPipeline::SpanPipeline(std::unique_ptr<SpanExporter> exporter, const Tracing
                  BatchOptions{.max_queue_size = *config.otel_max_queue_size,
                               .max_export_batch_size = *config.otel_max_export_batch_size,
                               .schedule_delay = std::chrono::milliseconds(*config.otel_schedule_delay_ms),
+                              .max_concurrent_exports = *config.otel_max_concurrent_exports,
                               .shutdown_timeout = std::chrono::milliseconds(*config.shutdown_timeout_ms)}) {}
 
 bool SpanPipeline::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {

@@ -12,8 +12,9 @@ namespace synth::tracing::detail {
 
 class OutgoingPolicy;
 
-/// The spans of one tracer: built on the recording thread from data the tracer has anyway,
-/// masked and priced on the export thread, exported in batches.
+/// The spans of one tracer: sessions' and timesteps' built on the recording thread, scopes'
+/// built on the export thread from their state (PendingSpan), all masked and priced on the
+/// export thread and exported in batches.
 class SpanPipeline final : public SpanProcessor {
  public:
   /// Null when spans are not wanted: mode v2 or disabled, or no endpoint configured.
@@ -26,6 +27,8 @@ class SpanPipeline final : public SpanProcessor {
 
   /// Queues a finished span; never blocks (a full queue drops it, counted).
   void end(SpanData&& span) noexcept override { processor_.end(std::move(span)); }
+  /// Queues a span built on the export thread (before masking and pricing); likewise.
+  void end(PendingSpanPtr&& span) noexcept override { processor_.end(std::move(span)); }
   /// Starts exporting what is queued now, without waiting for it.
   void export_soon() noexcept override;
   bool flush(std::chrono::milliseconds timeout) override { return processor_.force_flush(timeout); }

@@ -54,6 +54,8 @@ class SpanProcessor {
   virtual ~SpanProcessor() = default;
   /// Queues a finished span; never blocks (a full queue drops it, counted).
   virtual void end(SpanData&& span) noexcept = 0;
+  /// Queues a span to be built on the export thread; likewise.
+  virtual void end(PendingSpanPtr&& span) noexcept = 0;
   /// Starts exporting what is queued now, without waiting for it.
   virtual void export_soon() noexcept = 0;
   virtual bool flush(std::chrono::milliseconds timeout) = 0;

@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -383,4 +384,102 @@ TEST(BatchSpanProcessor, DestroyedFromASenderThreadOfConcurrentExports) {
   ASSERT_EQ(exporter_gone.wait_for(10s), std::future_status::ready);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   EXPECT_EQ(processor, nullptr);
+}
+
+// ---- spans built on the export thread (PendingSpan) ----
+
+namespace {
+// Where a PendingSpan was built and released.
+struct PendingLog {
+  std::mutex mutex;
+  std::vector<std::thread::id> built, released;
+  std::vector<std::thread::id> of(std::vector<std::thread::id> PendingLog::*which) {
+    std::lock_guard lock(mutex);
+    return this->*which;
+  }
+};
+
+class TestPendingSpan final : public st::PendingSpan {
+ public:
+  TestPendingSpan(std::uint64_t id, PendingLog& log, bool fails = false) : id_(id), log_(log), fails_(fails) {}
+  st::SpanData build() override {
+    {
+      std::lock_guard lock(log_.mutex);
+      log_.built.push_back(std::this_thread::get_id());
+    }
+    if (fails_) throw std::runtime_error("no memory for the span");
+    return span(id_);
+  }
+  void release() noexcept override {
+    {
+      std::lock_guard lock(log_.mutex);
+      log_.released.push_back(std::this_thread::get_id());
+    }
+    delete this;
+  }
+
+ private:
+  std::uint64_t id_;
+  PendingLog& log_;
+  bool fails_;
+};
+
+st::PendingSpanPtr pending(std::uint64_t id, PendingLog& log, bool fails = false) {
+  return st::PendingSpanPtr(new TestPendingSpan(id, log, fails));
+}
+}  // namespace
+
+TEST(BatchSpanProcessor, APendingSpanIsBuiltOnTheExportThreadInItsPlace) {
+  PendingLog log;
+  auto [owned, collected] = collecting();
+  {
+    st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 100, .max_export_batch_size = 10,
+                                                        .schedule_delay = std::chrono::hours(1)});
+    EXPECT_TRUE(processor.end(span(1)));
+    EXPECT_TRUE(processor.end(pending(2, log)));
+    EXPECT_TRUE(processor.end(span(3)));
+    EXPECT_TRUE(processor.end(pending(4, log, /*fails=*/true)));
+    ASSERT_TRUE(processor.force_flush(10s));
+    const auto stats = processor.stats();
+    EXPECT_EQ(stats.spans_ended, 4u);
+    EXPECT_EQ(stats.spans_exported, 3u);
+    EXPECT_EQ(stats.spans_failed, 1u);  // the one whose build threw
+    EXPECT_EQ(stats.queued, 0u);
+  }
+  EXPECT_EQ(collected->ids(), (std::vector<std::uint64_t>{1, 2, 3}));  // in the order ended
+  const auto built = log.of(&PendingLog::built);
+  ASSERT_EQ(built.size(), 2u);
+  for (const auto& id : built) EXPECT_NE(id, std::this_thread::get_id());
+  EXPECT_EQ(log.of(&PendingLog::released).size(), 2u);  // each released once, built or not
+}
+
+TEST(BatchSpanProcessor, ADroppedPendingSpanIsReleasedAtOnceUnbuilt) {
+  PendingLog log;
+  auto [owned, collected] = collecting();
+  collected->hold();
+  st::BatchSpanProcessor processor(std::move(owned), {.max_queue_size = 2, .max_export_batch_size = 1,
+                                                      .schedule_delay = std::chrono::hours(1)});
+  // One span held in the exporter, two in the queue: the rest do not fit.
+  EXPECT_TRUE(processor.end(pending(1, log)));
+  ASSERT_TRUE(collected->wait_for_calls(1));
+  EXPECT_TRUE(processor.end(pending(2, log)));
+  EXPECT_TRUE(processor.end(pending(3, log)));
+  EXPECT_FALSE(processor.end(pending(4, log)));
+  // The first was released on the export thread once built; the dropped one by end() itself, on
+  // this thread, never built.
+  const auto released = log.of(&PendingLog::released);
+  ASSERT_EQ(released.size(), 2u);
+  EXPECT_NE(released[0], std::this_thread::get_id());
+  EXPECT_EQ(released[1], std::this_thread::get_id());
+  EXPECT_EQ(log.of(&PendingLog::built).size(), 1u);
+  collected->release();
+  ASSERT_TRUE(processor.force_flush(10s));
+  EXPECT_EQ(collected->ids(), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_TRUE(processor.shutdown(1s));
+  EXPECT_FALSE(processor.end(pending(5, log)));  // after shutdown: dropped, released
+  EXPECT_EQ(log.of(&PendingLog::released).size(), 5u);
+  EXPECT_EQ(log.of(&PendingLog::built).size(), 3u);
+  const auto stats = processor.stats();
+  EXPECT_EQ(stats.spans_exported, 3u);
+  EXPECT_EQ(stats.spans_dropped, 2u);
 }

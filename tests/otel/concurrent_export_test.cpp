@@ -8,7 +8,7 @@
 
 #include "otel/otlp_receiver.hpp"
 #include "support.hpp"
-#include "synth/tracing/otel.hpp"
+#include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
 using namespace std::chrono_literals;
@@ -55,6 +55,34 @@ TEST(ConcurrentOtlpExport, RequestsOverlapAndEverySpanArrivesOnce) {
   std::set<std::string> ids;
   for (const auto& s : receiver.spans()) ids.insert(s["spanId"].get<std::string>());
   EXPECT_EQ(ids.size(), 100u);
+}
+
+// A tracer's otel_max_concurrent_exports reaches both the processor and the exporter, whose
+// connections are all opened when the tracer starts: two slow requests are received together.
+TEST(ConcurrentOtlpExport, TheTracerSettingSendsBatchesTogether) {
+  OtlpReceiver receiver;
+  receiver.script({{{"delay_ms", 400}}, {{"delay_ms", 400}}});
+  st::TracingConfig c;
+  c.otel_endpoint = receiver.endpoint();
+  c.save_dir = std::filesystem::path();
+  c.otel_max_export_batch_size = std::size_t{4};
+  c.otel_schedule_delay_ms = std::size_t{3600000};
+  c.otel_max_concurrent_exports = std::size_t{2};
+  {
+    st::SessionTracer tracer(c);
+    {
+      auto session = tracer.start_session("two-in-flight");
+      for (int i = 0; i < 7; ++i) auto span = st::trace_span("work", {}, {.tracer = &tracer});
+    }
+    ASSERT_TRUE(tracer.flush(30s));
+    const auto stats = tracer.stats();
+    EXPECT_EQ(stats.spans_exported, 8u);  // 7 scopes and the session
+    EXPECT_EQ(stats.spans_failed + stats.spans_dropped, 0u);
+  }
+  const nlohmann::json requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_LT(requests[1]["received_at_ms"].get<std::int64_t>(), requests[0]["answered_at_ms"].get<std::int64_t>());
+  EXPECT_EQ(receiver.errors(), nlohmann::json::array());
 }
 
 TEST(ConcurrentOtlpExport, ShutdownAbandonsEveryExportInFlight) {

@@ -97,6 +97,11 @@ struct OtlpHttpOptions {
   std::chrono::milliseconds initial_backoff{1000};
   std::chrono::milliseconds max_backoff{5000};
   OtlpResource resource;
+  /// Connections opened by the constructor, on the constructing thread: one per export in
+  /// flight, so set it to the processor's BatchOptions::max_concurrent_exports. (More exports at
+  /// once than this open further connections on the export threads, where libcurl's and
+  /// OpenSSL's set-up can race their teardown at process exit.) At least 1.
+  std::size_t connections = 1;
 };
 
 /// OTLP/HTTP exporter (libcurl, keep-alive). Retries exactly as the OTLP specification says:
@@ -164,6 +169,9 @@ class BatchSpanProcessor {
   /// Queues a finished span; false (and counted dropped) when the queue is full or the
   /// processor is shut down.
   bool end(SpanData&& span) noexcept;
+  /// Queues a span built later, on the export thread (PendingSpan::build); likewise false when
+  /// it is dropped, which releases it at once.
+  bool end(PendingSpanPtr&& span) noexcept;
   /// Exports everything queued before the call; false when `timeout` passed first.
   bool force_flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Stops taking spans and exports what is queued for up to `timeout`; then the export in

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,28 @@ struct SpanData {
 
   friend bool operator==(const SpanData&, const SpanData&) = default;
 };
+
+/// A finished span whose SpanData is built later, on the export thread: the tracer hands over
+/// its scopes' spans this way, so that the agent's thread only queues what it already has.
+/// BatchSpanProcessor::end() takes it; an implementation must keep build() valid until release().
+class PendingSpan {
+ public:
+  /// The span, exactly as it would have been built when it ended. Called at most once, on the
+  /// export thread; may throw (the span is then counted failed).
+  virtual SpanData build() = 0;
+  /// Gives the span up (built or not). Called exactly once, by whoever holds it last.
+  virtual void release() noexcept = 0;
+
+ protected:
+  ~PendingSpan() = default;
+};
+
+/// Releases a PendingSpan (the deleter of PendingSpanPtr).
+struct PendingSpanRelease {
+  void operator()(PendingSpan* span) const noexcept { span->release(); }
+};
+/// Owns a PendingSpan until it is built and released.
+using PendingSpanPtr = std::unique_ptr<PendingSpan, PendingSpanRelease>;
 
 /// Counters of a span processor (BatchSpanProcessor, the tracer's span export). Every span ended is exactly one of: exported, dropped,
 /// failed, or still queued.
