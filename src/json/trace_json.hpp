@@ -21,6 +21,20 @@ SessionEventMessage read_message(JsonReader& r, od::value v);
 SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position);
 SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v);
 
+/// Parts shared by the item readers.
+/// A time record; null reads as none.
+std::optional<TimeRecord> read_time_record(JsonReader& r, od::value v);
+/// An array of any values; null reads as empty.
+std::vector<Value> read_value_list(JsonReader& r, od::value v);
+/// metadata / step_metadata: usually an object; null (the original's older writers) reads as {}.
+Value read_metadata(JsonReader& r, od::value v);
+/// Keys the model has no field for (other writers' extras, such as the original's
+/// "hooks_triggered"), kept as members of `into` (null becomes an object). Returns those that do
+/// not fit: `into` is not an object, or already has the key.
+Value::Object keep_extra_keys(Value& into, Value::Object extra);
+/// Says (through the diagnostic handler) which extra keys of `where` could not be kept.
+void report_dropped(const JsonReader& r, std::string_view where, const Value::Object& left);
+
 /// Reads a whole trace document (our shape, the Python original's, or the README/test shape).
 /// A document without "session_id" is an error, unless `id_from_file_name` names the session
 /// (reported through the diagnostic handler).
