@@ -93,21 +93,44 @@ EventKey classify_event_key(std::string_view k) noexcept {
 
 }  // namespace
 
+namespace {
+EventType declared_type(JsonReader& r, od::value v) {
+  const std::string_view name = r.string_in_place(v);
+  // Our own names first: parse_event_type lower-cases into a new string.
+  if (name == "cais") return EventType::cais;
+  if (name == "environment") return EventType::environment;
+  if (name == "runtime") return EventType::runtime;
+  if (const auto type = parse_event_type(name)) return *type;
+  r.fail(v, "unknown event_type \"" + std::string(name) + "\" (expected cais, environment or runtime)");
+}
+
+// The default event of kind E in `out`, a default Event (which holds a default CAISEvent: kept
+// rather than made again).
+template <class E>
+E& reset_to(Event& out) {
+  if (E* e = std::get_if<E>(&out)) return *e;
+  return out.emplace<E>();
+}
+}  // namespace
+
 Event read_event(JsonReader& r, od::value v) {
+  Event out;
+  read_event(r, v, out);
+  return out;
+}
+
+void read_event(JsonReader& r, od::value v, Event& out) {
   EventFields f;
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
     const char* at = fv.raw_json_token().data();
     switch (classify_event_key(key)) {
-      case EventKey::event_type: {
-        const std::string name = r.string(fv);
-        f.declared = parse_event_type(name);
-        if (!f.declared) r.fail(fv, "unknown event_type \"" + name + "\" (expected cais, environment or runtime)");
+      case EventKey::event_type:
+        f.declared = declared_type(r, fv);
         f.declared_at = at;
         break;
-      }
       case EventKey::time_record:
         f.time_record = read_time_record(r, fv);
         break;
@@ -233,7 +256,7 @@ Event read_event(JsonReader& r, od::value v) {
     case EventType::cais: {
       conflict(f.environment_key, "an environment");
       conflict(f.runtime_key, "a runtime");
-      CAISEvent e;
+      CAISEvent& e = reset_to<CAISEvent>(out);
       e.time_record = f.time_record;
       if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
       e.system_state_before = std::move(f.before);
@@ -253,12 +276,12 @@ Event read_event(JsonReader& r, od::value v) {
       e.latency_ms = f.latency_ms;
       e.metadata = std::move(f.metadata);
       e.event_metadata = std::move(f.event_metadata);
-      return e;
+      return;
     }
     case EventType::environment: {
       conflict(f.cais_key, "an LLM-call");
       conflict(f.runtime_key, "a runtime");
-      EnvironmentEvent e;
+      EnvironmentEvent& e = reset_to<EnvironmentEvent>(out);
       e.time_record = f.time_record;
       if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
       e.system_state_before = std::move(f.before);
@@ -269,12 +292,12 @@ Event read_event(JsonReader& r, od::value v) {
       e.observation_diff = std::move(f.observation_diff);
       e.metadata = std::move(f.metadata);
       e.event_metadata = std::move(f.event_metadata);
-      return e;
+      return;
     }
     case EventType::runtime: {
       conflict(f.cais_key, "an LLM-call");
       conflict(f.environment_key, "an environment");
-      RuntimeEvent e;
+      RuntimeEvent& e = reset_to<RuntimeEvent>(out);
       e.time_record = f.time_record;
       if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
       e.system_state_before = std::move(f.before);
@@ -282,10 +305,9 @@ Event read_event(JsonReader& r, od::value v) {
       e.actions = std::move(f.actions);
       e.metadata = std::move(f.metadata);
       e.event_metadata = std::move(f.event_metadata);
-      return e;
+      return;
     }
   }
-  return CAISEvent{};
 }
 
 }  // namespace synth::tracing::detail

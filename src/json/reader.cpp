@@ -240,7 +240,7 @@ Value JsonReader::value(od::value v) {
       Value::Object members;
       for (auto field : v.get_object()) {
         // Unescaped keys stay valid in the parser's buffer for the whole document.
-        const std::string_view key = field.unescaped_key();
+        const std::string_view key = this->key(field);
         Path p(*this, key);
         Value member = value(field.value());
         members.emplace_back(std::string(key), std::move(member));
@@ -312,17 +312,24 @@ Value JsonReader::scalar(od::value v) {
   fail(v, "unexpected JSON token");
 }
 
-std::string JsonReader::string(od::value v) {
+std::string JsonReader::string(od::value v) { return std::string(string_in_place(v)); }
+
+std::string_view JsonReader::string_in_place(od::value v) {
   std::string_view s;
   if (v.type() != od::json_type::string) fail(v, "expected a string, found " + found(v));
   if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
-  return std::string(s);
+  return s;
 }
 
 std::optional<std::string> JsonReader::optional_string(od::value v) {
+  if (const auto s = optional_string_in_place(v)) return std::string(*s);
+  return std::nullopt;
+}
+
+std::optional<std::string_view> JsonReader::optional_string_in_place(od::value v) {
   if (is_null(v)) return std::nullopt;
   if (v.type() != od::json_type::string) fail(v, "expected a string or null, found " + found(v));
-  return string(v);
+  return string_in_place(v);
 }
 
 std::int64_t JsonReader::integer(od::value v) {

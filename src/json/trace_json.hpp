@@ -18,6 +18,10 @@ void write_metadata_entry(JsonWriter& w, const SessionMetadataEntry& entry);
 /// its session, used when the document has no "step_index".
 Event read_event(JsonReader& r, od::value v);
 SessionEventMessage read_message(JsonReader& r, od::value v);
+/// The same, into a default-constructed item (such as a vector's new last element): saves
+/// moving each item twice more.
+void read_event(JsonReader& r, od::value v, Event& out);
+void read_message(JsonReader& r, od::value v, SessionEventMessage& out);
 SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position);
 SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v);
 

@@ -14,7 +14,7 @@ std::optional<TimeRecord> read_time_record(JsonReader& r, od::value v) {
   if (r.is_null(v)) return std::nullopt;
   TimeRecord tr;
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
     if (key == "event_time") {
@@ -73,15 +73,20 @@ void report_dropped(const JsonReader& r, std::string_view where, const Value::Ob
 
 SessionEventMessage read_message(JsonReader& r, od::value v) {
   SessionEventMessage m;
+  read_message(r, v, m);
+  return m;
+}
+
+void read_message(JsonReader& r, od::value v, SessionEventMessage& m) {
   Value::Object extra;  // such as the original's origin_system_id beside the content
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
     if (key == "content") {
       m.content = r.value(fv);
     } else if (key == "message_type") {
-      m.message_type = r.optional_string(fv).value_or("unknown");
+      m.message_type = r.optional_string_in_place(fv).value_or("unknown");
     } else if (key == "timestamp") {
       m.timestamp = r.timestamp(fv);
     } else if (key == "time_record") {
@@ -95,7 +100,6 @@ SessionEventMessage read_message(JsonReader& r, od::value v) {
     m.content = Value(Value::Object{{"payload", std::move(m.content)}});
   }
   report_dropped(r, "a message", keep_extra_keys(m.content, std::move(extra)));
-  return m;
 }
 
 namespace {
@@ -136,7 +140,7 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
       }
     }
     ++i;
-    out.push_back(read_item(r, ev));
+    read_item(r, ev, out.emplace_back());
     if (texts) {
       std::string_view text(start, static_cast<std::size_t>(r.position() - start));
       while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
@@ -150,13 +154,17 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
 
 SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, ReadTexts* texts);
 
+// Item readers filling a vector's new element in place.
+constexpr auto kReadEvent = [](JsonReader& r, od::value v, Event& out) { read_event(r, v, out); };
+constexpr auto kReadMessage = [](JsonReader& r, od::value v, SessionEventMessage& out) { read_message(r, v, out); };
+
 std::vector<Event> read_events(JsonReader& r, od::value v, std::vector<std::string_view>* texts = nullptr) {
-  return read_items<Event>(r, v, read_event, texts, nullptr, [](std::size_t) -> const Event* { return nullptr; });
+  return read_items<Event>(r, v, kReadEvent, texts, nullptr, [](std::size_t) -> const Event* { return nullptr; });
 }
 
 std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v,
                                                std::vector<std::string_view>* texts = nullptr) {
-  return read_items<SessionEventMessage>(r, v, read_message, texts, nullptr,
+  return read_items<SessionEventMessage>(r, v, kReadMessage, texts, nullptr,
                                          [](std::size_t) -> const SessionEventMessage* { return nullptr; });
 }
 
@@ -178,7 +186,7 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
   bool have_turn = false;
   Value::Object extra;
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
     if (key == "step_id") {
@@ -246,7 +254,7 @@ struct StepItems {
 SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
   SessionMetadataEntry m;
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
     if (key == "metadata_type") {
@@ -274,7 +282,7 @@ SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
     ReadTexts texts;      // of the timesteps' items, when the histories come after them
     bool have_steps = false;
     for (auto field : root.get_object()) {
-      const std::string_view key = field.unescaped_key();
+      const std::string_view key = r.key(field);
       JsonReader::Path p(r, key);
       od::value fv = field.value();
       if (key == "session_id") {
@@ -309,11 +317,11 @@ SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
         have_steps = true;
       } else if (key == "event_history") {
         StepItems<Event> items{t.session_time_steps, &SessionTimeStep::events};
-        t.event_history = read_items<Event>(r, fv, read_event, nullptr, &texts.events, items);
+        t.event_history = read_items<Event>(r, fv, kReadEvent, nullptr, &texts.events, items);
         have_events = true;
       } else if (key == "message_history") {
         StepItems<SessionEventMessage> items{t.session_time_steps, &SessionTimeStep::step_messages};
-        t.message_history = read_items<SessionEventMessage>(r, fv, read_message, nullptr, &texts.messages, items);
+        t.message_history = read_items<SessionEventMessage>(r, fv, kReadMessage, nullptr, &texts.messages, items);
         have_messages = true;
       } else {
         extra.emplace_back(std::string(key), r.value(fv));
