@@ -155,6 +155,7 @@ class JsonReader {
   // time record, the events of one step). The text stays in the parser's buffer.
   std::string_view last_time_text_;
   Timestamp last_time_{};
+  std::int64_t last_seconds_ = -1;  // nanoseconds of last_time_ within its minute, -1 if unknown
   std::size_t depth_ = 0;  // segments of path_ that are current
 };
 

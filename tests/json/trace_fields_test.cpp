@@ -273,3 +273,29 @@ TEST(TraceFields, ErrorsNameTheItemAndTheProblem) {
 }
 
 }  // namespace
+
+namespace {
+
+// Timestamps of one minute are read by shifting the last one (only the seconds differ): every
+// fraction length, none, and the minute's last second read as parse_timestamp reads them.
+TEST(TraceFields, TimestampsWithinOneMinuteReadExactly) {
+  const std::vector<std::string> texts = {"2025-01-01T10:00:01.5Z",       "2025-01-01T10:00:02.123Z",
+                                          "2025-01-01T10:00:03Z",         "2025-01-01T10:00:59.999999999Z",
+                                          "2025-01-01T10:00:00.000001Z",  "2025-01-01T10:00:07.1234567891Z",
+                                          "2025-01-01T10:00:08.25+01:00", "2025-01-01T10:00:09.25z",
+                                          "2025-01-01T10:00:10.000000Z",  "1969-12-31T23:59:59.5Z",
+                                          "1969-12-31T23:59:58.25Z"};
+  std::string json = R"({"session_id":"s","message_history":[)";
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    json += (i ? "," : "") + std::string(R"({"message_type":"m","timestamp":")") + texts[i] + "\"}";
+  }
+  json += "]}";
+  const SessionTrace t = SessionTrace::from_json(json);
+  ASSERT_EQ(t.message_history.size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE(texts[i]);
+    EXPECT_EQ(t.message_history[i].timestamp, st::parse_timestamp(texts[i]).value());
+  }
+}
+
+}  // namespace
