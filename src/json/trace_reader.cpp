@@ -107,6 +107,10 @@ namespace {
 // The text each item of the timesteps was read from, in timestep order, for the histories.
 struct ReadTexts {
   std::vector<std::string_view> events, messages;
+  // Where a timestep's items are read before moving into a vector of their exact size: growing
+  // each timestep's vector allocated (and moved) two or three times per timestep.
+  std::vector<Event> event_scratch;
+  std::vector<SessionEventMessage> message_scratch;
 };
 
 // An array of items. With `texts`, records each item's text; with `repeats`, an item whose text
@@ -115,9 +119,12 @@ struct ReadTexts {
 // that item (null if there is none: then the item is read).
 template <class Item, class ReadItem, class CopyFrom>
 std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std::vector<std::string_view>* texts,
-                             const std::vector<std::string_view>* repeats, CopyFrom copy_from) {
+                             const std::vector<std::string_view>* repeats, CopyFrom copy_from,
+                             std::vector<Item>* scratch = nullptr) {
   std::vector<Item> out;
   if (r.is_null(v)) return out;
+  std::vector<Item>& items = scratch ? *scratch : out;
+  items.clear();
   if (repeats) out.reserve(repeats->size());  // a history is usually as long as the timesteps' items
   const std::string_view all = r.text();
   const char* const end = all.data() + all.size();
@@ -133,14 +140,14 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
       // the array iteration skips it.
       if (static_cast<std::size_t>(end - start) >= seen.size() && std::memcmp(start, seen.data(), seen.size()) == 0) {
         if (const Item* same = copy_from(i)) {
-          out.push_back(*same);
+          items.push_back(*same);
           ++i;
           continue;
         }
       }
     }
     ++i;
-    read_item(r, ev, out.emplace_back());
+    read_item(r, ev, items.emplace_back());
     if (texts) {
       std::string_view text(start, static_cast<std::size_t>(r.position() - start));
       while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
@@ -148,6 +155,11 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
       }
       texts->push_back(text);
     }
+  }
+  if (scratch) {
+    out.reserve(items.size());
+    for (Item& item : items) out.push_back(std::move(item));
+    items.clear();
   }
   return out;
 }
@@ -158,14 +170,16 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
 constexpr auto kReadEvent = [](JsonReader& r, od::value v, Event& out) { read_event(r, v, out); };
 constexpr auto kReadMessage = [](JsonReader& r, od::value v, SessionEventMessage& out) { read_message(r, v, out); };
 
-std::vector<Event> read_events(JsonReader& r, od::value v, std::vector<std::string_view>* texts = nullptr) {
-  return read_items<Event>(r, v, kReadEvent, texts, nullptr, [](std::size_t) -> const Event* { return nullptr; });
+std::vector<Event> read_events(JsonReader& r, od::value v, ReadTexts* texts) {
+  return read_items<Event>(r, v, kReadEvent, texts ? &texts->events : nullptr, nullptr,
+                           [](std::size_t) -> const Event* { return nullptr; },
+                           texts ? &texts->event_scratch : nullptr);
 }
 
-std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v,
-                                               std::vector<std::string_view>* texts = nullptr) {
-  return read_items<SessionEventMessage>(r, v, kReadMessage, texts, nullptr,
-                                         [](std::size_t) -> const SessionEventMessage* { return nullptr; });
+std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v, ReadTexts* texts) {
+  return read_items<SessionEventMessage>(r, v, kReadMessage, texts ? &texts->messages : nullptr, nullptr,
+                                         [](std::size_t) -> const SessionEventMessage* { return nullptr; },
+                                         texts ? &texts->message_scratch : nullptr);
 }
 
 }  // namespace
@@ -204,10 +218,10 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
       have_turn = true;
     } else if (key == "events") {
       if (texts) texts->events.resize(events_mark);
-      step.events = read_events(r, fv, texts ? &texts->events : nullptr);
+      step.events = read_events(r, fv, texts);
     } else if (key == "step_messages" || key == "messages") {
       if (texts) texts->messages.resize(messages_mark);
-      step.step_messages = read_messages(r, fv, texts ? &texts->messages : nullptr);
+      step.step_messages = read_messages(r, fv, texts);
     } else if (key == "timestamp") {
       step.timestamp = r.timestamp(fv);
     } else if (key == "step_metadata" || key == "metadata") {
