@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "diagnostics.hpp"
 #include "json/writer.hpp"
 
 namespace synth::tracing::detail {
@@ -190,13 +191,65 @@ JsonReader::JsonReader(std::string_view text, std::string_view source) : source_
   std::memcpy(ws.buffer.get(), text.data(), text.size());
   std::memset(ws.buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
   text_ = std::string_view(ws.buffer.get(), text.size());
+}
+
+simdjson::error_code JsonReader::try_start(std::size_t length, std::size_t begin) {
+  ParseWorkspace& ws = workspace_.get();
   auto error = simdjson::SUCCESS;
   // Grow only: allocate() with another size would reallocate every time.
-  if (ws.parser.capacity() < text.size() || ws.parser.max_depth() != kParserDepth) {
-    error = ws.parser.allocate(std::max(text.size(), ws.parser.capacity()), kParserDepth);
+  if (ws.parser.capacity() < length || ws.parser.max_depth() != kParserDepth) {
+    error = ws.parser.allocate(std::max(length, ws.parser.capacity()), kParserDepth);
   }
-  if (!error) error = ws.parser.iterate(ws.buffer.get(), text.size(), ws.buffer_size).get(doc_);
-  if (error) fail_simdjson(error, false);
+  if (!error) error = ws.parser.iterate(ws.buffer.get() + begin, length, ws.buffer_size - begin).get(doc_);
+  started_ = !error;
+  return error;
+}
+
+void JsonReader::start(std::size_t length) {
+  if (const auto error = try_start(length)) fail_simdjson(error, false);
+}
+
+bool JsonReader::start_prefix(std::size_t length) {
+  if (length >= text_.size()) return false;
+  char* const at = workspace_.get().buffer.get() + length;
+  prefix_end_ = length;
+  prefix_byte_ = *at;
+  *at = '}';
+  in_prefix_ = true;
+  if (try_start(length + 1) != simdjson::SUCCESS) {
+    end_prefix(false);
+    return false;
+  }
+  return true;
+}
+
+bool JsonReader::start_rest() {
+  if (!in_prefix_) return false;
+  workspace_.get().buffer.get()[prefix_end_] = '{';
+  return try_start(text_.size() - prefix_end_, prefix_end_) == simdjson::SUCCESS;
+}
+
+void JsonReader::end_prefix(bool keep_reports) {
+  if (!in_prefix_) return;
+  workspace_.get().buffer.get()[prefix_end_] = prefix_byte_;
+  in_prefix_ = false;
+  started_ = false;
+  path_.clear();
+  depth_ = 0;
+  last_time_text_ = {};
+  last_seconds_ = -1;
+  if (keep_reports) {
+    for (const std::string& message : held_reports_) detail::report(message);
+  }
+  held_reports_.clear();
+}
+
+void JsonReader::report(std::string message) {
+  if (in_prefix_) {
+    held_reports_.push_back(std::move(message));
+  } else {
+    detail::report(message);
+  }
 }
 
 od::value JsonReader::object_root() {
@@ -207,6 +260,7 @@ od::value JsonReader::object_root() {
 }
 
 Value JsonReader::read_value() {
+  if (!started_) start(text_.size());
   try {
     Value result;
     switch (doc_.type()) {

@@ -40,7 +40,8 @@ class WorkspaceLease {
 
 class JsonReader {
  public:
-  /// Copies `text` into a padded buffer and starts parsing. `source` names it in errors.
+  /// Copies `text` into a padded buffer; parsing starts with the first read. `source` names it
+  /// in errors.
   JsonReader(std::string_view text, std::string_view source);
   JsonReader(const JsonReader&) = delete;
   JsonReader& operator=(const JsonReader&) = delete;
@@ -49,6 +50,7 @@ class JsonReader {
   /// nothing follows it. simdjson failures inside become TraceFormatError.
   template <class Body>
   auto read_object(Body&& body) {
+    if (!started_) start(text_.size());
     try {
       auto result = body(object_root());
       finish();
@@ -60,6 +62,24 @@ class JsonReader {
 
   /// The whole document as a Value (any JSON, scalars included).
   Value read_value();
+
+  /// Lets read_object read only the text before `length`, closed by a '}' written over the
+  /// byte at `length` (a ',' between two members of the root), so that the rest is not indexed
+  /// at all. False, with nothing started, when simdjson rejects that text at once; errors met
+  /// while reading it are the caller's to handle (a cut inside a nested value reads as broken
+  /// JSON). Meanwhile report() holds its messages back.
+  bool start_prefix(std::size_t length);
+  /// After the prefix: lets read_object read the rest of the text as an object of its own, the
+  /// byte at the prefix's end becoming its '{'. Offsets in errors stay those of the whole text.
+  /// False when simdjson rejects that text at once.
+  bool start_rest();
+  /// Ends a prefix reading: restores the byte and forgets the document, so that read_object
+  /// reads the whole text again. The messages held back are reported when `keep_reports`,
+  /// dropped otherwise (a second reading reports them again).
+  void end_prefix(bool keep_reports);
+  /// Reports a problem that is not an error (detail::report), or holds it back while a prefix
+  /// is read.
+  void report(std::string message);
   /// The (padded copy of the) input text: views of it stay valid while the reader lives.
   std::string_view text() const noexcept { return text_; }
   /// Where the next token starts, or the end of the text once the document is consumed. Right
@@ -146,6 +166,11 @@ class JsonReader {
   std::string found(od::value v);
   std::string found_document();
 
+  /// Indexes text[0, length) (the whole text, or a prefix) for reading. Throws TraceFormatError
+  /// when simdjson rejects it.
+  void start(std::size_t length);
+  simdjson::error_code try_start(std::size_t length, std::size_t begin = 0);
+
   std::string source_;
   WorkspaceLease workspace_;
   std::string_view text_;  // the padded copy of the input, in the workspace
@@ -157,6 +182,13 @@ class JsonReader {
   Timestamp last_time_{};
   std::int64_t last_seconds_ = -1;  // nanoseconds of last_time_ within its minute, -1 if unknown
   std::size_t depth_ = 0;  // segments of path_ that are current
+  bool started_ = false;
+  // While a prefix is read: where it ends (the byte replaced by '}'), that byte, and the reports
+  // held back.
+  std::size_t prefix_end_ = 0;
+  char prefix_byte_ = 0;
+  bool in_prefix_ = false;
+  std::vector<std::string> held_reports_;
 };
 
 }  // namespace synth::tracing::detail

@@ -37,7 +37,7 @@ Value read_metadata(JsonReader& r, od::value v);
 /// not fit: `into` is not an object, or already has the key.
 Value::Object keep_extra_keys(Value& into, Value::Object extra);
 /// Says (through the diagnostic handler) which extra keys of `where` could not be kept.
-void report_dropped(const JsonReader& r, std::string_view where, const Value::Object& left);
+void report_dropped(JsonReader& r, std::string_view where, const Value::Object& left);
 
 /// Reads a whole trace document (our shape, the Python original's, or the README/test shape).
 /// A document without "session_id" is an error, unless `id_from_file_name` names the session

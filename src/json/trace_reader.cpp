@@ -1,6 +1,7 @@
 // Reading a trace document: messages, timesteps, session metadata and the histories (whose
 // items usually repeat the timesteps' and are copied rather than parsed again).
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,9 +65,9 @@ Value::Object keep_extra_keys(Value& into, Value::Object extra) {
 }
 
 // Extra keys that could not be kept are said, not dropped silently.
-void report_dropped(const JsonReader& r, std::string_view where, const Value::Object& left) {
+void report_dropped(JsonReader& r, std::string_view where, const Value::Object& left) {
   for (const auto& [key, value] : left) {
-    report(r.source() + ": the key \"" + key + "\" of " + std::string(where) +
+    r.report(r.source() + ": the key \"" + key + "\" of " + std::string(where) +
            " is also inside it (or it is not an object); the outer value was not kept");
   }
 }
@@ -285,89 +286,284 @@ SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
 }
 
 
+namespace {
+
+// A trace document being read: what its members gave so far.
+struct SessionReading {
+  SessionTrace t;
+  bool have_events = false;
+  bool have_messages = false;
+  bool have_id = false;
+  bool have_steps = false;
+  Value start_metadata;
+  Value::Object extra;  // become typed metadata entries named after their keys
+  ReadTexts texts;      // of the timesteps' items, when the histories come after them
+};
+
+void read_session_member(JsonReader& r, SessionReading& s, std::string_view key, od::value fv) {
+  SessionTrace& t = s.t;
+  if (key == "session_id") {
+    t.session_id = r.string(fv);
+    s.have_id = true;
+  } else if (key == "created_at") {
+    t.created_at = r.timestamp(fv);
+  } else if (key == "session_metadata") {
+    if (fv.type() == od::json_type::object) {
+      s.start_metadata = r.value(fv);
+    } else if (!r.is_null(fv)) {
+      std::size_t i = 0;
+      for (auto element : r.array(fv)) {
+        JsonReader::Path ep(r, i++);
+        t.session_metadata.push_back(read_metadata_entry(r, element.value()));
+      }
+    }
+  } else if (key == "metadata") {  // README/test shape: the start metadata as a dict
+    s.start_metadata = r.value(fv);
+  } else if (key == "session_time_steps" || key == "timesteps") {
+    if (!r.is_null(fv)) {
+      // A second list (both keys present) appends its timesteps; the texts of the first
+      // are enough, and stay aligned with the first items.
+      ReadTexts* record = s.have_steps ? nullptr : &s.texts;
+      std::size_t i = 0;
+      for (auto element : r.array(fv)) {
+        JsonReader::Path ep(r, i);
+        t.session_time_steps.push_back(read_timestep(r, element.value(), i, record));
+        ++i;
+      }
+    }
+    s.have_steps = true;
+  } else if (key == "event_history") {
+    StepItems<Event> items{t.session_time_steps, &SessionTimeStep::events};
+    t.event_history = read_items<Event>(r, fv, kReadEvent, nullptr, &s.texts.events, items);
+    s.have_events = true;
+  } else if (key == "message_history") {
+    StepItems<SessionEventMessage> items{t.session_time_steps, &SessionTimeStep::step_messages};
+    t.message_history = read_items<SessionEventMessage>(r, fv, kReadMessage, nullptr, &s.texts.messages, items);
+    s.have_messages = true;
+  } else {
+    s.extra.emplace_back(std::string(key), r.value(fv));
+  }
+}
+
+SessionTrace finish_session(JsonReader& r, SessionReading& s, std::string_view id_from_file_name) {
+  SessionTrace& t = s.t;
+  if (!s.have_id) {
+    if (id_from_file_name.empty()) {
+      r.fail_at(nullptr, "missing \"session_id\" (SessionTrace::read_file names such a session after its file)");
+    }
+    t.session_id = id_from_file_name;
+    r.report(r.source() + ": no \"session_id\"; the session is named \"" + t.session_id + "\" after the file");
+  }
+  for (auto& [key, value] : s.extra) {
+    t.session_metadata.push_back(SessionMetadataEntry{std::move(key), std::move(value), t.created_at});
+  }
+  if (!s.start_metadata.is_null() && !(s.start_metadata.is_object() && s.start_metadata.empty())) {
+    t.session_metadata.insert(t.session_metadata.begin(),
+                              SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(s.start_metadata),
+                                                   t.created_at});
+  }
+  // Shapes without histories: every item of the timesteps, in timestep order.
+  if (!s.have_events) {
+    for (const auto& step : t.session_time_steps) {
+      t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
+    }
+  }
+  if (!s.have_messages) {
+    for (const auto& step : t.session_time_steps) {
+      t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
+    }
+  }
+  return std::move(t);
+}
+
+// ---- Histories that repeat the timesteps, as our writer writes them ----
+//
+// The histories are about a third of a trace's text and, in our files, each of their items is
+// byte for byte an item of the timesteps. Indexing that text (simdjson's stage 1) cost as much
+// as reading it; so when the compact text has its histories at the end of the root object, only
+// the text before them is indexed and read, and the rest is checked to be exactly
+//   ,"message_history":[<item>,...],"event_history":[<item>,...],"created_at":"..."}
+// (members in any order, each once, every item the text of the timesteps' item at its
+// position). When the rest is anything else, it is read as an object of its own. Indented text,
+// a history member before the timesteps' (then in the prefix) or a problem anywhere read the
+// whole text as before: same result, same errors.
+
+// Where the message history starts (its comma), or npos. Our writer puts it first of the two;
+// a history member before it is read with the rest of the prefix. (The longer the searched
+// text, the further memmem skips: this search costs ~0.5 instructions per byte.)
+std::size_t history_start(std::string_view text) {
+  static constexpr std::string_view kNeedle = ",\"message_history\":[";
+  const void* hit = memmem(text.data(), text.size(), kNeedle.data(), kNeedle.size());
+  return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text.data()) : std::string_view::npos;
+}
+
+// Checks the text after the comma before the first history; fills how many items each history repeats and
+// the created_at it gives. False when the text is anything else.
+struct RepeatedTail {
+  std::optional<std::size_t> events, messages;
+  std::optional<Timestamp> created_at;
+};
+
+bool read_repeated_items(std::string_view tail, std::size_t& pos, const std::vector<std::string_view>& texts,
+                         std::size_t& count) {
+  count = 0;
+  if (pos < tail.size() && tail[pos] == ']') {
+    ++pos;
+    return true;
+  }
+  while (count < texts.size()) {
+    const std::string_view item = texts[count];
+    if (tail.size() - pos < item.size() || std::memcmp(tail.data() + pos, item.data(), item.size()) != 0) return false;
+    pos += item.size();
+    ++count;
+    if (pos >= tail.size()) return false;
+    if (tail[pos] == ']') {
+      ++pos;
+      return true;
+    }
+    if (tail[pos] != ',') return false;
+    ++pos;
+  }
+  return false;  // more items than the timesteps have
+}
+
+bool read_repeated_tail(std::string_view tail, const ReadTexts& texts, RepeatedTail& out) {
+  std::size_t pos = 0;
+  const auto accept = [&](std::string_view s) {
+    if (tail.substr(pos, s.size()) != s) return false;
+    pos += s.size();
+    return true;
+  };
+  while (true) {
+    std::size_t count = 0;
+    if (!out.messages && accept("\"message_history\":[")) {
+      if (!read_repeated_items(tail, pos, texts.messages, count)) return false;
+      out.messages = count;
+    } else if (!out.events && accept("\"event_history\":[")) {
+      if (!read_repeated_items(tail, pos, texts.events, count)) return false;
+      out.events = count;
+    } else if (!out.created_at && accept("\"created_at\":")) {
+      if (accept("null")) {
+        out.created_at = Timestamp{};
+      } else {
+        if (!accept("\"")) return false;
+        const std::size_t begin = pos;
+        // Printable ASCII without quotes or escapes: the string is its own text.
+        while (pos < tail.size() && tail[pos] != '"') {
+          const auto c = static_cast<unsigned char>(tail[pos]);
+          if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+          ++pos;
+        }
+        const auto t = parse_timestamp(tail.substr(begin, pos - begin));
+        if (!t || !accept("\"")) return false;
+        out.created_at = *t;
+      }
+    } else {
+      return false;
+    }
+    if (accept("}")) break;
+    if (!accept(",")) return false;
+  }
+  for (; pos < tail.size(); ++pos) {
+    const char c = tail[pos];
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return false;
+  }
+  return true;
+}
+
+// The first `count` items of the timesteps, in timestep order.
+template <class Item>
+std::optional<std::vector<Item>> repeated_items(const std::vector<SessionTimeStep>& steps,
+                                                std::vector<Item> SessionTimeStep::*member, std::size_t count) {
+  std::vector<Item> out;
+  out.reserve(count);
+  for (const SessionTimeStep& step : steps) {
+    for (const Item& item : step.*member) {
+      if (out.size() == count) return out;
+      out.push_back(item);
+    }
+  }
+  if (out.size() != count) return std::nullopt;
+  return out;
+}
+
+std::optional<SessionTrace> read_trace_with_repeated_histories(JsonReader& r, std::string_view id_from_file_name) {
+  const std::string_view text = r.text();
+  const std::size_t cut = history_start(text);
+  if (cut == std::string_view::npos || !r.start_prefix(cut)) return std::nullopt;
+  bool done = false;
+  struct EndPrefix {
+    JsonReader& r;
+    bool& done;
+    ~EndPrefix() { r.end_prefix(done); }
+  } end_prefix{r, done};
+  try {
+    SessionReading s;
+    r.read_object([&](od::value root) {
+      for (auto field : root.get_object()) {
+        const std::string_view key = r.key(field);
+        JsonReader::Path p(r, key);
+        read_session_member(r, s, key, field.value());
+      }
+      return 0;
+    });
+    RepeatedTail tail;
+    std::optional<std::vector<Event>> events;
+    std::optional<std::vector<SessionEventMessage>> messages;
+    // After the comma (still replaced by the prefix's closing brace).
+    bool repeated = read_repeated_tail(text.substr(cut + 1), s.texts, tail);
+    if (repeated && tail.events) {
+      events = repeated_items(s.t.session_time_steps, &SessionTimeStep::events, *tail.events);
+      repeated = events.has_value();
+    }
+    if (repeated && tail.messages) {
+      messages = repeated_items(s.t.session_time_steps, &SessionTimeStep::step_messages, *tail.messages);
+      repeated = messages.has_value();
+    }
+    if (repeated) {
+      if (tail.created_at) s.t.created_at = *tail.created_at;
+      if (events) {
+        s.t.event_history = std::move(*events);
+        s.have_events = true;
+      }
+      if (messages) {
+        s.t.message_history = std::move(*messages);
+        s.have_messages = true;
+      }
+    } else {
+      // Histories of their own (items in another order, history-only items, another writer's
+      // members after them): the rest is read as an object of its own, as the whole text would
+      // read it from there, so nothing indexed so far is indexed again.
+      if (!r.start_rest()) return std::nullopt;
+      r.read_object([&](od::value rest) {
+        for (auto field : rest.get_object()) {
+          const std::string_view key = r.key(field);
+          JsonReader::Path p(r, key);
+          read_session_member(r, s, key, field.value());
+        }
+        return 0;
+      });
+    }
+    SessionTrace t = finish_session(r, s, id_from_file_name);
+    done = true;
+    return t;
+  } catch (const TraceFormatError&) {
+    return std::nullopt;  // read again as a whole, which names the problem as it always has
+  }
+}
+
+}  // namespace
+
 SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
+  if (auto t = read_trace_with_repeated_histories(r, id_from_file_name)) return std::move(*t);
   return r.read_object([&r, id_from_file_name](od::value root) {
-    SessionTrace t;
-    bool have_events = false;
-    bool have_messages = false;
-    bool have_id = false;
-    Value start_metadata;
-    Value::Object extra;  // become typed metadata entries named after their keys
-    ReadTexts texts;      // of the timesteps' items, when the histories come after them
-    bool have_steps = false;
+    SessionReading s;
     for (auto field : root.get_object()) {
       const std::string_view key = r.key(field);
       JsonReader::Path p(r, key);
-      od::value fv = field.value();
-      if (key == "session_id") {
-        t.session_id = r.string(fv);
-        have_id = true;
-      } else if (key == "created_at") {
-        t.created_at = r.timestamp(fv);
-      } else if (key == "session_metadata") {
-        if (fv.type() == od::json_type::object) {
-          start_metadata = r.value(fv);
-        } else if (!r.is_null(fv)) {
-          std::size_t i = 0;
-          for (auto element : r.array(fv)) {
-            JsonReader::Path ep(r, i++);
-            t.session_metadata.push_back(read_metadata_entry(r, element.value()));
-          }
-        }
-      } else if (key == "metadata") {  // README/test shape: the start metadata as a dict
-        start_metadata = r.value(fv);
-      } else if (key == "session_time_steps" || key == "timesteps") {
-        if (!r.is_null(fv)) {
-          // A second list (both keys present) appends its timesteps; the texts of the first
-          // are enough, and stay aligned with the first items.
-          ReadTexts* record = have_steps ? nullptr : &texts;
-          std::size_t i = 0;
-          for (auto element : r.array(fv)) {
-            JsonReader::Path ep(r, i);
-            t.session_time_steps.push_back(read_timestep(r, element.value(), i, record));
-            ++i;
-          }
-        }
-        have_steps = true;
-      } else if (key == "event_history") {
-        StepItems<Event> items{t.session_time_steps, &SessionTimeStep::events};
-        t.event_history = read_items<Event>(r, fv, kReadEvent, nullptr, &texts.events, items);
-        have_events = true;
-      } else if (key == "message_history") {
-        StepItems<SessionEventMessage> items{t.session_time_steps, &SessionTimeStep::step_messages};
-        t.message_history = read_items<SessionEventMessage>(r, fv, kReadMessage, nullptr, &texts.messages, items);
-        have_messages = true;
-      } else {
-        extra.emplace_back(std::string(key), r.value(fv));
-      }
+      read_session_member(r, s, key, field.value());
     }
-    if (!have_id) {
-      if (id_from_file_name.empty()) {
-        r.fail_at(nullptr, "missing \"session_id\" (SessionTrace::read_file names such a session after its file)");
-      }
-      t.session_id = id_from_file_name;
-      report(r.source() + ": no \"session_id\"; the session is named \"" + t.session_id + "\" after the file");
-    }
-    for (auto& [key, value] : extra) {
-      t.session_metadata.push_back(SessionMetadataEntry{std::move(key), std::move(value), t.created_at});
-    }
-    if (!start_metadata.is_null() && !(start_metadata.is_object() && start_metadata.empty())) {
-      t.session_metadata.insert(t.session_metadata.begin(),
-                                SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(start_metadata),
-                                                     t.created_at});
-    }
-    // Shapes without histories: every item of the timesteps, in timestep order.
-    if (!have_events) {
-      for (const auto& step : t.session_time_steps) {
-        t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
-      }
-    }
-    if (!have_messages) {
-      for (const auto& step : t.session_time_steps) {
-        t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
-      }
-    }
-    return t;
+    return finish_session(r, s, id_from_file_name);
   });
 }
 

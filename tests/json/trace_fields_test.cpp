@@ -299,3 +299,116 @@ TEST(TraceFields, TimestampsWithinOneMinuteReadExactly) {
 }
 
 }  // namespace
+
+namespace {
+
+// The text of `t` written compact, with `edit` applied to it.
+template <class Edit>
+std::string edited(const SessionTrace& t, Edit edit) {
+  std::string json = t.to_json();
+  edit(json);
+  return json;
+}
+
+// Reading a compact file indexes the text before the histories and compares the rest with the
+// timesteps' items; when the rest is anything else it is read as an object of its own. Each
+// shape reads as the whole text always read: compared with the same text indented (read whole).
+TEST(TraceFields, HistoriesOfTheirOwnReadAsTheWholeText) {
+  SessionTrace t = full_trace(3);
+  // History items in another order than the timesteps', a history-only item, one missing.
+  std::swap(t.event_history.at(0), t.event_history.at(7));
+  t.event_history.push_back(st::RuntimeEvent{.system_instance_id = "history only"});
+  t.message_history.pop_back();
+  expect_exact(t);
+
+  // Members after the histories (another writer's order): kept as the whole text keeps them.
+  const std::string json = edited(t, [](std::string& j) {
+    j.insert(j.size() - 1, R"(,"extra_member":{"k":[1,2.5,"x"]},"session_id":"renamed")");
+  });
+  const SessionTrace back = SessionTrace::from_json(json);
+  EXPECT_EQ(back.session_id, "renamed");
+  EXPECT_EQ(back.event_history, t.event_history);
+  EXPECT_EQ(back.message_history, t.message_history);
+  ASSERT_FALSE(back.session_metadata.empty());
+  EXPECT_EQ(back.session_metadata.back().metadata_type, "extra_member");
+  EXPECT_EQ(back.session_metadata.back().data, Value({{"k", Value::array({1, 2.5, "x"})}}));
+  // Indented text is never split: read whole, it gives the same histories.
+  const SessionTrace whole = SessionTrace::from_json(t.to_json(JsonFormat{2}));
+  EXPECT_EQ(whole.event_history, back.event_history);
+}
+
+// Problems after the histories' start are reported exactly as reading the whole text reports
+// them: the same message, offset, line and column.
+TEST(TraceFields, ErrorsAfterTheHistoriesAreThoseOfTheWholeText) {
+  const SessionTrace t = full_trace(2);
+  const std::string good = t.to_json();
+  const std::size_t history = good.find(",\"message_history\":[");
+  ASSERT_NE(history, std::string::npos);
+  const auto error_of = [](const std::string& json) {
+    try {
+      (void)SessionTrace::from_json(json, "t.json");
+    } catch (const st::TraceFormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  struct Case {
+    const char* name;
+    std::string json;
+    const char* expected;  // a part of the message
+  };
+  std::vector<Case> cases;
+  cases.push_back({"truncated", good.substr(0, good.size() - 40), "truncated"});
+  cases.push_back({"trailing", good + "x", "after the JSON value"});
+  std::string bad_utf8 = good;
+  bad_utf8.insert(good.size() - 2, "\xff");
+  cases.push_back({"invalid UTF-8 in created_at", bad_utf8, "UTF-8"});
+  std::string bad_item = good;
+  bad_item.replace(bad_item.find("\"event_type\":\"cais\"", history), 19, "\"event_type\":\"what\"");
+  cases.push_back({"bad event_type in the history", bad_item, "event_history[0].event_type: unknown event_type"});
+  std::string bad_created = good;
+  bad_created.replace(bad_created.rfind("\"created_at\":\""), 14, "\"created_at\":\"x");
+  cases.push_back({"bad created_at", bad_created, "created_at: invalid timestamp"});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string message = error_of(c.json);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+    EXPECT_NE(message.find("t.json"), std::string::npos) << message;
+  }
+  // Offsets count from the start of the whole text.
+  const auto offset_of = [](const std::string& json) -> std::uint64_t {
+    try {
+      (void)SessionTrace::from_json(json);
+    } catch (const st::TraceFormatError& e) {
+      return e.offset();
+    }
+    return 0;
+  };
+  EXPECT_EQ(offset_of(good + "x"), good.size());
+  EXPECT_EQ(offset_of(bad_item), bad_item.find("\"what\"", history));
+  EXPECT_EQ(offset_of(bad_utf8), good.size() - 2);
+}
+
+// A report (a key that could not be kept) is said once, also when the text is read in parts and
+// then again whole.
+TEST(TraceFields, ReportsAreNotRepeatedByASecondReading) {
+  std::vector<std::string> reports;
+  st::set_diagnostic_handler([&](std::string_view m) { reports.emplace_back(m); });
+  SessionTrace t = full_trace(1);
+  std::string json = t.to_json();
+  // A message whose extra key is also inside its content: reported, not kept.
+  const std::string message = R"({"content":{"origin_system_id":"a"},"origin_system_id":"b","message_type":"m"})";
+  json.insert(json.find("\"step_messages\":[") + 17, message + ",");
+  // Then a problem after the histories: the parts are dropped and the whole text read (and
+  // rejected).
+  std::string broken = json;
+  broken.insert(broken.size() - 1, ",\"created_at\":5e999");
+  EXPECT_THROW((void)SessionTrace::from_json(broken), st::TraceFormatError);
+  EXPECT_EQ(reports.size(), 1u);
+  reports.clear();
+  (void)SessionTrace::from_json(json);
+  EXPECT_EQ(reports.size(), 1u);
+  st::set_diagnostic_handler(nullptr);
+}
+
+}  // namespace
