@@ -4,7 +4,9 @@
 
 #include <simdjson.h>
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,11 +104,23 @@ class JsonReader {
     if (field.error()) throw simdjson::simdjson_error(field.error());
     od::field& f = field.value_unsafe();
     const char* const s = f.key().raw();
-    const char* p = s;
-    // Stage 1 has checked that the key is a closed string, so a quote comes before the end.
-    while (*p != '"' && *p != '\\') ++p;
-    if (*p == '"') return std::string_view(s, static_cast<std::size_t>(p - s));
-    return f.unescaped_key().value();
+    // Stage 1 has checked that the key is a closed string, so a quote comes before the end of
+    // the text, and the buffer's padding lets 8 bytes be read anywhere before it.
+    constexpr std::uint64_t kOnes = 0x0101010101010101u;
+    constexpr std::uint64_t kHighs = 0x8080808080808080u;
+    const auto bytes_equal = [](std::uint64_t w, unsigned char c) {
+      const std::uint64_t x = w ^ (kOnes * c);
+      return (x - kOnes) & ~x & kHighs;  // the lowest set bit marks the first equal byte
+    };
+    for (const char* p = s;; p += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (const std::uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\')) {
+        const char* const end = p + std::countr_zero(hit) / 8;
+        if (*end == '"') return std::string_view(s, static_cast<std::size_t>(end - s));
+        return f.unescaped_key().value();
+      }
+    }
   }
 
   std::string string(od::value v);
