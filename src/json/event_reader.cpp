@@ -44,48 +44,48 @@ enum class EventKey {
 EventKey classify_event_key(std::string_view k) noexcept {
   switch (k.size()) {
     case 4:
-      return k == "cost" ? EventKey::cost : EventKey::unknown;
+      return key_is(k, "cost") ? EventKey::cost : EventKey::unknown;
     case 6:
-      return k == "reward" ? EventKey::reward : EventKey::unknown;
+      return key_is(k, "reward") ? EventKey::reward : EventKey::unknown;
     case 7:
-      return k == "span_id" ? EventKey::span_id : k == "actions" ? EventKey::actions : EventKey::unknown;
+      return key_is(k, "span_id") ? EventKey::span_id : key_is(k, "actions") ? EventKey::actions : EventKey::unknown;
     case 8:
-      return k == "metadata"   ? EventKey::metadata
-             : k == "trace_id" ? EventKey::trace_id
-             : k == "provider" ? EventKey::provider
+      return key_is(k, "metadata")   ? EventKey::metadata
+             : key_is(k, "trace_id") ? EventKey::trace_id
+             : key_is(k, "provider") ? EventKey::provider
                                : EventKey::unknown;
     case 9:
-      return k == "truncated" ? EventKey::truncated : EventKey::unknown;
+      return key_is(k, "truncated") ? EventKey::truncated : EventKey::unknown;
     case 10:
-      return k == "event_type"   ? EventKey::event_type
-             : k == "model_name" ? EventKey::model_name
-             : k == "latency_ms" ? EventKey::latency_ms
-             : k == "terminated" ? EventKey::terminated
+      return key_is(k, "event_type")   ? EventKey::event_type
+             : key_is(k, "model_name") ? EventKey::model_name
+             : key_is(k, "latency_ms") ? EventKey::latency_ms
+             : key_is(k, "terminated") ? EventKey::terminated
                                  : EventKey::unknown;
     case 11:
-      return k == "time_record" ? EventKey::time_record : EventKey::unknown;
+      return key_is(k, "time_record") ? EventKey::time_record : EventKey::unknown;
     case 12:
-      return k == "total_tokens" ? EventKey::total_tokens : EventKey::unknown;
+      return key_is(k, "total_tokens") ? EventKey::total_tokens : EventKey::unknown;
     case 13:
-      return k == "prompt_tokens"   ? EventKey::prompt_tokens
-             : k == "cached_tokens" ? EventKey::cached_tokens
+      return key_is(k, "prompt_tokens")   ? EventKey::prompt_tokens
+             : key_is(k, "cached_tokens") ? EventKey::cached_tokens
                                     : EventKey::unknown;
     case 14:
-      return k == "event_metadata" ? EventKey::event_metadata : EventKey::unknown;
+      return key_is(k, "event_metadata") ? EventKey::event_metadata : EventKey::unknown;
     case 16:
-      return k == "llm_call_records"   ? EventKey::llm_call_records
-             : k == "reasoning_tokens" ? EventKey::reasoning_tokens
-             : k == "observation_diff" ? EventKey::observation_diff
+      return key_is(k, "llm_call_records")   ? EventKey::llm_call_records
+             : key_is(k, "reasoning_tokens") ? EventKey::reasoning_tokens
+             : key_is(k, "observation_diff") ? EventKey::observation_diff
                                        : EventKey::unknown;
     case 17:
-      return k == "completion_tokens" ? EventKey::completion_tokens : EventKey::unknown;
+      return key_is(k, "completion_tokens") ? EventKey::completion_tokens : EventKey::unknown;
     case 18:
-      return k == "system_instance_id"   ? EventKey::system_instance_id
-             : k == "system_state_after" ? EventKey::system_state_after
-             : k == "cache_write_tokens" ? EventKey::cache_write_tokens
+      return key_is(k, "system_instance_id")   ? EventKey::system_instance_id
+             : key_is(k, "system_state_after") ? EventKey::system_state_after
+             : key_is(k, "cache_write_tokens") ? EventKey::cache_write_tokens
                                          : EventKey::unknown;
     case 19:
-      return k == "system_state_before" ? EventKey::system_state_before : EventKey::unknown;
+      return key_is(k, "system_state_before") ? EventKey::system_state_before : EventKey::unknown;
     default:
       return EventKey::unknown;
   }

@@ -18,9 +18,9 @@ std::optional<TimeRecord> read_time_record(JsonReader& r, od::value v) {
     const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "event_time") {
+    if (key_is(key, "event_time")) {
       tr.event_time = r.timestamp(fv);
-    } else if (key == "message_time") {
+    } else if (key_is(key, "message_time")) {
       tr.message_time = r.optional_integer(fv).value_or(0);
     } else {
       r.skip(fv);
@@ -84,13 +84,13 @@ void read_message(JsonReader& r, od::value v, SessionEventMessage& m) {
     const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "content") {
+    if (key_is(key, "content")) {
       m.content = r.value(fv);
-    } else if (key == "message_type") {
+    } else if (key_is(key, "message_type")) {
       m.message_type = r.optional_string_in_place(fv).value_or("unknown");
-    } else if (key == "timestamp") {
+    } else if (key_is(key, "timestamp")) {
       m.timestamp = r.timestamp(fv);
-    } else if (key == "time_record") {
+    } else if (key_is(key, "time_record")) {
       m.time_record = read_time_record(r, fv);
     } else {
       extra.emplace_back(std::string(key), r.value(fv));
@@ -204,7 +204,7 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
     const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "step_id") {
+    if (key_is(key, "step_id")) {
       // The original's tests also write integer step ids.
       if (fv.type() == od::json_type::number) {
         step.step_id = std::to_string(r.integer(fv));
@@ -212,20 +212,20 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
         step.step_id = r.string(fv);
       }
       have_id = true;
-    } else if (key == "step_index") {
+    } else if (key_is(key, "step_index")) {
       step.step_index = r.integer(fv);
-    } else if (key == "turn_number") {
+    } else if (key_is(key, "turn_number")) {
       step.turn_number = r.optional_integer(fv).value_or(0);
       have_turn = true;
-    } else if (key == "events") {
+    } else if (key_is(key, "events")) {
       if (texts) texts->events.resize(events_mark);
       step.events = read_events(r, fv, texts);
-    } else if (key == "step_messages" || key == "messages") {
+    } else if (key_is(key, "step_messages") || key_is(key, "messages")) {
       if (texts) texts->messages.resize(messages_mark);
       step.step_messages = read_messages(r, fv, texts);
-    } else if (key == "timestamp") {
+    } else if (key_is(key, "timestamp")) {
       step.timestamp = r.timestamp(fv);
-    } else if (key == "step_metadata" || key == "metadata") {
+    } else if (key_is(key, "step_metadata") || key_is(key, "metadata")) {
       step.step_metadata = read_metadata(r, fv);
     } else {
       extra.emplace_back(std::string(key), r.value(fv));
@@ -272,11 +272,11 @@ SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
     const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "metadata_type") {
+    if (key_is(key, "metadata_type")) {
       m.metadata_type = r.string(fv);
-    } else if (key == "data") {
+    } else if (key_is(key, "data")) {
       m.data = r.value(fv);
-    } else if (key == "timestamp") {
+    } else if (key_is(key, "timestamp")) {
       m.timestamp = r.timestamp(fv);
     } else {
       r.skip(fv);
@@ -302,12 +302,12 @@ struct SessionReading {
 
 void read_session_member(JsonReader& r, SessionReading& s, std::string_view key, od::value fv) {
   SessionTrace& t = s.t;
-  if (key == "session_id") {
+  if (key_is(key, "session_id")) {
     t.session_id = r.string(fv);
     s.have_id = true;
-  } else if (key == "created_at") {
+  } else if (key_is(key, "created_at")) {
     t.created_at = r.timestamp(fv);
-  } else if (key == "session_metadata") {
+  } else if (key_is(key, "session_metadata")) {
     if (fv.type() == od::json_type::object) {
       s.start_metadata = r.value(fv);
     } else if (!r.is_null(fv)) {
@@ -317,9 +317,9 @@ void read_session_member(JsonReader& r, SessionReading& s, std::string_view key,
         t.session_metadata.push_back(read_metadata_entry(r, element.value()));
       }
     }
-  } else if (key == "metadata") {  // README/test shape: the start metadata as a dict
+  } else if (key_is(key, "metadata")) {  // README/test shape: the start metadata as a dict
     s.start_metadata = r.value(fv);
-  } else if (key == "session_time_steps" || key == "timesteps") {
+  } else if (key_is(key, "session_time_steps") || key_is(key, "timesteps")) {
     if (!r.is_null(fv)) {
       // A second list (both keys present) appends its timesteps; the texts of the first
       // are enough, and stay aligned with the first items.
@@ -332,11 +332,11 @@ void read_session_member(JsonReader& r, SessionReading& s, std::string_view key,
       }
     }
     s.have_steps = true;
-  } else if (key == "event_history") {
+  } else if (key_is(key, "event_history")) {
     StepItems<Event> items{t.session_time_steps, &SessionTimeStep::events};
     t.event_history = read_items<Event>(r, fv, kReadEvent, nullptr, &s.texts.events, items);
     s.have_events = true;
-  } else if (key == "message_history") {
+  } else if (key_is(key, "message_history")) {
     StepItems<SessionEventMessage> items{t.session_time_steps, &SessionTimeStep::step_messages};
     t.message_history = read_items<SessionEventMessage>(r, fv, kReadMessage, nullptr, &s.texts.messages, items);
     s.have_messages = true;
