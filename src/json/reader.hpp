@@ -111,21 +111,26 @@ class JsonReader {
     if (field.error()) throw simdjson::simdjson_error(field.error());
     od::field& f = field.value_unsafe();
     const char* const s = f.key().raw();
-    // Stage 1 has checked that the key is a closed string, so a quote comes before the end of
-    // the text, and the buffer's padding lets 8 bytes be read anywhere before it.
+    const char* const end = quote_or_backslash(s);
+    if (*end == '"') return std::string_view(s, static_cast<std::size_t>(end - s));
+    return f.unescaped_key().value();
+  }
+
+  /// The first '"' or '\\' at or after `p`, inside a string of the text. Stage 1 has checked
+  /// that every string is closed, so a quote comes before the end of the text, and the buffer's
+  /// padding lets 8 bytes be read anywhere before it.
+  static const char* quote_or_backslash(const char* p) noexcept {
     constexpr std::uint64_t kOnes = 0x0101010101010101u;
     constexpr std::uint64_t kHighs = 0x8080808080808080u;
     const auto bytes_equal = [](std::uint64_t w, unsigned char c) {
       const std::uint64_t x = w ^ (kOnes * c);
       return (x - kOnes) & ~x & kHighs;  // the lowest set bit marks the first equal byte
     };
-    for (const char* p = s;; p += 8) {
+    for (;; p += 8) {
       std::uint64_t w;
       std::memcpy(&w, p, 8);
       if (const std::uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\')) {
-        const char* const end = p + std::countr_zero(hit) / 8;
-        if (*end == '"') return std::string_view(s, static_cast<std::size_t>(end - s));
-        return f.unescaped_key().value();
+        return p + std::countr_zero(hit) / 8;
       }
     }
   }
