@@ -226,6 +226,9 @@ bool JsonReader::start_prefix(std::size_t length) {
 bool JsonReader::start_rest() {
   if (!in_prefix_) return false;
   workspace_.get().buffer.get()[prefix_end_] = '{';
+  // A new document reuses simdjson's string buffer: the remembered timestamp text would now
+  // show the rest's strings (found by the trace_json fuzzer).
+  forget_strings();
   return try_start(text_.size() - prefix_end_, prefix_end_) == simdjson::SUCCESS;
 }
 
@@ -236,12 +239,17 @@ void JsonReader::end_prefix(bool keep_reports) {
   started_ = false;
   path_.clear();
   depth_ = 0;
-  last_time_text_ = {};
-  last_seconds_ = -1;
+  forget_strings();
   if (keep_reports) {
     for (const std::string& message : held_reports_) detail::report(message);
   }
   held_reports_.clear();
+}
+
+void JsonReader::forget_strings() noexcept {
+  last_time_text_ = {};
+  last_time_ = Timestamp{};
+  last_seconds_ = -1;
 }
 
 void JsonReader::report(std::string message) {

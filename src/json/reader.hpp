@@ -196,6 +196,8 @@ class JsonReader {
   /// when simdjson rejects it.
   void start(std::size_t length);
   simdjson::error_code try_start(std::size_t length, std::size_t begin = 0);
+  /// Forgets what points into simdjson's string buffer (before another document reuses it).
+  void forget_strings() noexcept;
 
   std::string source_;
   WorkspaceLease workspace_;
