@@ -226,9 +226,12 @@ bool JsonReader::start_prefix(std::size_t length) {
 bool JsonReader::start_rest() {
   if (!in_prefix_) return false;
   workspace_.get().buffer.get()[prefix_end_] = '{';
-  // A new document reuses simdjson's string buffer: the remembered timestamp text would now
-  // show the rest's strings (found by the trace_json fuzzer).
+  // A new document reuses (or reallocates) simdjson's string buffer: the remembered timestamp
+  // text would show the rest's strings (found by the trace_json fuzzer), and path segments of
+  // escaped keys would dangle.
   forget_strings();
+  path_.clear();
+  depth_ = 0;
   return try_start(text_.size() - prefix_end_, prefix_end_) == simdjson::SUCCESS;
 }
 
