@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "diagnostics.hpp"
 #include "json/writer.hpp"
 
 namespace synth::tracing::detail {
@@ -81,6 +82,34 @@ bool is_truncated(std::string_view s) {
     }
   }
   return in_string || depth > 0;
+}
+
+// "YYYY-MM-DDTHH:MM:" of an ISO-8601 timestamp.
+constexpr std::size_t kMinuteChars = 17;
+
+// The nanoseconds within the minute of `s` when it reads "YYYY-MM-DDTHH:MM:SS[.fraction]Z"
+// after its first kMinuteChars (the shape we write), or -1 for any other text.
+std::int64_t seconds_in_minute(std::string_view s) noexcept {
+  const auto digit = [&](std::size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
+  if (s.size() < kMinuteChars + 3 || s[kMinuteChars - 1] != ':' || s.back() != 'Z' || !digit(kMinuteChars) ||
+      !digit(kMinuteChars + 1)) {
+    return -1;
+  }
+  const std::int64_t second = (s[kMinuteChars] - '0') * 10 + (s[kMinuteChars + 1] - '0');
+  if (second > 59) return -1;
+  std::size_t i = kMinuteChars + 2;
+  std::int64_t nanos = 0;
+  if (s[i] == '.') {
+    ++i;
+    int digits = 0;
+    for (; digit(i); ++i, ++digits) {
+      if (digits < 9) nanos = nanos * 10 + (s[i] - '0');
+    }
+    if (digits == 0 || digits > 9) return -1;
+    for (; digits < 9; ++digits) nanos *= 10;
+  }
+  if (i != s.size() - 1) return -1;
+  return second * 1'000'000'000 + nanos;
 }
 
 std::string describe(error_code code) {
@@ -162,13 +191,76 @@ JsonReader::JsonReader(std::string_view text, std::string_view source) : source_
   std::memcpy(ws.buffer.get(), text.data(), text.size());
   std::memset(ws.buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
   text_ = std::string_view(ws.buffer.get(), text.size());
+}
+
+simdjson::error_code JsonReader::try_start(std::size_t length, std::size_t begin) {
+  ParseWorkspace& ws = workspace_.get();
   auto error = simdjson::SUCCESS;
   // Grow only: allocate() with another size would reallocate every time.
-  if (ws.parser.capacity() < text.size() || ws.parser.max_depth() != kParserDepth) {
-    error = ws.parser.allocate(std::max(text.size(), ws.parser.capacity()), kParserDepth);
+  if (ws.parser.capacity() < length || ws.parser.max_depth() != kParserDepth) {
+    error = ws.parser.allocate(std::max(length, ws.parser.capacity()), kParserDepth);
   }
-  if (!error) error = ws.parser.iterate(ws.buffer.get(), text.size(), ws.buffer_size).get(doc_);
-  if (error) fail_simdjson(error, false);
+  if (!error) error = ws.parser.iterate(ws.buffer.get() + begin, length, ws.buffer_size - begin).get(doc_);
+  started_ = !error;
+  return error;
+}
+
+void JsonReader::start(std::size_t length) {
+  if (const auto error = try_start(length)) fail_simdjson(error, false);
+}
+
+bool JsonReader::start_prefix(std::size_t length) {
+  if (length >= text_.size()) return false;
+  char* const at = workspace_.get().buffer.get() + length;
+  prefix_end_ = length;
+  prefix_byte_ = *at;
+  *at = '}';
+  in_prefix_ = true;
+  if (try_start(length + 1) != simdjson::SUCCESS) {
+    end_prefix(false);
+    return false;
+  }
+  return true;
+}
+
+bool JsonReader::start_rest() {
+  if (!in_prefix_) return false;
+  workspace_.get().buffer.get()[prefix_end_] = '{';
+  // A new document reuses (or reallocates) simdjson's string buffer: the remembered timestamp
+  // text would show the rest's strings (found by the trace_json fuzzer), and path segments of
+  // escaped keys would dangle.
+  forget_strings();
+  path_.clear();
+  depth_ = 0;
+  return try_start(text_.size() - prefix_end_, prefix_end_) == simdjson::SUCCESS;
+}
+
+void JsonReader::end_prefix(bool keep_reports) {
+  if (!in_prefix_) return;
+  workspace_.get().buffer.get()[prefix_end_] = prefix_byte_;
+  in_prefix_ = false;
+  started_ = false;
+  path_.clear();
+  depth_ = 0;
+  forget_strings();
+  if (keep_reports) {
+    for (const std::string& message : held_reports_) detail::report(message);
+  }
+  held_reports_.clear();
+}
+
+void JsonReader::forget_strings() noexcept {
+  last_time_text_ = {};
+  last_time_ = Timestamp{};
+  last_seconds_ = -1;
+}
+
+void JsonReader::report(std::string message) {
+  if (in_prefix_) {
+    held_reports_.push_back(std::move(message));
+  } else {
+    detail::report(message);
+  }
 }
 
 od::value JsonReader::object_root() {
@@ -179,6 +271,7 @@ od::value JsonReader::object_root() {
 }
 
 Value JsonReader::read_value() {
+  if (!started_) start(text_.size());
   try {
     Value result;
     switch (doc_.type()) {
@@ -240,7 +333,7 @@ Value JsonReader::value(od::value v) {
       Value::Object members;
       for (auto field : v.get_object()) {
         // Unescaped keys stay valid in the parser's buffer for the whole document.
-        const std::string_view key = field.unescaped_key();
+        const std::string_view key = this->key(field);
         Path p(*this, key);
         Value member = value(field.value());
         members.emplace_back(std::string(key), std::move(member));
@@ -312,17 +405,24 @@ Value JsonReader::scalar(od::value v) {
   fail(v, "unexpected JSON token");
 }
 
-std::string JsonReader::string(od::value v) {
+std::string JsonReader::string(od::value v) { return std::string(string_in_place(v)); }
+
+std::string_view JsonReader::string_in_place(od::value v) {
   std::string_view s;
   if (v.type() != od::json_type::string) fail(v, "expected a string, found " + found(v));
   if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
-  return std::string(s);
+  return s;
 }
 
 std::optional<std::string> JsonReader::optional_string(od::value v) {
+  if (const auto s = optional_string_in_place(v)) return std::string(*s);
+  return std::nullopt;
+}
+
+std::optional<std::string_view> JsonReader::optional_string_in_place(od::value v) {
   if (is_null(v)) return std::nullopt;
   if (v.type() != od::json_type::string) fail(v, "expected a string or null, found " + found(v));
-  return string(v);
+  return string_in_place(v);
 }
 
 std::int64_t JsonReader::integer(od::value v) {
@@ -371,9 +471,23 @@ Timestamp JsonReader::timestamp(od::value v) {
       std::string_view s;
       if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
       if (!s.empty() && s == last_time_text_) return last_time_;
+      // The same minute as the last timestamp (the items of one step, usually): only the
+      // seconds differ, so shift the last value by their difference.
+      if (last_seconds_ >= 0 && s.size() == last_time_text_.size() &&
+          std::memcmp(s.data(), last_time_text_.data(), kMinuteChars) == 0) {
+        const std::int64_t seconds = seconds_in_minute(s);
+        if (seconds >= 0) {
+          const Timestamp t = last_time_ + std::chrono::nanoseconds(seconds - last_seconds_);
+          last_time_text_ = s;
+          last_time_ = t;
+          last_seconds_ = seconds;
+          return t;
+        }
+      }
       if (auto t = parse_timestamp(s)) {
         last_time_text_ = s;
         last_time_ = *t;
+        last_seconds_ = seconds_in_minute(s);
         return *t;
       }
       fail(v, "invalid timestamp \"" + std::string(s) + "\" (expected ISO-8601 such as 2025-01-01T10:00:00.000000Z)");

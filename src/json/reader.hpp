@@ -4,7 +4,9 @@
 
 #include <simdjson.h>
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,9 +40,17 @@ class WorkspaceLease {
   ParseWorkspace* workspace_;
 };
 
+/// `key == literal`, compared inline (std::string_view's == called compare() out of line, a
+/// measurable share of reading a trace's many keys).
+template <std::size_t N>
+inline bool key_is(std::string_view key, const char (&literal)[N]) noexcept {
+  return key.size() == N - 1 && std::memcmp(key.data(), literal, N - 1) == 0;
+}
+
 class JsonReader {
  public:
-  /// Copies `text` into a padded buffer and starts parsing. `source` names it in errors.
+  /// Copies `text` into a padded buffer; parsing starts with the first read. `source` names it
+  /// in errors.
   JsonReader(std::string_view text, std::string_view source);
   JsonReader(const JsonReader&) = delete;
   JsonReader& operator=(const JsonReader&) = delete;
@@ -49,6 +59,7 @@ class JsonReader {
   /// nothing follows it. simdjson failures inside become TraceFormatError.
   template <class Body>
   auto read_object(Body&& body) {
+    if (!started_) start(text_.size());
     try {
       auto result = body(object_root());
       finish();
@@ -60,6 +71,24 @@ class JsonReader {
 
   /// The whole document as a Value (any JSON, scalars included).
   Value read_value();
+
+  /// Lets read_object read only the text before `length`, closed by a '}' written over the
+  /// byte at `length` (a ',' between two members of the root), so that the rest is not indexed
+  /// at all. False, with nothing started, when simdjson rejects that text at once; errors met
+  /// while reading it are the caller's to handle (a cut inside a nested value reads as broken
+  /// JSON). Meanwhile report() holds its messages back.
+  bool start_prefix(std::size_t length);
+  /// After the prefix: lets read_object read the rest of the text as an object of its own, the
+  /// byte at the prefix's end becoming its '{'. Offsets in errors stay those of the whole text.
+  /// False when simdjson rejects that text at once.
+  bool start_rest();
+  /// Ends a prefix reading: restores the byte and forgets the document, so that read_object
+  /// reads the whole text again. The messages held back are reported when `keep_reports`,
+  /// dropped otherwise (a second reading reports them again).
+  void end_prefix(bool keep_reports);
+  /// Reports a problem that is not an error (detail::report), or holds it back while a prefix
+  /// is read.
+  void report(std::string message);
   /// The (padded copy of the) input text: views of it stay valid while the reader lives.
   std::string_view text() const noexcept { return text_; }
   /// Where the next token starts, or the end of the text once the document is consumed. Right
@@ -75,8 +104,42 @@ class JsonReader {
   /// Reads and discards a value (still checking that it is well-formed).
   void skip(od::value v) { (void)value(v); }
 
+  /// An object member's key, valid for the whole document: read in place when it has no
+  /// escape (nearly every key; unescaping each one was a measurable share of reading a trace),
+  /// unescaped into the parser's buffer otherwise. Throws simdjson_error on a malformed member.
+  std::string_view key(simdjson::simdjson_result<od::field>& field) {
+    if (field.error()) throw simdjson::simdjson_error(field.error());
+    od::field& f = field.value_unsafe();
+    const char* const s = f.key().raw();
+    const char* const end = quote_or_backslash(s);
+    if (*end == '"') return std::string_view(s, static_cast<std::size_t>(end - s));
+    return f.unescaped_key().value();
+  }
+
+  /// The first '"' or '\\' at or after `p`, inside a string of the text. Stage 1 has checked
+  /// that every string is closed, so a quote comes before the end of the text, and the buffer's
+  /// padding lets 8 bytes be read anywhere before it.
+  static const char* quote_or_backslash(const char* p) noexcept {
+    constexpr std::uint64_t kOnes = 0x0101010101010101u;
+    constexpr std::uint64_t kHighs = 0x8080808080808080u;
+    const auto bytes_equal = [](std::uint64_t w, unsigned char c) {
+      const std::uint64_t x = w ^ (kOnes * c);
+      return (x - kOnes) & ~x & kHighs;  // the lowest set bit marks the first equal byte
+    };
+    for (;; p += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (const std::uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\')) {
+        return p + std::countr_zero(hit) / 8;
+      }
+    }
+  }
+
   std::string string(od::value v);
+  /// A string's (unescaped) text, valid for the whole document.
+  std::string_view string_in_place(od::value v);
   std::optional<std::string> optional_string(od::value v);
+  std::optional<std::string_view> optional_string_in_place(od::value v);
   /// Integers, and doubles holding an integral value.
   std::int64_t integer(od::value v);
   std::optional<std::int64_t> optional_integer(od::value v);
@@ -108,9 +171,15 @@ class JsonReader {
   };
 
  private:
-  void enter(std::variant<std::string_view, std::size_t> segment) {
-    path_.resize(depth_);
-    path_.push_back(segment);
+  // Inline and without a variant argument: entered once per member read.
+  template <class Segment>
+  void enter(Segment segment) {
+    if (depth_ < path_.size()) {
+      path_[depth_] = segment;
+      path_.resize(depth_ + 1);  // shrinking a vector of trivial elements frees nothing
+    } else {
+      path_.emplace_back(segment);
+    }
     ++depth_;
   }
   od::value object_root();
@@ -123,6 +192,13 @@ class JsonReader {
   std::string found(od::value v);
   std::string found_document();
 
+  /// Indexes text[0, length) (the whole text, or a prefix) for reading. Throws TraceFormatError
+  /// when simdjson rejects it.
+  void start(std::size_t length);
+  simdjson::error_code try_start(std::size_t length, std::size_t begin = 0);
+  /// Forgets what points into simdjson's string buffer (before another document reuses it).
+  void forget_strings() noexcept;
+
   std::string source_;
   WorkspaceLease workspace_;
   std::string_view text_;  // the padded copy of the input, in the workspace
@@ -132,7 +208,15 @@ class JsonReader {
   // time record, the events of one step). The text stays in the parser's buffer.
   std::string_view last_time_text_;
   Timestamp last_time_{};
+  std::int64_t last_seconds_ = -1;  // nanoseconds of last_time_ within its minute, -1 if unknown
   std::size_t depth_ = 0;  // segments of path_ that are current
+  bool started_ = false;
+  // While a prefix is read: where it ends (the byte replaced by '}'), that byte, and the reports
+  // held back.
+  std::size_t prefix_end_ = 0;
+  char prefix_byte_ = 0;
+  bool in_prefix_ = false;
+  std::vector<std::string> held_reports_;
 };
 
 }  // namespace synth::tracing::detail

@@ -1,4 +1,7 @@
+// Reading a trace document: messages, timesteps, session metadata and the histories (whose
+// items usually repeat the timesteps' and are copied rather than parsed again).
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,18 +11,16 @@
 
 namespace synth::tracing::detail {
 
-namespace {
-
 std::optional<TimeRecord> read_time_record(JsonReader& r, od::value v) {
   if (r.is_null(v)) return std::nullopt;
   TimeRecord tr;
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "event_time") {
+    if (key_is(key, "event_time")) {
       tr.event_time = r.timestamp(fv);
-    } else if (key == "message_time") {
+    } else if (key_is(key, "message_time")) {
       tr.message_time = r.optional_integer(fv).value_or(0);
     } else {
       r.skip(fv);
@@ -64,305 +65,32 @@ Value::Object keep_extra_keys(Value& into, Value::Object extra) {
 }
 
 // Extra keys that could not be kept are said, not dropped silently.
-void report_dropped(const JsonReader& r, std::string_view where, const Value::Object& left) {
+void report_dropped(JsonReader& r, std::string_view where, const Value::Object& left) {
   for (const auto& [key, value] : left) {
-    report(r.source() + ": the key \"" + key + "\" of " + std::string(where) +
+    r.report(r.source() + ": the key \"" + key + "\" of " + std::string(where) +
            " is also inside it (or it is not an object); the outer value was not kept");
   }
 }
 
-// Every field any event kind may carry; the kind is decided once all are read.
-struct EventFields {
-  std::optional<EventType> declared;
-  const char* declared_at = nullptr;
-  std::optional<TimeRecord> time_record;
-  std::optional<std::string> system_instance_id;
-  Value before, after;
-  std::vector<Value> llm_call_records;
-  std::optional<std::string> span_id, trace_id, model_name, provider;
-  std::optional<std::int64_t> prompt_tokens, completion_tokens, total_tokens, cached_tokens, cache_write_tokens,
-      reasoning_tokens;
-  std::optional<double> cost, latency_ms, reward;
-  std::optional<bool> terminated, truncated;
-  Value observation_diff, actions;
-  Value metadata = Value::object();
-  std::vector<Value> event_metadata;
-  Value::Object extra;  // keys of no field
-  // Which kind-specific keys were present (even with null values, as the original writes them).
-  const char* cais_key = nullptr;
-  const char* environment_key = nullptr;
-  const char* runtime_key = nullptr;
-};
-
-enum class EventKey {
-  unknown, event_type, time_record, system_instance_id, system_state_before, system_state_after, metadata,
-  event_metadata, llm_call_records, span_id, trace_id, model_name, provider, prompt_tokens, completion_tokens,
-  total_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost, latency_ms, reward, terminated, truncated, observation_diff,
-  actions
-};
-
-// Key lookup by length first: one or two comparisons instead of a chain of twenty.
-EventKey classify_event_key(std::string_view k) noexcept {
-  switch (k.size()) {
-    case 4:
-      return k == "cost" ? EventKey::cost : EventKey::unknown;
-    case 6:
-      return k == "reward" ? EventKey::reward : EventKey::unknown;
-    case 7:
-      return k == "span_id" ? EventKey::span_id : k == "actions" ? EventKey::actions : EventKey::unknown;
-    case 8:
-      return k == "metadata"   ? EventKey::metadata
-             : k == "trace_id" ? EventKey::trace_id
-             : k == "provider" ? EventKey::provider
-                               : EventKey::unknown;
-    case 9:
-      return k == "truncated" ? EventKey::truncated : EventKey::unknown;
-    case 10:
-      return k == "event_type"   ? EventKey::event_type
-             : k == "model_name" ? EventKey::model_name
-             : k == "latency_ms" ? EventKey::latency_ms
-             : k == "terminated" ? EventKey::terminated
-                                 : EventKey::unknown;
-    case 11:
-      return k == "time_record" ? EventKey::time_record : EventKey::unknown;
-    case 12:
-      return k == "total_tokens" ? EventKey::total_tokens : EventKey::unknown;
-    case 13:
-      return k == "prompt_tokens"   ? EventKey::prompt_tokens
-             : k == "cached_tokens" ? EventKey::cached_tokens
-                                    : EventKey::unknown;
-    case 14:
-      return k == "event_metadata" ? EventKey::event_metadata : EventKey::unknown;
-    case 16:
-      return k == "llm_call_records"   ? EventKey::llm_call_records
-             : k == "reasoning_tokens" ? EventKey::reasoning_tokens
-             : k == "observation_diff" ? EventKey::observation_diff
-                                       : EventKey::unknown;
-    case 17:
-      return k == "completion_tokens" ? EventKey::completion_tokens : EventKey::unknown;
-    case 18:
-      return k == "system_instance_id"   ? EventKey::system_instance_id
-             : k == "system_state_after" ? EventKey::system_state_after
-             : k == "cache_write_tokens" ? EventKey::cache_write_tokens
-                                         : EventKey::unknown;
-    case 19:
-      return k == "system_state_before" ? EventKey::system_state_before : EventKey::unknown;
-    default:
-      return EventKey::unknown;
-  }
-}
-
-}  // namespace
-
-Event read_event(JsonReader& r, od::value v) {
-  EventFields f;
-  for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
-    JsonReader::Path p(r, key);
-    od::value fv = field.value();
-    const char* at = fv.raw_json_token().data();
-    switch (classify_event_key(key)) {
-      case EventKey::event_type: {
-        const std::string name = r.string(fv);
-        f.declared = parse_event_type(name);
-        if (!f.declared) r.fail(fv, "unknown event_type \"" + name + "\" (expected cais, environment or runtime)");
-        f.declared_at = at;
-        break;
-      }
-      case EventKey::time_record:
-        f.time_record = read_time_record(r, fv);
-        break;
-      case EventKey::system_instance_id:
-        f.system_instance_id = r.optional_string(fv);
-        break;
-      case EventKey::system_state_before:
-        f.before = r.value(fv);
-        break;
-      case EventKey::system_state_after:
-        f.after = r.value(fv);
-        break;
-      case EventKey::metadata:
-        f.metadata = read_metadata(r, fv);
-        break;
-      case EventKey::event_metadata:
-        f.event_metadata = read_value_list(r, fv);
-        break;
-      case EventKey::llm_call_records:
-        f.llm_call_records = read_value_list(r, fv);
-        f.cais_key = at;
-        break;
-      case EventKey::span_id:
-        f.span_id = r.optional_string(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::trace_id:
-        f.trace_id = r.optional_string(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::model_name:
-        f.model_name = r.optional_string(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::provider:
-        f.provider = r.optional_string(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::prompt_tokens:
-        f.prompt_tokens = r.optional_integer(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::completion_tokens:
-        f.completion_tokens = r.optional_integer(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::total_tokens:
-        f.total_tokens = r.optional_integer(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::cached_tokens:
-        f.cached_tokens = r.optional_integer(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::cache_write_tokens:
-        f.cache_write_tokens = r.optional_integer(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::reasoning_tokens:
-        f.reasoning_tokens = r.optional_integer(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::cost:
-        f.cost = r.optional_number(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::latency_ms:
-        f.latency_ms = r.optional_number(fv);
-        f.cais_key = at;
-        break;
-      case EventKey::reward:
-        f.reward = r.optional_number(fv);
-        f.environment_key = at;
-        break;
-      case EventKey::terminated:
-        f.terminated = r.optional_boolean(fv);
-        f.environment_key = at;
-        break;
-      case EventKey::truncated:
-        f.truncated = r.optional_boolean(fv);
-        f.environment_key = at;
-        break;
-      case EventKey::observation_diff:
-        f.observation_diff = r.value(fv);
-        f.environment_key = at;
-        break;
-      case EventKey::actions:
-        f.actions = r.value(fv);
-        f.runtime_key = at;
-        break;
-      case EventKey::unknown:
-        f.extra.emplace_back(std::string(key), r.value(fv));  // other writers' keys: kept in metadata
-        break;
-    }
-  }
-
-  EventType type = EventType::cais;
-  if (f.declared) {
-    type = *f.declared;
-  } else if (f.cais_key) {
-    type = EventType::cais;
-  } else if (f.environment_key) {
-    type = EventType::environment;
-  } else if (f.runtime_key) {
-    type = EventType::runtime;
-  } else if (f.system_instance_id == "environment") {
-    type = EventType::environment;
-  } else if (f.system_instance_id == "runtime") {
-    type = EventType::runtime;
-  }
-  // Extra keys go into the metadata; when it cannot take one, into event_metadata.
-  for (auto& [key, value] : keep_extra_keys(f.metadata, std::move(f.extra))) {
-    f.event_metadata.emplace_back(Value::Object{{std::move(key), std::move(value)}});
-  }
-  // A field of another kind would be lost silently; refuse it instead.
-  const auto conflict = [&](const char* at, std::string_view kind) {
-    if (at) {
-      r.fail_at(at, std::string(kind) + " field in a " + std::string(event_type_name(type)) +
-                        " event (the event's fields do not match its event_type)");
-    }
-  };
-  switch (type) {
-    case EventType::cais: {
-      conflict(f.environment_key, "an environment");
-      conflict(f.runtime_key, "a runtime");
-      CAISEvent e;
-      e.time_record = f.time_record;
-      if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
-      e.system_state_before = std::move(f.before);
-      e.system_state_after = std::move(f.after);
-      e.llm_call_records = std::move(f.llm_call_records);
-      e.span_id = std::move(f.span_id);
-      e.trace_id = std::move(f.trace_id);
-      e.model_name = std::move(f.model_name);
-      e.provider = std::move(f.provider);
-      e.prompt_tokens = f.prompt_tokens;
-      e.completion_tokens = f.completion_tokens;
-      e.total_tokens = f.total_tokens;
-      e.cached_tokens = f.cached_tokens;
-      e.cache_write_tokens = f.cache_write_tokens;
-      e.reasoning_tokens = f.reasoning_tokens;
-      e.cost = f.cost;
-      e.latency_ms = f.latency_ms;
-      e.metadata = std::move(f.metadata);
-      e.event_metadata = std::move(f.event_metadata);
-      return e;
-    }
-    case EventType::environment: {
-      conflict(f.cais_key, "an LLM-call");
-      conflict(f.runtime_key, "a runtime");
-      EnvironmentEvent e;
-      e.time_record = f.time_record;
-      if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
-      e.system_state_before = std::move(f.before);
-      e.system_state_after = std::move(f.after);
-      e.reward = f.reward;
-      e.terminated = f.terminated;
-      e.truncated = f.truncated;
-      e.observation_diff = std::move(f.observation_diff);
-      e.metadata = std::move(f.metadata);
-      e.event_metadata = std::move(f.event_metadata);
-      return e;
-    }
-    case EventType::runtime: {
-      conflict(f.cais_key, "an LLM-call");
-      conflict(f.environment_key, "an environment");
-      RuntimeEvent e;
-      e.time_record = f.time_record;
-      if (f.system_instance_id) e.system_instance_id = std::move(*f.system_instance_id);
-      e.system_state_before = std::move(f.before);
-      e.system_state_after = std::move(f.after);
-      e.actions = std::move(f.actions);
-      e.metadata = std::move(f.metadata);
-      e.event_metadata = std::move(f.event_metadata);
-      return e;
-    }
-  }
-  return CAISEvent{};
-}
-
 SessionEventMessage read_message(JsonReader& r, od::value v) {
   SessionEventMessage m;
+  read_message(r, v, m);
+  return m;
+}
+
+void read_message(JsonReader& r, od::value v, SessionEventMessage& m) {
   Value::Object extra;  // such as the original's origin_system_id beside the content
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "content") {
+    if (key_is(key, "content")) {
       m.content = r.value(fv);
-    } else if (key == "message_type") {
-      m.message_type = r.optional_string(fv).value_or("unknown");
-    } else if (key == "timestamp") {
+    } else if (key_is(key, "message_type")) {
+      m.message_type = r.optional_string_in_place(fv).value_or("unknown");
+    } else if (key_is(key, "timestamp")) {
       m.timestamp = r.timestamp(fv);
-    } else if (key == "time_record") {
+    } else if (key_is(key, "time_record")) {
       m.time_record = read_time_record(r, fv);
     } else {
       extra.emplace_back(std::string(key), r.value(fv));
@@ -373,7 +101,6 @@ SessionEventMessage read_message(JsonReader& r, od::value v) {
     m.content = Value(Value::Object{{"payload", std::move(m.content)}});
   }
   report_dropped(r, "a message", keep_extra_keys(m.content, std::move(extra)));
-  return m;
 }
 
 namespace {
@@ -381,6 +108,10 @@ namespace {
 // The text each item of the timesteps was read from, in timestep order, for the histories.
 struct ReadTexts {
   std::vector<std::string_view> events, messages;
+  // Where a timestep's items are read before moving into a vector of their exact size: growing
+  // each timestep's vector allocated (and moved) two or three times per timestep.
+  std::vector<Event> event_scratch;
+  std::vector<SessionEventMessage> message_scratch;
 };
 
 // An array of items. With `texts`, records each item's text; with `repeats`, an item whose text
@@ -389,9 +120,12 @@ struct ReadTexts {
 // that item (null if there is none: then the item is read).
 template <class Item, class ReadItem, class CopyFrom>
 std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std::vector<std::string_view>* texts,
-                             const std::vector<std::string_view>* repeats, CopyFrom copy_from) {
+                             const std::vector<std::string_view>* repeats, CopyFrom copy_from,
+                             std::vector<Item>* scratch = nullptr) {
   std::vector<Item> out;
   if (r.is_null(v)) return out;
+  std::vector<Item>& items = scratch ? *scratch : out;
+  items.clear();
   if (repeats) out.reserve(repeats->size());  // a history is usually as long as the timesteps' items
   const std::string_view all = r.text();
   const char* const end = all.data() + all.size();
@@ -407,14 +141,14 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
       // the array iteration skips it.
       if (static_cast<std::size_t>(end - start) >= seen.size() && std::memcmp(start, seen.data(), seen.size()) == 0) {
         if (const Item* same = copy_from(i)) {
-          out.push_back(*same);
+          items.push_back(*same);
           ++i;
           continue;
         }
       }
     }
     ++i;
-    out.push_back(read_item(r, ev));
+    read_item(r, ev, items.emplace_back());
     if (texts) {
       std::string_view text(start, static_cast<std::size_t>(r.position() - start));
       while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
@@ -423,19 +157,30 @@ std::vector<Item> read_items(JsonReader& r, od::value v, ReadItem read_item, std
       texts->push_back(text);
     }
   }
+  if (scratch) {
+    out.reserve(items.size());
+    for (Item& item : items) out.push_back(std::move(item));
+    items.clear();
+  }
   return out;
 }
 
 SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, ReadTexts* texts);
 
-std::vector<Event> read_events(JsonReader& r, od::value v, std::vector<std::string_view>* texts = nullptr) {
-  return read_items<Event>(r, v, read_event, texts, nullptr, [](std::size_t) -> const Event* { return nullptr; });
+// Item readers filling a vector's new element in place.
+constexpr auto kReadEvent = [](JsonReader& r, od::value v, Event& out) { read_event(r, v, out); };
+constexpr auto kReadMessage = [](JsonReader& r, od::value v, SessionEventMessage& out) { read_message(r, v, out); };
+
+std::vector<Event> read_events(JsonReader& r, od::value v, ReadTexts* texts) {
+  return read_items<Event>(r, v, kReadEvent, texts ? &texts->events : nullptr, nullptr,
+                           [](std::size_t) -> const Event* { return nullptr; },
+                           texts ? &texts->event_scratch : nullptr);
 }
 
-std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v,
-                                               std::vector<std::string_view>* texts = nullptr) {
-  return read_items<SessionEventMessage>(r, v, read_message, texts, nullptr,
-                                         [](std::size_t) -> const SessionEventMessage* { return nullptr; });
+std::vector<SessionEventMessage> read_messages(JsonReader& r, od::value v, ReadTexts* texts) {
+  return read_items<SessionEventMessage>(r, v, kReadMessage, texts ? &texts->messages : nullptr, nullptr,
+                                         [](std::size_t) -> const SessionEventMessage* { return nullptr; },
+                                         texts ? &texts->message_scratch : nullptr);
 }
 
 }  // namespace
@@ -456,10 +201,10 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
   bool have_turn = false;
   Value::Object extra;
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "step_id") {
+    if (key_is(key, "step_id")) {
       // The original's tests also write integer step ids.
       if (fv.type() == od::json_type::number) {
         step.step_id = std::to_string(r.integer(fv));
@@ -467,20 +212,20 @@ SessionTimeStep read_timestep(JsonReader& r, od::value v, std::size_t position, 
         step.step_id = r.string(fv);
       }
       have_id = true;
-    } else if (key == "step_index") {
+    } else if (key_is(key, "step_index")) {
       step.step_index = r.integer(fv);
-    } else if (key == "turn_number") {
+    } else if (key_is(key, "turn_number")) {
       step.turn_number = r.optional_integer(fv).value_or(0);
       have_turn = true;
-    } else if (key == "events") {
+    } else if (key_is(key, "events")) {
       if (texts) texts->events.resize(events_mark);
-      step.events = read_events(r, fv, texts ? &texts->events : nullptr);
-    } else if (key == "step_messages" || key == "messages") {
+      step.events = read_events(r, fv, texts);
+    } else if (key_is(key, "step_messages") || key_is(key, "messages")) {
       if (texts) texts->messages.resize(messages_mark);
-      step.step_messages = read_messages(r, fv, texts ? &texts->messages : nullptr);
-    } else if (key == "timestamp") {
+      step.step_messages = read_messages(r, fv, texts);
+    } else if (key_is(key, "timestamp")) {
       step.timestamp = r.timestamp(fv);
-    } else if (key == "step_metadata" || key == "metadata") {
+    } else if (key_is(key, "step_metadata") || key_is(key, "metadata")) {
       step.step_metadata = read_metadata(r, fv);
     } else {
       extra.emplace_back(std::string(key), r.value(fv));
@@ -524,14 +269,14 @@ struct StepItems {
 SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
   SessionMetadataEntry m;
   for (auto field : r.object(v)) {
-    const std::string_view key = field.unescaped_key();
+    const std::string_view key = r.key(field);
     JsonReader::Path p(r, key);
     od::value fv = field.value();
-    if (key == "metadata_type") {
+    if (key_is(key, "metadata_type")) {
       m.metadata_type = r.string(fv);
-    } else if (key == "data") {
+    } else if (key_is(key, "data")) {
       m.data = r.value(fv);
-    } else if (key == "timestamp") {
+    } else if (key_is(key, "timestamp")) {
       m.timestamp = r.timestamp(fv);
     } else {
       r.skip(fv);
@@ -541,89 +286,284 @@ SessionMetadataEntry read_metadata_entry(JsonReader& r, od::value v) {
 }
 
 
-SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
-  return r.read_object([&r, id_from_file_name](od::value root) {
-    SessionTrace t;
-    bool have_events = false;
-    bool have_messages = false;
-    bool have_id = false;
-    Value start_metadata;
-    Value::Object extra;  // become typed metadata entries named after their keys
-    ReadTexts texts;      // of the timesteps' items, when the histories come after them
-    bool have_steps = false;
-    for (auto field : root.get_object()) {
-      const std::string_view key = field.unescaped_key();
-      JsonReader::Path p(r, key);
-      od::value fv = field.value();
-      if (key == "session_id") {
-        t.session_id = r.string(fv);
-        have_id = true;
-      } else if (key == "created_at") {
-        t.created_at = r.timestamp(fv);
-      } else if (key == "session_metadata") {
-        if (fv.type() == od::json_type::object) {
-          start_metadata = r.value(fv);
-        } else if (!r.is_null(fv)) {
-          std::size_t i = 0;
-          for (auto element : r.array(fv)) {
-            JsonReader::Path ep(r, i++);
-            t.session_metadata.push_back(read_metadata_entry(r, element.value()));
-          }
-        }
-      } else if (key == "metadata") {  // README/test shape: the start metadata as a dict
-        start_metadata = r.value(fv);
-      } else if (key == "session_time_steps" || key == "timesteps") {
-        if (!r.is_null(fv)) {
-          // A second list (both keys present) appends its timesteps; the texts of the first
-          // are enough, and stay aligned with the first items.
-          ReadTexts* record = have_steps ? nullptr : &texts;
-          std::size_t i = 0;
-          for (auto element : r.array(fv)) {
-            JsonReader::Path ep(r, i);
-            t.session_time_steps.push_back(read_timestep(r, element.value(), i, record));
-            ++i;
-          }
-        }
-        have_steps = true;
-      } else if (key == "event_history") {
-        StepItems<Event> items{t.session_time_steps, &SessionTimeStep::events};
-        t.event_history = read_items<Event>(r, fv, read_event, nullptr, &texts.events, items);
-        have_events = true;
-      } else if (key == "message_history") {
-        StepItems<SessionEventMessage> items{t.session_time_steps, &SessionTimeStep::step_messages};
-        t.message_history = read_items<SessionEventMessage>(r, fv, read_message, nullptr, &texts.messages, items);
-        have_messages = true;
+namespace {
+
+// A trace document being read: what its members gave so far.
+struct SessionReading {
+  SessionTrace t;
+  bool have_events = false;
+  bool have_messages = false;
+  bool have_id = false;
+  bool have_steps = false;
+  Value start_metadata;
+  Value::Object extra;  // become typed metadata entries named after their keys
+  ReadTexts texts;      // of the timesteps' items, when the histories come after them
+};
+
+void read_session_member(JsonReader& r, SessionReading& s, std::string_view key, od::value fv) {
+  SessionTrace& t = s.t;
+  if (key_is(key, "session_id")) {
+    t.session_id = r.string(fv);
+    s.have_id = true;
+  } else if (key_is(key, "created_at")) {
+    t.created_at = r.timestamp(fv);
+  } else if (key_is(key, "session_metadata")) {
+    if (fv.type() == od::json_type::object) {
+      s.start_metadata = r.value(fv);
+    } else if (!r.is_null(fv)) {
+      std::size_t i = 0;
+      for (auto element : r.array(fv)) {
+        JsonReader::Path ep(r, i++);
+        t.session_metadata.push_back(read_metadata_entry(r, element.value()));
+      }
+    }
+  } else if (key_is(key, "metadata")) {  // README/test shape: the start metadata as a dict
+    s.start_metadata = r.value(fv);
+  } else if (key_is(key, "session_time_steps") || key_is(key, "timesteps")) {
+    if (!r.is_null(fv)) {
+      // A second list (both keys present) appends its timesteps; the texts of the first
+      // are enough, and stay aligned with the first items.
+      ReadTexts* record = s.have_steps ? nullptr : &s.texts;
+      std::size_t i = 0;
+      for (auto element : r.array(fv)) {
+        JsonReader::Path ep(r, i);
+        t.session_time_steps.push_back(read_timestep(r, element.value(), i, record));
+        ++i;
+      }
+    }
+    s.have_steps = true;
+  } else if (key_is(key, "event_history")) {
+    StepItems<Event> items{t.session_time_steps, &SessionTimeStep::events};
+    t.event_history = read_items<Event>(r, fv, kReadEvent, nullptr, &s.texts.events, items);
+    s.have_events = true;
+  } else if (key_is(key, "message_history")) {
+    StepItems<SessionEventMessage> items{t.session_time_steps, &SessionTimeStep::step_messages};
+    t.message_history = read_items<SessionEventMessage>(r, fv, kReadMessage, nullptr, &s.texts.messages, items);
+    s.have_messages = true;
+  } else {
+    s.extra.emplace_back(std::string(key), r.value(fv));
+  }
+}
+
+SessionTrace finish_session(JsonReader& r, SessionReading& s, std::string_view id_from_file_name) {
+  SessionTrace& t = s.t;
+  if (!s.have_id) {
+    if (id_from_file_name.empty()) {
+      r.fail_at(nullptr, "missing \"session_id\" (SessionTrace::read_file names such a session after its file)");
+    }
+    t.session_id = id_from_file_name;
+    r.report(r.source() + ": no \"session_id\"; the session is named \"" + t.session_id + "\" after the file");
+  }
+  for (auto& [key, value] : s.extra) {
+    t.session_metadata.push_back(SessionMetadataEntry{std::move(key), std::move(value), t.created_at});
+  }
+  if (!s.start_metadata.is_null() && !(s.start_metadata.is_object() && s.start_metadata.empty())) {
+    t.session_metadata.insert(t.session_metadata.begin(),
+                              SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(s.start_metadata),
+                                                   t.created_at});
+  }
+  // Shapes without histories: every item of the timesteps, in timestep order.
+  if (!s.have_events) {
+    for (const auto& step : t.session_time_steps) {
+      t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
+    }
+  }
+  if (!s.have_messages) {
+    for (const auto& step : t.session_time_steps) {
+      t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
+    }
+  }
+  return std::move(t);
+}
+
+// ---- Histories that repeat the timesteps, as our writer writes them ----
+//
+// The histories are about a third of a trace's text and, in our files, each of their items is
+// byte for byte an item of the timesteps. Indexing that text (simdjson's stage 1) cost as much
+// as reading it; so when the compact text has its histories at the end of the root object, only
+// the text before them is indexed and read, and the rest is checked to be exactly
+//   ,"message_history":[<item>,...],"event_history":[<item>,...],"created_at":"..."}
+// (members in any order, each once, every item the text of the timesteps' item at its
+// position). When the rest is anything else, it is read as an object of its own. Indented text,
+// a history member before the timesteps' (then in the prefix) or a problem anywhere read the
+// whole text as before: same result, same errors.
+
+// Where the message history starts (its comma), or npos. Our writer puts it first of the two;
+// a history member before it is read with the rest of the prefix. (The longer the searched
+// text, the further memmem skips: this search costs ~0.5 instructions per byte.)
+std::size_t history_start(std::string_view text) {
+  static constexpr std::string_view kNeedle = ",\"message_history\":[";
+  const void* hit = memmem(text.data(), text.size(), kNeedle.data(), kNeedle.size());
+  return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text.data()) : std::string_view::npos;
+}
+
+// Checks the text after the comma before the first history; fills how many items each history repeats and
+// the created_at it gives. False when the text is anything else.
+struct RepeatedTail {
+  std::optional<std::size_t> events, messages;
+  std::optional<Timestamp> created_at;
+};
+
+bool read_repeated_items(std::string_view tail, std::size_t& pos, const std::vector<std::string_view>& texts,
+                         std::size_t& count) {
+  count = 0;
+  if (pos < tail.size() && tail[pos] == ']') {
+    ++pos;
+    return true;
+  }
+  while (count < texts.size()) {
+    const std::string_view item = texts[count];
+    if (tail.size() - pos < item.size() || std::memcmp(tail.data() + pos, item.data(), item.size()) != 0) return false;
+    pos += item.size();
+    ++count;
+    if (pos >= tail.size()) return false;
+    if (tail[pos] == ']') {
+      ++pos;
+      return true;
+    }
+    if (tail[pos] != ',') return false;
+    ++pos;
+  }
+  return false;  // more items than the timesteps have
+}
+
+bool read_repeated_tail(std::string_view tail, const ReadTexts& texts, RepeatedTail& out) {
+  std::size_t pos = 0;
+  const auto accept = [&](std::string_view s) {
+    if (tail.substr(pos, s.size()) != s) return false;
+    pos += s.size();
+    return true;
+  };
+  while (true) {
+    std::size_t count = 0;
+    if (!out.messages && accept("\"message_history\":[")) {
+      if (!read_repeated_items(tail, pos, texts.messages, count)) return false;
+      out.messages = count;
+    } else if (!out.events && accept("\"event_history\":[")) {
+      if (!read_repeated_items(tail, pos, texts.events, count)) return false;
+      out.events = count;
+    } else if (!out.created_at && accept("\"created_at\":")) {
+      if (accept("null")) {
+        out.created_at = Timestamp{};
       } else {
-        extra.emplace_back(std::string(key), r.value(fv));
+        if (!accept("\"")) return false;
+        const std::size_t begin = pos;
+        // Printable ASCII without quotes or escapes: the string is its own text.
+        while (pos < tail.size() && tail[pos] != '"') {
+          const auto c = static_cast<unsigned char>(tail[pos]);
+          if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+          ++pos;
+        }
+        const auto t = parse_timestamp(tail.substr(begin, pos - begin));
+        if (!t || !accept("\"")) return false;
+        out.created_at = *t;
       }
+    } else {
+      return false;
     }
-    if (!have_id) {
-      if (id_from_file_name.empty()) {
-        r.fail_at(nullptr, "missing \"session_id\" (SessionTrace::read_file names such a session after its file)");
+    if (accept("}")) break;
+    if (!accept(",")) return false;
+  }
+  for (; pos < tail.size(); ++pos) {
+    const char c = tail[pos];
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return false;
+  }
+  return true;
+}
+
+// The first `count` items of the timesteps, in timestep order.
+template <class Item>
+std::optional<std::vector<Item>> repeated_items(const std::vector<SessionTimeStep>& steps,
+                                                std::vector<Item> SessionTimeStep::*member, std::size_t count) {
+  std::vector<Item> out;
+  out.reserve(count);
+  for (const SessionTimeStep& step : steps) {
+    for (const Item& item : step.*member) {
+      if (out.size() == count) return out;
+      out.push_back(item);
+    }
+  }
+  if (out.size() != count) return std::nullopt;
+  return out;
+}
+
+std::optional<SessionTrace> read_trace_with_repeated_histories(JsonReader& r, std::string_view id_from_file_name) {
+  const std::string_view text = r.text();
+  const std::size_t cut = history_start(text);
+  if (cut == std::string_view::npos || !r.start_prefix(cut)) return std::nullopt;
+  bool done = false;
+  struct EndPrefix {
+    JsonReader& r;
+    bool& done;
+    ~EndPrefix() { r.end_prefix(done); }
+  } end_prefix{r, done};
+  try {
+    SessionReading s;
+    r.read_object([&](od::value root) {
+      for (auto field : root.get_object()) {
+        const std::string_view key = r.key(field);
+        JsonReader::Path p(r, key);
+        read_session_member(r, s, key, field.value());
       }
-      t.session_id = id_from_file_name;
-      report(r.source() + ": no \"session_id\"; the session is named \"" + t.session_id + "\" after the file");
+      return 0;
+    });
+    RepeatedTail tail;
+    std::optional<std::vector<Event>> events;
+    std::optional<std::vector<SessionEventMessage>> messages;
+    // After the comma (still replaced by the prefix's closing brace).
+    bool repeated = read_repeated_tail(text.substr(cut + 1), s.texts, tail);
+    if (repeated && tail.events) {
+      events = repeated_items(s.t.session_time_steps, &SessionTimeStep::events, *tail.events);
+      repeated = events.has_value();
     }
-    for (auto& [key, value] : extra) {
-      t.session_metadata.push_back(SessionMetadataEntry{std::move(key), std::move(value), t.created_at});
+    if (repeated && tail.messages) {
+      messages = repeated_items(s.t.session_time_steps, &SessionTimeStep::step_messages, *tail.messages);
+      repeated = messages.has_value();
     }
-    if (!start_metadata.is_null() && !(start_metadata.is_object() && start_metadata.empty())) {
-      t.session_metadata.insert(t.session_metadata.begin(),
-                                SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(start_metadata),
-                                                     t.created_at});
-    }
-    // Shapes without histories: every item of the timesteps, in timestep order.
-    if (!have_events) {
-      for (const auto& step : t.session_time_steps) {
-        t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
+    if (repeated) {
+      if (tail.created_at) s.t.created_at = *tail.created_at;
+      if (events) {
+        s.t.event_history = std::move(*events);
+        s.have_events = true;
       }
-    }
-    if (!have_messages) {
-      for (const auto& step : t.session_time_steps) {
-        t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
+      if (messages) {
+        s.t.message_history = std::move(*messages);
+        s.have_messages = true;
       }
+    } else {
+      // Histories of their own (items in another order, history-only items, another writer's
+      // members after them): the rest is read as an object of its own, as the whole text would
+      // read it from there, so nothing indexed so far is indexed again.
+      if (!r.start_rest()) return std::nullopt;
+      r.read_object([&](od::value rest) {
+        for (auto field : rest.get_object()) {
+          const std::string_view key = r.key(field);
+          JsonReader::Path p(r, key);
+          read_session_member(r, s, key, field.value());
+        }
+        return 0;
+      });
     }
+    SessionTrace t = finish_session(r, s, id_from_file_name);
+    done = true;
     return t;
+  } catch (const TraceFormatError&) {
+    return std::nullopt;  // read again as a whole, which names the problem as it always has
+  }
+}
+
+}  // namespace
+
+SessionTrace read_trace(JsonReader& r, std::string_view id_from_file_name) {
+  if (auto t = read_trace_with_repeated_histories(r, id_from_file_name)) return std::move(*t);
+  return r.read_object([&r, id_from_file_name](od::value root) {
+    SessionReading s;
+    for (auto field : root.get_object()) {
+      const std::string_view key = r.key(field);
+      JsonReader::Path p(r, key);
+      read_session_member(r, s, key, field.value());
+    }
+    return finish_session(r, s, id_from_file_name);
   });
 }
 

@@ -27,6 +27,11 @@ std::string replace_invalid_utf8(std::string_view s);
 /// number kinds (1 == 1.0), for objects in another member order, and for 0.0 == -0.0.
 bool same_text(const Value& a, const Value& b) noexcept;
 
+/// Writes finite `d` at `dst` as std::to_chars(dst, end, d) does (its shortest round-trip form)
+/// when that form is plain decimal notation with at most 15 significant digits (0.000144, 412.5,
+/// -3, 1200); returns the end, or nullptr for any other double (then nothing is written).
+char* short_decimal(char* dst, double d) noexcept;
+
 /// Streams JSON onto the end of a string, placing commas (and, with an indent, newlines)
 /// itself. Writes through a cursor into space grown by doubling, not character by character;
 /// the string has its final size once the writer is destroyed.

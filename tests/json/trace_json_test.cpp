@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -1176,6 +1177,91 @@ TEST(TraceJsonBadInput, MutationFuzzNeverCrashes) {
   EXPECT_GT(rejected, 1000);
   RecordProperty("parsed", parsed);
   RecordProperty("rejected", rejected);
+}
+
+// Compact text with a `,"message_history":[` is read in parts (the text before it indexed alone,
+// the rest checked against the timesteps or read as an object of its own); a space after that
+// comma (the same JSON) makes it read whole. Both readings must agree on every input: the same
+// trace, or the same error at the same place (one byte further on after the space).
+TEST(TraceJsonBadInput, ReadingInPartsMatchesReadingWhole) {
+  std::vector<std::string> corpus;
+  for (std::uint64_t i = 0; i < 12; ++i) {
+    Rng rng(kBaseSeed + 4242 + i);
+    SessionTrace t = synth_test::random_trace(rng, 4);
+    if (i % 2 == 0) {  // histories that repeat the timesteps exactly
+      t.event_history.clear();
+      t.message_history.clear();
+      for (const auto& step : t.session_time_steps) {
+        t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
+        t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
+      }
+    }
+    corpus.push_back(t.to_json());
+  }
+  const std::string needle = ",\"message_history\":[";
+  int compared = 0, both_read = 0, both_rejected = 0, failures = 0;
+  for (int i = 0; i < 4000 && failures < 5; ++i) {
+    const std::uint64_t seed = kBaseSeed + 300'000 + static_cast<std::uint64_t>(i);
+    Rng rng(seed);
+    const std::string& base = corpus[rng.below(corpus.size())];
+    std::string input = i % 4 == 0 ? base : mutate(rng, base);
+    if (const std::size_t tail = base.find(needle); i % 4 == 1 && tail != std::string::npos) {
+      // A change in the part that is compared rather than indexed, or text after the end.
+      input = base;
+      const std::size_t pos = tail + 1 + rng.below(input.size() - tail - 1);
+      const char bytes[] = {' ', ',', ']', '}', '{', '"', '\\', 'x', '0', '\xff', '\n', '\0'};
+      switch (rng.below(4)) {
+        case 0:
+          input[pos] = bytes[rng.below(sizeof bytes)];
+          break;
+        case 1:
+          input.insert(pos, 1, bytes[rng.below(sizeof bytes)]);
+          break;
+        case 2:
+          input.erase(pos, 1);
+          break;
+        default:
+          input.push_back(bytes[rng.below(sizeof bytes)]);
+      }
+    }
+    const std::size_t at = input.find(needle);
+    if (at == std::string::npos) continue;
+    std::string whole = input;
+    whole.insert(at + 1, " ");
+    ++compared;
+    std::optional<SessionTrace> a, b;
+    std::optional<TraceFormatError> ea, eb;
+    try {
+      a = SessionTrace::from_json(input, "t.json");
+    } catch (const TraceFormatError& e) {
+      ea = e;
+    }
+    try {
+      b = SessionTrace::from_json(whole, "t.json");
+    } catch (const TraceFormatError& e) {
+      eb = e;
+    }
+    if (a && b) {
+      ++both_read;
+      if (!(*a == *b) || a->to_json() != b->to_json()) {
+        ++failures;
+        ADD_FAILURE() << "seed " << seed << ": the two readings give different traces";
+      }
+    } else if (ea && eb) {
+      ++both_rejected;
+      const std::uint64_t expected = ea->offset() > at ? ea->offset() + 1 : ea->offset();
+      if (ea->problem() != eb->problem() || expected != eb->offset() || ea->line() != eb->line()) {
+        ++failures;
+        ADD_FAILURE() << "seed " << seed << ": different errors: " << ea->what() << " | " << eb->what();
+      }
+    } else {
+      ++failures;
+      ADD_FAILURE() << "seed " << seed << ": one reading failed: " << (ea ? ea->what() : eb->what());
+    }
+  }
+  EXPECT_GT(both_read, 200);
+  EXPECT_GT(both_rejected, 500);
+  RecordProperty("compared", compared);
 }
 
 }  // namespace

@@ -276,6 +276,39 @@ TEST(WriterNumbers, RandomDoublesRoundTripExactly) {
   }
 }
 
+// Doubles with a few decimals (costs, latencies, rewards) take a direct path; it must write
+// exactly what std::to_chars writes: decimals of every length, their neighbours (which need
+// 16-17 digits), both notations' boundaries (0.0001 vs 1e-05, 100000 vs 1e+15), signs.
+TEST(WriterNumbers, ShortDecimalsAreWrittenAsToChars) {
+  const auto reference = [](double d) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, d);
+    std::string expected(buf, r.ptr);
+    if (expected.find_first_of(".e") == std::string::npos) expected += ".0";
+    return expected;
+  };
+  std::mt19937_64 rng(11);
+  std::vector<double> values = {1e-5,  1.5e-5, 0.0001, 0.00012, 0.000144, 0.001, 0.1,   0.5,
+                                1,     10,     1200,   100000,  1e6,      1e14,  1e15,  999999999999999.0,
+                                412.5, 0.3,    2.675,  1e-4,    9.5e-5,   123456789012345.0};
+  for (int i = 0; i < 200000; ++i) {
+    const int k = static_cast<int>(rng() % 17);
+    const double m = static_cast<double>(rng() % 1'000'000'000'000'000ull) / static_cast<double>(1ull << (rng() % 50));
+    double d = std::nearbyint(m) / std::pow(10.0, k);
+    if (rng() % 2) d = -d;
+    values.push_back(d);
+  }
+  for (const double base : std::vector<double>(values)) {
+    values.push_back(std::nextafter(base, 0.0));
+    values.push_back(std::nextafter(base, 1e300));
+  }
+  for (const double d : values) {
+    if (!std::isfinite(d)) continue;
+    ASSERT_EQ(Value(d).dump(), reference(d)) << std::bit_cast<std::uint64_t>(d);
+    ASSERT_EQ(Value(-d).dump(), reference(-d)) << std::bit_cast<std::uint64_t>(d);
+  }
+}
+
 TEST(WriterNumbers, NonFiniteDoublesAreNull) {
   EXPECT_EQ(Value(std::numeric_limits<double>::quiet_NaN()).dump(), "null");
   EXPECT_EQ(Value(std::numeric_limits<double>::infinity()).dump(), "null");
