@@ -15,6 +15,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -239,7 +240,10 @@ BENCHMARK(BM_AcknowledgedToCommitted)->Unit(benchmark::kMillisecond)->UseRealTim
 
 // (b)-(d) share one file of 100 k sessions (3 timesteps each) and one of 10 k events.
 constexpr int kListSessions = 100'000;
-const fs::path kListDb = fs::temp_directory_path() / "synth_server_bench_100k.duckdb";
+// SYNTH_SERVER_BENCH_DB names another file (benchmarks run side by side cannot share one).
+const fs::path kListDb = std::getenv("SYNTH_SERVER_BENCH_DB") != nullptr
+                             ? fs::path(std::getenv("SYNTH_SERVER_BENCH_DB"))
+                             : fs::temp_directory_path() / "synth_server_bench_100k.duckdb";
 
 void build_list_database() {
   if (fs::exists(kListDb)) return;

@@ -605,6 +605,96 @@ QueryResult Result::to_query_result() {
   return out;
 }
 
+void Result::write_json_rows(JsonWriter& w, std::size_t first, std::size_t last, std::size_t skip_columns) {
+  const std::size_t ncols = columns() - std::min(columns(), skip_columns);
+  last = std::min(last, rows());
+  if (first >= last) return;
+  struct Column {
+    std::string name;
+    std::string label;  // the type name to_query_result() gives
+    duckdb_type type;
+    std::unique_ptr<LogicalType> logical;
+    bool json;
+  };
+  std::vector<Column> cols(ncols);
+  for (std::size_t c = 0; c < ncols; ++c) {
+    Column& col = cols[c];
+    col.name = duckdb_column_name(&result_, c);
+    col.type = duckdb_column_type(&result_, c);
+    col.logical = std::make_unique<LogicalType>(duckdb_column_logical_type(&result_, c));
+    col.label = type_name(col.type);
+    DuckString alias{duckdb_logical_type_get_alias(col.logical->type)};
+    if (alias.s != nullptr) col.label = alias.s;
+    col.json = col.label == "JSON";
+  }
+  std::vector<duckdb_vector> vectors(ncols);
+  std::vector<const std::uint64_t*> validity(ncols);
+  std::size_t chunk = static_cast<std::size_t>(std::upper_bound(chunk_ends_.begin(), chunk_ends_.end(), first) - chunk_ends_.begin());
+  for (std::size_t row = first; row < last; ++chunk) {
+    const std::size_t chunk_first = chunk == 0 ? 0 : chunk_ends_[chunk - 1];
+    for (std::size_t c = 0; c < ncols; ++c) {
+      vectors[c] = duckdb_data_chunk_get_vector(chunks_[chunk], c);
+      validity[c] = duckdb_vector_get_validity(vectors[c]);
+    }
+    for (; row < last && row < chunk_ends_[chunk]; ++row) {
+      const std::size_t i = row - chunk_first;
+      w.begin_object();
+      for (std::size_t c = 0; c < ncols; ++c) {
+        const Column& col = cols[c];
+        const duckdb_vector v = vectors[c];
+        w.key(col.name);
+        if (validity[c] != nullptr && !duckdb_validity_row_is_valid(const_cast<std::uint64_t*>(validity[c]), i)) {
+          w.null();
+          continue;
+        }
+        // The kinds of the light columns, written as value_at() would make them; the rest through it.
+        switch (col.type) {
+          case DUCKDB_TYPE_BOOLEAN:
+            w.boolean(at<bool>(v, i));
+            break;
+          case DUCKDB_TYPE_INTEGER:
+            w.integer(at<std::int32_t>(v, i));
+            break;
+          case DUCKDB_TYPE_BIGINT:
+            w.integer(at<std::int64_t>(v, i));
+            break;
+          case DUCKDB_TYPE_DOUBLE:
+            w.number(at<double>(v, i));
+            break;
+          case DUCKDB_TYPE_TIMESTAMP: {
+            const Timestamp t = from_micros(at<std::int64_t>(v, i));
+            if (t.time_since_epoch().count() == 0) {
+              w.string(format_timestamp(t));  // JsonWriter::timestamp writes the epoch as null
+            } else {
+              w.timestamp(t);
+            }
+            break;
+          }
+          case DUCKDB_TYPE_VARCHAR: {
+            auto* s = static_cast<duckdb_string_t*>(duckdb_vector_get_data(v)) + i;
+            const std::string_view text(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+            if (col.json) {
+              w.value(Value::parse(text, col.name));
+            } else {
+              w.string(text);
+            }
+            break;
+          }
+          default: {
+            const Value cell = value_at(col.type, col.logical->type, v, i, col.label);
+            if (col.json && cell.is_string()) {
+              w.value(Value::parse(cell.as_string(), col.name));
+            } else {
+              w.value(cell);
+            }
+          }
+        }
+      }
+      w.end_object();
+    }
+  }
+}
+
 Prepared::Prepared(Connection& conn, std::string_view sql) : conn_(conn), sql_(sql) {
   if (duckdb_prepare(conn_.handle(), sql_.c_str(), &stmt_) != DuckDBSuccess) {
     const char* error = duckdb_prepare_error(stmt_);
