@@ -560,6 +560,25 @@ std::optional<double> Result::number(std::size_t col, std::size_t row) noexcept 
   }
 }
 
+std::vector<double> Result::numbers(std::size_t col, double null_value) {
+  std::vector<double> out;
+  out.reserve(rows());
+  if (type(col) != DUCKDB_TYPE_DOUBLE) {
+    for (std::size_t r = 0; r < rows(); ++r) out.push_back(number(col, r).value_or(null_value));
+    return out;
+  }
+  for (std::size_t c = 0; c < chunks_.size(); ++c) {
+    const duckdb_vector v = duckdb_data_chunk_get_vector(chunks_[c], col);
+    const auto* data = static_cast<const double*>(duckdb_vector_get_data(v));
+    auto* validity = duckdb_vector_get_validity(v);
+    const std::size_t n = chunk_ends_[c] - (c == 0 ? 0 : chunk_ends_[c - 1]);
+    for (std::size_t i = 0; i < n; ++i) {
+      out.push_back(validity == nullptr || duckdb_validity_row_is_valid(validity, i) ? data[i] : null_value);
+    }
+  }
+  return out;
+}
+
 std::optional<bool> Result::boolean(std::size_t col, std::size_t row) noexcept {
   if (is_null(col, row)) return std::nullopt;
   const Cell c = cell(col, row);

@@ -98,6 +98,9 @@ class Result {
   std::optional<std::int64_t> integer(std::size_t col, std::size_t row) noexcept;
   std::optional<double> number(std::size_t col, std::size_t row) noexcept;
   std::optional<bool> boolean(std::size_t col, std::size_t row) noexcept;
+  /// A whole numeric column as number() reads each cell, NULL as `null_value`: read chunk by
+  /// chunk (number() looks up the chunk of every cell).
+  std::vector<double> numbers(std::size_t col, double null_value);
   /// TIMESTAMP columns; NULL is the unset timestamp.
   Timestamp timestamp(std::size_t col, std::size_t row) noexcept;
   /// The whole result as QueryResult (names, type names, Values).

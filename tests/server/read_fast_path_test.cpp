@@ -4,6 +4,8 @@
 // escapes and control characters, nulls, numbers at their limits, large metadata, every
 // metadata key the events list reads (as text, number, object, JSON null) and an event outside
 // any timestep: a field dropped, renamed, reordered or escaped differently fails a comparison.
+// The sessions list's numeric sorts are bounded by the page's worst key first (page_bound):
+// pages in several sorts, with ties at the bound, must hold the same sessions.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -186,6 +188,8 @@ TEST(ReadFastPath, EventsAndSessionsListsAreTheTextTheValuePathGave) {
   const std::vector<ListQuery> lists = {
       {"time", "desc", "COALESCE(CAST(epoch_us(s.created_at) AS DOUBLE), '-inf'::DOUBLE)", " DESC", 2},
       {"reward", "asc", "COALESCE(CAST(s.reward AS DOUBLE), 'inf'::DOUBLE)", " ASC", 50},
+      {"reward", "desc", "COALESCE(CAST(s.reward AS DOUBLE), '-inf'::DOUBLE)", " DESC", 1},  // ties at the bound
+      {"cost", "asc", "COALESCE(CAST(s.cost AS DOUBLE), 'inf'::DOUBLE)", " ASC", 2},
       {"models", "desc", "lower(left(COALESCE(array_to_string(s.models, ', '), ''), 200))", " DESC", 1},
   };
   {
