@@ -183,6 +183,9 @@ struct DuckDBTraceManager::Impl {
     Value::Array ids;
     ids.reserve(traces.size());
     for (const SessionTrace& t : traces) ids.emplace_back(t.session_id);
+    return stored_ids(std::move(ids));
+  }
+  std::unordered_set<std::string> stored_ids(Value::Array ids) {
     Prepared stmt(conn,
                   "SELECT session_id FROM session_traces "
                   "WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
@@ -484,7 +487,8 @@ struct DuckDBTraceManager::Impl {
   BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }
 
   // The open batch: begun by the first append, ended by commit_batch().
-  detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip) {
+  detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip,
+                                         const std::unordered_set<std::string>* stored = nullptr) {
     std::lock_guard lock(mutex);
     if (!batch) {
       conn.exec("BEGIN TRANSACTION");
@@ -500,7 +504,7 @@ struct DuckDBTraceManager::Impl {
     }
     InsertSummary ignored;
     try {
-      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip);
+      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip, stored);
     } catch (const Refused&) {
       throw;  // nothing of this session was appended: the batch's other sessions stay
     } catch (...) {
@@ -842,8 +846,15 @@ void DuckDBTraceManager::batch_commit() { impl_->commit_batch(); }
 
 namespace detail::duck {
 
-Appended StoreAccess::batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing) {
-  return store.impl_->append_to_batch(trace, on_existing, false);
+Appended StoreAccess::batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing,
+                                   const std::unordered_set<std::string>* stored) {
+  return store.impl_->append_to_batch(trace, on_existing, false, stored);
+}
+
+std::unordered_set<std::string> StoreAccess::stored_among(DuckDBTraceManager& store, const std::vector<std::string>& session_ids) {
+  std::lock_guard lock(store.impl_->mutex);
+  Value::Array ids(session_ids.begin(), session_ids.end());
+  return store.impl_->stored_ids(std::move(ids));
 }
 
 void StoreAccess::batch_commit(DuckDBTraceManager& store) { store.impl_->commit_batch(); }

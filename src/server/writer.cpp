@@ -64,7 +64,20 @@ void StoreWriter::serve_queue() {
     if (past_deadline) break;
     taken.clear();
     queue_.pop(taken, commit_sessions_ - batch_.size(), batch_.empty() ? std::nullopt : std::optional(batch_due_));
+    // Which of them are stored, in one query: asking for each session alone took three quarters
+    // of the appending (DuckDB binds that statement again at every call inside the transaction).
+    if (!taken.empty()) {
+      std::vector<std::string> ids;
+      ids.reserve(taken.size());
+      for (const IngestItem& item : taken) ids.push_back(item.trace.session_id);
+      try {
+        stored_ = StoreAccess::stored_among(store_, ids);
+      } catch (...) {
+        stored_.reset();  // then each session is looked up alone, and a failure is its own
+      }
+    }
     for (IngestItem& item : taken) append(item);
+    stored_.reset();  // valid until the next commit only
     if (!batch_.empty() && (batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes ||
                             Clock::now() >= batch_due_ || queue_.depth() == 0)) {
       commit();
@@ -86,7 +99,7 @@ void StoreWriter::serve_queue() {
 void StoreWriter::append(IngestItem& item) {
   if (batch_.empty()) batch_due_ = Clock::now() + commit_interval_;
   try {
-    const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing);
+    const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing, stored_ ? &*stored_ : nullptr);
     batch_bytes_ += item.bytes;
     appended_.push_back(stored_of(appended));
     batch_.push_back(std::move(item));
@@ -117,6 +130,7 @@ void StoreWriter::commit() {
 }
 
 void StoreWriter::retry_alone(const std::string& failure) {
+  stored_.reset();  // the batch is gone, and sessions get committed here
   std::size_t lost = 0;
   std::string first_error;
   for (IngestItem& item : batch_) {

@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "server/ingest_queue.hpp"
@@ -50,6 +53,8 @@ class StoreWriter {
   std::vector<Stored> appended_;
   std::size_t batch_bytes_ = 0;
   std::chrono::steady_clock::time_point batch_due_;
+  // Which ids of the sessions being appended were stored before (StoreAccess::stored_among).
+  std::optional<std::unordered_set<std::string>> stored_;
   std::function<void(const SessionTrace&)> on_stored_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
