@@ -249,3 +249,4 @@ TEST(ReadFastPath, EventsAndSessionsListsAreTheTextTheValuePathGave) {
   EXPECT_EQ(Value::parse(answers[5].second)["total"].as_int(), 3) << "the step with an awkward id, found";
   EXPECT_FALSE(Value::parse(answers[queries.size()].second)["next_cursor"].is_null()) << "a page with a cursor";
 }
+
