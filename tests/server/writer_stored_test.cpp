@@ -1,6 +1,7 @@
 // The server's writer asks which sessions of what it took from the queue are stored in one
 // query (StoreAccess::stored_among) before appending them, instead of one query per session.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "server/fixtures.hpp"
 #include "server/server.hpp"
