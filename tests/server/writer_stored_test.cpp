@@ -40,4 +40,7 @@ TEST(WriterStoredSet, StoredRepeatedReplacedAndMergedSessionsAreToldApart) {
   const auto health = Value::parse(client.Get("/api/v1/health")->body);
   EXPECT_EQ(health["rows"]["sessions"].as_int(), 7);  // a..g once each
   EXPECT_EQ(health["rows"]["events"].as_int(), 7 * 3 + 2 * 3);  // b and f merged twice: 3 more events each
+  // One commit per request: no batch failed on a duplicate key and was retried session by session
+  // (which would hide a wrong lookup behind the right counts).
+  EXPECT_EQ(health["ingest"]["commits"].as_int(), 5);
 }
