@@ -252,14 +252,18 @@ void session_events(ServerContext& ctx, const httplib::Request& req, httplib::Re
     step_where = " WHERE t.step_id = ?";
     params.emplace_back(*step);
   }
-  const std::int64_t total = reader.query(count_sql, params).rows[0][0].as_int();
   // One query for the page: a first one selecting its ids (to compute the columns of those rows
   // only) cost more in planning and a second scan than it saved (BENCHMARKS.md, issue 12).
-  params.emplace_back(limit);
-  params.emplace_back(offset);
+  std::vector<Value> page_params = params;
+  page_params.emplace_back(limit);
+  page_params.emplace_back(offset);
   detail::duck::Result r = reader.run(std::string("SELECT ") + kEventColumns + events_from(condition) + step_where +
                                           " ORDER BY e.event_time NULLS LAST, e.id LIMIT ? OFFSET ?",
-                                      params);
+                                      page_params);
+  // A page that is not full ends the list: its total is known without counting.
+  const bool page_ends_list = r.rows() < limit && (r.rows() > 0 || offset == 0);
+  const std::int64_t total = page_ends_list ? static_cast<std::int64_t>(offset + r.rows())
+                                            : reader.query(count_sql, params).rows[0][0].as_int();
   // Written straight from DuckDB's chunks: a 10 k-event list is 4 MB of JSON.
   std::string body;
   {
