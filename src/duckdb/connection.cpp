@@ -771,7 +771,11 @@ Prepared& Prepared::bind(std::size_t index, const Value& value) {
       state = duckdb_bind_int64(stmt_, index, value.as_int());
       break;
     case Value::Kind::unsigned_integer:
-      state = duckdb_bind_uint64(stmt_, index, value.as_uint());
+      // As BIGINT when it fits (counts, LIMIT, OFFSET): a value of another type than the one
+      // DuckDB inferred for the parameter makes it bind and plan the statement again at execution.
+      state = value.as_uint() <= static_cast<std::uint64_t>(INT64_MAX)
+                  ? duckdb_bind_int64(stmt_, index, static_cast<std::int64_t>(value.as_uint()))
+                  : duckdb_bind_uint64(stmt_, index, value.as_uint());
       break;
     case Value::Kind::floating:
       state = duckdb_bind_double(stmt_, index, value.as_double());
