@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--log-hold-records", serve.log_hold_records, "Log records waiting, at most (default 100000)")
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
+  serve_cmd->add_option("--db-threads", serve.db_threads,
+                        "DuckDB worker threads besides the request and writer threads (default 1; 0: one per core)")
+      ->check(CLI::Range(0, 1024));
   serve_cmd->add_option("--ui-dir", serve.ui_dir, "Serve the viewer from this folder (web/build.mjs output) instead of the built-in one")
       ->check(CLI::ExistingDirectory);
   serve_cmd->add_option("--forward-otlp", serve.forward_otlp,

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "duckdb/connection.hpp"
@@ -23,7 +24,14 @@ struct StoreAccess {
   /// `on_existing` (skips are not reported: the caller counts them). Throws Refused for a
   /// session refused before any of its rows was appended (the batch is unharmed); any other
   /// failure rolls the whole batch back and throws.
-  static Appended batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing);
+  /// `stored`, when given, holds the ids among which this session's is looked up instead of
+  /// asking the database for it alone (a statement DuckDB binds again at every call inside the
+  /// batch's transaction): stored_among()'s answer, asked after the batch's last commit, with no failed append since.
+  static Appended batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing,
+                               const std::unordered_set<std::string>* stored = nullptr);
+  /// Which of `session_ids` are stored (committed, or appended to the open batch and flushed):
+  /// one query for many sessions.
+  static std::unordered_set<std::string> stored_among(DuckDBTraceManager& store, const std::vector<std::string>& session_ids);
   /// Moves the stored session `from` (its rows in the open batch included) into `to` in the open
   /// batch, merged as OnExistingSession::merge merges (`to` is created when not stored): the
   /// server's OTLP sessions first stored under a trace id. False when `from` is not stored. Any

@@ -560,6 +560,25 @@ std::optional<double> Result::number(std::size_t col, std::size_t row) noexcept 
   }
 }
 
+std::vector<double> Result::numbers(std::size_t col, double null_value) {
+  std::vector<double> out;
+  out.reserve(rows());
+  if (type(col) != DUCKDB_TYPE_DOUBLE) {
+    for (std::size_t r = 0; r < rows(); ++r) out.push_back(number(col, r).value_or(null_value));
+    return out;
+  }
+  for (std::size_t c = 0; c < chunks_.size(); ++c) {
+    const duckdb_vector v = duckdb_data_chunk_get_vector(chunks_[c], col);
+    const auto* data = static_cast<const double*>(duckdb_vector_get_data(v));
+    auto* validity = duckdb_vector_get_validity(v);
+    const std::size_t n = chunk_ends_[c] - (c == 0 ? 0 : chunk_ends_[c - 1]);
+    for (std::size_t i = 0; i < n; ++i) {
+      out.push_back(validity == nullptr || duckdb_validity_row_is_valid(validity, i) ? data[i] : null_value);
+    }
+  }
+  return out;
+}
+
 std::optional<bool> Result::boolean(std::size_t col, std::size_t row) noexcept {
   if (is_null(col, row)) return std::nullopt;
   const Cell c = cell(col, row);
@@ -603,6 +622,96 @@ QueryResult Result::to_query_result() {
     out.rows.push_back(std::move(row));
   }
   return out;
+}
+
+void Result::write_json_rows(JsonWriter& w, std::size_t first, std::size_t last, std::size_t skip_columns) {
+  const std::size_t ncols = columns() - std::min(columns(), skip_columns);
+  last = std::min(last, rows());
+  if (first >= last) return;
+  struct Column {
+    std::string name;
+    std::string label;  // the type name to_query_result() gives
+    duckdb_type type;
+    std::unique_ptr<LogicalType> logical;
+    bool json;
+  };
+  std::vector<Column> cols(ncols);
+  for (std::size_t c = 0; c < ncols; ++c) {
+    Column& col = cols[c];
+    col.name = duckdb_column_name(&result_, c);
+    col.type = duckdb_column_type(&result_, c);
+    col.logical = std::make_unique<LogicalType>(duckdb_column_logical_type(&result_, c));
+    col.label = type_name(col.type);
+    DuckString alias{duckdb_logical_type_get_alias(col.logical->type)};
+    if (alias.s != nullptr) col.label = alias.s;
+    col.json = col.label == "JSON";
+  }
+  std::vector<duckdb_vector> vectors(ncols);
+  std::vector<const std::uint64_t*> validity(ncols);
+  std::size_t chunk = static_cast<std::size_t>(std::upper_bound(chunk_ends_.begin(), chunk_ends_.end(), first) - chunk_ends_.begin());
+  for (std::size_t row = first; row < last; ++chunk) {
+    const std::size_t chunk_first = chunk == 0 ? 0 : chunk_ends_[chunk - 1];
+    for (std::size_t c = 0; c < ncols; ++c) {
+      vectors[c] = duckdb_data_chunk_get_vector(chunks_[chunk], c);
+      validity[c] = duckdb_vector_get_validity(vectors[c]);
+    }
+    for (; row < last && row < chunk_ends_[chunk]; ++row) {
+      const std::size_t i = row - chunk_first;
+      w.begin_object();
+      for (std::size_t c = 0; c < ncols; ++c) {
+        const Column& col = cols[c];
+        const duckdb_vector v = vectors[c];
+        w.key(col.name);
+        if (validity[c] != nullptr && !duckdb_validity_row_is_valid(const_cast<std::uint64_t*>(validity[c]), i)) {
+          w.null();
+          continue;
+        }
+        // The kinds of the light columns, written as value_at() would make them; the rest through it.
+        switch (col.type) {
+          case DUCKDB_TYPE_BOOLEAN:
+            w.boolean(at<bool>(v, i));
+            break;
+          case DUCKDB_TYPE_INTEGER:
+            w.integer(at<std::int32_t>(v, i));
+            break;
+          case DUCKDB_TYPE_BIGINT:
+            w.integer(at<std::int64_t>(v, i));
+            break;
+          case DUCKDB_TYPE_DOUBLE:
+            w.number(at<double>(v, i));
+            break;
+          case DUCKDB_TYPE_TIMESTAMP: {
+            const Timestamp t = from_micros(at<std::int64_t>(v, i));
+            if (t.time_since_epoch().count() == 0) {
+              w.string(format_timestamp(t));  // JsonWriter::timestamp writes the epoch as null
+            } else {
+              w.timestamp(t);
+            }
+            break;
+          }
+          case DUCKDB_TYPE_VARCHAR: {
+            auto* s = static_cast<duckdb_string_t*>(duckdb_vector_get_data(v)) + i;
+            const std::string_view text(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+            if (col.json) {
+              w.value(Value::parse(text, col.name));
+            } else {
+              w.string(text);
+            }
+            break;
+          }
+          default: {
+            const Value cell = value_at(col.type, col.logical->type, v, i, col.label);
+            if (col.json && cell.is_string()) {
+              w.value(Value::parse(cell.as_string(), col.name));
+            } else {
+              w.value(cell);
+            }
+          }
+        }
+      }
+      w.end_object();
+    }
+  }
 }
 
 Prepared::Prepared(Connection& conn, std::string_view sql) : conn_(conn), sql_(sql) {
@@ -662,7 +771,11 @@ Prepared& Prepared::bind(std::size_t index, const Value& value) {
       state = duckdb_bind_int64(stmt_, index, value.as_int());
       break;
     case Value::Kind::unsigned_integer:
-      state = duckdb_bind_uint64(stmt_, index, value.as_uint());
+      // As BIGINT when it fits (counts, LIMIT, OFFSET): a value of another type than the one
+      // DuckDB inferred for the parameter makes it bind and plan the statement again at execution.
+      state = value.as_uint() <= static_cast<std::uint64_t>(INT64_MAX)
+                  ? duckdb_bind_int64(stmt_, index, static_cast<std::int64_t>(value.as_uint()))
+                  : duckdb_bind_uint64(stmt_, index, value.as_uint());
       break;
     case Value::Kind::floating:
       state = duckdb_bind_double(stmt_, index, value.as_double());

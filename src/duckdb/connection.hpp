@@ -16,6 +16,10 @@
 
 #include "synth/tracing/duckdb.hpp"
 
+namespace synth::tracing::detail {
+class JsonWriter;
+}  // namespace synth::tracing::detail
+
 namespace synth::tracing::detail::duck {
 
 /// The WAL size at which a writable database checkpoints (DuckDB's checkpoint_threshold).
@@ -94,10 +98,19 @@ class Result {
   std::optional<std::int64_t> integer(std::size_t col, std::size_t row) noexcept;
   std::optional<double> number(std::size_t col, std::size_t row) noexcept;
   std::optional<bool> boolean(std::size_t col, std::size_t row) noexcept;
+  /// A whole numeric column as number() reads each cell, NULL as `null_value`: read chunk by
+  /// chunk (number() looks up the chunk of every cell).
+  std::vector<double> numbers(std::size_t col, double null_value);
   /// TIMESTAMP columns; NULL is the unset timestamp.
   Timestamp timestamp(std::size_t col, std::size_t row) noexcept;
   /// The whole result as QueryResult (names, type names, Values).
   QueryResult to_query_result();
+  /// Rows [first, last) as JSON objects onto `w` (each a value of the array or object `w` is in),
+  /// keyed by column name, leaving out the last `skip_columns` columns: the text Value::dump()
+  /// gives for to_query_result()'s rows with JSON columns nested as the values they hold
+  /// (server::row_value), read straight from the chunks without building Values. A JSON cell
+  /// that does not parse throws TraceFormatError naming its column.
+  void write_json_rows(detail::JsonWriter& w, std::size_t first, std::size_t last, std::size_t skip_columns = 0);
 
  private:
   struct Cell {

@@ -217,8 +217,15 @@ void DuckDBTraceManager::batch_commit() { impl_->commit_batch(); }
 
 namespace detail::duck {
 
-Appended StoreAccess::batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing) {
-  return store.impl_->append_to_batch(trace, on_existing, false);
+Appended StoreAccess::batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing,
+                                   const std::unordered_set<std::string>* stored) {
+  return store.impl_->append_to_batch(trace, on_existing, false, stored);
+}
+
+std::unordered_set<std::string> StoreAccess::stored_among(DuckDBTraceManager& store, const std::vector<std::string>& session_ids) {
+  std::lock_guard lock(store.impl_->mutex);
+  Value::Array ids(session_ids.begin(), session_ids.end());
+  return store.impl_->stored_ids(std::move(ids));
 }
 
 bool StoreAccess::batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to) {

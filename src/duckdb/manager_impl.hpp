@@ -79,6 +79,9 @@ struct DuckDBTraceManager::Impl {
     Value::Array ids;
     ids.reserve(traces.size());
     for (const SessionTrace& t : traces) ids.emplace_back(t.session_id);
+    return stored_ids(std::move(ids));
+  }
+  std::unordered_set<std::string> stored_ids(Value::Array ids) {
     Prepared stmt(conn,
                   "SELECT session_id FROM session_traces "
                   "WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
@@ -173,12 +176,13 @@ struct DuckDBTraceManager::Impl {
     forget_stats();
   }
 
-  detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip) {
+  detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip,
+                                         const std::unordered_set<std::string>* stored = nullptr) {
     std::lock_guard lock(mutex);
     begin_batch();
     InsertSummary ignored;
     try {
-      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip);
+      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip, stored);
     } catch (const Refused&) {
       throw;  // nothing of this session was appended: the batch's other sessions stay
     } catch (...) {

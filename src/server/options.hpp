@@ -50,6 +50,10 @@ struct ServerOptions {
   std::filesystem::path ui_dir;
   /// HTTP worker threads (each keep-alive connection holds one while it is open).
   std::size_t http_threads = 16;
+  /// DuckDB's worker threads for the database; 0: one per core. Each request and the writer
+  /// already run on threads of their own: with workers too, a query on 2 busy cores waits for
+  /// a descheduled worker (BENCHMARKS.md, issue 12: reads twice as fast with 1).
+  std::size_t db_threads = 1;
   /// GenAI log records (prompt and completion content) whose span has not arrived yet are held
   /// for it up to log_hold, to join its LLM call event; then, or when the hold is full (records
   /// or bytes), or at shutdown, they are stored as messages of their trace's session. 0: none held.

@@ -7,9 +7,13 @@ namespace synth::tracing::server {
 Reader::Reader(ServerContext& ctx) : conn_(detail::duck::StoreAccess::reader(ctx.store)) {}
 
 QueryResult Reader::query(std::string_view sql, const std::vector<Value>& params) {
+  return run(sql, params).to_query_result();
+}
+
+detail::duck::Result Reader::run(std::string_view sql, const std::vector<Value>& params) {
   detail::duck::Prepared stmt(*conn_, sql);
   for (std::size_t i = 0; i < params.size(); ++i) stmt.bind(i + 1, params[i]);
-  return stmt.execute().to_query_result();
+  return stmt.execute();
 }
 
 Value row_value(const QueryResult& result, std::size_t row) {

@@ -18,6 +18,9 @@ class Reader {
   explicit Reader(ServerContext& ctx);
   /// Runs SQL with `params` bound to its placeholders.
   QueryResult query(std::string_view sql, const std::vector<Value>& params = {});
+  /// The same, keeping DuckDB's chunks: for long answers written straight to JSON
+  /// (Result::write_json_rows) without building a Value per cell.
+  detail::duck::Result run(std::string_view sql, const std::vector<Value>& params = {});
   detail::duck::Connection& connection() noexcept { return *conn_; }
 
  private:

@@ -88,7 +88,7 @@ void serve_routes(httplib::Server& http, ServerContext& ctx) {
 struct Server::Parts {
   explicit Parts(ServerOptions o)
       : options(checked(std::move(o))),
-        store(std::make_unique<DuckDBTraceManager>(options.db)),
+        store(std::make_unique<DuckDBTraceManager>(options.db, DuckDBOptions{.threads = options.db_threads})),
         queue(options.queue_sessions, options.queue_bytes),
         export_dir(make_export_dir()),
         ctx{options, *store, queue, counters, "", export_dir} {}

@@ -67,7 +67,20 @@ void StoreWriter::serve_queue() {
     if (past_deadline) break;
     taken.clear();
     queue_.pop(taken, commit_sessions_ - batch_.size(), batch_.empty() ? std::nullopt : std::optional(batch_due_));
+    // Which of them are stored, in one query: asking for each session alone took three quarters
+    // of the appending (DuckDB binds that statement again at every call inside the transaction).
+    if (!taken.empty()) {
+      std::vector<std::string> ids;
+      ids.reserve(taken.size());
+      for (const IngestItem& item : taken) ids.push_back(item.trace.session_id);
+      try {
+        stored_ = StoreAccess::stored_among(store_, ids);
+      } catch (...) {
+        stored_.reset();  // then each session is looked up alone, and a failure is its own
+      }
+    }
     for (IngestItem& item : taken) append(item);
+    stored_.reset();  // valid until the next commit only
     if (!batch_.empty() && (batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes ||
                             Clock::now() >= batch_due_ || queue_.depth() == 0)) {
       commit();
@@ -86,9 +99,12 @@ void StoreWriter::serve_queue() {
   for (IngestItem& item : taken) finish(item, Stored::lost, "not stored before the shutdown deadline");
 }
 
-Appended StoreWriter::append_to_store(IngestItem& item) {
+Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored) {
   if (item.unnamed) {
-    if (const auto it = renamed_.find(item.trace.session_id); it != renamed_.end()) item.trace.session_id = it->second;
+    if (const auto it = renamed_.find(item.trace.session_id); it != renamed_.end()) {
+      item.trace.session_id = it->second;
+      stored = nullptr;  // asked for the trace id; the session's own id is looked up alone
+    }
   }
   item.absorbed = 0;
   for (const std::string& from : item.absorbs) {
@@ -101,13 +117,13 @@ Appended StoreWriter::append_to_store(IngestItem& item) {
       }
     }
   }
-  return StoreAccess::batch_append(store_, item.trace, item.on_existing);
+  return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
 }
 
 void StoreWriter::append(IngestItem& item) {
   if (batch_.empty()) batch_due_ = Clock::now() + commit_interval_;
   try {
-    const Appended appended = append_to_store(item);
+    const Appended appended = append_to_store(item, stored_ ? &*stored_ : nullptr);
     batch_bytes_ += item.bytes;
     appended_.push_back(stored_of(appended));
     batch_.push_back(std::move(item));
@@ -138,11 +154,12 @@ void StoreWriter::commit() {
 }
 
 void StoreWriter::retry_alone(const std::string& failure) {
+  stored_.reset();  // the batch is gone, and sessions get committed here
   std::size_t lost = 0;
   std::string first_error;
   for (IngestItem& item : batch_) {
     try {
-      const Appended appended = append_to_store(item);
+      const Appended appended = append_to_store(item, nullptr);
       StoreAccess::batch_commit(store_);
       counters_.commits.fetch_add(1, std::memory_order_relaxed);
       finish(item, stored_of(appended));

@@ -6,8 +6,10 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "duckdb/access.hpp"
@@ -40,7 +42,8 @@ class StoreWriter {
   void serve_queue();
   void append(IngestItem& item);
   // The store side of append(): the sessions the item absorbs moved into it, then the item.
-  detail::duck::Appended append_to_store(IngestItem& item);
+  // `stored`: the ids of the items taken with it that were stored (nullptr: asked alone).
+  detail::duck::Appended append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored);
   void commit();
   // Each session of a rolled-back batch, once more in a transaction of its own.
   void retry_alone(const std::string& failure);
@@ -56,6 +59,8 @@ class StoreWriter {
   std::vector<Stored> appended_;
   std::size_t batch_bytes_ = 0;
   std::chrono::steady_clock::time_point batch_due_;
+  // Which ids of the sessions being appended were stored before (StoreAccess::stored_among).
+  std::optional<std::unordered_set<std::string>> stored_;
   std::function<void(const SessionTrace&)> on_stored_;
   // OTLP sessions stored under a trace id and moved into the session a later span named: later
   // spans of the trace mapped under the trace id (before the name was known) go there too.
