@@ -1,6 +1,7 @@
 // Appender: rows written column by column into a data chunk of the table's types, appended a
 // chunk at a time.
 #include "duckdb/connection.hpp"
+#include "json/writer.hpp"
 
 namespace synth::tracing::detail::duck {
 
