@@ -12,6 +12,7 @@
 #include "config/config_file.hpp"
 #include "config/config_values.hpp"
 #include "diagnostics.hpp"
+#include "environment.hpp"
 #include "file_io.hpp"
 #include "http/url.hpp"
 #include "tracer/layers.hpp"
@@ -23,15 +24,13 @@ namespace synth::tracing {
 namespace {
 
 using detail::ascii_lower;
+using detail::env_text;
+using detail::env_value;
 using detail::BadValue;
 using detail::from_value;
 using detail::parse_text;
 using detail::trim_blanks;
 
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
-}
 
 // Reports `message` the first time this process sees it (configuration is loaded per tracer).
 void warn_once(const std::string& message) {
@@ -81,7 +80,7 @@ struct Loader {
     std::vector<std::string> names{variable};
     for (const char* n : env_names) names.emplace_back(n);
     for (std::size_t i = 0; i < names.size(); ++i) {
-      if (const char* raw = env(names[i].c_str())) {
+      if (const char* raw = env_value(names[i].c_str())) {
         T value{};
         std::string expected;
         try {
@@ -117,7 +116,7 @@ struct Loader {
 
 // OTEL_RESOURCE_ATTRIBUTES: "service.version=1.2,deployment.environment=prod".
 std::optional<std::string> resource_attribute(std::string_view key) {
-  const char* raw = env("OTEL_RESOURCE_ATTRIBUTES");
+  const char* raw = env_value("OTEL_RESOURCE_ATTRIBUTES");
   if (raw == nullptr) return std::nullopt;
   std::map<std::string, std::string> attributes;
   try {
@@ -135,7 +134,7 @@ std::optional<std::string> resource_attribute(std::string_view key) {
 // OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER without "otlp" but with "none".
 bool spans_switched_off() {
   bool off = false;
-  if (const char* raw = env("OTEL_SDK_DISABLED")) {
+  if (const char* raw = env_value("OTEL_SDK_DISABLED")) {
     const std::string v = ascii_lower(trim_blanks(raw));
     if (v == "true") {
       off = true;
@@ -143,7 +142,7 @@ bool spans_switched_off() {
       warn_once("environment variable OTEL_SDK_DISABLED=\"" + std::string(raw) + "\" is ignored: expected true or false");
     }
   }
-  if (const char* raw = env("OTEL_TRACES_EXPORTER")) {
+  if (const char* raw = env_value("OTEL_TRACES_EXPORTER")) {
     bool otlp = false;
     bool none = false;
     for (std::string_view list = raw; !list.empty();) {
@@ -196,7 +195,7 @@ TracingConfig TracingConfig::load(const std::optional<std::filesystem::path>& co
   std::filesystem::path file_path;
   if (config_file) {
     file_path = *config_file;
-  } else if (const char* f = env("SYNTH_TRACING_CONFIG_FILE")) {
+  } else if (const char* f = env_value("SYNTH_TRACING_CONFIG_FILE")) {
     file_path = f;
   }
   const std::string file_name = file_path.string();
@@ -262,7 +261,7 @@ TracingConfig apply_config(const TracingConfig& config, const Value& file, const
   // The spec's base URL gets the traces path; the traces-specific variable is used as given.
   l.field("otel_endpoint", c.otel_endpoint, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"},
           [](std::string_view variable) {
-            std::string url = env(std::string(variable).c_str());
+            std::string url = env_text(std::string(variable).c_str());
             if (variable == "OTEL_EXPORTER_OTLP_ENDPOINT") {
               while (!url.empty() && url.back() == '/') url.pop_back();
               url += "/v1/traces";
@@ -275,7 +274,7 @@ TracingConfig apply_config(const TracingConfig& config, const Value& file, const
   l.field("otel_max_retries", c.otel_max_retries);
   l.field("otel_gzip", c.otel_gzip, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
           [](std::string_view variable) {
-            const std::string v = ascii_lower(trim_blanks(env(std::string(variable).c_str())));
+            const std::string v = ascii_lower(trim_blanks(env_text(std::string(variable).c_str())));
             if (v != "gzip" && v != "none") throw BadValue{"gzip or none"};
             return std::string(v == "gzip" ? "true" : "false");
           });

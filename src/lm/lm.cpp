@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "environment.hpp"
 #include "http/client.hpp"
 #include "lm/call_pool.hpp"
 #include "lm/wire.hpp"
@@ -40,10 +41,6 @@ constexpr auto kMaxBackoff = std::chrono::seconds(20);
 // A Retry-After longer than this is not waited for: the call fails with LMRateLimitError.
 constexpr auto kMaxRetryAfter = std::chrono::seconds(60);
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::string(v) : std::string();
-}
 
 std::string strip_trailing_slash(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -416,7 +413,7 @@ LM::LM(LMOptions options) : impl_(std::make_unique<Impl>()) {
     if (d.base_url.empty() && info != nullptr) {
       // The provider SDKs' own variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, ...) points a
       // program at a proxy or a local server without changing its code.
-      d.base_url = env(base_url_variable(*info).c_str());
+      d.base_url = detail::env_text(base_url_variable(*info).c_str());
       if (d.base_url.empty()) d.base_url = info->base_url;
     }
     d.api_key = o.api_key;
@@ -426,9 +423,9 @@ LM::LM(LMOptions options) : impl_(std::make_unique<Impl>()) {
       d.stream_usage = info->accepts_stream_options;
       if (d.api_key.empty() && !info->key_variable.empty()) {
         d.key_variable = info->key_variable;
-        d.api_key = env(d.key_variable.c_str());
+        d.api_key = detail::env_text(d.key_variable.c_str());
         if (d.api_key.empty() && d.provider == "google") {
-          d.api_key = env("GOOGLE_API_KEY");
+          d.api_key = detail::env_text("GOOGLE_API_KEY");
           if (d.api_key.empty()) d.key_variable = "GEMINI_API_KEY (or GOOGLE_API_KEY)";
         }
         if (!d.api_key.empty()) d.key_variable.clear();
