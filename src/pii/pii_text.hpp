@@ -1,5 +1,5 @@
-// Internal: byte classes shared by the PII detectors (src/pii.cpp) and the key and credential
-// detector (src/pii_keys.cpp).
+// Internal: byte classes shared by the PII detectors (src/pii/pii.cpp) and the key and credential
+// detector (src/pii/pii_keys.cpp).
 #pragma once
 
 #include <array>

@@ -81,6 +81,32 @@ class ScopeBase {
   friend void record_capture_error(ScopeBase& scope, std::string_view part) noexcept;
 };
 
+/// The setters every scope has, returning the scope itself so that calls chain.
+template <class Scope>
+class CommonSetters : public ScopeBase {
+ public:
+  /// Records an error on the event: metadata.error = {"type": type, "message": message}.
+  Scope& error(std::string_view type, std::string_view message) {
+    set_error(type, message);
+    return static_cast<Scope&>(*this);
+  }
+  /// Records the exception's type (demangled) and message as the event's error.
+  Scope& error(const std::exception& e) {
+    set_error(e);
+    return static_cast<Scope&>(*this);
+  }
+  /// Extra event metadata.
+  Scope& set(std::string_view key, Value value) {
+    set_metadata(key, std::move(value));
+    return static_cast<Scope&>(*this);
+  }
+
+ protected:
+  CommonSetters() noexcept = default;
+  CommonSetters(CommonSetters&&) noexcept = default;
+  ~CommonSetters() = default;
+};
+
 /// Notes on `scope`'s event (metadata.capture_error.<part>) that capturing `part` of a wrapped
 /// call failed with the exception being handled, and counts it (TracerStats::capture_errors).
 /// Call only inside a catch block. Never throws.
@@ -114,7 +140,7 @@ struct AiCallOptions {
 };
 
 /// An LLM call in progress; becomes one CAISEvent when it ends (scope exit or end()).
-class AiCallScope : public detail::ScopeBase {
+class AiCallScope : public detail::CommonSetters<AiCallScope> {
  public:
   AiCallScope(std::string_view operation, const AiCallOptions& options) {
     if (Context* c = detail::recording_context(options.tracer)) start(*c, operation, options);
@@ -136,10 +162,6 @@ class AiCallScope : public detail::ScopeBase {
   AiCallScope& cost(double usd);
   /// The model that answered, when it differs from the one requested.
   AiCallScope& response_model(std::string_view model);
-  AiCallScope& error(std::string_view type, std::string_view message);
-  AiCallScope& error(const std::exception& e);
-  /// Extra event metadata.
-  AiCallScope& set(std::string_view key, Value value);
   void end() noexcept;
 
  private:
@@ -158,7 +180,7 @@ struct EnvironmentStepOptions {
 };
 
 /// An environment step in progress; becomes one EnvironmentEvent.
-class EnvironmentStepScope : public detail::ScopeBase {
+class EnvironmentStepScope : public detail::CommonSetters<EnvironmentStepScope> {
  public:
   EnvironmentStepScope(std::string_view name, const EnvironmentStepOptions& options) {
     if (Context* c = detail::recording_context(options.tracer)) start(*c, name, options);
@@ -179,9 +201,6 @@ class EnvironmentStepScope : public detail::ScopeBase {
   EnvironmentStepScope& state_before(Value state);
   EnvironmentStepScope& state_after(Value state);
   EnvironmentStepScope& observation_diff(Value diff);
-  EnvironmentStepScope& error(std::string_view type, std::string_view message);
-  EnvironmentStepScope& error(const std::exception& e);
-  EnvironmentStepScope& set(std::string_view key, Value value);
   void end() noexcept;
 
  private:
@@ -200,7 +219,7 @@ struct RuntimeOperationOptions {
 };
 
 /// A runtime or tool operation in progress; becomes one RuntimeEvent.
-class RuntimeOperationScope : public detail::ScopeBase {
+class RuntimeOperationScope : public detail::CommonSetters<RuntimeOperationScope> {
  public:
   RuntimeOperationScope(std::string_view operation_type, const RuntimeOperationOptions& options) {
     if (Context* c = detail::recording_context(options.tracer)) start(*c, operation_type, options);
@@ -215,9 +234,6 @@ class RuntimeOperationScope : public detail::ScopeBase {
   RuntimeOperationScope& success(bool success);
   RuntimeOperationScope& state_before(Value state);
   RuntimeOperationScope& state_after(Value state);
-  RuntimeOperationScope& error(std::string_view type, std::string_view message);
-  RuntimeOperationScope& error(const std::exception& e);
-  RuntimeOperationScope& set(std::string_view key, Value value);
   void end() noexcept;
 
  private:
@@ -239,7 +255,7 @@ struct SpanOptions {
 };
 
 /// A generic span of work that encloses other scopes.
-class SpanScope : public detail::ScopeBase {
+class SpanScope : public detail::CommonSetters<SpanScope> {
  public:
   SpanScope(std::string_view name, Value attributes, const SpanOptions& options) {
     if (Context* c = detail::recording_context(options.tracer)) start(*c, name, std::move(attributes), options);
@@ -249,9 +265,8 @@ class SpanScope : public detail::ScopeBase {
     if (recording()) end();
   }
 
+  /// An attribute of the span (the event's metadata.attributes), not a metadata key.
   SpanScope& set(std::string_view key, Value value);
-  SpanScope& error(std::string_view type, std::string_view message);
-  SpanScope& error(const std::exception& e);
   void end() noexcept;
 
  private:

@@ -524,18 +524,6 @@ AiCallScope& AiCallScope::response_model(std::string_view model) {
   detail::change_state<detail::AiCallState>(state_, [&](auto& s) { s.response_model = model; });
   return *this;
 }
-AiCallScope& AiCallScope::error(std::string_view type, std::string_view message) {
-  set_error(type, message);
-  return *this;
-}
-AiCallScope& AiCallScope::error(const std::exception& e) {
-  set_error(e);
-  return *this;
-}
-AiCallScope& AiCallScope::set(std::string_view key, Value value) {
-  set_metadata(key, std::move(value));
-  return *this;
-}
 
 void AiCallScope::end() noexcept {
   close<detail::AiCallState>([](auto& s, auto take, detail::ScopeMetadata md, SpanIdentity& id) {
@@ -620,18 +608,6 @@ EnvironmentStepScope& EnvironmentStepScope::observation_diff(Value diff) {
   if (auto* s = state_of<detail::EnvironmentStepState>(state_)) s->diff = std::move(diff);
   return *this;
 }
-EnvironmentStepScope& EnvironmentStepScope::error(std::string_view type, std::string_view message) {
-  set_error(type, message);
-  return *this;
-}
-EnvironmentStepScope& EnvironmentStepScope::error(const std::exception& e) {
-  set_error(e);
-  return *this;
-}
-EnvironmentStepScope& EnvironmentStepScope::set(std::string_view key, Value value) {
-  set_metadata(key, std::move(value));
-  return *this;
-}
 
 void EnvironmentStepScope::end() noexcept {
   close<detail::EnvironmentStepState>([](auto& s, auto take, detail::ScopeMetadata md, SpanIdentity& id) {
@@ -677,18 +653,6 @@ RuntimeOperationScope& RuntimeOperationScope::state_after(Value state) {
   if (auto* s = state_of<detail::RuntimeOperationState>(state_)) s->after = std::move(state);
   return *this;
 }
-RuntimeOperationScope& RuntimeOperationScope::error(std::string_view type, std::string_view message) {
-  set_error(type, message);
-  return *this;
-}
-RuntimeOperationScope& RuntimeOperationScope::error(const std::exception& e) {
-  set_error(e);
-  return *this;
-}
-RuntimeOperationScope& RuntimeOperationScope::set(std::string_view key, Value value) {
-  set_metadata(key, std::move(value));
-  return *this;
-}
 
 void RuntimeOperationScope::end() noexcept {
   close<detail::RuntimeOperationState>([](auto& s, auto take, detail::ScopeMetadata md, SpanIdentity& id) {
@@ -719,14 +683,6 @@ void SpanScope::start(Context& where, std::string_view name, Value attributes, c
 
 SpanScope& SpanScope::set(std::string_view key, Value value) {
   detail::change_state<detail::SpanState>(state_, [&](auto& s) { s.attributes.set(key, std::move(value)); });
-  return *this;
-}
-SpanScope& SpanScope::error(std::string_view type, std::string_view message) {
-  set_error(type, message);
-  return *this;
-}
-SpanScope& SpanScope::error(const std::exception& e) {
-  set_error(e);
   return *this;
 }
 
