@@ -36,13 +36,17 @@ struct OtlpMapped {
   std::string error_message;         ///< why, for the first of them
 };
 
+/// How many traces the server remembers the session of (TraceSessions), and the writer the
+/// renames of (StoreWriter).
+inline constexpr std::size_t kRememberedTraces = 100000;
+
 /// The sessions of recent traces, learned from the spans that named one: SDKs export each span
 /// as it ends (children first), and only some spans of a trace carry the session id, so a span
 /// without one takes its trace's session from an earlier request. Bounded: the oldest traces
 /// are forgotten first. Thread-safe.
 class TraceSessions {
  public:
-  explicit TraceSessions(std::size_t capacity = 100000) : capacity_(capacity) {}
+  explicit TraceSessions(std::size_t capacity = kRememberedTraces) : capacity_(capacity) {}
   /// The session a span of the trace named, if any.
   std::optional<std::string> find(const std::string& trace_id);
   /// find(); when no span named one, notes that the trace's spans go to a session named after

@@ -1,6 +1,7 @@
 #include "server/writer.hpp"
 
 #include "diagnostics.hpp"
+#include "server/otlp_map.hpp"
 #include "duckdb/access.hpp"
 
 namespace synth::tracing::server {
@@ -10,9 +11,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using detail::duck::Appended;
 using detail::duck::StoreAccess;
-
-// As many traces as TraceSessions remembers.
-constexpr std::size_t kMaxRenamed = 100000;
 
 // A batch also commits once its sessions take this much JSON: the copies kept for a retry stay
 // bounded, as DuckDBSink's do.
@@ -111,7 +109,7 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
     if (StoreAccess::batch_move(store_, from, item.trace.session_id)) ++item.absorbed;
     if (renamed_.insert_or_assign(from, item.trace.session_id).second) {
       renamed_order_.push_back(from);
-      if (renamed_order_.size() > kMaxRenamed) {
+      if (renamed_order_.size() > kRememberedTraces) {
         renamed_.erase(renamed_order_.front());
         renamed_order_.pop_front();
       }
