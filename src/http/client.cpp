@@ -310,17 +310,33 @@ std::optional<std::string> gzip_decompress(std::string_view data) {
 }
 
 RetryBackoff::RetryBackoff(std::chrono::milliseconds initial, std::chrono::milliseconds max,
-                           std::chrono::milliseconds retry_after_cap)
-    : initial_(initial), max_(max), retry_after_cap_(retry_after_cap), jitter_(std::random_device{}()) {}
+                           std::chrono::milliseconds retry_after_cap, double jitter_floor)
+    : initial_(initial),
+      max_(max),
+      retry_after_cap_(retry_after_cap),
+      jitter_floor_(std::clamp(jitter_floor, 0.0, 1.0)),
+      jitter_(std::random_device{}()) {}
 
 std::chrono::milliseconds RetryBackoff::delay(int attempt, const Response& response) {
-  if (const std::string* after = response.header("retry-after")) {
-    if (auto wait = parse_retry_after(*after)) return std::min(*wait, retry_after_cap_);
-  }
-  const auto base = initial_ * (1LL << std::min(attempt - 1, 20));
+  if (auto wait = server_wait(response)) return std::min(*wait, retry_after_cap_);
+  return backoff(attempt);
+}
+
+std::chrono::milliseconds RetryBackoff::backoff(int attempt) {
+  const auto base = initial_ * (1LL << std::clamp(attempt - 1, 0, 20));
   const auto step = std::min<std::chrono::milliseconds>(base, max_);
-  std::uniform_int_distribution<long long> pick(step.count() / 2, std::max<long long>(step.count(), 1));
+  const auto low = static_cast<long long>(static_cast<double>(step.count()) * jitter_floor_);
+  std::uniform_int_distribution<long long> pick(low, std::max<long long>(step.count(), low));
   return std::chrono::milliseconds(pick(jitter_));
+}
+
+std::optional<std::chrono::milliseconds> RetryBackoff::server_wait(const Response& response) {
+  if (const std::string* ms = response.header("retry-after-ms")) {
+    // Read as delay-seconds, then scaled: the same digits and fraction rules.
+    if (auto wait = parse_retry_after(*ms)) return std::chrono::milliseconds(wait->count() / 1000);
+  }
+  if (const std::string* after = response.header("retry-after")) return parse_retry_after(*after);
+  return std::nullopt;
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,

@@ -106,18 +106,27 @@ std::optional<std::string> gzip_decompress(std::string_view data);
 std::optional<std::chrono::milliseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
-/// The waits between the attempts of a request that may be retried: the server's Retry-After (up
-/// to `retry_after_cap`), else exponential backoff from `initial` up to `max`, jittered between
-/// half and all of the step so that many clients do not retry in step.
+/// The waits between the attempts of a request that may be retried, for every client in the
+/// library (the OTLP exporter, the collector sink, the LM client): the server's wait (see
+/// server_wait(); up to `retry_after_cap`), else exponential backoff from `initial` (doubling per
+/// attempt) up to `max`, jittered between `jitter_floor` (a fraction) and all of the step so that
+/// many clients do not retry in step. One instance per thread: the jitter's generator is not
+/// shared.
 class RetryBackoff {
  public:
   RetryBackoff(std::chrono::milliseconds initial, std::chrono::milliseconds max,
-               std::chrono::milliseconds retry_after_cap);
+               std::chrono::milliseconds retry_after_cap, double jitter_floor = 0.5);
   /// The wait before retry `attempt` (1-based) after `response`.
   std::chrono::milliseconds delay(int attempt, const Response& response);
+  /// The wait before retry `attempt` (1-based) when the server asked for none.
+  std::chrono::milliseconds backoff(int attempt);
+  /// The wait the server asks for: "retry-after-ms" (milliseconds, sent by OpenAI-style APIs),
+  /// else "retry-after" (parse_retry_after()); nullopt when it asks for none readable. Not capped.
+  static std::optional<std::chrono::milliseconds> server_wait(const Response& response);
 
  private:
   std::chrono::milliseconds initial_, max_, retry_after_cap_;
+  double jitter_floor_;
   std::mt19937_64 jitter_;
 };
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "environment.hpp"
@@ -40,7 +39,8 @@ namespace {
 constexpr auto kMaxBackoff = std::chrono::seconds(20);
 // A Retry-After longer than this is not waited for: the call fails with LMRateLimitError.
 constexpr auto kMaxRetryAfter = std::chrono::seconds(60);
-
+// The backoff's jitter keeps at least this fraction of each step (LMOptions::retry_backoff).
+constexpr double kBackoffJitterFloor = 0.75;
 
 std::string strip_trailing_slash(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -189,14 +189,6 @@ struct LM::Impl {
     }
   }
 
-  std::chrono::milliseconds backoff(int attempt) const {
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    const double base = static_cast<double>(options.retry_backoff.count()) * static_cast<double>(1 << std::min(attempt, 16));
-    const double jittered = base * std::uniform_real_distribution<double>(0.75, 1.0)(rng);
-    return std::min(std::chrono::milliseconds(static_cast<std::int64_t>(jittered)),
-                    std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
-  }
-
   // Sends the request until it succeeds, fails for good or the retries run out.
   LMResponse execute(const std::vector<Message>& messages, const GenerateOptions& resolved, const OnTextFn* on_text,
                      const std::string& traceparent, std::chrono::steady_clock::time_point started) {
@@ -209,6 +201,8 @@ struct LM::Impl {
     const http::Headers request_headers = headers(stream, traceparent);
     const std::string request_body = body(messages, resolved, stream);
     auto client = lease();
+    // Made at the first retry: most calls never need it (and seeding it reads the system's entropy).
+    std::optional<http::RetryBackoff> backoff;
     for (int attempt = 0;; ++attempt) {
       std::unique_ptr<lm_detail::StreamAccumulator> acc;
       lm_detail::SseParser sse;
@@ -225,7 +219,6 @@ struct LM::Impl {
       }
       const http::Response r = client.client->post(request_url, request_headers, request_body, options.timeout, on_chunk);
       const bool can_retry = attempt < options.max_retries && !first_token;
-      std::optional<std::chrono::milliseconds> wait;
       if (r.ok()) {
         LMResponse out = stream ? acc->finish() : parse(r.body);
         out.provider = provider;
@@ -252,13 +245,7 @@ struct LM::Impl {
       } else {
         const std::string message = lm_detail::error_message(r.body);
         const std::string what = provider + " answered " + std::to_string(r.status) + ": " + message;
-        std::optional<std::chrono::milliseconds> retry_after;
-        if (const std::string* ms = r.header("retry-after-ms")) {
-          if (auto d = http::parse_retry_after(*ms)) retry_after = std::chrono::milliseconds(d->count() / 1000);
-        }
-        if (const std::string* h = r.header("retry-after"); h != nullptr && !retry_after) {
-          retry_after = http::parse_retry_after(*h);
-        }
+        const std::optional<std::chrono::milliseconds> retry_after = http::RetryBackoff::server_wait(r);
         if (r.status == 401 || r.status == 403) throw LMAuthenticationError(what, provider, r.status);
         const bool retryable = r.status == 429 || r.status == 408 || r.status == 409 || r.status >= 500;
         if (!retryable) throw LMBadRequestError(what, provider, r.status);
@@ -268,9 +255,10 @@ struct LM::Impl {
           if (r.status == 408) throw LMTimeoutError(what, provider, r.status);
           throw LMServerError(what, provider, r.status);
         }
-        wait = retry_after;
       }
-      std::this_thread::sleep_for(wait ? *wait : backoff(attempt));
+      // The server's wait (not above kMaxRetryAfter, checked above), else the jittered backoff.
+      if (!backoff) backoff.emplace(options.retry_backoff, kMaxBackoff, kMaxRetryAfter, kBackoffJitterFloor);
+      std::this_thread::sleep_for(backoff->delay(attempt + 1, r));
     }
   }
 

@@ -390,6 +390,44 @@ TEST(RetryAfterTest, HttpDates) {
   EXPECT_EQ(http::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now + 1h), std::chrono::milliseconds(0));
 }
 
+// The shared backoff of the exporter, the collector sink and the LM client.
+TEST(RetryBackoffTest, DoublesUpToItsMaximumWithinTheJitterFloor) {
+  http::RetryBackoff half(100ms, 1000ms, 60s);
+  http::RetryBackoff tight(100ms, 1000ms, 60s, 0.75);
+  const http::Response none{.outcome = http::Outcome::response, .status = 503};
+  for (int i = 0; i < 200; ++i) {
+    for (int attempt = 1; attempt <= 6; ++attempt) {
+      const long long step = std::min(100LL << (attempt - 1), 1000LL);
+      const auto a = half.delay(attempt, none).count();
+      EXPECT_GE(a, step / 2) << attempt;
+      EXPECT_LE(a, step) << attempt;
+      const auto b = tight.backoff(attempt).count();
+      EXPECT_GE(b, step * 3 / 4) << attempt;
+      EXPECT_LE(b, step) << attempt;
+    }
+  }
+  EXPECT_LE(half.backoff(0), 100ms) << "attempt 0 is read as the first";
+  EXPECT_EQ(http::RetryBackoff(0ms, 0ms, 60s).backoff(3), 0ms);
+}
+
+TEST(RetryBackoffTest, TheServersWaitWinsUpToTheCap) {
+  http::RetryBackoff backoff(100ms, 1000ms, 5s);
+  http::Response r{.outcome = http::Outcome::response, .status = 429, .headers = {{"retry-after", "2"}}};
+  EXPECT_EQ(http::RetryBackoff::server_wait(r), 2000ms);
+  EXPECT_EQ(backoff.delay(1, r), 2000ms);
+  r.headers = {{"retry-after", "120"}};
+  EXPECT_EQ(http::RetryBackoff::server_wait(r), 120000ms) << "server_wait() is not capped";
+  EXPECT_EQ(backoff.delay(1, r), 5000ms);
+  // retry-after-ms (OpenAI-style APIs) comes first, in milliseconds.
+  r.headers = {{"retry-after", "120"}, {"retry-after-ms", "250"}};
+  EXPECT_EQ(backoff.delay(1, r), 250ms);
+  r.headers = {{"retry-after-ms", "soon"}, {"retry-after", "1"}};
+  EXPECT_EQ(backoff.delay(1, r), 1000ms) << "an unreadable retry-after-ms falls back to retry-after";
+  r.headers = {{"retry-after", "soon"}};
+  EXPECT_FALSE(http::RetryBackoff::server_wait(r).has_value());
+  EXPECT_LE(backoff.delay(1, r), 100ms);
+}
+
 // Found by tests/fuzz/retry_after_fuzz: a date centuries away overflowed system_clock's
 // nanoseconds (undefined behaviour). Like a delay-seconds beyond 10^9, it is refused; a date
 // centuries ago means now.

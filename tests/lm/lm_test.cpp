@@ -683,6 +683,41 @@ TEST_F(LMTest, ServerErrorsAreRetriedWithBackoff) {
   EXPECT_EQ(server.request_count(), 3u);
 }
 
+// The waits come from the shared http::RetryBackoff: its retry-after-ms (OpenAI's header) wins
+// over Retry-After, which alone would have failed the call at once (3600 s is too long to wait).
+TEST_F(LMTest, RetryAfterMsIsHonouredBeforeRetryAfter) {
+  server.script({Reply{.status = 429,
+                       .body = R"({"error":{"message":"slow down"}})",
+                       .headers = {{"retry-after-ms", "300"}, {"Retry-After", "3600"}}},
+                 Reply{.body = openai_answer("after 300 ms")}});
+  auto options = openai_options();
+  options.retry_backoff = 1ms;
+  st::LM lm(options);
+  const auto start = std::chrono::steady_clock::now();
+  const auto reply = lm.generate("hi");
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(reply.text, "after 300 ms");
+  EXPECT_EQ(reply.attempts, 2);
+  EXPECT_GE(waited, 295ms);
+  EXPECT_LT(waited, 3s);
+}
+
+// Without a server's wait, retry n waits retry_backoff * 2^(n-1), jittered between 75 % and all
+// of it: 100 ms then 200 ms give 225..300 ms in all (plus the requests themselves).
+TEST_F(LMTest, BackoffDoublesWithinItsJitterBounds) {
+  server.script({Reply{.status = 503, .body = "busy"}, Reply{.status = 502, .body = "busy"},
+                 Reply{.body = openai_answer("third time")}});
+  auto options = openai_options();
+  options.retry_backoff = 100ms;
+  st::LM lm(options);
+  const auto start = std::chrono::steady_clock::now();
+  const auto reply = lm.generate("hi");
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(reply.attempts, 3);
+  EXPECT_GE(waited, 225ms);
+  EXPECT_LT(waited, 2s) << "the waits are bounded by the steps, not more";
+}
+
 TEST_F(LMTest, ServerErrorAfterTheRetriesIsRecordedAndThrown) {
   server.script({Reply{.status = 500, .body = R"({"error":{"message":"the model crashed"}})"}});
   st::LM lm(openai_options());

@@ -154,8 +154,8 @@ struct LMOptions {
   /// Requests repeated after 429, 5xx, a connection failure or a timeout (not after a streamed
   /// answer has begun).
   int max_retries = 2;
-  /// First wait between attempts; it doubles each time (with jitter, at most 20 s), unless the
-  /// server says how long with Retry-After.
+  /// First wait between attempts; it doubles each time (jittered between 75 % and all of the
+  /// step, at most 20 s), unless the server says how long with `retry-after-ms` or Retry-After.
   std::chrono::milliseconds retry_backoff = std::chrono::milliseconds(500);
   /// Whether streams ask for usage with `stream_options.include_usage`. nullopt: only from
   /// servers known to accept it (OpenAI, Azure OpenAI, Groq, DeepSeek, xAI), since strict ones
