@@ -47,6 +47,9 @@ inline bool key_is(std::string_view key, const char (&literal)[N]) noexcept {
   return key.size() == N - 1 && std::memcmp(key.data(), literal, N - 1) == 0;
 }
 
+/// A scalar's JSON text for messages (the number as written), without the whitespace after it.
+std::string token_text(od::value v);
+
 class JsonReader {
  public:
   /// Copies `text` into a padded buffer; parsing starts with the first read. `source` names it

@@ -1,0 +1,92 @@
+// What every scope shares outside its opening and closing: its state's life (release, the span
+// and event built off the agent's thread), the error and metadata setters, capture errors, and
+// the context a new scope records into.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "instrument/scope_state.hpp"
+
+namespace synth::tracing::detail {
+
+std::size_t scope_event_bytes(const ScopeState& state) noexcept {
+  constexpr std::size_t kIdsAndMetadata = 256;  // hex ids, the scope's own metadata members
+  return sizeof(Event) + kIdsAndMetadata + state.value_bytes();
+}
+
+// Moves out of the state only when the journal is its last holder (the export thread may be
+// reading it otherwise).
+Event take_scope_event(ScopeState& state) {
+  return *state.make_event(state, state.refs.load(std::memory_order_acquire) == 1);
+}
+Event copy_scope_event(const ScopeState& state) { return *state.make_event(const_cast<ScopeState&>(state), false); }
+
+std::string exception_type_name(const std::exception& e) { return detail::type_name(typeid(e)); }
+
+Context* recording_context(SessionTracer* tracer) noexcept {
+  Context* c = tracer != nullptr ? SessionTracerAccess::live_context(*tracer) : ContextAccess::innermost();
+  if (c == nullptr) return nullptr;
+  const auto& session = ContextAccess::session(*c);
+  if (!session->recording || session->ended.load(std::memory_order_acquire)) return nullptr;
+  return c;
+}
+
+void ScopeStateDeleter::operator()(ScopeState* state) const noexcept { state->release(); }
+
+void ScopeState::release() noexcept {
+  // The last holder frees it; a sole holder need not write the count.
+  if (refs.load(std::memory_order_acquire) == 1 || refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+SpanData ScopeState::build() {
+  const std::optional<Event> event = make_event(*this, false);
+  SpanData out = span_of(*this, event ? &*event : nullptr);
+  for (SpanEvent& e : span_events) out.events.push_back(std::move(e));
+  return out;
+}
+
+void record_capture_error(ScopeBase& scope, std::string_view part) noexcept {
+  if (!scope.state_) return;
+  ScopeState& s = *scope.state_;
+  const std::uint64_t n =
+      ContextAccess::session(s.where)->core->capture_errors.fetch_add(1, std::memory_order_relaxed) + 1;
+  try {
+    std::string what;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      what = exception_type_name(e) + ": " + e.what();
+    } catch (...) {
+      what = "a non-standard exception";
+    }
+    if (is_report_worthy(n)) {
+      report("scope '" + s.name + "' could not capture its " + std::string(part) + ": " + what + " (" +
+             std::to_string(n) + " capture errors so far; the traced calls are unaffected)");
+    }
+    s.metadata["capture_error"][part] = std::move(what);
+  } catch (...) {
+    // Out of memory again: the counter says what happened.
+  }
+}
+
+SpanIdentity ScopeBase::identity() const {
+  if (!state_) return {};
+  const auto& session = ContextAccess::session(state_->where);
+  return identity_of(session->trace_id_high, session->trace_id_low, *state_);
+}
+
+void ScopeBase::set_error(std::string_view type, std::string_view message) noexcept {
+  change_state<ScopeState>(state_, [&](ScopeState& s) { s.error = Value{{"type", type}, {"message", message}}; });
+}
+
+void ScopeBase::set_error(const std::exception& e) noexcept {
+  change_state<ScopeState>(state_, [&](ScopeState& s) {
+    s.error = Value{{"type", exception_type_name(e)}, {"message", e.what()}};
+  });
+}
+
+void ScopeBase::set_metadata(std::string_view key, Value value) noexcept {
+  change_state<ScopeState>(state_, [&](ScopeState& s) { s.metadata.set(key, std::move(value)); });
+}
+
+}  // namespace synth::tracing::detail
