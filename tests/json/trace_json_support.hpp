@@ -1,0 +1,102 @@
+// What the SessionTrace <-> JSON tests share (trace_json_*_test.cpp): readable failure output,
+// the model's names, test data paths, calendar timestamps and the lossless round-trip check.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "json/trace_random.hpp"
+#include "synth/tracing/model.hpp"
+
+namespace synth::tracing {
+// Readable gtest output for values and traces.
+inline void PrintTo(const Value& v, std::ostream* os) { *os << v.dump(); }
+inline void PrintTo(const SessionTrace& t, std::ostream* os) {
+  const std::string json = t.to_json();
+  *os << (json.size() > 4000 ? json.substr(0, 4000) + "..." : json);
+}
+}  // namespace synth::tracing
+
+namespace trace_json_support {
+
+using synth::tracing::CAISEvent;
+using synth::tracing::EnvironmentEvent;
+using synth::tracing::Event;
+using synth::tracing::EventType;
+using synth::tracing::JsonFormat;
+using synth::tracing::RuntimeEvent;
+using synth::tracing::SessionEventMessage;
+using synth::tracing::SessionMetadataEntry;
+using synth::tracing::SessionTimeStep;
+using synth::tracing::SessionTrace;
+using synth::tracing::TimeRecord;
+using synth::tracing::Timestamp;
+using synth::tracing::TraceFormatError;
+using synth::tracing::Value;
+using synth_test::Rng;
+
+namespace fs = std::filesystem;
+
+// The seed of the random traces (and of the mutation fuzzer, which starts from them).
+inline constexpr std::uint64_t kBaseSeed = 0x5eed'2025'0101ULL;
+
+inline fs::path data_path(std::string_view relative) { return fs::path(SYNTH_TEST_DATA_DIR) / relative; }
+
+inline std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Independent of parse_timestamp: built from the calendar with <chrono>.
+inline Timestamp utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0, std::int64_t ns = 0) {
+  using namespace std::chrono;
+  Timestamp t = sys_days(year(y) / month(mo) / day(d));
+  return t + hours(h) + minutes(mi) + seconds(s) + nanoseconds(ns);
+}
+
+inline std::int64_t ns_of(Timestamp t) { return t.time_since_epoch().count(); }
+
+// Writes `t` compactly and indented, reads it back, and checks nothing changed: the model
+// (operator==) and the text (which also catches 3.0 turning into 3, or -0.0 into 0.0).
+inline void expect_lossless(const SessionTrace& t, const std::string& context) {
+  for (const int indent : {-1, 2}) {
+    const std::string json = t.to_json(JsonFormat{indent});
+    SessionTrace back;
+    try {
+      back = SessionTrace::from_json(json);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << context << " (indent " << indent << "): cannot read our own output: " << e.what();
+      continue;
+    }
+    EXPECT_TRUE(back == t) << context << " (indent " << indent << "): the trace changed";
+    EXPECT_EQ(back.to_json(JsonFormat{indent}), json) << context << " (indent " << indent << ")";
+  }
+}
+
+template <class E>
+const E& as(const Event& e) {
+  const E* p = std::get_if<E>(&e);
+  if (p == nullptr) throw std::runtime_error("event is of another kind (index " + std::to_string(e.index()) + ")");
+  return *p;
+}
+}  // namespace trace_json_support
