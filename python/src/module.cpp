@@ -74,6 +74,7 @@ void bind_config(py::module_& m) {
   SYNTH_SETTING(cls, otel_max_queue_size, std::size_t);
   SYNTH_SETTING(cls, otel_max_export_batch_size, std::size_t);
   SYNTH_SETTING(cls, otel_schedule_delay_ms, std::size_t);
+  SYNTH_SETTING(cls, otel_max_concurrent_exports, std::size_t);
   cls.def_property(
       "mode", [](const TracingConfig& c) { return std::string(mode_name(c.mode.value())); },
       [](TracingConfig& c, const std::string& v) { c.mode = parse_mode(v); });

@@ -43,7 +43,7 @@ def default_pii_patterns() -> Dict[str, Pattern]:
 
 _RATES = ("sampling_rate", "otel_sampling_rate")
 _POSITIVE = ("otel_batch_max_queue_size", "otel_batch_max_export_size", "otel_batch_schedule_delay_ms",
-             "max_message_size", "max_attribute_length")
+             "otel_max_concurrent_exports", "max_message_size", "max_attribute_length")
 
 
 @dataclass
@@ -62,6 +62,8 @@ class TracingConfig:
     otel_batch_max_queue_size: int = 2048
     otel_batch_max_export_size: int = 512
     otel_batch_schedule_delay_ms: int = 5000
+    # Span batches in flight at once, each on its own connection (not in the original).
+    otel_max_concurrent_exports: int = 1
     max_message_size: int = 1048576
     max_attribute_length: int = 10000
     payload_truncation_enabled: bool = True
@@ -111,6 +113,7 @@ class TracingConfig:
         c.otel_max_queue_size = int(self.otel_batch_max_queue_size)
         c.otel_max_export_batch_size = int(self.otel_batch_max_export_size)
         c.otel_schedule_delay_ms = int(self.otel_batch_schedule_delay_ms)
+        c.otel_max_concurrent_exports = int(self.otel_max_concurrent_exports)
         c.pii_patterns = [(name, p.pattern, f"[{name.upper()}]") for name, p in self.pii_patterns.items()
                           if name not in BUILTIN_PII_NAMES]
         return c

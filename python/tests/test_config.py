@@ -39,6 +39,24 @@ def test_maps_onto_the_cpp_config():
     core.validate()
 
 
+def test_otel_max_concurrent_exports_is_exposed_like_the_other_otel_fields(tmp_path, monkeypatch):
+    assert TracingConfig().otel_max_concurrent_exports == 1
+    assert TracingConfig().to_core().otel_max_concurrent_exports == 1
+    core = TracingConfig(otel_max_concurrent_exports=4).to_core()
+    assert core.otel_max_concurrent_exports == 4
+    core.validate()
+    with pytest.raises(ValueError, match="otel_max_concurrent_exports must be positive"):
+        TracingConfig(otel_max_concurrent_exports=0)
+    # The variable the C++ configuration reads, and the files' key.
+    monkeypatch.setenv("SYNTH_TRACING_OTEL_MAX_CONCURRENT_EXPORTS", "3")
+    assert TracingConfig.from_env().otel_max_concurrent_exports == 3
+    assert TracingConfig.load(otel_max_concurrent_exports=2).otel_max_concurrent_exports == 2
+    monkeypatch.delenv("SYNTH_TRACING_OTEL_MAX_CONCURRENT_EXPORTS")
+    path = tmp_path / "tracing.yaml"
+    path.write_text("otel_max_concurrent_exports: 5\n")
+    assert TracingConfig.from_file(path).to_core().otel_max_concurrent_exports == 5
+
+
 def test_pattern_the_cpp_core_rejects_is_a_value_error():
     # RE2 has no backreferences: the C++ core names the pattern.
     with pytest.raises(ValueError, match="bad"):
