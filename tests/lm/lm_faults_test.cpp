@@ -61,12 +61,7 @@ TEST_F(LMTest, RetryAfterMsIsHonouredBeforeRetryAfter) {
                        .body = R"({"error":{"message":"slow down"}})",
                        .headers = {{"retry-after-ms", "300"}, {"Retry-After", "3600"}}},
                  Reply{.body = openai_answer("after 300 ms")}});
-  auto options = openai_options();
-  options.retry_backoff = 1ms;
-  st::LM lm(options);
-  const auto start = std::chrono::steady_clock::now();
-  const auto reply = lm.generate("hi");
-  const auto waited = std::chrono::steady_clock::now() - start;
+  const auto [reply, waited] = generate_timed(1ms);
   EXPECT_EQ(reply.text, "after 300 ms");
   EXPECT_EQ(reply.attempts, 2);
   EXPECT_GE(waited, 295ms);
@@ -78,12 +73,7 @@ TEST_F(LMTest, RetryAfterMsIsHonouredBeforeRetryAfter) {
 TEST_F(LMTest, BackoffDoublesWithinItsJitterBounds) {
   server.script({Reply{.status = 503, .body = "busy"}, Reply{.status = 502, .body = "busy"},
                  Reply{.body = openai_answer("third time")}});
-  auto options = openai_options();
-  options.retry_backoff = 100ms;
-  st::LM lm(options);
-  const auto start = std::chrono::steady_clock::now();
-  const auto reply = lm.generate("hi");
-  const auto waited = std::chrono::steady_clock::now() - start;
+  const auto [reply, waited] = generate_timed(100ms);
   EXPECT_EQ(reply.attempts, 3);
   EXPECT_GE(waited, 225ms);
   EXPECT_LT(waited, 2s) << "the waits are bounded by the steps, not more";

@@ -80,6 +80,17 @@ class LMTest : public ::testing::Test {
                          .system_id = "my_agent"};
   }
 
+  // A call with openai_options() but `backoff` as its retry_backoff, and how long it took (waits
+  // included).
+  std::pair<st::LMResponse, std::chrono::steady_clock::duration> generate_timed(std::chrono::milliseconds backoff) {
+    auto options = openai_options();
+    options.retry_backoff = backoff;
+    st::LM lm(options);
+    const auto start = std::chrono::steady_clock::now();
+    st::LMResponse reply = lm.generate("hi");
+    return {std::move(reply), std::chrono::steady_clock::now() - start};
+  }
+
   // The finished session `id` as the sinks received it (priced, after the outgoing policy).
   st::SessionTrace finished(const std::string& id) {
     EXPECT_TRUE(tracer.flush());
