@@ -67,6 +67,9 @@ class StoreWriter {
   // Bounded as the server's memory of traces (TraceSessions).
   std::unordered_map<std::string, std::string> renamed_;
   std::deque<std::string> renamed_order_;
+  // otlp_pending rows deleted before their write was seen (apply_pending).
+  std::unordered_set<std::int64_t> deleted_early_;
+  std::deque<std::int64_t> deleted_order_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };
