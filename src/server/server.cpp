@@ -133,6 +133,11 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
   if (const auto [spans, logs] = restore_pending(p.ctx); spans + logs > 0) {
     detail::report("synth-trace serve: " + std::to_string(spans) + " LLM call spans and " + std::to_string(logs) +
                    " GenAI log records left waiting in '" + p.options.db.string() + "' are waiting again");
+    // With the holds off now, no release thread would store them: at once.
+    if (p.options.log_hold.count() <= 0) {
+      release_held_spans(p.ctx, true);
+      release_held_logs(p.ctx, true);
+    }
   }
 
   serve_routes(p.http, p.ctx);

@@ -124,3 +124,19 @@ TEST(OtlpDurable, RecordsLeftWaitingPastTheirTimeAreStoredAtTheRestart) {
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
+
+TEST(OtlpDurable, WhatWaitedIsStoredAtOnceWhenTheServerStartsWithTheHoldsOff) {
+  TempDir dir;
+  {
+    ServeProcess serve(dir.db(), {"--span-hold-ms", "60000"});
+    post(serve, "/v1/traces", spans_body("conv-f", true, true, trace_id(6)));
+    post(serve, "/v1/logs", logs_body({record("gen_ai.user.message", kv("content", "F?"), kChat, trace_id(6))}));
+    ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
+  }
+  ServeProcess serve(dir.db(), {"--log-hold-ms", "0", "--span-hold-ms", "0"});
+  stored_session(serve, "conv-f", 2, 0, std::chrono::seconds(5));
+  const Value chat = chat_event(serve, "conv-f");
+  EXPECT_EQ(chat["system_state_before"]["messages"], Value::parse(R"([{"role":"user","content":"F?"}])")) << chat.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
+}
