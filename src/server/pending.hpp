@@ -53,6 +53,7 @@ class PendingIds {
  public:
   /// Ids continue after `largest`.
   void start_after(std::int64_t largest) noexcept { next_.store(largest + 1); }
+  /// A new id.
   std::int64_t next() noexcept { return next_.fetch_add(1); }
 
  private:
