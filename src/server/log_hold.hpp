@@ -3,7 +3,8 @@
 // delay is 1 s, the span processor's 5 s), and a record belongs to its span's LLM call event,
 // which only exists once the span arrives. So records whose span has not been seen are held,
 // bounded in time and memory, and leave with their span (folded into its event) or, on timeout,
-// overflow or shutdown, as messages of their trace's session (nothing is lost).
+// overflow or shutdown, as messages of their trace's session (nothing is lost). Each held record
+// is also kept in the database file (its PendingRow), so a restarted server holds it again.
 #pragma once
 
 #include <chrono>

@@ -1,7 +1,8 @@
 // OTLP/HTTP: POST /v1/traces (protobuf or JSON, gzip) into the ingest queue; POST /v1/logs's
-// GenAI content held for its span's event (LogHold), else as messages; LLM calls without content
-// held briefly for their records (SpanHold); /v1/metrics answered (and dropped) so that SDKs log
-// no errors.
+// GenAI content held for its span's event (LogHold), else joining its stored event or as messages;
+// LLM calls without content held briefly for their records (SpanHold); /v1/metrics answered (and
+// dropped) so that SDKs log no errors. Requests are answered once committed (otlp_wait_commit),
+// held spans and records included: their otlp_pending rows go in the same commit (pending.hpp).
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>

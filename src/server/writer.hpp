@@ -1,6 +1,7 @@
 // Internal: the server's single writer. One thread owns the store's write connection: it takes
 // sessions from the ingest queue, appends them in one open transaction and commits every
-// commit_sessions sessions, every commit_interval, and whenever the queue runs empty.
+// commit_sessions sessions, every commit_interval, and whenever the queue runs empty. OTLP items
+// also carry work for the same commit (server/pending.hpp): otlp_pending rows, late log records.
 #pragma once
 
 #include <chrono>
