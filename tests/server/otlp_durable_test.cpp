@@ -140,3 +140,17 @@ TEST(OtlpDurable, WhatWaitedIsStoredAtOnceWhenTheServerStartsWithTheHoldsOff) {
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
+
+TEST(OtlpDurable, OtlpAckQueueAnswersOnceQueuedAndOtherValuesAreRefused) {
+  TempDir dir;
+  try {
+    ServeProcess refused(dir.db(), {"--otlp-ack", "later"});
+    ADD_FAILURE() << "--otlp-ack later was taken";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--otlp-ack"), std::string::npos) << e.what();
+  }
+  ServeProcess serve(dir.db(), {"--otlp-ack", "queue"});
+  post(serve, "/v1/traces", spans_body("conv-q", true, true, trace_id(7), input("Q?")));
+  stored_session(serve, "conv-q", 2, 0);
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
