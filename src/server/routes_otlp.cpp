@@ -69,8 +69,8 @@ std::size_t sessions_in(const std::vector<IngestItem>& items) {
       std::count_if(items.begin(), items.end(), [](const IngestItem& i) { return !(i.otlp && i.otlp->no_session); }));
 }
 
-// A request's items waiting for their commit (ServerOptions::otlp_wait_commit): each session's
-// number of events (to count its spans rejected when the database refuses it).
+// A request's items waiting for their commit (ServerOptions::otlp_wait_commit): what each session
+// holds (events from spans, messages from log records: counted rejected when the database refuses it).
 struct Waiting {
   std::shared_ptr<Receipt> receipt;
   std::vector<std::size_t> events;
@@ -83,7 +83,8 @@ Waiting wait_for(ServerContext& ctx, std::vector<IngestItem>& items) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     items[i].receipt = w.receipt;
     items[i].index = i;
-    w.events.push_back(std::max<std::size_t>(items[i].trace.event_history.size(), 1));
+    const SessionTrace& t = items[i].trace;
+    w.events.push_back(std::max<std::size_t>(t.event_history.size() + t.message_history.size(), 1));
   }
   return w;
 }
@@ -95,7 +96,8 @@ void await_commit(ServerContext& ctx, httplib::Response& res, const Waiting& w, 
   if (!w.receipt) return;
   const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout + ctx.options.commit_interval;
   if (!w.receipt->wait(deadline)) {
-    throw ApiError(504, "the data was accepted but not committed in time (the server is overloaded or stopping)");
+    throw ApiError(504, "the data was accepted but not committed in time (the server is overloaded or stopping); it "
+                        "is stored when the writer gets to it");
   }
   for (std::size_t i = 0; i < w.receipt->outcomes().size(); ++i) {
     const Receipt::Outcome& o = w.receipt->outcomes()[i];
