@@ -463,3 +463,31 @@ TEST(OtlpRoute, TheLogHoldStaysInItsByteBound) {
   ASSERT_EQ(stored->message_history.size(), 6 - held + 1);
   EXPECT_EQ(stored->message_history[0].content["body"]["content"], Value("m0")) << "the oldest left first";
 }
+
+// Two requests racing: a span request takes a held record and is queued before the request that
+// brought the record (whose row it deletes). The record's row must then never be written: a
+// restart would hold, and store, the record a second time.
+TEST(OtlpRoute, APendingRowDeletedBeforeItsWriteIsNeverWritten) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db()});
+  const auto carrier = [](std::vector<PendingRow> put, std::vector<std::int64_t> drop) {
+    IngestItem item{SessionTrace{}, OnExistingSession::skip, 64, nullptr, 0};
+    item.otlp = std::make_shared<OtlpWork>();
+    item.otlp->no_session = true;
+    item.otlp->put = std::move(put);
+    item.otlp->drop = std::move(drop);
+    return item;
+  };
+  const Value body{{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"}, {"event_name", "gen_ai.user.message"}};
+  std::vector<IngestItem> items;
+  items.push_back(carrier({}, {42}));
+  items.push_back(carrier({PendingRow{42, "log", unix_ms_now(), body}, PendingRow{43, "log", unix_ms_now(), body}}, {}));
+  items.push_back(carrier({PendingRow{44, "span", unix_ms_now(), body}}, {}));
+  items.push_back(carrier({}, {44}));
+  ASSERT_EQ(routes.queue.push(items), IngestQueue::Push::queued);
+  routes.start_writer();
+  routes.drain();
+  EXPECT_EQ(routes.store.query("SELECT id, kind FROM otlp_pending ORDER BY id").rows,
+            (std::vector<std::vector<Value>>{{43, "log"}}));
+  EXPECT_EQ(routes.counters.inserted + routes.counters.merged + routes.counters.skipped, 0u) << "no session counted";
+}
