@@ -1,0 +1,26 @@
+// What the instrumentation tests share (instrument_test.cpp, instrument_wrappers_test.cpp): a
+// body recorded in a session, and an event's metadata.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "synth/tracing.hpp"
+
+namespace instrument_fixture {
+
+namespace st = synth::tracing;
+
+// Records the body in session "s" and returns the finished trace.
+inline std::shared_ptr<const st::SessionTrace> in_session(st::SessionTracer& tracer, const std::function<void()>& body) {
+  {
+    auto session = tracer.start_session("s");
+    auto step = tracer.timestep(3);
+    body();
+  }
+  return tracer.get_session_trace("s");
+}
+
+inline const st::Value& md(const st::Event& e) { return st::metadata(e); }
+
+}  // namespace instrument_fixture
