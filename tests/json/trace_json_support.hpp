@@ -23,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "json/calendar.hpp"
 #include "json/trace_random.hpp"
 #include "synth/tracing/model.hpp"
 
@@ -67,12 +68,7 @@ inline std::string read_bytes(const fs::path& path) {
   return ss.str();
 }
 
-// Independent of parse_timestamp: built from the calendar with <chrono>.
-inline Timestamp utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0, std::int64_t ns = 0) {
-  using namespace std::chrono;
-  Timestamp t = sys_days(year(y) / month(mo) / day(d));
-  return t + hours(h) + minutes(mi) + seconds(s) + nanoseconds(ns);
-}
+using synth_test::utc;
 
 inline std::int64_t ns_of(Timestamp t) { return t.time_since_epoch().count(); }
 
