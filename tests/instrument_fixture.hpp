@@ -10,9 +10,12 @@
 namespace instrument_fixture {
 
 namespace st = synth::tracing;
+using st::SessionTracer;
+using st::TracingConfig;
+using st::Value;
 
 // Records the body in session "s" and returns the finished trace.
-inline std::shared_ptr<const st::SessionTrace> in_session(st::SessionTracer& tracer, const std::function<void()>& body) {
+inline std::shared_ptr<const st::SessionTrace> in_session(SessionTracer& tracer, const std::function<void()>& body) {
   {
     auto session = tracer.start_session("s");
     auto step = tracer.timestep(3);
@@ -21,6 +24,6 @@ inline std::shared_ptr<const st::SessionTrace> in_session(st::SessionTracer& tra
   return tracer.get_session_trace("s");
 }
 
-inline const st::Value& md(const st::Event& e) { return st::metadata(e); }
+inline const Value& md(const st::Event& e) { return st::metadata(e); }
 
 }  // namespace instrument_fixture

@@ -14,14 +14,9 @@
 #include "synth/tracing.hpp"
 #include "synth/tracing/nlohmann.hpp"
 
-namespace st = synth::tracing;
-using st::SessionTracer;
-using st::TracingConfig;
-using st::Value;
+using namespace instrument_fixture;
 
 namespace {
-
-using namespace instrument_fixture;
 
 struct Point {
   int x;

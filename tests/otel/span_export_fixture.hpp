@@ -18,6 +18,8 @@ namespace span_export_fixture {
 namespace st = synth::tracing;
 using nlohmann::json;
 using st::testing::OtlpReceiver;
+using st::testing::ScopedEnv;
+using namespace std::chrono_literals;
 
 inline st::TracingConfig config_for(const OtlpReceiver& receiver, st::TracingMode mode = st::TracingMode::dual) {
   st::TracingConfig c;

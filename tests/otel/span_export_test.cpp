@@ -15,11 +15,6 @@
 
 #include "otel/span_export_fixture.hpp"
 
-namespace st = synth::tracing;
-using nlohmann::json;
-using st::testing::OtlpReceiver;
-using st::testing::ScopedEnv;
-using namespace std::chrono_literals;
 using namespace span_export_fixture;
 
 TEST_F(SpanExport, SessionTimestepAndScopesBecomeLinkedSpansWithGenAiAttributes) {
