@@ -118,7 +118,7 @@ struct Recorded {
   std::int64_t step;
 };
 
-/// A closed instrumentation scope's state (src/instrument/instrument.cpp), kept by the journal instead of its
+/// A closed instrumentation scope's state (src/instrument/scope_state.hpp), kept by the journal instead of its
 /// event: building the event (hex ids, metadata) is left to whoever reads the session.
 using ScopeStatePtr = std::unique_ptr<ScopeState, ScopeStateDeleter>;
 /// The scope's event, moved out of `state` (once).
