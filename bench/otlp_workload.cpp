@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include <synth/tracing/otel.hpp>
 
@@ -17,7 +18,7 @@ namespace synth_bench {
 
 namespace {
 
-constexpr int kInFlight = 8;  // sessions of a client in progress at once
+const int kInFlight = std::getenv("INFL") ? std::atoi(std::getenv("INFL")) : 8;  // TEMP
 constexpr int kSteps = 10;
 constexpr int kTurns = 5;
 
