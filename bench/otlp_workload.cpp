@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
 #include <synth/tracing/otel.hpp>
 
@@ -18,7 +17,7 @@ namespace synth_bench {
 
 namespace {
 
-const int kInFlight = std::getenv("INFL") ? std::atoi(std::getenv("INFL")) : 8;  // TEMP
+constexpr int kInFlight = 8;  // sessions of a client in progress at once
 constexpr int kSteps = 10;
 constexpr int kTurns = 5;
 

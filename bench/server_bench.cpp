@@ -251,7 +251,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   std::vector<synth_bench::OtlpClientBodies> clients;
   std::uint64_t sent_spans = 0;
   for (int c = 0; c < kClients; ++c) {
-    clients.push_back(synth_bench::otlp_client_bodies(shape, json, c, sessions, std::getenv("BSP") ? std::atoi(std::getenv("BSP")) : 512));
+    clients.push_back(synth_bench::otlp_client_bodies(shape, json, c, sessions));
     sent_spans += clients.back().spans;
   }
   const char* type = json ? "application/json" : "application/x-protobuf";

@@ -93,11 +93,11 @@ struct DuckDBTraceManager::Impl {
   }
 
   void delete_session(std::string_view session_id) {
-    for (const char* table : {"events", "messages", "session_timesteps", "session_traces", "session_stats"}) {
-      Prepared stmt(conn, std::string("DELETE FROM ") + table + " WHERE session_id = ?");
-      stmt.bind(1, session_id);
-      stmt.execute();
-    }
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM events WHERE session_id = ?", "DELETE FROM messages WHERE session_id = ?",
+        "DELETE FROM session_timesteps WHERE session_id = ?", "DELETE FROM session_traces WHERE session_id = ?",
+        "DELETE FROM session_stats WHERE session_id = ?"};
+    for (std::size_t i = 0; i < std::size(kDeletes); ++i) cached(delete_stmts[i], kDeletes[i]).bind(1, session_id).execute();
   }
 
   struct Appenders {
@@ -204,6 +204,7 @@ struct DuckDBTraceManager::Impl {
     part_steps_stmt.reset();
     step_update_stmt.reset();
     session_update_stmt.reset();
+    for (auto& stmt : delete_stmts) stmt.reset();
   }
 
   // Stores the aggregates of the sessions appended since `from`, in the open transaction: those
@@ -368,6 +369,7 @@ struct DuckDBTraceManager::Impl {
   std::optional<Prepared> exists_stmt;
   // What a merge into a stored session runs (stored_part, append_to_stored).
   std::optional<Prepared> part_stmt, part_steps_stmt, step_update_stmt, session_update_stmt;
+  std::optional<Prepared> delete_stmts[5];  // delete_session's
   // The open transaction's held sessions, in the order they were appended, by id.
   std::vector<HeldSession> held;
   std::unordered_map<std::string, std::size_t> held_index;
