@@ -2,6 +2,7 @@
 // batches and transactions) and rows.cpp (deciding about stored ids and writing a session's rows).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -93,6 +94,7 @@ struct DuckDBTraceManager::Impl {
   }
 
   void delete_session(std::string_view session_id) {
+    parts.erase(std::string(session_id));  // parts_order keeps the id: erased again when it leaves
     static constexpr const char* kDeletes[] = {
         "DELETE FROM events WHERE session_id = ?", "DELETE FROM messages WHERE session_id = ?",
         "DELETE FROM session_timesteps WHERE session_id = ?", "DELETE FROM session_traces WHERE session_id = ?",
@@ -142,6 +144,28 @@ struct DuckDBTraceManager::Impl {
 
   StoredPart stored_part(std::string_view session_id);
 
+  // What merges continue from, for the sessions written last (their rows in memory as they are
+  // stored): a session's spans keep arriving in later requests, and stored_part() scans
+  // session_timesteps. Bounded; forgotten when a session is deleted and when a batch is rolled back.
+  static constexpr std::size_t kRememberedParts = 10000;
+  std::unordered_map<std::string, StoredPart> parts;
+  std::deque<std::string> parts_order;
+  void remember_part(const std::string& session_id, StoredPart part) {
+    if (parts.insert_or_assign(session_id, std::move(part)).second) {
+      parts_order.push_back(session_id);
+      if (parts_order.size() > kRememberedParts) {
+        parts.erase(parts_order.front());
+        parts_order.pop_front();
+      }
+    }
+  }
+  // The remembered part of a stored session, else stored_part().
+  StoredPart take_part(const std::string& session_id) {
+    const auto it = parts.find(session_id);
+    if (it == parts.end()) return stored_part(session_id);
+    return it->second;
+  }
+
   // A session new in the open batch whose session_traces and session_timesteps rows wait in
   // memory until the batch's rows are flushed (flush_rows): a part of it arriving in the same
   // batch (merge) changes them there, instead of a flush, two queries and an UPDATE per timestep
@@ -181,8 +205,9 @@ struct DuckDBTraceManager::Impl {
   // and counts in memory, its events and messages appended; to `stats` when given.
   void append_held(Appenders& a, const SessionTrace& t, HeldSession& h, detail::duck::SessionStats* stats);
 
-  // Appends `t` as a part of the stored session `into` (OnExistingSession::merge), in SQL.
-  void append_to_stored(Appenders& a, const SessionTrace& t, const StoredPart& into);
+  // Appends `t` as a part of the stored session `into` (OnExistingSession::merge), in SQL; `into`
+  // becomes the merged session's part.
+  void append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into);
 
   // The events and messages rows of `t`, placed after `history_events` / `history_messages` and
   // after each timestep's first_event / first_message; added to `stats` when given.
@@ -197,6 +222,10 @@ struct DuckDBTraceManager::Impl {
   Prepared& cached(std::optional<Prepared>& slot, const char* sql) {
     if (!slot) slot.emplace(conn, sql);
     return *slot;
+  }
+  void forget_parts() noexcept {
+    parts.clear();
+    parts_order.clear();
   }
   void reset_statements() noexcept {
     exists_stmt.reset();
@@ -338,6 +367,7 @@ struct DuckDBTraceManager::Impl {
           store_stats(from);
         });
       } catch (...) {
+        forget_parts();
         next_timestep_id = from.timestep;
         next_event_id = from.event;
         next_message_id = from.message;
@@ -353,6 +383,7 @@ struct DuckDBTraceManager::Impl {
   }
 
   void roll_back_batch() noexcept {
+    forget_parts();
     batch.reset();
     forget_stats();
     detail::duck::roll_back(conn);

@@ -91,7 +91,11 @@ detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const Sess
       }
       if (in_batch) flush_rows(a);  // the stored part's rows must be visible to stored_part()
       seen.insert(t.session_id);
-      append_to_stored(a, t, stored_part(t.session_id));
+      {
+        StoredPart part = take_part(t.session_id);
+        append_to_stored(a, t, part);
+        remember_part(t.session_id, std::move(part));
+      }
       // Its aggregates come from its stored rows (a part of this batch's included), in SQL.
       pending_stats.erase(t.session_id);
       merged_ids.insert(t.session_id);
@@ -177,7 +181,10 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
 }
 
 void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
-  for (const HeldSession& h : held) {
+  for (HeldSession& h : held) {
+    StoredPart part{h.events, h.messages, h.metadata, {}};
+    for (const HeldSession::Step& step : h.steps) part.steps[step.step_id] = StoredPart::Step{step.id, step.events, step.messages};
+    remember_part(h.session_id, std::move(part));
     a.sessions.text(std::string_view(h.session_id))
         .timestamp(h.created_at)
         .integer(static_cast<std::int64_t>(h.steps.size()))
@@ -204,15 +211,16 @@ void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
   a.flush();
 }
 
-void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace& t, const StoredPart& into) {
-  Value::Array metadata = into.metadata;
-  add_metadata(metadata, t);
+void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into) {
+  add_metadata(into.metadata, t);
   std::int64_t added_steps = 0;
   std::vector<StepRow> step_rows(t.session_time_steps.size());
   for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
     const SessionTimeStep& step = t.session_time_steps[s];
     if (const auto stored = into.steps.find(step.step_id); stored != into.steps.end()) {
       step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
+      stored->second.events += static_cast<std::int64_t>(step.events.size());
+      stored->second.messages += static_cast<std::int64_t>(step.step_messages.size());
       cached(step_update_stmt,
              "UPDATE session_timesteps SET num_events = num_events + ?, num_messages = num_messages + ? WHERE id = ?")
           .bind(1, Value(step.events.size()))
@@ -223,6 +231,8 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
     }
     ++added_steps;
     step_rows[s].id = next_timestep_id++;
+    into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, static_cast<std::int64_t>(step.events.size()),
+                                                static_cast<std::int64_t>(step.step_messages.size())};
     a.steps.integer(step_rows[s].id)
         .text(std::string_view(t.session_id))
         .text(std::string_view(step.step_id))
@@ -235,6 +245,8 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
     a.steps.end_row();
   }
   append_items(a, t, step_rows, into.events, into.messages, nullptr);
+  into.events += static_cast<std::int64_t>(t.event_history.size());
+  into.messages += static_cast<std::int64_t>(t.message_history.size());
   Prepared& update = cached(session_update_stmt,
                             "UPDATE session_traces SET num_timesteps = num_timesteps + ?, num_events = num_events + ?, "
                             "num_messages = num_messages + ?, metadata = ?, created_at = least(created_at, ?) "
@@ -242,7 +254,7 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
   update.bind(1, Value(added_steps))
       .bind(2, Value(t.event_history.size()))
       .bind(3, Value(t.message_history.size()))
-      .bind(4, Value(std::move(metadata)));
+      .bind(4, Value(into.metadata));
   if (unset(t.created_at)) {
     update.bind(5, Value());
   } else {
