@@ -286,11 +286,13 @@ struct DuckDBTraceManager::Impl {
     std::lock_guard lock(mutex);
     begin_batch();
     try {
+      const std::string from_id(from);
+      // Mostly nothing was stored under `from`: known without the flush and the load.
+      if (!batch_seen.contains(from_id) && !exists(from)) return false;
       flush_rows(*batch);  // rows of `from` appended in this batch must be visible to the load
       std::optional<SessionTrace> moved = detail::duck::load_trace(conn, from);
       if (!moved) return false;
       delete_session(from);
-      const std::string from_id(from);
       pending_stats.erase(from_id);
       merged_ids.erase(from_id);
       batch_seen.erase(from_id);
