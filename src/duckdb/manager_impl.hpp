@@ -159,6 +159,11 @@ struct DuckDBTraceManager::Impl {
       }
     }
   }
+  // The timestep rows append_to_stored() added since the last flush_rows(): an UPDATE misses them.
+  std::unordered_set<std::int64_t> unflushed_steps;
+  // True when merging `t` into its stored session needs no flush first: its part is remembered,
+  // and none of the timesteps it adds to waits in the appenders.
+  bool updates_flushed_rows_only(const SessionTrace& t) const;
   // The remembered part of a stored session, else stored_part().
   StoredPart take_part(const std::string& session_id) {
     const auto it = parts.find(session_id);
@@ -245,6 +250,7 @@ struct DuckDBTraceManager::Impl {
     merged_ids.clear();
     held.clear();
     held_index.clear();
+    unflushed_steps.clear();
   }
 
   BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }

@@ -89,7 +89,9 @@ detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const Sess
         append_held(a, t, held[it->second], stats == pending_stats.end() ? nullptr : &stats->second);
         return Appended::merged;
       }
-      if (in_batch) flush_rows(a);  // the stored part's rows must be visible to stored_part()
+      // The stored part's rows must be visible to stored_part() and to the UPDATEs: flushed unless
+      // the part is remembered and no timestep this part updates waits in the appenders.
+      if (in_batch && !updates_flushed_rows_only(t)) flush_rows(a);
       seen.insert(t.session_id);
       {
         StoredPart part = take_part(t.session_id);
@@ -141,6 +143,16 @@ void add_metadata(Value::Array& metadata, const SessionTrace& t) {
 bool unset(Timestamp t) { return t.time_since_epoch().count() == 0; }
 
 }  // namespace
+
+bool DuckDBTraceManager::Impl::updates_flushed_rows_only(const SessionTrace& t) const {
+  const auto part = parts.find(t.session_id);
+  if (part == parts.end()) return false;
+  for (const SessionTimeStep& step : t.session_time_steps) {
+    const auto stored = part->second.steps.find(step.step_id);
+    if (stored != part->second.steps.end() && unflushed_steps.contains(stored->second.id)) return false;
+  }
+  return true;
+}
 
 void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t) {
   detail::duck::SessionStats stats(t.created_at);
@@ -208,6 +220,7 @@ void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
   }
   held.clear();
   held_index.clear();
+  unflushed_steps.clear();
   a.flush();
 }
 
@@ -233,6 +246,7 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
     step_rows[s].id = next_timestep_id++;
     into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, static_cast<std::int64_t>(step.events.size()),
                                                 static_cast<std::int64_t>(step.step_messages.size())};
+    unflushed_steps.insert(step_rows[s].id);
     a.steps.integer(step_rows[s].id)
         .text(std::string_view(t.session_id))
         .text(std::string_view(step.step_id))
