@@ -164,6 +164,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--log-hold-records", serve.log_hold_records, "Log records waiting, at most (default 100000)")
       ->check(CLI::PositiveNumber);
+  std::string otlp_ack = "commit";
+  serve_cmd->add_option("--otlp-ack", otlp_ack,
+                        "Answer OTLP requests once their data is committed (commit, the default: a kill loses none of "
+                        "it) or once it is queued (queue)")
+      ->check(CLI::IsMember({"commit", "queue"}));
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
   serve_cmd->add_option("--db-threads", serve.db_threads,
                         "DuckDB worker threads besides the request and writer threads (default 1; 0: one per core)")
@@ -210,6 +215,7 @@ int main(int argc, char** argv) {
       serve.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
       serve.log_hold = std::chrono::milliseconds(log_hold_ms);
       serve.span_hold = std::chrono::milliseconds(span_hold_ms);
+      serve.otlp_wait_commit = otlp_ack == "commit";
       return run_serve(target, std::move(serve));
     }
   } catch (const UsageError& e) {

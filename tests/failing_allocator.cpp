@@ -6,6 +6,7 @@
 namespace {
 // The allocation on this thread that fails: 1 = the next one; 0 = none.
 thread_local std::size_t countdown = 0;
+thread_local std::size_t frees = 0;
 
 bool fails_now() noexcept { return countdown != 0 && --countdown == 0; }
 }  // namespace
@@ -13,6 +14,7 @@ bool fails_now() noexcept { return countdown != 0 && --countdown == 0; }
 namespace synth::tracing::testing {
 void fail_allocation_in(std::size_t n) noexcept { countdown = n; }
 bool allocation_failure_pending() noexcept { return countdown != 0; }
+std::size_t frees_on_this_thread() noexcept { return frees; }
 }  // namespace synth::tracing::testing
 
 void* operator new(std::size_t size) {
@@ -26,5 +28,8 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   if (fails_now()) return nullptr;
   return std::malloc(size == 0 ? 1 : size);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  if (p != nullptr) ++frees;
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept { operator delete(p); }

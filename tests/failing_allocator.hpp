@@ -1,6 +1,7 @@
 // An allocator that fails on demand, for out-of-memory tests: a test program that links
 // failing_allocator.cpp gets a global operator new that throws std::bad_alloc (the nothrow form:
-// returns null) at the chosen allocation of the arming thread.
+// returns null) at the chosen allocation of the arming thread. It also counts each thread's
+// frees, for tests of which thread pays for freeing what.
 #pragma once
 
 #include <cstddef>
@@ -11,5 +12,7 @@ namespace synth::tracing::testing {
 void fail_allocation_in(std::size_t n) noexcept;
 /// True while the armed failure has not happened yet.
 bool allocation_failure_pending() noexcept;
+/// How many blocks this thread has freed through operator delete so far.
+std::size_t frees_on_this_thread() noexcept;
 
 }  // namespace synth::tracing::testing

@@ -17,13 +17,13 @@ struct EndedSession {
 thread_local std::vector<EndedSession> t_ended;
 }  // namespace
 
-void EndedOnThisThread::remember(const std::shared_ptr<TracerCore>& core,
-                                 std::shared_ptr<FinishedSession> session) noexcept {
+std::shared_ptr<FinishedSession> EndedOnThisThread::remember(const std::shared_ptr<TracerCore>& core,
+                                                             std::shared_ptr<FinishedSession> session) noexcept {
   std::erase_if(t_ended, [](const EndedSession& e) { return e.core.expired(); });  // tracers destroyed since
   for (EndedSession& e : t_ended) {
     if (e.core.lock() == core) {
-      e.session = std::move(session);
-      return;
+      std::swap(e.session, session);
+      return session;
     }
   }
   try {
@@ -31,6 +31,7 @@ void EndedOnThisThread::remember(const std::shared_ptr<TracerCore>& core,
   } catch (...) {
     // Out of memory: this thread finds the session among the kept ones only.
   }
+  return nullptr;
 }
 
 std::shared_ptr<FinishedSession> EndedOnThisThread::find(const TracerCore* core, std::string_view session_id) noexcept {

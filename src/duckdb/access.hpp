@@ -37,6 +37,12 @@ struct StoreAccess {
   /// server's OTLP sessions first stored under a trace id. False when `from` is not stored. Any
   /// failure rolls the whole batch back and throws.
   static bool batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to);
+  /// Runs `sql` with bound `params` in the open batch (beginning one if needed): the server's
+  /// own reads and changes beside appending (table otlp_pending; LLM call events completed by late
+  /// log records). With `flush`, the rows the batch appended so far are written first, so that
+  /// `sql` sees them. Any failure rolls the whole batch back and throws.
+  static QueryResult batch_run(DuckDBTraceManager& store, std::string_view sql, const std::vector<Value>& params,
+                               bool flush);
   /// Commits the open batch (its sessions' aggregates included); on failure the batch is rolled
   /// back and StorageError thrown.
   static void batch_commit(DuckDBTraceManager& store);

@@ -232,6 +232,11 @@ bool StoreAccess::batch_move(DuckDBTraceManager& store, std::string_view from, c
   return store.impl_->move_in_batch(from, to);
 }
 
+QueryResult StoreAccess::batch_run(DuckDBTraceManager& store, std::string_view sql, const std::vector<Value>& params,
+                                   bool flush) {
+  return store.impl_->run_in_batch(sql, params, flush);
+}
+
 void StoreAccess::batch_commit(DuckDBTraceManager& store) { store.impl_->commit_batch(); }
 
 void StoreAccess::configure(DuckDBTraceManager& store, std::vector<std::string> settings) {

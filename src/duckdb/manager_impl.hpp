@@ -312,6 +312,19 @@ struct DuckDBTraceManager::Impl {
     }
   }
 
+  // A statement of the server's writer in the open batch (StoreAccess::batch_run).
+  QueryResult run_in_batch(std::string_view sql, const std::vector<Value>& params, bool flush) {
+    std::lock_guard lock(mutex);
+    begin_batch();
+    try {
+      if (flush) batch->flush();
+      return run(sql, params);
+    } catch (...) {
+      roll_back_batch();
+      throw;
+    }
+  }
+
   void commit_batch() {
     std::lock_guard lock(mutex);
     if (!batch) return;

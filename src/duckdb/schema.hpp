@@ -158,6 +158,15 @@ CREATE TABLE IF NOT EXISTS messages (
   history_index BIGINT,
   step_position INTEGER
 );
+-- The trace server's OTLP data acknowledged but not stored yet: LLM call spans waiting for their
+-- log records, records waiting for their spans (src/server/pending.hpp). Written in the commit
+-- its request waited for, deleted in the one that stores it; read back when serve starts.
+CREATE TABLE IF NOT EXISTS otlp_pending (
+  id BIGINT NOT NULL,
+  kind VARCHAR NOT NULL,
+  received_unix_ms BIGINT NOT NULL,
+  body JSON NOT NULL
+);
 CREATE OR REPLACE VIEW model_usage_stats AS
 SELECT model_name,
        provider,

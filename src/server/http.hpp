@@ -15,6 +15,7 @@
 
 #include "server/ingest_queue.hpp"
 #include "server/log_hold.hpp"
+#include "server/pending.hpp"
 #include "server/span_hold.hpp"
 #include "server/otlp_map.hpp"
 #include "server/options.hpp"
@@ -36,6 +37,8 @@ struct ServerContext {
   /// GenAI log records waiting for their spans (ServerOptions::log_hold).
   std::shared_ptr<LogHold> log_hold =
       std::make_shared<LogHold>(options.log_hold, options.log_hold_bytes, options.log_hold_records);
+  /// Row ids of the held spans and records kept in the database (otlp_pending).
+  std::shared_ptr<PendingIds> pending_ids = std::make_shared<PendingIds>();
   /// LLM call spans without content waiting for their log records (ServerOptions::span_hold).
   std::shared_ptr<SpanHold> span_hold = std::make_shared<SpanHold>(options.span_hold, options.span_hold_spans);
 };

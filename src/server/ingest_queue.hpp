@@ -18,6 +18,8 @@
 
 namespace synth::tracing::server {
 
+struct OtlpWork;
+
 /// What became of one session handed to the writer.
 enum class Stored : std::uint8_t {
   inserted,
@@ -72,6 +74,9 @@ struct IngestItem {
   std::vector<std::string> absorbs;
   /// The writer's: how many of `absorbs` it moved (counted once the batch is committed).
   std::size_t absorbed = 0;
+  /// OTLP: what the writer does besides, in the same commit (server/pending.hpp): held spans and
+  /// records kept in the file, log records joining their stored LLM call.
+  std::shared_ptr<OtlpWork> otlp;
 };
 
 /// Exact counts of everything that came in, for /api/v1/health.

@@ -21,10 +21,19 @@ std::size_t size_of(const OtlpLog& log, const Value& resource) {
 LogHold::LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs, std::size_t span_memory)
     : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), span_memory_(span_memory) {}
 
-LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory) {
+LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids) {
   static const Value kNoResource = Value::object();
   Admission out;
   const auto now = Clock::now();
+  const std::int64_t received = unix_ms_now();
+  // The sessions of the request's traces, known now: kept with the records, for a restart.
+  std::unordered_map<std::string, std::string> sessions;
+  if (memory != nullptr && ids != nullptr) {
+    for (const OtlpLog& log : logs.logs) {
+      if (log.trace_id.empty() || !log.event_name.starts_with("gen_ai.") || sessions.contains(log.trace_id)) continue;
+      sessions[log.trace_id] = memory->find(log.trace_id).value_or("");
+    }
+  }
   std::lock_guard lock(mutex_);
   out.first_seq = next_seq_;
   for (const OtlpLog& log : logs.logs) {
@@ -32,6 +41,7 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory) {
     ++out.genai;
     const Value& resource = log.resource < logs.resources.size() ? logs.resources[log.resource] : kNoResource;
     HeldLog h{log, resource, now + timeout_, size_of(log, resource), next_seq_++};
+    h.received_unix_ms = received;
     // Nothing to wait for: no trace; a span already stored; a trace whose session is known
     // (a record without a span id has no event to join, only a session).
     const bool wait = timeout_.count() > 0 && max_logs_ > 0 && !log.trace_id.empty() &&
@@ -42,10 +52,23 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory) {
       continue;
     }
     out.held.push_back(h.seq);
+    if (ids != nullptr) {
+      h.pending_id = ids->next();
+      if (const auto it = sessions.find(log.trace_id); it != sessions.end()) h.session = it->second;
+    }
     insert(std::move(h));
     // Over a bound: the oldest leave now, as messages (a record that waited longest is the
     // least likely to meet its span).
     while (held_.size() > max_logs_ || bytes_ > max_bytes_) out.now.push_back(remove(held_.begin()->first));
+  }
+  // Kept in the file: the request's records still held; older ones let go leave it.
+  for (const std::uint64_t seq : out.held) {
+    if (const auto it = held_.find(seq); it != held_.end() && it->second.pending_id != 0) {
+      out.put.push_back(pending_row(it->second));
+    }
+  }
+  for (const HeldLog& h : out.now) {
+    if (h.seq < out.first_seq && h.pending_id != 0) out.drop.push_back(h.pending_id);
   }
   return out;
 }
@@ -117,6 +140,15 @@ std::vector<HeldLog> LogHold::take_due(Clock::time_point now) {
 void LogHold::restore(std::vector<HeldLog> logs) {
   std::lock_guard lock(mutex_);
   for (HeldLog& h : logs) insert(std::move(h));
+}
+
+void LogHold::add_restored(std::vector<HeldLog> logs) {
+  std::lock_guard lock(mutex_);
+  for (HeldLog& h : logs) {
+    h.seq = next_seq_++;
+    h.bytes = size_of(h.log, h.resource);
+    insert(std::move(h));
+  }
 }
 
 std::size_t LogHold::size() const {

@@ -3,7 +3,8 @@
 // delay is 1 s, the span processor's 5 s), and a record belongs to its span's LLM call event,
 // which only exists once the span arrives. So records whose span has not been seen are held,
 // bounded in time and memory, and leave with their span (folded into its event) or, on timeout,
-// overflow or shutdown, as messages of their trace's session (nothing is lost).
+// overflow or shutdown, as messages of their trace's session (nothing is lost). Each held record
+// is also kept in the database file (its PendingRow), so a restarted server holds it again.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "server/otlp_decode.hpp"
+#include "server/pending.hpp"
 
 namespace synth::tracing::server {
 
@@ -30,6 +32,9 @@ struct HeldLog {
   std::chrono::steady_clock::time_point due;  ///< when it is stored without its span
   std::size_t bytes = 0;                      ///< what it counts against the byte bound
   std::uint64_t seq = 0;                      ///< arrival order
+  std::int64_t pending_id = 0;                ///< its otlp_pending row (pending.hpp); 0: none
+  std::int64_t received_unix_ms = 0;          ///< when it came (its wait outlives a restart)
+  std::string session;                        ///< its trace's session when it came, if known
 };
 
 /// The held records. Thread-safe; every method is all-or-nothing under one lock, so a record
@@ -49,11 +54,13 @@ class LogHold {
     std::vector<std::uint64_t> held;  ///< the request's records now held
     std::size_t genai = 0;            ///< GenAI records in the request (others are dropped)
     std::uint64_t first_seq = 0;      ///< the request's first record: older ones are others'
+    std::vector<PendingRow> put;      ///< the rows of the request's records now held
+    std::vector<std::int64_t> drop;   ///< the rows of older records let go
   };
   /// Holds the GenAI records of `logs` whose span has not been seen yet (a record without a span
   /// id: whose trace's session is not known yet); the others, and those without a trace id, are
-  /// to be stored now.
-  Admission admit(const OtlpLogs& logs, TraceSessions* memory);
+  /// to be stored now. Each record held gets a row id from `ids` (when given).
+  Admission admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids = nullptr);
   /// Takes back an admission whose records could not be queued: the request's held records
   /// leave the hold (the client sends them again), the ones it let go come back.
   void undo(Admission& admission);
@@ -70,6 +77,9 @@ class LogHold {
   std::vector<HeldLog> take_due(Clock::time_point now);
   /// Puts taken records back (their store failed), keeping their order and due time.
   void restore(std::vector<HeldLog> logs);
+  /// Adds records read back from the database when the server starts (restore_pending), in
+  /// arrival order, with their due times.
+  void add_restored(std::vector<HeldLog> logs);
 
   /// Records held now, and their size.
   std::size_t size() const;

@@ -65,6 +65,11 @@ struct ServerOptions {
   /// 0: none waits.
   std::chrono::milliseconds span_hold{500};
   std::size_t span_hold_spans = 10000;
+  /// OTLP requests (/v1/traces, /v1/logs) are answered once what they brought is committed (held
+  /// spans and records included, in otlp_pending), so a server killed afterwards loses none of
+  /// it; false answers once it is queued (faster for one exporter sending one request at a time;
+  /// a kill then loses what was not committed yet).
+  bool otlp_wait_commit = true;
   /// When set, every stored session is also exported as OTLP spans to this OTLP/HTTP traces
   /// endpoint (a further collector: an OpenTelemetry Collector, Jaeger, Tempo, ...).
   std::string forward_otlp;

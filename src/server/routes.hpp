@@ -11,11 +11,12 @@ namespace synth::tracing::server {
 /// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue.
 void add_ingest_routes(httplib::Server& http, ServerContext& ctx);
 /// POST /v1/traces (OTLP/HTTP protobuf or JSON) and /v1/logs (GenAI content) into the ingest
-/// queue; /v1/metrics answered and dropped.
+/// queue, answered once committed (ServerOptions::otlp_wait_commit); /v1/metrics answered and dropped.
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx);
 /// Stores the held GenAI log records that are due (all of them when `all`) as messages of their
-/// trace's session. False when the queue was full or closed: the records stay held (and are
-/// counted lost when the queue is closed).
+/// trace's session (joining their LLM call instead when it was stored meanwhile), deleting their
+/// otlp_pending rows in the same commit. False when the queue was full or closed: the records stay
+/// held (and are counted lost when the queue is closed: their rows wait for the next start).
 bool release_held_logs(ServerContext& ctx, bool all);
 /// Stores the held LLM call spans that are due (all of them when `all`), with the log records
 /// that came for them. False when the queue was full: they stay held.

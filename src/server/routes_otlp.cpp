@@ -1,7 +1,8 @@
 // OTLP/HTTP: POST /v1/traces (protobuf or JSON, gzip) into the ingest queue; POST /v1/logs's
-// GenAI content held for its span's event (LogHold), else as messages; LLM calls without content
-// held briefly for their records (SpanHold); /v1/metrics answered (and dropped) so that SDKs log
-// no errors.
+// GenAI content held for its span's event (LogHold), else joining its stored event or as messages;
+// LLM calls without content held briefly for their records (SpanHold); /v1/metrics answered (and
+// dropped) so that SDKs log no errors. Requests are answered once committed (otlp_wait_commit),
+// held spans and records included: their otlp_pending rows go in the same commit (pending.hpp).
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,9 +31,10 @@ void answer(httplib::Response& res, bool json, std::string body) {
   res.set_content(std::move(body), json ? "application/json" : kProtobuf);
 }
 
-std::vector<IngestItem> items_of(OtlpMapped& mapped) {
-  std::vector<IngestItem> items;
-  items.reserve(mapped.sessions.size());
+// The sessions of `mapped` as queue items (appended to `items`). `logs`: their messages are
+// GenAI log records, which the writer attaches to their LLM call when it is stored.
+void add_items(std::vector<IngestItem>& items, OtlpMapped& mapped, bool logs) {
+  items.reserve(items.size() + mapped.sessions.size());
   for (std::size_t i = 0; i < mapped.sessions.size(); ++i) {
     SessionTrace& trace = mapped.sessions[i];
     // What the queue's byte bound counts: its share of the request body, else its JSON size.
@@ -42,21 +44,73 @@ std::vector<IngestItem> items_of(OtlpMapped& mapped) {
     for (const auto& [trace_id, session_id] : mapped.named) {
       if (session_id == item.trace.session_id) item.absorbs.push_back(trace_id);
     }
+    if (logs) {
+      item.otlp = std::make_shared<OtlpWork>();
+      item.otlp->attach_logs = true;
+    }
     items.push_back(std::move(item));
   }
-  return items;
 }
 
-// Queues the sessions OTLP data mapped to (merged into what is stored); returns how many.
-std::size_t store_mapped(ServerContext& ctx, httplib::Response& res, OtlpMapped& mapped) {
-  std::vector<IngestItem> items = items_of(mapped);
-  const std::size_t count = items.size();
-  if (count > 0) {
-    push_to_queue(ctx, res, items,
-                  "export smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes");
+// The item that writes and deletes otlp_pending rows in the commit of the request's sessions.
+void add_pending(std::vector<IngestItem>& items, std::vector<PendingRow> put, std::vector<std::int64_t> drop) {
+  if (put.empty() && drop.empty()) return;
+  const std::size_t bytes = 64 * drop.size() + 1024 * put.size();  // the queue's bound: an estimate is enough
+  IngestItem item{SessionTrace{}, OnExistingSession::skip, bytes, nullptr, 0};
+  item.otlp = std::make_shared<OtlpWork>();
+  item.otlp->no_session = true;
+  item.otlp->put = std::move(put);
+  item.otlp->drop = std::move(drop);
+  items.push_back(std::move(item));
+}
+
+// How many sessions of `items` are sessions (not only otlp_pending work).
+std::size_t sessions_in(const std::vector<IngestItem>& items) {
+  return static_cast<std::size_t>(
+      std::count_if(items.begin(), items.end(), [](const IngestItem& i) { return !(i.otlp && i.otlp->no_session); }));
+}
+
+// A request's items waiting for their commit (ServerOptions::otlp_wait_commit): what each session
+// holds (events from spans, messages from log records: counted rejected when the database refuses it).
+struct Waiting {
+  std::shared_ptr<Receipt> receipt;
+  std::vector<std::size_t> events;
+};
+
+Waiting wait_for(ServerContext& ctx, std::vector<IngestItem>& items) {
+  Waiting w;
+  if (!ctx.options.otlp_wait_commit || items.empty()) return w;
+  w.receipt = std::make_shared<Receipt>(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    items[i].receipt = w.receipt;
+    items[i].index = i;
+    const SessionTrace& t = items[i].trace;
+    w.events.push_back(std::max<std::size_t>(t.event_history.size() + t.message_history.size(), 1));
   }
-  ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
-  return count;
+  return w;
+}
+
+// Waits until the request's items are committed: 503 (send again) when some were lost, 504 when
+// not in time; sessions the database refused are counted in `rejected` (and named in `error`).
+void await_commit(ServerContext& ctx, httplib::Response& res, const Waiting& w, std::uint64_t& rejected,
+                  std::string& error) {
+  if (!w.receipt) return;
+  const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout + ctx.options.commit_interval;
+  if (!w.receipt->wait(deadline)) {
+    throw ApiError(504, "the data was accepted but not committed in time (the server is overloaded or stopping); it "
+                        "is stored when the writer gets to it");
+  }
+  for (std::size_t i = 0; i < w.receipt->outcomes().size(); ++i) {
+    const Receipt::Outcome& o = w.receipt->outcomes()[i];
+    if (o.what == Stored::lost) {
+      res.set_header("Retry-After", "1");
+      throw ApiError(503, "the data could not be committed (" + o.error + "): send it again");
+    }
+    if (o.what == Stored::refused) {
+      rejected += w.events[i];
+      if (error.empty()) error = o.error;
+    }
+  }
 }
 
 // The spans of a request with the held log records of their spans folded in; the records of
@@ -99,6 +153,7 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
   }
   if (!waiting.empty()) {
     static const Value kNoResource = Value::object();
+    const std::int64_t received = unix_ms_now();
     std::vector<bool> wait(traces.spans.size(), false);
     for (const std::size_t i : waiting) wait[i] = true;
     std::vector<OtlpSpan> staying;
@@ -110,7 +165,12 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
         continue;
       }
       const Value& resource = s.resource < traces.resources.size() ? traces.resources[s.resource] : kNoResource;
-      out.waiting.push_back(HeldSpan{std::move(s), resource, {}});
+      HeldSpan held{std::move(s), resource, {}};
+      // Kept in the file with the session its trace has now: a restart must place it alike.
+      held.pending_id = ctx.pending_ids->next();
+      held.received_unix_ms = received;
+      held.session = ctx.trace_sessions->find(held.span.trace_id).value_or("");
+      out.waiting.push_back(std::move(held));
     }
     traces.spans = std::move(staying);
   }
@@ -141,43 +201,60 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
   return out;
 }
 
-// Maps spans with their held log records and queues the sessions (503 and the like as
-// ApiError, after giving the records back). Returns the mapping (for its counts) and the spans
-// that are to wait for their records.
+// The otlp_pending rows of records leaving the hold.
+std::vector<std::int64_t> rows_of(const std::vector<HeldLog>& logs, std::vector<std::int64_t> into = {}) {
+  for (const HeldLog& h : logs) {
+    if (h.pending_id != 0) into.push_back(h.pending_id);
+  }
+  return into;
+}
+
+// Maps spans with their held log records and queues the sessions, with the otlp_pending rows of
+// the spans that are to wait for their records and of the records that leave the hold (503 and
+// the like as ApiError, after giving the records back). `leaving`: rows of spans leaving the
+// SpanHold with them. Returns the mapping (for its counts), the spans that are to wait, and
+// what the request waits for.
 struct Queued {
   OtlpMapped mapped;
   std::vector<HeldSpan> waiting;
+  Waiting commit;
 };
 
-Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& traces, bool spans_may_wait) {
+Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& traces, bool spans_may_wait,
+                     std::vector<std::int64_t> leaving = {}) {
   WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
   Queued out;
   out.mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
   // After the spans: their trace's session is known now.
   OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
-  for (std::size_t i = 0; i < loose.sessions.size(); ++i) {
-    out.mapped.sessions.push_back(std::move(loose.sessions[i]));
-    out.mapped.unnamed.push_back(loose.unnamed[i]);
-  }
+  std::vector<IngestItem> items;
+  add_items(items, out.mapped, false);
+  add_items(items, loose, true);
+  std::vector<PendingRow> put;
+  for (const HeldSpan& h : logs.waiting) put.push_back(pending_row(h));
+  add_pending(items, std::move(put), rows_of(logs.taken, std::move(leaving)));
+  const std::size_t sessions = sessions_in(items);
+  if (res != nullptr) out.commit = wait_for(ctx, items);
   try {
     if (res != nullptr) {
-      store_mapped(ctx, *res, out.mapped);
-    } else {
-      std::vector<IngestItem> items = items_of(out.mapped);
-      if (!items.empty() && ctx.queue.push(items) != IngestQueue::Push::queued) {
-        throw ApiError(503, "the ingest queue is full or closed");
+      if (!items.empty()) {
+        push_to_queue(ctx, *res, items,
+                      "export smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes");
       }
-      ctx.counters.accepted.fetch_add(items.size(), std::memory_order_relaxed);
+    } else if (!items.empty() && ctx.queue.push(items) != IngestQueue::Push::queued) {
+      throw ApiError(503, "the ingest queue is full or closed");
     }
   } catch (...) {
     ctx.log_hold->restore(std::move(logs.taken));  // they wait for the spans sent again
     for (const auto& [trace_id, session_id] : out.mapped.named) ctx.trace_sessions->restore_unnamed(trace_id);
     throw;
   }
+  ctx.counters.accepted.fetch_add(sessions, std::memory_order_relaxed);
   ctx.counters.otlp_rejected_spans.fetch_add(out.mapped.rejected_spans, std::memory_order_relaxed);
   ctx.counters.otlp_spans.fetch_add(out.mapped.spans, std::memory_order_relaxed);
+  // Those folded into their spans; the others are counted by the writer (they may yet join a
+  // stored call).
   ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
-  ctx.counters.otlp_logs_messages.fetch_add(logs.taken.size() - logs.attached, std::memory_order_relaxed);
   out.waiting = std::move(logs.waiting);
   return out;
 }
@@ -189,13 +266,15 @@ bool release_held_spans(ServerContext& ctx, bool all) {
   if (due.empty()) return true;
   OtlpTraces traces;
   traces.spans.reserve(due.size());
+  std::vector<std::int64_t> leaving;
   for (const HeldSpan& h : due) {
     traces.spans.push_back(h.span);
     traces.spans.back().resource = traces.resources.size();
     traces.resources.push_back(h.resource);
+    if (h.pending_id != 0) leaving.push_back(h.pending_id);
   }
   try {
-    map_and_store(ctx, nullptr, traces, false);
+    map_and_store(ctx, nullptr, traces, false, std::move(leaving));
   } catch (const ApiError&) {
     ctx.span_hold->restore(std::move(due));  // tried again at the next release
     return false;
@@ -207,12 +286,13 @@ bool release_held_logs(ServerContext& ctx, bool all) {
   std::vector<HeldLog> due = ctx.log_hold->take_due(all ? LogHold::Clock::time_point::max() : LogHold::Clock::now());
   if (due.empty()) return true;
   OtlpMapped mapped = map_otlp_logs(logs_of(due), ctx.trace_sessions.get());
-  std::vector<IngestItem> items = items_of(mapped);
-  const std::size_t count = items.size();
-  switch (count == 0 ? IngestQueue::Push::queued : ctx.queue.push(items)) {
+  std::vector<IngestItem> items;
+  add_items(items, mapped, true);
+  add_pending(items, {}, rows_of(due));
+  const std::size_t count = sessions_in(items);
+  switch (ctx.queue.push(items)) {
     case IngestQueue::Push::queued:
       ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
-      ctx.counters.otlp_logs_messages.fetch_add(due.size(), std::memory_order_relaxed);
       ctx.counters.otlp_logs_unmatched.fetch_add(due.size(), std::memory_order_relaxed);
       return true;
     case IngestQueue::Push::full:
@@ -222,10 +302,12 @@ bool release_held_logs(ServerContext& ctx, bool all) {
     case IngestQueue::Push::closed:
       break;
   }
-  // Only at shutdown (the queue is closed) or with a queue smaller than one record's session.
+  // Only at shutdown (the queue is closed) or with a queue smaller than one record's session;
+  // their rows stay in the file, for the next start.
   ctx.counters.otlp_logs_lost.fetch_add(due.size(), std::memory_order_relaxed);
   detail::report("synth-trace serve: " + std::to_string(due.size()) +
-                 " held GenAI log records could not be queued (first of trace " + due.front().log.trace_id + ")");
+                 " held GenAI log records could not be queued (first of trace " + due.front().log.trace_id +
+                 "); they wait in '" + ctx.options.db.string() + "' for the next start");
   return false;
 }
 
@@ -241,10 +323,11 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
     Queued stored = map_and_store(ctx, &res, traces, true);
-    // The LLM calls waiting for their log records are accepted too: stored when the wait is over,
-    // with the records that came meanwhile.
+    // The LLM calls waiting for their log records are accepted too (kept in the file in the
+    // commit awaited below): stored when the wait is over, with the records that came meanwhile.
     ctx.span_hold->hold(std::move(stored.waiting));
-    const OtlpMapped& mapped = stored.mapped;
+    OtlpMapped& mapped = stored.mapped;
+    await_commit(ctx, res, stored.commit, mapped.rejected_spans, mapped.error_message);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message));
   }));
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
@@ -257,22 +340,31 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     } catch (const OtlpDecodeError& e) {
       throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
     }
-    LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get());
+    LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get(), ctx.pending_ids.get());
     OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
+    std::vector<IngestItem> items;
+    add_items(items, mapped, true);
+    add_pending(items, std::move(admission.put), std::move(admission.drop));
+    const std::size_t count = sessions_in(items);
+    const Waiting commit = wait_for(ctx, items);
     try {
-      store_mapped(ctx, res, mapped);
+      if (!items.empty()) {
+        push_to_queue(ctx, res, items,
+                      "export smaller batches (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes");
+      }
     } catch (...) {
       ctx.log_hold->undo(admission);
       throw;
     }
+    ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
     ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
     // Records that were held and had to leave to keep the hold in its bounds.
     const auto was_held = [&](const HeldLog& h) {
       return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
     };
     const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
-    ctx.counters.otlp_logs_messages.fetch_add(admission.now.size() - mapped.rejected_spans, std::memory_order_relaxed);
     ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
+    await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.

@@ -129,6 +129,16 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
     on_stored = [forwarder = p.forwarder.get()](const SessionTrace& trace) { forwarder->forward(trace); };
   }
   p.writer = std::make_unique<StoreWriter>(*p.store, p.queue, p.counters, p.options, std::move(on_stored));
+  // What a server killed earlier had acknowledged and held: waiting again, for what is left of its wait.
+  if (const auto [spans, logs] = restore_pending(p.ctx); spans + logs > 0) {
+    detail::report("synth-trace serve: " + std::to_string(spans) + " LLM call spans and " + std::to_string(logs) +
+                   " GenAI log records left waiting in '" + p.options.db.string() + "' are waiting again");
+    // With the holds off now, no release thread would store them: at once.
+    if (p.options.log_hold.count() <= 0) {
+      release_held_spans(p.ctx, true);
+      release_held_logs(p.ctx, true);
+    }
+  }
 
   serve_routes(p.http, p.ctx);
   p.port = p.options.port == 0 ? p.http.bind_to_any_port(p.options.host)
@@ -230,12 +240,14 @@ StopReport Server::stop() {
   if (const std::size_t spans = p.ctx.span_hold->take_due(std::chrono::steady_clock::time_point::max()).size(); spans > 0) {
     p.counters.otlp_spans_lost.fetch_add(spans, std::memory_order_relaxed);
     detail::report("synth-trace serve: " + std::to_string(spans) +
-                   " LLM call spans waiting for their log records were not stored before the shutdown deadline");
+                   " LLM call spans waiting for their log records were not stored before the shutdown deadline; "
+                   "they wait in '" + p.options.db.string() + "' for the next start");
   }
   if (const std::size_t left = p.ctx.log_hold->take_due(std::chrono::steady_clock::time_point::max()).size(); left > 0) {
     p.counters.otlp_logs_lost.fetch_add(left, std::memory_order_relaxed);
     detail::report("synth-trace serve: " + std::to_string(left) +
-                   " held GenAI log records were not stored before the shutdown deadline");
+                   " held GenAI log records were not stored before the shutdown deadline; they wait in '" +
+                   p.options.db.string() + "' for the next start");
   }
   StopReport report;
   report.finished = p.writer->stop(deadline);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "server/otlp_decode.hpp"
@@ -19,6 +20,9 @@ struct HeldSpan {
   OtlpSpan span;
   Value resource = Value::object();
   std::chrono::steady_clock::time_point due;
+  std::int64_t pending_id = 0;        ///< its otlp_pending row (pending.hpp); 0: none
+  std::int64_t received_unix_ms = 0;  ///< when it came (its wait outlives a restart)
+  std::string session;                ///< its trace's session when it came, if known
 };
 
 /// The held spans, oldest first. Thread-safe.

@@ -2,6 +2,7 @@
 
 #include "diagnostics.hpp"
 #include "server/otlp_map.hpp"
+#include "server/pending.hpp"
 #include "duckdb/access.hpp"
 
 namespace synth::tracing::server {
@@ -132,7 +133,19 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
       }
     }
   }
-  return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
+  if (!item.otlp) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
+  OtlpWork& work = *item.otlp;
+  apply_pending(store_, work, deleted_early_, deleted_order_);
+  if (work.no_session) return Appended::skipped;
+  if (!work.attach_logs) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
+  // On a copy: when the batch is rolled back, the retry attaches them again.
+  SessionTrace part = item.trace;
+  attach_late_logs(store_, part, work);
+  // All of it joined stored calls: merged into what is stored, nothing more to append.
+  if (part.message_history.empty() && part.event_history.empty() && part.session_time_steps.empty()) {
+    return Appended::merged;
+  }
+  return StoreAccess::batch_append(store_, part, item.on_existing, stored);
 }
 
 void StoreWriter::append(IngestItem& item) {
@@ -195,11 +208,20 @@ void StoreWriter::retry_alone(const std::string& failure) {
 }
 
 void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
+  const bool stored = what == Stored::inserted || what == Stored::replaced || what == Stored::merged;
+  if (item.otlp && item.otlp->no_session) {  // no session of its own: nothing to count or forward
+    if (item.receipt) item.receipt->record(item.index, what, std::move(error));
+    return;
+  }
+  if (item.otlp && stored) {
+    counters_.otlp_logs_attached.fetch_add(item.otlp->attached, std::memory_order_relaxed);
+    counters_.otlp_logs_messages.fetch_add(item.otlp->messages, std::memory_order_relaxed);
+  }
   counters_.count(what);
   // The moves were committed with the item unless the item's batch was lost.
   if (what != Stored::lost) counters_.otlp_sessions_renamed.fetch_add(item.absorbed, std::memory_order_relaxed);
   if (item.receipt) item.receipt->record(item.index, what, std::move(error));
-  if (on_stored_ && (what == Stored::inserted || what == Stored::replaced || what == Stored::merged)) {
+  if (on_stored_ && stored) {
     try {
       on_stored_(item.trace);
     } catch (...) {

@@ -1,6 +1,7 @@
 // Internal: the server's single writer. One thread owns the store's write connection: it takes
 // sessions from the ingest queue, appends them in one open transaction and commits every
-// commit_sessions sessions, every commit_interval, and whenever the queue runs empty.
+// commit_sessions sessions, every commit_interval, and whenever the queue runs empty. OTLP items
+// also carry work for the same commit (server/pending.hpp): otlp_pending rows, late log records.
 #pragma once
 
 #include <chrono>
@@ -67,6 +68,9 @@ class StoreWriter {
   // Bounded as the server's memory of traces (TraceSessions).
   std::unordered_map<std::string, std::string> renamed_;
   std::deque<std::string> renamed_order_;
+  // otlp_pending rows deleted before their write was seen (apply_pending).
+  std::unordered_set<std::int64_t> deleted_early_;
+  std::deque<std::int64_t> deleted_order_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };

@@ -63,6 +63,7 @@ struct SinkDispatcher::State {
   std::condition_variable flushed;
   std::condition_variable room;  // the queue shrank (OverflowPolicy::block waits for it)
   std::deque<std::shared_ptr<FinishedSession>> queue;  // guarded by mutex
+  std::vector<std::shared_ptr<FinishedSession>> released;  // guarded by mutex; freed by the thread
   std::deque<SpilledFile> spilled;                     // guarded by mutex; after the queue
   std::vector<std::shared_ptr<SpillCursor>> delivered;  // guarded by mutex; since the last flush
   std::vector<std::shared_ptr<SessionSink>> sinks;     // guarded by mutex
@@ -150,6 +151,24 @@ void SinkDispatcher::submit(std::shared_ptr<FinishedSession> session) noexcept {
   s.work_ready.notify_one();
   // Queued sessions that were checkpointed get their end in the spill: crash-safe until stored.
   if (s.spill && session->spill()) s.spill->ended(std::move(session));
+}
+
+void SinkDispatcher::release(std::vector<std::shared_ptr<FinishedSession>>& sessions) noexcept {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mutex);
+    if (!s.stopping && s.worker.running()) {
+      for (auto& session : sessions) {
+        if (!session || s.released.size() >= s.capacity) continue;
+        try {
+          s.released.push_back(std::move(session));
+        } catch (...) {
+          break;  // out of memory: freed here
+        }
+      }
+    }
+  }
+  sessions.clear();
 }
 
 void SinkDispatcher::start_spill(std::weak_ptr<TracerCore> core) {
@@ -333,6 +352,13 @@ void SinkDispatcher::State::run() {
     work_ready.wait(lock, [&] {
       return stopping || !queue.empty() || !spilled.empty() || (flush_requested > flush_done && completed == submitted);
     });
+    if (!released.empty()) {
+      auto freed_here = std::move(released);
+      released.clear();
+      lock.unlock();
+      freed_here.clear();
+      lock.lock();
+    }
     // The queue first; sessions on disk as it runs empty.
     while (!queue.empty() || !spilled.empty()) {
       const auto targets = sinks;

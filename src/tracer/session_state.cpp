@@ -192,7 +192,7 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
   messages_in_ended.fetch_add(finished_session->message_count(), std::memory_order_relaxed);
   // Leaves the active sessions and joins the finished ones at once: get_session_trace finds it in
   // one or the other (or through the session in between). When a bound is passed the oldest go
-  // (destroyed after the lock is released); the newest always stays.
+  // (freed by the background thread); the newest always stays.
   const bool keep = config.max_finished_sessions > 0;
   std::vector<std::shared_ptr<FinishedSession>> evicted;
   try {
@@ -212,7 +212,14 @@ void TracerCore::end_session(const std::shared_ptr<SessionState>& session) noexc
   } catch (...) {
     report("could not keep finished session '" + session->id + "' in memory: " + current_exception_text());
   }
-  if (keep) EndedOnThisThread::remember(session->core, finished_session);
+  if (keep) {
+    try {
+      evicted.push_back(EndedOnThisThread::remember(session->core, finished_session));
+    } catch (...) {
+      // Out of memory: the one remembered before is freed here instead.
+    }
+  }
+  dispatcher.release(evicted);  // before submit(): the thread it wakes frees them
   dispatcher.submit(std::move(finished_session));
 }
 

@@ -123,6 +123,11 @@ class SinkDispatcher {
   /// overflow policy decides (the spill, waiting for room, or a drop); a drop is counted and
   /// reported.
   void submit(std::shared_ptr<FinishedSession> session) noexcept;
+  /// Lets go of finished sessions no longer kept for get_session_trace: when the background
+  /// thread runs, it frees them at its next wake-up (the next submit()), since a session whose
+  /// trace the sinks built is thousands of blocks to free; otherwise (or beyond the queue's
+  /// capacity in waiting releases) they are freed here. Leaves `sessions` empty.
+  void release(std::vector<std::shared_ptr<FinishedSession>>& sessions) noexcept;
   /// Starts the spill writer, which hands back sessions kept whole on disk (overflowed,
   /// recovered) for the sinks.
   void start_spill(std::weak_ptr<TracerCore> core);
@@ -243,7 +248,9 @@ bool record_scoped_event(const Context& where, Event&& event);
 /// ending it, however many sessions other threads end meanwhile (the finished sessions a tracer
 /// keeps are bounded: the oldest go).
 struct EndedOnThisThread {
-  static void remember(const std::shared_ptr<TracerCore>& core, std::shared_ptr<FinishedSession> session) noexcept;
+  /// Returns the session of `core` remembered before, for the caller to let go of.
+  static std::shared_ptr<FinishedSession> remember(const std::shared_ptr<TracerCore>& core,
+                                                   std::shared_ptr<FinishedSession> session) noexcept;
   /// The one `core` saw end last on this thread, when its id is `session_id`; else nullptr.
   static std::shared_ptr<FinishedSession> find(const TracerCore* core, std::string_view session_id) noexcept;
 };

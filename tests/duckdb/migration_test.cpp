@@ -306,6 +306,22 @@ TEST(Migration, ColumnsTheSchemaGainsAreAddedToExistingFiles) {
   }
 }
 
+// A file written before the trace server kept its waiting OTLP data (otlp_pending) gets the
+// table when opened for writing, and keeps its sessions.
+TEST(Migration, TablesTheSchemaGainsAreAddedToExistingFiles) {
+  TempDir dir;
+  {
+    DuckDBTraceManager db(dir.db(), DuckDBOptions{.indexes = false});
+    ASSERT_TRUE(db.insert_trace(original_sessions()[1]));
+    db.query("DROP TABLE otlp_pending");
+    db.query("UPDATE synth_tracing_schema SET definition = 'the schema without otlp_pending'");
+  }
+  EXPECT_EQ(run_with_duckdb(dir.db(), "SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'otlp_pending'"), 0);
+  DuckDBTraceManager db(dir.db());
+  EXPECT_EQ(db.query("SELECT COUNT(*) FROM otlp_pending").rows[0][0], Value(0));
+  EXPECT_EQ(db.load_trace("episode-2"), original_sessions()[1]);
+}
+
 // Files written before the row ids of events, messages and session_timesteps lost their keys
 // (and the timesteps their UNIQUE (session_id, step_id)) keep them: DuckDB cannot drop a key
 // without rebuilding the table. They take new sessions, merges and replacements as before.

@@ -67,20 +67,6 @@ Value stored_session(const ServeProcess& serve, const std::string& id, std::int6
   return detail;
 }
 
-// The messages (log events) of one span, as "type: content" lines (content when captured).
-std::vector<std::string> messages_of(const Value& messages, const std::string& span_id) {
-  std::vector<std::string> out;
-  for (const Value& m : messages["messages"].as_array()) {
-    const Value& c = m["content"];
-    if (c["span_id"] != Value(span_id)) continue;
-    const Value& body = c["body"];
-    const Value* text = body.find("content");
-    if (text == nullptr && body.find("message") != nullptr) text = body["message"].find("content");
-    out.push_back(m["message_type"].as_string() + ": " + (text != nullptr && text->is_string() ? text->as_string() : "-"));
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<Value> expect_calls_with_messages(const ServeProcess& serve, const std::string& session);
@@ -153,7 +139,7 @@ TEST(GenAiInstrumentation, OpenAiCallsInstrumentedByOpenTelemetryAreStoredAsOneS
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
 
-TEST(GenAiInstrumentation, OpenTelemetryLogEventsAfterTheirStoredCallsAreMessagesOfTheSession) {
+TEST(GenAiInstrumentation, OpenTelemetryLogEventsAfterTheirStoredCallsJoinTheStoredCalls) {
   REQUIRE_CLIENT();
   TempDir dir;
   // No call waits for its records (--span-hold-ms 0), and the spans go first: the records come
@@ -164,20 +150,26 @@ TEST(GenAiInstrumentation, OpenTelemetryLogEventsAfterTheirStoredCallsAreMessage
     ASSERT_EQ(code, 0) << out;
   }
   // Content capture off (the instrumentation's default): the same calls and tokens; the log
-  // events are messages of the session (each with its call's span id), without text.
-  stored_session(serve, "turn-without-content", 3, 8);
-  const Value events_off = get_json(serve, "/api/v1/sessions/turn-without-content/events");
-  const Value messages_off = get_json(serve, "/api/v1/sessions/turn-without-content/messages");
+  // events complete the stored calls (roles and finish reasons, without text): no loose messages.
+  stored_session(serve, "turn-without-content", 3, 0);
+  const Value events = get_json(serve, "/api/v1/sessions/turn-without-content/events");
   std::int64_t prompt = 0;
-  for (const Value& e : events_off["events"].as_array()) {
+  std::size_t inputs = 0;
+  for (const Value& e : events["events"].as_array()) {
     if (e["kind"] != Value("cais")) continue;
     prompt += e["prompt_tokens"].as_int();
-    const std::vector<std::string> lines = messages_of(messages_off, e["span_id"].as_string());
-    EXPECT_FALSE(lines.empty()) << messages_off.dump();
-    for (const std::string& line : lines) EXPECT_TRUE(line.ends_with(": -")) << line;
+    const Value full = get_json(serve, "/api/v1/events/" + std::to_string(e["id"].as_int()));
+    const Value& before = full["system_state_before"]["messages"];
+    ASSERT_TRUE(before.is_array() && !before.empty()) << full.dump();
+    for (const Value& m : before.as_array()) EXPECT_EQ(m.find("content"), nullptr) << "no text captured: " << full.dump();
+    inputs += before.size();
+    EXPECT_EQ(full["system_state_after"]["messages"][0]["finish_reason"], Value("stop")) << full.dump();
   }
   EXPECT_EQ(prompt, 64);
-  EXPECT_EQ(messages_off["total"].as_int(), 8) << messages_off.dump();
+  EXPECT_EQ(inputs, 6u) << "system + user, then system + user + assistant + user";
+  const Value counts = get_json(serve, "/api/v1/health")["ingest"];
+  EXPECT_EQ(counts["otlp_logs_attached"], Value(8)) << counts.dump();
+  EXPECT_EQ(counts["otlp_logs_messages"], Value(0)) << counts.dump();
   const Value list = get_json(serve, "/api/v1/sessions");
   ASSERT_EQ(list["sessions"].size(), 1u) << list.dump();
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "server/otlp_json.hpp"
 #include "server/serve_process.hpp"
 #include "support.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -16,102 +17,7 @@ using synth::tracing::testing::wait_until;
 using synth_test::get_json;
 using synth_test::ServeProcess;
 
-namespace {
-
-const std::string kTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
-const std::string kRoot = "00f067aa0ba902b7";
-const std::string kChat = "53995c3f42cd8ad8";
-
-std::string str(const std::string& key, const std::string& value) {
-  return R"({"key":")" + key + R"(","value":{"stringValue":")" + value + R"("}})";
-}
-
-// One OTLP/JSON log record of `span` (none: "") in trace `trace`.
-std::string record(const std::string& event, const std::string& body, const std::string& span,
-                   const std::string& trace = kTrace, const std::string& attributes = "", int nanos = 0) {
-  return R"({"timeUnixNano":")" + std::to_string(1735689800000000000LL + nanos) + R"(","traceId":")" + trace +
-         R"(")" + (span.empty() ? std::string() : R"(,"spanId":")" + span + R"(")") + R"(,"eventName":")" + event +
-         R"(","attributes":[)" + attributes + R"(],"body":)" + body + "}";
-}
-
-std::string logs_body(const std::vector<std::string>& records) {
-  std::string out = R"({"resourceLogs":[{"resource":{"attributes":[)" + str("service.name", "agent") +
-                    R"(]},"scopeLogs":[{"logRecords":[)";
-  for (std::size_t i = 0; i < records.size(); ++i) out += (i ? "," : "") + records[i];
-  return out + "]}]}]}";
-}
-
-std::string kv(const std::string& key, const std::string& text) {
-  return R"({"kvlistValue":{"values":[{"key":")" + key + R"(","value":{"stringValue":")" + text + R"("}}]}})";
-}
-
-// The turn span naming the session, and (when `chat`) the chat call under it, in trace `trace`.
-std::string spans_body(const std::string& session, bool root, bool chat, const std::string& trace = kTrace,
-                       const std::string& chat_extra = "") {
-  std::vector<std::string> spans;
-  if (root) {
-    spans.push_back(R"({"traceId":")" + trace + R"(","spanId":")" + kRoot +
-                    R"(","name":"invoke_agent weather","startTimeUnixNano":"1735689799000000000",)"
-                    R"("endTimeUnixNano":"1735689802000000000","attributes":[)" +
-                    str("gen_ai.operation.name", "invoke_agent") + "," + str("gen_ai.conversation.id", session) + "]}");
-  }
-  if (chat) {
-    spans.push_back(R"({"traceId":")" + trace + R"(","spanId":")" + kChat + R"(","parentSpanId":")" + kRoot +
-                    R"(","name":"chat gpt-4o","startTimeUnixNano":"1735689800000000000",)"
-                    R"("endTimeUnixNano":"1735689801000000000","attributes":[)" +
-                    str("gen_ai.operation.name", "chat") + "," + str("gen_ai.request.model", "gpt-4o") +
-                    R"(,{"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}})" + chat_extra + "]}");
-  }
-  std::string out = R"({"resourceSpans":[{"resource":{"attributes":[)" + str("service.name", "agent") +
-                    R"(]},"scopeSpans":[{"spans":[)";
-  for (std::size_t i = 0; i < spans.size(); ++i) out += (i ? "," : "") + spans[i];
-  return out + "]}]}]}";
-}
-
-void post(const ServeProcess& serve, const char* path, const std::string& body) {
-  const auto r = serve.client()->Post(path, body, "application/json");
-  ASSERT_TRUE(r) << path;
-  ASSERT_EQ(r->status, 200) << path << ": " << r->body;
-  EXPECT_EQ(r->body, "{}") << path << ": nothing rejected";
-}
-
-// The session once it holds `events` events and `messages` messages (ingest is asynchronous).
-Value stored_session(const ServeProcess& serve, const std::string& id, std::int64_t events, std::int64_t messages,
-                     std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-  Value detail;
-  const bool reached = wait_until(
-      [&] {
-        const auto r = serve.client()->Get("/api/v1/sessions/" + id);
-        if (!r || r->status != 200) return false;
-        detail = Value::parse(r->body);
-        return detail["session"]["num_events"].as_int() == events && detail["session"]["num_messages"].as_int() == messages;
-      },
-      limit);
-  EXPECT_TRUE(reached) << id << " did not reach " << events << " events and " << messages << " messages: " << detail.dump();
-  return detail;
-}
-
-// The LLM call event of a session, with its payloads.
-Value chat_event(const ServeProcess& serve, const std::string& session) {
-  const Value events = get_json(serve, "/api/v1/sessions/" + session + "/events");
-  for (const Value& e : events["events"].as_array()) {
-    if (e["kind"] == Value("cais")) return get_json(serve, "/api/v1/events/" + std::to_string(e["id"].as_int()));
-  }
-  ADD_FAILURE() << "no LLM call in " << events.dump();
-  return Value();
-}
-
-std::vector<std::string> session_ids(const ServeProcess& serve) {
-  std::vector<std::string> ids;
-  const Value list = get_json(serve, "/api/v1/sessions");
-  for (const Value& s : list["sessions"].as_array()) ids.push_back(s["session_id"].as_string());
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-Value ingest_counts(const ServeProcess& serve) { return get_json(serve, "/api/v1/health")["ingest"]; }
-
-}  // namespace
+using namespace synth_test::otlp_json;
 
 TEST(OtlpLogs, RecordsBeforeTheirSpansJoinTheLlmCallEventOfTheRightSession) {
   TempDir dir;
@@ -189,20 +95,40 @@ TEST(OtlpLogs, OperationDetailsRecordsFillWhatTheSpanLacksAndTheSpansOwnContentW
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
 
-TEST(OtlpLogs, RecordsAfterTheirSpanAreMessagesOfItsSessionAtOnce) {
+TEST(OtlpLogs, RecordsAfterTheirCallWasStoredJoinTheStoredEventAtOnce) {
   TempDir dir;
   ServeProcess serve(dir.db());  // the default hold (60 s): these must not wait for it
   post(serve, "/v1/traces", spans_body("conv-late", true, true));
+  // Stored (committed) before any record comes: the call waited for its records in vain.
   stored_session(serve, "conv-late", 2, 0);
   post(serve, "/v1/logs",
        logs_body({record("gen_ai.user.message", kv("content", "Late?"), kChat),
                   record("gen_ai.user.message", kv("content", "no span"), "")}));
-  stored_session(serve, "conv-late", 2, 2, std::chrono::seconds(10));
+  // Answered once committed: the record is in the stored call's content, the one without a span
+  // id (no event to join) a message of the session.
+  const Value detail = stored_session(serve, "conv-late", 2, 1, std::chrono::seconds(0));
+  const Value chat = chat_event(serve, "conv-late");
+  EXPECT_EQ(chat["system_state_before"]["messages"], Value::parse(R"([{"role":"user","content":"Late?"}])")) << chat.dump();
+  EXPECT_EQ(chat["system_state_before"]["model"], Value("gpt-4o")) << "the rest of the event is kept: " << chat.dump();
+  EXPECT_EQ(chat["prompt_tokens"].as_int(), 12) << chat.dump();
   const Value messages = get_json(serve, "/api/v1/sessions/conv-late/messages");
-  EXPECT_EQ(messages["messages"][0]["content"]["body"]["content"], Value("Late?")) << messages.dump();
-  EXPECT_EQ(messages["messages"][0]["content"]["span_id"], Value(kChat)) << messages.dump();
+  ASSERT_EQ(messages["messages"].size(), 1u) << messages.dump();
+  EXPECT_EQ(messages["messages"][0]["content"]["body"]["content"], Value("no span")) << messages.dump();
+  // A later record of the same call: its content the event has now, so kept beside it.
+  post(serve, "/v1/logs",
+       logs_body({record("gen_ai.choice", R"({"kvlistValue":{"values":[{"key":"message","value":)" + kv("content", "Yes.") + "}]}}",
+                         kChat, kTrace, "", 1),
+                  record("gen_ai.user.message", kv("content", "Again?"), kChat, kTrace, "", 2)}));
+  const Value again = chat_event(serve, "conv-late");
+  EXPECT_EQ(again["system_state_after"]["messages"], Value::parse(R"([{"role":"assistant","content":"Yes."}])")) << again.dump();
+  ASSERT_EQ(again["metadata"]["span_events"].size(), 1u) << again.dump();
+  EXPECT_EQ(again["metadata"]["span_events"][0]["attributes"]["body"]["content"], Value("Again?")) << again.dump();
   EXPECT_EQ(session_ids(serve), std::vector<std::string>{"conv-late"});
-  EXPECT_EQ(ingest_counts(serve)["otlp_logs_messages"], Value(2));
+  const Value c = ingest_counts(serve);
+  EXPECT_EQ(c["otlp_log_records"], Value(4)) << c.dump();
+  EXPECT_EQ(c["otlp_logs_attached"], Value(3)) << c.dump();
+  EXPECT_EQ(c["otlp_logs_messages"], Value(1)) << c.dump();
+  EXPECT_EQ(get_json(serve, "/api/v1/sessions/conv-late")["session"]["num_messages"], Value(1));
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
 

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "failing_allocator.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
@@ -85,4 +86,37 @@ TEST(Retention, ASessionLargerThanTheBoundIsStillFoundRightAfterItEnds) {
   }
   EXPECT_EQ(tracer.get_session_trace("big"), nullptr);
   EXPECT_NE(tracer.get_session_trace("next"), nullptr);
+}
+
+// A sink that only counts: the tracer builds each session's trace for it, the expensive part.
+class CountingSink : public st::SessionSink {
+ public:
+  void write(const st::SessionTrace&) override { written.fetch_add(1); }
+  std::atomic<int> written{0};
+};
+
+TEST(Retention, ASessionLeavingTheKeptOnesIsFreedOffTheAgentThread) {
+  // A kept session whose trace the sinks built holds thousands of blocks: when a newer one
+  // pushes it out, the agent thread that ended the newer one must not pay for freeing it.
+  SessionTracer tracer(TracingConfig{.max_finished_sessions = 1});
+  auto sink = std::make_shared<CountingSink>();
+  tracer.add_sink(sink);
+  {
+    auto session = tracer.start_session("big");
+    auto step = tracer.timestep(0);
+    for (int i = 0; i < 2000; ++i) {
+      tracer.add_event(CAISEvent{.system_state_before = {{"prompt", "p" + std::to_string(i)}}, .model_name = "gpt-4o"});
+    }
+  }
+  ASSERT_TRUE(tracer.flush(std::chrono::seconds(30)));
+  ASSERT_NE(tracer.get_session_trace("big"), nullptr);  // built by the sink thread, kept
+  {
+    auto session = tracer.start_session("next");
+    const std::size_t frees_before = st::testing::frees_on_this_thread();
+    session.end();  // pushes "big" out of the kept sessions and out of this thread's memory
+    EXPECT_LT(st::testing::frees_on_this_thread() - frees_before, 200u);
+  }
+  ASSERT_TRUE(tracer.flush(std::chrono::seconds(30)));
+  EXPECT_EQ(tracer.get_session_trace("big"), nullptr);
+  EXPECT_EQ(sink->written.load(), 2);
 }

@@ -1,0 +1,87 @@
+// Internal: OTLP data the server acknowledged but keeps in memory for a while (LLM call spans
+// waiting for their log records in the SpanHold, records waiting for their spans in the LogHold),
+// also kept in the database file, table otlp_pending: a row is written in the commit that the
+// request which brought it waits for, and deleted in the commit that stores it (joined, or as a
+// message), so a server killed outright finds what waited when it starts on the file again.
+// The writer does both in its open batch (OtlpWork, carried by an IngestItem).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "synth/tracing/duckdb.hpp"
+#include "synth/tracing/json.hpp"
+
+namespace synth::tracing::server {
+
+struct HeldLog;
+struct HeldSpan;
+struct ServerContext;
+
+/// One row of otlp_pending: a held span (kind "span") or log record (kind "log").
+struct PendingRow {
+  std::int64_t id = 0;
+  const char* kind = "log";
+  std::int64_t received_unix_ms = 0;
+  Value body;
+};
+
+/// What an ingest item does besides (or instead of) storing its session, in the same commit.
+struct OtlpWork {
+  /// The item carries no session, only the rows below (a request whose spans all wait).
+  bool no_session = false;
+  /// The session's messages are GenAI log records (map_otlp_logs): those whose LLM call is
+  /// stored join that event instead, as fold_logs_into_span would have folded them.
+  bool attach_logs = false;
+  /// Rows to write (spans and records now held) and to delete (leaving the holds).
+  std::vector<PendingRow> put;
+  std::vector<std::int64_t> drop;
+  /// The writer's: of the session's messages, how many joined their call and how many stayed
+  /// messages (counted once committed).
+  std::uint64_t attached = 0;
+  std::uint64_t messages = 0;
+};
+
+/// Row ids, unique in the file: the next after the largest one stored. Thread-safe.
+class PendingIds {
+ public:
+  /// Ids continue after `largest`.
+  void start_after(std::int64_t largest) noexcept { next_.store(largest + 1); }
+  /// A new id.
+  std::int64_t next() noexcept { return next_.fetch_add(1); }
+
+ private:
+  std::atomic<std::int64_t> next_{1};
+};
+
+/// Now, as Unix milliseconds (the wall clock: it outlives the process, unlike steady_clock).
+std::int64_t unix_ms_now();
+
+/// The rows of a held span and record (their pending_id, time received and session).
+PendingRow pending_row(const HeldSpan& span);
+PendingRow pending_row(const HeldLog& log);
+
+/// Reads otlp_pending back into the server's holds (spans into the SpanHold, records into the
+/// LogHold, each due when its wait, counted from when it was received, ends: at once when that is
+/// past), teaches the server the sessions their traces had, and starts the ids after the largest.
+/// Called when the server starts, before it serves. Returns how many spans and records.
+std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx);
+
+/// The writer's side: writes and deletes `work`'s rows in the open batch. A row deleted before
+/// its write was seen (two requests racing: a span took a record whose request was not stored
+/// yet) is remembered in `deleted_early`, and its write skipped.
+void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, std::unordered_set<std::int64_t>& deleted_early,
+                   std::deque<std::int64_t>& deleted_order);
+
+/// The writer's side: the GenAI log records among `trace`'s messages whose LLM call event is
+/// stored (committed, or in the open batch) are folded into that event, in place, and taken out of
+/// `trace` (with the timesteps that held nothing else). Counts in `work`.
+void attach_late_logs(DuckDBTraceManager& store, SessionTrace& trace, OtlpWork& work);
+
+}  // namespace synth::tracing::server
