@@ -238,13 +238,15 @@ IngestCounts ingest_counts(httplib::Client& client) {
 // event spans, synth.*; 1,000 sessions of 41 spans per client) or a foreign GenAI
 // instrumentation's (agent turns of invoke_agent, 2 chat spans with messages, execute_tool, only
 // the root naming the conversation; 2,000 conversations of 5 turns, 20 spans, per client);
-// protobuf or OTLP/JSON. Bodies are built before the clock starts. The time runs until health
+// protobuf or OTLP/JSON; answered once committed (`commit:1`, serve's default) or once queued
+// (`commit:0`, --otlp-ack queue). Bodies are built before the clock starts. The time runs until health
 // says every accepted session is committed; items = spans as the server counts them
 // (health's otlp_spans). drain_ms: from the last acknowledgement to everything committed (the
 // acknowledged-to-committed delay of the last request under load).
 void BM_OtlpIngest(benchmark::State& state) {
   const bool json = state.range(0) != 0;
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
+  const bool wait_commit = state.range(2) != 0;  // serve --otlp-ack commit (the default) or queue
   const fs::path path = fs::temp_directory_path() / "synth_server_bench_otlp.duckdb";
   constexpr int kClients = 4;
   const int sessions = shape == synth_bench::OtlpShape::ours ? 1000 : 2000;
@@ -263,7 +265,9 @@ void BM_OtlpIngest(benchmark::State& state) {
     state.PauseTiming();
     remove_database(path);
     {
-      st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
+      st::server::ServerOptions options{.db = path, .port = 0};
+      options.otlp_wait_commit = wait_commit;
+      st::server::Server server(options);
       std::atomic<bool> done{false};
       std::atomic<int> failures{0};
       state.ResumeTiming();
@@ -310,7 +314,8 @@ void BM_OtlpIngest(benchmark::State& state) {
     state.ResumeTiming();
   }
   remove_database(path);
-  state.SetLabel(std::string(json ? "json" : "protobuf") + "/" + (shape == synth_bench::OtlpShape::ours ? "ours" : "foreign"));
+  state.SetLabel(std::string(json ? "json" : "protobuf") + "/" + (shape == synth_bench::OtlpShape::ours ? "ours" : "foreign") +
+                 (wait_commit ? "/ack-commit" : "/ack-queue"));
   state.SetItemsProcessed(spans);  // items = spans (health's otlp_spans)
   state.counters["lists_during_ingest"] = static_cast<double>(lists);
   state.counters["drain_ms"] = drain_ms / static_cast<double>(state.iterations());
@@ -319,8 +324,8 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["throttled"] = static_cast<double>(last.throttled);
 }
 BENCHMARK(BM_OtlpIngest)
-    ->ArgsProduct({{0, 1}, {0, 1}})
-    ->ArgNames({"json", "foreign"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}})
+    ->ArgNames({"json", "foreign", "commit"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
