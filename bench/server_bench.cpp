@@ -4,7 +4,9 @@
 //       with a reader listing sessions meanwhile; acknowledged-to-committed delay < 1 s;
 //   (b) the sessions list, first page, 100 k sessions stored: <= 50 ms;
 //   (c) one session's events page (100 events): <= 20 ms;
-//   (d) a 10 k-event session's full event list: <= 100 ms.
+//   (d) a 10 k-event session's full event list: <= 100 ms;
+//   (e) OTLP ingest (POST /v1/traces, protobuf and JSON) end to end into the file: >= 100 k
+//       spans/s, with a reader meanwhile; acknowledged-to-committed delay < 1 s.
 // Times of (b)-(d) are wall times of the whole request seen by a keep-alive client.
 //
 // Run (medians over repetitions):
@@ -22,6 +24,7 @@
 #include <synth/tracing/collector.hpp>
 #include <synth/tracing/duckdb.hpp>
 
+#include "otlp_workload.hpp"
 #include "server/server.hpp"
 
 namespace fs = std::filesystem;
@@ -30,49 +33,9 @@ using st::Value;
 
 namespace {
 
-// A session of `steps` timesteps, each with an LLM call, an environment step and a tool call, and
-// an observation message.
+// The benchmarks' session (otlp_workload.hpp): `steps` timesteps of 3 events and a message.
 st::SessionTrace session(const std::string& id, int steps, std::int64_t seed) {
-  st::SessionTrace t;
-  t.session_id = id;
-  const st::Timestamp start = st::Timestamp(std::chrono::seconds(1'735'725'600 + seed * 60));
-  t.created_at = start;
-  for (int s = 0; s < steps; ++s) {
-    const st::Timestamp at = start + std::chrono::milliseconds(s * 1500);
-    st::SessionTimeStep step;
-    step.step_id = "step_" + std::to_string(s);
-    step.step_index = s;
-    step.timestamp = at;
-    st::CAISEvent llm{.time_record = st::TimeRecord{at + std::chrono::microseconds(120), s},
-                      .system_instance_id = "agent",
-                      .system_state_before = {{"messages", Value::array({Value{{"role", "user"}, {"content", "What next?"}}})}},
-                      .system_state_after = {{"content", "collect_stone"}},
-                      .model_name = seed % 3 == 0 ? "gpt-4o" : "gpt-4o-mini",
-                      .provider = "openai",
-                      .prompt_tokens = 412 + s,
-                      .completion_tokens = 9,
-                      .total_tokens = 421 + s,
-                      .cost = 0.0000672,
-                      .latency_ms = 640.5};
-    st::EnvironmentEvent env{.time_record = st::TimeRecord{at + std::chrono::milliseconds(650), s},
-                             .system_instance_id = "crafter",
-                             .reward = static_cast<double>((seed + s) % 7) / 10.0,
-                             .terminated = s + 1 == steps};
-    st::RuntimeEvent tool{.time_record = st::TimeRecord{at + std::chrono::milliseconds(660), s},
-                          .system_instance_id = "runtime",
-                          .actions = Value::array({"collect_stone"}),
-                          .metadata = {{"duration_ms", 3.25}}};
-    st::SessionEventMessage observation{.content = {{"origin_system_id", "crafter"}, {"payload", "stone " + std::to_string(s)}},
-                                        .message_type = "observation",
-                                        .timestamp = at,
-                                        .time_record = st::TimeRecord{at, s}};
-    step.events = {llm, env, tool};
-    step.step_messages = {observation};
-    t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
-    t.message_history.push_back(observation);
-    t.session_time_steps.push_back(std::move(step));
-  }
-  return t;
+  return synth_bench::bench_session(id, steps, seed, st::Timestamp(std::chrono::seconds(1'735'725'600 + seed * 60)));
 }
 
 void remove_database(const fs::path& path) {
@@ -238,6 +201,174 @@ void BM_AcknowledgedToCommitted(benchmark::State& state) {
   remove_database(path);
 }
 BENCHMARK(BM_AcknowledgedToCommitted)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// What health says of ingest: sessions accepted, and those the writer is done with (committed,
+// or refused / lost), spans mapped, spans waiting in the span hold.
+struct IngestCounts {
+  std::int64_t accepted = -1;
+  std::int64_t done = -1;
+  std::int64_t otlp_spans = -1;
+  std::int64_t waiting = -1;
+  std::int64_t merged = 0;
+  std::int64_t renamed = 0;
+  std::int64_t throttled = 0;
+  bool all_committed() const { return accepted >= 0 && waiting == 0 && done >= accepted; }
+};
+
+IngestCounts ingest_counts(httplib::Client& client) {
+  const auto r = client.Get("/api/v1/health");
+  IngestCounts c;
+  if (!r || r->status != 200) return c;
+  const Value i = Value::parse(r->body)["ingest"];
+  c.accepted = i["accepted"].as_int();
+  c.done = i["inserted"].as_int() + i["replaced"].as_int() + i["merged"].as_int() + i["skipped"].as_int() +
+           i["refused"].as_int() + i["lost"].as_int();
+  c.otlp_spans = i["otlp_spans"].as_int();
+  c.waiting = i["otlp_spans_waiting"].as_int();
+  c.merged = i["merged"].as_int();
+  c.renamed = i["otlp_sessions_renamed"].as_int();
+  c.throttled = i["throttled_requests"].as_int();
+  return c;
+}
+
+// (e) OTLP ingest (POST /v1/traces) end to end into the file: >= 100 k spans/s, readers querying
+// meanwhile. Four clients, each an SDK's BatchSpanProcessor exporting 512 spans per request with
+// keep-alive, sessions of the client in progress 8 at a time (so a session's spans often come in
+// two requests, which the writer merges). Shapes (otlp_workload.hpp): ours (session, timestep and
+// event spans, synth.*; 1,000 sessions of 41 spans per client) or a foreign GenAI
+// instrumentation's (agent turns of invoke_agent, 2 chat spans with messages, execute_tool, only
+// the root naming the conversation; 2,000 conversations of 5 turns, 20 spans, per client);
+// protobuf or OTLP/JSON; answered once committed (`commit:1`, serve's default) or once queued
+// (`commit:0`, --otlp-ack queue). Bodies are built before the clock starts. The time runs until health
+// says every accepted session is committed; items = spans as the server counts them
+// (health's otlp_spans). drain_ms: from the last acknowledgement to everything committed (the
+// acknowledged-to-committed delay of the last request under load).
+void BM_OtlpIngest(benchmark::State& state) {
+  const bool json = state.range(0) != 0;
+  const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
+  const bool wait_commit = state.range(2) != 0;  // serve --otlp-ack commit (the default) or queue
+  const fs::path path = fs::temp_directory_path() / "synth_server_bench_otlp.duckdb";
+  constexpr int kClients = 4;
+  const int sessions = shape == synth_bench::OtlpShape::ours ? 1000 : 2000;
+  std::vector<synth_bench::OtlpClientBodies> clients;
+  std::uint64_t sent_spans = 0;
+  for (int c = 0; c < kClients; ++c) {
+    clients.push_back(synth_bench::otlp_client_bodies(shape, json, c, sessions));
+    sent_spans += clients.back().spans;
+  }
+  const char* type = json ? "application/json" : "application/x-protobuf";
+  std::int64_t spans = 0;
+  std::int64_t lists = 0;
+  double drain_ms = 0;
+  IngestCounts last;
+  for (auto _ : state) {
+    state.PauseTiming();
+    remove_database(path);
+    {
+      st::server::ServerOptions options{.db = path, .port = 0};
+      options.otlp_wait_commit = wait_commit;
+      st::server::Server server(options);
+      std::atomic<bool> done{false};
+      std::atomic<int> failures{0};
+      state.ResumeTiming();
+      std::vector<std::thread> senders;
+      for (int c = 0; c < kClients; ++c) {
+        senders.emplace_back([&, c] {
+          auto client = client_of(server);
+          for (const std::string& body : clients[static_cast<std::size_t>(c)].bodies) {
+            for (;;) {
+              const auto r = client->Post("/v1/traces", body, type);
+              if (r && r->status == 200) break;
+              if (!r || r->status != 503) {
+                failures.fetch_add(1);
+                return;
+              }
+              std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the queue is full: Retry-After
+            }
+          }
+        });
+      }
+      std::thread reader([&] {
+        auto client = client_of(server);
+        while (!done.load()) {  // a viewer refreshing its list 20 times a second
+          if (client->Get("/api/v1/sessions?limit=50")) ++lists;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      });
+      for (auto& t : senders) t.join();
+      const auto acked = std::chrono::steady_clock::now();
+      auto client = client_of(server);
+      for (;;) {  // polled every 10 ms, as BM_NativeIngest
+        last = ingest_counts(*client);
+        if (last.all_committed() || failures.load() > 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      drain_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - acked).count();
+      state.PauseTiming();
+      done = true;
+      reader.join();
+      if (failures.load() > 0) state.SkipWithError("a client's request failed (neither 200 nor 503)");
+      if (last.otlp_spans != static_cast<std::int64_t>(sent_spans)) state.SkipWithError("the server did not map every span");
+      spans += last.otlp_spans;
+    }
+    state.ResumeTiming();
+  }
+  remove_database(path);
+  state.SetLabel(std::string(json ? "json" : "protobuf") + "/" + (shape == synth_bench::OtlpShape::ours ? "ours" : "foreign") +
+                 (wait_commit ? "/ack-commit" : "/ack-queue"));
+  state.SetItemsProcessed(spans);  // items = spans (health's otlp_spans)
+  state.counters["lists_during_ingest"] = static_cast<double>(lists);
+  state.counters["drain_ms"] = drain_ms / static_cast<double>(state.iterations());
+  state.counters["sessions_merged"] = static_cast<double>(last.merged);
+  state.counters["sessions_renamed"] = static_cast<double>(last.renamed);
+  state.counters["throttled"] = static_cast<double>(last.throttled);
+}
+BENCHMARK(BM_OtlpIngest)
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}})
+    ->ArgNames({"json", "foreign", "commit"})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// (e') The acknowledged-to-committed delay of OTLP: one session's spans (41, ours) in one request
+// while the server is idle; the time runs from the POST until health shows it committed (polled
+// every 1 ms). ack_ms: the POST's answer; committed_after_ack_ms: the rest.
+void BM_OtlpAcknowledgedToCommitted(benchmark::State& state) {
+  const bool json = state.range(0) != 0;
+  const fs::path path = fs::temp_directory_path() / "synth_server_bench_otlp_commit.duckdb";
+  remove_database(path);
+  {
+    st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
+    auto client = client_of(server);
+    auto health = client_of(server);
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 2000; ++i) bodies.push_back(synth_bench::otlp_one_session_body("oc" + std::to_string(i), json));
+    std::size_t n = 0;
+    double ack_ms = 0, after_ms = 0;
+    for (auto _ : state) {
+      if (n == bodies.size()) {
+        state.SkipWithError("more iterations than bodies prepared");
+        break;
+      }
+      const auto start = std::chrono::steady_clock::now();
+      const auto r = client->Post("/v1/traces", bodies[n++], json ? "application/json" : "application/x-protobuf");
+      const auto acked = std::chrono::steady_clock::now();
+      if (!r || r->status != 200) {
+        state.SkipWithError("not accepted");
+        break;
+      }
+      while (ingest_counts(*health).done < static_cast<std::int64_t>(n)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      const auto committed = std::chrono::steady_clock::now();
+      ack_ms += std::chrono::duration<double, std::milli>(acked - start).count();
+      after_ms += std::chrono::duration<double, std::milli>(committed - acked).count();
+    }
+    state.SetLabel(json ? "json" : "protobuf");
+    state.counters["ack_ms"] = ack_ms / static_cast<double>(std::max<std::size_t>(n, 1));
+    state.counters["committed_after_ack_ms"] = after_ms / static_cast<double>(std::max<std::size_t>(n, 1));
+  }
+  remove_database(path);
+}
+BENCHMARK(BM_OtlpAcknowledgedToCommitted)->Arg(0)->Arg(1)->ArgName("json")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // (b)-(d) share one file of 100 k sessions (3 timesteps each) and one of 10 k events.
 constexpr int kListSessions = 100'000;

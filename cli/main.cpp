@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--queue-sessions", serve.queue_sessions, "Sessions waiting to be stored, at most (default 10000)")
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--queue-bytes", serve.queue_bytes, "Their JSON size together, at most (default 512 MiB)")
+  serve_cmd->add_option("--queue-bytes", serve.queue_bytes, "Their size together, at most: native sessions' JSON, OTLP sessions' share of the request body (default 512 MiB)")
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--commit-sessions", serve.commit_sessions, "Commit every N sessions (default 1000)")
       ->check(CLI::PositiveNumber);

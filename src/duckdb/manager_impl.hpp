@@ -2,6 +2,7 @@
 // batches and transactions) and rows.cpp (deciding about stored ids and writing a session's rows).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -93,11 +94,12 @@ struct DuckDBTraceManager::Impl {
   }
 
   void delete_session(std::string_view session_id) {
-    for (const char* table : {"events", "messages", "session_timesteps", "session_traces", "session_stats"}) {
-      Prepared stmt(conn, std::string("DELETE FROM ") + table + " WHERE session_id = ?");
-      stmt.bind(1, session_id);
-      stmt.execute();
-    }
+    parts.erase(std::string(session_id));  // parts_order keeps the id: erased again when it leaves
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM events WHERE session_id = ?", "DELETE FROM messages WHERE session_id = ?",
+        "DELETE FROM session_timesteps WHERE session_id = ?", "DELETE FROM session_traces WHERE session_id = ?",
+        "DELETE FROM session_stats WHERE session_id = ?"};
+    for (std::size_t i = 0; i < std::size(kDeletes); ++i) cached(delete_stmts[i], kDeletes[i]).bind(1, session_id).execute();
   }
 
   struct Appenders {
@@ -142,13 +144,102 @@ struct DuckDBTraceManager::Impl {
 
   StoredPart stored_part(std::string_view session_id);
 
-  // Appends a session that is not stored (any more), with its aggregates for session_stats.
+  // What merges continue from, for the sessions written last (their rows in memory as they are
+  // stored): a session's spans keep arriving in later requests, and stored_part() scans
+  // session_timesteps. Bounded; forgotten when a session is deleted and when a batch is rolled back.
+  static constexpr std::size_t kRememberedParts = 10000;
+  std::unordered_map<std::string, StoredPart> parts;
+  std::deque<std::string> parts_order;
+  void remember_part(const std::string& session_id, StoredPart part) {
+    if (parts.insert_or_assign(session_id, std::move(part)).second) {
+      parts_order.push_back(session_id);
+      if (parts_order.size() > kRememberedParts) {
+        parts.erase(parts_order.front());
+        parts_order.pop_front();
+      }
+    }
+  }
+  // The timestep rows append_to_stored() added since the last flush_rows(): an UPDATE misses them.
+  std::unordered_set<std::int64_t> unflushed_steps;
+  // True when merging `t` into its stored session needs no flush first: its part is remembered,
+  // and none of the timesteps it adds to waits in the appenders.
+  bool updates_flushed_rows_only(const SessionTrace& t) const;
+  // The remembered part of a stored session, else stored_part().
+  StoredPart take_part(const std::string& session_id) {
+    const auto it = parts.find(session_id);
+    if (it == parts.end()) return stored_part(session_id);
+    return it->second;
+  }
+
+  // A session new in the open batch whose session_traces and session_timesteps rows wait in
+  // memory until the batch's rows are flushed (flush_rows): a part of it arriving in the same
+  // batch (merge) changes them there, instead of a flush, two queries and an UPDATE per timestep
+  // (OTLP sends a session's spans in several requests).
+  struct HeldSession {
+    std::string session_id;
+    Timestamp created_at;
+    std::int64_t events = 0;  // history lengths: the next history_index
+    std::int64_t messages = 0;
+    Value::Array metadata;
+    struct Step {
+      std::int64_t id;
+      std::string step_id;
+      std::int64_t step_index;
+      std::int64_t turn_number;
+      Timestamp timestamp;
+      std::int64_t events;  // the next step_position
+      std::int64_t messages;
+      Value metadata;
+    };
+    std::vector<Step> steps;
+    std::unordered_map<std::string, std::size_t> step_of;  // step_id -> index in steps
+  };
+
+  // Each timestep's row id, and where a part's items start in it (after the items stored before).
+  struct StepRow {
+    std::int64_t id = 0;
+    std::int64_t first_event = 0;
+    std::int64_t first_message = 0;
+  };
+
+  // Appends a session that is not stored (any more), with its aggregates for session_stats; its
+  // session and timestep rows are held (HeldSession).
   void append_new(Appenders& a, const SessionTrace& t);
 
-  // Appends the session's rows, adding them to `stats` when given; with `into`, as a part of that
-  // stored session (OnExistingSession::merge).
-  void append_rows(Appenders& a, const SessionTrace& t, const std::optional<StoredPart>& into,
-                   detail::duck::SessionStats* stats);
+  // Adds `t` (a new session, or a part of it) to the held session `h`: its timesteps, metadata
+  // and counts in memory, its events and messages appended; to `stats` when given.
+  void append_held(Appenders& a, const SessionTrace& t, HeldSession& h, detail::duck::SessionStats* stats);
+
+  // Appends `t` as a part of the stored session `into` (OnExistingSession::merge), in SQL; `into`
+  // becomes the merged session's part.
+  void append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into);
+
+  // The events and messages rows of `t`, placed after `history_events` / `history_messages` and
+  // after each timestep's first_event / first_message; added to `stats` when given.
+  void append_items(Appenders& a, const SessionTrace& t, const std::vector<StepRow>& step_rows,
+                    std::int64_t history_events, std::int64_t history_messages, detail::duck::SessionStats* stats);
+
+  // Hands the held sessions' rows and every appended row to DuckDB (before anything reads or
+  // changes stored rows of the batch).
+  void flush_rows(Appenders& a);
+
+  // A statement prepared once per connection (reset with it): `slot` is a member below.
+  Prepared& cached(std::optional<Prepared>& slot, const char* sql) {
+    if (!slot) slot.emplace(conn, sql);
+    return *slot;
+  }
+  void forget_parts() noexcept {
+    parts.clear();
+    parts_order.clear();
+  }
+  void reset_statements() noexcept {
+    exists_stmt.reset();
+    part_stmt.reset();
+    part_steps_stmt.reset();
+    step_update_stmt.reset();
+    session_update_stmt.reset();
+    for (auto& stmt : delete_stmts) stmt.reset();
+  }
 
   // Stores the aggregates of the sessions appended since `from`, in the open transaction: those
   // computed while appending, and (in SQL) those of the merged sessions.
@@ -157,6 +248,9 @@ struct DuckDBTraceManager::Impl {
   void forget_stats() noexcept {
     pending_stats.clear();
     merged_ids.clear();
+    held.clear();
+    held_index.clear();
+    unflushed_steps.clear();
   }
 
   BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }
@@ -198,11 +292,13 @@ struct DuckDBTraceManager::Impl {
     std::lock_guard lock(mutex);
     begin_batch();
     try {
-      batch->flush();  // rows of `from` appended in this batch must be visible to the load
+      const std::string from_id(from);
+      // Mostly nothing was stored under `from`: known without the flush and the load.
+      if (!batch_seen.contains(from_id) && !exists(from)) return false;
+      flush_rows(*batch);  // rows of `from` appended in this batch must be visible to the load
       std::optional<SessionTrace> moved = detail::duck::load_trace(conn, from);
       if (!moved) return false;
       delete_session(from);
-      const std::string from_id(from);
       pending_stats.erase(from_id);
       merged_ids.erase(from_id);
       batch_seen.erase(from_id);
@@ -233,7 +329,7 @@ struct DuckDBTraceManager::Impl {
     std::lock_guard lock(mutex);
     if (!batch) return;
     try {
-      batch->flush();
+      flush_rows(*batch);
       batch.reset();
       // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
       // connection) aborted, and keeps nothing; any statement before it fails in that case.
@@ -256,7 +352,7 @@ struct DuckDBTraceManager::Impl {
     try {
       conn.exec("COMMIT");
     } catch (...) {
-      exists_stmt.reset();  // prepared on the connection being closed
+      reset_statements();  // prepared on the connection being closed
       try {
         conn.reopen();
       } catch (...) {
@@ -288,10 +384,11 @@ struct DuckDBTraceManager::Impl {
           forget_stats();
           const std::unordered_set<std::string> stored = stored_among(chunk);
           for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing, true, &stored);
-          a.flush();
+          flush_rows(a);
           store_stats(from);
         });
       } catch (...) {
+        forget_parts();
         next_timestep_id = from.timestep;
         next_event_id = from.event;
         next_message_id = from.message;
@@ -307,6 +404,7 @@ struct DuckDBTraceManager::Impl {
   }
 
   void roll_back_batch() noexcept {
+    forget_parts();
     batch.reset();
     forget_stats();
     detail::duck::roll_back(conn);
@@ -321,6 +419,12 @@ struct DuckDBTraceManager::Impl {
   std::int64_t next_message_id = 1;
   std::int64_t last_seq = 0;  // session_stats.seq of the latest change
   std::optional<Prepared> exists_stmt;
+  // What a merge into a stored session runs (stored_part, append_to_stored).
+  std::optional<Prepared> part_stmt, part_steps_stmt, step_update_stmt, session_update_stmt;
+  std::optional<Prepared> delete_stmts[5];  // delete_session's
+  // The open transaction's held sessions, in the order they were appended, by id.
+  std::vector<HeldSession> held;
+  std::unordered_map<std::string, std::size_t> held_index;
   // The aggregates of the open transaction's new sessions (by id: their seq follow the ids, as
   // kRefreshSessionStats gives them), and the sessions merged into.
   std::map<std::string, detail::duck::SessionStats> pending_stats;

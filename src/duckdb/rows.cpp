@@ -75,17 +75,29 @@ detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const Sess
                     "' (use OnExistingSession::replace to overwrite it)");
     case OnExistingSession::replace:
       // Rows appended earlier in this batch are not visible to DELETE yet: flush them first.
-      a.flush();
+      flush_rows(a);
       delete_session(t.session_id);
       ++summary.replaced;
       seen.insert(t.session_id);
       append_new(a, t);
       return Appended::replaced;
     case OnExistingSession::merge:
-      if (in_batch) a.flush();  // the stored part's rows must be visible to stored_part()
       ++summary.merged;
+      if (const auto it = held_index.find(t.session_id); in_batch && it != held_index.end()) {
+        // New in this batch: merged in memory, its aggregates kept as for a new session.
+        const auto stats = pending_stats.find(t.session_id);
+        append_held(a, t, held[it->second], stats == pending_stats.end() ? nullptr : &stats->second);
+        return Appended::merged;
+      }
+      // The stored part's rows must be visible to stored_part() and to the UPDATEs: flushed unless
+      // the part is remembered and no timestep this part updates waits in the appenders.
+      if (in_batch && !updates_flushed_rows_only(t)) flush_rows(a);
       seen.insert(t.session_id);
-      append_rows(a, t, stored_part(t.session_id), nullptr);
+      {
+        StoredPart part = take_part(t.session_id);
+        append_to_stored(a, t, part);
+        remember_part(t.session_id, std::move(part));
+      }
       // Its aggregates come from its stored rows (a part of this batch's included), in SQL.
       pending_stats.erase(t.session_id);
       merged_ids.insert(t.session_id);
@@ -97,7 +109,7 @@ detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const Sess
 DuckDBTraceManager::Impl::StoredPart DuckDBTraceManager::Impl::stored_part(std::string_view session_id) {
   StoredPart part;
   {
-    Prepared stmt(conn, "SELECT num_events, num_messages, metadata FROM session_traces WHERE session_id = ?");
+    Prepared& stmt = cached(part_stmt, "SELECT num_events, num_messages, metadata FROM session_traces WHERE session_id = ?");
     stmt.bind(1, session_id);
     Result r = stmt.execute();
     part.events = r.integer(0, 0).value_or(0);
@@ -105,7 +117,7 @@ DuckDBTraceManager::Impl::StoredPart DuckDBTraceManager::Impl::stored_part(std::
     const Value metadata = parse_json_column(r, 2, 0, conn.name());
     if (metadata.is_array()) part.metadata = metadata.as_array();
   }
-  Prepared stmt(conn, "SELECT step_id, id, num_events, num_messages FROM session_timesteps WHERE session_id = ?");
+  Prepared& stmt = cached(part_steps_stmt, "SELECT step_id, id, num_events, num_messages FROM session_timesteps WHERE session_id = ?");
   stmt.bind(1, session_id);
   Result r = stmt.execute();
   for (std::size_t row = 0; row < r.rows(); ++row) {
@@ -115,16 +127,10 @@ DuckDBTraceManager::Impl::StoredPart DuckDBTraceManager::Impl::stored_part(std::
   return part;
 }
 
-void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t) {
-  detail::duck::SessionStats stats(t.created_at);
-  append_rows(a, t, std::nullopt, &stats);
-  // A session merged earlier in this batch, then replaced: its rows are all new, and SQL counts them.
-  if (!merged_ids.contains(t.session_id)) pending_stats.insert_or_assign(t.session_id, std::move(stats));
-}
+namespace {
 
-void DuckDBTraceManager::Impl::append_rows(Appenders& a, const SessionTrace& t, const std::optional<StoredPart>& into,
-                 detail::duck::SessionStats* stats) {
-  Value::Array metadata = into ? into->metadata : Value::Array{};
+// A session's metadata entries as the metadata column stores them.
+void add_metadata(Value::Array& metadata, const SessionTrace& t) {
   for (const auto& m : t.session_metadata) {
     metadata.push_back(Value{{"metadata_type", m.metadata_type},
                              {"data", m.data},
@@ -132,43 +138,115 @@ void DuckDBTraceManager::Impl::append_rows(Appenders& a, const SessionTrace& t, 
                                                ? Value()
                                                : Value(format_timestamp(m.timestamp))}});
   }
-  const std::int64_t history_events = into ? into->events : 0;
-  const std::int64_t history_messages = into ? into->messages : 0;
-  std::int64_t added_steps = 0;
-  if (!into) {
-    a.sessions.text(std::string_view(t.session_id))
-        .timestamp(t.created_at)
-        .integer(static_cast<std::int64_t>(t.session_time_steps.size()))
-        .integer(static_cast<std::int64_t>(t.event_history.size()))
-        .integer(static_cast<std::int64_t>(t.message_history.size()))
-        .json(Value(std::move(metadata)))
-        .null();
-    a.sessions.end_row();
-  }
+}
 
-  // Each timestep's row id, and where its new items start (after a stored step's own).
-  struct StepRow {
-    std::int64_t id;
-    std::int64_t first_event = 0;
-    std::int64_t first_message = 0;
-  };
+bool unset(Timestamp t) { return t.time_since_epoch().count() == 0; }
+
+}  // namespace
+
+bool DuckDBTraceManager::Impl::updates_flushed_rows_only(const SessionTrace& t) const {
+  const auto part = parts.find(t.session_id);
+  if (part == parts.end()) return false;
+  for (const SessionTimeStep& step : t.session_time_steps) {
+    const auto stored = part->second.steps.find(step.step_id);
+    if (stored != part->second.steps.end() && unflushed_steps.contains(stored->second.id)) return false;
+  }
+  return true;
+}
+
+void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t) {
+  detail::duck::SessionStats stats(t.created_at);
+  held_index[t.session_id] = held.size();
+  HeldSession& h = held.emplace_back();
+  h.session_id = t.session_id;
+  h.created_at = t.created_at;
+  append_held(a, t, h, &stats);
+  // A session merged earlier in this batch, then replaced: its rows are all new, and SQL counts them.
+  if (!merged_ids.contains(t.session_id)) pending_stats.insert_or_assign(t.session_id, std::move(stats));
+}
+
+void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, HeldSession& h,
+                                           detail::duck::SessionStats* stats) {
+  add_metadata(h.metadata, t);
+  // created_at = least(created_at, part's), as a merge into a stored session sets it (NULLs ignored).
+  if (!unset(t.created_at) && (unset(h.created_at) || t.created_at < h.created_at)) {
+    h.created_at = t.created_at;
+    if (stats) stats->lower_created_at(t.created_at);
+  }
   std::vector<StepRow> step_rows(t.session_time_steps.size());
   for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
     const SessionTimeStep& step = t.session_time_steps[s];
-    if (into) {
-      if (const auto stored = into->steps.find(step.step_id); stored != into->steps.end()) {
-        step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
-        Prepared update(conn,
-                        "UPDATE session_timesteps SET num_events = num_events + ?, num_messages = num_messages + ? "
-                        "WHERE id = ?");
-        update.bind(1, Value(step.events.size())).bind(2, Value(step.step_messages.size())).bind(3, Value(stored->second.id));
-        update.execute();
-        continue;
-      }
+    const auto [it, added] = h.step_of.try_emplace(step.step_id, h.steps.size());
+    if (added) {
+      if (stats) stats->add_timestep();
+      h.steps.push_back(HeldSession::Step{next_timestep_id++, step.step_id, step.step_index, step.turn_number,
+                                          step.timestamp, 0, 0, step.step_metadata});
+    }
+    HeldSession::Step& row = h.steps[it->second];
+    step_rows[s] = StepRow{row.id, row.events, row.messages};
+    row.events += static_cast<std::int64_t>(step.events.size());
+    row.messages += static_cast<std::int64_t>(step.step_messages.size());
+  }
+  append_items(a, t, step_rows, h.events, h.messages, stats);
+  h.events += static_cast<std::int64_t>(t.event_history.size());
+  h.messages += static_cast<std::int64_t>(t.message_history.size());
+}
+
+void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
+  for (HeldSession& h : held) {
+    StoredPart part{h.events, h.messages, h.metadata, {}};
+    for (const HeldSession::Step& step : h.steps) part.steps[step.step_id] = StoredPart::Step{step.id, step.events, step.messages};
+    remember_part(h.session_id, std::move(part));
+    a.sessions.text(std::string_view(h.session_id))
+        .timestamp(h.created_at)
+        .integer(static_cast<std::int64_t>(h.steps.size()))
+        .integer(h.events)
+        .integer(h.messages)
+        .json(Value(h.metadata))
+        .null();
+    a.sessions.end_row();
+    for (const HeldSession::Step& step : h.steps) {
+      a.steps.integer(step.id)
+          .text(std::string_view(h.session_id))
+          .text(std::string_view(step.step_id))
+          .integer(step.step_index)
+          .integer(step.turn_number)
+          .timestamp(step.timestamp)
+          .integer(step.events)
+          .integer(step.messages)
+          .json(step.metadata);
+      a.steps.end_row();
+    }
+  }
+  held.clear();
+  held_index.clear();
+  unflushed_steps.clear();
+  a.flush();
+}
+
+void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into) {
+  add_metadata(into.metadata, t);
+  std::int64_t added_steps = 0;
+  std::vector<StepRow> step_rows(t.session_time_steps.size());
+  for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
+    const SessionTimeStep& step = t.session_time_steps[s];
+    if (const auto stored = into.steps.find(step.step_id); stored != into.steps.end()) {
+      step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
+      stored->second.events += static_cast<std::int64_t>(step.events.size());
+      stored->second.messages += static_cast<std::int64_t>(step.step_messages.size());
+      cached(step_update_stmt,
+             "UPDATE session_timesteps SET num_events = num_events + ?, num_messages = num_messages + ? WHERE id = ?")
+          .bind(1, Value(step.events.size()))
+          .bind(2, Value(step.step_messages.size()))
+          .bind(3, Value(stored->second.id))
+          .execute();
+      continue;
     }
     ++added_steps;
-    if (stats) stats->add_timestep();
     step_rows[s].id = next_timestep_id++;
+    into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, static_cast<std::int64_t>(step.events.size()),
+                                                static_cast<std::int64_t>(step.step_messages.size())};
+    unflushed_steps.insert(step_rows[s].id);
     a.steps.integer(step_rows[s].id)
         .text(std::string_view(t.session_id))
         .text(std::string_view(step.step_id))
@@ -180,6 +258,28 @@ void DuckDBTraceManager::Impl::append_rows(Appenders& a, const SessionTrace& t, 
         .json(step.step_metadata);
     a.steps.end_row();
   }
+  append_items(a, t, step_rows, into.events, into.messages, nullptr);
+  into.events += static_cast<std::int64_t>(t.event_history.size());
+  into.messages += static_cast<std::int64_t>(t.message_history.size());
+  Prepared& update = cached(session_update_stmt,
+                            "UPDATE session_traces SET num_timesteps = num_timesteps + ?, num_events = num_events + ?, "
+                            "num_messages = num_messages + ?, metadata = ?, created_at = least(created_at, ?) "
+                            "WHERE session_id = ?");
+  update.bind(1, Value(added_steps))
+      .bind(2, Value(t.event_history.size()))
+      .bind(3, Value(t.message_history.size()))
+      .bind(4, Value(into.metadata));
+  if (unset(t.created_at)) {
+    update.bind(5, Value());
+  } else {
+    update.bind_timestamp(5, t.created_at);
+  }
+  update.bind(6, std::string_view(t.session_id)).execute();
+}
+
+void DuckDBTraceManager::Impl::append_items(Appenders& a, const SessionTrace& t, const std::vector<StepRow>& step_rows,
+                                            std::int64_t history_events, std::int64_t history_messages,
+                                            detail::duck::SessionStats* stats) {
   // A placement within this part, shifted to follow the stored part.
   const auto placed = [&](Placement p, std::int64_t history_offset, std::int64_t StepRow::*step_offset) {
     std::optional<std::int64_t> step_id;
@@ -215,22 +315,6 @@ void DuckDBTraceManager::Impl::append_rows(Appenders& a, const SessionTrace& t, 
         .integer(at.history_index)
         .integer(at.step_position);
     a.messages.end_row();
-  }
-  if (into) {
-    Prepared update(conn,
-                    "UPDATE session_traces SET num_timesteps = num_timesteps + ?, num_events = num_events + ?, "
-                    "num_messages = num_messages + ?, metadata = ?, created_at = least(created_at, ?) "
-                    "WHERE session_id = ?");
-    update.bind(1, Value(added_steps))
-        .bind(2, Value(t.event_history.size()))
-        .bind(3, Value(t.message_history.size()))
-        .bind(4, Value(std::move(metadata)));
-    if (t.created_at.time_since_epoch().count() == 0) {
-      update.bind(5, Value());
-    } else {
-      update.bind_timestamp(5, t.created_at);
-    }
-    update.bind(6, std::string_view(t.session_id)).execute();
   }
 }
 

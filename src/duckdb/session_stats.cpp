@@ -91,6 +91,8 @@ std::vector<std::string> sorted(std::vector<std::string> list) {
 
 SessionStats::SessionStats(Timestamp created_at) : created_at_(micros_of(created_at)) {}
 
+void SessionStats::lower_created_at(Timestamp t) { keep_min(created_at_, micros_of(t)); }
+
 void SessionStats::add_event(std::int64_t id, const Event& event, const std::optional<std::string>& provider) {
   ++events_;
   keep_min(first_event_id_, id);

@@ -24,6 +24,8 @@ class SessionStats {
   /// A messages row.
   void add_message(std::int64_t id, const SessionEventMessage& message);
   void add_timestep() noexcept { ++timesteps_; }
+  /// A part merged into the session in memory started earlier: least(created_at, `t`).
+  void lower_created_at(Timestamp t);
 
   /// The columns append() fills, in its order.
   static const std::vector<std::string>& columns();

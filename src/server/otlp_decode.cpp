@@ -313,6 +313,7 @@ Value read_attributes_of(ProtoReader r, std::uint32_t attributes_field, std::str
 
 OtlpTraces decode_otlp_traces_protobuf(std::string_view body) {
   OtlpTraces out;
+  out.body_bytes = body.size();
   ProtoReader request(body, 0, "ExportTraceServiceRequest");
   std::uint32_t field;
   WireType type;

@@ -53,6 +53,8 @@ struct OtlpSpan {
 struct OtlpTraces {
   std::vector<Value> resources;
   std::vector<OtlpSpan> spans;
+  /// The size of the (decompressed) body they were read from; 0 when not read from one.
+  std::size_t body_bytes = 0;
 };
 
 /// Reads a protobuf ExportTraceServiceRequest (opentelemetry/proto/collector/trace/v1). Unknown

@@ -230,6 +230,7 @@ OtlpTraces decode_otlp_traces_json(std::string_view body) {
                               std::string(root.contains("session_id") ? " (sessions in our trace JSON go to POST /api/v1/sessions)" : ""));
   }
   OtlpTraces out;
+  out.body_bytes = body.size();
   const Value::Array& resource_spans = array_member(root, "resourceSpans", "resource_spans", "request");
   for (std::size_t r = 0; r < resource_spans.size(); ++r) {
     const std::string rw = "resourceSpans[" + std::to_string(r) + "]";

@@ -43,6 +43,7 @@ struct Building {
   SessionTrace trace;
   bool has_session_span = false;
   bool unnamed = false;  ///< named after its trace id for want of a session id
+  std::uint64_t spans = 0;
   std::map<std::string, std::size_t> steps;  ///< step_id → index in trace.session_time_steps
   std::vector<Item> items;
 
@@ -167,6 +168,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     Building& b = sessions[*sid];
     b.trace.session_id = *sid;
     b.unnamed = unnamed;
+    ++b.spans;
     const Timestamp start = timestamp_of(s.start_unix_nano);
     const std::string kind = synth_kind(s);
     if (kind == "session") {
@@ -244,6 +246,9 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
                      [](const SessionTimeStep& x, const SessionTimeStep& y) { return x.step_index < y.step_index; });
     out.sessions.push_back(std::move(b.trace));
     out.unnamed.push_back(b.unnamed);
+    if (traces.body_bytes > 0) {
+      out.bytes.push_back(std::max<std::size_t>(1, static_cast<std::size_t>(traces.body_bytes * b.spans / out.spans)));
+    }
   }
   if (memory != nullptr) {
     for (const auto& [trace, sid] : trace_session) {

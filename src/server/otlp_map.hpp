@@ -31,6 +31,11 @@ struct OtlpMapped {
   /// that a span of this request named; that session is among `sessions`, and what was stored
   /// under the trace id is to be moved into it.
   std::vector<std::pair<std::string, std::string>> named;
+  /// Per session of `sessions` (when the spans came in a body): what it counts against the
+  /// ingest queue's byte bound, the body's size shared by the sessions' spans (serializing each
+  /// session as JSON to count its bytes cost more than a tenth of the ingest). Shorter than
+  /// `sessions` (or empty): the others count their JSON size.
+  std::vector<std::size_t> bytes;
   std::uint64_t spans = 0;           ///< spans mapped
   std::uint64_t rejected_spans = 0;  ///< spans that could not be mapped (no ids)
   std::string error_message;         ///< why, for the first of them

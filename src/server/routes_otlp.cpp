@@ -37,7 +37,8 @@ void add_items(std::vector<IngestItem>& items, OtlpMapped& mapped, bool logs) {
   items.reserve(items.size() + mapped.sessions.size());
   for (std::size_t i = 0; i < mapped.sessions.size(); ++i) {
     SessionTrace& trace = mapped.sessions[i];
-    const std::size_t bytes = trace.to_json().size();  // what the queue's byte bound counts
+    // What the queue's byte bound counts: its share of the request body, else its JSON size.
+    const std::size_t bytes = i < mapped.bytes.size() ? mapped.bytes[i] : trace.to_json().size();
     IngestItem item{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0};
     item.unnamed = i < mapped.unnamed.size() && mapped.unnamed[i];
     for (const auto& [trace_id, session_id] : mapped.named) {

@@ -68,6 +68,23 @@ void StoreWriter::serve_queue() {
     queue_.pop(taken, commit_sessions_ - batch_.size(), batch_.empty() ? std::nullopt : std::optional(batch_due_));
     // Which of them are stored, in one query: asking for each session alone took three quarters
     // of the appending (DuckDB binds that statement again at every call inside the transaction).
+    // Unnamed OTLP parts taken with the part that names their session go straight into it,
+    // rather than under their trace id first, then moved (a load, a delete and a merge). The
+    // first of them moves what earlier batches stored under the trace id, so that the session's
+    // parts keep their order.
+    for (IngestItem& naming : taken) {
+      for (const std::string& from : naming.absorbs) {
+        bool first = true;
+        for (IngestItem& item : taken) {
+          if (&item == &naming) break;
+          if (!item.unnamed || item.trace.session_id != from) continue;
+          item.trace.session_id = naming.trace.session_id;
+          item.unnamed = false;
+          if (first) item.absorbs.push_back(from);
+          first = false;
+        }
+      }
+    }
     if (!taken.empty()) {
       std::vector<std::string> ids;
       ids.reserve(taken.size());

@@ -117,10 +117,18 @@ TEST(SessionStats, TheSinkReplaceAndExperimentLinksKeepThemToo) {
   expect_consistent(db);
 }
 
-TEST(SessionStats, ASessionStoredInPartsIsOneSession) {
-  // The whole session, and the same session cut into three parts stored one after the other
-  // (parts may split a timestep): loading gives the same trace, with the same aggregates.
-  const SessionTrace whole = sample_session("parts", {.steps = 4, .failing_tool = true});
+namespace {
+
+// A session cut into three parts (parts may split a timestep): step 2 arrives in two pieces,
+// its LLM call first, the rest later.
+struct Parts {
+  SessionTrace whole, first, second, third;
+};
+
+Parts parts_of(const std::string& id) {
+  Parts out;
+  out.whole = sample_session(id, {.steps = 4, .failing_tool = true});
+  const SessionTrace& whole = out.whole;
   const auto part = [&](std::size_t first_step, std::size_t steps, bool with_metadata) {
     SessionTrace p;
     p.session_id = whole.session_id;
@@ -134,32 +142,79 @@ TEST(SessionStats, ASessionStoredInPartsIsOneSession) {
     }
     return p;
   };
-  // Step 2 arrives in two pieces: its LLM call first, the rest later.
-  SessionTrace first = part(0, 2, true);
-  SessionTrace second = part(2, 1, false);
-  second.session_time_steps[0].events.resize(1);
-  second.session_time_steps[0].step_messages.clear();
-  second.event_history.resize(second.event_history.size() - 2);
-  second.message_history.clear();
-  SessionTrace third = part(2, 2, false);
-  third.session_time_steps[0].events.erase(third.session_time_steps[0].events.begin());
-  third.event_history.erase(third.event_history.begin());
+  out.first = part(0, 2, true);
+  out.second = part(2, 1, false);
+  out.second.session_time_steps[0].events.resize(1);
+  out.second.session_time_steps[0].step_messages.clear();
+  out.second.event_history.resize(out.second.event_history.size() - 2);
+  out.second.message_history.clear();
+  out.third = part(2, 2, false);
+  out.third.session_time_steps[0].events.erase(out.third.session_time_steps[0].events.begin());
+  out.third.event_history.erase(out.third.event_history.begin());
+  return out;
+}
 
-  TempDir dir;
-  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
-  db.insert_trace(first);
-  const std::int64_t first_seq = db.query("SELECT seq FROM session_stats").rows[0][0].as_int();
-  const InsertSummary s = db.insert_traces(std::vector<SessionTrace>{second, third});
-  EXPECT_EQ(s.merged, 2u);
-  EXPECT_EQ(db.load_trace("parts"), whole);
-  expect_consistent(db);
-  EXPECT_GT(db.query("SELECT seq FROM session_stats").rows[0][0].as_int(), first_seq) << "a merge is a change";
-
+// The aggregates of `db`'s sessions equal those of the same sessions stored whole.
+void expect_stats_of_whole(DuckDBTraceManager& db, const std::vector<SessionTrace>& wholes) {
   TempDir other;
   DuckDBTraceManager reference(other.db());
-  reference.insert_trace(whole);
-  const char* view = "SELECT * EXCLUDE (seq, first_event_id, last_event_id, first_message_id, last_message_id) FROM session_stats";
+  reference.insert_traces(wholes);
+  const char* view =
+      "SELECT * EXCLUDE (seq, first_event_id, last_event_id, first_message_id, last_message_id) FROM session_stats "
+      "ORDER BY session_id";
   EXPECT_EQ(db.query(view).rows, reference.query(view).rows);
+}
+
+}  // namespace
+
+TEST(SessionStats, ASessionStoredInPartsIsOneSession) {
+  // The whole session, and the same session cut into three parts stored one after the other
+  // (the first by another manager: the later ones read what they continue from in the file):
+  // loading gives the same trace, with the same aggregates.
+  const Parts p = parts_of("parts");
+  TempDir dir;
+  DuckDBTraceManager(dir.db()).insert_trace(p.first);
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  const std::int64_t first_seq = db.query("SELECT seq FROM session_stats").rows[0][0].as_int();
+  const InsertSummary s = db.insert_traces(std::vector<SessionTrace>{p.second, p.third});
+  EXPECT_EQ(s.merged, 2u);
+  EXPECT_EQ(db.load_trace("parts"), p.whole);
+  expect_consistent(db);
+  EXPECT_GT(db.query("SELECT seq FROM session_stats").rows[0][0].as_int(), first_seq) << "a merge is a change";
+  expect_stats_of_whole(db, {p.whole});
+}
+
+TEST(SessionStats, PartsOfANewSessionInOneBatchAreMergedAsInParts) {
+  // Parts of a session new in the batch are merged in memory (their session and timestep rows
+  // wait until the batch flushes); next to them, a stored session merged in SQL (its second part
+  // flushes what the batch holds), and a session held, flushed so, then merged in SQL: the same
+  // sessions and aggregates as stored whole.
+  const Parts a = parts_of("a-held");
+  const Parts b = parts_of("b-stored");
+  const Parts c = parts_of("c-flushed");
+  SessionTrace late_first = a.second;  // a part that started earlier than the session's first part
+  late_first.created_at = a.whole.created_at - std::chrono::seconds(5);
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  db.insert_trace(b.first);
+  const InsertSummary s = db.insert_traces(
+      std::vector<SessionTrace>{a.first, b.second, late_first, c.first, b.third, a.third, c.second, c.third}, 100);
+  EXPECT_EQ(s.inserted, 2u);
+  EXPECT_EQ(s.merged, 6u);
+  SessionTrace a_whole = a.whole;
+  a_whole.created_at = late_first.created_at;
+  EXPECT_EQ(db.load_trace("a-held"), a_whole);
+  EXPECT_EQ(db.load_trace("b-stored"), b.whole);
+  EXPECT_EQ(db.load_trace("c-flushed"), c.whole);
+  expect_consistent(db);
+  expect_stats_of_whole(db, {a_whole, b.whole, c.whole});
+
+  // Replacing a session held in the open batch flushes it first: the replacement alone remains.
+  TempDir other;
+  DuckDBTraceManager replacing(other.db(), DuckDBOptions{.on_existing = OnExistingSession::replace});
+  replacing.insert_traces(std::vector<SessionTrace>{a.first, a.whole}, 100);
+  EXPECT_EQ(replacing.load_trace("a-held"), a.whole);
+  expect_consistent(replacing);
 }
 
 TEST(SessionStats, AFileWithoutThemGetsThemWhenMigrated) {

@@ -221,6 +221,53 @@ TEST(OtlpRoute, TheWriterStoresAnUnnamedPartQueuedAfterItsTraceWasNamedInTheName
   EXPECT_EQ(counters.otlp_sessions_renamed.load(), 0u) << "nothing was stored under the trace id to move";
 }
 
+TEST(OtlpRoute, UnnamedPartsTakenWithTheNamingPartGoStraightIntoItsSessionInOrder) {
+  // Stored under the trace id by an earlier batch: an older part; then, taken together, a part
+  // still unnamed and the part naming the session. The unnamed one goes straight into the named
+  // session (nothing of it is stored under the trace id), after the older part moved there.
+  TempDir dir;
+  ServerOptions options{.db = dir.db()};
+  DuckDBTraceManager store(options.db);
+  IngestCounters counters;
+  const std::string trace = "7bf92f3577b34da6a3ce929d0e0e4736";
+  SessionTrace older = sample_session(trace, {.steps = 1});
+  SessionTrace unnamed = sample_session(trace, {.steps = 1});
+  unnamed.session_time_steps[0].step_id = "later";
+  SessionTrace named = sample_session("conv-together", {.steps = 1});
+  named.session_time_steps[0].step_id = "last";
+  {
+    IngestQueue queue(options.queue_sessions, options.queue_bytes);
+    std::vector<IngestItem> items;
+    items.push_back(IngestItem{older, OnExistingSession::merge, 1, nullptr, 0});
+    items.back().unnamed = true;
+    ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+    StoreWriter writer(store, queue, counters, options);
+    ASSERT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  }
+  ASSERT_TRUE(store.load_trace(trace));
+  IngestQueue queue(options.queue_sessions, options.queue_bytes);
+  std::vector<IngestItem> items;
+  items.push_back(IngestItem{unnamed, OnExistingSession::merge, 1, nullptr, 0});
+  items.back().unnamed = true;
+  items.push_back(IngestItem{named, OnExistingSession::merge, 1, nullptr, 0});
+  items.back().absorbs = {trace};
+  ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);  // taken by the writer in one pop
+  {
+    StoreWriter writer(store, queue, counters, options);
+    ASSERT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  }
+  EXPECT_EQ(store.session_ids(), std::vector<std::string>{"conv-together"});
+  const auto stored = store.load_trace("conv-together");
+  ASSERT_TRUE(stored);
+  std::vector<Event> expected = older.event_history;
+  expected.insert(expected.end(), unnamed.event_history.begin(), unnamed.event_history.end());
+  expected.insert(expected.end(), named.event_history.begin(), named.event_history.end());
+  EXPECT_EQ(stored->event_history, expected) << "the parts in the order they came";
+  ASSERT_EQ(stored->session_time_steps.size(), 3u);
+  EXPECT_EQ(counters.otlp_sessions_renamed.load(), 1u) << "the older part was moved, once";
+  EXPECT_EQ(counters.merged.load() + counters.inserted.load(), 3u);
+}
+
 TEST(OtlpRoute, JsonIsAnsweredInJsonWithPartialSuccess) {
   TempDir dir;
   Routes routes(ServerOptions{.db = dir.db()});
