@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "diagnostics.hpp"
 #include "duckdb/access.hpp"
@@ -15,9 +16,6 @@ namespace synth::tracing::server {
 namespace {
 
 using detail::duck::StoreAccess;
-
-// Deleted-before-written ids remembered at most (a race of two requests leaves one at a time).
-constexpr std::size_t kRememberedEarlyDeletes = 100000;
 
 std::uint64_t u64(const Value& v) {
   if (v.kind() == Value::Kind::unsigned_integer) return v.as_uint();
@@ -208,8 +206,7 @@ std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx) {
   return counts;
 }
 
-void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, std::unordered_set<std::int64_t>& deleted_early,
-                   std::deque<std::int64_t>& deleted_order) {
+void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, DeletedEarly& deleted_early) {
   if (!work.drop.empty()) {
     Value::Array ids(work.drop.begin(), work.drop.end());
     const QueryResult deleted = StoreAccess::batch_run(
@@ -218,17 +215,12 @@ void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, std::unorder
     std::unordered_set<std::int64_t> gone;
     for (const auto& row : deleted.rows) gone.insert(row.at(0).as_int());
     for (const std::int64_t id : work.drop) {
-      if (gone.contains(id) || !deleted_early.insert(id).second) continue;
-      deleted_order.push_back(id);
-      if (deleted_order.size() > kRememberedEarlyDeletes) {
-        deleted_early.erase(deleted_order.front());
-        deleted_order.pop_front();
-      }
+      if (!gone.contains(id)) deleted_early.set(id, true);
     }
   }
   Value::Array rows;
   for (const PendingRow& row : work.put) {
-    if (deleted_early.erase(row.id) > 0) continue;  // already stored by the request that took it
+    if (deleted_early.erase(row.id)) continue;  // already stored by the request that took it
     rows.push_back(Value{{"id", row.id}, {"kind", row.kind}, {"received", row.received_unix_ms}, {"body", row.body}});
   }
   if (rows.empty()) return;

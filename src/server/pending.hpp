@@ -9,13 +9,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "synth/tracing/duckdb.hpp"
+#include "server/recent_map.hpp"
 #include "synth/tracing/json.hpp"
 
 namespace synth::tracing::server {
@@ -23,6 +22,11 @@ namespace synth::tracing::server {
 struct HeldLog;
 struct HeldSpan;
 struct ServerContext;
+
+/// otlp_pending ids deleted before their write was seen, remembered at most (a race of two
+/// requests leaves one at a time).
+inline constexpr std::size_t kRememberedEarlyDeletes = 100000;
+using DeletedEarly = RecentMap<std::int64_t, bool>;
 
 /// One row of otlp_pending: a held span (kind "span") or log record (kind "log").
 struct PendingRow {
@@ -76,8 +80,7 @@ std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx);
 /// The writer's side: writes and deletes `work`'s rows in the open batch. A row deleted before
 /// its write was seen (two requests racing: a span took a record whose request was not stored
 /// yet) is remembered in `deleted_early`, and its write skipped.
-void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, std::unordered_set<std::int64_t>& deleted_early,
-                   std::deque<std::int64_t>& deleted_order);
+void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, DeletedEarly& deleted_early);
 
 /// The writer's side: the GenAI log records among `trace`'s messages whose LLM call event is
 /// stored (committed, or in the open batch) are folded into that event, in place, and taken out of

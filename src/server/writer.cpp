@@ -117,25 +117,19 @@ void StoreWriter::serve_queue() {
 
 Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored) {
   if (item.unnamed) {
-    if (const auto it = renamed_.find(item.trace.session_id); it != renamed_.end()) {
-      item.trace.session_id = it->second;
+    if (const std::string* named = renamed_.find(item.trace.session_id)) {
+      item.trace.session_id = *named;
       stored = nullptr;  // asked for the trace id; the session's own id is looked up alone
     }
   }
   item.absorbed = 0;
   for (const std::string& from : item.absorbs) {
     if (StoreAccess::batch_move(store_, from, item.trace.session_id)) ++item.absorbed;
-    if (renamed_.insert_or_assign(from, item.trace.session_id).second) {
-      renamed_order_.push_back(from);
-      if (renamed_order_.size() > kRememberedTraces) {
-        renamed_.erase(renamed_order_.front());
-        renamed_order_.pop_front();
-      }
-    }
+    renamed_.set(from, item.trace.session_id);
   }
   if (!item.otlp) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
   OtlpWork& work = *item.otlp;
-  apply_pending(store_, work, deleted_early_, deleted_order_);
+  apply_pending(store_, work, deleted_early_);
   if (work.no_session) return Appended::skipped;
   if (!work.attach_logs) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
   // On a copy: when the batch is rolled back, the retry attaches them again.

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -16,6 +15,9 @@
 #include "duckdb/access.hpp"
 #include "server/ingest_queue.hpp"
 #include "server/options.hpp"
+#include "server/otlp_map.hpp"
+#include "server/pending.hpp"
+#include "server/recent_map.hpp"
 #include "worker_thread.hpp"
 #include "synth/tracing/duckdb.hpp"
 
@@ -66,11 +68,9 @@ class StoreWriter {
   // OTLP sessions stored under a trace id and moved into the session a later span named: later
   // spans of the trace mapped under the trace id (before the name was known) go there too.
   // Bounded as the server's memory of traces (TraceSessions).
-  std::unordered_map<std::string, std::string> renamed_;
-  std::deque<std::string> renamed_order_;
+  RecentMap<std::string, std::string> renamed_{kRememberedTraces};
   // otlp_pending rows deleted before their write was seen (apply_pending).
-  std::unordered_set<std::int64_t> deleted_early_;
-  std::deque<std::int64_t> deleted_order_;
+  DeletedEarly deleted_early_{kRememberedEarlyDeletes};
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };
