@@ -1,0 +1,456 @@
+// Reading the text before the histories of a trace in exactly the compact shape our writer
+// writes, without simdjson: every member in the writer's order, no whitespace. Stage 1 and the
+// generic on-demand iteration (a type check and a key dispatch per member) were most of a
+// trace's read; here each expected key is one comparison and each value is read as it comes.
+// Anything else (another writer's order or keys, whitespace, a \u escape, numbers at the
+// limits, a problem) stops this reader, and the general one reads the text from the start:
+// what this reader accepts it reads exactly as the general reader does.
+#include <simdjson.h>
+
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "json/session_reading.hpp"
+
+namespace synth::tracing::detail {
+
+namespace {
+
+// Thrown when the text is not in our compact shape; caught in read_compact_prefix.
+struct NotCompact {};
+
+// Deeper values are left to the general reader (which enforces kMaxJsonDepth and names it).
+constexpr int kCompactDepth = 64;
+
+class CompactReader {
+ public:
+  // `text` lies in the reader's padded buffer: 8 bytes may be read past any position in it.
+  explicit CompactReader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  const char* position() const noexcept { return p_; }
+  bool at_end() const noexcept { return p_ == end_; }
+
+  // Literals of a size known here, so that the comparison is inlined (a call to memcmp per key
+  // cost more than the rest of reading it).
+  template <std::size_t N>
+  void expect(const char (&literal)[N]) {
+    if (!accept(literal)) throw NotCompact{};
+  }
+  template <std::size_t N>
+  bool accept(const char (&literal)[N]) noexcept {
+    constexpr std::size_t size = N - 1;
+    if (static_cast<std::size_t>(end_ - p_) < size || std::memcmp(p_, literal, size) != 0) return false;
+    p_ += size;
+    return true;
+  }
+  bool accept(char c) noexcept {
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  // A string's unescaped text: a view of the input, or of scratch_ (valid until the next call)
+  // when it has escapes.
+  std::string_view string() {
+    expect("\"");
+    const char* const begin = p_;
+    bool escaped = false;
+    bool high = false;
+    while (true) {
+      p_ = special_byte(p_);
+      if (p_ >= end_) throw NotCompact{};
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;
+      if (c >= 0x80) {
+        high = true;
+        ++p_;
+      } else if (c == '\\') {
+        escaped = true;
+        p_ += 2;  // the escaped character, checked when unescaping
+      } else {
+        throw NotCompact{};  // a control character: invalid JSON
+      }
+    }
+    const std::string_view raw(begin, static_cast<std::size_t>(p_ - begin));
+    ++p_;
+    if (high && !simdjson::validate_utf8(raw.data(), raw.size())) throw NotCompact{};
+    if (!escaped) return raw;
+    scratch_.clear();
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\\') {
+        scratch_.push_back(raw[i]);
+        continue;
+      }
+      switch (raw[++i]) {
+        case '"': scratch_.push_back('"'); break;
+        case '\\': scratch_.push_back('\\'); break;
+        case '/': scratch_.push_back('/'); break;
+        case 'b': scratch_.push_back('\b'); break;
+        case 'f': scratch_.push_back('\f'); break;
+        case 'n': scratch_.push_back('\n'); break;
+        case 'r': scratch_.push_back('\r'); break;
+        case 't': scratch_.push_back('\t'); break;
+        default: throw NotCompact{};  // \u (surrogates are simdjson's to judge) or invalid
+      }
+    }
+    return scratch_;
+  }
+
+  std::optional<std::string> optional_string() {
+    if (accept("null")) return std::nullopt;
+    return std::string(string());
+  }
+
+  Value value(int depth = 0) {
+    if (depth > kCompactDepth || p_ == end_) throw NotCompact{};
+    switch (*p_) {
+      case '{': {
+        ++p_;
+        Value::Object members;
+        if (!accept('}')) {
+          do {
+            std::string key(string());
+            expect(":");
+            Value member = value(depth + 1);
+            members.emplace_back(std::move(key), std::move(member));
+          } while (accept(','));
+          expect("}");
+        }
+        return Value(std::move(members));
+      }
+      case '[': {
+        ++p_;
+        Value::Array elements;
+        if (!accept(']')) {
+          do {
+            elements.push_back(value(depth + 1));
+          } while (accept(','));
+          expect("]");
+        }
+        return Value(std::move(elements));
+      }
+      case '"':
+        return Value(std::string(string()));
+      case 't':
+        expect("true");
+        return Value(true);
+      case 'f':
+        expect("false");
+        return Value(false);
+      case 'n':
+        expect("null");
+        return Value();
+      default:
+        return number();
+    }
+  }
+
+  // An array of values; null reads as empty (read_value_list).
+  std::vector<Value> value_list() {
+    std::vector<Value> out;
+    if (accept("null")) return out;
+    expect("[");
+    if (accept(']')) return out;
+    do {
+      out.push_back(value(1));
+    } while (accept(','));
+    expect("]");
+    return out;
+  }
+
+  // metadata / step_metadata: null reads as {} (read_metadata).
+  Value metadata() {
+    if (accept("null")) return Value::object();
+    return value();
+  }
+
+  // An integer of at most 18 digits (so it fits in int64), not "-0".
+  std::int64_t integer() {
+    const bool negative = accept('-');
+    const char* const digits = p_;
+    std::uint64_t n = 0;  // wraps harmlessly past 18 digits, which are refused
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') n = n * 10 + static_cast<std::uint64_t>(*p_++ - '0');
+    const auto count = p_ - digits;
+    if (count == 0 || count > 18 || (count > 1 && *digits == '0') || (negative && n == 0)) throw NotCompact{};
+    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) throw NotCompact{};
+    const auto value = static_cast<std::int64_t>(n);
+    return negative ? -value : value;
+  }
+  std::optional<std::int64_t> optional_integer() {
+    if (accept("null")) return std::nullopt;
+    return integer();
+  }
+
+  // Any number as a double (optional_number): integers exactly representable, or decimals,
+  // which std::from_chars rounds correctly as simdjson does.
+  std::optional<double> optional_number() {
+    if (accept("null")) return std::nullopt;
+    const Value v = number();
+    return v.as_double();
+  }
+
+  std::optional<bool> optional_boolean() {
+    if (accept("null")) return std::nullopt;
+    if (accept("true")) return true;
+    expect("false");
+    return false;
+  }
+
+  // ISO-8601 text or null; a repeated text is not parsed again.
+  Timestamp timestamp() {
+    if (accept("null")) return Timestamp{};
+    const std::string_view s = string();
+    if (s.data() != scratch_.data() && !s.empty() && s == last_time_text_) return last_time_;
+    const auto t = parse_timestamp(s);
+    if (!t) throw NotCompact{};
+    last_time_text_ = s.data() == scratch_.data() ? std::string_view() : s;
+    last_time_ = *t;
+    return *t;
+  }
+
+  std::optional<TimeRecord> time_record() {
+    if (accept("null")) return std::nullopt;
+    TimeRecord tr;
+    expect(R"({"event_time":)");
+    tr.event_time = timestamp();
+    expect(R"(,"message_time":)");
+    tr.message_time = optional_integer().value_or(0);
+    expect("}");
+    return tr;
+  }
+
+ private:
+  // A number: an integer of at most 18 digits, or a decimal of any kind that parses finite.
+  Value number() {
+    const char* const begin = p_;
+    accept('-');
+    const char* const digits = p_;
+    const auto skip_digits = [this] {
+      const char* const from = p_;
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      return p_ - from;
+    };
+    const auto count = skip_digits();
+    if (count == 0 || (count > 1 && *digits == '0')) throw NotCompact{};
+    bool decimal = false;
+    if (accept('.')) {
+      decimal = true;
+      if (skip_digits() == 0) throw NotCompact{};
+    }
+    if (accept('e') || accept('E')) {
+      decimal = true;
+      if (!accept('+')) accept('-');
+      if (skip_digits() == 0) throw NotCompact{};
+    }
+    if (!decimal) {
+      p_ = begin;
+      return Value(integer());
+    }
+    double d = 0;
+    const auto [end, error] = std::from_chars(begin, p_, d);
+    if (error != std::errc() || end != p_ || !std::isfinite(d)) throw NotCompact{};
+    return Value(d);
+  }
+
+  // The first '"', '\\', control character or non-ASCII byte at or after `p` (8 bytes at a
+  // time; the padding's zero bytes stop it at the end of the buffer).
+  static const char* special_byte(const char* p) noexcept {
+    constexpr std::uint64_t kOnes = 0x0101010101010101u;
+    constexpr std::uint64_t kHighs = 0x8080808080808080u;
+    const auto bytes_equal = [](std::uint64_t w, unsigned char c) {
+      const std::uint64_t x = w ^ (kOnes * c);
+      return (x - kOnes) & ~x & kHighs;
+    };
+    for (;; p += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      // Bytes below 0x20, and bytes with the high bit set; the lowest set bit is the first such.
+      const std::uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\') | ((w - kOnes * 0x20) & ~w & kHighs) |
+                                (w & kHighs);
+      if (hit) return p + std::countr_zero(hit) / 8;
+    }
+  }
+
+  const char* p_;
+  const char* const end_;
+  std::string scratch_;
+  std::string_view last_time_text_;
+  Timestamp last_time_{};
+};
+
+template <class E>
+void read_head(CompactReader& c, E& e) {
+  e.time_record = c.time_record();
+  c.expect(R"(,"system_instance_id":)");
+  if (auto id = c.optional_string()) e.system_instance_id = std::move(*id);
+  c.expect(R"(,"system_state_before":)");
+  e.system_state_before = c.value();
+  c.expect(R"(,"system_state_after":)");
+  e.system_state_after = c.value();
+}
+
+template <class E>
+void read_tail(CompactReader& c, E& e) {
+  c.expect(R"(,"metadata":)");
+  e.metadata = c.metadata();
+  c.expect(R"(,"event_metadata":)");
+  e.event_metadata = c.value_list();
+  c.expect("}");
+}
+
+template <class E>
+E& reset_to(Event& out) {
+  if (E* e = std::get_if<E>(&out)) return *e;
+  return out.emplace<E>();
+}
+
+void read_event(CompactReader& c, Event& out) {
+  c.expect(R"({"event_type":")");
+  if (c.accept(R"(cais","time_record":)")) {
+    CAISEvent& e = reset_to<CAISEvent>(out);
+    read_head(c, e);
+    c.expect(R"(,"llm_call_records":)");
+    e.llm_call_records = c.value_list();
+    c.expect(R"(,"span_id":)");
+    e.span_id = c.optional_string();
+    c.expect(R"(,"trace_id":)");
+    e.trace_id = c.optional_string();
+    c.expect(R"(,"model_name":)");
+    e.model_name = c.optional_string();
+    c.expect(R"(,"provider":)");
+    e.provider = c.optional_string();
+    c.expect(R"(,"prompt_tokens":)");
+    e.prompt_tokens = c.optional_integer();
+    c.expect(R"(,"completion_tokens":)");
+    e.completion_tokens = c.optional_integer();
+    c.expect(R"(,"total_tokens":)");
+    e.total_tokens = c.optional_integer();
+    c.expect(R"(,"cached_tokens":)");
+    e.cached_tokens = c.optional_integer();
+    c.expect(R"(,"cache_write_tokens":)");
+    e.cache_write_tokens = c.optional_integer();
+    c.expect(R"(,"reasoning_tokens":)");
+    e.reasoning_tokens = c.optional_integer();
+    c.expect(R"(,"cost":)");
+    e.cost = c.optional_number();
+    c.expect(R"(,"latency_ms":)");
+    e.latency_ms = c.optional_number();
+    read_tail(c, e);
+  } else if (c.accept(R"(environment","time_record":)")) {
+    EnvironmentEvent& e = reset_to<EnvironmentEvent>(out);
+    read_head(c, e);
+    c.expect(R"(,"reward":)");
+    e.reward = c.optional_number();
+    c.expect(R"(,"terminated":)");
+    e.terminated = c.optional_boolean();
+    c.expect(R"(,"truncated":)");
+    e.truncated = c.optional_boolean();
+    c.expect(R"(,"observation_diff":)");
+    e.observation_diff = c.value();
+    read_tail(c, e);
+  } else {
+    c.expect(R"(runtime","time_record":)");
+    RuntimeEvent& e = reset_to<RuntimeEvent>(out);
+    read_head(c, e);
+    c.expect(R"(,"actions":)");
+    e.actions = c.value();
+    read_tail(c, e);
+  }
+}
+
+void read_message(CompactReader& c, SessionEventMessage& m) {
+  c.expect(R"({"content":)");
+  m.content = c.value();
+  c.expect(R"(,"timestamp":)");
+  m.timestamp = c.timestamp();
+  c.expect(R"(,"message_type":)");
+  if (auto type = c.optional_string()) m.message_type = std::move(*type);
+  c.expect(R"(,"time_record":)");
+  m.time_record = c.time_record();
+  c.expect("}");
+}
+
+// The items of an array, each read into a new element of `scratch` (then moved into a vector
+// of their exact size) and its text noted in `texts`, for the histories.
+template <class Item, class ReadItem>
+std::vector<Item> read_items(CompactReader& c, std::vector<Item>& scratch, std::vector<std::string_view>& texts,
+                             ReadItem read_item) {
+  std::vector<Item> out;
+  c.expect("[");
+  if (c.accept(']')) return out;
+  scratch.clear();
+  do {
+    const char* const begin = c.position();
+    read_item(c, scratch.emplace_back());
+    texts.emplace_back(begin, static_cast<std::size_t>(c.position() - begin));
+  } while (c.accept(','));
+  c.expect("]");
+  out.reserve(scratch.size());
+  for (Item& item : scratch) out.push_back(std::move(item));
+  scratch.clear();
+  return out;
+}
+
+void read_timestep(CompactReader& c, SessionTimeStep& step, ReadTexts& texts) {
+  c.expect(R"({"step_id":)");
+  step.step_id = std::string(c.string());
+  c.expect(R"(,"step_index":)");
+  step.step_index = c.integer();
+  c.expect(R"(,"turn_number":)");
+  step.turn_number = c.optional_integer().value_or(0);
+  c.expect(R"(,"events":)");
+  step.events = read_items(c, texts.event_scratch, texts.events, [](CompactReader& r, Event& e) { read_event(r, e); });
+  c.expect(R"(,"step_messages":)");
+  step.step_messages = read_items(c, texts.message_scratch, texts.messages,
+                                  [](CompactReader& r, SessionEventMessage& m) { read_message(r, m); });
+  c.expect(R"(,"timestamp":)");
+  step.timestamp = c.timestamp();
+  c.expect(R"(,"step_metadata":)");
+  step.step_metadata = c.metadata();
+  c.expect("}");
+}
+
+}  // namespace
+
+bool read_compact_prefix(std::string_view prefix, SessionReading& s) {
+  try {
+    CompactReader c(prefix);
+    SessionTrace& t = s.t;
+    c.expect(R"({"session_id":)");
+    t.session_id = std::string(c.string());
+    s.have_id = true;
+    c.expect(R"(,"session_time_steps":[)");
+    if (!c.accept(']')) {
+      do {
+        read_timestep(c, t.session_time_steps.emplace_back(), s.texts);
+      } while (c.accept(','));
+      c.expect("]");
+    }
+    s.have_steps = true;
+    c.expect(R"(,"session_metadata":[)");
+    if (!c.accept(']')) {
+      do {
+        SessionMetadataEntry& m = t.session_metadata.emplace_back();
+        c.expect(R"({"metadata_type":)");
+        m.metadata_type = std::string(c.string());
+        c.expect(R"(,"data":)");
+        m.data = c.value();
+        c.expect(R"(,"timestamp":)");
+        m.timestamp = c.timestamp();
+        c.expect("}");
+      } while (c.accept(','));
+      c.expect("]");
+    }
+    return c.at_end();
+  } catch (const NotCompact&) {
+    return false;
+  }
+}
+
+}  // namespace synth::tracing::detail
