@@ -3,7 +3,7 @@
 // generic on-demand iteration (a type check and a key dispatch per member) were most of a
 // trace's read; here each expected key is one comparison and each value is read as it comes.
 // Anything else (another writer's order or keys, whitespace, a \u escape, numbers at the
-// limits, a problem) stops this reader, and the general one reads the text from the start:
+// the limits of int64 and uint64, a problem) stops this reader, and the general one reads the text from the start:
 // what this reader accepts it reads exactly as the general reader does.
 #include <simdjson.h>
 
@@ -170,17 +170,16 @@ class CompactReader {
     return value();
   }
 
-  // An integer of at most 18 digits (so it fits in int64), not "-0".
+  // An integer in int64 range (integer(): the general reader also takes integral doubles).
   std::int64_t integer() {
-    const bool negative = accept('-');
-    const char* const digits = p_;
-    std::uint64_t n = 0;  // wraps harmlessly past 18 digits, which are refused
-    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') n = n * 10 + static_cast<std::uint64_t>(*p_++ - '0');
-    const auto count = p_ - digits;
-    if (count == 0 || count > 18 || (count > 1 && *digits == '0') || (negative && n == 0)) throw NotCompact{};
-    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) throw NotCompact{};
-    const auto value = static_cast<std::int64_t>(n);
-    return negative ? -value : value;
+    const IntegerToken token = integer_token();
+    constexpr std::uint64_t kMinMagnitude = std::uint64_t{1} << 63;
+    if (token.negative) {
+      if (token.magnitude > kMinMagnitude) throw NotCompact{};
+      return static_cast<std::int64_t>(0 - token.magnitude);  // two's complement: INT64_MIN too
+    }
+    if (token.magnitude >= kMinMagnitude) throw NotCompact{};
+    return static_cast<std::int64_t>(token.magnitude);
   }
   std::optional<std::int64_t> optional_integer() {
     if (accept("null")) return std::nullopt;
@@ -226,7 +225,29 @@ class CompactReader {
   }
 
  private:
-  // A number: an integer of at most 18 digits, or a decimal of any kind that parses finite.
+  struct IntegerToken {
+    bool negative;
+    std::uint64_t magnitude;
+  };
+
+  // An integer's text: no fraction or exponent, not "-0", its magnitude at most 2^64-1.
+  IntegerToken integer_token() {
+    const bool negative = accept('-');
+    const char* const digits = p_;
+    std::uint64_t n = 0;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
+      if (__builtin_mul_overflow(n, 10u, &n) || __builtin_add_overflow(n, static_cast<unsigned>(*p_ - '0'), &n)) {
+        throw NotCompact{};
+      }
+      ++p_;
+    }
+    const auto count = p_ - digits;
+    if (count == 0 || (count > 1 && *digits == '0') || (negative && n == 0)) throw NotCompact{};
+    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) throw NotCompact{};
+    return {negative, n};
+  }
+
+  // A number: an integer of either signedness, or a decimal of any kind that parses finite.
   Value number() {
     const char* const begin = p_;
     accept('-');
@@ -250,7 +271,9 @@ class CompactReader {
     }
     if (!decimal) {
       p_ = begin;
-      return Value(integer());
+      // As simdjson: in int64 range a signed integer, above it (up to 2^64-1) an unsigned one.
+      if (*p_ == '-') return Value(integer());
+      return Value(integer_token().magnitude);
     }
     double d = 0;
     const auto [end, error] = std::from_chars(begin, p_, d);

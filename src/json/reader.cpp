@@ -3,6 +3,7 @@
 #include "json/reader.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -41,6 +42,62 @@ std::int64_t seconds_in_minute(std::string_view s) noexcept {
   }
   if (i != s.size() - 1) return -1;
   return second * 1'000'000'000 + nanos;
+}
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// simdjson 3.0.1's on-demand number parsing (its portable kernel, which the inline on-demand
+// code uses in a build without -march flags) misreads numbers of more than 19 significant
+// digits: 0.1000000000000000000000000000001 as 5.08e-13, 1.00000000000000000000000000000000000001e10
+// as malformed. Such a decimal (`token`: its text and what follows it) is read with
+// std::from_chars, exact for any length; nullopt for any other text, whose reading (and errors)
+// stay simdjson's.
+std::optional<double> long_number_value(std::string_view token) noexcept {
+  std::size_t i = 0;
+  std::size_t digits = 0;
+  const auto skip_digits = [&] {
+    const std::size_t from = i;
+    while (i < token.size() && is_digit(token[i])) ++i;
+    digits += i - from;
+    return i - from;
+  };
+  if (i < token.size() && token[i] == '-') ++i;
+  const std::size_t integer_start = i;
+  const std::size_t integer_digits = skip_digits();
+  if (integer_digits == 0 || (integer_digits > 1 && token[integer_start] == '0')) return std::nullopt;
+  bool decimal = false;
+  if (i < token.size() && token[i] == '.') {
+    ++i;
+    decimal = true;
+    if (skip_digits() == 0) return std::nullopt;
+  }
+  if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    decimal = true;
+    if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+    const std::size_t significant = digits;
+    if (skip_digits() == 0) return std::nullopt;
+    digits = significant;
+  }
+  if (i < token.size()) {
+    const char c = token[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' && c != ']' && c != '}') return std::nullopt;
+  }
+  // Integers beyond 64 bits stay errors ("integers must fit in 64 bits").
+  if (!decimal || digits <= 19) return std::nullopt;
+  double d = 0;
+  const auto [end, error] = std::from_chars(token.data(), token.data() + i, d);
+  if (error != std::errc() || end != token.data() + i || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+// A number as a double: simdjson's reading, or long_number_value's for long numbers.
+error_code get_double(od::value v, double& d) {
+  if (const auto long_value = long_number_value(v.raw_json_token())) {
+    d = *long_value;
+    return error_code::SUCCESS;
+  }
+  return v.get_double().get(d);
 }
 }  // namespace
 
@@ -179,7 +236,17 @@ Value JsonReader::read_value() {
       case od::json_type::array:
         result = value(doc_.get_value());
         break;
-      case od::json_type::number:
+      case od::json_type::number: {
+        std::string_view token;
+        if (doc_.raw_json_token().get(token) == error_code::SUCCESS) {
+          if (const auto long_value = long_number_value(token)) {
+            result = *long_value;
+            // Consumes the number (whatever simdjson makes of it) before finish().
+            double ignored = 0;
+            if (doc_.get_double().get(ignored) != error_code::SUCCESS) ignored = 0;
+            break;
+          }
+        }
         switch (doc_.get_number_type()) {
           case od::number_type::signed_integer:
             result = static_cast<std::int64_t>(doc_.get_int64());
@@ -191,6 +258,7 @@ Value JsonReader::read_value() {
             result = static_cast<double>(doc_.get_double());
         }
         break;
+      }
       case od::json_type::string:
         result = std::string(std::string_view(doc_.get_string()));
         break;
@@ -259,6 +327,7 @@ Value JsonReader::value(od::value v) {
 Value JsonReader::scalar(od::value v) {
   switch (v.type()) {
     case od::json_type::number: {
+      if (const auto long_value = long_number_value(v.raw_json_token())) return Value(*long_value);
       od::number_type type;
       if (v.get_number_type().get(type) != error_code::SUCCESS) {
         fail(v, "malformed number");
@@ -278,7 +347,7 @@ Value JsonReader::scalar(od::value v) {
         }
         default: {
           double d;
-          if (v.get_double().get(d) != error_code::SUCCESS) {
+          if (get_double(v, d) != error_code::SUCCESS) {
             fail(v, "number out of range or malformed (doubles must be finite)");
           }
           return Value(d);
@@ -330,7 +399,7 @@ std::int64_t JsonReader::integer(od::value v) {
     std::int64_t i;
     if (v.get_int64().get(i) == error_code::SUCCESS) return i;
     double d;
-    if (v.get_double().get(d) == error_code::SUCCESS && d == std::trunc(d) && d >= -9223372036854775808.0 &&
+    if (get_double(v, d) == error_code::SUCCESS && d == std::trunc(d) && d >= -9223372036854775808.0 &&
         d < 9223372036854775808.0) {
       return static_cast<std::int64_t>(d);
     }
@@ -348,7 +417,7 @@ std::optional<double> JsonReader::optional_number(od::value v) {
   if (is_null(v)) return std::nullopt;
   if (v.type() != od::json_type::number) fail(v, "expected a number or null, found " + found(v));
   double d;
-  if (v.get_double().get(d) != error_code::SUCCESS) {
+  if (get_double(v, d) != error_code::SUCCESS) {
     fail(v, "number out of range or malformed (doubles must be finite)");
   }
   return d;
@@ -395,7 +464,7 @@ Timestamp JsonReader::timestamp(od::value v) {
     case od::json_type::number: {
       // Epoch seconds, as some Python callers pass time.time().
       double seconds;
-      if (v.get_double().get(seconds) != error_code::SUCCESS || !(std::fabs(seconds) < 9.2e9)) {
+      if (get_double(v, seconds) != error_code::SUCCESS || !(std::fabs(seconds) < 9.2e9)) {
         fail(v, "epoch-seconds timestamp out of range");
       }
       // Whole and fractional seconds apart: seconds * 1e9 alone is a double near 1.7e18, whose

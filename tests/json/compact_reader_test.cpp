@@ -202,6 +202,7 @@ TEST(CompactReader, NullsWhereOurWriterWritesValues) {
       {R"("step_metadata":{})", R"("step_metadata":null)"},
       {R"("message_time":1})", R"("message_time":null})"},
       {R"("cost":0.000144)", R"("cost":144)"},
+      {R"("cost":0.000144)", R"("cost":0.1000000000000000000000000000001)"},  // more than 19 digits
       {R"("terminated":false)", R"("terminated":true)"},
   };
   for (const auto& [from, to] : edits) {
