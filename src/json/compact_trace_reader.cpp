@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +35,6 @@ class CompactReader {
   explicit CompactReader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
 
   const char* position() const noexcept { return p_; }
-  bool at_end() const noexcept { return p_ == end_; }
 
   // Literals of a size known here, so that the comparison is inlined (a call to memcmp per key
   // cost more than the rest of reading it).
@@ -201,15 +201,13 @@ class CompactReader {
     return false;
   }
 
-  // ISO-8601 text or null; a repeated text is not parsed again.
+  // ISO-8601 text or null.
   Timestamp timestamp() {
     if (accept("null")) return Timestamp{};
     const std::string_view s = string();
-    if (s.data() != scratch_.data() && !s.empty() && s == last_time_text_) return last_time_;
-    const auto t = parse_timestamp(s);
+    if (s.data() == scratch_.data()) throw NotCompact{};  // escaped: not our writer's timestamp
+    const auto t = timestamps_.parse(s);
     if (!t) throw NotCompact{};
-    last_time_text_ = s.data() == scratch_.data() ? std::string_view() : s;
-    last_time_ = *t;
     return *t;
   }
 
@@ -303,8 +301,7 @@ class CompactReader {
   const char* p_;
   const char* const end_;
   std::string scratch_;
-  std::string_view last_time_text_;
-  Timestamp last_time_{};
+  TimestampParser timestamps_;  // its texts are views of the input
 };
 
 template <class E>
@@ -441,9 +438,9 @@ void read_timestep(CompactReader& c, SessionTimeStep& step, ReadTexts& texts) {
 
 }  // namespace
 
-bool read_compact_prefix(std::string_view prefix, SessionReading& s) {
+std::optional<std::size_t> read_compact_prefix(std::string_view text, SessionReading& s) {
   try {
-    CompactReader c(prefix);
+    CompactReader c(text);
     SessionTrace& t = s.t;
     c.expect(R"({"session_id":)");
     t.session_id = std::string(c.string());
@@ -470,9 +467,11 @@ bool read_compact_prefix(std::string_view prefix, SessionReading& s) {
       } while (c.accept(','));
       c.expect("]");
     }
-    return c.at_end();
+    const std::size_t end = static_cast<std::size_t>(c.position() - text.data());
+    if (!c.accept(R"(,"message_history":[)")) return std::nullopt;
+    return end;
   } catch (const NotCompact&) {
-    return false;
+    return std::nullopt;
   }
 }
 

@@ -206,10 +206,29 @@ void JsonReader::end_prefix(bool keep_reports) {
   held_reports_.clear();
 }
 
-void JsonReader::forget_strings() noexcept {
-  last_time_text_ = {};
-  last_time_ = Timestamp{};
-  last_seconds_ = -1;
+void JsonReader::forget_strings() noexcept { timestamps_.forget(); }
+
+std::optional<Timestamp> TimestampParser::parse(std::string_view text) noexcept {
+  if (!text.empty() && text == last_text_) return last_;
+  // The same minute as the last timestamp (the items of one step, usually): only the seconds
+  // differ, so shift the last value by their difference.
+  if (last_seconds_ >= 0 && text.size() == last_text_.size() &&
+      std::memcmp(text.data(), last_text_.data(), kMinuteChars) == 0) {
+    const std::int64_t seconds = seconds_in_minute(text);
+    if (seconds >= 0) {
+      last_ += std::chrono::nanoseconds(seconds - last_seconds_);
+      last_text_ = text;
+      last_seconds_ = seconds;
+      return last_;
+    }
+  }
+  const auto t = parse_timestamp(text);
+  if (t) {
+    last_text_ = text;
+    last_ = *t;
+    last_seconds_ = seconds_in_minute(text);
+  }
+  return t;
 }
 
 void JsonReader::report(std::string message) {
@@ -439,26 +458,7 @@ Timestamp JsonReader::timestamp(od::value v) {
     case od::json_type::string: {
       std::string_view s;
       if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
-      if (!s.empty() && s == last_time_text_) return last_time_;
-      // The same minute as the last timestamp (the items of one step, usually): only the
-      // seconds differ, so shift the last value by their difference.
-      if (last_seconds_ >= 0 && s.size() == last_time_text_.size() &&
-          std::memcmp(s.data(), last_time_text_.data(), kMinuteChars) == 0) {
-        const std::int64_t seconds = seconds_in_minute(s);
-        if (seconds >= 0) {
-          const Timestamp t = last_time_ + std::chrono::nanoseconds(seconds - last_seconds_);
-          last_time_text_ = s;
-          last_time_ = t;
-          last_seconds_ = seconds;
-          return t;
-        }
-      }
-      if (auto t = parse_timestamp(s)) {
-        last_time_text_ = s;
-        last_time_ = *t;
-        last_seconds_ = seconds_in_minute(s);
-        return *t;
-      }
+      if (const auto t = timestamps_.parse(s)) return *t;
       fail(v, "invalid timestamp \"" + std::string(s) + "\" (expected ISO-8601 such as 2025-01-01T10:00:00.000000Z)");
     }
     case od::json_type::number: {

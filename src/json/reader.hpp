@@ -47,6 +47,22 @@ inline bool key_is(std::string_view key, const char (&literal)[N]) noexcept {
   return key.size() == N - 1 && std::memcmp(key.data(), literal, N - 1) == 0;
 }
 
+/// Reads ISO-8601 timestamp texts, remembering the last one: instants repeat (a message's
+/// timestamp and its time record, the events of one step), and the next one is often in the
+/// same minute. The texts must stay valid until forget() or the next read.
+class TimestampParser {
+ public:
+  /// parse_timestamp(text), taking the last value when `text` repeats it or shares its minute.
+  std::optional<Timestamp> parse(std::string_view text) noexcept;
+  /// Forgets the last text (before the buffer holding it is reused).
+  void forget() noexcept { *this = TimestampParser(); }
+
+ private:
+  std::string_view last_text_;
+  Timestamp last_{};
+  std::int64_t last_seconds_ = -1;  // nanoseconds of last_ within its minute, -1 if unknown
+};
+
 /// A scalar's JSON text for messages (the number as written), without the whitespace after it.
 std::string token_text(od::value v);
 
@@ -207,11 +223,7 @@ class JsonReader {
   std::string_view text_;  // the padded copy of the input, in the workspace
   od::document doc_;
   std::vector<std::variant<std::string_view, std::size_t>> path_;
-  // The last timestamp text read and its value (instants repeat: a message's timestamp and its
-  // time record, the events of one step). The text stays in the parser's buffer.
-  std::string_view last_time_text_;
-  Timestamp last_time_{};
-  std::int64_t last_seconds_ = -1;  // nanoseconds of last_time_ within its minute, -1 if unknown
+  TimestampParser timestamps_;  // its texts stay in the parser's buffer
   std::size_t depth_ = 0;  // segments of path_ that are current
   bool started_ = false;
   // While a prefix is read: where it ends (the byte replaced by '}'), that byte, and the reports

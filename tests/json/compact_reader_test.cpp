@@ -65,7 +65,7 @@ bool compact_accepts(const std::string& json) {
   if (cut == std::string::npos) return false;
   const std::string padded = json + std::string(64, '\0');  // as the reader's buffer is padded
   st::detail::SessionReading s;
-  return st::detail::read_compact_prefix(std::string_view(padded).substr(0, cut), s);
+  return st::detail::read_compact_prefix(std::string_view(padded).substr(0, json.size()), s) == cut;
 }
 
 // Expects `json` to read as the general reader reads it: the same trace, or the same error.
