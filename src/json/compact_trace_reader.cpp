@@ -396,28 +396,27 @@ void read_message(CompactReader& c, SessionEventMessage& m) {
   c.expect("}");
 }
 
-// The items of an array, each read into a new element of `scratch` (then moved into a vector
-// of their exact size) and its text noted in `texts`, for the histories.
+// The items of an array, each read into a new element and its text noted in `texts`, for the
+// histories. The vector is reserved at `expected` items (the previous timestep's count: steps of
+// a rollout are alike), so that it is usually allocated once and its items never moved.
 template <class Item, class ReadItem>
-std::vector<Item> read_items(CompactReader& c, std::vector<Item>& scratch, std::vector<std::string_view>& texts,
+std::vector<Item> read_items(CompactReader& c, std::size_t expected, std::vector<std::string_view>& texts,
                              ReadItem read_item) {
   std::vector<Item> out;
   c.expect("[");
   if (c.accept(']')) return out;
-  scratch.clear();
+  out.reserve(expected);
   do {
     const char* const begin = c.position();
-    read_item(c, scratch.emplace_back());
+    read_item(c, out.emplace_back());
     texts.emplace_back(begin, static_cast<std::size_t>(c.position() - begin));
   } while (c.accept(','));
   c.expect("]");
-  out.reserve(scratch.size());
-  for (Item& item : scratch) out.push_back(std::move(item));
-  scratch.clear();
   return out;
 }
 
-void read_timestep(CompactReader& c, SessionTimeStep& step, ReadTexts& texts) {
+// `previous`: the timestep before, or null.
+void read_timestep(CompactReader& c, SessionTimeStep& step, const SessionTimeStep* previous, ReadTexts& texts) {
   c.expect(R"({"step_id":)");
   step.step_id = std::string(c.string());
   c.expect(R"(,"step_index":)");
@@ -425,10 +424,11 @@ void read_timestep(CompactReader& c, SessionTimeStep& step, ReadTexts& texts) {
   c.expect(R"(,"turn_number":)");
   step.turn_number = c.optional_integer().value_or(0);
   c.expect(R"(,"events":)");
-  step.events = read_items(c, texts.event_scratch, texts.events, [](CompactReader& r, Event& e) { read_event(r, e); });
+  step.events = read_items<Event>(c, previous ? previous->events.size() : 0, texts.events,
+                                 [](CompactReader& r, Event& e) { read_event(r, e); });
   c.expect(R"(,"step_messages":)");
-  step.step_messages = read_items(c, texts.message_scratch, texts.messages,
-                                  [](CompactReader& r, SessionEventMessage& m) { read_message(r, m); });
+  step.step_messages = read_items<SessionEventMessage>(c, previous ? previous->step_messages.size() : 0, texts.messages,
+                                                       [](CompactReader& r, SessionEventMessage& m) { read_message(r, m); });
   c.expect(R"(,"timestamp":)");
   step.timestamp = c.timestamp();
   c.expect(R"(,"step_metadata":)");
@@ -447,8 +447,10 @@ std::optional<std::size_t> read_compact_prefix(std::string_view text, SessionRea
     s.have_id = true;
     c.expect(R"(,"session_time_steps":[)");
     if (!c.accept(']')) {
+      auto& steps = t.session_time_steps;
       do {
-        read_timestep(c, t.session_time_steps.emplace_back(), s.texts);
+        SessionTimeStep& step = steps.emplace_back();
+        read_timestep(c, step, steps.size() > 1 ? &steps[steps.size() - 2] : nullptr, s.texts);
       } while (c.accept(','));
       c.expect("]");
     }
