@@ -31,7 +31,6 @@ constexpr int kCompactDepth = 64;
 
 class CompactReader {
  public:
-  // `text` lies in the reader's padded buffer: 8 bytes may be read past any position in it.
   explicit CompactReader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
 
   const char* position() const noexcept { return p_; }
@@ -63,8 +62,9 @@ class CompactReader {
     bool escaped = false;
     bool high = false;
     while (true) {
-      p_ = special_byte(p_);
       if (p_ >= end_) throw NotCompact{};
+      p_ = special_byte(p_);
+      if (p_ == end_) throw NotCompact{};
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') break;
       if (c >= 0x80) {
@@ -279,16 +279,16 @@ class CompactReader {
     return Value(d);
   }
 
-  // The first '"', '\\', control character or non-ASCII byte at or after `p` (8 bytes at a
-  // time; the padding's zero bytes stop it at the end of the buffer).
-  static const char* special_byte(const char* p) noexcept {
+  // The first '"', '\\', control character or non-ASCII byte at or after `p`, or end_: 8 bytes at
+  // a time, the last few one by one (the input has no padding).
+  const char* special_byte(const char* p) const noexcept {
     constexpr std::uint64_t kOnes = 0x0101010101010101u;
     constexpr std::uint64_t kHighs = 0x8080808080808080u;
     const auto bytes_equal = [](std::uint64_t w, unsigned char c) {
       const std::uint64_t x = w ^ (kOnes * c);
       return (x - kOnes) & ~x & kHighs;
     };
-    for (;; p += 8) {
+    for (; end_ - p >= 8; p += 8) {
       std::uint64_t w;
       std::memcpy(&w, p, 8);
       // Bytes below 0x20, and bytes with the high bit set; the lowest set bit is the first such.
@@ -296,6 +296,11 @@ class CompactReader {
                                 (w & kHighs);
       if (hit) return p + std::countr_zero(hit) / 8;
     }
+    for (; p < end_; ++p) {
+      const auto c = static_cast<unsigned char>(*p);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return p;
+    }
+    return p;
   }
 
   const char* p_;

@@ -138,19 +138,24 @@ WorkspaceLease::~WorkspaceLease() {
   }
 }
 
-JsonReader::JsonReader(std::string_view text, std::string_view source) : source_(source) {
+JsonReader::JsonReader(std::string_view text, std::string_view source) : source_(source), input_(text) {}
+
+void JsonReader::copy_input() {
+  if (copied_) return;
   ParseWorkspace& ws = workspace_.get();
-  const std::size_t needed = text.size() + simdjson::SIMDJSON_PADDING;
+  const std::size_t needed = input_.size() + simdjson::SIMDJSON_PADDING;
   if (ws.buffer_size < needed) {
     ws.buffer = std::make_unique<char[]>(needed);
     ws.buffer_size = needed;
   }
-  std::memcpy(ws.buffer.get(), text.data(), text.size());
-  std::memset(ws.buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
-  text_ = std::string_view(ws.buffer.get(), text.size());
+  std::memcpy(ws.buffer.get(), input_.data(), input_.size());
+  std::memset(ws.buffer.get() + input_.size(), 0, simdjson::SIMDJSON_PADDING);
+  text_ = std::string_view(ws.buffer.get(), input_.size());
+  copied_ = true;
 }
 
 simdjson::error_code JsonReader::try_start(std::size_t length, std::size_t begin) {
+  copy_input();
   ParseWorkspace& ws = workspace_.get();
   auto error = simdjson::SUCCESS;
   // Grow only: allocate() with another size would reallocate every time.
@@ -167,6 +172,7 @@ void JsonReader::start(std::size_t length) {
 }
 
 bool JsonReader::start_prefix(std::size_t length) {
+  copy_input();
   if (length >= text_.size()) return false;
   char* const at = workspace_.get().buffer.get() + length;
   prefix_end_ = length;
@@ -247,7 +253,7 @@ od::value JsonReader::object_root() {
 }
 
 Value JsonReader::read_value() {
-  if (!started_) start(text_.size());
+  if (!started_) start(input_.size());
   try {
     Value result;
     switch (doc_.type()) {

@@ -40,7 +40,7 @@ SessionTrace finish_session(JsonReader& r, SessionReading& s, std::string_view i
 /// Reads the members of a trace's `text` before its histories into `s` when they are exactly in
 /// the compact shape our writer writes (members in its order, no whitespace), as the general
 /// reader would, and returns the offset of the comma before "message_history"; nullopt
-/// otherwise, with `s` then to be discarded. `text` must be followed by simdjson's padding.
+/// otherwise, with `s` then to be discarded. Views of `text` in `s` need it to outlive `s`.
 std::optional<std::size_t> read_compact_prefix(std::string_view text, SessionReading& s);
 /// The trace read with its histories checked to repeat the timesteps' items, without indexing
 /// them; nullopt when the text is not so (or has a problem): then it is read as a whole.

@@ -154,13 +154,15 @@ bool take_repeated_tail(std::string_view tail_text, SessionReading& s) {
 }  // namespace
 
 std::optional<SessionTrace> read_trace_with_repeated_histories(JsonReader& r, std::string_view id_from_file_name) {
-  const std::string_view text = r.text();
   {
-    // Our own compact files: read without simdjson. Any other text is read below.
+    // Our own compact files: read without simdjson (nor its padded copy of the text). Any other
+    // text is read below.
+    const std::string_view input = r.input();
     SessionReading s;
-    const auto end = read_compact_prefix(text, s);
-    if (end && take_repeated_tail(text.substr(*end + 1), s)) return finish_session(r, s, id_from_file_name);
+    const auto end = read_compact_prefix(input, s);
+    if (end && take_repeated_tail(input.substr(*end + 1), s)) return finish_session(r, s, id_from_file_name);
   }
+  const std::string_view text = r.text();
   const std::size_t cut = history_start(text);
   if (cut == std::string_view::npos || !r.start_prefix(cut)) return std::nullopt;
   bool done = false;

@@ -3,7 +3,10 @@
 // does, and anything else it must leave to the general reader. The general reader's reading is
 // had by inserting a space after the first '{', which the compact reader refuses.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,9 +66,8 @@ SessionTrace rollout_trace(int steps) {
 bool compact_accepts(const std::string& json) {
   const std::size_t cut = json.find(kHistories);
   if (cut == std::string::npos) return false;
-  const std::string padded = json + std::string(64, '\0');  // as the reader's buffer is padded
   st::detail::SessionReading s;
-  return st::detail::read_compact_prefix(std::string_view(padded).substr(0, json.size()), s) == cut;
+  return st::detail::read_compact_prefix(json, s) == cut;
 }
 
 // Expects `json` to read as the general reader reads it: the same trace, or the same error.
@@ -212,6 +214,30 @@ TEST(CompactReader, NullsWhereOurWriterWritesValues) {
     EXPECT_TRUE(compact_accepts(edited)) << to;
     expect_same_reading(edited, std::string(to));
   }
+}
+
+// The compact reader reads the caller's text itself (no padded copy): every cut of a trace,
+// placed right before a page that may not be read, reads (or fails) without touching that page.
+TEST(CompactReader, ReadsNothingPastTheEndOfItsInput) {
+  const std::string json = rollout_trace(2).to_json();
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  const std::size_t pages = json.size() / page + 2;
+  void* const map = mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  char* const guard = static_cast<char*>(map) + (pages - 1) * page;
+  ASSERT_EQ(mprotect(guard, page, PROT_NONE), 0);
+  int read = 0;
+  for (std::size_t length = 0; length <= json.size(); ++length) {
+    char* const start = guard - length;
+    std::memcpy(start, json.data(), length);
+    try {
+      (void)SessionTrace::from_json(std::string_view(start, length));
+      ++read;
+    } catch (const TraceFormatError&) {
+    }
+  }
+  EXPECT_EQ(read, 1);  // the whole text
+  munmap(map, pages * page);
 }
 
 TEST(CompactReader, HistoryCopyThatDiffersFromItsTimestepCopyIsReadAsWritten) {
