@@ -248,30 +248,58 @@ class CompactReader {
   // A number: an integer of either signedness, or a decimal of any kind that parses finite.
   Value number() {
     const char* const begin = p_;
-    accept('-');
-    const char* const digits = p_;
-    const auto skip_digits = [this] {
+    const bool negative = accept('-');
+    // The digits as one integer (while it is exact in a double) and the power of ten it is
+    // scaled by: short decimals, as our writer writes costs and rewards, need no from_chars.
+    std::uint64_t mantissa = 0;
+    int significant = 0;
+    int scale = 0;
+    const auto read_digits = [&](bool fraction) {
       const char* const from = p_;
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      for (; p_ != end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+        if (mantissa != 0 || *p_ != '0') ++significant;
+        if (significant <= 15) {
+          mantissa = mantissa * 10 + static_cast<std::uint64_t>(*p_ - '0');
+          scale -= fraction ? 1 : 0;
+        } else {
+          scale += fraction ? 0 : 1;
+        }
+      }
       return p_ - from;
     };
-    const auto count = skip_digits();
+    const char* const digits = p_;
+    const auto count = read_digits(false);
     if (count == 0 || (count > 1 && *digits == '0')) throw NotCompact{};
     bool decimal = false;
     if (accept('.')) {
       decimal = true;
-      if (skip_digits() == 0) throw NotCompact{};
+      if (read_digits(true) == 0) throw NotCompact{};
     }
     if (accept('e') || accept('E')) {
       decimal = true;
-      if (!accept('+')) accept('-');
-      if (skip_digits() == 0) throw NotCompact{};
+      const bool negative_exponent = !accept('+') && accept('-');
+      const char* const from = p_;
+      int exponent = 0;
+      for (; p_ != end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+        if (exponent < 10000) exponent = exponent * 10 + (*p_ - '0');
+      }
+      if (p_ == from) throw NotCompact{};
+      scale += negative_exponent ? -exponent : exponent;
     }
     if (!decimal) {
       p_ = begin;
       // As simdjson: in int64 range a signed integer, above it (up to 2^64-1) an unsigned one.
-      if (*p_ == '-') return Value(integer());
+      if (negative) return Value(integer());
       return Value(integer_token().magnitude);
+    }
+    // Clinger's fast path: the mantissa and 10^|scale| are exact doubles, so one multiplication
+    // or division rounds once, correctly, as from_chars and simdjson do.
+    static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (significant <= 15 && scale >= -22 && scale <= 22) {
+      const double m = static_cast<double>(mantissa);
+      const double d = scale < 0 ? m / kPowers[-scale] : m * kPowers[scale];
+      return Value(negative ? -d : d);
     }
     double d = 0;
     const auto [end, error] = std::from_chars(begin, p_, d);

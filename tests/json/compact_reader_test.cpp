@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -190,6 +191,31 @@ TEST(CompactReader, MutatedValuesReadAsTheGeneralReaderReadsThem) {
     expect_same_reading(json, "mutation " + std::to_string(i));
   }
   EXPECT_GT(accepted, 100);
+}
+
+// Decimals of up to 15 digits take a shortcut (Clinger's: one exact multiplication or division);
+// they must read as every other reader reads them.
+TEST(CompactReader, ShortDecimalsReadAsTheGeneralReaderReadsThem) {
+  Rng rng(kBaseSeed + 77);
+  st::Value::Array numbers;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = rng.coin() ? "-" : "";
+    const int digits = 1 + static_cast<int>(rng.below(15));
+    for (int d = 0; d < digits; ++d) text.push_back(static_cast<char>('0' + rng.below(10)));
+    text.insert(text.size() - static_cast<std::size_t>(rng.below(static_cast<std::uint64_t>(digits))), ".");
+    if (text.front() == '.' || text.starts_with("-.")) text.insert(text.find('.'), "0");
+    text += "e" + std::to_string(rng.between(-30, 30));
+    double value = 0;
+    ASSERT_EQ(std::from_chars(text.data(), text.data() + text.size(), value).ec, std::errc()) << text;
+    numbers.emplace_back(value);
+  }
+  SessionTrace t = rollout_trace(1);
+  std::get<st::RuntimeEvent>(t.session_time_steps[0].events[1]).actions = st::Value(numbers);
+  t.event_history[1] = t.session_time_steps[0].events[1];
+  const std::string json = t.to_json();
+  EXPECT_TRUE(compact_accepts(json));
+  EXPECT_EQ(SessionTrace::from_json(json).to_json(), json);
+  expect_same_reading(json, "short decimals");
 }
 
 TEST(CompactReader, NullsWhereOurWriterWritesValues) {
