@@ -59,47 +59,12 @@ class CompactReader {
   std::string_view string() {
     expect("\"");
     const char* const begin = p_;
-    bool escaped = false;
-    bool high = false;
-    while (true) {
-      if (p_ >= end_) throw NotCompact{};
-      p_ = special_byte(p_);
-      if (p_ == end_) throw NotCompact{};
-      const auto c = static_cast<unsigned char>(*p_);
-      if (c == '"') break;
-      if (c >= 0x80) {
-        high = true;
-        ++p_;
-      } else if (c == '\\') {
-        escaped = true;
-        p_ += 2;  // the escaped character, checked when unescaping
-      } else {
-        throw NotCompact{};  // a control character: invalid JSON
-      }
+    p_ = special_byte(p_);
+    if (p_ != end_ && *p_ == '"') {  // plain ASCII, nearly every string
+      ++p_;
+      return std::string_view(begin, static_cast<std::size_t>(p_ - 1 - begin));
     }
-    const std::string_view raw(begin, static_cast<std::size_t>(p_ - begin));
-    ++p_;
-    if (high && !simdjson::validate_utf8(raw.data(), raw.size())) throw NotCompact{};
-    if (!escaped) return raw;
-    scratch_.clear();
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] != '\\') {
-        scratch_.push_back(raw[i]);
-        continue;
-      }
-      switch (raw[++i]) {
-        case '"': scratch_.push_back('"'); break;
-        case '\\': scratch_.push_back('\\'); break;
-        case '/': scratch_.push_back('/'); break;
-        case 'b': scratch_.push_back('\b'); break;
-        case 'f': scratch_.push_back('\f'); break;
-        case 'n': scratch_.push_back('\n'); break;
-        case 'r': scratch_.push_back('\r'); break;
-        case 't': scratch_.push_back('\t'); break;
-        default: throw NotCompact{};  // \u (surrogates are simdjson's to judge) or invalid
-      }
-    }
-    return scratch_;
+    return string_rest(begin);
   }
 
   std::optional<std::string> optional_string() {
@@ -223,6 +188,52 @@ class CompactReader {
   }
 
  private:
+  // The rest of a string from `begin` (its first byte), with escapes or non-ASCII bytes; p_ is at
+  // the first of them.
+  [[gnu::noinline]] std::string_view string_rest(const char* begin) {
+    bool escaped = false;
+    bool high = false;
+    while (true) {
+      if (p_ >= end_) throw NotCompact{};
+      p_ = special_byte(p_);
+      if (p_ == end_) throw NotCompact{};
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;
+      if (c >= 0x80) {
+        high = true;
+        ++p_;
+      } else if (c == '\\') {
+        escaped = true;
+        p_ += 2;  // the escaped character, checked when unescaping
+      } else {
+        throw NotCompact{};  // a control character: invalid JSON
+      }
+    }
+    const std::string_view raw(begin, static_cast<std::size_t>(p_ - begin));
+    ++p_;
+    if (high && !simdjson::validate_utf8(raw.data(), raw.size())) throw NotCompact{};
+    if (!escaped) return raw;
+    scratch_.clear();
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\\') {
+        scratch_.push_back(raw[i]);
+        continue;
+      }
+      switch (raw[++i]) {
+        case '"': scratch_.push_back('"'); break;
+        case '\\': scratch_.push_back('\\'); break;
+        case '/': scratch_.push_back('/'); break;
+        case 'b': scratch_.push_back('\b'); break;
+        case 'f': scratch_.push_back('\f'); break;
+        case 'n': scratch_.push_back('\n'); break;
+        case 'r': scratch_.push_back('\r'); break;
+        case 't': scratch_.push_back('\t'); break;
+        default: throw NotCompact{};  // \u (surrogates are simdjson's to judge) or invalid
+      }
+    }
+    return scratch_;
+  }
+
   struct IntegerToken {
     bool negative;
     std::uint64_t magnitude;
@@ -319,9 +330,9 @@ class CompactReader {
     for (; end_ - p >= 8; p += 8) {
       std::uint64_t w;
       std::memcpy(&w, p, 8);
-      // Bytes below 0x20, and bytes with the high bit set; the lowest set bit is the first such.
-      const std::uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\') | ((w - kOnes * 0x20) & ~w & kHighs) |
-                                (w & kHighs);
+      // Bytes below 0x20 set their high bit in w - 0x20..., bytes from 0x80 have it in w; the
+      // lowest set bit is the first such byte (borrows only mark bytes above it).
+      const std::uint64_t hit = bytes_equal(w, '"') | bytes_equal(w, '\\') | (((w - kOnes * 0x20) | w) & kHighs);
       if (hit) return p + std::countr_zero(hit) / 8;
     }
     for (; p < end_; ++p) {
