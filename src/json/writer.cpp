@@ -274,23 +274,12 @@ void JsonWriter::key(std::string_view k) {
   after_key_ = true;
 }
 
-void JsonWriter::plain_key(std::string_view k) {
-  if (indent_ >= 0) {
-    if (need_comma_) put(',');
-    newline();
-    put('"');
-    put(k);
-    put("\": ");
-  } else {
-    char* dst = room(k.size() + 4);  // `,"key":` in one go
-    if (need_comma_) *dst++ = ',';
-    *dst++ = '"';
-    std::memcpy(dst, k.data(), k.size());
-    dst += k.size();
-    *dst++ = '"';
-    *dst++ = ':';
-    pos_ = static_cast<std::size_t>(dst - out_.data());
-  }
+void JsonWriter::indented_key(std::string_view k) {
+  if (need_comma_) put(',');
+  newline();
+  put('"');
+  put(k);
+  put("\": ");
   need_comma_ = false;
   after_key_ = true;
 }
