@@ -2,9 +2,9 @@
 // writes, without simdjson: every member in the writer's order, no whitespace. Stage 1 and the
 // generic on-demand iteration (a type check and a key dispatch per member) were most of a
 // trace's read; here each expected key is one comparison and each value is read as it comes.
-// Anything else (another writer's order or keys, whitespace, a \u escape, numbers at the
-// the limits of int64 and uint64, a problem) stops this reader, and the general one reads the text from the start:
-// what this reader accepts it reads exactly as the general reader does.
+// Anything else (another writer's order or keys, whitespace, a \u escape, integers beyond 64
+// bits, a problem) stops this reader, and the general one reads the text from the start: what
+// this reader accepts it reads exactly as the general reader does (tests/json/compact_reader_test.cpp).
 #include <simdjson.h>
 
 #include <bit>
@@ -151,8 +151,7 @@ class CompactReader {
     return integer();
   }
 
-  // Any number as a double (optional_number): integers exactly representable, or decimals,
-  // which std::from_chars rounds correctly as simdjson does.
+  // Any number as a double (optional_number), rounded to the nearest as simdjson rounds it.
   std::optional<double> optional_number() {
     if (accept("null")) return std::nullopt;
     const Value v = number();
