@@ -53,6 +53,9 @@ bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 // std::from_chars, exact for any length; nullopt for any other text, whose reading (and errors)
 // stay simdjson's.
 std::optional<double> long_number_value(std::string_view token) noexcept {
+  // A decimal point and 20 digits take 21 characters: the shorter tokens (nearly all) are
+  // simdjson's without a look.
+  if (token.size() < 21) return std::nullopt;
   std::size_t i = 0;
   std::size_t digits = 0;
   const auto skip_digits = [&] {
