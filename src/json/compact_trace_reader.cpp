@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "json/session_reading.hpp"
@@ -367,16 +368,17 @@ void read_tail(CompactReader& c, E& e) {
   c.expect("}");
 }
 
+// A new event of kind E at the end of `events` (made as that kind: not a default CAISEvent
+// replaced).
 template <class E>
-E& reset_to(Event& out) {
-  if (E* e = std::get_if<E>(&out)) return *e;
-  return out.emplace<E>();
+E& add(std::vector<Event>& events) {
+  return std::get<E>(events.emplace_back(std::in_place_type<E>));
 }
 
-void read_event(CompactReader& c, Event& out) {
+void read_event(CompactReader& c, std::vector<Event>& events) {
   c.expect(R"({"event_type":")");
   if (c.accept(R"(cais","time_record":)")) {
-    CAISEvent& e = reset_to<CAISEvent>(out);
+    CAISEvent& e = add<CAISEvent>(events);
     read_head(c, e);
     c.expect(R"(,"llm_call_records":)");
     e.llm_call_records = c.value_list();
@@ -406,7 +408,7 @@ void read_event(CompactReader& c, Event& out) {
     e.latency_ms = c.optional_number();
     read_tail(c, e);
   } else if (c.accept(R"(environment","time_record":)")) {
-    EnvironmentEvent& e = reset_to<EnvironmentEvent>(out);
+    EnvironmentEvent& e = add<EnvironmentEvent>(events);
     read_head(c, e);
     c.expect(R"(,"reward":)");
     e.reward = c.optional_number();
@@ -419,7 +421,7 @@ void read_event(CompactReader& c, Event& out) {
     read_tail(c, e);
   } else {
     c.expect(R"(runtime","time_record":)");
-    RuntimeEvent& e = reset_to<RuntimeEvent>(out);
+    RuntimeEvent& e = add<RuntimeEvent>(events);
     read_head(c, e);
     c.expect(R"(,"actions":)");
     e.actions = c.value();
@@ -439,8 +441,8 @@ void read_message(CompactReader& c, SessionEventMessage& m) {
   c.expect("}");
 }
 
-// The items of an array, each read into a new element and its text noted in `texts`, for the
-// histories. The vector is reserved at `expected` items (the previous timestep's count: steps of
+// The items of an array, each read by `read_item` into a new element it adds, and its text
+// noted in `texts`, for the histories. The vector is reserved at `expected` items (the previous timestep's count: steps of
 // a rollout are alike), so that it is usually allocated once and its items never moved.
 template <class Item, class ReadItem>
 std::vector<Item> read_items(CompactReader& c, std::size_t expected, std::vector<std::string_view>& texts,
@@ -451,7 +453,7 @@ std::vector<Item> read_items(CompactReader& c, std::size_t expected, std::vector
   out.reserve(expected);
   do {
     const char* const begin = c.position();
-    read_item(c, out.emplace_back());
+    read_item(c, out);
     texts.emplace_back(begin, static_cast<std::size_t>(c.position() - begin));
   } while (c.accept(','));
   c.expect("]");
@@ -468,10 +470,12 @@ void read_timestep(CompactReader& c, SessionTimeStep& step, const SessionTimeSte
   step.turn_number = c.optional_integer().value_or(0);
   c.expect(R"(,"events":)");
   step.events = read_items<Event>(c, previous ? previous->events.size() : 0, texts.events,
-                                 [](CompactReader& r, Event& e) { read_event(r, e); });
+                                 [](CompactReader& r, std::vector<Event>& events) { read_event(r, events); });
   c.expect(R"(,"step_messages":)");
   step.step_messages = read_items<SessionEventMessage>(c, previous ? previous->step_messages.size() : 0, texts.messages,
-                                                       [](CompactReader& r, SessionEventMessage& m) { read_message(r, m); });
+                                                       [](CompactReader& r, std::vector<SessionEventMessage>& messages) {
+                                                         read_message(r, messages.emplace_back());
+                                                       });
   c.expect(R"(,"timestamp":)");
   step.timestamp = c.timestamp();
   c.expect(R"(,"step_metadata":)");
