@@ -3,6 +3,7 @@
 #include "json/reader.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -15,32 +16,63 @@ namespace synth::tracing::detail {
 namespace {
 using simdjson::error_code;
 
-// "YYYY-MM-DDTHH:MM:" of an ISO-8601 timestamp.
-constexpr std::size_t kMinuteChars = 17;
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-// The nanoseconds within the minute of `s` when it reads "YYYY-MM-DDTHH:MM:SS[.fraction]Z"
-// after its first kMinuteChars (the shape we write), or -1 for any other text.
-std::int64_t seconds_in_minute(std::string_view s) noexcept {
-  const auto digit = [&](std::size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
-  if (s.size() < kMinuteChars + 3 || s[kMinuteChars - 1] != ':' || s.back() != 'Z' || !digit(kMinuteChars) ||
-      !digit(kMinuteChars + 1)) {
-    return -1;
-  }
-  const std::int64_t second = (s[kMinuteChars] - '0') * 10 + (s[kMinuteChars + 1] - '0');
-  if (second > 59) return -1;
-  std::size_t i = kMinuteChars + 2;
-  std::int64_t nanos = 0;
-  if (s[i] == '.') {
+// simdjson 3.0.1's on-demand number parsing (its portable kernel, which the inline on-demand
+// code uses in a build without -march flags) misreads numbers of more than 19 significant
+// digits: 0.1000000000000000000000000000001 as 5.08e-13, 1.00000000000000000000000000000000000001e10
+// as malformed. Such a decimal (`token`: its text and what follows it) is read with
+// std::from_chars, exact for any length; nullopt for any other text, whose reading (and errors)
+// stay simdjson's.
+std::optional<double> long_number_value(std::string_view token) noexcept {
+  // A decimal point and 20 digits take 21 characters: the shorter tokens (nearly all) are
+  // simdjson's without a look.
+  if (token.size() < 21) return std::nullopt;
+  std::size_t i = 0;
+  std::size_t digits = 0;
+  const auto skip_digits = [&] {
+    const std::size_t from = i;
+    while (i < token.size() && is_digit(token[i])) ++i;
+    digits += i - from;
+    return i - from;
+  };
+  if (i < token.size() && token[i] == '-') ++i;
+  const std::size_t integer_start = i;
+  const std::size_t integer_digits = skip_digits();
+  if (integer_digits == 0 || (integer_digits > 1 && token[integer_start] == '0')) return std::nullopt;
+  bool decimal = false;
+  if (i < token.size() && token[i] == '.') {
     ++i;
-    int digits = 0;
-    for (; digit(i); ++i, ++digits) {
-      if (digits < 9) nanos = nanos * 10 + (s[i] - '0');
-    }
-    if (digits == 0 || digits > 9) return -1;
-    for (; digits < 9; ++digits) nanos *= 10;
+    decimal = true;
+    if (skip_digits() == 0) return std::nullopt;
   }
-  if (i != s.size() - 1) return -1;
-  return second * 1'000'000'000 + nanos;
+  if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    decimal = true;
+    if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+    const std::size_t significant = digits;
+    if (skip_digits() == 0) return std::nullopt;
+    digits = significant;
+  }
+  if (i < token.size()) {
+    const char c = token[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' && c != ']' && c != '}') return std::nullopt;
+  }
+  // Integers beyond 64 bits stay errors ("integers must fit in 64 bits").
+  if (!decimal || digits <= 19) return std::nullopt;
+  double d = 0;
+  const auto [end, error] = std::from_chars(token.data(), token.data() + i, d);
+  if (error != std::errc() || end != token.data() + i || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+// A number as a double: simdjson's reading, or long_number_value's for long numbers.
+error_code get_double(od::value v, double& d) {
+  if (const auto long_value = long_number_value(v.raw_json_token())) {
+    d = *long_value;
+    return error_code::SUCCESS;
+  }
+  return v.get_double().get(d);
 }
 }  // namespace
 
@@ -81,19 +113,24 @@ WorkspaceLease::~WorkspaceLease() {
   }
 }
 
-JsonReader::JsonReader(std::string_view text, std::string_view source) : source_(source) {
+JsonReader::JsonReader(std::string_view text, std::string_view source) : source_(source), input_(text) {}
+
+void JsonReader::copy_input() {
+  if (copied_) return;
   ParseWorkspace& ws = workspace_.get();
-  const std::size_t needed = text.size() + simdjson::SIMDJSON_PADDING;
+  const std::size_t needed = input_.size() + simdjson::SIMDJSON_PADDING;
   if (ws.buffer_size < needed) {
     ws.buffer = std::make_unique<char[]>(needed);
     ws.buffer_size = needed;
   }
-  std::memcpy(ws.buffer.get(), text.data(), text.size());
-  std::memset(ws.buffer.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
-  text_ = std::string_view(ws.buffer.get(), text.size());
+  std::memcpy(ws.buffer.get(), input_.data(), input_.size());
+  std::memset(ws.buffer.get() + input_.size(), 0, simdjson::SIMDJSON_PADDING);
+  text_ = std::string_view(ws.buffer.get(), input_.size());
+  copied_ = true;
 }
 
 simdjson::error_code JsonReader::try_start(std::size_t length, std::size_t begin) {
+  copy_input();
   ParseWorkspace& ws = workspace_.get();
   auto error = simdjson::SUCCESS;
   // Grow only: allocate() with another size would reallocate every time.
@@ -110,6 +147,7 @@ void JsonReader::start(std::size_t length) {
 }
 
 bool JsonReader::start_prefix(std::size_t length) {
+  copy_input();
   if (length >= text_.size()) return false;
   char* const at = workspace_.get().buffer.get() + length;
   prefix_end_ = length;
@@ -149,11 +187,7 @@ void JsonReader::end_prefix(bool keep_reports) {
   held_reports_.clear();
 }
 
-void JsonReader::forget_strings() noexcept {
-  last_time_text_ = {};
-  last_time_ = Timestamp{};
-  last_seconds_ = -1;
-}
+void JsonReader::forget_strings() noexcept { timestamps_.forget(); }
 
 void JsonReader::report(std::string message) {
   if (in_prefix_) {
@@ -171,7 +205,7 @@ od::value JsonReader::object_root() {
 }
 
 Value JsonReader::read_value() {
-  if (!started_) start(text_.size());
+  if (!started_) start(input_.size());
   try {
     Value result;
     switch (doc_.type()) {
@@ -179,7 +213,17 @@ Value JsonReader::read_value() {
       case od::json_type::array:
         result = value(doc_.get_value());
         break;
-      case od::json_type::number:
+      case od::json_type::number: {
+        std::string_view token;
+        if (doc_.raw_json_token().get(token) == error_code::SUCCESS) {
+          if (const auto long_value = long_number_value(token)) {
+            result = *long_value;
+            // Consumes the number (whatever simdjson makes of it) before finish().
+            double ignored = 0;
+            if (doc_.get_double().get(ignored) != error_code::SUCCESS) ignored = 0;
+            break;
+          }
+        }
         switch (doc_.get_number_type()) {
           case od::number_type::signed_integer:
             result = static_cast<std::int64_t>(doc_.get_int64());
@@ -191,6 +235,7 @@ Value JsonReader::read_value() {
             result = static_cast<double>(doc_.get_double());
         }
         break;
+      }
       case od::json_type::string:
         result = std::string(std::string_view(doc_.get_string()));
         break;
@@ -259,6 +304,7 @@ Value JsonReader::value(od::value v) {
 Value JsonReader::scalar(od::value v) {
   switch (v.type()) {
     case od::json_type::number: {
+      if (const auto long_value = long_number_value(v.raw_json_token())) return Value(*long_value);
       od::number_type type;
       if (v.get_number_type().get(type) != error_code::SUCCESS) {
         fail(v, "malformed number");
@@ -278,7 +324,7 @@ Value JsonReader::scalar(od::value v) {
         }
         default: {
           double d;
-          if (v.get_double().get(d) != error_code::SUCCESS) {
+          if (get_double(v, d) != error_code::SUCCESS) {
             fail(v, "number out of range or malformed (doubles must be finite)");
           }
           return Value(d);
@@ -330,7 +376,7 @@ std::int64_t JsonReader::integer(od::value v) {
     std::int64_t i;
     if (v.get_int64().get(i) == error_code::SUCCESS) return i;
     double d;
-    if (v.get_double().get(d) == error_code::SUCCESS && d == std::trunc(d) && d >= -9223372036854775808.0 &&
+    if (get_double(v, d) == error_code::SUCCESS && d == std::trunc(d) && d >= -9223372036854775808.0 &&
         d < 9223372036854775808.0) {
       return static_cast<std::int64_t>(d);
     }
@@ -348,7 +394,7 @@ std::optional<double> JsonReader::optional_number(od::value v) {
   if (is_null(v)) return std::nullopt;
   if (v.type() != od::json_type::number) fail(v, "expected a number or null, found " + found(v));
   double d;
-  if (v.get_double().get(d) != error_code::SUCCESS) {
+  if (get_double(v, d) != error_code::SUCCESS) {
     fail(v, "number out of range or malformed (doubles must be finite)");
   }
   return d;
@@ -370,32 +416,13 @@ Timestamp JsonReader::timestamp(od::value v) {
     case od::json_type::string: {
       std::string_view s;
       if (v.get_string().get(s) != error_code::SUCCESS) fail(v, "malformed string");
-      if (!s.empty() && s == last_time_text_) return last_time_;
-      // The same minute as the last timestamp (the items of one step, usually): only the
-      // seconds differ, so shift the last value by their difference.
-      if (last_seconds_ >= 0 && s.size() == last_time_text_.size() &&
-          std::memcmp(s.data(), last_time_text_.data(), kMinuteChars) == 0) {
-        const std::int64_t seconds = seconds_in_minute(s);
-        if (seconds >= 0) {
-          const Timestamp t = last_time_ + std::chrono::nanoseconds(seconds - last_seconds_);
-          last_time_text_ = s;
-          last_time_ = t;
-          last_seconds_ = seconds;
-          return t;
-        }
-      }
-      if (auto t = parse_timestamp(s)) {
-        last_time_text_ = s;
-        last_time_ = *t;
-        last_seconds_ = seconds_in_minute(s);
-        return *t;
-      }
+      if (const auto t = timestamps_.parse(s)) return *t;
       fail(v, "invalid timestamp \"" + std::string(s) + "\" (expected ISO-8601 such as 2025-01-01T10:00:00.000000Z)");
     }
     case od::json_type::number: {
       // Epoch seconds, as some Python callers pass time.time().
       double seconds;
-      if (v.get_double().get(seconds) != error_code::SUCCESS || !(std::fabs(seconds) < 9.2e9)) {
+      if (get_double(v, seconds) != error_code::SUCCESS || !(std::fabs(seconds) < 9.2e9)) {
         fail(v, "epoch-seconds timestamp out of range");
       }
       // Whole and fractional seconds apart: seconds * 1e9 alone is a double near 1.7e18, whose

@@ -47,13 +47,30 @@ inline bool key_is(std::string_view key, const char (&literal)[N]) noexcept {
   return key.size() == N - 1 && std::memcmp(key.data(), literal, N - 1) == 0;
 }
 
+/// Reads ISO-8601 timestamp texts, remembering the last one: instants repeat (a message's
+/// timestamp and its time record, the events of one step), and the next one is often in the
+/// same minute. The texts must stay valid until forget() or the next read.
+class TimestampParser {
+ public:
+  /// parse_timestamp(text), taking the last value when `text` repeats it or shares its minute.
+  std::optional<Timestamp> parse(std::string_view text) noexcept;
+  /// Forgets the last text (before the buffer holding it is reused).
+  void forget() noexcept { *this = TimestampParser(); }
+
+ private:
+  std::string_view last_text_;
+  Timestamp last_{};
+  std::int64_t last_seconds_ = -1;  // nanoseconds of last_ within its minute, -1 if unknown
+};
+
 /// A scalar's JSON text for messages (the number as written), without the whitespace after it.
 std::string token_text(od::value v);
 
 class JsonReader {
  public:
-  /// Copies `text` into a padded buffer; parsing starts with the first read. `source` names it
-  /// in errors.
+  /// Reads `text`, which must outlive the reader; `source` names it in errors. The text is
+  /// copied into a padded buffer when simdjson first needs it (our compact traces are read
+  /// from `input()` without it).
   JsonReader(std::string_view text, std::string_view source);
   JsonReader(const JsonReader&) = delete;
   JsonReader& operator=(const JsonReader&) = delete;
@@ -62,7 +79,7 @@ class JsonReader {
   /// nothing follows it. simdjson failures inside become TraceFormatError.
   template <class Body>
   auto read_object(Body&& body) {
-    if (!started_) start(text_.size());
+    if (!started_) start(input_.size());
     try {
       auto result = body(object_root());
       finish();
@@ -92,8 +109,13 @@ class JsonReader {
   /// Reports a problem that is not an error (detail::report), or holds it back while a prefix
   /// is read.
   void report(std::string message);
-  /// The (padded copy of the) input text: views of it stay valid while the reader lives.
-  std::string_view text() const noexcept { return text_; }
+  /// The padded copy of the input text: views of it stay valid while the reader lives.
+  std::string_view text() {
+    copy_input();
+    return text_;
+  }
+  /// The input text as given, without padding.
+  std::string_view input() const noexcept { return input_; }
   /// Where the next token starts, or the end of the text once the document is consumed. Right
   /// after a value is read, [where it started, position()) is its text and the whitespace after.
   const char* position();
@@ -199,19 +221,19 @@ class JsonReader {
   /// when simdjson rejects it.
   void start(std::size_t length);
   simdjson::error_code try_start(std::size_t length, std::size_t begin = 0);
+  /// Copies the input into the workspace's padded buffer, once.
+  void copy_input();
   /// Forgets what points into simdjson's string buffer (before another document reuses it).
   void forget_strings() noexcept;
 
   std::string source_;
   WorkspaceLease workspace_;
-  std::string_view text_;  // the padded copy of the input, in the workspace
+  std::string_view input_;
+  std::string_view text_;  // the padded copy of the input, in the workspace, once copy_input() made it
+  bool copied_ = false;
   od::document doc_;
   std::vector<std::variant<std::string_view, std::size_t>> path_;
-  // The last timestamp text read and its value (instants repeat: a message's timestamp and its
-  // time record, the events of one step). The text stays in the parser's buffer.
-  std::string_view last_time_text_;
-  Timestamp last_time_{};
-  std::int64_t last_seconds_ = -1;  // nanoseconds of last_time_ within its minute, -1 if unknown
+  TimestampParser timestamps_;  // its texts stay in the parser's buffer
   std::size_t depth_ = 0;  // segments of path_ that are current
   bool started_ = false;
   // While a prefix is read: where it ends (the byte replaced by '}'), that byte, and the reports

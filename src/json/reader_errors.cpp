@@ -124,6 +124,7 @@ std::string JsonReader::found_document() { return std::string(type_phrase(doc_.t
 void JsonReader::fail(od::value v, std::string problem) { fail_at(v.raw_json_token().data(), std::move(problem)); }
 
 void JsonReader::fail_at(const char* where, std::string problem) {
+  copy_input();  // offsets are counted in the copy
   const std::string path = path_string(depth_);
   if (!path.empty()) problem = path + ": " + problem;
   std::size_t offset = text_.size();
@@ -134,6 +135,7 @@ void JsonReader::fail_at(const char* where, std::string problem) {
 }
 
 void JsonReader::fail_simdjson(error_code code, bool started) {
+  copy_input();
   std::size_t offset = text_.size();
   if (code == error_code::UTF8_ERROR) {
     offset = first_invalid_utf8(std::string_view(text_.data(), text_.size()));

@@ -37,6 +37,11 @@ void read_session_member(JsonReader& r, SessionReading& s, std::string_view key,
 /// The trace once every member is read: its id (or the file's name), metadata entries, and the
 /// histories of shapes without them.
 SessionTrace finish_session(JsonReader& r, SessionReading& s, std::string_view id_from_file_name);
+/// Reads the members of a trace's `text` before its histories into `s` when they are exactly in
+/// the compact shape our writer writes (members in its order, no whitespace), as the general
+/// reader would, and returns the offset of the comma before "message_history"; nullopt
+/// otherwise, with `s` then to be discarded. Views of `text` in `s` need it to outlive `s`.
+std::optional<std::size_t> read_compact_prefix(std::string_view text, SessionReading& s);
 /// The trace read with its histories checked to repeat the timesteps' items, without indexing
 /// them; nullopt when the text is not so (or has a problem): then it is read as a whole.
 std::optional<SessionTrace> read_trace_with_repeated_histories(JsonReader& r, std::string_view id_from_file_name);

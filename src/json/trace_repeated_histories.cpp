@@ -123,9 +123,45 @@ std::optional<std::vector<Item>> repeated_items(const std::vector<SessionTimeSte
   return out;
 }
 
+// When `tail` (the text after the comma before the first history) is histories repeating the
+// timesteps' items read into `s`, and created_at: takes them into `s`. False, leaving `s` as it
+// was, when the tail is anything else.
+bool take_repeated_tail(std::string_view tail_text, SessionReading& s) {
+  RepeatedTail tail;
+  if (!read_repeated_tail(tail_text, s.texts, tail)) return false;
+  std::optional<std::vector<Event>> events;
+  std::optional<std::vector<SessionEventMessage>> messages;
+  if (tail.events) {
+    events = repeated_items(s.t.session_time_steps, &SessionTimeStep::events, *tail.events);
+    if (!events) return false;
+  }
+  if (tail.messages) {
+    messages = repeated_items(s.t.session_time_steps, &SessionTimeStep::step_messages, *tail.messages);
+    if (!messages) return false;
+  }
+  if (tail.created_at) s.t.created_at = *tail.created_at;
+  if (events) {
+    s.t.event_history = std::move(*events);
+    s.have_events = true;
+  }
+  if (messages) {
+    s.t.message_history = std::move(*messages);
+    s.have_messages = true;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<SessionTrace> read_trace_with_repeated_histories(JsonReader& r, std::string_view id_from_file_name) {
+  {
+    // Our own compact files: read without simdjson (nor its padded copy of the text). Any other
+    // text is read below.
+    const std::string_view input = r.input();
+    SessionReading s;
+    const auto end = read_compact_prefix(input, s);
+    if (end && take_repeated_tail(input.substr(*end + 1), s)) return finish_session(r, s, id_from_file_name);
+  }
   const std::string_view text = r.text();
   const std::size_t cut = history_start(text);
   if (cut == std::string_view::npos || !r.start_prefix(cut)) return std::nullopt;
@@ -145,30 +181,8 @@ std::optional<SessionTrace> read_trace_with_repeated_histories(JsonReader& r, st
       }
       return 0;
     });
-    RepeatedTail tail;
-    std::optional<std::vector<Event>> events;
-    std::optional<std::vector<SessionEventMessage>> messages;
     // After the comma (still replaced by the prefix's closing brace).
-    bool repeated = read_repeated_tail(text.substr(cut + 1), s.texts, tail);
-    if (repeated && tail.events) {
-      events = repeated_items(s.t.session_time_steps, &SessionTimeStep::events, *tail.events);
-      repeated = events.has_value();
-    }
-    if (repeated && tail.messages) {
-      messages = repeated_items(s.t.session_time_steps, &SessionTimeStep::step_messages, *tail.messages);
-      repeated = messages.has_value();
-    }
-    if (repeated) {
-      if (tail.created_at) s.t.created_at = *tail.created_at;
-      if (events) {
-        s.t.event_history = std::move(*events);
-        s.have_events = true;
-      }
-      if (messages) {
-        s.t.message_history = std::move(*messages);
-        s.have_messages = true;
-      }
-    } else {
+    if (!take_repeated_tail(text.substr(cut + 1), s)) {
       // Histories of their own (items in another order, history-only items, another writer's
       // members after them): the rest is read as an object of its own, as the whole text would
       // read it from there, so nothing indexed so far is indexed again.

@@ -134,28 +134,30 @@ void JsonWriter::quoted(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  // Most strings (ids, names, keys) need no escape: check 8 bytes at a time, the last few padded
-  // with spaces, then copy them in one go.
+  // Most strings (ids, names, keys) need no escape: checked and copied in one pass, 8 bytes at a
+  // time and the last few one by one (two memcpy calls of a run-time size cost more for the
+  // short strings that most are).
+  char* const dst = room(n + 2);  // enough unless something needs escaping
+  dst[0] = '"';
   std::size_t i = 0;
-  std::uint64_t head;
-  while (i + 8 <= n) {
-    std::memcpy(&head, p + i, 8);
-    if (!plain_ascii_word(head)) break;
-    i += 8;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (!plain_ascii_word(w)) break;
+    std::memcpy(dst + 1 + i, &w, 8);
   }
-  if (n - i < 8) {
-    head = kOnes * ' ';
-    std::memcpy(&head, p + i, n - i);
-    if (plain_ascii_word(head)) {
-      char* dst = room(n + 2);
-      dst[0] = '"';
-      std::memcpy(dst + 1, p, n);
+  if (i + 8 > n) {
+    while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
+      dst[1 + i] = static_cast<char>(p[i]);
+      ++i;
+    }
+    if (i == n) {
       dst[n + 1] = '"';
       pos_ += n + 2;
       return;
     }
   }
-  room(n + 2);  // enough unless something needs escaping; escapes ask for more as they come
+  // Something to escape (or non-ASCII): from the start again, the bytes before i being plain.
   put('"');
   std::size_t run = 0;  // start of bytes to copy unchanged (those before i are plain)
   const auto flush_run = [&] { put(s.substr(run, i - run)); };
@@ -274,23 +276,12 @@ void JsonWriter::key(std::string_view k) {
   after_key_ = true;
 }
 
-void JsonWriter::plain_key(std::string_view k) {
-  if (indent_ >= 0) {
-    if (need_comma_) put(',');
-    newline();
-    put('"');
-    put(k);
-    put("\": ");
-  } else {
-    char* dst = room(k.size() + 4);  // `,"key":` in one go
-    if (need_comma_) *dst++ = ',';
-    *dst++ = '"';
-    std::memcpy(dst, k.data(), k.size());
-    dst += k.size();
-    *dst++ = '"';
-    *dst++ = ':';
-    pos_ = static_cast<std::size_t>(dst - out_.data());
-  }
+void JsonWriter::indented_key(std::string_view k) {
+  if (need_comma_) put(',');
+  newline();
+  put('"');
+  put(k);
+  put("\": ");
   need_comma_ = false;
   after_key_ = true;
 }

@@ -141,6 +141,22 @@ TEST(Value, DoublesKeepTheirKindThroughText) {
   EXPECT_EQ(back["tiny"].as_double(), 5e-324);
 }
 
+// simdjson 3.0.1's on-demand get_double (its portable kernel, which the library's inline code
+// uses) misreads decimals of more than 19 significant digits: 0.1000000000000000000000000000001
+// read as 5.08e-13. Such text (other writers, hand-edited files) reads as its nearest double.
+TEST(Value, LongDecimalsReadAsTheirNearestDouble) {
+  const std::pair<const char*, double> cases[] = {
+      {"0.1000000000000000000000000000001", 0.1},
+      {"-0.0604746718446744073709551615754106644", -0.060474671844674407},
+      {"1.00000000000000000000000000000000000001e10", 1e10},
+      {"3.14159265358979323846264338327950288", 3.141592653589793},
+  };
+  for (const auto& [text, expected] : cases) {
+    EXPECT_EQ(Value::parse(text).as_double(), expected) << text;
+    EXPECT_EQ(Value::parse(std::string("{\"x\":[") + text + "]}")["x"][0].as_double(), expected) << text;
+  }
+}
+
 TEST(Value, NonFiniteDoublesAreWrittenAsNull) {
   Value v = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()};
   EXPECT_EQ(v.dump(), "[null,null]");
