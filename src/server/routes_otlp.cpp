@@ -41,6 +41,7 @@ void add_items(std::vector<IngestItem>& items, OtlpMapped& mapped, bool logs) {
     const std::size_t bytes = i < mapped.bytes.size() ? mapped.bytes[i] : trace.to_json().size();
     IngestItem item{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0};
     item.unnamed = i < mapped.unnamed.size() && mapped.unnamed[i];
+    if (i < mapped.origins.size()) item.spans = std::make_shared<SpanOrigins>(std::move(mapped.origins[i]));
     for (const auto& [trace_id, session_id] : mapped.named) {
       if (session_id == item.trace.session_id) item.absorbs.push_back(trace_id);
     }
@@ -252,6 +253,7 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
   ctx.counters.accepted.fetch_add(sessions, std::memory_order_relaxed);
   ctx.counters.otlp_rejected_spans.fetch_add(out.mapped.rejected_spans, std::memory_order_relaxed);
   ctx.counters.otlp_spans.fetch_add(out.mapped.spans, std::memory_order_relaxed);
+  ctx.counters.otlp_duplicate_spans.fetch_add(out.mapped.duplicate_spans, std::memory_order_relaxed);
   // Those folded into their spans; the others are counted by the writer (they may yet join a
   // stored call).
   ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
