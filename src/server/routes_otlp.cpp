@@ -360,13 +360,19 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     }
     ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
     ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
+    ctx.counters.otlp_duplicate_log_records.fetch_add(admission.duplicates, std::memory_order_relaxed);
     // Records that were held and had to leave to keep the hold in its bounds.
     const auto was_held = [&](const HeldLog& h) {
       return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
     };
     const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
     ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
-    await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
+    try {
+      await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
+    } catch (...) {
+      ctx.log_hold->forget_stored_now(admission);  // not committed: taken again when sent again
+      throw;
+    }
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.

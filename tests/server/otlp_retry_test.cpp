@@ -221,6 +221,7 @@ Value call_after(int logs_posts, bool logs_first) {
   const Value c = ingest_counts(serve);
   EXPECT_EQ(c["otlp_logs_attached"], Value(2)) << c.dump();
   EXPECT_EQ(c["otlp_logs_messages"], Value(0)) << c.dump();
+  EXPECT_EQ(c["otlp_duplicate_log_records"], Value(2 * (logs_posts - 1))) << c.dump();
   EXPECT_EQ(serve.stop(), 0) << serve.stderr_text();
   return without_ids(chat);
 }
