@@ -10,11 +10,18 @@ namespace {
 
 std::string span_key(const std::string& trace_id, const std::string& span_id) { return trace_id + "/" + span_id; }
 
-// What identifies a record sent again: OTLP gives log records no id of their own.
-std::string record_key(const OtlpLog& log) {
+// What identifies a record sent again (OTLP gives log records no id of their own), but for its
+// place among equal records of its request (record_key's "#N"): an instrumentation with content
+// capture off sends the same empty user message twice for one call; a retry resends the request
+// as it was.
+std::string content_key(const OtlpLog& log) {
   const std::size_t content = std::hash<std::string>{}(log.body.dump() + '\0' + log.attributes.dump());
   return span_key(log.trace_id, log.span_id) + "/" + log.event_name + "/" + std::to_string(log.time_unix_nano) + "/" +
          std::to_string(content);
+}
+
+std::string record_key(const std::string& content, std::size_t occurrence) {
+  return content + "#" + std::to_string(occurrence);
 }
 
 // What a record costs the hold: its text as JSON, and the bookkeeping around it.
@@ -41,12 +48,15 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
       sessions[log.trace_id] = memory->find(log.trace_id).value_or("");
     }
   }
+  std::unordered_map<std::string, std::size_t> occurrences;  // of equal records in the request
   std::lock_guard lock(mutex_);
   out.first_seq = next_seq_;
   for (const OtlpLog& log : logs.logs) {
     if (!log.event_name.starts_with("gen_ai.")) continue;
     ++out.genai;
-    std::string key = record_key(log);
+    std::string content = content_key(log);
+    const std::size_t occurrence = occurrences[content]++;
+    std::string key = record_key(content, occurrence);
     if (admitted_.find(key) != nullptr) {
       ++out.duplicates;  // stored or held already: a retried export
       continue;
@@ -168,7 +178,7 @@ void LogHold::add_restored(std::vector<HeldLog> logs) {
   for (HeldLog& h : logs) {
     h.seq = next_seq_++;
     h.bytes = size_of(h.log, h.resource);
-    admitted_.set(record_key(h.log), true);  // sent again after the restart: left out
+    admitted_.set(record_key(content_key(h.log), 0), true);  // sent again after the restart: left out
     insert(std::move(h));
   }
 }
