@@ -74,12 +74,12 @@ std::vector<bool> StoredSpans::stored(DuckDBTraceManager& store, const std::stri
       }
     }
     if (!traces.empty()) {
-      write(store);  // the spans noted in the open batch are found too
+      write(store);  // the spans noted in the open batch are found too (flushed for the query)
       const QueryResult found = StoreAccess::batch_run(
           store,
           "SELECT trace_id, span_id FROM otlp_spans WHERE trace_id IN "
           "(SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))",
-          {Value(std::move(traces))}, false);
+          {Value(std::move(traces))}, true);
       for (const auto& row : found.rows) {
         if (s.keys.insert(row.at(0).as_string() + "/" + row.at(1).as_string()).second) ++remembered_;
       }
@@ -122,18 +122,7 @@ void StoredSpans::moved(const std::string& from, const std::string& to, bool to_
 
 void StoredSpans::write(DuckDBTraceManager& store) {
   if (unwritten_.empty()) return;
-  Value::Array traces, spans;
-  traces.reserve(unwritten_.size());
-  spans.reserve(unwritten_.size());
-  for (const std::string& key : unwritten_) {
-    const std::size_t slash = key.find('/');
-    traces.emplace_back(key.substr(0, slash));
-    spans.emplace_back(key.substr(slash + 1));
-  }
-  StoreAccess::batch_run(store,
-                         "INSERT INTO otlp_spans SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])), "
-                         "unnest(CAST(CAST(? AS JSON) AS VARCHAR[]))",
-                         {Value(std::move(traces)), Value(std::move(spans))}, false);
+  StoreAccess::batch_add_spans(store, unwritten_);
   unwritten_.clear();
 }
 
