@@ -99,7 +99,8 @@ struct IngestCounters {
   std::atomic<std::uint64_t> otlp_spans{0};           ///< OTLP spans mapped into queued sessions
   std::atomic<std::uint64_t> otlp_rejected_spans{0};  ///< OTLP spans that could not be mapped
   /// OTLP spans left out because they were stored already (or came twice in one request): an
-  /// SDK sent them again (a retried export). Not among otlp_spans.
+  /// SDK sent them again (a retried export). Those the writer finds stored are among otlp_spans
+  /// (they were mapped), those twice in one request are not.
   std::atomic<std::uint64_t> otlp_duplicate_spans{0};
   /// Sessions first stored under their trace id and moved into the session a later span named.
   std::atomic<std::uint64_t> otlp_sessions_renamed{0};
