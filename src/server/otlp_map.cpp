@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace synth::tracing::server {
 
@@ -140,23 +139,23 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
 
   const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces);
   std::unordered_map<std::string, const OtlpSpan*> by_id;
-  for (const OtlpSpan& s : traces.spans) {
-    if (!s.span_id.empty()) by_id.emplace(s.trace_id + "/" + s.span_id, &s);
+  // A span whose trace and span id came earlier in the request: the same span twice (stored once).
+  std::vector<bool> repeated(traces.spans.size(), false);
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    if (!s.span_id.empty()) repeated[i] = !by_id.emplace(s.trace_id + "/" + s.span_id, &s).second;
   }
   if (memory != nullptr) remember_sessions(trace_session, *memory);
 
   std::map<std::string, Building> sessions;
-  std::unordered_set<std::string> mapped_spans;
-  mapped_spans.reserve(traces.spans.size());
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     const OtlpSpan& s = traces.spans[i];
     if (s.span_id.empty()) {
       reject("span " + std::to_string(i) + " ('" + s.name + "') has no span id");
       continue;
     }
-    std::string key = s.trace_id + "/" + s.span_id;
-    if (!mapped_spans.insert(key).second) {
-      ++out.duplicate_spans;  // the same span twice in one request: stored once
+    if (repeated[i]) {
+      ++out.duplicate_spans;
       continue;
     }
     std::optional<std::string> sid = session_key(s.attributes);
@@ -181,7 +180,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     b.unnamed = unnamed;
     ++b.spans;
     const auto span = static_cast<std::uint32_t>(b.origins.keys.size());
-    b.origins.keys.push_back(std::move(key));
+    b.origins.keys.push_back(s.trace_id + "/" + s.span_id);
     const Timestamp start = timestamp_of(s.start_unix_nano);
     const std::string kind = synth_kind(s);
     if (kind == "session") {
