@@ -322,15 +322,14 @@ struct DuckDBTraceManager::Impl {
   }
 
   // Rows of otlp_spans in the open batch (StoreAccess::batch_add_spans).
-  void add_spans_to_batch(const std::vector<std::string>& keys) {
+  void add_spans_to_batch(const std::vector<std::array<std::int64_t, 2>>& rows) {
     std::lock_guard lock(mutex);
     begin_batch();
     try {
-      Appender& rows = batch->spans();
-      for (const std::string& key : keys) {
-        const std::size_t slash = key.find('/');
-        rows.text(std::string_view(key).substr(0, slash)).text(std::string_view(key).substr(slash + 1));
-        rows.end_row();
+      Appender& spans = batch->spans();
+      for (const auto& [trace, span] : rows) {
+        spans.integer(trace).integer(span);
+        spans.end_row();
       }
     } catch (...) {
       roll_back_batch();

@@ -67,6 +67,15 @@ struct Building {
 
 }  // namespace
 
+SpanKey span_key_of(std::string_view trace_id, std::string_view span_id) noexcept {
+  const auto fnv1a = [](std::string_view text) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    return h;
+  };
+  return SpanKey{fnv1a(trace_id), fnv1a(span_id)};
+}
+
 std::optional<std::string> TraceSessions::find(const std::string& trace_id) {
   std::lock_guard lock(mutex_);
   const auto it = sessions_.find(trace_id);
@@ -180,7 +189,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     b.unnamed = unnamed;
     ++b.spans;
     const auto span = static_cast<std::uint32_t>(b.origins.keys.size());
-    b.origins.keys.push_back(s.trace_id + "/" + s.span_id);
+    b.origins.keys.push_back(span_key_of(s.trace_id, s.span_id));
     const Timestamp start = timestamp_of(s.start_unix_nano);
     const std::string kind = synth_kind(s);
     if (kind == "session") {

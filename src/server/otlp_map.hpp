@@ -19,10 +19,22 @@
 
 namespace synth::tracing::server {
 
+/// What identifies a span: FNV-1a 64 of its trace id and of its span id (the hex text the
+/// decoders give). Stable across builds and runs: table otlp_spans keeps them.
+struct SpanKey {
+  std::uint64_t trace = 0;
+  std::uint64_t span = 0;
+  friend bool operator==(const SpanKey&, const SpanKey&) = default;
+};
+SpanKey span_key_of(std::string_view trace_id, std::string_view span_id) noexcept;
+struct SpanKeyHash {
+  std::size_t operator()(const SpanKey& k) const noexcept { return k.trace * 0x9E3779B97F4A7C15ULL ^ k.span; }
+};
+
 /// Which span each item of a mapped session came from, so that the writer can leave out the
 /// items of spans it stored before (StoredSpans: an SDK retrying an export).
 struct SpanOrigins {
-  std::vector<std::string> keys;        ///< per span of the session: "trace_id/span_id"
+  std::vector<SpanKey> keys;            ///< per span of the session
   std::vector<std::int32_t> steps;      ///< per span: its timestep's index in session_time_steps, -1: none
   std::vector<std::uint32_t> events;    ///< per event of event_history: its span's index in `keys`
   std::vector<std::uint32_t> messages;  ///< per message of message_history: its span's index

@@ -8,7 +8,9 @@ namespace {
 
 using detail::duck::StoreAccess;
 
-std::string_view trace_of(std::string_view key) { return key.substr(0, key.find('/')); }
+// BIGINT columns keep the keys' bits.
+std::int64_t column_of(std::uint64_t key) { return static_cast<std::int64_t>(key); }
+std::uint64_t key_of(const Value& column) { return static_cast<std::uint64_t>(column.as_int()); }
 
 }  // namespace
 
@@ -66,22 +68,21 @@ std::vector<bool> StoredSpans::stored(DuckDBTraceManager& store, const std::stri
   if (!s.complete) {
     // Stored before this run, or forgotten: the spans of the part's traces not looked up yet.
     Value::Array traces;
-    for (const std::string& key : origins.keys) {
-      const std::string_view trace = trace_of(key);
-      if (s.traces.insert(std::string(trace)).second) {
+    for (const SpanKey& key : origins.keys) {
+      if (s.traces.insert(key.trace).second) {
         ++remembered_;
-        traces.emplace_back(std::string(trace));
+        traces.emplace_back(column_of(key.trace));
       }
     }
     if (!traces.empty()) {
       write(store);  // the spans noted in the open batch are found too (flushed for the query)
       const QueryResult found = StoreAccess::batch_run(
           store,
-          "SELECT trace_id, span_id FROM otlp_spans WHERE trace_id IN "
-          "(SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))",
+          "SELECT trace_key, span_key FROM otlp_spans WHERE trace_key IN "
+          "(SELECT unnest(CAST(CAST(? AS JSON) AS BIGINT[])))",
           {Value(std::move(traces))}, true);
       for (const auto& row : found.rows) {
-        if (s.keys.insert(row.at(0).as_string() + "/" + row.at(1).as_string()).second) ++remembered_;
+        if (s.keys.insert(SpanKey{key_of(row.at(0)), key_of(row.at(1))}).second) ++remembered_;
       }
     }
   }
@@ -93,9 +94,9 @@ std::vector<bool> StoredSpans::stored(DuckDBTraceManager& store, const std::stri
 
 void StoredSpans::note(const std::string& session_id, const SpanOrigins& origins) {
   Session& s = entry(session_id, false);
-  for (const std::string& key : origins.keys) {
+  for (const SpanKey& key : origins.keys) {
     if (s.keys.insert(key).second) ++remembered_;
-    unwritten_.push_back(key);
+    unwritten_.push_back({column_of(key.trace), column_of(key.span)});
   }
   evict();
 }
@@ -110,10 +111,10 @@ void StoredSpans::moved(const std::string& from, const std::string& to, bool to_
   if (had_to && !from_complete) t.complete = false;
   if (!from_known) return;
   Session& moving = sessions_.find(from)->second;  // entry() may have rehashed
-  for (const std::string& key : moving.keys) {
+  for (const SpanKey& key : moving.keys) {
     if (!t.keys.insert(key).second) --remembered_;
   }
-  for (const std::string& trace : moving.traces) {
+  for (const std::uint64_t trace : moving.traces) {
     if (!t.traces.insert(trace).second) --remembered_;
   }
   sessions_.erase(from);  // its keys and traces are counted in `t` now

@@ -10,6 +10,7 @@
 // once per trace, so the cost of a lookup stays off the usual path.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -54,8 +55,8 @@ class StoredSpans {
 
  private:
   struct Session {
-    std::unordered_set<std::string> keys;    // "trace_id/span_id"
-    std::unordered_set<std::string> traces;  // traces looked up in otlp_spans
+    std::unordered_set<SpanKey, SpanKeyHash> keys;
+    std::unordered_set<std::uint64_t> traces;  // traces looked up in otlp_spans
     bool complete = false;                   // every stored span of the session is in `keys`
     std::uint64_t generation = 0;            // its entry in order_
   };
@@ -67,7 +68,7 @@ class StoredSpans {
   std::deque<std::pair<std::string, std::uint64_t>> order_;  // sessions by when their entry was made
   std::uint64_t next_generation_ = 0;
   std::size_t remembered_ = 0;  // keys and traces in sessions_
-  std::vector<std::string> unwritten_;
+  std::vector<std::array<std::int64_t, 2>> unwritten_;  // otlp_spans rows
 };
 
 }  // namespace synth::tracing::server

@@ -17,7 +17,7 @@ namespace {
 SpanOrigins spans_of(const std::string& trace, const std::vector<std::string>& ids) {
   SpanOrigins o;
   for (const std::string& id : ids) {
-    o.keys.push_back(trace + "/" + id);
+    o.keys.push_back(span_key_of(trace, id));
     o.steps.push_back(-1);
   }
   return o;
@@ -83,7 +83,8 @@ TEST(StoredSpans, DroppedSpansTakeTheirItemsAndTheirOnlyTimestep) {
   t.session_time_steps[0].events = {event("a")};
   t.session_time_steps[0].step_messages = {message};
   t.session_time_steps[1].events = {event("b")};
-  SpanOrigins o{{"t/0", "t/1", "t/2"}, {0, 1, -1}, {0, 1, 2}, {0}};
+  const SpanKey k0 = span_key_of("t", "0"), k1 = span_key_of("t", "1"), k2 = span_key_of("t", "2");
+  SpanOrigins o{{k0, k1, k2}, {0, 1, -1}, {0, 1, 2}, {0}};
   drop_spans(t, o, {false, true, false});
   ASSERT_EQ(t.session_time_steps.size(), 1u);
   EXPECT_EQ(t.session_time_steps[0].step_id, "step_0");
@@ -91,7 +92,7 @@ TEST(StoredSpans, DroppedSpansTakeTheirItemsAndTheirOnlyTimestep) {
   EXPECT_EQ(t.session_time_steps[0].step_messages.size(), 1u);
   EXPECT_TRUE(t.event_history == (std::vector<Event>{event("a"), event("c")}));
   EXPECT_EQ(t.message_history.size(), 1u);
-  EXPECT_EQ(o.keys, (std::vector<std::string>{"t/0", "t/2"}));
+  EXPECT_TRUE(o.keys == (std::vector<SpanKey>{k0, k2}));
   EXPECT_EQ(o.steps, (std::vector<std::int32_t>{0, -1}));
   EXPECT_EQ(o.events, (std::vector<std::uint32_t>{0, 1}));
   EXPECT_EQ(o.messages, (std::vector<std::uint32_t>{0}));
