@@ -273,7 +273,9 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
       step_index.emplace(b.trace.session_time_steps[t].step_id, static_cast<std::int32_t>(t));
     }
     b.origins.steps.reserve(b.span_steps.size());
-    for (const std::optional<std::string>& step : b.span_steps) b.origins.steps.push_back(step ? step_index.at(*step) : -1);
+    for (const std::optional<std::string>& step : b.span_steps) {
+      b.origins.steps.push_back(step ? step_index.at(*step) : -1);
+    }
     out.sessions.push_back(std::move(b.trace));
     out.origins.push_back(std::move(b.origins));
     out.unnamed.push_back(b.unnamed);

@@ -101,7 +101,8 @@ Value snapshot(const ServeProcess& serve) {
             {"messages", get_json(serve, at + "/messages?limit=1000")},
             {"facets", get_json(serve, "/api/v1/facets")}};
   for (const char* metric : {"cost", "tokens", "calls", "errors", "reward"}) {
-    out.set(metric, get_json(serve, std::string("/api/v1/stats/timeseries?bucket=1d&group_by=none&from=0&metric=") + metric));
+    const std::string query = "/api/v1/stats/timeseries?bucket=1d&group_by=none&from=0&metric=";
+    out.set(metric, get_json(serve, query + metric));
   }
   return without_ids(out);
 }
@@ -128,7 +129,8 @@ void expect_posted_once(const ServeProcess& serve) {
   const Value& once = posted_once();
   ASSERT_EQ(once["detail"]["session"]["num_events"], Value(10)) << once.dump();  // 3 × 3 + the foreign call
   const Value now = snapshot(serve);
-  for (const char* part : {"detail", "listed", "events", "messages", "facets", "cost", "tokens", "calls", "errors", "reward"}) {
+  for (const char* part :
+       {"detail", "listed", "events", "messages", "facets", "cost", "tokens", "calls", "errors", "reward"}) {
     EXPECT_TRUE(now[part] == once[part]) << part << ": " << now[part].dump() << "\nonce: " << once[part].dump();
   }
 }
