@@ -4,6 +4,8 @@
 // database.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +39,10 @@ struct StoreAccess {
   /// server's OTLP sessions first stored under a trace id. False when `from` is not stored. Any
   /// failure rolls the whole batch back and throws.
   static bool batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to);
+  /// Appends rows {trace_key, span_key} to table otlp_spans in the open batch (beginning one if
+  /// needed): the spans the server stored (server/stored_spans.hpp). Visible to batch_run with
+  /// `flush`. Any failure rolls the whole batch back and throws.
+  static void batch_add_spans(DuckDBTraceManager& store, const std::vector<std::array<std::int64_t, 2>>& rows);
   /// Runs `sql` with bound `params` in the open batch (beginning one if needed): the server's
   /// own reads and changes beside appending (table otlp_pending; LLM call events completed by late
   /// log records). With `flush`, the rows the batch appended so far are written first, so that

@@ -232,6 +232,10 @@ bool StoreAccess::batch_move(DuckDBTraceManager& store, std::string_view from, c
   return store.impl_->move_in_batch(from, to);
 }
 
+void StoreAccess::batch_add_spans(DuckDBTraceManager& store, const std::vector<std::array<std::int64_t, 2>>& rows) {
+  store.impl_->add_spans_to_batch(rows);
+}
+
 QueryResult StoreAccess::batch_run(DuckDBTraceManager& store, std::string_view sql, const std::vector<Value>& params,
                                    bool flush) {
   return store.impl_->run_in_batch(sql, params, flush);

@@ -104,7 +104,8 @@ struct DuckDBTraceManager::Impl {
 
   struct Appenders {
     explicit Appenders(Connection& c)
-        : sessions(c, "session_traces", detail::duck::schema_columns("session_traces")),
+        : conn(c),
+          sessions(c, "session_traces", detail::duck::schema_columns("session_traces")),
           steps(c, "session_timesteps", detail::duck::schema_columns("session_timesteps")),
           events(c, "events", detail::duck::schema_columns("events")),
           messages(c, "messages", detail::duck::schema_columns("messages")) {}
@@ -113,8 +114,16 @@ struct DuckDBTraceManager::Impl {
       steps.flush();
       events.flush();
       messages.flush();
+      if (otlp_spans) otlp_spans->flush();
     }
+    // The server's stored OTLP spans (StoreAccess::batch_add_spans): made at its first row.
+    Appender& spans() {
+      if (!otlp_spans) otlp_spans.emplace(conn, "otlp_spans", detail::duck::schema_columns("otlp_spans"));
+      return *otlp_spans;
+    }
+    Connection& conn;
     Appender sessions, steps, events, messages;
+    std::optional<Appender> otlp_spans;
   };
 
   // Throws Refused for a session the schema cannot hold, before anything is written: two
@@ -306,6 +315,22 @@ struct DuckDBTraceManager::Impl {
       InsertSummary ignored;
       append(*batch, *moved, batch_seen, ignored, OnExistingSession::merge, false);
       return true;
+    } catch (...) {
+      roll_back_batch();
+      throw;
+    }
+  }
+
+  // Rows of otlp_spans in the open batch (StoreAccess::batch_add_spans).
+  void add_spans_to_batch(const std::vector<std::array<std::int64_t, 2>>& rows) {
+    std::lock_guard lock(mutex);
+    begin_batch();
+    try {
+      Appender& spans = batch->spans();
+      for (const auto& [trace, span] : rows) {
+        spans.integer(trace).integer(span);
+        spans.end_row();
+      }
     } catch (...) {
       roll_back_batch();
       throw;

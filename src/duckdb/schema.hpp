@@ -167,6 +167,15 @@ CREATE TABLE IF NOT EXISTS otlp_pending (
   received_unix_ms BIGINT NOT NULL,
   body JSON NOT NULL
 );
+-- The OTLP spans the trace server stored (any session), so that a span sent again (an SDK
+-- retrying an export it got no answer to) is stored once (src/server/stored_spans.hpp): FNV-1a
+-- 64 of the trace id and of the span id (hex text) as BIGINT. Written in the commit that stores
+-- the span; looked up by trace only for sessions stored before the server's run or forgotten by
+-- its bounded memory.
+CREATE TABLE IF NOT EXISTS otlp_spans (
+  trace_key BIGINT NOT NULL,
+  span_key BIGINT NOT NULL
+);
 CREATE OR REPLACE VIEW model_usage_stats AS
 SELECT model_name,
        provider,

@@ -19,6 +19,7 @@
 namespace synth::tracing::server {
 
 struct OtlpWork;
+struct SpanOrigins;
 
 /// What became of one session handed to the writer.
 enum class Stored : std::uint8_t {
@@ -77,6 +78,10 @@ struct IngestItem {
   /// OTLP: what the writer does besides, in the same commit (server/pending.hpp): held spans and
   /// records kept in the file, log records joining their stored LLM call.
   std::shared_ptr<OtlpWork> otlp;
+  /// OTLP spans: which span each of the session's items came from. The writer leaves out those
+  /// of spans already stored (a retried export), counting them in `duplicate_spans`.
+  std::shared_ptr<SpanOrigins> spans;
+  std::uint64_t duplicate_spans = 0;
 };
 
 /// Exact counts of everything that came in, for /api/v1/health.
@@ -93,9 +98,15 @@ struct IngestCounters {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> otlp_spans{0};           ///< OTLP spans mapped into queued sessions
   std::atomic<std::uint64_t> otlp_rejected_spans{0};  ///< OTLP spans that could not be mapped
+  /// OTLP spans left out because they were stored already (or came twice in one request): an
+  /// SDK sent them again (a retried export). Those the writer finds stored are among otlp_spans
+  /// (they were mapped), those twice in one request are not.
+  std::atomic<std::uint64_t> otlp_duplicate_spans{0};
   /// Sessions first stored under their trace id and moved into the session a later span named.
   std::atomic<std::uint64_t> otlp_sessions_renamed{0};
   std::atomic<std::uint64_t> otlp_log_records{0};     ///< GenAI log records received
+  /// GenAI log records left out because the same record came before (a retried export).
+  std::atomic<std::uint64_t> otlp_duplicate_log_records{0};
   std::atomic<std::uint64_t> otlp_logs_attached{0};   ///< ...queued folded into their span's event
   std::atomic<std::uint64_t> otlp_logs_messages{0};   ///< ...queued as messages of their session
   /// Of those stored as messages, the ones that waited for their span in vain (timeout, a full

@@ -10,6 +10,20 @@ namespace {
 
 std::string span_key(const std::string& trace_id, const std::string& span_id) { return trace_id + "/" + span_id; }
 
+// What identifies a record sent again (OTLP gives log records no id of their own), but for its
+// place among equal records of its request (record_key's "#N"): an instrumentation with content
+// capture off sends the same empty user message twice for one call; a retry resends the request
+// as it was.
+std::string content_key(const OtlpLog& log) {
+  const std::size_t content = std::hash<std::string>{}(log.body.dump() + '\0' + log.attributes.dump());
+  return span_key(log.trace_id, log.span_id) + "/" + log.event_name + "/" + std::to_string(log.time_unix_nano) + "/" +
+         std::to_string(content);
+}
+
+std::string record_key(const std::string& content, std::size_t occurrence) {
+  return content + "#" + std::to_string(occurrence);
+}
+
 // What a record costs the hold: its text as JSON, and the bookkeeping around it.
 std::size_t size_of(const OtlpLog& log, const Value& resource) {
   return log.body.dump().size() + log.attributes.dump().size() + resource.dump().size() + log.event_name.size() +
@@ -19,7 +33,7 @@ std::size_t size_of(const OtlpLog& log, const Value& resource) {
 }  // namespace
 
 LogHold::LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs, std::size_t span_memory)
-    : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), span_memory_(span_memory) {}
+    : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), span_memory_(span_memory), admitted_(span_memory) {}
 
 LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids) {
   static const Value kNoResource = Value::object();
@@ -34,11 +48,21 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
       sessions[log.trace_id] = memory->find(log.trace_id).value_or("");
     }
   }
+  std::unordered_map<std::string, std::size_t> occurrences;  // of equal records in the request
   std::lock_guard lock(mutex_);
   out.first_seq = next_seq_;
   for (const OtlpLog& log : logs.logs) {
     if (!log.event_name.starts_with("gen_ai.")) continue;
     ++out.genai;
+    std::string content = content_key(log);
+    const std::size_t occurrence = occurrences[content]++;
+    std::string key = record_key(content, occurrence);
+    if (admitted_.find(key) != nullptr) {
+      ++out.duplicates;  // stored or held already: a retried export
+      continue;
+    }
+    admitted_.set(key, true);
+    out.admitted.push_back(key);
     const Value& resource = log.resource < logs.resources.size() ? logs.resources[log.resource] : kNoResource;
     HeldLog h{log, resource, now + timeout_, size_of(log, resource), next_seq_++};
     h.received_unix_ms = received;
@@ -49,6 +73,7 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
                                            : !seen_.contains(span_key(log.trace_id, log.span_id)));
     if (!wait || h.bytes > max_bytes_) {
       out.now.push_back(std::move(h));
+      out.admitted_now.push_back(std::move(key));
       continue;
     }
     out.held.push_back(h.seq);
@@ -75,6 +100,7 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
 
 void LogHold::undo(Admission& admission) {
   std::lock_guard lock(mutex_);
+  for (const std::string& key : admission.admitted) admitted_.erase(key);
   for (const std::uint64_t seq : admission.held) {
     if (held_.contains(seq)) remove(seq);
   }
@@ -84,6 +110,11 @@ void LogHold::undo(Admission& admission) {
   }
   admission.now.clear();
   admission.held.clear();
+}
+
+void LogHold::forget_stored_now(const Admission& admission) {
+  std::lock_guard lock(mutex_);
+  for (const std::string& key : admission.admitted_now) admitted_.erase(key);
 }
 
 std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vector<bool>* may_wait,
@@ -147,6 +178,7 @@ void LogHold::add_restored(std::vector<HeldLog> logs) {
   for (HeldLog& h : logs) {
     h.seq = next_seq_++;
     h.bytes = size_of(h.log, h.resource);
+    admitted_.set(record_key(content_key(h.log), 0), true);  // sent again after the restart: left out
     insert(std::move(h));
   }
 }

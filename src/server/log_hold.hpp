@@ -20,6 +20,7 @@
 
 #include "server/otlp_decode.hpp"
 #include "server/pending.hpp"
+#include "server/recent_map.hpp"
 
 namespace synth::tracing::server {
 
@@ -37,14 +38,16 @@ struct HeldLog {
   std::string session;                        ///< its trace's session when it came, if known
 };
 
-/// The held records. Thread-safe; every method is all-or-nothing under one lock, so a record
+/// The held records, and the recent records admitted (a record sent again, by an SDK retrying an
+/// export, is left out: a record is identified by its trace and span ids, event name, time,
+/// body and attributes). Thread-safe; every method is all-or-nothing under one lock, so a record
 /// and its span arriving at the same time on two connections cannot miss each other.
 class LogHold {
  public:
   using Clock = std::chrono::steady_clock;
 
   /// `timeout` 0 or `max_logs` 0 holds nothing (every record is stored as it comes).
-  /// `span_memory`: how many recent spans are remembered as seen.
+  /// `span_memory`: how many recent spans are remembered as seen, and records as admitted.
   LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs,
           std::size_t span_memory = 100000);
 
@@ -56,6 +59,9 @@ class LogHold {
     std::uint64_t first_seq = 0;      ///< the request's first record: older ones are others'
     std::vector<PendingRow> put;      ///< the rows of the request's records now held
     std::vector<std::int64_t> drop;   ///< the rows of older records let go
+    std::size_t duplicates = 0;       ///< GenAI records left out: admitted before
+    std::vector<std::string> admitted;  ///< the request's records remembered as admitted
+    std::vector<std::string> admitted_now;  ///< those of them among `now`
   };
   /// Holds the GenAI records of `logs` whose span has not been seen yet (a record without a span
   /// id: whose trace's session is not known yet); the others, and those without a trace id, are
@@ -64,6 +70,9 @@ class LogHold {
   /// Takes back an admission whose records could not be queued: the request's held records
   /// leave the hold (the client sends them again), the ones it let go come back.
   void undo(Admission& admission);
+  /// Forgets that the request's records stored now were admitted (their commit failed: the
+  /// client sends them again). Held ones stay held, and admitted.
+  void forget_stored_now(const Admission& admission);
 
   /// Marks the spans of `traces` as seen and takes the held records that belong to them: those
   /// of a span in `traces`, and those without a span id of a trace in `traces`. Records of a
@@ -101,6 +110,7 @@ class LogHold {
   std::uint64_t next_seq_ = 0;
   std::unordered_set<std::string> seen_;  // "trace/span" of recent spans
   std::deque<std::string> seen_order_;
+  RecentMap<std::string, bool> admitted_;  // record_key() of recent records
 };
 
 /// The records as an OtlpLogs (each with its resource).

@@ -37,6 +37,7 @@ struct Item {
   std::optional<std::string> step;  ///< step_id; none: outside any timestep
   std::optional<Event> event;
   std::optional<SessionEventMessage> message;
+  std::uint32_t span = 0;  ///< the span it came from: its index in the session's origins
 };
 
 struct Building {
@@ -46,6 +47,8 @@ struct Building {
   std::uint64_t spans = 0;
   std::map<std::string, std::size_t> steps;  ///< step_id → index in trace.session_time_steps
   std::vector<Item> items;
+  SpanOrigins origins;
+  std::vector<std::optional<std::string>> span_steps;  ///< per span of origins: its step_id
 
   SessionTimeStep& step(const std::string& id, Timestamp time) {
     auto [it, added] = steps.try_emplace(id, trace.session_time_steps.size());
@@ -63,6 +66,15 @@ struct Building {
 };
 
 }  // namespace
+
+SpanKey span_key_of(std::string_view trace_id, std::string_view span_id) noexcept {
+  const auto fnv1a = [](std::string_view text) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    return h;
+  };
+  return SpanKey{fnv1a(trace_id), fnv1a(span_id)};
+}
 
 std::optional<std::string> TraceSessions::find(const std::string& trace_id) {
   std::lock_guard lock(mutex_);
@@ -136,8 +148,11 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
 
   const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces);
   std::unordered_map<std::string, const OtlpSpan*> by_id;
-  for (const OtlpSpan& s : traces.spans) {
-    if (!s.span_id.empty()) by_id.emplace(s.trace_id + "/" + s.span_id, &s);
+  // A span whose trace and span id came earlier in the request: the same span twice (stored once).
+  std::vector<bool> repeated(traces.spans.size(), false);
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    if (!s.span_id.empty()) repeated[i] = !by_id.emplace(s.trace_id + "/" + s.span_id, &s).second;
   }
   if (memory != nullptr) remember_sessions(trace_session, *memory);
 
@@ -146,6 +161,10 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     const OtlpSpan& s = traces.spans[i];
     if (s.span_id.empty()) {
       reject("span " + std::to_string(i) + " ('" + s.name + "') has no span id");
+      continue;
+    }
+    if (repeated[i]) {
+      ++out.duplicate_spans;
       continue;
     }
     std::optional<std::string> sid = session_key(s.attributes);
@@ -169,6 +188,8 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     b.trace.session_id = *sid;
     b.unnamed = unnamed;
     ++b.spans;
+    const auto span = static_cast<std::uint32_t>(b.origins.keys.size());
+    b.origins.keys.push_back(span_key_of(s.trace_id, s.span_id));
     const Timestamp start = timestamp_of(s.start_unix_nano);
     const std::string kind = synth_kind(s);
     if (kind == "session") {
@@ -218,15 +239,16 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
       }
     }
 
+    b.span_steps.push_back(step);
     for (const OtlpEvent& e : s.events) {
       if (auto event = otlp::synth_span_event(e)) {
-        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::move(event), std::nullopt});
+        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::move(event), std::nullopt, span});
       } else if (auto message = otlp::synth_span_message(e)) {
-        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::nullopt, std::move(message)});
+        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::nullopt, std::move(message), span});
       }
     }
     if (kind != "session" && kind != "timestep") {
-      b.items.push_back(Item{start, step, otlp::span_to_event(s, resource_of(s)), std::nullopt});
+      b.items.push_back(Item{start, step, otlp::span_to_event(s, resource_of(s)), std::nullopt, span});
     }
   }
 
@@ -237,14 +259,25 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
       if (item.event) {
         if (ts != nullptr) ts->events.push_back(*item.event);
         b.trace.event_history.push_back(std::move(*item.event));
+        b.origins.events.push_back(item.span);
       } else {
         if (ts != nullptr) ts->step_messages.push_back(*item.message);
         b.trace.message_history.push_back(std::move(*item.message));
+        b.origins.messages.push_back(item.span);
       }
     }
     std::stable_sort(b.trace.session_time_steps.begin(), b.trace.session_time_steps.end(),
                      [](const SessionTimeStep& x, const SessionTimeStep& y) { return x.step_index < y.step_index; });
+    std::unordered_map<std::string_view, std::int32_t> step_index;
+    for (std::size_t t = 0; t < b.trace.session_time_steps.size(); ++t) {
+      step_index.emplace(b.trace.session_time_steps[t].step_id, static_cast<std::int32_t>(t));
+    }
+    b.origins.steps.reserve(b.span_steps.size());
+    for (const std::optional<std::string>& step : b.span_steps) {
+      b.origins.steps.push_back(step ? step_index.at(*step) : -1);
+    }
     out.sessions.push_back(std::move(b.trace));
+    out.origins.push_back(std::move(b.origins));
     out.unnamed.push_back(b.unnamed);
     if (traces.body_bytes > 0) {
       out.bytes.push_back(std::max<std::size_t>(1, static_cast<std::size_t>(traces.body_bytes * b.spans / out.spans)));

@@ -19,6 +19,27 @@
 
 namespace synth::tracing::server {
 
+/// What identifies a span: FNV-1a 64 of its trace id and of its span id (the hex text the
+/// decoders give). Stable across builds and runs: table otlp_spans keeps them.
+struct SpanKey {
+  std::uint64_t trace = 0;
+  std::uint64_t span = 0;
+  friend bool operator==(const SpanKey&, const SpanKey&) = default;
+};
+SpanKey span_key_of(std::string_view trace_id, std::string_view span_id) noexcept;
+struct SpanKeyHash {
+  std::size_t operator()(const SpanKey& k) const noexcept { return k.trace * 0x9E3779B97F4A7C15ULL ^ k.span; }
+};
+
+/// Which span each item of a mapped session came from, so that the writer can leave out the
+/// items of spans it stored before (StoredSpans: an SDK retrying an export).
+struct SpanOrigins {
+  std::vector<SpanKey> keys;            ///< per span of the session
+  std::vector<std::int32_t> steps;      ///< per span: its timestep's index in session_time_steps, -1: none
+  std::vector<std::uint32_t> events;    ///< per event of event_history: its span's index in `keys`
+  std::vector<std::uint32_t> messages;  ///< per message of message_history: its span's index
+};
+
 /// The sessions of one request: each holds the part of its session that the request carried,
 /// to be merged into what is stored (OnExistingSession::merge), so spans of a session that
 /// arrive in several requests, in any order, end up in one session.
@@ -36,7 +57,10 @@ struct OtlpMapped {
   /// session as JSON to count its bytes cost more than a tenth of the ingest). Shorter than
   /// `sessions` (or empty): the others count their JSON size.
   std::vector<std::size_t> bytes;
+  /// Per session of `sessions` (spans only, not log records): where its items came from.
+  std::vector<SpanOrigins> origins;
   std::uint64_t spans = 0;           ///< spans mapped
+  std::uint64_t duplicate_spans = 0;  ///< spans left out: the same trace and span id came earlier in the request
   std::uint64_t rejected_spans = 0;  ///< spans that could not be mapped (no ids)
   std::string error_message;         ///< why, for the first of them
 };
@@ -81,7 +105,8 @@ void remember_sessions(const std::unordered_map<std::string, std::string>& sessi
 
 /// Maps the spans of a request. A span with no session id of its own takes its trace's: from
 /// the request's other spans, else from `memory` (when given), else its resource's, else the
-/// trace id. Never throws for any content of `traces` but std::bad_alloc.
+/// trace id. A span whose trace and span id came earlier in the request is left out (counted
+/// in duplicate_spans). Never throws for any content of `traces` but std::bad_alloc.
 OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = nullptr);
 
 /// GenAI content sent as log records (event name `gen_ai.*`: `gen_ai.user.message`,

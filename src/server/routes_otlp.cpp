@@ -41,6 +41,7 @@ void add_items(std::vector<IngestItem>& items, OtlpMapped& mapped, bool logs) {
     const std::size_t bytes = i < mapped.bytes.size() ? mapped.bytes[i] : trace.to_json().size();
     IngestItem item{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0};
     item.unnamed = i < mapped.unnamed.size() && mapped.unnamed[i];
+    if (i < mapped.origins.size()) item.spans = std::make_shared<SpanOrigins>(std::move(mapped.origins[i]));
     for (const auto& [trace_id, session_id] : mapped.named) {
       if (session_id == item.trace.session_id) item.absorbs.push_back(trace_id);
     }
@@ -252,6 +253,7 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
   ctx.counters.accepted.fetch_add(sessions, std::memory_order_relaxed);
   ctx.counters.otlp_rejected_spans.fetch_add(out.mapped.rejected_spans, std::memory_order_relaxed);
   ctx.counters.otlp_spans.fetch_add(out.mapped.spans, std::memory_order_relaxed);
+  ctx.counters.otlp_duplicate_spans.fetch_add(out.mapped.duplicate_spans, std::memory_order_relaxed);
   // Those folded into their spans; the others are counted by the writer (they may yet join a
   // stored call).
   ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
@@ -358,13 +360,19 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     }
     ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
     ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
+    ctx.counters.otlp_duplicate_log_records.fetch_add(admission.duplicates, std::memory_order_relaxed);
     // Records that were held and had to leave to keep the hold in its bounds.
     const auto was_held = [&](const HeldLog& h) {
       return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
     };
     const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
     ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
-    await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
+    try {
+      await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
+    } catch (...) {
+      ctx.log_hold->forget_stored_now(admission);  // not committed: taken again when sent again
+      throw;
+    }
     answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.

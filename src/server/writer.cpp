@@ -1,5 +1,7 @@
 #include "server/writer.hpp"
 
+#include <algorithm>
+
 #include "diagnostics.hpp"
 #include "server/otlp_map.hpp"
 #include "server/pending.hpp"
@@ -122,10 +124,28 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
       stored = nullptr;  // asked for the trace id; the session's own id is looked up alone
     }
   }
+  // Known not to be stored (nothing to look up for its spans); with `stored` unknown, it may be.
+  const bool new_session = stored != nullptr && !stored->contains(item.trace.session_id);
   item.absorbed = 0;
   for (const std::string& from : item.absorbs) {
-    if (StoreAccess::batch_move(store_, from, item.trace.session_id)) ++item.absorbed;
+    if (StoreAccess::batch_move(store_, from, item.trace.session_id)) {
+      ++item.absorbed;
+      stored_spans_.moved(from, item.trace.session_id, new_session);
+    }
     renamed_.set(from, item.trace.session_id);
+  }
+  if (item.spans) {
+    // Spans stored before (an SDK retrying an export) are left out; all of them: nothing to do.
+    const std::vector<bool> again = stored_spans_.stored(store_, item.trace.session_id, *item.spans, new_session);
+    const auto duplicates = static_cast<std::size_t>(std::count(again.begin(), again.end(), true));
+    if (duplicates > 0) {
+      item.duplicate_spans += duplicates;
+      drop_spans(item.trace, *item.spans, again);
+      if (item.spans->keys.empty()) return Appended::skipped;
+    }
+    const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
+    stored_spans_.note(item.trace.session_id, *item.spans);
+    return appended;
   }
   if (!item.otlp) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
   OtlpWork& work = *item.otlp;
@@ -163,6 +183,7 @@ void StoreWriter::append(IngestItem& item) {
 
 void StoreWriter::commit() {
   try {
+    stored_spans_.write(store_);
     StoreAccess::batch_commit(store_);
   } catch (...) {
     retry_alone(detail::current_exception_text());
@@ -177,17 +198,20 @@ void StoreWriter::commit() {
 
 void StoreWriter::retry_alone(const std::string& failure) {
   stored_.reset();  // the batch is gone, and sessions get committed here
+  stored_spans_.forget();
   std::size_t lost = 0;
   std::string first_error;
   for (IngestItem& item : batch_) {
     try {
       const Appended appended = append_to_store(item, nullptr);
+      stored_spans_.write(store_);
       StoreAccess::batch_commit(store_);
       counters_.commits.fetch_add(1, std::memory_order_relaxed);
       finish(item, stored_of(appended));
     } catch (const detail::duck::Refused& e) {
       finish(item, Stored::refused, e.what());
     } catch (...) {
+      stored_spans_.forget();  // what it noted was rolled back
       ++lost;
       if (first_error.empty()) first_error = detail::current_exception_text();
       finish(item, Stored::lost, first_error);
@@ -212,6 +236,7 @@ void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
     counters_.otlp_logs_messages.fetch_add(item.otlp->messages, std::memory_order_relaxed);
   }
   counters_.count(what);
+  if (what != Stored::lost) counters_.otlp_duplicate_spans.fetch_add(item.duplicate_spans, std::memory_order_relaxed);
   // The moves were committed with the item unless the item's batch was lost.
   if (what != Stored::lost) counters_.otlp_sessions_renamed.fetch_add(item.absorbed, std::memory_order_relaxed);
   if (item.receipt) item.receipt->record(item.index, what, std::move(error));

@@ -18,6 +18,7 @@
 #include "server/otlp_map.hpp"
 #include "server/pending.hpp"
 #include "server/recent_map.hpp"
+#include "server/stored_spans.hpp"
 #include "worker_thread.hpp"
 #include "synth/tracing/duckdb.hpp"
 
@@ -71,6 +72,8 @@ class StoreWriter {
   RecentMap<std::string, std::string> renamed_{kRememberedTraces};
   // otlp_pending rows deleted before their write was seen (apply_pending).
   DeletedEarly deleted_early_{kRememberedEarlyDeletes};
+  // The OTLP spans stored: a span sent again is left out.
+  StoredSpans stored_spans_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };

@@ -37,8 +37,8 @@ TEST(Schema, NewFileHasTheTablesViewsAndIndexes) {
     (row[1].as_string() == "VIEW" ? views : base).push_back(row[0].as_string());
   }
   EXPECT_EQ(base, (std::vector<std::string>{"events", "experimental_systems", "experiments", "messages",
-                                            "otlp_pending", "session_stats", "session_timesteps", "session_traces",
-                                            "synth_tracing_schema", "system_versions", "systems"}));
+                                            "otlp_pending", "otlp_spans", "session_stats", "session_timesteps",
+                                            "session_traces", "synth_tracing_schema", "system_versions", "systems"}));
   EXPECT_EQ(views, (std::vector<std::string>{"experiment_overview", "model_usage_stats", "session_summary"}));
 
   // No secondary indexes by default (zone maps serve the queries, and indexes on the big tables
