@@ -435,3 +435,37 @@ TEST(Instrument, ScopeEventsReadWhileActiveEqualTheStoredOnesAndThoseBuiltEagerl
   EXPECT_EQ(md(stored->event_history[3])["attributes"]["depth"].as_int(), 2);
   EXPECT_EQ(std::get<st::EnvironmentEvent>(stored->event_history[2]).reward, 1.0);
 }
+
+// action() and observation() are members of the step's states whatever the order of the calls:
+// a later state_before()/state_after() key of the same name replaces them, a later action() or
+// observation() replaces that key, and a state that is not an object keeps them beside it.
+TEST(Instrument, EnvironmentStepActionAndObservationJoinTheStatesInCallOrder) {
+  SessionTracer tracer;
+  const auto trace = in_session(tracer, [] {
+    {
+      auto step = st::environment_step("action first");
+      step.action("north").state_before({{"action", "south"}, {"x", 1}});
+      step.observation({{"y", 2}}).state_after({{"observation", "replaced"}});
+    }
+    {
+      auto step = st::environment_step("state first");
+      step.state_before({{"action", "south"}, {"x", 1}}).action("north").action("east");
+      step.state_after({{"z", 3}}).observation("seen");
+    }
+    {
+      auto step = st::environment_step("text state");
+      step.action("north").state_before("a board as text");
+      step.state_after("after, as text").observation("seen");
+    }
+  });
+  ASSERT_EQ(trace->event_history.size(), 3u);
+  const auto env = [&](std::size_t i) { return std::get<st::EnvironmentEvent>(trace->event_history[i]); };
+  EXPECT_EQ(env(0).system_state_before, Value({{"action", "south"}, {"x", 1}}));
+  EXPECT_EQ(env(0).system_state_after, Value({{"observation", "replaced"}}));
+  EXPECT_EQ(env(0).system_state_before.dump(), R"({"action":"south","x":1})");
+  EXPECT_EQ(env(1).system_state_before.dump(), R"({"action":"east","x":1})");
+  EXPECT_EQ(env(1).system_state_after.dump(), R"({"z":3,"observation":"seen"})");
+  EXPECT_EQ(env(2).system_state_before.dump(), R"({"action":"north","state":"a board as text"})");
+  // A text state cannot take a member: the observation is a capture error, as it always was.
+  EXPECT_EQ(env(2).system_state_after, Value("after, as text"));
+}

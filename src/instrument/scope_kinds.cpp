@@ -105,13 +105,32 @@ void EnvironmentStepScope::start(Context& where, std::string_view name,
   });
 }
 
+namespace {
+// `member` of the state object `into`: kept aside while `into` is null or an object (set into it
+// when the event is built, with the same result), set at once otherwise.
+void set_state_member(Value& into, std::optional<Value>& kept, std::string_view key, Value value) {
+  if (into.is_null() || into.is_object()) {
+    kept = std::move(value);
+  } else {
+    into.set(key, std::move(value));
+  }
+}
+// Sets a member kept aside by set_state_member into its state object, before that object changes.
+void settle_state_member(Value& into, std::optional<Value>& kept, std::string_view key) {
+  if (!kept) return;
+  into.set(key, std::move(*kept));
+  kept.reset();
+}
+}  // namespace
+
 EnvironmentStepScope& EnvironmentStepScope::action(Value action) {
-  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) { s.before.set("action", std::move(action)); });
+  detail::change_state<detail::EnvironmentStepState>(
+      state_, [&](auto& s) { set_state_member(s.before, s.action, "action", std::move(action)); });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::observation(Value observation) {
-  detail::change_state<detail::EnvironmentStepState>(state_,
-                                                     [&](auto& s) { s.after.set("observation", std::move(observation)); });
+  detail::change_state<detail::EnvironmentStepState>(
+      state_, [&](auto& s) { set_state_member(s.after, s.observation, "observation", std::move(observation)); });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::reward(double reward) {
@@ -127,11 +146,17 @@ EnvironmentStepScope& EnvironmentStepScope::truncated(bool truncated) {
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::state_before(Value state) {
-  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) { detail::merge_state(s.before, std::move(state)); });
+  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) {
+    settle_state_member(s.before, s.action, "action");
+    detail::merge_state(s.before, std::move(state));
+  });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::state_after(Value state) {
-  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) { detail::merge_state(s.after, std::move(state)); });
+  detail::change_state<detail::EnvironmentStepState>(state_, [&](auto& s) {
+    settle_state_member(s.after, s.observation, "observation");
+    detail::merge_state(s.after, std::move(state));
+  });
   return *this;
 }
 EnvironmentStepScope& EnvironmentStepScope::observation_diff(Value diff) {
@@ -144,10 +169,14 @@ void EnvironmentStepScope::end() noexcept {
     md.put("step", s.name);
     md.put("span_id", std::move(id.span_id));
     md.put("trace_id", std::move(id.trace_id));
+    Value before = take(s.before);
+    if (s.action) before.set("action", take(*s.action));
+    Value after = take(s.after);
+    if (s.observation) after.set("observation", take(*s.observation));
     return std::optional<Event>(EnvironmentEvent{.time_record = TimeRecord{s.started_at, s.turn},
                                                  .system_instance_id = take(s.system_id),
-                                                 .system_state_before = take(s.before),
-                                                 .system_state_after = take(s.after),
+                                                 .system_state_before = std::move(before),
+                                                 .system_state_after = std::move(after),
                                                  .reward = s.reward,
                                                  .terminated = s.terminated,
                                                  .truncated = s.truncated,

@@ -121,12 +121,19 @@ struct EnvironmentStepState : ScopeState {
   std::string system_id;
   Value before;
   Value after;
+  // action() and observation() as given: the agent's thread keeps them as they are and the
+  // event's builder sets them into `before` and `after` (the sink thread, usually), which spares
+  // the agent an object per step. Set only while `before`/`after` is null or an object (where
+  // setting them later gives the same object); state_before()/state_after() set them first.
+  std::optional<Value> action;
+  std::optional<Value> observation;
   Value diff;
   std::optional<double> reward;
   std::optional<bool> terminated;
   std::optional<bool> truncated;
   std::size_t value_bytes() const noexcept override {
     return ScopeState::value_bytes() + system_id.capacity() + value_heap_bytes(before) + value_heap_bytes(after) +
+           (action ? value_heap_bytes(*action) : 0) + (observation ? value_heap_bytes(*observation) : 0) +
            value_heap_bytes(diff);
   }
 };
