@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "json/session_reading.hpp"
+#include "json/trace_json_support.hpp"
 #include "json/trace_random.hpp"
 #include "synth/tracing.hpp"
 
@@ -75,18 +76,8 @@ bool compact_accepts(const std::string& json) {
 void expect_same_reading(const std::string& json, const std::string& what) {
   std::string general = json;
   general.insert(1, " ");
-  std::optional<SessionTrace> a, b;
-  std::optional<TraceFormatError> ea, eb;
-  try {
-    a = SessionTrace::from_json(json, "t.json");
-  } catch (const TraceFormatError& e) {
-    ea = e;
-  }
-  try {
-    b = SessionTrace::from_json(general, "t.json");
-  } catch (const TraceFormatError& e) {
-    eb = e;
-  }
+  const auto [a, ea] = trace_json_support::read_trace(json);
+  const auto [b, eb] = trace_json_support::read_trace(general);
   if (a && b) {
     const std::string ta = a->to_json(), tb = b->to_json();
     if (!(*a == *b) || ta != tb) {

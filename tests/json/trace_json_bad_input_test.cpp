@@ -408,18 +408,8 @@ TEST(TraceJsonBadInput, ReadingInPartsMatchesReadingWhole) {
     std::string whole = input;
     whole.insert(at + 1, " ");
     ++compared;
-    std::optional<SessionTrace> a, b;
-    std::optional<TraceFormatError> ea, eb;
-    try {
-      a = SessionTrace::from_json(input, "t.json");
-    } catch (const TraceFormatError& e) {
-      ea = e;
-    }
-    try {
-      b = SessionTrace::from_json(whole, "t.json");
-    } catch (const TraceFormatError& e) {
-      eb = e;
-    }
+    const auto [a, ea] = read_trace(input);
+    const auto [b, eb] = read_trace(whole);
     if (a && b) {
       ++both_read;
       if (!(*a == *b) || a->to_json() != b->to_json()) {

@@ -89,6 +89,21 @@ inline void expect_lossless(const SessionTrace& t, const std::string& context) {
   }
 }
 
+// A text's reading: the trace, or the error that rejected it (tests that two texts read alike).
+struct Reading {
+  std::optional<SessionTrace> trace;
+  std::optional<TraceFormatError> error;
+};
+inline Reading read_trace(std::string_view json) {
+  Reading r;
+  try {
+    r.trace = SessionTrace::from_json(json, "t.json");
+  } catch (const TraceFormatError& e) {
+    r.error = e;
+  }
+  return r;
+}
+
 template <class E>
 const E& as(const Event& e) {
   const E* p = std::get_if<E>(&e);
