@@ -80,7 +80,7 @@ TEST(TracerOutOfMemory, NoFailureToRecordReachesTheAgent) {
     }
   }
   ASSERT_LT(arm_at, 2000u) << "a step makes fewer than 2000 allocations";
-  ASSERT_GT(failures, 10u);
+  ASSERT_GE(failures, 5u) << "the step's allocations were failed one by one";
   ASSERT_TRUE(tracer.flush());
   const st::TracerStats stats = tracer.stats();
   EXPECT_GE(stats.records_failed, 1u) << "failures are counted";
