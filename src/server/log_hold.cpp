@@ -2,13 +2,9 @@
 // overflow and timeout) and by trace (to leave with their spans).
 #include "server/log_hold.hpp"
 
-#include "server/otlp_map.hpp"
-
 namespace synth::tracing::server {
 
 namespace {
-
-std::string span_key(const std::string& trace_id, const std::string& span_id) { return trace_id + "/" + span_id; }
 
 // What identifies a record sent again (OTLP gives log records no id of their own), but for its
 // place among equal records of its request (record_key's "#N"): an instrumentation with content
@@ -16,7 +12,7 @@ std::string span_key(const std::string& trace_id, const std::string& span_id) { 
 // as it was.
 std::string content_key(const OtlpLog& log) {
   const std::size_t content = std::hash<std::string>{}(log.body.dump() + '\0' + log.attributes.dump());
-  return span_key(log.trace_id, log.span_id) + "/" + log.event_name + "/" + std::to_string(log.time_unix_nano) + "/" +
+  return log.trace_id + "/" + log.span_id + "/" + log.event_name + "/" + std::to_string(log.time_unix_nano) + "/" +
          std::to_string(content);
 }
 
@@ -70,7 +66,7 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
     // (a record without a span id has no event to join, only a session).
     const bool wait = timeout_.count() > 0 && max_logs_ > 0 && !log.trace_id.empty() &&
                       (log.span_id.empty() ? memory == nullptr || !memory->find(log.trace_id)
-                                           : !seen_.contains(span_key(log.trace_id, log.span_id)));
+                                           : !seen_.contains(span_key_of(log.trace_id, log.span_id)));
     if (!wait || h.bytes > max_bytes_) {
       out.now.push_back(std::move(h));
       out.admitted_now.push_back(std::move(key));
@@ -123,7 +119,7 @@ std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vect
   if (timeout_.count() <= 0 || max_logs_ == 0) return out;  // nothing is ever held
   std::lock_guard lock(mutex_);
   // The spans that held records belong to: they leave now, with their records.
-  std::unordered_set<std::string> with_records;
+  std::unordered_set<SpanKey, SpanKeyHash> with_records;
   std::unordered_set<std::string> traces_done;
   for (const OtlpSpan& s : traces.spans) {
     if (held_.empty()) break;
@@ -132,21 +128,21 @@ std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vect
     if (it == by_trace_.end()) continue;
     for (const std::uint64_t seq : it->second) {
       const OtlpLog& log = held_.at(seq).log;
-      if (!log.span_id.empty()) with_records.insert(span_key(log.trace_id, log.span_id));
+      if (!log.span_id.empty()) with_records.insert(span_key_of(log.trace_id, log.span_id));
     }
   }
-  std::unordered_set<std::string> leaving_spans;
+  std::unordered_set<SpanKey, SpanKeyHash> leaving_spans;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     const OtlpSpan& s = traces.spans[i];
     if (s.trace_id.empty() || s.span_id.empty()) continue;
-    std::string key = span_key(s.trace_id, s.span_id);
+    const SpanKey key = span_key_of(s.trace_id, s.span_id);
     if (waiting != nullptr && may_wait != nullptr && i < may_wait->size() && (*may_wait)[i] &&
         !with_records.contains(key)) {
       waiting->push_back(i);  // not seen yet: its records, when they come, wait for it here
       continue;
     }
     see(key);
-    if (with_records.contains(key)) leaving_spans.insert(std::move(key));
+    if (with_records.contains(key)) leaving_spans.insert(key);
   }
   for (const std::string& trace : traces_done) {
     const auto it = by_trace_.find(trace);
@@ -154,7 +150,7 @@ std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vect
     std::vector<std::uint64_t> leaving;
     for (const std::uint64_t seq : it->second) {
       const OtlpLog& log = held_.at(seq).log;
-      if (log.span_id.empty() || leaving_spans.contains(span_key(log.trace_id, log.span_id))) leaving.push_back(seq);
+      if (log.span_id.empty() || leaving_spans.contains(span_key_of(log.trace_id, log.span_id))) leaving.push_back(seq);
     }
     for (const std::uint64_t seq : leaving) out.push_back(remove(seq));  // may erase `it`
   }
@@ -210,7 +206,7 @@ HeldLog LogHold::remove(std::uint64_t seq) {
   return h;
 }
 
-void LogHold::see(const std::string& key) {
+void LogHold::see(SpanKey key) {
   if (span_memory_ == 0 || !seen_.insert(key).second) return;
   seen_order_.push_back(key);
   if (seen_order_.size() > span_memory_) {

@@ -19,12 +19,11 @@
 #include <vector>
 
 #include "server/otlp_decode.hpp"
+#include "server/otlp_map.hpp"
 #include "server/pending.hpp"
 #include "server/recent_map.hpp"
 
 namespace synth::tracing::server {
-
-class TraceSessions;
 
 /// One held log record, with the attributes of the resource that sent it.
 struct HeldLog {
@@ -97,7 +96,7 @@ class LogHold {
  private:
   void insert(HeldLog log);               // mutex_ held
   HeldLog remove(std::uint64_t seq);      // mutex_ held
-  void see(const std::string& key);       // mutex_ held
+  void see(SpanKey key);                  // mutex_ held
 
   const std::chrono::milliseconds timeout_;
   const std::size_t max_bytes_;
@@ -108,8 +107,8 @@ class LogHold {
   std::unordered_map<std::string, std::set<std::uint64_t>> by_trace_;
   std::size_t bytes_ = 0;
   std::uint64_t next_seq_ = 0;
-  std::unordered_set<std::string> seen_;  // "trace/span" of recent spans
-  std::deque<std::string> seen_order_;
+  std::unordered_set<SpanKey, SpanKeyHash> seen_;  // recent spans (hashed ids: no string per span)
+  std::deque<SpanKey> seen_order_;
   RecentMap<std::string, bool> admitted_;  // record_key() of recent records
 };
 

@@ -26,9 +26,9 @@ std::optional<std::string> session_key(const Value& attributes) {
   return v->dump();
 }
 
-std::string synth_kind(const OtlpSpan& s) {
+std::string_view synth_kind(const OtlpSpan& s) {
   const Value* k = s.attributes.find("synth.kind");
-  return k != nullptr && k->is_string() ? k->as_string() : std::string();
+  return k != nullptr && k->is_string() ? std::string_view(k->as_string()) : std::string_view();
 }
 
 // An event or message, placed in time before it goes into the session.
@@ -116,19 +116,36 @@ void TraceSessions::remember_order(const std::string& trace_id) {
   }
 }
 
-std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces) {
+namespace {
+
+// sessions_of_traces() from each span's own session id (`own`, per span of `traces`).
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces,
+                                                                const std::vector<std::optional<std::string>>& own) {
   // From whichever span of a trace names one; the root's wins.
   std::unordered_map<std::string, std::string> out;
-  for (const OtlpSpan& s : traces.spans) {
-    if (const auto sid = session_key(s.attributes)) {
-      if (s.parent_span_id.empty()) {
-        out[s.trace_id] = *sid;
-      } else {
-        out.try_emplace(s.trace_id, *sid);
-      }
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    if (!own[i]) continue;
+    if (s.parent_span_id.empty()) {
+      out[s.trace_id] = *own[i];
+    } else {
+      out.try_emplace(s.trace_id, *own[i]);
     }
   }
   return out;
+}
+
+std::vector<std::optional<std::string>> own_sessions(const OtlpTraces& traces) {
+  std::vector<std::optional<std::string>> out;
+  out.reserve(traces.spans.size());
+  for (const OtlpSpan& s : traces.spans) out.push_back(session_key(s.attributes));
+  return out;
+}
+
+}  // namespace
+
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces) {
+  return sessions_of_traces(traces, own_sessions(traces));
 }
 
 void remember_sessions(const std::unordered_map<std::string, std::string>& sessions, TraceSessions& memory) {
@@ -146,13 +163,19 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     if (out.error_message.empty()) out.error_message = why;
   };
 
-  const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces);
-  std::unordered_map<std::string, const OtlpSpan*> by_id;
+  // Each span's session id looked up once (a scan of its attributes per key of the table).
+  std::vector<std::optional<std::string>> own = own_sessions(traces);
+  const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces, own);
+  std::vector<SpanKey> keys;
+  keys.reserve(traces.spans.size());
+  std::unordered_map<SpanKey, const OtlpSpan*, SpanKeyHash> by_id;
+  by_id.reserve(traces.spans.size());
   // A span whose trace and span id came earlier in the request: the same span twice (stored once).
   std::vector<bool> repeated(traces.spans.size(), false);
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     const OtlpSpan& s = traces.spans[i];
-    if (!s.span_id.empty()) repeated[i] = !by_id.emplace(s.trace_id + "/" + s.span_id, &s).second;
+    keys.push_back(span_key_of(s.trace_id, s.span_id));
+    if (!s.span_id.empty()) repeated[i] = !by_id.emplace(keys.back(), &s).second;
   }
   if (memory != nullptr) remember_sessions(trace_session, *memory);
 
@@ -167,7 +190,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
       ++out.duplicate_spans;
       continue;
     }
-    std::optional<std::string> sid = session_key(s.attributes);
+    std::optional<std::string> sid = std::move(own[i]);
     if (!sid) {
       if (auto it = trace_session.find(s.trace_id); it != trace_session.end()) sid = it->second;
     }
@@ -189,9 +212,9 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     b.unnamed = unnamed;
     ++b.spans;
     const auto span = static_cast<std::uint32_t>(b.origins.keys.size());
-    b.origins.keys.push_back(span_key_of(s.trace_id, s.span_id));
+    b.origins.keys.push_back(keys[i]);
     const Timestamp start = timestamp_of(s.start_unix_nano);
-    const std::string kind = synth_kind(s);
+    const std::string_view kind = synth_kind(s);
     if (kind == "session") {
       if (!b.has_session_span || start < b.trace.created_at) b.trace.created_at = start;
       b.has_session_span = true;
@@ -204,7 +227,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     bool placed = false;
     const OtlpSpan* at = &s;
     for (int depth = 0; at != nullptr && depth < kMaxAncestors; ++depth) {
-      const std::string k = synth_kind(*at);
+      const std::string_view k = synth_kind(*at);
       if (k == "timestep") {
         const Value* id = at->attributes.find("synth.step_id");
         step = id != nullptr && id->is_string() ? id->as_string() : at->span_id;
@@ -216,7 +239,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
         break;
       }
       if (at->parent_span_id.empty()) break;
-      auto parent = by_id.find(at->trace_id + "/" + at->parent_span_id);
+      auto parent = by_id.find(span_key_of(at->trace_id, at->parent_span_id));
       at = parent == by_id.end() ? nullptr : parent->second;
     }
     if (!placed) {
