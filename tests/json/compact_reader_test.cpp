@@ -134,14 +134,7 @@ TEST(CompactReader, RandomTracesReadAsTheGeneralReaderReadsThem) {
   for (std::uint64_t i = 0; i < 300; ++i) {
     Rng rng(kBaseSeed + i);
     SessionTrace t = synth_test::random_trace(rng, 4);
-    if (i % 2 == 0) {  // histories that repeat the timesteps exactly
-      t.event_history.clear();
-      t.message_history.clear();
-      for (const auto& step : t.session_time_steps) {
-        t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
-        t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
-      }
-    }
+    if (i % 2 == 0) synth_test::make_histories_repeat_the_timesteps(t);
     const std::string json = without_unicode_escapes(t.to_json());
     if (compact_accepts(json)) ++accepted;
     expect_same_reading(json, "seed " + std::to_string(kBaseSeed + i));

@@ -367,14 +367,7 @@ TEST(TraceJsonBadInput, ReadingInPartsMatchesReadingWhole) {
   for (std::uint64_t i = 0; i < 12; ++i) {
     Rng rng(kBaseSeed + 4242 + i);
     SessionTrace t = synth_test::random_trace(rng, 4);
-    if (i % 2 == 0) {  // histories that repeat the timesteps exactly
-      t.event_history.clear();
-      t.message_history.clear();
-      for (const auto& step : t.session_time_steps) {
-        t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
-        t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
-      }
-    }
+    if (i % 2 == 0) synth_test::make_histories_repeat_the_timesteps(t);
     corpus.push_back(t.to_json());
   }
   const std::string needle = ",\"message_history\":[";

@@ -392,4 +392,13 @@ SessionTrace random_trace(Rng& rng, std::size_t max_steps) {
   return t;
 }
 
+void make_histories_repeat_the_timesteps(SessionTrace& t) {
+  t.event_history.clear();
+  t.message_history.clear();
+  for (const auto& step : t.session_time_steps) {
+    t.event_history.insert(t.event_history.end(), step.events.begin(), step.events.end());
+    t.message_history.insert(t.message_history.end(), step.step_messages.begin(), step.step_messages.end());
+  }
+}
+
 }  // namespace synth_test

@@ -61,4 +61,8 @@ synth::tracing::SessionEventMessage random_message(Rng& rng);
 /// also appears in the histories (in recording order), mixed with some history-only items.
 synth::tracing::SessionTrace random_trace(Rng& rng, std::size_t max_steps = 5);
 
+/// Makes the histories exactly the timesteps' items in order (no history-only items): the shape
+/// our tracer records, whose history copies the readers take from the timesteps.
+void make_histories_repeat_the_timesteps(synth::tracing::SessionTrace& t);
+
 }  // namespace synth_test
