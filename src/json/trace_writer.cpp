@@ -1,4 +1,6 @@
 #include <bit>
+#include <tuple>
+#include <utility>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -144,47 +146,64 @@ void write_fields(JsonWriter& w, const RuntimeEvent& e) {
   write_event_tail(w, e);
 }
 
-using detail::same_text;  // the Value overload, beside the item overloads below
+// Whether two members are written as the same text: == where it is exact, the exact values
+// where == is looser than the text (Values, see same_text; doubles: 0.0 and -0.0).
+bool same_member(const Value& a, const Value& b) { return detail::same_text(a, b); }
 
-bool same_bits(const std::optional<double>& a, const std::optional<double>& b) {
+bool same_member(const std::optional<double>& a, const std::optional<double>& b) {
   return a.has_value() == b.has_value() && (!a || std::bit_cast<std::uint64_t>(*a) == std::bit_cast<std::uint64_t>(*b));
 }
 
-bool same_values(const std::vector<Value>& a, const std::vector<Value>& b) {
+bool same_member(const std::vector<Value>& a, const std::vector<Value>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!same_text(a[i], b[i])) return false;
+    if (!detail::same_text(a[i], b[i])) return false;
   }
   return true;
 }
 
-// The parts where == is looser than the text: Values (see same_text) and doubles (0.0, -0.0).
-bool same_text_fields(const CAISEvent& a, const CAISEvent& b) {
-  return same_values(a.llm_call_records, b.llm_call_records) && same_bits(a.cost, b.cost) &&
-         same_bits(a.latency_ms, b.latency_ms);
+template <class T>
+bool same_member(const T& a, const T& b) {
+  return a == b;
 }
-bool same_text_fields(const EnvironmentEvent& a, const EnvironmentEvent& b) {
-  return same_bits(a.reward, b.reward) && same_text(a.observation_diff, b.observation_diff);
-}
-bool same_text_fields(const RuntimeEvent& a, const RuntimeEvent& b) { return same_text(a.actions, b.actions); }
 
-// True when write_event writes `a` and `b` as the same text: == (every field, kept up to date
-// by the compiler) and, where == is looser than the text, the exact values.
+// Every member of an item, in order, as a tuple of references. The structured binding names
+// them all, so a member added to the type stops this compiling until it is listed here too.
+auto members(const CAISEvent& e) {
+  const auto& [m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16, m17, m18] = e;
+  return std::tie(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16, m17, m18);
+}
+auto members(const EnvironmentEvent& e) {
+  const auto& [m0, m1, m2, m3, m4, m5, m6, m7, m8, m9] = e;
+  return std::tie(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9);
+}
+auto members(const RuntimeEvent& e) {
+  const auto& [m0, m1, m2, m3, m4, m5, m6] = e;
+  return std::tie(m0, m1, m2, m3, m4, m5, m6);
+}
+auto members(const SessionEventMessage& m) {
+  const auto& [m0, m1, m2, m3] = m;
+  return std::tie(m0, m1, m2, m3);
+}
+
+// True when `a` and `b` are written as the same text: each member compared once, in order
+// (== on the whole item and then the exact values would compare the Values twice).
+template <class Item>
+bool same_text_members(const Item& a, const Item& b) {
+  const auto x = members(a);
+  const auto y = members(b);
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return (same_member(std::get<I>(x), std::get<I>(y)) && ...);
+  }(std::make_index_sequence<std::tuple_size_v<decltype(x)>>());
+}
+
 bool same_text(const Event& a, const Event& b) {
-  if (a.index() != b.index() || !(a == b)) return false;
+  if (a.index() != b.index()) return false;
   return std::visit(
-      [&b](const auto& x) {
-        const auto& y = std::get<std::decay_t<decltype(x)>>(b);
-        return same_text(x.system_state_before, y.system_state_before) &&
-               same_text(x.system_state_after, y.system_state_after) && same_text(x.metadata, y.metadata) &&
-               same_values(x.event_metadata, y.event_metadata) && same_text_fields(x, y);
-      },
-      a);
+      [&b](const auto& x) { return same_text_members(x, std::get<std::decay_t<decltype(x)>>(b)); }, a);
 }
 
-bool same_text(const SessionEventMessage& a, const SessionEventMessage& b) {
-  return a == b && same_text(a.content, b.content);
-}
+bool same_text(const SessionEventMessage& a, const SessionEventMessage& b) { return same_text_members(a, b); }
 
 // Where each item of the timesteps was written, in timestep order, for the histories.
 template <class Item>

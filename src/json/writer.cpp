@@ -26,6 +26,41 @@ inline bool plain_ascii_word(std::uint64_t w) {
   return ((w & kHighs) | control | quote | backslash) == 0;
 }
 
+// Copies the `n` bytes at `p` to `out` and returns true when none needs attention (see
+// plain_ascii_word); otherwise returns false, `out` partly written. Whole words at a time, the
+// last one overlapping the one before, so that the short strings most are take no byte loop.
+inline bool copy_plain(const unsigned char* p, std::size_t n, char* out) noexcept {
+  if (n >= 8) {
+    std::uint64_t w;
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      if (!plain_ascii_word(w)) return false;
+      std::memcpy(out + i, &w, 8);
+    }
+    std::memcpy(&w, p + n - 8, 8);
+    if (!plain_ascii_word(w)) return false;
+    std::memcpy(out + n - 8, &w, 8);
+    return true;
+  }
+  if (n >= 4) {
+    std::uint32_t head, tail;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    if (!plain_ascii_word(head | (std::uint64_t{tail} << 32))) return false;
+    std::memcpy(out, &head, 4);
+    std::memcpy(out + n - 4, &tail, 4);
+    return true;
+  }
+  if (n == 0) return true;
+  // One to three bytes: the first, middle and last cover them all; spaces fill the word.
+  const std::uint64_t w = 0x2020202020000000ULL | p[0] | (std::uint64_t{p[n / 2]} << 8) | (std::uint64_t{p[n - 1]} << 16);
+  if (!plain_ascii_word(w)) return false;
+  out[0] = static_cast<char>(p[0]);
+  out[n / 2] = static_cast<char>(p[n / 2]);
+  out[n - 1] = static_cast<char>(p[n - 1]);
+  return true;
+}
+
 }  // namespace
 
 std::size_t utf8_sequence_length(const unsigned char* s, std::size_t avail) noexcept {
@@ -131,35 +166,24 @@ void JsonWriter::grow(std::size_t n) {
 }
 
 void JsonWriter::quoted(std::string_view s) {
+  const std::size_t n = s.size();
+  char* const dst = room(n + 2);  // enough unless something needs escaping
+  if (!copy_plain(reinterpret_cast<const unsigned char*>(s.data()), n, dst + 1)) {
+    quoted_escaping(s);
+    return;
+  }
+  dst[0] = '"';
+  dst[n + 1] = '"';
+  pos_ += n + 2;
+}
+
+void JsonWriter::quoted_escaping(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  // Most strings (ids, names, keys) need no escape: checked and copied in one pass, 8 bytes at a
-  // time and the last few one by one (two memcpy calls of a run-time size cost more for the
-  // short strings that most are).
-  char* const dst = room(n + 2);  // enough unless something needs escaping
-  dst[0] = '"';
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    if (!plain_ascii_word(w)) break;
-    std::memcpy(dst + 1 + i, &w, 8);
-  }
-  if (i + 8 > n) {
-    while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
-      dst[1 + i] = static_cast<char>(p[i]);
-      ++i;
-    }
-    if (i == n) {
-      dst[n + 1] = '"';
-      pos_ += n + 2;
-      return;
-    }
-  }
-  // Something to escape (or non-ASCII): from the start again, the bytes before i being plain.
   put('"');
-  std::size_t run = 0;  // start of bytes to copy unchanged (those before i are plain)
+  std::size_t run = 0;  // start of bytes to copy unchanged
   const auto flush_run = [&] { put(s.substr(run, i - run)); };
   while (i < n) {
     if (i + 8 <= n) {
@@ -268,6 +292,22 @@ void JsonWriter::end_array() {
 }
 
 void JsonWriter::key(std::string_view k) {
+  const std::size_t n = k.size();
+  if (indent_ < 0) {
+    // `,"key":` in one go, as plain_key, when the key needs no escaping (most do not).
+    char* const dst = room(n + 4);
+    char* const body = dst + (need_comma_ ? 2 : 1);
+    if (copy_plain(reinterpret_cast<const unsigned char*>(k.data()), n, body)) {
+      if (need_comma_) dst[0] = ',';
+      body[-1] = '"';
+      body[n] = '"';
+      body[n + 1] = ':';
+      pos_ = static_cast<std::size_t>(body + n + 2 - out_.data());
+      need_comma_ = false;
+      after_key_ = true;
+      return;
+    }
+  }
   if (need_comma_) put(',');
   if (indent_ >= 0) newline();
   quoted(k);
@@ -401,21 +441,28 @@ void JsonWriter::string(std::string_view s) {
 }
 
 void JsonWriter::timestamp(Timestamp t) {
-  if (t.time_since_epoch().count() == 0) {
+  const std::int64_t ns = t.time_since_epoch().count();
+  if (ns == 0) {
     null();
     return;
   }
   before_value();
+  constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+  std::int64_t second = ns / kNanosPerSecond;
+  std::int64_t nanos = ns % kNanosPerSecond;
+  if (nanos < 0) {  // before 1970: the fraction counts up from the second below
+    nanos += kNanosPerSecond;
+    --second;
+  }
   char* dst = room(kMaxTimestampChars + 2);
   *dst++ = '"';
-  if (last_len_ != 0 && t == last_time_) {
-    std::memcpy(dst, last_text_, last_len_);
-    dst += last_len_;
+  if (second == last_second_) {
+    std::memcpy(dst, last_second_text_, kTimestampSecondChars);
+    dst = write_timestamp_fraction(dst + kTimestampSecondChars, static_cast<unsigned>(nanos));
   } else {
     char* end = write_timestamp(dst, t);
-    last_time_ = t;
-    last_len_ = static_cast<std::size_t>(end - dst);
-    std::memcpy(last_text_, dst, last_len_);
+    std::memcpy(last_second_text_, dst, kTimestampSecondChars);
+    last_second_ = second;
     dst = end;
   }
   *dst++ = '"';

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -107,17 +108,18 @@ class JsonWriter {
   /// `s` as a JSON string literal: escapes quotes, backslashes and control characters, replaces
   /// invalid UTF-8 by U+FFFD.
   void quoted(std::string_view s);
+  /// quoted() for strings with something to escape or non-ASCII bytes.
+  void quoted_escaping(std::string_view s);
   /// plain_key's indented form.
   void indented_key(std::string_view k);
   void before_value();
   void newline();
 
   std::string& out_;
-  // The last timestamp written and its text: a message's timestamp and its time record, or the
-  // events of one step, often repeat the same instant.
-  Timestamp last_time_{};
-  std::size_t last_len_ = 0;
-  char last_text_[kMaxTimestampChars];
+  // The second of the last timestamp written and its text up to the fraction: the timestamps
+  // of a trace mostly fall in the same second as the one before, and only the fraction differs.
+  std::int64_t last_second_ = std::numeric_limits<std::int64_t>::min();  // none (all are > -1e10)
+  char last_second_text_[kTimestampSecondChars];
   std::size_t pos_;  // end of what is written; out_ may be longer (room not yet used)
   int indent_;
   int depth_ = 0;
