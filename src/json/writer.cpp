@@ -252,11 +252,7 @@ void JsonWriter::newline() {
   pos_ += spaces + 1;
 }
 
-void JsonWriter::before_value() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
+void JsonWriter::separate() {
   if (need_comma_) put(',');
   if (indent_ >= 0 && depth_ > 0) newline();
 }
@@ -326,12 +322,6 @@ void JsonWriter::indented_key(std::string_view k) {
   after_key_ = true;
 }
 
-void JsonWriter::null() {
-  before_value();
-  put("null");
-  need_comma_ = true;
-}
-
 void JsonWriter::boolean(bool b) {
   before_value();
   put(b ? std::string_view("true") : std::string_view("false"));
@@ -356,6 +346,14 @@ namespace {
 
 constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                              1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+// nearbyint(x) for 0 <= x < 2^52 in round-to-nearest (the caller checks the mode), without
+// libm's call, which saves and restores the floating-point environment each time: x + 2^52 has
+// no fraction bits left, so the addition itself rounds x (ties to even, as 2^52 is even).
+double round_to_integer(double x) noexcept {
+  constexpr double k2Pow52 = 4503599627370496.0;
+  return (x + k2Pow52) - k2Pow52;
+}
 
 int decimal_digits(std::uint64_t v) noexcept {
   int n = 1;
@@ -387,7 +385,7 @@ char* short_decimal(char* dst, double d) noexcept {
     if (k > 15) return nullptr;
     const double scaled = a * kPow10[k];
     if (scaled >= 1e15) return nullptr;  // more than 15 significant digits
-    m = std::nearbyint(scaled);
+    m = round_to_integer(scaled);
     if (m / kPow10[k] == a) break;
   }
   const auto digits_of_m = static_cast<std::uint64_t>(m);

@@ -70,7 +70,11 @@ class JsonWriter {
     after_key_ = true;
   }
 
-  void null();
+  void null() {
+    before_value();
+    put("null");
+    need_comma_ = true;
+  }
   void boolean(bool b);
   void integer(std::int64_t i);
   void unsigned_integer(std::uint64_t u);
@@ -112,7 +116,16 @@ class JsonWriter {
   void quoted_escaping(std::string_view s);
   /// plain_key's indented form.
   void indented_key(std::string_view k);
-  void before_value();
+  /// Called before each value: nothing after a key (the common case), else separate().
+  void before_value() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    separate();
+  }
+  /// The comma (and, indented, the newline) before an array element or a top-level value.
+  void separate();
   void newline();
 
   std::string& out_;
