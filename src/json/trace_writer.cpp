@@ -162,6 +162,12 @@ bool same_member(const std::vector<Value>& a, const std::vector<Value>& b) {
   return true;
 }
 
+bool same_member(const std::string& a, const std::string& b) { return same_bytes(a, b); }
+
+bool same_member(const std::optional<std::string>& a, const std::optional<std::string>& b) {
+  return a.has_value() == b.has_value() && (!a || same_bytes(*a, *b));
+}
+
 template <class T>
 bool same_member(const T& a, const T& b) {
   return a == b;

@@ -131,7 +131,7 @@ bool same_text(const Value& a, const Value& b) noexcept {
       // Bit patterns: 0.0 and -0.0 are written differently; equal NaNs both write null.
       return std::bit_cast<std::uint64_t>(a.as_double()) == std::bit_cast<std::uint64_t>(b.as_double());
     case Value::Kind::string:
-      return a.as_string() == b.as_string();
+      return same_bytes(a.as_string(), b.as_string());
     case Value::Kind::array: {
       const auto& x = a.as_array();
       const auto& y = b.as_array();
@@ -146,7 +146,7 @@ bool same_text(const Value& a, const Value& b) noexcept {
       const auto& y = b.as_object();
       if (x.size() != y.size()) return false;
       for (std::size_t i = 0; i < x.size(); ++i) {
-        if (x[i].first != y[i].first || !same_text(x[i].second, y[i].second)) return false;
+        if (!same_bytes(x[i].first, y[i].first) || !same_text(x[i].second, y[i].second)) return false;
       }
       return true;
     }
@@ -424,8 +424,9 @@ void JsonWriter::number(double d) {
   // several times faster than the general shortest-form search.
   char* end = short_decimal(dst, d);
   if (!end) end = std::to_chars(dst, dst + 32, d).ptr;
-  const auto len = static_cast<std::size_t>(end - dst);
-  if (std::memchr(dst, '.', len) == nullptr && std::memchr(dst, 'e', len) == nullptr) {
+  // An integral value gets ".0", so that it reads back as a double. (A loop over the few
+  // characters: two memchr calls cost more.)
+  if (std::find_if(dst, end, [](char c) { return c == '.' || c == 'e'; }) == end) {
     *end++ = '.';
     *end++ = '0';
   }

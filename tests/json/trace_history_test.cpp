@@ -211,6 +211,26 @@ TEST(TraceHistory, EachMemberThatDiffersIsWrittenNotCopied) {
                 [](auto& m) { m.time_record->message_time = 4; }});
 }
 
+// Strings are compared word by word (the last word overlapping the one before): strings of
+// every length that differ in one byte, at every position, in a member, a Value string and a key.
+TEST(TraceHistory, StringsDifferingInOneByteAreWrittenNotCopied) {
+  for (std::size_t length = 1; length <= 20; ++length) {
+    SCOPED_TRACE("length " + std::to_string(length));
+    std::string text(length, 'a');
+    for (std::size_t i = 0; i < length; ++i) text[i] = static_cast<char>('a' + i % 26);
+    const st::RuntimeEvent base{.system_instance_id = text, .system_state_before = {{text, text}}};
+    std::vector<std::function<void(st::RuntimeEvent&)>> changes;
+    for (std::size_t at = 0; at < length; ++at) {
+      std::string other = text;
+      other[at] = 'Z';
+      changes.push_back([other](auto& e) { e.system_instance_id = other; });
+      changes.push_back([text, other](auto& e) { e.system_state_before = {{text, other}}; });
+      changes.push_back([text, other](auto& e) { e.system_state_before = {{other, text}}; });
+    }
+    expect_each_change_written(base, changes);
+  }
+}
+
 // Histories copied by text must equal histories parsed: the same file with the history items
 // written differently (spaces) reads to the same trace.
 TEST(TraceHistory, CopiedHistoriesEqualParsedOnes) {
