@@ -257,35 +257,7 @@ void JsonWriter::separate() {
   if (indent_ >= 0 && depth_ > 0) newline();
 }
 
-void JsonWriter::begin_object() {
-  before_value();
-  if (depth_ >= kMaxJsonDepth) throw Error("JSON nesting deeper than 1024 levels cannot be written");
-  put('{');
-  ++depth_;
-  need_comma_ = false;
-}
-
-void JsonWriter::end_object() {
-  --depth_;
-  if (indent_ >= 0 && need_comma_) newline();
-  put('}');
-  need_comma_ = true;
-}
-
-void JsonWriter::begin_array() {
-  before_value();
-  if (depth_ >= kMaxJsonDepth) throw Error("JSON nesting deeper than 1024 levels cannot be written");
-  put('[');
-  ++depth_;
-  need_comma_ = false;
-}
-
-void JsonWriter::end_array() {
-  --depth_;
-  if (indent_ >= 0 && need_comma_) newline();
-  put(']');
-  need_comma_ = true;
-}
+void JsonWriter::too_deep() { throw Error("JSON nesting deeper than 1024 levels cannot be written"); }
 
 void JsonWriter::key(std::string_view k) {
   const std::size_t n = k.size();
