@@ -1,7 +1,6 @@
 #include "json/writer.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cfenv>
 #include <cmath>
@@ -114,44 +113,6 @@ std::string replace_invalid_utf8(std::string_view s) {
   }
   out.append(s);
   return out;
-}
-
-bool same_text(const Value& a, const Value& b) noexcept {
-  if (a.kind() != b.kind()) return false;
-  switch (a.kind()) {
-    case Value::Kind::null:
-      return true;
-    case Value::Kind::boolean:
-      return a.as_bool() == b.as_bool();
-    case Value::Kind::integer:
-      return a.as_int() == b.as_int();
-    case Value::Kind::unsigned_integer:
-      return a.as_uint() == b.as_uint();
-    case Value::Kind::floating:
-      // Bit patterns: 0.0 and -0.0 are written differently; equal NaNs both write null.
-      return std::bit_cast<std::uint64_t>(a.as_double()) == std::bit_cast<std::uint64_t>(b.as_double());
-    case Value::Kind::string:
-      return same_bytes(a.as_string(), b.as_string());
-    case Value::Kind::array: {
-      const auto& x = a.as_array();
-      const auto& y = b.as_array();
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!same_text(x[i], y[i])) return false;
-      }
-      return true;
-    }
-    case Value::Kind::object: {
-      const auto& x = a.as_object();
-      const auto& y = b.as_object();
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!same_bytes(x[i].first, y[i].first) || !same_text(x[i].second, y[i].second)) return false;
-      }
-      return true;
-    }
-  }
-  return false;
 }
 
 void JsonWriter::grow(std::size_t n) {

@@ -24,39 +24,6 @@ std::size_t first_invalid_utf8(std::string_view s) noexcept;
 /// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
 std::string replace_invalid_utf8(std::string_view s);
 
-/// a == b, inlined word by word: the strings compared are mostly short keys and names, for
-/// which a memcmp call costs more than the comparison.
-inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
-  const std::size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* x = a.data();
-  const char* y = b.data();
-  if (n >= 8) {
-    std::uint64_t u, v;
-    for (std::size_t i = 0; i + 8 < n; i += 8) {
-      std::memcpy(&u, x + i, 8);
-      std::memcpy(&v, y + i, 8);
-      if (u != v) return false;
-    }
-    std::memcpy(&u, x + n - 8, 8);
-    std::memcpy(&v, y + n - 8, 8);
-    return u == v;
-  }
-  if (n >= 4) {
-    std::uint32_t u0, u1, v0, v1;
-    std::memcpy(&u0, x, 4);
-    std::memcpy(&u1, x + n - 4, 4);
-    std::memcpy(&v0, y, 4);
-    std::memcpy(&v1, y + n - 4, 4);
-    return u0 == v0 && u1 == v1;
-  }
-  return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
-}
-
-/// True when `a` and `b` are written as the same text. Stricter than ==, which holds across
-/// number kinds (1 == 1.0), for objects in another member order, and for 0.0 == -0.0.
-bool same_text(const Value& a, const Value& b) noexcept;
-
 /// Writes finite `d` at `dst` as std::to_chars(dst, end, d) does (its shortest round-trip form)
 /// when that form is plain decimal notation with at most 15 significant digits (0.000144, 412.5,
 /// -3, 1200); returns the end, or nullptr for any other double (then nothing is written).
