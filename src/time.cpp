@@ -207,8 +207,12 @@ char* write_timestamp(char* out, Timestamp t) noexcept {
   out = put2(out, c.minute);
   *out++ = ':';
   out = put2(out, c.second);
+  return write_timestamp_fraction(out, static_cast<unsigned>(c.nanos));
+}
+
+char* write_timestamp_fraction(char* out, unsigned nanos) noexcept {
   *out++ = '.';
-  auto frac = static_cast<unsigned>(c.nanos);
+  auto frac = nanos;
   if (frac % 1000 == 0) {
     frac /= 1000;  // microseconds: six digits
   } else {

@@ -10,8 +10,15 @@ namespace synth::tracing::detail {
 /// Longest text write_timestamp produces.
 inline constexpr std::size_t kMaxTimestampChars = 30;
 
+/// Characters of write_timestamp's text before its fraction ("2025-01-01T10:00:01").
+inline constexpr std::size_t kTimestampSecondChars = 19;
+
 /// Writes ISO-8601 UTC ("2025-01-01T10:00:01.123456Z") at `out`; returns the end.
 char* write_timestamp(char* out, Timestamp t) noexcept;
+
+/// Writes the end of write_timestamp's text, its fraction and zone (".123456Z"; nine digits
+/// when `nanos`, in [0, 1e9), is not whole microseconds), at `out`; returns the end.
+char* write_timestamp_fraction(char* out, unsigned nanos) noexcept;
 
 /// Appends "YYYYmmdd_HHMMSS" (UTC), as used in trace file names.
 void append_compact_timestamp(std::string& out, Timestamp t);

@@ -1,5 +1,10 @@
 #include <bit>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -144,13 +149,84 @@ void write_fields(JsonWriter& w, const RuntimeEvent& e) {
   write_event_tail(w, e);
 }
 
-using detail::same_text;  // the Value overload, beside the item overloads below
+// a == b word by word, without a memcmp call: the strings compared are mostly short keys and
+// names, for which the call costs more than the comparison.
+inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8) {
+    std::uint64_t u, v;
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&u, x + i, 8);
+      std::memcpy(&v, y + i, 8);
+      if (u != v) return false;
+    }
+    std::memcpy(&u, x + n - 8, 8);
+    std::memcpy(&v, y + n - 8, 8);
+    return u == v;
+  }
+  if (n >= 4) {
+    std::uint32_t u0, u1, v0, v1;
+    std::memcpy(&u0, x, 4);
+    std::memcpy(&u1, x + n - 4, 4);
+    std::memcpy(&v0, y, 4);
+    std::memcpy(&v1, y + n - 4, 4);
+    return u0 == v0 && u1 == v1;
+  }
+  return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
+}
 
-bool same_bits(const std::optional<double>& a, const std::optional<double>& b) {
+// True when `a` and `b` are written as the same text. Stricter than ==, which holds across
+// number kinds (1 == 1.0), for objects in another member order, and for 0.0 == -0.0.
+bool same_text(const Value& a, const Value& b) noexcept {
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case Value::Kind::null:
+      return true;
+    case Value::Kind::boolean:
+      return a.as_bool() == b.as_bool();
+    case Value::Kind::integer:
+      return a.as_int() == b.as_int();
+    case Value::Kind::unsigned_integer:
+      return a.as_uint() == b.as_uint();
+    case Value::Kind::floating:
+      // Bit patterns: 0.0 and -0.0 are written differently; equal NaNs both write null.
+      return std::bit_cast<std::uint64_t>(a.as_double()) == std::bit_cast<std::uint64_t>(b.as_double());
+    case Value::Kind::string:
+      return same_bytes(a.as_string(), b.as_string());
+    case Value::Kind::array: {
+      const auto& x = a.as_array();
+      const auto& y = b.as_array();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (!same_text(x[i], y[i])) return false;
+      }
+      return true;
+    }
+    case Value::Kind::object: {
+      const auto& x = a.as_object();
+      const auto& y = b.as_object();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (!same_bytes(x[i].first, y[i].first) || !same_text(x[i].second, y[i].second)) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether two members are written as the same text: == where it is exact, the exact values
+// where == is looser than the text (Values, see same_text; doubles: 0.0 and -0.0).
+bool same_member(const Value& a, const Value& b) { return same_text(a, b); }
+
+bool same_member(const std::optional<double>& a, const std::optional<double>& b) {
   return a.has_value() == b.has_value() && (!a || std::bit_cast<std::uint64_t>(*a) == std::bit_cast<std::uint64_t>(*b));
 }
 
-bool same_values(const std::vector<Value>& a, const std::vector<Value>& b) {
+bool same_member(const std::vector<Value>& a, const std::vector<Value>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (!same_text(a[i], b[i])) return false;
@@ -158,59 +234,106 @@ bool same_values(const std::vector<Value>& a, const std::vector<Value>& b) {
   return true;
 }
 
-// The parts where == is looser than the text: Values (see same_text) and doubles (0.0, -0.0).
-bool same_text_fields(const CAISEvent& a, const CAISEvent& b) {
-  return same_values(a.llm_call_records, b.llm_call_records) && same_bits(a.cost, b.cost) &&
-         same_bits(a.latency_ms, b.latency_ms);
-}
-bool same_text_fields(const EnvironmentEvent& a, const EnvironmentEvent& b) {
-  return same_bits(a.reward, b.reward) && same_text(a.observation_diff, b.observation_diff);
-}
-bool same_text_fields(const RuntimeEvent& a, const RuntimeEvent& b) { return same_text(a.actions, b.actions); }
+bool same_member(const std::string& a, const std::string& b) { return same_bytes(a, b); }
 
-// True when write_event writes `a` and `b` as the same text: == (every field, kept up to date
-// by the compiler) and, where == is looser than the text, the exact values.
-bool same_text(const Event& a, const Event& b) {
-  if (a.index() != b.index() || !(a == b)) return false;
-  return std::visit(
-      [&b](const auto& x) {
-        const auto& y = std::get<std::decay_t<decltype(x)>>(b);
-        return same_text(x.system_state_before, y.system_state_before) &&
-               same_text(x.system_state_after, y.system_state_after) && same_text(x.metadata, y.metadata) &&
-               same_values(x.event_metadata, y.event_metadata) && same_text_fields(x, y);
-      },
-      a);
+bool same_member(const std::optional<std::string>& a, const std::optional<std::string>& b) {
+  return a.has_value() == b.has_value() && (!a || same_bytes(*a, *b));
 }
 
-bool same_text(const SessionEventMessage& a, const SessionEventMessage& b) {
-  return a == b && same_text(a.content, b.content);
+template <class T>
+bool same_member(const T& a, const T& b) {
+  return a == b;
 }
 
-// Where each item of the timesteps was written, in timestep order, for the histories.
+// Every member of an item, in order, as a tuple of references. The structured binding names
+// them all, so a member added to the type stops this compiling until it is listed here too.
+auto members(const CAISEvent& e) {
+  const auto& [m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16, m17, m18] = e;
+  return std::tie(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16, m17, m18);
+}
+auto members(const EnvironmentEvent& e) {
+  const auto& [m0, m1, m2, m3, m4, m5, m6, m7, m8, m9] = e;
+  return std::tie(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9);
+}
+auto members(const RuntimeEvent& e) {
+  const auto& [m0, m1, m2, m3, m4, m5, m6] = e;
+  return std::tie(m0, m1, m2, m3, m4, m5, m6);
+}
+auto members(const SessionEventMessage& m) {
+  const auto& [m0, m1, m2, m3] = m;
+  return std::tie(m0, m1, m2, m3);
+}
+
+// True when `a` and `b` are written as the same text: each member compared once, in order
+// (== on the whole item and then the exact values would compare the Values twice).
 template <class Item>
-struct WrittenItem {
-  const Item* item;
-  std::size_t begin, end;
-};
+bool same_text_members(const Item& a, const Item& b) {
+  const auto x = members(a);
+  const auto y = members(b);
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return (same_member(std::get<I>(x), std::get<I>(y)) && ...);
+  }(std::make_index_sequence<std::tuple_size_v<decltype(x)>>());
+}
 
-// The histories usually repeat the timesteps' items in the same order: an item whose text would
-// be the same is copied from where it was written (a memcpy instead of formatting it again).
-template <class Item, class WriteItem>
-void write_history(JsonWriter& w, const std::vector<Item>& history, const std::vector<WrittenItem<Item>>& written,
-                   WriteItem write_item) {
-  w.begin_array();
-  for (std::size_t i = 0; i < history.size(); ++i) {
-    if (i < written.size() && same_text(history[i], *written[i].item)) {
-      w.copy_value(written[i].begin, written[i].end);
-    } else {
-      write_item(w, history[i]);
+bool same_text(const Event& a, const Event& b) {
+  if (a.index() != b.index()) return false;
+  return std::visit(
+      [&b](const auto& x) { return same_text_members(x, std::get<std::decay_t<decltype(x)>>(b)); }, a);
+}
+
+bool same_text(const SessionEventMessage& a, const SessionEventMessage& b) { return same_text_members(a, b); }
+
+// The histories usually repeat the timesteps' items in the same order: a history item whose
+// text would be that of the timesteps' item at its position is copied from where that was
+// written (a memcpy instead of formatting it again). The two are compared as the timesteps' item
+// is written, while its Value trees are in the cache; compared afterwards, both items' trees
+// were read from memory again (a sixth of the write's time).
+template <class Item>
+class HistoryCopies {
+ public:
+  explicit HistoryCopies(const std::vector<Item>& history) : history_(history) { written_.clear(); }
+  HistoryCopies(const HistoryCopies&) = delete;
+  HistoryCopies& operator=(const HistoryCopies&) = delete;
+
+  /// The timesteps' next item, written by `write_item`.
+  template <class WriteItem>
+  void write(JsonWriter& w, const Item& item, WriteItem write_item) {
+    const std::size_t begin = w.position();
+    write_item(w, item);
+    if (!w.compact()) return;  // indented text depends on the depth, which differs in the history
+    const std::size_t i = count_++;
+    if (i < history_.size() && same_text(history_[i], item)) {
+      written_.push_back({i, begin, w.position()});
     }
   }
-  w.end_array();
-}
+  /// The history, copying each item noted as the same.
+  template <class WriteItem>
+  void write_history(JsonWriter& w, WriteItem write_item) const {
+    w.begin_array();
+    auto copy = written_.begin();
+    for (std::size_t i = 0; i < history_.size(); ++i) {
+      if (copy != written_.end() && copy->index == i) {
+        w.copy_value(copy->begin, copy->end);
+        ++copy;
+      } else {
+        write_item(w, history_[i]);
+      }
+    }
+    w.end_array();
+  }
 
-void write_timestep(JsonWriter& w, const SessionTimeStep& step, std::vector<WrittenItem<Event>>* events,
-                    std::vector<WrittenItem<SessionEventMessage>>* messages);
+ private:
+  struct Copy {
+    std::size_t index, begin, end;  // the history item's position, and its text in the output
+  };
+  const std::vector<Item>& history_;
+  std::size_t count_ = 0;
+  // Reused by the thread's next trace (one trace at a time): no allocation once grown.
+  static inline thread_local std::vector<Copy> written_;
+};
+
+void write_timestep(JsonWriter& w, const SessionTimeStep& step, HistoryCopies<Event>* events,
+                    HistoryCopies<SessionEventMessage>* messages);
 
 }  // namespace
 
@@ -237,8 +360,8 @@ void write_timestep(JsonWriter& w, const SessionTimeStep& step) { write_timestep
 
 namespace {
 
-void write_timestep(JsonWriter& w, const SessionTimeStep& step, std::vector<WrittenItem<Event>>* events,
-                    std::vector<WrittenItem<SessionEventMessage>>* messages) {
+void write_timestep(JsonWriter& w, const SessionTimeStep& step, HistoryCopies<Event>* events,
+                    HistoryCopies<SessionEventMessage>* messages) {
   w.begin_object();
   w.plain_key("step_id");
   w.string(step.step_id);
@@ -249,17 +372,21 @@ void write_timestep(JsonWriter& w, const SessionTimeStep& step, std::vector<Writ
   w.plain_key("events");
   w.begin_array();
   for (const Event& e : step.events) {
-    const std::size_t begin = w.position();
-    write_event(w, e);
-    if (events) events->push_back({&e, begin, w.position()});
+    if (events) {
+      events->write(w, e, write_event);
+    } else {
+      write_event(w, e);
+    }
   }
   w.end_array();
   w.plain_key("step_messages");
   w.begin_array();
   for (const SessionEventMessage& m : step.step_messages) {
-    const std::size_t begin = w.position();
-    write_message(w, m);
-    if (messages) messages->push_back({&m, begin, w.position()});
+    if (messages) {
+      messages->write(w, m, write_message);
+    } else {
+      write_message(w, m);
+    }
   }
   w.end_array();
   w.plain_key("timestamp");
@@ -287,26 +414,19 @@ void write_trace(JsonWriter& w, const SessionTrace& t) {
   w.plain_key("session_id");
   w.string(t.session_id);
   w.plain_key("session_time_steps");
-  // Reused by the thread's next trace: no allocation per write once they have grown.
-  thread_local std::vector<WrittenItem<Event>> events;
-  thread_local std::vector<WrittenItem<SessionEventMessage>> messages;
-  events.clear();
-  messages.clear();
-  // Indented text depends on the depth, which differs between a timestep and the history.
-  const bool reuse = w.compact();
+  HistoryCopies<Event> events(t.event_history);
+  HistoryCopies<SessionEventMessage> messages(t.message_history);
   w.begin_array();
-  for (const SessionTimeStep& step : t.session_time_steps) {
-    write_timestep(w, step, reuse ? &events : nullptr, reuse ? &messages : nullptr);
-  }
+  for (const SessionTimeStep& step : t.session_time_steps) write_timestep(w, step, &events, &messages);
   w.end_array();
   w.plain_key("session_metadata");
   w.begin_array();
   for (const SessionMetadataEntry& m : t.session_metadata) write_metadata_entry(w, m);
   w.end_array();
   w.plain_key("message_history");
-  write_history(w, t.message_history, messages, write_message);
+  messages.write_history(w, write_message);
   w.plain_key("event_history");
-  write_history(w, t.event_history, events, write_event);
+  events.write_history(w, write_event);
   w.plain_key("created_at");
   w.timestamp(t.created_at);
   w.end_object();

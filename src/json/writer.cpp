@@ -1,7 +1,6 @@
 #include "json/writer.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cfenv>
 #include <cmath>
@@ -24,6 +23,41 @@ inline bool plain_ascii_word(std::uint64_t w) {
   const std::uint64_t quote = has_zero_byte(w ^ (kOnes * '"'));
   const std::uint64_t backslash = has_zero_byte(w ^ (kOnes * '\\'));
   return ((w & kHighs) | control | quote | backslash) == 0;
+}
+
+// Copies the `n` bytes at `p` to `out` and returns true when none needs attention (see
+// plain_ascii_word); otherwise returns false, `out` partly written. Whole words at a time, the
+// last one overlapping the one before, so that the short strings most are take no byte loop.
+inline bool copy_plain(const unsigned char* p, std::size_t n, char* out) noexcept {
+  if (n >= 8) {
+    std::uint64_t w;
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      if (!plain_ascii_word(w)) return false;
+      std::memcpy(out + i, &w, 8);
+    }
+    std::memcpy(&w, p + n - 8, 8);
+    if (!plain_ascii_word(w)) return false;
+    std::memcpy(out + n - 8, &w, 8);
+    return true;
+  }
+  if (n >= 4) {
+    std::uint32_t head, tail;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    if (!plain_ascii_word(head | (std::uint64_t{tail} << 32))) return false;
+    std::memcpy(out, &head, 4);
+    std::memcpy(out + n - 4, &tail, 4);
+    return true;
+  }
+  if (n == 0) return true;
+  // One to three bytes: the first, middle and last cover them all; spaces fill the word.
+  const std::uint64_t w = 0x2020202020000000ULL | p[0] | (std::uint64_t{p[n / 2]} << 8) | (std::uint64_t{p[n - 1]} << 16);
+  if (!plain_ascii_word(w)) return false;
+  out[0] = static_cast<char>(p[0]);
+  out[n / 2] = static_cast<char>(p[n / 2]);
+  out[n - 1] = static_cast<char>(p[n - 1]);
+  return true;
 }
 
 }  // namespace
@@ -81,44 +115,6 @@ std::string replace_invalid_utf8(std::string_view s) {
   return out;
 }
 
-bool same_text(const Value& a, const Value& b) noexcept {
-  if (a.kind() != b.kind()) return false;
-  switch (a.kind()) {
-    case Value::Kind::null:
-      return true;
-    case Value::Kind::boolean:
-      return a.as_bool() == b.as_bool();
-    case Value::Kind::integer:
-      return a.as_int() == b.as_int();
-    case Value::Kind::unsigned_integer:
-      return a.as_uint() == b.as_uint();
-    case Value::Kind::floating:
-      // Bit patterns: 0.0 and -0.0 are written differently; equal NaNs both write null.
-      return std::bit_cast<std::uint64_t>(a.as_double()) == std::bit_cast<std::uint64_t>(b.as_double());
-    case Value::Kind::string:
-      return a.as_string() == b.as_string();
-    case Value::Kind::array: {
-      const auto& x = a.as_array();
-      const auto& y = b.as_array();
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!same_text(x[i], y[i])) return false;
-      }
-      return true;
-    }
-    case Value::Kind::object: {
-      const auto& x = a.as_object();
-      const auto& y = b.as_object();
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (x[i].first != y[i].first || !same_text(x[i].second, y[i].second)) return false;
-      }
-      return true;
-    }
-  }
-  return false;
-}
-
 void JsonWriter::grow(std::size_t n) {
   // Doubling keeps appends amortized O(1); resize() value-initializes the new room once.
   std::size_t size = std::max({pos_ + n, 2 * out_.size(), std::size_t{256}});
@@ -131,35 +127,24 @@ void JsonWriter::grow(std::size_t n) {
 }
 
 void JsonWriter::quoted(std::string_view s) {
+  const std::size_t n = s.size();
+  char* const dst = room(n + 2);  // enough unless something needs escaping
+  if (!copy_plain(reinterpret_cast<const unsigned char*>(s.data()), n, dst + 1)) {
+    quoted_escaping(s);
+    return;
+  }
+  dst[0] = '"';
+  dst[n + 1] = '"';
+  pos_ += n + 2;
+}
+
+void JsonWriter::quoted_escaping(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  // Most strings (ids, names, keys) need no escape: checked and copied in one pass, 8 bytes at a
-  // time and the last few one by one (two memcpy calls of a run-time size cost more for the
-  // short strings that most are).
-  char* const dst = room(n + 2);  // enough unless something needs escaping
-  dst[0] = '"';
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    if (!plain_ascii_word(w)) break;
-    std::memcpy(dst + 1 + i, &w, 8);
-  }
-  if (i + 8 > n) {
-    while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
-      dst[1 + i] = static_cast<char>(p[i]);
-      ++i;
-    }
-    if (i == n) {
-      dst[n + 1] = '"';
-      pos_ += n + 2;
-      return;
-    }
-  }
-  // Something to escape (or non-ASCII): from the start again, the bytes before i being plain.
   put('"');
-  std::size_t run = 0;  // start of bytes to copy unchanged (those before i are plain)
+  std::size_t run = 0;  // start of bytes to copy unchanged
   const auto flush_run = [&] { put(s.substr(run, i - run)); };
   while (i < n) {
     if (i + 8 <= n) {
@@ -228,46 +213,30 @@ void JsonWriter::newline() {
   pos_ += spaces + 1;
 }
 
-void JsonWriter::before_value() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
+void JsonWriter::separate() {
   if (need_comma_) put(',');
   if (indent_ >= 0 && depth_ > 0) newline();
 }
 
-void JsonWriter::begin_object() {
-  before_value();
-  if (depth_ >= kMaxJsonDepth) throw Error("JSON nesting deeper than 1024 levels cannot be written");
-  put('{');
-  ++depth_;
-  need_comma_ = false;
-}
-
-void JsonWriter::end_object() {
-  --depth_;
-  if (indent_ >= 0 && need_comma_) newline();
-  put('}');
-  need_comma_ = true;
-}
-
-void JsonWriter::begin_array() {
-  before_value();
-  if (depth_ >= kMaxJsonDepth) throw Error("JSON nesting deeper than 1024 levels cannot be written");
-  put('[');
-  ++depth_;
-  need_comma_ = false;
-}
-
-void JsonWriter::end_array() {
-  --depth_;
-  if (indent_ >= 0 && need_comma_) newline();
-  put(']');
-  need_comma_ = true;
-}
+void JsonWriter::too_deep() { throw Error("JSON nesting deeper than 1024 levels cannot be written"); }
 
 void JsonWriter::key(std::string_view k) {
+  const std::size_t n = k.size();
+  if (indent_ < 0) {
+    // `,"key":` in one go, as plain_key, when the key needs no escaping (most do not).
+    char* const dst = room(n + 4);
+    char* const body = dst + (need_comma_ ? 2 : 1);
+    if (copy_plain(reinterpret_cast<const unsigned char*>(k.data()), n, body)) {
+      if (need_comma_) dst[0] = ',';
+      body[-1] = '"';
+      body[n] = '"';
+      body[n + 1] = ':';
+      pos_ = static_cast<std::size_t>(body + n + 2 - out_.data());
+      need_comma_ = false;
+      after_key_ = true;
+      return;
+    }
+  }
   if (need_comma_) put(',');
   if (indent_ >= 0) newline();
   quoted(k);
@@ -284,12 +253,6 @@ void JsonWriter::indented_key(std::string_view k) {
   put("\": ");
   need_comma_ = false;
   after_key_ = true;
-}
-
-void JsonWriter::null() {
-  before_value();
-  put("null");
-  need_comma_ = true;
 }
 
 void JsonWriter::boolean(bool b) {
@@ -316,6 +279,14 @@ namespace {
 
 constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                              1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+// nearbyint(x) for 0 <= x < 2^52 in round-to-nearest (the caller checks the mode), without
+// libm's call, which saves and restores the floating-point environment each time: x + 2^52 has
+// no fraction bits left, so the addition itself rounds x (ties to even, as 2^52 is even).
+double round_to_integer(double x) noexcept {
+  constexpr double k2Pow52 = 4503599627370496.0;
+  return (x + k2Pow52) - k2Pow52;
+}
 
 int decimal_digits(std::uint64_t v) noexcept {
   int n = 1;
@@ -347,7 +318,7 @@ char* short_decimal(char* dst, double d) noexcept {
     if (k > 15) return nullptr;
     const double scaled = a * kPow10[k];
     if (scaled >= 1e15) return nullptr;  // more than 15 significant digits
-    m = std::nearbyint(scaled);
+    m = round_to_integer(scaled);
     if (m / kPow10[k] == a) break;
   }
   const auto digits_of_m = static_cast<std::uint64_t>(m);
@@ -386,8 +357,9 @@ void JsonWriter::number(double d) {
   // several times faster than the general shortest-form search.
   char* end = short_decimal(dst, d);
   if (!end) end = std::to_chars(dst, dst + 32, d).ptr;
-  const auto len = static_cast<std::size_t>(end - dst);
-  if (std::memchr(dst, '.', len) == nullptr && std::memchr(dst, 'e', len) == nullptr) {
+  // An integral value gets ".0", so that it reads back as a double. (A loop over the few
+  // characters: two memchr calls cost more.)
+  if (std::find_if(dst, end, [](char c) { return c == '.' || c == 'e'; }) == end) {
     *end++ = '.';
     *end++ = '0';
   }
@@ -401,21 +373,28 @@ void JsonWriter::string(std::string_view s) {
 }
 
 void JsonWriter::timestamp(Timestamp t) {
-  if (t.time_since_epoch().count() == 0) {
+  const std::int64_t ns = t.time_since_epoch().count();
+  if (ns == 0) {
     null();
     return;
   }
   before_value();
+  constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+  std::int64_t second = ns / kNanosPerSecond;
+  std::int64_t nanos = ns % kNanosPerSecond;
+  if (nanos < 0) {  // before 1970: the fraction counts up from the second below
+    nanos += kNanosPerSecond;
+    --second;
+  }
   char* dst = room(kMaxTimestampChars + 2);
   *dst++ = '"';
-  if (last_len_ != 0 && t == last_time_) {
-    std::memcpy(dst, last_text_, last_len_);
-    dst += last_len_;
+  if (second == last_second_) {
+    std::memcpy(dst, last_second_text_, kTimestampSecondChars);
+    dst = write_timestamp_fraction(dst + kTimestampSecondChars, static_cast<unsigned>(nanos));
   } else {
     char* end = write_timestamp(dst, t);
-    last_time_ = t;
-    last_len_ = static_cast<std::size_t>(end - dst);
-    std::memcpy(last_text_, dst, last_len_);
+    std::memcpy(last_second_text_, dst, kTimestampSecondChars);
+    last_second_ = second;
     dst = end;
   }
   *dst++ = '"';

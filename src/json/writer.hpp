@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -23,10 +24,6 @@ std::size_t first_invalid_utf8(std::string_view s) noexcept;
 /// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
 std::string replace_invalid_utf8(std::string_view s);
 
-/// True when `a` and `b` are written as the same text. Stricter than ==, which holds across
-/// number kinds (1 == 1.0), for objects in another member order, and for 0.0 == -0.0.
-bool same_text(const Value& a, const Value& b) noexcept;
-
 /// Writes finite `d` at `dst` as std::to_chars(dst, end, d) does (its shortest round-trip form)
 /// when that form is plain decimal notation with at most 15 significant digits (0.000144, 412.5,
 /// -3, 1200); returns the end, or nullptr for any other double (then nothing is written).
@@ -42,10 +39,10 @@ class JsonWriter {
   JsonWriter(const JsonWriter&) = delete;
   JsonWriter& operator=(const JsonWriter&) = delete;
 
-  void begin_object();
-  void end_object();
-  void begin_array();
-  void end_array();
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
   /// An object key; the next call writes its value.
   void key(std::string_view k);
   /// A key known to need no escaping (our own field names, as literals): skips the scan, and
@@ -69,7 +66,11 @@ class JsonWriter {
     after_key_ = true;
   }
 
-  void null();
+  void null() {
+    before_value();
+    put("null");
+    need_comma_ = true;
+  }
   void boolean(bool b);
   void integer(std::int64_t i);
   void unsigned_integer(std::uint64_t u);
@@ -107,17 +108,43 @@ class JsonWriter {
   /// `s` as a JSON string literal: escapes quotes, backslashes and control characters, replaces
   /// invalid UTF-8 by U+FFFD.
   void quoted(std::string_view s);
+  /// quoted() for strings with something to escape or non-ASCII bytes.
+  void quoted_escaping(std::string_view s);
   /// plain_key's indented form.
   void indented_key(std::string_view k);
-  void before_value();
+  // Inline (as before_value and put): a trace opens and closes some 40,000 objects and arrays.
+  void open(char bracket) {
+    before_value();
+    if (depth_ >= kMaxJsonDepth) too_deep();
+    put(bracket);
+    ++depth_;
+    need_comma_ = false;
+  }
+  void close(char bracket) {
+    --depth_;
+    if (indent_ >= 0 && need_comma_) newline();
+    put(bracket);
+    need_comma_ = true;
+  }
+  /// Throws Error: nesting deeper than kMaxJsonDepth.
+  [[noreturn]] static void too_deep();
+  /// Called before each value: nothing after a key (the common case), else separate().
+  void before_value() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    separate();
+  }
+  /// The comma (and, indented, the newline) before an array element or a top-level value.
+  void separate();
   void newline();
 
   std::string& out_;
-  // The last timestamp written and its text: a message's timestamp and its time record, or the
-  // events of one step, often repeat the same instant.
-  Timestamp last_time_{};
-  std::size_t last_len_ = 0;
-  char last_text_[kMaxTimestampChars];
+  // The second of the last timestamp written and its text up to the fraction: the timestamps
+  // of a trace mostly fall in the same second as the one before, and only the fraction differs.
+  std::int64_t last_second_ = std::numeric_limits<std::int64_t>::min();  // none (all are > -1e10)
+  char last_second_text_[kTimestampSecondChars];
   std::size_t pos_;  // end of what is written; out_ may be longer (room not yet used)
   int indent_;
   int depth_ = 0;

@@ -63,6 +63,53 @@ TEST(WriterTimestamps, InTraceJson) {
   EXPECT_TRUE(nlohmann::json::parse(t.to_json())["created_at"].is_null());
 }
 
+// A trace's writer keeps the text of the last timestamp's second and writes only the fraction
+// for the next one in the same second: every timestamp, in runs within one second, across
+// seconds, back to an earlier second, before 1970, at the range's ends, with whole seconds,
+// microseconds and nanoseconds, and unset ones in between, reads as format_timestamp writes it.
+TEST(WriterTimestamps, RunsInOneSecondAsFormatted) {
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  std::vector<Timestamp> times = {
+      utc(2025, 1, 1, 10, 0, 1, 123'456'000), utc(2025, 1, 1, 10, 0, 1, 123'456'789), utc(2025, 1, 1, 10, 0, 1),
+      utc(2025, 1, 1, 10, 0, 1, 999'999'999), utc(2025, 1, 1, 10, 0, 2), utc(2025, 1, 1, 10, 0, 1, 5),
+      Timestamp{}, utc(2025, 1, 1, 10, 0, 1, 6'000), utc(2024, 12, 31, 23, 59, 59, 999'999'000),
+      utc(2025, 1, 1), from_ns(1), from_ns(-1), from_ns(-1000), from_ns(-kSecond), from_ns(-kSecond + 1),
+      from_ns(-kSecond - 1), from_ns(kSecond - 1), from_ns(kSecond),
+      from_ns(std::numeric_limits<std::int64_t>::max()), from_ns(std::numeric_limits<std::int64_t>::max() - 1),
+      from_ns(std::numeric_limits<std::int64_t>::min()), from_ns(std::numeric_limits<std::int64_t>::min() + 1)};
+  std::mt19937_64 rng(42);
+  for (int run = 0; run < 2000; ++run) {
+    const std::int64_t second = static_cast<std::int64_t>(rng() % 18'000'000'000) - 9'000'000'000;
+    const int count = static_cast<int>(rng() % 5) + 1;
+    for (int i = 0; i < count; ++i) {
+      std::int64_t nanos = static_cast<std::int64_t>(rng() % kSecond);
+      if (rng() % 2) nanos -= nanos % 1000;  // whole microseconds, as now() gives
+      if (rng() % 8 == 0) nanos = 0;
+      times.push_back(from_ns(second * kSecond + nanos));
+    }
+  }
+  SessionTrace t;
+  t.session_id = "s";
+  for (const Timestamp time : times) {
+    SessionEventMessage m;
+    m.timestamp = time;
+    m.time_record = TimeRecord{time, 0};
+    t.message_history.push_back(m);
+  }
+  const auto j = nlohmann::json::parse(t.to_json());
+  ASSERT_EQ(j["message_history"].size(), times.size());
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    const auto& m = j["message_history"][i];
+    if (times[i] == Timestamp{}) {
+      EXPECT_TRUE(m["timestamp"].is_null()) << i;
+      EXPECT_TRUE(m["time_record"]["event_time"].is_null()) << i;
+      continue;
+    }
+    ASSERT_EQ(m["timestamp"], format_timestamp(times[i])) << i;
+    ASSERT_EQ(m["time_record"]["event_time"], format_timestamp(times[i])) << i;
+  }
+}
+
 TEST(WriterTimestamps, FormatThenParseIsExactOverTheWholeRange) {
   std::mt19937_64 rng(99);
   std::vector<std::int64_t> samples = {std::numeric_limits<std::int64_t>::min(),

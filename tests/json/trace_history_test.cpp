@@ -6,10 +6,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "synth/tracing.hpp"
 
@@ -96,6 +99,136 @@ TEST(TraceHistory, ItemsEqualButWrittenDifferentlyKeepTheirText) {
   EXPECT_TRUE(std::signbit(*read.cost));
   EXPECT_EQ(read.metadata.find("attempt")->kind(), st::Value::Kind::floating);
   EXPECT_EQ(std::get<st::EnvironmentEvent>(back.event_history[1]).observation_diff.as_object().front().first, "room");
+}
+
+// The compact text of a trace's histories, from the first history's key to created_at.
+std::string history_text(const SessionTrace& t) {
+  const std::string json = t.to_json();
+  const std::size_t begin = json.find(",\"message_history\":");
+  const std::size_t end = json.rfind(",\"created_at\":");
+  return json.substr(begin, end - begin);
+}
+
+// A history item that differs from its timestep's item in any one member, == looser than the
+// text included (-0.0, 1 against 1.0, member order), is written as itself: the histories' text
+// is that of the same histories in a trace without timesteps (every item written, none copied).
+template <class Item>
+void expect_each_change_written(const Item& item, const std::vector<std::function<void(Item&)>>& changes) {
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    SCOPED_TRACE("change " + std::to_string(i));
+    SessionTrace t;
+    t.session_id = "s";
+    st::SessionTimeStep step;
+    Item changed = item;
+    changes[i](changed);
+    if constexpr (std::is_same_v<Item, st::SessionEventMessage>) {
+      step.step_messages = {item, item};
+      t.message_history = {changed, item};
+    } else {
+      step.events = {st::Event(item), st::Event(item)};
+      t.event_history = {st::Event(changed), st::Event(item)};
+    }
+    t.session_time_steps = {step};
+    SessionTrace histories_only = t;
+    histories_only.session_time_steps.clear();
+    EXPECT_EQ(history_text(t), history_text(histories_only));
+    SessionTrace unchanged = t;  // the change must show in the text, or the test proves nothing
+    if constexpr (std::is_same_v<Item, st::SessionEventMessage>) {
+      unchanged.message_history[0] = item;
+    } else {
+      unchanged.event_history[0] = item;
+    }
+    EXPECT_NE(history_text(t), history_text(unchanged));
+  }
+}
+
+TEST(TraceHistory, EachMemberThatDiffersIsWrittenNotCopied) {
+  const st::TimeRecord tr{at(1), 4};
+  const st::CAISEvent cais{.time_record = tr,
+                           .system_instance_id = "agent",
+                           .system_state_before = {{"prompt", "p"}, {"n", 1}},
+                           .system_state_after = {{"action", "a"}},
+                           .llm_call_records = {st::Value{{"id", 1}}},
+                           .span_id = "s1",
+                           .trace_id = "t1",
+                           .model_name = "m",
+                           .provider = "p",
+                           .prompt_tokens = 1,
+                           .completion_tokens = 2,
+                           .total_tokens = 3,
+                           .cached_tokens = 4,
+                           .cache_write_tokens = 5,
+                           .reasoning_tokens = 6,
+                           .cost = 0.0,
+                           .latency_ms = 1.5,
+                           .metadata = {{"attempt", 1}},
+                           .event_metadata = {st::Value{{"hook", 1}}}};
+  expect_each_change_written<st::CAISEvent>(
+      cais, {[](auto& e) { e.time_record->message_time = 5; }, [](auto& e) { e.time_record.reset(); },
+             [](auto& e) { e.system_instance_id = "other"; },
+             [](auto& e) { e.system_state_before = {{"n", 1}, {"prompt", "p"}}; },
+             [](auto& e) { e.system_state_after = {{"action", "b"}}; },
+             [](auto& e) { e.llm_call_records = {st::Value{{"id", 1.0}}}; }, [](auto& e) { e.span_id.reset(); },
+             [](auto& e) { e.trace_id = "t2"; }, [](auto& e) { e.model_name = "n"; }, [](auto& e) { e.provider = "q"; },
+             [](auto& e) { e.prompt_tokens = 7; }, [](auto& e) { e.completion_tokens.reset(); },
+             [](auto& e) { e.total_tokens = 8; }, [](auto& e) { e.cached_tokens = 9; },
+             [](auto& e) { e.cache_write_tokens = 10; }, [](auto& e) { e.reasoning_tokens = 11; },
+             [](auto& e) { e.cost = -0.0; }, [](auto& e) { e.latency_ms = 2.5; },
+             [](auto& e) { e.metadata = {{"attempt", 1.0}}; },
+             [](auto& e) { e.event_metadata = {st::Value{{"hook", -0.0}}}; }});
+  const st::EnvironmentEvent env{.time_record = tr,
+                                 .system_instance_id = "env",
+                                 .system_state_before = {{"x", 0.0}},
+                                 .system_state_after = {{"x", 1}},
+                                 .reward = 0.5,
+                                 .terminated = false,
+                                 .truncated = true,
+                                 .observation_diff = {{"room", 1}},
+                                 .metadata = {{"k", "v"}},
+                                 .event_metadata = {}};
+  expect_each_change_written<st::EnvironmentEvent>(
+      env, {[](auto& e) { e.time_record->event_time = at(2); }, [](auto& e) { e.system_instance_id = "e2"; },
+            [](auto& e) { e.system_state_before = {{"x", -0.0}}; }, [](auto& e) { e.system_state_after = {{"x", 1.0}}; },
+            [](auto& e) { e.reward = 0.25; }, [](auto& e) { e.terminated = true; }, [](auto& e) { e.truncated.reset(); },
+            [](auto& e) { e.observation_diff = {{"room", 2}}; }, [](auto& e) { e.metadata = st::Value(); },
+            [](auto& e) { e.event_metadata = {st::Value(1)}; }});
+  const st::RuntimeEvent runtime{.time_record = tr,
+                                 .system_instance_id = "tools",
+                                 .system_state_before = st::Value(),
+                                 .system_state_after = {{"ok", true}},
+                                 .actions = {"look", 2},
+                                 .metadata = {{"valid", true}},
+                                 .event_metadata = {st::Value("h")}};
+  expect_each_change_written<st::RuntimeEvent>(
+      runtime, {[](auto& e) { e.time_record->message_time = 0; }, [](auto& e) { e.system_instance_id = "t2"; },
+                [](auto& e) { e.system_state_before = st::Value::object(); },
+                [](auto& e) { e.system_state_after = {{"ok", false}}; }, [](auto& e) { e.actions = {"look", 2.0}; },
+                [](auto& e) { e.metadata = {{"valid", 1}}; }, [](auto& e) { e.event_metadata.clear(); }});
+  const st::SessionEventMessage message = st::make_message("agent", {{"action", "move"}, {"n", 0.0}}, "action", 3);
+  expect_each_change_written<st::SessionEventMessage>(
+      message, {[](auto& m) { m.content = st::make_message("agent", {{"n", 0.0}, {"action", "move"}}, "action", 3).content; },
+                [](auto& m) { m.message_type = "observation"; }, [](auto& m) { m.timestamp = at(9); },
+                [](auto& m) { m.time_record->message_time = 4; }});
+}
+
+// Strings are compared word by word (the last word overlapping the one before): strings of
+// every length that differ in one byte, at every position, in a member, a Value string and a key.
+TEST(TraceHistory, StringsDifferingInOneByteAreWrittenNotCopied) {
+  for (std::size_t length = 1; length <= 20; ++length) {
+    SCOPED_TRACE("length " + std::to_string(length));
+    std::string text(length, 'a');
+    for (std::size_t i = 0; i < length; ++i) text[i] = static_cast<char>('a' + i % 26);
+    const st::RuntimeEvent base{.system_instance_id = text, .system_state_before = {{text, text}}};
+    std::vector<std::function<void(st::RuntimeEvent&)>> changes;
+    for (std::size_t at = 0; at < length; ++at) {
+      std::string other = text;
+      other[at] = 'Z';
+      changes.push_back([other](auto& e) { e.system_instance_id = other; });
+      changes.push_back([text, other](auto& e) { e.system_state_before = {{text, other}}; });
+      changes.push_back([text, other](auto& e) { e.system_state_before = {{other, text}}; });
+    }
+    expect_each_change_written(base, changes);
+  }
 }
 
 // Histories copied by text must equal histories parsed: the same file with the history items
