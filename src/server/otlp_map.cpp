@@ -152,7 +152,7 @@ void remember_sessions(const std::unordered_map<std::string, std::string>& sessi
   for (const auto& [trace, sid] : sessions) memory.remember(trace, sid);
 }
 
-OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
+OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
   OtlpMapped out;
   static const Value kNoResource = Value::object();
   const auto resource_of = [&](const OtlpSpan& s) -> const Value& {
@@ -181,7 +181,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
 
   std::map<std::string, Building> sessions;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
-    const OtlpSpan& s = traces.spans[i];
+    OtlpSpan& s = traces.spans[i];
     if (s.span_id.empty()) {
       reject("span " + std::to_string(i) + " ('" + s.name + "') has no span id");
       continue;
