@@ -143,7 +143,8 @@ Value normalized_messages(Value list) {
     }
     out.push_back(std::move(m));
   }
-  return out.empty() ? Value() : out;
+  if (out.empty()) return Value();
+  return out;  // moved (a conditional expression would copy the whole list)
 }
 
 enum class Kind { llm, environment, runtime };

@@ -263,7 +263,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
     }
 
     b.span_steps.push_back(step);
-    for (const OtlpEvent& e : s.events) {
+    for (OtlpEvent& e : s.events) {
       if (auto event = otlp::synth_span_event(e)) {
         b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::move(event), std::nullopt, span});
       } else if (auto message = otlp::synth_span_message(e)) {

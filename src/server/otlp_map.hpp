@@ -149,9 +149,10 @@ bool is_foreign_llm_call(const OtlpSpan& span);
 Event span_to_event(OtlpSpan& span, const Value& resource);
 
 /// Our directly recorded events and messages, exported as span events named
-/// "synth.event.<kind>" and "synth.message": nullopt for other span events.
-std::optional<Event> synth_span_event(const OtlpEvent& event);
-std::optional<SessionEventMessage> synth_span_message(const OtlpEvent& event);
+/// "synth.event.<kind>" and "synth.message": nullopt for other span events. Their payloads are
+/// moved out of the span event's attributes.
+std::optional<Event> synth_span_event(OtlpEvent& event);
+std::optional<SessionEventMessage> synth_span_message(OtlpEvent& event);
 
 /// Unix nanoseconds as a Timestamp.
 Timestamp timestamp_of(std::uint64_t unix_nano);
