@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,13 @@ struct OtlpEvent {
   Value attributes = Value::object();
 };
 
+/// A span's input and output messages as its LLM call event keeps them (otlp::read_messages):
+/// each `{role, content, ...}`, null when it has none.
+struct OtlpMessages {
+  Value input;
+  Value output;
+};
+
 /// A span, with the attributes of the resource and scope that sent it.
 struct OtlpSpan {
   std::string trace_id;        ///< 32 lower-case hex digits ("" when absent)
@@ -47,6 +55,10 @@ struct OtlpSpan {
   std::string status_message;
   std::size_t resource = 0;  ///< index into OtlpTraces::resources
   std::string scope_name;
+  /// Its messages once read from `attributes` (otlp::read_messages), so that their JSON text is
+  /// parsed once: deciding whether an LLM call waits for its log records reads them, its event
+  /// takes them. Empty until read; reset by whatever changes `attributes` (fold_logs_into_span).
+  std::optional<OtlpMessages> messages;
 };
 
 /// The spans of a request, and the attributes of each resource they came from.

@@ -143,7 +143,8 @@ Value normalized_messages(Value list) {
     }
     out.push_back(std::move(m));
   }
-  return out.empty() ? Value() : out;
+  if (out.empty()) return Value();
+  return out;  // moved (a conditional expression would copy the whole list)
 }
 
 enum class Kind { llm, environment, runtime };
@@ -211,7 +212,7 @@ double duration_ms(const OtlpSpan& s) {
   return s.end_unix_nano > s.start_unix_nano ? static_cast<double>(s.end_unix_nano - s.start_unix_nano) / 1e6 : 0.0;
 }
 
-CAISEvent llm_event(const OtlpSpan& s, const Value& resource) {
+CAISEvent llm_event(OtlpSpan& s, const Value& resource) {
   const Value& a = s.attributes;
   CAISEvent e;
   const auto operation = string_of(a.find("gen_ai.operation.name"));
@@ -252,14 +253,17 @@ CAISEvent llm_event(const OtlpSpan& s, const Value& resource) {
     if (const Value* v = a.find(std::string("gen_ai.request.") + param)) before.set(param, *v);
   }
   if (requested) before.set("model", *requested);
-  if (Value in = input_messages(a); !in.is_null()) {
-    before.set("messages", std::move(in));
+  read_messages(s);
+  OtlpMessages messages = std::move(*s.messages);
+  s.messages.reset();
+  if (!messages.input.is_null()) {
+    before.set("messages", std::move(messages.input));
   } else if (const Value* raw = first_of(a, {"input.value", "traceloop.entity.input"})) {
     before.set("input", parsed(*raw));
   }
   Value after = Value::object();
-  if (Value out = output_messages(a); !out.is_null()) {
-    after.set("messages", std::move(out));
+  if (!messages.output.is_null()) {
+    after.set("messages", std::move(messages.output));
   } else if (const Value* raw = first_of(a, {"output.value", "traceloop.entity.output"})) {
     after.set("output", parsed(*raw));
   }
@@ -351,11 +355,16 @@ Value output_messages(const Value& a) {
   return Value();
 }
 
+const OtlpMessages& read_messages(OtlpSpan& span) {
+  if (!span.messages) span.messages = OtlpMessages{input_messages(span.attributes), output_messages(span.attributes)};
+  return *span.messages;
+}
+
 bool is_foreign_llm_call(const OtlpSpan& span) {
   return span.attributes.find("synth.kind") == nullptr && kind_of(span) == Kind::llm;
 }
 
-Event span_to_event(const OtlpSpan& span, const Value& resource) {
+Event span_to_event(OtlpSpan& span, const Value& resource) {
   switch (kind_of(span)) {
     case Kind::llm:
       return llm_event(span, resource);

@@ -44,8 +44,9 @@ void fold_logs_into_span(OtlpSpan& span, std::vector<OtlpLog> logs) {
                    [](const OtlpLog& a, const OtlpLog& b) { return a.time_unix_nano < b.time_unix_nano; });
   Value& attributes = span.attributes;
   // What the span says itself wins (first key present): records only fill what it lacks.
-  const bool own_input = !otlp::input_messages(attributes).is_null();
-  const bool own_output = !otlp::output_messages(attributes).is_null();
+  const bool own_input = !otlp::read_messages(span).input.is_null();
+  const bool own_output = !otlp::read_messages(span).output.is_null();
+  span.messages.reset();  // the attributes change below
   Value inputs = Value::array();
   std::vector<std::pair<std::int64_t, Value>> outputs;  // by choice index
   std::vector<const OtlpLog*> unfolded;

@@ -152,7 +152,7 @@ void remember_sessions(const std::unordered_map<std::string, std::string>& sessi
   for (const auto& [trace, sid] : sessions) memory.remember(trace, sid);
 }
 
-OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
+OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
   OtlpMapped out;
   static const Value kNoResource = Value::object();
   const auto resource_of = [&](const OtlpSpan& s) -> const Value& {
@@ -181,7 +181,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
 
   std::map<std::string, Building> sessions;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
-    const OtlpSpan& s = traces.spans[i];
+    OtlpSpan& s = traces.spans[i];
     if (s.span_id.empty()) {
       reject("span " + std::to_string(i) + " ('" + s.name + "') has no span id");
       continue;
@@ -263,7 +263,7 @@ OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory) {
     }
 
     b.span_steps.push_back(step);
-    for (const OtlpEvent& e : s.events) {
+    for (OtlpEvent& e : s.events) {
       if (auto event = otlp::synth_span_event(e)) {
         b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::move(event), std::nullopt, span});
       } else if (auto message = otlp::synth_span_message(e)) {

@@ -106,8 +106,9 @@ void remember_sessions(const std::unordered_map<std::string, std::string>& sessi
 /// Maps the spans of a request. A span with no session id of its own takes its trace's: from
 /// the request's other spans, else from `memory` (when given), else its resource's, else the
 /// trace id. A span whose trace and span id came earlier in the request is left out (counted
-/// in duplicate_spans). Never throws for any content of `traces` but std::bad_alloc.
-OtlpMapped map_otlp_spans(const OtlpTraces& traces, TraceSessions* memory = nullptr);
+/// in duplicate_spans). Takes the spans' messages (OtlpSpan::messages) into their events rather
+/// than copying them. Never throws for any content of `traces` but std::bad_alloc.
+OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory = nullptr);
 
 /// GenAI content sent as log records (event name `gen_ai.*`: `gen_ai.user.message`,
 /// `gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) as messages of the
@@ -136,16 +137,22 @@ const Value* first_of(const Value& attributes, std::initializer_list<std::string
 Value input_messages(const Value& attributes);
 Value output_messages(const Value& attributes);
 
+/// The span's input_messages() and output_messages(), read on the first call and kept in
+/// `span.messages`.
+const OtlpMessages& read_messages(OtlpSpan& span);
+
 /// True for a span that becomes an LLM call event and is none of ours (`synth.*`).
 bool is_foreign_llm_call(const OtlpSpan& span);
 
-/// The event of a span that is neither our session nor our timestep span.
-Event span_to_event(const OtlpSpan& span, const Value& resource);
+/// The event of a span that is neither our session nor our timestep span; an LLM call takes the
+/// span's messages (read_messages) out of it.
+Event span_to_event(OtlpSpan& span, const Value& resource);
 
 /// Our directly recorded events and messages, exported as span events named
-/// "synth.event.<kind>" and "synth.message": nullopt for other span events.
-std::optional<Event> synth_span_event(const OtlpEvent& event);
-std::optional<SessionEventMessage> synth_span_message(const OtlpEvent& event);
+/// "synth.event.<kind>" and "synth.message": nullopt for other span events. Their payloads are
+/// moved out of the span event's attributes.
+std::optional<Event> synth_span_event(OtlpEvent& event);
+std::optional<SessionEventMessage> synth_span_message(OtlpEvent& event);
 
 /// Unix nanoseconds as a Timestamp.
 Timestamp timestamp_of(std::uint64_t unix_nano);

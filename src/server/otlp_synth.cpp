@@ -38,31 +38,32 @@ std::optional<std::string> get(const Value& a, std::string_view key) {
   return v != nullptr && v->is_string() ? std::optional(v->as_string()) : std::nullopt;
 }
 
-Value value_or_null(const Value& a, std::string_view key) {
-  const Value* v = a.find(key);
-  return v != nullptr ? *v : Value();
+// The value of `key`, moved out of the attributes (the event is their only reader).
+Value take(Value& a, std::string_view key) {
+  Value* v = a.find(key);
+  return v != nullptr ? std::move(*v) : Value();
 }
 
 // What every kind has: span_event writes the system id only when not empty, the turn only
 // when the event has a time record, and leaves out empty payloads.
 template <class E>
-void read_common(E& e, const OtlpEvent& ev) {
-  const Value& a = ev.attributes;
+void read_common(E& e, OtlpEvent& ev) {
+  Value& a = ev.attributes;
   e.system_instance_id = get<std::string>(a, "synth.system_id").value_or("");
   if (const auto turn = get<std::int64_t>(a, "synth.turn")) e.time_record = TimeRecord{timestamp_of(ev.time_unix_nano), *turn};
-  e.system_state_before = value_or_null(a, "synth.state_before");
-  e.system_state_after = value_or_null(a, "synth.state_after");
-  if (const Value* md = a.find("synth.metadata"); md != nullptr && md->is_object()) e.metadata = *md;
-  if (const Value* em = a.find("synth.event_metadata"); em != nullptr && em->is_array()) e.event_metadata = em->as_array();
+  e.system_state_before = take(a, "synth.state_before");
+  e.system_state_after = take(a, "synth.state_after");
+  if (Value* md = a.find("synth.metadata"); md != nullptr && md->is_object()) e.metadata = std::move(*md);
+  if (Value* em = a.find("synth.event_metadata"); em != nullptr && em->is_array()) e.event_metadata = std::move(em->as_array());
 }
 
 }  // namespace
 
-std::optional<Event> synth_span_event(const OtlpEvent& ev) {
+std::optional<Event> synth_span_event(OtlpEvent& ev) {
   if (!ev.name.starts_with("synth.event.")) return std::nullopt;
   const auto type = parse_event_type(std::string_view(ev.name).substr(12));
   if (!type) return std::nullopt;
-  const Value& a = ev.attributes;
+  Value& a = ev.attributes;
   switch (*type) {
     case EventType::cais: {
       CAISEvent e;
@@ -85,25 +86,25 @@ std::optional<Event> synth_span_event(const OtlpEvent& ev) {
       e.reward = get<double>(a, "synth.reward");
       e.terminated = get<bool>(a, "synth.terminated");
       e.truncated = get<bool>(a, "synth.truncated");
-      e.observation_diff = value_or_null(a, "synth.observation_diff");
+      e.observation_diff = take(a, "synth.observation_diff");
       return Event(std::move(e));
     }
     case EventType::runtime: {
       RuntimeEvent e;
       read_common(e, ev);
-      e.actions = value_or_null(a, "synth.actions");
+      e.actions = take(a, "synth.actions");
       return Event(std::move(e));
     }
   }
   return std::nullopt;
 }
 
-std::optional<SessionEventMessage> synth_span_message(const OtlpEvent& ev) {
+std::optional<SessionEventMessage> synth_span_message(OtlpEvent& ev) {
   if (ev.name != "synth.message") return std::nullopt;
-  const Value& a = ev.attributes;
+  Value& a = ev.attributes;
   SessionEventMessage m;
   m.message_type = get<std::string>(a, "synth.message_type").value_or("unknown");
-  m.content = value_or_null(a, "synth.content");
+  m.content = take(a, "synth.content");
   m.timestamp = timestamp_of(ev.time_unix_nano);
   if (const auto turn = get<std::int64_t>(a, "synth.turn")) m.time_record = TimeRecord{m.timestamp, *turn};
   return m;

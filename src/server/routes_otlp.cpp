@@ -126,16 +126,18 @@ struct WithLogs {
 
 // Which spans may wait for their log records: LLM calls of GenAI instrumentations with no
 // content of their own, in traces without our spans (whose timesteps they would need to be placed).
-std::vector<bool> may_wait(const OtlpTraces& traces) {
+// The content read stays on the span, for its event.
+std::vector<bool> may_wait(OtlpTraces& traces) {
   std::unordered_set<std::string> ours;
   for (const OtlpSpan& s : traces.spans) {
     if (s.attributes.find("synth.kind") != nullptr) ours.insert(s.trace_id);
   }
   std::vector<bool> out(traces.spans.size(), false);
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
-    const OtlpSpan& s = traces.spans[i];
-    out[i] = !ours.contains(s.trace_id) && otlp::is_foreign_llm_call(s) && otlp::input_messages(s.attributes).is_null() &&
-             otlp::output_messages(s.attributes).is_null();
+    OtlpSpan& s = traces.spans[i];
+    if (ours.contains(s.trace_id) || !otlp::is_foreign_llm_call(s)) continue;
+    const OtlpMessages& content = otlp::read_messages(s);
+    out[i] = content.input.is_null() && content.output.is_null();
   }
   return out;
 }
@@ -213,7 +215,7 @@ std::vector<std::int64_t> rows_of(const std::vector<HeldLog>& logs, std::vector<
 // Maps spans with their held log records and queues the sessions, with the otlp_pending rows of
 // the spans that are to wait for their records and of the records that leave the hold (503 and
 // the like as ApiError, after giving the records back). `leaving`: rows of spans leaving the
-// SpanHold with them. Returns the mapping (for its counts), the spans that are to wait, and
+// SpanHold with them. The mapping takes the spans of `traces`. Returns the mapping (for its counts), the spans that are to wait, and
 // what the request waits for.
 struct Queued {
   OtlpMapped mapped;
@@ -225,7 +227,7 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
                      std::vector<std::int64_t> leaving = {}) {
   WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
   Queued out;
-  out.mapped = map_otlp_spans(traces, ctx.trace_sessions.get());
+  out.mapped = map_otlp_spans(std::move(traces), ctx.trace_sessions.get());
   // After the spans: their trace's session is known now.
   OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
   std::vector<IngestItem> items;

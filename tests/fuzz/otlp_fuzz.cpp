@@ -15,7 +15,7 @@ namespace sv = synth::tracing::server;
 namespace {
 
 void map_and_check(const sv::OtlpTraces& traces) {
-  const sv::OtlpMapped mapped = sv::map_otlp_spans(traces);
+  const sv::OtlpMapped mapped = sv::map_otlp_spans(sv::OtlpTraces(traces));
   st::fuzz::check(mapped.spans + mapped.rejected_spans == traces.spans.size(), "every span is mapped or rejected");
   st::fuzz::check((mapped.rejected_spans == 0) == mapped.error_message.empty(), "a rejection says why");
   for (const st::SessionTrace& t : mapped.sessions) {
