@@ -113,7 +113,7 @@ inline bool record_scoped_state(std::unique_ptr<ScopeState, ScopeStateDeleter>& 
   const std::int64_t step = where.step_index();
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) return false;
-  session.journal.events.emplace_back(std::move(state), step);
+  session.journal.add_scope(std::move(state), step);
   return true;
 }
 

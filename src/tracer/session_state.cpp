@@ -144,7 +144,7 @@ std::size_t TracerCore::end_all_sessions(const std::string& reason) noexcept {
       std::lock_guard lock(session->mutex);
       if (session->ended.load(std::memory_order_relaxed)) continue;
       session->ended_from_outside.store(true, std::memory_order_relaxed);
-      session->journal.session_metadata.push_back(aborted_status(reason));
+      session->journal.add_metadata(aborted_status(reason));
     } catch (...) {
       // Ended without its status entry rather than not at all.
     }

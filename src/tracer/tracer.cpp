@@ -146,8 +146,7 @@ SessionScope SessionTracer::begin_session(std::string session_id, Value metadata
   journal.session_id = session_id;
   journal.created_at = now();
   if (!metadata.is_null() && !(metadata.is_object() && metadata.empty())) {
-    journal.session_metadata.push_back(
-        SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(metadata), journal.created_at});
+    journal.add_metadata(SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(metadata), journal.created_at});
   }
   {
     std::lock_guard lock(core_->registry_mutex);
@@ -217,7 +216,7 @@ TimestepScope SessionTracer::start_timestep(std::int64_t turn, std::string step_
       session->step_ids.insert(step.step_id);
       scope.step_id_ = step.step_id;
       scope.step_ = step.step_index;
-      session->journal.steps.emplace_back(std::move(step));
+      session->journal.add_step(std::move(step));
     }
   } catch (const std::bad_alloc&) {
     // The agent goes on; what it records lands in the enclosing step.
