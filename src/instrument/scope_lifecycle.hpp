@@ -16,7 +16,6 @@ template <class MakeState>
 void ScopeBase::open(Context& where, std::string_view name, MakeState&& make_state) noexcept {
   try {
     auto state = make_state();
-    state->name = name;
     state->exceptions_at_open = std::uncaught_exceptions();
     state->span = random_id();
     state->parent = where.span_id();
