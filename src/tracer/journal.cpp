@@ -224,24 +224,7 @@ namespace {
 // Heap memory held beyond the object itself (strings longer than the inline buffer, containers).
 std::size_t heap_bytes(const std::string& s) noexcept { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 std::size_t heap_bytes(const std::optional<std::string>& s) noexcept { return s ? heap_bytes(*s) : 0; }
-std::size_t heap_bytes(const Value& v) noexcept {
-  switch (v.kind()) {
-    case Value::Kind::string:
-      return heap_bytes(v.as_string());
-    case Value::Kind::array: {
-      std::size_t n = v.as_array().capacity() * sizeof(Value);
-      for (const Value& e : v.as_array()) n += heap_bytes(e);
-      return n;
-    }
-    case Value::Kind::object: {
-      std::size_t n = v.as_object().capacity() * sizeof(Value::Member);
-      for (const auto& [key, e] : v.as_object()) n += heap_bytes(key) + heap_bytes(e);
-      return n;
-    }
-    default:
-      return 0;
-  }
-}
+std::size_t heap_bytes(const Value& v) noexcept { return value_heap_bytes(v); }
 std::size_t heap_bytes(const std::vector<Value>& values) noexcept {
   std::size_t n = values.capacity() * sizeof(Value);
   for (const Value& v : values) n += heap_bytes(v);
@@ -280,7 +263,24 @@ std::size_t trace_bytes(const SessionMetadataEntry& m) noexcept {
   return sizeof(SessionMetadataEntry) + heap_bytes(m.metadata_type) + heap_bytes(m.data);
 }
 
-std::size_t value_heap_bytes(const Value& value) noexcept { return heap_bytes(value); }
+std::size_t string_or_container_heap_bytes(const Value& v) noexcept {
+  switch (v.kind()) {
+    case Value::Kind::string:
+      return heap_bytes(v.as_string());
+    case Value::Kind::array: {
+      std::size_t n = v.as_array().capacity() * sizeof(Value);
+      for (const Value& e : v.as_array()) n += value_heap_bytes(e);
+      return n;
+    }
+    case Value::Kind::object: {
+      std::size_t n = v.as_object().capacity() * sizeof(Value::Member);
+      for (const auto& [key, e] : v.as_object()) n += heap_bytes(key) + value_heap_bytes(e);
+      return n;
+    }
+    default:
+      return 0;
+  }
+}
 
 std::size_t SessionJournal::estimated_trace_bytes() const noexcept {
   return sizeof(SessionTrace) + heap_bytes(session_id) + item_bytes_;

@@ -232,8 +232,14 @@ struct SessionJournal {
   std::size_t item_bytes_ = 0;  // of the items appended so far
 };
 
+/// Heap memory a string, array or object Value holds beyond the Value itself.
+std::size_t string_or_container_heap_bytes(const Value& value) noexcept;
 /// Heap memory a JSON value holds beyond the Value itself (strings, arrays, objects).
-std::size_t value_heap_bytes(const Value& value) noexcept;
+inline std::size_t value_heap_bytes(const Value& value) noexcept {
+  // Inline for the scalars, which hold none: most values a scope keeps (its error, its
+  // metadata) are null, and every scope's values are counted as it closes.
+  return value.kind() < Value::Kind::string ? 0 : string_or_container_heap_bytes(value);
+}
 
 /// An ended session: its journal until someone needs the SessionTrace, built once on the
 /// first request (the sink thread, get_session_trace or an on_session_end hook).
