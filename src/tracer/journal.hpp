@@ -178,6 +178,10 @@ std::size_t trace_bytes(const SessionMetadataEntry& entry) noexcept;
 /// add_ functions, which count what each will take in the SessionTrace as it arrives (recorded
 /// items never change), so that the session's size is known when it ends without walking it.
 struct SessionJournal {
+  /// `estimates_size`: whether estimated_trace_bytes() is wanted (by a tracer that keeps finished
+  /// sessions, within a bound in bytes); without it the items are not counted.
+  explicit SessionJournal(bool estimates_size = true) : estimates_size_(estimates_size) {}
+
   std::string session_id;
   Timestamp created_at{};
   std::vector<SessionMetadataEntry> session_metadata;
@@ -187,36 +191,37 @@ struct SessionJournal {
   ChunkedList<Recorded<SessionEventMessage>> messages;
 
   void add_metadata(SessionMetadataEntry entry) {
-    const std::size_t bytes = trace_bytes(entry);
+    const std::size_t bytes = estimates_size_ ? trace_bytes(entry) : 0;
     session_metadata.push_back(std::move(entry));
     item_bytes_ += bytes;
   }
   void add_step(SessionTimeStep step) {
-    const std::size_t bytes = trace_bytes(step);
+    const std::size_t bytes = estimates_size_ ? trace_bytes(step) : 0;
     steps.emplace_back(std::move(step));
     item_bytes_ += bytes;
   }
   /// `event`: an Event or one of its alternatives, moved once into the journal.
   template <class E>
   void add_event(E&& event, std::int64_t step) {
-    const std::size_t bytes = trace_bytes(event);
+    const std::size_t bytes = estimates_size_ ? trace_bytes(event) : 0;
     events.emplace_back(std::forward<E>(event), step);
     count_item(bytes, step);
   }
   /// A closed scope, whose event is built when the session is read.
   void add_scope(ScopeStatePtr&& state, std::int64_t step) {
-    const std::size_t bytes = scope_event_bytes(*state);
+    const std::size_t bytes = estimates_size_ ? scope_event_bytes(*state) : 0;
     events.emplace_back(std::move(state), step);
     count_item(bytes, step);
   }
   void add_message(SessionEventMessage&& message, std::int64_t step) {
-    const std::size_t bytes = trace_bytes(message);
+    const std::size_t bytes = estimates_size_ ? trace_bytes(message) : 0;
     messages.emplace_back(std::move(message), step);
     count_item(bytes, step);
   }
 
   /// An estimate of the memory the SessionTrace built from the journal takes: the items, each in
-  /// its timestep and in a history, with the strings and JSON values they hold.
+  /// its timestep and in a history, with the strings and JSON values they hold (when the journal
+  /// estimates its size).
   std::size_t estimated_trace_bytes() const noexcept;
 
   /// A SessionTrace copied from the journal (a snapshot of an active session).
@@ -229,6 +234,7 @@ struct SessionJournal {
  private:
   // An item in a timestep is held twice in the trace: there and in the history.
   void count_item(std::size_t bytes, std::int64_t step) noexcept { item_bytes_ += step >= 0 ? 2 * bytes : bytes; }
+  bool estimates_size_;
   std::size_t item_bytes_ = 0;  // of the items appended so far
 };
 
