@@ -156,6 +156,7 @@ struct Recorded<Event> {
   std::variant<ScopeStatePtr, Event> item;
   std::int64_t step;
 };
+
 /// The timestep index of each event and message of a trace, in history order (-1: none).
 struct ItemSteps {
   std::vector<std::int64_t> events;
