@@ -211,8 +211,15 @@ TimestepScope SessionTracer::start_timestep(std::int64_t turn, std::string step_
     {
       std::lock_guard lock(session->mutex);
       if (session->ended.load(std::memory_order_relaxed)) detail::no_session(*core_, "timestep()");
+      const bool rising_default = default_id && turn > session->last_default_turn;
+      if (session->step_ids_deferred && rising_default) {
+        session->last_default_turn = turn;  // every id so far is "step_<t>" with t < turn
+      } else if (session->step_ids_deferred) {
+        session->journal.steps.for_each([&](const SessionTimeStep& s) { session->step_ids.insert(s.step_id); });
+        session->step_ids_deferred = false;
+      }
       // One lookup when the id is new (the common case): the insertion tells.
-      if (!session->step_ids.insert(step.step_id).second) {
+      if (!session->step_ids_deferred && !session->step_ids.insert(step.step_id).second) {
         if (!default_id) {
           throw TracingError("timestep(" + std::to_string(turn) + ", \"" + step.step_id +
                              "\"): this step id is already used in session '" + session->id + "'");
