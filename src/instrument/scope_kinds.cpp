@@ -15,9 +15,7 @@ using detail::state_of;
 
 void AiCallScope::start(Context& where, std::string_view operation, const AiCallOptions& options) noexcept {
   open(where, operation, [&] {
-    auto s = std::make_unique<detail::AiCallState>();
-    s->model = options.model;
-    s->system_id = options.system_id;
+    auto s = std::make_unique<detail::AiCallState>(operation, options.system_id, options.model);
     if (!options.provider.empty()) {
       // A thread's calls name the same provider over and over (an LM client's, say): the last
       // one normalized is kept rather than normalized again (lowercasing, ~50 aliases compared).
@@ -99,8 +97,7 @@ void AiCallScope::end() noexcept {
 void EnvironmentStepScope::start(Context& where, std::string_view name,
                                  const EnvironmentStepOptions& options) noexcept {
   open(where, name, [&] {
-    auto s = std::make_unique<detail::EnvironmentStepState>();
-    s->system_id = options.system_id;
+    auto s = std::make_unique<detail::EnvironmentStepState>(name, options.system_id);
     return s;
   });
 }
@@ -190,8 +187,7 @@ void EnvironmentStepScope::end() noexcept {
 void RuntimeOperationScope::start(Context& where, std::string_view operation_type,
                                   const RuntimeOperationOptions& options) noexcept {
   open(where, operation_type, [&] {
-    auto s = std::make_unique<detail::RuntimeOperationState>();
-    s->system_id = options.system_id;
+    auto s = std::make_unique<detail::RuntimeOperationState>(operation_type, options.system_id);
     return s;
   });
 }
@@ -232,9 +228,8 @@ void RuntimeOperationScope::end() noexcept {
 
 void SpanScope::start(Context& where, std::string_view name, Value attributes, const SpanOptions& options) noexcept {
   open(where, name, [&] {
-    auto s = std::make_unique<detail::SpanState>();
+    auto s = std::make_unique<detail::SpanState>(name, options.system_id);
     s->record_event = options.record_event;
-    s->system_id = options.system_id;
     s->attributes = std::move(attributes);
     return s;
   });

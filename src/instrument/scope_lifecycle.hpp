@@ -16,7 +16,6 @@ template <class MakeState>
 void ScopeBase::open(Context& where, std::string_view name, MakeState&& make_state) noexcept {
   try {
     auto state = make_state();
-    state->name = name;
     state->exceptions_at_open = std::uncaught_exceptions();
     state->span = random_id();
     state->parent = where.span_id();
@@ -113,7 +112,7 @@ inline bool record_scoped_state(std::unique_ptr<ScopeState, ScopeStateDeleter>& 
   const std::int64_t step = where.step_index();
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) return false;
-  session.journal.events.emplace_back(std::move(state), step);
+  session.journal.add_scope(std::move(state), step);
   return true;
 }
 

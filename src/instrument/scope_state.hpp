@@ -53,6 +53,10 @@ class BlockText {
 /// then share it (`refs`); while both hold it, the event is built by copying, never by moving
 /// out of the state the export thread reads.
 struct ScopeState : PendingSpan {
+  // The strings are constructed from the caller's views, not assigned into empty ones (a
+  // string's assignment takes twice the instructions of its construction).
+  ScopeState(std::string_view scope_name, std::string_view system_instance_id)
+      : name(scope_name), system_id(system_instance_id) {}
   virtual ~ScopeState() = default;
   // States come from the journal's per-thread blocks (tracer/journal.hpp): a state the sink
   // thread frees goes back to the agent that opened the scope, whose pages are already touched.
@@ -69,6 +73,7 @@ struct ScopeState : PendingSpan {
 
   Context where;  // session and timestep the event goes to (emptied once recorded)
   std::string name;
+  std::string system_id;  // the event's system_instance_id
   std::uint64_t span = 0;
   std::uint64_t parent = 0;
   std::chrono::steady_clock::time_point started;
@@ -98,13 +103,14 @@ struct ScopeState : PendingSpan {
 
   /// Heap memory of the values and strings the event will hold (scope_event_bytes).
   virtual std::size_t value_bytes() const noexcept {
-    return name.capacity() + value_heap_bytes(error) + value_heap_bytes(metadata);
+    return name.capacity() + system_id.capacity() + value_heap_bytes(error) + value_heap_bytes(metadata);
   }
 };
 
 struct AiCallState : ScopeState {
+  AiCallState(std::string_view name, std::string_view system_id, std::string_view requested_model)
+      : ScopeState(name, system_id), model(requested_model) {}
   std::string model;
-  std::string system_id;
   std::string provider;
   std::string response_model;
   Value request;
@@ -112,13 +118,13 @@ struct AiCallState : ScopeState {
   std::optional<TokenUsage> usage;
   std::optional<double> cost;
   std::size_t value_bytes() const noexcept override {
-    return ScopeState::value_bytes() + model.capacity() + system_id.capacity() + provider.capacity() +
+    return ScopeState::value_bytes() + model.capacity() + provider.capacity() +
            value_heap_bytes(request) + value_heap_bytes(response);
   }
 };
 
 struct EnvironmentStepState : ScopeState {
-  std::string system_id;
+  using ScopeState::ScopeState;
   Value before;
   Value after;
   // action() and observation() as given: the agent's thread keeps them as they are and the
@@ -132,30 +138,30 @@ struct EnvironmentStepState : ScopeState {
   std::optional<bool> terminated;
   std::optional<bool> truncated;
   std::size_t value_bytes() const noexcept override {
-    return ScopeState::value_bytes() + system_id.capacity() + value_heap_bytes(before) + value_heap_bytes(after) +
+    return ScopeState::value_bytes() + value_heap_bytes(before) + value_heap_bytes(after) +
            (action ? value_heap_bytes(*action) : 0) + (observation ? value_heap_bytes(*observation) : 0) +
            value_heap_bytes(diff);
   }
 };
 
 struct RuntimeOperationState : ScopeState {
-  std::string system_id;
+  using ScopeState::ScopeState;
   Value actions;
   Value before;
   Value after;
   std::optional<bool> success;
   std::size_t value_bytes() const noexcept override {
-    return ScopeState::value_bytes() + system_id.capacity() + value_heap_bytes(actions) + value_heap_bytes(before) +
+    return ScopeState::value_bytes() + value_heap_bytes(actions) + value_heap_bytes(before) +
            value_heap_bytes(after);
   }
 };
 
 struct SpanState : ScopeState {
+  using ScopeState::ScopeState;
   bool record_event = false;
-  std::string system_id;
   Value attributes;
   std::size_t value_bytes() const noexcept override {
-    return ScopeState::value_bytes() + system_id.capacity() + value_heap_bytes(attributes);
+    return ScopeState::value_bytes() + value_heap_bytes(attributes);
   }
 };
 

@@ -224,70 +224,66 @@ namespace {
 // Heap memory held beyond the object itself (strings longer than the inline buffer, containers).
 std::size_t heap_bytes(const std::string& s) noexcept { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 std::size_t heap_bytes(const std::optional<std::string>& s) noexcept { return s ? heap_bytes(*s) : 0; }
-std::size_t heap_bytes(const Value& v) noexcept {
+std::size_t heap_bytes(const Value& v) noexcept { return value_heap_bytes(v); }
+std::size_t heap_bytes(const std::vector<Value>& values) noexcept {
+  std::size_t n = values.capacity() * sizeof(Value);
+  for (const Value& v : values) n += heap_bytes(v);
+  return n;
+}
+// Heap memory of the members an event of kind E holds.
+template <class E>
+std::size_t event_heap_bytes(const E& e) noexcept {
+  std::size_t n = heap_bytes(e.system_instance_id) + heap_bytes(e.system_state_before) +
+                  heap_bytes(e.system_state_after) + heap_bytes(e.metadata) + heap_bytes(e.event_metadata);
+  if constexpr (std::is_same_v<E, CAISEvent>) {
+    n += heap_bytes(e.llm_call_records) + heap_bytes(e.span_id) + heap_bytes(e.trace_id) + heap_bytes(e.model_name) +
+         heap_bytes(e.provider);
+  } else if constexpr (std::is_same_v<E, EnvironmentEvent>) {
+    n += heap_bytes(e.observation_diff);
+  } else {
+    n += heap_bytes(e.actions);
+  }
+  return n;
+}
+}  // namespace
+
+std::size_t trace_bytes(const CAISEvent& event) noexcept { return sizeof(Event) + event_heap_bytes(event); }
+std::size_t trace_bytes(const EnvironmentEvent& event) noexcept { return sizeof(Event) + event_heap_bytes(event); }
+std::size_t trace_bytes(const RuntimeEvent& event) noexcept { return sizeof(Event) + event_heap_bytes(event); }
+std::size_t trace_bytes(const Event& event) noexcept {
+  return sizeof(Event) + std::visit([](const auto& e) noexcept { return event_heap_bytes(e); }, event);
+}
+std::size_t trace_bytes(const SessionEventMessage& m) noexcept {
+  return sizeof(SessionEventMessage) + heap_bytes(m.content) + heap_bytes(m.message_type);
+}
+std::size_t trace_bytes(const SessionTimeStep& s) noexcept {
+  return sizeof(SessionTimeStep) + heap_bytes(s.step_id) + heap_bytes(s.step_metadata);
+}
+std::size_t trace_bytes(const SessionMetadataEntry& m) noexcept {
+  return sizeof(SessionMetadataEntry) + heap_bytes(m.metadata_type) + heap_bytes(m.data);
+}
+
+std::size_t string_or_container_heap_bytes(const Value& v) noexcept {
   switch (v.kind()) {
     case Value::Kind::string:
       return heap_bytes(v.as_string());
     case Value::Kind::array: {
       std::size_t n = v.as_array().capacity() * sizeof(Value);
-      for (const Value& e : v.as_array()) n += heap_bytes(e);
+      for (const Value& e : v.as_array()) n += value_heap_bytes(e);
       return n;
     }
     case Value::Kind::object: {
       std::size_t n = v.as_object().capacity() * sizeof(Value::Member);
-      for (const auto& [key, e] : v.as_object()) n += heap_bytes(key) + heap_bytes(e);
+      for (const auto& [key, e] : v.as_object()) n += heap_bytes(key) + value_heap_bytes(e);
       return n;
     }
     default:
       return 0;
   }
 }
-std::size_t heap_bytes(const std::vector<Value>& values) noexcept {
-  std::size_t n = values.capacity() * sizeof(Value);
-  for (const Value& v : values) n += heap_bytes(v);
-  return n;
-}
-std::size_t bytes_of(const Event& event) noexcept {
-  return sizeof(Event) + std::visit(
-                             [](const auto& e) noexcept {
-                               using E = std::decay_t<decltype(e)>;
-                               std::size_t n = heap_bytes(e.system_instance_id) + heap_bytes(e.system_state_before) +
-                                               heap_bytes(e.system_state_after) + heap_bytes(e.metadata) +
-                                               heap_bytes(e.event_metadata);
-                               if constexpr (std::is_same_v<E, CAISEvent>) {
-                                 n += heap_bytes(e.llm_call_records) + heap_bytes(e.span_id) + heap_bytes(e.trace_id) +
-                                      heap_bytes(e.model_name) + heap_bytes(e.provider);
-                               } else if constexpr (std::is_same_v<E, EnvironmentEvent>) {
-                                 n += heap_bytes(e.observation_diff);
-                               } else {
-                                 n += heap_bytes(e.actions);
-                               }
-                               return n;
-                             },
-                             event);
-}
-std::size_t bytes_of(const SessionEventMessage& m) noexcept {
-  return sizeof(SessionEventMessage) + heap_bytes(m.content) + heap_bytes(m.message_type);
-}
-}  // namespace
 
-std::size_t value_heap_bytes(const Value& value) noexcept { return heap_bytes(value); }
-
-std::size_t estimated_trace_bytes(const SessionJournal& journal) noexcept {
-  std::size_t n = sizeof(SessionTrace) + heap_bytes(journal.session_id);
-  for (const SessionMetadataEntry& m : journal.session_metadata) {
-    n += sizeof(m) + heap_bytes(m.metadata_type) + heap_bytes(m.data);
-  }
-  journal.steps.for_each([&](const SessionTimeStep& s) {
-    n += sizeof(s) + heap_bytes(s.step_id) + heap_bytes(s.step_metadata);
-  });
-  // An item in a timestep is held twice: there and in the history.
-  journal.events.for_each([&](const Recorded<Event>& r) {
-    n += (r.scope ? scope_event_bytes(*r.scope) : bytes_of(r.item)) * (r.step >= 0 ? 2 : 1);
-  });
-  journal.messages.for_each(
-      [&](const Recorded<SessionEventMessage>& r) { n += bytes_of(r.item) * (r.step >= 0 ? 2 : 1); });
-  return n;
+std::size_t SessionJournal::estimated_trace_bytes() const noexcept {
+  return sizeof(SessionTrace) + heap_bytes(session_id) + item_bytes_;
 }
 
 std::shared_ptr<const SessionTrace> FinishedSession::trace() {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "synth/tracing/instrument.hpp"
@@ -132,22 +133,27 @@ std::size_t scope_event_bytes(const ScopeState& state) noexcept;
 template <>
 struct Recorded<Event> {
   template <class E>
-  Recorded(E&& recorded, std::int64_t in_step) : item(std::forward<E>(recorded)), step(in_step) {}
-  Recorded(ScopeStatePtr&& closed, std::int64_t in_step) : scope(std::move(closed)), step(in_step) {}
+  Recorded(E&& recorded, std::int64_t in_step)
+      : item(std::in_place_type<Event>, std::forward<E>(recorded)), step(in_step) {}
+  // A closed scope's record constructs no Event (a CAISEvent's default members) on the agent's
+  // thread: its event is built in place later.
+  Recorded(ScopeStatePtr&& closed, std::int64_t in_step) : item(std::move(closed)), step(in_step) {}
 
   /// The event, built from the scope's state first when there is one.
   Event& event() {
-    if (scope) {
-      item = take_scope_event(*scope);
-      scope.reset();
+    if (auto* scope = std::get_if<ScopeStatePtr>(&item)) {
+      Event built = take_scope_event(**scope);
+      item.emplace<Event>(std::move(built));  // frees the state
     }
-    return item;
+    return std::get<Event>(item);
   }
   /// A copy of the event, leaving this record as it is.
-  Event copy() const { return scope ? copy_scope_event(*scope) : item; }
+  Event copy() const {
+    if (const auto* scope = std::get_if<ScopeStatePtr>(&item)) return copy_scope_event(**scope);
+    return std::get<Event>(item);
+  }
 
-  Event item;  // unless `scope`
-  ScopeStatePtr scope;
+  std::variant<ScopeStatePtr, Event> item;
   std::int64_t step;
 };
 
@@ -159,8 +165,24 @@ struct ItemSteps {
 
 struct SpillCursor;
 
-/// Everything recorded in one session, each item stored once.
+/// The memory an item takes in a SessionTrace: the item itself, with the strings and JSON values
+/// it holds (an event is stored as an Event, whichever its kind).
+std::size_t trace_bytes(const CAISEvent& event) noexcept;
+std::size_t trace_bytes(const EnvironmentEvent& event) noexcept;
+std::size_t trace_bytes(const RuntimeEvent& event) noexcept;
+std::size_t trace_bytes(const Event& event) noexcept;
+std::size_t trace_bytes(const SessionEventMessage& message) noexcept;
+std::size_t trace_bytes(const SessionTimeStep& step) noexcept;
+std::size_t trace_bytes(const SessionMetadataEntry& entry) noexcept;
+
+/// Everything recorded in one session, each item stored once. Items are appended through the
+/// add_ functions, which count what each will take in the SessionTrace as it arrives (recorded
+/// items never change), so that the session's size is known when it ends without walking it.
 struct SessionJournal {
+  /// `estimates_size`: whether estimated_trace_bytes() is wanted (by a tracer that keeps finished
+  /// sessions, within a bound in bytes); without it the items are not counted.
+  explicit SessionJournal(bool estimates_size = true) : estimates_size_(estimates_size) {}
+
   std::string session_id;
   Timestamp created_at{};
   std::vector<SessionMetadataEntry> session_metadata;
@@ -169,20 +191,62 @@ struct SessionJournal {
   ChunkedList<Recorded<Event>> events;
   ChunkedList<Recorded<SessionEventMessage>> messages;
 
+  void add_metadata(SessionMetadataEntry entry) {
+    const std::size_t bytes = estimates_size_ ? trace_bytes(entry) : 0;
+    session_metadata.push_back(std::move(entry));
+    item_bytes_ += bytes;
+  }
+  void add_step(SessionTimeStep step) {
+    const std::size_t bytes = estimates_size_ ? trace_bytes(step) : 0;
+    steps.emplace_back(std::move(step));
+    item_bytes_ += bytes;
+  }
+  /// `event`: an Event or one of its alternatives, moved once into the journal.
+  template <class E>
+  void add_event(E&& event, std::int64_t step) {
+    const std::size_t bytes = estimates_size_ ? trace_bytes(event) : 0;
+    events.emplace_back(std::forward<E>(event), step);
+    count_item(bytes, step);
+  }
+  /// A closed scope, whose event is built when the session is read.
+  void add_scope(ScopeStatePtr&& state, std::int64_t step) {
+    const std::size_t bytes = estimates_size_ ? scope_event_bytes(*state) : 0;
+    events.emplace_back(std::move(state), step);
+    count_item(bytes, step);
+  }
+  void add_message(SessionEventMessage&& message, std::int64_t step) {
+    const std::size_t bytes = estimates_size_ ? trace_bytes(message) : 0;
+    messages.emplace_back(std::move(message), step);
+    count_item(bytes, step);
+  }
+
+  /// An estimate of the memory the SessionTrace built from the journal takes: the items, each in
+  /// its timestep and in a history, with the strings and JSON values they hold (when the journal
+  /// estimates its size).
+  std::size_t estimated_trace_bytes() const noexcept;
+
   /// A SessionTrace copied from the journal (a snapshot of an active session).
   SessionTrace snapshot() const;
   /// The SessionTrace, moving the items out of the journal; each item (session metadata entry,
   /// timestep, event, message) passes `policy` once (masking, truncation, costs) when given.
   /// `steps`, when given, receives the timestep index of each event and message (-1: none).
   SessionTrace finish(const OutgoingPolicy* policy, ItemSteps* steps = nullptr) &&;
+
+ private:
+  // An item in a timestep is held twice in the trace: there and in the history.
+  void count_item(std::size_t bytes, std::int64_t step) noexcept { item_bytes_ += step >= 0 ? 2 * bytes : bytes; }
+  bool estimates_size_;
+  std::size_t item_bytes_ = 0;  // of the items appended so far
 };
 
+/// Heap memory a string, array or object Value holds beyond the Value itself.
+std::size_t string_or_container_heap_bytes(const Value& value) noexcept;
 /// Heap memory a JSON value holds beyond the Value itself (strings, arrays, objects).
-std::size_t value_heap_bytes(const Value& value) noexcept;
-
-/// An estimate of the memory the SessionTrace built from `journal` takes: the items, each in its
-/// timestep and in a history, with the strings and JSON values they hold.
-std::size_t estimated_trace_bytes(const SessionJournal& journal) noexcept;
+inline std::size_t value_heap_bytes(const Value& value) noexcept {
+  // Inline for the scalars, which hold none: most values a scope keeps (its error, its
+  // metadata) are null, and every scope's values are counted as it closes.
+  return value.kind() < Value::Kind::string ? 0 : string_or_container_heap_bytes(value);
+}
 
 /// An ended session: its journal until someone needs the SessionTrace, built once on the
 /// first request (the sink thread, get_session_trace or an on_session_end hook).
@@ -197,14 +261,14 @@ class FinishedSession {
         created_at_(journal.created_at),
         event_count_(journal.events.size()),
         message_count_(journal.messages.size()),
-        footprint_(estimated_trace_bytes(journal)),
+        footprint_(journal.estimated_trace_bytes()),
         journal_(std::move(journal)) {}
 
   const std::string& id() const noexcept { return id_; }
   Timestamp created_at() const noexcept { return created_at_; }
   std::size_t event_count() const noexcept { return event_count_; }
   std::size_t message_count() const noexcept { return message_count_; }
-  /// estimated_trace_bytes(), computed once when the session ended.
+  /// The journal's estimated_trace_bytes() when the session ended.
   std::size_t footprint() const noexcept { return footprint_; }
   std::shared_ptr<const SessionTrace> trace();
   /// The session's place in the spill (null without one).

@@ -21,7 +21,7 @@ bool store_event(detail::TracerCore& core, detail::SessionState& session, std::u
   if (as_span_events(core)) return detail::add_span_event(session, span, detail::span_event(Event(std::move(event))), false);
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) return false;
-  session.journal.events.emplace_back(std::move(event), step);
+  session.journal.add_event(std::move(event), step);
   return true;
 }
 
@@ -106,7 +106,7 @@ void SessionTracer::record_message(SessionEventMessage&& message) {
       }
       std::lock_guard lock(session.mutex);
       if (session.ended.load(std::memory_order_relaxed)) detail::no_session(*core_, "add_message()");
-      session.journal.messages.emplace_back(std::move(message), step);
+      session.journal.add_message(std::move(message), step);
     };
     if (core_->hooks->empty()) return store(*current);
     const std::shared_ptr<detail::SessionState> session = current;  // the hooks may move this thread's contexts
@@ -160,7 +160,7 @@ void SessionTracer::append_session_metadata(std::string metadata_type, Value dat
   SessionMetadataEntry entry{std::move(metadata_type), std::move(data), now()};
   std::lock_guard lock(session.mutex);
   if (session.ended.load(std::memory_order_relaxed)) detail::no_session(*core_, "add_session_metadata()");
-  session.journal.session_metadata.push_back(std::move(entry));
+  session.journal.add_metadata(std::move(entry));
 }
 
 }  // namespace synth::tracing

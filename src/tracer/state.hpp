@@ -48,7 +48,13 @@ struct SessionState {
   const std::shared_ptr<SpillCursor> spill;
   std::mutex mutex;
   SessionJournal journal;                    // guarded by mutex
-  std::unordered_set<std::string> step_ids;  // guarded by mutex
+  /// The step ids so far, for their uniqueness. Deferred (left empty, filled from the journal
+  /// when needed) while every step has had a default id ("step_<turn>") of a turn above the one
+  /// before, the usual run of a rollout, where no id can repeat: that spares each step a hash
+  /// and a node. The three are guarded by mutex.
+  std::unordered_set<std::string> step_ids;
+  bool step_ids_deferred = true;
+  std::int64_t last_default_turn = INT64_MIN;  // while deferred
   /// Mode otel: events and messages recorded directly, as span events waiting for their span
   /// (by id) to end.
   std::vector<std::pair<std::uint64_t, SpanEvent>> span_events;  // guarded by mutex

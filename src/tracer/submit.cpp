@@ -2,6 +2,7 @@
 // the tracer's outgoing path. It is rebuilt as a session of this tracer, with each item stored
 // once with its timestep (the journal), and ended like any other, so that masking, pricing, the
 // spill, the hooks, the sinks, the spans and the counters all apply unchanged.
+#include <type_traits>
 #include <vector>
 
 #include "diagnostics.hpp"
@@ -43,11 +44,15 @@ void place_items(std::vector<T>& history, std::vector<std::vector<T>>& in_steps,
 // Mode otel: every item becomes a span event of its timestep's span (the session's span for
 // history-only ones), as items recorded there directly do.
 template <class T>
-void to_span_events(SessionState& session, const ChunkedList<Recorded<T>>& items, const std::vector<std::uint64_t>& step_spans,
+void to_span_events(SessionState& session, ChunkedList<Recorded<T>>& items, const std::vector<std::uint64_t>& step_spans,
                     bool messages) {
-  items.for_each([&](const Recorded<T>& r) {
+  items.for_each_mutable([&](Recorded<T>& r) {
     const std::uint64_t span = r.step >= 0 ? step_spans[static_cast<std::size_t>(r.step)] : session.root_span;
-    add_span_event(session, span, span_event(r.item), messages);
+    if constexpr (std::is_same_v<T, Event>) {
+      add_span_event(session, span, span_event(r.event()), messages);
+    } else {
+      add_span_event(session, span, span_event(r.item), messages);
+    }
   });
 }
 
@@ -63,7 +68,7 @@ void SessionTracer::submit_finished_session(SessionTrace trace) noexcept {
     detail::SessionJournal& journal = state->journal;
     journal.session_id = trace.session_id;
     journal.created_at = trace.created_at == Timestamp{} ? now() : trace.created_at;
-    journal.session_metadata = std::move(trace.session_metadata);
+    for (SessionMetadataEntry& entry : trace.session_metadata) journal.add_metadata(std::move(entry));
 
     const std::size_t n_steps = trace.session_time_steps.size();
     std::vector<std::vector<Event>> step_events(n_steps);
@@ -77,7 +82,7 @@ void SessionTracer::submit_finished_session(SessionTrace trace) noexcept {
       step.step_messages.clear();
       step.step_index = static_cast<std::int64_t>(i);
       step_starts[i] = step.timestamp == Timestamp{} ? journal.created_at : step.timestamp;
-      journal.steps.emplace_back(std::move(step));
+      journal.add_step(std::move(step));
     }
     detail::ChunkedList<detail::Recorded<Event>> events;
     detail::ChunkedList<detail::Recorded<SessionEventMessage>> messages;
@@ -93,10 +98,9 @@ void SessionTracer::submit_finished_session(SessionTrace trace) noexcept {
       detail::to_span_events(*state, events, step_spans, false);
       detail::to_span_events(*state, messages, step_spans, true);
     } else {
-      // ChunkedList is not move-assignable: the journal's lists are filled in place.
-      events.for_each_mutable([&](detail::Recorded<Event>& r) { journal.events.emplace_back(std::move(r.item), r.step); });
+      events.for_each_mutable([&](detail::Recorded<Event>& r) { journal.add_event(std::move(r.event()), r.step); });
       messages.for_each_mutable(
-          [&](detail::Recorded<SessionEventMessage>& r) { journal.messages.emplace_back(std::move(r.item), r.step); });
+          [&](detail::Recorded<SessionEventMessage>& r) { journal.add_message(std::move(r.item), r.step); });
     }
 
     if (core_->spans) {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 
 #include "diagnostics.hpp"
 #include "tracer/state.hpp"
@@ -146,8 +147,7 @@ SessionScope SessionTracer::begin_session(std::string session_id, Value metadata
   journal.session_id = session_id;
   journal.created_at = now();
   if (!metadata.is_null() && !(metadata.is_object() && metadata.empty())) {
-    journal.session_metadata.push_back(
-        SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(metadata), journal.created_at});
+    journal.add_metadata(SessionMetadataEntry{std::string(kSessionStartMetadata), std::move(metadata), journal.created_at});
   }
   {
     std::lock_guard lock(core_->registry_mutex);
@@ -182,6 +182,15 @@ TimestepScope SessionTracer::timestep(std::int64_t turn, std::string step_id, Va
   }
 }
 
+namespace {
+// "step_<turn>", written in place: "step_" + std::to_string(turn) makes two strings for one.
+std::string default_step_id(std::int64_t turn) {
+  char text[32] = "step_";
+  const char* end = std::to_chars(text + 5, text + sizeof text, turn).ptr;
+  return std::string(text, static_cast<std::size_t>(end - text));
+}
+}  // namespace
+
 TimestepScope SessionTracer::start_timestep(std::int64_t turn, std::string step_id, Value step_metadata) {
   Context* c = detail::live_context(core_.get());
   if (c == nullptr) detail::no_session(*core_, "timestep()");
@@ -190,11 +199,10 @@ TimestepScope SessionTracer::start_timestep(std::int64_t turn, std::string step_
   TimestepScope scope;
   try {
     const bool default_id = step_id.empty();
-    SessionTimeStep step;
-    step.step_id = default_id ? "step_" + std::to_string(turn) : std::move(step_id);
-    step.turn_number = turn;
-    step.timestamp = now();
-    step.step_metadata = std::move(step_metadata);
+    SessionTimeStep step{.step_id = default_id ? default_step_id(turn) : std::move(step_id),
+                         .turn_number = turn,
+                         .timestamp = now(),
+                         .step_metadata = std::move(step_metadata)};
     if (!core_->hooks->empty()) {
       core_->hooks->for_each("on_timestep_start", session->id, [&](const TraceHooks& h) {
         if (h.on_timestep_start) h.on_timestep_start(session->id, step);
@@ -203,7 +211,15 @@ TimestepScope SessionTracer::start_timestep(std::int64_t turn, std::string step_
     {
       std::lock_guard lock(session->mutex);
       if (session->ended.load(std::memory_order_relaxed)) detail::no_session(*core_, "timestep()");
-      if (session->step_ids.contains(step.step_id)) {
+      const bool rising_default = default_id && turn > session->last_default_turn;
+      if (session->step_ids_deferred && rising_default) {
+        session->last_default_turn = turn;  // every id so far is "step_<t>" with t < turn
+      } else if (session->step_ids_deferred) {
+        session->journal.steps.for_each([&](const SessionTimeStep& s) { session->step_ids.insert(s.step_id); });
+        session->step_ids_deferred = false;
+      }
+      // One lookup when the id is new (the common case): the insertion tells.
+      if (!session->step_ids_deferred && !session->step_ids.insert(step.step_id).second) {
         if (!default_id) {
           throw TracingError("timestep(" + std::to_string(turn) + ", \"" + step.step_id +
                              "\"): this step id is already used in session '" + session->id + "'");
@@ -212,12 +228,12 @@ TimestepScope SessionTracer::start_timestep(std::int64_t turn, std::string step_
         for (std::size_t n = 1; session->step_ids.contains(step.step_id); ++n) {
           step.step_id = base + "_" + std::to_string(n);
         }
+        session->step_ids.insert(step.step_id);
       }
       step.step_index = static_cast<std::int64_t>(session->journal.steps.size());
-      session->step_ids.insert(step.step_id);
       scope.step_id_ = step.step_id;
       scope.step_ = step.step_index;
-      session->journal.steps.emplace_back(std::move(step));
+      session->journal.add_step(std::move(step));
     }
   } catch (const std::bad_alloc&) {
     // The agent goes on; what it records lands in the enclosing step.

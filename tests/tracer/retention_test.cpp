@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +73,36 @@ TEST(Retention, SessionsInTimestepsCountTwiceLikeTheTraceHoldsThem) {
   int kept = 0;
   for (int i = 0; i < 20; ++i) kept += tracer.get_session_trace("s" + std::to_string(i)) != nullptr;
   EXPECT_EQ(kept, 2);  // each event is in its timestep and in the history: about 20 kB a session
+}
+
+// Every kind of item counts toward the bound, by the memory its trace will hold: a scope's event
+// (built later, off the agent's thread), a message, session metadata, a timestep's own metadata.
+TEST(Retention, EveryKindOfItemCountsTowardTheBoundInBytes) {
+  constexpr std::size_t kPayload = 10000;
+  const std::string payload(kPayload, 'x');
+  const std::vector<std::pair<std::string, std::function<void(SessionTracer&)>>> kinds = {
+      {"ai_call scope", [&](SessionTracer&) { st::ai_call("chat", {.model = "gpt-4"}).request({{"prompt", payload}}); }},
+      {"environment_step scope",
+       [&](SessionTracer&) { st::environment_step("move").action("north").observation({{"grid", payload}}); }},
+      {"runtime_operation scope", [&](SessionTracer&) { st::runtime_operation("tool").actions({{"args", payload}}); }},
+      {"message", [&](SessionTracer& t) { t.add_message(st::SessionEventMessage{.content = {{"text", payload}}}); }},
+      {"session metadata", [&](SessionTracer& t) { t.add_session_metadata("notes", {{"text", payload}}); }},
+      {"timestep metadata", [&](SessionTracer& t) { auto step = t.timestep(0, "s", {{"text", payload}}); }},
+  };
+  for (const auto& [kind, record] : kinds) {
+    SCOPED_TRACE(kind);
+    SessionTracer tracer(TracingConfig{.max_finished_sessions = 1000, .max_finished_bytes = 50000});
+    for (int i = 0; i < 20; ++i) {
+      auto session = tracer.start_session("s" + std::to_string(i));
+      record(tracer);
+    }
+    int kept = 0;
+    for (int i = 0; i < 20; ++i) kept += tracer.get_session_trace("s" + std::to_string(i)) != nullptr;
+    // About 10 kB each (or a little more): three or four fit in 50 kB, the newest ones.
+    EXPECT_GE(kept, 3);
+    EXPECT_LE(kept, 4);
+    EXPECT_NE(tracer.get_session_trace("s19"), nullptr);
+  }
 }
 
 TEST(Retention, ASessionLargerThanTheBoundIsStillFoundRightAfterItEnds) {

@@ -195,6 +195,26 @@ TEST(SessionTracer, StepIdsAreUniqueWithinASession) {
   EXPECT_EQ(trace->session_time_steps.back().step_metadata["phase"].as_string(), "eval");
 }
 
+// The usual run of timesteps (default ids, rising turns) and every way an id could repeat after it.
+TEST(SessionTracer, StepIdsStayUniqueAfterARunOfRisingTurns) {
+  SessionTracer tracer(quiet_config());
+  {
+    auto session = tracer.start_session("rising");
+    for (int turn = 0; turn < 5; ++turn) EXPECT_EQ(tracer.timestep(turn).step_id(), "step_" + std::to_string(turn));
+    EXPECT_EQ(tracer.timestep(2).step_id(), "step_2_1");  // a turn again: its default id is taken
+    EXPECT_THROW((void)tracer.timestep(9, "step_3"), TracingError);
+    EXPECT_EQ(tracer.timestep(7).step_id(), "step_7");
+    EXPECT_EQ(tracer.timestep(8, "custom").step_id(), "custom");
+    EXPECT_EQ(tracer.timestep(10).step_id(), "step_10");
+    EXPECT_THROW((void)tracer.timestep(11, "step_10"), TracingError);
+  }
+  {
+    auto session = tracer.start_session("given first");
+    EXPECT_EQ(tracer.timestep(0, "step_3").step_id(), "step_3");
+    EXPECT_EQ(tracer.timestep(3).step_id(), "step_3_1");
+  }
+}
+
 TEST(SessionTracer, SessionMetadata) {
   SessionTracer tracer(quiet_config());
   {

@@ -61,8 +61,9 @@ class ScopeBase {
   ScopeBase() noexcept = default;
   ~ScopeBase() = default;
 
-  /// Starts recording at `where` (this thread's context) with the state `make_state()` builds.
-  /// Out of memory leaves the scope not recording, counted (TracerStats::records_failed).
+  /// Starts recording at `where` (this thread's context) with the state `make_state()` builds
+  /// (named `name`, which a failure's report gives too). Out of memory leaves the scope not
+  /// recording, counted (TracerStats::records_failed).
   template <class MakeState>
   void open(Context& where, std::string_view name, MakeState&& make_state) noexcept;
   /// Ends the scope: restores the enclosing span, fills the common metadata (name, ids,
