@@ -25,20 +25,18 @@
 #include <synth/tracing.hpp>
 #include <synth/tracing/duckdb.hpp>
 
+#include "scratch_database.hpp"
+
 namespace fs = std::filesystem;
 namespace st = synth::tracing;
 using st::Value;
 
 namespace {
 
+using synth_bench::remove_database;
+
 constexpr int kStepsPerSession = 100;
 constexpr int kSessionsPerBatch = 100;
-
-void remove_database(const fs::path& path) {
-  std::error_code ec;
-  fs::remove(path, ec);
-  fs::remove(fs::path(path.string() + ".wal"), ec);
-}
 
 // A session as an agent records it: per timestep an LLM call (prompt state, completion state,
 // usage, cost), an environment step and a tool call, and an observation and an action message.
@@ -105,7 +103,7 @@ st::SessionTrace realistic_session(const std::string& id, std::int64_t seed) {
 // (30,000 events, 20,000 messages, 10,000 timesteps) to the same, growing file; with the
 // original's indexes (indexes:1, the default) and without them (indexes:0).
 void BM_InsertTracesFile(benchmark::State& state) {
-  const fs::path path = fs::temp_directory_path() / "synth_duckdb_bench_insert.duckdb";
+  const fs::path path = synth_bench::scratch_database("duckdb_insert.duckdb");
   remove_database(path);
   std::vector<st::SessionTrace> batch;
   for (int i = 0; i < kSessionsPerBatch; ++i) batch.push_back(realistic_session("template", i));
@@ -319,8 +317,8 @@ void append_limit_table(duckdb_connection c, const LimitTable& t, const std::vec
 }
 
 void BM_InsertLimitDataChunk(benchmark::State& state) {
-  const fs::path scratch = fs::temp_directory_path() / "synth_duckdb_bench_limit_rows.duckdb";
-  const fs::path path = fs::temp_directory_path() / "synth_duckdb_bench_limit.duckdb";
+  const fs::path scratch = synth_bench::scratch_database("duckdb_limit_rows.duckdb");
+  const fs::path path = synth_bench::scratch_database("duckdb_limit.duckdb");
   remove_database(scratch);
   remove_database(path);
   std::vector<st::SessionTrace> batch;
@@ -454,7 +452,7 @@ fs::path large_database(int sessions) {
 }
 
 void BM_InsertIntoLargeDatabase(benchmark::State& state) {
-  const fs::path path = fs::temp_directory_path() / "synth_duckdb_bench_large_work.duckdb";
+  const fs::path path = synth_bench::scratch_database("duckdb_large_work.duckdb");
   remove_database(path);
   const int preloaded = static_cast<int>(state.range(0));
   if (preloaded > 0) fs::copy_file(large_database(preloaded), path);
@@ -586,7 +584,7 @@ BENCHMARK(BM_LoadTraceOneSessionOf1M)->Unit(benchmark::kMillisecond)->UseRealTim
 // whose DuckDBSink stores them on the tracer's sink thread; each iteration records 200 sessions
 // and waits until they are committed.
 void BM_SinkEndToEnd(benchmark::State& state) {
-  const fs::path path = fs::temp_directory_path() / "synth_duckdb_bench_sink.duckdb";
+  const fs::path path = synth_bench::scratch_database("duckdb_sink.duckdb");
   remove_database(path);
   constexpr int kSessions = 200;
   constexpr int kSteps = 20;

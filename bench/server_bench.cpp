@@ -25,6 +25,7 @@
 #include <synth/tracing/duckdb.hpp>
 
 #include "otlp_workload.hpp"
+#include "scratch_database.hpp"
 #include "server/server.hpp"
 
 namespace fs = std::filesystem;
@@ -33,15 +34,11 @@ using st::Value;
 
 namespace {
 
+using synth_bench::remove_database;
+
 // The benchmarks' session (otlp_workload.hpp): `steps` timesteps of 3 events and a message.
 st::SessionTrace session(const std::string& id, int steps, std::int64_t seed) {
   return synth_bench::bench_session(id, steps, seed, st::Timestamp(std::chrono::seconds(1'735'725'600 + seed * 60)));
-}
-
-void remove_database(const fs::path& path) {
-  std::error_code ec;
-  fs::remove(path, ec);
-  fs::remove(fs::path(path.string() + ".wal"), ec);
 }
 
 std::unique_ptr<httplib::Client> client_of(const st::server::Server& server) {
@@ -61,7 +58,7 @@ std::int64_t inserted(httplib::Client& client) {
 // waiting for their commit; a third lists sessions every 50 ms meanwhile. The time runs until the
 // server has committed every session (health's inserted count), so it is end to end into the file.
 void BM_NativeIngest(benchmark::State& state) {
-  const fs::path path = fs::temp_directory_path() / "synth_server_bench_ingest.duckdb";
+  const fs::path path = synth_bench::scratch_database("server_ingest.duckdb");
   constexpr int kBatches = 100;  // per client
   constexpr int kSessionsPerBatch = 20;
   constexpr int kSteps = 10;
@@ -123,7 +120,7 @@ BENCHMARK(BM_NativeIngest)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRea
 // sink batches them (500 per request), gzips NDJSON and posts with ?wait=commit, so flush returns
 // once every session is committed in the file. A reader lists sessions every 50 ms meanwhile.
 void BM_CollectorSinkIngest(benchmark::State& state) {
-  const fs::path path = fs::temp_directory_path() / "synth_server_bench_collector.duckdb";
+  const fs::path path = synth_bench::scratch_database("server_collector.duckdb");
   constexpr int kSessionsPerSink = 2000;
   constexpr int kSteps = 10;
   std::vector<std::vector<st::SessionTrace>> traces(2);
@@ -186,7 +183,7 @@ BENCHMARK(BM_CollectorSinkIngest)->Iterations(1)->Unit(benchmark::kMillisecond)-
 // (a') The acknowledged-to-committed delay of one session posted while the server is idle:
 // POST ... ?wait=commit answers once its commit is done.
 void BM_AcknowledgedToCommitted(benchmark::State& state) {
-  const fs::path path = fs::temp_directory_path() / "synth_server_bench_commit.duckdb";
+  const fs::path path = synth_bench::scratch_database("server_commit.duckdb");
   remove_database(path);
   {
     st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
@@ -247,7 +244,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   const bool json = state.range(0) != 0;
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
   const bool wait_commit = state.range(2) != 0;  // serve --otlp-ack commit (the default) or queue
-  const fs::path path = fs::temp_directory_path() / "synth_server_bench_otlp.duckdb";
+  const fs::path path = synth_bench::scratch_database("server_otlp.duckdb");
   constexpr int kClients = 4;
   const int sessions = shape == synth_bench::OtlpShape::ours ? 1000 : 2000;
   std::vector<synth_bench::OtlpClientBodies> clients;
@@ -335,7 +332,7 @@ BENCHMARK(BM_OtlpIngest)
 // every 1 ms). ack_ms: the POST's answer; committed_after_ack_ms: the rest.
 void BM_OtlpAcknowledgedToCommitted(benchmark::State& state) {
   const bool json = state.range(0) != 0;
-  const fs::path path = fs::temp_directory_path() / "synth_server_bench_otlp_commit.duckdb";
+  const fs::path path = synth_bench::scratch_database("server_otlp_commit.duckdb");
   remove_database(path);
   {
     st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
