@@ -6,12 +6,19 @@ namespace synth::tracing::server {
 
 namespace {
 
+// A record's body and attributes as JSON text, made once: its identity and its size read both.
+struct RecordText {
+  explicit RecordText(const OtlpLog& log) : body(log.body.dump()), attributes(log.attributes.dump()) {}
+  std::string body;
+  std::string attributes;
+};
+
 // What identifies a record sent again (OTLP gives log records no id of their own), but for its
 // place among equal records of its request (record_key's "#N"): an instrumentation with content
 // capture off sends the same empty user message twice for one call; a retry resends the request
 // as it was.
-std::string content_key(const OtlpLog& log) {
-  const std::size_t content = std::hash<std::string>{}(log.body.dump() + '\0' + log.attributes.dump());
+std::string content_key(const OtlpLog& log, const RecordText& text) {
+  const std::size_t content = std::hash<std::string>{}(text.body + '\0' + text.attributes);
   return log.trace_id + "/" + log.span_id + "/" + log.event_name + "/" + std::to_string(log.time_unix_nano) + "/" +
          std::to_string(content);
 }
@@ -21,8 +28,8 @@ std::string record_key(const std::string& content, std::size_t occurrence) {
 }
 
 // What a record costs the hold: its text as JSON, and the bookkeeping around it.
-std::size_t size_of(const OtlpLog& log, const Value& resource) {
-  return log.body.dump().size() + log.attributes.dump().size() + resource.dump().size() + log.event_name.size() +
+std::size_t size_of(const OtlpLog& log, const RecordText& text, const Value& resource) {
+  return text.body.size() + text.attributes.size() + resource.dump().size() + log.event_name.size() +
          log.trace_id.size() + log.span_id.size() + 256;
 }
 
@@ -44,13 +51,22 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
       sessions[log.trace_id] = memory->find(log.trace_id).value_or("");
     }
   }
+  // Each GenAI record's text and identity, made before taking the lock every handler shares.
+  std::vector<RecordText> texts;
+  std::vector<std::string> contents;
+  for (const OtlpLog& log : logs.logs) {
+    if (!log.event_name.starts_with("gen_ai.")) continue;
+    contents.push_back(content_key(log, texts.emplace_back(log)));
+  }
   std::unordered_map<std::string, std::size_t> occurrences;  // of equal records in the request
   std::lock_guard lock(mutex_);
   out.first_seq = next_seq_;
+  std::size_t genai = 0;  // index into texts and contents
   for (const OtlpLog& log : logs.logs) {
     if (!log.event_name.starts_with("gen_ai.")) continue;
     ++out.genai;
-    std::string content = content_key(log);
+    const RecordText& text = texts[genai];
+    std::string content = std::move(contents[genai++]);
     const std::size_t occurrence = occurrences[content]++;
     std::string key = record_key(content, occurrence);
     if (admitted_.find(key) != nullptr) {
@@ -60,7 +76,7 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
     admitted_.set(key, true);
     out.admitted.push_back(key);
     const Value& resource = log.resource < logs.resources.size() ? logs.resources[log.resource] : kNoResource;
-    HeldLog h{log, resource, now + timeout_, size_of(log, resource), next_seq_++};
+    HeldLog h{log, resource, now + timeout_, size_of(log, text, resource), next_seq_++};
     h.received_unix_ms = received;
     // Nothing to wait for: no trace; a span already stored; a trace whose session is known
     // (a record without a span id has no event to join, only a session).
@@ -173,8 +189,9 @@ void LogHold::add_restored(std::vector<HeldLog> logs) {
   std::lock_guard lock(mutex_);
   for (HeldLog& h : logs) {
     h.seq = next_seq_++;
-    h.bytes = size_of(h.log, h.resource);
-    admitted_.set(record_key(content_key(h.log), 0), true);  // sent again after the restart: left out
+    const RecordText text(h.log);
+    h.bytes = size_of(h.log, text, h.resource);
+    admitted_.set(record_key(content_key(h.log, text), 0), true);  // sent again after the restart: left out
     insert(std::move(h));
   }
 }

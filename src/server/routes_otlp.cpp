@@ -215,8 +215,8 @@ std::vector<std::int64_t> rows_of(const std::vector<HeldLog>& logs, std::vector<
 // Maps spans with their held log records and queues the sessions, with the otlp_pending rows of
 // the spans that are to wait for their records and of the records that leave the hold (503 and
 // the like as ApiError, after giving the records back). `leaving`: rows of spans leaving the
-// SpanHold with them. The mapping takes the spans of `traces`. Returns the mapping (for its counts), the spans that are to wait, and
-// what the request waits for.
+// SpanHold with them. The mapping takes the spans of `traces`. Returns the mapping (for its
+// counts), the spans that are to wait, and what the request waits for.
 struct Queued {
   OtlpMapped mapped;
   std::vector<HeldSpan> waiting;

@@ -143,10 +143,13 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
       drop_spans(item.trace, *item.spans, again);
       if (item.spans->keys.empty()) return Appended::skipped;
     }
-    const Appended appended = StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
-    stored_spans_.note(item.trace.session_id, *item.spans);
-    return appended;
   }
+  const Appended appended = append_part(item, stored);
+  if (item.spans) stored_spans_.note(item.trace.session_id, *item.spans);
+  return appended;
+}
+
+Appended StoreWriter::append_part(IngestItem& item, const std::unordered_set<std::string>* stored) {
   if (!item.otlp) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
   OtlpWork& work = *item.otlp;
   apply_pending(store_, work, deleted_early_);

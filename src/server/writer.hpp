@@ -48,6 +48,9 @@ class StoreWriter {
   // The store side of append(): the sessions the item absorbs moved into it, then the item.
   // `stored`: the ids of the items taken with it that were stored (nullptr: asked alone).
   detail::duck::Appended append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored);
+  // The item's own part of append_to_store (its spans already told apart): with its OTLP work
+  // (held rows, late log records) when it has some.
+  detail::duck::Appended append_part(IngestItem& item, const std::unordered_set<std::string>* stored);
   void commit();
   // Each session of a rolled-back batch, once more in a transaction of its own.
   void retry_alone(const std::string& failure);
