@@ -61,7 +61,7 @@ TEST(TracingConfig, Defaults) {
   EXPECT_EQ(c.otel_max_queue_size, 2048u);
   EXPECT_EQ(c.otel_max_export_batch_size, 512u);
   EXPECT_EQ(c.otel_schedule_delay_ms, 5000u);
-  EXPECT_EQ(c.otel_max_concurrent_exports, 1u);
+  EXPECT_EQ(c.otel_max_concurrent_exports, 2u);
   EXPECT_FALSE(c.otel_flush_on_session_end);
 }
 

@@ -63,7 +63,7 @@ class TracingConfig:
     otel_batch_max_export_size: int = 512
     otel_batch_schedule_delay_ms: int = 5000
     # Span batches in flight at once, each on its own connection (not in the original).
-    otel_max_concurrent_exports: int = 1
+    otel_max_concurrent_exports: int = 2
     max_message_size: int = 1048576
     max_attribute_length: int = 10000
     payload_truncation_enabled: bool = True

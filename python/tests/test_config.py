@@ -40,8 +40,8 @@ def test_maps_onto_the_cpp_config():
 
 
 def test_otel_max_concurrent_exports_is_exposed_like_the_other_otel_fields(tmp_path, monkeypatch):
-    assert TracingConfig().otel_max_concurrent_exports == 1
-    assert TracingConfig().to_core().otel_max_concurrent_exports == 1
+    assert TracingConfig().otel_max_concurrent_exports == 2
+    assert TracingConfig().to_core().otel_max_concurrent_exports == 2
     core = TracingConfig(otel_max_concurrent_exports=4).to_core()
     assert core.otel_max_concurrent_exports == 4
     core.validate()

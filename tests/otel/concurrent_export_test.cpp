@@ -85,6 +85,48 @@ TEST(ConcurrentOtlpExport, TheTracerSettingSendsBatchesTogether) {
   EXPECT_EQ(receiver.errors(), nlohmann::json::array());
 }
 
+// By default two batches go at once (BatchOptions, OtlpHttpOptions): the next batch is encoded and
+// sent while the receiver still works on the previous one, each on a connection opened up front.
+TEST(ConcurrentOtlpExport, TwoBatchesGoAtOnceByDefault) {
+  OtlpReceiver receiver;
+  receiver.script({{{"delay_ms", 400}}, {{"delay_ms", 400}}});
+  auto exporter = std::make_unique<st::OtlpHttpExporter>(st::OtlpHttpOptions{.endpoint = receiver.endpoint()});
+  EXPECT_EQ(exporter->options().connections, 2u);
+  st::BatchSpanProcessor processor(std::move(exporter),
+                                   {.max_export_batch_size = 10, .schedule_delay = std::chrono::hours(1)});
+  for (std::uint64_t i = 1; i <= 20; ++i) ASSERT_TRUE(processor.end(span(i)));
+  ASSERT_TRUE(processor.force_flush(30s));
+  EXPECT_EQ(processor.stats().spans_exported, 20u);
+  const nlohmann::json requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_LT(requests[1]["received_at_ms"].get<std::int64_t>(), requests[0]["answered_at_ms"].get<std::int64_t>());
+  EXPECT_EQ(receiver.errors(), nlohmann::json::array());
+}
+
+// The same for a tracer left at its default configuration.
+TEST(ConcurrentOtlpExport, ATracerSendsTwoBatchesAtOnceByDefault) {
+  OtlpReceiver receiver;
+  receiver.script({{{"delay_ms", 400}}, {{"delay_ms", 400}}});
+  st::TracingConfig c;
+  c.otel_endpoint = receiver.endpoint();
+  c.save_dir = std::filesystem::path();
+  c.otel_max_export_batch_size = std::size_t{4};
+  c.otel_schedule_delay_ms = std::size_t{3600000};
+  {
+    st::SessionTracer tracer(c);
+    {
+      auto session = tracer.start_session("default-in-flight");
+      for (int i = 0; i < 7; ++i) auto span = st::trace_span("work", {}, {.tracer = &tracer});
+    }
+    ASSERT_TRUE(tracer.flush(30s));
+    EXPECT_EQ(tracer.stats().spans_exported, 8u);
+  }
+  const nlohmann::json requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_LT(requests[1]["received_at_ms"].get<std::int64_t>(), requests[0]["answered_at_ms"].get<std::int64_t>());
+  EXPECT_EQ(receiver.errors(), nlohmann::json::array());
+}
+
 TEST(ConcurrentOtlpExport, ShutdownAbandonsEveryExportInFlight) {
   OtlpReceiver receiver;
   receiver.script({{{"delay_ms", 20000}}, {{"delay_ms", 20000}}});

@@ -163,7 +163,8 @@ TEST_F(SpanExport, ShutdownAbandonsTheExportInProgressAtOnce) {
 }
 
 TEST_F(SpanExport, AStalledReceiverNeverHoldsUpTheAgent) {
-  receiver.script(json::array({{{"delay_ms", 4000}}}));
+  // Both requests in flight (two exports at once, the default) stall.
+  receiver.script(json::array({{{"delay_ms", 4000}}, {{"delay_ms", 4000}}}));
   auto c = config_for(receiver);
   c.otel_max_export_batch_size = std::size_t{8};
   st::SessionTracer tracer(c);
@@ -171,13 +172,15 @@ TEST_F(SpanExport, AStalledReceiverNeverHoldsUpTheAgent) {
     auto session = tracer.start_session("stalled");
     for (int i = 0; i < 2000; ++i) auto span = st::trace_span("work", {}, {.tracer = &tracer});
   }
-  // All the agent's scopes ended while the receiver still sat on the first request.
-  ASSERT_TRUE(st::testing::wait_until([&] { return receiver.request_count() > 0; }));
-  ASSERT_EQ(receiver.request_count(), 1u);
-  EXPECT_TRUE(receiver.requests().at(0)["status_answered"].is_null()) << "the agent waited for the stalled receiver";
+  // All the agent's scopes ended while the receiver still sat on the first two requests.
+  ASSERT_TRUE(st::testing::wait_until([&] { return receiver.request_count() >= 2; }));
+  ASSERT_EQ(receiver.request_count(), 2u);
+  for (const auto& request : receiver.requests()) {
+    EXPECT_TRUE(request["status_answered"].is_null()) << "the agent waited for the stalled receiver";
+  }
   const auto stats = tracer.stats();
   EXPECT_EQ(stats.spans_ended, 2001u);
-  // Every span is in exactly one counter; the batch inside the stalled request is still queued.
+  // Every span is in exactly one counter; the batches inside the stalled requests are still queued.
   EXPECT_EQ(stats.spans_exported, 0u);
   EXPECT_GE(stats.spans_queued, 1u);
   EXPECT_EQ(stats.spans_exported + stats.spans_dropped + stats.spans_failed + stats.spans_queued, stats.spans_ended);

@@ -149,8 +149,8 @@ struct TracingConfig {
   /// Batches exported at once over OTLP/HTTP, each on its own connection (BatchOptions'
   /// max_concurrent_exports): above 1 the next batch is collected, encoded and sent while the
   /// receiver still works on the previous one, and batches may arrive out of order. Every
-  /// connection is opened when the tracer starts. At least 1.
-  Setting<std::size_t> otel_max_concurrent_exports = Setting<std::size_t>::Default{1};
+  /// connection is opened when the tracer starts. At least 1; 2 by default.
+  Setting<std::size_t> otel_max_concurrent_exports = Setting<std::size_t>::Default{2};
   /// More resource attributes of exported spans (env/file: "k1=v1,k2=v2"; also
   /// OTEL_RESOURCE_ATTRIBUTES). service_name, service_version and deployment_environment win.
   Setting<std::map<std::string, std::string>> otel_resource_attributes =
