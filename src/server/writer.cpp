@@ -66,8 +66,12 @@ void StoreWriter::serve_queue() {
   for (;;) {
     const bool past_deadline = Clock::now().time_since_epoch().count() >= deadline_.load();
     if (past_deadline) break;
-    taken.clear();
-    queue_.pop(taken, commit_sessions_ - batch_.size(), batch_.empty() ? std::nullopt : std::optional(batch_due_));
+    // Parts held back from the last batch come first: they were queued before the rest.
+    taken = std::move(held_back_);
+    held_back_.clear();
+    const std::size_t carried = taken.size();
+    queue_.pop(taken, commit_sessions_ - batch_.size() + carried,
+               batch_.empty() && carried == 0 ? std::nullopt : std::optional(batch_due_));
     // Which of them are stored, in one query: asking for each session alone took three quarters
     // of the appending (DuckDB binds that statement again at every call inside the transaction).
     // Unnamed OTLP parts taken with the part that names their session go straight into it,
@@ -97,15 +101,15 @@ void StoreWriter::serve_queue() {
         stored_.reset();  // then each session is looked up alone, and a failure is its own
       }
     }
-    for (IngestItem& item : taken) append(item);
+    append_taken(taken, carried);
     stored_.reset();  // valid until the next commit only
-    if (!batch_.empty() && (batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes ||
-                            Clock::now() >= batch_due_ || queue_.depth() == 0)) {
-      commit();
-    }
-    if (batch_.empty() && queue_.closed_and_empty()) return;
+    if (!batch_.empty() && (commit_due() || !held_back_.empty() || queue_.depth() == 0)) commit();
+    if (batch_.empty() && held_back_.empty() && queue_.closed_and_empty()) return;
   }
-  // The stop deadline passed: the open batch still gets its commit; what waits is lost.
+  // The stop deadline passed: the open batch, and what was held back for the next, still get
+  // their commit; what waits is lost.
+  for (IngestItem& item : held_back_) append(item);
+  held_back_.clear();
   if (!batch_.empty()) commit();
   taken.clear();
   queue_.pop(taken, SIZE_MAX, Clock::now());
@@ -115,6 +119,36 @@ void StoreWriter::serve_queue() {
                    taken.front().trace.session_id + "')");
   }
   for (IngestItem& item : taken) finish(item, Stored::lost, "not stored before the shutdown deadline");
+}
+
+bool StoreWriter::commit_due() const {
+  return batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes || Clock::now() >= batch_due_;
+}
+
+void StoreWriter::append_taken(std::vector<IngestItem>& taken, std::size_t carried) {
+  // Unnamed parts (a trace's spans that ended before the span naming its session) are appended
+  // last: when the batch is then committed while more items wait, they are held back for the
+  // next batch, in which the part naming their session is likely to be. Stored under their trace
+  // id in this batch, they would be moved into that session in the next (a flush, a load and
+  // deletes: a quarter of the writer's time on GenAI agents' spans). Only the first `carried`
+  // items were held back before: none is held back twice. A part whose trace was renamed goes
+  // to its session in order with that session's other parts.
+  std::vector<std::size_t> last;
+  for (std::size_t i = 0; i < taken.size(); ++i) {
+    IngestItem& item = taken[i];
+    if (i >= carried && item.unnamed && renamed_.find(item.trace.session_id) == nullptr) {
+      last.push_back(i);
+    } else {
+      append(item);
+    }
+  }
+  if (last.empty()) return;
+  const bool committed_next = !batch_.empty() && (batch_.size() + last.size() >= commit_sessions_ || commit_due());
+  if (committed_next && queue_.depth() > 0) {
+    for (const std::size_t i : last) held_back_.push_back(std::move(taken[i]));
+    return;
+  }
+  for (const std::size_t i : last) append(taken[i]);
 }
 
 Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored) {

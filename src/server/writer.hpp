@@ -44,7 +44,11 @@ class StoreWriter {
  private:
   void run() noexcept;
   void serve_queue();
+  // Appends a take from the queue, whose first `carried` items were held back from the last batch.
+  void append_taken(std::vector<IngestItem>& taken, std::size_t carried);
   void append(IngestItem& item);
+  // True when the open batch is to be committed whether or not more items wait.
+  bool commit_due() const;
   // The store side of append(): the sessions the item absorbs moved into it, then the item.
   // `stored`: the ids of the items taken with it that were stored (nullptr: asked alone).
   detail::duck::Appended append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored);
@@ -65,6 +69,8 @@ class StoreWriter {
   std::vector<IngestItem> batch_;
   std::vector<Stored> appended_;
   std::size_t batch_bytes_ = 0;
+  // Unnamed OTLP parts left out of the batch just committed, for the next (append_taken).
+  std::vector<IngestItem> held_back_;
   std::chrono::steady_clock::time_point batch_due_;
   // Which ids of the sessions being appended were stored before (StoreAccess::stored_among).
   std::optional<std::unordered_set<std::string>> stored_;

@@ -1,0 +1,110 @@
+// The writer's batches and OTLP parts named late: a trace's spans that end before the span naming
+// their session (GenAI agents' calls before their invoke_agent span) are stored under the trace
+// id until that span comes. Taken into a batch that is then committed while more items wait,
+// such a part waits for the next batch instead, where its naming part is likely to be: it goes
+// straight into the named session rather than being stored, then moved there. Real queue,
+// writer and DuckDB file.
+#include <gtest/gtest.h>
+
+#include "server/fixtures.hpp"
+#include "server/ingest_queue.hpp"
+#include "server/writer.hpp"
+#include "support.hpp"
+
+using namespace synth::tracing;
+using namespace synth::tracing::server;
+using synth::tracing::testing::TempDir;
+using synth_test::sample_session;
+
+namespace {
+
+IngestItem item_of(const SessionTrace& trace) { return IngestItem{trace, OnExistingSession::merge, 1, nullptr, 0}; }
+
+// Runs a writer over what is queued, until it is all stored; the ids of the sessions stored, in
+// the order their items were committed.
+std::vector<std::string> store_queued(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters,
+                                      const ServerOptions& options) {
+  std::vector<std::string> committed;
+  StoreWriter writer(store, queue, counters, options, [&](const SessionTrace& t) { committed.push_back(t.session_id); });
+  EXPECT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  return committed;
+}
+
+}  // namespace
+
+TEST(OtlpWriterBatches, AnUnnamedPartTakenAsTheBatchFillsGoesWithItsNamingPartIntoTheNextBatch) {
+  TempDir dir;
+  ServerOptions options{.db = dir.db(), .commit_sessions = 2};
+  DuckDBTraceManager store(options.db);
+  IngestCounters counters;
+  const std::string trace = "8bf92f3577b34da6a3ce929d0e0e4736";
+  const SessionTrace other = sample_session("conv-other", {.steps = 1});
+  SessionTrace unnamed = sample_session(trace, {.steps = 1});
+  unnamed.session_time_steps[0].step_id = "calls";
+  SessionTrace named = sample_session("conv-next-batch", {.steps = 1});
+  named.session_time_steps[0].step_id = "agent";
+  const auto receipt = std::make_shared<Receipt>(1);
+  IngestQueue queue(options.queue_sessions, options.queue_bytes);
+  std::vector<IngestItem> items;
+  items.push_back(item_of(other));
+  items.push_back(item_of(unnamed));  // the first take (two sessions) fills the batch with it
+  items.back().unnamed = true;
+  items.back().receipt = receipt;  // a request waiting for its commit still gets it
+  items.push_back(item_of(named));
+  items.back().absorbs = {trace};
+  ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+  EXPECT_EQ(store_queued(store, queue, counters, options),
+            (std::vector<std::string>{"conv-other", "conv-next-batch", "conv-next-batch"}));
+  EXPECT_EQ(counters.otlp_sessions_renamed.load(), 0u) << "nothing was stored under the trace id, so nothing moved";
+  EXPECT_EQ(store.session_ids(), (std::vector<std::string>{"conv-next-batch", "conv-other"}));
+  const auto stored = store.load_trace("conv-next-batch");
+  ASSERT_TRUE(stored);
+  std::vector<Event> expected = unnamed.event_history;
+  expected.insert(expected.end(), named.event_history.begin(), named.event_history.end());
+  EXPECT_EQ(stored->event_history, expected) << "the parts in the order they came";
+  EXPECT_EQ(stored->session_time_steps.size(), 2u);
+  EXPECT_EQ(counters.commits.load(), 2u);
+  ASSERT_TRUE(receipt->wait(std::chrono::steady_clock::now()));
+  EXPECT_EQ(receipt->outcomes()[0].what, Stored::inserted);
+}
+
+TEST(OtlpWriterBatches, AnUnnamedPartIsNotHeldBackWhenNothingElseWaits) {
+  // Its naming span may never come (spans of a trace that names no session): with the queue
+  // empty it is committed at once, under its trace id.
+  TempDir dir;
+  ServerOptions options{.db = dir.db(), .commit_sessions = 2};
+  DuckDBTraceManager store(options.db);
+  IngestCounters counters;
+  const std::string trace = "9bf92f3577b34da6a3ce929d0e0e4736";
+  IngestQueue queue(options.queue_sessions, options.queue_bytes);
+  std::vector<IngestItem> items;
+  items.push_back(item_of(sample_session("conv-alone", {.steps = 1})));
+  items.push_back(item_of(sample_session(trace, {.steps = 1})));
+  items.back().unnamed = true;
+  ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+  store_queued(store, queue, counters, options);
+  EXPECT_EQ(store.session_ids(), (std::vector<std::string>{trace, "conv-alone"}));
+  EXPECT_EQ(counters.commits.load(), 1u) << "one batch: the unnamed part was not left for a next one";
+}
+
+TEST(OtlpWriterBatches, AHeldBackPartIsHeldBackOnceAndStoredUnderItsTraceIdWhenNotNamed) {
+  // Held back from the first batch, it is appended first in the next even though that one fills
+  // up too while more items wait: its delay is one batch at most.
+  TempDir dir;
+  ServerOptions options{.db = dir.db(), .commit_sessions = 2};
+  DuckDBTraceManager store(options.db);
+  IngestCounters counters;
+  const std::string trace = "abf92f3577b34da6a3ce929d0e0e4736";
+  IngestQueue queue(options.queue_sessions, options.queue_bytes);
+  std::vector<IngestItem> items;
+  items.push_back(item_of(sample_session("conv-a", {.steps = 1})));
+  items.push_back(item_of(sample_session(trace, {.steps = 1})));
+  items.back().unnamed = true;
+  for (const char* id : {"conv-b", "conv-c", "conv-d"}) items.push_back(item_of(sample_session(id, {.steps = 1})));
+  ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+  // Batches: {conv-a}, {the held-back part, conv-b, conv-c}, {conv-d}.
+  EXPECT_EQ(store_queued(store, queue, counters, options),
+            (std::vector<std::string>{"conv-a", trace, "conv-b", "conv-c", "conv-d"}));
+  EXPECT_EQ(store.session_ids().size(), 5u);
+  EXPECT_EQ(counters.commits.load(), 3u);
+}
