@@ -1,5 +1,7 @@
 #include <cmath>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "synth/tracing/json.hpp"
 
@@ -253,11 +255,15 @@ bool operator==(const Value& a, const Value& b) noexcept {
 namespace detail {
 
 bool ValueInit::is_pair() const noexcept {
-  if (is_list_) return list_.size() == 2 && !list_.begin()->is_list_ && list_.begin()->value_.is_string();
+  if (is_list_) {
+    const ValueInit& key = *list_.begin();
+    return list_.size() == 2 && !key.is_list_ && (key.text_ != nullptr || key.value_.is_string());
+  }
   return value_.is_array() && value_.size() == 2 && value_.as_array().front().is_string();
 }
 
 Value ValueInit::take() const {
+  if (text_ != nullptr) return Value(text_);
   if (!is_list_) return std::move(value_);
   return value_from_list(list_, false);
 }
@@ -269,12 +275,22 @@ void ValueInit::append_member(Value::Object& members) const {
     return;
   }
   // Straight from the brace list: no intermediate two-element array, no intermediate pair.
-  const ValueInit* pair = list_.begin();
-  std::string& key = pair[0].value_.as_string();
-  if (pair[1].is_list_) {
-    members.emplace_back(std::move(key), value_from_list(pair[1].list_, false));
+  const ValueInit& key = list_.begin()[0];
+  const ValueInit& value = list_.begin()[1];
+  const auto append = [&](Value&& v) {
+    if (key.text_ != nullptr) {
+      members.emplace_back(std::piecewise_construct, std::forward_as_tuple(key.text_),
+                           std::forward_as_tuple(std::move(v)));
+    } else {
+      members.emplace_back(std::move(key.value_.as_string()), std::move(v));
+    }
+  };
+  if (value.text_ != nullptr) {
+    append(Value(value.text_));
+  } else if (value.is_list_) {
+    append(value_from_list(value.list_, false));
   } else {
-    members.emplace_back(std::move(key), std::move(pair[1].value_));
+    append(std::move(value.value_));
   }
 }
 

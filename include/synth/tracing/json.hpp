@@ -261,6 +261,10 @@ class ValueInit {
   template <class T>
     requires(std::constructible_from<Value, T &&> && !std::same_as<std::remove_cvref_t<T>, ValueInit>)
   ValueInit(T&& value) : value_(std::forward<T>(value)) {}
+  /// A C string (a literal's keys and values, usually) is copied once, straight into the key or
+  /// value that takes it, not into a string of its own first. It lives as long as this element:
+  /// until the end of the full expression.
+  ValueInit(const char* text) noexcept : text_(text) {}
 
   /// Builds the Value, moving out of stored values (each element is taken once).
   Value take() const;
@@ -272,6 +276,7 @@ class ValueInit {
  private:
   mutable Value value_;
   std::initializer_list<ValueInit> list_;
+  const char* text_ = nullptr;  // set instead of value_ for a C string
   bool is_list_ = false;
 };
 
