@@ -236,6 +236,36 @@ TEST(Instrument, EnvironmentStepAndRuntimeOperation) {
   EXPECT_EQ(failed.metadata["error"]["message"].as_string(), "took 30 s");
 }
 
+// A scope reads the steady clock only and takes its wall-clock time from an offset each thread
+// reads again every 100 ms: the time must still be the wall clock's when the scope opened, for
+// every kind, across the offset's refreshes.
+TEST(Instrument, ScopeTimesAreTheWallClockWhenTheyOpened) {
+  SessionTracer tracer;
+  std::vector<std::pair<st::Timestamp, st::Timestamp>> bounds;
+  const auto trace = in_session(tracer, [&] {
+    for (int i = 0; i < 3; ++i) {
+      const st::Timestamp before = st::now();
+      {
+        auto step = st::environment_step("move");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      {
+        auto call = st::ai_call("chat");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      bounds.emplace_back(before, st::now());
+      std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    }
+  });
+  ASSERT_EQ(trace->event_history.size(), 6u);
+  for (std::size_t i = 0; i < trace->event_history.size(); ++i) {
+    const auto& time = st::time_record(trace->event_history[i]);
+    ASSERT_TRUE(time.has_value());
+    EXPECT_GE(time->event_time, bounds[i / 2].first) << "event " << i;
+    EXPECT_LE(time->event_time, bounds[i / 2].second) << "event " << i;
+  }
+}
+
 TEST(Instrument, SpanWithoutEventRecordsNothing) {
   SessionTracer tracer;
   const auto trace = in_session(tracer, [] { SYNTH_TRACE_SPAN("parse"); });

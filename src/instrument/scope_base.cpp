@@ -2,12 +2,38 @@
 // and event built off the agent's thread), the error and metadata setters, capture errors, and
 // the context a new scope records into.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
 #include "instrument/scope_state.hpp"
 
 namespace synth::tracing::detail {
+
+Timestamp wall_time_at(std::chrono::steady_clock::time_point t) noexcept {
+  using std::chrono::steady_clock;
+  constexpr auto kRefresh = std::chrono::milliseconds(100);
+  thread_local steady_clock::time_point offset_read_at{};
+  thread_local std::chrono::nanoseconds offset{0};  // system clock minus steady clock
+  if (t - offset_read_at >= kRefresh) {
+    // The steady clock read on both sides of the system clock; the offset taken from the first
+    // reading errs late by at most the gap (tens of ns), never early: a scope's time is never
+    // before a wall-clock time read before it opened. A thread preempted in between (a gap above
+    // 20 us) reads again, twice at most.
+    for (int attempt = 0;; ++attempt) {
+      const auto before = steady_clock::now();
+      const auto wall = std::chrono::system_clock::now();
+      const auto after = steady_clock::now();
+      if (after - before > std::chrono::microseconds(20) && attempt < 2) continue;
+      offset = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()) -
+               std::chrono::duration_cast<std::chrono::nanoseconds>(before.time_since_epoch());
+      offset_read_at = t;
+      break;
+    }
+  }
+  const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()) + offset;
+  return Timestamp(std::chrono::duration_cast<std::chrono::microseconds>(wall));  // as now(): microseconds
+}
 
 std::size_t scope_event_bytes(const ScopeState& state) noexcept {
   constexpr std::size_t kIdsAndMetadata = 256;  // hex ids, the scope's own metadata members

@@ -21,8 +21,8 @@ void ScopeBase::open(Context& where, std::string_view name, MakeState&& make_sta
     state->parent = where.span_id();
     ContextAccess::set_span(where, state->span);  // scopes opened inside this one become its children
     state->where = where;
-    state->started_at = now();
     state->started = std::chrono::steady_clock::now();
+    state->started_at = wall_time_at(state->started);
     state_.reset(state.release());
   } catch (...) {
     count_failed_record(*ContextAccess::session(where)->core, [&] {

@@ -45,6 +45,12 @@ class BlockText {
   std::size_t size_ = 0;
 };
 
+// The wall-clock time at steady-clock time `t`, as now() would have read it then (to the
+// microsecond), so that opening a scope reads one clock instead of two. The system and steady
+// clocks advance together (NTP slews both), so their offset only changes when the wall clock is
+// set: each thread reads it again every 100 ms.
+Timestamp wall_time_at(std::chrono::steady_clock::time_point t) noexcept;
+
 /// A recording scope's state (an inert scope has none). When the scope closes, the state itself
 /// is what the session's journal keeps: its event (metadata, hex ids) is built when the session is
 /// read, on the sink thread, instead of on the agent's (unless on_event hooks need the event at

@@ -1,5 +1,7 @@
 #include <cmath>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "synth/tracing/json.hpp"
 
@@ -9,10 +11,6 @@ namespace {
 const Value& null_value() noexcept {
   static const Value v;
   return v;
-}
-
-[[noreturn]] void wrong_kind(std::string_view wanted, Value::Kind actual) {
-  throw ValueTypeError("JSON value is " + std::string(kind_name(actual)) + ", not " + std::string(wanted));
 }
 
 template <class Members>
@@ -67,109 +65,117 @@ std::string_view kind_name(Value::Kind kind) noexcept {
   return "unknown";
 }
 
+void Value::wrong_kind(Kind wanted) const {
+  throw ValueTypeError("JSON value is " + std::string(kind_name(kind_)) + ", not " + std::string(kind_name(wanted)));
+}
+
 bool Value::as_bool() const {
-  if (const bool* b = std::get_if<bool>(&data_)) return *b;
-  wrong_kind("a boolean", kind());
+  if (kind_ != Kind::boolean) wrong_kind(Kind::boolean);
+  return data_.boolean;
 }
 
 std::int64_t Value::as_int() const {
-  switch (kind()) {
+  switch (kind_) {
     case Kind::integer:
-      return std::get<std::int64_t>(data_);
+      return data_.integer;
     case Kind::floating: {
-      const double d = std::get<double>(data_);
+      const double d = data_.floating;
       if (d == std::trunc(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
         return static_cast<std::int64_t>(d);
       }
       throw ValueTypeError("JSON number " + std::to_string(d) + " is not an integer in int64 range");
     }
     case Kind::unsigned_integer:
-      throw ValueTypeError("JSON integer " + std::to_string(std::get<std::uint64_t>(data_)) +
-                           " does not fit in int64");
+      throw ValueTypeError("JSON integer " + std::to_string(data_.unsigned_integer) + " does not fit in int64");
     default:
-      wrong_kind("an integer", kind());
+      wrong_kind(Kind::integer);
   }
 }
 
 std::uint64_t Value::as_uint() const {
-  switch (kind()) {
+  switch (kind_) {
     case Kind::unsigned_integer:
-      return std::get<std::uint64_t>(data_);
+      return data_.unsigned_integer;
     case Kind::integer: {
-      const auto i = std::get<std::int64_t>(data_);
+      const auto i = data_.integer;
       if (i >= 0) return static_cast<std::uint64_t>(i);
       throw ValueTypeError("JSON integer " + std::to_string(i) + " is negative");
     }
     case Kind::floating: {
-      const double d = std::get<double>(data_);
+      const double d = data_.floating;
       if (d == std::trunc(d) && d >= 0 && d < 18446744073709551616.0) return static_cast<std::uint64_t>(d);
       throw ValueTypeError("JSON number " + std::to_string(d) + " is not a non-negative integer");
     }
     default:
-      wrong_kind("an integer", kind());
+      wrong_kind(Kind::integer);
   }
 }
 
 double Value::as_double() const {
-  switch (kind()) {
+  switch (kind_) {
     case Kind::floating:
-      return std::get<double>(data_);
+      return data_.floating;
     case Kind::integer:
-      return static_cast<double>(std::get<std::int64_t>(data_));
+      return static_cast<double>(data_.integer);
     case Kind::unsigned_integer:
-      return static_cast<double>(std::get<std::uint64_t>(data_));
+      return static_cast<double>(data_.unsigned_integer);
     default:
-      wrong_kind("a number", kind());
+      wrong_kind(Kind::floating);
   }
 }
 
-const std::string& Value::as_string() const {
-  if (const auto* s = std::get_if<std::string>(&data_)) return *s;
-  wrong_kind("a string", kind());
-}
-std::string& Value::as_string() {
-  if (auto* s = std::get_if<std::string>(&data_)) return *s;
-  wrong_kind("a string", kind());
-}
-const Value::Array& Value::as_array() const {
-  if (const auto* a = std::get_if<Array>(&data_)) return *a;
-  wrong_kind("an array", kind());
-}
-Value::Array& Value::as_array() {
-  if (auto* a = std::get_if<Array>(&data_)) return *a;
-  wrong_kind("an array", kind());
-}
-const Value::Object& Value::as_object() const {
-  if (const auto* o = std::get_if<Object>(&data_)) return *o;
-  wrong_kind("an object", kind());
-}
-Value::Object& Value::as_object() {
-  if (auto* o = std::get_if<Object>(&data_)) return *o;
-  wrong_kind("an object", kind());
+void Value::take_heap(Value& other) noexcept {
+  switch (kind_) {
+    case Kind::string:
+      new (&data_.string) std::string(std::move(other.data_.string));
+      break;
+    case Kind::array:
+      new (&data_.array) Array(std::move(other.data_.array));
+      break;
+    default:
+      new (&data_.object) Object(std::move(other.data_.object));
+  }
 }
 
-std::size_t Value::size() const noexcept {
-  if (const auto* a = std::get_if<Array>(&data_)) return a->size();
-  if (const auto* o = std::get_if<Object>(&data_)) return o->size();
-  return 0;
+void Value::destroy_heap() noexcept {
+  switch (kind_) {
+    case Kind::string:
+      data_.string.~basic_string();
+      break;
+    case Kind::array:
+      data_.array.~Array();
+      break;
+    default:
+      data_.object.~Object();
+  }
 }
 
-// The alternative is constructed before the variant takes its index: a copy that throws
-// leaves no variant behind to destroy.
-Value::Value(const Value& other)
-    : data_(std::visit([](const auto& x) { return Data(std::in_place_type<std::decay_t<decltype(x)>>, x); },
-                       other.data_)) {}
+// The kind is set once the alternative exists: a copy that throws (out of memory) leaves this
+// value with nothing to free, and `other` untouched.
+Value::Value(const Value& other) {
+  switch (other.kind_) {
+    case Kind::string:
+      new (&data_.string) std::string(other.data_.string);
+      break;
+    case Kind::array:
+      new (&data_.array) Array(other.data_.array);
+      break;
+    case Kind::object:
+      new (&data_.object) Object(other.data_.object);
+      break;
+    default:
+      data_.unsigned_integer = other.data_.unsigned_integer;
+  }
+  kind_ = other.kind_;
+}
 
 Value& Value::operator=(const Value& other) {
-  if (this != &other) {
-    Value copy(other);
-    data_ = std::move(copy.data_);
-  }
+  if (this != &other) *this = Value(other);
   return *this;
 }
 
 Value& Value::operator[](std::string_view key) {
-  if (is_null()) data_ = Object{};
+  if (is_null()) *this = Value(Object{});
   Object& members = as_object();
   if (Value* v = find_member(members, key)) return *v;
   return members.emplace_back(std::string(key), Value()).second;
@@ -199,17 +205,15 @@ const Value& Value::at_index(std::size_t index) const {
 }
 
 const Value* Value::find(std::string_view key) const noexcept {
-  const auto* o = std::get_if<Object>(&data_);
-  return o ? find_member(*o, key) : nullptr;
+  return kind_ == Kind::object ? find_member(data_.object, key) : nullptr;
 }
 
 Value* Value::find(std::string_view key) noexcept {
-  auto* o = std::get_if<Object>(&data_);
-  return o ? find_member(*o, key) : nullptr;
+  return kind_ == Kind::object ? find_member(data_.object, key) : nullptr;
 }
 
 void Value::push_back(Value element) {
-  if (is_null()) data_ = Array{};
+  if (is_null()) *this = Value(Array{});
   as_array().push_back(std::move(element));
 }
 
@@ -223,14 +227,14 @@ bool operator==(const Value& a, const Value& b) noexcept {
     case K::null:
       return true;
     case K::boolean:
-      return std::get<bool>(a.data_) == std::get<bool>(b.data_);
+      return a.data_.boolean == b.data_.boolean;
     case K::string:
-      return std::get<std::string>(a.data_) == std::get<std::string>(b.data_);
+      return a.data_.string == b.data_.string;
     case K::array:
-      return std::get<Value::Array>(a.data_) == std::get<Value::Array>(b.data_);
+      return a.data_.array == b.data_.array;
     case K::object: {
-      const auto& x = std::get<Value::Object>(a.data_);
-      const auto& y = std::get<Value::Object>(b.data_);
+      const auto& x = a.data_.object;
+      const auto& y = b.data_.object;
       if (x.size() != y.size()) return false;
       for (std::size_t i = 0; i < x.size(); ++i) {
         // Same order is the common case; otherwise look the key up.
@@ -251,23 +255,43 @@ bool operator==(const Value& a, const Value& b) noexcept {
 namespace detail {
 
 bool ValueInit::is_pair() const noexcept {
-  if (is_list_) return list_.size() == 2 && !list_.begin()->is_list_ && list_.begin()->value_.is_string();
+  if (is_list_) {
+    const ValueInit& key = *list_.begin();
+    return list_.size() == 2 && !key.is_list_ && (key.text_ != nullptr || key.value_.is_string());
+  }
   return value_.is_array() && value_.size() == 2 && value_.as_array().front().is_string();
 }
 
 Value ValueInit::take() const {
+  if (text_ != nullptr) return Value(text_);
   if (!is_list_) return std::move(value_);
   return value_from_list(list_, false);
 }
 
-Value::Member ValueInit::take_member() const {
-  if (is_list_) {
-    // Straight from the brace list: no intermediate two-element array.
-    const ValueInit* pair = list_.begin();
-    return {std::move(pair[0].value_.as_string()), pair[1].take()};
+void ValueInit::append_member(Value::Object& members) const {
+  if (!is_list_) {
+    auto& elements = value_.as_array();
+    members.emplace_back(std::move(elements[0].as_string()), std::move(elements[1]));
+    return;
   }
-  auto& elements = value_.as_array();
-  return {std::move(elements[0].as_string()), std::move(elements[1])};
+  // Straight from the brace list: no intermediate two-element array, no intermediate pair.
+  const ValueInit& key = list_.begin()[0];
+  const ValueInit& value = list_.begin()[1];
+  const auto append = [&](Value&& v) {
+    if (key.text_ != nullptr) {
+      members.emplace_back(std::piecewise_construct, std::forward_as_tuple(key.text_),
+                           std::forward_as_tuple(std::move(v)));
+    } else {
+      members.emplace_back(std::move(key.value_.as_string()), std::move(v));
+    }
+  };
+  if (value.text_ != nullptr) {
+    append(Value(value.text_));
+  } else if (value.is_list_) {
+    append(value_from_list(value.list_, false));
+  } else {
+    append(std::move(value.value_));
+  }
 }
 
 Value value_from_list(std::initializer_list<ValueInit> list, bool force_object) {
@@ -289,7 +313,7 @@ Value value_from_list(std::initializer_list<ValueInit> list, bool force_object) 
   }
   Value::Object out;
   out.reserve(list.size());
-  for (const auto& e : list) out.push_back(e.take_member());
+  for (const auto& e : list) e.append_member(out);
   return Value(std::move(out));
 }
 

@@ -38,6 +38,52 @@ TEST(Value, NestedObjectLiterals) {
   EXPECT_EQ(v["params"]["tags"][1].as_string(), "y");
 }
 
+// C strings in a literal are copied straight into their key or value (ValueInit keeps the
+// pointer); every other way of giving a key or a string, and null, must come out the same.
+TEST(Value, LiteralKeysAndStringsOfEveryKindAndNullsStayWhatTheyAre) {
+  const char key_array[] = "array";
+  const char* key_pointer = "pointer";
+  const std::string key_string = "string";
+  const std::string_view key_view = "view";
+  const std::string long_text(40, 'x');
+  Value v = {{key_array, "a"},     {key_pointer, key_pointer}, {key_string, long_text.c_str()},
+             {key_view, key_view}, {"null", nullptr},          {"nested", {{"inner", "b"}, {"list", {"c", nullptr}}}}};
+  EXPECT_EQ(v.dump(), R"({"array":"a","pointer":"pointer","string":")" + long_text +
+                          R"(","view":"view","null":null,"nested":{"inner":"b","list":["c",null]}})");
+  EXPECT_TRUE(v["null"].is_null());
+  const Value pair_of_strings = {"k", "v"};  // not a pair inside a list: an array
+  EXPECT_EQ(pair_of_strings.dump(), R"(["k","v"])");
+  EXPECT_EQ(Value::array({"k", nullptr}).dump(), R"(["k",null])");
+}
+
+// Moves of a tagged union: every kind moves its content; assigning a value its own member or
+// element (which the assignment frees) keeps the member's content.
+TEST(Value, MovesAndAssignmentsFromOwnMembersKeepTheContent) {
+  const std::string long_text(64, 'y');  // on the heap: a freed buffer would show
+  for (const Value& original : {Value(), Value(true), Value(-3), Value(std::uint64_t{1} << 63), Value(2.5),
+                                Value(long_text), Value::array({1, long_text}), Value{{"k", long_text}}}) {
+    Value copy = original;
+    Value moved(std::move(copy));
+    EXPECT_EQ(moved, original);
+    Value assigned = Value::array({long_text});  // a heap value assigned over
+    assigned = std::move(moved);
+    EXPECT_EQ(assigned, original);
+    Value scalar = 7;  // and a scalar
+    scalar = assigned;
+    EXPECT_EQ(scalar, original);
+  }
+  Value object = {{"inner", {{"text", long_text}}}, {"other", 1}};
+  object = std::move(object["inner"]);
+  EXPECT_EQ(object, (Value{{"text", long_text}}));
+  object = object["text"];
+  EXPECT_EQ(object.as_string(), long_text);
+  Value array = Value::array({Value::array({long_text, 2}), 3});
+  array = std::move(array[0]);
+  EXPECT_EQ(array, Value::array({long_text, 2}));
+  array = std::move(array);  // self-move leaves it whole
+  EXPECT_EQ(array, Value::array({long_text, 2}));
+}
+
 TEST(Value, ExplicitFactories) {
   EXPECT_EQ(Value::object().dump(), "{}");
   EXPECT_EQ(Value::array().dump(), "[]");

@@ -6,11 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <new>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "synth/tracing/error.hpp"
@@ -59,34 +59,61 @@ class Value {
   using Object = std::vector<Member>;
 
   Value() noexcept = default;
-  /// A deep copy. Out of memory throws std::bad_alloc and leaves nothing half-made (libstdc++ 12's
-  /// std::variant copy would destroy an alternative it never constructed).
+  /// A deep copy. Out of memory throws std::bad_alloc and leaves nothing half-made.
   Value(const Value& other);
-  Value(Value&&) noexcept = default;
+  /// Takes `other`'s content; `other` keeps its kind, with a moved-from string, array or object.
+  Value(Value&& other) noexcept : kind_(other.kind_) { take_from(other); }
   Value& operator=(const Value& other);
-  Value& operator=(Value&&) noexcept = default;
-  ~Value() = default;
+  Value& operator=(Value&& other) noexcept {
+    if (!holds_heap()) {  // nothing to free, so `other` cannot live inside this value
+      kind_ = other.kind_;
+      take_from(other);
+    } else if (this != &other) {
+      Value taken(std::move(other));  // first: `other` may be a member or element of this value
+      destroy_heap();
+      kind_ = taken.kind_;
+      take_from(taken);
+    }
+    return *this;
+  }
+  ~Value() {
+    if (holds_heap()) destroy_heap();
+  }
   Value(std::nullptr_t) noexcept {}
   template <std::same_as<bool> B>  // a template so that pointers do not silently become booleans
-  Value(B b) noexcept : data_(static_cast<bool>(b)) {}
+  Value(B b) noexcept : kind_(Kind::boolean) {
+    data_.boolean = b;
+  }
   template <std::integral I>
     requires(!std::same_as<I, bool> && !detail::CharLike<I>)
   Value(I i) noexcept {
     if constexpr (std::is_signed_v<I>) {
-      data_ = static_cast<std::int64_t>(i);
+      kind_ = Kind::integer;
+      data_.integer = static_cast<std::int64_t>(i);
     } else if (static_cast<std::uint64_t>(i) <= static_cast<std::uint64_t>(INT64_MAX)) {
-      data_ = static_cast<std::int64_t>(i);
+      kind_ = Kind::integer;
+      data_.integer = static_cast<std::int64_t>(i);
     } else {
-      data_ = static_cast<std::uint64_t>(i);
+      kind_ = Kind::unsigned_integer;
+      data_.unsigned_integer = static_cast<std::uint64_t>(i);
     }
   }
   template <std::floating_point F>
-  Value(F f) noexcept : data_(static_cast<double>(f)) {}
-  Value(const char* s) : data_(std::string(s)) {}
-  Value(std::string s) noexcept : data_(std::move(s)) {}
-  Value(std::string_view s) : data_(std::string(s)) {}
-  Value(Array a) noexcept : data_(std::move(a)) {}
-  Value(Object o) noexcept : data_(std::move(o)) {}
+  Value(F f) noexcept : kind_(Kind::floating) {
+    data_.floating = static_cast<double>(f);
+  }
+  // The kind is set once the alternative exists: a constructor that throws leaves nothing to free.
+  Value(const char* s) {
+    new (&data_.string) std::string(s);
+    kind_ = Kind::string;
+  }
+  Value(std::string s) noexcept : kind_(Kind::string) { new (&data_.string) std::string(std::move(s)); }
+  Value(std::string_view s) {
+    new (&data_.string) std::string(s);
+    kind_ = Kind::string;
+  }
+  Value(Array a) noexcept : kind_(Kind::array) { new (&data_.array) Array(std::move(a)); }
+  Value(Object o) noexcept : kind_(Kind::object) { new (&data_.object) Object(std::move(o)); }
   /// nlohmann-style literal: a list of [string, value] pairs is an object, anything else an array.
   Value(std::initializer_list<detail::ValueInit> init);
   /// Converts an nlohmann::json (or ordered_json) value.
@@ -103,7 +130,7 @@ class Value {
   /// Writes JSON text. Non-finite doubles become null; invalid UTF-8 becomes U+FFFD.
   std::string dump(JsonFormat format = {}) const;
 
-  Kind kind() const noexcept { return static_cast<Kind>(data_.index()); }
+  Kind kind() const noexcept { return kind_; }
   bool is_null() const noexcept { return kind() == Kind::null; }
   bool is_bool() const noexcept { return kind() == Kind::boolean; }
   /// True for integers of either signedness.
@@ -122,15 +149,37 @@ class Value {
   std::uint64_t as_uint() const;
   /// Any number.
   double as_double() const;
-  const std::string& as_string() const;
-  std::string& as_string();
-  const Array& as_array() const;
-  Array& as_array();
-  const Object& as_object() const;
-  Object& as_object();
+  const std::string& as_string() const {
+    if (kind_ != Kind::string) wrong_kind(Kind::string);
+    return data_.string;
+  }
+  std::string& as_string() {
+    if (kind_ != Kind::string) wrong_kind(Kind::string);
+    return data_.string;
+  }
+  const Array& as_array() const {
+    if (kind_ != Kind::array) wrong_kind(Kind::array);
+    return data_.array;
+  }
+  Array& as_array() {
+    if (kind_ != Kind::array) wrong_kind(Kind::array);
+    return data_.array;
+  }
+  const Object& as_object() const {
+    if (kind_ != Kind::object) wrong_kind(Kind::object);
+    return data_.object;
+  }
+  Object& as_object() {
+    if (kind_ != Kind::object) wrong_kind(Kind::object);
+    return data_.object;
+  }
 
   /// Members of an object or elements of an array; 0 for scalars and null.
-  std::size_t size() const noexcept;
+  std::size_t size() const noexcept {
+    if (kind_ == Kind::array) return data_.array.size();
+    if (kind_ == Kind::object) return data_.object.size();
+    return 0;
+  }
   bool empty() const noexcept { return size() == 0; }
 
   /// Object member, inserted as null when missing; a null value first becomes an empty object.
@@ -167,8 +216,37 @@ class Value {
   Value& at_index(std::size_t index);
   const Value& at_index(std::size_t index) const;
 
-  using Data = std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Array, Object>;
-  Data data_;
+  // Throws ValueTypeError: this value is not of the `wanted` kind.
+  [[noreturn]] void wrong_kind(Kind wanted) const;
+  bool holds_heap() const noexcept { return kind_ >= Kind::string; }
+  // Moves `other`'s content in; kind_ is already other's, and this value holds nothing. Scalars
+  // (and null) are copied inline; strings, arrays and objects out of line (take_heap).
+  void take_from(Value& other) noexcept {
+    if (holds_heap()) {
+      take_heap(other);
+    } else {
+      data_.unsigned_integer = other.data_.unsigned_integer;  // every scalar's 8 bytes
+    }
+  }
+  void take_heap(Value& other) noexcept;
+  void destroy_heap() noexcept;
+
+  // A tagged union rather than std::variant: moving or destroying a scalar, a null or a
+  // moved-from value is a few inline instructions instead of a visit through a table of
+  // functions (issue 11: a scope moves and destroys many small values on the agent's thread).
+  union Storage {
+    Storage() noexcept : unsigned_integer(0) {}  // all 8 bytes set: take_from copies them
+    ~Storage() {}                               // Value destroys the alternative of its kind
+    bool boolean;
+    std::int64_t integer;
+    std::uint64_t unsigned_integer;
+    double floating;
+    std::string string;
+    Array array;
+    Object object;
+  };
+  Kind kind_ = Kind::null;
+  Storage data_;
 };
 
 /// The name of a kind ("null", "boolean", "integer", ...), for messages.
@@ -183,17 +261,22 @@ class ValueInit {
   template <class T>
     requires(std::constructible_from<Value, T &&> && !std::same_as<std::remove_cvref_t<T>, ValueInit>)
   ValueInit(T&& value) : value_(std::forward<T>(value)) {}
+  /// A C string (a literal's keys and values, usually) is copied once, straight into the key or
+  /// value that takes it, not into a string of its own first. It lives as long as this element:
+  /// until the end of the full expression.
+  ValueInit(const char* text) noexcept : text_(text) {}
 
   /// Builds the Value, moving out of stored values (each element is taken once).
   Value take() const;
   /// True when this element is a [string, value] pair, making its list an object.
   bool is_pair() const noexcept;
-  /// Builds the object member of an element for which is_pair() holds.
-  std::pair<std::string, Value> take_member() const;
+  /// Appends the object member of an element for which is_pair() holds.
+  void append_member(Value::Object& members) const;
 
  private:
   mutable Value value_;
   std::initializer_list<ValueInit> list_;
+  const char* text_ = nullptr;  // set instead of value_ for a C string
   bool is_list_ = false;
 };
 
@@ -218,38 +301,32 @@ Value::Value(const J& j) {
   using VT = typename J::value_t;
   switch (j.type()) {
     case VT::boolean:
-      data_ = j.template get<bool>();
+      *this = Value(j.template get<bool>());
       break;
     case VT::number_integer:
-      data_ = static_cast<std::int64_t>(j.template get<std::int64_t>());
+      *this = Value(static_cast<std::int64_t>(j.template get<std::int64_t>()));
       break;
-    case VT::number_unsigned: {
-      const auto u = j.template get<std::uint64_t>();
-      if (u <= static_cast<std::uint64_t>(INT64_MAX)) {
-        data_ = static_cast<std::int64_t>(u);
-      } else {
-        data_ = u;
-      }
+    case VT::number_unsigned:
+      *this = Value(j.template get<std::uint64_t>());  // int64 when it fits, as every unsigned
       break;
-    }
     case VT::number_float:
-      data_ = j.template get<double>();
+      *this = Value(j.template get<double>());
       break;
     case VT::string:
-      data_ = j.template get<std::string>();
+      *this = Value(j.template get<std::string>());
       break;
     case VT::array: {
       Array a;
       a.reserve(j.size());
       for (const auto& e : j) a.emplace_back(e);
-      data_ = std::move(a);
+      *this = Value(std::move(a));
       break;
     }
     case VT::object: {
       Object o;
       o.reserve(j.size());
       for (const auto& item : j.items()) o.emplace_back(item.key(), Value(item.value()));
-      data_ = std::move(o);
+      *this = Value(std::move(o));
       break;
     }
     default:  // null, discarded, binary
