@@ -209,11 +209,9 @@ QueryResult DuckDBTraceManager::get_experiments_by_system_version(std::string_vi
 
 // ---- the open transaction of DuckDBSink and of the server's writer ----
 
-void DuckDBTraceManager::batch_append(const SessionTrace& trace) {
-  impl_->append_to_batch(trace, impl_->options.on_existing, true);
+std::vector<std::pair<std::string, std::string>> DuckDBTraceManager::store_batch(std::span<const SessionTrace> traces) {
+  return impl_->store_batch(traces);
 }
-
-void DuckDBTraceManager::batch_commit() { impl_->commit_batch(); }
 
 namespace detail::duck {
 

@@ -10,8 +10,8 @@ namespace synth::tracing {
 
 namespace {
 
-// A batch also commits once its sessions hold this many events and messages: the copies kept to
-// retry a failed commit stay bounded (about 100 MB for events of 1 KB).
+// A batch also commits once its sessions hold this many events and messages: the copies kept
+// until the commit stay bounded (about 100 MB for events of 1 KB).
 constexpr std::size_t kMaxBatchItems = 100'000;
 
 // Lost sessions named in a report, at most.
@@ -19,6 +19,17 @@ constexpr std::size_t kNamedSessions = 5;
 
 // While the file is locked by another process, how often the sink tries to open it again.
 constexpr std::chrono::seconds kReopenInterval{3};
+
+// What SessionsLost says about `lost` (ids) of a batch of `batch_size` sessions.
+std::string lost_text(const std::vector<std::string>& lost, std::size_t batch_size, const std::string& where) {
+  std::string names;
+  for (std::size_t i = 0; i < lost.size() && i < kNamedSessions; ++i) {
+    names.append(i == 0 ? "'" : ", '").append(lost[i]).append("'");
+  }
+  if (lost.size() > kNamedSessions) names += ", ...";
+  return "DuckDB sink: could not store " + std::to_string(lost.size()) + " of the " + std::to_string(batch_size) +
+         " sessions of a batch in " + where + " (" + names + ")";
+}
 
 DuckDBOptions sink_options(DuckDBOptions options) {
   if (options.read_only) throw StorageError("a DuckDBSink writes: DuckDBOptions::read_only must be false");
@@ -151,19 +162,8 @@ void DuckDBSink::write(const SessionTrace& trace) {
     return;
   }
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
-  const std::size_t items = trace.event_history.size() + trace.message_history.size();
-  batch_items_ += items;
+  batch_items_ += trace.event_history.size() + trace.message_history.size();
   batch_.push_back(trace);
-  try {
-    manager_->batch_append(trace);
-  } catch (const detail::duck::Refused&) {
-    batch_items_ -= items;
-    batch_.pop_back();
-    throw;  // this session alone is lost
-  } catch (...) {
-    retry_batch(detail::current_exception_text());  // the batch was rolled back
-    return;
-  }
   if (batch_.size() >= commit_sessions_ || batch_items_ >= kMaxBatchItems ||
       std::chrono::steady_clock::now() - batch_started_ >= commit_interval_) {
     commit();
@@ -176,15 +176,24 @@ void DuckDBSink::flush() {
   if (manager_) commit();
 }
 
+// The batch is appended and committed here, in one transaction: the sink asks DuckDB which of
+// its sessions are stored once per batch instead of once per session.
 void DuckDBSink::commit() {
+  if (batch_.empty()) return;
+  std::vector<std::pair<std::string, std::string>> refused;
   try {
-    manager_->batch_commit();
+    refused = manager_->store_batch(batch_);
   } catch (...) {
     retry_batch(detail::current_exception_text());  // the batch was rolled back
     return;
   }
+  const std::size_t batch_size = batch_.size();
   batch_.clear();
   batch_items_ = 0;
+  if (refused.empty()) return;
+  std::vector<std::string> lost;
+  for (const auto& [session_id, why] : refused) lost.push_back(session_id);
+  throw SessionsLost(lost.size(), lost_text(lost, batch_size, "'" + path_.string() + "'") + ": " + refused.front().second);
 }
 
 // Each session of the rolled-back batch is tried once more in a transaction of its own, so
@@ -202,21 +211,13 @@ void DuckDBSink::retry_batch(const std::string& failure) {
       if (first_error.empty()) first_error = detail::current_exception_text();
     }
   }
-  const std::string file = path_.string();
-  const std::string where = "'" + file + "'";
+  const std::string where = "'" + path_.string() + "'";
   if (lost.empty()) {
     detail::report("DuckDB sink: a batch of " + std::to_string(sessions.size()) + " sessions failed in " + where +
                    " and was stored on retry (" + failure + ")");
     return;
   }
-  std::string names;
-  for (std::size_t i = 0; i < lost.size() && i < kNamedSessions; ++i) {
-    names.append(i == 0 ? "'" : ", '").append(lost[i]).append("'");
-  }
-  if (lost.size() > kNamedSessions) names += ", ...";
-  throw SessionsLost(lost.size(), "DuckDB sink: could not store " + std::to_string(lost.size()) + " of the " +
-                                      std::to_string(sessions.size()) + " sessions of a batch in " + where + " (" +
-                                      names + "), also when retried alone: " + first_error +
+  throw SessionsLost(lost.size(), lost_text(lost, sessions.size(), where) + ", also when retried alone: " + first_error +
                                       " (the batch failed with: " + failure + ")");
 }
 

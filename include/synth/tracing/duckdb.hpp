@@ -59,8 +59,8 @@ struct DuckDBOptions {
   bool indexes = false;
   /// DuckDBSink commits the sessions written since its last commit once there are this many,
   /// or once the first of them was written `commit_interval` ago, whichever comes first; also
-  /// when the tracer's queue runs empty, on flush(), and when the batch holds 64 MiB of
-  /// sessions (it keeps them until the commit, to retry a failed one). At least 1.
+  /// when the tracer's queue runs empty, on flush(), and when the batch holds 100,000 events
+  /// and messages (it keeps the sessions in memory until the commit). At least 1.
   std::size_t commit_sessions = 1000;
   std::chrono::milliseconds commit_interval{1000};
   /// DuckDB's worker threads for this file; 0: DuckDB's default (one per core), except in a
@@ -182,23 +182,23 @@ class DuckDBTraceManager {
  private:
   friend class DuckDBSink;
   friend struct detail::duck::StoreAccess;
-  // DuckDBSink's open transaction. batch_append throws detail::duck::Refused for a session
-  // refused before any of its rows was appended (the batch is unharmed); any other failure of
-  // either rolls the whole batch back and throws.
-  void batch_append(const SessionTrace& trace);
-  void batch_commit();
+  // DuckDBSink's batch, stored in one transaction. Returns the sessions refused before any of
+  // their rows was appended (id, why), which the others are stored without; any other failure
+  // rolls the whole batch back and throws.
+  std::vector<std::pair<std::string, std::string>> store_batch(std::span<const SessionTrace> traces);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 /// A SessionSink storing finished sessions in a DuckDB file. It runs on the tracer's sink
-/// thread, which alone uses its connection. Sessions share a transaction until it is committed:
-/// every DuckDBOptions::commit_sessions sessions or commit_interval, whichever comes first, also
-/// while sessions keep coming, and when the tracer's queue runs empty or is flushed. A session
-/// the database refuses is lost alone (write() throws); when a commit fails, each session of
-/// the batch is retried once in a transaction of its own, and those that still fail are
-/// reported and counted (SessionsLost: TracerStats::sessions_lost).
+/// thread, which alone uses its connection. Sessions are kept in memory and stored together, in
+/// one transaction: every DuckDBOptions::commit_sessions sessions or commit_interval, whichever
+/// comes first, also while sessions keep coming, and when the tracer's queue runs empty or is
+/// flushed. A session the database refuses is lost alone (the write() or flush() that stores its
+/// batch throws SessionsLost); when a commit fails, each session of the batch is retried once in
+/// a transaction of its own, and those that still fail are reported and counted (SessionsLost:
+/// TracerStats::sessions_lost).
 ///
 /// While the file is locked by another process (when the sink starts, or when it must reopen
 /// its connection), sessions are written as JSON trace files to `<file>.pending/` instead, and
@@ -229,9 +229,10 @@ class DuckDBSink : public SessionSink {
   /// The URL of the `synth-trace serve` the sessions are sent to, when one owns the file;
   /// empty otherwise.
   std::string server_url() const;
-  /// The manager behind the sink. Its calls are serialized with the sink's writes, on the same
-  /// connection: they see the sessions of the open batch too. Throws DatabaseLocked while the
-  /// sink has not opened the file (locked by another process, or owned by a server).
+  /// The manager behind the sink. Its calls are serialized with the sink's commits, on the same
+  /// connection; the sessions written since the last commit are not in the database yet. Throws
+  /// DatabaseLocked while the sink has not opened the file (locked by another process, or owned
+  /// by a server).
   DuckDBTraceManager& manager();
   /// The folder of the sessions written while the file was locked (`<file>.pending`).
   std::filesystem::path pending_dir() const;
@@ -253,8 +254,8 @@ class DuckDBSink : public SessionSink {
   std::chrono::steady_clock::time_point next_open_;
   std::size_t commit_sessions_;
   std::chrono::milliseconds commit_interval_;
-  // Copies of the open batch's sessions, to retry a failed commit (a copy costs the sink thread
-  // less than serializing them).
+  // Copies of the sessions written since the last commit, stored by the next one (and retried
+  // one by one when it fails).
   std::vector<SessionTrace> batch_;
   std::size_t batch_items_ = 0;  // their events and messages
   std::chrono::steady_clock::time_point batch_started_;
