@@ -114,8 +114,8 @@ struct ScopeState : PendingSpan {
 };
 
 struct AiCallState : ScopeState {
-  AiCallState(std::string_view name, std::string_view system_id, std::string_view requested_model)
-      : ScopeState(name, system_id), model(requested_model) {}
+  AiCallState(std::string_view scope_name, std::string_view system_instance_id, std::string_view requested_model)
+      : ScopeState(scope_name, system_instance_id), model(requested_model) {}
   std::string model;
   std::string provider;
   std::string response_model;
