@@ -6,6 +6,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -188,4 +189,98 @@ TEST(Instrument, UsersExceptionPassesThroughUnchangedWhenCaptureAlsoFails) {
   EXPECT_EQ(md(trace->event_history[0])["error"]["type"].as_string(), "std::out_of_range");
   EXPECT_TRUE(md(trace->event_history[0])["capture_error"].contains("arguments"));
   EXPECT_EQ(tracer.stats().capture_errors, 1u);
+}
+
+namespace {
+// An event as JSON without what differs between runs (times, ids, duration): what the wrapped
+// calls below must keep recording however the wrappers capture.
+Value stable_json(const st::Event& event) {
+  Value out = Value::object();
+  std::visit(
+      [&](const auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        out.set("system_instance_id", e.system_instance_id);
+        out.set("system_state_before", e.system_state_before);
+        out.set("system_state_after", e.system_state_after);
+        if constexpr (std::is_same_v<E, st::EnvironmentEvent>) out.set("observation_diff", e.observation_diff);
+        if constexpr (std::is_same_v<E, st::RuntimeEvent>) out.set("actions", e.actions);
+        if constexpr (std::is_same_v<E, st::CAISEvent>) {
+          out.set("model_name", e.model_name ? Value(*e.model_name) : Value());
+          out.set("prompt_tokens", e.prompt_tokens ? Value(*e.prompt_tokens) : Value());
+        }
+      },
+      event);
+  Value md = Value::object();
+  for (const auto& [key, value] : st::metadata(event).as_object()) {
+    // The cost's keys come with the pricing of a finished session, not from the scope.
+    static const std::set<std::string> kVarying = {"duration_ms", "span_id",         "trace_id",   "parent_span_id",
+                                                   "cost_source", "price_table_as_of", "cost_status"};
+    if (!kVarying.contains(key)) md.set(key, value);
+  }
+  out.set("metadata", std::move(md));
+  return out;
+}
+
+// Wrapped calls of every kind: no argument, one, two, more than two, a result that does not
+// convert to JSON (its type name), a throwing function, an LLM result with model and usage.
+void make_wrapped_calls() {
+  auto none = st::traced_runtime_operation("none", [] { return 1; });
+  auto one = st::traced_runtime_operation("one", [](int x) { return x + 1; });
+  auto two = st::traced_environment_step("two", [](const std::string& a, int b) { return Value{{a, b}}; });
+  auto four = st::traced_ai_call(
+      "four", [](int a, const char* b, double c, bool d) { return Completion{b, "gpt-4o-mini-2024-07-18", {a, 2}}; },
+      {.model = "gpt-4o-mini"});
+  auto opaque = st::traced_runtime_operation("opaque", [](Point p) { return Opaque{p.x}; });
+  auto throwing = st::traced_runtime_operation("throwing", [](int) -> int { throw std::invalid_argument("bad x"); });
+  auto throwing_llm = st::traced_ai_call("throwing_llm", [](std::string_view) -> int { throw 7; });
+  auto step = st::traced_environment_step("step", [](int x) { return x * 2; });
+  (void)none();
+  (void)one(41);
+  (void)two("k", 3);
+  (void)four(5, "text", 1.5, true);
+  (void)opaque(Point{1, 2});
+  EXPECT_THROW(throwing(1), std::invalid_argument);
+  EXPECT_THROW(throwing_llm("q"), int);
+  (void)step(4);
+}
+
+std::string stable_history(const st::SessionTrace& trace) {
+  Value all = Value::array({});
+  for (const auto& e : trace.event_history) all.as_array().push_back(stable_json(e));
+  return all.dump();
+}
+
+const std::string& wrapped_calls_json() {
+  static const std::string expected = [] {
+    std::string text = R"([{"system_instance_id":"runtime","system_state_before":null,"system_state_after":{"output":1},"actions":[],"metadata":{"operation_type":"none","success":true}},{"system_instance_id":"runtime","system_state_before":null,"system_state_after":{"output":42},"actions":[41],"metadata":{"operation_type":"one","success":true}},{"system_instance_id":"environment","system_state_before":{"action":["k",3]},"system_state_after":{"observation":{"k":3}},"observation_diff":null,"metadata":{"step":"two"}},{"system_instance_id":"llm_agent","system_state_before":{"arguments":[5,"text",1.5,true]},"system_state_after":{"output":{"text":"text"}},"model_name":"gpt-4o-mini-2024-07-18","prompt_tokens":5,"metadata":{"request_model":"gpt-4o-mini","operation":"four"}},{"system_instance_id":"runtime","system_state_before":null,"system_state_after":{"output":"@Opaque@"},"actions":[{"x":1,"y":2}],"metadata":{"operation_type":"opaque","success":true}},{"system_instance_id":"runtime","system_state_before":null,"system_state_after":null,"actions":[1],"metadata":{"error":{"type":"std::invalid_argument","message":"bad x"},"operation_type":"throwing","success":false}},{"system_instance_id":"llm_agent","system_state_before":{"arguments":["q"]},"system_state_after":null,"model_name":null,"prompt_tokens":null,"metadata":{"error":{"type":"unknown","message":"a non-standard exception"},"operation":"throwing_llm"}},{"system_instance_id":"environment","system_state_before":{"action":[4]},"system_state_after":{"observation":8},"observation_diff":null,"metadata":{"step":"step"}}])";
+    const std::string opaque = "<" + std::string(typeid(Opaque).name()) + ">";
+    for (std::size_t at; (at = text.find("@Opaque@")) != std::string::npos;) text.replace(at, 8, opaque);
+    return text;
+  }();
+  return expected;
+}
+}  // namespace
+
+// The events a wrapped call records are the same whether they are built when the session is read
+// (moved out of the scopes' states), copied for a snapshot of the active session, or built at once
+// for an on_event hook.
+TEST(Instrument, WrappedCallsRecordTheSameEventsOnEveryPath) {
+  SessionTracer tracer;
+  std::string snapshot;
+  const auto trace = in_session(tracer, [&] {
+    make_wrapped_calls();
+    snapshot = stable_history(*tracer.get_session_trace("s"));
+  });
+  EXPECT_EQ(stable_history(*trace), wrapped_calls_json());
+  EXPECT_EQ(snapshot, wrapped_calls_json());
+
+  SessionTracer hooked;
+  int seen = 0;
+  hooked.add_hook({.on_event = [&](std::string_view, const st::Event&) -> std::optional<Value> {
+    ++seen;
+    return std::nullopt;
+  }});
+  const auto hooked_trace = in_session(hooked, make_wrapped_calls);
+  EXPECT_EQ(seen, 8);
+  EXPECT_EQ(stable_history(*hooked_trace), wrapped_calls_json());
 }

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <memory>
+#include <span>
 
 #include "instrument/scope_state.hpp"
 
@@ -93,6 +95,22 @@ void record_capture_error(ScopeBase& scope, std::string_view part) noexcept {
   } catch (...) {
     // Out of memory again: the counter says what happened.
   }
+}
+
+void keep_call_arguments(ScopeBase& scope, std::span<Value> arguments) {
+  if (!scope.state_) return;
+  CapturedCall& call = scope.state_->call;
+  if (arguments.size() > CapturedCall::kInlineArguments) {
+    call.argument_array = Value(Value::Array(std::make_move_iterator(arguments.begin()),
+                                             std::make_move_iterator(arguments.end())));
+  } else {
+    for (std::size_t i = 0; i < arguments.size(); ++i) call.arguments[i] = std::move(arguments[i]);
+  }
+  call.argument_count = static_cast<int>(arguments.size());
+}
+
+void keep_call_result(ScopeBase& scope, Value result) noexcept {
+  if (scope.state_) scope.state_->call.result = std::move(result);
 }
 
 SpanIdentity ScopeBase::identity() const {

@@ -58,8 +58,9 @@ void AiCallScope::end() noexcept {
     CAISEvent e;
     e.time_record = TimeRecord{s.started_at, s.turn};
     e.system_instance_id = take(s.system_id);
-    e.system_state_before = take(s.request);
-    e.system_state_after = take(s.response);
+    e.system_state_before =
+        s.call.has_arguments() ? Value{{"arguments", detail::captured_arguments(s.call, take)}} : take(s.request);
+    e.system_state_after = s.call.result ? Value{{"output", take(*s.call.result)}} : take(s.response);
     e.span_id = std::move(id.span_id);
     e.trace_id = std::move(id.trace_id);
     // The model that answered, when it differs from the one asked for.
@@ -168,6 +169,7 @@ void EnvironmentStepScope::end() noexcept {
     md.put("trace_id", std::move(id.trace_id));
     Value before = take(s.before);
     if (s.action) before.set("action", take(*s.action));
+    if (s.call.has_arguments()) before.set("action", detail::captured_arguments(s.call, take));
     Value after = take(s.after);
     if (s.observation) after.set("observation", take(*s.observation));
     return std::optional<Event>(EnvironmentEvent{.time_record = TimeRecord{s.started_at, s.turn},
@@ -218,8 +220,12 @@ void RuntimeOperationScope::end() noexcept {
     return std::optional<Event>(RuntimeEvent{.time_record = TimeRecord{s.started_at, s.turn},
                                              .system_instance_id = take(s.system_id),
                                              .system_state_before = take(s.before),
-                                             .system_state_after = take(s.after),
-                                             .actions = take(s.actions),
+                                             .system_state_after = s.call.result
+                                                                       ? Value{{"output", take(*s.call.result)}}
+                                                                       : take(s.after),
+                                             .actions = s.call.has_arguments()
+                                                            ? detail::captured_arguments(s.call, take)
+                                                            : take(s.actions),
                                              .metadata = std::move(md.value)});
   });
 }

@@ -3,6 +3,7 @@
 // the helpers the scopes' setters use. Internal: included by the scope code only.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -51,6 +52,35 @@ class BlockText {
 // set: each thread reads it again every 100 ms.
 Timestamp wall_time_at(std::chrono::steady_clock::time_point t) noexcept;
 
+// What a traced_* wrapper captured of its call (keep_call_arguments, keep_call_result), kept as
+// captured: the event's builder makes the arguments' array and the result's {"output": ...}
+// object, usually on the sink thread, sparing the agent's thread two allocations per call and
+// their frees at the session's end (which overflow glibc's per-size cache).
+struct CapturedCall {
+  static constexpr std::size_t kInlineArguments = 2;  // most wrapped functions take one or two
+  std::array<Value, kInlineArguments> arguments;  // the first `argument_count`, when they fit
+  Value argument_array;  // all of them, when more than fit
+  int argument_count = -1;  // -1: none captured
+  std::optional<Value> result;
+
+  bool has_arguments() const noexcept { return argument_count >= 0; }
+  std::size_t heap_bytes() const noexcept {
+    std::size_t bytes = value_heap_bytes(argument_array) + (result ? value_heap_bytes(*result) : 0);
+    for (const Value& v : arguments) bytes += value_heap_bytes(v);
+    return bytes;
+  }
+};
+
+// The captured arguments as the event's array, moved or copied out by `take` (MoveOut, CopyOut).
+template <class Call, class Take>
+Value captured_arguments(Call& call, Take take) {
+  if (call.argument_count > static_cast<int>(CapturedCall::kInlineArguments)) return take(call.argument_array);
+  Value::Array list;
+  list.reserve(static_cast<std::size_t>(call.argument_count));
+  for (int i = 0; i < call.argument_count; ++i) list.push_back(take(call.arguments[static_cast<std::size_t>(i)]));
+  return Value(std::move(list));
+}
+
 /// A recording scope's state (an inert scope has none). When the scope closes, the state itself
 /// is what the session's journal keeps: its event (metadata, hex ids) is built when the session is
 /// read, on the sink thread, instead of on the agent's (unless on_event hooks need the event at
@@ -87,6 +117,7 @@ struct ScopeState : PendingSpan {
   int exceptions_at_open = 0;
   Value error;
   Value metadata;
+  CapturedCall call;  // set only by the traced_* wrappers
   // Set when the scope closes.
   double duration_ms = 0;
   std::int64_t turn = 0;
@@ -109,7 +140,8 @@ struct ScopeState : PendingSpan {
 
   /// Heap memory of the values and strings the event will hold (scope_event_bytes).
   virtual std::size_t value_bytes() const noexcept {
-    return name.capacity() + system_id.capacity() + value_heap_bytes(error) + value_heap_bytes(metadata);
+    return name.capacity() + system_id.capacity() + value_heap_bytes(error) + value_heap_bytes(metadata) +
+           call.heap_bytes();
   }
 };
 

@@ -3,6 +3,7 @@
 // errors and usage, in the current session and timestep.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -80,6 +82,8 @@ class ScopeBase {
 
  private:
   friend void record_capture_error(ScopeBase& scope, std::string_view part) noexcept;
+  friend void keep_call_arguments(ScopeBase& scope, std::span<Value> arguments);
+  friend void keep_call_result(ScopeBase& scope, Value result) noexcept;
 };
 
 /// The setters every scope has, returning the scope itself so that calls chain.
@@ -112,6 +116,16 @@ class CommonSetters : public ScopeBase {
 /// call failed with the exception being handled, and counts it (TracerStats::capture_errors).
 /// Call only inside a catch block. Never throws.
 void record_capture_error(ScopeBase& scope, std::string_view part) noexcept;
+
+/// Keeps a wrapped call's captured arguments on `scope`'s state as they are: its event's builder
+/// makes them the kind's array (ai_call: request {"arguments": [...]}; environment_step: the
+/// action; runtime_operation: the actions), usually off the agent's thread, which spares the
+/// agent an allocation per call. Out of memory (more arguments than the state keeps in place)
+/// throws, leaving the state unchanged.
+void keep_call_arguments(ScopeBase& scope, std::span<Value> arguments);
+/// Keeps a wrapped call's captured result on `scope`'s state as it is: its event's builder makes
+/// it {"output": result}, the response of an ai_call or the state after a runtime_operation.
+void keep_call_result(ScopeBase& scope, Value result) noexcept;
 
 /// Runs `capture`, which records `part` ("arguments", "result", ...) of a wrapped call into
 /// `scope`. Whatever it throws (a user's to_json, out of memory) is recorded, never thrown: the
@@ -325,12 +339,11 @@ Value capture(const T& v) {
   return capture_traits<std::remove_cvref_t<T>>::capture(v);
 }
 
+// Captures a wrapped call's arguments into `scope` (keep_call_arguments).
 template <class... Args>
-Value capture_arguments(const Args&... args) {
-  Value::Array out;
-  out.reserve(sizeof...(Args));
-  (out.push_back(capture(args)), ...);
-  return Value(std::move(out));
+void capture_arguments(ScopeBase& scope, const Args&... args) {
+  std::array<Value, sizeof...(Args)> captured{capture(args)...};
+  keep_call_arguments(scope, captured);
 }
 
 // Records a wrapped call's result into `scope`: for LLM calls also the model that answered and
@@ -338,13 +351,13 @@ Value capture_arguments(const Args&... args) {
 template <class Scope, class Result>
 void capture_result(Scope& scope, const Result& result) {
   if constexpr (std::is_same_v<Scope, AiCallScope>) {
-    scope.response(Value{{"output", capture(result)}});
+    keep_call_result(scope, capture(result));
     if (auto model = llm_result_traits<Result>::model(result)) scope.response_model(*model);
     if (auto usage = llm_result_traits<Result>::usage(result)) scope.usage(*usage);
   } else if constexpr (std::is_same_v<Scope, EnvironmentStepScope>) {
     scope.observation(capture(result));
   } else if constexpr (std::is_same_v<Scope, RuntimeOperationScope>) {
-    scope.state_after(Value{{"output", capture(result)}});
+    keep_call_result(scope, capture(result));
   } else {
     scope.set("output", capture(result));
   }
@@ -394,8 +407,7 @@ auto traced_ai_call(std::string operation, F fn, const AiCallOptions& options = 
           tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
     auto scope = ai_call(operation, {.model = model, .system_id = system_id, .provider = provider, .tracer = tracer});
     if (scope.recording()) {
-      detail::capture_safely(scope, "arguments",
-                             [&] { scope.request(Value{{"arguments", detail::capture_arguments(args...)}}); });
+      detail::capture_safely(scope, "arguments", [&] { detail::capture_arguments(scope, args...); });
     }
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
@@ -408,7 +420,7 @@ auto traced_environment_step(std::string name, F fn, const EnvironmentStepOption
           tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
     auto scope = environment_step(name, {.system_id = system_id, .tracer = tracer});
     if (scope.recording()) {
-      detail::capture_safely(scope, "arguments", [&] { scope.action(detail::capture_arguments(args...)); });
+      detail::capture_safely(scope, "arguments", [&] { detail::capture_arguments(scope, args...); });
     }
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
@@ -421,7 +433,7 @@ auto traced_runtime_operation(std::string operation_type, F fn, const RuntimeOpe
           tracer = options.tracer](auto&&... args) mutable -> decltype(auto) {
     auto scope = runtime_operation(operation_type, {.system_id = system_id, .tracer = tracer});
     if (scope.recording()) {
-      detail::capture_safely(scope, "arguments", [&] { scope.actions(detail::capture_arguments(args...)); });
+      detail::capture_safely(scope, "arguments", [&] { detail::capture_arguments(scope, args...); });
     }
     return detail::run_in_scope(scope, fn, std::forward<decltype(args)>(args)...);
   };
