@@ -10,7 +10,7 @@ namespace synth::tracing {
 
 namespace {
 
-// A batch also commits once its sessions hold this many events and messages: the copies kept
+// A batch also commits once its sessions hold this many events and messages: the sessions kept
 // until the commit stay bounded (about 100 MB for events of 1 KB).
 constexpr std::size_t kMaxBatchItems = 100'000;
 
@@ -152,18 +152,20 @@ DuckDBSink::~DuckDBSink() {
   }
 }
 
-void DuckDBSink::write(const SessionTrace& trace) {
+void DuckDBSink::write(const SessionTrace& trace) { write_shared(std::make_shared<const SessionTrace>(trace)); }
+
+void DuckDBSink::write_shared(std::shared_ptr<const SessionTrace> trace) {
   if (!collector_ && !manager_ && !open_database()) {
-    pending_->write(trace);
+    pending_->write(*trace);
     return;
   }
   if (collector_) {
-    collector_->write(trace);
+    collector_->write(*trace);
     return;
   }
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
-  batch_items_ += trace.event_history.size() + trace.message_history.size();
-  batch_.push_back(trace);
+  batch_items_ += trace->event_history.size() + trace->message_history.size();
+  batch_.push_back(std::move(trace));
   if (batch_.size() >= commit_sessions_ || batch_items_ >= kMaxBatchItems ||
       std::chrono::steady_clock::now() - batch_started_ >= commit_interval_) {
     commit();
@@ -199,15 +201,15 @@ void DuckDBSink::commit() {
 // Each session of the rolled-back batch is tried once more in a transaction of its own, so
 // that only the sessions that cannot be stored are lost.
 void DuckDBSink::retry_batch(const std::string& failure) {
-  const std::vector<SessionTrace> sessions = std::exchange(batch_, {});
+  const std::vector<std::shared_ptr<const SessionTrace>> sessions = std::exchange(batch_, {});
   batch_items_ = 0;
   std::vector<std::string> lost;
   std::string first_error;
   for (const auto& trace : sessions) {
     try {
-      manager_->insert_trace(trace);
+      manager_->insert_trace(*trace);
     } catch (...) {
-      lost.push_back(trace.session_id);
+      lost.push_back(trace->session_id);
       if (first_error.empty()) first_error = detail::current_exception_text();
     }
   }

@@ -120,6 +120,21 @@ TEST(DuckDBSinkDurability, CommitsWhenTheIntervalHasPassedWhileSessionsKeepComin
   EXPECT_EQ(durable_sessions(dir), 10u);
 }
 
+// The sink holds the trace it is given (the tracer's own) until its batch commits, instead of a
+// copy: what it keeps for a retry costs no copy and no extra memory.
+TEST(DuckDBSinkDurability, KeepsTheTraceItIsGivenUntilItsBatchCommits) {
+  TempDir dir;
+  DuckDBSink sink(dir.db(), DuckDBOptions{.commit_sessions = 1000, .commit_interval = std::chrono::hours(1)});
+  single_threaded_under_tsan(sink.manager());
+  const auto trace = std::make_shared<const SessionTrace>(session("kept"));
+  sink.write_shared(trace);
+  EXPECT_EQ(trace.use_count(), 2);  // in the batch
+  EXPECT_EQ(durable_sessions(dir), 0u);
+  sink.flush();
+  EXPECT_EQ(trace.use_count(), 1);  // committed and let go
+  EXPECT_EQ(durable_sessions(dir), 1u);
+}
+
 TEST(DuckDBSinkDurability, AStatementThatAbortedTheOpenTransactionLosesNothing) {
   TempDir dir;
   DuckDBSink sink(dir.db());

@@ -2,12 +2,15 @@
 // bounded queue and the shutdown deadline (tracer_test.cpp: sessions, timesteps, hooks).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 #include <regex>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "support.hpp"
 #include "synth/tracing.hpp"
@@ -207,4 +210,77 @@ TEST(SessionTracer, DestroyedFromItsOwnSinkThread) {
   sink->go();
   ASSERT_EQ(released.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   // The sink thread then returns into the dispatcher, whose state it still shares, and ends.
+}
+
+namespace {
+// Counts flushes, and whether something was written since the last one.
+class FlushCountingSink : public st::SessionSink {
+ public:
+  void write(const st::SessionTrace&) override {
+    written_.fetch_add(1);
+    unflushed_.store(true);
+  }
+  void flush() override {
+    unflushed_.store(false);
+    flushes_.fetch_add(1);
+  }
+  int written() const { return written_.load(); }
+  int flushes() const { return flushes_.load(); }
+  bool unflushed() const { return unflushed_.load(); }
+
+ private:
+  std::atomic<int> written_{0};
+  std::atomic<int> flushes_{0};
+  std::atomic<bool> unflushed_{false};
+};
+}  // namespace
+
+// A rollout ends a short session every few milliseconds, and the sink thread empties its queue
+// between two: a flush (a DuckDB commit, an fsync per JSON file) each time cost more than
+// storing the session. The queue running empty flushes at most every 100 ms; nothing waits
+// longer than that without tracer.flush().
+TEST(SessionTracer, AStreamOfShortSessionsIsFlushedNowAndThenAndStillWithoutAskingWhenItStops) {
+  SessionTracer tracer(quiet_config());
+  auto sink = std::make_shared<FlushCountingSink>();
+  tracer.add_sink(sink);
+  constexpr int kSessions = 30;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSessions; ++i) {
+    { auto s = tracer.start_session("s" + std::to_string(i)); }
+    // The sink thread has it before the next one ends: its queue ran empty in between.
+    ASSERT_TRUE(st::testing::wait_until([&] { return sink->written() == i + 1; }));
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  // At most one flush per 100 ms (here: per 50 ms, for the timer's slack) and the last one.
+  const auto bound = elapsed / std::chrono::milliseconds(50) + 2;
+  EXPECT_LE(sink->flushes(), bound) << "in " << std::chrono::duration<double, std::milli>(elapsed).count() << " ms";
+  EXPECT_TRUE(st::testing::wait_until([&] { return !sink->unflushed(); }, std::chrono::seconds(5)));
+}
+
+namespace {
+// Keeps the traces it is given as shared (as DuckDBSink keeps its batch until the commit).
+class SharedTraceSink : public st::SessionSink {
+ public:
+  void write(const st::SessionTrace&) override { ++copies; }
+  void write_shared(std::shared_ptr<const st::SessionTrace> trace) override { kept.push_back(std::move(trace)); }
+  int copies = 0;
+  std::vector<std::shared_ptr<const st::SessionTrace>> kept;
+};
+}  // namespace
+
+// A sink that keeps sessions until a commit holds the tracer's own trace, not a copy of it
+// (the copy was ~9 % of the sink thread's time).
+TEST(SessionTracer, SinksAreGivenTheTracersOwnTraceToKeep) {
+  SessionTracer tracer(quiet_config());
+  auto sink = std::make_shared<SharedTraceSink>();
+  tracer.add_sink(sink);
+  {
+    auto s = tracer.start_session("shared");
+    tracer.add_event(CAISEvent{.prompt_tokens = 7});
+  }
+  ASSERT_TRUE(tracer.flush());
+  ASSERT_EQ(sink->kept.size(), 1u);
+  EXPECT_EQ(sink->copies, 0);
+  EXPECT_EQ(sink->kept[0].get(), tracer.get_session_trace("shared").get());
+  EXPECT_EQ(std::get<CAISEvent>(sink->kept[0]->event_history.at(0)).prompt_tokens, 7);
 }

@@ -185,7 +185,7 @@ class DuckDBTraceManager {
   // DuckDBSink's batch, stored in one transaction. Returns the sessions refused before any of
   // their rows was appended (id, why), which the others are stored without; any other failure
   // rolls the whole batch back and throws.
-  std::vector<std::pair<std::string, std::string>> store_batch(std::span<const SessionTrace> traces);
+  std::vector<std::pair<std::string, std::string>> store_batch(std::span<const std::shared_ptr<const SessionTrace>> traces);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -221,7 +221,10 @@ class DuckDBSink : public SessionSink {
   /// Commits what is still uncommitted; a failure is reported (diagnostics), not thrown.
   ~DuckDBSink() override;
 
+  /// Keeps a copy of `trace` for the next commit.
   void write(const SessionTrace& trace) override;
+  /// Keeps `trace` itself for the next commit (the tracer's own: no copy).
+  void write_shared(std::shared_ptr<const SessionTrace> trace) override;
   void flush() override;
   /// Passed on to the collector sink, when sessions go to a server.
   void shutdown_by(std::chrono::steady_clock::time_point deadline) noexcept override;
@@ -254,9 +257,9 @@ class DuckDBSink : public SessionSink {
   std::chrono::steady_clock::time_point next_open_;
   std::size_t commit_sessions_;
   std::chrono::milliseconds commit_interval_;
-  // Copies of the sessions written since the last commit, stored by the next one (and retried
-  // one by one when it fails).
-  std::vector<SessionTrace> batch_;
+  // The sessions written since the last commit, stored by the next one (and retried one by one
+  // when it fails).
+  std::vector<std::shared_ptr<const SessionTrace>> batch_;
   std::size_t batch_items_ = 0;  // their events and messages
   std::chrono::steady_clock::time_point batch_started_;
 };

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,13 @@ class SessionSink {
   virtual ~SessionSink() = default;
   /// Stores or forwards one finished session.
   virtual void write(const SessionTrace& trace) = 0;
-  /// Makes everything written so far durable; called when the queue runs empty and on flush().
+  /// The same, with the tracer's own trace of the session, which stays unchanged: a sink that
+  /// keeps sessions after write() returns (until a commit) may hold `trace` instead of a copy.
+  /// The tracer calls this one; by default it calls write(*trace).
+  virtual void write_shared(std::shared_ptr<const SessionTrace> trace) { write(*trace); }
+  /// Makes everything written so far durable; called on flush(), when a long backlog was
+  /// delivered, and when the queue has run empty, at most every 100 ms (so that a steady
+  /// stream of short sessions is not flushed once per session).
   virtual void flush() {}
   /// The tracer is shutting down and gives up waiting for this sink at `deadline`: a sink that
   /// retries (over a network) stops in time to put what it holds somewhere safe. Called from the
