@@ -4,6 +4,7 @@
 #include "diagnostics.hpp"
 #include "duckdb/connection.hpp"
 #include "server/lock_file.hpp"
+#include "tracer/dispatcher.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing {
@@ -152,20 +153,21 @@ DuckDBSink::~DuckDBSink() {
   }
 }
 
-void DuckDBSink::write(const SessionTrace& trace) { write_shared(std::make_shared<const SessionTrace>(trace)); }
-
-void DuckDBSink::write_shared(std::shared_ptr<const SessionTrace> trace) {
+void DuckDBSink::write(const SessionTrace& trace) {
   if (!collector_ && !manager_ && !open_database()) {
-    pending_->write(*trace);
+    pending_->write(trace);
     return;
   }
   if (collector_) {
-    collector_->write(*trace);
+    collector_->write(trace);
     return;
   }
+  // Held until the commit: the tracer's own trace (no copy) when the tracer is the caller.
+  std::shared_ptr<const SessionTrace> kept = detail::shared_if_delivered(trace);
+  if (!kept) kept = std::make_shared<const SessionTrace>(trace);
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
-  batch_items_ += trace->event_history.size() + trace->message_history.size();
-  batch_.push_back(std::move(trace));
+  batch_items_ += trace.event_history.size() + trace.message_history.size();
+  batch_.push_back(std::move(kept));
   if (batch_.size() >= commit_sessions_ || batch_items_ >= kMaxBatchItems ||
       std::chrono::steady_clock::now() - batch_started_ >= commit_interval_) {
     commit();

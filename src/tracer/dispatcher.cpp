@@ -1,3 +1,5 @@
+#include "tracer/dispatcher.hpp"
+
 #include <condition_variable>
 #include <deque>
 #include <optional>
@@ -34,7 +36,21 @@ std::string lost_text(std::uint64_t lost) {
   if (lost == 0) return "";
   return ", " + std::to_string(lost) + (lost == 1 ? " session lost" : " sessions lost");
 }
+
+thread_local const std::shared_ptr<const SessionTrace>* delivering_now = nullptr;
 }  // namespace
+
+std::shared_ptr<const SessionTrace> shared_if_delivered(const SessionTrace& trace) noexcept {
+  if (delivering_now == nullptr || delivering_now->get() != &trace) return nullptr;
+  return *delivering_now;
+}
+
+DeliveringTrace::DeliveringTrace(const std::shared_ptr<const SessionTrace>& trace) noexcept
+    : previous_(delivering_now) {
+  delivering_now = &trace;
+}
+
+DeliveringTrace::~DeliveringTrace() { delivering_now = previous_; }
 
 struct SinkDispatcher::State {
   State(const TracingConfig& config, std::shared_ptr<const HookList> hook_list, bool deliver_to_sinks,
@@ -320,9 +336,10 @@ void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSin
     });
   }
   if (!to_sinks) return;
+  const DeliveringTrace delivering(shared);
   for (const auto& sink : targets) {
     try {
-      sink->write_shared(shared);
+      sink->write(trace);
     } catch (...) {
       const std::uint64_t lost_now = sessions_lost_in_failure(1);  // a write that throws has lost its session
       lost.fetch_add(lost_now, std::memory_order_relaxed);

@@ -256,31 +256,3 @@ TEST(SessionTracer, AStreamOfShortSessionsIsFlushedNowAndThenAndStillWithoutAski
   EXPECT_LE(sink->flushes(), bound) << "in " << std::chrono::duration<double, std::milli>(elapsed).count() << " ms";
   EXPECT_TRUE(st::testing::wait_until([&] { return !sink->unflushed(); }, std::chrono::seconds(5)));
 }
-
-namespace {
-// Keeps the traces it is given as shared (as DuckDBSink keeps its batch until the commit).
-class SharedTraceSink : public st::SessionSink {
- public:
-  void write(const st::SessionTrace&) override { ++copies; }
-  void write_shared(std::shared_ptr<const st::SessionTrace> trace) override { kept.push_back(std::move(trace)); }
-  int copies = 0;
-  std::vector<std::shared_ptr<const st::SessionTrace>> kept;
-};
-}  // namespace
-
-// A sink that keeps sessions until a commit holds the tracer's own trace, not a copy of it
-// (the copy was ~9 % of the sink thread's time).
-TEST(SessionTracer, SinksAreGivenTheTracersOwnTraceToKeep) {
-  SessionTracer tracer(quiet_config());
-  auto sink = std::make_shared<SharedTraceSink>();
-  tracer.add_sink(sink);
-  {
-    auto s = tracer.start_session("shared");
-    tracer.add_event(CAISEvent{.prompt_tokens = 7});
-  }
-  ASSERT_TRUE(tracer.flush());
-  ASSERT_EQ(sink->kept.size(), 1u);
-  EXPECT_EQ(sink->copies, 0);
-  EXPECT_EQ(sink->kept[0].get(), tracer.get_session_trace("shared").get());
-  EXPECT_EQ(std::get<CAISEvent>(sink->kept[0]->event_history.at(0)).prompt_tokens, 7);
-}

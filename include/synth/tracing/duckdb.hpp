@@ -221,10 +221,9 @@ class DuckDBSink : public SessionSink {
   /// Commits what is still uncommitted; a failure is reported (diagnostics), not thrown.
   ~DuckDBSink() override;
 
-  /// Keeps a copy of `trace` for the next commit.
+  /// Keeps `trace` for the next commit: the tracer's own trace when the tracer calls, else a
+  /// copy.
   void write(const SessionTrace& trace) override;
-  /// Keeps `trace` itself for the next commit (the tracer's own: no copy).
-  void write_shared(std::shared_ptr<const SessionTrace> trace) override;
   void flush() override;
   /// Passed on to the collector sink, when sessions go to a server.
   void shutdown_by(std::chrono::steady_clock::time_point deadline) noexcept override;

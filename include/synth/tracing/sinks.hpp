@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,10 +36,6 @@ class SessionSink {
   virtual ~SessionSink() = default;
   /// Stores or forwards one finished session.
   virtual void write(const SessionTrace& trace) = 0;
-  /// The same, with the tracer's own trace of the session, which stays unchanged: a sink that
-  /// keeps sessions after write() returns (until a commit) may hold `trace` instead of a copy.
-  /// The tracer calls this one; by default it calls write(*trace).
-  virtual void write_shared(std::shared_ptr<const SessionTrace> trace) { write(*trace); }
   /// Makes everything written so far durable; called on flush(), when a long backlog was
   /// delivered, and when the queue has run empty, at most every 100 ms (so that a steady
   /// stream of short sessions is not flushed once per session).
