@@ -59,8 +59,9 @@ struct DuckDBOptions {
   bool indexes = false;
   /// DuckDBSink commits the sessions written since its last commit once there are this many,
   /// or once the first of them was written `commit_interval` ago, whichever comes first; also
-  /// when the tracer's queue runs empty, on flush(), and when the batch holds 100,000 events
-  /// and messages (it keeps the sessions in memory until the commit). At least 1.
+  /// when the tracer's queue has run empty (at most every 100 ms), on flush(), and when the
+  /// batch holds 100,000 events and messages (it keeps the sessions in memory until the
+  /// commit). At least 1.
   std::size_t commit_sessions = 1000;
   std::chrono::milliseconds commit_interval{1000};
   /// DuckDB's worker threads for this file; 0: DuckDB's default (one per core), except in a
@@ -194,8 +195,8 @@ class DuckDBTraceManager {
 /// A SessionSink storing finished sessions in a DuckDB file. It runs on the tracer's sink
 /// thread, which alone uses its connection. Sessions are kept in memory and stored together, in
 /// one transaction: every DuckDBOptions::commit_sessions sessions or commit_interval, whichever
-/// comes first, also while sessions keep coming, and when the tracer's queue runs empty or is
-/// flushed. A session the database refuses is lost alone (the write() or flush() that stores its
+/// comes first, also while sessions keep coming, and when the tracer's queue has run empty (at
+/// most every 100 ms) or is flushed. A session the database refuses is lost alone (the write() or flush() that stores its
 /// batch throws SessionsLost); when a commit fails, each session of the batch is retried once in
 /// a transaction of its own, and those that still fail are reported and counted (SessionsLost:
 /// TracerStats::sessions_lost).
