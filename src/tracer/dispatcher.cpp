@@ -372,7 +372,7 @@ void SinkDispatcher::State::flush_sinks(const std::vector<std::shared_ptr<Sessio
 void SinkDispatcher::State::run() {
   std::unique_lock lock(mutex);
   bool dirty = false;  // written since the sinks were last flushed
-  std::chrono::steady_clock::time_point flush_due;  // while dirty: kIdleFlushDelay after the first write
+  std::chrono::steady_clock::time_point flush_due;  // while dirty: kIdleFlushDelay after its first write
   for (;;) {
     const auto ready = [&] {
       return stopping || !queue.empty() || !spilled.empty() || (flush_requested > flush_done && completed == submitted);
@@ -421,7 +421,8 @@ void SinkDispatcher::State::run() {
     }
     // The queue is empty (or a batch was delivered): a natural point for sinks to commit, once
     // the first session written since the last flush waited kIdleFlushDelay.
-    const bool flush_now = stopping || delivered.size() >= kFlushEvery || std::chrono::steady_clock::now() >= flush_due;
+    const bool flush_now =
+        stopping || delivered.size() >= kFlushEvery || std::chrono::steady_clock::now() >= flush_due;
     if ((dirty && flush_now) || flush_requested > flush_done) {
       const std::uint64_t ticket = flush_requested;
       const auto targets = sinks;

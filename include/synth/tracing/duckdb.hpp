@@ -186,7 +186,8 @@ class DuckDBTraceManager {
   // DuckDBSink's batch, stored in one transaction. Returns the sessions refused before any of
   // their rows was appended (id, why), which the others are stored without; any other failure
   // rolls the whole batch back and throws.
-  std::vector<std::pair<std::string, std::string>> store_batch(std::span<const std::shared_ptr<const SessionTrace>> traces);
+  std::vector<std::pair<std::string, std::string>> store_batch(
+      std::span<const std::shared_ptr<const SessionTrace>> traces);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -196,10 +197,10 @@ class DuckDBTraceManager {
 /// thread, which alone uses its connection. Sessions are kept in memory and stored together, in
 /// one transaction: every DuckDBOptions::commit_sessions sessions or commit_interval, whichever
 /// comes first, also while sessions keep coming, and when the tracer's queue has run empty (at
-/// most every 100 ms) or is flushed. A session the database refuses is lost alone (the write() or flush() that stores its
-/// batch throws SessionsLost); when a commit fails, each session of the batch is retried once in
-/// a transaction of its own, and those that still fail are reported and counted (SessionsLost:
-/// TracerStats::sessions_lost).
+/// most every 100 ms) or is flushed. A session the database refuses is lost alone (the write()
+/// or flush() that stores its batch throws SessionsLost); when a commit fails, each session of
+/// the batch is retried once in a transaction of its own, and those that still fail are
+/// reported and counted (SessionsLost: TracerStats::sessions_lost).
 ///
 /// While the file is locked by another process (when the sink starts, or when it must reopen
 /// its connection), sessions are written as JSON trace files to `<file>.pending/` instead, and
