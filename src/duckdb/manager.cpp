@@ -209,7 +209,8 @@ QueryResult DuckDBTraceManager::get_experiments_by_system_version(std::string_vi
 
 // ---- the open transaction of DuckDBSink and of the server's writer ----
 
-std::vector<std::pair<std::string, std::string>> DuckDBTraceManager::store_batch(std::span<const SessionTrace> traces) {
+std::vector<std::pair<std::string, std::string>> DuckDBTraceManager::store_batch(
+    std::span<const std::shared_ptr<const SessionTrace>> traces) {
   return impl_->store_batch(traces);
 }
 

@@ -76,12 +76,16 @@ struct DuckDBTraceManager::Impl {
   }
 
   // Which of `traces` are stored: one query for a batch instead of one per session.
-  std::unordered_set<std::string> stored_among(std::span<const SessionTrace> traces) {
+  // `traces` holds SessionTraces, or shared pointers to them (DuckDBSink's batch).
+  template <class Trace>
+  std::unordered_set<std::string> stored_among(std::span<const Trace> traces) {
     Value::Array ids;
     ids.reserve(traces.size());
-    for (const SessionTrace& t : traces) ids.emplace_back(t.session_id);
+    for (const Trace& t : traces) ids.emplace_back(trace_of(t).session_id);
     return stored_ids(std::move(ids));
   }
+  static const SessionTrace& trace_of(const SessionTrace& t) { return t; }
+  static const SessionTrace& trace_of(const std::shared_ptr<const SessionTrace>& t) { return *t; }
   std::unordered_set<std::string> stored_ids(Value::Array ids) {
     Prepared stmt(conn,
                   "SELECT session_id FROM session_traces "
@@ -355,18 +359,19 @@ struct DuckDBTraceManager::Impl {
   // a transaction: ~0.1 ms each, a third of the sink's time). A session refused before any of its
   // rows was appended is left out and its refusal returned; any other failure rolls the whole
   // batch back and throws.
-  std::vector<std::pair<std::string, std::string>> store_batch(std::span<const SessionTrace> traces) {
+  std::vector<std::pair<std::string, std::string>> store_batch(
+      std::span<const std::shared_ptr<const SessionTrace>> traces) {
     std::lock_guard lock(mutex);
     begin_batch();
     std::vector<std::pair<std::string, std::string>> refusals;
     try {
       const std::unordered_set<std::string> stored = stored_among(traces);
       InsertSummary ignored;
-      for (const SessionTrace& t : traces) {
+      for (const auto& t : traces) {
         try {
-          append(*batch, t, batch_seen, ignored, options.on_existing, true, &stored);
+          append(*batch, *t, batch_seen, ignored, options.on_existing, true, &stored);
         } catch (const Refused& refused) {
-          refusals.emplace_back(t.session_id, refused.what());
+          refusals.emplace_back(t->session_id, refused.what());
         }
       }
     } catch (...) {

@@ -4,13 +4,14 @@
 #include "diagnostics.hpp"
 #include "duckdb/connection.hpp"
 #include "server/lock_file.hpp"
+#include "tracer/dispatcher.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing {
 
 namespace {
 
-// A batch also commits once its sessions hold this many events and messages: the copies kept
+// A batch also commits once its sessions hold this many events and messages: the sessions kept
 // until the commit stay bounded (about 100 MB for events of 1 KB).
 constexpr std::size_t kMaxBatchItems = 100'000;
 
@@ -161,9 +162,12 @@ void DuckDBSink::write(const SessionTrace& trace) {
     collector_->write(trace);
     return;
   }
+  // Held until the commit: the tracer's own trace (no copy) when the tracer is the caller.
+  std::shared_ptr<const SessionTrace> kept = detail::shared_if_delivered(trace);
+  if (!kept) kept = std::make_shared<const SessionTrace>(trace);
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
   batch_items_ += trace.event_history.size() + trace.message_history.size();
-  batch_.push_back(trace);
+  batch_.push_back(std::move(kept));
   if (batch_.size() >= commit_sessions_ || batch_items_ >= kMaxBatchItems ||
       std::chrono::steady_clock::now() - batch_started_ >= commit_interval_) {
     commit();
@@ -199,15 +203,15 @@ void DuckDBSink::commit() {
 // Each session of the rolled-back batch is tried once more in a transaction of its own, so
 // that only the sessions that cannot be stored are lost.
 void DuckDBSink::retry_batch(const std::string& failure) {
-  const std::vector<SessionTrace> sessions = std::exchange(batch_, {});
+  const std::vector<std::shared_ptr<const SessionTrace>> sessions = std::exchange(batch_, {});
   batch_items_ = 0;
   std::vector<std::string> lost;
   std::string first_error;
   for (const auto& trace : sessions) {
     try {
-      manager_->insert_trace(trace);
+      manager_->insert_trace(*trace);
     } catch (...) {
-      lost.push_back(trace.session_id);
+      lost.push_back(trace->session_id);
       if (first_error.empty()) first_error = detail::current_exception_text();
     }
   }

@@ -1,3 +1,5 @@
+#include "tracer/dispatcher.hpp"
+
 #include <condition_variable>
 #include <deque>
 #include <optional>
@@ -14,6 +16,11 @@ namespace {
 // Sessions with spill files delivered between two flushes of the sinks, at most.
 constexpr std::size_t kFlushEvery = 256;
 
+// How long what was delivered may wait for the sinks' flush once the queue ran empty. A rollout
+// ends a short session every few milliseconds and the thread empties the queue between two: a
+// flush each time (a DuckDB commit, an fsync per JSON file) cost more than storing the session.
+constexpr std::chrono::milliseconds kIdleFlushDelay{100};
+
 // Sessions lost to the sink failure being handled: what SessionsLost says, else `otherwise`.
 std::uint64_t sessions_lost_in_failure(std::uint64_t otherwise) {
   try {
@@ -29,7 +36,21 @@ std::string lost_text(std::uint64_t lost) {
   if (lost == 0) return "";
   return ", " + std::to_string(lost) + (lost == 1 ? " session lost" : " sessions lost");
 }
+
+thread_local const std::shared_ptr<const SessionTrace>* delivering_now = nullptr;
 }  // namespace
+
+std::shared_ptr<const SessionTrace> shared_if_delivered(const SessionTrace& trace) noexcept {
+  if (delivering_now == nullptr || delivering_now->get() != &trace) return nullptr;
+  return *delivering_now;
+}
+
+DeliveringTrace::DeliveringTrace(const std::shared_ptr<const SessionTrace>& trace) noexcept
+    : previous_(delivering_now) {
+  delivering_now = &trace;
+}
+
+DeliveringTrace::~DeliveringTrace() { delivering_now = previous_; }
 
 struct SinkDispatcher::State {
   State(const TracingConfig& config, std::shared_ptr<const HookList> hook_list, bool deliver_to_sinks,
@@ -46,7 +67,7 @@ struct SinkDispatcher::State {
   // A session kept whole in the spill (overflowed, or recovered from a tracer that is gone).
   // False when the file cannot be read (it is kept).
   bool deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const SpilledFile& spilled);
-  void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, const SessionTrace& trace);
+  void deliver(const std::vector<std::shared_ptr<SessionSink>>& sinks, std::shared_ptr<const SessionTrace> trace);
   void flush_sinks(const std::vector<std::shared_ptr<SessionSink>>& sinks);
   void start_locked(const std::shared_ptr<State>& self);
   // Counts and reports a session not given to the sinks.
@@ -280,39 +301,42 @@ void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSin
     report("could not assemble session '" + session->id() + "' for the sinks: " + current_exception_text());
     return;
   }
-  deliver(targets, *built);
+  deliver(targets, std::move(built));
 }
 
 bool SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSink>>& targets, const SpilledFile& from_spill) {
-  SpilledSession read;
+  std::shared_ptr<SpilledSession> read;
   std::error_code size_error;
   if (std::filesystem::file_size(from_spill.file, size_error) == 0 && !size_error) {
     return true;  // created by a process that died before writing to it: nothing to store
   }
   try {
-    read = read_spill_file(from_spill.file);
-    if (!read.ended) read.trace.session_metadata.push_back(aborted_status("its process ended before the session did"));
+    read = std::make_shared<SpilledSession>(read_spill_file(from_spill.file));
+    if (!read->ended) read->trace.session_metadata.push_back(aborted_status("its process ended before the session did"));
   } catch (...) {
     errors.fetch_add(1, std::memory_order_relaxed);
     report("could not read spilled session " + from_spill.file.string() + ": " + current_exception_text() +
            " (the file is kept; `synth-trace recover` reports what it holds)");
     return false;
   }
-  if (read.bytes_cut > 0) {
-    report("spilled session '" + read.trace.session_id + "' (" + from_spill.file.string() + "): a torn tail of " +
-           std::to_string(read.bytes_cut) + " bytes was cut");
+  if (read->bytes_cut > 0) {
+    report("spilled session '" + read->trace.session_id + "' (" + from_spill.file.string() + "): a torn tail of " +
+           std::to_string(read->bytes_cut) + " bytes was cut");
   }
-  deliver(targets, read.trace);
+  deliver(targets, std::shared_ptr<const SessionTrace>(read, &read->trace));
   return true;
 }
 
-void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSink>>& targets, const SessionTrace& trace) {
+void SinkDispatcher::State::deliver(const std::vector<std::shared_ptr<SessionSink>>& targets,
+                                    std::shared_ptr<const SessionTrace> shared) {
+  const SessionTrace& trace = *shared;
   if (hooks->ends_sessions()) {
     hooks->for_each("on_session_end", trace.session_id, [&](const TraceHooks& h) {
       if (h.on_session_end) h.on_session_end(trace);
     });
   }
   if (!to_sinks) return;
+  const DeliveringTrace delivering(shared);
   for (const auto& sink : targets) {
     try {
       sink->write(trace);
@@ -348,10 +372,16 @@ void SinkDispatcher::State::flush_sinks(const std::vector<std::shared_ptr<Sessio
 void SinkDispatcher::State::run() {
   std::unique_lock lock(mutex);
   bool dirty = false;  // written since the sinks were last flushed
+  std::chrono::steady_clock::time_point flush_due;  // while dirty: kIdleFlushDelay after its first write
   for (;;) {
-    work_ready.wait(lock, [&] {
+    const auto ready = [&] {
       return stopping || !queue.empty() || !spilled.empty() || (flush_requested > flush_done && completed == submitted);
-    });
+    };
+    if (dirty) {
+      work_ready.wait_until(lock, flush_due, ready);
+    } else {
+      work_ready.wait(lock, ready);
+    }
     if (!released.empty()) {
       auto freed_here = std::move(released);
       released.clear();
@@ -383,13 +413,17 @@ void SinkDispatcher::State::run() {
       }
       lock.lock();
       ++completed;
+      if (!dirty) flush_due = std::chrono::steady_clock::now() + kIdleFlushDelay;
       dirty = true;
       // A long backlog is flushed now and then, so that the spill files of what is stored go
       // (the spill's disk stays within its cap) and the sinks commit as they go.
       if (delivered.size() >= kFlushEvery) break;
     }
-    // The queue is empty (or a batch was delivered): a natural point for sinks to commit.
-    if (dirty || flush_requested > flush_done) {
+    // The queue is empty (or a batch was delivered): a natural point for sinks to commit, once
+    // the first session written since the last flush waited kIdleFlushDelay.
+    const bool flush_now =
+        stopping || delivered.size() >= kFlushEvery || std::chrono::steady_clock::now() >= flush_due;
+    if ((dirty && flush_now) || flush_requested > flush_done) {
       const std::uint64_t ticket = flush_requested;
       const auto targets = sinks;
       auto stored = std::move(delivered);

@@ -2,12 +2,15 @@
 // bounded queue and the shutdown deadline (tracer_test.cpp: sessions, timesteps, hooks).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 #include <regex>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "support.hpp"
 #include "synth/tracing.hpp"
@@ -207,4 +210,49 @@ TEST(SessionTracer, DestroyedFromItsOwnSinkThread) {
   sink->go();
   ASSERT_EQ(released.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   // The sink thread then returns into the dispatcher, whose state it still shares, and ends.
+}
+
+namespace {
+// Counts flushes, and whether something was written since the last one.
+class FlushCountingSink : public st::SessionSink {
+ public:
+  void write(const st::SessionTrace&) override {
+    written_.fetch_add(1);
+    unflushed_.store(true);
+  }
+  void flush() override {
+    unflushed_.store(false);
+    flushes_.fetch_add(1);
+  }
+  int written() const { return written_.load(); }
+  int flushes() const { return flushes_.load(); }
+  bool unflushed() const { return unflushed_.load(); }
+
+ private:
+  std::atomic<int> written_{0};
+  std::atomic<int> flushes_{0};
+  std::atomic<bool> unflushed_{false};
+};
+}  // namespace
+
+// A rollout ends a short session every few milliseconds, and the sink thread empties its queue
+// between two: a flush (a DuckDB commit, an fsync per JSON file) each time cost more than
+// storing the session. The queue running empty flushes at most every 100 ms; nothing waits
+// longer than that without tracer.flush().
+TEST(SessionTracer, AStreamOfShortSessionsIsFlushedNowAndThenAndStillWithoutAskingWhenItStops) {
+  SessionTracer tracer(quiet_config());
+  auto sink = std::make_shared<FlushCountingSink>();
+  tracer.add_sink(sink);
+  constexpr int kSessions = 30;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSessions; ++i) {
+    { auto s = tracer.start_session("s" + std::to_string(i)); }
+    // The sink thread has it before the next one ends: its queue ran empty in between.
+    ASSERT_TRUE(st::testing::wait_until([&] { return sink->written() == i + 1; }));
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  // At most one flush per 100 ms (here: per 50 ms, for the timer's slack) and the last one.
+  const auto bound = elapsed / std::chrono::milliseconds(50) + 2;
+  EXPECT_LE(sink->flushes(), bound) << "in " << std::chrono::duration<double, std::milli>(elapsed).count() << " ms";
+  EXPECT_TRUE(st::testing::wait_until([&] { return !sink->unflushed(); }, std::chrono::seconds(5)));
 }

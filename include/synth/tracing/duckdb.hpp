@@ -59,8 +59,9 @@ struct DuckDBOptions {
   bool indexes = false;
   /// DuckDBSink commits the sessions written since its last commit once there are this many,
   /// or once the first of them was written `commit_interval` ago, whichever comes first; also
-  /// when the tracer's queue runs empty, on flush(), and when the batch holds 100,000 events
-  /// and messages (it keeps the sessions in memory until the commit). At least 1.
+  /// when the tracer's queue has run empty (at most every 100 ms), on flush(), and when the
+  /// batch holds 100,000 events and messages (it keeps the sessions in memory until the
+  /// commit). At least 1.
   std::size_t commit_sessions = 1000;
   std::chrono::milliseconds commit_interval{1000};
   /// DuckDB's worker threads for this file; 0: DuckDB's default (one per core), except in a
@@ -185,7 +186,8 @@ class DuckDBTraceManager {
   // DuckDBSink's batch, stored in one transaction. Returns the sessions refused before any of
   // their rows was appended (id, why), which the others are stored without; any other failure
   // rolls the whole batch back and throws.
-  std::vector<std::pair<std::string, std::string>> store_batch(std::span<const SessionTrace> traces);
+  std::vector<std::pair<std::string, std::string>> store_batch(
+      std::span<const std::shared_ptr<const SessionTrace>> traces);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -194,11 +196,11 @@ class DuckDBTraceManager {
 /// A SessionSink storing finished sessions in a DuckDB file. It runs on the tracer's sink
 /// thread, which alone uses its connection. Sessions are kept in memory and stored together, in
 /// one transaction: every DuckDBOptions::commit_sessions sessions or commit_interval, whichever
-/// comes first, also while sessions keep coming, and when the tracer's queue runs empty or is
-/// flushed. A session the database refuses is lost alone (the write() or flush() that stores its
-/// batch throws SessionsLost); when a commit fails, each session of the batch is retried once in
-/// a transaction of its own, and those that still fail are reported and counted (SessionsLost:
-/// TracerStats::sessions_lost).
+/// comes first, also while sessions keep coming, and when the tracer's queue has run empty (at
+/// most every 100 ms) or is flushed. A session the database refuses is lost alone (the write()
+/// or flush() that stores its batch throws SessionsLost); when a commit fails, each session of
+/// the batch is retried once in a transaction of its own, and those that still fail are
+/// reported and counted (SessionsLost: TracerStats::sessions_lost).
 ///
 /// While the file is locked by another process (when the sink starts, or when it must reopen
 /// its connection), sessions are written as JSON trace files to `<file>.pending/` instead, and
@@ -221,6 +223,8 @@ class DuckDBSink : public SessionSink {
   /// Commits what is still uncommitted; a failure is reported (diagnostics), not thrown.
   ~DuckDBSink() override;
 
+  /// Keeps `trace` for the next commit: the tracer's own trace when the tracer calls, else a
+  /// copy.
   void write(const SessionTrace& trace) override;
   void flush() override;
   /// Passed on to the collector sink, when sessions go to a server.
@@ -254,9 +258,9 @@ class DuckDBSink : public SessionSink {
   std::chrono::steady_clock::time_point next_open_;
   std::size_t commit_sessions_;
   std::chrono::milliseconds commit_interval_;
-  // Copies of the sessions written since the last commit, stored by the next one (and retried
-  // one by one when it fails).
-  std::vector<SessionTrace> batch_;
+  // The sessions written since the last commit, stored by the next one (and retried one by one
+  // when it fails).
+  std::vector<std::shared_ptr<const SessionTrace>> batch_;
   std::size_t batch_items_ = 0;  // their events and messages
   std::chrono::steady_clock::time_point batch_started_;
 };

@@ -36,7 +36,9 @@ class SessionSink {
   virtual ~SessionSink() = default;
   /// Stores or forwards one finished session.
   virtual void write(const SessionTrace& trace) = 0;
-  /// Makes everything written so far durable; called when the queue runs empty and on flush().
+  /// Makes everything written so far durable; called on flush(), when a long backlog was
+  /// delivered, and when the queue has run empty, at most every 100 ms (so that a steady
+  /// stream of short sessions is not flushed once per session).
   virtual void flush() {}
   /// The tracer is shutting down and gives up waiting for this sink at `deadline`: a sink that
   /// retries (over a network) stops in time to put what it holds somewhere safe. Called from the
