@@ -300,7 +300,10 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
     if (duplicates > 0) {
       item.duplicate_spans += duplicates;
       drop_spans(item.trace, *item.spans, again);
-      if (item.spans->keys.empty()) return Appended::skipped;
+      if (item.spans->keys.empty()) {
+        if (item.otlp) apply_pending(store_, *item.otlp, deleted_early_);  // a parked part's row goes
+        return Appended::skipped;
+      }
     }
   }
   const Appended appended = append_part(item, stored);
