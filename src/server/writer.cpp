@@ -131,6 +131,7 @@ void StoreWriter::serve_queue() {
                    taken.front().trace.session_id + "')");
   }
   for (IngestItem& item : taken) finish(item, Stored::lost, "not stored before the shutdown deadline");
+  release_finished();
 }
 
 bool StoreWriter::commit_due() const {
@@ -371,6 +372,7 @@ void StoreWriter::commit() {
   batch_.clear();
   appended_.clear();
   batch_bytes_ = 0;
+  release_finished();
 }
 
 void StoreWriter::retry_alone(const std::string& failure) {
@@ -416,6 +418,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
   batch_.clear();
   appended_.clear();
   batch_bytes_ = 0;
+  release_finished();
 }
 
 void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
@@ -441,7 +444,12 @@ void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
                      "': " + detail::current_exception_text());
     }
   }
-  item.trace = SessionTrace{};  // its memory goes now, not with the batch
+  released_.push_back(std::move(item.trace));  // freed off this thread (release_finished)
+}
+
+void StoreWriter::release_finished() noexcept {
+  releaser_.release(released_);
+  released_.clear();  // what the releaser could not take (it is behind) is freed here
 }
 
 }  // namespace synth::tracing::server

@@ -21,6 +21,7 @@
 #include "server/pending.hpp"
 #include "server/recent_map.hpp"
 #include "server/stored_spans.hpp"
+#include "server/writer_release.hpp"
 #include "worker_thread.hpp"
 #include "synth/tracing/duckdb.hpp"
 
@@ -78,6 +79,8 @@ class StoreWriter {
   // Each session of a rolled-back batch, once more in a transaction of its own.
   void retry_alone(const std::string& failure);
   void finish(IngestItem& item, Stored what, std::string error = {});
+  // Hands the finished sessions to releaser_.
+  void release_finished() noexcept;
 
   DuckDBTraceManager& store_;
   IngestQueue& queue_;
@@ -122,6 +125,9 @@ class StoreWriter {
   DeletedEarly deleted_early_{kRememberedEarlyDeletes};
   // The OTLP spans stored: a span sent again is left out.
   StoredSpans stored_spans_;
+  // Sessions finished since the last hand-over to releaser_ (at the end of a commit).
+  std::vector<SessionTrace> released_;
+  SessionReleaser releaser_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };
