@@ -18,8 +18,10 @@ using detail::duck::StoreAccess;
 // A batch also commits once its sessions take this much JSON: the copies kept for a retry stay
 // bounded, as DuckDBSink's do.
 constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
-// Parked parts at most (ParkedPart): past it the oldest are stored under their trace id.
+// Parked parts at most (ParkedPart), and their bytes (as the queue counts them): past either
+// the oldest are stored under their trace id.
 constexpr std::size_t kMaxParkedParts = 10000;
+constexpr std::size_t kMaxParkedBytes = std::size_t{64} << 20;
 
 Stored stored_of(Appended a) {
   switch (a) {
@@ -201,8 +203,9 @@ void StoreWriter::park(IngestItem& item) {
   if (parts.empty()) parked_order_.push_back(trace);
   parts.push_back(ParkedPart{std::move(item), std::move(own), Clock::now() + part_wait_});
   ++parked_count_;
+  parked_bytes_ += parts.back().item.bytes;
   if (parked_in_batch_.empty() || parked_in_batch_.back() != trace) parked_in_batch_.push_back(trace);
-  if (parked_count_ > kMaxParkedParts) store_due_parts(Clock::time_point::min());
+  if (parked_full()) store_due_parts(Clock::time_point::min());
 }
 
 std::size_t StoreWriter::unpark_absorbed(std::vector<IngestItem>& taken, std::size_t carried) {
@@ -233,8 +236,9 @@ std::size_t StoreWriter::unpark_absorbed(std::vector<IngestItem>& taken, std::si
         // What earlier batches stored under the trace id moves first, so that parts keep their order.
         if (first) part.item.absorbs.push_back(from);
         first = false;
-        parts.push_back(std::move(part.item));
         --parked_count_;
+        parked_bytes_ -= part.item.bytes;
+        parts.push_back(std::move(part.item));
       }
       parked_.erase(found);
       for (std::size_t i = 0; i < at; ++i) {
@@ -260,14 +264,17 @@ void StoreWriter::store_due_parts(Clock::time_point now) {
       parked_order_.pop_front();  // taken by its naming part meanwhile
       continue;
     }
-    if (parked_count_ <= kMaxParkedParts && found->second.front().due > now) break;
+    if (!parked_full() && found->second.front().due > now) break;
     std::vector<ParkedPart> parts = std::move(found->second);
     parked_.erase(found);
     parked_order_.pop_front();
     parked_count_ -= parts.size();
+    for (const ParkedPart& part : parts) parked_bytes_ -= part.item.bytes;
     for (ParkedPart& part : parts) append(part.item);
   }
 }
+
+bool StoreWriter::parked_full() const { return parked_count_ > kMaxParkedParts || parked_bytes_ > kMaxParkedBytes; }
 
 Clock::time_point StoreWriter::next_part_due() const {
   for (const std::string& trace : parked_order_) {
@@ -386,9 +393,10 @@ void StoreWriter::retry_alone(const std::string& failure) {
     for (ParkedPart& part : parts) {
       if (part.answered) continue;
       part.item.otlp = std::move(part.work);
+      --parked_count_;
+      parked_bytes_ -= part.item.bytes;
       batch_.push_back(std::move(part.item));
       appended_.push_back(Stored::lost);
-      --parked_count_;
     }
     std::erase_if(parts, [](const ParkedPart& part) { return !part.answered; });
     if (parts.empty()) parked_.erase(found);

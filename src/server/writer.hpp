@@ -63,6 +63,8 @@ class StoreWriter {
   std::size_t unpark_absorbed(std::vector<IngestItem>& taken, std::size_t carried);
   // Appends the parked parts due at `now` (all of them with time_point::max()), under their trace id.
   void store_due_parts(std::chrono::steady_clock::time_point now);
+  // True past kMaxParkedParts parts or kMaxParkedBytes bytes parked.
+  bool parked_full() const;
   // When the first parked part is due (time_point::max() when none is parked).
   std::chrono::steady_clock::time_point next_part_due() const;
   // True when the open batch holds something to commit (appended sessions or parked parts).
@@ -101,8 +103,8 @@ class StoreWriter {
   // since their client sends that span only after this answer. Instead each is kept durably as
   // an otlp_pending row (kind "part", pending.hpp) written in the commit that answers it, and
   // here; the part naming the session takes it (its row deleted in that commit), else it is
-  // stored under its trace id once options.otlp_part_wait passed, when kMaxParkedParts are
-  // parked, at shutdown, or (from its row) when a killed server starts again.
+  // stored under its trace id once options.otlp_part_wait passed, when too many are parked
+  // (parked_full: the oldest first), at shutdown, or (from its row) when a killed server starts again.
   struct ParkedPart {
     IngestItem item;
     std::shared_ptr<OtlpWork> work;  // the item's own, applied when parked: put back on a rollback
@@ -114,6 +116,7 @@ class StoreWriter {
   std::unordered_map<std::string, std::vector<ParkedPart>> parked_;  // by trace id
   std::deque<std::string> parked_order_;  // trace ids as parked (stale entries skipped)
   std::size_t parked_count_ = 0;
+  std::size_t parked_bytes_ = 0;  // their IngestItem::bytes
   std::vector<std::string> parked_in_batch_;  // traces parked in the open batch
   std::chrono::steady_clock::time_point batch_due_;
   // Which ids of the sessions being appended were stored before (StoreAccess::stored_among).

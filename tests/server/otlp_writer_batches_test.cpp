@@ -143,6 +143,29 @@ TEST(OtlpWriterBatches, AParkedPartIsStoredUnderItsTraceIdOnceItsWaitPassesOrAtS
   EXPECT_EQ(counters.inserted.load(), 2u);
 }
 
+TEST(OtlpWriterBatches, ParkedPartsAreBoundedInBytesTheOldestStoredUnderItsTraceIdFirst) {
+  TempDir dir;
+  ServerOptions options{.db = dir.db()};
+  DuckDBTraceManager store(options.db);
+  IngestCounters counters;
+  IngestQueue queue(options.queue_sessions, std::size_t{1} << 30);
+  StoreWriter writer(store, queue, counters, options, {}, std::make_shared<PendingIds>());
+  const std::string older = "fbf92f3577b34da6a3ce929d0e0e4736";
+  const std::string newer = "0cf92f3577b34da6a3ce929d0e0e4736";
+  for (const auto& [trace, key] : {std::pair{older, 10}, std::pair{newer, 11}}) {
+    const auto receipt = std::make_shared<Receipt>(1);
+    std::vector<IngestItem> items;
+    items.push_back(waiting_part(sample_session(trace, {.steps = 1}), key, receipt));
+    items.back().unnamed = true;
+    items.back().bytes = std::size_t{40} << 20;  // as the queue counts it: two pass the bound
+    ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+    ASSERT_TRUE(receipt->wait(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  }
+  EXPECT_EQ(store.session_ids(), std::vector<std::string>{older}) << "the older part made room, the newer waits";
+  EXPECT_EQ(pending_parts(store), 1);
+  ASSERT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+}
+
 TEST(OtlpWriterBatches, AnUnnamedPartTakenAsTheBatchFillsGoesWithItsNamingPartIntoTheNextBatch) {
   TempDir dir;
   ServerOptions options{.db = dir.db(), .commit_sessions = 2};
