@@ -81,7 +81,7 @@ void StoreWriter::serve_queue() {
     if (batch_open() || carried > 0) until = batch_due_;
     if (!parked_.empty()) until = std::min(until.value_or(Clock::time_point::max()), next_part_due());
     queue_.pop(taken, commit_sessions_ - batch_.size() + carried, until);
-    // Nothing more will name the parked parts: stored under their trace ids with the last batch.
+    // Parked parts that the take's items name go in ahead of them.
     carried += unpark_absorbed(taken, carried);
     // Nothing more will name the parked parts once the queue is closed: stored with the last batch.
     store_due_parts(queue_.closed_and_empty() ? Clock::time_point::max() : Clock::now());
@@ -265,6 +265,11 @@ void StoreWriter::store_due_parts(Clock::time_point now) {
       continue;
     }
     if (!parked_full() && found->second.front().due > now) break;
+    if (!found->second.back().answered) {
+      // As in unpark_absorbed: answered first (or, should the commit fail, un-parked by the retry).
+      commit();
+      continue;
+    }
     std::vector<ParkedPart> parts = std::move(found->second);
     parked_.erase(found);
     parked_order_.pop_front();
@@ -355,6 +360,7 @@ void StoreWriter::append(IngestItem& item) {
 }
 
 void StoreWriter::commit() {
+  stored_.reset();  // what it says is from before this commit (a commit in the middle of a take)
   try {
     stored_spans_.write(store_);
     StoreAccess::batch_commit(store_);

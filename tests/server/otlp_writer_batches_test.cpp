@@ -163,7 +163,31 @@ TEST(OtlpWriterBatches, ParkedPartsAreBoundedInBytesTheOldestStoredUnderItsTrace
   }
   EXPECT_EQ(store.session_ids(), std::vector<std::string>{older}) << "the older part made room, the newer waits";
   EXPECT_EQ(pending_parts(store), 1);
+  // Two more in one take: the first, parked in the still open batch, is answered (committed)
+  // before it is stored to make room.
+  const std::string first = "1cf92f3577b34da6a3ce929d0e0e4736";
+  const std::string second = "2cf92f3577b34da6a3ce929d0e0e4736";
+  std::vector<std::shared_ptr<Receipt>> receipts;
+  std::vector<IngestItem> items;
+  for (const auto& [trace, key] : {std::pair{first, 12}, std::pair{second, 13}}) {
+    receipts.push_back(std::make_shared<Receipt>(1));
+    items.push_back(waiting_part(sample_session(trace, {.steps = 1}), key, receipts.back()));
+    items.back().unnamed = true;
+    items.back().bytes = std::size_t{40} << 20;
+  }
+  ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+  for (const auto& receipt : receipts) {
+    ASSERT_TRUE(receipt->wait(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+    EXPECT_EQ(receipt->outcomes()[0].what, Stored::inserted);
+  }
+  // Sorted ids: 0c.. (newer), 1c.. (first), fb.. (older).
+  EXPECT_TRUE(synth::tracing::testing::wait_until(
+      [&] { return store.session_ids() == std::vector<std::string>{newer, first, older}; }, std::chrono::seconds(10)))
+      << "the newer, then the first made room";
+  EXPECT_EQ(pending_parts(store), 1) << "the second waits";
   ASSERT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  EXPECT_EQ(store.session_ids(), (std::vector<std::string>{newer, first, second, older}));
+  EXPECT_EQ(pending_parts(store), 0);
 }
 
 TEST(OtlpWriterBatches, AnUnnamedPartTakenAsTheBatchFillsGoesWithItsNamingPartIntoTheNextBatch) {
