@@ -60,6 +60,9 @@ struct DuckDBTraceManager::Impl {
 
   QueryResult run(std::string_view sql, const std::vector<Value>& params) {
     Prepared stmt(conn, sql);
+    return run(stmt, sql, params);
+  }
+  QueryResult run(Prepared& stmt, std::string_view sql, const std::vector<Value>& params) {
     if (stmt.parameter_count() != params.size()) {
       throw StorageError("query on '" + conn.name() + "' has " + std::to_string(stmt.parameter_count()) +
                          " placeholders but " + std::to_string(params.size()) + " values were given:\n  " +
@@ -252,6 +255,7 @@ struct DuckDBTraceManager::Impl {
     step_update_stmt.reset();
     session_update_stmt.reset();
     for (auto& stmt : delete_stmts) stmt.reset();
+    batch_stmts.clear();
   }
 
   // Stores the aggregates of the sessions appended since `from`, in the open transaction: those
@@ -347,7 +351,12 @@ struct DuckDBTraceManager::Impl {
     begin_batch();
     try {
       if (flush) batch->flush();
-      return run(sql, params);
+      // The writer's few fixed statements, prepared once per connection (parsing and planning
+      // each again took a tenth of the writer's time); bounded should a caller vary its SQL.
+      if (batch_stmts.size() >= kMaxBatchStatements) batch_stmts.clear();
+      std::unique_ptr<Prepared>& stmt = batch_stmts[std::string(sql)];
+      if (!stmt) stmt = std::make_unique<Prepared>(conn, sql);
+      return run(*stmt, sql, params);
     } catch (...) {
       roll_back_batch();
       throw;
@@ -483,6 +492,8 @@ struct DuckDBTraceManager::Impl {
   // What a merge into a stored session runs (stored_part, append_to_stored).
   std::optional<Prepared> part_stmt, part_steps_stmt, step_update_stmt, session_update_stmt;
   std::optional<Prepared> delete_stmts[5];  // delete_session's
+  static constexpr std::size_t kMaxBatchStatements = 32;
+  std::unordered_map<std::string, std::unique_ptr<Prepared>> batch_stmts;  // run_in_batch's
   // The open transaction's held sessions, in the order they were appended, by id.
   std::vector<HeldSession> held;
   std::unordered_map<std::string, std::size_t> held_index;

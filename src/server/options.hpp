@@ -70,6 +70,10 @@ struct ServerOptions {
   /// it; false answers once it is queued (faster for one exporter sending one request at a time;
   /// a kill then loses what was not committed yet).
   bool otlp_wait_commit = true;
+  /// With otlp_wait_commit, spans of a trace that has not named its session yet (a GenAI agent's
+  /// calls, exported before the invoke_agent span naming the conversation) are kept in
+  /// otlp_pending up to this long for the span naming it, then stored under their trace id.
+  std::chrono::milliseconds otlp_part_wait{10000};
   /// When set, every stored session is also exported as OTLP spans to this OTLP/HTTP traces
   /// endpoint (a further collector: an OpenTelemetry Collector, Jaeger, Tempo, ...).
   std::string forward_otlp;

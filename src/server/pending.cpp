@@ -65,6 +65,34 @@ HeldLog log_of(const Value& b) {
   return h;
 }
 
+// A parked part's row (part_row) as the writer's item, deleting the row in the commit storing it.
+IngestItem part_of(const Value& b, std::int64_t id) {
+  IngestItem item{SessionTrace::from_json(text(b["trace"]), "otlp_pending"), OnExistingSession::merge, 0, nullptr, 0};
+  item.bytes = text(b["trace"]).size();
+  item.unnamed = true;
+  auto origins = std::make_shared<SpanOrigins>();
+  if (b["keys"].is_array()) {
+    for (const Value& k : b["keys"].as_array()) if (k.is_array() && k.size() == 2) origins->keys.push_back(SpanKey{u64(k.as_array()[0]), u64(k.as_array()[1])});
+  }
+  if (b["steps"].is_array()) {
+    for (const Value& v : b["steps"].as_array()) origins->steps.push_back(v.is_number() ? static_cast<std::int32_t>(v.as_int()) : -1);
+  }
+  if (b["events"].is_array()) {
+    for (const Value& v : b["events"].as_array()) origins->events.push_back(static_cast<std::uint32_t>(u64(v)));
+  }
+  if (b["messages"].is_array()) {
+    for (const Value& v : b["messages"].as_array()) origins->messages.push_back(static_cast<std::uint32_t>(u64(v)));
+  }
+  if (origins->steps.size() != origins->keys.size() || origins->events.size() != item.trace.event_history.size() ||
+      origins->messages.size() != item.trace.message_history.size()) {
+    throw Error("its span origins do not match its session");
+  }
+  item.spans = std::move(origins);
+  item.otlp = std::make_shared<OtlpWork>();
+  item.otlp->drop.push_back(id);
+  return item;
+}
+
 // When something received at `received_unix_ms` and waiting `timeout` is due, on the steady clock.
 std::chrono::steady_clock::time_point due_of(std::int64_t received_unix_ms, std::chrono::milliseconds timeout) {
   const std::int64_t left = std::clamp<std::int64_t>(received_unix_ms + timeout.count() - unix_ms_now(), 0, timeout.count());
@@ -152,6 +180,21 @@ PendingRow pending_row(const HeldSpan& h) {
   return PendingRow{h.pending_id, "span", h.received_unix_ms, std::move(body)};
 }
 
+PendingRow part_row(std::int64_t id, const SessionTrace& trace, const SpanOrigins& origins) {
+  Value keys = Value::array();
+  for (const SpanKey& k : origins.keys) keys.push_back(Value::array({k.trace, k.span}));
+  Value steps = Value::array();
+  for (const std::int32_t s : origins.steps) steps.push_back(s);
+  Value events = Value::array();
+  for (const std::uint32_t e : origins.events) events.push_back(e);
+  Value messages = Value::array();
+  for (const std::uint32_t m : origins.messages) messages.push_back(m);
+  // The session as its JSON text: what SessionTrace::from_json reads back.
+  Value body{{"trace", trace.to_json()}, {"keys", std::move(keys)},         {"steps", std::move(steps)},
+             {"events", std::move(events)}, {"messages", std::move(messages)}};
+  return PendingRow{id, "part", unix_ms_now(), std::move(body)};
+}
+
 PendingRow pending_row(const HeldLog& h) {
   const OtlpLog& l = h.log;
   Value body{{"trace_id", l.trace_id},   {"span_id", l.span_id},       {"time", l.time_unix_nano},
@@ -166,6 +209,7 @@ std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx) {
       *reader, "SELECT id, kind, received_unix_ms, CAST(body AS VARCHAR) FROM otlp_pending ORDER BY id");
   std::vector<HeldSpan> spans;
   std::vector<HeldLog> logs;
+  std::vector<IngestItem> parts;
   std::int64_t largest = 0;
   for (std::size_t row = 0; row < r.rows(); ++row) {
     const std::int64_t id = r.integer(0, row).value_or(0);
@@ -179,7 +223,15 @@ std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx) {
                      "' is not JSON (" + e.what() + "); left in the table, not restored");
       continue;
     }
-    if (r.text(1, row).value_or("") == "span") {
+    const std::string kind = r.text(1, row).value_or("");
+    if (kind == "part") {
+      try {
+        parts.push_back(part_of(body, id));
+      } catch (const Error& e) {
+        detail::report("synth-trace serve: otlp_pending row " + std::to_string(id) + " of '" +
+                       ctx.options.db.string() + "' is not a session part (" + e.what() + "); left in the table");
+      }
+    } else if (kind == "span") {
       HeldSpan h = span_of(body);
       h.pending_id = id;
       h.received_unix_ms = received;
@@ -199,6 +251,21 @@ std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx) {
   }
   for (const HeldLog& h : logs) {
     if (!h.session.empty() && !h.log.trace_id.empty()) ctx.trace_sessions->remember(h.log.trace_id, h.session);
+  }
+  for (IngestItem& part : parts) {
+    const std::string trace_id = part.trace.session_id;
+    if (const std::optional<std::string> named = ctx.trace_sessions->find_or_note_unnamed(trace_id)) {
+      part.trace.session_id = *named;
+      part.unnamed = false;
+    }
+    std::vector<IngestItem> one;
+    one.push_back(std::move(part));
+    if (ctx.queue.push(one) != IngestQueue::Push::queued) {
+      detail::report("synth-trace serve: a session part of trace '" + trace_id + "' kept in otlp_pending of '" +
+                     ctx.options.db.string() + "' could not be queued; left in the table for the next start");
+      continue;
+    }
+    ctx.counters.accepted.fetch_add(1, std::memory_order_relaxed);
   }
   const std::pair<std::size_t, std::size_t> counts{spans.size(), logs.size()};
   ctx.span_hold->restore(std::move(spans));

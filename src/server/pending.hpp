@@ -21,6 +21,7 @@ namespace synth::tracing::server {
 
 struct HeldLog;
 struct HeldSpan;
+struct SpanOrigins;
 struct ServerContext;
 
 /// otlp_pending ids deleted before their write was seen, remembered at most (a race of two
@@ -28,7 +29,8 @@ struct ServerContext;
 inline constexpr std::size_t kRememberedEarlyDeletes = 100000;
 using DeletedEarly = RecentMap<std::int64_t, bool>;
 
-/// One row of otlp_pending: a held span (kind "span") or log record (kind "log").
+/// One row of otlp_pending: a held span (kind "span"), log record (kind "log") or a session part
+/// the writer parked until a span names its session (kind "part", server/writer.hpp).
 struct PendingRow {
   std::int64_t id = 0;
   const char* kind = "log";
@@ -71,10 +73,16 @@ std::int64_t unix_ms_now();
 PendingRow pending_row(const HeldSpan& span);
 PendingRow pending_row(const HeldLog& log);
 
+/// The row of a parked part: session `trace` (named after its trace id) and where its items came from.
+PendingRow part_row(std::int64_t id, const SessionTrace& trace, const SpanOrigins& origins);
+
 /// Reads otlp_pending back into the server's holds (spans into the SpanHold, records into the
 /// LogHold, each due when its wait, counted from when it was received, ends: at once when that is
 /// past), teaches the server the sessions their traces had, and starts the ids after the largest.
-/// Called when the server starts, before it serves. Returns how many spans and records.
+/// Parked parts are queued for the writer at once, under their trace's session when a span named
+/// it, else under the trace id (noted unnamed, so that a later span naming it moves them), each
+/// deleting its row in the commit that stores it. Called when the server starts, with the writer
+/// running, before it serves. Returns how many spans and records (parts not counted).
 std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx);
 
 /// The writer's side: writes and deletes `work`'s rows in the open batch. A row deleted before

@@ -18,6 +18,10 @@ using detail::duck::StoreAccess;
 // A batch also commits once its sessions take this much JSON: the copies kept for a retry stay
 // bounded, as DuckDBSink's do.
 constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
+// Parked parts at most (ParkedPart), and their bytes (as the queue counts them): past either
+// the oldest are stored under their trace id.
+constexpr std::size_t kMaxParkedParts = 10000;
+constexpr std::size_t kMaxParkedBytes = std::size_t{64} << 20;
 
 Stored stored_of(Appended a) {
   switch (a) {
@@ -36,13 +40,16 @@ Stored stored_of(Appended a) {
 }  // namespace
 
 StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters,
-                         const ServerOptions& options, std::function<void(const SessionTrace&)> on_stored)
+                         const ServerOptions& options, std::function<void(const SessionTrace&)> on_stored,
+                         std::shared_ptr<PendingIds> pending_ids)
     : store_(store),
       queue_(queue),
       counters_(counters),
       commit_sessions_(std::max<std::size_t>(options.commit_sessions, 1)),
       commit_interval_(options.commit_interval),
       on_stored_(std::move(on_stored)),
+      pending_ids_(options.otlp_part_wait.count() > 0 ? std::move(pending_ids) : nullptr),
+      part_wait_(options.otlp_part_wait),
       thread_([this] { run(); }) {}
 
 StoreWriter::~StoreWriter() { stop(Clock::now() + std::chrono::seconds(30)); }
@@ -69,9 +76,15 @@ void StoreWriter::serve_queue() {
     // Parts held back from the last batch come first: they were queued before the rest.
     taken = std::move(held_back_);
     held_back_.clear();
-    const std::size_t carried = taken.size();
-    queue_.pop(taken, commit_sessions_ - batch_.size() + carried,
-               batch_.empty() && carried == 0 ? std::nullopt : std::optional(batch_due_));
+    std::size_t carried = taken.size();
+    std::optional<Clock::time_point> until;
+    if (batch_open() || carried > 0) until = batch_due_;
+    if (!parked_.empty()) until = std::min(until.value_or(Clock::time_point::max()), next_part_due());
+    queue_.pop(taken, commit_sessions_ - batch_.size() + carried, until);
+    // Parked parts that the take's items name go in ahead of them.
+    carried += unpark_absorbed(taken, carried);
+    // Nothing more will name the parked parts once the queue is closed: stored with the last batch.
+    store_due_parts(queue_.closed_and_empty() ? Clock::time_point::max() : Clock::now());
     // Which of them are stored, in one query: asking for each session alone took three quarters
     // of the appending (DuckDB binds that statement again at every call inside the transaction).
     // Unnamed OTLP parts taken with the part that names their session go straight into it,
@@ -103,14 +116,15 @@ void StoreWriter::serve_queue() {
     }
     append_taken(taken, carried);
     stored_.reset();  // valid until the next commit only
-    if (!batch_.empty() && (commit_due() || !held_back_.empty() || queue_.depth() == 0)) commit();
-    if (batch_.empty() && held_back_.empty() && queue_.closed_and_empty()) return;
+    if (batch_open() && (commit_due() || !held_back_.empty() || queue_.depth() == 0)) commit();
+    if (!batch_open() && held_back_.empty() && parked_.empty() && queue_.closed_and_empty()) return;
   }
-  // The stop deadline passed: the open batch, and what was held back for the next, still get
-  // their commit; what waits is lost.
+  // The stop deadline passed: the open batch, and what was held back for the next or parked,
+  // still get their commit; what waits is lost.
   for (IngestItem& item : held_back_) append(item);
   held_back_.clear();
-  if (!batch_.empty()) commit();
+  store_due_parts(Clock::time_point::max());
+  if (batch_open()) commit();
   taken.clear();
   queue_.pop(taken, SIZE_MAX, Clock::now());
   if (!taken.empty()) {
@@ -119,6 +133,7 @@ void StoreWriter::serve_queue() {
                    taken.front().trace.session_id + "')");
   }
   for (IngestItem& item : taken) finish(item, Stored::lost, "not stored before the shutdown deadline");
+  release_finished();
 }
 
 bool StoreWriter::commit_due() const {
@@ -136,7 +151,9 @@ void StoreWriter::append_taken(std::vector<IngestItem>& taken, std::size_t carri
   std::vector<std::size_t> last;
   for (std::size_t i = 0; i < taken.size(); ++i) {
     IngestItem& item = taken[i];
-    if (i >= carried && item.unnamed && renamed_.find(item.trace.session_id) == nullptr) {
+    if (item.unnamed && renamed_.find(item.trace.session_id) == nullptr && may_park(item)) {
+      park(item);
+    } else if (i >= carried && item.unnamed && renamed_.find(item.trace.session_id) == nullptr) {
       last.push_back(i);
     } else {
       append(item);
@@ -149,6 +166,127 @@ void StoreWriter::append_taken(std::vector<IngestItem>& taken, std::size_t carri
     return;
   }
   for (const std::size_t i : last) append(taken[i]);
+}
+
+bool StoreWriter::may_park(const IngestItem& item) const {
+  // Only a request waiting for its commit gains from it; log records joining stored calls
+  // (attach_logs) read the store as of their append.
+  return pending_ids_ && item.receipt && item.spans &&
+         (!item.otlp || (!item.otlp->attach_logs && !item.otlp->no_session));
+}
+
+void StoreWriter::park(IngestItem& item) {
+  if (!batch_open()) batch_due_ = Clock::now() + commit_interval_;
+  const std::int64_t row = pending_ids_->next();
+  OtlpWork now;  // the item's own rows, and its part's
+  std::shared_ptr<OtlpWork> own = std::move(item.otlp);
+  if (own) {
+    now.put = own->put;
+    now.drop = own->drop;
+  }
+  now.put.push_back(part_row(row, item.trace, *item.spans));
+  try {
+    apply_pending(store_, now, deleted_early_);
+  } catch (...) {
+    // The batch was rolled back: the item is retried with it, not parked.
+    item.otlp = std::move(own);
+    batch_bytes_ += item.bytes;
+    appended_.push_back(Stored::lost);
+    batch_.push_back(std::move(item));
+    retry_alone(detail::current_exception_text());
+    return;
+  }
+  item.otlp = std::make_shared<OtlpWork>();
+  item.otlp->drop.push_back(row);  // in the commit that stores the part
+  const std::string trace = item.trace.session_id;
+  std::vector<ParkedPart>& parts = parked_[trace];
+  if (parts.empty()) parked_order_.push_back(trace);
+  parts.push_back(ParkedPart{std::move(item), std::move(own), Clock::now() + part_wait_});
+  ++parked_count_;
+  parked_bytes_ += parts.back().item.bytes;
+  if (parked_in_batch_.empty() || parked_in_batch_.back() != trace) parked_in_batch_.push_back(trace);
+  if (parked_full()) store_due_parts(Clock::time_point::min());
+}
+
+std::size_t StoreWriter::unpark_absorbed(std::vector<IngestItem>& taken, std::size_t carried) {
+  if (parked_.empty()) return 0;
+  // A part parked in the open batch is answered first: unparked, its row would be written and
+  // deleted in one batch, and a rollback could not give the item its own rows back.
+  for (const IngestItem& naming : taken) {
+    for (const std::string& from : naming.absorbs) {
+      const auto found = parked_.find(from);
+      if (found != parked_.end() && !found->second.back().answered) {
+        commit();
+        break;
+      }
+    }
+    if (parked_in_batch_.empty()) break;
+  }
+  std::size_t before_carried = 0;
+  for (std::size_t n = 0; n < taken.size(); ++n) {
+    std::vector<IngestItem> parts;
+    std::size_t at = n;  // before the first of the traces' parts in the take (they came in order)
+    for (const std::string& from : taken[n].absorbs) {
+      const auto found = parked_.find(from);
+      if (found == parked_.end()) continue;
+      bool first = true;
+      for (ParkedPart& part : found->second) {
+        part.item.trace.session_id = taken[n].trace.session_id;
+        part.item.unnamed = false;
+        // What earlier batches stored under the trace id moves first, so that parts keep their order.
+        if (first) part.item.absorbs.push_back(from);
+        first = false;
+        --parked_count_;
+        parked_bytes_ -= part.item.bytes;
+        parts.push_back(std::move(part.item));
+      }
+      parked_.erase(found);
+      for (std::size_t i = 0; i < at; ++i) {
+        if (taken[i].unnamed && taken[i].trace.session_id == from) {
+          at = i;
+          break;
+        }
+      }
+    }
+    if (parts.empty()) continue;
+    if (at < carried + before_carried) before_carried += parts.size();
+    n += parts.size();
+    taken.insert(taken.begin() + static_cast<std::ptrdiff_t>(at), std::make_move_iterator(parts.begin()),
+                 std::make_move_iterator(parts.end()));
+  }
+  return before_carried;
+}
+
+void StoreWriter::store_due_parts(Clock::time_point now) {
+  while (!parked_order_.empty()) {
+    const auto found = parked_.find(parked_order_.front());
+    if (found == parked_.end()) {
+      parked_order_.pop_front();  // taken by its naming part meanwhile
+      continue;
+    }
+    if (!parked_full() && found->second.front().due > now) break;
+    if (!found->second.back().answered) {
+      // As in unpark_absorbed: answered first (or, should the commit fail, un-parked by the retry).
+      commit();
+      continue;
+    }
+    std::vector<ParkedPart> parts = std::move(found->second);
+    parked_.erase(found);
+    parked_order_.pop_front();
+    parked_count_ -= parts.size();
+    for (const ParkedPart& part : parts) parked_bytes_ -= part.item.bytes;
+    for (ParkedPart& part : parts) append(part.item);
+  }
+}
+
+bool StoreWriter::parked_full() const { return parked_count_ > kMaxParkedParts || parked_bytes_ > kMaxParkedBytes; }
+
+Clock::time_point StoreWriter::next_part_due() const {
+  for (const std::string& trace : parked_order_) {
+    const auto found = parked_.find(trace);
+    if (found != parked_.end()) return found->second.front().due;
+  }
+  return Clock::time_point::max();
 }
 
 Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored) {
@@ -175,7 +313,10 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
     if (duplicates > 0) {
       item.duplicate_spans += duplicates;
       drop_spans(item.trace, *item.spans, again);
-      if (item.spans->keys.empty()) return Appended::skipped;
+      if (item.spans->keys.empty()) {
+        if (item.otlp) apply_pending(store_, *item.otlp, deleted_early_);  // a parked part's row goes
+        return Appended::skipped;
+      }
     }
   }
   const Appended appended = append_part(item, stored);
@@ -200,7 +341,7 @@ Appended StoreWriter::append_part(IngestItem& item, const std::unordered_set<std
 }
 
 void StoreWriter::append(IngestItem& item) {
-  if (batch_.empty()) batch_due_ = Clock::now() + commit_interval_;
+  if (!batch_open()) batch_due_ = Clock::now() + commit_interval_;
   try {
     const Appended appended = append_to_store(item, stored_ ? &*stored_ : nullptr);
     batch_bytes_ += item.bytes;
@@ -219,6 +360,7 @@ void StoreWriter::append(IngestItem& item) {
 }
 
 void StoreWriter::commit() {
+  stored_.reset();  // what it says is from before this commit (a commit in the middle of a take)
   try {
     stored_spans_.write(store_);
     StoreAccess::batch_commit(store_);
@@ -228,14 +370,44 @@ void StoreWriter::commit() {
   }
   counters_.commits.fetch_add(1, std::memory_order_relaxed);
   for (std::size_t i = 0; i < batch_.size(); ++i) finish(batch_[i], appended_[i]);
+  // The requests of the parts parked in this batch are answered: their rows are committed.
+  for (const std::string& trace : parked_in_batch_) {
+    const auto found = parked_.find(trace);
+    if (found == parked_.end()) continue;
+    for (ParkedPart& part : found->second) {
+      if (part.answered) continue;
+      part.answered = true;
+      if (part.item.receipt) part.item.receipt->record(part.item.index, Stored::inserted);
+      part.item.receipt.reset();
+    }
+  }
+  parked_in_batch_.clear();
   batch_.clear();
   appended_.clear();
   batch_bytes_ = 0;
+  release_finished();
 }
 
 void StoreWriter::retry_alone(const std::string& failure) {
   stored_.reset();  // the batch is gone, and sessions get committed here
   stored_spans_.forget();
+  // Parts parked in the batch lost their rows with it: retried as the rest, under their trace id.
+  for (const std::string& trace : parked_in_batch_) {
+    const auto found = parked_.find(trace);
+    if (found == parked_.end()) continue;
+    std::vector<ParkedPart>& parts = found->second;
+    for (ParkedPart& part : parts) {
+      if (part.answered) continue;
+      part.item.otlp = std::move(part.work);
+      --parked_count_;
+      parked_bytes_ -= part.item.bytes;
+      batch_.push_back(std::move(part.item));
+      appended_.push_back(Stored::lost);
+    }
+    std::erase_if(parts, [](const ParkedPart& part) { return !part.answered; });
+    if (parts.empty()) parked_.erase(found);
+  }
+  parked_in_batch_.clear();
   std::size_t lost = 0;
   std::string first_error;
   for (IngestItem& item : batch_) {
@@ -260,6 +432,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
   batch_.clear();
   appended_.clear();
   batch_bytes_ = 0;
+  release_finished();
 }
 
 void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
@@ -285,7 +458,12 @@ void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
                      "': " + detail::current_exception_text());
     }
   }
-  item.trace = SessionTrace{};  // its memory goes now, not with the batch
+  released_.push_back(std::move(item.trace));  // freed off this thread (release_finished)
+}
+
+void StoreWriter::release_finished() noexcept {
+  releaser_.release(released_);
+  released_.clear();  // what the releaser could not take (it is behind) is freed here
 }
 
 }  // namespace synth::tracing::server

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -19,6 +21,7 @@
 #include "server/pending.hpp"
 #include "server/recent_map.hpp"
 #include "server/stored_spans.hpp"
+#include "server/writer_release.hpp"
 #include "worker_thread.hpp"
 #include "synth/tracing/duckdb.hpp"
 
@@ -27,9 +30,12 @@ namespace synth::tracing::server {
 class StoreWriter {
  public:
   /// `on_stored`, when given, sees every session once it is committed (inserted, replaced or
-  /// merged), on the writer's thread (serve --forward-otlp).
+  /// merged), on the writer's thread (serve --forward-otlp). With `pending_ids` (the server's
+  /// otlp_pending row ids), OTLP parts named after their trace id whose request waits for its
+  /// commit are parked until their session is named (see parked_); without, they are stored at once.
   StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters, const ServerOptions& options,
-              std::function<void(const SessionTrace&)> on_stored = {});
+              std::function<void(const SessionTrace&)> on_stored = {},
+              std::shared_ptr<PendingIds> pending_ids = nullptr);
   /// stop() with the options' shutdown_timeout.
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
@@ -47,6 +53,22 @@ class StoreWriter {
   // Appends a take from the queue, whose first `carried` items were held back from the last batch.
   void append_taken(std::vector<IngestItem>& taken, std::size_t carried);
   void append(IngestItem& item);
+  // True when `item` (unnamed, not renamed) is parked rather than appended.
+  bool may_park(const IngestItem& item) const;
+  // Writes the item's otlp_pending row (kind "part") in the open batch and keeps the item.
+  void park(IngestItem& item);
+  // The parked parts of the traces `taken`'s items absorb go into `taken` before the first of
+  // that trace's parts in it (renamed into the naming session); returns how many went in before
+  // index `carried`.
+  std::size_t unpark_absorbed(std::vector<IngestItem>& taken, std::size_t carried);
+  // Appends the parked parts due at `now` (all of them with time_point::max()), under their trace id.
+  void store_due_parts(std::chrono::steady_clock::time_point now);
+  // True past kMaxParkedParts parts or kMaxParkedBytes bytes parked.
+  bool parked_full() const;
+  // When the first parked part is due (time_point::max() when none is parked).
+  std::chrono::steady_clock::time_point next_part_due() const;
+  // True when the open batch holds something to commit (appended sessions or parked parts).
+  bool batch_open() const { return !batch_.empty() || !parked_in_batch_.empty(); }
   // True when the open batch is to be committed whether or not more items wait.
   bool commit_due() const;
   // The store side of append(): the sessions the item absorbs moved into it, then the item.
@@ -59,6 +81,8 @@ class StoreWriter {
   // Each session of a rolled-back batch, once more in a transaction of its own.
   void retry_alone(const std::string& failure);
   void finish(IngestItem& item, Stored what, std::string error = {});
+  // Hands the finished sessions to releaser_.
+  void release_finished() noexcept;
 
   DuckDBTraceManager& store_;
   IngestQueue& queue_;
@@ -69,8 +93,31 @@ class StoreWriter {
   std::vector<IngestItem> batch_;
   std::vector<Stored> appended_;
   std::size_t batch_bytes_ = 0;
+  // The session ids appended in the open batch (stored_ does not know them).
+  std::unordered_set<std::string> batch_ids_;
   // Unnamed OTLP parts left out of the batch just committed, for the next (append_taken).
   std::vector<IngestItem> held_back_;
+  // Unnamed OTLP parts whose request waits for its commit (commit-ack mode). Stored under their
+  // trace id, they would be moved into their session when its naming span comes (a flush, a
+  // load and deletes scanning the tables: most of the writer's time on GenAI agents' spans),
+  // since their client sends that span only after this answer. Instead each is kept durably as
+  // an otlp_pending row (kind "part", pending.hpp) written in the commit that answers it, and
+  // here; the part naming the session takes it (its row deleted in that commit), else it is
+  // stored under its trace id once options.otlp_part_wait passed, when too many are parked
+  // (parked_full: the oldest first), at shutdown, or (from its row) when a killed server starts again.
+  struct ParkedPart {
+    IngestItem item;
+    std::shared_ptr<OtlpWork> work;  // the item's own, applied when parked: put back on a rollback
+    std::chrono::steady_clock::time_point due;
+    bool answered = false;  // its park was committed and its request answered
+  };
+  std::shared_ptr<PendingIds> pending_ids_;
+  const std::chrono::milliseconds part_wait_;
+  std::unordered_map<std::string, std::vector<ParkedPart>> parked_;  // by trace id
+  std::deque<std::string> parked_order_;  // trace ids as parked (stale entries skipped)
+  std::size_t parked_count_ = 0;
+  std::size_t parked_bytes_ = 0;  // their IngestItem::bytes
+  std::vector<std::string> parked_in_batch_;  // traces parked in the open batch
   std::chrono::steady_clock::time_point batch_due_;
   // Which ids of the sessions being appended were stored before (StoreAccess::stored_among).
   std::optional<std::unordered_set<std::string>> stored_;
@@ -83,6 +130,9 @@ class StoreWriter {
   DeletedEarly deleted_early_{kRememberedEarlyDeletes};
   // The OTLP spans stored: a span sent again is left out.
   StoredSpans stored_spans_;
+  // Sessions finished since the last hand-over to releaser_ (at the end of a commit).
+  std::vector<SessionTrace> released_;
+  SessionReleaser releaser_;
   std::atomic<std::int64_t> deadline_{INT64_MAX};  // stop()'s, in steady_clock ticks
   detail::WorkerThread thread_;
 };

@@ -141,6 +141,30 @@ TEST(OtlpDurable, WhatWaitedIsStoredAtOnceWhenTheServerStartsWithTheHoldsOff) {
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
 
+TEST(OtlpDurable, SpansAcknowledgedBeforeTheirSessionIsNamedSurviveASigkillAndJoinIt) {
+  // A GenAI agent's chat span ends (and is exported) before the invoke_agent span naming the
+  // conversation: answered once committed, it survives a kill, and the naming span sent after
+  // the restart still brings both into one session. Sent twice (a retried export): stored once.
+  TempDir dir;
+  {
+    ServeProcess serve(dir.db());
+    post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input("G?")));
+    post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input("G?")));
+    ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
+  }
+  {
+    ServeProcess serve(dir.db());
+    post(serve, "/v1/traces", spans_body("conv-g", true, false, trace_id(7)));
+    stored_session(serve, "conv-g", 2, 0);
+    EXPECT_EQ(session_ids(serve), std::vector<std::string>{"conv-g"}) << "one conversation, one session";
+    const Value chat = chat_event(serve, "conv-g");
+    EXPECT_EQ(chat["system_state_before"]["messages"][0]["content"], Value("G?")) << chat.dump();
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  }
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM events"), 2);
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
+}
+
 TEST(OtlpDurable, OtlpAckQueueAnswersOnceQueuedAndOtherValuesAreRefused) {
   TempDir dir;
   try {
