@@ -141,12 +141,7 @@ void read_key_value(ProtoReader r, Value& object, int depth) {
       r.skip(type);
     }
   }
-  // As Value::set (a repeated key: the last wins), but the key moved in rather than copied.
-  if (Value* same = object.find(key)) {
-    *same = std::move(value);
-  } else {
-    object.as_object().emplace_back(std::move(key), std::move(value));
-  }
+  set_attribute(object, std::move(key), std::move(value));
 }
 
 // AnyValue { string = 1; bool = 2; int = 3; double = 4; array = 5; kvlist = 6; bytes = 7 }
