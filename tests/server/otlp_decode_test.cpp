@@ -396,3 +396,27 @@ TEST(OtlpDecode, GenAiLogRecordsFoldIntoTheirSpansLlmCall) {
   EXPECT_EQ(call.system_state_after["finish_reason"], Value("stop"));
   EXPECT_EQ(call.metadata.find("span_events"), nullptr) << "every record was folded";
 }
+
+TEST(OtlpDecode, ItemsAtTheSameTimeKeepTheOrderOfTheirSpansInTheRequest) {
+  // 40 spans of one trace starting at the same instant, between an earlier and a later one: their
+  // events are in time order, and at equal times in the order the request listed the spans.
+  std::string spans;
+  const auto span = [&](int i, const char* start) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016x", i + 1);
+    spans += std::string(spans.empty() ? "" : ",") + R"({"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":")" + id +
+             R"(","name":"work )" + std::to_string(i) + R"(","startTimeUnixNano":")" + start +
+             R"(","endTimeUnixNano":"1735689900000000000","attributes":[{"key":"session.id","value":{"stringValue":"same-time"}}]})";
+  };
+  span(0, "1735689800000000002");  // the latest: its event goes last
+  for (int i = 1; i <= 40; ++i) span(i, "1735689800000000001");
+  span(41, "1735689800000000000");  // the earliest: first
+  const OtlpMapped mapped =
+      map_otlp_spans(decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[)" + spans + "]}]}]}"));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  std::vector<std::uint32_t> want{41};
+  for (std::uint32_t i = 1; i <= 40; ++i) want.push_back(i);
+  want.push_back(0);
+  EXPECT_EQ(mapped.origins.at(0).events, want);
+  ASSERT_EQ(mapped.sessions[0].event_history.size(), want.size());
+}
