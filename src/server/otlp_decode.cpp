@@ -229,8 +229,26 @@ OtlpEvent read_event(ProtoReader r) {
   return e;
 }
 
+// How many fields numbered `wanted` the message holds (those read before a malformed part: the
+// reading proper reports it).
+std::size_t count_fields(ProtoReader r, std::uint32_t wanted) {
+  std::size_t n = 0;
+  try {
+    std::uint32_t field;
+    WireType type;
+    while (r.next(field, type)) {
+      n += field == wanted;
+      r.skip(type);
+    }
+  } catch (const OtlpDecodeError&) {
+  }
+  return n;
+}
+
 OtlpSpan read_span(ProtoReader r) {
   OtlpSpan s;
+  // Its attributes' object allocated once: growing it moved each attribute a few times.
+  s.attributes.as_object().reserve(count_fields(r, 9));
   std::uint32_t field;
   WireType type;
   while (r.next(field, type)) {
