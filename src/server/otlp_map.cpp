@@ -291,6 +291,13 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
     b.origins.events.reserve(events);
     b.trace.message_history.reserve(b.items.size() - events);
     b.origins.messages.reserve(b.items.size() - events);
+    // Each timestep's events counted first, so that its vector is allocated once (growing it
+    // moved its events: a twentieth of mapping our spans).
+    std::vector<std::size_t> step_events(b.trace.session_time_steps.size(), 0);
+    for (const Item& item : b.items) {
+      if (item.event && item.step) ++step_events[b.steps.at(*item.step)];
+    }
+    for (std::size_t t = 0; t < step_events.size(); ++t) b.trace.session_time_steps[t].events.reserve(step_events[t]);
     for (const std::uint32_t i : time_order(b.items)) {
       Item& item = b.items[i];
       SessionTimeStep* ts = item.step ? &b.trace.session_time_steps[b.steps.at(*item.step)] : nullptr;
