@@ -26,6 +26,8 @@
 
 #include "otlp_workload.hpp"
 #include "scratch_database.hpp"
+#include "server/otlp_decode.hpp"
+#include "server/otlp_map.hpp"
 #include "server/server.hpp"
 
 namespace fs = std::filesystem;
@@ -326,6 +328,32 @@ BENCHMARK(BM_OtlpIngest)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// (e'') The OTLP handler's own work on one request, without HTTP or the writer: the first body of
+// BM_OtlpIngest's first client (512 spans) decoded and mapped to sessions, which are then freed
+// (the writer frees them in the server). Stable under callgrind, where the whole ingest is too
+// long; items = spans.
+// One request's decoding and mapping; its own function so that callgrind counts it per call
+// (bench/callgrind_per_call.py ... otlp_decode_and_map_once). Returns the spans decoded.
+[[gnu::noinline]] std::size_t otlp_decode_and_map_once(const std::string& body, bool json) {
+  st::server::OtlpTraces traces =
+      json ? st::server::decode_otlp_traces_json(body) : st::server::decode_otlp_traces_protobuf(body);
+  const std::size_t spans = traces.spans.size();
+  st::server::OtlpMapped mapped = st::server::map_otlp_spans(std::move(traces));
+  benchmark::DoNotOptimize(mapped.sessions.data());
+  return spans;
+}
+
+void BM_OtlpDecodeAndMap(benchmark::State& state) {
+  const bool json = state.range(0) != 0;
+  const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
+  const std::string body = synth_bench::otlp_client_bodies(shape, json, 0, 40).bodies.at(0);
+  std::size_t spans = 0;
+  for (auto _ : state) spans = otlp_decode_and_map_once(body, json);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * spans));
+  state.counters["spans_per_body"] = static_cast<double>(spans);
+}
+BENCHMARK(BM_OtlpDecodeAndMap)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"json", "foreign"});
 
 // (e') The acknowledged-to-committed delay of OTLP: one session's spans (41, ours) in one request
 // while the server is idle; the time runs from the POST until health shows it committed (polled

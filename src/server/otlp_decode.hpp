@@ -69,6 +69,16 @@ struct OtlpTraces {
   std::size_t body_bytes = 0;
 };
 
+/// Sets `object[key] = value` as Value::set does (a repeated key: the last wins), moving the key
+/// in: how both decoders add an attribute.
+inline void set_attribute(Value& object, std::string key, Value value) {
+  if (Value* same = object.find(key)) {
+    *same = std::move(value);
+  } else {
+    object.as_object().emplace_back(std::move(key), std::move(value));
+  }
+}
+
 /// Reads a protobuf ExportTraceServiceRequest (opentelemetry/proto/collector/trace/v1). Unknown
 /// fields are skipped, as protobuf readers do.
 OtlpTraces decode_otlp_traces_protobuf(std::string_view body);

@@ -249,8 +249,14 @@ CAISEvent llm_event(OtlpSpan& s, const Value& resource) {
   if (const Value* params = a.find("llm.invocation_parameters")) {
     if (Value p = parsed(*params); p.is_object()) before = std::move(p);
   }
-  for (const char* param : {"temperature", "max_tokens", "top_p", "top_k", "seed", "stream", "stop_sequences"}) {
-    if (const Value* v = a.find(std::string("gen_ai.request.") + param)) before.set(param, *v);
+  // The attribute names spelt out: building them per call allocated seven strings per LLM span.
+  static constexpr std::pair<std::string_view, std::string_view> kRequestParams[] = {
+      {"temperature", "gen_ai.request.temperature"}, {"max_tokens", "gen_ai.request.max_tokens"},
+      {"top_p", "gen_ai.request.top_p"},             {"top_k", "gen_ai.request.top_k"},
+      {"seed", "gen_ai.request.seed"},               {"stream", "gen_ai.request.stream"},
+      {"stop_sequences", "gen_ai.request.stop_sequences"}};
+  for (const auto& [param, attribute] : kRequestParams) {
+    if (const Value* v = a.find(attribute)) before.set(param, *v);
   }
   if (requested) before.set("model", *requested);
   read_messages(s);

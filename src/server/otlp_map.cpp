@@ -40,6 +40,15 @@ struct Item {
   std::uint32_t span = 0;  ///< the span it came from: its index in the session's origins
 };
 
+// The indices of `items` in time order, equal times in their order: sorting indices rather than
+// the items themselves, which are large (an event each) and were a sixth of the mapping's work.
+std::vector<std::uint32_t> time_order(const std::vector<Item>& items) {
+  std::vector<std::uint32_t> order(items.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return items[x].time < items[y].time; });
+  return order;
+}
+
 struct Building {
   SessionTrace trace;
   bool has_session_span = false;
@@ -276,8 +285,21 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
   }
 
   for (auto& [sid, b] : sessions) {
-    std::stable_sort(b.items.begin(), b.items.end(), [](const Item& x, const Item& y) { return x.time < y.time; });
-    for (Item& item : b.items) {
+    const std::size_t events = static_cast<std::size_t>(
+        std::count_if(b.items.begin(), b.items.end(), [](const Item& item) { return item.event.has_value(); }));
+    b.trace.event_history.reserve(events);
+    b.origins.events.reserve(events);
+    b.trace.message_history.reserve(b.items.size() - events);
+    b.origins.messages.reserve(b.items.size() - events);
+    // Each timestep's events counted first, so that its vector is allocated once (growing it
+    // moved its events: a twentieth of mapping our spans).
+    std::vector<std::size_t> step_events(b.trace.session_time_steps.size(), 0);
+    for (const Item& item : b.items) {
+      if (item.event && item.step) ++step_events[b.steps.at(*item.step)];
+    }
+    for (std::size_t t = 0; t < step_events.size(); ++t) b.trace.session_time_steps[t].events.reserve(step_events[t]);
+    for (const std::uint32_t i : time_order(b.items)) {
+      Item& item = b.items[i];
       SessionTimeStep* ts = item.step ? &b.trace.session_time_steps[b.steps.at(*item.step)] : nullptr;
       if (item.event) {
         if (ts != nullptr) ts->events.push_back(*item.event);
@@ -354,8 +376,8 @@ OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
     if (step) b.step(*step, time);
   }
   for (auto& [sid, b] : sessions) {
-    std::stable_sort(b.items.begin(), b.items.end(), [](const Item& x, const Item& y) { return x.time < y.time; });
-    for (Item& item : b.items) {
+    for (const std::uint32_t i : time_order(b.items)) {
+      Item& item = b.items[i];
       if (item.step) b.trace.session_time_steps[b.steps.at(*item.step)].step_messages.push_back(*item.message);
       b.trace.message_history.push_back(std::move(*item.message));
     }

@@ -396,3 +396,51 @@ TEST(OtlpDecode, GenAiLogRecordsFoldIntoTheirSpansLlmCall) {
   EXPECT_EQ(call.system_state_after["finish_reason"], Value("stop"));
   EXPECT_EQ(call.metadata.find("span_events"), nullptr) << "every record was folded";
 }
+
+TEST(OtlpDecode, ItemsAtTheSameTimeKeepTheOrderOfTheirSpansInTheRequest) {
+  // 40 spans of one trace starting at the same instant, between an earlier and a later one: their
+  // events are in time order, and at equal times in the order the request listed the spans.
+  std::string spans;
+  const auto span = [&](int i, const char* start) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016x", i + 1);
+    spans += std::string(spans.empty() ? "" : ",") + R"({"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":")" + id +
+             R"(","name":"work )" + std::to_string(i) + R"(","startTimeUnixNano":")" + start +
+             R"(","endTimeUnixNano":"1735689900000000000","attributes":[{"key":"session.id","value":{"stringValue":"same-time"}}]})";
+  };
+  span(0, "1735689800000000002");  // the latest: its event goes last
+  for (int i = 1; i <= 40; ++i) span(i, "1735689800000000001");
+  span(41, "1735689800000000000");  // the earliest: first
+  const OtlpMapped mapped =
+      map_otlp_spans(decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[)" + spans + "]}]}]}"));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  std::vector<std::uint32_t> want{41};
+  for (std::uint32_t i = 1; i <= 40; ++i) want.push_back(i);
+  want.push_back(0);
+  EXPECT_EQ(mapped.origins.at(0).events, want);
+  ASSERT_EQ(mapped.sessions[0].event_history.size(), want.size());
+}
+
+TEST(OtlpDecode, GenAiRequestParametersGoIntoTheCallsStateBefore) {
+  const std::string attr = R"({"key":"gen_ai.request.)";
+  const std::string body =
+      R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"53995c3f42cd8ad8",)"
+      R"("name":"chat gpt-4o","startTimeUnixNano":"1735689800000000000","endTimeUnixNano":"1735689801000000000","attributes":[)"
+      R"({"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},)" +
+      attr + R"(model","value":{"stringValue":"gpt-4o"}},)" + attr + R"(temperature","value":{"doubleValue":0.25}},)" + attr +
+      R"(max_tokens","value":{"intValue":"100"}},)" + attr + R"(top_p","value":{"doubleValue":0.5}},)" + attr +
+      R"(top_k","value":{"intValue":"4"}},)" + attr + R"(seed","value":{"intValue":"7"}},)" + attr +
+      R"(stream","value":{"boolValue":true}},)" + attr +
+      R"(stop_sequences","value":{"arrayValue":{"values":[{"stringValue":"END"}]}}}]}]}]}]})";
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(body));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const Value& before = only_call(mapped.sessions[0]).system_state_before;
+  EXPECT_EQ(before["temperature"], Value(0.25));
+  EXPECT_EQ(before["max_tokens"], Value(std::int64_t{100}));
+  EXPECT_EQ(before["top_p"], Value(0.5));
+  EXPECT_EQ(before["top_k"], Value(std::int64_t{4}));
+  EXPECT_EQ(before["seed"], Value(std::int64_t{7}));
+  EXPECT_EQ(before["stream"], Value(true));
+  EXPECT_EQ(before["stop_sequences"], Value::array({Value("END")}));
+  EXPECT_EQ(before["model"], Value("gpt-4o"));
+}
