@@ -169,6 +169,11 @@ int main(int argc, char** argv) {
                         "Answer OTLP requests once their data is committed (commit, the default: a kill loses none of "
                         "it) or once it is queued (queue)")
       ->check(CLI::IsMember({"commit", "queue"}));
+  std::int64_t otlp_part_wait_ms = serve.otlp_part_wait.count();
+  serve_cmd->add_option("--otlp-part-wait-ms", otlp_part_wait_ms,
+                        "With --otlp-ack commit, spans of a trace whose session is not named yet wait this long for "
+                        "the span naming it, then are stored under their trace id (default 10000; 0: not)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600000}));
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
   serve_cmd->add_option("--db-threads", serve.db_threads,
                         "DuckDB worker threads besides the request and writer threads (default 1; 0: one per core)")
@@ -216,6 +221,7 @@ int main(int argc, char** argv) {
       serve.log_hold = std::chrono::milliseconds(log_hold_ms);
       serve.span_hold = std::chrono::milliseconds(span_hold_ms);
       serve.otlp_wait_commit = otlp_ack == "commit";
+      serve.otlp_part_wait = std::chrono::milliseconds(otlp_part_wait_ms);
       return run_serve(target, std::move(serve));
     }
   } catch (const UsageError& e) {

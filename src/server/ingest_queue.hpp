@@ -70,6 +70,9 @@ struct IngestItem {
   /// OTLP: named after its trace id for want of a session id. When a later span of the trace
   /// has named the session, the writer stores it there instead.
   bool unnamed = false;
+  /// OTLP: holds a root span of its trace. A root span ends after the spans under it, so no
+  /// later span is expected to name an unnamed session that has it (the writer does not wait).
+  bool has_root_span = false;
   /// OTLP: sessions stored under a trace id (unnamed) that this session's spans now name; the
   /// writer moves them into this session before appending it.
   std::vector<std::string> absorbs;

@@ -53,6 +53,7 @@ struct Building {
   SessionTrace trace;
   bool has_session_span = false;
   bool unnamed = false;  ///< named after its trace id for want of a session id
+  bool has_root = false;  ///< holds a root span of its trace
   std::uint64_t spans = 0;
   std::map<std::string, std::size_t> steps;  ///< step_id → index in trace.session_time_steps
   std::vector<Item> items;
@@ -219,6 +220,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
     Building& b = sessions[*sid];
     b.trace.session_id = *sid;
     b.unnamed = unnamed;
+    if (s.parent_span_id.empty()) b.has_root = true;
     ++b.spans;
     const auto span = static_cast<std::uint32_t>(b.origins.keys.size());
     b.origins.keys.push_back(keys[i]);
@@ -324,6 +326,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
     out.sessions.push_back(std::move(b.trace));
     out.origins.push_back(std::move(b.origins));
     out.unnamed.push_back(b.unnamed);
+    out.rooted.push_back(b.has_root);
     if (traces.body_bytes > 0) {
       out.bytes.push_back(std::max<std::size_t>(1, static_cast<std::size_t>(traces.body_bytes * b.spans / out.spans)));
     }

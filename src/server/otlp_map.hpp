@@ -48,6 +48,8 @@ struct OtlpMapped {
   /// Per session of `sessions`: named after its trace id for want of a session id (a later span
   /// of the trace may name the session; TraceSessions).
   std::vector<bool> unnamed;
+  /// Per session of `sessions` (spans only): holds a root span of its trace (no parent).
+  std::vector<bool> rooted;
   /// {trace id, session id}: traces whose spans earlier requests stored under the trace id and
   /// that a span of this request named; that session is among `sessions`, and what was stored
   /// under the trace id is to be moved into it.

@@ -41,6 +41,7 @@ void add_items(std::vector<IngestItem>& items, OtlpMapped& mapped, bool logs) {
     const std::size_t bytes = i < mapped.bytes.size() ? mapped.bytes[i] : trace.to_json().size();
     IngestItem item{std::move(trace), OnExistingSession::merge, bytes, nullptr, 0};
     item.unnamed = i < mapped.unnamed.size() && mapped.unnamed[i];
+    item.has_root_span = i < mapped.rooted.size() && mapped.rooted[i];
     if (i < mapped.origins.size()) item.spans = std::make_shared<SpanOrigins>(std::move(mapped.origins[i]));
     for (const auto& [trace_id, session_id] : mapped.named) {
       if (session_id == item.trace.session_id) item.absorbs.push_back(trace_id);

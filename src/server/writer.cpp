@@ -47,9 +47,9 @@ StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCo
       counters_(counters),
       commit_sessions_(std::max<std::size_t>(options.commit_sessions, 1)),
       commit_interval_(options.commit_interval),
-      on_stored_(std::move(on_stored)),
       pending_ids_(options.otlp_part_wait.count() > 0 ? std::move(pending_ids) : nullptr),
       part_wait_(options.otlp_part_wait),
+      on_stored_(std::move(on_stored)),
       thread_([this] { run(); }) {}
 
 StoreWriter::~StoreWriter() { stop(Clock::now() + std::chrono::seconds(30)); }
@@ -171,7 +171,8 @@ void StoreWriter::append_taken(std::vector<IngestItem>& taken, std::size_t carri
 bool StoreWriter::may_park(const IngestItem& item) const {
   // Only a request waiting for its commit gains from it; log records joining stored calls
   // (attach_logs) read the store as of their append.
-  return pending_ids_ && item.receipt && item.spans &&
+  // A part with its trace's root span waits for nothing: the spans that could name it came.
+  return pending_ids_ && item.receipt && item.spans && !item.has_root_span &&
          (!item.otlp || (!item.otlp->attach_logs && !item.otlp->no_session));
 }
 

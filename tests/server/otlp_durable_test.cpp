@@ -165,6 +165,26 @@ TEST(OtlpDurable, SpansAcknowledgedBeforeTheirSessionIsNamedSurviveASigkillAndJo
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
 
+TEST(OtlpDurable, SpansWhoseSessionIsNeverNamedAreStoredUnderTheirTraceIdAfterTheirWait) {
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-part-wait-ms", "1000"});
+  post(serve, "/v1/traces", spans_body("", false, true, trace_id(8), input("H?")));
+  EXPECT_TRUE(session_ids(serve).empty()) << "waits for the span naming its session";
+  stored_session(serve, trace_id(8), 1, 0, std::chrono::seconds(5));
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
+}
+
+TEST(OtlpDurable, ATraceThatCameWithItsRootSpanAndNoSessionIsStoredUnderItsTraceIdAtOnce) {
+  // Nothing will name its session later (an OpenTelemetry GenAI instrumentation without session
+  // ids, a whole trace in one request): readers see it as soon as it is committed.
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-part-wait-ms", "60000"});
+  post(serve, "/v1/traces", spans_body("", true, true, trace_id(9), input("I?")));
+  stored_session(serve, trace_id(9), 2, 0, std::chrono::seconds(5));
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
+
 TEST(OtlpDurable, OtlpAckQueueAnswersOnceQueuedAndOtherValuesAreRefused) {
   TempDir dir;
   try {
