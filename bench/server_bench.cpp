@@ -231,14 +231,17 @@ IngestCounts ingest_counts(httplib::Client& client) {
 }
 
 // (e) OTLP ingest (POST /v1/traces) end to end into the file: >= 100 k spans/s, readers querying
-// meanwhile. Four clients, each an SDK's BatchSpanProcessor exporting 512 spans per request with
+// meanwhile. Four clients (`clients:4`), each an SDK's BatchSpanProcessor exporting 512 spans per request with
 // keep-alive, sessions of the client in progress 8 at a time (so a session's spans often come in
 // two requests, which the writer merges). Shapes (otlp_workload.hpp): ours (session, timestep and
 // event spans, synth.*; 1,000 sessions of 41 spans per client) or a foreign GenAI
 // instrumentation's (agent turns of invoke_agent, 2 chat spans with messages, execute_tool, only
 // the root naming the conversation; 2,000 conversations of 5 turns, 20 spans, per client);
 // protobuf or OTLP/JSON; answered once committed (`commit:1`, serve's default) or once queued
-// (`commit:0`, --otlp-ack queue). Bodies are built before the clock starts. The time runs until health
+// (`commit:0`, --otlp-ack queue). `clients:12` sends the same spans from 12 clients (a third
+// as many sessions each): answered after commit, each client waits for its commit before it
+// sends on, so the rate there is set by how many requests share a commit (12 HTTP workers of
+// serve's 16 are busy with them). Bodies are built before the clock starts. The time runs until health
 // says every accepted session is committed; items = spans as the server counts them
 // (health's otlp_spans). drain_ms: from the last acknowledgement to everything committed (the
 // acknowledged-to-committed delay of the last request under load).
@@ -247,8 +250,8 @@ void BM_OtlpIngest(benchmark::State& state) {
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
   const bool wait_commit = state.range(2) != 0;  // serve --otlp-ack commit (the default) or queue
   const fs::path path = synth_bench::scratch_database("server_otlp.duckdb");
-  constexpr int kClients = 4;
-  const int sessions = shape == synth_bench::OtlpShape::ours ? 1000 : 2000;
+  const int kClients = static_cast<int>(state.range(3));
+  const int sessions = (shape == synth_bench::OtlpShape::ours ? 1000 : 2000) * 4 / kClients;
   std::vector<synth_bench::OtlpClientBodies> clients;
   std::uint64_t sent_spans = 0;
   for (int c = 0; c < kClients; ++c) {
@@ -323,8 +326,10 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["throttled"] = static_cast<double>(last.throttled);
 }
 BENCHMARK(BM_OtlpIngest)
-    ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}})
-    ->ArgNames({"json", "foreign", "commit"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}, {4}})
+    ->Args({0, 0, 1, 12})
+    ->Args({0, 1, 1, 12})
+    ->ArgNames({"json", "foreign", "commit", "clients"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
