@@ -21,6 +21,11 @@ void SessionReleaser::release(std::vector<SessionTrace>& sessions) noexcept {
     if (waiting_.empty()) {
       waiting_.swap(sessions);
     } else {
+      try {
+        waiting_.reserve(waiting_.size() + sessions.size());
+      } catch (...) {
+        return;  // no memory to grow the list: the caller frees them
+      }
       waiting_.insert(waiting_.end(), std::make_move_iterator(sessions.begin()), std::make_move_iterator(sessions.end()));
       sessions.clear();  // moved-from shells: nothing left to free
     }
