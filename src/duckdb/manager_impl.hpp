@@ -354,9 +354,9 @@ struct DuckDBTraceManager::Impl {
       // The writer's few fixed statements, prepared once per connection (parsing and planning
       // each again took a tenth of the writer's time); bounded should a caller vary its SQL.
       if (batch_stmts.size() >= kMaxBatchStatements) batch_stmts.clear();
-      std::unique_ptr<Prepared>& stmt = batch_stmts[std::string(sql)];
-      if (!stmt) stmt = std::make_unique<Prepared>(conn, sql);
-      return run(*stmt, sql, params);
+      auto found = batch_stmts.find(sql);
+      if (found == batch_stmts.end()) found = batch_stmts.emplace(std::string(sql), std::make_unique<Prepared>(conn, sql)).first;
+      return run(*found->second, sql, params);
     } catch (...) {
       roll_back_batch();
       throw;
@@ -493,7 +493,12 @@ struct DuckDBTraceManager::Impl {
   std::optional<Prepared> part_stmt, part_steps_stmt, step_update_stmt, session_update_stmt;
   std::optional<Prepared> delete_stmts[5];  // delete_session's
   static constexpr std::size_t kMaxBatchStatements = 32;
-  std::unordered_map<std::string, std::unique_ptr<Prepared>> batch_stmts;  // run_in_batch's
+  // run_in_batch's, looked up by the caller's string_view (no string built per call).
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const noexcept { return std::hash<std::string_view>{}(sql); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Prepared>, SqlHash, std::equal_to<>> batch_stmts;
   // The open transaction's held sessions, in the order they were appended, by id.
   std::vector<HeldSession> held;
   std::unordered_map<std::string, std::size_t> held_index;

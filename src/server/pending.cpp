@@ -71,18 +71,17 @@ IngestItem part_of(const Value& b, std::int64_t id) {
   item.bytes = text(b["trace"]).size();
   item.unnamed = true;
   auto origins = std::make_shared<SpanOrigins>();
-  if (b["keys"].is_array()) {
-    for (const Value& k : b["keys"].as_array()) if (k.is_array() && k.size() == 2) origins->keys.push_back(SpanKey{u64(k.as_array()[0]), u64(k.as_array()[1])});
-  }
-  if (b["steps"].is_array()) {
-    for (const Value& v : b["steps"].as_array()) origins->steps.push_back(v.is_number() ? static_cast<std::int32_t>(v.as_int()) : -1);
-  }
-  if (b["events"].is_array()) {
-    for (const Value& v : b["events"].as_array()) origins->events.push_back(static_cast<std::uint32_t>(u64(v)));
-  }
-  if (b["messages"].is_array()) {
-    for (const Value& v : b["messages"].as_array()) origins->messages.push_back(static_cast<std::uint32_t>(u64(v)));
-  }
+  const auto each = [&b](const char* member, auto&& f) {
+    if (const Value& list = b[member]; list.is_array()) {
+      for (const Value& v : list.as_array()) f(v);
+    }
+  };
+  each("keys", [&](const Value& k) {
+    if (k.is_array() && k.size() == 2) origins->keys.push_back(SpanKey{u64(k.as_array()[0]), u64(k.as_array()[1])});
+  });
+  each("steps", [&](const Value& v) { origins->steps.push_back(v.is_number() ? static_cast<std::int32_t>(v.as_int()) : -1); });
+  each("events", [&](const Value& v) { origins->events.push_back(static_cast<std::uint32_t>(u64(v))); });
+  each("messages", [&](const Value& v) { origins->messages.push_back(static_cast<std::uint32_t>(u64(v))); });
   if (origins->steps.size() != origins->keys.size() || origins->events.size() != item.trace.event_history.size() ||
       origins->messages.size() != item.trace.message_history.size()) {
     throw Error("its span origins do not match its session");

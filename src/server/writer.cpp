@@ -151,9 +151,10 @@ void StoreWriter::append_taken(std::vector<IngestItem>& taken, std::size_t carri
   std::vector<std::size_t> last;
   for (std::size_t i = 0; i < taken.size(); ++i) {
     IngestItem& item = taken[i];
-    if (item.unnamed && renamed_.find(item.trace.session_id) == nullptr && may_park(item)) {
+    const bool waits_for_name = item.unnamed && renamed_.find(item.trace.session_id) == nullptr;
+    if (waits_for_name && may_park(item)) {
       park(item);
-    } else if (i >= carried && item.unnamed && renamed_.find(item.trace.session_id) == nullptr) {
+    } else if (waits_for_name && i >= carried) {
       last.push_back(i);
     } else {
       append(item);

@@ -93,8 +93,6 @@ class StoreWriter {
   std::vector<IngestItem> batch_;
   std::vector<Stored> appended_;
   std::size_t batch_bytes_ = 0;
-  // The session ids appended in the open batch (stored_ does not know them).
-  std::unordered_set<std::string> batch_ids_;
   // Unnamed OTLP parts left out of the batch just committed, for the next (append_taken).
   std::vector<IngestItem> held_back_;
   // Unnamed OTLP parts whose request waits for its commit (commit-ack mode). Stored under their
