@@ -107,6 +107,9 @@ struct IngestCounters {
   std::atomic<std::uint64_t> otlp_duplicate_spans{0};
   /// Sessions first stored under their trace id and moved into the session a later span named.
   std::atomic<std::uint64_t> otlp_sessions_renamed{0};
+  /// OTLP session parts waiting now, acknowledged, for the span naming their session (the
+  /// writer's parked parts).
+  std::atomic<std::uint64_t> otlp_parts_waiting{0};
   std::atomic<std::uint64_t> otlp_log_records{0};     ///< GenAI log records received
   /// GenAI log records left out because the same record came before (a retried export).
   std::atomic<std::uint64_t> otlp_duplicate_log_records{0};

@@ -393,6 +393,7 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
                        {"otlp_rejected_spans", n(c.otlp_rejected_spans)},
                        {"otlp_duplicate_spans", n(c.otlp_duplicate_spans)},
                        {"otlp_sessions_renamed", n(c.otlp_sessions_renamed)},
+                       {"otlp_parts_waiting", n(c.otlp_parts_waiting)},
                        {"otlp_log_records", n(c.otlp_log_records)},
                        {"otlp_duplicate_log_records", n(c.otlp_duplicate_log_records)},
                        {"otlp_logs_attached", n(c.otlp_logs_attached)},

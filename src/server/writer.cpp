@@ -204,7 +204,7 @@ void StoreWriter::park(IngestItem& item) {
   std::vector<ParkedPart>& parts = parked_[trace];
   if (parts.empty()) parked_order_.push_back(trace);
   parts.push_back(ParkedPart{std::move(item), std::move(own), Clock::now() + part_wait_});
-  ++parked_count_;
+  counters_.otlp_parts_waiting.fetch_add(1, std::memory_order_relaxed);
   parked_bytes_ += parts.back().item.bytes;
   if (parked_in_batch_.empty() || parked_in_batch_.back() != trace) parked_in_batch_.push_back(trace);
   if (parked_full()) store_due_parts(Clock::time_point::min());
@@ -238,7 +238,7 @@ std::size_t StoreWriter::unpark_absorbed(std::vector<IngestItem>& taken, std::si
         // What earlier batches stored under the trace id moves first, so that parts keep their order.
         if (first) part.item.absorbs.push_back(from);
         first = false;
-        --parked_count_;
+        counters_.otlp_parts_waiting.fetch_sub(1, std::memory_order_relaxed);
         parked_bytes_ -= part.item.bytes;
         parts.push_back(std::move(part.item));
       }
@@ -275,13 +275,15 @@ void StoreWriter::store_due_parts(Clock::time_point now) {
     std::vector<ParkedPart> parts = std::move(found->second);
     parked_.erase(found);
     parked_order_.pop_front();
-    parked_count_ -= parts.size();
+    counters_.otlp_parts_waiting.fetch_sub(parts.size(), std::memory_order_relaxed);
     for (const ParkedPart& part : parts) parked_bytes_ -= part.item.bytes;
     for (ParkedPart& part : parts) append(part.item);
   }
 }
 
-bool StoreWriter::parked_full() const { return parked_count_ > kMaxParkedParts || parked_bytes_ > kMaxParkedBytes; }
+bool StoreWriter::parked_full() const {
+  return counters_.otlp_parts_waiting.load(std::memory_order_relaxed) > kMaxParkedParts || parked_bytes_ > kMaxParkedBytes;
+}
 
 Clock::time_point StoreWriter::next_part_due() const {
   for (const std::string& trace : parked_order_) {
@@ -401,7 +403,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
     for (ParkedPart& part : parts) {
       if (part.answered) continue;
       part.item.otlp = std::move(part.work);
-      --parked_count_;
+      counters_.otlp_parts_waiting.fetch_sub(1, std::memory_order_relaxed);
       parked_bytes_ -= part.item.bytes;
       batch_.push_back(std::move(part.item));
       appended_.push_back(Stored::lost);

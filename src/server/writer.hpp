@@ -113,7 +113,6 @@ class StoreWriter {
   const std::chrono::milliseconds part_wait_;
   std::unordered_map<std::string, std::vector<ParkedPart>> parked_;  // by trace id
   std::deque<std::string> parked_order_;  // trace ids as parked (stale entries skipped)
-  std::size_t parked_count_ = 0;
   std::size_t parked_bytes_ = 0;  // their IngestItem::bytes
   std::vector<std::string> parked_in_batch_;  // traces parked in the open batch
   std::chrono::steady_clock::time_point batch_due_;

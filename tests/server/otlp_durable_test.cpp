@@ -170,7 +170,9 @@ TEST(OtlpDurable, SpansWhoseSessionIsNeverNamedAreStoredUnderTheirTraceIdAfterTh
   ServeProcess serve(dir.db(), {"--otlp-part-wait-ms", "1000"});
   post(serve, "/v1/traces", spans_body("", false, true, trace_id(8), input("H?")));
   EXPECT_TRUE(session_ids(serve).empty()) << "waits for the span naming its session";
+  EXPECT_EQ(ingest_counts(serve)["otlp_parts_waiting"], Value(1));
   stored_session(serve, trace_id(8), 1, 0, std::chrono::seconds(5));
+  EXPECT_EQ(ingest_counts(serve)["otlp_parts_waiting"], Value(0));
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
