@@ -11,16 +11,16 @@ namespace synth::tracing::server {
 
 namespace {
 
-using otlp::first_of;
 using otlp::timestamp_of;
 
 // Spans nested deeper than this are not walked up to find their timestep.
 constexpr int kMaxAncestors = 256;
 
 std::optional<std::string> session_key(const Value& attributes) {
-  const Value* v = first_of(attributes, {"synth.session_id", "synth.session.id", "session.id", "gen_ai.conversation.id",
-                                         "langfuse.session.id", "traceloop.association.properties.session_id",
-                                         "ai.telemetry.metadata.sessionId"});
+  using Known = otlp::KnownAttributes;
+  const Value* v = Known(attributes).first_of({Known::synth_session_id, Known::synth_session_dot_id, Known::session_id,
+                                               Known::gen_ai_conversation_id, Known::langfuse_session_id,
+                                               Known::traceloop_session_id, Known::ai_telemetry_session_id});
   if (v == nullptr) return std::nullopt;
   if (v->is_string()) return v->as_string().empty() ? std::nullopt : std::optional(v->as_string());
   return v->dump();

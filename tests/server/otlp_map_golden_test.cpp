@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -29,7 +30,7 @@ std::string read_text(const std::string& path) {
 }
 
 std::string fixture(const std::string& name) {
-  std::string text = read_text(std::string(OTLP_FIXTURES) + "/" + name);
+  std::string text = read_text((std::filesystem::path(OTLP_FIXTURES) / name).string());
   EXPECT_FALSE(text.empty()) << name;
   return text;
 }
@@ -100,7 +101,7 @@ Value without_bytes(Value requests) {
 // difference names its place. `ignore_bytes`: the file holds requests (mapped_requests) whose
 // sessions' `bytes` are left out of the comparison.
 void expect_golden(const std::string& name, const Value& got, bool ignore_bytes = false) {
-  const std::string path = std::string(OTLP_FIXTURES) + "/mapped/" + name;
+  const std::string path = (std::filesystem::path(OTLP_FIXTURES) / "mapped" / name).string();
   const std::string text = got.dump(JsonFormat{.indent = 1}) + "\n";
   if (const char* update = std::getenv("SYNTH_UPDATE_MAPPED_GOLDEN");
       update != nullptr && std::string(update) == "1" && !ignore_bytes) {
