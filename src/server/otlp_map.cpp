@@ -273,6 +273,8 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
   }
   if (memory != nullptr) remember_sessions(trace_session, *memory);
 
+  // Each resource's session id, looked up for the first span that needs it.
+  std::vector<std::optional<std::optional<std::string>>> resource_sessions(traces.resources.size());
   Placed placed;
   placed.events.reserve(traces.spans.size());
   std::map<std::string, Building, std::less<>> sessions;
@@ -291,7 +293,11 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
       if (auto it = trace_session.find(s.trace_id); it != trace_session.end()) sid = it->second;
     }
     if (!sid && memory != nullptr) sid = memory->find(s.trace_id);
-    if (!sid) sid = session_key(resource_of(s));
+    if (!sid && s.resource < resource_sessions.size()) {
+      std::optional<std::optional<std::string>>& of_resource = resource_sessions[s.resource];
+      if (!of_resource) of_resource = session_key(traces.resources[s.resource]);
+      sid = *of_resource;
+    }
     bool unnamed = false;
     if (!sid && memory != nullptr) sid = memory->find_or_note_unnamed(s.trace_id);
     if (!sid && !s.trace_id.empty()) {
