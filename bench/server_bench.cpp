@@ -238,7 +238,8 @@ IngestCounts ingest_counts(httplib::Client& client) {
 // instrumentation's (agent turns of invoke_agent, 2 chat spans with messages, execute_tool, only
 // the root naming the conversation; 2,000 conversations of 5 turns, 20 spans, per client);
 // protobuf or OTLP/JSON; answered once committed (`commit:1`, serve's default) or once queued
-// (`commit:0`, --otlp-ack queue). `clients:12` sends the same spans from 12 clients (a third
+// (`commit:0`, --otlp-ack queue); `group_ms`: serve's --commit-group-ms (0: off, 5: the
+// default). `clients:12` sends the same spans from 12 clients (a third
 // as many sessions each): answered after commit, each client waits for its commit before it
 // sends on, so the rate there is set by how many requests share a commit (12 HTTP workers of
 // serve's 16 are busy with them). Bodies are built before the clock starts. The time runs until health
@@ -269,6 +270,7 @@ void BM_OtlpIngest(benchmark::State& state) {
     {
       st::server::ServerOptions options{.db = path, .port = 0};
       options.otlp_wait_commit = wait_commit;
+      options.commit_group = std::chrono::milliseconds(state.range(4));
       st::server::Server server(options);
       std::atomic<bool> done{false};
       std::atomic<int> failures{0};
@@ -326,10 +328,11 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["throttled"] = static_cast<double>(last.throttled);
 }
 BENCHMARK(BM_OtlpIngest)
-    ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}, {4}})
-    ->Args({0, 0, 1, 12})
-    ->Args({0, 1, 1, 12})
-    ->ArgNames({"json", "foreign", "commit", "clients"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}, {4}, {5}})
+    ->Args({0, 0, 1, 12, 5})
+    ->Args({0, 1, 1, 12, 5})
+    ->ArgsProduct({{0}, {0, 1}, {1}, {4, 12}, {0}})
+    ->ArgNames({"json", "foreign", "commit", "clients", "group_ms"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

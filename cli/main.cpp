@@ -139,9 +139,13 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--commit-sessions", serve.commit_sessions, "Commit every N sessions (default 1000)")
       ->check(CLI::PositiveNumber);
   std::int64_t commit_ms = serve.commit_interval.count(), query_ms = serve.query_timeout.count(),
-               shutdown_ms = serve.shutdown_timeout.count();
+               shutdown_ms = serve.shutdown_timeout.count(), commit_group_ms = serve.commit_group.count();
   serve_cmd->add_option("--commit-interval-ms", commit_ms, "Or once a session waited this long (default 1000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+  serve_cmd->add_option("--commit-group-ms", commit_group_ms,
+                        "When busy, keep taking requests this long before committing, so they share a commit "
+                        "(default 5; 0: off)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1000}));
   serve_cmd->add_option("--query-max-rows", serve.query_max_rows, "Rows a query returns, at most (default 10000)")
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--query-timeout-ms", query_ms, "Time a query may run (default 10000)")
@@ -216,6 +220,7 @@ int main(int argc, char** argv) {
     if (*serve_cmd) {
       serve.otlp_port_required = otlp_port_opt->count() > 0 && serve.otlp_port > 0;
       serve.commit_interval = std::chrono::milliseconds(commit_ms);
+      serve.commit_group = std::chrono::milliseconds(commit_group_ms);
       serve.query_timeout = std::chrono::milliseconds(query_ms);
       serve.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
       serve.log_hold = std::chrono::milliseconds(log_hold_ms);

@@ -191,6 +191,10 @@ class Appender {
   /// Rows give values for `columns`, in that order, whatever the table's order (columns a
   /// migration added come last); the table's other columns get their defaults.
   Appender(Connection& conn, const char* table, const std::vector<std::string>& columns);
+  /// Rows for `query` (an INSERT, UPDATE, DELETE or MERGE INTO reading them as table `rows`),
+  /// with the types of the same `columns` of table `like`: flush() runs it on the rows appended.
+  Appender(Connection& conn, const char* query, const char* rows, const char* like,
+           const std::vector<std::string>& columns);
   ~Appender();
   Appender(const Appender&) = delete;
   Appender& operator=(const Appender&) = delete;
@@ -230,6 +234,8 @@ class Appender {
   // The column the next value goes to, which must be of `type`.
   Column& next(duckdb_type type, const char* what);
   void set_valid(Column& c) noexcept { c.validity[row_ / 64] |= std::uint64_t{1} << (row_ % 64); }
+  // Takes `types` (destroyed): the columns and the chunk they are written into.
+  void make_chunk(std::vector<duckdb_logical_type>& types, const std::vector<std::string>& columns);
   void bind_vectors();
   void append_chunk();
   void put_text(Column& c, std::string_view s);

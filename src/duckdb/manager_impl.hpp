@@ -175,11 +175,24 @@ struct DuckDBTraceManager::Impl {
       }
     }
   }
-  // The timestep rows append_to_stored() added since the last flush_rows(): an UPDATE misses them.
-  std::unordered_set<std::int64_t> unflushed_steps;
-  // True when merging `t` into its stored session needs no flush first: its part is remembered,
-  // and none of the timesteps it adds to waits in the appenders.
-  bool updates_flushed_rows_only(const SessionTrace& t) const;
+  // What append_to_stored() adds to stored timesteps (by row id) and sessions, written by
+  // write_merge_updates() when the batch's rows are flushed: one UPDATE per table for them all
+  // (an UPDATE per part, bound again at each call, took a fifth of the server writer's commits).
+  struct StepAdd {
+    std::int64_t events = 0;
+    std::int64_t messages = 0;
+  };
+  struct SessionAdd {
+    std::int64_t steps = 0;
+    std::int64_t events = 0;
+    std::int64_t messages = 0;
+    Value::Array metadata;  // the merged session's whole metadata
+    Timestamp created_at;   // the earliest of its parts' (unset: none)
+  };
+  std::unordered_map<std::int64_t, StepAdd> step_adds;
+  std::unordered_map<std::string, SessionAdd> session_adds;
+  // Runs and forgets them; after the appended rows are flushed (the UPDATEs see every row).
+  void write_merge_updates();
   // The remembered part of a stored session, else stored_part().
   StoredPart take_part(const std::string& session_id) {
     const auto it = parts.find(session_id);
@@ -227,16 +240,16 @@ struct DuckDBTraceManager::Impl {
   void append_held(Appenders& a, const SessionTrace& t, HeldSession& h, detail::duck::SessionStats* stats);
 
   // Appends `t` as a part of the stored session `into` (OnExistingSession::merge), in SQL; `into`
-  // becomes the merged session's part.
-  void append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into);
+  // becomes the merged session's part. The rows it adds are added to `stats`.
+  void append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into, detail::duck::SessionStats& stats);
 
   // The events and messages rows of `t`, placed after `history_events` / `history_messages` and
   // after each timestep's first_event / first_message; added to `stats` when given.
   void append_items(Appenders& a, const SessionTrace& t, const std::vector<StepRow>& step_rows,
                     std::int64_t history_events, std::int64_t history_messages, detail::duck::SessionStats* stats);
 
-  // Hands the held sessions' rows and every appended row to DuckDB (before anything reads or
-  // changes stored rows of the batch).
+  // Hands the held sessions' rows and every appended row to DuckDB, then runs the merges'
+  // UPDATEs (before anything reads or changes stored rows of the batch).
   void flush_rows(Appenders& a);
 
   // A statement prepared once per connection (reset with it): `slot` is a member below.
@@ -252,22 +265,21 @@ struct DuckDBTraceManager::Impl {
     exists_stmt.reset();
     part_stmt.reset();
     part_steps_stmt.reset();
-    step_update_stmt.reset();
-    session_update_stmt.reset();
     for (auto& stmt : delete_stmts) stmt.reset();
     batch_stmts.clear();
   }
 
-  // Stores the aggregates of the sessions appended since `from`, in the open transaction: those
-  // computed while appending, and (in SQL) those of the merged sessions.
-  void store_stats(const BatchStart& from);
+  // Stores the aggregates of the sessions appended since the last store_stats, in the open
+  // transaction: new sessions' rows, and what merged sessions' rows added combined into theirs.
+  void store_stats();
 
   void forget_stats() noexcept {
     pending_stats.clear();
-    merged_ids.clear();
+    merged_stats.clear();
     held.clear();
     held_index.clear();
-    unflushed_steps.clear();
+    step_adds.clear();
+    session_adds.clear();
   }
 
   BatchStart batch_start() const { return BatchStart{next_timestep_id, next_event_id, next_message_id}; }
@@ -282,7 +294,6 @@ struct DuckDBTraceManager::Impl {
       roll_back_batch();
       throw;
     }
-    batch_from = batch_start();
     batch_seen.clear();
     forget_stats();
   }
@@ -317,7 +328,7 @@ struct DuckDBTraceManager::Impl {
       if (!moved) return false;
       delete_session(from);
       pending_stats.erase(from_id);
-      merged_ids.erase(from_id);
+      merged_stats.erase(from_id);
       batch_seen.erase(from_id);
       moved->session_id = to;
       InsertSummary ignored;
@@ -404,7 +415,7 @@ struct DuckDBTraceManager::Impl {
       // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
       // connection) aborted, and keeps nothing; any statement before it fails in that case.
       conn.exec("SELECT 1");
-      store_stats(batch_from);
+      store_stats();
       commit();
     } catch (...) {
       roll_back_batch();
@@ -455,7 +466,7 @@ struct DuckDBTraceManager::Impl {
           const std::unordered_set<std::string> stored = stored_among(chunk);
           for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing, true, &stored);
           flush_rows(a);
-          store_stats(from);
+          store_stats();
         });
       } catch (...) {
         forget_parts();
@@ -490,7 +501,7 @@ struct DuckDBTraceManager::Impl {
   std::int64_t last_seq = 0;  // session_stats.seq of the latest change
   std::optional<Prepared> exists_stmt;
   // What a merge into a stored session runs (stored_part, append_to_stored).
-  std::optional<Prepared> part_stmt, part_steps_stmt, step_update_stmt, session_update_stmt;
+  std::optional<Prepared> part_stmt, part_steps_stmt;
   std::optional<Prepared> delete_stmts[5];  // delete_session's
   static constexpr std::size_t kMaxBatchStatements = 32;
   // run_in_batch's, looked up by the caller's string_view (no string built per call).
@@ -503,12 +514,11 @@ struct DuckDBTraceManager::Impl {
   std::vector<HeldSession> held;
   std::unordered_map<std::string, std::size_t> held_index;
   // The aggregates of the open transaction's new sessions (by id: their seq follow the ids, as
-  // kRefreshSessionStats gives them), and the sessions merged into.
+  // kRefreshSessionStats gives them), and of the rows it added to stored sessions.
   std::map<std::string, detail::duck::SessionStats> pending_stats;
-  std::unordered_set<std::string> merged_ids;
+  std::map<std::string, detail::duck::SessionStats> merged_stats;
   // DuckDBSink and the server's writer: the open transaction of the current batch, if any.
   std::optional<Appenders> batch;
-  BatchStart batch_from{};
   std::unordered_set<std::string> batch_seen;  // the sessions the batch appended
 };
 

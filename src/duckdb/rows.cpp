@@ -89,18 +89,20 @@ detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const Sess
         append_held(a, t, held[it->second], stats == pending_stats.end() ? nullptr : &stats->second);
         return Appended::merged;
       }
-      // The stored part's rows must be visible to stored_part() and to the UPDATEs: flushed unless
-      // the part is remembered and no timestep this part updates waits in the appenders.
-      if (in_batch && !updates_flushed_rows_only(t)) flush_rows(a);
+      // The stored part's rows must be visible to stored_part(): flushed unless the part is
+      // remembered (its UPDATEs wait until the rows are flushed: they see every row).
+      if (in_batch && !parts.contains(t.session_id)) flush_rows(a);
       seen.insert(t.session_id);
       {
+        // The aggregates of the rows it adds: to those of a session new in this batch (no
+        // session_stats row yet), else to what is combined with its row at the commit.
+        auto stats = pending_stats.find(t.session_id);
+        if (stats == pending_stats.end()) stats = merged_stats.try_emplace(t.session_id, t.created_at).first;
+        stats->second.lower_created_at(t.created_at);
         StoredPart part = take_part(t.session_id);
-        append_to_stored(a, t, part);
+        append_to_stored(a, t, part, stats->second);
         remember_part(t.session_id, std::move(part));
       }
-      // Its aggregates come from its stored rows (a part of this batch's included), in SQL.
-      pending_stats.erase(t.session_id);
-      merged_ids.insert(t.session_id);
       return Appended::merged;
   }
   return Appended::skipped;
@@ -144,16 +146,6 @@ bool unset(Timestamp t) { return t.time_since_epoch().count() == 0; }
 
 }  // namespace
 
-bool DuckDBTraceManager::Impl::updates_flushed_rows_only(const SessionTrace& t) const {
-  const auto part = parts.find(t.session_id);
-  if (part == parts.end()) return false;
-  for (const SessionTimeStep& step : t.session_time_steps) {
-    const auto stored = part->second.steps.find(step.step_id);
-    if (stored != part->second.steps.end() && unflushed_steps.contains(stored->second.id)) return false;
-  }
-  return true;
-}
-
 void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t) {
   detail::duck::SessionStats stats(t.created_at);
   held_index[t.session_id] = held.size();
@@ -161,8 +153,9 @@ void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t) {
   h.session_id = t.session_id;
   h.created_at = t.created_at;
   append_held(a, t, h, &stats);
-  // A session merged earlier in this batch, then replaced: its rows are all new, and SQL counts them.
-  if (!merged_ids.contains(t.session_id)) pending_stats.insert_or_assign(t.session_id, std::move(stats));
+  // A session merged earlier in this batch, then replaced: its rows are all new.
+  merged_stats.erase(t.session_id);
+  pending_stats.insert_or_assign(t.session_id, std::move(stats));
 }
 
 void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, HeldSession& h,
@@ -220,11 +213,56 @@ void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
   }
   held.clear();
   held_index.clear();
-  unflushed_steps.clear();
   a.flush();
+  write_merge_updates();
 }
 
-void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into) {
+namespace {
+
+// The UPDATEs of write_merge_updates(), on an appender's rows (table `delta`).
+constexpr const char* kUpdateMergedSteps =
+    "UPDATE session_timesteps SET num_events = session_timesteps.num_events + delta.num_events, "
+    "num_messages = session_timesteps.num_messages + delta.num_messages FROM delta WHERE session_timesteps.id = delta.id";
+constexpr const char* kUpdateMergedSessions =
+    "UPDATE session_traces SET num_timesteps = session_traces.num_timesteps + delta.num_timesteps, "
+    "num_events = session_traces.num_events + delta.num_events, "
+    "num_messages = session_traces.num_messages + delta.num_messages, metadata = delta.metadata, "
+    "created_at = least(session_traces.created_at, delta.created_at) "
+    "FROM delta WHERE session_traces.session_id = delta.session_id";
+
+}  // namespace
+
+void DuckDBTraceManager::Impl::write_merge_updates() {
+  if (!step_adds.empty()) {
+    static const std::vector<std::string> kColumns = {"id", "num_events", "num_messages"};
+    Appender rows(conn, kUpdateMergedSteps, "delta", "session_timesteps", kColumns);
+    for (const auto& [id, add] : step_adds) {
+      rows.integer(id).integer(add.events).integer(add.messages);
+      rows.end_row();
+    }
+    rows.flush();
+    step_adds.clear();
+  }
+  if (!session_adds.empty()) {
+    static const std::vector<std::string> kColumns = {"session_id", "num_timesteps", "num_events",
+                                                      "num_messages", "metadata",   "created_at"};
+    Appender rows(conn, kUpdateMergedSessions, "delta", "session_traces", kColumns);
+    for (const auto& [session_id, add] : session_adds) {
+      rows.text(std::string_view(session_id))
+          .integer(add.steps)
+          .integer(add.events)
+          .integer(add.messages)
+          .json(Value(add.metadata))
+          .timestamp(add.created_at);
+      rows.end_row();
+    }
+    rows.flush();
+    session_adds.clear();
+  }
+}
+
+void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into,
+                                                detail::duck::SessionStats& stats) {
   add_metadata(into.metadata, t);
   std::int64_t added_steps = 0;
   std::vector<StepRow> step_rows(t.session_time_steps.size());
@@ -234,19 +272,16 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
       step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
       stored->second.events += static_cast<std::int64_t>(step.events.size());
       stored->second.messages += static_cast<std::int64_t>(step.step_messages.size());
-      cached(step_update_stmt,
-             "UPDATE session_timesteps SET num_events = num_events + ?, num_messages = num_messages + ? WHERE id = ?")
-          .bind(1, Value(step.events.size()))
-          .bind(2, Value(step.step_messages.size()))
-          .bind(3, Value(stored->second.id))
-          .execute();
+      StepAdd& add = step_adds[stored->second.id];
+      add.events += static_cast<std::int64_t>(step.events.size());
+      add.messages += static_cast<std::int64_t>(step.step_messages.size());
       continue;
     }
     ++added_steps;
+    stats.add_timestep();
     step_rows[s].id = next_timestep_id++;
     into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, static_cast<std::int64_t>(step.events.size()),
                                                 static_cast<std::int64_t>(step.step_messages.size())};
-    unflushed_steps.insert(step_rows[s].id);
     a.steps.integer(step_rows[s].id)
         .text(std::string_view(t.session_id))
         .text(std::string_view(step.step_id))
@@ -258,23 +293,15 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
         .json(step.step_metadata);
     a.steps.end_row();
   }
-  append_items(a, t, step_rows, into.events, into.messages, nullptr);
+  append_items(a, t, step_rows, into.events, into.messages, &stats);
   into.events += static_cast<std::int64_t>(t.event_history.size());
   into.messages += static_cast<std::int64_t>(t.message_history.size());
-  Prepared& update = cached(session_update_stmt,
-                            "UPDATE session_traces SET num_timesteps = num_timesteps + ?, num_events = num_events + ?, "
-                            "num_messages = num_messages + ?, metadata = ?, created_at = least(created_at, ?) "
-                            "WHERE session_id = ?");
-  update.bind(1, Value(added_steps))
-      .bind(2, Value(t.event_history.size()))
-      .bind(3, Value(t.message_history.size()))
-      .bind(4, Value(into.metadata));
-  if (unset(t.created_at)) {
-    update.bind(5, Value());
-  } else {
-    update.bind_timestamp(5, t.created_at);
-  }
-  update.bind(6, std::string_view(t.session_id)).execute();
+  SessionAdd& add = session_adds[t.session_id];
+  add.steps += added_steps;
+  add.events += static_cast<std::int64_t>(t.event_history.size());
+  add.messages += static_cast<std::int64_t>(t.message_history.size());
+  add.metadata = into.metadata;
+  if (!unset(t.created_at) && (unset(add.created_at) || t.created_at < add.created_at)) add.created_at = t.created_at;
 }
 
 void DuckDBTraceManager::Impl::append_items(Appenders& a, const SessionTrace& t, const std::vector<StepRow>& step_rows,
@@ -318,24 +345,17 @@ void DuckDBTraceManager::Impl::append_items(Appenders& a, const SessionTrace& t,
   }
 }
 
-void DuckDBTraceManager::Impl::store_stats(const BatchStart& from) {
+void DuckDBTraceManager::Impl::store_stats() {
   if (!pending_stats.empty()) {
     Appender rows(conn, "session_stats", detail::duck::SessionStats::columns());
     for (const auto& [session_id, stats] : pending_stats) stats.append(rows, session_id, ++last_seq);
     rows.flush();
   }
-  if (!merged_ids.empty()) {
-    Value::Array ids;
-    ids.reserve(merged_ids.size());
-    for (const auto& id : merged_ids) ids.emplace_back(id);
-    Prepared stmt(conn, detail::duck::kRefreshSessionStats);
-    stmt.bind(1, Value(last_seq))
-        .bind(2, Value(from.timestep))
-        .bind(3, Value(from.event))
-        .bind(4, Value(from.message))
-        .bind(5, Value(std::move(ids)));
-    stmt.execute();
-    last_seq += static_cast<std::int64_t>(merged_ids.size());
+  if (!merged_stats.empty()) {
+    // One statement for them all, on what appending computed: no scan of the batch's rows.
+    Appender rows(conn, detail::duck::kMergeSessionStats, "delta", "session_stats", detail::duck::SessionStats::columns());
+    for (const auto& [session_id, stats] : merged_stats) stats.append(rows, session_id, ++last_seq);
+    rows.flush();
   }
   forget_stats();
 }

@@ -23,6 +23,9 @@
 // it, so it refuses version 2 files.
 #pragma once
 
+#include <array>
+#include <cstddef>
+
 namespace synth::tracing::detail::duck {
 
 /// The version recorded in synth_tracing_schema, with kSchema's text (a file recording both is
@@ -243,6 +246,52 @@ inline constexpr Backfill kBackfills[] = {
      "ORDER BY id) - 1 AS position FROM messages) o WHERE messages.id = o.id"},
 };
 
+// How a session's stored session_stats row and new aggregates (`excluded`) combine: the upsert
+// of kRefreshSessionStats and kMergeSessionStats.
+inline constexpr char kSessionStatsCombined[] = R"SQL(
+ON CONFLICT (session_id) DO UPDATE SET
+  seq = excluded.seq,
+  created_at = excluded.created_at,
+  experiment_id = excluded.experiment_id,
+  started_at = least(session_stats.started_at, excluded.started_at),
+  ended_at = greatest(session_stats.ended_at, excluded.ended_at),
+  num_timesteps = session_stats.num_timesteps + excluded.num_timesteps,
+  num_events = session_stats.num_events + excluded.num_events,
+  num_messages = session_stats.num_messages + excluded.num_messages,
+  num_llm_calls = session_stats.num_llm_calls + excluded.num_llm_calls,
+  prompt_tokens = COALESCE(session_stats.prompt_tokens + excluded.prompt_tokens, session_stats.prompt_tokens, excluded.prompt_tokens),
+  completion_tokens = COALESCE(session_stats.completion_tokens + excluded.completion_tokens, session_stats.completion_tokens,
+                               excluded.completion_tokens),
+  total_tokens = COALESCE(session_stats.total_tokens + excluded.total_tokens, session_stats.total_tokens, excluded.total_tokens),
+  cached_tokens = COALESCE(session_stats.cached_tokens + excluded.cached_tokens, session_stats.cached_tokens, excluded.cached_tokens),
+  cost = COALESCE(session_stats.cost + excluded.cost, session_stats.cost, excluded.cost),
+  reward = COALESCE(session_stats.reward + excluded.reward, session_stats.reward, excluded.reward),
+  terminated = COALESCE(session_stats.terminated OR excluded.terminated, session_stats.terminated, excluded.terminated),
+  errors = session_stats.errors + excluded.errors,
+  models = list_sort(list_distinct(list_concat(session_stats.models, excluded.models))),
+  providers = list_sort(list_distinct(list_concat(session_stats.providers, excluded.providers))),
+  systems = list_sort(list_distinct(list_concat(session_stats.systems, excluded.systems))),
+  first_message = CASE WHEN session_stats.first_message_at IS NULL OR excluded.first_message_at < session_stats.first_message_at
+                       THEN excluded.first_message ELSE session_stats.first_message END,
+  first_message_at = least(session_stats.first_message_at, excluded.first_message_at),
+  last_message = CASE WHEN session_stats.last_message_at IS NULL OR excluded.last_message_at >= session_stats.last_message_at
+                      THEN excluded.last_message ELSE session_stats.last_message END,
+  last_message_at = greatest(session_stats.last_message_at, excluded.last_message_at),
+  first_event_id = least(session_stats.first_event_id, excluded.first_event_id),
+  last_event_id = greatest(session_stats.last_event_id, excluded.last_event_id),
+  first_message_id = least(session_stats.first_message_id, excluded.first_message_id),
+  last_message_id = greatest(session_stats.last_message_id, excluded.last_message_id)
+)SQL";
+
+// Two string literals as one (the statements sharing kSessionStatsCombined).
+template <std::size_t A, std::size_t B>
+constexpr std::array<char, A + B - 1> joined(const char (&a)[A], const char (&b)[B]) {
+  std::array<char, A + B - 1> out{};
+  for (std::size_t i = 0; i + 1 < A; ++i) out[i] = a[i];
+  for (std::size_t i = 0; i < B; ++i) out[A - 1 + i] = b[i];
+  return out;
+}
+
 // Adds the rows stored since ids ($2 timesteps, $3 events, $4 messages) to the aggregates of their
 // sessions, which are $5 (a JSON array of ids; NULL: every session). A session without a
 // session_stats row gets one; the aggregates of one that has (a merged session) are combined with
@@ -255,7 +304,7 @@ inline constexpr Backfill kBackfills[] = {
 // content); the time from the first item to the end of the last (an event ends latency_ms or
 // metadata.duration_ms after it starts); and the id ranges of the session's rows, which let a
 // reader find them without an index.
-inline constexpr const char* kRefreshSessionStats = R"SQL(
+inline constexpr auto kRefreshSessionStatsText = joined(R"SQL(
 INSERT INTO session_stats BY NAME
 WITH touched AS (
   SELECT session_id, created_at, experiment_id FROM session_traces
@@ -322,39 +371,23 @@ FROM touched t
 LEFT JOIN ev USING (session_id)
 LEFT JOIN msg USING (session_id)
 LEFT JOIN steps USING (session_id)
-ON CONFLICT (session_id) DO UPDATE SET
-  seq = excluded.seq,
-  created_at = excluded.created_at,
-  experiment_id = excluded.experiment_id,
-  started_at = least(session_stats.started_at, excluded.started_at),
-  ended_at = greatest(session_stats.ended_at, excluded.ended_at),
-  num_timesteps = session_stats.num_timesteps + excluded.num_timesteps,
-  num_events = session_stats.num_events + excluded.num_events,
-  num_messages = session_stats.num_messages + excluded.num_messages,
-  num_llm_calls = session_stats.num_llm_calls + excluded.num_llm_calls,
-  prompt_tokens = COALESCE(session_stats.prompt_tokens + excluded.prompt_tokens, session_stats.prompt_tokens, excluded.prompt_tokens),
-  completion_tokens = COALESCE(session_stats.completion_tokens + excluded.completion_tokens, session_stats.completion_tokens,
-                               excluded.completion_tokens),
-  total_tokens = COALESCE(session_stats.total_tokens + excluded.total_tokens, session_stats.total_tokens, excluded.total_tokens),
-  cached_tokens = COALESCE(session_stats.cached_tokens + excluded.cached_tokens, session_stats.cached_tokens, excluded.cached_tokens),
-  cost = COALESCE(session_stats.cost + excluded.cost, session_stats.cost, excluded.cost),
-  reward = COALESCE(session_stats.reward + excluded.reward, session_stats.reward, excluded.reward),
-  terminated = COALESCE(session_stats.terminated OR excluded.terminated, session_stats.terminated, excluded.terminated),
-  errors = session_stats.errors + excluded.errors,
-  models = list_sort(list_distinct(list_concat(session_stats.models, excluded.models))),
-  providers = list_sort(list_distinct(list_concat(session_stats.providers, excluded.providers))),
-  systems = list_sort(list_distinct(list_concat(session_stats.systems, excluded.systems))),
-  first_message = CASE WHEN session_stats.first_message_at IS NULL OR excluded.first_message_at < session_stats.first_message_at
-                       THEN excluded.first_message ELSE session_stats.first_message END,
-  first_message_at = least(session_stats.first_message_at, excluded.first_message_at),
-  last_message = CASE WHEN session_stats.last_message_at IS NULL OR excluded.last_message_at >= session_stats.last_message_at
-                      THEN excluded.last_message ELSE session_stats.last_message END,
-  last_message_at = greatest(session_stats.last_message_at, excluded.last_message_at),
-  first_event_id = least(session_stats.first_event_id, excluded.first_event_id),
-  last_event_id = greatest(session_stats.last_event_id, excluded.last_event_id),
-  first_message_id = least(session_stats.first_message_id, excluded.first_message_id),
-  last_message_id = greatest(session_stats.last_message_id, excluded.last_message_id)
-)SQL";
+)SQL", kSessionStatsCombined);
+inline constexpr const char* kRefreshSessionStats = kRefreshSessionStatsText.data();
+
+// The aggregates of rows added to stored sessions, computed while appending (SessionStats), as
+// table `delta` (SessionStats::columns(), an appender's rows: Appender's query constructor),
+// combined into each session's session_stats row as kRefreshSessionStats combines them; a session
+// without one gets one. created_at and experiment_id are the session's (session_traces).
+inline constexpr auto kMergeSessionStatsText = joined(R"SQL(
+INSERT INTO session_stats BY NAME
+SELECT d.session_id, d.seq, t.created_at, t.experiment_id, least(t.created_at, d.started_at) AS started_at, d.ended_at,
+       d.num_timesteps, d.num_events, d.num_messages, d.num_llm_calls, d.prompt_tokens, d.completion_tokens,
+       d.total_tokens, d.cached_tokens, d.cost, d.reward, d.terminated, d.errors, d.models, d.providers, d.systems,
+       d.first_message, d.first_message_at, d.last_message, d.last_message_at,
+       d.first_event_id, d.last_event_id, d.first_message_id, d.last_message_id
+FROM delta d JOIN session_traces t USING (session_id)
+)SQL", kSessionStatsCombined);
+inline constexpr const char* kMergeSessionStats = kMergeSessionStatsText.data();
 
 // The original's secondary indexes (DuckDBOptions::indexes).
 inline constexpr const char* kIndexes = R"SQL(

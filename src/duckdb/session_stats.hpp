@@ -1,6 +1,7 @@
 // Internal: one session's row of session_stats, accumulated from the rows an insert appends, as
 // kRefreshSessionStats (schema.hpp) computes it in SQL from stored rows. Inserts use this (no
-// query: it costs nothing next to the appends); merged sessions and migrated files use the SQL.
+// query: it costs nothing next to the appends), and so do merges: what the rows added to a stored
+// session aggregate to is combined into its row by kMergeSessionStats; migrated files use the SQL.
 // tests/duckdb/session_stats_test.cpp checks both against the stored rows.
 #pragma once
 

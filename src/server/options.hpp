@@ -36,6 +36,13 @@ struct ServerOptions {
   /// commit_interval, and whenever the queue runs empty.
   std::size_t commit_sessions = 1000;
   std::chrono::milliseconds commit_interval{1000};
+  /// When the writer is busy (items came while its last commit ran, or that commit
+  /// answered several requests, and it ended less than this long ago), it keeps taking queued
+  /// items up to this long before committing, so that clients each waiting for their commit
+  /// share one (a commit costs about the same for one request as for several); it commits
+  /// sooner once the batch answers as many requests as the last. A request to an idle writer is
+  /// committed at once. 0: off.
+  std::chrono::milliseconds commit_group{5};
   /// Read-only SQL (POST /api/v1/query): rows returned at most, and time allowed.
   std::size_t query_max_rows = 10000;
   std::chrono::milliseconds query_timeout{10000};

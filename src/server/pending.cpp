@@ -272,22 +272,30 @@ std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx) {
   return counts;
 }
 
-void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, DeletedEarly& deleted_early) {
-  if (!work.drop.empty()) {
-    Value::Array ids(work.drop.begin(), work.drop.end());
+void PendingBatch::add(std::shared_ptr<const OtlpWork> work) {
+  if (!work->put.empty() || !work->drop.empty()) works_.push_back(std::move(work));
+}
+
+void PendingBatch::write(DuckDBTraceManager& store, DeletedEarly& deleted_early) {
+  if (works_.empty()) return;
+  std::unordered_set<std::int64_t> dropped;
+  for (const auto& work : works_) dropped.insert(work->drop.begin(), work->drop.end());
+  Value::Array rows;
+  for (const auto& work : works_) {
+    for (const PendingRow& row : work->put) {
+      if (dropped.erase(row.id) > 0) continue;  // taken in the same batch: never written
+      if (deleted_early.erase(row.id)) continue;  // already stored by the request that took it
+      rows.push_back(Value{{"id", row.id}, {"kind", row.kind}, {"received", row.received_unix_ms}, {"body", row.body}});
+    }
+  }
+  works_.clear();
+  if (!dropped.empty()) {
+    Value::Array ids(dropped.begin(), dropped.end());
     const QueryResult deleted = StoreAccess::batch_run(
         store, "DELETE FROM otlp_pending WHERE id IN (SELECT unnest(CAST(CAST(? AS JSON) AS BIGINT[]))) RETURNING id",
         {Value(std::move(ids))}, false);
-    std::unordered_set<std::int64_t> gone;
-    for (const auto& row : deleted.rows) gone.insert(row.at(0).as_int());
-    for (const std::int64_t id : work.drop) {
-      if (!gone.contains(id)) deleted_early.set(id, true);
-    }
-  }
-  Value::Array rows;
-  for (const PendingRow& row : work.put) {
-    if (deleted_early.erase(row.id)) continue;  // already stored by the request that took it
-    rows.push_back(Value{{"id", row.id}, {"kind", row.kind}, {"received", row.received_unix_ms}, {"body", row.body}});
+    for (const auto& row : deleted.rows) dropped.erase(row.at(0).as_int());
+    for (const std::int64_t id : dropped) deleted_early.set(id, true);
   }
   if (rows.empty()) return;
   StoreAccess::batch_run(store,

@@ -85,10 +85,24 @@ PendingRow part_row(std::int64_t id, const SessionTrace& trace, const SpanOrigin
 /// running, before it serves. Returns how many spans and records (parts not counted).
 std::pair<std::size_t, std::size_t> restore_pending(ServerContext& ctx);
 
-/// The writer's side: writes and deletes `work`'s rows in the open batch. A row deleted before
-/// its write was seen (two requests racing: a span took a record whose request was not stored
-/// yet) is remembered in `deleted_early`, and its write skipped.
-void apply_pending(DuckDBTraceManager& store, const OtlpWork& work, DeletedEarly& deleted_early);
+/// The writer's side: the otlp_pending rows its open batch writes and deletes, kept until the
+/// batch's commit, then written in one statement and deleted in another (a statement per item
+/// took a tenth of the writer's time). Used on the writer's thread only.
+class PendingBatch {
+ public:
+  /// `work`'s rows are written and deleted with the batch.
+  void add(std::shared_ptr<const OtlpWork> work);
+  /// Writes and deletes the rows added since the last write, in the open batch (before its
+  /// commit). A row deleted and written in the batch is neither. A row deleted before its write
+  /// was seen (two requests racing: a span took a record whose request was not stored yet) is
+  /// remembered in `deleted_early`, and its write skipped. A failure rolls the batch back and throws.
+  void write(DuckDBTraceManager& store, DeletedEarly& deleted_early);
+  /// The open batch was rolled back: what was added is not written.
+  void forget() noexcept { works_.clear(); }
+
+ private:
+  std::vector<std::shared_ptr<const OtlpWork>> works_;
+};
 
 /// The writer's side: the GenAI log records among `trace`'s messages whose LLM call event is
 /// stored (committed, or in the open batch) are folded into that event, in place, and taken out of

@@ -49,6 +49,7 @@ StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCo
       commit_interval_(options.commit_interval),
       pending_ids_(options.otlp_part_wait.count() > 0 ? std::move(pending_ids) : nullptr),
       part_wait_(options.otlp_part_wait),
+      commit_group_(options.commit_group),
       on_stored_(std::move(on_stored)),
       thread_([this] { run(); }) {}
 
@@ -79,6 +80,7 @@ void StoreWriter::serve_queue() {
     std::size_t carried = taken.size();
     std::optional<Clock::time_point> until;
     if (batch_open() || carried > 0) until = batch_due_;
+    if (batch_open() && group_waits()) until = std::min(batch_due_, group_until_);  // the group's end
     if (!parked_.empty()) until = std::min(until.value_or(Clock::time_point::max()), next_part_due());
     queue_.pop(taken, commit_sessions_ - batch_.size() + carried, until);
     // Parked parts that the take's items name go in ahead of them.
@@ -116,7 +118,7 @@ void StoreWriter::serve_queue() {
     }
     append_taken(taken, carried);
     stored_.reset();  // valid until the next commit only
-    if (batch_open() && (commit_due() || !held_back_.empty() || queue_.depth() == 0)) commit();
+    if (batch_open() && (commit_due() || !held_back_.empty() || (queue_.depth() == 0 && !group_waits()))) commit();
     if (!batch_open() && held_back_.empty() && parked_.empty() && queue_.closed_and_empty()) return;
   }
   // The stop deadline passed: the open batch, and what was held back for the next or parked,
@@ -138,6 +140,23 @@ void StoreWriter::serve_queue() {
 
 bool StoreWriter::commit_due() const {
   return batch_.size() >= commit_sessions_ || batch_bytes_ >= kMaxBatchBytes || Clock::now() >= batch_due_;
+}
+
+void StoreWriter::open_batch() {
+  const Clock::time_point now = Clock::now();
+  batch_due_ = now + commit_interval_;
+  // Busy: the last commit ended a moment ago, and more than one request was after it (items
+  // came while it ran, or it answered several). Clients waiting for their commit send again
+  // once answered: their requests then come within a few milliseconds of each other. A request
+  // to an idle writer, or from one client sending one request at a time, is not kept waiting.
+  const bool busy = commit_group_.count() > 0 && last_commit_end_ && now - *last_commit_end_ < commit_group_ &&
+                    (waiting_after_commit_ || last_commit_requests_ > 1);
+  group_until_ = busy ? now + commit_group_ : now;
+  group_target_ = std::max<std::size_t>(last_commit_requests_, 2);
+}
+
+bool StoreWriter::group_waits() {
+  return batch_receipts_.size() < group_target_ && Clock::now() < group_until_ && !queue_.closed_and_empty();
 }
 
 void StoreWriter::append_taken(std::vector<IngestItem>& taken, std::size_t carried) {
@@ -178,26 +197,17 @@ bool StoreWriter::may_park(const IngestItem& item) const {
 }
 
 void StoreWriter::park(IngestItem& item) {
-  if (!batch_open()) batch_due_ = Clock::now() + commit_interval_;
+  if (!batch_open()) open_batch();
+  if (item.receipt) batch_receipts_.insert(item.receipt.get());
   const std::int64_t row = pending_ids_->next();
-  OtlpWork now;  // the item's own rows, and its part's
+  auto now = std::make_shared<OtlpWork>();  // the item's own rows, and its part's: written at the commit
   std::shared_ptr<OtlpWork> own = std::move(item.otlp);
   if (own) {
-    now.put = own->put;
-    now.drop = own->drop;
+    now->put = own->put;
+    now->drop = own->drop;
   }
-  now.put.push_back(part_row(row, item.trace, *item.spans));
-  try {
-    apply_pending(store_, now, deleted_early_);
-  } catch (...) {
-    // The batch was rolled back: the item is retried with it, not parked.
-    item.otlp = std::move(own);
-    batch_bytes_ += item.bytes;
-    appended_.push_back(Stored::lost);
-    batch_.push_back(std::move(item));
-    retry_alone(detail::current_exception_text());
-    return;
-  }
+  now->put.push_back(part_row(row, item.trace, *item.spans));
+  pending_rows_.add(std::move(now));
   item.otlp = std::make_shared<OtlpWork>();
   item.otlp->drop.push_back(row);  // in the commit that stores the part
   const std::string trace = item.trace.session_id;
@@ -318,7 +328,7 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
       item.duplicate_spans += duplicates;
       drop_spans(item.trace, *item.spans, again);
       if (item.spans->keys.empty()) {
-        if (item.otlp) apply_pending(store_, *item.otlp, deleted_early_);  // a parked part's row goes
+        if (item.otlp) pending_rows_.add(item.otlp);  // a parked part's row goes
         return Appended::skipped;
       }
     }
@@ -331,7 +341,7 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
 Appended StoreWriter::append_part(IngestItem& item, const std::unordered_set<std::string>* stored) {
   if (!item.otlp) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
   OtlpWork& work = *item.otlp;
-  apply_pending(store_, work, deleted_early_);
+  pending_rows_.add(item.otlp);
   if (work.no_session) return Appended::skipped;
   if (!work.attach_logs) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
   // On a copy: when the batch is rolled back, the retry attaches them again.
@@ -345,7 +355,8 @@ Appended StoreWriter::append_part(IngestItem& item, const std::unordered_set<std
 }
 
 void StoreWriter::append(IngestItem& item) {
-  if (!batch_open()) batch_due_ = Clock::now() + commit_interval_;
+  if (!batch_open()) open_batch();
+  if (item.receipt) batch_receipts_.insert(item.receipt.get());
   try {
     const Appended appended = append_to_store(item, stored_ ? &*stored_ : nullptr);
     batch_bytes_ += item.bytes;
@@ -366,6 +377,7 @@ void StoreWriter::append(IngestItem& item) {
 void StoreWriter::commit() {
   stored_.reset();  // what it says is from before this commit (a commit in the middle of a take)
   try {
+    pending_rows_.write(store_, deleted_early_);
     stored_spans_.write(store_);
     StoreAccess::batch_commit(store_);
   } catch (...) {
@@ -373,6 +385,8 @@ void StoreWriter::commit() {
     return;
   }
   counters_.commits.fetch_add(1, std::memory_order_relaxed);
+  // Before any answer: a client answered here may send again at once, which is not "waiting".
+  waiting_after_commit_ = queue_.depth() > 0;
   for (std::size_t i = 0; i < batch_.size(); ++i) finish(batch_[i], appended_[i]);
   // The requests of the parts parked in this batch are answered: their rows are committed.
   for (const std::string& trace : parked_in_batch_) {
@@ -389,12 +403,16 @@ void StoreWriter::commit() {
   batch_.clear();
   appended_.clear();
   batch_bytes_ = 0;
+  last_commit_end_ = Clock::now();
+  last_commit_requests_ = batch_receipts_.size();
+  batch_receipts_.clear();
   release_finished();
 }
 
 void StoreWriter::retry_alone(const std::string& failure) {
   stored_.reset();  // the batch is gone, and sessions get committed here
   stored_spans_.forget();
+  pending_rows_.forget();
   // Parts parked in the batch lost their rows with it: retried as the rest, under their trace id.
   for (const std::string& trace : parked_in_batch_) {
     const auto found = parked_.find(trace);
@@ -417,6 +435,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
   for (IngestItem& item : batch_) {
     try {
       const Appended appended = append_to_store(item, nullptr);
+      pending_rows_.write(store_, deleted_early_);
       stored_spans_.write(store_);
       StoreAccess::batch_commit(store_);
       counters_.commits.fetch_add(1, std::memory_order_relaxed);
@@ -425,6 +444,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
       finish(item, Stored::refused, e.what());
     } catch (...) {
       stored_spans_.forget();  // what it noted was rolled back
+      pending_rows_.forget();
       ++lost;
       if (first_error.empty()) first_error = detail::current_exception_text();
       finish(item, Stored::lost, first_error);
@@ -436,6 +456,8 @@ void StoreWriter::retry_alone(const std::string& failure) {
   batch_.clear();
   appended_.clear();
   batch_bytes_ = 0;
+  last_commit_end_.reset();  // no group after a failure: the next request is committed at once
+  batch_receipts_.clear();
   release_finished();
 }
 

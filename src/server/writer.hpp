@@ -71,6 +71,10 @@ class StoreWriter {
   bool batch_open() const { return !batch_.empty() || !parked_in_batch_.empty(); }
   // True when the open batch is to be committed whether or not more items wait.
   bool commit_due() const;
+  // Starts the open batch's clock (batch_due_) and decides whether it is a commit group.
+  void open_batch();
+  // True while the open batch, a commit group, waits for more requests although the queue is empty.
+  bool group_waits();
   // The store side of append(): the sessions the item absorbs moved into it, then the item.
   // `stored`: the ids of the items taken with it that were stored (nullptr: asked alone).
   detail::duck::Appended append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored);
@@ -116,6 +120,16 @@ class StoreWriter {
   std::size_t parked_bytes_ = 0;  // their IngestItem::bytes
   std::vector<std::string> parked_in_batch_;  // traces parked in the open batch
   std::chrono::steady_clock::time_point batch_due_;
+  // The commit group (ServerOptions::commit_group): the open batch waits for more requests until
+  // group_until_ (not past batch_due_), or until it answers group_target_ of them.
+  const std::chrono::milliseconds commit_group_;
+  std::chrono::steady_clock::time_point group_until_;
+  std::size_t group_target_ = 0;
+  std::unordered_set<const Receipt*> batch_receipts_;  // the requests the open batch answers
+  // The last commit: when it ended, whether items came while it ran, how many requests it answered.
+  std::optional<std::chrono::steady_clock::time_point> last_commit_end_;
+  bool waiting_after_commit_ = false;
+  std::size_t last_commit_requests_ = 0;
   // Which ids of the sessions being appended were stored before (StoreAccess::stored_among).
   std::optional<std::unordered_set<std::string>> stored_;
   std::function<void(const SessionTrace&)> on_stored_;
@@ -123,7 +137,8 @@ class StoreWriter {
   // spans of the trace mapped under the trace id (before the name was known) go there too.
   // Bounded as the server's memory of traces (TraceSessions).
   RecentMap<std::string, std::string> renamed_{kRememberedTraces};
-  // otlp_pending rows deleted before their write was seen (apply_pending).
+  // The open batch's otlp_pending rows, and those deleted before their write was seen.
+  PendingBatch pending_rows_;
   DeletedEarly deleted_early_{kRememberedEarlyDeletes};
   // The OTLP spans stored: a span sent again is left out.
   StoredSpans stored_spans_;

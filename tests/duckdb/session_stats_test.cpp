@@ -3,6 +3,8 @@
 // parts (OnExistingSession::merge) is one session.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "duckdb/duckdb_support.hpp"
 #include "server/fixtures.hpp"
 #include "support.hpp"
@@ -266,4 +268,52 @@ TEST(SessionStats, UnusualItemsAreCountedAsTheirRowsSay) {
   expect_consistent(db);
   EXPECT_EQ(db.query("SELECT errors, first_message, last_message, num_events FROM session_stats WHERE session_id = 'odd'").rows[0],
             (std::vector<Value>{1, "\"just text\"", "{\"a\":1}", 7}));
+}
+
+TEST(SessionStats, ASessionMergedOverSeveralCommitsHasTheAggregatesOfTheWholeSession) {
+  // Each part in a commit of its own (the server's writer, a session's spans in several requests):
+  // what each part's rows add is combined into the session's row; a merged session keeps its
+  // experiment, and an infinite cost stays infinite.
+  Parts a = parts_of("a-commits");
+  const Parts b = parts_of("b-commits");
+  std::get<CAISEvent>(a.third.session_time_steps[1].events[0]).cost = std::numeric_limits<double>::infinity();
+  a.third.event_history[2] = a.third.session_time_steps[1].events[0];
+  a.whole.session_time_steps[3].events[0] = a.third.session_time_steps[1].events[0];
+  a.whole.event_history[9] = a.third.session_time_steps[1].events[0];
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  db.insert_traces(std::vector<SessionTrace>{a.first, b.first});
+  db.create_experiment("exp", "Experiment");
+  db.link_session_to_experiment("a-commits", "exp");
+  for (const SessionTrace* part : std::vector<const SessionTrace*>{&a.second, &b.second, &a.third, &b.third}) {
+    db.insert_trace(*part);
+  }
+  EXPECT_EQ(db.load_trace("a-commits"), a.whole);
+  EXPECT_EQ(db.load_trace("b-commits"), b.whole);
+  expect_consistent(db);
+  EXPECT_EQ(db.query("SELECT experiment_id FROM session_stats ORDER BY session_id").rows,
+            (std::vector<std::vector<Value>>{{"exp"}, {Value()}}));
+  db.query("UPDATE session_stats SET experiment_id = NULL");
+  expect_stats_of_whole(db, {a.whole, b.whole});
+  EXPECT_EQ(db.query("SELECT cost FROM session_stats WHERE session_id = 'a-commits'").rows[0][0],
+            Value(std::numeric_limits<double>::infinity()));
+  EXPECT_EQ(db.query("SELECT seq FROM session_stats ORDER BY seq").rows,
+            (std::vector<std::vector<Value>>{{6}, {7}})) << "each merge a change: 2 inserts, a link, 4 merges";
+}
+
+TEST(SessionStats, AStoredSessionWithoutItsRowGetsOneWithItsExperimentWhenMerged) {
+  // A row missing (deleted by hand): the merge writes one, with the aggregates of the rows it
+  // added (one event, in a new timestep), and the session's created_at and experiment (not NULL).
+  const Parts p = parts_of("no-row");
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  db.insert_trace(p.first);
+  db.create_experiment("exp", "Experiment");
+  db.link_session_to_experiment("no-row", "exp");
+  db.query("DELETE FROM session_stats");
+  db.insert_trace(p.second);
+  EXPECT_EQ(db.query("SELECT experiment_id, created_at = (SELECT created_at FROM session_traces), num_events, "
+                     "num_timesteps FROM session_stats")
+                .rows,
+            (std::vector<std::vector<Value>>{{"exp", true, 1, 1}}));
 }

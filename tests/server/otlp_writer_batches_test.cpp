@@ -266,3 +266,43 @@ TEST(OtlpWriterBatches, AHeldBackPartIsHeldBackOnceAndStoredUnderItsTraceIdWhenN
   EXPECT_EQ(store.session_ids().size(), 5u);
   EXPECT_EQ(counters.commits.load(), 3u);
 }
+
+TEST(OtlpWriterBatches, ABatchsPendingRowsAreWrittenAndDeletedTogetherAtItsCommit) {
+  // Kept until the commit (nothing is written as items are appended), then written and deleted
+  // together: a row written and deleted within one batch is neither; a row deleted before its
+  // write was seen is not written when it comes.
+  TempDir dir;
+  DuckDBTraceManager store(dir.db());
+  PendingBatch batch;
+  DeletedEarly deleted_early{100};
+  const auto work = [](std::vector<std::int64_t> put, std::vector<std::int64_t> drop) {
+    auto w = std::make_shared<OtlpWork>();
+    for (const std::int64_t id : put) w->put.push_back(PendingRow{id, "log", 1, Value{{"record", id}}});
+    w->drop = std::move(drop);
+    return w;
+  };
+  const auto stored_ids = [&] {
+    std::vector<std::int64_t> ids;
+    for (const auto& row : store.query("SELECT id FROM otlp_pending ORDER BY id").rows) ids.push_back(row.at(0).as_int());
+    return ids;
+  };
+  const auto commit = [&] {
+    batch.write(store, deleted_early);
+    detail::duck::StoreAccess::batch_commit(store);
+  };
+  batch.add(work({1, 2, 3}, {}));
+  commit();
+  EXPECT_EQ(stored_ids(), (std::vector<std::int64_t>{1, 2, 3}));
+  batch.add(work({}, {1}));
+  batch.add(work({4}, {}));
+  batch.add(work({}, {4, 9}));  // 4 taken in its own batch; 9's write not seen yet
+  EXPECT_EQ(stored_ids(), (std::vector<std::int64_t>{1, 2, 3})) << "nothing written before the commit";
+  commit();
+  EXPECT_EQ(stored_ids(), (std::vector<std::int64_t>{2, 3}));
+  EXPECT_NE(deleted_early.find(9), nullptr);
+  EXPECT_EQ(deleted_early.find(4), nullptr);
+  batch.add(work({9, 5}, {}));
+  commit();
+  EXPECT_EQ(stored_ids(), (std::vector<std::int64_t>{2, 3, 5})) << "9 was taken before its write";
+  EXPECT_EQ(deleted_early.find(9), nullptr);
+}
