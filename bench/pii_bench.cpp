@@ -8,14 +8,18 @@
 //   (b) BM_Message/*: 200-byte messages, one at a time (1,024 different ones, rotated): with one
 //       PII item, with none (prose), with none but numbers in it. Target <= 2 us each.
 //   (c) BM_MaskValue*: a typical agent state object (~1 KB as JSON, 14 strings, 2 with PII).
+//   (d) What the tracer masks per rollout step: BM_MaskTracerIds (the scopes' hex span and trace
+//       ids), BM_MaskRolloutPrompt (the policy call's 200-byte prompt).
 //
 // Run: pii_bench --benchmark_repetitions=9 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "synth/tracing/json.hpp"
 #include "synth/tracing/pii.hpp"
 
@@ -218,6 +222,36 @@ void BM_MessageInPlaceClean(benchmark::State& state) {
   state.SetLabel(state.range(0) == 1 ? "prose" : "numbers");
 }
 BENCHMARK(BM_MessageInPlaceClean)->Arg(1)->Arg(2);
+
+// The span and trace ids of the scopes' events (lower-case hex, 16 and 32 digits), in place as the
+// tracer masks an event's metadata: nothing found, per id.
+void BM_MaskTracerIds(benchmark::State& state) {
+  std::mt19937_64 rng(7);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1024; ++i) {
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                  static_cast<unsigned long long>(rng()));
+    ids.emplace_back(hex, i % 3 == 0 ? 32 : 16);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    bool changed = masker().mask_in_place(ids[i++ & 1023]);
+    benchmark::DoNotOptimize(changed);
+  }
+}
+BENCHMARK(BM_MaskTracerIds);
+
+// The rollout benchmark's prompt (bench/rollout_bench.cpp: 200 bytes, one email), in place on a
+// fresh copy as the sink thread masks each step's request.
+void BM_MaskRolloutPrompt(benchmark::State& state) {
+  for (auto _ : state) {
+    std::string prompt = synth_bench::kPrompt;
+    bool changed = masker().mask_in_place(prompt);
+    benchmark::DoNotOptimize(changed);
+  }
+}
+BENCHMARK(BM_MaskRolloutPrompt);
 
 Value state_object() {
   return Value{

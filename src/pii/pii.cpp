@@ -6,7 +6,9 @@
 //    digits (phone, SSN, card, IP), '@' (email, URL userinfo) and the bytes at which a key or
 //    credential marker is checked ('-' / '_' after a key prefix such as sk- or gsk_, 'A' of
 //    AKIA/ASIA/AIza, 'J' of a JWT's eyJ, 'b'/'B' of bearer, '=' of ?key=; see pii_keys.cpp).
-//    Prose without any of them costs this loop and nothing else; RE2 is never called.
+//    Prose without any of them costs this loop and nothing else; RE2 is never called. A string of
+//    lower-case hex alone (span and trace ids) without 13 digits in a row skips it: no built-in
+//    matches such a string (a card is the only item made of digits alone).
 // 2. Each trigger yields a small window: the maximal run of "numeric" bytes (digits, space, ( ) +
 //    . -) around a digit, the local-part@domain run around an '@', the marker plus the token that
 //    follows it. Every match of a built-in detector lies inside such a window, so each built-in's
@@ -202,6 +204,24 @@ struct PiiMasker::Impl {
     return i;
   }
 
+  // Lower-case hex only (span and trace ids, hashes: several in every event) with no 13 digits in
+  // a row: no built-in can match it. Every other item needs a byte outside [0-9a-f] (a separator,
+  // '@', '.', a key prefix's letter); a card is the one made of digits alone.
+  static bool hex_without_card(Text t) {
+    std::size_t digits = 0;  // in a row
+    for (const char ch : t) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (is_digit(c)) {
+        if (++digits == 13) return false;
+      } else if (c >= 'a' && c <= 'f') {
+        digits = 0;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
   // Pre-scan plus built-ins on their windows.
   void scan_builtins(Text t, SpanList& out) const {
     const auto* p = reinterpret_cast<const unsigned char*>(t.data());
@@ -288,7 +308,7 @@ struct PiiMasker::Impl {
   // The masked text, or false when nothing was found (then `result` is untouched).
   bool mask(Text t, std::string& result) const {
     SpanList spans;
-    if (email_on || key_on || numeric_on) scan_builtins(t, spans);
+    if ((email_on || key_on || numeric_on) && !hex_without_card(t)) scan_builtins(t, spans);
     scan_custom(t, spans);
     scan_secrets(t, spans);
     if (spans.empty()) return false;

@@ -14,6 +14,77 @@ namespace {
 // Indexed keys past this are ignored: a flattened list this long is not a conversation.
 constexpr std::size_t kMaxIndex = 4096;
 
+using Known = KnownAttributes;
+
+// The names of KnownAttributes' keys, in its order.
+constexpr std::string_view kKnownKeys[] = {
+    "synth.kind", "synth.session_id", "synth.session.id", "session.id", "gen_ai.conversation.id", "langfuse.session.id",
+    "traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "synth.step_id", "synth.turn",
+    "synth.system_id", "synth.total_tokens", "synth.cost_usd", "synth.reward", "synth.terminated", "synth.truncated",
+    "synth.success", "openinference.span.kind", "traceloop.span.kind", "gen_ai.operation.name", "gen_ai.tool.name",
+    "tool.name", "gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "llm.request.model_name",
+    "llm.response.model_name", "ai.model.id", "gen_ai.agent.name", "error.type", "gen_ai.response.time_to_first_chunk",
+    "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system",
+    "gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens",
+    "gen_ai.usage.output_tokens", "llm.token_count.completion", "gen_ai.usage.completion_tokens",
+    "llm.usage.completion_tokens", "llm.token_count.total", "llm.usage.total_tokens", "gen_ai.usage.total_tokens",
+    "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read", "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write",
+    "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning", "llm.cost.total",
+    "gen_ai.usage.cost", "llm.invocation_parameters", "gen_ai.request.temperature", "gen_ai.request.max_tokens",
+    "gen_ai.request.top_p", "gen_ai.request.top_k", "gen_ai.request.seed", "gen_ai.request.stream",
+    "gen_ai.request.stop_sequences", "input.value", "traceloop.entity.input", "output.value", "traceloop.entity.output",
+    "gen_ai.response.finish_reasons", "gen_ai.response.id", "gen_ai.tool.call.id", "tool.id",
+    "gen_ai.tool.call.arguments", "tool.parameters", "gen_ai.tool.call.result", "gen_ai.input.messages",
+    "gen_ai.system_instructions", "llm.input_messages", "gen_ai.prompt", "gen_ai.output.messages",
+    "llm.output_messages", "gen_ai.completion"};
+static_assert(std::size(kKnownKeys) == Known::kCount);
+
+// The flattened message lists (Known::flattened), in the order of their keys.
+constexpr Known::Key kListKeys[] = {Known::gen_ai_input_messages, Known::gen_ai_system_instructions,
+                                    Known::llm_input_messages,    Known::gen_ai_prompt,
+                                    Known::gen_ai_output_messages, Known::llm_output_messages,
+                                    Known::gen_ai_completion};
+static_assert(Known::gen_ai_completion - Known::gen_ai_input_messages == 6 && Known::gen_ai_completion + 1 == Known::kCount);
+
+// An open-addressing table from a key's name to its Known::Key: a few of its characters hashed
+// (its length and characters spread over it) and the name compared once.
+class KnownTable {
+ public:
+  static constexpr std::uint8_t kEmpty = 0xFF;
+  KnownTable() {
+    slots_.fill(kEmpty);
+    for (std::uint8_t k = 0; k < Known::kCount; ++k) {
+      std::size_t at = slot_of(kKnownKeys[k]);
+      while (slots_[at] != kEmpty) at = (at + 1) % kSlots;
+      slots_[at] = k;
+    }
+  }
+  // The key named `name`, else kEmpty.
+  std::uint8_t find(std::string_view name) const noexcept {
+    if (name.empty()) return kEmpty;
+    for (std::size_t at = slot_of(name);; at = (at + 1) % kSlots) {
+      const std::uint8_t k = slots_[at];
+      if (k == kEmpty || kKnownKeys[k] == name) return k;
+    }
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 512;
+  static std::size_t slot_of(std::string_view name) noexcept {
+    const std::size_t n = name.size();
+    const auto c = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(name[i])); };
+    std::uint32_t h = static_cast<std::uint32_t>(n) * 0x9E3779B1U;
+    h ^= c(n - 1) * 0x85EBCA6BU;
+    h ^= c(n / 2) * 0xC2B2AE35U;
+    h ^= c(n / 4) * 0x27D4EB2FU;
+    h ^= c(n * 3 / 4) * 0x165667B1U;
+    return (h ^ (h >> 15)) % kSlots;
+  }
+  std::array<std::uint8_t, kSlots> slots_{};
+};
+
 std::optional<std::int64_t> int_of(const Value* v) {
   if (v == nullptr) return std::nullopt;
   if (v->kind() == Value::Kind::integer) return v->as_int();
@@ -46,6 +117,11 @@ std::optional<double> double_of(const Value* v) {
 std::optional<std::string> string_of(const Value* v) {
   if (v == nullptr || !v->is_string() || v->as_string().empty()) return std::nullopt;
   return v->as_string();
+}
+
+// string_of() without the copy, for comparing.
+std::string_view text_of(const Value* v) {
+  return v != nullptr && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
 }
 
 std::optional<bool> bool_of(const Value* v) {
@@ -98,13 +174,16 @@ void set_path(Value& into, std::string_view path, const Value& value, int depth 
 }
 
 // Attributes "<prefix>.N.<rest>" un-flattened into an array (null when there are none); an
-// attribute named just `prefix` holding a list (or its JSON text) is taken as it is.
-Value indexed(const Value& attributes, std::string_view prefix) {
+// attribute named just `prefix` (`list`, one of the message lists) holding a list (or its JSON
+// text) is taken as it is.
+Value indexed(const Value& attributes, const Known& known, Known::Key list) {
   Value out;
-  if (const Value* whole = attributes.find(prefix)) {
+  if (const Value* whole = known[list]) {
     Value v = parsed(*whole);
     if (v.is_array()) return v;
   }
+  if (!known.flattened(list)) return out;
+  const std::string_view prefix = kKnownKeys[list];
   for (const auto& [key, value] : attributes.as_object()) {
     if (key.size() <= prefix.size() + 1 || !key.starts_with(prefix) || key[prefix.size()] != '.') continue;
     const std::string_view rest = std::string_view(key).substr(prefix.size() + 1);
@@ -119,27 +198,36 @@ std::string parts_text(const Value& parts) {
   std::string text;
   if (!parts.is_array()) return text;
   for (const Value& part : parts.as_array()) {
-    if (!part.is_object() || part["type"] != Value("text")) continue;
-    if (const auto content = string_of(part.find("content"))) text += text.empty() ? *content : "\n" + *content;
+    if (!part.is_object() || text_of(part.find("type")) != "text") continue;
+    const std::string_view content = text_of(part.find("content"));
+    if (content.empty()) continue;
+    if (!text.empty()) text += '\n';
+    text += content;
   }
   return text;
 }
 
 // Messages in one shape: {role, content, ...the source's other fields}. OpenInference wraps each
-// in {"message": {...}} and calls tool calls' fields tool_call.*; GenAI has parts.
+// in {"message": {...}} and calls tool calls' fields tool_call.*; GenAI has parts. Each message
+// is moved from `list` into the result, not copied.
 Value normalized_messages(Value list) {
   if (!list.is_array()) return Value();
   Value out = Value::array();
+  out.as_array().reserve(list.size());
   for (Value& m : list.as_array()) {
     if (m.is_null()) continue;
-    if (m.is_object() && m.find("message") != nullptr && m["message"].is_object()) m = Value(m["message"]);
+    if (Value* inner = m.is_object() ? m.find("message") : nullptr; inner != nullptr && inner->is_object()) {
+      Value message = std::move(*inner);
+      m = std::move(message);
+    }
     if (!m.is_object()) {
-      out.push_back(Value{{"role", "user"}, {"content", m}});
+      out.push_back(Value{{"role", "user"}, {"content", std::move(m)}});
       continue;
     }
-    if (m.find("content") == nullptr && m.find("parts") != nullptr) {
-      const std::string text = parts_text(m["parts"]);
-      if (!text.empty()) m.set("content", text);
+    if (m.find("content") == nullptr) {
+      if (const Value* parts = m.find("parts")) {
+        if (std::string text = parts_text(*parts); !text.empty()) m.set("content", std::move(text));
+      }
     }
     out.push_back(std::move(m));
   }
@@ -149,56 +237,60 @@ Value normalized_messages(Value list) {
 
 enum class Kind { llm, environment, runtime };
 
-Kind kind_of(const OtlpSpan& s) {
-  const Value& a = s.attributes;
-  if (const auto synth = string_of(a.find("synth.kind"))) {
-    if (*synth == "ai_call") return Kind::llm;
-    if (*synth == "environment_step") return Kind::environment;
+Kind kind_of(const Known& a) {
+  if (const std::string_view synth = text_of(a[Known::synth_kind]); !synth.empty()) {
+    if (synth == "ai_call") return Kind::llm;
+    if (synth == "environment_step") return Kind::environment;
     return Kind::runtime;
   }
-  if (const auto oi = string_of(a.find("openinference.span.kind"))) return *oi == "LLM" ? Kind::llm : Kind::runtime;
-  if (const auto op = string_of(a.find("gen_ai.operation.name"))) {
-    return *op == "chat" || *op == "text_completion" || *op == "generate_content" ? Kind::llm : Kind::runtime;
+  if (const std::string_view oi = text_of(a[Known::openinference_span_kind]); !oi.empty()) {
+    return oi == "LLM" ? Kind::llm : Kind::runtime;
   }
-  if (a.find("traceloop.span.kind") != nullptr) return Kind::runtime;
-  if (a.find("gen_ai.tool.name") != nullptr || a.find("tool.name") != nullptr) return Kind::runtime;
-  if (first_of(a, {"gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "ai.model.id"}) != nullptr) {
+  if (const std::string_view op = text_of(a[Known::gen_ai_operation_name]); !op.empty()) {
+    return op == "chat" || op == "text_completion" || op == "generate_content" ? Kind::llm : Kind::runtime;
+  }
+  if (a[Known::traceloop_span_kind] != nullptr) return Kind::runtime;
+  if (a[Known::gen_ai_tool_name] != nullptr || a[Known::tool_name] != nullptr) return Kind::runtime;
+  if (a.first_of({Known::gen_ai_response_model, Known::gen_ai_request_model, Known::llm_model_name, Known::ai_model_id}) !=
+      nullptr) {
     return Kind::llm;
   }
   return Kind::runtime;
 }
 
 // Status ERROR, error.type, or an `exception` event: {"type", "message"}.
-Value error_of(const OtlpSpan& s) {
+Value error_of(const OtlpSpan& s, const Known& a) {
   for (const OtlpEvent& e : s.events) {
     if (e.name != "exception") continue;
     return Value{{"type", string_of(e.attributes.find("exception.type")).value_or("exception")},
                  {"message", string_of(e.attributes.find("exception.message")).value_or(s.status_message)}};
   }
   if (s.status_code != 2) return Value();
-  return Value{{"type", string_of(s.attributes.find("error.type")).value_or("error")}, {"message", s.status_message}};
+  return Value{{"type", string_of(a[Known::error_type]).value_or("error")}, {"message", s.status_message}};
 }
 
 // Keys that only say where a span belongs: not kept among a span's own attributes.
 bool placement_key(std::string_view key) { return key.starts_with("synth.") || key == "gen_ai.conversation.id"; }
 
+// `metadata`: the kind's own entries, room left for the ones added here.
 template <class E>
-void common(E& e, const OtlpSpan& s, const Value& resource, const Value& metadata) {
-  const Value& a = s.attributes;
-  const bool synth = a.find("synth.kind") != nullptr;
-  e.time_record = TimeRecord{timestamp_of(s.start_unix_nano), int_of(a.find("synth.turn")).value_or(0)};
-  if (const auto id = string_of(first_of(a, {"gen_ai.agent.name", "synth.system_id"}))) {
-    e.system_instance_id = *id;
+void common(E& e, const OtlpSpan& s, const Known& a, const Value& resource, Value&& metadata) {
+  const bool synth = a[Known::synth_kind] != nullptr;
+  e.time_record = TimeRecord{timestamp_of(s.start_unix_nano), int_of(a[Known::synth_turn]).value_or(0)};
+  if (const Value* id = a.first_of({Known::gen_ai_agent_name, Known::synth_system_id}); !text_of(id).empty()) {
+    e.system_instance_id = id->as_string();
   } else if (!synth) {
-    if (const auto service = string_of(resource.find("service.name"))) e.system_instance_id = *service;
+    if (const Value* service = resource.find("service.name"); !text_of(service).empty()) {
+      e.system_instance_id = service->as_string();
+    }
   }
-  e.metadata = metadata;
+  e.metadata = std::move(metadata);
   if constexpr (!std::is_same_v<E, CAISEvent>) {  // an LLM call has columns for them
     if (!s.span_id.empty()) e.metadata.set("span_id", s.span_id);
     if (!s.trace_id.empty()) e.metadata.set("trace_id", s.trace_id);
   }
   if (!s.parent_span_id.empty()) e.metadata.set("parent_span_id", s.parent_span_id);
-  if (Value error = error_of(s); !error.is_null()) e.metadata.set("error", std::move(error));
+  if (Value error = error_of(s, a); !error.is_null()) e.metadata.set("error", std::move(error));
   Value others = Value::array();
   for (const OtlpEvent& ev : s.events) {
     if (ev.name == "exception" || ev.name.starts_with("synth.")) continue;
@@ -212,134 +304,10 @@ double duration_ms(const OtlpSpan& s) {
   return s.end_unix_nano > s.start_unix_nano ? static_cast<double>(s.end_unix_nano - s.start_unix_nano) / 1e6 : 0.0;
 }
 
-CAISEvent llm_event(OtlpSpan& s, const Value& resource) {
-  const Value& a = s.attributes;
-  CAISEvent e;
-  const auto operation = string_of(a.find("gen_ai.operation.name"));
-  Value md{{"operation", operation.value_or(s.name)}};
-  const auto requested = string_of(first_of(a, {"gen_ai.request.model", "llm.request.model_name"}));
-  e.model_name = string_of(first_of(a, {"gen_ai.response.model", "llm.response.model_name", "llm.model_name",
-                                        "gen_ai.request.model", "llm.request.model_name", "ai.model.id"}));
-  if (requested && requested != e.model_name) md.set("request_model", *requested);
-  if (const auto ttft = double_of(a.find("gen_ai.response.time_to_first_chunk"))) md.set("time_to_first_token_ms", *ttft * 1000.0);
-  common(e, s, resource, md);
-  e.span_id = s.span_id.empty() ? std::nullopt : std::optional(s.span_id);
-  e.trace_id = s.trace_id.empty() ? std::nullopt : std::optional(s.trace_id);
-  if (const auto provider = string_of(first_of(a, {"gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"}))) {
-    e.provider = normalize_provider(*provider);
-  }
-  e.prompt_tokens = int_of(first_of(a, {"gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens",
-                                        "llm.usage.prompt_tokens"}));
-  e.completion_tokens = int_of(first_of(a, {"gen_ai.usage.output_tokens", "llm.token_count.completion",
-                                            "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"}));
-  e.total_tokens = int_of(first_of(a, {"synth.total_tokens", "llm.token_count.total", "llm.usage.total_tokens", "gen_ai.usage.total_tokens"}));
-  if (!e.total_tokens && e.prompt_tokens && e.completion_tokens && a.find("synth.kind") == nullptr) {
-    e.total_tokens = *e.prompt_tokens + *e.completion_tokens;
-  }
-  e.cached_tokens = int_of(first_of(a, {"gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
-                                        "llm.token_count.prompt_details.cache_read"}));
-  e.cache_write_tokens = int_of(first_of(a, {"gen_ai.usage.cache_creation.input_tokens",
-                                             "gen_ai.usage.cache_creation_input_tokens",
-                                             "llm.token_count.prompt_details.cache_write"}));
-  e.reasoning_tokens = int_of(first_of(a, {"gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning"}));
-  e.cost = double_of(first_of(a, {"synth.cost_usd", "llm.cost.total", "gen_ai.usage.cost"}));
-  e.latency_ms = duration_ms(s);
-
-  Value before = Value::object();
-  if (const Value* params = a.find("llm.invocation_parameters")) {
-    if (Value p = parsed(*params); p.is_object()) before = std::move(p);
-  }
-  // The attribute names spelt out: building them per call allocated seven strings per LLM span.
-  static constexpr std::pair<std::string_view, std::string_view> kRequestParams[] = {
-      {"temperature", "gen_ai.request.temperature"}, {"max_tokens", "gen_ai.request.max_tokens"},
-      {"top_p", "gen_ai.request.top_p"},             {"top_k", "gen_ai.request.top_k"},
-      {"seed", "gen_ai.request.seed"},               {"stream", "gen_ai.request.stream"},
-      {"stop_sequences", "gen_ai.request.stop_sequences"}};
-  for (const auto& [param, attribute] : kRequestParams) {
-    if (const Value* v = a.find(attribute)) before.set(param, *v);
-  }
-  if (requested) before.set("model", *requested);
-  read_messages(s);
-  OtlpMessages messages = std::move(*s.messages);
-  s.messages.reset();
-  if (!messages.input.is_null()) {
-    before.set("messages", std::move(messages.input));
-  } else if (const Value* raw = first_of(a, {"input.value", "traceloop.entity.input"})) {
-    before.set("input", parsed(*raw));
-  }
-  Value after = Value::object();
-  if (!messages.output.is_null()) {
-    after.set("messages", std::move(messages.output));
-  } else if (const Value* raw = first_of(a, {"output.value", "traceloop.entity.output"})) {
-    after.set("output", parsed(*raw));
-  }
-  if (const Value* reasons = a.find("gen_ai.response.finish_reasons"); reasons && reasons->is_array() && !reasons->empty()) {
-    after.set("finish_reason", reasons->as_array().front());
-  }
-  if (const Value* id = a.find("gen_ai.response.id")) after.set("response_id", *id);
-  if (!before.empty()) e.system_state_before = std::move(before);
-  if (!after.empty()) e.system_state_after = std::move(after);
-  return e;
-}
-
-EnvironmentEvent environment_event(const OtlpSpan& s, const Value& resource) {
-  const Value& a = s.attributes;
-  EnvironmentEvent e;
-  std::string step = s.name;
-  if (step.starts_with("environment_step ")) step = step.substr(17);
-  common(e, s, resource, Value{{"step", step}, {"duration_ms", duration_ms(s)}});
-  e.reward = double_of(a.find("synth.reward"));
-  e.terminated = bool_of(a.find("synth.terminated"));
-  e.truncated = bool_of(a.find("synth.truncated"));
-  return e;
-}
-
-RuntimeEvent runtime_event(const OtlpSpan& s, const Value& resource) {
-  const Value& a = s.attributes;
-  RuntimeEvent e;
-  Value md = Value::object();
-  const auto synth = string_of(a.find("synth.kind"));
-  if (const auto tool = string_of(first_of(a, {"gen_ai.tool.name", "tool.name"})); tool && synth != "trace_span") {
-    md.set("operation", *tool);
-    if (const Value* ok = a.find("synth.success")) md.set("success", *ok);
-    if (const Value* id = first_of(a, {"gen_ai.tool.call.id", "tool.id"})) md.set("tool_call_id", *id);
-    if (const Value* args = first_of(a, {"gen_ai.tool.call.arguments", "tool.parameters", "input.value"})) {
-      e.system_state_before = Value{{"arguments", parsed(*args)}};
-    }
-    if (const Value* result = first_of(a, {"gen_ai.tool.call.result", "output.value"})) {
-      e.system_state_after = Value{{"result", parsed(*result)}};
-    }
-  } else {
-    md.set("span", s.name);
-    Value own = Value::object();
-    for (const auto& [key, value] : a.as_object()) {
-      if (!placement_key(key)) own.set(key, value);
-    }
-    if (!own.empty()) md.set("attributes", std::move(own));
-  }
-  md.set("duration_ms", duration_ms(s));
-  common(e, s, resource, md);
-  return e;
-}
-
-}  // namespace
-
-const Value* first_of(const Value& attributes, std::initializer_list<std::string_view> keys) {
-  for (const std::string_view key : keys) {
-    if (const Value* v = attributes.find(key); v != nullptr && !v->is_null()) return v;
-  }
-  return nullptr;
-}
-
-Timestamp timestamp_of(std::uint64_t unix_nano) {
-  // Beyond int64 nanoseconds (year 2262) is no real time: clamp rather than wrap.
-  return Timestamp{std::chrono::nanoseconds(static_cast<std::int64_t>(std::min<std::uint64_t>(unix_nano, INT64_MAX)))};
-}
-
-Value input_messages(const Value& a) {
-  Value m = normalized_messages(indexed(a, "gen_ai.input.messages"));
+Value input_messages(const Value& a, const Known& known) {
+  Value m = normalized_messages(indexed(a, known, Known::gen_ai_input_messages));
   if (!m.is_null()) {
-    if (const Value* system = a.find("gen_ai.system_instructions")) {
+    if (const Value* system = known[Known::gen_ai_system_instructions]) {
       Value parts = parsed(*system);
       Value sys{{"role", "system"}, {"parts", parts}};
       const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
@@ -348,38 +316,193 @@ Value input_messages(const Value& a) {
     }
     return m;
   }
-  m = normalized_messages(indexed(a, "llm.input_messages"));
+  m = normalized_messages(indexed(a, known, Known::llm_input_messages));
   if (!m.is_null()) return m;
-  return normalized_messages(indexed(a, "gen_ai.prompt"));
+  return normalized_messages(indexed(a, known, Known::gen_ai_prompt));
 }
 
-Value output_messages(const Value& a) {
-  for (const char* key : {"gen_ai.output.messages", "llm.output_messages", "gen_ai.completion"}) {
-    Value m = normalized_messages(indexed(a, key));
+Value output_messages(const Value& a, const Known& known) {
+  for (const Known::Key key : {Known::gen_ai_output_messages, Known::llm_output_messages, Known::gen_ai_completion}) {
+    Value m = normalized_messages(indexed(a, known, key));
     if (!m.is_null()) return m;
   }
   return Value();
 }
 
-const OtlpMessages& read_messages(OtlpSpan& span) {
-  if (!span.messages) span.messages = OtlpMessages{input_messages(span.attributes), output_messages(span.attributes)};
+const OtlpMessages& read_messages(OtlpSpan& span, const Known& known) {
+  if (!span.messages) {
+    span.messages = OtlpMessages{input_messages(span.attributes, known), output_messages(span.attributes, known)};
+  }
   return *span.messages;
 }
 
+constexpr std::size_t kRequestParamCount = 7;
+
+CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
+  CAISEvent e;
+  const Value* operation = a[Known::gen_ai_operation_name];
+  // Room for what common() adds: the parent span, an error, span events.
+  Value md = Value::object();
+  md.as_object().reserve(6);
+  md.as_object().emplace_back("operation", text_of(operation).empty() ? s.name : operation->as_string());
+  const Value* requested = a.first_of({Known::gen_ai_request_model, Known::llm_request_model_name});
+  if (text_of(requested).empty()) requested = nullptr;
+  e.model_name = string_of(a.first_of({Known::gen_ai_response_model, Known::llm_response_model_name, Known::llm_model_name,
+                                       Known::gen_ai_request_model, Known::llm_request_model_name, Known::ai_model_id}));
+  if (requested != nullptr && requested->as_string() != e.model_name) md.set("request_model", *requested);
+  if (const auto ttft = double_of(a[Known::gen_ai_response_time_to_first_chunk])) md.set("time_to_first_token_ms", *ttft * 1000.0);
+  common(e, s, a, resource, std::move(md));
+  e.span_id = s.span_id.empty() ? std::nullopt : std::optional(s.span_id);
+  e.trace_id = s.trace_id.empty() ? std::nullopt : std::optional(s.trace_id);
+  if (const Value* provider = a.first_of({Known::gen_ai_provider_name, Known::gen_ai_system, Known::llm_provider, Known::llm_system});
+      !text_of(provider).empty()) {
+    e.provider = normalize_provider(provider->as_string());
+  }
+  e.prompt_tokens = int_of(a.first_of({Known::gen_ai_usage_input_tokens, Known::llm_token_count_prompt,
+                                       Known::gen_ai_usage_prompt_tokens, Known::llm_usage_prompt_tokens}));
+  e.completion_tokens = int_of(a.first_of({Known::gen_ai_usage_output_tokens, Known::llm_token_count_completion,
+                                           Known::gen_ai_usage_completion_tokens, Known::llm_usage_completion_tokens}));
+  e.total_tokens = int_of(a.first_of({Known::synth_total_tokens, Known::llm_token_count_total, Known::llm_usage_total_tokens,
+                                      Known::gen_ai_usage_total_tokens}));
+  if (!e.total_tokens && e.prompt_tokens && e.completion_tokens && a[Known::synth_kind] == nullptr) {
+    e.total_tokens = *e.prompt_tokens + *e.completion_tokens;
+  }
+  e.cached_tokens = int_of(a.first_of({Known::gen_ai_usage_cache_read_input_tokens, Known::gen_ai_usage_cache_read_input_tokens_flat,
+                                       Known::llm_token_count_cache_read}));
+  e.cache_write_tokens = int_of(a.first_of({Known::gen_ai_usage_cache_creation_input_tokens,
+                                            Known::gen_ai_usage_cache_creation_input_tokens_flat,
+                                            Known::llm_token_count_cache_write}));
+  e.reasoning_tokens = int_of(a.first_of({Known::gen_ai_usage_reasoning_output_tokens, Known::llm_token_count_reasoning}));
+  e.cost = double_of(a.first_of({Known::synth_cost_usd, Known::llm_cost_total, Known::gen_ai_usage_cost}));
+  e.latency_ms = duration_ms(s);
+
+  Value before = Value::object();
+  before.as_object().reserve(kRequestParamCount + 3);  // the parameters, model, messages or input
+  if (const Value* params = a[Known::llm_invocation_parameters]) {
+    if (Value p = parsed(*params); p.is_object()) before = std::move(p);
+  }
+  static constexpr std::pair<std::string_view, Known::Key> kRequestParams[kRequestParamCount] = {
+      {"temperature", Known::gen_ai_request_temperature}, {"max_tokens", Known::gen_ai_request_max_tokens},
+      {"top_p", Known::gen_ai_request_top_p},             {"top_k", Known::gen_ai_request_top_k},
+      {"seed", Known::gen_ai_request_seed},               {"stream", Known::gen_ai_request_stream},
+      {"stop_sequences", Known::gen_ai_request_stop_sequences}};
+  for (const auto& [param, attribute] : kRequestParams) {
+    if (const Value* v = a[attribute]) before.set(param, *v);
+  }
+  if (requested != nullptr) before.set("model", requested->as_string());
+  read_messages(s, a);
+  OtlpMessages messages = std::move(*s.messages);
+  s.messages.reset();
+  if (!messages.input.is_null()) {
+    before.set("messages", std::move(messages.input));
+  } else if (const Value* raw = a.first_of({Known::input_value, Known::traceloop_entity_input})) {
+    before.set("input", parsed(*raw));
+  }
+  Value after = Value::object();
+  after.as_object().reserve(3);
+  if (!messages.output.is_null()) {
+    after.set("messages", std::move(messages.output));
+  } else if (const Value* raw = a.first_of({Known::output_value, Known::traceloop_entity_output})) {
+    after.set("output", parsed(*raw));
+  }
+  if (const Value* reasons = a[Known::gen_ai_response_finish_reasons]; reasons && reasons->is_array() && !reasons->empty()) {
+    after.set("finish_reason", reasons->as_array().front());
+  }
+  if (const Value* id = a[Known::gen_ai_response_id]) after.set("response_id", *id);
+  if (!before.empty()) e.system_state_before = std::move(before);
+  if (!after.empty()) e.system_state_after = std::move(after);
+  return e;
+}
+
+EnvironmentEvent environment_event(const OtlpSpan& s, const Known& a, const Value& resource) {
+  EnvironmentEvent e;
+  std::string step = s.name;
+  if (step.starts_with("environment_step ")) step = step.substr(17);
+  Value md = Value::object();
+  md.as_object().reserve(7);  // with common()'s
+  md.as_object().emplace_back("step", std::move(step));
+  md.as_object().emplace_back("duration_ms", duration_ms(s));
+  common(e, s, a, resource, std::move(md));
+  e.reward = double_of(a[Known::synth_reward]);
+  e.terminated = bool_of(a[Known::synth_terminated]);
+  e.truncated = bool_of(a[Known::synth_truncated]);
+  return e;
+}
+
+RuntimeEvent runtime_event(const OtlpSpan& s, const Known& known, const Value& resource) {
+  const Value& a = s.attributes;
+  RuntimeEvent e;
+  Value md = Value::object();
+  md.as_object().reserve(9);  // with common()'s
+  const Value* tool = known.first_of({Known::gen_ai_tool_name, Known::tool_name});
+  if (!text_of(tool).empty() && text_of(known[Known::synth_kind]) != "trace_span") {
+    md.set("operation", tool->as_string());
+    if (const Value* ok = known[Known::synth_success]) md.set("success", *ok);
+    if (const Value* id = known.first_of({Known::gen_ai_tool_call_id, Known::tool_id})) md.set("tool_call_id", *id);
+    if (const Value* args = known.first_of({Known::gen_ai_tool_call_arguments, Known::tool_parameters, Known::input_value})) {
+      e.system_state_before = Value{{"arguments", parsed(*args)}};
+    }
+    if (const Value* result = known.first_of({Known::gen_ai_tool_call_result, Known::output_value})) {
+      e.system_state_after = Value{{"result", parsed(*result)}};
+    }
+  } else {
+    md.set("span", s.name);
+    Value own = Value::object();
+    own.as_object().reserve(a.size());
+    for (const auto& [key, value] : a.as_object()) {
+      if (!placement_key(key)) own.set(key, value);
+    }
+    if (!own.empty()) md.set("attributes", std::move(own));
+  }
+  md.set("duration_ms", duration_ms(s));
+  common(e, s, known, resource, std::move(md));
+  return e;
+}
+
+}  // namespace
+
+KnownAttributes::KnownAttributes(const Value& attributes) {
+  static const KnownTable table;
+  if (!attributes.is_object()) return;
+  for (const auto& [name, value] : attributes.as_object()) {
+    if (const std::uint8_t k = table.find(name); k != KnownTable::kEmpty) {
+      if (found_[k] == nullptr) found_[k] = &value;  // a repeated key: the first, as Value::find
+    } else if (!name.empty() && (name[0] == 'g' || name[0] == 'l')) {
+      for (std::size_t i = 0; i < std::size(kListKeys); ++i) {
+        const std::string_view list = kKnownKeys[kListKeys[i]];
+        if (name.size() > list.size() + 1 && name[list.size()] == '.' && name.starts_with(list)) flattened_ |= 1U << i;
+      }
+    }
+  }
+}
+
+Timestamp timestamp_of(std::uint64_t unix_nano) {
+  // Beyond int64 nanoseconds (year 2262) is no real time: clamp rather than wrap.
+  return Timestamp{std::chrono::nanoseconds(static_cast<std::int64_t>(std::min<std::uint64_t>(unix_nano, INT64_MAX)))};
+}
+
+Value input_messages(const Value& a) { return input_messages(a, Known(a)); }
+
+Value output_messages(const Value& a) { return output_messages(a, Known(a)); }
+
+const OtlpMessages& read_messages(OtlpSpan& span) { return read_messages(span, Known(span.attributes)); }
+
 bool is_foreign_llm_call(const OtlpSpan& span) {
-  return span.attributes.find("synth.kind") == nullptr && kind_of(span) == Kind::llm;
+  const Known known(span.attributes);
+  return known[Known::synth_kind] == nullptr && kind_of(known) == Kind::llm;
 }
 
 Event span_to_event(OtlpSpan& span, const Value& resource) {
-  switch (kind_of(span)) {
+  const Known known(span.attributes);
+  switch (kind_of(known)) {
     case Kind::llm:
-      return llm_event(span, resource);
+      return llm_event(span, known, resource);
     case Kind::environment:
-      return environment_event(span, resource);
+      return environment_event(span, known, resource);
     case Kind::runtime:
       break;
   }
-  return runtime_event(span, resource);
+  return runtime_event(span, known, resource);
 }
 
 }  // namespace synth::tracing::server::otlp

@@ -11,16 +11,16 @@ namespace synth::tracing::server {
 
 namespace {
 
-using otlp::first_of;
 using otlp::timestamp_of;
 
 // Spans nested deeper than this are not walked up to find their timestep.
 constexpr int kMaxAncestors = 256;
 
 std::optional<std::string> session_key(const Value& attributes) {
-  const Value* v = first_of(attributes, {"synth.session_id", "synth.session.id", "session.id", "gen_ai.conversation.id",
-                                         "langfuse.session.id", "traceloop.association.properties.session_id",
-                                         "ai.telemetry.metadata.sessionId"});
+  using Known = otlp::KnownAttributes;
+  const Value* v = Known(attributes).first_of({Known::synth_session_id, Known::synth_session_dot_id, Known::session_id,
+                                               Known::gen_ai_conversation_id, Known::langfuse_session_id,
+                                               Known::traceloop_session_id, Known::ai_telemetry_session_id});
   if (v == nullptr) return std::nullopt;
   if (v->is_string()) return v->as_string().empty() ? std::nullopt : std::optional(v->as_string());
   return v->dump();
@@ -31,17 +31,25 @@ std::string_view synth_kind(const OtlpSpan& s) {
   return k != nullptr && k->is_string() ? std::string_view(k->as_string()) : std::string_view();
 }
 
-// An event or message, placed in time before it goes into the session.
+// An event or message, placed in time before it goes into the session. Small: the event or
+// message itself waits in the request's list (Placed), so that sorting and growing the items
+// moves no event.
 struct Item {
   Timestamp time;
-  std::optional<std::string> step;  ///< step_id; none: outside any timestep
-  std::optional<Event> event;
-  std::optional<SessionEventMessage> message;
+  std::int32_t step = -1;  ///< its timestep: index in Building::trace.session_time_steps, -1: outside any
   std::uint32_t span = 0;  ///< the span it came from: its index in the session's origins
+  std::uint32_t index = 0;  ///< in Placed::events, else Placed::messages
+  bool event = false;
 };
 
-// The indices of `items` in time order, equal times in their order: sorting indices rather than
-// the items themselves, which are large (an event each) and were a sixth of the mapping's work.
+// The events and messages of a request's spans, in the order they were made; each session's
+// items point into them.
+struct Placed {
+  std::vector<Event> events;
+  std::vector<SessionEventMessage> messages;
+};
+
+// The indices of `items` in time order, equal times in their order.
 std::vector<std::uint32_t> time_order(const std::vector<Item>& items) {
   std::vector<std::uint32_t> order(items.size());
   for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -55,13 +63,16 @@ struct Building {
   bool unnamed = false;  ///< named after its trace id for want of a session id
   bool has_root = false;  ///< holds a root span of its trace
   std::uint64_t spans = 0;
-  std::map<std::string, std::size_t> steps;  ///< step_id → index in trace.session_time_steps
+  std::map<std::string, std::int32_t, std::less<>> steps;  ///< step_id → index in trace.session_time_steps
   std::vector<Item> items;
+  std::size_t events = 0;  ///< items that are events
+  /// Where its items came from; `steps` holds indices in trace.session_time_steps as they are
+  /// made, until finish() sorts the timesteps.
   SpanOrigins origins;
-  std::vector<std::optional<std::string>> span_steps;  ///< per span of origins: its step_id
 
-  SessionTimeStep& step(const std::string& id, Timestamp time) {
-    auto [it, added] = steps.try_emplace(id, trace.session_time_steps.size());
+  // The timestep `id`, made at `time` when new, else moved back to `time` when earlier.
+  std::int32_t step(std::string_view id, Timestamp time) {
+    auto [it, added] = steps.try_emplace(std::string(id), static_cast<std::int32_t>(trace.session_time_steps.size()));
     if (added) {
       SessionTimeStep s;
       s.step_id = id;
@@ -69,9 +80,69 @@ struct Building {
       s.timestamp = time;
       trace.session_time_steps.push_back(std::move(s));
     }
-    SessionTimeStep& s = trace.session_time_steps[it->second];
-    if (added || time < s.timestamp) s.timestamp = time;
-    return s;
+    SessionTimeStep& s = trace.session_time_steps[static_cast<std::size_t>(it->second)];
+    if (time < s.timestamp) s.timestamp = time;
+    return it->second;
+  }
+
+  void add(Placed& placed, Timestamp time, std::int32_t step, std::uint32_t span, Event event) {
+    items.push_back(Item{time, step, span, static_cast<std::uint32_t>(placed.events.size()), true});
+    placed.events.push_back(std::move(event));
+    ++events;
+  }
+  void add(Placed& placed, Timestamp time, std::int32_t step, std::uint32_t span, SessionEventMessage message) {
+    items.push_back(Item{time, step, span, static_cast<std::uint32_t>(placed.messages.size()), false});
+    placed.messages.push_back(std::move(message));
+  }
+
+  // The timesteps in step_index order, and the items moved out of `placed` into the histories
+  // (time order) and each into its timestep (a copy: both hold it).
+  void finish(Placed& placed) {
+    std::vector<SessionTimeStep>& timesteps = trace.session_time_steps;
+    std::vector<std::uint32_t> order(timesteps.size());
+    for (std::uint32_t t = 0; t < order.size(); ++t) order[t] = t;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t x, std::uint32_t y) { return timesteps[x].step_index < timesteps[y].step_index; });
+    std::vector<std::int32_t> sorted_at(timesteps.size());
+    std::vector<SessionTimeStep> sorted;
+    sorted.reserve(timesteps.size());
+    for (const std::uint32_t t : order) {
+      sorted_at[t] = static_cast<std::int32_t>(sorted.size());
+      sorted.push_back(std::move(timesteps[t]));
+    }
+    timesteps = std::move(sorted);
+    for (Item& item : items) {
+      if (item.step >= 0) item.step = sorted_at[static_cast<std::size_t>(item.step)];
+    }
+    for (std::int32_t& step : origins.steps) {
+      if (step >= 0) step = sorted_at[static_cast<std::size_t>(step)];
+    }
+
+    trace.event_history.reserve(events);
+    origins.events.reserve(events);
+    trace.message_history.reserve(items.size() - events);
+    origins.messages.reserve(items.size() - events);
+    // Each timestep's events counted first, so that its vector is allocated once.
+    std::vector<std::size_t> step_events(timesteps.size(), 0);
+    for (const Item& item : items) {
+      if (item.event && item.step >= 0) ++step_events[static_cast<std::size_t>(item.step)];
+    }
+    for (std::size_t t = 0; t < step_events.size(); ++t) timesteps[t].events.reserve(step_events[t]);
+    for (const std::uint32_t i : time_order(items)) {
+      const Item& item = items[i];
+      SessionTimeStep* ts = item.step >= 0 ? &timesteps[static_cast<std::size_t>(item.step)] : nullptr;
+      if (item.event) {
+        Event& event = placed.events[item.index];
+        if (ts != nullptr) ts->events.push_back(event);
+        trace.event_history.push_back(std::move(event));
+        origins.events.push_back(item.span);
+      } else {
+        SessionEventMessage& message = placed.messages[item.index];
+        if (ts != nullptr) ts->step_messages.push_back(message);
+        trace.message_history.push_back(std::move(message));
+        origins.messages.push_back(item.span);
+      }
+    }
   }
 };
 
@@ -178,18 +249,35 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
   const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces, own);
   std::vector<SpanKey> keys;
   keys.reserve(traces.spans.size());
-  std::unordered_map<SpanKey, const OtlpSpan*, SpanKeyHash> by_id;
+  std::unordered_map<SpanKey, std::uint32_t, SpanKeyHash> by_id;
   by_id.reserve(traces.spans.size());
   // A span whose trace and span id came earlier in the request: the same span twice (stored once).
   std::vector<bool> repeated(traces.spans.size(), false);
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     const OtlpSpan& s = traces.spans[i];
     keys.push_back(span_key_of(s.trace_id, s.span_id));
-    if (!s.span_id.empty()) repeated[i] = !by_id.emplace(keys.back(), &s).second;
+    if (!s.span_id.empty()) repeated[i] = !by_id.emplace(keys.back(), static_cast<std::uint32_t>(i)).second;
+  }
+  // Each span's synth.kind and parent (the first span of the request with its id; -1: none)
+  // found once, for the walks up to a span's timestep.
+  std::vector<std::string_view> kinds;
+  kinds.reserve(traces.spans.size());
+  std::vector<std::int32_t> parents(traces.spans.size(), -1);
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    const OtlpSpan& s = traces.spans[i];
+    kinds.push_back(synth_kind(s));
+    if (s.parent_span_id.empty()) continue;
+    if (auto parent = by_id.find(span_key_of(s.trace_id, s.parent_span_id)); parent != by_id.end()) {
+      parents[i] = static_cast<std::int32_t>(parent->second);
+    }
   }
   if (memory != nullptr) remember_sessions(trace_session, *memory);
 
-  std::map<std::string, Building> sessions;
+  // Each resource's session id, looked up for the first span that needs it.
+  std::vector<std::optional<std::optional<std::string>>> resource_sessions(traces.resources.size());
+  Placed placed;
+  placed.events.reserve(traces.spans.size());
+  std::map<std::string, Building, std::less<>> sessions;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     OtlpSpan& s = traces.spans[i];
     if (s.span_id.empty()) {
@@ -205,7 +293,11 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
       if (auto it = trace_session.find(s.trace_id); it != trace_session.end()) sid = it->second;
     }
     if (!sid && memory != nullptr) sid = memory->find(s.trace_id);
-    if (!sid) sid = session_key(resource_of(s));
+    if (!sid && s.resource < resource_sessions.size()) {
+      std::optional<std::optional<std::string>>& of_resource = resource_sessions[s.resource];
+      if (!of_resource) of_resource = session_key(traces.resources[s.resource]);
+      sid = *of_resource;
+    }
     bool unnamed = false;
     if (!sid && memory != nullptr) sid = memory->find_or_note_unnamed(s.trace_id);
     if (!sid && !s.trace_id.empty()) {
@@ -217,15 +309,16 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
       continue;
     }
     ++out.spans;
-    Building& b = sessions[*sid];
-    b.trace.session_id = *sid;
+    auto [at_session, added] = sessions.try_emplace(*sid);
+    Building& b = at_session->second;
+    if (added) b.trace.session_id = *sid;
     b.unnamed = unnamed;
     if (s.parent_span_id.empty()) b.has_root = true;
     ++b.spans;
     const auto span = static_cast<std::uint32_t>(b.origins.keys.size());
     b.origins.keys.push_back(keys[i]);
     const Timestamp start = timestamp_of(s.start_unix_nano);
-    const std::string_view kind = synth_kind(s);
+    const std::string_view kind = kinds[i];
     if (kind == "session") {
       if (!b.has_session_span || start < b.trace.created_at) b.trace.created_at = start;
       b.has_session_span = true;
@@ -234,38 +327,40 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
     }
 
     // Where the span's items go: the timestep span it is in, if any.
-    std::optional<std::string> step;
-    bool placed = false;
-    const OtlpSpan* at = &s;
-    for (int depth = 0; at != nullptr && depth < kMaxAncestors; ++depth) {
-      const std::string_view k = synth_kind(*at);
+    std::optional<std::string_view> step;
+    bool placed_in_span = false;
+    std::int32_t at = static_cast<std::int32_t>(i);
+    for (int depth = 0; at >= 0 && depth < kMaxAncestors; ++depth) {
+      const OtlpSpan& ancestor = traces.spans[static_cast<std::size_t>(at)];
+      const std::string_view k = kinds[static_cast<std::size_t>(at)];
       if (k == "timestep") {
-        const Value* id = at->attributes.find("synth.step_id");
-        step = id != nullptr && id->is_string() ? id->as_string() : at->span_id;
-        placed = true;
+        const Value* id = ancestor.attributes.find("synth.step_id");
+        step = id != nullptr && id->is_string() ? std::string_view(id->as_string()) : std::string_view(ancestor.span_id);
+        placed_in_span = true;
         break;
       }
       if (k == "session") {
-        placed = true;
+        placed_in_span = true;
         break;
       }
-      if (at->parent_span_id.empty()) break;
-      auto parent = by_id.find(span_key_of(at->trace_id, at->parent_span_id));
-      at = parent == by_id.end() ? nullptr : parent->second;
+      if (ancestor.parent_span_id.empty()) break;
+      at = parents[static_cast<std::size_t>(at)];
     }
-    if (!placed) {
+    if (!placed_in_span) {
       // Ours name their timestep by the parent span, which may come in a later request: such
       // an event stays outside timesteps rather than in a made-up one. Others: a trace, a turn.
       const Value* id = s.attributes.find("synth.step_id");
       if (id != nullptr && id->is_string()) {
         step = id->as_string();
       } else if (kind.empty()) {
-        step = s.trace_id.empty() ? *sid : s.trace_id;
+        step = s.trace_id.empty() ? std::string_view(b.trace.session_id) : std::string_view(s.trace_id);
       }
     }
+    std::int32_t step_at = -1;
     if (step) {
-      SessionTimeStep& ts = b.step(*step, start);
+      step_at = b.step(*step, start);
       if (kind == "timestep") {
+        SessionTimeStep& ts = b.trace.session_time_steps[static_cast<std::size_t>(step_at)];
         const Value& a = s.attributes;
         if (const Value* v = a.find("synth.step_index"); v && v->kind() == Value::Kind::integer) ts.step_index = v->as_int();
         if (const Value* v = a.find("synth.turn"); v && v->kind() == Value::Kind::integer) ts.turn_number = v->as_int();
@@ -273,56 +368,21 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
       }
     }
 
-    b.span_steps.push_back(step);
+    b.origins.steps.push_back(step_at);
     for (OtlpEvent& e : s.events) {
       if (auto event = otlp::synth_span_event(e)) {
-        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::move(event), std::nullopt, span});
+        b.add(placed, timestamp_of(e.time_unix_nano), step_at, span, std::move(*event));
       } else if (auto message = otlp::synth_span_message(e)) {
-        b.items.push_back(Item{timestamp_of(e.time_unix_nano), step, std::nullopt, std::move(message), span});
+        b.add(placed, timestamp_of(e.time_unix_nano), step_at, span, std::move(*message));
       }
     }
     if (kind != "session" && kind != "timestep") {
-      b.items.push_back(Item{start, step, otlp::span_to_event(s, resource_of(s)), std::nullopt, span});
+      b.add(placed, start, step_at, span, otlp::span_to_event(s, resource_of(s)));
     }
   }
 
   for (auto& [sid, b] : sessions) {
-    const std::size_t events = static_cast<std::size_t>(
-        std::count_if(b.items.begin(), b.items.end(), [](const Item& item) { return item.event.has_value(); }));
-    b.trace.event_history.reserve(events);
-    b.origins.events.reserve(events);
-    b.trace.message_history.reserve(b.items.size() - events);
-    b.origins.messages.reserve(b.items.size() - events);
-    // Each timestep's events counted first, so that its vector is allocated once (growing it
-    // moved its events: a twentieth of mapping our spans).
-    std::vector<std::size_t> step_events(b.trace.session_time_steps.size(), 0);
-    for (const Item& item : b.items) {
-      if (item.event && item.step) ++step_events[b.steps.at(*item.step)];
-    }
-    for (std::size_t t = 0; t < step_events.size(); ++t) b.trace.session_time_steps[t].events.reserve(step_events[t]);
-    for (const std::uint32_t i : time_order(b.items)) {
-      Item& item = b.items[i];
-      SessionTimeStep* ts = item.step ? &b.trace.session_time_steps[b.steps.at(*item.step)] : nullptr;
-      if (item.event) {
-        if (ts != nullptr) ts->events.push_back(*item.event);
-        b.trace.event_history.push_back(std::move(*item.event));
-        b.origins.events.push_back(item.span);
-      } else {
-        if (ts != nullptr) ts->step_messages.push_back(*item.message);
-        b.trace.message_history.push_back(std::move(*item.message));
-        b.origins.messages.push_back(item.span);
-      }
-    }
-    std::stable_sort(b.trace.session_time_steps.begin(), b.trace.session_time_steps.end(),
-                     [](const SessionTimeStep& x, const SessionTimeStep& y) { return x.step_index < y.step_index; });
-    std::unordered_map<std::string_view, std::int32_t> step_index;
-    for (std::size_t t = 0; t < b.trace.session_time_steps.size(); ++t) {
-      step_index.emplace(b.trace.session_time_steps[t].step_id, static_cast<std::int32_t>(t));
-    }
-    b.origins.steps.reserve(b.span_steps.size());
-    for (const std::optional<std::string>& step : b.span_steps) {
-      b.origins.steps.push_back(step ? step_index.at(*step) : -1);
-    }
+    b.finish(placed);
     out.sessions.push_back(std::move(b.trace));
     out.origins.push_back(std::move(b.origins));
     out.unnamed.push_back(b.unnamed);
@@ -341,7 +401,8 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
 
 OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
   OtlpMapped out;
-  std::map<std::string, Building> sessions;
+  Placed placed;
+  std::map<std::string, Building, std::less<>> sessions;
   for (std::size_t i = 0; i < logs.logs.size(); ++i) {
     const OtlpLog& log = logs.logs[i];
     if (!log.event_name.starts_with("gen_ai.")) continue;
@@ -373,17 +434,11 @@ OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
     m.content = Value{{"body", log.body}};
     if (!log.span_id.empty()) m.content.set("span_id", log.span_id);
     if (!log.attributes.empty()) m.content.set("attributes", log.attributes);
-    std::optional<std::string> step;
-    if (!log.trace_id.empty()) step = log.trace_id;
-    b.items.push_back(Item{time, step, std::nullopt, std::move(m)});
-    if (step) b.step(*step, time);
+    const std::int32_t step = log.trace_id.empty() ? -1 : b.step(log.trace_id, time);
+    b.add(placed, time, step, 0, std::move(m));
   }
   for (auto& [sid, b] : sessions) {
-    for (const std::uint32_t i : time_order(b.items)) {
-      Item& item = b.items[i];
-      if (item.step) b.trace.session_time_steps[b.steps.at(*item.step)].step_messages.push_back(*item.message);
-      b.trace.message_history.push_back(std::move(*item.message));
-    }
+    b.finish(placed);
     out.sessions.push_back(std::move(b.trace));
     out.unnamed.push_back(b.unnamed);
   }

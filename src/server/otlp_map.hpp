@@ -5,6 +5,7 @@
 // runtime events, so the tree stays connected.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -131,8 +132,54 @@ void fold_logs_into_span(OtlpSpan& span, std::vector<OtlpLog> logs);
 
 namespace otlp {
 
-/// The first of `keys` present (not null) in the span's attributes, else nullptr.
-const Value* first_of(const Value& attributes, std::initializer_list<std::string_view> keys);
+/// The attributes of a span that the mapping reads, found in one pass over them: looking each
+/// key up scanned them all, some fifty times per LLM span. Points into the attributes: valid
+/// while they are not changed.
+class KnownAttributes {
+ public:
+  /// The keys, in the order of kKnownKeys (otlp_events.cpp).
+  enum Key : std::uint8_t {
+    synth_kind, synth_session_id, synth_session_dot_id, session_id, gen_ai_conversation_id, langfuse_session_id,
+    traceloop_session_id, ai_telemetry_session_id, synth_step_id, synth_turn, synth_system_id, synth_total_tokens,
+    synth_cost_usd, synth_reward, synth_terminated, synth_truncated, synth_success,
+    openinference_span_kind, traceloop_span_kind, gen_ai_operation_name, gen_ai_tool_name, tool_name,
+    gen_ai_response_model, gen_ai_request_model, llm_model_name, llm_request_model_name, llm_response_model_name,
+    ai_model_id, gen_ai_agent_name, error_type, gen_ai_response_time_to_first_chunk,
+    gen_ai_provider_name, gen_ai_system, llm_provider, llm_system,
+    gen_ai_usage_input_tokens, llm_token_count_prompt, gen_ai_usage_prompt_tokens, llm_usage_prompt_tokens,
+    gen_ai_usage_output_tokens, llm_token_count_completion, gen_ai_usage_completion_tokens, llm_usage_completion_tokens,
+    llm_token_count_total, llm_usage_total_tokens, gen_ai_usage_total_tokens,
+    gen_ai_usage_cache_read_input_tokens, gen_ai_usage_cache_read_input_tokens_flat, llm_token_count_cache_read,
+    gen_ai_usage_cache_creation_input_tokens, gen_ai_usage_cache_creation_input_tokens_flat, llm_token_count_cache_write,
+    gen_ai_usage_reasoning_output_tokens, llm_token_count_reasoning, llm_cost_total, gen_ai_usage_cost,
+    llm_invocation_parameters, gen_ai_request_temperature, gen_ai_request_max_tokens, gen_ai_request_top_p,
+    gen_ai_request_top_k, gen_ai_request_seed, gen_ai_request_stream, gen_ai_request_stop_sequences,
+    input_value, traceloop_entity_input, output_value, traceloop_entity_output, gen_ai_response_finish_reasons,
+    gen_ai_response_id, gen_ai_tool_call_id, tool_id, gen_ai_tool_call_arguments, tool_parameters,
+    gen_ai_tool_call_result, gen_ai_input_messages, gen_ai_system_instructions, llm_input_messages, gen_ai_prompt,
+    gen_ai_output_messages, llm_output_messages, gen_ai_completion,
+    kCount
+  };
+
+  explicit KnownAttributes(const Value& attributes);
+
+  /// The attribute, or nullptr.
+  const Value* operator[](Key key) const noexcept { return found_[key]; }
+  /// The first of `keys` present and not null, else nullptr (first key present wins).
+  const Value* first_of(std::initializer_list<Key> keys) const noexcept {
+    for (const Key key : keys) {
+      if (const Value* v = found_[key]; v != nullptr && !v->is_null()) return v;
+    }
+    return nullptr;
+  }
+  /// True when an attribute is named "<the key>.<more>", a list flattened into indexed keys
+  /// (`key` one of the message lists: gen_ai_input_messages ... gen_ai_completion).
+  bool flattened(Key key) const noexcept { return (flattened_ >> (key - gen_ai_input_messages)) & 1U; }
+
+ private:
+  std::array<const Value*, kCount> found_{};
+  std::uint8_t flattened_ = 0;
+};
 
 /// A span's input (output) messages from its attributes, by the mapping table's order of keys,
 /// each {role, content, ...}; null when it has none.

@@ -29,10 +29,16 @@ struct SpillWriter::State {
     bool overflow = false;
   };
 
+  using Clock = std::chrono::steady_clock;
   void run();
-  void pass();
+  // Returns when the next young session becomes one interval old (Clock::time_point::max() for
+  // none). `final`: the tracer stops, every session is checkpointed whole.
+  Clock::time_point pass(bool final);
   void recover_folders();
-  void checkpoint(SessionState& session, const std::shared_ptr<SpillCursor>& cursor);
+  // A session younger than `interval` gets its stub only (unless `final`), and lowers `due` to
+  // when it is one interval old.
+  void checkpoint(SessionState& session, const std::shared_ptr<SpillCursor>& cursor, Clock::time_point now, bool final,
+                  Clock::time_point& due);
   void write_ended(const Ended& entry);
   // Appends `bytes` (the records of `count` items) to the cursor's file, within the cap; false
   // when refused or failed (the cursor stops: its file keeps a prefix).
@@ -157,7 +163,7 @@ SpillCounters SpillWriter::counters() const noexcept {
 
 void SpillWriter::State::run() {
   if (recover) recover_folders();
-  auto next_checkpoint = std::chrono::steady_clock::now() + interval;
+  auto next_checkpoint = Clock::now() + interval;
   for (;;) {
     bool stop = false;
     bool overflowing = false;
@@ -167,10 +173,9 @@ void SpillWriter::State::run() {
       stop = stopping;
       overflowing = overflow_waiting > 0;
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
     if (stop || overflowing || wake.exchange(false, std::memory_order_relaxed) || now >= next_checkpoint) {
-      next_checkpoint = now + interval;
-      pass();
+      next_checkpoint = std::min(now + interval, pass(stop));
     }
     if (stop) {
       // The lock goes with the thread, even while sessions outlive the tracer: what is left in
@@ -184,7 +189,7 @@ void SpillWriter::State::run() {
   }
 }
 
-void SpillWriter::State::pass() {
+SpillWriter::State::Clock::time_point SpillWriter::State::pass(bool final) {
   forget_stored();
   std::deque<Ended> batch;
   {
@@ -210,7 +215,10 @@ void SpillWriter::State::pass() {
       if (auto session = weak.lock(); session && session->spill) sessions.push_back(std::move(session));
     }
   }
-  for (const auto& session : sessions) checkpoint(*session, session->spill);
+  const auto now = Clock::now();
+  auto due = Clock::time_point::max();
+  for (const auto& session : sessions) checkpoint(*session, session->spill, now, final, due);
+  return due;
 }
 
 void SpillWriter::State::recover_folders() {
@@ -243,8 +251,18 @@ void SpillWriter::State::recover_folders() {
   }
 }
 
-void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr<SpillCursor>& cursor) {
+void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr<SpillCursor>& cursor,
+                                    Clock::time_point now, bool final, Clock::time_point& due) {
   if (cursor->complete || cursor->stopped) return;
+  // A young session is not checkpointed yet: a short episode then reaches the disk once, through
+  // the sinks, and loses no more to a crash than the interval promises. Its stub (header and
+  // start metadata) is written at once, so that a crash still brings it back, as aborted.
+  const bool stub = !final && now - cursor->started < interval;
+  const bool first_write = cursor->file.empty();
+  if (stub) {
+    due = std::min(due, cursor->started + interval);
+    if (!first_write) return;
+  }
   // Items are read in place (a journal never moves what it holds), under the cursor's lock:
   // the session's own lock is held only to take their addresses.
   thread_local std::vector<const SessionTimeStep*> steps;
@@ -258,11 +276,12 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
     std::lock_guard lock(session.mutex);
     if (session.ended.load(std::memory_order_relaxed)) return;
     const SessionJournal& j = session.journal;
-    if (j.steps.size() == cursor->steps && j.events.size() == cursor->events && j.messages.size() == cursor->messages &&
-        j.session_metadata.size() == cursor->metadata) {
+    if (!first_write && j.steps.size() == cursor->steps && j.events.size() == cursor->events &&
+        j.messages.size() == cursor->messages && j.session_metadata.size() == cursor->metadata) {
+      cursor->checkpointed = true;
       return;
     }
-    if (cursor->file.empty()) {
+    if (first_write) {
       session_id = j.session_id;
       created_at = j.created_at;
     }
@@ -270,13 +289,15 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
     steps.clear();
     events.clear();
     messages.clear();
-    j.steps.for_each_from(cursor->steps, [](const SessionTimeStep& step) { steps.push_back(&step); });
-    j.events.for_each_from(cursor->events, [](const Recorded<Event>& r) { events.push_back(&r); });
-    j.messages.for_each_from(cursor->messages, [](const Recorded<SessionEventMessage>& r) { messages.push_back(&r); });
-    reading = std::unique_lock(cursor->read_mutex);
+    if (!stub) {
+      j.steps.for_each_from(cursor->steps, [](const SessionTimeStep& step) { steps.push_back(&step); });
+      j.events.for_each_from(cursor->events, [](const Recorded<Event>& r) { events.push_back(&r); });
+      j.messages.for_each_from(cursor->messages, [](const Recorded<SessionEventMessage>& r) { messages.push_back(&r); });
+      reading = std::unique_lock(cursor->read_mutex);
+    }
   }
   buffer.clear();
-  if (cursor->file.empty()) append_spill_header(buffer, session_id, created_at);
+  if (first_write) append_spill_header(buffer, session_id, created_at);
   // What reaches the disk is masked like everything else leaving the process.
   for (SessionMetadataEntry& entry : metadata) {
     policy->apply(entry);
@@ -297,12 +318,13 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
     policy->apply(copy);
     append_spill_item(buffer, copy, r->step);
   }
-  reading.unlock();
+  if (reading) reading.unlock();
   if (!write(cursor, buffer, metadata.size() + steps.size() + events.size() + messages.size())) return;
   cursor->metadata += metadata.size();
   cursor->steps += steps.size();
   cursor->events += events.size();
   cursor->messages += messages.size();
+  if (!stub) cursor->checkpointed = true;
 }
 
 void SpillWriter::State::write_ended(const Ended& entry) {
@@ -312,9 +334,9 @@ void SpillWriter::State::write_ended(const Ended& entry) {
     if (entry.overflow) overflow_failed(session.id());
   };
   if (!cursor || cursor->stopped) return failed();
-  // A queued session is completed on disk only when it has a file already (it lived through a
-  // checkpoint) and is not stored yet; an overflowed one always.
-  if (!entry.overflow && (cursor->file.empty() || cursor->stored.load(std::memory_order_acquire))) return;
+  // A queued session is completed on disk only when it was checkpointed (it lived longer than an
+  // interval) and is not stored yet; an overflowed one always. A stub alone waits for the sinks.
+  if (!entry.overflow && (!cursor->checkpointed || cursor->stored.load(std::memory_order_acquire))) return;
   if (!cursor->complete) {
     std::shared_ptr<const SessionTrace> trace;
     try {

@@ -32,6 +32,8 @@ struct SpillCursor {
   std::mutex read_mutex;
   /// Set once every sink has the session (or a recovered file's session): its file may go.
   std::atomic<bool> stored{false};
+  /// When the session started: its first checkpoint waits until it is one interval old.
+  const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   // The rest belongs to the writer's thread.
   std::size_t steps = 0;
   std::size_t metadata = 0;
@@ -39,6 +41,7 @@ struct SpillCursor {
   std::size_t messages = 0;
   std::uint64_t bytes = 0;
   std::filesystem::path file;  // empty until the first write
+  bool checkpointed = false;   // beyond the stub: the items recorded by the first checkpoint
   bool complete = false;       // the end record is written
   bool stopped = false;        // a write failed or the cap was reached: the file keeps a prefix
   int recovered_folder = -1;   // a recovered file: index of its claimed folder

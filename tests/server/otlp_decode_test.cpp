@@ -444,3 +444,48 @@ TEST(OtlpDecode, GenAiRequestParametersGoIntoTheCallsStateBefore) {
   EXPECT_EQ(before["stop_sequences"], Value::array({Value("END")}));
   EXPECT_EQ(before["model"], Value("gpt-4o"));
 }
+
+// A KeyValue's fields in any order and repeated, as protobuf allows: the last key and the last
+// value win, a repeated attribute replaces the earlier one in place, an AnyValue with no field is
+// null; a superseded value must still be well-formed. (The decoder reads a value straight into its
+// attribute once the KeyValue's fields are known.)
+TEST(OtlpDecode, ProtobufKeyValuesInAnyOrderAndRepeated) {
+  const auto varint = [](std::size_t v) {
+    std::string out;
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+    return out;
+  };
+  const auto field = [&](int number, const std::string& bytes) {
+    return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
+  };
+  const auto number = [&](int f, std::size_t v) { return std::string(1, static_cast<char>(f << 3)) + varint(v); };
+  const auto text = [&](const std::string& s) { return field(1, s); };  // AnyValue.string_value
+  const auto kv = [&](const std::string& fields) { return field(9, fields); };  // Span.attributes
+  const auto request_of = [&](const std::string& attributes) {
+    const std::string span = field(1, std::string(16, '\x11')) + field(2, std::string(8, '\x22')) + attributes;
+    return field(1, field(2, field(2, span)));
+  };
+  const std::string nested =
+      field(5, field(1, "") + field(1, field(6, field(1, field(1, "k") + field(2, text("1"))) +
+                                                    field(1, field(1, "k") + field(2, text("2"))))));
+  const std::string attributes = kv(field(2, text("v1")) + field(1, "a")) +          // value before key
+                                 kv(field(1, "x") + field(2, number(3, 7)) + field(1, "b")) +  // key twice
+                                 kv(field(1, "c") + field(2, text("first")) + field(2, number(2, 1))) +
+                                 kv(field(1, "a") + field(2, text("v2"))) +  // the same key again
+                                 kv(field(1, "d")) +                         // no value
+                                 kv(field(1, "e") + field(2, nested));
+  const OtlpTraces traces = decode_otlp_traces_protobuf(request_of(attributes));
+  ASSERT_EQ(traces.spans.size(), 1u);
+  EXPECT_EQ(traces.spans[0].attributes.dump(),
+            R"({"a":"v2","b":7,"c":true,"d":null,"e":[null,{"k":"2"}]})");
+  try {
+    decode_otlp_traces_protobuf(request_of(kv(field(1, "f") + field(2, "\x0b") + field(2, text("ok")))));
+    FAIL() << "accepted";
+  } catch (const OtlpDecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("in AnyValue"), std::string::npos) << e.what();
+  }
+}

@@ -90,6 +90,44 @@ TEST(Spill, AnActiveSessionIsCheckpointedMaskedAndItsFileGoesOnceStored) {
       << "a tracer that stored everything leaves no folder";
 }
 
+// A session's first checkpoint waits until it is one interval old, so that a short episode is not
+// written twice (the spill, then the sinks); until then its file holds a stub, its start (id and
+// masked metadata), so that a crash still recovers it (as aborted). Stopping the tracer
+// checkpoints it whole.
+TEST(Spill, ASessionYoungerThanOneIntervalHasOnlyAStubOnDiskUntilTheTracerStops) {
+  TempDir dir;
+  st::TracingConfig config = spill_config(dir);
+  config.checkpoint_interval_ms = 60'000;
+  st::SessionScope left_open;
+  {
+    st::SessionTracer tracer(config);
+    tracer.add_sink(std::make_shared<MemorySink>());
+    left_open = tracer.start_session("young", {{"owner", "jane.doe@example.com"}});
+    {
+      auto step = tracer.timestep(0);  // its end wakes the spill
+      for (int i = 0; i < 5; ++i) tracer.add_event(numbered(i));
+    }
+    ASSERT_TRUE(wait_until([&] { return events_in_spill(dir.path / "spill") == 0; }));
+    { auto step = tracer.timestep(1); }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // passes after that end: still the stub
+    const auto files = spill_files(dir.path / "spill");
+    ASSERT_EQ(files.size(), 1u);
+    const st::SpilledSession stub = st::read_spill_file(files[0]);
+    EXPECT_EQ(stub.trace.session_id, "young");
+    EXPECT_FALSE(stub.ended);
+    EXPECT_TRUE(stub.trace.event_history.empty());
+    EXPECT_TRUE(stub.trace.session_time_steps.empty());
+    ASSERT_EQ(stub.trace.session_metadata.size(), 1u);
+    EXPECT_EQ(stub.trace.session_metadata[0].data["owner"].as_string(), "[EMAIL]") << "the disk sees masked data only";
+  }
+  const auto files = spill_files(dir.path / "spill");
+  ASSERT_EQ(files.size(), 1u);
+  const st::SpilledSession kept = st::read_spill_file(files[0]);
+  EXPECT_FALSE(kept.ended);
+  EXPECT_EQ(kept.trace.session_time_steps.size(), 2u);
+  EXPECT_EQ(kept.trace.event_history.size(), 5u);
+}
+
 TEST(Spill, ASessionLeftOpenIsRecoveredAsAbortedByTheNextTracer) {
   TempDir dir;
   st::SessionScope left_open;
