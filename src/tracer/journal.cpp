@@ -149,7 +149,8 @@ void release_block(Block block, std::size_t bytes) noexcept {
 namespace {
 // Builds the two-place trace; `Take` either copies or moves an item out of the journal.
 template <class Journal, class Take>
-SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy, ItemSteps* steps = nullptr) {
+SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy, ItemSteps* steps = nullptr,
+                         PolicyApplied applied = {}) {
   SessionTrace t;
   t.session_id = take(j.session_id);
   t.created_at = j.created_at;
@@ -161,8 +162,9 @@ SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy, It
     if (policy) {
       for (SessionMetadataEntry& entry : t.session_metadata) policy->apply(entry);
     }
+    std::size_t index = 0;
     j.steps.for_each_mutable([&](SessionTimeStep& step) {
-      if (policy) policy->apply(step);
+      if (policy && index++ >= applied.steps) policy->apply(step);
       t.session_time_steps.push_back(std::move(step));
     });
   }
@@ -198,13 +200,15 @@ SessionTrace build_trace(Journal& j, Take take, const OutgoingPolicy* policy, It
     });
     j.messages.for_each([&](const auto& r) { place(r.item, r.step, &SessionTimeStep::step_messages, t.message_history); });
   } else {
+    std::size_t event_index = 0;
     j.events.for_each_mutable([&](Recorded<Event>& r) {
       Event& event = r.event();  // a scope's event is built here, off the agent's thread
-      if (policy) policy->apply(event);
+      if (policy && event_index++ >= applied.events) policy->apply(event);
       place(event, r.step, &SessionTimeStep::events, t.event_history);
     });
+    std::size_t message_index = 0;
     j.messages.for_each_mutable([&](auto& r) {
-      if (policy) policy->apply(r.item);
+      if (policy && message_index++ >= applied.messages) policy->apply(r.item);
       place(r.item, r.step, &SessionTimeStep::step_messages, t.message_history);
     });
   }
@@ -216,8 +220,8 @@ SessionTrace SessionJournal::snapshot() const {
   return build_trace(*this, [](const auto& x) { return x; }, nullptr);
 }
 
-SessionTrace SessionJournal::finish(const OutgoingPolicy* policy, ItemSteps* item_steps) && {
-  return build_trace(*this, [](auto& x) { return std::move(x); }, policy, item_steps);
+SessionTrace SessionJournal::finish(const OutgoingPolicy* policy, ItemSteps* item_steps, PolicyApplied applied) && {
+  return build_trace(*this, [](auto& x) { return std::move(x); }, policy, item_steps, applied);
 }
 
 namespace {
@@ -290,15 +294,24 @@ std::shared_ptr<const SessionTrace> FinishedSession::trace() {
   std::lock_guard lock(mutex_);
   if (!trace_) {
     if (spill_) {
-      // The spill writer may still be reading items of the session as it was when it ended.
+      // The spill writer may still be reading items of the session as it was when it ended; the
+      // ones its checkpoints wrote are masked already.
       std::lock_guard reading(spill_->read_mutex);
-      trace_ = std::make_shared<const SessionTrace>(std::move(*journal_).finish(policy_.get(), &steps_));
+      trace_ = std::make_shared<const SessionTrace>(
+          std::move(*journal_).finish(policy_.get(), &steps_, spill_->policy_applied));
     } else {
       trace_ = std::make_shared<const SessionTrace>(std::move(*journal_).finish(policy_.get()));
     }
     journal_.reset();
   }
   return trace_;
+}
+
+FinishedSession::~FinishedSession() {
+  if (spill_ && journal_) {
+    std::lock_guard reading(spill_->read_mutex);
+    journal_.reset();
+  }
 }
 
 }  // namespace synth::tracing::detail

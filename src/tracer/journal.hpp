@@ -91,6 +91,14 @@ class ChunkedList {
       for (std::size_t i = 0; i < c.used; ++i) f(c.data[i]);
     }
   }
+  template <class F>
+  void for_each_mutable_from(std::size_t first, F&& f) {
+    std::size_t base = 0;
+    for (Chunk& c : chunks_) {
+      for (std::size_t i = first > base ? first - base : 0; i < c.used; ++i) f(c.data[i]);
+      base += c.used;
+    }
+  }
 
  private:
   static constexpr std::size_t kFirstChunk = 8;
@@ -165,6 +173,14 @@ struct ItemSteps {
 
 struct SpillCursor;
 
+/// How many of a journal's first timesteps, events and messages passed the outgoing policy in
+/// place already: a spill checkpoint masks the items it writes, once, for the sinks too.
+struct PolicyApplied {
+  std::size_t steps = 0;
+  std::size_t events = 0;
+  std::size_t messages = 0;
+};
+
 /// The memory an item takes in a SessionTrace: the item itself, with the strings and JSON values
 /// it holds (an event is stored as an Event, whichever its kind).
 std::size_t trace_bytes(const CAISEvent& event) noexcept;
@@ -228,9 +244,10 @@ struct SessionJournal {
   /// A SessionTrace copied from the journal (a snapshot of an active session).
   SessionTrace snapshot() const;
   /// The SessionTrace, moving the items out of the journal; each item (session metadata entry,
-  /// timestep, event, message) passes `policy` once (masking, truncation, costs) when given.
-  /// `steps`, when given, receives the timestep index of each event and message (-1: none).
-  SessionTrace finish(const OutgoingPolicy* policy, ItemSteps* steps = nullptr) &&;
+  /// timestep, event, message) passes `policy` once (masking, truncation, costs) when given,
+  /// except the ones `applied` says passed it already. `steps`, when given, receives the
+  /// timestep index of each event and message (-1: none).
+  SessionTrace finish(const OutgoingPolicy* policy, ItemSteps* steps = nullptr, PolicyApplied applied = {}) &&;
 
  private:
   // An item in a timestep is held twice in the trace: there and in the history.
@@ -263,6 +280,10 @@ class FinishedSession {
         message_count_(journal.messages.size()),
         footprint_(journal.estimated_trace_bytes()),
         journal_(std::move(journal)) {}
+  /// With a spill, frees the journal under its lock: the writer may still be reading its items.
+  ~FinishedSession();
+  FinishedSession(const FinishedSession&) = delete;
+  FinishedSession& operator=(const FinishedSession&) = delete;
 
   const std::string& id() const noexcept { return id_; }
   Timestamp created_at() const noexcept { return created_at_; }

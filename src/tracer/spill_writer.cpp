@@ -264,10 +264,11 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
     if (!first_write) return;
   }
   // Items are read in place (a journal never moves what it holds), under the cursor's lock:
-  // the session's own lock is held only to take their addresses.
-  thread_local std::vector<const SessionTimeStep*> steps;
-  thread_local std::vector<const Recorded<Event>*> events;
-  thread_local std::vector<const Recorded<SessionEventMessage>*> messages;
+  // the session's own lock is held only to take their addresses. The agent's thread only
+  // appends, and reads a timestep's id, not what the policy changes.
+  thread_local std::vector<SessionTimeStep*> steps;
+  thread_local std::vector<Recorded<Event>*> events;
+  thread_local std::vector<Recorded<SessionEventMessage>*> messages;
   std::vector<SessionMetadataEntry> metadata;
   std::string session_id;
   Timestamp created_at{};
@@ -275,7 +276,7 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
   {
     std::lock_guard lock(session.mutex);
     if (session.ended.load(std::memory_order_relaxed)) return;
-    const SessionJournal& j = session.journal;
+    SessionJournal& j = session.journal;
     if (!first_write && j.steps.size() == cursor->steps && j.events.size() == cursor->events &&
         j.messages.size() == cursor->messages && j.session_metadata.size() == cursor->metadata) {
       cursor->checkpointed = true;
@@ -290,35 +291,41 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
     events.clear();
     messages.clear();
     if (!stub) {
-      j.steps.for_each_from(cursor->steps, [](const SessionTimeStep& step) { steps.push_back(&step); });
-      j.events.for_each_from(cursor->events, [](const Recorded<Event>& r) { events.push_back(&r); });
-      j.messages.for_each_from(cursor->messages, [](const Recorded<SessionEventMessage>& r) { messages.push_back(&r); });
+      j.steps.for_each_mutable_from(cursor->steps, [](SessionTimeStep& step) { steps.push_back(&step); });
+      j.events.for_each_mutable_from(cursor->events, [](Recorded<Event>& r) { events.push_back(&r); });
+      j.messages.for_each_mutable_from(cursor->messages,
+                                       [](Recorded<SessionEventMessage>& r) { messages.push_back(&r); });
       reading = std::unique_lock(cursor->read_mutex);
     }
   }
   buffer.clear();
   if (first_write) append_spill_header(buffer, session_id, created_at);
-  // What reaches the disk is masked like everything else leaving the process.
+  // What reaches the disk is masked like everything else leaving the process. Timesteps, events
+  // and messages are masked in place, once: the sinks take them as they are (the metadata is a
+  // copy: its vector may grow meanwhile).
   for (SessionMetadataEntry& entry : metadata) {
     policy->apply(entry);
     append_spill_item(buffer, entry);
   }
-  for (const SessionTimeStep* step : steps) {
-    SessionTimeStep copy = *step;
-    policy->apply(copy);
-    append_spill_item(buffer, copy);
+  for (SessionTimeStep* step : steps) {
+    policy->apply(*step);
+    append_spill_item(buffer, *step);
   }
-  for (const auto* r : events) {
-    Event copy = r->copy();
-    policy->apply(copy);
-    append_spill_item(buffer, copy, r->step);
+  for (auto* r : events) {
+    Event& event = r->event();  // a scope's event is built here, once
+    policy->apply(event);
+    append_spill_item(buffer, event, r->step);
   }
-  for (const auto* r : messages) {
-    SessionEventMessage copy = r->item;
-    policy->apply(copy);
-    append_spill_item(buffer, copy, r->step);
+  for (auto* r : messages) {
+    policy->apply(r->item);
+    append_spill_item(buffer, r->item, r->step);
   }
-  if (reading) reading.unlock();
+  if (reading) {
+    cursor->policy_applied.steps += steps.size();
+    cursor->policy_applied.events += events.size();
+    cursor->policy_applied.messages += messages.size();
+    reading.unlock();
+  }
   if (!write(cursor, buffer, metadata.size() + steps.size() + events.size() + messages.size())) return;
   cursor->metadata += metadata.size();
   cursor->steps += steps.size();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "spill/spill_file.hpp"
+#include "tracer/journal.hpp"
 #include "tracer/outgoing.hpp"
 #include "worker_thread.hpp"
 #include "synth/tracing/config.hpp"
@@ -27,9 +28,12 @@ class FinishedSession;
 /// Where one session stands in the spill; shared by the session, its FinishedSession and the
 /// writer.
 struct SpillCursor {
-  /// Held while the writer reads journal items outside the session's lock; FinishedSession
-  /// takes it before moving the items out.
+  /// Held while the writer reads journal items outside the session's lock, and masks them in
+  /// place; FinishedSession takes it before moving the items out or freeing them, and a snapshot
+  /// of the active session before copying them.
   std::mutex read_mutex;
+  /// The journal's items masked in place so far (guarded by read_mutex).
+  PolicyApplied policy_applied;
   /// Set once every sink has the session (or a recovered file's session): its file may go.
   std::atomic<bool> stored{false};
   /// When the session started: its first checkpoint waits until it is one interval old.

@@ -287,6 +287,10 @@ std::shared_ptr<const SessionTrace> SessionTracer::get_session_trace(std::string
   if (active) {
     std::lock_guard lock(active->mutex);
     if (!active->ended.load(std::memory_order_relaxed)) {
+      // The spill writer masks checkpointed items in place, outside the session's lock: they show
+      // masked here (README, "Reading a session").
+      std::unique_lock<std::mutex> reading;
+      if (active->spill) reading = std::unique_lock(active->spill->read_mutex);
       return std::make_shared<const SessionTrace>(active->journal.snapshot());
     }
     finished = active->finished.lock();  // ending: not yet among the finished sessions

@@ -352,3 +352,58 @@ TEST(Spill, ScopeEventsAreCheckpointedAsTheSinksGetThem) {
     EXPECT_EQ(checkpointed.span_id->size(), 16u);
   }
 }
+
+// A checkpoint masks the items it writes in place, once: the sinks then take them as they are and
+// mask only what was recorded after it. A user pattern whose token it matches again ("tok" ->
+// "[tok]") shows an item masked twice ("[[tok]]") or not at all ("tok").
+TEST(Spill, ItemsMaskedInPlaceByACheckpointAndThoseRecordedAfterItAllLeaveMasked) {
+  TempDir dir;
+  st::TracingConfig config = spill_config(dir);
+  config.pii_patterns = std::vector<st::PiiPattern>{{"echo", "tok", "[tok]"}};
+  auto sink = std::make_shared<MemorySink>();
+  st::SessionTracer tracer(config);
+  tracer.add_sink(sink);
+  const auto record = [&](int turn) {
+    auto step = tracer.timestep(turn, {}, {{"note", "tok"}});
+    tracer.add_event(st::RuntimeEvent{.metadata = st::Value{{"n", turn}, {"text", "tok"}}});
+    {
+      auto call = st::ai_call("chat", {.model = "gpt-4o-mini"});
+      call.request({{"prompt", "tok"}}).response({{"content", "tok"}}).usage({.prompt_tokens = 5, .completion_tokens = 2});
+    }
+    tracer.add_message(st::SessionEventMessage{.content = st::Value{{"text", "tok"}}, .message_type = "user"});
+  };
+  {
+    auto session = tracer.start_session("masked-once", {{"owner", "tok"}});
+    record(0);
+    ASSERT_TRUE(wait_until([&] { return events_in_spill(dir.path / "spill") == 2; }));
+    EXPECT_EQ(file_text(spill_files(dir.path / "spill")[0]).find("\"tok\""), std::string::npos);
+    // Read while active: the checkpointed items as the checkpoint left them (masked), once.
+    const auto active = tracer.get_session_trace("masked-once");
+    ASSERT_NE(active, nullptr);
+    ASSERT_EQ(active->event_history.size(), 2u);
+    EXPECT_EQ(st::metadata(active->event_history[0])["text"].as_string(), "[tok]");
+    EXPECT_EQ(std::get<st::CAISEvent>(active->event_history[1]).system_state_before["prompt"].as_string(), "[tok]");
+    EXPECT_EQ(active->message_history.at(0).content["text"].as_string(), "[tok]");
+    record(1);
+  }
+  ASSERT_TRUE(tracer.flush());
+  const auto traces = sink->traces();
+  ASSERT_EQ(traces.size(), 1u);
+  const st::SessionTrace& t = traces[0];
+  ASSERT_EQ(t.event_history.size(), 4u);
+  ASSERT_EQ(t.message_history.size(), 2u);
+  ASSERT_EQ(t.session_time_steps.size(), 2u);
+  const std::string json = t.to_json();
+  EXPECT_EQ(json.find("[[tok]]"), std::string::npos) << "masked twice: " << json;
+  EXPECT_EQ(json.find("\"tok\""), std::string::npos) << "not masked: " << json;
+  for (std::size_t i = 0; i < 4; i += 2) {
+    EXPECT_EQ(st::metadata(t.event_history[i])["text"].as_string(), "[tok]") << i;
+    const auto& call = std::get<st::CAISEvent>(t.event_history[i + 1]);
+    EXPECT_EQ(call.system_state_before["prompt"].as_string(), "[tok]") << i;
+    EXPECT_EQ(call.system_state_after["content"].as_string(), "[tok]") << i;
+    EXPECT_TRUE(call.cost.has_value()) << "priced once, whichever way it went";
+  }
+  for (const auto& step : t.session_time_steps) EXPECT_EQ(step.step_metadata["note"].as_string(), "[tok]");
+  for (const auto& m : t.message_history) EXPECT_EQ(m.content["text"].as_string(), "[tok]");
+  EXPECT_EQ(t.session_metadata.at(0).data["owner"].as_string(), "[tok]");
+}
