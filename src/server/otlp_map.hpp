@@ -137,7 +137,7 @@ namespace otlp {
 /// while they are not changed.
 class KnownAttributes {
  public:
-  /// The keys, in the order of kKnownKeys (otlp_events.cpp).
+  /// The keys, in the order of their names (kKnownKeys, otlp_known.cpp).
   enum Key : std::uint8_t {
     synth_kind, synth_session_id, synth_session_dot_id, session_id, gen_ai_conversation_id, langfuse_session_id,
     traceloop_session_id, ai_telemetry_session_id, synth_step_id, synth_turn, synth_system_id, synth_total_tokens,
@@ -162,6 +162,8 @@ class KnownAttributes {
   };
 
   explicit KnownAttributes(const Value& attributes);
+  /// The attribute name of `key`.
+  static std::string_view name(Key key) noexcept;
 
   /// The attribute, or nullptr.
   const Value* operator[](Key key) const noexcept { return found_[key]; }
