@@ -19,6 +19,21 @@ using synth_test::sample_session;
 
 namespace {
 
+// Hand-built protobuf: a varint, and a length-delimited field.
+std::string varint(std::size_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+
+std::string field(int number, const std::string& bytes) {
+  return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
+}
+
 std::string fixture(const std::string& name) {
   std::ifstream in(std::string(OTLP_FIXTURES) + "/" + name, std::ios::binary);
   std::stringstream s;
@@ -229,18 +244,6 @@ TEST(OtlpDecode, MalformedProtobufNamesTheProblem) {
 
 TEST(OtlpDecode, DeepNestingIsRefusedAtTheLimit) {
   // Built from the inside out with proper varint lengths.
-  const auto varint = [](std::size_t v) {
-    std::string out;
-    while (v >= 0x80) {
-      out.push_back(static_cast<char>((v & 0x7F) | 0x80));
-      v >>= 7;
-    }
-    out.push_back(static_cast<char>(v));
-    return out;
-  };
-  const auto field = [&](int number, const std::string& bytes) {
-    return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
-  };
   std::string any = field(1, "x");
   for (int i = 0; i < 5000; ++i) any = field(5, field(1, any));  // AnyValue{array_value{values: any}}
   const std::string kv = field(1, "k") + field(2, any);
@@ -322,18 +325,6 @@ TEST(OtlpDecode, ASpanTakesItsTraceSessionFromAnEarlierRequest) {
 }
 
 TEST(OtlpDecode, ProtobufLogRecordsWithTheirIdsNameAndBody) {
-  const auto varint = [](std::size_t v) {
-    std::string out;
-    while (v >= 0x80) {
-      out.push_back(static_cast<char>((v & 0x7F) | 0x80));
-      v >>= 7;
-    }
-    out.push_back(static_cast<char>(v));
-    return out;
-  };
-  const auto field = [&](int number, const std::string& bytes) {
-    return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
-  };
   std::string time = std::string(1, static_cast<char>(1 << 3 | 1)) + std::string("\x00\x00\x00\x00\x00\x00\x00\x01", 8);
   const std::string record = time + field(5, field(1, "Hi?")) + field(9, std::string(16, '\xab')) +
                              field(10, std::string(8, '\xcd')) + field(12, "gen_ai.user.message");
@@ -447,21 +438,8 @@ TEST(OtlpDecode, GenAiRequestParametersGoIntoTheCallsStateBefore) {
 
 // A KeyValue's fields in any order and repeated, as protobuf allows: the last key and the last
 // value win, a repeated attribute replaces the earlier one in place, an AnyValue with no field is
-// null; a superseded value must still be well-formed. (The decoder reads a value straight into its
-// attribute once the KeyValue's fields are known.)
+// null; a superseded value must still be well-formed.
 TEST(OtlpDecode, ProtobufKeyValuesInAnyOrderAndRepeated) {
-  const auto varint = [](std::size_t v) {
-    std::string out;
-    while (v >= 0x80) {
-      out.push_back(static_cast<char>((v & 0x7F) | 0x80));
-      v >>= 7;
-    }
-    out.push_back(static_cast<char>(v));
-    return out;
-  };
-  const auto field = [&](int number, const std::string& bytes) {
-    return std::string(1, static_cast<char>(number << 3 | 2)) + varint(bytes.size()) + bytes;
-  };
   const auto number = [&](int f, std::size_t v) { return std::string(1, static_cast<char>(f << 3)) + varint(v); };
   const auto text = [&](const std::string& s) { return field(1, s); };  // AnyValue.string_value
   const auto kv = [&](const std::string& fields) { return field(9, fields); };  // Span.attributes

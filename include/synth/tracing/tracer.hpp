@@ -281,6 +281,9 @@ class SessionTracer {
   /// A snapshot of an active session, or a finished one still kept in memory: the most recent
   /// within TracingConfig::max_finished_sessions and max_finished_bytes, and the one this thread
   /// ended last (found right after it ends, whatever other threads end). nullptr when unknown.
+  /// For an active session with crash recovery on, the items a spill checkpoint has written show
+  /// as written (masked, truncated, priced: the policy is applied in place, once); the others as
+  /// recorded. It may wait for a checkpoint being written.
   std::shared_ptr<const SessionTrace> get_session_trace(std::string_view session_id) const;
 
   /// Adds hooks; they apply to everything recorded afterwards.
