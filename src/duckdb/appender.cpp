@@ -22,31 +22,29 @@ Appender::Appender(Connection& conn, const char* table, const std::vector<std::s
 Appender::Appender(Connection& conn, const char* query, const char* rows, const char* like,
                    const std::vector<std::string>& columns)
     : conn_(conn), table_(like) {
+  std::vector<duckdb_logical_type> types;
+  // Releases `appender` and the types taken so far, and throws its error.
+  const auto fail = [&](duckdb_appender& appender) {
+    const char* error = duckdb_appender_error(appender);
+    const std::string message = error ? error : "unknown error";
+    duckdb_appender_destroy(&appender);
+    for (duckdb_logical_type& type : types) duckdb_destroy_logical_type(&type);
+    conn_.fail(std::string("cannot append to a query on table ") + like, message);
+  };
   // The column types of `like`, from an appender on it.
   duckdb_appender probe = nullptr;
-  const bool opened = duckdb_appender_create(conn_.handle(), nullptr, like, &probe) == DuckDBSuccess;
-  std::vector<duckdb_logical_type> types;
-  bool named = opened;
+  bool named = duckdb_appender_create(conn_.handle(), nullptr, like, &probe) == DuckDBSuccess;
   for (std::size_t i = 0; named && i < columns.size(); ++i) {
     named = duckdb_appender_add_column(probe, columns[i].c_str()) == DuckDBSuccess;
     if (named) types.push_back(duckdb_appender_column_type(probe, i));
   }
-  const char* probe_error = named ? nullptr : duckdb_appender_error(probe);
-  const std::string probe_message = probe_error ? probe_error : "unknown error";
+  if (!named) fail(probe);
   duckdb_appender_destroy(&probe);
-  if (!named) {
-    for (duckdb_logical_type& type : types) duckdb_destroy_logical_type(&type);
-    conn_.fail(std::string("cannot append to a query on table ") + like, probe_message);
-  }
   std::vector<const char*> names;
   for (const std::string& column : columns) names.push_back(column.c_str());
   if (duckdb_appender_create_query(conn_.handle(), query, types.size(), types.data(), rows, names.data(), &app_) !=
       DuckDBSuccess) {
-    const char* error = duckdb_appender_error(app_);
-    const std::string message = error ? error : "unknown error";
-    duckdb_appender_destroy(&app_);
-    for (duckdb_logical_type& type : types) duckdb_destroy_logical_type(&type);
-    conn_.fail(std::string("cannot append to a query on table ") + like, message);
+    fail(app_);
   }
   make_chunk(types, columns);
 }
