@@ -1,4 +1,4 @@
-// Helpers shared by the tests: a temporary folder, captured diagnostics, an environment variable
+// Helpers shared by the tests: a temporary folder, a file's content, captured diagnostics, an environment variable
 // set for a scope, and waiting for a condition.
 #pragma once
 
@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,6 +54,12 @@ struct TempDir {
   std::filesystem::path path;
   static inline int counter = 0;
 };
+
+/// The whole content of a file, byte for byte ("" when it cannot be read).
+inline std::string file_contents(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 /// Collects the library's diagnostics for assertions instead of printing them, while it lives.
 struct CapturedDiagnostics {

@@ -28,13 +28,6 @@ struct Output {
   std::string err;  // stderr
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -61,7 +54,7 @@ class Cli : public ::testing::Test {
                       (with_db ? " --db " + quote(db_) : "") + " " + args + " >" + quote(out.string()) + " 2>" +
                       quote(err.string()) + " </dev/null";
     const int status = std::system(cmd.c_str());
-    return Output{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+    return Output{WIFEXITED(status) ? WEXITSTATUS(status) : -1, st::testing::file_contents(out), st::testing::file_contents(err)};
   }
 
   void expect_goldens(const std::string& options) const;
@@ -75,7 +68,7 @@ class Cli : public ::testing::Test {
 
   void expect_golden(const Output& o, const std::string& golden) const {
     EXPECT_EQ(o.code, 0) << o.err;
-    EXPECT_EQ(o.out, slurp(data("cli/" + golden))) << "golden file tests/data/cli/" << golden;
+    EXPECT_EQ(o.out, st::testing::file_contents(data("cli/" + golden))) << "golden file tests/data/cli/" << golden;
   }
 
   fs::path dir_;
@@ -144,7 +137,7 @@ TEST_F(Cli, BesideARunningServerTheCommandsReadThroughItWithTheSameOutput) {
   const fs::path served_jsonl = dir_ / "served.jsonl";
   const Output exported = run("export --jsonl " + quote(served_jsonl.string()));
   EXPECT_EQ(exported.code, 0) << exported.err;
-  EXPECT_EQ(slurp(served_jsonl), slurp(direct_jsonl));
+  EXPECT_EQ(st::testing::file_contents(served_jsonl), st::testing::file_contents(direct_jsonl));
   EXPECT_EQ(run("export --parquet " + quote((dir_ / "parquet").string())).code, 0);
   EXPECT_TRUE(fs::exists(dir_ / "parquet" / "events.parquet"));
   const Output missing = run("show nope");
@@ -326,7 +319,7 @@ TEST_F(Cli, LockedDatabaseIsAClearError) {
 
 // The bytes of the database file, and whether a write-ahead log exists beside it.
 std::string file_state(const std::string& db) {
-  return slurp(db) + (fs::exists(db + ".wal") ? "+wal" : "");
+  return st::testing::file_contents(db) + (fs::exists(db + ".wal") ? "+wal" : "");
 }
 
 TEST_F(Cli, CommandsThatOnlyReadNeverChangeTheDatabase) {
@@ -466,7 +459,7 @@ TEST_F(Cli, MigrateBringsAPythonOriginalDatabaseToTheCurrentSchema) {
     ASSERT_EQ(duckdb_open(db_.c_str(), &database), DuckDBSuccess);
     duckdb_connect(database, &connection);
     duckdb_result result;
-    const std::string sql = slurp(data("python_duckdb/original_schema.sql"));
+    const std::string sql = st::testing::file_contents(data("python_duckdb/original_schema.sql"));
     EXPECT_EQ(duckdb_query(connection, sql.c_str(), &result), DuckDBSuccess) << duckdb_result_error(&result);
     duckdb_destroy_result(&result);
     duckdb_disconnect(&connection);

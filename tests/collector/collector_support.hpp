@@ -10,9 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -20,6 +18,7 @@
 
 #include "synth/tracing.hpp"
 #include "synth/tracing/duckdb.hpp"
+#include "support.hpp"
 
 namespace synth_test {
 
@@ -72,13 +71,6 @@ inline ChildResult run(const std::vector<std::string>& argv, const std::map<std:
   ::waitpid(pid, &status, 0);
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
-}
-
-inline std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // "name=value" out of a child's "stats ..." line.

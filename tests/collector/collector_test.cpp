@@ -13,13 +13,13 @@
 
 using namespace synth::tracing;
 using synth::tracing::testing::CapturedDiagnostics;
+using synth::tracing::testing::file_contents;
 using synth::tracing::testing::ScopedEnv;
 using synth::tracing::testing::TempDir;
 using synth_test::ServeProcess;
 using synth_test::ChildResult;
 using synth_test::count;
 using synth_test::quiet_config;
-using synth_test::read_text;
 using synth_test::record;
 using synth_test::run;
 using synth_test::stat;
@@ -85,7 +85,7 @@ TEST(CollectorSinkServe, ConcurrentProcessesStoreEverySessionOnce) {
   for (auto& t : children) t.join();
   for (int p = 0; p < kProcesses; ++p) {
     const std::string& out = results[p].out;
-    ASSERT_EQ(results[p].code, 0) << out << read_text(dir.path / ("child" + std::to_string(p) + ".err"));
+    ASSERT_EQ(results[p].code, 0) << out << file_contents(dir.path / ("child" + std::to_string(p) + ".err"));
     EXPECT_EQ(stat(out, "flushed"), 1u) << out;
     EXPECT_EQ(stat(out, "ended"), std::uint64_t{kSessions}) << out;
     EXPECT_EQ(stat(out, "sent"), std::uint64_t{kSessions}) << out;
@@ -133,7 +133,7 @@ TEST(CollectorSinkServe, CollectorAndOtlpProcessesShareOneServer) {
   for (auto& t : children) t.join();
   for (int p = 0; p < 4; ++p) {
     const std::string& out = results[p].out;
-    ASSERT_EQ(results[p].code, 0) << out << read_text(dir.path / ("mixed" + std::to_string(p) + ".err"));
+    ASSERT_EQ(results[p].code, 0) << out << file_contents(dir.path / ("mixed" + std::to_string(p) + ".err"));
     EXPECT_EQ(stat(out, "flushed"), 1u) << out;
     if (p < 2) {
       EXPECT_EQ(stat(out, "sent"), std::uint64_t{kSessions}) << out;
@@ -277,7 +277,7 @@ TEST(CollectorSinkServe, UnreachableAtShutdownGoesToFilesThenImport) {
   std::size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(unsent)) {
     ++files;
-    EXPECT_EQ(read_text(entry.path()).find("bob.gone@example.com"), std::string::npos) << "PII reached the file";
+    EXPECT_EQ(file_contents(entry.path()).find("bob.gone@example.com"), std::string::npos) << "PII reached the file";
   }
   EXPECT_EQ(files, std::size_t{kSessions});
   bool named = false;
@@ -293,7 +293,7 @@ TEST(CollectorSinkServe, UnreachableAtShutdownGoesToFilesThenImport) {
   ServeProcess serve(dir.db());
   const ChildResult imported =
       run({SYNTH_TRACE_BINARY, "--server", serve.url(), "import", unsent.string()}, {}, dir.path / "import.err");
-  ASSERT_EQ(imported.code, 0) << imported.out << read_text(dir.path / "import.err");
+  ASSERT_EQ(imported.code, 0) << imported.out << file_contents(dir.path / "import.err");
   ASSERT_EQ(serve.stop(SIGTERM), 0) << serve.stderr_text();
   const std::vector<std::string> ids = stored_ids(dir.db());
   EXPECT_EQ(ids.size(), std::size_t{kSessions});

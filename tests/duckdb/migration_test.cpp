@@ -61,15 +61,8 @@ std::int64_t run_with_duckdb(const fs::path& db, const std::string& sql) {
   return first;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void create_python_original_database(const fs::path& db) {
-  run_with_duckdb(db, slurp(fs::path(SYNTH_TEST_DATA_DIR) / "python_duckdb" / "original_schema.sql"));
+  run_with_duckdb(db, st::testing::file_contents(fs::path(SYNTH_TEST_DATA_DIR) / "python_duckdb" / "original_schema.sql"));
 }
 
 Timestamp at(std::string_view iso) { return *st::parse_timestamp(iso); }

@@ -69,11 +69,6 @@ void expect_tokens(const std::string& where, const std::string& bytes) {
   for (const std::string& token : kTokens) EXPECT_NE(bytes.find(token), std::string::npos) << where << " lacks " << token;
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // The fake provider: the good call's answer and the failing call's error carry the canaries.
 void serve(synth_test::ProviderServer& server) {
   server.respond_with([](const synth_test::Received& request) {
@@ -209,16 +204,16 @@ TEST(Canary, NothingPlantedLeavesThroughAnySinkOrExporter) {
   for (const auto& entry : fs::recursive_directory_iterator(dir.path)) {
     if (!entry.is_regular_file()) continue;
     ++files;
-    expect_clean(entry.path().string(), read_file(entry.path()));
+    expect_clean(entry.path().string(), st::testing::file_contents(entry.path()));
   }
   EXPECT_GE(files, 5u);  // 3 traces, the database, the span lines
   std::size_t traces = 0;
   for (const auto& entry : fs::directory_iterator(json_dir)) {
     ++traces;
-    expect_tokens(entry.path().string(), read_file(entry.path()));
+    expect_tokens(entry.path().string(), st::testing::file_contents(entry.path()));
   }
   EXPECT_EQ(traces, exits.size());
-  const std::string span_lines = read_file(spans_file);
+  const std::string span_lines = st::testing::file_contents(spans_file);
   expect_tokens("spans.jsonl", span_lines);
 
   // Every column of every table in the database, as text.

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "support.hpp"
 #include "synth/tracing.hpp"
 
 namespace {
@@ -319,12 +320,9 @@ TEST(TraceHistory, FuzzCorpusReadsTheSameCopiedOrParsed) {
       std::filesystem::path(SYNTH_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "trace_json";
   int read = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
     SessionTrace t;
     try {
-      t = SessionTrace::from_json(text.str());
+      t = SessionTrace::from_json(st::testing::file_contents(entry.path()));
     } catch (const st::TraceFormatError&) {
       continue;
     }

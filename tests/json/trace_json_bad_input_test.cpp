@@ -129,7 +129,7 @@ TEST(TraceJsonBadInput, CorpusRaisesTraceFormatError) {
     SCOPED_TRACE(c.file);
     const fs::path path = data_path(std::string("bad/") + c.file);
     ASSERT_TRUE(fs::exists(path)) << path;
-    const std::string content = read_bytes(path);
+    const std::string content = synth::tracing::testing::file_contents(path);
     try {
       const SessionTrace t = SessionTrace::read_file(path);
       ADD_FAILURE() << c.file << " was accepted (session_id \"" << t.session_id << "\")";
@@ -172,7 +172,7 @@ TEST(TraceJsonBadInput, LoneSurrogateEscapesDoNotCrash) {
       EXPECT_NO_THROW((void)nlohmann::json::parse(t.to_json()).dump());
     } catch (const TraceFormatError& e) {
       EXPECT_NE(e.problem().find("session_id"), std::string::npos) << e.problem();
-      expect_position_consistent(e, read_bytes(path), file);
+      expect_position_consistent(e, synth::tracing::testing::file_contents(path), file);
     }
   }
 }
@@ -307,10 +307,10 @@ std::string mutate(Rng& rng, std::string s) {
 
 TEST(TraceJsonBadInput, MutationFuzzNeverCrashes) {
   std::vector<std::string> corpus = {
-      read_bytes(data_path("python/section_1e_example.json")),
-      read_bytes(data_path("python/env_runtime_session.json")),
-      read_bytes(data_path("python/abstractions_events.json")),
-      read_bytes(data_path("readme_shape/with_histories.json")),
+      synth::tracing::testing::file_contents(data_path("python/section_1e_example.json")),
+      synth::tracing::testing::file_contents(data_path("python/env_runtime_session.json")),
+      synth::tracing::testing::file_contents(data_path("python/abstractions_events.json")),
+      synth::tracing::testing::file_contents(data_path("readme_shape/with_histories.json")),
   };
   for (std::uint64_t i = 0; i < 6; ++i) {
     Rng rng(kBaseSeed + 777 + i);

@@ -25,6 +25,7 @@
 
 #include "json/calendar.hpp"
 #include "json/trace_random.hpp"
+#include "support.hpp"
 #include "synth/tracing/model.hpp"
 
 namespace synth::tracing {
@@ -60,13 +61,6 @@ namespace fs = std::filesystem;
 inline constexpr std::uint64_t kBaseSeed = 0x5eed'2025'0101ULL;
 
 inline fs::path data_path(std::string_view relative) { return fs::path(SYNTH_TEST_DATA_DIR) / relative; }
-
-inline std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 using synth_test::utc;
 

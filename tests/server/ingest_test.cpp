@@ -74,8 +74,7 @@ TEST(Serve, OwnsTheDatabaseWithALockFileAndStopsCleanly) {
   auto serve = std::make_unique<ServeProcess>(dir.db());
   const std::filesystem::path lock = dir.db().string() + ".serve.lock";
   ASSERT_TRUE(std::filesystem::exists(lock));
-  std::ifstream in(lock);
-  const Value recorded = Value::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  const Value recorded = Value::parse(synth::tracing::testing::file_contents(lock));
   EXPECT_EQ(recorded["url"].as_string(), serve->url());
   EXPECT_EQ(recorded["pid"].as_int(), serve->pid());
 

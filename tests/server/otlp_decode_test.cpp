@@ -11,6 +11,7 @@
 #include "server/exports.hpp"
 #include "server/fixtures.hpp"
 #include "server/otlp_map.hpp"
+#include "support.hpp"
 #include "synth/tracing/otel.hpp"
 
 using namespace synth::tracing;
@@ -35,11 +36,9 @@ std::string field(int number, const std::string& bytes) {
 }
 
 std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(OTLP_FIXTURES) + "/" + name, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  EXPECT_FALSE(s.str().empty()) << name;
-  return s.str();
+  std::string text = synth::tracing::testing::file_contents(std::filesystem::path(OTLP_FIXTURES) / name);
+  EXPECT_FALSE(text.empty()) << name;
+  return text;
 }
 
 std::string protobuf_of(const SessionTrace& t) {

@@ -16,21 +16,15 @@
 
 #include "otlp_workload.hpp"
 #include "server/otlp_map.hpp"
+#include "support.hpp"
 
 using namespace synth::tracing;
 using namespace synth::tracing::server;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string fixture(const std::string& name) {
-  std::string text = read_text((std::filesystem::path(OTLP_FIXTURES) / name).string());
+  std::string text = synth::tracing::testing::file_contents(std::filesystem::path(OTLP_FIXTURES) / name);
   EXPECT_FALSE(text.empty()) << name;
   return text;
 }
@@ -108,7 +102,7 @@ void expect_golden(const std::string& name, const Value& got, bool ignore_bytes 
     std::ofstream(path, std::ios::binary) << text;
     return;
   }
-  std::string want = read_text(path);
+  std::string want = synth::tracing::testing::file_contents(path);
   ASSERT_FALSE(want.empty()) << path << " is missing (SYNTH_UPDATE_MAPPED_GOLDEN=1 writes it)";
   if (ignore_bytes) {
     want = without_bytes(Value::parse(want)).dump(JsonFormat{.indent = 1}) + "\n";

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "support.hpp"
 #include "synth/tracing/json.hpp"
 
 #include <chrono>
@@ -105,12 +106,7 @@ class ServeProcess {
     return text;
   }
 
-  std::string stderr_text() const {
-    std::ifstream in(stderr_path_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string stderr_text() const { return synth::tracing::testing::file_contents(stderr_path_); }
 
  private:
   int wait_exit() {

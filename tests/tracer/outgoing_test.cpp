@@ -200,8 +200,7 @@ TEST(Outgoing, RegisteredSecretsAreMaskedWithMaskingOff) {
     EXPECT_EQ(trace->start_metadata()["email"].as_string(), "a@b.com");  // masking is off
     ASSERT_TRUE(tracer.flush());
   }
-  std::ifstream in(spans);
-  const std::string exported((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string exported = st::testing::file_contents(spans);
   EXPECT_NE(exported.find("[SECRET]"), std::string::npos) << exported;
   EXPECT_EQ(exported.find(secret), std::string::npos) << exported;
 }

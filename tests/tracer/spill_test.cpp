@@ -32,13 +32,6 @@ std::vector<std::filesystem::path> spill_files(const std::filesystem::path& spil
   return out;
 }
 
-std::string file_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 st::EnvironmentEvent numbered(int n) {
   return st::EnvironmentEvent{.reward = 1.0, .metadata = st::Value{{"n", n}}};
 }
@@ -77,7 +70,7 @@ TEST(Spill, AnActiveSessionIsCheckpointedMaskedAndItsFileGoesOnceStored) {
     ASSERT_EQ(spilled.trace.session_time_steps.size(), 1u);
     EXPECT_EQ(spilled.trace.session_time_steps[0].events.size(), 10u);
     ASSERT_EQ(spilled.trace.message_history.size(), 1u);
-    EXPECT_EQ(file_text(files[0]).find("jane.doe@example.com"), std::string::npos) << "the disk sees masked data only";
+    EXPECT_EQ(st::testing::file_contents(files[0]).find("jane.doe@example.com"), std::string::npos) << "the disk sees masked data only";
     EXPECT_GT(tracer.stats().spill_bytes, 0u);
     session.end();
     ASSERT_TRUE(tracer.flush());
@@ -376,7 +369,7 @@ TEST(Spill, ItemsMaskedInPlaceByACheckpointAndThoseRecordedAfterItAllLeaveMasked
     auto session = tracer.start_session("masked-once", {{"owner", "tok"}});
     record(0);
     ASSERT_TRUE(wait_until([&] { return events_in_spill(dir.path / "spill") == 2; }));
-    EXPECT_EQ(file_text(spill_files(dir.path / "spill")[0]).find("\"tok\""), std::string::npos);
+    EXPECT_EQ(st::testing::file_contents(spill_files(dir.path / "spill")[0]).find("\"tok\""), std::string::npos);
     // Read while active: the checkpointed items as the checkpoint left them (masked), once.
     const auto active = tracer.get_session_trace("masked-once");
     ASSERT_NE(active, nullptr);

@@ -65,11 +65,6 @@ SessionTrace python_shaped_trace(const std::string& id) {
 
 std::int64_t count(st::DuckDBTraceManager& db, const std::string& sql) { return db.query(sql).rows.at(0).at(0).as_int(); }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 }  // namespace
 
 TEST(SubmitFinishedSession, ReachesDuckDBMaskedPricedAndCounted) {
@@ -173,7 +168,7 @@ TEST(SubmitFinishedSession, WritesJsonFilesAndExportsSessionAndTimestepSpans) {
   EXPECT_EQ(saved.session_id, "py-json");
   EXPECT_EQ(saved.event_history.size(), 4u);
   EXPECT_EQ(saved.session_time_steps.size(), 2u);
-  const std::string exported = read_text(spans);
+  const std::string exported = st::testing::file_contents(spans);
   EXPECT_NE(exported.find("py-json"), std::string::npos) << exported;
   EXPECT_NE(exported.find("step_1"), std::string::npos) << exported;
   EXPECT_EQ(exported.find("jane.doe"), std::string::npos) << exported;
@@ -191,7 +186,7 @@ TEST(SubmitFinishedSession, ModeOtelTurnsItemsIntoSpanEvents) {
     EXPECT_EQ(stats.messages_recorded, 2u);
     EXPECT_EQ(stats.spans_ended, 3u);
   }
-  const std::string exported = read_text(spans);
+  const std::string exported = st::testing::file_contents(spans);
   EXPECT_NE(exported.find("gpt-4o-mini"), std::string::npos) << exported;  // the LLM call, as a span event
 }
 
