@@ -1,9 +1,12 @@
 #include "worker_thread.hpp"
 
+#include <pthread.h>
+
 namespace synth::tracing::detail {
 
-WorkerThread::WorkerThread(std::function<void()> body) : done_(std::make_shared<Done>()) {
-  thread_ = std::thread([done = done_, body = std::move(body)] {
+WorkerThread::WorkerThread(const char* name, std::function<void()> body) : done_(std::make_shared<Done>()) {
+  thread_ = std::thread([done = done_, name, body = std::move(body)] {
+    pthread_setname_np(pthread_self(), name);  // a name too long is refused, harmlessly
     body();
     {
       std::lock_guard lock(done->mutex);

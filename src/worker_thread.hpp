@@ -21,8 +21,9 @@ inline constexpr std::chrono::milliseconds kShutdownGrace{250};
 class WorkerThread {
  public:
   WorkerThread() noexcept = default;
-  /// Starts `body` on a new thread.
-  explicit WorkerThread(std::function<void()> body);
+  /// Starts `body` on a new thread named `name` (at most 15 characters: what `top -H`, `ps -L`,
+  /// gdb and perf show for it).
+  WorkerThread(const char* name, std::function<void()> body);
   /// finish() without waiting: joins a finished body, leaves a running one.
   ~WorkerThread();
   WorkerThread(WorkerThread&&) noexcept = default;

@@ -1,6 +1,10 @@
 #include "failing_allocator.hpp"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace {
@@ -8,12 +12,29 @@ namespace {
 thread_local std::size_t countdown = 0;
 thread_local std::size_t frees = 0;
 
-bool fails_now() noexcept { return countdown != 0 && --countdown == 0; }
+// The failure armed for a thread by its name: only threads of that name count down.
+std::atomic<std::size_t> named_countdown{0};
+std::atomic<const char*> named{""};  // a string literal: never written, only pointed at
+
+bool named_thread_fails_now() noexcept {
+  if (named_countdown.load(std::memory_order_acquire) == 0) return false;
+  char name[16] = {};
+  if (pthread_getname_np(pthread_self(), name, sizeof name) != 0 || std::strcmp(name, named.load(std::memory_order_acquire)) != 0) return false;
+  return named_countdown.fetch_sub(1, std::memory_order_acq_rel) == 1;
+}
+
+bool fails_now() noexcept { return (countdown != 0 && --countdown == 0) || named_thread_fails_now(); }
 }  // namespace
 
 namespace synth::tracing::testing {
 void fail_allocation_in(std::size_t n) noexcept { countdown = n; }
 bool allocation_failure_pending() noexcept { return countdown != 0; }
+void fail_allocation_on_thread(const char* name, std::size_t n) noexcept {
+  named_countdown.store(0, std::memory_order_release);
+  named.store(name, std::memory_order_release);
+  named_countdown.store(n, std::memory_order_release);
+}
+bool thread_allocation_failure_pending() noexcept { return named_countdown.load(std::memory_order_acquire) != 0; }
 std::size_t frees_on_this_thread() noexcept { return frees; }
 }  // namespace synth::tracing::testing
 

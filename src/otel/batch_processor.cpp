@@ -377,7 +377,7 @@ BatchSpanProcessor::BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, B
     : impl_(std::make_shared<Impl>(std::move(exporter), options)) {
   // The thread shares the state: it may outlive this object (destroyed from the thread itself,
   // or an exporter that ignores shutdown()).
-  impl_->worker = detail::WorkerThread([impl = impl_] { impl->run(); });
+  impl_->worker = detail::WorkerThread("synth-spans", [impl = impl_] { impl->run(); });
 }
 
 BatchSpanProcessor::~BatchSpanProcessor() { shutdown(impl_->options.shutdown_timeout); }

@@ -51,7 +51,7 @@ StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCo
       part_wait_(options.otlp_part_wait),
       commit_group_(options.commit_group),
       on_stored_(std::move(on_stored)),
-      thread_([this] { run(); }) {}
+      thread_("serve-writer", [this] { run(); }) {}
 
 StoreWriter::~StoreWriter() { stop(Clock::now() + std::chrono::seconds(30)); }
 

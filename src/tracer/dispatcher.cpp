@@ -121,7 +121,7 @@ void SinkDispatcher::start() {
 
 void SinkDispatcher::State::start_locked(const std::shared_ptr<State>& self) {
   // The thread shares the state: it may outlive the dispatcher (see shutdown()).
-  if (!stopping && !worker.running()) worker = WorkerThread([self] { self->run(); });
+  if (!stopping && !worker.running()) worker = WorkerThread("synth-sinks", [self] { self->run(); });
 }
 
 void SinkDispatcher::State::count_drop(const std::string& session_id, const char* why) noexcept {

@@ -100,7 +100,7 @@ void SpillWriter::start(std::weak_ptr<TracerCore> core, std::function<void(Spill
   s.to_sinks = std::move(to_sinks);
   s.overflow_failed = std::move(overflow_failed);
   s.active.store(true, std::memory_order_release);
-  s.worker = WorkerThread([self = state_] { self->run(); });
+  s.worker = WorkerThread("synth-spill", [self = state_] { self->run(); });
 }
 
 bool SpillWriter::running() const noexcept { return state_->active.load(std::memory_order_acquire); }
@@ -175,7 +175,14 @@ void SpillWriter::State::run() {
     }
     const auto now = Clock::now();
     if (stop || overflowing || wake.exchange(false, std::memory_order_relaxed) || now >= next_checkpoint) {
-      next_checkpoint = std::min(now + interval, pass(stop));
+      try {
+        next_checkpoint = std::min(now + interval, pass(stop));
+      } catch (...) {
+        // Out of memory (nothing else throws here): the program goes on, the sessions still go
+        // to the sinks, and the next pass checkpoints them again.
+        report("a checkpoint pass of the spill thread ran out of memory; the next one tries again");
+        next_checkpoint = now + interval;
+      }
     }
     if (stop) {
       // The lock goes with the thread, even while sessions outlive the tracer: what is left in
@@ -197,7 +204,15 @@ SpillWriter::State::Clock::time_point SpillWriter::State::pass(bool final) {
     batch.swap(ended);
   }
   for (const Ended& entry : batch) {
-    write_ended(entry);
+    try {
+      write_ended(entry);
+    } catch (...) {
+      // Out of memory. A queued session still goes to the sinks; an overflowed one not complete
+      // on disk is lost, and counted (one complete on disk comes back at the next start).
+      report("the spill thread ran out of memory writing an ended session");
+      const std::shared_ptr<SpillCursor>& cursor = entry.session->spill();
+      if (entry.overflow && (!cursor || !cursor->complete)) overflow_failed(entry.session->id());
+    }
     if (entry.overflow) {
       {
         std::lock_guard lock(mutex);
@@ -302,30 +317,34 @@ void SpillWriter::State::checkpoint(SessionState& session, const std::shared_ptr
   if (first_write) append_spill_header(buffer, session_id, created_at);
   // What reaches the disk is masked like everything else leaving the process. Timesteps, events
   // and messages are masked in place, once: the sinks take them as they are (the metadata is a
-  // copy: its vector may grow meanwhile).
+  // copy: its vector may grow meanwhile). Each is counted as soon as it is masked, and one that
+  // is counted already is not masked again: a pass that ran out of memory midway is redone.
+  const auto mask_once = [&](auto& item, std::size_t index, std::size_t& masked) {
+    if (index < masked) return;
+    policy->apply(item);
+    ++masked;
+  };
   for (SessionMetadataEntry& entry : metadata) {
     policy->apply(entry);
     append_spill_item(buffer, entry);
   }
+  std::size_t index = cursor->steps;
   for (SessionTimeStep* step : steps) {
-    policy->apply(*step);
+    mask_once(*step, index++, cursor->policy_applied.steps);
     append_spill_item(buffer, *step);
   }
+  index = cursor->events;
   for (auto* r : events) {
     Event& event = r->event();  // a scope's event is built here, once
-    policy->apply(event);
+    mask_once(event, index++, cursor->policy_applied.events);
     append_spill_item(buffer, event, r->step);
   }
+  index = cursor->messages;
   for (auto* r : messages) {
-    policy->apply(r->item);
+    mask_once(r->item, index++, cursor->policy_applied.messages);
     append_spill_item(buffer, r->item, r->step);
   }
-  if (reading) {
-    cursor->policy_applied.steps += steps.size();
-    cursor->policy_applied.events += events.size();
-    cursor->policy_applied.messages += messages.size();
-    reading.unlock();
-  }
+  if (reading) reading.unlock();
   if (!write(cursor, buffer, metadata.size() + steps.size() + events.size() + messages.size())) return;
   cursor->metadata += metadata.size();
   cursor->steps += steps.size();

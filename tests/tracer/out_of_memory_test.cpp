@@ -4,11 +4,13 @@
 // session still ends and reaches its sink with everything that was recorded whole.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "failing_allocator.hpp"
 #include "support.hpp"
+#include "tracer/spill_support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
@@ -88,3 +90,55 @@ TEST(TracerOutOfMemory, NoFailureToRecordReachesTheAgent) {
   ASSERT_EQ(sink->traces().size(), 1u) << "the session still ends and reaches its sink";
 }
 
+
+// The spill thread's allocations fail one by one, from its first checkpoint of an active session
+// on: the program goes on (an exception leaving a background thread would end it), the spill
+// thread keeps working, the session reaches its sink whole, and every item leaves masked exactly
+// once (the pattern's replacement holds what it matches: a second masking shows as "[[tok]]").
+TEST(TracerOutOfMemory, TheSpillThreadOutlivesFailedCheckpointsAndMasksEachItemOnce) {
+  const auto record = [](st::SessionTracer& tracer, int turn) {
+    auto step = tracer.timestep(turn, {}, {{"note", "tok"}});
+    tracer.add_event(st::RuntimeEvent{.metadata = st::Value{{"text", "tok"}}});
+    tracer.add_message(st::SessionEventMessage{.content = st::Value{{"text", "tok"}}, .message_type = "user"});
+  };
+  st::testing::CapturedDiagnostics diagnostics;
+  for (std::size_t arm_at = 1; arm_at <= 80; ++arm_at) {
+    SCOPED_TRACE("allocation " + std::to_string(arm_at) + " of the spill thread failed");
+    st::testing::TempDir dir;
+    st::TracingConfig config{.mode = st::TracingMode::v2, .checkpoint = true, .spill_dir = dir.path / "spill",
+                             .checkpoint_interval_ms = 20};
+    config.pii_patterns = std::vector<st::PiiPattern>{{"echo", "tok", "[tok]"}};
+    auto sink = std::make_shared<st::testing::MemorySink>();
+    st::SessionTracer tracer(config);
+    tracer.add_sink(sink);
+    {
+      auto session = tracer.start_session("oom-spill", {{"owner", "tok"}});
+      record(tracer, 0);
+      // Once its file is on disk, the next pass checkpoints the items recorded now, and fails
+      // at the armed allocation (or an idle pass before it does: while a session is active,
+      // every pass allocates, so the failure comes).
+      ASSERT_TRUE(st::testing::wait_until([&] { return !st::testing::spill_files(dir.path / "spill").empty(); }));
+      st::testing::fail_allocation_on_thread("synth-spill", arm_at);
+      record(tracer, 1);
+      record(tracer, 2);
+      ASSERT_TRUE(st::testing::wait_until([] { return !st::testing::thread_allocation_failure_pending(); }))
+          << "the spill thread is named synth-spill and allocates";
+      // The pass after the failure checkpoints what the failed one did not write.
+      ASSERT_TRUE(st::testing::wait_until([&] { return st::testing::events_in_spill(dir.path / "spill") == 3; }));
+    }
+    ASSERT_TRUE(tracer.flush());
+    const auto traces = sink->traces();
+    ASSERT_EQ(traces.size(), 1u);
+    const st::SessionTrace& t = traces[0];
+    EXPECT_EQ(t.session_time_steps.size(), 3u);
+    EXPECT_EQ(t.event_history.size(), 3u);
+    EXPECT_EQ(t.message_history.size(), 3u);
+    const std::string json = t.to_json();
+    EXPECT_EQ(json.find("[[tok]]"), std::string::npos) << "masked twice: " << json;
+    EXPECT_EQ(json.find("\"tok\""), std::string::npos) << "not masked: " << json;
+    if (::testing::Test::HasFailure()) break;
+  }
+  bool said = false;
+  for (const std::string& m : diagnostics.all()) said = said || m.find("ran out of memory") != std::string::npos;
+  EXPECT_TRUE(said) << "the failed passes are reported";
+}

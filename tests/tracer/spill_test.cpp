@@ -7,10 +7,13 @@
 #include <sstream>
 
 #include "support.hpp"
+#include "tracer/spill_support.hpp"
 #include "synth/tracing.hpp"
 
 namespace st = synth::tracing;
+using st::testing::events_in_spill;
 using st::testing::MemorySink;
+using st::testing::spill_files;
 using st::testing::TempDir;
 using st::testing::wait_until;
 
@@ -21,30 +24,8 @@ st::TracingConfig spill_config(const TempDir& dir) {
                            .checkpoint_interval_ms = 20};
 }
 
-// Every spill file under `spill_dir`.
-std::vector<std::filesystem::path> spill_files(const std::filesystem::path& spill_dir) {
-  std::vector<std::filesystem::path> out;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(spill_dir, ec); !ec && it != std::filesystem::end(it);
-       it.increment(ec)) {
-    if (it->path().extension() == ".spill") out.push_back(it->path());
-  }
-  return out;
-}
-
 st::EnvironmentEvent numbered(int n) {
   return st::EnvironmentEvent{.reward = 1.0, .metadata = st::Value{{"n", n}}};
-}
-
-// Events recorded in the one spill file under `dir`, or -1 when there is none (yet).
-long events_in_spill(const std::filesystem::path& spill_dir) {
-  const auto files = spill_files(spill_dir);
-  if (files.size() != 1) return -1;
-  try {
-    return static_cast<long>(st::read_spill_file(files[0]).trace.event_history.size());
-  } catch (const st::Error&) {
-    return -1;  // created, not written yet
-  }
 }
 
 }  // namespace

@@ -2,13 +2,16 @@
 // bounded queue and the shutdown deadline (tracer_test.cpp: sessions, timesteps, hooks).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <regex>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -81,6 +84,27 @@ TEST(SessionTracer, SinksReceiveFinishedSessionsInTheBackground) {
   EXPECT_EQ(std::get<CAISEvent>(traces[2].event_history[0]).prompt_tokens, 2);
   EXPECT_GE(sink->flushes(), 1);
   EXPECT_EQ(tracer.stats().sessions_pending, 0u);
+}
+
+// What `top -H`, `ps -L`, gdb and perf show: the tracer's threads say whose they are.
+TEST(SessionTracer, ItsBackgroundThreadsAreNamed) {
+  const auto names = [] {
+    std::vector<std::string> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::string name = st::testing::file_contents(task.path() / "comm");
+      if (!name.empty() && name.back() == '\n') name.pop_back();
+      out.push_back(name);
+    }
+    return out;
+  };
+  st::testing::TempDir dir;
+  SessionTracer tracer(TracingConfig{.checkpoint = true, .spill_dir = dir.path / "spill"});
+  tracer.add_sink(std::make_shared<MemorySink>());
+  { auto s = tracer.start_session("named"); }
+  ASSERT_TRUE(tracer.flush());
+  const auto now = names();
+  EXPECT_EQ(std::count(now.begin(), now.end(), "synth-sinks"), 1) << "the sink thread";
+  EXPECT_EQ(std::count(now.begin(), now.end(), "synth-spill"), 1) << "the spill thread";
 }
 
 TEST(SessionTracer, FailingSinkIsCountedAndOthersStillWrite) {
