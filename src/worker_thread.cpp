@@ -2,12 +2,32 @@
 
 #include <pthread.h>
 
+#include <cstdio>
+#include <exception>
+
+#include "diagnostics.hpp"
+
 namespace synth::tracing::detail {
 
 WorkerThread::WorkerThread(const char* name, std::function<void()> body) : done_(std::make_shared<Done>()) {
   thread_ = std::thread([done = done_, name, body = std::move(body)] {
     pthread_setname_np(pthread_self(), name);  // a name too long is refused, harmlessly
-    body();
+    try {
+      body();
+    } catch (...) {
+      // Leaving the thread, it would end the program (std::terminate). The bodies handle what
+      // they expect; this is the last guard. Said without allocating: it may be out of memory.
+      char what[200] = "not a std::exception";
+      try {
+        throw;
+      } catch (const std::exception& e) {
+        std::snprintf(what, sizeof what, "%s", e.what());
+      } catch (...) {
+      }
+      char message[320];
+      std::snprintf(message, sizeof message, "the background thread %s stopped on an exception (%s)", name, what);
+      report(message);
+    }
     {
       std::lock_guard lock(done->mutex);
       done->done = true;

@@ -22,7 +22,8 @@ class WorkerThread {
  public:
   WorkerThread() noexcept = default;
   /// Starts `body` on a new thread named `name` (at most 15 characters: what `top -H`, `ps -L`,
-  /// gdb and perf show for it).
+  /// gdb and perf show for it). An exception leaving `body` ends the thread, reported, not the
+  /// program.
   WorkerThread(const char* name, std::function<void()> body);
   /// finish() without waiting: joins a finished body, leaves a running one.
   ~WorkerThread();
