@@ -23,6 +23,7 @@ APT_PACKAGES=(
   "libcurl4-openssl-dev=7.88.1-10+deb12u15"
   "zlib1g-dev=1:1.2.13.dfsg-1"
   "libcpp-httplib-dev=0.11.4+ds-1+deb12u1"
+  "libmimalloc-dev=2.0.9+ds-2"
   "ccache=4.8+really4.7.5-1"
   "clang-14=1:14.0.6-12"
   "libclang-rt-14-dev=1:14.0.6-12"

@@ -80,6 +80,11 @@ struct ParseWorkspace {
   od::parser parser;
   std::unique_ptr<char[]> buffer;
   std::size_t buffer_size = 0;
+  // Stacks of the members (elements) read so far of the objects (arrays) being read, each
+  // container's own copied out at its end at its exact size: growing each container's vector
+  // as it was read cost more allocations than the rest of reading a small document.
+  std::vector<Value::Member> members;
+  std::vector<Value> elements;
   bool busy = false;
 };
 
@@ -87,6 +92,7 @@ namespace {
 thread_local ParseWorkspace t_workspace;
 // Larger workspaces are released after use rather than kept for the thread's lifetime.
 constexpr std::size_t kRetainedWorkspaceBytes = 64u << 20;
+constexpr std::size_t kRetainedStackEntries = 1u << 14;
 // simdjson counts the root as depth 1 and (in builds with its development checks, i.e. without
 // optimization) asserts that every container it enters lies below max_depth; our own limit in
 // value() admits containers up to depth kMaxJsonDepth, so leave it one level of room.
@@ -106,6 +112,11 @@ WorkspaceLease::WorkspaceLease() {
 WorkspaceLease::~WorkspaceLease() {
   ParseWorkspace& ws = *workspace_;
   ws.busy = false;
+  // Left over by a reading that threw; and a stack grown for a very wide container is not kept.
+  ws.members.clear();
+  ws.elements.clear();
+  if (ws.members.capacity() > kRetainedStackEntries) ws.members = {};
+  if (ws.elements.capacity() > kRetainedStackEntries) ws.elements = {};
   if (ws.buffer_size > kRetainedWorkspaceBytes) {
     ws.buffer.reset();
     ws.buffer_size = 0;
@@ -275,23 +286,32 @@ Value JsonReader::value(od::value v) {
   }
   switch (v.type()) {
     case od::json_type::object: {
-      Value::Object members;
+      std::vector<Value::Member>& stack = workspace_.get().members;
+      const std::size_t first = stack.size();
       for (auto field : v.get_object()) {
         // Unescaped keys stay valid in the parser's buffer for the whole document.
         const std::string_view key = this->key(field);
         Path p(*this, key);
         Value member = value(field.value());
-        members.emplace_back(std::string(key), std::move(member));
+        stack.emplace_back(std::string(key), std::move(member));
       }
+      Value::Object members(std::make_move_iterator(stack.begin() + static_cast<std::ptrdiff_t>(first)),
+                            std::make_move_iterator(stack.end()));
+      stack.resize(first);
       return Value(std::move(members));
     }
     case od::json_type::array: {
-      Value::Array elements;
+      std::vector<Value>& stack = workspace_.get().elements;
+      const std::size_t first = stack.size();
       std::size_t i = 0;
       for (auto element : v.get_array()) {
         Path p(*this, i++);
-        elements.push_back(value(element.value()));
+        Value e = value(element.value());
+        stack.push_back(std::move(e));
       }
+      Value::Array elements(std::make_move_iterator(stack.begin() + static_cast<std::ptrdiff_t>(first)),
+                            std::make_move_iterator(stack.end()));
+      stack.resize(first);
       return Value(std::move(elements));
     }
     default:

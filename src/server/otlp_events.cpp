@@ -157,7 +157,8 @@ Value normalized_messages(Value list) {
     }
     if (m.find("content") == nullptr) {
       if (const Value* parts = m.find("parts")) {
-        if (std::string text = parts_text(*parts); !text.empty()) m.set("content", std::move(text));
+        // Appended: set() would look for the key again.
+        if (std::string text = parts_text(*parts); !text.empty()) m.as_object().emplace_back("content", std::move(text));
       }
     }
     out.push_back(std::move(m));
