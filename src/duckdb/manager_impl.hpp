@@ -90,9 +90,9 @@ struct DuckDBTraceManager::Impl {
   static const SessionTrace& trace_of(const SessionTrace& t) { return t; }
   static const SessionTrace& trace_of(const std::shared_ptr<const SessionTrace>& t) { return *t; }
   std::unordered_set<std::string> stored_ids(Value::Array ids) {
-    Prepared stmt(conn,
-                  "SELECT session_id FROM session_traces "
-                  "WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
+    Prepared& stmt = cached(stored_stmt,
+                            "SELECT session_id FROM session_traces "
+                            "WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
     stmt.bind(1, Value(std::move(ids)));
     Result r = stmt.execute();
     std::unordered_set<std::string> stored;
@@ -262,7 +262,9 @@ struct DuckDBTraceManager::Impl {
     parts_order.clear();
   }
   void reset_statements() noexcept {
+    drop_appenders();
     exists_stmt.reset();
+    stored_stmt.reset();
     part_stmt.reset();
     part_steps_stmt.reset();
     for (auto& stmt : delete_stmts) stmt.reset();
@@ -289,7 +291,7 @@ struct DuckDBTraceManager::Impl {
     if (batch) return;
     conn.exec("BEGIN TRANSACTION");
     try {
-      batch.emplace(conn);
+      batch = idle ? std::move(idle) : std::make_unique<Appenders>(conn);
     } catch (...) {
       roll_back_batch();
       throw;
@@ -411,7 +413,7 @@ struct DuckDBTraceManager::Impl {
     if (!batch) return;
     try {
       flush_rows(*batch);
-      batch.reset();
+      idle = std::move(batch);  // flushed: empty until the next batch
       // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
       // connection) aborted, and keeps nothing; any statement before it fails in that case.
       conn.exec("SELECT 1");
@@ -460,13 +462,19 @@ struct DuckDBTraceManager::Impl {
       InsertSummary batch_summary;
       try {
         in_transaction([&] {
-          Appenders a(conn);
-          std::unordered_set<std::string> seen;
-          forget_stats();
-          const std::unordered_set<std::string> stored = stored_among(chunk);
-          for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing, true, &stored);
-          flush_rows(a);
-          store_stats();
+          try {
+            if (!idle) idle = std::make_unique<Appenders>(conn);
+            Appenders& a = *idle;
+            std::unordered_set<std::string> seen;
+            forget_stats();
+            const std::unordered_set<std::string> stored = stored_among(chunk);
+            for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing, true, &stored);
+            flush_rows(a);
+            store_stats();
+          } catch (...) {
+            drop_appenders();  // before the rollback: they may hold this batch's rows
+            throw;
+          }
         });
       } catch (...) {
         forget_parts();
@@ -487,6 +495,7 @@ struct DuckDBTraceManager::Impl {
   void roll_back_batch() noexcept {
     forget_parts();
     batch.reset();
+    drop_appenders();
     forget_stats();
     detail::duck::roll_back(conn);
   }
@@ -499,7 +508,7 @@ struct DuckDBTraceManager::Impl {
   std::int64_t next_event_id = 1;
   std::int64_t next_message_id = 1;
   std::int64_t last_seq = 0;  // session_stats.seq of the latest change
-  std::optional<Prepared> exists_stmt;
+  std::optional<Prepared> exists_stmt, stored_stmt;
   // What a merge into a stored session runs (stored_part, append_to_stored).
   std::optional<Prepared> part_stmt, part_steps_stmt;
   std::optional<Prepared> delete_stmts[5];  // delete_session's
@@ -518,7 +527,17 @@ struct DuckDBTraceManager::Impl {
   std::map<std::string, detail::duck::SessionStats> pending_stats;
   std::map<std::string, detail::duck::SessionStats> merged_stats;
   // DuckDBSink and the server's writer: the open transaction of the current batch, if any.
-  std::optional<Appenders> batch;
+  std::unique_ptr<Appenders> batch;
+  // The appenders of the last batch, flushed, for the next one (insert() too), and session_stats's:
+  // made once, not per batch (each a catalog lookup in DuckDB). Dropped with a batch that fails
+  // (they may hold its rows: destroyed before the rollback, they flush into the aborted
+  // transaction) and before the connection is opened again (they belong to it).
+  std::unique_ptr<Appenders> idle;
+  std::optional<Appender> stats_rows;
+  void drop_appenders() noexcept {
+    idle.reset();
+    stats_rows.reset();
+  }
   std::unordered_set<std::string> batch_seen;  // the sessions the batch appended
 };
 

@@ -343,13 +343,14 @@ void DuckDBTraceManager::Impl::append_items(Appenders& a, const SessionTrace& t,
         .integer(at.step_position);
     a.messages.end_row();
   }
+  if (stats) stats->settle();  // `t` may be freed before the stats are stored (move_in_batch's)
 }
 
 void DuckDBTraceManager::Impl::store_stats() {
   if (!pending_stats.empty()) {
-    Appender rows(conn, "session_stats", detail::duck::SessionStats::columns());
-    for (const auto& [session_id, stats] : pending_stats) stats.append(rows, session_id, ++last_seq);
-    rows.flush();
+    if (!stats_rows) stats_rows.emplace(conn, "session_stats", detail::duck::SessionStats::columns());
+    for (const auto& [session_id, stats] : pending_stats) stats.append(*stats_rows, session_id, ++last_seq);
+    stats_rows->flush();
   }
   if (!merged_stats.empty()) {
     // One statement for them all, on what appending computed: no scan of the batch's rows.

@@ -140,7 +140,6 @@ void SessionStats::add_message(std::int64_t id, const SessionEventMessage& messa
   const std::optional<std::int64_t> at = micros_of(message.timestamp);
   keep_min(first_message_at_, at);
   keep_max(last_message_at_, at);
-  const std::optional<std::string> preview = preview_of(message.content);
   // The first and the last by (timestamp, id); a message without a timestamp only when none has one.
   const auto earlier = [](const std::optional<std::int64_t>& a, std::int64_t a_id, const Preview& b) {
     if (a.has_value() != b.at.has_value()) return a.has_value();
@@ -150,8 +149,17 @@ void SessionStats::add_message(std::int64_t id, const SessionEventMessage& messa
     if (a.has_value() != b.at.has_value()) return a.has_value();
     return a ? (*a > *b.at || (*a == *b.at && a_id > b.id)) : a_id > b.id;
   };
-  if (!first_message_ || earlier(at, id, *first_message_)) first_message_ = Preview{preview, at, id};
-  if (!last_message_ || later(at, id, *last_message_)) last_message_ = Preview{preview, at, id};
+  if (!first_message_ || earlier(at, id, *first_message_)) first_message_ = Preview{std::nullopt, &message.content, at, id};
+  if (!last_message_ || later(at, id, *last_message_)) last_message_ = Preview{std::nullopt, &message.content, at, id};
+}
+
+void SessionStats::settle() {
+  for (std::optional<Preview>* p : {&first_message_, &last_message_}) {
+    if (*p && (*p)->content != nullptr) {
+      (*p)->text = preview_of(*(*p)->content);
+      (*p)->content = nullptr;
+    }
+  }
 }
 
 const std::vector<std::string>& SessionStats::columns() {

@@ -22,8 +22,11 @@ class SessionStats {
 
   /// An events row: its id, the event, and its provider column.
   void add_event(std::int64_t id, const Event& event, const std::optional<std::string>& provider);
-  /// A messages row.
+  /// A messages row. `message` must live until settle(): the preview of the first and last
+  /// message is made only for those (making it for every message took a tenth of our rows' work).
   void add_message(std::int64_t id, const SessionEventMessage& message);
+  /// Makes the previews of the messages added since the last call; before their part is freed.
+  void settle();
   void add_timestep() noexcept { ++timesteps_; }
   /// A part merged into the session in memory started earlier: least(created_at, `t`).
   void lower_created_at(Timestamp t);
@@ -36,6 +39,7 @@ class SessionStats {
  private:
   struct Preview {
     std::optional<std::string> text;  // NULL for a message without content
+    const Value* content;             // until settle(): text is made from it then
     std::optional<std::int64_t> at;  // microseconds; NULL sorts last
     std::int64_t id;
   };

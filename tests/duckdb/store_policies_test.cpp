@@ -68,6 +68,26 @@ TEST(OnExistingSession, FailThrowsAndKeepsTheStoredSession) {
   EXPECT_EQ(db.load_trace("next"), version_of("next", 1));
 }
 
+// The store keeps its appenders from one batch to the next: a batch that fails after some of
+// its rows were appended (here past a data chunk of 2,048 rows, so that DuckDB holds some) leaves
+// none of them to the next batch.
+TEST(OnExistingSession, ABatchThatFailsMidwayLeavesNoRowsToTheNextBatch) {
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::fail});
+  ASSERT_TRUE(db.insert_trace(version_of("dup", 1)));
+  SessionTrace big = version_of("big", 1);
+  const auto events = big.event_history;
+  while (big.event_history.size() < 3000) big.event_history.insert(big.event_history.end(), events.begin(), events.end());
+  const std::vector<SessionTrace> failing = {big, version_of("dup", 2)};
+  EXPECT_THROW(db.insert_traces(failing), StorageError);
+  ASSERT_TRUE(db.insert_trace(version_of("next", 1)));
+  EXPECT_EQ(count_rows(db, "session_traces"), 2);
+  EXPECT_EQ(count_rows(db, "session_stats"), 2);
+  EXPECT_EQ(count_rows(db, "events"), 6);
+  EXPECT_EQ(count_rows(db, "events", "big"), 0);
+  EXPECT_EQ(db.load_trace("next"), version_of("next", 1));
+}
+
 // insert_traces asks which of a batch's ids are stored in one query (the ids travel as a JSON
 // array): ids JSON escapes, non-ASCII and NUL characters are found as stored all the same.
 TEST(OnExistingSession, StoredIdsOfABatchAreFoundWhateverTheirCharacters) {
