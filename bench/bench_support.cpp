@@ -9,6 +9,7 @@
 #include <limits>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include <synth/tracing/duckdb.hpp>
 
@@ -84,7 +85,7 @@ void BenchTracer::report_sink_cpu(benchmark::State& state) {
 
 std::shared_ptr<BenchTracer> run_tracer(Setup setup) {
   static std::mutex mutex;
-  static std::weak_ptr<BenchTracer> current[3];
+  static std::weak_ptr<BenchTracer> current[4];
   std::lock_guard lock(mutex);
   std::weak_ptr<BenchTracer>& slot = current[static_cast<int>(setup)];
   if (auto existing = slot.lock()) return existing;
@@ -93,8 +94,8 @@ std::shared_ptr<BenchTracer> run_tracer(Setup setup) {
   return made;
 }
 
-RotatingSession::RotatingSession(st::SessionTracer& tracer, bool with_timestep)
-    : tracer_(tracer), with_timestep_(with_timestep) {
+RotatingSession::RotatingSession(st::SessionTracer& tracer, bool with_timestep, benchmark::State* keep_up)
+    : tracer_(tracer), with_timestep_(with_timestep), keep_up_(keep_up) {
   open();
 }
 
@@ -106,7 +107,16 @@ void RotatingSession::open() {
 void RotatingSession::rotate() {
   step_.reset();
   session_.reset();
+  if (keep_up_ != nullptr) wait_for_sinks();
   open();
+}
+
+void RotatingSession::wait_for_sinks() {
+  constexpr std::uint64_t kQueued = 1;
+  if (tracer_.stats().sessions_pending <= kQueued) return;
+  keep_up_->PauseTiming();
+  while (tracer_.stats().sessions_pending > kQueued) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  keep_up_->ResumeTiming();
 }
 
 const std::string kPrompt =

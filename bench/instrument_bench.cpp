@@ -22,13 +22,14 @@ namespace {
 void BM_AiCallScope(benchmark::State& state, Setup setup) {
   const auto bench = synth_bench::run_tracer(setup);
   {
-    RotatingSession session(bench->tracer(), true);
+    RotatingSession session(bench->tracer(), true, setup == Setup::sinks_kept_up ? &state : nullptr);
     for (auto _ : state) ai_call_once(session);
   }
   bench->report(state);
 }
 BENCHMARK_CAPTURE(BM_AiCallScope, bare, Setup::bare);
 BENCHMARK_CAPTURE(BM_AiCallScope, default_sinks, Setup::default_sinks);
+BENCHMARK_CAPTURE(BM_AiCallScope, sinks_kept_up, Setup::sinks_kept_up);
 
 // An environment step as an agent records it: open, action, a small observation, reward, record.
 // Not inlined, so that callgrind counts its instructions per call (BENCHMARKS.md).
@@ -43,7 +44,7 @@ BENCHMARK_CAPTURE(BM_AiCallScope, default_sinks, Setup::default_sinks);
 void BM_EnvironmentStepScope(benchmark::State& state, Setup setup) {
   const auto bench = synth_bench::run_tracer(setup);
   {
-    RotatingSession session(bench->tracer(), true);
+    RotatingSession session(bench->tracer(), true, setup == Setup::sinks_kept_up ? &state : nullptr);
     std::int64_t turn = 0;
     for (auto _ : state) environment_step_once(session, turn++);
   }
@@ -51,6 +52,7 @@ void BM_EnvironmentStepScope(benchmark::State& state, Setup setup) {
 }
 BENCHMARK_CAPTURE(BM_EnvironmentStepScope, bare, Setup::bare);
 BENCHMARK_CAPTURE(BM_EnvironmentStepScope, default_sinks, Setup::default_sinks);
+BENCHMARK_CAPTURE(BM_EnvironmentStepScope, sinks_kept_up, Setup::sinks_kept_up);
 
 // Everything, including what happens when the session is assembled for the sinks: PII masking of
 // the prompt and the cost lookup (done once per event, off the agent's thread in real use). Here

@@ -161,12 +161,13 @@ void BM_AiCallScopeWithSpans(benchmark::State& state, Setup setup) {
   st::testing::OtlpReceiver receiver;
   synth_bench::BenchTracer bench(setup, receiver.endpoint());
   {
-    synth_bench::RotatingSession session(bench.tracer(), true);
+    synth_bench::RotatingSession session(bench.tracer(), true, setup == Setup::sinks_kept_up ? &state : nullptr);
     for (auto _ : state) synth_bench::ai_call_once(session);
   }
   bench.report(state);
 }
 BENCHMARK_CAPTURE(BM_AiCallScopeWithSpans, bare, Setup::bare);
 BENCHMARK_CAPTURE(BM_AiCallScopeWithSpans, default_sinks, Setup::default_sinks);
+BENCHMARK_CAPTURE(BM_AiCallScopeWithSpans, sinks_kept_up, Setup::sinks_kept_up);
 
 }  // namespace
