@@ -1,7 +1,7 @@
 // One session: header with totals and exports, the tree of steps → events and messages, the
 // waterfall timeline or the conversation, and the selected event's detail. Selection, tab and
 // zoom are in the URL.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { allEvents, allMessages, enc, getJSON } from '../api.js';
 import { currentRoute, follow, goBack, setQuery, urlOf } from '../router.js';
@@ -113,8 +113,10 @@ export function SessionView({ id, query }) {
   // keys pressed faster than renders still move one node each.
   const latest = useRef({});
   latest.current = { nodes, collapsed, view, model, setView };
-  // Marks for profiling (tests/web/large.test.mjs reads them): when a page of events is drawn.
-  useEffect(() => {
+  // Marks for profiling (tests/web/large.test.mjs reads them): when a page of events is drawn,
+  // i.e. in the DOM (a layout effect runs as the render is committed; a plain effect only after
+  // the next frame and a timer, which a busy machine delays past the rest's requests).
+  useLayoutEffect(() => {
     if (data) performance.mark(data.pending ? 'synth:session-first-drawn' : 'synth:session-drawn');
   }, [data]);
   useEffect(() => setKeyHandler((e) => {
