@@ -19,6 +19,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <string>
 #include <thread>
 
 #include <synth/tracing/collector.hpp>
@@ -137,6 +139,7 @@ void BM_CollectorSinkIngest(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     remove_database(path);
+    const char* error = nullptr;
     {
       st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
       std::atomic<bool> done{false};
@@ -168,8 +171,13 @@ void BM_CollectorSinkIngest(benchmark::State& state) {
       state.PauseTiming();
       done = true;
       reader.join();
-      if (failures.load() > 0) state.SkipWithError("the collector sink did not deliver every session");
+      if (failures.load() > 0) error = "the collector sink did not deliver every session";
       events += 2 * kSessionsPerSink * kSteps * 3;
+    }
+    // Google Benchmark aborts the process on ResumeTiming() after SkipWithError().
+    if (error != nullptr) {
+      state.SkipWithError(error);
+      break;
     }
     state.ResumeTiming();
   }
@@ -267,6 +275,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     remove_database(path);
+    std::string error;
     {
       st::server::ServerOptions options{.db = path, .port = 0};
       options.otlp_wait_commit = wait_commit;
@@ -274,6 +283,8 @@ void BM_OtlpIngest(benchmark::State& state) {
       st::server::Server server(options);
       std::atomic<bool> done{false};
       std::atomic<int> failures{0};
+      std::mutex failure_mutex;
+      std::string failure;  // the last failed request's status or client error
       state.ResumeTiming();
       std::vector<std::thread> senders;
       for (int c = 0; c < kClients; ++c) {
@@ -284,6 +295,8 @@ void BM_OtlpIngest(benchmark::State& state) {
               const auto r = client->Post("/v1/traces", body, type);
               if (r && r->status == 200) break;
               if (!r || r->status != 503) {
+                std::lock_guard lock(failure_mutex);
+                failure = r ? "status " + std::to_string(r->status) : "client error " + httplib::to_string(r.error());
                 failures.fetch_add(1);
                 return;
               }
@@ -311,9 +324,17 @@ void BM_OtlpIngest(benchmark::State& state) {
       state.PauseTiming();
       done = true;
       reader.join();
-      if (failures.load() > 0) state.SkipWithError("a client's request failed (neither 200 nor 503)");
-      if (last.otlp_spans != static_cast<std::int64_t>(sent_spans)) state.SkipWithError("the server did not map every span");
+      if (failures.load() > 0) {
+        error = "a client's request failed (neither 200 nor 503: " + failure + ")";
+      } else if (last.otlp_spans != static_cast<std::int64_t>(sent_spans)) {
+        error = "the server did not map every span";
+      }
       spans += last.otlp_spans;
+    }
+    // Google Benchmark aborts the process on ResumeTiming() after SkipWithError().
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());
+      break;
     }
     state.ResumeTiming();
   }
