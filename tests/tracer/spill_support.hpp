@@ -1,11 +1,16 @@
-// Helpers for tests that look at a tracer's spill folder.
+// Helpers for tests that look at a tracer's spill folder, and at what its checkpoints masked.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
+#include <string>
 #include <system_error>
 #include <vector>
 
+#include "synth/tracing/config.hpp"
 #include "synth/tracing/error.hpp"
+#include "synth/tracing/model.hpp"
 #include "synth/tracing/spill.hpp"
 
 namespace synth::tracing::testing {
@@ -30,6 +35,16 @@ inline long events_in_spill(const std::filesystem::path& spill_dir) {
   } catch (const Error&) {
     return -1;  // created, not written yet
   }
+}
+
+/// A user pattern whose replacement holds what it matches: an item masked twice shows "[[tok]]".
+inline PiiPattern echo_pattern() { return {"echo", "tok", "[tok]"}; }
+
+/// Every "tok" recorded in `trace` left masked by echo_pattern(), and none masked twice.
+inline void expect_masked_once(const SessionTrace& trace) {
+  const std::string json = trace.to_json();
+  EXPECT_EQ(json.find("[[tok]]"), std::string::npos) << "masked twice: " << json;
+  EXPECT_EQ(json.find("\"tok\""), std::string::npos) << "not masked: " << json;
 }
 
 }  // namespace synth::tracing::testing
