@@ -9,9 +9,11 @@
 
 namespace synth::tracing::detail {
 
+void name_this_thread(const char* name) noexcept { pthread_setname_np(pthread_self(), name); }
+
 WorkerThread::WorkerThread(const char* name, std::function<void()> body) : done_(std::make_shared<Done>()) {
   thread_ = std::thread([done = done_, name, body = std::move(body)] {
-    pthread_setname_np(pthread_self(), name);  // a name too long is refused, harmlessly
+    name_this_thread(name);
     try {
       body();
     } catch (...) {

@@ -14,6 +14,10 @@ namespace synth::tracing::detail {
 /// honouring SpanExporter::shutdown() ends within milliseconds) before leaving it behind.
 inline constexpr std::chrono::milliseconds kShutdownGrace{250};
 
+/// Names the calling thread (at most 15 characters; a longer name is refused, harmlessly): what
+/// `top -H`, `ps -L`, gdb and perf show for it. Threads it starts afterwards inherit the name.
+void name_this_thread(const char* name) noexcept;
+
 /// A background thread whose body owns (shares) everything it touches, so that stopping it is
 /// safe from anywhere: from another thread, finish() waits for the body up to a deadline, then
 /// joins it, or leaves a body stuck past the deadline (in a user's sink, say) to end by itself;

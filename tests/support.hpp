@@ -61,6 +61,17 @@ inline std::string file_contents(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+/// The names of this process's threads now (/proc/self/task/*/comm), one per thread.
+inline std::vector<std::string> thread_names() {
+  std::vector<std::string> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string name = file_contents(task.path() / "comm");
+    if (!name.empty() && name.back() == '\n') name.pop_back();
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 /// Collects the library's diagnostics for assertions instead of printing them, while it lives.
 struct CapturedDiagnostics {
   CapturedDiagnostics() {

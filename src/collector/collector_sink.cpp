@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "worker_thread.hpp"
 #include "file_io.hpp"
 #include "http/client.hpp"
 #include "synth/tracing/error.hpp"
@@ -461,6 +462,7 @@ void CollectorSink::shutdown_by(std::chrono::steady_clock::time_point deadline) 
     if (!x.watchdog.joinable()) {
       try {
         x.watchdog = std::jthread([&x, give_up](std::stop_token stop) {
+          detail::name_this_thread("synth-give-up");
           std::mutex mutex;
           std::condition_variable_any never;
           std::unique_lock held(mutex);

@@ -2,6 +2,8 @@
 
 #include <system_error>
 
+#include "worker_thread.hpp"
+
 namespace synth::tracing::lm_detail {
 
 CallPool::CallPool(std::size_t max_threads, std::size_t queue_capacity)
@@ -24,7 +26,10 @@ bool CallPool::try_submit(std::packaged_task<LMResponse()>& call) {
   // A thread more when the calls waiting outnumber the idle threads (this one included).
   if (queue_.size() + 1 > idle_ && threads_.size() < max_threads_) {
     try {
-      threads_.emplace_back([this] { run(); });
+      threads_.emplace_back([this] {
+        detail::name_this_thread("synth-lm-calls");
+        run();
+      });
     } catch (const std::system_error&) {
       if (threads_.empty()) return false;  // the threads there are will take it
     }

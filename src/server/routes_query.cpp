@@ -8,6 +8,7 @@
 
 #include "server/read.hpp"
 #include "server/routes.hpp"
+#include "worker_thread.hpp"
 
 namespace synth::tracing::server {
 
@@ -21,6 +22,7 @@ class Watchdog {
  public:
   Watchdog(Connection& conn, std::chrono::milliseconds timeout)
       : thread_([this, &conn, timeout](std::stop_token stop) {
+          detail::name_this_thread("serve-query-dog");
           std::unique_lock lock(mutex_);
           if (!wake_.wait_for(lock, stop, timeout, [] { return false; }) && !stop.stop_requested()) {
             fired_ = true;

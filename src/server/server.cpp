@@ -11,6 +11,7 @@
 #include "server/lock_file.hpp"
 #include "server/routes.hpp"
 #include "server/writer.hpp"
+#include "worker_thread.hpp"
 
 namespace synth::tracing::server {
 
@@ -174,6 +175,7 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
   p.lock = std::make_unique<ServerLock>(p.options.db, p.ctx.url);
   if (p.options.log_hold.count() > 0) {
     p.releasing = std::thread([&p] {
+      detail::name_this_thread("serve-held");
       // A record or span leaves at most this late after its due time.
       const auto shortest = p.options.span_hold.count() > 0 ? std::min(p.options.log_hold, p.options.span_hold)
                                                              : p.options.log_hold;
@@ -192,11 +194,18 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
       }
     });
   }
-  p.serving = std::thread([&p] { p.http.listen_after_bind(); });
+  // The accept loop makes its worker pool when it starts: the pool's threads inherit the name.
+  p.serving = std::thread([&p] {
+    detail::name_this_thread("serve-http");
+    p.http.listen_after_bind();
+  });
   // stop() is a no-op until the accept loop runs.
   while (!p.http.is_running()) std::this_thread::sleep_for(std::chrono::microseconds(100));
   if (p.otlp_http) {
-    p.otlp_serving = std::thread([&p] { p.otlp_http->listen_after_bind(); });
+    p.otlp_serving = std::thread([&p] {
+      detail::name_this_thread("serve-otlp");
+      p.otlp_http->listen_after_bind();
+    });
     while (!p.otlp_http->is_running()) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
 }

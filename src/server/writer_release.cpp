@@ -1,8 +1,14 @@
 #include "server/writer_release.hpp"
 
+#include "worker_thread.hpp"
+
 namespace synth::tracing::server {
 
-SessionReleaser::SessionReleaser() : thread_([this] { run(); }) {}
+SessionReleaser::SessionReleaser()
+    : thread_([this] {
+        detail::name_this_thread("serve-release");
+        run();
+      }) {}
 
 SessionReleaser::~SessionReleaser() {
   {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "diagnostics.hpp"
+#include "worker_thread.hpp"
 #include "tracer/state.hpp"
 
 namespace synth::tracing {
@@ -84,6 +85,7 @@ void on_signal(int signal) {
 }
 
 void handle_signals_thread() {
+  name_this_thread("synth-signals");
   for (;;) {
     unsigned char byte = 0;
     const ssize_t n = ::read(g_pipe[0], &byte, 1);

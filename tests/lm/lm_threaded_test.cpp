@@ -1,6 +1,7 @@
 // LM calls from several threads and futures land in the sessions and timesteps they were made in.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -187,6 +188,7 @@ TEST_F(LMThreadedTest, AgenerateRunsOnABoundedPoolAndTheCallerRunsTheOverflow) {
       std::unique_lock lock(mutex);
       changed.wait(lock, [&] { return blocked == 2; });  // both threads are busy
     }
+    EXPECT_EQ(std::ranges::count(st::testing::thread_names(), "synth-lm-calls"), 2) << "what top -H and perf show";
     for (int i = 0; i < 3; ++i) futures.push_back(lm.agenerate("queued-" + std::to_string(i)));  // fills the queue
     auto overflow = lm.agenerate("overflow");
     EXPECT_EQ(overflow.wait_for(0s), std::future_status::ready) << "the caller ran it";

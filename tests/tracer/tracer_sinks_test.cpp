@@ -88,21 +88,12 @@ TEST(SessionTracer, SinksReceiveFinishedSessionsInTheBackground) {
 
 // What `top -H`, `ps -L`, gdb and perf show: the tracer's threads say whose they are.
 TEST(SessionTracer, ItsBackgroundThreadsAreNamed) {
-  const auto names = [] {
-    std::vector<std::string> out;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-      std::string name = st::testing::file_contents(task.path() / "comm");
-      if (!name.empty() && name.back() == '\n') name.pop_back();
-      out.push_back(name);
-    }
-    return out;
-  };
   st::testing::TempDir dir;
   SessionTracer tracer(TracingConfig{.checkpoint = true, .spill_dir = dir.path / "spill"});
   tracer.add_sink(std::make_shared<MemorySink>());
   { auto s = tracer.start_session("named"); }
   ASSERT_TRUE(tracer.flush());
-  const auto now = names();
+  const auto now = st::testing::thread_names();
   EXPECT_EQ(std::count(now.begin(), now.end(), "synth-sinks"), 1) << "the sink thread";
   EXPECT_EQ(std::count(now.begin(), now.end(), "synth-spill"), 1) << "the spill thread";
 }
