@@ -215,6 +215,9 @@ class JsonReader {
   /// The first `depth` segments of the path as text ("session_time_steps[0].events[2]").
   std::string path_string(std::size_t depth) const;
   std::string found(od::value v);
+  /// What the document is, for "expected ..., found" messages. simdjson's type() looks at the
+  /// first byte only, so a scalar that merely starts like one ("nothing", "12abc") is reported
+  /// (thrown) as malformed instead.
   std::string found_document();
 
   /// Indexes text[0, length) (the whole text, or a prefix) for reading. Throws TraceFormatError

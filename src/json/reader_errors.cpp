@@ -30,6 +30,38 @@ std::size_t first_unescaped_control(std::string_view s) {
   return s.size();
 }
 
+constexpr std::string_view kJsonSpace = " \t\n\r";
+
+// The length of the literal (null, true, false) or number (RFC 8259's grammar) `s` starts with,
+// 0 when it starts with neither.
+std::size_t whole_scalar_length(std::string_view s, od::json_type type) {
+  if (type != od::json_type::number) {
+    for (const std::string_view literal : {"null", "true", "false"}) {
+      if (s.starts_with(literal)) return literal.size();
+    }
+    return 0;
+  }
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const std::size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return 0;
+  }
+  if (i < s.size() && s[i] == '.' && (++i, !digits())) return 0;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return 0;
+  }
+  return i;
+}
+
 // "an object", "a string", ... for messages.
 std::string_view type_phrase(od::json_type type) {
   switch (type) {
@@ -119,7 +151,20 @@ std::string JsonReader::found(od::value v) {
   if (type == od::json_type::number) return "the number " + token_text(v);
   return std::string(type_phrase(type));
 }
-std::string JsonReader::found_document() { return std::string(type_phrase(doc_.type())); }
+std::string JsonReader::found_document() {
+  const od::json_type type = doc_.type();
+  if (type == od::json_type::null || type == od::json_type::boolean || type == od::json_type::number) {
+    copy_input();
+    std::string_view s = text_;
+    s.remove_prefix(std::min(s.find_first_not_of(kJsonSpace), s.size()));
+    const std::size_t n = whole_scalar_length(s, type);
+    if (n == 0 || (n < s.size() && kJsonSpace.find(s[n]) == std::string_view::npos)) {
+      fail_at(s.data(), std::string(type == od::json_type::number ? "malformed number" : "invalid literal") +
+                            " (expected a JSON object)");
+    }
+  }
+  return std::string(type_phrase(type));
+}
 
 void JsonReader::fail(od::value v, std::string problem) { fail_at(v.raw_json_token().data(), std::move(problem)); }
 

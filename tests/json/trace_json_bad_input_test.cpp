@@ -26,6 +26,11 @@ const BadCase kBadCases[] = {
   {"top_level_array.json", "expected a JSON object at the top level, found an array", "["},
   {"top_level_string.json", "expected a JSON object at the top level, found a string", "\"s-1\""},
   {"top_level_null.json", "expected a JSON object at the top level, found null", "null"},
+  // Text that only starts like a literal or a number is malformed, not "found null" / "a number".
+  {"top_level_not_a_literal.json", "invalid literal", "nothing"},
+  {"top_level_truncated_null.json", "invalid literal", "nul"},
+  {"top_level_starts_like_true.json", "invalid literal", "trueish"},
+  {"top_level_starts_like_number.json", "malformed number", "12abc"},
   {"trailing_comma.json", "malformed JSON", "}"},
   {"missing_comma.json", "malformed JSON", "\"session_time_steps\""},
   {"single_quotes.json", "malformed JSON", "'session_id'"},
