@@ -1,5 +1,6 @@
 #include "time.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -114,6 +115,17 @@ bool accept(std::string_view text, std::size_t& pos, char c) {
 Timestamp now() noexcept {
   const auto t = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
   return Timestamp(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()));
+}
+
+std::optional<Timestamp> detail::timestamp_from_epoch_seconds(double seconds) noexcept {
+  // Whole seconds in [-9223372036, 9223372035] keep whole * 1e9 plus the fraction inside int64
+  // (NaN fails both comparisons).
+  if (!(seconds >= -9223372036.0 && seconds < 9223372036.0)) return std::nullopt;
+  // Whole and fractional seconds apart: seconds * 1e9 alone is a double near 1.7e18, whose
+  // spacing is 256 ns, so 1735725601.25 would read as ...01.249999872.
+  const double whole = std::floor(seconds);
+  return Timestamp(std::chrono::nanoseconds(static_cast<std::int64_t>(whole) * 1'000'000'000 +
+                                            std::llround((seconds - whole) * 1e9)));
 }
 
 std::string format_timestamp(Timestamp t) {

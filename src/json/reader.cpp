@@ -10,6 +10,7 @@
 
 #include "diagnostics.hpp"
 #include "json/writer.hpp"
+#include "time.hpp"
 
 namespace synth::tracing::detail {
 
@@ -442,14 +443,11 @@ Timestamp JsonReader::timestamp(od::value v) {
     case od::json_type::number: {
       // Epoch seconds, as some Python callers pass time.time().
       double seconds;
-      if (get_double(v, seconds) != error_code::SUCCESS || !(std::fabs(seconds) < 9.2e9)) {
-        fail(v, "epoch-seconds timestamp out of range");
+      std::optional<Timestamp> t;
+      if (get_double(v, seconds) != error_code::SUCCESS || !(t = timestamp_from_epoch_seconds(seconds))) {
+        fail(v, std::string("epoch-seconds timestamp out of range (") + kTimestampRange + ")");
       }
-      // Whole and fractional seconds apart: seconds * 1e9 alone is a double near 1.7e18, whose
-      // spacing is 256 ns, so 1735725601.25 would read as ...01.249999872.
-      const double whole = std::floor(seconds);
-      return Timestamp(std::chrono::nanoseconds(static_cast<std::int64_t>(whole) * 1'000'000'000 +
-                                                std::llround((seconds - whole) * 1e9)));
+      return *t;
     }
     default:
       fail(v, "expected a timestamp (ISO-8601 string, epoch seconds or null), found " + found(v));

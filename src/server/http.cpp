@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 
 #include "diagnostics.hpp"
 #include "synth/tracing/json.hpp"
 #include "text.hpp"
+#include "time.hpp"
 
 namespace synth::tracing::server {
 
@@ -93,8 +95,8 @@ std::optional<double> number_param(const httplib::Request& req, const char* name
   if (!text) return std::nullopt;
   double d = 0;
   const auto r = std::from_chars(text->data(), text->data() + text->size(), d);
-  if (r.ec != std::errc() || r.ptr != text->data() + text->size()) {
-    throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected a number");
+  if (r.ec != std::errc() || r.ptr != text->data() + text->size() || !std::isfinite(d)) {
+    throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected a finite number");
   }
   return d;
 }
@@ -114,10 +116,13 @@ std::optional<Timestamp> time_param(const httplib::Request& req, const char* nam
   double seconds = 0;
   const auto r = std::from_chars(text->data(), text->data() + text->size(), seconds);
   if (r.ec == std::errc() && r.ptr == text->data() + text->size()) {
-    return Timestamp(std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(seconds)));
+    if (auto t = detail::timestamp_from_epoch_seconds(seconds)) return t;
+    throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": out of range (a time is from " +
+                            detail::kTimestampRange + ")");
   }
   throw ApiError(400, std::string("parameter ") + name + "=" + *text +
-                          ": expected an ISO-8601 time (2025-01-31T12:00:00Z) or seconds since the epoch");
+                          ": expected an ISO-8601 time (2025-01-31T12:00:00Z) or seconds since the epoch (" +
+                          detail::kTimestampRange + ")");
 }
 
 std::string choice_param(const httplib::Request& req, const char* name, std::initializer_list<const char*> choices,

@@ -181,6 +181,28 @@ TEST_F(ReadApi, FiltersAndTheFilterExpression) {
   EXPECT_EQ(get("/api/v1/sessions", {{"limit", "1000000"}}).first, 400);
   EXPECT_EQ(get("/api/v1/sessions", {{"cursor", "garbage"}}).first, 400);
   EXPECT_EQ(get("/api/v1/sessions", {{"min_reward", "high"}}).first, 400);
+  EXPECT_EQ(get("/api/v1/sessions", {{"min_reward", "nan"}}).first, 400) << "NaN is above every number in SQL";
+  EXPECT_EQ(get("/api/v1/sessions", {{"max_reward", "-inf"}}).first, 400);
+}
+
+// Times as seconds since the epoch (what a script has at hand): the same sessions as the ISO
+// text; beyond what a timestamp holds (1677-09-21 to 2262-04-11), or not a finite number, a 400
+// that says so, never a wrong (empty) answer.
+TEST_F(ReadApi, TimesInSecondsSinceTheEpoch) {
+  const auto set = [](std::vector<std::string> v) { return std::set<std::string>(v.begin(), v.end()); };
+  const std::int64_t two = 1735689600 + 2 * 3600;  // 2025-01-01T02:00:00Z
+  using Ids = std::set<std::string>;
+  EXPECT_EQ(set(listed({{"from", std::to_string(two)}, {"to", std::to_string(two + 120)}})), (Ids{"s2", "s3"}));
+  EXPECT_EQ(set(listed({{"from", std::to_string(two - 1) + ".75"}, {"to", std::to_string(two + 120) + ".25"}})),
+            set(listed({{"from", "2025-01-01T01:59:59.75Z"}, {"to", "2025-01-01T02:02:00.25Z"}})));
+  for (const char* bad : {"32503680000", "1e20", "-1e20", "nan", "inf", "-inf"}) {
+    SCOPED_TRACE(bad);
+    for (const char* route : {"/api/v1/sessions", "/api/v1/stats/timeseries"}) {
+      const auto [status, body] = get(route, {{"to", bad}});
+      EXPECT_EQ(status, 400) << body.dump();
+      EXPECT_NE(body["error"].as_string().find("1677-09-21 to 2262-04-11"), std::string::npos) << body.dump();
+    }
+  }
 }
 
 TEST_F(ReadApi, OneSessionWithItsTimestepSummaries) {
