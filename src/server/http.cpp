@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "diagnostics.hpp"
+#include "server/otlp_decode.hpp"
 #include "synth/tracing/json.hpp"
 #include "text.hpp"
 #include "time.hpp"
@@ -36,8 +37,26 @@ void send_json(httplib::Response& res, std::string body, int status) {
   res.set_content(std::move(body), "application/json");
 }
 
-void send_error(httplib::Response& res, int status, std::string_view message) {
-  send_json(res, Value{{"error", message}}.dump(), status);
+void send_error(const httplib::Request& req, httplib::Response& res, int status, std::string_view message) {
+  if (req.path != "/v1/traces" && req.path != "/v1/logs" && req.path != "/v1/metrics") {
+    send_json(res, Value{{"error", message}}.dump(), status);
+    return;
+  }
+  // google.rpc.Code for the HTTP status (the specification leaves the code to the server).
+  const int code = status == 400 || status == 413 || status == 415 ? 3   // INVALID_ARGUMENT
+                   : status == 401                                 ? 16  // UNAUTHENTICATED
+                   : status == 403                                 ? 7   // PERMISSION_DENIED
+                   : status == 404                                 ? 12  // UNIMPLEMENTED
+                   : status == 429                                 ? 8   // RESOURCE_EXHAUSTED
+                   : status == 503                                 ? 14  // UNAVAILABLE
+                   : status == 504                                 ? 4   // DEADLINE_EXCEEDED
+                   : status == 500                                 ? 13  // INTERNAL
+                                                                   : 2;  // UNKNOWN
+  const bool protobuf = media_type(req) == "application/x-protobuf";
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(otlp_status_body(!protobuf, code, message), protobuf ? "application/x-protobuf" : "application/json");
 }
 
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> body) {
@@ -45,13 +64,13 @@ httplib::Server::Handler guarded(std::function<void(const httplib::Request&, htt
     try {
       body(req, res);
     } catch (const ApiError& e) {
-      send_error(res, e.status(), e.what());
+      send_error(req, res, e.status(), e.what());
     } catch (const StorageError& e) {
-      send_error(res, 400, e.what());
+      send_error(req, res, 400, e.what());
     } catch (...) {
       const std::string what = detail::current_exception_text();
       detail::report("synth-trace serve: " + req.method + " " + req.path + " failed: " + what);
-      send_error(res, 500, "the server failed answering " + req.method + " " + req.path + ": " + what);
+      send_error(req, res, 500, "the server failed answering " + req.method + " " + req.path + ": " + what);
     }
   };
 }
@@ -209,7 +228,7 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
     prefer_gzip(req);
     const std::string host = req.get_header_value("Host");
     if (!known_host(host)) {
-      send_error(res, 403,
+      send_error(req, res, 403,
                  "Host '" + host + "' is not this server: it answers requests for " + listed +
                      " only (a guard against DNS rebinding; serve --allow-host NAME adds a name)");
       return httplib::Server::HandlerResponse::Handled;
@@ -218,7 +237,7 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
       const std::string origin = ascii_lower(req.get_header_value("Origin"));
       const std::string prefix = "http://";
       if (origin.rfind(prefix, 0) != 0 || !known_host(origin.substr(prefix.size()))) {
-        send_error(res, 403, "requests from pages of origin '" + origin + "' are refused (only this server's own pages)");
+        send_error(req, res, 403, "requests from pages of origin '" + origin + "' are refused (only this server's own pages)");
         return httplib::Server::HandlerResponse::Handled;
       }
     }
@@ -226,7 +245,7 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
       const std::string auth = req.get_header_value("Authorization");
       const std::string bearer = "Bearer ";
       if (auth.rfind(bearer, 0) != 0 || !same_secret(auth.substr(bearer.size()), token)) {
-        send_error(res, 401, "this server needs its token: send \"Authorization: Bearer <token>\" (synth-trace --token)");
+        send_error(req, res, 401, "this server needs its token: send \"Authorization: Bearer <token>\" (synth-trace --token)");
         return httplib::Server::HandlerResponse::Handled;
       }
     }

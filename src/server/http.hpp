@@ -56,11 +56,12 @@ class ApiError : public std::runtime_error {
 
 /// Answers with a JSON body.
 void send_json(httplib::Response& res, std::string body, int status = 200);
-/// Answers {"error": message}.
-void send_error(httplib::Response& res, int status, std::string_view message);
+/// Answers {"error": message}; on the OTLP routes (/v1/traces, /v1/logs, /v1/metrics) a
+/// google.rpc.Status in the request's encoding instead, as the OTLP specification requires.
+void send_error(const httplib::Request& req, httplib::Response& res, int status, std::string_view message);
 
 /// A route's handler that never lets an exception out: ApiError answers its status, a
-/// StorageError 400 (bad SQL, an unreadable value), anything else 500; all with {"error"}.
+/// StorageError 400 (bad SQL, an unreadable value), anything else 500; all through send_error.
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> body);
 
 /// A POST route's handler, guarded as guarded() does. A request refused before its body was

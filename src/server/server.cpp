@@ -67,11 +67,11 @@ void serve_routes(httplib::Server& http, ServerContext& ctx) {
   http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (res.status == 404) {
-      send_error(res, 404, "no route " + req.method + " " + req.path + " (the API is under /api/v1/: see the README)");
+      send_error(req, res, 404, "no route " + req.method + " " + req.path + " (the API is under /api/v1/: see the README)");
     } else if (res.status == 413) {
-      send_error(res, 413, "the body is too large (serve --max-body-bytes)");
+      send_error(req, res, 413, "the body is too large (serve --max-body-bytes)");
     } else {
-      send_error(res, res.status, "the request could not be served (HTTP " + std::to_string(res.status) + ")");
+      send_error(req, res, res.status, "the request could not be served (HTTP " + std::to_string(res.status) + ")");
     }
     return httplib::Server::HandlerResponse::Handled;
   }));

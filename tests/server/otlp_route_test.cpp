@@ -329,6 +329,90 @@ TEST(OtlpRoute, FaultsAnswer415And400And413) {
   EXPECT_EQ(routes.queue.depth(), 0u);
 }
 
+// The OTLP specification: the body of every 4xx and 5xx answer is a google.rpc.Status
+// { code = 1; message = 2 }, in the request's encoding (protobuf or JSON), with the request's
+// Content-Type; SDKs show its message.
+struct RpcStatus {
+  std::int64_t code = -1;
+  std::string message;
+};
+
+RpcStatus read_status(const httplib::Result& r) {
+  RpcStatus s;
+  const std::string type = r->get_header_value("Content-Type");
+  if (type == "application/json") {
+    const Value v = Value::parse(r->body);
+    s.code = v["code"].as_int();
+    s.message = v["message"].as_string();
+    return s;
+  }
+  EXPECT_EQ(type, kProtobuf);
+  const std::string& b = r->body;
+  const auto varint = [&](std::size_t& i) {
+    std::uint64_t v = 0;
+    for (int shift = 0; i < b.size(); shift += 7) {
+      const auto byte = static_cast<unsigned char>(b[i++]);
+      v |= std::uint64_t{byte & 0x7Fu} << shift;
+      if ((byte & 0x80) == 0) break;
+    }
+    return v;
+  };
+  for (std::size_t i = 0; i < b.size();) {
+    const std::uint64_t key = varint(i);
+    if (key == 0x08) {
+      s.code = static_cast<std::int64_t>(varint(i));
+    } else if (key == 0x12) {
+      const std::size_t n = varint(i);
+      s.message = b.substr(i, n);
+      i += n;
+    } else {
+      ADD_FAILURE() << "unexpected field key " << key << " in a Status";
+      break;
+    }
+  }
+  return s;
+}
+
+TEST(OtlpRoute, FailuresAnswerAStatusInTheRequestsEncoding) {
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .max_body_bytes = 4096, .queue_sessions = 1});
+  auto r = routes.post("/v1/traces", std::string("\x0a\x05\x01", 3), kProtobuf);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  RpcStatus s = read_status(r);
+  EXPECT_EQ(s.code, 3) << "INVALID_ARGUMENT";
+  EXPECT_NE(s.message.find("malformed OTLP protobuf at byte 2"), std::string::npos) << s.message;
+
+  r = routes.post("/v1/traces", "{\"resourceSpans\": {}}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  s = read_status(r);
+  EXPECT_EQ(s.code, 3);
+  EXPECT_NE(s.message.find("resourceSpans"), std::string::npos) << s.message;
+
+  r = routes.post("/v1/logs", std::string(8192, 'x'), kProtobuf);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(read_status(r).message.find("4096"), std::string::npos);
+
+  // Neither encoding asked for: JSON.
+  r = routes.post("/v1/traces", "resourceSpans", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  EXPECT_NE(read_status(r).message.find("application/x-protobuf or application/json"), std::string::npos);
+
+  // Throttled: UNAVAILABLE, and still Retry-After.
+  for (const char* id : {"a", "b"}) {
+    const OtlpSpans spans = otlp_spans(sample_session(id, {.steps = 1}));
+    r = routes.post("/v1/traces", protobuf_of(spans.spans, spans.resource), kProtobuf);
+    ASSERT_TRUE(r);
+  }
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(read_status(r).code, 14) << "UNAVAILABLE";
+}
+
 TEST(OtlpRoute, AFullQueueAnswers503WithRetryAfterThenTakesTheRequest) {
   TempDir dir;
   Routes routes(ServerOptions{.db = dir.db(), .queue_sessions = 2, .queue_bytes = std::size_t{1} << 20});
