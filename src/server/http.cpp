@@ -192,6 +192,11 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
     const auto r = std::from_chars(length.data(), length.data() + length.size(), n);
     if (r.ec == std::errc::result_out_of_range || (r.ec == std::errc() && n > max)) throw too_large();
   }
+  // httplib inflates gzip and deflate; anything else (br, zstd) would read as a failed gzip.
+  if (const std::string encoding = ascii_lower(trim_blanks(req.get_header_value("Content-Encoding")));
+      !encoding.empty() && encoding != "gzip" && encoding != "deflate" && encoding != "identity") {
+    throw ApiError(415, "Content-Encoding '" + encoding + "' is not read here: send the body as it is or with gzip");
+  }
   std::string body;
   bool over = false;
   const bool read = reader([&](const char* data, std::size_t size) {

@@ -176,6 +176,9 @@ TEST(Serve, BadRequestsGetAStatusAndAMessageNamingTheProblem) {
          "decompressed");
   expect(client->Post("/api/v1/sessions", httplib::Headers{{"Content-Encoding", "gzip"}}, "not gzip", kJson), 400,
          "gzip");
+  // An encoding the server does not read is named, not taken for broken gzip.
+  expect(client->Post("/api/v1/sessions", httplib::Headers{{"Content-Encoding", "br"}}, sample_session("t").to_json(), kJson),
+         415, "Content-Encoding 'br'");
   // More sessions than the queue holds at all (--queue-sessions): retrying would not help.
   const std::vector<SessionTrace> four{sample_session("q1", {.steps = 1}), sample_session("q2", {.steps = 1}),
                                        sample_session("q3", {.steps = 1}), sample_session("q4", {.steps = 1})};
