@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -28,6 +29,7 @@
 
 #include "otlp_workload.hpp"
 #include "scratch_database.hpp"
+#include "duckdb/access.hpp"
 #include "server/otlp_decode.hpp"
 #include "server/otlp_map.hpp"
 #include "server/server.hpp"
@@ -368,7 +370,8 @@ BENCHMARK(BM_OtlpIngest)
   st::server::OtlpTraces traces =
       json ? st::server::decode_otlp_traces_json(body) : st::server::decode_otlp_traces_protobuf(body);
   const std::size_t spans = traces.spans.size();
-  st::server::OtlpMapped mapped = st::server::map_otlp_spans(std::move(traces));
+  st::server::OtlpMapped mapped =
+      st::server::map_otlp_spans(std::move(traces), nullptr, st::server::TimestepCopies::left_out);  // as the server maps
   benchmark::DoNotOptimize(mapped.sessions.data());
   return spans;
 }
@@ -383,6 +386,56 @@ void BM_OtlpDecodeAndMap(benchmark::State& state) {
   state.counters["spans_per_body"] = static_cast<double>(spans);
 }
 BENCHMARK(BM_OtlpDecodeAndMap)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"json", "foreign"});
+
+// (e''') The writer's store side of OTLP requests, without HTTP or the queue: the bodies of a client
+// of 40 conversations (foreign: GenAI agents'; 2 requests of 512 spans, a conversation's parts merged
+// across them), mapped as the server maps them, each request's sessions appended (merged) and committed. placed:1
+// is the server's path (the timesteps' copies left out, the store told each item's timestep);
+// placed:0 makes the copies and the store pairs them with the history by deep comparison (the
+// server before wp-place15; any user's trace). Under callgrind: store_request_once per request.
+struct MappedRequest {
+  std::vector<st::SessionTrace> sessions;
+  std::vector<st::server::SpanOrigins> origins;
+};
+
+[[gnu::noinline]] void store_request_once(st::DuckDBTraceManager& store, const MappedRequest& request) {
+  for (std::size_t i = 0; i < request.sessions.size(); ++i) {
+    const std::optional<st::detail::duck::ItemSteps> steps = st::server::item_steps(request.origins[i]);
+    st::detail::duck::StoreAccess::batch_append(store, request.sessions[i], st::OnExistingSession::merge, nullptr,
+                                                steps ? &*steps : nullptr);
+  }
+  st::detail::duck::StoreAccess::batch_commit(store);
+}
+
+void BM_OtlpStoreMapped(benchmark::State& state) {
+  const bool placed = state.range(0) != 0;
+  const auto bodies = synth_bench::otlp_client_bodies(synth_bench::OtlpShape::foreign, false, 0, 40).bodies;
+  const fs::path path = synth_bench::scratch_database("server_otlp_store.duckdb");
+  std::int64_t spans = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    remove_database(path);
+    std::vector<MappedRequest> requests;
+    st::server::TraceSessions memory;
+    for (const std::string& body : bodies) {
+      st::server::OtlpMapped m = st::server::map_otlp_spans(
+          st::server::decode_otlp_traces_protobuf(body), &memory,
+          placed ? st::server::TimestepCopies::left_out : st::server::TimestepCopies::made);
+      spans += static_cast<std::int64_t>(m.spans);
+      requests.push_back(MappedRequest{std::move(m.sessions), std::move(m.origins)});
+    }
+    {
+      st::DuckDBTraceManager store(path);
+      state.ResumeTiming();
+      for (const MappedRequest& request : requests) store_request_once(store, request);
+      state.PauseTiming();
+    }
+    state.ResumeTiming();
+  }
+  remove_database(path);
+  state.SetItemsProcessed(spans);
+}
+BENCHMARK(BM_OtlpStoreMapped)->Arg(0)->Arg(1)->ArgName("placed")->Iterations(3)->Unit(benchmark::kMillisecond);
 
 // (e') The acknowledged-to-committed delay of OTLP: one session's spans (41, ours) in one request
 // while the server is idle; the time runs from the POST until health shows it committed (polled

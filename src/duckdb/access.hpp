@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "duckdb/connection.hpp"
+#include "duckdb/placement.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing::detail::duck {
@@ -29,8 +30,11 @@ struct StoreAccess {
   /// `stored`, when given, holds the ids among which this session's is looked up instead of
   /// asking the database for it alone (a statement DuckDB binds again at every call inside the
   /// batch's transaction): stored_among()'s answer, asked after the batch's last commit, with no failed append since.
+  /// `known`, when given, places the items of `trace`, whose timesteps then hold no copies of them
+  /// (ItemSteps; a placement that does not fit is refused); else the timesteps' copies are paired
+  /// with the history.
   static Appended batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing,
-                               const std::unordered_set<std::string>* stored = nullptr);
+                               const std::unordered_set<std::string>* stored = nullptr, const ItemSteps* known = nullptr);
   /// Which of `session_ids` are stored (committed, or appended to the open batch and flushed):
   /// one query for many sessions.
   static std::unordered_set<std::string> stored_among(DuckDBTraceManager& store, const std::vector<std::string>& session_ids);

@@ -217,8 +217,8 @@ std::vector<std::pair<std::string, std::string>> DuckDBTraceManager::store_batch
 namespace detail::duck {
 
 Appended StoreAccess::batch_append(DuckDBTraceManager& store, const SessionTrace& trace, OnExistingSession on_existing,
-                                   const std::unordered_set<std::string>* stored) {
-  return store.impl_->append_to_batch(trace, on_existing, false, stored);
+                                   const std::unordered_set<std::string>* stored, const ItemSteps* known) {
+  return store.impl_->append_to_batch(trace, on_existing, false, stored, known);
 }
 
 std::unordered_set<std::string> StoreAccess::stored_among(DuckDBTraceManager& store, const std::vector<std::string>& session_ids) {

@@ -135,15 +135,19 @@ struct DuckDBTraceManager::Impl {
 
   // Throws Refused for a session the schema cannot hold, before anything is written: two
   // timesteps with one step_id (UNIQUE (session_id, step_id)), or text columns that are not
-  // UTF-8 (DuckDB would fail the whole batch when it flushes).
-  void validate(const SessionTrace& t) const;
+  // UTF-8 (DuckDB would fail the whole batch when it flushes), or `known` placing items that
+  // its timesteps do not fit or that they hold copies of.
+  void validate(const SessionTrace& t, const detail::duck::ItemSteps* known) const;
 
   // Decides about an existing id by `on_existing`, then appends the session's rows. Throws
   // Refused when the session is refused before any row was appended.
   // `stored`: the ids among the batch's that were stored when it began (else asked one by one).
+  // `known`: where its items go, its timesteps holding no copies of them (ItemSteps); else the
+  // copies are paired with the history (place_items). The same for the functions below.
   detail::duck::Appended append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen,
                                 InsertSummary& summary, OnExistingSession on_existing, bool report_skip = true,
-                                const std::unordered_set<std::string>* stored = nullptr);
+                                const std::unordered_set<std::string>* stored = nullptr,
+                                const detail::duck::ItemSteps* known = nullptr);
 
   // What a merge continues from: the stored session's counts, timesteps and metadata.
   struct StoredPart {
@@ -233,20 +237,23 @@ struct DuckDBTraceManager::Impl {
 
   // Appends a session that is not stored (any more), with its aggregates for session_stats; its
   // session and timestep rows are held (HeldSession).
-  void append_new(Appenders& a, const SessionTrace& t);
+  void append_new(Appenders& a, const SessionTrace& t, const detail::duck::ItemSteps* known);
 
   // Adds `t` (a new session, or a part of it) to the held session `h`: its timesteps, metadata
   // and counts in memory, its events and messages appended; to `stats` when given.
-  void append_held(Appenders& a, const SessionTrace& t, HeldSession& h, detail::duck::SessionStats* stats);
+  void append_held(Appenders& a, const SessionTrace& t, HeldSession& h, detail::duck::SessionStats* stats,
+                   const detail::duck::ItemSteps* known);
 
   // Appends `t` as a part of the stored session `into` (OnExistingSession::merge), in SQL; `into`
   // becomes the merged session's part. The rows it adds are added to `stats`.
-  void append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into, detail::duck::SessionStats& stats);
+  void append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into, detail::duck::SessionStats& stats,
+                        const detail::duck::ItemSteps* known);
 
   // The events and messages rows of `t`, placed after `history_events` / `history_messages` and
   // after each timestep's first_event / first_message; added to `stats` when given.
   void append_items(Appenders& a, const SessionTrace& t, const std::vector<StepRow>& step_rows,
-                    std::int64_t history_events, std::int64_t history_messages, detail::duck::SessionStats* stats);
+                    std::int64_t history_events, std::int64_t history_messages, detail::duck::SessionStats* stats,
+                    const detail::duck::ItemSteps* known);
 
   // Hands the held sessions' rows and every appended row to DuckDB, then runs the merges'
   // UPDATEs (before anything reads or changes stored rows of the batch).
@@ -301,12 +308,13 @@ struct DuckDBTraceManager::Impl {
   }
 
   detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip,
-                                         const std::unordered_set<std::string>* stored = nullptr) {
+                                         const std::unordered_set<std::string>* stored = nullptr,
+                                         const detail::duck::ItemSteps* known = nullptr) {
     std::lock_guard lock(mutex);
     begin_batch();
     InsertSummary ignored;
     try {
-      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip, stored);
+      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip, stored, known);
     } catch (const Refused&) {
       throw;  // nothing of this session was appended: the batch's other sessions stay
     } catch (...) {

@@ -83,6 +83,61 @@ std::vector<std::pair<const Item*, Placement>> place_items(const std::vector<Ite
   return out;
 }
 
+/// Each history item's timestep, from a producer that placed the items itself (the server's OTLP
+/// mapping: server::item_steps): per item of event_history (message_history), the index of its
+/// timestep in session_time_steps, -1 for none. The timesteps then hold no copies of the items
+/// (their events and step_messages are empty): a timestep's items are the history items placed in
+/// it, in history order. Stored as the same session with the copies made is stored, without
+/// pairing copies and history items again by deep comparison (place_items); where equal items
+/// make that pairing ambiguous, this is the producer's own placement.
+struct ItemSteps {
+  std::vector<std::int32_t> events;
+  std::vector<std::int32_t> messages;
+};
+
+/// place_items() for a history whose items' timesteps are known (an ItemSteps list, checked to
+/// fit `steps` timesteps).
+template <class Item>
+std::vector<std::pair<const Item*, Placement>> place_known_items(const std::vector<Item>& history,
+                                                                 const std::vector<std::int32_t>& step_of, std::size_t steps) {
+  std::vector<std::int64_t> next(steps, 0);
+  std::vector<std::pair<const Item*, Placement>> out;
+  out.reserve(history.size());
+  for (std::size_t h = 0; h < history.size(); ++h) {
+    Placement p{static_cast<std::int64_t>(h), std::nullopt, std::nullopt};
+    if (const std::int32_t s = step_of[h]; s >= 0) {
+      p.step = s;
+      p.step_position = next[static_cast<std::size_t>(s)]++;
+    }
+    out.push_back({&history[h], p});
+  }
+  return out;
+}
+
+/// How many events and messages of a session each of its timesteps holds: its copies, else
+/// (`known` given) the history items placed there.
+struct StepSizes {
+  std::vector<std::int64_t> events;
+  std::vector<std::int64_t> messages;
+
+  StepSizes(const SessionTrace& t, const ItemSteps* known)
+      : events(t.session_time_steps.size(), 0), messages(t.session_time_steps.size(), 0) {
+    if (known == nullptr) {
+      for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
+        events[s] = static_cast<std::int64_t>(t.session_time_steps[s].events.size());
+        messages[s] = static_cast<std::int64_t>(t.session_time_steps[s].step_messages.size());
+      }
+      return;
+    }
+    for (const std::int32_t s : known->events) {
+      if (s >= 0) ++events[static_cast<std::size_t>(s)];
+    }
+    for (const std::int32_t s : known->messages) {
+      if (s >= 0) ++messages[static_cast<std::size_t>(s)];
+    }
+  }
+};
+
 inline std::string time_key(const std::optional<TimeRecord>& tr) {
   if (!tr) return "-";
   return std::to_string(tr->event_time.time_since_epoch().count()) + "/" + std::to_string(tr->message_time);

@@ -1,6 +1,8 @@
 // Writing a session's rows (DuckDBTraceManager::Impl): the policy for an id already stored, the
 // checks that refuse a session before any of its rows is written, the rows of sessions,
 // timesteps, events and messages (new, or merged into a stored session), and session_stats.
+#include <algorithm>
+
 #include "diagnostics.hpp"
 #include "duckdb/manager_impl.hpp"
 #include "json/writer.hpp"
@@ -12,6 +14,7 @@ namespace {
 using detail::duck::event_key;
 using detail::duck::message_key;
 using detail::duck::place_items;
+using detail::duck::place_known_items;
 
 // What an event of another kind has in a kind's column: referenced, so that the conditionals in
 // append_event copy nothing.
@@ -20,7 +23,7 @@ const std::optional<std::string> kNoText;
 
 }  // namespace
 
-void DuckDBTraceManager::Impl::validate(const SessionTrace& t) const {
+void DuckDBTraceManager::Impl::validate(const SessionTrace& t, const detail::duck::ItemSteps* known) const {
   const auto refuse = [&](const std::string& why) {
     throw Refused("cannot store session '" + t.session_id + "' in '" + conn.name() + "': " + why);
   };
@@ -51,18 +54,33 @@ void DuckDBTraceManager::Impl::validate(const SessionTrace& t) const {
   }
   for (const Event& e : t.event_history) event_texts(e);
   for (const SessionEventMessage& m : t.message_history) text(m.message_type, "a message_type");
+  if (known == nullptr) return;
+  // A producer's mistake, refused before it stores items in the wrong places or twice.
+  const auto fits = [&](const std::vector<std::int32_t>& steps, std::size_t items) {
+    return steps.size() == items && std::all_of(steps.begin(), steps.end(), [&](std::int32_t s) {
+             return s >= -1 && s < static_cast<std::int64_t>(t.session_time_steps.size());
+           });
+  };
+  if (!fits(known->events, t.event_history.size()) || !fits(known->messages, t.message_history.size())) {
+    refuse("the placement of its items does not fit its history and timesteps");
+  }
+  for (const SessionTimeStep& step : t.session_time_steps) {
+    if (!step.events.empty() || !step.step_messages.empty()) {
+      refuse("its items are placed by their history, but timestep '" + step.step_id + "' holds copies of some");
+    }
+  }
 }
 
 detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const SessionTrace& t, std::unordered_set<std::string>& seen,
                               InsertSummary& summary, OnExistingSession on_existing, bool report_skip,
-                              const std::unordered_set<std::string>* stored) {
+                              const std::unordered_set<std::string>* stored, const detail::duck::ItemSteps* known) {
   using detail::duck::Appended;
-  validate(t);
+  validate(t, known);
   const bool in_batch = seen.contains(t.session_id);
   if (!in_batch && !(stored ? stored->contains(t.session_id) : exists(t.session_id))) {
     ++summary.inserted;
     seen.insert(t.session_id);
-    append_new(a, t);
+    append_new(a, t, known);
     return Appended::inserted;
   }
   switch (on_existing) {
@@ -79,14 +97,14 @@ detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const Sess
       delete_session(t.session_id);
       ++summary.replaced;
       seen.insert(t.session_id);
-      append_new(a, t);
+      append_new(a, t, known);
       return Appended::replaced;
     case OnExistingSession::merge:
       ++summary.merged;
       if (const auto it = held_index.find(t.session_id); in_batch && it != held_index.end()) {
         // New in this batch: merged in memory, its aggregates kept as for a new session.
         const auto stats = pending_stats.find(t.session_id);
-        append_held(a, t, held[it->second], stats == pending_stats.end() ? nullptr : &stats->second);
+        append_held(a, t, held[it->second], stats == pending_stats.end() ? nullptr : &stats->second, known);
         return Appended::merged;
       }
       // The stored part's rows must be visible to stored_part(): flushed unless the part is
@@ -100,7 +118,7 @@ detail::duck::Appended DuckDBTraceManager::Impl::append(Appenders& a, const Sess
         if (stats == pending_stats.end()) stats = merged_stats.try_emplace(t.session_id, t.created_at).first;
         stats->second.lower_created_at(t.created_at);
         StoredPart part = take_part(t.session_id);
-        append_to_stored(a, t, part, stats->second);
+        append_to_stored(a, t, part, stats->second, known);
         remember_part(t.session_id, std::move(part));
       }
       return Appended::merged;
@@ -146,21 +164,22 @@ bool unset(Timestamp t) { return t.time_since_epoch().count() == 0; }
 
 }  // namespace
 
-void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t) {
+void DuckDBTraceManager::Impl::append_new(Appenders& a, const SessionTrace& t, const detail::duck::ItemSteps* known) {
   detail::duck::SessionStats stats(t.created_at);
   held_index[t.session_id] = held.size();
   HeldSession& h = held.emplace_back();
   h.session_id = t.session_id;
   h.created_at = t.created_at;
-  append_held(a, t, h, &stats);
+  append_held(a, t, h, &stats, known);
   // A session merged earlier in this batch, then replaced: its rows are all new.
   merged_stats.erase(t.session_id);
   pending_stats.insert_or_assign(t.session_id, std::move(stats));
 }
 
 void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, HeldSession& h,
-                                           detail::duck::SessionStats* stats) {
+                                           detail::duck::SessionStats* stats, const detail::duck::ItemSteps* known) {
   add_metadata(h.metadata, t);
+  const detail::duck::StepSizes sizes(t, known);
   // created_at = least(created_at, part's), as a merge into a stored session sets it (NULLs ignored).
   if (!unset(t.created_at) && (unset(h.created_at) || t.created_at < h.created_at)) {
     h.created_at = t.created_at;
@@ -177,10 +196,10 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
     }
     HeldSession::Step& row = h.steps[it->second];
     step_rows[s] = StepRow{row.id, row.events, row.messages};
-    row.events += static_cast<std::int64_t>(step.events.size());
-    row.messages += static_cast<std::int64_t>(step.step_messages.size());
+    row.events += sizes.events[s];
+    row.messages += sizes.messages[s];
   }
-  append_items(a, t, step_rows, h.events, h.messages, stats);
+  append_items(a, t, step_rows, h.events, h.messages, stats, known);
   h.events += static_cast<std::int64_t>(t.event_history.size());
   h.messages += static_cast<std::int64_t>(t.message_history.size());
 }
@@ -262,38 +281,38 @@ void DuckDBTraceManager::Impl::write_merge_updates() {
 }
 
 void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace& t, StoredPart& into,
-                                                detail::duck::SessionStats& stats) {
+                                                detail::duck::SessionStats& stats, const detail::duck::ItemSteps* known) {
   add_metadata(into.metadata, t);
+  const detail::duck::StepSizes sizes(t, known);
   std::int64_t added_steps = 0;
   std::vector<StepRow> step_rows(t.session_time_steps.size());
   for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
     const SessionTimeStep& step = t.session_time_steps[s];
     if (const auto stored = into.steps.find(step.step_id); stored != into.steps.end()) {
       step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
-      stored->second.events += static_cast<std::int64_t>(step.events.size());
-      stored->second.messages += static_cast<std::int64_t>(step.step_messages.size());
+      stored->second.events += sizes.events[s];
+      stored->second.messages += sizes.messages[s];
       StepAdd& add = step_adds[stored->second.id];
-      add.events += static_cast<std::int64_t>(step.events.size());
-      add.messages += static_cast<std::int64_t>(step.step_messages.size());
+      add.events += sizes.events[s];
+      add.messages += sizes.messages[s];
       continue;
     }
     ++added_steps;
     stats.add_timestep();
     step_rows[s].id = next_timestep_id++;
-    into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, static_cast<std::int64_t>(step.events.size()),
-                                                static_cast<std::int64_t>(step.step_messages.size())};
+    into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, sizes.events[s], sizes.messages[s]};
     a.steps.integer(step_rows[s].id)
         .text(std::string_view(t.session_id))
         .text(std::string_view(step.step_id))
         .integer(step.step_index)
         .integer(step.turn_number)
         .timestamp(step.timestamp)
-        .integer(static_cast<std::int64_t>(step.events.size()))
-        .integer(static_cast<std::int64_t>(step.step_messages.size()))
+        .integer(sizes.events[s])
+        .integer(sizes.messages[s])
         .json(step.step_metadata);
     a.steps.end_row();
   }
-  append_items(a, t, step_rows, into.events, into.messages, &stats);
+  append_items(a, t, step_rows, into.events, into.messages, &stats, known);
   into.events += static_cast<std::int64_t>(t.event_history.size());
   into.messages += static_cast<std::int64_t>(t.message_history.size());
   SessionAdd& add = session_adds[t.session_id];
@@ -306,7 +325,7 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
 
 void DuckDBTraceManager::Impl::append_items(Appenders& a, const SessionTrace& t, const std::vector<StepRow>& step_rows,
                                             std::int64_t history_events, std::int64_t history_messages,
-                                            detail::duck::SessionStats* stats) {
+                                            detail::duck::SessionStats* stats, const detail::duck::ItemSteps* known) {
   // A placement within this part, shifted to follow the stored part.
   const auto placed = [&](Placement p, std::int64_t history_offset, std::int64_t StepRow::*step_offset) {
     std::optional<std::int64_t> step_id;
@@ -319,15 +338,18 @@ void DuckDBTraceManager::Impl::append_items(Appenders& a, const SessionTrace& t,
     return std::pair{step_id, p};
   };
 
+  const std::size_t steps = t.session_time_steps.size();
   for (const auto& [event, place] :
-       place_items(t.event_history, t.session_time_steps, &SessionTimeStep::events, event_key)) {
+       known ? place_known_items(t.event_history, known->events, steps)
+             : place_items(t.event_history, t.session_time_steps, &SessionTimeStep::events, event_key)) {
     const auto [step_id, at] = placed(place, history_events, &StepRow::first_event);
     const std::int64_t id = next_event_id;
     const std::optional<std::string> provider = append_event(a.events, t.session_id, *event, step_id, at);
     if (stats) stats->add_event(id, *event, provider);
   }
   for (const auto& [message, place] :
-       place_items(t.message_history, t.session_time_steps, &SessionTimeStep::step_messages, message_key)) {
+       known ? place_known_items(t.message_history, known->messages, steps)
+             : place_items(t.message_history, t.session_time_steps, &SessionTimeStep::step_messages, message_key)) {
     const auto [step_id, at] = placed(place, history_messages, &StepRow::first_message);
     const auto& tr = message->time_record;
     if (stats) stats->add_message(next_message_id, *message);

@@ -49,6 +49,30 @@ struct Placed {
   std::vector<SessionEventMessage> messages;
 };
 
+// Copies each history item of `t` into its timestep (`known`), in history order: the shape the
+// session has with its timesteps' copies made. Each timestep's list allocated once.
+void copy_into_timesteps(SessionTrace& t, const detail::duck::ItemSteps& known) {
+  std::vector<SessionTimeStep>& steps = t.session_time_steps;
+  std::vector<std::size_t> events(steps.size(), 0);
+  std::vector<std::size_t> messages(steps.size(), 0);
+  for (const std::int32_t s : known.events) {
+    if (s >= 0) ++events[static_cast<std::size_t>(s)];
+  }
+  for (const std::int32_t s : known.messages) {
+    if (s >= 0) ++messages[static_cast<std::size_t>(s)];
+  }
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    steps[s].events.reserve(steps[s].events.size() + events[s]);
+    steps[s].step_messages.reserve(steps[s].step_messages.size() + messages[s]);
+  }
+  for (std::size_t e = 0; e < known.events.size(); ++e) {
+    if (known.events[e] >= 0) steps[static_cast<std::size_t>(known.events[e])].events.push_back(t.event_history[e]);
+  }
+  for (std::size_t m = 0; m < known.messages.size(); ++m) {
+    if (known.messages[m] >= 0) steps[static_cast<std::size_t>(known.messages[m])].step_messages.push_back(t.message_history[m]);
+  }
+}
+
 // The indices of `items` in time order, equal times in their order.
 std::vector<std::uint32_t> time_order(const std::vector<Item>& items) {
   std::vector<std::uint32_t> order(items.size());
@@ -96,8 +120,8 @@ struct Building {
   }
 
   // The timesteps in step_index order, and the items moved out of `placed` into the histories
-  // (time order) and each into its timestep (a copy: both hold it).
-  void finish(Placed& placed) {
+  // (time order) and, with `copies` made, each into its timestep (a copy: both hold it).
+  void finish(Placed& placed, TimestepCopies copies) {
     std::vector<SessionTimeStep>& timesteps = trace.session_time_steps;
     std::vector<std::uint32_t> order(timesteps.size());
     for (std::uint32_t t = 0; t < order.size(); ++t) order[t] = t;
@@ -122,26 +146,25 @@ struct Building {
     origins.events.reserve(events);
     trace.message_history.reserve(items.size() - events);
     origins.messages.reserve(items.size() - events);
-    // Each timestep's events counted first, so that its vector is allocated once.
-    std::vector<std::size_t> step_events(timesteps.size(), 0);
-    for (const Item& item : items) {
-      if (item.event && item.step >= 0) ++step_events[static_cast<std::size_t>(item.step)];
-    }
-    for (std::size_t t = 0; t < step_events.size(); ++t) timesteps[t].events.reserve(step_events[t]);
+    detail::duck::ItemSteps steps;
+    steps.events.reserve(events);
+    steps.messages.reserve(items.size() - events);
     for (const std::uint32_t i : time_order(items)) {
       const Item& item = items[i];
-      SessionTimeStep* ts = item.step >= 0 ? &timesteps[static_cast<std::size_t>(item.step)] : nullptr;
       if (item.event) {
-        Event& event = placed.events[item.index];
-        if (ts != nullptr) ts->events.push_back(event);
-        trace.event_history.push_back(std::move(event));
+        trace.event_history.push_back(std::move(placed.events[item.index]));
         origins.events.push_back(item.span);
+        steps.events.push_back(item.step);
       } else {
-        SessionEventMessage& message = placed.messages[item.index];
-        if (ts != nullptr) ts->step_messages.push_back(message);
-        trace.message_history.push_back(std::move(message));
+        trace.message_history.push_back(std::move(placed.messages[item.index]));
         origins.messages.push_back(item.span);
+        steps.messages.push_back(item.step);
       }
+    }
+    if (copies == TimestepCopies::made) {
+      copy_into_timesteps(trace, steps);
+    } else {
+      origins.copies_left_out = true;
     }
   }
 };
@@ -233,7 +256,24 @@ void remember_sessions(const std::unordered_map<std::string, std::string>& sessi
   for (const auto& [trace, sid] : sessions) memory.remember(trace, sid);
 }
 
-OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
+std::optional<detail::duck::ItemSteps> item_steps(const SpanOrigins& origins) {
+  if (!origins.copies_left_out) return std::nullopt;
+  detail::duck::ItemSteps out;
+  out.events.reserve(origins.events.size());
+  for (const std::uint32_t span : origins.events) out.events.push_back(origins.steps[span]);
+  out.messages.reserve(origins.messages.size());
+  for (const std::uint32_t span : origins.messages) out.messages.push_back(origins.steps[span]);
+  return out;
+}
+
+void fill_timesteps(SessionTrace& trace, SpanOrigins& origins) {
+  if (const std::optional<detail::duck::ItemSteps> steps = item_steps(origins)) {
+    copy_into_timesteps(trace, *steps);
+    origins.copies_left_out = false;
+  }
+}
+
+OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCopies copies) {
   OtlpMapped out;
   static const Value kNoResource = Value::object();
   const auto resource_of = [&](const OtlpSpan& s) -> const Value& {
@@ -382,7 +422,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory) {
   }
 
   for (auto& [sid, b] : sessions) {
-    b.finish(placed);
+    b.finish(placed, copies);
     out.sessions.push_back(std::move(b.trace));
     out.origins.push_back(std::move(b.origins));
     out.unnamed.push_back(b.unnamed);
@@ -438,7 +478,7 @@ OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
     b.add(placed, time, step, 0, std::move(m));
   }
   for (auto& [sid, b] : sessions) {
-    b.finish(placed);
+    b.finish(placed, TimestepCopies::made);  // the writer reads their timesteps (attach_late_logs)
     out.sessions.push_back(std::move(b.trace));
     out.unnamed.push_back(b.unnamed);
   }

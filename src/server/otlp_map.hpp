@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "duckdb/placement.hpp"
 #include "server/otlp_decode.hpp"
 #include "synth/tracing/model.hpp"
 
@@ -39,7 +40,25 @@ struct SpanOrigins {
   std::vector<std::int32_t> steps;      ///< per span: its timestep's index in session_time_steps, -1: none
   std::vector<std::uint32_t> events;    ///< per event of event_history: its span's index in `keys`
   std::vector<std::uint32_t> messages;  ///< per message of message_history: its span's index
+  /// The session's timesteps hold no copies of its items (TimestepCopies::left_out): each item
+  /// is only in the history, in the timestep of its span (`steps`).
+  bool copies_left_out = false;
 };
+
+/// Whether map_otlp_spans copies each item into its timestep besides its history (the shape of
+/// SessionTrace that its JSON and its readers expect), or leaves the timesteps' items out, placed
+/// by the session's SpanOrigins alone: the server's writer stores them from the history
+/// (item_steps), sparing the copies and the store's pairing of them by deep comparison, and
+/// fill_timesteps() makes the copies where the full shape is read.
+enum class TimestepCopies : std::uint8_t { made, left_out };
+
+/// Where each history item of a session whose timestep copies were left out goes, for the store
+/// (StoreAccess::batch_append); nullopt when its timesteps hold their copies.
+std::optional<detail::duck::ItemSteps> item_steps(const SpanOrigins& origins);
+
+/// Copies each history item into its timestep, in history order, when they were left out: the
+/// session then has the shape map_otlp_spans gives with TimestepCopies::made.
+void fill_timesteps(SessionTrace& trace, SpanOrigins& origins);
 
 /// The sessions of one request: each holds the part of its session that the request carried,
 /// to be merged into what is stored (OnExistingSession::merge), so spans of a session that
@@ -111,7 +130,8 @@ void remember_sessions(const std::unordered_map<std::string, std::string>& sessi
 /// trace id. A span whose trace and span id came earlier in the request is left out (counted
 /// in duplicate_spans). Takes the spans' messages (OtlpSpan::messages) into their events rather
 /// than copying them. Never throws for any content of `traces` but std::bad_alloc.
-OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory = nullptr);
+OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory = nullptr,
+                          TimestepCopies copies = TimestepCopies::made);
 
 /// GenAI content sent as log records (event name `gen_ai.*`: `gen_ai.user.message`,
 /// `gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) as messages of the

@@ -228,7 +228,8 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
                      std::vector<std::int64_t> leaving = {}) {
   WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
   Queued out;
-  out.mapped = map_otlp_spans(std::move(traces), ctx.trace_sessions.get());
+  // The timesteps' copies of the items left out: the writer stores the items from the history.
+  out.mapped = map_otlp_spans(std::move(traces), ctx.trace_sessions.get(), TimestepCopies::left_out);
   // After the spans: their trace's session is known now.
   OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
   std::vector<IngestItem> items;

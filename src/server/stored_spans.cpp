@@ -16,6 +16,8 @@ std::uint64_t key_of(const Value& column) { return static_cast<std::uint64_t>(co
 
 void drop_spans(SessionTrace& trace, SpanOrigins& origins, const std::vector<bool>& drop) {
   SpanOrigins kept;
+  kept.copies_left_out = origins.copies_left_out;
+  const bool copies = !origins.copies_left_out;
   std::vector<std::uint32_t> renumbered(origins.keys.size(), 0);
   std::vector<bool> step_kept(trace.session_time_steps.size(), false);
   for (std::size_t i = 0; i < origins.keys.size(); ++i) {
@@ -25,7 +27,8 @@ void drop_spans(SessionTrace& trace, SpanOrigins& origins, const std::vector<boo
     kept.steps.push_back(origins.steps[i]);
     if (origins.steps[i] >= 0) step_kept[static_cast<std::size_t>(origins.steps[i])] = true;
   }
-  // The kept timesteps, emptied, then filled again in history order as map_otlp_spans fills them.
+  // The kept timesteps, emptied, then filled again in history order as map_otlp_spans fills them
+  // (when it made the copies).
   std::vector<std::int32_t> step_at(trace.session_time_steps.size(), -1);
   std::vector<SessionTimeStep> steps;
   for (std::size_t t = 0; t < trace.session_time_steps.size(); ++t) {
@@ -43,7 +46,7 @@ void drop_spans(SessionTrace& trace, SpanOrigins& origins, const std::vector<boo
     const std::uint32_t span = origins.events[e];
     if (drop[span]) continue;
     const std::int32_t step = kept.steps[renumbered[span]];
-    if (step >= 0) steps[static_cast<std::size_t>(step)].events.push_back(trace.event_history[e]);
+    if (step >= 0 && copies) steps[static_cast<std::size_t>(step)].events.push_back(trace.event_history[e]);
     events.push_back(std::move(trace.event_history[e]));
     kept.events.push_back(renumbered[span]);
   }
@@ -52,7 +55,7 @@ void drop_spans(SessionTrace& trace, SpanOrigins& origins, const std::vector<boo
     const std::uint32_t span = origins.messages[m];
     if (drop[span]) continue;
     const std::int32_t step = kept.steps[renumbered[span]];
-    if (step >= 0) steps[static_cast<std::size_t>(step)].step_messages.push_back(trace.message_history[m]);
+    if (step >= 0 && copies) steps[static_cast<std::size_t>(step)].step_messages.push_back(trace.message_history[m]);
     messages.push_back(std::move(trace.message_history[m]));
     kept.messages.push_back(renumbered[span]);
   }

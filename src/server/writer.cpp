@@ -206,6 +206,7 @@ void StoreWriter::park(IngestItem& item) {
     now->put = own->put;
     now->drop = own->drop;
   }
+  fill_timesteps(item.trace, *item.spans);  // the row keeps the session's JSON, read back as any trace
   now->put.push_back(part_row(row, item.trace, *item.spans));
   pending_rows_.add(std::move(now));
   item.otlp = std::make_shared<OtlpWork>();
@@ -339,11 +340,15 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
 }
 
 Appended StoreWriter::append_part(IngestItem& item, const std::unordered_set<std::string>* stored) {
-  if (!item.otlp) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
+  // Spans mapped with their timesteps' copies left out: stored from the history, placed by their spans.
+  const std::optional<detail::duck::ItemSteps> steps = item.spans ? item_steps(*item.spans) : std::nullopt;
+  const detail::duck::ItemSteps* known = steps ? &*steps : nullptr;
+  if (!item.otlp) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored, known);
   OtlpWork& work = *item.otlp;
   pending_rows_.add(item.otlp);
   if (work.no_session) return Appended::skipped;
-  if (!work.attach_logs) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored);
+  if (!work.attach_logs) return StoreAccess::batch_append(store_, item.trace, item.on_existing, stored, known);
+  if (item.spans) fill_timesteps(item.trace, *item.spans);  // attach_late_logs reads the timesteps
   // On a copy: when the batch is rolled back, the retry attaches them again.
   SessionTrace part = item.trace;
   attach_late_logs(store_, part, work);
@@ -351,7 +356,7 @@ Appended StoreWriter::append_part(IngestItem& item, const std::unordered_set<std
   if (part.message_history.empty() && part.event_history.empty() && part.session_time_steps.empty()) {
     return Appended::merged;
   }
-  return StoreAccess::batch_append(store_, part, item.on_existing, stored);
+  return StoreAccess::batch_append(store_, part, item.on_existing, stored);  // its copies made: paired
 }
 
 void StoreWriter::append(IngestItem& item) {
@@ -478,6 +483,7 @@ void StoreWriter::finish(IngestItem& item, Stored what, std::string error) {
   if (item.receipt) item.receipt->record(item.index, what, std::move(error));
   if (on_stored_ && stored) {
     try {
+      if (item.spans) fill_timesteps(item.trace, *item.spans);  // the forwarder exports the timesteps' items
       on_stored_(item.trace);
     } catch (...) {
       detail::report("synth-trace serve: after storing session '" + item.trace.session_id +
