@@ -51,6 +51,26 @@ struct LimitTable {
 
 [[noreturn]] void limit_fail(const std::string& what) { throw std::runtime_error("limit benchmark: " + what); }
 
+// A file opened with DuckDB's C API alone, closed when it goes.
+struct LimitDatabase {
+  explicit LimitDatabase(const fs::path& path) {
+    if (duckdb_open(path.c_str(), &db) != DuckDBSuccess) limit_fail("cannot open " + path.string());
+    if (duckdb_connect(db, &c) != DuckDBSuccess) {
+      duckdb_close(&db);
+      limit_fail("cannot connect to " + path.string());
+    }
+  }
+  ~LimitDatabase() {
+    duckdb_disconnect(&c);
+    duckdb_close(&db);
+  }
+  LimitDatabase(const LimitDatabase&) = delete;
+  LimitDatabase& operator=(const LimitDatabase&) = delete;
+
+  duckdb_database db = nullptr;
+  duckdb_connection c = nullptr;
+};
+
 void limit_exec(duckdb_connection c, const std::string& sql) {
   duckdb_result r;
   if (duckdb_query(c, sql.c_str(), &r) != DuckDBSuccess) {
@@ -222,11 +242,8 @@ void BM_InsertLimitDataChunk(benchmark::State& state) {
   std::int64_t batch_events = 0;
   std::int64_t max_id = 0;
   {
-    duckdb_database db;
-    duckdb_connection c;
-    if (duckdb_open(scratch.c_str(), &db) != DuckDBSuccess || duckdb_connect(db, &c) != DuckDBSuccess) {
-      limit_fail("cannot open " + scratch.string());
-    }
+    const LimitDatabase scratch_db(scratch);
+    duckdb_connection c = scratch_db.c;
     for (const char* name : kTables) {
       tables.push_back(read_limit_table(c, name));
       if (std::string(name) != "session_stats") batch_rows += static_cast<std::int64_t>(tables.back().rows);
@@ -237,8 +254,6 @@ void BM_InsertLimitDataChunk(benchmark::State& state) {
         }
       }
     }
-    duckdb_disconnect(&c);
-    duckdb_close(&db);
   }
   remove_database(scratch);
   // Per batch and table, the session id of every row (prepared in advance, like the values).
@@ -257,11 +272,8 @@ void BM_InsertLimitDataChunk(benchmark::State& state) {
   std::int64_t events = 0;
   std::int64_t rows = 0;
   {
-    duckdb_database db;
-    duckdb_connection c;
-    if (duckdb_open(path.c_str(), &db) != DuckDBSuccess || duckdb_connect(db, &c) != DuckDBSuccess) {
-      limit_fail("cannot open " + path.string());
-    }
+    const LimitDatabase target_db(path);
+    duckdb_connection c = target_db.c;
     // store_settings:1 opens as the store does (src/duckdb/connection.hpp, kCheckpointThreshold).
     if (state.range(1) != 0) limit_exec(c, "SET checkpoint_threshold = '256MB'");
     int b = 0;
@@ -280,8 +292,6 @@ void BM_InsertLimitDataChunk(benchmark::State& state) {
       events += batch_events;
       rows += batch_rows;
     }
-    duckdb_disconnect(&c);
-    duckdb_close(&db);
   }
   state.SetItemsProcessed(events);  // items = events, as in BM_InsertTracesFile
   state.counters["rows_per_second"] = benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -129,6 +130,18 @@ bool wait_until(Condition&& condition, std::chrono::milliseconds limit = std::ch
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return true;
+}
+
+/// How many threads are named `name`, once that is `expected` or 10 s have passed: a thread names
+/// itself when it starts, which may be a moment after whoever started it returned.
+inline long threads_named(const std::string& name, long expected) {
+  long n = 0;
+  wait_until([&] {
+    const auto all = thread_names();
+    n = static_cast<long>(std::count(all.begin(), all.end(), name));
+    return n == expected;
+  });
+  return n;
 }
 
 /// A sink that keeps every session it is given, and counts flushes.
