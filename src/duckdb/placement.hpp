@@ -115,27 +115,32 @@ std::vector<std::pair<const Item*, Placement>> place_known_items(const std::vect
 }
 
 /// How many events and messages of a session each of its timesteps holds: its copies, else
-/// (`known` given) the history items placed there.
-struct StepSizes {
-  std::vector<std::int64_t> events;
-  std::vector<std::int64_t> messages;
-
-  StepSizes(const SessionTrace& t, const ItemSteps* known)
-      : events(t.session_time_steps.size(), 0), messages(t.session_time_steps.size(), 0) {
-    if (known == nullptr) {
-      for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
-        events[s] = static_cast<std::int64_t>(t.session_time_steps[s].events.size());
-        messages[s] = static_cast<std::int64_t>(t.session_time_steps[s].step_messages.size());
-      }
-      return;
-    }
+/// (`known` given) the history items placed there. Counted only in the second case: the first
+/// reads the copies' sizes, without allocating.
+class StepSizes {
+ public:
+  StepSizes(const SessionTrace& t, const ItemSteps* known) : steps_(t.session_time_steps) {
+    if (known == nullptr) return;
+    events_.assign(steps_.size(), 0);
+    messages_.assign(steps_.size(), 0);
     for (const std::int32_t s : known->events) {
-      if (s >= 0) ++events[static_cast<std::size_t>(s)];
+      if (s >= 0) ++events_[static_cast<std::size_t>(s)];
     }
     for (const std::int32_t s : known->messages) {
-      if (s >= 0) ++messages[static_cast<std::size_t>(s)];
+      if (s >= 0) ++messages_[static_cast<std::size_t>(s)];
     }
   }
+  std::int64_t events(std::size_t step) const {
+    return events_.empty() ? static_cast<std::int64_t>(steps_[step].events.size()) : events_[step];
+  }
+  std::int64_t messages(std::size_t step) const {
+    return messages_.empty() ? static_cast<std::int64_t>(steps_[step].step_messages.size()) : messages_[step];
+  }
+
+ private:
+  const std::vector<SessionTimeStep>& steps_;
+  std::vector<std::int64_t> events_;
+  std::vector<std::int64_t> messages_;
 };
 
 inline std::string time_key(const std::optional<TimeRecord>& tr) {

@@ -196,8 +196,8 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
     }
     HeldSession::Step& row = h.steps[it->second];
     step_rows[s] = StepRow{row.id, row.events, row.messages};
-    row.events += sizes.events[s];
-    row.messages += sizes.messages[s];
+    row.events += sizes.events(s);
+    row.messages += sizes.messages(s);
   }
   append_items(a, t, step_rows, h.events, h.messages, stats, known);
   h.events += static_cast<std::int64_t>(t.event_history.size());
@@ -290,25 +290,25 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
     const SessionTimeStep& step = t.session_time_steps[s];
     if (const auto stored = into.steps.find(step.step_id); stored != into.steps.end()) {
       step_rows[s] = StepRow{stored->second.id, stored->second.events, stored->second.messages};
-      stored->second.events += sizes.events[s];
-      stored->second.messages += sizes.messages[s];
+      stored->second.events += sizes.events(s);
+      stored->second.messages += sizes.messages(s);
       StepAdd& add = step_adds[stored->second.id];
-      add.events += sizes.events[s];
-      add.messages += sizes.messages[s];
+      add.events += sizes.events(s);
+      add.messages += sizes.messages(s);
       continue;
     }
     ++added_steps;
     stats.add_timestep();
     step_rows[s].id = next_timestep_id++;
-    into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, sizes.events[s], sizes.messages[s]};
+    into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, sizes.events(s), sizes.messages(s)};
     a.steps.integer(step_rows[s].id)
         .text(std::string_view(t.session_id))
         .text(std::string_view(step.step_id))
         .integer(step.step_index)
         .integer(step.turn_number)
         .timestamp(step.timestamp)
-        .integer(sizes.events[s])
-        .integer(sizes.messages[s])
+        .integer(sizes.events(s))
+        .integer(sizes.messages(s))
         .json(step.step_metadata);
     a.steps.end_row();
   }

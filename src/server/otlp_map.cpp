@@ -53,17 +53,12 @@ struct Placed {
 // session has with its timesteps' copies made. Each timestep's list allocated once.
 void copy_into_timesteps(SessionTrace& t, const detail::duck::ItemSteps& known) {
   std::vector<SessionTimeStep>& steps = t.session_time_steps;
-  std::vector<std::size_t> events(steps.size(), 0);
-  std::vector<std::size_t> messages(steps.size(), 0);
-  for (const std::int32_t s : known.events) {
-    if (s >= 0) ++events[static_cast<std::size_t>(s)];
-  }
-  for (const std::int32_t s : known.messages) {
-    if (s >= 0) ++messages[static_cast<std::size_t>(s)];
-  }
-  for (std::size_t s = 0; s < steps.size(); ++s) {
-    steps[s].events.reserve(steps[s].events.size() + events[s]);
-    steps[s].step_messages.reserve(steps[s].step_messages.size() + messages[s]);
+  {
+    const detail::duck::StepSizes placed(t, &known);
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+      steps[s].events.reserve(steps[s].events.size() + static_cast<std::size_t>(placed.events(s)));
+      steps[s].step_messages.reserve(steps[s].step_messages.size() + static_cast<std::size_t>(placed.messages(s)));
+    }
   }
   for (std::size_t e = 0; e < known.events.size(); ++e) {
     if (known.events[e] >= 0) steps[static_cast<std::size_t>(known.events[e])].events.push_back(t.event_history[e]);
@@ -146,23 +141,27 @@ struct Building {
     origins.events.reserve(events);
     trace.message_history.reserve(items.size() - events);
     origins.messages.reserve(items.size() - events);
-    detail::duck::ItemSteps steps;
-    steps.events.reserve(events);
-    steps.messages.reserve(items.size() - events);
+    // Each item's timestep, for the copies; left out, the store gets it from `origins` (item_steps).
+    const bool make_copies = copies == TimestepCopies::made;
+    detail::duck::ItemSteps placement;
+    if (make_copies) {
+      placement.events.reserve(events);
+      placement.messages.reserve(items.size() - events);
+    }
     for (const std::uint32_t i : time_order(items)) {
       const Item& item = items[i];
       if (item.event) {
         trace.event_history.push_back(std::move(placed.events[item.index]));
         origins.events.push_back(item.span);
-        steps.events.push_back(item.step);
+        if (make_copies) placement.events.push_back(item.step);
       } else {
         trace.message_history.push_back(std::move(placed.messages[item.index]));
         origins.messages.push_back(item.span);
-        steps.messages.push_back(item.step);
+        if (make_copies) placement.messages.push_back(item.step);
       }
     }
-    if (copies == TimestepCopies::made) {
-      copy_into_timesteps(trace, steps);
+    if (make_copies) {
+      copy_into_timesteps(trace, placement);
     } else {
       origins.copies_left_out = true;
     }
