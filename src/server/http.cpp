@@ -90,6 +90,47 @@ httplib::Server::HandlerWithContentReader guarded_post(
   };
 }
 
+namespace {
+
+void refuse_untaken_params(const httplib::Request& req, const TakenParams& takes) {
+  for (auto it = req.params.begin(); it != req.params.end(); it = req.params.upper_bound(it->first)) {
+    const std::string& name = it->first;
+    if (std::find(takes.begin(), takes.end(), name) == takes.end()) {
+      std::string taken;
+      for (const std::string_view t : takes) taken += (taken.empty() ? "" : ", ") + std::string(t);
+      throw ApiError(400, "unknown parameter '" + name + "' for " + req.method + " " + req.path + " (" +
+                              (takes.empty() ? std::string("it takes no parameters") : "it takes " + taken) + ")");
+    }
+    if (const std::size_t n = req.params.count(name); n > 1) {
+      throw ApiError(400, "parameter '" + name + "' is given " + std::to_string(n) + " times; " + req.method + " " +
+                              req.path + " takes one value of it");
+    }
+  }
+}
+
+}  // namespace
+
+httplib::Server::Handler guarded(TakenParams takes, std::function<void(const httplib::Request&, httplib::Response&)> body) {
+  return guarded([takes = std::move(takes), body = std::move(body)](const httplib::Request& req, httplib::Response& res) {
+    refuse_untaken_params(req, takes);
+    body(req, res);
+  });
+}
+
+httplib::Server::HandlerWithContentReader guarded_post(
+    TakenParams takes, std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body) {
+  return guarded_post([takes = std::move(takes), body = std::move(body)](const httplib::Request& req, httplib::Response& res,
+                                                                          const httplib::ContentReader& reader) {
+    refuse_untaken_params(req, takes);
+    body(req, res, reader);
+  });
+}
+
+httplib::Server::Handler api_route(ServerContext& ctx, TakenParams takes,
+                                   void (*route)(ServerContext&, const httplib::Request&, httplib::Response&)) {
+  return guarded(std::move(takes), [&ctx, route](const httplib::Request& req, httplib::Response& res) { route(ctx, req, res); });
+}
+
 std::optional<std::string> param(const httplib::Request& req, const char* name) {
   if (!req.has_param(name)) return std::nullopt;
   std::string value = req.get_param_value(name);

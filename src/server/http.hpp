@@ -60,15 +60,30 @@ void send_json(httplib::Response& res, std::string body, int status = 200);
 /// google.rpc.Status in the request's encoding instead, as the OTLP specification requires.
 void send_error(const httplib::Request& req, httplib::Response& res, int status, std::string_view message);
 
+/// The query parameters an API route takes (string literals). Any other, or one given twice, is
+/// refused with 400 naming it and these: a misspelt filter (`?modle=`) must not answer as if it
+/// were absent. Routes called by clients that are not ours to correct (OTLP SDKs, browsers
+/// fetching the viewer's files) are registered without a list and take anything.
+using TakenParams = std::vector<std::string_view>;
+
 /// A route's handler that never lets an exception out: ApiError answers its status, a
 /// StorageError 400 (bad SQL, an unreadable value), anything else 500; all through send_error.
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> body);
+/// The same, refusing the parameters it does not take.
+httplib::Server::Handler guarded(TakenParams takes, std::function<void(const httplib::Request&, httplib::Response&)> body);
 
 /// A POST route's handler, guarded as guarded() does. A request refused before its body was
 /// read whole is answered with "Connection: close": the unread bytes must not be taken for the
 /// connection's next request.
 httplib::Server::HandlerWithContentReader guarded_post(
     std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body);
+/// The same, refusing the parameters it does not take.
+httplib::Server::HandlerWithContentReader guarded_post(
+    TakenParams takes, std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body);
+
+/// A GET route of the API: `route` called with the server's parts, guarded, taking `takes`.
+httplib::Server::Handler api_route(ServerContext& ctx, TakenParams takes,
+                                   void (*route)(ServerContext&, const httplib::Request&, httplib::Response&));
 
 /// The value of query parameter `name`, if given (and not empty).
 std::optional<std::string> param(const httplib::Request& req, const char* name);

@@ -81,12 +81,9 @@ void export_parquet(ServerContext& ctx, const httplib::Request& req, httplib::Re
 }  // namespace
 
 void add_export_routes(httplib::Server& http, ServerContext& ctx) {
-  const auto route = [&ctx](void (*fn)(ServerContext&, const httplib::Request&, httplib::Response&)) {
-    return guarded([&ctx, fn](const httplib::Request& req, httplib::Response& res) { fn(ctx, req, res); });
-  };
-  http.Get(R"(/api/v1/sessions/([^/]+)/export)", route(export_session));
-  http.Get("/api/v1/export/jsonl", route(export_jsonl));
-  http.Get(R"(/api/v1/export/parquet/(session_traces|session_timesteps|events|messages))", route(export_parquet));
+  http.Get(R"(/api/v1/sessions/([^/]+)/export)", api_route(ctx, {"format"}, export_session));
+  http.Get("/api/v1/export/jsonl", api_route(ctx, {}, export_jsonl));
+  http.Get(R"(/api/v1/export/parquet/(session_traces|session_timesteps|events|messages))", api_route(ctx, {}, export_parquet));
 }
 
 }  // namespace synth::tracing::server

@@ -32,7 +32,7 @@ Value rejected_value(const RejectedSession& r) {
 }  // namespace
 
 void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
-  http.Post("/api/v1/sessions", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
+  http.Post("/api/v1/sessions", guarded_post({"on_existing", "wait"}, [&ctx](const httplib::Request& req, httplib::Response& res,
                                                     const httplib::ContentReader& reader) {
     {
       const BodyFormat format = body_format(req);

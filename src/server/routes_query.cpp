@@ -126,7 +126,7 @@ void query(ServerContext& ctx, const httplib::Request& req, httplib::Response& r
 }  // namespace
 
 void add_query_routes(httplib::Server& http, ServerContext& ctx) {
-  http.Post("/api/v1/query", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
+  http.Post("/api/v1/query", guarded_post({}, [&ctx](const httplib::Request& req, httplib::Response& res,
                                                  const httplib::ContentReader& reader) { query(ctx, req, res, reader); }));
 }
 

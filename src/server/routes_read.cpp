@@ -419,16 +419,16 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
 }  // namespace
 
 void add_read_routes(httplib::Server& http, ServerContext& ctx) {
-  const auto route = [&ctx](void (*fn)(ServerContext&, const httplib::Request&, httplib::Response&)) {
-    return guarded([&ctx, fn](const httplib::Request& req, httplib::Response& res) { fn(ctx, req, res); });
-  };
-  http.Get("/api/v1/health", route(health));
-  http.Get("/api/v1/sessions", route(sessions_list));
-  http.Get(R"(/api/v1/sessions/([^/]+))", route(session_detail));
-  http.Get(R"(/api/v1/sessions/([^/]+)/events)", route(session_events));
-  http.Get(R"(/api/v1/sessions/([^/]+)/messages)", route(session_messages));
-  http.Get(R"(/api/v1/events/(\d+))", route(event_detail));
-  http.Get("/api/v1/changes", route(changes));
+  http.Get("/api/v1/health", api_route(ctx, {}, health));
+  http.Get("/api/v1/sessions", api_route(ctx,
+                                         {"from", "to", "experiment", "model", "provider", "system", "min_reward", "max_reward",
+                                          "terminated", "has_errors", "q", "filter", "sort", "order", "limit", "cursor"},
+                                         sessions_list));
+  http.Get(R"(/api/v1/sessions/([^/]+))", api_route(ctx, {}, session_detail));
+  http.Get(R"(/api/v1/sessions/([^/]+)/events)", api_route(ctx, {"limit", "offset", "kind", "step"}, session_events));
+  http.Get(R"(/api/v1/sessions/([^/]+)/messages)", api_route(ctx, {"limit", "offset"}, session_messages));
+  http.Get(R"(/api/v1/events/(\d+))", api_route(ctx, {}, event_detail));
+  http.Get("/api/v1/changes", api_route(ctx, {"since", "limit"}, changes));
 }
 
 }  // namespace synth::tracing::server

@@ -89,8 +89,8 @@ void facets(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
 }  // namespace
 
 void add_stats_routes(httplib::Server& http, ServerContext& ctx) {
-  http.Get("/api/v1/stats/timeseries", guarded([&ctx](const httplib::Request& req, httplib::Response& res) { timeseries(ctx, req, res); }));
-  http.Get("/api/v1/facets", guarded([&ctx](const httplib::Request& req, httplib::Response& res) { facets(ctx, req, res); }));
+  http.Get("/api/v1/stats/timeseries", api_route(ctx, {"metric", "group_by", "bucket", "from", "to"}, timeseries));
+  http.Get("/api/v1/facets", api_route(ctx, {"limit"}, facets));
 }
 
 }  // namespace synth::tracing::server

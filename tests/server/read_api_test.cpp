@@ -205,6 +205,45 @@ TEST_F(ReadApi, TimesInSecondsSinceTheEpoch) {
   }
 }
 
+// A misspelt filter (`?modle=`) or one given twice must not answer as if it were absent: every
+// /api/v1 route refuses a parameter it does not take, naming it and those it takes.
+TEST_F(ReadApi, UnknownOrRepeatedParametersAreRefusedByName) {
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"/api/v1/health", ""},
+      {"/api/v1/sessions", "model"},
+      {"/api/v1/sessions/s0", ""},
+      {"/api/v1/sessions/s0/events", "kind"},
+      {"/api/v1/sessions/s0/messages", "offset"},
+      {"/api/v1/events/1", ""},
+      {"/api/v1/changes", "since"},
+      {"/api/v1/stats/timeseries", "metric"},
+      {"/api/v1/facets", "limit"},
+      {"/api/v1/sessions/s0/export", "format"},
+      {"/api/v1/export/jsonl", ""},
+      {"/api/v1/export/parquet/events", ""},
+  };
+  for (const auto& [route, one_it_takes] : routes) {
+    SCOPED_TRACE(route);
+    const auto [status, body] = get(route, {{"modle", "gpt-4o"}});
+    EXPECT_EQ(status, 400) << body.dump();
+    const std::string error = body["error"].is_string() ? body["error"].as_string() : "";
+    EXPECT_NE(error.find("unknown parameter 'modle'"), std::string::npos) << error;
+    EXPECT_NE(error.find(one_it_takes.empty() ? "takes no parameters" : one_it_takes), std::string::npos) << error;
+  }
+  const auto [status, body] = get("/api/v1/sessions", {{"model", "gpt-4o"}, {"model", "gpt-4o-mini"}});
+  EXPECT_EQ(status, 400) << body.dump();
+  EXPECT_NE(body.dump().find("parameter 'model' is given 2 times"), std::string::npos) << body.dump();
+  // The POST routes too (the body is not read).
+  for (const char* path : {"/api/v1/sessions?wiat=commit", "/api/v1/query?limit=5"}) {
+    SCOPED_TRACE(path);
+    const auto r = serve_->client()->Post(path, "{}", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("unknown parameter"), std::string::npos) << r->body;
+  }
+  EXPECT_EQ(listed({{"model", "gpt-4o"}, {"sort", "time"}}).size(), 2u) << "the parameters a route takes still work";
+}
+
 TEST_F(ReadApi, OneSessionWithItsTimestepSummaries) {
   const Value v = ok("/api/v1/sessions/s0");
   EXPECT_EQ(v["session"]["session_id"], Value("s0"));
