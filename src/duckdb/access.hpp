@@ -42,7 +42,10 @@ struct StoreAccess {
   /// batch, merged as OnExistingSession::merge merges (`to` is created when not stored): the
   /// server's OTLP sessions first stored under a trace id. False when `from` is not stored. Any
   /// failure rolls the whole batch back and throws.
-  static bool batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to);
+  /// `stored`, when given, is as batch_append's: `from` is looked up there (with the batch's own
+  /// sessions) instead of in the database (most of the trace ids named are stored nowhere).
+  static bool batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to,
+                         const std::unordered_set<std::string>* stored = nullptr);
   /// Appends rows {trace_key, span_key} to table otlp_spans in the open batch (beginning one if
   /// needed): the spans the server stored (server/stored_spans.hpp). Visible to batch_run with
   /// `flush`. Any failure rolls the whole batch back and throws.

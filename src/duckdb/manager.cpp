@@ -227,8 +227,9 @@ std::unordered_set<std::string> StoreAccess::stored_among(DuckDBTraceManager& st
   return store.impl_->stored_ids(std::move(ids));
 }
 
-bool StoreAccess::batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to) {
-  return store.impl_->move_in_batch(from, to);
+bool StoreAccess::batch_move(DuckDBTraceManager& store, std::string_view from, const std::string& to,
+                             const std::unordered_set<std::string>* stored) {
+  return store.impl_->move_in_batch(from, to, stored);
 }
 
 void StoreAccess::batch_add_spans(DuckDBTraceManager& store, const std::vector<std::array<std::int64_t, 2>>& rows) {

@@ -2,6 +2,8 @@
 // overflow and timeout) and by trace (to leave with their spans).
 #include "server/log_hold.hpp"
 
+#include <unordered_set>
+
 namespace synth::tracing::server {
 
 namespace {
@@ -36,7 +38,7 @@ std::size_t size_of(const OtlpLog& log, const RecordText& text, const Value& res
 }  // namespace
 
 LogHold::LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs, std::size_t span_memory)
-    : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), span_memory_(span_memory), admitted_(span_memory) {}
+    : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), seen_(span_memory), admitted_(span_memory) {}
 
 LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids) {
   static const Value kNoResource = Value::object();
@@ -157,7 +159,7 @@ std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vect
       waiting->push_back(i);  // not seen yet: its records, when they come, wait for it here
       continue;
     }
-    see(key);
+    seen_.insert(key);
     if (with_records.contains(key)) leaving_spans.insert(key);
   }
   for (const std::string& trace : traces_done) {
@@ -221,15 +223,6 @@ HeldLog LogHold::remove(std::uint64_t seq) {
   it->second.erase(seq);
   if (it->second.empty()) by_trace_.erase(it);
   return h;
-}
-
-void LogHold::see(SpanKey key) {
-  if (span_memory_ == 0 || !seen_.insert(key).second) return;
-  seen_order_.push_back(key);
-  if (seen_order_.size() > span_memory_) {
-    seen_.erase(seen_order_.front());
-    seen_order_.pop_front();
-  }
 }
 
 OtlpLogs logs_of(const std::vector<HeldLog>& held) {

@@ -9,19 +9,18 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "server/otlp_decode.hpp"
 #include "server/otlp_map.hpp"
 #include "server/pending.hpp"
 #include "server/recent_map.hpp"
+#include "server/recent_span_keys.hpp"
 
 namespace synth::tracing::server {
 
@@ -96,19 +95,16 @@ class LogHold {
  private:
   void insert(HeldLog log);               // mutex_ held
   HeldLog remove(std::uint64_t seq);      // mutex_ held
-  void see(SpanKey key);                  // mutex_ held
 
   const std::chrono::milliseconds timeout_;
   const std::size_t max_bytes_;
   const std::size_t max_logs_;
-  const std::size_t span_memory_;
   mutable std::mutex mutex_;
   std::map<std::uint64_t, HeldLog> held_;  // by seq: the oldest first
   std::unordered_map<std::string, std::set<std::uint64_t>> by_trace_;
   std::size_t bytes_ = 0;
   std::uint64_t next_seq_ = 0;
-  std::unordered_set<SpanKey, SpanKeyHash> seen_;  // recent spans (hashed ids: no string per span)
-  std::deque<SpanKey> seen_order_;
+  RecentSpanKeys seen_;  // recent spans (hashed ids: no string per span)
   RecentMap<std::string, bool> admitted_;  // record_key() of recent records
 };
 

@@ -109,7 +109,11 @@ void StoreWriter::serve_queue() {
     if (!taken.empty()) {
       std::vector<std::string> ids;
       ids.reserve(taken.size());
-      for (const IngestItem& item : taken) ids.push_back(item.trace.session_id);
+      for (const IngestItem& item : taken) {
+        ids.push_back(item.trace.session_id);
+        // The trace ids its parts were stored under, if any (batch_move looks them up there).
+        ids.insert(ids.end(), item.absorbs.begin(), item.absorbs.end());
+      }
       try {
         stored_ = StoreAccess::stored_among(store_, ids);
       } catch (...) {
@@ -315,7 +319,7 @@ Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set
   const bool new_session = stored != nullptr && !stored->contains(item.trace.session_id);
   item.absorbed = 0;
   for (const std::string& from : item.absorbs) {
-    if (StoreAccess::batch_move(store_, from, item.trace.session_id)) {
+    if (StoreAccess::batch_move(store_, from, item.trace.session_id, stored)) {
       ++item.absorbed;
       stored_spans_.moved(from, item.trace.session_id, new_session);
     }
