@@ -136,6 +136,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--queue-bytes", serve.queue_bytes, "Their size together, at most: native sessions' JSON, OTLP sessions' share of the request body (default 512 MiB)")
       ->check(CLI::PositiveNumber);
+  std::int64_t queue_delay_ms = serve.queue_delay.count();
+  serve_cmd->add_option("--queue-delay-ms", queue_delay_ms,
+                        "And no more than the writer stores in this long at its recent pace, so that what is "
+                        "acknowledged once queued is committed soon after (default 1000; 0: no bound in time)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600000}));
   serve_cmd->add_option("--commit-sessions", serve.commit_sessions, "Commit every N sessions (default 1000)")
       ->check(CLI::PositiveNumber);
   std::int64_t commit_ms = serve.commit_interval.count(), query_ms = serve.query_timeout.count(),
@@ -221,6 +226,7 @@ int main(int argc, char** argv) {
       serve.otlp_port_required = otlp_port_opt->count() > 0 && serve.otlp_port > 0;
       serve.commit_interval = std::chrono::milliseconds(commit_ms);
       serve.commit_group = std::chrono::milliseconds(commit_group_ms);
+      serve.queue_delay = std::chrono::milliseconds(queue_delay_ms);
       serve.query_timeout = std::chrono::milliseconds(query_ms);
       serve.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
       serve.log_hold = std::chrono::milliseconds(log_hold_ms);

@@ -202,14 +202,27 @@ std::string media_type(const httplib::Request& req) {
   return ascii_lower(trim_blanks(std::string_view(type).substr(0, type.find(';'))));
 }
 
+namespace {
+
+[[noreturn]] void refuse_as_full(ServerContext& ctx, httplib::Response& res) {
+  ctx.counters.throttled.fetch_add(1, std::memory_order_relaxed);
+  res.set_header("Retry-After", "1");
+  throw ApiError(503, "the ingest queue is full: send the request again after Retry-After seconds");
+}
+
+}  // namespace
+
+void refuse_when_behind(ServerContext& ctx, httplib::Response& res) {
+  if (ctx.queue.behind()) refuse_as_full(ctx, res);
+}
+
 void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller) {
-  switch (ctx.queue.push(items)) {
+  const bool acknowledged_once_queued = !items.empty() && !items.front().receipt;
+  switch (ctx.queue.push(items, acknowledged_once_queued)) {
     case IngestQueue::Push::queued:
       return;
     case IngestQueue::Push::full:
-      ctx.counters.throttled.fetch_add(1, std::memory_order_relaxed);
-      res.set_header("Retry-After", "1");
-      throw ApiError(503, "the ingest queue is full: send the request again after Retry-After seconds");
+      refuse_as_full(ctx, res);
     case IngestQueue::Push::too_large:
       throw ApiError(413, "the request holds more sessions or bytes than the ingest queue takes at once (" +
                               std::to_string(ctx.options.queue_sessions) + " sessions, " +

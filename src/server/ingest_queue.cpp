@@ -57,7 +57,7 @@ bool Receipt::wait(std::chrono::steady_clock::time_point deadline) {
   return done_.wait_until(lock, deadline, [this] { return recorded_ >= outcomes_.size(); });
 }
 
-IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items) {
+IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items, bool acknowledged_once_queued) {
   std::size_t bytes = 0;
   for (const IngestItem& item : items) bytes += item.bytes;
   {
@@ -65,6 +65,7 @@ IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items) {
     if (closed_) return Push::closed;
     if (items.size() > max_sessions_ || bytes > max_bytes_) return Push::too_large;
     if (items_.size() + items.size() > max_sessions_ || bytes_ + bytes > max_bytes_) return Push::full;
+    if (acknowledged_once_queued && over_time(bytes_ + bytes)) return Push::full;
     for (IngestItem& item : items) items_.push_back(std::move(item));
     bytes_ += bytes;
   }
@@ -76,17 +77,51 @@ IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items) {
 void IngestQueue::pop(std::vector<IngestItem>& out, std::size_t max,
                       std::optional<std::chrono::steady_clock::time_point> until) {
   std::unique_lock lock(mutex_);
+  measure_pace(now_());
   const auto ready = [this] { return !items_.empty() || closed_; };
   if (until) {
     ready_.wait_until(lock, *until, ready);
   } else {
     ready_.wait(lock, ready);
   }
+  last_taken_ = 0;
   while (!items_.empty() && out.size() < max) {
     bytes_ -= items_.front().bytes;
+    last_taken_ += items_.front().bytes;
     out.push_back(std::move(items_.front()));
     items_.pop_front();
   }
+  last_return_ = now_();
+}
+
+void IngestQueue::measure_pace(Clock::time_point called) {
+  // From the last pop's return to this call the writer stored what that pop took (and committed,
+  // perhaps with nothing taken: a window's time waits for bytes to come with it).
+  if (!last_return_) return;
+  window_work_ += called - *last_return_;
+  window_bytes_ += last_taken_;
+  last_taken_ = 0;
+  if (window_work_ < std::chrono::milliseconds(50) || window_bytes_ == 0) return;
+  const double sample = static_cast<double>(window_bytes_) / std::chrono::duration<double>(window_work_).count();
+  pace_ = pace_ == 0 ? sample : (pace_ + sample) / 2;  // the latest window weighs half
+  window_bytes_ = 0;
+  window_work_ = {};
+}
+
+bool IngestQueue::over_time(std::size_t bytes) const {
+  // More than the writer takes within max_delay_ at its pace (an empty queue takes any request).
+  return max_delay_.count() > 0 && pace_ > 0 && !items_.empty() &&
+         static_cast<double>(bytes) > pace_ * std::chrono::duration<double>(max_delay_).count();
+}
+
+bool IngestQueue::behind() {
+  std::lock_guard lock(mutex_);
+  return over_time(bytes_ + 1);
+}
+
+double IngestQueue::drain_pace() {
+  std::lock_guard lock(mutex_);
+  return pace_;
 }
 
 void IngestQueue::close() {

@@ -126,11 +126,18 @@ struct IngestCounters {
   void count(Stored what) noexcept;
 };
 
-/// Bounded in sessions and in bytes. Pushes are all or nothing, so a request is queued whole or
-/// refused whole (and can be sent again as it is).
+/// Bounded in sessions, in bytes, and, for requests acknowledged once queued, in time: with
+/// `max_delay`, it refuses (as full) what the writer would not take within that long at its recent
+/// pace, so that they are committed soon after their answer. (A request answered after its commit
+/// waits anyway; held spans and records released into the queue stay held when refused.) Pushes
+/// are all or nothing, so a request is queued whole or refused whole (and can be sent again).
 class IngestQueue {
  public:
-  IngestQueue(std::size_t max_sessions, std::size_t max_bytes) : max_sessions_(max_sessions), max_bytes_(max_bytes) {}
+  using Clock = std::chrono::steady_clock;
+  /// `max_delay` 0: no bound in time. `now`: the clock the writer's pace is measured with.
+  IngestQueue(std::size_t max_sessions, std::size_t max_bytes, std::chrono::milliseconds max_delay = {},
+              Clock::time_point (*now)() = &Clock::now)
+      : max_sessions_(max_sessions), max_bytes_(max_bytes), max_delay_(max_delay), now_(now) {}
 
   enum class Push : std::uint8_t {
     queued,
@@ -138,8 +145,11 @@ class IngestQueue {
     too_large,  ///< never fits: more sessions or bytes than the queue holds (413)
     closed,     ///< the server is stopping
   };
-  /// Moves `items` in when they all fit.
-  Push push(std::vector<IngestItem>& items);
+  /// Moves `items` in when they all fit (in time too when `acknowledged_once_queued`).
+  Push push(std::vector<IngestItem>& items, bool acknowledged_once_queued = false);
+  /// Whether a request acknowledged once queued would be refused now for time whatever its size:
+  /// the queue holds what the writer takes in max_delay already. Checked before decoding one.
+  bool behind();
   /// Moves up to `max` items into `out`, waiting until there is one, or `until` passes, or the
   /// queue is closed.
   void pop(std::vector<IngestItem>& out, std::size_t max, std::optional<std::chrono::steady_clock::time_point> until);
@@ -148,15 +158,29 @@ class IngestQueue {
   bool closed_and_empty();
   std::size_t depth();
   std::size_t bytes();
+  /// The writer's recent pace: bytes of items it takes per second of work (the time between
+  /// its pops; waiting inside pop() for work is not work). 0 until measured.
+  double drain_pace();
 
  private:
+  void measure_pace(Clock::time_point called);  // mutex_ held
+  bool over_time(std::size_t bytes) const;      // mutex_ held
+
   const std::size_t max_sessions_;
   const std::size_t max_bytes_;
+  const std::chrono::milliseconds max_delay_;
+  Clock::time_point (*const now_)();
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<IngestItem> items_;
   std::size_t bytes_ = 0;
   bool closed_ = false;
+  // The pace: bytes taken and time worked since the last sample, taken once 50 ms are worked.
+  std::optional<Clock::time_point> last_return_;  // of pop()
+  std::size_t last_taken_ = 0;                    // bytes the last pop() took
+  std::size_t window_bytes_ = 0;
+  Clock::duration window_work_{};
+  double pace_ = 0;
 };
 
 }  // namespace synth::tracing::server

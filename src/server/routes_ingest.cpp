@@ -39,6 +39,7 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
       const OnExistingSession on_existing = on_existing_param(req);
       const bool wait = choice_param(req, "wait", {"commit"}, "") == "commit";
       const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+      if (!wait) refuse_when_behind(ctx, res);  // before the decoding it would waste
       DecodedBody decoded;
       try {
         decoded = decode_sessions(body, format);

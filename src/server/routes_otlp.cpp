@@ -322,6 +322,7 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
                                               const httplib::ContentReader& reader) {
     const bool json = json_body(req);
     const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+    if (!ctx.options.otlp_wait_commit) refuse_when_behind(ctx, res);  // before the decoding it would waste
     OtlpTraces traces;
     try {
       traces = json ? decode_otlp_traces_json(body) : decode_otlp_traces_protobuf(body);

@@ -90,7 +90,7 @@ struct Server::Parts {
   explicit Parts(ServerOptions o)
       : options(checked(std::move(o))),
         store(std::make_unique<DuckDBTraceManager>(options.db, DuckDBOptions{.threads = options.db_threads})),
-        queue(options.queue_sessions, options.queue_bytes),
+        queue(options.queue_sessions, options.queue_bytes, options.queue_delay),
         export_dir(make_export_dir()),
         ctx{options, *store, queue, counters, "", export_dir} {}
 

@@ -4,6 +4,7 @@
 // route, queue, writer and database; the writer is started late to be "behind".
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <thread>
 
 #include "server/fixtures.hpp"
@@ -70,4 +71,93 @@ TEST(Backpressure, AFullQueueAnswers503WithRetryAfterThenTakesTheRequest) {
   EXPECT_EQ(store.session_ids().size(), 5u);
   EXPECT_EQ(counters.inserted.load(), 5u);
   EXPECT_EQ(counters.lost.load(), 0u);
+}
+
+namespace {
+
+// The queue's clock, moved by the test: the writer's pace is measured in its time. `script`
+// gives the times of the next readings (a pop reads the clock when called and when it returns).
+std::chrono::steady_clock::time_point fake_time;
+std::deque<std::chrono::steady_clock::time_point> script;
+std::chrono::steady_clock::time_point fake_now() {
+  if (!script.empty()) {
+    fake_time = script.front();
+    script.pop_front();
+  }
+  return fake_time;
+}
+
+std::vector<IngestItem> items_of(std::size_t n, std::size_t bytes_each) {
+  std::vector<IngestItem> items(n);
+  for (IngestItem& item : items) item.bytes = bytes_each;
+  return items;
+}
+
+}  // namespace
+
+// A request acknowledged once queued must be committed within about ServerOptions::queue_delay:
+// the queue measures how fast the writer takes its bytes (busy time only: not while it waits for
+// work) and refuses, as full, what it would not store within the delay at that pace. An empty
+// queue takes any request its bounds allow; with no pace measured yet, or a delay of 0, only the
+// sessions and bytes bounds apply.
+TEST(Backpressure, TheQueueHoldsNoMoreThanTheWriterStoresWithinTheDelay) {
+  using namespace std::chrono_literals;
+  fake_time = std::chrono::steady_clock::time_point{} + 1h;
+  IngestQueue queue(100000, std::size_t{1} << 30, 1000ms, &fake_now);
+  std::vector<IngestItem> taken;
+  auto batch = items_of(10, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  queue.pop(taken, 1000, fake_time);
+  EXPECT_EQ(queue.drain_pace(), 0.0) << "nothing stored yet";
+  batch = items_of(150, 1000);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued) << "no pace yet: the bytes bound alone";
+  // The writer comes back 100 ms later, having stored its 10 kB: 100 kB/s.
+  fake_time += 100ms;
+  taken.clear();
+  queue.pop(taken, 1000, fake_time);
+  EXPECT_EQ(taken.size(), 150u);
+  EXPECT_DOUBLE_EQ(queue.drain_pace(), 100000.0);
+  fake_time += 2000ms;  // the writer stored the 150 kB in 2 s (75 kB/s), then finds the queue empty
+  taken.clear();
+  queue.pop(taken, 1000, fake_time);
+  EXPECT_TRUE(taken.empty());
+  EXPECT_DOUBLE_EQ(queue.drain_pace(), (100000.0 + 75000.0) / 2) << "the latest pace weighs half";
+  // Waiting for work is not storing: a pop that waits 5 s for work (called, then returning 5 s
+  // later) adds no time.
+  script = {fake_time, fake_time + 5000ms};
+  queue.pop(taken, 1000, fake_time);
+  taken.clear();
+  queue.pop(taken, 1000, fake_time);
+  EXPECT_DOUBLE_EQ(queue.drain_pace(), 87500.0);
+
+  // At 87.5 kB/s, 1 s holds 87.5 kB: an empty queue takes a larger request, then nothing more.
+  batch = items_of(100, 1000);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued) << "an empty queue takes any request its bounds allow";
+  batch = items_of(1, 1000);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::full);
+  EXPECT_EQ(batch.size(), 1u) << "a refused request is left whole";
+  taken.clear();
+  queue.pop(taken, 1000, fake_time);
+  batch = items_of(87, 1000);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  EXPECT_FALSE(queue.behind());
+  batch = items_of(1, 500);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued) << "87.5 kB fit";
+  EXPECT_TRUE(queue.behind()) << "any request would be refused now: refused before it is decoded";
+  batch = items_of(1, 1);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::full);
+  batch = items_of(10, 1000);
+  EXPECT_EQ(queue.push(batch), IngestQueue::Push::queued) << "a request answered after its commit waits anyway";
+
+  // No delay bound: the same queue takes it.
+  IngestQueue unbounded(100000, std::size_t{1} << 30, 0ms, &fake_now);
+  for (int i = 0; i < 3; ++i) {
+    batch = items_of(100, 1000);
+    EXPECT_EQ(unbounded.push(batch, true), IngestQueue::Push::queued);
+    taken.clear();
+    unbounded.pop(taken, 50, fake_time);
+    fake_time += 1000ms;
+  }
+  batch = items_of(1000, 1000);
+  EXPECT_EQ(unbounded.push(batch, true), IngestQueue::Push::queued);
 }
