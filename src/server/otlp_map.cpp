@@ -219,11 +219,7 @@ void TraceSessions::remember_order(const std::string& trace_id) {
   }
 }
 
-namespace {
-
-// sessions_of_traces() from each span's own session id (`own`, per span of `traces`).
-std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces,
-                                                                const std::vector<std::optional<std::string>>& own) {
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces, const OwnSessions& own) {
   // From whichever span of a trace names one; the root's wins.
   std::unordered_map<std::string, std::string> out;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
@@ -238,14 +234,14 @@ std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces
   return out;
 }
 
-std::vector<std::optional<std::string>> own_sessions(const OtlpTraces& traces) {
-  std::vector<std::optional<std::string>> out;
+std::optional<std::string> own_session(const OtlpSpan& span) { return session_key(span.attributes); }
+
+OwnSessions own_sessions(const OtlpTraces& traces) {
+  OwnSessions out;
   out.reserve(traces.spans.size());
-  for (const OtlpSpan& s : traces.spans) out.push_back(session_key(s.attributes));
+  for (const OtlpSpan& s : traces.spans) out.push_back(own_session(s));
   return out;
 }
-
-}  // namespace
 
 std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces) {
   return sessions_of_traces(traces, own_sessions(traces));
@@ -272,7 +268,7 @@ void fill_timesteps(SessionTrace& trace, SpanOrigins& origins) {
   }
 }
 
-OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCopies copies) {
+OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCopies copies, OwnSessions own) {
   OtlpMapped out;
   static const Value kNoResource = Value::object();
   const auto resource_of = [&](const OtlpSpan& s) -> const Value& {
@@ -284,7 +280,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
   };
 
   // Each span's session id looked up once (a scan of its attributes per key of the table).
-  std::vector<std::optional<std::string>> own = own_sessions(traces);
+  if (own.size() != traces.spans.size()) own = own_sessions(traces);
   const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces, own);
   std::vector<SpanKey> keys;
   keys.reserve(traces.spans.size());
