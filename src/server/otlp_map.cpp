@@ -16,12 +16,33 @@ using otlp::timestamp_of;
 // Spans nested deeper than this are not walked up to find their timestep.
 constexpr int kMaxAncestors = 256;
 
+// The keys naming a span's session, by the mapping table's order (the first present wins).
+constexpr std::string_view kSessionKeys[] = {"synth.session_id",
+                                             "synth.session.id",
+                                             "session.id",
+                                             "gen_ai.conversation.id",
+                                             "langfuse.session.id",
+                                             "traceloop.association.properties.session_id",
+                                             "ai.telemetry.metadata.sessionId"};
+
+// A scan for these keys alone rather than KnownAttributes (all the keys the events read): every
+// span's session is read on each request, and most attributes are passed over on their last
+// character. Each key's first occurrence counts, as Value::find's.
 std::optional<std::string> session_key(const Value& attributes) {
-  using Known = otlp::KnownAttributes;
-  const Value* v = Known(attributes).first_of({Known::synth_session_id, Known::synth_session_dot_id, Known::session_id,
-                                               Known::gen_ai_conversation_id, Known::langfuse_session_id,
-                                               Known::traceloop_session_id, Known::ai_telemetry_session_id});
-  if (v == nullptr) return std::nullopt;
+  if (!attributes.is_object()) return std::nullopt;
+  std::array<const Value*, std::size(kSessionKeys)> found{};
+  for (const auto& [name, value] : attributes.as_object()) {
+    if (name.empty() || name.back() != 'd') continue;  // as every session key ends
+    for (std::size_t k = 0; k < found.size(); ++k) {
+      if (name == kSessionKeys[k]) {
+        if (found[k] == nullptr) found[k] = &value;
+        break;
+      }
+    }
+  }
+  const auto present = std::find_if(found.begin(), found.end(), [](const Value* v) { return v != nullptr && !v->is_null(); });
+  if (present == found.end()) return std::nullopt;
+  const Value* v = *present;
   if (v->is_string()) return v->as_string().empty() ? std::nullopt : std::optional(v->as_string());
   return v->dump();
 }

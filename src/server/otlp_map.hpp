@@ -168,8 +168,7 @@ class KnownAttributes {
  public:
   /// The keys, in the order of their names (kKnownKeys, otlp_known.cpp).
   enum Key : std::uint8_t {
-    synth_kind, synth_session_id, synth_session_dot_id, session_id, gen_ai_conversation_id, langfuse_session_id,
-    traceloop_session_id, ai_telemetry_session_id, synth_step_id, synth_turn, synth_system_id, synth_total_tokens,
+    synth_kind, synth_step_id, synth_turn, synth_system_id, synth_total_tokens,
     synth_cost_usd, synth_reward, synth_terminated, synth_truncated, synth_success,
     openinference_span_kind, traceloop_span_kind, gen_ai_operation_name, gen_ai_tool_name, tool_name,
     gen_ai_response_model, gen_ai_request_model, llm_model_name, llm_request_model_name, llm_response_model_name,
