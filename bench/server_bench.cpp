@@ -19,7 +19,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +29,7 @@
 
 #include "otlp_workload.hpp"
 #include "scratch_database.hpp"
+#include "thread_use.hpp"
 #include "duckdb/access.hpp"
 #include "server/otlp_decode.hpp"
 #include "server/otlp_map.hpp"
@@ -53,6 +53,7 @@ std::unique_ptr<httplib::Client> client_of(const st::server::Server& server) {
   c->set_keep_alive(true);
   c->set_tcp_nodelay(true);
   c->set_read_timeout(std::chrono::seconds(60));
+  c->set_write_timeout(std::chrono::seconds(60));  // under valgrind the server reads slowly
   return c;
 }
 
@@ -225,23 +226,6 @@ struct IngestCounts {
   bool all_committed() const { return accepted >= 0 && waiting == 0 && done >= accepted; }
 };
 
-// The CPU time the threads named `name` (the server's, e.g. "serve-writer") spent so far, in ms
-// (Linux schedstat): the writer's cost per span, less disturbed by other load than wall time.
-double thread_cpu_ms(std::string_view name) {
-  double ns = 0;
-  std::error_code ec;
-  for (const auto& task : fs::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string thread_name;
-    std::getline(comm, thread_name);
-    if (thread_name != name) continue;
-    std::ifstream schedstat(task.path() / "schedstat");
-    double on_cpu = 0;
-    if (schedstat >> on_cpu) ns += on_cpu;
-  }
-  return ns / 1e6;
-}
-
 IngestCounts ingest_counts(httplib::Client& client) {
   const auto r = client.Get("/api/v1/health");
   IngestCounts c;
@@ -273,8 +257,9 @@ IngestCounts ingest_counts(httplib::Client& client) {
 // serve's 16 are busy with them). Bodies are built before the clock starts. The time runs until health
 // says every accepted session is committed; items = spans as the server counts them
 // (health's otlp_spans). drain_ms: from the last acknowledgement to everything committed (the
-// acknowledged-to-committed delay of the last request under load). writer_cpu_ms: the CPU time of
-// the store's writer thread (serve-writer), which bounds the rate once the handlers are done.
+// acknowledged-to-committed delay of the last request under load). writer_cpu_ms and
+// writer_page_faults: those of the store's writer thread (serve-writer), which bounds the rate
+// once the handlers are done.
 void BM_OtlpIngest(benchmark::State& state) {
   const bool json = state.range(0) != 0;
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
@@ -293,6 +278,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   std::int64_t lists = 0;
   double drain_ms = 0;
   double writer_cpu_ms = 0;
+  double writer_page_faults = 0;
   IngestCounts last;
   for (auto _ : state) {
     state.PauseTiming();
@@ -343,7 +329,9 @@ void BM_OtlpIngest(benchmark::State& state) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
       drain_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - acked).count();
-      writer_cpu_ms += thread_cpu_ms("serve-writer");
+      const synth_bench::ThreadUse writer = synth_bench::thread_use("serve-writer");
+      writer_cpu_ms += writer.cpu_ms;
+      writer_page_faults += writer.page_faults;
       state.PauseTiming();
       done = true;
       reader.join();
@@ -368,6 +356,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["lists_during_ingest"] = static_cast<double>(lists);
   state.counters["drain_ms"] = drain_ms / static_cast<double>(state.iterations());
   state.counters["writer_cpu_ms"] = writer_cpu_ms / static_cast<double>(state.iterations());
+  state.counters["writer_page_faults"] = writer_page_faults / static_cast<double>(state.iterations());
   state.counters["sessions_merged"] = static_cast<double>(last.merged);
   state.counters["sessions_renamed"] = static_cast<double>(last.renamed);
   state.counters["throttled"] = static_cast<double>(last.throttled);
@@ -408,6 +397,39 @@ void BM_OtlpDecodeAndMap(benchmark::State& state) {
   state.counters["spans_per_body"] = static_cast<double>(spans);
 }
 BENCHMARK(BM_OtlpDecodeAndMap)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"json", "foreign"});
+
+// (e'''') One POST /v1/traces as the server's handler thread does it: the body read, decoded,
+// mapped, the log hold asked and the sessions queued (the writer stores them meanwhile); acked
+// once queued. 40 bodies of 512 spans of one client, each sent once, on one connection: one
+// handler thread. Under callgrind (--separate-threads=yes), its
+// thread's file holds the 40 requests whole (instructions per request: its total / 40).
+void BM_OtlpRouteRequest(benchmark::State& state) {
+  const bool json = state.range(0) != 0;
+  const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
+  // Enough sessions (20 spans a foreign one, 41 one of ours) for 40 bodies of 512 spans.
+  const int sessions = shape == synth_bench::OtlpShape::foreign ? 1100 : 520;
+  const std::vector<std::string> bodies = synth_bench::otlp_client_bodies(shape, json, 0, sessions).bodies;
+  const fs::path path = synth_bench::scratch_database("server_otlp_route.duckdb");
+  remove_database(path);
+  std::size_t sent = 0;
+  {
+    st::server::ServerOptions options{.db = path, .port = 0};
+    options.otlp_wait_commit = false;
+    st::server::Server server(options);
+    auto client = client_of(server);
+    client->set_write_timeout(std::chrono::seconds(60));  // under valgrind
+    for (auto _ : state) {
+      const auto r = client->Post("/v1/traces", bodies[sent++], json ? "application/json" : "application/x-protobuf");
+      if (!r || r->status != 200) {
+        state.SkipWithError("a request failed");
+        break;
+      }
+    }
+  }
+  remove_database(path);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 512);  // items = spans (512 a body)
+}
+BENCHMARK(BM_OtlpRouteRequest)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"json", "foreign"})->Iterations(40)->UseRealTime();
 
 // (e''') The writer's store side of OTLP requests, without HTTP or the queue: the bodies of a client
 // of 40 conversations (foreign: GenAI agents'; 2 requests of 512 spans, a conversation's parts merged

@@ -92,6 +92,16 @@ std::size_t utf8_sequence_length(const unsigned char* s, std::size_t avail) noex
 std::size_t first_invalid_utf8(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   for (std::size_t i = 0; i < s.size();) {
+    // ASCII a word at a time: the store checks every text cell it appends (a fortieth of the
+    // server writer's instructions byte by byte).
+    if (i + 8 <= s.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w & kHighs) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     if (p[i] < 0x80) {
       ++i;
       continue;

@@ -48,6 +48,10 @@ class ProtoReader {
     return true;
   }
   std::uint64_t varint() {
+    // Most are one byte (field keys, the lengths of ids, keys and short values): read inline.
+    if (pos_ < data_.size() && (static_cast<unsigned char>(data_[pos_]) & 0x80) == 0) {
+      return static_cast<unsigned char>(data_[pos_++]);
+    }
     std::uint64_t v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
       if (pos_ >= data_.size()) fail("a varint is cut off by the end of the message");
@@ -73,7 +77,7 @@ class ProtoReader {
            std::to_string(data_.size() - pos_) + " are left");
     }
     if (offset != nullptr) *offset = base_ + pos_;
-    const std::string_view out = data_.substr(pos_, n);
+    const std::string_view out(data_.data() + pos_, n);  // in bounds: checked above
     pos_ += n;
     return out;
   }

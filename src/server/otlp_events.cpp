@@ -157,8 +157,12 @@ Value normalized_messages(Value list) {
     }
     if (m.find("content") == nullptr) {
       if (const Value* parts = m.find("parts")) {
-        // Appended: set() would look for the key again.
-        if (std::string text = parts_text(*parts); !text.empty()) m.as_object().emplace_back("content", std::move(text));
+        // Appended (set() would look for the key again), into room for one more: the parser
+        // sized the object exactly, and doubling it would keep a slot unused until the writer.
+        if (std::string text = parts_text(*parts); !text.empty()) {
+          m.as_object().reserve(m.size() + 1);
+          m.as_object().emplace_back("content", std::move(text));
+        }
       }
     }
     out.push_back(std::move(m));
@@ -204,7 +208,26 @@ Value error_of(const OtlpSpan& s, const Known& a) {
 // Keys that only say where a span belongs: not kept among a span's own attributes.
 bool placement_key(std::string_view key) { return key.starts_with("synth.") || key == "gen_ai.conversation.id"; }
 
-// `metadata`: the kind's own entries, room left for the ones added here.
+// How many entries common() adds to a span's event's metadata. Each event's metadata (and state)
+// is allocated at its size: it stays in memory until the writer stores it, and room reserved for
+// every entry that might come was a sixth of an event's memory (page faults, BENCHMARKS.md).
+template <class E>
+std::size_t common_entries(const OtlpSpan& s) {
+  std::size_t n = s.parent_span_id.empty() ? 0 : 1;
+  if constexpr (!std::is_same_v<E, CAISEvent>) n += (s.span_id.empty() ? 0 : 1) + (s.trace_id.empty() ? 0 : 1);
+  bool error = s.status_code == 2;  // as error_of()
+  bool others = false;              // span events kept
+  for (const OtlpEvent& ev : s.events) {
+    if (ev.name == "exception") {
+      error = true;
+    } else if (!ev.name.starts_with("synth.")) {
+      others = true;
+    }
+  }
+  return n + (error ? 1 : 0) + (others ? 1 : 0);
+}
+
+// `metadata`: the kind's own entries, room left for the ones added here (common_entries).
 template <class E>
 void common(E& e, const OtlpSpan& s, const Known& a, const Value& resource, Value&& metadata) {
   const bool synth = a[Known::synth_kind] != nullptr;
@@ -261,28 +284,22 @@ Value output_messages(const Value& a, const Known& known) {
   return Value();
 }
 
-const OtlpMessages& read_messages(OtlpSpan& span, const Known& known) {
-  if (!span.messages) {
-    span.messages = OtlpMessages{input_messages(span.attributes, known), output_messages(span.attributes, known)};
-  }
-  return *span.messages;
-}
-
 constexpr std::size_t kRequestParamCount = 7;
 
 CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
   CAISEvent e;
   const Value* operation = a[Known::gen_ai_operation_name];
-  // Room for what common() adds: the parent span, an error, span events.
-  Value md = Value::object();
-  md.as_object().reserve(6);
-  md.as_object().emplace_back("operation", text_of(operation).empty() ? s.name : operation->as_string());
   const Value* requested = a.first_of({Known::gen_ai_request_model, Known::llm_request_model_name});
   if (text_of(requested).empty()) requested = nullptr;
   e.model_name = string_of(a.first_of({Known::gen_ai_response_model, Known::llm_response_model_name, Known::llm_model_name,
                                        Known::gen_ai_request_model, Known::llm_request_model_name, Known::ai_model_id}));
-  if (requested != nullptr && requested->as_string() != e.model_name) md.set("request_model", *requested);
-  if (const auto ttft = double_of(a[Known::gen_ai_response_time_to_first_chunk])) md.set("time_to_first_token_ms", *ttft * 1000.0);
+  const bool request_model = requested != nullptr && requested->as_string() != e.model_name;
+  const auto ttft = double_of(a[Known::gen_ai_response_time_to_first_chunk]);
+  Value md = Value::object();
+  md.as_object().reserve(1 + (request_model ? 1 : 0) + (ttft ? 1 : 0) + common_entries<CAISEvent>(s));
+  md.as_object().emplace_back("operation", text_of(operation).empty() ? s.name : operation->as_string());
+  if (request_model) md.as_object().emplace_back("request_model", *requested);
+  if (ttft) md.as_object().emplace_back("time_to_first_token_ms", *ttft * 1000.0);
   common(e, s, a, resource, std::move(md));
   e.span_id = s.span_id.empty() ? std::nullopt : std::optional(s.span_id);
   e.trace_id = s.trace_id.empty() ? std::nullopt : std::optional(s.trace_id);
@@ -308,8 +325,16 @@ CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
   e.cost = double_of(a.first_of({Known::synth_cost_usd, Known::llm_cost_total, Known::gen_ai_usage_cost}));
   e.latency_ms = duration_ms(s);
 
+  read_messages(s, a);
+  OtlpMessages messages = std::move(*s.messages);
+  s.messages.reset();
+  const Value* raw_input = messages.input.is_null() ? a.first_of({Known::input_value, Known::traceloop_entity_input}) : nullptr;
+  const Value* raw_output = messages.output.is_null() ? a.first_of({Known::output_value, Known::traceloop_entity_output}) : nullptr;
+  const Value* reasons = a[Known::gen_ai_response_finish_reasons];
+  if (reasons != nullptr && (!reasons->is_array() || reasons->empty())) reasons = nullptr;
+  const Value* response_id = a[Known::gen_ai_response_id];
+
   Value before = Value::object();
-  before.as_object().reserve(kRequestParamCount + 3);  // the parameters, model, messages or input
   if (const Value* params = a[Known::llm_invocation_parameters]) {
     if (Value p = parsed(*params); p.is_object()) before = std::move(p);
   }
@@ -318,29 +343,29 @@ CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
       {"top_p", Known::gen_ai_request_top_p},             {"top_k", Known::gen_ai_request_top_k},
       {"seed", Known::gen_ai_request_seed},               {"stream", Known::gen_ai_request_stream},
       {"stop_sequences", Known::gen_ai_request_stop_sequences}};
+  std::size_t entries = before.size() + (requested != nullptr ? 1 : 0) +
+                        (!messages.input.is_null() || raw_input != nullptr ? 1 : 0);
+  for (const auto& [param, attribute] : kRequestParams) entries += a[attribute] != nullptr ? 1 : 0;
+  before.as_object().reserve(entries);
   for (const auto& [param, attribute] : kRequestParams) {
     if (const Value* v = a[attribute]) before.set(param, *v);
   }
   if (requested != nullptr) before.set("model", requested->as_string());
-  read_messages(s, a);
-  OtlpMessages messages = std::move(*s.messages);
-  s.messages.reset();
   if (!messages.input.is_null()) {
     before.set("messages", std::move(messages.input));
-  } else if (const Value* raw = a.first_of({Known::input_value, Known::traceloop_entity_input})) {
-    before.set("input", parsed(*raw));
+  } else if (raw_input != nullptr) {
+    before.set("input", parsed(*raw_input));
   }
   Value after = Value::object();
-  after.as_object().reserve(3);
+  after.as_object().reserve((!messages.output.is_null() || raw_output != nullptr ? 1 : 0) + (reasons != nullptr ? 1 : 0) +
+                            (response_id != nullptr ? 1 : 0));
   if (!messages.output.is_null()) {
     after.set("messages", std::move(messages.output));
-  } else if (const Value* raw = a.first_of({Known::output_value, Known::traceloop_entity_output})) {
-    after.set("output", parsed(*raw));
+  } else if (raw_output != nullptr) {
+    after.set("output", parsed(*raw_output));
   }
-  if (const Value* reasons = a[Known::gen_ai_response_finish_reasons]; reasons && reasons->is_array() && !reasons->empty()) {
-    after.set("finish_reason", reasons->as_array().front());
-  }
-  if (const Value* id = a[Known::gen_ai_response_id]) after.set("response_id", *id);
+  if (reasons != nullptr) after.set("finish_reason", reasons->as_array().front());
+  if (response_id != nullptr) after.set("response_id", *response_id);
   if (!before.empty()) e.system_state_before = std::move(before);
   if (!after.empty()) e.system_state_after = std::move(after);
   return e;
@@ -351,7 +376,7 @@ EnvironmentEvent environment_event(const OtlpSpan& s, const Known& a, const Valu
   std::string step = s.name;
   if (step.starts_with("environment_step ")) step = step.substr(17);
   Value md = Value::object();
-  md.as_object().reserve(7);  // with common()'s
+  md.as_object().reserve(2 + common_entries<EnvironmentEvent>(s));
   md.as_object().emplace_back("step", std::move(step));
   md.as_object().emplace_back("duration_ms", duration_ms(s));
   common(e, s, a, resource, std::move(md));
@@ -365,12 +390,14 @@ RuntimeEvent runtime_event(const OtlpSpan& s, const Known& known, const Value& r
   const Value& a = s.attributes;
   RuntimeEvent e;
   Value md = Value::object();
-  md.as_object().reserve(9);  // with common()'s
   const Value* tool = known.first_of({Known::gen_ai_tool_name, Known::tool_name});
   if (!text_of(tool).empty() && text_of(known[Known::synth_kind]) != "trace_span") {
+    const Value* ok = known[Known::synth_success];
+    const Value* id = known.first_of({Known::gen_ai_tool_call_id, Known::tool_id});
+    md.as_object().reserve(2 + (ok != nullptr ? 1 : 0) + (id != nullptr ? 1 : 0) + common_entries<RuntimeEvent>(s));
     md.set("operation", tool->as_string());
-    if (const Value* ok = known[Known::synth_success]) md.set("success", *ok);
-    if (const Value* id = known.first_of({Known::gen_ai_tool_call_id, Known::tool_id})) md.set("tool_call_id", *id);
+    if (ok != nullptr) md.set("success", *ok);
+    if (id != nullptr) md.set("tool_call_id", *id);
     if (const Value* args = known.first_of({Known::gen_ai_tool_call_arguments, Known::tool_parameters, Known::input_value})) {
       e.system_state_before = Value{{"arguments", parsed(*args)}};
     }
@@ -378,9 +405,12 @@ RuntimeEvent runtime_event(const OtlpSpan& s, const Known& known, const Value& r
       e.system_state_after = Value{{"result", parsed(*result)}};
     }
   } else {
+    const auto kept = static_cast<std::size_t>(std::count_if(
+        a.as_object().begin(), a.as_object().end(), [](const Value::Member& m) { return !placement_key(m.first); }));
+    md.as_object().reserve(2 + (kept > 0 ? 1 : 0) + common_entries<RuntimeEvent>(s));
     md.set("span", s.name);
     Value own = Value::object();
-    own.as_object().reserve(a.size());
+    own.as_object().reserve(kept);
     for (const auto& [key, value] : a.as_object()) {
       if (!placement_key(key)) own.set(key, value);
     }
@@ -402,12 +432,18 @@ Value input_messages(const Value& a) { return input_messages(a, Known(a)); }
 
 Value output_messages(const Value& a) { return output_messages(a, Known(a)); }
 
+const OtlpMessages& read_messages(OtlpSpan& span, const Known& known) {
+  if (!span.messages) {
+    span.messages = OtlpMessages{input_messages(span.attributes, known), output_messages(span.attributes, known)};
+  }
+  return *span.messages;
+}
+
 const OtlpMessages& read_messages(OtlpSpan& span) { return read_messages(span, Known(span.attributes)); }
 
-bool is_foreign_llm_call(const OtlpSpan& span) {
-  const Known known(span.attributes);
-  return known[Known::synth_kind] == nullptr && kind_of(known) == Kind::llm;
-}
+bool is_foreign_llm_call(const Known& known) { return known[Known::synth_kind] == nullptr && kind_of(known) == Kind::llm; }
+
+bool is_foreign_llm_call(const OtlpSpan& span) { return is_foreign_llm_call(Known(span.attributes)); }
 
 Event span_to_event(OtlpSpan& span, const Value& resource) {
   const Known known(span.attributes);

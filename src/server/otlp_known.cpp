@@ -12,8 +12,7 @@ using Known = KnownAttributes;
 
 // The names of KnownAttributes' keys, in its order.
 constexpr std::string_view kKnownKeys[] = {
-    "synth.kind", "synth.session_id", "synth.session.id", "session.id", "gen_ai.conversation.id", "langfuse.session.id",
-    "traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "synth.step_id", "synth.turn",
+    "synth.kind", "synth.step_id", "synth.turn",
     "synth.system_id", "synth.total_tokens", "synth.cost_usd", "synth.reward", "synth.terminated", "synth.truncated",
     "synth.success", "openinference.span.kind", "traceloop.span.kind", "gen_ai.operation.name", "gen_ai.tool.name",
     "tool.name", "gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "llm.request.model_name",

@@ -16,12 +16,33 @@ using otlp::timestamp_of;
 // Spans nested deeper than this are not walked up to find their timestep.
 constexpr int kMaxAncestors = 256;
 
+// The keys naming a span's session, by the mapping table's order (the first present wins).
+constexpr std::string_view kSessionKeys[] = {"synth.session_id",
+                                             "synth.session.id",
+                                             "session.id",
+                                             "gen_ai.conversation.id",
+                                             "langfuse.session.id",
+                                             "traceloop.association.properties.session_id",
+                                             "ai.telemetry.metadata.sessionId"};
+
+// A scan for these keys alone rather than KnownAttributes (all the keys the events read): every
+// span's session is read on each request, and most attributes are passed over on their last
+// character. Each key's first occurrence counts, as Value::find's.
 std::optional<std::string> session_key(const Value& attributes) {
-  using Known = otlp::KnownAttributes;
-  const Value* v = Known(attributes).first_of({Known::synth_session_id, Known::synth_session_dot_id, Known::session_id,
-                                               Known::gen_ai_conversation_id, Known::langfuse_session_id,
-                                               Known::traceloop_session_id, Known::ai_telemetry_session_id});
-  if (v == nullptr) return std::nullopt;
+  if (!attributes.is_object()) return std::nullopt;
+  std::array<const Value*, std::size(kSessionKeys)> found{};
+  for (const auto& [name, value] : attributes.as_object()) {
+    if (name.empty() || name.back() != 'd') continue;  // as every session key ends
+    for (std::size_t k = 0; k < found.size(); ++k) {
+      if (name == kSessionKeys[k]) {
+        if (found[k] == nullptr) found[k] = &value;
+        break;
+      }
+    }
+  }
+  const auto present = std::find_if(found.begin(), found.end(), [](const Value* v) { return v != nullptr && !v->is_null(); });
+  if (present == found.end()) return std::nullopt;
+  const Value* v = *present;
   if (v->is_string()) return v->as_string().empty() ? std::nullopt : std::optional(v->as_string());
   return v->dump();
 }
@@ -219,11 +240,7 @@ void TraceSessions::remember_order(const std::string& trace_id) {
   }
 }
 
-namespace {
-
-// sessions_of_traces() from each span's own session id (`own`, per span of `traces`).
-std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces,
-                                                                const std::vector<std::optional<std::string>>& own) {
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces, const OwnSessions& own) {
   // From whichever span of a trace names one; the root's wins.
   std::unordered_map<std::string, std::string> out;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
@@ -238,14 +255,14 @@ std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces
   return out;
 }
 
-std::vector<std::optional<std::string>> own_sessions(const OtlpTraces& traces) {
-  std::vector<std::optional<std::string>> out;
+std::optional<std::string> own_session(const OtlpSpan& span) { return session_key(span.attributes); }
+
+OwnSessions own_sessions(const OtlpTraces& traces) {
+  OwnSessions out;
   out.reserve(traces.spans.size());
-  for (const OtlpSpan& s : traces.spans) out.push_back(session_key(s.attributes));
+  for (const OtlpSpan& s : traces.spans) out.push_back(own_session(s));
   return out;
 }
-
-}  // namespace
 
 std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces) {
   return sessions_of_traces(traces, own_sessions(traces));
@@ -272,7 +289,7 @@ void fill_timesteps(SessionTrace& trace, SpanOrigins& origins) {
   }
 }
 
-OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCopies copies) {
+OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCopies copies, OwnSessions own) {
   OtlpMapped out;
   static const Value kNoResource = Value::object();
   const auto resource_of = [&](const OtlpSpan& s) -> const Value& {
@@ -284,7 +301,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
   };
 
   // Each span's session id looked up once (a scan of its attributes per key of the table).
-  std::vector<std::optional<std::string>> own = own_sessions(traces);
+  if (own.size() != traces.spans.size()) own = own_sessions(traces);
   const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces, own);
   std::vector<SpanKey> keys;
   keys.reserve(traces.spans.size());

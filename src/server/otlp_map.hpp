@@ -120,8 +120,15 @@ class TraceSessions {
   std::deque<std::string> order_;
 };
 
-/// The session of each trace of a request that one of its spans names (the root's wins).
+/// The session id each span of a request names itself (its attributes' first session key), in
+/// the order of `traces.spans`; and that of one span.
+using OwnSessions = std::vector<std::optional<std::string>>;
+OwnSessions own_sessions(const OtlpTraces& traces);
+std::optional<std::string> own_session(const OtlpSpan& span);
+/// The session of each trace of a request that one of its spans names (the root's wins); `own`:
+/// own_sessions(traces), read already.
 std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces);
+std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces& traces, const OwnSessions& own);
 /// Remembers them in `memory`.
 void remember_sessions(const std::unordered_map<std::string, std::string>& sessions, TraceSessions& memory);
 
@@ -129,9 +136,11 @@ void remember_sessions(const std::unordered_map<std::string, std::string>& sessi
 /// the request's other spans, else from `memory` (when given), else its resource's, else the
 /// trace id. A span whose trace and span id came earlier in the request is left out (counted
 /// in duplicate_spans). Takes the spans' messages (OtlpSpan::messages) into their events rather
-/// than copying them. Never throws for any content of `traces` but std::bad_alloc.
+/// than copying them. `own`: own_sessions(traces) when the caller read them already (each read
+/// looks up a span's attributes), else empty. Never throws for any content of `traces` but
+/// std::bad_alloc.
 OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory = nullptr,
-                          TimestepCopies copies = TimestepCopies::made);
+                          TimestepCopies copies = TimestepCopies::made, OwnSessions own = {});
 
 /// GenAI content sent as log records (event name `gen_ai.*`: `gen_ai.user.message`,
 /// `gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) as messages of the
@@ -159,8 +168,7 @@ class KnownAttributes {
  public:
   /// The keys, in the order of their names (kKnownKeys, otlp_known.cpp).
   enum Key : std::uint8_t {
-    synth_kind, synth_session_id, synth_session_dot_id, session_id, gen_ai_conversation_id, langfuse_session_id,
-    traceloop_session_id, ai_telemetry_session_id, synth_step_id, synth_turn, synth_system_id, synth_total_tokens,
+    synth_kind, synth_step_id, synth_turn, synth_system_id, synth_total_tokens,
     synth_cost_usd, synth_reward, synth_terminated, synth_truncated, synth_success,
     openinference_span_kind, traceloop_span_kind, gen_ai_operation_name, gen_ai_tool_name, tool_name,
     gen_ai_response_model, gen_ai_request_model, llm_model_name, llm_request_model_name, llm_response_model_name,
@@ -209,11 +217,14 @@ Value input_messages(const Value& attributes);
 Value output_messages(const Value& attributes);
 
 /// The span's input_messages() and output_messages(), read on the first call and kept in
-/// `span.messages`.
+/// `span.messages`; `known`: KnownAttributes of its attributes, when made already.
 const OtlpMessages& read_messages(OtlpSpan& span);
+const OtlpMessages& read_messages(OtlpSpan& span, const KnownAttributes& known);
 
-/// True for a span that becomes an LLM call event and is none of ours (`synth.*`).
+/// True for a span that becomes an LLM call event and is none of ours (`synth.*`); `known`:
+/// KnownAttributes of its attributes.
 bool is_foreign_llm_call(const OtlpSpan& span);
+bool is_foreign_llm_call(const KnownAttributes& known);
 
 /// The event of a span that is neither our session nor our timestep span; an LLM call takes the
 /// span's messages (read_messages) out of it.

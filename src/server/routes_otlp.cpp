@@ -123,6 +123,7 @@ struct WithLogs {
   std::uint64_t attached = 0;
   OtlpLogs loose;
   std::vector<HeldSpan> waiting;
+  OwnSessions own;  // own_sessions() of the spans staying in the request, records folded in
 };
 
 // Which spans may wait for their log records: LLM calls of GenAI instrumentations with no
@@ -136,8 +137,10 @@ std::vector<bool> may_wait(OtlpTraces& traces) {
   std::vector<bool> out(traces.spans.size(), false);
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     OtlpSpan& s = traces.spans[i];
-    if (ours.contains(s.trace_id) || !otlp::is_foreign_llm_call(s)) continue;
-    const OtlpMessages& content = otlp::read_messages(s);
+    if (ours.contains(s.trace_id)) continue;
+    const otlp::KnownAttributes known(s.attributes);
+    if (!otlp::is_foreign_llm_call(known)) continue;
+    const OtlpMessages& content = otlp::read_messages(s, known);
     out[i] = content.input.is_null() && content.output.is_null();
   }
   return out;
@@ -145,9 +148,11 @@ std::vector<bool> may_wait(OtlpTraces& traces) {
 
 WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_wait) {
   WithLogs out;
+  // Read once for the mapping too (kept in step with the spans below).
+  out.own = own_sessions(traces);
   // Before the spans are marked seen: a record of them arriving meanwhile is stored at once, and
   // must find its trace's session.
-  remember_sessions(sessions_of_traces(traces), *ctx.trace_sessions);
+  remember_sessions(sessions_of_traces(traces, out.own), *ctx.trace_sessions);
   std::vector<std::size_t> waiting;
   if (spans_may_wait && ctx.span_hold->enabled()) {
     const std::vector<bool> candidates = may_wait(traces);  // outside the hold's lock: it reads content
@@ -162,10 +167,13 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
     for (const std::size_t i : waiting) wait[i] = true;
     std::vector<OtlpSpan> staying;
     staying.reserve(traces.spans.size() - waiting.size());
+    OwnSessions staying_own;
+    staying_own.reserve(staying.capacity());
     for (std::size_t i = 0; i < traces.spans.size(); ++i) {
       OtlpSpan& s = traces.spans[i];
       if (!wait[i]) {
         staying.push_back(std::move(s));
+        staying_own.push_back(std::move(out.own[i]));
         continue;
       }
       const Value& resource = s.resource < traces.resources.size() ? traces.resources[s.resource] : kNoResource;
@@ -177,6 +185,7 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
       out.waiting.push_back(std::move(held));
     }
     traces.spans = std::move(staying);
+    out.own = std::move(staying_own);
   }
   if (out.taken.empty()) return out;
   std::unordered_map<std::string, std::vector<OtlpLog>> by_span;
@@ -188,7 +197,8 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
       by_span[h.log.trace_id + "/" + h.log.span_id].push_back(h.log);
     }
   }
-  for (OtlpSpan& s : traces.spans) {
+  for (std::size_t i = 0; i < traces.spans.size(); ++i) {
+    OtlpSpan& s = traces.spans[i];
     auto it = by_span.find(s.trace_id + "/" + s.span_id);
     if (it == by_span.end()) continue;
     // Our session and timestep spans become no event: their records stay messages.
@@ -196,6 +206,7 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
     if (kind != nullptr && (*kind == Value("session") || *kind == Value("timestep"))) continue;
     out.attached += it->second.size();
     fold_logs_into_span(s, std::move(it->second));
+    out.own[i] = own_session(s);  // the records' attributes may name the session
     by_span.erase(it);
   }
   for (const HeldLog& h : out.taken) {
@@ -229,7 +240,7 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
   WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
   Queued out;
   // The timesteps' copies of the items left out: the writer stores the items from the history.
-  out.mapped = map_otlp_spans(std::move(traces), ctx.trace_sessions.get(), TimestepCopies::left_out);
+  out.mapped = map_otlp_spans(std::move(traces), ctx.trace_sessions.get(), TimestepCopies::left_out, std::move(logs.own));
   // After the spans: their trace's session is known now.
   OtlpMapped loose = map_otlp_logs(logs.loose, ctx.trace_sessions.get());
   std::vector<IngestItem> items;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "json/writer.hpp"
 #include "synth/tracing/json.hpp"
 
 namespace {
@@ -227,3 +228,27 @@ TEST(WriterStrings, OneSpecialByteAtEveryPositionOfEveryLength) {
 }
 
 }  // namespace
+
+// The offset of the first bad byte, wherever it falls among whole words of ASCII (read a word at a
+// time) and valid multi-byte sequences: the store refuses or repairs text by it.
+TEST(WriterStrings, FirstInvalidUtf8IsFoundAtEveryOffset) {
+  using synth::tracing::detail::first_invalid_utf8;
+  const std::string euro = "\xE2\x82\xAC";
+  for (std::size_t length = 0; length <= 40; ++length) {
+    const std::string ascii(length, 'a');
+    EXPECT_EQ(first_invalid_utf8(ascii), length);
+    for (std::size_t at = 0; at < length; ++at) {
+      for (const char bad : {'\x80', '\xFF', '\xC2'}) {  // continuation, never valid, truncated
+        std::string s = ascii;
+        s[at] = bad;
+        EXPECT_EQ(first_invalid_utf8(s), at) << "length " << length << ", bad byte at " << at;
+      }
+      std::string valid = ascii;
+      valid.replace(at, 1, euro);  // a sequence across a word's end, then ASCII after it
+      EXPECT_EQ(first_invalid_utf8(valid), valid.size());
+      std::string after = valid + ascii;
+      after[valid.size() + at] = '\xBF';
+      EXPECT_EQ(first_invalid_utf8(after), valid.size() + at);
+    }
+  }
+}

@@ -217,6 +217,28 @@ TEST(OtlpDecode, SessionFromTheSpanItsTraceOrElseTheTraceId) {
   EXPECT_EQ(other.session_id, "33333333333333333333333333333333");
 }
 
+// The session keys by the mapping table's order, whatever their order among the attributes: a
+// null one is passed over, an empty string names none (the trace id then), a number is its text.
+TEST(OtlpDecode, TheFirstSessionKeyOfTheTableNamesTheSession) {
+  const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"11111111111111111111111111111111","spanId":"1111111111111111","name":"a","attributes":[
+      {"key":"session.id","value":{"stringValue":"third"}},
+      {"key":"ai.telemetry.metadata.sessionId","value":{"stringValue":"last"}},
+      {"key":"synth.session_id","value":{}},
+      {"key":"gen_ai.response.id","value":{"stringValue":"not a session"}},
+      {"key":"synth.session.id","value":{"stringValue":"second"}}]},
+    {"traceId":"22222222222222222222222222222222","spanId":"2222222222222222","name":"b","attributes":[
+      {"key":"langfuse.session.id","value":{"intValue":"42"}}]},
+    {"traceId":"33333333333333333333333333333333","spanId":"3333333333333333","name":"c","attributes":[
+      {"key":"session.id","value":{"stringValue":"not this"}},
+      {"key":"synth.session_id","value":{"stringValue":""}}]}]}]}]})";
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(body));
+  std::vector<std::string> ids;
+  for (const SessionTrace& t : mapped.sessions) ids.push_back(t.session_id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"33333333333333333333333333333333", "42", "second"}));
+}
+
 TEST(OtlpDecode, MalformedProtobufNamesTheProblem) {
   const auto error_of = [](std::string_view body) -> std::string {
     try {

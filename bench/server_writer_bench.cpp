@@ -1,0 +1,123 @@
+// (e'''') serve's store writer alone, draining a full queue: what bounds OTLP ingest once the
+// handlers are done (BM_OtlpIngest's drain_ms). Part of server_bench.
+#include <benchmark/benchmark.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <synth/tracing/duckdb.hpp>
+
+#include "otlp_workload.hpp"
+#include "scratch_database.hpp"
+#include "server/http.hpp"
+#include "server/routes.hpp"
+#include "server/writer.hpp"
+#include "thread_use.hpp"
+
+namespace {
+
+namespace sv = synth::tracing::server;
+
+// BM_OtlpIngest's protobuf bodies (4 clients, `conversations` each; foreign or ours), all mapped by
+// the OTLP routes (real HTTP, answered once queued, the bodies of the clients taken in turns)
+// before the writer starts; then one StoreWriter, as serve's, commits them. The time and the
+// counters are the writer's alone (items = spans; writer_cpu_ms and writer_page_faults: its
+// thread's; commits). The queue never runs empty before the end, so the batches are the same from
+// run to run: under callgrind (--separate-threads=yes) the serve-writer thread's instructions compare two
+// builds (`conversations:500`, a quarter of the spans, keeps that run short).
+void BM_OtlpWriterDrain(benchmark::State& state) {
+  const auto shape = state.range(0) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
+  const int conversations = static_cast<int>(state.range(1));
+  std::vector<std::vector<std::string>> clients;
+  std::size_t longest = 0;
+  for (int c = 0; c < 4; ++c) {
+    clients.push_back(synth_bench::otlp_client_bodies(shape, false, c, conversations).bodies);
+    longest = std::max(longest, clients.back().size());
+  }
+  const std::filesystem::path path = synth_bench::scratch_database("server_writer_drain.duckdb");
+  std::int64_t spans = 0;
+  double writer_cpu_ms = 0;
+  double writer_page_faults = 0;
+  double commits = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    synth_bench::remove_database(path);
+    std::string error;
+    {
+      sv::ServerOptions options{.db = path, .port = 0};
+      options.otlp_wait_commit = false;
+      options.queue_sessions = 1'000'000;  // all of it queued before the writer starts
+      options.queue_bytes = std::size_t{16} << 30;
+      // Batches of commit_sessions only (and the last), as natively, however slow the run (valgrind).
+      options.commit_interval = std::chrono::hours(1);
+      // As serve opens it: DuckDB's work on the calling thread (the writer's), no workers.
+      synth::tracing::DuckDBTraceManager store(path, synth::tracing::DuckDBOptions{.threads = options.db_threads});
+      // Not an empty file: DuckDB moves a first commit's rows into an empty table whole, and
+      // copies (and logs) the rows of every later one.
+      store.insert_trace(synth_bench::bench_session("preloaded", 3, 0, synth::tracing::Timestamp(std::chrono::seconds(1'735'000'000))));
+      sv::IngestQueue queue(options.queue_sessions, options.queue_bytes);
+      sv::IngestCounters counters;
+      sv::ServerContext ctx{options, store, queue, counters, "", path.parent_path()};
+      httplib::Server http;
+      sv::add_otlp_routes(http, ctx);
+      const int port = http.bind_to_any_port("127.0.0.1");
+      std::thread serving([&] { http.listen_after_bind(); });
+      while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      {
+        httplib::Client client("127.0.0.1", port);
+        client.set_keep_alive(true);
+        client.set_read_timeout(std::chrono::seconds(600));
+        client.set_write_timeout(std::chrono::seconds(600));
+        for (std::size_t i = 0; i < longest && error.empty(); ++i) {
+          for (const auto& bodies : clients) {
+            if (i >= bodies.size()) continue;
+            const auto r = client.Post("/v1/traces", bodies[i], "application/x-protobuf");
+            if (!r || r->status != 200) error = "a request was not queued";
+          }
+        }
+      }
+      http.stop();
+      serving.join();
+      if (error.empty() && !sv::release_held_spans(ctx, true)) error = "the held spans could not be queued";
+      if (error.empty()) {
+        state.ResumeTiming();
+        sv::StoreWriter writer(store, queue, counters, options);
+        const auto done = [&] {
+          return counters.inserted + counters.replaced + counters.merged + counters.skipped + counters.refused +
+                     counters.lost >=
+                 counters.accepted;
+        };
+        while (queue.depth() > 0 || !done()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        const synth_bench::ThreadUse used = synth_bench::thread_use("serve-writer");  // before it ends
+        state.PauseTiming();
+        writer_cpu_ms += used.cpu_ms;
+        writer_page_faults += used.page_faults;
+        writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(600));
+        if (counters.lost + counters.refused > 0) error = "sessions were not stored";
+        spans += static_cast<std::int64_t>(counters.otlp_spans.load());
+        commits += static_cast<double>(counters.commits.load());
+      }
+    }
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());  // Google Benchmark aborts on ResumeTiming() after it
+      break;
+    }
+    state.ResumeTiming();
+  }
+  synth_bench::remove_database(path);
+  state.SetItemsProcessed(spans);
+  state.counters["writer_cpu_ms"] = writer_cpu_ms / static_cast<double>(state.iterations());
+  state.counters["writer_page_faults"] = writer_page_faults / static_cast<double>(state.iterations());
+  state.counters["commits"] = commits / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_OtlpWriterDrain)
+    ->ArgsProduct({{1, 0}, {2000, 500}})
+    ->ArgNames({"foreign", "conversations"})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
