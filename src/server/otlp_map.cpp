@@ -300,7 +300,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
     if (out.error_message.empty()) out.error_message = why;
   };
 
-  // Each span's session id looked up once (a scan of its attributes per key of the table).
+  // Each span's session id looked up once (here, unless the caller did).
   if (own.size() != traces.spans.size()) own = own_sessions(traces);
   const std::unordered_map<std::string, std::string> trace_session = sessions_of_traces(traces, own);
   std::vector<SpanKey> keys;
