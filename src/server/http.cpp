@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "diagnostics.hpp"
-#include "server/otlp_decode.hpp"
+#include "server/otlp_response.hpp"
 #include "synth/tracing/json.hpp"
 #include "text.hpp"
 #include "time.hpp"

@@ -9,6 +9,7 @@
 
 #include "diagnostics.hpp"
 #include "server/otlp_map.hpp"
+#include "server/otlp_response.hpp"
 #include "server/routes.hpp"
 
 namespace synth::tracing::server {

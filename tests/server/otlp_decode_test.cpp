@@ -11,6 +11,7 @@
 #include "server/exports.hpp"
 #include "server/fixtures.hpp"
 #include "server/otlp_map.hpp"
+#include "server/otlp_response.hpp"
 #include "support.hpp"
 #include "synth/tracing/otel.hpp"
 
