@@ -208,28 +208,42 @@ Value error_of(const OtlpSpan& s, const Known& a) {
 // Keys that only say where a span belongs: not kept among a span's own attributes.
 bool placement_key(std::string_view key) { return key.starts_with("synth.") || key == "gen_ai.conversation.id"; }
 
-// How many entries common() adds to a span's event's metadata. Each event's metadata (and state)
-// is allocated at its size: it stays in memory until the writer stores it, and room reserved for
-// every entry that might come was a sixth of an event's memory (page faults, BENCHMARKS.md).
-template <class E>
-std::size_t common_entries(const OtlpSpan& s) {
-  std::size_t n = s.parent_span_id.empty() ? 0 : 1;
-  if constexpr (!std::is_same_v<E, CAISEvent>) n += (s.span_id.empty() ? 0 : 1) + (s.trace_id.empty() ? 0 : 1);
-  bool error = s.status_code == 2;  // as error_of()
-  bool others = false;              // span events kept
-  for (const OtlpEvent& ev : s.events) {
-    if (ev.name == "exception") {
-      error = true;
-    } else if (!ev.name.starts_with("synth.")) {
-      others = true;
-    }
+// What common() adds to a span's event's metadata after the kind's own entries, decided once, so
+// that the metadata is allocated at its size with them: it stays in memory until the writer
+// stores it, and room reserved for every entry that might come was a sixth of an event's memory
+// (page faults, BENCHMARKS.md).
+struct CommonEntries {
+  bool span_id = false;  // the span's and trace's ids: not for an LLM call, which has columns for them
+  bool trace_id = false;
+  bool parent_span_id = false;
+  Value error;                        // error_of()
+  Value span_events = Value::array();  // the span events kept
+  std::size_t size() const noexcept {
+    return (span_id ? 1 : 0) + (trace_id ? 1 : 0) + (parent_span_id ? 1 : 0) + (error.is_null() ? 0 : 1) +
+           (span_events.empty() ? 0 : 1);
   }
-  return n + (error ? 1 : 0) + (others ? 1 : 0);
+};
+
+template <class E>
+CommonEntries common_entries(const OtlpSpan& s, const Known& a) {
+  CommonEntries c;
+  if constexpr (!std::is_same_v<E, CAISEvent>) {
+    c.span_id = !s.span_id.empty();
+    c.trace_id = !s.trace_id.empty();
+  }
+  c.parent_span_id = !s.parent_span_id.empty();
+  c.error = error_of(s, a);
+  for (const OtlpEvent& ev : s.events) {
+    if (ev.name == "exception" || ev.name.starts_with("synth.")) continue;
+    c.span_events.push_back(Value{{"name", ev.name}, {"time", format_timestamp(timestamp_of(ev.time_unix_nano))},
+                                  {"attributes", ev.attributes}});
+  }
+  return c;
 }
 
-// `metadata`: the kind's own entries, room left for the ones added here (common_entries).
+// `metadata`: the kind's own entries, with room for `added` (common_entries()).
 template <class E>
-void common(E& e, const OtlpSpan& s, const Known& a, const Value& resource, Value&& metadata) {
+void common(E& e, const OtlpSpan& s, const Known& a, const Value& resource, Value&& metadata, CommonEntries&& added) {
   const bool synth = a[Known::synth_kind] != nullptr;
   e.time_record = TimeRecord{timestamp_of(s.start_unix_nano), int_of(a[Known::synth_turn]).value_or(0)};
   if (const Value* id = a.first_of({Known::gen_ai_agent_name, Known::synth_system_id}); !text_of(id).empty()) {
@@ -240,19 +254,11 @@ void common(E& e, const OtlpSpan& s, const Known& a, const Value& resource, Valu
     }
   }
   e.metadata = std::move(metadata);
-  if constexpr (!std::is_same_v<E, CAISEvent>) {  // an LLM call has columns for them
-    if (!s.span_id.empty()) e.metadata.set("span_id", s.span_id);
-    if (!s.trace_id.empty()) e.metadata.set("trace_id", s.trace_id);
-  }
-  if (!s.parent_span_id.empty()) e.metadata.set("parent_span_id", s.parent_span_id);
-  if (Value error = error_of(s, a); !error.is_null()) e.metadata.set("error", std::move(error));
-  Value others = Value::array();
-  for (const OtlpEvent& ev : s.events) {
-    if (ev.name == "exception" || ev.name.starts_with("synth.")) continue;
-    others.push_back(Value{{"name", ev.name}, {"time", format_timestamp(timestamp_of(ev.time_unix_nano))},
-                           {"attributes", ev.attributes}});
-  }
-  if (!others.empty()) e.metadata.set("span_events", std::move(others));
+  if (added.span_id) e.metadata.set("span_id", s.span_id);
+  if (added.trace_id) e.metadata.set("trace_id", s.trace_id);
+  if (added.parent_span_id) e.metadata.set("parent_span_id", s.parent_span_id);
+  if (!added.error.is_null()) e.metadata.set("error", std::move(added.error));
+  if (!added.span_events.empty()) e.metadata.set("span_events", std::move(added.span_events));
 }
 
 double duration_ms(const OtlpSpan& s) {
@@ -296,11 +302,12 @@ CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
   const bool request_model = requested != nullptr && requested->as_string() != e.model_name;
   const auto ttft = double_of(a[Known::gen_ai_response_time_to_first_chunk]);
   Value md = Value::object();
-  md.as_object().reserve(1 + (request_model ? 1 : 0) + (ttft ? 1 : 0) + common_entries<CAISEvent>(s));
+  CommonEntries added = common_entries<CAISEvent>(s, a);
+  md.as_object().reserve(1 + (request_model ? 1 : 0) + (ttft ? 1 : 0) + added.size());
   md.as_object().emplace_back("operation", text_of(operation).empty() ? s.name : operation->as_string());
   if (request_model) md.as_object().emplace_back("request_model", *requested);
   if (ttft) md.as_object().emplace_back("time_to_first_token_ms", *ttft * 1000.0);
-  common(e, s, a, resource, std::move(md));
+  common(e, s, a, resource, std::move(md), std::move(added));
   e.span_id = s.span_id.empty() ? std::nullopt : std::optional(s.span_id);
   e.trace_id = s.trace_id.empty() ? std::nullopt : std::optional(s.trace_id);
   if (const Value* provider = a.first_of({Known::gen_ai_provider_name, Known::gen_ai_system, Known::llm_provider, Known::llm_system});
@@ -376,10 +383,11 @@ EnvironmentEvent environment_event(const OtlpSpan& s, const Known& a, const Valu
   std::string step = s.name;
   if (step.starts_with("environment_step ")) step = step.substr(17);
   Value md = Value::object();
-  md.as_object().reserve(2 + common_entries<EnvironmentEvent>(s));
+  CommonEntries added = common_entries<EnvironmentEvent>(s, a);
+  md.as_object().reserve(2 + added.size());
   md.as_object().emplace_back("step", std::move(step));
   md.as_object().emplace_back("duration_ms", duration_ms(s));
-  common(e, s, a, resource, std::move(md));
+  common(e, s, a, resource, std::move(md), std::move(added));
   e.reward = double_of(a[Known::synth_reward]);
   e.terminated = bool_of(a[Known::synth_terminated]);
   e.truncated = bool_of(a[Known::synth_truncated]);
@@ -390,11 +398,12 @@ RuntimeEvent runtime_event(const OtlpSpan& s, const Known& known, const Value& r
   const Value& a = s.attributes;
   RuntimeEvent e;
   Value md = Value::object();
+  CommonEntries added = common_entries<RuntimeEvent>(s, known);
   const Value* tool = known.first_of({Known::gen_ai_tool_name, Known::tool_name});
   if (!text_of(tool).empty() && text_of(known[Known::synth_kind]) != "trace_span") {
     const Value* ok = known[Known::synth_success];
     const Value* id = known.first_of({Known::gen_ai_tool_call_id, Known::tool_id});
-    md.as_object().reserve(2 + (ok != nullptr ? 1 : 0) + (id != nullptr ? 1 : 0) + common_entries<RuntimeEvent>(s));
+    md.as_object().reserve(2 + (ok != nullptr ? 1 : 0) + (id != nullptr ? 1 : 0) + added.size());
     md.set("operation", tool->as_string());
     if (ok != nullptr) md.set("success", *ok);
     if (id != nullptr) md.set("tool_call_id", *id);
@@ -407,7 +416,7 @@ RuntimeEvent runtime_event(const OtlpSpan& s, const Known& known, const Value& r
   } else {
     const auto kept = static_cast<std::size_t>(std::count_if(
         a.as_object().begin(), a.as_object().end(), [](const Value::Member& m) { return !placement_key(m.first); }));
-    md.as_object().reserve(2 + (kept > 0 ? 1 : 0) + common_entries<RuntimeEvent>(s));
+    md.as_object().reserve(2 + (kept > 0 ? 1 : 0) + added.size());
     md.set("span", s.name);
     Value own = Value::object();
     own.as_object().reserve(kept);
@@ -417,7 +426,7 @@ RuntimeEvent runtime_event(const OtlpSpan& s, const Known& known, const Value& r
     if (!own.empty()) md.set("attributes", std::move(own));
   }
   md.set("duration_ms", duration_ms(s));
-  common(e, s, known, resource, std::move(md));
+  common(e, s, known, resource, std::move(md), std::move(added));
   return e;
 }
 

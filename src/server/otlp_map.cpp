@@ -25,6 +25,9 @@ constexpr std::string_view kSessionKeys[] = {"synth.session_id",
                                              "traceloop.association.properties.session_id",
                                              "ai.telemetry.metadata.sessionId"};
 
+static_assert(std::all_of(std::begin(kSessionKeys), std::end(kSessionKeys), [](std::string_view k) { return k.ends_with('d'); }),
+              "session_key() passes over attributes whose name does not end in 'd'");
+
 // A scan for these keys alone rather than KnownAttributes (all the keys the events read): every
 // span's session is read on each request, and most attributes are passed over on their last
 // character. Each key's first occurrence counts, as Value::find's.
