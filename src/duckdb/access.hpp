@@ -57,8 +57,17 @@ struct StoreAccess {
   static QueryResult batch_run(DuckDBTraceManager& store, std::string_view sql, const std::vector<Value>& params,
                                bool flush);
   /// Commits the open batch (its sessions' aggregates included); on failure the batch is rolled
-  /// back and StorageError thrown.
-  static void batch_commit(DuckDBTraceManager& store);
+  /// back and StorageError thrown. With `fold_stats` false, what the batch's rows add to sessions
+  /// stored before is held in memory, its sessions listed in session_stats_behind, until a commit
+  /// that folds them (or fold_stats()): one upsert of session_stats per fold instead of per commit.
+  /// New sessions' aggregates are always stored with their rows.
+  static void batch_commit(DuckDBTraceManager& store, bool fold_stats = true);
+  /// Commits, in a transaction of its own, the aggregates that commits without `fold_stats` held;
+  /// false when none are held or a batch is open (its commit folds them). Throws StorageError,
+  /// keeping them listed (a later fold, or the next opening of the file, counts them again).
+  static bool fold_stats(DuckDBTraceManager& store);
+  /// True while commits without `fold_stats` hold aggregates (or a rollback left some to count again).
+  static bool stats_held(DuckDBTraceManager& store);
   /// Runs database-wide settings now and after every reopen (see Connection::configure).
   static void configure(DuckDBTraceManager& store, std::vector<std::string> settings);
   /// A connection of its own on the store's database, for one short piece of reading (see

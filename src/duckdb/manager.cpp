@@ -241,7 +241,14 @@ QueryResult StoreAccess::batch_run(DuckDBTraceManager& store, std::string_view s
   return store.impl_->run_in_batch(sql, params, flush);
 }
 
-void StoreAccess::batch_commit(DuckDBTraceManager& store) { store.impl_->commit_batch(); }
+void StoreAccess::batch_commit(DuckDBTraceManager& store, bool fold_stats) { store.impl_->commit_batch(fold_stats); }
+
+bool StoreAccess::fold_stats(DuckDBTraceManager& store) { return store.impl_->fold_deferred(); }
+
+bool StoreAccess::stats_held(DuckDBTraceManager& store) {
+  std::lock_guard lock(store.impl_->mutex);
+  return store.impl_->stats_behind_listed;
+}
 
 void StoreAccess::configure(DuckDBTraceManager& store, std::vector<std::string> settings) {
   std::lock_guard lock(store.impl_->mutex);

@@ -1,5 +1,6 @@
-// Internal: DuckDBTraceManager's state, shared by manager.cpp (opening the file, queries,
-// batches and transactions) and rows.cpp (deciding about stored ids and writing a session's rows).
+// Internal: DuckDBTraceManager's state, shared by manager.cpp (opening the file, queries),
+// batches.cpp (the transactions that write sessions), rows.cpp (deciding about stored ids and
+// writing a session's rows) and stats_rows.cpp (keeping session_stats).
 #pragma once
 
 #include <deque>
@@ -50,8 +51,11 @@ struct DuckDBTraceManager::Impl {
     next_message_id = max_id("messages") + 1;
     if (!options.read_only) {
       last_seq = detail::duck::query(conn, "SELECT COALESCE(MAX(seq), 0) FROM session_stats").integer(0, 0).value_or(0);
+      recount_listed_at_open();
     }
   }
+  // A clean close leaves no aggregate behind its rows.
+  ~Impl() { fold_deferred_at_close(); }
 
   std::int64_t max_id(const char* table) {
     Result r = detail::duck::query(conn, std::string("SELECT COALESCE(MAX(id), 0) FROM ") + table);
@@ -107,6 +111,7 @@ struct DuckDBTraceManager::Impl {
         "DELETE FROM session_timesteps WHERE session_id = ?", "DELETE FROM session_traces WHERE session_id = ?",
         "DELETE FROM session_stats WHERE session_id = ?"};
     for (std::size_t i = 0; i < std::size(kDeletes); ++i) cached(delete_stmts[i], kDeletes[i]).bind(1, session_id).execute();
+    deferred_stats.erase(std::string(session_id));  // its row is gone: a new one counts all its rows
   }
 
   struct Appenders {
@@ -279,8 +284,24 @@ struct DuckDBTraceManager::Impl {
   }
 
   // Stores the aggregates of the sessions appended since the last store_stats, in the open
-  // transaction: new sessions' rows, and what merged sessions' rows added combined into theirs.
-  void store_stats();
+  // transaction: new sessions' rows, and what merged sessions' rows added combined into theirs;
+  // with `fold` false, the latter are held (deferred_stats) and their sessions listed in
+  // session_stats_behind instead: one statement per fold, not per commit (it cost the server's
+  // writer ~10 ms a commit). Defined with the functions below in stats_rows.cpp.
+  void store_stats(bool fold);
+  // After the COMMIT of a transaction that stored them: what the fold emptied is empty.
+  void stats_committed() noexcept;
+  // After a rollback: deferred_stats may hold what was not committed, or lack what was.
+  void stats_rolled_back() noexcept;
+  // Counts the sessions session_stats_behind lists again from all their rows, in the open
+  // transaction (kRefreshSessionStats); they leave deferred_stats and the batch's stats.
+  void recount_sessions_behind();
+  // Opening a file that lists sessions (its writer stopped before a fold): recounted now.
+  void recount_listed_at_open();
+  // Commits the fold of deferred_stats in a transaction of its own; false when none was due or
+  // a batch is open (its commit folds). Takes the mutex.
+  bool fold_deferred();
+  void fold_deferred_at_close() noexcept;
 
   void forget_stats() noexcept {
     pending_stats.clear();
@@ -307,84 +328,22 @@ struct DuckDBTraceManager::Impl {
     forget_stats();
   }
 
+  // Appends `trace` to the open batch (StoreAccess::batch_append). This and the batch functions
+  // below, and insert(), are defined in batches.cpp.
   detail::duck::Appended append_to_batch(const SessionTrace& trace, OnExistingSession on_existing, bool report_skip,
                                          const std::unordered_set<std::string>* stored = nullptr,
-                                         const detail::duck::ItemSteps* known = nullptr) {
-    std::lock_guard lock(mutex);
-    begin_batch();
-    InsertSummary ignored;
-    try {
-      return append(*batch, trace, batch_seen, ignored, on_existing, report_skip, stored, known);
-    } catch (const Refused&) {
-      throw;  // nothing of this session was appended: the batch's other sessions stay
-    } catch (...) {
-      roll_back_batch();  // the batch may hold part of this session
-      throw;
-    }
-  }
+                                         const detail::duck::ItemSteps* known = nullptr);
 
   // Moves the stored session `from` (its rows of the open batch included) into `to`, merged as
   // OnExistingSession::merge merges; false when `from` is not stored. Any failure rolls the
   // whole batch back and throws. `stored`: as append()'s.
-  bool move_in_batch(std::string_view from, const std::string& to, const std::unordered_set<std::string>* stored) {
-    std::lock_guard lock(mutex);
-    begin_batch();
-    try {
-      const std::string from_id(from);
-      // Mostly nothing was stored under `from`: known without the flush and the load (and, with
-      // `stored`, without a query: bound again at each call inside the batch, it took a tenth of
-      // the server writer's instructions on GenAI agents' spans).
-      if (!batch_seen.contains(from_id) && !(stored ? stored->contains(from_id) : exists(from))) return false;
-      flush_rows(*batch);  // rows of `from` appended in this batch must be visible to the load
-      std::optional<SessionTrace> moved = detail::duck::load_trace(conn, from);
-      if (!moved) return false;
-      delete_session(from);
-      pending_stats.erase(from_id);
-      merged_stats.erase(from_id);
-      batch_seen.erase(from_id);
-      moved->session_id = to;
-      InsertSummary ignored;
-      append(*batch, *moved, batch_seen, ignored, OnExistingSession::merge, false);
-      return true;
-    } catch (...) {
-      roll_back_batch();
-      throw;
-    }
-  }
+  bool move_in_batch(std::string_view from, const std::string& to, const std::unordered_set<std::string>* stored);
 
   // Rows of otlp_spans in the open batch (StoreAccess::batch_add_spans).
-  void add_spans_to_batch(const std::vector<std::array<std::int64_t, 2>>& rows) {
-    std::lock_guard lock(mutex);
-    begin_batch();
-    try {
-      Appender& spans = batch->spans();
-      for (const auto& [trace, span] : rows) {
-        spans.integer(trace).integer(span);
-        spans.end_row();
-      }
-    } catch (...) {
-      roll_back_batch();
-      throw;
-    }
-  }
+  void add_spans_to_batch(const std::vector<std::array<std::int64_t, 2>>& rows);
 
   // A statement of the server's writer in the open batch (StoreAccess::batch_run).
-  QueryResult run_in_batch(std::string_view sql, const std::vector<Value>& params, bool flush) {
-    std::lock_guard lock(mutex);
-    begin_batch();
-    try {
-      if (flush) batch->flush();
-      // The writer's few fixed statements, prepared once per connection (parsing and planning
-      // each again took a tenth of the writer's time); bounded should a caller vary its SQL.
-      if (batch_stmts.size() >= kMaxBatchStatements) batch_stmts.clear();
-      auto found = batch_stmts.find(sql);
-      if (found == batch_stmts.end()) found = batch_stmts.emplace(std::string(sql), std::make_unique<Prepared>(conn, sql)).first;
-      return run(*found->second, sql, params);
-    } catch (...) {
-      roll_back_batch();
-      throw;
-    }
-  }
+  QueryResult run_in_batch(std::string_view sql, const std::vector<Value>& params, bool flush);
 
   // DuckDBSink's batch, appended and committed in one transaction. Which of them are stored is
   // asked once for all (asked per session, DuckDB binds the statement again at every call inside
@@ -392,48 +351,16 @@ struct DuckDBTraceManager::Impl {
   // rows was appended is left out and its refusal returned; any other failure rolls the whole
   // batch back and throws.
   std::vector<std::pair<std::string, std::string>> store_batch(
-      std::span<const std::shared_ptr<const SessionTrace>> traces) {
+      std::span<const std::shared_ptr<const SessionTrace>> traces);
+
+  void commit_batch(bool fold_stats) {
     std::lock_guard lock(mutex);
-    begin_batch();
-    std::vector<std::pair<std::string, std::string>> refusals;
-    try {
-      const std::unordered_set<std::string> stored = stored_among(traces);
-      InsertSummary ignored;
-      for (const auto& t : traces) {
-        try {
-          append(*batch, *t, batch_seen, ignored, options.on_existing, true, &stored);
-        } catch (const Refused& refused) {
-          refusals.emplace_back(t->session_id, refused.what());
-        }
-      }
-    } catch (...) {
-      roll_back_batch();
-      throw;
-    }
-    commit_batch_locked();
-    return refusals;
+    commit_batch_locked(fold_stats);
   }
 
-  void commit_batch() {
-    std::lock_guard lock(mutex);
-    commit_batch_locked();
-  }
-
-  void commit_batch_locked() {
-    if (!batch) return;
-    try {
-      flush_rows(*batch);
-      idle = std::move(batch);  // flushed: empty until the next batch
-      // DuckDB accepts COMMIT of a transaction that a failed statement (of any caller of this
-      // connection) aborted, and keeps nothing; any statement before it fails in that case.
-      conn.exec("SELECT 1");
-      store_stats();
-      commit();
-    } catch (...) {
-      roll_back_batch();
-      throw;
-    }
-  }
+  // Flushes the open batch's rows, stores its aggregates (merged sessions' held without
+  // `fold_stats`) and commits; a failure rolls the batch back and throws.
+  void commit_batch_locked(bool fold_stats = true);
 
   // Appends an events row; returns its provider column.
   std::optional<std::string> append_event(Appender& a, const std::string& session_id, const Event& event,
@@ -461,52 +388,15 @@ struct DuckDBTraceManager::Impl {
     detail::duck::in_transaction(conn, body, [this] { commit(); });
   }
 
-  InsertSummary insert(std::span<const SessionTrace> traces, std::size_t batch_size) {
-    if (options.read_only) throw StorageError("'" + conn.name() + "' is open read-only; cannot insert");
-    if (batch_size == 0) batch_size = 1;
-    InsertSummary summary;
-    for (std::size_t start = 0; start < traces.size(); start += batch_size) {
-      const auto chunk = traces.subspan(start, std::min(batch_size, traces.size() - start));
-      const BatchStart from = batch_start();
-      const std::int64_t saved_seq = last_seq;
-      InsertSummary batch_summary;
-      try {
-        in_transaction([&] {
-          try {
-            if (!idle) idle = std::make_unique<Appenders>(conn);
-            Appenders& a = *idle;
-            std::unordered_set<std::string> seen;
-            forget_stats();
-            const std::unordered_set<std::string> stored = stored_among(chunk);
-            for (const SessionTrace& t : chunk) append(a, t, seen, batch_summary, options.on_existing, true, &stored);
-            flush_rows(a);
-            store_stats();
-          } catch (...) {
-            drop_appenders();  // before the rollback: they may hold this batch's rows
-            throw;
-          }
-        });
-      } catch (...) {
-        forget_parts();
-        next_timestep_id = from.timestep;
-        next_event_id = from.event;
-        next_message_id = from.message;
-        last_seq = saved_seq;
-        throw;
-      }
-      summary.inserted += batch_summary.inserted;
-      summary.skipped += batch_summary.skipped;
-      summary.replaced += batch_summary.replaced;
-      summary.merged += batch_summary.merged;
-    }
-    return summary;
-  }
+  // insert_traces: `batch_size` sessions per transaction.
+  InsertSummary insert(std::span<const SessionTrace> traces, std::size_t batch_size);
 
   void roll_back_batch() noexcept {
     forget_parts();
     batch.reset();
     drop_appenders();
     forget_stats();
+    stats_rolled_back();
     detail::duck::roll_back(conn);
   }
 
@@ -536,6 +426,15 @@ struct DuckDBTraceManager::Impl {
   // kRefreshSessionStats gives them), and of the rows it added to stored sessions.
   std::map<std::string, detail::duck::SessionStats> pending_stats;
   std::map<std::string, detail::duck::SessionStats> merged_stats;
+  // What merged sessions' committed rows added that their session_stats rows do not hold yet
+  // (store_stats without `fold`), by id; session_stats_behind lists these sessions.
+  std::map<std::string, detail::duck::SessionStats> deferred_stats;
+  // session_stats_behind may list sessions (committed); cleared by a fold's commit.
+  bool stats_behind_listed = false;
+  // The open transaction empties session_stats_behind (a fold).
+  bool folding_stats = false;
+  // deferred_stats is not to be trusted (a rollback): the listed sessions are recounted instead.
+  bool recount_behind = false;
   // DuckDBSink and the server's writer: the open transaction of the current batch, if any.
   std::unique_ptr<Appenders> batch;
   // The appenders of the last batch, flushed, for the next one (insert() too), and session_stats's:

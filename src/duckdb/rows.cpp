@@ -368,21 +368,6 @@ void DuckDBTraceManager::Impl::append_items(Appenders& a, const SessionTrace& t,
   if (stats) stats->settle();  // `t` may be freed before the stats are stored (move_in_batch's)
 }
 
-void DuckDBTraceManager::Impl::store_stats() {
-  if (!pending_stats.empty()) {
-    if (!stats_rows) stats_rows.emplace(conn, "session_stats", detail::duck::SessionStats::columns());
-    for (const auto& [session_id, stats] : pending_stats) stats.append(*stats_rows, session_id, ++last_seq);
-    stats_rows->flush();
-  }
-  if (!merged_stats.empty()) {
-    // One statement for them all, on what appending computed: no scan of the batch's rows.
-    Appender rows(conn, detail::duck::kMergeSessionStats, "delta", "session_stats", detail::duck::SessionStats::columns());
-    for (const auto& [session_id, stats] : merged_stats) stats.append(rows, session_id, ++last_seq);
-    rows.flush();
-  }
-  forget_stats();
-}
-
 std::optional<std::string> DuckDBTraceManager::Impl::append_event(Appender& a, const std::string& session_id, const Event& event,
                                         std::optional<std::int64_t> timestep_id, const Placement& place) {
   const auto& tr = time_record(event);

@@ -149,6 +149,14 @@ CREATE TABLE IF NOT EXISTS session_stats (
   first_message_id BIGINT,
   last_message_id BIGINT
 );
+-- Sessions whose session_stats row lags their rows: merged while the trace server's writer was
+-- busy, what their new rows add is held in memory and combined into their rows at most 250 ms
+-- later (a fold), not by an upsert in every commit. Written in the commit that stores the rows,
+-- emptied by the fold; a file listing sessions when opened for writing (its writer stopped
+-- before folding) has their aggregates counted again from their rows.
+CREATE TABLE IF NOT EXISTS session_stats_behind (
+  session_id VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS messages (
   id BIGINT NOT NULL,
   session_id VARCHAR NOT NULL,
@@ -247,7 +255,8 @@ inline constexpr Backfill kBackfills[] = {
 };
 
 // How a session's stored session_stats row and new aggregates (`excluded`) combine: the upsert
-// of kRefreshSessionStats and kMergeSessionStats.
+// of kRefreshSessionStats and kMergeSessionStats. The first and last message are by (timestamp,
+// id), a message with a timestamp before one without; rows without messages change neither.
 inline constexpr char kSessionStatsCombined[] = R"SQL(
 ON CONFLICT (session_id) DO UPDATE SET
   seq = excluded.seq,
@@ -271,10 +280,13 @@ ON CONFLICT (session_id) DO UPDATE SET
   models = list_sort(list_distinct(list_concat(session_stats.models, excluded.models))),
   providers = list_sort(list_distinct(list_concat(session_stats.providers, excluded.providers))),
   systems = list_sort(list_distinct(list_concat(session_stats.systems, excluded.systems))),
-  first_message = CASE WHEN session_stats.first_message_at IS NULL OR excluded.first_message_at < session_stats.first_message_at
+  first_message = CASE WHEN excluded.first_message_id IS NOT NULL AND (session_stats.first_message_id IS NULL
+                         OR excluded.first_message_at < session_stats.first_message_at
+                         OR (session_stats.first_message_at IS NULL AND excluded.first_message_at IS NOT NULL))
                        THEN excluded.first_message ELSE session_stats.first_message END,
   first_message_at = least(session_stats.first_message_at, excluded.first_message_at),
-  last_message = CASE WHEN session_stats.last_message_at IS NULL OR excluded.last_message_at >= session_stats.last_message_at
+  last_message = CASE WHEN excluded.last_message_id IS NOT NULL AND (session_stats.last_message_id IS NULL
+                        OR excluded.last_message_at >= session_stats.last_message_at OR session_stats.last_message_at IS NULL)
                       THEN excluded.last_message ELSE session_stats.last_message END,
   last_message_at = greatest(session_stats.last_message_at, excluded.last_message_at),
   first_event_id = least(session_stats.first_event_id, excluded.first_event_id),

@@ -153,6 +153,44 @@ void SessionStats::add_message(std::int64_t id, const SessionEventMessage& messa
   if (!last_message_ || later(at, id, *last_message_)) last_message_ = Preview{std::nullopt, &message.content, at, id};
 }
 
+void SessionStats::add(const SessionStats& later) {
+  keep_min(created_at_, later.created_at_);
+  timesteps_ = saturating_add(timesteps_, later.timesteps_);
+  events_ = saturating_add(events_, later.events_);
+  messages_ = saturating_add(messages_, later.messages_);
+  llm_calls_ = saturating_add(llm_calls_, later.llm_calls_);
+  errors_ = saturating_add(errors_, later.errors_);
+  add_to(prompt_tokens_, later.prompt_tokens_);
+  add_to(completion_tokens_, later.completion_tokens_);
+  add_to(total_tokens_, later.total_tokens_);
+  add_to(cached_tokens_, later.cached_tokens_);
+  add_to(cost_, later.cost_);
+  add_to(reward_, later.reward_);
+  if (later.terminated_) terminated_ = terminated_.value_or(false) || *later.terminated_;
+  for (const std::string& m : later.models_) add_distinct(models_, m);
+  for (const std::string& p : later.providers_) add_distinct(providers_, p);
+  for (const std::string& s : later.systems_) add_distinct(systems_, s);
+  keep_min(first_event_at_, later.first_event_at_);
+  keep_max(last_event_end_, later.last_event_end_);
+  // The first and the last by (timestamp, id), as add_message() keeps them: the later rows' ids
+  // are the higher, so on equal (or no) timestamps their first message loses, their last wins.
+  if (later.first_message_ &&
+      (!first_message_ || (later.first_message_->at && (!first_message_->at || *later.first_message_->at < *first_message_->at)))) {
+    first_message_ = later.first_message_;
+  }
+  if (later.last_message_ &&
+      (!last_message_ || (later.last_message_->at ? !last_message_->at || *later.last_message_->at >= *last_message_->at
+                                                  : !last_message_->at))) {
+    last_message_ = later.last_message_;
+  }
+  keep_min(first_message_at_, later.first_message_at_);
+  keep_max(last_message_at_, later.last_message_at_);
+  keep_min(first_event_id_, later.first_event_id_);
+  keep_max(last_event_id_, later.last_event_id_);
+  keep_min(first_message_id_, later.first_message_id_);
+  keep_max(last_message_id_, later.last_message_id_);
+}
+
 void SessionStats::settle() {
   for (std::optional<Preview>* p : {&first_message_, &last_message_}) {
     if (*p && (*p)->content != nullptr) {

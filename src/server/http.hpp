@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/held_stats.hpp"
 #include "server/ingest_queue.hpp"
 #include "server/log_hold.hpp"
 #include "server/pending.hpp"
@@ -41,6 +42,8 @@ struct ServerContext {
   std::shared_ptr<PendingIds> pending_ids = std::make_shared<PendingIds>();
   /// LLM call spans without content waiting for their log records (ServerOptions::span_hold).
   std::shared_ptr<SpanHold> span_hold = std::make_shared<SpanHold>(options.span_hold, options.span_hold_spans);
+  /// The merged sessions' aggregates the writer holds, which reads wait for (server/read.hpp).
+  std::shared_ptr<HeldStats> held_stats = std::make_shared<HeldStats>();
 };
 
 /// What a route answers when the request cannot be served: an HTTP status and a message for

@@ -4,7 +4,12 @@
 
 namespace synth::tracing::server {
 
-Reader::Reader(ServerContext& ctx) : conn_(detail::duck::StoreAccess::reader(ctx.store)) {}
+Reader::Reader(ServerContext& ctx) {
+  // Read-your-writes in the aggregates: what the writer holds is stored first (at its next
+  // commit, or within milliseconds when idle); past the wait, they are read as they are.
+  ctx.held_stats->await_stored(HeldStats::Clock::now() + kHeldStatsWait);
+  conn_ = detail::duck::StoreAccess::reader(ctx.store);
+}
 
 QueryResult Reader::query(std::string_view sql, const std::vector<Value>& params) {
   return run(sql, params).to_query_result();

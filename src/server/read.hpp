@@ -3,6 +3,7 @@
 // always bound, and rows turned into JSON values.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -13,8 +14,13 @@
 
 namespace synth::tracing::server {
 
+/// How long a read waits for the aggregates the writer holds (HeldStats).
+inline constexpr std::chrono::seconds kHeldStatsWait{1};
+
 class Reader {
  public:
+  /// A read sees, in session_stats too, every request answered before it began: it first waits
+  /// (at most kHeldStatsWait) for the merged sessions' aggregates the writer holds to be stored.
   explicit Reader(ServerContext& ctx);
   /// Runs SQL with `params` bound to its placeholders.
   QueryResult query(std::string_view sql, const std::vector<Value>& params = {});

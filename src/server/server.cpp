@@ -130,7 +130,7 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
     on_stored = [forwarder = p.forwarder.get()](const SessionTrace& trace) { forwarder->forward(trace); };
   }
   p.writer = std::make_unique<StoreWriter>(*p.store, p.queue, p.counters, p.options, std::move(on_stored),
-                                           p.options.otlp_wait_commit ? p.ctx.pending_ids : nullptr);
+                                           p.options.otlp_wait_commit ? p.ctx.pending_ids : nullptr, p.ctx.held_stats);
   // What a server killed earlier had acknowledged and held: waiting again, for what is left of its wait.
   if (const auto [spans, logs] = restore_pending(p.ctx); spans + logs > 0) {
     detail::report("synth-trace serve: " + std::to_string(spans) + " LLM call spans and " + std::to_string(logs) +

@@ -18,10 +18,13 @@ using detail::duck::StoreAccess;
 // A batch also commits once its sessions take this much JSON: the copies kept for a retry stay
 // bounded, as DuckDBSink's do.
 constexpr std::size_t kMaxBatchBytes = std::size_t{64} << 20;
-// Parked parts at most (ParkedPart), and their bytes (as the queue counts them): past either
-// the oldest are stored under their trace id.
-constexpr std::size_t kMaxParkedParts = 10000;
-constexpr std::size_t kMaxParkedBytes = std::size_t{64} << 20;
+// Held aggregates are stored at least this often (bounding what a crash leaves to count again);
+// for waiting readers at most this often while the writer is busy (a reader polling every 50 ms
+// made every other commit a fold: they wait up to that long under load); and once the writer has
+// been idle this long (handlers decode a client's next request for a few milliseconds).
+constexpr auto kStatsFoldInterval = std::chrono::milliseconds(1000);
+constexpr auto kReaderFoldGap = std::chrono::milliseconds(200);
+constexpr auto kIdleFold = std::chrono::milliseconds(20);
 
 Stored stored_of(Appended a) {
   switch (a) {
@@ -41,7 +44,7 @@ Stored stored_of(Appended a) {
 
 StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters,
                          const ServerOptions& options, std::function<void(const SessionTrace&)> on_stored,
-                         std::shared_ptr<PendingIds> pending_ids)
+                         std::shared_ptr<PendingIds> pending_ids, std::shared_ptr<HeldStats> held_stats)
     : store_(store),
       queue_(queue),
       counters_(counters),
@@ -50,6 +53,8 @@ StoreWriter::StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCo
       pending_ids_(options.otlp_part_wait.count() > 0 ? std::move(pending_ids) : nullptr),
       part_wait_(options.otlp_part_wait),
       commit_group_(options.commit_group),
+      held_stats_(std::move(held_stats)),
+      last_stats_fold_(Clock::now()),
       on_stored_(std::move(on_stored)),
       thread_("serve-writer", [this] { run(); }) {}
 
@@ -82,6 +87,14 @@ void StoreWriter::serve_queue() {
     if (batch_open() || carried > 0) until = batch_due_;
     if (batch_open() && group_waits()) until = std::min(batch_due_, group_until_);  // the group's end
     if (!parked_.empty()) until = std::min(until.value_or(Clock::time_point::max()), next_part_due());
+    if (stats_held_ && !batch_open() && carried == 0 && queue_.depth() == 0) {
+      const Clock::time_point fold_at = last_commit_end_.value_or(Clock::time_point{}) + kIdleFold;
+      if (Clock::now() >= fold_at) {
+        fold_held_stats();
+      } else {
+        until = std::min(until.value_or(Clock::time_point::max()), fold_at);
+      }
+    }
     queue_.pop(taken, commit_sessions_ - batch_.size() + carried, until);
     // Parked parts that the take's items name go in ahead of them.
     carried += unpark_absorbed(taken, carried);
@@ -123,7 +136,10 @@ void StoreWriter::serve_queue() {
     append_taken(taken, carried);
     stored_.reset();  // valid until the next commit only
     if (batch_open() && (commit_due() || !held_back_.empty() || (queue_.depth() == 0 && !group_waits()))) commit();
-    if (!batch_open() && held_back_.empty() && parked_.empty() && queue_.closed_and_empty()) return;
+    if (!batch_open() && held_back_.empty() && parked_.empty() && queue_.closed_and_empty()) {
+      fold_held_stats();
+      return;
+    }
   }
   // The stop deadline passed: the open batch, and what was held back for the next or parked,
   // still get their commit; what waits is lost.
@@ -131,6 +147,7 @@ void StoreWriter::serve_queue() {
   held_back_.clear();
   store_due_parts(Clock::time_point::max());
   if (batch_open()) commit();
+  fold_held_stats();
   taken.clear();
   queue_.pop(taken, SIZE_MAX, Clock::now());
   if (!taken.empty()) {
@@ -190,122 +207,6 @@ void StoreWriter::append_taken(std::vector<IngestItem>& taken, std::size_t carri
     return;
   }
   for (const std::size_t i : last) append(taken[i]);
-}
-
-bool StoreWriter::may_park(const IngestItem& item) const {
-  // Only a request waiting for its commit gains from it; log records joining stored calls
-  // (attach_logs) read the store as of their append.
-  // A part with its trace's root span waits for nothing: the spans that could name it came.
-  return pending_ids_ && item.receipt && item.spans && !item.has_root_span &&
-         (!item.otlp || (!item.otlp->attach_logs && !item.otlp->no_session));
-}
-
-void StoreWriter::park(IngestItem& item) {
-  if (!batch_open()) open_batch();
-  if (item.receipt) batch_receipts_.insert(item.receipt.get());
-  const std::int64_t row = pending_ids_->next();
-  auto now = std::make_shared<OtlpWork>();  // the item's own rows, and its part's: written at the commit
-  std::shared_ptr<OtlpWork> own = std::move(item.otlp);
-  if (own) {
-    now->put = own->put;
-    now->drop = own->drop;
-  }
-  fill_timesteps(item.trace, *item.spans);  // the row keeps the session's JSON, read back as any trace
-  now->put.push_back(part_row(row, item.trace, *item.spans));
-  pending_rows_.add(std::move(now));
-  item.otlp = std::make_shared<OtlpWork>();
-  item.otlp->drop.push_back(row);  // in the commit that stores the part
-  const std::string trace = item.trace.session_id;
-  std::vector<ParkedPart>& parts = parked_[trace];
-  if (parts.empty()) parked_order_.push_back(trace);
-  parts.push_back(ParkedPart{std::move(item), std::move(own), Clock::now() + part_wait_});
-  counters_.otlp_parts_waiting.fetch_add(1, std::memory_order_relaxed);
-  parked_bytes_ += parts.back().item.bytes;
-  if (parked_in_batch_.empty() || parked_in_batch_.back() != trace) parked_in_batch_.push_back(trace);
-  if (parked_full()) store_due_parts(Clock::time_point::min());
-}
-
-std::size_t StoreWriter::unpark_absorbed(std::vector<IngestItem>& taken, std::size_t carried) {
-  if (parked_.empty()) return 0;
-  // A part parked in the open batch is answered first: unparked, its row would be written and
-  // deleted in one batch, and a rollback could not give the item its own rows back.
-  for (const IngestItem& naming : taken) {
-    for (const std::string& from : naming.absorbs) {
-      const auto found = parked_.find(from);
-      if (found != parked_.end() && !found->second.back().answered) {
-        commit();
-        break;
-      }
-    }
-    if (parked_in_batch_.empty()) break;
-  }
-  std::size_t before_carried = 0;
-  for (std::size_t n = 0; n < taken.size(); ++n) {
-    std::vector<IngestItem> parts;
-    std::size_t at = n;  // before the first of the traces' parts in the take (they came in order)
-    for (const std::string& from : taken[n].absorbs) {
-      const auto found = parked_.find(from);
-      if (found == parked_.end()) continue;
-      bool first = true;
-      for (ParkedPart& part : found->second) {
-        part.item.trace.session_id = taken[n].trace.session_id;
-        part.item.unnamed = false;
-        // What earlier batches stored under the trace id moves first, so that parts keep their order.
-        if (first) part.item.absorbs.push_back(from);
-        first = false;
-        counters_.otlp_parts_waiting.fetch_sub(1, std::memory_order_relaxed);
-        parked_bytes_ -= part.item.bytes;
-        parts.push_back(std::move(part.item));
-      }
-      parked_.erase(found);
-      for (std::size_t i = 0; i < at; ++i) {
-        if (taken[i].unnamed && taken[i].trace.session_id == from) {
-          at = i;
-          break;
-        }
-      }
-    }
-    if (parts.empty()) continue;
-    if (at < carried + before_carried) before_carried += parts.size();
-    n += parts.size();
-    taken.insert(taken.begin() + static_cast<std::ptrdiff_t>(at), std::make_move_iterator(parts.begin()),
-                 std::make_move_iterator(parts.end()));
-  }
-  return before_carried;
-}
-
-void StoreWriter::store_due_parts(Clock::time_point now) {
-  while (!parked_order_.empty()) {
-    const auto found = parked_.find(parked_order_.front());
-    if (found == parked_.end()) {
-      parked_order_.pop_front();  // taken by its naming part meanwhile
-      continue;
-    }
-    if (!parked_full() && found->second.front().due > now) break;
-    if (!found->second.back().answered) {
-      // As in unpark_absorbed: answered first (or, should the commit fail, un-parked by the retry).
-      commit();
-      continue;
-    }
-    std::vector<ParkedPart> parts = std::move(found->second);
-    parked_.erase(found);
-    parked_order_.pop_front();
-    counters_.otlp_parts_waiting.fetch_sub(parts.size(), std::memory_order_relaxed);
-    for (const ParkedPart& part : parts) parked_bytes_ -= part.item.bytes;
-    for (ParkedPart& part : parts) append(part.item);
-  }
-}
-
-bool StoreWriter::parked_full() const {
-  return counters_.otlp_parts_waiting.load(std::memory_order_relaxed) > kMaxParkedParts || parked_bytes_ > kMaxParkedBytes;
-}
-
-Clock::time_point StoreWriter::next_part_due() const {
-  for (const std::string& trace : parked_order_) {
-    const auto found = parked_.find(trace);
-    if (found != parked_.end()) return found->second.front().due;
-  }
-  return Clock::time_point::max();
 }
 
 Appended StoreWriter::append_to_store(IngestItem& item, const std::unordered_set<std::string>* stored) {
@@ -388,11 +289,18 @@ void StoreWriter::commit() {
   try {
     pending_rows_.write(store_, deleted_early_);
     stored_spans_.write(store_);
-    StoreAccess::batch_commit(store_);
+    const Clock::time_point now = Clock::now();
+    const auto since_fold = now - last_stats_fold_;
+    const bool fold_stats = !held_stats_ || since_fold >= kStatsFoldInterval ||
+                            (held_stats_->requested() && since_fold >= kReaderFoldGap);
+    StoreAccess::batch_commit(store_, fold_stats);
+    if (fold_stats) last_stats_fold_ = now;
   } catch (...) {
     retry_alone(detail::current_exception_text());
     return;
   }
+  stats_fold_failed_ = false;
+  note_stats_held();
   counters_.commits.fetch_add(1, std::memory_order_relaxed);
   // Before any answer: a client answered here may send again at once, which is not "waiting".
   waiting_after_commit_ = queue_.depth() > 0;
@@ -416,6 +324,25 @@ void StoreWriter::commit() {
   last_commit_requests_ = batch_receipts_.size();
   batch_receipts_.clear();
   release_finished();
+}
+
+void StoreWriter::fold_held_stats() {
+  if (!stats_held_ || stats_fold_failed_) return;
+  try {
+    StoreAccess::fold_stats(store_);
+    last_stats_fold_ = Clock::now();
+    note_stats_held();
+  } catch (...) {
+    stats_fold_failed_ = true;
+    detail::report("synth-trace serve: the aggregates of merged sessions were not stored (" +
+                   detail::current_exception_text() + "); tried again after the next commit");
+    if (held_stats_) held_stats_->set_held(false);  // readers read them as they are meanwhile
+  }
+}
+
+void StoreWriter::note_stats_held() {
+  stats_held_ = StoreAccess::stats_held(store_);
+  if (held_stats_) held_stats_->set_held(stats_held_);
 }
 
 void StoreWriter::retry_alone(const std::string& failure) {
@@ -467,6 +394,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
   batch_bytes_ = 0;
   last_commit_end_.reset();  // no group after a failure: the next request is committed at once
   batch_receipts_.clear();
+  note_stats_held();
   release_finished();
 }
 

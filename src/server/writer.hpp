@@ -2,6 +2,10 @@
 // sessions from the ingest queue, appends them in one open transaction and commits every
 // commit_sessions sessions, every commit_interval, and whenever the queue runs empty. OTLP items
 // also carry work for the same commit (server/pending.hpp): otlp_pending rows, late log records.
+// With HeldStats, what a commit adds to sessions stored before is held and combined into their
+// session_stats rows later (a fold): at a commit after a reader asks, when the writer is idle,
+// and at least every kStatsFoldInterval. The upsert cost ~10 ms a commit, two fifths of the
+// writer's time with clients waiting for their commits.
 #pragma once
 
 #include <chrono>
@@ -15,6 +19,7 @@
 #include <vector>
 
 #include "duckdb/access.hpp"
+#include "server/held_stats.hpp"
 #include "server/ingest_queue.hpp"
 #include "server/options.hpp"
 #include "server/otlp_map.hpp"
@@ -33,9 +38,11 @@ class StoreWriter {
   /// merged), on the writer's thread (serve --forward-otlp). With `pending_ids` (the server's
   /// otlp_pending row ids), OTLP parts named after their trace id whose request waits for its
   /// commit are parked until their session is named (see parked_); without, they are stored at once.
+  /// With `held_stats`, merged sessions' aggregates are folded as writer.hpp says; without, every
+  /// commit stores them.
   StoreWriter(DuckDBTraceManager& store, IngestQueue& queue, IngestCounters& counters, const ServerOptions& options,
               std::function<void(const SessionTrace&)> on_stored = {},
-              std::shared_ptr<PendingIds> pending_ids = nullptr);
+              std::shared_ptr<PendingIds> pending_ids = nullptr, std::shared_ptr<HeldStats> held_stats = nullptr);
   /// stop() with the options' shutdown_timeout.
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
@@ -82,6 +89,11 @@ class StoreWriter {
   // (held rows, late log records) when it has some.
   detail::duck::Appended append_part(IngestItem& item, const std::unordered_set<std::string>* stored);
   void commit();
+  // Stores the aggregates that commits held (StoreAccess::fold_stats); a failure is reported,
+  // and not tried again before the next commit.
+  void fold_held_stats();
+  // Whether the store holds aggregates, for the idle writer and the readers (held_stats_).
+  void note_stats_held();
   // Each session of a rolled-back batch, once more in a transaction of its own.
   void retry_alone(const std::string& failure);
   void finish(IngestItem& item, Stored what, std::string error = {});
@@ -128,6 +140,11 @@ class StoreWriter {
   std::unordered_set<const Receipt*> batch_receipts_;  // the requests the open batch answers
   // The last commit: when it ended, whether items came while it ran, how many requests it answered.
   std::optional<std::chrono::steady_clock::time_point> last_commit_end_;
+  // Aggregates held (fold_held_stats): when they were last stored, whether some are held now.
+  std::shared_ptr<HeldStats> held_stats_;
+  std::chrono::steady_clock::time_point last_stats_fold_;
+  bool stats_held_ = false;
+  bool stats_fold_failed_ = false;
   bool waiting_after_commit_ = false;
   std::size_t last_commit_requests_ = 0;
   // Which ids of the sessions being appended were stored before (StoreAccess::stored_among).

@@ -2,9 +2,13 @@
 // per stored session (or per merged part), equal to what its events say; and a session stored in
 // parts (OnExistingSession::merge) is one session.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <limits>
 
+#include "duckdb/access.hpp"
 #include "duckdb/duckdb_support.hpp"
 #include "server/fixtures.hpp"
 #include "support.hpp"
@@ -316,4 +320,141 @@ TEST(SessionStats, AStoredSessionWithoutItsRowGetsOneWithItsExperimentWhenMerged
                      "num_timesteps FROM session_stats")
                 .rows,
             (std::vector<std::vector<Value>>{{"exp", true, 1, 1}}));
+}
+
+namespace {
+
+using detail::duck::StoreAccess;
+
+std::int64_t listed_behind(DuckDBTraceManager& db) {
+  return db.query("SELECT COUNT(DISTINCT session_id) FROM session_stats_behind").rows[0][0].as_int();
+}
+
+// The server writer's way: each part in a batch of its own, committed holding what the parts add
+// to the sessions stored before.
+void commit_holding(DuckDBTraceManager& db, const std::vector<const SessionTrace*>& parts) {
+  for (const SessionTrace* part : parts) StoreAccess::batch_append(db, *part, OnExistingSession::merge);
+  StoreAccess::batch_commit(db, false);
+}
+
+}  // namespace
+
+TEST(SessionStats, AggregatesHeldOverSeveralCommitsAreFoldedAsIfStoredByEach) {
+  // Commits holding what merged parts add: the sessions' rows stay as they were, listed in
+  // session_stats_behind, until the fold stores them all: the aggregates of the whole sessions,
+  // a new seq each. A session replaced while held keeps only its replacement's; a session new in
+  // a holding commit gets its row at once.
+  const Parts a = parts_of("a-held");
+  const Parts b = parts_of("b-held");
+  const Parts r = parts_of("r-replaced");
+  const Parts n = parts_of("n-new");
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  db.insert_traces(std::vector<SessionTrace>{a.first, b.first, r.first});
+  const QueryResult before = db.query("SELECT session_id, num_events, seq FROM session_stats ORDER BY session_id");
+  commit_holding(db, {&a.second, &b.second, &r.second, &n.first});
+  commit_holding(db, {&a.third});
+  EXPECT_EQ(db.query("SELECT session_id, num_events, seq FROM session_stats WHERE session_id <> 'n-new' ORDER BY session_id").rows,
+            before.rows);
+  EXPECT_EQ(listed_behind(db), 3);
+  EXPECT_TRUE(StoreAccess::stats_held(db));
+  StoreAccess::batch_append(db, r.whole, OnExistingSession::replace);
+  commit_holding(db, {&b.third});
+  EXPECT_TRUE(StoreAccess::fold_stats(db));
+  EXPECT_FALSE(StoreAccess::stats_held(db));
+  EXPECT_FALSE(StoreAccess::fold_stats(db)) << "nothing held";
+  EXPECT_EQ(listed_behind(db), 0);
+  expect_consistent(db);
+  expect_stats_of_whole(db, {a.whole, b.whole, n.first, r.whole});
+  EXPECT_EQ(db.query("SELECT session_id FROM session_stats ORDER BY seq DESC LIMIT 2").rows,
+            (std::vector<std::vector<Value>>{{"b-held"}, {"a-held"}}))
+      << "folded sessions changed last";
+
+  // A commit that folds stores what was held with its own parts (DuckDBSink's and insert()'s commits always fold).
+  const Parts c = parts_of("c-held");
+  db.insert_trace(c.first);
+  commit_holding(db, {&c.second});
+  db.insert_trace(c.third);
+  EXPECT_EQ(listed_behind(db), 0);
+  expect_consistent(db);
+}
+
+TEST(SessionStats, ARollbackLeavesTheHeldSessionsToBeCountedAgainFromTheirRows) {
+  // A batch rolled back after holding more (or after a fold that took what was held) leaves the
+  // memory of held additions untrustworthy: the fold counts the listed sessions from their rows.
+  const Parts a = parts_of("a-rolled");
+  const Parts b = parts_of("b-rolled");
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  db.insert_traces(std::vector<SessionTrace>{a.first, b.first});
+  commit_holding(db, {&a.second});
+  StoreAccess::batch_append(db, b.second, OnExistingSession::merge);
+  EXPECT_THROW(StoreAccess::batch_run(db, "SELECT * FROM no_such_table", {}, false), StorageError);
+  commit_holding(db, {&a.third, &b.second});
+  EXPECT_TRUE(StoreAccess::fold_stats(db));
+  expect_consistent(db);
+  EXPECT_EQ(db.query("SELECT num_events FROM session_stats ORDER BY session_id").rows,
+            (std::vector<std::vector<Value>>{{static_cast<std::int64_t>(a.whole.event_history.size())},
+                                             {static_cast<std::int64_t>(b.first.event_history.size() +
+                                                                        b.second.event_history.size())}}));
+}
+
+TEST(SessionStats, AWriterStoppedBeforeItsFoldLeavesTheFileToCountThemAgain) {
+  // The held additions die with a process killed before its fold; the file lists their sessions,
+  // and the next opening for writing counts them again. A clean close folds them itself.
+  const Parts a = parts_of("a-killed");
+  TempDir dir;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+    db.insert_trace(a.first);
+    commit_holding(db, {&a.second, &a.third});
+    std::_Exit(StoreAccess::stats_held(db) ? 0 : 1);  // no destructor: no fold
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  {
+    CapturedDiagnostics diagnostics;
+    DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+    bool reported = false;
+    for (const auto& m : diagnostics.all()) reported |= m.find("aggregates of 1 sessions lagged") != std::string::npos;
+    EXPECT_TRUE(reported);
+    EXPECT_EQ(listed_behind(db), 0);
+    EXPECT_FALSE(StoreAccess::stats_held(db));
+    expect_consistent(db);
+    expect_stats_of_whole(db, {a.whole});
+
+    const Parts b = parts_of("b-closed");
+    db.insert_trace(b.first);
+    commit_holding(db, {&b.second, &b.third});
+  }
+  CapturedDiagnostics diagnostics;
+  DuckDBTraceManager db(dir.db());
+  EXPECT_TRUE(diagnostics.all().empty());
+  expect_consistent(db);
+}
+
+TEST(SessionStats, AMergedPartWithoutMessagesKeepsTheFirstAndLastMessageOfOnesWithoutTimes) {
+  // Messages without timestamps are first and last by their order. A part adding events only
+  // kept nothing of them (the combination took the part's missing message for the first and
+  // last); one adding messages without timestamps took its own for the first.
+  Parts p = parts_of("untimed");
+  for (SessionTrace* t : {&p.whole, &p.first, &p.third}) {
+    for (SessionEventMessage& m : t->message_history) m.timestamp = Timestamp{};
+    for (SessionTimeStep& step : t->session_time_steps) {
+      for (SessionEventMessage& m : step.step_messages) m.timestamp = Timestamp{};
+    }
+  }
+  ASSERT_TRUE(p.second.message_history.empty());
+  ASSERT_FALSE(p.third.message_history.empty());
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  db.insert_trace(p.first);
+  db.insert_trace(p.second);
+  expect_consistent(db);
+  db.insert_trace(p.third);
+  expect_consistent(db);
+  expect_stats_of_whole(db, {p.whole});
 }

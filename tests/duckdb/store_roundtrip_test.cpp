@@ -36,8 +36,8 @@ TEST(Schema, NewFileHasTheTablesViewsAndIndexes) {
   for (const auto& row : tables.rows) {
     (row[1].as_string() == "VIEW" ? views : base).push_back(row[0].as_string());
   }
-  EXPECT_EQ(base, (std::vector<std::string>{"events", "experimental_systems", "experiments", "messages",
-                                            "otlp_pending", "otlp_spans", "session_stats", "session_timesteps",
+  EXPECT_EQ(base, (std::vector<std::string>{"events", "experimental_systems", "experiments", "messages", "otlp_pending",
+                                            "otlp_spans", "session_stats", "session_stats_behind", "session_timesteps",
                                             "session_traces", "synth_tracing_schema", "system_versions", "systems"}));
   EXPECT_EQ(views, (std::vector<std::string>{"experiment_overview", "model_usage_stats", "session_summary"}));
 

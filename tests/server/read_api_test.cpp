@@ -404,3 +404,37 @@ TEST(ReadApiLimits, AnEventLargerThanTheLimitIsCutAndSaysSo) {
   EXPECT_LE(tool["actions"].as_string().size(), 1000u);
   EXPECT_EQ(client->Get("/api/v1/sessions?limit=6")->status, 400) << "beyond --max-page";
 }
+
+TEST(ReadApiAfterWrites, AReadSeesTheAggregatesOfEveryAnsweredRequest) {
+  // A session sent step by step, each request merged into it and answered once committed: the
+  // writer holds what the merges add to the session's aggregates rather than storing them at each
+  // commit, and a read right after the last answer waits for them: those of the session stored whole.
+  TempDir dir;
+  ServeProcess serve(dir.db());
+  auto client = serve.client();
+  const SessionTrace whole = sample_session("in-steps", {.steps = 6, .failing_tool = true});
+  for (std::size_t s = 0; s < whole.session_time_steps.size(); ++s) {
+    SessionTrace part;
+    part.session_id = whole.session_id;
+    part.created_at = whole.created_at;
+    const SessionTimeStep& step = whole.session_time_steps[s];
+    part.session_time_steps.push_back(step);
+    part.event_history = step.events;
+    part.message_history = step.step_messages;
+    const auto r = client->Post("/api/v1/sessions?on_existing=merge&wait=commit", part.to_json(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  const Value session = Value::parse(client->Get("/api/v1/sessions/in-steps")->body)["session"];
+  SessionTrace reference = whole;
+  reference.session_id = "whole";
+  ASSERT_EQ(client->Post("/api/v1/sessions?wait=commit", reference.to_json(), "application/json")->status, 200);
+  const Value stored_whole = Value::parse(client->Get("/api/v1/sessions/whole")->body)["session"];
+  EXPECT_EQ(session["num_timesteps"], Value(6));
+  for (const char* column : {"num_timesteps", "num_events", "num_messages", "num_llm_calls", "total_tokens", "cost",
+                             "reward", "errors", "started_at", "ended_at", "last_message"}) {
+    EXPECT_EQ(session[column], stored_whole[column]) << column;
+  }
+  const Value list = Value::parse(client->Get("/api/v1/sessions?sort=session_id")->body);
+  EXPECT_EQ(list["sessions"][0]["num_events"], session["num_events"]);
+}
