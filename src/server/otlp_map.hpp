@@ -120,6 +120,9 @@ class TraceSessions {
   std::deque<std::string> order_;
 };
 
+/// The session id `attributes` name (a span's, a log record's or a resource's): the first
+/// session key of the mapping table present and not null (a non-string value as its JSON text).
+std::optional<std::string> session_key(const Value& attributes);
 /// The session id each span of a request names itself (its attributes' first session key), in
 /// the order of `traces.spans`; and that of one span.
 using OwnSessions = std::vector<std::optional<std::string>>;

@@ -27,6 +27,22 @@ bool json_body(const httplib::Request& req) {
                           ": OTLP/HTTP sends application/x-protobuf or application/json (gzip-compressed or not)");
 }
 
+// The body of a request to /v1/traces or /v1/logs, decoded (400 when it cannot be). Answered once
+// queued (--otlp-ack queue), the request is refused first while the queue is behind: decoding it
+// would be wasted.
+template <typename Decoded>
+Decoded decode_request(ServerContext& ctx, const httplib::Request& req, httplib::Response& res,
+                       const httplib::ContentReader& reader, bool json, Decoded (*from_json)(std::string_view),
+                       Decoded (*from_protobuf)(std::string_view)) {
+  const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+  if (!ctx.options.otlp_wait_commit) refuse_when_behind(ctx, res);
+  try {
+    return json ? from_json(body) : from_protobuf(body);
+  } catch (const OtlpDecodeError& e) {
+    throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
+  }
+}
+
 void answer(httplib::Response& res, bool json, std::string body) {
   res.status = 200;
   res.set_content(std::move(body), json ? "application/json" : kProtobuf);
@@ -333,14 +349,7 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                               const httplib::ContentReader& reader) {
     const bool json = json_body(req);
-    const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-    if (!ctx.options.otlp_wait_commit) refuse_when_behind(ctx, res);  // before the decoding it would waste
-    OtlpTraces traces;
-    try {
-      traces = json ? decode_otlp_traces_json(body) : decode_otlp_traces_protobuf(body);
-    } catch (const OtlpDecodeError& e) {
-      throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
-    }
+    OtlpTraces traces = decode_request(ctx, req, res, reader, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
     Queued stored = map_and_store(ctx, &res, traces, true);
     // The LLM calls waiting for their log records are accepted too (kept in the file in the
     // commit awaited below): stored when the wait is over, with the records that came meanwhile.
@@ -352,13 +361,7 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                             const httplib::ContentReader& reader) {
     const bool json = json_body(req);
-    const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-    OtlpLogs logs;
-    try {
-      logs = json ? decode_otlp_logs_json(body) : decode_otlp_logs_protobuf(body);
-    } catch (const OtlpDecodeError& e) {
-      throw ApiError(400, std::string(e.what()) + " (nothing of this request was stored)");
-    }
+    OtlpLogs logs = decode_request(ctx, req, res, reader, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
     LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get(), ctx.pending_ids.get());
     OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
     std::vector<IngestItem> items;

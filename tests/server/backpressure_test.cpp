@@ -1,7 +1,9 @@
 // The bounded ingest queue behind POST /api/v1/sessions: a request that does not fit while the
 // writer is behind gets 503 with Retry-After (nothing of it is queued), one that could never fit
 // gets 413, and once the writer has caught up the same request is taken and stored. The real
-// route, queue, writer and database; the writer is started late to be "behind".
+// route, queue, writer and database; the writer is started late to be "behind". Requests
+// answered once queued (native and OTLP) are refused before they are decoded while the queue
+// holds what the writer stores within ServerOptions::queue_delay.
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -160,4 +162,62 @@ TEST(Backpressure, TheQueueHoldsNoMoreThanTheWriterStoresWithinTheDelay) {
   }
   batch = items_of(1000, 1000);
   EXPECT_EQ(unbounded.push(batch, true), IngestQueue::Push::queued);
+}
+
+// Requests answered once queued are refused with 503 before they are decoded while the queue is
+// behind (it holds what the writer stores within the delay): decoding them would be wasted CPU
+// on a server that is short of it. Bodies that cannot be decoded show it: 503, not 400. Requests
+// answered after their commit wait anyway: decoded (400), never refused for time.
+TEST(Backpressure, RequestsAnsweredOnceQueuedAreRefusedBeforeDecodingWhileTheQueueIsBehind) {
+  using namespace std::chrono_literals;
+  TempDir dir;
+  ServerOptions options{.db = dir.db(), .queue_delay = 1000ms, .otlp_wait_commit = false};
+  DuckDBTraceManager store(options.db);
+  fake_time = std::chrono::steady_clock::time_point{} + 1h;
+  IngestQueue queue(100000, std::size_t{1} << 30, options.queue_delay, &fake_now);
+  IngestCounters counters;
+  ServerContext ctx{options, store, queue, counters, "", dir.path};
+  // The writer stored 10 kB in 100 ms (100 kB/s), and 100 kB wait: it is behind.
+  std::vector<IngestItem> taken;
+  auto batch = items_of(10, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  queue.pop(taken, 1000, std::chrono::steady_clock::now());
+  fake_time += 100ms;
+  queue.pop(taken, 1000, std::chrono::steady_clock::now());
+  batch = items_of(1, 100000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  ASSERT_TRUE(queue.behind());
+
+  httplib::Server http;
+  add_ingest_routes(http, ctx);
+  add_otlp_routes(http, ctx);
+  const int port = http.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { http.listen_after_bind(); });
+  httplib::Client client("127.0.0.1", port);
+  const std::string undecodable = "{\"not\": ";
+  for (const char* path : {"/api/v1/sessions", "/v1/traces", "/v1/logs"}) {
+    SCOPED_TRACE(path);
+    const auto r = client.Post(path, undecodable, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  }
+  EXPECT_EQ(counters.throttled.load(), 3u);
+
+  // Waiting for the commit: decoded, and refused as undecodable.
+  auto r = client.Post("/api/v1/sessions?wait=commit", undecodable, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  options.otlp_wait_commit = true;
+  for (const char* path : {"/v1/traces", "/v1/logs"}) {
+    SCOPED_TRACE(path);
+    r = client.Post(path, undecodable, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+  }
+  EXPECT_EQ(counters.throttled.load(), 3u);
+  EXPECT_EQ(queue.depth(), 1u) << "nothing queued";
+  http.stop();
+  serving.join();
 }
