@@ -72,6 +72,8 @@ void StoreWriter::run() noexcept {
   } catch (...) {
     detail::report("synth-trace serve: the writer stopped storing sessions: " + detail::current_exception_text());
   }
+  // Nothing will store what is still held (it stays listed in the file): reads stop waiting for it.
+  if (held_stats_) held_stats_->set_held(false);
 }
 
 void StoreWriter::serve_queue() {
