@@ -63,6 +63,7 @@ std::vector<std::string> DuckDBTraceManager::session_ids() {
 
 QueryResult DuckDBTraceManager::query(std::string_view sql, const std::vector<Value>& params) {
   std::lock_guard lock(impl_->mutex);
+  impl_->forget_parts();  // the SQL may change what they remember of stored rows
   return impl_->run(sql, params);
 }
 

@@ -165,6 +165,8 @@ struct DuckDBTraceManager::Impl {
       std::int64_t messages;
     };
     std::unordered_map<std::string, Step> steps;  // by step_id
+    // Its session_stats row's lists, when known (stored or folded by this connection).
+    std::optional<detail::duck::SessionStats::Lists> lists;
   };
 
   StoredPart stored_part(std::string_view session_id);

@@ -191,6 +191,28 @@ void SessionStats::add(const SessionStats& later) {
   keep_max(last_message_id_, later.last_message_id_);
 }
 
+SessionStats::Lists SessionStats::lists() const { return Lists{sorted(models_), sorted(providers_), sorted(systems_)}; }
+
+bool SessionStats::lists_within(const Lists& stored) const {
+  const auto within = [](const std::vector<std::string>& names, const std::vector<std::string>& in) {
+    return std::all_of(names.begin(), names.end(),
+                       [&](const std::string& name) { return std::binary_search(in.begin(), in.end(), name); });
+  };
+  return within(models_, stored.models) && within(providers_, stored.providers) && within(systems_, stored.systems);
+}
+
+SessionStats::Lists SessionStats::lists_with(const Lists& stored) const {
+  Lists out = stored;
+  const auto add = [](std::vector<std::string>& list, const std::vector<std::string>& names) {
+    for (const std::string& name : names) add_distinct(list, name);
+    std::sort(list.begin(), list.end());
+  };
+  add(out.models, models_);
+  add(out.providers, providers_);
+  add(out.systems, systems_);
+  return out;
+}
+
 void SessionStats::settle() {
   for (std::optional<Preview>* p : {&first_message_, &last_message_}) {
     if (*p && (*p)->content != nullptr) {

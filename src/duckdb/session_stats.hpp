@@ -35,6 +35,17 @@ class SessionStats {
   /// over several commits this way (DuckDBTraceManager's deferred_stats).
   void add(const SessionStats& later);
 
+  /// The session_stats list columns, sorted: which models, providers and systems rows name.
+  struct Lists {
+    std::vector<std::string> models, providers, systems;
+  };
+  Lists lists() const;
+  /// True when every model, provider and system these rows name is in `stored`: combined with a
+  /// row holding `stored`, its lists stay as they are.
+  bool lists_within(const Lists& stored) const;
+  /// `stored` with what these rows name added (sorted).
+  Lists lists_with(const Lists& stored) const;
+
   /// The columns append() fills, in its order.
   static const std::vector<std::string>& columns();
   /// Appends the session's row, with change number `seq`.

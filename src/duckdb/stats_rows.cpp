@@ -11,7 +11,10 @@ void DuckDBTraceManager::Impl::store_stats(bool fold) {
   if (fold && recount_behind) recount_sessions_behind();
   if (!pending_stats.empty()) {
     if (!stats_rows) stats_rows.emplace(conn, "session_stats", detail::duck::SessionStats::columns());
-    for (const auto& [session_id, stats] : pending_stats) stats.append(*stats_rows, session_id, ++last_seq);
+    for (const auto& [session_id, stats] : pending_stats) {
+      stats.append(*stats_rows, session_id, ++last_seq);
+      if (const auto part = parts.find(session_id); part != parts.end()) part->second.lists = stats.lists();
+    }
     stats_rows->flush();
   }
   if (fold) {
@@ -22,12 +25,23 @@ void DuckDBTraceManager::Impl::store_stats(bool fold) {
       merged_stats.insert_or_assign(session_id, std::move(older));
     }
     deferred_stats.clear();
-    if (!merged_stats.empty()) {
-      // One statement for them all, on what appending computed: no scan of the batch's rows.
-      Appender rows(conn, detail::duck::kMergeSessionStats, "delta", "session_stats", detail::duck::SessionStats::columns());
-      for (const auto& [session_id, stats] : merged_stats) stats.append(rows, session_id, ++last_seq);
-      rows.flush();
+    // On what appending computed (no scan of the batch's rows): one statement for the sessions
+    // whose lists stay as their rows have them (known from their part), one for the others.
+    std::optional<Appender> counts, whole;
+    for (const auto& [session_id, stats] : merged_stats) {
+      const auto part = parts.find(session_id);
+      std::optional<detail::duck::SessionStats::Lists>* lists = part == parts.end() ? nullptr : &part->second.lists;
+      if (lists && *lists && stats.lists_within(**lists)) {
+        if (!counts) counts.emplace(conn, detail::duck::kMergeSessionStatsCounts, "delta", "session_stats", detail::duck::SessionStats::columns());
+        stats.append(*counts, session_id, ++last_seq);
+        continue;
+      }
+      if (!whole) whole.emplace(conn, detail::duck::kMergeSessionStats, "delta", "session_stats", detail::duck::SessionStats::columns());
+      stats.append(*whole, session_id, ++last_seq);
+      if (lists && *lists) *lists = stats.lists_with(**lists);
     }
+    if (counts) counts->flush();
+    if (whole) whole->flush();
     if (stats_behind_listed) {
       conn.exec("DELETE FROM session_stats_behind");
       folding_stats = true;
@@ -73,6 +87,7 @@ void DuckDBTraceManager::Impl::recount_sessions_behind() {
     std::string id = listed.text(0, row).value_or("");
     pending_stats.erase(id);  // their rows are counted here, the batch's among them
     merged_stats.erase(id);
+    if (const auto part = parts.find(id); part != parts.end()) part->second.lists.reset();
     ids.emplace_back(std::move(id));
   }
   deferred_stats.clear();

@@ -458,3 +458,33 @@ TEST(SessionStats, AMergedPartWithoutMessagesKeepsTheFirstAndLastMessageOfOnesWi
   expect_consistent(db);
   expect_stats_of_whole(db, {p.whole});
 }
+
+TEST(SessionStats, APartNamingANewModelAddsItAndLaterPartsKeepTheLists) {
+  // A fold leaves a session's lists as they are when its row is known to hold every model,
+  // provider and system the new rows name: a part naming another model adds it (and the row
+  // is known to hold both since), a later one naming the first keeps them; after SQL of the
+  // caller's own (which may change the rows), nothing is taken as known.
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  const auto part = [](const std::string& model, int start) {
+    SessionTrace t = sample_session("models", {.steps = 1, .model = model, .start_second = start});
+    for (SessionTimeStep& step : t.session_time_steps) step.step_id += "-" + std::to_string(start);
+    return t;
+  };
+  const auto models = [&] { return db.query("SELECT to_json(models) FROM session_stats").rows[0][0]; };
+  db.insert_trace(part("model-a", 0));
+  for (const bool held : {false, true}) {
+    StoreAccess::batch_append(db, part("model-b", held ? 20 : 10), OnExistingSession::merge);
+    StoreAccess::batch_commit(db, !held);
+    StoreAccess::batch_append(db, part("model-a", held ? 25 : 15), OnExistingSession::merge);
+    StoreAccess::batch_commit(db, true);
+    EXPECT_EQ(models(), Value("[\"model-a\",\"model-b\"]"));
+    expect_consistent(db);
+  }
+  db.query("UPDATE session_stats SET models = ['model-a']");
+  db.insert_trace(part("model-b", 30));
+  EXPECT_EQ(models(), Value("[\"model-a\",\"model-b\"]"));
+  db.insert_trace(part("model-c", 40));
+  EXPECT_EQ(models(), Value("[\"model-a\",\"model-b\",\"model-c\"]"));
+  expect_consistent(db);
+}
