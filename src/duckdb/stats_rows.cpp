@@ -28,17 +28,19 @@ void DuckDBTraceManager::Impl::store_stats(bool fold) {
     // On what appending computed (no scan of the batch's rows): one statement for the sessions
     // whose lists stay as their rows have them (known from their part), one for the others.
     std::optional<Appender> counts, whole;
+    const auto rows = [&](std::optional<Appender>& a, const char* upsert) -> Appender& {
+      if (!a) a.emplace(conn, upsert, "delta", "session_stats", detail::duck::SessionStats::columns());
+      return *a;
+    };
     for (const auto& [session_id, stats] : merged_stats) {
       const auto part = parts.find(session_id);
       std::optional<detail::duck::SessionStats::Lists>* lists = part == parts.end() ? nullptr : &part->second.lists;
       if (lists && *lists && stats.lists_within(**lists)) {
-        if (!counts) counts.emplace(conn, detail::duck::kMergeSessionStatsCounts, "delta", "session_stats", detail::duck::SessionStats::columns());
-        stats.append(*counts, session_id, ++last_seq);
-        continue;
+        stats.append(rows(counts, detail::duck::kMergeSessionStatsCounts), session_id, ++last_seq);
+      } else {
+        stats.append(rows(whole, detail::duck::kMergeSessionStats), session_id, ++last_seq);
+        if (lists && *lists) *lists = stats.lists_with(**lists);
       }
-      if (!whole) whole.emplace(conn, detail::duck::kMergeSessionStats, "delta", "session_stats", detail::duck::SessionStats::columns());
-      stats.append(*whole, session_id, ++last_seq);
-      if (lists && *lists) *lists = stats.lists_with(**lists);
     }
     if (counts) counts->flush();
     if (whole) whole->flush();
