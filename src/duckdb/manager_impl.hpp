@@ -49,7 +49,9 @@ struct DuckDBTraceManager::Impl {
     next_timestep_id = max_id("session_timesteps") + 1;
     next_event_id = max_id("events") + 1;
     next_message_id = max_id("messages") + 1;
-    if (!options.read_only) {
+    if (options.read_only) {
+      report_listed_read_only();
+    } else {
       last_seq = detail::duck::query(conn, "SELECT COALESCE(MAX(seq), 0) FROM session_stats").integer(0, 0).value_or(0);
       recount_listed_at_open();
     }
@@ -298,8 +300,12 @@ struct DuckDBTraceManager::Impl {
   // Counts the sessions session_stats_behind lists again from all their rows, in the open
   // transaction (kRefreshSessionStats); they leave deferred_stats and the batch's stats.
   void recount_sessions_behind();
-  // Opening a file that lists sessions (its writer stopped before a fold): recounted now.
+  // Opening a file that lists sessions (its writer stopped before a fold): recounted now; read
+  // only, the reader is told that their aggregates lag and what counts them again.
   void recount_listed_at_open();
+  void report_listed_read_only();
+  // How many sessions session_stats_behind lists (0 in a file without it: read only, older).
+  std::int64_t sessions_listed_behind();
   // Commits the fold of deferred_stats in a transaction of its own; false when none was due or
   // a batch is open (its commit folds). Takes the mutex.
   bool fold_deferred();

@@ -103,9 +103,26 @@ void DuckDBTraceManager::Impl::recount_sessions_behind() {
   last_seq = detail::duck::query(conn, "SELECT COALESCE(MAX(seq), 0) FROM session_stats").integer(0, 0).value_or(0);
 }
 
+std::int64_t DuckDBTraceManager::Impl::sessions_listed_behind() {
+  const bool present = detail::duck::query(conn, "SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                                                 "AND table_name = 'session_stats_behind'")
+                           .integer(0, 0)
+                           .value_or(0) > 0;
+  if (!present) return 0;
+  return detail::duck::query(conn, "SELECT COUNT(DISTINCT session_id) FROM session_stats_behind").integer(0, 0).value_or(0);
+}
+
+void DuckDBTraceManager::Impl::report_listed_read_only() {
+  const std::int64_t listed = sessions_listed_behind();
+  if (listed == 0) return;
+  detail::report("trace database '" + conn.name() + "': the aggregates of " + std::to_string(listed) +
+                 " sessions lag their rows (the server writing it stopped before storing them): session lists and "
+                 "stats undercount them until the file is opened once for writing (`synth-trace serve`, "
+                 "`synth-trace migrate`), which counts them again");
+}
+
 void DuckDBTraceManager::Impl::recount_listed_at_open() {
-  const std::int64_t listed =
-      detail::duck::query(conn, "SELECT COUNT(DISTINCT session_id) FROM session_stats_behind").integer(0, 0).value_or(0);
+  const std::int64_t listed = sessions_listed_behind();
   if (listed == 0) return;
   stats_behind_listed = true;
   recount_behind = true;

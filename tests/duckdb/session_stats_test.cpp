@@ -416,6 +416,14 @@ TEST(SessionStats, AWriterStoppedBeforeItsFoldLeavesTheFileToCountThemAgain) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   {
+    // Read only (the CLI), the file cannot be counted again: the reader is told what does it.
+    CapturedDiagnostics diagnostics;
+    DuckDBTraceManager reader(dir.db(), DuckDBOptions{.read_only = true});
+    bool told = false;
+    for (const auto& m : diagnostics.all()) told |= m.find("1 sessions lag their rows") != std::string::npos;
+    EXPECT_TRUE(told);
+  }
+  {
     CapturedDiagnostics diagnostics;
     DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
     bool reported = false;
