@@ -82,6 +82,17 @@ std::optional<std::string> preview_of(const Value& content) {
   return first_characters(content.dump(), 200);
 }
 
+// The first and the last message by (timestamp, id): a message without a timestamp only when none
+// has one. `a_at`/`a_id` against `b_at`/`b_id`.
+bool comes_first(std::optional<std::int64_t> a_at, std::int64_t a_id, std::optional<std::int64_t> b_at, std::int64_t b_id) {
+  if (a_at.has_value() != b_at.has_value()) return a_at.has_value();
+  return a_at ? (*a_at < *b_at || (*a_at == *b_at && a_id < b_id)) : a_id < b_id;
+}
+bool comes_last(std::optional<std::int64_t> a_at, std::int64_t a_id, std::optional<std::int64_t> b_at, std::int64_t b_id) {
+  if (a_at.has_value() != b_at.has_value()) return a_at.has_value();
+  return a_at ? (*a_at > *b_at || (*a_at == *b_at && a_id > b_id)) : a_id > b_id;
+}
+
 std::vector<std::string> sorted(std::vector<std::string> list) {
   std::sort(list.begin(), list.end());
   return list;
@@ -140,17 +151,12 @@ void SessionStats::add_message(std::int64_t id, const SessionEventMessage& messa
   const std::optional<std::int64_t> at = micros_of(message.timestamp);
   keep_min(first_message_at_, at);
   keep_max(last_message_at_, at);
-  // The first and the last by (timestamp, id); a message without a timestamp only when none has one.
-  const auto earlier = [](const std::optional<std::int64_t>& a, std::int64_t a_id, const Preview& b) {
-    if (a.has_value() != b.at.has_value()) return a.has_value();
-    return a ? (*a < *b.at || (*a == *b.at && a_id < b.id)) : a_id < b.id;
-  };
-  const auto later = [](const std::optional<std::int64_t>& a, std::int64_t a_id, const Preview& b) {
-    if (a.has_value() != b.at.has_value()) return a.has_value();
-    return a ? (*a > *b.at || (*a == *b.at && a_id > b.id)) : a_id > b.id;
-  };
-  if (!first_message_ || earlier(at, id, *first_message_)) first_message_ = Preview{std::nullopt, &message.content, at, id};
-  if (!last_message_ || later(at, id, *last_message_)) last_message_ = Preview{std::nullopt, &message.content, at, id};
+  if (!first_message_ || comes_first(at, id, first_message_->at, first_message_->id)) {
+    first_message_ = Preview{std::nullopt, &message.content, at, id};
+  }
+  if (!last_message_ || comes_last(at, id, last_message_->at, last_message_->id)) {
+    last_message_ = Preview{std::nullopt, &message.content, at, id};
+  }
 }
 
 void SessionStats::add(const SessionStats& later) {
@@ -172,16 +178,13 @@ void SessionStats::add(const SessionStats& later) {
   for (const std::string& s : later.systems_) add_distinct(systems_, s);
   keep_min(first_event_at_, later.first_event_at_);
   keep_max(last_event_end_, later.last_event_end_);
-  // The first and the last by (timestamp, id), as add_message() keeps them: the later rows' ids
-  // are the higher, so on equal (or no) timestamps their first message loses, their last wins.
-  if (later.first_message_ &&
-      (!first_message_ || (later.first_message_->at && (!first_message_->at || *later.first_message_->at < *first_message_->at)))) {
-    first_message_ = later.first_message_;
+  const auto& first = later.first_message_;
+  if (first && (!first_message_ || comes_first(first->at, first->id, first_message_->at, first_message_->id))) {
+    first_message_ = first;
   }
-  if (later.last_message_ &&
-      (!last_message_ || (later.last_message_->at ? !last_message_->at || *later.last_message_->at >= *last_message_->at
-                                                  : !last_message_->at))) {
-    last_message_ = later.last_message_;
+  const auto& last = later.last_message_;
+  if (last && (!last_message_ || comes_last(last->at, last->id, last_message_->at, last_message_->id))) {
+    last_message_ = last;
   }
   keep_min(first_message_at_, later.first_message_at_);
   keep_max(last_message_at_, later.last_message_at_);

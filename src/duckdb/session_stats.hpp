@@ -30,8 +30,8 @@ class SessionStats {
   void add_timestep() noexcept { ++timesteps_; }
   /// A part merged into the session in memory started earlier: least(created_at, `t`).
   void lower_created_at(Timestamp t);
-  /// Adds the aggregates of rows stored after these (both settled), as kSessionStatsCombined
-  /// combines a stored row with them: the server's writer holds a merged session's additions
+  /// Adds the aggregates of rows stored after these (both settled), as the upserts of schema.hpp
+  /// combine a stored row with them: the server's writer holds a merged session's additions
   /// over several commits this way (DuckDBTraceManager's deferred_stats).
   void add(const SessionStats& later);
 

@@ -1,7 +1,7 @@
 // Internal: the aggregates the server's writer holds (StoreAccess::batch_commit without
 // fold_stats: merged sessions' additions not yet in session_stats), and the readers that wait
 // for them. A read sees in the aggregates every request answered before it began: it asks the
-// writer to store what it holds (at its next commit, or at once when idle) and waits for that.
+// writer to store what it holds (at its next commit, or within 20 ms when idle) and waits for that.
 #pragma once
 
 #include <atomic>

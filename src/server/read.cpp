@@ -6,7 +6,7 @@ namespace synth::tracing::server {
 
 Reader::Reader(ServerContext& ctx) {
   // Read-your-writes in the aggregates: what the writer holds is stored first (at its next
-  // commit, or within milliseconds when idle); past the wait, they are read as they are.
+  // commit, or within 20 ms when idle); past the wait, they are read as they are.
   ctx.held_stats->await_stored(HeldStats::Clock::now() + kHeldStatsWait);
   conn_ = detail::duck::StoreAccess::reader(ctx.store);
 }
