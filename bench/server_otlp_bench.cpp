@@ -43,6 +43,7 @@ struct IngestCounts {
   std::int64_t merged = 0;
   std::int64_t renamed = 0;
   std::int64_t throttled = 0;
+  std::int64_t commits = 0;
   bool all_committed() const { return accepted >= 0 && waiting == 0 && done >= accepted; }
 };
 
@@ -59,6 +60,7 @@ IngestCounts ingest_counts(httplib::Client& client) {
   c.merged = i["merged"].as_int();
   c.renamed = i["otlp_sessions_renamed"].as_int();
   c.throttled = i["throttled_requests"].as_int();
+  c.commits = i["commits"].as_int();
   return c;
 }
 
@@ -79,7 +81,7 @@ IngestCounts ingest_counts(httplib::Client& client) {
 // (health's otlp_spans). drain_ms: from the last acknowledgement to everything committed (the
 // acknowledged-to-committed delay of the last request under load). writer_cpu_ms and
 // writer_page_faults: those of the store's writer thread (serve-writer), which bounds the rate
-// once the handlers are done.
+// once the handlers are done; commits: the writer's (health's ingest.commits).
 void BM_OtlpIngest(benchmark::State& state) {
   const bool json = state.range(0) != 0;
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
@@ -180,6 +182,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["sessions_merged"] = static_cast<double>(last.merged);
   state.counters["sessions_renamed"] = static_cast<double>(last.renamed);
   state.counters["throttled"] = static_cast<double>(last.throttled);
+  state.counters["commits"] = static_cast<double>(last.commits);
 }
 BENCHMARK(BM_OtlpIngest)
     ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}, {4}, {5}})

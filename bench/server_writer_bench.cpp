@@ -12,6 +12,7 @@
 
 #include "otlp_workload.hpp"
 #include "scratch_database.hpp"
+#include "server/held_stats.hpp"
 #include "server/http.hpp"
 #include "server/routes.hpp"
 #include "server/writer.hpp"
@@ -27,10 +28,15 @@ namespace sv = synth::tracing::server;
 // counters are the writer's alone (items = spans; writer_cpu_ms and writer_page_faults: its
 // thread's; commits). The queue never runs empty before the end, so the batches are the same from
 // run to run: under callgrind (--separate-threads=yes) the serve-writer thread's instructions compare two
-// builds (`conversations:500`, a quarter of the spans, keeps that run short).
+// builds (`conversations:500`, a quarter of the spans, keeps that run short). `commit_sessions`:
+// serve's --commit-sessions; 60 makes commits of about three requests' spans (~1,600 of ours),
+// as serve's commit mode gets from four clients each waiting for its commit, so that the two
+// sizes give the writer's cost per commit. Merged sessions' aggregates are held between folds as
+// in serve; a fold comes at least once a second, so under valgrind at nearly every commit.
 void BM_OtlpWriterDrain(benchmark::State& state) {
   const auto shape = state.range(0) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
   const int conversations = static_cast<int>(state.range(1));
+  const auto commit_sessions = static_cast<std::size_t>(state.range(2));
   std::vector<std::vector<std::string>> clients;
   std::size_t longest = 0;
   for (int c = 0; c < 4; ++c) {
@@ -53,6 +59,7 @@ void BM_OtlpWriterDrain(benchmark::State& state) {
       options.queue_bytes = std::size_t{16} << 30;
       // Batches of commit_sessions only (and the last), as natively, however slow the run (valgrind).
       options.commit_interval = std::chrono::hours(1);
+      options.commit_sessions = commit_sessions;
       // As serve opens it: DuckDB's work on the calling thread (the writer's), no workers.
       synth::tracing::DuckDBTraceManager store(path, synth::tracing::DuckDBOptions{.threads = options.db_threads});
       // Not an empty file: DuckDB moves a first commit's rows into an empty table whole, and
@@ -84,7 +91,8 @@ void BM_OtlpWriterDrain(benchmark::State& state) {
       if (error.empty() && !sv::release_held_spans(ctx, true)) error = "the held spans could not be queued";
       if (error.empty()) {
         state.ResumeTiming();
-        sv::StoreWriter writer(store, queue, counters, options);
+        // Merged sessions' aggregates held between folds, as serve's writer does.
+        sv::StoreWriter writer(store, queue, counters, options, {}, nullptr, std::make_shared<sv::HeldStats>());
         const auto done = [&] {
           return counters.inserted + counters.replaced + counters.merged + counters.skipped + counters.refused +
                      counters.lost >=
@@ -114,8 +122,10 @@ void BM_OtlpWriterDrain(benchmark::State& state) {
   state.counters["commits"] = commits / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_OtlpWriterDrain)
-    ->ArgsProduct({{1, 0}, {2000, 500}})
-    ->ArgNames({"foreign", "conversations"})
+    ->ArgsProduct({{1, 0}, {2000, 500}, {1000}})
+    ->Args({0, 500, 60})
+    ->Args({1, 500, 60})
+    ->ArgNames({"foreign", "conversations", "commit_sessions"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -360,13 +360,22 @@ std::size_t count_spans(std::string_view body) {
   return n;
 }
 
-}  // namespace
+// The messages of an OTLP export request, by kind: ExportTraceServiceRequest { ResourceSpans = 1 },
+// ResourceSpans { Resource = 1; ScopeSpans = 2 }, ScopeSpans { InstrumentationScope = 1; Span = 2 },
+// and the same numbers for logs (ResourceLogs, ScopeLogs, LogRecord).
+struct ExportRequestNames {
+  const char* request;
+  const char* per_resource;
+  const char* per_scope;
+  const char* record;
+};
 
-OtlpTraces decode_otlp_traces_protobuf(std::string_view body) {
-  OtlpTraces out;
-  out.body_bytes = body.size();
-  out.spans.reserve(count_spans(body));
-  ProtoReader request(body, 0, "ExportTraceServiceRequest");
+// Calls on_record(message, resource, scope name) for each record, in order; each resource's
+// attributes go to `resources` (the index passed with its records).
+template <class OnRecord>
+void walk_export_request(std::string_view body, const ExportRequestNames& names, std::vector<Value>& resources,
+                         OnRecord&& on_record) {
+  ProtoReader request(body, 0, names.request);
   std::uint32_t field;
   WireType type;
   while (request.next(field, type)) {
@@ -375,18 +384,18 @@ OtlpTraces decode_otlp_traces_protobuf(std::string_view body) {
       continue;
     }
     request.expect(type, kLengthDelimited);
-    ProtoReader rs = request.message("ResourceSpans");
-    const std::size_t resource = out.resources.size();
-    out.resources.push_back(Value::object());
+    ProtoReader rs = request.message(names.per_resource);
+    const std::size_t resource = resources.size();
+    resources.push_back(Value::object());
     std::uint32_t f;
     WireType t;
     while (rs.next(f, t)) {
       if (f == 1) {
         rs.expect(t, kLengthDelimited);
-        out.resources[resource] = read_attributes_of(rs.message("Resource"), 1, nullptr);
+        resources[resource] = read_attributes_of(rs.message("Resource"), 1, nullptr);
       } else if (f == 2) {
         rs.expect(t, kLengthDelimited);
-        ProtoReader ss = rs.message("ScopeSpans");
+        ProtoReader ss = rs.message(names.per_scope);
         std::string scope;
         std::uint32_t g;
         WireType u;
@@ -396,10 +405,7 @@ OtlpTraces decode_otlp_traces_protobuf(std::string_view body) {
             read_attributes_of(ss.message("InstrumentationScope"), 3, &scope);
           } else if (g == 2) {
             ss.expect(u, kLengthDelimited);
-            OtlpSpan span = read_span(ss.message("Span"));
-            span.resource = resource;
-            span.scope_name = scope;
-            out.spans.push_back(std::move(span));
+            on_record(ss.message(names.record), resource, scope);
           } else {
             ss.skip(u);
           }
@@ -409,6 +415,21 @@ OtlpTraces decode_otlp_traces_protobuf(std::string_view body) {
       }
     }
   }
+}
+
+}  // namespace
+
+OtlpTraces decode_otlp_traces_protobuf(std::string_view body) {
+  OtlpTraces out;
+  out.body_bytes = body.size();
+  out.spans.reserve(count_spans(body));
+  const ExportRequestNames names{"ExportTraceServiceRequest", "ResourceSpans", "ScopeSpans", "Span"};
+  walk_export_request(body, names, out.resources, [&](ProtoReader span_message, std::size_t resource, const std::string& scope) {
+    OtlpSpan span = read_span(span_message);
+    span.resource = resource;
+    span.scope_name = scope;
+    out.spans.push_back(std::move(span));
+  });
   return out;
 }
 
@@ -457,49 +478,17 @@ OtlpLog read_log(ProtoReader r) {
 
 OtlpLogs decode_otlp_logs_protobuf(std::string_view body) {
   OtlpLogs out;
-  ProtoReader request(body, 0, "ExportLogsServiceRequest");
-  std::uint32_t field;
-  WireType type;
-  while (request.next(field, type)) {
-    if (field != 1) {
-      request.skip(type);
-      continue;
-    }
-    request.expect(type, kLengthDelimited);
-    ProtoReader rl = request.message("ResourceLogs");
-    const std::size_t resource = out.resources.size();
-    out.resources.push_back(Value::object());
-    std::uint32_t f;
-    WireType t;
-    while (rl.next(f, t)) {
-      if (f == 1) {
-        rl.expect(t, kLengthDelimited);
-        out.resources[resource] = read_attributes_of(rl.message("Resource"), 1, nullptr);
-      } else if (f == 2) {
-        rl.expect(t, kLengthDelimited);
-        ProtoReader sl = rl.message("ScopeLogs");
-        std::uint32_t g;
-        WireType u;
-        while (sl.next(g, u)) {
-          if (g == 2) {
-            sl.expect(u, kLengthDelimited);
-            OtlpLog log = read_log(sl.message("LogRecord"));
-            log.resource = resource;
-            if (log.event_name.empty()) {
-              if (const Value* name = log.attributes.find("event.name"); name != nullptr && name->is_string()) {
-                log.event_name = name->as_string();
-              }
-            }
-            out.logs.push_back(std::move(log));
-          } else {
-            sl.skip(u);
-          }
-        }
-      } else {
-        rl.skip(t);
+  const ExportRequestNames names{"ExportLogsServiceRequest", "ResourceLogs", "ScopeLogs", "LogRecord"};
+  walk_export_request(body, names, out.resources, [&](ProtoReader record, std::size_t resource, const std::string&) {
+    OtlpLog log = read_log(record);
+    log.resource = resource;
+    if (log.event_name.empty()) {
+      if (const Value* name = log.attributes.find("event.name"); name != nullptr && name->is_string()) {
+        log.event_name = name->as_string();
       }
     }
-  }
+    out.logs.push_back(std::move(log));
+  });
   return out;
 }
 
