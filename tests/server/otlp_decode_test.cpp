@@ -369,6 +369,13 @@ TEST(OtlpDecode, ProtobufLogRecordsWithTheirIdsNameAndBody) {
     EXPECT_NE(std::string(e.what()).find("trace_id has 5 bytes, not 16"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("in LogRecord"), std::string::npos) << e.what();
   }
+  // A scope is read as in a traces request: its name's field cut short is refused.
+  try {
+    decode_otlp_logs_protobuf(field(1, field(2, field(1, "\x0a\x05ab") + field(2, record))));
+    FAIL() << "accepted";
+  } catch (const OtlpDecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("in InstrumentationScope"), std::string::npos) << e.what();
+  }
 }
 
 // GenAI log records as the Python and JS instrumentations send them (a tool-calling turn, two
