@@ -31,7 +31,9 @@ namespace sv = synth::tracing::server;
 // builds (`conversations:500`, a quarter of the spans, keeps that run short). `commit_sessions`:
 // serve's --commit-sessions; 60 makes commits of about three requests' spans (~1,600 of ours),
 // as serve's commit mode gets from four clients each waiting for its commit, so that the two
-// sizes give the writer's cost per commit. Merged sessions' aggregates are held between folds as
+// sizes give the writer's cost per commit (ours only: a foreign conversation's unnamed parts are
+// parked by commit mode's routes, and without them small batches store them under their trace id
+// and move them, which serve does not). Merged sessions' aggregates are held between folds as
 // in serve; a fold comes at least once a second, so under valgrind at nearly every commit.
 void BM_OtlpWriterDrain(benchmark::State& state) {
   const auto shape = state.range(0) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
@@ -124,7 +126,6 @@ void BM_OtlpWriterDrain(benchmark::State& state) {
 BENCHMARK(BM_OtlpWriterDrain)
     ->ArgsProduct({{1, 0}, {2000, 500}, {1000}})
     ->Args({0, 500, 60})
-    ->Args({1, 500, 60})
     ->ArgNames({"foreign", "conversations", "commit_sessions"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
