@@ -371,7 +371,7 @@ TEST(OtlpDecode, ProtobufLogRecordsWithTheirIdsNameAndBody) {
   }
   // A scope is read as in a traces request: its name's field cut short is refused.
   try {
-    decode_otlp_logs_protobuf(field(1, field(2, field(1, "\x0a\x05ab") + field(2, record))));
+    decode_otlp_logs_protobuf(field(1, field(2, field(1, std::string("\x0a\x05") + "ab") + field(2, record))));
     FAIL() << "accepted";
   } catch (const OtlpDecodeError& e) {
     EXPECT_NE(std::string(e.what()).find("in InstrumentationScope"), std::string::npos) << e.what();
