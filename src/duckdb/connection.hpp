@@ -135,6 +135,9 @@ class Prepared {
   Prepared(const Prepared&) = delete;
   Prepared& operator=(const Prepared&) = delete;
 
+  /// Binds a value as DuckDB's matching type. An array binds as a list where the statement takes
+  /// one of texts or integers (`CAST(? AS VARCHAR[])`, `BIGINT[]`: a parameter of known type, so
+  /// DuckDB keeps its plan) and its elements are such; otherwise as JSON text, as objects do.
   Prepared& bind(std::size_t index, const Value& value);
   Prepared& bind(std::size_t index, std::string_view text);
   Prepared& bind_timestamp(std::size_t index, Timestamp t);
@@ -147,6 +150,10 @@ class Prepared {
   Result execute_streaming(std::size_t max_rows);
 
  private:
+  // Binds the array as a list of the parameter's element type when that is VARCHAR (texts in
+  // UTF-8) or BIGINT (integers) and every element is one; false when not bound.
+  bool bind_list(std::size_t index, const Value::Array& items);
+
   Connection& conn_;
   std::string sql_;
   duckdb_prepared_statement stmt_ = nullptr;

@@ -18,6 +18,7 @@
 #include "duckdb/placement.hpp"
 #include "duckdb/schema.hpp"
 #include "duckdb/session_stats.hpp"
+#include "json/writer.hpp"
 #include "synth/tracing/duckdb.hpp"
 
 namespace synth::tracing {
@@ -95,10 +96,13 @@ struct DuckDBTraceManager::Impl {
   }
   static const SessionTrace& trace_of(const SessionTrace& t) { return t; }
   static const SessionTrace& trace_of(const std::shared_ptr<const SessionTrace>& t) { return *t; }
+  // Which of `ids` name stored sessions (one that is not valid UTF-8 cannot: such a session is
+  // refused).
   std::unordered_set<std::string> stored_ids(Value::Array ids) {
+    std::erase_if(ids, [](const Value& id) { return detail::first_invalid_utf8(id.as_string()) != id.as_string().size(); });
     Prepared& stmt = cached(stored_stmt,
                             "SELECT session_id FROM session_traces "
-                            "WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
+                            "WHERE session_id IN (SELECT unnest(CAST(? AS VARCHAR[])))");
     stmt.bind(1, Value(std::move(ids)));
     Result r = stmt.execute();
     std::unordered_set<std::string> stored;

@@ -1,5 +1,6 @@
 // Prepared statements: binding values (as DuckDB's types) and executing.
 #include "duckdb/connection.hpp"
+#include "json/writer.hpp"
 
 namespace synth::tracing::detail::duck {
 
@@ -72,11 +73,49 @@ Prepared& Prepared::bind(std::size_t index, const Value& value) {
     case Value::Kind::string:
       return bind(index, std::string_view(value.as_string()));
     case Value::Kind::array:
+      // A parameter DuckDB cannot type (`CAST(CAST(? AS JSON) AS VARCHAR[])`) made it bind and
+      // plan the statement again at every execution: a list parameter keeps the plan.
+      if (duckdb_param_type(stmt_, index) == DUCKDB_TYPE_LIST && bind_list(index, value.as_array())) break;
+      return bind(index, std::string_view(value.dump()));  // as JSON text
     case Value::Kind::object:
       return bind(index, std::string_view(value.dump()));  // as JSON text
   }
   if (state != DuckDBSuccess) conn_.fail("cannot bind parameter " + std::to_string(index), sql_);
   return *this;
+}
+
+bool Prepared::bind_list(std::size_t index, const Value::Array& items) {
+  duckdb_logical_type list_type = duckdb_param_logical_type(stmt_, index);
+  duckdb_logical_type element_type = duckdb_list_type_child_type(list_type);
+  const duckdb_type element = duckdb_get_type_id(element_type);
+  std::vector<duckdb_value> values;
+  values.reserve(items.size());
+  bool bound = element == DUCKDB_TYPE_VARCHAR || element == DUCKDB_TYPE_BIGINT;
+  for (const Value& item : items) {
+    if (!bound) break;
+    if (element == DUCKDB_TYPE_VARCHAR) {
+      // DuckDB's text is UTF-8 (its value constructor throws through the C API otherwise).
+      bound = item.is_string() && first_invalid_utf8(item.as_string()) == item.as_string().size();
+      if (bound) values.push_back(duckdb_create_varchar_length(item.as_string().data(), item.as_string().size()));
+    } else {
+      bound = item.kind() == Value::Kind::integer ||
+              (item.kind() == Value::Kind::unsigned_integer && item.as_uint() <= static_cast<std::uint64_t>(INT64_MAX));
+      if (bound) {
+        values.push_back(duckdb_create_int64(item.kind() == Value::Kind::integer ? item.as_int()
+                                                                                  : static_cast<std::int64_t>(item.as_uint())));
+      }
+    }
+  }
+  if (bound) {
+    duckdb_value none = nullptr;  // DuckDB takes no null pointer for an empty list
+    duckdb_value list = duckdb_create_list_value(element_type, values.empty() ? &none : values.data(), values.size());
+    bound = list != nullptr && duckdb_bind_value(stmt_, index, list) == DuckDBSuccess;
+    if (list) duckdb_destroy_value(&list);
+  }
+  for (duckdb_value& v : values) duckdb_destroy_value(&v);
+  duckdb_destroy_logical_type(&element_type);
+  duckdb_destroy_logical_type(&list_type);
+  return bound;
 }
 
 Prepared& Prepared::bind_timestamp(std::size_t index, Timestamp t) {

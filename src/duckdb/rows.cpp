@@ -206,7 +206,7 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
 
 void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
   for (HeldSession& h : held) {
-    StoredPart part{h.events, h.messages, h.metadata, {}};
+    StoredPart part{h.events, h.messages, h.metadata, {}, std::nullopt};
     for (const HeldSession::Step& step : h.steps) part.steps[step.step_id] = StoredPart::Step{step.id, step.events, step.messages};
     remember_part(h.session_id, std::move(part));
     a.sessions.text(std::string_view(h.session_id))

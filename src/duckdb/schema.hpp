@@ -317,7 +317,7 @@ ON CONFLICT (session_id) DO UPDATE SET
 )SQL";
 
 // Adds the rows stored since ids ($2 timesteps, $3 events, $4 messages) to the aggregates of their
-// sessions, which are $5 (a JSON array of ids; NULL: every session). A session without a
+// sessions, which are $5 (a list of ids, VARCHAR[]; NULL: every session). A session without a
 // session_stats row gets one; the aggregates of one that has (a merged session) are combined with
 // the new rows'. A changed session gets a new `seq`, from $1 + 1 upwards (the live-tail order).
 // Merged sessions and migrated files are refreshed with it; inserts compute the same aggregates
@@ -332,7 +332,7 @@ inline constexpr auto kRefreshSessionStatsText = joined(R"SQL(
 INSERT INTO session_stats BY NAME
 WITH touched AS (
   SELECT session_id, created_at, experiment_id FROM session_traces
-  WHERE $5 IS NULL OR session_id IN (SELECT unnest(CAST(CAST($5 AS JSON) AS VARCHAR[])))
+  WHERE CAST($5 AS VARCHAR[]) IS NULL OR session_id IN (SELECT unnest(CAST($5 AS VARCHAR[])))
 ), ev AS (
   SELECT session_id,
          COUNT(*) AS num_events,

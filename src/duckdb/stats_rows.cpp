@@ -96,7 +96,7 @@ void DuckDBTraceManager::Impl::recount_sessions_behind() {
   recount_behind = false;
   if (ids.empty()) return;
   const Value listed_ids(std::move(ids));
-  Prepared drop(conn, "DELETE FROM session_stats WHERE session_id IN (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[])))");
+  Prepared drop(conn, "DELETE FROM session_stats WHERE session_id IN (SELECT unnest(CAST(? AS VARCHAR[])))");
   drop.bind(1, listed_ids).execute();
   Prepared count(conn, detail::duck::kRefreshSessionStats);
   count.bind(1, Value(last_seq)).bind(2, Value(0)).bind(3, Value(0)).bind(4, Value(0)).bind(5, listed_ids).execute();

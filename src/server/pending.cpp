@@ -280,29 +280,34 @@ void PendingBatch::write(DuckDBTraceManager& store, DeletedEarly& deleted_early)
   if (works_.empty()) return;
   std::unordered_set<std::int64_t> dropped;
   for (const auto& work : works_) dropped.insert(work->drop.begin(), work->drop.end());
-  Value::Array rows;
+  // The rows as four lists of one type each (list parameters keep DuckDB's plan of the insert).
+  Value::Array ids, kinds, received, bodies;
   for (const auto& work : works_) {
     for (const PendingRow& row : work->put) {
       if (dropped.erase(row.id) > 0) continue;  // taken in the same batch: never written
       if (deleted_early.erase(row.id)) continue;  // already stored by the request that took it
-      rows.push_back(Value{{"id", row.id}, {"kind", row.kind}, {"received", row.received_unix_ms}, {"body", row.body}});
+      ids.emplace_back(row.id);
+      kinds.emplace_back(row.kind);
+      received.emplace_back(row.received_unix_ms);
+      bodies.emplace_back(row.body.dump());
     }
   }
   works_.clear();
   if (!dropped.empty()) {
-    Value::Array ids(dropped.begin(), dropped.end());
+    Value::Array taken(dropped.begin(), dropped.end());
     const QueryResult deleted = StoreAccess::batch_run(
-        store, "DELETE FROM otlp_pending WHERE id IN (SELECT unnest(CAST(CAST(? AS JSON) AS BIGINT[]))) RETURNING id",
-        {Value(std::move(ids))}, false);
+        store, "DELETE FROM otlp_pending WHERE id IN (SELECT unnest(CAST(? AS BIGINT[]))) RETURNING id",
+        {Value(std::move(taken))}, false);
     for (const auto& row : deleted.rows) dropped.erase(row.at(0).as_int());
     for (const std::int64_t id : dropped) deleted_early.set(id, true);
   }
-  if (rows.empty()) return;
+  if (ids.empty()) return;
   StoreAccess::batch_run(store,
                          "INSERT INTO otlp_pending (id, kind, received_unix_ms, body) "
-                         "SELECT CAST(r->>'id' AS BIGINT), r->>'kind', CAST(r->>'received' AS BIGINT), r->'body' "
-                         "FROM (SELECT unnest(CAST(CAST(? AS JSON) AS JSON[])) AS r)",
-                         {Value(std::move(rows))}, false);
+                         "SELECT unnest(CAST(? AS BIGINT[])), unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS BIGINT[])), "
+                         "CAST(unnest(CAST(? AS VARCHAR[])) AS JSON)",
+                         {Value(std::move(ids)), Value(std::move(kinds)), Value(std::move(received)), Value(std::move(bodies))},
+                         false);
 }
 
 void attach_late_logs(DuckDBTraceManager& store, SessionTrace& trace, OtlpWork& work) {
@@ -325,7 +330,7 @@ void attach_late_logs(DuckDBTraceManager& store, SessionTrace& trace, OtlpWork& 
         store,
         "SELECT id, trace_id, span_id, CAST(system_state_before AS VARCHAR), CAST(system_state_after AS VARCHAR), "
         "CAST(metadata AS VARCHAR) FROM events WHERE event_type = 'cais' AND span_id IN "
-        "(SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[]))) ORDER BY id",
+        "(SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY id",
         {Value(std::move(span_ids))}, true);
     std::vector<SessionEventMessage> attached;
     std::set<std::pair<std::size_t, std::size_t>> taken;

@@ -82,7 +82,7 @@ std::vector<bool> StoredSpans::stored(DuckDBTraceManager& store, const std::stri
       const QueryResult found = StoreAccess::batch_run(
           store,
           "SELECT trace_key, span_key FROM otlp_spans WHERE trace_key IN "
-          "(SELECT unnest(CAST(CAST(? AS JSON) AS BIGINT[])))",
+          "(SELECT unnest(CAST(? AS BIGINT[])))",
           {Value(std::move(traces))}, true);
       for (const auto& row : found.rows) {
         if (s.keys.insert(SpanKey{key_of(row.at(0)), key_of(row.at(1))}).second) ++remembered_;

@@ -319,6 +319,22 @@ TEST(Query, BoundParametersAreNeverSpliced) {
   // Arrays and objects bind as JSON text.
   EXPECT_EQ(db.query("SELECT json_extract_string(CAST(? AS JSON), '$.a[1]')", {Value{{"a", {1, "two"}}}}).rows[0][0],
             Value("two"));
+  // Arrays bind as lists where the statement takes one: texts exactly as they are (not read as
+  // JSON or as DuckDB's list literal), integers of 64 bits.
+  const Value::Array odd{Value("a\"b"), Value("x, y"), Value("[z]"), Value("\u00e9'"), Value("")};
+  const QueryResult listed = db.query("SELECT unnest(CAST(? AS VARCHAR[])) AS id", {Value(odd)});
+  ASSERT_EQ(listed.rows.size(), odd.size());
+  for (std::size_t i = 0; i < odd.size(); ++i) EXPECT_EQ(listed.rows[i][0], odd[i]) << i;
+  EXPECT_EQ(db.query("SELECT list_sum(CAST(? AS BIGINT[])) + 0 AS s", {Value(Value::Array{Value(-9007199254740993), Value(1)})})
+                .rows[0][0],
+            Value(-9007199254740992));
+  EXPECT_EQ(scalar_int(db, "SELECT COUNT(*) FROM events WHERE session_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+                       {Value(Value::Array{Value(nasty), Value("other")})}),
+            9);
+  EXPECT_EQ(scalar_int(db, "SELECT len(CAST(? AS VARCHAR[]))", {Value(Value::Array{})}), 0);
+  // Other arrays as before: JSON text, which DuckDB casts to the list.
+  EXPECT_EQ(db.query("SELECT CAST(? AS DOUBLE[])[2] AS d", {Value(Value::Array{Value(1.5), Value(2.5)})}).rows[0][0], Value(2.5));
+  EXPECT_EQ(db.query("SELECT CAST(? AS VARCHAR[])[1] AS t", {Value(Value::Array{Value(7), Value("x")})}).rows[0][0], Value("7"));
   EXPECT_EQ(count_rows(db, "events"), 9);  // the table is still there
 }
 

@@ -146,7 +146,9 @@ class DuckDBTraceManager {
   /// Ids of the stored sessions, newest first.
   std::vector<std::string> session_ids();
 
-  /// Runs SQL; `params` bind to `?` or `$1`.. placeholders (never spliced into the text).
+  /// Runs SQL; `params` bind to `?` or `$1`.. placeholders (never spliced into the text). An
+  /// array of texts or integers binds as a list where the placeholder is cast to one
+  /// (`CAST(? AS VARCHAR[])`, `BIGINT[]`); other arrays, and objects, bind as JSON text.
   QueryResult query(std::string_view sql, const std::vector<Value>& params = {});
 
   /// Messages of the given sessions (all when empty) and types (all when empty), in order.
