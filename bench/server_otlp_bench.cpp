@@ -81,7 +81,8 @@ IngestCounts ingest_counts(httplib::Client& client) {
 // (health's otlp_spans). drain_ms: from the last acknowledgement to everything committed (the
 // acknowledged-to-committed delay of the last request under load). writer_cpu_ms and
 // writer_page_faults: those of the store's writer thread (serve-writer), which bounds the rate
-// once the handlers are done; commits: the writer's (health's ingest.commits).
+// once the handlers are done; handler_cpu_ms: the HTTP threads' (serve-http: the requests,
+// refused ones too, and the reader's lists); commits: the writer's (health's ingest.commits).
 void BM_OtlpIngest(benchmark::State& state) {
   const bool json = state.range(0) != 0;
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
@@ -100,6 +101,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   std::int64_t lists = 0;
   double drain_ms = 0;
   double writer_cpu_ms = 0;
+  double handler_cpu_ms = 0;
   double writer_page_faults = 0;
   IngestCounts last;
   for (auto _ : state) {
@@ -152,6 +154,7 @@ void BM_OtlpIngest(benchmark::State& state) {
       }
       drain_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - acked).count();
       const synth_bench::ThreadUse writer = synth_bench::thread_use("serve-writer");
+      handler_cpu_ms += synth_bench::thread_use("serve-http").cpu_ms;
       writer_cpu_ms += writer.cpu_ms;
       writer_page_faults += writer.page_faults;
       state.PauseTiming();
@@ -178,6 +181,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["lists_during_ingest"] = static_cast<double>(lists);
   state.counters["drain_ms"] = drain_ms / static_cast<double>(state.iterations());
   state.counters["writer_cpu_ms"] = writer_cpu_ms / static_cast<double>(state.iterations());
+  state.counters["handler_cpu_ms"] = handler_cpu_ms / static_cast<double>(state.iterations());
   state.counters["writer_page_faults"] = writer_page_faults / static_cast<double>(state.iterations());
   state.counters["sessions_merged"] = static_cast<double>(last.merged);
   state.counters["sessions_renamed"] = static_cast<double>(last.renamed);

@@ -212,13 +212,16 @@ namespace {
 
 }  // namespace
 
-void refuse_when_behind(ServerContext& ctx, httplib::Response& res) {
-  if (ctx.queue.behind()) refuse_as_full(ctx, res);
+IngestQueue::Admission admit_or_refuse(ServerContext& ctx, httplib::Response& res, std::size_t body_bytes) {
+  std::optional<IngestQueue::Admission> admitted = ctx.queue.admit(body_bytes);
+  if (!admitted) refuse_as_full(ctx, res);
+  return std::move(*admitted);
 }
 
-void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller) {
+void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller,
+                   IngestQueue::Admission* admitted) {
   const bool acknowledged_once_queued = !items.empty() && !items.front().receipt;
-  switch (ctx.queue.push(items, acknowledged_once_queued)) {
+  switch (ctx.queue.push(items, acknowledged_once_queued, admitted)) {
     case IngestQueue::Push::queued:
       return;
     case IngestQueue::Push::full:

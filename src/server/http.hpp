@@ -109,11 +109,14 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
 /// Hands a request's sessions to the ingest queue, or throws the ApiError that says why not: 503
 /// with Retry-After when full or stopping, 413 when more than the queue takes at once
 /// (`smaller` tells the client how to send less).
-/// Items without a receipt are acknowledged once queued: the queue's bound in time applies.
-void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller);
-/// For a request to be acknowledged once queued, before decoding it: the 503 of a full queue
-/// when the queue already holds what the writer stores in ServerOptions::queue_delay.
-void refuse_when_behind(ServerContext& ctx, httplib::Response& res);
+/// Items without a receipt are acknowledged once queued: the queue's bound in time applies,
+/// decided already when the request was `admitted` (admit_or_refuse()).
+void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller,
+                   IngestQueue::Admission* admitted = nullptr);
+/// For a request to be acknowledged once queued, before decoding its `body_bytes`: its room in
+/// the queue, or the 503 of a full queue when the queue, with the requests admitted before it,
+/// holds what the writer stores in ServerOptions::queue_delay.
+IngestQueue::Admission admit_or_refuse(ServerContext& ctx, httplib::Response& res, std::size_t body_bytes);
 
 /// Whether the client takes gzip-compressed answers (Accept-Encoding).
 bool accepts_gzip(const httplib::Request& req);

@@ -1,5 +1,8 @@
 #include "server/ingest_queue.hpp"
 
+#include <algorithm>
+#include <utility>
+
 namespace synth::tracing::server {
 
 const char* stored_name(Stored what) noexcept {
@@ -57,7 +60,21 @@ bool Receipt::wait(std::chrono::steady_clock::time_point deadline) {
   return done_.wait_until(lock, deadline, [this] { return recorded_ >= outcomes_.size(); });
 }
 
-IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items, bool acknowledged_once_queued) {
+IngestQueue::Admission::~Admission() {
+  if (bytes_ == 0) return;
+  std::lock_guard lock(queue_->mutex_);
+  queue_->admitted_ -= bytes_;
+}
+
+std::optional<IngestQueue::Admission> IngestQueue::admit(std::size_t bytes) {
+  bytes = std::max<std::size_t>(bytes, 1);  // an admission holds room until it is used
+  std::lock_guard lock(mutex_);
+  if (over_time(bytes)) return std::nullopt;
+  admitted_ += bytes;
+  return Admission(*this, bytes);
+}
+
+IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items, bool acknowledged_once_queued, Admission* admitted) {
   std::size_t bytes = 0;
   for (const IngestItem& item : items) bytes += item.bytes;
   {
@@ -65,7 +82,11 @@ IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items, bool acknowl
     if (closed_) return Push::closed;
     if (items.size() > max_sessions_ || bytes > max_bytes_) return Push::too_large;
     if (items_.size() + items.size() > max_sessions_ || bytes_ + bytes > max_bytes_) return Push::full;
-    if (acknowledged_once_queued && over_time(bytes_ + bytes)) return Push::full;
+    if (admitted != nullptr) {
+      admitted_ -= std::exchange(admitted->bytes_, 0);
+    } else if (acknowledged_once_queued && over_time(bytes)) {
+      return Push::full;
+    }
     for (IngestItem& item : items) items_.push_back(std::move(item));
     bytes_ += bytes;
   }
@@ -109,14 +130,11 @@ void IngestQueue::measure_pace(Clock::time_point called) {
 }
 
 bool IngestQueue::over_time(std::size_t bytes) const {
-  // More than the writer takes within max_delay_ at its pace (an empty queue takes any request).
-  return max_delay_.count() > 0 && pace_ > 0 && !items_.empty() &&
-         static_cast<double>(bytes) > pace_ * std::chrono::duration<double>(max_delay_).count();
-}
-
-bool IngestQueue::behind() {
-  std::lock_guard lock(mutex_);
-  return over_time(bytes_ + 1);
+  // More than the writer takes within max_delay_ at its pace, with what is queued and admitted
+  // ahead (a request with nothing ahead of it is taken whatever its size).
+  const std::size_t ahead = bytes_ + admitted_;
+  return max_delay_.count() > 0 && pace_ > 0 && ahead > 0 &&
+         static_cast<double>(ahead + bytes) > pace_ * std::chrono::duration<double>(max_delay_).count();
 }
 
 double IngestQueue::drain_pace() {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "synth/tracing/duckdb.hpp"
@@ -145,11 +146,31 @@ class IngestQueue {
     too_large,  ///< never fits: more sessions or bytes than the queue holds (413)
     closed,     ///< the server is stopping
   };
-  /// Moves `items` in when they all fit (in time too when `acknowledged_once_queued`).
-  Push push(std::vector<IngestItem>& items, bool acknowledged_once_queued = false);
-  /// Whether a request acknowledged once queued would be refused now for time whatever its size:
-  /// the queue holds what the writer takes in max_delay already. Checked before decoding one.
-  bool behind();
+  /// The room in time of a request to be acknowledged once queued, taken before it is decoded
+  /// (admit()), so that the decision in time is made once, before the work: requests decoded
+  /// side by side would otherwise all pass a check and then be refused after their decoding.
+  /// Gives its room back when destroyed unless push() took the request with it.
+  class Admission {
+   public:
+    Admission(Admission&& other) noexcept : queue_(other.queue_), bytes_(std::exchange(other.bytes_, 0)) {}
+    Admission& operator=(Admission&&) = delete;
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    ~Admission();
+
+   private:
+    friend class IngestQueue;
+    Admission(IngestQueue& queue, std::size_t bytes) noexcept : queue_(&queue), bytes_(bytes) {}
+    IngestQueue* queue_;
+    std::size_t bytes_;  // 0 once given back or taken by push()
+  };
+  /// Room for a request of about `bytes` (its body) when the queue, with the requests admitted
+  /// and not yet pushed, holds less than the writer takes in max_delay at its pace (a request with
+  /// nothing ahead of it is admitted whatever its size); nullopt when it should be refused now.
+  std::optional<Admission> admit(std::size_t bytes);
+  /// Moves `items` in when they all fit: in sessions and bytes, and in time when
+  /// `acknowledged_once_queued`, unless `admitted` (taken with the items) decided that already.
+  Push push(std::vector<IngestItem>& items, bool acknowledged_once_queued = false, Admission* admitted = nullptr);
   /// Moves up to `max` items into `out`, waiting until there is one, or `until` passes, or the
   /// queue is closed.
   void pop(std::vector<IngestItem>& out, std::size_t max, std::optional<std::chrono::steady_clock::time_point> until);
@@ -164,7 +185,7 @@ class IngestQueue {
 
  private:
   void measure_pace(Clock::time_point called);  // mutex_ held
-  bool over_time(std::size_t bytes) const;      // mutex_ held
+  bool over_time(std::size_t bytes) const;      // mutex_ held; `bytes` behind what is queued and admitted
 
   const std::size_t max_sessions_;
   const std::size_t max_bytes_;
@@ -174,6 +195,7 @@ class IngestQueue {
   std::condition_variable ready_;
   std::deque<IngestItem> items_;
   std::size_t bytes_ = 0;
+  std::size_t admitted_ = 0;  // bytes of the Admissions alive
   bool closed_ = false;
   // The pace: bytes taken and time worked since the last sample, taken once 50 ms are worked.
   std::optional<Clock::time_point> last_return_;  // of pop()

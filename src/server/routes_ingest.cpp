@@ -39,7 +39,9 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
       const OnExistingSession on_existing = on_existing_param(req);
       const bool wait = choice_param(req, "wait", {"commit"}, "") == "commit";
       const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-      if (!wait) refuse_when_behind(ctx, res);  // before the decoding it would waste
+      // Before the decoding it would waste.
+      std::optional<IngestQueue::Admission> admitted;
+      if (!wait) admitted.emplace(admit_or_refuse(ctx, res, body.size()));
       DecodedBody decoded;
       try {
         decoded = decode_sessions(body, format);
@@ -59,7 +61,8 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
         if (wait) where.emplace_back(decoded.sessions[i].index, decoded.sessions[i].trace.session_id);
         items.push_back(IngestItem{std::move(decoded.sessions[i].trace), on_existing, decoded.sessions[i].bytes, receipt, i});
       }
-      push_to_queue(ctx, res, items, "send fewer per request (serve --queue-sessions, --queue-bytes)");
+      push_to_queue(ctx, res, items, "send fewer per request (serve --queue-sessions, --queue-bytes)",
+                    admitted ? &*admitted : nullptr);
       ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
       Value answer{{"accepted", count}};
       if (receipt) {

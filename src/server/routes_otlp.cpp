@@ -28,14 +28,14 @@ bool json_body(const httplib::Request& req) {
 }
 
 // The body of a request to /v1/traces or /v1/logs, decoded (400 when it cannot be). Answered once
-// queued (--otlp-ack queue), the request is refused first while the queue is behind: decoding it
-// would be wasted.
+// queued (--otlp-ack queue), the request is `admitted` first, or refused while the queue is
+// behind: decoding it would be wasted.
 template <typename Decoded>
 Decoded decode_request(ServerContext& ctx, const httplib::Request& req, httplib::Response& res,
                        const httplib::ContentReader& reader, bool json, Decoded (*from_json)(std::string_view),
-                       Decoded (*from_protobuf)(std::string_view)) {
+                       Decoded (*from_protobuf)(std::string_view), std::optional<IngestQueue::Admission>& admitted) {
   const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-  if (!ctx.options.otlp_wait_commit) refuse_when_behind(ctx, res);
+  if (!ctx.options.otlp_wait_commit) admitted.emplace(admit_or_refuse(ctx, res, body.size()));
   try {
     return json ? from_json(body) : from_protobuf(body);
   } catch (const OtlpDecodeError& e) {
@@ -253,7 +253,7 @@ struct Queued {
 };
 
 Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& traces, bool spans_may_wait,
-                     std::vector<std::int64_t> leaving = {}) {
+                     IngestQueue::Admission* admitted, std::vector<std::int64_t> leaving = {}) {
   WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
   Queued out;
   // The timesteps' copies of the items left out: the writer stores the items from the history.
@@ -272,7 +272,8 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
     if (res != nullptr) {
       if (!items.empty()) {
         push_to_queue(ctx, *res, items,
-                      "export smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes");
+                      "export smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes",
+                      admitted);
       }
     } else if (!items.empty() && ctx.queue.push(items) != IngestQueue::Push::queued) {
       throw ApiError(503, "the ingest queue is full or closed");
@@ -308,7 +309,7 @@ bool release_held_spans(ServerContext& ctx, bool all) {
     if (h.pending_id != 0) leaving.push_back(h.pending_id);
   }
   try {
-    map_and_store(ctx, nullptr, traces, false, std::move(leaving));
+    map_and_store(ctx, nullptr, traces, false, nullptr, std::move(leaving));
   } catch (const ApiError&) {
     ctx.span_hold->restore(std::move(due));  // tried again at the next release
     return false;
@@ -349,8 +350,10 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                               const httplib::ContentReader& reader) {
     const bool json = json_body(req);
-    OtlpTraces traces = decode_request(ctx, req, res, reader, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
-    Queued stored = map_and_store(ctx, &res, traces, true);
+    std::optional<IngestQueue::Admission> admitted;
+    OtlpTraces traces =
+        decode_request(ctx, req, res, reader, json, decode_otlp_traces_json, decode_otlp_traces_protobuf, admitted);
+    Queued stored = map_and_store(ctx, &res, traces, true, admitted ? &*admitted : nullptr);
     // The LLM calls waiting for their log records are accepted too (kept in the file in the
     // commit awaited below): stored when the wait is over, with the records that came meanwhile.
     ctx.span_hold->hold(std::move(stored.waiting));
@@ -361,7 +364,8 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                             const httplib::ContentReader& reader) {
     const bool json = json_body(req);
-    OtlpLogs logs = decode_request(ctx, req, res, reader, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
+    std::optional<IngestQueue::Admission> admitted;
+    OtlpLogs logs = decode_request(ctx, req, res, reader, json, decode_otlp_logs_json, decode_otlp_logs_protobuf, admitted);
     LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get(), ctx.pending_ids.get());
     OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
     std::vector<IngestItem> items;
@@ -372,7 +376,8 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
     try {
       if (!items.empty()) {
         push_to_queue(ctx, res, items,
-                      "export smaller batches (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes");
+                      "export smaller batches (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes",
+                      admitted ? &*admitted : nullptr);
       }
     } catch (...) {
       ctx.log_hold->undo(admission);

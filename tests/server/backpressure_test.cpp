@@ -142,10 +142,10 @@ TEST(Backpressure, TheQueueHoldsNoMoreThanTheWriterStoresWithinTheDelay) {
   queue.pop(taken, 1000, fake_time);
   batch = items_of(87, 1000);
   EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-  EXPECT_FALSE(queue.behind());
+  EXPECT_TRUE(queue.admit(1).has_value());
   batch = items_of(1, 500);
   EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued) << "87.5 kB fit";
-  EXPECT_TRUE(queue.behind()) << "any request would be refused now: refused before it is decoded";
+  EXPECT_FALSE(queue.admit(1).has_value()) << "any request would be refused now: refused before it is decoded";
   batch = items_of(1, 1);
   EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::full);
   batch = items_of(10, 1000);
@@ -162,6 +162,113 @@ TEST(Backpressure, TheQueueHoldsNoMoreThanTheWriterStoresWithinTheDelay) {
   }
   batch = items_of(1000, 1000);
   EXPECT_EQ(unbounded.push(batch, true), IngestQueue::Push::queued);
+}
+
+// The decision in time is taken once per request, before it is decoded: an admission takes the
+// request's room (its body's bytes), so that requests decoded side by side cannot all pass the
+// check and then be refused after their decoding (most of the refusals of an overloaded server
+// were of such requests: their handlers' work thrown away). An admitted request is queued
+// whatever the queue holds by then; an admission dropped unused (a body that cannot be decoded)
+// gives its room back.
+TEST(Backpressure, AdmittedRequestsAreNeverRefusedForTimeAfterTheirDecoding) {
+  using namespace std::chrono_literals;
+  fake_time = std::chrono::steady_clock::time_point{} + 1h;
+  IngestQueue queue(100000, std::size_t{1} << 30, 1000ms, &fake_now);
+  std::vector<IngestItem> taken;
+  auto batch = items_of(10, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  queue.pop(taken, 1000, fake_time);
+  fake_time += 100ms;
+  queue.pop(taken, 1000, fake_time);
+  ASSERT_DOUBLE_EQ(queue.drain_pace(), 100000.0);  // 100 kB within the delay
+  batch = items_of(10, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);  // 10 kB ahead
+
+  // Two requests of 60 kB arrive together: the second is refused before its decoding.
+  std::optional<IngestQueue::Admission> first = queue.admit(60000);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(queue.admit(60000).has_value()) << "10 + 60 + 60 kB: more than the writer stores in 1 s";
+  // Meanwhile a request not admitted (held spans released) finds the admitted one's room taken.
+  batch = items_of(1, 40000);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::full);
+  // The first is decoded into 70 kB (more than its body): queued all the same.
+  batch = items_of(7, 10000);
+  EXPECT_EQ(queue.push(batch, true, &*first), IngestQueue::Push::queued);
+  EXPECT_FALSE(queue.admit(30000).has_value()) << "80 kB queued now";
+  EXPECT_TRUE(queue.admit(20000).has_value());
+
+  taken.clear();
+  queue.pop(taken, 1000, fake_time);
+  {
+    std::optional<IngestQueue::Admission> undecodable = queue.admit(90000);
+    ASSERT_TRUE(undecodable.has_value()) << "an empty queue admits any request";
+    EXPECT_FALSE(queue.admit(20000).has_value());
+  }
+  EXPECT_TRUE(queue.admit(90000).has_value()) << "the unused admission gave its room back";
+  std::optional<IngestQueue::Admission> moved = queue.admit(90000);
+  ASSERT_TRUE(moved.has_value());
+  std::optional<IngestQueue::Admission> holder = std::move(moved);
+  moved.reset();
+  EXPECT_FALSE(queue.admit(20000).has_value()) << "a moved admission keeps its room once";
+  holder.reset();
+  EXPECT_TRUE(queue.admit(20000).has_value());
+  EXPECT_EQ(queue.depth(), 0u);
+}
+
+// The routes queue the request they admitted with its admission: its room is counted once, not
+// again on top of its own decoded sessions (which would refuse it, decoded, as over time).
+TEST(Backpressure, RoutesQueueWhatTheyAdmitted) {
+  using namespace std::chrono_literals;
+  TempDir dir;
+  ServerOptions options{.db = dir.db(), .queue_delay = 1000ms, .otlp_wait_commit = false};
+  DuckDBTraceManager store(options.db);
+  fake_time = std::chrono::steady_clock::time_point{} + 1h;
+  IngestQueue queue(100000, std::size_t{1} << 30, options.queue_delay, &fake_now);
+  IngestCounters counters;
+  ServerContext ctx{options, store, queue, counters, "", dir.path};
+  // The writer stores 100 kB/s; 10 kB wait.
+  std::vector<IngestItem> taken;
+  auto batch = items_of(10, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  queue.pop(taken, 1000, std::chrono::steady_clock::now());
+  fake_time += 100ms;
+  queue.pop(taken, 1000, std::chrono::steady_clock::now());
+  ASSERT_DOUBLE_EQ(queue.drain_pace(), 100000.0);
+
+  httplib::Server http;
+  add_ingest_routes(http, ctx);
+  add_otlp_routes(http, ctx);
+  const int port = http.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { http.listen_after_bind(); });
+  httplib::Client client("127.0.0.1", port);
+  const std::string padding(50000, 'x');  // 10 + ~50 kB fit, 10 + 2 x ~50 kB would not
+  for (const char* path : {"/api/v1/sessions", "/v1/traces"}) {
+    SCOPED_TRACE(path);
+    batch = items_of(10, 1000);
+    ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+    std::string body;
+    if (std::string_view(path) == "/v1/traces") {
+      body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736",)"
+             R"("spanId":"00f067aa0ba902b7","name":"invoke_agent","startTimeUnixNano":"1735689799000000000",)"
+             R"("endTimeUnixNano":"1735689802000000000","attributes":[{"key":"gen_ai.conversation.id",)"
+             R"("value":{"stringValue":"padded"}},{"key":"padding","value":{"stringValue":")" +
+             padding + R"("}}]}]}]}]})";
+    } else {
+      SessionTrace session = sample_session("padded");
+      session.session_metadata.push_back(SessionMetadataEntry{"padding", Value{{"text", padding}}, session.created_at});
+      body = session.to_json();
+    }
+    const auto r = client.Post(path, body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    taken.clear();
+    queue.pop(taken, 1000, fake_time);  // the writer takes it (no time passes)
+    EXPECT_FALSE(taken.empty());
+  }
+  EXPECT_EQ(counters.throttled.load(), 0u);
+  http.stop();
+  serving.join();
 }
 
 // Requests answered once queued are refused with 503 before they are decoded while the queue is
@@ -186,7 +293,7 @@ TEST(Backpressure, RequestsAnsweredOnceQueuedAreRefusedBeforeDecodingWhileTheQue
   queue.pop(taken, 1000, std::chrono::steady_clock::now());
   batch = items_of(1, 100000);
   ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-  ASSERT_TRUE(queue.behind());
+  ASSERT_FALSE(queue.admit(1).has_value());
 
   httplib::Server http;
   add_ingest_routes(http, ctx);
