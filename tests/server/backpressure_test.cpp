@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <memory>
 #include <thread>
 
 #include "server/fixtures.hpp"
@@ -94,6 +95,45 @@ std::vector<IngestItem> items_of(std::size_t n, std::size_t bytes_each) {
   for (IngestItem& item : items) item.bytes = bytes_each;
   return items;
 }
+
+// The ingest routes on a queue bounded to 1 s, in the queue's clock, whose writer has stored 10 kB
+// in 100 ms (100 kB/s: 100 kB within the delay) and is gone: nothing is stored.
+struct PacedRoutes {
+  TempDir dir;
+  ServerOptions options{.db = dir.db(), .queue_delay = std::chrono::milliseconds(1000), .otlp_wait_commit = false};
+  DuckDBTraceManager store{options.db};
+  IngestQueue queue{100000, std::size_t{1} << 30, options.queue_delay, &fake_now};
+  IngestCounters counters;
+  ServerContext ctx{options, store, queue, counters, "", dir.path};
+  httplib::Server http;
+  std::thread serving;
+  std::unique_ptr<httplib::Client> client;
+
+  PacedRoutes() {
+    fake_time = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    std::vector<IngestItem> taken;
+    auto batch = items_of(10, 1000);
+    EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+    queue.pop(taken, 1000, std::chrono::steady_clock::now());
+    fake_time += std::chrono::milliseconds(100);
+    queue.pop(taken, 1000, std::chrono::steady_clock::now());
+    EXPECT_DOUBLE_EQ(queue.drain_pace(), 100000.0);
+    add_ingest_routes(http, ctx);
+    add_otlp_routes(http, ctx);
+    const int port = http.bind_to_any_port("127.0.0.1");
+    EXPECT_GT(port, 0);
+    serving = std::thread([this] { http.listen_after_bind(); });
+    client = std::make_unique<httplib::Client>("127.0.0.1", port);
+  }
+  ~PacedRoutes() {
+    http.stop();
+    serving.join();
+  }
+  void queue_bytes(std::size_t bytes) {
+    auto batch = items_of(1, bytes);
+    EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  }
+};
 
 }  // namespace
 
@@ -218,35 +258,11 @@ TEST(Backpressure, AdmittedRequestsAreNeverRefusedForTimeAfterTheirDecoding) {
 // The routes queue the request they admitted with its admission: its room is counted once, not
 // again on top of its own decoded sessions (which would refuse it, decoded, as over time).
 TEST(Backpressure, RoutesQueueWhatTheyAdmitted) {
-  using namespace std::chrono_literals;
-  TempDir dir;
-  ServerOptions options{.db = dir.db(), .queue_delay = 1000ms, .otlp_wait_commit = false};
-  DuckDBTraceManager store(options.db);
-  fake_time = std::chrono::steady_clock::time_point{} + 1h;
-  IngestQueue queue(100000, std::size_t{1} << 30, options.queue_delay, &fake_now);
-  IngestCounters counters;
-  ServerContext ctx{options, store, queue, counters, "", dir.path};
-  // The writer stores 100 kB/s; 10 kB wait.
-  std::vector<IngestItem> taken;
-  auto batch = items_of(10, 1000);
-  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-  queue.pop(taken, 1000, std::chrono::steady_clock::now());
-  fake_time += 100ms;
-  queue.pop(taken, 1000, std::chrono::steady_clock::now());
-  ASSERT_DOUBLE_EQ(queue.drain_pace(), 100000.0);
-
-  httplib::Server http;
-  add_ingest_routes(http, ctx);
-  add_otlp_routes(http, ctx);
-  const int port = http.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread serving([&] { http.listen_after_bind(); });
-  httplib::Client client("127.0.0.1", port);
+  PacedRoutes routes;
   const std::string padding(50000, 'x');  // 10 + ~50 kB fit, 10 + 2 x ~50 kB would not
   for (const char* path : {"/api/v1/sessions", "/v1/traces"}) {
     SCOPED_TRACE(path);
-    batch = items_of(10, 1000);
-    ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+    routes.queue_bytes(10000);
     std::string body;
     if (std::string_view(path) == "/v1/traces") {
       body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736",)"
@@ -259,16 +275,14 @@ TEST(Backpressure, RoutesQueueWhatTheyAdmitted) {
       session.session_metadata.push_back(SessionMetadataEntry{"padding", Value{{"text", padding}}, session.created_at});
       body = session.to_json();
     }
-    const auto r = client.Post(path, body, "application/json");
+    const auto r = routes.client->Post(path, body, "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
-    taken.clear();
-    queue.pop(taken, 1000, fake_time);  // the writer takes it (no time passes)
+    std::vector<IngestItem> taken;
+    routes.queue.pop(taken, 1000, fake_time);  // the writer takes it (no time passes)
     EXPECT_FALSE(taken.empty());
   }
-  EXPECT_EQ(counters.throttled.load(), 0u);
-  http.stop();
-  serving.join();
+  EXPECT_EQ(routes.counters.throttled.load(), 0u);
 }
 
 // Requests answered once queued are refused with 503 before they are decoded while the queue is
@@ -276,32 +290,11 @@ TEST(Backpressure, RoutesQueueWhatTheyAdmitted) {
 // on a server that is short of it. Bodies that cannot be decoded show it: 503, not 400. Requests
 // answered after their commit wait anyway: decoded (400), never refused for time.
 TEST(Backpressure, RequestsAnsweredOnceQueuedAreRefusedBeforeDecodingWhileTheQueueIsBehind) {
-  using namespace std::chrono_literals;
-  TempDir dir;
-  ServerOptions options{.db = dir.db(), .queue_delay = 1000ms, .otlp_wait_commit = false};
-  DuckDBTraceManager store(options.db);
-  fake_time = std::chrono::steady_clock::time_point{} + 1h;
-  IngestQueue queue(100000, std::size_t{1} << 30, options.queue_delay, &fake_now);
-  IngestCounters counters;
-  ServerContext ctx{options, store, queue, counters, "", dir.path};
-  // The writer stored 10 kB in 100 ms (100 kB/s), and 100 kB wait: it is behind.
-  std::vector<IngestItem> taken;
-  auto batch = items_of(10, 1000);
-  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-  queue.pop(taken, 1000, std::chrono::steady_clock::now());
-  fake_time += 100ms;
-  queue.pop(taken, 1000, std::chrono::steady_clock::now());
-  batch = items_of(1, 100000);
-  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-  ASSERT_FALSE(queue.admit(1).has_value());
-
-  httplib::Server http;
-  add_ingest_routes(http, ctx);
-  add_otlp_routes(http, ctx);
-  const int port = http.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread serving([&] { http.listen_after_bind(); });
-  httplib::Client client("127.0.0.1", port);
+  PacedRoutes routes;
+  routes.queue_bytes(100000);  // it is behind
+  ASSERT_FALSE(routes.queue.admit(1).has_value());
+  httplib::Client& client = *routes.client;
+  IngestCounters& counters = routes.counters;
   const std::string undecodable = "{\"not\": ";
   for (const char* path : {"/api/v1/sessions", "/v1/traces", "/v1/logs"}) {
     SCOPED_TRACE(path);
@@ -316,7 +309,7 @@ TEST(Backpressure, RequestsAnsweredOnceQueuedAreRefusedBeforeDecodingWhileTheQue
   auto r = client.Post("/api/v1/sessions?wait=commit", undecodable, "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400) << r->body;
-  options.otlp_wait_commit = true;
+  routes.options.otlp_wait_commit = true;
   for (const char* path : {"/v1/traces", "/v1/logs"}) {
     SCOPED_TRACE(path);
     r = client.Post(path, undecodable, "application/json");
@@ -324,7 +317,5 @@ TEST(Backpressure, RequestsAnsweredOnceQueuedAreRefusedBeforeDecodingWhileTheQue
     EXPECT_EQ(r->status, 400) << r->body;
   }
   EXPECT_EQ(counters.throttled.load(), 3u);
-  EXPECT_EQ(queue.depth(), 1u) << "nothing queued";
-  http.stop();
-  serving.join();
+  EXPECT_EQ(routes.queue.depth(), 1u) << "nothing queued";
 }
