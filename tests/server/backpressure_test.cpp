@@ -6,8 +6,10 @@
 // holds what the writer stores within ServerOptions::queue_delay.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "server/fixtures.hpp"
@@ -253,6 +255,59 @@ TEST(Backpressure, AdmittedRequestsAreNeverRefusedForTimeAfterTheirDecoding) {
   holder.reset();
   EXPECT_TRUE(queue.admit(20000).has_value());
   EXPECT_EQ(queue.depth(), 0u);
+}
+
+// Handlers admit, push and drop admissions at once while the writer pops: the room reserved
+// comes back exactly (no admission's bytes lost or given back twice), so that afterwards the
+// bound in time is where it was, to the byte.
+TEST(Backpressure, AdmissionsFromManyHandlersAtOnceGiveTheirRoomBackExactly) {
+  using namespace std::chrono_literals;
+  fake_time = std::chrono::steady_clock::time_point{} + 1h;
+  IngestQueue queue(1'000'000, std::size_t{1} << 30, 1000ms, &fake_now);
+  std::vector<IngestItem> taken;
+  auto batch = items_of(10, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  queue.pop(taken, 1000, fake_time);
+  fake_time += 100ms;
+  queue.pop(taken, 1000, fake_time);
+  ASSERT_DOUBLE_EQ(queue.drain_pace(), 100000.0);  // 100 kB within the delay
+
+  std::atomic<bool> done{false};
+  std::atomic<int> queued{0};
+  std::thread writer([&] {
+    std::vector<IngestItem> out;
+    while (!done.load()) {
+      out.clear();
+      queue.pop(out, 1000, std::chrono::steady_clock::now() + 1ms);  // no time passes for the pace
+    }
+  });
+  std::vector<std::thread> handlers;
+  for (int h = 0; h < 8; ++h) {
+    handlers.emplace_back([&, h] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::size_t bytes = 1000 + static_cast<std::size_t>((h * 7919 + i * 104729) % 30000);
+        std::optional<IngestQueue::Admission> admitted = queue.admit(bytes);
+        if (!admitted) continue;
+        if (i % 3 == 0) continue;  // undecodable: dropped unused
+        std::optional<IngestQueue::Admission> moved = std::move(admitted);
+        auto items = items_of(1, bytes);
+        if (queue.push(items, true, &*moved) == IngestQueue::Push::queued) queued.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : handlers) t.join();
+  done = true;
+  writer.join();
+  taken.clear();
+  queue.pop(taken, 1'000'000, fake_time);
+  EXPECT_GT(queued.load(), 0);
+  ASSERT_EQ(queue.depth(), 0u);
+  // Nothing ahead: 100,000 bytes fit in 1 s at 100 kB/s, and not one more.
+  std::optional<IngestQueue::Admission> most = queue.admit(99999);
+  ASSERT_TRUE(most.has_value());
+  std::optional<IngestQueue::Admission> last_byte = queue.admit(1);
+  EXPECT_TRUE(last_byte.has_value());
+  EXPECT_FALSE(queue.admit(1).has_value());
 }
 
 // The routes queue the request they admitted with its admission: its room is counted once, not
