@@ -76,7 +76,7 @@ Prepared& Prepared::bind(std::size_t index, const Value& value) {
       // A parameter DuckDB cannot type (`CAST(CAST(? AS JSON) AS VARCHAR[])`) made it bind and
       // plan the statement again at every execution: a list parameter keeps the plan.
       if (duckdb_param_type(stmt_, index) == DUCKDB_TYPE_LIST && bind_list(index, value.as_array())) break;
-      return bind(index, std::string_view(value.dump()));  // as JSON text
+      [[fallthrough]];
     case Value::Kind::object:
       return bind(index, std::string_view(value.dump()));  // as JSON text
   }

@@ -212,16 +212,18 @@ namespace {
 
 }  // namespace
 
-IngestQueue::Admission admit_or_refuse(ServerContext& ctx, httplib::Response& res, std::size_t body_bytes) {
+std::optional<IngestQueue::Admission> admit_or_refuse(ServerContext& ctx, httplib::Response& res, std::size_t body_bytes,
+                                                      bool acknowledged_once_queued) {
+  if (!acknowledged_once_queued) return std::nullopt;
   std::optional<IngestQueue::Admission> admitted = ctx.queue.admit(body_bytes);
   if (!admitted) refuse_as_full(ctx, res);
-  return std::move(*admitted);
+  return admitted;
 }
 
 void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller,
-                   IngestQueue::Admission* admitted) {
+                   std::optional<IngestQueue::Admission>& admitted) {
   const bool acknowledged_once_queued = !items.empty() && !items.front().receipt;
-  switch (ctx.queue.push(items, acknowledged_once_queued, admitted)) {
+  switch (ctx.queue.push(items, acknowledged_once_queued, admitted ? &*admitted : nullptr)) {
     case IngestQueue::Push::queued:
       return;
     case IngestQueue::Push::full:

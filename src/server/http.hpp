@@ -112,11 +112,13 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
 /// Items without a receipt are acknowledged once queued: the queue's bound in time applies,
 /// decided already when the request was `admitted` (admit_or_refuse()).
 void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller,
-                   IngestQueue::Admission* admitted = nullptr);
-/// For a request to be acknowledged once queued, before decoding its `body_bytes`: its room in
-/// the queue, or the 503 of a full queue when the queue, with the requests admitted before it,
-/// holds what the writer stores in ServerOptions::queue_delay.
-IngestQueue::Admission admit_or_refuse(ServerContext& ctx, httplib::Response& res, std::size_t body_bytes);
+                   std::optional<IngestQueue::Admission>& admitted);
+/// Before decoding a request's `body_bytes`. One `acknowledged_once_queued` gets its room in the
+/// queue, or the 503 of a full queue when the queue, with the requests admitted before it, holds
+/// what the writer stores in ServerOptions::queue_delay; one answered after its commit (it waits
+/// anyway) gets nothing and is not refused for time.
+std::optional<IngestQueue::Admission> admit_or_refuse(ServerContext& ctx, httplib::Response& res, std::size_t body_bytes,
+                                                      bool acknowledged_once_queued);
 
 /// Whether the client takes gzip-compressed answers (Accept-Encoding).
 bool accepts_gzip(const httplib::Request& req);

@@ -67,7 +67,7 @@ IngestQueue::Admission::~Admission() {
 }
 
 std::optional<IngestQueue::Admission> IngestQueue::admit(std::size_t bytes) {
-  bytes = std::max<std::size_t>(bytes, 1);  // an admission holds room until it is used
+  bytes = std::max<std::size_t>(bytes, 1);  // 0 marks an admission whose room is given back
   std::lock_guard lock(mutex_);
   if (over_time(bytes)) return std::nullopt;
   admitted_ += bytes;

@@ -40,8 +40,7 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
       const bool wait = choice_param(req, "wait", {"commit"}, "") == "commit";
       const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
       // Before the decoding it would waste.
-      std::optional<IngestQueue::Admission> admitted;
-      if (!wait) admitted.emplace(admit_or_refuse(ctx, res, body.size()));
+      std::optional<IngestQueue::Admission> admitted = admit_or_refuse(ctx, res, body.size(), !wait);
       DecodedBody decoded;
       try {
         decoded = decode_sessions(body, format);
@@ -61,8 +60,7 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
         if (wait) where.emplace_back(decoded.sessions[i].index, decoded.sessions[i].trace.session_id);
         items.push_back(IngestItem{std::move(decoded.sessions[i].trace), on_existing, decoded.sessions[i].bytes, receipt, i});
       }
-      push_to_queue(ctx, res, items, "send fewer per request (serve --queue-sessions, --queue-bytes)",
-                    admitted ? &*admitted : nullptr);
+      push_to_queue(ctx, res, items, "send fewer per request (serve --queue-sessions, --queue-bytes)", admitted);
       ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
       Value answer{{"accepted", count}};
       if (receipt) {

@@ -27,15 +27,10 @@ bool json_body(const httplib::Request& req) {
                           ": OTLP/HTTP sends application/x-protobuf or application/json (gzip-compressed or not)");
 }
 
-// The body of a request to /v1/traces or /v1/logs, decoded (400 when it cannot be). Answered once
-// queued (--otlp-ack queue), the request is `admitted` first, or refused while the queue is
-// behind: decoding it would be wasted.
+// The body of a request to /v1/traces or /v1/logs, decoded (400 when it cannot be).
 template <typename Decoded>
-Decoded decode_request(ServerContext& ctx, const httplib::Request& req, httplib::Response& res,
-                       const httplib::ContentReader& reader, bool json, Decoded (*from_json)(std::string_view),
-                       Decoded (*from_protobuf)(std::string_view), std::optional<IngestQueue::Admission>& admitted) {
-  const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-  if (!ctx.options.otlp_wait_commit) admitted.emplace(admit_or_refuse(ctx, res, body.size()));
+Decoded decode_request(std::string_view body, bool json, Decoded (*from_json)(std::string_view),
+                       Decoded (*from_protobuf)(std::string_view)) {
   try {
     return json ? from_json(body) : from_protobuf(body);
   } catch (const OtlpDecodeError& e) {
@@ -253,7 +248,7 @@ struct Queued {
 };
 
 Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& traces, bool spans_may_wait,
-                     IngestQueue::Admission* admitted, std::vector<std::int64_t> leaving = {}) {
+                     std::optional<IngestQueue::Admission>& admitted, std::vector<std::int64_t> leaving = {}) {
   WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
   Queued out;
   // The timesteps' copies of the items left out: the writer stores the items from the history.
@@ -309,7 +304,8 @@ bool release_held_spans(ServerContext& ctx, bool all) {
     if (h.pending_id != 0) leaving.push_back(h.pending_id);
   }
   try {
-    map_and_store(ctx, nullptr, traces, false, nullptr, std::move(leaving));
+    std::optional<IngestQueue::Admission> none;  // released, not sent: no bound in time
+    map_and_store(ctx, nullptr, traces, false, none, std::move(leaving));
   } catch (const ApiError&) {
     ctx.span_hold->restore(std::move(due));  // tried again at the next release
     return false;
@@ -350,10 +346,12 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                               const httplib::ContentReader& reader) {
     const bool json = json_body(req);
-    std::optional<IngestQueue::Admission> admitted;
-    OtlpTraces traces =
-        decode_request(ctx, req, res, reader, json, decode_otlp_traces_json, decode_otlp_traces_protobuf, admitted);
-    Queued stored = map_and_store(ctx, &res, traces, true, admitted ? &*admitted : nullptr);
+    const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+    // Answered once queued (--otlp-ack queue): admitted, or refused before the decoding it would waste.
+    std::optional<IngestQueue::Admission> admitted =
+        admit_or_refuse(ctx, res, body.size(), !ctx.options.otlp_wait_commit);
+    OtlpTraces traces = decode_request(body, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
+    Queued stored = map_and_store(ctx, &res, traces, true, admitted);
     // The LLM calls waiting for their log records are accepted too (kept in the file in the
     // commit awaited below): stored when the wait is over, with the records that came meanwhile.
     ctx.span_hold->hold(std::move(stored.waiting));
@@ -364,8 +362,10 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                             const httplib::ContentReader& reader) {
     const bool json = json_body(req);
-    std::optional<IngestQueue::Admission> admitted;
-    OtlpLogs logs = decode_request(ctx, req, res, reader, json, decode_otlp_logs_json, decode_otlp_logs_protobuf, admitted);
+    const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+    std::optional<IngestQueue::Admission> admitted =
+        admit_or_refuse(ctx, res, body.size(), !ctx.options.otlp_wait_commit);
+    OtlpLogs logs = decode_request(body, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
     LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get(), ctx.pending_ids.get());
     OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
     std::vector<IngestItem> items;
@@ -377,7 +377,7 @@ void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
       if (!items.empty()) {
         push_to_queue(ctx, res, items,
                       "export smaller batches (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes",
-                      admitted ? &*admitted : nullptr);
+                      admitted);
       }
     } catch (...) {
       ctx.log_hold->undo(admission);

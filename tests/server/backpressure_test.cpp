@@ -98,6 +98,19 @@ std::vector<IngestItem> items_of(std::size_t n, std::size_t bytes_each) {
   return items;
 }
 
+// The queue's writer, in the queue's clock from now on, stores 10 kB in 100 ms: 100 kB/s, so
+// 100 kB fit within a delay of 1 s.
+void pace_writer_at_100_kb_per_s(IngestQueue& queue) {
+  fake_time = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  std::vector<IngestItem> taken;
+  auto batch = items_of(10, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  queue.pop(taken, 1000, fake_time);
+  fake_time += std::chrono::milliseconds(100);
+  queue.pop(taken, 1000, fake_time);
+  ASSERT_DOUBLE_EQ(queue.drain_pace(), 100000.0);
+}
+
 // The ingest routes on a queue bounded to 1 s, in the queue's clock, whose writer has stored 10 kB
 // in 100 ms (100 kB/s: 100 kB within the delay) and is gone: nothing is stored.
 struct PacedRoutes {
@@ -112,14 +125,7 @@ struct PacedRoutes {
   std::unique_ptr<httplib::Client> client;
 
   PacedRoutes() {
-    fake_time = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-    std::vector<IngestItem> taken;
-    auto batch = items_of(10, 1000);
-    EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-    queue.pop(taken, 1000, std::chrono::steady_clock::now());
-    fake_time += std::chrono::milliseconds(100);
-    queue.pop(taken, 1000, std::chrono::steady_clock::now());
-    EXPECT_DOUBLE_EQ(queue.drain_pace(), 100000.0);
+    pace_writer_at_100_kb_per_s(queue);
     add_ingest_routes(http, ctx);
     add_otlp_routes(http, ctx);
     const int port = http.bind_to_any_port("127.0.0.1");
@@ -214,16 +220,10 @@ TEST(Backpressure, TheQueueHoldsNoMoreThanTheWriterStoresWithinTheDelay) {
 // gives its room back.
 TEST(Backpressure, AdmittedRequestsAreNeverRefusedForTimeAfterTheirDecoding) {
   using namespace std::chrono_literals;
-  fake_time = std::chrono::steady_clock::time_point{} + 1h;
   IngestQueue queue(100000, std::size_t{1} << 30, 1000ms, &fake_now);
+  ASSERT_NO_FATAL_FAILURE(pace_writer_at_100_kb_per_s(queue));
   std::vector<IngestItem> taken;
   auto batch = items_of(10, 1000);
-  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-  queue.pop(taken, 1000, fake_time);
-  fake_time += 100ms;
-  queue.pop(taken, 1000, fake_time);
-  ASSERT_DOUBLE_EQ(queue.drain_pace(), 100000.0);  // 100 kB within the delay
-  batch = items_of(10, 1000);
   ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);  // 10 kB ahead
 
   // Two requests of 60 kB arrive together: the second is refused before its decoding.
@@ -262,15 +262,9 @@ TEST(Backpressure, AdmittedRequestsAreNeverRefusedForTimeAfterTheirDecoding) {
 // bound in time is where it was, to the byte.
 TEST(Backpressure, AdmissionsFromManyHandlersAtOnceGiveTheirRoomBackExactly) {
   using namespace std::chrono_literals;
-  fake_time = std::chrono::steady_clock::time_point{} + 1h;
   IngestQueue queue(1'000'000, std::size_t{1} << 30, 1000ms, &fake_now);
+  ASSERT_NO_FATAL_FAILURE(pace_writer_at_100_kb_per_s(queue));
   std::vector<IngestItem> taken;
-  auto batch = items_of(10, 1000);
-  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
-  queue.pop(taken, 1000, fake_time);
-  fake_time += 100ms;
-  queue.pop(taken, 1000, fake_time);
-  ASSERT_DOUBLE_EQ(queue.drain_pace(), 100000.0);  // 100 kB within the delay
 
   std::atomic<bool> done{false};
   std::atomic<int> queued{0};
