@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -71,8 +72,8 @@ IngestCounts ingest_counts(httplib::Client& client) {
 // event spans, synth.*; 1,000 sessions of 41 spans per client) or a foreign GenAI
 // instrumentation's (agent turns of invoke_agent, 2 chat spans with messages, execute_tool, only
 // the root naming the conversation; 2,000 conversations of 5 turns, 20 spans, per client);
-// protobuf or OTLP/JSON; answered once committed (`commit:1`, serve's default) or once queued
-// (`commit:0`, --otlp-ack queue); `group_ms`: serve's --commit-group-ms (0: off, 5: the
+// protobuf or OTLP/JSON; answered once committed (`ack:1`, serve's default), once queued
+// (`ack:0`, --otlp-ack queue) or once journaled (`ack:2`, --otlp-ack journal); `group_ms`: serve's --commit-group-ms (0: off, 5: the
 // default). `clients:12` sends the same spans from 12 clients (a third
 // as many sessions each): answered after commit, each client waits for its commit before it
 // sends on, so the rate there is set by how many requests share a commit (12 HTTP workers of
@@ -86,7 +87,10 @@ IngestCounts ingest_counts(httplib::Client& client) {
 void BM_OtlpIngest(benchmark::State& state) {
   const bool json = state.range(0) != 0;
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
-  const bool wait_commit = state.range(2) != 0;  // serve --otlp-ack commit (the default) or queue
+  // serve --otlp-ack queue, commit (the default) or journal
+  const auto ack = std::array{st::server::ServerOptions::OtlpAck::queue, st::server::ServerOptions::OtlpAck::commit,
+                              st::server::ServerOptions::OtlpAck::journal}
+      .at(static_cast<std::size_t>(state.range(2)));
   const fs::path path = synth_bench::scratch_database("server_otlp.duckdb");
   const int kClients = static_cast<int>(state.range(3));
   const int sessions = (shape == synth_bench::OtlpShape::ours ? 1000 : 2000) * 4 / kClients;
@@ -110,7 +114,7 @@ void BM_OtlpIngest(benchmark::State& state) {
     std::string error;
     {
       st::server::ServerOptions options{.db = path, .port = 0};
-      options.otlp_wait_commit = wait_commit;
+      options.otlp_ack = ack;
       options.commit_group = std::chrono::milliseconds(state.range(4));
       st::server::Server server(options);
       std::atomic<bool> done{false};
@@ -176,7 +180,7 @@ void BM_OtlpIngest(benchmark::State& state) {
   }
   remove_database(path);
   state.SetLabel(std::string(json ? "json" : "protobuf") + "/" + (shape == synth_bench::OtlpShape::ours ? "ours" : "foreign") +
-                 (wait_commit ? "/ack-commit" : "/ack-queue"));
+                 std::array{"/ack-queue", "/ack-commit", "/ack-journal"}.at(static_cast<std::size_t>(state.range(2))));
   state.SetItemsProcessed(spans);  // items = spans (health's otlp_spans)
   state.counters["lists_during_ingest"] = static_cast<double>(lists);
   state.counters["drain_ms"] = drain_ms / static_cast<double>(state.iterations());
@@ -189,11 +193,11 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["commits"] = static_cast<double>(last.commits);
 }
 BENCHMARK(BM_OtlpIngest)
-    ->ArgsProduct({{0, 1}, {0, 1}, {1, 0}, {4}, {5}})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2, 0}, {4}, {5}})
     ->Args({0, 0, 1, 12, 5})
     ->Args({0, 1, 1, 12, 5})
     ->ArgsProduct({{0}, {0, 1}, {1}, {4, 12}, {0}})
-    ->ArgNames({"json", "foreign", "commit", "clients", "group_ms"})
+    ->ArgNames({"json", "foreign", "ack", "clients", "group_ms"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
@@ -241,7 +245,7 @@ void BM_OtlpRouteRequest(benchmark::State& state) {
   std::size_t sent = 0;
   {
     st::server::ServerOptions options{.db = path, .port = 0};
-    options.otlp_wait_commit = false;
+    options.otlp_ack = st::server::ServerOptions::OtlpAck::queue;
     options.queue_delay = std::chrono::milliseconds(0);  // every request queued, however slow the writer (valgrind)
     st::server::Server server(options);
     auto client = client_of(server);

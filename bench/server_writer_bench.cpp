@@ -56,7 +56,7 @@ void BM_OtlpWriterDrain(benchmark::State& state) {
     std::string error;
     {
       sv::ServerOptions options{.db = path, .port = 0};
-      options.otlp_wait_commit = false;
+      options.otlp_ack = sv::ServerOptions::OtlpAck::queue;
       options.queue_sessions = 1'000'000;  // all of it queued before the writer starts
       options.queue_bytes = std::size_t{16} << 30;
       // Batches of commit_sessions only (and the last), as natively, however slow the run (valgrind).

@@ -175,12 +175,13 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   std::string otlp_ack = "commit";
   serve_cmd->add_option("--otlp-ack", otlp_ack,
-                        "Answer OTLP requests once their data is committed (commit, the default: a kill loses none of "
-                        "it) or once it is queued (queue)")
-      ->check(CLI::IsMember({"commit", "queue"}));
+                        "Answer OTLP requests once their data is committed (commit, the default), once it is written "
+                        "to the journal beside the database (journal: commits in large batches; a kill loses none of "
+                        "it either) or once it is queued (queue: a kill loses what was not committed)")
+      ->check(CLI::IsMember({"commit", "journal", "queue"}));
   std::int64_t otlp_part_wait_ms = serve.otlp_part_wait.count();
   serve_cmd->add_option("--otlp-part-wait-ms", otlp_part_wait_ms,
-                        "With --otlp-ack commit, spans of a trace whose session is not named yet wait this long for "
+                        "With --otlp-ack commit or journal, spans of a trace whose session is not named yet wait this long for "
                         "the span naming it, then are stored under their trace id (default 10000; 0: not)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600000}));
   serve_cmd->add_option("--http-threads", serve.http_threads, "HTTP worker threads (default 16)")->check(CLI::Range(2, 1024));
@@ -231,7 +232,9 @@ int main(int argc, char** argv) {
       serve.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
       serve.log_hold = std::chrono::milliseconds(log_hold_ms);
       serve.span_hold = std::chrono::milliseconds(span_hold_ms);
-      serve.otlp_wait_commit = otlp_ack == "commit";
+      serve.otlp_ack = otlp_ack == "journal" ? st::server::ServerOptions::OtlpAck::journal
+                       : otlp_ack == "queue"   ? st::server::ServerOptions::OtlpAck::queue
+                                               : st::server::ServerOptions::OtlpAck::commit;
       serve.otlp_part_wait = std::chrono::milliseconds(otlp_part_wait_ms);
       return run_serve(target, std::move(serve));
     }

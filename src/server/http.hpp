@@ -15,6 +15,7 @@
 
 #include "server/held_stats.hpp"
 #include "server/ingest_queue.hpp"
+#include "server/journal.hpp"
 #include "server/log_hold.hpp"
 #include "server/pending.hpp"
 #include "server/span_hold.hpp"
@@ -44,6 +45,9 @@ struct ServerContext {
   std::shared_ptr<SpanHold> span_hold = std::make_shared<SpanHold>(options.span_hold, options.span_hold_spans);
   /// The merged sessions' aggregates the writer holds, which reads wait for (server/read.hpp).
   std::shared_ptr<HeldStats> held_stats = std::make_shared<HeldStats>();
+  /// The requests answered before their commit (--otlp-ack journal, or left by a server that ran
+  /// so); null without.
+  std::shared_ptr<IngestJournal> journal;
 };
 
 /// What a route answers when the request cannot be served: an HTTP status and a message for

@@ -47,12 +47,15 @@ void IngestCounters::count(Stored what) noexcept {
 }
 
 void Receipt::record(std::size_t index, Stored what, std::string error) {
+  bool all = false;
   {
     std::lock_guard lock(mutex_);
+    lost_ = lost_ || what == Stored::lost;
     outcomes_.at(index) = Outcome{what, std::move(error)};
-    ++recorded_;
+    all = ++recorded_ == outcomes_.size();
   }
   done_.notify_all();
+  if (all && when_recorded_) when_recorded_(lost_);
 }
 
 bool Receipt::wait(std::chrono::steady_clock::time_point deadline) {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,10 @@ const char* stored_name(Stored what) noexcept;
 class Receipt {
  public:
   explicit Receipt(std::size_t sessions) : outcomes_(sessions) {}
+  /// A receipt nobody waits for: `when_recorded` is called once every session has its outcome (on
+  /// the writer's thread; it must not throw), with true when one of them was lost.
+  Receipt(std::size_t sessions, std::function<void(bool lost)> when_recorded)
+      : outcomes_(sessions), when_recorded_(std::move(when_recorded)) {}
   /// The outcome of session `index` of the request (the writer's thread).
   void record(std::size_t index, Stored what, std::string error = {});
   /// Waits until every session has its outcome; false when `deadline` passed first.
@@ -56,6 +61,8 @@ class Receipt {
   std::condition_variable done_;
   std::vector<Outcome> outcomes_;
   std::size_t recorded_ = 0;
+  bool lost_ = false;
+  std::function<void(bool lost)> when_recorded_;
 };
 
 /// One session for the writer.

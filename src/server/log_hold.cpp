@@ -40,11 +40,13 @@ std::size_t size_of(const OtlpLog& log, const RecordText& text, const Value& res
 LogHold::LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs, std::size_t span_memory)
     : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), seen_(span_memory), admitted_(span_memory) {}
 
-LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids) {
+LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids,
+                                  std::int64_t received) {
   static const Value kNoResource = Value::object();
   Admission out;
-  const auto now = Clock::now();
-  const std::int64_t received = unix_ms_now();
+  // Records that came earlier (replayed from the journal) wait what is left of their time.
+  const auto due = Clock::now() + timeout_ -
+                   std::chrono::milliseconds(std::clamp<std::int64_t>(unix_ms_now() - received, 0, timeout_.count()));
   // The sessions of the request's traces, known now: kept with the records, for a restart.
   std::unordered_map<std::string, std::string> sessions;
   if (memory != nullptr && ids != nullptr) {
@@ -78,7 +80,7 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
     admitted_.set(key, true);
     out.admitted.push_back(key);
     const Value& resource = log.resource < logs.resources.size() ? logs.resources[log.resource] : kNoResource;
-    HeldLog h{log, resource, now + timeout_, size_of(log, text, resource), next_seq_++};
+    HeldLog h{log, resource, due, size_of(log, text, resource), next_seq_++};
     h.received_unix_ms = received;
     // Nothing to wait for: no trace; a span already stored; a trace whose session is known
     // (a record without a span id has no event to join, only a session).

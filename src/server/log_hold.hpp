@@ -64,7 +64,7 @@ class LogHold {
   /// Holds the GenAI records of `logs` whose span has not been seen yet (a record without a span
   /// id: whose trace's session is not known yet); the others, and those without a trace id, are
   /// to be stored now. Each record held gets a row id from `ids` (when given).
-  Admission admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids = nullptr);
+  Admission admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids, std::int64_t received_unix_ms);
   /// Takes back an admission whose records could not be queued: the request's held records
   /// leave the hold (the client sends them again), the ones it let go come back.
   void undo(Admission& admission);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -77,12 +78,20 @@ struct ServerOptions {
   /// 0: none waits.
   std::chrono::milliseconds span_hold{500};
   std::size_t span_hold_spans = 10000;
-  /// OTLP requests (/v1/traces, /v1/logs) are answered once what they brought is committed (held
-  /// spans and records included, in otlp_pending), so a server killed afterwards loses none of
-  /// it; false answers once it is queued (faster for one exporter sending one request at a time;
-  /// a kill then loses what was not committed yet).
-  bool otlp_wait_commit = true;
-  /// With otlp_wait_commit, spans of a trace that has not named its session yet (a GenAI agent's
+  /// When OTLP requests (/v1/traces, /v1/logs) are answered.
+  enum class OtlpAck : std::uint8_t {
+    /// Once what they brought is committed (held spans and records included, in otlp_pending),
+    /// so a server killed afterwards loses none of it; each request waits for a commit.
+    commit,
+    /// Once written to the ingest journal beside the database and synced (server/journal.hpp):
+    /// a server killed before the commit stores them at its next start. The writer commits in
+    /// large batches, as with `queue`, and what it refuses is not reported to the client.
+    journal,
+    /// Once queued: a kill loses what was not committed yet (at most about queue_delay of work).
+    queue,
+  };
+  OtlpAck otlp_ack = OtlpAck::commit;
+  /// With commit or journal, spans of a trace that has not named its session yet (a GenAI agent's
   /// calls, exported before the invoke_agent span naming the conversation) are kept in
   /// otlp_pending up to this long for the span naming it, then stored under their trace id.
   std::chrono::milliseconds otlp_part_wait{10000};

@@ -11,8 +11,12 @@ namespace synth::tracing::server {
 /// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue.
 void add_ingest_routes(httplib::Server& http, ServerContext& ctx);
 /// POST /v1/traces (OTLP/HTTP protobuf or JSON) and /v1/logs (GenAI content) into the ingest
-/// queue, answered once committed (ServerOptions::otlp_wait_commit); /v1/metrics answered and dropped.
+/// queue, answered once committed, journaled or queued (ServerOptions::otlp_ack); /v1/metrics
+/// answered and dropped.
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx);
+/// Queues again the requests left in the journal by a server that stopped before committing them
+/// (each marked done once committed, as if it had just come); returns how many.
+std::size_t replay_journal(ServerContext& ctx);
 /// Stores the held GenAI log records that are due (all of them when `all`) as messages of their
 /// trace's session (joining their LLM call instead when it was stored meanwhile), deleting their
 /// otlp_pending rows in the same commit. False when the queue was full or closed: the records stay

@@ -1,9 +1,11 @@
 // OTLP/HTTP: POST /v1/traces (protobuf or JSON, gzip) into the ingest queue; POST /v1/logs's
 // GenAI content held for its span's event (LogHold), else joining its stored event or as messages;
 // LLM calls without content held briefly for their records (SpanHold); /v1/metrics answered (and
-// dropped) so that SDKs log no errors. Requests are answered once committed (otlp_wait_commit),
-// held spans and records included: their otlp_pending rows go in the same commit (pending.hpp).
+// dropped) so that SDKs log no errors. Requests are answered once committed, held spans and
+// records included (their otlp_pending rows go in the same commit: pending.hpp), or once written
+// to the journal (journal.hpp), or once queued (ServerOptions::otlp_ack).
 #include <algorithm>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -84,17 +86,26 @@ std::size_t sessions_in(const std::vector<IngestItem>& items) {
       std::count_if(items.begin(), items.end(), [](const IngestItem& i) { return !(i.otlp && i.otlp->no_session); }));
 }
 
-// A request's items waiting for their commit (ServerOptions::otlp_wait_commit): what each session
-// holds (events from spans, messages from log records: counted rejected when the database refuses it).
+// A request's items with the receipt of their outcomes: waited for (--otlp-ack commit), or marking
+// the request done in the journal (--otlp-ack journal). What each session holds (events from
+// spans, messages from log records) is counted rejected when the database refuses it.
 struct Waiting {
   std::shared_ptr<Receipt> receipt;
+  bool awaited = false;
   std::vector<std::size_t> events;
 };
 
-Waiting wait_for(ServerContext& ctx, std::vector<IngestItem>& items) {
+Waiting wait_for(ServerContext& ctx, std::vector<IngestItem>& items, const JournaledRequest& journaled) {
   Waiting w;
-  if (!ctx.options.otlp_wait_commit || items.empty()) return w;
-  w.receipt = std::make_shared<Receipt>(items.size());
+  if (items.empty()) return w;
+  if (journaled) {
+    w.receipt = std::make_shared<Receipt>(items.size(), journaled.when_recorded());
+  } else if (ctx.options.otlp_ack == ServerOptions::OtlpAck::commit) {
+    w.receipt = std::make_shared<Receipt>(items.size());
+    w.awaited = true;
+  } else {
+    return w;
+  }
   for (std::size_t i = 0; i < items.size(); ++i) {
     items[i].receipt = w.receipt;
     items[i].index = i;
@@ -108,7 +119,7 @@ Waiting wait_for(ServerContext& ctx, std::vector<IngestItem>& items) {
 // not in time; sessions the database refused are counted in `rejected` (and named in `error`).
 void await_commit(ServerContext& ctx, httplib::Response& res, const Waiting& w, std::uint64_t& rejected,
                   std::string& error) {
-  if (!w.receipt) return;
+  if (!w.awaited) return;
   const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout + ctx.options.commit_interval;
   if (!w.receipt->wait(deadline)) {
     throw ApiError(504, "the data was accepted but not committed in time (the server is overloaded or stopping); it "
@@ -158,7 +169,7 @@ std::vector<bool> may_wait(OtlpTraces& traces) {
   return out;
 }
 
-WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_wait) {
+WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_wait, std::int64_t received) {
   WithLogs out;
   // Read once for the mapping too (kept in step with the spans below).
   out.own = own_sessions(traces);
@@ -174,7 +185,6 @@ WithLogs fold_held_logs(ServerContext& ctx, OtlpTraces& traces, bool spans_may_w
   }
   if (!waiting.empty()) {
     static const Value kNoResource = Value::object();
-    const std::int64_t received = unix_ms_now();
     std::vector<bool> wait(traces.spans.size(), false);
     for (const std::size_t i : waiting) wait[i] = true;
     std::vector<OtlpSpan> staying;
@@ -248,8 +258,9 @@ struct Queued {
 };
 
 Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& traces, bool spans_may_wait,
-                     std::optional<IngestQueue::Admission>& admitted, std::vector<std::int64_t> leaving = {}) {
-  WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait);
+                     std::optional<IngestQueue::Admission>& admitted, JournaledRequest& journaled,
+                     std::int64_t received_unix_ms, std::vector<std::int64_t> leaving = {}) {
+  WithLogs logs = fold_held_logs(ctx, traces, spans_may_wait, received_unix_ms);
   Queued out;
   // The timesteps' copies of the items left out: the writer stores the items from the history.
   out.mapped = map_otlp_spans(std::move(traces), ctx.trace_sessions.get(), TimestepCopies::left_out, std::move(logs.own));
@@ -262,7 +273,7 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
   for (const HeldSpan& h : logs.waiting) put.push_back(pending_row(h));
   add_pending(items, std::move(put), rows_of(logs.taken, std::move(leaving)));
   const std::size_t sessions = sessions_in(items);
-  if (res != nullptr) out.commit = wait_for(ctx, items);
+  if (res != nullptr) out.commit = wait_for(ctx, items, journaled);
   try {
     if (res != nullptr) {
       if (!items.empty()) {
@@ -278,6 +289,7 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
     for (const auto& [trace_id, session_id] : out.mapped.named) ctx.trace_sessions->restore_unnamed(trace_id);
     throw;
   }
+  if (out.commit.receipt) journaled.handed_over();
   ctx.counters.accepted.fetch_add(sessions, std::memory_order_relaxed);
   ctx.counters.otlp_rejected_spans.fetch_add(out.mapped.rejected_spans, std::memory_order_relaxed);
   ctx.counters.otlp_spans.fetch_add(out.mapped.spans, std::memory_order_relaxed);
@@ -287,6 +299,91 @@ Queued map_and_store(ServerContext& ctx, httplib::Response* res, OtlpTraces& tra
   ctx.counters.otlp_logs_attached.fetch_add(logs.attached, std::memory_order_relaxed);
   out.waiting = std::move(logs.waiting);
   return out;
+}
+
+// What an OTLP request could not store (its partial success): spans or records, and why.
+struct Rejected {
+  std::uint64_t count = 0;
+  std::string message;
+};
+
+// Maps and queues the spans of a request to /v1/traces, received at `received_unix_ms` (held
+// spans wait from then), waiting for their commit with --otlp-ack commit.
+Rejected store_traces(ServerContext& ctx, httplib::Response& res, OtlpTraces& traces,
+                      std::optional<IngestQueue::Admission>& admitted, JournaledRequest& journaled,
+                      std::int64_t received_unix_ms) {
+  Queued stored = map_and_store(ctx, &res, traces, true, admitted, journaled, received_unix_ms);
+  // The LLM calls waiting for their log records are accepted too (kept in the file in the
+  // commit of the request): stored when the wait is over, with the records that came meanwhile.
+  ctx.span_hold->hold(std::move(stored.waiting));
+  OtlpMapped& mapped = stored.mapped;
+  await_commit(ctx, res, stored.commit, mapped.rejected_spans, mapped.error_message);
+  return Rejected{mapped.rejected_spans, std::move(mapped.error_message)};
+}
+
+// Holds, attaches or queues the GenAI log records of a request to /v1/logs, received at
+// `received_unix_ms` (held records wait from then), waiting for their commit with --otlp-ack commit.
+Rejected store_logs(ServerContext& ctx, httplib::Response& res, OtlpLogs& logs,
+                    std::optional<IngestQueue::Admission>& admitted, JournaledRequest& journaled,
+                    std::int64_t received_unix_ms) {
+  LogHold::Admission admission =
+      ctx.log_hold->admit(logs, ctx.trace_sessions.get(), ctx.pending_ids.get(), received_unix_ms);
+  OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
+  std::vector<IngestItem> items;
+  add_items(items, mapped, true);
+  add_pending(items, std::move(admission.put), std::move(admission.drop));
+  const std::size_t count = sessions_in(items);
+  const Waiting commit = wait_for(ctx, items, journaled);
+  try {
+    if (!items.empty()) {
+      push_to_queue(ctx, res, items,
+                    "export smaller batches (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes",
+                    admitted);
+    }
+  } catch (...) {
+    ctx.log_hold->undo(admission);
+    throw;
+  }
+  if (commit.receipt) journaled.handed_over();
+  ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+  ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
+  ctx.counters.otlp_duplicate_log_records.fetch_add(admission.duplicates, std::memory_order_relaxed);
+  // Records that were held and had to leave to keep the hold in its bounds.
+  const auto was_held = [&](const HeldLog& h) {
+    return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
+  };
+  const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
+  ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
+  try {
+    await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
+  } catch (...) {
+    ctx.log_hold->forget_stored_now(admission);  // not committed: taken again when sent again
+    throw;
+  }
+  return Rejected{mapped.rejected_spans, std::move(mapped.error_message)};
+}
+
+// With --otlp-ack journal, the request written to the journal, decoded and not yet queued.
+JournaledRequest journal_request(ServerContext& ctx, httplib::Response& res, IngestJournal::Route route, bool json,
+                                 std::string_view body, std::int64_t received_unix_ms) {
+  if (ctx.options.otlp_ack != ServerOptions::OtlpAck::journal || !ctx.journal) return {};
+  try {
+    return JournaledRequest(*ctx.journal, ctx.journal->write(route, json, body, received_unix_ms));
+  } catch (const Error& e) {
+    res.set_header("Retry-After", "5");
+    throw ApiError(503, std::string(e.what()) + "; nothing of this request was stored: send it again");
+  }
+}
+
+// The request on disk before it is answered.
+void sync_journal(httplib::Response& res, const JournaledRequest& journaled) {
+  try {
+    journaled.sync();
+  } catch (const Error& e) {
+    // Queued all the same: sent again, what was stored meanwhile is left out as stored.
+    res.set_header("Retry-After", "5");
+    throw ApiError(503, std::string(e.what()) + ": send the request again");
+  }
 }
 
 }  // namespace
@@ -305,7 +402,8 @@ bool release_held_spans(ServerContext& ctx, bool all) {
   }
   try {
     std::optional<IngestQueue::Admission> none;  // released, not sent: no bound in time
-    map_and_store(ctx, nullptr, traces, false, none, std::move(leaving));
+    JournaledRequest not_journaled;               // their otlp_pending rows keep them
+    map_and_store(ctx, nullptr, traces, false, none, not_journaled, unix_ms_now(), std::move(leaving));
   } catch (const ApiError&) {
     ctx.span_hold->restore(std::move(due));  // tried again at the next release
     return false;
@@ -342,63 +440,66 @@ bool release_held_logs(ServerContext& ctx, bool all) {
   return false;
 }
 
+std::size_t replay_journal(ServerContext& ctx) {
+  if (!ctx.journal) return 0;
+  std::vector<IngestJournal::Request> requests = ctx.journal->take_left_over();
+  for (IngestJournal::Request& request : requests) {
+    JournaledRequest journaled(*ctx.journal, request.seq);
+    const bool json = request.json;
+    for (;;) {
+      httplib::Response res;
+      std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
+      try {
+        if (request.route == IngestJournal::Route::otlp_logs) {
+          OtlpLogs logs = decode_request(request.body, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
+          store_logs(ctx, res, logs, none, journaled, request.received_unix_ms);
+        } else {
+          OtlpTraces traces = decode_request(request.body, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
+          store_traces(ctx, res, traces, none, journaled, request.received_unix_ms);
+        }
+        break;
+      } catch (const ApiError& e) {
+        // A full queue drains: the writer runs.
+        if (e.status() == 503 && !ctx.queue.closed_and_empty()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          continue;
+        }
+        detail::report("synth-trace serve: request " + std::to_string(request.seq) + " of the ingest journal could " +
+                       "not be stored again: " + e.what());
+        break;
+      }
+    }
+  }
+  return requests.size();
+}
+
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                               const httplib::ContentReader& reader) {
     const bool json = json_body(req);
     const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-    // Answered once queued (--otlp-ack queue): admitted, or refused before the decoding it would waste.
+    // Answered before its commit: admitted, or refused before the decoding it would waste.
     std::optional<IngestQueue::Admission> admitted =
-        admit_or_refuse(ctx, res, body.size(), !ctx.options.otlp_wait_commit);
+        admit_or_refuse(ctx, res, body.size(), ctx.options.otlp_ack != ServerOptions::OtlpAck::commit);
     OtlpTraces traces = decode_request(body, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
-    Queued stored = map_and_store(ctx, &res, traces, true, admitted);
-    // The LLM calls waiting for their log records are accepted too (kept in the file in the
-    // commit awaited below): stored when the wait is over, with the records that came meanwhile.
-    ctx.span_hold->hold(std::move(stored.waiting));
-    OtlpMapped& mapped = stored.mapped;
-    await_commit(ctx, res, stored.commit, mapped.rejected_spans, mapped.error_message);
-    answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message));
+    const std::int64_t received = unix_ms_now();
+    JournaledRequest journaled = journal_request(ctx, res, IngestJournal::Route::otlp_traces, json, body, received);
+    const Rejected rejected = store_traces(ctx, res, traces, admitted, journaled, received);
+    sync_journal(res, journaled);
+    answer(res, json, otlp_trace_response(json, rejected.count, rejected.message));
   }));
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                             const httplib::ContentReader& reader) {
     const bool json = json_body(req);
     const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
     std::optional<IngestQueue::Admission> admitted =
-        admit_or_refuse(ctx, res, body.size(), !ctx.options.otlp_wait_commit);
+        admit_or_refuse(ctx, res, body.size(), ctx.options.otlp_ack != ServerOptions::OtlpAck::commit);
     OtlpLogs logs = decode_request(body, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
-    LogHold::Admission admission = ctx.log_hold->admit(logs, ctx.trace_sessions.get(), ctx.pending_ids.get());
-    OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
-    std::vector<IngestItem> items;
-    add_items(items, mapped, true);
-    add_pending(items, std::move(admission.put), std::move(admission.drop));
-    const std::size_t count = sessions_in(items);
-    const Waiting commit = wait_for(ctx, items);
-    try {
-      if (!items.empty()) {
-        push_to_queue(ctx, res, items,
-                      "export smaller batches (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE), or serve --queue-sessions, --queue-bytes",
-                      admitted);
-      }
-    } catch (...) {
-      ctx.log_hold->undo(admission);
-      throw;
-    }
-    ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
-    ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
-    ctx.counters.otlp_duplicate_log_records.fetch_add(admission.duplicates, std::memory_order_relaxed);
-    // Records that were held and had to leave to keep the hold in its bounds.
-    const auto was_held = [&](const HeldLog& h) {
-      return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
-    };
-    const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
-    ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
-    try {
-      await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
-    } catch (...) {
-      ctx.log_hold->forget_stored_now(admission);  // not committed: taken again when sent again
-      throw;
-    }
-    answer(res, json, otlp_trace_response(json, mapped.rejected_spans, mapped.error_message, "rejectedLogRecords"));
+    const std::int64_t received = unix_ms_now();
+    JournaledRequest journaled = journal_request(ctx, res, IngestJournal::Route::otlp_logs, json, body, received);
+    const Rejected rejected = store_logs(ctx, res, logs, admitted, journaled, received);
+    sync_journal(res, journaled);
+    answer(res, json, otlp_trace_response(json, rejected.count, rejected.message, "rejectedLogRecords"));
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.
   http.Post("/v1/metrics", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,

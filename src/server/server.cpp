@@ -130,7 +130,8 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
     on_stored = [forwarder = p.forwarder.get()](const SessionTrace& trace) { forwarder->forward(trace); };
   }
   p.writer = std::make_unique<StoreWriter>(*p.store, p.queue, p.counters, p.options, std::move(on_stored),
-                                           p.options.otlp_wait_commit ? p.ctx.pending_ids : nullptr, p.ctx.held_stats);
+                                           p.options.otlp_ack != ServerOptions::OtlpAck::queue ? p.ctx.pending_ids : nullptr,
+                                           p.ctx.held_stats);
   // What a server killed earlier had acknowledged and held: waiting again, for what is left of its wait.
   if (const auto [spans, logs] = restore_pending(p.ctx); spans + logs > 0) {
     detail::report("synth-trace serve: " + std::to_string(spans) + " LLM call spans and " + std::to_string(logs) +
@@ -139,6 +140,16 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
     if (p.options.log_hold.count() <= 0) {
       release_held_spans(p.ctx, true);
       release_held_logs(p.ctx, true);
+    }
+  }
+  // What a server killed earlier had acknowledged from its journal and not committed: stored
+  // again before any new request (spans stored meanwhile are left out as stored).
+  const std::filesystem::path journal = IngestJournal::folder_of(p.options.db);
+  if (p.options.otlp_ack == ServerOptions::OtlpAck::journal || std::filesystem::exists(journal)) {
+    p.ctx.journal = std::make_shared<IngestJournal>(journal);
+    if (const std::size_t replayed = replay_journal(p.ctx); replayed > 0) {
+      detail::report("synth-trace serve: " + std::to_string(replayed) + " requests acknowledged from '" +
+                     journal.string() + "' and not committed are stored again");
     }
   }
 

@@ -115,7 +115,7 @@ void pace_writer_at_100_kb_per_s(IngestQueue& queue) {
 // in 100 ms (100 kB/s: 100 kB within the delay) and is gone: nothing is stored.
 struct PacedRoutes {
   TempDir dir;
-  ServerOptions options{.db = dir.db(), .queue_delay = std::chrono::milliseconds(1000), .otlp_wait_commit = false};
+  ServerOptions options{.db = dir.db(), .queue_delay = std::chrono::milliseconds(1000), .otlp_ack = ServerOptions::OtlpAck::queue};
   DuckDBTraceManager store{options.db};
   IngestQueue queue{100000, std::size_t{1} << 30, options.queue_delay, &fake_now};
   IngestCounters counters;
@@ -358,7 +358,7 @@ TEST(Backpressure, RequestsAnsweredOnceQueuedAreRefusedBeforeDecodingWhileTheQue
   auto r = client.Post("/api/v1/sessions?wait=commit", undecodable, "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400) << r->body;
-  routes.options.otlp_wait_commit = true;
+  routes.options.otlp_ack = ServerOptions::OtlpAck::commit;
   for (const char* path : {"/v1/traces", "/v1/logs"}) {
     SCOPED_TRACE(path);
     r = client.Post(path, undecodable, "application/json");

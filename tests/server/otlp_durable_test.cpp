@@ -36,14 +36,32 @@ std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql)
   return store.query(sql).rows.at(0).at(0).as_int();
 }
 
+// The kill tests run with each answer that promises durability: after the commit (the default),
+// and after the journal (the requests not committed before the kill are replayed at the restart).
+class OtlpDurable : public ::testing::TestWithParam<const char*> {
+ protected:
+  std::vector<std::string> args(std::vector<std::string> more = {}) const {
+    more.insert(more.end(), {"--otlp-ack", GetParam()});
+    return more;
+  }
+  // How long what a request brought may take to be readable after its answer: none when it is
+  // answered after its commit.
+  std::chrono::milliseconds after_answer() const {
+    return std::string(GetParam()) == "commit" ? std::chrono::milliseconds(0) : std::chrono::milliseconds(15000);
+  }
+};
+
 }  // namespace
 
-TEST(OtlpDurable, AcknowledgedSpansRecordsAndWaitingCallsSurviveASigkill) {
+INSTANTIATE_TEST_SUITE_P(Ack, OtlpDurable, ::testing::Values("commit", "journal"),
+                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+
+TEST_P(OtlpDurable, AcknowledgedSpansRecordsAndWaitingCallsSurviveASigkill) {
   TempDir dir;
   constexpr int kThreads = 4;
   constexpr int kPerThread = 10;
   {
-    ServeProcess serve(dir.db(), {"--span-hold-ms", "60000"});
+    ServeProcess serve(dir.db(), args({"--span-hold-ms", "60000"}));
     // A: a call with its content on the span, stored at once.
     post(serve, "/v1/traces", spans_body("conv-a", true, true, trace_id(1), input("A?")));
     // B: a call without content waits for its records (60 s here); one comes and waits with it.
@@ -71,21 +89,21 @@ TEST(OtlpDurable, AcknowledgedSpansRecordsAndWaitingCallsSurviveASigkill) {
     ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
   }
   {
-    ServeProcess serve(dir.db(), {"--span-hold-ms", "300"});
+    ServeProcess serve(dir.db(), args({"--span-hold-ms", "300"}));
     // B's call waited longer than 300 ms since it came: stored at once, with its record.
     stored_session(serve, "conv-b", 2, 0);
     const Value b = chat_event(serve, "conv-b");
     EXPECT_EQ(b["system_state_before"]["messages"], Value::parse(R"([{"role":"user","content":"B?"}])")) << b.dump();
     const Value a = chat_event(serve, "conv-a");
     EXPECT_EQ(a["system_state_before"]["messages"][0]["content"], Value("A?")) << a.dump();
-    stored_session(serve, "conv-a", 2, 0, std::chrono::seconds(0));
+    stored_session(serve, "conv-a", 2, 0, after_answer());
     for (int n = 100; n < 100 + kThreads * kPerThread; ++n) {
-      stored_session(serve, "conv-d" + std::to_string(n), 2, 0, std::chrono::seconds(0));
+      stored_session(serve, "conv-d" + std::to_string(n), 2, 0, after_answer());
     }
     // C's records still wait (60 s from when they came): its spans join them.
     EXPECT_EQ(ingest_counts(serve)["otlp_logs_held"], Value(2));
     post(serve, "/v1/traces", spans_body("conv-c", true, true, trace_id(3)));
-    stored_session(serve, "conv-c", 2, 0, std::chrono::seconds(0));
+    stored_session(serve, "conv-c", 2, 0, after_answer());
     const Value chat = chat_event(serve, "conv-c");
     EXPECT_EQ(chat["system_state_before"]["messages"], Value::parse(R"([{"role":"user","content":"C?"}])")) << chat.dump();
     EXPECT_EQ(chat["system_state_after"]["messages"], Value::parse(R"([{"role":"assistant","content":"C."}])"))
@@ -105,10 +123,10 @@ TEST(OtlpDurable, AcknowledgedSpansRecordsAndWaitingCallsSurviveASigkill) {
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
 
-TEST(OtlpDurable, RecordsLeftWaitingPastTheirTimeAreStoredAtTheRestart) {
+TEST_P(OtlpDurable, RecordsLeftWaitingPastTheirTimeAreStoredAtTheRestart) {
   TempDir dir;
   {
-    ServeProcess serve(dir.db(), {"--log-hold-ms", "2000"});
+    ServeProcess serve(dir.db(), args({"--log-hold-ms", "2000"}));
     post(serve, "/v1/traces", spans_body("conv-e", true, false, trace_id(5)));
     // Its call never comes: the record waits 2 s, then is a message of the trace's session.
     post(serve, "/v1/logs", logs_body({record("gen_ai.user.message", kv("content", "E?"), kChat, trace_id(5))}));
@@ -116,7 +134,7 @@ TEST(OtlpDurable, RecordsLeftWaitingPastTheirTimeAreStoredAtTheRestart) {
     ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
-  ServeProcess serve(dir.db(), {"--log-hold-ms", "2000"});
+  ServeProcess serve(dir.db(), args({"--log-hold-ms", "2000"}));
   // Older than 2 s: stored at once, in the session its trace had, although this server never saw
   // a span of that trace.
   stored_session(serve, "conv-e", 1, 1, std::chrono::seconds(2));
@@ -125,15 +143,15 @@ TEST(OtlpDurable, RecordsLeftWaitingPastTheirTimeAreStoredAtTheRestart) {
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
 
-TEST(OtlpDurable, WhatWaitedIsStoredAtOnceWhenTheServerStartsWithTheHoldsOff) {
+TEST_P(OtlpDurable, WhatWaitedIsStoredAtOnceWhenTheServerStartsWithTheHoldsOff) {
   TempDir dir;
   {
-    ServeProcess serve(dir.db(), {"--span-hold-ms", "60000"});
+    ServeProcess serve(dir.db(), args({"--span-hold-ms", "60000"}));
     post(serve, "/v1/traces", spans_body("conv-f", true, true, trace_id(6)));
     post(serve, "/v1/logs", logs_body({record("gen_ai.user.message", kv("content", "F?"), kChat, trace_id(6))}));
     ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
   }
-  ServeProcess serve(dir.db(), {"--log-hold-ms", "0", "--span-hold-ms", "0"});
+  ServeProcess serve(dir.db(), args({"--log-hold-ms", "0", "--span-hold-ms", "0"}));
   stored_session(serve, "conv-f", 2, 0, std::chrono::seconds(5));
   const Value chat = chat_event(serve, "conv-f");
   EXPECT_EQ(chat["system_state_before"]["messages"], Value::parse(R"([{"role":"user","content":"F?"}])")) << chat.dump();
@@ -141,19 +159,19 @@ TEST(OtlpDurable, WhatWaitedIsStoredAtOnceWhenTheServerStartsWithTheHoldsOff) {
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
 
-TEST(OtlpDurable, SpansAcknowledgedBeforeTheirSessionIsNamedSurviveASigkillAndJoinIt) {
+TEST_P(OtlpDurable, SpansAcknowledgedBeforeTheirSessionIsNamedSurviveASigkillAndJoinIt) {
   // A GenAI agent's chat span ends (and is exported) before the invoke_agent span naming the
   // conversation: answered once committed, it survives a kill, and the naming span sent after
   // the restart still brings both into one session. Sent twice (a retried export): stored once.
   TempDir dir;
   {
-    ServeProcess serve(dir.db());
+    ServeProcess serve(dir.db(), args());
     post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input("G?")));
     post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input("G?")));
     ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
   }
   {
-    ServeProcess serve(dir.db());
+    ServeProcess serve(dir.db(), args());
     post(serve, "/v1/traces", spans_body("conv-g", true, false, trace_id(7)));
     stored_session(serve, "conv-g", 2, 0);
     EXPECT_EQ(session_ids(serve), std::vector<std::string>{"conv-g"}) << "one conversation, one session";
@@ -165,7 +183,7 @@ TEST(OtlpDurable, SpansAcknowledgedBeforeTheirSessionIsNamedSurviveASigkillAndJo
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
 
-TEST(OtlpDurable, SpansWhoseSessionIsNeverNamedAreStoredUnderTheirTraceIdAfterTheirWait) {
+TEST(OtlpDurableParts, SpansWhoseSessionIsNeverNamedAreStoredUnderTheirTraceIdAfterTheirWait) {
   TempDir dir;
   ServeProcess serve(dir.db(), {"--otlp-part-wait-ms", "1000"});
   post(serve, "/v1/traces", spans_body("", false, true, trace_id(8), input("H?")));
@@ -177,7 +195,7 @@ TEST(OtlpDurable, SpansWhoseSessionIsNeverNamedAreStoredUnderTheirTraceIdAfterTh
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
 }
 
-TEST(OtlpDurable, ATraceThatCameWithItsRootSpanAndNoSessionIsStoredUnderItsTraceIdAtOnce) {
+TEST(OtlpDurableParts, ATraceThatCameWithItsRootSpanAndNoSessionIsStoredUnderItsTraceIdAtOnce) {
   // Nothing will name its session later (an OpenTelemetry GenAI instrumentation without session
   // ids, a whole trace in one request): readers see it as soon as it is committed.
   TempDir dir;
@@ -187,7 +205,7 @@ TEST(OtlpDurable, ATraceThatCameWithItsRootSpanAndNoSessionIsStoredUnderItsTrace
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
 
-TEST(OtlpDurable, OtlpAckQueueAnswersOnceQueuedAndOtherValuesAreRefused) {
+TEST(OtlpAck, QueueAnswersOnceQueuedAndOtherValuesAreRefused) {
   TempDir dir;
   try {
     ServeProcess refused(dir.db(), {"--otlp-ack", "later"});

@@ -22,7 +22,7 @@ struct Routes {
       : options(std::move(o)), store(options.db), queue(options.queue_sessions, options.queue_bytes), ctx{options, store, queue, counters, "", options.db.parent_path()} {
     // Answered once queued: these tests start the writer late, to have it "behind" (waiting for
     // the commit is serve_otlp_durable_test's).
-    options.otlp_wait_commit = false;
+    options.otlp_ack = sv::ServerOptions::OtlpAck::queue;
     sv::add_otlp_routes(http, ctx);
     port = http.bind_to_any_port("127.0.0.1");
     serving = std::thread([this] { http.listen_after_bind(); });

@@ -1,0 +1,314 @@
+#include "server/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "diagnostics.hpp"
+#include "file_io.hpp"
+#include "synth/tracing/error.hpp"
+
+namespace synth::tracing::server {
+
+namespace {
+
+constexpr char kRequest = 'R';
+constexpr char kDone = 'D';
+constexpr std::size_t kFrame = 8;               // u32 length, u32 CRC-32
+constexpr std::size_t kRequestHead = 1 + 8 + 8 + 2;  // type, seq, arrival, route, encoding
+constexpr std::size_t kDoneBody = 1 + 8;         // type, seq
+constexpr std::string_view kPrefix = "segment-";
+constexpr std::string_view kSuffix = ".log";
+
+std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
+
+void put_u32(char* out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void put_u64(char* out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t get_le(const char* in, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
+  return v;
+}
+
+std::uint32_t crc_of(std::string_view bytes, std::uint32_t crc = 0) {
+  // zlib takes lengths as uInt: a body of 4 GiB or more in pieces.
+  while (!bytes.empty()) {
+    const std::size_t n = std::min<std::size_t>(bytes.size(), std::size_t{1} << 30);
+    crc = static_cast<std::uint32_t>(
+        ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(n)));
+    bytes.remove_prefix(n);
+  }
+  return crc;
+}
+
+std::filesystem::path segment_path(const std::filesystem::path& dir, std::uint64_t first) {
+  return dir / (std::string(kPrefix) + std::to_string(first) + std::string(kSuffix));
+}
+
+// The first sequence number in a segment's name; 0 when it is not a segment's.
+std::uint64_t first_of(const std::filesystem::path& file) {
+  const std::string name = file.filename().string();
+  if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return 0;
+  const std::string digits = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return 0;
+  }
+  return std::stoull(digits);
+}
+
+}  // namespace
+
+struct IngestJournal::File {
+  int fd = -1;
+  std::filesystem::path path;
+  ~File() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::filesystem::path IngestJournal::folder_of(const std::filesystem::path& db) {
+  return std::filesystem::path(db.string() + ".journal");
+}
+
+IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_bytes)
+    : dir_(std::move(dir)), segment_bytes_(segment_bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) {
+    throw Error("cannot create the ingest journal folder " + dir_.string() + ": " + ec.message() +
+                " (serve needs to write beside its database)");
+  }
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (const std::uint64_t first = first_of(entry.path()); first > 0) files.emplace_back(first, entry.path());
+  }
+  if (ec) throw Error("cannot read the ingest journal folder " + dir_.string() + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  std::map<std::uint64_t, Request> requests;
+  std::vector<std::uint64_t> done_seqs;
+  for (const auto& [first, path] : files) {
+    const std::string data = detail::read_whole_file(path);
+    Segment& segment = segments_[first];
+    segment.path = path;
+    segment.bytes = data.size();
+    std::size_t at = 0;
+    while (data.size() - at >= kFrame) {
+      const std::uint64_t length = get_le(data.data() + at, 4);
+      const auto crc = static_cast<std::uint32_t>(get_le(data.data() + at + 4, 4));
+      if (length < kDoneBody || length > data.size() - at - kFrame) break;
+      const std::string_view body(data.data() + at + kFrame, length);
+      if (crc_of(body) != crc) break;
+      const std::uint64_t seq = get_le(body.data() + 1, 8);
+      next_seq_ = std::max(next_seq_, seq + 1);
+      if (body[0] == kRequest && length >= kRequestHead) {
+        requests[seq] = Request{seq, static_cast<Route>(body[17]), body[18] != 0,
+                                static_cast<std::int64_t>(get_le(body.data() + 9, 8)),
+                                std::string(body.substr(kRequestHead))};
+      } else if (body[0] == kDone) {
+        done_seqs.push_back(seq);
+      }
+      at += kFrame + length;
+    }
+    if (at < data.size()) {
+      // Only the last record can be torn by a crash, and it was never acknowledged.
+      detail::report("synth-trace serve: the ingest journal " + path.string() + " ends in " +
+                     std::to_string(data.size() - at) + " bytes of a record never completed: left out");
+    }
+  }
+  for (const std::uint64_t seq : done_seqs) requests.erase(seq);
+  for (auto& [seq, request] : requests) {
+    ++segment_of(seq)->second.waiting;
+    left_over_.push_back(std::move(request));
+  }
+  waiting_ = left_over_.size();
+  for (auto it = segments_.begin(); it != segments_.end();) {
+    const auto next = std::next(it);
+    delete_if_finished(it);
+    it = next;
+  }
+  std::lock_guard lock(mutex_);
+  begin_segment();
+}
+
+IngestJournal::~IngestJournal() {
+  std::lock_guard lock(mutex_);
+  file_.reset();
+  if (waiting_ > 0) return;  // replayed at the next start
+  std::error_code ec;
+  for (const auto& [first, segment] : segments_) std::filesystem::remove(segment.path, ec);
+  std::filesystem::remove(dir_, ec);  // only when empty: a file of someone else's stays
+}
+
+void IngestJournal::begin_segment() {
+  const std::filesystem::path path = segment_path(dir_, next_seq_);
+  auto file = std::make_shared<File>();
+  file->path = path;
+  file->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (file->fd < 0) {
+    throw Error("cannot create the ingest journal file " + path.string() + ": " + errno_text(errno));
+  }
+  // The new name must survive a crash, or the requests written under it would not be found.
+  detail::sync_to_disk(dir_);
+  const std::uint64_t before = segments_.empty() ? 0 : std::prev(segments_.end())->first;
+  segments_[next_seq_] = Segment{path, 0, 0};
+  file_ = std::move(file);
+  if (before != 0 && before != next_seq_) delete_if_finished(segments_.find(before));
+}
+
+std::map<std::uint64_t, IngestJournal::Segment>::iterator IngestJournal::segment_of(std::uint64_t seq) {
+  auto it = segments_.upper_bound(seq);
+  return it == segments_.begin() ? segments_.end() : std::prev(it);
+}
+
+void IngestJournal::delete_if_finished(std::map<std::uint64_t, Segment>::iterator segment) noexcept {
+  if (segment == segments_.end() || segment->second.waiting > 0) return;
+  if (file_ && file_->path == segment->second.path) return;  // the current one: written on
+  std::error_code ec;
+  std::filesystem::remove(segment->second.path, ec);
+  if (ec) {
+    detail::report("synth-trace serve: cannot delete the finished ingest journal file " +
+                   segment->second.path.string() + ": " + ec.message());
+  }
+  segments_.erase(segment);
+}
+
+void IngestJournal::append(std::string_view head, std::string_view body) {
+  Segment& segment = std::prev(segments_.end())->second;
+  std::array<iovec, 2> parts{iovec{const_cast<char*>(head.data()), head.size()},
+                             iovec{const_cast<char*>(body.data()), body.size()}};
+  const std::size_t total = head.size() + body.size();
+  std::size_t done = 0;
+  int error = 0;
+  while (done < total) {
+    // What is left of the two parts after `done` bytes.
+    std::array<iovec, 2> rest{};
+    int count = 0;
+    std::size_t skip = done;
+    for (const iovec& part : parts) {
+      if (skip >= part.iov_len) {
+        skip -= part.iov_len;
+        continue;
+      }
+      rest[count++] = iovec{static_cast<char*>(part.iov_base) + skip, part.iov_len - skip};
+      skip = 0;
+    }
+    const ssize_t n = ::writev(file_->fd, rest.data(), count);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (error != 0) {
+    // Nothing of it stays: a later record must not follow a torn one.
+    if (::ftruncate(file_->fd, static_cast<off_t>(segment.bytes)) != 0 ||
+        ::lseek(file_->fd, static_cast<off_t>(segment.bytes), SEEK_SET) < 0) {
+      torn_ = true;  // cannot be written on safely: the next request begins a new segment
+    }
+    throw Error("cannot write the ingest journal file " + segment.path.string() + ": " + errno_text(error) +
+                " (free disk space beside the database)");
+  }
+  segment.bytes += total;
+}
+
+std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body, std::int64_t received_unix_ms) {
+  std::array<char, kFrame + kRequestHead> head{};
+  head[kFrame] = kRequest;
+  put_u64(head.data() + kFrame + 9, static_cast<std::uint64_t>(received_unix_ms));
+  head[kFrame + 17] = static_cast<char>(route);
+  head[kFrame + 18] = json ? 1 : 0;
+  std::lock_guard lock(mutex_);
+  if (torn_ || std::prev(segments_.end())->second.bytes >= segment_bytes_) {
+    // What is written in it is synced before a new file takes the writes.
+    if (::fdatasync(file_->fd) != 0) {
+      throw Error("cannot sync the ingest journal file " + file_->path.string() + ": " + errno_text(errno));
+    }
+    synced_ = std::max(synced_, written_);
+    synced_cv_.notify_all();
+    begin_segment();
+    torn_ = false;
+  }
+  const std::uint64_t seq = next_seq_;
+  put_u64(head.data() + kFrame + 1, seq);
+  const std::uint32_t crc = crc_of(body, crc_of(std::string_view(head.data() + kFrame, kRequestHead)));
+  put_u32(head.data(), static_cast<std::uint32_t>(kRequestHead + body.size()));
+  put_u32(head.data() + 4, crc);
+  append(std::string_view(head.data(), head.size()), body);
+  ++next_seq_;
+  written_ = seq;
+  ++std::prev(segments_.end())->second.waiting;
+  ++waiting_;
+  return seq;
+}
+
+void IngestJournal::sync(std::uint64_t seq) {
+  std::unique_lock lock(mutex_);
+  while (synced_ < seq) {
+    if (syncing_) {
+      synced_cv_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    const std::uint64_t target = written_;
+    const std::shared_ptr<File> file = file_;
+    lock.unlock();
+    const int rc = ::fdatasync(file->fd);
+    const int error = errno;
+    lock.lock();
+    syncing_ = false;
+    if (rc == 0) synced_ = std::max(synced_, target);
+    synced_cv_.notify_all();
+    if (rc != 0) throw Error("cannot sync the ingest journal file " + file->path.string() + ": " + errno_text(error));
+  }
+}
+
+void IngestJournal::done(std::uint64_t seq) noexcept {
+  std::array<char, kFrame + kDoneBody> record{};
+  record[kFrame] = kDone;
+  put_u64(record.data() + kFrame + 1, seq);
+  put_u32(record.data(), kDoneBody);
+  put_u32(record.data() + 4, crc_of(std::string_view(record.data() + kFrame, kDoneBody)));
+  std::lock_guard lock(mutex_);
+  const auto segment = segment_of(seq);
+  if (segment == segments_.end() || segment->second.waiting == 0) return;
+  --segment->second.waiting;
+  --waiting_;
+  try {
+    // Not synced: without it, a request committed is replayed once more, and stored once.
+    if (!torn_) append(std::string_view(record.data(), record.size()), {});
+  } catch (...) {
+    detail::report("synth-trace serve: " + detail::current_exception_text());
+  }
+  delete_if_finished(segment);
+}
+
+std::vector<IngestJournal::Request> IngestJournal::take_left_over() {
+  std::lock_guard lock(mutex_);
+  return std::move(left_over_);
+}
+
+std::size_t IngestJournal::waiting() {
+  std::lock_guard lock(mutex_);
+  return waiting_;
+}
+
+std::uint64_t IngestJournal::bytes() {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& [first, segment] : segments_) total += segment.bytes;
+  return total;
+}
+
+}  // namespace synth::tracing::server

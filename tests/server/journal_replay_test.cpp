@@ -1,0 +1,111 @@
+// What a server killed after journaling requests and before committing them left in its journal
+// is stored by the next real `synth-trace serve` on the same file, whatever its --otlp-ack, before
+// any new request; a request replayed although it was committed just before the kill is stored
+// once; a clean stop leaves no journal behind.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include "server/journal.hpp"
+#include "server/pending.hpp"
+#include "server/otlp_json.hpp"
+#include "server/serve_process.hpp"
+#include "support.hpp"
+#include "synth/tracing/duckdb.hpp"
+
+using namespace synth::tracing;
+using synth::tracing::server::IngestJournal;
+using synth::tracing::testing::TempDir;
+using synth_test::get_json;
+using synth_test::ServeProcess;
+using namespace synth_test::otlp_json;
+
+namespace {
+
+std::string trace_id(int n) {
+  const std::string digits = std::to_string(n);
+  return std::string(32 - digits.size(), 'e') + digits;
+}
+
+std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
+  DuckDBTraceManager store(db);
+  return store.query(sql).rows.at(0).at(0).as_int();
+}
+
+// Leaves `requests` in the journal of `db` as a server killed before their commit does.
+void leave_in_journal(const std::filesystem::path& db,
+                      const std::vector<std::pair<IngestJournal::Route, std::string>>& requests) {
+  IngestJournal journal(IngestJournal::folder_of(db));
+  for (const auto& [route, body] : requests) journal.sync(journal.write(route, true, body, server::unix_ms_now()));
+}
+
+}  // namespace
+
+TEST(JournalReplay, RequestsLeftInTheJournalAreStoredAtTheNextStartWhateverItsAck) {
+  for (const char* ack : {"journal", "commit", "queue"}) {
+    SCOPED_TRACE(ack);
+    TempDir dir;
+    // A call without content waiting for its record, the record, and a whole conversation.
+    leave_in_journal(dir.db(),
+                     {{IngestJournal::Route::otlp_traces, spans_body("conv-r", true, true, trace_id(1))},
+                      {IngestJournal::Route::otlp_logs,
+                       logs_body({record("gen_ai.user.message", kv("content", "R?"), kChat, trace_id(1))})},
+                      {IngestJournal::Route::otlp_traces,
+                       spans_body("conv-s", true, true, trace_id(2),
+                                  "," + str("gen_ai.input.messages", R"([{\"role\":\"user\",\"content\":\"S?\"}])"))}});
+    {
+      ServeProcess serve(dir.db(), {"--otlp-ack", ack});
+      stored_session(serve, "conv-s", 2, 0);
+      stored_session(serve, "conv-r", 2, 0);
+      const Value chat = chat_event(serve, "conv-r");
+      EXPECT_EQ(chat["system_state_before"]["messages"], Value::parse(R"([{"role":"user","content":"R?"}])"))
+          << chat.dump();
+      EXPECT_NE(serve.stderr_text().find("3 requests acknowledged"), std::string::npos) << serve.stderr_text();
+      ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+    }
+    EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db()))) << "all of it committed";
+    EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM events"), 4);
+  }
+}
+
+TEST(JournalReplay, ARequestReplayedAfterItsCommitIsStoredOnce) {
+  TempDir dir;
+  const std::string body = spans_body("conv-t", true, true, trace_id(3), "," + str("gen_ai.system", "openai"));
+  {
+    ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});
+    post(serve, "/v1/traces", body);
+    stored_session(serve, "conv-t", 2, 0);
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  }
+  EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
+  // Killed between the commit and the done record: the request is still in the journal.
+  leave_in_journal(dir.db(), {{IngestJournal::Route::otlp_traces, body}});
+  {
+    ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});
+    EXPECT_TRUE(synth::tracing::testing::wait_until(
+        [&] { return ingest_counts(serve)["otlp_duplicate_spans"] == Value(2); }, std::chrono::seconds(10)))
+        << ingest_counts(serve).dump();
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  }
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM events"), 2);
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM session_traces"), 1);
+}
+
+TEST(JournalReplay, JournalAckAnswersOnceJournaledAndAcceptsTheUsualRequests) {
+  TempDir dir;
+  ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});
+  // Malformed: 400, and nothing journaled.
+  const auto bad = serve.client()->Post("/v1/traces", "{\"resourceSpans\":[", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  post(serve, "/v1/traces", spans_body("conv-u", true, true, trace_id(4)));
+  post(serve, "/v1/logs", logs_body({record("gen_ai.user.message", kv("content", "U?"), kChat, trace_id(4))}));
+  stored_session(serve, "conv-u", 2, 0);
+  const Value health = get_json(serve, "/api/v1/health");
+  EXPECT_TRUE(synth::tracing::testing::wait_until(
+      [&] { return get_json(serve, "/api/v1/health")["queue"]["journal_waiting"] == Value(0); },
+      std::chrono::seconds(10)))
+      << health.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
+}
