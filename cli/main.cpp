@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--log-hold-records", serve.log_hold_records, "Log records waiting, at most (default 100000)")
       ->check(CLI::PositiveNumber);
-  std::string otlp_ack = "commit";
+  std::string otlp_ack = "journal";
   serve_cmd->add_option("--otlp-ack", otlp_ack,
                         "Answer OTLP requests once their data is committed (commit, the default), once it is written "
                         "to the journal beside the database (journal: commits in large batches; a kill loses none of "

@@ -90,7 +90,7 @@ struct ServerOptions {
     /// Once queued: a kill loses what was not committed yet (at most about queue_delay of work).
     queue,
   };
-  OtlpAck otlp_ack = OtlpAck::commit;
+  OtlpAck otlp_ack = OtlpAck::journal;
   /// With commit or journal, spans of a trace that has not named its session yet (a GenAI agent's
   /// calls, exported before the invoke_agent span naming the conversation) are kept in
   /// otlp_pending up to this long for the span naming it, then stored under their trace id.

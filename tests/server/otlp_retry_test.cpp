@@ -87,8 +87,9 @@ Value without_ids(const Value& v) {
   return out;
 }
 
-// The session as the API shows it: aggregates (detail, list, stats), events, messages.
+// The session as the API shows it, once stored: aggregates (detail, list, stats), events, messages.
 Value snapshot(const ServeProcess& serve) {
+  wait_stored(serve);  // answered once journaled (the default), committed a moment later
   const std::string at = std::string("/api/v1/sessions/") + kSession;
   Value listed;
   const Value list = get_json(serve, "/api/v1/sessions");
@@ -154,7 +155,7 @@ TEST(OtlpRetry, TheSameRequestTwiceBackToBackIsStoredOnce) {
 
 TEST(OtlpRetry, TheSameRequestAfterItsCommitIsStoredOnce) {
   TempDir dir;
-  ServeProcess serve(dir.db());
+  ServeProcess serve(dir.db(), {"--otlp-ack", "commit"});
   const std::string body = request_body();
   post_protobuf(serve, body);  // answered once committed
   post_protobuf(serve, body);
@@ -167,11 +168,11 @@ TEST(OtlpRetry, TheSameRequestAfterARestartIsStoredOnce) {
   TempDir dir;
   const std::string body = request_body();
   {
-    ServeProcess serve(dir.db());
+    ServeProcess serve(dir.db(), {"--otlp-ack", "commit"});
     post_protobuf(serve, body);
     ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);  // acknowledged: committed
   }
-  ServeProcess serve(dir.db());
+  ServeProcess serve(dir.db(), {"--otlp-ack", "commit"});
   post_protobuf(serve, body);
   expect_posted_once(serve);
   EXPECT_EQ(ingest_counts(serve)["otlp_duplicate_spans"], Value(5));
