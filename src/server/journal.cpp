@@ -81,6 +81,14 @@ std::filesystem::path IngestJournal::folder_of(const std::filesystem::path& db) 
   return std::filesystem::path(db.string() + ".journal");
 }
 
+bool IngestJournal::left_requests(const std::filesystem::path& db) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder_of(db), ec)) {
+    if (first_of(entry.path()) > 0 && entry.file_size(ec) > 0) return true;
+  }
+  return false;
+}
+
 IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_bytes)
     : dir_(std::move(dir)), segment_bytes_(segment_bytes) {
   std::error_code ec;

@@ -54,6 +54,9 @@ class IngestJournal {
 
   /// The folder beside a database file: `<db>.journal`.
   static std::filesystem::path folder_of(const std::filesystem::path& db);
+  /// Whether a server left requests in the journal of `db` (read without changing it: its files
+  /// are not empty). Those are stored by the next serve on the file.
+  static bool left_requests(const std::filesystem::path& db);
 
   /// The requests an earlier server acknowledged and did not mark done, oldest first; the first
   /// call takes them (each is to be replayed, then marked done like a new one).

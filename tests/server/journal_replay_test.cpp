@@ -1,7 +1,8 @@
 // What a server killed after journaling requests and before committing them left in its journal
 // is stored by the next real `synth-trace serve` on the same file, whatever its --otlp-ack, before
-// any new request; a request replayed although it was committed just before the kill is stored
-// once; a clean stop leaves no journal behind.
+// any new request (the CLI reading the file meanwhile says they are not shown yet); a request
+// replayed although it was committed just before the kill is stored once; a clean stop leaves no
+// journal behind.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -45,6 +46,7 @@ TEST(JournalReplay, RequestsLeftInTheJournalAreStoredAtTheNextStartWhateverItsAc
   for (const char* ack : {"journal", "commit", "queue"}) {
     SCOPED_TRACE(ack);
     TempDir dir;
+    { DuckDBTraceManager created(dir.db()); }  // the file the killed server had
     // A call without content waiting for its record, the record, and a whole conversation.
     leave_in_journal(dir.db(),
                      {{IngestJournal::Route::otlp_traces, spans_body("conv-r", true, true, trace_id(1))},
@@ -53,6 +55,12 @@ TEST(JournalReplay, RequestsLeftInTheJournalAreStoredAtTheNextStartWhateverItsAc
                       {IngestJournal::Route::otlp_traces,
                        spans_body("conv-s", true, true, trace_id(2),
                                   "," + str("gen_ai.input.messages", R"([{\"role\":\"user\",\"content\":\"S?\"}])"))}});
+    // Read without a server: the CLI says what it cannot show yet.
+    const auto listed = synth::tracing::testing::run_command(std::string(SYNTH_TRACE_BINARY) + " --db " +
+                                                             dir.db().string() + " sessions");
+    EXPECT_EQ(listed.exit_code, 0) << listed.output;
+    EXPECT_NE(listed.output.find("holds OTLP requests a synth-trace serve acknowledged"), std::string::npos)
+        << listed.output;
     {
       ServeProcess serve(dir.db(), {"--otlp-ack", ack});
       stored_session(serve, "conv-s", 2, 0);
