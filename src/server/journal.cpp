@@ -302,6 +302,12 @@ void IngestJournal::done(std::uint64_t seq) noexcept {
   delete_if_finished(segment);
 }
 
+void IngestJournal::give_up(std::uint64_t seq) noexcept {
+  detail::report("synth-trace serve: request " + std::to_string(seq) + " of the ingest journal " + dir_.string() +
+                 " was acknowledged by an earlier server and could not be stored again (see above): dropped");
+  done(seq);
+}
+
 std::vector<IngestJournal::Request> IngestJournal::take_left_over() {
   std::lock_guard lock(mutex_);
   return std::move(left_over_);

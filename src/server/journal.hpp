@@ -70,6 +70,8 @@ class IngestJournal {
   /// What request `seq` brought is committed, or it was refused (its client sends it again): it is
   /// not replayed. A segment left with no request waiting is deleted.
   void done(std::uint64_t seq) noexcept;
+  /// A replayed request that could not be stored again either: reported, and done.
+  void give_up(std::uint64_t seq) noexcept;
 
   /// Requests written (or left over) and not done yet.
   std::size_t waiting();
@@ -109,19 +111,30 @@ class IngestJournal {
 class JournaledRequest {
  public:
   JournaledRequest() = default;  ///< not journaled
-  JournaledRequest(IngestJournal& journal, std::uint64_t seq) noexcept : journal_(&journal), seq_(seq) {}
+  /// `replayed`: left by an earlier server; stored again once, not again and again.
+  JournaledRequest(IngestJournal& journal, std::uint64_t seq, bool replayed = false) noexcept
+      : journal_(&journal), seq_(seq), replayed_(replayed) {}
   JournaledRequest(JournaledRequest&& other) noexcept
-      : journal_(std::exchange(other.journal_, nullptr)), seq_(other.seq_), handed_over_(other.handed_over_) {}
+      : journal_(std::exchange(other.journal_, nullptr)),
+        seq_(other.seq_),
+        replayed_(other.replayed_),
+        handed_over_(other.handed_over_) {}
   JournaledRequest& operator=(JournaledRequest&&) = delete;
   ~JournaledRequest() {
     if (journal_ != nullptr && !handed_over_) journal_->done(seq_);
   }
   explicit operator bool() const noexcept { return journal_ != nullptr; }
   /// What the receipt of the request's items calls once they all have their outcome: done unless
-  /// one was lost (then replayed at the next start).
+  /// one was lost (a failed commit, the shutdown deadline), which leaves it for the next start; a
+  /// replayed request is done even then (reported), so that one the database keeps refusing is
+  /// not replayed at every start.
   std::function<void(bool lost)> when_recorded() const {
-    return [journal = journal_, seq = seq_](bool lost) {
-      if (!lost) journal->done(seq);
+    return [journal = journal_, seq = seq_, replayed = replayed_](bool lost) {
+      if (!lost) {
+        journal->done(seq);
+      } else if (replayed) {
+        journal->give_up(seq);
+      }
     };
   }
   /// Its items are queued with that receipt.
@@ -134,6 +147,7 @@ class JournaledRequest {
  private:
   IngestJournal* journal_ = nullptr;
   std::uint64_t seq_ = 0;
+  bool replayed_ = false;
   bool handed_over_ = false;
 };
 

@@ -444,7 +444,7 @@ std::size_t replay_journal(ServerContext& ctx) {
   if (!ctx.journal) return 0;
   std::vector<IngestJournal::Request> requests = ctx.journal->take_left_over();
   for (IngestJournal::Request& request : requests) {
-    JournaledRequest journaled(*ctx.journal, request.seq);
+    JournaledRequest journaled(*ctx.journal, request.seq, true);
     const bool json = request.json;
     for (;;) {
       httplib::Response res;

@@ -170,7 +170,7 @@ TEST(IngestJournal, ConcurrentWritersEachReturnFromSyncWithTheirRequestOnDisk) {
   }
 }
 
-TEST(JournaledRequest, IsDoneWhenDroppedUnlessHandedOverThenWhenItsOutcomesAreRecordedWithoutALoss) {
+TEST(JournaledRequest, IsDoneWhenDroppedUnlessHandedOverThenWhenItsOutcomesAreRecordedWithoutALossOrOnceReplayed) {
   TempDir dir;
   IngestJournal journal(IngestJournal::folder_of(dir.db()));
   { JournaledRequest refused(journal, journal.write(IngestJournal::Route::otlp_traces, false, "refused", kReceived)); }
@@ -187,6 +187,16 @@ TEST(JournaledRequest, IsDoneWhenDroppedUnlessHandedOverThenWhenItsOutcomesAreRe
   when_recorded(true);
   EXPECT_EQ(journal.waiting(), 1u) << "lost: replayed at the next start";
   when_recorded(false);
+  EXPECT_EQ(journal.waiting(), 0u);
+  // Replayed and lost again: done all the same (not replayed at every start).
+  const std::uint64_t again = journal.write(IngestJournal::Route::otlp_traces, false, "replayed", kReceived);
+  {
+    JournaledRequest replayed(journal, again, true);
+    when_recorded = replayed.when_recorded();
+    replayed.handed_over();
+  }
+  EXPECT_EQ(journal.waiting(), 1u);
+  when_recorded(true);
   EXPECT_EQ(journal.waiting(), 0u);
   JournaledRequest none;
   EXPECT_FALSE(none);
