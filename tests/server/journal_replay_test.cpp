@@ -23,15 +23,7 @@ using namespace synth_test::otlp_json;
 
 namespace {
 
-std::string trace_id(int n) {
-  const std::string digits = std::to_string(n);
-  return std::string(32 - digits.size(), 'e') + digits;
-}
-
-std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
-  DuckDBTraceManager store(db);
-  return store.query(sql).rows.at(0).at(0).as_int();
-}
+std::string trace_id(int n) { return trace_id_ending(n, 'e'); }
 
 // Leaves `requests` in the journal of `db` as a server killed before their commit does.
 void leave_in_journal(const std::filesystem::path& db,
@@ -53,8 +45,7 @@ TEST(JournalReplay, RequestsLeftInTheJournalAreStoredAtTheNextStartWhateverItsAc
                       {IngestJournal::Route::otlp_logs,
                        logs_body({record("gen_ai.user.message", kv("content", "R?"), kChat, trace_id(1))})},
                       {IngestJournal::Route::otlp_traces,
-                       spans_body("conv-s", true, true, trace_id(2),
-                                  "," + str("gen_ai.input.messages", R"([{\"role\":\"user\",\"content\":\"S?\"}])"))}});
+                       spans_body("conv-s", true, true, trace_id(2), input_messages("S?"))}});
     // Read without a server: the CLI says what it cannot show yet.
     const auto listed = synth::tracing::testing::run_command(std::string(SYNTH_TRACE_BINARY) + " --db " +
                                                              dir.db().string() + " sessions");

@@ -21,23 +21,10 @@ using namespace synth_test::otlp_json;
 
 namespace {
 
-// A trace id ending in `n`.
-std::string trace_id(int n) {
-  const std::string digits = std::to_string(n);
-  return std::string(32 - digits.size(), 'c') + digits;
-}
+std::string trace_id(int n) { return trace_id_ending(n, 'c'); }
 
-std::string input(const std::string& text) {
-  return "," + str("gen_ai.input.messages", R"([{\"role\":\"user\",\"content\":\")" + text + R"(\"}])");
-}
-
-std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
-  DuckDBTraceManager store(db);
-  return store.query(sql).rows.at(0).at(0).as_int();
-}
-
-// The kill tests run with each answer that promises durability: after the commit (the default),
-// and after the journal (the requests not committed before the kill are replayed at the restart).
+// The kill tests run with each answer that promises durability: after the journal (the default:
+// the requests not committed before the kill are replayed at the restart), and after the commit.
 class OtlpDurable : public ::testing::TestWithParam<const char*> {
  protected:
   std::vector<std::string> args(std::vector<std::string> more = {}) const {
@@ -63,7 +50,7 @@ TEST_P(OtlpDurable, AcknowledgedSpansRecordsAndWaitingCallsSurviveASigkill) {
   {
     ServeProcess serve(dir.db(), args({"--span-hold-ms", "60000"}));
     // A: a call with its content on the span, stored at once.
-    post(serve, "/v1/traces", spans_body("conv-a", true, true, trace_id(1), input("A?")));
+    post(serve, "/v1/traces", spans_body("conv-a", true, true, trace_id(1), input_messages("A?")));
     // B: a call without content waits for its records (60 s here); one comes and waits with it.
     post(serve, "/v1/traces", spans_body("conv-b", true, true, trace_id(2)));
     post(serve, "/v1/logs", logs_body({record("gen_ai.user.message", kv("content", "B?"), kChat, trace_id(2))}));
@@ -77,7 +64,7 @@ TEST_P(OtlpDurable, AcknowledgedSpansRecordsAndWaitingCallsSurviveASigkill) {
       senders.emplace_back([&, t] {
         for (int i = 0; i < kPerThread; ++i) {
           const int n = 100 + t * kPerThread + i;
-          post(serve, "/v1/traces", spans_body("conv-d" + std::to_string(n), true, true, trace_id(n), input("D?")));
+          post(serve, "/v1/traces", spans_body("conv-d" + std::to_string(n), true, true, trace_id(n), input_messages("D?")));
         }
       });
     }
@@ -166,8 +153,8 @@ TEST_P(OtlpDurable, SpansAcknowledgedBeforeTheirSessionIsNamedSurviveASigkillAnd
   TempDir dir;
   {
     ServeProcess serve(dir.db(), args());
-    post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input("G?")));
-    post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input("G?")));
+    post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input_messages("G?")));
+    post(serve, "/v1/traces", spans_body("", false, true, trace_id(7), input_messages("G?")));
     ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
   }
   {
@@ -186,7 +173,7 @@ TEST_P(OtlpDurable, SpansAcknowledgedBeforeTheirSessionIsNamedSurviveASigkillAnd
 TEST(OtlpDurableParts, SpansWhoseSessionIsNeverNamedAreStoredUnderTheirTraceIdAfterTheirWait) {
   TempDir dir;
   ServeProcess serve(dir.db(), {"--otlp-part-wait-ms", "1000"});
-  post(serve, "/v1/traces", spans_body("", false, true, trace_id(8), input("H?")));
+  post(serve, "/v1/traces", spans_body("", false, true, trace_id(8), input_messages("H?")));
   EXPECT_TRUE(session_ids(serve).empty()) << "waits for the span naming its session";
   EXPECT_EQ(ingest_counts(serve)["otlp_parts_waiting"], Value(1));
   stored_session(serve, trace_id(8), 1, 0, std::chrono::seconds(5));
@@ -200,7 +187,7 @@ TEST(OtlpDurableParts, ATraceThatCameWithItsRootSpanAndNoSessionIsStoredUnderIts
   // ids, a whole trace in one request): readers see it as soon as it is committed.
   TempDir dir;
   ServeProcess serve(dir.db(), {"--otlp-part-wait-ms", "60000"});
-  post(serve, "/v1/traces", spans_body("", true, true, trace_id(9), input("I?")));
+  post(serve, "/v1/traces", spans_body("", true, true, trace_id(9), input_messages("I?")));
   stored_session(serve, trace_id(9), 2, 0, std::chrono::seconds(5));
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }
@@ -214,7 +201,7 @@ TEST(OtlpAck, QueueAnswersOnceQueuedAndOtherValuesAreRefused) {
     EXPECT_NE(std::string(e.what()).find("--otlp-ack"), std::string::npos) << e.what();
   }
   ServeProcess serve(dir.db(), {"--otlp-ack", "queue"});
-  post(serve, "/v1/traces", spans_body("conv-q", true, true, trace_id(7), input("Q?")));
+  post(serve, "/v1/traces", spans_body("conv-q", true, true, trace_id(7), input_messages("Q?")));
   stored_session(serve, "conv-q", 2, 0);
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
 }

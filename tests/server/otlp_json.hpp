@@ -10,6 +10,7 @@
 
 #include "server/serve_process.hpp"
 #include "support.hpp"
+#include "synth/tracing/duckdb.hpp"
 
 namespace synth_test::otlp_json {
 
@@ -108,6 +109,23 @@ inline std::vector<std::string> session_ids(const ServeProcess& serve) {
 }
 
 inline Value ingest_counts(const ServeProcess& serve) { return get_json(serve, "/api/v1/health")["ingest"]; }
+
+// A trace id of `fill` characters ending in `n`.
+inline std::string trace_id_ending(int n, char fill) {
+  const std::string digits = std::to_string(n);
+  return std::string(32 - digits.size(), fill) + digits;
+}
+
+// The chat span's attribute (after a comma, for spans_body's `chat_extra`) asking `text`.
+inline std::string input_messages(const std::string& text) {
+  return "," + str("gen_ai.input.messages", R"([{\"role\":\"user\",\"content\":\")" + text + R"(\"}])");
+}
+
+// The first value of `sql` on the database file, read directly (no server owns it then).
+inline std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
+  synth::tracing::DuckDBTraceManager store(db);
+  return store.query(sql).rows.at(0).at(0).as_int();
+}
 
 
 }  // namespace synth_test::otlp_json

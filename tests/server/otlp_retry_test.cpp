@@ -108,11 +108,6 @@ Value snapshot(const ServeProcess& serve) {
   return without_ids(out);
 }
 
-std::int64_t count_rows(const std::filesystem::path& db, const std::string& sql) {
-  DuckDBTraceManager store(db);
-  return store.query(sql).rows.at(0).at(0).as_int();
-}
-
 // The session after one post: what every retry must leave.
 const Value& posted_once() {
   static const Value once = [] {
