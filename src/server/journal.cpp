@@ -92,7 +92,10 @@ bool IngestJournal::left_requests(const std::filesystem::path& db) {
 IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_bytes)
     : dir_(std::move(dir)), segment_bytes_(segment_bytes) {
   std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
+  if (std::filesystem::create_directories(dir_, ec)) {
+    // The folder's own name must survive a crash too.
+    detail::sync_to_disk(dir_.has_parent_path() ? dir_.parent_path() : std::filesystem::path("."));
+  }
   if (ec) {
     throw Error("cannot create the ingest journal folder " + dir_.string() + ": " + ec.message() +
                 " (serve needs to write beside its database)");
@@ -111,12 +114,16 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
     segment.path = path;
     segment.bytes = data.size();
     std::size_t at = 0;
+    bool damaged = false;  // a record that is whole by its length and wrong
     while (data.size() - at >= kFrame) {
       const std::uint64_t length = get_le(data.data() + at, 4);
       const auto crc = static_cast<std::uint32_t>(get_le(data.data() + at + 4, 4));
-      if (length < kDoneBody || length > data.size() - at - kFrame) break;
+      if (length > data.size() - at - kFrame) break;  // cut short
       const std::string_view body(data.data() + at + kFrame, length);
-      if (crc_of(body) != crc) break;
+      if (length < kDoneBody || crc_of(body) != crc) {
+        damaged = true;
+        break;
+      }
       const std::uint64_t seq = get_le(body.data() + 1, 8);
       next_seq_ = std::max(next_seq_, seq + 1);
       if (body[0] == kRequest && length >= kRequestHead) {
@@ -128,8 +135,20 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
       }
       at += kFrame + length;
     }
-    if (at < data.size()) {
-      // Only the last record can be torn by a crash, and it was never acknowledged.
+    if (damaged) {
+      // Not a write cut short by a crash (that is the file's end): the disk changed what was
+      // written, and what follows cannot be trusted to be framed. Kept aside for inspection.
+      std::filesystem::path aside = path;
+      aside += ".damaged";
+      std::filesystem::rename(path, aside, ec);
+      segment.path = aside;
+      segment.kept = true;
+      detail::report("synth-trace serve: the ingest journal file " + path.string() + " is damaged at byte " +
+                     std::to_string(at) + " of " + std::to_string(data.size()) +
+                     ": the requests before it are stored again, those after it cannot be read; the file is kept as " +
+                     aside.string() + " (delete it once looked at)");
+    } else if (at < data.size()) {
+      // Only the last record written can be cut short by a crash, and it was never acknowledged.
       detail::report("synth-trace serve: the ingest journal " + path.string() + " ends in " +
                      std::to_string(data.size() - at) + " bytes of a record never completed: left out");
     }
@@ -140,12 +159,8 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
     left_over_.push_back(std::move(request));
   }
   waiting_ = left_over_.size();
-  for (auto it = segments_.begin(); it != segments_.end();) {
-    const auto next = std::next(it);
-    delete_if_finished(it);
-    it = next;
-  }
   std::lock_guard lock(mutex_);
+  delete_finished();
   begin_segment();
 }
 
@@ -154,7 +169,9 @@ IngestJournal::~IngestJournal() {
   file_.reset();
   if (waiting_ > 0) return;  // replayed at the next start
   std::error_code ec;
-  for (const auto& [first, segment] : segments_) std::filesystem::remove(segment.path, ec);
+  for (const auto& [first, segment] : segments_) {
+    if (!segment.kept) std::filesystem::remove(segment.path, ec);
+  }
   std::filesystem::remove(dir_, ec);  // only when empty: a file of someone else's stays
 }
 
@@ -168,10 +185,9 @@ void IngestJournal::begin_segment() {
   }
   // The new name must survive a crash, or the requests written under it would not be found.
   detail::sync_to_disk(dir_);
-  const std::uint64_t before = segments_.empty() ? 0 : std::prev(segments_.end())->first;
-  segments_[next_seq_] = Segment{path, 0, 0};
+  segments_[next_seq_] = Segment{path};
   file_ = std::move(file);
-  if (before != 0 && before != next_seq_) delete_if_finished(segments_.find(before));
+  delete_finished();
 }
 
 std::map<std::uint64_t, IngestJournal::Segment>::iterator IngestJournal::segment_of(std::uint64_t seq) {
@@ -179,16 +195,21 @@ std::map<std::uint64_t, IngestJournal::Segment>::iterator IngestJournal::segment
   return it == segments_.begin() ? segments_.end() : std::prev(it);
 }
 
-void IngestJournal::delete_if_finished(std::map<std::uint64_t, Segment>::iterator segment) noexcept {
-  if (segment == segments_.end() || segment->second.waiting > 0) return;
-  if (file_ && file_->path == segment->second.path) return;  // the current one: written on
-  std::error_code ec;
-  std::filesystem::remove(segment->second.path, ec);
-  if (ec) {
-    detail::report("synth-trace serve: cannot delete the finished ingest journal file " +
-                   segment->second.path.string() + ": " + ec.message());
+void IngestJournal::delete_finished() noexcept {
+  // Oldest first, and only up to the first segment with a request waiting: the done records of an
+  // older segment's requests are in newer ones.
+  while (!segments_.empty()) {
+    const auto oldest = segments_.begin();
+    const Segment& segment = oldest->second;
+    if (segment.waiting > 0 || (file_ && file_->path == segment.path)) return;  // waiting, or written on
+    std::error_code ec;
+    if (!segment.kept) std::filesystem::remove(segment.path, ec);
+    if (ec) {
+      detail::report("synth-trace serve: cannot delete the finished ingest journal file " + segment.path.string() +
+                     ": " + ec.message());
+    }
+    segments_.erase(oldest);
   }
-  segments_.erase(segment);
 }
 
 void IngestJournal::append(std::string_view head, std::string_view body) {
@@ -232,6 +253,7 @@ void IngestJournal::append(std::string_view head, std::string_view body) {
 }
 
 std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body, std::int64_t received_unix_ms) {
+  if (body.size() > kMaxBody) throw Error("a request of " + std::to_string(body.size()) + " bytes is too large for the ingest journal");
   std::array<char, kFrame + kRequestHead> head{};
   head[kFrame] = kRequest;
   put_u64(head.data() + kFrame + 9, static_cast<std::uint64_t>(received_unix_ms));
@@ -239,12 +261,16 @@ std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body
   head[kFrame + 18] = json ? 1 : 0;
   std::lock_guard lock(mutex_);
   if (torn_ || std::prev(segments_.end())->second.bytes >= segment_bytes_) {
-    // What is written in it is synced before a new file takes the writes.
-    if (::fdatasync(file_->fd) != 0) {
-      throw Error("cannot sync the ingest journal file " + file_->path.string() + ": " + errno_text(errno));
+    // What is written in it is synced before a new file takes the writes (unless a sync of it
+    // failed: then its requests failed, and a later fdatasync would say nothing of them).
+    if (failed_upto_ < written_) {
+      if (::fdatasync(file_->fd) != 0) {
+        failed(errno);
+        throw Error("cannot sync the ingest journal file " + file_->path.string() + ": " + errno_text(errno));
+      }
+      synced_ = std::max(synced_, written_);
+      synced_cv_.notify_all();
     }
-    synced_ = std::max(synced_, written_);
-    synced_cv_.notify_all();
     begin_segment();
     torn_ = false;
   }
@@ -264,6 +290,10 @@ std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body
 void IngestJournal::sync(std::uint64_t seq) {
   std::unique_lock lock(mutex_);
   while (synced_ < seq) {
+    if (seq <= failed_upto_) {
+      throw Error("cannot sync the ingest journal in " + dir_.string() + ": " + sync_error_ +
+                  " (check the disk beside the database)");
+    }
     if (syncing_) {
       synced_cv_.wait(lock);
       continue;
@@ -276,10 +306,21 @@ void IngestJournal::sync(std::uint64_t seq) {
     const int error = errno;
     lock.lock();
     syncing_ = false;
-    if (rc == 0) synced_ = std::max(synced_, target);
+    if (rc == 0) {
+      synced_ = std::max(synced_, target);
+    } else {
+      failed(error);
+    }
     synced_cv_.notify_all();
-    if (rc != 0) throw Error("cannot sync the ingest journal file " + file->path.string() + ": " + errno_text(error));
   }
+}
+
+void IngestJournal::failed(int error) {
+  // Linux reports a failed writeback once and marks its pages clean: every request written to the
+  // file so far fails, and the next request begins a new file.
+  failed_upto_ = written_;
+  sync_error_ = errno_text(error);
+  torn_ = true;
 }
 
 void IngestJournal::done(std::uint64_t seq) noexcept {
@@ -299,7 +340,7 @@ void IngestJournal::done(std::uint64_t seq) noexcept {
   } catch (...) {
     detail::report("synth-trace serve: " + detail::current_exception_text());
   }
-  delete_if_finished(segment);
+  delete_finished();
 }
 
 void IngestJournal::give_up(std::uint64_t seq) noexcept {

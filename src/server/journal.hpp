@@ -61,8 +61,10 @@ class IngestJournal {
   /// The requests an earlier server acknowledged and did not mark done, oldest first; the first
   /// call takes them (each is to be replayed, then marked done like a new one).
   std::vector<Request> take_left_over();
+  /// The largest request body a record holds.
+  static constexpr std::size_t kMaxBody = (std::size_t{1} << 32) - 64;
   /// Writes a request (durable once sync() returns); returns its sequence number. Throws Error
-  /// naming the file when the disk refuses it (nothing of it stays).
+  /// naming the file when the disk refuses it (nothing of it stays). At most kMaxBody bytes.
   std::uint64_t write(Route route, bool json, std::string_view body, std::int64_t received_unix_ms);
   /// Returns once request `seq` is on disk: one fdatasync for every request written meanwhile, the
   /// callers that come during it waiting for the next. Throws Error naming the file when it fails.
@@ -84,11 +86,13 @@ class IngestJournal {
     std::filesystem::path path;
     std::size_t waiting = 0;  // requests in it not done
     std::uint64_t bytes = 0;
+    bool kept = false;  // damaged: left for a person to look at
   };
-  void begin_segment();                             // mutex_ held
+  void begin_segment();                                       // mutex_ held
   void append(std::string_view head, std::string_view body);  // mutex_ held; throws Error
   std::map<std::uint64_t, Segment>::iterator segment_of(std::uint64_t seq);  // mutex_ held
-  void delete_if_finished(std::map<std::uint64_t, Segment>::iterator segment) noexcept;  // mutex_ held
+  void delete_finished() noexcept;                                           // mutex_ held
+  void failed(int error);                                                    // mutex_ held: a sync failed
 
   const std::filesystem::path dir_;
   const std::uint64_t segment_bytes_;
@@ -100,8 +104,10 @@ class IngestJournal {
   std::uint64_t next_seq_ = 1;
   std::uint64_t written_ = 0;  // the last request written to the current file
   std::uint64_t synced_ = 0;   // every request up to this one is on disk
+  std::uint64_t failed_upto_ = 0;  // the requests up to this one were in a file whose sync failed
+  std::string sync_error_;
   bool syncing_ = false;
-  bool torn_ = false;  // a failed write could not be cut from the current file
+  bool torn_ = false;  // the current file is not to be written on: a write or a sync failed
   std::size_t waiting_ = 0;
 };
 
@@ -139,6 +145,8 @@ class JournaledRequest {
   }
   /// Its items are queued with that receipt.
   void handed_over() noexcept { handed_over_ = true; }
+  /// Not queued, and not done: replayed at the next start.
+  void leave_for_next_start() noexcept { handed_over_ = true; }
   /// Returns once it is on disk (when it was handed over: else nothing waits for it). Throws Error.
   void sync() const {
     if (journal_ != nullptr && handed_over_) journal_->sync(seq_);

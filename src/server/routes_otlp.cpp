@@ -367,6 +367,10 @@ Rejected store_logs(ServerContext& ctx, httplib::Response& res, OtlpLogs& logs,
 JournaledRequest journal_request(ServerContext& ctx, httplib::Response& res, IngestJournal::Route route, bool json,
                                  std::string_view body, std::int64_t received_unix_ms) {
   if (ctx.options.otlp_ack != ServerOptions::OtlpAck::journal || !ctx.journal) return {};
+  if (body.size() > IngestJournal::kMaxBody) {
+    throw ApiError(413, "the body is larger than the ingest journal takes (" + std::to_string(IngestJournal::kMaxBody) +
+                            " bytes): send fewer spans per request");
+  }
   try {
     return JournaledRequest(*ctx.journal, ctx.journal->write(route, json, body, received_unix_ms));
   } catch (const Error& e) {
@@ -446,6 +450,7 @@ std::size_t replay_journal(ServerContext& ctx) {
   for (IngestJournal::Request& request : requests) {
     JournaledRequest journaled(*ctx.journal, request.seq, true);
     const bool json = request.json;
+    const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout;
     for (;;) {
       httplib::Response res;
       std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
@@ -459,10 +464,17 @@ std::size_t replay_journal(ServerContext& ctx) {
         }
         break;
       } catch (const ApiError& e) {
-        // A full queue drains: the writer runs.
-        if (e.status() == 503 && !ctx.queue.closed_and_empty()) {
+        // A full queue drains while the writer runs.
+        if (e.status() == 503 && std::chrono::steady_clock::now() < deadline) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
           continue;
+        }
+        if (e.status() == 503) {
+          journaled.leave_for_next_start();
+          throw Error("the ingest journal's request " + std::to_string(request.seq) + " could not be queued within " +
+                      std::to_string(ctx.options.shutdown_timeout.count()) + " ms (" + e.what() +
+                      "): the writer stores nothing; it and the rest wait in " +
+                      IngestJournal::folder_of(ctx.options.db).string() + " for the next start");
         }
         detail::report("synth-trace serve: request " + std::to_string(request.seq) + " of the ingest journal could " +
                        "not be stored again: " + e.what());

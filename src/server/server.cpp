@@ -277,6 +277,8 @@ StopReport Server::stop() {
   p.stopped = report;
   if (!report.finished) return report;  // the writer still holds the database: leave it open
   p.writer.reset();
+  // Its folder goes (when nothing waits in it) while the lock file still keeps a next server out.
+  p.ctx.journal.reset();
   if (p.forwarder) p.forwarder->stop(p.options.shutdown_timeout);
   p.store.reset();  // closed before the lock file goes: a CLI that finds no server can open it
   p.lock.reset();

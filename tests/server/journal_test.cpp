@@ -123,20 +123,55 @@ TEST(IngestJournal, ATornLastRecordIsCutAndWhatCameBeforeIsKept) {
   }
 }
 
-TEST(IngestJournal, ARecordWhoseChecksumFailsIsCut) {
+TEST(IngestJournal, ADamagedRecordIsReportedAndItsFileKeptAside) {
   TempDir dir;
   const fs::path folder = IngestJournal::folder_of(dir.db());
   {
     IngestJournal journal(folder);
+    journal.sync(journal.write(IngestJournal::Route::otlp_traces, false, "kept", kReceived));
     journal.sync(journal.write(IngestJournal::Route::otlp_traces, false, "flipped", kReceived));
   }
+  const fs::path segment = segments(folder).at(0);
   {
-    std::fstream f(segments(folder).at(0), std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(-1, std::ios::end);
     f.put('?');
   }
+  {
+    IngestJournal journal(folder);
+    const std::vector<IngestJournal::Request> left = journal.take_left_over();
+    ASSERT_EQ(left.size(), 1u) << "what came before the damage is read";
+    EXPECT_EQ(left[0].body, "kept");
+    journal.done(left[0].seq);
+  }
+  // Not deleted with the rest: a person should see what the disk did.
+  fs::path aside = segment;
+  aside += ".damaged";
+  EXPECT_TRUE(fs::exists(aside));
+  EXPECT_FALSE(fs::exists(segment));
+}
+
+TEST(IngestJournal, DoneRecordsOfAnOlderSegmentAreKeptWhileItIs) {
+  // a and b in the first segment, c in the second, which also holds b's done record: once c is
+  // done, the second segment must outlive the first, or b comes back at the next start.
+  TempDir dir;
+  const fs::path folder = IngestJournal::folder_of(dir.db());
+  std::uint64_t a = 0;
+  std::uint64_t d = 0;
+  {
+    IngestJournal journal(folder, 60);  // a record of a 10-byte body is 37 bytes: two per segment
+    a = journal.write(IngestJournal::Route::otlp_traces, false, "0123456789", kReceived);
+    const std::uint64_t b = journal.write(IngestJournal::Route::otlp_traces, false, "0123456789", kReceived);
+    const std::uint64_t c = journal.write(IngestJournal::Route::otlp_traces, false, "0123456789", kReceived);
+    journal.done(b);
+    journal.done(c);
+    d = journal.write(IngestJournal::Route::otlp_traces, false, "0123456789", kReceived);
+    journal.sync(d);
+  }
   IngestJournal journal(folder);
-  EXPECT_TRUE(journal.take_left_over().empty());
+  std::vector<std::uint64_t> left;
+  for (const IngestJournal::Request& r : journal.take_left_over()) left.push_back(r.seq);
+  EXPECT_EQ(left, (std::vector<std::uint64_t>{a, d}));
 }
 
 TEST(IngestJournal, ConcurrentWritersEachReturnFromSyncWithTheirRequestOnDisk) {
