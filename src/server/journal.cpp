@@ -114,6 +114,7 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
     segment.path = path;
     segment.bytes = data.size();
     std::size_t at = 0;
+    std::vector<std::uint64_t> in_file;  // its requests' numbers
     bool damaged = false;  // a record that is whole by its length and wrong
     while (data.size() - at >= kFrame) {
       const std::uint64_t length = get_le(data.data() + at, 4);
@@ -127,9 +128,14 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
       const std::uint64_t seq = get_le(body.data() + 1, 8);
       next_seq_ = std::max(next_seq_, seq + 1);
       if (body[0] == kRequest && length >= kRequestHead) {
-        requests[seq] = Request{seq, static_cast<Route>(body[17]), body[18] != 0,
-                                static_cast<std::int64_t>(get_le(body.data() + 9, 8)),
-                                std::string(body.substr(kRequestHead))};
+        Request& request = requests[seq];
+        request.seq = seq;
+        request.route = static_cast<Route>(body[17]);
+        request.json = body[18] != 0;
+        request.received_unix_ms = static_cast<std::int64_t>(get_le(body.data() + 9, 8));
+        request.body_at = at + kFrame + kRequestHead;
+        request.body_bytes = length - kRequestHead;
+        in_file.push_back(seq);
       } else if (body[0] == kDone) {
         done_seqs.push_back(seq);
       }
@@ -152,6 +158,7 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
       detail::report("synth-trace serve: the ingest journal " + path.string() + " ends in " +
                      std::to_string(data.size() - at) + " bytes of a record never completed: left out");
     }
+    for (const std::uint64_t seq : in_file) requests[seq].file = segment.path;
   }
   for (const std::uint64_t seq : done_seqs) requests.erase(seq);
   for (auto& [seq, request] : requests) {
@@ -347,6 +354,30 @@ void IngestJournal::give_up(std::uint64_t seq) noexcept {
   detail::report("synth-trace serve: request " + std::to_string(seq) + " of the ingest journal " + dir_.string() +
                  " was acknowledged by an earlier server and could not be stored again (see above): dropped");
   done(seq);
+}
+
+void IngestJournal::read_body(Request& request) {
+  const int fd = ::open(request.file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open the ingest journal file " + request.file.string() + ": " + errno_text(errno));
+  request.body.resize(request.body_bytes);
+  std::uint64_t done = 0;
+  int error = 0;
+  while (done < request.body_bytes) {
+    const ssize_t n = ::pread(fd, request.body.data() + done, request.body_bytes - done,
+                              static_cast<off_t>(request.body_at + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  if (error != 0) {
+    request.body.clear();
+    throw Error("cannot read request " + std::to_string(request.seq) + " from the ingest journal file " +
+                request.file.string() + ": " + errno_text(error));
+  }
 }
 
 std::vector<IngestJournal::Request> IngestJournal::take_left_over() {

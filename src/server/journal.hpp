@@ -38,7 +38,12 @@ class IngestJournal {
     Route route = Route::otlp_traces;
     bool json = false;  ///< OTLP/JSON, else protobuf
     std::int64_t received_unix_ms = 0;  ///< when it came: held spans and records wait from then
-    std::string body;                   ///< decompressed
+    std::string body;                   ///< decompressed; left over ones: read_body() reads it
+    /// Where a left-over request's body is (read when it is replayed, so that a large journal is
+    /// not held in memory at once).
+    std::filesystem::path file;
+    std::uint64_t body_at = 0;
+    std::uint64_t body_bytes = 0;
   };
 
   /// A new segment is begun once the current one holds this many bytes.
@@ -58,9 +63,11 @@ class IngestJournal {
   /// are not empty). Those are stored by the next serve on the file.
   static bool left_requests(const std::filesystem::path& db);
 
-  /// The requests an earlier server acknowledged and did not mark done, oldest first; the first
-  /// call takes them (each is to be replayed, then marked done like a new one).
+  /// The requests an earlier server acknowledged and did not mark done, oldest first, without
+  /// their bodies; the first call takes them (each is to be replayed, then marked done like a new one).
   std::vector<Request> take_left_over();
+  /// Reads a left-over request's body into `request.body`. Throws Error naming the file.
+  static void read_body(Request& request);
   /// The largest request body a record holds.
   static constexpr std::size_t kMaxBody = (std::size_t{1} << 32) - 64;
   /// Writes a request (durable once sync() returns); returns its sequence number. Throws Error

@@ -449,6 +449,12 @@ std::size_t replay_journal(ServerContext& ctx) {
   std::vector<IngestJournal::Request> requests = ctx.journal->take_left_over();
   for (IngestJournal::Request& request : requests) {
     JournaledRequest journaled(*ctx.journal, request.seq, true);
+    try {
+      IngestJournal::read_body(request);
+    } catch (const Error& e) {
+      detail::report(std::string("synth-trace serve: ") + e.what() + ": not stored again");
+      continue;
+    }
     const bool json = request.json;
     const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout;
     for (;;) {
@@ -481,6 +487,7 @@ std::size_t replay_journal(ServerContext& ctx) {
         break;
       }
     }
+    std::string().swap(request.body);  // one body in memory at a time
   }
   return requests.size();
 }
