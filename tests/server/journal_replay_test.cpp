@@ -7,6 +7,11 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include "server/journal.hpp"
 #include "server/pending.hpp"
 #include "server/otlp_json.hpp"
@@ -106,5 +111,58 @@ TEST(JournalReplay, JournalAckAnswersOnceJournaledAndAcceptsTheUsualRequests) {
       std::chrono::seconds(10)))
       << health.dump();
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
+}
+
+TEST(JournalReplay, EveryRequestAcknowledgedBeforeAKillMidIngestIsStoredOnce) {
+  // Exporters keep sending while the server is killed outright: whatever was answered 200 is in
+  // the file after the restart, and no span is stored twice (a request replayed after its commit,
+  // or sent again by its client, is stored once).
+  TempDir dir;
+  constexpr int kSenders = 4;
+  std::mutex mutex;
+  std::vector<std::string> acknowledged;
+  {
+    ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});
+    std::atomic<bool> killed{false};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < kSenders; ++t) {
+      senders.emplace_back([&, t] {
+        auto client = serve.client();
+        for (int i = 0; i < 100000 && !killed; ++i) {
+          const std::string session = "conv-k" + std::to_string(t) + "-" + std::to_string(i);
+          const auto r = client->Post("/v1/traces",
+                                      spans_body(session, true, true, trace_id(1000 + t * 100000 + i), input_messages("K?")),
+                                      "application/json");
+          if (!r) break;  // killed
+          if (r->status != 200) continue;  // refused (503): nothing was promised
+          std::lock_guard lock(mutex);
+          acknowledged.push_back(session);
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    killed = true;
+    ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
+    for (std::thread& s : senders) s.join();
+  }
+  ASSERT_GT(acknowledged.size(), 20u) << "the senders got going before the kill";
+  {
+    ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});  // replays before it answers
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();       // and stores what it took
+  }
+  std::vector<std::string> stored = DuckDBTraceManager(dir.db()).session_ids();
+  std::sort(stored.begin(), stored.end());
+  for (const std::string& session : acknowledged) {
+    EXPECT_TRUE(std::binary_search(stored.begin(), stored.end(), session)) << session << " was acknowledged";
+  }
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM (SELECT session_id FROM events GROUP BY session_id "
+                                 "HAVING COUNT(*) <> 2)"),
+            0)
+      << "every session has its two spans, once";
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM (SELECT session_id, span_id FROM events WHERE span_id IS NOT "
+                                 "NULL GROUP BY ALL HAVING COUNT(*) > 1)"),
+            0);
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
   EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
 }
