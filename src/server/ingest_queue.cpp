@@ -48,14 +48,16 @@ void IngestCounters::count(Stored what) noexcept {
 
 void Receipt::record(std::size_t index, Stored what, std::string error) {
   bool all = false;
+  bool lost = false;
   {
     std::lock_guard lock(mutex_);
     lost_ = lost_ || what == Stored::lost;
     outcomes_.at(index) = Outcome{what, std::move(error)};
     all = ++recorded_ == outcomes_.size();
+    lost = lost_;
   }
   done_.notify_all();
-  if (all && when_recorded_) when_recorded_(lost_);
+  if (all && when_recorded_) when_recorded_(lost);
 }
 
 bool Receipt::wait(std::chrono::steady_clock::time_point deadline) {

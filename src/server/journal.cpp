@@ -110,6 +110,7 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
   std::vector<std::uint64_t> done_seqs;
   for (const auto& [first, path] : files) {
     const std::string data = detail::read_whole_file(path);
+    next_seq_ = std::max(next_seq_, first + 1);  // the new segment's name is not an old one's
     Segment& segment = segments_[first];
     segment.path = path;
     segment.bytes = data.size();
@@ -260,7 +261,9 @@ void IngestJournal::append(std::string_view head, std::string_view body) {
 }
 
 std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body, std::int64_t received_unix_ms) {
-  if (body.size() > kMaxBody) throw Error("a request of " + std::to_string(body.size()) + " bytes is too large for the ingest journal");
+  if (body.size() > kMaxBody) {
+    throw Error("a request of " + std::to_string(body.size()) + " bytes is too large for the ingest journal");
+  }
   std::array<char, kFrame + kRequestHead> head{};
   head[kFrame] = kRequest;
   put_u64(head.data() + kFrame + 9, static_cast<std::uint64_t>(received_unix_ms));
@@ -272,8 +275,9 @@ std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body
     // failed: then its requests failed, and a later fdatasync would say nothing of them).
     if (failed_upto_ < written_) {
       if (::fdatasync(file_->fd) != 0) {
-        failed(errno);
-        throw Error("cannot sync the ingest journal file " + file_->path.string() + ": " + errno_text(errno));
+        const int error = errno;
+        failed(error);
+        throw Error("cannot sync the ingest journal file " + file_->path.string() + ": " + errno_text(error));
       }
       synced_ = std::max(synced_, written_);
       synced_cv_.notify_all();
