@@ -89,8 +89,8 @@ bool IngestJournal::left_requests(const std::filesystem::path& db) {
   return false;
 }
 
-IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_bytes)
-    : dir_(std::move(dir)), segment_bytes_(segment_bytes) {
+IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_bytes, SyncFile sync_file)
+    : dir_(std::move(dir)), segment_bytes_(segment_bytes), sync_file_(sync_file) {
   std::error_code ec;
   if (std::filesystem::create_directories(dir_, ec)) {
     // The folder's own name must survive a crash too.
@@ -274,7 +274,7 @@ std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body
     // What is written in it is synced before a new file takes the writes (unless a sync of it
     // failed: then its requests failed, and a later fdatasync would say nothing of them).
     if (failed_upto_ < written_) {
-      if (::fdatasync(file_->fd) != 0) {
+      if (sync_file_(file_->fd) != 0) {
         const int error = errno;
         failed(error);
         throw Error("cannot sync the ingest journal file " + file_->path.string() + ": " + errno_text(error));
@@ -313,7 +313,7 @@ void IngestJournal::sync(std::uint64_t seq) {
     const std::uint64_t target = written_;
     const std::shared_ptr<File> file = file_;
     lock.unlock();
-    const int rc = ::fdatasync(file->fd);
+    const int rc = sync_file_(file->fd);
     const int error = errno;
     lock.lock();
     syncing_ = false;

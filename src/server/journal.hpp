@@ -14,6 +14,8 @@
 // exposes and the reader cuts.
 #pragma once
 
+#include <unistd.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -49,9 +51,13 @@ class IngestJournal {
   /// A new segment is begun once the current one holds this many bytes.
   static constexpr std::uint64_t kSegmentBytes = std::uint64_t{64} << 20;
 
+  /// How a file is made durable: fdatasync (tests fail it to see what a failed writeback does).
+  using SyncFile = int (*)(int fd);
+
   /// Opens `dir` (created when missing), reads the requests an earlier server left there without
   /// their done record, and begins a new segment. Throws Error naming the folder when it cannot.
-  explicit IngestJournal(std::filesystem::path dir, std::uint64_t segment_bytes = kSegmentBytes);
+  explicit IngestJournal(std::filesystem::path dir, std::uint64_t segment_bytes = kSegmentBytes,
+                         SyncFile sync_file = &::fdatasync);
   /// Deletes the folder when no request waits in it (a clean stop), else leaves it for the next start.
   ~IngestJournal();
   IngestJournal(const IngestJournal&) = delete;
@@ -103,6 +109,7 @@ class IngestJournal {
 
   const std::filesystem::path dir_;
   const std::uint64_t segment_bytes_;
+  const SyncFile sync_file_;
   std::mutex mutex_;
   std::condition_variable synced_cv_;
   std::map<std::uint64_t, Segment> segments_;  // by the first sequence number they may hold

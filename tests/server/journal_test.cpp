@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cerrno>
 #include <fstream>
 #include <thread>
 
 #include "support.hpp"
+#include "synth/tracing/error.hpp"
 
 using synth::tracing::server::IngestJournal;
 using synth::tracing::server::JournaledRequest;
@@ -18,6 +21,16 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::int64_t kReceived = 1735689800123;
+
+// fdatasync failing when asked to, once, as Linux reports a failed writeback: once.
+std::atomic<bool> fail_next_sync{false};
+int flaky_sync(int fd) {
+  if (fail_next_sync.exchange(false)) {
+    errno = EIO;
+    return -1;
+  }
+  return ::fdatasync(fd);
+}
 
 std::vector<fs::path> segments(const fs::path& dir) {
   std::vector<fs::path> out;
@@ -176,6 +189,23 @@ TEST(IngestJournal, DoneRecordsOfAnOlderSegmentAreKeptWhileItIs) {
   std::vector<std::uint64_t> left;
   for (const IngestJournal::Request& r : journal.take_left_over()) left.push_back(r.seq);
   EXPECT_EQ(left, (std::vector<std::uint64_t>{a, d}));
+}
+
+TEST(IngestJournal, AFailedSyncFailsEveryRequestOfItsFileAndTheNextBeginsANewOne) {
+  TempDir dir;
+  const fs::path folder = IngestJournal::folder_of(dir.db());
+  IngestJournal journal(folder, IngestJournal::kSegmentBytes, &flaky_sync);
+  const std::uint64_t a = journal.write(IngestJournal::Route::otlp_traces, false, "a", kReceived);
+  const std::uint64_t b = journal.write(IngestJournal::Route::otlp_traces, false, "b", kReceived);
+  fail_next_sync = true;
+  EXPECT_THROW(journal.sync(a), synth::tracing::Error);
+  // b's pages were in the failed writeback too: a later fdatasync of the file would succeed
+  // without them on disk.
+  EXPECT_THROW(journal.sync(b), synth::tracing::Error);
+  const std::uint64_t c = journal.write(IngestJournal::Route::otlp_traces, false, "c", kReceived);
+  EXPECT_NO_THROW(journal.sync(c));
+  EXPECT_EQ(segments(folder).size(), 2u) << "c went to a new file";
+  EXPECT_EQ(journal.waiting(), 3u) << "all three stay until their commit (a and b were queued before their sync)";
 }
 
 TEST(IngestJournal, ConcurrentWritersEachReturnFromSyncWithTheirRequestOnDisk) {
