@@ -40,10 +40,10 @@ std::size_t size_of(const OtlpLog& log, const RecordText& text, const Value& res
 LogHold::LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs, std::size_t span_memory)
     : timeout_(timeout), max_bytes_(max_bytes), max_logs_(max_logs), seen_(span_memory), admitted_(span_memory) {}
 
-LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids,
-                                  std::int64_t received) {
+LogHold::Intake LogHold::take_in(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids,
+                                 std::int64_t received) {
   static const Value kNoResource = Value::object();
-  Admission out;
+  Intake out;
   // Records that came earlier (replayed from the journal) wait what is left of their time.
   const auto due = Clock::now() + timeout_ -
                    std::chrono::milliseconds(std::clamp<std::int64_t>(unix_ms_now() - received, 0, timeout_.count()));
@@ -114,23 +114,23 @@ LogHold::Admission LogHold::admit(const OtlpLogs& logs, TraceSessions* memory, P
   return out;
 }
 
-void LogHold::undo(Admission& admission) {
+void LogHold::undo(Intake& intake) {
   std::lock_guard lock(mutex_);
-  for (const std::string& key : admission.admitted) admitted_.erase(key);
-  for (const std::uint64_t seq : admission.held) {
+  for (const std::string& key : intake.admitted) admitted_.erase(key);
+  for (const std::uint64_t seq : intake.held) {
     if (held_.contains(seq)) remove(seq);
   }
-  for (HeldLog& h : admission.now) {
-    if (h.seq >= admission.first_seq) continue;  // the request's own: the client sends them again
+  for (HeldLog& h : intake.now) {
+    if (h.seq >= intake.first_seq) continue;  // the request's own: the client sends them again
     insert(std::move(h));
   }
-  admission.now.clear();
-  admission.held.clear();
+  intake.now.clear();
+  intake.held.clear();
 }
 
-void LogHold::forget_stored_now(const Admission& admission) {
+void LogHold::forget_stored_now(const Intake& intake) {
   std::lock_guard lock(mutex_);
-  for (const std::string& key : admission.admitted_now) admitted_.erase(key);
+  for (const std::string& key : intake.admitted_now) admitted_.erase(key);
 }
 
 std::vector<HeldLog> LogHold::take_for(const OtlpTraces& traces, const std::vector<bool>* may_wait,

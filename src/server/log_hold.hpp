@@ -49,8 +49,8 @@ class LogHold {
   LogHold(std::chrono::milliseconds timeout, std::size_t max_bytes, std::size_t max_logs,
           std::size_t span_memory = 100000);
 
-  /// What admit() did with a request's records.
-  struct Admission {
+  /// What take_in() did with a request's records.
+  struct Intake {
     std::vector<HeldLog> now;        ///< to store now: the request's, and older ones let go to stay in bounds
     std::vector<std::uint64_t> held;  ///< the request's records now held
     std::size_t genai = 0;            ///< GenAI records in the request (others are dropped)
@@ -64,13 +64,13 @@ class LogHold {
   /// Holds the GenAI records of `logs` whose span has not been seen yet (a record without a span
   /// id: whose trace's session is not known yet); the others, and those without a trace id, are
   /// to be stored now. Each record held gets a row id from `ids` (when given).
-  Admission admit(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids, std::int64_t received_unix_ms);
-  /// Takes back an admission whose records could not be queued: the request's held records
-  /// leave the hold (the client sends them again), the ones it let go come back.
-  void undo(Admission& admission);
+  Intake take_in(const OtlpLogs& logs, TraceSessions* memory, PendingIds* ids, std::int64_t received_unix_ms);
+  /// Takes back an intake whose records could not be queued: the request's held records leave
+  /// the hold (the client sends them again), the ones it let go come back.
+  void undo(Intake& intake);
   /// Forgets that the request's records stored now were admitted (their commit failed: the
   /// client sends them again). Held ones stay held, and admitted.
-  void forget_stored_now(const Admission& admission);
+  void forget_stored_now(const Intake& intake);
 
   /// Marks the spans of `traces` as seen and takes the held records that belong to them: those
   /// of a span in `traces`, and those without a span id of a trace in `traces`. Records of a

@@ -288,12 +288,12 @@ Rejected store_traces(ServerContext& ctx, httplib::Response& res, OtlpTraces& tr
 Rejected store_logs(ServerContext& ctx, httplib::Response& res, OtlpLogs& logs,
                     std::optional<IngestQueue::Admission>& admitted, JournaledRequest& journaled,
                     std::int64_t received_unix_ms) {
-  LogHold::Admission admission =
-      ctx.log_hold->admit(logs, ctx.trace_sessions.get(), ctx.pending_ids.get(), received_unix_ms);
-  OtlpMapped mapped = map_otlp_logs(logs_of(admission.now), ctx.trace_sessions.get());
+  LogHold::Intake intake =
+      ctx.log_hold->take_in(logs, ctx.trace_sessions.get(), ctx.pending_ids.get(), received_unix_ms);
+  OtlpMapped mapped = map_otlp_logs(logs_of(intake.now), ctx.trace_sessions.get());
   std::vector<IngestItem> items;
   add_items(items, mapped, true);
-  add_pending(items, std::move(admission.put), std::move(admission.drop));
+  add_pending(items, std::move(intake.put), std::move(intake.drop));
   const std::size_t count = sessions_in(items);
   const Waiting commit = wait_for(ctx, items, journaled);
   try {
@@ -303,23 +303,23 @@ Rejected store_logs(ServerContext& ctx, httplib::Response& res, OtlpLogs& logs,
                     admitted);
     }
   } catch (...) {
-    ctx.log_hold->undo(admission);
+    ctx.log_hold->undo(intake);
     throw;
   }
   if (commit.receipt) journaled.handed_over();
   ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
-  ctx.counters.otlp_log_records.fetch_add(admission.genai, std::memory_order_relaxed);
-  ctx.counters.otlp_duplicate_log_records.fetch_add(admission.duplicates, std::memory_order_relaxed);
+  ctx.counters.otlp_log_records.fetch_add(intake.genai, std::memory_order_relaxed);
+  ctx.counters.otlp_duplicate_log_records.fetch_add(intake.duplicates, std::memory_order_relaxed);
   // Records that were held and had to leave to keep the hold in its bounds.
   const auto was_held = [&](const HeldLog& h) {
-    return h.seq < admission.first_seq || std::binary_search(admission.held.begin(), admission.held.end(), h.seq);
+    return h.seq < intake.first_seq || std::binary_search(intake.held.begin(), intake.held.end(), h.seq);
   };
-  const auto let_go = static_cast<std::size_t>(std::count_if(admission.now.begin(), admission.now.end(), was_held));
+  const auto let_go = static_cast<std::size_t>(std::count_if(intake.now.begin(), intake.now.end(), was_held));
   ctx.counters.otlp_logs_unmatched.fetch_add(let_go, std::memory_order_relaxed);
   try {
     await_commit(ctx, res, commit, mapped.rejected_spans, mapped.error_message);
   } catch (...) {
-    ctx.log_hold->forget_stored_now(admission);  // not committed: taken again when sent again
+    ctx.log_hold->forget_stored_now(intake);  // not committed: taken again when sent again
     throw;
   }
   return Rejected{mapped.rejected_spans, std::move(mapped.error_message)};
