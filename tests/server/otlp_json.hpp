@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/serve_process.hpp"
@@ -67,8 +69,16 @@ inline std::string spans_body(const std::string& session, bool root, bool chat, 
   return out + "]}]}]}";
 }
 
+// Posts as an OTLP exporter does: a 503 (the queue's bound in time, under a slow build's load)
+// is sent again, for up to 30 s.
 inline void post(const ServeProcess& serve, const char* path, const std::string& body) {
-  const auto r = serve.client()->Post(path, body, "application/json");
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto client = serve.client();
+  httplib::Result r = client->Post(path, body, "application/json");
+  while (r && r->status == 503 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    r = client->Post(path, body, "application/json");
+  }
   ASSERT_TRUE(r) << path;
   ASSERT_EQ(r->status, 200) << path << ": " << r->body;
   EXPECT_EQ(r->body, "{}") << path << ": nothing rejected";
