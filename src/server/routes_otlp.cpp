@@ -70,6 +70,24 @@ void sync_journal(httplib::Response& res, const JournaledRequest& journaled) {
   }
 }
 
+// Which session the stored spans of the traces of `ids` are in, for the traces this server has not
+// seen: a request replayed after a restart places its records and spans as the server that took it
+// would have (it knew those traces' sessions; the file knows them too: a trace of foreign spans
+// is a timestep whose id is the trace id, and our spans name their session on each span).
+void remember_stored_sessions(ServerContext& ctx, std::vector<std::string> ids) {
+  std::erase_if(ids, [&](const std::string& id) { return id.empty() || ctx.trace_sessions->find(id).has_value(); });
+  if (ids.empty()) return;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  Value::Array list;
+  for (std::string& id : ids) list.emplace_back(std::move(id));
+  const QueryResult found = ctx.store.query(
+      "SELECT step_id, min(session_id) FROM session_timesteps WHERE step_id = ANY(CAST(? AS VARCHAR[])) GROUP BY "
+      "step_id",
+      {Value(std::move(list))});
+  for (const auto& row : found.rows) ctx.trace_sessions->remember(row.at(0).as_string(), row.at(1).as_string());
+}
+
 }  // namespace
 
 std::size_t replay_journal(ServerContext& ctx) {
@@ -89,11 +107,16 @@ std::size_t replay_journal(ServerContext& ctx) {
       httplib::Response res;
       std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
       try {
+        std::vector<std::string> trace_ids;
         if (request.route == IngestJournal::Route::otlp_logs) {
           OtlpLogs logs = decode_request(request.body, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
+          for (const OtlpLog& log : logs.logs) trace_ids.push_back(log.trace_id);
+          remember_stored_sessions(ctx, std::move(trace_ids));
           store_logs(ctx, res, logs, none, journaled, request.received_unix_ms);
         } else {
           OtlpTraces traces = decode_request(request.body, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
+          for (const OtlpSpan& span : traces.spans) trace_ids.push_back(span.trace_id);
+          remember_stored_sessions(ctx, std::move(trace_ids));
           store_traces(ctx, res, traces, none, journaled, request.received_unix_ms);
         }
         break;

@@ -166,3 +166,26 @@ TEST(JournalReplay, EveryRequestAcknowledgedBeforeAKillMidIngestIsStoredOnce) {
   EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM otlp_pending"), 0);
   EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
 }
+
+TEST(JournalReplay, ARecordReplayedAfterARestartGoesToTheSessionItsTraceHasInTheFile) {
+  // The server that took the record knew its trace's session; the one replaying it learns it from
+  // the stored spans, rather than storing the record under the trace id.
+  TempDir dir;
+  {
+    ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});
+    post(serve, "/v1/traces", spans_body("conv-v", true, false, trace_id(5)));
+    stored_session(serve, "conv-v", 1, 0);
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+  }
+  {
+    // Taken 3 s ago by a server killed before its commit; its span never comes.
+    IngestJournal journal(IngestJournal::folder_of(dir.db()));
+    journal.sync(journal.write(IngestJournal::Route::otlp_logs, true,
+                               logs_body({record("gen_ai.user.message", kv("content", "V?"), kChat, trace_id(5))}),
+                               server::unix_ms_now() - 3000));
+  }
+  ServeProcess serve(dir.db(), {"--otlp-ack", "journal", "--log-hold-ms", "2000"});
+  stored_session(serve, "conv-v", 1, 1, std::chrono::seconds(5));
+  EXPECT_EQ(session_ids(serve), std::vector<std::string>{"conv-v"});
+  ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
