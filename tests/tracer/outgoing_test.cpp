@@ -231,3 +231,20 @@ TEST(Outgoing, DiagnosticsNeverCarryCredentials) {
             std::string::npos)
       << messages[0];
 }
+
+TEST(Outgoing, ScopeIdsInMetadataAreNeverMaskedAsCardNumbers) {
+  // A random span id whose digits "3660777173236" pass Luhn was stored as "47d[CREDIT_CARD]":
+  // the ids are ours, never content; the rest of the metadata is masked as before.
+  SessionTracer tracer(TracingConfig{.mask_pii = true});
+  const auto trace = record(tracer, [&] {
+    tracer.add_event(st::RuntimeEvent{.metadata = {{"span_id", "47d3660777173236"},
+                                                   {"parent_span_id", "47d3660777173236"},
+                                                   {"trace_id", "4bf92f3577b34da64111111111111111"},
+                                                   {"note", "card 4111 1111 1111 1111"}}});
+  });
+  const Value& md = std::get<st::RuntimeEvent>(trace->event_history.at(0)).metadata;
+  EXPECT_EQ(md["span_id"].as_string(), "47d3660777173236");
+  EXPECT_EQ(md["parent_span_id"].as_string(), "47d3660777173236");
+  EXPECT_EQ(md["trace_id"].as_string(), "4bf92f3577b34da64111111111111111");
+  EXPECT_EQ(md["note"].as_string(), "card [CREDIT_CARD]");
+}
