@@ -143,33 +143,37 @@ std::size_t replay_journal(ServerContext& ctx) {
   return requests.size();
 }
 
+// One OTLP request to /v1/traces or /v1/logs: read, admitted (answered before its commit) or refused
+// before the decoding it would waste, decoded, journaled, stored, synced, answered.
+template <typename Decoded>
+void ingest(ServerContext& ctx, const httplib::Request& req, httplib::Response& res,
+            const httplib::ContentReader& reader, IngestJournal::Route route,
+            Decoded (*from_json)(std::string_view), Decoded (*from_protobuf)(std::string_view),
+            Rejected (*store)(ServerContext&, httplib::Response&, Decoded&, std::optional<IngestQueue::Admission>&,
+                              JournaledRequest&, std::int64_t),
+            const char* rejected_field) {
+  const bool json = json_body(req);
+  const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
+  std::optional<IngestQueue::Admission> admitted =
+      admit_or_refuse(ctx, res, body.size(), ctx.options.otlp_ack != ServerOptions::OtlpAck::commit);
+  Decoded decoded = decode_request(body, json, from_json, from_protobuf);
+  const std::int64_t received = unix_ms_now();
+  JournaledRequest journaled = journal_request(ctx, res, route, json, body, received);
+  const Rejected rejected = store(ctx, res, decoded, admitted, journaled, received);
+  sync_journal(res, journaled);
+  answer(res, json, otlp_trace_response(json, rejected.count, rejected.message, rejected_field));
+}
+
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                               const httplib::ContentReader& reader) {
-    const bool json = json_body(req);
-    const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-    // Answered before its commit: admitted, or refused before the decoding it would waste.
-    std::optional<IngestQueue::Admission> admitted =
-        admit_or_refuse(ctx, res, body.size(), ctx.options.otlp_ack != ServerOptions::OtlpAck::commit);
-    OtlpTraces traces = decode_request(body, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
-    const std::int64_t received = unix_ms_now();
-    JournaledRequest journaled = journal_request(ctx, res, IngestJournal::Route::otlp_traces, json, body, received);
-    const Rejected rejected = store_traces(ctx, res, traces, admitted, journaled, received);
-    sync_journal(res, journaled);
-    answer(res, json, otlp_trace_response(json, rejected.count, rejected.message));
+    ingest(ctx, req, res, reader, IngestJournal::Route::otlp_traces, decode_otlp_traces_json,
+           decode_otlp_traces_protobuf, store_traces, "rejectedSpans");
   }));
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                             const httplib::ContentReader& reader) {
-    const bool json = json_body(req);
-    const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
-    std::optional<IngestQueue::Admission> admitted =
-        admit_or_refuse(ctx, res, body.size(), ctx.options.otlp_ack != ServerOptions::OtlpAck::commit);
-    OtlpLogs logs = decode_request(body, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
-    const std::int64_t received = unix_ms_now();
-    JournaledRequest journaled = journal_request(ctx, res, IngestJournal::Route::otlp_logs, json, body, received);
-    const Rejected rejected = store_logs(ctx, res, logs, admitted, journaled, received);
-    sync_journal(res, journaled);
-    answer(res, json, otlp_trace_response(json, rejected.count, rejected.message, "rejectedLogRecords"));
+    ingest(ctx, req, res, reader, IngestJournal::Route::otlp_logs, decode_otlp_logs_json, decode_otlp_logs_protobuf,
+           store_logs, "rejectedLogRecords");
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.
   http.Post("/v1/metrics", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
