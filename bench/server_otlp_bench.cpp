@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <iterator>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -45,6 +46,7 @@ struct IngestCounts {
   std::int64_t renamed = 0;
   std::int64_t throttled = 0;
   std::int64_t commits = 0;
+  std::int64_t longest_commit_wait_ms = 0;
   bool all_committed() const { return accepted >= 0 && waiting == 0 && done >= accepted; }
 };
 
@@ -62,6 +64,7 @@ IngestCounts ingest_counts(httplib::Client& client) {
   c.renamed = i["otlp_sessions_renamed"].as_int();
   c.throttled = i["throttled_requests"].as_int();
   c.commits = i["commits"].as_int();
+  c.longest_commit_wait_ms = i["longest_commit_wait_ms"].as_int();
   return c;
 }
 
@@ -84,6 +87,11 @@ IngestCounts ingest_counts(httplib::Client& client) {
 // writer_page_faults: those of the store's writer thread (serve-writer), which bounds the rate
 // once the handlers are done; handler_cpu_ms: the HTTP threads' (serve-http: the requests,
 // refused ones too, and the reader's lists); commits: the writer's (health's ingest.commits).
+// `rounds:4` sends four times as many sessions (another client's ids each round), so that DuckDB's
+// write-ahead log passes its checkpoint threshold while the clients send: a checkpoint holds
+// every commit back, which longest_commit_wait_ms (health's: a session's longest wait from its
+// queueing to its commit) shows. close_ms: the server's stop after the drain (its last
+// checkpoint, the work deferred past the clock); wal_mb: the log's size before that stop.
 void BM_OtlpIngest(benchmark::State& state) {
   const bool json = state.range(0) != 0;
   const auto shape = state.range(1) != 0 ? synth_bench::OtlpShape::foreign : synth_bench::OtlpShape::ours;
@@ -96,8 +104,14 @@ void BM_OtlpIngest(benchmark::State& state) {
   const int sessions = (shape == synth_bench::OtlpShape::ours ? 1000 : 2000) * 4 / kClients;
   std::vector<synth_bench::OtlpClientBodies> clients;
   std::uint64_t sent_spans = 0;
+  const int rounds = static_cast<int>(state.range(5));
   for (int c = 0; c < kClients; ++c) {
     clients.push_back(synth_bench::otlp_client_bodies(shape, json, c, sessions));
+    for (int r = 1; r < rounds; ++r) {  // as many other sessions again, ids and names of another client
+      synth_bench::OtlpClientBodies more = synth_bench::otlp_client_bodies(shape, json, c + kClients * r, sessions);
+      clients.back().spans += more.spans;
+      std::move(more.bodies.begin(), more.bodies.end(), std::back_inserter(clients.back().bodies));
+    }
     sent_spans += clients.back().spans;
   }
   const char* type = json ? "application/json" : "application/x-protobuf";
@@ -107,10 +121,13 @@ void BM_OtlpIngest(benchmark::State& state) {
   double writer_cpu_ms = 0;
   double handler_cpu_ms = 0;
   double writer_page_faults = 0;
+  double close_ms = 0;
+  double wal_mb = 0;
   IngestCounts last;
   for (auto _ : state) {
     state.PauseTiming();
     remove_database(path);
+    std::chrono::steady_clock::time_point closing;
     std::string error;
     {
       st::server::ServerOptions options{.db = path, .port = 0};
@@ -170,7 +187,11 @@ void BM_OtlpIngest(benchmark::State& state) {
         error = "the server did not map every span";
       }
       spans += last.otlp_spans;
+      std::error_code ec;
+      wal_mb += static_cast<double>(fs::file_size(fs::path(path.string() + ".wal"), ec)) / 1e6;
+      closing = std::chrono::steady_clock::now();
     }
+    close_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - closing).count();
     // Google Benchmark aborts the process on ResumeTiming() after SkipWithError().
     if (!error.empty()) {
       state.SkipWithError(error.c_str());
@@ -191,13 +212,18 @@ void BM_OtlpIngest(benchmark::State& state) {
   state.counters["sessions_renamed"] = static_cast<double>(last.renamed);
   state.counters["throttled"] = static_cast<double>(last.throttled);
   state.counters["commits"] = static_cast<double>(last.commits);
+  state.counters["longest_commit_wait_ms"] = static_cast<double>(last.longest_commit_wait_ms);
+  state.counters["close_ms"] = close_ms / static_cast<double>(state.iterations());
+  state.counters["wal_mb"] = wal_mb / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_OtlpIngest)
-    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2, 0}, {4}, {5}})
-    ->Args({0, 0, 1, 12, 5})
-    ->Args({0, 1, 1, 12, 5})
-    ->ArgsProduct({{0}, {0, 1}, {1}, {4, 12}, {0}})
-    ->ArgNames({"json", "foreign", "ack", "clients", "group_ms"})
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 2, 0}, {4}, {5}, {1}})
+    ->Args({0, 0, 1, 12, 5, 1})
+    ->Args({0, 1, 1, 12, 5, 1})
+    ->ArgsProduct({{0}, {0, 1}, {1}, {4, 12}, {0}, {1}})
+    ->Args({0, 0, 2, 4, 5, 8})
+    ->Args({0, 1, 2, 4, 5, 4})
+    ->ArgNames({"json", "foreign", "ack", "clients", "group_ms", "rounds"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
@@ -290,6 +316,7 @@ void BM_OtlpStoreMapped(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     remove_database(path);
+    std::chrono::steady_clock::time_point closing;
     std::vector<MappedRequest> requests;
     st::server::TraceSessions memory;
     for (const std::string& body : bodies) {

@@ -92,7 +92,12 @@ IngestQueue::Push IngestQueue::push(std::vector<IngestItem>& items, bool acknowl
     } else if (acknowledged_once_queued && over_time(bytes)) {
       return Push::full;
     }
-    for (IngestItem& item : items) items_.push_back(std::move(item));
+    // The real clock, as the writer's: now_ is the pace's (tests drive it).
+    const Clock::time_point now = Clock::now();
+    for (IngestItem& item : items) {
+      item.queued_at = now;
+      items_.push_back(std::move(item));
+    }
     bytes_ += bytes;
   }
   items.clear();

@@ -93,6 +93,9 @@ struct IngestItem {
   /// of spans already stored (a retried export), counting them in `duplicate_spans`.
   std::shared_ptr<SpanOrigins> spans;
   std::uint64_t duplicate_spans = 0;
+  /// When push() queued it, for IngestCounters::longest_commit_wait_ms; cleared when the writer
+  /// parks it (a parked part waits for the span naming its session on purpose).
+  std::chrono::steady_clock::time_point queued_at{};
 };
 
 /// Exact counts of everything that came in, for /api/v1/health.
@@ -107,6 +110,10 @@ struct IngestCounters {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> lost{0};
   std::atomic<std::uint64_t> commits{0};
+  /// The longest a queued session waited for its commit, from its queueing to the commit's end
+  /// (milliseconds, since start): the acknowledged-to-committed delay of a request answered once
+  /// queued or journaled. Parked parts are left out (they wait for their session's name).
+  std::atomic<std::uint64_t> longest_commit_wait_ms{0};
   std::atomic<std::uint64_t> otlp_spans{0};           ///< OTLP spans mapped into queued sessions
   std::atomic<std::uint64_t> otlp_rejected_spans{0};  ///< OTLP spans that could not be mapped
   /// OTLP spans left out because they were stored already (or came twice in one request): an

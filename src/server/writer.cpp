@@ -304,6 +304,7 @@ void StoreWriter::commit() {
   stats_fold_failed_ = false;
   note_stats_held();
   counters_.commits.fetch_add(1, std::memory_order_relaxed);
+  note_commit_wait();
   // Before any answer: a client answered here may send again at once, which is not "waiting".
   waiting_after_commit_ = queue_.depth() > 0;
   for (std::size_t i = 0; i < batch_.size(); ++i) finish(batch_[i], appended_[i]);
@@ -326,6 +327,18 @@ void StoreWriter::commit() {
   last_commit_requests_ = batch_receipts_.size();
   batch_receipts_.clear();
   release_finished();
+}
+
+void StoreWriter::note_commit_wait() {
+  const Clock::time_point now = Clock::now();
+  Clock::time_point oldest = now;
+  for (const IngestItem& item : batch_) {
+    if (item.queued_at != Clock::time_point{}) oldest = std::min(oldest, item.queued_at);
+  }
+  const auto waited = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest).count());
+  std::uint64_t longest = counters_.longest_commit_wait_ms.load(std::memory_order_relaxed);
+  while (waited > longest && !counters_.longest_commit_wait_ms.compare_exchange_weak(longest, waited)) {
+  }
 }
 
 void StoreWriter::fold_held_stats() {

@@ -1,0 +1,87 @@
+// Health's ingest.longest_commit_wait_ms: the longest a queued session waited for its commit, the
+// acknowledged-to-committed delay of a request answered once queued or journaled (a DuckDB
+// checkpoint holds commits back for a second or more: BENCHMARKS.md). A part parked until a span
+// names its session waits on purpose, and is left out. Real queue, writer and DuckDB file.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "server/fixtures.hpp"
+#include "server/ingest_queue.hpp"
+#include "server/pending.hpp"
+#include "server/writer.hpp"
+#include "support.hpp"
+
+using namespace synth::tracing;
+using namespace synth::tracing::server;
+using synth::tracing::testing::TempDir;
+using synth_test::sample_session;
+
+namespace {
+
+constexpr auto kWaited = std::chrono::milliseconds(400);
+
+std::shared_ptr<Receipt> push_session(IngestQueue& queue, const std::string& id) {
+  auto receipt = std::make_shared<Receipt>(1);
+  std::vector<IngestItem> items;
+  items.push_back(IngestItem{sample_session(id, {.steps = 1}), OnExistingSession::merge, 1, receipt, 0});
+  EXPECT_EQ(queue.push(items), IngestQueue::Push::queued);
+  return receipt;
+}
+
+bool stored(const std::shared_ptr<Receipt>& receipt) {
+  return receipt->wait(std::chrono::steady_clock::now() + std::chrono::seconds(30)) &&
+         receipt->outcomes()[0].what == Stored::inserted;
+}
+
+}  // namespace
+
+TEST(WriterCommitWait, ASessionsWaitFromItsQueueingToItsCommitIsCountedAndTheLongestKept) {
+  TempDir dir;
+  const ServerOptions options{.db = dir.db()};
+  DuckDBTraceManager store(options.db);
+  IngestQueue queue(options.queue_sessions, options.queue_bytes);
+  IngestCounters counters;
+  const auto first = push_session(queue, "a");
+  std::this_thread::sleep_for(kWaited);  // queued, and no writer yet: as behind a checkpoint
+  StoreWriter writer(store, queue, counters, options);
+  ASSERT_TRUE(stored(first));
+  const std::uint64_t longest = counters.longest_commit_wait_ms.load();
+  EXPECT_GE(longest, static_cast<std::uint64_t>(kWaited.count()));
+  EXPECT_LT(longest, 30'000u);
+  ASSERT_TRUE(stored(push_session(queue, "b")));  // committed at once
+  EXPECT_EQ(counters.longest_commit_wait_ms.load(), longest) << "the longest since start, not the last";
+  EXPECT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+}
+
+TEST(WriterCommitWait, APartParkedUntilItsSessionIsNamedIsLeftOut) {
+  TempDir dir;
+  ServerOptions options{.db = dir.db(), .otlp_part_wait = kWaited};
+  DuckDBTraceManager store(options.db);
+  IngestQueue queue(options.queue_sessions, options.queue_bytes);
+  IngestCounters counters;
+  StoreWriter writer(store, queue, counters, options, {}, std::make_shared<PendingIds>());
+  // An OTLP part of a trace whose session no span has named yet, its request waiting for its
+  // commit: parked (its row committed at once), stored under the trace id once its wait passes.
+  const std::string trace = "dbf92f3577b34da6a3ce929d0e0e4736";
+  const SessionTrace part = sample_session(trace, {.steps = 1});
+  auto receipt = std::make_shared<Receipt>(1);
+  std::vector<IngestItem> items;
+  items.push_back(IngestItem{part, OnExistingSession::merge, 1, receipt, 0});
+  auto origins = std::make_shared<SpanOrigins>();
+  for (std::size_t e = 0; e < part.event_history.size(); ++e) {
+    origins->keys.push_back(SpanKey{8, e + 1});
+    origins->steps.push_back(0);
+    origins->events.push_back(static_cast<std::uint32_t>(e));
+  }
+  origins->messages.assign(part.message_history.size(), 0);
+  items.back().spans = std::move(origins);
+  items.back().unnamed = true;
+  ASSERT_EQ(queue.push(items), IngestQueue::Push::queued);
+  ASSERT_TRUE(receipt->wait(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return store.session_ids() == std::vector<std::string>{trace}; },
+                                                  std::chrono::seconds(10)));
+  EXPECT_LT(counters.longest_commit_wait_ms.load(), static_cast<std::uint64_t>(kWaited.count()))
+      << "its wait for a name is not a commit's delay";
+  EXPECT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+}
