@@ -9,12 +9,14 @@
 #include "server/fixtures.hpp"
 #include "server/ingest_queue.hpp"
 #include "server/writer.hpp"
+#include "server/writer_requests.hpp"
 #include "support.hpp"
 
 using namespace synth::tracing;
 using namespace synth::tracing::server;
 using synth::tracing::testing::TempDir;
-using synth_test::sample_session;
+using synth_test::answered;
+using synth_test::push_request;
 
 namespace {
 
@@ -25,20 +27,6 @@ ServerOptions grouped(const TempDir& dir, std::chrono::milliseconds group) {
   options.commit_interval = kLong;
   options.commit_group = group;
   return options;
-}
-
-// A request of one session, answered once committed.
-std::shared_ptr<Receipt> push_request(IngestQueue& queue, const std::string& id) {
-  auto receipt = std::make_shared<Receipt>(1);
-  std::vector<IngestItem> items;
-  items.push_back(IngestItem{sample_session(id, {.steps = 1}), OnExistingSession::merge, 1, receipt, 0});
-  EXPECT_EQ(queue.push(items), IngestQueue::Push::queued);
-  return receipt;
-}
-
-bool answered(const std::shared_ptr<Receipt>& receipt) {
-  return receipt->wait(std::chrono::steady_clock::now() + std::chrono::seconds(30)) &&
-         receipt->outcomes()[0].what == Stored::inserted;
 }
 
 // Two requests queued before the writer starts (one batch of two: the writer is busy), then a

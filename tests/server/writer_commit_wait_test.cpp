@@ -10,29 +10,19 @@
 #include "server/ingest_queue.hpp"
 #include "server/pending.hpp"
 #include "server/writer.hpp"
+#include "server/writer_requests.hpp"
 #include "support.hpp"
 
 using namespace synth::tracing;
 using namespace synth::tracing::server;
 using synth::tracing::testing::TempDir;
+using synth_test::answered;
+using synth_test::push_request;
 using synth_test::sample_session;
 
 namespace {
 
 constexpr auto kWaited = std::chrono::milliseconds(400);
-
-std::shared_ptr<Receipt> push_session(IngestQueue& queue, const std::string& id) {
-  auto receipt = std::make_shared<Receipt>(1);
-  std::vector<IngestItem> items;
-  items.push_back(IngestItem{sample_session(id, {.steps = 1}), OnExistingSession::merge, 1, receipt, 0});
-  EXPECT_EQ(queue.push(items), IngestQueue::Push::queued);
-  return receipt;
-}
-
-bool stored(const std::shared_ptr<Receipt>& receipt) {
-  return receipt->wait(std::chrono::steady_clock::now() + std::chrono::seconds(30)) &&
-         receipt->outcomes()[0].what == Stored::inserted;
-}
 
 }  // namespace
 
@@ -42,14 +32,14 @@ TEST(WriterCommitWait, ASessionsWaitFromItsQueueingToItsCommitIsCountedAndTheLon
   DuckDBTraceManager store(options.db);
   IngestQueue queue(options.queue_sessions, options.queue_bytes);
   IngestCounters counters;
-  const auto first = push_session(queue, "a");
+  const auto first = push_request(queue, "a");
   std::this_thread::sleep_for(kWaited);  // queued, and no writer yet: as behind a checkpoint
   StoreWriter writer(store, queue, counters, options);
-  ASSERT_TRUE(stored(first));
+  ASSERT_TRUE(answered(first));
   const std::uint64_t longest = counters.longest_commit_wait_ms.load();
   EXPECT_GE(longest, static_cast<std::uint64_t>(kWaited.count()));
   EXPECT_LT(longest, 30'000u);
-  ASSERT_TRUE(stored(push_session(queue, "b")));  // committed at once
+  ASSERT_TRUE(answered(push_request(queue, "b")));  // committed at once
   EXPECT_EQ(counters.longest_commit_wait_ms.load(), longest) << "the longest since start, not the last";
   EXPECT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
 }
