@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <iterator>
 #include <filesystem>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -316,7 +316,6 @@ void BM_OtlpStoreMapped(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     remove_database(path);
-    std::chrono::steady_clock::time_point closing;
     std::vector<MappedRequest> requests;
     st::server::TraceSessions memory;
     for (const std::string& body : bodies) {

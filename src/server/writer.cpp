@@ -336,8 +336,9 @@ void StoreWriter::note_commit_wait() {
     if (item.queued_at != Clock::time_point{}) oldest = std::min(oldest, item.queued_at);
   }
   const auto waited = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest).count());
-  std::uint64_t longest = counters_.longest_commit_wait_ms.load(std::memory_order_relaxed);
-  while (waited > longest && !counters_.longest_commit_wait_ms.compare_exchange_weak(longest, waited)) {
+  // Only this thread writes it.
+  if (waited > counters_.longest_commit_wait_ms.load(std::memory_order_relaxed)) {
+    counters_.longest_commit_wait_ms.store(waited, std::memory_order_relaxed);
   }
 }
 
