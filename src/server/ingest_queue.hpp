@@ -93,9 +93,10 @@ struct IngestItem {
   /// of spans already stored (a retried export), counting them in `duplicate_spans`.
   std::shared_ptr<SpanOrigins> spans;
   std::uint64_t duplicate_spans = 0;
-  /// When push() queued it, for IngestCounters::longest_commit_wait_ms; cleared when the writer
-  /// parks it (a parked part waits for the span naming its session on purpose).
-  std::chrono::steady_clock::time_point queued_at{};
+  /// When push() queued it, until the commit that answers its request is counted in
+  /// IngestCounters::longest_commit_wait_ms (a part the writer parks is answered once its row is
+  /// committed; its later storing, when a span names its session, is not counted again).
+  std::optional<std::chrono::steady_clock::time_point> queued_at;
 };
 
 /// Exact counts of everything that came in, for /api/v1/health.
@@ -111,8 +112,9 @@ struct IngestCounters {
   std::atomic<std::uint64_t> lost{0};
   std::atomic<std::uint64_t> commits{0};
   /// The longest a queued session waited for its commit, from its queueing to the commit's end
-  /// (milliseconds, since start): the acknowledged-to-committed delay of a request answered once
-  /// queued or journaled. Parked parts are left out (they wait for their session's name).
+  /// (milliseconds, since start, requests replayed from the ingest journal included): the
+  /// acknowledged-to-committed delay of a request answered once queued or journaled. A parked part
+  /// counts until its row is committed, not its wait for the span naming its session.
   std::atomic<std::uint64_t> longest_commit_wait_ms{0};
   std::atomic<std::uint64_t> otlp_spans{0};           ///< OTLP spans mapped into queued sessions
   std::atomic<std::uint64_t> otlp_rejected_spans{0};  ///< OTLP spans that could not be mapped

@@ -304,7 +304,8 @@ void StoreWriter::commit() {
   stats_fold_failed_ = false;
   note_stats_held();
   counters_.commits.fetch_add(1, std::memory_order_relaxed);
-  note_commit_wait();
+  const Clock::time_point committed = Clock::now();
+  for (IngestItem& item : batch_) count_commit_wait(item.queued_at, committed);
   // Before any answer: a client answered here may send again at once, which is not "waiting".
   waiting_after_commit_ = queue_.depth() > 0;
   for (std::size_t i = 0; i < batch_.size(); ++i) finish(batch_[i], appended_[i]);
@@ -315,6 +316,7 @@ void StoreWriter::commit() {
     for (ParkedPart& part : found->second) {
       if (part.answered) continue;
       part.answered = true;
+      count_commit_wait(part.item.queued_at, committed);
       if (part.item.receipt) part.item.receipt->record(part.item.index, Stored::inserted);
       part.item.receipt.reset();
     }
@@ -329,17 +331,15 @@ void StoreWriter::commit() {
   release_finished();
 }
 
-void StoreWriter::note_commit_wait() {
-  const Clock::time_point now = Clock::now();
-  Clock::time_point oldest = now;
-  for (const IngestItem& item : batch_) {
-    if (item.queued_at != Clock::time_point{}) oldest = std::min(oldest, item.queued_at);
-  }
-  const auto waited = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest).count());
+void StoreWriter::count_commit_wait(std::optional<Clock::time_point>& queued_at, Clock::time_point committed) {
+  if (!queued_at) return;
+  const auto waited =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(committed - *queued_at).count());
   // Only this thread writes it.
   if (waited > counters_.longest_commit_wait_ms.load(std::memory_order_relaxed)) {
     counters_.longest_commit_wait_ms.store(waited, std::memory_order_relaxed);
   }
+  queued_at.reset();
 }
 
 void StoreWriter::fold_held_stats() {
@@ -391,6 +391,7 @@ void StoreWriter::retry_alone(const std::string& failure) {
       stored_spans_.write(store_);
       StoreAccess::batch_commit(store_);
       counters_.commits.fetch_add(1, std::memory_order_relaxed);
+      count_commit_wait(item.queued_at, Clock::now());
       finish(item, stored_of(appended));
     } catch (const detail::duck::Refused& e) {
       finish(item, Stored::refused, e.what());

@@ -89,8 +89,10 @@ class StoreWriter {
   // (held rows, late log records) when it has some.
   detail::duck::Appended append_part(IngestItem& item, const std::unordered_set<std::string>* stored);
   void commit();
-  // Counts the longest wait of the committed batch's sessions (longest_commit_wait_ms).
-  void note_commit_wait();
+  // Counts, once, how long an item queued at `queued_at` waited for the commit that ended at
+  // `committed` (longest_commit_wait_ms).
+  void count_commit_wait(std::optional<std::chrono::steady_clock::time_point>& queued_at,
+                         std::chrono::steady_clock::time_point committed);
   // Stores the aggregates that commits held (StoreAccess::fold_stats); a failure is reported,
   // and not tried again before the next commit.
   void fold_held_stats();

@@ -25,7 +25,6 @@ bool StoreWriter::may_park(const IngestItem& item) const {
 
 void StoreWriter::park(IngestItem& item) {
   if (!batch_open()) open_batch();
-  item.queued_at = {};
   if (item.receipt) batch_receipts_.insert(item.receipt.get());
   const std::int64_t row = pending_ids_->next();
   auto now = std::make_shared<OtlpWork>();  // the item's own rows, and its part's: written at the commit

@@ -11,12 +11,14 @@
 #include "server/ingest_queue.hpp"
 #include "server/pending.hpp"
 #include "server/writer.hpp"
+#include "server/writer_requests.hpp"
 #include "support.hpp"
 
 using namespace synth::tracing;
 using namespace synth::tracing::server;
 using synth::tracing::testing::TempDir;
 using synth_test::sample_session;
+using synth_test::waiting_part;
 
 namespace {
 
@@ -30,22 +32,6 @@ std::vector<std::string> store_queued(DuckDBTraceManager& store, IngestQueue& qu
   StoreWriter writer(store, queue, counters, options, [&](const SessionTrace& t) { committed.push_back(t.session_id); });
   EXPECT_TRUE(writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
   return committed;
-}
-
-// An OTLP part of trace `trace` whose request waits for its commit: one span per event, all in
-// the first timestep, the messages of the first span.
-IngestItem waiting_part(const SessionTrace& part, std::uint64_t trace, const std::shared_ptr<Receipt>& receipt) {
-  IngestItem item = item_of(part);
-  auto origins = std::make_shared<SpanOrigins>();
-  for (std::size_t e = 0; e < std::max<std::size_t>(part.event_history.size(), 1); ++e) {
-    origins->keys.push_back(SpanKey{trace, e + 1});
-    origins->steps.push_back(0);
-  }
-  for (std::size_t e = 0; e < part.event_history.size(); ++e) origins->events.push_back(static_cast<std::uint32_t>(e));
-  origins->messages.assign(part.message_history.size(), 0);
-  item.spans = std::move(origins);
-  item.receipt = receipt;
-  return item;
 }
 
 std::shared_ptr<PendingIds> ids_after(std::int64_t largest) {

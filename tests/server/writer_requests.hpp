@@ -3,13 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "server/fixtures.hpp"
 #include "server/ingest_queue.hpp"
+#include "server/pending.hpp"
 
 namespace synth_test {
 
@@ -28,6 +31,23 @@ inline std::shared_ptr<synth::tracing::server::Receipt> push_request(synth::trac
 inline bool answered(const std::shared_ptr<synth::tracing::server::Receipt>& receipt) {
   return receipt->wait(std::chrono::steady_clock::now() + std::chrono::seconds(30)) &&
          receipt->outcomes()[0].what == synth::tracing::server::Stored::inserted;
+}
+
+// An OTLP part of trace `trace` whose request waits for its commit: one span per event, all in
+// the first timestep, the messages of the first span.
+inline synth::tracing::server::IngestItem waiting_part(const synth::tracing::SessionTrace& part, std::uint64_t trace,
+                                                       const std::shared_ptr<synth::tracing::server::Receipt>& receipt) {
+  using namespace synth::tracing::server;
+  IngestItem item{part, synth::tracing::OnExistingSession::merge, 1, receipt, 0};
+  auto origins = std::make_shared<SpanOrigins>();
+  for (std::size_t e = 0; e < std::max<std::size_t>(part.event_history.size(), 1); ++e) {
+    origins->keys.push_back(SpanKey{trace, e + 1});
+    origins->steps.push_back(0);
+  }
+  for (std::size_t e = 0; e < part.event_history.size(); ++e) origins->events.push_back(static_cast<std::uint32_t>(e));
+  origins->messages.assign(part.message_history.size(), 0);
+  item.spans = std::move(origins);
+  return item;
 }
 
 }  // namespace synth_test
