@@ -88,6 +88,47 @@ void remember_stored_sessions(ServerContext& ctx, std::vector<std::string> ids) 
   for (const auto& row : found.rows) ctx.trace_sessions->remember(row.at(0).as_string(), row.at(1).as_string());
 }
 
+// How one OTLP route's requests are decoded and stored: by its HTTP handler and by the journal's
+// replay alike.
+template <typename Decoded>
+struct OtlpRoute {
+  IngestJournal::Route journal_route;
+  Decoded (*from_json)(std::string_view);
+  Decoded (*from_protobuf)(std::string_view);
+  Rejected (*store)(ServerContext&, httplib::Response&, Decoded&, std::optional<IngestQueue::Admission>&,
+                    JournaledRequest&, std::int64_t);
+  std::vector<std::string> (*trace_ids)(const Decoded&);
+  const char* rejected_field;  // of the answer's partial success
+};
+
+// The trace ids of spans or log records.
+template <typename Item>
+std::vector<std::string> trace_ids_of(const std::vector<Item>& items) {
+  std::vector<std::string> ids;
+  ids.reserve(items.size());
+  for (const Item& item : items) ids.push_back(item.trace_id);
+  return ids;
+}
+
+const OtlpRoute<OtlpTraces> kTraces{IngestJournal::Route::otlp_traces, decode_otlp_traces_json,
+                                    decode_otlp_traces_protobuf, store_traces,
+                                    [](const OtlpTraces& traces) { return trace_ids_of(traces.spans); }, "rejectedSpans"};
+
+const OtlpRoute<OtlpLogs> kLogs{IngestJournal::Route::otlp_logs, decode_otlp_logs_json, decode_otlp_logs_protobuf,
+                                store_logs, [](const OtlpLogs& logs) { return trace_ids_of(logs.logs); },
+                                "rejectedLogRecords"};
+
+// A request left in the journal, stored again as its route stores it.
+template <typename Decoded>
+void replay(ServerContext& ctx, const OtlpRoute<Decoded>& route, const IngestJournal::Request& request,
+            JournaledRequest& journaled) {
+  httplib::Response res;
+  std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
+  Decoded decoded = decode_request(request.body, request.json, route.from_json, route.from_protobuf);
+  remember_stored_sessions(ctx, route.trace_ids(decoded));
+  route.store(ctx, res, decoded, none, journaled, request.received_unix_ms);
+}
+
 }  // namespace
 
 std::size_t replay_journal(ServerContext& ctx) {
@@ -101,23 +142,13 @@ std::size_t replay_journal(ServerContext& ctx) {
       detail::report(std::string("synth-trace serve: ") + e.what() + ": not stored again");
       continue;
     }
-    const bool json = request.json;
     const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout;
     for (;;) {
-      httplib::Response res;
-      std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
       try {
-        std::vector<std::string> trace_ids;
         if (request.route == IngestJournal::Route::otlp_logs) {
-          OtlpLogs logs = decode_request(request.body, json, decode_otlp_logs_json, decode_otlp_logs_protobuf);
-          for (const OtlpLog& log : logs.logs) trace_ids.push_back(log.trace_id);
-          remember_stored_sessions(ctx, std::move(trace_ids));
-          store_logs(ctx, res, logs, none, journaled, request.received_unix_ms);
+          replay(ctx, kLogs, request, journaled);
         } else {
-          OtlpTraces traces = decode_request(request.body, json, decode_otlp_traces_json, decode_otlp_traces_protobuf);
-          for (const OtlpSpan& span : traces.spans) trace_ids.push_back(span.trace_id);
-          remember_stored_sessions(ctx, std::move(trace_ids));
-          store_traces(ctx, res, traces, none, journaled, request.received_unix_ms);
+          replay(ctx, kTraces, request, journaled);
         }
         break;
       } catch (const ApiError& e) {
@@ -146,34 +177,28 @@ std::size_t replay_journal(ServerContext& ctx) {
 // One OTLP request to /v1/traces or /v1/logs: read, admitted (answered before its commit) or refused
 // before the decoding it would waste, decoded, journaled, stored, synced, answered.
 template <typename Decoded>
-void ingest(ServerContext& ctx, const httplib::Request& req, httplib::Response& res,
-            const httplib::ContentReader& reader, IngestJournal::Route route,
-            Decoded (*from_json)(std::string_view), Decoded (*from_protobuf)(std::string_view),
-            Rejected (*store)(ServerContext&, httplib::Response&, Decoded&, std::optional<IngestQueue::Admission>&,
-                              JournaledRequest&, std::int64_t),
-            const char* rejected_field) {
+void ingest(ServerContext& ctx, const OtlpRoute<Decoded>& route, const httplib::Request& req, httplib::Response& res,
+            const httplib::ContentReader& reader) {
   const bool json = json_body(req);
   const std::string body = read_body(req, reader, ctx.options.max_body_bytes);
   std::optional<IngestQueue::Admission> admitted =
       admit_or_refuse(ctx, res, body.size(), ctx.options.otlp_ack != ServerOptions::OtlpAck::commit);
-  Decoded decoded = decode_request(body, json, from_json, from_protobuf);
+  Decoded decoded = decode_request(body, json, route.from_json, route.from_protobuf);
   const std::int64_t received = unix_ms_now();
-  JournaledRequest journaled = journal_request(ctx, res, route, json, body, received);
-  const Rejected rejected = store(ctx, res, decoded, admitted, journaled, received);
+  JournaledRequest journaled = journal_request(ctx, res, route.journal_route, json, body, received);
+  const Rejected rejected = route.store(ctx, res, decoded, admitted, journaled, received);
   sync_journal(res, journaled);
-  answer(res, json, otlp_trace_response(json, rejected.count, rejected.message, rejected_field));
+  answer(res, json, otlp_trace_response(json, rejected.count, rejected.message, route.rejected_field));
 }
 
 void add_otlp_routes(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/traces", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                               const httplib::ContentReader& reader) {
-    ingest(ctx, req, res, reader, IngestJournal::Route::otlp_traces, decode_otlp_traces_json,
-           decode_otlp_traces_protobuf, store_traces, "rejectedSpans");
+    ingest(ctx, kTraces, req, res, reader);
   }));
   http.Post("/v1/logs", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,
                                             const httplib::ContentReader& reader) {
-    ingest(ctx, req, res, reader, IngestJournal::Route::otlp_logs, decode_otlp_logs_json, decode_otlp_logs_protobuf,
-           store_logs, "rejectedLogRecords");
+    ingest(ctx, kLogs, req, res, reader);
   }));
   // Metrics: read (bounded), then dropped; an empty ExportMetricsServiceResponse.
   http.Post("/v1/metrics", guarded_post([&ctx](const httplib::Request& req, httplib::Response& res,

@@ -1,8 +1,6 @@
 #include "tracer/outgoing.hpp"
 
-#include <array>
 #include <atomic>
-#include <optional>
 #include <variant>
 
 #include "diagnostics.hpp"
@@ -131,15 +129,14 @@ void OutgoingPolicy::apply(Event& event) const {
       [this](auto& e) {
         apply(e.system_state_before);
         apply(e.system_state_after);
-        // The scopes' ids in it are ours, never content: a hex id whose digits pass Luhn is no card.
-        static constexpr std::array<std::string_view, 3> kIds{"span_id", "parent_span_id", "trace_id"};
-        std::array<std::optional<Value>, kIds.size()> ids;
-        for (std::size_t i = 0; i < kIds.size() && e.metadata.is_object(); ++i) {
-          if (const Value* id = e.metadata.find(kIds[i]); id != nullptr && id->is_string()) ids[i] = *id;
-        }
-        apply(e.metadata);
-        for (std::size_t i = 0; i < kIds.size(); ++i) {
-          if (ids[i]) e.metadata.set(std::string(kIds[i]), std::move(*ids[i]));
+        // The scopes' ids in it are ours, never content (a hex id whose digits pass Luhn is no card):
+        // left out of the masking, which, like truncation, takes an object member by member.
+        if (e.metadata.is_object()) {
+          for (auto& [key, v] : e.metadata.as_object()) {
+            if (!(v.is_string() && (key == "span_id" || key == "parent_span_id" || key == "trace_id"))) apply(v);
+          }
+        } else {
+          apply(e.metadata);
         }
         for (Value& v : e.event_metadata) apply(v);
         using E = std::decay_t<decltype(e)>;
