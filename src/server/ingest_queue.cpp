@@ -140,11 +140,14 @@ void IngestQueue::measure_pace(Clock::time_point called) {
 }
 
 bool IngestQueue::over_time(std::size_t bytes) const {
-  // More than the writer takes within max_delay_ at its pace, with what is queued and admitted
-  // ahead (a request with nothing ahead of it is taken whatever its size).
+  // More than the writer stores within max_delay_ at its pace, with what is queued and admitted
+  // ahead and what its last pop took, which it is still storing until it comes back for more (a
+  // request is committed after all of these: leaving them out, requests waited about twice the
+  // delay; BENCHMARKS.md). A request with nothing queued or admitted ahead of it is taken
+  // whatever its size.
   const std::size_t ahead = bytes_ + admitted_;
   return max_delay_.count() > 0 && pace_ > 0 && ahead > 0 &&
-         static_cast<double>(ahead + bytes) > pace_ * std::chrono::duration<double>(max_delay_).count();
+         static_cast<double>(ahead + last_taken_ + bytes) > pace_ * std::chrono::duration<double>(max_delay_).count();
 }
 
 double IngestQueue::drain_pace() {

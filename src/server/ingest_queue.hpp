@@ -144,8 +144,9 @@ struct IngestCounters {
 };
 
 /// Bounded in sessions, in bytes, and, for requests acknowledged once queued, in time: with
-/// `max_delay`, it refuses (as full) what the writer would not take within that long at its recent
-/// pace, so that they are committed soon after their answer. (A request answered after its commit
+/// `max_delay`, it refuses (as full) what the writer would not store within that long at its
+/// recent pace, after what is queued ahead and what it took last and is still storing, so that
+/// they are committed soon after their answer. (A request answered after its commit
 /// waits anyway; held spans and records released into the queue stay held when refused.) Pushes
 /// are all or nothing, so a request is queued whole or refused whole (and can be sent again).
 class IngestQueue {
@@ -181,8 +182,9 @@ class IngestQueue {
     std::size_t bytes_;  // 0 once given back or taken by push()
   };
   /// Room for a request of about `bytes` (its body) when the queue, with the requests admitted
-  /// and not yet pushed, holds less than the writer takes in max_delay at its pace (a request with
-  /// nothing ahead of it is admitted whatever its size); nullopt when it should be refused now.
+  /// and not yet pushed and what the writer's last pop took, holds less than the writer stores in
+  /// max_delay at its pace (a request with nothing queued or admitted ahead of it is admitted
+  /// whatever its size); nullopt when it should be refused now.
   std::optional<Admission> admit(std::size_t bytes);
   /// Moves `items` in when they all fit: in sessions and bytes, and in time when
   /// `acknowledged_once_queued`, unless `admitted` (taken with the items) decided that already.
@@ -215,7 +217,7 @@ class IngestQueue {
   bool closed_ = false;
   // The pace: bytes taken and time worked since the last sample, taken once 50 ms are worked.
   std::optional<Clock::time_point> last_return_;  // of pop()
-  std::size_t last_taken_ = 0;                    // bytes the last pop() took
+  std::size_t last_taken_ = 0;                    // bytes the last pop() took, until the next is called
   std::size_t window_bytes_ = 0;
   Clock::duration window_work_{};
   double pace_ = 0;

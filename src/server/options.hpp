@@ -33,12 +33,13 @@ struct ServerOptions {
   /// Retry-After when a request does not fit).
   std::size_t queue_sessions = 10000;
   std::size_t queue_bytes = std::size_t{512} << 20;
-  /// And in time: what the writer would not take within this long, at the pace it has kept
-  /// lately, is refused the same way (an empty queue takes any request). A request acknowledged
-  /// before its commit (--otlp-ack journal or queue, POST /api/v1/sessions without wait=commit) is
-  /// then committed within about this long after, however fast clients send; under a second with
-  /// the last commit's own time (BENCHMARKS.md, "Answered once journaled"). 0: no bound in time.
-  std::chrono::milliseconds queue_delay{750};
+  /// And in time: what the writer would not store within this long, at the pace it has kept
+  /// lately, after what it took last and is still storing, is refused the same way (an empty
+  /// queue takes any request). A request acknowledged before its commit (--otlp-ack journal or
+  /// queue, POST /api/v1/sessions without wait=commit) is then committed within about this long
+  /// after, however fast clients send; under a second with its own batch's commit, DuckDB's
+  /// checkpoints included (BENCHMARKS.md, "Checkpoints without vacuum"). 0: no bound in time.
+  std::chrono::milliseconds queue_delay{400};
   /// The writer commits every this many sessions, or once the first uncommitted one waited
   /// commit_interval, and whenever the queue runs empty.
   std::size_t commit_sessions = 1000;

@@ -119,11 +119,22 @@ struct Server::Parts {
   std::optional<StopReport> stopped;
 };
 
+void configure_served_store(DuckDBTraceManager& store, const std::filesystem::path& export_dir) {
+  // SQL of the query route reaches no file but the database (and the export folder).
+  // A DuckDB checkpoint holds every commit back while it runs. Its vacuum merges the partly filled
+  // row group a checkpoint left with the rows come since, rewriting rows written before (most of
+  // a checkpoint under sustained ingest); without it a checkpoint writes only what was committed
+  // since the last, so frequent checkpoints are short (BENCHMARKS.md, "Checkpoints without
+  // vacuum"). Row groups whose rows are all deleted are still dropped.
+  detail::duck::StoreAccess::configure(store, {"SET allowed_directories = [" + sql_text(export_dir.string()) + "]",
+                                               "SET enable_external_access = false", "SET max_vacuum_tasks = 0",
+                                               std::string("SET checkpoint_threshold = '") + kServeCheckpointThreshold + "'",
+                                               "SET lock_configuration = true"});
+}
+
 Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move(options))) {
   Parts& p = *parts_;
-  // SQL of the query route reaches no file but the database (and the export folder).
-  detail::duck::StoreAccess::configure(*p.store, {"SET allowed_directories = [" + sql_text(p.export_dir.string()) + "]",
-                                                 "SET enable_external_access = false", "SET lock_configuration = true"});
+  configure_served_store(*p.store, p.export_dir);
   std::function<void(const SessionTrace&)> on_stored;
   if (!p.options.forward_otlp.empty()) {
     p.forwarder = std::make_unique<OtlpForwarder>(p.options.forward_otlp);

@@ -188,6 +188,15 @@ TEST(Backpressure, TheQueueHoldsNoMoreThanTheWriterStoresWithinTheDelay) {
   EXPECT_EQ(batch.size(), 1u) << "a refused request is left whole";
   taken.clear();
   queue.pop(taken, 1000, fake_time);
+  // The writer stores the 100 kB it took: a request now waits for them too, then for what is
+  // queued; what is queued ahead decides whether the request is refused.
+  batch = items_of(1, 1000);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued) << "an empty queue takes any request its bounds allow";
+  EXPECT_FALSE(queue.admit(1).has_value()) << "100 kB the writer still stores, and 1 kB queued";
+  taken.clear();
+  queue.pop(taken, 1000, fake_time);  // back for more: the 100 kB are stored
+  taken.clear();
+  queue.pop(taken, 1000, fake_time);  // and the 1 kB
   batch = items_of(87, 1000);
   EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
   EXPECT_TRUE(queue.admit(1).has_value());
@@ -330,6 +339,7 @@ TEST(Backpressure, RoutesQueueWhatTheyAdmitted) {
     std::vector<IngestItem> taken;
     routes.queue.pop(taken, 1000, fake_time);  // the writer takes it (no time passes)
     EXPECT_FALSE(taken.empty());
+    routes.queue.pop(taken, 1000, fake_time);  // and is back for more: stored
   }
   EXPECT_EQ(routes.counters.throttled.load(), 0u);
 }
