@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   std::int64_t queue_delay_ms = serve.queue_delay.count();
   serve_cmd->add_option("--queue-delay-ms", queue_delay_ms,
                         "And no more than the writer stores in this long at its recent pace, so that what is "
-                        "acknowledged before its commit is committed soon after (default 400; 0: no bound in time)")
+                        "acknowledged before its commit is committed soon after (default 250; 0: no bound in time)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600000}));
   serve_cmd->add_option("--commit-sessions", serve.commit_sessions, "Commit every N sessions (default 1000)")
       ->check(CLI::PositiveNumber);

@@ -39,7 +39,7 @@ struct ServerOptions {
   /// queue, POST /api/v1/sessions without wait=commit) is then committed within about this long
   /// after, however fast clients send; under a second with its own batch's commit, DuckDB's
   /// checkpoints included (BENCHMARKS.md, "Checkpoints without vacuum"). 0: no bound in time.
-  std::chrono::milliseconds queue_delay{400};
+  std::chrono::milliseconds queue_delay{250};
   /// The writer commits every this many sessions, or once the first uncommitted one waited
   /// commit_interval, and whenever the queue runs empty.
   std::size_t commit_sessions = 1000;
