@@ -144,9 +144,9 @@ bool IngestQueue::over_time(std::size_t bytes) const {
   // ahead and what its last pop took, which it is still storing until it comes back for more (a
   // request is committed after all of these: leaving them out, requests waited about twice the
   // delay; BENCHMARKS.md). A request with nothing queued or admitted ahead of it is taken
-  // whatever its size.
+  // whatever its size. A closed queue refuses as stopping (push), not as full.
   const std::size_t ahead = bytes_ + admitted_;
-  return max_delay_.count() > 0 && pace_ > 0 && ahead > 0 &&
+  return !closed_ && max_delay_.count() > 0 && pace_ > 0 && ahead > 0 &&
          static_cast<double>(ahead + last_taken_ + bytes) > pace_ * std::chrono::duration<double>(max_delay_).count();
 }
 

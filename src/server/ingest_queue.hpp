@@ -184,7 +184,8 @@ class IngestQueue {
   /// Room for a request of about `bytes` (its body) when the queue, with the requests admitted
   /// and not yet pushed and what the writer's last pop took, holds less than the writer stores in
   /// max_delay at its pace (a request with nothing queued or admitted ahead of it is admitted
-  /// whatever its size); nullopt when it should be refused now.
+  /// whatever its size); nullopt when it should be refused now. A closed queue admits: push()
+  /// then says it is closed.
   std::optional<Admission> admit(std::size_t bytes);
   /// Moves `items` in when they all fit: in sessions and bytes, and in time when
   /// `acknowledged_once_queued`, unless `admitted` (taken with the items) decided that already.

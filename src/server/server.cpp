@@ -123,9 +123,10 @@ void configure_served_store(DuckDBTraceManager& store, const std::filesystem::pa
   // SQL of the query route reaches no file but the database (and the export folder).
   // A DuckDB checkpoint holds every commit back while it runs. Its vacuum merges the partly filled
   // row group a checkpoint left with the rows come since, rewriting rows written before (most of
-  // a checkpoint under sustained ingest); without it a checkpoint writes only what was committed
-  // since the last, so frequent checkpoints are short (BENCHMARKS.md, "Checkpoints without
-  // vacuum"). Row groups whose rows are all deleted are still dropped.
+  // a checkpoint under sustained ingest); without it a checkpoint writes what was committed since
+  // the last (tables with keys, the sessions', still rewrite their last row group), so frequent
+  // checkpoints are short (BENCHMARKS.md, "Checkpoints without vacuum"). Row groups whose rows
+  // are all deleted are still dropped.
   detail::duck::StoreAccess::configure(store, {"SET allowed_directories = [" + sql_text(export_dir.string()) + "]",
                                                "SET enable_external_access = false", "SET max_vacuum_tasks = 0",
                                                std::string("SET checkpoint_threshold = '") + kServeCheckpointThreshold + "'",

@@ -19,8 +19,9 @@ namespace synth::tracing::server {
 inline constexpr const char* kServeCheckpointThreshold = "32MiB";
 
 /// Sets up the database a server owns (Server's constructor): SQL reaches no file but the
-/// database and `export_dir`; checkpoints at kServeCheckpointThreshold write only what was
-/// committed since the last one (no vacuum merges of row groups); the configuration is then locked.
+/// database and `export_dir`; checkpoints at kServeCheckpointThreshold, without DuckDB's vacuum
+/// (which merged each checkpoint's partly filled row group with the rows come since, writing them
+/// again); the configuration is then locked.
 void configure_served_store(DuckDBTraceManager& store, const std::filesystem::path& export_dir);
 
 /// How stopping went.

@@ -266,6 +266,23 @@ TEST(Backpressure, AdmittedRequestsAreNeverRefusedForTimeAfterTheirDecoding) {
   EXPECT_EQ(queue.depth(), 0u);
 }
 
+// A server stopping refuses what comes as stopping (the route answers so), not as a full queue
+// to retry (counted as throttled), however much is queued ahead.
+TEST(Backpressure, AStoppingQueueRefusesAsStoppingNotAsFull) {
+  IngestQueue queue(100000, std::size_t{1} << 30, std::chrono::milliseconds(1000), &fake_now);
+  ASSERT_NO_FATAL_FAILURE(pace_writer_at_100_kb_per_s(queue));
+  auto batch = items_of(95, 1000);
+  ASSERT_EQ(queue.push(batch, true), IngestQueue::Push::queued);
+  ASSERT_FALSE(queue.admit(10000).has_value()) << "95 + 10 kB: more than the writer stores in 1 s";
+  queue.close();
+  std::optional<IngestQueue::Admission> admitted = queue.admit(10000);
+  ASSERT_TRUE(admitted.has_value()) << "left to push(), which says the queue is closed";
+  batch = items_of(10, 1000);
+  EXPECT_EQ(queue.push(batch, true, &*admitted), IngestQueue::Push::closed);
+  batch = items_of(10, 1000);
+  EXPECT_EQ(queue.push(batch, true), IngestQueue::Push::closed);
+}
+
 // Handlers admit, push and drop admissions at once while the writer pops: the room reserved
 // comes back exactly (no admission's bytes lost or given back twice), so that afterwards the
 // bound in time is where it was, to the byte.

@@ -93,7 +93,7 @@ TEST_F(ReadApi, HealthSaysVersionDatabaseQueueAndRows) {
   EXPECT_EQ(h["rows"]["sessions"], Value(6));
   EXPECT_EQ(h["rows"]["events"], Value(3 * (3 + 2 + 5 + 1 + 1 + 2)));
   EXPECT_EQ(h["queue"]["sessions"], Value(0));
-  EXPECT_EQ(h["queue"]["max_delay_ms"], Value(750));
+  EXPECT_EQ(h["queue"]["max_delay_ms"], Value(250));
   EXPECT_GE(h["queue"]["writer_bytes_per_second"].as_double(), 0.0);
   EXPECT_EQ(h["ingest"]["inserted"], Value(6));
   EXPECT_TRUE(h["version"].is_string());
