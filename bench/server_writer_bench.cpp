@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "server/held_stats.hpp"
 #include "server/http.hpp"
 #include "server/routes.hpp"
+#include "server/server.hpp"
 #include "server/writer.hpp"
 #include "thread_use.hpp"
 
@@ -127,6 +129,79 @@ BENCHMARK(BM_OtlpWriterDrain)
     ->ArgsProduct({{1, 0}, {2000, 500}, {1000}})
     ->Args({0, 500, 60})
     ->ArgNames({"foreign", "conversations", "commit_sessions"})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The database serve owns (configure_served_store), filled with many small sessions in commits of
+// 1,000, as serve's writer commits them. Its checkpoints come every 32 MiB of log, without
+// vacuum; the tables with keys (session_traces, session_stats) still rewrite their last row group
+// (up to 122,880 rows) at each one, so their cost grows with the sessions stored until a row group
+// fills. Counters: the longest commit (one with a checkpoint), the median, the file's size.
+// `served:0` opens the file as the library does (256 MB, vacuum) for comparison.
+synth::tracing::SessionTrace small_session(const std::string& id, int n) {
+  namespace st = synth::tracing;
+  st::SessionTrace t;
+  t.session_id = id;
+  t.created_at = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 20000) + std::chrono::seconds(n);
+  for (int s = 0; s < 2; ++s) {
+    st::SessionTimeStep step;
+    step.step_id = "step_" + std::to_string(s);
+    step.step_index = s;
+    step.timestamp = t.created_at + std::chrono::milliseconds(100 * s);
+    st::CAISEvent call{.time_record = st::TimeRecord{step.timestamp, s},
+                       .system_instance_id = "agent",
+                       .model_name = n % 2 == 0 ? "gpt-4o-mini" : "claude-3-5-haiku",
+                       .provider = "openai",
+                       .prompt_tokens = 100 + n % 50,
+                       .completion_tokens = 20,
+                       .total_tokens = 120 + n % 50,
+                       .cost = 0.001,
+                       .latency_ms = 200.0};
+    step.events = {call};
+    t.event_history.push_back(call);
+    t.session_time_steps.push_back(std::move(step));
+  }
+  return t;
+}
+
+void BM_ServedStoreCheckpoints(benchmark::State& state) {
+  const bool served = state.range(0) != 0;
+  const int sessions = static_cast<int>(state.range(1));
+  constexpr int kBatch = 1000;
+  const std::filesystem::path path = synth_bench::scratch_database("served_checkpoints.duckdb");
+  std::vector<double> commit_ms;
+  double file_mb = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    synth_bench::remove_database(path);
+    commit_ms.clear();
+    {
+      synth::tracing::DuckDBTraceManager store(path);
+      if (served) sv::configure_served_store(store, path.parent_path());
+      for (int first = 0; first < sessions; first += kBatch) {
+        std::vector<synth::tracing::SessionTrace> batch;
+        for (int n = first; n < first + kBatch; ++n) batch.push_back(small_session("s" + std::to_string(n), n));
+        state.ResumeTiming();
+        const auto start = std::chrono::steady_clock::now();
+        store.insert_traces(batch, kBatch);
+        commit_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        state.PauseTiming();
+      }
+    }
+    file_mb = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
+    state.ResumeTiming();
+  }
+  synth_bench::remove_database(path);
+  std::sort(commit_ms.begin(), commit_ms.end());
+  state.SetItemsProcessed(static_cast<std::int64_t>(sessions) * state.iterations());
+  state.counters["longest_commit_ms"] = commit_ms.back();
+  state.counters["median_commit_ms"] = commit_ms[commit_ms.size() / 2];
+  state.counters["file_mb"] = file_mb;
+}
+BENCHMARK(BM_ServedStoreCheckpoints)
+    ->ArgsProduct({{1, 0}, {300000}})
+    ->ArgNames({"served", "sessions"})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
