@@ -133,12 +133,7 @@ BENCHMARK(BM_OtlpWriterDrain)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// The database serve owns (configure_served_store), filled with many small sessions in commits of
-// 1,000, as serve's writer commits them. Its checkpoints come every 32 MiB of log, without
-// vacuum; the tables with keys (session_traces, session_stats) still rewrite their last row group
-// (up to 122,880 rows) at each one, so their cost grows with the sessions stored until a row group
-// fills. Counters: the longest commit (one with a checkpoint), the median, the file's size.
-// `served:0` opens the file as the library does (256 MB, vacuum) for comparison.
+// A session of two timesteps with an LLM call each, the `n`th of a run.
 synth::tracing::SessionTrace small_session(const std::string& id, int n) {
   namespace st = synth::tracing;
   st::SessionTrace t;
@@ -165,6 +160,12 @@ synth::tracing::SessionTrace small_session(const std::string& id, int n) {
   return t;
 }
 
+// The database serve owns (configure_served_store), filled with many small sessions in commits of
+// 1,000, as serve's writer commits them. Its checkpoints come every 32 MiB of log, without
+// vacuum; the tables with keys (session_traces, session_stats) still rewrite their last row group
+// (up to 122,880 rows) at each one, so their cost grows with the sessions stored until a row group
+// fills. Counters: the longest commit (one with a checkpoint), the median, the file's size.
+// `served:0` opens the file as the library does (256 MB, vacuum) for comparison.
 void BM_ServedStoreCheckpoints(benchmark::State& state) {
   const bool served = state.range(0) != 0;
   const int sessions = static_cast<int>(state.range(1));

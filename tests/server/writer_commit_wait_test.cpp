@@ -1,6 +1,6 @@
 // Health's ingest.longest_commit_wait_ms: the longest a queued session waited for its commit, the
 // acknowledged-to-committed delay of a request answered once queued or journaled (a DuckDB
-// checkpoint holds commits back for a second or more: BENCHMARKS.md). A part parked until a span
+// checkpoint holds commits back: BENCHMARKS.md, "Checkpoints without vacuum"). A part parked until a span
 // names its session counts until its row is committed (its answer), not its wait for the name.
 // Real queue, writer and DuckDB file.
 #include <gtest/gtest.h>
