@@ -1,6 +1,7 @@
 // synth-trace demo: a self-contained traced agent. Each turn the agent asks a policy model for
 // an action through the LM client (synth/tracing/lm.hpp), which traces the call, and steps a
-// grid world; everything is traced into the DuckDB database. By default the model is a built-in,
+// grid world; everything is traced into the DuckDB database, or sent to the synth-trace serve that
+// owns it (the viewer then shows the episodes as they are stored). By default the model is a built-in,
 // deterministic, offline policy ("synth-demo-policy", provider "offline": an in-process model
 // of the LM client), labelled as such in the output and the traces. With SYNTH_DEMO_MODEL (and
 // optionally SYNTH_DEMO_PROVIDER, SYNTH_DEMO_BASE_URL, the provider's usual key variable) the
@@ -197,9 +198,21 @@ void wait_until_stored(st::SessionTracer& tracer) {
 
 int run_demo(const Target& target, const DemoOptions& options) {
   const std::filesystem::path& db = target.db;
-  refuse_if_served(target, "demo");
   const PolicyModel policy = PolicyModel::from_environment();
-  auto sink = std::make_shared<st::DuckDBSink>(db);
+  // Beside a server that owns the file, the sessions go to it, as the library's DuckDB sink sends
+  // them, and the summary is read through it.
+  const std::optional<std::string> server = server_of(target);
+  std::shared_ptr<st::DuckDBSink> file_sink;
+  std::shared_ptr<st::CollectorSink> server_sink;
+  std::shared_ptr<st::SessionSink> sink;
+  if (server) {
+    server_sink = std::make_shared<st::CollectorSink>(
+        st::CollectorOptions{.url = *server, .token = target.token, .fallback_dir = db.string() + ".pending"});
+    sink = server_sink;
+  } else {
+    file_sink = std::make_shared<st::DuckDBSink>(db);
+    sink = file_sink;
+  }
   // The episodes run far faster than a disk stores them, so the sink queue overflows to the
   // spill; the demo prefers waiting for the spill's writer (even through seconds of disk stalls
   // under load) to ever dropping a session: its threads wait up to a minute, not the library's 5 s.
@@ -212,7 +225,8 @@ int run_demo(const Target& target, const DemoOptions& options) {
                                  : policy.model + " through the LM client (" +
                                        (policy.base_url.empty() ? std::string("provider's public endpoint") : policy.base_url) + ")")
             << "\n"
-            << "database: " << db.string() << "\n\n";
+            << "database: " << db.string() << (server ? " (through the synth-trace serve at " + *server + ")" : "")
+            << "\n\n";
 
   const std::string stamp = run_stamp();
   std::vector<Episode> episodes(static_cast<std::size_t>(options.episodes));
@@ -244,25 +258,32 @@ int run_demo(const Target& target, const DemoOptions& options) {
     throw st::Error("storing the traces failed (" + std::to_string(stats.sink_errors) + " errors, " +
                     std::to_string(stats.sessions_dropped) + " sessions dropped); see the messages above");
   }
+  if (server_sink && server_sink->stats().sessions_in_fallback > 0) {
+    throw st::Error(std::to_string(server_sink->stats().sessions_in_fallback) + " sessions could not be sent to " +
+                    *server + ": they are in '" + server_sink->options().fallback_dir.string() +
+                    "'; store them with `synth-trace --db " + db.string() + " import " +
+                    server_sink->options().fallback_dir.string() + "`");
+  }
 
   // This run's sessions, by their id prefix (a list of ids would bind one value per episode).
   const std::vector<st::Value> params{st::Value("demo-" + stamp + "-%")};
   constexpr int kListed = 20;
-  st::DuckDBTraceManager& store = sink->manager();
-  const st::QueryResult per_session = store.query(
+  const std::unique_ptr<TraceStore> through_server = server ? open_for_reading(target) : nullptr;
+  const auto query = [&](std::string_view sql) {
+    return through_server ? through_server->query(sql, params) : file_sink->manager().query(sql, params);
+  };
+  const st::QueryResult per_session = query(
       "SELECT s.session_id, s.num_timesteps AS steps, s.num_events AS events, s.num_messages AS messages, "
       "s.total_tokens_used AS tokens, ROUND(s.total_cost, 6) AS cost_usd, ROUND(s.total_reward, 2) AS reward "
       "FROM session_summary s WHERE s.session_id LIKE ? ORDER BY s.created_at, s.session_id LIMIT " +
-          std::to_string(kListed),
-      params);
+          std::to_string(kListed));
   std::cout << per_session.to_table();
   if (options.episodes > kListed) std::cout << "(the first " << kListed << " of " << options.episodes << " sessions)\n";
   std::cout << "\n";
-  const st::QueryResult totals = store.query(
+  const st::QueryResult totals = query(
       "SELECT COUNT(*) AS sessions, SUM(num_timesteps) AS steps, SUM(num_events) AS events, "
       "SUM(num_messages) AS messages, SUM(total_tokens_used) AS tokens, ROUND(SUM(total_cost), 6) AS cost_usd, "
-      "ROUND(SUM(total_reward), 2) AS reward FROM session_summary WHERE session_id LIKE ?",
-      params);
+      "ROUND(SUM(total_reward), 2) AS reward FROM session_summary WHERE session_id LIKE ?");
   std::cout << totals.to_table();
   if (stats.sessions_overflowed > 0) {
     std::cout << "\n" << stats.sessions_overflowed << " of " << options.episodes
@@ -279,10 +300,14 @@ int run_demo(const Target& target, const DemoOptions& options) {
             << "  synth-trace --db " << db.string() << " stats\n"
             << "  synth-trace --db " << db.string()
             << " query \"SELECT event_type, COUNT(*) AS n FROM events GROUP BY ALL ORDER BY n DESC\"\n"
-            << "  synth-trace --db " << db.string() << " finetune-export --out demo.jsonl\n"
-            << "See them in the browser viewer (sessions, timelines, LLM calls, rewards): run\n"
-            << "  synth-trace --db " << db.string() << " serve\n"
-            << "and open http://127.0.0.1:4319 (Ctrl-C stops it; the JSON API is under /api/v1/)\n";
+            << "  synth-trace --db " << db.string() << " finetune-export --out demo.jsonl\n";
+  if (server) {
+    std::cout << "See them in the browser viewer (sessions, timelines, LLM calls, rewards): open " << *server << "\n";
+  } else {
+    std::cout << "See them in the browser viewer (sessions, timelines, LLM calls, rewards): run\n"
+              << "  synth-trace --db " << db.string() << " serve\n"
+              << "and open http://127.0.0.1:4319 (Ctrl-C stops it; the JSON API is under /api/v1/)\n";
+  }
   return kOk;
 }
 

@@ -148,7 +148,7 @@ TEST_F(Cli, BesideARunningServerTheCommandsReadThroughItWithTheSameOutput) {
   const Output imported = run("import " + quote(data("python/env_runtime_session.json")) + " --on-existing replace");
   EXPECT_EQ(imported.code, 0) << imported.err;
   EXPECT_NE(imported.out.find("1 replaced"), std::string::npos) << imported.out;
-  for (const char* command : {"query --write 'DELETE FROM events'", "demo --episodes 1", "migrate"}) {
+  for (const char* command : {"query --write 'DELETE FROM events'", "migrate"}) {
     const Output refused = run(command);
     EXPECT_EQ(refused.code, 1) << command;
     EXPECT_NE(refused.err.find(serve.url()), std::string::npos) << command << ": " << refused.err;
@@ -159,6 +159,33 @@ TEST_F(Cli, BesideARunningServerTheCommandsReadThroughItWithTheSameOutput) {
 
   ASSERT_EQ(serve.stop(), 0);
   expect_goldens("");  // the file again, unchanged by reading through the server
+}
+
+// With the viewer's server running on the file, the demo's sessions go to that server (as the
+// library's DuckDB sink sends them), its summary is read through it, and it points at the viewer
+// already open rather than at starting one.
+TEST_F(Cli, DemoBesideARunningServerSendsItsSessionsToIt) {
+  synth_test::ServeProcess serve(db_);
+  const Output demo = run("demo --episodes 3 --seed 11");
+  ASSERT_EQ(demo.code, 0) << demo.out << demo.err;
+  EXPECT_NE(demo.out.find("through the synth-trace serve at " + serve.url()), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("open " + serve.url()), std::string::npos) << demo.out;
+  EXPECT_EQ(demo.out.find(" serve\n"), std::string::npos) << demo.out;  // no second server to start
+  // The summary's totals, read through the server once the sessions were committed: 3 sessions.
+  const auto totals = demo.out.find("sessions  steps");
+  ASSERT_NE(totals, std::string::npos) << demo.out;
+  const auto values = demo.out.find('\n', demo.out.find('\n', totals) + 1) + 1;  // past the header and its rule
+  EXPECT_EQ(demo.out.substr(demo.out.find_first_not_of(' ', values), 2), "3 ") << demo.out;  // numbers align right
+  const Output sessions = run("sessions --format json");  // through the server
+  ASSERT_EQ(sessions.code, 0) << sessions.err;
+  const st::Value served = st::Value::parse(sessions.out);
+  ASSERT_EQ(served.size(), 3u) << sessions.out;
+  for (const auto& row : served.as_array()) EXPECT_GT(row["events"].as_int(), 0);
+
+  ASSERT_EQ(serve.stop(), 0);
+  const Output stored = run("sessions --format json");  // the file itself
+  ASSERT_EQ(stored.code, 0) << stored.err;
+  EXPECT_EQ(st::Value::parse(stored.out), served);
 }
 
 TEST_F(Cli, ImportReportsBadFilesAndKeepsGoodOnes) {
