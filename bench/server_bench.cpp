@@ -51,6 +51,8 @@ std::int64_t inserted(httplib::Client& client) {
 // (a) Two client threads POST NDJSON batches of 20 sessions x 10 timesteps (600 events) without
 // waiting for their commit; a third lists sessions every 50 ms meanwhile. The time runs until the
 // server has committed every session (health's inserted count), so it is end to end into the file.
+// `journal:1`: answered once written to the ingest journal (serve's default); `journal:0`: once
+// queued (--otlp-ack queue).
 void BM_NativeIngest(benchmark::State& state) {
   const fs::path path = synth_bench::scratch_database("server_ingest.duckdb");
   constexpr int kBatches = 100;  // per client
@@ -64,11 +66,14 @@ void BM_NativeIngest(benchmark::State& state) {
   }
   std::int64_t events = 0;
   std::int64_t lists = 0;
+  std::int64_t commits = 0;
   for (auto _ : state) {
     state.PauseTiming();
     remove_database(path);
     {
-      st::server::Server server(st::server::ServerOptions{.db = path, .port = 0});
+      st::server::ServerOptions options{.db = path, .port = 0};
+      if (state.range(0) == 0) options.otlp_ack = st::server::ServerOptions::OtlpAck::queue;
+      st::server::Server server(options);
       const std::int64_t expected = 2 * kBatches * kSessionsPerBatch;
       std::atomic<bool> done{false};
       state.ResumeTiming();
@@ -100,14 +105,16 @@ void BM_NativeIngest(benchmark::State& state) {
       done = true;
       reader.join();
       events += expected * kSteps * 3;
+      if (const auto health = client->Get("/api/v1/health")) commits += Value::parse(health->body)["ingest"]["commits"].as_int();
     }
     state.ResumeTiming();
   }
   remove_database(path);
   state.SetItemsProcessed(events);  // items = events
   state.counters["lists_during_ingest"] = static_cast<double>(lists);
+  state.counters["commits"] = static_cast<double>(commits);
 }
-BENCHMARK(BM_NativeIngest)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_NativeIngest)->ArgName("journal")->Arg(1)->Arg(0)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // (a'') The same sessions through the library's collector sink, as a traced process sends them:
 // two sinks (two processes' worth) write 2,000 sessions each (600 events per 20) and flush; the

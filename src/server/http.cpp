@@ -238,6 +238,30 @@ void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<Inges
   }
 }
 
+JournaledRequest journal_request(ServerContext& ctx, httplib::Response& res, IngestJournal::Route route,
+                                 std::uint8_t encoding, std::string_view body, std::int64_t received_unix_ms) {
+  if (!ctx.journal) return {};
+  if (body.size() > IngestJournal::kMaxBody) {
+    throw ApiError(413, "the body is larger than the ingest journal takes (" + std::to_string(IngestJournal::kMaxBody) +
+                            " bytes): send a smaller request");
+  }
+  try {
+    return JournaledRequest(*ctx.journal, ctx.journal->write(route, encoding, body, received_unix_ms));
+  } catch (const Error& e) {
+    res.set_header("Retry-After", "5");
+    throw ApiError(503, std::string(e.what()) + "; nothing of this request was stored: send it again");
+  }
+}
+
+void sync_journal(httplib::Response& res, const JournaledRequest& journaled) {
+  try {
+    journaled.sync();
+  } catch (const Error& e) {
+    res.set_header("Retry-After", "5");
+    throw ApiError(503, std::string(e.what()) + ": send the request again");
+  }
+}
+
 // The body, decompressed (httplib inflates gzip and deflate as it reads), refused once it is
 // larger than the limit: a small gzip body cannot grow into gigabytes.
 std::string read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t max) {

@@ -117,6 +117,14 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
 /// decided already when the request was `admitted` (admit_or_refuse()).
 void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller,
                    std::optional<IngestQueue::Admission>& admitted);
+/// A decoded request answered before its commit, written to the journal (ctx.journal, when the
+/// server has one) for its route; not synced yet (sync_journal). 413 when larger than a journal
+/// record holds, 503 with Retry-After when the disk refuses it (nothing of it was stored).
+JournaledRequest journal_request(ServerContext& ctx, httplib::Response& res, IngestJournal::Route route,
+                                 std::uint8_t encoding, std::string_view body, std::int64_t received_unix_ms);
+/// The journaled request on disk before it is answered: 503 with Retry-After when the sync failed
+/// (its items are queued all the same; sent again, what was stored meanwhile is stored once).
+void sync_journal(httplib::Response& res, const JournaledRequest& journaled);
 /// Before decoding a request's `body_bytes`. One `acknowledged_once_queued` gets its room in the
 /// queue, or the 503 of a full queue when the queue, with the requests admitted before it, holds
 /// what the writer stores in ServerOptions::queue_delay; one answered after its commit (it waits

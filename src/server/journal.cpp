@@ -132,7 +132,7 @@ IngestJournal::IngestJournal(std::filesystem::path dir, std::uint64_t segment_by
         Request& request = requests[seq];
         request.seq = seq;
         request.route = static_cast<Route>(body[17]);
-        request.json = body[18] != 0;
+        request.encoding = static_cast<std::uint8_t>(body[18]);
         request.received_unix_ms = static_cast<std::int64_t>(get_le(body.data() + 9, 8));
         request.body_at = at + kFrame + kRequestHead;
         request.body_bytes = length - kRequestHead;
@@ -260,7 +260,7 @@ void IngestJournal::append(std::string_view head, std::string_view body) {
   segment.bytes += total;
 }
 
-std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body, std::int64_t received_unix_ms) {
+std::uint64_t IngestJournal::write(Route route, std::uint8_t encoding, std::string_view body, std::int64_t received_unix_ms) {
   if (body.size() > kMaxBody) {
     throw Error("a request of " + std::to_string(body.size()) + " bytes is too large for the ingest journal");
   }
@@ -268,7 +268,7 @@ std::uint64_t IngestJournal::write(Route route, bool json, std::string_view body
   head[kFrame] = kRequest;
   put_u64(head.data() + kFrame + 9, static_cast<std::uint64_t>(received_unix_ms));
   head[kFrame + 17] = static_cast<char>(route);
-  head[kFrame + 18] = json ? 1 : 0;
+  head[kFrame + 18] = static_cast<char>(encoding);
   std::lock_guard lock(mutex_);
   if (torn_ || std::prev(segments_.end())->second.bytes >= segment_bytes_) {
     // What is written in it is synced before a new file takes the writes (unless a sync of it

@@ -1,4 +1,5 @@
-// Internal: the journal of OTLP requests answered before their commit (serve --otlp-ack journal).
+// Internal: the journal of requests answered before their commit (serve --otlp-ack journal): OTLP
+// requests, and sessions posted without ?wait=commit.
 //
 // A request is written to the current segment file of `<db>.journal/` and made durable (one
 // fdatasync shared by every request written meanwhile) before it is answered; once everything it
@@ -33,12 +34,14 @@ namespace synth::tracing::server {
 class IngestJournal {
  public:
   /// Which route a request came to, so that it is replayed through the same one.
-  enum class Route : char { otlp_traces = 't', otlp_logs = 'l' };
+  enum class Route : char { otlp_traces = 't', otlp_logs = 'l', sessions = 's' };
   /// A request as it was written.
   struct Request {
     std::uint64_t seq = 0;
     Route route = Route::otlp_traces;
-    bool json = false;  ///< OTLP/JSON, else protobuf
+    /// How its route reads the body again: for OTLP 1 (JSON) or 0 (protobuf); for sessions, the
+    /// body's format and on_existing policy (routes_ingest.cpp).
+    std::uint8_t encoding = 0;
     std::int64_t received_unix_ms = 0;  ///< when it came: held spans and records wait from then
     std::string body;                   ///< decompressed; left over ones: read_body() reads it
     /// Where a left-over request's body is (read when it is replayed, so that a large journal is
@@ -78,7 +81,7 @@ class IngestJournal {
   static constexpr std::size_t kMaxBody = (std::size_t{1} << 32) - 64;
   /// Writes a request (durable once sync() returns); returns its sequence number. Throws Error
   /// naming the file when the disk refuses it (nothing of it stays). At most kMaxBody bytes.
-  std::uint64_t write(Route route, bool json, std::string_view body, std::int64_t received_unix_ms);
+  std::uint64_t write(Route route, std::uint8_t encoding, std::string_view body, std::int64_t received_unix_ms);
   /// Returns once request `seq` is on disk: one fdatasync for every request written meanwhile, the
   /// callers that come during it waiting for the next. Throws Error naming the file when it fails.
   void sync(std::uint64_t seq);

@@ -5,11 +5,19 @@
 #include <httplib.h>
 
 #include "server/http.hpp"
+#include "server/ingest_decode.hpp"
 
 namespace synth::tracing::server {
 
-/// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue.
+/// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue; without ?wait=commit
+/// answered once journaled (--otlp-ack journal), else once queued.
 void add_ingest_routes(httplib::Server& http, ServerContext& ctx);
+/// How a journal record of POST /api/v1/sessions keeps the body's format and the request's
+/// on_existing policy (IngestJournal::Request::encoding).
+std::uint8_t sessions_journal_encoding(BodyFormat format, OnExistingSession on_existing);
+/// Queues again a request to POST /api/v1/sessions left in the journal, marked done once
+/// committed. Throws ApiError as the route answers (503 while the queue is full).
+void replay_sessions(ServerContext& ctx, const IngestJournal::Request& request, JournaledRequest& journaled);
 /// POST /v1/traces (OTLP/HTTP protobuf or JSON) and /v1/logs (GenAI content) into the ingest
 /// queue, answered once committed, journaled or queued (ServerOptions::otlp_ack); /v1/metrics
 /// answered and dropped.

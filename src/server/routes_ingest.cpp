@@ -25,6 +25,34 @@ OnExistingSession on_existing_param(const httplib::Request& req) {
   return OnExistingSession::skip;
 }
 
+BodyFormat format_of(std::uint8_t encoding) { return (encoding & 1) != 0 ? BodyFormat::ndjson : BodyFormat::json; }
+
+OnExistingSession on_existing_of(std::uint8_t encoding) {
+  const int policy = encoding >> 1;
+  if (policy > static_cast<int>(OnExistingSession::merge)) {
+    throw ApiError(400, "the journal record names no on_existing policy (" + std::to_string(policy) + ")");
+  }
+  return static_cast<OnExistingSession>(policy);
+}
+
+// A request answered before its commit is journaled first (--otlp-ack journal), so that a kill
+// loses none of it: replayed at the next start, it is stored once, as sending it twice would.
+// Not a merge: its part, replayed after a commit the kill left unmarked, would be added twice.
+bool journaled_first(const ServerContext& ctx, bool wait, OnExistingSession on_existing) {
+  return !wait && on_existing != OnExistingSession::merge && ctx.options.otlp_ack == ServerOptions::OtlpAck::journal;
+}
+
+// The decoded sessions as queue items: with `receipt` (waited for, or marking a journaled request
+// done), each knows its place in the request.
+std::vector<IngestItem> items_of(DecodedBody& decoded, OnExistingSession on_existing, const std::shared_ptr<Receipt>& receipt) {
+  std::vector<IngestItem> items;
+  items.reserve(decoded.sessions.size());
+  for (std::size_t i = 0; i < decoded.sessions.size(); ++i) {
+    items.push_back(IngestItem{std::move(decoded.sessions[i].trace), on_existing, decoded.sessions[i].bytes, receipt, i});
+  }
+  return items;
+}
+
 Value rejected_value(const RejectedSession& r) {
   return Value{{"index", r.index}, {"session_id", r.session_id ? Value(*r.session_id) : Value()}, {"error", r.error}};
 }
@@ -52,18 +80,27 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
       for (const RejectedSession& r : decoded.rejected) rejected.push_back(rejected_value(r));
 
       const std::size_t count = decoded.sessions.size();
-      std::shared_ptr<Receipt> receipt = wait ? std::make_shared<Receipt>(count) : nullptr;
-      std::vector<std::pair<std::size_t, std::string>> where;  // each session's place in the body, and id
-      std::vector<IngestItem> items;
-      items.reserve(count);
-      for (std::size_t i = 0; i < count; ++i) {
-        if (wait) where.emplace_back(decoded.sessions[i].index, decoded.sessions[i].trace.session_id);
-        items.push_back(IngestItem{std::move(decoded.sessions[i].trace), on_existing, decoded.sessions[i].bytes, receipt, i});
+      JournaledRequest journaled = count > 0 && journaled_first(ctx, wait, on_existing)
+                                       ? journal_request(ctx, res, IngestJournal::Route::sessions,
+                                                         sessions_journal_encoding(format, on_existing), body, unix_ms_now())
+                                       : JournaledRequest();
+      std::shared_ptr<Receipt> receipt;
+      if (wait) {
+        receipt = std::make_shared<Receipt>(count);
+      } else if (journaled) {
+        receipt = std::make_shared<Receipt>(count, journaled.when_recorded());
       }
+      std::vector<std::pair<std::size_t, std::string>> where;  // each session's place in the body, and id
+      if (wait) {
+        for (const DecodedSession& d : decoded.sessions) where.emplace_back(d.index, d.trace.session_id);
+      }
+      std::vector<IngestItem> items = items_of(decoded, on_existing, receipt);
       push_to_queue(ctx, res, items, "send fewer per request (serve --queue-sessions, --queue-bytes)", admitted);
+      if (journaled) journaled.handed_over();
       ctx.counters.accepted.fetch_add(count, std::memory_order_relaxed);
+      sync_journal(res, journaled);
       Value answer{{"accepted", count}};
-      if (receipt) {
+      if (wait) {
         const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout + ctx.options.commit_interval;
         if (!receipt->wait(deadline)) throw ApiError(504, "the sessions were accepted but not stored in time");
         Value stored = Value::object({{"inserted", 0}, {"replaced", 0}, {"merged", 0}, {"skipped", 0}});
@@ -81,6 +118,26 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
       send_json(res, answer.dump());
     }
   }));
+}
+
+std::uint8_t sessions_journal_encoding(BodyFormat format, OnExistingSession on_existing) {
+  return static_cast<std::uint8_t>((format == BodyFormat::ndjson ? 1 : 0) | (static_cast<int>(on_existing) << 1));
+}
+
+void replay_sessions(ServerContext& ctx, const IngestJournal::Request& request, JournaledRequest& journaled) {
+  httplib::Response res;
+  DecodedBody decoded;
+  try {
+    decoded = decode_sessions(request.body, format_of(request.encoding));
+  } catch (const BodyError& e) {
+    throw ApiError(400, e.what());
+  }
+  if (decoded.sessions.empty()) return;  // done: nothing in it to store
+  std::vector<IngestItem> items = items_of(decoded, on_existing_of(request.encoding),
+                                           std::make_shared<Receipt>(decoded.sessions.size(), journaled.when_recorded()));
+  std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
+  push_to_queue(ctx, res, items, "serve --queue-sessions, --queue-bytes", none);
+  journaled.handed_over();
 }
 
 }  // namespace synth::tracing::server

@@ -1,7 +1,8 @@
 // OTLP/HTTP: POST /v1/traces and /v1/logs (protobuf or JSON, gzip) read, decoded, journaled and
 // stored (otlp_ingest.hpp), answered once committed, once written to the journal (journal.hpp)
 // or once queued (ServerOptions::otlp_ack); the journal's left-over requests replayed through the
-// same code; /v1/metrics answered (and dropped) so that SDKs log no errors.
+// same code (and those of POST /api/v1/sessions through its own, routes_ingest.cpp); /v1/metrics
+// answered (and dropped) so that SDKs log no errors.
 #include <algorithm>
 #include <thread>
 #include <unordered_map>
@@ -41,33 +42,6 @@ Decoded decode_request(std::string_view body, bool json, Decoded (*from_json)(st
 void answer(httplib::Response& res, bool json, std::string body) {
   res.status = 200;
   res.set_content(std::move(body), json ? "application/json" : kProtobuf);
-}
-
-// With --otlp-ack journal, the request written to the journal, decoded and not yet queued.
-JournaledRequest journal_request(ServerContext& ctx, httplib::Response& res, IngestJournal::Route route, bool json,
-                                 std::string_view body, std::int64_t received_unix_ms) {
-  if (ctx.options.otlp_ack != ServerOptions::OtlpAck::journal || !ctx.journal) return {};
-  if (body.size() > IngestJournal::kMaxBody) {
-    throw ApiError(413, "the body is larger than the ingest journal takes (" + std::to_string(IngestJournal::kMaxBody) +
-                            " bytes): send fewer spans per request");
-  }
-  try {
-    return JournaledRequest(*ctx.journal, ctx.journal->write(route, json, body, received_unix_ms));
-  } catch (const Error& e) {
-    res.set_header("Retry-After", "5");
-    throw ApiError(503, std::string(e.what()) + "; nothing of this request was stored: send it again");
-  }
-}
-
-// The request on disk before it is answered.
-void sync_journal(httplib::Response& res, const JournaledRequest& journaled) {
-  try {
-    journaled.sync();
-  } catch (const Error& e) {
-    // Queued all the same: sent again, what was stored meanwhile is left out as stored.
-    res.set_header("Retry-After", "5");
-    throw ApiError(503, std::string(e.what()) + ": send the request again");
-  }
 }
 
 // Which session the stored spans of the traces of `ids` are in, for the traces this server has not
@@ -124,7 +98,7 @@ void replay(ServerContext& ctx, const OtlpRoute<Decoded>& route, const IngestJou
             JournaledRequest& journaled) {
   httplib::Response res;
   std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
-  Decoded decoded = decode_request(request.body, request.json, route.from_json, route.from_protobuf);
+  Decoded decoded = decode_request(request.body, request.encoding != 0, route.from_json, route.from_protobuf);
   remember_stored_sessions(ctx, route.trace_ids(decoded));
   route.store(ctx, res, decoded, none, journaled, request.received_unix_ms);
 }
@@ -145,7 +119,9 @@ std::size_t replay_journal(ServerContext& ctx) {
     const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout;
     for (;;) {
       try {
-        if (request.route == IngestJournal::Route::otlp_logs) {
+        if (request.route == IngestJournal::Route::sessions) {
+          replay_sessions(ctx, request, journaled);
+        } else if (request.route == IngestJournal::Route::otlp_logs) {
           replay(ctx, kLogs, request, journaled);
         } else {
           replay(ctx, kTraces, request, journaled);
@@ -185,7 +161,9 @@ void ingest(ServerContext& ctx, const OtlpRoute<Decoded>& route, const httplib::
       admit_or_refuse(ctx, res, body.size(), ctx.options.otlp_ack != ServerOptions::OtlpAck::commit);
   Decoded decoded = decode_request(body, json, route.from_json, route.from_protobuf);
   const std::int64_t received = unix_ms_now();
-  JournaledRequest journaled = journal_request(ctx, res, route.journal_route, json, body, received);
+  JournaledRequest journaled =
+      ctx.options.otlp_ack == ServerOptions::OtlpAck::journal ? journal_request(ctx, res, route.journal_route, json, body, received)
+                                                                : JournaledRequest();
   const Rejected rejected = route.store(ctx, res, decoded, admitted, journaled, received);
   sync_journal(res, journaled);
   answer(res, json, otlp_trace_response(json, rejected.count, rejected.message, route.rejected_field));

@@ -2,7 +2,7 @@
 // is stored by the next real `synth-trace serve` on the same file, whatever its --otlp-ack, before
 // any new request (the CLI reading the file meanwhile says they are not shown yet); a request
 // replayed although it was committed just before the kill is stored once; a clean stop leaves no
-// journal behind.
+// journal behind. Sessions posted to /api/v1/sessions without ?wait=commit are journaled alike.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -12,9 +12,11 @@
 #include <mutex>
 #include <thread>
 
+#include "server/fixtures.hpp"
 #include "server/journal.hpp"
 #include "server/pending.hpp"
 #include "server/otlp_json.hpp"
+#include "server/routes.hpp"
 #include "server/serve_process.hpp"
 #include "support.hpp"
 #include "synth/tracing/duckdb.hpp"
@@ -188,4 +190,74 @@ TEST(JournalReplay, ARecordReplayedAfterARestartGoesToTheSessionItsTraceHasInThe
   stored_session(serve, "conv-v", 1, 1, std::chrono::seconds(5));
   EXPECT_EQ(session_ids(serve), std::vector<std::string>{"conv-v"});
   ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+}
+
+TEST(JournalReplay, EverySessionAcknowledgedWithoutWaitingForItsCommitSurvivesAKill) {
+  // Clients posting our trace JSON without ?wait=commit are answered once their request is in the
+  // journal, so a kill mid-ingest loses none of what was answered.
+  TempDir dir;
+  constexpr int kSenders = 4;
+  std::mutex mutex;
+  std::vector<std::string> acknowledged;
+  {
+    ServeProcess serve(dir.db());
+    std::atomic<bool> killed{false};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < kSenders; ++t) {
+      senders.emplace_back([&, t] {
+        auto client = serve.client();
+        for (int i = 0; i < 100000 && !killed; ++i) {
+          const std::string session = "sent-" + std::to_string(t) + "-" + std::to_string(i);
+          const auto r = client->Post("/api/v1/sessions", synth_test::sample_session(session).to_json(), "application/json");
+          if (!r) break;                   // killed
+          if (r->status != 200) continue;  // refused (503): nothing was promised
+          std::lock_guard lock(mutex);
+          acknowledged.push_back(session);
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    killed = true;
+    ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
+    for (std::thread& s : senders) s.join();
+  }
+  ASSERT_GT(acknowledged.size(), 20u) << "the senders got going before the kill";
+  {
+    ServeProcess serve(dir.db());                         // replays before it answers
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();  // and stores what it took
+  }
+  std::vector<std::string> stored = DuckDBTraceManager(dir.db()).session_ids();
+  std::sort(stored.begin(), stored.end());
+  std::size_t missing = 0;
+  for (const std::string& session : acknowledged) {
+    missing += std::binary_search(stored.begin(), stored.end(), session) ? 0 : 1;
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " sessions acknowledged";
+  EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
+}
+
+TEST(JournalReplay, SessionsLeftInTheJournalAreStoredWithTheirRequestsFormatAndPolicy) {
+  TempDir dir;
+  {
+    DuckDBTraceManager store(dir.db());
+    store.insert_trace(synth_test::sample_session("kept", {.steps = 1}));
+  }
+  // NDJSON asking to replace "kept" (1 timestep stored) by its 2-timestep version, and a new one.
+  const std::string body = synth_test::sample_session("kept", {.steps = 2}).to_json() + "\n" +
+                           synth_test::sample_session("new", {.steps = 3}).to_json() + "\n";
+  {
+    IngestJournal journal(IngestJournal::folder_of(dir.db()));
+    journal.sync(journal.write(IngestJournal::Route::sessions,
+                               server::sessions_journal_encoding(server::BodyFormat::ndjson, OnExistingSession::replace),
+                               body, server::unix_ms_now()));
+  }
+  {
+    ServeProcess serve(dir.db());
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+    EXPECT_NE(serve.stderr_text().find("1 requests acknowledged"), std::string::npos) << serve.stderr_text();
+  }
+  DuckDBTraceManager store(dir.db());
+  EXPECT_EQ(store.load_trace("kept")->session_time_steps.size(), 2u) << "replaced";
+  EXPECT_EQ(store.load_trace("new")->session_time_steps.size(), 3u);
+  EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
 }

@@ -66,11 +66,11 @@ TEST(IngestJournal, RequestsNotDoneAreFoundAgainExactlyAndInOrder) {
   EXPECT_TRUE(left[0].body.empty()) << "read when replayed";
   for (IngestJournal::Request& r : left) IngestJournal::read_body(r);
   EXPECT_EQ(left[0].route, IngestJournal::Route::otlp_traces);
-  EXPECT_FALSE(left[0].json);
+  EXPECT_EQ(left[0].encoding, 0);
   EXPECT_EQ(left[0].body, binary);
   EXPECT_EQ(left[0].received_unix_ms, kReceived);
   EXPECT_EQ(left[1].route, IngestJournal::Route::otlp_traces);
-  EXPECT_TRUE(left[1].json);
+  EXPECT_EQ(left[1].encoding, 1);
   EXPECT_EQ(left[1].body, "");
   EXPECT_TRUE(journal.take_left_over().empty()) << "taken once";
   EXPECT_EQ(journal.waiting(), 2u);
