@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -37,6 +38,52 @@ void leave_in_journal(const std::filesystem::path& db,
                       const std::vector<std::pair<IngestJournal::Route, std::string>>& requests) {
   IngestJournal journal(IngestJournal::folder_of(db));
   for (const auto& [route, body] : requests) journal.sync(journal.write(route, true, body, server::unix_ms_now()));
+}
+
+// A request of a client sending while the server is killed: the session it brings, where it goes.
+struct SentRequest {
+  std::string session;
+  std::string path;
+  std::string body;
+};
+
+// Four clients send `request(client, n)` in turn until the server on `db` is killed outright 700 ms
+// in; then a server started again on the file replays its journal and stops. Returns the sessions
+// of the requests answered 200 (a 503 promised nothing), and the sessions stored, sorted.
+std::pair<std::vector<std::string>, std::vector<std::string>> acknowledged_and_stored_across_a_kill(
+    const std::filesystem::path& db, const std::function<SentRequest(int, int)>& request) {
+  constexpr int kSenders = 4;
+  std::mutex mutex;
+  std::vector<std::string> acknowledged;
+  {
+    ServeProcess serve(db);
+    std::atomic<bool> killed{false};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < kSenders; ++t) {
+      senders.emplace_back([&, t] {
+        auto client = serve.client();
+        for (int i = 0; i < 100000 && !killed; ++i) {
+          const SentRequest sent = request(t, i);
+          const auto r = client->Post(sent.path, sent.body, "application/json");
+          if (!r) break;                   // killed
+          if (r->status != 200) continue;  // refused (503): nothing was promised
+          std::lock_guard lock(mutex);
+          acknowledged.push_back(sent.session);
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    killed = true;
+    EXPECT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
+    for (std::thread& s : senders) s.join();
+  }
+  {
+    ServeProcess serve(db);                               // replays before it answers
+    EXPECT_EQ(serve.stop(), 0) << serve.stderr_text();  // and stores what it took
+  }
+  std::vector<std::string> stored = DuckDBTraceManager(db).session_ids();
+  std::sort(stored.begin(), stored.end());
+  return {std::move(acknowledged), std::move(stored)};
 }
 
 }  // namespace
@@ -121,40 +168,12 @@ TEST(JournalReplay, EveryRequestAcknowledgedBeforeAKillMidIngestIsStoredOnce) {
   // the file after the restart, and no span is stored twice (a request replayed after its commit,
   // or sent again by its client, is stored once).
   TempDir dir;
-  constexpr int kSenders = 4;
-  std::mutex mutex;
-  std::vector<std::string> acknowledged;
-  {
-    ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});
-    std::atomic<bool> killed{false};
-    std::vector<std::thread> senders;
-    for (int t = 0; t < kSenders; ++t) {
-      senders.emplace_back([&, t] {
-        auto client = serve.client();
-        for (int i = 0; i < 100000 && !killed; ++i) {
-          const std::string session = "conv-k" + std::to_string(t) + "-" + std::to_string(i);
-          const auto r = client->Post("/v1/traces",
-                                      spans_body(session, true, true, trace_id(1000 + t * 100000 + i), input_messages("K?")),
-                                      "application/json");
-          if (!r) break;  // killed
-          if (r->status != 200) continue;  // refused (503): nothing was promised
-          std::lock_guard lock(mutex);
-          acknowledged.push_back(session);
-        }
-      });
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
-    killed = true;
-    ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
-    for (std::thread& s : senders) s.join();
-  }
+  const auto [acknowledged, stored] = acknowledged_and_stored_across_a_kill(dir.db(), [](int t, int i) {
+    const std::string session = "conv-k" + std::to_string(t) + "-" + std::to_string(i);
+    return SentRequest{session, "/v1/traces",
+                       spans_body(session, true, true, trace_id(1000 + t * 100000 + i), input_messages("K?"))};
+  });
   ASSERT_GT(acknowledged.size(), 20u) << "the senders got going before the kill";
-  {
-    ServeProcess serve(dir.db(), {"--otlp-ack", "journal"});  // replays before it answers
-    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();       // and stores what it took
-  }
-  std::vector<std::string> stored = DuckDBTraceManager(dir.db()).session_ids();
-  std::sort(stored.begin(), stored.end());
   for (const std::string& session : acknowledged) {
     EXPECT_TRUE(std::binary_search(stored.begin(), stored.end(), session)) << session << " was acknowledged";
   }
@@ -196,38 +215,11 @@ TEST(JournalReplay, EverySessionAcknowledgedWithoutWaitingForItsCommitSurvivesAK
   // Clients posting our trace JSON without ?wait=commit are answered once their request is in the
   // journal, so a kill mid-ingest loses none of what was answered.
   TempDir dir;
-  constexpr int kSenders = 4;
-  std::mutex mutex;
-  std::vector<std::string> acknowledged;
-  {
-    ServeProcess serve(dir.db());
-    std::atomic<bool> killed{false};
-    std::vector<std::thread> senders;
-    for (int t = 0; t < kSenders; ++t) {
-      senders.emplace_back([&, t] {
-        auto client = serve.client();
-        for (int i = 0; i < 100000 && !killed; ++i) {
-          const std::string session = "sent-" + std::to_string(t) + "-" + std::to_string(i);
-          const auto r = client->Post("/api/v1/sessions", synth_test::sample_session(session).to_json(), "application/json");
-          if (!r) break;                   // killed
-          if (r->status != 200) continue;  // refused (503): nothing was promised
-          std::lock_guard lock(mutex);
-          acknowledged.push_back(session);
-        }
-      });
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
-    killed = true;
-    ASSERT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
-    for (std::thread& s : senders) s.join();
-  }
+  const auto [acknowledged, stored] = acknowledged_and_stored_across_a_kill(dir.db(), [](int t, int i) {
+    const std::string session = "sent-" + std::to_string(t) + "-" + std::to_string(i);
+    return SentRequest{session, "/api/v1/sessions", synth_test::sample_session(session).to_json()};
+  });
   ASSERT_GT(acknowledged.size(), 20u) << "the senders got going before the kill";
-  {
-    ServeProcess serve(dir.db());                         // replays before it answers
-    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();  // and stores what it took
-  }
-  std::vector<std::string> stored = DuckDBTraceManager(dir.db()).session_ids();
-  std::sort(stored.begin(), stored.end());
   std::size_t missing = 0;
   for (const std::string& session : acknowledged) {
     missing += std::binary_search(stored.begin(), stored.end(), session) ? 0 : 1;
