@@ -166,10 +166,13 @@ Episode run_episode(st::SessionTracer& tracer, const PolicyModel& policy, const 
   return e;
 }
 
+// To the millisecond: two runs in the same second (a script, a test) must not share session ids,
+// or the second run's sessions would be skipped as stored.
 std::string run_stamp() {
-  std::string s = st::format_timestamp(st::now()).substr(0, 19);  // 2025-01-01T10:00:01
+  std::string s = st::format_timestamp(st::now()).substr(0, 23);  // 2025-01-01T10:00:01.234
   std::erase(s, '-');
   std::erase(s, ':');
+  std::erase(s, '.');
   return s;
 }
 
@@ -199,20 +202,31 @@ void wait_until_stored(st::SessionTracer& tracer) {
 int run_demo(const Target& target, const DemoOptions& options) {
   const std::filesystem::path& db = target.db;
   const PolicyModel policy = PolicyModel::from_environment();
-  // Beside a server that owns the file, the sessions go to it, as the library's DuckDB sink sends
-  // them, and the summary is read through it.
+  // Beside a server that owns the file (or the one --server names), the sessions go to it, as the
+  // library's DuckDB sink sends them, and the summary is read through it. The token is --token's,
+  // else the configuration's collector_token (the sink's); a server that refuses it, or does not
+  // answer, fails here, before the episodes.
   const std::optional<std::string> server = server_of(target);
+  Target via = target;
+  std::unique_ptr<TraceStore> through_server;
   std::shared_ptr<st::DuckDBSink> file_sink;
   std::shared_ptr<st::CollectorSink> server_sink;
   std::shared_ptr<st::SessionSink> sink;
   if (server) {
-    server_sink = std::make_shared<st::CollectorSink>(
-        st::CollectorOptions{.url = *server, .token = target.token, .fallback_dir = db.string() + ".pending"});
+    st::CollectorOptions collector = st::CollectorOptions::from_config(st::TracingConfig{}.load());
+    collector.url = *server;
+    if (via.token.empty()) via.token = collector.token;
+    collector.token = via.token;
+    through_server = open_for_reading(via);
+    through_server->query("SELECT 1");
+    server_sink = std::make_shared<st::CollectorSink>(std::move(collector));
     sink = server_sink;
   } else {
     file_sink = std::make_shared<st::DuckDBSink>(db);
     sink = file_sink;
   }
+  // How the commands after it reach the same sessions.
+  const std::string where = target.server ? "--server " + *target.server : "--db " + db.string();
   // The episodes run far faster than a disk stores them, so the sink queue overflows to the
   // spill; the demo prefers waiting for the spill's writer (even through seconds of disk stalls
   // under load) to ever dropping a session: its threads wait up to a minute, not the library's 5 s.
@@ -225,7 +239,10 @@ int run_demo(const Target& target, const DemoOptions& options) {
                                  : policy.model + " through the LM client (" +
                                        (policy.base_url.empty() ? std::string("provider's public endpoint") : policy.base_url) + ")")
             << "\n"
-            << "database: " << db.string() << (server ? " (through the synth-trace serve at " + *server + ")" : "")
+            << "database: "
+            << (!server          ? db.string()
+                : target.server ? "the one of the synth-trace serve at " + *server
+                                 : db.string() + ", through the synth-trace serve at " + *server + " that owns it")
             << "\n\n";
 
   const std::string stamp = run_stamp();
@@ -261,14 +278,13 @@ int run_demo(const Target& target, const DemoOptions& options) {
   if (server_sink && server_sink->stats().sessions_in_fallback > 0) {
     throw st::Error(std::to_string(server_sink->stats().sessions_in_fallback) + " sessions could not be sent to " +
                     *server + ": they are in '" + server_sink->options().fallback_dir.string() +
-                    "'; store them with `synth-trace --db " + db.string() + " import " +
-                    server_sink->options().fallback_dir.string() + "`");
+                    "'; store them with `synth-trace " + where + (via.token.empty() ? "" : " --token <token>") +
+                    " import " + server_sink->options().fallback_dir.string() + "`");
   }
 
   // This run's sessions, by their id prefix (a list of ids would bind one value per episode).
   const std::vector<st::Value> params{st::Value("demo-" + stamp + "-%")};
   constexpr int kListed = 20;
-  const std::unique_ptr<TraceStore> through_server = server ? open_for_reading(target) : nullptr;
   const auto query = [&](std::string_view sql) {
     return through_server ? through_server->query(sql, params) : file_sink->manager().query(sql, params);
   };
@@ -295,17 +311,17 @@ int run_demo(const Target& target, const DemoOptions& options) {
   std::cout << "\n" << reached << " of " << options.episodes << " episodes found the treasure; traced and stored in "
             << std::lround(seconds * 1000) << " ms.\n\n"
             << "Try next:\n"
-            << "  synth-trace --db " << db.string() << " sessions\n"
-            << "  synth-trace --db " << db.string() << " show " << episodes.front().session_id << "\n"
-            << "  synth-trace --db " << db.string() << " stats\n"
-            << "  synth-trace --db " << db.string()
+            << "  synth-trace " << where << " sessions\n"
+            << "  synth-trace " << where << " show " << episodes.front().session_id << "\n"
+            << "  synth-trace " << where << " stats\n"
+            << "  synth-trace " << where
             << " query \"SELECT event_type, COUNT(*) AS n FROM events GROUP BY ALL ORDER BY n DESC\"\n"
-            << "  synth-trace --db " << db.string() << " finetune-export --out demo.jsonl\n";
+            << "  synth-trace " << where << " finetune-export --out demo.jsonl\n";
   if (server) {
     std::cout << "See them in the browser viewer (sessions, timelines, LLM calls, rewards): open " << *server << "\n";
   } else {
     std::cout << "See them in the browser viewer (sessions, timelines, LLM calls, rewards): run\n"
-              << "  synth-trace --db " << db.string() << " serve\n"
+              << "  synth-trace " << where << " serve\n"
               << "and open http://127.0.0.1:4319 (Ctrl-C stops it; the JSON API is under /api/v1/)\n";
   }
   return kOk;

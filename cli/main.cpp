@@ -175,9 +175,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   std::string otlp_ack = "journal";
   serve_cmd->add_option("--otlp-ack", otlp_ack,
-                        "Answer OTLP requests once their data is committed (commit, the default), once it is written "
-                        "to the journal beside the database (journal: commits in large batches; a kill loses none of "
-                        "it either) or once it is queued (queue: a kill loses what was not committed)")
+                        "Answer OTLP requests, and sessions posted without ?wait=commit, once written to the journal "
+                        "beside the database (journal, the default: a kill loses none of it), once their data is "
+                        "committed (commit; sessions then once queued) or once queued (queue: a kill loses what was "
+                        "not committed)")
       ->check(CLI::IsMember({"commit", "journal", "queue"}));
   std::int64_t otlp_part_wait_ms = serve.otlp_part_wait.count();
   serve_cmd->add_option("--otlp-part-wait-ms", otlp_part_wait_ms,

@@ -114,7 +114,7 @@ std::unique_ptr<TraceStore> open_for_reading(const Target& target) {
   if (const auto url = server_of(target)) return std::make_unique<RemoteStore>(*url, target.token);
   if (st::server::IngestJournal::left_requests(target.db)) {
     std::cerr << "synth-trace: '" << st::server::IngestJournal::folder_of(target.db).string()
-              << "' holds OTLP requests a synth-trace serve acknowledged and had not stored when it stopped: "
+              << "' holds requests a synth-trace serve acknowledged and had not stored when it stopped: "
                  "they are not in this output; `synth-trace serve` on this file stores them first\n";
   }
   return std::make_unique<LocalStore>(target.db);

@@ -113,8 +113,9 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
 /// Hands a request's sessions to the ingest queue, or throws the ApiError that says why not: 503
 /// with Retry-After when full or stopping, 413 when more than the queue takes at once
 /// (`smaller` tells the client how to send less).
-/// Items without a receipt are acknowledged once queued: the queue's bound in time applies,
-/// decided already when the request was `admitted` (admit_or_refuse()).
+/// The queue's bound in time applies to a request answered before its commit: decided when it was
+/// `admitted` (admit_or_refuse()); without an admission, checked here for items without a receipt
+/// (a journaled request replayed at the start, with its receipt, is not bounded).
 void push_to_queue(ServerContext& ctx, httplib::Response& res, std::vector<IngestItem>& items, std::string_view smaller,
                    std::optional<IngestQueue::Admission>& admitted);
 /// A decoded request answered before its commit, written to the journal (ctx.journal, when the

@@ -1,11 +1,12 @@
 // Internal: the journal of requests answered before their commit (serve --otlp-ack journal): OTLP
-// requests, and sessions posted without ?wait=commit.
+// requests, and sessions posted without ?wait=commit with on_existing skip.
 //
 // A request is written to the current segment file of `<db>.journal/` and made durable (one
 // fdatasync shared by every request written meanwhile) before it is answered; once everything it
 // brought is committed, a done record follows it. A server killed in between replays at its next
-// start the requests that have no done record: ingest is idempotent (spans already stored are left
-// out, sessions merge), so one committed just before the kill is stored once. A segment whose
+// start the requests that have no done record: what they bring is stored idempotently (spans already
+// stored are left out, OTLP sessions merge, sessions of ours already stored are skipped), so one
+// committed just before the kill is stored once. A segment whose
 // requests are all done is deleted once the next segment has begun.
 //
 // Records are framed as in the spill: u32 body length | u32 CRC-32 of the body | body, with body =
@@ -39,8 +40,8 @@ class IngestJournal {
   struct Request {
     std::uint64_t seq = 0;
     Route route = Route::otlp_traces;
-    /// How its route reads the body again: for OTLP 1 (JSON) or 0 (protobuf); for sessions, the
-    /// body's format and on_existing policy (routes_ingest.cpp).
+    /// How its route reads the body again: for OTLP 1 (JSON) or 0 (protobuf); for sessions 1
+    /// (NDJSON) or 0 (JSON).
     std::uint8_t encoding = 0;
     std::int64_t received_unix_ms = 0;  ///< when it came: held spans and records wait from then
     std::string body;                   ///< decompressed; left over ones: read_body() reads it

@@ -80,7 +80,8 @@ struct ServerOptions {
   /// 0: none waits.
   std::chrono::milliseconds span_hold{500};
   std::size_t span_hold_spans = 10000;
-  /// When OTLP requests (/v1/traces, /v1/logs) are answered.
+  /// When OTLP requests (/v1/traces, /v1/logs) are answered, and sessions posted without
+  /// ?wait=commit with on_existing skip (with commit, those are answered once queued).
   enum class OtlpAck : std::uint8_t {
     /// Once what they brought is committed (held spans and records included, in otlp_pending),
     /// so a server killed afterwards loses none of it; each request waits for a commit.

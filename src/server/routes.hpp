@@ -9,14 +9,14 @@
 
 namespace synth::tracing::server {
 
-/// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue; without ?wait=commit
-/// answered once journaled (--otlp-ack journal), else once queued.
+/// POST /api/v1/sessions: sessions in our trace JSON into the ingest queue. Answered once committed
+/// with ?wait=commit; else once journaled (--otlp-ack journal, on_existing skip) or once queued.
 void add_ingest_routes(httplib::Server& http, ServerContext& ctx);
-/// How a journal record of POST /api/v1/sessions keeps the body's format and the request's
-/// on_existing policy (IngestJournal::Request::encoding).
-std::uint8_t sessions_journal_encoding(BodyFormat format, OnExistingSession on_existing);
-/// Queues again a request to POST /api/v1/sessions left in the journal, marked done once
-/// committed. Throws ApiError as the route answers (503 while the queue is full).
+/// How a journal record of POST /api/v1/sessions keeps the body's format
+/// (IngestJournal::Request::encoding): 1 for NDJSON, 0 for JSON.
+std::uint8_t sessions_journal_encoding(BodyFormat format);
+/// Queues again a request to POST /api/v1/sessions left in the journal (on_existing skip), marked
+/// done once committed. Throws ApiError as the route answers (503 while the queue is full).
 void replay_sessions(ServerContext& ctx, const IngestJournal::Request& request, JournaledRequest& journaled);
 /// POST /v1/traces (OTLP/HTTP protobuf or JSON) and /v1/logs (GenAI content) into the ingest
 /// queue, answered once committed, journaled or queued (ServerOptions::otlp_ack); /v1/metrics

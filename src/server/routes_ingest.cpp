@@ -25,21 +25,14 @@ OnExistingSession on_existing_param(const httplib::Request& req) {
   return OnExistingSession::skip;
 }
 
-BodyFormat format_of(std::uint8_t encoding) { return (encoding & 1) != 0 ? BodyFormat::ndjson : BodyFormat::json; }
-
-OnExistingSession on_existing_of(std::uint8_t encoding) {
-  const int policy = encoding >> 1;
-  if (policy > static_cast<int>(OnExistingSession::merge)) {
-    throw ApiError(400, "the journal record names no on_existing policy (" + std::to_string(policy) + ")");
-  }
-  return static_cast<OnExistingSession>(policy);
-}
-
 // A request answered before its commit is journaled first (--otlp-ack journal), so that a kill
-// loses none of it: replayed at the next start, it is stored once, as sending it twice would.
-// Not a merge: its part, replayed after a commit the kill left unmarked, would be added twice.
+// loses none of it. Only with on_existing skip (the default): replayed at the next start, even after
+// a commit the kill left unmarked, its sessions are then stored once. A merge replayed so would add
+// its part twice, and a replace (or fail) replayed after later requests for the session were
+// committed would undo them (or report it refused): those are answered once queued, and are
+// durable with ?wait=commit.
 bool journaled_first(const ServerContext& ctx, bool wait, OnExistingSession on_existing) {
-  return !wait && on_existing != OnExistingSession::merge && ctx.options.otlp_ack == ServerOptions::OtlpAck::journal;
+  return !wait && on_existing == OnExistingSession::skip && ctx.options.otlp_ack == ServerOptions::OtlpAck::journal;
 }
 
 // The decoded sessions as queue items: with `receipt` (waited for, or marking a journaled request
@@ -82,7 +75,7 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
       const std::size_t count = decoded.sessions.size();
       JournaledRequest journaled = count > 0 && journaled_first(ctx, wait, on_existing)
                                        ? journal_request(ctx, res, IngestJournal::Route::sessions,
-                                                         sessions_journal_encoding(format, on_existing), body, unix_ms_now())
+                                                         sessions_journal_encoding(format), body, unix_ms_now())
                                        : JournaledRequest();
       std::shared_ptr<Receipt> receipt;
       if (wait) {
@@ -120,20 +113,19 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
   }));
 }
 
-std::uint8_t sessions_journal_encoding(BodyFormat format, OnExistingSession on_existing) {
-  return static_cast<std::uint8_t>((format == BodyFormat::ndjson ? 1 : 0) | (static_cast<int>(on_existing) << 1));
-}
+std::uint8_t sessions_journal_encoding(BodyFormat format) { return format == BodyFormat::ndjson ? 1 : 0; }
 
 void replay_sessions(ServerContext& ctx, const IngestJournal::Request& request, JournaledRequest& journaled) {
   httplib::Response res;
   DecodedBody decoded;
   try {
-    decoded = decode_sessions(request.body, format_of(request.encoding));
+    decoded = decode_sessions(request.body, request.encoding == 1 ? BodyFormat::ndjson : BodyFormat::json);
   } catch (const BodyError& e) {
     throw ApiError(400, e.what());
   }
   if (decoded.sessions.empty()) return;  // done: nothing in it to store
-  std::vector<IngestItem> items = items_of(decoded, on_existing_of(request.encoding),
+  ctx.counters.accepted.fetch_add(decoded.sessions.size(), std::memory_order_relaxed);
+  std::vector<IngestItem> items = items_of(decoded, OnExistingSession::skip,
                                            std::make_shared<Receipt>(decoded.sessions.size(), journaled.when_recorded()));
   std::optional<IngestQueue::Admission> none;  // sent before: no bound in time
   push_to_queue(ctx, res, items, "serve --queue-sessions, --queue-bytes", none);

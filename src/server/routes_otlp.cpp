@@ -116,6 +116,16 @@ std::size_t replay_journal(ServerContext& ctx) {
       detail::report(std::string("synth-trace serve: ") + e.what() + ": not stored again");
       continue;
     }
+    if (request.route != IngestJournal::Route::otlp_traces && request.route != IngestJournal::Route::otlp_logs &&
+        request.route != IngestJournal::Route::sessions) {
+      // Written by a later version of synth-trace: kept for it rather than misread.
+      journaled.leave_for_next_start();
+      detail::report("synth-trace serve: request " + std::to_string(request.seq) + " of the ingest journal came to a " +
+                     "route this version does not know ('" + std::string(1, static_cast<char>(request.route)) +
+                     "'): left in " + IngestJournal::folder_of(ctx.options.db).string() +
+                     " for the synth-trace that wrote it");
+      continue;
+    }
     const auto deadline = std::chrono::steady_clock::now() + ctx.options.shutdown_timeout;
     for (;;) {
       try {

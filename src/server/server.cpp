@@ -155,7 +155,7 @@ Server::Server(ServerOptions options) : parts_(std::make_unique<Parts>(std::move
     }
   }
   // What a server killed earlier had acknowledged from its journal and not committed: stored
-  // again before any new request (spans stored meanwhile are left out as stored).
+  // again before any new request (what was stored meanwhile is left out as stored, journal.hpp).
   const std::filesystem::path journal = IngestJournal::folder_of(p.options.db);
   if (p.options.otlp_ack == ServerOptions::OtlpAck::journal || std::filesystem::exists(journal)) {
     p.ctx.journal = std::make_shared<IngestJournal>(journal);

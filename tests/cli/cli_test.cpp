@@ -188,6 +188,23 @@ TEST_F(Cli, DemoBesideARunningServerSendsItsSessionsToIt) {
   EXPECT_EQ(st::Value::parse(stored.out), served);
 }
 
+// A server started with --token refuses the demo before its episodes unless it is given: the
+// configuration's collector token (the library's sink's) or --token.
+TEST_F(Cli, DemoBesideAServerWithATokenNeedsIt) {
+  synth_test::ServeProcess serve(db_, {"--token", "demo-secret"});
+  const Output refused = run("demo --episodes 2");
+  EXPECT_EQ(refused.code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("needs its token"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.out.find("episodes found"), std::string::npos) << "no episode ran: " << refused.out;
+  const Output with_flag = run("--token demo-secret demo --episodes 2");
+  EXPECT_EQ(with_flag.code, 0) << with_flag.out << with_flag.err;
+  const Output from_config = run("demo --episodes 2", true, "SYNTH_TRACING_COLLECTOR_TOKEN=demo-secret");
+  EXPECT_EQ(from_config.code, 0) << from_config.out << from_config.err;
+  const Output sessions = run("--token demo-secret sessions --format json");
+  ASSERT_EQ(sessions.code, 0) << sessions.err;
+  EXPECT_EQ(st::Value::parse(sessions.out).size(), 4u);
+}
+
 TEST_F(Cli, ImportReportsBadFilesAndKeepsGoodOnes) {
   const Output o = run("import " + quote(data("python/section_1e_example.json")) + " " +
                        quote(data("bad/prompt_tokens_string.json")) + " " + quote(data("bad/truncated_mid_object.json")) +

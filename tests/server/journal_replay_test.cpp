@@ -45,13 +45,20 @@ struct SentRequest {
   std::string session;
   std::string path;
   std::string body;
+  std::string content_type = "application/json";
+};
+
+// What acknowledged_and_stored_across_a_kill saw.
+struct AcrossAKill {
+  std::vector<std::string> acknowledged;  // sessions of the requests answered 200
+  std::vector<std::string> stored;        // after the restart, sorted
+  bool replayed = false;                  // the restart stored requests left in the journal
 };
 
 // Four clients send `request(client, n)` in turn until the server on `db` is killed outright 700 ms
-// in; then a server started again on the file replays its journal and stops. Returns the sessions
-// of the requests answered 200 (a 503 promised nothing), and the sessions stored, sorted.
-std::pair<std::vector<std::string>, std::vector<std::string>> acknowledged_and_stored_across_a_kill(
-    const std::filesystem::path& db, const std::function<SentRequest(int, int)>& request) {
+// in; then a server started again on the file replays its journal and stops. A 503 promised nothing.
+AcrossAKill acknowledged_and_stored_across_a_kill(const std::filesystem::path& db,
+                                                  const std::function<SentRequest(int, int)>& request) {
   constexpr int kSenders = 4;
   std::mutex mutex;
   std::vector<std::string> acknowledged;
@@ -64,7 +71,7 @@ std::pair<std::vector<std::string>, std::vector<std::string>> acknowledged_and_s
         auto client = serve.client();
         for (int i = 0; i < 100000 && !killed; ++i) {
           const SentRequest sent = request(t, i);
-          const auto r = client->Post(sent.path, sent.body, "application/json");
+          const auto r = client->Post(sent.path, sent.body, sent.content_type);
           if (!r) break;                   // killed
           if (r->status != 200) continue;  // refused (503): nothing was promised
           std::lock_guard lock(mutex);
@@ -77,13 +84,15 @@ std::pair<std::vector<std::string>, std::vector<std::string>> acknowledged_and_s
     EXPECT_EQ(serve.stop(SIGKILL), 128 + SIGKILL);
     for (std::thread& s : senders) s.join();
   }
+  AcrossAKill seen{.acknowledged = std::move(acknowledged)};
   {
     ServeProcess serve(db);                               // replays before it answers
     EXPECT_EQ(serve.stop(), 0) << serve.stderr_text();  // and stores what it took
+    seen.replayed = serve.stderr_text().find("requests acknowledged from") != std::string::npos;
   }
-  std::vector<std::string> stored = DuckDBTraceManager(db).session_ids();
-  std::sort(stored.begin(), stored.end());
-  return {std::move(acknowledged), std::move(stored)};
+  seen.stored = DuckDBTraceManager(db).session_ids();
+  std::sort(seen.stored.begin(), seen.stored.end());
+  return seen;
 }
 
 }  // namespace
@@ -104,7 +113,7 @@ TEST(JournalReplay, RequestsLeftInTheJournalAreStoredAtTheNextStartWhateverItsAc
     const auto listed = synth::tracing::testing::run_command(std::string(SYNTH_TRACE_BINARY) + " --db " +
                                                              dir.db().string() + " sessions");
     EXPECT_EQ(listed.exit_code, 0) << listed.output;
-    EXPECT_NE(listed.output.find("holds OTLP requests a synth-trace serve acknowledged"), std::string::npos)
+    EXPECT_NE(listed.output.find("holds requests a synth-trace serve acknowledged"), std::string::npos)
         << listed.output;
     {
       ServeProcess serve(dir.db(), {"--otlp-ack", ack});
@@ -168,7 +177,7 @@ TEST(JournalReplay, EveryRequestAcknowledgedBeforeAKillMidIngestIsStoredOnce) {
   // the file after the restart, and no span is stored twice (a request replayed after its commit,
   // or sent again by its client, is stored once).
   TempDir dir;
-  const auto [acknowledged, stored] = acknowledged_and_stored_across_a_kill(dir.db(), [](int t, int i) {
+  const auto [acknowledged, stored, replayed] = acknowledged_and_stored_across_a_kill(dir.db(), [](int t, int i) {
     const std::string session = "conv-k" + std::to_string(t) + "-" + std::to_string(i);
     return SentRequest{session, "/v1/traces",
                        spans_body(session, true, true, trace_id(1000 + t * 100000 + i), input_messages("K?"))};
@@ -212,35 +221,41 @@ TEST(JournalReplay, ARecordReplayedAfterARestartGoesToTheSessionItsTraceHasInThe
 }
 
 TEST(JournalReplay, EverySessionAcknowledgedWithoutWaitingForItsCommitSurvivesAKill) {
-  // Clients posting our trace JSON without ?wait=commit are answered once their request is in the
-  // journal, so a kill mid-ingest loses none of what was answered.
+  // Clients posting our trace JSON (NDJSON here, two sessions a request) without ?wait=commit are
+  // answered once their request is in the journal, so a kill mid-ingest loses none of what was
+  // answered, and what the kill left uncommitted is stored by the restart.
   TempDir dir;
-  const auto [acknowledged, stored] = acknowledged_and_stored_across_a_kill(dir.db(), [](int t, int i) {
+  const auto [acknowledged, stored, replayed] = acknowledged_and_stored_across_a_kill(dir.db(), [](int t, int i) {
     const std::string session = "sent-" + std::to_string(t) + "-" + std::to_string(i);
-    return SentRequest{session, "/api/v1/sessions", synth_test::sample_session(session).to_json()};
+    return SentRequest{session, "/api/v1/sessions",
+                       synth_test::sample_session(session).to_json() + "\n" +
+                           synth_test::sample_session(session + "-b").to_json() + "\n",
+                       "application/x-ndjson"};
   });
   ASSERT_GT(acknowledged.size(), 20u) << "the senders got going before the kill";
+  EXPECT_TRUE(replayed) << "the kill left answered requests uncommitted, in the journal";
   std::size_t missing = 0;
   for (const std::string& session : acknowledged) {
-    missing += std::binary_search(stored.begin(), stored.end(), session) ? 0 : 1;
+    for (const std::string& id : {session, session + "-b"}) missing += std::binary_search(stored.begin(), stored.end(), id) ? 0 : 1;
   }
   EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " sessions acknowledged";
   EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
 }
 
-TEST(JournalReplay, SessionsLeftInTheJournalAreStoredWithTheirRequestsFormatAndPolicy) {
+TEST(JournalReplay, SessionsLeftInTheJournalAreStoredOnceAndThoseStoredBeforeAreLeftAsTheyAre) {
+  // A request replayed after its commit, or after its session was sent again, changes nothing.
   TempDir dir;
   {
     DuckDBTraceManager store(dir.db());
     store.insert_trace(synth_test::sample_session("kept", {.steps = 1}));
   }
-  // NDJSON asking to replace "kept" (1 timestep stored) by its 2-timestep version, and a new one.
+  // NDJSON with another version of "kept" (1 timestep stored), and a new one.
   const std::string body = synth_test::sample_session("kept", {.steps = 2}).to_json() + "\n" +
                            synth_test::sample_session("new", {.steps = 3}).to_json() + "\n";
   {
     IngestJournal journal(IngestJournal::folder_of(dir.db()));
     journal.sync(journal.write(IngestJournal::Route::sessions,
-                               server::sessions_journal_encoding(server::BodyFormat::ndjson, OnExistingSession::replace),
+                               server::sessions_journal_encoding(server::BodyFormat::ndjson),
                                body, server::unix_ms_now()));
   }
   {
@@ -249,7 +264,23 @@ TEST(JournalReplay, SessionsLeftInTheJournalAreStoredWithTheirRequestsFormatAndP
     EXPECT_NE(serve.stderr_text().find("1 requests acknowledged"), std::string::npos) << serve.stderr_text();
   }
   DuckDBTraceManager store(dir.db());
-  EXPECT_EQ(store.load_trace("kept")->session_time_steps.size(), 2u) << "replaced";
+  EXPECT_EQ(store.load_trace("kept")->session_time_steps.size(), 1u) << "skipped, as stored";
   EXPECT_EQ(store.load_trace("new")->session_time_steps.size(), 3u);
   EXPECT_FALSE(std::filesystem::exists(IngestJournal::folder_of(dir.db())));
+}
+
+TEST(JournalReplay, ARequestOfARouteThisVersionDoesNotKnowIsKeptForTheOneThatWroteIt) {
+  TempDir dir;
+  { DuckDBTraceManager created(dir.db()); }
+  {
+    IngestJournal journal(IngestJournal::folder_of(dir.db()));
+    journal.sync(journal.write(static_cast<IngestJournal::Route>('x'), 0, "from a later version", server::unix_ms_now()));
+  }
+  for (int start = 0; start < 2; ++start) {
+    ServeProcess serve(dir.db());
+    ASSERT_EQ(serve.stop(), 0) << serve.stderr_text();
+    EXPECT_NE(serve.stderr_text().find("route this version does not know ('x')"), std::string::npos) << serve.stderr_text();
+  }
+  EXPECT_TRUE(IngestJournal::left_requests(dir.db()));
+  EXPECT_EQ(count_rows(dir.db(), "SELECT COUNT(*) FROM session_traces"), 0);
 }
