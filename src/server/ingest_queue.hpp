@@ -111,6 +111,8 @@ struct IngestCounters {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> lost{0};
   std::atomic<std::uint64_t> commits{0};
+  /// Commits that failed (a batch, or a session retried alone): the database could not write.
+  std::atomic<std::uint64_t> commits_failed{0};
   /// The longest a queued session waited for its commit, from its queueing to the commit's end
   /// (milliseconds, since start, requests replayed from the ingest journal included): the
   /// acknowledged-to-committed delay of a request answered once queued or journaled. A parked part

@@ -393,6 +393,7 @@ void health(ServerContext& ctx, const httplib::Request& req, httplib::Response& 
                        {"rejected", n(c.decode_rejected)},
                        {"throttled_requests", n(c.throttled)},
                        {"commits", n(c.commits)},
+                       {"commits_failed", n(c.commits_failed)},
                        {"longest_commit_wait_ms", n(c.longest_commit_wait_ms)},
                        {"otlp_spans", n(c.otlp_spans)},
                        {"otlp_rejected_spans", n(c.otlp_rejected_spans)},

@@ -298,6 +298,7 @@ void StoreWriter::commit() {
     StoreAccess::batch_commit(store_, fold_stats);
     if (fold_stats) last_stats_fold_ = now;
   } catch (...) {
+    counters_.commits_failed.fetch_add(1, std::memory_order_relaxed);
     retry_alone(detail::current_exception_text());
     return;
   }
@@ -383,8 +384,19 @@ void StoreWriter::retry_alone(const std::string& failure) {
   }
   parked_in_batch_.clear();
   std::size_t lost = 0;
+  std::size_t not_tried = 0;
   std::string first_error;
+  // A session the database refuses is its own failure; two sessions in a row failing otherwise
+  // mean the database cannot write (a full disk: each commit's checkpoint fails again), and
+  // trying every session of the batch alone held the writer for minutes.
+  int failed_in_a_row = 0;
   for (IngestItem& item : batch_) {
+    if (failed_in_a_row >= 2) {
+      ++lost;
+      ++not_tried;
+      finish(item, Stored::lost, first_error);
+      continue;
+    }
     try {
       const Appended appended = append_to_store(item, nullptr);
       pending_rows_.write(store_, deleted_early_);
@@ -392,10 +404,14 @@ void StoreWriter::retry_alone(const std::string& failure) {
       StoreAccess::batch_commit(store_);
       counters_.commits.fetch_add(1, std::memory_order_relaxed);
       count_commit_wait(item.queued_at, Clock::now());
+      failed_in_a_row = 0;
       finish(item, stored_of(appended));
     } catch (const detail::duck::Refused& e) {
+      failed_in_a_row = 0;
       finish(item, Stored::refused, e.what());
     } catch (...) {
+      ++failed_in_a_row;
+      counters_.commits_failed.fetch_add(1, std::memory_order_relaxed);
       stored_spans_.forget();  // what it noted was rolled back
       pending_rows_.forget();
       ++lost;
@@ -405,7 +421,9 @@ void StoreWriter::retry_alone(const std::string& failure) {
   }
   detail::report("synth-trace serve: a batch of " + std::to_string(batch_.size()) + " sessions failed (" + failure +
                  "); retried one by one, " + std::to_string(lost) + " could not be stored" +
-                 (lost > 0 ? " (" + first_error + ")" : std::string()));
+                 (lost > 0 ? " (" + first_error + ")" : std::string()) +
+                 (not_tried > 0 ? ", " + std::to_string(not_tried) + " of them not tried alone after two failures in a row"
+                                : std::string()));
   batch_.clear();
   appended_.clear();
   batch_bytes_ = 0;

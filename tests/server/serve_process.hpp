@@ -28,9 +28,13 @@ namespace synth_test {
 class ServeProcess {
  public:
   /// Starts `synth-trace --db <db> serve --port <port> <args...>` (0: a free port) and waits for
-  /// its address line.
-  explicit ServeProcess(const std::filesystem::path& db, std::vector<std::string> args = {}, int port = 0) : db_(db) {
-    std::vector<std::string> argv{SYNTH_TRACE_BINARY, "--db", db.string(), "serve", "--port", std::to_string(port)};
+  /// its address line. `launcher`, when given, runs it (its program by full path, with its
+  /// arguments: `/usr/bin/prlimit --fsize=N --`).
+  explicit ServeProcess(const std::filesystem::path& db, std::vector<std::string> args = {}, int port = 0,
+                        std::vector<std::string> launcher = {})
+      : db_(db) {
+    std::vector<std::string> argv = std::move(launcher);
+    argv.insert(argv.end(), {SYNTH_TRACE_BINARY, "--db", db.string(), "serve", "--port", std::to_string(port)});
     argv.insert(argv.end(), args.begin(), args.end());
     stderr_path_ = db.string() + ".serve-stderr." + std::to_string(counter_++);
     int out[2];
