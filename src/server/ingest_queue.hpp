@@ -30,7 +30,8 @@ enum class Stored : std::uint8_t {
   merged,
   skipped,  ///< already stored (OnExistingSession::skip)
   refused,  ///< the database refused it (an id stored with on_existing fail, text that is not UTF-8, ...)
-  lost,     ///< accepted, then not stored: a commit failed twice, or the shutdown deadline passed
+  lost,     ///< accepted, then not stored: a commit failed twice (or, alone, was not tried after two
+            ///< commits in a row failed), or the shutdown deadline passed
 };
 
 /// The name of an outcome in API answers ("inserted", ...).

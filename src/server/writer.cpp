@@ -386,15 +386,17 @@ void StoreWriter::retry_alone(const std::string& failure) {
   std::size_t lost = 0;
   std::size_t not_tried = 0;
   std::string first_error;
-  // A session the database refuses is its own failure; two sessions in a row failing otherwise
-  // mean the database cannot write (a full disk: each commit's checkpoint fails again), and
-  // trying every session of the batch alone held the writer for minutes.
-  int failed_in_a_row = 0;
+  // A session whose rows the database refuses or cannot take fails alone. Two sessions in a row
+  // whose COMMIT itself failed (DuckDB's "Failed to commit": its log or its checkpoint could not
+  // be written, a full disk) mean no session will commit; trying every session of the batch alone
+  // then held the writer for minutes, each checkpoint failing again.
+  int commits_failed_in_a_row = 0;
+  std::string commit_error;
   for (IngestItem& item : batch_) {
-    if (failed_in_a_row >= 2) {
+    if (commits_failed_in_a_row >= 2) {
       ++lost;
       ++not_tried;
-      finish(item, Stored::lost, first_error);
+      finish(item, Stored::lost, "not tried alone after two commits in a row failed (" + commit_error + ")");
       continue;
     }
     try {
@@ -404,25 +406,30 @@ void StoreWriter::retry_alone(const std::string& failure) {
       StoreAccess::batch_commit(store_);
       counters_.commits.fetch_add(1, std::memory_order_relaxed);
       count_commit_wait(item.queued_at, Clock::now());
-      failed_in_a_row = 0;
+      commits_failed_in_a_row = 0;
       finish(item, stored_of(appended));
     } catch (const detail::duck::Refused& e) {
-      failed_in_a_row = 0;
       finish(item, Stored::refused, e.what());
     } catch (...) {
-      ++failed_in_a_row;
+      std::string error = detail::current_exception_text();
+      if (error.find("Failed to commit") != std::string::npos) {
+        ++commits_failed_in_a_row;
+        commit_error = error;
+      } else {
+        commits_failed_in_a_row = 0;
+      }
       counters_.commits_failed.fetch_add(1, std::memory_order_relaxed);
       stored_spans_.forget();  // what it noted was rolled back
       pending_rows_.forget();
       ++lost;
-      if (first_error.empty()) first_error = detail::current_exception_text();
-      finish(item, Stored::lost, first_error);
+      if (first_error.empty()) first_error = error;
+      finish(item, Stored::lost, std::move(error));
     }
   }
   detail::report("synth-trace serve: a batch of " + std::to_string(batch_.size()) + " sessions failed (" + failure +
                  "); retried one by one, " + std::to_string(lost) + " could not be stored" +
                  (lost > 0 ? " (" + first_error + ")" : std::string()) +
-                 (not_tried > 0 ? ", " + std::to_string(not_tried) + " of them not tried alone after two failures in a row"
+                 (not_tried > 0 ? ", " + std::to_string(not_tried) + " of them not tried alone after two commits in a row failed"
                                 : std::string()));
   batch_.clear();
   appended_.clear();

@@ -98,7 +98,8 @@ class StoreWriter {
   void fold_held_stats();
   // Whether the store holds aggregates, for the idle writer and the readers (held_stats_).
   void note_stats_held();
-  // Each session of a rolled-back batch, once more in a transaction of its own.
+  // Each session of a rolled-back batch, once more in a transaction of its own, until two commits
+  // in a row fail (the rest are then lost without being tried: the database cannot write).
   void retry_alone(const std::string& failure);
   void finish(IngestItem& item, Stored what, std::string error = {});
   // Hands the finished sessions to releaser_.
