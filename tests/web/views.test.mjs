@@ -49,6 +49,8 @@ await run('views', sessions, async ({ browser, url }) => {
   // Stats: a chart and the costliest sessions.
   await page.goto(`${url}/stats?bucket=1d&group_by=model`);
   await page.locator('[data-testid=stats-chart] canvas').first().waitFor();
+  // The table comes with its own answer, after the chart's or before: wait for its third row.
+  await page.locator('[data-testid=top-cost] tr').nth(2).waitFor();
   assert.equal(await page.locator('[data-testid=top-cost] tr').count(), 3);
   await page.locator('[data-testid=reward-histogram] canvas').first().waitFor();
   await screenshot(page, 'stats');
