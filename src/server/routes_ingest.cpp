@@ -115,11 +115,17 @@ void add_ingest_routes(httplib::Server& http, ServerContext& ctx) {
 
 std::uint8_t sessions_journal_encoding(BodyFormat format) { return format == BodyFormat::ndjson ? 1 : 0; }
 
+namespace {
+
+BodyFormat sessions_journal_format(std::uint8_t encoding) { return encoding == 1 ? BodyFormat::ndjson : BodyFormat::json; }
+
+}  // namespace
+
 void replay_sessions(ServerContext& ctx, const IngestJournal::Request& request, JournaledRequest& journaled) {
   httplib::Response res;
   DecodedBody decoded;
   try {
-    decoded = decode_sessions(request.body, request.encoding == 1 ? BodyFormat::ndjson : BodyFormat::json);
+    decoded = decode_sessions(request.body, sessions_journal_format(request.encoding));
   } catch (const BodyError& e) {
     throw ApiError(400, e.what());
   }
