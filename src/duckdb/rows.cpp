@@ -2,6 +2,7 @@
 // checks that refuse a session before any of its rows is written, the rows of sessions,
 // timesteps, events and messages (new, or merged into a stored session), and session_stats.
 #include <algorithm>
+#include <limits>
 
 #include "diagnostics.hpp"
 #include "duckdb/manager_impl.hpp"
@@ -46,6 +47,13 @@ void DuckDBTraceManager::Impl::validate(const SessionTrace& t, const detail::duc
   std::unordered_set<std::string_view> step_ids;
   for (const SessionTimeStep& step : t.session_time_steps) {
     text(step.step_id, "a step_id");
+    // The original's INTEGER column; found here, the session is refused before any of its rows
+    // is appended rather than failing its whole batch.
+    if (step.step_index < std::numeric_limits<std::int32_t>::min() ||
+        step.step_index > std::numeric_limits<std::int32_t>::max()) {
+      refuse("timestep '" + step.step_id + "' has step_index " + std::to_string(step.step_index) +
+             ", beyond the database's INTEGER column (-2147483648 to 2147483647)");
+    }
     if (!step_ids.insert(step.step_id).second) {
       refuse("two timesteps have step_id '" + step.step_id + "' (step ids are unique within a session)");
     }

@@ -1,6 +1,8 @@
 // DuckDB trace store: the schema of new and reopened files, and lossless insert -> load round
 // trips (recorded, the original's fixtures, random traces, edges of every column). Real DuckDB
 // files in a fresh temporary folder.
+#include <limits>
+
 #include "duckdb/store_fixtures.hpp"
 
 // The randomized trace generator of the JSON tests, compiled into this test (tests/ is on the
@@ -469,6 +471,14 @@ TEST(RoundTrip, SessionsTheSchemaCannotHoldAreRefusedWhole) {
     refused.emplace_back(t, "message_type is not valid UTF-8");
   }
   refused.emplace_back(empty_trace("bad\xFF-id"), "session id is not valid UTF-8");
+  // step_index is the original's INTEGER column; the model's int64 can hold more
+  for (const std::int64_t index : {std::int64_t{1} << 40, std::int64_t{std::numeric_limits<std::int32_t>::min()} - 1}) {
+    SessionTrace t = empty_trace("big-step" + std::to_string(index));
+    add_step(t, "s", at, {llm_call("gpt-4", 1, 1, 0.1, at)}, {});
+    t.session_time_steps[0].step_index = index;
+    refused.emplace_back(t, "timestep 's' has step_index " + std::to_string(index) +
+                                ", beyond the database's INTEGER column (-2147483648 to 2147483647)");
+  }
   for (const auto& [trace, reason] : refused) {
     SCOPED_TRACE(trace.session_id);
     try {

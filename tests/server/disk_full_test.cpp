@@ -73,9 +73,11 @@ TEST(DiskFull, ABatchTheDatabaseCannotWriteIsNotRetriedSessionBySession) {
       << serve.stderr_text();
 }
 
-TEST(DiskFull, SessionsFailingForTheirOwnDataDoNotTakeTheRestOfTheirBatchWithThem) {
-  // Two sessions in a row whose rows the database cannot take (a step index beyond its INTEGER
-  // column) fail alone; the good session after them in the same batch is stored.
+TEST(DiskFull, SessionsTheDatabaseCannotHoldAreRefusedAloneAndTheRestOfTheirRequestIsStored) {
+  // Two sessions whose step index is beyond the database's INTEGER column are refused before any
+  // of their rows is appended: their batch commits (they once failed it, and the good session
+  // after them was stored only by retrying the batch session by session), and they are counted
+  // refused, not lost.
   TempDir dir;
   ServeProcess serve(dir.db());
   auto client = serve.client();
@@ -90,6 +92,11 @@ TEST(DiskFull, SessionsFailingForTheirOwnDataDoNotTakeTheRestOfTheirBatchWithThe
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const Value answer = Value::parse(r->body);
-  EXPECT_EQ(answer["rejected"].size(), 2u) << r->body;
+  ASSERT_EQ(answer["rejected"].size(), 2u) << r->body;
+  EXPECT_NE(answer["rejected"][0]["error"].as_string().find("step_index 1099511627776"), std::string::npos) << r->body;
   EXPECT_EQ(answer["stored"]["inserted"], Value(1)) << r->body;
+  const Value health = synth_test::get_json(serve, "/api/v1/health");
+  EXPECT_EQ(health["ingest"]["commits_failed"], Value(0)) << health.dump();
+  EXPECT_EQ(health["ingest"]["refused"], Value(2)) << health.dump();
+  EXPECT_EQ(health["ingest"]["lost"], Value(0)) << health.dump();
 }
