@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "hex.hpp"
+#include "json/writer.hpp"
 
 namespace synth::tracing::server {
 
@@ -126,7 +127,11 @@ class ProtoReader {
 
 std::string string_field(ProtoReader& r, WireType type) {
   r.expect(type, kLengthDelimited);
-  return std::string(r.bytes());
+  const std::string_view s = r.bytes();
+  // Protobuf strings must be UTF-8; an SDK's bad bytes become U+FFFD, as in the JSON encoding,
+  // rather than the store refusing the span's whole session after its request was answered.
+  if (detail::first_invalid_utf8(s) != s.size()) return detail::replace_invalid_utf8(s);
+  return std::string(s);
 }
 
 Value read_any_value(ProtoReader r, int depth);

@@ -244,6 +244,45 @@ TEST(OtlpRoute, JsonIsAnsweredInJsonWithPartialSuccess) {
   EXPECT_EQ(std::get<CAISEvent>(stored->event_history.at(0)).model_name, "gpt-4o");
 }
 
+TEST(OtlpRoute, ProtobufStringsThatAreNotUtf8AreRepairedRatherThanTheirSessionLost) {
+  // Protobuf strings must be UTF-8, but an SDK may send a cut multibyte character. Each bad byte
+  // becomes U+FFFD, as in the JSON encoding: the store used to refuse the span's whole session,
+  // its good spans with it, after the request had been answered 200.
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db()});
+  routes.start_writer();
+  const Timestamp at = Timestamp(std::chrono::seconds(1'767'000'000));
+  const auto span = [&](std::uint64_t id, std::string model) {
+    SpanData s{.trace_id_high = 7, .trace_id_low = 7, .span_id = id, .name = "chat", .start = at, .end = at + std::chrono::seconds(1)};
+    s.attributes = Value{{"gen_ai.operation.name", "chat"}, {"gen_ai.request.model", std::move(model)}, {"session.id", "utf8-\x03\x04"}};
+    return s;
+  };
+  OtlpResource resource;
+  resource.attributes = Value{{"service.name", "sv\x05\x06\x07"}};
+  std::string body = protobuf_of({span(1, "gpt-4o"), span(2, "MODE\x01\x02")}, resource);
+  // The placeholders, replaced in place by invalid bytes of the same length.
+  const auto replace_all = [&](std::string_view from, std::string_view to) {
+    for (std::size_t at_byte = body.find(from); at_byte != std::string::npos; at_byte = body.find(from, at_byte)) {
+      body.replace(at_byte, from.size(), to);
+    }
+  };
+  replace_all("\x01\x02", "\xC3\x28");
+  replace_all("\x03\x04", "\xFF\xFE");
+  replace_all("\x05\x06\x07", "\xE2\x82x");
+  auto r = routes.post("/v1/traces", body, kProtobuf);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  routes.drain();
+  EXPECT_EQ(routes.counters.refused.load(), 0u);
+  const auto stored = routes.store.load_trace("utf8-\uFFFD\uFFFD");
+  ASSERT_TRUE(stored) << "the session was not stored";
+  ASSERT_EQ(stored->event_history.size(), 2u);
+  EXPECT_EQ(std::get<CAISEvent>(stored->event_history[0]).model_name, "gpt-4o");
+  EXPECT_EQ(std::get<CAISEvent>(stored->event_history[1]).model_name, "MODE\uFFFD(");
+  // Each bad byte, as the JSON writer does.
+  EXPECT_EQ(std::get<CAISEvent>(stored->event_history[1]).system_instance_id, "sv\uFFFD\uFFFDx");
+}
+
 TEST(OtlpRoute, GenAiLogsAfterTheirStoredCallJoinItAndMetricsAreDropped) {
   TempDir dir;
   // No span waits for its records (serve --span-hold-ms 0): records after their span join the
