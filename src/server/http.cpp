@@ -278,9 +278,16 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
     if (r.ec == std::errc()) declared = n;
   }
   // httplib inflates gzip and deflate; anything else (br, zstd) would read as a failed gzip.
-  if (const std::string encoding = ascii_lower(trim_blanks(req.get_header_value("Content-Encoding")));
-      !encoding.empty() && encoding != "gzip" && encoding != "deflate" && encoding != "identity") {
-    throw ApiError(415, "Content-Encoding '" + encoding + "' is not read here: send the body as it is or with gzip");
+  // Content codings are named in any case, and x-gzip is gzip (RFC 9110), but httplib matches
+  // "gzip" exactly: the header is given its name before the body is read. The Request httplib
+  // hands to its handlers is its own non-const object, so the const_cast is sound.
+  if (const auto found = req.headers.find("Content-Encoding"); found != req.headers.end()) {
+    std::string encoding = ascii_lower(trim_blanks(found->second));
+    if (encoding == "x-gzip") encoding = "gzip";
+    if (!encoding.empty() && encoding != "gzip" && encoding != "deflate" && encoding != "identity") {
+      throw ApiError(415, "Content-Encoding '" + encoding + "' is not read here: send the body as it is or with gzip");
+    }
+    const_cast<std::string&>(found->second) = std::move(encoding);
   }
   // Allocated once (gzip: at least its compressed size): growing by doubling from httplib's 4 KB
   // reads copied the body a dozen times into fresh memory, a quarter of the page faults of the

@@ -345,12 +345,11 @@ OtlpTraces decode_otlp_traces_json(std::string_view body) {
   out.body_bytes = body.size();
   read_body(body, [&](JsonReader& r, od::value root) {
     const char* at = root.raw_json_token().data();
-    bool any_member = false, has_resource_spans = false, has_session_id = false;
+    bool has_resource_spans = false, has_session_id = false;
     for (auto field : root.get_object()) {
       const std::string_view key = r.key(field);
       JsonReader::Path path(r, key);
       od::value m = field.value();
-      any_member = true;
       if (key_is(key, "session_id")) has_session_id = true;
       if (!named(key, "resourceSpans", "resource_spans") || r.is_null(m)) continue;
       has_resource_spans = true;
@@ -366,9 +365,10 @@ OtlpTraces decode_otlp_traces_json(std::string_view body) {
         });
       });
     }
-    if (any_member && !has_resource_spans) {
-      r.fail_at(at, std::string("has no resourceSpans: not an ExportTraceServiceRequest") +
-                        (has_session_id ? " (sessions in our trace JSON go to POST /api/v1/sessions)" : ""));
+    // Other fields are ignored (OTLP/JSON receivers must), but our own trace JSON sent here would
+    // be dropped without a word.
+    if (has_session_id && !has_resource_spans) {
+      r.fail_at(at, "has no resourceSpans but a session_id: sessions in our trace JSON go to POST /api/v1/sessions");
     }
   });
   return out;

@@ -130,7 +130,11 @@ TEST(OtlpDecodeJson, ErrorsNameThePathAndAreOurs) {
   EXPECT_NE(decode_error(R"({"resourceSpans":{}})").find("resourceSpans"), std::string::npos);
   EXPECT_NE(decode_error(R"({"resourceSpans":[]} x)").find("malformed OTLP JSON"), std::string::npos);
   EXPECT_NE(decode_error("[]").find("malformed OTLP JSON"), std::string::npos);
-  EXPECT_NE(decode_error(R"({"other":1})").find("has no resourceSpans"), std::string::npos);
+  // Unknown fields are ignored (OTLP/JSON receivers MUST): a request of them alone is empty.
+  EXPECT_EQ(decode_error(R"({"other":1})"), "(accepted)");
+  EXPECT_EQ(decode_error(R"({"resourceSpans":null,"futureField":{"a":[1]}})"), "(accepted)");
+  // Except our own trace JSON sent to the wrong route, which would be dropped without a word.
+  EXPECT_NE(decode_error(R"({"session_id":"s","session_time_steps":[]})").find("POST /api/v1/sessions"), std::string::npos);
   EXPECT_EQ(decode_error(R"({"resourceSpans":[]})"), "(accepted)");
   // AnyValues nested past the limit are refused, not recursed into.
   std::string deep = R"({"stringValue":"x"})";

@@ -24,6 +24,7 @@ struct Routes {
     // the commit is serve_otlp_durable_test's).
     options.otlp_ack = sv::ServerOptions::OtlpAck::queue;
     sv::add_otlp_routes(http, ctx);
+    sv::add_ingest_routes(http, ctx);
     port = http.bind_to_any_port("127.0.0.1");
     serving = std::thread([this] { http.listen_after_bind(); });
     while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -44,10 +45,11 @@ struct Routes {
     writer->stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
     writer.reset();
   }
-  httplib::Result post(const char* path, const std::string& body, const char* type, bool gzip = false) {
+  httplib::Result post(const char* path, const std::string& body, const char* type, bool gzip = false,
+                       const char* gzip_name = "gzip") {
     httplib::Client client("127.0.0.1", port);
     httplib::Headers headers;
-    if (gzip) headers.emplace("Content-Encoding", "gzip");
+    if (gzip) headers.emplace("Content-Encoding", gzip_name);
     return client.Post(path, headers, gzip ? synth::tracing::http::gzip_compress(body) : body, type);
   }
 
