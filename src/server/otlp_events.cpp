@@ -73,6 +73,19 @@ Value parsed(const Value& v) {
   }
 }
 
+// A flattened leaf's value: JSON text parsed (SDKs flatten structured values, such as tool call
+// arguments, as JSON text), except a message's `content`, which is text even when it reads as
+// JSON (a structured or JSON-mode answer). Only a list of typed parts there is parsed:
+// OpenLLMetry's multimodal content.
+Value leaf_value(std::string_view key, const Value& value) {
+  if (key != "content") return parsed(value);
+  Value v = parsed(value);
+  const bool parts = v.is_array() && !v.empty() && std::all_of(v.as_array().begin(), v.as_array().end(), [](const Value& part) {
+    return part.is_object() && part.find("type") != nullptr;
+  });
+  return parts ? v : value;
+}
+
 bool all_digits(std::string_view s) {
   return !s.empty() && s.size() < 6 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -98,7 +111,7 @@ void set_path(Value& into, std::string_view path, const Value& value, int depth 
   if (!into.is_object()) into = Value::object();
   Value& slot = into[head];
   if (dot == std::string_view::npos) {
-    slot = parsed(value);
+    slot = leaf_value(head, value);
   } else {
     set_path(slot, path.substr(dot + 1), value, depth + 1);
   }

@@ -171,6 +171,43 @@ TEST(OtlpDecode, OpenLLMetryPromptAndCompletionKeys) {
   EXPECT_EQ(t.created_at, *parse_timestamp("2025-01-01T00:01:40Z"));
 }
 
+TEST(OtlpDecode, FlattenedMessageTextThatLooksLikeJsonStaysText) {
+  // A structured or JSON-mode answer is text that happens to be JSON: it was stored parsed (an
+  // array or object in place of the text, its formatting lost). OpenLLMetry's multimodal content,
+  // a list of typed parts flattened as JSON text, is still read as the list.
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"22222222222222222222222222222222","spanId":"00000000000000a1","name":"openai.chat",
+     "startTimeUnixNano":"1735689600000000000","endTimeUnixNano":"1735689601000000000","attributes":[
+      {"key":"gen_ai.system","value":{"stringValue":"openai"}},
+      {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+      {"key":"gen_ai.prompt.0.role","value":{"stringValue":"user"}},
+      {"key":"gen_ai.prompt.0.content","value":{"stringValue":"[1, 2, 3]"}},
+      {"key":"gen_ai.prompt.1.role","value":{"stringValue":"user"}},
+      {"key":"gen_ai.prompt.1.content","value":{"stringValue":"[{\"type\":\"text\",\"text\":\"Describe\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x.test/y.png\"}}]"}},
+      {"key":"gen_ai.completion.0.role","value":{"stringValue":"assistant"}},
+      {"key":"gen_ai.completion.0.content","value":{"stringValue":"{\"answer\": 42,   \"note\": \"x\"}"}}]},
+    {"traceId":"22222222222222222222222222222222","spanId":"00000000000000a2","name":"ChatCompletion",
+     "startTimeUnixNano":"1735689602000000000","endTimeUnixNano":"1735689603000000000","attributes":[
+      {"key":"openinference.span.kind","value":{"stringValue":"LLM"}},
+      {"key":"llm.model_name","value":{"stringValue":"gpt-4o"}},
+      {"key":"llm.input_messages.0.message.role","value":{"stringValue":"user"}},
+      {"key":"llm.input_messages.0.message.content","value":{"stringValue":"{\"q\": 1}"}}]}]}]}]})"));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const SessionTrace& t = mapped.sessions[0];
+  ASSERT_EQ(t.event_history.size(), 2u);
+  const CAISEvent& openllmetry = std::get<CAISEvent>(t.event_history[0]);
+  const Value& in = openllmetry.system_state_before["messages"];
+  ASSERT_EQ(in.size(), 2u) << openllmetry.system_state_before.dump();
+  EXPECT_EQ(in[0]["content"], Value("[1, 2, 3]"));
+  ASSERT_TRUE(in[1]["content"].is_array()) << in.dump();
+  EXPECT_EQ(in[1]["content"][1]["image_url"]["url"], Value("https://x.test/y.png"));
+  EXPECT_EQ(openllmetry.system_state_after["messages"][0]["content"], Value("{\"answer\": 42,   \"note\": \"x\"}"))
+      << openllmetry.system_state_after.dump();
+  const CAISEvent& openinference = std::get<CAISEvent>(t.event_history[1]);
+  EXPECT_EQ(openinference.system_state_before["messages"][0]["content"], Value("{\"q\": 1}"))
+      << openinference.system_state_before.dump();
+}
+
 TEST(OtlpDecode, GenAiMessagesAndUnknownSpansAsRuntimeEvents) {
   const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(fixture("genai.json")));
   ASSERT_EQ(mapped.sessions.size(), 1u);
