@@ -27,8 +27,20 @@
 #include <thread>
 #include <vector>
 
+#include <ostream>
+
 #include "synth/tracing/error.hpp"
+#include "synth/tracing/model.hpp"
 #include "synth/tracing/sinks.hpp"
+
+namespace synth::tracing {
+// Readable gtest output for values and traces (found by argument-dependent lookup).
+inline void PrintTo(const Value& v, std::ostream* os) { *os << v.dump(); }
+inline void PrintTo(const SessionTrace& t, std::ostream* os) {
+  const std::string json = t.to_json();
+  *os << (json.size() > 4000 ? json.substr(0, 4000) + "..." : json);
+}
+}  // namespace synth::tracing
 
 namespace synth::tracing::testing {
 

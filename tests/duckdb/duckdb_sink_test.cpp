@@ -41,13 +41,6 @@ using st::SessionTracer;
 using st::TracingConfig;
 using st::Value;
 
-namespace synth::tracing {
-void PrintTo(const SessionTrace& t, std::ostream* os) {
-  const std::string json = t.to_json();
-  *os << json.substr(0, 1500) << (json.size() > 1500 ? "..." : "");
-}
-}  // namespace synth::tracing
-
 namespace {
 
 TracingConfig config_keeping(std::size_t sessions) {

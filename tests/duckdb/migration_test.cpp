@@ -36,11 +36,6 @@ using st::Value;
 using st::testing::CapturedDiagnostics;
 using st::testing::TempDir;
 
-namespace synth::tracing {
-void PrintTo(const Value& v, std::ostream* os) { *os << v.dump(); }
-void PrintTo(const SessionTrace& t, std::ostream* os) { *os << t.to_json(); }
-}  // namespace synth::tracing
-
 namespace {
 
 // Runs SQL with DuckDB alone (no synth-tracing code in between), as another program would;

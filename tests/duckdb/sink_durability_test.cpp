@@ -40,10 +40,6 @@ using st::testing::TempDir;
 using st::testing::copy_durable_state;
 using st::testing::single_threaded_under_tsan;
 
-namespace synth::tracing {
-void PrintTo(const SessionTrace& t, std::ostream* os) { *os << t.to_json(); }
-}  // namespace synth::tracing
-
 namespace {
 
 SessionTrace session(const std::string& id, std::string payload = "small") {

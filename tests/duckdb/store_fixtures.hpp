@@ -45,15 +45,6 @@ using st::TimeRecord;
 using st::Timestamp;
 using st::Value;
 
-// Readable failure output for values and traces.
-namespace synth::tracing {
-inline void PrintTo(const Value& v, std::ostream* os) { *os << v.dump(); }
-inline void PrintTo(const SessionTrace& t, std::ostream* os) {
-  const std::string json = t.to_json();
-  *os << json.substr(0, 1500) << (json.size() > 1500 ? "..." : "");
-}
-}  // namespace synth::tracing
-
 
 namespace store_fixtures {
 inline Timestamp ts(std::string_view iso) {

@@ -28,15 +28,6 @@
 #include "support.hpp"
 #include "synth/tracing/model.hpp"
 
-namespace synth::tracing {
-// Readable gtest output for values and traces.
-inline void PrintTo(const Value& v, std::ostream* os) { *os << v.dump(); }
-inline void PrintTo(const SessionTrace& t, std::ostream* os) {
-  const std::string json = t.to_json();
-  *os << (json.size() > 4000 ? json.substr(0, 4000) + "..." : json);
-}
-}  // namespace synth::tracing
-
 namespace trace_json_support {
 
 using synth::tracing::CAISEvent;
