@@ -56,7 +56,7 @@ struct ServerOptions {
   std::chrono::milliseconds query_timeout{10000};
   /// The most rows one page of a list route returns.
   std::size_t max_page = 1000;
-  /// An event's payload larger than this (as JSON) is returned cut, flagged truncated.
+  /// Each of an event's payloads larger than this (as JSON) is returned cut, named in cut_payloads.
   std::size_t max_event_bytes = std::size_t{8} << 20;
   /// How long stopping may take: what the writer has not stored by then is counted lost.
   std::chrono::milliseconds shutdown_timeout{30000};

@@ -303,25 +303,19 @@ void event_detail(ServerContext& ctx, const httplib::Request& req, httplib::Resp
                                          events_from("id = ?"),
                                      {Value(id)});
   if (r.rows.empty()) throw ApiError(404, "no event " + text + " (event ids come from GET /api/v1/sessions/{id}/events)");
-  // Payloads beyond the limit are sent as the start of their JSON text, named in "truncated".
+  // A payload beyond the limit is sent as the start of its JSON text, named in "cut_payloads"
+  // (not "truncated": an environment event's own flag).
   QueryResult row = r;
-  Value::Array truncated;
-  std::size_t budget = ctx.options.max_event_bytes;
+  Value::Array cut_payloads;
   for (std::size_t c = 0; c < row.columns.size(); ++c) {
     Value& cell = row.rows[0][c];
-    if (row.types[c] != "JSON" || !cell.is_string()) continue;
-    const std::string& json = cell.as_string();
-    if (json.size() <= budget) {
-      budget -= json.size();
-      continue;
-    }
-    truncated.emplace_back(row.columns[c]);
-    cell = Value(cut(json, budget));
+    if (row.types[c] != "JSON" || !cell.is_string() || cell.as_string().size() <= ctx.options.max_event_bytes) continue;
+    cut_payloads.emplace_back(row.columns[c]);
+    cell = Value(cut(cell.as_string(), ctx.options.max_event_bytes));
     row.types[c] = "VARCHAR";
-    budget = 0;
   }
   Value event = row_value(row, 0);
-  event.set("truncated", Value(std::move(truncated)));
+  event.set("cut_payloads", Value(std::move(cut_payloads)));
   send_json(res, event.dump());
 }
 

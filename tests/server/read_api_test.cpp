@@ -298,7 +298,7 @@ TEST_F(ReadApi, EventsArePagedWithoutPayloadsAndOneEventHasItsPayload) {
   const Value event = ok("/api/v1/events/" + std::to_string(tool));
   EXPECT_EQ(event["session_id"], Value("s2"));
   EXPECT_EQ(event["actions"], (Value{{"query", "door 0"}}));
-  EXPECT_EQ(event["truncated"], Value::array());
+  EXPECT_EQ(event["cut_payloads"], Value::array());
   EXPECT_EQ(get("/api/v1/events/99999999").first, 404);
 }
 
@@ -389,19 +389,33 @@ TEST_F(ReadApi, ExportsOurJsonOtlpJsonAndChromeTraceJson) {
   EXPECT_EQ(get("/api/v1/sessions/none/export").first, 404);
 }
 
-TEST(ReadApiLimits, AnEventLargerThanTheLimitIsCutAndSaysSo) {
+TEST(ReadApiLimits, APayloadLargerThanTheLimitIsCutAndSaysSoAndTheOthersAreWhole) {
   TempDir dir;
   ServeProcess serve(dir.db(), {"--max-event-bytes", "1000", "--max-page", "5"});
   SessionTrace t = sample_session("big", {.steps = 1});
   std::get<RuntimeEvent>(t.session_time_steps[0].events[2]).actions = Value{{"blob", std::string(5000, 'x')}};
+  // Each payload within the limit is sent whole, however many there are; the environment's own
+  // `truncated` flag is not the list of cut payloads (it was overwritten by it).
+  auto& env = std::get<EnvironmentEvent>(t.session_time_steps[0].events[1]);
+  env.truncated = true;
+  env.system_state_before = Value{{"view", std::string(900, 'v')}};
+  env.system_state_after = Value{{"content", "answer"}};
+  env.metadata = Value{{"note", std::string(900, 'm')}};
+  t.event_history[1] = t.session_time_steps[0].events[1];
   t.event_history[2] = t.session_time_steps[0].events[2];
   auto client = serve.client();
   ASSERT_EQ(client->Post("/api/v1/sessions?wait=commit", t.to_json(), "application/json")->status, 200);
   const Value events = Value::parse(client->Get("/api/v1/sessions/big/events")->body);
   EXPECT_EQ(events["limit"], Value(5)) << "the default page is cut to --max-page";
   const Value tool = Value::parse(client->Get("/api/v1/events/" + std::to_string(events["events"][2]["id"].as_int()))->body);
-  EXPECT_EQ(tool["truncated"], Value::array({"actions"}));
+  EXPECT_EQ(tool["cut_payloads"], Value::array({"actions"})) << tool.dump().substr(0, 300);
   EXPECT_LE(tool["actions"].as_string().size(), 1000u);
+  const Value step = Value::parse(client->Get("/api/v1/events/" + std::to_string(events["events"][1]["id"].as_int()))->body);
+  EXPECT_EQ(step["truncated"], Value(true)) << step.dump().substr(0, 300);
+  EXPECT_EQ(step["cut_payloads"], Value::array());
+  EXPECT_EQ(step["system_state_before"], env.system_state_before);
+  EXPECT_EQ(step["system_state_after"], env.system_state_after);
+  EXPECT_EQ(step["metadata"], env.metadata);
   EXPECT_EQ(client->Get("/api/v1/sessions?limit=6")->status, 400) << "beyond --max-page";
 }
 

@@ -108,7 +108,7 @@ export function EventDetail({ id, onClose }) {
       <button data-testid="raw-toggle" onClick=${() => setRaw(!raw)}>${raw ? 'Formatted' : 'Raw JSON'}</button>
       <button title="Close (Esc)" onClick=${onClose}>×</button>
     </div>
-    ${e.truncated && e.truncated.length > 0 && html`<div class="warn">Cut by the server (--max-event-bytes): ${e.truncated.join(', ')}</div>`}
+    ${e.cut_payloads && e.cut_payloads.length > 0 && html`<div class="warn">Cut by the server (--max-event-bytes): ${e.cut_payloads.join(', ')}</div>`}
     ${raw ? html`<${Json} value=${e} testid="raw-json" />` : body}
   </div>`;
 }
