@@ -274,8 +274,10 @@ class Compiler {
     const bool null_value = is_word("null");
     if (null_value && op != "==" && op != "!=") fail(tok_.pos, "null compares only with == or !=");
     value(f);
-    if (op == "==") return "(" + col + " IS NOT DISTINCT FROM " + placeholder(f) + ")";
-    if (op == "!=") return "(" + col + " IS DISTINCT FROM " + placeholder(f) + ")";
+    // A flag without a value is false, as the flag alone reads it, unless null is asked for.
+    const std::string compared = f.kind == Kind::boolean && !null_value ? "COALESCE(" + col + ", false)" : col;
+    if (op == "==") return "(" + compared + " IS NOT DISTINCT FROM " + placeholder(f) + ")";
+    if (op == "!=") return "(" + compared + " IS DISTINCT FROM " + placeholder(f) + ")";
     return "(" + col + " " + op + " " + placeholder(f) + ")";
   }
 

@@ -44,6 +44,16 @@ TEST(Filter, CompilesToSqlWithBoundValues) {
   EXPECT_EQ(compile_filter(R"(first_message contains "say \"hi\"")").params, (std::vector<Value>{"say \"hi\""}));
 }
 
+TEST(Filter, AFlagComparedWithTrueOrFalseReadsNoValueAsFalse) {
+  // As `terminated` alone and ?terminated=false read a session without environment events:
+  // "terminated == false" found fewer sessions than "not terminated".
+  EXPECT_EQ(compile_filter("terminated == false").sql, "(COALESCE(s.terminated, false) IS NOT DISTINCT FROM ?)");
+  EXPECT_EQ(compile_filter("terminated != true").sql, "(COALESCE(s.terminated, false) IS DISTINCT FROM ?)");
+  EXPECT_EQ(compile_filter("not terminated").sql, "(NOT COALESCE(COALESCE(s.terminated, false), false))");
+  // Asked for by name, no value is no value.
+  EXPECT_EQ(compile_filter("terminated == null").sql, "(s.terminated IS NOT DISTINCT FROM ?)");
+}
+
 TEST(Filter, ErrorsNameThePositionAndTheProblem) {
   EXPECT_NE(error_of("rewrd > 1").find("at character 1: unknown field 'rewrd' (fields: session_id (text)"), std::string::npos)
       << error_of("rewrd > 1");
