@@ -424,9 +424,11 @@ void add_read_routes(httplib::Server& http, ServerContext& ctx) {
                                          {"from", "to", "experiment", "model", "provider", "system", "min_reward", "max_reward",
                                           "terminated", "has_errors", "q", "filter", "sort", "order", "limit", "cursor"},
                                          sessions_list));
-  http.Get(R"(/api/v1/sessions/([^/]+))", api_route(ctx, {}, session_detail));
-  http.Get(R"(/api/v1/sessions/([^/]+)/events)", api_route(ctx, {"limit", "offset", "kind", "step"}, session_events));
-  http.Get(R"(/api/v1/sessions/([^/]+)/messages)", api_route(ctx, {"limit", "offset"}, session_messages));
+  // Session ids may hold '/' (sent as %2F: httplib decodes the path before matching), so a
+  // session's routes are told apart by their last segment.
+  http.Get(R"(/api/v1/sessions/((?!.*/(?:events|messages|export)$).+))", api_route(ctx, {}, session_detail));
+  http.Get(R"(/api/v1/sessions/(.+)/events)", api_route(ctx, {"limit", "offset", "kind", "step"}, session_events));
+  http.Get(R"(/api/v1/sessions/(.+)/messages)", api_route(ctx, {"limit", "offset"}, session_messages));
   http.Get(R"(/api/v1/events/(\d+))", api_route(ctx, {}, event_detail));
   http.Get("/api/v1/changes", api_route(ctx, {"since", "limit"}, changes));
 }

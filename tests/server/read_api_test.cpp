@@ -419,6 +419,35 @@ TEST(ReadApiLimits, APayloadLargerThanTheLimitIsCutAndSaysSoAndTheOthersAreWhole
   EXPECT_EQ(client->Get("/api/v1/sessions?limit=6")->status, 400) << "beyond --max-page";
 }
 
+TEST(ReadApiIds, ASessionWhoseIdHoldsSlashesIsReadByEveryRoute) {
+  // Its id is one encoded path segment (%2F); the server decodes the path before matching its
+  // routes, which took only ids without '/' (404 "no route" for every read of such a session).
+  TempDir dir;
+  ServeProcess serve(dir.db());
+  auto client = serve.client();
+  std::string body;
+  for (const char* id : {"run/1", "team/run/2", "50%/x y"}) body += sample_session(id, {.steps = 2}).to_json() + "\n";
+  ASSERT_EQ(client->Post("/api/v1/sessions?wait=commit", body, "application/x-ndjson")->status, 200);
+  for (const auto& [id, encoded] : std::vector<std::pair<std::string, std::string>>{
+           {"run/1", "run%2F1"}, {"team/run/2", "team%2Frun%2F2"}, {"50%/x y", "50%25%2Fx%20y"}}) {
+    SCOPED_TRACE(id);
+    const std::string base = "/api/v1/sessions/" + encoded;
+    const auto detail = client->Get(base);
+    ASSERT_TRUE(detail);
+    ASSERT_EQ(detail->status, 200) << detail->body;
+    EXPECT_EQ(Value::parse(detail->body)["session"]["session_id"], Value(id));
+    const auto events = client->Get(base + "/events");
+    ASSERT_EQ(events->status, 200) << events->body;
+    EXPECT_EQ(Value::parse(events->body)["total"], Value(6));
+    const auto messages = client->Get(base + "/messages");
+    ASSERT_EQ(messages->status, 200) << messages->body;
+    EXPECT_EQ(Value::parse(messages->body)["total"], Value(2));
+    const auto exported = client->Get(base + "/export?format=json");
+    ASSERT_EQ(exported->status, 200) << exported->body;
+    EXPECT_EQ(SessionTrace::from_json(exported->body).session_id, id);
+  }
+}
+
 TEST(ReadApiAfterWrites, AReadSeesTheAggregatesOfEveryAnsweredRequest) {
   // A session sent step by step, each request merged into it and answered once committed: the
   // writer holds what the merges add to the session's aggregates rather than storing them at each
