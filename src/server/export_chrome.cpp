@@ -87,6 +87,8 @@ std::string chrome_trace_json(const SessionTrace& trace) {
   for (const auto& e : trace.event_history) earlier(time_record(e) ? time_record(e)->event_time : Timestamp{});
   for (const auto& s : trace.session_time_steps) earlier(s.timestamp);
   for (const auto& m : trace.message_history) earlier(m.timestamp);
+  // An item without a time is placed at the start, not at the epoch decades before it.
+  const auto placed = [&](Timestamp t) { return t.time_since_epoch().count() == 0 ? origin : t; };
 
   Lanes steps{"timesteps"}, llm{"llm"}, env{"env"}, runtime{"runtime"};
   struct Instant {
@@ -99,7 +101,7 @@ std::string chrome_trace_json(const SessionTrace& trace) {
 
   std::vector<const Event*> events;
   for (const auto& e : trace.event_history) events.push_back(&e);
-  const auto start_of = [](const Event& e) { return time_record(e) ? time_record(e)->event_time : Timestamp{}; };
+  const auto start_of = [&](const Event& e) { return placed(time_record(e) ? time_record(e)->event_time : Timestamp{}); };
   std::stable_sort(events.begin(), events.end(), [&](const Event* a, const Event* b) {
     const Timestamp sa = start_of(*a), sb = start_of(*b);
     return sa != sb ? sa < sb : event_end(*a) > event_end(*b);  // an enclosing slice first
@@ -125,14 +127,15 @@ std::string chrome_trace_json(const SessionTrace& trace) {
     }
   }
   for (const auto& m : trace.message_history) {
-    last_end = std::max(last_end, m.timestamp);
-    messages.push_back(Instant{m.timestamp, m.message_type, Value{{"content", m.content}}});
+    last_end = std::max(last_end, placed(m.timestamp));
+    messages.push_back(Instant{placed(m.timestamp), m.message_type, Value{{"content", m.content}}});
   }
   // A timestep lasts until the next one starts; the last one until the session's last item.
   const auto& st = trace.session_time_steps;
   for (std::size_t i = 0; i < st.size(); ++i) {
-    const Timestamp end = i + 1 < st.size() ? std::max(st[i].timestamp, st[i + 1].timestamp) : std::max(st[i].timestamp, last_end);
-    steps.add(Slice{st[i].timestamp, end, st[i].step_id, "timestep",
+    const Timestamp start = placed(st[i].timestamp);
+    const Timestamp end = i + 1 < st.size() ? std::max(start, placed(st[i + 1].timestamp)) : std::max(start, last_end);
+    steps.add(Slice{start, end, st[i].step_id, "timestep",
                     Value{{"turn", st[i].turn_number}, {"step_index", st[i].step_index}}});
   }
 
@@ -152,7 +155,9 @@ std::string chrome_trace_json(const SessionTrace& trace) {
   for (Lanes* lanes : {&steps, &llm, &env, &runtime}) {
     for (std::size_t lane = 0; lane < lanes->slices.size(); ++lane) {
       ++tid;
-      metadata_event("thread_name", tid, Value{{"name", lanes->name + (lane == 0 ? std::string() : " " + std::to_string(lane + 1))}});
+      std::string lane_name = lanes->name;  // appended to: GCC 12 warns of "a" + std::string&& here
+      if (lane > 0) lane_name += ' ' + std::to_string(lane + 1);
+      metadata_event("thread_name", tid, Value{{"name", std::move(lane_name)}});
       metadata_event("thread_sort_index", tid, Value{{"sort_index", tid}});
       for (Slice& s : lanes->slices[lane]) {
         out.push_back(Value{{"ph", "X"},
