@@ -138,14 +138,14 @@ std::optional<std::string> param(const httplib::Request& req, const char* name) 
   return value;
 }
 
-std::size_t count_param(const httplib::Request& req, const char* name, std::size_t fallback, std::size_t max) {
+std::size_t count_param(const httplib::Request& req, const char* name, std::size_t fallback, std::size_t max, std::size_t min) {
   const auto text = param(req, name);
   if (!text) return std::min(fallback, max);
   std::size_t n = 0;
   const auto r = std::from_chars(text->data(), text->data() + text->size(), n);
-  if (r.ec != std::errc() || r.ptr != text->data() + text->size() || n > max) {
-    throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected a whole number from 0 to " +
-                            std::to_string(max));
+  if (r.ec != std::errc() || r.ptr != text->data() + text->size() || n > max || n < min) {
+    throw ApiError(400, std::string("parameter ") + name + "=" + *text + ": expected a whole number from " +
+                            std::to_string(min) + " to " + std::to_string(max));
   }
   return n;
 }

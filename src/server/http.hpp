@@ -94,8 +94,9 @@ httplib::Server::Handler api_route(ServerContext& ctx, TakenParams takes,
 
 /// The value of query parameter `name`, if given (and not empty).
 std::optional<std::string> param(const httplib::Request& req, const char* name);
-/// A count parameter in [0, max]; 400 naming the parameter otherwise.
-std::size_t count_param(const httplib::Request& req, const char* name, std::size_t fallback, std::size_t max);
+/// A count parameter in [min, max]; 400 naming the parameter otherwise.
+std::size_t count_param(const httplib::Request& req, const char* name, std::size_t fallback, std::size_t max,
+                        std::size_t min = 0);
 std::optional<double> number_param(const httplib::Request& req, const char* name);
 /// true/false (also 1/0).
 std::optional<bool> bool_param(const httplib::Request& req, const char* name);

@@ -17,18 +17,28 @@ namespace synth::tracing::server {
 namespace {
 
 // A page's continuation: the last row's sort key and session id, as opaque text.
-std::string encode_cursor(const std::string& key, const std::string& session_id) {
-  return Value(Value::Array{Value(key), Value(session_id)}).dump();
+// A cursor names the sort and order of its pages: its key means nothing in another.
+std::string encode_cursor(std::string_view sort, std::string_view order, const std::string& key, const std::string& session_id) {
+  return Value(Value::Array{Value(sort), Value(order), Value(key), Value(session_id)}).dump();
 }
 
-std::pair<std::string, std::string> decode_cursor(const std::string& cursor) {
+// The last row's key and session id, from a cursor of pages in `sort` and `order`.
+std::pair<std::string, std::string> decode_cursor(const std::string& cursor, std::string_view sort, std::string_view order) {
+  Value v;
   try {
-    const Value v = Value::parse(cursor, "cursor");
-    if (v.is_array() && v.size() == 2 && v[0].is_string() && v[1].is_string()) return {v[0].as_string(), v[1].as_string()};
+    v = Value::parse(cursor, "cursor");
   } catch (const Error&) {
     // answered below
   }
-  throw ApiError(400, "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
+  if (!v.is_array() || v.size() != 4 || !std::all_of(v.as_array().begin(), v.as_array().end(), [](const Value& x) { return x.is_string(); })) {
+    throw ApiError(400, "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
+  }
+  if (v[0].as_string() != sort || v[1].as_string() != order) {
+    throw ApiError(400, "parameter cursor: it continues the pages of sort=" + v[0].as_string() + "&order=" + v[1].as_string() +
+                            ", not of sort=" + std::string(sort) + "&order=" + std::string(order) +
+                            " (pass it with the sort and order of its pages, or start again without a cursor)");
+  }
+  return {v[2].as_string(), v[3].as_string()};
 }
 
 // Sorts of the sessions list. Keys are never NULL, so that the keyset condition is a plain
@@ -134,13 +144,14 @@ std::optional<double> page_bound(Reader& reader, const std::string& key, const W
 }
 
 void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const std::size_t limit = count_param(req, "limit", 50, ctx.options.max_page);
-  const bool descending = choice_param(req, "order", {"desc", "asc"}, "desc") == "desc";
+  const std::size_t limit = count_param(req, "limit", 50, ctx.options.max_page, 1);
+  const std::string order_name = choice_param(req, "order", {"desc", "asc"}, "desc");
+  const bool descending = order_name == "desc";
   const Sort* sort = &sort_param(req);
   const std::string key = sort_key(*sort, descending);
   Where w = list_conditions(req);
   if (const auto cursor = param(req, "cursor")) {
-    const auto [last_key, last_id] = decode_cursor(*cursor);
+    const auto [last_key, last_id] = decode_cursor(*cursor, sort->name, order_name);
     const char* cmp = descending ? "<" : ">";
     const std::string bound = sort->text ? "CAST(? AS VARCHAR)" : "CAST(? AS DOUBLE)";
     w.add("(" + key + " " + cmp + " " + bound + " OR (" + key + " = " + bound + " AND s.session_id " + cmp + " ?))",
@@ -163,7 +174,9 @@ void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Res
                          w.params);
   const std::size_t shown = std::min(r.rows(), limit);
   std::string next;
-  if (limit > 0 && r.rows() > limit) next = encode_cursor(r.text(r.columns() - 1, limit - 1).value_or(""), r.text(0, limit - 1).value_or(""));
+  if (r.rows() > limit) {
+    next = encode_cursor(sort->name, order_name, r.text(r.columns() - 1, limit - 1).value_or(""), r.text(0, limit - 1).value_or(""));
+  }
   std::string body;
   {
     detail::JsonWriter out(body, JsonFormat{});
@@ -342,7 +355,7 @@ void session_messages(ServerContext& ctx, const httplib::Request& req, httplib::
 
 void changes(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::size_t since = count_param(req, "since", 0, SIZE_MAX / 2);
-  const std::size_t limit = count_param(req, "limit", 100, ctx.options.max_page);
+  const std::size_t limit = count_param(req, "limit", 100, ctx.options.max_page, 1);  // 0 would never move on
   Reader reader(ctx);
   const QueryResult r = reader.query(std::string("SELECT ") + kSessionColumns +
                                          " FROM session_stats s WHERE s.seq > ? ORDER BY s.seq LIMIT ?",

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "server/fixtures.hpp"
 #include "server/serve_process.hpp"
@@ -128,6 +129,24 @@ TEST_F(ReadApi, KeysetPagesWalkEverySessionOnceInEachSort) {
   }
   EXPECT_EQ(listed({{"sort", "time"}}), (std::vector<std::string>{"s5", "s4", "s3", "s2", "s1", "s0"}));
   EXPECT_EQ(listed({{"sort", "reward"}, {"order", "desc"}}), (std::vector<std::string>{"s2", "s0", "s4", "s5", "s1", "s3"}));
+}
+
+TEST_F(ReadApi, ACursorIsRefusedWithAnotherSortOrOrderThanItsPages) {
+  // A cursor holds the last row's key in its sort: read in another sort it ended the list early
+  // (sort=time), went the wrong way, or failed with DuckDB's conversion error.
+  const std::string cost_cursor = ok("/api/v1/sessions", {{"sort", "cost"}, {"limit", "2"}})["next_cursor"].as_string();
+  const std::string text_cursor = ok("/api/v1/sessions", {{"sort", "session_id"}, {"limit", "2"}})["next_cursor"].as_string();
+  for (const auto& [sort, order, cursor] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"time", "desc", cost_cursor}, {"cost", "asc", cost_cursor}, {"cost", "desc", text_cursor}}) {
+    const auto [status, body] = get("/api/v1/sessions", {{"sort", sort}, {"order", order}, {"cursor", cursor}});
+    EXPECT_EQ(status, 400) << sort << " " << order << ": " << body.dump();
+    EXPECT_NE(body["error"].as_string().find("parameter cursor: it continues the pages of sort="), std::string::npos)
+        << body.dump();
+  }
+  EXPECT_EQ(get("/api/v1/sessions", {{"sort", "cost"}, {"cursor", cost_cursor}}).first, 200);
+  // An empty page would say there is nothing more (sessions) or never move on (changes).
+  EXPECT_EQ(get("/api/v1/sessions", {{"limit", "0"}}).first, 400);
+  EXPECT_EQ(get("/api/v1/changes", {{"limit", "0"}}).first, 400);
 }
 
 TEST_F(ReadApi, TextColumnsSortOnTheServerWithTiesBrokenBySessionId) {
