@@ -92,7 +92,29 @@ httplib::Server::HandlerWithContentReader guarded_post(
 
 namespace {
 
+// httplib 0.11 splits a parameter at every '=' and keeps the text after the last ("filter=a==b"
+// read as "b"): the query is read again from the request's target, each parameter split at its
+// first '='. The Request httplib hands to its handlers is its own non-const object, so the
+// const_cast is sound.
+void read_query_again(const httplib::Request& req) {
+  const std::size_t mark = req.target.find('?');
+  if (mark == std::string::npos) return;
+  httplib::Params params;
+  std::string_view query = std::string_view(req.target).substr(mark + 1);
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    params.emplace(httplib::detail::decode_url(std::string(pair.substr(0, eq)), true),
+                   eq == std::string_view::npos ? std::string() : httplib::detail::decode_url(std::string(pair.substr(eq + 1)), true));
+  }
+  const_cast<httplib::Request&>(req).params = std::move(params);
+}
+
 void refuse_untaken_params(const httplib::Request& req, const TakenParams& takes) {
+  read_query_again(req);
   for (auto it = req.params.begin(); it != req.params.end(); it = req.params.upper_bound(it->first)) {
     const std::string& name = it->first;
     if (std::find(takes.begin(), takes.end(), name) == takes.end()) {

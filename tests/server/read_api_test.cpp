@@ -131,6 +131,25 @@ TEST_F(ReadApi, KeysetPagesWalkEverySessionOnceInEachSort) {
   EXPECT_EQ(listed({{"sort", "reward"}, {"order", "desc"}}), (std::vector<std::string>{"s2", "s0", "s4", "s5", "s1", "s3"}));
 }
 
+TEST_F(ReadApi, AParameterValueTypedWithAnEqualsSignIsReadWhole) {
+  // httplib 0.11 kept only the text after a value's last '=': a filter typed by hand as
+  // ?filter=errors==0 was read as "0" (400), and ?q=a=b searched for "b".
+  const auto raw = [](const std::string& target) {
+    auto client = serve_->client();
+    client->set_url_encode(false);  // the target as typed
+    const auto r = client->Get(target);
+    return r ? std::pair{r->status, Value::parse(r->body)} : std::pair{0, Value()};
+  };
+  const auto [status, body] = raw("/api/v1/sessions?filter=errors==1&limit=100");
+  ASSERT_EQ(status, 200) << body.dump();
+  ASSERT_EQ(body["sessions"].size(), 1u) << body.dump();
+  EXPECT_EQ(body["sessions"][0]["session_id"], Value("s1"));
+  EXPECT_EQ(raw("/api/v1/sessions?q=room=0").second["sessions"].size(), 0u) << "no message holds 'room=0'";
+  // Encoded or not, a value reads the same; '+' is a space in a query.
+  EXPECT_EQ(raw("/api/v1/sessions?filter=errors%3D%3D1").second["sessions"].size(), 1u);
+  EXPECT_EQ(raw("/api/v1/sessions?q=ROOM+4").second["sessions"].size(), 1u);
+}
+
 TEST_F(ReadApi, ACursorIsRefusedWithAnotherSortOrOrderThanItsPages) {
   // A cursor holds the last row's key in its sort: read in another sort it ended the list early
   // (sort=time), went the wrong way, or failed with DuckDB's conversion error.
