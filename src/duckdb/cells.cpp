@@ -141,10 +141,11 @@ std::optional<Timestamp> timestamp_at(duckdb_type type, duckdb_vector v, std::si
 }
 
 namespace {
-// DuckDB's own text of a value (taking ownership of it).
+// DuckDB's own text of a value (taking ownership of it): its cast to VARCHAR, not
+// duckdb_value_to_string's SQL literal ('2025-03-01'::DATE).
 Value text_of(duckdb_value value) {
   if (value == nullptr) return Value();
-  DuckString s{duckdb_value_to_string(value)};
+  DuckString s{duckdb_get_varchar(value)};
   duckdb_destroy_value(&value);
   return Value(std::string(s.s ? s.s : ""));
 }

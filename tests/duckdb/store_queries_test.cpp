@@ -403,6 +403,12 @@ TEST(Query, ResultTypesAndValues) {
       "FROM (VALUES (1::BIGINT), (2::BIGINT)) v(x)");
   EXPECT_EQ(typed.types, (std::vector<std::string>{"TIMESTAMP", "HUGEINT", "UBIGINT"}));
   EXPECT_EQ(typed.rows[0], (std::vector<Value>{"2025-01-01T10:00:01.500000Z", 3, std::uint64_t{18446744073709551615u}}));
+  // Other scalars as their text, not as SQL literals ('2025-03-01'::DATE).
+  const QueryResult text = db.query(
+      "SELECT DATE '2025-03-01', TIME '10:11:12', INTERVAL 3 SECOND, '\\x00A'::BLOB, "
+      "'0e5f8b9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b'::UUID");
+  EXPECT_EQ(text.rows[0], (std::vector<Value>{"2025-03-01", "10:11:12", "00:00:03", "\\x00A",
+                                              "0e5f8b9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"}));
 }
 
 TEST(Query, ToTableGolden) {
