@@ -1,11 +1,13 @@
 // OTLP/JSON trace and log requests (the protobuf JSON mapping: lowerCamelCase names, snake_case
-// also read; hex ids; 64-bit integers as decimal strings or numbers; enums as numbers or names).
+// also read; hex ids; bytes values in base64; 64-bit integers as decimal strings or numbers; enums
+// as numbers or names).
 // Read with simdjson's on-demand API straight into the spans: no tree of the whole body is built
 // (it was half of the decoding's time, its destruction a tenth), and the path named in errors is
 // kept by JsonReader's guards rather than built as a string per member.
 #include <charconv>
 #include <limits>
 
+#include "hex.hpp"
 #include "json/reader.hpp"
 #include "server/otlp_decode.hpp"
 
@@ -59,6 +61,42 @@ std::string hex_id(JsonReader& r, od::value v, std::size_t digits) {
     }
   }
   return id;
+}
+
+// The bytes that base64 `text` holds, in the standard or the URL-safe alphabet, padded or not,
+// as proto3 JSON parsers read bytes fields; nullopt when it is not base64.
+std::optional<std::string> base64_bytes(std::string_view text) {
+  const auto sextet = [](char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string_view digits = text;
+  std::size_t padding = 0;
+  while (padding < 2 && digits.ends_with('=')) {
+    digits.remove_suffix(1);
+    ++padding;
+  }
+  // One digit left over holds no whole byte; padding only completes a last group of four.
+  if (digits.size() % 4 == 1 || (padding > 0 && text.size() % 4 != 0)) return std::nullopt;
+  std::string out;
+  out.reserve(digits.size() / 4 * 3 + 2);
+  std::uint32_t bits = 0;
+  int pending = 0;  // bits read but not yet written out
+  for (const char c : digits) {
+    const int v = sextet(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    pending += 6;
+    if (pending >= 8) {
+      pending -= 8;
+      out.push_back(static_cast<char>((bits >> pending) & 0xFF));
+    }
+  }
+  return out;
 }
 
 // A fixed64/uint64 field: a decimal string or a number.
@@ -167,7 +205,11 @@ Value any_value(JsonReader& r, od::value v, int depth) {
         return object;
       });
     } else if (named(key, "bytesValue", "bytes_value")) {
-      keep(6, [&] { return r.value(m); });  // base64 text, kept as it is
+      // Base64 in JSON; kept as hex, as the protobuf decoder keeps the same bytes.
+      if (m.type() != od::json_type::string) r.fail_at(at, "bytesValue is not a string");
+      const std::optional<std::string> bytes = base64_bytes(r.string_in_place(m));
+      if (!bytes) r.fail_at(at, "bytesValue is not base64");
+      keep(6, [&] { return Value(detail::hex_bytes(*bytes)); });
     }
   });
   return out;

@@ -301,6 +301,38 @@ TEST(OtlpDecode, MalformedProtobufNamesTheProblem) {
 
 }
 
+// otlp_decode.hpp promises bytes as hex: OTLP/JSON sends them base64 (the proto3 JSON mapping),
+// in either alphabet, padded or not, and they must be stored as the same hex as from protobuf.
+TEST(OtlpDecode, BytesValuesAreStoredAsHexInEitherEncoding) {
+  const std::string span = field(1, std::string(16, '\x11')) + field(2, std::string(8, '\x22')) +
+                           field(9, field(1, "b") + field(2, field(7, "\x01\x02\x03")));
+  const OtlpTraces proto = decode_otlp_traces_protobuf(field(1, field(2, field(2, span))));
+  ASSERT_EQ(proto.spans.size(), 1u);
+  EXPECT_EQ(proto.spans[0].attributes["b"], Value("010203"));
+  const auto from_json = [](const std::string& base64) {
+    return decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[
+      {"key":"b","value":{"bytesValue":")" + base64 + R"("}}]}]}]}]})")
+        .spans.at(0)
+        .attributes["b"];
+  };
+  EXPECT_EQ(from_json("AQID"), Value("010203"));
+  EXPECT_EQ(from_json("+/8="), Value("fbff"));
+  EXPECT_EQ(from_json("-_8"), Value("fbff"));  // URL-safe, unpadded
+  EXPECT_EQ(from_json("AQ=="), Value("01"));
+  EXPECT_EQ(from_json("AQ"), Value("01"));
+  EXPECT_EQ(from_json(""), Value(""));
+  // What is not base64 is refused where it is, not stored as some other bytes.
+  for (const std::string bad : {"A", "AQ=D", "AQID=", "AQ!D"}) {
+    try {
+      from_json(bad);
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const OtlpDecodeError& e) {
+      EXPECT_NE(std::string(e.what()).find("attributes[0].value.bytesValue"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not base64"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(OtlpDecode, DeepNestingIsRefusedAtTheLimit) {
   // Built from the inside out with proper varint lengths.
   std::string any = field(1, "x");
