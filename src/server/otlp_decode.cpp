@@ -206,6 +206,8 @@ std::string id_field(ProtoReader& r, WireType type, std::size_t size, const char
   if (!b.empty() && b.size() != size) {
     r.fail(std::string(name) + " has " + std::to_string(b.size()) + " bytes, not " + std::to_string(size));
   }
+  // All zero is an invalid id (trace.proto): none, as when it is absent.
+  if (b.find_first_not_of('\0') == std::string_view::npos) return {};
   return hex_bytes(b);
 }
 

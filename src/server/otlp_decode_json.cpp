@@ -61,6 +61,8 @@ std::string hex_id(JsonReader& r, od::value v, std::size_t digits) {
       r.fail_at(at, "'" + id + "' is not hex (OTLP/JSON ids are hex, not base64)");
     }
   }
+  // All zero is an invalid id (trace.proto): none, as when it is absent.
+  if (id.find_first_not_of('0') == std::string::npos) id.clear();
   return id;
 }
 
