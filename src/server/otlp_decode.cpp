@@ -15,18 +15,7 @@ namespace {
 
 enum WireType : std::uint8_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
-std::string hex_bytes(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  // Sized once and written in place: push_back's capacity check per digit made this a twentieth
-  // of decoding our spans (three ids each).
-  std::string out(bytes.size() * 2, '\0');
-  char* digit = out.data();
-  for (const unsigned char c : bytes) {
-    *digit++ = kHex[c >> 4];
-    *digit++ = kHex[c & 0xF];
-  }
-  return out;
-}
+using detail::hex_bytes;
 
 // One message's bytes; `base` is its offset in the body, for errors.
 class ProtoReader {
@@ -217,6 +206,8 @@ std::string id_field(ProtoReader& r, WireType type, std::size_t size, const char
   if (!b.empty() && b.size() != size) {
     r.fail(std::string(name) + " has " + std::to_string(b.size()) + " bytes, not " + std::to_string(size));
   }
+  // All zero is an invalid id (trace.proto): none, as when it is absent.
+  if (b.find_first_not_of('\0') == std::string_view::npos) return {};
   return hex_bytes(b);
 }
 

@@ -41,9 +41,9 @@ struct OtlpMessages {
 
 /// A span, with the attributes of the resource and scope that sent it.
 struct OtlpSpan {
-  std::string trace_id;        ///< 32 lower-case hex digits ("" when absent)
-  std::string span_id;         ///< 16 lower-case hex digits ("" when absent)
-  std::string parent_span_id;  ///< "" for a root span
+  std::string trace_id;        ///< 32 lower-case hex digits ("" when absent or all zero, which is invalid)
+  std::string span_id;         ///< 16 lower-case hex digits ("" when absent or all zero)
+  std::string parent_span_id;  ///< "" for a root span (also when sent as all zero)
   std::string name;
   int kind = 0;  ///< SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer
   std::uint64_t start_unix_nano = 0;
@@ -88,8 +88,8 @@ OtlpTraces decode_otlp_traces_json(std::string_view body);
 
 /// A log record (LogRecord): GenAI instrumentations send prompt and completion content as logs.
 struct OtlpLog {
-  std::string trace_id;  ///< hex, "" when absent
-  std::string span_id;
+  std::string trace_id;  ///< hex, "" when absent or all zero
+  std::string span_id;   ///< hex, "" when absent or all zero (no span)
   std::uint64_t time_unix_nano = 0;  ///< its time, else its observed time
   std::string event_name;            ///< the event_name field, else the attribute event.name
   Value body;

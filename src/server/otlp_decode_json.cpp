@@ -1,11 +1,14 @@
 // OTLP/JSON trace and log requests (the protobuf JSON mapping: lowerCamelCase names, snake_case
-// also read; hex ids; 64-bit integers as decimal strings or numbers; enums as numbers or names).
+// also read; hex ids; bytes values in base64; 64-bit integers as decimal strings or numbers, with
+// an exponent if integral; doubles as numbers or strings; enums as numbers or names).
 // Read with simdjson's on-demand API straight into the spans: no tree of the whole body is built
 // (it was half of the decoding's time, its destruction a tenth), and the path named in errors is
 // kept by JsonReader's guards rather than built as a string per member.
+#include <algorithm>
 #include <charconv>
 #include <limits>
 
+#include "hex.hpp"
 #include "json/reader.hpp"
 #include "server/otlp_decode.hpp"
 
@@ -58,24 +61,172 @@ std::string hex_id(JsonReader& r, od::value v, std::size_t digits) {
       r.fail_at(at, "'" + id + "' is not hex (OTLP/JSON ids are hex, not base64)");
     }
   }
+  // All zero is an invalid id (trace.proto): none, as when it is absent.
+  if (id.find_first_not_of('0') == std::string::npos) id.clear();
   return id;
 }
 
-// A fixed64/uint64 field: a decimal string or a number.
-std::uint64_t unsigned_integer(JsonReader& r, od::value v) {
+// The bytes that base64 `text` holds, in the standard or the URL-safe alphabet, padded or not,
+// as proto3 JSON parsers read bytes fields; nullopt when it is not base64.
+std::optional<std::string> base64_bytes(std::string_view text) {
+  const auto sextet = [](char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string_view digits = text;
+  std::size_t padding = 0;
+  while (padding < 2 && digits.ends_with('=')) {
+    digits.remove_suffix(1);
+    ++padding;
+  }
+  // One digit left over holds no whole byte; padding only completes a last group of four.
+  if (digits.size() % 4 == 1 || (padding > 0 && text.size() % 4 != 0)) return std::nullopt;
+  std::string out;
+  out.reserve(digits.size() / 4 * 3 + 2);
+  std::uint32_t bits = 0;
+  int pending = 0;  // bits read but not yet written out
+  for (const char c : digits) {
+    const int v = sextet(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    pending += 6;
+    if (pending >= 8) {
+      pending -= 8;
+      out.push_back(static_cast<char>((bits >> pending) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// A 64-bit integer's magnitude and sign.
+struct Integer {
+  std::uint64_t magnitude = 0;
+  bool negative = false;
+};
+
+// The integer that the decimal `text` (a JSON number's text, or a string in its place) denotes,
+// read exactly: "1e3" and "1.50e1" are integers, "1.5" is not. nullopt when it is not one, or
+// beyond 64 bits.
+std::optional<Integer> exact_integer(std::string_view text) noexcept {
+  Integer out;
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const std::size_t begin = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    return text.substr(begin, i - begin);
+  };
+  if (i < text.size() && text[i] == '-') {
+    out.negative = true;
+    ++i;
+  }
+  const std::string_view whole = digits();
+  std::string_view fraction;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    fraction = digits();
+    if (fraction.empty()) return std::nullopt;
+  }
+  if (whole.empty()) return std::nullopt;
+  std::int64_t exponent = 0;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    const bool below = i < text.size() && text[i] == '-';
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
+    const std::string_view e = digits();
+    if (e.empty()) return std::nullopt;
+    // Capped so that it cannot overflow: that far out, digits are beyond 64 bits or a fraction
+    // (short of a million of them).
+    for (const char c : e) exponent = std::min<std::int64_t>(exponent * 10 + (c - '0'), 1'000'000);
+    if (below) exponent = -exponent;
+  }
+  if (i != text.size()) return std::nullopt;
+  // The digits of whole and fraction, the point moved by the exponent: those before it make the
+  // integer, those after it must be zeros.
+  const auto total = static_cast<std::int64_t>(whole.size() + fraction.size());
+  const std::int64_t point = static_cast<std::int64_t>(whole.size()) + exponent;
+  const auto times_ten_plus = [&](unsigned digit) {
+    if (out.magnitude > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;
+    out.magnitude = out.magnitude * 10 + digit;
+    return true;
+  };
+  for (std::int64_t k = 0; k < total; ++k) {
+    const auto at = static_cast<std::size_t>(k);
+    const char c = at < whole.size() ? whole[at] : fraction[at - whole.size()];
+    if (k >= point) {
+      if (c != '0') return std::nullopt;
+    } else if (!times_ten_plus(static_cast<unsigned>(c - '0'))) {
+      return std::nullopt;
+    }
+  }
+  for (std::int64_t k = total; k < point && out.magnitude != 0; ++k) {
+    if (!times_ten_plus(0)) return std::nullopt;
+  }
+  return out;
+}
+
+// A 64-bit integer field as the proto3 JSON mapping sends it: a number or a decimal string.
+// Fails, naming the value and `what` it should be, unless it is an integer that `fits`.
+template <class Fits>
+Integer integer_field(JsonReader& r, od::value v, Fits fits, const char* what) {
   const char* at = v.raw_json_token().data();
+  std::string shown;
   if (v.type() == od::json_type::string) {
     const std::string_view s = r.string_in_place(v);
-    std::uint64_t out = 0;
-    const auto result = std::from_chars(s.data(), s.data() + s.size(), out);
-    if (result.ec != std::errc() || result.ptr != s.data() + s.size()) {
-      r.fail_at(at, "'" + std::string(s) + "' is not an unsigned integer");
+    if (const auto i = exact_integer(s); i && fits(*i)) return *i;
+    shown.append(1, '\'').append(s).append(1, '\'');
+  } else {
+    shown = detail::token_text(v);
+    if (v.type() == od::json_type::number) {
+      if (const auto i = exact_integer(shown); i && fits(*i)) return *i;
     }
-    return out;
   }
+  r.fail_at(at, shown + " is not " + what);
+}
+
+// A fixed64/uint64 field (times).
+std::uint64_t unsigned_integer(JsonReader& r, od::value v) {
   std::uint64_t out = 0;
   if (v.type() == od::json_type::number && v.get_uint64().get(out) == error_code::SUCCESS) return out;
-  r.fail_at(at, "is not an unsigned integer");
+  return integer_field(
+             r, v, [](Integer i) { return !i.negative || i.magnitude == 0; }, "an unsigned integer")
+      .magnitude;
+}
+
+// An int64 field (intValue).
+std::int64_t signed_integer(JsonReader& r, od::value v) {
+  std::int64_t out = 0;
+  if (v.type() == od::json_type::number && v.get_int64().get(out) == error_code::SUCCESS) return out;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  const Integer i = integer_field(
+      r, v, [](Integer n) { return n.magnitude <= kMax + (n.negative ? 1 : 0); }, "a 64-bit integer");
+  // Modulo 2^64, so that the magnitude 2^63 becomes the lowest int64.
+  return static_cast<std::int64_t>(i.negative ? 0 - i.magnitude : i.magnitude);
+}
+
+// A double field as the proto3 JSON mapping sends it: a number, or a string holding one or
+// "NaN", "Infinity", "-Infinity".
+double double_value(JsonReader& r, od::value v) {
+  const char* at = v.raw_json_token().data();
+  double d = 0;
+  if (v.type() == od::json_type::number) {
+    if (v.get_double().get(d) == error_code::SUCCESS) return d;
+  } else if (v.type() == od::json_type::string) {
+    const std::string_view s = r.string_in_place(v);
+    if (s == "NaN") return std::numeric_limits<double>::quiet_NaN();
+    if (s == "Infinity") return std::numeric_limits<double>::infinity();
+    if (s == "-Infinity") return -std::numeric_limits<double>::infinity();
+    // A digit first, as in JSON: from_chars would also take "inf", "nan" and the like.
+    const std::size_t first = s.starts_with('-') ? 1 : 0;
+    if (first < s.size() && s[first] >= '0' && s[first] <= '9') {
+      const auto result = std::from_chars(s.data(), s.data() + s.size(), d);
+      if (result.ec == std::errc() && result.ptr == s.data() + s.size()) return d;
+    }
+  }
+  r.fail_at(at, detail::token_text(v) + " is not a number");
 }
 
 // An enum: its number, or its name looked up in `names` (index = number).
@@ -123,31 +274,10 @@ Value any_value(JsonReader& r, od::value v, int depth) {
       }
       keep(1, [&] { return Value(b); });
     } else if (named(key, "intValue", "int_value")) {
-      std::int64_t i = 0;
-      if (m.type() == od::json_type::string) {
-        const std::string_view s = r.string_in_place(m);
-        const auto result = std::from_chars(s.data(), s.data() + s.size(), i);
-        if (result.ec != std::errc() || result.ptr != s.data() + s.size()) {
-          r.fail_at(at, "intValue '" + std::string(s) + "' is not a 64-bit integer");
-        }
-      } else if (m.type() != od::json_type::number || m.get_int64().get(i) != error_code::SUCCESS) {
-        r.fail_at(at, "intValue " + detail::token_text(m) + " is not a 64-bit integer");
-      }
+      const std::int64_t i = signed_integer(r, m);
       keep(2, [&] { return Value(i); });
     } else if (named(key, "doubleValue", "double_value")) {
-      double d = 0;
-      if (m.type() == od::json_type::string) {
-        const std::string_view s = r.string_in_place(m);
-        if (s == "NaN") {
-          d = std::numeric_limits<double>::quiet_NaN();
-        } else if (s == "Infinity" || s == "-Infinity") {
-          d = s[0] == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-        } else {
-          r.fail_at(at, "doubleValue is not a number");
-        }
-      } else if (m.type() != od::json_type::number || m.get_double().get(d) != error_code::SUCCESS) {
-        r.fail_at(at, "doubleValue is not a number");
-      }
+      const double d = double_value(r, m);
       keep(3, [&] { return Value(d); });
     } else if (named(key, "arrayValue", "array_value")) {
       keep(4, [&] {
@@ -167,7 +297,11 @@ Value any_value(JsonReader& r, od::value v, int depth) {
         return object;
       });
     } else if (named(key, "bytesValue", "bytes_value")) {
-      keep(6, [&] { return r.value(m); });  // base64 text, kept as it is
+      // Base64 in JSON; kept as hex, as the protobuf decoder keeps the same bytes.
+      if (m.type() != od::json_type::string) r.fail_at(at, "bytesValue is not a string");
+      const std::optional<std::string> bytes = base64_bytes(r.string_in_place(m));
+      if (!bytes) r.fail_at(at, "bytesValue is not base64");
+      keep(6, [&] { return Value(detail::hex_bytes(*bytes)); });
     }
   });
   return out;

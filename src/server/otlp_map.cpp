@@ -234,7 +234,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     OtlpSpan& s = traces.spans[i];
     if (s.span_id.empty()) {
-      reject("span " + std::to_string(i) + " ('" + s.name + "') has no span id");
+      reject("span " + std::to_string(i) + " ('" + s.name + "') has no span id (absent or all zero)");
       continue;
     }
     if (repeated[i]) {
@@ -258,7 +258,8 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
       unnamed = true;
     }
     if (!sid) {
-      reject("span " + std::to_string(i) + " ('" + s.name + "') has no trace id and no session id");
+      reject("span " + std::to_string(i) + " ('" + s.name +
+             "') has no trace id (absent or all zero) and no session id");
       continue;
     }
     ++out.spans;
@@ -371,7 +372,8 @@ OtlpMapped map_otlp_logs(const OtlpLogs& logs, TraceSessions* memory) {
     if (!sid) {
       ++out.rejected_spans;
       if (out.error_message.empty()) {
-        out.error_message = "log record " + std::to_string(i) + " ('" + log.event_name + "') has no trace id and no session id";
+        out.error_message = "log record " + std::to_string(i) + " ('" + log.event_name +
+                            "') has no trace id (absent or all zero) and no session id";
       }
       continue;
     }

@@ -90,7 +90,8 @@ std::unordered_map<std::string, std::string> sessions_of_traces(const OtlpTraces
   std::unordered_map<std::string, std::string> out;
   for (std::size_t i = 0; i < traces.spans.size(); ++i) {
     const OtlpSpan& s = traces.spans[i];
-    if (!own[i]) continue;
+    // A span of no trace names no other span's session.
+    if (!own[i] || s.trace_id.empty()) continue;
     if (s.parent_span_id.empty()) {
       out[s.trace_id] = *own[i];
     } else {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "server/exports.hpp"
 #include "server/fixtures.hpp"
 #include "server/otlp_decode.hpp"
+#include "support.hpp"
 #include "synth/tracing/otel.hpp"
 
 using namespace synth::tracing;
@@ -103,7 +105,7 @@ TEST(OtlpDecodeJson, MemberOrderSpellingNullsAndNumberForms) {
   EXPECT_TRUE(std::isnan(a.attributes["d"].as_double()));
   EXPECT_EQ(a.attributes["e"], Value(2.0));
   EXPECT_EQ(a.attributes["b"], Value(true));
-  EXPECT_EQ(a.attributes["x"], Value("AQI="));
+  EXPECT_EQ(a.attributes["x"], Value("0102"));  // base64 in JSON, hex as from protobuf
   EXPECT_EQ(a.attributes["l"], Value::array({Value("s"), Value{{"k", std::int64_t{1}}}}));
   ASSERT_EQ(a.events.size(), 1u);
   EXPECT_EQ(a.events[0].name, "ev");
@@ -142,6 +144,76 @@ TEST(OtlpDecodeJson, ErrorsNameThePathAndAreOurs) {
   const std::string too_deep = decode_error(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"k","value":)" +
                                             deep + "}]}]}]}]}");
   EXPECT_NE(too_deep.find("nested deeper than 32"), std::string::npos) << too_deep;
+}
+
+// The proto3 JSON mapping, which OTLP/JSON adopts: a double as a number or a string (exponents,
+// NaN, ±Infinity); a 64-bit integer as a number or a decimal string, with an exponent too when
+// the value is integral. Read exactly: a double has 53 bits, a 19-digit time needs 61.
+TEST(OtlpDecodeJson, NumbersInEveryFormTheProto3MappingAllows) {
+  const OtlpTraces t = decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"startTimeUnixNano":1.735689800000000001e18,"endTimeUnixNano":"17356898000000000.01e2",
+     "events":[{"timeUnixNano":"1e3"}],
+     "attributes":[{"key":"d1","value":{"doubleValue":"1.5"}},{"key":"d2","value":{"doubleValue":"-2.5e-3"}},
+                   {"key":"d3","value":{"doubleValue":"Infinity"}},{"key":"d4","value":{"doubleValue":"-Infinity"}},
+                   {"key":"d5","value":{"doubleValue":1e3}},
+                   {"key":"i1","value":{"intValue":1e3}},{"key":"i2","value":{"intValue":"1E3"}},
+                   {"key":"i3","value":{"intValue":1.50e1}},{"key":"i4","value":{"intValue":-0.0}},
+                   {"key":"i5","value":{"intValue":"9223372036854775807"}},
+                   {"key":"i6","value":{"intValue":-9223372036854775808}},
+                   {"key":"i7","value":{"intValue":"-9.223372036854775808e18"}},
+                   {"key":"i8","value":{"intValue":"1234567890123456789"}}]}]}]}]})");
+  ASSERT_EQ(t.spans.size(), 1u);
+  const OtlpSpan& s = t.spans[0];
+  EXPECT_EQ(s.start_unix_nano, 1735689800000000001ULL);
+  EXPECT_EQ(s.end_unix_nano, 1735689800000000001ULL);
+  ASSERT_EQ(s.events.size(), 1u);
+  EXPECT_EQ(s.events[0].time_unix_nano, 1000u);
+  const Value& a = s.attributes;
+  EXPECT_EQ(a["d1"], Value(1.5));
+  EXPECT_EQ(a["d2"], Value(-2.5e-3));
+  EXPECT_EQ(a["d3"], Value(std::numeric_limits<double>::infinity()));
+  EXPECT_EQ(a["d4"], Value(-std::numeric_limits<double>::infinity()));
+  EXPECT_EQ(a["d5"], Value(1000.0));
+  EXPECT_EQ(a["i1"], Value(std::int64_t{1000}));
+  EXPECT_EQ(a["i2"], Value(std::int64_t{1000}));
+  EXPECT_EQ(a["i3"], Value(std::int64_t{15}));
+  EXPECT_EQ(a["i4"], Value(std::int64_t{0}));
+  EXPECT_EQ(a["i5"], Value(std::numeric_limits<std::int64_t>::max()));
+  EXPECT_EQ(a["i6"], Value(std::numeric_limits<std::int64_t>::min()));
+  EXPECT_EQ(a["i7"], Value(std::numeric_limits<std::int64_t>::min()));
+  EXPECT_EQ(a["i8"], Value(std::int64_t{1234567890123456789}));
+}
+
+// What the mapping does not allow is refused, naming where: a fraction or a value beyond the
+// field's range for an integer, anything but a number (or its string, NaN, ±Infinity) for a double.
+TEST(OtlpDecodeJson, NumbersThatDoNotFitTheirFieldNameThePath) {
+  const auto attribute_error = [](const std::string& value) {
+    return decode_error(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"k","value":)" + value +
+                        "}]}]}]}]}");
+  };
+  for (const std::string bad : {R"({"intValue":"1.5"})", R"({"intValue":1.5})", R"({"intValue":1e-3})",
+                                R"({"intValue":"9223372036854775808"})", R"({"intValue":-9.3e18})",
+                                R"({"intValue":"1e19"})", R"({"intValue":"1e999999999999"})", R"({"intValue":"12x"})",
+                                R"({"intValue":" 1"})", R"({"intValue":"+1"})", R"({"intValue":""})", R"({"intValue":"e3"})",
+                                R"({"intValue":true})"}) {
+    const std::string error = attribute_error(bad);
+    EXPECT_NE(error.find("attributes[0].value.intValue"), std::string::npos) << bad << ": " << error;
+    EXPECT_NE(error.find("is not a 64-bit integer"), std::string::npos) << bad << ": " << error;
+  }
+  for (const std::string bad : {R"({"doubleValue":"abc"})", R"({"doubleValue":"inf"})", R"({"doubleValue":"nan"})",
+                                R"({"doubleValue":"1.5x"})", R"({"doubleValue":"1e999"})", R"({"doubleValue":""})",
+                                R"({"doubleValue":true})"}) {
+    const std::string error = attribute_error(bad);
+    EXPECT_NE(error.find("attributes[0].value.doubleValue"), std::string::npos) << bad << ": " << error;
+    EXPECT_NE(error.find("is not a number"), std::string::npos) << bad << ": " << error;
+  }
+  for (const std::string bad : {"-1", R"("-1")", "1.5e0", R"("18446744073709551616")", "1.8446744073709551616e19"}) {
+    const std::string error = decode_error(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"endTimeUnixNano":)" + bad + "}]}]}]}");
+    EXPECT_NE(error.find("spans[0].endTimeUnixNano"), std::string::npos) << bad << ": " << error;
+    EXPECT_NE(error.find("is not an unsigned integer"), std::string::npos) << bad << ": " << error;
+  }
+  EXPECT_EQ(decode_error(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"endTimeUnixNano":"18446744073709551615"}]}]}]})"),
+            "(accepted)");
 }
 
 TEST(OtlpDecodeJson, LogRecordsInAnyOrderWithTheirEventNameFromAnAttribute) {

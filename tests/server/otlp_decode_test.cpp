@@ -255,6 +255,61 @@ TEST(OtlpDecode, SessionFromTheSpanItsTraceOrElseTheTraceId) {
   EXPECT_EQ(other.session_id, "33333333333333333333333333333333");
 }
 
+// trace.proto: an all-zero trace or span id is invalid, so none. Spans with span id zero are not
+// one span sent twice, spans of trace zero are not one trace (nor its session), and a parent id
+// of zero makes a root span; in either encoding.
+TEST(OtlpDecode, AllZeroSpanAndTraceIdsAreNoIds) {
+  const std::string zero_ids =
+      field(1, std::string(16, '\0')) + field(2, std::string(8, '\0')) + field(4, std::string(8, '\0'));
+  const OtlpTraces proto = decode_otlp_traces_protobuf(field(1, field(2, field(2, zero_ids))));
+  ASSERT_EQ(proto.spans.size(), 1u);
+  EXPECT_EQ(proto.spans[0].trace_id, "");
+  EXPECT_EQ(proto.spans[0].span_id, "");
+  EXPECT_EQ(proto.spans[0].parent_span_id, "");
+
+  const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"11111111111111111111111111111111","spanId":"0000000000000000","name":"zero"},
+    {"traceId":"11111111111111111111111111111111","spanId":"0000000000000000","name":"zero again"},
+    {"traceId":"11111111111111111111111111111111","spanId":"1111111111111111","parentSpanId":"0000000000000000","name":"root"},
+    {"traceId":"00000000000000000000000000000000","spanId":"2222222222222222","name":"named","attributes":[
+      {"key":"session.id","value":{"stringValue":"s"}}]},
+    {"traceId":"00000000000000000000000000000000","spanId":"3333333333333333","name":"unrelated"}]}]}]})";
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(body));
+  EXPECT_EQ(mapped.rejected_spans, 3u) << mapped.error_message;
+  EXPECT_EQ(mapped.duplicate_spans, 0u);
+  EXPECT_NE(mapped.error_message.find("span 0 ('zero') has no span id"), std::string::npos) << mapped.error_message;
+  ASSERT_EQ(mapped.sessions.size(), 2u);
+  const SessionTrace& trace = mapped.sessions[0];
+  EXPECT_EQ(trace.session_id, "11111111111111111111111111111111");
+  EXPECT_TRUE(mapped.rooted[0]);
+  ASSERT_EQ(trace.event_history.size(), 1u);
+  const Value metadata = std::visit([](const auto& e) { return e.metadata; }, trace.event_history[0]);
+  EXPECT_EQ(metadata.find("parent_span_id"), nullptr) << metadata.dump();
+  const SessionTrace& named = mapped.sessions[1];
+  EXPECT_EQ(named.session_id, "s");
+  ASSERT_EQ(named.event_history.size(), 1u) << "the span of no trace joined a session by its trace id";
+  const Value named_metadata = std::visit([](const auto& e) { return e.metadata; }, named.event_history[0]);
+  EXPECT_EQ(named_metadata.find("trace_id"), nullptr) << named_metadata.dump();
+}
+
+// The same for log records: a span id of zero is no span, a trace id of zero no trace (so a
+// record without a session is refused rather than stored in a session named 000…0).
+TEST(OtlpDecode, AllZeroIdsOfLogRecordsAreNoIds) {
+  const std::string record = field(9, std::string(16, '\0')) + field(10, std::string(8, '\0'));
+  const OtlpLogs proto = decode_otlp_logs_protobuf(field(1, field(2, field(2, record))));
+  ASSERT_EQ(proto.logs.size(), 1u);
+  EXPECT_EQ(proto.logs[0].trace_id, "");
+  EXPECT_EQ(proto.logs[0].span_id, "");
+  const OtlpLogs json = decode_otlp_logs_json(R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[
+    {"eventName":"gen_ai.user.message","traceId":"00000000000000000000000000000000","spanId":"0000000000000000"}]}]}]})");
+  ASSERT_EQ(json.logs.size(), 1u);
+  EXPECT_EQ(json.logs[0].trace_id, "");
+  EXPECT_EQ(json.logs[0].span_id, "");
+  const OtlpMapped mapped = map_otlp_logs(json);
+  EXPECT_EQ(mapped.rejected_spans, 1u);
+  EXPECT_TRUE(mapped.sessions.empty());
+}
+
 // The session keys by the mapping table's order, whatever their order among the attributes: a
 // null one is passed over, an empty string names none (the trace id then), a number is its text.
 TEST(OtlpDecode, TheFirstSessionKeyOfTheTableNamesTheSession) {
@@ -299,6 +354,38 @@ TEST(OtlpDecode, MalformedProtobufNamesTheProblem) {
   EXPECT_NE(error_of(request).find("span_id has 3 bytes, not 8"), std::string::npos) << error_of(request);
   EXPECT_NE(error_of(request).find("in Span"), std::string::npos) << error_of(request);
 
+}
+
+// otlp_decode.hpp promises bytes as hex: OTLP/JSON sends them base64 (the proto3 JSON mapping),
+// in either alphabet, padded or not, and they must be stored as the same hex as from protobuf.
+TEST(OtlpDecode, BytesValuesAreStoredAsHexInEitherEncoding) {
+  const std::string span = field(1, std::string(16, '\x11')) + field(2, std::string(8, '\x22')) +
+                           field(9, field(1, "b") + field(2, field(7, "\x01\x02\x03")));
+  const OtlpTraces proto = decode_otlp_traces_protobuf(field(1, field(2, field(2, span))));
+  ASSERT_EQ(proto.spans.size(), 1u);
+  EXPECT_EQ(proto.spans[0].attributes["b"], Value("010203"));
+  const auto from_json = [](const std::string& base64) {
+    return decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[
+      {"key":"b","value":{"bytesValue":")" + base64 + R"("}}]}]}]}]})")
+        .spans.at(0)
+        .attributes["b"];
+  };
+  EXPECT_EQ(from_json("AQID"), Value("010203"));
+  EXPECT_EQ(from_json("+/8="), Value("fbff"));
+  EXPECT_EQ(from_json("-_8"), Value("fbff"));  // URL-safe, unpadded
+  EXPECT_EQ(from_json("AQ=="), Value("01"));
+  EXPECT_EQ(from_json("AQ"), Value("01"));
+  EXPECT_EQ(from_json(""), Value(""));
+  // What is not base64 is refused where it is, not stored as some other bytes.
+  for (const std::string bad : {"A", "AQ=D", "AQID=", "AQ!D"}) {
+    try {
+      from_json(bad);
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const OtlpDecodeError& e) {
+      EXPECT_NE(std::string(e.what()).find("attributes[0].value.bytesValue"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not base64"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(OtlpDecode, DeepNestingIsRefusedAtTheLimit) {
