@@ -127,7 +127,7 @@ class Compiler {
       std::string value;
       std::size_t e = p + 1;
       for (;; ++e) {
-        if (e >= text_.size()) fail(p, "the text starting here is not closed (with " + std::string(1, c) + ")");
+        if (e >= text_.size()) fail(p, std::string("the text starting here is not closed (with ") + c + ")");
         if (text_[e] == '\\' && e + 1 < text_.size()) {
           value += text_[++e];
         } else if (text_[e] == c) {
@@ -147,7 +147,7 @@ class Compiler {
       for (const char* op : {"==", "!=", "<=", ">=", "<", ">", "="}) {
         if (text_.substr(p).starts_with(op)) {
           tok_.type = Tok::op;
-          tok_.text = op == std::string_view("=") ? "==" : op;
+          tok_.text = std::string(op == std::string_view("=") ? std::string_view("==") : std::string_view(op));
           pos_ = p + std::string_view(op).size();
           return;
         }
