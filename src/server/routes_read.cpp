@@ -107,10 +107,15 @@ Where list_conditions(const httplib::Request& req) {
   if (const auto v = bool_param(req, "terminated")) w.add("COALESCE(s.terminated, false) = ?", {Value(*v)});
   if (const auto v = bool_param(req, "has_errors")) w.add(*v ? "s.errors > 0" : "s.errors = 0");
   if (const auto q = param(req, "q")) {
-    // Text search: the session id, or any message of the session (case-insensitive).
+    // Text search: the session id, or a text value of any message of the session (case-
+    // insensitive). The messages' JSON text is only a first sieve (with q as JSON writes it): its
+    // keys and punctuation matched every session.
+    std::string escaped = Value(*q).dump();
+    escaped = escaped.substr(1, escaped.size() - 2);
     w.add("(contains(lower(s.session_id), lower(?)) OR s.session_id IN "
-          "(SELECT session_id FROM messages WHERE contains(lower(CAST(content AS VARCHAR)), lower(?))))",
-          {Value(*q), Value(*q)});
+          "(SELECT m.session_id FROM messages m WHERE contains(lower(CAST(m.content AS VARCHAR)), lower(?)) AND EXISTS "
+          "(SELECT 1 FROM json_tree(m.content) t WHERE t.type = 'VARCHAR' AND contains(lower(t.atom ->> '$'), lower(?)))))",
+          {Value(*q), Value(std::move(escaped)), Value(*q)});
   }
   if (const auto f = param(req, "filter")) {
     try {

@@ -206,6 +206,10 @@ TEST_F(ReadApi, FiltersAndTheFilterExpression) {
   EXPECT_EQ(set(listed({{"has_errors", "true"}})), (Ids{"s1"}));
   EXPECT_EQ(set(listed({{"from", "2025-01-01T02:00:00Z"}, {"to", "2025-01-01T02:02:00Z"}})), (Ids{"s2", "s3"}));
   EXPECT_EQ(set(listed({{"q", "ROOM 4"}})), (Ids{"s2"})) << "text in messages, any case";
+  // The text of the messages' values, not their JSON: keys and punctuation matched every session.
+  EXPECT_TRUE(listed({{"q", "payload"}}).empty());
+  EXPECT_TRUE(listed({{"q", "\":\""}}).empty());
+  EXPECT_EQ(set(listed({{"q", "GRIDWORLD"}})).size(), 6u) << "the origin's value";
   EXPECT_EQ(set(listed({{"system", "gridworld"}, {"terminated", "true"}})).size(), 6u);
   EXPECT_EQ(set(listed({{"filter", "reward > 0.5 and model == \"gpt-4o-mini\" and errors == 0"}})), (Ids{"s4"}));
   EXPECT_EQ(set(listed({{"filter", "(steps >= 3 or model contains 'claude') and not reward < 1.6"}})), (Ids{"s2"}));
