@@ -221,6 +221,18 @@ Value error_of(const OtlpSpan& s, const Known& a) {
 // Keys that only say where a span belongs: not kept among a span's own attributes.
 bool placement_key(std::string_view key) { return key.starts_with("synth.") || key == "gen_ai.conversation.id"; }
 
+// The attributes of a span that its event's mapping does not read (server.address, a user's own),
+// kept in its metadata as "attributes"; an empty object when there are none. Those naming its
+// session are its session's id.
+Value unread_attributes(const Value& attributes, const Known& known) {
+  Value out = Value::object();
+  if (known.unknown() == 0) return out;
+  for (const auto& [key, value] : attributes.as_object()) {
+    if (!placement_key(key) && !is_session_key(key) && !Known::is_known(key)) out.set(key, value);
+  }
+  return out;
+}
+
 // What common() adds to a span's event's metadata after the kind's own entries, decided once, so
 // that the metadata is allocated at its size with them: it stays in memory until the writer
 // stores it, and room reserved for every entry that might come was a sixth of an event's memory
@@ -316,10 +328,12 @@ CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
   const auto ttft = double_of(a[Known::gen_ai_response_time_to_first_chunk]);
   Value md = Value::object();
   CommonEntries added = common_entries<CAISEvent>(s, a);
-  md.as_object().reserve(1 + (request_model ? 1 : 0) + (ttft ? 1 : 0) + added.size());
+  Value unread = unread_attributes(s.attributes, a);
+  md.as_object().reserve(1 + (request_model ? 1 : 0) + (ttft ? 1 : 0) + (unread.empty() ? 0 : 1) + added.size());
   md.as_object().emplace_back("operation", text_of(operation).empty() ? s.name : operation->as_string());
   if (request_model) md.as_object().emplace_back("request_model", *requested);
   if (ttft) md.as_object().emplace_back("time_to_first_token_ms", *ttft * 1000.0);
+  if (!unread.empty()) md.as_object().emplace_back("attributes", std::move(unread));
   common(e, s, a, resource, std::move(md), std::move(added));
   e.span_id = s.span_id.empty() ? std::nullopt : std::optional(s.span_id);
   e.trace_id = s.trace_id.empty() ? std::nullopt : std::optional(s.trace_id);
@@ -416,10 +430,12 @@ RuntimeEvent runtime_event(const OtlpSpan& s, const Known& known, const Value& r
   if (!text_of(tool).empty() && text_of(known[Known::synth_kind]) != "trace_span") {
     const Value* ok = known[Known::synth_success];
     const Value* id = known.first_of({Known::gen_ai_tool_call_id, Known::tool_id});
-    md.as_object().reserve(2 + (ok != nullptr ? 1 : 0) + (id != nullptr ? 1 : 0) + added.size());
+    Value unread = unread_attributes(a, known);
+    md.as_object().reserve(2 + (ok != nullptr ? 1 : 0) + (id != nullptr ? 1 : 0) + (unread.empty() ? 0 : 1) + added.size());
     md.set("operation", tool->as_string());
     if (ok != nullptr) md.set("success", *ok);
     if (id != nullptr) md.set("tool_call_id", *id);
+    if (!unread.empty()) md.set("attributes", std::move(unread));
     if (const Value* args = known.first_of({Known::gen_ai_tool_call_arguments, Known::tool_parameters, Known::input_value})) {
       e.system_state_before = Value{{"arguments", parsed(*args)}};
     }

@@ -82,19 +82,42 @@ class KnownTable {
 
 std::string_view KnownAttributes::name(Key key) noexcept { return kKnownKeys[key]; }
 
-KnownAttributes::KnownAttributes(const Value& attributes) {
+namespace {
+
+const KnownTable& known_table() {
   static const KnownTable table;
+  return table;
+}
+
+// The message list (its index in kListKeys) that `name` is an attribute of, flattened
+// ("gen_ai.prompt.0.content"); -1 for none.
+int flattened_list_of(std::string_view name) noexcept {
+  if (name.empty() || (name[0] != 'g' && name[0] != 'l')) return -1;
+  for (std::size_t i = 0; i < std::size(kListKeys); ++i) {
+    const std::string_view list = kKnownKeys[kListKeys[i]];
+    if (name.size() > list.size() + 1 && name[list.size()] == '.' && name.starts_with(list)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace
+
+KnownAttributes::KnownAttributes(const Value& attributes) {
+  const KnownTable& table = known_table();
   if (!attributes.is_object()) return;
   for (const auto& [name, value] : attributes.as_object()) {
     if (const std::uint8_t k = table.find(name); k != KnownTable::kEmpty) {
       if (found_[k] == nullptr) found_[k] = &value;  // a repeated key: the first, as Value::find
-    } else if (!name.empty() && (name[0] == 'g' || name[0] == 'l')) {
-      for (std::size_t i = 0; i < std::size(kListKeys); ++i) {
-        const std::string_view list = kKnownKeys[kListKeys[i]];
-        if (name.size() > list.size() + 1 && name[list.size()] == '.' && name.starts_with(list)) flattened_ |= 1U << i;
-      }
+    } else if (const int list = flattened_list_of(name); list >= 0) {
+      flattened_ |= 1U << list;
+    } else {
+      ++unknown_;
     }
   }
+}
+
+bool KnownAttributes::is_known(std::string_view name) noexcept {
+  return known_table().find(name) != KnownTable::kEmpty || flattened_list_of(name) >= 0;
 }
 
 }  // namespace synth::tracing::server::otlp

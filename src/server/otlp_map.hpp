@@ -123,6 +123,8 @@ class TraceSessions {
 /// The session id `attributes` name (a span's, a log record's or a resource's): the first
 /// session key of the mapping table present and not null (a non-string value as its JSON text).
 std::optional<std::string> session_key(const Value& attributes);
+/// True for an attribute that may name a span's session (session_key() reads them).
+bool is_session_key(std::string_view name) noexcept;
 /// The session id each span of a request names itself (its attributes' first session key), in
 /// the order of `traces.spans`; and that of one span.
 using OwnSessions = std::vector<std::optional<std::string>>;
@@ -208,10 +210,15 @@ class KnownAttributes {
   /// True when an attribute is named "<the key>.<more>", a list flattened into indexed keys
   /// (`key` one of the message lists: gen_ai_input_messages ... gen_ai_completion).
   bool flattened(Key key) const noexcept { return (flattened_ >> (key - gen_ai_input_messages)) & 1U; }
+  /// How many attributes are none of the keys, nor part of a flattened message list.
+  std::size_t unknown() const noexcept { return unknown_; }
+  /// True for a key's name, or an attribute of a flattened message list.
+  static bool is_known(std::string_view name) noexcept;
 
  private:
   std::array<const Value*, kCount> found_{};
   std::uint8_t flattened_ = 0;
+  std::size_t unknown_ = 0;
 };
 
 /// A span's input (output) messages from its attributes, by the mapping table's order of keys,

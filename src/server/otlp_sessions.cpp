@@ -23,6 +23,10 @@ static_assert(std::all_of(std::begin(kSessionKeys), std::end(kSessionKeys), [](s
 
 }  // namespace
 
+bool is_session_key(std::string_view name) noexcept {
+  return std::find(std::begin(kSessionKeys), std::end(kSessionKeys), name) != std::end(kSessionKeys);
+}
+
 // A scan for these keys alone rather than KnownAttributes (all the keys the events read): every
 // span's session is read on each request, and most attributes are passed over on their last
 // character. Each key's first occurrence counts, as Value::find's.

@@ -208,6 +208,38 @@ TEST(OtlpDecode, FlattenedMessageTextThatLooksLikeJsonStaysText) {
       << openinference.system_state_before.dump();
 }
 
+TEST(OtlpDecode, AttributesTheMappingDoesNotReadAreKeptWithTheCallAndTheTool) {
+  // An LLM call's or a tool's span kept only what the mapping read: server.address, request
+  // parameters without a place, a user's own attributes were lost.
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"33333333333333333333333333333333","spanId":"00000000000000b1","name":"chat gpt-4o",
+     "startTimeUnixNano":"1735689600000000000","endTimeUnixNano":"1735689601000000000","attributes":[
+      {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+      {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+      {"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}},
+      {"key":"gen_ai.request.frequency_penalty","value":{"doubleValue":0.5}},
+      {"key":"server.address","value":{"stringValue":"api.openai.com"}},
+      {"key":"user.id","value":{"stringValue":"u-7"}},
+      {"key":"gen_ai.conversation.id","value":{"stringValue":"conv-kept"}},
+      {"key":"gen_ai.prompt.0.role","value":{"stringValue":"user"}},
+      {"key":"gen_ai.prompt.0.content","value":{"stringValue":"Hi"}}]},
+    {"traceId":"33333333333333333333333333333333","spanId":"00000000000000b2","name":"execute_tool get_weather",
+     "startTimeUnixNano":"1735689601000000000","endTimeUnixNano":"1735689602000000000","attributes":[
+      {"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},
+      {"key":"gen_ai.tool.name","value":{"stringValue":"get_weather"}},
+      {"key":"gen_ai.tool.description","value":{"stringValue":"Weather by city"}}]}]}]}]})"));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const SessionTrace& t = mapped.sessions[0];
+  ASSERT_EQ(t.event_history.size(), 2u);
+  const CAISEvent& call = std::get<CAISEvent>(t.event_history[0]);
+  EXPECT_EQ(call.metadata["attributes"], (Value{{"gen_ai.request.frequency_penalty", 0.5},
+                                                {"server.address", "api.openai.com"},
+                                                {"user.id", "u-7"}}))
+      << call.metadata.dump();
+  const RuntimeEvent& tool = std::get<RuntimeEvent>(t.event_history[1]);
+  EXPECT_EQ(tool.metadata["attributes"], (Value{{"gen_ai.tool.description", "Weather by city"}})) << tool.metadata.dump();
+}
+
 TEST(OtlpDecode, GenAiMessagesAndUnknownSpansAsRuntimeEvents) {
   const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(fixture("genai.json")));
   ASSERT_EQ(mapped.sessions.size(), 1u);
