@@ -154,6 +154,21 @@ std::string parts_text(const Value& parts) {
 // Messages in one shape: {role, content, ...the source's other fields}. OpenInference wraps each
 // in {"message": {...}} and calls tool calls' fields tool_call.*; GenAI has parts. Each message
 // is moved from `list` into the result, not copied.
+// The text of OpenInference's message `contents` ([{message_content: {type: "text", text}}]).
+std::string contents_text(const Value* contents) {
+  std::string text;
+  if (contents == nullptr || !contents->is_array()) return text;
+  for (const Value& item : contents->as_array()) {
+    const Value* content = item.is_object() ? item.find("message_content") : nullptr;
+    if (content == nullptr || !content->is_object() || text_of(content->find("type")) != "text") continue;
+    const std::string_view piece = text_of(content->find("text"));
+    if (piece.empty()) continue;
+    if (!text.empty()) text += '\n';
+    text += piece;
+  }
+  return text;
+}
+
 Value normalized_messages(Value list) {
   if (!list.is_array()) return Value();
   Value out = Value::array();
@@ -169,13 +184,14 @@ Value normalized_messages(Value list) {
       continue;
     }
     if (m.find("content") == nullptr) {
-      if (const Value* parts = m.find("parts")) {
+      // GenAI `parts`, or OpenInference's multimodal `contents`.
+      const Value* parts = m.find("parts");
+      std::string text = parts != nullptr ? parts_text(*parts) : contents_text(m.find("contents"));
+      if (!text.empty()) {
         // Appended (set() would look for the key again), into room for one more: the parser
         // sized the object exactly, and doubling it would keep a slot unused until the writer.
-        if (std::string text = parts_text(*parts); !text.empty()) {
-          m.as_object().reserve(m.size() + 1);
-          m.as_object().emplace_back("content", std::move(text));
-        }
+        m.as_object().reserve(m.size() + 1);
+        m.as_object().emplace_back("content", std::move(text));
       }
     }
     out.push_back(std::move(m));
@@ -292,16 +308,16 @@ double duration_ms(const OtlpSpan& s) {
 
 Value input_messages(const Value& a, const Known& known) {
   Value m = normalized_messages(indexed(a, known, Known::gen_ai_input_messages));
-  if (!m.is_null()) {
-    if (const Value* system = known[Known::gen_ai_system_instructions]) {
-      Value parts = parsed(*system);
-      Value sys{{"role", "system"}, {"parts", parts}};
-      const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
-      if (!text.empty()) sys.set("content", text);
-      m.as_array().insert(m.as_array().begin(), std::move(sys));
-    }
-    return m;
+  // The instructions come first, with the GenAI messages or alone.
+  if (const Value* system = known[Known::gen_ai_system_instructions]) {
+    Value parts = parsed(*system);
+    Value sys{{"role", "system"}, {"parts", parts}};
+    const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
+    if (!text.empty()) sys.set("content", text);
+    if (m.is_null()) m = Value::array();
+    m.as_array().insert(m.as_array().begin(), std::move(sys));
   }
+  if (!m.is_null()) return m;
   m = normalized_messages(indexed(a, known, Known::llm_input_messages));
   if (!m.is_null()) return m;
   return normalized_messages(indexed(a, known, Known::gen_ai_prompt));

@@ -240,6 +240,39 @@ TEST(OtlpDecode, AttributesTheMappingDoesNotReadAreKeptWithTheCallAndTheTool) {
   EXPECT_EQ(tool.metadata["attributes"], (Value{{"gen_ai.tool.description", "Weather by city"}})) << tool.metadata.dump();
 }
 
+TEST(OtlpDecode, SystemInstructionsAloneAndOpenInferenceMultimodalContentsAreRead) {
+  // gen_ai.system_instructions were dropped from a span without gen_ai.input.messages, and an
+  // OpenInference message sent as `contents` (multimodal) was stored without its text.
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"44444444444444444444444444444444","spanId":"00000000000000c1","name":"chat gpt-4o",
+     "startTimeUnixNano":"1735689600000000000","endTimeUnixNano":"1735689601000000000","attributes":[
+      {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+      {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+      {"key":"gen_ai.system_instructions","value":{"stringValue":"[{\"type\":\"text\",\"content\":\"Be brief.\"}]"}}]},
+    {"traceId":"44444444444444444444444444444444","spanId":"00000000000000c2","name":"ChatCompletion",
+     "startTimeUnixNano":"1735689602000000000","endTimeUnixNano":"1735689603000000000","attributes":[
+      {"key":"openinference.span.kind","value":{"stringValue":"LLM"}},
+      {"key":"llm.model_name","value":{"stringValue":"gpt-4o"}},
+      {"key":"llm.input_messages.0.message.role","value":{"stringValue":"user"}},
+      {"key":"llm.input_messages.0.message.contents.0.message_content.type","value":{"stringValue":"text"}},
+      {"key":"llm.input_messages.0.message.contents.0.message_content.text","value":{"stringValue":"What is this?"}},
+      {"key":"llm.input_messages.0.message.contents.1.message_content.type","value":{"stringValue":"image"}},
+      {"key":"llm.input_messages.0.message.contents.1.message_content.image.image.url","value":{"stringValue":"https://x.test/a.png"}},
+      {"key":"llm.input_messages.0.message.contents.2.message_content.type","value":{"stringValue":"text"}},
+      {"key":"llm.input_messages.0.message.contents.2.message_content.text","value":{"stringValue":"Be precise."}}]}]}]}]})"));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  const SessionTrace& t = mapped.sessions[0];
+  ASSERT_EQ(t.event_history.size(), 2u);
+  const Value& instructed = std::get<CAISEvent>(t.event_history[0]).system_state_before["messages"];
+  ASSERT_EQ(instructed.size(), 1u) << std::get<CAISEvent>(t.event_history[0]).system_state_before.dump();
+  EXPECT_EQ(instructed[0]["role"], Value("system"));
+  EXPECT_EQ(instructed[0]["content"], Value("Be brief."));
+  const Value& multimodal = std::get<CAISEvent>(t.event_history[1]).system_state_before["messages"];
+  ASSERT_EQ(multimodal.size(), 1u) << multimodal.dump();
+  EXPECT_EQ(multimodal[0]["content"], Value("What is this?\nBe precise.")) << multimodal.dump();
+  EXPECT_EQ(multimodal[0]["contents"][1]["message_content"]["image"]["image"]["url"], Value("https://x.test/a.png"));
+}
+
 TEST(OtlpDecode, GenAiMessagesAndUnknownSpansAsRuntimeEvents) {
   const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(fixture("genai.json")));
   ASSERT_EQ(mapped.sessions.size(), 1u);
