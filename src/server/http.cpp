@@ -52,7 +52,7 @@ void send_error(const httplib::Request& req, httplib::Response& res, int status,
                    : status == 504                                 ? 4   // DEADLINE_EXCEEDED
                    : status == 500                                 ? 13  // INTERNAL
                                                                    : 2;  // UNKNOWN
-  const bool protobuf = media_type(req) == "application/x-protobuf";
+  const bool protobuf = is_protobuf(media_type(req));
   res.status = status;
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Content-Type-Options", "nosniff");
@@ -222,6 +222,10 @@ std::string choice_param(const httplib::Request& req, const char* name, std::ini
 std::string media_type(const httplib::Request& req) {
   const std::string type = req.get_header_value("Content-Type");
   return ascii_lower(trim_blanks(std::string_view(type).substr(0, type.find(';'))));
+}
+
+bool is_protobuf(std::string_view media_type) noexcept {
+  return media_type == "application/x-protobuf" || media_type == "application/protobuf";
 }
 
 namespace {

@@ -142,6 +142,8 @@ void prefer_gzip(const httplib::Request& req);
 
 /// The request's media type: Content-Type before any ';', trimmed, lower case.
 std::string media_type(const httplib::Request& req);
+/// True for a protobuf media type (`application/x-protobuf`, or `application/protobuf`).
+bool is_protobuf(std::string_view media_type) noexcept;
 
 /// Checks every request passes before its route: the Host header names this server (a loopback
 /// name, the address it is bound to, or an allowed host, with the port it listens on: DNS

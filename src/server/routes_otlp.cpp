@@ -23,7 +23,7 @@ constexpr const char* kProtobuf = "application/x-protobuf";
 bool json_body(const httplib::Request& req) {
   const std::string type = media_type(req);
   if (type == "application/json") return true;
-  if (type == kProtobuf || type == "application/protobuf") return false;
+  if (is_protobuf(type)) return false;
   throw ApiError(415, "Content-Type '" + req.get_header_value("Content-Type") + "' is not accepted on " + req.path +
                           ": OTLP/HTTP sends application/x-protobuf or application/json (gzip-compressed or not)");
 }

@@ -445,6 +445,12 @@ TEST(OtlpRoute, FailuresAnswerAStatusInTheRequestsEncoding) {
   RpcStatus s = read_status(r);
   EXPECT_EQ(s.code, 3) << "INVALID_ARGUMENT";
   EXPECT_NE(s.message.find("malformed OTLP protobuf at byte 2"), std::string::npos) << s.message;
+  // application/protobuf, which the route takes as protobuf, too (its errors came as JSON).
+  r = routes.post("/v1/traces", std::string("\x0a\x05\x01", 3), "application/protobuf");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->get_header_value("Content-Type"), kProtobuf);
+  EXPECT_EQ(read_status(r).code, 3);
 
   r = routes.post("/v1/traces", "{\"resourceSpans\": {}}", "application/json");
   ASSERT_TRUE(r);
