@@ -353,6 +353,10 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
   }();
   http.set_pre_routing_handler([=, token = options.token](const httplib::Request& req, httplib::Response& res) {
     prefer_gzip(req);
+    if (req.get_header_value_count("Host") > 1) {
+      send_error(req, res, 400, "the request has more than one Host header (RFC 9112 allows one)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const std::string host = req.get_header_value("Host");
     if (!known_host(host)) {
       send_error(req, res, 403,

@@ -66,6 +66,10 @@ TEST(Security, RequestsForAnotherHostAreRefused) {
     EXPECT_NE(answer.find("DNS rebinding"), std::string::npos) << answer;
   }
   EXPECT_EQ(status_of(get_with_host(serve.port(), "")), 403) << "no Host at all";
+  // Two Host lines (RFC 9112: a 400): the first one decided, whatever the second said.
+  const std::string twice = get_with_host(serve.port(), "Host: localhost:" + port + "\r\nHost: evil.example\r\n");
+  EXPECT_EQ(status_of(twice), 400) << twice;
+  EXPECT_NE(twice.find("more than one Host"), std::string::npos) << twice;
 }
 
 TEST(Security, OtherOriginsAreRefusedAndNoCorsHeaderIsSent) {
