@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
   serve_cmd->add_option("--max-page", serve.max_page, "Rows one page of a list returns, at most (default 1000)")
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--max-event-bytes", serve.max_event_bytes, "Each of an event's payloads sent whole up to this, cut beyond (default 8 MiB)")
+  serve_cmd->add_option("--max-event-bytes", serve.max_event_bytes, "What an event's payloads may take together; beyond, the largest are cut (default 8 MiB)")
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--shutdown-timeout-ms", shutdown_ms, "Time stopping may take to store what was accepted (default 30000)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));

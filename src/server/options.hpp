@@ -56,7 +56,8 @@ struct ServerOptions {
   std::chrono::milliseconds query_timeout{10000};
   /// The most rows one page of a list route returns.
   std::size_t max_page = 1000;
-  /// Each of an event's payloads larger than this (as JSON) is returned cut, named in cut_payloads.
+  /// What an event's payloads may take together (as JSON): beyond, the largest are returned cut
+  /// (an equal share each), named in cut_payloads.
   std::size_t max_event_bytes = std::size_t{8} << 20;
   /// How long stopping may take: what the writer has not stored by then is counted lost.
   std::chrono::milliseconds shutdown_timeout{30000};

@@ -117,8 +117,8 @@ class ProtoReader {
 std::string string_field(ProtoReader& r, WireType type) {
   r.expect(type, kLengthDelimited);
   const std::string_view s = r.bytes();
-  // Protobuf strings must be UTF-8; an SDK's bad bytes become U+FFFD, as in the JSON encoding,
-  // rather than the store refusing the span's whole session after its request was answered.
+  // Protobuf strings must be UTF-8; an SDK's bad bytes become U+FFFD, as our JSON writer makes
+  // them, rather than the store refusing the span's whole session after its request was answered.
   if (detail::first_invalid_utf8(s) != s.size()) return detail::replace_invalid_utf8(s);
   return std::string(s);
 }

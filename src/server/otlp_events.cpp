@@ -91,14 +91,16 @@ Value error_of(const OtlpSpan& s, const Known& a) {
 // Keys that only say where a span belongs: not kept among a span's own attributes.
 bool placement_key(std::string_view key) { return key.starts_with("synth.") || key == "gen_ai.conversation.id"; }
 
-// The attributes of a span that its event's mapping does not read (server.address, a user's own),
-// kept in its metadata as "attributes"; an empty object when there are none. Those naming its
-// session are its session's id.
+// The attributes of a span outside the mapping table (server.address, a user's own), the first of
+// a repeated key as KnownAttributes takes it, kept in its event's metadata as "attributes"; an
+// empty object when there are none. Those naming its session are its session's id.
 Value unread_attributes(const Value& attributes, const Known& known) {
   Value out = Value::object();
   if (known.unknown() == 0) return out;
+  out.as_object().reserve(known.unknown());
   for (const auto& [key, value] : attributes.as_object()) {
-    if (!placement_key(key) && !is_session_key(key) && !Known::is_known(key)) out.set(key, value);
+    if (placement_key(key) || is_session_key(key) || Known::is_known(key) || out.find(key) != nullptr) continue;
+    out.as_object().emplace_back(key, value);
   }
   return out;
 }
@@ -208,6 +210,10 @@ CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
   OtlpMessages messages = std::move(*s.messages);
   s.messages.reset();
   const Value* raw_input = messages.input.is_null() ? a.first_of({Known::input_value, Known::traceloop_entity_input}) : nullptr;
+  // Instructions without any input messages (none on the span, none came as log records).
+  if (messages.input.is_null() && raw_input == nullptr) {
+    if (Value sys = system_message(a); !sys.is_null()) messages.input = Value::array({std::move(sys)});
+  }
   const Value* raw_output = messages.output.is_null() ? a.first_of({Known::output_value, Known::traceloop_entity_output}) : nullptr;
   const Value* reasons = a[Known::gen_ai_response_finish_reasons];
   if (reasons != nullptr && (!reasons->is_array() || reasons->empty())) reasons = nullptr;

@@ -18,10 +18,11 @@ constexpr std::size_t kMaxIndex = 4096;
 using Known = KnownAttributes;
 
 // A flattened leaf's value: JSON text parsed (SDKs flatten structured values, such as tool call
-// arguments, as JSON text), except a message's `content`, which is text even when it reads as
-// JSON (a structured or JSON-mode answer). Only a list of typed parts there is parsed:
-// OpenLLMetry's multimodal content.
+// arguments, as JSON text), except a message's `content` or a content item's `text`, which are
+// text even when they read as JSON (a structured or JSON-mode answer). Only a list of typed parts
+// as `content` is parsed: OpenLLMetry's multimodal content.
 Value leaf_value(std::string_view key, const Value& value) {
+  if (key == "text") return value;  // an OpenInference content item's text
   if (key != "content") return parsed(value);
   Value v = parsed(value);
   const bool parts = v.is_array() && !v.empty() && std::all_of(v.as_array().begin(), v.as_array().end(), [](const Value& part) {
@@ -95,9 +96,6 @@ std::string parts_text(const Value& parts) {
   return text;
 }
 
-// Messages in one shape: {role, content, ...the source's other fields}. OpenInference wraps each
-// in {"message": {...}} and calls tool calls' fields tool_call.*; GenAI has parts. Each message
-// is moved from `list` into the result, not copied.
 // The text of OpenInference's message `contents` ([{message_content: {type: "text", text}}]).
 std::string contents_text(const Value* contents) {
   std::string text;
@@ -113,6 +111,9 @@ std::string contents_text(const Value* contents) {
   return text;
 }
 
+// Messages in one shape: {role, content, ...the source's other fields}. OpenInference wraps each
+// in {"message": {...}} and calls tool calls' fields tool_call.*; GenAI has parts. Each message
+// is moved from `list` into the result, not copied.
 Value normalized_messages(Value list) {
   if (!list.is_array()) return Value();
   Value out = Value::array();
@@ -146,16 +147,12 @@ Value normalized_messages(Value list) {
 
 Value input_messages(const Value& a, const Known& known) {
   Value m = normalized_messages(indexed(a, known, Known::gen_ai_input_messages));
-  // The instructions come first, with the GenAI messages or alone.
-  if (const Value* system = known[Known::gen_ai_system_instructions]) {
-    Value parts = parsed(*system);
-    Value sys{{"role", "system"}, {"parts", parts}};
-    const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
-    if (!text.empty()) sys.set("content", text);
-    if (m.is_null()) m = Value::array();
-    m.as_array().insert(m.as_array().begin(), std::move(sys));
+  if (!m.is_null()) {
+    // The instructions come first. Alone they are no input: the span's messages may still come
+    // as log records (llm_event() takes them alone when none came).
+    if (Value sys = system_message(known); !sys.is_null()) m.as_array().insert(m.as_array().begin(), std::move(sys));
+    return m;
   }
-  if (!m.is_null()) return m;
   m = normalized_messages(indexed(a, known, Known::llm_input_messages));
   if (!m.is_null()) return m;
   return normalized_messages(indexed(a, known, Known::gen_ai_prompt));
@@ -181,6 +178,16 @@ Value parsed(const Value& v) {
   } catch (const Error&) {
     return v;
   }
+}
+
+Value system_message(const KnownAttributes& known) {
+  const Value* system = known[Known::gen_ai_system_instructions];
+  if (system == nullptr) return Value();
+  Value parts = parsed(*system);
+  const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
+  Value sys{{"role", "system"}, {"parts", std::move(parts)}};
+  if (!text.empty()) sys.set("content", text);
+  return sys;
 }
 
 Value input_messages(const Value& a) { return input_messages(a, Known(a)); }

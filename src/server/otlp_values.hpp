@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "server/otlp_map.hpp"
 #include "synth/tracing/json.hpp"
 
 namespace synth::tracing::server::otlp {
@@ -15,5 +16,8 @@ inline std::string_view text_of(const Value* v) {
 
 /// A JSON-looking string parsed (SDKs send structured values as JSON text); anything else as is.
 Value parsed(const Value& v);
+
+/// `gen_ai.system_instructions` as a message {role: system, parts, content}; null without them.
+Value system_message(const KnownAttributes& known);
 
 }  // namespace synth::tracing::server::otlp

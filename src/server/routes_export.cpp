@@ -81,7 +81,7 @@ void export_parquet(ServerContext& ctx, const httplib::Request& req, httplib::Re
 }  // namespace
 
 void add_export_routes(httplib::Server& http, ServerContext& ctx) {
-  http.Get(R"(/api/v1/sessions/(.+)/export)", api_route(ctx, {"format"}, export_session));  // ids may hold '/' (routes_read.cpp)
+  http.Get(R"(/api/v1/sessions/([\s\S]+)/export)", api_route(ctx, {"format"}, export_session));  // any id (routes_read.cpp)
   http.Get("/api/v1/export/jsonl", api_route(ctx, {}, export_jsonl));
   http.Get(R"(/api/v1/export/parquet/(session_traces|session_timesteps|events|messages))", api_route(ctx, {}, export_parquet));
 }

@@ -22,15 +22,23 @@ std::string encode_cursor(std::string_view sort, std::string_view order, const s
   return Value(Value::Array{Value(sort), Value(order), Value(key), Value(session_id)}).dump();
 }
 
-// The last row's key and session id, from a cursor of pages in `sort` and `order`.
-std::pair<std::string, std::string> decode_cursor(const std::string& cursor, std::string_view sort, std::string_view order) {
+// The last row's key and session id, from a cursor of pages in `sort` and `order` (a number
+// unless `text`).
+std::pair<std::string, std::string> decode_cursor(const std::string& cursor, std::string_view sort, std::string_view order,
+                                                  bool text) {
   Value v;
   try {
     v = Value::parse(cursor, "cursor");
   } catch (const Error&) {
     // answered below
   }
-  if (!v.is_array() || v.size() != 4 || !std::all_of(v.as_array().begin(), v.as_array().end(), [](const Value& x) { return x.is_string(); })) {
+  const auto number = [](const std::string& key) {
+    double d = 0;
+    const auto r = std::from_chars(key.data(), key.data() + key.size(), d);
+    return r.ec == std::errc() && r.ptr == key.data() + key.size();
+  };
+  if (!v.is_array() || v.size() != 4 || !std::all_of(v.as_array().begin(), v.as_array().end(), [](const Value& x) { return x.is_string(); }) ||
+      (!text && v[0].as_string() == sort && !number(v[2].as_string()))) {
     throw ApiError(400, "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
   }
   if (v[0].as_string() != sort || v[1].as_string() != order) {
@@ -156,7 +164,7 @@ void sessions_list(ServerContext& ctx, const httplib::Request& req, httplib::Res
   const std::string key = sort_key(*sort, descending);
   Where w = list_conditions(req);
   if (const auto cursor = param(req, "cursor")) {
-    const auto [last_key, last_id] = decode_cursor(*cursor, sort->name, order_name);
+    const auto [last_key, last_id] = decode_cursor(*cursor, sort->name, order_name, sort->text);
     const char* cmp = descending ? "<" : ">";
     const std::string bound = sort->text ? "CAST(? AS VARCHAR)" : "CAST(? AS DOUBLE)";
     w.add("(" + key + " " + cmp + " " + bound + " OR (" + key + " = " + bound + " AND s.session_id " + cmp + " ?))",
@@ -321,17 +329,34 @@ void event_detail(ServerContext& ctx, const httplib::Request& req, httplib::Resp
                                          events_from("id = ?"),
                                      {Value(id)});
   if (r.rows.empty()) throw ApiError(404, "no event " + text + " (event ids come from GET /api/v1/sessions/{id}/events)");
-  // A payload beyond the limit is sent as the start of its JSON text, named in "cut_payloads"
-  // (not "truncated": an environment event's own flag).
+  // The payloads share --max-event-bytes. The smallest go whole; each of the others gets an equal
+  // share of what is left and is sent as the start of its JSON text, named in "cut_payloads" (not
+  // "truncated": an environment event's own flag).
   QueryResult row = r;
-  Value::Array cut_payloads;
+  std::vector<std::size_t> payloads;
   for (std::size_t c = 0; c < row.columns.size(); ++c) {
-    Value& cell = row.rows[0][c];
-    if (row.types[c] != "JSON" || !cell.is_string() || cell.as_string().size() <= ctx.options.max_event_bytes) continue;
-    cut_payloads.emplace_back(row.columns[c]);
-    cell = Value(cut(cell.as_string(), ctx.options.max_event_bytes));
-    row.types[c] = "VARCHAR";
+    if (row.types[c] == "JSON" && row.rows[0][c].is_string()) payloads.push_back(c);
   }
+  std::stable_sort(payloads.begin(), payloads.end(), [&](std::size_t a, std::size_t b) {
+    return row.rows[0][a].as_string().size() < row.rows[0][b].as_string().size();
+  });
+  std::size_t left = ctx.options.max_event_bytes;
+  std::vector<std::size_t> cut_columns;
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    Value& cell = row.rows[0][payloads[i]];
+    const std::size_t share = left / (payloads.size() - i);
+    if (cell.as_string().size() <= share) {
+      left -= cell.as_string().size();
+      continue;
+    }
+    cell = Value(cut(cell.as_string(), share));
+    left -= share;
+    row.types[payloads[i]] = "VARCHAR";
+    cut_columns.push_back(payloads[i]);
+  }
+  std::sort(cut_columns.begin(), cut_columns.end());  // in the columns' order
+  Value::Array cut_payloads;
+  for (const std::size_t c : cut_columns) cut_payloads.emplace_back(row.columns[c]);
   Value event = row_value(row, 0);
   event.set("cut_payloads", Value(std::move(cut_payloads)));
   send_json(res, event.dump());
@@ -443,10 +468,10 @@ void add_read_routes(httplib::Server& http, ServerContext& ctx) {
                                           "terminated", "has_errors", "q", "filter", "sort", "order", "limit", "cursor"},
                                          sessions_list));
   // Session ids may hold '/' (sent as %2F: httplib decodes the path before matching), so a
-  // session's routes are told apart by their last segment.
-  http.Get(R"(/api/v1/sessions/((?!.*/(?:events|messages|export)$).+))", api_route(ctx, {}, session_detail));
-  http.Get(R"(/api/v1/sessions/(.+)/events)", api_route(ctx, {"limit", "offset", "kind", "step"}, session_events));
-  http.Get(R"(/api/v1/sessions/(.+)/messages)", api_route(ctx, {"limit", "offset"}, session_messages));
+  // session's routes are told apart by their last segment ([\s\S]: ids may hold line breaks too).
+  http.Get(R"(/api/v1/sessions/((?![\s\S]*/(?:events|messages|export)$)[\s\S]+))", api_route(ctx, {}, session_detail));
+  http.Get(R"(/api/v1/sessions/([\s\S]+)/events)", api_route(ctx, {"limit", "offset", "kind", "step"}, session_events));
+  http.Get(R"(/api/v1/sessions/([\s\S]+)/messages)", api_route(ctx, {"limit", "offset"}, session_messages));
   http.Get(R"(/api/v1/events/(\d+))", api_route(ctx, {}, event_detail));
   http.Get("/api/v1/changes", api_route(ctx, {"since", "limit"}, changes));
 }

@@ -259,7 +259,9 @@ TEST(OtlpDecode, SystemInstructionsAloneAndOpenInferenceMultimodalContentsAreRea
       {"key":"llm.input_messages.0.message.contents.1.message_content.type","value":{"stringValue":"image"}},
       {"key":"llm.input_messages.0.message.contents.1.message_content.image.image.url","value":{"stringValue":"https://x.test/a.png"}},
       {"key":"llm.input_messages.0.message.contents.2.message_content.type","value":{"stringValue":"text"}},
-      {"key":"llm.input_messages.0.message.contents.2.message_content.text","value":{"stringValue":"Be precise."}}]}]}]}]})"));
+      {"key":"llm.input_messages.0.message.contents.2.message_content.text","value":{"stringValue":"Be precise."}},
+      {"key":"llm.input_messages.0.message.contents.3.message_content.type","value":{"stringValue":"text"}},
+      {"key":"llm.input_messages.0.message.contents.3.message_content.text","value":{"stringValue":"{\"city\": \"Paris\"}"}}]}]}]}]})"));
   ASSERT_EQ(mapped.sessions.size(), 1u);
   const SessionTrace& t = mapped.sessions[0];
   ASSERT_EQ(t.event_history.size(), 2u);
@@ -269,7 +271,7 @@ TEST(OtlpDecode, SystemInstructionsAloneAndOpenInferenceMultimodalContentsAreRea
   EXPECT_EQ(instructed[0]["content"], Value("Be brief."));
   const Value& multimodal = std::get<CAISEvent>(t.event_history[1]).system_state_before["messages"];
   ASSERT_EQ(multimodal.size(), 1u) << multimodal.dump();
-  EXPECT_EQ(multimodal[0]["content"], Value("What is this?\nBe precise.")) << multimodal.dump();
+  EXPECT_EQ(multimodal[0]["content"], Value("What is this?\nBe precise.\n{\"city\": \"Paris\"}")) << multimodal.dump();
   EXPECT_EQ(multimodal[0]["contents"][1]["message_content"]["image"]["image"]["url"], Value("https://x.test/a.png"));
 }
 
@@ -604,6 +606,22 @@ TEST(OtlpDecode, GenAiLogRecordsFoldIntoTheirSpansLlmCall) {
     {"role":"assistant","content":"Second.","finish_reason":"length"}])"));
   EXPECT_EQ(call.system_state_after["finish_reason"], Value("stop"));
   EXPECT_EQ(call.metadata.find("span_events"), nullptr) << "every record was folded";
+
+  // With system instructions on the span, the records are still its input, after them.
+  OtlpSpan instructed;
+  instructed.trace_id = span.trace_id;
+  instructed.span_id = span.span_id;
+  instructed.name = span.name;
+  instructed.attributes = Value{{"gen_ai.operation.name", "chat"}, {"gen_ai.request.model", "gpt-4o"},
+                                {"gen_ai.system_instructions", "Be brief."}};
+  fold_logs_into_span(instructed, logs.logs);
+  const Event event2 = otlp::span_to_event(instructed, Value::object());
+  const CAISEvent& call2 = std::get<CAISEvent>(event2);
+  const Value& in = call2.system_state_before["messages"];
+  ASSERT_EQ(in.size(), 4u) << in.dump();
+  EXPECT_EQ(in[0]["role"], Value("system"));
+  EXPECT_EQ(in[1], (Value{{"role", "user"}, {"content", "Weather?"}}));
+  EXPECT_EQ(call2.metadata.find("span_events"), nullptr) << "every record was folded";
 }
 
 TEST(OtlpDecode, ItemsAtTheSameTimeKeepTheOrderOfTheirSpansInTheRequest) {

@@ -143,8 +143,10 @@ std::string events_path(const std::string& id, const EventsQuery& q) {
   return httplib::append_query_params("/api/v1/sessions/" + httplib::detail::encode_query_param(id) + "/events", params);
 }
 
-// The sessions list as it was answered before: the same SQL, rows as Values without sort_key.
-std::string old_sessions(detail::duck::Connection& conn, const std::string& key, const std::string& dir, std::size_t limit) {
+// The sessions list as it was answered before: the same SQL, rows as Values without sort_key;
+// the cursor names the pages' sort and order.
+std::string old_sessions(detail::duck::Connection& conn, const std::string& sort, const std::string& sort_order,
+                         const std::string& key, const std::string& dir, std::size_t limit) {
   const std::string order = " ORDER BY " + key + dir + ", s.session_id" + dir;
   const QueryResult r = run(conn,
                             "WITH page AS (SELECT s.session_id FROM session_stats s" + order +
@@ -157,7 +159,7 @@ std::string old_sessions(detail::duck::Connection& conn, const std::string& key,
   for (std::size_t row = 0; row < r.rows.size() && row < limit; ++row) {
     Value v = server::row_value(r, row);
     if (row + 1 == limit && r.rows.size() > limit) {
-      next = Value(Value::Array{v["sort_key"], v["session_id"]}).dump();
+      next = Value(Value::Array{Value(sort), Value(sort_order), v["sort_key"], v["session_id"]}).dump();
     }
     v.as_object().pop_back();
     sessions.push_back(std::move(v));
@@ -226,7 +228,7 @@ TEST(ReadFastPath, EventsAndSessionsListsAreTheTextTheValuePathGave) {
   }
   for (const ListQuery& l : lists) {
     const auto& [path, body] = answers[a++];
-    EXPECT_EQ(body, old_sessions(conn, l.key, l.dir, l.limit)) << path;
+    EXPECT_EQ(body, old_sessions(conn, l.sort, l.order, l.key, l.dir, l.limit)) << path;
   }
   // What the comparisons cover is really in the answers.
   const Value all = Value::parse(answers[0].second);
