@@ -315,6 +315,9 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
     }
     const_cast<std::string&>(found->second) = std::move(encoding);
   }
+  // A request without Content-Length or Transfer-Encoding has no body (RFC 9112): httplib's
+  // reader fails on it, which read as a broken upload.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return {};
   // Allocated once (gzip: at least its compressed size): growing by doubling from httplib's 4 KB
   // reads copied the body a dozen times into fresh memory, a quarter of the page faults of the
   // OTLP handlers.

@@ -161,6 +161,20 @@ TEST(Serve, BadRequestsGetAStatusAndAMessageNamingTheProblem) {
   };
   // Malformed bodies.
   expect(client->Post("/api/v1/sessions", "", kJson), 400, "the body is empty");
+  // A POST without Content-Length (curl -X POST with no data) has an empty body too: it was read
+  // as "invalid gzip (Content-Encoding), or the upload was cut short".
+  for (const char* path : {"/api/v1/sessions", "/api/v1/query"}) {
+    const std::string answer = synth_test::raw_exchange(
+        serve.port(), std::string("POST ") + path + " HTTP/1.1\r\nHost: localhost:" + std::to_string(serve.port()) +
+                          "\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 400") << answer;
+    EXPECT_EQ(answer.find("gzip"), std::string::npos) << answer;
+  }
+  EXPECT_NE(synth_test::raw_exchange(serve.port(), "POST /api/v1/sessions HTTP/1.1\r\nHost: localhost:" +
+                                                       std::to_string(serve.port()) +
+                                                       "\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+                .find("the body is empty"),
+            std::string::npos);
   expect(client->Post("/api/v1/sessions", "{\"session_id\": \"x\", ", kJson), 400, "x");
   expect(client->Post("/api/v1/sessions", "42", kJson), 400, "starts with '4'");
   expect(client->Post("/api/v1/sessions", "[{\"session_id\": \"x\"}", kJson), 400, "not closed");

@@ -1,10 +1,7 @@
 // What keeps `synth-trace serve` local: the Host header must name it (DNS rebinding), pages of
 // other origins are refused and no CORS header is sent, a non-loopback address needs a token,
 // the token is checked, and SQL runs read-only with a row and a time limit.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "server/fixtures.hpp"
 #include "server/serve_process.hpp"
@@ -13,30 +10,10 @@
 using namespace synth::tracing;
 using synth::tracing::testing::TempDir;
 using synth_test::sample_session;
+using synth_test::raw_exchange;
 using synth_test::ServeProcess;
 
 namespace {
-
-// Sends `request` as it is on a new connection and returns the whole answer (the request asks
-// the server to close the connection).
-std::string raw_exchange(int port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "connect failed";
-  }
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string answer;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(n));
-  ::close(fd);
-  return answer;
-}
 
 std::string get_with_host(int port, const std::string& host_line) {
   return raw_exchange(port, "GET /api/v1/health HTTP/1.1\r\n" + host_line + "Connection: close\r\n\r\n");

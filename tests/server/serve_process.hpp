@@ -2,10 +2,13 @@
 // 127.0.0.1 (it prints the address on its first line), stopped with a signal.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,6 +156,27 @@ inline synth::tracing::Value get_json(const ServeProcess& serve, const std::stri
     return synth::tracing::Value();
   }
   return synth::tracing::Value::parse(r->body);
+}
+
+// Sends `request` as it is on a new connection to 127.0.0.1:`port` and returns the whole answer
+// (the request should ask the server to close the connection).
+inline std::string raw_exchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string answer;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+  return answer;
 }
 
 }  // namespace synth_test
