@@ -18,6 +18,11 @@ namespace {
 using detail::ascii_lower;
 using detail::trim_blanks;
 
+// httplib hands its handlers its own non-const Request as const: what httplib reads after them
+// (headers for the body's decoding and the answer's, the parameters, the connection's end) is
+// adjusted through this.
+httplib::Request& writable(const httplib::Request& req) { return const_cast<httplib::Request&>(req); }
+
 bool is_loopback(std::string_view host) { return host == "127.0.0.1" || host == "::1" || host == "localhost"; }
 
 // Compares in a time that does not depend on where the texts differ (a token is a secret).
@@ -86,7 +91,7 @@ httplib::Server::HandlerWithContentReader guarded_post(
         });
     guarded([&](const httplib::Request&, httplib::Response& r) { body(req, r, tracked); })(req, res);
     // httplib 0.11 closes the connection after answering a request that asked for it.
-    if (!read_whole) const_cast<httplib::Request&>(req).set_header("Connection", "close");
+    if (!read_whole) writable(req).set_header("Connection", "close");
   };
 }
 
@@ -94,8 +99,7 @@ namespace {
 
 // httplib 0.11 splits a parameter at every '=' and keeps the text after the last ("filter=a==b"
 // read as "b"): the query is read again from the request's target, each parameter split at its
-// first '='. The Request httplib hands to its handlers is its own non-const object, so the
-// const_cast is sound.
+// first '='.
 void read_query_again(const httplib::Request& req) {
   const std::size_t mark = req.target.find('?');
   if (mark == std::string::npos) return;
@@ -110,10 +114,11 @@ void read_query_again(const httplib::Request& req) {
     params.emplace(httplib::detail::decode_url(std::string(pair.substr(0, eq)), true),
                    eq == std::string_view::npos ? std::string() : httplib::detail::decode_url(std::string(pair.substr(eq + 1)), true));
   }
-  const_cast<httplib::Request&>(req).params = std::move(params);
+  writable(req).params = std::move(params);
 }
 
-void refuse_untaken_params(const httplib::Request& req, const TakenParams& takes) {
+// Reads the query's parameters again, then refuses those the route does not take.
+void take_params(const httplib::Request& req, const TakenParams& takes) {
   read_query_again(req);
   for (auto it = req.params.begin(); it != req.params.end(); it = req.params.upper_bound(it->first)) {
     const std::string& name = it->first;
@@ -134,7 +139,7 @@ void refuse_untaken_params(const httplib::Request& req, const TakenParams& takes
 
 httplib::Server::Handler guarded(TakenParams takes, std::function<void(const httplib::Request&, httplib::Response&)> body) {
   return guarded([takes = std::move(takes), body = std::move(body)](const httplib::Request& req, httplib::Response& res) {
-    refuse_untaken_params(req, takes);
+    take_params(req, takes);
     body(req, res);
   });
 }
@@ -143,7 +148,7 @@ httplib::Server::HandlerWithContentReader guarded_post(
     TakenParams takes, std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> body) {
   return guarded_post([takes = std::move(takes), body = std::move(body)](const httplib::Request& req, httplib::Response& res,
                                                                           const httplib::ContentReader& reader) {
-    refuse_untaken_params(req, takes);
+    take_params(req, takes);
     body(req, res, reader);
   });
 }
@@ -305,15 +310,15 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
   }
   // httplib inflates gzip and deflate; anything else (br, zstd) would read as a failed gzip.
   // Content codings are named in any case, and x-gzip is gzip (RFC 9110), but httplib matches
-  // "gzip" exactly: the header is given its name before the body is read. The Request httplib
-  // hands to its handlers is its own non-const object, so the const_cast is sound.
-  if (const auto found = req.headers.find("Content-Encoding"); found != req.headers.end()) {
+  // "gzip" exactly: the header is given its name before the body is read.
+  httplib::Headers& headers = writable(req).headers;
+  if (const auto found = headers.find("Content-Encoding"); found != headers.end()) {
     std::string encoding = ascii_lower(trim_blanks(found->second));
     if (encoding == "x-gzip") encoding = "gzip";
     if (!encoding.empty() && encoding != "gzip" && encoding != "deflate" && encoding != "identity") {
       throw ApiError(415, "Content-Encoding '" + encoding + "' is not read here: send the body as it is or with gzip");
     }
-    const_cast<std::string&>(found->second) = std::move(encoding);
+    found->second = std::move(encoding);
   }
   // A request without Content-Length or Transfer-Encoding has no body (RFC 9112): httplib's
   // reader fails on it, which read as a broken upload.
@@ -396,9 +401,8 @@ bool accepts_gzip(const httplib::Request& req) {
 void prefer_gzip(const httplib::Request& req) {
   // httplib compresses answers itself and picks brotli, at its slowest level, whenever a browser
   // offers it: seconds for a page of 1,000 events, where gzip takes milliseconds. httplib 0.11
-  // offers no setting, so "br" is dropped from what the request accepts. The Request httplib
-  // hands to its handlers is its own non-const object, so the const_cast is sound.
-  auto& headers = const_cast<httplib::Request&>(req).headers;
+  // offers no setting, so "br" is dropped from what the request accepts.
+  auto& headers = writable(req).headers;
   const auto it = headers.find("Accept-Encoding");
   if (it == headers.end()) return;
   std::string kept;

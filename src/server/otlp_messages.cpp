@@ -82,28 +82,16 @@ Value indexed(const Value& attributes, const Known& known, Known::Key list) {
   return out;
 }
 
-// The text of a GenAI message's parts ({type:"text", content}).
-std::string parts_text(const Value& parts) {
+// The text of a list's text items, one a line: GenAI parts ({type: "text", content}) with
+// `wrapper` and `key` "" and "content", OpenInference contents ({message_content: {type: "text",
+// text}}) with "message_content" and "text".
+std::string text_items(const Value* items, std::string_view wrapper, std::string_view key) {
   std::string text;
-  if (!parts.is_array()) return text;
-  for (const Value& part : parts.as_array()) {
-    if (!part.is_object() || text_of(part.find("type")) != "text") continue;
-    const std::string_view content = text_of(part.find("content"));
-    if (content.empty()) continue;
-    if (!text.empty()) text += '\n';
-    text += content;
-  }
-  return text;
-}
-
-// The text of OpenInference's message `contents` ([{message_content: {type: "text", text}}]).
-std::string contents_text(const Value* contents) {
-  std::string text;
-  if (contents == nullptr || !contents->is_array()) return text;
-  for (const Value& item : contents->as_array()) {
-    const Value* content = item.is_object() ? item.find("message_content") : nullptr;
+  if (items == nullptr || !items->is_array()) return text;
+  for (const Value& item : items->as_array()) {
+    const Value* content = wrapper.empty() ? &item : item.is_object() ? item.find(wrapper) : nullptr;
     if (content == nullptr || !content->is_object() || text_of(content->find("type")) != "text") continue;
-    const std::string_view piece = text_of(content->find("text"));
+    const std::string_view piece = text_of(content->find(key));
     if (piece.empty()) continue;
     if (!text.empty()) text += '\n';
     text += piece;
@@ -131,7 +119,8 @@ Value normalized_messages(Value list) {
     if (m.find("content") == nullptr) {
       // GenAI `parts`, or OpenInference's multimodal `contents`.
       const Value* parts = m.find("parts");
-      std::string text = parts != nullptr ? parts_text(*parts) : contents_text(m.find("contents"));
+      std::string text = parts != nullptr ? text_items(parts, "", "content")
+                                          : text_items(m.find("contents"), "message_content", "text");
       if (!text.empty()) {
         // Appended (set() would look for the key again), into room for one more: the parser
         // sized the object exactly, and doubling it would keep a slot unused until the writer.
@@ -184,7 +173,7 @@ Value system_message(const KnownAttributes& known) {
   const Value* system = known[Known::gen_ai_system_instructions];
   if (system == nullptr) return Value();
   Value parts = parsed(*system);
-  const std::string text = parts.is_string() ? parts.as_string() : parts_text(parts);
+  const std::string text = parts.is_string() ? parts.as_string() : text_items(&parts, "", "content");
   Value sys{{"role", "system"}, {"parts", std::move(parts)}};
   if (!text.empty()) sys.set("content", text);
   return sys;

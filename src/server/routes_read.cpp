@@ -16,37 +16,40 @@ namespace synth::tracing::server {
 
 namespace {
 
-// A page's continuation: the last row's sort key and session id, as opaque text.
-// A cursor names the sort and order of its pages: its key means nothing in another.
+// A page's continuation, as opaque text: the sort and order of its pages (its key means nothing
+// in another) and the last row's sort key and session id.
 std::string encode_cursor(std::string_view sort, std::string_view order, const std::string& key, const std::string& session_id) {
   return Value(Value::Array{Value(sort), Value(order), Value(key), Value(session_id)}).dump();
 }
 
-// The last row's key and session id, from a cursor of pages in `sort` and `order` (a number
-// unless `text`).
+// The last row's key and session id, from a cursor of pages in `sort` and `order` (whose keys
+// are numbers unless `text`).
 std::pair<std::string, std::string> decode_cursor(const std::string& cursor, std::string_view sort, std::string_view order,
                                                   bool text) {
+  const ApiError not_ours(400,
+                          "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
   Value v;
   try {
     v = Value::parse(cursor, "cursor");
   } catch (const Error&) {
-    // answered below
+    throw not_ours;
   }
-  const auto number = [](const std::string& key) {
-    double d = 0;
-    const auto r = std::from_chars(key.data(), key.data() + key.size(), d);
-    return r.ec == std::errc() && r.ptr == key.data() + key.size();
-  };
-  if (!v.is_array() || v.size() != 4 || !std::all_of(v.as_array().begin(), v.as_array().end(), [](const Value& x) { return x.is_string(); }) ||
-      (!text && v[0].as_string() == sort && !number(v[2].as_string()))) {
-    throw ApiError(400, "parameter cursor: not a cursor this server gave (pass next_cursor of the previous page as it is)");
+  const auto texts = [](const Value& x) { return x.is_string(); };
+  if (!v.is_array() || v.size() != 4 || !std::all_of(v.as_array().begin(), v.as_array().end(), texts)) {
+    throw not_ours;
   }
   if (v[0].as_string() != sort || v[1].as_string() != order) {
     throw ApiError(400, "parameter cursor: it continues the pages of sort=" + v[0].as_string() + "&order=" + v[1].as_string() +
                             ", not of sort=" + std::string(sort) + "&order=" + std::string(order) +
                             " (pass it with the sort and order of its pages, or start again without a cursor)");
   }
-  return {v[2].as_string(), v[3].as_string()};
+  const std::string& key = v[2].as_string();
+  double number = 0;
+  if (const auto r = std::from_chars(key.data(), key.data() + key.size(), number);
+      !text && (r.ec != std::errc() || r.ptr != key.data() + key.size())) {
+    throw not_ours;
+  }
+  return {key, v[3].as_string()};
 }
 
 // Sorts of the sessions list. Keys are never NULL, so that the keyset condition is a plain

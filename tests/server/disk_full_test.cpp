@@ -72,31 +72,3 @@ TEST(DiskFull, ABatchTheDatabaseCannotWriteIsNotRetriedSessionBySession) {
   EXPECT_NE(serve.stderr_text().find("not tried alone after two commits in a row failed"), std::string::npos)
       << serve.stderr_text();
 }
-
-TEST(DiskFull, SessionsTheDatabaseCannotHoldAreRefusedAloneAndTheRestOfTheirRequestIsStored) {
-  // Two sessions whose step index is beyond the database's INTEGER column are refused before any
-  // of their rows is appended: their batch commits (they once failed it, and the good session
-  // after them was stored only by retrying the batch session by session), and they are counted
-  // refused, not lost.
-  TempDir dir;
-  ServeProcess serve(dir.db());
-  auto client = serve.client();
-  std::string body;
-  for (const char* id : {"huge-1", "huge-2"}) {
-    SessionTrace bad = sample_session(id);
-    bad.session_time_steps[0].step_index = std::int64_t{1} << 40;
-    body += bad.to_json() + "\n";
-  }
-  body += sample_session("good").to_json() + "\n";
-  const auto r = client->Post("/api/v1/sessions?wait=commit", body, "application/x-ndjson");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200) << r->body;
-  const Value answer = Value::parse(r->body);
-  ASSERT_EQ(answer["rejected"].size(), 2u) << r->body;
-  EXPECT_NE(answer["rejected"][0]["error"].as_string().find("step_index 1099511627776"), std::string::npos) << r->body;
-  EXPECT_EQ(answer["stored"]["inserted"], Value(1)) << r->body;
-  const Value health = synth_test::get_json(serve, "/api/v1/health");
-  EXPECT_EQ(health["ingest"]["commits_failed"], Value(0)) << health.dump();
-  EXPECT_EQ(health["ingest"]["refused"], Value(2)) << health.dump();
-  EXPECT_EQ(health["ingest"]["lost"], Value(0)) << health.dump();
-}
