@@ -169,6 +169,8 @@ struct DuckDBTraceManager::Impl {
       std::int64_t id;
       std::int64_t events;  // the next step_position
       std::int64_t messages;
+      std::int64_t step_index;
+      Timestamp timestamp;
     };
     std::unordered_map<std::string, Step> steps;  // by step_id
     // Its session_stats row's lists, when known (stored or folded by this connection).
@@ -195,9 +197,13 @@ struct DuckDBTraceManager::Impl {
   // What append_to_stored() adds to stored timesteps (by row id) and sessions, written by
   // write_merge_updates() when the batch's rows are flushed: one UPDATE per table for them all
   // (an UPDATE per part, bound again at each call, took a fifth of the server writer's commits).
+  // What a merge changes in a stored timestep row: its counts grow; its number and time are
+  // replaced when set (numbered by time again; an earlier start came).
   struct StepAdd {
     std::int64_t events = 0;
     std::int64_t messages = 0;
+    std::optional<std::int64_t> step_index;
+    Timestamp timestamp{};
   };
   struct SessionAdd {
     std::int64_t steps = 0;

@@ -145,12 +145,15 @@ DuckDBTraceManager::Impl::StoredPart DuckDBTraceManager::Impl::stored_part(std::
     const Value metadata = parse_json_column(r, 2, 0, conn.name());
     if (metadata.is_array()) part.metadata = metadata.as_array();
   }
-  Prepared& stmt = cached(part_steps_stmt, "SELECT step_id, id, num_events, num_messages FROM session_timesteps WHERE session_id = ?");
+  Prepared& stmt = cached(part_steps_stmt,
+                          "SELECT step_id, id, num_events, num_messages, step_index, timestamp FROM session_timesteps "
+                          "WHERE session_id = ?");
   stmt.bind(1, session_id);
   Result r = stmt.execute();
   for (std::size_t row = 0; row < r.rows(); ++row) {
     part.steps[r.text(0, row).value_or("")] =
-        StoredPart::Step{r.integer(1, row).value_or(0), r.integer(2, row).value_or(0), r.integer(3, row).value_or(0)};
+        StoredPart::Step{r.integer(1, row).value_or(0), r.integer(2, row).value_or(0), r.integer(3, row).value_or(0),
+                         r.integer(4, row).value_or(0), r.timestamp(5, row)};
   }
   return part;
 }
@@ -169,6 +172,29 @@ void add_metadata(Value::Array& metadata, const SessionTrace& t) {
 }
 
 bool unset(Timestamp t) { return t.time_since_epoch().count() == 0; }
+
+// Whether `t` is earlier than `than`, an unset time being later than any (it tells nothing).
+bool earlier(Timestamp t, Timestamp than) { return !unset(t) && (unset(than) || t < than); }
+
+// A part that leaves its timesteps' numbers to the store (a negative step_index: OTLP spans of a
+// turn know no number): the session's timesteps are numbered by their start.
+bool numbered_by_time(const SessionTrace& t) {
+  return std::any_of(t.session_time_steps.begin(), t.session_time_steps.end(),
+                     [](const SessionTimeStep& s) { return s.step_index < 0; });
+}
+
+// Numbers `steps` 0, 1, ... by their start, then by row id (the order they came); calls
+// `renumbered(step, index)` for each whose step_index changes.
+template <class Step, class Renumbered>
+void number_by_time(std::vector<Step*>& steps, Renumbered renumbered) {
+  std::sort(steps.begin(), steps.end(), [](const Step* x, const Step* y) {
+    if (x->timestamp != y->timestamp) return x->timestamp < y->timestamp;
+    return x->id < y->id;
+  });
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i]->step_index != static_cast<std::int64_t>(i)) renumbered(*steps[i], static_cast<std::int64_t>(i));
+  }
+}
 
 }  // namespace
 
@@ -189,7 +215,7 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
   add_metadata(h.metadata, t);
   const detail::duck::StepSizes sizes(t, known);
   // created_at = least(created_at, part's), as a merge into a stored session sets it (NULLs ignored).
-  if (!unset(t.created_at) && (unset(h.created_at) || t.created_at < h.created_at)) {
+  if (earlier(t.created_at, h.created_at)) {
     h.created_at = t.created_at;
     if (stats) stats->lower_created_at(t.created_at);
   }
@@ -203,9 +229,15 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
                                           step.timestamp, 0, 0, step.step_metadata});
     }
     HeldSession::Step& row = h.steps[it->second];
+    if (earlier(step.timestamp, row.timestamp)) row.timestamp = step.timestamp;
     step_rows[s] = StepRow{row.id, row.events, row.messages};
     row.events += sizes.events(s);
     row.messages += sizes.messages(s);
+  }
+  if (numbered_by_time(t)) {
+    std::vector<HeldSession::Step*> steps;
+    for (HeldSession::Step& step : h.steps) steps.push_back(&step);
+    number_by_time(steps, [](HeldSession::Step& step, std::int64_t index) { step.step_index = index; });
   }
   append_items(a, t, step_rows, h.events, h.messages, stats, known);
   h.events += static_cast<std::int64_t>(t.event_history.size());
@@ -215,7 +247,9 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
 void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
   for (HeldSession& h : held) {
     StoredPart part{h.events, h.messages, h.metadata, {}, std::nullopt};
-    for (const HeldSession::Step& step : h.steps) part.steps[step.step_id] = StoredPart::Step{step.id, step.events, step.messages};
+    for (const HeldSession::Step& step : h.steps) {
+      part.steps[step.step_id] = StoredPart::Step{step.id, step.events, step.messages, step.step_index, step.timestamp};
+    }
     remember_part(h.session_id, std::move(part));
     a.sessions.text(std::string_view(h.session_id))
         .timestamp(h.created_at)
@@ -249,7 +283,9 @@ namespace {
 // The UPDATEs of write_merge_updates(), on an appender's rows (table `delta`).
 constexpr const char* kUpdateMergedSteps =
     "UPDATE session_timesteps SET num_events = session_timesteps.num_events + delta.num_events, "
-    "num_messages = session_timesteps.num_messages + delta.num_messages FROM delta WHERE session_timesteps.id = delta.id";
+    "num_messages = session_timesteps.num_messages + delta.num_messages, "
+    "step_index = COALESCE(delta.step_index, session_timesteps.step_index), "
+    "timestamp = COALESCE(delta.timestamp, session_timesteps.timestamp) FROM delta WHERE session_timesteps.id = delta.id";
 constexpr const char* kUpdateMergedSessions =
     "UPDATE session_traces SET num_timesteps = session_traces.num_timesteps + delta.num_timesteps, "
     "num_events = session_traces.num_events + delta.num_events, "
@@ -261,10 +297,10 @@ constexpr const char* kUpdateMergedSessions =
 
 void DuckDBTraceManager::Impl::write_merge_updates() {
   if (!step_adds.empty()) {
-    static const std::vector<std::string> kColumns = {"id", "num_events", "num_messages"};
+    static const std::vector<std::string> kColumns = {"id", "num_events", "num_messages", "step_index", "timestamp"};
     Appender rows(conn, kUpdateMergedSteps, "delta", "session_timesteps", kColumns);
     for (const auto& [id, add] : step_adds) {
-      rows.integer(id).integer(add.events).integer(add.messages);
+      rows.integer(id).integer(add.events).integer(add.messages).integer(add.step_index).timestamp(add.timestamp);
       rows.end_row();
     }
     rows.flush();
@@ -294,6 +330,7 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
   const detail::duck::StepSizes sizes(t, known);
   std::int64_t added_steps = 0;
   std::vector<StepRow> step_rows(t.session_time_steps.size());
+  std::vector<std::size_t> new_steps;  // appended once numbered
   for (std::size_t s = 0; s < t.session_time_steps.size(); ++s) {
     const SessionTimeStep& step = t.session_time_steps[s];
     if (const auto stored = into.steps.find(step.step_id); stored != into.steps.end()) {
@@ -303,16 +340,32 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
       StepAdd& add = step_adds[stored->second.id];
       add.events += sizes.events(s);
       add.messages += sizes.messages(s);
+      if (earlier(step.timestamp, stored->second.timestamp)) add.timestamp = stored->second.timestamp = step.timestamp;
       continue;
     }
     ++added_steps;
     stats.add_timestep();
     step_rows[s].id = next_timestep_id++;
-    into.steps[step.step_id] = StoredPart::Step{step_rows[s].id, sizes.events(s), sizes.messages(s)};
+    into.steps[step.step_id] =
+        StoredPart::Step{step_rows[s].id, sizes.events(s), sizes.messages(s), step.step_index, step.timestamp};
+    new_steps.push_back(s);
+  }
+  if (numbered_by_time(t)) {
+    std::vector<StoredPart::Step*> steps;
+    for (auto& [step_id, step] : into.steps) steps.push_back(&step);
+    const std::int64_t first_new = new_steps.empty() ? next_timestep_id : step_rows[new_steps.front()].id;
+    number_by_time(steps, [&](StoredPart::Step& step, std::int64_t index) {
+      step.step_index = index;
+      if (step.id < first_new) step_adds[step.id].step_index = index;  // a stored row
+    });
+  }
+  for (const std::size_t s : new_steps) {
+    const SessionTimeStep& step = t.session_time_steps[s];
+    const StoredPart::Step& numbered = into.steps.at(step.step_id);
     a.steps.integer(step_rows[s].id)
         .text(std::string_view(t.session_id))
         .text(std::string_view(step.step_id))
-        .integer(step.step_index)
+        .integer(numbered.step_index)
         .integer(step.turn_number)
         .timestamp(step.timestamp)
         .integer(sizes.events(s))

@@ -94,6 +94,7 @@ SpanData scope_span_of(const ScopeState& state, const Event* event) {
                                               std::chrono::duration<double, std::nano>(s.duration_ms * 1e6)),
                     .turn = s.turn,
                     .step_index = s.step_index,
+                    .step_id = s.step_id.view(),
                     .event = event,
                     .attributes = nullptr,
                     .error = s.error.is_null() ? nullptr : &s.error};
@@ -153,6 +154,13 @@ void ScopeBase::close(Make&&) noexcept {
     if (spans) {
       s.step_index = where.step_index();
       s.session_id.assign(session->id);
+      if (s.step_index >= 0) {
+        std::lock_guard lock(session->mutex);
+        const auto& steps = session->journal.steps;
+        if (static_cast<std::size_t>(s.step_index) < steps.size()) {
+          s.step_id.assign(steps.at(static_cast<std::size_t>(s.step_index)).step_id);
+        }
+      }
       s.span_of = &scope_span_of<State>;
     }
     if (!core.hooks->empty()) {

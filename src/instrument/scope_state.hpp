@@ -130,6 +130,7 @@ struct ScopeState : PendingSpan {
   std::atomic<std::uint32_t> refs{1};  // the journal and the export queue
   std::int64_t step_index = -1;
   BlockText session_id;
+  BlockText step_id;  // of the timestep at step_index: its span may be exported after this one's
   std::vector<SpanEvent> span_events;  // mode otel: recorded directly inside the scope
   /// The span, from the state and its event (made by `make_event`).
   SpanData (*span_of)(const ScopeState& state, const Event* event) = nullptr;

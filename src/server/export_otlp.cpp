@@ -117,7 +117,8 @@ OtlpSpans otlp_spans(const SessionTrace& trace) {
                .name = "timestep", .start = step.timestamp};
     s.end = step.timestamp;
     s.attributes = Value{{"gen_ai.conversation.id", sid}, {"synth.kind", "timestep"}, {"synth.step_id", step.step_id},
-                         {"synth.step_index", step.step_index}, {"synth.turn", step.turn_number}};
+                         {"synth.turn", step.turn_number}};
+    if (step.step_index >= 0) s.attributes.set("synth.step_index", step.step_index);  // else numbered by the receiver
     for (const Event& e : step.events) s.end = std::max(s.end, event_end(e));
     step_spans.push_back(std::move(s));
   }
@@ -139,6 +140,8 @@ OtlpSpans otlp_spans(const SessionTrace& trace) {
       continue;
     }
     const Value& md = metadata(e);
+    const Value& step_index = std::as_const(holder->attributes)["synth.step_index"];  // null: the session holds it
+    const Value& step_id = std::as_const(holder->attributes)["synth.step_id"];
     const std::string name = event_name(e);
     const Value& error = md["error"];
     detail::ScopeSpanInput in{.kind = scope_kind(e),
@@ -151,7 +154,8 @@ OtlpSpans otlp_spans(const SessionTrace& trace) {
                               .start = start,
                               .end = event_end(e),
                               .turn = time_record(e) ? time_record(e)->message_time : 0,
-                              .step_index = holder == &session ? -1 : holder->attributes["synth.step_index"].as_int(),
+                              .step_index = step_index.is_integer() ? step_index.as_int() : -1,
+                              .step_id = step_id.is_string() ? std::string_view(step_id.as_string()) : std::string_view(),
                               .event = &e,
                               .attributes = md.find("attributes"),
                               .error = error.is_object() ? &error : nullptr};

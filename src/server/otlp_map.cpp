@@ -79,13 +79,15 @@ struct Building {
   /// made, until finish() sorts the timesteps.
   SpanOrigins origins;
 
-  // The timestep `id`, made at `time` when new, else moved back to `time` when earlier.
+  // The timestep `id`, made at `time` when new, else moved back to `time` when earlier. Made
+  // without a number (-1) unless a span gives it one: the store numbers such timesteps by their
+  // start among the session's, whatever request brought them.
   std::int32_t step(std::string_view id, Timestamp time) {
     auto [it, added] = steps.try_emplace(std::string(id), static_cast<std::int32_t>(trace.session_time_steps.size()));
     if (added) {
       SessionTimeStep s;
       s.step_id = id;
-      s.step_index = static_cast<std::int64_t>(trace.session_time_steps.size());
+      s.step_index = -1;
       s.timestamp = time;
       trace.session_time_steps.push_back(std::move(s));
     }
@@ -104,14 +106,18 @@ struct Building {
     placed.messages.push_back(std::move(message));
   }
 
-  // The timesteps in step_index order, and the items moved out of `placed` into the histories
-  // (time order) and, with `copies` made, each into its timestep (a copy: both hold it).
+  // The timesteps in step_index order (those without one by their start), and the items moved
+  // out of `placed` into the histories (time order) and, with `copies` made, each into its
+  // timestep (a copy: both hold it).
   void finish(Placed& placed, TimestepCopies copies) {
     std::vector<SessionTimeStep>& timesteps = trace.session_time_steps;
     std::vector<std::uint32_t> order(timesteps.size());
     for (std::uint32_t t = 0; t < order.size(); ++t) order[t] = t;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::uint32_t x, std::uint32_t y) { return timesteps[x].step_index < timesteps[y].step_index; });
+    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
+      const SessionTimeStep& a = timesteps[x];
+      const SessionTimeStep& b = timesteps[y];
+      return a.step_index != b.step_index ? a.step_index < b.step_index : a.timestamp < b.timestamp;
+    });
     std::vector<std::int32_t> sorted_at(timesteps.size());
     std::vector<SessionTimeStep> sorted;
     sorted.reserve(timesteps.size());
@@ -301,8 +307,9 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
       at = parents[static_cast<std::size_t>(at)];
     }
     if (!placed_in_span) {
-      // Ours name their timestep by the parent span, which may come in a later request: such
-      // an event stays outside timesteps rather than in a made-up one. Others: a trace, a turn.
+      // Ours name their timestep (synth.step_id), whose span may come in a later request; a
+      // scope span of an older version names none and stays outside timesteps rather than in a
+      // made-up one. Others: a trace, a turn.
       const Value* id = s.attributes.find("synth.step_id");
       if (id != nullptr && id->is_string()) {
         step = id->as_string();
@@ -313,12 +320,18 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
     std::int32_t step_at = -1;
     if (step) {
       step_at = b.step(*step, start);
-      if (kind == "timestep") {
-        SessionTimeStep& ts = b.trace.session_time_steps[static_cast<std::size_t>(step_at)];
-        const Value& a = s.attributes;
+      SessionTimeStep& ts = b.trace.session_time_steps[static_cast<std::size_t>(step_at)];
+      const Value& a = s.attributes;
+      const auto number_from_span = [&] {
         if (const Value* v = a.find("synth.step_index"); v && v->kind() == Value::Kind::integer) ts.step_index = v->as_int();
         if (const Value* v = a.find("synth.turn"); v && v->kind() == Value::Kind::integer) ts.turn_number = v->as_int();
+      };
+      if (kind == "timestep") {
+        number_from_span();
         ts.timestamp = start;
+      } else if (const Value* id = a.find("synth.step_id"); ts.step_index < 0 && id != nullptr && id->is_string() &&
+                                                            id->as_string() == *step) {
+        number_from_span();  // ours: a scope's span names its timestep, whose span may come later
       }
     }
 

@@ -169,6 +169,7 @@ SpanData scope_span(const ScopeSpanInput& in) {
   a.set("synth.kind", in.kind);
   a.set("synth.turn", in.turn);
   if (in.step_index >= 0) a.set("synth.step_index", in.step_index);
+  if (!in.step_id.empty()) a.set("synth.step_id", in.step_id);
   if (in.error != nullptr && in.error->is_object()) set_error(span, *in.error);
   return span;
 }

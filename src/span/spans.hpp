@@ -27,6 +27,9 @@ struct ScopeSpanInput {
   Timestamp end{};
   std::int64_t turn = 0;
   std::int64_t step_index = -1;
+  /// The id of that timestep ("" outside one): a receiver places the span's event there even
+  /// when the timestep's own span, which ends later, comes in a later export.
+  std::string_view step_id;
   /// The event the scope made (nullptr for a trace_span without one).
   const Event* event = nullptr;
   /// A trace_span's attributes.

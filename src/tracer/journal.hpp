@@ -70,6 +70,17 @@ class ChunkedList {
 
   std::size_t size() const noexcept { return size_; }
 
+  /// The element at `index` (below size()), found from the chunks' capacities.
+  const T& at(std::size_t index) const noexcept {
+    std::size_t chunk = 0;
+    for (std::size_t capacity = kFirstChunk; capacity < kMaxChunk && index >= capacity; capacity *= 2) {
+      index -= capacity;
+      ++chunk;
+    }
+    // Past the growing chunks every chunk holds kMaxChunk (before them, index < kMaxChunk).
+    return chunks_[chunk + index / kMaxChunk].data[index % kMaxChunk];
+  }
+
   template <class F>
   void for_each(F&& f) const {
     for (const Chunk& c : chunks_) {

@@ -153,6 +153,58 @@ TEST(OnExistingSession, SameIdTwiceInOneBatch) {
   }
 }
 
+namespace {
+// A part of session `id` with one timestep `step_id` starting at `at`, numbered `index` (-1: left
+// to the store), holding one LLM call.
+SessionTrace part_of(const std::string& id, const std::string& step_id, Timestamp at, std::int64_t index = -1) {
+  SessionTrace t = empty_trace(id);
+  add_step(t, step_id, at, {llm_call("gpt-4", 1, 1, 0.1, at)}, {}).step_index = index;
+  return t;
+}
+
+// The session's timesteps as "step_id:step_index", in step_index order.
+std::vector<std::string> numbered_steps(DuckDBTraceManager& db, const std::string& id) {
+  std::vector<std::string> out;
+  for (const auto& row : db.query("SELECT step_id, step_index FROM session_timesteps WHERE session_id = ? "
+                                  "ORDER BY step_index, id", {Value(id)}).rows) {
+    out.push_back(row[0].as_string() + ":" + std::to_string(row[1].as_int()));
+  }
+  return out;
+}
+}  // namespace
+
+TEST(OnExistingSession, MergedTimestepsWithoutANumberAreNumberedByTheirStartWhicheverPartCameFirst) {
+  // OTLP spans of a turn carry no step number: each part leaves it to the store (-1). The later
+  // turn arriving first must not keep number 0, in one batch or over several commits, and a part
+  // that moves a timestep's start earlier renumbers the session.
+  TempDir dir;
+  DuckDBTraceManager db(dir.db(), DuckDBOptions{.on_existing = OnExistingSession::merge});
+  const Timestamp t0 = ts("2025-01-01T10:00:00");
+  const auto at = [&](int seconds) { return t0 + std::chrono::seconds(seconds); };
+  // In one batch: held in memory, then written.
+  const std::vector<SessionTrace> batch{part_of("held", "late", at(20)), part_of("held", "early", at(10)),
+                                        part_of("held", "middle", at(15))};
+  db.insert_traces(batch);
+  EXPECT_EQ(numbered_steps(db, "held"), (std::vector<std::string>{"early:0", "middle:1", "late:2"}));
+  // Over commits: the stored rows are renumbered.
+  ASSERT_TRUE(db.insert_trace(part_of("stored", "late", at(20))));
+  db.insert_trace(part_of("stored", "early", at(10)));
+  EXPECT_EQ(numbered_steps(db, "stored"), (std::vector<std::string>{"early:0", "late:1"}));
+  // A later span of the turn "late" that began before "early": "late" starts then, and comes first.
+  db.insert_trace(part_of("stored", "late", at(5)));
+  EXPECT_EQ(numbered_steps(db, "stored"), (std::vector<std::string>{"late:0", "early:1"}));
+  const auto loaded = db.load_trace("stored");
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->session_time_steps.size(), 2u);
+  EXPECT_EQ(loaded->session_time_steps[0].step_id, "late") << "listed as they came";
+  EXPECT_EQ(loaded->session_time_steps[0].timestamp, at(5));
+  EXPECT_EQ(loaded->session_time_steps[0].events.size(), 2u);
+  // Numbers a producer gave are kept, whatever the order of the parts.
+  ASSERT_TRUE(db.insert_trace(part_of("numbered", "b", at(10), 7)));
+  db.insert_trace(part_of("numbered", "a", at(20), 3));
+  EXPECT_EQ(numbered_steps(db, "numbered"), (std::vector<std::string>{"a:3", "b:7"}));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Experiments
 

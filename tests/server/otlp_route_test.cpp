@@ -98,7 +98,16 @@ TEST(OtlpRoute, ASessionInPartsOutOfOrderIsOneSession) {
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->event_history.size(), original.event_history.size());
   EXPECT_EQ(stored->message_history.size(), original.message_history.size());
-  EXPECT_EQ(stored->session_time_steps.size(), 4u);
+  ASSERT_EQ(stored->session_time_steps.size(), 4u);
+  std::vector<SessionTimeStep> steps = stored->session_time_steps;  // as they came; numbered as they were
+  std::stable_sort(steps.begin(), steps.end(), [](const auto& x, const auto& y) { return x.step_index < y.step_index; });
+  for (std::size_t s = 0; s < 4; ++s) {
+    const SessionTimeStep& step = steps[s];
+    EXPECT_EQ(step.step_id, original.session_time_steps[s].step_id);
+    EXPECT_EQ(step.step_index, original.session_time_steps[s].step_index);
+    EXPECT_EQ(step.turn_number, original.session_time_steps[s].turn_number);
+    EXPECT_EQ(step.events.size(), original.session_time_steps[s].events.size());
+  }
   EXPECT_EQ(stored->created_at, original.created_at) << "the earliest start stays";
   double reward = 0, cost = 0;
   std::int64_t tokens = 0;
@@ -169,6 +178,58 @@ TEST(OtlpRoute, SpansSentBeforeTheSpanNamingTheirSessionEndUpInThatSession) {
   const QueryResult stats = routes.store.query("SELECT num_events FROM session_stats ORDER BY session_id", {});
   ASSERT_EQ(stats.rows.size(), 1u) << "no aggregates left of the session under the trace id";
   EXPECT_EQ(stats.rows[0][0], Value(5));
+}
+
+TEST(OtlpRoute, TurnsOfAConversationSentInAnyOrderAreNumberedByTheirTime) {
+  // GenAI instrumentations: each trace is a turn; its calls end, and are exported, before the
+  // span naming the conversation. The later turn is sent first: the timesteps are numbered by
+  // when they began, not by when they came, and each holds its own calls.
+  TempDir dir;
+  Routes routes(ServerOptions{.db = dir.db(), .span_hold = std::chrono::milliseconds(0)});
+  routes.start_writer();
+  const std::string first = "1bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string second = "2bf92f3577b34da6a3ce929d0e0e4736";
+  const auto send = [&](const std::string& body) {
+    auto r = routes.post("/v1/traces", body, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  // Each request stored before the next is sent.
+  std::uint64_t sent = 0;
+  const auto stored_one_more = [&] {
+    ++sent;
+    ASSERT_TRUE(synth::tracing::testing::wait_until([&] { return routes.counters.inserted + routes.counters.merged >= sent; }));
+  };
+  send(foreign_span(second, "3000000000000002", "3000000000000001", "chat gpt-4o", 21.0, nullptr));
+  stored_one_more();
+  send(foreign_span(second, "3000000000000001", nullptr, "invoke_agent", 20.0, "conv-turns"));
+  stored_one_more();
+  send(foreign_span(first, "4000000000000002", "4000000000000001", "chat gpt-4o", 11.0, nullptr));
+  stored_one_more();
+  send(foreign_span(first, "4000000000000003", "4000000000000001", "chat gpt-4o", 12.0, nullptr));
+  stored_one_more();
+  send(foreign_span(first, "4000000000000001", nullptr, "invoke_agent", 10.0, "conv-turns"));
+  routes.drain();
+  EXPECT_EQ(routes.store.session_ids(), std::vector<std::string>{"conv-turns"});
+  const auto stored = routes.store.load_trace("conv-turns");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->session_time_steps.size(), 2u);
+  std::vector<SessionTimeStep> steps = stored->session_time_steps;  // as they came
+  std::sort(steps.begin(), steps.end(), [](const auto& x, const auto& y) { return x.step_index < y.step_index; });
+  const SessionTimeStep& earlier = steps[0];
+  const SessionTimeStep& later = steps[1];
+  EXPECT_EQ(earlier.step_id, first);
+  EXPECT_EQ(earlier.step_index, 0);
+  EXPECT_EQ(earlier.timestamp, synth_test::at_second(210.0)) << "the turn began with the span naming it";
+  EXPECT_EQ(earlier.events.size(), 3u);
+  EXPECT_EQ(later.step_id, second);
+  EXPECT_EQ(later.step_index, 1);
+  EXPECT_EQ(later.timestamp, synth_test::at_second(220.0));
+  EXPECT_EQ(later.events.size(), 2u);
+  const QueryResult rows = routes.store.query("SELECT step_id, step_index FROM session_timesteps ORDER BY step_index", {});
+  ASSERT_EQ(rows.rows.size(), 2u);
+  EXPECT_EQ(rows.rows[0][0], Value(first));
+  EXPECT_EQ(rows.rows[1][0], Value(second)) << "the read API orders timesteps by step_index";
 }
 
 TEST(OtlpRoute, TheWriterStoresAnUnnamedPartQueuedAfterItsTraceWasNamedInTheNamedSession) {

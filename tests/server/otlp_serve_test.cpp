@@ -172,11 +172,15 @@ struct Totals {
   double cost = 0, reward = 0;
   int terminated = 0;
   std::set<std::string> models;
+  /// Each timestep in step_index order: "index:step_id:turn:events", events outside any last.
+  std::vector<std::string> steps_placed;
   bool operator==(const Totals&) const = default;
   friend std::ostream& operator<<(std::ostream& os, const Totals& t) {
-    return os << "{events " << t.events << ", calls " << t.calls << ", steps " << t.steps << ", messages " << t.messages
+    os << "{events " << t.events << ", calls " << t.calls << ", steps " << t.steps << ", messages " << t.messages
               << ", tokens " << t.prompt << "/" << t.completion << "/" << t.cached << ", cost " << t.cost << ", reward "
-              << t.reward << ", terminated " << t.terminated << ", models " << t.models.size() << "}";
+              << t.reward << ", terminated " << t.terminated << ", models " << t.models.size() << ", steps";
+    for (const std::string& s : t.steps_placed) os << " " << s;
+    return os << "}";
   }
 };
 
@@ -185,6 +189,16 @@ Totals totals_of(const SessionTrace& t) {
   out.events = t.event_history.size();
   out.steps = t.session_time_steps.size();
   out.messages = t.message_history.size();
+  std::vector<const SessionTimeStep*> steps;
+  for (const SessionTimeStep& s : t.session_time_steps) steps.push_back(&s);
+  std::stable_sort(steps.begin(), steps.end(), [](auto* x, auto* y) { return x->step_index < y->step_index; });
+  std::size_t placed = 0;
+  for (const SessionTimeStep* s : steps) {
+    out.steps_placed.push_back(std::to_string(s->step_index) + ":" + s->step_id + ":" + std::to_string(s->turn_number) +
+                               ":" + std::to_string(s->events.size()));
+    placed += s->events.size();
+  }
+  out.steps_placed.push_back("outside:" + std::to_string(t.event_history.size() - placed));
   for (const Event& e : t.event_history) {
     if (const auto* c = std::get_if<CAISEvent>(&e)) {
       ++out.calls;

@@ -81,3 +81,9 @@ TEST(BlockCache, ConcurrentReleasesWhileTheOwnerAllocatesLoseNothing) {
 }
 
 }  // namespace
+
+TEST(ChunkedList, AtFindsEachElementInTheGrowingChunksAndPastThem) {
+  synth::tracing::detail::ChunkedList<std::size_t> list;
+  for (std::size_t i = 0; i < 1000; ++i) list.emplace_back(i);
+  for (std::size_t i = 0; i < 1000; ++i) ASSERT_EQ(list.at(i), i);
+}

@@ -172,7 +172,11 @@ SessionEventMessage make_message(std::string_view origin_system_id, Value payloa
 /// One logical turn of a session.
 struct SessionTimeStep {
   std::string step_id;
-  /// Position in SessionTrace::session_time_steps.
+  /// Its place among the session's timesteps: as recorded, its position in
+  /// SessionTrace::session_time_steps. A session stored from parts (OTLP spans in several
+  /// requests) lists its timesteps in the order they came, and step_index keeps their order.
+  /// Negative: not known to the producer (a turn's spans, over OTLP); the store then numbers the
+  /// session's timesteps by their `timestamp`, then by arrival.
   std::int64_t step_index = 0;
   std::int64_t turn_number = 0;
   std::vector<Event> events;
