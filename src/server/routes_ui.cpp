@@ -27,8 +27,9 @@ answers under <code>/api/v1/</code>: <a href="/api/v1/health">health</a>,
 </body></html>
 )HTML";
 
-// Extension-less paths outside the API: the viewer's own routes.
-constexpr const char* kClientRoutes = R"(/(?!api/|v1/|assets/)[^.]*)";
+// The viewer's own routes: a session's page (its id may hold dots and slashes), and any other
+// extension-less path outside the API (a file name such as /favicon.ico stays a 404).
+constexpr const char* kClientRoutes = R"(/(?:sessions/[\s\S]+|(?!api/|v1/|assets/)[^.]*))";
 
 std::string gunzip(const UiAsset& asset) {
   std::string out(asset.size, '\0');
