@@ -171,6 +171,7 @@ struct DuckDBTraceManager::Impl {
       std::int64_t messages;
       std::int64_t step_index;
       Timestamp timestamp;
+      bool has_metadata;  // its step_metadata is more than {}
     };
     std::unordered_map<std::string, Step> steps;  // by step_id
     // Its session_stats row's lists, when known (stored or folded by this connection).
@@ -197,13 +198,15 @@ struct DuckDBTraceManager::Impl {
   // What append_to_stored() adds to stored timesteps (by row id) and sessions, written by
   // write_merge_updates() when the batch's rows are flushed: one UPDATE per table for them all
   // (an UPDATE per part, bound again at each call, took a fifth of the server writer's commits).
-  // What a merge changes in a stored timestep row: its counts grow; its number and time are
-  // replaced when set (numbered by time again; an earlier start came).
+  // What a merge changes in a stored timestep row: its counts grow; its number, time and metadata
+  // are replaced when set (numbered by time again; an earlier start came; metadata came for a
+  // timestep stored without any, as a call's span can name its timestep before the timestep's).
   struct StepAdd {
     std::int64_t events = 0;
     std::int64_t messages = 0;
     std::optional<std::int64_t> step_index;
     Timestamp timestamp{};
+    Value metadata;  // null: kept
   };
   struct SessionAdd {
     std::int64_t steps = 0;

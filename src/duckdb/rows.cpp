@@ -146,14 +146,15 @@ DuckDBTraceManager::Impl::StoredPart DuckDBTraceManager::Impl::stored_part(std::
     if (metadata.is_array()) part.metadata = metadata.as_array();
   }
   Prepared& stmt = cached(part_steps_stmt,
-                          "SELECT step_id, id, num_events, num_messages, step_index, timestamp FROM session_timesteps "
+                          "SELECT step_id, id, num_events, num_messages, step_index, timestamp, "
+                          "COALESCE(CAST(step_metadata AS VARCHAR) NOT IN ('{}', 'null'), false) FROM session_timesteps "
                           "WHERE session_id = ?");
   stmt.bind(1, session_id);
   Result r = stmt.execute();
   for (std::size_t row = 0; row < r.rows(); ++row) {
     part.steps[r.text(0, row).value_or("")] =
         StoredPart::Step{r.integer(1, row).value_or(0), r.integer(2, row).value_or(0), r.integer(3, row).value_or(0),
-                         r.integer(4, row).value_or(0), r.timestamp(5, row)};
+                         r.integer(4, row).value_or(0), r.timestamp(5, row), r.boolean(6, row).value_or(false)};
   }
   return part;
 }
@@ -172,6 +173,10 @@ void add_metadata(Value::Array& metadata, const SessionTrace& t) {
 }
 
 bool unset(Timestamp t) { return t.time_since_epoch().count() == 0; }
+
+bool has_metadata(const Value& step_metadata) {
+  return !step_metadata.is_null() && !(step_metadata.is_object() && step_metadata.as_object().empty());
+}
 
 // Whether `t` is earlier than `than`, an unset time being later than any (it tells nothing).
 bool earlier(Timestamp t, Timestamp than) { return !unset(t) && (unset(than) || t < than); }
@@ -230,6 +235,7 @@ void DuckDBTraceManager::Impl::append_held(Appenders& a, const SessionTrace& t, 
     }
     HeldSession::Step& row = h.steps[it->second];
     if (earlier(step.timestamp, row.timestamp)) row.timestamp = step.timestamp;
+    if (!has_metadata(row.metadata) && has_metadata(step.step_metadata)) row.metadata = step.step_metadata;
     step_rows[s] = StepRow{row.id, row.events, row.messages};
     row.events += sizes.events(s);
     row.messages += sizes.messages(s);
@@ -248,7 +254,8 @@ void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
   for (HeldSession& h : held) {
     StoredPart part{h.events, h.messages, h.metadata, {}, std::nullopt};
     for (const HeldSession::Step& step : h.steps) {
-      part.steps[step.step_id] = StoredPart::Step{step.id, step.events, step.messages, step.step_index, step.timestamp};
+      part.steps[step.step_id] =
+          StoredPart::Step{step.id, step.events, step.messages, step.step_index, step.timestamp, has_metadata(step.metadata)};
     }
     remember_part(h.session_id, std::move(part));
     a.sessions.text(std::string_view(h.session_id))
@@ -285,7 +292,9 @@ constexpr const char* kUpdateMergedSteps =
     "UPDATE session_timesteps SET num_events = session_timesteps.num_events + delta.num_events, "
     "num_messages = session_timesteps.num_messages + delta.num_messages, "
     "step_index = COALESCE(delta.step_index, session_timesteps.step_index), "
-    "timestamp = COALESCE(delta.timestamp, session_timesteps.timestamp) FROM delta WHERE session_timesteps.id = delta.id";
+    "timestamp = COALESCE(delta.timestamp, session_timesteps.timestamp), "
+    "step_metadata = COALESCE(delta.step_metadata, session_timesteps.step_metadata) "
+    "FROM delta WHERE session_timesteps.id = delta.id";
 constexpr const char* kUpdateMergedSessions =
     "UPDATE session_traces SET num_timesteps = session_traces.num_timesteps + delta.num_timesteps, "
     "num_events = session_traces.num_events + delta.num_events, "
@@ -297,10 +306,16 @@ constexpr const char* kUpdateMergedSessions =
 
 void DuckDBTraceManager::Impl::write_merge_updates() {
   if (!step_adds.empty()) {
-    static const std::vector<std::string> kColumns = {"id", "num_events", "num_messages", "step_index", "timestamp"};
+    static const std::vector<std::string> kColumns = {"id",         "num_events", "num_messages",
+                                                      "step_index", "timestamp",  "step_metadata"};
     Appender rows(conn, kUpdateMergedSteps, "delta", "session_timesteps", kColumns);
     for (const auto& [id, add] : step_adds) {
       rows.integer(id).integer(add.events).integer(add.messages).integer(add.step_index).timestamp(add.timestamp);
+      if (add.metadata.is_null()) {
+        rows.null();
+      } else {
+        rows.json(add.metadata);
+      }
       rows.end_row();
     }
     rows.flush();
@@ -341,13 +356,18 @@ void DuckDBTraceManager::Impl::append_to_stored(Appenders& a, const SessionTrace
       add.events += sizes.events(s);
       add.messages += sizes.messages(s);
       if (earlier(step.timestamp, stored->second.timestamp)) add.timestamp = stored->second.timestamp = step.timestamp;
+      if (!stored->second.has_metadata && has_metadata(step.step_metadata)) {
+        add.metadata = step.step_metadata;
+        stored->second.has_metadata = true;
+      }
       continue;
     }
     ++added_steps;
     stats.add_timestep();
     step_rows[s].id = next_timestep_id++;
     into.steps[step.step_id] =
-        StoredPart::Step{step_rows[s].id, sizes.events(s), sizes.messages(s), step.step_index, step.timestamp};
+        StoredPart::Step{step_rows[s].id, sizes.events(s), sizes.messages(s), step.step_index, step.timestamp,
+                         has_metadata(step.step_metadata)};
     new_steps.push_back(s);
   }
   if (numbered_by_time(t)) {

@@ -116,9 +116,9 @@ OtlpSpans otlp_spans(const SessionTrace& trace) {
     SpanData s{.trace_id_high = trace_high, .trace_id_low = trace_low, .span_id = span_id, .parent_span_id = root,
                .name = "timestep", .start = step.timestamp};
     s.end = step.timestamp;
-    s.attributes = Value{{"gen_ai.conversation.id", sid}, {"synth.kind", "timestep"}, {"synth.step_id", step.step_id},
-                         {"synth.turn", step.turn_number}};
-    if (step.step_index >= 0) s.attributes.set("synth.step_index", step.step_index);  // else numbered by the receiver
+    s.attributes = detail::timestep_span_attributes(step, step.step_index);
+    s.attributes.set("gen_ai.conversation.id", sid);
+    s.attributes.set("synth.kind", "timestep");
     for (const Event& e : step.events) s.end = std::max(s.end, event_end(e));
     step_spans.push_back(std::move(s));
   }

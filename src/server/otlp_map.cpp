@@ -328,6 +328,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
       };
       if (kind == "timestep") {
         number_from_span();
+        if (const Value* v = a.find("synth.step_metadata"); v && v->is_object()) ts.step_metadata = *v;
         ts.timestamp = start;
       } else if (const Value* id = a.find("synth.step_id"); ts.step_index < 0 && id != nullptr && id->is_string() &&
                                                             id->as_string() == *step) {

@@ -174,4 +174,13 @@ SpanData scope_span(const ScopeSpanInput& in) {
   return span;
 }
 
+Value timestep_span_attributes(const SessionTimeStep& step, std::int64_t index) {
+  Value attributes{{"synth.step_id", step.step_id}, {"synth.turn", step.turn_number}};
+  if (index >= 0) attributes.set("synth.step_index", index);
+  if (step.step_metadata.is_object() && !step.step_metadata.as_object().empty()) {
+    attributes.set("synth.step_metadata", step.step_metadata);
+  }
+  return attributes;
+}
+
 }  // namespace synth::tracing::detail

@@ -41,6 +41,11 @@ struct ScopeSpanInput {
 /// The span of a scope, following the GenAI conventions for LLM calls and tool executions.
 SpanData scope_span(const ScopeSpanInput& in);
 
+/// A timestep span's own attributes: the step's id and turn, `index` (left out when negative: the
+/// receiver numbers it), and its metadata (an OTLP key-value list, masked as every attribute is)
+/// when it has any.
+Value timestep_span_attributes(const SessionTimeStep& step, std::int64_t index);
+
 /// An event or message recorded directly (not through a scope) in mode otel, as a span event of
 /// the span current where it was recorded: named "synth.event.<cais|environment|runtime>" or
 /// "synth.message", at its time, with its fields as attributes (GenAI names for LLM calls).

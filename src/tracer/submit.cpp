@@ -109,8 +109,7 @@ void SessionTracer::submit_finished_session(SessionTrace trace) noexcept {
       journal.steps.for_each([&](const SessionTimeStep& step) {
         const auto i = static_cast<std::size_t>(index);
         SpanData span = detail::structure_span(*state, step_spans[i], state->root_span, "timestep", step_starts[i],
-                                               {{"synth.step_id", step.step_id}, {"synth.step_index", index},
-                                                {"synth.turn", step.turn_number}});
+                                               detail::timestep_span_attributes(step, index));
         if (i + 1 < n_steps && step_starts[i + 1] >= step_starts[i]) span.end = step_starts[i + 1];
         detail::take_span_events(*state, step_spans[i], span.events);
         core_->spans->end(std::move(span));

@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "diagnostics.hpp"
+#include "span/spans.hpp"
 #include "tracer/state.hpp"
 #include "tracer/thread_session.hpp"
 
@@ -70,8 +71,16 @@ void TimestepScope::end() noexcept {
   if (session->spill) session->core->spill->wake();
   if (span_ == 0) return;
   try {
+    SessionTimeStep step{.step_id = step_id_, .step_index = step_, .turn_number = turn_};
+    {
+      // Its metadata as the journal holds it (on_timestep_start hooks may have set it); a session
+      // ended from outside may have given its journal away.
+      std::lock_guard lock(session->mutex);
+      const auto& steps = session->journal.steps;
+      if (static_cast<std::size_t>(step_) < steps.size()) step.step_metadata = steps.at(static_cast<std::size_t>(step_)).step_metadata;
+    }
     SpanData span = detail::structure_span(*session, span_, previous_span_, "timestep", started_,
-                                           {{"synth.step_id", step_id_}, {"synth.step_index", step_}, {"synth.turn", turn_}});
+                                           detail::timestep_span_attributes(step, step_));
     detail::take_span_events(*session, span_, span.events);
     session->core->spans->end(std::move(span));
   } catch (...) {

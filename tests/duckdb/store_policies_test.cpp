@@ -182,16 +182,22 @@ TEST(OnExistingSession, MergedTimestepsWithoutANumberAreNumberedByTheirStartWhic
   const Timestamp t0 = ts("2025-01-01T10:00:00");
   const auto at = [&](int seconds) { return t0 + std::chrono::seconds(seconds); };
   // In one batch: held in memory, then written.
-  const std::vector<SessionTrace> batch{part_of("held", "late", at(20)), part_of("held", "early", at(10)),
-                                        part_of("held", "middle", at(15))};
+  std::vector<SessionTrace> batch{part_of("held", "late", at(20)), part_of("held", "early", at(10)),
+                                  part_of("held", "middle", at(15)), part_of("held", "late", at(21))};
+  batch.back().session_time_steps[0].step_metadata = Value{{"phase", "exploit"}};
   db.insert_traces(batch);
   EXPECT_EQ(numbered_steps(db, "held"), (std::vector<std::string>{"early:0", "middle:1", "late:2"}));
+  EXPECT_EQ(db.query("SELECT step_metadata FROM session_timesteps WHERE step_id = 'late' AND session_id = 'held'").rows,
+            (std::vector<std::vector<Value>>{{Value(R"({"phase":"exploit"})")}}));
   // Over commits: the stored rows are renumbered.
   ASSERT_TRUE(db.insert_trace(part_of("stored", "late", at(20))));
   db.insert_trace(part_of("stored", "early", at(10)));
   EXPECT_EQ(numbered_steps(db, "stored"), (std::vector<std::string>{"early:0", "late:1"}));
-  // A later span of the turn "late" that began before "early": "late" starts then, and comes first.
-  db.insert_trace(part_of("stored", "late", at(5)));
+  // A later span of the turn "late" that began before "early": "late" starts then, and comes first;
+  // the metadata it brings goes to the timestep stored without any.
+  SessionTrace with_metadata = part_of("stored", "late", at(5));
+  with_metadata.session_time_steps[0].step_metadata = Value{{"phase", "explore"}};
+  db.insert_trace(with_metadata);
   EXPECT_EQ(numbered_steps(db, "stored"), (std::vector<std::string>{"late:0", "early:1"}));
   const auto loaded = db.load_trace("stored");
   ASSERT_TRUE(loaded);
@@ -199,6 +205,7 @@ TEST(OnExistingSession, MergedTimestepsWithoutANumberAreNumberedByTheirStartWhic
   EXPECT_EQ(loaded->session_time_steps[0].step_id, "late") << "listed as they came";
   EXPECT_EQ(loaded->session_time_steps[0].timestamp, at(5));
   EXPECT_EQ(loaded->session_time_steps[0].events.size(), 2u);
+  EXPECT_EQ(loaded->session_time_steps[0].step_metadata, (Value{{"phase", "explore"}}));
   // Numbers a producer gave are kept, whatever the order of the parts.
   ASSERT_TRUE(db.insert_trace(part_of("numbered", "b", at(10), 7)));
   db.insert_trace(part_of("numbered", "a", at(20), 3));

@@ -143,7 +143,7 @@ namespace {
 void record_episode(SessionTracer& tracer, const std::string& id, int steps) {
   auto session = tracer.start_session(id);
   for (int s = 0; s < steps; ++s) {
-    auto step = tracer.timestep(s);
+    auto step = tracer.timestep(s, {}, Value{{"phase", s == 0 ? "explore" : "exploit"}, {"room", s}});
     SessionEventMessage m;
     m.message_type = "observation";
     m.content = Value{{"origin_system_id", "gridworld"}, {"payload", "room " + std::to_string(s)}};
@@ -172,7 +172,7 @@ struct Totals {
   double cost = 0, reward = 0;
   int terminated = 0;
   std::set<std::string> models;
-  /// Each timestep in step_index order: "index:step_id:turn:events", events outside any last.
+  /// Each timestep in step_index order: "index:step_id:turn:events:metadata", events outside any last.
   std::vector<std::string> steps_placed;
   bool operator==(const Totals&) const = default;
   friend std::ostream& operator<<(std::ostream& os, const Totals& t) {
@@ -195,7 +195,7 @@ Totals totals_of(const SessionTrace& t) {
   std::size_t placed = 0;
   for (const SessionTimeStep* s : steps) {
     out.steps_placed.push_back(std::to_string(s->step_index) + ":" + s->step_id + ":" + std::to_string(s->turn_number) +
-                               ":" + std::to_string(s->events.size()));
+                               ":" + std::to_string(s->events.size()) + ":" + s->step_metadata.dump());
     placed += s->events.size();
   }
   out.steps_placed.push_back("outside:" + std::to_string(t.event_history.size() - placed));
