@@ -242,14 +242,17 @@ CAISEvent llm_event(OtlpSpan& s, const Known& a, const Value& resource) {
     before.set("input", parsed(*raw_input));
   }
   Value after = Value::object();
-  after.as_object().reserve((!messages.output.is_null() || raw_output != nullptr ? 1 : 0) + (reasons != nullptr ? 1 : 0) +
+  after.as_object().reserve((!messages.output.is_null() || raw_output != nullptr ? 1 : 0) + (reasons != nullptr ? 2 : 0) +
                             (response_id != nullptr ? 1 : 0));
   if (!messages.output.is_null()) {
     after.set("messages", std::move(messages.output));
   } else if (raw_output != nullptr) {
     after.set("output", parsed(*raw_output));
   }
-  if (reasons != nullptr) after.set("finish_reason", reasons->as_array().front());
+  if (reasons != nullptr) {
+    after.set("finish_reason", reasons->as_array().front());
+    if (reasons->size() > 1) after.set("finish_reasons", *reasons);  // one per choice (n > 1)
+  }
   if (response_id != nullptr) after.set("response_id", *response_id);
   if (!before.empty()) e.system_state_before = std::move(before);
   if (!after.empty()) e.system_state_after = std::move(after);

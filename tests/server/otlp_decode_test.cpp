@@ -703,3 +703,27 @@ TEST(OtlpDecode, ProtobufKeyValuesInAnyOrderAndRepeated) {
     EXPECT_NE(std::string(e.what()).find("in AnyValue"), std::string::npos) << e.what();
   }
 }
+
+TEST(OtlpDecode, EveryFinishReasonOfACallWithSeveralChoicesIsKept) {
+  // gen_ai.response.finish_reasons holds one reason per choice (n > 1): the first is the call's
+  // finish_reason, as the tracer records it; the others were dropped.
+  const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"21111111111111111111111111111111","spanId":"2111111111111111","name":"chat gpt-4o",
+     "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+                   {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+                   {"key":"gen_ai.response.finish_reasons","value":{"arrayValue":{"values":[
+                     {"stringValue":"stop"},{"stringValue":"length"}]}}}]},
+    {"traceId":"21111111111111111111111111111111","spanId":"2111111111111112","name":"chat gpt-4o",
+     "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+                   {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+                   {"key":"gen_ai.response.finish_reasons","value":{"arrayValue":{"values":[
+                     {"stringValue":"stop"}]}}}]}]}]}]})";
+  const OtlpMapped mapped = map_otlp_spans(decode_otlp_traces_json(body));
+  ASSERT_EQ(mapped.sessions.size(), 1u);
+  ASSERT_EQ(mapped.sessions[0].event_history.size(), 2u);
+  const Value& several = std::get<CAISEvent>(mapped.sessions[0].event_history[0]).system_state_after;
+  EXPECT_EQ(several["finish_reason"], Value("stop")) << several.dump();
+  EXPECT_EQ(several["finish_reasons"], Value::array({"stop", "length"})) << several.dump();
+  const Value& one = std::get<CAISEvent>(mapped.sessions[0].event_history[1]).system_state_after;
+  EXPECT_EQ(one, (Value{{"finish_reason", "stop"}})) << "one choice: as the tracer records it";
+}
