@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include "diagnostics.hpp"
 #include "server/otlp_response.hpp"
@@ -392,28 +393,49 @@ void install_guards(httplib::Server& http, const ServerOptions& options, int por
   });
 }
 
+namespace {
+
+// Each coding of an Accept-Encoding value with its weight (RFC 9110 12.5.3): the name in lower
+// case, and whether the client takes it (a q of 0 refuses it).
+template <class Each>
+void for_each_coding(std::string_view accept, Each each) {
+  while (!accept.empty()) {
+    const auto comma = accept.find(',');
+    const std::string_view item = trim_blanks(accept.substr(0, comma));
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+    if (item.empty()) continue;
+    const auto semicolon = item.find(';');
+    bool taken = true;
+    if (semicolon != std::string_view::npos) {
+      const std::string parameter = ascii_lower(trim_blanks(item.substr(semicolon + 1)));
+      if (parameter.rfind("q=", 0) == 0) taken = std::strtod(parameter.c_str() + 2, nullptr) > 0;
+    }
+    each(item, ascii_lower(trim_blanks(item.substr(0, semicolon))), taken);
+  }
+}
+
+}  // namespace
+
 bool accepts_gzip(const httplib::Request& req) {
-  const std::string accept = req.get_header_value("Accept-Encoding");
-  const auto at = accept.find("gzip");
-  return at != std::string::npos && accept.compare(at, 8, "gzip;q=0") != 0;
+  bool gzip = false;
+  for_each_coding(req.get_header_value("Accept-Encoding"), [&](std::string_view, const std::string& coding, bool taken) {
+    if (coding == "gzip" || coding == "x-gzip" || coding == "*") gzip = gzip || taken;
+  });
+  return gzip;
 }
 
 void prefer_gzip(const httplib::Request& req) {
   // httplib compresses answers itself and picks brotli, at its slowest level, whenever a browser
-  // offers it: seconds for a page of 1,000 events, where gzip takes milliseconds. httplib 0.11
-  // offers no setting, so "br" is dropped from what the request accepts.
+  // offers it: seconds for a page of 1,000 events, where gzip takes milliseconds. It also takes
+  // "gzip;q=0" (gzip refused) for gzip. httplib 0.11 offers no setting, so "br" and the codings
+  // refused are dropped from what the request accepts.
   auto& headers = writable(req).headers;
   const auto it = headers.find("Accept-Encoding");
   if (it == headers.end()) return;
   std::string kept;
-  std::string_view rest = it->second;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    const std::string item(trim_blanks(rest.substr(0, comma)));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (ascii_lower(trim_blanks(item.substr(0, item.find(';')))) == "br") continue;
-    if (!item.empty()) kept += (kept.empty() ? "" : ", ") + item;
-  }
+  for_each_coding(it->second, [&](std::string_view item, const std::string& coding, bool taken) {
+    if (taken && coding != "br") kept += (kept.empty() ? "" : ", ") + std::string(item);
+  });
   it->second = kept;
 }
 

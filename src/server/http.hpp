@@ -134,10 +134,12 @@ void sync_journal(httplib::Response& res, const JournaledRequest& journaled);
 std::optional<IngestQueue::Admission> admit_or_refuse(ServerContext& ctx, httplib::Response& res, std::size_t body_bytes,
                                                       bool acknowledged_once_queued);
 
-/// Whether the client takes gzip-compressed answers (Accept-Encoding).
+/// Whether the client takes gzip-compressed answers (Accept-Encoding: gzip, x-gzip or *, with a
+/// q above 0).
 bool accepts_gzip(const httplib::Request& req);
-/// Drops brotli from the request's Accept-Encoding, so that httplib compresses the answer with
-/// gzip (fast) rather than brotli at its slowest level. Called before every route (install_guards).
+/// Drops brotli, and every coding the client refuses (q=0), from the request's Accept-Encoding,
+/// so that httplib compresses the answer with gzip (fast) rather than brotli at its slowest
+/// level, and never with a refused coding. Called before every route (install_guards).
 void prefer_gzip(const httplib::Request& req);
 
 /// The request's media type: Content-Type before any ';', trimmed, lower case.

@@ -178,6 +178,25 @@ TEST(Serve, ASessionTheDatabaseCannotHoldIsRefusedAloneAndTheRestOfItsRequestIsS
   EXPECT_EQ(health["ingest"]["lost"], Value(0)) << health.dump();
 }
 
+TEST(Serve, AnswersAreCompressedOnlyWithACodingTheClientTakes) {
+  // RFC 9110 12.5.3: q=0 refuses a coding. "gzip;q=0" was answered gzip-compressed anyway.
+  TempDir dir;
+  ServeProcess serve(dir.db());
+  const auto encoding_for = [&](const std::string& accept) {
+    const std::string answer = synth_test::raw_exchange(
+        serve.port(), "GET /api/v1/sessions HTTP/1.1\r\nHost: localhost:" + std::to_string(serve.port()) +
+                          "\r\nAccept-Encoding: " + accept + "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
+    const auto at = answer.find("Content-Encoding: ");
+    return at == std::string::npos ? std::string("identity") : answer.substr(at + 18, answer.find("\r\n", at) - at - 18);
+  };
+  EXPECT_EQ(encoding_for("gzip"), "gzip");
+  EXPECT_EQ(encoding_for("gzip;q=0"), "identity");
+  EXPECT_EQ(encoding_for("deflate, GZIP; Q=0.0"), "identity");
+  EXPECT_EQ(encoding_for("gzip;q=0.001, br"), "gzip");
+  EXPECT_EQ(encoding_for("br;q=0, gzip;q=0.5"), "gzip");
+}
+
 TEST(Serve, BadRequestsGetAStatusAndAMessageNamingTheProblem) {
   TempDir dir;
   ServeProcess serve(dir.db(), {"--max-body-bytes", "100000", "--queue-sessions", "3"});
