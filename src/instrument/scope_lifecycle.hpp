@@ -84,7 +84,7 @@ SpanData scope_span_of(const ScopeState& state, const Event* event) {
   const auto& s = static_cast<const State&>(state);
   ScopeSpanInput in{.kind = kind_of<State>,
                     .name = s.name,
-                    .session_id = s.session_id.view(),
+                    .session_id = s.ids.first(),
                     .trace_id_high = s.trace_id_high,
                     .trace_id_low = s.trace_id_low,
                     .span_id = s.span,
@@ -94,7 +94,7 @@ SpanData scope_span_of(const ScopeState& state, const Event* event) {
                                               std::chrono::duration<double, std::nano>(s.duration_ms * 1e6)),
                     .turn = s.turn,
                     .step_index = s.step_index,
-                    .step_id = s.step_id.view(),
+                    .step_id = s.ids.second(),
                     .event = event,
                     .attributes = nullptr,
                     .error = s.error.is_null() ? nullptr : &s.error};
@@ -153,13 +153,13 @@ void ScopeBase::close(Make&&) noexcept {
     const auto& spans = core.spans;
     if (spans) {
       s.step_index = where.step_index();
-      s.session_id.assign(session->id);
       if (s.step_index >= 0) {
         std::lock_guard lock(session->mutex);
         const auto& steps = session->journal.steps;
-        if (static_cast<std::size_t>(s.step_index) < steps.size()) {
-          s.step_id.assign(steps.at(static_cast<std::size_t>(s.step_index)).step_id);
-        }
+        const auto step = static_cast<std::size_t>(s.step_index);
+        s.ids.assign(session->id, step < steps.size() ? std::string_view(steps.at(step).step_id) : std::string_view());
+      } else {
+        s.ids.assign(session->id, {});
       }
       s.span_of = &scope_span_of<State>;
     }

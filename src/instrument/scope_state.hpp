@@ -16,34 +16,39 @@
 
 namespace synth::tracing::detail {
 
-// A copy of a string in block memory (tracer/journal.hpp): wherever it is freed, the memory goes
-// back to the thread that made the copy.
-class BlockText {
+// Copies of two strings in one piece of block memory (tracer/journal.hpp), one allocation for
+// both: wherever it is freed, the memory goes back to the thread that made the copy.
+class BlockTexts {
  public:
-  BlockText() = default;
-  BlockText(const BlockText&) = delete;
-  BlockText& operator=(const BlockText&) = delete;
-  ~BlockText() { clear(); }
-  void assign(std::string_view text) {
+  BlockTexts() = default;
+  BlockTexts(const BlockTexts&) = delete;
+  BlockTexts& operator=(const BlockTexts&) = delete;
+  ~BlockTexts() { clear(); }
+  void assign(std::string_view first, std::string_view second) {
     clear();
-    if (text.empty()) return;
+    const std::size_t size = first.size() + second.size();
+    if (size == 0) return;
     // Few block sizes, so that the per-thread free lists stay short.
-    const std::size_t bytes = (text.size() + 63) / 64 * 64;
+    const std::size_t bytes = (size + 63) / 64 * 64;
     block_ = allocate_block(bytes);
     bytes_ = bytes;
-    size_ = text.size();
-    std::memcpy(block_.data, text.data(), text.size());
+    first_ = first.size();
+    second_ = second.size();
+    std::memcpy(block_.data, first.data(), first.size());
+    std::memcpy(static_cast<char*>(block_.data) + first.size(), second.data(), second.size());
   }
-  std::string_view view() const noexcept { return {static_cast<const char*>(block_.data), size_}; }
+  std::string_view first() const noexcept { return {static_cast<const char*>(block_.data), first_}; }
+  std::string_view second() const noexcept { return {static_cast<const char*>(block_.data) + first_, second_}; }
 
  private:
   void clear() noexcept {
     if (bytes_ != 0) release_block(block_, bytes_);
-    bytes_ = size_ = 0;
+    bytes_ = first_ = second_ = 0;
   }
   Block block_{nullptr, nullptr};
   std::size_t bytes_ = 0;
-  std::size_t size_ = 0;
+  std::size_t first_ = 0;
+  std::size_t second_ = 0;
 };
 
 // The wall-clock time at steady-clock time `t`, as now() would have read it then (to the
@@ -129,8 +134,9 @@ struct ScopeState : PendingSpan {
   // Span export: what the span needs once the state has left the agent's thread.
   std::atomic<std::uint32_t> refs{1};  // the journal and the export queue
   std::int64_t step_index = -1;
-  BlockText session_id;
-  BlockText step_id;  // of the timestep at step_index: its span may be exported after this one's
+  /// The session's id, then the id of the timestep at step_index ("" outside one): the span names
+  /// its timestep, whose own span may be exported after this one's.
+  BlockTexts ids;
   std::vector<SpanEvent> span_events;  // mode otel: recorded directly inside the scope
   /// The span, from the state and its event (made by `make_event`).
   SpanData (*span_of)(const ScopeState& state, const Event* event) = nullptr;
