@@ -288,9 +288,9 @@ void DuckDBTraceManager::Impl::flush_rows(Appenders& a) {
 namespace {
 
 // The UPDATEs of write_merge_updates(), on an appender's rows (table `delta`).
-// A timestep's counts, its number and start, and its metadata are updated apart: most merges
-// change only counts, and DuckDB rewrites every column an UPDATE names (a JSON column's rewrite
-// cost the writer a third of its time on GenAI agents' spans).
+// A timestep's counts, its number and start, and its metadata are updated apart, each only in
+// the rows where it changed: most merges change only counts, and DuckDB writes every column an
+// UPDATE names, the JSON column's text too, for every row it touches.
 constexpr const char* kUpdateMergedStepCounts =
     "UPDATE session_timesteps SET num_events = session_timesteps.num_events + delta.num_events, "
     "num_messages = session_timesteps.num_messages + delta.num_messages FROM delta WHERE session_timesteps.id = delta.id";
