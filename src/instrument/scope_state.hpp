@@ -34,8 +34,9 @@ class BlockTexts {
     bytes_ = bytes;
     first_ = first.size();
     second_ = second.size();
-    std::memcpy(block_.data, first.data(), first.size());
-    std::memcpy(static_cast<char*>(block_.data) + first.size(), second.data(), second.size());
+    // An empty view may have no data at all: memcpy must not be given its null pointer.
+    if (!first.empty()) std::memcpy(block_.data, first.data(), first.size());
+    if (!second.empty()) std::memcpy(static_cast<char*>(block_.data) + first.size(), second.data(), second.size());
   }
   std::string_view first() const noexcept { return {static_cast<const char*>(block_.data), first_}; }
   std::string_view second() const noexcept { return {static_cast<const char*>(block_.data) + first_, second_}; }
