@@ -22,4 +22,16 @@ constexpr std::string_view trim_blanks(std::string_view s) noexcept {
   return s;
 }
 
+/// Calls `each(item)` for each item of a comma-separated list, without its blanks; empty items
+/// are skipped.
+template <class Each>
+void for_each_listed(std::string_view list, Each each) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const std::string_view item = trim_blanks(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (!item.empty()) each(item);
+  }
+}
+
 }  // namespace synth::tracing::detail

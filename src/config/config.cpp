@@ -26,6 +26,7 @@ namespace {
 using detail::ascii_lower;
 using detail::env_text;
 using detail::env_value;
+using detail::for_each_listed;
 using detail::BadValue;
 using detail::from_value;
 using detail::parse_text;
@@ -145,19 +146,17 @@ bool spans_switched_off() {
   if (const char* raw = env_value("OTEL_TRACES_EXPORTER")) {
     bool otlp = false;
     bool none = false;
-    for (std::string_view list = raw; !list.empty();) {
-      const auto comma = list.find(',');
-      const std::string name = ascii_lower(trim_blanks(list.substr(0, comma)));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    for_each_listed(raw, [&](std::string_view item) {
+      const std::string name = ascii_lower(item);
       if (name == "otlp") {
         otlp = true;
       } else if (name == "none") {
         none = true;
-      } else if (!name.empty()) {
+      } else {
         warn_once("environment variable OTEL_TRACES_EXPORTER=\"" + std::string(raw) + "\": exporter '" + name +
                   "' is not supported (only otlp and none); ignored");
       }
-    }
+    });
     off = off || (none && !otlp);
   }
   return off;

@@ -98,15 +98,11 @@ void parse_text(std::string_view text, std::map<std::string, std::string>& out) 
     return r;
   };
   out.clear();
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    const std::string_view item = trim_blanks(text.substr(0, comma));
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    if (item.empty()) continue;
+  for_each_listed(text, [&](std::string_view item) {
     const auto eq = item.find('=');
     if (eq == std::string_view::npos || trim_blanks(item.substr(0, eq)).empty()) throw BadValue{"key=value pairs separated by commas"};
     out[decode(trim_blanks(item.substr(0, eq)))] = decode(trim_blanks(item.substr(eq + 1)));
-  }
+  });
 }
 
 void parse_text(std::string_view text, std::vector<PiiPattern>& out) {

@@ -145,6 +145,7 @@ DuckDBTraceManager::Impl::StoredPart DuckDBTraceManager::Impl::stored_part(std::
     const Value metadata = parse_json_column(r, 2, 0, conn.name());
     if (metadata.is_array()) part.metadata = metadata.as_array();
   }
+  // The last column is has_metadata() of the stored step_metadata, read as text.
   Prepared& stmt = cached(part_steps_stmt,
                           "SELECT step_id, id, num_events, num_messages, step_index, timestamp, "
                           "COALESCE(CAST(step_metadata AS VARCHAR) NOT IN ('{}', 'null'), false) FROM session_timesteps "

@@ -17,6 +17,7 @@ namespace synth::tracing::server {
 namespace {
 
 using detail::ascii_lower;
+using detail::for_each_listed;
 using detail::trim_blanks;
 
 // httplib hands its handlers its own non-const Request as const: what httplib reads after them
@@ -399,11 +400,7 @@ namespace {
 // case, and whether the client takes it (a q of 0 refuses it).
 template <class Each>
 void for_each_coding(std::string_view accept, Each each) {
-  while (!accept.empty()) {
-    const auto comma = accept.find(',');
-    const std::string_view item = trim_blanks(accept.substr(0, comma));
-    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
-    if (item.empty()) continue;
+  for_each_listed(accept, [&](std::string_view item) {
     const auto semicolon = item.find(';');
     bool taken = true;
     if (semicolon != std::string_view::npos) {
@@ -411,7 +408,7 @@ void for_each_coding(std::string_view accept, Each each) {
       if (parameter.rfind("q=", 0) == 0) taken = std::strtod(parameter.c_str() + 2, nullptr) > 0;
     }
     each(item, ascii_lower(trim_blanks(item.substr(0, semicolon))), taken);
-  }
+  });
 }
 
 }  // namespace

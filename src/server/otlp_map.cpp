@@ -289,6 +289,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
     // Where the span's items go: the timestep span it is in, if any.
     std::optional<std::string_view> step;
     bool placed_in_span = false;
+    bool named_by_span = false;  // ours: the span names its timestep, whose own span may come later
     std::int32_t at = static_cast<std::int32_t>(i);
     for (int depth = 0; at >= 0 && depth < kMaxAncestors; ++depth) {
       const OtlpSpan& ancestor = traces.spans[static_cast<std::size_t>(at)];
@@ -313,6 +314,7 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
       const Value* id = s.attributes.find("synth.step_id");
       if (id != nullptr && id->is_string()) {
         step = id->as_string();
+        named_by_span = true;
       } else if (kind.empty()) {
         step = s.trace_id.empty() ? std::string_view(b.trace.session_id) : std::string_view(s.trace_id);
       }
@@ -330,9 +332,8 @@ OtlpMapped map_otlp_spans(OtlpTraces&& traces, TraceSessions* memory, TimestepCo
         number_from_span();
         if (const Value* v = a.find("synth.step_metadata"); v && v->is_object()) ts.step_metadata = *v;
         ts.timestamp = start;
-      } else if (const Value* id = a.find("synth.step_id"); ts.step_index < 0 && id != nullptr && id->is_string() &&
-                                                            id->as_string() == *step) {
-        number_from_span();  // ours: a scope's span names its timestep, whose span may come later
+      } else if (named_by_span && ts.step_index < 0) {
+        number_from_span();
       }
     }
 
